@@ -1,0 +1,305 @@
+#!/bin/bash
+# The cryo benchmark: dump and restore of six workloads, next to the machine's own limits
+# measured in the same run. Images live on tmpfs (/dev/shm/cryo-bench-*).
+#
+#   bash bench/run.sh            (or: make bench)
+#
+# Settings (environment):
+#   BENCH_RUNS=5           runs per workload; the table shows medians
+#   BENCH_WORKLOADS="1 2 3 4 5 6"   which workloads to run
+#   BENCH_MEM_MB=1024      size of workloads 2 and 3 (workload 6 maps half of it)
+#   BENCH_TIMEOUT=300      seconds allowed to one cryo command
+#
+# Every run: start the workload (detached, its own session), wait until it is ready, time
+# `cryo dump -t PID -D DIR`, time `cryo restore -D DIR -d` (until cryo exits: the process runs
+# then), ask the restored process to check its whole memory against the pattern it wrote
+# (SIGUSR1; it answers OK or BAD in a file), kill it. Results go to stdout and to
+# bench/results-latest.txt.
+set -u
+export LC_ALL=C
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+CRYO=$ROOT/build/cryo
+BIN=$ROOT/build/bench
+RUNS=${BENCH_RUNS:-5}
+WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6}
+MEM_MB=${BENCH_MEM_MB:-1024}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+RESULTS=$ROOT/bench/results-latest.txt
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "cryo needs root: run the benchmark as root"
+if [ ! -x "$CRYO" ]; then
+	log "building cryo"
+	make -s >&2 || die "cannot build cryo (make failed)"
+fi
+mkdir -p "$BIN"
+for prog in workload limits measure; do
+	if [ ! -x "$BIN/$prog" ] || [ "bench/$prog.c" -nt "$BIN/$prog" ]; then
+		gcc -O2 -g -Wall -Wextra -pthread -o "$BIN/$prog" "bench/$prog.c" ||
+			die "cannot build bench/$prog.c"
+	fi
+done
+
+BASE=$(mktemp -d /dev/shm/cryo-bench-XXXXXX) || die "cannot create a directory in /dev/shm"
+mkdir -p "$BASE/logs"
+LIVE_PIDS=()
+
+cleanup() {
+	local p
+	for p in "${LIVE_PIDS[@]}"; do
+		kill -9 -- "-$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$BASE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+# wait_file FILE SECONDS: until FILE exists
+wait_file() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# gone PID: the process no longer exists (a zombie counts as gone)
+gone() {
+	local st
+	[ -e "/proc/$1" ] || return 0
+	st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+# kill_tree PID: the workload and its whole session (workloads start with setsid)
+kill_tree() {
+	local i
+	kill -9 -- "-$1" 2>/dev/null
+	kill -9 "$1" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		gone "$1" && break
+		sleep 0.01
+	done
+	# the tree's other processes: their pids are in the ready files
+	for f in "$RUN_DIR"/result.ready.*; do
+		[ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	LIVE_PIDS=()
+}
+
+median() {
+	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# gbs BYTES MS
+gbs() {
+	awk -v b="$1" -v ms="$2" 'BEGIN { if (b == 0 || ms == "-" || ms <= 0) print "-"; else printf "%.2f", b / (ms / 1000) / 1e9 }'
+}
+
+# json_field FILE NAME: a number from `cryo show` output (one field per line)
+json_field() {
+	sed -n "s/^ *\"$2\": \([0-9]*\),\{0,1\}$/\1/p" "$1" | head -n 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# the workloads: name, command line, bytes of memory they wrote (for GB/s)
+
+MAP_FILE=$BASE/files/map.dat
+FILE_MB=$((MEM_MB / 2))
+
+wl_name() {
+	case $1 in
+	1) echo "1 sleeping process" ;;
+	2) echo "2 anon ${MEM_MB} MiB written" ;;
+	3) echo "3 anon ${MEM_MB} MiB, 10% touched" ;;
+	4) echo "4 64 MiB, 8 threads" ;;
+	5) echo "5 tree of 50 x 4 MiB" ;;
+	6) echo "6 file ${FILE_MB} MiB private, 5% written" ;;
+	esac
+}
+wl_args() {
+	case $1 in
+	1) echo "sleep" ;;
+	2) echo "anon $MEM_MB" ;;
+	3) echo "sparse $MEM_MB 10" ;;
+	4) echo "threads 64 8" ;;
+	5) echo "tree 50 4" ;;
+	6) echo "filemap $MAP_FILE $FILE_MB 5" ;;
+	esac
+}
+wl_bytes() {
+	case $1 in
+	1) echo 0 ;;
+	2) echo $((MEM_MB << 20)) ;;
+	3) echo $(((MEM_MB << 20) / 10)) ;;
+	4) echo $((64 << 20)) ;;
+	5) echo $((50 * 4 << 20)) ;;
+	6) echo $(((FILE_MB << 20) / 20)) ;;
+	esac
+}
+
+# run_once WL I: one run; sets R_DUMP_MS R_RESTORE_MS R_IMG_KB R_DUMP_RSS R_RESTORE_RSS
+# R_VERDICT (OK, BAD, DUMP-FAIL, RESTORE-FAIL, START-FAIL) and R_WHY
+run_once() {
+	local wl=$1 i=$2 pid args k
+	RUN_DIR=$BASE/run-$wl-$i
+	local img=$RUN_DIR/img
+	mkdir -p "$img"
+	R_DUMP_MS=- R_RESTORE_MS=- R_IMG_KB=- R_DUMP_RSS=- R_RESTORE_RSS=- R_WHY=
+
+	read -ra args <<<"$(wl_args "$wl")"
+	setsid -f "$BIN/workload" "${args[0]}" "$RUN_DIR/ready" "$RUN_DIR/result" "${args[@]:1}" \
+		</dev/null >/dev/null 2>&1
+	if ! wait_file "$RUN_DIR/ready" 300; then
+		R_VERDICT=START-FAIL R_WHY="the workload did not start: $(head -c 300 "$RUN_DIR/result.err" 2>/dev/null)"
+		return
+	fi
+	pid=$(cat "$RUN_DIR/ready")
+	LIVE_PIDS=("$pid")
+
+	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/dump.m" "$CRYO" dump -t "$pid" -D "$img" \
+		-o "$BASE/logs/dump-$wl-$i.log" >/dev/null 2>&1; then
+		R_VERDICT=DUMP-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/dump-$wl-$i.log" 2>/dev/null)
+		kill_tree "$pid"
+		return
+	fi
+	read -r R_DUMP_MS R_DUMP_RSS <"$RUN_DIR/dump.m"
+	R_IMG_KB=$(du -sk "$img" | cut -f1)
+	# keep the stats of this run for the report
+	"$CRYO" show "$img/stats-dump.img" >"$BASE/stats-$wl-$i.json" 2>/dev/null
+
+	for ((k = 0; k < 100; k++)); do
+		gone "$pid" && break
+		sleep 0.01
+	done
+	if ! gone "$pid"; then
+		# cryo dump kills the tree after a dump: a process still alive is a bug to report
+		R_VERDICT=DUMP-FAIL R_WHY="the process still runs after the dump"
+		kill_tree "$pid"
+		return
+	fi
+
+	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/restore.m" "$CRYO" restore -D "$img" -d \
+		-o "$BASE/logs/restore-$wl-$i.log" >/dev/null 2>&1; then
+		R_VERDICT=RESTORE-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/restore-$wl-$i.log" 2>/dev/null)
+		kill_tree "$pid"
+		return
+	fi
+	read -r R_RESTORE_MS R_RESTORE_RSS <"$RUN_DIR/restore.m"
+
+	rm -f "$RUN_DIR/result"
+	kill -USR1 "$pid" 2>/dev/null
+	if wait_file "$RUN_DIR/result" 120; then
+		R_WHY=$(cat "$RUN_DIR/result")
+		case $R_WHY in
+		"OK pid=$pid "*) R_VERDICT=OK ;;
+		OK*) R_VERDICT=BAD R_WHY="answered from another pid: $R_WHY" ;;
+		*) R_VERDICT=BAD ;;
+		esac
+	else
+		if gone "$pid"; then
+			R_WHY="the restored process died"
+		else
+			R_WHY="the restored process did not answer the check"
+		fi
+		R_VERDICT=BAD
+	fi
+	kill_tree "$pid"
+	rm -rf "$img"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+log "images and workloads in $BASE, $RUNS runs per workload"
+log "measuring the machine's limits (1 GiB memcpy, tmpfs write and read)"
+LIMITS=$("$BIN/limits" "$BASE") || die "the limits program failed"
+limit() { echo "$LIMITS" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+case " $WORKLOADS " in
+*" 6 "*)
+	mkdir -p "$BASE/files"
+	"$BIN/workload" mkfile "$MAP_FILE" "$FILE_MB" || die "cannot create $MAP_FILE"
+	;;
+esac
+
+ROWS=()
+NOTES=()
+STATS_LINE=
+for wl in $WORKLOADS; do
+	name=$(wl_name "$wl")
+	[ -n "$name" ] || die "unknown workload $wl (1..6)"
+	dumps=() restores=() sizes=() rss=() ok=0 skipped=
+	frozen=() totals=()
+	for ((i = 1; i <= RUNS; i++)); do
+		run_once "$wl" "$i"
+		log "$name, run $i: $R_VERDICT dump ${R_DUMP_MS} ms, restore ${R_RESTORE_MS} ms ${R_WHY:+($R_WHY)}"
+		if [ "$R_VERDICT" = DUMP-FAIL ] && { [ "$wl" = 4 ] || [ "$wl" = 5 ]; }; then
+			skipped="skipped (needs threads/trees: issue 3)"
+			NOTES+=("workload $wl: dump failed: ${R_WHY:-see the log}")
+			break
+		fi
+		[ "$R_VERDICT" = OK ] && ok=$((ok + 1))
+		[ "$R_VERDICT" != OK ] && NOTES+=("workload $wl run $i: $R_VERDICT ${R_WHY}")
+		dumps+=("$R_DUMP_MS") restores+=("$R_RESTORE_MS")
+		[ "$R_IMG_KB" != - ] && sizes+=("$(awk -v k="$R_IMG_KB" 'BEGIN { printf "%.1f", k / 1024 }')")
+		for r in "$R_DUMP_RSS" "$R_RESTORE_RSS"; do
+			[ "$r" != - ] && rss+=("$r")
+		done
+		if [ -s "$BASE/stats-$wl-$i.json" ]; then
+			frozen+=("$(json_field "$BASE/stats-$wl-$i.json" frozen_ns)")
+			totals+=("$(json_field "$BASE/stats-$wl-$i.json" total_ns)")
+			last_stats=$BASE/stats-$wl-$i.json
+		fi
+	done
+	if [ -n "$skipped" ]; then
+		ROWS+=("$(printf '%-34s | %s' "$name" "$skipped")")
+		continue
+	fi
+	d=$(median "${dumps[@]}")
+	r=$(median "${restores[@]}")
+	s=$(median "${sizes[@]}")
+	peak=-
+	if [ ${#rss[@]} -gt 0 ]; then
+		peak=$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }')
+	fi
+	bytes=$(wl_bytes "$wl")
+	ROWS+=("$(printf '%-34s | %8s | %10s | %9s | %9s | %12s | %17s | %s' "$name" "$d" "$r" "$s" \
+		"$(gbs "$bytes" "$d")" "$(gbs "$bytes" "$r")" "$peak" "$ok/$RUNS OK")")
+	if [ "$wl" = 2 ] && [ ${#frozen[@]} -gt 0 ]; then
+		fz=$(median "${frozen[@]}")
+		tt=$(median "${totals[@]}")
+		pw=$(json_field "$last_stats" pages_written)
+		pz=$(json_field "$last_stats" pages_skipped_zero)
+		ps=$(json_field "$last_stats" pages_scanned)
+		STATS_LINE=$(awk -v fz="$fz" -v tt="$tt" -v pw="$pw" -v pz="$pz" -v ps="$ps" -v n="$name" 'BEGIN {
+			printf "dump stats of workload %s (stats-dump.img, medians): frozen %.1f ms of %.1f ms total; pages scanned %s, written %s (%.0f MiB), skipped as zero %s",
+				n, fz / 1e6, tt / 1e6, ps, pw, pw * 4096 / 1048576, pz }')
+	fi
+done
+
+{
+	echo "cryo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $RUNS runs (medians), images on tmpfs"
+	echo "machine limits (1 GiB): memcpy $(limit memcpy_gbs) GB/s | tmpfs write $(limit tmpfs_write_gbs) GB/s (first pass $(limit tmpfs_write_first_gbs)) | tmpfs read into fresh memory $(limit tmpfs_read_gbs) GB/s"
+	echo
+	printf '%-34s | %8s | %10s | %9s | %9s | %12s | %17s | %s\n' workload "dump ms" "restore ms" \
+		"image MiB" "dump GB/s" "restore GB/s" "cryo peak RSS MiB" verified
+	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "GB/s: memory the workload wrote (1: none; 3: 10% of ${MEM_MB} MiB; 6: 5% of ${FILE_MB} MiB) / wall time."
+	echo "restore ms: until 'cryo restore -d' exits, the process running. RSS: the larger of dump's and restore's."
+	[ -n "$STATS_LINE" ] && echo "$STATS_LINE"
+	if [ ${#NOTES[@]} -gt 0 ]; then
+		echo "failures:"
+		printf '  %s\n' "${NOTES[@]}" | cut -c1-300
+	fi
+} | tee "$RESULTS"

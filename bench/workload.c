@@ -1,0 +1,486 @@
+/* Benchmark workloads for cryo. Each one builds its memory with a known pattern, tells the
+ * benchmark it is ready, then idles. On SIGUSR1 it checks its own memory (after a restore: did
+ * every page come back, at its place?) and writes "OK ..." or "BAD ..." to its result file.
+ *
+ *   workload MODE READY RESULT [ARGS]
+ *     sleep                      a trivial sleeping process
+ *     anon    MB                 MB MiB of anonymous memory, every page written
+ *     sparse  MB PCT             MB MiB mapped, PCT% of the pages written (spread evenly)
+ *     threads MB NTHREADS        MB MiB written by NTHREADS threads (a slice each)
+ *     tree    NPROC MB           NPROC processes (a tree, 3 children each), MB MiB each
+ *     filemap FILE MB PCT        MB MiB private mapping of FILE, every page read, PCT% written
+ *   workload mkfile FILE MB      create FILE with the pattern filemap expects (if not there)
+ *
+ * READY receives the root's pid once everything is set up. The workload keeps no file open
+ * besides stdin/stdout/stderr (/dev/null under the benchmark), so that only its memory, threads
+ * and processes matter to the dump. Errors also go to RESULT.err. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define WORDS (PAGE / 8)
+#define MiB (1UL << 20)
+#define FILE_SEED 0x46494c4546494c45ULL  /* "FILEFILE" */
+#define WRITE_SEED 0x5752495445575249ULL /* "WRITEWRI" */
+
+static volatile sig_atomic_t check_requested;
+static const char *result_path;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	check_requested = 1;
+}
+
+/* Errors go to stderr and, as stderr is /dev/null under the benchmark, to RESULT.err. */
+static void die(const char *fmt, ...)
+{
+	char msg[1024], path[4096];
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 2)
+		n = sizeof(msg) - 2;
+	msg[n++] = '\n';
+	fprintf(stderr, "workload: %.*s", n, msg);
+	if (result_path) {
+		snprintf(path, sizeof(path), "%s.err", result_path);
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			if (write(fd, msg, n) < 0) {
+			}
+			close(fd);
+		}
+	}
+	exit(1);
+}
+
+/* Write a small file whole, through a temporary name so that readers never see half of it. */
+static void put_file(const char *path, const char *fmt, ...)
+{
+	char tmp[4096], text[512];
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("cannot create %s: %s", tmp, strerror(errno));
+	if (write(fd, text, n) != n)
+		die("cannot write %s: %s", tmp, strerror(errno));
+	close(fd);
+	if (rename(tmp, path))
+		die("cannot rename %s: %s", tmp, strerror(errno));
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void *map_anon(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap of %zu bytes: %s", bytes, strerror(errno));
+	return p;
+}
+
+/* The pattern: word w of page p holds (p << 9 | w) ^ seed, so that a page restored at the
+ * wrong address, a page lost or a page of another process are all told apart. */
+static void fill_page(uint64_t *page, uint64_t pageno, uint64_t seed)
+{
+	for (uint64_t w = 0; w < WORDS; w++)
+		page[w] = (pageno << 9 | w) ^ seed;
+}
+
+static int page_ok(const uint64_t *page, uint64_t pageno, uint64_t seed)
+{
+	for (uint64_t w = 0; w < WORDS; w++)
+		if (page[w] != ((pageno << 9 | w) ^ seed))
+			return 0;
+	return 1;
+}
+
+static int page_zero(const uint64_t *page)
+{
+	for (uint64_t w = 0; w < WORDS; w++)
+		if (page[w])
+			return 0;
+	return 1;
+}
+
+static uint64_t seed_of(int idx)
+{
+	return 0x6372796f00000000ULL ^ ((uint64_t)(idx + 1) * 0x9E3779B97F4A7C15ULL);
+}
+
+/* sparse and filemap: which pages are written, PCT% of them, spread evenly */
+static int page_chosen(uint64_t p, int pct)
+{
+	return (p * pct) % 100 < (uint64_t)pct;
+}
+
+static int tree_idx;
+
+/* Idle until asked to check, then run check() and report. Never returns. */
+static void idle_loop(int (*check)(char *why, size_t len))
+{
+	for (;;) {
+		while (!check_requested)
+			sleep_ms(20);
+		check_requested = 0;
+		char why[256] = "";
+		int ok = check(why, sizeof(why));
+		if (tree_idx != 0)
+			continue; /* a tree's other processes answer through the root */
+		put_file(result_path, "%s pid=%d %s\n", ok ? "OK" : "BAD", getpid(), why);
+	}
+}
+
+/* ---- sleep ---- */
+static uint64_t *small_heap;
+
+static int check_sleep(char *why, size_t len)
+{
+	if (!page_ok(small_heap, 0, seed_of(0))) {
+		snprintf(why, len, "heap page changed");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- anon, sparse ---- */
+static uint64_t *area;
+static uint64_t area_pages;
+static int area_pct = 100;
+static uint64_t area_seed; /* seed_of(0), or the tree node's own */
+
+static int check_area(char *why, size_t len)
+{
+	for (uint64_t p = 0; p < area_pages; p++) {
+		uint64_t *page = area + p * WORDS;
+		if (page_chosen(p, area_pct) ? !page_ok(page, p, area_seed) : !page_zero(page)) {
+			snprintf(why, len, "page %lu of %lu (addr %p) is wrong", (unsigned long)p,
+				 (unsigned long)area_pages, (void *)page);
+			return 0;
+		}
+	}
+	snprintf(why, len, "%lu pages checked", (unsigned long)area_pages);
+	return 1;
+}
+
+/* ---- threads ---- */
+#define MAX_THREADS 64
+static int nthreads;
+static volatile unsigned long counters[MAX_THREADS];
+static volatile int threads_ready;
+
+static void *thread_main(void *arg)
+{
+	int i = (int)(long)arg;
+	uint64_t per = area_pages / nthreads;
+	for (uint64_t p = i * per; p < (i + 1) * per; p++)
+		fill_page(area + p * WORDS, p, seed_of(i));
+	__sync_fetch_and_add(&threads_ready, 1);
+	for (;;) {
+		counters[i]++;
+		sleep_ms(10);
+	}
+	return NULL;
+}
+
+static int check_threads(char *why, size_t len)
+{
+	uint64_t per = area_pages / nthreads;
+	unsigned long before[MAX_THREADS];
+
+	for (int i = 0; i < nthreads; i++)
+		for (uint64_t p = i * per; p < (i + 1) * per; p++)
+			if (!page_ok(area + p * WORDS, p, seed_of(i))) {
+				snprintf(why, len, "page %lu of thread %d is wrong", (unsigned long)p, i);
+				return 0;
+			}
+	for (int i = 0; i < nthreads; i++)
+		before[i] = counters[i];
+	sleep_ms(500);
+	for (int i = 0; i < nthreads; i++)
+		if (counters[i] == before[i]) {
+			snprintf(why, len, "thread %d is not running", i);
+			return 0;
+		}
+	snprintf(why, len, "%d threads running, %lu pages checked", nthreads,
+		 (unsigned long)area_pages);
+	return 1;
+}
+
+/* ---- tree ---- */
+#define TREE_FANOUT 3
+static int tree_nproc;
+static pid_t tree_children[TREE_FANOUT];
+
+static void tree_path(char *buf, size_t len, const char *what, int idx)
+{
+	snprintf(buf, len, "%s.%s.%d", result_path, what, idx);
+}
+
+static int check_tree(char *why, size_t len)
+{
+	char path[4096];
+	int ok;
+
+	for (int c = 0; c < TREE_FANOUT; c++)
+		if (tree_children[c] > 0)
+			kill(tree_children[c], SIGUSR1);
+	ok = check_area(why, len);
+	tree_path(path, sizeof(path), "res", tree_idx);
+	put_file(path, "%s pid=%d %s\n", ok ? "OK" : "BAD", getpid(), why);
+	if (tree_idx != 0)
+		return ok;
+
+	/* the root collects every process's answer */
+	int bad = 0, missing = 0;
+	for (int waited = 0; waited < 60000; waited += 20) {
+		missing = 0;
+		for (int i = 0; i < tree_nproc; i++) {
+			tree_path(path, sizeof(path), "res", i);
+			if (!file_exists(path))
+				missing++;
+		}
+		if (!missing)
+			break;
+		sleep_ms(20);
+	}
+	for (int i = 0; i < tree_nproc; i++) {
+		char text[16] = "";
+		tree_path(path, sizeof(path), "res", i);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (read(fd, text, 2) != 2 || memcmp(text, "OK", 2))
+				bad++;
+			close(fd);
+			unlink(path);
+		}
+	}
+	if (missing || bad) {
+		snprintf(why, len, "%d of %d processes did not answer, %d answered BAD", missing,
+			 tree_nproc, bad);
+		return 0;
+	}
+	snprintf(why, len, "%d processes checked their memory", tree_nproc);
+	return 1;
+}
+
+static void tree_node(int idx, uint64_t mb)
+{
+	char path[4096];
+
+	tree_idx = idx;
+	area_pages = mb * MiB / PAGE;
+	for (int c = 0; c < TREE_FANOUT; c++) {
+		int child = idx * TREE_FANOUT + 1 + c;
+		if (child >= tree_nproc)
+			break;
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			for (int k = 0; k < TREE_FANOUT; k++)
+				tree_children[k] = 0;
+			tree_node(child, mb);
+			idle_loop(check_tree);
+		}
+		tree_children[c] = pid;
+	}
+	area = map_anon(area_pages * PAGE);
+	area_seed = seed_of(idx);
+	for (uint64_t p = 0; p < area_pages; p++)
+		fill_page(area + p * WORDS, p, area_seed);
+	tree_path(path, sizeof(path), "ready", idx);
+	put_file(path, "%d\n", getpid());
+	if (idx == 0) {
+		for (;;) {
+			int missing = 0;
+			for (int i = 0; i < tree_nproc; i++) {
+				tree_path(path, sizeof(path), "ready", i);
+				if (!file_exists(path))
+					missing++;
+			}
+			if (!missing)
+				break;
+			sleep_ms(10);
+		}
+	}
+}
+
+/* ---- filemap ---- */
+static int check_filemap(char *why, size_t len)
+{
+	for (uint64_t p = 0; p < area_pages; p++) {
+		int written = page_chosen(p, area_pct);
+		if (!page_ok(area + p * WORDS, p, written ? WRITE_SEED : FILE_SEED)) {
+			snprintf(why, len, "%s page %lu is wrong", written ? "written" : "file", (unsigned long)p);
+			return 0;
+		}
+	}
+	snprintf(why, len, "%lu pages checked", (unsigned long)area_pages);
+	return 1;
+}
+
+static void make_file(const char *path, uint64_t mb)
+{
+	struct stat st;
+	uint64_t pages = mb * MiB / PAGE, chunk = 256;
+	char tmp[4096];
+	uint64_t *buf;
+	int fd;
+
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size == pages * PAGE)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("cannot create %s: %s", tmp, strerror(errno));
+	buf = malloc(chunk * PAGE);
+	if (!buf)
+		die("out of memory");
+	for (uint64_t p = 0; p < pages; p += chunk) {
+		uint64_t n = pages - p < chunk ? pages - p : chunk;
+		for (uint64_t i = 0; i < n; i++)
+			fill_page(buf + i * WORDS, p + i, FILE_SEED);
+		if (write(fd, buf, n * PAGE) != (ssize_t)(n * PAGE))
+			die("cannot write %s: %s", tmp, strerror(errno));
+	}
+	free(buf);
+	close(fd);
+	if (rename(tmp, path))
+		die("cannot rename %s: %s", tmp, strerror(errno));
+}
+
+static uint64_t arg_u64(int argc, char **argv, int i, const char *what)
+{
+	char *end;
+	if (i >= argc)
+		die("missing argument: %s", what);
+	unsigned long long v = strtoull(argv[i], &end, 10);
+	if (*end || !v)
+		die("bad %s: %s", what, argv[i]);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	const char *mode, *ready;
+	int (*check)(char *, size_t);
+
+	if (argc >= 4 && !strcmp(argv[1], "mkfile")) {
+		make_file(argv[2], arg_u64(argc, argv, 3, "MB"));
+		return 0;
+	}
+	if (argc < 4)
+		die("usage: workload MODE READY RESULT [ARGS] (see the source)");
+	mode = argv[1];
+	ready = argv[2];
+	result_path = argv[3];
+	area_seed = seed_of(0);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+
+	if (!strcmp(mode, "sleep")) {
+		small_heap = malloc(PAGE);
+		if (!small_heap)
+			die("out of memory");
+		fill_page(small_heap, 0, seed_of(0));
+		check = check_sleep;
+	} else if (!strcmp(mode, "anon") || !strcmp(mode, "sparse")) {
+		area_pages = arg_u64(argc, argv, 4, "MB") * MiB / PAGE;
+		if (!strcmp(mode, "sparse"))
+			area_pct = (int)arg_u64(argc, argv, 5, "PCT");
+		area = map_anon(area_pages * PAGE);
+		for (uint64_t p = 0; p < area_pages; p++)
+			if (page_chosen(p, area_pct))
+				fill_page(area + p * WORDS, p, area_seed);
+		check = check_area;
+	} else if (!strcmp(mode, "threads")) {
+		sigset_t usr1;
+		area_pages = arg_u64(argc, argv, 4, "MB") * MiB / PAGE;
+		nthreads = (int)arg_u64(argc, argv, 5, "NTHREADS");
+		if (nthreads > MAX_THREADS)
+			die("at most %d threads", MAX_THREADS);
+		area = map_anon(area_pages * PAGE);
+		/* the signal goes to the main thread: the others block it */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+		for (int i = 0; i < nthreads; i++) {
+			pthread_t t;
+			int err = pthread_create(&t, NULL, thread_main, (void *)(long)i);
+			if (err)
+				die("pthread_create: %s", strerror(err));
+		}
+		pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+		while (threads_ready < nthreads)
+			sleep_ms(5);
+		check = check_threads;
+	} else if (!strcmp(mode, "tree")) {
+		tree_nproc = (int)arg_u64(argc, argv, 4, "NPROC");
+		tree_node(0, arg_u64(argc, argv, 5, "MB"));
+		check = check_tree;
+	} else if (!strcmp(mode, "filemap")) {
+		uint64_t sum = 0;
+		int fd;
+		if (argc < 5)
+			die("filemap needs FILE MB PCT");
+		area_pages = arg_u64(argc, argv, 5, "MB") * MiB / PAGE;
+		area_pct = (int)arg_u64(argc, argv, 6, "PCT");
+		fd = open(argv[4], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("cannot open %s: %s", argv[4], strerror(errno));
+		area = mmap(NULL, area_pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		if (area == MAP_FAILED)
+			die("mmap of %s: %s", argv[4], strerror(errno));
+		close(fd);
+		for (uint64_t p = 0; p < area_pages; p++) {
+			if (page_chosen(p, area_pct))
+				fill_page(area + p * WORDS, p, WRITE_SEED);
+			else
+				sum += area[p * WORDS]; /* read: the page is mapped, and clean */
+		}
+		if (sum == 1)
+			fprintf(stderr, "unlikely\n");
+		check = check_filemap;
+	} else {
+		die("unknown mode %s", mode);
+	}
+	put_file(ready, "%d\n", getpid());
+	idle_loop(check);
+}
