@@ -1,0 +1,275 @@
+# Bad-input cases of tests/run.sh (sourced by it; uses its helpers and counters).
+#
+# cryo must refuse bad arguments and broken images with a non-zero exit, a message, no
+# crash (exit < 128), no process left behind; and a dump that fails must leave its target
+# running and intact. Each case is counted as one test named bad-input/CASE.
+
+VICTIM=session_leader	# any quick test will do; this one has a little of everything
+SOCK_VICTIM=sock_hold	# holds a socket, which cryo cannot dump (yet)
+
+# expect_clean_failure WHAT: the last cryo command ($RC, $DIR/cryo-$TAG.txt) failed cleanly.
+expect_clean_failure() {
+	local what=$1 out=$2 log=${3:-}
+	if [ $RC = 0 ]; then
+		fail_step "$what: cryo succeeded" || return 1
+	fi
+	if [ $RC = 124 ] || [ $RC = 137 ]; then
+		fail_step "$what: cryo hung (timed out)" || return 1
+	fi
+	if [ $RC -ge 128 ]; then
+		fail_step "$what: cryo crashed (exit $RC, signal $((RC - 128)))" || return 1
+	fi
+	if [ ! -s "$out" ] && { [ -z "$log" ] || [ ! -s "$log" ]; }; then
+		fail_step "$what: cryo failed (exit $RC) without a message" || return 1
+	fi
+	return 0
+}
+
+# A pid that no process has: counting down from pid_max, where the kernel rarely is.
+free_pid() {
+	local p max
+	max=$(cat /proc/sys/kernel/pid_max)
+	for ((p = max - 1; p > 300; p--)); do
+		[ -e "/proc/$p" ] || { echo $p; return; }
+	done
+}
+
+case_dump_no_pid() {
+	local pid
+	pid=$(free_pid)
+	mkdir -p "$DIR/img"
+	cryo dump dump -t "$pid" -D "$DIR/img" -v4 -o dump.log
+	expect_clean_failure "dump of missing pid $pid" "$DIR/cryo-dump.txt" "$DIR/img/dump.log" ||
+		return 1
+	cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null | grep -qw "$pid" ||
+		fail_step "the message does not name pid $pid"
+}
+
+# dump_into_bad_dir PATH: the dump must fail and the target must carry on intact.
+dump_into_bad_dir() {
+	start_test "$VICTIM" || return 1
+	cryo dump dump -t "$PID" -D "$1" -v4 -o dump.log
+	expect_clean_failure "dump into $1" "$DIR/cryo-dump.txt" || return 1
+	alive "$PID" || fail_step "target $PID gone after the failed dump" || return 1
+	check
+}
+
+case_dump_missing_dir() {
+	dump_into_bad_dir "$DIR/no/such/dir"
+}
+
+case_dump_dir_is_file() {
+	echo "not a directory" >"$DIR/afile"
+	dump_into_bad_dir "$DIR/afile/img"
+}
+
+case_dump_readonly_dir() {
+	mkdir -p "$DIR/ro"
+	# Root ignores permission bits; a read-only mount stops even root.
+	if ! mount --bind "$DIR/ro" "$DIR/ro" 2>/dev/null; then
+		SKIP="cannot bind-mount here"
+		return 0
+	fi
+	if ! mount -o remount,bind,ro "$DIR/ro" 2>/dev/null; then
+		umount "$DIR/ro"
+		SKIP="cannot remount read-only here"
+		return 0
+	fi
+	dump_into_bad_dir "$DIR/ro"
+	umount "$DIR/ro" 2>/dev/null || umount -l "$DIR/ro"
+}
+
+case_restore_empty_dir() {
+	mkdir -p "$DIR/empty"
+	cryo restore restore -D "$DIR/empty" -d -v4 -o "$DIR/restore.log" \
+		--pidfile "$DIR/restored.pid"
+	expect_clean_failure "restore from an empty dir" "$DIR/cryo-restore.txt" \
+		"$DIR/restore.log"
+}
+
+# Restore with -R images of a still running process: its pid is taken, so restore must fail
+# without disturbing the original.
+case_restore_pid_taken() {
+	start_test "$VICTIM" && dump "$DIR/img" -R || return 1
+	alive "$PID" || fail_step "original $PID gone after dump -R" || return 1
+	cryo restore restore -D "$DIR/img" -d -v4 -o restore.log --pidfile "$DIR/restored.pid"
+	expect_clean_failure "restore while pid $PID runs" "$DIR/cryo-restore.txt" \
+		"$DIR/img/restore.log" || return 1
+	alive "$PID" || fail_step "original $PID gone after the failed restore" || return 1
+	check
+}
+
+# A dump that fails half way (the target holds a socket) must leave the target running.
+case_failed_dump_leaves_running() {
+	start_test "$SOCK_VICTIM" || return 1
+	mkdir -p "$DIR/img"
+	cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+	if [ $RC = 0 ]; then
+		SKIP="cryo dumped a process holding a socket: this case needs a new unsupported kind"
+		return 0
+	fi
+	expect_clean_failure "dump of a socket holder" "$DIR/cryo-dump.txt" "$DIR/img/dump.log" ||
+		return 1
+	alive "$PID" || fail_step "target $PID gone after the failed dump" || return 1
+	check
+}
+
+# --- broken images: one good dump, then a copy of it per kind of damage ----------------------
+
+IMG_PID=
+IMG_GOOD=
+
+# image FILE-GLOB: set F to the image matching, or fail (not in a subshell: REASON is set).
+image() {
+	F=$(ls -d "$IMG_COPY"/$1 2>/dev/null | head -n1)
+	[ -n "$F" ] || fail_step "no image $1 in the dump ($(ls "$IMG_COPY" | tr '\n' ' '))"
+}
+
+# Overwrite FILE from byte OFFSET on with random bytes, keeping its size.
+scramble() {
+	local f=$1 off=$2 size
+	size=$(stat -c %s "$f")
+	[ "$size" -gt "$off" ] || return 0
+	head -c $((size - off)) /dev/urandom |
+		dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# broken_restore DAMAGE: copy the good images, apply DAMAGE (a function), restore must fail.
+broken_restore() {
+	IMG_COPY=$DIR/img
+	rm -rf "$IMG_COPY"
+	cp -a "$IMG_GOOD" "$IMG_COPY"
+	rm -f "$IMG_COPY"/*.log
+	"$1" || return 1
+	cryo restore restore -D "$IMG_COPY" -d -v4 -o restore.log --pidfile "$DIR/restored.pid"
+	expect_clean_failure "restore of broken images" "$DIR/cryo-restore.txt" \
+		"$IMG_COPY/restore.log"
+	local ok=$?
+	if ! wait_gone "$IMG_PID" 3; then
+		kill_ours "$IMG_PID"
+		fail_step "a process with pid $IMG_PID is left after the failed restore"
+		return 1
+	fi
+	return $ok
+}
+
+damage_core_truncated() {
+	image 'core-*.img' || return 1
+	local f=$F
+	truncate -s $(($(stat -c %s "$f") / 2)) "$f"
+}
+
+damage_mm_random() {
+	image 'mm-*.img' || return 1
+	local f=$F
+	scramble "$f" 12	# keep the 12-byte header: let the payload parser meet the garbage
+}
+
+damage_mm_all_random() {
+	image 'mm-*.img' || return 1
+	local f=$F
+	scramble "$f" 0
+}
+
+damage_pagemap_random() {
+	image 'pagemap-*.img' || return 1
+	local f=$F
+	scramble "$f" 12
+}
+
+damage_pages_truncated() {
+	image 'pages-*.img' || return 1
+	local f=$F
+	truncate -s $(($(stat -c %s "$f") / 3)) "$f"
+}
+
+damage_core_wrong_magic() {
+	image 'core-*.img' || return 1
+	local f=$F
+	printf '\xef\xbe\xad\xde' | dd of="$f" bs=1 conv=notrunc status=none
+}
+
+damage_inventory_wrong_magic() {
+	image 'inventory.img' || return 1
+	local f=$F
+	printf 'XXXX' | dd of="$f" bs=1 conv=notrunc status=none
+}
+
+damage_pstree_missing() {
+	image 'pstree.img' || return 1
+	local f=$F
+	rm -f "$f"
+}
+
+damage_files_truncated() {
+	image 'files-*.img' || return 1
+	local f=$F
+	truncate -s 13 "$f"
+}
+
+BROKEN_CASES="core_truncated core_wrong_magic mm_random mm_all_random pagemap_random
+	pages_truncated inventory_wrong_magic pstree_missing files_truncated"
+
+# Run FUNC as case NAME with the reporting of run.sh.
+run_case() {
+	local name=bad-input/$1 func=$2 t0
+	t0=$(now)
+	REASON=
+	SKIP=
+	SHELL_JOB=
+	DIR=$OUT/$name
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	"$func"
+	kill_leftovers
+	if [ -n "$SKIP" ] && [ -z "$REASON" ]; then
+		skip "$name" "$SKIP"
+		return
+	fi
+	report "$name" "$t0"
+}
+
+images_good_dump() {
+	start_test "$VICTIM" && dump "$DIR/img" && gone_after_dump || return 1
+	IMG_PID=$PID
+	IMG_GOOD=$DIR/img
+}
+
+# Last: the untouched images still restore and pass, so the failures above were caused by
+# the damage and not by some general trouble.
+images_intact() {
+	PID=$IMG_PID
+	started_pids+=("$PID")
+	IMG_COPY=$DIR/img
+	cp -a "$IMG_GOOD" "$IMG_COPY"
+	rm -f "$IMG_COPY"/*.log
+	# The restored test writes to the outfile it was started with.
+	restore "$IMG_COPY" && check "$OUT/bad-input/images-dump/out.txt"
+}
+
+bad_input() {
+	run_case dump-no-pid case_dump_no_pid
+	run_case dump-missing-dir case_dump_missing_dir
+	run_case dump-dir-is-file case_dump_dir_is_file
+	run_case dump-readonly-dir case_dump_readonly_dir
+	run_case restore-empty-dir case_restore_empty_dir
+	run_case restore-pid-taken case_restore_pid_taken
+	run_case failed-dump-leaves-running case_failed_dump_leaves_running
+
+	local keep=${ZT_KEEP:-0} c
+	ZT_KEEP=1	# the good images are needed by the cases below
+	run_case images-dump images_good_dump
+	ZT_KEEP=$keep
+	if [ -z "$IMG_GOOD" ]; then
+		for c in $BROKEN_CASES; do
+			skip "bad-input/restore-${c//_/-}" "no good dump to break"
+		done
+		return
+	fi
+	for c in $BROKEN_CASES; do
+		eval "case_broken_$c() { broken_restore damage_$c; }"
+		run_case "restore-${c//_/-}" "case_broken_$c"
+	done
+	run_case images-intact images_intact
+	[ "$keep" = 1 ] || rm -rf "$OUT/bad-input/images-dump"
+}

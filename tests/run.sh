@@ -1,0 +1,341 @@
+#!/bin/bash
+# cryo's test runner: bash tests/run.sh [NAME...]   (no names: every test and bad-input)
+#
+# The protocol between this runner and a test program (tests/lib/zt.[ch], docs/testing.md):
+#  1. The runner starts `tests/build/NAME --pidfile P --outfile O` with its cwd in a fresh
+#     work dir tests/out/NAME/MODE/work, which the test may use for its files.
+#  2. The program forks. The child (the test proper) calls setsid() unless the test opted out,
+#     puts stdin on /dev/null and stdout/stderr on O (O_APPEND), and sets up its state.
+#  3. When the state is complete the test writes its pid to P (atomically: tmp + rename) and
+#     tells the starting process, which exits 0 (or 1, printing why, if setup failed). Only
+#     after that exit does the runner touch the test, so P is always complete then.
+#  4. The runner dumps (and restores) it, then sends SIGTERM: "check now".
+#  5. The test checks every piece of its state and writes `PASS` or `FAIL: reason` to O
+#     (through the descriptor it had all along, so that too has been restored) and exits.
+#
+# Modes, for each test:
+#  restore        dump; the test must be gone; restore -d; the pid must be the same; check.
+#  leave-running  dump -R; the original must still run; check it.
+#  gen2           (tests marked gen2) dump, restore, dump the restored one, restore, check.
+#  nodump         ZT_NODUMP=1: no cryo at all, start and check: the test's own sanity.
+# plus the bad-input cases (name `bad-input`): cryo must fail cleanly on bad arguments and
+# broken images, and a failed dump must leave its target running and intact.
+#
+# A test's source may hold a line `// zt-run: FLAG...` with FLAGs among:
+#  shell-job  pass --shell-job to dump and restore
+#  gen2       run the gen2 mode as well
+#  no-cryo    only in nodump mode (a helper for bad-input, e.g. holding a socket)
+#
+# Environment: CRYO=path (binary; default build/cryo, built here), ZT_NODUMP=1,
+# ZT_MODES="restore leave-running" (the modes to run), ZT_CHECK_TIMEOUT (seconds to wait
+# for a verdict), ZT_CRYO_TIMEOUT (seconds for one cryo command), ZT_KEEP=1 (keep tests/out of
+# passing tests too).
+# The last line is `N passed, N failed` (`, N skipped` when some were); exit 1 if any failed.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TESTS=$ROOT/tests
+OUT=$TESTS/out
+BUILD=$TESTS/build
+NODUMP=${ZT_NODUMP:-0}
+START_TIMEOUT=${ZT_START_TIMEOUT:-15}
+CHECK_TIMEOUT=${ZT_CHECK_TIMEOUT:-20}
+CRYO_TIMEOUT=${ZT_CRYO_TIMEOUT:-60}
+
+# The test programs and the reaper first: the rest of the run happens under the reaper.
+if [ -z "${ZT_UNDER_REAPER:-}" ]; then
+	if ! make -s -C "$TESTS" >"$TESTS/make.log" 2>&1; then
+		cat "$TESTS/make.log"
+		echo "building the tests failed"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	# Orphaned tests must be reaped, or their zombies keep the PIDs a restore needs.
+	export ZT_UNDER_REAPER=1
+	exec "$BUILD/tools/reaper" bash "${BASH_SOURCE[0]}" "$@"
+fi
+
+if [ "$NODUMP" = 1 ]; then
+	CRYO=
+	DEFAULT_MODES="nodump"
+elif [ -n "${CRYO:-}" ]; then
+	CRYO=$(realpath "$CRYO")
+	DEFAULT_MODES="restore leave-running gen2"
+else
+	CRYO=$ROOT/build/cryo
+	DEFAULT_MODES="restore leave-running gen2"
+	if ! make -s -C "$ROOT" >"$TESTS/make-cryo.log" 2>&1; then
+		tail -n 40 "$TESTS/make-cryo.log"
+		echo "building cryo failed (make -C $ROOT); see tests/make-cryo.log"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
+MODES=${ZT_MODES:-$DEFAULT_MODES}
+
+passed=0
+failed=0
+skipped=0
+failed_names=()
+started_pids=()
+
+# --- small helpers -------------------------------------------------------------------------
+
+now() { date +%s.%N; }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+	st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait_gone PID SECONDS
+wait_gone() {
+	local end=$(($(date +%s) + $2))
+	while alive "$1"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# Kill a process this run started, if it still is one of our test programs (PIDs get reused).
+kill_ours() {
+	local pid=$1 exe
+	alive "$pid" || return 0
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
+	# A half-restored process may still run cryo's own code.
+	case "$exe" in
+	"$BUILD"/* | "${CRYO:-/nonexistent}" | "${CRYO:-/nonexistent} (deleted)")
+		kill -9 "$pid" 2>/dev/null
+		wait_gone "$pid" 5
+		;;
+	esac
+}
+
+kill_leftovers() {
+	local p
+	for p in "${started_pids[@]}"; do
+		kill_ours "$p"
+	done
+	started_pids=()
+}
+
+# verdict OUTFILE SECONDS: wait for PASS or FAIL; prints PASS, FAIL or NONE.
+verdict() {
+	local end=$(($(date +%s) + $2))
+	while :; do
+		if grep -q '^FAIL' "$1" 2>/dev/null; then
+			echo FAIL
+			return
+		fi
+		if grep -qx PASS "$1" 2>/dev/null; then
+			echo PASS
+			return
+		fi
+		[ "$(date +%s)" -ge "$end" ] && break
+		sleep 0.05
+	done
+	echo NONE
+}
+
+test_flags() {
+	sed -n 's|^// zt-run:||p' "$TESTS/progs/$1.c" | tr '\n' ' '
+}
+
+has_flag() {
+	case " $(test_flags "$1") " in
+	*" $2 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# --- reporting -----------------------------------------------------------------------------
+
+# Per test: the reason of the first failure; empty while all is well.
+REASON=
+DIR=
+
+fail_step() {
+	[ -z "$REASON" ] && REASON=$1
+	return 1
+}
+
+show_file() {
+	local f=$1 n=${2:-30}
+	[ -s "$f" ] || return 0
+	echo "    --- ${f#"$OUT"/} (last $n lines) ---"
+	tail -n "$n" "$f" | sed 's/^/    | /'
+}
+
+report() {
+	local name=$1 t0=$2 t
+	t=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	if [ -z "$REASON" ]; then
+		passed=$((passed + 1))
+		echo "ok    $name (${t}s)"
+		[ "${ZT_KEEP:-0}" = 1 ] || rm -rf "$DIR"
+		return
+	fi
+	failed=$((failed + 1))
+	failed_names+=("$name")
+	echo "FAIL  $name (${t}s): $REASON"
+	show_file "$DIR/out.txt" 40
+	show_file "$DIR/start.txt" 10
+	local f
+	for f in "$DIR"/cryo-*.txt "$DIR"/img*/dump.log "$DIR"/img*/restore.log; do
+		[ -e "$f" ] && show_file "$f" 30
+	done
+}
+
+skip() {
+	skipped=$((skipped + 1))
+	echo "skip  $1: $2"
+}
+
+# --- the steps of a mode -------------------------------------------------------------------
+
+# start_test NAME: start the program in $DIR; sets PID.
+start_test() {
+	local name=$1 rc
+	PID=
+	mkdir -p "$DIR/work"
+	(cd "$DIR/work" && exec timeout --foreground -k 2 "$START_TIMEOUT" "$BUILD/$name" \
+		--pidfile "$DIR/test.pid" --outfile "$DIR/out.txt") >"$DIR/start.txt" 2>&1 </dev/null
+	rc=$?
+	if [ -s "$DIR/test.pid" ]; then
+		PID=$(cat "$DIR/test.pid")
+		started_pids+=("$PID")
+	fi
+	[ $rc = 0 ] || fail_step "test setup failed (exit $rc): $(head -c 300 "$DIR/start.txt")" || return 1
+	[ -n "$PID" ] || fail_step "no pidfile after setup" || return 1
+	alive "$PID" || fail_step "test $PID is not running after setup" || return 1
+}
+
+# cryo TAG ARGS...: run cryo with a timeout; output in $DIR/cryo-TAG.txt; sets RC.
+cryo() {
+	local tag=$1
+	shift
+	timeout --foreground -k 5 "$CRYO_TIMEOUT" "$CRYO" "$@" >"$DIR/cryo-$tag.txt" 2>&1 </dev/null
+	RC=$?
+	if [ $RC = 124 ] || [ $RC = 137 ]; then
+		echo "(timed out after ${CRYO_TIMEOUT}s)" >>"$DIR/cryo-$tag.txt"
+	fi
+}
+
+# dump IMGDIR [-R]: dump $PID.
+dump() {
+	local img=$1
+	shift
+	mkdir -p "$img"
+	cryo "dump-${img##*/}" dump -t "$PID" -D "$img" -v4 -o dump.log $SHELL_JOB "$@"
+	[ $RC = 0 ] || fail_step "cryo dump exited $RC" || return 1
+}
+
+# restore IMGDIR: restore and check that the restored root has the same pid.
+restore() {
+	local img=$1 rpid
+	rm -f "$DIR/restored.pid"
+	cryo "restore-${img##*/}" restore -D "$img" -d -v4 -o restore.log \
+		--pidfile "$DIR/restored.pid" $SHELL_JOB
+	[ $RC = 0 ] || fail_step "cryo restore exited $RC" || return 1
+	rpid=$(cat "$DIR/restored.pid" 2>/dev/null)
+	[ "$rpid" = "$PID" ] || fail_step "restored pid '$rpid' is not the original $PID" || return 1
+	alive "$PID" || fail_step "restored process $PID is not running" || return 1
+}
+
+# check [OUTFILE]: ask for the verdict and wait for it.
+check() {
+	local v out=${1:-$DIR/out.txt}
+	kill -TERM "$PID" 2>/dev/null || fail_step "cannot signal $PID" || return 1
+	v=$(verdict "$out" "$CHECK_TIMEOUT")
+	case $v in
+	PASS) ;;
+	FAIL) fail_step "$(grep -m1 '^FAIL' "$out" | head -c 400)" || return 1 ;;
+	*) fail_step "no verdict within ${CHECK_TIMEOUT}s after SIGTERM" || return 1 ;;
+	esac
+	wait_gone "$PID" 5 || fail_step "test did not exit after its verdict" || return 1
+}
+
+gone_after_dump() {
+	wait_gone "$PID" 5 || fail_step "process $PID still running after dump" || return 1
+}
+
+mode_nodump() { start_test "$1" && check; }
+mode_leave_running() {
+	start_test "$1" && dump "$DIR/img" -R &&
+		{ alive "$PID" || fail_step "original $PID gone after dump -R"; } && check
+}
+mode_restore() {
+	start_test "$1" && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" && check
+}
+mode_gen2() {
+	start_test "$1" && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" &&
+		dump "$DIR/img2" && gone_after_dump && restore "$DIR/img2" && check
+}
+
+run_one() {
+	local name=$1 mode=$2 t0
+	t0=$(now)
+	REASON=
+	DIR=$OUT/$name/$mode
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	SHELL_JOB=
+	has_flag "$name" shell-job && SHELL_JOB=--shell-job
+	"mode_${mode//-/_}" "$name"
+	kill_leftovers
+	report "$name/$mode" "$t0"
+}
+
+# --- bad input -----------------------------------------------------------------------------
+
+source "$TESTS/bad_input.sh"
+
+# --- main ----------------------------------------------------------------------------------
+
+all_tests() {
+	local f
+	for f in "$TESTS"/progs/*.c; do
+		basename "$f" .c
+	done
+}
+
+names=("$@")
+[ ${#names[@]} = 0 ] && names=($(all_tests) bad-input)
+
+for name in "${names[@]}"; do
+	if [ "$name" = bad-input ]; then
+		if [ "$NODUMP" = 1 ]; then
+			skip bad-input "needs cryo (ZT_NODUMP=1)"
+		else
+			bad_input
+		fi
+		continue
+	fi
+	if [ ! -x "$BUILD/$name" ]; then
+		echo "no such test: $name"
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		continue
+	fi
+	for mode in $MODES; do
+		case $mode in
+		nodump) ;;
+		gen2) has_flag "$name" gen2 || continue ;&
+		*) has_flag "$name" no-cryo && continue ;;
+		esac
+		run_one "$name" "$mode"
+	done
+done
+
+if [ $failed -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+if [ $skipped -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed = 0 ]
