@@ -1,0 +1,63 @@
+# cryo build. `make` builds build/cryo; `make test` runs the suite; `make bench` the benchmark.
+CC      ?= gcc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+O       := build
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP
+LDLIBS  += -lprotobuf-c
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PROTO   := $(wildcard images/*.proto)
+PB_C    := $(patsubst images/%.proto,$(O)/gen/images/%.pb-c.c,$(PROTO))
+PB_H    := $(PB_C:.c=.h)
+SRCS    := $(wildcard src/*/*.c)
+OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(PB_C:.c=.o)
+
+all: $(O)/cryo
+
+$(O)/gen/images/%.pb-c.c $(O)/gen/images/%.pb-c.h: images/%.proto
+	@mkdir -p $(O)/gen
+	protoc-c --c_out=$(O)/gen $<
+
+$(O)/%.o: %.c | $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/gen/%.o: $(O)/gen/%.c
+	$(CC) $(CPPFLAGS) $(filter-out -Werror,$(CFLAGS)) -c $< -o $@
+
+$(O)/cryo: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(O)/cryo
+	$(MAKE) -C tests
+
+test: all
+	bash tests/run.sh
+
+bench: all
+	bash bench/run.sh
+
+demo: all
+	bash demo.sh
+
+install: $(O)/cryo
+	install -D -m 0755 $(O)/cryo $(DESTDIR)$(PREFIX)/sbin/cryo
+	ln -sf cryo $(DESTDIR)$(PREFIX)/sbin/criu
+
+format:
+	clang-format -i $(SRCS) $(wildcard src/*/*.h include/cryo/*.h)
+
+clean:
+	rm -rf $(O)
+	$(MAKE) -C tests clean
+
+.PHONY: all test tests bench demo install format clean
+-include $(OBJS:.o=.d)

@@ -1,0 +1,130 @@
+/* Kernel interfaces newer than Debian 12's 6.1 uapi headers, and syscalls glibc 2.36 has no
+ * wrapper for. Each constant notes the kernel that introduced it. Everything of this kind lives
+ * here and nowhere else. */
+#ifndef CRYO_COMPAT_H
+#define CRYO_COMPAT_H
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <signal.h>
+
+/* PAGEMAP_SCAN ioctl on /proc/PID/pagemap (6.7) */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start;
+	uint64_t end;
+	uint64_t categories;
+};
+struct pm_scan_arg {
+	uint64_t size;
+	uint64_t flags;
+	uint64_t start;
+	uint64_t end;
+	uint64_t walk_end;
+	uint64_t vec;
+	uint64_t vec_len;
+	uint64_t max_pages;
+	uint64_t category_inverted;
+	uint64_t category_mask;
+	uint64_t category_anyof_mask;
+	uint64_t return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
+#define PAGE_IS_SOFT_DIRTY (1 << 7)
+#endif
+
+/* clone3 with set_tid (5.5) */
+struct cryo_clone_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+static inline long sys_clone3(struct cryo_clone_args *args)
+{
+	return syscall(SYS_clone3, args, sizeof(*args));
+}
+
+/* pidfd_open (5.3), pidfd_getfd (5.6) */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* rseq (4.18) and its ptrace query (5.13) */
+#ifndef SYS_rseq
+#define SYS_rseq 334
+#endif
+#define CRYO_RSEQ_FLAG_UNREGISTER 1
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+struct cryo_rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+/* PTRACE_PEEKSIGINFO arguments (glibc names its copy differently) */
+struct cryo_peeksiginfo_args {
+	uint64_t off;
+	uint32_t flags;
+	int32_t nr;
+};
+#define CRYO_PEEKSIGINFO_SHARED 1
+
+/* ptrace bits present in 6.1 headers but not always in glibc's <sys/ptrace.h> */
+#ifndef PTRACE_O_SUSPEND_SECCOMP
+#define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
+#endif
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+/* timer_create with a caller-chosen id (6.17): after this prctl, timer_create() takes the id
+ * stored at its timer_t argument instead of allocating the next free one. */
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF 0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON 1
+#define PR_TIMER_CREATE_RESTORE_IDS_GET 2
+#endif
+
+/* x86 vDSO remapping (3.16) */
+#ifndef ARCH_MAP_VDSO_64
+#define ARCH_MAP_VDSO_64 0x2003
+#endif
+
+/* Kernel-internal syscall restart codes that a task stopped inside a syscall shows in rax. */
+#define CRYO_ERESTARTSYS 512
+#define CRYO_ERESTARTNOINTR 513
+#define CRYO_ERESTARTNOHAND 514
+#define CRYO_ERESTART_RESTARTBLOCK 516
+
+#endif

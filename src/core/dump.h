@@ -1,0 +1,60 @@
+/* State of one dump: the driver (dump.c) fills it step by step, the resource files
+ * (src/res/) each add their part of the images. */
+#ifndef CRYO_DUMP_H
+#define CRYO_DUMP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cryo/cryo.h"
+#include "core/arena.h"
+#include "core/proc.h"
+#include "img/image.h"
+#include "remote/remote.h"
+
+struct dump_task {
+	pid_t pid;
+	struct proc_stat stat;
+	struct proc_status status;
+	struct remote rem;  /* remote calls into the task while it is frozen */
+	bool seized;
+	uint64_t brk;       /* current program break, read by a remote brk(0) */
+	uint64_t blocked;   /* the task's signal mask; all is blocked while cryo holds it */
+	TaskCore *core;
+	ThreadCore *thread; /* the leader's */
+	Mm *mm;
+	Pagemap *pagemap;
+	Files *files;
+};
+
+struct dump_ctx {
+	const struct cryo_dump_opts *opts;
+	int dirfd;
+	struct arena arena;
+	struct dump_task task;
+	DumpStats stats;
+	uint64_t t_start, t_frozen, t_thawed;
+	uint32_t next_ghost_id;
+};
+
+/* Growable repeated field of message pointers in the arena. */
+void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
+#define DUMP_PUSH(ctx, field, n_field, item)                                                       \
+	dump_push(ctx, (void ***)&(field), &(n_field), item)
+
+/* Resource dumpers: each fills its part of the task's messages. */
+int dump_regs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
+int dump_signals(struct dump_ctx *ctx, struct dump_task *t);
+int dump_timers(struct dump_ctx *ctx, struct dump_task *t);
+int dump_creds(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
+int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t);
+int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
+int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t);
+int dump_mm(struct dump_ctx *ctx, struct dump_task *t);
+int dump_pages(struct dump_ctx *ctx, struct dump_task *t);
+int dump_files(struct dump_ctx *ctx, struct dump_task *t);
+int dump_fs(struct dump_ctx *ctx, struct dump_task *t);
+/* A check before anything is read: refuse resources cryo cannot save, naming them. */
+int files_check_supported(struct dump_ctx *ctx, struct dump_task *t);
+
+#endif

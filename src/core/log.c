@@ -1,0 +1,80 @@
+#include "core/log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	int fd;
+	int level;
+	struct timespec start;
+} g_log = { .fd = 2, .level = LOG_WARN };
+
+int log_init(const char *path, int level)
+{
+	g_log.level = level;
+	clock_gettime(CLOCK_MONOTONIC, &g_log.start);
+	if (path && path[0] && strcmp(path, "-") != 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			int err = errno;
+			fprintf(stderr, "Error: cannot open log file %s: %s\n", path, strerror(err));
+			return -err;
+		}
+		g_log.fd = fd;
+	}
+	return 0;
+}
+
+void log_close(void)
+{
+	if (g_log.fd > 2)
+		close(g_log.fd);
+	g_log.fd = 2;
+}
+
+int log_get_level(void)
+{
+	return g_log.level;
+}
+
+void log_printf(int level, const char *fmt, ...)
+{
+	char buf[4096];
+	int n = 0;
+	va_list ap;
+	int saved = errno;
+
+	if (level > g_log.level && level != LOG_MSG)
+		return;
+	if (g_log.level >= LOG_INFO) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double t = (now.tv_sec - g_log.start.tv_sec) + (now.tv_nsec - g_log.start.tv_nsec) / 1e9;
+		n = snprintf(buf, sizeof(buf), "(%.6f) ", t);
+	}
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (write(g_log.fd, buf, n) < 0) {
+		/* nowhere left to report it */
+	}
+	/* errors also reach the terminal when the log goes to a file */
+	if (level <= LOG_ERROR && g_log.fd != 2 && write(2, buf, n) < 0) {
+	}
+	errno = saved;
+}
+
+int log_move_fd(int fd)
+{
+	if (dup2(g_log.fd, fd) < 0)
+		return -errno;
+	if (g_log.fd > 2)
+		close(g_log.fd);
+	g_log.fd = fd;
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* Small helpers used everywhere: whole reads and writes, /proc file reading, time. */
+#ifndef CRYO_UTIL_H
+#define CRYO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096UL
+#endif
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+
+ssize_t read_all(int fd, void *buf, size_t len);
+int write_all(int fd, const void *buf, size_t len);
+/* Read a whole small file (at most cap-1 bytes) into buf, NUL-terminated; returns length. */
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap);
+/* Read a file of unknown size into a malloc()ed buffer. */
+ssize_t read_file_alloc(const char *path, char **out);
+int write_file(const char *path, const char *text);
+uint64_t now_ns(void);
+char *xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,241 @@
+#include "remote/remote.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "core/log.h"
+
+static const uint8_t syscall_insn[] = { 0x0f, 0x05, 0xcc }; /* syscall; int3 */
+
+int wait_stopped(pid_t tid, int *sig, int *event)
+{
+	int status;
+	for (;;) {
+		pid_t w = waitpid(tid, &status, __WALL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		break;
+	}
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		pr_err("task %d died while under control (%s %d)", tid,
+		       WIFEXITED(status) ? "exit code" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return -ESRCH;
+	}
+	*sig = WSTOPSIG(status);
+	*event = (unsigned)status >> 16;
+	return 0;
+}
+
+int ptrace_seize_stop(pid_t tid, unsigned long options)
+{
+	int sig, event, ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, options) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	/* A signal that was already on its way may stop the task first: keep it pending by
+	 * re-injecting... not possible without running; instead it is recorded by the caller
+	 * through PTRACE_PEEKSIGINFO, so wait for the interrupt stop itself. */
+	for (;;) {
+		ret = wait_stopped(tid, &sig, &event);
+		if (ret)
+			return ret;
+		if (event == PTRACE_EVENT_STOP)
+			return 0;
+		/* A signal-delivery stop came first: the signal would be lost if suppressed, so
+		 * hand it back; the interrupt stop follows. */
+		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
+			return -errno;
+	}
+}
+
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec l = { (void *)buf, len }, rv = { (void *)addr, len };
+	ssize_t n = process_vm_writev(pid, &l, 1, &rv, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, rv = { (void *)addr, len };
+	ssize_t n = process_vm_readv(pid, &l, 1, &rv, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int remote_init(struct remote *r, pid_t tid)
+{
+	memset(r, 0, sizeof(*r));
+	r->tid = tid;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r->regs) < 0) {
+		int err = errno;
+		pr_errno(err, "cannot read registers of task %d", tid);
+		return -err;
+	}
+	return 0;
+}
+
+/* Run the task from `ip` with `regs` set up for the call and wait until the call is done. */
+static int run_call(struct remote *r, struct user_regs_struct *regs)
+{
+	int sig, event, ret;
+
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, regs) < 0)
+		return -errno;
+	if (r->stop_mode) {
+		for (int stop = 0; stop < 2; stop++) {
+			if (ptrace(PTRACE_SYSCALL, r->tid, 0, 0) < 0)
+				return -errno;
+			ret = wait_stopped(r->tid, &sig, &event);
+			if (ret)
+				return ret;
+			if (sig != (SIGTRAP | 0x80)) {
+				pr_err("task %d: unexpected stop (signal %d) in a remote call",
+				       r->tid, sig);
+				return -EIO;
+			}
+		}
+	} else {
+		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+			return -errno;
+		ret = wait_stopped(r->tid, &sig, &event);
+		if (ret)
+			return ret;
+		if (sig != SIGTRAP || event) {
+			pr_err("task %d: unexpected stop (signal %d, event %d) in a remote call",
+			       r->tid, sig, event);
+			return -EIO;
+		}
+	}
+	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
+{
+	struct user_regs_struct regs = r->regs;
+	int ret;
+
+	if (r->err)
+		return r->err;
+	regs.rip = ip;
+	regs.rax = nr;
+	/* the task's own stack may be gone (restore) or must not be touched (dump) */
+	if (r->area)
+		regs.rsp = r->area + r->area_size - 256;
+	/* -1: no syscall to restart when the task leaves its current stop */
+	regs.orig_rax = (unsigned long)-1;
+	regs.rdi = a[0];
+	regs.rsi = a[1];
+	regs.rdx = a[2];
+	regs.r10 = a[3];
+	regs.r8 = a[4];
+	regs.r9 = a[5];
+	ret = run_call(r, &regs);
+	if (ret) {
+		pr_errno(-ret, "remote system call %ld in task %d failed", nr, r->tid);
+		r->err = ret == -ESRCH ? ret : -EIO;
+		return r->err;
+	}
+	return (long)regs.rax;
+}
+
+long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a4, long a5,
+		    long a6)
+{
+	const long a[6] = { a1, a2, a3, a4, a5, a6 };
+	long ret;
+	if (!r->area) {
+		pr_err("task %d: remote call without an area", r->tid);
+		return -EINVAL;
+	}
+	ret = call_at(r, r->area, nr, a);
+	pr_debug("  task %d: syscall %ld(%#lx, %#lx, %#lx, ...) = %ld", r->tid, nr, a1, a2, a3,
+		 ret);
+	return ret;
+}
+
+int remote_map_area(struct remote *r, uint64_t exec_addr)
+{
+	long saved, patched, addr;
+	const long args[6] = { 0, REMOTE_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 };
+	int ret;
+
+	errno = 0;
+	saved = ptrace(PTRACE_PEEKDATA, r->tid, exec_addr, 0);
+	if (errno) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot read code at %#lx", r->tid, exec_addr);
+		return ret;
+	}
+	patched = saved;
+	memcpy(&patched, syscall_insn, sizeof(syscall_insn));
+	if (ptrace(PTRACE_POKEDATA, r->tid, exec_addr, patched) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot place a syscall instruction at %#lx", r->tid,
+			 exec_addr);
+		return ret;
+	}
+	addr = call_at(r, exec_addr, __NR_mmap, args);
+	if (ptrace(PTRACE_POKEDATA, r->tid, exec_addr, saved) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot restore code at %#lx", r->tid, exec_addr);
+		return ret;
+	}
+	if (addr < 0 && addr > -4096) {
+		pr_errno((int)-addr, "task %d: cannot map the remote-call area", r->tid);
+		return (int)addr;
+	}
+	r->area = addr;
+	r->area_size = REMOTE_AREA_SIZE;
+	r->area_ours = true;
+	ret = remote_write(r->tid, r->area, syscall_insn, sizeof(syscall_insn));
+	if (ret) {
+		pr_errno(-ret, "task %d: cannot write into the remote-call area", r->tid);
+		return ret;
+	}
+	pr_debug("task %d: remote-call area at %#lx", r->tid, r->area);
+	return 0;
+}
+
+void remote_use_area(struct remote *r, uint64_t area, uint64_t size)
+{
+	r->area = area;
+	r->area_size = size;
+	r->area_ours = false;
+}
+
+int remote_unmap_area(struct remote *r)
+{
+	long ret = 0;
+	if (r->area && r->area_ours && !r->err) {
+		/* the int3 after the syscall is gone with the area: stop at syscall exit */
+		bool mode = r->stop_mode;
+		r->stop_mode = true;
+		ret = rsys2(r, __NR_munmap, r->area, r->area_size);
+		r->stop_mode = mode;
+		if (ret < 0)
+			pr_errno((int)-ret, "task %d: cannot unmap the remote-call area", r->tid);
+	}
+	r->area = 0;
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0 && !ret)
+		ret = -errno;
+	return (int)ret;
+}

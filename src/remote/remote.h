@@ -1,0 +1,75 @@
+/* Remote system calls: make a stopped, ptrace-seized task execute system calls chosen by cryo,
+ * with in/out buffers in a scratch area inside the task. This is cryo's whole "injection"
+ * mechanism: no code blob, only a `syscall; int3` pair in a page of the task.
+ *
+ * Two ways to run a call. Trap mode continues the task onto the syscall instruction and waits
+ * for the int3 after it: one stop per call. It relies on SIGTRAP having its default disposition
+ * (the kernel resets a blocked or ignored SIGTRAP to SIG_DFL when int3 forces it). Stop mode
+ * uses PTRACE_SYSCALL and stops at syscall exit: two stops per call, no signal at all; it is
+ * used when the task has its own SIGTRAP disposition and for the call that unmaps the area. */
+#ifndef CRYO_REMOTE_H
+#define CRYO_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#define REMOTE_AREA_SIZE (256 * 1024) /* code page + scratch */
+#define REMOTE_CODE_SIZE 4096
+
+struct remote {
+	pid_t tid;
+	uint64_t area;          /* start of the area in the task, 0 if none yet */
+	uint64_t area_size;
+	bool area_ours;         /* we mapped it and must unmap it */
+	bool stop_mode;         /* see above */
+	int err;                /* first transport failure (-errno), sticky */
+	struct user_regs_struct regs; /* the task's registers when it was taken over */
+};
+
+/* Attach to a task that is already in a ptrace stop; saves its registers. */
+int remote_init(struct remote *r, pid_t tid);
+/* Map an area in a task that has none, bootstrapping through a borrowed instruction slot at
+ * the start of an executable mapping whose bytes are put back afterwards. exec_addr is that
+ * mapping's start. */
+int remote_map_area(struct remote *r, uint64_t exec_addr);
+/* Use an area the task already has (mapped by the restore child itself). */
+void remote_use_area(struct remote *r, uint64_t area, uint64_t size);
+/* Unmap the area (if ours) and leave the task in a stop with its original registers. */
+int remote_unmap_area(struct remote *r);
+
+/* Run one system call; returns the kernel's result (-errno on failure). A ptrace failure is
+ * returned as -EIO... and kept in r->err. */
+long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a4, long a5,
+		    long a6);
+#define rsys0(r, nr) remote_syscall(r, nr, 0, 0, 0, 0, 0, 0)
+#define rsys1(r, nr, a) remote_syscall(r, nr, (long)(a), 0, 0, 0, 0, 0)
+#define rsys2(r, nr, a, b) remote_syscall(r, nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define rsys3(r, nr, a, b, c) remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define rsys4(r, nr, a, b, c, d)                                                                   \
+	remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define rsys5(r, nr, a, b, c, d, e)                                                                \
+	remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define rsys6(r, nr, a, b, c, d, e, f)                                                             \
+	remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+/* The scratch area: [scratch_base, scratch_base + scratch_size) in the task. */
+static inline uint64_t remote_scratch(const struct remote *r)
+{
+	return r->area + REMOTE_CODE_SIZE;
+}
+static inline uint64_t remote_scratch_size(const struct remote *r)
+{
+	return r->area_size - REMOTE_CODE_SIZE;
+}
+/* Copy to/from the task's memory (any address, not only scratch). */
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+/* ptrace helpers */
+int ptrace_seize_stop(pid_t tid, unsigned long options);
+int wait_stopped(pid_t tid, int *sig, int *event);
+
+#endif

@@ -1,0 +1,242 @@
+/* Per-process and per-thread attributes that are single values: rlimits, personality, prctl
+ * flags (parent-death signal, dumpable, child subreaper, THP disable, no_new_privs), OOM score
+ * adjustment, scheduling policy and nice value, comm, rseq, robust futex list and
+ * clear-child-tid address. Each is set where it can be: in the child phase, by remote call,
+ * or from outside. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "compat.h"
+#include "core/dump.h"
+#include "core/log.h"
+#include "core/restore.h"
+#include "core/util.h"
+
+int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
+{
+	TaskCore *core = t->core;
+	struct remote *r = &t->rem;
+	char path[64], buf[64];
+	int32_t v;
+	long rv;
+
+	for (int res = 0; res < RLIM_NLIMITS; res++) {
+		struct rlimit64 rl;
+		if (prlimit64(t->pid, res, NULL, &rl) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot read rlimit %d", t->pid, res);
+			return -err;
+		}
+		RlimitEntry *e = A_NEW(&ctx->arena, RlimitEntry, RLIMIT_ENTRY);
+		if (!e || !DUMP_PUSH(ctx, core->rlimits, core->n_rlimits, e))
+			return -ENOMEM;
+		e->resource = res, e->cur = rl.rlim_cur, e->max = rl.rlim_max;
+	}
+
+	snprintf(path, sizeof(path), "/proc/%d/personality", t->pid);
+	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
+		return -errno;
+	core->personality = strtoul(buf, NULL, 16);
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", t->pid);
+	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
+		return -errno;
+	core->oom_score_adj = atoi(buf);
+
+	rv = rsys2(r, __NR_prctl, PR_GET_PDEATHSIG, remote_scratch(r));
+	if (rv < 0 || remote_read(t->pid, remote_scratch(r), &v, sizeof(v)))
+		goto fail;
+	core->pdeathsig = v;
+	rv = rsys2(r, __NR_prctl, PR_GET_CHILD_SUBREAPER, remote_scratch(r));
+	if (rv < 0 || remote_read(t->pid, remote_scratch(r), &v, sizeof(v)))
+		goto fail;
+	core->child_subreaper = v;
+	if ((rv = rsys1(r, __NR_prctl, PR_GET_DUMPABLE)) < 0)
+		goto fail;
+	core->dumpable = rv;
+	if ((rv = rsys1(r, __NR_prctl, PR_GET_THP_DISABLE)) < 0)
+		goto fail;
+	core->thp_disable = rv;
+	core->no_new_privs = t->status.no_new_privs;
+	core->umask = t->status.umask;
+	core->exit_signal = t->stat.exit_signal;
+	return 0;
+fail:
+	pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot read its prctl settings", t->pid);
+	return rv < 0 ? (int)rv : -EFAULT;
+}
+
+int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
+{
+	pid_t tid = tc->tid;
+	struct sched_param sp;
+	struct cryo_rseq_config rseq;
+	char path[64], buf[64];
+	uint64_t head, len;
+	int policy;
+	long rv;
+
+	policy = sched_getscheduler(tid);
+	if (policy < 0 || sched_getparam(tid, &sp) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot read its scheduling policy", tid);
+		return -err;
+	}
+	tc->sched_reset_on_fork = !!(policy & SCHED_RESET_ON_FORK);
+	tc->has_sched_reset_on_fork = true;
+	tc->sched_policy = policy & ~SCHED_RESET_ON_FORK;
+	tc->sched_prio = sp.sched_priority;
+	errno = 0;
+	tc->nice = getpriority(PRIO_PROCESS, tid);
+	if (errno)
+		return -errno;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", t->pid, tid);
+	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
+		return -errno;
+	buf[strcspn(buf, "\n")] = 0;
+	tc->comm = arena_strdup(&ctx->arena, buf);
+
+	if (syscall(SYS_get_robust_list, tid, &head, &len) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot read its robust futex list", tid);
+		return -err;
+	}
+	tc->robust_list = head, tc->robust_list_len = len;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rseq), &rseq) == sizeof(rseq) &&
+	    rseq.rseq_abi_pointer) {
+		tc->has_rseq_ptr = tc->has_rseq_len = tc->has_rseq_sig = true;
+		tc->rseq_ptr = rseq.rseq_abi_pointer;
+		tc->rseq_len = rseq.rseq_abi_size;
+		tc->rseq_sig = rseq.signature;
+	}
+
+	rv = rsys2(&t->rem, __NR_prctl, PR_GET_TID_ADDRESS, remote_scratch(&t->rem));
+	if (rv < 0 || remote_read(t->pid, remote_scratch(&t->rem), &tc->clear_child_tid, 8)) {
+		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot read its clear-child-tid address",
+			 tid);
+		return rv < 0 ? (int)rv : -EFAULT;
+	}
+	return 0;
+}
+
+/* In the new task itself, before it stops. */
+int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	TaskCore *core = t->core;
+
+	if (personality(core->personality) < 0) {
+		child_fail(t, errno, "cannot set personality %#x", core->personality);
+		return -1;
+	}
+	if (prctl(PR_SET_NAME, t->thread->comm, 0, 0, 0) < 0) {
+		child_fail(t, errno, "cannot set its name");
+		return -1;
+	}
+	if (core->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		child_fail(t, errno, "cannot become a child subreaper");
+		return -1;
+	}
+	if (core->thp_disable && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0) {
+		child_fail(t, errno, "cannot disable transparent huge pages");
+		return -1;
+	}
+	if (core->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		child_fail(t, errno, "cannot set no_new_privs");
+		return -1;
+	}
+	return 0;
+}
+
+/* After the credentials: changing them resets both of these. */
+int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	long rv;
+
+	rv = rsys2(r, __NR_prctl, PR_SET_PDEATHSIG, t->core->pdeathsig);
+	if (rv < 0) {
+		pr_errno((int)-rv, "task %d: cannot set parent-death signal %d", t->pid,
+			 t->core->pdeathsig);
+		return (int)rv;
+	}
+	rv = rsys2(r, __NR_prctl, PR_SET_DUMPABLE, t->core->dumpable);
+	if (rv < 0) {
+		pr_errno((int)-rv, "task %d: cannot set dumpable %d", t->pid, t->core->dumpable);
+		return (int)rv;
+	}
+	return 0;
+}
+
+int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	ThreadCore *tc = t->thread;
+	long rv;
+
+	rv = rsys2(r, __NR_set_robust_list, tc->robust_list, tc->robust_list_len);
+	if (rv < 0 && tc->robust_list) {
+		pr_errno((int)-rv, "task %d: cannot set its robust futex list", t->pid);
+		return (int)rv;
+	}
+	rsys1(r, __NR_set_tid_address, tc->clear_child_tid);
+	if (tc->has_rseq_ptr && tc->rseq_ptr) {
+		rv = rsys4(r, SYS_rseq, tc->rseq_ptr, tc->rseq_len, 0, tc->rseq_sig);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot register rseq area %#lx", t->pid,
+				 tc->rseq_ptr);
+			return (int)rv;
+		}
+	}
+	return 0;
+}
+
+/* From cryo, once the task's service descriptors are closed. */
+int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
+{
+	ThreadCore *tc = t->thread;
+	struct sched_param sp = { .sched_priority = tc->sched_prio };
+	char path[64], buf[32];
+	int policy = tc->sched_policy | (tc->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
+
+	for (size_t i = 0; i < t->core->n_rlimits; i++) {
+		RlimitEntry *e = t->core->rlimits[i];
+		struct rlimit64 rl = { e->cur, e->max };
+		if (e->resource >= RLIM_NLIMITS) {
+			pr_err("core-%d.img: unknown rlimit %u", t->pid, e->resource);
+			return -EINVAL;
+		}
+		if (prlimit64(t->pid, e->resource, &rl, NULL) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot set rlimit %u to %llu/%llu", t->pid,
+				 e->resource, (unsigned long long)e->cur, (unsigned long long)e->max);
+			return -err;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", t->pid);
+	snprintf(buf, sizeof(buf), "%d", t->core->oom_score_adj);
+	if (write_file(path, buf) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot set oom_score_adj %d", t->pid, t->core->oom_score_adj);
+		return -err;
+	}
+	if (setpriority(PRIO_PROCESS, t->pid, tc->nice) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot set nice value %d", t->pid, tc->nice);
+		return -err;
+	}
+	if (sched_setscheduler(t->pid, policy, &sp) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot set scheduling policy %d", t->pid, tc->sched_policy);
+		return -err;
+	}
+	return 0;
+}

@@ -1,0 +1,120 @@
+/* Credentials: real/effective/saved/fs uids and gids, supplementary groups, the five
+ * capability sets and the securebits. Read from /proc, set by remote calls near the end of a
+ * restore, since the task may lose the right to do the rest once they are set. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "core/dump.h"
+#include "core/log.h"
+#include "core/restore.h"
+#include "core/util.h"
+
+#define SECBIT_LOCKS 0xaa /* the *_LOCKED bits */
+
+int dump_creds(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
+{
+	const struct proc_status *st = &t->status;
+	Creds *c = A_NEW(&ctx->arena, Creds, CREDS);
+	long bits;
+
+	if (!c)
+		return -ENOMEM;
+	c->uid = st->uid[0], c->euid = st->uid[1], c->suid = st->uid[2], c->fsuid = st->uid[3];
+	c->gid = st->gid[0], c->egid = st->gid[1], c->sgid = st->gid[2], c->fsgid = st->gid[3];
+	c->n_groups = st->nr_groups;
+	c->groups = arena_memdup(&ctx->arena, st->groups, sizeof(uint32_t) * st->nr_groups);
+	c->cap_inh = st->cap_inh, c->cap_prm = st->cap_prm, c->cap_eff = st->cap_eff;
+	c->cap_bnd = st->cap_bnd, c->cap_amb = st->cap_amb;
+	bits = rsys1(&t->rem, __NR_prctl, PR_GET_SECUREBITS);
+	if (bits < 0) {
+		pr_errno((int)-bits, "task %d: cannot read securebits", t->pid);
+		return (int)bits;
+	}
+	c->securebits = bits;
+	tc->creds = c;
+	pr_info("task %d: uid %u/%u/%u gid %u/%u/%u, %zu groups, caps eff %#llx", t->pid, c->uid,
+		c->euid, c->suid, c->gid, c->egid, c->sgid, c->n_groups,
+		(unsigned long long)c->cap_eff);
+	return 0;
+}
+
+static int last_cap(void)
+{
+	char buf[32];
+	if (read_file_at(-1, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) > 0)
+		return atoi(buf);
+	return 40;
+}
+
+#define CHECK(call, what)                                                                          \
+	do {                                                                                       \
+		long _rv = (call);                                                                 \
+		if (_rv < 0) {                                                                     \
+			pr_errno((int)-_rv, "task %d: cannot %s", t->pid, what);                   \
+			return (int)_rv;                                                           \
+		}                                                                                  \
+	} while (0)
+
+int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	uint64_t scratch = remote_scratch(r);
+	Creds *c = t->thread->creds;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {
+		{ (uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh },
+		{ (uint32_t)(c->cap_eff >> 32), (uint32_t)(c->cap_prm >> 32),
+		  (uint32_t)(c->cap_inh >> 32) },
+	};
+	int ncap = last_cap(), ret;
+
+	if (c->n_groups > 65536) {
+		pr_err("core-%d.img: %zu supplementary groups", t->pid, c->n_groups);
+		return -EINVAL;
+	}
+	if (c->n_groups * sizeof(uint32_t) > remote_scratch_size(r)) {
+		pr_err("task %d: too many groups (%zu) for the remote area", t->pid, c->n_groups);
+		return -E2BIG;
+	}
+	ret = remote_write(t->pid, scratch, c->groups, c->n_groups * sizeof(uint32_t));
+	if (ret)
+		return ret;
+	CHECK(rsys2(r, __NR_setgroups, c->n_groups, scratch), "set supplementary groups");
+	for (int cap = 0; cap <= ncap && cap < 64; cap++)
+		if (!(c->cap_bnd & (1ull << cap)))
+			CHECK(rsys2(r, __NR_prctl, PR_CAPBSET_DROP, cap), "drop a bounding capability");
+	/* keep the permitted set across the uid change; the final bits come after */
+	CHECK(rsys2(r, __NR_prctl, PR_SET_SECUREBITS,
+		    (c->securebits & ~SECBIT_LOCKS) | SECBIT_KEEP_CAPS),
+	      "set securebits");
+	CHECK(rsys3(r, __NR_setresgid, c->gid, c->egid, c->sgid), "set gids");
+	CHECK(rsys3(r, __NR_setresuid, c->uid, c->euid, c->suid), "set uids");
+	/* setfs*id return the previous value, never an error */
+	rsys1(r, __NR_setfsgid, c->fsgid);
+	rsys1(r, __NR_setfsuid, c->fsuid);
+
+	ret = remote_write(t->pid, scratch, &hdr, sizeof(hdr));
+	if (!ret)
+		ret = remote_write(t->pid, scratch + sizeof(hdr), data, sizeof(data));
+	if (ret)
+		return ret;
+	CHECK(rsys2(r, __NR_capset, scratch, scratch + sizeof(hdr)), "set capabilities");
+	for (int cap = 0; cap <= ncap && cap < 64; cap++)
+		if (c->cap_amb & (1ull << cap))
+			CHECK(rsys5(r, __NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0),
+			      "raise an ambient capability");
+	if (c->securebits != ((c->securebits & ~SECBIT_LOCKS) | SECBIT_KEEP_CAPS)) {
+		long rv = rsys2(r, __NR_prctl, PR_SET_SECUREBITS, c->securebits);
+		if (rv < 0 && !(c->securebits & SECBIT_LOCKS))
+			/* without CAP_SETPCAP only keep-caps itself can still be turned off */
+			rv = rsys2(r, __NR_prctl, PR_SET_KEEPCAPS, !!(c->securebits & SECBIT_KEEP_CAPS));
+		CHECK(rv, "set securebits");
+	}
+	pr_info("task %d: credentials set (uid %u, gid %u)", t->pid, c->uid, c->gid);
+	return 0;
+}

@@ -1,0 +1,328 @@
+/* Open file descriptors: regular files, directories, character devices, O_PATH descriptors,
+ * files deleted while open ("ghost" files, whose content goes into ghost-N.img), and with
+ * --shell-job the terminal. Read from /proc/PID/fd and fdinfo; rebuilt by the new task itself
+ * in its child phase, at the same numbers, with the same flags and positions. */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/dump.h"
+#include "core/log.h"
+#include "core/restore.h"
+#include "core/util.h"
+#include "res/files.h"
+
+#define DELETED_SUFFIX " (deleted)"
+
+static bool is_tty_major(unsigned major)
+{
+	/* 4: virtual consoles and serial, 5: /dev/tty and ptmx, 136-143: pty slaves */
+	return major == 4 || major == 5 || (major >= 136 && major <= 143);
+}
+
+static int read_fdinfo(pid_t pid, int fd, uint64_t *pos, uint32_t *flags)
+{
+	char path[64], buf[4096], *p;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
+		return -errno;
+	p = strstr(buf, "pos:");
+	*pos = p ? strtoull(p + 4, NULL, 10) : 0;
+	p = strstr(buf, "flags:");
+	*flags = p ? strtoul(p + 6, NULL, 8) : 0;
+	return 0;
+}
+
+static int save_ghost(struct dump_ctx *ctx, struct dump_task *t, int fd, FdEntry *e,
+		      const struct stat *st)
+{
+	char path[64];
+	int src, out, ret = 0;
+	uint32_t id = ctx->next_ghost_id++;
+	GhostFile *g = A_NEW(&ctx->arena, GhostFile, GHOST_FILE);
+
+	if (!g || !DUMP_PUSH(ctx, t->files->ghosts, t->files->n_ghosts, g))
+		return -ENOMEM;
+	g->id = id;
+	g->orig_path = e->path;
+	g->mode = st->st_mode;
+	g->size = st->st_size;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	if (src < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot open deleted file %s (fd %d) to save it", t->pid,
+			 e->path, fd);
+		return ret;
+	}
+	out = img_raw_create(ctx->dirfd, IMG_GHOST, id);
+	if (out < 0) {
+		close(src);
+		return out;
+	}
+	for (off_t off = 0; off < st->st_size;) {
+		ssize_t n = sendfile(out, src, &off, st->st_size - off);
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			pr_errno(-ret, "task %d: cannot copy deleted file %s", t->pid, e->path);
+			break;
+		}
+	}
+	close(src);
+	close(out);
+	e->has_ghost = true;
+	e->ghost = id;
+	pr_info("task %d: fd %d: deleted file %s saved as ghost %u (%lld bytes)", t->pid, fd,
+		e->path, id, (long long)st->st_size);
+	return ret;
+}
+
+static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
+{
+	char path[64], link[4096];
+	struct stat st;
+	uint64_t pos = 0;
+	uint32_t flags = 0;
+	ssize_t n;
+	FdEntry *e;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	link[n] = 0;
+	if (read_fdinfo(t->pid, fd, &pos, &flags) < 0)
+		return -errno;
+
+	if (!strncmp(link, "socket:", 7) || !strncmp(link, "pipe:", 5) ||
+	    !strncmp(link, "anon_inode:", 11) || link[0] != '/') {
+		char kind[32];
+		snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(link, ":["), link);
+		pr_err("task %d: fd %d is a %s (%s): not supported yet", t->pid, fd, kind, link);
+		return -ENOTSUP;
+	}
+	if (stat(path, &st) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot stat fd %d (%s)", t->pid, fd, link);
+		return ret;
+	}
+	e = A_NEW(&ctx->arena, FdEntry, FD_ENTRY);
+	if (!e || !DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e))
+		return -ENOMEM;
+	e->fd = fd;
+	e->cloexec = !!(flags & O_CLOEXEC);
+	e->flags = flags & ~O_CLOEXEC;
+	e->pos = pos;
+	e->has_mode = e->has_size = e->has_rdev = true;
+	e->mode = st.st_mode, e->size = st.st_size, e->rdev = st.st_rdev;
+	e->path = arena_strdup(&ctx->arena, link);
+
+	if (flags & O_PATH) {
+		e->kind = FD_KIND__FD_PATH;
+	} else if (S_ISREG(st.st_mode)) {
+		e->kind = FD_KIND__FD_REG;
+		size_t l = strlen(link), sl = strlen(DELETED_SUFFIX);
+		if (st.st_nlink == 0) {
+			if (l > sl && !strcmp(link + l - sl, DELETED_SUFFIX))
+				e->path[l - sl] = 0;
+			return save_ghost(ctx, t, fd, e, &st);
+		}
+	} else if (S_ISDIR(st.st_mode)) {
+		e->kind = FD_KIND__FD_DIR;
+	} else if (S_ISCHR(st.st_mode) && is_tty_major(major(st.st_rdev))) {
+		if (!ctx->opts->shell_job) {
+			pr_err("task %d: fd %d is the terminal %s: dump it with --shell-job", t->pid, fd,
+			       link);
+			return -ENOTSUP;
+		}
+		e->kind = FD_KIND__FD_TTY;
+	} else if (S_ISCHR(st.st_mode)) {
+		e->kind = FD_KIND__FD_CHR;
+	} else {
+		pr_err("task %d: fd %d (%s) is a kind of file not supported yet (mode %o)", t->pid,
+		       fd, link, st.st_mode);
+		return -ENOTSUP;
+	}
+	pr_info("task %d: fd %d %s flags %#o pos %lu", t->pid, fd, link, e->flags, pos);
+	return 0;
+}
+
+int dump_files(struct dump_ctx *ctx, struct dump_task *t)
+{
+	char path[64];
+	struct dirent **list;
+	int n, ret = 0;
+
+	t->files = A_NEW(&ctx->arena, Files, FILES);
+	if (!t->files)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+	n = scandir(path, &list, NULL, versionsort);
+	if (n < 0) {
+		ret = -errno;
+		pr_errno(-ret, "cannot list %s", path);
+		return ret;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!ret && list[i]->d_name[0] != '.')
+			ret = dump_one_fd(ctx, t, atoi(list[i]->d_name));
+		free(list[i]);
+	}
+	free(list);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+int files_validate(struct restore_ctx *ctx, struct restore_task *t)
+{
+	Files *f = t->files;
+	for (size_t i = 0; i < f->n_fds; i++) {
+		FdEntry *e = f->fds[i];
+		if (e->fd < 0 || e->fd >= FILES_MAX_FD || e->kind < FD_KIND__FD_REG ||
+		    e->kind > FD_KIND__FD_TTY || (e->kind != FD_KIND__FD_TTY && (!e->path || e->path[0] != '/')) ||
+		    (e->has_ghost && e->ghost >= 0 && (size_t)e->ghost >= f->n_ghosts)) {
+			pr_err("files-%d.img: descriptor entry %zu is invalid", t->pid, i);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (f->fds[j]->fd == e->fd) {
+				pr_err("files-%d.img: descriptor %d appears twice", t->pid, e->fd);
+				return -EINVAL;
+			}
+		if (e->kind == FD_KIND__FD_TTY && !ctx->opts->shell_job) {
+			pr_err("task %d: fd %d is a terminal: restore it with --shell-job", t->pid,
+			       e->fd);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < f->n_ghosts; i++)
+		if (f->ghosts[i]->id != i || !f->ghosts[i]->orig_path ||
+		    f->ghosts[i]->orig_path[0] != '/') {
+			pr_err("files-%d.img: ghost file entry %zu is invalid", t->pid, i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* Put the saved content back at its path (or next to it, if that name is taken now), open
+ * it as the task had it, then unlink it again. */
+static int open_ghost(struct restore_ctx *ctx, struct restore_task *t, FdEntry *e, int flags)
+{
+	GhostFile *g = t->files->ghosts[e->ghost];
+	char path[4200], name[64];
+	uint64_t size;
+	int src, dst, fd, err;
+
+	img_name(IMG_GHOST, g->id, name, sizeof(name));
+	src = img_raw_open(t->svc_dirfd, IMG_GHOST, g->id, &size);
+	if (src < 0) {
+		child_fail(t, -src, "cannot open %s", name);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", g->orig_path);
+	dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, g->mode & 07777);
+	for (int i = 0; dst < 0 && errno == EEXIST && i < 100; i++) {
+		snprintf(path, sizeof(path), "%s.cryo-ghost-%d-%d", g->orig_path, t->pid, i);
+		dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, g->mode & 07777);
+	}
+	if (dst < 0) {
+		err = errno;
+		close(src);
+		child_fail(t, err, "cannot recreate deleted file %s", g->orig_path);
+		return -1;
+	}
+	for (off_t off = IMG_RAW_HDR; off < (off_t)(IMG_RAW_HDR + size);) {
+		ssize_t n = sendfile(dst, src, &off, IMG_RAW_HDR + size - off);
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			close(src), close(dst), unlink(path);
+			child_fail(t, err, "cannot write the content of deleted file %s", path);
+			return -1;
+		}
+	}
+	close(src);
+	close(dst);
+	fd = open(path, flags);
+	err = errno;
+	unlink(path);
+	if (fd < 0)
+		child_fail(t, err, "cannot open recreated deleted file %s", path);
+	return fd;
+}
+
+static int open_one(struct restore_ctx *ctx, struct restore_task *t, FdEntry *e)
+{
+	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_NOCTTY;
+	int fd;
+
+	switch (e->kind) {
+	case FD_KIND__FD_TTY:
+		if (t->svc_tty < 0) {
+			child_fail(t, ENOTTY, "fd %d was a terminal, and cryo has none to give",
+				   e->fd);
+			return -1;
+		}
+		fd = dup(t->svc_tty);
+		break;
+	case FD_KIND__FD_PATH:
+		fd = open(e->path, O_PATH | (e->flags & (O_DIRECTORY | O_NOFOLLOW)));
+		break;
+	default:
+		if (e->has_ghost && e->ghost >= 0)
+			return open_ghost(ctx, t, e, flags);
+		fd = open(e->path, flags);
+	}
+	if (fd < 0)
+		child_fail(t, errno, "cannot open %s for fd %d", e->path ? e->path : "tty", e->fd);
+	return fd;
+}
+
+int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	for (size_t i = 0; i < t->files->n_fds; i++) {
+		FdEntry *e = t->files->fds[i];
+		int fd = open_one(ctx, t, e);
+		if (fd < 0)
+			return -1;
+		if (fd != e->fd) {
+			if (dup2(fd, e->fd) < 0) {
+				child_fail(t, errno, "cannot place %s at fd %d", e->path, e->fd);
+				return -1;
+			}
+			close(fd);
+		}
+		if (e->kind == FD_KIND__FD_REG && lseek(e->fd, e->pos, SEEK_SET) < 0) {
+			child_fail(t, errno, "cannot seek %s to %lu", e->path, e->pos);
+			return -1;
+		}
+		if (e->kind == FD_KIND__FD_REG && e->has_size && !e->has_ghost) {
+			struct stat st;
+			if (fstat(e->fd, &st) == 0 && (uint64_t)st.st_size < e->pos)
+				pr_warn("task %d: %s is shorter now than the position of fd %d", t->pid,
+					e->path, e->fd);
+		}
+		if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
+			child_fail(t, errno, "cannot set close-on-exec of fd %d", e->fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int files_max_fd(const Files *f)
+{
+	int max = 2;
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd > max)
+			max = f->fds[i]->fd;
+	return max;
+}

@@ -1,0 +1,646 @@
+/* The address space layout: every VMA with its protection, flags and advice, the vDSO areas,
+ * and the mm fields (code/data/brk/stack/args/env boundaries, auxv, executable). The content
+ * of pages is in pages.c. On restore the task's whole address space is replaced from outside:
+ * everything but the remote-call area is unmapped, the vDSO is moved to its dumped address and
+ * each VMA is mapped again with MAP_FIXED. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/dump.h"
+#include "core/log.h"
+#include "core/restore.h"
+#include "core/util.h"
+#include "res/mm.h"
+
+#define MAX_AUXV_WORDS 128
+
+int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const Vma *v = mm->vmas[mid];
+		if (addr >= v->end)
+			lo = mid + 1;
+		else if (addr < v->start)
+			hi = mid;
+		else
+			return addr + len <= v->end && addr + len >= addr ? (int)mid : -1;
+	}
+	return -1;
+}
+
+/* ---- dump ---- */
+
+struct smaps_vma {
+	uint64_t start, end, pgoff;
+	char perms[5];
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	char path[4096];
+	char vmflags[256];
+};
+
+static bool has_vmflag(const char *flags, const char *f)
+{
+	for (const char *p = flags; (p = strstr(p, f)); p += 2)
+		if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0 || p[2] == '\n'))
+			return true;
+	return false;
+}
+
+static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
+{
+	bool shared = s->perms[3] == 's';
+	const char *p = s->path;
+	size_t plen = strlen(p);
+	bool deleted = plen > 10 && !strcmp(p + plen - 10, " (deleted)");
+
+	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
+		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
+		       s->start, s->end, p);
+		return -ENOTSUP;
+	}
+	if (has_vmflag(s->vmflags, "ht")) {
+		pr_err("task %d: mapping %#lx-%#lx is hugetlbfs memory: not supported yet", t->pid,
+		       s->start, s->end);
+		return -ENOTSUP;
+	}
+	if (!strcmp(p, "[vdso]"))
+		v->kind = VMA_KIND__VMA_VDSO;
+	else if (!strcmp(p, "[vvar]"))
+		v->kind = VMA_KIND__VMA_VVAR;
+	else if (!strcmp(p, "[vvar_vclock]"))
+		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
+	else if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") &&
+		 strncmp(p, "[anon:", 6) && strncmp(p, "[anon_shmem:", 12)) {
+		pr_err("task %d: special mapping %s at %#lx is not supported", t->pid, p, s->start);
+		return -ENOTSUP;
+	} else if (s->ino == 0 && !shared)
+		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
+	else if (shared && (!strncmp(p, "/dev/zero (deleted)", 19) || !strncmp(p, "[anon_shmem:", 12)))
+		v->kind = VMA_KIND__VMA_ANON_SHARED;
+	else if (!strncmp(p, "/SYSV", 5)) {
+		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
+		       s->start);
+		return -ENOTSUP;
+	} else if (!strncmp(p, "/memfd:", 7)) {
+		pr_err("task %d: memfd mapping %s at %#lx is not supported yet", t->pid, p,
+		       s->start);
+		return -ENOTSUP;
+	} else if (deleted) {
+		pr_err("task %d: mapping of deleted file %s at %#lx is not supported yet", t->pid,
+		       p, s->start);
+		return -ENOTSUP;
+	} else if (p[0] != '/') {
+		pr_err("task %d: mapping %#lx-%#lx of '%s' is not supported", t->pid, s->start,
+		       s->end, p);
+		return -ENOTSUP;
+	} else
+		v->kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
+	return 0;
+}
+
+static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s, Vma **out)
+{
+	Vma *v = A_NEW(&ctx->arena, Vma, VMA);
+	const char *f = s->vmflags;
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	v->start = s->start;
+	v->end = s->end;
+	ret = classify(t, s, v);
+	if (ret)
+		return ret;
+	v->prot = (s->perms[0] == 'r' ? PROT_READ : 0) | (s->perms[1] == 'w' ? PROT_WRITE : 0) |
+		  (s->perms[2] == 'x' ? PROT_EXEC : 0);
+	v->flags = s->perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
+	if (v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED)
+		v->flags |= MAP_ANONYMOUS;
+	if (has_vmflag(f, "gd"))
+		v->flags |= MAP_GROWSDOWN;
+	if (has_vmflag(f, "nr"))
+		v->flags |= MAP_NORESERVE;
+	v->madvise = (has_vmflag(f, "dc") ? CRYO_MADV_DONTFORK : 0) |
+		     (has_vmflag(f, "dd") ? CRYO_MADV_DONTDUMP : 0) |
+		     (has_vmflag(f, "hg") ? CRYO_MADV_HUGEPAGE : 0) |
+		     (has_vmflag(f, "nh") ? CRYO_MADV_NOHUGEPAGE : 0) |
+		     (has_vmflag(f, "mg") ? CRYO_MADV_MERGEABLE : 0) |
+		     (has_vmflag(f, "wf") ? CRYO_MADV_WIPEONFORK : 0) |
+		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0);
+	if (has_vmflag(f, "lo")) {
+		v->has_locked = true;
+		v->locked = true;
+	}
+	v->pgoff = s->pgoff;
+	if (s->path[0])
+		v->name = arena_strdup(&ctx->arena, s->path);
+	if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
+		char link[96];
+		struct stat st;
+		snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
+		if (stat(link, &st) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot stat the file mapped at %#lx (%s)", t->pid,
+				 s->start, s->path);
+			return -err;
+		}
+		v->path = arena_strdup(&ctx->arena, s->path);
+		v->has_dev = v->has_ino = v->has_file_size = true;
+		v->dev = st.st_dev, v->ino = st.st_ino, v->file_size = st.st_size;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
+{
+	char path[64], *buf, *line, *save;
+	struct smaps_vma cur;
+	bool have = false;
+	ssize_t n;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", t->pid);
+	n = read_file_alloc(path, &buf);
+	if (n < 0) {
+		pr_errno((int)-n, "cannot read %s", path);
+		return (int)n;
+	}
+	for (line = strtok_r(buf, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+		struct smaps_vma s;
+		int pos = 0;
+		if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &s.start, &s.end, s.perms, &s.pgoff,
+			   &s.dev_major, &s.dev_minor, &s.ino, &pos) >= 7) {
+			snprintf(s.path, sizeof(s.path), "%s", line + pos);
+			s.vmflags[0] = 0;
+			cur = s;
+			have = true;
+		} else if (have && !strncmp(line, "VmFlags:", 8)) {
+			Vma *v = NULL;
+			snprintf(cur.vmflags, sizeof(cur.vmflags), "%s", line + 8);
+			have = false;
+			if (!strcmp(cur.path, "[vsyscall]"))
+				continue; /* fixed by the kernel, the same in every task */
+			if (t->rem.area && cur.start >= t->rem.area &&
+			    cur.end <= t->rem.area + t->rem.area_size)
+				continue;
+			ret = fill_vma(ctx, t, &cur, &v);
+			if (!ret && !DUMP_PUSH(ctx, t->mm->vmas, t->mm->n_vmas, v))
+				ret = -ENOMEM;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+int dump_mm(struct dump_ctx *ctx, struct dump_task *t)
+{
+	Mm *mm = A_NEW(&ctx->arena, Mm, MM);
+	const struct proc_stat *st = &t->stat;
+	char path[64], exe[4096];
+	uint64_t auxv[MAX_AUXV_WORDS];
+	ssize_t n;
+	int fd, ret;
+
+	if (!mm)
+		return -ENOMEM;
+	t->mm = mm;
+	mm->start_code = st->start_code, mm->end_code = st->end_code;
+	mm->start_data = st->start_data, mm->end_data = st->end_data;
+	mm->start_brk = st->start_brk, mm->brk = t->brk;
+	mm->start_stack = st->start_stack;
+	mm->arg_start = st->arg_start, mm->arg_end = st->arg_end;
+	mm->env_start = st->env_start, mm->env_end = st->env_end;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", t->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read_all(fd, auxv, sizeof(auxv))) < 0) {
+		int err = errno;
+		pr_errno(err, "cannot read %s", path);
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	close(fd);
+	mm->n_auxv = n / sizeof(uint64_t);
+	mm->auxv = arena_memdup(&ctx->arena, auxv, n);
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", t->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot read its executable's path", t->pid);
+		return -err;
+	}
+	exe[n] = 0;
+	mm->exe_path = arena_strdup(&ctx->arena, exe);
+
+	ret = parse_smaps(ctx, t);
+	if (ret)
+		return ret;
+	pr_info("task %d: %zu mappings, brk %#lx, exe %s", t->pid, mm->n_vmas, mm->brk, exe);
+	return 0;
+}
+
+/* ---- restore: planning, before the task exists ---- */
+
+static int check_vmas(struct restore_task *t)
+{
+	Mm *mm = t->mm;
+	uint64_t prev_end = 0;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		Vma *v = mm->vmas[i];
+		if (v->start >= v->end || v->start % PAGE_SIZE || v->end % PAGE_SIZE ||
+		    v->start < prev_end || v->end > TASK_SIZE_MAX || v->pgoff % PAGE_SIZE) {
+			pr_err("mm-%d.img: mapping %zu (%#lx-%#lx) is invalid or out of order",
+			       t->pid, i, v->start, v->end);
+			return -EINVAL;
+		}
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_VVAR_VCLOCK ||
+		    v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC) ||
+		    v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
+				 MAP_NORESERVE)) {
+			pr_err("mm-%d.img: mapping %#lx-%#lx has invalid kind/protection/flags",
+			       t->pid, v->start, v->end);
+			return -EINVAL;
+		}
+		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+		    (!v->path || v->path[0] != '/')) {
+			pr_err("mm-%d.img: file mapping %#lx-%#lx has no file path", t->pid,
+			       v->start, v->end);
+			return -EINVAL;
+		}
+		prev_end = v->end;
+	}
+	if (mm->n_auxv > MAX_AUXV_WORDS || mm->n_auxv % 2) {
+		pr_err("mm-%d.img: auxv has %zu words", t->pid, mm->n_auxv);
+		return -EINVAL;
+	}
+	if (!mm->exe_path || mm->exe_path[0] != '/') {
+		pr_err("mm-%d.img: no executable path", t->pid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int add_svc(struct restore_task *t, const char *path, int flags)
+{
+	for (int i = 0; i < t->nr_svc; i++)
+		if (t->svc[i].path && !strcmp(t->svc[i].path, path) && t->svc[i].flags == flags)
+			return i;
+	struct svc_file *n = realloc(t->svc, (t->nr_svc + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	t->svc = n;
+	n[t->nr_svc] = (struct svc_file){ path, flags, t->svc_base + t->nr_svc };
+	return t->nr_svc++;
+}
+
+struct range {
+	uint64_t start, end;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* An address for the remote-call area that is free in cryo (hence in the new task, a copy of
+ * it) and in the dumped layout, so it survives the whole replacement. */
+static int pick_area(struct restore_task *t)
+{
+	Mm *mm = t->mm;
+	struct range *r;
+	size_t n = 0, cap = mm->n_vmas + 512;
+	char *buf, *line, *save;
+	uint64_t cand = 0x100000;
+	ssize_t len = read_file_alloc("/proc/self/maps", &buf);
+
+	if (len < 0)
+		return (int)len;
+	r = malloc(cap * sizeof(*r));
+	if (!r) {
+		free(buf);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		r[n++] = (struct range){ mm->vmas[i]->start, mm->vmas[i]->end };
+	for (line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2)
+			r[n++] = (struct range){ s, e };
+	}
+	free(buf);
+	qsort(r, n, sizeof(*r), cmp_range);
+	/* one guard page on each side keeps it from merging with neighbours */
+	for (size_t i = 0; i < n; i++) {
+		if (cand + REMOTE_AREA_SIZE + PAGE_SIZE <= r[i].start)
+			break;
+		if (r[i].end + PAGE_SIZE > cand)
+			cand = r[i].end + PAGE_SIZE;
+	}
+	free(r);
+	if (cand + REMOTE_AREA_SIZE > TASK_SIZE_MAX)
+		return -ENOMEM;
+	t->area = cand;
+	return 0;
+}
+
+int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
+{
+	Mm *mm = t->mm;
+	int ret;
+
+	ret = check_vmas(t);
+	if (ret)
+		return ret;
+	t->vma_svc = calloc(mm->n_vmas ? mm->n_vmas : 1, sizeof(int));
+	if (!t->vma_svc)
+		return -ENOMEM;
+	/* [0] the page image, [1] the executable */
+	if (add_svc(t, "", O_RDONLY) < 0 || add_svc(t, mm->exe_path, O_RDONLY) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		Vma *v = mm->vmas[i];
+		t->vma_svc[i] = -1;
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+		int flags = (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR
+											   : O_RDONLY;
+		ret = add_svc(t, v->path, flags);
+		if (ret < 0)
+			return ret;
+		t->vma_svc[i] = ret;
+	}
+	ret = pick_area(t);
+	if (ret) {
+		pr_err("task %d: no address is free for the remote-call area", t->pid);
+		return ret;
+	}
+	pr_debug("task %d: remote-call area planned at %#lx, %d service files from fd %d", t->pid,
+		 t->area, t->nr_svc, t->svc_base);
+	return 0;
+}
+
+/* ---- restore: remote phase ---- */
+
+struct vdso_set {
+	uint64_t start[3], end[3]; /* vvar, vvar_vclock, vdso; 0 when absent */
+};
+
+static int kind_slot(VmaKind k)
+{
+	return k == VMA_KIND__VMA_VVAR ? 0 : k == VMA_KIND__VMA_VVAR_VCLOCK ? 1
+					 : k == VMA_KIND__VMA_VDSO	   ? 2
+									   : -1;
+}
+
+static int read_own_vdso(pid_t pid, struct vdso_set *cur)
+{
+	char path[64], *buf, *line, *save;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	n = read_file_alloc(path, &buf);
+	if (n < 0)
+		return (int)n;
+	memset(cur, 0, sizeof(*cur));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+		int slot = -1;
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[vvar]"))
+			slot = 0;
+		else if (strstr(line, "[vvar_vclock]"))
+			slot = 1;
+		else if (strstr(line, "[vdso]"))
+			slot = 2;
+		if (slot >= 0)
+			cur->start[slot] = s, cur->end[slot] = e;
+	}
+	free(buf);
+	return 0;
+}
+
+static int unmap_all_but(struct restore_task *t, const struct vdso_set *cur)
+{
+	struct range keep[4];
+	int n = 0;
+	uint64_t from = 0;
+
+	keep[n++] = (struct range){ t->area, t->area + REMOTE_AREA_SIZE };
+	for (int i = 0; i < 3; i++)
+		if (cur->start[i])
+			keep[n++] = (struct range){ cur->start[i], cur->end[i] };
+	qsort(keep, n, sizeof(keep[0]), cmp_range);
+	for (int i = 0; i <= n; i++) {
+		uint64_t to = i < n ? keep[i].start : TASK_SIZE_MAX;
+		if (to > from) {
+			long rv = rsys2(&t->rem, __NR_munmap, from, to - from);
+			if (rv < 0) {
+				pr_errno((int)-rv, "task %d: cannot unmap %#lx-%#lx", t->pid, from, to);
+				return (int)rv;
+			}
+		}
+		if (i < n)
+			from = keep[i].end;
+	}
+	return 0;
+}
+
+static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
+{
+	struct vdso_set want = { 0 };
+	int64_t delta = 0;
+	bool have_delta = false;
+
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		int slot = kind_slot(t->mm->vmas[i]->kind);
+		if (slot >= 0)
+			want.start[slot] = t->mm->vmas[i]->start, want.end[slot] = t->mm->vmas[i]->end;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!want.start[i] && cur->start[i]) {
+			long rv = rsys2(&t->rem, __NR_munmap, cur->start[i], cur->end[i] - cur->start[i]);
+			if (rv < 0)
+				return (int)rv;
+			continue;
+		}
+		if (!want.start[i])
+			continue;
+		if (!cur->start[i] || want.end[i] - want.start[i] != cur->end[i] - cur->start[i]) {
+			pr_err("task %d: the dumped vDSO layout does not match this kernel's (area %d: "
+			       "%#lx bytes dumped, %#lx here)",
+			       t->pid, i, want.end[i] - want.start[i], cur->end[i] - cur->start[i]);
+			return -ENOTSUP;
+		}
+		int64_t d = (int64_t)(want.start[i] - cur->start[i]);
+		if (have_delta && d != delta) {
+			pr_err("task %d: the dumped vDSO areas are placed differently from this "
+			       "kernel's",
+			       t->pid);
+			return -ENOTSUP;
+		}
+		delta = d, have_delta = true;
+	}
+	if (!have_delta || !delta)
+		return 0;
+	/* all move by the same distance: go from the far end so none lands on another */
+	for (int k = 0; k < 3; k++) {
+		int i = delta > 0 ? 2 - k : k;
+		if (!want.start[i])
+			continue;
+		long rv = rsys5(&t->rem, __NR_mremap, cur->start[i], cur->end[i] - cur->start[i],
+				cur->end[i] - cur->start[i], MREMAP_MAYMOVE | MREMAP_FIXED,
+				want.start[i]);
+		if (rv != (long)want.start[i]) {
+			pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot move vDSO area %d to %#lx",
+				 t->pid, i, want.start[i]);
+			return rv < 0 ? (int)rv : -EFAULT;
+		}
+	}
+	return 0;
+}
+
+static int map_vma(struct restore_task *t, size_t i)
+{
+	Vma *v = t->mm->vmas[i];
+	int fd = t->vma_svc[i] >= 0 ? t->svc[t->vma_svc[i]].fd : -1;
+	long rv = rsys6(&t->rem, __NR_mmap, v->start, v->end - v->start, v->prot,
+			v->flags | MAP_FIXED, fd, fd >= 0 ? v->pgoff : 0);
+	if (rv != (long)v->start) {
+		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot map %#lx-%#lx (%s)", t->pid,
+			 v->start, v->end, v->path ? v->path : v->name ? v->name : "anonymous");
+		return rv < 0 ? (int)rv : -EFAULT;
+	}
+	return 0;
+}
+
+static int unregister_rseq(struct restore_task *t)
+{
+	struct cryo_rseq_config rseq;
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->pid, sizeof(rseq), &rseq) != sizeof(rseq) ||
+	    !rseq.rseq_abi_pointer)
+		return 0;
+	/* cryo's own rseq area is about to vanish with the rest of its memory */
+	long rv = rsys4(&t->rem, SYS_rseq, rseq.rseq_abi_pointer, rseq.rseq_abi_size,
+			CRYO_RSEQ_FLAG_UNREGISTER, rseq.signature);
+	if (rv < 0) {
+		pr_errno((int)-rv, "task %d: cannot unregister the inherited rseq area", t->pid);
+		return (int)rv;
+	}
+	return 0;
+}
+
+int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct vdso_set cur;
+	int ret;
+
+	ret = unregister_rseq(t);
+	if (ret)
+		return ret;
+	ret = read_own_vdso(t->pid, &cur);
+	if (ret)
+		return ret;
+	ret = unmap_all_but(t, &cur);
+	if (ret)
+		return ret;
+	ret = move_vdso(t, &cur);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		if (kind_slot(t->mm->vmas[i]->kind) >= 0)
+			continue;
+		ret = map_vma(t, i);
+		if (ret)
+			return ret;
+	}
+	pr_info("task %d: %zu mappings recreated", t->pid, t->mm->n_vmas);
+	return 0;
+}
+
+static const struct {
+	uint32_t bit;
+	int advice;
+} advice_map[] = {
+	{ CRYO_MADV_DONTFORK, MADV_DONTFORK },	 { CRYO_MADV_DONTDUMP, MADV_DONTDUMP },
+	{ CRYO_MADV_HUGEPAGE, MADV_HUGEPAGE },	 { CRYO_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
+	{ CRYO_MADV_MERGEABLE, MADV_MERGEABLE }, { CRYO_MADV_WIPEONFORK, MADV_WIPEONFORK },
+};
+
+struct prctl_mm_map_v1 {
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+/* After the pages are in: advice and locks, then the mm fields. */
+int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	Mm *mm = t->mm;
+	uint64_t scratch = remote_scratch(r);
+	struct prctl_mm_map_v1 map = {
+		mm->start_code, mm->end_code, mm->start_data, mm->end_data, mm->start_brk, mm->brk,
+		mm->start_stack, mm->arg_start, mm->arg_end, mm->env_start, mm->env_end,
+		scratch + sizeof(map), (uint32_t)(mm->n_auxv * sizeof(uint64_t)),
+		(uint32_t)t->svc[1].fd,
+	};
+	long rv;
+	int ret;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		Vma *v = mm->vmas[i];
+		for (size_t a = 0; a < sizeof(advice_map) / sizeof(advice_map[0]); a++) {
+			if (!(v->madvise & advice_map[a].bit))
+				continue;
+			rv = rsys3(r, __NR_madvise, v->start, v->end - v->start, advice_map[a].advice);
+			if (rv < 0) {
+				pr_errno((int)-rv, "task %d: cannot give advice %d to %#lx-%#lx",
+					 t->pid, advice_map[a].advice, v->start, v->end);
+				return (int)rv;
+			}
+		}
+		if (v->locked) {
+			rv = rsys3(r, __NR_mlock2, v->start, v->end - v->start,
+				   (v->madvise & CRYO_MADV_LOCKONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0);
+			if (rv < 0) {
+				pr_errno((int)-rv, "task %d: cannot lock %#lx-%#lx", t->pid, v->start,
+					 v->end);
+				return (int)rv;
+			}
+		}
+	}
+
+	ret = remote_write(t->pid, scratch, &map, sizeof(map));
+	if (!ret && mm->n_auxv)
+		ret = remote_write(t->pid, scratch + sizeof(map), mm->auxv, map.auxv_size);
+	if (ret)
+		return ret;
+	rv = rsys5(r, __NR_prctl, PR_SET_MM, PR_SET_MM_MAP, scratch, sizeof(map), 0);
+	if (rv < 0) {
+		pr_errno((int)-rv, "task %d: cannot set its mm fields (brk %#lx, stack %#lx, exe %s)",
+			 t->pid, mm->brk, mm->start_stack, mm->exe_path);
+		return (int)rv;
+	}
+	return 0;
+}

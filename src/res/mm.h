@@ -1,0 +1,27 @@
+#ifndef CRYO_RES_MM_H
+#define CRYO_RES_MM_H
+
+#include <stdbool.h>
+#include "img/image.h"
+
+/* Vma.madvise bits: advice given to a range that must be given again on restore */
+#define CRYO_MADV_DONTFORK (1u << 0)
+#define CRYO_MADV_DONTDUMP (1u << 1)
+#define CRYO_MADV_HUGEPAGE (1u << 2)
+#define CRYO_MADV_NOHUGEPAGE (1u << 3)
+#define CRYO_MADV_MERGEABLE (1u << 4)
+#define CRYO_MADV_WIPEONFORK (1u << 5)
+#define CRYO_MADV_LOCKONFAULT (1u << 6)
+
+#define TASK_SIZE_MAX 0x7ffffffff000ULL
+
+/* Does this VMA's content go into the page image? */
+static inline bool vma_has_content(const Vma *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED ||
+	       v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+/* Index of the VMA holding [addr, addr+len), or -1 */
+int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);
+
+#endif

@@ -1,0 +1,415 @@
+/* Memory content. Dump: PAGEMAP_SCAN finds, per VMA, the pages that hold data of their own
+ * (present or swapped, not the zero page, and for private file mappings not a clean page of
+ * the file); they are copied with process_vm_readv in large batches and written in address
+ * order to pages-PID.img, indexed by pagemap-PID.img. Shared anonymous memory is read through
+ * its shmem file (map_files), whose holes are skipped. Restore: the task reads its own pages
+ * straight from the image with remote preadv, one copy, in the kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/dump.h"
+#include "core/log.h"
+#include "core/restore.h"
+#include "core/util.h"
+#include "res/mm.h"
+
+#define COPY_BUF (4u << 20)
+#define MAX_IOV 1024
+#define SCAN_VEC 4096
+
+struct page_writer {
+	struct dump_ctx *ctx;
+	struct dump_task *t;
+	int out_fd;                 /* pages image */
+	uint8_t *buf;               /* batch of page data */
+	size_t used;
+	struct iovec riov[MAX_IOV]; /* where the batch comes from in the task */
+	int nr_riov;
+	int mem_fd;                 /* /proc/PID/mem, for pages process_vm_readv cannot read */
+	PageRun *last;
+};
+
+static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
+{
+	Pagemap *pm = w->t->pagemap;
+	if (w->last && w->last->vaddr + w->last->nr_pages * PAGE_SIZE == addr) {
+		w->last->nr_pages += nr;
+	} else {
+		PageRun *run = A_NEW(&w->ctx->arena, PageRun, PAGE_RUN);
+		if (!run || !DUMP_PUSH(w->ctx, pm->runs, pm->n_runs, run))
+			return -ENOMEM;
+		run->vaddr = addr;
+		run->nr_pages = nr;
+		w->last = run;
+	}
+	pm->total_pages += nr;
+	return 0;
+}
+
+static int flush(struct page_writer *w)
+{
+	if (w->nr_riov) {
+		struct iovec liov = { w->buf, w->used };
+		ssize_t n = process_vm_readv(w->t->pid, &liov, 1, w->riov, w->nr_riov, 0);
+		if (n != (ssize_t)w->used) {
+			int err = n < 0 ? errno : EFAULT;
+			pr_errno(err, "task %d: cannot read %zu bytes of memory at %p", w->t->pid,
+				 w->used, w->riov[0].iov_base);
+			return -err;
+		}
+	}
+	if (w->used) {
+		int ret = write_all(w->out_fd, w->buf, w->used);
+		if (ret) {
+			pr_errno(-ret, "cannot write the page image of task %d", w->t->pid);
+			return ret;
+		}
+		w->ctx->stats.bytes_written += w->used;
+	}
+	w->used = 0;
+	w->nr_riov = 0;
+	return 0;
+}
+
+/* Queue [addr, addr+len) of the task: read directly (readable VMA) or through src_fd at
+ * src_off (shmem file, or /proc/PID/mem for a VMA the task itself cannot read). */
+static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd, uint64_t src_off)
+{
+	int ret = add_run(w, addr, len / PAGE_SIZE);
+	if (ret)
+		return ret;
+	w->ctx->stats.pages_written += len / PAGE_SIZE;
+	while (len) {
+		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
+		if (src_fd >= 0) {
+			ssize_t n = pread(src_fd, w->buf + w->used, chunk, src_off);
+			if (n != (ssize_t)chunk) {
+				int err = n < 0 ? errno : EIO;
+				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
+				return -err;
+			}
+			/* pages read this way go after those already queued for process_vm_readv:
+			 * flush those first so the order in the file stays the address order */
+			if (w->nr_riov) {
+				uint8_t *tmp = malloc(chunk);
+				if (!tmp)
+					return -ENOMEM;
+				memcpy(tmp, w->buf + w->used, chunk);
+				ret = flush(w);
+				memcpy(w->buf, tmp, chunk);
+				free(tmp);
+				if (ret)
+					return ret;
+			}
+			w->used += chunk;
+			src_off += chunk;
+		} else {
+			if (w->nr_riov == MAX_IOV && (ret = flush(w)))
+				return ret;
+			w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
+			w->used += chunk;
+		}
+		addr += chunk;
+		len -= chunk;
+		if (w->used == COPY_BUF && (ret = flush(w)))
+			return ret;
+	}
+	return 0;
+}
+
+static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
+{
+	static struct page_region vec[SCAN_VEC];
+	bool private_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = v->start,
+		.end = v->end,
+		.vec = (uint64_t)vec,
+		.vec_len = SCAN_VEC,
+		.category_inverted = exclude,
+		.category_mask = exclude,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+	/* process_vm_readv needs a readable mapping */
+	int src = (v->prot & PROT_READ) ? -1 : w->mem_fd;
+
+	w->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
+	while (arg.start < arg.end) {
+		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: PAGEMAP_SCAN of %#lx-%#lx failed", w->t->pid,
+				 arg.start, arg.end);
+			return -err;
+		}
+		for (long i = 0; i < n; i++) {
+			int ret = queue(w, vec[i].start, vec[i].end - vec[i].start, src, vec[i].start);
+			if (ret)
+				return ret;
+		}
+		if (arg.walk_end <= arg.start)
+			break;
+		arg.start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* Shared anonymous memory lives in a shmem file; pages this task never touched are in it too. */
+static int read_shmem_vma(struct page_writer *w, Vma *v)
+{
+	char path[96];
+	uint64_t len = v->end - v->start, off = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", w->t->pid, v->start, v->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot open its shared memory at %#lx", w->t->pid, v->start);
+		return ret;
+	}
+	w->ctx->stats.pages_scanned += len / PAGE_SIZE;
+	while (off < len && !ret) {
+		off_t data = lseek(fd, v->pgoff + off, SEEK_DATA);
+		if (data < 0 || (uint64_t)data >= v->pgoff + len)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > v->pgoff + len)
+			hole = v->pgoff + len;
+		data &= ~(PAGE_SIZE - 1);
+		hole = PAGE_ALIGN((uint64_t)hole);
+		ret = queue(w, v->start + data - v->pgoff, hole - data, fd, data);
+		off = hole - v->pgoff;
+	}
+	close(fd);
+	return ret;
+}
+
+int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1 };
+	char path[64];
+	int pagemap_fd, ret = 0;
+	uint64_t t0 = now_ns();
+
+	t->pagemap = A_NEW(&ctx->arena, Pagemap, PAGEMAP);
+	if (!t->pagemap)
+		return -ENOMEM;
+	w.buf = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w.buf == MAP_FAILED)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
+	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+	w.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0 || w.mem_fd < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
+		goto out;
+	}
+	w.out_fd = img_raw_create(ctx->dirfd, IMG_PAGES, t->pid);
+	if (w.out_fd < 0) {
+		ret = w.out_fd;
+		goto out;
+	}
+	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
+		Vma *v = t->mm->vmas[i];
+		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
+			ret = read_shmem_vma(&w, v);
+		else if (vma_has_content(v))
+			ret = scan_vma(&w, pagemap_fd, v);
+	}
+	if (!ret)
+		ret = flush(&w);
+	close(w.out_fd);
+	ctx->stats.pages_skipped_zero = ctx->stats.pages_scanned - ctx->stats.pages_written;
+	pr_info("task %d: %lu pages written in %zu runs", t->pid, t->pagemap->total_pages,
+		t->pagemap->n_runs);
+out:
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	if (w.mem_fd >= 0)
+		close(w.mem_fd);
+	munmap(w.buf, COPY_BUF);
+	ctx->stats.memory_ns += now_ns() - t0;
+	return ret;
+}
+
+/* ---- restore ---- */
+
+/* Every run must lie inside one VMA that has content, in address order, and the runs must
+ * account for exactly the bytes of the page image. */
+int pages_validate(struct restore_task *t)
+{
+	Pagemap *pm = t->pagemap;
+	uint64_t prev_end = 0, total = 0;
+
+	for (size_t i = 0; i < pm->n_runs; i++) {
+		PageRun *run = pm->runs[i];
+		uint64_t len = run->nr_pages * PAGE_SIZE;
+		int vi;
+		if (!run->nr_pages || run->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
+		    run->vaddr % PAGE_SIZE || run->vaddr < prev_end ||
+		    (vi = mm_find_vma(t->mm, run->vaddr, len)) < 0 ||
+		    !vma_has_content(t->mm->vmas[vi])) {
+			pr_err("pagemap-%d.img: run %zu (%#lx, %lu pages) does not fit the memory "
+			       "layout",
+			       t->pid, i, run->vaddr, run->nr_pages);
+			return -EINVAL;
+		}
+		prev_end = run->vaddr + len;
+		total += run->nr_pages;
+	}
+	if (total != pm->total_pages || total * PAGE_SIZE != t->pages_size) {
+		pr_err("pages-%d.img holds %lu bytes, its pagemap describes %lu pages", t->pid,
+		       t->pages_size, total);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct page_filler {
+	struct restore_task *t;
+	struct iovec iov[MAX_IOV];
+	int nr;
+	uint64_t file_off;  /* where iov[0] starts in the page image */
+	uint64_t bytes;
+};
+
+static int fill_flush(struct page_filler *f)
+{
+	struct remote *r = &f->t->rem;
+	uint64_t scratch = remote_scratch(r);
+	int ret;
+
+	while (f->nr) {
+		ret = remote_write(f->t->pid, scratch, f->iov, f->nr * sizeof(struct iovec));
+		if (ret)
+			return ret;
+		long rv = rsys5(r, __NR_preadv, f->t->svc[0].fd, scratch, f->nr,
+				IMG_RAW_HDR + f->file_off, 0);
+		if (rv <= 0) {
+			pr_errno(rv < 0 ? (int)-rv : EIO,
+				 "task %d: cannot read its pages at %p from the image", f->t->pid,
+				 f->iov[0].iov_base);
+			return rv < 0 ? (int)rv : -EIO;
+		}
+		/* a short read: drop what was done and go on */
+		f->file_off += rv;
+		f->bytes -= rv;
+		int k = 0;
+		while (k < f->nr && (uint64_t)rv >= f->iov[k].iov_len)
+			rv -= f->iov[k++].iov_len;
+		if (k < f->nr) {
+			f->iov[k].iov_base = (char *)f->iov[k].iov_base + rv;
+			f->iov[k].iov_len -= rv;
+		}
+		memmove(f->iov, f->iov + k, (f->nr - k) * sizeof(struct iovec));
+		f->nr -= k;
+	}
+	return 0;
+}
+
+/* Pages of a VMA the task cannot write: written through /proc/PID/mem, which may. */
+static int fill_readonly(struct restore_task *t, int mem_fd, uint64_t addr, uint64_t len,
+			 uint64_t file_off, uint8_t *buf)
+{
+	while (len) {
+		uint64_t chunk = len < COPY_BUF ? len : COPY_BUF;
+		ssize_t n = pread(t->pages_fd_local, buf, chunk, IMG_RAW_HDR + file_off);
+		if (n != (ssize_t)chunk) {
+			pr_err("pages-%d.img: short read at offset %lu", t->pid, file_off);
+			return -EIO;
+		}
+		n = pwrite(mem_fd, buf, chunk, addr);
+		if (n != (ssize_t)chunk) {
+			int err = n < 0 ? errno : EIO;
+			pr_errno(err, "task %d: cannot write its memory at %#lx", t->pid, addr);
+			return -err;
+		}
+		addr += chunk, file_off += chunk, len -= chunk;
+	}
+	return 0;
+}
+
+int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct page_filler f = { .t = t };
+	Pagemap *pm = t->pagemap;
+	uint64_t off = 0;
+	uint8_t *buf = NULL;
+	int mem_fd = -1, ret = 0;
+
+	for (size_t i = 0; i < pm->n_runs && !ret; i++) {
+		PageRun *run = pm->runs[i];
+		uint64_t len = run->nr_pages * PAGE_SIZE;
+		Vma *v = t->mm->vmas[mm_find_vma(t->mm, run->vaddr, len)];
+
+		if (!(v->prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
+			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
+			if ((ret = fill_flush(&f)))
+				break;
+			if (shared && !(v->prot & PROT_WRITE)) {
+				/* a forced write cannot reach a shared page: open it up briefly */
+				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
+						v->prot | PROT_WRITE);
+				if (rv < 0) {
+					ret = (int)rv;
+					break;
+				}
+			}
+			if (shared) {
+				f.iov[0] = (struct iovec){ (void *)run->vaddr, len };
+				f.nr = 1;
+				f.file_off = off;
+				ret = fill_flush(&f);
+			} else {
+				char path[64];
+				if (mem_fd < 0) {
+					snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+					mem_fd = open(path, O_RDWR | O_CLOEXEC);
+					buf = malloc(COPY_BUF);
+					if (mem_fd < 0 || !buf) {
+						ret = mem_fd < 0 ? -errno : -ENOMEM;
+						break;
+					}
+				}
+				ret = fill_readonly(t, mem_fd, run->vaddr, len, off, buf);
+			}
+			if (!ret && shared && !(v->prot & PROT_WRITE)) {
+				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
+						v->prot);
+				ret = rv < 0 ? (int)rv : 0;
+			}
+			off += len;
+			continue;
+		}
+		if (f.nr == MAX_IOV && (ret = fill_flush(&f)))
+			break;
+		if (!f.nr)
+			f.file_off = off;
+		f.iov[f.nr++] = (struct iovec){ (void *)run->vaddr, len };
+		f.bytes += len;
+		off += len;
+	}
+	if (!ret)
+		ret = fill_flush(&f);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	free(buf);
+	if (!ret)
+		pr_info("task %d: %lu pages restored", t->pid, pm->total_pages);
+	return ret;
+}
