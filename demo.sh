@@ -10,7 +10,11 @@ LOG=$WORK/counter.log
 IMG=$WORK/images
 PID=
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 fail() {
 	printf '\nDEMO FAILED: %s\n' "$*"
 	exit 1

@@ -14,6 +14,9 @@ int main(int argc, char **argv)
 	long n = 0;
 	int fd, len;
 
+	/* descriptors inherited from whoever started us (a pipe of a CI runner...) are not ours:
+	 * close them, or the dump would have to deal with them */
+	closefrom(3);
 	if (argc != 2) {
 		fprintf(stderr, "usage: counter LOGFILE\n");
 		return 1;

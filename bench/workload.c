@@ -401,6 +401,9 @@ int main(int argc, char **argv)
 	const char *mode, *ready;
 	int (*check)(char *, size_t);
 
+	/* descriptors inherited from whoever started us (a pipe of a CI runner...) are not ours:
+	 * close them, or the dump would have to deal with them */
+	closefrom(3);
 	if (argc >= 4 && !strcmp(argv[1], "mkfile")) {
 		make_file(argv[2], arg_u64(argc, argv, 3, "MB"));
 		return 0;
