@@ -107,10 +107,19 @@ bool zt_has_vmflag(const char *flags, const char *flag);
 /* The /proc/self/maps line of the mapping containing addr, or false. */
 bool zt_maps_line(const void *addr, char *line, size_t size);
 
+/* 1 if the page at addr is present (in RAM), 0 if not, -errno on error (/proc/self/pagemap). */
+int zt_page_present(const void *addr);
+
+/* The start of a free stretch of address space of size bytes, for tests that lay out their
+ * mappings at chosen distances with MAP_FIXED_NOREPLACE. */
+void *zt_free_area(size_t size);
+
 /* Fill / check memory with a pattern derived from its address and seed, so that data moved
  * to another place or another page of the same mapping is noticed. zt_check_pattern returns
  * the offset of the first bad byte or -1. */
 void zt_fill_pattern(void *p, size_t len, unsigned int seed);
 ssize_t zt_check_pattern(const void *p, size_t len, unsigned int seed);
+/* Check memory at p against the pattern that was written at address as (data moved). */
+ssize_t zt_check_pattern_as(const void *p, size_t len, unsigned int seed, const void *as);
 
 #endif

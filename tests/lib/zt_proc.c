@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Raw /proc/self/smaps. Static: reading it must not create the heap or a mapping, or the
@@ -276,14 +277,46 @@ void zt_fill_pattern(void *p, size_t len, unsigned int seed)
 		b[i] = pattern_byte((uintptr_t)(b + i), seed, &word, &wa);
 }
 
-ssize_t zt_check_pattern(const void *p, size_t len, unsigned int seed)
+ssize_t zt_check_pattern_as(const void *p, size_t len, unsigned int seed, const void *as)
 {
 	const uint8_t *b = p;
 	uint64_t word = 0;
 	uintptr_t wa = UINTPTR_MAX;
 
 	for (size_t i = 0; i < len; i++)
-		if (b[i] != pattern_byte((uintptr_t)(b + i), seed, &word, &wa))
+		if (b[i] != pattern_byte((uintptr_t)as + i, seed, &word, &wa))
 			return i;
 	return -1;
+}
+
+ssize_t zt_check_pattern(const void *p, size_t len, unsigned int seed)
+{
+	return zt_check_pattern_as(p, len, seed, p);
+}
+
+int zt_page_present(const void *addr)
+{
+	uint64_t entry;
+	long psize = sysconf(_SC_PAGESIZE);
+	off_t off = (uintptr_t)addr / psize * sizeof(entry);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &entry, sizeof(entry), off);
+	close(fd);
+	if (n != sizeof(entry))
+		return n < 0 ? -errno : -EIO;
+	return (entry >> 63) & 1;
+}
+
+void *zt_free_area(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		zt_fail("no free area of %zu bytes: %m", size);
+	munmap(p, size);
+	return p;
 }
