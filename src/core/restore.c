@@ -201,6 +201,14 @@ static void __attribute__((noreturn)) child_main(struct restore_ctx *ctx, struct
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		goto fail;
 	}
+	/* the page cryo's remote calls run from: `syscall; int3` at its start */
+	uint8_t *area = mmap((void *)t->area, REMOTE_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (area != (uint8_t *)t->area) {
+		child_fail(t, errno, "cannot map the remote-call area at %#lx", t->area);
+		goto fail;
+	}
+	area[0] = 0x0f, area[1] = 0x05, area[2] = 0xcc;
 	if (child_session(ctx, t) || restore_files_child(ctx, t) || restore_fs_child(ctx, t) ||
 	    restore_task_attrs_child(ctx, t))
 		goto fail;
@@ -223,7 +231,8 @@ static int create_task(struct restore_ctx *ctx, struct restore_task *t)
 	uint64_t tid = t->pid;
 	struct cryo_clone_args args = { .exit_signal = SIGCHLD, .set_tid = (uint64_t)&tid,
 					.set_tid_size = 1 };
-	uint64_t deadline = now_ns() + 2000000000ull;
+	uint64_t deadline = now_ns() + 10000000000ull;
+	bool told = false;
 	long pid;
 
 	if (pipe2(t->go_pipe, O_CLOEXEC) < 0)
@@ -242,6 +251,9 @@ static int create_task(struct restore_ctx *ctx, struct restore_task *t)
 			close(t->go_pipe[1]);
 			return -EEXIST;
 		}
+		if (!told)
+			pr_info("pid %d is still a zombie of the dumped process: waiting", t->pid);
+		told = true;
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 	}

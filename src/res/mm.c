@@ -66,6 +66,14 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 	size_t plen = strlen(p);
 	bool deleted = plen > 10 && !strcmp(p + plen - 10, " (deleted)");
 
+	if (!strcmp(p, "[vdso]"))
+		v->kind = VMA_KIND__VMA_VDSO;
+	else if (!strcmp(p, "[vvar]"))
+		v->kind = VMA_KIND__VMA_VVAR;
+	else if (!strcmp(p, "[vvar_vclock]"))
+		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
+	if (v->kind)
+		return 0; /* the kernel's own: they map its data pages (io, pfnmap) */
 	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
 		       s->start, s->end, p);
@@ -76,13 +84,7 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		       s->start, s->end);
 		return -ENOTSUP;
 	}
-	if (!strcmp(p, "[vdso]"))
-		v->kind = VMA_KIND__VMA_VDSO;
-	else if (!strcmp(p, "[vvar]"))
-		v->kind = VMA_KIND__VMA_VVAR;
-	else if (!strcmp(p, "[vvar_vclock]"))
-		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
-	else if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") &&
+	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") &&
 		 strncmp(p, "[anon:", 6) && strncmp(p, "[anon_shmem:", 12)) {
 		pr_err("task %d: special mapping %s at %#lx is not supported", t->pid, p, s->start);
 		return -ENOTSUP;

@@ -226,6 +226,7 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
+		w.last = NULL; /* a run never spans two VMAs */
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))
