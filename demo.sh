@@ -64,6 +64,9 @@ echo "dump took $(((t1 - t0) / 1000000)) ms. The images:"
 # shellcheck disable=SC2012 # for a human to read
 ls -l "$IMG" | tail -n +2 | sed 's/^/    /'
 echo "    ($(du -sh "$IMG" | cut -f1) in all; print any of them with: build/cryo show FILE)"
+echo "from build/cryo show $IMG/stats-dump.img:"
+"$CRYO" show "$IMG/stats-dump.img" | grep -E '"(frozen_ns|pages_written|pages_skipped_zero)"' |
+	sed 's/^ */    /; s/,$//'
 for _ in $(seq 100); do
 	alive "$PID" || break
 	sleep 0.05
@@ -89,7 +92,8 @@ echo "restore took $(((t1 - t0) / 1000000)) ms."
 sleep 1.5
 alive "$PID" || fail "no process $PID after the restore"
 echo "process $PID is running again; its log around the checkpoint:"
-grep -n -A 8 -F -x "$BEFORE" "$LOG" | sed 's/^/    /'
+grep -B 2 -A 6 -F -x "$BEFORE" "$LOG" |
+	awk -v b="$BEFORE" '{ print "    " $0 ($0 == b ? "    <- checkpointed here; the next lines come from the restored process" : "") }'
 
 N=$(count_of "$BEFORE")
 NEXT=$(grep -A 1 -F -x "$BEFORE" "$LOG" | sed -n 2p)
