@@ -101,7 +101,10 @@ static int plan(struct restore_ctx *ctx, struct restore_task *t)
 		return ret;
 	t->svc_dirfd = t->svc_base + t->nr_svc;
 	t->svc_log = t->svc_dirfd + 1;
-	t->svc_tty = ctx->opts->shell_job ? t->svc_log + 1 : -1;
+	t->svc_tty = -1;
+	for (size_t i = 0; i < t->files->n_fds; i++)
+		if (t->files->fds[i]->kind == FD_KIND__FD_TTY)
+			t->svc_tty = t->svc_log + 1;
 	t->report = mmap(NULL, sizeof(*t->report), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t->report == MAP_FAILED) {

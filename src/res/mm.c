@@ -66,14 +66,13 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 	size_t plen = strlen(p);
 	bool deleted = plen > 10 && !strcmp(p + plen - 10, " (deleted)");
 
-	if (!strcmp(p, "[vdso]"))
-		v->kind = VMA_KIND__VMA_VDSO;
-	else if (!strcmp(p, "[vvar]"))
-		v->kind = VMA_KIND__VMA_VVAR;
-	else if (!strcmp(p, "[vvar_vclock]"))
-		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
-	if (v->kind)
-		return 0; /* the kernel's own: they map its data pages (io, pfnmap) */
+	/* the kernel's own areas map its data pages (io, pfnmap): not device memory */
+	if (!strcmp(p, "[vdso]") || !strcmp(p, "[vvar]") || !strcmp(p, "[vvar_vclock]")) {
+		v->kind = !strcmp(p, "[vdso]")	 ? VMA_KIND__VMA_VDSO
+			  : !strcmp(p, "[vvar]") ? VMA_KIND__VMA_VVAR
+						 : VMA_KIND__VMA_VVAR_VCLOCK;
+		return 0;
+	}
 	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
 		       s->start, s->end, p);
@@ -141,7 +140,9 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		     (has_vmflag(f, "nh") ? CRYO_MADV_NOHUGEPAGE : 0) |
 		     (has_vmflag(f, "mg") ? CRYO_MADV_MERGEABLE : 0) |
 		     (has_vmflag(f, "wf") ? CRYO_MADV_WIPEONFORK : 0) |
-		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0);
+		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0) |
+		     (has_vmflag(f, "sr") ? CRYO_MADV_SEQUENTIAL : 0) |
+		     (has_vmflag(f, "rr") ? CRYO_MADV_RANDOM : 0);
 	if (has_vmflag(f, "lo")) {
 		v->has_locked = true;
 		v->locked = true;
@@ -585,6 +586,7 @@ static const struct {
 	{ CRYO_MADV_DONTFORK, MADV_DONTFORK },	 { CRYO_MADV_DONTDUMP, MADV_DONTDUMP },
 	{ CRYO_MADV_HUGEPAGE, MADV_HUGEPAGE },	 { CRYO_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
 	{ CRYO_MADV_MERGEABLE, MADV_MERGEABLE }, { CRYO_MADV_WIPEONFORK, MADV_WIPEONFORK },
+	{ CRYO_MADV_SEQUENTIAL, MADV_SEQUENTIAL }, { CRYO_MADV_RANDOM, MADV_RANDOM },
 };
 
 struct prctl_mm_map_v1 {

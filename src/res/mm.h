@@ -12,6 +12,8 @@
 #define CRYO_MADV_MERGEABLE (1u << 4)
 #define CRYO_MADV_WIPEONFORK (1u << 5)
 #define CRYO_MADV_LOCKONFAULT (1u << 6)
+#define CRYO_MADV_SEQUENTIAL (1u << 7)
+#define CRYO_MADV_RANDOM (1u << 8)
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
