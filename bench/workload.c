@@ -150,6 +150,89 @@ static int page_chosen(uint64_t p, int pct)
 
 static int tree_idx;
 
+/* Every read-only mapping (program and library code, read-only data, RELRO) must come back
+ * byte for byte: hash them when ready, compare when checking. This catches a restore that
+ * gets the workload's own pages right but corrupts, say, a page of libc. */
+#define MAX_RO 512
+struct ro_map {
+	unsigned long start, end;
+	uint64_t hash;
+};
+static struct ro_map ro_maps[MAX_RO];
+static int n_ro_maps;
+
+static uint64_t hash_range(unsigned long start, unsigned long end)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const uint64_t *w = (const uint64_t *)start; w < (const uint64_t *)end; w++)
+		h = (h ^ *w) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The mappings now: with hashes of the read-only ones (readable, not writable, not the
+ * kernel's [vdso]/[vvar] areas) when hash is set, else every readable one. Returns their
+ * number or -1. */
+static int scan_maps(struct ro_map *maps, int max, int hash)
+{
+	char line[4096 + 128], perms[8], name[4096];
+	unsigned long start, end;
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		name[0] = '\0';
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &start, &end, perms, name) < 3)
+			continue;
+		if (perms[0] != 'r' || (hash && (perms[1] == 'w' || name[0] == '[')))
+			continue;
+		if (n == max)
+			break;
+		maps[n].start = start;
+		maps[n].end = end;
+		maps[n].hash = hash ? hash_range(start, end) : 0;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void snapshot_ro(void)
+{
+	n_ro_maps = scan_maps(ro_maps, MAX_RO, 1);
+	if (n_ro_maps < 0)
+		die("cannot read /proc/self/maps: %s", strerror(errno));
+}
+
+/* Same content at the same addresses. The mappings themselves may be cut differently after a
+ * restore (a file mapping restored as anonymous memory merges with its neighbours): only the
+ * bytes are compared, once each range is known to be readable still. */
+static int check_ro(char *why, size_t len)
+{
+	static struct ro_map now[4 * MAX_RO];
+	int n = scan_maps(now, 4 * MAX_RO, 0);
+
+	for (int i = 0; i < n_ro_maps; i++) {
+		unsigned long a = ro_maps[i].start;
+		/* walk the current readable mappings (sorted) across [start, end) */
+		for (int j = 0; j < n && a < ro_maps[i].end; j++)
+			if (now[j].start <= a && a < now[j].end)
+				a = now[j].end;
+		if (a < ro_maps[i].end) {
+			snprintf(why, len, "read-only memory at %lx (in %lx-%lx) is not mapped any more",
+				 a, ro_maps[i].start, ro_maps[i].end);
+			return 0;
+		}
+		if (hash_range(ro_maps[i].start, ro_maps[i].end) != ro_maps[i].hash) {
+			snprintf(why, len, "the content of read-only memory %lx-%lx changed",
+				 ro_maps[i].start, ro_maps[i].end);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Idle until asked to check, then run check() and report. Never returns. */
 static void idle_loop(int (*check)(char *why, size_t len))
 {
@@ -158,7 +241,7 @@ static void idle_loop(int (*check)(char *why, size_t len))
 			sleep_ms(20);
 		check_requested = 0;
 		char why[256] = "";
-		int ok = check(why, sizeof(why));
+		int ok = check_ro(why, sizeof(why)) && check(why, sizeof(why));
 		if (tree_idx != 0)
 			continue; /* a tree's other processes answer through the root */
 		put_file(result_path, "%s pid=%d %s\n", ok ? "OK" : "BAD", getpid(), why);
@@ -323,6 +406,7 @@ static void tree_node(int idx, uint64_t mb)
 	area_seed = seed_of(idx);
 	for (uint64_t p = 0; p < area_pages; p++)
 		fill_page(area + p * WORDS, p, area_seed);
+	snapshot_ro();
 	tree_path(path, sizeof(path), "ready", idx);
 	put_file(path, "%d\n", getpid());
 	if (idx == 0) {
@@ -484,6 +568,8 @@ int main(int argc, char **argv)
 	} else {
 		die("unknown mode %s", mode);
 	}
+	if (tree_nproc == 0)
+		snapshot_ro(); /* a tree's processes did it already */
 	put_file(ready, "%d\n", getpid());
 	idle_loop(check);
 }
