@@ -160,6 +160,23 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
+/* A shared anonymous memory object, as a descriptor (what MAP_SHARED|MAP_ANONYMOUS creates). */
+static int new_shmem(uint64_t size)
+{
+	char path[96];
+	int fd, err;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)p,
+		 (unsigned long)p + size);
+	fd = open(path, O_RDWR);
+	err = errno;
+	munmap(p, size);
+	errno = err;
+	return fd;
+}
+
 /* Runs in the new task: everything it can rebuild by itself with ordinary calls. */
 static void __attribute__((noreturn)) child_main(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -186,9 +203,13 @@ static void __attribute__((noreturn)) child_main(struct restore_ctx *ctx, struct
 	img_name(IMG_PAGES, t->pid, name, sizeof(name));
 	if (place_fd(t, openat(ctx->dirfd, name, O_RDONLY), t->svc[0].fd, name))
 		goto fail;
-	for (int i = 1; i < t->nr_svc; i++)
-		if (place_fd(t, open(t->svc[i].path, t->svc[i].flags), t->svc[i].fd, t->svc[i].path))
+	for (int i = 1; i < t->nr_svc; i++) {
+		struct svc_file *f = &t->svc[i];
+		if (f->kind == SVC_FILE && place_fd(t, open(f->path, f->flags), f->fd, f->path))
 			goto fail;
+		if (f->kind == SVC_SHMEM && place_fd(t, new_shmem(f->shmem_size), f->fd, "shared memory"))
+			goto fail;
+	}
 	if (place_fd(t, dup(ctx->dirfd), t->svc_dirfd, "the images directory"))
 		goto fail;
 	if (t->svc_tty >= 0) {

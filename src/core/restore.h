@@ -21,9 +21,12 @@ struct child_report {
 /* A file the child opens for cryo at a fixed descriptor number ("service fd"), for use by the
  * remote phase (mappings, page image, executable). */
 struct svc_file {
-	const char *path; /* NULL: the page image */
-	int flags;
-	int fd;           /* number in the child */
+	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM } kind;
+	const char *path;    /* SVC_FILE */
+	int flags;           /* SVC_FILE: open flags */
+	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
+	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
+	int fd;              /* number in the child */
 };
 
 struct restore_task {

@@ -142,7 +142,8 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		     (has_vmflag(f, "wf") ? CRYO_MADV_WIPEONFORK : 0) |
 		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0) |
 		     (has_vmflag(f, "sr") ? CRYO_MADV_SEQUENTIAL : 0) |
-		     (has_vmflag(f, "rr") ? CRYO_MADV_RANDOM : 0);
+		     (has_vmflag(f, "rr") ? CRYO_MADV_RANDOM : 0) |
+		     (has_vmflag(f, "ac") ? CRYO_VMA_ACCOUNTED : 0);
 	if (has_vmflag(f, "lo")) {
 		v->has_locked = true;
 		v->locked = true;
@@ -150,7 +151,8 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	v->pgoff = s->pgoff;
 	if (s->path[0])
 		v->name = arena_strdup(&ctx->arena, s->path);
-	if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
+	    v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
 		char link[96];
 		struct stat st;
 		snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
@@ -160,7 +162,8 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 				 s->start, s->path);
 			return -err;
 		}
-		v->path = arena_strdup(&ctx->arena, s->path);
+		if (v->kind != VMA_KIND__VMA_ANON_SHARED)
+			v->path = arena_strdup(&ctx->arena, s->path);
 		v->has_dev = v->has_ino = v->has_file_size = true;
 		v->dev = st.st_dev, v->ino = st.st_ino, v->file_size = st.st_size;
 	}
@@ -300,16 +303,26 @@ static int check_vmas(struct restore_task *t)
 	return 0;
 }
 
-static int add_svc(struct restore_task *t, const char *path, int flags)
+static int add_svc(struct restore_task *t, struct svc_file f)
 {
-	for (int i = 0; i < t->nr_svc; i++)
-		if (t->svc[i].path && !strcmp(t->svc[i].path, path) && t->svc[i].flags == flags)
+	for (int i = 0; i < t->nr_svc; i++) {
+		struct svc_file *o = &t->svc[i];
+		if (o->kind != f.kind)
+			continue;
+		if (f.kind == SVC_FILE && !strcmp(o->path, f.path) && o->flags == f.flags)
 			return i;
+		if (f.kind == SVC_SHMEM && o->shmem_id == f.shmem_id) {
+			if (f.shmem_size > o->shmem_size)
+				o->shmem_size = f.shmem_size;
+			return i;
+		}
+	}
 	struct svc_file *n = realloc(t->svc, (t->nr_svc + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	t->svc = n;
-	n[t->nr_svc] = (struct svc_file){ path, flags, t->svc_base + t->nr_svc };
+	f.fd = t->svc_base + t->nr_svc;
+	n[t->nr_svc] = f;
 	return t->nr_svc++;
 }
 
@@ -376,16 +389,25 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 	if (!t->vma_svc)
 		return -ENOMEM;
 	/* [0] the page image, [1] the executable */
-	if (add_svc(t, "", O_RDONLY) < 0 || add_svc(t, mm->exe_path, O_RDONLY) < 0)
+	if (add_svc(t, (struct svc_file){ .kind = SVC_PAGES }) < 0 ||
+	    add_svc(t, (struct svc_file){ .kind = SVC_FILE, .path = mm->exe_path,
+					  .flags = O_RDONLY }) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
+		struct svc_file f = { .kind = SVC_FILE, .path = v->path, .flags = O_RDONLY };
 		t->vma_svc[i] = -1;
-		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+		if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE))
+			f.flags = O_RDWR;
+		if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
+			/* every mapping of one shmem object is mapped from one object again */
+			f = (struct svc_file){ .kind = SVC_SHMEM, .shmem_id = v->has_ino ? v->ino : ~i,
+					       .shmem_size = v->pgoff + v->end - v->start };
+		} else if (v->kind != VMA_KIND__VMA_FILE_PRIVATE &&
+			   v->kind != VMA_KIND__VMA_FILE_SHARED) {
 			continue;
-		int flags = (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE)) ? O_RDWR
-											   : O_RDONLY;
-		ret = add_svc(t, v->path, flags);
+		}
+		ret = add_svc(t, f);
 		if (ret < 0)
 			return ret;
 		t->vma_svc[i] = ret;
@@ -525,8 +547,11 @@ static int map_vma(struct restore_task *t, size_t i)
 {
 	Vma *v = t->mm->vmas[i];
 	int fd = t->vma_svc[i] >= 0 ? t->svc[t->vma_svc[i]].fd : -1;
-	long rv = rsys6(&t->rem, __NR_mmap, v->start, v->end - v->start, v->prot,
-			v->flags | MAP_FIXED, fd, fd >= 0 ? v->pgoff : 0);
+	uint32_t flags = v->flags | MAP_FIXED;
+	if (fd >= 0)
+		flags &= ~MAP_ANONYMOUS;
+	long rv = rsys6(&t->rem, __NR_mmap, v->start, v->end - v->start, vma_map_prot(v), flags,
+			fd, fd >= 0 ? v->pgoff : 0);
 	if (rv != (long)v->start) {
 		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot map %#lx-%#lx (%s)", t->pid,
 			 v->start, v->end, v->path ? v->path : v->name ? v->name : "anonymous");
@@ -621,6 +646,14 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 			if (rv < 0) {
 				pr_errno((int)-rv, "task %d: cannot give advice %d to %#lx-%#lx",
 					 t->pid, advice_map[a].advice, v->start, v->end);
+				return (int)rv;
+			}
+		}
+		if (vma_map_prot(v) != v->prot) {
+			rv = rsys3(r, __NR_mprotect, v->start, v->end - v->start, v->prot);
+			if (rv < 0) {
+				pr_errno((int)-rv, "task %d: cannot protect %#lx-%#lx", t->pid,
+					 v->start, v->end);
 				return (int)rv;
 			}
 		}

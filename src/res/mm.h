@@ -14,6 +14,9 @@
 #define CRYO_MADV_LOCKONFAULT (1u << 6)
 #define CRYO_MADV_SEQUENTIAL (1u << 7)
 #define CRYO_MADV_RANDOM (1u << 8)
+/* Not advice but kept with it: a private mapping the kernel charged as writable memory
+ * (VM_ACCOUNT, "ac"): it was writable once, and must be mapped writable to get the flag. */
+#define CRYO_VMA_ACCOUNTED (1u << 16)
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
@@ -22,6 +25,12 @@ static inline bool vma_has_content(const Vma *v)
 {
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED ||
 	       v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+/* Protection a VMA is mapped with, and filled under, before it gets its own */
+static inline uint32_t vma_map_prot(const Vma *v)
+{
+	bool grow = (v->madvise & CRYO_VMA_ACCOUNTED) && !(v->flags & MAP_SHARED);
+	return v->prot | (grow ? PROT_WRITE : 0);
 }
 /* Index of the VMA holding [addr, addr+len), or -1 */
 int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);

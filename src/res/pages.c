@@ -88,36 +88,31 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 	if (ret)
 		return ret;
 	w->ctx->stats.pages_written += len / PAGE_SIZE;
-	while (len) {
-		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
-		if (src_fd >= 0) {
-			ssize_t n = pread(src_fd, w->buf + w->used, chunk, src_off);
+	if (src_fd >= 0) {
+		/* the buffer holds one kind of batch at a time: the file order is address order */
+		if ((ret = flush(w)))
+			return ret;
+		while (len) {
+			uint64_t chunk = len < COPY_BUF ? len : COPY_BUF;
+			ssize_t n = pread(src_fd, w->buf, chunk, src_off);
 			if (n != (ssize_t)chunk) {
 				int err = n < 0 ? errno : EIO;
 				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
 				return -err;
 			}
-			/* pages read this way go after those already queued for process_vm_readv:
-			 * flush those first so the order in the file stays the address order */
-			if (w->nr_riov) {
-				uint8_t *tmp = malloc(chunk);
-				if (!tmp)
-					return -ENOMEM;
-				memcpy(tmp, w->buf + w->used, chunk);
-				ret = flush(w);
-				memcpy(w->buf, tmp, chunk);
-				free(tmp);
-				if (ret)
-					return ret;
-			}
-			w->used += chunk;
-			src_off += chunk;
-		} else {
-			if (w->nr_riov == MAX_IOV && (ret = flush(w)))
+			w->used = chunk;
+			if ((ret = flush(w)))
 				return ret;
-			w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
-			w->used += chunk;
+			addr += chunk, src_off += chunk, len -= chunk;
 		}
+		return 0;
+	}
+	while (len) {
+		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
+		if (w->nr_riov == MAX_IOV && (ret = flush(w)))
+			return ret;
+		w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
+		w->used += chunk;
 		addr += chunk;
 		len -= chunk;
 		if (w->used == COPY_BUF && (ret = flush(w)))
@@ -358,11 +353,12 @@ int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
 		uint64_t len = run->nr_pages * PAGE_SIZE;
 		Vma *v = t->mm->vmas[mm_find_vma(t->mm, run->vaddr, len)];
 
-		if (!(v->prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
+		uint32_t prot = vma_map_prot(v);
+		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
 			if ((ret = fill_flush(&f)))
 				break;
-			if (shared && !(v->prot & PROT_WRITE)) {
+			if (shared && !(prot & PROT_WRITE)) {
 				/* a forced write cannot reach a shared page: open it up briefly */
 				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
 						v->prot | PROT_WRITE);
@@ -389,7 +385,7 @@ int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
 				}
 				ret = fill_readonly(t, mem_fd, run->vaddr, len, off, buf);
 			}
-			if (!ret && shared && !(v->prot & PROT_WRITE)) {
+			if (!ret && shared && !(prot & PROT_WRITE)) {
 				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
 						v->prot);
 				ret = rv < 0 ? (int)rv : 0;
