@@ -114,18 +114,6 @@ static int freeze(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	t->seized = true;
 	ctx->t_frozen = now_ns();
-	if (ptrace(PTRACE_GETSIGMASK, t->pid, sizeof(uint64_t), &t->blocked) < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot read the signal mask of %d", t->pid);
-		return ret;
-	}
-	/* nothing may be delivered while cryo runs code in the task */
-	uint64_t all = ~0ull;
-	if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all) < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot block signals of %d", t->pid);
-		return ret;
-	}
 	/* what was read before the freeze may have changed: read it again */
 	ret = proc_parse_stat(t->pid, 0, &t->stat);
 	if (!ret)
@@ -153,7 +141,8 @@ static void resume(struct dump_ctx *ctx, struct dump_task *t)
 		if (ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0)
 			pr_errno(errno, "cannot put back the registers of %d", t->pid);
 	}
-	if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->blocked), &t->blocked) < 0)
+	if (t->blocked_saved &&
+	    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->blocked), &t->blocked) < 0)
 		pr_errno(errno, "cannot put back the signal mask of %d", t->pid);
 	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) < 0)
 		pr_errno(errno, "cannot release process %d", t->pid);
@@ -204,6 +193,25 @@ static int find_exec_addr(pid_t pid, uint64_t *addr)
 	return ret;
 }
 
+/* The first remote call left the stop through the kernel's normal path, which put back a mask
+ * saved by sigsuspend() and its kind: only now is the task's own mask in place. Read it, block
+ * everything while cryo works inside, and queue again what arrived in between. */
+static int block_signals(struct dump_task *t)
+{
+	uint64_t all = ~0ull;
+	int ret = remote_write(t->pid, remote_scratch(&t->rem), &all, sizeof(all));
+	if (ret)
+		return ret;
+	long rv = rsys4(&t->rem, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(&t->rem),
+			remote_scratch(&t->rem) + 8, 8);
+	if (rv < 0 || remote_read(t->pid, remote_scratch(&t->rem) + 8, &t->blocked, 8)) {
+		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot block its signals", t->pid);
+		return rv < 0 ? (int)rv : -EFAULT;
+	}
+	t->blocked_saved = true;
+	return remote_requeue_signals(&t->rem);
+}
+
 static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 {
 	ThreadCore *tc;
@@ -225,6 +233,9 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	}
 	ret = remote_map_area(&t->rem, exec_addr);
+	if (ret)
+		return ret;
+	ret = block_signals(t);
 	if (ret)
 		return ret;
 

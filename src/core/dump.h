@@ -20,6 +20,7 @@ struct dump_task {
 	bool seized;
 	uint64_t brk;       /* current program break, read by a remote brk(0) */
 	uint64_t blocked;   /* the task's signal mask; all is blocked while cryo holds it */
+	bool blocked_saved; /* ... once this is set */
 	TaskCore *core;
 	ThreadCore *thread; /* the leader's */
 	Mm *mm;

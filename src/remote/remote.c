@@ -90,6 +90,40 @@ int remote_init(struct remote *r, pid_t tid)
 	return 0;
 }
 
+/* A signal was dequeued for delivery before the call ran (it arrived just then, while the
+ * task's mask was still its own): keep its siginfo and suppress it for now. */
+static int steal_signal(struct remote *r, int sig, int event)
+{
+	if (event || r->nr_stolen == (int)(sizeof(r->stolen) / sizeof(r->stolen[0]))) {
+		pr_err("task %d: unexpected stop (signal %d, event %d) in a remote call", r->tid,
+		       sig, event);
+		return -EIO;
+	}
+	if (ptrace(PTRACE_GETSIGINFO, r->tid, 0, r->stolen[r->nr_stolen]) < 0)
+		return -errno;
+	r->nr_stolen++;
+	pr_info("task %d: signal %d arrived during the freeze; it stays pending", r->tid, sig);
+	return 0;
+}
+
+int remote_requeue_signals(struct remote *r)
+{
+	for (int i = 0; i < r->nr_stolen; i++) {
+		int sig;
+		memcpy(&sig, r->stolen[i], sizeof(sig));
+		int ret = remote_write(r->tid, remote_scratch(r), r->stolen[i], 128);
+		if (ret)
+			return ret;
+		long rv = rsys4(r, __NR_rt_tgsigqueueinfo, r->tid, r->tid, sig, remote_scratch(r));
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot queue signal %d again", r->tid, sig);
+			return (int)rv;
+		}
+	}
+	r->nr_stolen = 0;
+	return 0;
+}
+
 /* Run the task from `ip` with `regs` set up for the call and wait until the call is done. */
 static int run_call(struct remote *r, struct user_regs_struct *regs)
 {
@@ -105,21 +139,24 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 			if (ret)
 				return ret;
 			if (sig != (SIGTRAP | 0x80)) {
-				pr_err("task %d: unexpected stop (signal %d) in a remote call",
-				       r->tid, sig);
-				return -EIO;
+				ret = steal_signal(r, sig, event);
+				if (ret)
+					return ret;
+				stop--; /* the syscall stop is still to come */
 			}
 		}
 	} else {
-		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
-			return -errno;
-		ret = wait_stopped(r->tid, &sig, &event);
-		if (ret)
-			return ret;
-		if (sig != SIGTRAP || event) {
-			pr_err("task %d: unexpected stop (signal %d, event %d) in a remote call",
-			       r->tid, sig, event);
-			return -EIO;
+		for (;;) {
+			if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+				return -errno;
+			ret = wait_stopped(r->tid, &sig, &event);
+			if (ret)
+				return ret;
+			if (sig == SIGTRAP && !event)
+				break;
+			ret = steal_signal(r, sig, event);
+			if (ret)
+				return ret;
 		}
 	}
 	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)

@@ -27,6 +27,10 @@ struct remote {
 	bool stop_mode;         /* see above */
 	int err;                /* first transport failure (-errno), sticky */
 	struct user_regs_struct regs; /* the task's registers when it was taken over */
+	/* signals that arrived while a call was starting: taken out of the way, to be queued
+	 * again with remote_requeue_signals() once the task blocks them */
+	uint8_t stolen[8][128];
+	int nr_stolen;
 };
 
 /* Attach to a task that is already in a ptrace stop; saves its registers. */
@@ -54,6 +58,9 @@ long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a
 	remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 #define rsys6(r, nr, a, b, c, d, e, f)                                                             \
 	remote_syscall(r, nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+/* Queue the stolen signals again, as the task's own pending signals. */
+int remote_requeue_signals(struct remote *r);
 
 /* The scratch area: [scratch_base, scratch_base + scratch_size) in the task. */
 static inline uint64_t remote_scratch(const struct remote *r)

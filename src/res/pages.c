@@ -140,8 +140,11 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
 	/* process_vm_readv needs a readable mapping */
 	int src = (v->prot & PROT_READ) ? -1 : w->mem_fd;
 
+	uint64_t done = v->start; /* everything below is queued */
+
 	w->ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
-	while (arg.start < arg.end) {
+	while (done < v->end) {
+		arg.start = done;
 		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
 		if (n < 0) {
 			int err = errno;
@@ -149,14 +152,23 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
 				 arg.start, arg.end);
 			return -err;
 		}
+		/* when the vector fills, the walk may stop inside a region it already returned:
+		 * the next walk starts after what is queued, never before */
 		for (long i = 0; i < n; i++) {
-			int ret = queue(w, vec[i].start, vec[i].end - vec[i].start, src, vec[i].start);
+			uint64_t start = vec[i].start > done ? vec[i].start : done;
+			if (vec[i].end <= start)
+				continue;
+			int ret = queue(w, start, vec[i].end - start, src, start);
 			if (ret)
 				return ret;
+			done = vec[i].end;
 		}
-		if (arg.walk_end <= arg.start)
-			break;
-		arg.start = arg.walk_end;
+		if (n < SCAN_VEC) {
+			if (arg.walk_end >= v->end || arg.walk_end <= done)
+				break;
+		}
+		if (arg.walk_end > done)
+			done = arg.walk_end;
 	}
 	return 0;
 }

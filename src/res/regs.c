@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <time.h>
 
 #include "compat.h"
 #include "core/dump.h"
@@ -50,13 +51,21 @@ void regs_fixup_restart(struct user_regs_struct *r, bool same_task)
 		r->rip -= 2;
 		break;
 	case -CRYO_ERESTART_RESTARTBLOCK:
-		/* the kernel's restart record lives in the task: only the same task can use it */
+		/* The kernel's restart record lives in the task: only the same task can use it.
+		 * A new task makes the call again. A relative sleep goes on for the time that was
+		 * left, which the kernel wrote to the caller's `rem` when it stopped; any other
+		 * call of this kind (poll, futex wait with a timeout...) starts its timeout anew,
+		 * which can only make it wait longer, never wake it early. */
+		r->rip -= 2;
 		if (same_task) {
 			r->rax = __NR_restart_syscall;
-			r->rip -= 2;
-		} else {
-			r->rax = (unsigned long)-EINTR;
+			break;
 		}
+		r->rax = r->orig_rax;
+		if (r->orig_rax == __NR_nanosleep && r->rsi)
+			r->rdi = r->rsi;
+		else if (r->orig_rax == __NR_clock_nanosleep && !(r->rsi & TIMER_ABSTIME) && r->r10)
+			r->rdx = r->r10;
 		break;
 	}
 	r->orig_rax = (unsigned long)-1;
