@@ -200,12 +200,22 @@ skip() {
 
 # --- the steps of a mode -------------------------------------------------------------------
 
+# Close every descriptor above 2 in the calling (sub)shell: whatever started the runner may
+# have left pipes open, and a test must hold nothing it did not open itself.
+close_fds() {
+	local fd
+	for fd in $(ls /proc/$BASHPID/fd); do
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	done
+	return 0
+}
+
 # start_test NAME: start the program in $DIR; sets PID.
 start_test() {
 	local name=$1 rc
 	PID=
 	mkdir -p "$DIR/work"
-	(cd "$DIR/work" && exec timeout --foreground -k 2 "$START_TIMEOUT" "$BUILD/$name" \
+	(close_fds && cd "$DIR/work" && exec timeout --foreground -k 2 "$START_TIMEOUT" "$BUILD/$name" \
 		--pidfile "$DIR/test.pid" --outfile "$DIR/out.txt") >"$DIR/start.txt" 2>&1 </dev/null
 	rc=$?
 	if [ -s "$DIR/test.pid" ]; then
@@ -221,7 +231,8 @@ start_test() {
 cryo() {
 	local tag=$1
 	shift
-	timeout --foreground -k 5 "$CRYO_TIMEOUT" "$CRYO" "$@" >"$DIR/cryo-$tag.txt" 2>&1 </dev/null
+	(close_fds && exec timeout --foreground -k 5 "$CRYO_TIMEOUT" "$CRYO" "$@") \
+		>"$DIR/cryo-$tag.txt" 2>&1 </dev/null
 	RC=$?
 	if [ $RC = 124 ] || [ $RC = 137 ]; then
 		echo "(timed out after ${CRYO_TIMEOUT}s)" >>"$DIR/cryo-$tag.txt"

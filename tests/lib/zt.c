@@ -216,6 +216,11 @@ void zt_ready(void)
 	ready_fd = -1;
 }
 
+bool zt_own_fd(int fd)
+{
+	return fd >= 0 && (fd == ready_fd || fd == pid_dirfd);
+}
+
 void zt_wait_for_check(void)
 {
 	sigset_t term, old, wait;

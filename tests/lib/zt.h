@@ -41,6 +41,10 @@ void zt_init_flags(int argc, char **argv, unsigned int flags);
  * and whatever the test opened itself. */
 void zt_ready(void);
 
+/* True for the descriptors zt holds until zt_ready() closes them (so that a test listing
+ * its descriptors before ready can leave them out). */
+bool zt_own_fd(int fd);
+
 /* Block until SIGTERM arrives. The wait is a sigsuspend() loop, so the test sits in a
  * blocking, restartable syscall when it is dumped: that is intended. */
 void zt_wait_for_check(void);
