@@ -22,6 +22,9 @@ OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(PB_C:.c=.o)
 
 all: $(O)/cryo
 
+# generated sources are kept, not treated as intermediate files
+.SECONDARY: $(PB_C) $(PB_H)
+
 $(O)/gen/images/%.pb-c.c $(O)/gen/images/%.pb-c.h: images/%.proto
 	@mkdir -p $(O)/gen
 	protoc-c --c_out=$(O)/gen $<

@@ -369,6 +369,7 @@ static int rebuild(struct restore_ctx *ctx, struct restore_task *t)
 		return -errno;
 	if ((ret = restore_mm_remote(ctx, t)) || (ret = restore_pages_remote(ctx, t)) ||
 	    (ret = restore_mm_fields_remote(ctx, t)) || (ret = close_service_fds(t)) ||
+	    (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
 	    (ret = restore_thread_attrs_remote(ctx, t)) || (ret = restore_seccomp_remote(ctx, t)) ||
 	    (ret = restore_creds_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||

@@ -84,6 +84,7 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_seccomp_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t);
 int restore_regs(struct restore_ctx *ctx, struct restore_task *t);

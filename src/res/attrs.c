@@ -28,13 +28,12 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 	int32_t v;
 	long rv;
 
+	/* from inside: prlimit on a task with other credentials needs CAP_SYS_RESOURCE */
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
 		struct rlimit64 rl;
-		if (prlimit64(t->pid, res, NULL, &rl) < 0) {
-			int err = errno;
-			pr_errno(err, "task %d: cannot read rlimit %d", t->pid, res);
-			return -err;
-		}
+		rv = rsys4(r, __NR_prlimit64, 0, res, 0, remote_scratch(r));
+		if (rv < 0 || remote_read(t->pid, remote_scratch(r), &rl, sizeof(rl)))
+			goto fail;
 		RlimitEntry *e = A_NEW(&ctx->arena, RlimitEntry, RLIMIT_ENTRY);
 		if (!e || !DUMP_PUSH(ctx, core->rlimits, core->n_rlimits, e))
 			return -ENOMEM;
@@ -64,6 +63,10 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 	if ((rv = rsys1(r, __NR_prctl, PR_GET_THP_DISABLE)) < 0)
 		goto fail;
 	core->thp_disable = rv;
+	if ((rv = rsys1(r, __NR_prctl, PR_MCE_KILL_GET)) < 0)
+		goto fail;
+	core->has_mce_kill = true;
+	core->mce_kill = rv;
 	core->no_new_privs = t->status.no_new_privs;
 	core->umask = t->status.umask;
 	core->exit_signal = t->stat.exit_signal;
@@ -97,6 +100,22 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
 	tc->nice = getpriority(PRIO_PROCESS, tid);
 	if (errno)
 		return -errno;
+
+	rv = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, tid);
+	if (rv < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot read its I/O priority", tid);
+		return -err;
+	}
+	tc->has_ioprio = true;
+	tc->ioprio = rv;
+	rv = rsys1(&t->rem, __NR_prctl, PR_GET_TIMERSLACK);
+	if (rv < 0) {
+		pr_errno((int)-rv, "task %d: cannot read its timer slack", tid);
+		return (int)rv;
+	}
+	tc->has_timer_slack_ns = true;
+	tc->timer_slack_ns = rv;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", t->pid, tid);
 	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
@@ -156,11 +175,54 @@ int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-/* After the credentials: changing them resets both of these. */
+/* Limits are set from inside: prlimit on another task may need CAP_SYS_RESOURCE. After the
+ * service descriptors are closed, as RLIMIT_NOFILE may be below their numbers. */
+int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	for (size_t i = 0; i < t->core->n_rlimits; i++) {
+		RlimitEntry *e = t->core->rlimits[i];
+		struct rlimit64 rl = { e->cur, e->max };
+		if (e->resource >= RLIM_NLIMITS) {
+			pr_err("core-%d.img: unknown rlimit %u", t->pid, e->resource);
+			return -EINVAL;
+		}
+		int ret = remote_write(t->pid, remote_scratch(r), &rl, sizeof(rl));
+		if (ret)
+			return ret;
+		long rv = rsys4(r, __NR_prlimit64, 0, e->resource, remote_scratch(r), 0);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot set rlimit %u to %llu/%llu", t->pid,
+				 e->resource, (unsigned long long)e->cur, (unsigned long long)e->max);
+			return (int)rv;
+		}
+	}
+	return 0;
+}
+
+/* After the credentials: changing them resets the first two. */
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct remote *r = &t->rem;
+	ThreadCore *tc = t->thread;
 	long rv;
+
+	if (t->core->has_mce_kill) {
+		rv = t->core->mce_kill == PR_MCE_KILL_DEFAULT
+			     ? rsys2(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_CLEAR)
+			     : rsys3(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, t->core->mce_kill);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot set its MCE kill policy", t->pid);
+			return (int)rv;
+		}
+	}
+	if (tc->has_timer_slack_ns) {
+		rv = rsys2(r, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot set its timer slack", t->pid);
+			return (int)rv;
+		}
+	}
 
 	rv = rsys2(r, __NR_prctl, PR_SET_PDEATHSIG, t->core->pdeathsig);
 	if (rv < 0) {
@@ -207,20 +269,6 @@ int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 	char path[64], buf[32];
 	int policy = tc->sched_policy | (tc->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
 
-	for (size_t i = 0; i < t->core->n_rlimits; i++) {
-		RlimitEntry *e = t->core->rlimits[i];
-		struct rlimit64 rl = { e->cur, e->max };
-		if (e->resource >= RLIM_NLIMITS) {
-			pr_err("core-%d.img: unknown rlimit %u", t->pid, e->resource);
-			return -EINVAL;
-		}
-		if (prlimit64(t->pid, e->resource, &rl, NULL) < 0) {
-			int err = errno;
-			pr_errno(err, "task %d: cannot set rlimit %u to %llu/%llu", t->pid,
-				 e->resource, (unsigned long long)e->cur, (unsigned long long)e->max);
-			return -err;
-		}
-	}
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", t->pid);
 	snprintf(buf, sizeof(buf), "%d", t->core->oom_score_adj);
 	if (write_file(path, buf) < 0) {
@@ -231,6 +279,12 @@ int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 	if (setpriority(PRIO_PROCESS, t->pid, tc->nice) < 0) {
 		int err = errno;
 		pr_errno(err, "task %d: cannot set nice value %d", t->pid, tc->nice);
+		return -err;
+	}
+	if (tc->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, t->pid,
+				      tc->ioprio) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot set its I/O priority %#x", t->pid, tc->ioprio);
 		return -err;
 	}
 	if (sched_setscheduler(t->pid, policy, &sp) < 0) {

@@ -1,5 +1,5 @@
 /* Seccomp: strict mode, or the stack of BPF filters. Filters are read with
- * PTRACE_SECCOMP_GET_FILTER (index 0 is the newest) and installed oldest first. While cryo
+ * PTRACE_SECCOMP_GET_FILTER (index 0 is the oldest) and installed again in that order. While cryo
  * controls a task it holds PTRACE_O_SUSPEND_SECCOMP, so the filters never block its calls. */
 #include <errno.h>
 #include <linux/filter.h>
@@ -48,7 +48,7 @@ int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t)
 			return -ENOMEM;
 		if (ptrace(PTRACE_SECCOMP_GET_FILTER, t->pid, i, f->insns.data) != len)
 			return -EIO;
-		core->seccomp_filters[n - 1 - i] = f; /* oldest first */
+		core->seccomp_filters[i] = f; /* oldest first, as the kernel numbers them */
 	}
 	pr_info("task %d: seccomp mode %u with %d filters", t->pid, core->seccomp_mode, n);
 	return 0;

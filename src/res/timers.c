@@ -170,8 +170,9 @@ static int create_posix_timers(struct restore_task *t)
 			 t->pid);
 		return (int)rv;
 	}
-	for (size_t i = 0; i < t->core->n_posix_timers && !ret; i++) {
-		PosixTimer *pt = t->core->posix_timers[i];
+	/* /proc lists the newest first: create the oldest first so the list reads the same */
+	for (size_t k = t->core->n_posix_timers; k-- > 0 && !ret;) {
+		PosixTimer *pt = t->core->posix_timers[k];
 		struct kernel_sigevent sev = { .value = pt->sigval, .signo = pt->signo,
 					       .notify = pt->notify };
 		int32_t id = pt->id;
@@ -203,6 +204,25 @@ static int create_posix_timers(struct restore_task *t)
 	return ret;
 }
 
+/* Arming a CPU-time interval timer adds one scheduler tick to its value (so that it never
+ * fires early); measure that tick here, once, to give back exactly the time that was left. */
+static uint64_t cpu_itimer_slack_ns(void)
+{
+	static const uint64_t ticks_us[] = { 10000, 4000, 3333, 1000 };
+	struct itimerval set = { { 0, 0 }, { 1000, 0 } }, got, off = { { 0, 0 }, { 0, 0 } };
+	uint64_t best = 0, diff;
+
+	if (setitimer(ITIMER_VIRTUAL, &set, NULL) || getitimer(ITIMER_VIRTUAL, &got))
+		return 0;
+	setitimer(ITIMER_VIRTUAL, &off, NULL);
+	diff = (got.it_value.tv_sec - 1000) * 1000000ll + got.it_value.tv_usec;
+	for (size_t i = 0; i < sizeof(ticks_us) / sizeof(ticks_us[0]); i++)
+		if (!best || (diff > ticks_us[i] ? diff - ticks_us[i] : ticks_us[i] - diff) <
+				     (diff > best ? diff - best : best - diff))
+			best = ticks_us[i];
+	return best * 1000;
+}
+
 /* Timers are armed last, just before the task resumes, so they lose as little as possible. */
 int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -215,6 +235,7 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 	ret = create_posix_timers(t);
 	if (ret)
 		return ret;
+	uint64_t slack = 0;
 	for (int which = 0; which < 3; which++) {
 		struct kernel_itimerval v;
 		if (!pair_valid(p[which])) {
@@ -223,10 +244,17 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 		}
 		if (!p[which]->value_sec && !p[which]->value_nsec)
 			continue;
+		uint64_t value = p[which]->value_sec * 1000000000ull + p[which]->value_nsec;
+		if (which != ITIMER_REAL) {
+			if (!slack)
+				slack = cpu_itimer_slack_ns();
+			if (value > slack + 1000)
+				value -= slack;
+		}
 		v.interval.tv_sec = p[which]->interval_sec;
 		v.interval.tv_usec = p[which]->interval_nsec / 1000;
-		v.value.tv_sec = p[which]->value_sec;
-		v.value.tv_usec = p[which]->value_nsec / 1000;
+		v.value.tv_sec = value / 1000000000ull;
+		v.value.tv_usec = value % 1000000000ull / 1000;
 		if (!v.value.tv_sec && !v.value.tv_usec)
 			v.value.tv_usec = 1;
 		ret = remote_write(t->pid, scratch, &v, sizeof(v));
