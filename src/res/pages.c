@@ -5,6 +5,8 @@
  * its shmem file (map_files), whose holes are skipped. Restore: the task reads its own pages
  * straight from the image with remote preadv, one copy, in the kernel. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +24,109 @@
 #include "core/util.h"
 #include "res/mm.h"
 
-#define COPY_BUF (4u << 20)
+#define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
+#define NR_BUFS 4
 #define MAX_IOV 1024
 #define SCAN_VEC 4096
+
+/* Batches are read from the task by the dumping thread and written to the image by a second
+ * thread, in order, so that reading memory and writing the file overlap. */
+struct write_ring {
+	uint8_t *buf[NR_BUFS];
+	size_t len[NR_BUFS];
+	int head, count; /* next to write, batches queued */
+	int fd;
+	int err;         /* first write error (-errno), sticky */
+	bool done;
+	uint64_t bytes;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
 
 struct page_writer {
 	struct dump_ctx *ctx;
 	struct dump_task *t;
-	int out_fd;                 /* pages image */
-	uint8_t *buf;               /* batch of page data */
+	struct write_ring ring;
+	int cur;                    /* ring buffer being filled */
 	size_t used;
 	struct iovec riov[MAX_IOV]; /* where the batch comes from in the task */
 	int nr_riov;
 	int mem_fd;                 /* /proc/PID/mem, for pages process_vm_readv cannot read */
 	PageRun *last;
 };
+
+static void *ring_writer(void *arg)
+{
+	struct write_ring *r = arg;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->count && !r->done)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (!r->count)
+			break;
+		int i = r->head;
+		pthread_mutex_unlock(&r->lock);
+		int ret = r->err ? 0 : write_all(r->fd, r->buf[i], r->len[i]);
+		pthread_mutex_lock(&r->lock);
+		if (ret && !r->err)
+			r->err = ret;
+		r->bytes += r->len[i];
+		r->head = (r->head + 1) % NR_BUFS;
+		r->count--;
+		pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Hand a filled buffer to the writer; returns the index of a free one to fill next. */
+static int ring_submit(struct write_ring *r, int i, size_t len)
+{
+	pthread_mutex_lock(&r->lock);
+	r->len[i] = len;
+	r->count++;
+	pthread_cond_broadcast(&r->cond);
+	while (r->count == NR_BUFS)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return (i + 1) % NR_BUFS;
+}
+
+static int ring_start(struct write_ring *r, int fd)
+{
+	r->fd = fd;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	for (int i = 0; i < NR_BUFS; i++) {
+		r->buf[i] = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->buf[i] == MAP_FAILED) {
+			r->buf[i] = NULL;
+			return -ENOMEM;
+		}
+	}
+	int ret = pthread_create(&r->thread, NULL, ring_writer, r);
+	return -ret;
+}
+
+/* Wait until everything queued is written; returns the first write error. */
+static int ring_stop(struct write_ring *r, bool started)
+{
+	if (started) {
+		pthread_mutex_lock(&r->lock);
+		r->done = true;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+	}
+	for (int i = 0; i < NR_BUFS; i++)
+		if (r->buf[i])
+			munmap(r->buf[i], COPY_BUF);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	return r->err;
+}
 
 static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 {
@@ -57,8 +147,9 @@ static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 
 static int flush(struct page_writer *w)
 {
+	uint8_t *buf = w->ring.buf[w->cur];
 	if (w->nr_riov) {
-		struct iovec liov = { w->buf, w->used };
+		struct iovec liov = { buf, w->used };
 		ssize_t n = process_vm_readv(w->t->pid, &liov, 1, w->riov, w->nr_riov, 0);
 		if (n != (ssize_t)w->used) {
 			int err = n < 0 ? errno : EFAULT;
@@ -68,12 +159,11 @@ static int flush(struct page_writer *w)
 		}
 	}
 	if (w->used) {
-		int ret = write_all(w->out_fd, w->buf, w->used);
-		if (ret) {
-			pr_errno(-ret, "cannot write the page image of task %d", w->t->pid);
-			return ret;
+		if (w->ring.err) {
+			pr_errno(-w->ring.err, "cannot write the page image of task %d", w->t->pid);
+			return w->ring.err;
 		}
-		w->ctx->stats.bytes_written += w->used;
+		w->cur = ring_submit(&w->ring, w->cur, w->used);
 	}
 	w->used = 0;
 	w->nr_riov = 0;
@@ -94,7 +184,7 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 			return ret;
 		while (len) {
 			uint64_t chunk = len < COPY_BUF ? len : COPY_BUF;
-			ssize_t n = pread(src_fd, w->buf, chunk, src_off);
+			ssize_t n = pread(src_fd, w->ring.buf[w->cur], chunk, src_off);
 			if (n != (ssize_t)chunk) {
 				int err = n < 0 ? errno : EIO;
 				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
@@ -208,14 +298,12 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1 };
 	char path[64];
-	int pagemap_fd, ret = 0;
+	int pagemap_fd, out_fd = -1, ret = 0, wret;
+	bool started = false;
 	uint64_t t0 = now_ns();
 
 	t->pagemap = A_NEW(&ctx->arena, Pagemap, PAGEMAP);
 	if (!t->pagemap)
-		return -ENOMEM;
-	w.buf = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w.buf == MAP_FAILED)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
 	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -226,9 +314,15 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
 		goto out;
 	}
-	w.out_fd = img_raw_create(ctx->dirfd, IMG_PAGES, t->pid);
-	if (w.out_fd < 0) {
-		ret = w.out_fd;
+	out_fd = img_raw_create(ctx->dirfd, IMG_PAGES, t->pid);
+	if (out_fd < 0) {
+		ret = out_fd;
+		goto out;
+	}
+	ret = ring_start(&w.ring, out_fd);
+	started = ret == 0 && w.ring.buf[NR_BUFS - 1];
+	if (ret) {
+		pr_errno(-ret, "cannot start writing the page image");
 		goto out;
 	}
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
@@ -241,16 +335,23 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	if (!ret)
 		ret = flush(&w);
-	close(w.out_fd);
-	ctx->stats.pages_skipped_zero = ctx->stats.pages_scanned - ctx->stats.pages_written;
-	pr_info("task %d: %lu pages written in %zu runs", t->pid, t->pagemap->total_pages,
-		t->pagemap->n_runs);
 out:
+	wret = ring_stop(&w.ring, started);
+	if (!ret && wret) {
+		pr_errno(-wret, "cannot write the page image of task %d", t->pid);
+		ret = wret;
+	}
+	ctx->stats.bytes_written += w.ring.bytes;
+	if (out_fd >= 0)
+		close(out_fd);
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
 	if (w.mem_fd >= 0)
 		close(w.mem_fd);
-	munmap(w.buf, COPY_BUF);
+	ctx->stats.pages_skipped_zero = ctx->stats.pages_scanned - ctx->stats.pages_written;
+	if (!ret)
+		pr_info("task %d: %lu pages written in %zu runs", t->pid, t->pagemap->total_pages,
+			t->pagemap->n_runs);
 	ctx->stats.memory_ns += now_ns() - t0;
 	return ret;
 }
