@@ -77,6 +77,11 @@ else
 fi
 MODES=${ZT_MODES:-$DEFAULT_MODES}
 
+# A run killed during bad-input/dump-readonly-dir may have left its read-only bind mount.
+awk -v out="$OUT/" 'index($2, out) == 1 { print $2 }' /proc/mounts | while read -r m; do
+	umount -l "$m" 2>/dev/null
+done
+
 passed=0
 failed=0
 skipped=0
@@ -307,6 +312,7 @@ run_one() {
 # --- bad input -----------------------------------------------------------------------------
 
 source "$TESTS/bad_input.sh"
+source "$TESTS/shell_job.sh"
 
 # --- main ----------------------------------------------------------------------------------
 
@@ -318,9 +324,17 @@ all_tests() {
 }
 
 names=("$@")
-[ ${#names[@]} = 0 ] && names=($(all_tests) bad-input)
+[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job bad-input)
 
 for name in "${names[@]}"; do
+	if [ "$name" = shell-job ]; then
+		if [ "$NODUMP" = 1 ]; then
+			skip shell-job "needs cryo (ZT_NODUMP=1)"
+		else
+			shell_job_case
+		fi
+		continue
+	fi
 	if [ "$name" = bad-input ]; then
 		if [ "$NODUMP" = 1 ]; then
 			skip bad-input "needs cryo (ZT_NODUMP=1)"

@@ -332,8 +332,10 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 		pr_info("dump of %d done in %.3f ms (frozen %.3f ms, memory %.3f ms, %lu pages)",
 			t->pid, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,
 			ctx.stats.memory_ns / 1e6, ctx.stats.pages_written);
-	} else {
+	} else if (ctx.t_frozen) {
 		pr_err("dump of process %d failed; it was left running", t->pid);
+	} else {
+		pr_err("dump of process %d failed before it was touched", t->pid);
 	}
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);

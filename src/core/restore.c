@@ -140,7 +140,11 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 		}
 		return 0;
 	}
-	if ((pid_t)p->sid != getsid(0) && !ctx->opts->shell_job) {
+	/* a shell job joins the session and group of the cryo that restores it, as a job of
+	 * the shell that runs cryo */
+	if (ctx->opts->shell_job)
+		return 0;
+	if ((pid_t)p->sid != getsid(0)) {
 		child_fail(t, ESRCH,
 			   "the task belonged to session %u, which is not cryo's (%d); "
 			   "restoring into a foreign session is not supported yet",
@@ -152,8 +156,7 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 			child_fail(t, errno, "cannot start process group %d", t->pid);
 			return -1;
 		}
-	} else if ((pid_t)p->pgid != getpgrp() && !ctx->opts->shell_job &&
-		   setpgid(0, p->pgid) < 0) {
+	} else if ((pid_t)p->pgid != getpgrp() && setpgid(0, p->pgid) < 0) {
 		child_fail(t, errno, "cannot join process group %u", p->pgid);
 		return -1;
 	}
