@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/kcmp.h>
 
 #include "core/dump.h"
 #include "core/log.h"
@@ -84,6 +86,20 @@ static int save_ghost(struct dump_ctx *ctx, struct dump_task *t, int fd, FdEntry
 	return ret;
 }
 
+/* Is fd a duplicate (dup, dup2, F_DUPFD, inherited) of an fd already saved? Then it shares the
+ * open file description: position, flags, everything but close-on-exec. */
+static FdEntry *same_description(struct dump_task *t, int fd, const struct stat *st)
+{
+	for (size_t i = 0; i < t->files->n_fds; i++) {
+		FdEntry *e = t->files->fds[i];
+		if (e->has_dup_of || e->rdev != st->st_rdev || e->mode != st->st_mode)
+			continue;
+		if (syscall(SYS_kcmp, t->pid, t->pid, KCMP_FILE, e->fd, fd) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
 {
 	char path[64], link[4096];
@@ -114,8 +130,23 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
 		pr_errno(-ret, "task %d: cannot stat fd %d (%s)", t->pid, fd, link);
 		return ret;
 	}
+	FdEntry *orig = same_description(t, fd, &st);
 	e = A_NEW(&ctx->arena, FdEntry, FD_ENTRY);
-	if (!e || !DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e))
+	if (!e)
+		return -ENOMEM;
+	if (orig) {
+		*e = *orig;
+		e->fd = fd;
+		e->cloexec = !!(flags & O_CLOEXEC);
+		e->has_dup_of = true;
+		e->dup_of = orig->fd;
+		e->has_ghost = false;
+		e->ghost = -1;
+		pr_info("task %d: fd %d shares its file description with fd %d", t->pid, fd,
+			orig->fd);
+		return DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e) ? 0 : -ENOMEM;
+	}
+	if (!DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e))
 		return -ENOMEM;
 	e->fd = fd;
 	e->cloexec = !!(flags & O_CLOEXEC);
@@ -193,6 +224,16 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 			pr_err("files-%d.img: descriptor entry %zu is invalid", t->pid, i);
 			return -EINVAL;
 		}
+		if (e->has_dup_of) {
+			size_t j;
+			for (j = 0; j < i && f->fds[j]->fd != e->dup_of; j++)
+				;
+			if (j == i || f->fds[j]->has_dup_of) {
+				pr_err("files-%d.img: fd %d duplicates fd %d, which comes not before it",
+				       t->pid, e->fd, e->dup_of);
+				return -EINVAL;
+			}
+		}
 		for (size_t j = 0; j < i; j++)
 			if (f->fds[j]->fd == e->fd) {
 				pr_err("files-%d.img: descriptor %d appears twice", t->pid, e->fd);
@@ -228,6 +269,7 @@ static int open_ghost(struct restore_ctx *ctx, struct restore_task *t, FdEntry *
 		child_fail(t, -src, "cannot open %s", name);
 		return -1;
 	}
+	/* a new file may have taken the name since: build the ghost beside it */
 	snprintf(path, sizeof(path), "%s", g->orig_path);
 	dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, g->mode & 07777);
 	for (int i = 0; dst < 0 && errno == EEXIST && i < 100; i++) {
@@ -253,7 +295,16 @@ static int open_ghost(struct restore_ctx *ctx, struct restore_task *t, FdEntry *
 	close(dst);
 	fd = open(path, flags);
 	err = errno;
-	unlink(path);
+	if (fd >= 0 && strcmp(path, g->orig_path) &&
+	    renameat2(AT_FDCWD, path, AT_FDCWD, g->orig_path, RENAME_EXCHANGE) == 0) {
+		/* the ghost is unlinked under its own name, so its fd reads "NAME (deleted)";
+		 * the file that holds the name now gets it back at once */
+		unlink(g->orig_path);
+		if (rename(path, g->orig_path) < 0)
+			pr_warn("task %d: %s is left at %s", t->pid, g->orig_path, path);
+	} else {
+		unlink(path);
+	}
 	if (fd < 0)
 		child_fail(t, err, "cannot open recreated deleted file %s", path);
 	return fd;
@@ -290,6 +341,15 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
+		if (e->has_dup_of) {
+			if (dup2(e->dup_of, e->fd) < 0 ||
+			    fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
+				child_fail(t, errno, "cannot make fd %d a duplicate of fd %d", e->fd,
+					   e->dup_of);
+				return -1;
+			}
+			continue;
+		}
 		int fd = open_one(ctx, t, e);
 		if (fd < 0)
 			return -1;
