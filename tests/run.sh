@@ -1,5 +1,5 @@
 #!/bin/bash
-# cryo's test runner: bash tests/run.sh [NAME...]   (no names: every test and bad-input)
+# cryo's test runner: bash tests/run.sh [NAME...]   (no names: every test, shell-job, bad-input)
 #
 # The protocol between this runner and a test program (tests/lib/zt.[ch], docs/testing.md):
 #  1. The runner starts `tests/build/NAME --pidfile P --outfile O` with its cwd in a fresh
@@ -18,8 +18,9 @@
 #  leave-running  dump -R; the original must still run; check it.
 #  gen2           (tests marked gen2) dump, restore, dump the restored one, restore, check.
 #  nodump         ZT_NODUMP=1: no cryo at all, start and check: the test's own sanity.
-# plus the bad-input cases (name `bad-input`): cryo must fail cleanly on bad arguments and
-# broken images, and a failed dump must leave its target running and intact.
+# plus the bad-input cases (name `bad-input`, tests/bad_input.sh): cryo must fail cleanly on
+# bad arguments and broken images, and a failed dump must leave its target running and intact;
+# and the `shell-job` case (tests/shell_job.sh): a job on a real pseudo-terminal.
 #
 # A test's source may hold a line `// zt-run: FLAG...` with FLAGs among:
 #  shell-job  pass --shell-job to dump and restore
@@ -49,8 +50,8 @@ if [ -z "${ZT_UNDER_REAPER:-}" ]; then
 		grep -E 'error|Error' "$TESTS/make.log" | head -n 20
 		echo "(building some tests failed; tests/make.log has the details)"
 	fi
-	if [ ! -x "$BUILD/tools/reaper" ]; then
-		echo "building tests/tools/reaper failed"
+	if [ ! -x "$BUILD/tools/reaper" ] || [ ! -x "$BUILD/tools/closefds" ]; then
+		echo "building tests/tools failed"
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
@@ -205,22 +206,14 @@ skip() {
 
 # --- the steps of a mode -------------------------------------------------------------------
 
-# Close every descriptor above 2 in the calling (sub)shell: whatever started the runner may
-# have left pipes open, and a test must hold nothing it did not open itself.
-close_fds() {
-	local fd
-	for fd in $(ls /proc/$BASHPID/fd); do
-		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-	done
-	return 0
-}
-
 # start_test NAME: start the program in $DIR; sets PID.
 start_test() {
 	local name=$1 rc
 	PID=
 	mkdir -p "$DIR/work"
-	(close_fds && cd "$DIR/work" && exec timeout --foreground -k 2 "$START_TIMEOUT" "$BUILD/$name" \
+	# closefds: a test must hold nothing it did not open itself.
+	(cd "$DIR/work" && exec "$BUILD/tools/closefds" timeout --foreground -k 2 \
+		"$START_TIMEOUT" "$BUILD/$name" \
 		--pidfile "$DIR/test.pid" --outfile "$DIR/out.txt") >"$DIR/start.txt" 2>&1 </dev/null
 	rc=$?
 	if [ -s "$DIR/test.pid" ]; then
@@ -236,7 +229,7 @@ start_test() {
 cryo() {
 	local tag=$1
 	shift
-	(close_fds && exec timeout --foreground -k 5 "$CRYO_TIMEOUT" "$CRYO" "$@") \
+	"$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" "$CRYO" "$@" \
 		>"$DIR/cryo-$tag.txt" 2>&1 </dev/null
 	RC=$?
 	if [ $RC = 124 ] || [ $RC = 137 ]; then
@@ -323,54 +316,61 @@ all_tests() {
 	done
 }
 
-names=("$@")
-[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job bad-input)
+# The whole file is read before main runs: bash reads a script as it goes, and anything that
+# moved the shared offset of its descriptor would otherwise make it read garbage.
+main() {
+	names=("$@")
+	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job bad-input)
 
-for name in "${names[@]}"; do
-	if [ "$name" = shell-job ]; then
-		if [ "$NODUMP" = 1 ]; then
-			skip shell-job "needs cryo (ZT_NODUMP=1)"
-		else
-			shell_job_case
+	for name in "${names[@]}"; do
+		if [ "$name" = shell-job ]; then
+			if [ "$NODUMP" = 1 ]; then
+				skip shell-job "needs cryo (ZT_NODUMP=1)"
+			else
+				shell_job_case
+			fi
+			continue
 		fi
-		continue
-	fi
-	if [ "$name" = bad-input ]; then
-		if [ "$NODUMP" = 1 ]; then
-			skip bad-input "needs cryo (ZT_NODUMP=1)"
-		else
-			bad_input
+		if [ "$name" = bad-input ]; then
+			if [ "$NODUMP" = 1 ]; then
+				skip bad-input "needs cryo (ZT_NODUMP=1)"
+			else
+				bad_input
+			fi
+			continue
 		fi
-		continue
-	fi
-	if [ ! -e "$TESTS/progs/$name.c" ]; then
-		echo "FAIL  $name: no such test"
-		failed=$((failed + 1))
-		failed_names+=("$name")
-		continue
-	fi
-	if [ ! -x "$BUILD/$name" ] || [ "$TESTS/progs/$name.c" -nt "$BUILD/$name" ]; then
-		echo "FAIL  $name: did not build (tests/make.log)"
-		failed=$((failed + 1))
-		failed_names+=("$name")
-		continue
-	fi
-	for mode in $MODES; do
-		case $mode in
-		nodump) ;;
-		gen2) has_flag "$name" gen2 || continue ;&
-		*) has_flag "$name" no-cryo && continue ;;
-		esac
-		run_one "$name" "$mode"
+		if [ ! -e "$TESTS/progs/$name.c" ]; then
+			echo "FAIL  $name: no such test"
+			failed=$((failed + 1))
+			failed_names+=("$name")
+			continue
+		fi
+		if [ ! -x "$BUILD/$name" ] || [ "$TESTS/progs/$name.c" -nt "$BUILD/$name" ]; then
+			echo "FAIL  $name: did not build (tests/make.log)"
+			failed=$((failed + 1))
+			failed_names+=("$name")
+			continue
+		fi
+		for mode in $MODES; do
+			case $mode in
+			nodump) ;;
+			gen2) has_flag "$name" gen2 || continue ;&
+			*) has_flag "$name" no-cryo && continue ;;
+			esac
+			run_one "$name" "$mode"
+		done
 	done
-done
 
-if [ $failed -gt 0 ]; then
-	echo "failed: ${failed_names[*]}"
-fi
-if [ $skipped -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
-[ $failed = 0 ]
+	if [ $failed -gt 0 ]; then
+		echo "failed: ${failed_names[*]}"
+	fi
+	if [ $skipped -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ $failed = 0 ]
+}
+
+main "$@"
+exit $?

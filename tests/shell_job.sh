@@ -27,8 +27,9 @@ shell_job_case() {
 		return
 	fi
 	# sh is the session leader and terminal owner, the job its foreground child
-	(close_fds && exec script -qec "sh -c '$BUILD/tools/tty_job $DIR/out.txt $DIR/test.pid; true'" \
-		/dev/null) >/dev/null 2>&1 </dev/null &
+	"$BUILD/tools/closefds" script -qec \
+		"sh -c '$BUILD/tools/tty_job $DIR/out.txt $DIR/test.pid; true'" \
+		/dev/null >/dev/null 2>&1 </dev/null &
 	if ! wait_file "$DIR/test.pid" 10; then
 		fail_step "the job did not start on a terminal"
 		report shell-job "$t0"
@@ -53,9 +54,9 @@ shell_job_case() {
 		gone_after_dump
 	fi
 	if [ -z "$REASON" ]; then
-		(close_fds && exec script -qec "$CRYO restore -D $DIR/img --shell-job -v4 -o restore.log \
-			--pidfile $DIR/restored.pid; echo \$? >$DIR/restore.rc" /dev/null) \
-			>"$DIR/cryo-restore.txt" 2>&1 </dev/null &
+		"$BUILD/tools/closefds" script -qec "$CRYO restore -D $DIR/img --shell-job -v4 \
+			-o restore.log --pidfile $DIR/restored.pid; echo \$? >$DIR/restore.rc" \
+			/dev/null >"$DIR/cryo-restore.txt" 2>&1 </dev/null &
 		job=$!
 		if ! wait_file "$DIR/restored.pid" 20; then
 			fail_step "cryo restore --shell-job did not restore the job"

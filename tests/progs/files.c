@@ -10,6 +10,7 @@
  * used: data read at its position, writes land where they must (O_APPEND at the end), the
  * directory still resolves names, the devices behave, and a deleted file still holds its
  * own data, not that of the file that took its name. */
+// zt-run: gen2
 #include "zt.h"
 
 #include <dirent.h>

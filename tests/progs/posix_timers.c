@@ -6,6 +6,7 @@
  * every timer_gettime() interval is unchanged and each remaining time sane (disarmed ones
  * still 0, armed ones not more than before); and a short periodic timer keeps firing after
  * the restore, with its si_value, si_code SI_TIMER and timer id. */
+// zt-run: gen2
 #include "zt.h"
 
 #include <errno.h>

@@ -7,6 +7,7 @@
  * middle of the spin, so every register must come back exactly (the SIGTERM handler in
  * between is covered by the kernel's own save and restore). MXCSR and the x87 control word
  * have non-default values (rounding, DAZ, FZ, precision), a status flag is set in MXCSR. */
+// zt-run: gen2
 #include "zt.h"
 
 #include <asm/prctl.h>

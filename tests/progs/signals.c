@@ -11,6 +11,7 @@
  * once per queued instance, in order for the real-time ones, with its si_code and si_value,
  * SIGHUP on the alternate stack and with the handler's sa_mask in force. Finally SA_NODEFER
  * and SA_RESETHAND still work. */
+// zt-run: gen2
 #include "zt.h"
 
 #include <stdint.h>
