@@ -26,6 +26,8 @@
 #  shell-job  pass --shell-job to dump and restore
 #  gen2       run the gen2 mode as well
 #  no-cryo    only in nodump mode (a helper for bad-input, e.g. holding a socket)
+#  xfail      cryo does not support this state yet: a failure in a cryo mode is reported
+#             as `xfail` and counted as skipped, a pass as `XPASS` (then remove the mark)
 #
 # Environment: CRYO=path (binary; default build/cryo, built here), ZT_NODUMP=1,
 # ZT_MODES="restore leave-running" (the modes to run), ZT_CHECK_TIMEOUT (seconds to wait
@@ -130,6 +132,12 @@ kill_leftovers() {
 		kill_ours "$p"
 	done
 	started_pids=()
+	# Children of tests too: anything still running a test program of ours.
+	for p in $(find /proc/[0-9]*/exe -maxdepth 0 -lname "$BUILD/*" \
+		! -lname "$BUILD/tools/*" 2>/dev/null); do
+		p=${p#/proc/}
+		kill_ours "${p%/exe}"
+	done
 }
 
 # verdict OUTFILE SECONDS: wait for PASS or FAIL; prints PASS, FAIL or NONE.
@@ -166,6 +174,9 @@ has_flag() {
 # Per test: the reason of the first failure; empty while all is well.
 REASON=
 DIR=
+# 1 while a test marked xfail runs in a cryo mode: its failure is expected (cryo does not
+# support its kind of state yet) and counted as skipped.
+XFAIL=0
 
 fail_step() {
 	[ -z "$REASON" ] && REASON=$1
@@ -184,8 +195,17 @@ report() {
 	t=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	if [ -z "$REASON" ]; then
 		passed=$((passed + 1))
-		echo "ok    $name (${t}s)"
+		if [ "$XFAIL" = 1 ]; then
+			echo "XPASS $name (${t}s): marked xfail but passed: remove the mark"
+		else
+			echo "ok    $name (${t}s)"
+		fi
 		[ "${ZT_KEEP:-0}" = 1 ] || rm -rf "$DIR"
+		return
+	fi
+	if [ "$XFAIL" = 1 ]; then
+		skipped=$((skipped + 1))
+		echo "xfail $name (${t}s): $REASON"
 		return
 	fi
 	failed=$((failed + 1))
@@ -297,9 +317,12 @@ run_one() {
 	mkdir -p "$DIR"
 	SHELL_JOB=
 	has_flag "$name" shell-job && SHELL_JOB=--shell-job
+	XFAIL=0
+	[ "$mode" != nodump ] && has_flag "$name" xfail && XFAIL=1
 	"mode_${mode//-/_}" "$name"
 	kill_leftovers
 	report "$name/$mode" "$t0"
+	XFAIL=0
 }
 
 # --- bad input -----------------------------------------------------------------------------
