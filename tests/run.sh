@@ -57,8 +57,12 @@ if [ -z "${ZT_UNDER_REAPER:-}" ]; then
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
-	# Orphaned tests must be reaped, or their zombies keep the PIDs a restore needs.
+	# Orphaned tests must be reaped, or their zombies keep the PIDs a restore needs. The
+	# reaper notes how each ended: a test that dies without a verdict is explained by it.
 	export ZT_UNDER_REAPER=1
+	mkdir -p "$OUT"
+	export ZT_REAPER_LOG=$OUT/reaper.log
+	: >"$ZT_REAPER_LOG"
 	exec "$BUILD/tools/reaper" bash "${BASH_SOURCE[0]}" "$@"
 fi
 
@@ -79,6 +83,7 @@ else
 	fi
 fi
 MODES=${ZT_MODES:-$DEFAULT_MODES}
+REAPER_PID=$PPID	# tools/reaper started us
 
 # A run killed during bad-input/dump-readonly-dir may have left its read-only bind mount.
 awk -v out="$OUT/" 'index($2, out) == 1 { print $2 }' /proc/mounts | while read -r m; do
@@ -132,17 +137,30 @@ kill_leftovers() {
 		kill_ours "$p"
 	done
 	started_pids=()
-	# Children of tests too: anything still running a test program of ours.
-	for p in $(find /proc/[0-9]*/exe -maxdepth 0 -lname "$BUILD/*" \
-		! -lname "$BUILD/tools/*" 2>/dev/null); do
-		p=${p#/proc/}
-		kill_ours "${p%/exe}"
+	# Children of tests too: whatever runs one of our programs below our reaper (orphans go
+	# to it). Not any process running one: another run may be going on on this machine.
+	for p in $(ps -e -o pid=,ppid= | awk -v root="$REAPER_PID" '
+		{ parent[$1] = $2 }
+		END {
+			for (p in parent) {
+				q = parent[p]
+				while (q != root && q in parent && q > 1)
+					q = parent[q]
+				if (q == root)
+					print p
+			}
+		}'); do
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in
+		"$BUILD"/tools/*) ;;
+		*) kill_ours "$p" ;;
+		esac
 	done
 }
 
-# verdict OUTFILE SECONDS: wait for PASS or FAIL; prints PASS, FAIL or NONE.
+# verdict OUTFILE SECONDS [PID]: wait for PASS or FAIL; prints PASS, FAIL, NONE, or DIED
+# when PID ended without a verdict.
 verdict() {
-	local end=$(($(date +%s) + $2))
+	local end=$(($(date +%s) + $2)) pid=${3:-} gone=0
 	while :; do
 		if grep -q '^FAIL' "$1" 2>/dev/null; then
 			echo FAIL
@@ -153,9 +171,21 @@ verdict() {
 			return
 		fi
 		[ "$(date +%s)" -ge "$end" ] && break
+		# Gone: one more look at the file (the verdict comes before the exit), then give up.
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			[ $gone = 1 ] && { echo DIED; return; }
+			gone=1
+		fi
 		sleep 0.05
 	done
 	echo NONE
+}
+
+# How the reaper saw PID end, if it did.
+death_of() {
+	local line
+	line=$(grep "^$1 " "${ZT_REAPER_LOG:-/dev/null}" 2>/dev/null | tail -n1)
+	echo "${line:-$1 ended (no record)}"
 }
 
 test_flags() {
@@ -282,10 +312,11 @@ restore() {
 check() {
 	local v out=${1:-$DIR/out.txt}
 	kill -TERM "$PID" 2>/dev/null || fail_step "cannot signal $PID" || return 1
-	v=$(verdict "$out" "$CHECK_TIMEOUT")
+	v=$(verdict "$out" "$CHECK_TIMEOUT" "$PID")
 	case $v in
 	PASS) ;;
 	FAIL) fail_step "$(grep -m1 '^FAIL' "$out" | head -c 400)" || return 1 ;;
+	DIED) fail_step "no verdict: $(death_of "$PID")" || return 1 ;;
 	*) fail_step "no verdict within ${CHECK_TIMEOUT}s after SIGTERM" || return 1 ;;
 	esac
 	wait_gone "$PID" 5 || fail_step "test did not exit after its verdict" || return 1

@@ -16,6 +16,19 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t main_pid;
+static FILE *deaths;	/* $ZT_REAPER_LOG: how each reaped orphan ended, for run.sh */
+
+static void log_death(pid_t pid, int st)
+{
+	if (!deaths)
+		return;
+	if (WIFSIGNALED(st))
+		fprintf(deaths, "%d killed by signal %d%s\n", pid, WTERMSIG(st),
+			WCOREDUMP(st) ? " (core dumped)" : "");
+	else
+		fprintf(deaths, "%d exited with status %d\n", pid, WEXITSTATUS(st));
+	fflush(deaths);
+}
 
 static void forward(int sig)
 {
@@ -87,6 +100,8 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	main_pid = pid;
+	if (getenv("ZT_REAPER_LOG"))
+		deaths = fopen(getenv("ZT_REAPER_LOG"), "a");
 	signal(SIGTERM, forward);
 	signal(SIGHUP, forward);
 	/* Ctrl-C reaches the whole foreground group; we stay to clean up after CMD. */
@@ -102,6 +117,7 @@ int main(int argc, char **argv)
 			status = st;
 			break;
 		}
+		log_death(p, st);
 	}
 	main_pid = 0;
 
@@ -110,8 +126,9 @@ int main(int argc, char **argv)
 		int n = kill_children();
 		if (n)
 			usleep(20000);
-		while (waitpid(-1, &st, WNOHANG) > 0)
-			;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			log_death(p, st);
 		if (!n)
 			break;
 	}
