@@ -60,6 +60,7 @@ static const struct task {
 /* Ids as each task recorded them, for the others to compare with. */
 struct ids {
 	pid_t pid[NS], tid[NS], pgid[NS], sid[NS];
+	int counted[NS];	/* a process's main thread has listed its threads */
 };
 static struct ids *ids;
 
@@ -209,8 +210,13 @@ static void fill_stack_and_wait(int s)
 	zt_tree_expect(s, zt_check_pattern(stack_data, sizeof(stack_data), 2000 + s) < 0,
 		       "data on the thread's stack differs");
 	check_task(s);
-	if (!is_process(s))
-		zt_tree_done(s);
+	if (is_process(s))
+		return;
+	zt_tree_done(s);
+	/* Stay until the main thread has seen every thread in /proc/self/task. */
+	for (int i = 0; i < 1500 && !__atomic_load_n(&ids->counted[tasks[s].proc], __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
 }
 
 /* A process's own checks, in its main thread: its threads (then joined), its memory. */
@@ -230,13 +236,14 @@ static void check_process(int p)
 			       ids->tid[t]);
 	}
 	zt_tree_expect(p, n == want, "%d threads, expected %d", n, want);
+	__atomic_store_n(&ids->counted[p], 1, __ATOMIC_RELEASE);
 	check_memory(p);
 }
 
 static void join_threads(int p)
 {
 	for (int t = 0; t < NS; t++) {
-		if (tasks[t].proc != p || t == p || !zt_tree_wait_done(t, 0))
+		if (tasks[t].proc != p || t == p || !zt_tree_wait_done(t, 15000))
 			continue;
 		zt_tree_expect(p, pthread_join(threads[t], NULL) == 0, "join %s failed",
 			       tasks[t].name);
