@@ -32,13 +32,14 @@
 # Environment: CRYO=path (binary; default build/cryo, built here), ZT_NODUMP=1,
 # ZT_MODES="restore leave-running" (the modes to run), ZT_CHECK_TIMEOUT (seconds to wait
 # for a verdict), ZT_CRYO_TIMEOUT (seconds for one cryo command), ZT_KEEP=1 (keep tests/out of
-# passing tests too).
+# passing tests too), ZT_OUT (the output directory instead of tests/out; runs using the same
+# one take turns).
 # The last line is `N passed, N failed` (`, N skipped` when some were); exit 1 if any failed.
 
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TESTS=$ROOT/tests
-OUT=$TESTS/out
+OUT=${ZT_OUT:-$TESTS/out}
 BUILD=$TESTS/build
 NODUMP=${ZT_NODUMP:-0}
 START_TIMEOUT=${ZT_START_TIMEOUT:-15}
@@ -62,7 +63,6 @@ if [ -z "${ZT_UNDER_REAPER:-}" ]; then
 	export ZT_UNDER_REAPER=1
 	mkdir -p "$OUT"
 	export ZT_REAPER_LOG=$OUT/reaper.log
-	: >"$ZT_REAPER_LOG"
 	exec "$BUILD/tools/reaper" bash "${BASH_SOURCE[0]}" "$@"
 fi
 
@@ -84,6 +84,16 @@ else
 fi
 MODES=${ZT_MODES:-$DEFAULT_MODES}
 REAPER_PID=$PPID	# tools/reaper started us
+
+# One run at a time per output directory: a second run would delete the first one's files
+# under its feet. Another ZT_OUT lets runs go side by side.
+mkdir -p "$OUT"
+exec {LOCK_FD}>>"$OUT/.lock"
+if ! flock -n "$LOCK_FD"; then
+	echo "waiting for another run that uses $OUT (set ZT_OUT to run beside it)"
+	flock "$LOCK_FD"
+fi
+: >"$ZT_REAPER_LOG"
 
 # A run killed during bad-input/dump-readonly-dir may have left its read-only bind mount.
 awk -v out="$OUT/" 'index($2, out) == 1 { print $2 }' /proc/mounts | while read -r m; do
