@@ -42,7 +42,7 @@ static const struct {
 	[DZ] = { "zomb-deep", CLD_EXITED, 7, 7 << 8 },
 };
 
-enum { V_Z1_GO = 0 };
+enum { V_Z1_GO = 0, V_Z3_NAMED = 1 };
 
 struct ids {
 	pid_t pid[NS];
@@ -108,6 +108,7 @@ static pid_t spawn_zombie(int z)
 		kill(getpid(), SIGUSR2);
 		break;
 	case Z3:
+		zt_tree_set(V_Z3_NAMED, 1);
 		for (;;)
 			pause();
 	case DZ:
@@ -226,6 +227,9 @@ int main(int argc, char **argv)
 	if (setpgid(m, ids->z[Z1]))
 		zt_fail("setpgid M into Z1's group: %m");
 	zt_tree_set(V_Z1_GO, 1);
+	/* Killed only once it has its name. */
+	if (!zt_tree_wait_var(V_Z3_NAMED, 1, 10000))
+		zt_fail("Z3 never started");
 	kill(ids->z[Z3], SIGKILL);
 	for (int z = Z1; z <= Z3; z++)
 		if (!wait_zombie(ids->z[z]))
