@@ -38,51 +38,43 @@ void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
 	return item;
 }
 
-static int check_target(struct dump_ctx *ctx, struct dump_task *t)
+/* The root must be a live process, not a thread, and not cryo itself. */
+static int check_root(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64], buf[4096];
+	struct proc_stat st;
 	int ret;
 
-	if (t->pid == getpid()) {
-		pr_err("cryo cannot dump itself (pid %d)", t->pid);
+	if (pid == getpid()) {
+		pr_err("cryo cannot dump itself (pid %d)", pid);
 		return -EINVAL;
 	}
-	ret = proc_parse_stat(t->pid, 0, &t->stat);
+	ret = proc_parse_stat(pid, 0, &st);
 	if (ret) {
-		pr_errno(-ret, "cannot find process %d", t->pid);
+		pr_errno(-ret, "cannot find process %d", pid);
 		return ret;
 	}
-	ret = proc_parse_status(t->pid, &t->status);
-	if (ret) {
-		pr_errno(-ret, "cannot read the status of process %d", t->pid);
-		return ret;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/status", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_file_at(-1, path, buf, sizeof(buf)) > 0) {
 		char *tg = strstr(buf, "\nTgid:");
-		if (tg && atoi(tg + 6) != t->pid) {
-			pr_err("%d is a thread of process %d: dump the process", t->pid, atoi(tg + 6));
+		if (tg && atoi(tg + 6) != pid) {
+			pr_err("%d is a thread of process %d: dump the process", pid, atoi(tg + 6));
 			return -EINVAL;
 		}
 	}
-	if (t->stat.state == 'Z' || t->stat.state == 'X') {
-		pr_err("process %d is a zombie: nothing to dump", t->pid);
+	if (st.state == 'Z' || st.state == 'X') {
+		pr_err("process %d is a zombie: nothing to dump", pid);
 		return -ESRCH;
 	}
+	return 0;
+}
+
+/* What cryo cannot save yet, checked on each frozen task. */
+static int check_task(struct dump_ctx *ctx, struct dump_task *t)
+{
 	if (t->status.threads > 1) {
 		pr_err("process %d has %d threads: multi-threaded processes are not supported yet",
 		       t->pid, t->status.threads);
-		return -ENOTSUP;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", t->pid, t->pid);
-	if (read_file_at(-1, path, buf, sizeof(buf)) > 0 && buf[0]) {
-		pr_err("process %d has children (%s): process trees are not supported yet", t->pid,
-		       strtok(buf, "\n"));
-		return -ENOTSUP;
-	}
-	if (t->stat.state == 'T' || t->stat.state == 't') {
-		pr_err("process %d is stopped (state %c): stopped processes are not supported yet",
-		       t->pid, t->stat.state);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -105,26 +97,125 @@ static int open_images_dir(struct dump_ctx *ctx)
 	return 0;
 }
 
-static int freeze(struct dump_ctx *ctx, struct dump_task *t)
+static struct dump_task *add_task(struct dump_ctx *ctx, pid_t pid, int parent)
 {
-	int ret = ptrace_seize_stop(t->pid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return &ctx->tasks[i];
+	if ((ctx->nr_tasks & (ctx->nr_tasks - 1)) == 0) {
+		size_t cap = ctx->nr_tasks ? ctx->nr_tasks * 2 : 8;
+		struct dump_task *n = realloc(ctx->tasks, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		ctx->tasks = n;
+	}
+	struct dump_task *t = &ctx->tasks[ctx->nr_tasks++];
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->parent = parent;
+	return t;
+}
+
+/* Seize one task, or find it a zombie; returns 1 if it vanished (exited and reaped). */
+static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret = proc_parse_stat(t->pid, 0, &t->stat);
+	if (ret)
+		return 1;
+	if (t->stat.state == 'Z' || t->stat.state == 'X') {
+		t->zombie = true;
+		t->exit_status = t->stat.exit_code;
+		pr_info("process %d is a zombie (status %#x)", t->pid, t->exit_status);
+		return 0;
+	}
+	if (t->stat.state == 'T' || t->stat.state == 't') {
+		pr_err("process %d is stopped (state %c): stopped processes are not supported yet",
+		       t->pid, t->stat.state);
+		return -ENOTSUP;
+	}
+	ret = ptrace_seize_stop(t->pid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
+	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
+		return 1;
 	if (ret) {
 		pr_errno(-ret, "cannot freeze process %d (ptrace)", t->pid);
 		return ret;
 	}
 	t->seized = true;
-	ctx->t_frozen = now_ns();
 	/* what was read before the freeze may have changed: read it again */
 	ret = proc_parse_stat(t->pid, 0, &t->stat);
 	if (!ret)
 		ret = proc_parse_status(t->pid, &t->status);
-	if (!ret && t->status.threads > 1) {
-		pr_err("process %d started a thread: multi-threaded processes are not supported yet",
-		       t->pid);
-		ret = -ENOTSUP;
-	}
-	pr_info("process %d frozen", t->pid);
+	if (ret)
+		pr_errno(-ret, "cannot read the state of frozen process %d", t->pid);
 	return ret;
+}
+
+/* Add the children of a frozen task; returns how many were new. */
+static int add_children(struct dump_ctx *ctx, int idx)
+{
+	char path[64], *buf, *p, *end;
+	pid_t pid = ctx->tasks[idx].pid;
+	int found = 0, before;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	n = read_file_alloc(path, &buf);
+	if (n < 0)
+		return (int)n;
+	for (p = buf;; p = end) {
+		long child = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		before = ctx->nr_tasks;
+		if (!add_task(ctx, child, idx)) {
+			free(buf);
+			return -ENOMEM;
+		}
+		found += ctx->nr_tasks > before;
+	}
+	free(buf);
+	return found;
+}
+
+/* Freeze the whole tree: every task found is seized before any state is read, and the search
+ * goes on until a pass finds nothing new, so children born meanwhile are caught too. */
+static int freeze_tree(struct dump_ctx *ctx)
+{
+	bool changed = true;
+	int ret;
+
+	ctx->t_frozen = now_ns();
+	while (changed) {
+		changed = false;
+		for (int i = 0; i < ctx->nr_tasks; i++) {
+			struct dump_task *t = &ctx->tasks[i];
+			if (t->seized || t->zombie)
+				continue;
+			ret = freeze_task(ctx, t);
+			if (ret == 1) { /* gone: forget it */
+				memmove(t, t + 1, (ctx->nr_tasks - i - 1) * sizeof(*t));
+				for (int k = i; k < ctx->nr_tasks - 1; k++)
+					if (ctx->tasks[k].parent > i)
+						ctx->tasks[k].parent--;
+				ctx->nr_tasks--;
+				i--;
+				continue;
+			}
+			if (ret)
+				return ret;
+			if (t->zombie)
+				continue;
+			changed = true;
+			ret = add_children(ctx, i);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = check_task(ctx, &ctx->tasks[i])))
+			return ret;
+	pr_info("%d processes frozen", ctx->nr_tasks);
+	return 0;
 }
 
 /* Let the task go on as if nothing happened (-R, or after a failed dump). */
@@ -134,26 +225,28 @@ static void resume(struct dump_ctx *ctx, struct dump_task *t)
 
 	if (!t->seized)
 		return;
+	/* the task is left in the kernel's signal code with its own registers: leaving it, the
+	 * kernel restarts an interrupted call itself (with its own restart record) */
 	if (t->rem.area)
 		remote_unmap_area(&t->rem);
-	if (t->rem.tid) {
-		regs_fixup_restart(&regs, true);
-		if (ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0)
-			pr_errno(errno, "cannot put back the registers of %d", t->pid);
-	}
+	else if (t->rem.tid)
+		remote_park(&t->rem);
+	if (t->rem.tid && ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0)
+		pr_errno(errno, "cannot put back the registers of %d", t->pid);
 	if (t->blocked_saved &&
 	    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->blocked), &t->blocked) < 0)
 		pr_errno(errno, "cannot put back the signal mask of %d", t->pid);
-	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) < 0)
+	if (ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0)
 		pr_errno(errno, "cannot release process %d", t->pid);
 	t->seized = false;
-	ctx->t_thawed = now_ns();
 	pr_info("process %d resumed", t->pid);
 }
 
 static int kill_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int status;
+	if (!t->seized)
+		return 0;
 	if (kill(t->pid, SIGKILL) < 0) {
 		int err = errno;
 		pr_errno(err, "cannot kill dumped process %d", t->pid);
@@ -163,7 +256,6 @@ static int kill_task(struct dump_ctx *ctx, struct dump_task *t)
 	while (waitpid(t->pid, &status, __WALL) < 0 && errno == EINTR)
 		;
 	t->seized = false;
-	ctx->t_thawed = now_ns();
 	pr_info("process %d killed", t->pid);
 	return 0;
 }
@@ -218,9 +310,6 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	uint64_t exec_addr = 0;
 	int ret;
 
-	ret = dump_files(ctx, t);
-	if (ret)
-		return ret;
 	ret = remote_init(&t->rem, t->pid);
 	if (ret)
 		return ret;
@@ -263,32 +352,61 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	return dump_pages(ctx, t);
 }
 
-static int write_images(struct dump_ctx *ctx, struct dump_task *t)
+static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+	if (t->zombie)
+		return 0;
+	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
+	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
+	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
+	    (ret = img_write(ctx->dirfd, IMG_FILES, t->pid, &t->files->base)))
+		return ret;
+	return 0;
+}
+
+static int write_images(struct dump_ctx *ctx)
 {
 	Pstree tree = PSTREE__INIT;
-	PstreeTask pt = PSTREE_TASK__INIT, *ptp = &pt;
 	Inventory inv = INVENTORY__INIT;
-	uint32_t tid = t->pid;
 	struct utsname u;
 	struct timespec now;
 	int ret;
 
-	pt.pid = t->pid, pt.ppid = t->stat.ppid, pt.pgid = t->stat.pgid, pt.sid = t->stat.sid;
-	pt.n_threads = 1, pt.threads = &tid;
-	tree.n_tasks = 1, tree.tasks = &ptp;
-
-	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
-	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
-	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
-	    (ret = img_write(ctx->dirfd, IMG_FILES, t->pid, &t->files->base)) ||
-	    (ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
+	tree.n_tasks = ctx->nr_tasks;
+	tree.tasks = arena_alloc(&ctx->arena, ctx->nr_tasks * sizeof(*tree.tasks));
+	if (!tree.tasks)
+		return -ENOMEM;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		PstreeTask *pt = A_NEW(&ctx->arena, PstreeTask, PSTREE_TASK);
+		if (!pt)
+			return -ENOMEM;
+		pt->pid = t->pid;
+		pt->ppid = t->parent >= 0 ? (uint32_t)ctx->tasks[t->parent].pid : (uint32_t)t->stat.ppid;
+		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
+		pt->has_exit_signal = true;
+		pt->exit_signal = t->stat.exit_signal;
+		if (t->zombie) {
+			pt->has_zombie = pt->has_exit_status = true;
+			pt->zombie = true;
+			pt->exit_status = t->exit_status;
+		} else {
+			pt->n_threads = 1;
+			pt->threads = arena_memdup(&ctx->arena, &t->pid, sizeof(uint32_t));
+		}
+		tree.tasks[i] = pt;
+		if ((ret = write_task_images(ctx, t)))
+			return ret;
+	}
+	if ((ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
 		return ret;
 
 	/* the inventory goes last: without it the directory is not a usable checkpoint */
 	clock_gettime(CLOCK_REALTIME, &now);
 	uname(&u);
 	inv.format_version = CRYO_FORMAT_VERSION;
-	inv.root_pid = t->pid;
+	inv.root_pid = ctx->tasks[0].pid;
 	inv.dump_time_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
 	inv.kernel_release = u.release;
 	inv.has_shell_job = true;
@@ -297,48 +415,64 @@ static int write_images(struct dump_ctx *ctx, struct dump_task *t)
 	return img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
 }
 
+static int dump_all(struct dump_ctx *ctx)
+{
+	int ret;
+	/* descriptors first: anything cryo cannot save refuses the dump before any change */
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = dump_files(ctx, &ctx->tasks[i])))
+			return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
+			return ret;
+	unlinkat(ctx->dirfd, "inventory.img", 0);
+	return write_images(ctx);
+}
+
 int cryo_dump(const struct cryo_dump_opts *opts)
 {
 	struct dump_ctx ctx = { .opts = opts, .dirfd = -1 };
-	struct dump_task *t = &ctx.task;
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
 	ctx.stats = init;
 	ctx.t_start = now_ns();
-	t->pid = opts->pid;
-	pr_info("dumping process %d into %s%s", t->pid, opts->images_dir,
-		opts->leave_running ? " (leaving it running)" : "");
+	pr_info("dumping process %d and its descendants into %s%s", opts->pid, opts->images_dir,
+		opts->leave_running ? " (leaving them running)" : "");
 	ret = open_images_dir(&ctx);
 	if (!ret)
-		ret = check_target(&ctx, t);
+		ret = check_root(&ctx, opts->pid);
 	if (!ret)
-		ret = freeze(&ctx, t);
+		ret = add_task(&ctx, opts->pid, -1) ? 0 : -ENOMEM;
 	if (!ret)
-		ret = read_state(&ctx, t);
-	if (!ret) {
-		unlinkat(ctx.dirfd, "inventory.img", 0);
-		ret = write_images(&ctx, t);
-	}
+		ret = freeze_tree(&ctx);
+	if (!ret)
+		ret = dump_all(&ctx);
 	if (ret || opts->leave_running) {
-		resume(&ctx, t);
+		for (int i = ctx.nr_tasks - 1; i >= 0; i--)
+			resume(&ctx, &ctx.tasks[i]);
 	} else {
-		ret = kill_task(&ctx, t);
+		/* the root first: its children must not see their parent go on without them */
+		for (int i = 0; i < ctx.nr_tasks && !ret; i++)
+			ret = kill_task(&ctx, &ctx.tasks[i]);
 	}
+	ctx.t_thawed = now_ns();
 	if (!ret) {
 		ctx.stats.total_ns = now_ns() - ctx.t_start;
 		ctx.stats.frozen_ns = ctx.t_thawed - ctx.t_frozen;
 		ret = img_write(ctx.dirfd, IMG_STATS, 0, &ctx.stats.base);
-		pr_info("dump of %d done in %.3f ms (frozen %.3f ms, memory %.3f ms, %lu pages)",
-			t->pid, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,
+		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
+			"%lu pages)",
+			ctx.nr_tasks, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,
 			ctx.stats.memory_ns / 1e6, ctx.stats.pages_written);
 	} else if (ctx.t_frozen) {
-		pr_err("dump of process %d failed; it was left running", t->pid);
+		pr_err("dump of process %d failed; it was left running", opts->pid);
 	} else {
-		pr_err("dump of process %d failed before it was touched", t->pid);
+		pr_err("dump of process %d failed before it was touched", opts->pid);
 	}
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
+	free(ctx.tasks);
 	arena_free(&ctx.arena);
 	return ret;
 }

@@ -14,6 +14,9 @@
 
 struct dump_task {
 	pid_t pid;
+	int parent;         /* index in ctx->tasks, -1 for the root */
+	bool zombie;
+	int exit_status;    /* of a zombie, as waitpid() reports it */
 	struct proc_stat stat;
 	struct proc_status status;
 	struct remote rem;  /* remote calls into the task while it is frozen */
@@ -32,7 +35,8 @@ struct dump_ctx {
 	const struct cryo_dump_opts *opts;
 	int dirfd;
 	struct arena arena;
-	struct dump_task task;
+	struct dump_task *tasks; /* parents before children; [0] is the root */
+	int nr_tasks;
 	DumpStats stats;
 	uint64_t t_start, t_frozen, t_thawed;
 	uint32_t next_ghost_id;

@@ -61,6 +61,7 @@ int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st)
 	st->arg_end = f[49];
 	st->env_start = f[50];
 	st->env_end = f[51];
+	st->exit_code = (int)f[52];
 	return 0;
 }
 

@@ -14,6 +14,7 @@ struct proc_stat {
 	int nice;
 	int num_threads;
 	int exit_signal;
+	int exit_code; /* of a zombie, in waitpid() form */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;

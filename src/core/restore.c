@@ -452,7 +452,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		}
 		pr_err("restore of process %d failed; nothing was left behind", t->pid);
 	} else {
-		if (ptrace(PTRACE_DETACH, t->pid, 0, 0) < 0) {
+		if (ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0) {
 			ret = -errno;
 			pr_errno(-ret, "cannot release restored process %d", t->pid);
 			kill(t->pid, SIGKILL);

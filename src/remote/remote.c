@@ -159,6 +159,7 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 				return ret;
 		}
 	}
+	r->at_syscall_exit = r->stop_mode;
 	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)
 		return -errno;
 	return 0;
@@ -272,7 +273,40 @@ int remote_unmap_area(struct remote *r)
 			pr_errno((int)-ret, "task %d: cannot unmap the remote-call area", r->tid);
 	}
 	r->area = 0;
+	if (!ret)
+		ret = remote_park(r);
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0 && !ret)
 		ret = -errno;
 	return (int)ret;
+}
+
+int remote_park(struct remote *r)
+{
+	int sig, event, ret;
+
+	/* After a call in stop mode the task sits at a syscall exit, where the kernel does not
+	 * look at restart codes again. Trap it in the signal code instead: leaving that stop is
+	 * where the kernel restarts an interrupted call, or fails it with EINTR if a handler
+	 * runs, exactly as for any signal. */
+	if (!r->at_syscall_exit)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+		return -errno;
+	for (;;) {
+		ret = wait_stopped(r->tid, &sig, &event);
+		if (ret)
+			return ret;
+		if (event == PTRACE_EVENT_STOP)
+			break;
+		if (!event) {
+			/* a signal stop is in the signal code too; the signal (only SIGSTOP can
+			 * get through the blocked mask) goes with the detach */
+			r->park_sig = sig;
+			break;
+		}
+		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+			return -errno;
+	}
+	r->at_syscall_exit = false;
+	return 0;
 }

@@ -26,6 +26,8 @@ struct remote {
 	bool area_ours;         /* we mapped it and must unmap it */
 	bool stop_mode;         /* see above */
 	int err;                /* first transport failure (-errno), sticky */
+	bool at_syscall_exit;   /* the last call ended in stop mode */
+	int park_sig;           /* signal to hand over when detaching, see remote_park() */
 	struct user_regs_struct regs; /* the task's registers when it was taken over */
 	/* signals that arrived while a call was starting: taken out of the way, to be queued
 	 * again with remote_requeue_signals() once the task blocks them */
@@ -43,6 +45,9 @@ int remote_map_area(struct remote *r, uint64_t exec_addr);
 void remote_use_area(struct remote *r, uint64_t area, uint64_t size);
 /* Unmap the area (if ours) and leave the task in a stop with its original registers. */
 int remote_unmap_area(struct remote *r);
+
+/* Leave the task in a stop inside the kernel's signal code (see remote.c). */
+int remote_park(struct remote *r);
 
 /* Run one system call; returns the kernel's result (-errno on failure). A ptrace failure is
  * returned as -EIO... and kept in r->err. */

@@ -39,36 +39,24 @@ static void regs_from_image(const X86Regs *m, struct user_regs_struct *r)
 	r->ds = m->ds, r->es = m->es, r->fs = m->fs, r->gs = m->gs;
 }
 
-void regs_fixup_restart(struct user_regs_struct *r, bool same_task)
+/* A restored task resumes from a stop inside the kernel's signal code, with the registers it
+ * had when it was frozen: leaving that stop, the kernel restarts an interrupted call, or fails
+ * it with EINTR if a signal handler runs first, as it would have done in the original task.
+ * Only -ERESTART_RESTARTBLOCK needs help: it relies on a restart record inside the kernel's
+ * task, which a new task does not have. It becomes -ERESTARTNOHAND, which makes the call
+ * again: a relative sleep with the time that was left (the kernel wrote it to the caller's
+ * `rem` when the task stopped; this changes the one argument register, which the C
+ * library's wrappers do not read after the call), any other such call (poll, futex wait)
+ * with its whole timeout again, which can make it wait longer, never wake early. */
+void regs_fixup_restart(struct user_regs_struct *r)
 {
-	if ((long)r->orig_rax < 0)
+	if ((long)r->orig_rax < 0 || (long)r->rax != -CRYO_ERESTART_RESTARTBLOCK)
 		return;
-	switch ((long)r->rax) {
-	case -CRYO_ERESTARTSYS:
-	case -CRYO_ERESTARTNOINTR:
-	case -CRYO_ERESTARTNOHAND:
-		r->rax = r->orig_rax;
-		r->rip -= 2;
-		break;
-	case -CRYO_ERESTART_RESTARTBLOCK:
-		/* The kernel's restart record lives in the task: only the same task can use it.
-		 * A new task makes the call again. A relative sleep goes on for the time that was
-		 * left, which the kernel wrote to the caller's `rem` when it stopped; any other
-		 * call of this kind (poll, futex wait with a timeout...) starts its timeout anew,
-		 * which can only make it wait longer, never wake it early. */
-		r->rip -= 2;
-		if (same_task) {
-			r->rax = __NR_restart_syscall;
-			break;
-		}
-		r->rax = r->orig_rax;
-		if (r->orig_rax == __NR_nanosleep && r->rsi)
-			r->rdi = r->rsi;
-		else if (r->orig_rax == __NR_clock_nanosleep && !(r->rsi & TIMER_ABSTIME) && r->r10)
-			r->rdx = r->r10;
-		break;
-	}
-	r->orig_rax = (unsigned long)-1;
+	r->rax = (unsigned long)-CRYO_ERESTARTNOHAND;
+	if (r->orig_rax == __NR_nanosleep && r->rsi)
+		r->rdi = r->rsi;
+	else if (r->orig_rax == __NR_clock_nanosleep && !(r->rsi & TIMER_ABSTIME) && r->r10)
+		r->rdx = r->r10;
 }
 
 int dump_regs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
@@ -102,7 +90,7 @@ int restore_regs(struct restore_ctx *ctx, struct restore_task *t)
 	struct iovec iov = { tc->xstate.data, tc->xstate.len };
 
 	regs_from_image(tc->regs, &regs);
-	regs_fixup_restart(&regs, false);
+	regs_fixup_restart(&regs);
 	/* user code and stack segments are the only ones a 64-bit task runs with */
 	if (regs.cs != 0x33 || regs.ss != 0x2b) {
 		pr_err("task %d: image has segment registers cs=%#llx ss=%#llx: not a 64-bit task",

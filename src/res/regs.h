@@ -2,6 +2,6 @@
 #define CRYO_RES_REGS_H
 #include <stdbool.h>
 #include <sys/user.h>
-/* Turn the registers of a task stopped inside a syscall into those it resumes with. */
-void regs_fixup_restart(struct user_regs_struct *r, bool same_task);
+/* Registers a restored task resumes with, when it was frozen inside a syscall. */
+void regs_fixup_restart(struct user_regs_struct *r);
 #endif
