@@ -307,9 +307,21 @@ static int cmp_pid(const void *a, const void *b)
 
 int zt_thread_ids(pid_t *tids, int max)
 {
-	DIR *d = opendir("/proc/self/task");
+	return zt_task_ids(0, tids, max);
+}
+
+int zt_task_ids(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
 	struct dirent *de;
 	int n = 0;
+	DIR *d;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/task");
+	d = opendir(path);
 
 	if (!d)
 		return -errno;

@@ -101,6 +101,9 @@ pid_t zt_proc_ppid(pid_t pid);
  * (at most max) or -errno. */
 int zt_thread_ids(pid_t *tids, int max);
 
+/* The same for any process (/proc/PID/task). */
+int zt_task_ids(pid_t pid, pid_t *tids, int max);
+
 /* Signal set of a /proc status field such as "SigBlk", as a 64-bit mask (bit n-1 = signal n);
  * -1 on error. path is a status file, e.g. "/proc/thread-self/status". */
 long long zt_status_sigmask(const char *path, const char *key);
