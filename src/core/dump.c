@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kcmp.h>
+
 #include "compat.h"
 #include "core/dump.h"
 #include "core/log.h"
@@ -72,6 +74,24 @@ static int check_root(struct dump_ctx *ctx, pid_t pid)
 /* What cryo cannot save yet, checked on each frozen task. */
 static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 {
+	static const struct {
+		int type;
+		const char *what;
+	} shared[] = {
+		{ KCMP_VM, "its memory (CLONE_VM, vfork)" },
+		{ KCMP_FILES, "its descriptor table (CLONE_FILES)" },
+		{ KCMP_FS, "its cwd/root/umask (CLONE_FS)" },
+		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
+	};
+	if (t->parent >= 0) {
+		pid_t ppid = ctx->tasks[t->parent].pid;
+		for (size_t i = 0; i < ARRAY_SIZE(shared); i++)
+			if (syscall(SYS_kcmp, ppid, t->pid, shared[i].type, 0, 0) == 0) {
+				pr_err("process %d shares %s with its parent %d: not supported yet",
+				       t->pid, shared[i].what, ppid);
+				return -ENOTSUP;
+			}
+	}
 	if (t->status.threads > 1) {
 		pr_err("process %d has %d threads: multi-threaded processes are not supported yet",
 		       t->pid, t->status.threads);

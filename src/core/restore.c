@@ -1,9 +1,11 @@
-/* The restore driver: read and check every image, plan, create the task with its own PID
- * (clone3 with set_tid), let it rebuild its files and process attributes itself ("child
- * phase"), then rebuild its memory and the rest from outside with remote calls, set its
- * registers and let it go. If anything fails, the task is killed: nothing is left behind. */
+/* The restore driver: read and check every image, plan, create the tree with its own PIDs
+ * (clone3 with set_tid, each task by its real parent), let each task rebuild what it can
+ * itself ("child phase"), then rebuild the memory and the rest of every task from outside
+ * with remote calls, set the registers and let them all go. If anything fails, every task
+ * created is killed: nothing is left behind. docs/design.md tells the whole story. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,49 +27,71 @@
 #include "core/util.h"
 #include "res/files.h"
 
+#define READY_TIMEOUT_NS (30 * 1000000000ull)
+
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 	va_start(ap, fmt);
-	n = vsnprintf(t->report->msg, sizeof(t->report->msg), fmt, ap);
+	n = vsnprintf(t->state->msg, sizeof(t->state->msg), fmt, ap);
 	va_end(ap);
-	if (err && n >= 0 && (size_t)n < sizeof(t->report->msg))
-		snprintf(t->report->msg + n, sizeof(t->report->msg) - n, ": %s", strerror(err));
-	t->report->err = err ? err : EINVAL;
+	if (err && n >= 0 && (size_t)n < sizeof(t->state->msg))
+		snprintf(t->state->msg + n, sizeof(t->state->msg) - n, ": %s", strerror(err));
+	t->state->err = err ? err : EINVAL;
+	__atomic_store_n(&t->state->state, TS_FAILED, __ATOMIC_RELEASE);
 }
 
-static int read_images(struct restore_ctx *ctx, struct restore_task *t)
+int restore_alloc_fd(struct restore_ctx *ctx)
+{
+	return ctx->next_fd++;
+}
+
+struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f)
+{
+	for (int i = 0; i < ctx->nr_globals; i++) {
+		struct svc_file *g = &ctx->globals[i];
+		if (f.kind == SVC_SHMEM && g->kind == SVC_SHMEM && g->shmem_id == f.shmem_id) {
+			if (f.shmem_size > g->shmem_size)
+				g->shmem_size = f.shmem_size;
+			return g;
+		}
+		if (f.kind == SVC_DESC && g->kind == SVC_DESC && g->desc_pid == f.desc_pid &&
+		    g->desc->fd == f.desc->fd)
+			return g;
+	}
+	struct svc_file *n = realloc(ctx->globals, (ctx->nr_globals + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	ctx->globals = n;
+	f.fd = restore_alloc_fd(ctx);
+	n[ctx->nr_globals] = f;
+	return &n[ctx->nr_globals++];
+}
+
+struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd)
+{
+	for (int i = 0; i < ctx->nr_globals; i++)
+		if (ctx->globals[i].kind == SVC_DESC && ctx->globals[i].desc_pid == pid &&
+		    ctx->globals[i].desc->fd == fd)
+			return &ctx->globals[i];
+	return NULL;
+}
+
+struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return &ctx->tasks[i];
+	return NULL;
+}
+
+/* ---- images ---- */
+
+static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
 
-	ret = img_read(ctx->dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&ctx->inv);
-	if (ret)
-		return ret;
-	if (ctx->inv->format_version != CRYO_FORMAT_VERSION || ctx->inv->page_size != PAGE_SIZE) {
-		pr_err("inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
-		       "%lu-byte pages",
-		       ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
-		return -EINVAL;
-	}
-	if (ctx->inv->shell_job && !ctx->opts->shell_job)
-		pr_warn("the dump was made with --shell-job; restore may need it too");
-	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);
-	if (ret)
-		return ret;
-	if (ctx->pstree->n_tasks != 1) {
-		pr_err("pstree.img has %zu tasks: process trees are not supported yet",
-		       ctx->pstree->n_tasks);
-		return -ENOTSUP;
-	}
-	t->pst = ctx->pstree->tasks[0];
-	t->pid = t->pst->pid;
-	if (t->pid <= 1 || t->pid > 4194304 || t->pst->pid != ctx->inv->root_pid ||
-	    t->pst->n_threads != 1 || t->pst->threads[0] != t->pst->pid) {
-		pr_err("pstree.img: task %u is invalid (threads: %zu)", t->pst->pid,
-		       t->pst->n_threads);
-		return -EINVAL;
-	}
 	if ((ret = img_read(ctx->dirfd, IMG_CORE, t->pid, (ProtobufCMessage **)&t->core)) ||
 	    (ret = img_read(ctx->dirfd, IMG_MM, t->pid, (ProtobufCMessage **)&t->mm)) ||
 	    (ret = img_read(ctx->dirfd, IMG_PAGEMAP, t->pid, (ProtobufCMessage **)&t->pagemap)) ||
@@ -90,29 +114,161 @@ static int read_images(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int plan(struct restore_ctx *ctx, struct restore_task *t)
+static int read_tree(struct restore_ctx *ctx)
 {
-	int own = proc_max_fd(getpid()), ret;
-	int target = files_max_fd(t->files);
+	Pstree *tree = ctx->pstree;
 
-	t->svc_base = (own > target ? own : target) + 1;
-	ret = mm_plan(ctx, t);
-	if (ret)
-		return ret;
-	t->svc_dirfd = t->svc_base + t->nr_svc;
-	t->svc_log = t->svc_dirfd + 1;
-	t->svc_tty = -1;
-	for (size_t i = 0; i < t->files->n_fds; i++)
-		if (t->files->fds[i]->kind == FD_KIND__FD_TTY)
-			t->svc_tty = t->svc_log + 1;
-	t->report = mmap(NULL, sizeof(*t->report), PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t->report == MAP_FAILED) {
-		t->report = NULL;
+	if (!tree->n_tasks || tree->n_tasks > 65536 || tree->tasks[0]->pid != ctx->inv->root_pid) {
+		pr_err("pstree.img: %zu tasks, the first is not the root %u", tree->n_tasks,
+		       ctx->inv->root_pid);
+		return -EINVAL;
+	}
+	ctx->tasks = calloc(tree->n_tasks, sizeof(*ctx->tasks));
+	if (!ctx->tasks)
 		return -ENOMEM;
+	ctx->nr_tasks = tree->n_tasks;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		PstreeTask *p = tree->tasks[i];
+		t->idx = i;
+		t->pid = p->pid;
+		t->pst = p;
+		t->pages_fd_local = -1;
+		t->parent = -1;
+		t->zombie = p->has_zombie && p->zombie;
+		if (t->pid <= 1 || t->pid > 4194304 || restore_find_task(ctx, t->pid) != t) {
+			pr_err("pstree.img: task %zu has an invalid or repeated pid %u", (size_t)i,
+			       p->pid);
+			return -EINVAL;
+		}
+		if (i) {
+			struct restore_task *parent = restore_find_task(ctx, p->ppid);
+			if (!parent || parent->idx >= i || parent->zombie) {
+				pr_err("pstree.img: the parent %u of task %u does not come before it",
+				       p->ppid, p->pid);
+				return -EINVAL;
+			}
+			t->parent = parent->idx;
+		}
+		if (t->zombie ? p->n_threads != 0
+			      : p->n_threads != 1 || p->threads[0] != p->pid) {
+			pr_err("pstree.img: task %u has %zu threads: multi-threaded processes are "
+			       "not supported yet",
+			       p->pid, p->n_threads);
+			return t->zombie ? -EINVAL : -ENOTSUP;
+		}
+		if (!t->zombie) {
+			int ret = read_task_images(ctx, t);
+			if (ret)
+				return ret;
+		}
+	}
+	if (ctx->tasks[0].zombie) {
+		pr_err("pstree.img: the root is a zombie");
+		return -EINVAL;
 	}
 	return 0;
 }
+
+static int read_images(struct restore_ctx *ctx)
+{
+	int ret;
+
+	ret = img_read(ctx->dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&ctx->inv);
+	if (ret)
+		return ret;
+	if (ctx->inv->format_version != CRYO_FORMAT_VERSION || ctx->inv->page_size != PAGE_SIZE) {
+		pr_err("inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
+		       "%lu-byte pages",
+		       ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
+		return -EINVAL;
+	}
+	if (ctx->inv->shell_job && !ctx->opts->shell_job)
+		pr_warn("the dump was made with --shell-job; restore may need it too");
+	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);
+	if (ret)
+		return ret;
+	return read_tree(ctx);
+}
+
+/* ---- sessions ---- */
+
+/* Which session does a task enter by itself? A task whose session is led by a task that is
+ * gone (and is not cryo's) is created by a helper with the leader's pid, which starts the
+ * session and exits once its children are set up. */
+static int plan_sessions(struct restore_ctx *ctx)
+{
+	pid_t own_sid = getsid(0);
+
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		pid_t sid = t->pst->sid;
+		pid_t parent_sid = t->parent >= 0 ? (pid_t)ctx->tasks[t->parent].pst->sid : own_sid;
+		if (t->zombie || sid == t->pid || sid == parent_sid)
+			continue;
+		if (i == 0 && ctx->opts->shell_job)
+			continue;
+		if (restore_find_task(ctx, sid)) {
+			pr_err("task %d belongs to session %d of another task in the tree, not its "
+			       "parent's: not supported yet",
+			       t->pid, sid);
+			return -ENOTSUP;
+		}
+		t->helper = sid;
+		bool known = false;
+		for (int h = 0; h < ctx->nr_helpers; h++)
+			known |= ctx->helpers[h] == sid;
+		if (!known) {
+			pid_t *n = realloc(ctx->helpers, (ctx->nr_helpers + 1) * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			ctx->helpers = n;
+			n[ctx->nr_helpers++] = sid;
+		}
+		pr_info("task %d: session %d has no leader left; a helper will start it", t->pid,
+			sid);
+	}
+	return 0;
+}
+
+/* ---- planning ---- */
+
+static int plan(struct restore_ctx *ctx)
+{
+	int own = proc_max_fd(getpid()), max = own, ret;
+
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && files_max_fd(ctx->tasks[i].files) > max)
+			max = files_max_fd(ctx->tasks[i].files);
+	ctx->fd_base = max + 1;
+	ctx->svc_log = ctx->fd_base;
+	ctx->svc_dirfd = ctx->fd_base + 1;
+	ctx->svc_tty = ctx->fd_base + 2;
+	ctx->next_fd = ctx->fd_base + 3;
+	if ((ret = plan_sessions(ctx)))
+		return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		if (t->zombie)
+			continue;
+		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
+			return ret;
+	}
+	ctx->states_size = PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
+	ctx->states = mmap(NULL, ctx->states_size, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctx->states == MAP_FAILED) {
+		ctx->states = NULL;
+		return -ENOMEM;
+	}
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		ctx->tasks[i].state = &ctx->states[i];
+	pr_debug("descriptors: tasks' below %d, %d globals, service fds up to %d", ctx->fd_base,
+		 ctx->nr_globals, ctx->next_fd - 1);
+	return 0;
+}
+
+/* ---- the child phase, inside the new tasks ---- */
 
 static int place_fd(struct restore_task *t, int fd, int at, const char *what)
 {
@@ -126,39 +282,6 @@ static int place_fd(struct restore_task *t, int fd, int at, const char *what)
 			return -1;
 		}
 		close(fd);
-	}
-	return 0;
-}
-
-static int child_session(struct restore_ctx *ctx, struct restore_task *t)
-{
-	PstreeTask *p = t->pst;
-	if ((pid_t)p->sid == t->pid) {
-		if (setsid() < 0) {
-			child_fail(t, errno, "cannot start session %d", t->pid);
-			return -1;
-		}
-		return 0;
-	}
-	/* a shell job joins the session and group of the cryo that restores it, as a job of
-	 * the shell that runs cryo */
-	if (ctx->opts->shell_job)
-		return 0;
-	if ((pid_t)p->sid != getsid(0)) {
-		child_fail(t, ESRCH,
-			   "the task belonged to session %u, which is not cryo's (%d); "
-			   "restoring into a foreign session is not supported yet",
-			   p->sid, getsid(0));
-		return -1;
-	}
-	if ((pid_t)p->pgid == t->pid) {
-		if (setpgid(0, 0) < 0) {
-			child_fail(t, errno, "cannot start process group %d", t->pid);
-			return -1;
-		}
-	} else if ((pid_t)p->pgid != getpgrp() && setpgid(0, p->pgid) < 0) {
-		child_fail(t, errno, "cannot join process group %u", p->pgid);
-		return -1;
 	}
 	return 0;
 }
@@ -180,54 +303,237 @@ static int new_shmem(uint64_t size)
 	return fd;
 }
 
-/* Runs in the new task: everything it can rebuild by itself with ordinary calls. */
-static void __attribute__((noreturn)) child_main(struct restore_ctx *ctx, struct restore_task *t)
+/* The root, first: cryo's own descriptors out of the way, the objects every task shares. */
+static int root_setup(struct restore_ctx *ctx, struct restore_task *t)
 {
-	sigset_t all;
 	struct rlimit rl;
-	char go, name[64];
-
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* until cryo hands it its own */
-	if (read(t->go_pipe[0], &go, 1) != 1)
-		_exit(1);
-	close(t->go_pipe[0]);
-	close(t->go_pipe[1]);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (log_move_fd(t->svc_log) < 0) {
-		child_fail(t, errno, "cannot move the log to fd %d", t->svc_log);
-		goto fail;
+	if (log_move_fd(ctx->svc_log) < 0) {
+		child_fail(t, errno, "cannot move the log to fd %d", ctx->svc_log);
+		return -1;
 	}
-	img_name(IMG_PAGES, t->pid, name, sizeof(name));
-	if (place_fd(t, openat(ctx->dirfd, name, O_RDONLY), t->svc[0].fd, name))
-		goto fail;
-	for (int i = 1; i < t->nr_svc; i++) {
-		struct svc_file *f = &t->svc[i];
-		if (f->kind == SVC_FILE && place_fd(t, open(f->path, f->flags), f->fd, f->path))
-			goto fail;
-		if (f->kind == SVC_SHMEM && place_fd(t, new_shmem(f->shmem_size), f->fd, "shared memory"))
-			goto fail;
-	}
-	if (place_fd(t, dup(ctx->dirfd), t->svc_dirfd, "the images directory"))
-		goto fail;
-	if (t->svc_tty >= 0) {
+	if (place_fd(t, dup(ctx->dirfd), ctx->svc_dirfd, "the images directory"))
+		return -1;
+	if (ctx->need_tty) {
 		int tty = isatty(0) ? 0 : isatty(1) ? 1 : isatty(2) ? 2 : -1;
 		if (tty < 0) {
 			child_fail(t, ENOTTY, "--shell-job: cryo runs without a terminal to give");
-			goto fail;
+			return -1;
 		}
-		if (place_fd(t, dup(tty), t->svc_tty, "the terminal"))
-			goto fail;
+		if (place_fd(t, dup(tty), ctx->svc_tty, "the terminal"))
+			return -1;
 	}
-	if (syscall(SYS_close_range, 0, t->svc_base - 1, 0) < 0) {
+	if (syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
 		child_fail(t, errno, "cannot close cryo's descriptors");
+		return -1;
+	}
+	for (int i = 0; i < ctx->nr_globals; i++) {
+		struct svc_file *g = &ctx->globals[i];
+		if (g->kind == SVC_SHMEM &&
+		    place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
+			return -1;
+		if (g->kind == SVC_DESC && restore_shared_desc_child(ctx, g))
+			return -1;
+	}
+	return 0;
+}
+
+static int child_session(struct restore_ctx *ctx, struct restore_task *t)
+{
+	PstreeTask *p = t->pst;
+	if ((pid_t)p->sid == t->pid) {
+		if (setsid() < 0) {
+			child_fail(t, errno, "cannot start session %d", t->pid);
+			return -1;
+		}
+		return 0;
+	}
+	/* a shell job joins the session and group of the cryo that restores it, as a job of
+	 * the shell that runs cryo */
+	if (t->idx == 0 && ctx->opts->shell_job)
+		return 0;
+	if ((pid_t)p->sid != getsid(0)) {
+		child_fail(t, ESRCH, "the task belonged to session %u, but was created in session %d",
+			   p->sid, getsid(0));
+		return -1;
+	}
+	if ((pid_t)p->pgid == t->pid) {
+		if (setpgid(0, 0) < 0) {
+			child_fail(t, errno, "cannot start process group %d", t->pid);
+			return -1;
+		}
+	} else if ((pid_t)p->pgid != getpgrp() && setpgid(0, p->pgid) < 0) {
+		child_fail(t, errno, "cannot join process group %u", p->pgid);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
+{
+	char name[64];
+
+	img_name(IMG_PAGES, t->pid, name, sizeof(name));
+	if (place_fd(t, openat(ctx->svc_dirfd, name, O_RDONLY), t->svc[0].fd, name))
+		return -1;
+	for (int i = 1; i < t->nr_svc; i++) {
+		struct svc_file *f = &t->svc[i];
+		if (place_fd(t, open(f->path, f->flags), f->fd, f->path))
+			return -1;
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct restore_task *t);
+
+static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal)
+{
+	uint64_t tid = pid;
+	struct cryo_clone_args args = { .exit_signal = exit_signal, .set_tid = (uint64_t)&tid,
+					.set_tid_size = 1 };
+	return sys_clone3(&args);
+}
+
+/* A zombie: a child that exits at once, with the status it had, and is not reaped. */
+static void __attribute__((noreturn)) become_zombie(struct restore_task *t)
+{
+	int status = t->pst->has_exit_status ? t->pst->exit_status : 0;
+	if (WIFSIGNALED(status)) {
+		struct rlimit none = { 0, 0 };
+		sigset_t all;
+		setrlimit(RLIMIT_CORE, &none);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+static bool wait_ready(struct restore_ctx *ctx, struct restore_task *t)
+{
+	for (;;) {
+		int st = __atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE);
+		if (st == TS_READY)
+			return true;
+		if (st == TS_FAILED)
+			return false;
+		struct timespec pause = { 0, 20000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* A session helper: starts the session, creates its members, and leaves once they are set. */
+static void __attribute__((noreturn)) helper_main(struct restore_ctx *ctx,
+						   struct restore_task *parent, pid_t sid)
+{
+	struct restore_task *fail_to = NULL;
+	if (setsid() < 0)
+		_exit(1);
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *c = &ctx->tasks[i];
+		if (c->helper != sid || c->parent != (parent ? parent->idx : -1))
+			continue;
+		long pid = create(ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD);
+		if (pid < 0) {
+			child_fail(c, errno, "cannot create process %d", c->pid);
+			_exit(1);
+		}
+		if (pid == 0)
+			task_main(ctx, c);
+		fail_to = c;
+	}
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *c = &ctx->tasks[i];
+		if (c->helper == sid && c->parent == (parent ? parent->idx : -1) && !c->zombie &&
+		    !wait_ready(ctx, c))
+			_exit(1);
+	}
+	(void)fail_to;
+	_exit(0);
+}
+
+static int create_children(struct restore_ctx *ctx, struct restore_task *t)
+{
+	/* group leaders first, so that their members can join them */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
+			struct restore_task *c = &ctx->tasks[i];
+			bool leader = (pid_t)c->pst->pgid == c->pid;
+			if (c->parent != t->idx || c->helper || leader != (pass == 0))
+				continue;
+			long pid = create(ctx, c->pid,
+					  c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD);
+			if (pid < 0) {
+				child_fail(t, errno, "cannot create child %d", c->pid);
+				return -1;
+			}
+			if (pid == 0) {
+				if (c->zombie)
+					become_zombie(c);
+				task_main(ctx, c);
+			}
+		}
+	}
+	/* children in a session whose leader is gone come through a helper */
+	for (int h = 0; h < ctx->nr_helpers; h++) {
+		bool mine = false;
+		for (int i = t->idx + 1; i < ctx->nr_tasks; i++)
+			mine |= ctx->tasks[i].parent == t->idx && ctx->tasks[i].helper == ctx->helpers[h];
+		if (!mine)
+			continue;
+		long pid = create(ctx, ctx->helpers[h], SIGCHLD);
+		if (pid < 0) {
+			child_fail(t, errno, "cannot create session helper %d", ctx->helpers[h]);
+			return -1;
+		}
+		if (pid == 0)
+			helper_main(ctx, t, ctx->helpers[h]);
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			child_fail(t, 0, "session helper %ld failed", pid);
+			return -1;
+		}
+	}
+	/* zombies must have exited before cryo looks at the tree */
+	for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
+		struct restore_task *c = &ctx->tasks[i];
+		siginfo_t si;
+		if (c->parent == t->idx && c->zombie &&
+		    waitid(P_PID, c->pid, &si, WEXITED | WNOWAIT) < 0) {
+			child_fail(t, errno, "zombie %d did not exit", c->pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Runs in each new task: everything it can rebuild by itself with ordinary calls. */
+static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct restore_task *t)
+{
+	sigset_t all;
+
+	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* until cryo hands it its own */
+
+	if (t->idx == 0 && root_setup(ctx, t))
+		goto fail;
+	/* a child starts with its parent's descriptors: only the shared objects stay */
+	if (t->idx && syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
+		child_fail(t, errno, "cannot close its parent's descriptors");
 		goto fail;
 	}
+	/* the parent's remote-call area came with the fork: this task has its own */
+	if (t->parent >= 0)
+		munmap((void *)ctx->tasks[t->parent].area, REMOTE_AREA_SIZE);
 	/* the page cryo's remote calls run from: `syscall; int3` at its start */
 	uint8_t *area = mmap((void *)t->area, REMOTE_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -236,14 +542,22 @@ static void __attribute__((noreturn)) child_main(struct restore_ctx *ctx, struct
 		goto fail;
 	}
 	area[0] = 0x0f, area[1] = 0x05, area[2] = 0xcc;
-	if (child_session(ctx, t) || restore_files_child(ctx, t) || restore_fs_child(ctx, t) ||
-	    restore_task_attrs_child(ctx, t))
+	/* the subreaper flag first: orphans of a session helper must come back to this task */
+	if (child_session(ctx, t) || restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
+	    restore_files_child(ctx, t) || create_children(ctx, t) || restore_fs_child(ctx, t))
 		goto fail;
+	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &t->state->go, FUTEX_WAIT, 0, NULL, NULL, 0);
 	raise(SIGSTOP); /* cryo takes over from here and never lets this return */
 	child_fail(t, EINVAL, "resumed without being restored");
 fail:
+	if (__atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE) != TS_FAILED)
+		__atomic_store_n(&t->state->state, TS_FAILED, __ATOMIC_RELEASE);
 	_exit(1);
 }
+
+/* ---- cryo's side ---- */
 
 static bool pid_is_dying(pid_t pid)
 {
@@ -253,52 +567,102 @@ static bool pid_is_dying(pid_t pid)
 	return st.state == 'Z' || st.state == 'X';
 }
 
-static int create_task(struct restore_ctx *ctx, struct restore_task *t)
+/* Every pid must be free; one still held by a zombie of the dumped tree is waited for. */
+static int check_pids_free(struct restore_ctx *ctx)
 {
-	uint64_t tid = t->pid;
-	struct cryo_clone_args args = { .exit_signal = SIGCHLD, .set_tid = (uint64_t)&tid,
-					.set_tid_size = 1 };
 	uint64_t deadline = now_ns() + 10000000000ull;
 	bool told = false;
-	long pid;
 
-	if (pipe2(t->go_pipe, O_CLOEXEC) < 0)
-		return -errno;
-	for (;;) {
-		pid = sys_clone3(&args);
-		if (pid >= 0 || errno != EEXIST)
-			break;
-		/* a process just killed by a dump may still be a zombie for a moment */
-		if (!pid_is_dying(t->pid) || now_ns() > deadline) {
-			struct proc_stat st;
-			const char *comm = proc_parse_stat(t->pid, 0, &st) ? "?" : st.comm;
-			pr_err("cannot restore process %d: that PID is taken by a running process (%s)",
-			       t->pid, comm);
-			close(t->go_pipe[0]);
-			close(t->go_pipe[1]);
-			return -EEXIST;
+	for (int i = 0; i < ctx->nr_tasks + ctx->nr_helpers; i++) {
+		pid_t pid = i < ctx->nr_tasks ? ctx->tasks[i].pid : ctx->helpers[i - ctx->nr_tasks];
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/%d", pid);
+		while (access(path, F_OK) == 0) {
+			if (!pid_is_dying(pid) || now_ns() > deadline) {
+				struct proc_stat st;
+				const char *comm = proc_parse_stat(pid, 0, &st) ? "?" : st.comm;
+				pr_err("cannot restore process %d: that PID is taken by a running "
+				       "process (%s)",
+				       pid, comm);
+				return -EEXIST;
+			}
+			if (!told)
+				pr_info("pid %d is still a zombie of the dumped process: waiting", pid);
+			told = true;
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
 		}
-		if (!told)
-			pr_info("pid %d is still a zombie of the dumped process: waiting", t->pid);
-		told = true;
-		struct timespec ms = { 0, 1000000 };
-		nanosleep(&ms, NULL);
 	}
-	if (pid < 0) {
-		int err = errno;
-		pr_errno(err, "cannot create process %d (clone3 with set_tid)", t->pid);
-		close(t->go_pipe[0]);
-		close(t->go_pipe[1]);
-		return -err;
-	}
-	if (pid == 0)
-		child_main(ctx, t);
-	t->created = true;
-	close(t->go_pipe[0]);
 	return 0;
 }
 
-/* Take the new task under control once it finished its child phase. */
+static const char *task_error(struct restore_ctx *ctx, int *err)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->states[i].state == TS_FAILED) {
+			*err = ctx->states[i].err;
+			return ctx->states[i].msg;
+		}
+	*err = 0;
+	return NULL;
+}
+
+/* Create the root, and through it the tree; wait until every task is ready. */
+static int create_tree(struct restore_ctx *ctx)
+{
+	struct restore_task *root = &ctx->tasks[0];
+	uint64_t deadline = now_ns() + READY_TIMEOUT_NS;
+	long pid;
+	int ret;
+
+	ret = check_pids_free(ctx);
+	if (ret)
+		return ret;
+	if (root->helper)
+		pid = create(ctx, root->helper, SIGCHLD);
+	else
+		pid = create(ctx, root->pid, SIGCHLD);
+	if (pid < 0) {
+		ret = -errno;
+		pr_errno(-ret, "cannot create process %d (clone3 with set_tid)",
+			 root->helper ? root->helper : root->pid);
+		return ret;
+	}
+	if (pid == 0) {
+		if (root->helper) {
+			if (root_setup(ctx, root))
+				_exit(1);
+			helper_main(ctx, NULL, root->helper);
+		}
+		task_main(ctx, root);
+	}
+	for (;;) {
+		int ready = 0, err, status;
+		const char *msg;
+		for (int i = 0; i < ctx->nr_tasks; i++)
+			ready += ctx->tasks[i].zombie || ctx->states[i].state == TS_READY;
+		if (ready == ctx->nr_tasks)
+			return 0;
+		if ((msg = task_error(ctx, &err))) {
+			pr_err("a new task failed: %s", msg);
+			return err ? -err : -EINVAL;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pr_err("process %ld ended while the tree was being created (status %#x)", pid,
+			       status);
+			return -ECHILD;
+		}
+		if (now_ns() > deadline) {
+			pr_err("the new tasks did not get ready in %llu s",
+			       READY_TIMEOUT_NS / 1000000000ull);
+			return -ETIMEDOUT;
+		}
+		struct timespec pause = { 0, 50000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Take a new task under control once it finished its child phase. */
 static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int sig, event, ret;
@@ -307,22 +671,15 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	if (ptrace(PTRACE_SEIZE, t->pid, 0, opts) < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot take control of new process %d", t->pid);
-		close(t->go_pipe[1]);
 		return ret;
 	}
-	if (write(t->go_pipe[1], "g", 1) != 1) {
-		ret = -errno;
-		close(t->go_pipe[1]);
-		return ret;
-	}
-	close(t->go_pipe[1]);
+	t->seized = true;
+	__atomic_store_n(&t->state->go, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &t->state->go, FUTEX_WAKE, 1, NULL, NULL, 0);
 	ret = wait_stopped(t->pid, &sig, &event);
-	if (ret == -ESRCH || (!ret && sig != SIGSTOP)) {
-		if (t->report->err)
-			pr_errno(t->report->err, "process %d: %s", t->pid, t->report->msg);
-		else if (!ret)
-			pr_err("process %d stopped by signal %d while rebuilding itself", t->pid, sig);
-		return ret ? ret : -EINVAL;
+	if (!ret && sig != SIGSTOP) {
+		pr_err("process %d stopped by signal %d while rebuilding itself", t->pid, sig);
+		return -EINVAL;
 	}
 	if (ret)
 		return ret;
@@ -333,9 +690,9 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int close_service_fds(struct restore_task *t)
+static int close_service_fds(struct restore_ctx *ctx, struct restore_task *t)
 {
-	long rv = rsys3(&t->rem, __NR_close_range, t->svc_base, ~0u, 0);
+	long rv = rsys3(&t->rem, __NR_close_range, ctx->fd_base, ~0u, 0);
 	if (rv < 0) {
 		pr_errno((int)-rv, "task %d: cannot close cryo's descriptors", t->pid);
 		return (int)rv;
@@ -347,7 +704,7 @@ static int finish(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
 
-	/* the area's last call cannot return into it: stop at the syscall's exit instead */
+	/* the area's last call cannot return into it: it stops at the syscall's exit */
 	t->rem.area_ours = true;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)
@@ -363,25 +720,51 @@ static int finish(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int rebuild(struct restore_ctx *ctx, struct restore_task *t)
+static int rebuild_memory(struct restore_ctx *ctx, struct restore_task *t)
 {
-	int ret;
 	uint64_t all = ~0ull;
+	int ret;
 
 	if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all) < 0)
 		return -errno;
 	if ((ret = restore_mm_remote(ctx, t)) || (ret = restore_pages_remote(ctx, t)) ||
-	    (ret = restore_mm_fields_remote(ctx, t)) || (ret = close_service_fds(t)) ||
-	    (ret = restore_rlimits_remote(ctx, t)) ||
-	    (ret = restore_task_attrs_outside(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
-	    (ret = restore_thread_attrs_remote(ctx, t)) || (ret = restore_seccomp_remote(ctx, t)) ||
-	    (ret = restore_creds_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||
-	    (ret = restore_timers_remote(ctx, t)) ||
+	    (ret = restore_mm_fields_remote(ctx, t)))
+		return ret;
+	return t->rem.err;
+}
+
+static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
+{
+	int ret;
+	if ((ret = restore_rlimits_remote(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)) ||
+	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_thread_attrs_remote(ctx, t)) ||
+	    (ret = restore_seccomp_remote(ctx, t)) || (ret = restore_creds_remote(ctx, t)) ||
+	    (ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	if (t->rem.err)
 		return t->rem.err;
 	return finish(ctx, t);
+}
+
+/* Every live task, one step at a time: memories first (they need the service descriptors,
+ * which may be shared between tasks), then the descriptors go, then the rest. */
+static int rebuild(struct restore_ctx *ctx)
+{
+	int ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = take_over(ctx, &ctx->tasks[i])))
+			return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = rebuild_memory(ctx, &ctx->tasks[i])))
+			return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
+			return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = rebuild_rest(ctx, &ctx->tasks[i])))
+			return ret;
+	return 0;
 }
 
 static int write_pidfile(const char *path, pid_t pid)
@@ -399,20 +782,45 @@ static int write_pidfile(const char *path, pid_t pid)
 	return ret;
 }
 
+/* Kill what this restore created: tasks that got as far as running their own code. */
+static void kill_created(struct restore_ctx *ctx)
+{
+	if (!ctx->states)
+		return;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->states[i].state != TS_NONE && !ctx->tasks[i].zombie)
+			kill(ctx->tasks[i].pid, SIGKILL);
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper))
+			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
+				;
+	}
+	if (ctx->tasks[0].helper)
+		while (waitpid(ctx->tasks[0].helper, NULL, __WALL) < 0 && errno == EINTR)
+			;
+}
+
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 
-static void cleanup(struct restore_ctx *ctx, struct restore_task *t)
+static void cleanup(struct restore_ctx *ctx)
 {
-	if (t->pages_fd_local > 0)
-		close(t->pages_fd_local);
-	if (t->report)
-		munmap(t->report, sizeof(*t->report));
-	free(t->svc);
-	free(t->vma_svc);
-	img_free(IMG_MSG(t->core));
-	img_free(IMG_MSG(t->mm));
-	img_free(IMG_MSG(t->pagemap));
-	img_free(IMG_MSG(t->files));
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		if (t->pages_fd_local >= 0)
+			close(t->pages_fd_local);
+		free(t->svc);
+		free(t->vma_fd);
+		img_free(IMG_MSG(t->core));
+		img_free(IMG_MSG(t->mm));
+		img_free(IMG_MSG(t->pagemap));
+		img_free(IMG_MSG(t->files));
+	}
+	if (ctx->states)
+		munmap(ctx->states, ctx->states_size);
+	free(ctx->tasks);
+	free(ctx->helpers);
+	free(ctx->globals);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)
@@ -422,48 +830,49 @@ static void cleanup(struct restore_ctx *ctx, struct restore_task *t)
 int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 {
 	struct restore_ctx ctx = { .opts = opts };
-	struct restore_task *t = &ctx.task;
+	pid_t root;
 	uint64_t t0 = now_ns();
 	int ret;
 
-	t->pages_fd_local = -1;
 	ctx.dirfd = open(opts->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dirfd < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot open images directory %s", opts->images_dir);
 		return ret;
 	}
-	ret = read_images(&ctx, t);
+	/* without -d cryo waits for the root, even when a session helper was its parent */
+	if (!opts->detach)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	ret = read_images(&ctx);
 	if (!ret)
-		ret = plan(&ctx, t);
+		ret = plan(&ctx);
 	if (!ret)
-		ret = create_task(&ctx, t);
+		ret = create_tree(&ctx);
 	if (!ret)
-		ret = take_over(&ctx, t);
-	if (!ret)
-		ret = rebuild(&ctx, t);
+		ret = rebuild(&ctx);
+	root = ctx.nr_tasks ? ctx.tasks[0].pid : 0;
 	if (!ret && opts->pidfile)
-		ret = write_pidfile(opts->pidfile, t->pid);
+		ret = write_pidfile(opts->pidfile, root);
 	if (ret) {
-		if (t->created) {
-			kill(t->pid, SIGKILL);
-			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
-				;
-		}
-		pr_err("restore of process %d failed; nothing was left behind", t->pid);
+		kill_created(&ctx);
+		pr_err("restore of process %d failed; nothing was left behind",
+		       root ? root : (pid_t)(ctx.inv ? ctx.inv->root_pid : 0));
 	} else {
-		if (ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0) {
-			ret = -errno;
-			pr_errno(-ret, "cannot release restored process %d", t->pid);
-			kill(t->pid, SIGKILL);
-		} else {
-			pr_info("process %d restored in %.3f ms", t->pid, (now_ns() - t0) / 1e6);
+		/* all at once, children first: a parent never runs before its tree is whole */
+		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
+			struct restore_task *t = &ctx.tasks[i];
+			if (!t->zombie && ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0)
+				pr_errno(errno, "cannot release restored process %d", t->pid);
 		}
+		if (ctx.tasks[0].helper)
+			while (waitpid(ctx.tasks[0].helper, NULL, 0) < 0 && errno == EINTR)
+				;
+		pr_info("%d process(es) restored in %.3f ms", ctx.nr_tasks, (now_ns() - t0) / 1e6);
 	}
-	cleanup(&ctx, t);
+	cleanup(&ctx);
 	if (!ret && !opts->detach) {
 		int st = 0;
-		while (waitpid(t->pid, &st, 0) < 0 && errno == EINTR)
+		while (waitpid(root, &st, 0) < 0 && errno == EINTR)
 			;
 		if (status)
 			*status = st;

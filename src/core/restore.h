@@ -12,25 +12,33 @@
 #include "img/image.h"
 #include "remote/remote.h"
 
-/* Written by the child, read by cryo: why the child phase failed. */
-struct child_report {
+/* One per task (and helper), in memory shared by every new task and cryo: how far the task
+ * got through its child phase, and why it failed. */
+struct task_state {
+	volatile int state; /* TS_* */
 	int err;
-	char msg[512];
+	uint32_t go;        /* futex: set by cryo once it holds the task */
+	char msg[400];
 };
+enum { TS_NONE, TS_CREATED, TS_READY, TS_FAILED };
 
-/* A file the child opens for cryo at a fixed descriptor number ("service fd"), for use by the
- * remote phase (mappings, page image, executable). */
+/* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
+ * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
 struct svc_file {
-	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM } kind;
+	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC } kind;
 	const char *path;    /* SVC_FILE */
 	int flags;           /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
-	int fd;              /* number in the child */
+	pid_t desc_pid;      /* SVC_DESC: an open file description shared by several tasks, */
+	FdEntry *desc;       /* ... as task desc_pid had it */
+	int fd;              /* number in the new tasks */
 };
 
 struct restore_task {
 	pid_t pid;
+	int idx;
+	int parent;          /* index in ctx->tasks, -1 for the root */
 	PstreeTask *pst;
 	TaskCore *core;
 	Mm *mm;
@@ -38,20 +46,19 @@ struct restore_task {
 	Files *files;
 	ThreadCore *thread;
 	uint64_t pages_size; /* bytes of data in the page image */
-	int pages_fd_local;   /* cryo's own descriptor of it */
+	int pages_fd_local;  /* cryo's own descriptor of it */
+	bool zombie;
+	pid_t helper;        /* a session helper with this pid creates the task, 0 if none */
 
 	/* plan, fixed before the task is created */
-	int svc_base;            /* first service fd; above every fd of the task and of cryo */
-	struct svc_file *svc;    /* [0] is the page image, [1] the executable */
+	struct svc_file *svc; /* this task's own: [0] the page image, [1] the executable */
 	int nr_svc;
-	int svc_dirfd, svc_tty, svc_log; /* more service fds, -1 if none */
-	int *vma_svc;            /* per VMA: index into svc, or -1 */
-	uint64_t area;           /* where the remote-call area goes */
+	int *vma_fd;          /* per VMA: the service fd it is mapped from, or -1 */
+	uint64_t area;        /* where the remote-call area goes */
 
+	struct task_state *state;
 	struct remote rem;
-	struct child_report *report; /* shared page */
-	int go_pipe[2];
-	bool created;
+	bool seized;
 };
 
 struct restore_ctx {
@@ -59,19 +66,39 @@ struct restore_ctx {
 	int dirfd;
 	Inventory *inv;
 	Pstree *pstree;
-	struct restore_task task;
+	struct restore_task *tasks; /* parents before children; [0] is the root */
+	int nr_tasks;
+	struct task_state *states;   /* shared: one per task, then one per helper */
+	size_t states_size;
+	pid_t *helpers;              /* session helpers' pids */
+	int nr_helpers;
+
+	/* descriptor plan: [0, fd_base) the tasks' own; then log, images dir, terminal; then
+	 * the global objects; then each task's service fds */
+	int fd_base, svc_log, svc_dirfd, svc_tty;
+	int next_fd;
+	struct svc_file *globals;    /* created by the root, inherited by all */
+	int nr_globals;
+	bool need_tty;
 };
+
+int restore_alloc_fd(struct restore_ctx *ctx);
+struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f);
+struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd);
+struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid);
 
 /* Child phase (runs inside the new task, ordinary C). Failures are reported with child_fail. */
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
+int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 int restore_fs_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t);
 
 /* Planning and validation before the task exists */
 int mm_plan(struct restore_ctx *ctx, struct restore_task *t);
 int files_validate(struct restore_ctx *ctx, struct restore_task *t);
+int files_plan(struct restore_ctx *ctx, struct restore_task *t);
 int pages_validate(struct restore_task *t);
 
 /* Remote phase (cryo drives the stopped task). */

@@ -86,16 +86,28 @@ static int save_ghost(struct dump_ctx *ctx, struct dump_task *t, int fd, FdEntry
 	return ret;
 }
 
-/* Is fd a duplicate (dup, dup2, F_DUPFD, inherited) of an fd already saved? Then it shares the
- * open file description: position, flags, everything but close-on-exec. */
-static FdEntry *same_description(struct dump_task *t, int fd, const struct stat *st)
+/* Is fd a duplicate (dup, dup2, F_DUPFD, inherited by fork) of an fd already saved, in this
+ * task or one before it? Then it shares the open file description: position, flags,
+ * everything but close-on-exec. Returns the original and, in *owner, its task. */
+static FdEntry *same_description(struct dump_ctx *ctx, struct dump_task *t, int fd,
+				 const struct stat *st, pid_t *owner)
 {
-	for (size_t i = 0; i < t->files->n_fds; i++) {
-		FdEntry *e = t->files->fds[i];
-		if (e->has_dup_of || e->rdev != st->st_rdev || e->mode != st->st_mode)
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		struct dump_task *o = &ctx->tasks[k];
+		if (o->zombie || !o->files)
 			continue;
-		if (syscall(SYS_kcmp, t->pid, t->pid, KCMP_FILE, e->fd, fd) == 0)
-			return e;
+		for (size_t i = 0; i < o->files->n_fds; i++) {
+			FdEntry *e = o->files->fds[i];
+			if (e->has_dup_of || e->has_dup_of_pid || e->rdev != st->st_rdev ||
+			    e->mode != st->st_mode || e->kind == FD_KIND__FD_TTY)
+				continue;
+			if (syscall(SYS_kcmp, o->pid, t->pid, KCMP_FILE, e->fd, fd) == 0) {
+				*owner = o->pid;
+				return e;
+			}
+		}
+		if (o == t)
+			break;
 	}
 	return NULL;
 }
@@ -130,7 +142,8 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
 		pr_errno(-ret, "task %d: cannot stat fd %d (%s)", t->pid, fd, link);
 		return ret;
 	}
-	FdEntry *orig = same_description(t, fd, &st);
+	pid_t owner = 0;
+	FdEntry *orig = same_description(ctx, t, fd, &st, &owner);
 	e = A_NEW(&ctx->arena, FdEntry, FD_ENTRY);
 	if (!e)
 		return -ENOMEM;
@@ -138,12 +151,16 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
 		*e = *orig;
 		e->fd = fd;
 		e->cloexec = !!(flags & O_CLOEXEC);
-		e->has_dup_of = true;
-		e->dup_of = orig->fd;
 		e->has_ghost = false;
 		e->ghost = -1;
-		pr_info("task %d: fd %d shares its file description with fd %d", t->pid, fd,
-			orig->fd);
+		e->has_dup_of = true;
+		e->dup_of = orig->fd;
+		if (owner != t->pid) {
+			e->has_dup_of_pid = true;
+			e->dup_of_pid = owner;
+		}
+		pr_info("task %d: fd %d shares its file description with fd %d of task %d", t->pid,
+			fd, orig->fd, owner);
 		return DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e) ? 0 : -ENOMEM;
 	}
 	if (!DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e))
@@ -224,7 +241,7 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 			pr_err("files-%d.img: descriptor entry %zu is invalid", t->pid, i);
 			return -EINVAL;
 		}
-		if (e->has_dup_of) {
+		if (e->has_dup_of && !e->has_dup_of_pid) {
 			size_t j;
 			for (j = 0; j < i && f->fds[j]->fd != e->dup_of; j++)
 				;
@@ -264,7 +281,7 @@ static int open_ghost(struct restore_ctx *ctx, struct restore_task *t, FdEntry *
 	int src, dst, fd, err;
 
 	img_name(IMG_GHOST, g->id, name, sizeof(name));
-	src = img_raw_open(t->svc_dirfd, IMG_GHOST, g->id, &size);
+	src = img_raw_open(ctx->svc_dirfd, IMG_GHOST, g->id, &size);
 	if (src < 0) {
 		child_fail(t, -src, "cannot open %s", name);
 		return -1;
@@ -317,12 +334,7 @@ static int open_one(struct restore_ctx *ctx, struct restore_task *t, FdEntry *e)
 
 	switch (e->kind) {
 	case FD_KIND__FD_TTY:
-		if (t->svc_tty < 0) {
-			child_fail(t, ENOTTY, "fd %d was a terminal, and cryo has none to give",
-				   e->fd);
-			return -1;
-		}
-		fd = dup(t->svc_tty);
+		fd = dup(ctx->svc_tty);
 		break;
 	case FD_KIND__FD_PATH:
 		fd = open(e->path, O_PATH | (e->flags & (O_DIRECTORY | O_NOFOLLOW)));
@@ -341,7 +353,19 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
-		if (e->has_dup_of) {
+		/* a description shared with other tasks was opened once, by the root */
+		struct svc_file *g = e->has_dup_of_pid && (pid_t)e->dup_of_pid != t->pid
+					     ? restore_find_desc(ctx, e->dup_of_pid, e->dup_of)
+					     : restore_find_desc(ctx, t->pid, e->fd);
+		if (g) {
+			if (dup2(g->fd, e->fd) < 0 ||
+			    fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
+				child_fail(t, errno, "cannot place shared fd %d", e->fd);
+				return -1;
+			}
+			continue;
+		}
+		if (e->has_dup_of && !e->has_dup_of_pid) {
 			if (dup2(e->dup_of, e->fd) < 0 ||
 			    fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
 				child_fail(t, errno, "cannot make fd %d a duplicate of fd %d", e->fd,
@@ -374,6 +398,59 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 			child_fail(t, errno, "cannot set close-on-exec of fd %d", e->fd);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* In the root, before it creates the tree: one open file description shared by several
+ * tasks, at its service fd, for all of them to inherit. */
+int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g)
+{
+	struct restore_task *root = &ctx->tasks[0];
+	FdEntry *e = g->desc;
+	struct restore_task *owner = restore_find_task(ctx, g->desc_pid);
+	int fd = open_one(ctx, owner ? owner : root, e);
+
+	if (fd < 0) {
+		if (owner && owner != root)
+			*root->state = *owner->state;
+		return -1;
+	}
+	if (e->kind == FD_KIND__FD_REG && lseek(fd, e->pos, SEEK_SET) < 0) {
+		child_fail(root, errno, "cannot seek %s to %lu", e->path, e->pos);
+		return -1;
+	}
+	if (fd != g->fd && (dup2(fd, g->fd) < 0 || close(fd) < 0)) {
+		child_fail(root, errno, "cannot place %s at fd %d", e->path, g->fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Descriptions shared between tasks become global objects; a terminal needs cryo's. */
+int files_plan(struct restore_ctx *ctx, struct restore_task *t)
+{
+	for (size_t i = 0; i < t->files->n_fds; i++) {
+		FdEntry *e = t->files->fds[i];
+		if (e->kind == FD_KIND__FD_TTY)
+			ctx->need_tty = true;
+		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid)
+			continue;
+		struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
+		FdEntry *orig = NULL;
+		for (size_t j = 0; o && !o->zombie && j < o->files->n_fds; j++)
+			if (o->files->fds[j]->fd == e->dup_of && !o->files->fds[j]->has_dup_of &&
+			    !o->files->fds[j]->has_dup_of_pid)
+				orig = o->files->fds[j];
+		if (!orig || o->idx >= t->idx) {
+			pr_err("files-%d.img: fd %d shares the description of fd %d of task %u, "
+			       "which is not there",
+			       t->pid, e->fd, e->dup_of, e->dup_of_pid);
+			return -EINVAL;
+		}
+		if (!restore_add_global(ctx, (struct svc_file){ .kind = SVC_DESC,
+							      .desc_pid = o->pid, .desc = orig }))
+			return -ENOMEM;
 	}
 	return 0;
 }

@@ -303,27 +303,22 @@ static int check_vmas(struct restore_task *t)
 	return 0;
 }
 
-static int add_svc(struct restore_task *t, struct svc_file f)
+/* This task's own service fd for f; numbers are unique across the tree */
+static int add_svc(struct restore_ctx *ctx, struct restore_task *t, struct svc_file f)
 {
 	for (int i = 0; i < t->nr_svc; i++) {
 		struct svc_file *o = &t->svc[i];
-		if (o->kind != f.kind)
-			continue;
-		if (f.kind == SVC_FILE && !strcmp(o->path, f.path) && o->flags == f.flags)
-			return i;
-		if (f.kind == SVC_SHMEM && o->shmem_id == f.shmem_id) {
-			if (f.shmem_size > o->shmem_size)
-				o->shmem_size = f.shmem_size;
-			return i;
-		}
+		if (o->kind == f.kind && f.kind == SVC_FILE && !strcmp(o->path, f.path) &&
+		    o->flags == f.flags)
+			return o->fd;
 	}
 	struct svc_file *n = realloc(t->svc, (t->nr_svc + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	t->svc = n;
-	f.fd = t->svc_base + t->nr_svc;
-	n[t->nr_svc] = f;
-	return t->nr_svc++;
+	f.fd = restore_alloc_fd(ctx);
+	n[t->nr_svc++] = f;
+	return f.fd;
 }
 
 struct range {
@@ -385,40 +380,46 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 	ret = check_vmas(t);
 	if (ret)
 		return ret;
-	t->vma_svc = calloc(mm->n_vmas ? mm->n_vmas : 1, sizeof(int));
-	if (!t->vma_svc)
+	t->vma_fd = calloc(mm->n_vmas ? mm->n_vmas : 1, sizeof(int));
+	if (!t->vma_fd)
 		return -ENOMEM;
 	/* [0] the page image, [1] the executable */
-	if (add_svc(t, (struct svc_file){ .kind = SVC_PAGES }) < 0 ||
-	    add_svc(t, (struct svc_file){ .kind = SVC_FILE, .path = mm->exe_path,
-					  .flags = O_RDONLY }) < 0)
+	if (add_svc(ctx, t, (struct svc_file){ .kind = SVC_PAGES }) < 0 ||
+	    add_svc(ctx, t, (struct svc_file){ .kind = SVC_FILE, .path = mm->exe_path,
+					       .flags = O_RDONLY }) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
-		struct svc_file f = { .kind = SVC_FILE, .path = v->path, .flags = O_RDONLY };
-		t->vma_svc[i] = -1;
-		if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE))
-			f.flags = O_RDWR;
+		t->vma_fd[i] = -1;
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
-			/* every mapping of one shmem object is mapped from one object again */
-			f = (struct svc_file){ .kind = SVC_SHMEM, .shmem_id = v->has_ino ? v->ino : ~i,
-					       .shmem_size = v->pgoff + v->end - v->start };
-		} else if (v->kind != VMA_KIND__VMA_FILE_PRIVATE &&
-			   v->kind != VMA_KIND__VMA_FILE_SHARED) {
+			/* one shmem object per dumped one, made by the root and inherited by every
+			 * task: all mappings of it, in any task, map it again */
+			struct svc_file *g = restore_add_global(
+				ctx, (struct svc_file){ .kind = SVC_SHMEM,
+							.shmem_id = v->has_ino ? v->ino : ~i,
+							.shmem_size = v->pgoff + v->end - v->start });
+			if (!g)
+				return -ENOMEM;
+			t->vma_fd[i] = g->fd;
 			continue;
 		}
-		ret = add_svc(t, f);
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+		struct svc_file f = { .kind = SVC_FILE, .path = v->path, .flags = O_RDONLY };
+		if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE))
+			f.flags = O_RDWR;
+		ret = add_svc(ctx, t, f);
 		if (ret < 0)
 			return ret;
-		t->vma_svc[i] = ret;
+		t->vma_fd[i] = ret;
 	}
 	ret = pick_area(t);
 	if (ret) {
 		pr_err("task %d: no address is free for the remote-call area", t->pid);
 		return ret;
 	}
-	pr_debug("task %d: remote-call area planned at %#lx, %d service files from fd %d", t->pid,
-		 t->area, t->nr_svc, t->svc_base);
+	pr_debug("task %d: remote-call area planned at %#lx, %d service files", t->pid, t->area,
+		 t->nr_svc);
 	return 0;
 }
 
@@ -546,7 +547,7 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
 static int map_vma(struct restore_task *t, size_t i)
 {
 	Vma *v = t->mm->vmas[i];
-	int fd = t->vma_svc[i] >= 0 ? t->svc[t->vma_svc[i]].fd : -1;
+	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;

@@ -1,8 +1,11 @@
 /* Memory content. Dump: PAGEMAP_SCAN finds, per VMA, the pages that hold data of their own
  * (present or swapped, not the zero page, and for private file mappings not a clean page of
- * the file); they are copied with process_vm_readv in large batches and written in address
- * order to pages-PID.img, indexed by pagemap-PID.img. Shared anonymous memory is read through
- * its shmem file (map_files), whose holes are skipped. Restore: the task reads its own pages
+ * the file); they are read in large batches and written in address order to pages-PID.img,
+ * indexed by pagemap-PID.img. A task alone in the dump is read with process_vm_readv. A task
+ * of a tree is read through /proc/PID/mem (two copies, a little slower): process_vm_readv pins
+ * pages, and since Linux 5.19 a read-only pin of an anonymous page shared copy-on-write after
+ * fork makes the kernel copy it, which would undo that sharing in a tree left running. Shared anonymous memory is read through its shmem file (map_files), whose
+ * holes are skipped. Restore: the task reads its own pages
  * straight from the image with remote preadv, one copy, in the kernel. */
 #include <errno.h>
 #include <pthread.h>
@@ -26,7 +29,7 @@
 
 #define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
 #define NR_BUFS 4
-#define MAX_IOV 1024
+#define MAX_IOV 1024 /* iovecs of one remote preadv */
 #define SCAN_VEC 4096
 
 /* Batches are read from the task by the dumping thread and written to the image by a second
@@ -50,9 +53,11 @@ struct page_writer {
 	struct write_ring ring;
 	int cur;                    /* ring buffer being filled */
 	size_t used;
-	struct iovec riov[MAX_IOV]; /* where the batch comes from in the task */
+	bool pin_ok;                /* process_vm_readv may be used */
+	struct iovec riov[MAX_IOV]; /* where the process_vm_readv part of the batch comes from */
 	int nr_riov;
-	int mem_fd;                 /* /proc/PID/mem, for pages process_vm_readv cannot read */
+	size_t riov_start;          /* ... and where in the buffer it starts */
+	int mem_fd;                 /* /proc/PID/mem */
 	PageRun *last;
 };
 
@@ -145,19 +150,31 @@ static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 	return 0;
 }
 
+/* Fetch the process_vm_readv part of the batch. */
+static int fetch(struct page_writer *w)
+{
+	struct iovec liov = { w->ring.buf[w->cur] + w->riov_start, w->used - w->riov_start };
+	ssize_t n;
+
+	if (!w->nr_riov)
+		return 0;
+	n = process_vm_readv(w->t->pid, &liov, 1, w->riov, w->nr_riov, 0);
+	if (n != (ssize_t)liov.iov_len) {
+		int err = n < 0 ? errno : EFAULT;
+		pr_errno(err, "task %d: cannot read %zu bytes of memory at %p", w->t->pid,
+			 liov.iov_len, w->riov[0].iov_base);
+		return -err;
+	}
+	w->nr_riov = 0;
+	w->riov_start = w->used;
+	return 0;
+}
+
 static int flush(struct page_writer *w)
 {
-	uint8_t *buf = w->ring.buf[w->cur];
-	if (w->nr_riov) {
-		struct iovec liov = { buf, w->used };
-		ssize_t n = process_vm_readv(w->t->pid, &liov, 1, w->riov, w->nr_riov, 0);
-		if (n != (ssize_t)w->used) {
-			int err = n < 0 ? errno : EFAULT;
-			pr_errno(err, "task %d: cannot read %zu bytes of memory at %p", w->t->pid,
-				 w->used, w->riov[0].iov_base);
-			return -err;
-		}
-	}
+	int ret = fetch(w);
+	if (ret)
+		return ret;
 	if (w->used) {
 		if (w->ring.err) {
 			pr_errno(-w->ring.err, "cannot write the page image of task %d", w->t->pid);
@@ -166,45 +183,38 @@ static int flush(struct page_writer *w)
 		w->cur = ring_submit(&w->ring, w->cur, w->used);
 	}
 	w->used = 0;
-	w->nr_riov = 0;
+	w->riov_start = 0;
 	return 0;
 }
 
-/* Queue [addr, addr+len) of the task: read directly (readable VMA) or through src_fd at
- * src_off (shmem file, or /proc/PID/mem for a VMA the task itself cannot read). */
+/* Queue [addr, addr+len) of the task: with process_vm_readv (src_fd < 0), or read through
+ * src_fd at src_off (/proc/PID/mem, or the shmem file of shared anonymous memory). */
 static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd, uint64_t src_off)
 {
 	int ret = add_run(w, addr, len / PAGE_SIZE);
 	if (ret)
 		return ret;
 	w->ctx->stats.pages_written += len / PAGE_SIZE;
-	if (src_fd >= 0) {
-		/* the buffer holds one kind of batch at a time: the file order is address order */
-		if ((ret = flush(w)))
-			return ret;
-		while (len) {
-			uint64_t chunk = len < COPY_BUF ? len : COPY_BUF;
-			ssize_t n = pread(src_fd, w->ring.buf[w->cur], chunk, src_off);
+	while (len) {
+		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
+		if (src_fd >= 0) {
+			/* the pinned part before it first, to keep the batch in address order */
+			if ((ret = fetch(w)))
+				return ret;
+			ssize_t n = pread(src_fd, w->ring.buf[w->cur] + w->used, chunk, src_off);
 			if (n != (ssize_t)chunk) {
 				int err = n < 0 ? errno : EIO;
 				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
 				return -err;
 			}
-			w->used = chunk;
-			if ((ret = flush(w)))
+			w->riov_start = w->used + chunk;
+		} else {
+			if (w->nr_riov == MAX_IOV && (ret = fetch(w)))
 				return ret;
-			addr += chunk, src_off += chunk, len -= chunk;
+			w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
 		}
-		return 0;
-	}
-	while (len) {
-		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
-		if (w->nr_riov == MAX_IOV && (ret = flush(w)))
-			return ret;
-		w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
 		w->used += chunk;
-		addr += chunk;
-		len -= chunk;
+		addr += chunk, src_off += chunk, len -= chunk;
 		if (w->used == COPY_BUF && (ret = flush(w)))
 			return ret;
 	}
@@ -227,8 +237,8 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
-	/* process_vm_readv needs a readable mapping */
-	int src = (v->prot & PROT_READ) ? -1 : w->mem_fd;
+	/* process_vm_readv needs a readable mapping, and must not touch shared pages */
+	int src = w->pin_ok && (v->prot & PROT_READ) ? -1 : w->mem_fd;
 
 	uint64_t done = v->start; /* everything below is queued */
 
@@ -296,7 +306,7 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1 };
+	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1, .pin_ok = ctx->nr_tasks == 1 };
 	char path[64];
 	int pagemap_fd, out_fd = -1, ret = 0, wret;
 	bool started = false;
