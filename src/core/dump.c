@@ -411,6 +411,7 @@ static int write_images(struct dump_ctx *ctx)
 			pt->has_zombie = pt->has_exit_status = true;
 			pt->zombie = true;
 			pt->exit_status = t->exit_status;
+			pt->comm = arena_strdup(&ctx->arena, t->stat.comm);
 		} else {
 			pt->n_threads = 1;
 			pt->threads = arena_memdup(&ctx->arena, &t->pid, sizeof(uint32_t));

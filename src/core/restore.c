@@ -402,6 +402,15 @@ static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal)
 static void __attribute__((noreturn)) become_zombie(struct restore_task *t)
 {
 	int status = t->pst->has_exit_status ? t->pst->exit_status : 0;
+	/* its group and session outlive it while it is a zombie: others may belong to them */
+	if ((pid_t)t->pst->sid == t->pid)
+		setsid();
+	else if ((pid_t)t->pst->pgid == t->pid)
+		setpgid(0, 0);
+	else if ((pid_t)t->pst->pgid != getpgrp())
+		setpgid(0, t->pst->pgid);
+	if (t->pst->comm)
+		prctl(PR_SET_NAME, t->pst->comm, 0, 0, 0);
 	if (WIFSIGNALED(status)) {
 		struct rlimit none = { 0, 0 };
 		sigset_t all;
@@ -511,6 +520,14 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		}
 	}
+	/* the deaths of zombies and helpers are old news to this task: the SIGCHLDs they sent
+	 * now go (the dumped pending signals come back later) */
+	sigset_t chld;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (sigtimedwait(&chld, NULL, &zero) > 0)
+		;
 	return 0;
 }
 
@@ -522,7 +539,10 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* until cryo hands it its own */
+	/* die with the parent until cryo hands it its own: not a task whose parent is a
+	 * session helper, which leaves on purpose */
+	if (!t->helper)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
 	if (t->idx == 0 && root_setup(ctx, t))
 		goto fail;
