@@ -1,6 +1,7 @@
 /* The dump driver: the order of steps. Find and check the task, freeze it, read every piece
  * of its state (resource code in src/res/), write the images, then kill it or let it go on.
  * Whatever fails, a task that was frozen is resumed exactly as it was. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -92,11 +93,6 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 				return -ENOTSUP;
 			}
 	}
-	if (t->status.threads > 1) {
-		pr_err("process %d has %d threads: multi-threaded processes are not supported yet",
-		       t->pid, t->status.threads);
-		return -ENOTSUP;
-	}
 	return 0;
 }
 
@@ -161,6 +157,12 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	}
 	t->seized = true;
+	t->threads = calloc(1, sizeof(*t->threads));
+	if (!t->threads)
+		return -ENOMEM;
+	t->nr_threads = 1;
+	t->threads[0].tid = t->pid;
+	t->threads[0].seized = true;
 	/* what was read before the freeze may have changed: read it again */
 	ret = proc_parse_stat(t->pid, 0, &t->stat);
 	if (!ret)
@@ -168,6 +170,53 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	if (ret)
 		pr_errno(-ret, "cannot read the state of frozen process %d", t->pid);
 	return ret;
+}
+
+/* Seize the threads of a task not seized yet; returns how many were new. */
+static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
+{
+	char path[64];
+	struct dirent **list;
+	int n, found = 0, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+	n = scandir(path, &list, NULL, NULL);
+	if (n < 0) {
+		ret = -errno;
+		pr_errno(-ret, "cannot list the threads of %d", t->pid);
+		return ret;
+	}
+	for (int i = 0; i < n; i++) {
+		pid_t tid = atoi(list[i]->d_name);
+		bool known = tid <= 0;
+		for (int k = 0; k < t->nr_threads && !known; k++)
+			known = t->threads[k].tid == tid;
+		if (!known && !ret) {
+			int r = ptrace_seize_stop(tid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
+			if (r == -ESRCH) {
+				/* it has just exited */
+			} else if (r) {
+				pr_errno(-r, "cannot freeze thread %d of %d", tid, t->pid);
+				ret = r;
+			} else {
+				struct dump_thread *nt =
+					realloc(t->threads, (t->nr_threads + 1) * sizeof(*nt));
+				if (!nt) {
+					ret = -ENOMEM;
+				} else {
+					t->threads = nt;
+					memset(&nt[t->nr_threads], 0, sizeof(*nt));
+					nt[t->nr_threads].tid = tid;
+					nt[t->nr_threads].seized = true;
+					t->nr_threads++;
+					found++;
+				}
+			}
+		}
+		free(list[i]);
+	}
+	free(list);
+	return ret ? ret : found;
 }
 
 /* Add the children of a frozen task; returns how many were new. */
@@ -178,22 +227,25 @@ static int add_children(struct dump_ctx *ctx, int idx)
 	int found = 0, before;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	n = read_file_alloc(path, &buf);
-	if (n < 0)
-		return (int)n;
-	for (p = buf;; p = end) {
-		long child = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		before = ctx->nr_tasks;
-		if (!add_task(ctx, child, idx)) {
-			free(buf);
-			return -ENOMEM;
+	for (int k = 0; k < ctx->tasks[idx].nr_threads; k++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid,
+			 ctx->tasks[idx].threads[k].tid);
+		n = read_file_alloc(path, &buf);
+		if (n < 0)
+			continue; /* a thread that just exited */
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			before = ctx->nr_tasks;
+			if (!add_task(ctx, child, idx)) {
+				free(buf);
+				return -ENOMEM;
+			}
+			found += ctx->nr_tasks > before;
 		}
-		found += ctx->nr_tasks > before;
+		free(buf);
 	}
-	free(buf);
 	return found;
 }
 
@@ -226,9 +278,19 @@ static int freeze_tree(struct dump_ctx *ctx)
 			if (t->zombie)
 				continue;
 			changed = true;
+		}
+		/* threads and children of seized tasks: until a pass finds none new */
+		for (int i = 0; i < ctx->nr_tasks; i++) {
+			if (!ctx->tasks[i].seized)
+				continue;
+			ret = freeze_threads(ctx, &ctx->tasks[i]);
+			if (ret < 0)
+				return ret;
+			changed |= ret > 0;
 			ret = add_children(ctx, i);
 			if (ret < 0)
 				return ret;
+			changed |= ret > 0;
 		}
 	}
 	for (int i = 0; i < ctx->nr_tasks; i++)
@@ -238,26 +300,31 @@ static int freeze_tree(struct dump_ctx *ctx)
 	return 0;
 }
 
-/* Let the task go on as if nothing happened (-R, or after a failed dump). */
+/* Let the task go on as if nothing happened (-R, or after a failed dump). Every thread is
+ * left in the kernel's signal code with its own registers: leaving it, the kernel restarts
+ * an interrupted call itself (with its own restart record). */
 static void resume(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct user_regs_struct regs = t->rem.regs;
-
 	if (!t->seized)
 		return;
-	/* the task is left in the kernel's signal code with its own registers: leaving it, the
-	 * kernel restarts an interrupted call itself (with its own restart record) */
-	if (t->rem.area)
-		remote_unmap_area(&t->rem);
-	else if (t->rem.tid)
-		remote_park(&t->rem);
-	if (t->rem.tid && ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0)
-		pr_errno(errno, "cannot put back the registers of %d", t->pid);
-	if (t->blocked_saved &&
-	    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->blocked), &t->blocked) < 0)
-		pr_errno(errno, "cannot put back the signal mask of %d", t->pid);
-	if (ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0)
-		pr_errno(errno, "cannot release process %d", t->pid);
+	for (int k = t->nr_threads - 1; k >= 0; k--) {
+		struct dump_thread *th = &t->threads[k];
+		struct remote *r = k ? &th->own : &t->rem;
+		if (!th->seized)
+			continue;
+		if (k == 0 && r->area)
+			remote_unmap_area(r);
+		else if (r->tid)
+			remote_park(r);
+		if (r->tid && ptrace(PTRACE_SETREGS, th->tid, 0, &r->regs) < 0)
+			pr_errno(errno, "cannot put back the registers of %d", th->tid);
+		if (th->blocked_saved &&
+		    ptrace(PTRACE_SETSIGMASK, th->tid, sizeof(th->blocked), &th->blocked) < 0)
+			pr_errno(errno, "cannot put back the signal mask of %d", th->tid);
+		if (ptrace(PTRACE_DETACH, th->tid, 0, r->park_sig) < 0)
+			pr_errno(errno, "cannot release thread %d", th->tid);
+		th->seized = false;
+	}
 	t->seized = false;
 	pr_info("process %d resumed", t->pid);
 }
@@ -272,9 +339,10 @@ static int kill_task(struct dump_ctx *ctx, struct dump_task *t)
 		pr_errno(err, "cannot kill dumped process %d", t->pid);
 		return -err;
 	}
-	/* as its tracer cryo hears of its death too; after this the pid is a zombie at most */
-	while (waitpid(t->pid, &status, __WALL) < 0 && errno == EINTR)
-		;
+	/* as their tracer cryo hears of each thread's death; then the pid is a zombie at most */
+	for (int k = t->nr_threads - 1; k >= 0; k--)
+		while (waitpid(t->threads[k].tid, &status, __WALL) < 0 && errno == EINTR)
+			;
 	t->seized = false;
 	pr_info("process %d killed", t->pid);
 	return 0;
@@ -308,25 +376,62 @@ static int find_exec_addr(pid_t pid, uint64_t *addr)
 /* The first remote call left the stop through the kernel's normal path, which put back a mask
  * saved by sigsuspend() and its kind: only now is the task's own mask in place. Read it, block
  * everything while cryo works inside, and queue again what arrived in between. */
-static int block_signals(struct dump_task *t)
+static int block_signals(struct dump_task *t, struct dump_thread *th)
 {
+	struct remote *r = th->rem;
 	uint64_t all = ~0ull;
-	int ret = remote_write(t->pid, remote_scratch(&t->rem), &all, sizeof(all));
+	int ret = remote_write(t->pid, remote_scratch(r), &all, sizeof(all));
 	if (ret)
 		return ret;
-	long rv = rsys4(&t->rem, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(&t->rem),
-			remote_scratch(&t->rem) + 8, 8);
-	if (rv < 0 || remote_read(t->pid, remote_scratch(&t->rem) + 8, &t->blocked, 8)) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot block its signals", t->pid);
+	long rv = rsys4(r, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(r),
+			remote_scratch(r) + 8, 8);
+	if (rv < 0 || remote_read(t->pid, remote_scratch(r) + 8, &th->blocked, 8)) {
+		pr_errno(rv < 0 ? (int)-rv : EFAULT, "thread %d: cannot block its signals", th->tid);
 		return rv < 0 ? (int)rv : -EFAULT;
 	}
-	t->blocked_saved = true;
-	return remote_requeue_signals(&t->rem);
+	th->blocked_saved = true;
+	return remote_requeue_signals(r);
+}
+
+/* Each thread runs remote calls of its own from the leader's area. */
+static int take_threads(struct dump_task *t)
+{
+	for (int k = 0; k < t->nr_threads; k++) {
+		struct dump_thread *th = &t->threads[k];
+		int ret;
+		if (k == 0) {
+			th->rem = &t->rem;
+		} else {
+			th->rem = &th->own;
+			if ((ret = remote_init(&th->own, th->tid)))
+				return ret;
+			th->own.stop_mode = t->rem.stop_mode;
+			remote_use_area(&th->own, t->rem.area, t->rem.area_size);
+		}
+		if ((ret = block_signals(t, th)))
+			return ret;
+		if (proc_parse_status_tid(t->pid, th->tid, &th->status))
+			return -ESRCH;
+	}
+	return 0;
+}
+
+static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
+{
+	int ret;
+	th->tc = A_NEW(&ctx->arena, ThreadCore, THREAD_CORE);
+	if (!th->tc || !DUMP_PUSH(ctx, t->core->threads, t->core->n_threads, th->tc))
+		return -ENOMEM;
+	th->tc->tid = th->tid;
+	if ((ret = dump_regs(ctx, t, th)) || (ret = dump_thread_signals(ctx, t, th)) ||
+	    (ret = dump_creds(ctx, t, th)) || (ret = dump_thread_attrs(ctx, t, th)))
+		return ret;
+	/* done with this thread: back into the signal code, where the others wait */
+	return th->rem == &t->rem ? 0 : remote_park(th->rem);
 }
 
 static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 {
-	ThreadCore *tc;
 	uint64_t exec_addr = 0;
 	int ret;
 
@@ -344,22 +449,20 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	ret = remote_map_area(&t->rem, exec_addr);
 	if (ret)
 		return ret;
-	ret = block_signals(t);
+	ret = take_threads(t);
 	if (ret)
 		return ret;
 
 	t->core = A_NEW(&ctx->arena, TaskCore, TASK_CORE);
-	tc = A_NEW(&ctx->arena, ThreadCore, THREAD_CORE);
-	if (!t->core || !tc || !DUMP_PUSH(ctx, t->core->threads, t->core->n_threads, tc))
+	if (!t->core)
 		return -ENOMEM;
-	t->thread = tc;
-	tc->tid = t->pid;
 	t->brk = rsys1(&t->rem, __NR_brk, 0);
-
-	if ((ret = dump_regs(ctx, t, tc)) || (ret = dump_signals(ctx, t)) ||
-	    (ret = dump_timers(ctx, t)) || (ret = dump_creds(ctx, t, tc)) ||
-	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_thread_attrs(ctx, t, tc)) ||
-	    (ret = dump_seccomp(ctx, t)) || (ret = dump_fs(ctx, t)))
+	for (int k = 0; k < t->nr_threads; k++)
+		if ((ret = read_thread(ctx, t, &t->threads[k])))
+			return ret;
+	if ((ret = dump_sigactions(ctx, t)) || (ret = dump_timers(ctx, t)) ||
+	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_seccomp(ctx, t)) ||
+	    (ret = dump_fs(ctx, t)))
 		return ret;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)
@@ -413,8 +516,12 @@ static int write_images(struct dump_ctx *ctx)
 			pt->exit_status = t->exit_status;
 			pt->comm = arena_strdup(&ctx->arena, t->stat.comm);
 		} else {
-			pt->n_threads = 1;
-			pt->threads = arena_memdup(&ctx->arena, &t->pid, sizeof(uint32_t));
+			pt->n_threads = t->nr_threads;
+			pt->threads = arena_alloc(&ctx->arena, t->nr_threads * sizeof(uint32_t));
+			if (!pt->threads)
+				return -ENOMEM;
+			for (int k = 0; k < t->nr_threads; k++)
+				pt->threads[k] = t->threads[k].tid;
 		}
 		tree.tasks[i] = pt;
 		if ((ret = write_task_images(ctx, t)))
@@ -493,6 +600,8 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	}
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
+	for (int i = 0; i < ctx.nr_tasks; i++)
+		free(ctx.tasks[i].threads);
 	free(ctx.tasks);
 	arena_free(&ctx.arena);
 	return ret;

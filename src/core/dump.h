@@ -12,6 +12,18 @@
 #include "img/image.h"
 #include "remote/remote.h"
 
+/* One thread of a frozen task; the leader's remote is the task's own (it owns the area). */
+struct dump_thread {
+	pid_t tid;
+	struct remote own;
+	struct remote *rem;
+	bool seized;
+	uint64_t blocked;   /* its signal mask; all is blocked while cryo holds it */
+	bool blocked_saved; /* ... once this is set */
+	struct proc_status status;
+	ThreadCore *tc;
+};
+
 struct dump_task {
 	pid_t pid;
 	int parent;         /* index in ctx->tasks, -1 for the root */
@@ -22,10 +34,9 @@ struct dump_task {
 	struct remote rem;  /* remote calls into the task while it is frozen */
 	bool seized;
 	uint64_t brk;       /* current program break, read by a remote brk(0) */
-	uint64_t blocked;   /* the task's signal mask; all is blocked while cryo holds it */
-	bool blocked_saved; /* ... once this is set */
+	struct dump_thread *threads; /* [0] is the leader */
+	int nr_threads;
 	TaskCore *core;
-	ThreadCore *thread; /* the leader's */
 	Mm *mm;
 	Pagemap *pagemap;
 	Files *files;
@@ -48,12 +59,13 @@ void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
 	dump_push(ctx, (void ***)&(field), &(n_field), item)
 
 /* Resource dumpers: each fills its part of the task's messages. */
-int dump_regs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
-int dump_signals(struct dump_ctx *ctx, struct dump_task *t);
+int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);
+int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t);
+int dump_thread_signals(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);
 int dump_timers(struct dump_ctx *ctx, struct dump_task *t);
-int dump_creds(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
+int dump_creds(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);
 int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t);
-int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc);
+int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);
 int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t);
 int dump_mm(struct dump_ctx *ctx, struct dump_task *t);
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t);

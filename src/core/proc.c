@@ -76,11 +76,19 @@ static bool key(const char *line, const char *k, const char **val)
 
 int proc_parse_status(pid_t pid, struct proc_status *st)
 {
+	return proc_parse_status_tid(pid, 0, st);
+}
+
+int proc_parse_status_tid(pid_t pid, pid_t tid, struct proc_status *st)
+{
 	char path[64], *buf, *line, *save;
 	const char *v;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	n = read_file_alloc(path, &buf);
 	if (n < 0)
 		return (int)n;

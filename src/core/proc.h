@@ -35,6 +35,7 @@ struct proc_status {
 
 int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st);
 int proc_parse_status(pid_t pid, struct proc_status *st);
+int proc_parse_status_tid(pid_t pid, pid_t tid, struct proc_status *st);
 /* Number of the highest fd the process has open, -1 if none. */
 int proc_max_fd(pid_t pid);
 

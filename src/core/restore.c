@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,15 +98,27 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 	    (ret = img_read(ctx->dirfd, IMG_PAGEMAP, t->pid, (ProtobufCMessage **)&t->pagemap)) ||
 	    (ret = img_read(ctx->dirfd, IMG_FILES, t->pid, (ProtobufCMessage **)&t->files)))
 		return ret;
-	if (t->core->n_threads != 1 || t->core->threads[0]->tid != (uint32_t)t->pid) {
-		pr_err("core-%d.img: expected one thread with tid %d", t->pid, t->pid);
+	if (t->core->n_threads != t->pst->n_threads || !t->core->itimers) {
+		pr_err("core-%d.img: %zu threads, pstree.img says %zu", t->pid, t->core->n_threads,
+		       t->pst->n_threads);
 		return -EINVAL;
+	}
+	t->threads = calloc(t->core->n_threads, sizeof(*t->threads));
+	if (!t->threads)
+		return -ENOMEM;
+	t->nr_threads = t->core->n_threads;
+	for (int k = 0; k < t->nr_threads; k++) {
+		ThreadCore *tc = t->core->threads[k];
+		if (tc->tid != t->pst->threads[k] || !tc->creds || !tc->regs || !tc->comm) {
+			pr_err("core-%d.img: thread %d (%u) is incomplete or not in pstree.img",
+			       t->pid, k, tc->tid);
+			return -EINVAL;
+		}
+		t->threads[k].tid = tc->tid;
+		t->threads[k].tc = tc;
+		t->threads[k].rem = k ? &t->threads[k].own : &t->rem;
 	}
 	t->thread = t->core->threads[0];
-	if (!t->thread->creds || !t->thread->regs || !t->core->itimers || !t->thread->comm) {
-		pr_err("core-%d.img: incomplete", t->pid);
-		return -EINVAL;
-	}
 	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
 	if (t->pages_fd_local < 0)
 		return t->pages_fd_local;
@@ -151,11 +164,10 @@ static int read_tree(struct restore_ctx *ctx)
 			t->parent = parent->idx;
 		}
 		if (t->zombie ? p->n_threads != 0
-			      : p->n_threads != 1 || p->threads[0] != p->pid) {
-			pr_err("pstree.img: task %u has %zu threads: multi-threaded processes are "
-			       "not supported yet",
-			       p->pid, p->n_threads);
-			return t->zombie ? -EINVAL : -ENOTSUP;
+			      : !p->n_threads || p->n_threads > 65536 || p->threads[0] != p->pid) {
+			pr_err("pstree.img: task %u has an invalid thread list (%zu threads)", p->pid,
+			       p->n_threads);
+			return -EINVAL;
 		}
 		if (!t->zombie) {
 			int ret = read_task_images(ctx, t);
@@ -595,6 +607,15 @@ static int check_pids_free(struct restore_ctx *ctx)
 
 	for (int i = 0; i < ctx->nr_tasks + ctx->nr_helpers; i++) {
 		pid_t pid = i < ctx->nr_tasks ? ctx->tasks[i].pid : ctx->helpers[i - ctx->nr_tasks];
+		for (int k = 1; i < ctx->nr_tasks && k < ctx->tasks[i].nr_threads; k++) {
+			char tpath[32];
+			snprintf(tpath, sizeof(tpath), "/proc/%d", ctx->tasks[i].threads[k].tid);
+			if (access(tpath, F_OK) == 0 && !pid_is_dying(ctx->tasks[i].threads[k].tid)) {
+				pr_err("cannot restore thread %d of process %d: that id is taken",
+				       ctx->tasks[i].threads[k].tid, ctx->tasks[i].pid);
+				return -EEXIST;
+			}
+		}
 		char path[32];
 		snprintf(path, sizeof(path), "/proc/%d", pid);
 		while (access(path, F_OK) == 0) {
@@ -694,6 +715,7 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 		return ret;
 	}
 	t->seized = true;
+	t->threads[0].seized = true;
 	__atomic_store_n(&t->state->go, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &t->state->go, FUTEX_WAKE, 1, NULL, NULL, 0);
 	ret = wait_stopped(t->pid, &sig, &event);
@@ -720,21 +742,77 @@ static int close_service_fds(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int finish(struct restore_ctx *ctx, struct restore_task *t)
+/* The other threads, made by the leader: clone3 with their tids, from the remote-call area;
+ * each stops at once (PTRACE_O_TRACECLONE) and gets its own remote context in the area. */
+static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
+{
+	unsigned long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP;
+	uint64_t scratch = remote_scratch(&t->rem);
+	int ret = 0;
+
+	if (t->nr_threads < 2)
+		return 0;
+	if (ptrace(PTRACE_SETOPTIONS, t->pid, 0, opts | PTRACE_O_TRACECLONE) < 0)
+		return -errno;
+	for (int k = 1; k < t->nr_threads && !ret; k++) {
+		struct restore_thread *th = &t->threads[k];
+		uint64_t tid = th->tid;
+		struct cryo_clone_args args = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				 CLONE_SYSVSEM,
+			.set_tid = scratch + sizeof(args),
+			.set_tid_size = 1,
+		};
+		int sig, event;
+		if ((ret = remote_write(t->pid, scratch, &args, sizeof(args))) ||
+		    (ret = remote_write(t->pid, scratch + sizeof(args), &tid, sizeof(tid))))
+			break;
+		long rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
+		if (rv != th->tid) {
+			pr_errno(rv < 0 ? (int)-rv : EINVAL, "task %d: cannot create thread %d",
+				 t->pid, th->tid);
+			ret = rv < 0 ? (int)rv : -EINVAL;
+			break;
+		}
+		th->seized = true;
+		ret = wait_stopped(th->tid, &sig, &event);
+		if (!ret && event != PTRACE_EVENT_STOP) {
+			pr_err("thread %d: unexpected first stop (signal %d, event %d)", th->tid, sig,
+			       event);
+			ret = -EINVAL;
+		}
+		if (!ret)
+			ret = remote_init(&th->own, th->tid);
+		if (!ret) {
+			th->own.stop_mode = t->rem.stop_mode;
+			remote_use_area(&th->own, t->area, REMOTE_AREA_SIZE);
+		}
+	}
+	if (ptrace(PTRACE_SETOPTIONS, t->pid, 0, opts) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static int finish_thread(struct restore_ctx *ctx, struct restore_task *t,
+			 struct restore_thread *th)
 {
 	int ret;
 
-	/* the area's last call cannot return into it: it stops at the syscall's exit */
-	t->rem.area_ours = true;
-	ret = remote_unmap_area(&t->rem);
+	if (th->rem == &t->rem) {
+		/* the area's last call cannot return into it: it stops at the syscall's exit */
+		t->rem.area_ours = true;
+		ret = remote_unmap_area(&t->rem);
+	} else {
+		ret = remote_park(th->rem);
+	}
 	if (ret)
 		return ret;
-	ret = restore_regs(ctx, t);
+	ret = restore_regs(ctx, t, th);
 	if (ret)
 		return ret;
-	if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(uint64_t), &t->thread->blocked) < 0) {
+	if (ptrace(PTRACE_SETSIGMASK, th->tid, sizeof(uint64_t), &th->tc->blocked) < 0) {
 		ret = -errno;
-		pr_errno(-ret, "task %d: cannot set its signal mask", t->pid);
+		pr_errno(-ret, "thread %d: cannot set its signal mask", th->tid);
 		return ret;
 	}
 	return 0;
@@ -756,15 +834,31 @@ static int rebuild_memory(struct restore_ctx *ctx, struct restore_task *t)
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	if ((ret = restore_rlimits_remote(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)) ||
-	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_thread_attrs_remote(ctx, t)) ||
-	    (ret = restore_seccomp_remote(ctx, t)) || (ret = restore_creds_remote(ctx, t)) ||
-	    (ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
+	/* process-wide first, seccomp before the threads (they inherit it), credentials of each
+	 * thread last for it, the leader's after all others (it makes the process-wide calls) */
+	if ((ret = restore_rlimits_remote(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
+	    (ret = restore_seccomp_remote(ctx, t)) || (ret = create_threads(ctx, t)) ||
+	    (ret = restore_task_attrs_outside(ctx, t)))
+		return ret;
+	for (int k = 0; k < t->nr_threads; k++) {
+		struct restore_thread *th = &t->threads[k];
+		if ((ret = restore_altstack_remote(ctx, t, th)) ||
+		    (ret = restore_thread_attrs_remote(ctx, t, th)))
+			return ret;
+	}
+	for (int k = t->nr_threads - 1; k >= 0; k--)
+		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
+			return ret;
+	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
-	if (t->rem.err)
-		return t->rem.err;
-	return finish(ctx, t);
+	for (int k = 0; k < t->nr_threads; k++)
+		if (t->threads[k].rem->err)
+			return t->threads[k].rem->err;
+	for (int k = t->nr_threads - 1; k >= 0; k--)
+		if ((ret = finish_thread(ctx, t, &t->threads[k])))
+			return ret;
+	return 0;
 }
 
 /* Every live task, one step at a time: memories first (they need the service descriptors,
@@ -812,6 +906,10 @@ static void kill_created(struct restore_ctx *ctx)
 			kill(ctx->tasks[i].pid, SIGKILL);
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
+		for (int k = t->nr_threads - 1; k > 0; k--)
+			if (t->threads[k].seized)
+				while (waitpid(t->threads[k].tid, NULL, __WALL) < 0 && errno == EINTR)
+					;
 		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper))
 			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
 				;
@@ -831,6 +929,7 @@ static void cleanup(struct restore_ctx *ctx)
 			close(t->pages_fd_local);
 		free(t->svc);
 		free(t->vma_fd);
+		free(t->threads);
 		img_free(IMG_MSG(t->core));
 		img_free(IMG_MSG(t->mm));
 		img_free(IMG_MSG(t->pagemap));
@@ -881,8 +980,11 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		/* all at once, children first: a parent never runs before its tree is whole */
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];
-			if (!t->zombie && ptrace(PTRACE_DETACH, t->pid, 0, t->rem.park_sig) < 0)
-				pr_errno(errno, "cannot release restored process %d", t->pid);
+			for (int k = t->nr_threads - 1; k >= 0 && !t->zombie; k--)
+				if (ptrace(PTRACE_DETACH, t->threads[k].tid, 0,
+					   t->threads[k].rem->park_sig) < 0)
+					pr_errno(errno, "cannot release restored thread %d",
+						 t->threads[k].tid);
 		}
 		if (ctx.tasks[0].helper)
 			while (waitpid(ctx.tasks[0].helper, NULL, 0) < 0 && errno == EINTR)

@@ -35,6 +35,15 @@ struct svc_file {
 	int fd;              /* number in the new tasks */
 };
 
+/* One thread of a task being rebuilt; the leader's remote is the task's own. */
+struct restore_thread {
+	pid_t tid;
+	ThreadCore *tc;
+	struct remote own;
+	struct remote *rem;
+	bool seized;
+};
+
 struct restore_task {
 	pid_t pid;
 	int idx;
@@ -44,7 +53,9 @@ struct restore_task {
 	Mm *mm;
 	Pagemap *pagemap;
 	Files *files;
-	ThreadCore *thread;
+	ThreadCore *thread;  /* the leader's */
+	struct restore_thread *threads; /* [0] is the leader */
+	int nr_threads;
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool zombie;
@@ -106,14 +117,18 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,
+			    struct restore_thread *th);
 int restore_pending_signals_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t);
-int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
+				struct restore_thread *th);
 int restore_seccomp_remote(struct restore_ctx *ctx, struct restore_task *t);
-int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
+			 struct restore_thread *th);
 int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t);
-int restore_regs(struct restore_ctx *ctx, struct restore_task *t);
+int restore_regs(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th);
 
 #endif

@@ -138,7 +138,9 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 			ret = wait_stopped(r->tid, &sig, &event);
 			if (ret)
 				return ret;
-			if (sig != (SIGTRAP | 0x80)) {
+			if (event == PTRACE_EVENT_CLONE) {
+				stop--;
+			} else if (sig != (SIGTRAP | 0x80)) {
 				ret = steal_signal(r, sig, event);
 				if (ret)
 					return ret;
@@ -154,6 +156,8 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 				return ret;
 			if (sig == SIGTRAP && !event)
 				break;
+			if (event == PTRACE_EVENT_CLONE)
+				continue; /* a thread being created: the call goes on */
 			ret = steal_signal(r, sig, event);
 			if (ret)
 				return ret;

@@ -76,9 +76,10 @@ fail:
 	return rv < 0 ? (int)rv : -EFAULT;
 }
 
-int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
+int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
-	pid_t tid = tc->tid;
+	ThreadCore *tc = th->tc;
+	pid_t tid = th->tid;
 	struct sched_param sp;
 	struct cryo_rseq_config rseq;
 	char path[64], buf[64];
@@ -109,7 +110,7 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
 	}
 	tc->has_ioprio = true;
 	tc->ioprio = rv;
-	rv = rsys1(&t->rem, __NR_prctl, PR_GET_TIMERSLACK);
+	rv = rsys1(th->rem, __NR_prctl, PR_GET_TIMERSLACK);
 	if (rv < 0) {
 		pr_errno((int)-rv, "task %d: cannot read its timer slack", tid);
 		return (int)rv;
@@ -138,8 +139,8 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
 		tc->rseq_sig = rseq.signature;
 	}
 
-	rv = rsys2(&t->rem, __NR_prctl, PR_GET_TID_ADDRESS, remote_scratch(&t->rem));
-	if (rv < 0 || remote_read(t->pid, remote_scratch(&t->rem), &tc->clear_child_tid, 8)) {
+	rv = rsys2(th->rem, __NR_prctl, PR_GET_TID_ADDRESS, remote_scratch(th->rem));
+	if (rv < 0 || remote_read(t->pid, remote_scratch(th->rem), &tc->clear_child_tid, 8)) {
 		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot read its clear-child-tid address",
 			 tid);
 		return rv < 0 ? (int)rv : -EFAULT;
@@ -204,7 +205,6 @@ int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct remote *r = &t->rem;
-	ThreadCore *tc = t->thread;
 	long rv;
 
 	if (t->core->has_mce_kill) {
@@ -213,13 +213,6 @@ int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
 			     : rsys3(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, t->core->mce_kill);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot set its MCE kill policy", t->pid);
-			return (int)rv;
-		}
-	}
-	if (tc->has_timer_slack_ns) {
-		rv = rsys2(r, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns);
-		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot set its timer slack", t->pid);
 			return (int)rv;
 		}
 	}
@@ -238,36 +231,45 @@ int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
+int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
+				struct restore_thread *th)
 {
-	struct remote *r = &t->rem;
-	ThreadCore *tc = t->thread;
+	struct remote *r = th->rem;
+	ThreadCore *tc = th->tc;
+	char comm[16] = { 0 };
 	long rv;
 
 	rv = rsys2(r, __NR_set_robust_list, tc->robust_list, tc->robust_list_len);
 	if (rv < 0 && tc->robust_list) {
-		pr_errno((int)-rv, "task %d: cannot set its robust futex list", t->pid);
+		pr_errno((int)-rv, "thread %d: cannot set its robust futex list", th->tid);
 		return (int)rv;
 	}
 	rsys1(r, __NR_set_tid_address, tc->clear_child_tid);
 	if (tc->has_rseq_ptr && tc->rseq_ptr) {
 		rv = rsys4(r, SYS_rseq, tc->rseq_ptr, tc->rseq_len, 0, tc->rseq_sig);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot register rseq area %#lx", t->pid,
+			pr_errno((int)-rv, "thread %d: cannot register rseq area %#lx", th->tid,
 				 tc->rseq_ptr);
 			return (int)rv;
 		}
 	}
+	if (tc->has_timer_slack_ns) {
+		rv = rsys2(r, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns);
+		if (rv < 0) {
+			pr_errno((int)-rv, "thread %d: cannot set its timer slack", th->tid);
+			return (int)rv;
+		}
+	}
+	snprintf(comm, sizeof(comm), "%s", tc->comm);
+	if (remote_write(t->pid, remote_scratch(r), comm, sizeof(comm)) == 0)
+		rsys2(r, __NR_prctl, PR_SET_NAME, remote_scratch(r));
 	return 0;
 }
 
 /* From cryo, once the task's service descriptors are closed. */
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 {
-	ThreadCore *tc = t->thread;
-	struct sched_param sp = { .sched_priority = tc->sched_prio };
 	char path[64], buf[32];
-	int policy = tc->sched_policy | (tc->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
 
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", t->pid);
 	snprintf(buf, sizeof(buf), "%d", t->core->oom_score_adj);
@@ -276,21 +278,29 @@ int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 		pr_errno(err, "task %d: cannot set oom_score_adj %d", t->pid, t->core->oom_score_adj);
 		return -err;
 	}
-	if (setpriority(PRIO_PROCESS, t->pid, tc->nice) < 0) {
-		int err = errno;
-		pr_errno(err, "task %d: cannot set nice value %d", t->pid, tc->nice);
-		return -err;
-	}
-	if (tc->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, t->pid,
-				      tc->ioprio) < 0) {
-		int err = errno;
-		pr_errno(err, "task %d: cannot set its I/O priority %#x", t->pid, tc->ioprio);
-		return -err;
-	}
-	if (sched_setscheduler(t->pid, policy, &sp) < 0) {
-		int err = errno;
-		pr_errno(err, "task %d: cannot set scheduling policy %d", t->pid, tc->sched_policy);
-		return -err;
+	for (int k = 0; k < t->nr_threads; k++) {
+		ThreadCore *tc = t->threads[k].tc;
+		pid_t tid = t->threads[k].tid;
+		struct sched_param sp = { .sched_priority = tc->sched_prio };
+		int policy = tc->sched_policy | (tc->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
+
+		if (tc->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, tid,
+					      tc->ioprio) < 0) {
+			int err = errno;
+			pr_errno(err, "thread %d: cannot set its I/O priority %#x", tid, tc->ioprio);
+			return -err;
+		}
+		if (sched_setscheduler(tid, policy, &sp) < 0) {
+			int err = errno;
+			pr_errno(err, "thread %d: cannot set scheduling policy %d", tid,
+				 tc->sched_policy);
+			return -err;
+		}
+		if (setpriority(PRIO_PROCESS, tid, tc->nice) < 0) {
+			int err = errno;
+			pr_errno(err, "thread %d: cannot set nice value %d", tid, tc->nice);
+			return -err;
+		}
 	}
 	return 0;
 }

@@ -16,9 +16,10 @@
 
 #define SECBIT_LOCKS 0xaa /* the *_LOCKED bits */
 
-int dump_creds(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
+int dump_creds(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
-	const struct proc_status *st = &t->status;
+	const struct proc_status *st = &th->status;
+	ThreadCore *tc = th->tc;
 	Creds *c = A_NEW(&ctx->arena, Creds, CREDS);
 	long bits;
 
@@ -30,14 +31,14 @@ int dump_creds(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
 	c->groups = arena_memdup(&ctx->arena, st->groups, sizeof(uint32_t) * st->nr_groups);
 	c->cap_inh = st->cap_inh, c->cap_prm = st->cap_prm, c->cap_eff = st->cap_eff;
 	c->cap_bnd = st->cap_bnd, c->cap_amb = st->cap_amb;
-	bits = rsys1(&t->rem, __NR_prctl, PR_GET_SECUREBITS);
+	bits = rsys1(th->rem, __NR_prctl, PR_GET_SECUREBITS);
 	if (bits < 0) {
-		pr_errno((int)-bits, "task %d: cannot read securebits", t->pid);
+		pr_errno((int)-bits, "thread %d: cannot read securebits", th->tid);
 		return (int)bits;
 	}
 	c->securebits = bits;
 	tc->creds = c;
-	pr_info("task %d: uid %u/%u/%u gid %u/%u/%u, %zu groups, caps eff %#llx", t->pid, c->uid,
+	pr_info("thread %d: uid %u/%u/%u gid %u/%u/%u, %zu groups, caps eff %#llx", th->tid, c->uid,
 		c->euid, c->suid, c->gid, c->egid, c->sgid, c->n_groups,
 		(unsigned long long)c->cap_eff);
 	return 0;
@@ -55,16 +56,17 @@ static int last_cap(void)
 	do {                                                                                       \
 		long _rv = (call);                                                                 \
 		if (_rv < 0) {                                                                     \
-			pr_errno((int)-_rv, "task %d: cannot %s", t->pid, what);                   \
+			pr_errno((int)-_rv, "thread %d: cannot %s", th->tid, what);                \
 			return (int)_rv;                                                           \
 		}                                                                                  \
 	} while (0)
 
-int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t)
+int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
+			 struct restore_thread *th)
 {
-	struct remote *r = &t->rem;
+	struct remote *r = th->rem;
 	uint64_t scratch = remote_scratch(r);
-	Creds *c = t->thread->creds;
+	Creds *c = th->tc->creds;
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2] = {
 		{ (uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh },
@@ -115,6 +117,6 @@ int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t)
 			rv = rsys2(r, __NR_prctl, PR_SET_KEEPCAPS, !!(c->securebits & SECBIT_KEEP_CAPS));
 		CHECK(rv, "set securebits");
 	}
-	pr_info("task %d: credentials set (uid %u, gid %u)", t->pid, c->uid, c->gid);
+	pr_info("thread %d: credentials set (uid %u, gid %u)", th->tid, c->uid, c->gid);
 	return 0;
 }

@@ -8,7 +8,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
-#include <time.h>
 
 #include "compat.h"
 #include "core/dump.h"
@@ -43,32 +42,26 @@ static void regs_from_image(const X86Regs *m, struct user_regs_struct *r)
  * had when it was frozen: leaving that stop, the kernel restarts an interrupted call, or fails
  * it with EINTR if a signal handler runs first, as it would have done in the original task.
  * Only -ERESTART_RESTARTBLOCK needs help: it relies on a restart record inside the kernel's
- * task, which a new task does not have. It becomes -ERESTARTNOHAND, which makes the call
- * again: a relative sleep with the time that was left (the kernel wrote it to the caller's
- * `rem` when the task stopped; this changes the one argument register, which the C
- * library's wrappers do not read after the call), any other such call (poll, futex wait)
- * with its whole timeout again, which can make it wait longer, never wake early. */
+ * task, which a new task does not have. It becomes -ERESTARTNOHAND, which makes the same call
+ * again with the same registers (a program may rely on them): a relative sleep, poll or futex
+ * wait starts its timeout anew, so it can wait longer than it asked, never wake early. */
 void regs_fixup_restart(struct user_regs_struct *r)
 {
-	if ((long)r->orig_rax < 0 || (long)r->rax != -CRYO_ERESTART_RESTARTBLOCK)
-		return;
-	r->rax = (unsigned long)-CRYO_ERESTARTNOHAND;
-	if (r->orig_rax == __NR_nanosleep && r->rsi)
-		r->rdi = r->rsi;
-	else if (r->orig_rax == __NR_clock_nanosleep && !(r->rsi & TIMER_ABSTIME) && r->r10)
-		r->rdx = r->r10;
+	if ((long)r->orig_rax >= 0 && (long)r->rax == -CRYO_ERESTART_RESTARTBLOCK)
+		r->rax = (unsigned long)-CRYO_ERESTARTNOHAND;
 }
 
-int dump_regs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
+int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
 	static uint8_t xbuf[XSTATE_MAX];
 	struct iovec iov = { xbuf, sizeof(xbuf) };
-	pid_t tid = tc->tid;
+	ThreadCore *tc = th->tc;
+	pid_t tid = th->tid;
 
 	tc->regs = A_NEW(&ctx->arena, X86Regs, X86_REGS);
 	if (!tc->regs)
 		return -ENOMEM;
-	regs_to_image(&t->rem.regs, tc->regs);
+	regs_to_image(&th->rem->regs, tc->regs);
 	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0) {
 		int err = errno;
 		pr_errno(err, "cannot read the extended FPU state (xstate) of task %d", tid);
@@ -83,9 +76,9 @@ int dump_regs(struct dump_ctx *ctx, struct dump_task *t, ThreadCore *tc)
 	return 0;
 }
 
-int restore_regs(struct restore_ctx *ctx, struct restore_task *t)
+int restore_regs(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th)
 {
-	ThreadCore *tc = t->thread;
+	ThreadCore *tc = th->tc;
 	struct user_regs_struct regs;
 	struct iovec iov = { tc->xstate.data, tc->xstate.len };
 
@@ -93,21 +86,21 @@ int restore_regs(struct restore_ctx *ctx, struct restore_task *t)
 	regs_fixup_restart(&regs);
 	/* user code and stack segments are the only ones a 64-bit task runs with */
 	if (regs.cs != 0x33 || regs.ss != 0x2b) {
-		pr_err("task %d: image has segment registers cs=%#llx ss=%#llx: not a 64-bit task",
-		       t->pid, regs.cs, regs.ss);
+		pr_err("thread %d: image has segment registers cs=%#llx ss=%#llx: not a 64-bit task",
+		       th->tid, regs.cs, regs.ss);
 		return -EINVAL;
 	}
-	if (ptrace(PTRACE_SETREGSET, t->pid, NT_X86_XSTATE, &iov) < 0) {
+	if (ptrace(PTRACE_SETREGSET, th->tid, NT_X86_XSTATE, &iov) < 0) {
 		int err = errno;
-		pr_errno(err, "task %d: cannot set the extended FPU state (%zu bytes)", t->pid,
+		pr_errno(err, "thread %d: cannot set the extended FPU state (%zu bytes)", th->tid,
 			 (size_t)tc->xstate.len);
 		return -err;
 	}
-	if (ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0) {
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &regs) < 0) {
 		int err = errno;
-		pr_errno(err, "task %d: cannot set registers", t->pid);
+		pr_errno(err, "thread %d: cannot set registers", th->tid);
 		return -err;
 	}
-	pr_info("task %d: registers set, ip %#llx", t->pid, regs.rip);
+	pr_info("thread %d: registers set, ip %#llx", th->tid, regs.rip);
 	return 0;
 }

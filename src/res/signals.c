@@ -58,13 +58,12 @@ static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo **
 	}
 }
 
-int dump_signals(struct dump_ctx *ctx, struct dump_task *t)
+/* Per process: dispositions and the shared pending signals. */
+int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct remote *r = &t->rem;
 	uint64_t scratch = remote_scratch(r);
-	struct kernel_stack ss;
 	TaskCore *core = t->core;
-	ThreadCore *tc = t->thread;
 	int ret;
 
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
@@ -94,10 +93,21 @@ int dump_signals(struct dump_ctx *ctx, struct dump_task *t)
 		pr_info("task %d: signal %d handler %#lx flags %#lx", t->pid, sig, ka.handler,
 			ka.flags);
 	}
+	return dump_pending(ctx, t->pid, true, &core->shared_pending, &core->n_shared_pending);
+}
+
+/* Per thread: the blocked mask, the alternate stack, the private pending signals. */
+int dump_thread_signals(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
+{
+	struct remote *r = th->rem;
+	uint64_t scratch = remote_scratch(r);
+	ThreadCore *tc = th->tc;
+	struct kernel_stack ss;
+	int ret;
 
 	long rv = rsys2(r, __NR_sigaltstack, 0, scratch);
 	if (rv < 0) {
-		pr_errno((int)-rv, "task %d: cannot read the alternate signal stack", t->pid);
+		pr_errno((int)-rv, "thread %d: cannot read the alternate signal stack", th->tid);
 		return (int)rv;
 	}
 	ret = remote_read(t->pid, scratch, &ss, sizeof(ss));
@@ -106,12 +116,8 @@ int dump_signals(struct dump_ctx *ctx, struct dump_task *t)
 	tc->altstack_sp = ss.sp;
 	tc->altstack_size = ss.size;
 	tc->altstack_flags = (uint32_t)ss.flags;
-
-	tc->blocked = t->blocked;
-	ret = dump_pending(ctx, tc->tid, false, &tc->pending, &tc->n_pending);
-	if (ret)
-		return ret;
-	return dump_pending(ctx, t->pid, true, &core->shared_pending, &core->n_shared_pending);
+	tc->blocked = th->blocked;
+	return dump_pending(ctx, th->tid, false, &tc->pending, &tc->n_pending);
 }
 
 int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
@@ -119,7 +125,6 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 	struct remote *r = &t->rem;
 	uint64_t scratch = remote_scratch(r);
 	TaskCore *core = t->core;
-	ThreadCore *tc = t->thread;
 	bool own_sigtrap = false;
 	int ret;
 
@@ -163,23 +168,33 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 		}
 	}
 
+	return 0;
+}
+
+int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,
+			    struct restore_thread *th)
+{
+	ThreadCore *tc = th->tc;
+	uint64_t scratch = remote_scratch(th->rem);
+	int ret;
+
 	if (!(tc->altstack_flags & SS_DISABLE) || tc->altstack_sp) {
 		struct kernel_stack ss = { tc->altstack_sp, (int32_t)(tc->altstack_flags & ~SS_ONSTACK),
 					   0, tc->altstack_size };
 		ret = remote_write(t->pid, scratch, &ss, sizeof(ss));
 		if (ret)
 			return ret;
-		long rv = rsys2(r, __NR_sigaltstack, scratch, 0);
+		long rv = rsys2(th->rem, __NR_sigaltstack, scratch, 0);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot set the alternate signal stack %#lx+%lu",
-				 t->pid, tc->altstack_sp, tc->altstack_size);
+			pr_errno((int)-rv, "thread %d: cannot set the alternate signal stack %#lx+%lu",
+				 th->tid, tc->altstack_sp, tc->altstack_size);
 			return (int)rv;
 		}
 	}
 	return 0;
 }
 
-static int queue_pending(struct restore_task *t, Siginfo *si, bool shared)
+static int queue_pending(struct restore_task *t, pid_t tid, Siginfo *si, bool shared)
 {
 	struct remote *r = &t->rem;
 	uint64_t scratch = remote_scratch(r);
@@ -203,7 +218,7 @@ static int queue_pending(struct restore_task *t, Siginfo *si, bool shared)
 	if (shared)
 		rv = rsys3(r, __NR_rt_sigqueueinfo, t->pid, signo, scratch);
 	else
-		rv = rsys4(r, __NR_rt_tgsigqueueinfo, t->pid, t->thread->tid, signo, scratch);
+		rv = rsys4(r, __NR_rt_tgsigqueueinfo, t->pid, tid, signo, scratch);
 	if (rv < 0) {
 		pr_errno((int)-rv, "task %d: cannot queue pending signal %d", t->pid, signo);
 		return (int)rv;
@@ -214,11 +229,13 @@ static int queue_pending(struct restore_task *t, Siginfo *si, bool shared)
 int restore_pending_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	for (size_t i = 0; i < t->thread->n_pending; i++)
-		if ((ret = queue_pending(t, t->thread->pending[i], false)))
-			return ret;
+	for (int k = 0; k < t->nr_threads; k++)
+		for (size_t i = 0; i < t->threads[k].tc->n_pending; i++)
+			if ((ret = queue_pending(t, t->threads[k].tid, t->threads[k].tc->pending[i],
+						 false)))
+				return ret;
 	for (size_t i = 0; i < t->core->n_shared_pending; i++)
-		if ((ret = queue_pending(t, t->core->shared_pending[i], true)))
+		if ((ret = queue_pending(t, t->pid, t->core->shared_pending[i], true)))
 			return ret;
 	return 0;
 }
