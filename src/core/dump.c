@@ -80,8 +80,6 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 		const char *what;
 	} shared[] = {
 		{ KCMP_VM, "its memory (CLONE_VM, vfork)" },
-		{ KCMP_FILES, "its descriptor table (CLONE_FILES)" },
-		{ KCMP_FS, "its cwd/root/umask (CLONE_FS)" },
 		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 	};
 	if (t->parent >= 0) {
@@ -92,6 +90,12 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 				       t->pid, shared[i].what, ppid);
 				return -ENOTSUP;
 			}
+		t->files_shared = syscall(SYS_kcmp, ppid, t->pid, KCMP_FILES, 0, 0) == 0;
+		t->fs_shared = syscall(SYS_kcmp, ppid, t->pid, KCMP_FS, 0, 0) == 0;
+		if (t->files_shared || t->fs_shared)
+			pr_info("process %d shares its%s%s with its parent %d", t->pid,
+				t->files_shared ? " descriptor table" : "",
+				t->fs_shared ? " cwd/root/umask" : "", ppid);
 	}
 	return 0;
 }
@@ -460,6 +464,8 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	for (int k = 0; k < t->nr_threads; k++)
 		if ((ret = read_thread(ctx, t, &t->threads[k])))
 			return ret;
+	t->core->has_files_shared_with_parent = t->core->files_shared_with_parent = t->files_shared;
+	t->core->has_fs_shared_with_parent = t->core->fs_shared_with_parent = t->fs_shared;
 	if ((ret = dump_sigactions(ctx, t)) || (ret = dump_timers(ctx, t)) ||
 	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_seccomp(ctx, t)) ||
 	    (ret = dump_fs(ctx, t)))
@@ -547,9 +553,20 @@ static int dump_all(struct dump_ctx *ctx)
 {
 	int ret;
 	/* descriptors first: anything cryo cannot save refuses the dump before any change */
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && (ret = dump_files(ctx, &ctx->tasks[i])))
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (t->zombie)
+			continue;
+		if (t->files_shared) {
+			/* the parent's table, saved with the parent */
+			t->files = A_NEW(&ctx->arena, Files, FILES);
+			ret = t->files ? 0 : -ENOMEM;
+		} else {
+			ret = dump_files(ctx, t);
+		}
+		if (ret)
 			return ret;
+	}
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
 			return ret;

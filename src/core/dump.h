@@ -29,6 +29,8 @@ struct dump_task {
 	int parent;         /* index in ctx->tasks, -1 for the root */
 	bool zombie;
 	int exit_status;    /* of a zombie, as waitpid() reports it */
+	bool files_shared;  /* with its parent: one descriptor table (CLONE_FILES) */
+	bool fs_shared;     /* with its parent: one cwd/root/umask (CLONE_FS) */
 	struct proc_stat stat;
 	struct proc_status status;
 	struct remote rem;  /* remote calls into the task while it is frozen */

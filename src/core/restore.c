@@ -402,12 +402,21 @@ static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 
 static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct restore_task *t);
 
-static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal)
+static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags)
 {
 	uint64_t tid = pid;
-	struct cryo_clone_args args = { .exit_signal = exit_signal, .set_tid = (uint64_t)&tid,
-					.set_tid_size = 1 };
+	struct cryo_clone_args args = { .flags = flags, .exit_signal = exit_signal,
+					.set_tid = (uint64_t)&tid, .set_tid_size = 1 };
 	return sys_clone3(&args);
+}
+
+/* What a child shares with its parent from its birth on. */
+static uint64_t share_flags(struct restore_task *c)
+{
+	if (c->zombie)
+		return 0;
+	return (c->core->files_shared_with_parent ? CLONE_FILES : 0) |
+	       (c->core->fs_shared_with_parent ? CLONE_FS : 0);
 }
 
 /* A zombie: a child that exits at once, with the status it had, and is not reaped. */
@@ -459,7 +468,8 @@ static void __attribute__((noreturn)) helper_main(struct restore_ctx *ctx,
 		struct restore_task *c = &ctx->tasks[i];
 		if (c->helper != sid || c->parent != (parent ? parent->idx : -1))
 			continue;
-		long pid = create(ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD);
+		long pid = create(ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD,
+				  0);
 		if (pid < 0) {
 			child_fail(c, errno, "cannot create process %d", c->pid);
 			_exit(1);
@@ -488,7 +498,8 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 			if (c->parent != t->idx || c->helper || leader != (pass == 0))
 				continue;
 			long pid = create(ctx, c->pid,
-					  c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD);
+					  c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD,
+					  share_flags(c));
 			if (pid < 0) {
 				child_fail(t, errno, "cannot create child %d", c->pid);
 				return -1;
@@ -507,7 +518,7 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 			mine |= ctx->tasks[i].parent == t->idx && ctx->tasks[i].helper == ctx->helpers[h];
 		if (!mine)
 			continue;
-		long pid = create(ctx, ctx->helpers[h], SIGCHLD);
+		long pid = create(ctx, ctx->helpers[h], SIGCHLD, 0);
 		if (pid < 0) {
 			child_fail(t, errno, "cannot create session helper %d", ctx->helpers[h]);
 			return -1;
@@ -558,8 +569,11 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 
 	if (t->idx == 0 && root_setup(ctx, t))
 		goto fail;
-	/* a child starts with its parent's descriptors: only the shared objects stay */
-	if (t->idx && syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
+	bool files_shared = t->core->files_shared_with_parent;
+	bool fs_shared = t->core->fs_shared_with_parent;
+	/* a child starts with its parent's descriptors: only the shared objects stay (unless
+	 * the table itself is shared: then the parent has rebuilt it already) */
+	if (t->idx && !files_shared && syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
 		child_fail(t, errno, "cannot close its parent's descriptors");
 		goto fail;
 	}
@@ -576,7 +590,8 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	area[0] = 0x0f, area[1] = 0x05, area[2] = 0xcc;
 	/* the subreaper flag first: orphans of a session helper must come back to this task */
 	if (child_session(ctx, t) || restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
-	    restore_files_child(ctx, t) || create_children(ctx, t) || restore_fs_child(ctx, t))
+	    (!files_shared && restore_files_child(ctx, t)) || create_children(ctx, t) ||
+	    (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))
@@ -659,10 +674,7 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
-	if (root->helper)
-		pid = create(ctx, root->helper, SIGCHLD);
-	else
-		pid = create(ctx, root->pid, SIGCHLD);
+	pid = create(ctx, root->helper ? root->helper : root->pid, SIGCHLD, 0);
 	if (pid < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot create process %d (clone3 with set_tid)",
