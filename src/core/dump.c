@@ -176,7 +176,7 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	return ret;
 }
 
-/* Seize the threads of a task not seized yet; returns how many were new. */
+/* Seize the threads of a task not seized yet; returns how many new ones were seen. */
 static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char path[64];
@@ -195,10 +195,22 @@ static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 		bool known = tid <= 0;
 		for (int k = 0; k < t->nr_threads && !known; k++)
 			known = t->threads[k].tid == tid;
+		for (int k = 0; k < t->nr_gone && !known; k++)
+			known = t->gone[k] == tid;
 		if (!known && !ret) {
 			int r = ptrace_seize_stop(tid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
-			if (r == -ESRCH) {
-				/* it has just exited */
+			struct proc_stat st;
+			if (r && (r == -ESRCH || proc_parse_stat(t->pid, tid, &st) ||
+				  st.state == 'Z' || st.state == 'X')) {
+				/* gone, but it may have made another thread first: look again */
+				pr_debug("thread %d of %d exited before it could be frozen", tid,
+					 t->pid);
+				pid_t *g = realloc(t->gone, (t->nr_gone + 1) * sizeof(*g));
+				if (g) {
+					t->gone = g;
+					g[t->nr_gone++] = tid;
+				}
+				found++;
 			} else if (r) {
 				pr_errno(-r, "cannot freeze thread %d of %d", tid, t->pid);
 				ret = r;
@@ -617,8 +629,10 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	}
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
-	for (int i = 0; i < ctx.nr_tasks; i++)
+	for (int i = 0; i < ctx.nr_tasks; i++) {
 		free(ctx.tasks[i].threads);
+		free(ctx.tasks[i].gone);
+	}
 	free(ctx.tasks);
 	arena_free(&ctx.arena);
 	return ret;

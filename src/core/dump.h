@@ -38,6 +38,8 @@ struct dump_task {
 	uint64_t brk;       /* current program break, read by a remote brk(0) */
 	struct dump_thread *threads; /* [0] is the leader */
 	int nr_threads;
+	pid_t *gone;                 /* threads that exited while the task was being frozen */
+	int nr_gone;
 	TaskCore *core;
 	Mm *mm;
 	Pagemap *pagemap;
