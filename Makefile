@@ -18,7 +18,8 @@ PROTO   := $(wildcard images/*.proto)
 PB_C    := $(patsubst images/%.proto,$(O)/gen/images/%.pb-c.c,$(PROTO))
 PB_H    := $(PB_C:.c=.h)
 SRCS    := $(wildcard src/*/*.c)
-OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(PB_C:.c=.o)
+ASMS    := $(wildcard src/*/*.S)
+OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(patsubst %.S,$(O)/%.o,$(ASMS)) $(PB_C:.c=.o)
 
 all: $(O)/cryo
 
@@ -32,6 +33,10 @@ $(O)/gen/images/%.pb-c.c $(O)/gen/images/%.pb-c.h: images/%.proto
 $(O)/%.o: %.c | $(PB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(O)/gen/%.o: $(O)/gen/%.c
 	$(CC) $(CPPFLAGS) $(filter-out -Werror,$(CFLAGS)) -c $< -o $@

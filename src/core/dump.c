@@ -582,6 +582,7 @@ static int dump_all(struct dump_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
 			return ret;
+	pages_dump_finish(ctx);
 	unlinkat(ctx->dirfd, "inventory.img", 0);
 	return write_images(ctx);
 }
@@ -627,6 +628,7 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	} else {
 		pr_err("dump of process %d failed before it was touched", opts->pid);
 	}
+	pages_dump_finish(&ctx);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
 	for (int i = 0; i < ctx.nr_tasks; i++) {

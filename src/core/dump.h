@@ -55,6 +55,7 @@ struct dump_ctx {
 	DumpStats stats;
 	uint64_t t_start, t_frozen, t_thawed;
 	uint32_t next_ghost_id;
+	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
 };
 
 /* Growable repeated field of message pointers in the arena. */
@@ -73,6 +74,7 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t);
 int dump_mm(struct dump_ctx *ctx, struct dump_task *t);
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t);
+void pages_dump_finish(struct dump_ctx *ctx);
 int dump_files(struct dump_ctx *ctx, struct dump_task *t);
 int dump_fs(struct dump_ctx *ctx, struct dump_task *t);
 /* A check before anything is read: refuse resources cryo cannot save, naming them. */

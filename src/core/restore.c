@@ -580,14 +580,14 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	/* the parent's remote-call area came with the fork: this task has its own */
 	if (t->parent >= 0)
 		munmap((void *)ctx->tasks[t->parent].area, REMOTE_AREA_SIZE);
-	/* the page cryo's remote calls run from: `syscall; int3` at its start */
+	/* the page cryo's remote calls run from */
 	uint8_t *area = mmap((void *)t->area, REMOTE_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (area != (uint8_t *)t->area) {
 		child_fail(t, errno, "cannot map the remote-call area at %#lx", t->area);
 		goto fail;
 	}
-	area[0] = 0x0f, area[1] = 0x05, area[2] = 0xcc;
+	remote_area_fill(area);
 	/* the subreaper flag first: orphans of a session helper must come back to this task */
 	if (child_session(ctx, t) || restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_children(ctx, t) ||

@@ -12,6 +12,8 @@
 #include "core/log.h"
 
 static const uint8_t syscall_insn[] = { 0x0f, 0x05, 0xcc }; /* syscall; int3 */
+#define BATCH_CODE_OFF 16
+extern const uint8_t cryo_batch_code[], cryo_batch_code_end[];
 
 int wait_stopped(pid_t tid, int *sig, int *event)
 {
@@ -213,6 +215,56 @@ long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a
 	return ret;
 }
 
+int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5,
+	      long a6)
+{
+	if (b->n == BATCH_MAX)
+		return -1;
+	long *e = b->e[b->n];
+	e[0] = nr, e[1] = a1, e[2] = a2, e[3] = a3, e[4] = a4, e[5] = a5, e[6] = a6;
+	e[7] = -ENOSYS;
+	return b->n++;
+}
+
+int remote_batch_run(struct remote *r, struct remote_batch *b)
+{
+	uint64_t table = r->area + REMOTE_CODE_SIZE;
+	const long end = -1;
+	int ret;
+
+	if (!b->n)
+		return 0;
+	if (r->stop_mode) {
+		/* no int3 may end the loop: one call at a time */
+		for (int i = 0; i < b->n; i++)
+			b->e[i][7] = remote_syscall(r, b->e[i][0], b->e[i][1], b->e[i][2], b->e[i][3],
+						    b->e[i][4], b->e[i][5], b->e[i][6]);
+		return r->err;
+	}
+	if (r->err)
+		return r->err;
+	ret = remote_write(r->tid, table, b->e, b->n * sizeof(b->e[0]));
+	if (!ret)
+		ret = remote_write(r->tid, table + b->n * sizeof(b->e[0]), &end, sizeof(end));
+	if (ret)
+		return ret;
+	struct user_regs_struct regs = r->regs;
+	regs.rip = r->area + BATCH_CODE_OFF;
+	regs.orig_rax = (unsigned long)-1;
+	regs.rbx = table;
+	regs.rsp = r->area + r->area_size - 256;
+	ret = run_call(r, &regs);
+	if (!ret)
+		ret = remote_read(r->tid, table, b->e, b->n * sizeof(b->e[0]));
+	if (ret) {
+		pr_errno(-ret, "task %d: a batch of %d remote calls failed", r->tid, b->n);
+		r->err = ret == -ESRCH ? ret : -EIO;
+		return r->err;
+	}
+	pr_debug("  task %d: batch of %d calls", r->tid, b->n);
+	return 0;
+}
+
 int remote_map_area(struct remote *r, uint64_t exec_addr)
 {
 	long saved, patched, addr;
@@ -249,12 +301,21 @@ int remote_map_area(struct remote *r, uint64_t exec_addr)
 	r->area_size = REMOTE_AREA_SIZE;
 	r->area_ours = true;
 	ret = remote_write(r->tid, r->area, syscall_insn, sizeof(syscall_insn));
+	if (!ret)
+		ret = remote_write(r->tid, r->area + BATCH_CODE_OFF, cryo_batch_code,
+				   cryo_batch_code_end - cryo_batch_code);
 	if (ret) {
 		pr_errno(-ret, "task %d: cannot write into the remote-call area", r->tid);
 		return ret;
 	}
 	pr_debug("task %d: remote-call area at %#lx", r->tid, r->area);
 	return 0;
+}
+
+void remote_area_fill(uint8_t *area)
+{
+	memcpy(area, syscall_insn, sizeof(syscall_insn));
+	memcpy(area + BATCH_CODE_OFF, cryo_batch_code, cryo_batch_code_end - cryo_batch_code);
 }
 
 void remote_use_area(struct remote *r, uint64_t area, uint64_t size)

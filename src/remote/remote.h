@@ -41,10 +41,34 @@ int remote_init(struct remote *r, pid_t tid);
  * the start of an executable mapping whose bytes are put back afterwards. exec_addr is that
  * mapping's start. */
 int remote_map_area(struct remote *r, uint64_t exec_addr);
+/* Fill an area in cryo's own address space (a restore child's, before it stops). */
+void remote_area_fill(uint8_t *area);
 /* Use an area the task already has (mapped by the restore child itself). */
 void remote_use_area(struct remote *r, uint64_t area, uint64_t size);
 /* Unmap the area (if ours) and leave the task in a stop with its original registers. */
 int remote_unmap_area(struct remote *r);
+
+/* A batch of calls made with one stop of the task: fill it with batch_add(), each call's
+ * buffers at their own place in the scratch area above remote_batch_data(), then run it.
+ * A batch never fails half-way: every call is made, each result is its own. */
+#define BATCH_MAX 128
+#define BATCH_ENTRY 64
+struct remote_batch {
+	int n;
+	long e[BATCH_MAX][8]; /* nr, a1..a6, result */
+};
+static inline uint64_t remote_batch_data(const struct remote *r)
+{
+	return r->area + REMOTE_CODE_SIZE + BATCH_MAX * BATCH_ENTRY + BATCH_ENTRY;
+}
+/* Adds a call; returns its index, or -1 when the batch is full. */
+int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5,
+	      long a6);
+int remote_batch_run(struct remote *r, struct remote_batch *b);
+static inline long batch_result(const struct remote_batch *b, int i)
+{
+	return b->e[i][7];
+}
 
 /* Leave the task in a stop inside the kernel's signal code (see remote.c). */
 int remote_park(struct remote *r);

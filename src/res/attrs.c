@@ -29,10 +29,19 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 	long rv;
 
 	/* from inside: prlimit on a task with other credentials needs CAP_SYS_RESOURCE */
+	struct rlimit64 limits[RLIM_NLIMITS];
+	struct remote_batch b = { 0 };
+	for (int res = 0; res < RLIM_NLIMITS; res++)
+		batch_add(&b, __NR_prlimit64, 0, res, 0, remote_batch_data(r) + res * sizeof(limits[0]),
+			  0, 0);
+	if (remote_batch_run(r, &b) ||
+	    remote_read(t->pid, remote_batch_data(r), limits, sizeof(limits))) {
+		rv = -EIO;
+		goto fail;
+	}
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
-		struct rlimit64 rl;
-		rv = rsys4(r, __NR_prlimit64, 0, res, 0, remote_scratch(r));
-		if (rv < 0 || remote_read(t->pid, remote_scratch(r), &rl, sizeof(rl)))
+		struct rlimit64 rl = limits[res];
+		if ((rv = batch_result(&b, res)) < 0)
 			goto fail;
 		RlimitEntry *e = A_NEW(&ctx->arena, RlimitEntry, RLIMIT_ENTRY);
 		if (!e || !DUMP_PUSH(ctx, core->rlimits, core->n_rlimits, e))
@@ -181,17 +190,29 @@ int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t)
 int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct remote *r = &t->rem;
+	struct remote_batch b = { 0 };
+	int ret;
+	if (t->core->n_rlimits > RLIM_NLIMITS) {
+		pr_err("core-%d.img: %zu rlimits", t->pid, t->core->n_rlimits);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < t->core->n_rlimits; i++) {
 		RlimitEntry *e = t->core->rlimits[i];
 		struct rlimit64 rl = { e->cur, e->max };
+		uint64_t at = remote_batch_data(r) + i * sizeof(rl);
 		if (e->resource >= RLIM_NLIMITS) {
 			pr_err("core-%d.img: unknown rlimit %u", t->pid, e->resource);
 			return -EINVAL;
 		}
-		int ret = remote_write(t->pid, remote_scratch(r), &rl, sizeof(rl));
-		if (ret)
+		if ((ret = remote_write(t->pid, at, &rl, sizeof(rl))))
 			return ret;
-		long rv = rsys4(r, __NR_prlimit64, 0, e->resource, remote_scratch(r), 0);
+		batch_add(&b, __NR_prlimit64, 0, e->resource, at, 0, 0, 0);
+	}
+	if ((ret = remote_batch_run(r, &b)))
+		return ret;
+	for (size_t i = 0; i < t->core->n_rlimits; i++) {
+		RlimitEntry *e = t->core->rlimits[i];
+		long rv = batch_result(&b, i);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot set rlimit %u to %llu/%llu", t->pid,
 				 e->resource, (unsigned long long)e->cur, (unsigned long long)e->max);

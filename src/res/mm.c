@@ -544,15 +544,20 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
 	return 0;
 }
 
-static int map_vma(struct restore_task *t, size_t i)
+static void map_vma(struct restore_task *t, size_t i, struct remote_batch *b)
 {
 	Vma *v = t->mm->vmas[i];
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
-	long rv = rsys6(&t->rem, __NR_mmap, v->start, v->end - v->start, vma_map_prot(v), flags,
-			fd, fd >= 0 ? v->pgoff : 0);
+	batch_add(b, __NR_mmap, v->start, v->end - v->start, vma_map_prot(v), flags, fd,
+		  fd >= 0 ? v->pgoff : 0);
+}
+
+static int check_mapped(struct restore_task *t, size_t i, long rv)
+{
+	Vma *v = t->mm->vmas[i];
 	if (rv != (long)v->start) {
 		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot map %#lx-%#lx (%s)", t->pid,
 			 v->start, v->end, v->path ? v->path : v->name ? v->name : "anonymous");
@@ -594,12 +599,22 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	ret = move_vdso(t, &cur);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < t->mm->n_vmas; i++) {
-		if (kind_slot(t->mm->vmas[i]->kind) >= 0)
-			continue;
-		ret = map_vma(t, i);
+	/* every mapping in batches: a few stops of the task instead of one per VMA */
+	for (size_t first = 0; first < t->mm->n_vmas;) {
+		struct remote_batch b = { 0 };
+		size_t i;
+		int idx = 0;
+		for (i = first; i < t->mm->n_vmas && b.n < BATCH_MAX; i++)
+			if (kind_slot(t->mm->vmas[i]->kind) < 0)
+				map_vma(t, i, &b);
+		ret = remote_batch_run(&t->rem, &b);
 		if (ret)
 			return ret;
+		for (size_t k = first; k < i; k++)
+			if (kind_slot(t->mm->vmas[k]->kind) < 0 &&
+			    (ret = check_mapped(t, k, batch_result(&b, idx++))))
+				return ret;
+		first = i;
 	}
 	pr_info("task %d: %zu mappings recreated", t->pid, t->mm->n_vmas);
 	return 0;
@@ -638,34 +653,32 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 	long rv;
 	int ret;
 
+	struct remote_batch b = { 0 };
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
-		for (size_t a = 0; a < sizeof(advice_map) / sizeof(advice_map[0]); a++) {
-			if (!(v->madvise & advice_map[a].bit))
-				continue;
-			rv = rsys3(r, __NR_madvise, v->start, v->end - v->start, advice_map[a].advice);
-			if (rv < 0) {
-				pr_errno((int)-rv, "task %d: cannot give advice %d to %#lx-%#lx",
-					 t->pid, advice_map[a].advice, v->start, v->end);
-				return (int)rv;
-			}
-		}
-		if (vma_map_prot(v) != v->prot) {
-			rv = rsys3(r, __NR_mprotect, v->start, v->end - v->start, v->prot);
-			if (rv < 0) {
-				pr_errno((int)-rv, "task %d: cannot protect %#lx-%#lx", t->pid,
-					 v->start, v->end);
-				return (int)rv;
-			}
-		}
-		if (v->locked) {
-			rv = rsys3(r, __NR_mlock2, v->start, v->end - v->start,
-				   (v->madvise & CRYO_MADV_LOCKONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0);
-			if (rv < 0) {
-				pr_errno((int)-rv, "task %d: cannot lock %#lx-%#lx", t->pid, v->start,
-					 v->end);
-				return (int)rv;
-			}
+		for (size_t a = 0; a < sizeof(advice_map) / sizeof(advice_map[0]); a++)
+			if (v->madvise & advice_map[a].bit)
+				batch_add(&b, __NR_madvise, v->start, v->end - v->start,
+					  advice_map[a].advice, 0, 0, 0);
+		if (vma_map_prot(v) != v->prot)
+			batch_add(&b, __NR_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
+		if (v->locked)
+			batch_add(&b, __NR_mlock2, v->start, v->end - v->start,
+				  (v->madvise & CRYO_MADV_LOCKONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0, 0,
+				  0, 0);
+		if (b.n > BATCH_MAX - 16 || i + 1 == mm->n_vmas) {
+			ret = remote_batch_run(r, &b);
+			if (ret)
+				return ret;
+			for (int k = 0; k < b.n; k++)
+				if ((rv = batch_result(&b, k)) < 0) {
+					pr_errno((int)-rv,
+						 "task %d: cannot give advice, protection or lock "
+						 "(call %ld) to %#lx+%#lx",
+						 t->pid, b.e[k][0], b.e[k][1], b.e[k][2]);
+					return (int)rv;
+				}
+			b.n = 0;
 		}
 	}
 

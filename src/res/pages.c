@@ -38,6 +38,7 @@ struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
 	int head, count; /* next to write, batches queued */
+	int fill;        /* buffer being filled by the dumping thread */
 	int fd;
 	int err;         /* first write error (-errno), sticky */
 	bool done;
@@ -50,8 +51,7 @@ struct write_ring {
 struct page_writer {
 	struct dump_ctx *ctx;
 	struct dump_task *t;
-	struct write_ring ring;
-	int cur;                    /* ring buffer being filled */
+	struct write_ring *ring;    /* shared by every task of the dump */
 	size_t used;
 	bool pin_ok;                /* process_vm_readv may be used */
 	struct iovec riov[MAX_IOV]; /* where the process_vm_readv part of the batch comes from */
@@ -98,25 +98,7 @@ static int ring_submit(struct write_ring *r, int i, size_t len)
 	return (i + 1) % NR_BUFS;
 }
 
-static int ring_start(struct write_ring *r, int fd)
-{
-	r->fd = fd;
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	for (int i = 0; i < NR_BUFS; i++) {
-		r->buf[i] = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (r->buf[i] == MAP_FAILED) {
-			r->buf[i] = NULL;
-			return -ENOMEM;
-		}
-	}
-	int ret = pthread_create(&r->thread, NULL, ring_writer, r);
-	return -ret;
-}
-
-/* Wait until everything queued is written; returns the first write error. */
-static int ring_stop(struct write_ring *r, bool started)
+static void ring_free(struct write_ring *r, bool started)
 {
 	if (started) {
 		pthread_mutex_lock(&r->lock);
@@ -130,7 +112,57 @@ static int ring_stop(struct write_ring *r, bool started)
 			munmap(r->buf[i], COPY_BUF);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
-	return r->err;
+	free(r);
+}
+
+/* The dump's ring, made at its first use: buffers stay warm from one task to the next. */
+static struct write_ring *ring_get(struct dump_ctx *ctx)
+{
+	struct write_ring *r = ctx->page_ring;
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	for (int i = 0; i < NR_BUFS; i++) {
+		r->buf[i] = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->buf[i] == MAP_FAILED) {
+			r->buf[i] = NULL;
+			ring_free(r, false);
+			return NULL;
+		}
+	}
+	if (pthread_create(&r->thread, NULL, ring_writer, r)) {
+		ring_free(r, false);
+		return NULL;
+	}
+	ctx->page_ring = r;
+	return r;
+}
+
+/* Wait until everything queued is written; returns the first write error, and clears it. */
+static int ring_drain(struct write_ring *r)
+{
+	int err;
+	pthread_mutex_lock(&r->lock);
+	while (r->count)
+		pthread_cond_wait(&r->cond, &r->lock);
+	err = r->err;
+	r->err = 0;
+	pthread_mutex_unlock(&r->lock);
+	return err;
+}
+
+void pages_dump_finish(struct dump_ctx *ctx)
+{
+	if (ctx->page_ring) {
+		ring_drain(ctx->page_ring);
+		ring_free(ctx->page_ring, true);
+		ctx->page_ring = NULL;
+	}
 }
 
 static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
@@ -153,7 +185,7 @@ static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 /* Fetch the process_vm_readv part of the batch. */
 static int fetch(struct page_writer *w)
 {
-	struct iovec liov = { w->ring.buf[w->cur] + w->riov_start, w->used - w->riov_start };
+	struct iovec liov = { w->ring->buf[w->ring->fill] + w->riov_start, w->used - w->riov_start };
 	ssize_t n;
 
 	if (!w->nr_riov)
@@ -176,11 +208,11 @@ static int flush(struct page_writer *w)
 	if (ret)
 		return ret;
 	if (w->used) {
-		if (w->ring.err) {
-			pr_errno(-w->ring.err, "cannot write the page image of task %d", w->t->pid);
-			return w->ring.err;
+		if (w->ring->err) {
+			pr_errno(-w->ring->err, "cannot write the page image of task %d", w->t->pid);
+			return w->ring->err;
 		}
-		w->cur = ring_submit(&w->ring, w->cur, w->used);
+		w->ring->fill = ring_submit(w->ring, w->ring->fill, w->used);
 	}
 	w->used = 0;
 	w->riov_start = 0;
@@ -201,7 +233,7 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 			/* the pinned part before it first, to keep the batch in address order */
 			if ((ret = fetch(w)))
 				return ret;
-			ssize_t n = pread(src_fd, w->ring.buf[w->cur] + w->used, chunk, src_off);
+			ssize_t n = pread(src_fd, w->ring->buf[w->ring->fill] + w->used, chunk, src_off);
 			if (n != (ssize_t)chunk) {
 				int err = n < 0 ? errno : EIO;
 				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
@@ -309,11 +341,11 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1, .pin_ok = ctx->nr_tasks == 1 };
 	char path[64];
 	int pagemap_fd, out_fd = -1, ret = 0, wret;
-	bool started = false;
 	uint64_t t0 = now_ns();
 
 	t->pagemap = A_NEW(&ctx->arena, Pagemap, PAGEMAP);
-	if (!t->pagemap)
+	w.ring = ring_get(ctx);
+	if (!t->pagemap || !w.ring)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
 	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -329,12 +361,8 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		ret = out_fd;
 		goto out;
 	}
-	ret = ring_start(&w.ring, out_fd);
-	started = ret == 0 && w.ring.buf[NR_BUFS - 1];
-	if (ret) {
-		pr_errno(-ret, "cannot start writing the page image");
-		goto out;
-	}
+	w.ring->fd = out_fd;
+	w.ring->bytes = 0;
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
@@ -346,12 +374,12 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	if (!ret)
 		ret = flush(&w);
 out:
-	wret = ring_stop(&w.ring, started);
+	wret = ring_drain(w.ring);
 	if (!ret && wret) {
 		pr_errno(-wret, "cannot write the page image of task %d", t->pid);
 		ret = wret;
 	}
-	ctx->stats.bytes_written += w.ring.bytes;
+	ctx->stats.bytes_written += w.ring->bytes;
 	if (out_fd >= 0)
 		close(out_fd);
 	if (pagemap_fd >= 0)

@@ -62,22 +62,31 @@ static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo **
 int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct remote *r = &t->rem;
-	uint64_t scratch = remote_scratch(r);
 	TaskCore *core = t->core;
 	int ret;
 
-	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
-		struct kernel_sigaction ka;
+	struct kernel_sigaction acts[NSIG_KERNEL + 1];
+	struct remote_batch b = { 0 };
+	uint64_t data = remote_batch_data(r);
+
+	/* all at once: one stop of the task */
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			batch_add(&b, __NR_rt_sigaction, sig, 0, data + sig * sizeof(acts[0]), 8, 0, 0);
+	ret = remote_batch_run(r, &b);
+	if (!ret)
+		ret = remote_read(t->pid, data, acts, sizeof(acts));
+	if (ret)
+		return ret;
+	for (int sig = 1, i = 0; sig <= NSIG_KERNEL; sig++) {
+		struct kernel_sigaction ka = acts[sig];
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		long rv = rsys4(r, __NR_rt_sigaction, sig, 0, scratch, 8);
+		long rv = batch_result(&b, i++);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot read the action of signal %d", t->pid, sig);
 			return (int)rv;
 		}
-		ret = remote_read(t->pid, scratch, &ka, sizeof(ka));
-		if (ret)
-			return ret;
 		if (!ka.handler && !ka.flags && !ka.mask && !ka.restorer)
 			continue; /* default, as a new task has it */
 		SigactionEntry *e = A_NEW(&ctx->arena, SigactionEntry, SIGACTION_ENTRY);
@@ -128,6 +137,9 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 	bool own_sigtrap = false;
 	int ret;
 
+	struct remote_batch b = { 0 };
+	uint64_t data = remote_batch_data(r);
+	int idx[NSIG_KERNEL + 1];
 	for (size_t i = 0; i < core->n_sigactions; i++) {
 		SigactionEntry *e = core->sigactions[i];
 		struct kernel_sigaction ka = { e->handler, e->flags, e->restorer, e->mask };
@@ -140,10 +152,18 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 			own_sigtrap = true;
 			continue;
 		}
-		ret = remote_write(t->pid, scratch, &ka, sizeof(ka));
+		ret = remote_write(t->pid, data + e->signo * sizeof(ka), &ka, sizeof(ka));
 		if (ret)
 			return ret;
-		long rv = rsys4(r, __NR_rt_sigaction, e->signo, scratch, 0, 8);
+		idx[e->signo] = batch_add(&b, __NR_rt_sigaction, e->signo,
+					  data + e->signo * sizeof(ka), 0, 8, 0, 0);
+	}
+	ret = remote_batch_run(r, &b);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < core->n_sigactions; i++) {
+		SigactionEntry *e = core->sigactions[i];
+		long rv = e->signo == SIGTRAP ? 0 : batch_result(&b, idx[e->signo]);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot set the action of signal %u", t->pid,
 				 e->signo);
