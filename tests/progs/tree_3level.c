@@ -8,16 +8,17 @@
  *       +-- G21, forked by the thread C2/t1
  *
  * Every task (process or thread) checks itself after the check: its pid and tid as before,
- * getppid() the pid of its real parent, its process group and session, /proc/thread-self/
- * children listing exactly the processes this very thread forked (a child belongs to the
- * thread that forked it), a pattern on its own stack, and its process's memory:
+ * getppid() the pid of its real parent, its process group and session, a pattern on its own
+ * stack, and its process's memory:
  * - a private mapping the root filled before any fork, in which every process overwrote the
  *   page of its own number right after it was forked: each process must see its own page and
  *   those of its ancestors (inherited before it was forked) written, every other page as the
  *   root first wrote it: copies diverged correctly and no process got another's pages;
  * - a private mapping of its own, mapped and filled after its forks.
- * Each process's main thread also checks that /proc/self/task holds exactly its threads, and
- * collects its threads (join) and its children (exit status 0). The root also checks each
+ * Each process's main thread also checks that /proc/self/task holds exactly its threads, that
+ * the children files of its threads list exactly its children (which thread lists which is
+ * left to the test thread_parent), and collects its threads (join) and its children (exit
+ * status 0). The root also checks each
  * child's ppid in /proc/PID/stat, then collects every verdict from the shared board.
  * Also run in the gen2 mode. */
 // zt-run: gen2
@@ -156,31 +157,35 @@ static void check_memory(int p)
 	zt_tree_expect(p, zt_check_pattern(own, 4 * PG, 1000 + p) < 0, "own mapping differs");
 }
 
-/* The pids listed in /proc/thread-self/children are those of the processes task s forked. */
-static void check_children_file(int s)
+/* The children listed in /proc/self/task/TID/children of all our threads, are exactly the
+ * processes we forked. (Which thread lists a child is thread_parent's business.) */
+static void check_children(int p, const pid_t *tids, int ntids)
 {
-	char buf[1024];
+	char path[64], buf[1024];
 	int n = 0, want = 0;
-	char *p, *end;
+	char *q, *end;
 
-	if (!zt_tree_expect(s, zt_read_file("/proc/thread-self/children", buf, sizeof(buf)) >= 0,
-			    "cannot read /proc/thread-self/children"))
-		return;
-	for (p = buf;; p = end) {
-		long pid = strtol(p, &end, 10);
-		bool known = false;
-		if (end == p)
-			break;
-		n++;
-		for (int c = 0; c < NS; c++)
-			known |= is_process(c) && tasks[c].forker == s && ids->pid[c] == pid;
-		zt_tree_expect(s, known, "child %ld in /proc/thread-self/children is not one it forked",
-			       pid);
+	for (int i = 0; i < ntids; i++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/children", tids[i]);
+		if (!zt_tree_expect(p, zt_read_file(path, buf, sizeof(buf)) >= 0, "cannot read %s",
+				    path))
+			continue;
+		for (q = buf;; q = end) {
+			long pid = strtol(q, &end, 10);
+			bool known = false;
+			if (end == q)
+				break;
+			n++;
+			for (int c = 0; c < NS; c++)
+				known |= is_process(c) && c != S_R && parent_of(c) == p &&
+					 ids->pid[c] == pid;
+			zt_tree_expect(p, known, "%s lists %ld, not a child of ours", path, pid);
+		}
 	}
 	for (int c = 0; c < NS; c++)
-		want += is_process(c) && tasks[c].forker == s;
-	zt_tree_expect(s, n == want, "%d children in /proc/thread-self/children ('%s'), expected %d",
-		       n, buf, want);
+		want += is_process(c) && c != S_R && parent_of(c) == p;
+	zt_tree_expect(p, n == want, "%d children in /proc/self/task/TID/children, expected %d", n,
+		       want);
 }
 
 /* What every task checks about itself. */
@@ -195,7 +200,6 @@ static void check_task(int s)
 			       getppid(), ids->pid[parent_of(p)], tasks[parent_of(p)].name);
 	zt_tree_expect(s, getpgrp() == ids->pgid[p], "pgid %d, was %d", getpgrp(), ids->pgid[p]);
 	zt_tree_expect(s, getsid(0) == ids->sid[p], "sid %d, was %d", getsid(0), ids->sid[p]);
-	check_children_file(s);
 }
 
 /* The end of every task: record the tid, a pattern on the stack, ready, wait, check. */
@@ -236,6 +240,7 @@ static void check_process(int p)
 			       ids->tid[t]);
 	}
 	zt_tree_expect(p, n == want, "%d threads, expected %d", n, want);
+	check_children(p, tids, n);
 	__atomic_store_n(&ids->counted[p], 1, __ATOMIC_RELEASE);
 	check_memory(p);
 }
