@@ -21,6 +21,10 @@
  * returning 0 after at least 300 ms (an EINTR would be a lost restart: no signal is delivered
  * to that thread), the spin loop's registers intact, and the sigsuspend returning EINTR for
  * SIGUSR1 whose handler ran on that thread's alternate stack, with the real mask back after.
+ * Pending signals: each thread has a real-time signal queued to it alone (blocked by it,
+ * rt_tgsigqueueinfo with a value of its own), and the process one queued to it (blocked by
+ * all): each thread's SigPnd shows only its own, ShdPnd the process's, and each thread takes
+ * its own with sigtimedwait and gets its value; the main thread takes the process's last.
  * Before the threads are told to check, the main thread also checks each blocked thread is
  * in its system call again (/proc/self/task/TID/syscall). */
 #include "zt_tree.h"
@@ -76,6 +80,12 @@ static volatile uint64_t spin_count;
 static volatile int spin_stop;
 
 #define SEED(i) (0x5eed000000000000ULL + 0x1111111111ULL * ((i) + 1))
+
+/* Pending signals: one queued to each thread (SIGRTMIN + 1 + i, value 100 + i, blocked by
+ * that thread only) and one to the process (blocked by all). */
+#define SIG_SHARED (SIGRTMIN + 10)
+#define SIG_THREAD(i) (SIGRTMIN + 1 + (i))
+#define BIT(sig) (1ULL << ((sig) - 1))
 
 /* --- raw system calls with registers of our own ----------------------------------------- */
 
@@ -222,6 +232,8 @@ static void thread_mask(int i, sigset_t *set)
 	}
 	if (i != T_MAIN)
 		sigaddset(set, SIGTERM);
+	/* Blocked everywhere: a signal queued to the process stays pending for it. */
+	sigaddset(set, SIG_SHARED);
 }
 
 static void fill_tls(int i)
@@ -257,6 +269,53 @@ static void setup_thread(int i)
 	pthread_sigmask(SIG_BLOCK, NULL, &set);
 	st[i].blocked = zt_sigset_bits(&set);
 	sigaltstack(NULL, &st[i].alt);
+}
+
+/* The thread's own pending signal is still its own (SigPnd), the process's is still the
+ * process's (ShdPnd); taking ours gives the value it was queued with. */
+static void check_pending(int i)
+{
+	struct timespec zero = { 0, 0 };
+	long long pnd, shd;
+	siginfo_t si;
+	sigset_t set;
+	int sig;
+
+	pnd = zt_status_sigmask("/proc/thread-self/status", "SigPnd");
+	shd = zt_status_sigmask("/proc/thread-self/status", "ShdPnd");
+	zt_tree_expect(i, pnd == (long long)BIT(SIG_THREAD(i)),
+		       "SigPnd %#llx, expected only its own signal %d (%#llx)", pnd, SIG_THREAD(i),
+		       BIT(SIG_THREAD(i)));
+	zt_tree_expect(i, shd == (long long)BIT(SIG_SHARED), "ShdPnd %#llx, expected %#llx", shd,
+		       BIT(SIG_SHARED));
+	sigemptyset(&set);
+	sigaddset(&set, SIG_THREAD(i));
+	memset(&si, 0, sizeof(si));
+	sig = sigtimedwait(&set, &si, &zero);
+	zt_tree_expect(i, sig == SIG_THREAD(i) && si.si_code == SI_QUEUE &&
+				  si.si_value.sival_int == 100 + i && si.si_pid == getpid(),
+		       "took signal %d code %d value %d pid %d, expected %d SI_QUEUE %d %d", sig,
+		       si.si_code, si.si_value.sival_int, si.si_pid, SIG_THREAD(i), 100 + i,
+		       getpid());
+	pnd = zt_status_sigmask("/proc/thread-self/status", "SigPnd");
+	zt_tree_expect(i, pnd == 0, "SigPnd %#llx after taking the signal", pnd);
+}
+
+/* Last, by the main thread once all have looked: the process's pending signal. */
+static void take_shared_pending(void)
+{
+	struct timespec zero = { 0, 0 };
+	siginfo_t si;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_SHARED);
+	memset(&si, 0, sizeof(si));
+	sig = sigtimedwait(&set, &si, &zero);
+	zt_expect(sig == SIG_SHARED && si.si_code == SI_QUEUE && si.si_value.sival_int == 77,
+		  "process signal: took %d code %d value %d, expected %d SI_QUEUE 77", sig,
+		  si.si_code, si.si_value.sival_int, SIG_SHARED);
 }
 
 /* Everything a thread checks about itself after the check, whatever it was doing. */
@@ -305,6 +364,7 @@ static void check_thread(int i)
 		if (tls_buf[b] != (unsigned char)(b * 7 + i * 31 + 1))
 			break;
 	zt_tree_expect(i, b == sizeof(tls_buf), "TLS buffer differs at byte %zu", b);
+	check_pending(i);
 }
 
 /* --- the threads ------------------------------------------------------------------------- */
@@ -490,8 +550,18 @@ int main(int argc, char **argv)
 	setup_thread(T_MAIN);
 	zt_tree_ready(T_MAIN, names[T_MAIN]);
 	zt_tree_wait_ready();
-	for (int i = 0; i < NT; i++)
+	for (int i = 0; i < NT; i++) {
+		siginfo_t si = { .si_signo = SIG_THREAD(i), .si_code = SI_QUEUE };
+
 		want[i] = st[i].tid;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value.sival_int = 100 + i;
+		if (syscall(SYS_rt_tgsigqueueinfo, getpid(), st[i].tid, SIG_THREAD(i), &si))
+			zt_fail("rt_tgsigqueueinfo: %m");
+	}
+	if (sigqueue(getpid(), SIG_SHARED, (union sigval){ .sival_int = 77 }))
+		zt_fail("sigqueue: %m");
 
 	zt_ready();
 	zt_wait_for_check();
@@ -521,6 +591,7 @@ int main(int argc, char **argv)
 		zt_expect(false, "tgkill: %m");
 
 	zt_tree_collect();
+	take_shared_pending();
 	for (int i = 1; i < NT; i++) {
 		if (!zt_tree_wait_done(i, 0))
 			continue;	/* a thread that hangs cannot be joined */
