@@ -148,12 +148,17 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 		pr_info("process %d is a zombie (status %#x)", t->pid, t->exit_status);
 		return 0;
 	}
-	if (t->stat.state == 'T' || t->stat.state == 't') {
-		pr_err("process %d is stopped (state %c): stopped processes are not supported yet",
-		       t->pid, t->stat.state);
-		return -ENOTSUP;
+	if (t->stat.state == 't') {
+		pr_err("process %d is being traced by another program: cannot dump it", t->pid);
+		return -EBUSY;
 	}
-	ret = ptrace_seize_stop(t->pid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
+	int stop_sig = 0;
+	ret = ptrace_seize_stop_sig(t->pid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP,
+				    &stop_sig);
+	if (!ret && t->stat.state == 'T') {
+		t->stop_signal = stop_sig;
+		pr_info("process %d is stopped by job control (signal %d)", t->pid, stop_sig);
+	}
 	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
 		return 1;
 	if (ret) {
@@ -432,6 +437,28 @@ static int take_threads(struct dump_task *t)
 	return 0;
 }
 
+/* For each child stopped by job control: has this task taken the stop report already? A
+ * waitid() with WNOWAIT in the task tells, and leaves things as they were. */
+static int check_stop_reports(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int idx = (int)(t - ctx->tasks);
+	for (int i = idx + 1; i < ctx->nr_tasks; i++) {
+		struct dump_task *c = &ctx->tasks[i];
+		siginfo_t si;
+		if (c->parent != idx || !c->stop_signal)
+			continue;
+		memset(&si, 0, sizeof(si));
+		if (remote_write(t->pid, remote_scratch(&t->rem), &si, sizeof(si)))
+			return -EFAULT;
+		long rv = rsys5(&t->rem, __NR_waitid, P_PID, c->pid, remote_scratch(&t->rem),
+				WSTOPPED | WNOWAIT | WNOHANG, 0);
+		if (rv < 0 || remote_read(t->pid, remote_scratch(&t->rem), &si, sizeof(si)))
+			return rv < 0 ? (int)rv : -EFAULT;
+		c->stop_reported = si.si_pid != c->pid;
+	}
+	return 0;
+}
+
 static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
 	int ret;
@@ -466,6 +493,9 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	if (ret)
 		return ret;
 	ret = take_threads(t);
+	if (ret)
+		return ret;
+	ret = check_stop_reports(ctx, t);
 	if (ret)
 		return ret;
 
@@ -528,6 +558,11 @@ static int write_images(struct dump_ctx *ctx)
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
+		if (t->stop_signal) {
+			pt->has_stop_signal = pt->has_stop_reported = true;
+			pt->stop_signal = t->stop_signal;
+			pt->stop_reported = t->stop_reported;
+		}
 		if (t->zombie) {
 			pt->has_zombie = pt->has_exit_status = true;
 			pt->zombie = true;

@@ -29,6 +29,8 @@ struct dump_task {
 	int parent;         /* index in ctx->tasks, -1 for the root */
 	bool zombie;
 	int exit_status;    /* of a zombie, as waitpid() reports it */
+	int stop_signal;    /* stopped by job control with this signal, or 0 */
+	bool stop_reported; /* ... and the parent has taken the report */
 	bool files_shared;  /* with its parent: one descriptor table (CLONE_FILES) */
 	bool fs_shared;     /* with its parent: one cwd/root/umask (CLONE_FS) */
 	struct proc_stat stat;

@@ -510,6 +510,24 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 				task_main(ctx, c);
 			}
 		}
+		/* the leaders' groups must exist before their members join them */
+		for (int i = t->idx + 1; pass == 0 && i < ctx->nr_tasks; i++) {
+			struct restore_task *c = &ctx->tasks[i];
+			siginfo_t si;
+			if (c->parent != t->idx || c->helper || (pid_t)c->pst->pgid != c->pid)
+				continue;
+			if (c->zombie) {
+				if (waitid(P_PID, c->pid, &si, WEXITED | WNOWAIT) < 0) {
+					child_fail(t, errno, "zombie %d did not exit", c->pid);
+					return -1;
+				}
+				continue;
+			}
+			while (__atomic_load_n(&c->state->state, __ATOMIC_ACQUIRE) == TS_NONE) {
+				struct timespec pause = { 0, 20000 };
+				nanosleep(&pause, NULL);
+			}
+		}
 	}
 	/* children in a session whose leader is gone come through a helper */
 	for (int h = 0; h < ctx->nr_helpers; h++) {
@@ -559,7 +577,6 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 {
 	sigset_t all;
 
-	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	/* die with the parent until cryo hands it its own: not a task whose parent is a
@@ -589,15 +606,19 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	}
 	remote_area_fill(area);
 	/* the subreaper flag first: orphans of a session helper must come back to this task */
-	if (child_session(ctx, t) || restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
+	if (child_session(ctx, t))
+		goto fail;
+	/* in its session and group now: members of the group may join it */
+	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
+	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_children(ctx, t) ||
 	    (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))
 		syscall(SYS_futex, &t->state->go, FUTEX_WAIT, 0, NULL, NULL, 0);
-	raise(SIGSTOP); /* cryo takes over from here and never lets this return */
-	child_fail(t, EINVAL, "resumed without being restored");
+	for (;;)
+		raise(SIGSTOP); /* cryo takes over from here and never lets this return */
 fail:
 	if (__atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE) != TS_FAILED)
 		__atomic_store_n(&t->state->state, TS_FAILED, __ATOMIC_RELEASE);
@@ -737,6 +758,37 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	if (ret)
 		return ret;
+	if (t->pst->has_stop_signal && t->pst->stop_signal) {
+		/* a job stopped by job control stops again for real, under cryo: leaving it, it
+		 * stays stopped; its parent heard of it, as it had (see rebuild_rest) */
+		int stop = t->pst->stop_signal;
+		for (int tries = 0;; tries++) {
+			/* an injected signal that is blocked is only queued: let this one through */
+			uint64_t mask = ~(1ull << (stop - 1));
+			if (stop < 1 || stop > 64 ||
+			    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(mask), &mask) < 0 ||
+			    ptrace(PTRACE_CONT, t->pid, 0, stop) < 0)
+				return stop < 1 || stop > 64 ? -EINVAL : -errno;
+			ret = wait_stopped(t->pid, &sig, &event);
+			if (ret || event == PTRACE_EVENT_STOP)
+				break;
+			/* the kernel dropped it (a stop signal other than SIGSTOP in a group it
+			 * takes for orphaned): the task raised SIGSTOP again, which it cannot drop */
+			if (sig != SIGSTOP || tries) {
+				ret = -EINVAL;
+				break;
+			}
+			pr_warn("process %d: stop signal %d was discarded (its group is orphaned "
+				"now); stopping it with SIGSTOP",
+				t->pid, stop);
+			stop = SIGSTOP;
+		}
+		if (ret) {
+			pr_err("process %d did not stop with signal %d: %s", t->pid,
+			       t->pst->stop_signal, t->state->msg);
+			return ret;
+		}
+	}
 	ret = remote_init(&t->rem, t->pid);
 	if (ret)
 		return ret;
@@ -843,6 +895,36 @@ static int rebuild_memory(struct restore_ctx *ctx, struct restore_task *t)
 	return t->rem.err;
 }
 
+/* Children stopped again during the restore told this task (a report, a SIGCHLD) as if it
+ * were news: take back the reports it had taken before the dump, and the SIGCHLDs (the
+ * pending signals of the dump are queued again right after). */
+static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	uint64_t scratch = remote_scratch(r);
+	uint64_t chld = 1ull << (SIGCHLD - 1);
+	struct timespec zero = { 0, 0 };
+	int ret;
+
+	for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
+		struct restore_task *c = &ctx->tasks[i];
+		if (c->parent != t->idx || !c->pst->has_stop_reported || !c->pst->stop_reported)
+			continue;
+		long rv = rsys5(r, __NR_waitid, P_PID, c->pid, scratch, WSTOPPED | WNOHANG, 0);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot take the stop report of %d", t->pid,
+				 c->pid);
+			return (int)rv;
+		}
+	}
+	if ((ret = remote_write(t->pid, scratch, &chld, sizeof(chld))) ||
+	    (ret = remote_write(t->pid, scratch + 8, &zero, sizeof(zero))))
+		return ret;
+	while (rsys4(r, __NR_rt_sigtimedwait, scratch, 0, scratch + 8, 8) == SIGCHLD)
+		;
+	return 0;
+}
+
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
@@ -862,7 +944,7 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
 	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
-	    (ret = restore_pending_signals_remote(ctx, t)))
+	    (ret = forget_new_child_events(ctx, t)) || (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++)
 		if (t->threads[k].rem->err)

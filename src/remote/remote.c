@@ -40,6 +40,11 @@ int wait_stopped(pid_t tid, int *sig, int *event)
 
 int ptrace_seize_stop(pid_t tid, unsigned long options)
 {
+	return ptrace_seize_stop_sig(tid, options, NULL);
+}
+
+int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig)
+{
 	int sig, event, ret;
 
 	if (ptrace(PTRACE_SEIZE, tid, 0, options) < 0)
@@ -53,8 +58,11 @@ int ptrace_seize_stop(pid_t tid, unsigned long options)
 		ret = wait_stopped(tid, &sig, &event);
 		if (ret)
 			return ret;
-		if (event == PTRACE_EVENT_STOP)
+		if (event == PTRACE_EVENT_STOP) {
+			if (stop_sig)
+				*stop_sig = sig;
 			return 0;
+		}
 		/* A signal-delivery stop came first: the signal would be lost if suppressed, so
 		 * hand it back; the interrupt stop follows. */
 		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
@@ -129,7 +137,7 @@ int remote_requeue_signals(struct remote *r)
 /* Run the task from `ip` with `regs` set up for the call and wait until the call is done. */
 static int run_call(struct remote *r, struct user_regs_struct *regs)
 {
-	int sig, event, ret;
+	int sig, event, ret, traps = 0;
 
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, regs) < 0)
 		return -errno;
@@ -140,7 +148,7 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 			ret = wait_stopped(r->tid, &sig, &event);
 			if (ret)
 				return ret;
-			if (event == PTRACE_EVENT_CLONE) {
+			if (event == PTRACE_EVENT_CLONE || (event == PTRACE_EVENT_STOP && ++traps < 8)) {
 				stop--;
 			} else if (sig != (SIGTRAP | 0x80)) {
 				ret = steal_signal(r, sig, event);
@@ -158,8 +166,10 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 				return ret;
 			if (sig == SIGTRAP && !event)
 				break;
-			if (event == PTRACE_EVENT_CLONE)
-				continue; /* a thread being created: the call goes on */
+			/* a thread being created, or (a task stopped by job control) the trap of a
+			 * pending interrupt: the call goes on */
+			if (event == PTRACE_EVENT_CLONE || (event == PTRACE_EVENT_STOP && ++traps < 8))
+				continue;
 			ret = steal_signal(r, sig, event);
 			if (ret)
 				return ret;

@@ -106,6 +106,9 @@ int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 /* ptrace helpers */
 int ptrace_seize_stop(pid_t tid, unsigned long options);
+/* ... and tell the signal of the stop: SIGTRAP for a running task, the stop signal of one
+ * already stopped by job control */
+int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig);
 int wait_stopped(pid_t tid, int *sig, int *event);
 
 #endif

@@ -6,7 +6,7 @@
  * After the dump main checks the thread ids (/proc/self/task) and names, then lets the
  * threads go; each checks its own tid, TLS, name and mask, the busy one also that it kept
  * counting, and main joins them and collects their findings. */
-// zt-run: xfail
+
 // (xfail: cryo refuses multi-threaded processes so far)
 #include "zt.h"
 

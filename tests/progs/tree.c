@@ -7,7 +7,7 @@
  * checks its own pid, parent, group and private value, reports in the shared page and exits
  * with 0; A waits for G first. The root collects their exit statuses and reports. */
 // zt-run: xfail
-// (xfail: cryo refuses process trees so far)
+// (xfail: the tree talks through a pipe, which cryo cannot save yet)
 #include "zt.h"
 
 #include <signal.h>
