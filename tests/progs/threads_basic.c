@@ -25,6 +25,9 @@
  * rt_tgsigqueueinfo with a value of its own), and the process one queued to it (blocked by
  * all): each thread's SigPnd shows only its own, ShdPnd the process's, and each thread takes
  * its own with sigtimedwait and gets its value; the main thread takes the process's last.
+ * And glibc's registrations of each thread with the kernel: its rseq area (still registered
+ * with the same length, and cpu_id still updated by the kernel) and its robust list head;
+ * the clear_child_tid address shows in pthread_join() returning at the end.
  * Before the threads are told to check, the main thread also checks each blocked thread is
  * in its system call again (/proc/self/task/TID/syscall). */
 #include "zt_tree.h"
@@ -33,10 +36,12 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +63,10 @@ struct tstate {
 	unsigned long fsbase;
 	unsigned long long blocked;	/* bit n-1 = signal n */
 	stack_t alt;			/* as sigaltstack() reported it */
+	void *rseq;			/* the thread's rseq area, registered by glibc */
+	unsigned int rseq_len;		/* the length the kernel has for it */
+	void *robust;			/* the thread's robust list head */
+	size_t robust_len;
 };
 static struct tstate st[NT];
 static pthread_t threads[NT];
@@ -193,6 +202,40 @@ __asm__(".text\n"
 
 /* --- per-thread state -------------------------------------------------------------------- */
 
+static void *rseq_area(void)
+{
+	return (char *)__builtin_thread_pointer() + __rseq_offset;
+}
+
+/* The length of the thread's rseq registration: registering the same area again with the
+ * same length and signature fails with EBUSY (another length gives EINVAL). 0: none. */
+static unsigned int rseq_registered_len(void)
+{
+	const unsigned int lens[] = { __rseq_size, 32, 20 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		if (lens[i] && syscall(SYS_rseq, rseq_area(), lens[i], 0, RSEQ_SIG) < 0 &&
+		    errno == EBUSY)
+			return lens[i];
+	return 0;
+}
+
+/* The kernel still updates the thread's rseq area: poison cpu_id, get scheduled out and
+ * back, see it fixed. */
+static bool rseq_updated(void)
+{
+	volatile struct rseq *rs = rseq_area();
+	struct timespec ms1 = { .tv_sec = 0, .tv_nsec = 1000 * 1000 };
+
+	for (int tries = 0; tries < 20; tries++) {
+		rs->cpu_id = 0xfffffff0U;
+		nanosleep(&ms1, NULL);
+		if (rs->cpu_id != 0xfffffff0U && (int)rs->cpu_id == sched_getcpu())
+			return true;
+	}
+	return false;
+}
+
 static unsigned long get_fsbase(void)
 {
 	unsigned long base = 0;
@@ -269,6 +312,12 @@ static void setup_thread(int i)
 	pthread_sigmask(SIG_BLOCK, NULL, &set);
 	st[i].blocked = zt_sigset_bits(&set);
 	sigaltstack(NULL, &st[i].alt);
+	st[i].rseq = rseq_area();
+	st[i].rseq_len = rseq_registered_len();
+	if (!st[i].rseq_len)
+		zt_tree_expect(i, false, "setup: no rseq registration found");
+	if (syscall(SYS_get_robust_list, 0, &st[i].robust, &st[i].robust_len))
+		zt_tree_expect(i, false, "setup: get_robust_list: %m");
 }
 
 /* The thread's own pending signal is still its own (SigPnd), the process's is still the
@@ -318,6 +367,23 @@ static void take_shared_pending(void)
 		  si.si_code, si.si_value.sival_int, SIG_SHARED);
 }
 
+/* glibc's per-thread registrations with the kernel: rseq and the robust list. */
+static void check_registrations(int i)
+{
+	void *head = NULL;
+	size_t len = 0;
+
+	zt_tree_expect(i, rseq_area() == st[i].rseq, "rseq area %p, was %p", rseq_area(),
+		       st[i].rseq);
+	zt_tree_expect(i, rseq_registered_len() == st[i].rseq_len,
+		       "rseq registration (length %u) lost: found %u", st[i].rseq_len,
+		       rseq_registered_len());
+	zt_tree_expect(i, rseq_updated(), "the kernel no longer updates the thread's rseq cpu_id");
+	syscall(SYS_get_robust_list, 0, &head, &len);
+	zt_tree_expect(i, head == st[i].robust && len == st[i].robust_len,
+		       "robust list %p/%zu, was %p/%zu", head, len, st[i].robust, st[i].robust_len);
+}
+
 /* Everything a thread checks about itself after the check, whatever it was doing. */
 static void check_thread(int i)
 {
@@ -365,6 +431,7 @@ static void check_thread(int i)
 			break;
 	zt_tree_expect(i, b == sizeof(tls_buf), "TLS buffer differs at byte %zu", b);
 	check_pending(i);
+	check_registrations(i);
 }
 
 /* --- the threads ------------------------------------------------------------------------- */
