@@ -12,7 +12,9 @@
  * in each. Then by effect: P and N exit. G gets SIGUSR2 exactly once and is reparented to R,
  * the subreaper above it; O is reparented to M, the nearest subreaper (not R), and gets no
  * signal. R reaps P and then G (now its child), M reaps N and then O (now its child), each
- * with exit status 0: the reparenting shows in who can wait for whom. */
+ * with exit status 0: the reparenting shows in who can wait for whom.
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>

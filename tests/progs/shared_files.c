@@ -16,7 +16,9 @@
  *   both (P1's own description still at 50); P2 opens a file -> that fd is open in R with
  *   that name; R closes an fd -> closed in P2; P3 chdir()s to dir_b -> R's cwd is dir_b;
  *   R sets umask 077 -> P3's umask is 077 (/proc status) and P1's is not.
- * Finally R reaps the three, each exiting 0. */
+ * Finally R reaps the three, each exiting 0.
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>

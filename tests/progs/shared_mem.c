@@ -21,7 +21,9 @@
  * Then by effect: each task writes a new pattern into its stripe of S (C1 into S2, G1 into
  * S3, C2 over a page of P, breaking its copy-on-write), and once all have written, each
  * checks that it sees every other's writes, and that C2's write to P reached nobody else.
- * Finally each process reaps its children (exit 0). */
+ * Finally each process reaps its children (exit 0).
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>

@@ -29,7 +29,9 @@
  * with the same length, and cpu_id still updated by the kernel) and its robust list head;
  * the clear_child_tid address shows in pthread_join() returning at the end.
  * Before the threads are told to check, the main thread also checks each blocked thread is
- * in its system call again (/proc/self/task/TID/syscall). */
+ * in its system call again (/proc/self/task/TID/syscall).
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <asm/prctl.h>

@@ -16,7 +16,9 @@
  * /proc/self/task/TID/status before letting them check. And by effect: each thread creates a
  * file in a world-writable directory and checks its owner and group (fsuid and fsgid at
  * work), and tries to open a root-only file (0600): only the threads that kept
- * CAP_DAC_OVERRIDE or uid 0 as fsuid may; tc-caps tries a raw socket (CAP_NET_RAW gone). */
+ * CAP_DAC_OVERRIDE or uid 0 as fsuid may; tc-caps tries a raw socket (CAP_NET_RAW gone).
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>

@@ -15,7 +15,9 @@
  * CLD_EXITED 7) without reaping; then waitpid() reaps each with the same status (no core
  * dump flag), and the pid is gone after. Neither R nor L got a SIGCHLD it had not had
  * before the dump (recreating a zombie must not tell the parent again). M is still in group
- * Z1 (getpgrp, and kill(-Z1, 0) finds the group). Finally R reaps L and M (status 0). */
+ * Z1 (getpgrp, and kill(-Z1, 0) finds the group). Finally R reaps L and M (status 0).
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>
