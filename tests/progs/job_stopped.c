@@ -13,7 +13,9 @@
  * SIGCONT and waitid reports CLD_CONTINUED; S3's counter moves again. Each child checks,
  * after it continued: its pid, ppid, process group, that its SIGCONT handler ran exactly
  * once (a restorer stopping and continuing it on its own would show), and its memory; S3's
- * thread its tid. Finally R reaps them (exit 0). */
+ * thread its tid. Finally R reaps them (exit 0).
+ * Also run in the gen2 mode. */
+// zt-run: gen2
 #include "zt_tree.h"
 
 #include <errno.h>
