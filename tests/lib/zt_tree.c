@@ -344,7 +344,8 @@ long long zt_status_sigmask(const char *path, const char *key)
 	char buf[4096], val[64];
 	unsigned long long m;
 
-	if (zt_read_file(path, buf, sizeof(buf)) < 0 || !zt_status_field(buf, key, val, sizeof(val)))
+	if (zt_read_file(path, buf, sizeof(buf)) < 0 ||
+	    !zt_status_field(buf, key, val, sizeof(val)))
 		return -1;
 	if (sscanf(val, "%llx", &m) != 1)
 		return -1;

@@ -191,7 +191,8 @@ int main(int argc, char **argv)
 				  si.si_code == CLD_CONTINUED,
 			  "%s: continue report pid %d code %d", names[s], si.si_pid, si.si_code);
 	}
-	zt_expect(zt_tree_wait_var(V_COUNT, c0 + 5, 5000), "S3's thread does not run after SIGCONT");
+	zt_expect(zt_tree_wait_var(V_COUNT, c0 + 5, 5000),
+		  "S3's thread does not run after SIGCONT");
 
 	zt_tree_collect();
 	for (int s = S_S1; s <= S_S3; s++) {

@@ -151,8 +151,8 @@ static void run(int s)
 	case S_G:
 		for (int i = 0; i < 500 && !got_usr2; i++)
 			usleep(10000);
-		zt_tree_expect(s, got_usr2 == 1, "SIGUSR2 (pdeathsig) received %d times after P died",
-			       (int)got_usr2);
+		zt_tree_expect(s, got_usr2 == 1,
+			       "SIGUSR2 (pdeathsig) received %d times after P died", (int)got_usr2);
 		zt_tree_expect(s, wait_ppid(ids->pid[S_R]), "ppid %d after P died, expected R %d",
 			       getppid(), ids->pid[S_R]);
 		break;

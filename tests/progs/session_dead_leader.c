@@ -117,14 +117,16 @@ static void run_b(void)
 
 	/* Step 2, once R says so: join group A, which must exist in our session. */
 	if (zt_tree_wait_var(V_STEP + S_R, 2, 15000)) {
-		zt_tree_expect(S_B, setpgid(0, a) == 0, "setpgid(0, A=%d): %m: no group A in session A",
+		zt_tree_expect(S_B, setpgid(0, a) == 0,
+			       "setpgid(0, A=%d): %m: no group A in session A", a);
+		zt_tree_expect(S_B, getpgrp() == a, "pgid %d after joining group A %d", getpgrp(),
 			       a);
-		zt_tree_expect(S_B, getpgrp() == a, "pgid %d after joining group A %d", getpgrp(), a);
 	} else {
 		zt_tree_expect(S_B, false, "R never started step 2");
 	}
 	zt_tree_set(V_STEP + S_B, 2);
-	zt_tree_expect(S_B, waitpid(d, &status, 0) == d && WIFEXITED(status) && !WEXITSTATUS(status),
+	zt_tree_expect(S_B,
+		       waitpid(d, &status, 0) == d && WIFEXITED(status) && !WEXITSTATUS(status),
 		       "D: exit status %#x", status);
 	zt_tree_done(S_B);
 	_exit(0);

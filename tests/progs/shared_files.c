@@ -104,13 +104,15 @@ static int p1_main(void)
 	zt_tree_expect(s, getpid() == pid[s], "pid %d, was %d", getpid(), pid[s]);
 	zt_tree_expect(s, offset(fd_shared) == 100, "shared offset %ld, expected 100",
 		       (long)offset(fd_shared));
-	zt_tree_expect(s, offset(fd_own) == 50, "own offset %ld, expected 50", (long)offset(fd_own));
+	zt_tree_expect(s, offset(fd_own) == 50, "own offset %ld, expected 50",
+		       (long)offset(fd_own));
 	zt_tree_expect(s, cwd_is(""), "cwd moved with R's (not shared)");
 	zt_tree_expect(s, umask_now() == 022, "umask %o, expected 022", umask_now());
 	ack(s, 1);
 
 	if (wait_step(2)) {
-		zt_tree_expect(s, offset(fd_shared) == 110, "after R's read the offset is %ld, not 110",
+		zt_tree_expect(s, offset(fd_shared) == 110,
+			       "after R's read the offset is %ld, not 110",
 			       (long)offset(fd_shared));
 		lseek(fd_shared, 500, SEEK_SET);
 		fcntl(fd_shared, F_SETFL, fcntl(fd_shared, F_GETFL) | O_NONBLOCK);
@@ -193,8 +195,8 @@ static int p3_main(void *arg)
 	}
 	ack(s, 4);
 	if (wait_step(5))
-		zt_tree_expect(s, umask_now() == 077, "umask %o after R's umask(077): fs not shared",
-			       umask_now());
+		zt_tree_expect(s, umask_now() == 077,
+			       "umask %o after R's umask(077): fs not shared", umask_now());
 	zt_tree_done(s);
 	return 0;
 }

@@ -144,7 +144,8 @@ static void reap(int s, pid_t pid, int child)
 
 	if (!zt_tree_wait_done(child, 15000))
 		return;
-	zt_tree_expect(s, waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+	zt_tree_expect(s,
+		       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
 		       "%s: exit status %#x", names[child], status);
 }
 

@@ -450,6 +450,12 @@ static void on_usr1(int sig)
 	tls_usr1 = 1;
 }
 
+/* EINTR where no handler ran on the thread: the restart of the call was lost. */
+static const char *eintr_note(long ret)
+{
+	return ret == -EINTR ? " (EINTR: no signal was delivered, lost restart)" : "";
+}
+
 static void *futex_thread(void *arg)
 {
 	int i = T_FUTEX, bad, rounds = 0;
@@ -463,9 +469,8 @@ static void *futex_thread(void *arg)
 				   &bad);
 		rounds++;
 		zt_tree_expect(i, bad == 0, "registers %#x changed across futex wait", bad);
-		zt_tree_expect(i, ret == 0 || ret == -EAGAIN,
-			       "futex wait returned %ld%s", ret,
-			       ret == -EINTR ? " (EINTR: no signal was delivered, lost restart)" : "");
+		zt_tree_expect(i, ret == 0 || ret == -EAGAIN, "futex wait returned %ld%s", ret,
+			       eintr_note(ret));
 		if (bad || (ret != 0 && ret != -EAGAIN))
 			break;
 	}
@@ -499,8 +504,7 @@ static void *sleep_thread(void *arg)
 		dt = now_ns() - t0;
 		rounds++;
 		zt_tree_expect(i, bad == 0, "registers %#x changed across nanosleep", bad);
-		zt_tree_expect(i, ret == 0, "nanosleep returned %ld%s", ret,
-			       ret == -EINTR ? " (EINTR: no signal was delivered, lost restart)" : "");
+		zt_tree_expect(i, ret == 0, "nanosleep returned %ld%s", ret, eintr_note(ret));
 		zt_tree_expect(i, dt >= 300 * 1000 * 1000LL, "nanosleep woke after %lld ms",
 			       dt / 1000000);
 		if (bad || ret)

@@ -133,17 +133,20 @@ static void compare(int i, const struct creds *a, const struct creds *b)
 		       b->sgid);
 	zt_tree_expect(i, a->fsuid == b->fsuid, "fsuid %u, was %u", a->fsuid, b->fsuid);
 	zt_tree_expect(i, a->fsgid == b->fsgid, "fsgid %u, was %u", a->fsgid, b->fsgid);
-	zt_tree_expect(i, a->ngroups == b->ngroups &&
-				  !memcmp(a->groups, b->groups, sizeof(gid_t) * (a->ngroups > 0 ? a->ngroups : 0)),
-		       "%d supplementary groups (first %u), were %d (first %u)", a->ngroups,
-		       a->groups[0], b->ngroups, b->groups[0]);
+	zt_tree_expect(
+	    i,
+	    a->ngroups == b->ngroups &&
+		!memcmp(a->groups, b->groups, sizeof(gid_t) * (a->ngroups > 0 ? a->ngroups : 0)),
+	    "%d supplementary groups (first %u), were %d (first %u)", a->ngroups, a->groups[0],
+	    b->ngroups, b->groups[0]);
 	for (int w = 0; w < 2; w++)
 		zt_tree_expect(i, !memcmp(&a->cap[w], &b->cap[w], sizeof(a->cap[w])),
 			       "capabilities word %d: eff %#x prm %#x inh %#x, were %#x %#x %#x", w,
 			       a->cap[w].effective, a->cap[w].permitted, a->cap[w].inheritable,
 			       b->cap[w].effective, b->cap[w].permitted, b->cap[w].inheritable);
-	zt_tree_expect(i, a->capbset_boot == b->capbset_boot, "CAP_SYS_BOOT in bounding set: %d, was %d",
-		       a->capbset_boot, b->capbset_boot);
+	zt_tree_expect(i, a->capbset_boot == b->capbset_boot,
+		       "CAP_SYS_BOOT in bounding set: %d, was %d", a->capbset_boot,
+		       b->capbset_boot);
 	zt_tree_expect(i, a->keepcaps == b->keepcaps, "keepcaps %d, was %d", a->keepcaps,
 		       b->keepcaps);
 	for (size_t k = 0; k < NKEYS; k++)

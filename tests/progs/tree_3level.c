@@ -218,8 +218,8 @@ static void fill_stack_and_wait(int s)
 		return;
 	zt_tree_done(s);
 	/* Stay until the main thread has seen every thread in /proc/self/task. */
-	for (int i = 0; i < 1500 && !__atomic_load_n(&ids->counted[tasks[s].proc], __ATOMIC_ACQUIRE);
-	     i++)
+	for (int i = 0;
+	     i < 1500 && !__atomic_load_n(&ids->counted[tasks[s].proc], __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 }
 

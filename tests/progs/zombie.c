@@ -145,8 +145,9 @@ static void check_zombie(int s, int z, pid_t parent, pid_t pgrp)
 	memset(&si, 0, sizeof(si));
 	if (zt_tree_expect(s, waitid(P_PID, pid, &si, WEXITED | WNOWAIT | WNOHANG) == 0,
 			   "%s: waitid: %m", zinfo[z].comm))
-		zt_tree_expect(s, si.si_pid == pid && si.si_signo == SIGCHLD &&
-					  si.si_code == zinfo[z].code && si.si_status == zinfo[z].status,
+		zt_tree_expect(s,
+			       si.si_pid == pid && si.si_signo == SIGCHLD &&
+				   si.si_code == zinfo[z].code && si.si_status == zinfo[z].status,
 			       "%s: waitid pid %d code %d status %d, expected %d %d %d",
 			       zinfo[z].comm, si.si_pid, si.si_code, si.si_status, pid,
 			       zinfo[z].code, zinfo[z].status);
@@ -155,8 +156,8 @@ static void check_zombie(int s, int z, pid_t parent, pid_t pgrp)
 	zt_tree_expect(s, status == zinfo[z].wstatus, "%s: wait status %#x, expected %#x",
 		       zinfo[z].comm, status, zinfo[z].wstatus);
 	zt_tree_expect(s, !WCOREDUMP(status), "%s: core dump flag set", zinfo[z].comm);
-	zt_tree_expect(s, kill(pid, 0) < 0 && errno == ESRCH, "%s: pid %d still exists after reaping",
-		       zinfo[z].comm, pid);
+	zt_tree_expect(s, kill(pid, 0) < 0 && errno == ESRCH,
+		       "%s: pid %d still exists after reaping", zinfo[z].comm, pid);
 }
 
 /* Wait until the child pid is a zombie, without reaping it. */
