@@ -370,6 +370,7 @@ run_one() {
 
 source "$TESTS/bad_input.sh"
 source "$TESTS/shell_job.sh"
+source "$TESTS/sibling.sh"
 
 # --- main ----------------------------------------------------------------------------------
 
@@ -384,10 +385,18 @@ all_tests() {
 # moved the shared offset of its descriptor would otherwise make it read garbage.
 main() {
 	names=("$@")
-	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job bad-input)
+	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling bad-input)
 
 	for name in "${names[@]}"; do
-		if [ "$name" = shell-job ]; then
+		if [ "$name" = restore-sibling ]; then
+		if [ "$NODUMP" = 1 ]; then
+			skip restore-sibling "needs cryo (ZT_NODUMP=1)"
+		else
+			sibling_case
+		fi
+		continue
+	fi
+	if [ "$name" = shell-job ]; then
 			if [ "$NODUMP" = 1 ]; then
 				skip shell-job "needs cryo (ZT_NODUMP=1)"
 			else

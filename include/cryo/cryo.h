@@ -16,6 +16,7 @@ struct cryo_dump_opts {
 struct cryo_restore_opts {
 	const char *images_dir; /* -D */
 	bool detach;           /* -d */
+	bool sibling;          /* --restore-sibling: the root is cryo's sibling (implies detach) */
 	bool shell_job;        /* -j */
 	const char *pidfile;   /* --pidfile */
 };

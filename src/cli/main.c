@@ -52,7 +52,7 @@ static const struct option long_opts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "action-script", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "exec-cmd", no_argument, NULL, OPT_UNSUPPORTED },
-	{ "restore-sibling", no_argument, NULL, OPT_UNSUPPORTED },
+	{ "restore-sibling", no_argument, NULL, OPT_RESTORE_SIBLING },
 	{ "auto-dedup", no_argument, NULL, OPT_UNSUPPORTED },
 	{ "skip-mnt", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "evasive-devices", no_argument, NULL, OPT_UNSUPPORTED },
@@ -80,6 +80,7 @@ static void usage(FILE *f)
 		   "  -D, --images-dir DIR    directory of the image files\n"
 		   "  -R, --leave-running     keep the dumped process running\n"
 		   "  -d, --restore-detached  exit once the restored process runs\n"
+		   "      --restore-sibling   the restored root becomes a child of cryo's parent\n"
 		   "  -j, --shell-job         the process uses the terminal it was started from\n"
 		   "      --pidfile FILE      write the restored root's PID to FILE\n"
 		   "  -v[NUM]                 log level 0..4 (-v alone adds one level)\n"
@@ -132,6 +133,9 @@ static int parse(int argc, char **argv, struct cli *cli)
 			break;
 		case OPT_PIDFILE:
 			cli->restore.pidfile = optarg;
+			break;
+		case OPT_RESTORE_SIBLING:
+			cli->restore.sibling = cli->restore.detach = true;
 			break;
 		case 'v':
 			if (!optarg)

@@ -695,7 +695,10 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
-	pid = create(ctx, root->helper ? root->helper : root->pid, SIGCHLD, 0);
+	/* --restore-sibling: a child of cryo's parent, which can wait for it */
+	pid = create(ctx, root->helper ? root->helper : root->pid,
+		     ctx->opts->sibling ? 0 /* cryo's own, as clone3 wants */ : SIGCHLD,
+		     ctx->opts->sibling ? CLONE_PARENT : 0);
 	if (pid < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot create process %d (clone3 with set_tid)",
@@ -721,7 +724,7 @@ static int create_tree(struct restore_ctx *ctx)
 			pr_err("a new task failed: %s", msg);
 			return err ? -err : -EINVAL;
 		}
-		if (waitpid(pid, &status, WNOHANG) == pid) {
+		if (!ctx->opts->sibling && waitpid(pid, &status, WNOHANG) == pid) {
 			pr_err("process %ld ended while the tree was being created (status %#x)", pid,
 			       status);
 			return -ECHILD;
@@ -1004,11 +1007,12 @@ static void kill_created(struct restore_ctx *ctx)
 			if (t->threads[k].seized)
 				while (waitpid(t->threads[k].tid, NULL, __WALL) < 0 && errno == EINTR)
 					;
-		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper))
+		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper &&
+				  !ctx->opts->sibling))
 			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
 				;
 	}
-	if (ctx->tasks[0].helper)
+	if (ctx->tasks[0].helper && !ctx->opts->sibling)
 		while (waitpid(ctx->tasks[0].helper, NULL, __WALL) < 0 && errno == EINTR)
 			;
 }
@@ -1080,7 +1084,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 					pr_errno(errno, "cannot release restored thread %d",
 						 t->threads[k].tid);
 		}
-		if (ctx.tasks[0].helper)
+		if (ctx.tasks[0].helper && !opts->sibling)
 			while (waitpid(ctx.tasks[0].helper, NULL, 0) < 0 && errno == EINTR)
 				;
 		pr_info("%d process(es) restored in %.3f ms", ctx.nr_tasks, (now_ns() - t0) / 1e6);
