@@ -371,6 +371,7 @@ run_one() {
 source "$TESTS/bad_input.sh"
 source "$TESTS/shell_job.sh"
 source "$TESTS/sibling.sh"
+source "$TESTS/freeze_cgroup.sh"
 
 # --- main ----------------------------------------------------------------------------------
 
@@ -385,10 +386,18 @@ all_tests() {
 # moved the shared offset of its descriptor would otherwise make it read garbage.
 main() {
 	names=("$@")
-	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling bad-input)
+	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling freeze-cgroup bad-input)
 
 	for name in "${names[@]}"; do
-		if [ "$name" = restore-sibling ]; then
+		if [ "$name" = freeze-cgroup ]; then
+		if [ "$NODUMP" = 1 ]; then
+			skip freeze-cgroup "needs cryo (ZT_NODUMP=1)"
+		else
+			freeze_cgroup_case
+		fi
+		continue
+	fi
+	if [ "$name" = restore-sibling ]; then
 		if [ "$NODUMP" = 1 ]; then
 			skip restore-sibling "needs cryo (ZT_NODUMP=1)"
 		else

@@ -11,6 +11,7 @@ struct cryo_dump_opts {
 	const char *images_dir; /* -D */
 	bool leave_running;    /* -R */
 	bool shell_job;        /* -j */
+	const char *freeze_cgroup; /* --freeze-cgroup: freeze the tree with this cgroup's freezer */
 };
 
 struct cryo_restore_opts {

@@ -17,6 +17,7 @@ enum {
 	OPT_UNSUPPORTED,
 	OPT_VERSION,
 	OPT_RESTORE_SIBLING,
+	OPT_FREEZE_CGROUP,
 };
 
 static const struct option long_opts[] = {
@@ -46,7 +47,7 @@ static const struct option long_opts[] = {
 	{ "ghost-limit", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "manage-cgroups", optional_argument, NULL, OPT_UNSUPPORTED },
 	{ "cgroup-root", required_argument, NULL, OPT_UNSUPPORTED },
-	{ "freeze-cgroup", required_argument, NULL, OPT_UNSUPPORTED },
+	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "root", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "external", required_argument, NULL, OPT_UNSUPPORTED },
 	{ "inherit-fd", required_argument, NULL, OPT_UNSUPPORTED },
@@ -79,6 +80,7 @@ static void usage(FILE *f)
 		   "  -t, --tree PID          the process (and its descendants) to dump\n"
 		   "  -D, --images-dir DIR    directory of the image files\n"
 		   "  -R, --leave-running     keep the dumped process running\n"
+		   "      --freeze-cgroup CG  freeze the tree with the freezer of cgroup CG first\n"
 		   "  -d, --restore-detached  exit once the restored process runs\n"
 		   "      --restore-sibling   the restored root becomes a child of cryo's parent\n"
 		   "  -j, --shell-job         the process uses the terminal it was started from\n"
@@ -133,6 +135,9 @@ static int parse(int argc, char **argv, struct cli *cli)
 			break;
 		case OPT_PIDFILE:
 			cli->restore.pidfile = optarg;
+			break;
+		case OPT_FREEZE_CGROUP:
+			cli->dump.freeze_cgroup = optarg;
 			break;
 		case OPT_RESTORE_SIBLING:
 			cli->restore.sibling = cli->restore.detach = true;

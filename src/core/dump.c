@@ -19,6 +19,7 @@
 
 #include "compat.h"
 #include "core/dump.h"
+#include "core/freezer.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "res/regs.h"
@@ -136,6 +137,53 @@ static struct dump_task *add_task(struct dump_ctx *ctx, pid_t pid, int parent)
 	return t;
 }
 
+#define SEIZE_OPTS (PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
+
+/* Seize a thread and wait for its stop; one seized while its cgroup was frozen only waits. */
+static int seize(struct dump_ctx *ctx, pid_t tid, int *stop_sig)
+{
+	for (int i = 0; i < ctx->nr_preseized; i++)
+		if (ctx->preseized[i] == tid) {
+			ctx->preseized[i] = 0;
+			return ptrace_stop_wait(tid, stop_sig);
+		}
+	return ptrace_seize_stop_sig(tid, SEIZE_OPTS, stop_sig);
+}
+
+/* --freeze-cgroup: with the cgroup frozen, seize every thread in it; thawed, each stops in
+ * ptrace before it runs again. */
+static int freeze_cgroup(struct dump_ctx *ctx)
+{
+	const char *cg = ctx->opts->freeze_cgroup;
+	pid_t *tids = NULL;
+	int n = 0, ret;
+
+	ret = cgroup_freeze(cg, true);
+	if (ret)
+		return ret;
+	ret = cgroup_threads(cg, &tids, &n);
+	for (int i = 0; !ret && i < n; i++) {
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_OPTS) < 0) {
+			if (errno == ESRCH)
+				continue;
+			ret = -errno;
+			pr_errno(-ret, "cannot seize thread %d of cgroup %s", tids[i], cg);
+			break;
+		}
+		ctx->preseized = tids;
+		ctx->nr_preseized = i + 1;
+	}
+	if (ret) {
+		for (int i = 0; i < ctx->nr_preseized; i++)
+			ptrace(PTRACE_DETACH, ctx->preseized[i], 0, 0);
+		ctx->nr_preseized = 0;
+		if (!ctx->preseized)
+			free(tids);
+	}
+	int tret = cgroup_freeze(cg, false);
+	return ret ? ret : tret;
+}
+
 /* Seize one task, or find it a zombie; returns 1 if it vanished (exited and reaped). */
 static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 {
@@ -153,8 +201,7 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 		return -EBUSY;
 	}
 	int stop_sig = 0;
-	ret = ptrace_seize_stop_sig(t->pid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP,
-				    &stop_sig);
+	ret = seize(ctx, t->pid, &stop_sig);
 	if (!ret && t->stat.state == 'T') {
 		t->stop_signal = stop_sig;
 		pr_info("process %d is stopped by job control (signal %d)", t->pid, stop_sig);
@@ -203,7 +250,7 @@ static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 		for (int k = 0; k < t->nr_gone && !known; k++)
 			known = t->gone[k] == tid;
 		if (!known && !ret) {
-			int r = ptrace_seize_stop(tid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP);
+			int r = seize(ctx, tid, NULL);
 			struct proc_stat st;
 			if (r && (r == -ESRCH || proc_parse_stat(t->pid, tid, &st) ||
 				  st.state == 'Z' || st.state == 'X')) {
@@ -277,6 +324,8 @@ static int freeze_tree(struct dump_ctx *ctx)
 	bool changed = true;
 	int ret;
 
+	if (ctx->opts->freeze_cgroup && (ret = freeze_cgroup(ctx)))
+		return ret;
 	ctx->t_frozen = now_ns();
 	while (changed) {
 		changed = false;
@@ -314,6 +363,12 @@ static int freeze_tree(struct dump_ctx *ctx)
 			changed |= ret > 0;
 		}
 	}
+	/* threads of the cgroup outside the tree: let them go */
+	for (int i = 0; i < ctx->nr_preseized; i++)
+		if (ctx->preseized[i] && ptrace(PTRACE_DETACH, ctx->preseized[i], 0, 0) == 0)
+			pr_info("thread %d is in the cgroup but not in the tree of %d", ctx->preseized[i],
+				ctx->tasks[0].pid);
+	ctx->nr_preseized = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = check_task(ctx, &ctx->tasks[i])))
 			return ret;
@@ -663,6 +718,10 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 		pr_err("dump of process %d failed before it was touched", opts->pid);
 	}
 	pages_dump_finish(&ctx);
+	for (int i = 0; i < ctx.nr_preseized; i++)
+		if (ctx.preseized[i])
+			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
+	free(ctx.preseized);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
 	for (int i = 0; i < ctx.nr_tasks; i++) {

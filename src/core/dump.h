@@ -58,6 +58,8 @@ struct dump_ctx {
 	uint64_t t_start, t_frozen, t_thawed;
 	uint32_t next_ghost_id;
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
+	pid_t *preseized;             /* threads seized while their cgroup was frozen */
+	int nr_preseized;
 };
 
 /* Growable repeated field of message pointers in the arena. */

@@ -45,10 +45,15 @@ int ptrace_seize_stop(pid_t tid, unsigned long options)
 
 int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig)
 {
-	int sig, event, ret;
-
 	if (ptrace(PTRACE_SEIZE, tid, 0, options) < 0)
 		return -errno;
+	return ptrace_stop_wait(tid, stop_sig);
+}
+
+int ptrace_stop_wait(pid_t tid, int *stop_sig)
+{
+	int sig, event, ret;
+
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return -errno;
 	/* A signal that was already on its way may stop the task first: keep it pending by

@@ -109,6 +109,8 @@ int ptrace_seize_stop(pid_t tid, unsigned long options);
 /* ... and tell the signal of the stop: SIGTRAP for a running task, the stop signal of one
  * already stopped by job control */
 int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig);
+/* The second half, for a task seized already: interrupt it and wait for the stop. */
+int ptrace_stop_wait(pid_t tid, int *stop_sig);
 int wait_stopped(pid_t tid, int *sig, int *event);
 
 #endif

@@ -1,0 +1,9 @@
+#ifndef CRYO_FREEZER_H
+#define CRYO_FREEZER_H
+#include <stdbool.h>
+#include <sys/types.h>
+/* Freeze (and wait until frozen) or thaw the cgroup at path; v1 freezer or v2. */
+int cgroup_freeze(const char *cg, bool freeze);
+/* Every thread in the cgroup (malloc()ed array). */
+int cgroup_threads(const char *cg, pid_t **tids, int *nr);
+#endif
