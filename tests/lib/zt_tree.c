@@ -266,6 +266,27 @@ pid_t zt_tree_root(void)
 	return board->root;
 }
 
+pid_t zt_waitpid(pid_t pid, int *status, int options)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, options);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+int zt_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
+{
+	int r;
+
+	do {
+		memset(si, 0, sizeof(*si));
+		r = waitid(idtype, id, si, options);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
 /* Fields 3 (state) and 4 (ppid) of /proc/PID/stat; the name in () may hold anything. */
 static bool stat_fields(pid_t pid, char *state, pid_t *ppid)
 {

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #define ZT_TREE_MAX_SLOTS 32
 #define ZT_TREE_VARS 16
@@ -88,6 +89,11 @@ bool zt_tree_wait_var(int var, int val, int timeout_ms);
 
 /* The root's pid. */
 pid_t zt_tree_root(void);
+
+/* waitpid() and waitid() going on after EINTR: zt's SIGTERM handler has no SA_RESTART, and a
+ * stray signal must not turn into a wrong verdict about a child. zt_waitid clears *si. */
+pid_t zt_waitpid(pid_t pid, int *status, int options);
+int zt_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options);
 
 /* --- /proc helpers for trees --- */
 

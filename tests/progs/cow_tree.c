@@ -166,7 +166,7 @@ again:	/* G1 starts here too, as C1's child */
 	/* Stay (and touch nothing) until R has looked at our frames. */
 	zt_tree_expect(s, zt_tree_wait_var(V_STEP, 2, 15000), "R never finished");
 	if (g > 0 && zt_tree_wait_done(S_G1, 15000))
-		zt_tree_expect(s, waitpid(g, &status, 0) == g && WIFEXITED(status) &&
+		zt_tree_expect(s, zt_waitpid(g, &status, 0) == g && WIFEXITED(status) &&
 					  !WEXITSTATUS(status),
 			       "G1: exit status %#x", status);
 	zt_tree_done(s);
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(c[s], &status, 0) == c[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(c[s], &status, 0) == c[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

@@ -29,7 +29,7 @@
 enum { S_R, S_S1, S_S2, S_S3, S_S3T, NS };
 static const char *const names[NS] = { "R", "S1", "S2", "S3", "S3/t" };
 
-enum { V_COUNT = 0, V_RESUMED = 1 };	/* V_RESUMED + slot */
+enum { V_COUNT = 0, V_REPORTS = 1, V_RESUMED = 2 };	/* V_RESUMED + slot */
 
 static pid_t pid[NS], tid_s3t;
 static volatile sig_atomic_t conts;
@@ -103,6 +103,8 @@ static void child(int s)
 	zt_tree_expect(s, zt_check_pattern(data, sizeof(data), 10 + s) < 0, "memory differs");
 	if (s == S_S3 && zt_tree_wait_done(S_S3T, 15000))
 		zt_tree_expect(s, pthread_join(t, NULL) == 0, "join failed");
+	/* A zombie has no continue report to give: stay until R has taken ours. */
+	zt_tree_expect(s, zt_tree_wait_var(V_REPORTS, 1, 15000), "R never took the reports");
 	zt_tree_done(s);
 	_exit(0);
 }
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
 	/* The stops: S1's and S3's reports taken, S2's left. */
 	for (int s = S_S1; s <= S_S3; s++) {
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, pid[s], &si, WSTOPPED | (s == S_S2 ? WNOWAIT : 0)) ||
+		if (zt_waitid(P_PID, pid[s], &si, WSTOPPED | (s == S_S2 ? WNOWAIT : 0)) ||
 		    si.si_code != CLD_STOPPED)
 			zt_fail("%s did not stop: %m (code %d)", names[s], si.si_code);
 	}
@@ -170,14 +172,14 @@ int main(int argc, char **argv)
 
 	/* The reports: S2's stop still to be taken, with its signal; the others taken. */
 	memset(&si, 0, sizeof(si));
-	zt_expect(waitid(P_PID, pid[S_S2], &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+	zt_expect(zt_waitid(P_PID, pid[S_S2], &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
 			  si.si_pid == pid[S_S2] && si.si_code == CLD_STOPPED &&
 			  si.si_status == SIGTSTP,
 		  "S2: stop report pid %d code %d status %d, expected a stop by SIGTSTP (%d)",
 		  si.si_pid, si.si_code, si.si_status, SIGTSTP);
 	for (int s = S_S1; s <= S_S3; s += 2) {
 		memset(&si, 0, sizeof(si));
-		zt_expect(waitid(P_PID, pid[s], &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+		zt_expect(zt_waitid(P_PID, pid[s], &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
 				  si.si_pid == 0,
 			  "%s: a stop report (signal %d) though it was taken before the dump",
 			  names[s], si.si_status);
@@ -185,12 +187,16 @@ int main(int argc, char **argv)
 
 	zt_tree_go();
 	for (int s = S_S1; s <= S_S3; s++) {
+		char st = zt_proc_state(pid[s]);
+		int r;
+
 		kill(pid[s], SIGCONT);
-		memset(&si, 0, sizeof(si));
-		zt_expect(waitid(P_PID, pid[s], &si, WCONTINUED) == 0 && si.si_pid == pid[s] &&
-				  si.si_code == CLD_CONTINUED,
-			  "%s: continue report pid %d code %d", names[s], si.si_pid, si.si_code);
+		r = zt_waitid(P_PID, pid[s], &si, WCONTINUED);
+		zt_expect(r == 0 && si.si_pid == pid[s] && si.si_code == CLD_CONTINUED,
+			  "%s: continue report: waitid %d (%m), pid %d code %d; state was %c", names[s],
+			  r, si.si_pid, si.si_code, st);
 	}
+	zt_tree_set(V_REPORTS, 1);
 	zt_expect(zt_tree_wait_var(V_COUNT, c0 + 5, 5000),
 		  "S3's thread does not run after SIGCONT");
 
@@ -199,7 +205,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(pid[s], &status, 0) == pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(pid[s], &status, 0) == pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

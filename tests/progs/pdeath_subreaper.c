@@ -91,7 +91,7 @@ static void reap(int s, int c)
 
 	if (!zt_tree_wait_done(c, 15000))
 		return;
-	zt_tree_expect(s, waitpid(ids->pid[c], &status, 0) == ids->pid[c] && WIFEXITED(status) &&
+	zt_tree_expect(s, zt_waitpid(ids->pid[c], &status, 0) == ids->pid[c] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 		       "cannot reap %s (%d): status %#x, %m", names[c], ids->pid[c], status);
 }
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 	zt_tree_set(V_STEP, 2);
 	if (zt_tree_wait_done(S_P, 15000)) {
 		status = 0;
-		zt_expect(waitpid(ids->pid[S_P], &status, 0) == ids->pid[S_P] &&
+		zt_expect(zt_waitpid(ids->pid[S_P], &status, 0) == ids->pid[S_P] &&
 				  WIFEXITED(status) && !WEXITSTATUS(status),
 			  "P: exit status %#x", status);
 	}
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "cannot reap %s: status %#x, %m", names[s], status);
 	}

@@ -126,7 +126,7 @@ static void run_b(void)
 	}
 	zt_tree_set(V_STEP + S_B, 2);
 	zt_tree_expect(S_B,
-		       waitpid(d, &status, 0) == d && WIFEXITED(status) && !WEXITSTATUS(status),
+		       zt_waitpid(d, &status, 0) == d && WIFEXITED(status) && !WEXITSTATUS(status),
 		       "D: exit status %#x", status);
 	zt_tree_done(S_B);
 	_exit(0);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 		zt_fail("fork: %m");
 	if (a == 0)
 		run_a();
-	if (waitpid(a, &status, 0) != a || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zt_waitpid(a, &status, 0) != a || !WIFEXITED(status) || WEXITSTATUS(status))
 		zt_fail("A: exit status %#x", status);
 	zt_tree_ready(S_R, names[S_R]);
 	zt_tree_wait_ready();
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(pid[s], &status, 0) == pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(pid[s], &status, 0) == pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

@@ -144,9 +144,9 @@ static void reap(int s, pid_t pid, int child)
 
 	if (!zt_tree_wait_done(child, 15000))
 		return;
-	zt_tree_expect(s,
-		       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
-		       "%s: exit status %#x", names[child], status);
+	zt_tree_expect(
+	    s, zt_waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+	    "%s: exit status %#x", names[child], status);
 }
 
 static void child_start(int s)
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 		int status = 0;
 		if (!zt_tree_wait_done(s, 0))
 			continue;
-		zt_expect(waitpid(c[s], &status, 0) == c[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(c[s], &status, 0) == c[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

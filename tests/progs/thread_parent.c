@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}

@@ -266,7 +266,7 @@ static void reap_children(int p, int slot)
 			continue;
 		if (!zt_tree_wait_done(c, 15000))
 			continue;	/* the root reports the missing verdict */
-		r = waitpid(ids->pid[c], &status, 0);
+		r = zt_waitpid(ids->pid[c], &status, 0);
 		zt_tree_expect(slot, r == ids->pid[c] && WIFEXITED(status) && !WEXITSTATUS(status),
 			       "child %s: waitpid %d, status %#x", tasks[c].name, r, status);
 	}
@@ -341,7 +341,7 @@ int main(int argc, char **argv)
 
 		if (!is_process(c) || c == S_R || parent_of(c) != S_R || !zt_tree_wait_done(c, 0))
 			continue;
-		r = waitpid(ids->pid[c], &status, 0);
+		r = zt_waitpid(ids->pid[c], &status, 0);
 		zt_expect(r == ids->pid[c] && WIFEXITED(status) && !WEXITSTATUS(status),
 			  "child %s: waitpid %d, status %#x", tasks[c].name, r, status);
 	}

@@ -143,7 +143,7 @@ static void check_zombie(int s, int z, pid_t parent, pid_t pgrp)
 	zt_tree_expect(s, !strcmp(comm, zinfo[z].comm), "%s: comm '%s'", zinfo[z].comm, comm);
 
 	memset(&si, 0, sizeof(si));
-	if (zt_tree_expect(s, waitid(P_PID, pid, &si, WEXITED | WNOWAIT | WNOHANG) == 0,
+	if (zt_tree_expect(s, zt_waitid(P_PID, pid, &si, WEXITED | WNOWAIT | WNOHANG) == 0,
 			   "%s: waitid: %m", zinfo[z].comm))
 		zt_tree_expect(s,
 			       si.si_pid == pid && si.si_signo == SIGCHLD &&
@@ -151,7 +151,7 @@ static void check_zombie(int s, int z, pid_t parent, pid_t pgrp)
 			       "%s: waitid pid %d code %d status %d, expected %d %d %d",
 			       zinfo[z].comm, si.si_pid, si.si_code, si.si_status, pid,
 			       zinfo[z].code, zinfo[z].status);
-	zt_tree_expect(s, waitpid(pid, &status, WNOHANG) == pid, "%s: waitpid did not reap it",
+	zt_tree_expect(s, zt_waitpid(pid, &status, WNOHANG) == pid, "%s: waitpid did not reap it",
 		       zinfo[z].comm);
 	zt_tree_expect(s, status == zinfo[z].wstatus, "%s: wait status %#x, expected %#x",
 		       zinfo[z].comm, status, zinfo[z].wstatus);
@@ -166,7 +166,7 @@ static bool wait_zombie(pid_t pid)
 	siginfo_t si;
 
 	memset(&si, 0, sizeof(si));
-	return waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid;
+	return zt_waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
 static void run_l(void)
@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 		if (!zt_tree_wait_done(s, 0))
 			continue;
 		status = 0;
-		zt_expect(waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
+		zt_expect(zt_waitpid(ids->pid[s], &status, 0) == ids->pid[s] && WIFEXITED(status) &&
 				  !WEXITSTATUS(status),
 			  "%s: exit status %#x", names[s], status);
 	}
