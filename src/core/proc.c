@@ -62,6 +62,7 @@ int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st)
 	st->env_start = f[50];
 	st->env_end = f[51];
 	st->exit_code = (int)f[52];
+	st->flags = f[9];
 	return 0;
 }
 
@@ -131,6 +132,8 @@ int proc_parse_status_tid(pid_t pid, pid_t tid, struct proc_status *st)
 			st->sig_blocked = strtoull(v, NULL, 16);
 		else if (key(line, "SigIgn", &v))
 			st->sig_ignored = strtoull(v, NULL, 16);
+		else if (key(line, "ShdPnd", &v))
+			st->sig_shared_pending = strtoull(v, NULL, 16);
 		else if (key(line, "SigCgt", &v))
 			st->sig_caught = strtoull(v, NULL, 16);
 	}

@@ -15,6 +15,7 @@ struct proc_stat {
 	int num_threads;
 	int exit_signal;
 	int exit_code; /* of a zombie, in waitpid() form */
+	unsigned long flags; /* the kernel's PF_* flags */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
@@ -30,7 +31,7 @@ struct proc_status {
 	int seccomp_filters;
 	uint32_t umask;
 	int threads;
-	uint64_t sig_blocked, sig_ignored, sig_caught;
+	uint64_t sig_blocked, sig_ignored, sig_caught, sig_shared_pending;
 };
 
 int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st);

@@ -627,12 +627,18 @@ fail:
 
 /* ---- cryo's side ---- */
 
+#define PF_EXITING 0x4
+
+/* Gone, a zombie, or on its way out (a dump does not wait for a killed task's teardown). */
 static bool pid_is_dying(pid_t pid)
 {
 	struct proc_stat st;
+	struct proc_status ps;
 	if (proc_parse_stat(pid, 0, &st))
-		return true; /* already gone */
-	return st.state == 'Z' || st.state == 'X';
+		return true;
+	if (st.state == 'Z' || st.state == 'X' || (st.flags & PF_EXITING))
+		return true;
+	return proc_parse_status(pid, &ps) == 0 && (ps.sig_shared_pending & (1ull << (SIGKILL - 1)));
 }
 
 /* Every pid must be free; one still held by a zombie of the dumped tree is waited for. */
