@@ -111,6 +111,18 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 	if (errno)
 		return -errno;
 
+	cpu_set_t cpus;
+	if (sched_getaffinity(tid, sizeof(cpus), &cpus) < 0) {
+		int err = errno;
+		pr_errno(err, "task %d: cannot read its CPU affinity", tid);
+		return -err;
+	}
+	tc->has_cpu_affinity = true;
+	tc->cpu_affinity.len = sizeof(cpus);
+	tc->cpu_affinity.data = arena_memdup(&ctx->arena, &cpus, sizeof(cpus));
+	if (!tc->cpu_affinity.data)
+		return -ENOMEM;
+
 	rv = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, tid);
 	if (rv < 0) {
 		int err = errno;
@@ -174,7 +186,8 @@ int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t)
 		child_fail(t, errno, "cannot become a child subreaper");
 		return -1;
 	}
-	if (core->thp_disable && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0) {
+	/* set either way: it is inherited from cryo */
+	if (prctl(PR_SET_THP_DISABLE, core->thp_disable ? 1 : 0, 0, 0, 0) < 0) {
 		child_fail(t, errno, "cannot disable transparent huge pages");
 		return -1;
 	}
@@ -309,6 +322,14 @@ int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 					      tc->ioprio) < 0) {
 			int err = errno;
 			pr_errno(err, "thread %d: cannot set its I/O priority %#x", tid, tc->ioprio);
+			return -err;
+		}
+		if (tc->has_cpu_affinity && tc->cpu_affinity.len > 0 &&
+		    tc->cpu_affinity.len <= sizeof(cpu_set_t) &&
+		    sched_setaffinity(tid, tc->cpu_affinity.len,
+				      (const cpu_set_t *)tc->cpu_affinity.data) < 0) {
+			int err = errno;
+			pr_errno(err, "thread %d: cannot set its CPU affinity", tid);
 			return -err;
 		}
 		if (sched_setscheduler(tid, policy, &sp) < 0) {

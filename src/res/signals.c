@@ -137,36 +137,43 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 	bool own_sigtrap = false;
 	int ret;
 
+	/* Every disposition is set, the default ones too: the new task is a copy of cryo and
+	 * has cryo's (handlers of a sanitizer, signals ignored by whoever started cryo...). */
+	struct kernel_sigaction acts[NSIG_KERNEL + 1];
 	struct remote_batch b = { 0 };
 	uint64_t data = remote_batch_data(r);
 	int idx[NSIG_KERNEL + 1];
+
+	memset(acts, 0, sizeof(acts));
 	for (size_t i = 0; i < core->n_sigactions; i++) {
 		SigactionEntry *e = core->sigactions[i];
-		struct kernel_sigaction ka = { e->handler, e->flags, e->restorer, e->mask };
 		if (e->signo < 1 || e->signo > NSIG_KERNEL || e->signo == SIGKILL ||
 		    e->signo == SIGSTOP) {
 			pr_err("core-%d.img: invalid signal number %u", t->pid, e->signo);
 			return -EINVAL;
 		}
-		if (e->signo == SIGTRAP) {
+		acts[e->signo] = (struct kernel_sigaction){ e->handler, e->flags, e->restorer,
+							    e->mask };
+		if (e->signo == SIGTRAP)
 			own_sigtrap = true;
-			continue;
-		}
-		ret = remote_write(t->pid, data + e->signo * sizeof(ka), &ka, sizeof(ka));
-		if (ret)
-			return ret;
-		idx[e->signo] = batch_add(&b, __NR_rt_sigaction, e->signo,
-					  data + e->signo * sizeof(ka), 0, 8, 0, 0);
 	}
+	ret = remote_write(t->pid, data, acts, sizeof(acts));
+	if (ret)
+		return ret;
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && !(sig == SIGTRAP && own_sigtrap))
+			idx[sig] = batch_add(&b, __NR_rt_sigaction, sig, data + sig * sizeof(acts[0]),
+					     0, 8, 0, 0);
 	ret = remote_batch_run(r, &b);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < core->n_sigactions; i++) {
-		SigactionEntry *e = core->sigactions[i];
-		long rv = e->signo == SIGTRAP ? 0 : batch_result(&b, idx[e->signo]);
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
+		long rv;
+		if (sig == SIGKILL || sig == SIGSTOP || (sig == SIGTRAP && own_sigtrap))
+			continue;
+		rv = batch_result(&b, idx[sig]);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot set the action of signal %u", t->pid,
-				 e->signo);
+			pr_errno((int)-rv, "task %d: cannot set the action of signal %d", t->pid, sig);
 			return (int)rv;
 		}
 	}
@@ -198,9 +205,12 @@ int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,
 	uint64_t scratch = remote_scratch(th->rem);
 	int ret;
 
-	if (!(tc->altstack_flags & SS_DISABLE) || tc->altstack_sp) {
+	/* always: a new thread of a copy of cryo may have cryo's */
+	{
 		struct kernel_stack ss = { tc->altstack_sp, (int32_t)(tc->altstack_flags & ~SS_ONSTACK),
 					   0, tc->altstack_size };
+		if (tc->altstack_flags & SS_DISABLE)
+			ss = (struct kernel_stack){ 0, SS_DISABLE, 0, 0 };
 		ret = remote_write(t->pid, scratch, &ss, sizeof(ss));
 		if (ret)
 			return ret;
