@@ -306,11 +306,15 @@ static int add_children(struct dump_ctx *ctx, int idx)
 			if (end == p)
 				break;
 			before = ctx->nr_tasks;
-			if (!add_task(ctx, child, idx)) {
+			struct dump_task *c = add_task(ctx, child, idx);
+			if (!c) {
 				free(buf);
 				return -ENOMEM;
 			}
-			found += ctx->nr_tasks > before;
+			if (ctx->nr_tasks > before) {
+				c->parent_tid = ctx->tasks[idx].threads[k].tid;
+				found++;
+			}
 		}
 		free(buf);
 	}
@@ -612,6 +616,10 @@ static int write_images(struct dump_ctx *ctx)
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
+		if (t->parent_tid && t->parent >= 0 && t->parent_tid != ctx->tasks[t->parent].pid) {
+			pt->has_parent_tid = true;
+			pt->parent_tid = t->parent_tid;
+		}
 		if (t->stop_signal) {
 			pt->has_stop_signal = pt->has_stop_reported = true;
 			pt->stop_signal = t->stop_signal;

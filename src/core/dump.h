@@ -27,6 +27,7 @@ struct dump_thread {
 struct dump_task {
 	pid_t pid;
 	int parent;         /* index in ctx->tasks, -1 for the root */
+	pid_t parent_tid;   /* the parent's thread that created it */
 	bool zombie;
 	int exit_status;    /* of a zombie, as waitpid() reports it */
 	int stop_signal;    /* stopped by job control with this signal, or 0 */

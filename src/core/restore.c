@@ -245,6 +245,28 @@ static int plan_sessions(struct restore_ctx *ctx)
 
 /* ---- planning ---- */
 
+/* A child created by a thread other than the main one: that thread is made early, in the
+ * child phase, to create it. */
+static int plan_thread_parents(struct restore_ctx *ctx)
+{
+	for (int i = 1; i < ctx->nr_tasks; i++) {
+		struct restore_task *c = &ctx->tasks[i], *p = &ctx->tasks[c->parent];
+		int k;
+		if (!c->pst->has_parent_tid || (pid_t)c->pst->parent_tid == p->pid)
+			continue;
+		for (k = 1; k < p->nr_threads && p->threads[k].tid != (pid_t)c->pst->parent_tid; k++)
+			;
+		if (k == p->nr_threads || c->helper) {
+			pr_err("pstree.img: task %d was created by thread %u, not one of process %d",
+			       c->pid, c->pst->parent_tid, p->pid);
+			return -EINVAL;
+		}
+		p->threads[k].early = true;
+		p->early_threads = true;
+	}
+	return 0;
+}
+
 static int plan(struct restore_ctx *ctx)
 {
 	int own = proc_max_fd(getpid()), max = own, ret;
@@ -258,6 +280,8 @@ static int plan(struct restore_ctx *ctx)
 	ctx->svc_tty = ctx->fd_base + 2;
 	ctx->next_fd = ctx->fd_base + 3;
 	if ((ret = plan_sessions(ctx)))
+		return ret;
+	if ((ret = plan_thread_parents(ctx)))
 		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
@@ -488,14 +512,22 @@ static void __attribute__((noreturn)) helper_main(struct restore_ctx *ctx,
 	_exit(0);
 }
 
-static int create_children(struct restore_ctx *ctx, struct restore_task *t)
+static pid_t creator(struct restore_task *c, struct restore_task *parent)
+{
+	return c->pst->has_parent_tid ? (pid_t)c->pst->parent_tid : parent->pid;
+}
+
+/* The children that thread `by` of task t creates (all but those of early threads, for the
+ * main thread). */
+static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_t by)
 {
 	/* group leaders first, so that their members can join them */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
 			struct restore_task *c = &ctx->tasks[i];
 			bool leader = (pid_t)c->pst->pgid == c->pid;
-			if (c->parent != t->idx || c->helper || leader != (pass == 0))
+			if (c->parent != t->idx || c->helper || leader != (pass == 0) ||
+			    creator(c, t) != by)
 				continue;
 			long pid = create(ctx, c->pid,
 					  c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD,
@@ -514,7 +546,8 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 		for (int i = t->idx + 1; pass == 0 && i < ctx->nr_tasks; i++) {
 			struct restore_task *c = &ctx->tasks[i];
 			siginfo_t si;
-			if (c->parent != t->idx || c->helper || (pid_t)c->pst->pgid != c->pid)
+			if (c->parent != t->idx || c->helper || (pid_t)c->pst->pgid != c->pid ||
+			    creator(c, t) != by)
 				continue;
 			if (c->zombie) {
 				if (waitid(P_PID, c->pid, &si, WEXITED | WNOWAIT) < 0) {
@@ -529,6 +562,8 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 			}
 		}
 	}
+	if (by != t->pid)
+		return 0;
 	/* children in a session whose leader is gone come through a helper */
 	for (int h = 0; h < ctx->nr_helpers; h++) {
 		bool mine = false;
@@ -572,6 +607,75 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
+long cryo_clone3_thread(struct cryo_clone_args *args, size_t size, void (*fn)(void *), void *arg);
+
+struct early_arg {
+	struct restore_ctx *ctx;
+	struct restore_task *t;
+	struct restore_thread *th;
+};
+
+/* An early thread: creates its children, says so, and waits to be taken over by cryo. */
+static void early_thread_main(void *p)
+{
+	struct early_arg *a = p;
+	uint32_t never = 0;
+	if (create_children(a->ctx, a->t, a->th->tid) == 0)
+		__atomic_store_n(&a->th->done, 1, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&a->th->done, 2, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &a->th->done, FUTEX_WAKE, 1, NULL, NULL, 0);
+	for (;;)
+		syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
+}
+
+static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
+{
+	static struct early_arg args[64];
+	int n = 0;
+
+	for (int k = 1; k < t->nr_threads; k++) {
+		struct restore_thread *th = &t->threads[k];
+		size_t stack_size = 256 * 1024;
+		uint64_t tid = th->tid;
+		if (!th->early)
+			continue;
+		if (n == 64) {
+			child_fail(t, E2BIG, "too many threads with children");
+			return -1;
+		}
+		void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (stack == MAP_FAILED) {
+			child_fail(t, errno, "cannot map a stack for thread %d", th->tid);
+			return -1;
+		}
+		struct cryo_clone_args ca = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				 CLONE_SYSVSEM,
+			.stack = (uint64_t)stack,
+			.stack_size = stack_size,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+		args[n] = (struct early_arg){ ctx, t, th };
+		long rv = cryo_clone3_thread(&ca, sizeof(ca), early_thread_main, &args[n++]);
+		if (rv < 0) {
+			child_fail(t, (int)-rv, "cannot create thread %d", th->tid);
+			return -1;
+		}
+	}
+	for (int k = 1; k < t->nr_threads; k++) {
+		struct restore_thread *th = &t->threads[k];
+		uint32_t d;
+		while (th->early && !(d = __atomic_load_n(&th->done, __ATOMIC_ACQUIRE)))
+			syscall(SYS_futex, &th->done, FUTEX_WAIT, 0, NULL, NULL, 0);
+		if (th->early && __atomic_load_n(&th->done, __ATOMIC_ACQUIRE) != 1)
+			return -1; /* the thread reported why */
+	}
+	return 0;
+}
+
 /* Runs in each new task: everything it can rebuild by itself with ordinary calls. */
 static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -611,7 +715,8 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	/* in its session and group now: members of the group may join it */
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
-	    (!files_shared && restore_files_child(ctx, t)) || create_children(ctx, t) ||
+	    (!files_shared && restore_files_child(ctx, t)) || create_early_threads(ctx, t) ||
+	    create_children(ctx, t, t->pid) ||
 	    (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
@@ -802,6 +907,21 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	if (ret)
 		return ret;
 	remote_use_area(&t->rem, t->area, REMOTE_AREA_SIZE);
+	/* threads made in the child phase wait in a futex: take them as they are */
+	for (int k = 1; k < t->nr_threads; k++) {
+		struct restore_thread *th = &t->threads[k];
+		if (!th->early)
+			continue;
+		ret = ptrace_seize_stop(th->tid, opts);
+		if (ret) {
+			pr_errno(-ret, "cannot take control of new thread %d", th->tid);
+			return ret;
+		}
+		th->seized = true;
+		if ((ret = remote_init(&th->own, th->tid)))
+			return ret;
+		remote_use_area(&th->own, t->area, REMOTE_AREA_SIZE);
+	}
 	return 0;
 }
 
@@ -830,6 +950,10 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 	for (int k = 1; k < t->nr_threads && !ret; k++) {
 		struct restore_thread *th = &t->threads[k];
 		uint64_t tid = th->tid;
+		if (th->early) {
+			th->own.stop_mode = t->rem.stop_mode;
+			continue;
+		}
 		struct cryo_clone_args args = {
 			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 				 CLONE_SYSVSEM,

@@ -42,6 +42,8 @@ struct restore_thread {
 	struct remote own;
 	struct remote *rem;
 	bool seized;
+	bool early;          /* made in the child phase: it created children of its own */
+	uint32_t done;       /* early: its children are created (a futex word) */
 };
 
 struct restore_task {
@@ -56,6 +58,7 @@ struct restore_task {
 	ThreadCore *thread;  /* the leader's */
 	struct restore_thread *threads; /* [0] is the leader */
 	int nr_threads;
+	bool early_threads;  /* some threads are made in the child phase */
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool zombie;

@@ -95,7 +95,9 @@ int restore_seccomp_remote(struct restore_ctx *ctx, struct restore_task *t)
 			ret = remote_write(t->pid, scratch + 64, f->insns.data, len);
 		if (ret)
 			return ret;
-		rv = rsys3(r, __NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, scratch);
+		/* threads made early exist already: they get the filter too */
+		rv = rsys3(r, __NR_seccomp, SECCOMP_SET_MODE_FILTER,
+			   t->early_threads ? SECCOMP_FILTER_FLAG_TSYNC : 0, scratch);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot install seccomp filter %zu", t->pid, i);
 			return (int)rv;

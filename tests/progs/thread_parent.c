@@ -14,9 +14,6 @@
  * on), K1 gets SIGUSR1 exactly once and keeps R as its parent, K2 and K3 get nothing; K1 now
  * shows under the main thread (the first live thread takes over a dead thread's children).
  * Finally R reaps the three (exit 0). */
-// zt-run: xfail=restore
-// (xfail=restore: children come back as children of the main thread:
-//  threads are made after the children)
 #include "zt_tree.h"
 
 #include <pthread.h>
