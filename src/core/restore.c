@@ -1015,15 +1015,23 @@ static int finish_thread(struct restore_ctx *ctx, struct restore_task *t,
 	return 0;
 }
 
-static int rebuild_memory(struct restore_ctx *ctx, struct restore_task *t)
+/* The layout, then the pages: the task reads them itself, while cryo goes on with the next. */
+static int rebuild_memory_start(struct restore_ctx *ctx, struct restore_task *t)
 {
 	uint64_t all = ~0ull;
 	int ret;
 
 	if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all) < 0)
 		return -errno;
-	if ((ret = restore_mm_remote(ctx, t)) || (ret = restore_pages_remote(ctx, t)) ||
-	    (ret = restore_mm_fields_remote(ctx, t)))
+	if ((ret = restore_mm_remote(ctx, t)) || (ret = restore_pages_start(ctx, t)))
+		return ret;
+	return t->rem.err;
+}
+
+static int rebuild_memory_finish(struct restore_ctx *ctx, struct restore_task *t)
+{
+	int ret;
+	if ((ret = restore_pages_finish(ctx, t)) || (ret = restore_mm_fields_remote(ctx, t)))
 		return ret;
 	return t->rem.err;
 }
@@ -1096,8 +1104,23 @@ static int rebuild(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = take_over(ctx, &ctx->tasks[i])))
 			return ret;
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && (ret = rebuild_memory(ctx, &ctx->tasks[i])))
+	/* two tasks fill their pages at a time: one per core */
+	int inflight[2], n = 0;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].zombie)
+			continue;
+		if ((ret = rebuild_memory_start(ctx, &ctx->tasks[i])))
+			return ret;
+		inflight[n++] = i;
+		if (n == 2) {
+			if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[0]])))
+				return ret;
+			inflight[0] = inflight[1];
+			n = 1;
+		}
+	}
+	for (int k = 0; k < n; k++)
+		if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[k]])))
 			return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
@@ -1158,6 +1181,7 @@ static void cleanup(struct restore_ctx *ctx)
 		free(t->svc);
 		free(t->vma_fd);
 		free(t->threads);
+		free(t->pages_pending);
 		img_free(IMG_MSG(t->core));
 		img_free(IMG_MSG(t->mm));
 		img_free(IMG_MSG(t->pagemap));

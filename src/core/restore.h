@@ -71,6 +71,7 @@ struct restore_task {
 	uint64_t area;        /* where the remote-call area goes */
 
 	struct task_state *state;
+	void *pages_pending;  /* pages.c: the page batch running in the task */
 	struct remote rem;
 	bool seized;
 };
@@ -117,7 +118,8 @@ int pages_validate(struct restore_task *t);
 
 /* Remote phase (cryo drives the stopped task). */
 int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t);
-int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t);
+int restore_pages_finish(struct restore_ctx *ctx, struct restore_task *t);
 int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,

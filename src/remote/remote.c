@@ -139,6 +139,8 @@ int remote_requeue_signals(struct remote *r)
 	return 0;
 }
 
+static int run_wait(struct remote *r, struct user_regs_struct *regs);
+
 /* Run the task from `ip` with `regs` set up for the call and wait until the call is done. */
 static int run_call(struct remote *r, struct user_regs_struct *regs)
 {
@@ -163,24 +165,36 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 			}
 		}
 	} else {
-		for (;;) {
-			if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
-				return -errno;
-			ret = wait_stopped(r->tid, &sig, &event);
-			if (ret)
-				return ret;
-			if (sig == SIGTRAP && !event)
-				break;
-			/* a thread being created, or (a task stopped by job control) the trap of a
-			 * pending interrupt: the call goes on */
-			if (event == PTRACE_EVENT_CLONE || (event == PTRACE_EVENT_STOP && ++traps < 8))
-				continue;
-			ret = steal_signal(r, sig, event);
-			if (ret)
-				return ret;
-		}
+		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+			return -errno;
+		return run_wait(r, regs);
 	}
 	r->at_syscall_exit = r->stop_mode;
+	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Trap mode: the task runs; wait for the int3 that ends the call(s). */
+static int run_wait(struct remote *r, struct user_regs_struct *regs)
+{
+	int sig, event, ret, traps = 0;
+
+	for (;;) {
+		ret = wait_stopped(r->tid, &sig, &event);
+		if (ret)
+			return ret;
+		if (sig == SIGTRAP && !event)
+			break;
+		/* a thread being created, or (a task stopped by job control) the trap of a pending
+		 * interrupt: the call goes on; a signal that just arrived is kept for later */
+		if (!(event == PTRACE_EVENT_CLONE || (event == PTRACE_EVENT_STOP && ++traps < 8)) &&
+		    (ret = steal_signal(r, sig, event)))
+			return ret;
+		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+			return -errno;
+	}
+	r->at_syscall_exit = false;
 	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)
 		return -errno;
 	return 0;
@@ -241,16 +255,17 @@ int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a
 	return b->n++;
 }
 
-int remote_batch_run(struct remote *r, struct remote_batch *b)
+int remote_batch_start(struct remote *r, struct remote_batch *b)
 {
 	uint64_t table = r->area + REMOTE_CODE_SIZE;
 	const long end = -1;
 	int ret;
 
+	b->running = false;
 	if (!b->n)
 		return 0;
 	if (r->stop_mode) {
-		/* no int3 may end the loop: one call at a time */
+		/* no int3 may end the loop: one call at a time, now */
 		for (int i = 0; i < b->n; i++)
 			b->e[i][7] = remote_syscall(r, b->e[i][0], b->e[i][1], b->e[i][2], b->e[i][3],
 						    b->e[i][4], b->e[i][5], b->e[i][6]);
@@ -263,12 +278,30 @@ int remote_batch_run(struct remote *r, struct remote_batch *b)
 		ret = remote_write(r->tid, table + b->n * sizeof(b->e[0]), &end, sizeof(end));
 	if (ret)
 		return ret;
-	struct user_regs_struct regs = r->regs;
-	regs.rip = r->area + BATCH_CODE_OFF;
-	regs.orig_rax = (unsigned long)-1;
-	regs.rbx = table;
-	regs.rsp = r->area + r->area_size - 256;
-	ret = run_call(r, &regs);
+	b->regs = r->regs;
+	b->regs.rip = r->area + BATCH_CODE_OFF;
+	b->regs.orig_rax = (unsigned long)-1;
+	b->regs.rbx = table;
+	b->regs.rsp = r->area + r->area_size - 256;
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &b->regs) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot start a batch of remote calls", r->tid);
+		r->err = -EIO;
+		return r->err;
+	}
+	b->running = true;
+	return 0;
+}
+
+int remote_batch_wait(struct remote *r, struct remote_batch *b)
+{
+	uint64_t table = r->area + REMOTE_CODE_SIZE;
+	int ret;
+
+	if (!b->running)
+		return r->err;
+	b->running = false;
+	ret = run_wait(r, &b->regs);
 	if (!ret)
 		ret = remote_read(r->tid, table, b->e, b->n * sizeof(b->e[0]));
 	if (ret) {
@@ -278,6 +311,12 @@ int remote_batch_run(struct remote *r, struct remote_batch *b)
 	}
 	pr_debug("  task %d: batch of %d calls", r->tid, b->n);
 	return 0;
+}
+
+int remote_batch_run(struct remote *r, struct remote_batch *b)
+{
+	int ret = remote_batch_start(r, b);
+	return ret ? ret : remote_batch_wait(r, b);
 }
 
 int remote_map_area(struct remote *r, uint64_t exec_addr)

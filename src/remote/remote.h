@@ -56,6 +56,8 @@ int remote_unmap_area(struct remote *r);
 struct remote_batch {
 	int n;
 	long e[BATCH_MAX][8]; /* nr, a1..a6, result */
+	bool running;
+	struct user_regs_struct regs;
 };
 static inline uint64_t remote_batch_data(const struct remote *r)
 {
@@ -65,6 +67,9 @@ static inline uint64_t remote_batch_data(const struct remote *r)
 int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5,
 	      long a6);
 int remote_batch_run(struct remote *r, struct remote_batch *b);
+/* The same in two halves: the task runs the batch while cryo works with other tasks. */
+int remote_batch_start(struct remote *r, struct remote_batch *b);
+int remote_batch_wait(struct remote *r, struct remote_batch *b);
 static inline long batch_result(const struct remote_batch *b, int i)
 {
 	return b->e[i][7];

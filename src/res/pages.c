@@ -491,24 +491,68 @@ static int fill_readonly(struct restore_task *t, int mem_fd, uint64_t addr, uint
 	return 0;
 }
 
-int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
+/* The writable runs of a task are read by the task itself with preadv calls, as one batch
+ * that may run while cryo works on another task: restore_pages_start() prepares and starts
+ * it (and fills the other runs, which need cryo, at once), restore_pages_finish() waits. */
+struct page_fill {
+	struct remote_batch batch;
+	uint64_t want[BATCH_MAX];   /* bytes each preadv must read */
+	uint64_t off[BATCH_MAX];    /* where in the page image */
+	uint32_t first[BATCH_MAX];  /* its first run */
+	uint32_t count[BATCH_MAX];  /* and how many */
+};
+
+/* Queue the preadv of runs [first, first+count) whose iovecs are at iov_at in the task. */
+static int queue_preadv(struct restore_task *t, struct page_fill *pf, struct page_filler *f,
+			uint64_t *iov_at, uint32_t first)
+{
+	struct remote *r = &t->rem;
+	int ret, i;
+
+	if (!f->nr)
+		return 0;
+	if (pf->batch.n == BATCH_MAX ||
+	    *iov_at + f->nr * sizeof(struct iovec) > r->area + r->area_size - 4096) {
+		/* no room left in the area: these go now */
+		return fill_flush(f);
+	}
+	ret = remote_write(t->pid, *iov_at, f->iov, f->nr * sizeof(struct iovec));
+	if (ret)
+		return ret;
+	i = batch_add(&pf->batch, __NR_preadv, t->svc[0].fd, *iov_at, f->nr,
+		      IMG_RAW_HDR + f->file_off, 0, 0);
+	pf->want[i] = f->bytes;
+	pf->off[i] = f->file_off;
+	pf->first[i] = first;
+	pf->count[i] = f->nr;
+	*iov_at += f->nr * sizeof(struct iovec);
+	f->nr = 0;
+	f->bytes = 0;
+	return 0;
+}
+
+int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct page_filler f = { .t = t };
+	struct page_fill *pf = calloc(1, sizeof(*pf));
 	Pagemap *pm = t->pagemap;
-	uint64_t off = 0;
+	uint64_t off = 0, iov_at = remote_batch_data(&t->rem);
+	uint32_t group_first = 0;
 	uint8_t *buf = NULL;
 	int mem_fd = -1, ret = 0;
 
+	if (!pf)
+		return -ENOMEM;
+	t->pages_pending = pf;
 	for (size_t i = 0; i < pm->n_runs && !ret; i++) {
 		PageRun *run = pm->runs[i];
 		uint64_t len = run->nr_pages * PAGE_SIZE;
 		Vma *v = t->mm->vmas[mm_find_vma(t->mm, run->vaddr, len)];
-
 		uint32_t prot = vma_map_prot(v);
+
 		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
-			if ((ret = fill_flush(&f)))
-				break;
+			struct page_filler one = { .t = t };
 			if (shared && !(prot & PROT_WRITE)) {
 				/* a forced write cannot reach a shared page: open it up briefly */
 				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
@@ -519,10 +563,10 @@ int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
 				}
 			}
 			if (shared) {
-				f.iov[0] = (struct iovec){ (void *)run->vaddr, len };
-				f.nr = 1;
-				f.file_off = off;
-				ret = fill_flush(&f);
+				one.iov[0] = (struct iovec){ (void *)run->vaddr, len };
+				one.nr = 1;
+				one.file_off = off;
+				ret = fill_flush(&one);
 			} else {
 				char path[64];
 				if (mem_fd < 0) {
@@ -544,20 +588,71 @@ int restore_pages_remote(struct restore_ctx *ctx, struct restore_task *t)
 			off += len;
 			continue;
 		}
-		if (f.nr == MAX_IOV && (ret = fill_flush(&f)))
-			break;
-		if (!f.nr)
+		/* contiguous in the image since the last queued group? else a new group */
+		if (f.nr && (f.nr == MAX_IOV || f.file_off + f.bytes != off)) {
+			if ((ret = queue_preadv(t, pf, &f, &iov_at, group_first)))
+				break;
+		}
+		if (!f.nr) {
 			f.file_off = off;
+			group_first = i;
+		}
 		f.iov[f.nr++] = (struct iovec){ (void *)run->vaddr, len };
 		f.bytes += len;
 		off += len;
 	}
 	if (!ret)
-		ret = fill_flush(&f);
+		ret = queue_preadv(t, pf, &f, &iov_at, group_first);
 	if (mem_fd >= 0)
 		close(mem_fd);
 	free(buf);
 	if (!ret)
-		pr_info("task %d: %lu pages restored", t->pid, pm->total_pages);
+		ret = remote_batch_start(&t->rem, &pf->batch);
+	return ret;
+}
+
+int restore_pages_finish(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct page_fill *pf = t->pages_pending;
+	int ret = 0;
+
+	if (!pf)
+		return 0;
+	ret = remote_batch_wait(&t->rem, &pf->batch);
+	for (int i = 0; !ret && i < pf->batch.n; i++) {
+		long rv = batch_result(&pf->batch, i);
+		if (rv < 0 || (uint64_t)rv > pf->want[i]) {
+			pr_errno(rv < 0 ? (int)-rv : EIO, "task %d: cannot read its pages from the image",
+				 t->pid);
+			ret = rv < 0 ? (int)rv : -EIO;
+		} else if ((uint64_t)rv < pf->want[i]) {
+			/* short: the rest, call by call */
+			struct page_filler f = { .t = t, .file_off = pf->off[i] };
+			for (uint32_t k = 0; k < pf->count[i]; k++) {
+				PageRun *run = t->pagemap->runs[pf->first[i] + k];
+				f.iov[f.nr++] = (struct iovec){ (void *)run->vaddr,
+								run->nr_pages * PAGE_SIZE };
+			}
+			f.bytes = pf->want[i];
+			/* drop what the first read did */
+			uint64_t done = rv;
+			f.file_off += done;
+			f.bytes -= done;
+			int k = 0;
+			while (k < f.nr && done >= f.iov[k].iov_len)
+				done -= f.iov[k++].iov_len;
+			if (k < f.nr) {
+				f.iov[k].iov_base = (char *)f.iov[k].iov_base + done;
+				f.iov[k].iov_len -= done;
+			}
+			memmove(f.iov, f.iov + k, (f.nr - k) * sizeof(struct iovec));
+			f.nr -= k;
+			ret = fill_flush(&f);
+		}
+	}
+	free(pf);
+	t->pages_pending = NULL;
+	if (!ret)
+		pr_info("task %d: %lu pages restored", t->pid, t->pagemap->total_pages);
 	return ret;
 }
