@@ -679,7 +679,8 @@ static int dump_all(struct dump_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
 			return ret;
-	pages_dump_finish(ctx);
+	if ((ret = pages_dump_finish(ctx)))
+		return ret;
 	unlinkat(ctx->dirfd, "inventory.img", 0);
 	return write_images(ctx);
 }

@@ -79,7 +79,7 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t);
 int dump_mm(struct dump_ctx *ctx, struct dump_task *t);
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t);
-void pages_dump_finish(struct dump_ctx *ctx);
+int pages_dump_finish(struct dump_ctx *ctx);
 int dump_files(struct dump_ctx *ctx, struct dump_task *t);
 int dump_fs(struct dump_ctx *ctx, struct dump_task *t);
 /* A check before anything is read: refuse resources cryo cannot save, naming them. */

@@ -806,6 +806,7 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
+	pr_info("creating the tree");
 	/* --restore-sibling: a child of cryo's parent, which can wait for it */
 	pid = create(ctx, root->helper ? root->helper : root->pid,
 		     ctx->opts->sibling ? 0 /* cryo's own, as clone3 wants */ : SIGCHLD,
@@ -1101,9 +1102,11 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 static int rebuild(struct restore_ctx *ctx)
 {
 	int ret;
+	pr_info("all %d tasks created and ready", ctx->nr_tasks);
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = take_over(ctx, &ctx->tasks[i])))
 			return ret;
+	pr_info("all tasks under control");
 	/* two tasks fill their pages at a time: one per core */
 	int inflight[2], n = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
@@ -1122,6 +1125,7 @@ static int rebuild(struct restore_ctx *ctx)
 	for (int k = 0; k < n; k++)
 		if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[k]])))
 			return ret;
+	pr_info("all memory rebuilt");
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;

@@ -65,10 +65,9 @@ int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 			 struct restore_thread *th)
 {
 	struct remote *r = th->rem;
-	uint64_t scratch = remote_scratch(r);
 	Creds *c = th->tc->creds;
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2] = {
+	struct __user_cap_data_struct data_sets[2] = {
 		{ (uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh },
 		{ (uint32_t)(c->cap_eff >> 32), (uint32_t)(c->cap_prm >> 32),
 		  (uint32_t)(c->cap_inh >> 32) },
@@ -79,37 +78,55 @@ int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 		pr_err("core-%d.img: %zu supplementary groups", t->pid, c->n_groups);
 		return -EINVAL;
 	}
-	if (c->n_groups * sizeof(uint32_t) > remote_scratch_size(r)) {
-		pr_err("task %d: too many groups (%zu) for the remote area", t->pid, c->n_groups);
+	/* one batch: groups at the data area, then the capability header and sets */
+	uint64_t data = remote_batch_data(r);
+	uint64_t caps = data + PAGE_ALIGN(c->n_groups * sizeof(uint32_t));
+	struct remote_batch b = { 0 };
+	static const char *const what[] = { "set supplementary groups", "drop a bounding capability",
+					    "set securebits", "set gids", "set uids", "set fs ids",
+					    "set capabilities", "raise an ambient capability" };
+	int step[BATCH_MAX];
+
+	if (caps + sizeof(hdr) + sizeof(data_sets) > r->area + r->area_size) {
+		pr_err("thread %d: too many groups (%zu) for the remote area", th->tid, c->n_groups);
 		return -E2BIG;
 	}
-	ret = remote_write(t->pid, scratch, c->groups, c->n_groups * sizeof(uint32_t));
-	if (ret)
+	if ((ret = remote_write(t->pid, data, c->groups, c->n_groups * sizeof(uint32_t))) ||
+	    (ret = remote_write(t->pid, caps, &hdr, sizeof(hdr))) ||
+	    (ret = remote_write(t->pid, caps + sizeof(hdr), data_sets, sizeof(data_sets))))
 		return ret;
-	CHECK(rsys2(r, __NR_setgroups, c->n_groups, scratch), "set supplementary groups");
+#define ADD(w, nr, a1, a2, a3, a4, a5)                                                             \
+	do {                                                                                       \
+		int _i = batch_add(&b, nr, a1, a2, a3, a4, a5, 0);                                 \
+		if (_i < 0)                                                                        \
+			return -E2BIG;                                                             \
+		step[_i] = w;                                                                      \
+	} while (0)
+	ADD(0, __NR_setgroups, c->n_groups, data, 0, 0, 0);
 	for (int cap = 0; cap <= ncap && cap < 64; cap++)
 		if (!(c->cap_bnd & (1ull << cap)))
-			CHECK(rsys2(r, __NR_prctl, PR_CAPBSET_DROP, cap), "drop a bounding capability");
+			ADD(1, __NR_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0);
 	/* keep the permitted set across the uid change; the final bits come after */
-	CHECK(rsys2(r, __NR_prctl, PR_SET_SECUREBITS,
-		    (c->securebits & ~SECBIT_LOCKS) | SECBIT_KEEP_CAPS),
-	      "set securebits");
-	CHECK(rsys3(r, __NR_setresgid, c->gid, c->egid, c->sgid), "set gids");
-	CHECK(rsys3(r, __NR_setresuid, c->uid, c->euid, c->suid), "set uids");
-	/* setfs*id return the previous value, never an error */
-	rsys1(r, __NR_setfsgid, c->fsgid);
-	rsys1(r, __NR_setfsuid, c->fsuid);
-
-	ret = remote_write(t->pid, scratch, &hdr, sizeof(hdr));
-	if (!ret)
-		ret = remote_write(t->pid, scratch + sizeof(hdr), data, sizeof(data));
-	if (ret)
-		return ret;
-	CHECK(rsys2(r, __NR_capset, scratch, scratch + sizeof(hdr)), "set capabilities");
+	ADD(2, __NR_prctl, PR_SET_SECUREBITS, (c->securebits & ~SECBIT_LOCKS) | SECBIT_KEEP_CAPS, 0,
+	    0, 0);
+	ADD(3, __NR_setresgid, c->gid, c->egid, c->sgid, 0, 0);
+	ADD(4, __NR_setresuid, c->uid, c->euid, c->suid, 0, 0);
+	/* setfs*id return the previous id, never an error */
+	ADD(-1, __NR_setfsgid, c->fsgid, 0, 0, 0, 0);
+	ADD(-1, __NR_setfsuid, c->fsuid, 0, 0, 0, 0);
+	ADD(6, __NR_capset, caps, caps + sizeof(hdr), 0, 0, 0);
 	for (int cap = 0; cap <= ncap && cap < 64; cap++)
 		if (c->cap_amb & (1ull << cap))
-			CHECK(rsys5(r, __NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0),
-			      "raise an ambient capability");
+			ADD(7, __NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+#undef ADD
+	if ((ret = remote_batch_run(r, &b)))
+		return ret;
+	for (int i = 0; i < b.n; i++)
+		if (step[i] >= 0 && batch_result(&b, i) < 0) {
+			pr_errno((int)-batch_result(&b, i), "thread %d: cannot %s", th->tid,
+				 what[step[i]]);
+			return (int)batch_result(&b, i);
+		}
 	if (c->securebits != ((c->securebits & ~SECBIT_LOCKS) | SECBIT_KEEP_CAPS)) {
 		long rv = rsys2(r, __NR_prctl, PR_SET_SECUREBITS, c->securebits);
 		if (rv < 0 && !(c->securebits & SECBIT_LOCKS))

@@ -37,6 +37,8 @@
 struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
+	int buf_fd[NR_BUFS];   /* the image each batch goes to */
+	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
 	int head, count; /* next to write, batches queued */
 	int fill;        /* buffer being filled by the dumping thread */
 	int fd;
@@ -72,7 +74,9 @@ static void *ring_writer(void *arg)
 			break;
 		int i = r->head;
 		pthread_mutex_unlock(&r->lock);
-		int ret = r->err ? 0 : write_all(r->fd, r->buf[i], r->len[i]);
+		int ret = r->err || !r->len[i] ? 0 : write_all(r->buf_fd[i], r->buf[i], r->len[i]);
+		if (r->close_after[i])
+			close(r->buf_fd[i]);
 		pthread_mutex_lock(&r->lock);
 		if (ret && !r->err)
 			r->err = ret;
@@ -86,10 +90,12 @@ static void *ring_writer(void *arg)
 }
 
 /* Hand a filled buffer to the writer; returns the index of a free one to fill next. */
-static int ring_submit(struct write_ring *r, int i, size_t len)
+static int ring_submit(struct write_ring *r, int i, size_t len, bool last)
 {
 	pthread_mutex_lock(&r->lock);
 	r->len[i] = len;
+	r->buf_fd[i] = r->fd;
+	r->close_after[i] = last;
 	r->count++;
 	pthread_cond_broadcast(&r->cond);
 	while (r->count == NR_BUFS)
@@ -156,13 +162,19 @@ static int ring_drain(struct write_ring *r)
 	return err;
 }
 
-void pages_dump_finish(struct dump_ctx *ctx)
+/* Wait for the last images to be written; returns the first write error. */
+int pages_dump_finish(struct dump_ctx *ctx)
 {
+	int ret = 0;
 	if (ctx->page_ring) {
-		ring_drain(ctx->page_ring);
+		ret = ring_drain(ctx->page_ring);
+		if (ret)
+			pr_errno(-ret, "cannot write a page image");
+		ctx->stats.bytes_written += ctx->page_ring->bytes;
 		ring_free(ctx->page_ring, true);
 		ctx->page_ring = NULL;
 	}
+	return ret;
 }
 
 static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
@@ -212,7 +224,7 @@ static int flush(struct page_writer *w)
 			pr_errno(-w->ring->err, "cannot write the page image of task %d", w->t->pid);
 			return w->ring->err;
 		}
-		w->ring->fill = ring_submit(w->ring, w->ring->fill, w->used);
+		w->ring->fill = ring_submit(w->ring, w->ring->fill, w->used, false);
 	}
 	w->used = 0;
 	w->riov_start = 0;
@@ -362,7 +374,6 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		goto out;
 	}
 	w.ring->fd = out_fd;
-	w.ring->bytes = 0;
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
@@ -374,12 +385,17 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	if (!ret)
 		ret = flush(&w);
 out:
-	wret = ring_drain(w.ring);
-	if (!ret && wret) {
-		pr_errno(-wret, "cannot write the page image of task %d", t->pid);
-		ret = wret;
+	/* the writer closes the image after its last batch: the next task starts at once */
+	if (!ret && out_fd >= 0) {
+		w.ring->fill = ring_submit(w.ring, w.ring->fill, 0, true);
+		out_fd = -1;
+	} else {
+		wret = ring_drain(w.ring);
+		if (!ret && wret) {
+			pr_errno(-wret, "cannot write the page image of task %d", t->pid);
+			ret = wret;
+		}
 	}
-	ctx->stats.bytes_written += w.ring->bytes;
 	if (out_fd >= 0)
 		close(out_fd);
 	if (pagemap_fd >= 0)
