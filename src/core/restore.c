@@ -426,12 +426,21 @@ static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 
 static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct restore_task *t);
 
+static bool pid_is_dying(pid_t pid);
+
 static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags)
 {
 	uint64_t tid = pid;
 	struct cryo_clone_args args = { .flags = flags, .exit_signal = exit_signal,
 					.set_tid = (uint64_t)&tid, .set_tid_size = 1 };
-	return sys_clone3(&args);
+	/* a pid of a task just gone stays taken for a moment after /proc lets it go */
+	for (int tries = 0;; tries++) {
+		long ret = sys_clone3(&args);
+		if (ret >= 0 || errno != EEXIST || tries == 2000 || !pid_is_dying(pid))
+			return ret;
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
 }
 
 /* What a child shares with its parent from its birth on. */
@@ -966,6 +975,11 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 		    (ret = remote_write(t->pid, scratch + sizeof(args), &tid, sizeof(tid))))
 			break;
 		long rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
+		for (int tries = 0; rv == -EEXIST && tries < 2000 && pid_is_dying(th->tid); tries++) {
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
+		}
 		if (rv != th->tid) {
 			pr_errno(rv < 0 ? (int)-rv : EINVAL, "task %d: cannot create thread %d",
 				 t->pid, th->tid);

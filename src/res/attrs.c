@@ -270,33 +270,39 @@ int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
 {
 	struct remote *r = th->rem;
 	ThreadCore *tc = th->tc;
+	struct remote_batch b = { 0 };
 	char comm[16] = { 0 };
-	long rv;
+	int robust, rseq = -1, slack = -1, ret;
 
-	rv = rsys2(r, __NR_set_robust_list, tc->robust_list, tc->robust_list_len);
-	if (rv < 0 && tc->robust_list) {
-		pr_errno((int)-rv, "thread %d: cannot set its robust futex list", th->tid);
-		return (int)rv;
-	}
-	rsys1(r, __NR_set_tid_address, tc->clear_child_tid);
-	if (tc->has_rseq_ptr && tc->rseq_ptr) {
-		rv = rsys4(r, SYS_rseq, tc->rseq_ptr, tc->rseq_len, 0, tc->rseq_sig);
-		if (rv < 0) {
-			pr_errno((int)-rv, "thread %d: cannot register rseq area %#lx", th->tid,
-				 tc->rseq_ptr);
-			return (int)rv;
-		}
-	}
-	if (tc->has_timer_slack_ns) {
-		rv = rsys2(r, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns);
-		if (rv < 0) {
-			pr_errno((int)-rv, "thread %d: cannot set its timer slack", th->tid);
-			return (int)rv;
-		}
-	}
+	/* all in one stop of the thread */
 	snprintf(comm, sizeof(comm), "%s", tc->comm);
-	if (remote_write(t->pid, remote_scratch(r), comm, sizeof(comm)) == 0)
-		rsys2(r, __NR_prctl, PR_SET_NAME, remote_scratch(r));
+	if ((ret = remote_write(t->pid, remote_batch_data(r), comm, sizeof(comm))))
+		return ret;
+	robust = batch_add(&b, __NR_set_robust_list, tc->robust_list, tc->robust_list_len, 0, 0, 0,
+			   0);
+	batch_add(&b, __NR_set_tid_address, tc->clear_child_tid, 0, 0, 0, 0, 0);
+	if (tc->has_rseq_ptr && tc->rseq_ptr)
+		rseq = batch_add(&b, SYS_rseq, tc->rseq_ptr, tc->rseq_len, 0, tc->rseq_sig, 0, 0);
+	if (tc->has_timer_slack_ns)
+		slack = batch_add(&b, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns, 0, 0, 0, 0);
+	batch_add(&b, __NR_prctl, PR_SET_NAME, remote_batch_data(r), 0, 0, 0, 0);
+	if ((ret = remote_batch_run(r, &b)))
+		return ret;
+	if (batch_result(&b, robust) < 0 && tc->robust_list) {
+		pr_errno((int)-batch_result(&b, robust), "thread %d: cannot set its robust futex list",
+			 th->tid);
+		return (int)batch_result(&b, robust);
+	}
+	if (rseq >= 0 && batch_result(&b, rseq) < 0) {
+		pr_errno((int)-batch_result(&b, rseq), "thread %d: cannot register rseq area %#lx",
+			 th->tid, tc->rseq_ptr);
+		return (int)batch_result(&b, rseq);
+	}
+	if (slack >= 0 && batch_result(&b, slack) < 0) {
+		pr_errno((int)-batch_result(&b, slack), "thread %d: cannot set its timer slack",
+			 th->tid);
+		return (int)batch_result(&b, slack);
+	}
 	return 0;
 }
 

@@ -464,7 +464,44 @@ static int read_own_vdso(pid_t pid, struct vdso_set *cur)
 	return 0;
 }
 
-static int unmap_all_but(struct restore_task *t, const struct vdso_set *cur)
+/* Calls of the layout batch, with the result each must give. */
+struct layout_batch {
+	struct remote_batch b;
+	long expect[BATCH_MAX];
+	const char *what[BATCH_MAX];
+	uint64_t addr[BATCH_MAX];
+};
+
+static void layout_add(struct layout_batch *lb, const char *what, long expect, long nr, long a1,
+		       long a2, long a3, long a4, long a5, long a6)
+{
+	int i = batch_add(&lb->b, nr, a1, a2, a3, a4, a5, a6);
+	if (i < 0)
+		return; /* never: the callers leave room */
+	lb->expect[i] = expect;
+	lb->what[i] = what;
+	lb->addr[i] = a1;
+}
+
+static int layout_run(struct restore_task *t, struct layout_batch *lb)
+{
+	int ret = remote_batch_run(&t->rem, &lb->b);
+	if (ret)
+		return ret;
+	for (int i = 0; i < lb->b.n; i++) {
+		long rv = batch_result(&lb->b, i);
+		if (rv != lb->expect[i]) {
+			pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot %s at %#lx", t->pid,
+				 lb->what[i], lb->addr[i]);
+			return rv < 0 ? (int)rv : -EFAULT;
+		}
+	}
+	lb->b.n = 0;
+	return 0;
+}
+
+static void unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
+			  struct layout_batch *lb)
 {
 	struct range keep[4];
 	int n = 0;
@@ -477,20 +514,15 @@ static int unmap_all_but(struct restore_task *t, const struct vdso_set *cur)
 	qsort(keep, n, sizeof(keep[0]), cmp_range);
 	for (int i = 0; i <= n; i++) {
 		uint64_t to = i < n ? keep[i].start : TASK_SIZE_MAX;
-		if (to > from) {
-			long rv = rsys2(&t->rem, __NR_munmap, from, to - from);
-			if (rv < 0) {
-				pr_errno((int)-rv, "task %d: cannot unmap %#lx-%#lx", t->pid, from, to);
-				return (int)rv;
-			}
-		}
+		if (to > from)
+			layout_add(lb, "unmap cryo's memory", 0, __NR_munmap, from, to - from, 0, 0, 0,
+				   0);
 		if (i < n)
 			from = keep[i].end;
 	}
-	return 0;
 }
 
-static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
+static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct layout_batch *lb)
 {
 	struct vdso_set want = { 0 };
 	int64_t delta = 0;
@@ -503,9 +535,8 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
 	}
 	for (int i = 0; i < 3; i++) {
 		if (!want.start[i] && cur->start[i]) {
-			long rv = rsys2(&t->rem, __NR_munmap, cur->start[i], cur->end[i] - cur->start[i]);
-			if (rv < 0)
-				return (int)rv;
+			layout_add(lb, "unmap the vDSO", 0, __NR_munmap, cur->start[i],
+				   cur->end[i] - cur->start[i], 0, 0, 0, 0);
 			continue;
 		}
 		if (!want.start[i])
@@ -530,40 +561,24 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur)
 	/* all move by the same distance: go from the far end so none lands on another */
 	for (int k = 0; k < 3; k++) {
 		int i = delta > 0 ? 2 - k : k;
-		if (!want.start[i])
-			continue;
-		long rv = rsys5(&t->rem, __NR_mremap, cur->start[i], cur->end[i] - cur->start[i],
-				cur->end[i] - cur->start[i], MREMAP_MAYMOVE | MREMAP_FIXED,
-				want.start[i]);
-		if (rv != (long)want.start[i]) {
-			pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot move vDSO area %d to %#lx",
-				 t->pid, i, want.start[i]);
-			return rv < 0 ? (int)rv : -EFAULT;
-		}
+		if (want.start[i])
+			layout_add(lb, "move a vDSO area", (long)want.start[i], __NR_mremap,
+				   cur->start[i], cur->end[i] - cur->start[i],
+				   cur->end[i] - cur->start[i], MREMAP_MAYMOVE | MREMAP_FIXED,
+				   want.start[i], 0);
 	}
 	return 0;
 }
 
-static void map_vma(struct restore_task *t, size_t i, struct remote_batch *b)
+static void map_vma(struct restore_task *t, size_t i, struct layout_batch *lb)
 {
 	Vma *v = t->mm->vmas[i];
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
-	batch_add(b, __NR_mmap, v->start, v->end - v->start, vma_map_prot(v), flags, fd,
-		  fd >= 0 ? v->pgoff : 0);
-}
-
-static int check_mapped(struct restore_task *t, size_t i, long rv)
-{
-	Vma *v = t->mm->vmas[i];
-	if (rv != (long)v->start) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot map %#lx-%#lx (%s)", t->pid,
-			 v->start, v->end, v->path ? v->path : v->name ? v->name : "anonymous");
-		return rv < 0 ? (int)rv : -EFAULT;
-	}
-	return 0;
+	layout_add(lb, v->path ? "map a file" : "map memory", (long)v->start, __NR_mmap, v->start,
+		   v->end - v->start, vma_map_prot(v), flags, fd, fd >= 0 ? v->pgoff : 0);
 }
 
 static int unregister_rseq(struct restore_task *t)
@@ -593,29 +608,25 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	ret = read_own_vdso(t->pid, &cur);
 	if (ret)
 		return ret;
-	ret = unmap_all_but(t, &cur);
-	if (ret)
-		return ret;
-	ret = move_vdso(t, &cur);
-	if (ret)
-		return ret;
-	/* every mapping in batches: a few stops of the task instead of one per VMA */
-	for (size_t first = 0; first < t->mm->n_vmas;) {
-		struct remote_batch b = { 0 };
-		size_t i;
-		int idx = 0;
-		for (i = first; i < t->mm->n_vmas && b.n < BATCH_MAX; i++)
-			if (kind_slot(t->mm->vmas[i]->kind) < 0)
-				map_vma(t, i, &b);
-		ret = remote_batch_run(&t->rem, &b);
-		if (ret)
-			return ret;
-		for (size_t k = first; k < i; k++)
-			if (kind_slot(t->mm->vmas[k]->kind) < 0 &&
-			    (ret = check_mapped(t, k, batch_result(&b, idx++))))
-				return ret;
-		first = i;
+	/* cryo's memory out, the vDSO in place, every mapping in: a few stops of the task */
+	struct layout_batch *lb = calloc(1, sizeof(*lb));
+	if (!lb)
+		return -ENOMEM;
+	unmap_all_but(t, &cur, lb);
+	ret = move_vdso(t, &cur, lb);
+	for (size_t i = 0; !ret && i < t->mm->n_vmas; i++) {
+		if (kind_slot(t->mm->vmas[i]->kind) >= 0)
+			continue;
+		if (lb->b.n == BATCH_MAX)
+			ret = layout_run(t, lb);
+		if (!ret)
+			map_vma(t, i, lb);
 	}
+	if (!ret)
+		ret = layout_run(t, lb);
+	free(lb);
+	if (ret)
+		return ret;
 	pr_info("task %d: %zu mappings recreated", t->pid, t->mm->n_vmas);
 	return 0;
 }
