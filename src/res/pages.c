@@ -512,6 +512,8 @@ static int fill_readonly(struct restore_task *t, int mem_fd, uint64_t addr, uint
  * it (and fills the other runs, which need cryo, at once), restore_pages_finish() waits. */
 struct page_fill {
 	struct remote_batch batch;
+	uint32_t cryo_first, cryo_count; /* runs cryo writes itself, while the task reads */
+	uint64_t cryo_off;               /* where the first of them is in the image */
 	uint64_t want[BATCH_MAX];   /* bytes each preadv must read */
 	uint64_t off[BATCH_MAX];    /* where in the page image */
 	uint32_t first[BATCH_MAX];  /* its first run */
@@ -547,6 +549,37 @@ static int queue_preadv(struct restore_task *t, struct page_fill *pf, struct pag
 	return 0;
 }
 
+/* cryo's half: read from the image, written into the task with process_vm_writev. */
+static int fill_from_cryo(struct restore_task *t, struct page_fill *pf)
+{
+	uint8_t *buf = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	uint64_t off = pf->cryo_off;
+	int ret = 0;
+
+	if (buf == MAP_FAILED)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < pf->cryo_count && !ret; k++) {
+		PageRun *run = t->pagemap->runs[pf->cryo_first + k];
+		uint64_t addr = run->vaddr, len = run->nr_pages * PAGE_SIZE;
+		while (len && !ret) {
+			uint64_t chunk = len < COPY_BUF ? len : COPY_BUF;
+			ssize_t n = pread(t->pages_fd_local, buf, chunk, IMG_RAW_HDR + off);
+			if (n != (ssize_t)chunk) {
+				pr_err("pages-%d.img: short read at offset %lu", t->pid, off);
+				ret = -EIO;
+				break;
+			}
+			ret = remote_write(t->pid, addr, buf, chunk);
+			if (ret)
+				pr_errno(-ret, "task %d: cannot write its memory at %#lx", t->pid, addr);
+			addr += chunk, off += chunk, len -= chunk;
+		}
+	}
+	munmap(buf, COPY_BUF);
+	return ret;
+}
+
 int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct page_filler f = { .t = t };
@@ -560,6 +593,8 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 	if (!pf)
 		return -ENOMEM;
 	t->pages_pending = pf;
+	/* split only what is worth two cores */
+	uint64_t cryo_from = t->pages_size >= (8u << 20) ? t->pages_size / 2 : 0;
 	for (size_t i = 0; i < pm->n_runs && !ret; i++) {
 		PageRun *run = pm->runs[i];
 		uint64_t len = run->nr_pages * PAGE_SIZE;
@@ -604,6 +639,17 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 			off += len;
 			continue;
 		}
+		/* the second half of the writable pages: cryo writes them while the task reads the
+		 * first half (two cores at work) */
+		if (!pf->cryo_count && cryo_from && off >= cryo_from) {
+			pf->cryo_first = i;
+			pf->cryo_off = off;
+		}
+		if (pf->cryo_count || (cryo_from && off >= cryo_from)) {
+			pf->cryo_count++;
+			off += len;
+			continue;
+		}
 		/* contiguous in the image since the last queued group? else a new group */
 		if (f.nr && (f.nr == MAX_IOV || f.file_off + f.bytes != off)) {
 			if ((ret = queue_preadv(t, pf, &f, &iov_at, group_first)))
@@ -624,6 +670,8 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 	free(buf);
 	if (!ret)
 		ret = remote_batch_start(&t->rem, &pf->batch);
+	if (!ret && pf->cryo_count)
+		ret = fill_from_cryo(t, pf);
 	return ret;
 }
 
