@@ -148,19 +148,29 @@ int img_read_fd(int fd, const char *name, const struct img_kind **kindp, Protobu
 	return 0;
 }
 
+/* Open image `type` of `id` for reading; its file name goes to name. */
+static int open_image(int dirfd, enum img_type type, int id, char *name, size_t len)
+{
+	int fd;
+	img_name(type, id, name, len);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int ret = -errno;
+		pr_errno(-ret, "cannot open image %s", name);
+		return ret;
+	}
+	return fd;
+}
+
 int img_read(int dirfd, enum img_type type, int id, ProtobufCMessage **msg)
 {
 	char name[64];
 	const struct img_kind *kind;
 	int fd, ret;
 
-	img_name(type, id, name, sizeof(name));
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot open image %s", name);
-		return ret;
-	}
+	fd = open_image(dirfd, type, id, name, sizeof(name));
+	if (fd < 0)
+		return fd;
 	ret = img_read_fd(fd, name, &kind, msg);
 	close(fd);
 	if (ret == 0 && kind->type != type) {
@@ -238,13 +248,9 @@ int img_raw_open(int dirfd, enum img_type type, int id, uint64_t *data_size)
 	const struct img_kind *kind;
 	int fd, ret;
 
-	img_name(type, id, name, sizeof(name));
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot open image %s", name);
-		return ret;
-	}
+	fd = open_image(dirfd, type, id, name, sizeof(name));
+	if (fd < 0)
+		return fd;
 	ret = img_raw_check_fd(fd, name, &kind, data_size);
 	if (ret == 0 && kind->type != type) {
 		pr_err("image %s is not a %s image", name, kinds[type].name_fmt);
