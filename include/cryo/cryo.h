@@ -7,19 +7,19 @@
 #include <sys/types.h>
 
 struct cryo_dump_opts {
-	pid_t pid;             /* -t: root of the tree to dump */
-	const char *images_dir; /* -D */
-	bool leave_running;    /* -R */
-	bool shell_job;        /* -j */
+	pid_t pid;		   /* -t: root of the tree to dump */
+	const char *images_dir;	   /* -D */
+	bool leave_running;	   /* -R */
+	bool shell_job;		   /* -j */
 	const char *freeze_cgroup; /* --freeze-cgroup: freeze the tree with this cgroup's freezer */
 };
 
 struct cryo_restore_opts {
 	const char *images_dir; /* -D */
-	bool detach;           /* -d */
-	bool sibling;          /* --restore-sibling: the root is cryo's sibling (implies detach) */
-	bool shell_job;        /* -j */
-	const char *pidfile;   /* --pidfile */
+	bool detach;		/* -d */
+	bool sibling;		/* --restore-sibling: the root is cryo's sibling (implies detach) */
+	bool shell_job;		/* -j */
+	const char *pidfile;	/* --pidfile */
 };
 
 /* Each returns 0 on success or a negative errno value; the reason has been logged. */

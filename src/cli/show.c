@@ -127,9 +127,9 @@ static void put_double(struct out *o, double d)
 /* Fields holding an address or a boundary get a second key, NAME_hex, for human readers. */
 static bool is_address_field(const ProtobufCFieldDescriptor *fd)
 {
-	static const char *const names[] = { "ip", "sp", "vaddr", "handler", "restorer", "brk",
-					     "robust_list", "clear_child_tid" };
-	static const char *const suffixes[] = { "start", "end", "addr", "_ptr", "_base", "_sp" };
+	static const char *const names[] = {"ip",	"sp",  "vaddr",	      "handler",
+					    "restorer", "brk", "robust_list", "clear_child_tid"};
+	static const char *const suffixes[] = {"start", "end", "addr", "_ptr", "_base", "_sp"};
 	size_t len = strlen(fd->name);
 
 	if (fd->type != PROTOBUF_C_TYPE_UINT64 && fd->type != PROTOBUF_C_TYPE_FIXED64)
@@ -393,7 +393,7 @@ static int show_meta(struct out *o, int fd, const char *path)
 
 int cryo_show(const char *path)
 {
-	struct out o = { stdout };
+	struct out o = {stdout};
 	const struct img_kind *kind = NULL;
 	struct stat st;
 	uint32_t magic;

@@ -20,10 +20,13 @@ static int probe_pagemap_scan(void)
 	struct page_region r[4];
 	char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ret = 0;
-	struct pm_scan_arg a = { .size = sizeof(a), .start = (uint64_t)p, .end = (uint64_t)p + 4096,
-				 .vec = (uint64_t)r, .vec_len = 4,
-				 .category_anyof_mask = PAGE_IS_PRESENT,
-				 .return_mask = PAGE_IS_PRESENT };
+	struct pm_scan_arg a = {.size = sizeof(a),
+				.start = (uint64_t)p,
+				.end = (uint64_t)p + 4096,
+				.vec = (uint64_t)r,
+				.vec_len = 4,
+				.category_anyof_mask = PAGE_IS_PRESENT,
+				.return_mask = PAGE_IS_PRESENT};
 	if (p == MAP_FAILED || fd < 0)
 		return -errno;
 	p[0] = 1;
@@ -59,7 +62,7 @@ static int probe_mm_map(void)
 static int probe_vm_readv(void)
 {
 	char src = 'x', dst = 0;
-	struct iovec l = { &dst, 1 }, r = { &src, 1 };
+	struct iovec l = {&dst, 1}, r = {&src, 1};
 	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == 1 ? 0 : -errno;
 }
 
@@ -77,12 +80,12 @@ int cryo_check(void)
 		const char *what;
 		int (*probe)(void);
 	} probes[] = {
-		{ "PAGEMAP_SCAN ioctl (memory scan, 6.7)", probe_pagemap_scan },
-		{ "clone3 (exact PIDs, 5.5)", probe_clone3 },
-		{ "PR_TIMER_CREATE_RESTORE_IDS (POSIX timer ids, 6.17)", probe_timer_ids },
-		{ "PR_SET_MM_MAP (mm fields, 3.18)", probe_mm_map },
-		{ "process_vm_readv", probe_vm_readv },
-		{ "ptrace", probe_ptrace_sigmask },
+	    {"PAGEMAP_SCAN ioctl (memory scan, 6.7)", probe_pagemap_scan},
+	    {"clone3 (exact PIDs, 5.5)", probe_clone3},
+	    {"PR_TIMER_CREATE_RESTORE_IDS (POSIX timer ids, 6.17)", probe_timer_ids},
+	    {"PR_SET_MM_MAP (mm fields, 3.18)", probe_mm_map},
+	    {"process_vm_readv", probe_vm_readv},
+	    {"ptrace", probe_ptrace_sigmask},
 	};
 	int failed = 0;
 

@@ -80,8 +80,8 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 		int type;
 		const char *what;
 	} shared[] = {
-		{ KCMP_VM, "its memory (CLONE_VM, vfork)" },
-		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
+	    {KCMP_VM, "its memory (CLONE_VM, vfork)"},
+	    {KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)"},
 	};
 	if (t->parent >= 0) {
 		pid_t ppid = ctx->tasks[t->parent].pid;
@@ -268,7 +268,7 @@ static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 				ret = r;
 			} else {
 				struct dump_thread *nt =
-					realloc(t->threads, (t->nr_threads + 1) * sizeof(*nt));
+				    realloc(t->threads, (t->nr_threads + 1) * sizeof(*nt));
 				if (!nt) {
 					ret = -ENOMEM;
 				} else {
@@ -370,8 +370,8 @@ static int freeze_tree(struct dump_ctx *ctx)
 	/* threads of the cgroup outside the tree: let them go */
 	for (int i = 0; i < ctx->nr_preseized; i++)
 		if (ctx->preseized[i] && ptrace(PTRACE_DETACH, ctx->preseized[i], 0, 0) == 0)
-			pr_info("thread %d is in the cgroup but not in the tree of %d", ctx->preseized[i],
-				ctx->tasks[0].pid);
+			pr_info("thread %d is in the cgroup but not in the tree of %d",
+				ctx->preseized[i], ctx->tasks[0].pid);
 	ctx->nr_preseized = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = check_task(ctx, &ctx->tasks[i])))
@@ -462,10 +462,11 @@ static int block_signals(struct dump_task *t, struct dump_thread *th)
 	int ret = remote_write(t->pid, remote_scratch(r), &all, sizeof(all));
 	if (ret)
 		return ret;
-	long rv = rsys4(r, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(r),
-			remote_scratch(r) + 8, 8);
+	long rv =
+	    rsys4(r, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(r), remote_scratch(r) + 8, 8);
 	if (rv < 0 || remote_read(t->pid, remote_scratch(r) + 8, &th->blocked, 8)) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT, "thread %d: cannot block its signals", th->tid);
+		pr_errno(rv < 0 ? (int)-rv : EFAULT, "thread %d: cannot block its signals",
+			 th->tid);
 		return rv < 0 ? (int)rv : -EFAULT;
 	}
 	th->blocked_saved = true;
@@ -612,7 +613,8 @@ static int write_images(struct dump_ctx *ctx)
 		if (!pt)
 			return -ENOMEM;
 		pt->pid = t->pid;
-		pt->ppid = t->parent >= 0 ? (uint32_t)ctx->tasks[t->parent].pid : (uint32_t)t->stat.ppid;
+		pt->ppid =
+		    t->parent >= 0 ? (uint32_t)ctx->tasks[t->parent].pid : (uint32_t)t->stat.ppid;
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
@@ -687,7 +689,7 @@ static int dump_all(struct dump_ctx *ctx)
 
 int cryo_dump(const struct cryo_dump_opts *opts)
 {
-	struct dump_ctx ctx = { .opts = opts, .dirfd = -1 };
+	struct dump_ctx ctx = {.opts = opts, .dirfd = -1};
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 

@@ -26,22 +26,22 @@ struct dump_thread {
 
 struct dump_task {
 	pid_t pid;
-	int parent;         /* index in ctx->tasks, -1 for the root */
-	pid_t parent_tid;   /* the parent's thread that created it */
+	int parent;	  /* index in ctx->tasks, -1 for the root */
+	pid_t parent_tid; /* the parent's thread that created it */
 	bool zombie;
 	int exit_status;    /* of a zombie, as waitpid() reports it */
 	int stop_signal;    /* stopped by job control with this signal, or 0 */
 	bool stop_reported; /* ... and the parent has taken the report */
 	bool files_shared;  /* with its parent: one descriptor table (CLONE_FILES) */
-	bool fs_shared;     /* with its parent: one cwd/root/umask (CLONE_FS) */
+	bool fs_shared;	    /* with its parent: one cwd/root/umask (CLONE_FS) */
 	struct proc_stat stat;
 	struct proc_status status;
-	struct remote rem;  /* remote calls into the task while it is frozen */
+	struct remote rem; /* remote calls into the task while it is frozen */
 	bool seized;
-	uint64_t brk;       /* current program break, read by a remote brk(0) */
+	uint64_t brk;		     /* current program break, read by a remote brk(0) */
 	struct dump_thread *threads; /* [0] is the leader */
 	int nr_threads;
-	pid_t *gone;                 /* threads that exited while the task was being frozen */
+	pid_t *gone; /* threads that exited while the task was being frozen */
 	int nr_gone;
 	TaskCore *core;
 	Mm *mm;
@@ -59,14 +59,13 @@ struct dump_ctx {
 	uint64_t t_start, t_frozen, t_thawed;
 	uint32_t next_ghost_id;
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
-	pid_t *preseized;             /* threads seized while their cgroup was frozen */
+	pid_t *preseized;	      /* threads seized while their cgroup was frozen */
 	int nr_preseized;
 };
 
 /* Growable repeated field of message pointers in the arena. */
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
-#define DUMP_PUSH(ctx, field, n_field, item)                                                       \
-	dump_push(ctx, (void ***)&(field), &(n_field), item)
+#define DUMP_PUSH(ctx, field, n_field, item) dump_push(ctx, (void ***)&(field), &(n_field), item)
 
 /* Resource dumpers: each fills its part of the task's messages. */
 int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);

@@ -67,7 +67,7 @@ int cgroup_freeze(const char *cg, bool freeze)
 			put(cg, v1 ? "freezer.state" : "cgroup.freeze", v1 ? "THAWED" : "0");
 			return -ETIMEDOUT;
 		}
-		struct timespec ms = { 0, 1000000 };
+		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
 	}
 	pr_info("cgroup %s frozen", cg);

@@ -10,7 +10,7 @@ static struct {
 	int fd;
 	int level;
 	struct timespec start;
-} g_log = { .fd = 2, .level = LOG_WARN };
+} g_log = {.fd = 2, .level = LOG_WARN};
 
 int log_init(const char *path, int level)
 {
@@ -20,7 +20,8 @@ int log_init(const char *path, int level)
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			int err = errno;
-			fprintf(stderr, "Error: cannot open log file %s: %s\n", path, strerror(err));
+			fprintf(stderr, "Error: cannot open log file %s: %s\n", path,
+				strerror(err));
 			return -err;
 		}
 		g_log.fd = fd;
@@ -52,7 +53,8 @@ void log_printf(int level, const char *fmt, ...)
 	if (g_log.level >= LOG_INFO) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double t = (now.tv_sec - g_log.start.tv_sec) + (now.tv_nsec - g_log.start.tv_nsec) / 1e9;
+		double t =
+		    (now.tv_sec - g_log.start.tv_sec) + (now.tv_nsec - g_log.start.tv_nsec) / 1e9;
 		n = snprintf(buf, sizeof(buf), "(%.6f) ", t);
 	}
 	va_start(ap, fmt);

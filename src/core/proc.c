@@ -12,7 +12,7 @@
 int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st)
 {
 	char path[64], buf[2048], *p, *close_paren;
-	unsigned long long f[64] = { 0 };
+	unsigned long long f[64] = {0};
 	ssize_t n;
 	int i;
 
@@ -96,9 +96,11 @@ int proc_parse_status_tid(pid_t pid, pid_t tid, struct proc_status *st)
 	memset(st, 0, sizeof(*st));
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (key(line, "Uid", &v))
-			sscanf(v, "%u %u %u %u", &st->uid[0], &st->uid[1], &st->uid[2], &st->uid[3]);
+			sscanf(v, "%u %u %u %u", &st->uid[0], &st->uid[1], &st->uid[2],
+			       &st->uid[3]);
 		else if (key(line, "Gid", &v))
-			sscanf(v, "%u %u %u %u", &st->gid[0], &st->gid[1], &st->gid[2], &st->gid[3]);
+			sscanf(v, "%u %u %u %u", &st->gid[0], &st->gid[1], &st->gid[2],
+			       &st->gid[3]);
 		else if (key(line, "Groups", &v)) {
 			char *end;
 			for (;;) {

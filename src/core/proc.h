@@ -14,7 +14,7 @@ struct proc_stat {
 	int nice;
 	int num_threads;
 	int exit_signal;
-	int exit_code; /* of a zombie, in waitpid() form */
+	int exit_code;	     /* of a zombie, in waitpid() form */
 	unsigned long flags; /* the kernel's PF_* flags */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;

@@ -157,16 +157,17 @@ static int read_tree(struct restore_ctx *ctx)
 		if (i) {
 			struct restore_task *parent = restore_find_task(ctx, p->ppid);
 			if (!parent || parent->idx >= i || parent->zombie) {
-				pr_err("pstree.img: the parent %u of task %u does not come before it",
-				       p->ppid, p->pid);
+				pr_err(
+				    "pstree.img: the parent %u of task %u does not come before it",
+				    p->ppid, p->pid);
 				return -EINVAL;
 			}
 			t->parent = parent->idx;
 		}
 		if (t->zombie ? p->n_threads != 0
 			      : !p->n_threads || p->n_threads > 65536 || p->threads[0] != p->pid) {
-			pr_err("pstree.img: task %u has an invalid thread list (%zu threads)", p->pid,
-			       p->n_threads);
+			pr_err("pstree.img: task %u has an invalid thread list (%zu threads)",
+			       p->pid, p->n_threads);
 			return -EINVAL;
 		}
 		if (!t->zombie) {
@@ -190,9 +191,10 @@ static int read_images(struct restore_ctx *ctx)
 	if (ret)
 		return ret;
 	if (ctx->inv->format_version != CRYO_FORMAT_VERSION || ctx->inv->page_size != PAGE_SIZE) {
-		pr_err("inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
-		       "%lu-byte pages",
-		       ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
+		pr_err(
+		    "inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
+		    "%lu-byte pages",
+		    ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
 		return -EINVAL;
 	}
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)
@@ -254,11 +256,13 @@ static int plan_thread_parents(struct restore_ctx *ctx)
 		int k;
 		if (!c->pst->has_parent_tid || (pid_t)c->pst->parent_tid == p->pid)
 			continue;
-		for (k = 1; k < p->nr_threads && p->threads[k].tid != (pid_t)c->pst->parent_tid; k++)
+		for (k = 1; k < p->nr_threads && p->threads[k].tid != (pid_t)c->pst->parent_tid;
+		     k++)
 			;
 		if (k == p->nr_threads || c->helper) {
-			pr_err("pstree.img: task %d was created by thread %u, not one of process %d",
-			       c->pid, c->pst->parent_tid, p->pid);
+			pr_err(
+			    "pstree.img: task %d was created by thread %u, not one of process %d",
+			    c->pid, c->pst->parent_tid, p->pid);
 			return -EINVAL;
 		}
 		p->threads[k].early = true;
@@ -290,9 +294,10 @@ static int plan(struct restore_ctx *ctx)
 		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
 			return ret;
 	}
-	ctx->states_size = PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
-	ctx->states = mmap(NULL, ctx->states_size, PROT_READ | PROT_WRITE,
-			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ctx->states_size =
+	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
+	ctx->states =
+	    mmap(NULL, ctx->states_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctx->states == MAP_FAILED) {
 		ctx->states = NULL;
 		return -ENOMEM;
@@ -393,8 +398,9 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 	if (t->idx == 0 && ctx->opts->shell_job)
 		return 0;
 	if ((pid_t)p->sid != getsid(0)) {
-		child_fail(t, ESRCH, "the task belonged to session %u, but was created in session %d",
-			   p->sid, getsid(0));
+		child_fail(t, ESRCH,
+			   "the task belonged to session %u, but was created in session %d", p->sid,
+			   getsid(0));
 		return -1;
 	}
 	if ((pid_t)p->pgid == t->pid) {
@@ -431,14 +437,16 @@ static bool pid_is_dying(pid_t pid);
 static long create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags)
 {
 	uint64_t tid = pid;
-	struct cryo_clone_args args = { .flags = flags, .exit_signal = exit_signal,
-					.set_tid = (uint64_t)&tid, .set_tid_size = 1 };
+	struct cryo_clone_args args = {.flags = flags,
+				       .exit_signal = exit_signal,
+				       .set_tid = (uint64_t)&tid,
+				       .set_tid_size = 1};
 	/* a pid of a task just gone stays taken for a moment after /proc lets it go */
 	for (int tries = 0;; tries++) {
 		long ret = sys_clone3(&args);
 		if (ret >= 0 || errno != EEXIST || tries == 2000 || !pid_is_dying(pid))
 			return ret;
-		struct timespec ms = { 0, 1000000 };
+		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
 	}
 }
@@ -466,7 +474,7 @@ static void __attribute__((noreturn)) become_zombie(struct restore_task *t)
 	if (t->pst->comm)
 		prctl(PR_SET_NAME, t->pst->comm, 0, 0, 0);
 	if (WIFSIGNALED(status)) {
-		struct rlimit none = { 0, 0 };
+		struct rlimit none = {0, 0};
 		sigset_t all;
 		setrlimit(RLIMIT_CORE, &none);
 		signal(WTERMSIG(status), SIG_DFL);
@@ -485,14 +493,14 @@ static bool wait_ready(struct restore_ctx *ctx, struct restore_task *t)
 			return true;
 		if (st == TS_FAILED)
 			return false;
-		struct timespec pause = { 0, 20000 };
+		struct timespec pause = {0, 20000};
 		nanosleep(&pause, NULL);
 	}
 }
 
 /* A session helper: starts the session, creates its members, and leaves once they are set. */
-static void __attribute__((noreturn)) helper_main(struct restore_ctx *ctx,
-						   struct restore_task *parent, pid_t sid)
+static void __attribute__((noreturn))
+helper_main(struct restore_ctx *ctx, struct restore_task *parent, pid_t sid)
 {
 	struct restore_task *fail_to = NULL;
 	if (setsid() < 0)
@@ -501,8 +509,8 @@ static void __attribute__((noreturn)) helper_main(struct restore_ctx *ctx,
 		struct restore_task *c = &ctx->tasks[i];
 		if (c->helper != sid || c->parent != (parent ? parent->idx : -1))
 			continue;
-		long pid = create(ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD,
-				  0);
+		long pid =
+		    create(ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD, 0);
 		if (pid < 0) {
 			child_fail(c, errno, "cannot create process %d", c->pid);
 			_exit(1);
@@ -566,7 +574,7 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 				continue;
 			}
 			while (__atomic_load_n(&c->state->state, __ATOMIC_ACQUIRE) == TS_NONE) {
-				struct timespec pause = { 0, 20000 };
+				struct timespec pause = {0, 20000};
 				nanosleep(&pause, NULL);
 			}
 		}
@@ -577,7 +585,8 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 	for (int h = 0; h < ctx->nr_helpers; h++) {
 		bool mine = false;
 		for (int i = t->idx + 1; i < ctx->nr_tasks; i++)
-			mine |= ctx->tasks[i].parent == t->idx && ctx->tasks[i].helper == ctx->helpers[h];
+			mine |= ctx->tasks[i].parent == t->idx &&
+				ctx->tasks[i].helper == ctx->helpers[h];
 		if (!mine)
 			continue;
 		long pid = create(ctx, ctx->helpers[h], SIGCHLD, 0);
@@ -608,7 +617,7 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 	/* the deaths of zombies and helpers are old news to this task: the SIGCHLDs they sent
 	 * now go (the dumped pending signals come back later) */
 	sigset_t chld;
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	while (sigtimedwait(&chld, NULL, &zero) > 0)
@@ -660,14 +669,14 @@ static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		}
 		struct cryo_clone_args ca = {
-			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-				 CLONE_SYSVSEM,
-			.stack = (uint64_t)stack,
-			.stack_size = stack_size,
-			.set_tid = (uint64_t)&tid,
-			.set_tid_size = 1,
+		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			     CLONE_SYSVSEM,
+		    .stack = (uint64_t)stack,
+		    .stack_size = stack_size,
+		    .set_tid = (uint64_t)&tid,
+		    .set_tid_size = 1,
 		};
-		args[n] = (struct early_arg){ ctx, t, th };
+		args[n] = (struct early_arg){ctx, t, th};
 		long rv = cryo_clone3_thread(&ca, sizeof(ca), early_thread_main, &args[n++]);
 		if (rv < 0) {
 			child_fail(t, (int)-rv, "cannot create thread %d", th->tid);
@@ -725,8 +734,7 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_early_threads(ctx, t) ||
-	    create_children(ctx, t, t->pid) ||
-	    (!fs_shared && restore_fs_child(ctx, t)))
+	    create_children(ctx, t, t->pid) || (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))
@@ -752,7 +760,8 @@ static bool pid_is_dying(pid_t pid)
 		return true;
 	if (st.state == 'Z' || st.state == 'X' || (st.flags & PF_EXITING))
 		return true;
-	return proc_parse_status(pid, &ps) == 0 && (ps.sig_shared_pending & (1ull << (SIGKILL - 1)));
+	return proc_parse_status(pid, &ps) == 0 &&
+	       (ps.sig_shared_pending & (1ull << (SIGKILL - 1)));
 }
 
 /* Every pid must be free; one still held by a zombie of the dumped tree is waited for. */
@@ -766,7 +775,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 		for (int k = 1; i < ctx->nr_tasks && k < ctx->tasks[i].nr_threads; k++) {
 			char tpath[32];
 			snprintf(tpath, sizeof(tpath), "/proc/%d", ctx->tasks[i].threads[k].tid);
-			if (access(tpath, F_OK) == 0 && !pid_is_dying(ctx->tasks[i].threads[k].tid)) {
+			if (access(tpath, F_OK) == 0 &&
+			    !pid_is_dying(ctx->tasks[i].threads[k].tid)) {
 				pr_err("cannot restore thread %d of process %d: that id is taken",
 				       ctx->tasks[i].threads[k].tid, ctx->tasks[i].pid);
 				return -EEXIST;
@@ -784,9 +794,10 @@ static int check_pids_free(struct restore_ctx *ctx)
 				return -EEXIST;
 			}
 			if (!told)
-				pr_info("pid %d is still a zombie of the dumped process: waiting", pid);
+				pr_info("pid %d is still a zombie of the dumped process: waiting",
+					pid);
 			told = true;
-			struct timespec ms = { 0, 1000000 };
+			struct timespec ms = {0, 1000000};
 			nanosleep(&ms, NULL);
 		}
 	}
@@ -846,8 +857,8 @@ static int create_tree(struct restore_ctx *ctx)
 			return err ? -err : -EINVAL;
 		}
 		if (!ctx->opts->sibling && waitpid(pid, &status, WNOHANG) == pid) {
-			pr_err("process %ld ended while the tree was being created (status %#x)", pid,
-			       status);
+			pr_err("process %ld ended while the tree was being created (status %#x)",
+			       pid, status);
 			return -ECHILD;
 		}
 		if (now_ns() > deadline) {
@@ -855,7 +866,7 @@ static int create_tree(struct restore_ctx *ctx)
 			       READY_TIMEOUT_NS / 1000000000ull);
 			return -ETIMEDOUT;
 		}
-		struct timespec pause = { 0, 50000 };
+		struct timespec pause = {0, 50000};
 		nanosleep(&pause, NULL);
 	}
 }
@@ -887,7 +898,8 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 		 * stays stopped; its parent heard of it, as it had (see rebuild_rest) */
 		int stop = t->pst->stop_signal;
 		for (int tries = 0;; tries++) {
-			/* an injected signal that is blocked is only queued: let this one through */
+			/* an injected signal that is blocked is only queued: let this one through
+			 */
 			uint64_t mask = ~(1ull << (stop - 1));
 			if (stop < 1 || stop > 64 ||
 			    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(mask), &mask) < 0 ||
@@ -897,7 +909,8 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 			if (ret || event == PTRACE_EVENT_STOP)
 				break;
 			/* the kernel dropped it (a stop signal other than SIGSTOP in a group it
-			 * takes for orphaned): the task raised SIGSTOP again, which it cannot drop */
+			 * takes for orphaned): the task raised SIGSTOP again, which it cannot drop
+			 */
 			if (sig != SIGSTOP || tries) {
 				ret = -EINVAL;
 				break;
@@ -965,18 +978,19 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 			continue;
 		}
 		struct cryo_clone_args args = {
-			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-				 CLONE_SYSVSEM,
-			.set_tid = scratch + sizeof(args),
-			.set_tid_size = 1,
+		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			     CLONE_SYSVSEM,
+		    .set_tid = scratch + sizeof(args),
+		    .set_tid_size = 1,
 		};
 		int sig, event;
 		if ((ret = remote_write(t->pid, scratch, &args, sizeof(args))) ||
 		    (ret = remote_write(t->pid, scratch + sizeof(args), &tid, sizeof(tid))))
 			break;
 		long rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
-		for (int tries = 0; rv == -EEXIST && tries < 2000 && pid_is_dying(th->tid); tries++) {
-			struct timespec ms = { 0, 1000000 };
+		for (int tries = 0; rv == -EEXIST && tries < 2000 && pid_is_dying(th->tid);
+		     tries++) {
+			struct timespec ms = {0, 1000000};
 			nanosleep(&ms, NULL);
 			rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
 		}
@@ -989,8 +1003,8 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 		th->seized = true;
 		ret = wait_stopped(th->tid, &sig, &event);
 		if (!ret && event != PTRACE_EVENT_STOP) {
-			pr_err("thread %d: unexpected first stop (signal %d, event %d)", th->tid, sig,
-			       event);
+			pr_err("thread %d: unexpected first stop (signal %d, event %d)", th->tid,
+			       sig, event);
 			ret = -EINVAL;
 		}
 		if (!ret)
@@ -1005,8 +1019,7 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 	return ret;
 }
 
-static int finish_thread(struct restore_ctx *ctx, struct restore_task *t,
-			 struct restore_thread *th)
+static int finish_thread(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th)
 {
 	int ret;
 
@@ -1059,7 +1072,7 @@ static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task 
 	struct remote *r = &t->rem;
 	uint64_t scratch = remote_scratch(r);
 	uint64_t chld = 1ull << (SIGCHLD - 1);
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	int ret;
 
 	for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
@@ -1100,7 +1113,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
 	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
-	    (ret = forget_new_child_events(ctx, t)) || (ret = restore_pending_signals_remote(ctx, t)))
+	    (ret = forget_new_child_events(ctx, t)) ||
+	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++)
 		if (t->threads[k].rem->err)
@@ -1176,7 +1190,8 @@ static void kill_created(struct restore_ctx *ctx)
 		struct restore_task *t = &ctx->tasks[i];
 		for (int k = t->nr_threads - 1; k > 0; k--)
 			if (t->threads[k].seized)
-				while (waitpid(t->threads[k].tid, NULL, __WALL) < 0 && errno == EINTR)
+				while (waitpid(t->threads[k].tid, NULL, __WALL) < 0 &&
+				       errno == EINTR)
 					;
 		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper &&
 				  !ctx->opts->sibling))
@@ -1218,7 +1233,7 @@ static void cleanup(struct restore_ctx *ctx)
 
 int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 {
-	struct restore_ctx ctx = { .opts = opts };
+	struct restore_ctx ctx = {.opts = opts};
 	pid_t root;
 	uint64_t t0 = now_ns();
 	int ret;

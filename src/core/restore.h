@@ -17,7 +17,7 @@
 struct task_state {
 	volatile int state; /* TS_* */
 	int err;
-	uint32_t go;        /* futex: set by cryo once it holds the task */
+	uint32_t go; /* futex: set by cryo once it holds the task */
 	char msg[400];
 };
 enum { TS_NONE, TS_CREATED, TS_READY, TS_FAILED };
@@ -27,12 +27,12 @@ enum { TS_NONE, TS_CREATED, TS_READY, TS_FAILED };
 struct svc_file {
 	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC } kind;
 	const char *path;    /* SVC_FILE */
-	int flags;           /* SVC_FILE: open flags */
+	int flags;	     /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
-	pid_t desc_pid;      /* SVC_DESC: an open file description shared by several tasks, */
-	FdEntry *desc;       /* ... as task desc_pid had it */
-	int fd;              /* number in the new tasks */
+	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
+	FdEntry *desc;	     /* ... as task desc_pid had it */
+	int fd;		     /* number in the new tasks */
 };
 
 /* One thread of a task being rebuilt; the leader's remote is the task's own. */
@@ -42,36 +42,36 @@ struct restore_thread {
 	struct remote own;
 	struct remote *rem;
 	bool seized;
-	bool early;          /* made in the child phase: it created children of its own */
-	uint32_t done;       /* early: its children are created (a futex word) */
+	bool early;    /* made in the child phase: it created children of its own */
+	uint32_t done; /* early: its children are created (a futex word) */
 };
 
 struct restore_task {
 	pid_t pid;
 	int idx;
-	int parent;          /* index in ctx->tasks, -1 for the root */
+	int parent; /* index in ctx->tasks, -1 for the root */
 	PstreeTask *pst;
 	TaskCore *core;
 	Mm *mm;
 	Pagemap *pagemap;
 	Files *files;
-	ThreadCore *thread;  /* the leader's */
+	ThreadCore *thread;		/* the leader's */
 	struct restore_thread *threads; /* [0] is the leader */
 	int nr_threads;
 	bool early_threads;  /* some threads are made in the child phase */
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool zombie;
-	pid_t helper;        /* a session helper with this pid creates the task, 0 if none */
+	pid_t helper; /* a session helper with this pid creates the task, 0 if none */
 
 	/* plan, fixed before the task is created */
 	struct svc_file *svc; /* this task's own: [0] the page image, [1] the executable */
 	int nr_svc;
-	int *vma_fd;          /* per VMA: the service fd it is mapped from, or -1 */
-	uint64_t area;        /* where the remote-call area goes */
+	int *vma_fd;   /* per VMA: the service fd it is mapped from, or -1 */
+	uint64_t area; /* where the remote-call area goes */
 
 	struct task_state *state;
-	void *pages_pending;  /* pages.c: the page batch running in the task */
+	void *pages_pending; /* pages.c: the page batch running in the task */
 	struct remote rem;
 	bool seized;
 };
@@ -83,16 +83,16 @@ struct restore_ctx {
 	Pstree *pstree;
 	struct restore_task *tasks; /* parents before children; [0] is the root */
 	int nr_tasks;
-	struct task_state *states;   /* shared: one per task, then one per helper */
+	struct task_state *states; /* shared: one per task, then one per helper */
 	size_t states_size;
-	pid_t *helpers;              /* session helpers' pids */
+	pid_t *helpers; /* session helpers' pids */
 	int nr_helpers;
 
 	/* descriptor plan: [0, fd_base) the tasks' own; then log, images dir, terminal; then
 	 * the global objects; then each task's service fds */
 	int fd_base, svc_log, svc_dirfd, svc_tty;
 	int next_fd;
-	struct svc_file *globals;    /* created by the root, inherited by all */
+	struct svc_file *globals; /* created by the root, inherited by all */
 	int nr_globals;
 	bool need_tty;
 };
@@ -104,7 +104,7 @@ struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid);
 
 /* Child phase (runs inside the new task, ordinary C). Failures are reported with child_fail. */
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 int restore_fs_child(struct restore_ctx *ctx, struct restore_task *t);

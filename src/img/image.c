@@ -18,15 +18,15 @@ struct img_header {
 };
 
 static const struct img_kind kinds[IMG_NR_TYPES] = {
-	[IMG_INVENTORY] = { IMG_INVENTORY, 0x43524f01, "inventory.img", &inventory__descriptor },
-	[IMG_PSTREE] = { IMG_PSTREE, 0x43524f02, "pstree.img", &pstree__descriptor },
-	[IMG_CORE] = { IMG_CORE, 0x43524f03, "core-%d.img", &task_core__descriptor },
-	[IMG_MM] = { IMG_MM, 0x43524f04, "mm-%d.img", &mm__descriptor },
-	[IMG_PAGEMAP] = { IMG_PAGEMAP, 0x43524f05, "pagemap-%d.img", &pagemap__descriptor },
-	[IMG_FILES] = { IMG_FILES, 0x43524f06, "files-%d.img", &files__descriptor },
-	[IMG_STATS] = { IMG_STATS, 0x43524f07, "stats-dump.img", &dump_stats__descriptor },
-	[IMG_PAGES] = { IMG_PAGES, 0x43524f50, "pages-%d.img", NULL },
-	[IMG_GHOST] = { IMG_GHOST, 0x43524f47, "ghost-%d.img", NULL },
+    [IMG_INVENTORY] = {IMG_INVENTORY, 0x43524f01, "inventory.img", &inventory__descriptor},
+    [IMG_PSTREE] = {IMG_PSTREE, 0x43524f02, "pstree.img", &pstree__descriptor},
+    [IMG_CORE] = {IMG_CORE, 0x43524f03, "core-%d.img", &task_core__descriptor},
+    [IMG_MM] = {IMG_MM, 0x43524f04, "mm-%d.img", &mm__descriptor},
+    [IMG_PAGEMAP] = {IMG_PAGEMAP, 0x43524f05, "pagemap-%d.img", &pagemap__descriptor},
+    [IMG_FILES] = {IMG_FILES, 0x43524f06, "files-%d.img", &files__descriptor},
+    [IMG_STATS] = {IMG_STATS, 0x43524f07, "stats-dump.img", &dump_stats__descriptor},
+    [IMG_PAGES] = {IMG_PAGES, 0x43524f50, "pages-%d.img", NULL},
+    [IMG_GHOST] = {IMG_GHOST, 0x43524f47, "ghost-%d.img", NULL},
 };
 
 const struct img_kind *img_kind(enum img_type type)
@@ -54,7 +54,7 @@ int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg
 {
 	char name[64];
 	size_t len = protobuf_c_message_get_packed_size(msg);
-	struct img_header hdr = { kinds[type].magic, CRYO_FORMAT_VERSION, (uint32_t)len };
+	struct img_header hdr = {kinds[type].magic, CRYO_FORMAT_VERSION, (uint32_t)len};
 	uint8_t *buf;
 	int fd, ret = 0;
 
@@ -78,7 +78,8 @@ int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg
 	return ret;
 }
 
-static int read_header(int fd, const char *name, struct img_header *hdr, const struct img_kind **kind)
+static int read_header(int fd, const char *name, struct img_header *hdr,
+		       const struct img_kind **kind)
 {
 	ssize_t n = read_all(fd, hdr, sizeof(*hdr));
 	if (n < 0) {
@@ -140,7 +141,8 @@ int img_read_fd(int fd, const char *name, const struct img_kind **kindp, Protobu
 	*msg = protobuf_c_message_unpack(kind->desc, NULL, hdr.length, buf);
 	free(buf);
 	if (!*msg) {
-		pr_err("image %s is corrupt: its %s message does not decode", name, kind->desc->name);
+		pr_err("image %s is corrupt: its %s message does not decode", name,
+		       kind->desc->name);
 		return -EINVAL;
 	}
 	if (kindp)
@@ -192,8 +194,8 @@ void img_free(ProtobufCMessage *msg)
 int img_raw_create(int dirfd, enum img_type type, int id)
 {
 	char name[64];
-	uint8_t page[IMG_RAW_HDR] = { 0 };
-	struct img_header hdr = { kinds[type].magic, CRYO_FORMAT_VERSION, 0 };
+	uint8_t page[IMG_RAW_HDR] = {0};
+	struct img_header hdr = {kinds[type].magic, CRYO_FORMAT_VERSION, 0};
 	int fd, ret;
 
 	img_name(type, id, name, sizeof(name));

@@ -11,7 +11,7 @@
 
 #define CRYO_FORMAT_VERSION 1
 #define IMG_META_MAX (64u << 20) /* no metadata image is anywhere near this */
-#define IMG_RAW_HDR 4096         /* raw images: data starts at this offset, page aligned */
+#define IMG_RAW_HDR 4096	 /* raw images: data starts at this offset, page aligned */
 
 enum img_type {
 	IMG_INVENTORY,

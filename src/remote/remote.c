@@ -11,7 +11,7 @@
 
 #include "core/log.h"
 
-static const uint8_t syscall_insn[] = { 0x0f, 0x05, 0xcc }; /* syscall; int3 */
+static const uint8_t syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
 #define BATCH_CODE_OFF 16
 extern const uint8_t cryo_batch_code[], cryo_batch_code_end[];
 
@@ -77,7 +77,7 @@ int ptrace_stop_wait(pid_t tid, int *stop_sig)
 
 int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
-	struct iovec l = { (void *)buf, len }, rv = { (void *)addr, len };
+	struct iovec l = {(void *)buf, len}, rv = {(void *)addr, len};
 	ssize_t n = process_vm_writev(pid, &l, 1, &rv, 1, 0);
 	if (n < 0)
 		return -errno;
@@ -86,7 +86,7 @@ int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 
 int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	struct iovec l = { buf, len }, rv = { (void *)addr, len };
+	struct iovec l = {buf, len}, rv = {(void *)addr, len};
 	ssize_t n = process_vm_readv(pid, &l, 1, &rv, 1, 0);
 	if (n < 0)
 		return -errno;
@@ -155,7 +155,8 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 			ret = wait_stopped(r->tid, &sig, &event);
 			if (ret)
 				return ret;
-			if (event == PTRACE_EVENT_CLONE || (event == PTRACE_EVENT_STOP && ++traps < 8)) {
+			if (event == PTRACE_EVENT_CLONE ||
+			    (event == PTRACE_EVENT_STOP && ++traps < 8)) {
 				stop--;
 			} else if (sig != (SIGTRAP | 0x80)) {
 				ret = steal_signal(r, sig, event);
@@ -229,10 +230,9 @@ static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
 	return (long)regs.rax;
 }
 
-long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a4, long a5,
-		    long a6)
+long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-	const long a[6] = { a1, a2, a3, a4, a5, a6 };
+	const long a[6] = {a1, a2, a3, a4, a5, a6};
 	long ret;
 	if (!r->area) {
 		pr_err("task %d: remote call without an area", r->tid);
@@ -244,8 +244,7 @@ long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a
 	return ret;
 }
 
-int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5,
-	      long a6)
+int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	if (b->n == BATCH_MAX)
 		return -1;
@@ -267,8 +266,8 @@ int remote_batch_start(struct remote *r, struct remote_batch *b)
 	if (r->stop_mode) {
 		/* no int3 may end the loop: one call at a time, now */
 		for (int i = 0; i < b->n; i++)
-			b->e[i][7] = remote_syscall(r, b->e[i][0], b->e[i][1], b->e[i][2], b->e[i][3],
-						    b->e[i][4], b->e[i][5], b->e[i][6]);
+			b->e[i][7] = remote_syscall(r, b->e[i][0], b->e[i][1], b->e[i][2],
+						    b->e[i][3], b->e[i][4], b->e[i][5], b->e[i][6]);
 		return r->err;
 	}
 	if (r->err)
@@ -283,7 +282,8 @@ int remote_batch_start(struct remote *r, struct remote_batch *b)
 	b->regs.orig_rax = (unsigned long)-1;
 	b->regs.rbx = table;
 	b->regs.rsp = r->area + r->area_size - 256;
-	if (ptrace(PTRACE_SETREGS, r->tid, 0, &b->regs) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0) {
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &b->regs) < 0 ||
+	    ptrace(PTRACE_CONT, r->tid, 0, 0) < 0) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: cannot start a batch of remote calls", r->tid);
 		r->err = -EIO;
@@ -322,8 +322,12 @@ int remote_batch_run(struct remote *r, struct remote_batch *b)
 int remote_map_area(struct remote *r, uint64_t exec_addr)
 {
 	long saved, patched, addr;
-	const long args[6] = { 0, REMOTE_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 };
+	const long args[6] = {0,
+			      REMOTE_AREA_SIZE,
+			      PROT_READ | PROT_WRITE | PROT_EXEC,
+			      MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1,
+			      0};
 	int ret;
 
 	errno = 0;

@@ -21,13 +21,13 @@
 
 struct remote {
 	pid_t tid;
-	uint64_t area;          /* start of the area in the task, 0 if none yet */
+	uint64_t area; /* start of the area in the task, 0 if none yet */
 	uint64_t area_size;
-	bool area_ours;         /* we mapped it and must unmap it */
-	bool stop_mode;         /* see above */
-	int err;                /* first transport failure (-errno), sticky */
-	bool at_syscall_exit;   /* the last call ended in stop mode */
-	int park_sig;           /* signal to hand over when detaching, see remote_park() */
+	bool area_ours;		      /* we mapped it and must unmap it */
+	bool stop_mode;		      /* see above */
+	int err;		      /* first transport failure (-errno), sticky */
+	bool at_syscall_exit;	      /* the last call ended in stop mode */
+	int park_sig;		      /* signal to hand over when detaching, see remote_park() */
 	struct user_regs_struct regs; /* the task's registers when it was taken over */
 	/* signals that arrived while a call was starting: taken out of the way, to be queued
 	 * again with remote_requeue_signals() once the task blocks them */

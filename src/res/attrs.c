@@ -30,10 +30,10 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 
 	/* from inside: prlimit on a task with other credentials needs CAP_SYS_RESOURCE */
 	struct rlimit64 limits[RLIM_NLIMITS];
-	struct remote_batch b = { 0 };
+	struct remote_batch b = {0};
 	for (int res = 0; res < RLIM_NLIMITS; res++)
-		batch_add(&b, __NR_prlimit64, 0, res, 0, remote_batch_data(r) + res * sizeof(limits[0]),
-			  0, 0);
+		batch_add(&b, __NR_prlimit64, 0, res, 0,
+			  remote_batch_data(r) + res * sizeof(limits[0]), 0, 0);
 	if (remote_batch_run(r, &b) ||
 	    remote_read(t->pid, remote_batch_data(r), limits, sizeof(limits))) {
 		rv = -EIO;
@@ -162,8 +162,8 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 
 	rv = rsys2(th->rem, __NR_prctl, PR_GET_TID_ADDRESS, remote_scratch(th->rem));
 	if (rv < 0 || remote_read(t->pid, remote_scratch(th->rem), &tc->clear_child_tid, 8)) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot read its clear-child-tid address",
-			 tid);
+		pr_errno(rv < 0 ? (int)-rv : EFAULT,
+			 "task %d: cannot read its clear-child-tid address", tid);
 		return rv < 0 ? (int)rv : -EFAULT;
 	}
 	return 0;
@@ -203,7 +203,7 @@ int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t)
 int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct remote *r = &t->rem;
-	struct remote_batch b = { 0 };
+	struct remote_batch b = {0};
 	int ret;
 	if (t->core->n_rlimits > RLIM_NLIMITS) {
 		pr_err("core-%d.img: %zu rlimits", t->pid, t->core->n_rlimits);
@@ -211,7 +211,7 @@ int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	for (size_t i = 0; i < t->core->n_rlimits; i++) {
 		RlimitEntry *e = t->core->rlimits[i];
-		struct rlimit64 rl = { e->cur, e->max };
+		struct rlimit64 rl = {e->cur, e->max};
 		uint64_t at = remote_batch_data(r) + i * sizeof(rl);
 		if (e->resource >= RLIM_NLIMITS) {
 			pr_err("core-%d.img: unknown rlimit %u", t->pid, e->resource);
@@ -228,7 +228,8 @@ int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t)
 		long rv = batch_result(&b, i);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot set rlimit %u to %llu/%llu", t->pid,
-				 e->resource, (unsigned long long)e->cur, (unsigned long long)e->max);
+				 e->resource, (unsigned long long)e->cur,
+				 (unsigned long long)e->max);
 			return (int)rv;
 		}
 	}
@@ -243,8 +244,8 @@ int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t)
 
 	if (t->core->has_mce_kill) {
 		rv = t->core->mce_kill == PR_MCE_KILL_DEFAULT
-			     ? rsys2(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_CLEAR)
-			     : rsys3(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, t->core->mce_kill);
+			 ? rsys2(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_CLEAR)
+			 : rsys3(r, __NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, t->core->mce_kill);
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot set its MCE kill policy", t->pid);
 			return (int)rv;
@@ -270,27 +271,28 @@ int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
 {
 	struct remote *r = th->rem;
 	ThreadCore *tc = th->tc;
-	struct remote_batch b = { 0 };
-	char comm[16] = { 0 };
+	struct remote_batch b = {0};
+	char comm[16] = {0};
 	int robust, rseq = -1, slack = -1, ret;
 
 	/* all in one stop of the thread */
 	snprintf(comm, sizeof(comm), "%s", tc->comm);
 	if ((ret = remote_write(t->pid, remote_batch_data(r), comm, sizeof(comm))))
 		return ret;
-	robust = batch_add(&b, __NR_set_robust_list, tc->robust_list, tc->robust_list_len, 0, 0, 0,
-			   0);
+	robust =
+	    batch_add(&b, __NR_set_robust_list, tc->robust_list, tc->robust_list_len, 0, 0, 0, 0);
 	batch_add(&b, __NR_set_tid_address, tc->clear_child_tid, 0, 0, 0, 0, 0);
 	if (tc->has_rseq_ptr && tc->rseq_ptr)
 		rseq = batch_add(&b, SYS_rseq, tc->rseq_ptr, tc->rseq_len, 0, tc->rseq_sig, 0, 0);
 	if (tc->has_timer_slack_ns)
-		slack = batch_add(&b, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns, 0, 0, 0, 0);
+		slack =
+		    batch_add(&b, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns, 0, 0, 0, 0);
 	batch_add(&b, __NR_prctl, PR_SET_NAME, remote_batch_data(r), 0, 0, 0, 0);
 	if ((ret = remote_batch_run(r, &b)))
 		return ret;
 	if (batch_result(&b, robust) < 0 && tc->robust_list) {
-		pr_errno((int)-batch_result(&b, robust), "thread %d: cannot set its robust futex list",
-			 th->tid);
+		pr_errno((int)-batch_result(&b, robust),
+			 "thread %d: cannot set its robust futex list", th->tid);
 		return (int)batch_result(&b, robust);
 	}
 	if (rseq >= 0 && batch_result(&b, rseq) < 0) {
@@ -315,19 +317,21 @@ int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t)
 	snprintf(buf, sizeof(buf), "%d", t->core->oom_score_adj);
 	if (write_file(path, buf) < 0) {
 		int err = errno;
-		pr_errno(err, "task %d: cannot set oom_score_adj %d", t->pid, t->core->oom_score_adj);
+		pr_errno(err, "task %d: cannot set oom_score_adj %d", t->pid,
+			 t->core->oom_score_adj);
 		return -err;
 	}
 	for (int k = 0; k < t->nr_threads; k++) {
 		ThreadCore *tc = t->threads[k].tc;
 		pid_t tid = t->threads[k].tid;
-		struct sched_param sp = { .sched_priority = tc->sched_prio };
+		struct sched_param sp = {.sched_priority = tc->sched_prio};
 		int policy = tc->sched_policy | (tc->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
 
-		if (tc->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, tid,
-					      tc->ioprio) < 0) {
+		if (tc->has_ioprio &&
+		    syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, tid, tc->ioprio) < 0) {
 			int err = errno;
-			pr_errno(err, "thread %d: cannot set its I/O priority %#x", tid, tc->ioprio);
+			pr_errno(err, "thread %d: cannot set its I/O priority %#x", tid,
+				 tc->ioprio);
 			return -err;
 		}
 		if (tc->has_cpu_affinity && tc->cpu_affinity.len > 0 &&

@@ -61,16 +61,15 @@ static int last_cap(void)
 		}                                                                                  \
 	} while (0)
 
-int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
-			 struct restore_thread *th)
+int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th)
 {
 	struct remote *r = th->rem;
 	Creds *c = th->tc->creds;
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data_sets[2] = {
-		{ (uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh },
-		{ (uint32_t)(c->cap_eff >> 32), (uint32_t)(c->cap_prm >> 32),
-		  (uint32_t)(c->cap_inh >> 32) },
+	    {(uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh},
+	    {(uint32_t)(c->cap_eff >> 32), (uint32_t)(c->cap_prm >> 32),
+	     (uint32_t)(c->cap_inh >> 32)},
 	};
 	int ncap = last_cap(), ret;
 
@@ -81,14 +80,20 @@ int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 	/* one batch: groups at the data area, then the capability header and sets */
 	uint64_t data = remote_batch_data(r);
 	uint64_t caps = data + PAGE_ALIGN(c->n_groups * sizeof(uint32_t));
-	struct remote_batch b = { 0 };
-	static const char *const what[] = { "set supplementary groups", "drop a bounding capability",
-					    "set securebits", "set gids", "set uids", "set fs ids",
-					    "set capabilities", "raise an ambient capability" };
+	struct remote_batch b = {0};
+	static const char *const what[] = {"set supplementary groups",
+					   "drop a bounding capability",
+					   "set securebits",
+					   "set gids",
+					   "set uids",
+					   "set fs ids",
+					   "set capabilities",
+					   "raise an ambient capability"};
 	int step[BATCH_MAX];
 
 	if (caps + sizeof(hdr) + sizeof(data_sets) > r->area + r->area_size) {
-		pr_err("thread %d: too many groups (%zu) for the remote area", th->tid, c->n_groups);
+		pr_err("thread %d: too many groups (%zu) for the remote area", th->tid,
+		       c->n_groups);
 		return -E2BIG;
 	}
 	if ((ret = remote_write(t->pid, data, c->groups, c->n_groups * sizeof(uint32_t))) ||
@@ -131,7 +136,8 @@ int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 		long rv = rsys2(r, __NR_prctl, PR_SET_SECUREBITS, c->securebits);
 		if (rv < 0 && !(c->securebits & SECBIT_LOCKS))
 			/* without CAP_SETPCAP only keep-caps itself can still be turned off */
-			rv = rsys2(r, __NR_prctl, PR_SET_KEEPCAPS, !!(c->securebits & SECBIT_KEEP_CAPS));
+			rv = rsys2(r, __NR_prctl, PR_SET_KEEPCAPS,
+				   !!(c->securebits & SECBIT_KEEP_CAPS));
 		CHECK(rv, "set securebits");
 	}
 	pr_info("thread %d: credentials set (uid %u, gid %u)", th->tid, c->uid, c->gid);

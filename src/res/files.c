@@ -187,8 +187,8 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd)
 		e->kind = FD_KIND__FD_DIR;
 	} else if (S_ISCHR(st.st_mode) && is_tty_major(major(st.st_rdev))) {
 		if (!ctx->opts->shell_job) {
-			pr_err("task %d: fd %d is the terminal %s: dump it with --shell-job", t->pid, fd,
-			       link);
+			pr_err("task %d: fd %d is the terminal %s: dump it with --shell-job",
+			       t->pid, fd, link);
 			return -ENOTSUP;
 		}
 		e->kind = FD_KIND__FD_TTY;
@@ -236,7 +236,8 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 	for (size_t i = 0; i < f->n_fds; i++) {
 		FdEntry *e = f->fds[i];
 		if (e->fd < 0 || e->fd >= FILES_MAX_FD || e->kind < FD_KIND__FD_REG ||
-		    e->kind > FD_KIND__FD_TTY || (e->kind != FD_KIND__FD_TTY && (!e->path || e->path[0] != '/')) ||
+		    e->kind > FD_KIND__FD_TTY ||
+		    (e->kind != FD_KIND__FD_TTY && (!e->path || e->path[0] != '/')) ||
 		    (e->has_ghost && e->ghost >= 0 && (size_t)e->ghost >= f->n_ghosts)) {
 			pr_err("files-%d.img: descriptor entry %zu is invalid", t->pid, i);
 			return -EINVAL;
@@ -246,7 +247,8 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 			for (j = 0; j < i && f->fds[j]->fd != e->dup_of; j++)
 				;
 			if (j == i || f->fds[j]->has_dup_of) {
-				pr_err("files-%d.img: fd %d duplicates fd %d, which comes not before it",
+				pr_err("files-%d.img: fd %d duplicates fd %d, which comes not "
+				       "before it",
 				       t->pid, e->fd, e->dup_of);
 				return -EINVAL;
 			}
@@ -355,8 +357,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 		FdEntry *e = t->files->fds[i];
 		/* a description shared with other tasks was opened once, by the root */
 		struct svc_file *g = e->has_dup_of_pid && (pid_t)e->dup_of_pid != t->pid
-					     ? restore_find_desc(ctx, e->dup_of_pid, e->dup_of)
-					     : restore_find_desc(ctx, t->pid, e->fd);
+					 ? restore_find_desc(ctx, e->dup_of_pid, e->dup_of)
+					 : restore_find_desc(ctx, t->pid, e->fd);
 		if (g) {
 			if (dup2(g->fd, e->fd) < 0 ||
 			    fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
@@ -368,8 +370,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (e->has_dup_of && !e->has_dup_of_pid) {
 			if (dup2(e->dup_of, e->fd) < 0 ||
 			    fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
-				child_fail(t, errno, "cannot make fd %d a duplicate of fd %d", e->fd,
-					   e->dup_of);
+				child_fail(t, errno, "cannot make fd %d a duplicate of fd %d",
+					   e->fd, e->dup_of);
 				return -1;
 			}
 			continue;
@@ -391,8 +393,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (e->kind == FD_KIND__FD_REG && e->has_size && !e->has_ghost) {
 			struct stat st;
 			if (fstat(e->fd, &st) == 0 && (uint64_t)st.st_size < e->pos)
-				pr_warn("task %d: %s is shorter now than the position of fd %d", t->pid,
-					e->path, e->fd);
+				pr_warn("task %d: %s is shorter now than the position of fd %d",
+					t->pid, e->path, e->fd);
 		}
 		if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
 			child_fail(t, errno, "cannot set close-on-exec of fd %d", e->fd);
@@ -448,8 +450,8 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 			       t->pid, e->fd, e->dup_of, e->dup_of_pid);
 			return -EINVAL;
 		}
-		if (!restore_add_global(ctx, (struct svc_file){ .kind = SVC_DESC,
-							      .desc_pid = o->pid, .desc = orig }))
+		if (!restore_add_global(
+			ctx, (struct svc_file){.kind = SVC_DESC, .desc_pid = o->pid, .desc = orig}))
 			return -ENOMEM;
 	}
 	return 0;

@@ -83,13 +83,14 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		       s->start, s->end);
 		return -ENOTSUP;
 	}
-	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") &&
-		 strncmp(p, "[anon:", 6) && strncmp(p, "[anon_shmem:", 12)) {
+	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") && strncmp(p, "[anon:", 6) &&
+	    strncmp(p, "[anon_shmem:", 12)) {
 		pr_err("task %d: special mapping %s at %#lx is not supported", t->pid, p, s->start);
 		return -ENOTSUP;
 	} else if (s->ino == 0 && !shared)
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
-	else if (shared && (!strncmp(p, "/dev/zero (deleted)", 19) || !strncmp(p, "[anon_shmem:", 12)))
+	else if (shared &&
+		 (!strncmp(p, "/dev/zero (deleted)", 19) || !strncmp(p, "[anon_shmem:", 12)))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;
 	else if (!strncmp(p, "/SYSV", 5)) {
 		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
@@ -155,7 +156,8 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	    v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
 		char link[96];
 		struct stat st;
-		snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
+		snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start,
+			 s->end);
 		if (stat(link, &st) < 0) {
 			int err = errno;
 			pr_errno(err, "task %d: cannot stat the file mapped at %#lx (%s)", t->pid,
@@ -188,8 +190,8 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 	for (line = strtok_r(buf, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
 		struct smaps_vma s;
 		int pos = 0;
-		if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &s.start, &s.end, s.perms, &s.pgoff,
-			   &s.dev_major, &s.dev_minor, &s.ino, &pos) >= 7) {
+		if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &s.start, &s.end, s.perms,
+			   &s.pgoff, &s.dev_major, &s.dev_minor, &s.ino, &pos) >= 7) {
 			snprintf(s.path, sizeof(s.path), "%s", line + pos);
 			s.vmflags[0] = 0;
 			cur = s;
@@ -284,7 +286,8 @@ static int check_vmas(struct restore_task *t)
 			       t->pid, v->start, v->end);
 			return -EINVAL;
 		}
-		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
+		     v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->path || v->path[0] != '/')) {
 			pr_err("mm-%d.img: file mapping %#lx-%#lx has no file path", t->pid,
 			       v->start, v->end);
@@ -350,11 +353,12 @@ static int pick_area(struct restore_task *t)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < mm->n_vmas; i++)
-		r[n++] = (struct range){ mm->vmas[i]->start, mm->vmas[i]->end };
-	for (line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+		r[n++] = (struct range){mm->vmas[i]->start, mm->vmas[i]->end};
+	for (line = strtok_r(buf, "\n", &save); line && n < cap;
+	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long s, e;
 		if (sscanf(line, "%lx-%lx", &s, &e) == 2)
-			r[n++] = (struct range){ s, e };
+			r[n++] = (struct range){s, e};
 	}
 	free(buf);
 	qsort(r, n, sizeof(*r), cmp_range);
@@ -384,9 +388,10 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 	if (!t->vma_fd)
 		return -ENOMEM;
 	/* [0] the page image, [1] the executable */
-	if (add_svc(ctx, t, (struct svc_file){ .kind = SVC_PAGES }) < 0 ||
-	    add_svc(ctx, t, (struct svc_file){ .kind = SVC_FILE, .path = mm->exe_path,
-					       .flags = O_RDONLY }) < 0)
+	if (add_svc(ctx, t, (struct svc_file){.kind = SVC_PAGES}) < 0 ||
+	    add_svc(ctx, t,
+		    (struct svc_file){.kind = SVC_FILE, .path = mm->exe_path, .flags = O_RDONLY}) <
+		0)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
@@ -395,9 +400,9 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 			/* one shmem object per dumped one, made by the root and inherited by every
 			 * task: all mappings of it, in any task, map it again */
 			struct svc_file *g = restore_add_global(
-				ctx, (struct svc_file){ .kind = SVC_SHMEM,
-							.shmem_id = v->has_ino ? v->ino : ~i,
-							.shmem_size = v->pgoff + v->end - v->start });
+			    ctx, (struct svc_file){.kind = SVC_SHMEM,
+						   .shmem_id = v->has_ino ? v->ino : ~i,
+						   .shmem_size = v->pgoff + v->end - v->start});
 			if (!g)
 				return -ENOMEM;
 			t->vma_fd[i] = g->fd;
@@ -405,7 +410,7 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
-		struct svc_file f = { .kind = SVC_FILE, .path = v->path, .flags = O_RDONLY };
+		struct svc_file f = {.kind = SVC_FILE, .path = v->path, .flags = O_RDONLY};
 		if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE))
 			f.flags = O_RDWR;
 		ret = add_svc(ctx, t, f);
@@ -431,9 +436,10 @@ struct vdso_set {
 
 static int kind_slot(VmaKind k)
 {
-	return k == VMA_KIND__VMA_VVAR ? 0 : k == VMA_KIND__VMA_VVAR_VCLOCK ? 1
-					 : k == VMA_KIND__VMA_VDSO	   ? 2
-									   : -1;
+	return k == VMA_KIND__VMA_VVAR		? 0
+	       : k == VMA_KIND__VMA_VVAR_VCLOCK ? 1
+	       : k == VMA_KIND__VMA_VDSO	? 2
+						: -1;
 }
 
 static int read_own_vdso(pid_t pid, struct vdso_set *cur)
@@ -507,16 +513,16 @@ static void unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
 	int n = 0;
 	uint64_t from = 0;
 
-	keep[n++] = (struct range){ t->area, t->area + REMOTE_AREA_SIZE };
+	keep[n++] = (struct range){t->area, t->area + REMOTE_AREA_SIZE};
 	for (int i = 0; i < 3; i++)
 		if (cur->start[i])
-			keep[n++] = (struct range){ cur->start[i], cur->end[i] };
+			keep[n++] = (struct range){cur->start[i], cur->end[i]};
 	qsort(keep, n, sizeof(keep[0]), cmp_range);
 	for (int i = 0; i <= n; i++) {
 		uint64_t to = i < n ? keep[i].start : TASK_SIZE_MAX;
 		if (to > from)
-			layout_add(lb, "unmap cryo's memory", 0, __NR_munmap, from, to - from, 0, 0, 0,
-				   0);
+			layout_add(lb, "unmap cryo's memory", 0, __NR_munmap, from, to - from, 0, 0,
+				   0, 0);
 		if (i < n)
 			from = keep[i].end;
 	}
@@ -524,14 +530,15 @@ static void unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
 
 static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct layout_batch *lb)
 {
-	struct vdso_set want = { 0 };
+	struct vdso_set want = {0};
 	int64_t delta = 0;
 	bool have_delta = false;
 
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		int slot = kind_slot(t->mm->vmas[i]->kind);
 		if (slot >= 0)
-			want.start[slot] = t->mm->vmas[i]->start, want.end[slot] = t->mm->vmas[i]->end;
+			want.start[slot] = t->mm->vmas[i]->start,
+			want.end[slot] = t->mm->vmas[i]->end;
 	}
 	for (int i = 0; i < 3; i++) {
 		if (!want.start[i] && cur->start[i]) {
@@ -542,7 +549,8 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct 
 		if (!want.start[i])
 			continue;
 		if (!cur->start[i] || want.end[i] - want.start[i] != cur->end[i] - cur->start[i]) {
-			pr_err("task %d: the dumped vDSO layout does not match this kernel's (area %d: "
+			pr_err("task %d: the dumped vDSO layout does not match this kernel's (area "
+			       "%d: "
 			       "%#lx bytes dumped, %#lx here)",
 			       t->pid, i, want.end[i] - want.start[i], cur->end[i] - cur->start[i]);
 			return -ENOTSUP;
@@ -635,10 +643,10 @@ static const struct {
 	uint32_t bit;
 	int advice;
 } advice_map[] = {
-	{ CRYO_MADV_DONTFORK, MADV_DONTFORK },	 { CRYO_MADV_DONTDUMP, MADV_DONTDUMP },
-	{ CRYO_MADV_HUGEPAGE, MADV_HUGEPAGE },	 { CRYO_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
-	{ CRYO_MADV_MERGEABLE, MADV_MERGEABLE }, { CRYO_MADV_WIPEONFORK, MADV_WIPEONFORK },
-	{ CRYO_MADV_SEQUENTIAL, MADV_SEQUENTIAL }, { CRYO_MADV_RANDOM, MADV_RANDOM },
+    {CRYO_MADV_DONTFORK, MADV_DONTFORK},     {CRYO_MADV_DONTDUMP, MADV_DONTDUMP},
+    {CRYO_MADV_HUGEPAGE, MADV_HUGEPAGE},     {CRYO_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE},
+    {CRYO_MADV_MERGEABLE, MADV_MERGEABLE},   {CRYO_MADV_WIPEONFORK, MADV_WIPEONFORK},
+    {CRYO_MADV_SEQUENTIAL, MADV_SEQUENTIAL}, {CRYO_MADV_RANDOM, MADV_RANDOM},
 };
 
 struct prctl_mm_map_v1 {
@@ -656,15 +664,25 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 	Mm *mm = t->mm;
 	uint64_t scratch = remote_scratch(r);
 	struct prctl_mm_map_v1 map = {
-		mm->start_code, mm->end_code, mm->start_data, mm->end_data, mm->start_brk, mm->brk,
-		mm->start_stack, mm->arg_start, mm->arg_end, mm->env_start, mm->env_end,
-		scratch + sizeof(map), (uint32_t)(mm->n_auxv * sizeof(uint64_t)),
-		(uint32_t)t->svc[1].fd,
+	    mm->start_code,
+	    mm->end_code,
+	    mm->start_data,
+	    mm->end_data,
+	    mm->start_brk,
+	    mm->brk,
+	    mm->start_stack,
+	    mm->arg_start,
+	    mm->arg_end,
+	    mm->env_start,
+	    mm->env_end,
+	    scratch + sizeof(map),
+	    (uint32_t)(mm->n_auxv * sizeof(uint64_t)),
+	    (uint32_t)t->svc[1].fd,
 	};
 	long rv;
 	int ret;
 
-	struct remote_batch b = { 0 };
+	struct remote_batch b = {0};
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
 		for (size_t a = 0; a < sizeof(advice_map) / sizeof(advice_map[0]); a++)
@@ -675,8 +693,8 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 			batch_add(&b, __NR_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (v->locked)
 			batch_add(&b, __NR_mlock2, v->start, v->end - v->start,
-				  (v->madvise & CRYO_MADV_LOCKONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0, 0,
-				  0, 0);
+				  (v->madvise & CRYO_MADV_LOCKONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0,
+				  0, 0, 0);
 		if (b.n > BATCH_MAX - 16 || i + 1 == mm->n_vmas) {
 			ret = remote_batch_run(r, &b);
 			if (ret)
@@ -700,8 +718,9 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 		return ret;
 	rv = rsys5(r, __NR_prctl, PR_SET_MM, PR_SET_MM_MAP, scratch, sizeof(map), 0);
 	if (rv < 0) {
-		pr_errno((int)-rv, "task %d: cannot set its mm fields (brk %#lx, stack %#lx, exe %s)",
-			 t->pid, mm->brk, mm->start_stack, mm->exe_path);
+		pr_errno((int)-rv,
+			 "task %d: cannot set its mm fields (brk %#lx, stack %#lx, exe %s)", t->pid,
+			 mm->brk, mm->start_stack, mm->exe_path);
 		return (int)rv;
 	}
 	return 0;

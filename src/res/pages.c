@@ -4,9 +4,10 @@
  * indexed by pagemap-PID.img. A task alone in the dump is read with process_vm_readv. A task
  * of a tree is read through /proc/PID/mem (two copies, a little slower): process_vm_readv pins
  * pages, and since Linux 5.19 a read-only pin of an anonymous page shared copy-on-write after
- * fork makes the kernel copy it, which would undo that sharing in a tree left running. Shared anonymous memory is read through its shmem file (map_files), whose
- * holes are skipped. Restore: the task reads its own pages
- * straight from the image with remote preadv, one copy, in the kernel. */
+ * fork makes the kernel copy it, which would undo that sharing in a tree left running. Shared
+ * anonymous memory is read through its shmem file (map_files), whose holes are skipped. Restore:
+ * the task reads its own pages straight from the image with remote preadv, one copy, in the kernel.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,12 +38,12 @@
 struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
-	int buf_fd[NR_BUFS];   /* the image each batch goes to */
+	int buf_fd[NR_BUFS];	   /* the image each batch goes to */
 	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
-	int head, count; /* next to write, batches queued */
-	int fill;        /* buffer being filled by the dumping thread */
+	int head, count;	   /* next to write, batches queued */
+	int fill;		   /* buffer being filled by the dumping thread */
 	int fd;
-	int err;         /* first write error (-errno), sticky */
+	int err; /* first write error (-errno), sticky */
 	bool done;
 	uint64_t bytes;
 	pthread_t thread;
@@ -53,13 +54,13 @@ struct write_ring {
 struct page_writer {
 	struct dump_ctx *ctx;
 	struct dump_task *t;
-	struct write_ring *ring;    /* shared by every task of the dump */
+	struct write_ring *ring; /* shared by every task of the dump */
 	size_t used;
-	bool pin_ok;                /* process_vm_readv may be used */
+	bool pin_ok;		    /* process_vm_readv may be used */
 	struct iovec riov[MAX_IOV]; /* where the process_vm_readv part of the batch comes from */
 	int nr_riov;
-	size_t riov_start;          /* ... and where in the buffer it starts */
-	int mem_fd;                 /* /proc/PID/mem */
+	size_t riov_start; /* ... and where in the buffer it starts */
+	int mem_fd;	   /* /proc/PID/mem */
 	PageRun *last;
 };
 
@@ -197,7 +198,7 @@ static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 /* Fetch the process_vm_readv part of the batch. */
 static int fetch(struct page_writer *w)
 {
-	struct iovec liov = { w->ring->buf[w->ring->fill] + w->riov_start, w->used - w->riov_start };
+	struct iovec liov = {w->ring->buf[w->ring->fill] + w->riov_start, w->used - w->riov_start};
 	ssize_t n;
 
 	if (!w->nr_riov)
@@ -221,7 +222,8 @@ static int flush(struct page_writer *w)
 		return ret;
 	if (w->used) {
 		if (w->ring->err) {
-			pr_errno(-w->ring->err, "cannot write the page image of task %d", w->t->pid);
+			pr_errno(-w->ring->err, "cannot write the page image of task %d",
+				 w->t->pid);
 			return w->ring->err;
 		}
 		w->ring->fill = ring_submit(w->ring, w->ring->fill, w->used, false);
@@ -245,17 +247,19 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 			/* the pinned part before it first, to keep the batch in address order */
 			if ((ret = fetch(w)))
 				return ret;
-			ssize_t n = pread(src_fd, w->ring->buf[w->ring->fill] + w->used, chunk, src_off);
+			ssize_t n =
+			    pread(src_fd, w->ring->buf[w->ring->fill] + w->used, chunk, src_off);
 			if (n != (ssize_t)chunk) {
 				int err = n < 0 ? errno : EIO;
-				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid, addr);
+				pr_errno(err, "task %d: cannot read memory at %#lx", w->t->pid,
+					 addr);
 				return -err;
 			}
 			w->riov_start = w->used + chunk;
 		} else {
 			if (w->nr_riov == MAX_IOV && (ret = fetch(w)))
 				return ret;
-			w->riov[w->nr_riov++] = (struct iovec){ (void *)addr, chunk };
+			w->riov[w->nr_riov++] = (struct iovec){(void *)addr, chunk};
 		}
 		w->used += chunk;
 		addr += chunk, src_off += chunk, len -= chunk;
@@ -271,15 +275,15 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
 	bool private_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
 	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = v->start,
-		.end = v->end,
-		.vec = (uint64_t)vec,
-		.vec_len = SCAN_VEC,
-		.category_inverted = exclude,
-		.category_mask = exclude,
-		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .size = sizeof(arg),
+	    .start = v->start,
+	    .end = v->end,
+	    .vec = (uint64_t)vec,
+	    .vec_len = SCAN_VEC,
+	    .category_inverted = exclude,
+	    .category_mask = exclude,
+	    .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 	/* process_vm_readv needs a readable mapping, and must not touch shared pages */
 	int src = w->pin_ok && (v->prot & PROT_READ) ? -1 : w->mem_fd;
@@ -328,7 +332,8 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		pr_errno(-ret, "task %d: cannot open its shared memory at %#lx", w->t->pid, v->start);
+		pr_errno(-ret, "task %d: cannot open its shared memory at %#lx", w->t->pid,
+			 v->start);
 		return ret;
 	}
 	w->ctx->stats.pages_scanned += len / PAGE_SIZE;
@@ -350,7 +355,7 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct page_writer w = { .ctx = ctx, .t = t, .mem_fd = -1, .pin_ok = ctx->nr_tasks == 1 };
+	struct page_writer w = {.ctx = ctx, .t = t, .mem_fd = -1, .pin_ok = ctx->nr_tasks == 1};
 	char path[64];
 	int pagemap_fd, out_fd = -1, ret = 0, wret;
 	uint64_t t0 = now_ns();
@@ -447,7 +452,7 @@ struct page_filler {
 	struct restore_task *t;
 	struct iovec iov[MAX_IOV];
 	int nr;
-	uint64_t file_off;  /* where iov[0] starts in the page image */
+	uint64_t file_off; /* where iov[0] starts in the page image */
 	uint64_t bytes;
 };
 
@@ -513,11 +518,11 @@ static int fill_readonly(struct restore_task *t, int mem_fd, uint64_t addr, uint
 struct page_fill {
 	struct remote_batch batch;
 	uint32_t cryo_first, cryo_count; /* runs cryo writes itself, while the task reads */
-	uint64_t cryo_off;               /* where the first of them is in the image */
-	uint64_t want[BATCH_MAX];   /* bytes each preadv must read */
-	uint64_t off[BATCH_MAX];    /* where in the page image */
-	uint32_t first[BATCH_MAX];  /* its first run */
-	uint32_t count[BATCH_MAX];  /* and how many */
+	uint64_t cryo_off;		 /* where the first of them is in the image */
+	uint64_t want[BATCH_MAX];	 /* bytes each preadv must read */
+	uint64_t off[BATCH_MAX];	 /* where in the page image */
+	uint32_t first[BATCH_MAX];	 /* its first run */
+	uint32_t count[BATCH_MAX];	 /* and how many */
 };
 
 /* Queue the preadv of runs [first, first+count) whose iovecs are at iov_at in the task. */
@@ -552,8 +557,8 @@ static int queue_preadv(struct restore_task *t, struct page_fill *pf, struct pag
 /* cryo's half: read from the image, written into the task with process_vm_writev. */
 static int fill_from_cryo(struct restore_task *t, struct page_fill *pf)
 {
-	uint8_t *buf = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *buf =
+	    mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t off = pf->cryo_off;
 	int ret = 0;
 
@@ -572,7 +577,8 @@ static int fill_from_cryo(struct restore_task *t, struct page_fill *pf)
 			}
 			ret = remote_write(t->pid, addr, buf, chunk);
 			if (ret)
-				pr_errno(-ret, "task %d: cannot write its memory at %#lx", t->pid, addr);
+				pr_errno(-ret, "task %d: cannot write its memory at %#lx", t->pid,
+					 addr);
 			addr += chunk, off += chunk, len -= chunk;
 		}
 	}
@@ -582,7 +588,7 @@ static int fill_from_cryo(struct restore_task *t, struct page_fill *pf)
 
 int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 {
-	struct page_filler f = { .t = t };
+	struct page_filler f = {.t = t};
 	struct page_fill *pf = calloc(1, sizeof(*pf));
 	Pagemap *pm = t->pagemap;
 	uint64_t off = 0, iov_at = remote_batch_data(&t->rem);
@@ -603,7 +609,7 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 
 		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
-			struct page_filler one = { .t = t };
+			struct page_filler one = {.t = t};
 			if (shared && !(prot & PROT_WRITE)) {
 				/* a forced write cannot reach a shared page: open it up briefly */
 				long rv = rsys3(&t->rem, __NR_mprotect, v->start, v->end - v->start,
@@ -614,7 +620,7 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 				}
 			}
 			if (shared) {
-				one.iov[0] = (struct iovec){ (void *)run->vaddr, len };
+				one.iov[0] = (struct iovec){(void *)run->vaddr, len};
 				one.nr = 1;
 				one.file_off = off;
 				ret = fill_flush(&one);
@@ -659,7 +665,7 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 			f.file_off = off;
 			group_first = i;
 		}
-		f.iov[f.nr++] = (struct iovec){ (void *)run->vaddr, len };
+		f.iov[f.nr++] = (struct iovec){(void *)run->vaddr, len};
 		f.bytes += len;
 		off += len;
 	}
@@ -686,16 +692,16 @@ int restore_pages_finish(struct restore_ctx *ctx, struct restore_task *t)
 	for (int i = 0; !ret && i < pf->batch.n; i++) {
 		long rv = batch_result(&pf->batch, i);
 		if (rv < 0 || (uint64_t)rv > pf->want[i]) {
-			pr_errno(rv < 0 ? (int)-rv : EIO, "task %d: cannot read its pages from the image",
-				 t->pid);
+			pr_errno(rv < 0 ? (int)-rv : EIO,
+				 "task %d: cannot read its pages from the image", t->pid);
 			ret = rv < 0 ? (int)rv : -EIO;
 		} else if ((uint64_t)rv < pf->want[i]) {
 			/* short: the rest, call by call */
-			struct page_filler f = { .t = t, .file_off = pf->off[i] };
+			struct page_filler f = {.t = t, .file_off = pf->off[i]};
 			for (uint32_t k = 0; k < pf->count[i]; k++) {
 				PageRun *run = t->pagemap->runs[pf->first[i] + k];
-				f.iov[f.nr++] = (struct iovec){ (void *)run->vaddr,
-								run->nr_pages * PAGE_SIZE };
+				f.iov[f.nr++] =
+				    (struct iovec){(void *)run->vaddr, run->nr_pages * PAGE_SIZE};
 			}
 			f.bytes = pf->want[i];
 			/* drop what the first read did */

@@ -54,7 +54,7 @@ void regs_fixup_restart(struct user_regs_struct *r)
 int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
 	static uint8_t xbuf[XSTATE_MAX];
-	struct iovec iov = { xbuf, sizeof(xbuf) };
+	struct iovec iov = {xbuf, sizeof(xbuf)};
 	ThreadCore *tc = th->tc;
 	pid_t tid = th->tid;
 
@@ -71,8 +71,7 @@ int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 	tc->xstate.data = arena_memdup(&ctx->arena, xbuf, iov.iov_len);
 	if (!tc->xstate.data)
 		return -ENOMEM;
-	pr_info("task %d: registers, ip %#lx, %zu bytes of xstate", tid, tc->regs->ip,
-		iov.iov_len);
+	pr_info("task %d: registers, ip %#lx, %zu bytes of xstate", tid, tc->regs->ip, iov.iov_len);
 	return 0;
 }
 
@@ -80,14 +79,15 @@ int restore_regs(struct restore_ctx *ctx, struct restore_task *t, struct restore
 {
 	ThreadCore *tc = th->tc;
 	struct user_regs_struct regs;
-	struct iovec iov = { tc->xstate.data, tc->xstate.len };
+	struct iovec iov = {tc->xstate.data, tc->xstate.len};
 
 	regs_from_image(tc->regs, &regs);
 	regs_fixup_restart(&regs);
 	/* user code and stack segments are the only ones a 64-bit task runs with */
 	if (regs.cs != 0x33 || regs.ss != 0x2b) {
-		pr_err("thread %d: image has segment registers cs=%#llx ss=%#llx: not a 64-bit task",
-		       th->tid, regs.cs, regs.ss);
+		pr_err(
+		    "thread %d: image has segment registers cs=%#llx ss=%#llx: not a 64-bit task",
+		    th->tid, regs.cs, regs.ss);
 		return -EINVAL;
 	}
 	if (ptrace(PTRACE_SETREGSET, th->tid, NT_X86_XSTATE, &iov) < 0) {

@@ -32,7 +32,8 @@ struct kernel_stack {
 static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo ***out, size_t *n)
 {
 	uint8_t buf[32 * SIGINFO_SIZE];
-	struct cryo_peeksiginfo_args args = { .off = 0, .flags = shared ? CRYO_PEEKSIGINFO_SHARED : 0, .nr = 32 };
+	struct cryo_peeksiginfo_args args = {
+	    .off = 0, .flags = shared ? CRYO_PEEKSIGINFO_SHARED : 0, .nr = 32};
 
 	for (;;) {
 		long got = ptrace(PTRACE_PEEKSIGINFO, tid, &args, buf);
@@ -48,7 +49,8 @@ static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo **
 			if (!si)
 				return -ENOMEM;
 			si->raw.len = SIGINFO_SIZE;
-			si->raw.data = arena_memdup(&ctx->arena, buf + i * SIGINFO_SIZE, SIGINFO_SIZE);
+			si->raw.data =
+			    arena_memdup(&ctx->arena, buf + i * SIGINFO_SIZE, SIGINFO_SIZE);
 			if (!si->raw.data || !dump_push(ctx, (void ***)out, n, si))
 				return -ENOMEM;
 			pr_info("task %d: pending %s signal %d", tid, shared ? "shared" : "private",
@@ -66,13 +68,14 @@ int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 
 	struct kernel_sigaction acts[NSIG_KERNEL + 1];
-	struct remote_batch b = { 0 };
+	struct remote_batch b = {0};
 	uint64_t data = remote_batch_data(r);
 
 	/* all at once: one stop of the task */
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			batch_add(&b, __NR_rt_sigaction, sig, 0, data + sig * sizeof(acts[0]), 8, 0, 0);
+			batch_add(&b, __NR_rt_sigaction, sig, 0, data + sig * sizeof(acts[0]), 8, 0,
+				  0);
 	ret = remote_batch_run(r, &b);
 	if (!ret)
 		ret = remote_read(t->pid, data, acts, sizeof(acts));
@@ -84,7 +87,8 @@ int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 			continue;
 		long rv = batch_result(&b, i++);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot read the action of signal %d", t->pid, sig);
+			pr_errno((int)-rv, "task %d: cannot read the action of signal %d", t->pid,
+				 sig);
 			return (int)rv;
 		}
 		if (!ka.handler && !ka.flags && !ka.mask && !ka.restorer)
@@ -140,7 +144,7 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 	/* Every disposition is set, the default ones too: the new task is a copy of cryo and
 	 * has cryo's (handlers of a sanitizer, signals ignored by whoever started cryo...). */
 	struct kernel_sigaction acts[NSIG_KERNEL + 1];
-	struct remote_batch b = { 0 };
+	struct remote_batch b = {0};
 	uint64_t data = remote_batch_data(r);
 	int idx[NSIG_KERNEL + 1];
 
@@ -152,8 +156,8 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 			pr_err("core-%d.img: invalid signal number %u", t->pid, e->signo);
 			return -EINVAL;
 		}
-		acts[e->signo] = (struct kernel_sigaction){ e->handler, e->flags, e->restorer,
-							    e->mask };
+		acts[e->signo] =
+		    (struct kernel_sigaction){e->handler, e->flags, e->restorer, e->mask};
 		if (e->signo == SIGTRAP)
 			own_sigtrap = true;
 	}
@@ -162,8 +166,8 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 		return ret;
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && !(sig == SIGTRAP && own_sigtrap))
-			idx[sig] = batch_add(&b, __NR_rt_sigaction, sig, data + sig * sizeof(acts[0]),
-					     0, 8, 0, 0);
+			idx[sig] = batch_add(&b, __NR_rt_sigaction, sig,
+					     data + sig * sizeof(acts[0]), 0, 8, 0, 0);
 	ret = remote_batch_run(r, &b);
 	if (ret)
 		return ret;
@@ -173,7 +177,8 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 			continue;
 		rv = batch_result(&b, idx[sig]);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: cannot set the action of signal %d", t->pid, sig);
+			pr_errno((int)-rv, "task %d: cannot set the action of signal %d", t->pid,
+				 sig);
 			return (int)rv;
 		}
 	}
@@ -181,7 +186,7 @@ int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t)
 	 * leave trap mode */
 	for (size_t i = 0; own_sigtrap && i < core->n_sigactions; i++) {
 		SigactionEntry *e = core->sigactions[i];
-		struct kernel_sigaction ka = { e->handler, e->flags, e->restorer, e->mask };
+		struct kernel_sigaction ka = {e->handler, e->flags, e->restorer, e->mask};
 		if (e->signo != SIGTRAP)
 			continue;
 		r->stop_mode = true;
@@ -207,16 +212,18 @@ int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,
 
 	/* always: a new thread of a copy of cryo may have cryo's */
 	{
-		struct kernel_stack ss = { tc->altstack_sp, (int32_t)(tc->altstack_flags & ~SS_ONSTACK),
-					   0, tc->altstack_size };
+		struct kernel_stack ss = {tc->altstack_sp,
+					  (int32_t)(tc->altstack_flags & ~SS_ONSTACK), 0,
+					  tc->altstack_size};
 		if (tc->altstack_flags & SS_DISABLE)
-			ss = (struct kernel_stack){ 0, SS_DISABLE, 0, 0 };
+			ss = (struct kernel_stack){0, SS_DISABLE, 0, 0};
 		ret = remote_write(t->pid, scratch, &ss, sizeof(ss));
 		if (ret)
 			return ret;
 		long rv = rsys2(th->rem, __NR_sigaltstack, scratch, 0);
 		if (rv < 0) {
-			pr_errno((int)-rv, "thread %d: cannot set the alternate signal stack %#lx+%lu",
+			pr_errno((int)-rv,
+				 "thread %d: cannot set the alternate signal stack %#lx+%lu",
 				 th->tid, tc->altstack_sp, tc->altstack_size);
 			return (int)rv;
 		}

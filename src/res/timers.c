@@ -28,8 +28,7 @@ struct kernel_sigevent {
 	int32_t pad[11];
 };
 
-static TimevalPair *pair(struct dump_ctx *ctx, uint64_t is, uint64_t ins, uint64_t vs,
-			 uint64_t vns)
+static TimevalPair *pair(struct dump_ctx *ctx, uint64_t is, uint64_t ins, uint64_t vs, uint64_t vns)
 {
 	TimevalPair *p = A_NEW(&ctx->arena, TimevalPair, TIMEVAL_PAIR);
 	if (p) {
@@ -88,8 +87,8 @@ static int dump_posix_timers(struct dump_ctx *ctx, struct dump_task *t)
 		unsigned long long value;
 		if (sscanf(line, "ID: %d", &id) == 1) {
 			cur = A_NEW(&ctx->arena, PosixTimer, POSIX_TIMER);
-			if (!cur || !DUMP_PUSH(ctx, t->core->posix_timers, t->core->n_posix_timers,
-					       cur)) {
+			if (!cur ||
+			    !DUMP_PUSH(ctx, t->core->posix_timers, t->core->n_posix_timers, cur)) {
 				ret = -ENOMEM;
 				break;
 			}
@@ -97,8 +96,8 @@ static int dump_posix_timers(struct dump_ctx *ctx, struct dump_task *t)
 		} else if (cur && sscanf(line, "signal: %d/%llx", &signo, &value) == 2) {
 			cur->signo = signo;
 			cur->sigval = value;
-		} else if (cur && sscanf(line, "notify: %15[a-z]/%7[a-z].%d", kind, who, &target) ==
-					  3) {
+		} else if (cur &&
+			   sscanf(line, "notify: %15[a-z]/%7[a-z].%d", kind, who, &target) == 3) {
 			int notify = !strcmp(kind, "none")     ? SIGEV_NONE
 				     : !strcmp(kind, "thread") ? SIGEV_THREAD
 							       : SIGEV_SIGNAL;
@@ -173,8 +172,8 @@ static int create_posix_timers(struct restore_task *t)
 	/* /proc lists the newest first: create the oldest first so the list reads the same */
 	for (size_t k = t->core->n_posix_timers; k-- > 0 && !ret;) {
 		PosixTimer *pt = t->core->posix_timers[k];
-		struct kernel_sigevent sev = { .value = pt->sigval, .signo = pt->signo,
-					       .notify = pt->notify };
+		struct kernel_sigevent sev = {
+		    .value = pt->sigval, .signo = pt->signo, .notify = pt->notify};
 		int32_t id = pt->id;
 
 		if (pt->id < 0 || !pair_valid(pt->time)) {
@@ -208,8 +207,8 @@ static int create_posix_timers(struct restore_task *t)
  * fires early); measure that tick here, once, to give back exactly the time that was left. */
 static uint64_t cpu_itimer_slack_ns(void)
 {
-	static const uint64_t ticks_us[] = { 10000, 4000, 3333, 1000 };
-	struct itimerval set = { { 0, 0 }, { 1000, 0 } }, got, off = { { 0, 0 }, { 0, 0 } };
+	static const uint64_t ticks_us[] = {10000, 4000, 3333, 1000};
+	struct itimerval set = {{0, 0}, {1000, 0}}, got, off = {{0, 0}, {0, 0}};
 	uint64_t best = 0, diff;
 
 	if (setitimer(ITIMER_VIRTUAL, &set, NULL) || getitimer(ITIMER_VIRTUAL, &got))
@@ -218,7 +217,7 @@ static uint64_t cpu_itimer_slack_ns(void)
 	diff = (got.it_value.tv_sec - 1000) * 1000000ll + got.it_value.tv_usec;
 	for (size_t i = 0; i < sizeof(ticks_us) / sizeof(ticks_us[0]); i++)
 		if (!best || (diff > ticks_us[i] ? diff - ticks_us[i] : ticks_us[i] - diff) <
-				     (diff > best ? diff - best : best - diff))
+				 (diff > best ? diff - best : best - diff))
 			best = ticks_us[i];
 	return best * 1000;
 }
@@ -229,7 +228,7 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 	struct remote *r = &t->rem;
 	uint64_t scratch = remote_scratch(r);
 	Itimers *it = t->core->itimers;
-	const TimevalPair *p[3] = { it->real, it->virt, it->prof };
+	const TimevalPair *p[3] = {it->real, it->virt, it->prof};
 	int ret;
 
 	ret = create_posix_timers(t);
@@ -269,8 +268,8 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 	for (size_t i = 0; i < t->core->n_posix_timers; i++) {
 		PosixTimer *pt = t->core->posix_timers[i];
 		struct itimerspec its = {
-			{ pt->time->interval_sec, pt->time->interval_nsec },
-			{ pt->time->value_sec, pt->time->value_nsec },
+		    {pt->time->interval_sec, pt->time->interval_nsec},
+		    {pt->time->value_sec, pt->time->value_nsec},
 		};
 		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
 			continue;
