@@ -485,13 +485,17 @@ static void __attribute__((noreturn)) become_zombie(struct restore_task *t)
 	_exit(WEXITSTATUS(status));
 }
 
+/* Wait until child t of the caller is ready; false if it failed or died. */
 static bool wait_ready(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (;;) {
 		int st = __atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE);
+		siginfo_t si = {0};
 		if (st == TS_READY)
 			return true;
 		if (st == TS_FAILED)
+			return false;
+		if (waitid(P_PID, t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
 			return false;
 		struct timespec pause = {0, 20000};
 		nanosleep(&pause, NULL);
@@ -503,6 +507,7 @@ static void __attribute__((noreturn))
 helper_main(struct restore_ctx *ctx, struct restore_task *parent, pid_t sid)
 {
 	struct restore_task *fail_to = NULL;
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* a failed restore leaves nothing behind */
 	if (setsid() < 0)
 		_exit(1);
 	for (int i = 0; i < ctx->nr_tasks; i++) {
@@ -575,6 +580,12 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 			}
 			while (__atomic_load_n(&c->state->state, __ATOMIC_ACQUIRE) == TS_NONE) {
 				struct timespec pause = {0, 20000};
+				memset(&si, 0, sizeof(si));
+				if (waitid(P_PID, c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+				    si.si_pid) {
+					child_fail(t, 0, "child %d died while it was set up", c->pid);
+					return -1;
+				}
 				nanosleep(&pause, NULL);
 			}
 		}
@@ -1198,9 +1209,12 @@ static void kill_created(struct restore_ctx *ctx)
 			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
 				;
 	}
-	if (ctx->tasks[0].helper && !ctx->opts->sibling)
-		while (waitpid(ctx->tasks[0].helper, NULL, __WALL) < 0 && errno == EINTR)
-			;
+	if (ctx->tasks[0].helper) {
+		kill(ctx->tasks[0].helper, SIGKILL);
+		if (!ctx->opts->sibling)
+			while (waitpid(ctx->tasks[0].helper, NULL, __WALL) < 0 && errno == EINTR)
+				;
+	}
 }
 
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
