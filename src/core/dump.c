@@ -22,6 +22,7 @@
 #include "core/freezer.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "res/cow.h"
 #include "res/regs.h"
 
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
@@ -577,6 +578,8 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	if (t->rem.err)
 		return t->rem.err;
 	ret = dump_mm(ctx, t);
+	if (!ret)
+		ret = cow_detect(ctx, t);
 	if (ret)
 		return ret;
 	return dump_pages(ctx, t);
@@ -736,6 +739,7 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
 	for (int i = 0; i < ctx.nr_tasks; i++) {
+		cow_free(&ctx.tasks[i]);
 		free(ctx.tasks[i].threads);
 		free(ctx.tasks[i].gone);
 	}

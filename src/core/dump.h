@@ -47,6 +47,7 @@ struct dump_task {
 	Mm *mm;
 	Pagemap *pagemap;
 	Files *files;
+	uint8_t **cow_shared; /* per VMA: pages shared copy-on-write with the parent (cow.c) */
 };
 
 struct dump_ctx {

@@ -26,6 +26,7 @@
 #include "core/proc.h"
 #include "core/restore.h"
 #include "core/util.h"
+#include "res/cow.h"
 #include "res/files.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
@@ -294,6 +295,8 @@ static int plan(struct restore_ctx *ctx)
 		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
 			return ret;
 	}
+	if ((ret = cow_plan(ctx)))
+		return ret;
 	ctx->states_size =
 	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
 	ctx->states =
@@ -743,7 +746,7 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 		goto fail;
 	/* in its session and group now: members of the group may join it */
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
-	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) ||
+	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) || cow_build_child(ctx, t) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_early_threads(ctx, t) ||
 	    create_children(ctx, t, t->pid) || (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
@@ -1227,6 +1230,7 @@ static void cleanup(struct restore_ctx *ctx)
 			close(t->pages_fd_local);
 		free(t->svc);
 		free(t->vma_fd);
+		free(t->vma_kept);
 		free(t->threads);
 		free(t->pages_pending);
 		img_free(IMG_MSG(t->core));

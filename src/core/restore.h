@@ -68,6 +68,7 @@ struct restore_task {
 	struct svc_file *svc; /* this task's own: [0] the page image, [1] the executable */
 	int nr_svc;
 	int *vma_fd;   /* per VMA: the service fd it is mapped from, or -1 */
+	bool *vma_kept; /* per VMA: built in the child phase and kept (cow.c) */
 	uint64_t area; /* where the remote-call area goes */
 
 	struct task_state *state;

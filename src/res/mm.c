@@ -506,26 +506,34 @@ static int layout_run(struct restore_task *t, struct layout_batch *lb)
 	return 0;
 }
 
-static void unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
-			  struct layout_batch *lb)
+static int unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
+			 struct layout_batch *lb)
 {
-	struct range keep[4];
+	struct range *keep = malloc((t->mm->n_vmas + 4) * sizeof(*keep));
 	int n = 0;
 	uint64_t from = 0;
 
+	if (!keep)
+		return -ENOMEM;
 	keep[n++] = (struct range){t->area, t->area + REMOTE_AREA_SIZE};
 	for (int i = 0; i < 3; i++)
 		if (cur->start[i])
 			keep[n++] = (struct range){cur->start[i], cur->end[i]};
+	/* and the copy-on-write memory built in the child phase */
+	for (size_t i = 0; t->vma_kept && i < t->mm->n_vmas; i++)
+		if (t->vma_kept[i])
+			keep[n++] = (struct range){t->mm->vmas[i]->start, t->mm->vmas[i]->end};
 	qsort(keep, n, sizeof(keep[0]), cmp_range);
 	for (int i = 0; i <= n; i++) {
 		uint64_t to = i < n ? keep[i].start : TASK_SIZE_MAX;
 		if (to > from)
 			layout_add(lb, "unmap cryo's memory", 0, __NR_munmap, from, to - from, 0, 0,
 				   0, 0);
-		if (i < n)
+		if (i < n && keep[i].end > from)
 			from = keep[i].end;
 	}
+	free(keep);
+	return 0;
 }
 
 static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct layout_batch *lb)
@@ -620,10 +628,11 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	struct layout_batch *lb = calloc(1, sizeof(*lb));
 	if (!lb)
 		return -ENOMEM;
-	unmap_all_but(t, &cur, lb);
-	ret = move_vdso(t, &cur, lb);
+	ret = unmap_all_but(t, &cur, lb);
+	if (!ret)
+		ret = move_vdso(t, &cur, lb);
 	for (size_t i = 0; !ret && i < t->mm->n_vmas; i++) {
-		if (kind_slot(t->mm->vmas[i]->kind) >= 0)
+		if (kind_slot(t->mm->vmas[i]->kind) >= 0 || (t->vma_kept && t->vma_kept[i]))
 			continue;
 		if (lb->b.n == BATCH_MAX)
 			ret = layout_run(t, lb);
@@ -689,7 +698,8 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 			if (v->madvise & advice_map[a].bit)
 				batch_add(&b, __NR_madvise, v->start, v->end - v->start,
 					  advice_map[a].advice, 0, 0, 0);
-		if (vma_map_prot(v) != v->prot)
+		bool kept = t->vma_kept && t->vma_kept[i];
+		if (vma_map_prot(v) != v->prot || (kept && v->prot != (PROT_READ | PROT_WRITE)))
 			batch_add(&b, __NR_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (v->locked)
 			batch_add(&b, __NR_mlock2, v->start, v->end - v->start,

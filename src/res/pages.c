@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/restore.h"
 #include "core/util.h"
+#include "res/cow.h"
 #include "res/mm.h"
 
 #define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
@@ -269,9 +270,10 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 	return 0;
 }
 
-static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
+static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 {
 	static struct page_region vec[SCAN_VEC];
+	Vma *v = w->t->mm->vmas[vi];
 	bool private_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
 	struct pm_scan_arg arg = {
@@ -306,9 +308,22 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, Vma *v)
 			uint64_t start = vec[i].start > done ? vec[i].start : done;
 			if (vec[i].end <= start)
 				continue;
-			int ret = queue(w, start, vec[i].end - start, src, start);
-			if (ret)
-				return ret;
+			/* pages shared copy-on-write with the parent come from the parent */
+			for (uint64_t a = start; a < vec[i].end;) {
+				uint64_t b = a;
+				while (b < vec[i].end &&
+				       !cow_page_shared(w->t, vi, (b - v->start) / PAGE_SIZE))
+					b += PAGE_SIZE;
+				if (b > a) {
+					int ret = queue(w, a, b - a, src, a);
+					if (ret)
+						return ret;
+				}
+				a = b;
+				while (a < vec[i].end &&
+				       cow_page_shared(w->t, vi, (a - v->start) / PAGE_SIZE))
+					a += PAGE_SIZE;
+			}
 			done = vec[i].end;
 		}
 		if (n < SCAN_VEC) {
@@ -385,7 +400,7 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))
-			ret = scan_vma(&w, pagemap_fd, v);
+			ret = scan_vma(&w, pagemap_fd, i);
 	}
 	if (!ret)
 		ret = flush(&w);
@@ -604,8 +619,15 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 	for (size_t i = 0; i < pm->n_runs && !ret; i++) {
 		PageRun *run = pm->runs[i];
 		uint64_t len = run->nr_pages * PAGE_SIZE;
-		Vma *v = t->mm->vmas[mm_find_vma(t->mm, run->vaddr, len)];
+		int vi = mm_find_vma(t->mm, run->vaddr, len);
+		Vma *v = t->mm->vmas[vi];
 		uint32_t prot = vma_map_prot(v);
+
+		if (t->vma_kept && t->vma_kept[vi]) {
+			/* written in the child phase already (cow.c) */
+			off += len;
+			continue;
+		}
 
 		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
