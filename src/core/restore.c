@@ -748,7 +748,7 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx, struct 
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) || cow_build_child(ctx, t) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_early_threads(ctx, t) ||
-	    create_children(ctx, t, t->pid) || (!fs_shared && restore_fs_child(ctx, t)))
+	    create_children(ctx, t, t->pid) || cow_finish_child(ctx, t) || (!fs_shared && restore_fs_child(ctx, t)))
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))

@@ -52,6 +52,41 @@ static const Vma *same_vma(const Mm *mm, const Vma *v)
 	return w;
 }
 
+/* Is the page at addr in the task's image? */
+static bool in_image(const Pagemap *pm, uint64_t addr)
+{
+	size_t lo = 0, hi = pm ? pm->n_runs : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const PageRun *r = pm->runs[mid];
+		if (addr < r->vaddr)
+			hi = mid;
+		else if (addr >= r->vaddr + r->nr_pages * PAGE_SIZE)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+static bool has_prefork(const Mm *mm, uint64_t addr)
+{
+	for (size_t i = 0; i < mm->n_prefork; i++)
+		if (mm->prefork[i]->vaddr == addr)
+			return true;
+	return false;
+}
+
+static int add_prefork(struct dump_ctx *ctx, Mm *mm, uint64_t addr, pid_t provider)
+{
+	PreforkPage *pp = A_NEW(&ctx->arena, PreforkPage, PREFORK_PAGE);
+	if (!pp || !DUMP_PUSH(ctx, mm->prefork, mm->n_prefork, pp))
+		return -ENOMEM;
+	pp->vaddr = addr;
+	pp->provider = provider;
+	return 0;
+}
+
 int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct dump_task *p = t->parent >= 0 ? &ctx->tasks[t->parent] : NULL;
@@ -71,6 +106,8 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 		uint64_t *mine = read_pagemap(t->pid, v->start, n);
 		uint64_t *theirs = read_pagemap(p->pid, v->start, n);
 		uint8_t *bits = calloc((n + 7) / 8, 1);
+		uint64_t *sib = NULL;
+		struct dump_task *sibling = NULL;
 		for (uint64_t k = 0; mine && theirs && bits && ok && k < n; k++) {
 			/* the parent's data must all be there in the child, in some form */
 			if ((mine[k] | theirs[k]) & PM_SWAPPED)
@@ -83,6 +120,34 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 				shared++;
 			}
 		}
+		/* pages an earlier sibling has on the same frame, the parent on another: the
+		 * parent writes that version before it creates them (prefork) */
+		for (int s = t->parent + 1; ok && shared && s < (int)(t - ctx->tasks); s++) {
+			struct dump_task *o = &ctx->tasks[s];
+			int oi;
+			if (o->parent != t->parent || o->zombie || !o->mm ||
+			    (oi = mm_find_vma(o->mm, v->start, v->end - v->start)) < 0 ||
+			    !o->mm->vmas[oi]->cow_from_parent || o->mm->vmas[oi]->start != v->start ||
+			    o->mm->vmas[oi]->end != v->end)
+				continue;
+			sib = read_pagemap(o->pid, v->start, n);
+			sibling = o;
+			for (uint64_t k = 0; sib && k < n; k++) {
+				uint64_t a = v->start + k * PAGE_SIZE;
+				if ((bits[k / 8] & (1 << (k % 8))) || !(mine[k] & PM_PRESENT) ||
+				    !(sib[k] & PM_PRESENT) || PM_PFN(mine[k]) != PM_PFN(sib[k]) ||
+				    cow_page_shared(o, oi, k) || !in_image(p->pagemap, a) ||
+				    !in_image(o->pagemap, a))
+					continue;
+				if (!has_prefork(p->mm, a) && add_prefork(ctx, p->mm, a, o->pid))
+					ok = false;
+				bits[k / 8] |= 1 << (k % 8);
+				shared++;
+			}
+			free(sib);
+			sib = NULL;
+		}
+		(void)sibling;
 		free(mine);
 		free(theirs);
 		if (!ok || !shared) {
@@ -180,18 +245,70 @@ int cow_plan(struct restore_ctx *ctx)
 	return ret;
 }
 
-/* Child phase, before the task creates children: build (or keep) the kept VMAs and write
- * this task's own pages into them. */
-int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
+/* Offset in a task's page image of the page at addr, or -1. */
+static int64_t image_offset(const Pagemap *pm, uint64_t addr)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < pm->n_runs; i++) {
+		const PageRun *r = pm->runs[i];
+		if (addr >= r->vaddr && addr < r->vaddr + r->nr_pages * PAGE_SIZE)
+			return off + (addr - r->vaddr);
+		off += r->nr_pages * PAGE_SIZE;
+	}
+	return -1;
+}
+
+static bool is_prefork(const Mm *mm, uint64_t addr, pid_t provider)
+{
+	for (size_t i = 0; mm && i < mm->n_prefork; i++)
+		if (mm->prefork[i]->vaddr == addr && (!provider || (pid_t)mm->prefork[i]->provider == provider))
+			return true;
+	return false;
+}
+
+/* Write this task's own pages of its kept VMAs: before (after == false) or after (true) it
+ * creates its children; the prefork pages are the ones written after. */
+static int write_own(struct restore_task *t, struct restore_task *parent, bool after)
 {
 	Pagemap *pm = t->pagemap;
 	uint64_t off = 0;
-	size_t r = 0;
+
+	for (size_t r = 0; r < pm->n_runs; r++) {
+		PageRun *run = pm->runs[r];
+		uint64_t len = run->nr_pages * PAGE_SIZE;
+		int vi = mm_find_vma(t->mm, run->vaddr, len);
+		/* in spans of pages to write: one read each */
+		for (uint64_t a = run->vaddr; vi >= 0 && t->vma_kept[vi] && a < run->vaddr + len;) {
+			uint64_t b = a;
+			/* skipped: a page this task provided its parent (it inherited it already),
+			 * and before/after its children, the pages of the other moment */
+			while (b < run->vaddr + len &&
+			       !(parent && is_prefork(parent->mm, b, t->pid)) &&
+			       is_prefork(t->mm, b, 0) == after)
+				b += PAGE_SIZE;
+			if (b > a && pread(t->svc[0].fd, (void *)a, b - a,
+					   IMG_RAW_HDR + off + (a - run->vaddr)) != (ssize_t)(b - a)) {
+				child_fail(t, errno, "cannot read the pages of %#lx from the image", a);
+				return -1;
+			}
+			a = b == a ? a + PAGE_SIZE : b;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+/* Child phase, before the task creates children: build (or keep) the kept VMAs, write this
+ * task's own pages into them, and the versions its children share of the others. */
+int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct restore_task *parent = t->parent >= 0 ? &ctx->tasks[t->parent] : NULL;
+	Mm *mm = t->mm;
 
 	if (!t->vma_kept)
 		return 0;
-	for (size_t k = 0; k < t->mm->n_vmas; k++) {
-		Vma *v = t->mm->vmas[k];
+	for (size_t k = 0; k < mm->n_vmas; k++) {
+		Vma *v = mm->vmas[k];
 		if (!t->vma_kept[k])
 			continue;
 		if (!v->cow_from_parent) {
@@ -209,18 +326,39 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 			child_fail(t, errno, "copy-on-write memory at %#lx is not there", v->start);
 			return -1;
 		}
-		/* this task's own pages in it, from its image */
-		for (; r < pm->n_runs && pm->runs[r]->vaddr < v->end; r++) {
-			uint64_t len = pm->runs[r]->nr_pages * PAGE_SIZE;
-			if (pm->runs[r]->vaddr >= v->start &&
-			    pread(t->svc[0].fd, (void *)pm->runs[r]->vaddr, len,
-				  IMG_RAW_HDR + off) != (ssize_t)len) {
-				child_fail(t, errno, "cannot read pages of %#lx from the image",
-					   pm->runs[r]->vaddr);
-				return -1;
-			}
-			off += len;
+	}
+	if (write_own(t, parent, false))
+		return -1;
+	for (size_t i = 0; i < mm->n_prefork; i++) {
+		PreforkPage *pp = mm->prefork[i];
+		struct restore_task *prov = restore_find_task(ctx, pp->provider);
+		char name[64];
+		int64_t off = prov && !prov->zombie ? image_offset(prov->pagemap, pp->vaddr) : -1;
+		int vi = mm_find_vma(mm, pp->vaddr, PAGE_SIZE);
+		int fd;
+		if (off < 0 || vi < 0 || !t->vma_kept[vi] || pp->vaddr % PAGE_SIZE) {
+			child_fail(t, EINVAL, "mm-%d.img: prefork page %#lx is invalid", t->pid,
+				   pp->vaddr);
+			return -1;
 		}
+		img_name(IMG_PAGES, pp->provider, name, sizeof(name));
+		fd = openat(ctx->svc_dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || pread(fd, (void *)pp->vaddr, PAGE_SIZE, IMG_RAW_HDR + off) !=
+				      (ssize_t)PAGE_SIZE) {
+			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr, name);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
 	}
 	return 0;
+}
+
+/* Child phase, once the children exist: this task's own versions of the prefork pages. */
+int cow_finish_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	if (!t->vma_kept || !t->mm->n_prefork)
+		return 0;
+	return write_own(t, t->parent >= 0 ? &ctx->tasks[t->parent] : NULL, true);
 }

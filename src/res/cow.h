@@ -12,4 +12,5 @@ bool cow_page_shared(const struct dump_task *t, size_t vma, uint64_t page);
 void cow_free(struct dump_task *t);
 int cow_plan(struct restore_ctx *ctx);
 int cow_build_child(struct restore_ctx *ctx, struct restore_task *t);
+int cow_finish_child(struct restore_ctx *ctx, struct restore_task *t);
 #endif
