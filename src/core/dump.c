@@ -577,12 +577,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	if (t->rem.err)
 		return t->rem.err;
-	ret = dump_mm(ctx, t);
-	if (!ret)
-		ret = cow_detect(ctx, t);
-	if (ret)
-		return ret;
-	return dump_pages(ctx, t);
+	return dump_mm(ctx, t);
 }
 
 static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
@@ -683,6 +678,13 @@ static int dump_all(struct dump_ctx *ctx)
 	}
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
+			return ret;
+	/* sharing is seen before any page is read: reading may change it (pages.c) */
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = cow_detect(ctx, &ctx->tasks[i])))
+			return ret;
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
 			return ret;
 	if ((ret = pages_dump_finish(ctx)))
 		return ret;

@@ -52,23 +52,6 @@ static const Vma *same_vma(const Mm *mm, const Vma *v)
 	return w;
 }
 
-/* Is the page at addr in the task's image? */
-static bool in_image(const Pagemap *pm, uint64_t addr)
-{
-	size_t lo = 0, hi = pm ? pm->n_runs : 0;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const PageRun *r = pm->runs[mid];
-		if (addr < r->vaddr)
-			hi = mid;
-		else if (addr >= r->vaddr + r->nr_pages * PAGE_SIZE)
-			lo = mid + 1;
-		else
-			return true;
-	}
-	return false;
-}
-
 static bool has_prefork(const Mm *mm, uint64_t addr)
 {
 	for (size_t i = 0; i < mm->n_prefork; i++)
@@ -87,12 +70,33 @@ static int add_prefork(struct dump_ctx *ctx, Mm *mm, uint64_t addr, pid_t provid
 	return 0;
 }
 
+/* The frame of the shared zero page, which a page only read shows and no image holds. */
+static uint64_t zero_page_pfn(void)
+{
+	uint64_t e = 0, pfn = ~0ull;
+	volatile char *p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (p != MAP_FAILED && fd >= 0) {
+		(void)p[0];
+		if (pread(fd, &e, sizeof(e), (uint64_t)p / PAGE_SIZE * sizeof(e)) == sizeof(e) &&
+		    (e & PM_PRESENT))
+			pfn = PM_PFN(e);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (p != MAP_FAILED)
+		munmap((void *)p, PAGE_SIZE);
+	return pfn;
+}
+
 int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 {
+	uint64_t zpfn;
 	struct dump_task *p = t->parent >= 0 ? &ctx->tasks[t->parent] : NULL;
 
 	if (!p || p->zombie || !p->mm)
 		return 0;
+	zpfn = zero_page_pfn();
 	t->cow_shared = calloc(t->mm->n_vmas ? t->mm->n_vmas : 1, sizeof(*t->cow_shared));
 	if (!t->cow_shared)
 		return -ENOMEM;
@@ -107,7 +111,6 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 		uint64_t *theirs = read_pagemap(p->pid, v->start, n);
 		uint8_t *bits = calloc((n + 7) / 8, 1);
 		uint64_t *sib = NULL;
-		struct dump_task *sibling = NULL;
 		for (uint64_t k = 0; mine && theirs && bits && ok && k < n; k++) {
 			/* the parent's data must all be there in the child, in some form */
 			if ((mine[k] | theirs[k]) & PM_SWAPPED)
@@ -122,6 +125,7 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 		}
 		/* pages an earlier sibling has on the same frame, the parent on another: the
 		 * parent writes that version before it creates them (prefork) */
+		int pvi = mm_find_vma(p->mm, v->start, v->end - v->start);
 		for (int s = t->parent + 1; ok && shared && s < (int)(t - ctx->tasks); s++) {
 			struct dump_task *o = &ctx->tasks[s];
 			int oi;
@@ -131,13 +135,15 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 			    o->mm->vmas[oi]->end != v->end)
 				continue;
 			sib = read_pagemap(o->pid, v->start, n);
-			sibling = o;
 			for (uint64_t k = 0; sib && k < n; k++) {
 				uint64_t a = v->start + k * PAGE_SIZE;
+				/* the sibling's and the parent's versions must both be in their own
+				 * images: present, not the zero page, not inherited themselves */
 				if ((bits[k / 8] & (1 << (k % 8))) || !(mine[k] & PM_PRESENT) ||
 				    !(sib[k] & PM_PRESENT) || PM_PFN(mine[k]) != PM_PFN(sib[k]) ||
-				    cow_page_shared(o, oi, k) || !in_image(p->pagemap, a) ||
-				    !in_image(o->pagemap, a))
+				    PM_PFN(sib[k]) == zpfn || cow_page_shared(o, oi, k) ||
+				    !(theirs[k] & PM_PRESENT) || PM_PFN(theirs[k]) == zpfn ||
+				    (pvi >= 0 && cow_page_shared(p, pvi, k)))
 					continue;
 				if (!has_prefork(p->mm, a) && add_prefork(ctx, p->mm, a, o->pid))
 					ok = false;
@@ -147,7 +153,6 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 			free(sib);
 			sib = NULL;
 		}
-		(void)sibling;
 		free(mine);
 		free(theirs);
 		if (!ok || !shared) {

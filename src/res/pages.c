@@ -1,10 +1,10 @@
 /* Memory content. Dump: PAGEMAP_SCAN finds, per VMA, the pages that hold data of their own
  * (present or swapped, not the zero page, and for private file mappings not a clean page of
  * the file); they are read in large batches and written in address order to pages-PID.img,
- * indexed by pagemap-PID.img. A task alone in the dump is read with process_vm_readv. A task
- * of a tree is read through /proc/PID/mem (two copies, a little slower): process_vm_readv pins
+ * indexed by pagemap-PID.img. Pages are read with process_vm_readv, except in a tree left
+ * running (-R), read through /proc/PID/mem (two copies, a little slower): process_vm_readv pins
  * pages, and since Linux 5.19 a read-only pin of an anonymous page shared copy-on-write after
- * fork makes the kernel copy it, which would undo that sharing in a tree left running. Shared
+ * fork makes the kernel copy it, which would undo that sharing in the tree. Shared
  * anonymous memory is read through its shmem file (map_files), whose holes are skipped. Restore:
  * the task reads its own pages straight from the image with remote preadv, one copy, in the kernel.
  */
@@ -370,7 +370,9 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct page_writer w = {.ctx = ctx, .t = t, .mem_fd = -1, .pin_ok = ctx->nr_tasks == 1};
+	/* pinning may unshare copy-on-write pages: only a tree that goes on must be spared it */
+	struct page_writer w = {.ctx = ctx, .t = t, .mem_fd = -1,
+				.pin_ok = ctx->nr_tasks == 1 || !ctx->opts->leave_running};
 	char path[64];
 	int pagemap_fd, out_fd = -1, ret = 0, wret;
 	uint64_t t0 = now_ns();
