@@ -75,6 +75,15 @@ static inline long sys_clone3(struct cryo_clone_args *args)
 #define SYS_pidfd_getfd 438
 #endif
 
+static inline int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+static inline int sys_pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
 /* rseq (4.18) and its ptrace query (5.13) */
 #ifndef SYS_rseq
 #define SYS_rseq 334

@@ -1232,7 +1232,7 @@ static void cleanup(struct restore_ctx *ctx)
 		free(t->vma_fd);
 		free(t->vma_kept);
 		free(t->threads);
-		free(t->pages_pending);
+		restore_pages_free(t);
 		img_free(IMG_MSG(t->core));
 		img_free(IMG_MSG(t->mm));
 		img_free(IMG_MSG(t->pagemap));

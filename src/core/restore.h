@@ -121,6 +121,7 @@ int pages_validate(struct restore_task *t);
 int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t);
 int restore_pages_finish(struct restore_ctx *ctx, struct restore_task *t);
+void restore_pages_free(struct restore_task *t);
 int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_signals_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_altstack_remote(struct restore_ctx *ctx, struct restore_task *t,
