@@ -48,6 +48,7 @@ struct dump_task {
 	Pagemap *pagemap;
 	Files *files;
 	uint8_t **cow_shared; /* per VMA: pages shared copy-on-write with the parent (cow.c) */
+	uint64_t **cow_frames; /* per such VMA: its pagemap entries, for its later siblings */
 };
 
 struct dump_ctx {

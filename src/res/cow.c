@@ -98,7 +98,8 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 		return 0;
 	zpfn = zero_page_pfn();
 	t->cow_shared = calloc(t->mm->n_vmas ? t->mm->n_vmas : 1, sizeof(*t->cow_shared));
-	if (!t->cow_shared)
+	t->cow_frames = calloc(t->mm->n_vmas ? t->mm->n_vmas : 1, sizeof(*t->cow_frames));
+	if (!t->cow_shared || !t->cow_frames)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		Vma *v = t->mm->vmas[i];
@@ -134,7 +135,7 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 			    !o->mm->vmas[oi]->cow_from_parent || o->mm->vmas[oi]->start != v->start ||
 			    o->mm->vmas[oi]->end != v->end)
 				continue;
-			sib = read_pagemap(o->pid, v->start, n);
+			sib = o->cow_frames ? o->cow_frames[oi] : NULL;
 			for (uint64_t k = 0; sib && k < n; k++) {
 				uint64_t a = v->start + k * PAGE_SIZE;
 				/* the sibling's and the parent's versions must both be in their own
@@ -150,16 +151,16 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 				bits[k / 8] |= 1 << (k % 8);
 				shared++;
 			}
-			free(sib);
 			sib = NULL;
 		}
-		free(mine);
 		free(theirs);
 		if (!ok || !shared) {
+			free(mine);
 			free(bits);
 			continue;
 		}
 		t->cow_shared[i] = bits;
+		t->cow_frames[i] = mine; /* kept: a later sibling compares with it */
 		v->has_cow_from_parent = v->cow_from_parent = true;
 		pr_info("task %d: %lu of %lu pages at %#lx shared copy-on-write with %d", t->pid,
 			shared, n, v->start, p->pid);
@@ -175,10 +176,16 @@ bool cow_page_shared(const struct dump_task *t, size_t vma, uint64_t page)
 
 void cow_free(struct dump_task *t)
 {
-	for (size_t i = 0; t->cow_shared && t->mm && i < t->mm->n_vmas; i++)
-		free(t->cow_shared[i]);
+	for (size_t i = 0; t->mm && i < t->mm->n_vmas; i++) {
+		if (t->cow_shared)
+			free(t->cow_shared[i]);
+		if (t->cow_frames)
+			free(t->cow_frames[i]);
+	}
 	free(t->cow_shared);
+	free(t->cow_frames);
 	t->cow_shared = NULL;
+	t->cow_frames = NULL;
 }
 
 /* ---- restore ---- */
