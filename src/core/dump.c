@@ -327,6 +327,7 @@ static int add_children(struct dump_ctx *ctx, int idx)
 static int freeze_tree(struct dump_ctx *ctx)
 {
 	bool changed = true;
+	int passes_short = 0;
 	int ret;
 
 	if (ctx->opts->freeze_cgroup && (ret = freeze_cgroup(ctx)))
@@ -366,6 +367,22 @@ static int freeze_tree(struct dump_ctx *ctx)
 			if (ret < 0)
 				return ret;
 			changed |= ret > 0;
+		}
+		/* a listing of /proc/PID/task can skip a live thread while others exit: done only
+		 * when every process has as many threads frozen as the kernel counts */
+		for (int i = 0; !changed && i < ctx->nr_tasks; i++) {
+			struct dump_task *t = &ctx->tasks[i];
+			struct proc_status st;
+			if (!t->seized || proc_parse_status(t->pid, &st))
+				continue;
+			if (st.threads > t->nr_threads) {
+				if (++passes_short > 100000) {
+					pr_err("process %d: %d threads, %d could be frozen", t->pid,
+					       st.threads, t->nr_threads);
+					return -EAGAIN;
+				}
+				changed = true;
+			}
 		}
 	}
 	/* threads of the cgroup outside the tree: let them go */
