@@ -295,8 +295,6 @@ static int plan(struct restore_ctx *ctx)
 		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
 			return ret;
 	}
-	if ((ret = cow_plan(ctx)))
-		return ret;
 	ctx->states_size =
 	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
 	ctx->states =
@@ -307,6 +305,9 @@ static int plan(struct restore_ctx *ctx)
 	}
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		ctx->tasks[i].state = &ctx->states[i];
+	/* after every mapping cryo makes before the tasks exist */
+	if ((ret = cow_plan(ctx)))
+		return ret;
 	pr_debug("descriptors: tasks' below %d, %d globals, service fds up to %d", ctx->fd_base,
 		 ctx->nr_globals, ctx->next_fd - 1);
 	return 0;

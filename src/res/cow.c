@@ -319,6 +319,17 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 
 	if (!t->vma_kept)
 		return 0;
+	/* what the parent built for other children came along with the fork: drop it, unless
+	 * this task inherits it */
+	for (size_t k = 0; parent && parent->vma_kept && k < parent->mm->n_vmas; k++) {
+		Vma *pv = parent->mm->vmas[k];
+		int mine = mm_find_vma(mm, pv->start, pv->end - pv->start);
+		if (!parent->vma_kept[k] ||
+		    (mine >= 0 && mm->vmas[mine]->cow_from_parent && mm->vmas[mine]->start == pv->start &&
+		     mm->vmas[mine]->end == pv->end))
+			continue;
+		munmap((void *)pv->start, pv->end - pv->start);
+	}
 	for (size_t k = 0; k < mm->n_vmas; k++) {
 		Vma *v = mm->vmas[k];
 		if (!t->vma_kept[k])
