@@ -56,9 +56,7 @@ int ptrace_stop_wait(pid_t tid, int *stop_sig)
 
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return -errno;
-	/* A signal that was already on its way may stop the task first: keep it pending by
-	 * re-injecting... not possible without running; instead it is recorded by the caller
-	 * through PTRACE_PEEKSIGINFO, so wait for the interrupt stop itself. */
+	/* wait for the interrupt stop itself; a signal-delivery stop may come first (below) */
 	for (;;) {
 		ret = wait_stopped(tid, &sig, &event);
 		if (ret)
