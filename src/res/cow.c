@@ -195,6 +195,12 @@ static bool overlaps(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
 	return s1 < e2 && s2 < e1;
 }
 
+static int cmp_prefork(const void *a, const void *b)
+{
+	const PreforkPage *x = *(PreforkPage *const *)a, *y = *(PreforkPage *const *)b;
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
 /* Which VMAs each task keeps from its child phase: its inherited ones, and those it builds for
  * its children. They are mapped while the task is still a copy of cryo: none may overlap
  * cryo's own mappings. */
@@ -216,6 +222,14 @@ int cow_plan(struct restore_ctx *ctx)
 		struct restore_task *t = &ctx->tasks[i], *p;
 		if (t->zombie)
 			continue;
+		/* looked up page by page later: sorted once */
+		qsort(t->mm->prefork, t->mm->n_prefork, sizeof(*t->mm->prefork), cmp_prefork);
+		for (size_t k = 1; k < t->mm->n_prefork; k++)
+			if (t->mm->prefork[k]->vaddr == t->mm->prefork[k - 1]->vaddr) {
+				pr_err("mm-%d.img: prefork page %#lx appears twice", t->pid,
+				       t->mm->prefork[k]->vaddr);
+				return -EINVAL;
+			}
 		for (size_t k = 0; k < t->mm->n_vmas; k++) {
 			Vma *v = t->mm->vmas[k];
 			if (!v->cow_from_parent)
@@ -270,11 +284,20 @@ static int64_t image_offset(const Pagemap *pm, uint64_t addr)
 	return -1;
 }
 
+/* Is addr a prefork page of mm (from that provider, if given)? mm->prefork is sorted. */
 static bool is_prefork(const Mm *mm, uint64_t addr, pid_t provider)
 {
-	for (size_t i = 0; mm && i < mm->n_prefork; i++)
-		if (mm->prefork[i]->vaddr == addr && (!provider || (pid_t)mm->prefork[i]->provider == provider))
-			return true;
+	size_t lo = 0, hi = mm ? mm->n_prefork : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const PreforkPage *pp = mm->prefork[mid];
+		if (pp->vaddr == addr)
+			return !provider || (pid_t)pp->provider == provider;
+		if (pp->vaddr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
