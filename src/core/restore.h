@@ -67,9 +67,9 @@ struct restore_task {
 	/* plan, fixed before the task is created */
 	struct svc_file *svc; /* this task's own: [0] the page image, [1] the executable */
 	int nr_svc;
-	int *vma_fd;   /* per VMA: the service fd it is mapped from, or -1 */
+	int *vma_fd;	/* per VMA: the service fd it is mapped from, or -1 */
 	bool *vma_kept; /* per VMA: built in the child phase and kept (cow.c) */
-	uint64_t area; /* where the remote-call area goes */
+	uint64_t area;	/* where the remote-call area goes */
 
 	struct task_state *state;
 	void *pages_pending; /* pages.c: the page batch running in the task */
@@ -102,6 +102,14 @@ int restore_alloc_fd(struct restore_ctx *ctx);
 struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f);
 struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd);
 struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid);
+
+/* The child phase (restore_child.c), called by the driver. */
+long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags);
+int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t);
+void restore_task_main(struct restore_ctx *ctx, struct restore_task *t) __attribute__((noreturn));
+void restore_helper_main(struct restore_ctx *ctx, struct restore_task *parent, pid_t sid)
+    __attribute__((noreturn));
+bool restore_pid_is_dying(pid_t pid);
 
 /* Child phase (runs inside the new task, ordinary C). Failures are reported with child_fail. */
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)
