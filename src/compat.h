@@ -45,6 +45,29 @@ struct pm_scan_arg {
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
 #endif
 
+/* The kernel's own layouts of what remote calls read and write in a task (x86-64), which
+ * differ from glibc's types of the same names. */
+struct kernel_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+struct kernel_stack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+struct kernel_itimerval {
+	struct {
+		int64_t tv_sec, tv_usec;
+	} interval, value;
+};
+struct kernel_rlimit64 {
+	uint64_t cur, max;
+};
+
 /* clone3 with set_tid (5.5) */
 struct cryo_clone_args {
 	uint64_t flags;

@@ -536,6 +536,29 @@ static int check_stop_reports(struct dump_ctx *ctx, struct dump_task *t)
 	return 0;
 }
 
+/* Everything only the thread can tell, in one batch; the leader's carries the process-wide
+ * questions too. */
+static int ask_inside(struct dump_task *t, struct dump_thread *th)
+{
+	struct remote_batch *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	signals_ask_thread(b, th);
+	creds_ask_thread(b, th);
+	attrs_ask_thread(b, th);
+	if (th->rem == &t->rem) {
+		batch_ask(b, &t->ans.brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+		signals_ask(b, t);
+		attrs_ask(b, t);
+		timers_ask(b, t);
+	}
+	ret = remote_batch_run(th->rem, b);
+	free(b);
+	return ret;
+}
+
 static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
 	int ret;
@@ -543,6 +566,8 @@ static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_th
 	if (!th->tc || !DUMP_PUSH(ctx, t->core->threads, t->core->n_threads, th->tc))
 		return -ENOMEM;
 	th->tc->tid = th->tid;
+	if ((ret = ask_inside(t, th)))
+		return ret;
 	if ((ret = dump_regs(ctx, t, th)) || (ret = dump_thread_signals(ctx, t, th)) ||
 	    (ret = dump_creds(ctx, t, th)) || (ret = dump_thread_attrs(ctx, t, th)))
 		return ret;
@@ -579,7 +604,6 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->core = A_NEW(&ctx->arena, TaskCore, TASK_CORE);
 	if (!t->core)
 		return -ENOMEM;
-	t->brk = rsys1(&t->rem, __NR_brk, 0);
 	for (int k = 0; k < t->nr_threads; k++)
 		if ((ret = read_thread(ctx, t, &t->threads[k])))
 			return ret;

@@ -4,13 +4,41 @@
 #define CRYO_DUMP_H
 
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
+#include "compat.h"
 #include "cryo/cryo.h"
 #include "core/arena.h"
 #include "core/proc.h"
 #include "img/image.h"
 #include "remote/remote.h"
+
+#define NSIG_KERNEL 64
+
+/* What only a thread itself can tell (remote calls). Each resource file asks its questions
+ * (the *_ask functions below) into one batch per thread, run with one stop of the thread,
+ * then reads the answers here: a remote call costs a round trip through the scheduler. */
+struct thread_answers {
+	long altstack_rv; /* signals.c */
+	struct kernel_stack altstack;
+	long securebits; /* creds.c */
+	long timer_slack; /* attrs.c */
+	long tid_address_rv;
+	uint64_t clear_child_tid;
+};
+/* ... and the process-wide ones, asked in the leader's batch. */
+struct task_answers {
+	long brk; /* dump.c */
+	long sigaction_rv[NSIG_KERNEL + 1]; /* signals.c */
+	struct kernel_sigaction sigactions[NSIG_KERNEL + 1];
+	long prlimit_rv[RLIM_NLIMITS]; /* attrs.c */
+	struct kernel_rlimit64 rlimits[RLIM_NLIMITS];
+	long pdeathsig_rv, subreaper_rv, dumpable, thp_disable, mce_kill;
+	int32_t pdeathsig, subreaper;
+	long itimer_rv[3]; /* timers.c */
+	struct kernel_itimerval itimers[3];
+};
 
 /* One thread of a frozen task; the leader's remote is the task's own (it owns the area). */
 struct dump_thread {
@@ -21,6 +49,7 @@ struct dump_thread {
 	uint64_t blocked;   /* its signal mask; all is blocked while cryo holds it */
 	bool blocked_saved; /* ... once this is set */
 	struct proc_status status;
+	struct thread_answers ans;
 	ThreadCore *tc;
 };
 
@@ -38,7 +67,7 @@ struct dump_task {
 	struct proc_status status;
 	struct remote rem; /* remote calls into the task while it is frozen */
 	bool seized;
-	uint64_t brk;		     /* current program break, read by a remote brk(0) */
+	struct task_answers ans;
 	struct dump_thread *threads; /* [0] is the leader */
 	int nr_threads;
 	pid_t *gone; /* threads that exited while the task was being frozen */
@@ -68,6 +97,14 @@ struct dump_ctx {
 /* Growable repeated field of message pointers in the arena. */
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
 #define DUMP_PUSH(ctx, field, n_field, item) dump_push(ctx, (void ***)&(field), &(n_field), item)
+
+/* Questions for the task's own remote batches (see struct thread_answers). */
+void signals_ask(struct remote_batch *b, struct dump_task *t);
+void signals_ask_thread(struct remote_batch *b, struct dump_thread *th);
+void creds_ask_thread(struct remote_batch *b, struct dump_thread *th);
+void attrs_ask(struct remote_batch *b, struct dump_task *t);
+void attrs_ask_thread(struct remote_batch *b, struct dump_thread *th);
+void timers_ask(struct remote_batch *b, struct dump_task *t);
 
 /* Resource dumpers: each fills its part of the task's messages. */
 int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th);

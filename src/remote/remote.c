@@ -249,7 +249,54 @@ int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a
 	long *e = b->e[b->n];
 	e[0] = nr, e[1] = a1, e[2] = a2, e[3] = a3, e[4] = a4, e[5] = a5, e[6] = a6;
 	e[7] = -ENOSYS;
+	b->result_to[b->n] = NULL;
 	return b->n++;
+}
+
+int batch_ask(struct remote_batch *b, long *result, long nr, long a1, long a2, long a3, long a4,
+	      long a5, long a6)
+{
+	int i = batch_add(b, nr, a1, a2, a3, a4, a5, a6);
+	*result = -ENOSYS;
+	if (i < 0)
+		b->out_overflow = true;
+	else
+		b->result_to[i] = result;
+	return i;
+}
+
+uint64_t batch_out(struct remote_batch *b, const struct remote *r, void *dst, size_t len)
+{
+	uint64_t at = remote_batch_data(r) + b->out_used;
+	size_t room = remote_scratch_size(r) - (remote_batch_data(r) - remote_scratch(r));
+	if (b->nr_out == BATCH_MAX || b->out_used + len > room) {
+		b->out_overflow = true;
+		return remote_batch_data(r);
+	}
+	b->out_local[b->nr_out] = (struct iovec){dst, len};
+	b->out_remote[b->nr_out] = (struct iovec){(void *)at, len};
+	b->nr_out++;
+	b->out_used = (b->out_used + len + 7) & ~(size_t)7;
+	return at;
+}
+
+static int batch_copy_out(struct remote *r, struct remote_batch *b)
+{
+	size_t total = 0;
+	for (int i = 0; i < b->n; i++)
+		if (b->result_to[i])
+			*b->result_to[i] = b->e[i][7];
+	if (!b->nr_out)
+		return 0;
+	for (int i = 0; i < b->nr_out; i++)
+		total += b->out_local[i].iov_len;
+	ssize_t got = process_vm_readv(r->tid, b->out_local, b->nr_out, b->out_remote, b->nr_out, 0);
+	if (got != (ssize_t)total) {
+		int err = got < 0 ? errno : EFAULT;
+		pr_errno(err, "task %d: cannot read the results of a batch of remote calls", r->tid);
+		return -err;
+	}
+	return 0;
 }
 
 int remote_batch_start(struct remote *r, struct remote_batch *b)
@@ -259,6 +306,10 @@ int remote_batch_start(struct remote *r, struct remote_batch *b)
 	int ret;
 
 	b->running = false;
+	if (b->out_overflow) {
+		pr_err("task %d: a batch of remote calls does not fit its area", r->tid);
+		return -E2BIG;
+	}
 	if (!b->n)
 		return 0;
 	if (r->stop_mode) {
@@ -297,7 +348,7 @@ int remote_batch_wait(struct remote *r, struct remote_batch *b)
 	int ret;
 
 	if (!b->running)
-		return r->err;
+		return r->err ? r->err : batch_copy_out(r, b);
 	b->running = false;
 	ret = run_wait(r, &b->regs);
 	if (!ret)
@@ -308,7 +359,7 @@ int remote_batch_wait(struct remote *r, struct remote_batch *b)
 		return r->err;
 	}
 	pr_debug("  task %d: batch of %d calls", r->tid, b->n);
-	return 0;
+	return batch_copy_out(r, b);
 }
 
 int remote_batch_run(struct remote *r, struct remote_batch *b)

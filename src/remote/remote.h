@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 
 #define REMOTE_AREA_SIZE (256 * 1024) /* code page + scratch */
@@ -58,6 +59,12 @@ struct remote_batch {
 	long e[BATCH_MAX][8]; /* nr, a1..a6, result */
 	bool running;
 	struct user_regs_struct regs;
+	long *result_to[BATCH_MAX]; /* see batch_ask() */
+	/* outputs handed out by batch_out(): read back with one call once the batch has run */
+	size_t out_used;
+	int nr_out;
+	bool out_overflow;
+	struct iovec out_local[BATCH_MAX], out_remote[BATCH_MAX];
 };
 static inline uint64_t remote_batch_data(const struct remote *r)
 {
@@ -66,6 +73,12 @@ static inline uint64_t remote_batch_data(const struct remote *r)
 /* Adds a call; returns its index, or -1 when the batch is full. */
 int batch_add(struct remote_batch *b, long nr, long a1, long a2, long a3, long a4, long a5,
 	      long a6);
+/* The same, the call's result stored at *result once the batch has run. */
+int batch_ask(struct remote_batch *b, long *result, long nr, long a1, long a2, long a3, long a4,
+	      long a5, long a6);
+/* Room for len bytes that a call of the batch writes (the returned task address, to pass as
+ * its argument); they are copied to dst when the batch has run. */
+uint64_t batch_out(struct remote_batch *b, const struct remote *r, void *dst, size_t len);
 int remote_batch_run(struct remote *r, struct remote_batch *b);
 /* The same in two halves: the task runs the batch while cryo works with other tasks. */
 int remote_batch_start(struct remote *r, struct remote_batch *b);

@@ -20,33 +20,48 @@
 #include "core/restore.h"
 #include "core/util.h"
 
+/* prlimit from inside: on a task with other credentials it would need CAP_SYS_RESOURCE */
+void attrs_ask(struct remote_batch *b, struct dump_task *t)
+{
+	struct task_answers *a = &t->ans;
+	struct remote *r = &t->rem;
+	for (int res = 0; res < RLIM_NLIMITS; res++)
+		batch_ask(b, &a->prlimit_rv[res], __NR_prlimit64, 0, res, 0,
+			  batch_out(b, r, &a->rlimits[res], sizeof(a->rlimits[0])), 0, 0);
+	batch_ask(b, &a->pdeathsig_rv, __NR_prctl, PR_GET_PDEATHSIG,
+		  batch_out(b, r, &a->pdeathsig, sizeof(a->pdeathsig)), 0, 0, 0, 0);
+	batch_ask(b, &a->subreaper_rv, __NR_prctl, PR_GET_CHILD_SUBREAPER,
+		  batch_out(b, r, &a->subreaper, sizeof(a->subreaper)), 0, 0, 0, 0);
+	batch_ask(b, &a->dumpable, __NR_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0);
+	batch_ask(b, &a->thp_disable, __NR_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0, 0);
+	batch_ask(b, &a->mce_kill, __NR_prctl, PR_MCE_KILL_GET, 0, 0, 0, 0, 0);
+}
+
+void attrs_ask_thread(struct remote_batch *b, struct dump_thread *th)
+{
+	struct thread_answers *a = &th->ans;
+	batch_ask(b, &a->timer_slack, __NR_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+	batch_ask(b, &a->tid_address_rv, __NR_prctl, PR_GET_TID_ADDRESS,
+		  batch_out(b, th->rem, &a->clear_child_tid, sizeof(a->clear_child_tid)), 0, 0, 0,
+		  0);
+}
+
 int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 {
+	const struct task_answers *a = &t->ans;
 	TaskCore *core = t->core;
-	struct remote *r = &t->rem;
 	char path[64], buf[64];
-	int32_t v;
 	long rv;
 
-	/* from inside: prlimit on a task with other credentials needs CAP_SYS_RESOURCE */
-	struct rlimit64 limits[RLIM_NLIMITS];
-	struct remote_batch b = {0};
-	for (int res = 0; res < RLIM_NLIMITS; res++)
-		batch_add(&b, __NR_prlimit64, 0, res, 0,
-			  remote_batch_data(r) + res * sizeof(limits[0]), 0, 0);
-	if (remote_batch_run(r, &b) ||
-	    remote_read(t->pid, remote_batch_data(r), limits, sizeof(limits))) {
-		rv = -EIO;
-		goto fail;
-	}
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
-		struct rlimit64 rl = limits[res];
-		if ((rv = batch_result(&b, res)) < 0)
-			goto fail;
+		if ((rv = a->prlimit_rv[res]) < 0) {
+			pr_errno((int)-rv, "task %d: cannot read its resource limit %d", t->pid, res);
+			return (int)rv;
+		}
 		RlimitEntry *e = A_NEW(&ctx->arena, RlimitEntry, RLIMIT_ENTRY);
 		if (!e || !DUMP_PUSH(ctx, core->rlimits, core->n_rlimits, e))
 			return -ENOMEM;
-		e->resource = res, e->cur = rl.rlim_cur, e->max = rl.rlim_max;
+		e->resource = res, e->cur = a->rlimits[res].cur, e->max = a->rlimits[res].max;
 	}
 
 	snprintf(path, sizeof(path), "/proc/%d/personality", t->pid);
@@ -58,31 +73,21 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 		return -errno;
 	core->oom_score_adj = atoi(buf);
 
-	rv = rsys2(r, __NR_prctl, PR_GET_PDEATHSIG, remote_scratch(r));
-	if (rv < 0 || remote_read(t->pid, remote_scratch(r), &v, sizeof(v)))
-		goto fail;
-	core->pdeathsig = v;
-	rv = rsys2(r, __NR_prctl, PR_GET_CHILD_SUBREAPER, remote_scratch(r));
-	if (rv < 0 || remote_read(t->pid, remote_scratch(r), &v, sizeof(v)))
-		goto fail;
-	core->child_subreaper = v;
-	if ((rv = rsys1(r, __NR_prctl, PR_GET_DUMPABLE)) < 0)
-		goto fail;
-	core->dumpable = rv;
-	if ((rv = rsys1(r, __NR_prctl, PR_GET_THP_DISABLE)) < 0)
-		goto fail;
-	core->thp_disable = rv;
-	if ((rv = rsys1(r, __NR_prctl, PR_MCE_KILL_GET)) < 0)
-		goto fail;
+	if ((rv = a->pdeathsig_rv) < 0 || (rv = a->subreaper_rv) < 0 || (rv = a->dumpable) < 0 ||
+	    (rv = a->thp_disable) < 0 || (rv = a->mce_kill) < 0) {
+		pr_errno((int)-rv, "task %d: cannot read its prctl settings", t->pid);
+		return (int)rv;
+	}
+	core->pdeathsig = a->pdeathsig;
+	core->child_subreaper = a->subreaper;
+	core->dumpable = a->dumpable;
+	core->thp_disable = a->thp_disable;
 	core->has_mce_kill = true;
-	core->mce_kill = rv;
+	core->mce_kill = a->mce_kill;
 	core->no_new_privs = t->status.no_new_privs;
 	core->umask = t->status.umask;
 	core->exit_signal = t->stat.exit_signal;
 	return 0;
-fail:
-	pr_errno(rv < 0 ? (int)-rv : EFAULT, "task %d: cannot read its prctl settings", t->pid);
-	return rv < 0 ? (int)rv : -EFAULT;
 }
 
 int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
@@ -131,7 +136,7 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 	}
 	tc->has_ioprio = true;
 	tc->ioprio = rv;
-	rv = rsys1(th->rem, __NR_prctl, PR_GET_TIMERSLACK);
+	rv = th->ans.timer_slack;
 	if (rv < 0) {
 		pr_errno((int)-rv, "task %d: cannot read its timer slack", tid);
 		return (int)rv;
@@ -160,12 +165,11 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 		tc->rseq_sig = rseq.signature;
 	}
 
-	rv = rsys2(th->rem, __NR_prctl, PR_GET_TID_ADDRESS, remote_scratch(th->rem));
-	if (rv < 0 || remote_read(t->pid, remote_scratch(th->rem), &tc->clear_child_tid, 8)) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT,
-			 "task %d: cannot read its clear-child-tid address", tid);
-		return rv < 0 ? (int)rv : -EFAULT;
+	if ((rv = th->ans.tid_address_rv) < 0) {
+		pr_errno((int)-rv, "task %d: cannot read its clear-child-tid address", tid);
+		return (int)rv;
 	}
+	tc->clear_child_tid = th->ans.clear_child_tid;
 	return 0;
 }
 

@@ -16,6 +16,12 @@
 
 #define SECBIT_LOCKS 0xaa /* the *_LOCKED bits */
 
+/* Securebits are the one credential /proc does not show. */
+void creds_ask_thread(struct remote_batch *b, struct dump_thread *th)
+{
+	batch_ask(b, &th->ans.securebits, __NR_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
+}
+
 int dump_creds(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
 	const struct proc_status *st = &th->status;
@@ -31,7 +37,7 @@ int dump_creds(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th
 	c->groups = arena_memdup(&ctx->arena, st->groups, sizeof(uint32_t) * st->nr_groups);
 	c->cap_inh = st->cap_inh, c->cap_prm = st->cap_prm, c->cap_eff = st->cap_eff;
 	c->cap_bnd = st->cap_bnd, c->cap_amb = st->cap_amb;
-	bits = rsys1(th->rem, __NR_prctl, PR_GET_SECUREBITS);
+	bits = th->ans.securebits;
 	if (bits < 0) {
 		pr_errno((int)-bits, "thread %d: cannot read securebits", th->tid);
 		return (int)bits;

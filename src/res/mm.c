@@ -228,7 +228,7 @@ int dump_mm(struct dump_ctx *ctx, struct dump_task *t)
 	t->mm = mm;
 	mm->start_code = st->start_code, mm->end_code = st->end_code;
 	mm->start_data = st->start_data, mm->end_data = st->end_data;
-	mm->start_brk = st->start_brk, mm->brk = t->brk;
+	mm->start_brk = st->start_brk, mm->brk = t->ans.brk;
 	mm->start_stack = st->start_stack;
 	mm->arg_start = st->arg_start, mm->arg_end = st->arg_end;
 	mm->env_start = st->env_start, mm->env_end = st->env_end;

@@ -12,22 +12,7 @@
 #include "core/log.h"
 #include "core/restore.h"
 
-struct kernel_sigaction {
-	uint64_t handler;
-	uint64_t flags;
-	uint64_t restorer;
-	uint64_t mask;
-};
-
-struct kernel_stack {
-	uint64_t sp;
-	int32_t flags;
-	int32_t pad;
-	uint64_t size;
-};
-
 #define SIGINFO_SIZE 128
-#define NSIG_KERNEL 64
 
 static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo ***out, size_t *n)
 {
@@ -60,32 +45,35 @@ static int dump_pending(struct dump_ctx *ctx, pid_t tid, bool shared, Siginfo **
 	}
 }
 
+/* Dispositions can only be read from inside: rt_sigaction(sig, NULL, &old). */
+void signals_ask(struct remote_batch *b, struct dump_task *t)
+{
+	struct task_answers *a = &t->ans;
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			batch_ask(b, &a->sigaction_rv[sig], __NR_rt_sigaction, sig, 0,
+				  batch_out(b, &t->rem, &a->sigactions[sig], sizeof(a->sigactions[0])),
+				  8, 0, 0);
+}
+
+void signals_ask_thread(struct remote_batch *b, struct dump_thread *th)
+{
+	struct thread_answers *a = &th->ans;
+	batch_ask(b, &a->altstack_rv, __NR_sigaltstack, 0,
+		  batch_out(b, th->rem, &a->altstack, sizeof(a->altstack)), 0, 0, 0, 0);
+}
+
 /* Per process: dispositions and the shared pending signals. */
 int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct remote *r = &t->rem;
+	const struct task_answers *a = &t->ans;
 	TaskCore *core = t->core;
-	int ret;
 
-	struct kernel_sigaction acts[NSIG_KERNEL + 1];
-	struct remote_batch b = {0};
-	uint64_t data = remote_batch_data(r);
-
-	/* all at once: one stop of the task */
-	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			batch_add(&b, __NR_rt_sigaction, sig, 0, data + sig * sizeof(acts[0]), 8, 0,
-				  0);
-	ret = remote_batch_run(r, &b);
-	if (!ret)
-		ret = remote_read(t->pid, data, acts, sizeof(acts));
-	if (ret)
-		return ret;
-	for (int sig = 1, i = 0; sig <= NSIG_KERNEL; sig++) {
-		struct kernel_sigaction ka = acts[sig];
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
+		struct kernel_sigaction ka = a->sigactions[sig];
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		long rv = batch_result(&b, i++);
+		long rv = a->sigaction_rv[sig];
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot read the action of signal %d", t->pid,
 				 sig);
@@ -112,20 +100,15 @@ int dump_sigactions(struct dump_ctx *ctx, struct dump_task *t)
 /* Per thread: the blocked mask, the alternate stack, the private pending signals. */
 int dump_thread_signals(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 {
-	struct remote *r = th->rem;
-	uint64_t scratch = remote_scratch(r);
+	const struct kernel_stack ss = th->ans.altstack;
 	ThreadCore *tc = th->tc;
-	struct kernel_stack ss;
-	int ret;
 
-	long rv = rsys2(r, __NR_sigaltstack, 0, scratch);
-	if (rv < 0) {
-		pr_errno((int)-rv, "thread %d: cannot read the alternate signal stack", th->tid);
-		return (int)rv;
+	(void)t;
+	if (th->ans.altstack_rv < 0) {
+		pr_errno((int)-th->ans.altstack_rv,
+			 "thread %d: cannot read the alternate signal stack", th->tid);
+		return (int)th->ans.altstack_rv;
 	}
-	ret = remote_read(t->pid, scratch, &ss, sizeof(ss));
-	if (ret)
-		return ret;
 	tc->altstack_sp = ss.sp;
 	tc->altstack_size = ss.size;
 	tc->altstack_flags = (uint32_t)ss.flags;

@@ -16,10 +16,6 @@
 #include "core/restore.h"
 #include "core/util.h"
 
-struct kernel_itimerval {
-	struct timeval interval, value;
-};
-
 struct kernel_sigevent {
 	uint64_t value;
 	int32_t signo;
@@ -38,21 +34,26 @@ static TimevalPair *pair(struct dump_ctx *ctx, uint64_t is, uint64_t ins, uint64
 	return p;
 }
 
+/* getitimer from inside: the remaining times of the task's own timers */
+void timers_ask(struct remote_batch *b, struct dump_task *t)
+{
+	struct task_answers *a = &t->ans;
+	for (int which = 0; which < 3; which++)
+		batch_ask(b, &a->itimer_rv[which], __NR_getitimer, which,
+			  batch_out(b, &t->rem, &a->itimers[which], sizeof(a->itimers[0])), 0, 0,
+			  0, 0);
+}
+
 static int dump_itimers(struct dump_ctx *ctx, struct dump_task *t)
 {
-	struct remote *r = &t->rem;
 	TimevalPair *p[3];
 	for (int which = 0; which < 3; which++) {
-		struct kernel_itimerval v;
-		long rv = rsys2(r, __NR_getitimer, which, remote_scratch(r));
-		int ret;
+		const struct kernel_itimerval v = t->ans.itimers[which];
+		long rv = t->ans.itimer_rv[which];
 		if (rv < 0) {
 			pr_errno((int)-rv, "task %d: cannot read interval timer %d", t->pid, which);
 			return (int)rv;
 		}
-		ret = remote_read(t->pid, remote_scratch(r), &v, sizeof(v));
-		if (ret)
-			return ret;
 		p[which] = pair(ctx, v.interval.tv_sec, v.interval.tv_usec * 1000, v.value.tv_sec,
 				v.value.tv_usec * 1000);
 		if (!p[which])
