@@ -779,6 +779,7 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 		if (ctx.preseized[i])
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
 	free(ctx.preseized);
+	free(ctx.mapped_files);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
 	for (int i = 0; i < ctx.nr_tasks; i++) {

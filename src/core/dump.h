@@ -92,6 +92,16 @@ struct dump_ctx {
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
 	pid_t *preseized;	      /* threads seized while their cgroup was frozen */
 	int nr_preseized;
+	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
+	int nr_mapped_files;
+};
+
+/* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and
+ * what stat() on its map_files link said. */
+struct mapped_file {
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	uint64_t st_dev, st_ino, st_size;
 };
 
 /* Growable repeated field of message pointers in the arena. */
