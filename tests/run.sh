@@ -376,6 +376,7 @@ source "$TESTS/bad_input.sh"
 source "$TESTS/shell_job.sh"
 source "$TESTS/sibling.sh"
 source "$TESTS/freeze_cgroup.sh"
+source "$TESTS/non_root.sh"
 
 # --- main ----------------------------------------------------------------------------------
 
@@ -390,7 +391,7 @@ all_tests() {
 # moved the shared offset of its descriptor would otherwise make it read garbage.
 main() {
 	names=("$@")
-	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling freeze-cgroup bad-input)
+	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling freeze-cgroup non-root bad-input)
 
 	for name in "${names[@]}"; do
 		if [ "$name" = freeze-cgroup ]; then
@@ -398,6 +399,14 @@ main() {
 			skip freeze-cgroup "needs cryo (ZT_NODUMP=1)"
 		else
 			freeze_cgroup_case
+		fi
+		continue
+	fi
+	if [ "$name" = non-root ]; then
+		if [ "$NODUMP" = 1 ]; then
+			skip non-root "needs cryo (ZT_NODUMP=1)"
+		else
+			non_root_case
 		fi
 		continue
 	fi

@@ -140,15 +140,46 @@ static struct dump_task *add_task(struct dump_ctx *ctx, pid_t pid, int parent)
 
 #define SEIZE_OPTS (PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
 
+/* Suspending a task's seccomp filters (and reading them) takes CAP_SYS_ADMIN: a caller
+ * without it seizes without, and refuses a task that has filters. */
+static unsigned long seize_opts(struct dump_ctx *ctx)
+{
+	if (!ctx->seize_opts) {
+		struct proc_status me;
+		bool admin = !proc_parse_status(getpid(), &me) && (me.cap_eff & (1ull << 21));
+		ctx->seize_opts = admin ? SEIZE_OPTS : SEIZE_OPTS & ~PTRACE_O_SUSPEND_SECCOMP;
+	}
+	return ctx->seize_opts;
+}
+
+static int check_seccomp_allowed(struct dump_ctx *ctx, pid_t tid)
+{
+	struct proc_status st;
+	if (seize_opts(ctx) & PTRACE_O_SUSPEND_SECCOMP)
+		return 0;
+	if (proc_parse_status(tid, &st))
+		return -ESRCH;
+	if (st.seccomp) {
+		pr_err("task %d runs under seccomp (mode %d): dumping it needs CAP_SYS_ADMIN "
+		       "(run cryo as root)",
+		       tid, st.seccomp);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* Seize a thread and wait for its stop; one seized while its cgroup was frozen only waits. */
 static int seize(struct dump_ctx *ctx, pid_t tid, int *stop_sig)
 {
+	int ret = check_seccomp_allowed(ctx, tid);
+	if (ret)
+		return ret;
 	for (int i = 0; i < ctx->nr_preseized; i++)
 		if (ctx->preseized[i] == tid) {
 			ctx->preseized[i] = 0;
 			return ptrace_stop_wait(tid, stop_sig);
 		}
-	return ptrace_seize_stop_sig(tid, SEIZE_OPTS, stop_sig);
+	return ptrace_seize_stop_sig(tid, seize_opts(ctx), stop_sig);
 }
 
 /* --freeze-cgroup: with the cgroup frozen, seize every thread in it; thawed, each stops in
@@ -164,7 +195,13 @@ static int freeze_cgroup(struct dump_ctx *ctx)
 		return ret;
 	ret = cgroup_threads(cg, &tids, &n);
 	for (int i = 0; !ret && i < n; i++) {
-		if (ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_OPTS) < 0) {
+		if ((ret = check_seccomp_allowed(ctx, tids[i])) == -ESRCH) {
+			ret = 0;
+			continue;
+		}
+		if (ret)
+			break;
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, seize_opts(ctx)) < 0) {
 			if (errno == ESRCH)
 				continue;
 			ret = -errno;
@@ -209,6 +246,12 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
 		return 1;
+	if (ret == -EPERM && geteuid() != 0) {
+		pr_errno(-ret, "cannot freeze process %d (ptrace; as uid %d, cryo may trace only "
+			       "processes of its own user that do not have more privileges)",
+			 t->pid, (int)geteuid());
+		return ret;
+	}
 	if (ret) {
 		pr_errno(-ret, "cannot freeze process %d (ptrace)", t->pid);
 		return ret;
