@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/kcmp.h>
 
 #include "compat.h"
@@ -146,7 +147,7 @@ static unsigned long seize_opts(struct dump_ctx *ctx)
 {
 	if (!ctx->seize_opts) {
 		struct proc_status me;
-		bool admin = !proc_parse_status(getpid(), &me) && (me.cap_eff & (1ull << 21));
+		bool admin = !proc_parse_status(getpid(), &me) && (me.cap_eff & (1ull << CAP_SYS_ADMIN));
 		ctx->seize_opts = admin ? SEIZE_OPTS : SEIZE_OPTS & ~PTRACE_O_SUSPEND_SECCOMP;
 	}
 	return ctx->seize_opts;
