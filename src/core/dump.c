@@ -147,7 +147,8 @@ static unsigned long seize_opts(struct dump_ctx *ctx)
 {
 	if (!ctx->seize_opts) {
 		struct proc_status me;
-		bool admin = !proc_parse_status(getpid(), &me) && (me.cap_eff & (1ull << CAP_SYS_ADMIN));
+		bool admin =
+		    !proc_parse_status(getpid(), &me) && (me.cap_eff & (1ull << CAP_SYS_ADMIN));
 		ctx->seize_opts = admin ? SEIZE_OPTS : SEIZE_OPTS & ~PTRACE_O_SUSPEND_SECCOMP;
 	}
 	return ctx->seize_opts;
@@ -248,8 +249,9 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
 		return 1;
 	if (ret == -EPERM && geteuid() != 0) {
-		pr_errno(-ret, "cannot freeze process %d (ptrace; as uid %d, cryo may trace only "
-			       "processes of its own user that do not have more privileges)",
+		pr_errno(-ret,
+			 "cannot freeze process %d (ptrace; as uid %d, cryo may trace only "
+			 "processes of its own user that do not have more privileges)",
 			 t->pid, (int)geteuid());
 		return ret;
 	}

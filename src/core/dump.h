@@ -22,14 +22,14 @@
 struct thread_answers {
 	long altstack_rv; /* signals.c */
 	struct kernel_stack altstack;
-	long securebits; /* creds.c */
+	long securebits;  /* creds.c */
 	long timer_slack; /* attrs.c */
 	long tid_address_rv;
 	uint64_t clear_child_tid;
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
 struct task_answers {
-	long brk; /* dump.c */
+	long brk;			    /* dump.c */
 	long sigaction_rv[NSIG_KERNEL + 1]; /* signals.c */
 	struct kernel_sigaction sigactions[NSIG_KERNEL + 1];
 	long prlimit_rv[RLIM_NLIMITS]; /* attrs.c */
@@ -76,7 +76,7 @@ struct dump_task {
 	Mm *mm;
 	Pagemap *pagemap;
 	Files *files;
-	uint8_t **cow_shared; /* per VMA: pages shared copy-on-write with the parent (cow.c) */
+	uint8_t **cow_shared;  /* per VMA: pages shared copy-on-write with the parent (cow.c) */
 	uint64_t **cow_frames; /* per such VMA: its pagemap entries, for its later siblings */
 };
 
@@ -92,7 +92,7 @@ struct dump_ctx {
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
 	pid_t *preseized;	      /* threads seized while their cgroup was frozen */
 	int nr_preseized;
-	unsigned long seize_opts; /* ptrace options, see dump.c */
+	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;
 };

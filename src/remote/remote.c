@@ -290,10 +290,12 @@ static int batch_copy_out(struct remote *r, struct remote_batch *b)
 		return 0;
 	for (int i = 0; i < b->nr_out; i++)
 		total += b->out_local[i].iov_len;
-	ssize_t got = process_vm_readv(r->tid, b->out_local, b->nr_out, b->out_remote, b->nr_out, 0);
+	ssize_t got =
+	    process_vm_readv(r->tid, b->out_local, b->nr_out, b->out_remote, b->nr_out, 0);
 	if (got != (ssize_t)total) {
 		int err = got < 0 ? errno : EFAULT;
-		pr_errno(err, "task %d: cannot read the results of a batch of remote calls", r->tid);
+		pr_errno(err, "task %d: cannot read the results of a batch of remote calls",
+			 r->tid);
 		return -err;
 	}
 	return 0;

@@ -55,7 +55,8 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 
 	for (int res = 0; res < RLIM_NLIMITS; res++) {
 		if ((rv = a->prlimit_rv[res]) < 0) {
-			pr_errno((int)-rv, "task %d: cannot read its resource limit %d", t->pid, res);
+			pr_errno((int)-rv, "task %d: cannot read its resource limit %d", t->pid,
+				 res);
 			return (int)rv;
 		}
 		RlimitEntry *e = A_NEW(&ctx->arena, RlimitEntry, RLIMIT_ENTRY);

@@ -123,7 +123,8 @@ static const struct mapped_file *stat_mapped_file(struct dump_ctx *ctx, struct d
 
 	for (int i = 0; i < ctx->nr_mapped_files; i++) {
 		const struct mapped_file *f = &ctx->mapped_files[i];
-		if (f->ino == s->ino && f->dev_major == s->dev_major && f->dev_minor == s->dev_minor)
+		if (f->ino == s->ino && f->dev_major == s->dev_major &&
+		    f->dev_minor == s->dev_minor)
 			return f;
 	}
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
@@ -135,8 +136,8 @@ static const struct mapped_file *stat_mapped_file(struct dump_ctx *ctx, struct d
 		return NULL;
 	}
 	if (!(ctx->nr_mapped_files & 15)) {
-		struct mapped_file *n = realloc(ctx->mapped_files, (ctx->nr_mapped_files + 16) *
-									sizeof(*n));
+		struct mapped_file *n =
+		    realloc(ctx->mapped_files, (ctx->nr_mapped_files + 16) * sizeof(*n));
 		if (!n) {
 			errno = ENOMEM;
 			return NULL;
@@ -144,8 +145,11 @@ static const struct mapped_file *stat_mapped_file(struct dump_ctx *ctx, struct d
 		ctx->mapped_files = n;
 	}
 	struct mapped_file *f = &ctx->mapped_files[ctx->nr_mapped_files++];
-	*f = (struct mapped_file){.dev_major = s->dev_major, .dev_minor = s->dev_minor,
-				  .ino = s->ino, .st_dev = st.st_dev, .st_ino = st.st_ino,
+	*f = (struct mapped_file){.dev_major = s->dev_major,
+				  .dev_minor = s->dev_minor,
+				  .ino = s->ino,
+				  .st_dev = st.st_dev,
+				  .st_ino = st.st_ino,
 				  .st_size = st.st_size};
 	return f;
 }

@@ -373,7 +373,9 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 {
 	/* pinning may unshare copy-on-write pages: only a tree that goes on must be spared it */
-	struct page_writer w = {.ctx = ctx, .t = t, .mem_fd = -1,
+	struct page_writer w = {.ctx = ctx,
+				.t = t,
+				.mem_fd = -1,
 				.pin_ok = ctx->nr_tasks == 1 || !ctx->opts->leave_running};
 	char path[64];
 	int pagemap_fd, out_fd = -1, ret = 0, wret;
@@ -540,11 +542,11 @@ struct page_fill {
 	uint32_t *cryo_runs; /* runs cryo writes itself (private anonymous memory) */
 	uint64_t *cryo_offs; /* ... and where each is in the image */
 	uint32_t cryo_count;
-	uint64_t want[BATCH_MAX];	 /* bytes each preadv must read */
-	uint64_t off[BATCH_MAX];	 /* where in the page image */
-	uint32_t first[BATCH_MAX];	 /* its first run */
-	uint32_t count[BATCH_MAX];	 /* and how many */
-	bool populate[BATCH_MAX];	 /* a MADV_POPULATE_WRITE ahead of a read, see below */
+	uint64_t want[BATCH_MAX];  /* bytes each preadv must read */
+	uint64_t off[BATCH_MAX];   /* where in the page image */
+	uint32_t first[BATCH_MAX]; /* its first run */
+	uint32_t count[BATCH_MAX]; /* and how many */
+	bool populate[BATCH_MAX];  /* a MADV_POPULATE_WRITE ahead of a read, see below */
 };
 
 /* Queue the preadv of runs [first, first+count) whose iovecs are at iov_at in the task. */
@@ -617,8 +619,8 @@ static int uffd_fill(int uffd, uint64_t dst, const uint8_t *src, uint64_t len)
  * not make a userfaultfd, written with process_vm_writev). */
 static int fill_from_cryo(struct restore_task *t, struct page_fill *pf, int uffd)
 {
-	uint8_t *buf = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *buf =
+	    mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int ret = 0;
 	bool *registered = calloc(t->mm->n_vmas ? t->mm->n_vmas : 1, sizeof(bool));
 
@@ -653,7 +655,8 @@ static int fill_from_cryo(struct restore_task *t, struct page_fill *pf, int uffd
 			ret = use_uffd ? uffd_fill(uffd, addr, buf, chunk)
 				       : remote_write(t->pid, addr, buf, chunk);
 			if (ret)
-				pr_errno(-ret, "task %d: cannot write its memory at %#lx", t->pid, addr);
+				pr_errno(-ret, "task %d: cannot write its memory at %#lx", t->pid,
+					 addr);
 			addr += chunk, off += chunk, len -= chunk;
 		}
 	}
@@ -664,7 +667,8 @@ out:
 					 t->mm->vmas[i]->end - t->mm->vmas[i]->start};
 		if (registered[i] && ioctl(uffd, UFFDIO_UNREGISTER, &r) < 0 && !ret) {
 			ret = -errno;
-			pr_errno(-ret, "task %d: cannot release its memory at %#llx", t->pid, r.start);
+			pr_errno(-ret, "task %d: cannot release its memory at %#llx", t->pid,
+				 r.start);
 		}
 	}
 	free(registered);
@@ -788,8 +792,7 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 		ret = remote_batch_start(&t->rem, &pf->batch);
 	if (!ret && pf->cryo_count) {
 		ret = fill_from_cryo(t, pf, uffd);
-	}
-	else if (uffd >= 0)
+	} else if (uffd >= 0)
 		close(uffd);
 	return ret;
 }

@@ -51,9 +51,10 @@ void signals_ask(struct remote_batch *b, struct dump_task *t)
 	struct task_answers *a = &t->ans;
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			batch_ask(b, &a->sigaction_rv[sig], __NR_rt_sigaction, sig, 0,
-				  batch_out(b, &t->rem, &a->sigactions[sig], sizeof(a->sigactions[0])),
-				  8, 0, 0);
+			batch_ask(
+			    b, &a->sigaction_rv[sig], __NR_rt_sigaction, sig, 0,
+			    batch_out(b, &t->rem, &a->sigactions[sig], sizeof(a->sigactions[0])), 8,
+			    0, 0);
 }
 
 void signals_ask_thread(struct remote_batch *b, struct dump_thread *th)

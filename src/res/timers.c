@@ -40,8 +40,8 @@ void timers_ask(struct remote_batch *b, struct dump_task *t)
 	struct task_answers *a = &t->ans;
 	for (int which = 0; which < 3; which++)
 		batch_ask(b, &a->itimer_rv[which], __NR_getitimer, which,
-			  batch_out(b, &t->rem, &a->itimers[which], sizeof(a->itimers[0])), 0, 0,
-			  0, 0);
+			  batch_out(b, &t->rem, &a->itimers[which], sizeof(a->itimers[0])), 0, 0, 0,
+			  0);
 }
 
 static int dump_itimers(struct dump_ctx *ctx, struct dump_task *t)

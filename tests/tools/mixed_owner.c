@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (child == 0)
 		idle();
-	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534)) {
 		fprintf(stderr, "mixed_owner: cannot become nobody: %s\n", strerror(errno));
 		kill(child, SIGKILL);
 		return 1;
