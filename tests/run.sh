@@ -18,9 +18,9 @@
 #  leave-running  dump -R; the original must still run; check it.
 #  gen2           (tests marked gen2) dump, restore, dump the restored one, restore, check.
 #  nodump         ZT_NODUMP=1: no cryo at all, start and check: the test's own sanity.
-# plus the bad-input cases (name `bad-input`, tests/bad_input.sh): cryo must fail cleanly on
+# plus the bad-input cases (name `bad-input`, tests/cases/bad_input.sh): cryo must fail cleanly on
 # bad arguments and broken images, and a failed dump must leave its target running and intact;
-# and the `shell-job` case (tests/shell_job.sh): a job on a real pseudo-terminal.
+# and the `shell-job` case (tests/cases/shell_job.sh): a job on a real pseudo-terminal.
 #
 # A test's source may hold a line `// zt-run: FLAG...` with FLAGs among:
 #  shell-job  pass --shell-job to dump and restore
@@ -372,11 +372,18 @@ run_one() {
 
 # --- bad input -----------------------------------------------------------------------------
 
-source "$TESTS/bad_input.sh"
-source "$TESTS/shell_job.sh"
-source "$TESTS/sibling.sh"
-source "$TESTS/freeze_cgroup.sh"
-source "$TESTS/non_root.sh"
+# Cases that are not one test program each: every tests/cases/*.sh registers its own with
+# `register_case NAME FUNCTION` (they all need cryo: skipped with ZT_NODUMP=1).
+CASE_NAMES=()
+declare -A CASE_FUNCS=()
+register_case() {
+	CASE_NAMES+=("$1")
+	CASE_FUNCS[$1]=$2
+}
+for f in "$TESTS"/cases/*.sh; do
+	# shellcheck disable=SC1090
+	source "$f"
+done
 
 # --- main ----------------------------------------------------------------------------------
 
@@ -391,46 +398,14 @@ all_tests() {
 # moved the shared offset of its descriptor would otherwise make it read garbage.
 main() {
 	names=("$@")
-	[ ${#names[@]} = 0 ] && names=($(all_tests) shell-job restore-sibling freeze-cgroup non-root bad-input)
+	[ ${#names[@]} = 0 ] && names=($(all_tests) "${CASE_NAMES[@]}")
 
 	for name in "${names[@]}"; do
-		if [ "$name" = freeze-cgroup ]; then
-		if [ "$NODUMP" = 1 ]; then
-			skip freeze-cgroup "needs cryo (ZT_NODUMP=1)"
-		else
-			freeze_cgroup_case
-		fi
-		continue
-	fi
-	if [ "$name" = non-root ]; then
-		if [ "$NODUMP" = 1 ]; then
-			skip non-root "needs cryo (ZT_NODUMP=1)"
-		else
-			non_root_case
-		fi
-		continue
-	fi
-	if [ "$name" = restore-sibling ]; then
-		if [ "$NODUMP" = 1 ]; then
-			skip restore-sibling "needs cryo (ZT_NODUMP=1)"
-		else
-			sibling_case
-		fi
-		continue
-	fi
-	if [ "$name" = shell-job ]; then
+		if [ -n "${CASE_FUNCS[$name]:-}" ]; then
 			if [ "$NODUMP" = 1 ]; then
-				skip shell-job "needs cryo (ZT_NODUMP=1)"
+				skip "$name" "needs cryo (ZT_NODUMP=1)"
 			else
-				shell_job_case
-			fi
-			continue
-		fi
-		if [ "$name" = bad-input ]; then
-			if [ "$NODUMP" = 1 ]; then
-				skip bad-input "needs cryo (ZT_NODUMP=1)"
-			else
-				bad_input
+				"${CASE_FUNCS[$name]}"
 			fi
 			continue
 		fi

@@ -273,3 +273,4 @@ bad_input() {
 	run_case images-intact images_intact
 	[ "$keep" = 1 ] || rm -rf "$OUT/bad-input/images-dump"
 }
+register_case bad-input bad_input

@@ -41,3 +41,4 @@ freeze_cgroup_case() {
 	rmdir "$cg" 2>/dev/null
 	report freeze-cgroup "$t0"
 }
+register_case freeze-cgroup freeze_cgroup_case

@@ -34,3 +34,4 @@ sibling_case() {
 	kill_leftovers
 	report restore-sibling "$t0"
 }
+register_case restore-sibling sibling_case

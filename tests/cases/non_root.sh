@@ -56,3 +56,4 @@ non_root_case() {
 	kill_leftovers
 	report non-root "$t0"
 }
+register_case non-root non_root_case

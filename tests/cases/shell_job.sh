@@ -78,3 +78,4 @@ shell_job_case() {
 	kill_leftovers
 	report shell-job "$t0"
 }
+register_case shell-job shell_job_case
