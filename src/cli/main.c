@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "cryo/cryo.h"
+#include "core/fault.h"
 #include "core/log.h"
 
 enum {
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 	struct cli cli = {0};
 	int first_arg, ret;
 
+	fault_init();
 	first_arg = parse(argc, argv, &cli);
 	if (first_arg < 0)
 		return 1;

@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "core/dump.h"
 #include "core/freezer.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "res/cow.h"
@@ -458,13 +459,8 @@ static void resume(struct dump_ctx *ctx, struct dump_task *t)
 			continue;
 		if (k == 0 && r->area)
 			remote_unmap_area(r);
-		else if (r->tid)
-			remote_park(r);
-		if (r->tid && ptrace(PTRACE_SETREGS, th->tid, 0, &r->regs) < 0)
-			pr_errno(errno, "cannot put back the registers of %d", th->tid);
-		if (th->blocked_saved &&
-		    ptrace(PTRACE_SETSIGMASK, th->tid, sizeof(th->blocked), &th->blocked) < 0)
-			pr_errno(errno, "cannot put back the signal mask of %d", th->tid);
+		if (r->tid && remote_release(r) < 0)
+			pr_errno(errno, "cannot put back the registers and mask of %d", th->tid);
 		if (ptrace(PTRACE_DETACH, th->tid, 0, r->park_sig) < 0)
 			pr_errno(errno, "cannot release thread %d", th->tid);
 		th->seized = false;
@@ -519,20 +515,17 @@ static int find_exec_addr(pid_t pid, uint64_t *addr)
 /* The first remote call left the stop through the kernel's normal path, which put back a mask
  * saved by sigsuspend() and its kind: only now is the task's own mask in place. Read it, block
  * everything while cryo works inside, and queue again what arrived in between. */
-static int block_signals(struct dump_task *t, struct dump_thread *th)
+static int block_signals(struct dump_task *t, struct dump_thread *th, int slot)
 {
 	struct remote *r = th->rem;
-	uint64_t all = ~0ull;
-	int ret = remote_write(t->pid, remote_scratch(r), &all, sizeof(all));
-	if (ret)
+	int ret = remote_guard_thread(r, slot, t->rem.stop_sig, t->pid);
+	if (!ret)
+		ret = remote_guard_block_signals(r);
+	if (ret) {
+		pr_errno(-ret, "thread %d: cannot block its signals", th->tid);
 		return ret;
-	long rv =
-	    rsys4(r, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(r), remote_scratch(r) + 8, 8);
-	if (rv < 0 || remote_read(t->pid, remote_scratch(r) + 8, &th->blocked, 8)) {
-		pr_errno(rv < 0 ? (int)-rv : EFAULT, "thread %d: cannot block its signals",
-			 th->tid);
-		return rv < 0 ? (int)rv : -EFAULT;
 	}
+	th->blocked = r->mask;
 	th->blocked_saved = true;
 	return remote_requeue_signals(r);
 }
@@ -551,8 +544,9 @@ static int take_threads(struct dump_task *t)
 				return ret;
 			th->own.stop_mode = t->rem.stop_mode;
 			remote_use_area(&th->own, t->rem.area, t->rem.area_size);
+			th->own.guard_slot = t->rem.guard_slot;
 		}
-		if ((ret = block_signals(t, th)))
+		if ((ret = block_signals(t, th, k)))
 			return ret;
 		if (proc_parse_status_tid(t->pid, th->tid, &th->status))
 			return -ESRCH;
@@ -617,8 +611,9 @@ static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_th
 	if ((ret = dump_regs(ctx, t, th)) || (ret = dump_thread_signals(ctx, t, th)) ||
 	    (ret = dump_creds(ctx, t, th)) || (ret = dump_thread_attrs(ctx, t, th)))
 		return ret;
-	/* done with this thread: back into the signal code, where the others wait */
-	return th->rem == &t->rem ? 0 : remote_park(th->rem);
+	/* done with this thread: back into the signal code with its own registers and mask,
+	 * where the others wait */
+	return th->rem == &t->rem ? 0 : remote_release(th->rem);
 }
 
 static int read_state(struct dump_ctx *ctx, struct dump_task *t)
@@ -629,15 +624,23 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	ret = remote_init(&t->rem, t->pid);
 	if (ret)
 		return ret;
-	/* a task with its own SIGTRAP disposition must not see the trap of a remote call */
-	if ((t->status.sig_caught | t->status.sig_ignored) & (1ull << (SIGTRAP - 1)))
-		t->rem.stop_mode = true;
-	ret = find_exec_addr(t->pid, &exec_addr);
-	if (ret) {
-		pr_err("process %d has no executable mapping to run a system call from", t->pid);
-		return ret;
+	/* Calls end with a signal the process ignores, and every thread gets a frame that takes
+	 * it home if cryo dies (the dead man's switch, src/remote/guard.c). */
+	t->rem.stop_sig = guard_pick_signal(t->status.sig_caught);
+	t->rem.guard_slot = guard_slot_size(t->pid);
+	t->rem.guard_slots = t->nr_threads;
+	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
+	if (ret == -ENOENT || ret == -ENOSPC) {
+		pr_info("process %d: no vDSO padding to borrow; its area is mapped from its code",
+			t->pid);
+		ret = find_exec_addr(t->pid, &exec_addr);
+		if (ret) {
+			pr_err("process %d has no executable mapping to run a system call from",
+			       t->pid);
+			return ret;
+		}
+		ret = remote_map_area(&t->rem, exec_addr);
 	}
-	ret = remote_map_area(&t->rem, exec_addr);
 	if (ret)
 		return ret;
 	ret = take_threads(t);
@@ -763,16 +766,22 @@ static int dump_all(struct dump_ctx *ctx)
 		if (ret)
 			return ret;
 	}
-	for (int i = 0; i < ctx->nr_tasks; i++)
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		if ((ret = fault_point("dump: before a task's state", EIO)))
+			return ret;
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
 			return ret;
+	}
 	/* sharing is seen before any page is read: reading may change it (pages.c) */
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = cow_detect(ctx, &ctx->tasks[i])))
 			return ret;
-	for (int i = 0; i < ctx->nr_tasks; i++)
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		if ((ret = fault_point("dump: before a task's pages", EIO)))
+			return ret;
 		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
 			return ret;
+	}
 	if ((ret = pages_dump_finish(ctx)))
 		return ret;
 	unlinkat(ctx->dirfd, "inventory.img", 0);

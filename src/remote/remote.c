@@ -9,7 +9,9 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "core/fault.h"
 #include "core/log.h"
+#include "remote/guard.h"
 
 static const uint8_t syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
 #define BATCH_CODE_OFF 16
@@ -121,9 +123,15 @@ static int steal_signal(struct remote *r, int sig, int event)
 
 int remote_requeue_signals(struct remote *r)
 {
+	int kept = 0;
 	for (int i = 0; i < r->nr_stolen; i++) {
 		int sig;
 		memcpy(&sig, r->stolen[i], sizeof(sig));
+		/* queued now, the stop signal would end the next call: kept for remote_release */
+		if (r->guarded && sig == r->stop_sig) {
+			memmove(r->stolen[kept++], r->stolen[i], sizeof(r->stolen[i]));
+			continue;
+		}
 		int ret = remote_write(r->tid, remote_scratch(r), r->stolen[i], 128);
 		if (ret)
 			return ret;
@@ -133,23 +141,28 @@ int remote_requeue_signals(struct remote *r)
 			return (int)rv;
 		}
 	}
-	r->nr_stolen = 0;
+	r->nr_stolen = kept;
 	return 0;
 }
 
 static int run_wait(struct remote *r, struct user_regs_struct *regs);
 
-/* Run the task from `ip` with `regs` set up for the call and wait until the call is done. */
-static int run_call(struct remote *r, struct user_regs_struct *regs)
+/* Run the task with `regs` set up for the call and wait until the call is done. */
+int remote_run(struct remote *r, struct user_regs_struct *regs)
 {
 	int sig, event, ret, traps = 0;
 
+	if ((ret = fault_point("remote: before a call", EIO)))
+		return ret;
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, regs) < 0)
 		return -errno;
+	fault_point("remote: registers set for a call", 0);
+	r->at_signal_stop = false;
 	if (r->stop_mode) {
 		for (int stop = 0; stop < 2; stop++) {
 			if (ptrace(PTRACE_SYSCALL, r->tid, 0, 0) < 0)
 				return -errno;
+			fault_point("remote: a call runs (stop mode)", 0);
 			ret = wait_stopped(r->tid, &sig, &event);
 			if (ret)
 				return ret;
@@ -166,6 +179,7 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 	} else {
 		if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
 			return -errno;
+		fault_point("remote: a call runs", 0);
 		return run_wait(r, regs);
 	}
 	r->at_syscall_exit = r->stop_mode;
@@ -174,7 +188,31 @@ static int run_call(struct remote *r, struct user_regs_struct *regs)
 	return 0;
 }
 
-/* Trap mode: the task runs; wait for the int3 that ends the call(s). */
+/* Guarded: is this delivery stop of the stop signal the end of the call? The thread's own
+ * tgkill says so; the same signal from someone else is kept for later (and when it merged
+ * with ours, the call has ended all the same). */
+static int guarded_end(struct remote *r, int sig, bool *done)
+{
+	siginfo_t si;
+	*done = false;
+	if (ptrace(PTRACE_GETSIGINFO, r->tid, 0, &si) < 0)
+		return -errno;
+	if (si.si_code == SI_TKILL && si.si_pid == r->tgid) {
+		*done = true;
+		return 0;
+	}
+	int ret = steal_signal(r, sig, 0);
+	if (ret)
+		return ret;
+	struct user_regs_struct now;
+	if (ptrace(PTRACE_GETREGS, r->tid, 0, &now) < 0)
+		return -errno;
+	*done = now.rip == guard_entry(r, GUARD_RECOVER);
+	return 0;
+}
+
+/* Trap mode: the task runs; wait for the int3 (guarded: the stop signal) that ends the
+ * call(s). */
 static int run_wait(struct remote *r, struct user_regs_struct *regs)
 {
 	int sig, event, ret, traps = 0;
@@ -183,7 +221,19 @@ static int run_wait(struct remote *r, struct user_regs_struct *regs)
 		ret = wait_stopped(r->tid, &sig, &event);
 		if (ret)
 			return ret;
-		if (sig == SIGTRAP && !event)
+		if (r->guarded && sig == r->stop_sig && !event) {
+			bool done;
+			if ((ret = guarded_end(r, sig, &done)))
+				return ret;
+			if (done) {
+				r->at_signal_stop = true;
+				break;
+			}
+			if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+				return -errno;
+			continue;
+		}
+		if (!r->guarded && sig == SIGTRAP && !event)
 			break;
 		/* a thread being created, or (a task stopped by job control) the trap of a pending
 		 * interrupt: the call goes on; a signal that just arrived is kept for later */
@@ -194,9 +244,20 @@ static int run_wait(struct remote *r, struct user_regs_struct *regs)
 			return -errno;
 	}
 	r->at_syscall_exit = false;
+	fault_point("remote: a call ended", 0);
 	if (ptrace(PTRACE_GETREGS, r->tid, 0, regs) < 0)
 		return -errno;
 	return 0;
+}
+
+/* What the guarded code expects in the registers of every call (guard.S). */
+static void guard_regs(const struct remote *r, struct user_regs_struct *regs)
+{
+	regs->rsp = r->stack_top;
+	regs->r12 = (unsigned long)r->tgid;
+	regs->r13 = (unsigned long)r->tid;
+	regs->r14 = r->frame + 8;
+	regs->r15 = (unsigned long)r->stop_sig;
 }
 
 static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
@@ -211,6 +272,10 @@ static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
 	/* the task's own stack may be gone (restore) or must not be touched (dump) */
 	if (r->area)
 		regs.rsp = r->area + r->area_size - 256;
+	if (r->guarded) {
+		regs.rip = guard_entry(r, r->stop_mode ? GUARD_SYS : GUARD_CALL);
+		guard_regs(r, &regs);
+	}
 	/* -1: no syscall to restart when the task leaves its current stop */
 	regs.orig_rax = (unsigned long)-1;
 	regs.rdi = a[0];
@@ -219,7 +284,7 @@ static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
 	regs.r10 = a[3];
 	regs.r8 = a[4];
 	regs.r9 = a[5];
-	ret = run_call(r, &regs);
+	ret = remote_run(r, &regs);
 	if (ret) {
 		pr_errno(-ret, "remote system call %ld in task %d failed", nr, r->tid);
 		r->err = ret == -ESRCH ? ret : -EIO;
@@ -333,6 +398,10 @@ int remote_batch_start(struct remote *r, struct remote_batch *b)
 	b->regs.orig_rax = (unsigned long)-1;
 	b->regs.rbx = table;
 	b->regs.rsp = r->area + r->area_size - 256;
+	if (r->guarded) {
+		b->regs.rip = guard_entry(r, GUARD_BATCH);
+		guard_regs(r, &b->regs);
+	}
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, &b->regs) < 0 ||
 	    ptrace(PTRACE_CONT, r->tid, 0, 0) < 0) {
 		ret = -errno;
@@ -341,6 +410,7 @@ int remote_batch_start(struct remote *r, struct remote_batch *b)
 		return r->err;
 	}
 	b->running = true;
+	fault_point("remote: a batch runs", 0);
 	return 0;
 }
 
@@ -374,7 +444,7 @@ int remote_map_area(struct remote *r, uint64_t exec_addr)
 {
 	long saved, patched, addr;
 	const long args[6] = {0,
-			      REMOTE_AREA_SIZE,
+			      REMOTE_AREA_SIZE + (long)r->guard_slot * r->guard_slots,
 			      PROT_READ | PROT_WRITE | PROT_EXEC,
 			      MAP_PRIVATE | MAP_ANONYMOUS,
 			      -1,
@@ -407,12 +477,15 @@ int remote_map_area(struct remote *r, uint64_t exec_addr)
 		return (int)addr;
 	}
 	r->area = addr;
-	r->area_size = REMOTE_AREA_SIZE;
+	r->area_size = REMOTE_AREA_SIZE + r->guard_slot * r->guard_slots;
 	r->area_ours = true;
 	ret = remote_write(r->tid, r->area, syscall_insn, sizeof(syscall_insn));
 	if (!ret)
 		ret = remote_write(r->tid, r->area + BATCH_CODE_OFF, cryo_batch_code,
 				   cryo_batch_code_end - cryo_batch_code);
+	if (!ret)
+		ret = remote_write(r->tid, r->area + GUARD_CODE_OFF, cryo_guard_code,
+				   cryo_guard_code_end - cryo_guard_code);
 	if (ret) {
 		pr_errno(-ret, "task %d: cannot write into the remote-call area", r->tid);
 		return ret;
@@ -437,6 +510,12 @@ void remote_use_area(struct remote *r, uint64_t area, uint64_t size)
 int remote_unmap_area(struct remote *r)
 {
 	long ret = 0;
+	if (r->guarded && r->area && r->area_ours && !r->err) {
+		ret = remote_guard_unmap_area(r);
+		if (ret != -ENOENT && ret != -ENOSPC)
+			return (int)ret;
+		ret = 0; /* no spot to borrow: from the area itself, unguarded for a moment */
+	}
 	if (r->area && r->area_ours && !r->err) {
 		/* the int3 after the syscall is gone with the area: stop at syscall exit */
 		bool mode = r->stop_mode;
@@ -462,10 +541,11 @@ int remote_park(struct remote *r)
 	 * look at restart codes again. Trap it in the signal code instead: leaving that stop is
 	 * where the kernel restarts an interrupted call, or fails it with EINTR if a handler
 	 * runs, exactly as for any signal. */
-	if (!r->at_syscall_exit)
+	if (!r->at_syscall_exit && !r->at_signal_stop)
 		return 0;
 	if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
 		return -errno;
+	fault_point("remote: parking", 0);
 	for (;;) {
 		ret = wait_stopped(r->tid, &sig, &event);
 		if (ret)
@@ -482,5 +562,64 @@ int remote_park(struct remote *r)
 			return -errno;
 	}
 	r->at_syscall_exit = false;
+	r->at_signal_stop = false;
 	return 0;
+}
+
+int remote_guard_block_signals(struct remote *r)
+{
+	uint64_t others = ~(1ull << (r->stop_sig - 1));
+	bool mode = r->stop_mode;
+	long rv;
+	int ret = remote_write(r->tid, remote_scratch(r), &others, sizeof(others));
+	if (ret)
+		return ret;
+	/* in stop mode: the stop signal may be blocked by the thread's own mask until now */
+	r->stop_mode = true;
+	rv = rsys4(r, __NR_rt_sigprocmask, SIG_SETMASK, remote_scratch(r),
+		   r->frame + guard_mask_offset(), 8);
+	r->stop_mode = mode;
+	if (rv < 0)
+		return (int)rv;
+	ret = remote_read(r->tid, r->frame + guard_mask_offset(), &r->mask, sizeof(r->mask));
+	if (ret)
+		return ret;
+	r->mask_known = true;
+	return 0;
+}
+
+int remote_release(struct remote *r)
+{
+	int ret = 0;
+	if (!r->tid)
+		return 0;
+	if (r->guarded && r->nr_stolen && r->area && !r->err) {
+		/* the stop signal kept aside: queued while it is blocked, calls in stop mode */
+		uint64_t all = ~0ull;
+		bool mode = r->stop_mode;
+		if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(all), &all) == 0) {
+			r->stop_mode = true;
+			for (int i = 0; i < r->nr_stolen; i++) {
+				int sig;
+				memcpy(&sig, r->stolen[i], sizeof(sig));
+				if (remote_write(r->tid, remote_scratch(r), r->stolen[i], 128) == 0)
+					rsys4(r, __NR_rt_tgsigqueueinfo, r->tgid, r->tid, sig,
+					      remote_scratch(r));
+			}
+			r->nr_stolen = 0;
+			r->stop_mode = mode;
+		}
+	}
+	if (!r->err)
+		ret = remote_park(r);
+	/* the mask first: until the registers are the thread's own, leaving the stop goes
+	 * through its frame, which sets the mask anyway */
+	fault_point("remote: releasing a thread", 0);
+	if (r->mask_known && ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->mask), &r->mask) < 0 &&
+	    !ret)
+		ret = -errno;
+	fault_point("remote: mask put back", 0);
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0 && !ret)
+		ret = -errno;
+	return ret;
 }

@@ -34,6 +34,17 @@ struct remote {
 	 * again with remote_requeue_signals() once the task blocks them */
 	uint8_t stolen[8][128];
 	int nr_stolen;
+	/* The dead man's switch (guard.c), armed by a dump: */
+	bool guarded;
+	int stop_sig;		/* the signal that ends a call */
+	pid_t tgid;
+	uint64_t frame;		/* this thread's signal frame in the area */
+	uint64_t stack_top;	/* this thread's own stack in the area */
+	size_t guard_slot;	/* room for one thread's stack and frame, after the scratch */
+	int guard_slots;	/* how many (the leader's remote only) */
+	uint64_t mask;		/* the thread's own signal mask, once mask_known */
+	bool mask_known;
+	bool at_signal_stop;	/* the last call ended in the stop signal's delivery stop */
 };
 
 /* Attach to a task that is already in a ptrace stop; saves its registers. */
@@ -48,6 +59,24 @@ void remote_area_fill(uint8_t *area);
 void remote_use_area(struct remote *r, uint64_t area, uint64_t size);
 /* Unmap the area (if ours) and leave the task in a stop with its original registers. */
 int remote_unmap_area(struct remote *r);
+
+/* The dead man's switch (guard.c): a dump that dies at any instant leaves the task running.
+ * The signal that ends calls, among those the process does not catch (mask of SigCgt): */
+int guard_pick_signal(uint64_t caught);
+/* Room per thread in the area (stack and frame), for the FPU state size of this CPU. */
+size_t guard_slot_size(pid_t tid);
+/* Map the area from a borrowed spot, safely, with room for slots_size of thread slots after
+ * the scratch; -ENOENT/-ENOSPC: no spot, nothing was changed (remote_map_area then). */
+int remote_guard_map_area(struct remote *r, size_t slots_size);
+/* Arm the switch for thread r (its frame in slot `slot` of the area) before its first call.
+ * That first call must be remote_guard_block_signals(). */
+int remote_guard_thread(struct remote *r, int slot, int stop_sig, pid_t tgid);
+/* The first call: block every signal but the stop signal; the thread's own mask is saved in
+ * its frame and in r->mask. */
+int remote_guard_block_signals(struct remote *r);
+/* Done with a thread: back in an interrupt stop with its own registers and mask, so that it
+ * runs on correctly whether or not cryo is still there. */
+int remote_release(struct remote *r);
 
 /* A batch of calls made with one stop of the task: fill it with batch_add(), each call's
  * buffers at their own place in the scratch area above remote_batch_data(), then run it.
@@ -116,7 +145,7 @@ static inline uint64_t remote_scratch(const struct remote *r)
 }
 static inline uint64_t remote_scratch_size(const struct remote *r)
 {
-	return r->area_size - REMOTE_CODE_SIZE;
+	return REMOTE_AREA_SIZE - REMOTE_CODE_SIZE; /* thread slots of the switch come after */
 }
 /* Copy to/from the task's memory (any address, not only scratch). */
 int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
