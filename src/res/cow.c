@@ -16,6 +16,7 @@
 #include "core/dump.h"
 #include "core/log.h"
 #include "core/restore.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
 #include "res/mm.h"
@@ -388,7 +389,9 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		}
 		img_name(IMG_PAGES, pp->provider, name, sizeof(name));
-		fd = openat(ctx->svc_dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = dir_open(ctx->svc_dirfd, name, O_RDONLY);
+		if (fd < 0)
+			errno = -fd;
 		if (fd < 0 || pread(fd, (void *)pp->vaddr, PAGE_SIZE, IMG_RAW_HDR + off) !=
 				      (ssize_t)PAGE_SIZE) {
 			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr, name);
