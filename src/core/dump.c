@@ -758,7 +758,9 @@ static int write_images(struct dump_ctx *ctx)
 	inv.shell_job = ctx->opts->shell_job;
 	inv.page_size = PAGE_SIZE;
 	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
-	if (!ret && (ret = sync_images_dir(ctx)))
+	if (!ret)
+		ret = sync_images_dir(ctx);
+	if (ret) /* a partial one, or one not known to be on disk */
 		unlinkat(ctx->dirfd, "inventory.img", 0);
 	return ret;
 }
