@@ -48,8 +48,8 @@ struct write_ring {
 	int head, count;	   /* next to write, batches queued */
 	int fill;		   /* buffer being filled by the dumping thread */
 	int fd;
-	pid_t pid; /* the task of fd */
-	int err;   /* first write error (-errno), sticky */
+	pid_t pid;     /* the task of fd */
+	int err;       /* first write error (-errno), sticky */
 	pid_t err_pid; /* ... in the image of this task */
 	bool done;
 	uint64_t bytes;
