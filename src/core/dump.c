@@ -761,7 +761,7 @@ static int write_images(struct dump_ctx *ctx)
 	if (!ret)
 		ret = sync_images_dir(ctx);
 	if (ret) /* a partial one, or one not known to be on disk */
-		unlinkat(ctx->dirfd, "inventory.img", 0);
+		dir_unlink(ctx->dirfd, "inventory.img");
 	return ret;
 }
 
@@ -770,8 +770,7 @@ static int dump_all(struct dump_ctx *ctx)
 	int ret;
 	/* from the first file written on (a ghost image, below) until the last image is on disk,
 	 * the directory must not look like a checkpoint */
-	if (unlinkat(ctx->dirfd, "inventory.img", 0) < 0 && errno != ENOENT) {
-		ret = -errno;
+	if ((ret = dir_unlink(ctx->dirfd, "inventory.img"))) {
 		pr_errno(-ret, "cannot remove the old inventory.img of %s", ctx->opts->images_dir);
 		return ret;
 	}

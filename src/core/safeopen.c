@@ -42,11 +42,33 @@ int dir_open(int dirfd, const char *name, int flags)
 	return open_beneath(dirfd, name, flags, 0);
 }
 
+/* An old file in the way of a new one: only a regular file is removed. */
+static int remove_old(int dirfd, const char *base)
+{
+	struct stat st;
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+	/* swapped for something else since? unlinking never follows it either */
+	if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int dir_unlink(int dirfd, const char *name)
+{
+	if (strchr(name, '/'))
+		return -EINVAL;
+	return remove_old(dirfd, name);
+}
+
 int dir_create(int dirfd, const char *name, int flags, mode_t mode)
 {
 	const char *slash = strrchr(name, '/'), *base = slash ? slash + 1 : name;
 	int pfd = dirfd, fd;
-	struct stat st;
 
 	if (name[0] == '/')
 		return -EXDEV;
@@ -64,18 +86,7 @@ int dir_create(int dirfd, const char *name, int flags, mode_t mode)
 		if (pfd < 0)
 			return pfd;
 	}
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISLNK(st.st_mode))
-			fd = -ELOOP;
-		else if (!S_ISREG(st.st_mode))
-			fd = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
-		else if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
-			fd = -errno;
-		else
-			fd = 0;
-	} else {
-		fd = errno == ENOENT ? 0 : -errno;
-	}
+	fd = remove_old(pfd, base);
 	/* O_EXCL: whatever appeared under this name since, cryo does not open it */
 	if (fd == 0)
 		fd = open_beneath(pfd, base, flags | O_CREAT | O_EXCL, mode);

@@ -18,6 +18,9 @@ int dir_open(int dirfd, const char *name, int flags);
  * loses that name); a symbolic link or anything but a regular file is refused (-ELOOP,
  * -EEXIST), and so is a name that is planted again between the two steps. */
 int dir_create(int dirfd, const char *name, int flags, mode_t mode);
+/* Unlink NAME (no '/') from dirfd if it is a regular file; 0 also when there is none.
+ * A symbolic link or anything else under that name is left alone and refused (-ELOOP...). */
+int dir_unlink(int dirfd, const char *name);
 /* A file the user named by an absolute path (-o /path): created or truncated, but never
  * through a symbolic link as its last component (O_NOFOLLOW). */
 int user_create(const char *path, int flags, mode_t mode);

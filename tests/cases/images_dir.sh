@@ -3,8 +3,9 @@
 # cryo runs as root and writes into an images directory that another user (nobody) owns and
 # may have filled with links: a symlink (or hard link) named like an image, a log or a
 # subdirectory, pointing at a root-owned file outside. cryo must never write (or read) through
-# such a link: the victim file keeps its content and its mtime, and a dump that refuses leaves
-# its target running and intact. Each case is counted as one test named images-dir/CASE.
+# such a link: the victim file keeps its content and its mtime, a planted symlink is refused
+# (and left where it is), and a dump that refuses leaves its target running and intact. A
+# hard link only loses its name (the dump may go on). Each case is counted as one test named images-dir/CASE.
 
 IDIR_PROG=counter
 
@@ -23,7 +24,7 @@ idir_intact() {
 	local f=$1 name
 	name=${f##*/}
 	if [ "$(cat "$f" 2>/dev/null)" != "precious $name, not cryo's" ]; then
-		fail_step "victim $name was written through a link: $(head -c 100 "$f" 2>&1 | tr '\n' ' ')"
+		fail_step "victim $name was written through a link: $(head -c 60 "$f" 2>&1 | tr -c '[:print:]' '.')"
 		return 1
 	fi
 	if [ "$(stat -c '%s %Y %y %h' "$f")" != "$(cat "$f.stat")" ]; then
@@ -44,7 +45,14 @@ idir_plant() {
 	chown -h 65534:65534 "$2"
 }
 
-# idir_refused WHAT NAME: after a dump that met a planted NAME, the target is still running
+# idir_refused WHAT NAME LINK: a symlink is never removed or replaced, and the dump refuses.
+idir_refused() {
+	[ -L "$3" ] || fail_step "$1: the planted link $3 was removed or replaced" || return 1
+	[ $RC != 0 ] || fail_step "$1: the dump succeeded" || return 1
+	idir_after_dump "$1" "$2"
+}
+
+# idir_after_dump WHAT NAME: after a dump that met a planted NAME, the target is still running
 # when the dump failed (and then the message names NAME), and passes its check.
 idir_after_dump() {
 	local what=$1 name=$2
@@ -68,7 +76,7 @@ idir_dump_link() {
 	idir_plant "$victim" "$DIR/img/$name"
 	cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o "$DIR/dump.log"
 	idir_intact "$victim" || return 1
-	idir_after_dump "symlink $name" "$name"
+	idir_refused "symlink $name" "$name" "$DIR/img/$name"
 }
 
 # A hard link to the victim (same filesystem), named like an image.
@@ -94,7 +102,7 @@ case_idir_ghost() {
 	idir_plant "$v1" "$DIR/img/ghost-1.img"
 	cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o "$DIR/dump.log"
 	idir_intact "$v0" && idir_intact "$v1" || return 1
-	idir_after_dump "symlink ghost-0.img" ghost-0.img
+	idir_refused "symlink ghost-0.img" ghost-0.img "$DIR/img/ghost-0.img"
 }
 
 # The log, relative to the images directory: dump.log itself a symlink.
@@ -106,7 +114,7 @@ case_idir_log_link() {
 	idir_plant "$victim" "$DIR/img/dump.log"
 	cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
 	idir_intact "$victim" || return 1
-	idir_after_dump "symlink dump.log" dump.log
+	idir_refused "symlink dump.log" dump.log "$DIR/img/dump.log"
 }
 
 # The log in a subdirectory of the images directory that is a symlink to a root directory.
@@ -120,7 +128,7 @@ case_idir_log_subdir() {
 	idir_intact "$victim" || return 1
 	[ ! -e "$DIR/outside/stats-dump.img" ] ||
 		fail_step "cryo wrote into the directory the link sub points to" || return 1
-	idir_after_dump "symlinked directory sub/" sub/dump.log
+	idir_refused "symlinked directory sub/" sub/dump.log "$DIR/img/sub"
 }
 
 # An absolute -o whose last component is a symlink: the user's path, but not the link's.
@@ -134,7 +142,7 @@ case_idir_log_absolute() {
 	idir_plant "$victim" "$DIR/logs/dump.log"
 	cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o "$DIR/logs/dump.log"
 	idir_intact "$victim" || return 1
-	idir_after_dump "absolute -o through a symlink" dump.log
+	idir_refused "absolute -o through a symlink" dump.log "$DIR/logs/dump.log"
 }
 
 # A good dump for the restore cases; sets PID, kept in $DIR/img.
