@@ -153,6 +153,17 @@ struct cryo_peeksiginfo_args {
 #define ARCH_MAP_VDSO_64 0x2003
 #endif
 
+/* openat2 (5.6): struct open_how and the RESOLVE_* flags are in the 6.1 headers
+ * (<linux/openat2.h>), but glibc 2.36 has no wrapper. */
+#include <linux/openat2.h>
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+static inline int sys_openat2(int dirfd, const char *path, struct open_how *how)
+{
+	return (int)syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+}
+
 /* Kernel-internal syscall restart codes that a task stopped inside a syscall shows in rax. */
 #define CRYO_ERESTARTSYS 512
 #define CRYO_ERESTARTNOINTR 513

@@ -175,16 +175,12 @@ static int parse(int argc, char **argv, struct cli *cli)
 	return optind;
 }
 
-/* The original tool opens a relative -o path inside the images directory. */
+/* The original tool opens a relative -o path inside the images directory (the current one
+ * without -D). */
 static int setup_log(struct cli *cli)
 {
-	char path[4096];
-	const char *p = cli->log_file;
-	if (p && p[0] != '/' && strcmp(p, "-") && cli->images_dir) {
-		snprintf(path, sizeof(path), "%s/%s", cli->images_dir, p);
-		p = path;
-	}
-	return log_init(p, cli->verbosity > LOG_DEBUG ? LOG_DEBUG : cli->verbosity);
+	return log_init(cli->images_dir, cli->log_file,
+			cli->verbosity > LOG_DEBUG ? LOG_DEBUG : cli->verbosity);
 }
 
 int main(int argc, char **argv)
@@ -203,7 +199,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Error: show needs an image file\n");
 			return 1;
 		}
-		log_init(NULL, cli.verbosity);
+		log_init(NULL, NULL, cli.verbosity);
 		return cryo_show(argv[first_arg]) ? 1 : 0;
 	}
 	if (first_arg < argc) {

@@ -23,6 +23,7 @@
 #include "core/freezer.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
 #include "res/regs.h"
@@ -107,11 +108,11 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 static int open_images_dir(struct dump_ctx *ctx)
 {
 	const char *dir = ctx->opts->images_dir;
-	ctx->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* -D itself may be a symlink (the user named it); nothing beneath it is followed */
+	ctx->dirfd = dir_open_root(dir);
 	if (ctx->dirfd < 0) {
-		int err = errno;
-		pr_errno(err, "cannot open images directory %s", dir);
-		return -err;
+		pr_errno(-ctx->dirfd, "cannot open images directory %s", dir);
+		return ctx->dirfd;
 	}
 	if (faccessat(ctx->dirfd, ".", W_OK, AT_EACCESS) < 0) {
 		int err = errno;
@@ -670,6 +671,14 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	return dump_mm(ctx, t);
 }
 
+static int sync_images_dir(struct dump_ctx *ctx)
+{
+	int ret = sync_fd(ctx->dirfd);
+	if (ret)
+		pr_errno(-ret, "cannot sync images directory %s", ctx->opts->images_dir);
+	return ret;
+}
+
 static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
@@ -734,6 +743,12 @@ static int write_images(struct dump_ctx *ctx)
 	}
 	if ((ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
 		return ret;
+	/* the stats too before the tree is killed: after that, nothing may fail the dump */
+	ctx->stats.total_ns = now_ns() - ctx->t_start;
+	ctx->stats.frozen_ns = now_ns() - ctx->t_frozen;
+	if ((ret = img_write(ctx->dirfd, IMG_STATS, 0, &ctx->stats.base)) ||
+	    (ret = sync_images_dir(ctx)))
+		return ret;
 
 	/* the inventory goes last: without it the directory is not a usable checkpoint */
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -745,12 +760,23 @@ static int write_images(struct dump_ctx *ctx)
 	inv.has_shell_job = true;
 	inv.shell_job = ctx->opts->shell_job;
 	inv.page_size = PAGE_SIZE;
-	return img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
+	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
+	if (!ret)
+		ret = sync_images_dir(ctx);
+	if (ret) /* a partial one, or one not known to be on disk */
+		dir_unlink(ctx->dirfd, "inventory.img");
+	return ret;
 }
 
 static int dump_all(struct dump_ctx *ctx)
 {
 	int ret;
+	/* from the first file written on (a ghost image, below) until the last image is on disk,
+	 * the directory must not look like a checkpoint */
+	if ((ret = dir_unlink(ctx->dirfd, "inventory.img"))) {
+		pr_errno(-ret, "cannot remove the old inventory.img of %s", ctx->opts->images_dir);
+		return ret;
+	}
 	/* descriptors first: anything cryo cannot save refuses the dump before any change */
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
@@ -784,7 +810,6 @@ static int dump_all(struct dump_ctx *ctx)
 	}
 	if ((ret = pages_dump_finish(ctx)))
 		return ret;
-	unlinkat(ctx->dirfd, "inventory.img", 0);
 	return write_images(ctx);
 }
 
@@ -817,9 +842,6 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	}
 	ctx.t_thawed = now_ns();
 	if (!ret) {
-		ctx.stats.total_ns = now_ns() - ctx.t_start;
-		ctx.stats.frozen_ns = ctx.t_thawed - ctx.t_frozen;
-		ret = img_write(ctx.dirfd, IMG_STATS, 0, &ctx.stats.base);
 		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
 			"%lu pages)",
 			ctx.nr_tasks, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,

@@ -6,23 +6,39 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/safeopen.h"
+
 static struct {
 	int fd;
 	int level;
 	struct timespec start;
 } g_log = {.fd = 2, .level = LOG_WARN};
 
-int log_init(const char *path, int level)
+int log_init(const char *dir, const char *path, int level)
 {
 	g_log.level = level;
 	clock_gettime(CLOCK_MONOTONIC, &g_log.start);
 	if (path && path[0] && strcmp(path, "-") != 0) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		int fd;
+		if (path[0] == '/') {
+			fd = user_create(path, O_WRONLY | O_APPEND, 0644);
+		} else {
+			/* beneath the images directory, like every file there: no symlink */
+			int dirfd = dir_open_root(dir ? dir : ".");
+			if (dirfd < 0) {
+				fprintf(stderr,
+					"Error: cannot open images directory %s for the log file "
+					"%s: %s\n",
+					dir ? dir : ".", path, strerror(-dirfd));
+				return dirfd;
+			}
+			fd = dir_create(dirfd, path, O_WRONLY | O_APPEND, 0644);
+			close(dirfd);
+		}
 		if (fd < 0) {
-			int err = errno;
-			fprintf(stderr, "Error: cannot open log file %s: %s\n", path,
-				strerror(err));
-			return -err;
+			fprintf(stderr, "Error: cannot create log file %s: %s\n", path,
+				strerror(-fd));
+			return fd;
 		}
 		g_log.fd = fd;
 	}

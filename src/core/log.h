@@ -8,7 +8,10 @@
 
 enum log_level { LOG_MSG = 0, LOG_ERROR = 1, LOG_WARN = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
 
-int log_init(const char *path, int level);
+/* Log to path (NULL or "-": stderr). A relative path is a file in the images directory dir
+ * (the original tool's rule), created there without following any symlink; an absolute one
+ * is the user's, created or truncated but not through a symlink as its last component. */
+int log_init(const char *dir, const char *path, int level);
 void log_close(void);
 /* Move the log to descriptor fd (a restore child clears the low numbers for its task). */
 int log_move_fd(int fd);

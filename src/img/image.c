@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 
 struct img_header {
@@ -50,6 +51,23 @@ void img_name(enum img_type type, int id, char *buf, size_t len)
 #pragma GCC diagnostic pop
 }
 
+int img_close_synced(int fd, const char *name)
+{
+	int ret = sync_fd(fd);
+	if (ret < 0) {
+		pr_errno(-ret, "cannot write image %s (sync)", name);
+		close(fd);
+		return ret;
+	}
+	/* Linux closes the fd even when close() reports an error: never close it twice */
+	if (close(fd) < 0 && errno != EINTR) {
+		ret = -errno;
+		pr_errno(-ret, "cannot write image %s (close)", name);
+		return ret;
+	}
+	return 0;
+}
+
 int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg)
 {
 	char name[64];
@@ -64,15 +82,18 @@ int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg
 		return -ENOMEM;
 	memcpy(buf, &hdr, sizeof(hdr));
 	protobuf_c_message_pack(msg, buf + sizeof(hdr));
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = dir_create(dirfd, name, O_WRONLY, 0600);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		pr_errno(-ret, "cannot create image %s", name);
 	} else {
 		ret = write_all(fd, buf, sizeof(hdr) + len);
-		if (ret < 0)
+		if (ret < 0) {
 			pr_errno(-ret, "cannot write image %s", name);
-		close(fd);
+			close(fd);
+		} else {
+			ret = img_close_synced(fd, name);
+		}
 	}
 	free(buf);
 	return ret;
@@ -155,12 +176,9 @@ static int open_image(int dirfd, enum img_type type, int id, char *name, size_t 
 {
 	int fd;
 	img_name(type, id, name, len);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int ret = -errno;
-		pr_errno(-ret, "cannot open image %s", name);
-		return ret;
-	}
+	fd = dir_open(dirfd, name, O_RDONLY);
+	if (fd < 0)
+		pr_errno(-fd, "cannot open image %s", name);
 	return fd;
 }
 
@@ -199,11 +217,10 @@ int img_raw_create(int dirfd, enum img_type type, int id)
 	int fd, ret;
 
 	img_name(type, id, name, sizeof(name));
-	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = dir_create(dirfd, name, O_RDWR, 0600);
 	if (fd < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot create image %s", name);
-		return ret;
+		pr_errno(-fd, "cannot create image %s", name);
+		return fd;
 	}
 	memcpy(page, &hdr, sizeof(hdr));
 	ret = write_all(fd, page, sizeof(page));

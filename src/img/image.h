@@ -37,7 +37,9 @@ const struct img_kind *img_kind(enum img_type type);
 const struct img_kind *img_kind_by_magic(uint32_t magic);
 void img_name(enum img_type type, int id, char *buf, size_t len);
 
-/* Metadata images. Errors are logged here, naming the file; the return is 0 or -errno. */
+/* Metadata images. Errors are logged here, naming the file; the return is 0 or -errno. Every
+ * name is opened beneath dirfd without following any symbolic link (core/safeopen.h); a
+ * written image is synced before img_write returns. */
 int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg);
 int img_read(int dirfd, enum img_type type, int id, ProtobufCMessage **msg);
 /* Read a metadata image from an open fd whose name is only used in messages. */
@@ -47,6 +49,9 @@ void img_free(ProtobufCMessage *msg);
 /* Raw images: create writes the header and leaves the offset at IMG_RAW_HDR; open checks the
  * header and returns the size of the data in *data_size. */
 int img_raw_create(int dirfd, enum img_type type, int id);
+/* A written image is complete only once it is on disk: fsync, then close. The fd is closed
+ * either way; a failure is logged, naming the file. */
+int img_close_synced(int fd, const char *name);
 int img_raw_open(int dirfd, enum img_type type, int id, uint64_t *data_size);
 int img_raw_check_fd(int fd, const char *name, const struct img_kind **kind, uint64_t *data_size);
 

@@ -16,6 +16,7 @@
 #include "core/dump.h"
 #include "core/log.h"
 #include "core/restore.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
 #include "res/mm.h"
@@ -223,7 +224,9 @@ int cow_plan(struct restore_ctx *ctx)
 		if (t->zombie)
 			continue;
 		/* looked up page by page later: sorted once */
-		qsort(t->mm->prefork, t->mm->n_prefork, sizeof(*t->mm->prefork), cmp_prefork);
+		if (t->mm->n_prefork > 1) /* qsort(NULL, 0, ...) is undefined */
+			qsort(t->mm->prefork, t->mm->n_prefork, sizeof(*t->mm->prefork),
+			      cmp_prefork);
 		for (size_t k = 1; k < t->mm->n_prefork; k++)
 			if (t->mm->prefork[k]->vaddr == t->mm->prefork[k - 1]->vaddr) {
 				pr_err("mm-%d.img: prefork page %#lx appears twice", t->pid,
@@ -388,7 +391,9 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		}
 		img_name(IMG_PAGES, pp->provider, name, sizeof(name));
-		fd = openat(ctx->svc_dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = dir_open(ctx->svc_dirfd, name, O_RDONLY);
+		if (fd < 0)
+			errno = -fd;
 		if (fd < 0 || pread(fd, (void *)pp->vaddr, PAGE_SIZE, IMG_RAW_HDR + off) !=
 				      (ssize_t)PAGE_SIZE) {
 			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr, name);

@@ -45,7 +45,7 @@ static int read_fdinfo(pid_t pid, int fd, uint64_t *pos, uint32_t *flags)
 static int save_ghost(struct dump_ctx *ctx, struct dump_task *t, int fd, FdEntry *e,
 		      const struct stat *st)
 {
-	char path[64];
+	char path[64], name[64];
 	int src, out, ret = 0;
 	uint32_t id = ctx->next_ghost_id++;
 	GhostFile *g = A_NEW(&ctx->arena, GhostFile, GHOST_FILE);
@@ -69,16 +69,21 @@ static int save_ghost(struct dump_ctx *ctx, struct dump_task *t, int fd, FdEntry
 		close(src);
 		return out;
 	}
+	img_name(IMG_GHOST, (int)id, name, sizeof(name));
 	for (off_t off = 0; off < st->st_size;) {
 		ssize_t n = sendfile(out, src, &off, st->st_size - off);
 		if (n <= 0) {
 			ret = n < 0 ? -errno : -EIO;
-			pr_errno(-ret, "task %d: cannot copy deleted file %s", t->pid, e->path);
+			pr_errno(-ret, "task %d: cannot copy deleted file %s into %s", t->pid,
+				 e->path, name);
 			break;
 		}
 	}
 	close(src);
-	close(out);
+	if (ret)
+		close(out);
+	else
+		ret = img_close_synced(out, name);
 	e->has_ghost = true;
 	e->ghost = id;
 	pr_info("task %d: fd %d: deleted file %s saved as ghost %u (%lld bytes)", t->pid, fd,

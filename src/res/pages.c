@@ -26,6 +26,7 @@
 #include "core/dump.h"
 #include "core/log.h"
 #include "core/restore.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
 #include "res/mm.h"
@@ -42,11 +43,14 @@ struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
 	int buf_fd[NR_BUFS];	   /* the image each batch goes to */
+	pid_t buf_pid[NR_BUFS];	   /* ... the task whose image it is */
 	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
 	int head, count;	   /* next to write, batches queued */
 	int fill;		   /* buffer being filled by the dumping thread */
 	int fd;
-	int err; /* first write error (-errno), sticky */
+	pid_t pid;     /* the task of fd */
+	int err;       /* first write error (-errno), sticky */
+	pid_t err_pid; /* ... in the image of this task */
 	bool done;
 	uint64_t bytes;
 	pthread_t thread;
@@ -79,11 +83,18 @@ static void *ring_writer(void *arg)
 		int i = r->head;
 		pthread_mutex_unlock(&r->lock);
 		int ret = r->err || !r->len[i] ? 0 : write_all(r->buf_fd[i], r->buf[i], r->len[i]);
-		if (r->close_after[i])
-			close(r->buf_fd[i]);
+		if (r->close_after[i]) {
+			/* the image is complete once it is on disk */
+			if (!ret && !r->err)
+				ret = sync_fd(r->buf_fd[i]);
+			if (close(r->buf_fd[i]) < 0 && !ret && errno != EINTR)
+				ret = -errno;
+		}
 		pthread_mutex_lock(&r->lock);
-		if (ret && !r->err)
+		if (ret && !r->err) {
 			r->err = ret;
+			r->err_pid = r->buf_pid[i];
+		}
 		r->bytes += r->len[i];
 		r->head = (r->head + 1) % NR_BUFS;
 		r->count--;
@@ -99,6 +110,7 @@ static int ring_submit(struct write_ring *r, int i, size_t len, bool last)
 	pthread_mutex_lock(&r->lock);
 	r->len[i] = len;
 	r->buf_fd[i] = r->fd;
+	r->buf_pid[i] = r->pid;
 	r->close_after[i] = last;
 	r->count++;
 	pthread_cond_broadcast(&r->cond);
@@ -153,10 +165,29 @@ static struct write_ring *ring_get(struct dump_ctx *ctx)
 	return r;
 }
 
-/* Wait until everything queued is written; returns the first write error, and clears it. */
-static int ring_drain(struct write_ring *r)
+/* The first write error so far, logged with the image it hit; 0 if none. */
+static int ring_error(struct write_ring *r, bool wait, bool clear)
 {
 	int err;
+	pid_t pid;
+	pthread_mutex_lock(&r->lock);
+	while (wait && r->count)
+		pthread_cond_wait(&r->cond, &r->lock);
+	err = r->err, pid = r->err_pid;
+	if (clear)
+		r->err = 0;
+	pthread_mutex_unlock(&r->lock);
+	if (err)
+		pr_errno(-err, "cannot write pages-%d.img", pid);
+	return err;
+}
+
+/* Wait until everything queued is written; returns the first write error, and clears it. */
+static int ring_drain(struct write_ring *r, bool report)
+{
+	int err;
+	if (report)
+		return ring_error(r, true, true);
 	pthread_mutex_lock(&r->lock);
 	while (r->count)
 		pthread_cond_wait(&r->cond, &r->lock);
@@ -171,9 +202,7 @@ int pages_dump_finish(struct dump_ctx *ctx)
 {
 	int ret = 0;
 	if (ctx->page_ring) {
-		ret = ring_drain(ctx->page_ring);
-		if (ret)
-			pr_errno(-ret, "cannot write a page image");
+		ret = ring_drain(ctx->page_ring, true);
 		ctx->stats.bytes_written += ctx->page_ring->bytes;
 		ring_free(ctx->page_ring, true);
 		ctx->page_ring = NULL;
@@ -224,11 +253,8 @@ static int flush(struct page_writer *w)
 	if (ret)
 		return ret;
 	if (w->used) {
-		if (w->ring->err) {
-			pr_errno(-w->ring->err, "cannot write the page image of task %d",
-				 w->t->pid);
-			return w->ring->err;
-		}
+		if ((ret = ring_error(w->ring, false, false)))
+			return ret;
 		w->ring->fill = ring_submit(w->ring, w->ring->fill, w->used, false);
 	}
 	w->used = 0;
@@ -400,6 +426,7 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		goto out;
 	}
 	w.ring->fd = out_fd;
+	w.ring->pid = t->pid;
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
@@ -416,11 +443,10 @@ out:
 		w.ring->fill = ring_submit(w.ring, w.ring->fill, 0, true);
 		out_fd = -1;
 	} else {
-		wret = ring_drain(w.ring);
-		if (!ret && wret) {
-			pr_errno(-wret, "cannot write the page image of task %d", t->pid);
+		/* an error of the writer is reported only if nothing else was */
+		wret = ring_drain(w.ring, !ret);
+		if (!ret)
 			ret = wret;
-		}
 	}
 	if (out_fd >= 0)
 		close(out_fd);
