@@ -375,9 +375,10 @@ static int create_tree(struct restore_ctx *ctx)
 		ret = -errno;
 		pr_errno(-ret, "cannot create process %d (clone3 with set_tid%s)",
 			 root->helper ? root->helper : root->pid,
-			 ret == -EPERM ? ", which needs CAP_CHECKPOINT_RESTORE in the user namespace "
-					 "that owns the pid namespace"
-				       : "");
+			 ret == -EPERM
+			     ? ", which needs CAP_CHECKPOINT_RESTORE in the user namespace "
+			       "that owns the pid namespace"
+			     : "");
 		return ret;
 	}
 	if (pid == 0) {

@@ -162,7 +162,8 @@ static const char *creds_out_of_reach(const struct own_creds *o, const Creds *c,
 		}
 	}
 	if (!own_cap(o, CAP_SETGID) && !same_groups(o, c)) {
-		snprintf(why, size, "%zu supplementary groups other than cryo's (without CAP_SETGID)",
+		snprintf(why, size,
+			 "%zu supplementary groups other than cryo's (without CAP_SETGID)",
 			 c->n_groups);
 		return why;
 	}
@@ -210,8 +211,8 @@ int restore_check_privileges(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks && !ret; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		for (int k = 0; !t->zombie && k < t->nr_threads && !ret; k++) {
-			const char *no = creds_out_of_reach(&o, t->threads[k].tc->creds, why,
-							    sizeof(why));
+			const char *no =
+			    creds_out_of_reach(&o, t->threads[k].tc->creds, why, sizeof(why));
 			if (!no)
 				continue;
 			if (k)

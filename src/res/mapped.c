@@ -54,9 +54,10 @@ static int stat_path(const char *path, struct stat *st)
 static int check_path(struct dump_task *t, const struct mapping_id *m, uint64_t dev, uint64_t ino,
 		      bool no_link, struct stat *st)
 {
-	const char *why = no_link ? " (and /proc/PID/map_files, which needs CAP_CHECKPOINT_RESTORE, "
-				    "is closed to cryo)"
-				  : "";
+	const char *why = no_link
+			      ? " (and /proc/PID/map_files, which needs CAP_CHECKPOINT_RESTORE, "
+				"is closed to cryo)"
+			      : "";
 	int ret = stat_path(m->path, st);
 
 	if (ret) {
@@ -67,10 +68,11 @@ static int check_path(struct dump_task *t, const struct mapping_id *m, uint64_t 
 		return ret;
 	}
 	if ((uint64_t)st->st_dev != dev || (uint64_t)st->st_ino != ino) {
-		pr_err("task %d: mapping %#lx-%#lx maps device %u:%u inode %lu, but %s is now device "
-		       "%u:%u inode %lu%s: the restore could not map the same file",
-		       t->pid, m->start, m->end, major(dev), minor(dev), ino, m->path,
-		       major(st->st_dev), minor(st->st_dev), (uint64_t)st->st_ino, why);
+		pr_err(
+		    "task %d: mapping %#lx-%#lx maps device %u:%u inode %lu, but %s is now device "
+		    "%u:%u inode %lu%s: the restore could not map the same file",
+		    t->pid, m->start, m->end, major(dev), minor(dev), ino, m->path,
+		    major(st->st_dev), minor(st->st_dev), (uint64_t)st->st_ino, why);
 		return -ESTALE;
 	}
 	return 0;
@@ -87,7 +89,8 @@ int mapped_file_identify(struct dump_ctx *ctx, struct dump_task *t, const struct
 	/* a tree maps the same few files (the program, libc, ld.so) in many VMAs of every task */
 	for (int i = 0; i < ctx->nr_mapped_files; i++) {
 		const struct mapped_file *f = &ctx->mapped_files[i];
-		if (f->ino != m->ino || f->dev_major != m->dev_major || f->dev_minor != m->dev_minor)
+		if (f->ino != m->ino || f->dev_major != m->dev_major ||
+		    f->dev_minor != m->dev_minor)
 			continue;
 		/* another name (a hard link) of a file seen already: it must lead there too */
 		if (!m->anon_shared && strcmp(f->path, m->path) &&
@@ -223,8 +226,9 @@ static int ask_mincore(struct dump_ctx *ctx, struct dump_task *t, struct shmem_r
 				scratch);
 		int ret = rv < 0 ? (int)rv : remote_read(t->pid, scratch, r->vec + done, n);
 		if (ret) {
-			pr_errno(-ret, "task %d: cannot ask which pages of its shared memory at %#lx "
-				       "exist (mincore)",
+			pr_errno(-ret,
+				 "task %d: cannot ask which pages of its shared memory at %#lx "
+				 "exist (mincore)",
 				 t->pid, r->start);
 			return ret;
 		}
