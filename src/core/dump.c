@@ -26,6 +26,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
+#include "res/mapped.h"
 #include "res/regs.h"
 
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
@@ -661,7 +662,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->core->has_fs_shared_with_parent = t->core->fs_shared_with_parent = t->fs_shared;
 	if ((ret = dump_sigactions(ctx, t)) || (ret = dump_timers(ctx, t)) ||
 	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_seccomp(ctx, t)) ||
-	    (ret = dump_fs(ctx, t)))
+	    (ret = dump_fs(ctx, t)) || (ret = shmem_ask_resident(ctx, t)))
 		return ret;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)

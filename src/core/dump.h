@@ -78,6 +78,8 @@ struct dump_task {
 	Files *files;
 	uint8_t **cow_shared;  /* per VMA: pages shared copy-on-write with the parent (cow.c) */
 	uint64_t **cow_frames; /* per such VMA: its pagemap entries, for its later siblings */
+	struct shmem_resident *shmem_res; /* mapped.c: pages of shared anonymous memory, */
+	int nr_shmem_res;		  /* where map_files is closed to cryo */
 };
 
 struct dump_ctx {
@@ -98,11 +100,19 @@ struct dump_ctx {
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and
- * what stat() on its map_files link said. */
+ * what stat() said of it (through map_files, or through its path, checked; see mapped.c). */
 struct mapped_file {
 	unsigned dev_major, dev_minor;
 	uint64_t ino;
 	uint64_t st_dev, st_ino, st_size;
+	bool has_size;	  /* unknown for shared anonymous memory without map_files */
+	const char *path; /* the path checked to lead to it (arena) */
+};
+
+/* Pages that exist in the object behind a shared anonymous mapping (see mapped.c) */
+struct shmem_resident {
+	uint64_t start, end;
+	uint8_t *vec; /* one byte per page, bit 0: the page exists (arena) */
 };
 
 /* Growable repeated field of message pointers in the arena. */

@@ -263,6 +263,8 @@ static int plan(struct restore_ctx *ctx)
 {
 	int own = proc_max_fd(getpid()), max = own, ret;
 
+	if ((ret = restore_check_privileges(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && files_max_fd(ctx->tasks[i].files) > max)
 			max = files_max_fd(ctx->tasks[i].files);
@@ -371,8 +373,12 @@ static int create_tree(struct restore_ctx *ctx)
 			     ctx->opts->sibling ? CLONE_PARENT : 0);
 	if (pid < 0) {
 		ret = -errno;
-		pr_errno(-ret, "cannot create process %d (clone3 with set_tid)",
-			 root->helper ? root->helper : root->pid);
+		pr_errno(-ret, "cannot create process %d (clone3 with set_tid%s)",
+			 root->helper ? root->helper : root->pid,
+			 ret == -EPERM
+			     ? ", which needs CAP_CHECKPOINT_RESTORE in the user namespace "
+			       "that owns the pid namespace"
+			     : "");
 		return ret;
 	}
 	if (pid == 0) {

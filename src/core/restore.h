@@ -141,6 +141,9 @@ int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
 int restore_seccomp_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 			 struct restore_thread *th);
+/* Before anything is created: can cryo give every task its credentials, and create tasks
+ * with chosen ids at all? Refuses naming the task and what it lacks. */
+int restore_check_privileges(struct restore_ctx *ctx);
 int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t);

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/restore.h"
 #include "core/util.h"
+#include "res/mapped.h"
 #include "res/mm.h"
 
 #define MAX_AUXV_WORDS 128
@@ -89,8 +90,7 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		return -ENOTSUP;
 	} else if (s->ino == 0 && !shared)
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
-	else if (shared &&
-		 (!strncmp(p, "/dev/zero (deleted)", 19) || !strncmp(p, "[anon_shmem:", 12)))
+	else if (mapping_is_anon_shared(s->perms, p))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;
 	else if (!strncmp(p, "/SYSV", 5)) {
 		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
@@ -111,47 +111,6 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 	} else
 		v->kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	return 0;
-}
-
-/* stat() of the file behind a mapping, through its map_files link. A tree maps the same few
- * files (the program, libc, ld.so) in many VMAs of every task: each is looked up once. */
-static const struct mapped_file *stat_mapped_file(struct dump_ctx *ctx, struct dump_task *t,
-						  const struct smaps_vma *s)
-{
-	char link[96];
-	struct stat st;
-
-	for (int i = 0; i < ctx->nr_mapped_files; i++) {
-		const struct mapped_file *f = &ctx->mapped_files[i];
-		if (f->ino == s->ino && f->dev_major == s->dev_major &&
-		    f->dev_minor == s->dev_minor)
-			return f;
-	}
-	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
-	if (stat(link, &st) < 0) {
-		int err = errno;
-		pr_errno(err, "task %d: cannot stat the file mapped at %#lx (%s)", t->pid, s->start,
-			 s->path);
-		errno = err;
-		return NULL;
-	}
-	if (!(ctx->nr_mapped_files & 15)) {
-		struct mapped_file *n =
-		    realloc(ctx->mapped_files, (ctx->nr_mapped_files + 16) * sizeof(*n));
-		if (!n) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		ctx->mapped_files = n;
-	}
-	struct mapped_file *f = &ctx->mapped_files[ctx->nr_mapped_files++];
-	*f = (struct mapped_file){.dev_major = s->dev_major,
-				  .dev_minor = s->dev_minor,
-				  .ino = s->ino,
-				  .st_dev = st.st_dev,
-				  .st_ino = st.st_ino,
-				  .st_size = st.st_size};
-	return f;
 }
 
 static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s, Vma **out)
@@ -195,13 +154,23 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		v->name = arena_strdup(&ctx->arena, s->path);
 	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
 	    v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
-		const struct mapped_file *f = stat_mapped_file(ctx, t, s);
-		if (!f)
-			return -errno;
+		const struct mapped_file *f;
+		struct mapping_id m = {.start = s->start,
+				       .end = s->end,
+				       .dev_major = s->dev_major,
+				       .dev_minor = s->dev_minor,
+				       .ino = s->ino,
+				       .path = s->path,
+				       .anon_shared = v->kind == VMA_KIND__VMA_ANON_SHARED};
+		ret = mapped_file_identify(ctx, t, &m, &f);
+		if (ret)
+			return ret;
 		if (v->kind != VMA_KIND__VMA_ANON_SHARED)
 			v->path = arena_strdup(&ctx->arena, s->path);
-		v->has_dev = v->has_ino = v->has_file_size = true;
-		v->dev = f->st_dev, v->ino = f->st_ino, v->file_size = f->st_size;
+		v->has_dev = v->has_ino = true;
+		v->dev = f->st_dev, v->ino = f->st_ino;
+		v->has_file_size = f->has_size;
+		v->file_size = f->st_size;
 	}
 	*out = v;
 	return 0;

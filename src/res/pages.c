@@ -5,7 +5,8 @@
  * running (-R), read through /proc/PID/mem (two copies, a little slower): process_vm_readv pins
  * pages, and since Linux 5.19 a read-only pin of an anonymous page shared copy-on-write after
  * fork makes the kernel copy it, which would undo that sharing in the tree. Shared
- * anonymous memory is read through its shmem file (map_files), whose holes are skipped. Restore:
+ * anonymous memory is read through its shmem file (map_files), whose holes are skipped, or
+ * where map_files is closed to cryo, the pages mapped.c found in it through /proc/PID/mem. Restore:
  * the task reads its own pages straight from the image with remote preadv, one copy, in the kernel.
  */
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
+#include "res/mapped.h"
 #include "res/mm.h"
 
 #define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
@@ -364,15 +366,40 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	return 0;
 }
 
+/* The pages found in the object by mincore() (mapped.c): only those, since reading a page
+ * that does not exist would make it, in the tree. */
+static int read_shmem_found(struct page_writer *w, Vma *v, const uint8_t *vec)
+{
+	uint64_t pages = (v->end - v->start) / PAGE_SIZE;
+	int ret = 0;
+
+	w->ctx->stats.pages_scanned += pages;
+	for (uint64_t i = 0; i < pages && !ret;) {
+		uint64_t j = i;
+		while (j < pages && (vec[j] & 1))
+			j++;
+		if (j > i)
+			ret = queue(w, v->start + i * PAGE_SIZE, (j - i) * PAGE_SIZE, w->mem_fd,
+				    v->start + i * PAGE_SIZE);
+		for (i = j; i < pages && !(vec[i] & 1); i++)
+			;
+	}
+	return ret;
+}
+
 /* Shared anonymous memory lives in a shmem file; pages this task never touched are in it too. */
 static int read_shmem_vma(struct page_writer *w, Vma *v)
 {
 	char path[96];
 	uint64_t len = v->end - v->start, off = 0;
+	const uint8_t *found;
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", w->t->pid, v->start, v->end);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && (errno == EPERM || errno == EACCES) &&
+	    (found = shmem_resident(w->t, v->start, v->end)))
+		return read_shmem_found(w, v, found);
 	if (fd < 0) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: cannot open its shared memory at %#lx", w->t->pid,
