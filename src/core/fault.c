@@ -49,7 +49,7 @@ int fault_hit(const char *where, int err)
 	/* a point where nothing can fail (err 0) is only a place to die */
 	if (fault_mode == FAULT_FAIL && !err)
 		return 0;
-	if (++fault_passed != fault_target)
+	if (__atomic_add_fetch(&fault_passed, 1, __ATOMIC_RELAXED) != fault_target)
 		return 0;
 	if (fault_mode == FAULT_KILL) {
 		pr_info("fault point %ld (%s): cryo kills itself", fault_passed, where);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/safeopen.h"
 #include "core/util.h"
@@ -87,7 +88,9 @@ int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg
 		ret = fd;
 		pr_errno(-ret, "cannot create image %s", name);
 	} else {
-		ret = write_all(fd, buf, sizeof(hdr) + len);
+		ret = fault_point("image write", ENOSPC);
+		if (!ret)
+			ret = write_all(fd, buf, sizeof(hdr) + len);
 		if (ret < 0) {
 			pr_errno(-ret, "cannot write image %s", name);
 			close(fd);

@@ -25,6 +25,7 @@
 
 #include "compat.h"
 #include "core/dump.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/restore.h"
 #include "core/safeopen.h"
@@ -109,6 +110,7 @@ static void *ring_writer(void *arg)
 /* Hand a filled buffer to the writer; returns the index of a free one to fill next. */
 static int ring_submit(struct write_ring *r, int i, size_t len, bool last)
 {
+	fault_point("pages: a buffer to write", 0);
 	pthread_mutex_lock(&r->lock);
 	r->len[i] = len;
 	r->buf_fd[i] = r->fd;

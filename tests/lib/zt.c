@@ -77,8 +77,12 @@ static __attribute__((noreturn)) void wait_for_daemon(int rfd, pid_t child)
 		if (n <= 0)
 			break;
 		len += n;
-		if (buf[0] == 'R')
+		if (buf[0] == 'R') {
+			/* ready once the test has closed its end too: a dump must not find it */
+			while ((n = read(rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+				;
 			_exit(0);
+		}
 	}
 	buf[len] = '\0';
 	if (len > 0 && buf[0] == 'F') {

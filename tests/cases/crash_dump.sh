@@ -1,0 +1,177 @@
+# The crash cases of tests/run.sh (sourced by it; uses its helpers and counters): a dump that
+# dies, or fails, at any instant must leave its target running correctly.
+#
+#  crash-dump         cryo dump SIGKILLs itself at fault point N (CRYO_FAULT=kill:N, see
+#                     src/core/fault.h), for N over the points of a dump of each program,
+#                     with and without -R. After each, the target must still run, be traced by
+#                     nobody, and pass its own check.
+#  crash-dump-random  cryo dump is SIGKILLed from outside after a random delay.
+#  fail-dump          the N-th operation that can fail fails (CRYO_FAULT=fail:N): cryo exits
+#                     non-zero, the target runs on and passes its check.
+#
+# By default N is sampled (ZT_CRASH_SAMPLE points per program and mode, evenly spread from a
+# random start); ZT_CRASH_ALL=1 walks every point (make crash-test). ZT_CRASH_RANDOM sets the
+# number of random kills per program.
+
+CRASH_PROGS="threads_basic tree_3level job_stopped regs_fpu sigframe zombie thread_parent"
+CRASH_SAMPLE=${ZT_CRASH_SAMPLE:-10}
+CRASH_RANDOM=${ZT_CRASH_RANDOM:-6}
+
+tracer_of() {
+	awk '/^TracerPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# crash_points PROG [ARGS]: how many fault points a dump of PROG passes (0 on failure).
+crash_points() {
+	local prog=$1 n
+	shift
+	DIR=$OUT/crash/$prog/count
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	start_test "$prog" || { echo 0; return; }
+	CRYO_FAULT=count cryo count dump -t "$PID" -D "$DIR" -R "$@"
+	n=$(sed -n 's/^cryo: fault points passed: //p' "$DIR/cryo-count.txt")
+	kill -TERM "$PID" 2>/dev/null
+	kill_leftovers
+	echo "${n:-0}"
+}
+
+# The points to try: all, or a sample spread evenly from a random start.
+crash_sample() {
+	local total=$1 step i
+	if [ "${ZT_CRASH_ALL:-0}" = 1 ] || [ "$total" -le "$CRASH_SAMPLE" ]; then
+		seq 1 "$total"
+		return
+	fi
+	step=$((total / CRASH_SAMPLE))
+	for ((i = 1 + RANDOM % step; i <= total; i += step)); do
+		echo "$i"
+	done
+}
+
+# After cryo died or failed: the target runs, untraced, and passes its check.
+target_unharmed() {
+	local what=$1 tracer p
+	for ((p = 0; p < 40; p++)); do
+		tracer=$(tracer_of "$PID")
+		[ "$tracer" = 0 ] && break
+		sleep 0.05
+	done
+	alive "$PID" || fail_step "$what: the target died ($(death_of "$PID"))" || return 1
+	[ "$tracer" = 0 ] || fail_step "$what: the target is still traced by $tracer" || return 1
+	check || { REASON="$what: $REASON"; return 1; }
+}
+
+crash_dump_case() {
+	local prog mode n total t0 args
+	for prog in $CRASH_PROGS; do
+		for mode in leave-running kill; do
+			t0=$(now)
+			REASON=
+			SHELL_JOB=
+			args=()
+			[ $mode = leave-running ] && args=(-R)
+			total=$(crash_points "$prog" "${args[@]}")
+			DIR=$OUT/crash/$prog/$mode
+			rm -rf "$DIR"
+			mkdir -p "$DIR"
+			if [ "$total" -lt 10 ]; then
+				fail_step "a dump of $prog passes only $total fault points"
+			fi
+			for n in $(crash_sample "$total"); do
+				[ -n "$REASON" ] && break
+				rm -rf "$DIR/img"
+				mkdir -p "$DIR/img"
+				start_test "$prog" || break
+				CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -v4 \
+					-o dump.log "${args[@]}"
+				if [ $RC = 0 ] && [ $mode = kill ]; then
+					# the dump was done before point n: the target is gone, as it must
+					wait_gone "$PID" 5 ||
+						fail_step "point $n: dump exited 0, target still there"
+				elif [ $RC != 137 ] && [ $RC != 0 ]; then
+					fail_step "point $n: cryo exited $RC instead of dying"
+				else
+					target_unharmed "killed at point $n of $total"
+				fi
+				kill_leftovers
+			done
+			report "crash-dump/$prog/$mode" "$t0"
+		done
+	done
+}
+
+crash_dump_random_case() {
+	local prog i t0 delay cpid
+	for prog in $CRASH_PROGS; do
+		t0=$(now)
+		REASON=
+		SHELL_JOB=
+		DIR=$OUT/crash-random/$prog
+		rm -rf "$DIR"
+		mkdir -p "$DIR"
+		for ((i = 0; i < CRASH_RANDOM; i++)); do
+			rm -rf "$DIR/img"
+			mkdir -p "$DIR/img"
+			start_test "$prog" || break
+			# a dump of these takes 2-20 ms: a delay of 0-25 ms lands before, in it, after
+			delay=$(printf '0.%03d' $((RANDOM % 25)))
+			"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/img" -R -v4 \
+				-o dump.log >"$DIR/cryo.txt" 2>&1 </dev/null &
+			cpid=$!
+			sleep "$delay"
+			kill -9 "$cpid" 2>/dev/null
+			wait "$cpid" 2>/dev/null
+			target_unharmed "dump killed after ${delay}s" || break
+			kill_leftovers
+		done
+		kill_leftovers
+		report "crash-dump-random/$prog" "$t0"
+	done
+}
+
+fail_dump_case() {
+	local prog n total t0
+	for prog in $CRASH_PROGS; do
+		t0=$(now)
+		REASON=
+		SHELL_JOB=
+		DIR=$OUT/fail/$prog
+		rm -rf "$DIR"
+		mkdir -p "$DIR"
+		start_test "$prog" || { report "fail-dump/$prog" "$t0"; continue; }
+		CRYO_FAULT=count cryo count dump -t "$PID" -D "$DIR" -R -v4 -o count.log
+		kill -TERM "$PID" 2>/dev/null
+		kill_leftovers
+		# the points that can fail are logged as such only when they fail: walk until
+		# the dump succeeds
+		for ((n = 1; ; n++)); do
+			[ -n "$REASON" ] && break
+			rm -rf "$DIR/img"
+			mkdir -p "$DIR/img"
+			start_test "$prog" || break
+			CRYO_FAULT=fail:$n cryo fail dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log
+			if [ $RC = 0 ]; then
+				check
+				kill_leftovers
+				break
+			fi
+			if ! grep -q "fault point $n (" "$DIR/img/dump.log"; then
+				fail_step "fail:$n: cryo exited $RC without reaching the point"
+			elif [ $RC -ge 128 ]; then
+				fail_step "fail:$n: cryo crashed ($RC)"
+			elif [ -e "$DIR/img/inventory.img" ]; then
+				fail_step "fail:$n: a failed dump left inventory.img"
+			else
+				target_unharmed "failure at point $n"
+			fi
+			kill_leftovers
+			[ $n -gt 400 ] && fail_step "more than 400 points that fail" && break
+		done
+		report "fail-dump/$prog" "$t0"
+	done
+}
+
+register_case crash-dump crash_dump_case
+register_case crash-dump-random crash_dump_random_case
+register_case fail-dump fail_dump_case
