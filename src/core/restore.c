@@ -383,6 +383,7 @@ static int create_tree(struct restore_ctx *ctx)
 		}
 		restore_task_main(ctx, root);
 	}
+	bool helper_gone = false;
 	for (;;) {
 		int ready = 0, err, status;
 		const char *msg;
@@ -394,7 +395,12 @@ static int create_tree(struct restore_ctx *ctx)
 			pr_err("a new task failed: %s", msg);
 			return err ? -err : -EINVAL;
 		}
-		if (!ctx->opts->sibling && waitpid(pid, &status, WNOHANG) == pid) {
+		/* a session helper made the root and leaves once the root is set up */
+		if (!ctx->opts->sibling && !helper_gone && waitpid(pid, &status, WNOHANG) == pid) {
+			if (root->helper && WIFEXITED(status) && !WEXITSTATUS(status)) {
+				helper_gone = true;
+				continue;
+			}
 			pr_err("process %ld ended while the tree was being created (status %#x)",
 			       pid, status);
 			return -ECHILD;

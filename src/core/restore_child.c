@@ -459,7 +459,8 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t)
 	if (!t->helper)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-	if (t->idx == 0 && restore_root_setup(ctx, t))
+	/* a root made by a session helper: the helper did this already, for both of them */
+	if (t->idx == 0 && !t->helper && restore_root_setup(ctx, t))
 		goto fail;
 	bool files_shared = t->core->files_shared_with_parent;
 	bool fs_shared = t->core->fs_shared_with_parent;
