@@ -212,10 +212,12 @@ long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_
 	/* a pid of a task just gone stays taken for a moment after /proc lets it go */
 	for (int tries = 0;; tries++) {
 		long ret = sys_clone3(&args);
-		if (ret < 0 && errno == ERANGE)
-			errno = EEXIST;
-		if (ret >= 0 || errno != EEXIST || tries == 2000 || !restore_pid_is_dying(pid))
+		int err = ret < 0 && errno == ERANGE ? EEXIST : errno;
+		/* (parsing /proc may leave errno changed) */
+		if (ret >= 0 || err != EEXIST || tries == 2000 || !restore_pid_is_dying(pid)) {
+			errno = err;
 			return ret;
+		}
 		child_pause(ctx, 1000000);
 	}
 }
