@@ -109,10 +109,12 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 	for (size_t k = 0; k < t->core->n_posix_timers; k++) {
 		PosixTimer *pt = t->core->posix_timers[k];
 		int j = 0;
-		while (pt->has_notify_tid && j < t->nr_threads && t->threads[j].tid != (pid_t)pt->notify_tid)
+		while (pt->has_notify_tid && j < t->nr_threads &&
+		       t->threads[j].tid != (pid_t)pt->notify_tid)
 			j++;
 		if (j == t->nr_threads) {
-			pr_err("core-%d.img: posix timer %d: notify_tid %u is not a thread of the task",
+			pr_err("core-%d.img: posix timer %d: notify_tid %u is not a thread of the "
+			       "task",
 			       t->pid, pt->id, pt->notify_tid);
 			return -EINVAL;
 		}

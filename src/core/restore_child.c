@@ -200,8 +200,7 @@ static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 
 /* clone3 with set_tid = pid; with pidfd, CLONE_PIDFD too. A PID taken fails with EEXIST
  * (the kernel also says ERANGE when another restore takes the same PID at the same moment). */
-long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags,
-		    int *pidfd)
+long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags, int *pidfd)
 {
 	uint64_t tid = pid;
 	struct cryo_clone_args args = {.flags = flags | (pidfd ? CLONE_PIDFD : 0),

@@ -163,7 +163,8 @@ int restore_hold_poll(struct restore_ctx *ctx)
 				int fd = sys_pidfd_open(slot_pid(ctx, i));
 				if (fd < 0) {
 					int err = errno;
-					pr_errno(err, "new process %d is gone before cryo could hold it",
+					pr_errno(err,
+						 "new process %d is gone before cryo could hold it",
 						 slot_pid(ctx, i));
 					return -err;
 				}

@@ -93,7 +93,7 @@ case_ids_out_of_range() {
 	start_test session_leader && dump "$DIR/img" && gone_after_dump || return 1
 	# as cryo sees it there: a new pid namespace has a pid_max of its own
 	max=$(unshare -pf --mount-proc cat /proc/sys/kernel/pid_max)
-	for fv in 1:0:pid 2:4294967295:ppid 3:$max:pgid 4:4294967295:sid 5:0:thread.id; do
+	for fv in 4:4294967295:sid 1:0:pid 2:4294967295:ppid 3:$max:pgid 5:0:thread.id; do
 		IFS=: read -r field value name <<<"$fv"
 		rm -rf "$DIR/bad"
 		cp -a "$DIR/img" "$DIR/bad"
@@ -124,7 +124,7 @@ case_ids_out_of_range() {
 case_concurrent() {
 	local i r1 r2 won
 	start_test session_dead_leader && dump "$DIR/img" && gone_after_dump || return 1
-	for ((i = 1; i <= 8; i++)); do
+	for ((i = 1; i <= 16; i++)); do
 		"$BUILD/tools/closefds" "$CRYO" restore -D "$DIR/img" -d -o r1.log \
 			>"$DIR/c1.txt" 2>&1 </dev/null &
 		local p1=$!
@@ -150,7 +150,7 @@ case_concurrent() {
 			return 1
 		fi
 		alive "$PID" || fail_step "round $i: the winner's root $PID is not running" || return 1
-		if [ $i -lt 8 ]; then
+		if [ $i -lt 16 ]; then
 			kill_leftovers
 			started_pids+=("$PID")
 		fi
