@@ -51,6 +51,17 @@ safety_ours() {
 	return 1
 }
 
+# A sanitizer build (make SANITIZE=1) reports on stderr without failing: such a report fails.
+no_sanitizer_report() {
+	local f
+	for f in "$@"; do
+		if grep -qE 'runtime error|Sanitizer' "$f" 2>/dev/null; then
+			fail_step "sanitizer report in ${f##*/}: $(grep -m1 -E 'runtime error|Sanitizer' "$f")"
+			return 1
+		fi
+	done
+}
+
 # Every id of the dumped tree (pids, tids, sessions, groups: helpers have session ids).
 tree_ids() {
 	"$CRYO" show "$1/pstree.img" | grep -E '"(pid|sid|pgid)"|^ *"threads"' |
@@ -143,6 +154,7 @@ case_concurrent() {
 			fail_step "round $i: both restores failed: $(cat "$DIR/c1.txt" "$DIR/c2.txt" | head -c 400)"
 			return 1
 		fi
+		no_sanitizer_report "$DIR/c1.txt" "$DIR/c2.txt" || return 1
 		local lost=$DIR/c1.txt
 		[ $r1 = 0 ] && lost=$DIR/c2.txt
 		if grep -q 'out of range' "$lost" || ! grep -q 'taken' "$lost"; then
@@ -198,6 +210,7 @@ kill_loop() {
 		fi
 		started_pids+=("$PID")
 		restore "$DIR/img" || { fail_step "$prog: restore after a kill at ${delay}s failed"; return 1; }
+		no_sanitizer_report "$DIR/cryo-restore-img.txt" || return 1
 		if [ $i -lt $SAFETY_LOOPS ]; then
 			kill_leftovers
 			started_pids+=("$PID")
