@@ -106,6 +106,19 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 		t->threads[k].tc = tc;
 		t->threads[k].rem = k ? &t->threads[k].own : &t->rem;
 	}
+	for (size_t k = 0; k < t->core->n_posix_timers; k++) {
+		PosixTimer *pt = t->core->posix_timers[k];
+		int j = 0;
+		while (pt->has_notify_tid && j < t->nr_threads &&
+		       t->threads[j].tid != (pid_t)pt->notify_tid)
+			j++;
+		if (j == t->nr_threads) {
+			pr_err("core-%d.img: posix timer %d: notify_tid %u is not a thread of the "
+			       "task",
+			       t->pid, pt->id, pt->notify_tid);
+			return -EINVAL;
+		}
+	}
 	t->thread = t->core->threads[0];
 	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
 	if (t->pages_fd_local < 0)
@@ -137,7 +150,7 @@ static int read_tree(struct restore_ctx *ctx)
 		t->pages_fd_local = -1;
 		t->parent = -1;
 		t->zombie = p->has_zombie && p->zombie;
-		if (t->pid <= 1 || t->pid > 4194304 || restore_find_task(ctx, t->pid) != t) {
+		if (t->pid <= 1 || restore_find_task(ctx, t->pid) != t) {
 			pr_err("pstree.img: task %zu has an invalid or repeated pid %u", (size_t)i,
 			       p->pid);
 			return -EINVAL;
@@ -188,7 +201,7 @@ static int read_images(struct restore_ctx *ctx)
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)
 		pr_warn("the dump was made with --shell-job; restore may need it too");
 	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);
-	if (ret)
+	if (ret || (ret = restore_check_ids(ctx)))
 		return ret;
 	return read_tree(ctx);
 }
@@ -216,16 +229,19 @@ static int plan_sessions(struct restore_ctx *ctx)
 			       t->pid, sid);
 			return -ENOTSUP;
 		}
+		/* one helper per session and parent: it creates the parent's members of it */
 		t->helper = sid;
-		bool known = false;
-		for (int h = 0; h < ctx->nr_helpers; h++)
-			known |= ctx->helpers[h] == sid;
-		if (!known) {
-			pid_t *n = realloc(ctx->helpers, (ctx->nr_helpers + 1) * sizeof(*n));
+		for (t->helper_idx = 0; t->helper_idx < ctx->nr_helpers; t->helper_idx++)
+			if (ctx->helpers[t->helper_idx].sid == sid &&
+			    ctx->helpers[t->helper_idx].parent == t->parent)
+				break;
+		if (t->helper_idx == ctx->nr_helpers) {
+			struct restore_helper *n =
+			    realloc(ctx->helpers, (ctx->nr_helpers + 1) * sizeof(*n));
 			if (!n)
 				return -ENOMEM;
 			ctx->helpers = n;
-			n[ctx->nr_helpers++] = sid;
+			n[ctx->nr_helpers++] = (struct restore_helper){sid, t->parent};
 		}
 		pr_info("task %d: session %d has no leader left; a helper will start it", t->pid,
 			sid);
@@ -272,7 +288,8 @@ static int plan(struct restore_ctx *ctx)
 	ctx->svc_log = ctx->fd_base;
 	ctx->svc_dirfd = ctx->fd_base + 1;
 	ctx->svc_tty = ctx->fd_base + 2;
-	ctx->next_fd = ctx->fd_base + 3;
+	ctx->svc_cryo = ctx->fd_base + 3;
+	ctx->next_fd = ctx->fd_base + 4;
 	if ((ret = plan_sessions(ctx)))
 		return ret;
 	if ((ret = plan_thread_parents(ctx)))
@@ -294,6 +311,8 @@ static int plan(struct restore_ctx *ctx)
 	}
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		ctx->tasks[i].state = &ctx->states[i];
+	if ((ret = restore_hold_init(ctx)))
+		return ret;
 	/* after every mapping cryo makes before the tasks exist */
 	if ((ret = cow_plan(ctx)))
 		return ret;
@@ -311,7 +330,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 	bool told = false;
 
 	for (int i = 0; i < ctx->nr_tasks + ctx->nr_helpers; i++) {
-		pid_t pid = i < ctx->nr_tasks ? ctx->tasks[i].pid : ctx->helpers[i - ctx->nr_tasks];
+		pid_t pid =
+		    i < ctx->nr_tasks ? ctx->tasks[i].pid : ctx->helpers[i - ctx->nr_tasks].sid;
 		for (int k = 1; i < ctx->nr_tasks && k < ctx->tasks[i].nr_threads; k++) {
 			char tpath[32];
 			snprintf(tpath, sizeof(tpath), "/proc/%d", ctx->tasks[i].threads[k].tid);
@@ -360,6 +380,10 @@ static int create_tree(struct restore_ctx *ctx)
 {
 	struct restore_task *root = &ctx->tasks[0];
 	uint64_t deadline = now_ns() + READY_TIMEOUT_NS;
+	pid_t first = root->helper ? root->helper : root->pid;
+	/* the first process is the only one cryo creates itself: its pidfd comes from clone3 */
+	int slot = root->helper ? ctx->nr_tasks + root->helper_idx : 0, pidfd = -1;
+	pid_t me = getpid(), parent = ctx->opts->sibling ? getppid() : me;
 	long pid;
 	int ret;
 
@@ -368,39 +392,55 @@ static int create_tree(struct restore_ctx *ctx)
 		return ret;
 	pr_info("creating the tree");
 	/* --restore-sibling: a child of cryo's parent, which can wait for it */
-	pid = restore_create(ctx, root->helper ? root->helper : root->pid,
+	pid = restore_create(ctx, first,
 			     ctx->opts->sibling ? 0 /* cryo's own, as clone3 wants */ : SIGCHLD,
-			     ctx->opts->sibling ? CLONE_PARENT : 0);
+			     ctx->opts->sibling ? CLONE_PARENT : 0, &pidfd);
 	if (pid < 0) {
+		char owner[96];
 		ret = -errno;
-		pr_errno(-ret, "cannot create process %d (clone3 with set_tid%s)",
-			 root->helper ? root->helper : root->pid,
-			 ret == -EPERM
-			     ? ", which needs CAP_CHECKPOINT_RESTORE in the user namespace "
-			       "that owns the pid namespace"
-			     : "");
+		if (ret == -EEXIST)
+			pr_err("cannot restore process %d: that PID is taken by %s", first,
+			       restore_pid_owner(first, owner, sizeof(owner)));
+		else
+			pr_errno(-ret, "cannot create process %d (clone3 with set_tid%s)", first,
+				 ret == -EPERM
+				     ? ", which needs CAP_CHECKPOINT_RESTORE in the user namespace "
+				       "that owns the pid namespace"
+				     : "");
 		return ret;
 	}
 	if (pid == 0) {
 		if (root->helper) {
 			if (restore_root_setup(ctx, root))
 				_exit(1);
-			restore_helper_main(ctx, NULL, root->helper);
+			restore_helper_main(ctx, root->helper_idx, parent);
 		}
-		restore_task_main(ctx, root);
+		restore_task_main(ctx, root, parent);
 	}
+	ctx->pidfds[slot] = pidfd;
+	ctx->confirmed[slot] = true;
+	bool helper_gone = false;
 	for (;;) {
 		int ready = 0, err, status;
 		const char *msg;
+		if ((ret = restore_hold_poll(ctx)))
+			return ret;
+		/* ready, and held by cryo */
 		for (int i = 0; i < ctx->nr_tasks; i++)
-			ready += ctx->tasks[i].zombie || ctx->states[i].state == TS_READY;
+			ready += ctx->tasks[i].zombie ||
+				 (ctx->states[i].state == TS_READY && restore_holds(ctx, i));
 		if (ready == ctx->nr_tasks)
 			return 0;
 		if ((msg = task_error(ctx, &err))) {
 			pr_err("a new task failed: %s", msg);
 			return err ? -err : -EINVAL;
 		}
-		if (!ctx->opts->sibling && waitpid(pid, &status, WNOHANG) == pid) {
+		/* a session helper made the root and leaves once the root is set up */
+		if (!ctx->opts->sibling && !helper_gone && waitpid(pid, &status, WNOHANG) == pid) {
+			if (root->helper && WIFEXITED(status) && !WEXITSTATUS(status)) {
+				helper_gone = true;
+				continue;
+			}
 			pr_err("process %ld ended while the tree was being created (status %#x)",
 			       pid, status);
 			return -ECHILD;
@@ -421,10 +461,20 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	int sig, event, ret;
 	unsigned long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP;
 
+	if (!restore_holds(ctx, t->idx)) {
+		pr_err("new process %d is not held by cryo", t->pid);
+		return -ESRCH;
+	}
 	if (ptrace(PTRACE_SEIZE, t->pid, 0, opts) < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot take control of new process %d", t->pid);
 		return ret;
+	}
+	/* still alive after the seize: the pid seized is the one cryo holds */
+	if (!restore_slot_alive(ctx, t->idx)) {
+		ptrace(PTRACE_DETACH, t->pid, 0, 0);
+		pr_err("new process %d ended before cryo took control of it", t->pid);
+		return -ESRCH;
 	}
 	t->seized = true;
 	t->threads[0].seized = true;
@@ -537,6 +587,13 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 			struct timespec ms = {0, 1000000};
 			nanosleep(&ms, NULL);
 			rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
+		}
+		if (rv == -EEXIST || rv == -ERANGE) {
+			char owner[96];
+			pr_err("task %d: cannot create thread %d: that PID is taken by %s", t->pid,
+			       th->tid, restore_pid_owner(th->tid, owner, sizeof(owner)));
+			ret = -EEXIST;
+			break;
 		}
 		if (rv != th->tid) {
 			pr_errno(rv < 0 ? (int)-rv : EINVAL, "task %d: cannot create thread %d",
@@ -722,34 +779,6 @@ static int write_pidfile(const char *path, pid_t pid)
 	return ret;
 }
 
-/* Kill what this restore created: tasks that got as far as running their own code. */
-static void kill_created(struct restore_ctx *ctx)
-{
-	if (!ctx->states)
-		return;
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->states[i].state != TS_NONE && !ctx->tasks[i].zombie)
-			kill(ctx->tasks[i].pid, SIGKILL);
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct restore_task *t = &ctx->tasks[i];
-		for (int k = t->nr_threads - 1; k > 0; k--)
-			if (t->threads[k].seized)
-				while (waitpid(t->threads[k].tid, NULL, __WALL) < 0 &&
-				       errno == EINTR)
-					;
-		if (t->seized || (i == 0 && ctx->states[0].state != TS_NONE && !t->helper &&
-				  !ctx->opts->sibling))
-			while (waitpid(t->pid, NULL, __WALL) < 0 && errno == EINTR)
-				;
-	}
-	if (ctx->tasks[0].helper) {
-		kill(ctx->tasks[0].helper, SIGKILL);
-		if (!ctx->opts->sibling)
-			while (waitpid(ctx->tasks[0].helper, NULL, __WALL) < 0 && errno == EINTR)
-				;
-	}
-}
-
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 
 static void cleanup(struct restore_ctx *ctx)
@@ -768,6 +797,7 @@ static void cleanup(struct restore_ctx *ctx)
 		img_free(IMG_MSG(t->pagemap));
 		img_free(IMG_MSG(t->files));
 	}
+	restore_hold_free(ctx);
 	if (ctx->states)
 		munmap(ctx->states, ctx->states_size);
 	free(ctx->tasks);
@@ -806,7 +836,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (!ret && opts->pidfile)
 		ret = write_pidfile(opts->pidfile, root);
 	if (ret) {
-		kill_created(&ctx);
+		restore_kill_created(&ctx);
 		pr_err("restore of process %d failed; nothing was left behind",
 		       root ? root : (pid_t)(ctx.inv ? ctx.inv->root_pid : 0));
 	} else {

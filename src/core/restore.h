@@ -17,10 +17,19 @@
 struct task_state {
 	volatile int state; /* TS_* */
 	int err;
-	uint32_t go; /* futex: set by cryo once it holds the task */
+	uint32_t go;   /* futex: set by cryo once it holds the task */
+	uint32_t hold; /* futex: HOLD_*, how cryo gets a pidfd it can trust (restore_hold.c) */
 	char msg[400];
 };
 enum { TS_NONE, TS_CREATED, TS_READY, TS_FAILED };
+enum { HOLD_NONE, HOLD_ASKED, HOLD_OPENED, HOLD_CONFIRMED };
+
+/* A session helper: the process with the pid of a session whose leader is gone, which starts
+ * that session and creates the members that `parent` (a task index, -1: cryo) had in it. */
+struct restore_helper {
+	pid_t sid;
+	int parent;
+};
 
 /* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
  * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
@@ -62,7 +71,8 @@ struct restore_task {
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool zombie;
-	pid_t helper; /* a session helper with this pid creates the task, 0 if none */
+	pid_t helper;	/* a session helper with this pid creates the task, 0 if none */
+	int helper_idx; /* ... ctx->helpers[helper_idx] */
 
 	/* plan, fixed before the task is created */
 	struct svc_file *svc; /* this task's own: [0] the page image, [1] the executable */
@@ -84,14 +94,20 @@ struct restore_ctx {
 	Pstree *pstree;
 	struct restore_task *tasks; /* parents before children; [0] is the root */
 	int nr_tasks;
-	struct task_state *states; /* shared: one per task, then one per helper */
+	struct task_state *states; /* shared: one per task, then one per helper ("slots") */
 	size_t states_size;
-	pid_t *helpers; /* session helpers' pids */
+	struct restore_helper *helpers;
 	int nr_helpers;
+	pid_t pid_max; /* /proc/sys/kernel/pid_max: every id of the images is below it */
+
+	/* cryo's hold on what it created, per slot: a pidfd (-1: none) and whether the
+	 * handshake proved it is the process cryo created (restore_hold.c) */
+	int *pidfds;
+	bool *confirmed;
 
 	/* descriptor plan: [0, fd_base) the tasks' own; then log, images dir, terminal; then
 	 * the global objects; then each task's service fds */
-	int fd_base, svc_log, svc_dirfd, svc_tty;
+	int fd_base, svc_log, svc_dirfd, svc_tty, svc_cryo;
 	int next_fd;
 	struct svc_file *globals; /* created by the root, inherited by all */
 	int nr_globals;
@@ -104,12 +120,26 @@ struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd);
 struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid);
 
 /* The child phase (restore_child.c), called by the driver. */
-long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags);
+long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags,
+		    int *pidfd);
 int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t);
-void restore_task_main(struct restore_ctx *ctx, struct restore_task *t) __attribute__((noreturn));
-void restore_helper_main(struct restore_ctx *ctx, struct restore_task *parent, pid_t sid)
+void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t parent)
     __attribute__((noreturn));
+void restore_helper_main(struct restore_ctx *ctx, int h, pid_t parent) __attribute__((noreturn));
 bool restore_pid_is_dying(pid_t pid);
+const char *restore_pid_owner(pid_t pid, char *buf, size_t len);
+
+/* Holding what the restore created (restore_hold.c): ids checked, pidfds, the watch on cryo. */
+int restore_check_ids(struct restore_ctx *ctx);
+int restore_hold_init(struct restore_ctx *ctx);
+int restore_hold_poll(struct restore_ctx *ctx);
+bool restore_holds(struct restore_ctx *ctx, int slot);
+bool restore_slot_alive(struct restore_ctx *ctx, int slot);
+void restore_kill_created(struct restore_ctx *ctx);
+void restore_hold_free(struct restore_ctx *ctx);
+void child_hold_handshake(struct restore_ctx *ctx, int slot, pid_t parent, bool pdeath);
+void child_futex_wait(struct restore_ctx *ctx, uint32_t *word, uint32_t val);
+void child_pause(struct restore_ctx *ctx, long ns);
 
 /* Child phase (runs inside the new task, ordinary C). Failures are reported with child_fail. */
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)

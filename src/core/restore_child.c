@@ -55,6 +55,28 @@ bool restore_pid_is_dying(pid_t pid)
 	       (ps.sig_shared_pending & (1ull << (SIGKILL - 1)));
 }
 
+/* Who holds a PID that clone3 could not have: its name, for the message. */
+const char *restore_pid_owner(pid_t pid, char *buf, size_t len)
+{
+	struct proc_stat st;
+	if (proc_parse_stat(pid, 0, &st) == 0)
+		snprintf(buf, len, "a running process (%s)", st.comm);
+	else
+		snprintf(buf, len, "a process that has ended since");
+	return buf;
+}
+
+/* A failed creation of pid, as the task t tells it. */
+static void create_failed(struct restore_task *t, int err, const char *what, pid_t pid)
+{
+	char owner[96];
+	if (err == EEXIST)
+		child_fail(t, 0, "cannot create %s %d: that PID is taken by %s", what, pid,
+			   restore_pid_owner(pid, owner, sizeof(owner)));
+	else
+		child_fail(t, err, "cannot create %s %d", what, pid);
+}
+
 /* ---- the child phase, inside the new tasks ---- */
 
 static int place_fd(struct restore_task *t, int fd, int at, const char *what)
@@ -176,20 +198,26 @@ static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags)
+/* clone3 with set_tid = pid; with pidfd, CLONE_PIDFD too. A PID taken fails with EEXIST
+ * (the kernel also says ERANGE when another restore takes the same PID at the same moment). */
+long restore_create(struct restore_ctx *ctx, pid_t pid, int exit_signal, uint64_t flags, int *pidfd)
 {
 	uint64_t tid = pid;
-	struct cryo_clone_args args = {.flags = flags,
+	struct cryo_clone_args args = {.flags = flags | (pidfd ? CLONE_PIDFD : 0),
+				       .pidfd = (uint64_t)pidfd,
 				       .exit_signal = exit_signal,
 				       .set_tid = (uint64_t)&tid,
 				       .set_tid_size = 1};
 	/* a pid of a task just gone stays taken for a moment after /proc lets it go */
 	for (int tries = 0;; tries++) {
 		long ret = sys_clone3(&args);
-		if (ret >= 0 || errno != EEXIST || tries == 2000 || !restore_pid_is_dying(pid))
+		int err = ret < 0 && errno == ERANGE ? EEXIST : errno;
+		/* (parsing /proc may leave errno changed) */
+		if (ret >= 0 || err != EEXIST || tries == 2000 || !restore_pid_is_dying(pid)) {
+			errno = err;
 			return ret;
-		struct timespec ms = {0, 1000000};
-		nanosleep(&ms, NULL);
+		}
+		child_pause(ctx, 1000000);
 	}
 }
 
@@ -239,39 +267,41 @@ static bool wait_ready(struct restore_ctx *ctx, struct restore_task *t)
 			return false;
 		if (waitid(P_PID, t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
 			return false;
-		struct timespec pause = {0, 20000};
-		nanosleep(&pause, NULL);
+		child_pause(ctx, 20000);
 	}
 }
 
 /* A session helper: starts the session, creates its members, and leaves once they are set. */
-void restore_helper_main(struct restore_ctx *ctx, struct restore_task *parent, pid_t sid)
+void restore_helper_main(struct restore_ctx *ctx, int h, pid_t parent)
 {
-	struct restore_task *fail_to = NULL;
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* a failed restore leaves nothing behind */
+	struct restore_helper *hp = &ctx->helpers[h];
+	pid_t me = getpid();
+	/* a failed restore leaves nothing behind */
+	child_hold_handshake(ctx, ctx->nr_tasks + h, parent, true);
 	if (setsid() < 0)
 		_exit(1);
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *c = &ctx->tasks[i];
-		if (c->helper != sid || c->parent != (parent ? parent->idx : -1))
+		if (c->helper_idx != h || !c->helper)
 			continue;
 		long pid = restore_create(
-		    ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD, 0);
+		    ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD, 0, NULL);
 		if (pid < 0) {
-			child_fail(c, errno, "cannot create process %d", c->pid);
+			create_failed(c, errno, "process", c->pid);
 			_exit(1);
 		}
-		if (pid == 0)
-			restore_task_main(ctx, c);
-		fail_to = c;
+		if (pid == 0) {
+			if (c->zombie)
+				become_zombie(c);
+			restore_task_main(ctx, c, me);
+		}
 	}
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *c = &ctx->tasks[i];
-		if (c->helper == sid && c->parent == (parent ? parent->idx : -1) && !c->zombie &&
-		    !wait_ready(ctx, c))
+		if (c->helper && c->helper_idx == h && !c->zombie && !wait_ready(ctx, c))
 			_exit(1);
 	}
-	(void)fail_to;
+	(void)hp;
 	_exit(0);
 }
 
@@ -294,15 +324,15 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 				continue;
 			long pid = restore_create(
 			    ctx, c->pid, c->pst->has_exit_signal ? c->pst->exit_signal : SIGCHLD,
-			    share_flags(c));
+			    share_flags(c), NULL);
 			if (pid < 0) {
-				child_fail(t, errno, "cannot create child %d", c->pid);
+				create_failed(t, errno, "child", c->pid);
 				return -1;
 			}
 			if (pid == 0) {
 				if (c->zombie)
 					become_zombie(c);
-				restore_task_main(ctx, c);
+				restore_task_main(ctx, c, t->pid);
 			}
 		}
 		/* the leaders' groups must exist before their members join them */
@@ -328,7 +358,7 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 						   c->pid);
 					return -1;
 				}
-				nanosleep(&pause, NULL);
+				child_pause(ctx, pause.tv_nsec);
 			}
 		}
 	}
@@ -336,19 +366,15 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 		return 0;
 	/* children in a session whose leader is gone come through a helper */
 	for (int h = 0; h < ctx->nr_helpers; h++) {
-		bool mine = false;
-		for (int i = t->idx + 1; i < ctx->nr_tasks; i++)
-			mine |= ctx->tasks[i].parent == t->idx &&
-				ctx->tasks[i].helper == ctx->helpers[h];
-		if (!mine)
+		if (ctx->helpers[h].parent != t->idx)
 			continue;
-		long pid = restore_create(ctx, ctx->helpers[h], SIGCHLD, 0);
+		long pid = restore_create(ctx, ctx->helpers[h].sid, SIGCHLD, 0, NULL);
 		if (pid < 0) {
-			child_fail(t, errno, "cannot create session helper %d", ctx->helpers[h]);
+			create_failed(t, errno, "session helper", ctx->helpers[h].sid);
 			return -1;
 		}
 		if (pid == 0)
-			restore_helper_main(ctx, t, ctx->helpers[h]);
+			restore_helper_main(ctx, h, t->pid);
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
@@ -396,8 +422,8 @@ static void early_thread_main(void *p)
 	else
 		__atomic_store_n(&a->th->done, 2, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &a->th->done, FUTEX_WAKE, 1, NULL, NULL, 0);
-	for (;;)
-		syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
+	for (;;) /* until cryo takes it over, or ends */
+		child_futex_wait(a->ctx, &never, 0);
 }
 
 static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
@@ -432,7 +458,7 @@ static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
 		args[n] = (struct early_arg){ctx, t, th};
 		long rv = cryo_clone3_thread(&ca, sizeof(ca), early_thread_main, &args[n++]);
 		if (rv < 0) {
-			child_fail(t, (int)-rv, "cannot create thread %d", th->tid);
+			create_failed(t, rv == -ERANGE ? EEXIST : (int)-rv, "thread", th->tid);
 			return -1;
 		}
 	}
@@ -440,7 +466,7 @@ static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
 		struct restore_thread *th = &t->threads[k];
 		uint32_t d;
 		while (th->early && !(d = __atomic_load_n(&th->done, __ATOMIC_ACQUIRE)))
-			syscall(SYS_futex, &th->done, FUTEX_WAIT, 0, NULL, NULL, 0);
+			child_futex_wait(ctx, &th->done, 0);
 		if (th->early && __atomic_load_n(&th->done, __ATOMIC_ACQUIRE) != 1)
 			return -1; /* the thread reported why */
 	}
@@ -448,18 +474,19 @@ static int create_early_threads(struct restore_ctx *ctx, struct restore_task *t)
 }
 
 /* Runs in each new task: everything it can rebuild by itself with ordinary calls. */
-void restore_task_main(struct restore_ctx *ctx, struct restore_task *t)
+void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t parent)
 {
 	sigset_t all;
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	/* die with the parent until cryo hands it its own: not a task whose parent is a
-	 * session helper, which leaves on purpose */
-	if (!t->helper)
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* die with the parent until cryo hands it its own (the remote phase sets the dumped
+	 * parent-death signal, under ptrace: PTRACE_O_EXITKILL covers it from then on), not
+	 * with a session helper, which leaves on purpose; and be held by cryo first of all */
+	child_hold_handshake(ctx, t->idx, parent, !t->helper);
 
-	if (t->idx == 0 && restore_root_setup(ctx, t))
+	/* a root made by a session helper: the helper did this already, for both of them */
+	if (t->idx == 0 && !t->helper && restore_root_setup(ctx, t))
 		goto fail;
 	bool files_shared = t->core->files_shared_with_parent;
 	bool fs_shared = t->core->fs_shared_with_parent;
@@ -492,7 +519,7 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t)
 		goto fail;
 	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->state->go, __ATOMIC_ACQUIRE))
-		syscall(SYS_futex, &t->state->go, FUTEX_WAIT, 0, NULL, NULL, 0);
+		child_futex_wait(ctx, &t->state->go, 0);
 	for (;;)
 		raise(SIGSTOP); /* cryo takes over from here and never lets this return */
 fail:
