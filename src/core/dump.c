@@ -258,6 +258,25 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 			 t->pid, (int)geteuid());
 		return ret;
 	}
+	if (ret == -EPERM) {
+		/* most often: another tracer (a debugger, a second cryo) was first */
+		char path[64], buf[4096], comm[64] = "?";
+		const char *at;
+		int tracer = 0;
+		snprintf(path, sizeof(path), "/proc/%d/status", t->pid);
+		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0 &&
+		    (at = strstr(buf, "\nTracerPid:")))
+			tracer = atoi(at + 11);
+		if (tracer > 0) {
+			snprintf(path, sizeof(path), "/proc/%d/comm", tracer);
+			if (read_file_at(AT_FDCWD, path, comm, sizeof(comm)) > 0)
+				comm[strcspn(comm, "\n")] = '\0';
+			pr_err("cannot freeze process %d: it is traced by process %d (%s) already "
+			       "(a debugger, or another dump of it)",
+			       t->pid, tracer, comm);
+			return -EBUSY;
+		}
+	}
 	if (ret) {
 		pr_errno(-ret, "cannot freeze process %d (ptrace)", t->pid);
 		return ret;
@@ -459,12 +478,17 @@ static void resume(struct dump_ctx *ctx, struct dump_task *t)
 		struct remote *r = k ? &th->own : &t->rem;
 		if (!th->seized)
 			continue;
+		int ret = 0;
 		if (k == 0 && r->area)
 			remote_unmap_area(r);
-		if (r->tid && remote_release(r) < 0)
-			pr_errno(errno, "cannot put back the registers and mask of %d", th->tid);
-		if (ptrace(PTRACE_DETACH, th->tid, 0, r->park_sig) < 0)
-			pr_errno(errno, "cannot release thread %d", th->tid);
+		if (r->tid)
+			ret = remote_release(r);
+		if (ret != -ESRCH && ptrace(PTRACE_DETACH, th->tid, 0, r->park_sig) < 0)
+			ret = -errno;
+		if (ret == -ESRCH)
+			pr_info("thread %d is gone (killed during the dump)", th->tid);
+		else if (ret)
+			pr_errno(-ret, "cannot put back and release thread %d", th->tid);
 		th->seized = false;
 	}
 	t->seized = false;

@@ -446,7 +446,10 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	w.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pagemap_fd < 0 || w.mem_fd < 0) {
 		ret = -errno;
-		pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
+		if (ret == -ESRCH || ret == -ENOENT)
+			pr_err("task %d died during the dump (killed by someone else?)", t->pid);
+		else
+			pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
 		goto out;
 	}
 	out_fd = img_raw_create(ctx->dirfd, IMG_PAGES, t->pid);

@@ -175,3 +175,85 @@ fail_dump_case() {
 register_case crash-dump crash_dump_case
 register_case crash-dump-random crash_dump_random_case
 register_case fail-dump fail_dump_case
+
+# Two dumps of one target at once: the one that comes second is refused, naming the tracer;
+# the target passes its check.
+dump_concurrent_case() {
+	local t0 i rc1 rc2 c1
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/dump-concurrent
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	for ((i = 0; i < 5; i++)); do
+		rm -rf "$DIR/a" "$DIR/b"
+		mkdir -p "$DIR/a" "$DIR/b"
+		start_test threads_basic || break
+		"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/a" -R -v4 -o dump.log \
+			>"$DIR/cryo-a.txt" 2>&1 </dev/null &
+		c1=$!
+		"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/b" -R -v4 -o dump.log \
+			>"$DIR/cryo-b.txt" 2>&1 </dev/null
+		rc2=$?
+		wait "$c1"
+		rc1=$?
+		if [ $rc1 -ge 128 ] || [ $rc2 -ge 128 ]; then
+			fail_step "a dump crashed ($rc1, $rc2)"
+		elif [ $rc1 != 0 ] && [ $rc2 != 0 ]; then
+			fail_step "both dumps failed: $(tail -n1 "$DIR/cryo-a.txt")"
+		elif [ $rc1 != 0 ] && ! grep -q "traced by process\|being traced" "$DIR/cryo-a.txt"; then
+			fail_step "the refused dump does not say why: $(tail -n2 "$DIR/cryo-a.txt")"
+		elif [ $rc2 != 0 ] && ! grep -q "traced by process\|being traced" "$DIR/cryo-b.txt"; then
+			fail_step "the refused dump does not say why: $(tail -n2 "$DIR/cryo-b.txt")"
+		fi
+		[ -n "$REASON" ] && break
+		target_unharmed "two dumps at once" || break
+		kill_leftovers
+	done
+	kill_leftovers
+	report dump-concurrent "$t0"
+}
+
+# A process of the tree killed by someone else while the dump runs: the dump fails (or
+# succeeds, if the kill came before the freeze or after the images), never crashes, and
+# leaves the rest of the tree untraced and running.
+dump_target_killed_case() {
+	local t0 i delay cpid rc victim p st
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/dump-target-killed
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	for ((i = 0; i < 10; i++)); do
+		rm -rf "$DIR/img"
+		mkdir -p "$DIR/img"
+		start_test tree_3level || break
+		victim=$(pgrep -P "$PID" | head -n1)
+		[ -n "$victim" ] || { fail_step "tree_3level has no child"; break; }
+		delay=$(printf '0.%03d' $((RANDOM % 15)))
+		"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log \
+			>"$DIR/cryo.txt" 2>&1 </dev/null &
+		cpid=$!
+		sleep "$delay"
+		kill -9 "$victim"
+		wait "$cpid"
+		rc=$?
+		[ $rc -ge 128 ] && { fail_step "cryo crashed ($rc) when $victim was killed"; break; }
+		for p in $(pgrep -s "$PID"); do
+			st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$p/stat" 2>/dev/null)
+			[ "$(tracer_of "$p")" = 0 ] || [ -z "$st" ] ||
+				fail_step "process $p still traced after the dump"
+			[ "$st" = t ] && fail_step "process $p left in a tracing stop"
+		done
+		alive "$PID" || fail_step "the root $PID died"
+		[ -n "$REASON" ] && break
+		kill_leftovers
+	done
+	kill_leftovers
+	report dump-target-killed "$t0"
+}
+
+register_case dump-concurrent dump_concurrent_case
+register_case dump-target-killed dump_target_killed_case
