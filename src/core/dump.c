@@ -193,11 +193,19 @@ static int freeze_cgroup(struct dump_ctx *ctx)
 {
 	const char *cg = ctx->opts->freeze_cgroup;
 	pid_t *tids = NULL;
+	struct freeze_watchdog wd;
 	int n = 0, ret;
 
-	ret = cgroup_freeze(cg, true);
+	ret = freeze_watchdog_start(cg, &wd);
 	if (ret)
 		return ret;
+	fault_point("dump: cgroup watchdog started", 0);
+	ret = cgroup_freeze(cg, true);
+	fault_point("dump: cgroup frozen", 0);
+	if (ret) {
+		freeze_watchdog_stop(&wd);
+		return ret;
+	}
 	ret = cgroup_threads(cg, &tids, &n);
 	for (int i = 0; !ret && i < n; i++) {
 		if ((ret = check_seccomp_allowed(ctx, tids[i])) == -ESRCH) {
@@ -224,6 +232,10 @@ static int freeze_cgroup(struct dump_ctx *ctx)
 			free(tids);
 	}
 	int tret = cgroup_freeze(cg, false);
+	if (!tret)
+		freeze_watchdog_stop(&wd);
+	else
+		close(wd.fd); /* the watchdog tries too */
 	return ret ? ret : tret;
 }
 

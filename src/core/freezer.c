@@ -7,9 +7,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "compat.h"
 
 #include "core/log.h"
 #include "core/util.h"
@@ -104,4 +109,64 @@ int cgroup_threads(const char *cg, pid_t **tids, int *nr)
 	}
 	free(buf);
 	return 0;
+}
+
+/* A cgroup cryo froze must not stay frozen when cryo dies in that window: a child of cryo
+ * waits on a pipe only cryo writes to; if the pipe closes before cryo said "thawed", cryo
+ * died, and the child thaws the cgroup. */
+int freeze_watchdog_start(const char *cg, struct freeze_watchdog *w)
+{
+	int p[2];
+	char byte;
+
+	w->pid = -1;
+	w->fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	w->pid = fork();
+	if (w->pid < 0) {
+		int err = errno;
+		close(p[0]);
+		close(p[1]);
+		pr_errno(err, "cannot start the watchdog of cgroup %s", cg);
+		return -err;
+	}
+	if (w->pid == 0) {
+		/* nothing of cryo's but the pipe's read end: not the images, not the log */
+		if (p[0] != 3) {
+			dup2(p[0], 3);
+			close(p[0]);
+		}
+		syscall(__NR_close_range, 4, ~0u, 0);
+		for (int fd = 0; fd < 3; fd++)
+			close(fd);
+		prctl(PR_SET_NAME, "cryo-thaw");
+		ssize_t n;
+		while ((n = read(3, &byte, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1) {
+			char path[4200];
+			snprintf(path, sizeof(path), "%s/%s", cg,
+				 is_v1(cg) ? "freezer.state" : "cgroup.freeze");
+			write_file(path, is_v1(cg) ? "THAWED" : "0");
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	w->fd = p[1];
+	return 0;
+}
+
+void freeze_watchdog_stop(struct freeze_watchdog *w)
+{
+	if (w->fd >= 0) {
+		if (write(w->fd, "t", 1) != 1)
+			pr_warn("cannot tell the cgroup watchdog that the cgroup is thawed");
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (w->pid > 0)
+		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	w->pid = -1;
 }

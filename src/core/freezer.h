@@ -6,4 +6,12 @@
 int cgroup_freeze(const char *cg, bool freeze);
 /* Every thread in the cgroup (malloc()ed array). */
 int cgroup_threads(const char *cg, pid_t **tids, int *nr);
+/* A child of cryo that thaws cgroup cg if cryo dies before freeze_watchdog_stop(). */
+struct freeze_watchdog {
+	pid_t pid;
+	int fd;
+};
+int freeze_watchdog_start(const char *cg, struct freeze_watchdog *w);
+void freeze_watchdog_stop(struct freeze_watchdog *w);
+
 #endif

@@ -257,3 +257,48 @@ dump_target_killed_case() {
 
 register_case dump-concurrent dump_concurrent_case
 register_case dump-target-killed dump_target_killed_case
+
+# --freeze-cgroup, cryo killed at each point of its freeze: the cgroup must be thawed again
+# (by cryo's watchdog) and the tree pass its check.
+crash_freeze_cgroup_case() {
+	local t0 cg p n state base
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/crash-freeze-cgroup
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	if [ -d /sys/fs/cgroup/freezer ]; then
+		cg=/sys/fs/cgroup/freezer/cryo-crash-$$
+		state=freezer.state
+	else
+		skip crash-freeze-cgroup "no cgroup v1 freezer on this machine"
+		return
+	fi
+	mkdir -p "$cg" || { skip crash-freeze-cgroup "cannot create cgroup $cg"; return; }
+	for n in 1 2 3 4 5 6; do
+		rm -rf "$DIR/img"
+		mkdir -p "$DIR/img"
+		start_test tree_3level || break
+		for p in $(ps -e -o pid=,sid= | awk -v s="$PID" '$2 == s { print $1 }'); do
+			echo "$p" >"$cg/cgroup.procs" 2>/dev/null
+		done
+		CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log \
+			--freeze-cgroup "$cg"
+		for ((p = 0; p < 40; p++)); do
+			grep -q THAWED "$cg/$state" && break
+			sleep 0.05
+		done
+		grep -q THAWED "$cg/$state" ||
+			fail_step "killed at point $n: cgroup left $(cat "$cg/$state")"
+		[ -z "$REASON" ] && target_unharmed "killed at point $n of a --freeze-cgroup dump"
+		kill_leftovers
+		[ -n "$REASON" ] && break
+	done
+	kill_leftovers
+	for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	sleep 0.1
+	rmdir "$cg" 2>/dev/null
+	report crash-freeze-cgroup "$t0"
+}
+register_case crash-freeze-cgroup crash_freeze_cgroup_case
