@@ -672,6 +672,10 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 	if (t->zombie)
 		return 0;
+	/* each image names its task: restore refuses one that belongs to another */
+	t->core->has_owner_pid = t->mm->has_owner_pid = true;
+	t->pagemap->has_owner_pid = t->files->has_owner_pid = true;
+	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid = t->pid;
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
