@@ -707,7 +707,8 @@ static int write_images(struct dump_ctx *ctx)
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
-		if (t->parent_tid && t->parent >= 0 && t->parent_tid != ctx->tasks[t->parent].pid) {
+		/* also when it is the main thread: restore checks it against the parent's threads */
+		if (t->parent_tid && t->parent >= 0) {
 			pt->has_parent_tid = true;
 			pt->parent_tid = t->parent_tid;
 		}

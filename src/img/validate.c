@@ -144,6 +144,11 @@ int validate_tree_ids(struct restore_ctx *ctx)
 			return refuse("pstree.img", "task %d: parent_tid %u is invalid", t->pid,
 				      p->parent_tid);
 		}
+		if (p->has_parent_tid && !is_thread_of(&ctx->tasks[t->parent], p->parent_tid)) {
+			free(ids);
+			return refuse("pstree.img", "task %d: parent_tid %u is not a thread of its parent %u",
+				      t->pid, p->parent_tid, p->ppid);
+		}
 		if (t->zombie)
 			ids[n++] = t->pid;
 		for (size_t k = 0; !t->zombie && k < p->n_threads; k++) {
