@@ -675,7 +675,8 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	/* each image names its task: restore refuses one that belongs to another */
 	t->core->has_owner_pid = t->mm->has_owner_pid = true;
 	t->pagemap->has_owner_pid = t->files->has_owner_pid = true;
-	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid = t->pid;
+	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid =
+	    t->pid;
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
@@ -707,7 +708,8 @@ static int write_images(struct dump_ctx *ctx)
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
-		/* also when it is the main thread: restore checks it against the parent's threads */
+		/* also when it is the main thread: restore checks it against the parent's threads
+		 */
 		if (t->parent_tid && t->parent >= 0) {
 			pt->has_parent_tid = true;
 			pt->parent_tid = t->parent_tid;

@@ -90,7 +90,7 @@ static int check_regular(int fd, const char *name)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		pr_err("image %s is not a regular file (%s)", name,
-		       S_ISDIR(st.st_mode)	  ? "a directory"
+		       S_ISDIR(st.st_mode)    ? "a directory"
 		       : S_ISFIFO(st.st_mode) ? "a FIFO"
 		       : S_ISSOCK(st.st_mode) ? "a socket"
 					      : "a device");

@@ -36,16 +36,16 @@
 
 /* sigaction flags the kernel keeps (SA_NOCLDSTOP ... SA_RESETHAND, SA_RESTORER, the
  * SA_UNSUPPORTED and SA_EXPOSE_TAGBITS probes) */
-#define SA_KNOWN                                                                           \
-	(SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | 0x400 | 0x800 | 0x04000000 | SA_ONSTACK | \
+#define SA_KNOWN                                                                                   \
+	(SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | 0x400 | 0x800 | 0x04000000 | SA_ONSTACK |      \
 	 SA_RESTART | SA_NODEFER | SA_RESETHAND)
 /* personality(2): the persona byte and the flags of <linux/personality.h> */
 #define PER_KNOWN 0x0ffe00ffu
 /* open flags fdinfo can show */
-#define O_KNOWN                                                                             \
-	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | \
-	 O_ASYNC | O_DIRECT | 0100000 /* O_LARGEFILE as the kernel shows it */ | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |  \
-	 O_SYNC | O_PATH | O_TMPFILE)
+#define O_KNOWN                                                                                    \
+	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |     \
+	 O_ASYNC | O_DIRECT | 0100000 /* O_LARGEFILE as the kernel shows it */ | O_DIRECTORY |     \
+	 O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE)
 #define SS_AUTODISARM_FLAG (1u << 31)
 
 /* Log why IMG is refused (FMT names the field) and return -EINVAL. */
@@ -124,13 +124,14 @@ int validate_tree_ids(struct restore_ctx *ctx)
 		PstreeTask *p = t->pst;
 		if (!valid_pid(p->pgid) || !valid_pid(p->sid)) {
 			free(ids);
-			return refuse("pstree.img", "task %d: process group %u or session %u out of range",
+			return refuse("pstree.img",
+				      "task %d: process group %u or session %u out of range",
 				      t->pid, p->pgid, p->sid);
 		}
 		if (p->has_exit_signal && (p->exit_signal < 0 || p->exit_signal > MAX_SIG)) {
 			free(ids);
-			return refuse("pstree.img", "task %d: exit_signal %d is not a signal", t->pid,
-				      p->exit_signal);
+			return refuse("pstree.img", "task %d: exit_signal %d is not a signal",
+				      t->pid, p->exit_signal);
 		}
 		if (p->has_stop_signal && p->stop_signal && p->stop_signal != SIGSTOP &&
 		    p->stop_signal != SIGTSTP && p->stop_signal != SIGTTIN &&
@@ -146,7 +147,8 @@ int validate_tree_ids(struct restore_ctx *ctx)
 		}
 		if (p->has_parent_tid && !is_thread_of(&ctx->tasks[t->parent], p->parent_tid)) {
 			free(ids);
-			return refuse("pstree.img", "task %d: parent_tid %u is not a thread of its parent %u",
+			return refuse("pstree.img",
+				      "task %d: parent_tid %u is not a thread of its parent %u",
 				      t->pid, p->parent_tid, p->ppid);
 		}
 		if (t->zombie)
@@ -164,7 +166,8 @@ int validate_tree_ids(struct restore_ctx *ctx)
 	for (size_t a = 0; a < n && !ret; a++)
 		for (size_t b = a + 1; b < n && !ret; b++)
 			if (ids[a] == ids[b])
-				ret = refuse("pstree.img", "id %u appears twice among the tasks and threads",
+				ret = refuse("pstree.img",
+					     "id %u appears twice among the tasks and threads",
 					     ids[a]);
 	free(ids);
 	return ret;
@@ -180,7 +183,8 @@ static int check_siginfo(const char *img, const char *what, int tid, const Sigin
 			      si ? si->raw.len : 0);
 	memcpy(&signo, si->raw.data, sizeof(signo));
 	if (!valid_sig(signo))
-		return refuse(img, "%s of thread %d: si_signo %d is not a signal", what, tid, signo);
+		return refuse(img, "%s of thread %d: si_signo %d is not a signal", what, tid,
+			      signo);
 	return 0;
 }
 
@@ -208,7 +212,8 @@ static int check_creds(const char *img, int tid, const Creds *c, uint64_t caps)
 		return refuse(img, "creds of thread %d: capabilities this kernel does not have",
 			      tid);
 	if (c->securebits & ~0xffu)
-		return refuse(img, "creds of thread %d: unknown securebits %#x", tid, c->securebits);
+		return refuse(img, "creds of thread %d: unknown securebits %#x", tid,
+			      c->securebits);
 	return 0;
 }
 
@@ -225,18 +230,19 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 			return ret;
 	if (tc->altstack_flags & ~(SS_ONSTACK | SS_DISABLE | SS_AUTODISARM_FLAG) ||
 	    (tc->altstack_flags & SS_ONSTACK && tc->altstack_flags & SS_DISABLE) ||
-	    (!(tc->altstack_flags & SS_DISABLE) &&
-	     !user_range(tc->altstack_sp, tc->altstack_size)))
-		return refuse(img, "thread %d: alternate signal stack %#lx (%lu bytes, flags %#x) "
-			      "is invalid", tid, tc->altstack_sp, tc->altstack_size,
-			      tc->altstack_flags);
+	    (!(tc->altstack_flags & SS_DISABLE) && !user_range(tc->altstack_sp, tc->altstack_size)))
+		return refuse(img,
+			      "thread %d: alternate signal stack %#lx (%lu bytes, flags %#x) "
+			      "is invalid",
+			      tid, tc->altstack_sp, tc->altstack_size, tc->altstack_flags);
 	if (tc->has_rseq_ptr && tc->rseq_ptr &&
 	    (!user_addr(tc->rseq_ptr) || tc->rseq_ptr % 32 || !tc->has_rseq_len ||
 	     tc->rseq_len < RSEQ_MIN_LEN || tc->rseq_len > PAGE_SIZE))
 		return refuse(img, "thread %d: rseq area %#lx (%u bytes) is invalid", tid,
 			      tc->rseq_ptr, tc->rseq_len);
 	if ((tc->robust_list && !user_addr(tc->robust_list)) ||
-	    (tc->robust_list_len != ROBUST_LIST_HEAD_SIZE && (tc->robust_list_len || tc->robust_list)))
+	    (tc->robust_list_len != ROBUST_LIST_HEAD_SIZE &&
+	     (tc->robust_list_len || tc->robust_list)))
 		return refuse(img, "thread %d: robust_list %#lx (%lu bytes) is invalid", tid,
 			      tc->robust_list, tc->robust_list_len);
 	if (!user_addr(tc->clear_child_tid))
@@ -273,7 +279,8 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 		for (size_t i = 0; i < tc->cpu_affinity.len; i++)
 			any |= tc->cpu_affinity.data[i] != 0;
 		if (!any || tc->cpu_affinity.len > sizeof(cpu_set_t))
-			return refuse(img, "thread %d: cpu_affinity (%zu bytes) is empty or too long",
+			return refuse(img,
+				      "thread %d: cpu_affinity (%zu bytes) is empty or too long",
 				      tid, tc->cpu_affinity.len);
 	}
 	return check_creds(img, tid, tc->creds, caps);
@@ -289,7 +296,8 @@ static int check_posix_timer(const char *img, struct restore_task *t, const Posi
 		/* a CPU-time clock: ~pid << 3 | per-thread bit | kind (0..2) */
 		int64_t pid = ~(int64_t)(pt->clock >> 3);
 		if ((pt->clock & 3) == 3 || (pid && pid != t->pid && !is_thread_of(t, pid)))
-			return refuse(img, "posix timer %d: clock %d is not a CPU clock of this task",
+			return refuse(img,
+				      "posix timer %d: clock %d is not a CPU clock of this task",
 				      pt->id, pt->clock);
 	} else if (pt->clock > 11 || pt->clock == 4 || pt->clock == 5 || pt->clock == 6 ||
 		   pt->clock == 10) {
@@ -321,7 +329,8 @@ static int check_core(struct restore_ctx *ctx, struct restore_task *t, const cha
 	bool seen[MAX_SIG + 1] = {false}, res_seen[RLIM_NLIMITS] = {false};
 
 	if (!c->has_owner_pid || c->owner_pid != (uint32_t)t->pid)
-		return refuse(img, "owner_pid %u: the image is not task %d's", c->owner_pid, t->pid);
+		return refuse(img, "owner_pid %u: the image is not task %d's", c->owner_pid,
+			      t->pid);
 	for (size_t k = 0; k < c->n_threads; k++)
 		if ((ret = check_thread(img, t, c->threads[k], caps, xsize)))
 			return ret;
@@ -329,17 +338,19 @@ static int check_core(struct restore_ctx *ctx, struct restore_task *t, const cha
 		SigactionEntry *e = c->sigactions[i];
 		if (!valid_sig(e->signo) || e->signo == SIGKILL || e->signo == SIGSTOP ||
 		    seen[e->signo])
-			return refuse(img, "sigaction entry %zu: signo %u is invalid or repeated", i,
-				      e->signo);
+			return refuse(img, "sigaction entry %zu: signo %u is invalid or repeated",
+				      i, e->signo);
 		seen[e->signo] = true;
 		if ((e->handler > 1 && !user_addr(e->handler)) || e->flags & ~(uint64_t)SA_KNOWN ||
 		    !user_addr(e->restorer))
-			return refuse(img, "sigaction of signal %u: handler %#lx, flags %#lx or "
-				      "restorer %#lx invalid", e->signo, e->handler, e->flags,
-				      e->restorer);
+			return refuse(img,
+				      "sigaction of signal %u: handler %#lx, flags %#lx or "
+				      "restorer %#lx invalid",
+				      e->signo, e->handler, e->flags, e->restorer);
 	}
 	for (size_t i = 0; i < c->n_shared_pending; i++)
-		if ((ret = check_siginfo(img, "shared pending signal", t->pid, c->shared_pending[i])))
+		if ((ret =
+			 check_siginfo(img, "shared pending signal", t->pid, c->shared_pending[i])))
 			return ret;
 	if ((ret = check_timeval_pair(img, "itimers.real", c->itimers->real)) ||
 	    (ret = check_timeval_pair(img, "itimers.virt", c->itimers->virt)) ||
@@ -356,8 +367,8 @@ static int check_core(struct restore_ctx *ctx, struct restore_task *t, const cha
 	for (size_t i = 0; i < c->n_rlimits; i++) {
 		RlimitEntry *e = c->rlimits[i];
 		if (e->resource >= RLIM_NLIMITS || res_seen[e->resource])
-			return refuse(img, "rlimit entry %zu: resource %u is unknown or repeated", i,
-				      e->resource);
+			return refuse(img, "rlimit entry %zu: resource %u is unknown or repeated",
+				      i, e->resource);
 		res_seen[e->resource] = true;
 		if (e->cur > e->max)
 			return refuse(img, "rlimit %u: soft limit %lu above hard limit %lu",
@@ -385,8 +396,8 @@ static int check_core(struct restore_ctx *ctx, struct restore_task *t, const cha
 	if (c->oom_score_adj < -1000 || c->oom_score_adj > 1000)
 		return refuse(img, "oom_score_adj %d out of range", c->oom_score_adj);
 	if (c->cwd[0] != '/' || c->root[0] != '/')
-		return refuse(img, "cwd \"%.64s\" or root \"%.64s\" is not an absolute path", c->cwd,
-			      c->root);
+		return refuse(img, "cwd \"%.64s\" or root \"%.64s\" is not an absolute path",
+			      c->cwd, c->root);
 	if (c->has_mce_kill && (c->mce_kill < 0 || c->mce_kill > 2))
 		return refuse(img, "mce_kill %d is unknown", c->mce_kill);
 	if (t->parent < 0 && ((c->has_files_shared_with_parent && c->files_shared_with_parent) ||
@@ -404,14 +415,17 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 	int special[3] = {0};
 
 	if (!mm->has_owner_pid || mm->owner_pid != (uint32_t)t->pid)
-		return refuse(img, "owner_pid %u: the image is not task %d's", mm->owner_pid, t->pid);
+		return refuse(img, "owner_pid %u: the image is not task %d's", mm->owner_pid,
+			      t->pid);
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
 		if (v->start >= v->end || v->start % PAGE_SIZE || v->end % PAGE_SIZE ||
 		    v->start < prev_end || v->end > TASK_SIZE_MAX || v->pgoff % PAGE_SIZE ||
 		    v->pgoff > INT64_MAX - (v->end - v->start))
-			return refuse(img, "mapping %zu (%#lx-%#lx, pgoff %#lx) is invalid or out of "
-				      "order", i, v->start, v->end, v->pgoff);
+			return refuse(img,
+				      "mapping %zu (%#lx-%#lx, pgoff %#lx) is invalid or out of "
+				      "order",
+				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
 		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_VVAR_VCLOCK)
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
@@ -420,18 +434,21 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE) ||
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
-		    !(v->flags & MAP_SHARED) !=
-			!(v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED))
+		    !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
+						  v->kind == VMA_KIND__VMA_FILE_SHARED))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
-		bool anon = v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED;
+		bool anon =
+		    v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED;
 		if (!(v->flags & MAP_ANONYMOUS) != !anon)
-			return refuse(img, "mapping %#lx: flags %#x: MAP_ANONYMOUS does not fit kind %d",
+			return refuse(img,
+				      "mapping %#lx: flags %#x: MAP_ANONYMOUS does not fit kind %d",
 				      v->start, v->flags, v->kind);
 		if (v->madvise & ~(0x1ffu | CRYO_VMA_ACCOUNTED))
 			return refuse(img, "mapping %#lx: madvise %#x has unknown bits", v->start,
 				      v->madvise);
-		bool file = v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED;
+		bool file =
+		    v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED;
 		if (file && (!v->path || v->path[0] != '/'))
 			return refuse(img, "file mapping %#lx has no absolute path", v->start);
 		if (v->has_ghost_file && (!file || v->ghost_file >= t->files->n_ghosts))
@@ -439,13 +456,14 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      v->start, v->ghost_file, t->pid);
 		if (v->has_cow_from_parent && v->cow_from_parent &&
 		    (t->parent < 0 || v->kind != VMA_KIND__VMA_ANON_PRIVATE))
-			return refuse(img, "mapping %#lx: cow_from_parent without a parent's memory",
+			return refuse(img,
+				      "mapping %#lx: cow_from_parent without a parent's memory",
 				      v->start);
 		if (v->kind >= VMA_KIND__VMA_VDSO && special[v->kind - VMA_KIND__VMA_VDSO]++)
 			return refuse(img, "mapping %#lx: a second vDSO/vvar area", v->start);
 	}
-	uint64_t f[] = {mm->start_code, mm->end_code,	 mm->start_data, mm->end_data,
-			mm->start_brk,	mm->brk,	 mm->start_stack, mm->arg_start,
+	uint64_t f[] = {mm->start_code, mm->end_code,  mm->start_data,	mm->end_data,
+			mm->start_brk,	mm->brk,       mm->start_stack, mm->arg_start,
 			mm->arg_end,	mm->env_start, mm->env_end};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		if (!user_addr(f[i]))
@@ -477,7 +495,8 @@ static int check_files(struct restore_ctx *ctx, struct restore_task *t, const ch
 	uint64_t max_fd = FILES_MAX_FD;
 
 	if (!f->has_owner_pid || f->owner_pid != (uint32_t)t->pid)
-		return refuse(img, "owner_pid %u: the image is not task %d's", f->owner_pid, t->pid);
+		return refuse(img, "owner_pid %u: the image is not task %d's", f->owner_pid,
+			      t->pid);
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max < max_fd)
 		max_fd = nofile.rlim_max;
 	for (size_t i = 0; i < f->n_fds; i++) {
@@ -499,15 +518,16 @@ static int check_files(struct restore_ctx *ctx, struct restore_task *t, const ch
 				  ((e->kind == FD_KIND__FD_CHR || e->kind == FD_KIND__FD_TTY) &&
 				   S_ISCHR(e->mode));
 			if (!ok || e->mode & ~(uint32_t)(S_IFMT | 07777))
-				return refuse(img, "fd %d: mode %#o does not fit its kind %d", e->fd,
-					      e->mode, e->kind);
+				return refuse(img, "fd %d: mode %#o does not fit its kind %d",
+					      e->fd, e->mode, e->kind);
 		}
 		if (e->has_ghost && e->ghost < -1)
 			return refuse(img, "fd %d: ghost %d is invalid", e->fd, e->ghost);
 		if (e->has_dup_of_pid) {
 			struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
 			if (!o || o->idx > t->idx || o->zombie || !e->has_dup_of)
-				return refuse(img, "fd %d: dup_of_pid %u is not a task before this one",
+				return refuse(img,
+					      "fd %d: dup_of_pid %u is not a task before this one",
 					      e->fd, e->dup_of_pid);
 		}
 	}
@@ -535,8 +555,8 @@ static int check_files(struct restore_ctx *ctx, struct restore_task *t, const ch
 static int check_pagemap(struct restore_task *t, const char *img)
 {
 	if (!t->pagemap->has_owner_pid || t->pagemap->owner_pid != (uint32_t)t->pid)
-		return refuse(img, "owner_pid %u: the image is not task %d's", t->pagemap->owner_pid,
-			      t->pid);
+		return refuse(img, "owner_pid %u: the image is not task %d's",
+			      t->pagemap->owner_pid, t->pid);
 	return 0;
 }
 

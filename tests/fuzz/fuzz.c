@@ -167,8 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(ctx.dirfd);
 #else
 	static const enum img_type types[] = {
-	    [T_inventory] = IMG_INVENTORY, [T_pstree] = IMG_PSTREE,   [T_core] = IMG_CORE,
-	    [T_mm] = IMG_MM,		   [T_pagemap] = IMG_PAGEMAP, [T_files] = IMG_FILES,
+	    [T_inventory] = IMG_INVENTORY, [T_pstree] = IMG_PSTREE,
+	    [T_core] = IMG_CORE,	   [T_mm] = IMG_MM,
+	    [T_pagemap] = IMG_PAGEMAP,	   [T_files] = IMG_FILES,
 	    [T_stats] = IMG_STATS,
 	};
 	const struct img_kind *kind = NULL;
