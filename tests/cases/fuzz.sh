@@ -3,7 +3,7 @@
 # A short round of the libFuzzer targets (tests/fuzz/fuzz.c: every image decoder, `cryo show`,
 # and everything restore reads and checks before it creates a task), after a replay of every
 # input in tests/fuzz/regressions/. Any crash, sanitizer report or hang fails it. Time:
-# ZT_FUZZ_SECONDS (default 60) over all targets, plus building them once (build-fuzz/).
+# ZT_FUZZ_SECONDS (default 50) over all targets, plus building them once (build-fuzz/).
 # `make fuzz` runs the long version.
 
 fuzz_case() {
@@ -23,7 +23,7 @@ fuzz_case() {
 	if ! make -s -C "$ROOT" -j2 fuzz-build >"$DIR/build.log" 2>&1; then
 		fail_step "building the fuzz targets failed: $(grep -m1 -E 'error|Error' "$DIR/build.log")"
 	else
-		FUZZ_OUT=$DIR FUZZ_SECONDS=${ZT_FUZZ_SECONDS:-60} bash "$TESTS/fuzz/run.sh" >"$DIR/run.txt" 2>&1
+		FUZZ_OUT=$DIR FUZZ_SECONDS=${ZT_FUZZ_SECONDS:-50} bash "$TESTS/fuzz/run.sh" >"$DIR/run.txt" 2>&1
 		out=$?
 		sed 's/^/    /' "$DIR/run.txt"
 		[ $out = 0 ] || fail_step "$(grep -m1 -E 'CRASH|crashes again|missing' "$DIR/run.txt")"
