@@ -31,6 +31,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -589,12 +590,18 @@ def kill_tree(ids, cryo, wait=5.0):
 
 
 def run(cmd, timeout, env=None, cwd=None):
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env,
-                           cwd=cwd)
-        return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
-    except subprocess.TimeoutExpired as e:
-        return 124, ((e.stdout or b"") + (e.stderr or b"")).decode(errors="replace")
+    # output to a file, not a pipe: a process left behind by a failed restore may hold the
+    # pipe open, and reading it to its end would wait for that process
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, cwd=cwd)
+        try:
+            rc = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = 124
+        out.seek(0)
+        return rc, out.read().decode(errors="replace")
 
 
 def tree_ids(dir):
