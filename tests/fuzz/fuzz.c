@@ -49,6 +49,21 @@
 static int memfd = -1;
 static char dir[64] __attribute__((unused)); /* the restore target's images directory */
 
+#if TARGET == T_restore
+static void empty_dir(int dfd);
+
+/* the images directory goes when the fuzzer ends (libFuzzer exits with exit()) */
+static void remove_dir(void)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		empty_dir(dfd);
+		close(dfd);
+	}
+	rmdir(dir);
+}
+#endif
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	/* messages are expected by the thousand: only FUZZ_VERBOSE=1 shows them */
@@ -64,6 +79,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 #endif
 #if TARGET == T_restore
+	atexit(remove_dir);
 	snprintf(dir, sizeof(dir), "/dev/shm/cryo-fuzz-%d", getpid());
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		perror(dir);
