@@ -14,6 +14,12 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# the objects of the fuzz targets (make fuzz): clang, libFuzzer's coverage, ASan and UBSan
+ifeq ($(SANITIZE),fuzz)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+endif
+
 PROTO   := $(wildcard images/*.proto)
 PB_C    := $(patsubst images/%.proto,$(O)/gen/images/%.pb-c.c,$(PROTO))
 PB_H    := $(PB_C:.c=.h)
@@ -67,5 +73,24 @@ clean:
 	rm -rf $(O)
 	$(MAKE) -C tests clean
 
-.PHONY: all test tests bench demo install format clean
+# libFuzzer targets of the image readers (tests/fuzz/fuzz.c), built in build-fuzz with clang;
+# `make fuzz` runs each for FUZZ_SECONDS / number of targets, from tests/fuzz/corpus, and
+# replays tests/fuzz/regressions. The test suite runs a short round (tests/cases/fuzz.sh).
+FUZZ_TARGETS := inventory pstree core mm pagemap files stats raw show restore
+FUZZ_SECONDS ?= 600
+FUZZ_LIB     = $(filter-out $(O)/src/cli/main.o,$(OBJS))
+
+fuzz-build:
+	$(MAKE) O=build-fuzz CC=clang SANITIZE=fuzz fuzz-targets
+
+fuzz-targets: $(patsubst %,$(O)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+
+$(O)/fuzz/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_TARGET=$* -fsanitize=fuzzer $< $(FUZZ_LIB) -o $@ $(LDLIBS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+.PHONY: all test tests bench demo install format clean fuzz fuzz-build fuzz-targets
 -include $(OBJS:.o=.d)

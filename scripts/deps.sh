@@ -10,6 +10,8 @@ PACKAGES=(
 	protobuf-c-compiler # protoc-c: generates the image format's C code from images/cryo.proto
 	libprotobuf-c-dev   # libprotobuf-c: encodes and decodes the images
 	pkg-config
+	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
+	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang
 )
 # shellcheck disable=SC2206 # a list of words
 PACKAGES+=("$@" ${CRYO_EXTRA_PACKAGES:-})

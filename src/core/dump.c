@@ -721,6 +721,11 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 	if (t->zombie)
 		return 0;
+	/* each image names its task: restore refuses one that belongs to another */
+	t->core->has_owner_pid = t->mm->has_owner_pid = true;
+	t->pagemap->has_owner_pid = t->files->has_owner_pid = true;
+	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid =
+	    t->pid;
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
@@ -752,7 +757,9 @@ static int write_images(struct dump_ctx *ctx)
 		pt->pgid = t->stat.pgid, pt->sid = t->stat.sid;
 		pt->has_exit_signal = true;
 		pt->exit_signal = t->stat.exit_signal;
-		if (t->parent_tid && t->parent >= 0 && t->parent_tid != ctx->tasks[t->parent].pid) {
+		/* also when it is the main thread: restore checks it against the parent's threads
+		 */
+		if (t->parent_tid && t->parent >= 0) {
 			pt->has_parent_tid = true;
 			pt->parent_tid = t->parent_tid;
 		}

@@ -26,6 +26,7 @@
 #include "core/proc.h"
 #include "core/restore.h"
 #include "core/util.h"
+#include "img/validate.h"
 #include "res/cow.h"
 #include "res/files.h"
 
@@ -73,137 +74,6 @@ struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid)
 		if (ctx->tasks[i].pid == pid)
 			return &ctx->tasks[i];
 	return NULL;
-}
-
-/* ---- images ---- */
-
-static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
-{
-	int ret;
-
-	if ((ret = img_read(ctx->dirfd, IMG_CORE, t->pid, (ProtobufCMessage **)&t->core)) ||
-	    (ret = img_read(ctx->dirfd, IMG_MM, t->pid, (ProtobufCMessage **)&t->mm)) ||
-	    (ret = img_read(ctx->dirfd, IMG_PAGEMAP, t->pid, (ProtobufCMessage **)&t->pagemap)) ||
-	    (ret = img_read(ctx->dirfd, IMG_FILES, t->pid, (ProtobufCMessage **)&t->files)))
-		return ret;
-	if (t->core->n_threads != t->pst->n_threads || !t->core->itimers) {
-		pr_err("core-%d.img: %zu threads, pstree.img says %zu", t->pid, t->core->n_threads,
-		       t->pst->n_threads);
-		return -EINVAL;
-	}
-	t->threads = calloc(t->core->n_threads, sizeof(*t->threads));
-	if (!t->threads)
-		return -ENOMEM;
-	t->nr_threads = t->core->n_threads;
-	for (int k = 0; k < t->nr_threads; k++) {
-		ThreadCore *tc = t->core->threads[k];
-		if (tc->tid != t->pst->threads[k] || !tc->creds || !tc->regs || !tc->comm) {
-			pr_err("core-%d.img: thread %d (%u) is incomplete or not in pstree.img",
-			       t->pid, k, tc->tid);
-			return -EINVAL;
-		}
-		t->threads[k].tid = tc->tid;
-		t->threads[k].tc = tc;
-		t->threads[k].rem = k ? &t->threads[k].own : &t->rem;
-	}
-	for (size_t k = 0; k < t->core->n_posix_timers; k++) {
-		PosixTimer *pt = t->core->posix_timers[k];
-		int j = 0;
-		while (pt->has_notify_tid && j < t->nr_threads &&
-		       t->threads[j].tid != (pid_t)pt->notify_tid)
-			j++;
-		if (j == t->nr_threads) {
-			pr_err("core-%d.img: posix timer %d: notify_tid %u is not a thread of the "
-			       "task",
-			       t->pid, pt->id, pt->notify_tid);
-			return -EINVAL;
-		}
-	}
-	t->thread = t->core->threads[0];
-	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
-	if (t->pages_fd_local < 0)
-		return t->pages_fd_local;
-	if ((ret = pages_validate(t)) || (ret = files_validate(ctx, t)))
-		return ret;
-	return 0;
-}
-
-static int read_tree(struct restore_ctx *ctx)
-{
-	Pstree *tree = ctx->pstree;
-
-	if (!tree->n_tasks || tree->n_tasks > 65536 || tree->tasks[0]->pid != ctx->inv->root_pid) {
-		pr_err("pstree.img: %zu tasks, the first is not the root %u", tree->n_tasks,
-		       ctx->inv->root_pid);
-		return -EINVAL;
-	}
-	ctx->tasks = calloc(tree->n_tasks, sizeof(*ctx->tasks));
-	if (!ctx->tasks)
-		return -ENOMEM;
-	ctx->nr_tasks = tree->n_tasks;
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct restore_task *t = &ctx->tasks[i];
-		PstreeTask *p = tree->tasks[i];
-		t->idx = i;
-		t->pid = p->pid;
-		t->pst = p;
-		t->pages_fd_local = -1;
-		t->parent = -1;
-		t->zombie = p->has_zombie && p->zombie;
-		if (t->pid <= 1 || restore_find_task(ctx, t->pid) != t) {
-			pr_err("pstree.img: task %zu has an invalid or repeated pid %u", (size_t)i,
-			       p->pid);
-			return -EINVAL;
-		}
-		if (i) {
-			struct restore_task *parent = restore_find_task(ctx, p->ppid);
-			if (!parent || parent->idx >= i || parent->zombie) {
-				pr_err(
-				    "pstree.img: the parent %u of task %u does not come before it",
-				    p->ppid, p->pid);
-				return -EINVAL;
-			}
-			t->parent = parent->idx;
-		}
-		if (t->zombie ? p->n_threads != 0
-			      : !p->n_threads || p->n_threads > 65536 || p->threads[0] != p->pid) {
-			pr_err("pstree.img: task %u has an invalid thread list (%zu threads)",
-			       p->pid, p->n_threads);
-			return -EINVAL;
-		}
-		if (!t->zombie) {
-			int ret = read_task_images(ctx, t);
-			if (ret)
-				return ret;
-		}
-	}
-	if (ctx->tasks[0].zombie) {
-		pr_err("pstree.img: the root is a zombie");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int read_images(struct restore_ctx *ctx)
-{
-	int ret;
-
-	ret = img_read(ctx->dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&ctx->inv);
-	if (ret)
-		return ret;
-	if (ctx->inv->format_version != CRYO_FORMAT_VERSION || ctx->inv->page_size != PAGE_SIZE) {
-		pr_err(
-		    "inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
-		    "%lu-byte pages",
-		    ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
-		return -EINVAL;
-	}
-	if (ctx->inv->shell_job && !ctx->opts->shell_job)
-		pr_warn("the dump was made with --shell-job; restore may need it too");
-	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);
-	if (ret || (ret = restore_check_ids(ctx)))
-		return ret;
-	return read_tree(ctx);
 }
 
 /* ---- sessions ---- */
@@ -825,7 +695,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	/* without -d cryo waits for the root, even when a session helper was its parent */
 	if (!opts->detach)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	ret = read_images(&ctx);
+	ret = restore_read_images(&ctx);
 	if (!ret)
 		ret = plan(&ctx);
 	if (!ret)

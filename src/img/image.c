@@ -102,9 +102,33 @@ int img_write(int dirfd, enum img_type type, int id, const ProtobufCMessage *msg
 	return ret;
 }
 
+/* An image is a regular file: a FIFO would block the reads, a directory or device is a
+ * mistake (or an attack) in the images directory. */
+static int check_regular(int fd, const char *name)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int ret = -errno;
+		pr_errno(-ret, "cannot stat image %s", name);
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image %s is not a regular file (%s)", name,
+		       S_ISDIR(st.st_mode)    ? "a directory"
+		       : S_ISFIFO(st.st_mode) ? "a FIFO"
+		       : S_ISSOCK(st.st_mode) ? "a socket"
+					      : "a device");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int read_header(int fd, const char *name, struct img_header *hdr,
 		       const struct img_kind **kind)
 {
+	int ret = check_regular(fd, name);
+	if (ret)
+		return ret;
 	ssize_t n = read_all(fd, hdr, sizeof(*hdr));
 	if (n < 0) {
 		pr_errno((int)-n, "cannot read image %s", name);
@@ -179,9 +203,12 @@ static int open_image(int dirfd, enum img_type type, int id, char *name, size_t 
 {
 	int fd;
 	img_name(type, id, name, len);
-	fd = dir_open(dirfd, name, O_RDONLY);
-	if (fd < 0)
+	/* O_NONBLOCK: opening a FIFO put in place of an image must not hang (it is refused) */
+	fd = dir_open(dirfd, name, O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
 		pr_errno(-fd, "cannot open image %s", name);
+		return fd;
+	}
 	return fd;
 }
 
