@@ -56,6 +56,10 @@ tests: $(O)/cryo
 test: all
 	bash tests/run.sh
 
+# every fault point of every crash case, not a sample (slow: tens of minutes)
+crash-test: all
+	ZT_CRASH_ALL=1 ZT_CRASH_RANDOM=100 bash tests/run.sh crash-dump crash-dump-random fail-dump
+
 bench: all
 	bash bench/run.sh
 
@@ -92,5 +96,5 @@ $(O)/fuzz/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LIB)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
-.PHONY: all test tests bench demo install format clean fuzz fuzz-build fuzz-targets
+.PHONY: all test tests crash-test bench demo install format clean fuzz fuzz-build fuzz-targets
 -include $(OBJS:.o=.d)

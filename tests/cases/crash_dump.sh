@@ -83,8 +83,9 @@ crash_dump_case() {
 				rm -rf "$DIR/img"
 				mkdir -p "$DIR/img"
 				start_test "$prog" || break
-				CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -v4 \
-					-o dump.log "${args[@]}"
+				# (braces: no "Killed" line from bash for the job that died)
+				{ CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -v4 \
+					-o dump.log "${args[@]}"; } 2>/dev/null
 				if [ $RC = 0 ] && [ $mode = kill ]; then
 					# the dump was done before point n: the target is gone, as it must
 					wait_gone "$PID" 5 ||
@@ -283,8 +284,8 @@ crash_freeze_cgroup_case() {
 		for p in $(ps -e -o pid=,sid= | awk -v s="$PID" '$2 == s { print $1 }'); do
 			echo "$p" >"$cg/cgroup.procs" 2>/dev/null
 		done
-		CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log \
-			--freeze-cgroup "$cg"
+		{ CRYO_FAULT=kill:$n cryo kill dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log \
+			--freeze-cgroup "$cg"; } 2>/dev/null
 		for ((p = 0; p < 40; p++)); do
 			grep -q THAWED "$cg/$state" && break
 			sleep 0.05

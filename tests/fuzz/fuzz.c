@@ -68,7 +68,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	/* messages are expected by the thousand: only FUZZ_VERBOSE=1 shows them */
 	if (!getenv("FUZZ_VERBOSE"))
-		log_init("/dev/null", LOG_ERROR);
+		log_init(NULL, "/dev/null", LOG_ERROR);
 	memfd = memfd_create("cryo-fuzz", MFD_CLOEXEC);
 	if (memfd < 0) {
 		perror("memfd_create");
