@@ -158,6 +158,8 @@ int ptrace_seize_stop(pid_t tid, unsigned long options);
 int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig);
 /* The second half, for a task seized already: interrupt it and wait for the stop. */
 int ptrace_stop_wait(pid_t tid, int *stop_sig);
+/* The same, failing with -ETIMEDOUT at deadline (now_ns() clock; 0: no deadline). */
+int ptrace_stop_wait_until(pid_t tid, int *stop_sig, uint64_t deadline);
 int wait_stopped(pid_t tid, int *sig, int *event);
 
 #endif
