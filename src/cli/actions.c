@@ -3,6 +3,7 @@
  * exit status of cryo. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -37,6 +38,18 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/* --display-stats: on the console (stdout), as they are, and in the log */
+static void __attribute__((format(printf, 1, 2))) stat_line(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("%s\n", buf);
+	pr_info("%s", buf);
+}
+
 static void display_dump_stats(const char *dir)
 {
 	ProtobufCMessage *msg = NULL;
@@ -49,16 +62,17 @@ static void display_dump_stats(const char *dir)
 		return;
 	}
 	DumpStats *s = (DumpStats *)msg;
-	pr_msg("Displaying dump stats:");
-	pr_msg("Frozen time: %llu us", (unsigned long long)s->frozen_ns / 1000);
-	pr_msg("Memory dump time: %llu us", (unsigned long long)s->memory_ns / 1000);
-	pr_msg("Total time: %llu us", (unsigned long long)s->total_ns / 1000);
-	pr_msg("Pages scanned: %llu", (unsigned long long)s->pages_scanned);
-	pr_msg("Pages skipped (zero): %llu", (unsigned long long)s->pages_skipped_zero);
-	pr_msg("Pages written: %llu", (unsigned long long)s->pages_written);
-	pr_msg("Bytes written: %llu", (unsigned long long)s->bytes_written);
+	stat_line("Displaying dump stats:");
+	stat_line("Frozen time: %llu us", (unsigned long long)s->frozen_ns / 1000);
+	stat_line("Memory dump time: %llu us", (unsigned long long)s->memory_ns / 1000);
+	stat_line("Total time: %llu us", (unsigned long long)s->total_ns / 1000);
+	stat_line("Pages scanned: %llu", (unsigned long long)s->pages_scanned);
+	stat_line("Pages skipped (zero): %llu", (unsigned long long)s->pages_skipped_zero);
+	stat_line("Pages written: %llu", (unsigned long long)s->pages_written);
+	stat_line("Bytes written: %llu", (unsigned long long)s->bytes_written);
 	img_free(msg);
 	close(dirfd);
+	fflush(stdout);
 }
 
 int cli_run_dump(struct cli *cli)
@@ -96,10 +110,11 @@ int cli_run_restore(struct cli *cli)
 	if (ret)
 		return 1;
 	if (cli->display_stats) {
-		pr_msg("Displaying restore stats:");
-		pr_msg("Processes restored: %u", stats.tasks);
-		pr_msg("Pages restored: %llu", stats.pages);
-		pr_msg("Restore time: %llu us", stats.total_ns / 1000);
+		stat_line("Displaying restore stats:");
+		stat_line("Processes restored: %u", stats.tasks);
+		stat_line("Pages restored: %llu", stats.pages);
+		stat_line("Restore time: %llu us", stats.total_ns / 1000);
+		fflush(stdout);
 	}
 	if (cli->restore.detach)
 		return 0;

@@ -48,6 +48,7 @@ struct cli {
 	 * implement and to log what an option changes */
 	const char *where[CLI_MAX_OPTS];
 	bool value[CLI_MAX_OPTS];
+	const char *arg[CLI_MAX_OPTS];
 
 	/* strings read from configuration files, freed by cli_free */
 	char **owned;

@@ -334,6 +334,7 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 
 	cli->where[i] = where;
 	cli->value[i] = !neg;
+	cli->arg[i] = arg;
 	switch (o->id) {
 	case O_TREE:
 		if (parse_num(arg, 1, 4194304, &n))
@@ -648,7 +649,12 @@ void cli_log_notes(const struct cli *cli)
 {
 	for (size_t i = 0; i < NR_OPTS; i++) {
 		const struct opt_def *o = &opts[i];
-		if (!cli->where[i] || o->kind == REFUSE)
+		if (!cli->where[i])
+			continue;
+		/* what each option ended as, and from where: the log says what cryo was told */
+		pr_debug("option --%s%s%s%s (%s)", cli->value[i] ? "" : "no-", o->name,
+			 cli->arg[i] ? " " : "", cli->arg[i] ? cli->arg[i] : "", cli->where[i]);
+		if (o->kind == REFUSE)
 			continue;
 		if (!(o->actions & cli->action_mask))
 			pr_info("--%s (%s) changes nothing for %s", o->name, cli->where[i],

@@ -68,6 +68,7 @@ int log_open_for_pid(int dirfd, pid_t pid)
 		return -err;
 	}
 	close(fd);
+	pr_info("the log of process %d (--log-pid)", (int)pid);
 	return 0;
 }
 
