@@ -20,8 +20,9 @@ static int write_pidfile(const char *path, pid_t pid)
 	char buf[32];
 	int fd, n;
 
-	fd = path[0] == '/' ? user_create(path, O_WRONLY, 0644)
-			    : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = path[0] == '/'
+		 ? user_create(path, O_WRONLY, 0644)
+		 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		int err = fd < -1 ? -fd : errno;
 		pr_errno(err, "cannot write pid file %s", path);
@@ -84,8 +85,9 @@ int cli_run_dump(struct cli *cli)
 		return 1;
 	}
 	if (cli->skip_in_flight)
-		pr_info("--skip-in-flight: nothing to skip: cryo dumps no socket (a task holding one, "
-			"a TCP connection in flight or not, is refused by name)");
+		pr_info(
+		    "--skip-in-flight: nothing to skip: cryo dumps no socket (a task holding one, "
+		    "a TCP connection in flight or not, is refused by name)");
 	if (cli->log_pid)
 		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
 	ret = cryo_dump(&cli->dump);

@@ -101,8 +101,9 @@ int cli_read_config_file(struct cli *cli, const char *path, bool must_exist)
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX) {
-		fprintf(stderr, "Error: configuration file %s is not a regular file of at most %u "
-				"bytes\n",
+		fprintf(stderr,
+			"Error: configuration file %s is not a regular file of at most %u "
+			"bytes\n",
 			path, CONFIG_MAX);
 		close(fd);
 		return -EINVAL;

@@ -255,16 +255,20 @@ void cli_usage(FILE *f)
 				title = true;
 			}
 			if (o->id == O_VERBOSITY) {
-				fprintf(f, "  -v[v...], --verbosity  one level more for each v\n"
-					   "  -vNUM, --verbosity=NUM set the level: 0 nothing, 1 errors,\n"
-					   "                         2 warnings too (default), 3 information "
-					   "and\n"
-					   "                         timestamps, 4 debug\n");
+				fprintf(
+				    f,
+				    "  -v[v...], --verbosity  one level more for each v\n"
+				    "  -vNUM, --verbosity=NUM set the level: 0 nothing, 1 errors,\n"
+				    "                         2 warnings too (default), 3 "
+				    "information "
+				    "and\n"
+				    "                         timestamps, 4 debug\n");
 				continue;
 			}
 			if (o->short_name)
-				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
-					 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name,
+					 o->name, o->metavar ? " " : "",
+					 o->metavar ? o->metavar : "");
 			else
 				snprintf(left, sizeof(left), "    --%s%s%s", o->name,
 					 o->metavar ? " " : "", o->metavar ? o->metavar : "");
@@ -485,7 +489,7 @@ static void make_tables(struct getopt_tables *t)
 	t->shorts[ns++] = ':'; /* missing arguments reported as ':' */
 	for (size_t i = 0; i < NR_OPTS; i++) {
 		const struct opt_def *o = &opts[i];
-		int has = o->arg == NONE ? no_argument
+		int has = o->arg == NONE  ? no_argument
 			  : o->arg == REQ ? required_argument
 					  : optional_argument;
 		t->longs[nl++] = (struct option){o->name, has, NULL, 1000 + 2 * (int)i};
@@ -571,10 +575,10 @@ static const struct {
 	unsigned mask;
 	int nr_args;
 } actions[] = {
-    {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0}, {"check", A_CHECK, 0},
-    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1}, {"pre-dump", A_OTHER, 0},
+    {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
+    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_OTHER, 0},
     {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_OTHER, 0},
-    {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},   {"swrk", A_OTHER, 1},
+    {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
 };
 
 /* After every source: refuse what cryo does not implement, check what goes together. */
@@ -601,8 +605,7 @@ static int finish(struct cli *cli)
 			}
 		}
 	if (cli->status_fd >= 0 && fcntl(cli->status_fd, F_GETFD) < 0) {
-		fprintf(stderr, "Error: --status-fd %d: no such open descriptor\n",
-			cli->status_fd);
+		fprintf(stderr, "Error: --status-fd %d: no such open descriptor\n", cli->status_fd);
 		return -EBADF;
 	}
 	cli->dump.images_dir = cli->restore.images_dir = cli->images_dir ? cli->images_dir : ".";

@@ -15,7 +15,7 @@
 
 static const struct word {
 	uint32_t leaf, sub;
-	char reg; /* a, b, c, d */
+	char reg;	 /* a, b, c, d */
 	uint32_t ignore; /* bits that the OS sets, not the CPU */
 } words[] = {
     {1, 0, 'c', 1u << 27 /* OSXSAVE */},
@@ -62,7 +62,10 @@ static void read_cpu(struct cpu *c)
 		if (words[i].leaf > top)
 			continue;
 		__cpuid_count(words[i].leaf, words[i].sub, a, b, cx, d);
-		uint32_t v = words[i].reg == 'a' ? a : words[i].reg == 'b' ? b : words[i].reg == 'c' ? cx : d;
+		uint32_t v = words[i].reg == 'a'   ? a
+			     : words[i].reg == 'b' ? b
+			     : words[i].reg == 'c' ? cx
+						   : d;
 		c->w[i] = v & ~words[i].ignore;
 	}
 	__cpuid(1, a, b, cx, d);

@@ -389,7 +389,8 @@ static int freeze_tree(struct dump_ctx *ctx)
 	int ret;
 
 	/* --timeout: the whole freeze, each wait for a stop included */
-	ctx->freeze_deadline = now_ns() + (ctx->opts->timeout ? ctx->opts->timeout : 10) * 1000000000ull;
+	ctx->freeze_deadline =
+	    now_ns() + (ctx->opts->timeout ? ctx->opts->timeout : 10) * 1000000000ull;
 	if (ctx->opts->freeze_cgroup && (ret = freeze_cgroup(ctx)))
 		return ret;
 	ctx->t_frozen = now_ns();

@@ -120,9 +120,8 @@ static int probe_clone3_set_tid(void)
 	/* asking for our own pid: a kernel that can set it says EEXIST, before creating
 	 * anything */
 	pid_t self = getpid();
-	struct cryo_clone_args a = {.exit_signal = SIGCHLD,
-				    .set_tid = (uint64_t)(uintptr_t)&self,
-				    .set_tid_size = 1};
+	struct cryo_clone_args a = {
+	    .exit_signal = SIGCHLD, .set_tid = (uint64_t)(uintptr_t)&self, .set_tid_size = 1};
 	long r = sys_clone3(&a);
 	if (r == 0)
 		_exit(0); /* cannot happen: the pid is taken */
@@ -182,8 +181,8 @@ static const char *kernel_dirty(void)
 
 static const struct feature {
 	const char *name;
-	int (*probe)(void);	   /* cryo uses it: is it on this kernel? */
-	const char *missing;	   /* cryo does not do what it serves: why */
+	int (*probe)(void);	     /* cryo uses it: is it on this kernel? */
+	const char *missing;	     /* cryo does not do what it serves: why */
 	const char *(*kernel)(void); /* with missing: the kernel's side, when known */
 } features[] = {
     {"mnt_id", NULL, NO_MOUNTS " (mount ids in fdinfo serve that)"},
@@ -248,8 +247,8 @@ static int check_one(const struct feature *f, bool as_error)
 			pr_err("%s is not supported: %s%s%s%s", f->name, f->missing, k ? " (" : "",
 			       k ? k : "", k ? ")" : "");
 		else
-			pr_warn("%s is not supported: %s%s%s%s", f->name, f->missing,
-				k ? " (" : "", k ? k : "", k ? ")" : "");
+			pr_warn("%s is not supported: %s%s%s%s", f->name, f->missing, k ? " (" : "",
+				k ? k : "", k ? ")" : "");
 		return -ENOTSUP;
 	}
 	ret = f->probe();

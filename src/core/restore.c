@@ -815,7 +815,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		 * released */
 		for (int i = 0; opts->leave_stopped && i < ctx.nr_tasks; i++)
 			if (!ctx.tasks[i].zombie && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
-				pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
+				pr_errno(errno, "cannot leave process %d stopped",
+					 ctx.tasks[i].pid);
 		/* all at once, children first: a parent never runs before its tree is whole */
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];

@@ -36,15 +36,15 @@ struct remote {
 	int nr_stolen;
 	/* The dead man's switch (guard.c), armed by a dump: */
 	bool guarded;
-	int stop_sig;		/* the signal that ends a call */
+	int stop_sig; /* the signal that ends a call */
 	pid_t tgid;
-	uint64_t frame;		/* this thread's signal frame in the area */
-	uint64_t stack_top;	/* this thread's own stack in the area */
-	size_t guard_slot;	/* room for one thread's stack and frame, after the scratch */
-	int guard_slots;	/* how many (the leader's remote only) */
-	uint64_t mask;		/* the thread's own signal mask, once mask_known */
+	uint64_t frame;	    /* this thread's signal frame in the area */
+	uint64_t stack_top; /* this thread's own stack in the area */
+	size_t guard_slot;  /* room for one thread's stack and frame, after the scratch */
+	int guard_slots;    /* how many (the leader's remote only) */
+	uint64_t mask;	    /* the thread's own signal mask, once mask_known */
 	bool mask_known;
-	bool at_signal_stop;	/* the last call ended in the stop signal's delivery stop */
+	bool at_signal_stop; /* the last call ended in the stop signal's delivery stop */
 };
 
 /* Attach to a task that is already in a ptrace stop; saves its registers. */
