@@ -94,8 +94,14 @@ int cli_read_config_file(struct cli *cli, const char *path, bool must_exist)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		if (!must_exist && errno == ENOENT)
+		if (!must_exist && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
+		/* a default file of someone else's (HOME=/root for a user cryo runs as) */
+		if (!must_exist && errno == EACCES) {
+			fprintf(stderr, "Warning: configuration file %s not read: %s\n", path,
+				strerror(errno));
+			return 0;
+		}
 		fprintf(stderr, "Error: cannot open configuration file %s: %s\n", path,
 			strerror(errno));
 		return -errno;
