@@ -69,6 +69,11 @@ demo: all
 install: $(O)/cryo
 	install -D -m 0755 $(O)/cryo $(DESTDIR)$(PREFIX)/sbin/cryo
 	ln -sf cryo $(DESTDIR)$(PREFIX)/sbin/criu
+	install -D -m 0644 docs/cryo.8 $(DESTDIR)$(PREFIX)/share/man/man8/cryo.8
+	ln -sf cryo.8 $(DESTDIR)$(PREFIX)/share/man/man8/criu.8
+	install -D -m 0644 docs/cryo.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/cryo
+	ln -sf cryo $(DESTDIR)$(PREFIX)/share/bash-completion/completions/criu
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/*/*.h include/cryo/*.h)

@@ -12,6 +12,14 @@ struct cryo_dump_opts {
 	bool leave_running;	   /* -R */
 	bool shell_job;		   /* -j */
 	const char *freeze_cgroup; /* --freeze-cgroup: freeze the tree with this cgroup's freezer */
+	bool leave_stopped;	   /* -s: after a dump that succeeded, the tree is left stopped */
+	unsigned int timeout;	   /* --timeout: seconds to freeze the tree; 0: 10 */
+};
+
+struct cryo_restore_stats {
+	unsigned int tasks;
+	unsigned long long total_ns;
+	unsigned long long pages; /* pages of memory read in from the images */
 };
 
 struct cryo_restore_opts {
@@ -20,10 +28,26 @@ struct cryo_restore_opts {
 	bool sibling;		/* --restore-sibling: the root is cryo's sibling (implies detach) */
 	bool shell_job;		/* -j */
 	const char *pidfile;	/* --pidfile */
+	bool leave_stopped;	/* -s: the restored tree is left stopped (SIGSTOP) */
+	bool log_pid;		/* --log-pid: each restored process logs to LOG.PID */
+	bool has_status_fd;	/* --status-fd: one zero byte written to status_fd, which is */
+	int status_fd;		/* then closed, once the tree runs */
+	struct cryo_restore_stats *stats; /* filled on success when not NULL */
 };
 
 /* Each returns 0 on success or a negative errno value; the reason has been logged. */
 int cryo_check(void);
+/* `check --feature NAME`: 0 when this kernel and cryo can do what the original tool's feature
+ * NAME stands for, -ENOTSUP when not (why is logged), -EINVAL for an unknown name. */
+int cryo_check_feature(const char *name);
+/* Print the feature names on stdout. */
+void cryo_list_features(void);
+/* `check --extra`: every feature; returns how many are missing. */
+int cryo_check_extra(void);
+/* `cpuinfo dump` / `cpuinfo check`: the CPU's features into cpuinfo.img of dir, or this CPU
+ * against them (0: it has every one; -ENOTSUP: some are missing, named in the log). */
+int cryo_cpuinfo_dump(const char *dir);
+int cryo_cpuinfo_check(const char *dir);
 int cryo_dump(const struct cryo_dump_opts *opts);
 /* On success without opts->detach this waits for the restored root and returns its wait
  * status in *status (when status is not NULL). */

@@ -182,9 +182,11 @@ static int seize(struct dump_ctx *ctx, pid_t tid, int *stop_sig)
 	for (int i = 0; i < ctx->nr_preseized; i++)
 		if (ctx->preseized[i] == tid) {
 			ctx->preseized[i] = 0;
-			return ptrace_stop_wait(tid, stop_sig);
+			return ptrace_stop_wait_until(tid, stop_sig, ctx->freeze_deadline);
 		}
-	return ptrace_seize_stop_sig(tid, seize_opts(ctx), stop_sig);
+	if (ptrace(PTRACE_SEIZE, tid, 0, seize_opts(ctx)) < 0)
+		return -errno;
+	return ptrace_stop_wait_until(tid, stop_sig, ctx->freeze_deadline);
 }
 
 /* --freeze-cgroup: with the cgroup frozen, seize every thread in it; thawed, each stops in
@@ -200,7 +202,7 @@ static int freeze_cgroup(struct dump_ctx *ctx)
 	if (ret)
 		return ret;
 	fault_point("dump: cgroup watchdog started", 0);
-	ret = cgroup_freeze(cg, true);
+	ret = cgroup_freeze(cg, true, ctx->freeze_deadline);
 	fault_point("dump: cgroup frozen", 0);
 	if (ret) {
 		freeze_watchdog_stop(&wd);
@@ -231,7 +233,7 @@ static int freeze_cgroup(struct dump_ctx *ctx)
 		if (!ctx->preseized)
 			free(tids);
 	}
-	int tret = cgroup_freeze(cg, false);
+	int tret = cgroup_freeze(cg, false, 0);
 	if (!tret)
 		freeze_watchdog_stop(&wd);
 	else
@@ -268,6 +270,13 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 			 "cannot freeze process %d (ptrace; as uid %d, cryo may trace only "
 			 "processes of its own user that do not have more privileges)",
 			 t->pid, (int)geteuid());
+		return ret;
+	}
+	if (ret == -ETIMEDOUT) {
+		pr_err("process %d did not stop within %u s (--timeout; state %c: a task in an "
+		       "uninterruptible wait, such as a vfork parent, stops only when that ends); "
+		       "it goes on untouched once cryo exits",
+		       t->pid, ctx->opts->timeout ? ctx->opts->timeout : 10, t->stat.state);
 		return ret;
 	}
 	if (ret == -EPERM) {
@@ -410,10 +419,18 @@ static int freeze_tree(struct dump_ctx *ctx)
 	int passes_short = 0;
 	int ret;
 
+	/* --timeout: the whole freeze, each wait for a stop included */
+	ctx->freeze_deadline =
+	    now_ns() + (ctx->opts->timeout ? ctx->opts->timeout : 10) * 1000000000ull;
 	if (ctx->opts->freeze_cgroup && (ret = freeze_cgroup(ctx)))
 		return ret;
 	ctx->t_frozen = now_ns();
 	while (changed) {
+		if (now_ns() > ctx->freeze_deadline) {
+			pr_err("the tree of %d could not be frozen within %u s (--timeout)",
+			       ctx->tasks[0].pid, ctx->opts->timeout ? ctx->opts->timeout : 10);
+			return -ETIMEDOUT;
+		}
 		changed = false;
 		for (int i = 0; i < ctx->nr_tasks; i++) {
 			struct dump_task *t = &ctx->tasks[i];
@@ -866,7 +883,9 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 	ctx.stats = init;
 	ctx.t_start = now_ns();
 	pr_info("dumping process %d and its descendants into %s%s", opts->pid, opts->images_dir,
-		opts->leave_running ? " (leaving them running)" : "");
+		opts->leave_running   ? " (leaving them running)"
+		: opts->leave_stopped ? " (leaving them stopped)"
+				      : "");
 	ret = open_images_dir(&ctx);
 	if (!ret)
 		ret = check_root(&ctx, opts->pid);
@@ -876,7 +895,12 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 		ret = freeze_tree(&ctx);
 	if (!ret)
 		ret = dump_all(&ctx);
-	if (ret || opts->leave_running) {
+	/* -s: each process (still seized: the pid is its own) has a SIGSTOP queued, which it
+	 * takes as soon as it is released */
+	for (int i = 0; !ret && opts->leave_stopped && i < ctx.nr_tasks; i++)
+		if (ctx.tasks[i].seized && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
+			pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
+	if (ret || opts->leave_running || opts->leave_stopped) {
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--)
 			resume(&ctx, &ctx.tasks[i]);
 	} else {

@@ -94,6 +94,7 @@ struct dump_ctx {
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
 	pid_t *preseized;	      /* threads seized while their cgroup was frozen */
 	int nr_preseized;
+	uint64_t freeze_deadline;	  /* --timeout: now_ns() when the freeze gives up */
 	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;

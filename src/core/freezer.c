@@ -19,8 +19,6 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define FREEZE_TIMEOUT_NS (10 * 1000000000ull)
-
 static bool is_v1(const char *cg)
 {
 	char path[4200];
@@ -48,10 +46,9 @@ static bool frozen(const char *cg, bool v1)
 	return v1 ? !strncmp(buf, "FROZEN", 6) : strstr(buf, "frozen 1") != NULL;
 }
 
-int cgroup_freeze(const char *cg, bool freeze)
+int cgroup_freeze(const char *cg, bool freeze, uint64_t deadline)
 {
 	bool v1 = is_v1(cg);
-	uint64_t deadline = now_ns() + FREEZE_TIMEOUT_NS;
 	char path[4200];
 	int ret;
 
@@ -67,8 +64,7 @@ int cgroup_freeze(const char *cg, bool freeze)
 		return ret;
 	while (!frozen(cg, v1)) {
 		if (now_ns() > deadline) {
-			pr_err("cgroup %s did not freeze within %llu s", cg,
-			       FREEZE_TIMEOUT_NS / 1000000000ull);
+			pr_err("cgroup %s did not freeze in time (--timeout)", cg);
 			put(cg, v1 ? "freezer.state" : "cgroup.freeze", v1 ? "THAWED" : "0");
 			return -ETIMEDOUT;
 		}

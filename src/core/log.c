@@ -12,6 +12,7 @@ static struct {
 	int fd;
 	int level;
 	struct timespec start;
+	char path[4096]; /* the log file as given (empty: stderr), for log_open_for_pid */
 } g_log = {.fd = 2, .level = LOG_WARN};
 
 int log_init(const char *dir, const char *path, int level)
@@ -41,7 +42,33 @@ int log_init(const char *dir, const char *path, int level)
 			return fd;
 		}
 		g_log.fd = fd;
+		snprintf(g_log.path, sizeof(g_log.path), "%s", path);
 	}
+	return 0;
+}
+
+int log_open_for_pid(int dirfd, pid_t pid)
+{
+	char name[sizeof(g_log.path) + 16];
+	int fd;
+
+	if (!g_log.path[0])
+		return 0; /* stderr is everyone's */
+	snprintf(name, sizeof(name), "%s.%d", g_log.path, (int)pid);
+	fd = name[0] == '/' ? user_create(name, O_WRONLY | O_APPEND, 0644)
+			    : dir_create(dirfd, name, O_WRONLY | O_APPEND, 0644);
+	if (fd < 0) {
+		pr_errno(-fd, "cannot create log file %s", name);
+		return fd;
+	}
+	if (fd != g_log.fd && dup2(fd, g_log.fd) < 0) {
+		int err = errno;
+		close(fd);
+		pr_errno(err, "cannot move log file %s to fd %d", name, g_log.fd);
+		return -err;
+	}
+	close(fd);
+	pr_info("the log of process %d (--log-pid)", (int)pid);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/types.h>
 
 enum log_level { LOG_MSG = 0, LOG_ERROR = 1, LOG_WARN = 2, LOG_INFO = 3, LOG_DEBUG = 4 };
 
@@ -15,6 +16,10 @@ int log_init(const char *dir, const char *path, int level);
 void log_close(void);
 /* Move the log to descriptor fd (a restore child clears the low numbers for its task). */
 int log_move_fd(int fd);
+/* --log-pid: from now on this process logs to LOG.PID (beside LOG; dirfd is the images
+ * directory for a relative one), at the same descriptor number. Nothing when logging to
+ * stderr. */
+int log_open_for_pid(int dirfd, pid_t pid);
 int log_get_level(void);
 void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

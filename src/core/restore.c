@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/status_fd.h"
 #include "core/proc.h"
 #include "core/restore.h"
 #include "core/util.h"
@@ -710,6 +711,12 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		pr_err("restore of process %d failed; nothing was left behind",
 		       root ? root : (pid_t)(ctx.inv ? ctx.inv->root_pid : 0));
 	} else {
+		/* -s: a SIGSTOP queued in each process (cryo's own children), taken once it is
+		 * released */
+		for (int i = 0; opts->leave_stopped && i < ctx.nr_tasks; i++)
+			if (!ctx.tasks[i].zombie && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
+				pr_errno(errno, "cannot leave process %d stopped",
+					 ctx.tasks[i].pid);
 		/* all at once, children first: a parent never runs before its tree is whole */
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];
@@ -723,6 +730,16 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 			while (waitpid(ctx.tasks[0].helper, NULL, 0) < 0 && errno == EINTR)
 				;
 		pr_info("%d process(es) restored in %.3f ms", ctx.nr_tasks, (now_ns() - t0) / 1e6);
+		if (opts->stats) {
+			opts->stats->tasks = ctx.nr_tasks;
+			opts->stats->total_ns = now_ns() - t0;
+			for (int i = 0; i < ctx.nr_tasks; i++)
+				if (ctx.tasks[i].pagemap)
+					opts->stats->pages += ctx.tasks[i].pagemap->total_pages;
+		}
+		/* --status-fd: the tree runs (or is left stopped), every task released */
+		if (opts->has_status_fd)
+			status_fd_notify(opts->status_fd);
 	}
 	cleanup(&ctx);
 	if (!ret && !opts->detach) {

@@ -496,6 +496,9 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t pa
 		child_fail(t, errno, "cannot close its parent's descriptors");
 		goto fail;
 	}
+	/* --log-pid: a log of its own, unless it shares its parent's descriptor table */
+	if (ctx->opts->log_pid && !(t->idx && files_shared))
+		log_open_for_pid(ctx->svc_dirfd, t->pid);
 	/* the parent's remote-call area came with the fork: this task has its own */
 	if (t->parent >= 0)
 		munmap((void *)ctx->tasks[t->parent].area, REMOTE_AREA_SIZE);

@@ -29,6 +29,7 @@ static const struct img_kind kinds[IMG_NR_TYPES] = {
     [IMG_STATS] = {IMG_STATS, 0x43524f07, "stats-dump.img", &dump_stats__descriptor},
     [IMG_PAGES] = {IMG_PAGES, 0x43524f50, "pages-%d.img", NULL},
     [IMG_GHOST] = {IMG_GHOST, 0x43524f47, "ghost-%d.img", NULL},
+    [IMG_CPUINFO] = {IMG_CPUINFO, 0x43524f08, "cpuinfo.img", &cpuinfo__descriptor},
 };
 
 const struct img_kind *img_kind(enum img_type type)

@@ -23,6 +23,7 @@ enum img_type {
 	IMG_STATS,
 	IMG_PAGES, /* raw */
 	IMG_GHOST, /* raw */
+	IMG_CPUINFO,
 	IMG_NR_TYPES
 };
 

@@ -1,7 +1,9 @@
 #include "remote/remote.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -11,6 +13,7 @@
 
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "remote/guard.h"
 
 static const uint8_t syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
@@ -52,7 +55,57 @@ int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig)
 	return ptrace_stop_wait(tid, stop_sig);
 }
 
+/* wait_stopped, giving up at deadline (CLOCK_MONOTONIC ns): the stop's SIGCHLD, blocked
+ * meanwhile so that it stays pending, ends each wait, which is also bounded to 10 ms (the
+ * signal may be taken by another thread). A task in an uninterruptible sleep (a vfork parent,
+ * I/O) stops only when the sleep ends: this is what bounds the freeze (--timeout). */
+static int wait_stopped_until(pid_t tid, int *sig, int *event, uint64_t deadline)
+{
+	sigset_t chld, old;
+	int status = 0, ret = 0;
+
+	if (!deadline)
+		return wait_stopped(tid, sig, event);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
+	for (;;) {
+		pid_t w = waitpid(tid, &status, __WALL | WNOHANG);
+		if (w < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (w == tid)
+			break;
+		uint64_t now = now_ns();
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		uint64_t left = deadline - now < 10000000 ? deadline - now : 10000000;
+		struct timespec ts = {0, (long)left};
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return ret;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		pr_err("task %d died while under control (%s %d)", tid,
+		       WIFEXITED(status) ? "exit code" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return -ESRCH;
+	}
+	*sig = WSTOPSIG(status);
+	*event = (unsigned)status >> 16;
+	return 0;
+}
+
 int ptrace_stop_wait(pid_t tid, int *stop_sig)
+{
+	return ptrace_stop_wait_until(tid, stop_sig, 0);
+}
+
+int ptrace_stop_wait_until(pid_t tid, int *stop_sig, uint64_t deadline)
 {
 	int sig, event, ret;
 
@@ -60,7 +113,7 @@ int ptrace_stop_wait(pid_t tid, int *stop_sig)
 		return -errno;
 	/* wait for the interrupt stop itself; a signal-delivery stop may come first (below) */
 	for (;;) {
-		ret = wait_stopped(tid, &sig, &event);
+		ret = wait_stopped_until(tid, &sig, &event, deadline);
 		if (ret)
 			return ret;
 		if (event == PTRACE_EVENT_STOP) {

@@ -36,15 +36,15 @@ struct remote {
 	int nr_stolen;
 	/* The dead man's switch (guard.c), armed by a dump: */
 	bool guarded;
-	int stop_sig;		/* the signal that ends a call */
+	int stop_sig; /* the signal that ends a call */
 	pid_t tgid;
-	uint64_t frame;		/* this thread's signal frame in the area */
-	uint64_t stack_top;	/* this thread's own stack in the area */
-	size_t guard_slot;	/* room for one thread's stack and frame, after the scratch */
-	int guard_slots;	/* how many (the leader's remote only) */
-	uint64_t mask;		/* the thread's own signal mask, once mask_known */
+	uint64_t frame;	    /* this thread's signal frame in the area */
+	uint64_t stack_top; /* this thread's own stack in the area */
+	size_t guard_slot;  /* room for one thread's stack and frame, after the scratch */
+	int guard_slots;    /* how many (the leader's remote only) */
+	uint64_t mask;	    /* the thread's own signal mask, once mask_known */
 	bool mask_known;
-	bool at_signal_stop;	/* the last call ended in the stop signal's delivery stop */
+	bool at_signal_stop; /* the last call ended in the stop signal's delivery stop */
 };
 
 /* Attach to a task that is already in a ptrace stop; saves its registers. */
@@ -158,6 +158,8 @@ int ptrace_seize_stop(pid_t tid, unsigned long options);
 int ptrace_seize_stop_sig(pid_t tid, unsigned long options, int *stop_sig);
 /* The second half, for a task seized already: interrupt it and wait for the stop. */
 int ptrace_stop_wait(pid_t tid, int *stop_sig);
+/* The same, failing with -ETIMEDOUT at deadline (now_ns() clock; 0: no deadline). */
+int ptrace_stop_wait_until(pid_t tid, int *stop_sig, uint64_t deadline);
 int wait_stopped(pid_t tid, int *sig, int *event);
 
 #endif

@@ -1,0 +1,171 @@
+/* The actions of the command line, around the library calls: what the options ask for before
+ * and after each (pid files, statistics, the notes the log owes the user). Each returns the
+ * exit status of cryo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/safeopen.h"
+#include "img/image.h"
+
+/* The dumped root's PID, as the original tool's --pidfile names "the root task". */
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = path[0] == '/'
+		 ? user_create(path, O_WRONLY, 0644)
+		 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int err = fd < -1 ? -fd : errno;
+		pr_errno(err, "cannot write pid file %s", path);
+		return -err;
+	}
+	n = snprintf(buf, sizeof(buf), "%d", pid);
+	if (write(fd, buf, n) != n) {
+		int err = errno ? errno : EIO;
+		pr_errno(err, "cannot write pid file %s", path);
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	return 0;
+}
+
+/* --display-stats: on the console (stdout), as they are, and in the log */
+static void __attribute__((format(printf, 1, 2))) stat_line(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("%s\n", buf);
+	pr_info("%s", buf);
+}
+
+static void display_dump_stats(const char *dir)
+{
+	ProtobufCMessage *msg = NULL;
+	int dirfd = dir_open_root(dir);
+
+	if (dirfd < 0 || img_read(dirfd, IMG_STATS, 0, &msg)) {
+		pr_err("--display-stats: cannot read the statistics of the dump in %s", dir);
+		if (dirfd >= 0)
+			close(dirfd);
+		return;
+	}
+	DumpStats *s = (DumpStats *)msg;
+	stat_line("Displaying dump stats:");
+	stat_line("Frozen time: %llu us", (unsigned long long)s->frozen_ns / 1000);
+	stat_line("Memory dump time: %llu us", (unsigned long long)s->memory_ns / 1000);
+	stat_line("Total time: %llu us", (unsigned long long)s->total_ns / 1000);
+	stat_line("Pages scanned: %llu", (unsigned long long)s->pages_scanned);
+	stat_line("Pages skipped (zero): %llu", (unsigned long long)s->pages_skipped_zero);
+	stat_line("Pages written: %llu", (unsigned long long)s->pages_written);
+	stat_line("Bytes written: %llu", (unsigned long long)s->bytes_written);
+	img_free(msg);
+	close(dirfd);
+	fflush(stdout);
+}
+
+int cli_run_dump(struct cli *cli)
+{
+	int ret;
+
+	if (!cli->dump.pid) {
+		pr_err("dump needs the process to dump: -t PID");
+		return 1;
+	}
+	if (cli->skip_in_flight)
+		pr_info(
+		    "--skip-in-flight: nothing to skip: cryo dumps no socket (a task holding one, "
+		    "a TCP connection in flight or not, is refused by name)");
+	if (cli->log_pid)
+		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
+	ret = cryo_dump(&cli->dump);
+	if (ret)
+		return 1;
+	if (cli->pidfile && write_pidfile(cli->pidfile, cli->dump.pid))
+		return 1;
+	if (cli->display_stats)
+		display_dump_stats(cli->dump.images_dir);
+	return 0;
+}
+
+int cli_run_restore(struct cli *cli)
+{
+	struct cryo_restore_stats stats = {0};
+	int status = 0, ret;
+
+	if (cli->log_pid && (!cli->log_file || !strcmp(cli->log_file, "-")))
+		pr_info("--log-pid: the log goes to stderr, which every restored process shares");
+	cli->restore.stats = &stats;
+	ret = cryo_restore(&cli->restore, &status);
+	if (ret)
+		return 1;
+	if (cli->display_stats) {
+		stat_line("Displaying restore stats:");
+		stat_line("Processes restored: %u", stats.tasks);
+		stat_line("Pages restored: %llu", stats.pages);
+		stat_line("Restore time: %llu us", stats.total_ns / 1000);
+		fflush(stdout);
+	}
+	if (cli->restore.detach)
+		return 0;
+	log_close();
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int cli_run_check(struct cli *cli)
+{
+	int ret, missing = 0;
+
+	if (cli->feature) {
+		if (!strcmp(cli->feature, "list")) {
+			cryo_list_features();
+			return 0;
+		}
+		ret = cryo_check_feature(cli->feature);
+		if (!ret)
+			pr_msg("%s is supported", cli->feature);
+		return ret ? 1 : 0;
+	}
+	ret = cryo_check();
+	if (ret) {
+		pr_msg("Does not look good.");
+		return 1;
+	}
+	if (cli->check_extra)
+		missing = cryo_check_extra();
+	/* the original's experimental features: cryo relies on none */
+	if (missing) {
+		pr_msg("Looks good but %d feature(s) are missing: a dump or restore of a tree that "
+		       "needs one is refused.",
+		       missing);
+		return 1;
+	}
+	pr_msg("Looks good.");
+	return 0;
+}
+
+int cli_run_cpuinfo(struct cli *cli)
+{
+	const char *what = cli->nr_args ? cli->args[0] : "";
+
+	if (!strcmp(what, "dump"))
+		return cryo_cpuinfo_dump(cli->dump.images_dir) ? 1 : 0;
+	if (!strcmp(what, "check"))
+		return cryo_cpuinfo_check(cli->dump.images_dir) ? 1 : 0;
+	pr_err("cpuinfo needs 'dump' or 'check', got '%s'", what);
+	return 1;
+}

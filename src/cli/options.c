@@ -1,0 +1,668 @@
+/* Every option of the original tool's command line, in one table: what cryo does with it
+ * (honour it, accept it where it changes nothing for cryo and say so in the log, or refuse it
+ * by name), its forms, and its line in --help. getopt's tables and --help are made from it,
+ * and configuration files are applied through it, so the three never disagree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+enum kind {
+	DO,	/* implemented */
+	NOOP,	/* accepted: nothing for cryo to change; the reason goes to the log */
+	REFUSE, /* not implemented yet: refused by name */
+};
+
+enum arg { NONE, REQ, OPT };
+
+enum group {
+	G_GENERIC,
+	G_EXTERNAL,
+	G_SPECIAL,
+	G_LOGGING,
+	G_MEMORY,
+	G_CHECK,
+	G_SERVER,
+	G_CONFIG,
+	G_OTHER,
+	G_NR
+};
+
+static const char *const group_titles[G_NR] = {
+    [G_GENERIC] = "Dump/Restore options:\n* Generic:",
+    [G_EXTERNAL] = "* External resources support:",
+    [G_SPECIAL] = "* Special resources support:",
+    [G_LOGGING] = "* Logging:",
+    [G_MEMORY] = "* Memory dumping options:",
+    [G_CHECK] = "Check options:",
+    [G_SERVER] = "Page/Service server options:",
+    [G_CONFIG] = "Configuration file options:",
+    [G_OTHER] = "Other options:",
+};
+
+enum id {
+	O_TREE = 1,
+	O_DETACH,
+	O_SIBLING,
+	O_STOPPED,
+	O_RUNNING,
+	O_IMAGES,
+	O_PIDFILE,
+	O_FREEZE_CG,
+	O_SHELL_JOB,
+	O_TIMEOUT,
+	O_SKIP_IN_FLIGHT,
+	O_LOG_FILE,
+	O_LOG_PID,
+	O_VERBOSITY,
+	O_STATS,
+	O_PRE_DUMP_MODE,
+	O_EXTRA,
+	O_EXPERIMENTAL,
+	O_ALL,
+	O_FEATURE,
+	O_STATUS_FD,
+	O_CONFIG,
+	O_NO_DEFAULT_CONFIG,
+	O_HELP,
+	O_VERSION,
+	O_OTHER, /* NOOP and REFUSE entries */
+};
+
+struct opt_def {
+	const char *name;
+	char short_name;
+	enum arg arg;
+	bool negatable; /* a yes/no option: --no-NAME turns it off */
+	enum kind kind;
+	enum id id;
+	unsigned actions; /* where it means something (DO, NOOP) */
+	enum group group;
+	const char *metavar;
+	const char *help; /* the --help line */
+	const char *why;  /* NOOP: why nothing changes, for the log */
+};
+
+#define D A_DUMP
+#define R A_RESTORE
+#define DR (A_DUMP | A_RESTORE)
+
+static const struct opt_def opts[] = {
+    /* Generic */
+    {"tree", 't', REQ, 0, DO, O_TREE, D, G_GENERIC, "PID",
+     "dump the process PID and all its descendants"},
+    {"restore-detached", 'd', NONE, 1, DO, O_DETACH, R, G_GENERIC, NULL,
+     "exit once the restored tree runs, without waiting for it"},
+    {"restore-sibling", 'S', NONE, 1, DO, O_SIBLING, R, G_GENERIC, NULL,
+     "make the restored root a child of cryo's parent (implies -d)"},
+    {"leave-stopped", 's', NONE, 0, DO, O_STOPPED, DR, G_GENERIC, NULL,
+     "leave the tree stopped (SIGSTOP) after dump or restore"},
+    {"leave-running", 'R', NONE, 0, DO, O_RUNNING, D, G_GENERIC, NULL,
+     "leave the tree running after the dump"},
+    {"images-dir", 'D', REQ, 0, DO, O_IMAGES, A_ALL, G_GENERIC, "DIR",
+     "directory of the image files (default: the current one)"},
+    {"pidfile", 0, REQ, 0, DO, O_PIDFILE, DR, G_GENERIC, "FILE",
+     "write the PID of the dumped or restored root to FILE"},
+    {"work-dir", 'W', REQ, 0, REFUSE, O_OTHER},
+    {"cpu-cap", 0, OPT, 0, REFUSE, O_OTHER},
+    {"exec-cmd", 0, NONE, 0, REFUSE, O_OTHER},
+    {"freeze-cgroup", 0, REQ, 0, DO, O_FREEZE_CG, D, G_GENERIC, "CGROUP",
+     "freeze the tree with the freezer of CGROUP (a path) first"},
+    {"weak-sysctls", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
+     "accepted: cryo restores no sysctl",
+     "cryo restores no sysctl (a dump of a tree in namespaces of its own is refused)"},
+    {"lazy-pages", 0, NONE, 0, REFUSE, O_OTHER},
+    {"stream", 0, NONE, 1, REFUSE, O_OTHER},
+    {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
+     "accepted: cryo restores no mount namespace",
+     "cryo restores no mount namespace (a dump of a tree in one of its own is refused)"},
+    {"network-lock", 0, REQ, 0, REFUSE, O_OTHER},
+    /* External resources */
+    {"external", 0, REQ, 0, REFUSE, O_OTHER},
+    {"ext-unix-sk", 'x', OPT, 0, REFUSE, O_OTHER},
+    {"ext-mount-map", 'M', REQ, 0, REFUSE, O_OTHER},
+    {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
+    {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
+    {"inherit-fd", 0, REQ, 0, REFUSE, O_OTHER},
+    {"join-ns", 'J', REQ, 0, REFUSE, O_OTHER},
+    {"veth-pair", 0, REQ, 0, REFUSE, O_OTHER},
+    {"empty-ns", 0, REQ, 0, REFUSE, O_OTHER},
+    /* Special resources */
+    {"tcp-established", 0, NONE, 1, REFUSE, O_OTHER},
+    {"skip-in-flight", 0, NONE, 1, DO, O_SKIP_IN_FLIGHT, D, G_SPECIAL, NULL,
+     "skip TCP connections not established yet (cryo dumps no socket: "
+     "there is nothing to skip)"},
+    {"tcp-close", 0, NONE, 1, REFUSE, O_OTHER},
+    {"root", 'r', REQ, 0, REFUSE, O_OTHER},
+    {"evasive-devices", 0, NONE, 1, REFUSE, O_OTHER},
+    {"link-remap", 0, NONE, 1, REFUSE, O_OTHER},
+    {"ghost-limit", 0, REQ, 0, REFUSE, O_OTHER},
+    {"action-script", 0, REQ, 0, REFUSE, O_OTHER},
+    {"shell-job", 'j', NONE, 1, DO, O_SHELL_JOB, DR, G_SPECIAL, NULL,
+     "the tree is a job of the shell it was started from (its terminal)"},
+    {"file-locks", 'l', NONE, 1, REFUSE, O_OTHER},
+    {"libdir", 'L', REQ, 0, REFUSE, O_OTHER},
+    {"timeout", 0, REQ, 0, DO, O_TIMEOUT, D, G_SPECIAL, "SECONDS",
+     "give up freezing the tree after SECONDS (default 10)"},
+    {"force-irmap", 0, NONE, 1, NOOP, O_OTHER, D, G_SPECIAL, NULL,
+     "accepted: cryo resolves no inotify watch",
+     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+    {"irmap-scan-path", 0, REQ, 0, NOOP, O_OTHER, D, G_SPECIAL, "PATH",
+     "accepted: cryo resolves no inotify watch",
+     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+    {"manage-cgroups", 0, OPT, 0, REFUSE, O_OTHER},
+    {"cgroup-root", 0, REQ, 0, REFUSE, O_OTHER},
+    {"cgroup-props", 0, REQ, 0, REFUSE, O_OTHER},
+    {"cgroup-props-file", 0, REQ, 0, REFUSE, O_OTHER},
+    {"cgroup-dump-controller", 0, REQ, 0, REFUSE, O_OTHER},
+    {"cgroup-yard", 0, REQ, 0, REFUSE, O_OTHER},
+    {"lsm-profile", 0, REQ, 0, REFUSE, O_OTHER},
+    {"lsm-mount-context", 0, REQ, 0, REFUSE, O_OTHER},
+    {"skip-mnt", 0, REQ, 0, REFUSE, O_OTHER},
+    {"enable-fs", 0, REQ, 0, REFUSE, O_OTHER},
+    {"file-validation", 0, REQ, 0, REFUSE, O_OTHER},
+    {"close", 0, REQ, 0, REFUSE, O_OTHER},
+    {"deprecated", 0, NONE, 1, REFUSE, O_OTHER},
+    /* Logging */
+    {"log-file", 'o', REQ, 0, DO, O_LOG_FILE, A_ALL, G_LOGGING, "FILE",
+     "log to FILE (a relative name is in the images directory)"},
+    {"log-pid", 0, NONE, 1, DO, O_LOG_PID, DR, G_LOGGING, NULL,
+     "restore: each restored process logs to FILE.PID of its own"},
+    {"verbosity", 'v', OPT, 0, DO, O_VERBOSITY, A_ALL, G_LOGGING, NULL, NULL},
+    {"display-stats", 0, NONE, 1, DO, O_STATS, DR, G_LOGGING, NULL,
+     "print the dump or restore statistics at the end"},
+    /* Memory */
+    {"track-mem", 0, NONE, 1, REFUSE, O_OTHER},
+    {"prev-images-dir", 0, REQ, 0, REFUSE, O_OTHER},
+    {"page-server", 0, NONE, 1, REFUSE, O_OTHER},
+    {"auto-dedup", 0, NONE, 1, REFUSE, O_OTHER},
+    {"pre-dump-mode", 0, REQ, 0, NOOP, O_PRE_DUMP_MODE, D, G_MEMORY, "MODE",
+     "splice or read; accepted: cryo has no pre-dump yet",
+     "it chooses how a pre-dump reads memory, and cryo has no pre-dump yet"},
+    /* Check */
+    {"extra", 0, NONE, 1, DO, O_EXTRA, A_CHECK, G_CHECK, NULL,
+     "also check the features needed only by some trees"},
+    {"experimental", 0, NONE, 1, DO, O_EXPERIMENTAL, A_CHECK, G_CHECK, NULL,
+     "also check experimental features (cryo has none)"},
+    {"all", 0, NONE, 0, DO, O_ALL, A_CHECK, G_CHECK, NULL, "same as --extra --experimental"},
+    {"feature", 0, REQ, 0, DO, O_FEATURE, A_CHECK, G_CHECK, "NAME",
+     "check one feature only ('list' names them)"},
+    /* Page/Service server */
+    {"address", 0, REQ, 0, REFUSE, O_OTHER},
+    {"port", 0, REQ, 0, REFUSE, O_OTHER},
+    {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
+    {"daemon", 0, NONE, 1, REFUSE, O_OTHER},
+    {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R, G_SERVER, "FD",
+     "restore: write one zero byte to FD, and close it, once the tree runs"},
+    {"tls-cacert", 0, REQ, 0, REFUSE, O_OTHER},
+    {"tls-cacrl", 0, REQ, 0, REFUSE, O_OTHER},
+    {"tls-cert", 0, REQ, 0, REFUSE, O_OTHER},
+    {"tls-key", 0, REQ, 0, REFUSE, O_OTHER},
+    {"tls", 0, NONE, 1, REFUSE, O_OTHER},
+    {"tls-no-cn-verify", 0, NONE, 0, REFUSE, O_OTHER},
+    /* Configuration files */
+    {"config", 0, REQ, 0, DO, O_CONFIG, A_ALL, G_CONFIG, "FILE",
+     "read options from FILE too (after the default files)"},
+    {"no-default-config", 0, NONE, 0, DO, O_NO_DEFAULT_CONFIG, A_ALL, G_CONFIG, NULL,
+     "do not read /etc/criu/default.conf and ~/.criu/default.conf"},
+    /* Other */
+    {"help", 'h', NONE, 0, DO, O_HELP, A_ALL, G_OTHER, NULL, "print this text"},
+    {"version", 'V', NONE, 0, DO, O_VERSION, A_ALL, G_OTHER, NULL, "print the version"},
+};
+
+#define NR_OPTS (sizeof(opts) / sizeof(opts[0]))
+_Static_assert(NR_OPTS <= CLI_MAX_OPTS, "CLI_MAX_OPTS too small");
+
+/* The version of the original tool's command line that cryo's follows: the one whose options
+ * the table above lists (clients such as lxc-checkpoint want 2.0 or later). */
+#define INTERFACE_VERSION "3.17"
+#define CRYO_VERSION "0.1"
+
+void cli_usage(FILE *f)
+{
+	fprintf(f, "Usage:\n"
+		   "  cryo dump -t PID [<options>]\n"
+		   "  cryo restore [<options>]\n"
+		   "  cryo check [--feature NAME | --extra | --all]\n"
+		   "  cryo cpuinfo dump|check [-D DIR]\n"
+		   "  cryo show IMAGE-FILE\n"
+		   "\n"
+		   "Commands:\n"
+		   "  dump           checkpoint a process and its descendants\n"
+		   "  restore        restore them from the images\n"
+		   "  check          check that this kernel has what cryo needs\n"
+		   "  cpuinfo dump   write the CPU's features into cpuinfo.img\n"
+		   "  cpuinfo check  check that this CPU has the features of cpuinfo.img\n"
+		   "  show           print an image file as JSON\n"
+		   "\n"
+		   "Yes/no options without an argument can be turned off by --no-NAME\n"
+		   "(--display-stats, --no-display-stats).\n");
+	for (int g = 0; g < G_NR; g++) {
+		bool title = false;
+		for (size_t i = 0; i < NR_OPTS; i++) {
+			const struct opt_def *o = &opts[i];
+			char left[64];
+			if (o->group != (enum group)g || o->kind == REFUSE)
+				continue;
+			if (!title) {
+				fprintf(f, "\n%s\n", group_titles[g]);
+				title = true;
+			}
+			if (o->id == O_VERBOSITY) {
+				fprintf(
+				    f,
+				    "  -v[v...], --verbosity  one level more for each v\n"
+				    "  -vNUM, --verbosity=NUM set the level: 0 nothing, 1 errors,\n"
+				    "                         2 warnings too (default), 3 "
+				    "information "
+				    "and\n"
+				    "                         timestamps, 4 debug\n");
+				continue;
+			}
+			if (o->short_name)
+				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name,
+					 o->name, o->metavar ? " " : "",
+					 o->metavar ? o->metavar : "");
+			else
+				snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+					 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+			if (strlen(left) > 22)
+				fprintf(f, "  %s\n  %-22s %s\n", left, "", o->help);
+			else
+				fprintf(f, "  %-22s %s\n", left, o->help);
+		}
+	}
+}
+
+static void print_version(void)
+{
+	printf("Version: %s\n"
+	       "cryo version %s (the command line of CRIU %s)\n",
+	       INTERFACE_VERSION, CRYO_VERSION, INTERFACE_VERSION);
+}
+
+char *cli_keep(struct cli *cli, char *s)
+{
+	char **n = realloc(cli->owned, (cli->nr_owned + 1) * sizeof(*n));
+	if (!n) {
+		free(s);
+		return NULL;
+	}
+	cli->owned = n;
+	cli->owned[cli->nr_owned++] = s;
+	return s;
+}
+
+void cli_free(struct cli *cli)
+{
+	for (int i = 0; i < cli->nr_owned; i++)
+		free(cli->owned[i]);
+	free(cli->owned);
+	cli->owned = NULL;
+	cli->nr_owned = 0;
+}
+
+/* A decimal number in [min, max], the whole string. */
+static int parse_num(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad_arg(const struct opt_def *o, const char *arg, const char *why, const char *where)
+{
+	fprintf(stderr, "Error: invalid argument for --%s: '%s' (%s; %s)\n", o->name,
+		arg ? arg : "", why, where);
+	return -EINVAL;
+}
+
+static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char *arg,
+		 const char *where)
+{
+	size_t i = o - opts;
+	long n;
+
+	cli->where[i] = where;
+	cli->value[i] = !neg;
+	cli->arg[i] = arg;
+	switch (o->id) {
+	case O_TREE:
+		if (parse_num(arg, 1, 4194304, &n))
+			return bad_arg(o, arg, "a process id", where);
+		cli->dump.pid = n;
+		break;
+	case O_DETACH:
+		cli->detach = !neg;
+		break;
+	case O_SIBLING:
+		cli->sibling = !neg;
+		break;
+	case O_STOPPED:
+		cli->final_state = FINAL_STOPPED;
+		break;
+	case O_RUNNING:
+		cli->final_state = FINAL_RUNNING;
+		break;
+	case O_IMAGES:
+		cli->images_dir = arg;
+		break;
+	case O_PIDFILE:
+		cli->pidfile = arg;
+		break;
+	case O_FREEZE_CG:
+		cli->dump.freeze_cgroup = arg;
+		break;
+	case O_SHELL_JOB:
+		cli->shell_job = !neg;
+		break;
+	case O_TIMEOUT:
+		if (parse_num(arg, 1, 1000000, &n))
+			return bad_arg(o, arg, "seconds, 1 to 1000000", where);
+		cli->dump.timeout = n;
+		break;
+	case O_SKIP_IN_FLIGHT:
+		cli->skip_in_flight = !neg;
+		break;
+	case O_LOG_FILE:
+		cli->log_file = arg;
+		break;
+	case O_LOG_PID:
+		cli->log_pid = !neg;
+		break;
+	case O_VERBOSITY:
+		/* -v and --verbosity: one more; -vvv: three more; -v4, --verbosity=4: 4 */
+		if (!arg) {
+			cli->verbosity++;
+		} else if (arg[0] == 'v') {
+			if (strspn(arg, "v") != strlen(arg))
+				return bad_arg(o, arg, "-v, -vv..., or -vNUM", where);
+			cli->verbosity += 1 + strlen(arg);
+		} else {
+			if (parse_num(arg, 0, 100, &n))
+				return bad_arg(o, arg, "a level, 0 to 4", where);
+			cli->verbosity = n;
+		}
+		cli->verbosity_set = true;
+		break;
+	case O_STATS:
+		cli->display_stats = !neg;
+		break;
+	case O_PRE_DUMP_MODE:
+		if (strcmp(arg, "splice") && strcmp(arg, "read"))
+			return bad_arg(o, arg, "splice or read", where);
+		break;
+	case O_EXTRA:
+		cli->check_extra = !neg;
+		break;
+	case O_EXPERIMENTAL:
+		cli->check_experimental = !neg;
+		break;
+	case O_ALL:
+		cli->check_extra = cli->check_experimental = true;
+		break;
+	case O_FEATURE:
+		cli->feature = arg;
+		break;
+	case O_STATUS_FD:
+		if (parse_num(arg, 0, INT_MAX, &n))
+			return bad_arg(o, arg, "a descriptor number", where);
+		cli->status_fd = n;
+		break;
+	case O_CONFIG:
+	case O_NO_DEFAULT_CONFIG:
+		/* read before everything else (config.c); in a file they make no sense */
+		if (strcmp(where, "the command line")) {
+			fprintf(stderr, "Error: --%s is not allowed in a configuration file (%s)\n",
+				o->name, where);
+			return -EINVAL;
+		}
+		break;
+	case O_HELP:
+	case O_VERSION:
+		if (strcmp(where, "the command line")) {
+			fprintf(stderr, "Error: --%s is not allowed in a configuration file (%s)\n",
+				o->name, where);
+			return -EINVAL;
+		}
+		if (o->id == O_HELP)
+			cli_usage(stdout);
+		else
+			print_version();
+		return 1;
+	case O_OTHER:
+		/* REFUSE: judged once every source is read (a later --no-NAME may turn it
+		 * off); NOOP: logged by cli_log_notes */
+		break;
+	}
+	return 0;
+}
+
+int cli_apply_named(struct cli *cli, const char *name, const char *arg, bool has_arg,
+		    const char *where)
+{
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		const struct opt_def *o = &opts[i];
+		bool neg = false;
+		if (strcmp(name, o->name)) {
+			if (!o->negatable || strncmp(name, "no-", 3) || strcmp(name + 3, o->name))
+				continue;
+			neg = true;
+		}
+		if (has_arg && (neg || o->arg == NONE)) {
+			fprintf(stderr, "Error: option %s takes no argument (%s)\n", name, where);
+			return -EINVAL;
+		}
+		if (!has_arg && !neg && o->arg == REQ) {
+			fprintf(stderr, "Error: option %s needs an argument (%s)\n", name, where);
+			return -EINVAL;
+		}
+		return apply(cli, o, neg, has_arg ? arg : NULL, where);
+	}
+	fprintf(stderr, "Error: unknown option '%s' (%s)\n", name, where);
+	return -EINVAL;
+}
+
+/* getopt's tables, from ours: each option's val is 1000 + 2 * index (+ 1 for --no-NAME). */
+struct getopt_tables {
+	struct option longs[2 * NR_OPTS + 1];
+	char no_names[NR_OPTS][40];
+	char shorts[3 * NR_OPTS + 2];
+};
+
+static void make_tables(struct getopt_tables *t)
+{
+	int nl = 0, ns = 0;
+	t->shorts[ns++] = ':'; /* missing arguments reported as ':' */
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		const struct opt_def *o = &opts[i];
+		int has = o->arg == NONE  ? no_argument
+			  : o->arg == REQ ? required_argument
+					  : optional_argument;
+		t->longs[nl++] = (struct option){o->name, has, NULL, 1000 + 2 * (int)i};
+		if (o->negatable) {
+			snprintf(t->no_names[i], sizeof(t->no_names[i]), "no-%s", o->name);
+			t->longs[nl++] =
+			    (struct option){t->no_names[i], no_argument, NULL, 1001 + 2 * (int)i};
+		}
+		if (o->short_name) {
+			t->shorts[ns++] = o->short_name;
+			if (o->arg != NONE)
+				t->shorts[ns++] = ':';
+			if (o->arg == OPT)
+				t->shorts[ns++] = ':';
+		}
+	}
+	t->longs[nl] = (struct option){NULL, 0, NULL, 0};
+	t->shorts[ns] = 0;
+}
+
+static const struct opt_def *by_short(int c)
+{
+	for (size_t i = 0; i < NR_OPTS; i++)
+		if (opts[i].short_name == c)
+			return &opts[i];
+	return NULL;
+}
+
+static int parse_argv(struct cli *cli, int argc, char **argv)
+{
+	struct getopt_tables *t = calloc(1, sizeof(*t));
+	int c, ret = 0;
+
+	if (!t)
+		return -ENOMEM;
+	make_tables(t);
+	optind = 0; /* glibc: start afresh */
+	opterr = 0;
+	while (!ret && (c = getopt_long(argc, argv, t->shorts, t->longs, NULL)) != -1) {
+		const struct opt_def *o;
+		bool neg = false;
+		if (c == '?' || c == ':') {
+			const char *what = argv[optind - 1];
+			if (optopt && optopt < 256)
+				fprintf(stderr, "Error: %s -%c\n",
+					c == ':' ? "missing argument for" : "unknown option",
+					optopt);
+			else
+				fprintf(stderr, "Error: %s %s\n",
+					c == ':' ? "missing argument for" : "unknown option", what);
+			ret = -EINVAL;
+			break;
+		}
+		if (c >= 1000) {
+			o = &opts[(c - 1000) / 2];
+			neg = (c - 1000) & 1;
+		} else if (!(o = by_short(c))) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = apply(cli, o, neg, optarg, "the command line");
+	}
+	free(t);
+	if (ret)
+		return ret;
+	if (optind >= argc) {
+		cli_usage(stderr);
+		return -EINVAL;
+	}
+	cli->action = argv[optind++];
+	for (; optind < argc; optind++) {
+		if (cli->nr_args == 2) {
+			fprintf(stderr, "Error: unexpected argument '%s'\n", argv[optind]);
+			return -EINVAL;
+		}
+		cli->args[cli->nr_args++] = argv[optind];
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	unsigned mask;
+	int nr_args;
+} actions[] = {
+    {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
+    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_OTHER, 0},
+    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_OTHER, 0},
+    {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
+};
+
+/* After every source: refuse what cryo does not implement, check what goes together. */
+static int finish(struct cli *cli)
+{
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		const struct opt_def *o = &opts[i];
+		if (o->kind != REFUSE || !cli->where[i] || !cli->value[i])
+			continue;
+		fprintf(stderr, "Error: option --%s is not supported yet%s%s%s\n", o->name,
+			strcmp(cli->where[i], "the command line") ? " (" : "",
+			strcmp(cli->where[i], "the command line") ? cli->where[i] : "",
+			strcmp(cli->where[i], "the command line") ? ")" : "");
+		return -ENOTSUP;
+	}
+	cli->action_mask = 0;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (!strcmp(cli->action, actions[i].name)) {
+			cli->action_mask = actions[i].mask;
+			if (cli->nr_args > actions[i].nr_args) {
+				fprintf(stderr, "Error: unexpected argument '%s'\n",
+					cli->args[actions[i].nr_args]);
+				return -EINVAL;
+			}
+		}
+	if (cli->status_fd >= 0 && fcntl(cli->status_fd, F_GETFD) < 0) {
+		fprintf(stderr, "Error: --status-fd %d: no such open descriptor\n", cli->status_fd);
+		return -EBADF;
+	}
+	cli->dump.images_dir = cli->restore.images_dir = cli->images_dir ? cli->images_dir : ".";
+	cli->dump.leave_running = cli->final_state == FINAL_RUNNING;
+	cli->dump.leave_stopped = cli->final_state == FINAL_STOPPED;
+	cli->dump.shell_job = cli->restore.shell_job = cli->shell_job;
+	cli->restore.sibling = cli->sibling;
+	cli->restore.detach = cli->detach || cli->sibling;
+	cli->restore.leave_stopped = cli->final_state == FINAL_STOPPED;
+	cli->restore.pidfile = cli->pidfile;
+	cli->restore.log_pid = cli->log_pid;
+	if (cli->status_fd >= 0) {
+		cli->restore.status_fd = cli->status_fd;
+		cli->restore.has_status_fd = true;
+	}
+	return 0;
+}
+
+int cli_parse(struct cli *cli, int argc, char **argv)
+{
+	int ret;
+
+	cli->verbosity = LOG_WARN;
+	cli->status_fd = -1;
+	/* --help and --version answer at once, whatever the configuration files hold */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+		    !strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			if (argv[i][1] == 'h' || argv[i][2] == 'h')
+				cli_usage(stdout);
+			else
+				print_version();
+			return 1;
+		}
+	ret = cli_read_configs(cli, argc, argv);
+	if (!ret)
+		ret = parse_argv(cli, argc, argv);
+	if (!ret)
+		ret = finish(cli);
+	return ret;
+}
+
+void cli_log_notes(const struct cli *cli)
+{
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		const struct opt_def *o = &opts[i];
+		if (!cli->where[i])
+			continue;
+		/* what each option ended as, and from where: the log says what cryo was told */
+		pr_debug("option --%s%s%s%s (%s)", cli->value[i] ? "" : "no-", o->name,
+			 cli->arg[i] ? " " : "", cli->arg[i] ? cli->arg[i] : "", cli->where[i]);
+		if (o->kind == REFUSE)
+			continue;
+		if (!(o->actions & cli->action_mask))
+			pr_info("--%s (%s) changes nothing for %s", o->name, cli->where[i],
+				cli->action);
+		else if (o->kind == NOOP)
+			pr_info("--%s (%s) changes nothing: %s", o->name, cli->where[i], o->why);
+	}
+}
