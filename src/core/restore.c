@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/status_fd.h"
 #include "core/proc.h"
@@ -604,7 +605,9 @@ static int rebuild(struct restore_ctx *ctx)
 	int ret;
 	pr_info("all %d tasks created and ready", ctx->nr_tasks);
 	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && (ret = take_over(ctx, &ctx->tasks[i])))
+		if (!ctx->tasks[i].zombie &&
+		    ((ret = fault_point("restore: taking a task over", EIO)) ||
+		     (ret = take_over(ctx, &ctx->tasks[i]))))
 			return ret;
 	pr_info("all tasks under control");
 	/* two tasks fill their pages at a time: one per core */
@@ -630,9 +633,11 @@ static int rebuild(struct restore_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && (ret = rebuild_rest(ctx, &ctx->tasks[i])))
+		if (!ctx->tasks[i].zombie &&
+		    ((ret = fault_point("restore: the rest of a task", EIO)) ||
+		     (ret = rebuild_rest(ctx, &ctx->tasks[i]))))
 			return ret;
-	return 0;
+	return fault_point("restore: before the release", EIO);
 }
 
 static int write_pidfile(const char *path, pid_t pid)
@@ -702,6 +707,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (!ret)
 		ret = create_tree(&ctx);
 	if (!ret)
+		ret = fault_point("restore: tree created", EIO);
+	if (!ret)
 		ret = rebuild(&ctx);
 	root = ctx.nr_tasks ? ctx.tasks[0].pid : 0;
 	if (!ret && opts->pidfile)
@@ -718,6 +725,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 				pr_errno(errno, "cannot leave process %d stopped",
 					 ctx.tasks[i].pid);
 		/* all at once, children first: a parent never runs before its tree is whole */
+		pr_info("releasing the restored tree");
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];
 			for (int k = t->nr_threads - 1; k >= 0 && !t->zombie; k--)

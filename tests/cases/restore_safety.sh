@@ -193,7 +193,8 @@ kill_loop() {
 		wait $p 2>/dev/null
 		# nothing of the tree may be left (a restore that finished first is killed here too:
 		# it is a whole restored tree, which kill_leftovers removes below)
-		if grep -q 'restored in' "$DIR/img/restore.log" 2>/dev/null; then
+		# (from "releasing" on, the tree is whole and being let go: it runs on)
+		if grep -q 'restored in\|releasing the restored tree' "$DIR/img/restore.log" 2>/dev/null; then
 			kill_leftovers
 		fi
 		for ((left = 0; left < 40; left++)); do
