@@ -14,29 +14,18 @@
 #include "core/safeopen.h"
 #include "img/image.h"
 
-/* The dumped root's PID, as the original tool's --pidfile names "the root task". */
-static int write_pidfile(const char *path, pid_t pid)
+/* --pidfile of a dump: the root's PID (known before anything is touched, so written first:
+ * a pid file that cannot be written fails the dump before it begins). */
+static int write_dump_pidfile(const struct cli *cli)
 {
-	char buf[32];
-	int fd, n;
-
-	fd = path[0] == '/'
-		 ? user_create(path, O_WRONLY, 0644)
-		 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int err = fd < -1 ? -fd : errno;
-		pr_errno(err, "cannot write pid file %s", path);
-		return -err;
+	int dirfd = dir_open_root(cli->dump.images_dir), ret;
+	if (dirfd < 0) {
+		pr_errno(-dirfd, "cannot open images directory %s", cli->dump.images_dir);
+		return dirfd;
 	}
-	n = snprintf(buf, sizeof(buf), "%d", pid);
-	if (write(fd, buf, n) != n) {
-		int err = errno ? errno : EIO;
-		pr_errno(err, "cannot write pid file %s", path);
-		close(fd);
-		return -err;
-	}
-	close(fd);
-	return 0;
+	ret = pidfile_write(dirfd, cli->pidfile, cli->dump.pid);
+	close(dirfd);
+	return ret;
 }
 
 /* --display-stats: on the console (stdout), as they are, and in the log */
@@ -90,10 +79,10 @@ int cli_run_dump(struct cli *cli)
 		    "a TCP connection in flight or not, is refused by name)");
 	if (cli->log_pid)
 		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
+	if (cli->pidfile && write_dump_pidfile(cli))
+		return 1;
 	ret = cryo_dump(&cli->dump);
 	if (ret)
-		return 1;
-	if (cli->pidfile && write_pidfile(cli->pidfile, cli->dump.pid))
 		return 1;
 	if (cli->display_stats)
 		display_dump_stats(cli->dump.images_dir);

@@ -27,6 +27,7 @@
 #include "core/status_fd.h"
 #include "core/proc.h"
 #include "core/restore.h"
+#include "core/safeopen.h"
 #include "core/util.h"
 #include "img/validate.h"
 #include "res/cow.h"
@@ -640,20 +641,6 @@ static int rebuild(struct restore_ctx *ctx)
 	return fault_point("restore: before the release", EIO);
 }
 
-static int write_pidfile(const char *path, pid_t pid)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret;
-	if (fd < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot write pid file %s", path);
-		return ret;
-	}
-	snprintf(buf, sizeof(buf), "%d", pid);
-	ret = write_all(fd, buf, strlen(buf));
-	close(fd);
-	return ret;
-}
 
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 
@@ -712,7 +699,7 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		ret = rebuild(&ctx);
 	root = ctx.nr_tasks ? ctx.tasks[0].pid : 0;
 	if (!ret && opts->pidfile)
-		ret = write_pidfile(opts->pidfile, root);
+		ret = pidfile_write(ctx.dirfd, opts->pidfile, root);
 	if (ret) {
 		restore_kill_created(&ctx);
 		pr_err("restore of process %d failed; nothing was left behind",

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "compat.h"
+#include "core/log.h"
+#include "core/util.h"
 
 /* no symlink anywhere, no "..", no absolute path, no /proc magic link */
 #define BENEATH (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
@@ -108,4 +111,21 @@ int sync_fd(int fd)
 			return -errno;
 	}
 	return 0;
+}
+
+int pidfile_write(int dirfd, const char *path, pid_t pid)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", pid), ret;
+	int fd = path[0] == '/' ? user_create(path, O_WRONLY, 0644)
+				: dir_create(dirfd, path, O_WRONLY, 0644);
+	if (fd < 0) {
+		pr_errno(-fd, "cannot create pid file %s", path);
+		return fd;
+	}
+	ret = write_all(fd, buf, (size_t)n);
+	if (ret)
+		pr_errno(-ret, "cannot write pid file %s", path);
+	close(fd);
+	return ret;
 }

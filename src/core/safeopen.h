@@ -24,6 +24,9 @@ int dir_unlink(int dirfd, const char *name);
 /* A file the user named by an absolute path (-o /path): created or truncated, but never
  * through a symbolic link as its last component (O_NOFOLLOW). */
 int user_create(const char *path, int flags, mode_t mode);
+/* --pidfile: PID written to PATH, absolute (user_create) or, as with the original tool,
+ * relative to the images directory dirfd (dir_create). 0 or -errno, logged. */
+int pidfile_write(int dirfd, const char *path, pid_t pid);
 /* fsync of a file or directory, EINTR-safe; 0 or -errno. */
 int sync_fd(int fd);
 
