@@ -26,6 +26,8 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"
+#include "res/locks.h"
+#include "res/ns.h"
 #include "res/mapped.h"
 #include "res/regs.h"
 
@@ -838,6 +840,21 @@ static int dump_all(struct dump_ctx *ctx)
 		pr_errno(-ret, "cannot remove the old inventory.img of %s", ctx->opts->images_dir);
 		return ret;
 	}
+	/* what cryo cannot restore exactly refuses the dump before any change: every such thing
+	 * of every task is named, then the dump fails */
+	int refused = 0;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (t->zombie)
+			continue;
+		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP ||
+		    (!t->files_shared && (ret = dump_check_locks(ctx, t)) == -ENOTSUP))
+			refused++;
+		else if (ret)
+			return ret;
+	}
+	if (refused)
+		return -ENOTSUP;
 	/* descriptors first: anything cryo cannot save refuses the dump before any change */
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];

@@ -1,0 +1,55 @@
+# The refusals case of tests/run.sh (sourced by it; uses its helpers and counters): state cryo
+# cannot restore exactly yet makes the dump refuse, naming the task and every such resource,
+# and the target runs on unharmed (nothing is lost silently).
+#
+#  refuse-file-locks  flock, POSIX and OFD locks (tests/progs/file_locks.c): each named; the
+#                     locks still held afterwards
+#  refuse-namespaces  a process in network, UTS and IPC namespaces of its own
+#                     (tests/progs/ns_own.c): each namespace named
+
+# refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
+# every PATTERN, then the program's check.
+refusal_case() {
+	local name=$1 prog=$2 t0 p mode
+	shift 2
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/$name
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	for mode in leave-running kill; do
+		[ -n "$REASON" ] && break
+		start_test "$prog" || break
+		rm -rf "$DIR/img"
+		mkdir -p "$DIR/img"
+		if [ $mode = leave-running ]; then
+			cryo "$mode" dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log
+		else
+			cryo "$mode" dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		fi
+		[ $RC = 0 ] && fail_step "the dump ($mode) was not refused"
+		[ $RC -ge 128 ] && fail_step "cryo crashed ($RC)"
+		for p in "$@"; do
+			grep -q -- "$p" "$DIR/cryo-$mode.txt" ||
+				fail_step "the refusal does not name '$p': $(grep Error "$DIR/cryo-$mode.txt" | head -c 400)"
+		done
+		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"
+		[ -z "$REASON" ] && target_unharmed "after the refused dump ($mode)"
+		kill_leftovers
+	done
+	kill_leftovers
+	report "$name" "$t0"
+}
+
+refuse_file_locks_case() {
+	refusal_case refuse-file-locks file_locks "holds a file lock (.*FLOCK" \
+		"holds a file lock (.*POSIX" "holds a file lock (.*OFDLCK" "--file-locks"
+}
+
+refuse_namespaces_case() {
+	refusal_case refuse-namespaces ns_own "namespaces of its own (net, uts, ipc)"
+}
+
+register_case refuse-file-locks refuse_file_locks_case
+register_case refuse-namespaces refuse_namespaces_case
