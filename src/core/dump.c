@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/safeopen.h"
 #include "core/util.h"
+#include "res/cgroup.h"
 #include "res/cow.h"
 #include "res/locks.h"
 #include "res/ns.h"
@@ -717,7 +718,8 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->core->has_fs_shared_with_parent = t->core->fs_shared_with_parent = t->fs_shared;
 	if ((ret = dump_sigactions(ctx, t)) || (ret = dump_timers(ctx, t)) ||
 	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_seccomp(ctx, t)) ||
-	    (ret = dump_fs(ctx, t)) || (ret = shmem_ask_resident(ctx, t)))
+	    (ret = dump_fs(ctx, t)) || (ret = shmem_ask_resident(ctx, t)) ||
+	    (ret = dump_cgroups(ctx, t)))
 		return ret;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)

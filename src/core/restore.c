@@ -30,6 +30,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "img/validate.h"
+#include "res/cgroup.h"
 #include "res/cow.h"
 #include "res/files.h"
 
@@ -712,6 +713,9 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 				pr_errno(errno, "cannot leave process %d stopped",
 					 ctx.tasks[i].pid);
 		/* all at once, children first: a parent never runs before its tree is whole */
+		for (int i = 0; i < ctx.nr_tasks; i++)
+			if (!ctx.tasks[i].zombie)
+				restore_check_cgroups(&ctx, &ctx.tasks[i]);
 		pr_info("releasing the restored tree");
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];
