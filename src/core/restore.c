@@ -211,8 +211,11 @@ static int check_pids_free(struct restore_ctx *ctx)
 			snprintf(tpath, sizeof(tpath), "/proc/%d", ctx->tasks[i].threads[k].tid);
 			if (access(tpath, F_OK) == 0 &&
 			    !restore_pid_is_dying(ctx->tasks[i].threads[k].tid)) {
-				pr_err("cannot restore thread %d of process %d: that id is taken",
-				       ctx->tasks[i].threads[k].tid, ctx->tasks[i].pid);
+				char owner[64];
+				pid_t tid = ctx->tasks[i].threads[k].tid;
+				pr_err("cannot restore thread %d of process %d: that id is taken by %s",
+				       tid, ctx->tasks[i].pid,
+				       restore_pid_owner(tid, owner, sizeof(owner)));
 				return -EEXIST;
 			}
 		}
