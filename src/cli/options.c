@@ -56,6 +56,7 @@ enum id {
 	O_PIDFILE,
 	O_FREEZE_CG,
 	O_SHELL_JOB,
+	O_FILE_LOCKS,
 	O_TIMEOUT,
 	O_SKIP_IN_FLIGHT,
 	O_LOG_FILE,
@@ -146,7 +147,8 @@ static const struct opt_def opts[] = {
     {"action-script", 0, REQ, 0, REFUSE, O_OTHER},
     {"shell-job", 'j', NONE, 1, DO, O_SHELL_JOB, DR, G_SPECIAL, NULL,
      "the tree is a job of the shell it was started from (its terminal)"},
-    {"file-locks", 'l', NONE, 1, REFUSE, O_OTHER},
+    {"file-locks", 'l', NONE, 1, DO, O_FILE_LOCKS, DR, G_SPECIAL, NULL,
+     "save file locks (flock, POSIX, OFD) and take them again at restore"},
     {"libdir", 'L', REQ, 0, REFUSE, O_OTHER},
     {"timeout", 0, REQ, 0, DO, O_TIMEOUT, D, G_SPECIAL, "SECONDS",
      "give up freezing the tree after SECONDS (default 10)"},
@@ -368,6 +370,10 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		break;
 	case O_SHELL_JOB:
 		cli->shell_job = !neg;
+		break;
+	case O_FILE_LOCKS:
+		/* a restore takes again whatever locks the images hold: only the dump needs it */
+		cli->dump.file_locks = !neg;
 		break;
 	case O_TIMEOUT:
 		if (parse_num(arg, 1, 1000000, &n))

@@ -747,6 +747,8 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	t->pagemap->has_owner_pid = t->files->has_owner_pid = true;
 	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid =
 	    t->pid;
+	t->core->n_file_locks = t->nr_locks;
+	t->core->file_locks = t->locks;
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
@@ -850,7 +852,7 @@ static int dump_all(struct dump_ctx *ctx)
 		if (t->zombie)
 			continue;
 		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP ||
-		    (!t->files_shared && (ret = dump_check_locks(ctx, t)) == -ENOTSUP))
+		    (!t->files_shared && (ret = dump_locks(ctx, t)) == -ENOTSUP))
 			refused++;
 		else if (ret)
 			return ret;

@@ -80,6 +80,8 @@ struct dump_task {
 	uint64_t **cow_frames; /* per such VMA: its pagemap entries, for its later siblings */
 	struct shmem_resident *shmem_res; /* mapped.c: pages of shared anonymous memory, */
 	int nr_shmem_res;		  /* where map_files is closed to cryo */
+	FileLock **locks;		  /* locks.c, with --file-locks: into the core image */
+	size_t nr_locks;
 };
 
 struct dump_ctx {

@@ -32,6 +32,7 @@
 #include "img/validate.h"
 #include "res/cgroup.h"
 #include "res/cow.h"
+#include "res/locks.h"
 #include "res/files.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
@@ -577,7 +578,9 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	int ret;
 	/* process-wide first, seccomp before the threads (they inherit it), credentials of each
 	 * thread last for it, the leader's after all others (it makes the process-wide calls) */
-	if ((ret = restore_rlimits_remote(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
+	/* locks first: a seccomp filter or new credentials must not stand in the way */
+	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_rlimits_remote(ctx, t)) ||
+	    (ret = restore_signals_remote(ctx, t)) ||
 	    (ret = restore_seccomp_remote(ctx, t)) || (ret = create_threads(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;

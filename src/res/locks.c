@@ -1,28 +1,95 @@
-/* File locks (flock, POSIX record locks, OFD locks) and leases. cryo does not take them again
- * at restore yet: a task that holds one would come back without it, and another process could
- * then write what the lock kept out (a database loses a committed row). Such a dump is refused,
- * naming every lock; the kernel shows the locks of each open file in its fdinfo ("lock:"
- * lines: locks on that file description, and the task's POSIX locks on that file). */
+/* File locks: flock(2) locks and OFD locks (of an open file description), POSIX record locks
+ * (of the process, on a range). The kernel shows the locks of each open file in the task's
+ * fdinfo ("lock:" lines: locks on that file description, and the task's POSIX locks on that
+ * file). Without --file-locks a task holding one is refused, each lock named: restored
+ * without it, another process could write what the lock kept out (a database would lose a
+ * committed row). With it, each lock is saved once and taken again by the restored task itself
+ * (remote flock/fcntl calls, the same owner as before) before it runs; a lock someone else
+ * took meanwhile fails the restore, naming it. Leases are refused in both cases. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/dump.h"
 #include "core/log.h"
+#include "core/restore.h"
 #include "core/util.h"
 #include "res/locks.h"
 
-int dump_check_locks(struct dump_ctx *ctx, struct dump_task *t)
+struct seen_lock {
+	int fd;
+	LockKind kind;
+	bool write;
+	uint64_t start, len;
+	char file[64]; /* dev:ino as fdinfo shows it */
+};
+
+/* One "lock:" line: "lock:\t1: POSIX  ADVISORY  WRITE 26474 fe:00:5333307 2 4". */
+static int parse_lock(const char *line, struct seen_lock *l, char *kind, size_t kind_len)
+{
+	char type[16], mode[16], rw[16], end[32];
+	long long pid;
+	uint64_t start;
+	const char *p = strchr(line + 5, ':');
+	if (!p || sscanf(p + 1, "%15s %15s %15s %lld %63s %" SCNu64 " %31s", type, mode, rw, &pid,
+			 l->file, &start, end) != 7)
+		return -EINVAL;
+	snprintf(kind, kind_len, "%s %s", type, rw);
+	if (!strcmp(type, "FLOCK"))
+		l->kind = LOCK_KIND__LOCK_FLOCK;
+	else if (!strcmp(type, "POSIX"))
+		l->kind = LOCK_KIND__LOCK_POSIX;
+	else if (!strcmp(type, "OFDLCK"))
+		l->kind = LOCK_KIND__LOCK_OFD;
+	else
+		return -ENOTSUP; /* LEASE, DELEG...: not supported */
+	if (strcmp(mode, "ADVISORY") || (strcmp(rw, "READ") && strcmp(rw, "WRITE")))
+		return -ENOTSUP;
+	l->write = !strcmp(rw, "WRITE");
+	l->start = start;
+	if (!strcmp(end, "EOF")) {
+		l->len = 0;
+	} else {
+		uint64_t last = strtoull(end, NULL, 10);
+		if (last < start)
+			return -EINVAL;
+		l->len = last - start + 1;
+	}
+	return 0;
+}
+
+/* Seen already: a POSIX lock shows under every fd of its file, a flock or OFD lock under every
+ * fd of its open file description. */
+static bool seen_before(pid_t pid, const struct seen_lock *all, size_t n, const struct seen_lock *l)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct seen_lock *o = &all[i];
+		if (o->kind != l->kind || strcmp(o->file, l->file) || o->start != l->start ||
+		    o->len != l->len || o->write != l->write)
+			continue;
+		if (l->kind == LOCK_KIND__LOCK_POSIX ||
+		    syscall(SYS_kcmp, pid, pid, KCMP_FILE, o->fd, l->fd) == 0)
+			return true;
+	}
+	return false;
+}
+
+int dump_locks(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char path[320], buf[8192];
+	struct seen_lock *seen = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
+	int refused = 0, ret = 0;
 	DIR *d;
-	int found = 0;
-	(void)ctx;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", t->pid);
 	d = opendir(path);
@@ -31,29 +98,129 @@ int dump_check_locks(struct dump_ctx *ctx, struct dump_task *t)
 		pr_errno(err, "task %d: cannot list %s", t->pid, path);
 		return -err;
 	}
-	while ((de = readdir(d))) {
+	while (!ret && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", t->pid, de->d_name);
 		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
 			continue; /* closed meanwhile: the tree is frozen, so not by the task */
-		for (char *l = strstr(buf, "lock:"); l; l = strstr(l + 1, "\nlock:")) {
+		for (char *l = strstr(buf, "lock:"); l && !ret; l = strstr(l + 1, "\nlock:")) {
+			struct seen_lock sl = {.fd = atoi(de->d_name)};
+			char kind[40] = "?";
+			char *end;
 			if (*l == '\n')
 				l++;
-			char *end = strchr(l, '\n');
-			/* "lock:\t1: FLOCK  ADVISORY  WRITE pid dev:ino start end": from the type */
-			const char *what = strchr(l + 5, ':');
-			what = what && (!end || what < end) ? what + 1 : l + 5;
-			while (*what == ' ' || *what == '\t')
-				what++;
-			l = (char *)what;
-			int len = end ? (int)(end - l) : (int)strlen(l);
-			pr_err("task %d: fd %s holds a file lock (%.*s): file locks are not "
-			       "supported yet (--file-locks)",
-			       t->pid, de->d_name, len, l);
-			found++;
+			end = strchr(l, '\n');
+			if (end)
+				*end = '\0';
+			int r = parse_lock(l, &sl, kind, sizeof(kind));
+			if (r || !ctx->opts->file_locks) {
+				pr_err("task %d: fd %d holds a file lock (%s): %s", t->pid, sl.fd,
+				       l + 5 + strspn(l + 5, "\t 0123456789:"),
+				       r == -ENOTSUP || r == -EINVAL
+					   ? "this kind of lock is not supported yet"
+					   : "dump with --file-locks to save it");
+				refused++;
+			} else if (!seen_before(t->pid, seen, n, &sl)) {
+				if (n == cap) {
+					struct seen_lock *ns =
+					    realloc(seen, (cap = cap ? 2 * cap : 8) * sizeof(*ns));
+					if (!ns) {
+						ret = -ENOMEM;
+						break;
+					}
+					seen = ns;
+				}
+				seen[n++] = sl;
+				pr_info("task %d: fd %d holds a %s lock, from %" PRIu64
+					" for %" PRIu64 " bytes (0: to the end)",
+					t->pid, sl.fd, kind, sl.start, sl.len);
+			}
+			if (end)
+				*end = '\n';
 		}
 	}
 	closedir(d);
-	return found ? -ENOTSUP : 0;
+	if (!ret && refused)
+		ret = -ENOTSUP;
+	if (!ret && n) {
+		t->locks = arena_alloc(&ctx->arena, n * sizeof(*t->locks));
+		if (!t->locks)
+			ret = -ENOMEM;
+		for (size_t i = 0; !ret && i < n; i++) {
+			FileLock *fl = A_NEW(&ctx->arena, FileLock, FILE_LOCK);
+			if (!fl) {
+				ret = -ENOMEM;
+				break;
+			}
+			fl->fd = seen[i].fd;
+			fl->kind = seen[i].kind;
+			fl->write = seen[i].write;
+			fl->start = seen[i].start;
+			fl->len = seen[i].len;
+			t->locks[t->nr_locks++] = fl;
+		}
+	}
+	free(seen);
+	return ret;
+}
+
+int locks_validate(struct restore_task *t)
+{
+	for (size_t i = 0; i < t->core->n_file_locks; i++) {
+		const FileLock *l = t->core->file_locks[i];
+		bool found = false;
+		for (size_t k = 0; !found && k < t->files->n_fds; k++)
+			found = t->files->fds[k]->fd == l->fd;
+		if (!found || (l->kind != LOCK_KIND__LOCK_FLOCK && l->kind != LOCK_KIND__LOCK_POSIX &&
+			       l->kind != LOCK_KIND__LOCK_OFD) ||
+		    l->start > INT64_MAX || l->len > INT64_MAX || l->start + l->len > INT64_MAX ||
+		    (l->kind == LOCK_KIND__LOCK_FLOCK && (l->start || l->len))) {
+			pr_err("core-%d.img: file lock %zu (fd %d, kind %d, from %" PRIu64 " for %" PRIu64
+			       ") is invalid or its fd is not among the task's",
+			       t->pid, i, l->fd, l->kind, l->start, l->len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int restore_locks_remote(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct remote *r = &t->rem;
+	(void)ctx;
+	for (size_t i = 0; i < t->core->n_file_locks; i++) {
+		const FileLock *l = t->core->file_locks[i];
+		struct flock fl = {.l_type = l->write ? F_WRLCK : F_RDLCK,
+				   .l_whence = SEEK_SET,
+				   .l_start = (off_t)l->start,
+				   .l_len = (off_t)l->len};
+		const char *what = l->kind == LOCK_KIND__LOCK_FLOCK ? "flock"
+				   : l->kind == LOCK_KIND__LOCK_POSIX ? "POSIX"
+								      : "OFD";
+		long rv;
+		if (l->kind == LOCK_KIND__LOCK_FLOCK) {
+			rv = rsys2(r, __NR_flock, l->fd, (l->write ? LOCK_EX : LOCK_SH) | LOCK_NB);
+		} else {
+			int ret = remote_write(t->pid, remote_scratch(r), &fl, sizeof(fl));
+			if (ret)
+				return ret;
+			rv = rsys3(r, __NR_fcntl, l->fd,
+				   l->kind == LOCK_KIND__LOCK_POSIX ? F_SETLK : F_OFD_SETLK,
+				   remote_scratch(r));
+		}
+		if (rv < 0) {
+			if (rv == -EAGAIN || rv == -EWOULDBLOCK || rv == -EACCES)
+				pr_err("process %d: cannot take its %s %s lock on fd %d again: "
+				       "another process holds a lock on that file now",
+				       t->pid, what, l->write ? "write" : "read", l->fd);
+			else
+				pr_errno((int)-rv, "process %d: cannot take its %s lock on fd %d again",
+					 t->pid, what, l->fd);
+			return (int)rv;
+		}
+		pr_info("process %d: %s %s lock on fd %d taken again", t->pid, what,
+			l->write ? "write" : "read", l->fd);
+	}
+	return 0;
 }
