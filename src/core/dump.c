@@ -29,24 +29,6 @@
 #include "res/mapped.h"
 #include "res/regs.h"
 
-void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
-{
-	/* grow by doubling inside the arena; the old array is simply left there */
-	size_t cap = 4;
-	while (cap < *n + 1)
-		cap *= 2;
-	if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
-		void **na = arena_alloc(&ctx->arena, cap * sizeof(void *));
-		if (!na)
-			return NULL;
-		if (*n)
-			memcpy(na, *arr, *n * sizeof(void *));
-		*arr = na;
-	}
-	(*arr)[(*n)++] = item;
-	return item;
-}
-
 /* The root must be a live process, not a thread, and not cryo itself. */
 static int check_root(struct dump_ctx *ctx, pid_t pid)
 {
@@ -821,7 +803,9 @@ static int dump_all(struct dump_ctx *ctx)
 		pr_errno(-ret, "cannot remove the old inventory.img of %s", ctx->opts->images_dir);
 		return ret;
 	}
-	/* descriptors first: anything cryo cannot save refuses the dump before any change */
+	/* descriptors first: anything cryo cannot save refuses the dump before any change;
+	 * every task is looked at, so that one run names everything in the way */
+	int refused = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -833,9 +817,13 @@ static int dump_all(struct dump_ctx *ctx)
 		} else {
 			ret = dump_files(ctx, t);
 		}
-		if (ret)
+		if (ret == -ENOTSUP)
+			refused = ret;
+		else if (ret)
 			return ret;
 	}
+	if (refused)
+		return refused;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		if ((ret = fault_point("dump: before a task's state", EIO)))
 			return ret;

@@ -28,53 +28,8 @@
 #include "core/util.h"
 #include "img/validate.h"
 #include "res/cow.h"
-#include "res/files.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
-
-int restore_alloc_fd(struct restore_ctx *ctx)
-{
-	return ctx->next_fd++;
-}
-
-struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f)
-{
-	for (int i = 0; i < ctx->nr_globals; i++) {
-		struct svc_file *g = &ctx->globals[i];
-		if (f.kind == SVC_SHMEM && g->kind == SVC_SHMEM && g->shmem_id == f.shmem_id) {
-			if (f.shmem_size > g->shmem_size)
-				g->shmem_size = f.shmem_size;
-			return g;
-		}
-		if (f.kind == SVC_DESC && g->kind == SVC_DESC && g->desc_pid == f.desc_pid &&
-		    g->desc->fd == f.desc->fd)
-			return g;
-	}
-	struct svc_file *n = realloc(ctx->globals, (ctx->nr_globals + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	ctx->globals = n;
-	f.fd = restore_alloc_fd(ctx);
-	n[ctx->nr_globals] = f;
-	return &n[ctx->nr_globals++];
-}
-
-struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd)
-{
-	for (int i = 0; i < ctx->nr_globals; i++)
-		if (ctx->globals[i].kind == SVC_DESC && ctx->globals[i].desc_pid == pid &&
-		    ctx->globals[i].desc->fd == fd)
-			return &ctx->globals[i];
-	return NULL;
-}
-
-struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return &ctx->tasks[i];
-	return NULL;
-}
 
 /* ---- sessions ---- */
 
