@@ -45,6 +45,20 @@ static int check_root(struct dump_ctx *ctx, pid_t pid)
 		pr_errno(-ret, "cannot find process %d", pid);
 		return ret;
 	}
+	/* the tree would contain cryo: it cannot freeze itself */
+	for (pid_t a = getppid(); a > 1;) {
+		struct proc_stat as;
+		if (a == pid) {
+			pr_err("process %d is an ancestor of cryo (pid %d): cryo cannot dump its "
+			       "own ancestor, the tree would contain cryo itself; run cryo from "
+			       "outside the tree (another terminal or session)",
+			       pid, getpid());
+			return -EINVAL;
+		}
+		if (proc_parse_stat(a, 0, &as))
+			break;
+		a = as.ppid;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_file_at(-1, path, buf, sizeof(buf)) > 0) {
 		char *tg = strstr(buf, "\nTgid:");

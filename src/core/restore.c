@@ -662,8 +662,11 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		ret = write_pidfile(opts->pidfile, root);
 	if (ret) {
 		restore_kill_created(&ctx);
-		pr_err("restore of process %d failed; nothing was left behind",
-		       root ? root : (pid_t)(ctx.inv ? ctx.inv->root_pid : 0));
+		if (root || ctx.inv)
+			pr_err("restore of process %d failed; nothing was left behind",
+			       root ? root : (pid_t)ctx.inv->root_pid);
+		else
+			pr_err("restore from %s failed; nothing was created", opts->images_dir);
 	} else {
 		/* all at once, children first: a parent never runs before its tree is whole */
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {

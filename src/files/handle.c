@@ -74,7 +74,7 @@ static int open_mount_of(dev_t dev)
 			}
 		}
 		*o = 0;
-		fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	fclose(f);
 	return fd;
