@@ -32,24 +32,6 @@
 #include "res/mapped.h"
 #include "res/regs.h"
 
-void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
-{
-	/* grow by doubling inside the arena; the old array is simply left there */
-	size_t cap = 4;
-	while (cap < *n + 1)
-		cap *= 2;
-	if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
-		void **na = arena_alloc(&ctx->arena, cap * sizeof(void *));
-		if (!na)
-			return NULL;
-		if (*n)
-			memcpy(na, *arr, *n * sizeof(void *));
-		*arr = na;
-	}
-	(*arr)[(*n)++] = item;
-	return item;
-}
-
 /* The root must be a live process, not a thread, and not cryo itself. */
 static int check_root(struct dump_ctx *ctx, pid_t pid)
 {
@@ -65,6 +47,20 @@ static int check_root(struct dump_ctx *ctx, pid_t pid)
 	if (ret) {
 		pr_errno(-ret, "cannot find process %d", pid);
 		return ret;
+	}
+	/* the tree would contain cryo: it cannot freeze itself */
+	for (pid_t a = getppid(); a > 1;) {
+		struct proc_stat as;
+		if (a == pid) {
+			pr_err("process %d is an ancestor of cryo (pid %d): cryo cannot dump its "
+			       "own ancestor, the tree would contain cryo itself; run cryo from "
+			       "outside the tree (another terminal or session)",
+			       pid, getpid());
+			return -EINVAL;
+		}
+		if (proc_parse_stat(a, 0, &as))
+			break;
+		a = as.ppid;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_file_at(-1, path, buf, sizeof(buf)) > 0) {
@@ -844,8 +840,9 @@ static int dump_all(struct dump_ctx *ctx)
 		pr_errno(-ret, "cannot remove the old inventory.img of %s", ctx->opts->images_dir);
 		return ret;
 	}
-	/* what cryo cannot restore exactly refuses the dump before any change: every such thing
-	 * of every task is named, then the dump fails */
+	/* what cryo cannot restore exactly refuses the dump before any change; every task is
+	 * looked at, so that one run names everything in the way (namespaces, locks, then
+	 * descriptors below) */
 	int refused = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
@@ -853,13 +850,10 @@ static int dump_all(struct dump_ctx *ctx)
 			continue;
 		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP ||
 		    (!t->files_shared && (ret = dump_locks(ctx, t)) == -ENOTSUP))
-			refused++;
+			refused = -ENOTSUP;
 		else if (ret)
 			return ret;
 	}
-	if (refused)
-		return -ENOTSUP;
-	/* descriptors first: anything cryo cannot save refuses the dump before any change */
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -871,9 +865,13 @@ static int dump_all(struct dump_ctx *ctx)
 		} else {
 			ret = dump_files(ctx, t);
 		}
-		if (ret)
+		if (ret == -ENOTSUP)
+			refused = ret;
+		else if (ret)
 			return ret;
 	}
+	if (refused)
+		return refused;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		if ((ret = fault_point("dump: before a task's state", EIO)))
 			return ret;

@@ -13,6 +13,7 @@
 #include "core/proc.h"
 #include "img/image.h"
 #include "remote/remote.h"
+#include "files/files.h"
 
 #define NSIG_KERNEL 64
 
@@ -118,7 +119,8 @@ struct shmem_resident {
 	uint8_t *vec; /* one byte per page, bit 0: the page exists (arena) */
 };
 
-/* Growable repeated field of message pointers in the arena. */
+/* Growable repeated field of message pointers in the arena (dump_ctx.c: helpers of the
+ * resource files live below the driver, never in it). */
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
 #define DUMP_PUSH(ctx, field, n_field, item) dump_push(ctx, (void ***)&(field), &(n_field), item)
 
@@ -142,9 +144,6 @@ int dump_seccomp(struct dump_ctx *ctx, struct dump_task *t);
 int dump_mm(struct dump_ctx *ctx, struct dump_task *t);
 int dump_pages(struct dump_ctx *ctx, struct dump_task *t);
 int pages_dump_finish(struct dump_ctx *ctx);
-int dump_files(struct dump_ctx *ctx, struct dump_task *t);
 int dump_fs(struct dump_ctx *ctx, struct dump_task *t);
-/* A check before anything is read: refuse resources cryo cannot save, naming them. */
-int files_check_supported(struct dump_ctx *ctx, struct dump_task *t);
 
 #endif

@@ -33,53 +33,8 @@
 #include "res/cgroup.h"
 #include "res/cow.h"
 #include "res/locks.h"
-#include "res/files.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
-
-int restore_alloc_fd(struct restore_ctx *ctx)
-{
-	return ctx->next_fd++;
-}
-
-struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f)
-{
-	for (int i = 0; i < ctx->nr_globals; i++) {
-		struct svc_file *g = &ctx->globals[i];
-		if (f.kind == SVC_SHMEM && g->kind == SVC_SHMEM && g->shmem_id == f.shmem_id) {
-			if (f.shmem_size > g->shmem_size)
-				g->shmem_size = f.shmem_size;
-			return g;
-		}
-		if (f.kind == SVC_DESC && g->kind == SVC_DESC && g->desc_pid == f.desc_pid &&
-		    g->desc->fd == f.desc->fd)
-			return g;
-	}
-	struct svc_file *n = realloc(ctx->globals, (ctx->nr_globals + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	ctx->globals = n;
-	f.fd = restore_alloc_fd(ctx);
-	n[ctx->nr_globals] = f;
-	return &n[ctx->nr_globals++];
-}
-
-struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd)
-{
-	for (int i = 0; i < ctx->nr_globals; i++)
-		if (ctx->globals[i].kind == SVC_DESC && ctx->globals[i].desc_pid == pid &&
-		    ctx->globals[i].desc->fd == fd)
-			return &ctx->globals[i];
-	return NULL;
-}
-
-struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return &ctx->tasks[i];
-	return NULL;
-}
 
 /* ---- sessions ---- */
 
@@ -709,8 +664,11 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		ret = pidfile_write(ctx.dirfd, opts->pidfile, root);
 	if (ret) {
 		restore_kill_created(&ctx);
-		pr_err("restore of process %d failed; nothing was left behind",
-		       root ? root : (pid_t)(ctx.inv ? ctx.inv->root_pid : 0));
+		if (root || ctx.inv)
+			pr_err("restore of process %d failed; nothing was left behind",
+			       root ? root : (pid_t)ctx.inv->root_pid);
+		else
+			pr_err("restore from %s failed; nothing was created", opts->images_dir);
 	} else {
 		/* -s: a SIGSTOP queued in each process (cryo's own children), taken once it is
 		 * released */

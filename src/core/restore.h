@@ -11,6 +11,7 @@
 #include "cryo/cryo.h"
 #include "img/image.h"
 #include "remote/remote.h"
+#include "files/files.h"
 
 /* One per task (and helper), in memory shared by every new task and cryo: how far the task
  * got through its child phase, and why it failed. */
@@ -114,6 +115,7 @@ struct restore_ctx {
 	bool need_tty;
 };
 
+/* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */
 int restore_alloc_fd(struct restore_ctx *ctx);
 struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f);
 struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd);
@@ -144,15 +146,11 @@ void child_pause(struct restore_ctx *ctx, long ns);
 /* Child phase (runs inside the new task, ordinary C). Failures are reported with child_fail. */
 void child_fail(struct restore_task *t, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
-int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 int restore_fs_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_child(struct restore_ctx *ctx, struct restore_task *t);
 
 /* Planning and validation before the task exists */
 int mm_plan(struct restore_ctx *ctx, struct restore_task *t);
-int files_validate(struct restore_ctx *ctx, struct restore_task *t);
-int files_plan(struct restore_ctx *ctx, struct restore_task *t);
 int pages_validate(struct restore_task *t);
 
 /* Remote phase (cryo drives the stopped task). */

@@ -27,19 +27,6 @@
 #include "core/util.h"
 #include "res/cow.h"
 
-void child_fail(struct restore_task *t, int err, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	va_start(ap, fmt);
-	n = vsnprintf(t->state->msg, sizeof(t->state->msg), fmt, ap);
-	va_end(ap);
-	if (err && n >= 0 && (size_t)n < sizeof(t->state->msg))
-		snprintf(t->state->msg + n, sizeof(t->state->msg) - n, ": %s", strerror(err));
-	t->state->err = err ? err : EINVAL;
-	__atomic_store_n(&t->state->state, TS_FAILED, __ATOMIC_RELEASE);
-}
-
 #define PF_EXITING 0x4
 
 /* Gone, a zombie, or on its way out (a dump does not wait for a killed task's teardown). */

@@ -3,8 +3,12 @@
  * value in img/validate.c; what is checked here is how the images fit together (the tree,
  * one set of images per live task, threads as pstree.img lists them). Called by the restore
  * driver, and by the fuzzer on directories of its own making. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -62,7 +66,7 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
 	if (t->pages_fd_local < 0)
 		return t->pages_fd_local;
-	if ((ret = pages_validate(t)) || (ret = files_validate(ctx, t)) || (ret = locks_validate(t)))
+	if ((ret = pages_validate(t)) || (ret = locks_validate(t)))
 		return ret;
 	return 0;
 }
@@ -129,10 +133,43 @@ static int read_tree(struct restore_ctx *ctx)
 	return 0;
 }
 
+/* Does the directory hold any *.img file? */
+static bool has_images(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	bool found = false;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return true; /* cannot tell: the generic message */
+	}
+	while (!found && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		found = l > 4 && !strcmp(de->d_name + l - 4, ".img");
+	}
+	closedir(d);
+	return found;
+}
+
 int restore_read_images(struct restore_ctx *ctx)
 {
 	int ret;
 
+	/* no inventory: say what the directory is rather than which image is missing */
+	if (faccessat(ctx->dirfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		if (!has_images(ctx->dirfd))
+			pr_err("%s holds no images: nothing to restore (dump into it first)",
+			       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory");
+		else
+			pr_err("%s has no inventory.img: it is not a complete checkpoint (a dump "
+			       "that failed, or was stopped, leaves it so)",
+			       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory");
+		return -ENOENT;
+	}
 	ret = img_read(ctx->dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&ctx->inv);
 	if (ret)
 		return ret;

@@ -22,7 +22,7 @@
 #include "core/restore.h"
 #include "core/util.h"
 #include "img/validate.h"
-#include "res/files.h"
+#include "files/files.h"
 #include "res/mm.h"
 
 #define MAX_PID 4194304 /* PID_MAX_LIMIT on 64-bit */
@@ -41,11 +41,6 @@
 	 SA_RESTART | SA_NODEFER | SA_RESETHAND)
 /* personality(2): the persona byte and the flags of <linux/personality.h> */
 #define PER_KNOWN 0x0ffe00ffu
-/* open flags fdinfo can show */
-#define O_KNOWN                                                                                    \
-	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |     \
-	 O_ASYNC | O_DIRECT | 0100000 /* O_LARGEFILE as the kernel shows it */ | O_DIRECTORY |     \
-	 O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE)
 #define SS_AUTODISARM_FLAG (1u << 31)
 
 /* Log why IMG is refused (FMT names the field) and return -EINVAL. */
@@ -486,69 +481,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 	return 0;
 }
 
-/* ---- files-PID.img ---- */
-
-static int check_files(struct restore_ctx *ctx, struct restore_task *t, const char *img)
-{
-	Files *f = t->files;
-	struct rlimit nofile;
-	uint64_t max_fd = FILES_MAX_FD;
-
-	if (!f->has_owner_pid || f->owner_pid != (uint32_t)t->pid)
-		return refuse(img, "owner_pid %u: the image is not task %d's", f->owner_pid,
-			      t->pid);
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max < max_fd)
-		max_fd = nofile.rlim_max;
-	for (size_t i = 0; i < f->n_fds; i++) {
-		FdEntry *e = f->fds[i];
-		if (e->fd < 0 || (uint64_t)e->fd >= max_fd)
-			return refuse(img, "fd %d: out of range (this cryo can open fds below %lu)",
-				      e->fd, max_fd);
-		if (e->kind < FD_KIND__FD_REG || e->kind > FD_KIND__FD_TTY)
-			return refuse(img, "fd %d: kind %d is unknown", e->fd, e->kind);
-		if (e->flags & ~(uint32_t)O_KNOWN ||
-		    (e->kind != FD_KIND__FD_PATH && (e->flags & O_ACCMODE) == O_ACCMODE))
-			return refuse(img, "fd %d: open flags %#o are invalid", e->fd, e->flags);
-		if (e->pos > INT64_MAX)
-			return refuse(img, "fd %d: position %lu out of range", e->fd, e->pos);
-		if (e->has_mode) {
-			bool ok = e->kind == FD_KIND__FD_PATH ||
-				  (e->kind == FD_KIND__FD_REG && S_ISREG(e->mode)) ||
-				  (e->kind == FD_KIND__FD_DIR && S_ISDIR(e->mode)) ||
-				  ((e->kind == FD_KIND__FD_CHR || e->kind == FD_KIND__FD_TTY) &&
-				   S_ISCHR(e->mode));
-			if (!ok || e->mode & ~(uint32_t)(S_IFMT | 07777))
-				return refuse(img, "fd %d: mode %#o does not fit its kind %d",
-					      e->fd, e->mode, e->kind);
-		}
-		if (e->has_ghost && e->ghost < -1)
-			return refuse(img, "fd %d: ghost %d is invalid", e->fd, e->ghost);
-		if (e->has_dup_of_pid) {
-			struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
-			if (!o || o->idx > t->idx || o->zombie || !e->has_dup_of)
-				return refuse(img,
-					      "fd %d: dup_of_pid %u is not a task before this one",
-					      e->fd, e->dup_of_pid);
-		}
-	}
-	for (size_t i = 0; i < f->n_ghosts; i++) {
-		GhostFile *g = f->ghosts[i];
-		char name[64];
-		uint64_t size;
-		if (!S_ISREG(g->mode) || g->mode & ~(uint32_t)(S_IFMT | 07777))
-			return refuse(img, "ghost file %zu: mode %#o is not a regular file's", i,
-				      g->mode);
-		img_name(IMG_GHOST, g->id, name, sizeof(name));
-		int fd = img_raw_open(ctx->dirfd, IMG_GHOST, g->id, &size);
-		if (fd < 0)
-			return fd;
-		close(fd);
-		if (size != g->size)
-			return refuse(img, "ghost file %zu: size %lu, but %s holds %lu bytes", i,
-				      g->size, name, size);
-	}
-	return 0;
-}
+/* ---- files-PID.img: src/files/validate.c ---- */
 
 /* ---- pagemap-PID.img ---- */
 
@@ -571,8 +504,7 @@ int validate_task(struct restore_ctx *ctx, struct restore_task *t)
 	img_name(IMG_MM, t->pid, img, sizeof(img));
 	if ((ret = check_mm(ctx, t, img)))
 		return ret;
-	img_name(IMG_FILES, t->pid, img, sizeof(img));
-	if ((ret = check_files(ctx, t, img)))
+	if ((ret = files_validate(ctx, t)))
 		return ret;
 	img_name(IMG_PAGEMAP, t->pid, img, sizeof(img));
 	return check_pagemap(t, img);

@@ -1,0 +1,298 @@
+/* The descriptor dispatcher. Dump: walk /proc/PID/fd, learn what the kernel says of each fd
+ * (link text, fdinfo, stat), find its kind in the table below, and hand it to that kind's
+ * dump op; descriptions shared with an fd saved before are saved as references to it
+ * (shared.c). Restore: each fd rebuilt by its kind's restore op, at its number, with its
+ * close-on-exec flag. A kind is one file of this directory and one line of `kinds[]`. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "files/kind.h"
+
+/* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
+ * may point at anything), then the precise kinds, then the catch-alls. */
+static const struct fd_ops *const kinds[] = {
+    &fd_path_ops, &fd_tty_ops, &fd_reg_ops, &fd_dir_ops, &fd_chr_ops,
+};
+
+const struct fd_ops *fd_ops_of(FdKind k)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->kind == k)
+			return kinds[i];
+	return NULL;
+}
+
+static bool recognises(const struct fd_ops *k, const struct fd_info *fi)
+{
+	if (k->recognise)
+		return k->recognise(fi);
+	return k->link_prefix && !strncmp(fi->link, k->link_prefix, strlen(k->link_prefix));
+}
+
+static const struct fd_ops *find_kind(const struct fd_info *fi)
+{
+	/* the unsupported ones first: they are recognised by exact link texts, and some of
+	 * them (a memfd, a FIFO) would otherwise pass for a file */
+	for (int i = 0; fd_unsupported[i]; i++)
+		if (recognises(fd_unsupported[i], fi))
+			return fd_unsupported[i];
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (recognises(kinds[i], fi))
+			return kinds[i];
+	for (int i = 0; fd_catch_all[i]; i++)
+		if (recognises(fd_catch_all[i], fi))
+			return fd_catch_all[i];
+	return NULL;
+}
+
+/* 1: the fd is gone (closed meanwhile by another thread: the task is frozen, so not) */
+static int read_fd_info(pid_t pid, int fd, struct fd_info *fi)
+{
+	char path[64], *p;
+	ssize_t n;
+
+	fi->pid = pid;
+	fi->fd = fd;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, fi->link, sizeof(fi->link) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 1 : -errno;
+	fi->link[n] = 0;
+	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
+	fi->has_st = stat(path, &fi->st) == 0;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(-1, path, fi->fdinfo, sizeof(fi->fdinfo)) < 0)
+		return errno == ENOENT ? 1 : -errno;
+	p = strstr(fi->fdinfo, "pos:");
+	fi->pos = p ? strtoull(p + 4, NULL, 10) : 0;
+	p = strstr(fi->fdinfo, "flags:");
+	fi->flags = p ? strtoul(p + 6, NULL, 8) : 0;
+	return 0;
+}
+
+/* The descriptors of one task cryo cannot save, for one message that names them all. */
+struct refusals {
+	struct refused {
+		const struct fd_ops *k;
+		int fd;
+		char link[80];
+	} * r;
+	int n;
+};
+
+static void refusals_report(pid_t pid, struct refusals *rs)
+{
+	char msg[4096];
+	size_t len;
+	bool *done = rs->n ? calloc(rs->n, sizeof(bool)) : NULL;
+
+	if (!done)
+		return;
+	len = snprintf(msg, sizeof(msg), "task %d: ", pid);
+	for (int i = 0; i < rs->n && len < sizeof(msg); i++) {
+		const struct fd_ops *k = rs->r[i].k;
+		int count = 0;
+		if (done[i])
+			continue;
+		len += snprintf(msg + len, sizeof(msg) - len, "%sfd ", i ? "; " : "");
+		for (int j = i; j < rs->n && len < sizeof(msg); j++) {
+			if (rs->r[j].k != k)
+				continue;
+			done[j] = true;
+			len += snprintf(msg + len, sizeof(msg) - len, "%s%d", count++ ? ", " : "",
+					rs->r[j].fd);
+			if (k->show_link && len < sizeof(msg))
+				len +=
+				    snprintf(msg + len, sizeof(msg) - len, " (%s)", rs->r[j].link);
+		}
+		if (len < sizeof(msg))
+			len += snprintf(msg + len, sizeof(msg) - len, " %s %s",
+					count > 1 ? "are" : "is", count > 1 ? k->names : k->name);
+	}
+	free(done);
+	pr_err("%s: not supported yet", msg);
+}
+
+static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct refusals *rs)
+{
+	struct fd_info *fi = malloc(sizeof(*fi));
+	const struct fd_ops *k;
+	FdEntry *e;
+	int ret;
+
+	if (!fi)
+		return -ENOMEM;
+	ret = read_fd_info(t->pid, fd, fi);
+	if (ret) {
+		if (ret < 0)
+			pr_errno(-ret, "task %d: cannot read fd %d", t->pid, fd);
+		free(fi);
+		return ret < 0 ? ret : 0;
+	}
+	k = find_kind(fi);
+	if (!k || !k->dump) {
+		static const struct fd_ops unknown = {.name = "a file of a kind cryo does not know",
+						      .names = "files of kinds cryo does not know",
+						      .show_link = true};
+		struct refused *n = realloc(rs->r, (rs->n + 1) * sizeof(*n));
+		if (!n) {
+			free(fi);
+			return -ENOMEM;
+		}
+		rs->r = n;
+		n[rs->n].k = k ? k : &unknown;
+		n[rs->n].fd = fd;
+		snprintf(n[rs->n].link, sizeof(n[rs->n].link), "%.*s",
+			 (int)sizeof(n[rs->n].link) - 1, fi->link);
+		rs->n++;
+		free(fi);
+		return -ENOTSUP;
+	}
+	if (!fi->has_st) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot stat fd %d (%s)", t->pid, fd, fi->link);
+		free(fi);
+		return ret;
+	}
+	e = A_NEW(&ctx->arena, FdEntry, FD_ENTRY);
+	if (!e || !DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e)) {
+		free(fi);
+		return -ENOMEM;
+	}
+	e->fd = fd;
+	e->kind = k->kind;
+	e->cloexec = !!(fi->flags & O_CLOEXEC);
+	e->flags = fi->flags & ~O_CLOEXEC;
+	e->pos = fi->pos;
+	e->has_mode = e->has_size = e->has_rdev = true;
+	e->mode = fi->st.st_mode, e->size = fi->st.st_size, e->rdev = fi->st.st_rdev;
+
+	pid_t owner = 0;
+	FdEntry *orig = k->own_sharing ? NULL : shared_find(ctx, t, fi, &owner);
+	if (orig) {
+		/* the same open file description: a reference to the one saved first */
+		*e = *orig;
+		e->fd = fd;
+		e->cloexec = !!(fi->flags & O_CLOEXEC);
+		e->has_ghost = false;
+		e->ghost = -1;
+		e->has_dup_of = true;
+		e->dup_of = orig->fd;
+		e->has_dup_of_pid = owner != t->pid;
+		e->dup_of_pid = owner != t->pid ? (uint32_t)owner : 0;
+		pr_info("task %d: fd %d shares its file description with fd %d of task %d", t->pid,
+			fd, orig->fd, owner);
+		free(fi);
+		return 0;
+	}
+	ret = k->dump(ctx, t, fi, e);
+	if (!ret)
+		pr_info("task %d: fd %d is %s: %s flags %#o pos %lu", t->pid, fd, k->name, fi->link,
+			e->flags, e->pos);
+	free(fi);
+	return ret;
+}
+
+int dump_files(struct dump_ctx *ctx, struct dump_task *t)
+{
+	char path[64];
+	struct dirent **list;
+	struct refusals rs = {0};
+	int n, ret = 0;
+
+	t->files = A_NEW(&ctx->arena, Files, FILES);
+	if (!t->files)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+	n = scandir(path, &list, NULL, versionsort);
+	if (n < 0) {
+		ret = -errno;
+		pr_errno(-ret, "cannot list %s", path);
+		return ret;
+	}
+	for (int i = 0; i < n; i++) {
+		/* a refusal does not stop the walk: the user learns of every one at once */
+		if ((!ret || ret == -ENOTSUP) && list[i]->d_name[0] != '.') {
+			int r = dump_one_fd(ctx, t, atoi(list[i]->d_name), &rs);
+			if (r && (r != -ENOTSUP || !ret))
+				ret = r;
+		}
+		free(list[i]);
+	}
+	free(list);
+	refusals_report(t->pid, &rs);
+	free(rs.r);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	const struct fd_ops *k = fd_ops_of(e->kind);
+	/* never create, truncate or take a terminal: the file is there as it was */
+	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_NOCTTY;
+
+	if (!k) { /* validate refused it already */
+		child_fail(t, EINVAL, "fd %d: kind %d is unknown", e->fd, e->kind);
+		return -1;
+	}
+	return k->restore(ctx, t, e, flags);
+}
+
+static int set_cloexec(struct restore_task *t, const FdEntry *e)
+{
+	if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0) < 0) {
+		child_fail(t, errno, "cannot set close-on-exec of fd %d", e->fd);
+		return -1;
+	}
+	return 0;
+}
+
+int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	for (size_t i = 0; i < t->files->n_fds; i++) {
+		FdEntry *e = t->files->fds[i];
+		int src = shared_source(ctx, t, e);
+		if (src >= 0) {
+			if (dup2(src, e->fd) < 0) {
+				child_fail(t, errno, "cannot place fd %d as a copy of fd %d", e->fd,
+					   src);
+				return -1;
+			}
+			if (set_cloexec(t, e))
+				return -1;
+			continue;
+		}
+		int fd = files_open_one(ctx, t, e);
+		if (fd < 0)
+			return -1;
+		if (fd != e->fd) {
+			if (dup2(fd, e->fd) < 0) {
+				child_fail(t, errno, "cannot place %s at fd %d",
+					   e->path ? e->path : "a descriptor", e->fd);
+				return -1;
+			}
+			close(fd);
+		}
+		if (set_cloexec(t, e))
+			return -1;
+	}
+	return 0;
+}
+
+int files_max_fd(const Files *f)
+{
+	int max = 2;
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd > max)
+			max = f->fds[i]->fd;
+	return max;
+}

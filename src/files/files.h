@@ -1,0 +1,33 @@
+/* Open file descriptors, as the drivers see them: one call per task at dump, and the restore
+ * side's checks, plan and child-phase rebuild. Everything else about descriptors is inside
+ * src/files/ (see kind.h and docs/design.md, "how to add a descriptor kind"). */
+#ifndef CRYO_FILES_H
+#define CRYO_FILES_H
+
+#include "img/image.h"
+
+struct dump_ctx;
+struct dump_task;
+struct restore_ctx;
+struct restore_task;
+struct svc_file;
+
+#define FILES_MAX_FD (1 << 20)
+
+/* Dump: every descriptor of t, each by its kind. A descriptor cryo cannot save does not stop
+ * the walk: every one of them is named (per task, per kind, with the fd numbers), then
+ * -ENOTSUP is returned. */
+int dump_files(struct dump_ctx *ctx, struct dump_task *t);
+
+/* Restore, before anything exists: every value of files-PID.img (called by img/validate.c) */
+int files_validate(struct restore_ctx *ctx, struct restore_task *t);
+/* ... descriptions shared between tasks become global objects (opened once, by the root) */
+int files_plan(struct restore_ctx *ctx, struct restore_task *t);
+int files_max_fd(const Files *f);
+
+/* Child phase, inside the new task: every descriptor at its number (failures: child_fail) */
+int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
+/* ... and in the root, one shared description at its service fd, for all to inherit */
+int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
+
+#endif

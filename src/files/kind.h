@@ -1,0 +1,93 @@
+/* Inside src/files/: what one kind of descriptor provides. Each kind is one source file with
+ * its dump and restore halves side by side and one `struct fd_ops`, and one line in the table
+ * of files.c. The dispatcher (files.c) walks /proc/PID/fd, asks each kind in table order
+ * whether it recognises the descriptor, and hands it to the first that does. */
+#ifndef CRYO_FILES_KIND_H
+#define CRYO_FILES_KIND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "core/dump.h"
+#include "core/restore.h"
+#include "files/files.h"
+
+/* What the dispatcher learned of one descriptor before any kind looks at it. */
+struct fd_info {
+	pid_t pid;
+	int fd;
+	char link[4096];  /* the /proc/PID/fd/N link text: "/path", "pipe:[123]", ... */
+	const char *anon; /* "[eventfd]" for "anon_inode:[eventfd]", else NULL */
+	struct stat st;	  /* stat() through the link */
+	bool has_st;
+	uint32_t flags; /* fdinfo's flags (O_CLOEXEC included) */
+	uint64_t pos;
+	char fdinfo[4096];
+};
+
+struct fd_ops {
+	const char *name;  /* for messages: "a regular file", "an eventfd" */
+	const char *names; /* ... for several: "regular files", "eventfds" */
+	FdKind kind;	   /* the image's kind; 0: recognised, not supported yet */
+	/* Is this descriptor of this kind? Either a function, or the link text's prefix. */
+	bool (*recognise)(const struct fd_info *fi);
+	const char *link_prefix;
+	bool show_link;	  /* name the link text in a refusal (a catch-all kind) */
+	bool own_sharing; /* restore shares descriptions by itself (the terminal) */
+	/* Fill e (fd, flags, pos, mode, size, rdev are set); log and return -ENOTSUP to refuse
+	 * (the walk goes on and names every refusal). NULL: not supported yet. */
+	int (*dump)(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		    FdEntry *e);
+	/* Child phase: return a new descriptor for e, as the task had it (positioned), opened
+	 * with the open flags `flags`; or -1 after child_fail. */
+	int (*restore)(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+		       int flags);
+	/* Image checks of e (beyond what holds for every kind); refuse naming img. */
+	int (*validate)(const char *img, const Files *f, const FdEntry *e);
+};
+
+extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
+/* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
+extern const struct fd_ops *const fd_unsupported[];
+extern const struct fd_ops *const fd_catch_all[];
+
+/* The kind that restores image kind k, or NULL. */
+const struct fd_ops *fd_ops_of(FdKind k);
+
+/* Log why img is refused and return -EINVAL (files/validate.c). */
+int files_refuse(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- files with a name (named.c): by path, by file handle, or as a ghost ---- */
+
+/* Save how to reopen a file that is in the file system (or was: a ghost): e->path, or a file
+ * handle where the name is gone but other names remain, or a ghost where no name remains.
+ * Refuses (-ENOTSUP, logged) what cannot be reopened exactly. */
+int named_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+/* Open it again with `flags` (child phase); -1 after child_fail. */
+int named_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+int named_validate(const char *img, const Files *f, const FdEntry *e);
+
+/* ---- handle.c: reopen by file handle ---- */
+int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
+int handle_open(struct restore_task *t, const FdEntry *e, int flags);
+
+/* ---- ghost.c: files deleted while open ---- */
+int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+	       const char *orig_path);
+int ghost_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+int ghosts_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img);
+
+/* ---- shared.c: one open file description in several fds or tasks ---- */
+/* An fd saved before (this task or one before it) with the same description, or NULL. */
+FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		     pid_t *owner);
+/* Restore: the fd of task t to place as a copy of an fd that exists already (shared with
+ * another task: the root's global; a dup in this task: that fd), or -1 if e is opened. */
+int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+
+/* the child phase's open of one entry by its kind (files.c) */
+int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+
+#endif

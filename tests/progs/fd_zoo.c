@@ -1,0 +1,76 @@
+/* Holds one descriptor of each kind cryo cannot save yet: a pipe (both ends), a FIFO, a
+ * socket pair, an eventfd, an epoll, a signalfd, a timerfd, an inotify; and a child that
+ * holds a pipe of its own, whose /proc/PID/status the parent holds open. The case
+ * files-refused (tests/cases/files_refused.sh) dumps it: the dump must fail naming every one
+ * of them, per task and kind, and leave both running; in nodump mode it checks itself. */
+// zt-run: no-cryo
+#include "zt.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	int p[2], c2p[2], sk[2];
+	sigset_t set;
+	pid_t child;
+	char path[64];
+
+	zt_init(argc, argv);
+	zt_check_sys(pipe(c2p) == 0, "pipe");
+	child = fork();
+	zt_check_sys(child >= 0, "fork");
+	if (child == 0) {
+		int q[2];
+		close(c2p[0]);
+		/* the starting process waits until every holder of zt's ready pipe closed it */
+		for (int fd = 3; fd < 1024; fd++)
+			if (zt_own_fd(fd))
+				close(fd);
+		if (pipe(q) < 0)
+			_exit(1);
+		/* tell the parent it holds its pipe, then wait for the end */
+		if (write(c2p[1], "r", 1) != 1)
+			_exit(1);
+		close(c2p[1]);
+		pause();
+		_exit(0);
+	}
+	close(c2p[1]);
+	char r;
+	zt_check_sys(read(c2p[0], &r, 1) == 1, "child ready");
+	close(c2p[0]);
+	zt_check_sys(pipe(p) == 0, "pipe");
+	zt_check_sys(mkfifo("fifo", 0600) == 0, "mkfifo");
+	zt_check_sys(open("fifo", O_RDWR) >= 0, "open fifo");
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sk) == 0, "socketpair");
+	zt_check_sys(eventfd(7, 0) >= 0, "eventfd");
+	zt_check_sys(epoll_create1(0) >= 0, "epoll");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	zt_check_sys(signalfd(-1, &set, 0) >= 0, "signalfd");
+	zt_check_sys(timerfd_create(CLOCK_MONOTONIC, 0) >= 0, "timerfd");
+	zt_check_sys(inotify_init1(0) >= 0, "inotify");
+	snprintf(path, sizeof(path), "/proc/%d/status", child);
+	zt_check_sys(open(path, O_RDONLY) >= 0, "open the child's status");
+
+	zt_ready();
+	zt_wait_for_check();
+	zt_expect(write(p[1], "x", 1) == 1 && read(p[0], &r, 1) == 1 && r == 'x',
+		  "the pipe does not work");
+	zt_expect(kill(child, 0) == 0, "the child is gone");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	zt_pass();
+}
