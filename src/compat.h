@@ -179,4 +179,9 @@ static inline int sys_openat2(int dirfd, const char *path, struct open_how *how)
 #define CRYO_ERESTARTNOHAND 514
 #define CRYO_ERESTART_RESTARTBLOCK 516
 
+/* membarrier: the registrations of the caller's mm, as a mask of the MEMBARRIER_CMD_REGISTER_*
+ * commands (6.3) */
+#include <linux/membarrier.h>
+#define CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+
 #endif
