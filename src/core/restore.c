@@ -297,8 +297,8 @@ static int create_tree(struct restore_ctx *ctx)
 			return ret;
 		/* ready, and held by cryo */
 		for (int i = 0; i < ctx->nr_tasks; i++)
-			ready += ctx->tasks[i].zombie ||
-				 (ctx->states[i].state == TS_READY && restore_holds(ctx, i));
+			ready += ctx->states[i].state == TS_READY &&
+				 (ctx->tasks[i].zombie || restore_holds(ctx, i));
 		if (ready == ctx->nr_tasks)
 			return 0;
 		if ((msg = task_error(ctx, &err))) {
