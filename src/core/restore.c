@@ -441,6 +441,9 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 			th->own.stop_mode = t->rem.stop_mode;
 			continue;
 		}
+		/* it inherits the filters it shares with the main thread */
+		if ((ret = restore_seccomp_before_thread(ctx, t, k)))
+			break;
 		struct cryo_clone_args args = {
 		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			     CLONE_SYSVSEM,
@@ -568,11 +571,12 @@ static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task 
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	/* process-wide first, seccomp before the threads (they inherit it), credentials of each
-	 * thread last for it, the leader's after all others (it makes the process-wide calls) */
+	/* process-wide first, seccomp with the threads (they inherit the filters they share with
+	 * the main thread), credentials of each thread last for it, the leader's after all
+	 * others (it makes the process-wide calls) */
 	if ((ret = restore_rlimits_remote(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
-	    (ret = restore_seccomp_remote(ctx, t)) || (ret = create_threads(ctx, t)) ||
-	    (ret = restore_task_attrs_outside(ctx, t)))
+	    (ret = restore_seccomp_begin(ctx, t)) || (ret = create_threads(ctx, t)) ||
+	    (ret = restore_seccomp_finish(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
 		struct restore_thread *th = &t->threads[k];
