@@ -1,8 +1,8 @@
 /* Per-process and per-thread attributes that are single values: rlimits, personality, prctl
  * flags (parent-death signal, dumpable, child subreaper, THP disable, no_new_privs), OOM score
  * adjustment, scheduling policy and nice value, comm, rseq, robust futex list,
- * clear-child-tid address, membarrier registrations. Each is set where it can be: in the child phase, by remote call,
- * or from outside. */
+ * clear-child-tid address, membarrier registrations. Each is set where it can be: in the child
+ * phase, by remote call, or from outside. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -36,7 +36,7 @@ static const struct {
 };
 #define MEMBARRIER_REGISTRATIONS                                                                   \
 	(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED |    \
-	 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE |                                      \
+	 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE |                                     \
 	 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ)
 
 /* prlimit from inside: on a task with other credentials it would need CAP_SYS_RESOURCE */
@@ -58,11 +58,11 @@ void attrs_ask(struct remote_batch *b, struct dump_task *t)
 	 * registered; the barriers themselves say which are ready (a registration for the
 	 * SYNC_CORE or RSEQ kind shows PRIVATE_EXPEDITED in the mask, but does not make the
 	 * plain barrier work). A barrier is harmless here: the other threads are stopped. */
-	batch_ask(b, &a->membarrier_regs, __NR_membarrier, CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS,
-		  0, 0, 0, 0, 0);
+	batch_ask(b, &a->membarrier_regs, __NR_membarrier, CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS, 0,
+		  0, 0, 0, 0);
 	for (int i = 0; i < 3; i++)
-		batch_ask(b, &a->membarrier_probe[i], __NR_membarrier, membarrier_kinds[i].cmd, 0, 0,
-			  0, 0, 0);
+		batch_ask(b, &a->membarrier_probe[i], __NR_membarrier, membarrier_kinds[i].cmd, 0,
+			  0, 0, 0, 0);
 }
 
 void attrs_ask_thread(struct remote_batch *b, struct dump_thread *th)
@@ -170,10 +170,11 @@ static int dump_loginuid(struct dump_task *t)
 			return ret;
 		}
 		if (uid != core->loginuid || sid != core->sessionid) {
-			pr_err("process %d, thread %d: audit login uid %u and session %u differ from "
-			       "the process's (%u, session %u): not supported, a restore gives every "
-			       "thread the process's",
-			       t->pid, tid, uid, sid, core->loginuid, core->sessionid);
+			pr_err(
+			    "process %d, thread %d: audit login uid %u and session %u differ from "
+			    "the process's (%u, session %u): not supported, a restore gives every "
+			    "thread the process's",
+			    t->pid, tid, uid, sid, core->loginuid, core->sessionid);
 			return -ENOTSUP;
 		}
 	}
@@ -220,6 +221,15 @@ int dump_task_attrs(struct dump_ctx *ctx, struct dump_task *t)
 	core->has_mce_kill = true;
 	core->mce_kill = a->mce_kill;
 	core->no_new_privs = t->status.no_new_privs;
+	/* per thread in the kernel (a thread may set it alone), one value per process here */
+	for (int k = 1; k < t->nr_threads; k++)
+		if (t->threads[k].status.no_new_privs != t->threads[0].status.no_new_privs) {
+			pr_err("process %d, thread %d: no_new_privs %d, the main thread's is %d: "
+			       "not supported, a restore sets one value for the process",
+			       t->pid, t->threads[k].tid, t->threads[k].status.no_new_privs,
+			       t->threads[0].status.no_new_privs);
+			return -ENOTSUP;
+		}
 	core->umask = t->status.umask;
 	core->exit_signal = t->stat.exit_signal;
 	if ((rv = dump_membarrier(t)))
@@ -442,17 +452,17 @@ static int restore_membarrier_remote(struct restore_ctx *ctx, struct restore_tas
 		return -EINVAL;
 	}
 	if (global)
-		reg[n++] = batch_add(&b, __NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0,
-				     0, 0, 0, 0);
+		reg[n++] = batch_add(&b, __NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+				     0, 0, 0, 0, 0);
 	for (int i = 0; i < 3; i++)
 		if (c->membarrier_ready & membarrier_kinds[i].cmd)
-			reg[n++] = batch_add(&b, __NR_membarrier, membarrier_kinds[i].reg, 0, 0, 0,
-					     0, 0);
+			reg[n++] =
+			    batch_add(&b, __NR_membarrier, membarrier_kinds[i].reg, 0, 0, 0, 0, 0);
 	if (!n)
 		return 0;
 	if (c->has_membarrier_registered)
-		regs = batch_add(&b, __NR_membarrier, CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0,
-				 0, 0);
+		regs = batch_add(&b, __NR_membarrier, CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0,
+				 0, 0, 0);
 	for (int i = 0; i < 3; i++)
 		probe[i] = batch_add(&b, __NR_membarrier, membarrier_kinds[i].cmd, 0, 0, 0, 0, 0);
 	if ((ret = remote_batch_run(r, &b)))

@@ -39,7 +39,8 @@ struct chain {
 
 static bool same_filter(const SeccompFilter *a, const SeccompFilter *b)
 {
-	return a->insns.len == b->insns.len && !memcmp(a->insns.data, b->insns.data, a->insns.len) &&
+	return a->insns.len == b->insns.len &&
+	       !memcmp(a->insns.data, b->insns.data, a->insns.len) &&
 	       (a->has_flags ? a->flags : 0) == (b->has_flags ? b->flags : 0);
 }
 
@@ -332,8 +333,7 @@ static int check_thread(struct restore_task *t, const struct chain *c)
 	if (i == c->n && c->mode == SECCOMP_MODE_FILTER &&
 	    (ptrace(PTRACE_SECCOMP_GET_FILTER, c->tid, i, NULL) >= 0 || errno != ENOENT))
 		i = c->n + 1; /* one filter too many */
-	if (i != c->n || proc_parse_status_tid(t->pid, c->tid, &st) ||
-	    st.seccomp != (int)c->mode) {
+	if (i != c->n || proc_parse_status_tid(t->pid, c->tid, &st) || st.seccomp != (int)c->mode) {
 		pr_err("process %d, thread %d: its seccomp state after the restore is not the "
 		       "dumped one (mode %u, %zu filters; filter %zu differs, or mode %d)",
 		       t->pid, c->tid, c->mode, c->n, i, st.seccomp);
@@ -368,8 +368,7 @@ int restore_seccomp_finish(struct restore_ctx *ctx, struct restore_task *t)
 			continue;
 		rv = rsys3(t->threads[k].rem, __NR_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0);
 		if (rv < 0) {
-			pr_errno((int)-rv, "thread %d: cannot enter seccomp strict mode",
-				 c[k].tid);
+			pr_errno((int)-rv, "thread %d: cannot enter seccomp strict mode", c[k].tid);
 			ret = (int)rv;
 		}
 	}
