@@ -179,4 +179,16 @@ static inline int sys_openat2(int dirfd, const char *path, struct open_how *how)
 #define CRYO_ERESTARTNOHAND 514
 #define CRYO_ERESTART_RESTARTBLOCK 516
 
+/* membarrier: the registrations of the caller's mm, as a mask of the MEMBARRIER_CMD_REGISTER_*
+ * commands (6.3) */
+#include <linux/membarrier.h>
+#define CRYO_MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+
+/* PTRACE_SECCOMP_GET_METADATA (4.16): the flags of one filter of a thread (glibc names the
+ * request but not its argument) */
+struct cryo_seccomp_metadata {
+	uint64_t filter_off;
+	uint64_t flags;
+};
+
 #endif

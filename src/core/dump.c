@@ -487,9 +487,20 @@ static int freeze_tree(struct dump_ctx *ctx)
 			pr_info("thread %d is in the cgroup but not in the tree of %d",
 				ctx->preseized[i], ctx->tasks[0].pid);
 	ctx->nr_preseized = 0;
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && (ret = check_task(ctx, &ctx->tasks[i])))
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		/* a zombie is made again by its parent, in the parent's session */
+		if (t->zombie && t->parent >= 0 && t->stat.sid != t->pid &&
+		    t->stat.sid != ctx->tasks[t->parent].stat.sid) {
+			pr_err("process %d is a zombie in session %d, not in its parent %d's session "
+			       "%d: cannot be made again",
+			       t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
+			       ctx->tasks[t->parent].stat.sid);
+			return -ENOTSUP;
+		}
+		if (!t->zombie && (ret = check_task(ctx, t)))
 			return ret;
+	}
 	pr_info("%d processes frozen", ctx->nr_tasks);
 	return 0;
 }

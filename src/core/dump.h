@@ -37,6 +37,8 @@ struct task_answers {
 	struct kernel_rlimit64 rlimits[RLIM_NLIMITS];
 	long pdeathsig_rv, subreaper_rv, dumpable, thp_disable, mce_kill;
 	int32_t pdeathsig, subreaper;
+	long membarrier_regs;	   /* MEMBARRIER_CMD_GET_REGISTRATIONS */
+	long membarrier_probe[3]; /* each private expedited barrier: 0, or -EPERM if not ready */
 	long itimer_rv[3]; /* timers.c */
 	struct kernel_itimerval itimers[3];
 };

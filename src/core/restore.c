@@ -260,8 +260,8 @@ static int create_tree(struct restore_ctx *ctx)
 			return ret;
 		/* ready, and held by cryo */
 		for (int i = 0; i < ctx->nr_tasks; i++)
-			ready += ctx->tasks[i].zombie ||
-				 (ctx->states[i].state == TS_READY && restore_holds(ctx, i));
+			ready += ctx->states[i].state == TS_READY &&
+				 (ctx->tasks[i].zombie || restore_holds(ctx, i));
 		if (ready == ctx->nr_tasks)
 			return 0;
 		if ((msg = task_error(ctx, &err))) {
@@ -404,6 +404,9 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 			th->own.stop_mode = t->rem.stop_mode;
 			continue;
 		}
+		/* it inherits the filters it shares with the main thread */
+		if ((ret = restore_seccomp_before_thread(ctx, t, k)))
+			break;
 		struct cryo_clone_args args = {
 		    .flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			     CLONE_SYSVSEM,
@@ -531,12 +534,13 @@ static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task 
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	/* process-wide first, seccomp before the threads (they inherit it), credentials of each
-	 * thread last for it, the leader's after all others (it makes the process-wide calls) */
-	/* locks first: a seccomp filter or new credentials must not stand in the way */
+	/* locks first: a seccomp filter or new credentials must not stand in the way; then
+	 * process-wide, seccomp with the threads (they inherit the filters they share with the
+	 * main thread), credentials of each thread last for it, the leader's after all others
+	 * (it makes the process-wide calls) */
 	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_rlimits_remote(ctx, t)) ||
-	    (ret = restore_signals_remote(ctx, t)) ||
-	    (ret = restore_seccomp_remote(ctx, t)) || (ret = create_threads(ctx, t)) ||
+	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
+	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {

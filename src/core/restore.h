@@ -69,6 +69,7 @@ struct restore_task {
 	struct restore_thread *threads; /* [0] is the leader */
 	int nr_threads;
 	bool early_threads;  /* some threads are made in the child phase */
+	size_t seccomp_done; /* filters of the main thread installed so far (seccomp.c) */
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool zombie;
@@ -166,7 +167,11 @@ int restore_pending_signals_remote(struct restore_ctx *ctx, struct restore_task 
 int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
 				struct restore_thread *th);
-int restore_seccomp_remote(struct restore_ctx *ctx, struct restore_task *t);
+/* Seccomp per thread (seccomp.c): begin before the threads are created, before_thread just
+ * before thread k is, finish once they all exist. */
+int restore_seccomp_begin(struct restore_ctx *ctx, struct restore_task *t);
+int restore_seccomp_before_thread(struct restore_ctx *ctx, struct restore_task *t, int k);
+int restore_seccomp_finish(struct restore_ctx *ctx, struct restore_task *t);
 int restore_creds_remote(struct restore_ctx *ctx, struct restore_task *t,
 			 struct restore_thread *th);
 /* Before anything is created: can cryo give every task its credentials, and create tasks

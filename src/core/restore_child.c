@@ -138,7 +138,28 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int child_session(struct restore_ctx *ctx, struct restore_task *t)
+/* Wait until the process group pgid exists, when its leader is a task of the tree that
+ * another task creates (a sibling made by another thread, an uncle, ...): nothing orders that
+ * creation before this one. A zombie leader holds its group until it is reaped. */
+static int wait_group(struct restore_ctx *ctx, struct restore_task *t, pid_t pgid)
+{
+	struct restore_task *leader = restore_find_task(ctx, pgid);
+	int st;
+
+	if (!leader || leader == t)
+		return 0;
+	while ((st = __atomic_load_n(&leader->state->state, __ATOMIC_ACQUIRE)) == TS_NONE)
+		child_pause(ctx, 20000);
+	if (st == TS_FAILED) {
+		child_fail(t, 0, "the leader %d of its process group failed", pgid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Session and process group as dumped. A zombie (zombie = true) has no way to tell cryo but
+ * its state slot, like every task. */
+static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool zombie)
 {
 	PstreeTask *p = t->pst;
 	if ((pid_t)p->sid == t->pid) {
@@ -154,8 +175,8 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 		return 0;
 	if ((pid_t)p->sid != getsid(0)) {
 		child_fail(t, ESRCH,
-			   "the task belonged to session %u, but was created in session %d", p->sid,
-			   getsid(0));
+			   "the %s belonged to session %u, but was created in session %d",
+			   zombie ? "zombie" : "task", p->sid, getsid(0));
 		return -1;
 	}
 	if ((pid_t)p->pgid == t->pid) {
@@ -163,8 +184,10 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 			child_fail(t, errno, "cannot start process group %d", t->pid);
 			return -1;
 		}
-	} else if ((pid_t)p->pgid != getpgrp() && setpgid(0, p->pgid) < 0) {
-		child_fail(t, errno, "cannot join process group %u", p->pgid);
+	} else if ((pid_t)p->pgid != getpgrp() &&
+		   (wait_group(ctx, t, p->pgid) || setpgid(0, p->pgid) < 0)) {
+		if (__atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE) != TS_FAILED)
+			child_fail(t, errno, "cannot join process group %u", p->pgid);
 		return -1;
 	}
 	return 0;
@@ -217,19 +240,20 @@ static uint64_t share_flags(struct restore_task *c)
 	       (c->core->fs_shared_with_parent ? CLONE_FS : 0);
 }
 
-/* A zombie: a child that exits at once, with the status it had, and is not reaped. */
-static void __attribute__((noreturn)) become_zombie(struct restore_task *t)
+/* A zombie: a child that exits at once, with the status it had, and is not reaped. Its
+ * group and session outlive it while it is a zombie (others may belong to them), so it sets
+ * them first, as a live task does, and says in its state slot that it did (TS_CREATED: its
+ * group exists; TS_READY: all done), or why it could not: cryo counts a zombie as made only
+ * then, and a wrong group is never left unsaid. */
+static void __attribute__((noreturn)) become_zombie(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int status = t->pst->has_exit_status ? t->pst->exit_status : 0;
-	/* its group and session outlive it while it is a zombie: others may belong to them */
-	if ((pid_t)t->pst->sid == t->pid)
-		setsid();
-	else if ((pid_t)t->pst->pgid == t->pid)
-		setpgid(0, 0);
-	else if ((pid_t)t->pst->pgid != getpgrp())
-		setpgid(0, t->pst->pgid);
+	if (child_session(ctx, t, true))
+		_exit(1);
+	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
 	if (t->pst->comm)
 		prctl(PR_SET_NAME, t->pst->comm, 0, 0, 0);
+	__atomic_store_n(&t->state->state, TS_READY, __ATOMIC_RELEASE);
 	if (WIFSIGNALED(status)) {
 		struct rlimit none = {0, 0};
 		sigset_t all;
@@ -279,7 +303,7 @@ void restore_helper_main(struct restore_ctx *ctx, int h, pid_t parent)
 		}
 		if (pid == 0) {
 			if (c->zombie)
-				become_zombie(c);
+				become_zombie(ctx, c);
 			restore_task_main(ctx, c, me);
 		}
 	}
@@ -318,7 +342,7 @@ static int create_children(struct restore_ctx *ctx, struct restore_task *t, pid_
 			}
 			if (pid == 0) {
 				if (c->zombie)
-					become_zombie(c);
+					become_zombie(ctx, c);
 				restore_task_main(ctx, c, t->pid);
 			}
 		}
@@ -498,7 +522,7 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t pa
 	}
 	remote_area_fill(area);
 	/* the subreaper flag first: orphans of a session helper must come back to this task */
-	if (child_session(ctx, t))
+	if (child_session(ctx, t, false))
 		goto fail;
 	/* in its session and group now: members of the group may join it */
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);

@@ -260,6 +260,18 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 	default:
 		return refuse(img, "thread %d: sched_policy %d is unknown", tid, tc->sched_policy);
 	}
+	if (tc->has_seccomp_mode &&
+	    (tc->seccomp_mode > 2 || (tc->seccomp_mode == 2) != (tc->n_seccomp_filters > 0)))
+		return refuse(img, "thread %d: seccomp_mode %u with %zu filters", tid,
+			      tc->seccomp_mode, tc->n_seccomp_filters);
+	for (size_t i = 0; i < tc->n_seccomp_filters; i++) {
+		const SeccompFilter *f = tc->seccomp_filters[i];
+		if (!f->insns.len || f->insns.len % 8 || f->insns.len / 8 > BPF_MAX_INSNS ||
+		    (f->has_flags && f->flags & ~2u /* SECCOMP_FILTER_FLAG_LOG */))
+			return refuse(img, "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
+				      "invalid",
+				      tid, i, f->insns.len, f->has_flags ? f->flags : 0);
+	}
 	if (tc->nice < -20 || tc->nice > 19)
 		return refuse(img, "thread %d: nice %d out of range", tid, tc->nice);
 	if (strlen(tc->comm) >= TASK_COMM_LEN)
