@@ -191,4 +191,28 @@ struct cryo_seccomp_metadata {
 	uint64_t flags;
 };
 
+/* prctl: memory-deny-write-execute (6.3), KSM for the whole process (6.4) */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
+/* ptrace: a thread's syscall user dispatch settings (6.3) */
+#ifndef PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+#define PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG 0x4210
+struct ptrace_sud_config {
+	uint64_t mode;
+	uint64_t selector;
+	uint64_t offset;
+	uint64_t len;
+};
+#endif
+/* arch_prctl: whether CPUID faults for the thread (4.12) */
+#ifndef ARCH_GET_CPUID
+#define ARCH_GET_CPUID 0x1011
+#endif
+
 #endif

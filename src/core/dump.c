@@ -29,6 +29,7 @@
 #include "res/cow.h"
 #include "res/locks.h"
 #include "res/ns.h"
+#include "res/procstate.h"
 #include "res/mapped.h"
 #include "res/regs.h"
 
@@ -653,7 +654,9 @@ static int ask_inside(struct dump_task *t, struct dump_thread *th)
 	signals_ask_thread(b, th);
 	creds_ask_thread(b, th);
 	attrs_ask_thread(b, th);
+	procstate_ask_thread(b, th);
 	if (th->rem == &t->rem) {
+		procstate_ask(b, t);
 		batch_ask(b, &t->ans.brk, __NR_brk, 0, 0, 0, 0, 0, 0);
 		signals_ask(b, t);
 		attrs_ask(b, t);
@@ -726,7 +729,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	if ((ret = dump_sigactions(ctx, t)) || (ret = dump_timers(ctx, t)) ||
 	    (ret = dump_task_attrs(ctx, t)) || (ret = dump_seccomp(ctx, t)) ||
 	    (ret = dump_fs(ctx, t)) || (ret = shmem_ask_resident(ctx, t)) ||
-	    (ret = dump_cgroups(ctx, t)))
+	    (ret = dump_cgroups(ctx, t)) || (ret = dump_procstate(ctx, t)))
 		return ret;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)

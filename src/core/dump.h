@@ -27,6 +27,7 @@ struct thread_answers {
 	long timer_slack; /* attrs.c */
 	long tid_address_rv;
 	uint64_t clear_child_tid;
+	long cpuid; /* procstate.c: 1 unless CPUID faults for it */
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
 struct task_answers {
@@ -39,6 +40,7 @@ struct task_answers {
 	int32_t pdeathsig, subreaper;
 	long membarrier_regs;	   /* MEMBARRIER_CMD_GET_REGISTRATIONS */
 	long membarrier_probe[3]; /* each private expedited barrier: 0, or -EPERM if not ready */
+	long mdwe, memory_merge; /* procstate.c */
 	long itimer_rv[3]; /* timers.c */
 	struct kernel_itimerval itimers[3];
 };

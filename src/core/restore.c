@@ -33,6 +33,7 @@
 #include "res/cgroup.h"
 #include "res/cow.h"
 #include "res/locks.h"
+#include "res/procstate.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
 
@@ -538,7 +539,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	 * process-wide, seccomp with the threads (they inherit the filters they share with the
 	 * main thread), credentials of each thread last for it, the leader's after all others
 	 * (it makes the process-wide calls) */
-	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_rlimits_remote(ctx, t)) ||
+	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_procstate_remote(ctx, t)) ||
+	    (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
 	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))

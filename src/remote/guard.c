@@ -362,7 +362,11 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 		/* home first, then put back what was borrowed */
 		if (!r->err && !remote_park(r) && ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
 			borrow_end(r, &b);
-		pr_errno(err, "task %d: cannot map the remote-call area", r->tid);
+		pr_errno(err, "task %d: cannot map the remote-call area%s", r->tid,
+			 err == EPERM || err == EACCES
+			     ? " (a task that denies itself memory both writable and executable, "
+			       "PR_SET_MDWE, is not supported yet)"
+			     : "");
 		return (int)addr;
 	}
 	r->area = (uint64_t)addr;

@@ -526,7 +526,11 @@ int remote_map_area(struct remote *r, uint64_t exec_addr)
 		return ret;
 	}
 	if (addr < 0 && addr > -4096) {
-		pr_errno((int)-addr, "task %d: cannot map the remote-call area", r->tid);
+		pr_errno((int)-addr, "task %d: cannot map the remote-call area%s", r->tid,
+			 (int)-addr == EPERM || (int)-addr == EACCES
+			     ? " (a task that denies itself memory both writable and executable, "
+			       "PR_SET_MDWE, is not supported yet)"
+			     : "");
 		return (int)addr;
 	}
 	r->area = addr;

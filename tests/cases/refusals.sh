@@ -6,6 +6,7 @@
 #                     locks still held afterwards
 #  refuse-namespaces  a process in network, UTS and IPC namespaces of its own
 #                     (tests/progs/ns_own.c): each namespace named
+#  refuse-mdwe        a process that denied itself W+X memory (tests/progs/mdwe_hold.c)
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -51,5 +52,10 @@ refuse_namespaces_case() {
 	refusal_case refuse-namespaces ns_own "namespaces of its own (net, uts, ipc)"
 }
 
+refuse_mdwe_case() {
+	refusal_case refuse-mdwe mdwe_hold "PR_SET_MDWE"
+}
+
 register_case refuse-file-locks refuse_file_locks_case
+register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case
