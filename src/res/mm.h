@@ -17,6 +17,11 @@
 /* Not advice but kept with it: a private mapping the kernel charged as writable memory
  * (VM_ACCOUNT, "ac"): it was writable once, and must be mapped writable to get the flag. */
 #define CRYO_VMA_ACCOUNTED (1u << 16)
+/* A shared file mapping that may be made writable (VM_MAYWRITE, "mw"): the file was open for
+ * writing, and is opened so again for it, whatever the mapping's protection now. */
+#define CRYO_VMA_MAYWRITE (1u << 17)
+/* Sealed by mseal() ("sl"): sealed again, last of all */
+#define CRYO_VMA_SEALED (1u << 18)
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
