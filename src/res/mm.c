@@ -685,9 +685,9 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct 
  * page there (which gives it an anon_vma: the kernel moves a mapping without one to a fresh
  * page offset, and would merge it), moved into its own place and the page dropped: its page
  * offset does not continue the first mapping's, so the kernel keeps them apart as they were. */
-static bool needs_apart(const struct restore_task *t, size_t i)
+bool mm_vma_needs_apart(const Mm *mm, size_t i)
 {
-	const Vma *v = t->mm->vmas[i], *p = i ? t->mm->vmas[i - 1] : NULL;
+	const Vma *v = mm->vmas[i], *p = i ? mm->vmas[i - 1] : NULL;
 	return p && p->end == v->start && p->kind == VMA_KIND__VMA_ANON_PRIVATE &&
 	       v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->flags & MAP_GROWSDOWN) &&
 	       !(p->flags & MAP_GROWSDOWN) && (vma_map_prot(v) & PROT_WRITE);
@@ -726,7 +726,7 @@ static void map_vma(struct restore_task *t, size_t i, uint64_t apart_at, struct 
 	uint64_t len = v->end - v->start;
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
-	if (apart_at && needs_apart(t, i)) {
+	if (apart_at && mm_vma_needs_apart(t->mm, i)) {
 		layout_add(lb, "map memory apart", (long)apart_at, __NR_mmap, apart_at, len,
 			   vma_map_prot(v), flags, -1, 0);
 		layout_add(lb, "give memory a page", 0, __NR_madvise, apart_at, PAGE_SIZE,
@@ -778,7 +778,7 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	/* where mappings are made to be moved into place apart from a neighbour */
 	uint64_t apart_len = 0, apart_at = 0;
 	for (size_t i = 0; i < t->mm->n_vmas; i++)
-		if (needs_apart(t, i) && t->mm->vmas[i]->end - t->mm->vmas[i]->start > apart_len)
+		if (mm_vma_needs_apart(t->mm, i) && t->mm->vmas[i]->end - t->mm->vmas[i]->start > apart_len)
 			apart_len = t->mm->vmas[i]->end - t->mm->vmas[i]->start;
 	if (apart_len && !(apart_at = free_stretch(t, apart_len)))
 		pr_warn("task %d: no room to keep its neighbouring mappings apart: some may merge",

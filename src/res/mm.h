@@ -37,6 +37,8 @@ static inline uint32_t vma_map_prot(const Vma *v)
 	bool grow = (v->madvise & CRYO_VMA_ACCOUNTED) && !(v->flags & MAP_SHARED);
 	return v->prot | (grow ? PROT_WRITE : 0);
 }
+/* Must VMA i be mapped apart and moved into place, to stay apart from its neighbour below? */
+bool mm_vma_needs_apart(const Mm *mm, size_t i);
 /* Index of the VMA holding [addr, addr+len), or -1 */
 int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);
 
