@@ -181,7 +181,9 @@ static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
 			return -ENOTSUP;
 		}
 	}
-	if (s->pkey) {
+	/* the kernel gives execute-only memory a key of its own (x86 PKU), and gives it again
+	 * when the restore makes the mapping execute-only; any other key is the program's */
+	if (s->pkey && strcmp(s->perms, "--xp") && strcmp(s->perms, "--xs")) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) has memory protection key %d "
 		       "(pkey_mprotect): cryo cannot restore protection keys",
 		       t->pid, s->start, s->end, s->path[0] ? s->path : "anonymous", s->pkey);
