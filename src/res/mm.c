@@ -148,7 +148,7 @@ static const struct {
     {"nh", VF_KEPT, NULL},
     {"mg", VF_KEPT, NULL},
     {"sl", VF_KEPT, NULL},
-    {"gu", VF_KEPT, NULL}, /* guard pages may be there: pages.c finds and saves them */
+    {"gu", VF_KEPT, NULL},   /* guard pages may be there: pages.c finds and saves them */
     {"sd", VF_LAYOUT, NULL}, /* soft-dirty: set on every new mapping where it exists */
     {"de", VF_REFUSE, "cannot be expanded (VM_DONTEXPAND)"},
     {"dp", VF_REFUSE, "is droppable (MAP_DROPPABLE)"},
@@ -780,7 +780,8 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	/* where mappings are made to be moved into place apart from a neighbour */
 	uint64_t apart_len = 0, apart_at = 0;
 	for (size_t i = 0; i < t->mm->n_vmas; i++)
-		if (mm_vma_needs_apart(t->mm, i) && t->mm->vmas[i]->end - t->mm->vmas[i]->start > apart_len)
+		if (mm_vma_needs_apart(t->mm, i) &&
+		    t->mm->vmas[i]->end - t->mm->vmas[i]->start > apart_len)
 			apart_len = t->mm->vmas[i]->end - t->mm->vmas[i]->start;
 	if (apart_len && !(apart_at = free_stretch(t, apart_len)))
 		pr_warn("task %d: no room to keep its neighbouring mappings apart: some may merge",
@@ -902,8 +903,9 @@ static int seal_vmas(struct restore_task *t)
 				return ret;
 			for (int k = 0; k < b.n; k++)
 				if ((rv = batch_result(&b, k)) < 0) {
-					pr_errno((int)-rv, "task %d: cannot seal its mapping at %#lx",
-						 t->pid, b.e[k][1]);
+					pr_errno((int)-rv,
+						 "task %d: cannot seal its mapping at %#lx", t->pid,
+						 b.e[k][1]);
 					return (int)rv;
 				}
 			b.n = 0;

@@ -375,7 +375,8 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 			/* a kernel without guard pages has none to find */
 			w->no_guard = true;
 			guard = 0;
-			arg.category_anyof_mask = arg.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+			arg.category_anyof_mask = arg.return_mask =
+			    PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 			n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
 		}
 		if (n < 0) {
@@ -552,8 +553,8 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		else if (vma_has_content(v))
 			ret = scan_vma(&w, pagemap_fd, i);
 		/* shared mappings: their data is in their objects, guards in their page tables */
-		if (!ret && (v->kind == VMA_KIND__VMA_ANON_SHARED ||
-			     v->kind == VMA_KIND__VMA_FILE_SHARED))
+		if (!ret &&
+		    (v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED))
 			ret = scan_guards(&w, pagemap_fd, v);
 	}
 	if (!ret)
