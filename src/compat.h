@@ -44,6 +44,18 @@ struct pm_scan_arg {
 #define PAGE_IS_HUGE (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
 #endif
+/* Linux 6.14: pages marked as guards by MADV_GUARD_INSTALL, in PAGEMAP_SCAN's categories */
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD (1 << 8)
+#endif
+/* Linux 6.13: guard pages (a fault on them is SIGSEGV, whatever the protection) */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+/* Linux 6.10: mseal(2) */
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
 
 /* The kernel's own layouts of what remote calls read and write in a task (x86-64), which
  * differ from glibc's types of the same names. */

@@ -451,7 +451,8 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 			return refuse(img,
 				      "mapping %#lx: flags %#x: MAP_ANONYMOUS does not fit kind %d",
 				      v->start, v->flags, v->kind);
-		if (v->madvise & ~(0x1ffu | CRYO_VMA_ACCOUNTED))
+		if (v->madvise &
+		    ~(0x1ffu | CRYO_VMA_ACCOUNTED | CRYO_VMA_MAYWRITE | CRYO_VMA_SEALED))
 			return refuse(img, "mapping %#lx: madvise %#x has unknown bits", v->start,
 				      v->madvise);
 		bool file =
@@ -482,6 +483,19 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		return refuse(img, "auxv has %zu words", mm->n_auxv);
 	if (!mm->exe_path || mm->exe_path[0] != '/')
 		return refuse(img, "exe_path is not an absolute path");
+	prev_end = 0;
+	for (size_t i = 0; i < mm->n_guards; i++) {
+		PageRun *g = mm->guards[i];
+		int vi;
+		if (!g->nr_pages || g->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
+		    g->vaddr % PAGE_SIZE || g->vaddr < prev_end ||
+		    (vi = mm_find_vma(mm, g->vaddr, g->nr_pages * PAGE_SIZE)) < 0 ||
+		    mm->vmas[vi]->kind >= VMA_KIND__VMA_VDSO)
+			return refuse(img,
+				      "guard pages %zu (%#lx, %lu pages) do not fit the layout", i,
+				      g->vaddr, g->nr_pages);
+		prev_end = g->vaddr + g->nr_pages * PAGE_SIZE;
+	}
 	for (size_t i = 0; i < mm->n_prefork; i++) {
 		PreforkPage *pp = mm->prefork[i];
 		struct restore_task *prov = restore_find_task(ctx, pp->provider);

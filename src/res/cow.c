@@ -336,6 +336,29 @@ static int write_own(struct restore_task *t, struct restore_task *parent, bool a
 	return 0;
 }
 
+/* A VMA that must not merge with its neighbour below (mm_vma_needs_apart): made elsewhere,
+ * given a page (an anon_vma, so that the move keeps its page offset), moved over the place
+ * reserved for it, the page dropped. */
+static int build_apart(struct restore_task *t, const Vma *v)
+{
+	size_t len = v->end - v->start;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (v->flags & MAP_NORESERVE), -1, 0);
+	if (m == MAP_FAILED) {
+		child_fail(t, errno, "cannot map copy-on-write memory for %#lx", v->start);
+		return -1;
+	}
+	m[0] = 0;
+	if (mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)v->start) !=
+		(void *)v->start ||
+	    madvise((void *)v->start, PAGE_SIZE, MADV_DONTNEED)) {
+		child_fail(t, errno, "cannot move copy-on-write memory to %#lx", v->start);
+		munmap(m, len);
+		return -1;
+	}
+	return 0;
+}
+
 /* Child phase, before the task creates children: build (or keep) the kept VMAs, write this
  * task's own pages into them, and the versions its children share of the others. */
 int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
@@ -370,6 +393,8 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 					   v->start);
 				return -1;
 			}
+			if (mm_vma_needs_apart(mm, k) && build_apart(t, v))
+				return -1;
 		} else if (mprotect((void *)v->start, v->end - v->start, PROT_READ | PROT_WRITE)) {
 			/* inherited from the parent, which built it */
 			child_fail(t, errno, "copy-on-write memory at %#lx is not there", v->start);

@@ -50,6 +50,7 @@ struct smaps_vma {
 	uint64_t ino;
 	char path[4096];
 	char vmflags[256];
+	int pkey; /* ProtectionKey: */
 };
 
 static bool has_vmflag(const char *flags, const char *f)
@@ -113,6 +114,84 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 	return 0;
 }
 
+/* Every VmFlags letter of /proc/PID/smaps, and what the restore does about it. A letter cryo
+ * does not know, or knows it cannot bring back, refuses the dump: nothing is lost silently. */
+enum vmflag_fate {
+	VF_LAYOUT, /* follows from protection, kind and flags the VMA is mapped with */
+	VF_KEPT,   /* saved and given again (advice, lock, seal...) */
+	VF_REFUSE, /* the restore could not give it back */
+};
+static const struct {
+	char name[3];
+	uint8_t fate;
+	const char *what;
+} vmflags_known[] = {
+    {"rd", VF_LAYOUT, NULL},
+    {"wr", VF_LAYOUT, NULL},
+    {"ex", VF_LAYOUT, NULL},
+    {"sh", VF_LAYOUT, NULL},
+    {"mr", VF_LAYOUT, NULL},
+    {"mw", VF_KEPT, NULL},
+    {"me", VF_LAYOUT, NULL},
+    {"ms", VF_LAYOUT, NULL},
+    {"gd", VF_KEPT, NULL},
+    {"lo", VF_KEPT, NULL},
+    {"sr", VF_KEPT, NULL},
+    {"rr", VF_KEPT, NULL},
+    {"dc", VF_KEPT, NULL},
+    {"lf", VF_KEPT, NULL},
+    {"ac", VF_KEPT, NULL},
+    {"nr", VF_KEPT, NULL},
+    {"wf", VF_KEPT, NULL},
+    {"dd", VF_KEPT, NULL},
+    {"hg", VF_KEPT, NULL},
+    {"nh", VF_KEPT, NULL},
+    {"mg", VF_KEPT, NULL},
+    {"sl", VF_KEPT, NULL},
+    {"gu", VF_KEPT, NULL},   /* guard pages may be there: pages.c finds and saves them */
+    {"sd", VF_LAYOUT, NULL}, /* soft-dirty: set on every new mapping where it exists */
+    {"de", VF_REFUSE, "cannot be expanded (VM_DONTEXPAND)"},
+    {"dp", VF_REFUSE, "is droppable (MAP_DROPPABLE)"},
+    {"um", VF_REFUSE, "is registered with a userfaultfd"},
+    {"uw", VF_REFUSE, "is registered with a userfaultfd"},
+    {"ui", VF_REFUSE, "is registered with a userfaultfd"},
+    {"mm", VF_REFUSE, "maps driver memory (VM_MIXEDMAP)"},
+    {"sf", VF_REFUSE, "is a synchronous (MAP_SYNC) mapping"},
+    {"ar", VF_REFUSE, "has an architecture flag (VM_ARCH_1)"},
+    {"ss", VF_REFUSE, "is a shadow stack"},
+    {"mt", VF_REFUSE, "has memory tagging"},
+};
+
+/* Refuses a VMA with a flag the restore would lose, naming the task, the mapping and it */
+static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
+{
+	char word[8];
+	int n;
+
+	for (const char *p = s->vmflags; sscanf(p, " %7s%n", word, &n) == 1; p += n) {
+		size_t k = 0, nk = sizeof(vmflags_known) / sizeof(vmflags_known[0]);
+		while (k < nk && strcmp(vmflags_known[k].name, word))
+			k++;
+		if (k == nk || vmflags_known[k].fate == VF_REFUSE) {
+			pr_err("task %d: mapping %#lx-%#lx (%s) %s (VmFlags '%s'): cryo cannot "
+			       "restore that",
+			       t->pid, s->start, s->end, s->path[0] ? s->path : "anonymous",
+			       k == nk ? "has a flag cryo does not know" : vmflags_known[k].what,
+			       word);
+			return -ENOTSUP;
+		}
+	}
+	/* the kernel gives execute-only memory a key of its own (x86 PKU), and gives it again
+	 * when the restore makes the mapping execute-only; any other key is the program's */
+	if (s->pkey && strcmp(s->perms, "--xp") && strcmp(s->perms, "--xs")) {
+		pr_err("task %d: mapping %#lx-%#lx (%s) has memory protection key %d "
+		       "(pkey_mprotect): cryo cannot restore protection keys",
+		       t->pid, s->start, s->end, s->path[0] ? s->path : "anonymous", s->pkey);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s, Vma **out)
 {
 	Vma *v = A_NEW(&ctx->arena, Vma, VMA);
@@ -125,6 +204,9 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	v->end = s->end;
 	ret = classify(t, s, v);
 	if (ret)
+		return ret;
+	if (v->kind != VMA_KIND__VMA_VDSO && v->kind != VMA_KIND__VMA_VVAR &&
+	    v->kind != VMA_KIND__VMA_VVAR_VCLOCK && (ret = check_vmflags(t, s)))
 		return ret;
 	v->prot = (s->perms[0] == 'r' ? PROT_READ : 0) | (s->perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (s->perms[2] == 'x' ? PROT_EXEC : 0);
@@ -144,7 +226,11 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0) |
 		     (has_vmflag(f, "sr") ? CRYO_MADV_SEQUENTIAL : 0) |
 		     (has_vmflag(f, "rr") ? CRYO_MADV_RANDOM : 0) |
-		     (has_vmflag(f, "ac") ? CRYO_VMA_ACCOUNTED : 0);
+		     (has_vmflag(f, "ac") ? CRYO_VMA_ACCOUNTED : 0) |
+		     (has_vmflag(f, "sl") ? CRYO_VMA_SEALED : 0);
+	/* a shared file mapping is writable only if its file was open for writing */
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED && has_vmflag(f, "mw"))
+		v->madvise |= CRYO_VMA_MAYWRITE;
 	if (has_vmflag(f, "lo")) {
 		v->has_locked = true;
 		v->locked = true;
@@ -197,8 +283,11 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 			   &s.pgoff, &s.dev_major, &s.dev_minor, &s.ino, &pos) >= 7) {
 			snprintf(s.path, sizeof(s.path), "%s", line + pos);
 			s.vmflags[0] = 0;
+			s.pkey = 0;
 			cur = s;
 			have = true;
+		} else if (have && !strncmp(line, "ProtectionKey:", 14)) {
+			cur.pkey = atoi(line + 14);
 		} else if (have && !strncmp(line, "VmFlags:", 8)) {
 			Vma *v = NULL;
 			snprintf(cur.vmflags, sizeof(cur.vmflags), "%s", line + 8);
@@ -414,7 +503,10 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
 		struct svc_file f = {.kind = SVC_FILE, .path = v->path, .flags = O_RDONLY};
-		if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE))
+		/* the access the original open file had: a shared mapping of a file open for
+		 * writing may be made writable later (mprotect), one of a read-only file not */
+		if (v->kind == VMA_KIND__VMA_FILE_SHARED &&
+		    ((v->prot & PROT_WRITE) || (v->madvise & CRYO_VMA_MAYWRITE)))
 			f.flags = O_RDWR;
 		ret = add_svc(ctx, t, f);
 		if (ret < 0)
@@ -589,15 +681,66 @@ static int move_vdso(struct restore_task *t, const struct vdso_set *cur, struct 
 	return 0;
 }
 
-static void map_vma(struct restore_task *t, size_t i, struct layout_batch *lb)
+/* Two private anonymous mappings side by side were apart in the dumped task (one was moved
+ * by mremap after it had pages: it keeps the page offset of its first place), but mapped anew
+ * at their places they would merge into one. The second is mapped at a free place, given a
+ * page there (which gives it an anon_vma: the kernel moves a mapping without one to a fresh
+ * page offset, and would merge it), moved into its own place and the page dropped: its page
+ * offset does not continue the first mapping's, so the kernel keeps them apart as they were. */
+bool mm_vma_needs_apart(const Mm *mm, size_t i)
+{
+	const Vma *v = mm->vmas[i], *p = i ? mm->vmas[i - 1] : NULL;
+	return p && p->end == v->start && p->kind == VMA_KIND__VMA_ANON_PRIVATE &&
+	       v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->flags & MAP_GROWSDOWN) &&
+	       !(p->flags & MAP_GROWSDOWN) && (vma_map_prot(v) & PROT_WRITE);
+}
+
+/* A stretch of len bytes free in the dumped layout and away from the remote-call area, with
+ * a page to spare on each side; 0 if there is none */
+static uint64_t free_stretch(const struct restore_task *t, uint64_t len)
+{
+	uint64_t cand = 1ull << 32;
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < t->mm->n_vmas; i++) {
+			const Vma *v = t->mm->vmas[i];
+			if (v->end + PAGE_SIZE <= cand)
+				continue;
+			if (cand + len + PAGE_SIZE <= v->start)
+				break;
+			cand = v->end + PAGE_SIZE;
+		}
+		if (!(cand < t->area + REMOTE_AREA_SIZE + PAGE_SIZE &&
+		      t->area < cand + len + PAGE_SIZE))
+			break;
+		/* the area is in the way: after it (it lies in a gap of the layout) */
+		cand = t->area + REMOTE_AREA_SIZE + PAGE_SIZE;
+	}
+	if (cand < t->area + REMOTE_AREA_SIZE + PAGE_SIZE && t->area < cand + len + PAGE_SIZE)
+		return 0;
+	return cand + len <= TASK_SIZE_MAX ? cand : 0;
+}
+
+static void map_vma(struct restore_task *t, size_t i, uint64_t apart_at, struct layout_batch *lb)
 {
 	Vma *v = t->mm->vmas[i];
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
+	uint64_t len = v->end - v->start;
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
+	if (apart_at && mm_vma_needs_apart(t->mm, i)) {
+		layout_add(lb, "map memory apart", (long)apart_at, __NR_mmap, apart_at, len,
+			   vma_map_prot(v), flags, -1, 0);
+		layout_add(lb, "give memory a page", 0, __NR_madvise, apart_at, PAGE_SIZE,
+			   MADV_POPULATE_WRITE, 0, 0, 0);
+		layout_add(lb, "move memory into place", (long)v->start, __NR_mremap, apart_at, len,
+			   len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start, 0);
+		layout_add(lb, "drop a page", 0, __NR_madvise, v->start, PAGE_SIZE, MADV_DONTNEED,
+			   0, 0, 0);
+		return;
+	}
 	layout_add(lb, v->path ? "map a file" : "map memory", (long)v->start, __NR_mmap, v->start,
-		   v->end - v->start, vma_map_prot(v), flags, fd, fd >= 0 ? v->pgoff : 0);
+		   len, vma_map_prot(v), flags, fd, fd >= 0 ? v->pgoff : 0);
 }
 
 static int unregister_rseq(struct restore_task *t)
@@ -634,13 +777,22 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	ret = unmap_all_but(t, &cur, lb);
 	if (!ret)
 		ret = move_vdso(t, &cur, lb);
+	/* where mappings are made to be moved into place apart from a neighbour */
+	uint64_t apart_len = 0, apart_at = 0;
+	for (size_t i = 0; i < t->mm->n_vmas; i++)
+		if (mm_vma_needs_apart(t->mm, i) &&
+		    t->mm->vmas[i]->end - t->mm->vmas[i]->start > apart_len)
+			apart_len = t->mm->vmas[i]->end - t->mm->vmas[i]->start;
+	if (apart_len && !(apart_at = free_stretch(t, apart_len)))
+		pr_warn("task %d: no room to keep its neighbouring mappings apart: some may merge",
+			t->pid);
 	for (size_t i = 0; !ret && i < t->mm->n_vmas; i++) {
 		if (kind_slot(t->mm->vmas[i]->kind) >= 0 || (t->vma_kept && t->vma_kept[i]))
 			continue;
-		if (lb->b.n == BATCH_MAX)
+		if (lb->b.n >= BATCH_MAX - 3)
 			ret = layout_run(t, lb);
 		if (!ret)
-			map_vma(t, i, lb);
+			map_vma(t, i, apart_at, lb);
 	}
 	if (!ret)
 		ret = layout_run(t, lb);
@@ -669,6 +821,99 @@ struct prctl_mm_map_v1 {
 	uint32_t exe_fd;
 };
 
+/* Does the page image hold any page of v? */
+static bool vma_has_run(const struct restore_task *t, const Vma *v)
+{
+	const Pagemap *pm = t->pagemap;
+	size_t lo = 0, hi = pm ? pm->n_runs : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const PageRun *r = pm->runs[mid];
+		if (r->vaddr + r->nr_pages * PAGE_SIZE <= v->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < (pm ? pm->n_runs : 0) && pm->runs[lo]->vaddr < v->end;
+}
+
+static int run_checked(struct restore_task *t, struct remote_batch *b, const char *what)
+{
+	int ret = remote_batch_run(&t->rem, b);
+	if (ret)
+		return ret;
+	for (int k = 0; k < b->n; k++) {
+		long rv = batch_result(b, k);
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot %s at %#lx (call %ld)", t->pid, what,
+				 b->e[k][1], b->e[k][0]);
+			return (int)rv;
+		}
+	}
+	b->n = 0;
+	return 0;
+}
+
+/* Before protections and locks: the accounting of read-only private memory, guard pages. */
+static int prepare_vmas(struct restore_task *t)
+{
+	Mm *mm = t->mm;
+	struct remote_batch b = {0};
+	size_t g = 0; /* next guard run */
+	int ret;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		Vma *v = mm->vmas[i];
+		bool kept = t->vma_kept && t->vma_kept[i];
+		if (b.n > BATCH_MAX - 3 && (ret = run_checked(t, &b, "prepare a mapping")))
+			return ret;
+		/* a private anonymous mapping made read-only keeps its accounting (ac) only if it
+		 * has had a page (an anon_vma): one is made and dropped, which leaves no content.
+		 * It is mapped writable until its protection is set (vma_map_prot). */
+		if ((v->madvise & CRYO_VMA_ACCOUNTED) && v->kind == VMA_KIND__VMA_ANON_PRIVATE &&
+		    !(v->prot & PROT_WRITE) && !kept && !vma_has_run(t, v)) {
+			batch_add(&b, __NR_madvise, v->start, PAGE_SIZE, MADV_POPULATE_WRITE, 0, 0,
+				  0);
+			batch_add(&b, __NR_madvise, v->start, PAGE_SIZE, MADV_DONTNEED, 0, 0, 0);
+		}
+		/* guard pages, before mlock, which does not allow them */
+		for (; g < mm->n_guards && mm->guards[g]->vaddr < v->end; g++) {
+			if (b.n == BATCH_MAX && (ret = run_checked(t, &b, "install guard pages")))
+				return ret;
+			batch_add(&b, __NR_madvise, mm->guards[g]->vaddr,
+				  mm->guards[g]->nr_pages * PAGE_SIZE, MADV_GUARD_INSTALL, 0, 0, 0);
+		}
+	}
+	return b.n ? run_checked(t, &b, "prepare a mapping") : 0;
+}
+
+/* Seal what was sealed (mseal): last, nothing may change these mappings afterwards. */
+static int seal_vmas(struct restore_task *t)
+{
+	struct remote_batch b = {0};
+	long rv;
+
+	for (size_t i = 0; i <= t->mm->n_vmas; i++) {
+		Vma *v = i < t->mm->n_vmas ? t->mm->vmas[i] : NULL;
+		if (v && (v->madvise & CRYO_VMA_SEALED))
+			batch_add(&b, __NR_mseal, v->start, v->end - v->start, 0, 0, 0, 0);
+		if (b.n && (b.n == BATCH_MAX || !v)) {
+			int ret = remote_batch_run(&t->rem, &b);
+			if (ret)
+				return ret;
+			for (int k = 0; k < b.n; k++)
+				if ((rv = batch_result(&b, k)) < 0) {
+					pr_errno((int)-rv,
+						 "task %d: cannot seal its mapping at %#lx", t->pid,
+						 b.e[k][1]);
+					return (int)rv;
+				}
+			b.n = 0;
+		}
+	}
+	return 0;
+}
+
 /* After the pages are in: advice and locks, then the mm fields. */
 int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -695,6 +940,9 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 	int ret;
 
 	struct remote_batch b = {0};
+	ret = prepare_vmas(t);
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
 		for (size_t a = 0; a < sizeof(advice_map) / sizeof(advice_map[0]); a++)
@@ -736,5 +984,5 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 			 mm->brk, mm->start_stack, mm->exe_path);
 		return (int)rv;
 	}
-	return 0;
+	return seal_vmas(t);
 }

@@ -17,6 +17,11 @@
 /* Not advice but kept with it: a private mapping the kernel charged as writable memory
  * (VM_ACCOUNT, "ac"): it was writable once, and must be mapped writable to get the flag. */
 #define CRYO_VMA_ACCOUNTED (1u << 16)
+/* A shared file mapping that may be made writable (VM_MAYWRITE, "mw"): the file was open for
+ * writing, and is opened so again for it, whatever the mapping's protection now. */
+#define CRYO_VMA_MAYWRITE (1u << 17)
+/* Sealed by mseal() ("sl"): sealed again, last of all */
+#define CRYO_VMA_SEALED (1u << 18)
 
 #define TASK_SIZE_MAX 0x7ffffffff000ULL
 
@@ -32,6 +37,8 @@ static inline uint32_t vma_map_prot(const Vma *v)
 	bool grow = (v->madvise & CRYO_VMA_ACCOUNTED) && !(v->flags & MAP_SHARED);
 	return v->prot | (grow ? PROT_WRITE : 0);
 }
+/* Must VMA i be mapped apart and moved into place, to stay apart from its neighbour below? */
+bool mm_vma_needs_apart(const Mm *mm, size_t i);
 /* Index of the VMA holding [addr, addr+len), or -1 */
 int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);
 

@@ -72,6 +72,7 @@ struct page_writer {
 	size_t riov_start; /* ... and where in the buffer it starts */
 	int mem_fd;	   /* /proc/PID/mem */
 	PageRun *last;
+	bool no_guard; /* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
 };
 
 static void *ring_writer(void *arg)
@@ -302,12 +303,53 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 	return 0;
 }
 
+/* A run of guard pages: no data, a marker the restore installs again */
+static int add_guard(struct page_writer *w, uint64_t start, uint64_t end)
+{
+	Mm *mm = w->t->mm;
+	PageRun *last = mm->n_guards ? mm->guards[mm->n_guards - 1] : NULL;
+	if (last && last->vaddr + last->nr_pages * PAGE_SIZE == start) {
+		last->nr_pages += (end - start) / PAGE_SIZE;
+		return 0;
+	}
+	PageRun *run = A_NEW(&w->ctx->arena, PageRun, PAGE_RUN);
+	if (!run || !DUMP_PUSH(w->ctx, mm->guards, mm->n_guards, run))
+		return -ENOMEM;
+	run->vaddr = start;
+	run->nr_pages = (end - start) / PAGE_SIZE;
+	return 0;
+}
+
+/* Queue the pages of [start, end) but those shared copy-on-write with the parent, which
+ * come from the parent. */
+static int queue_own(struct page_writer *w, size_t vi, uint64_t start, uint64_t end, int src)
+{
+	Vma *v = w->t->mm->vmas[vi];
+	for (uint64_t a = start; a < end;) {
+		uint64_t b = a;
+		while (b < end && !cow_page_shared(w->t, vi, (b - v->start) / PAGE_SIZE))
+			b += PAGE_SIZE;
+		if (b > a) {
+			int ret = queue(w, a, b - a, src, a);
+			if (ret)
+				return ret;
+		}
+		a = b;
+		while (a < end && cow_page_shared(w->t, vi, (a - v->start) / PAGE_SIZE))
+			a += PAGE_SIZE;
+	}
+	return 0;
+}
+
 static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 {
 	static struct page_region vec[SCAN_VEC];
 	Vma *v = w->t->mm->vmas[vi];
 	bool private_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
+	uint64_t guard = w->no_guard ? 0 : PAGE_IS_GUARD;
+	/* a guard page is a marker in the page table, which the scan shows as "swapped" too:
+	 * it has no data, and reading it would fail (EFAULT) */
 	struct pm_scan_arg arg = {
 	    .size = sizeof(arg),
 	    .start = v->start,
@@ -316,10 +358,11 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	    .vec_len = SCAN_VEC,
 	    .category_inverted = exclude,
 	    .category_mask = exclude,
-	    .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard,
+	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard,
 	};
-	/* process_vm_readv needs a readable mapping, and must not touch shared pages */
+	/* process_vm_readv needs a readable mapping, and must not touch shared pages; reads
+	 * through /proc/PID/mem are forced (FOLL_FORCE): PROT_NONE and write-only pages too */
 	int src = w->pin_ok && (v->prot & PROT_READ) ? -1 : w->mem_fd;
 
 	uint64_t done = v->start; /* everything below is queued */
@@ -328,6 +371,14 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	while (done < v->end) {
 		arg.start = done;
 		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && errno == EINVAL && guard) {
+			/* a kernel without guard pages has none to find */
+			w->no_guard = true;
+			guard = 0;
+			arg.category_anyof_mask = arg.return_mask =
+			    PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+			n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+		}
 		if (n < 0) {
 			int err = errno;
 			pr_errno(err, "task %d: PAGEMAP_SCAN of %#lx-%#lx failed", w->t->pid,
@@ -338,30 +389,65 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 		 * the next walk starts after what is queued, never before */
 		for (long i = 0; i < n; i++) {
 			uint64_t start = vec[i].start > done ? vec[i].start : done;
+			int ret;
 			if (vec[i].end <= start)
 				continue;
-			/* pages shared copy-on-write with the parent come from the parent */
-			for (uint64_t a = start; a < vec[i].end;) {
-				uint64_t b = a;
-				while (b < vec[i].end &&
-				       !cow_page_shared(w->t, vi, (b - v->start) / PAGE_SIZE))
-					b += PAGE_SIZE;
-				if (b > a) {
-					int ret = queue(w, a, b - a, src, a);
-					if (ret)
-						return ret;
-				}
-				a = b;
-				while (a < vec[i].end &&
-				       cow_page_shared(w->t, vi, (a - v->start) / PAGE_SIZE))
-					a += PAGE_SIZE;
-			}
+			if (vec[i].categories & guard)
+				ret = add_guard(w, start, vec[i].end);
+			else
+				ret = queue_own(w, vi, start, vec[i].end, src);
+			if (ret)
+				return ret;
 			done = vec[i].end;
 		}
 		if (n < SCAN_VEC) {
 			if (arg.walk_end >= v->end || arg.walk_end <= done)
 				break;
 		}
+		if (arg.walk_end > done)
+			done = arg.walk_end;
+	}
+	return 0;
+}
+
+/* Only the guard pages of a mapping whose content is read elsewhere (or not at all) */
+static int scan_guards(struct page_writer *w, int pagemap_fd, Vma *v)
+{
+	static struct page_region vec[SCAN_VEC];
+	struct pm_scan_arg arg = {
+	    .size = sizeof(arg),
+	    .end = v->end,
+	    .vec = (uint64_t)vec,
+	    .vec_len = SCAN_VEC,
+	    .category_anyof_mask = PAGE_IS_GUARD,
+	    .return_mask = PAGE_IS_GUARD,
+	};
+	uint64_t done = v->start;
+
+	while (!w->no_guard && done < v->end) {
+		arg.start = done;
+		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && errno == EINVAL) {
+			w->no_guard = true;
+			break;
+		}
+		if (n < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: PAGEMAP_SCAN of %#lx-%#lx failed", w->t->pid,
+				 arg.start, arg.end);
+			return -err;
+		}
+		for (long i = 0; i < n; i++) {
+			uint64_t start = vec[i].start > done ? vec[i].start : done;
+			if (vec[i].end <= start)
+				continue;
+			int ret = add_guard(w, start, vec[i].end);
+			if (ret)
+				return ret;
+			done = vec[i].end;
+		}
+		if (n < SCAN_VEC && (arg.walk_end >= v->end || arg.walk_end <= done))
+			break;
 		if (arg.walk_end > done)
 			done = arg.walk_end;
 	}
@@ -466,6 +552,10 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))
 			ret = scan_vma(&w, pagemap_fd, i);
+		/* shared mappings: their data is in their objects, guards in their page tables */
+		if (!ret &&
+		    (v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED))
+			ret = scan_guards(&w, pagemap_fd, v);
 	}
 	if (!ret)
 		ret = flush(&w);
