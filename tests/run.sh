@@ -266,6 +266,27 @@ skip() {
 	echo "skip  $1: $2"
 }
 
+# run_sub_case NAME FUNC [ARG...]: FUNC (a step of a case file) reported as its own case NAME,
+# in a fresh $DIR; FUNC may set SKIP (a reason) to be counted as skipped.
+run_sub_case() {
+	local name=$1 func=$2 t0
+	shift 2
+	t0=$(now)
+	REASON=
+	SKIP=
+	SHELL_JOB=
+	DIR=$OUT/$name
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	"$func" "$@"
+	kill_leftovers
+	if [ -n "$SKIP" ] && [ -z "$REASON" ]; then
+		skip "$name" "$SKIP"
+		return
+	fi
+	report "$name" "$t0"
+}
+
 # --- the steps of a mode -------------------------------------------------------------------
 
 # start_test NAME: start the program in $DIR; sets PID.

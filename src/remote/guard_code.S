@@ -6,6 +6,7 @@
  * untraced (cryo is gone), the signal's disposition is "ignore" and the thread falls through
  * into rt_sigreturn on its frame, which puts back its own registers, mask and FPU state.
  * Only relative jumps: the code runs anywhere. */
+#include "batch_loop.inc"
 	.section .rodata
 	.globl cryo_guard_code, cryo_guard_code_end
 	.globl cryo_guard_call, cryo_guard_stop, cryo_guard_recover, cryo_guard_sys
@@ -30,19 +31,7 @@ cryo_guard_sys:				/* one call in stop mode (ends at the syscall exit) */
 	syscall
 	jmp	.Lrecover
 cryo_guard_batch:			/* %rbx: table of {nr, a1..a6, result}, nr -1 ends it */
-1:	movq	(%rbx), %rax
-	cmpq	$-1, %rax
-	je	.Lstop
-	movq	8(%rbx), %rdi
-	movq	16(%rbx), %rsi
-	movq	24(%rbx), %rdx
-	movq	32(%rbx), %r10
-	movq	40(%rbx), %r8
-	movq	48(%rbx), %r9
-	syscall
-	movq	%rax, 56(%rbx)
-	addq	$64, %rbx
-	jmp	1b
+	BATCH_LOOP .Lstop
 cryo_guard_code_end:
 
 /* Borrowed for the two calls made before the area exists and after it is gone (guard.c):

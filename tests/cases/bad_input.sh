@@ -210,24 +210,8 @@ damage_files_truncated() {
 BROKEN_CASES="core_truncated core_wrong_magic mm_random mm_all_random pagemap_random
 	pages_truncated inventory_wrong_magic pstree_missing files_truncated"
 
-# Run FUNC as case NAME with the reporting of run.sh.
-run_case() {
-	local name=bad-input/$1 func=$2 t0
-	t0=$(now)
-	REASON=
-	SKIP=
-	SHELL_JOB=
-	DIR=$OUT/$name
-	rm -rf "$DIR"
-	mkdir -p "$DIR"
-	"$func"
-	kill_leftovers
-	if [ -n "$SKIP" ] && [ -z "$REASON" ]; then
-		skip "$name" "$SKIP"
-		return
-	fi
-	report "$name" "$t0"
-}
+# Run FUNC as case bad-input/NAME (run_sub_case in run.sh).
+run_case() { run_sub_case "bad-input/$1" "$2"; }
 
 images_good_dump() {
 	start_test "$VICTIM" && dump "$DIR/img" && gone_after_dump || return 1

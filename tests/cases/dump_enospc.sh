@@ -87,24 +87,11 @@ enospc_point() {
 	check
 }
 
-# Run as case NAME with the reporting of run.sh.
+# enospc_case NAME ARGS: enospc_point ARGS as case dump-enospc/NAME.
 enospc_case() {
-	local name=dump-enospc/$1 t0
+	local name=$1
 	shift
-	t0=$(now)
-	REASON=
-	SKIP=
-	SHELL_JOB=
-	DIR=$OUT/$name
-	rm -rf "$DIR"
-	mkdir -p "$DIR"
-	enospc_point "$@"
-	kill_leftovers
-	if [ -n "$SKIP" ] && [ -z "$REASON" ]; then
-		skip "$name" "$SKIP"
-		return
-	fi
-	report "$name" "$t0"
+	run_sub_case "dump-enospc/$name" enospc_point "$@"
 }
 
 dump_enospc_cases() {

@@ -191,19 +191,10 @@ case_idir_restore_image() {
 	restore "$DIR/img" && check
 }
 
-# Run FUNC as case NAME with the reporting of run.sh.
 idir_case() {
-	local name=images-dir/$1 func=$2 t0
-	shift 2
-	t0=$(now)
-	REASON=
-	SHELL_JOB=
-	DIR=$OUT/$name
-	rm -rf "$DIR"
-	mkdir -p "$DIR"
-	"$func" "$@"
-	kill_leftovers
-	report "$name" "$t0"
+	local name=$1
+	shift
+	run_sub_case "images-dir/$name" "$@"
 }
 
 images_dir_cases() {

@@ -21,24 +21,8 @@
 
 SAFETY_LOOPS=${ZT_KILL_LOOPS:-20}
 
-# safety_case NAME FUNCTION: run FUNCTION as restore-safety/NAME, reported by run.sh.
-safety_case() {
-	local name=restore-safety/$1 t0
-	t0=$(now)
-	REASON=
-	SKIP=
-	SHELL_JOB=
-	DIR=$OUT/$name
-	rm -rf "$DIR"
-	mkdir -p "$DIR"
-	"$2"
-	kill_leftovers
-	if [ -n "$SKIP" ] && [ -z "$REASON" ]; then
-		skip "$name" "$SKIP"
-		return
-	fi
-	report "$name" "$t0"
-}
+# safety_case NAME FUNCTION: FUNCTION as case restore-safety/NAME.
+safety_case() { run_sub_case "restore-safety/$1" "$2"; }
 
 # A process of ours: alive and running cryo or a test program (a restored task runs cryo's
 # code until its memory is rebuilt).
