@@ -3,14 +3,15 @@
  * termios, window size, foreground group. At restore the job gets cryo's terminal when cryo
  * runs on one (the job comes to the shell that restores it), else its own terminal again,
  * reopened by path and checked to be the same one (device, devpts instance, node change
- * time): that terminal becomes the controlling terminal of the job's session. Every such fd
- * is a copy of that one terminal (one description, as a shell gives its job one).
+ * time): that terminal becomes the controlling terminal of the job's session. Each open
+ * file description the job had on it is opened again on that terminal with its access mode
+ * and flags, and shared as it was (shared.c).
  * A pseudo-terminal master (/dev/ptmx) means a terminal made inside the tree (a terminal
  * emulator, script, tmux): refused by name. Consoles, virtual consoles, serial lines and
  * /dev/tty are not this kind: they are devices reopened by path (dev.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -158,9 +159,15 @@ static int tty_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_i
 
 static int tty_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags)
 {
-	int fd = dup(ctx->svc_tty);
+	/* a description of its own on the terminal, with the fd's access mode and flags:
+	 * the terminal opened again through cryo's descriptor of it */
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->svc_tty);
+	fd = open(path, flags);
 	if (fd < 0)
-		child_fail(t, errno, "cannot give fd %d the terminal", e->fd);
+		child_fail(t, errno, "cannot open the terminal for fd %d", e->fd);
 	return fd;
 }
 
@@ -322,7 +329,6 @@ const struct fd_ops fd_tty_ops = {
     .names = "terminals",
     .kind = FD_KIND__FD_TTY,
     .recognise = tty_recognise,
-    .own_sharing = true,
     .dump = tty_dump,
     .restore = tty_restore,
     .validate = tty_validate,

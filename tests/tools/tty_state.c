@@ -5,7 +5,9 @@
  * the interrupt character, a 37x101 window; then blocks reading the terminal until SIGTERM
  * and checks that its standard descriptors are still that terminal with those settings,
  * that it can open its controlling terminal (/dev/tty) and that its group is the terminal's
- * foreground. MODE "own": restored on its own terminal again (cryo had none): also the same
+ * foreground; that a read-only descriptor it opened on its terminal (by its /dev/pts name)
+ * is still read-only and its own description while fds 0-2 still share theirs, and that a
+ * descriptor it opened as /dev/tty (as less does) is still that and a terminal. MODE "own": restored on its own terminal again (cryo had none): also the same
  * terminal device as before, the window size, and the session's leadership. MODE "cryo":
  * restored on cryo's terminal: it has its own size. "ptmx": it also holds a pty master. */
 #include <errno.h>
@@ -15,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -36,7 +41,8 @@ int main(int argc, char **argv)
 	char tmp[4200], msg[1024] = "";
 	struct termios tio;
 	struct stat before, now;
-	int out, fd, own;
+	int out, fd, own, ro, dt;
+	pid_t self = getpid();
 
 	if (argc != 4)
 		return 2;
@@ -56,6 +62,12 @@ int main(int argc, char **argv)
 	tio.c_cc[VINTR] = 7;
 	if (tcsetattr(0, TCSANOW, &tio) < 0 || ioctl(0, TIOCSWINSZ, &ws) < 0) {
 		dprintf(out, "FAIL: setup: cannot set the terminal (%s)\n", strerror(errno));
+		return 1;
+	}
+	ro = ttyname(0) ? open(ttyname(0), O_RDONLY | O_NOCTTY) : -1;
+	dt = open("/dev/tty", O_RDONLY | O_NOCTTY);
+	if (ro < 0 || dt < 0) {
+		dprintf(out, "FAIL: setup: cannot open the terminal again: %s\n", strerror(errno));
 		return 1;
 	}
 	if (!strcmp(argv[3], "ptmx") && open("/dev/ptmx", O_RDWR | O_NOCTTY) < 0) {
@@ -87,6 +99,15 @@ int main(int argc, char **argv)
 			ADD(" control characters lost (VINTR %d, VMIN %d);", tio.c_cc[VINTR],
 			    tio.c_cc[VMIN]);
 	}
+	if (!isatty(ro) || (fcntl(ro, F_GETFL) & O_ACCMODE) != O_RDONLY)
+		ADD(" its read-only descriptor of the terminal is not one any more;");
+	if (syscall(SYS_kcmp, self, self, KCMP_FILE, 0, 1) != 0 ||
+	    syscall(SYS_kcmp, self, self, KCMP_FILE, 0, 2) != 0)
+		ADD(" fds 0, 1, 2 no longer share one description;");
+	if (syscall(SYS_kcmp, self, self, KCMP_FILE, 0, ro) == 0)
+		ADD(" its read-only descriptor is now fd 0's description;");
+	if (!isatty(dt) || fstat(dt, &now) < 0 || now.st_rdev != makedev(5, 0))
+		ADD(" its /dev/tty descriptor is not /dev/tty any more;");
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY);
 	if (fd < 0)
 		ADD(" no controlling terminal (/dev/tty: %s);", strerror(errno));
