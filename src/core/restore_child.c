@@ -141,13 +141,8 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t)
 	/* A shell job on a terminal: on cryo's, it joins the session and group of the cryo
 	 * that restores it, as a job of the shell that runs cryo (even a session leader: the
 	 * terminal is that session's); on its own terminal again, it leads a session on it. */
-	if (t->idx == 0 && job && ctx->need_tty) {
-		if (ctx->tty_own && setsid() < 0) {
-			child_fail(t, errno, "cannot start a session for the job");
-			return -1;
-		}
-		return 0;
-	}
+	if (t->idx == 0 && job && ctx->need_tty)
+		return 0; /* tty_root_open did it */
 	if ((pid_t)p->sid == t->pid) {
 		if (setsid() < 0) {
 			child_fail(t, errno, "cannot start session %d", t->pid);

@@ -256,6 +256,19 @@ int tty_root_open(struct restore_ctx *ctx, struct restore_task *t)
 		}
 	}
 	ctx->tty_same = ctx->tty_own || same_terminal(fd, e);
+	/* its own terminal: the job leads a session on it, from now on (the shared
+	 * descriptions opened next may be /dev/tty) */
+	if (ctx->tty_own && setsid() < 0) {
+		child_fail(t, errno, "cannot start a session for the job");
+		return -1;
+	}
+	if (ctx->tty_own && ioctl(fd, TIOCSCTTY, 0) < 0) {
+		child_fail(t, errno,
+			   "--shell-job: the job's terminal %s is the controlling terminal of "
+			   "another session: restore the job from that terminal",
+			   e->path);
+		return -1;
+	}
 	if (fd != ctx->svc_tty && (dup2(fd, ctx->svc_tty) < 0 || close(fd) < 0)) {
 		child_fail(t, errno, "cannot place the terminal at fd %d", ctx->svc_tty);
 		return -1;
@@ -305,16 +318,8 @@ int tty_session_setup(struct restore_ctx *ctx, struct restore_task *t)
 
 	if (!ctx->need_tty || !e)
 		return 0;
-	if (t->idx == 0) {
-		if (ctx->tty_own && ioctl(ctx->svc_tty, TIOCSCTTY, 0) < 0) {
-			child_fail(t, errno,
-				   "--shell-job: the job's terminal %s is the controlling "
-				   "terminal of another session: restore the job from it",
-				   e->path);
-			return -1;
-		}
+	if (t->idx == 0)
 		return set_settings(ctx, t, e);
-	}
 	/* the leader of the dumped foreground group takes the terminal's foreground */
 	if (e->has_tty_fg_pgrp && e->tty_fg_pgrp == t->pid && (pid_t)t->pst->pgid == t->pid &&
 	    tcsetpgrp(ctx->svc_tty, t->pid) < 0) {

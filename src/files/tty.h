@@ -9,10 +9,11 @@ struct restore_task;
 int tty_plan(struct restore_ctx *ctx, struct restore_task *t);
 /* Root, before its session is made: the terminal the job gets, placed at ctx->svc_tty:
  * cryo's own when cryo has one, else the job's own by its path (checked to be that same
- * terminal); ctx->tty_own tells which. -1 after child_fail. */
+ * terminal); ctx->tty_own tells which. On its own terminal the job (the root) leads a new
+ * session with it as controlling terminal. -1 after child_fail. */
 int tty_root_open(struct restore_ctx *ctx, struct restore_task *t);
-/* Each task, once in its session and group: the root takes the job's own terminal as its
- * controlling terminal and sets its termios and window size back; the task that leads the
+/* Each task, once in its session and group: the root sets the terminal's termios and
+ * window size back; the task that leads the
  * dumped foreground group makes it the foreground again. -1 after child_fail. */
 int tty_session_setup(struct restore_ctx *ctx, struct restore_task *t);
 

@@ -5,6 +5,7 @@
 #   tty-own   cryo restores without a terminal of its own (CI, a container runtime): the job
 #             gets its own terminal back as controlling terminal, same device, settings,
 #             window and foreground, and is still its session's leader.
+#   tty-fg    the same with the job's foreground a child's process group: it is again.
 #   tty-cryo  cryo restores on a terminal of its own (made by `script`): the job gets that
 #             one, with its settings, as controlling terminal (/dev/tty opens).
 #   tty-ptmx  a job holding a pseudo-terminal master (a terminal made inside the tree): the
@@ -43,6 +44,18 @@ tty_own_case() {
 	SHELL_JOB=
 	term_end
 	report tty-own "$t0"
+}
+
+tty_fg_case() {
+	local t0
+	t0=$(now)
+	REASON=
+	DIR=$OUT/tty-fg
+	SHELL_JOB=--shell-job
+	term_start fgchild && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" && check
+	SHELL_JOB=
+	term_end
+	report tty-fg "$t0"
 }
 
 tty_cryo_case() {
@@ -96,5 +109,6 @@ tty_ptmx_case() {
 }
 
 register_case tty-own tty_own_case
+register_case tty-fg tty_fg_case
 register_case tty-cryo tty_cryo_case
 register_case tty-ptmx tty_ptmx_case

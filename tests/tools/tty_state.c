@@ -9,7 +9,9 @@
  * is still read-only and its own description while fds 0-2 still share theirs, and that a
  * descriptor it opened as /dev/tty (as less does) is still that and a terminal. MODE "own": restored on its own terminal again (cryo had none): also the same
  * terminal device as before, the window size, and the session's leadership. MODE "cryo":
- * restored on cryo's terminal: it has its own size. "ptmx": it also holds a pty master. */
+ * restored on cryo's terminal: it has its own size. "ptmx": it also holds a pty master.
+ * "fgchild": as "own", but a child in a process group of its own is the terminal's
+ * foreground, and does the checks (the leader forwards SIGTERM to it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <linux/kcmp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
 
 	if (argc != 4)
 		return 2;
-	own = !strcmp(argv[3], "own");
+	own = !strcmp(argv[3], "own") || !strcmp(argv[3], "fgchild");
 	out = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (out < 0)
 		return 2;
@@ -74,11 +77,39 @@ int main(int argc, char **argv)
 		dprintf(out, "FAIL: setup: no pty master (%s)\n", strerror(errno));
 		return 1;
 	}
+	if (!strcmp(argv[3], "fgchild")) {
+		pid_t child = fork();
+		if (child < 0)
+			return 2;
+		if (child == 0) {
+			setpgid(0, 0);
+			self = getpid();
+			while (tcgetpgrp(0) != getpgrp())
+				usleep(1000);
+			goto wait;
+		}
+		int status;
+		setpgid(child, child);
+		if (tcsetpgrp(0, child) < 0) {
+			dprintf(out, "FAIL: setup: tcsetpgrp: %s\n", strerror(errno));
+			return 1;
+		}
+		snprintf(tmp, sizeof(tmp), "%s.tmp", argv[2]);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dprintf(fd, "%d\n", getpid()) < 0 || close(fd) || rename(tmp, argv[2]))
+			return 2;
+		while (waitpid(child, &status, 0) < 0)
+			if (errno == EINTR && term)
+				kill(child, SIGTERM);
+			else if (errno != EINTR)
+				return 2;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[2]);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || dprintf(fd, "%d\n", getpid()) < 0 || close(fd) || rename(tmp, argv[2]))
 		return 2;
-
+wait:
 	while (!term) {
 		char c;
 		ssize_t n = read(0, &c, 1);
@@ -118,7 +149,7 @@ int main(int argc, char **argv)
 			ADD(" fd 0 is another terminal;");
 		if (ioctl(0, TIOCGWINSZ, &ws) < 0 || ws.ws_row != 37 || ws.ws_col != 101)
 			ADD(" the window is %dx%d, not 37x101;", ws.ws_row, ws.ws_col);
-		if (getsid(0) != getpid())
+		if (strcmp(argv[3], "fgchild") && getsid(0) != getpid())
 			ADD(" no longer the leader of its session (%d);", getsid(0));
 	}
 	if (write(1, "tty_state: still here\r\n", 23) != 23)
