@@ -8,16 +8,21 @@
 #   tty-fg    the same with the job's foreground a child's process group: it is again.
 #   tty-cryo  cryo restores on a terminal of its own (made by `script`): the job gets that
 #             one, with its settings, as controlling terminal (/dev/tty opens).
+#   tty-taken the job's terminal is still the controlling terminal of its session, whose
+#             leader (a shell) is alive: a cryo without a terminal must not take it away
+#             from that session; it fails, says why, and leaves nothing.
 #   tty-ptmx  a job holding a pseudo-terminal master (a terminal made inside the tree): the
 #             dump refuses it by name and leaves the job running.
 
-# term_start MODE: the job under pty_run in $DIR; sets PID and PTY_RUN.
+# term_start MODE [LEADER...]: the job under pty_run in $DIR (started by LEADER if given,
+# which then leads the session); sets PID and PTY_RUN.
 term_start() {
-	local i
+	local i mode=$1
+	shift
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
-	"$BUILD/tools/closefds" "$BUILD/tools/pty_run" "$DIR" "$BUILD/tools/tty_state" \
-		"$DIR/out.txt" "$DIR/test.pid" "$1" </dev/null >"$DIR/pty_run.txt" 2>&1 &
+	"$BUILD/tools/closefds" "$BUILD/tools/pty_run" "$DIR" "$@" "$BUILD/tools/tty_state" \
+		"$DIR/out.txt" "$DIR/test.pid" "$mode" </dev/null >"$DIR/pty_run.txt" 2>&1 &
 	PTY_RUN=$!
 	for ((i = 0; i < 200; i++)); do
 		[ -s "$DIR/test.pid" ] && break
@@ -89,6 +94,28 @@ tty_cryo_case() {
 	report tty-cryo "$t0"
 }
 
+tty_taken_case() {
+	local t0
+	t0=$(now)
+	REASON=
+	DIR=$OUT/tty-taken
+	SHELL_JOB=--shell-job
+	if term_start own sh -c '"$@"; sleep 1000' sh && dump "$DIR/img" && gone_after_dump; then
+		cryo restore-taken restore -D "$DIR/img" -d -v4 -o restore.log --shell-job
+		if [ $RC = 0 ]; then
+			fail_step "the job was restored on a terminal that another session holds"
+		elif ! grep -q "is the controlling terminal of another session" \
+			"$DIR/cryo-restore-taken.txt"; then
+			fail_step "the failure does not say why: $(head -c 300 "$DIR/cryo-restore-taken.txt")"
+		elif alive "$PID"; then
+			fail_step "the failed restore left process $PID"
+		fi
+	fi
+	SHELL_JOB=
+	term_end
+	report tty-taken "$t0"
+}
+
 tty_ptmx_case() {
 	local t0
 	t0=$(now)
@@ -111,4 +138,5 @@ tty_ptmx_case() {
 register_case tty-own tty_own_case
 register_case tty-fg tty_fg_case
 register_case tty-cryo tty_cryo_case
+register_case tty-taken tty_taken_case
 register_case tty-ptmx tty_ptmx_case
