@@ -184,7 +184,8 @@ static int tty_validate(const char *img, const Files *f, const FdEntry *e)
 	if (e->has_tty_cc && e->tty_cc.len > NCCS)
 		return files_refuse(img, "fd %d: %zu terminal control characters, more than %d",
 				    e->fd, e->tty_cc.len, NCCS);
-	if ((e->has_tty_rows && e->tty_rows > 0xffff) || (e->has_tty_cols && e->tty_cols > 0xffff) ||
+	if ((e->has_tty_rows && e->tty_rows > 0xffff) ||
+	    (e->has_tty_cols && e->tty_cols > 0xffff) ||
 	    (e->has_tty_xpixel && e->tty_xpixel > 0xffff) ||
 	    (e->has_tty_ypixel && e->tty_ypixel > 0xffff))
 		return files_refuse(img, "fd %d: the window size is out of range", e->fd);
@@ -207,8 +208,8 @@ int tty_plan(struct restore_ctx *ctx, struct restore_task *t)
 		if (!ctx->tty) {
 			ctx->tty = e;
 		} else if (strcmp(ctx->tty->path, e->path) || ctx->tty->rdev != e->rdev) {
-			pr_err("files-%d.img: fd %d is the terminal %s, but the job's is %s", t->pid,
-			       e->fd, e->path, ctx->tty->path);
+			pr_err("files-%d.img: fd %d is the terminal %s, but the job's is %s",
+			       t->pid, e->fd, e->path, ctx->tty->path);
 			return -EINVAL;
 		}
 	}
@@ -323,7 +324,8 @@ int tty_session_setup(struct restore_ctx *ctx, struct restore_task *t)
 	/* the leader of the dumped foreground group takes the terminal's foreground */
 	if (e->has_tty_fg_pgrp && e->tty_fg_pgrp == t->pid && (pid_t)t->pst->pgid == t->pid &&
 	    tcsetpgrp(ctx->svc_tty, t->pid) < 0) {
-		child_fail(t, errno, "cannot make group %d the terminal's foreground again", t->pid);
+		child_fail(t, errno, "cannot make group %d the terminal's foreground again",
+			   t->pid);
 		return -1;
 	}
 	return 0;

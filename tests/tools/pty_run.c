@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	while (!stop) {
-		struct pollfd p[2] = {{.fd = in, .events = POLLIN}, {.fd = master, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = in, .events = POLLIN},
+				      {.fd = master, .events = POLLIN}};
 		int n = poll(p, 2, 50);
 		if (n < 0)
 			continue;

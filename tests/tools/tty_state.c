@@ -7,11 +7,12 @@
  * that it can open its controlling terminal (/dev/tty) and that its group is the terminal's
  * foreground; that a read-only descriptor it opened on its terminal (by its /dev/pts name)
  * is still read-only and its own description while fds 0-2 still share theirs, and that a
- * descriptor it opened as /dev/tty (as less does) is still that and a terminal. MODE "own": restored on its own terminal again (cryo had none): also the same
- * terminal device as before, the window size, and the session's leadership. MODE "cryo":
- * restored on cryo's terminal: it has its own size. "ptmx": it also holds a pty master.
- * "fgchild": as "own", but a child in a process group of its own is the terminal's
- * foreground, and does the checks (the leader forwards SIGTERM to it). */
+ * descriptor it opened as /dev/tty (as less does) is still that and a terminal. MODE "own":
+ * restored on its own terminal again (cryo had none): also the same terminal device as before, the
+ * window size, and the session's leadership. MODE "cryo": restored on cryo's terminal: it has its
+ * own size. "ptmx": it also holds a pty master. "fgchild": as "own", but a child in a process group
+ * of its own is the terminal's foreground, and does the checks (the leader forwards SIGTERM to it).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -96,7 +97,8 @@ int main(int argc, char **argv)
 		}
 		snprintf(tmp, sizeof(tmp), "%s.tmp", argv[2]);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || dprintf(fd, "%d\n", getpid()) < 0 || close(fd) || rename(tmp, argv[2]))
+		if (fd < 0 || dprintf(fd, "%d\n", getpid()) < 0 || close(fd) ||
+		    rename(tmp, argv[2]))
 			return 2;
 		while (waitpid(child, &status, 0) < 0)
 			if (errno == EINTR && term)
