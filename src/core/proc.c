@@ -48,6 +48,7 @@ int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st)
 	st->pgid = f[5];
 	st->sid = f[6];
 	st->tty_nr = f[7];
+	st->tpgid = (pid_t)(long long)f[8];
 	st->nice = (int)(long long)f[19];
 	st->num_threads = f[20];
 	st->start_code = f[26];

@@ -11,6 +11,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid, pgid, sid;
 	int tty_nr;
+	pid_t tpgid; /* the foreground group of its controlling terminal, or -1 */
 	int nice;
 	int num_threads;
 	int exit_signal;

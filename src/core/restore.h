@@ -114,6 +114,11 @@ struct restore_ctx {
 	struct svc_file *globals; /* created by the root, inherited by all */
 	int nr_globals;
 	bool need_tty;
+	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
+	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal
+	 * it has is the one it had */
+	const FdEntry *tty;
+	bool tty_own, tty_same;
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */

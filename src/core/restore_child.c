@@ -25,6 +25,7 @@
 #include "core/proc.h"
 #include "core/restore.h"
 #include "core/util.h"
+#include "files/tty.h"
 #include "res/cow.h"
 
 #define PF_EXITING 0x4
@@ -114,15 +115,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	if (place_fd(t, dup(ctx->dirfd), ctx->svc_dirfd, "the images directory"))
 		return -1;
-	if (ctx->need_tty) {
-		int tty = isatty(0) ? 0 : isatty(1) ? 1 : isatty(2) ? 2 : -1;
-		if (tty < 0) {
-			child_fail(t, ENOTTY, "--shell-job: cryo runs without a terminal to give");
-			return -1;
-		}
-		if (place_fd(t, dup(tty), ctx->svc_tty, "the terminal"))
-			return -1;
-	}
+	if (ctx->need_tty && tty_root_open(ctx, t))
+		return -1;
 	if (syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		return -1;
@@ -161,7 +155,15 @@ static int wait_group(struct restore_ctx *ctx, struct restore_task *t, pid_t pgi
  * its state slot, like every task. */
 static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool zombie)
 {
-	PstreeTask *p = t->pst;
+	PstreeTask *p = t->pst, *root = ctx->tasks[0].pst;
+	bool job = ctx->opts->shell_job;
+	pid_t pgid = (pid_t)p->pgid;
+
+	/* A shell job on a terminal: on cryo's, it joins the session and group of the cryo
+	 * that restores it, as a job of the shell that runs cryo (even a session leader: the
+	 * terminal is that session's); on its own terminal again, it leads a session on it. */
+	if (t->idx == 0 && job && ctx->need_tty)
+		return 0; /* tty_root_open did it */
 	if ((pid_t)p->sid == t->pid) {
 		if (setsid() < 0) {
 			child_fail(t, errno, "cannot start session %d", t->pid);
@@ -169,25 +171,25 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool z
 		}
 		return 0;
 	}
-	/* a shell job joins the session and group of the cryo that restores it, as a job of
-	 * the shell that runs cryo */
-	if (t->idx == 0 && ctx->opts->shell_job)
+	if (t->idx == 0 && job)
 		return 0;
-	if ((pid_t)p->sid != getsid(0)) {
+	/* the job's session and group are where the root went: its members follow it */
+	if (job && pgid == (pid_t)root->pgid)
+		pgid = getpgid(ctx->tasks[0].pid);
+	if ((pid_t)p->sid != getsid(0) && !(job && p->sid == root->sid)) {
 		child_fail(t, ESRCH,
 			   "the %s belonged to session %u, but was created in session %d",
 			   zombie ? "zombie" : "task", p->sid, getsid(0));
 		return -1;
 	}
-	if ((pid_t)p->pgid == t->pid) {
+	if (pgid == t->pid) {
 		if (setpgid(0, 0) < 0) {
 			child_fail(t, errno, "cannot start process group %d", t->pid);
 			return -1;
 		}
-	} else if ((pid_t)p->pgid != getpgrp() &&
-		   (wait_group(ctx, t, p->pgid) || setpgid(0, p->pgid) < 0)) {
+	} else if (pgid != getpgrp() && (wait_group(ctx, t, pgid) || setpgid(0, pgid) < 0)) {
 		if (__atomic_load_n(&t->state->state, __ATOMIC_ACQUIRE) != TS_FAILED)
-			child_fail(t, errno, "cannot join process group %u", p->pgid);
+			child_fail(t, errno, "cannot join process group %d", pgid);
 		return -1;
 	}
 	return 0;
@@ -522,7 +524,7 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t pa
 	}
 	remote_area_fill(area);
 	/* the subreaper flag first: orphans of a session helper must come back to this task */
-	if (child_session(ctx, t, false))
+	if (child_session(ctx, t, false) || tty_session_setup(ctx, t))
 		goto fail;
 	/* in its session and group now: members of the group may join it */
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);

@@ -35,7 +35,7 @@ struct fd_ops {
 	bool (*recognise)(const struct fd_info *fi);
 	const char *link_prefix;
 	bool show_link;	  /* name the link text in a refusal (a catch-all kind) */
-	bool own_sharing; /* restore shares descriptions by itself (the terminal) */
+	bool own_sharing; /* restore shares descriptions by itself (none does now) */
 	/* Fill e (fd, flags, pos, mode, size, rdev are set); log and return -ENOTSUP to refuse
 	 * (the walk goes on and names every refusal). NULL: not supported yet. */
 	int (*dump)(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,

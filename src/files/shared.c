@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "files/kind.h"
+#include "files/tty.h"
 
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     pid_t *owner)
@@ -76,10 +77,10 @@ int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g)
 /* Descriptions shared between tasks become global objects; a terminal needs cryo's. */
 int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 {
+	if (tty_plan(ctx, t))
+		return -EINVAL;
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
-		if (e->kind == FD_KIND__FD_TTY)
-			ctx->need_tty = true;
 		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid)
 			continue;
 		struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);

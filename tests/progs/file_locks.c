@@ -41,7 +41,7 @@ static int probe(void)
 int main(int argc, char **argv)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 2, .l_len = 3};
-	int f1, f2, f3, st;
+	int f1, f2, f3, st = 0;
 	pid_t c;
 
 	zt_init(argc, argv);
