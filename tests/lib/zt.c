@@ -2,6 +2,7 @@
 #include "zt.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,9 +79,13 @@ static __attribute__((noreturn)) void wait_for_daemon(int rfd, pid_t child)
 			break;
 		len += n;
 		if (buf[0] == 'R') {
-			/* ready once the test has closed its end too: a dump must not find it */
-			while ((n = read(rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-				;
+			/* ready once the test has closed its end too: a dump must not find it (a
+			 * child the test forked earlier may hold it for good: 2 s at most) */
+			struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+			for (int waited = 0; waited < 2000; waited += 10) {
+				if (poll(&pfd, 1, 10) > 0 && read(rfd, buf, sizeof(buf)) == 0)
+					break;
+			}
 			_exit(0);
 		}
 	}
