@@ -19,6 +19,7 @@
  * may point at anything), then the precise kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
     &fd_path_ops, &fd_tty_ops, &fd_reg_ops, &fd_dir_ops, &fd_chr_ops,
+    &fd_eventfd_ops, &fd_signalfd_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)

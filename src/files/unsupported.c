@@ -41,8 +41,6 @@ UNSUPPORTED(pipe, "a pipe", "pipes", "pipe:");
 UNSUPPORTED_FN(fifo, "a FIFO", "FIFOs", fifo_recognise);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
-UNSUPPORTED(eventfd, "an eventfd", "eventfds", "anon_inode:[eventfd]");
-UNSUPPORTED(signalfd, "a signalfd", "signalfds", "anon_inode:[signalfd]");
 UNSUPPORTED(timerfd, "a timerfd", "timerfds", "anon_inode:[timerfd]");
 UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
 UNSUPPORTED(inotify, "an inotify", "inotifys", "anon_inode:inotify");
@@ -54,7 +52,7 @@ UNSUPPORTED_FN(memfd, "a memfd", "memfds", memfd_recognise);
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_pipe,	 &k_fifo,  &k_socket,  &k_socket_file, &k_eventfd, &k_signalfd,
+    &k_pipe,	 &k_fifo,  &k_socket,  &k_socket_file,
     &k_timerfd,	 &k_epoll, &k_inotify, &k_fanotify,    &k_pidfd,   &k_userfaultfd,
     &k_io_uring, &k_memfd, &k_blk,     NULL,
 };
