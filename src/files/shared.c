@@ -80,6 +80,13 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 		FdEntry *e = t->files->fds[i];
 		if (e->kind == FD_KIND__FD_TTY)
 			ctx->need_tty = true;
+		/* a pipe object is made once, by the root, for all its descriptions (pipe.c) */
+		if ((e->kind == FD_KIND__FD_PIPE || e->kind == FD_KIND__FD_FIFO) &&
+		    !e->has_dup_of) {
+			int ret = pipe_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
 		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid)
 			continue;
 		struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
