@@ -6,6 +6,7 @@
  * description of that open FIFO (through /proc/self/fd), with its own access mode and flags. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "core/log.h"
@@ -21,8 +22,11 @@ static int fifo_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 {
 	int ret;
 	if (fi->st.st_nlink == 0) {
-		pr_err("task %d: fd %d is the FIFO %s, deleted while open: not supported yet",
-		       t->pid, fi->fd, fi->link);
+		size_t l = strlen(fi->link), sl = strlen(" (deleted)");
+		if (l > sl && !strcmp(fi->link + l - sl, " (deleted)"))
+			l -= sl;
+		pr_err("task %d: fd %d is the FIFO %.*s, deleted while open: not supported yet",
+		       t->pid, fi->fd, (int)l, fi->link);
 		return -ENOTSUP;
 	}
 	if ((ret = named_dump(ctx, t, fi, e)))
