@@ -92,6 +92,9 @@ int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry
 /* Dump: e is a description of a pipe object (fifo: with a name); its id goes into e. */
 int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 	      bool fifo);
+/* shared_find for a pipe or FIFO description */
+FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			  pid_t *owner);
 /* ... once every task was walked: outside holders refused, sizes and queued bytes saved */
 int pipes_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,11 @@ struct pipe_obj {
 	bool has_w;		    /* one with write access */
 	bool direct;		    /* a write description is in packet mode (O_DIRECT) */
 	bool outside;		    /* held outside the tree: refused already */
+	struct pipe_desc {	    /* its descriptions saved so far, for shared_find */
+		int task, fd;
+		FdEntry *e;
+	} * descs;
+	uint32_t nr_descs, cap_descs;
 };
 
 struct pipe_table {
@@ -144,9 +150,36 @@ int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *f
 		if (fi->flags & O_DIRECT)
 			o->direct = true;
 	}
+	if (o->nr_descs == o->cap_descs) {
+		uint32_t cap = o->cap_descs ? o->cap_descs * 2 : 4;
+		struct pipe_desc *d = arena_alloc(&ctx->arena, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		if (o->nr_descs)
+			memcpy(d, o->descs, o->nr_descs * sizeof(*d));
+		o->descs = d, o->cap_descs = cap;
+	}
+	o->descs[o->nr_descs++] = (struct pipe_desc){(int)(t - ctx->tasks), fi->fd, e};
 	e->has_pipe_id = true;
 	e->pipe_id = o->id;
 	return 0;
+}
+
+/* shared_find for pipes and FIFOs: only the descriptions of the same object are compared
+ * (a thousand pipes would otherwise cost a million kcmp calls). */
+FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			  pid_t *owner)
+{
+	struct pipe_obj *o = table_find(ctx->pipes, fi->st.st_dev, fi->st.st_ino);
+
+	for (uint32_t i = 0; o && i < o->nr_descs; i++) {
+		struct dump_task *ot = &ctx->tasks[o->descs[i].task];
+		if (syscall(SYS_kcmp, ot->pid, t->pid, KCMP_FILE, o->descs[i].fd, fi->fd) == 0) {
+			*owner = ot->pid;
+			return o->descs[i].e;
+		}
+	}
+	return NULL;
 }
 
 static int pipe_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,

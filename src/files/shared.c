@@ -6,6 +6,8 @@
  * copies; across tasks the root opens it at a service fd before it creates the tree, and
  * every task inherits it. Works for any kind: the object is built by its kind's restore op. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +18,9 @@
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     pid_t *owner)
 {
+	/* pipes and FIFOs: only the descriptions of the same pipe (pipe.c) */
+	if (fi->has_st && S_ISFIFO(fi->st.st_mode) && !(fi->flags & O_PATH))
+		return pipe_shared_find(ctx, t, fi, owner);
 	for (int k = 0; k < ctx->nr_tasks; k++) {
 		struct dump_task *o = &ctx->tasks[k];
 		if (o->zombie || !o->files)
