@@ -43,13 +43,13 @@ struct pipe_obj {
 	uint32_t id;
 	bool fifo;
 	FdEntry *carrier;
-	const char *path;	    /* FIFO: its path (arena) */
-	int any_task, any_fd;	    /* the first description of it in the tree */
-	int r_task, r_fd;	    /* one with read access, r_task -1 if none */
-	bool has_w;		    /* one with write access */
-	bool direct;		    /* a write description is in packet mode (O_DIRECT) */
-	bool outside;		    /* held outside the tree: refused already */
-	struct pipe_desc {	    /* its descriptions saved so far, for shared_find */
+	const char *path;     /* FIFO: its path (arena) */
+	int any_task, any_fd; /* the first description of it in the tree */
+	int r_task, r_fd;     /* one with read access, r_task -1 if none */
+	bool has_w;	      /* one with write access */
+	bool direct;	      /* a write description is in packet mode (O_DIRECT) */
+	bool outside;	      /* held outside the tree: refused already */
+	struct pipe_desc {    /* its descriptions saved so far, for shared_find */
 		int task, fd;
 		FdEntry *e;
 	} * descs;
@@ -248,7 +248,8 @@ static int scan_outside(struct dump_ctx *ctx)
 			if (!strncmp(link, "pipe:[", 6))
 				o = table_find(pt, pt->pipefs_dev, strtoull(link + 6, NULL, 10));
 			else if (pt->has_fifo && link[0] == '/' &&
-				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 && S_ISFIFO(st.st_mode))
+				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
+				 S_ISFIFO(st.st_mode))
 				o = table_find(pt, st.st_dev, st.st_ino);
 			if (o && !o->outside) {
 				refuse_outside(ctx, o, pid, atoi(f->d_name));
@@ -297,10 +298,11 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 		poll(&pfd, 1, 0);
 		close(any);
 		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP))) {
-			pr_err("task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
-			       "held outside the tree: not supported yet (--external, --inherit-fd)",
-			       t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
-			       (unsigned long)o->ino, o->r_task < 0 ? "read" : "write");
+			pr_err(
+			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
+			    "held outside the tree: not supported yet (--external, --inherit-fd)",
+			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
+			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write");
 			return -ENOTSUP;
 		}
 	}
@@ -434,7 +436,8 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 			return -ENOMEM;
 		ctx->pipes = n;
 		g = restore_add_global(
-		    ctx, (struct svc_file){.kind = SVC_PIPE, .desc_pid = t->pid, .desc = (FdEntry *)e});
+		    ctx,
+		    (struct svc_file){.kind = SVC_PIPE, .desc_pid = t->pid, .desc = (FdEntry *)e});
 		if (!g)
 			return -ENOMEM;
 		g->fd2 = e->kind == FD_KIND__FD_PIPE ? restore_alloc_fd(ctx) : -1;
@@ -447,8 +450,7 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 		return files_refuse(img, "fd %d: pipe %u is a pipe and a FIFO", e->fd, e->pipe_id);
 	if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_RDONLY && !g->primary_r)
 		g->primary_r = e;
-	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY &&
-		 !g->primary_w)
+	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY && !g->primary_w)
 		g->primary_w = e;
 	return 0;
 }
@@ -480,8 +482,10 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 			return -1;
 		}
 		if (ioctl(fds[0], FIONREAD, &queued) < 0 || queued) {
-			child_fail(root, EBUSY, "the FIFO %s holds %d bytes already (someone "
-				   "else has it open)", e->path, queued);
+			child_fail(root, EBUSY,
+				   "the FIFO %s holds %d bytes already (someone "
+				   "else has it open)",
+				   e->path, queued);
 			return -1;
 		}
 	} else if (pipe2(fds, O_CLOEXEC) < 0) {

@@ -47,9 +47,8 @@ UNSUPPORTED_FN(memfd, "a memfd", "memfds", memfd_recognise);
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_socket,  &k_socket_file, &k_eventfd, &k_signalfd,
-    &k_timerfd,	 &k_epoll, &k_inotify, &k_fanotify,    &k_pidfd,   &k_userfaultfd,
-    &k_io_uring, &k_memfd, &k_blk,     NULL,
+    &k_socket,	 &k_socket_file, &k_eventfd,	 &k_signalfd, &k_timerfd, &k_epoll, &k_inotify,
+    &k_fanotify, &k_pidfd,	 &k_userfaultfd, &k_io_uring, &k_memfd,	  &k_blk,   NULL,
 };
 
 /* last: whatever no kind above took, named with its link text */
