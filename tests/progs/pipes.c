@@ -15,7 +15,9 @@
  * write into tp, R reads both, and once all three closed their write ends R reads end of
  * file; R says "bye" and closes p2c, C reads it and then end of file; C does the same on
  * c2p. End of file proves no stray write end was left open by the restore. nb reads its
- * 100 bytes then EAGAIN; the second description blocks (flag checked, not read). */
+ * 100 bytes then EAGAIN; the second description blocks (flag checked, not read).
+ * eofp: only its read end is left (3 bytes queued): the bytes, then end of file. deadp: only
+ * its write end is left: a write fails with EPIPE (SIGPIPE ignored). */
 // zt-run: gen2
 #include "zt_tree.h"
 
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,7 @@ enum { V_STEP = 0, V_ACK = 1 };
 #define C2P_SIZE (1 << 20)
 
 static pid_t pid[NS];
-static int tp[2], nb[2], nb_dup, nb_other, p2c[2], c2p[2];
+static int tp[2], nb[2], nb_dup, nb_other, p2c[2], c2p[2], eofp[2], deadp[2];
 static char big[C2P_SIZE], got[C2P_SIZE];
 
 static long kcmp(pid_t a, pid_t b, int type, long i1, long i2)
@@ -156,6 +159,10 @@ int main(int argc, char **argv)
 	pid[S_R] = getpid();
 	zt_check_sys(pipe(tp) == 0 && pipe2(nb, O_NONBLOCK) == 0, "pipe");
 	zt_check_sys(write(tp[1], "R01234", 6) == 6, "write tp");
+	zt_check_sys(pipe(eofp) == 0 && write(eofp[1], "eof", 3) == 3 && pipe(deadp) == 0, "pipe");
+	close(eofp[1]);
+	close(deadp[0]);
+	signal(SIGPIPE, SIG_IGN);
 	zt_fill_pattern(buf, 100, 3);
 	zt_check_sys(write(nb[1], buf, 100) == 100, "write nb");
 	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", nb[0]);
@@ -206,6 +213,12 @@ int main(int argc, char **argv)
 	errno = 0;
 	zt_expect(read(nb_dup, buf, sizeof(buf)) < 0 && errno == EAGAIN,
 		  "nb empty: not EAGAIN (%m)");
+
+	zt_expect(read_full(eofp[0], buf, 3) == 3 && !memcmp(buf, "eof", 3), "eofp's 3 bytes");
+	zt_expect(at_eof(eofp[0]), "eofp: no end of file (a write end came back)");
+	errno = 0;
+	zt_expect(write(deadp[1], "x", 1) < 0 && errno == EPIPE,
+		  "deadp: a write did not fail with EPIPE (a read end came back): %m");
 
 	/* then use them */
 	zt_tree_go();
