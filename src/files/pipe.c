@@ -306,17 +306,9 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 			return -ENOTSUP;
 		}
 	}
-	if (o->r_task >= 0) {
-		fd = take_copy(ctx, pidfds, o->r_task, o->r_fd);
-	} else {
-		/* writers only: a reader of cryo's own, for the bytes no one can read now */
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, o->any_fd);
-		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			pr_errno(errno, "task %d: cannot open fd %d (a %s) for reading", t->pid,
-				 o->any_fd, what);
-	}
+	/* any description tells the size and how many bytes are queued */
+	fd = take_copy(ctx, pidfds, o->r_task >= 0 ? o->r_task : o->any_task,
+		       o->r_task >= 0 ? o->r_fd : o->any_fd);
 	if (fd < 0)
 		return -errno;
 	size = fcntl(fd, F_GETPIPE_SZ);
@@ -330,6 +322,19 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 	o->carrier->pipe_size = (uint32_t)size;
 	if (queued <= 0)
 		goto out;
+	if (o->r_task < 0) {
+		/* writers only, with bytes no one can read now: a reader of cryo's own for them
+		 * (only then: opening a FIFO for reading lets a writer waiting in open() go) */
+		char path[64];
+		close(fd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, o->any_fd);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			pr_errno(errno, "task %d: cannot open fd %d (a %s) for reading", t->pid,
+				 o->any_fd, what);
+			return -errno;
+		}
+	}
 	if (o->direct) {
 		pr_err("task %d: fd %d is a %s in packet mode (O_DIRECT) with %d bytes queued: "
 		       "not supported yet",

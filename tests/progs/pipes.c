@@ -17,7 +17,8 @@
  * c2p. End of file proves no stray write end was left open by the restore. nb reads its
  * 100 bytes then EAGAIN; the second description blocks (flag checked, not read).
  * eofp: only its read end is left (3 bytes queued): the bytes, then end of file. deadp: only
- * its write end is left: a write fails with EPIPE (SIGPIPE ignored). */
+ * its write end is left, with 2 bytes no one can read (FIONREAD): a write fails with EPIPE
+ * (SIGPIPE ignored). */
 // zt-run: gen2
 #include "zt_tree.h"
 
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -160,6 +162,7 @@ int main(int argc, char **argv)
 	zt_check_sys(pipe(tp) == 0 && pipe2(nb, O_NONBLOCK) == 0, "pipe");
 	zt_check_sys(write(tp[1], "R01234", 6) == 6, "write tp");
 	zt_check_sys(pipe(eofp) == 0 && write(eofp[1], "eof", 3) == 3 && pipe(deadp) == 0, "pipe");
+	zt_check_sys(write(deadp[1], "zz", 2) == 2, "write deadp");
 	close(eofp[1]);
 	close(deadp[0]);
 	signal(SIGPIPE, SIG_IGN);
@@ -216,6 +219,9 @@ int main(int argc, char **argv)
 
 	zt_expect(read_full(eofp[0], buf, 3) == 3 && !memcmp(buf, "eof", 3), "eofp's 3 bytes");
 	zt_expect(at_eof(eofp[0]), "eofp: no end of file (a write end came back)");
+	int queued = -1;
+	zt_expect(ioctl(deadp[1], FIONREAD, &queued) == 0 && queued == 2,
+		  "deadp holds %d bytes, not its 2", queued);
 	errno = 0;
 	zt_expect(write(deadp[1], "x", 1) < 0 && errno == EPIPE,
 		  "deadp: a write did not fail with EPIPE (a read end came back): %m");
