@@ -884,6 +884,10 @@ static int dump_all(struct dump_ctx *ctx)
 		else if (ret)
 			return ret;
 	}
+	if ((ret = dump_files_finish(ctx)) == -ENOTSUP)
+		refused = ret;
+	else if (ret)
+		return ret;
 	if (refused)
 		return refused;
 	for (int i = 0; i < ctx->nr_tasks; i++) {

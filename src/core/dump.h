@@ -105,6 +105,7 @@ struct dump_ctx {
 	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;
+	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

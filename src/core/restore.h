@@ -35,14 +35,16 @@ struct restore_helper {
 /* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
  * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
 struct svc_file {
-	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC } kind;
+	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE } kind;
 	const char *path;    /* SVC_FILE */
 	int flags;	     /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
 	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
-	FdEntry *desc;	     /* ... as task desc_pid had it */
-	int fd;		     /* number in the new tasks */
+	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier */
+	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
+	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c) */
+	const FdEntry *primary_r, *primary_w; /* SVC_PIPE: descriptions that are its own ends */
 };
 
 /* One thread of a task being rebuilt; the leader's remote is the task's own. */
@@ -113,6 +115,8 @@ struct restore_ctx {
 	int next_fd;
 	struct svc_file *globals; /* created by the root, inherited by all */
 	int nr_globals;
+	int *pipes; /* files/pipe.c: per pipe id, its index in globals */
+	uint32_t nr_pipes;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal

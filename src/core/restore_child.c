@@ -128,6 +128,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		if (g->kind == SVC_DESC && restore_shared_desc_child(ctx, g))
 			return -1;
+		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
+			return -1;
 	}
 	return 0;
 }

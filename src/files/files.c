@@ -18,8 +18,8 @@
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
  * may point at anything), then the precise kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_path_ops, &fd_tty_ops, &fd_reg_ops, &fd_dir_ops, &fd_chr_ops,
-    &fd_eventfd_ops, &fd_signalfd_ops,
+    &fd_path_ops,    &fd_tty_ops,      &fd_reg_ops,  &fd_dir_ops, &fd_chr_ops,
+    &fd_pipe_ops,    &fd_fifo_ops,     &fd_eventfd_ops, &fd_signalfd_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -231,6 +231,11 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 	refusals_report(t->pid, &rs);
 	free(rs.r);
 	return ret;
+}
+
+int dump_files_finish(struct dump_ctx *ctx)
+{
+	return pipes_dump_finish(ctx);
 }
 
 /* ---- restore ---- */

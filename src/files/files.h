@@ -18,6 +18,9 @@ struct svc_file;
  * the walk: every one of them is named (per task, per kind, with the fd numbers), then
  * -ENOTSUP is returned. */
 int dump_files(struct dump_ctx *ctx, struct dump_task *t);
+/* ... then, once for the whole tree: what needs every task's descriptors (pipes: who holds
+ * each end, the bytes in them). -ENOTSUP after naming every refusal. */
+int dump_files_finish(struct dump_ctx *ctx);
 
 /* Restore, before anything exists: every value of files-PID.img (called by img/validate.c) */
 int files_validate(struct restore_ctx *ctx, struct restore_task *t);
@@ -29,5 +32,7 @@ int files_max_fd(const Files *f);
 int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
 /* ... and in the root, one shared description at its service fd, for all to inherit */
 int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
+/* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
+int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
 
 #endif

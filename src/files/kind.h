@@ -50,6 +50,7 @@ struct fd_ops {
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
 extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
+extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -87,6 +88,20 @@ FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 /* Restore: the fd of task t to place as a copy of an fd that exists already (shared with
  * another task: the root's global; a dup in this task: that fd), or -1 if e is opened. */
 int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+
+/* ---- pipe.c: pipes, and the pipe inside a FIFO (fifo.c) ---- */
+/* Dump: e is a description of a pipe object (fifo: with a name); its id goes into e. */
+int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+	      bool fifo);
+/* shared_find for a pipe or FIFO description */
+FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			  pid_t *owner);
+/* ... once every task was walked: outside holders refused, sizes and queued bytes saved */
+int pipes_dump_finish(struct dump_ctx *ctx);
+/* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */
+int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+int pipe_validate_common(const char *img, const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

@@ -6,6 +6,8 @@
  * copies; across tasks the root opens it at a service fd before it creates the tree, and
  * every task inherits it. Works for any kind: the object is built by its kind's restore op. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +19,9 @@
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     pid_t *owner)
 {
+	/* pipes and FIFOs: only the descriptions of the same pipe (pipe.c) */
+	if (fi->has_st && S_ISFIFO(fi->st.st_mode) && !(fi->flags & O_PATH))
+		return pipe_shared_find(ctx, t, fi, owner);
 	for (int k = 0; k < ctx->nr_tasks; k++) {
 		struct dump_task *o = &ctx->tasks[k];
 		if (o->zombie || !o->files)
@@ -81,6 +86,13 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 		return -EINVAL;
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
+		/* a pipe object is made once, by the root, for all its descriptions (pipe.c) */
+		if ((e->kind == FD_KIND__FD_PIPE || e->kind == FD_KIND__FD_FIFO) &&
+		    !e->has_dup_of) {
+			int ret = pipe_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
 		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid)
 			continue;
 		struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);

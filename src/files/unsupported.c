@@ -7,11 +7,6 @@
 
 #include "files/kind.h"
 
-static bool fifo_recognise(const struct fd_info *fi)
-{
-	return fi->has_st && S_ISFIFO(fi->st.st_mode) && fi->link[0] == '/';
-}
-
 static bool memfd_recognise(const struct fd_info *fi)
 {
 	return !strncmp(fi->link, "/memfd:", 7) && fi->has_st && fi->st.st_nlink == 0;
@@ -37,8 +32,6 @@ static bool sock_file_recognise(const struct fd_info *fi)
 #define UNSUPPORTED_FN(id, one, many, fn)                                                          \
 	static const struct fd_ops k_##id = {.name = one, .names = many, .recognise = fn}
 
-UNSUPPORTED(pipe, "a pipe", "pipes", "pipe:");
-UNSUPPORTED_FN(fifo, "a FIFO", "FIFOs", fifo_recognise);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
 UNSUPPORTED(timerfd, "a timerfd", "timerfds", "anon_inode:[timerfd]");
@@ -52,9 +45,8 @@ UNSUPPORTED_FN(memfd, "a memfd", "memfds", memfd_recognise);
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_pipe,	 &k_fifo,  &k_socket,  &k_socket_file,
-    &k_timerfd,	 &k_epoll, &k_inotify, &k_fanotify,    &k_pidfd,   &k_userfaultfd,
-    &k_io_uring, &k_memfd, &k_blk,     NULL,
+    &k_socket,	 &k_socket_file, &k_timerfd, &k_epoll, &k_inotify, &k_fanotify,
+    &k_pidfd,	 &k_userfaultfd, &k_io_uring, &k_memfd,	&k_blk,	    NULL,
 };
 
 /* last: whatever no kind above took, named with its link text */

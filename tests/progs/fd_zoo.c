@@ -1,8 +1,9 @@
-/* Holds one descriptor of each kind cryo cannot save yet: a pipe (both ends), a FIFO, a
- * socket pair, an eventfd, an epoll, a signalfd, a timerfd, an inotify; and a child that
- * holds a pipe of its own, whose /proc/PID/status the parent holds open. The case
- * files-refused (tests/cases/files_refused.sh) dumps it: the dump must fail naming every one
- * of them, per task and kind, and leave both running; in nodump mode it checks itself. */
+/* Holds one descriptor of each kind cryo cannot save yet: a socket pair, an eventfd, an
+ * epoll, a signalfd, a timerfd, an inotify; and a child whose /proc/PID/status the parent
+ * holds open. Among them pipes (both ends, and the child's own) and a FIFO, which cryo saves:
+ * they must not be named. The case files-refused (tests/cases/files_refused.sh) dumps it:
+ * the dump must fail naming every one of the others, per task and kind, and leave both
+ * running; in nodump mode it checks itself. */
 // zt-run: no-cryo
 #include "zt.h"
 

@@ -1,0 +1,587 @@
+/* Pipes, and the pipe object inside every FIFO (fifo.c gives FIFOs their path).
+ *
+ * Dump: each description of a pipe end is an fd entry (dups and inherited copies are shared
+ * descriptions, shared.c); every entry names its pipe object by a small id, numbered in the
+ * order the tree's tasks and fds are walked. Once every task has been walked
+ * (pipes_dump_finish) each object is looked at once: its buffer size, and the bytes queued
+ * in it, copied without being consumed (a copy of a read end taken with pidfd_getfd, tee(2)
+ * into a pipe of cryo's own, read from there). Both go on the object's first entry (its
+ * carrier). A pipe one end of which is held outside the tree (found in /proc, or missing
+ * from the tree while the kernel says it is open) is refused by name.
+ *
+ * Restore: each object is a global (restore.c's plan): the root creates it before it
+ * creates any task (pipe2, or the FIFO opened read-write by its path), sets its size, writes
+ * the saved bytes back, and holds it at service fds all tasks inherit. A task's description
+ * is then the root's own end (the first description of each end) or a new description of the
+ * same pipe through /proc/self/fd. The service fds are closed in every task before it runs,
+ * so an end no task held is closed then. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "files/kind.h"
+
+#define PIPE_MIN_SIZE 4096u
+#define PIPE_MAX_SIZE (1u << 30)
+
+/* ---- dump ---- */
+
+struct pipe_obj {
+	uint64_t dev, ino;
+	uint32_t id;
+	bool fifo;
+	FdEntry *carrier;
+	const char *path;     /* FIFO: its path (arena) */
+	int any_task, any_fd; /* the first description of it in the tree */
+	int r_task, r_fd;     /* one with read access, r_task -1 if none */
+	bool has_w;	      /* one with write access */
+	bool direct;	      /* a write description is in packet mode (O_DIRECT) */
+	bool outside;	      /* held outside the tree: refused already */
+	struct pipe_desc {    /* its descriptions saved so far, for shared_find */
+		int task, fd;
+		FdEntry *e;
+	} * descs;
+	uint32_t nr_descs, cap_descs;
+};
+
+struct pipe_table {
+	struct pipe_obj *objs;
+	uint32_t n, cap;
+	uint32_t *hash; /* open addressing: index + 1, 0 empty */
+	uint32_t hcap;
+	uint64_t pipefs_dev;
+	bool has_fifo;
+};
+
+static uint32_t hash_key(uint64_t dev, uint64_t ino, uint32_t mask)
+{
+	uint64_t h = (ino ^ (dev << 32) ^ dev) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32) & mask;
+}
+
+static struct pipe_obj *table_find(struct pipe_table *pt, uint64_t dev, uint64_t ino)
+{
+	if (!pt || !pt->hcap)
+		return NULL;
+	for (uint32_t h = hash_key(dev, ino, pt->hcap - 1);; h = (h + 1) & (pt->hcap - 1)) {
+		uint32_t i = pt->hash[h];
+		if (!i)
+			return NULL;
+		if (pt->objs[i - 1].dev == dev && pt->objs[i - 1].ino == ino)
+			return &pt->objs[i - 1];
+	}
+}
+
+/* The object of (dev, ino), made on first sight. Everything lives in the dump's arena. */
+static struct pipe_obj *table_get(struct dump_ctx *ctx, uint64_t dev, uint64_t ino)
+{
+	struct pipe_table *pt = ctx->pipes;
+	struct pipe_obj *o;
+
+	if (!pt && !(pt = ctx->pipes = arena_alloc(&ctx->arena, sizeof(*pt))))
+		return NULL;
+	if ((o = table_find(pt, dev, ino)))
+		return o;
+	if (pt->n == pt->cap) {
+		uint32_t cap = pt->cap ? pt->cap * 2 : 64;
+		struct pipe_obj *objs = arena_alloc(&ctx->arena, cap * sizeof(*objs));
+		uint32_t *hash = arena_alloc(&ctx->arena, cap * 2 * sizeof(*hash));
+		if (!objs || !hash)
+			return NULL;
+		if (pt->n)
+			memcpy(objs, pt->objs, pt->n * sizeof(*objs));
+		pt->objs = objs, pt->cap = cap, pt->hash = hash, pt->hcap = cap * 2;
+		for (uint32_t i = 0; i < pt->n; i++) {
+			uint32_t h = hash_key(objs[i].dev, objs[i].ino, pt->hcap - 1);
+			while (hash[h])
+				h = (h + 1) & (pt->hcap - 1);
+			hash[h] = i + 1;
+		}
+	}
+	o = &pt->objs[pt->n];
+	*o = (struct pipe_obj){.dev = dev, .ino = ino, .id = pt->n, .r_task = -1};
+	uint32_t h = hash_key(dev, ino, pt->hcap - 1);
+	while (pt->hash[h])
+		h = (h + 1) & (pt->hcap - 1);
+	pt->hash[h] = ++pt->n;
+	return o;
+}
+
+int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+	      bool fifo)
+{
+	const char *what = fifo ? "a FIFO" : "a pipe";
+	uint32_t acc = fi->flags & O_ACCMODE;
+	struct pipe_obj *o;
+
+	if (fi->flags & O_ASYNC) {
+		pr_err("task %d: fd %d is %s with signal-driven I/O (O_ASYNC): not supported yet",
+		       t->pid, fi->fd, what);
+		return -ENOTSUP;
+	}
+	if (!(o = table_get(ctx, fi->st.st_dev, fi->st.st_ino)))
+		return -ENOMEM;
+	if (!o->carrier) {
+		o->carrier = e;
+		o->fifo = fifo;
+		o->path = e->path;
+		o->any_task = (int)(t - ctx->tasks), o->any_fd = fi->fd;
+		if (fifo)
+			ctx->pipes->has_fifo = true;
+		else
+			ctx->pipes->pipefs_dev = fi->st.st_dev;
+	}
+	if (acc != O_WRONLY && o->r_task < 0)
+		o->r_task = (int)(t - ctx->tasks), o->r_fd = fi->fd;
+	if (acc != O_RDONLY) {
+		o->has_w = true;
+		if (fi->flags & O_DIRECT)
+			o->direct = true;
+	}
+	if (o->nr_descs == o->cap_descs) {
+		uint32_t cap = o->cap_descs ? o->cap_descs * 2 : 4;
+		struct pipe_desc *d = arena_alloc(&ctx->arena, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		if (o->nr_descs)
+			memcpy(d, o->descs, o->nr_descs * sizeof(*d));
+		o->descs = d, o->cap_descs = cap;
+	}
+	o->descs[o->nr_descs++] = (struct pipe_desc){(int)(t - ctx->tasks), fi->fd, e};
+	e->has_pipe_id = true;
+	e->pipe_id = o->id;
+	return 0;
+}
+
+/* shared_find for pipes and FIFOs: only the descriptions of the same object are compared
+ * (a thousand pipes would otherwise cost a million kcmp calls). */
+FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			  pid_t *owner)
+{
+	struct pipe_obj *o = table_find(ctx->pipes, fi->st.st_dev, fi->st.st_ino);
+
+	for (uint32_t i = 0; o && i < o->nr_descs; i++) {
+		struct dump_task *ot = &ctx->tasks[o->descs[i].task];
+		if (syscall(SYS_kcmp, ot->pid, t->pid, KCMP_FILE, o->descs[i].fd, fi->fd) == 0) {
+			*owner = ot->pid;
+			return o->descs[i].e;
+		}
+	}
+	return NULL;
+}
+
+static int pipe_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		     FdEntry *e)
+{
+	return pipe_note(ctx, t, fi, e, false);
+}
+
+static bool in_tree(struct dump_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return true;
+	return false;
+}
+
+static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, int fd)
+{
+	struct proc_stat st;
+	const char *comm = proc_parse_stat(pid, 0, &st) ? "?" : st.comm;
+	struct dump_task *t = &ctx->tasks[o->any_task];
+
+	o->outside = true;
+	if (o->fifo)
+		pr_err("task %d: fd %d is the FIFO %s, which process %d (%s) outside the tree "
+		       "holds open too (its fd %d): not supported yet",
+		       t->pid, o->any_fd, o->path, pid, comm, fd);
+	else
+		pr_err("task %d: fd %d is a pipe (pipe:[%lu]) whose other holder, process %d (%s, "
+		       "fd %d), is outside the tree: not supported yet (--external, --inherit-fd)",
+		       t->pid, o->any_fd, (unsigned long)o->ino, pid, comm, fd);
+}
+
+/* Every other process's descriptors: a pipe or FIFO of the tree held outside it would be cut
+ * off from the restored tree (or would keep the old pipe with the same bytes in it). */
+static int scan_outside(struct dump_ctx *ctx)
+{
+	struct pipe_table *pt = ctx->pipes;
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int ret = 0;
+	pid_t self = getpid();
+
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		char path[64], link[4200];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		if (pid <= 0 || pid == self || in_tree(ctx, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue; /* gone, or a kernel thread */
+		struct dirent *f;
+		while ((f = readdir(fds))) {
+			struct pipe_obj *o = NULL;
+			struct stat st;
+			ssize_t n;
+			if (f->d_name[0] == '.')
+				continue;
+			n = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			if (!strncmp(link, "pipe:[", 6))
+				o = table_find(pt, pt->pipefs_dev, strtoull(link + 6, NULL, 10));
+			else if (pt->has_fifo && link[0] == '/' &&
+				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
+				 S_ISFIFO(st.st_mode))
+				o = table_find(pt, st.st_dev, st.st_ino);
+			if (o && !o->outside) {
+				refuse_outside(ctx, o, pid, atoi(f->d_name));
+				ret = -ENOTSUP;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return ret;
+}
+
+static int task_pidfd(struct dump_ctx *ctx, int *pidfds, int idx)
+{
+	if (pidfds[idx] < 0)
+		pidfds[idx] = sys_pidfd_open(ctx->tasks[idx].pid);
+	return pidfds[idx];
+}
+
+/* A copy of o's description in task idx, fd (the same open file description). */
+static int take_copy(struct dump_ctx *ctx, int *pidfds, int idx, int fd)
+{
+	int pidfd = task_pidfd(ctx, pidfds, idx);
+	int copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fd);
+	if (copy < 0)
+		pr_errno(errno, "task %d: cannot take a copy of fd %d", ctx->tasks[idx].pid, fd);
+	return copy;
+}
+
+/* One object: the other end is there, its size, its bytes (not consumed). */
+static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int mine[2],
+		    int *mine_size)
+{
+	struct dump_task *t = &ctx->tasks[o->any_task];
+	const char *what = o->fifo ? "FIFO" : "pipe";
+	int fd = -1, size, queued = 0, ret = 0;
+	struct pollfd pfd;
+
+	if (!o->fifo && (o->r_task < 0 || !o->has_w)) {
+		/* one end only in the tree: the other must be closed everywhere, not held by a
+		 * process cryo cannot see (another pid namespace, a message in flight) */
+		int any = take_copy(ctx, pidfds, o->any_task, o->any_fd);
+		if (any < 0)
+			return -errno;
+		pfd = (struct pollfd){.fd = any, .events = o->r_task < 0 ? POLLOUT : POLLIN};
+		poll(&pfd, 1, 0);
+		close(any);
+		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP))) {
+			pr_err(
+			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
+			    "held outside the tree: not supported yet (--external, --inherit-fd)",
+			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
+			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write");
+			return -ENOTSUP;
+		}
+	}
+	/* any description tells the size and how many bytes are queued */
+	fd = take_copy(ctx, pidfds, o->r_task >= 0 ? o->r_task : o->any_task,
+		       o->r_task >= 0 ? o->r_fd : o->any_fd);
+	if (fd < 0)
+		return -errno;
+	size = fcntl(fd, F_GETPIPE_SZ);
+	if (size < 0 || ioctl(fd, FIONREAD, &queued) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot read the size of fd %d (a %s)", t->pid, o->any_fd,
+			 what);
+		goto out;
+	}
+	o->carrier->has_pipe_size = true;
+	o->carrier->pipe_size = (uint32_t)size;
+	if (queued <= 0)
+		goto out;
+	if (o->r_task < 0) {
+		/* writers only, with bytes no one can read now: a reader of cryo's own for them
+		 * (only then: opening a FIFO for reading lets a writer waiting in open() go) */
+		char path[64];
+		close(fd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, o->any_fd);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			pr_errno(errno, "task %d: cannot open fd %d (a %s) for reading", t->pid,
+				 o->any_fd, what);
+			return -errno;
+		}
+	}
+	if (o->direct) {
+		pr_err("task %d: fd %d is a %s in packet mode (O_DIRECT) with %d bytes queued: "
+		       "not supported yet",
+		       t->pid, o->any_fd, what, queued);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	if (*mine_size < size) {
+		if (fcntl(mine[1], F_SETPIPE_SZ, size) < size) {
+			ret = -errno;
+			pr_errno(-ret, "cannot make cryo's own pipe %d bytes large", size);
+			goto out;
+		}
+		*mine_size = size;
+	}
+	uint8_t *buf = arena_alloc(&ctx->arena, (size_t)queued);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ssize_t n = tee(fd, mine[1], (size_t)queued, SPLICE_F_NONBLOCK);
+	ssize_t got = n > 0 ? read_all(mine[0], buf, (size_t)n) : 0;
+	if (n != queued || got != n) {
+		/* drain cryo's pipe for the next one */
+		while (n > 0 && read(mine[0], buf, (size_t)queued) > 0)
+			;
+		if (n < 0)
+			pr_errno(errno, "task %d: cannot copy the bytes of fd %d (a %s)", t->pid,
+				 o->any_fd, what);
+		else
+			pr_err("task %d: fd %d is a %s whose %d bytes do not copy as one run "
+			       "(packets written in packet mode): not supported yet",
+			       t->pid, o->any_fd, what, queued);
+		ret = n < 0 ? -EIO : -ENOTSUP;
+		goto out;
+	}
+	o->carrier->has_pipe_data = true;
+	o->carrier->pipe_data.len = (size_t)n;
+	o->carrier->pipe_data.data = buf;
+out:
+	close(fd);
+	return ret;
+}
+
+int pipes_dump_finish(struct dump_ctx *ctx)
+{
+	struct pipe_table *pt = ctx->pipes;
+	int mine[2], mine_size, ret = 0;
+	int *pidfds;
+
+	if (!pt || !pt->n)
+		return 0;
+	ret = scan_outside(ctx);
+	if (ret && ret != -ENOTSUP)
+		return ret;
+	if (pipe2(mine, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	mine_size = fcntl(mine[1], F_GETPIPE_SZ);
+	pidfds = malloc(ctx->nr_tasks * sizeof(*pidfds));
+	if (!pidfds) {
+		close(mine[0]), close(mine[1]);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		pidfds[i] = -1;
+	for (uint32_t i = 0; i < pt->n; i++) {
+		if (pt->objs[i].outside)
+			continue;
+		/* a refusal goes on to the next object, so that one run names them all */
+		int r = save_one(ctx, &pt->objs[i], pidfds, mine, &mine_size);
+		if (r && (r != -ENOTSUP || !ret))
+			ret = r;
+		if (ret && ret != -ENOTSUP)
+			break;
+	}
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
+	free(pidfds);
+	close(mine[0]), close(mine[1]);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+static struct svc_file *global_of(struct restore_ctx *ctx, const FdEntry *e)
+{
+	return e->pipe_id < ctx->nr_pipes ? &ctx->globals[ctx->pipes[e->pipe_id]] : NULL;
+}
+
+/* Plan: the object's first entry makes it a global; the first description of each end of a
+ * pipe is the root's own end. Entries come in the order the dump numbered them. */
+int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	char img[64];
+	struct svc_file *g;
+
+	img_name(IMG_FILES, t->pid, img, sizeof(img));
+	if (e->pipe_id == ctx->nr_pipes) {
+		if (!e->has_pipe_size)
+			return files_refuse(img, "fd %d: pipe %u has no size", e->fd, e->pipe_id);
+		int *n = realloc(ctx->pipes, (ctx->nr_pipes + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		ctx->pipes = n;
+		g = restore_add_global(
+		    ctx,
+		    (struct svc_file){.kind = SVC_PIPE, .desc_pid = t->pid, .desc = (FdEntry *)e});
+		if (!g)
+			return -ENOMEM;
+		g->fd2 = e->kind == FD_KIND__FD_PIPE ? restore_alloc_fd(ctx) : -1;
+		n[ctx->nr_pipes++] = (int)(g - ctx->globals);
+	} else if (e->pipe_id > ctx->nr_pipes || e->has_pipe_size || e->has_pipe_data) {
+		return files_refuse(img, "fd %d: pipe %u is out of order", e->fd, e->pipe_id);
+	}
+	g = global_of(ctx, e);
+	if (g->desc->kind != e->kind)
+		return files_refuse(img, "fd %d: pipe %u is a pipe and a FIFO", e->fd, e->pipe_id);
+	if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_RDONLY && !g->primary_r)
+		g->primary_r = e;
+	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY && !g->primary_w)
+		g->primary_w = e;
+	return 0;
+}
+
+static int place(struct restore_task *t, int fd, int at, const char *what)
+{
+	if (fd < 0 || (fd != at && (dup2(fd, at) < 0 || close(fd) < 0))) {
+		child_fail(t, errno, "cannot place %s at fd %d", what, at);
+		return -1;
+	}
+	return 0;
+}
+
+/* In the root, before the tree exists: the pipe (or the FIFO, opened read-write, which never
+ * waits for a partner), its size, its bytes, at its service fds. */
+int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
+{
+	struct restore_task *root = &ctx->tasks[0];
+	const FdEntry *e = g->desc;
+	int fds[2], size, queued = 0;
+	struct stat st;
+
+	if (e->kind == FD_KIND__FD_FIFO) {
+		fds[0] = fds[1] = named_open(ctx, root, e, O_RDWR | O_CLOEXEC);
+		if (fds[0] < 0)
+			return -1;
+		if (fstat(fds[0], &st) < 0 || !S_ISFIFO(st.st_mode)) {
+			child_fail(root, ENXIO, "%s is not a FIFO any more", e->path);
+			return -1;
+		}
+		if (ioctl(fds[0], FIONREAD, &queued) < 0 || queued) {
+			child_fail(root, EBUSY,
+				   "the FIFO %s holds %d bytes already (someone "
+				   "else has it open)",
+				   e->path, queued);
+			return -1;
+		}
+	} else if (pipe2(fds, O_CLOEXEC) < 0) {
+		child_fail(root, errno, "cannot create pipe %u", e->pipe_id);
+		return -1;
+	}
+	size = fcntl(fds[1], F_GETPIPE_SZ);
+	if (size != (int)e->pipe_size &&
+	    (size = fcntl(fds[1], F_SETPIPE_SZ, (int)e->pipe_size)) != (int)e->pipe_size) {
+		child_fail(root, size < 0 ? errno : ERANGE,
+			   "cannot give pipe %u (fd %d of task %d) its size of %u bytes",
+			   e->pipe_id, e->fd, g->desc_pid, e->pipe_size);
+		return -1;
+	}
+	if (e->has_pipe_data && e->pipe_data.len &&
+	    write_all(fds[1], e->pipe_data.data, e->pipe_data.len) < 0) {
+		child_fail(root, errno, "cannot write %zu bytes back into pipe %u",
+			   e->pipe_data.len, e->pipe_id);
+		return -1;
+	}
+	if (place(root, fds[0], g->fd, "a pipe"))
+		return -1;
+	if (e->kind == FD_KIND__FD_PIPE && place(root, fds[1], g->fd2, "a pipe"))
+		return -1;
+	return 0;
+}
+
+/* A task's description of the pipe: the root's own end, or a new description of it (its
+ * own status flags: two descriptions of one end may differ in O_NONBLOCK). */
+int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags)
+{
+	struct svc_file *g = global_of(ctx, e);
+	char path[64];
+	int fd, end;
+
+	if (!g) { /* validated */
+		child_fail(t, EINVAL, "fd %d: pipe %u is unknown", e->fd, e->pipe_id);
+		return -1;
+	}
+	end = e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY ? g->fd2 : g->fd;
+	if (e == g->primary_r || e == g->primary_w) {
+		fd = dup(end);
+	} else {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", end);
+		fd = open(path, flags & ~O_DIRECT);
+	}
+	if (fd < 0) {
+		child_fail(t, errno, "cannot open fd %d (pipe %u)", e->fd, e->pipe_id);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, flags) < 0) {
+		child_fail(t, errno, "cannot set the flags %#o of fd %d (pipe %u)", flags, e->fd,
+			   e->pipe_id);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int pipe_validate_common(const char *img, const FdEntry *e)
+{
+	if (!e->has_pipe_id)
+		return files_refuse(img, "fd %d: a pipe without its pipe_id", e->fd);
+	if (e->pipe_id >= FILES_MAX_FD)
+		return files_refuse(img, "fd %d: pipe_id %u out of range", e->fd, e->pipe_id);
+	if (e->has_pipe_size && (e->pipe_size < PIPE_MIN_SIZE || e->pipe_size > PIPE_MAX_SIZE ||
+				 (e->pipe_size & (e->pipe_size - 1))))
+		return files_refuse(img, "fd %d: pipe size %u is invalid", e->fd, e->pipe_size);
+	if (e->has_pipe_data && (!e->has_pipe_size || e->pipe_data.len > e->pipe_size))
+		return files_refuse(img, "fd %d: %zu bytes queued in a pipe of %u", e->fd,
+				    e->pipe_data.len, e->pipe_size);
+	if (e->pos)
+		return files_refuse(img, "fd %d: a pipe at position %lu", e->fd, e->pos);
+	return 0;
+}
+
+static int pipe_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	if (e->has_mode && !S_ISFIFO(e->mode))
+		return files_refuse(img, "fd %d: mode %#o is not a pipe's", e->fd, e->mode);
+	if (e->path)
+		return files_refuse(img, "fd %d: a pipe with a path", e->fd);
+	return pipe_validate_common(img, e);
+}
+
+const struct fd_ops fd_pipe_ops = {
+    .name = "a pipe",
+    .names = "pipes",
+    .kind = FD_KIND__FD_PIPE,
+    .link_prefix = "pipe:",
+    .dump = pipe_dump,
+    .restore = pipe_open,
+    .validate = pipe_validate,
+};
