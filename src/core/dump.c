@@ -699,7 +699,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->rem.guard_slots = t->nr_threads;
 	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
 	if (ret == -ENOENT || ret == -ENOSPC) {
-		pr_info("process %d: no vDSO padding to borrow; its area is mapped from its code",
+		pr_info("process %d: no spot to borrow; its area is mapped from its code",
 			t->pid);
 		ret = find_exec_addr(t->pid, &exec_addr);
 		if (ret) {

@@ -351,9 +351,11 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 	if (ptrace(PTRACE_GETSIGMASK, r->tid, sizeof(mask), &mask) < 0)
 		return -errno;
 	if ((ret = borrow_begin(r, &b, mask))) {
-		pr_debug("task %d: no spot to map the area from safely (%s)", r->tid,
-			 strerror(-ret));
-		return ret;
+		/* no padding, or no room below the stack pointer (a stack used to its bottom):
+		 * the caller maps the area the plain way */
+		pr_info("task %d: no spot to map the area from safely (%s)", r->tid,
+			strerror(-ret));
+		return -ENOENT;
 	}
 	addr = borrowed_call(r, &b, cryo_guard_borrow_map, __NR_mmap, 0,
 			     REMOTE_AREA_SIZE + (long)slots_size);
@@ -405,9 +407,9 @@ int remote_guard_unmap_area(struct remote *r)
 	if ((err = remote_park(r)))
 		return err;
 	if ((err = borrow_begin(r, &b, r->mask))) {
-		pr_debug("task %d: no spot to unmap the area from safely (%s)", r->tid,
-			 strerror(-err));
-		return err;
+		pr_info("task %d: no spot to unmap the area from safely (%s)", r->tid,
+			strerror(-err));
+		return -ENOENT; /* the caller unmaps it the plain way */
 	}
 	/* the borrowed map code reads the mask into the frame: skip to the unmap code */
 	ret = borrowed_call(r, &b, cryo_guard_borrow_unmap, __NR_munmap, (long)r->area,
