@@ -6,8 +6,6 @@
  * groups and session (B its own group, A and G the root's); then it signals them. Each
  * checks its own pid, parent, group and private value, reports in the shared page and exits
  * with 0; A waits for G first. The root collects their exit statuses and reports. */
-// zt-run: xfail
-// (xfail: the tree talks through a pipe, which cryo cannot save yet)
 #include "zt.h"
 
 #include <signal.h>
