@@ -19,7 +19,7 @@
 #include <linux/kcmp.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/freezer.h"
 #include "core/fault.h"
 #include "core/log.h"

@@ -2,7 +2,7 @@
  * here, below the driver (dump.c), so that resource code never calls up into it. */
 #include <string.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
 {

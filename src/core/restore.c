@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "core/status_fd.h"
 #include "core/proc.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "img/validate.h"

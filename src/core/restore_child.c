@@ -23,7 +23,7 @@
 #include "compat.h"
 #include "core/log.h"
 #include "core/proc.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 #include "files/tty.h"
 #include "res/cow.h"

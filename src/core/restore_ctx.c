@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 
 int restore_alloc_fd(struct restore_ctx *ctx)
 {

@@ -38,7 +38,7 @@
 
 #include "compat.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 
 /* ---- ids of the images ---- */

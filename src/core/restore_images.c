@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 #include "img/validate.h"
 #include "res/locks.h"

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "core/dump.h"
-#include "core/restore.h"
+#include "core/dump_ctx.h"
+#include "core/restore_ctx.h"
 #include "files/files.h"
 
 /* What the dispatcher learned of one descriptor before any kind looks at it. */

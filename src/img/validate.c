@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 #include "img/validate.h"
 #include "files/files.h"

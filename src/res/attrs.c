@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 
 /* The private expedited membarrier kinds: the barrier, and the registration that readies it */

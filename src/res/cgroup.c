@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 #include "res/cgroup.h"
 

@@ -13,9 +13,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 
 #define SECBIT_LOCKS 0xaa /* the *_LOCKED bits */

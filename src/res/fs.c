@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 
 static int read_link(pid_t pid, const char *what, struct dump_ctx *ctx, char **out)
 {

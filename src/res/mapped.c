@@ -23,7 +23,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "res/mapped.h"

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/util.h"
 #include "res/mapped.h"
 #include "res/mm.h"

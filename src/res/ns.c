@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
 #include "res/ns.h"
 

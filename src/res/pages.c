@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/fault.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/cow.h"

@@ -10,9 +10,9 @@
 #include <sys/user.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 
 #define XSTATE_MAX (64 * 1024)
 

@@ -8,9 +8,9 @@
 #include <sys/syscall.h>
 
 #include "compat.h"
-#include "core/dump.h"
+#include "core/dump_ctx.h"
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 
 #define SIGINFO_SIZE 128
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/restore.h"
+#include "core/restore_ctx.h"
 #include "cryo/cryo.h"
 #include "img/image.h"
 #include "img/validate.h"

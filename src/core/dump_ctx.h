@@ -1,7 +1,7 @@
 /* State of one dump: the driver (dump.c) fills it step by step, the resource files
  * (src/res/) each add their part of the images. */
-#ifndef CRYO_DUMP_H
-#define CRYO_DUMP_H
+#ifndef CRYO_DUMP_CTX_H
+#define CRYO_DUMP_CTX_H
 
 #include <stdint.h>
 #include <sys/resource.h>

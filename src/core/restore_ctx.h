@@ -2,8 +2,8 @@
  * can in ordinary C code (the "child phase"), then stops; cryo then rebuilds its memory and the
  * rest from outside with remote calls (the "remote phase"). Resource files (src/res/) provide
  * the halves of each phase. */
-#ifndef CRYO_RESTORE_H
-#define CRYO_RESTORE_H
+#ifndef CRYO_RESTORE_CTX_H
+#define CRYO_RESTORE_CTX_H
 
 #include <stdint.h>
 #include <sys/types.h>
