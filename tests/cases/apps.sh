@@ -29,6 +29,8 @@ app_start() {
 	rm -f "$DIR/app.pid"
 	(cd "$DIR" && exec "$BUILD/tools/closefds" setsid bash -c 'echo $$ >app.pid; exec "$@"' \
 		app "$@") </dev/null >"$DIR/stdout" 2>"$DIR/stderr" &
+	# not a job of this shell: the dump kills it, which is no news to report
+	disown $!
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[ -s "$DIR/app.pid" ] && break
