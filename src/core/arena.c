@@ -1,7 +1,10 @@
 #include "core/arena.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/fault.h"
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -15,7 +18,7 @@ void *arena_alloc(struct arena *a, size_t size)
 	size = (size + 15) & ~(size_t)15;
 	if (!c || c->used + size > c->size) {
 		size_t csize = size > 65536 ? size : 65536;
-		c = malloc(sizeof(*c) + csize);
+		c = fault_point("arena: an allocation", ENOMEM) ? NULL : malloc(sizeof(*c) + csize);
 		if (!c) {
 			a->failed = 1;
 			return NULL;

@@ -775,6 +775,13 @@ static int write_images(struct dump_ctx *ctx)
 	struct timespec now;
 	int ret;
 
+	/* an allocation that failed where its result was optional (a string, a copy) leaves a
+	 * message incomplete: nothing is written from it */
+	if (ctx->arena.failed) {
+		pr_err("out of memory while reading the state of the tree");
+		return -ENOMEM;
+	}
+
 	tree.n_tasks = ctx->nr_tasks;
 	tree.tasks = arena_alloc(&ctx->arena, ctx->nr_tasks * sizeof(*tree.tasks));
 	if (!tree.tasks)
@@ -818,6 +825,8 @@ static int write_images(struct dump_ctx *ctx)
 		if ((ret = write_task_images(ctx, t)))
 			return ret;
 	}
+	if (ctx->arena.failed)
+		return -ENOMEM;
 	if ((ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
 		return ret;
 	/* the stats too before the tree is killed: after that, nothing may fail the dump */

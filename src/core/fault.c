@@ -11,11 +11,12 @@
 enum { FAULT_OFF, FAULT_COUNT, FAULT_KILL, FAULT_FAIL };
 
 int fault_mode;
-static long fault_target, fault_passed;
+static long fault_target, fault_passed, fault_failable;
 
 static void fault_report(void)
 {
-	fprintf(stderr, "cryo: fault points passed: %ld\n", fault_passed);
+	fprintf(stderr, "cryo: fault points passed: %ld (%ld of them can fail)\n", fault_passed,
+		fault_failable);
 }
 
 void fault_init(void)
@@ -46,6 +47,8 @@ int fault_hit(const char *where, int err)
 		self = getpid();
 	if (getpid() != self)
 		return 0;
+	if (err)
+		__atomic_add_fetch(&fault_failable, 1, __ATOMIC_RELAXED);
 	/* a point where nothing can fail (err 0) is only a place to die */
 	if (fault_mode == FAULT_FAIL && !err)
 		return 0;

@@ -222,6 +222,11 @@ int img_read(int dirfd, enum img_type type, int id, ProtobufCMessage **msg)
 	fd = open_image(dirfd, type, id, name, sizeof(name));
 	if (fd < 0)
 		return fd;
+	if ((ret = fault_point("image read", EIO))) {
+		pr_errno(-ret, "cannot read image %s", name);
+		close(fd);
+		return ret;
+	}
 	ret = img_read_fd(fd, name, &kind, msg);
 	close(fd);
 	if (ret == 0 && kind->type != type) {

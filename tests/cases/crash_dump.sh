@@ -30,7 +30,7 @@ crash_points() {
 	mkdir -p "$DIR"
 	start_test "$prog" || { echo 0; return; }
 	CRYO_FAULT=count cryo count dump -t "$PID" -D "$DIR" -R "$@"
-	n=$(sed -n 's/^cryo: fault points passed: //p' "$DIR/cryo-count.txt")
+	n=$(sed -n 's/^cryo: fault points passed: \([0-9]*\).*/\1/p' "$DIR/cryo-count.txt")
 	kill -TERM "$PID" 2>/dev/null
 	kill_leftovers
 	echo "${n:-0}"
