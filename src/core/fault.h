@@ -1,13 +1,15 @@
 /* Fault injection, for the tests that prove a failed or killed cryo harms nothing.
  *
- *   CRYO_FAULT=count     count the fault points a run passes; printed on stderr at exit
+ *   CRYO_FAULT=count     count the fault points a run passes (and those that can fail);
+ *                        printed on stderr at exit
  *   CRYO_FAULT=kill:N    cryo SIGKILLs itself at the N-th point (N from 1)
  *   CRYO_FAULT=fail:N    the N-th point that can fail fails, as the real operation there would
  *                        (its errno); points given err 0 are only places to die
  *
  * A fault point marks a place where cryo can die or where an operation can fail: each remote
  * call while the task runs it and after it stopped, each step of the borrowed calls, each image
- * and page write, each task created at restore. tests/cases/crash_*.sh walk N over all of them.
+ * and page write, each image read, each allocation of a dump's arena, each step of a restore.
+ * tests/cases/crash_*.sh walk N over them.
  *
  * The state is process-wide on purpose: it stands for the process dying, which is not a thing
  * of one dump or restore context. Without CRYO_FAULT a point costs one predictable branch. */
