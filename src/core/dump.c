@@ -281,20 +281,14 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	if (ret == -EPERM) {
 		/* most often: another tracer (a debugger, a second cryo) was first */
-		char path[64], buf[4096], comm[64] = "?";
-		const char *at;
-		int tracer = 0;
-		snprintf(path, sizeof(path), "/proc/%d/status", t->pid);
-		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0 &&
-		    (at = strstr(buf, "\nTracerPid:")))
-			tracer = atoi(at + 11);
+		struct proc_status st = {0};
+		struct proc_stat ts;
+		pid_t tracer = proc_parse_status(t->pid, &st) ? 0 : st.tracer;
 		if (tracer > 0) {
-			snprintf(path, sizeof(path), "/proc/%d/comm", tracer);
-			if (read_file_at(AT_FDCWD, path, comm, sizeof(comm)) > 0)
-				comm[strcspn(comm, "\n")] = '\0';
+			const char *comm = proc_parse_stat(tracer, 0, &ts) ? "?" : ts.comm;
 			pr_err("cannot freeze process %d: it is traced by process %d (%s) already "
 			       "(a debugger, or another dump of it)",
-			       t->pid, tracer, comm);
+			       t->pid, (int)tracer, comm);
 			return -EBUSY;
 		}
 	}

@@ -131,6 +131,8 @@ int proc_parse_status_tid(pid_t pid, pid_t tid, struct proc_status *st)
 			st->umask = strtoul(v, NULL, 8);
 		else if (key(line, "Threads", &v))
 			st->threads = atoi(v);
+		else if (key(line, "TracerPid", &v))
+			st->tracer = atoi(v);
 		else if (key(line, "SigBlk", &v))
 			st->sig_blocked = strtoull(v, NULL, 16);
 		else if (key(line, "SigIgn", &v))

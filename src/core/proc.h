@@ -32,6 +32,7 @@ struct proc_status {
 	int seccomp_filters;
 	uint32_t umask;
 	int threads;
+	pid_t tracer; /* TracerPid: 0 if none */
 	uint64_t sig_blocked, sig_ignored, sig_caught, sig_shared_pending;
 };
 
