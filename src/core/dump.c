@@ -88,6 +88,26 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 	    {KCMP_VM, "its memory (CLONE_VM, vfork)"},
 	    {KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)"},
 	};
+	/* The kernel shows 0 for a session or group whose leader is outside cryo's pid
+	 * namespace (a container's or CI runner's session). Only a shell job can be restored
+	 * into such a session: the one of the cryo that restores it, as the root's. */
+	struct dump_task *root = &ctx->tasks[0];
+	if (t->stat.sid == 0 || t->stat.pgid == 0) {
+		if (!ctx->opts->shell_job) {
+			pr_err("process %d: its %s leader is outside cryo's pid namespace: it can "
+			       "only be restored as a shell job, into the session of the restoring "
+			       "cryo (--shell-job)",
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's");
+			return -ENOTSUP;
+		}
+		if (t->stat.sid != root->stat.sid ||
+		    (t->stat.pgid == 0 && root->stat.pgid != 0)) {
+			pr_err("process %d: its %s leader is outside cryo's pid namespace and is "
+			       "not the job's (process %d's): cannot be made again",
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's", root->pid);
+			return -ENOTSUP;
+		}
+	}
 	if (t->parent >= 0) {
 		pid_t ppid = ctx->tasks[t->parent].pid;
 		for (size_t i = 0; i < ARRAY_SIZE(shared); i++)

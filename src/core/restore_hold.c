@@ -79,6 +79,14 @@ static int bad_id(struct restore_ctx *ctx, const char *img, size_t task, const c
 	return -EINVAL;
 }
 
+/* A session or group id of 0: its leader was outside the dumping cryo's pid namespace. Only
+ * the job's own (the root's) can be so, and only a shell job is restored into one (it then
+ * joins the restoring cryo's session and group). */
+static bool outside_id_ok(struct restore_ctx *ctx, uint32_t v, uint32_t root_v)
+{
+	return v == 0 && root_v == 0 && ctx->opts->shell_job;
+}
+
 /* Every id of inventory.img and pstree.img, before any of them is used. */
 int restore_check_ids(struct restore_ctx *ctx)
 {
@@ -96,9 +104,10 @@ int restore_check_ids(struct restore_ctx *ctx)
 			return bad_id(ctx, "pstree.img", i, "pid", p->pid);
 		if (!id_ok(ctx, p->ppid))
 			return bad_id(ctx, "pstree.img", i, "ppid", p->ppid);
-		if (!id_ok(ctx, p->pgid))
+		PstreeTask *root = ctx->pstree->tasks[0];
+		if (!id_ok(ctx, p->pgid) && !outside_id_ok(ctx, p->pgid, root->pgid))
 			return bad_id(ctx, "pstree.img", i, "pgid", p->pgid);
-		if (!id_ok(ctx, p->sid))
+		if (!id_ok(ctx, p->sid) && !outside_id_ok(ctx, p->sid, root->sid))
 			return bad_id(ctx, "pstree.img", i, "sid", p->sid);
 		if (p->has_parent_tid && !id_ok(ctx, p->parent_tid))
 			return bad_id(ctx, "pstree.img", i, "parent_tid", p->parent_tid);

@@ -117,12 +117,7 @@ int validate_tree_ids(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		PstreeTask *p = t->pst;
-		if (!valid_pid(p->pgid) || !valid_pid(p->sid)) {
-			free(ids);
-			return refuse("pstree.img",
-				      "task %d: process group %u or session %u out of range",
-				      t->pid, p->pgid, p->sid);
-		}
+		/* (pgid and sid were checked against pid_max with the other ids, on reading) */
 		if (p->has_exit_signal && (p->exit_signal < 0 || p->exit_signal > MAX_SIG)) {
 			free(ids);
 			return refuse("pstree.img", "task %d: exit_signal %d is not a signal",
