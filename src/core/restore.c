@@ -34,6 +34,7 @@
 #include "res/cow.h"
 #include "res/locks.h"
 #include "res/procstate.h"
+#include "res/sysvipc.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
 
@@ -635,6 +636,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->helpers);
 	free(ctx->globals);
 	free(ctx->pipes);
+	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)
@@ -661,16 +663,21 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (!ret)
 		ret = plan(&ctx);
 	if (!ret)
+		ret = sysv_restore_objects(&ctx);
+	if (!ret)
 		ret = create_tree(&ctx);
 	if (!ret)
 		ret = fault_point("restore: tree created", EIO);
 	if (!ret)
 		ret = rebuild(&ctx);
+	if (!ret)
+		ret = sysv_restore_finish(&ctx);
 	root = ctx.nr_tasks ? ctx.tasks[0].pid : 0;
 	if (!ret && opts->pidfile)
 		ret = pidfile_write(ctx.dirfd, opts->pidfile, root);
 	if (ret) {
 		restore_kill_created(&ctx);
+		sysv_restore_abort(&ctx);
 		if (root || ctx.inv)
 			pr_err("restore of process %d failed; nothing was left behind",
 			       root ? root : (pid_t)ctx.inv->root_pid);

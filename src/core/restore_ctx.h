@@ -123,6 +123,10 @@ struct restore_ctx {
 	 * it has is the one it had */
 	const FdEntry *tty;
 	bool tty_own, tty_same;
+	/* res/sysvipc.c: ipc.img, and per object (segments, sets, queues in that order) whether
+	 * this restore made it (removed again if the restore fails) */
+	Ipc *ipc;
+	bool *sysv_made;
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */

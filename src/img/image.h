@@ -24,6 +24,8 @@ enum img_type {
 	IMG_PAGES, /* raw */
 	IMG_GHOST, /* raw */
 	IMG_CPUINFO,
+	IMG_IPC,     /* System V IPC objects of the tree (res/sysvipc.c) */
+	IMG_SYSVSHM, /* raw: the pages of System V shared memory segment N (its id) */
 	IMG_NR_TYPES
 };
 
