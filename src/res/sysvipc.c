@@ -660,6 +660,15 @@ static int read_sysctl(const char *path, long *v)
 	return 0;
 }
 
+static void remove_object(enum ipc_kind k, uint32_t id)
+{
+	int r = k == K_SHM   ? shmctl((int)id, IPC_RMID, NULL)
+		: k == K_SEM ? semctl((int)id, 0, IPC_RMID)
+			     : msgctl((int)id, IPC_RMID, NULL);
+	if (r < 0 && errno != EINVAL && errno != EIDRM)
+		pr_errno(errno, "cannot remove %s %u", kind_name[k], id);
+}
+
 /* Make the object with its id, as its creator: the namespace's next id is set, the object
  * made (as euid cuid, egid cgid in this thread only), the sysctl put back. */
 static int create_with_id(enum ipc_kind k, const SysvPerm *p, uint64_t size, int nsems)
@@ -691,9 +700,19 @@ static int create_with_id(enum ipc_kind k, const SysvPerm *p, uint64_t size, int
 		pr_errno(errno, "cannot take back cryo's own ids");
 		abort(); /* never: cryo keeps its saved ids */
 	}
-	ret = write_sysctl(next_id_path[k], old);
-	if (ret)
-		pr_errno(-ret, "cannot put %s back to %ld", next_id_path[k], old);
+	/* the kernel forgets a next id once used (back to -1, which cannot be written): a value
+	 * someone else had set is put back */
+	long now = -1;
+	if (old != -1)
+		ret = write_sysctl(next_id_path[k], old);
+	else if (!(ret = read_sysctl(next_id_path[k], &now)) && now != -1)
+		ret = -EBUSY; /* not used by this object: another one may take it */
+	if (ret) {
+		pr_errno(-ret, "cannot put %s back to %ld (it is %ld)", next_id_path[k], old, now);
+		if (id >= 0)
+			remove_object(k, (uint32_t)id);
+		return ret;
+	}
 	if (id < 0) {
 		pr_errno(err, "cannot make %s %u (key %#x) as its creator %u:%u",
 			 kind_name[k], p->id, p->key, p->cuid, p->cgid);
@@ -701,27 +720,13 @@ static int create_with_id(enum ipc_kind k, const SysvPerm *p, uint64_t size, int
 	}
 	if ((uint32_t)id != p->id) {
 		/* its index was taken meanwhile */
-		if (k == K_SHM)
-			shmctl(id, IPC_RMID, NULL);
-		else if (k == K_SEM)
-			semctl(id, 0, IPC_RMID);
-		else
-			msgctl(id, IPC_RMID, NULL);
+		remove_object(k, (uint32_t)id);
 		pr_err("%s %u (key %#x) could not get its id: the kernel gave %d (another "
 		       "object took it)",
 		       kind_name[k], p->id, p->key, id);
 		return -EEXIST;
 	}
 	return ret;
-}
-
-static void remove_object(enum ipc_kind k, uint32_t id)
-{
-	int r = k == K_SHM   ? shmctl((int)id, IPC_RMID, NULL)
-		: k == K_SEM ? semctl((int)id, 0, IPC_RMID)
-			     : msgctl((int)id, IPC_RMID, NULL);
-	if (r < 0 && errno != EINVAL && errno != EIDRM)
-		pr_errno(errno, "cannot remove %s %u", kind_name[k], id);
 }
 
 /* An object where the image's is: -ENOENT if none; 0 if it is the image's own (same key;
