@@ -602,6 +602,8 @@ static int rebuild(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
+	if ((ret = sysv_restore_remote(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie &&
 		    ((ret = fault_point("restore: the rest of a task", EIO)) ||

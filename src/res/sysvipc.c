@@ -335,12 +335,17 @@ static int dump_sems(struct dump_ctx *ctx)
 			pr_errno(errno, "System V semaphore set %d: cannot read its values", id);
 			return -errno;
 		}
-		s->n_values = ds.sem_nsems;
+		s->n_values = s->n_pids = ds.sem_nsems;
 		s->values = arena_alloc(&ctx->arena, ds.sem_nsems * sizeof(uint32_t) + 1);
-		if (!s->values || !DUMP_PUSH(ctx, ctx->ipc->sems, ctx->ipc->n_sems, s))
+		s->pids = arena_alloc(&ctx->arena, ds.sem_nsems * sizeof(uint32_t) + 1);
+		if (!s->values || !s->pids ||
+		    !DUMP_PUSH(ctx, ctx->ipc->sems, ctx->ipc->n_sems, s))
 			return -ENOMEM;
-		for (size_t k = 0; k < s->n_values; k++)
+		for (size_t k = 0; k < s->n_values; k++) {
+			int p = semctl(id, (int)k, GETPID);
 			s->values[k] = vals[k];
+			s->pids[k] = p > 0 ? (uint32_t)p : 0;
+		}
 		pr_info("System V semaphore set %d (key %#x, %lu semaphores, last used by task "
 			"%d): saved",
 			id, ds.sem_perm.__key, (unsigned long)ds.sem_nsems, user);
@@ -372,6 +377,9 @@ static int dump_msgs(struct dump_ctx *ctx)
 		if (!q || !(q->perm = new_perm(ctx, id, &ds.msg_perm)))
 			return -ENOMEM;
 		q->qbytes = ds.msg_qbytes;
+		q->has_lspid = q->has_lrpid = true;
+		q->lspid = ds.msg_lspid > 0 ? (uint32_t)ds.msg_lspid : 0;
+		q->lrpid = ds.msg_lrpid > 0 ? (uint32_t)ds.msg_lrpid : 0;
 		/* no message is larger than the bytes queued */
 		size_t cap = ds.__msg_cbytes + sizeof(long) + 1;
 		struct {
@@ -584,7 +592,8 @@ int sysv_read_images(struct restore_ctx *ctx)
 		const SysvSemSet *s = ipc->sems[i];
 		if ((ret = check_perm("semaphore set", i, s->perm)))
 			return ret;
-		if (!s->n_values || s->n_values > SEM_MAX_NSEMS) {
+		if (!s->n_values || s->n_values > SEM_MAX_NSEMS ||
+		    (s->n_pids && s->n_pids != s->n_values)) {
 			pr_err("ipc.img: semaphore set %u has %zu semaphores", s->perm->id,
 			       s->n_values);
 			return -EINVAL;
@@ -919,8 +928,34 @@ static int restore_sem(const SysvSemSet *s, bool *made)
 	return set_owner(K_SEM, s->perm, 0);
 }
 
-static int restore_msg(const SysvMsgQueue *q, bool *made)
+/* The last sender and receiver of a queue are the tasks' again (lspid, lrpid) when they are
+ * tasks of the tree: the last message is sent by the sender itself, and the receiver takes a
+ * message cryo queued in front of the others (an empty queue: one the sender sends). */
+#define MSG_REMOTE_MAX (64 * 1024) /* a message sent from the scratch area of a task */
+struct msg_plan {
+	struct restore_task *sender, *receiver;
+	bool dummy_first, hold_last, empty_dummy;
+};
+
+static struct restore_task *live_task(struct restore_ctx *ctx, bool has, uint32_t pid)
 {
+	struct restore_task *t = has && pid ? restore_find_task(ctx, (pid_t)pid) : NULL;
+	return t && !t->zombie ? t : NULL;
+}
+
+static void plan_msg(struct restore_ctx *ctx, const SysvMsgQueue *q, struct msg_plan *p)
+{
+	size_t last = q->n_messages ? q->messages[q->n_messages - 1]->text.len : 0;
+	p->sender = live_task(ctx, q->has_lspid, q->lspid);
+	p->receiver = live_task(ctx, q->has_lrpid, q->lrpid);
+	p->hold_last = p->sender && q->n_messages && last + sizeof(long) <= MSG_REMOTE_MAX;
+	p->dummy_first = p->receiver && q->n_messages && q->n_messages + 1 <= q->qbytes;
+	p->empty_dummy = p->sender && !q->n_messages && q->qbytes >= 1;
+}
+
+static int restore_msg(struct restore_ctx *ctx, const SysvMsgQueue *q, bool *made)
+{
+	struct msg_plan plan;
 	struct ipc_perm have;
 	int ret = find_existing(K_MSG, q->perm, &have), id = (int)q->perm->id;
 	size_t cap = sizeof(long) + 1;
@@ -961,7 +996,13 @@ static int restore_msg(const SysvMsgQueue *q, bool *made)
 	} *m = malloc(cap);
 	if (!m)
 		return -ENOMEM;
-	for (size_t k = 0; k < q->n_messages && !ret; k++) {
+	plan_msg(ctx, q, &plan);
+	if (plan.dummy_first) {
+		m->type = 1;
+		if (msgsnd(id, m, 0, IPC_NOWAIT) < 0)
+			ret = -errno;
+	}
+	for (size_t k = 0; k < q->n_messages - plan.hold_last && !ret; k++) {
 		m->type = q->messages[k]->type;
 		memcpy(m->text, q->messages[k]->text.data, q->messages[k]->text.len);
 		if (msgsnd(id, m, q->messages[k]->text.len, IPC_NOWAIT) < 0) {
@@ -988,11 +1029,109 @@ int sysv_restore_objects(struct restore_ctx *ctx)
 	for (size_t i = 0; i < ipc->n_sems && !ret; i++, n++)
 		ret = restore_sem(ipc->sems[i], &ctx->sysv_made[n]);
 	for (size_t i = 0; i < ipc->n_msgs && !ret; i++, n++)
-		ret = restore_msg(ipc->msgs[i], &ctx->sysv_made[n]);
+		ret = restore_msg(ctx, ipc->msgs[i], &ctx->sysv_made[n]);
 	if (!ret && (ipc->n_shms || ipc->n_sems || ipc->n_msgs))
 		pr_info("System V IPC: %zu segments, %zu semaphore sets, %zu message queues "
 			"restored",
 			ipc->n_shms, ipc->n_sems, ipc->n_msgs);
+	return ret;
+}
+
+static int task_call(struct restore_task *t, const char *what, uint32_t id, long nr, long a1,
+		     long a2, long a3, long a4, long a5)
+{
+	long rv = remote_syscall(&t->rem, nr, a1, a2, a3, a4, a5, 0);
+	if (rv < 0 || t->rem.err) {
+		int err = rv < 0 ? (int)-rv : -t->rem.err;
+		pr_errno(err, "task %d: cannot %s (System V object %u)", t->pid, what, id);
+		return -err;
+	}
+	return 0;
+}
+
+/* Each semaphore's last operation is its task's (sempid): an operation that leaves its value
+ * as it is, +1 then -1 (-1 then +1 at the maximum), made by that task. */
+static int sem_pids_remote(struct restore_ctx *ctx, const SysvSemSet *s)
+{
+	struct sembuf *ops = calloc(2 * s->n_pids + 2, sizeof(*ops));
+	int ret = 0;
+
+	if (!ops)
+		return -ENOMEM;
+	for (size_t k = 0; k < s->n_pids && !ret; k++) {
+		struct restore_task *t = live_task(ctx, true, s->pids[k]);
+		bool first = true;
+		for (size_t j = 0; j < k && first; j++)
+			first = s->pids[j] != s->pids[k];
+		if (!t || !first)
+			continue;
+		size_t n = 0;
+		for (size_t j = k; j < s->n_pids && n < 500; j++) {
+			if (s->pids[j] != s->pids[k])
+				continue;
+			short d = s->values[j] < SEM_MAX_VALUE ? 1 : -1;
+			ops[n++] = (struct sembuf){(unsigned short)j, d, IPC_NOWAIT};
+			ops[n++] = (struct sembuf){(unsigned short)j, (short)-d, IPC_NOWAIT};
+		}
+		uint64_t scratch = remote_scratch(&t->rem);
+		ret = remote_write(t->pid, scratch, ops, n * sizeof(*ops));
+		if (!ret)
+			ret = task_call(t, "make the last operation on its semaphores", s->perm->id,
+					__NR_semop, s->perm->id, (long)scratch, (long)n, 0, 0);
+	}
+	free(ops);
+	return ret;
+}
+
+static int msg_pids_remote(struct restore_ctx *ctx, const SysvMsgQueue *q)
+{
+	struct msg_plan p;
+	int ret = 0;
+	long type = 1;
+
+	plan_msg(ctx, q, &p);
+	if (p.empty_dummy) {
+		uint64_t sc = remote_scratch(&p.sender->rem);
+		if ((ret = remote_write(p.sender->pid, sc, &type, sizeof(type))) ||
+		    (ret = task_call(p.sender, "send to its queue", q->perm->id, __NR_msgsnd,
+				     q->perm->id, (long)sc, 0, IPC_NOWAIT, 0)))
+			return ret;
+	}
+	if ((p.empty_dummy || p.dummy_first) && p.receiver) {
+		uint64_t sc = remote_scratch(&p.receiver->rem);
+		if ((ret = task_call(p.receiver, "receive from its queue", q->perm->id, __NR_msgrcv,
+				     q->perm->id, (long)sc, 0, 0, IPC_NOWAIT | MSG_NOERROR)))
+			return ret;
+	} else if (p.empty_dummy) {
+		struct {
+			long type;
+			char c;
+		} drop;
+		if (msgrcv((int)q->perm->id, &drop, 0, 0, IPC_NOWAIT | MSG_NOERROR) < 0)
+			return -errno;
+	}
+	if (p.hold_last) {
+		const SysvMsg *m = q->messages[q->n_messages - 1];
+		uint64_t sc = remote_scratch(&p.sender->rem);
+		type = m->type;
+		if ((ret = remote_write(p.sender->pid, sc, &type, sizeof(type))) ||
+		    (m->text.len &&
+		     (ret = remote_write(p.sender->pid, sc + sizeof(type), m->text.data,
+					 m->text.len))) ||
+		    (ret = task_call(p.sender, "send its last message", q->perm->id, __NR_msgsnd,
+				     q->perm->id, (long)sc, (long)m->text.len, IPC_NOWAIT, 0)))
+			return ret;
+	}
+	return 0;
+}
+
+int sysv_restore_remote(struct restore_ctx *ctx)
+{
+	int ret = 0;
+	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_sems && !ret; i++)
+		ret = sem_pids_remote(ctx, ctx->ipc->sems[i]);
+	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_msgs && !ret; i++)
+		ret = msg_pids_remote(ctx, ctx->ipc->msgs[i]);
 	return ret;
 }
 

@@ -28,6 +28,10 @@ int sysv_read_images(struct restore_ctx *ctx);
 /* Before the tree is created: each object made again with its id (the namespace's
  * *_next_id), or the existing object taken if it is the same one; refuses otherwise. */
 int sysv_restore_objects(struct restore_ctx *ctx);
+/* Once every task's memory is rebuilt, before its credentials: the last user of each
+ * semaphore and queue (sempid, lspid, lrpid) made a task of the tree again where it was one,
+ * by an operation of that task that leaves the object as it is (remote calls). */
+int sysv_restore_remote(struct restore_ctx *ctx);
 /* Once every task attached its segments: removed ones are removed again (IPC_RMID). */
 int sysv_restore_finish(struct restore_ctx *ctx);
 /* A failed restore: the objects it made are removed; the ones it took are left. */
