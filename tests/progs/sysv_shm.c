@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -151,6 +152,32 @@ int main(int argc, char **argv)
 		child();
 	if (shmctl(idc, IPC_RMID, NULL) < 0 || mprotect(A + 5 * PG, PG, PROT_READ) < 0)
 		zt_fail("IPC_RMID/mprotect: %s", strerror(errno));
+	/* ZT_SYSV_OUTSIDE=1 (the sysv-refused case): A is attached by a process outside the
+	 * tree too (an orphan, reparented to the reaper) */
+	if (getenv("ZT_SYSV_OUTSIDE")) {
+		int pfd[2];
+		char c;
+		if (pipe(pfd) < 0)
+			zt_fail("pipe: %s", strerror(errno));
+		pid_t o = fork();
+		if (o == 0) {
+			if (fork() == 0) {
+				zt_tree_child();
+				setsid();
+				close(pfd[0]);
+				shmat(ida, NULL, 0);
+				close(pfd[1]);
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+		close(pfd[1]);
+		zt_waitpid(o, NULL, 0);
+		if (read(pfd[0], &c, 1) != 0)
+			zt_fail("the outside process did not start");
+		close(pfd[0]);
+	}
 	zt_tree_wait_ready();
 	if (shmctl(ida, IPC_STAT, &before[0]) || shmctl(idb, IPC_STAT, &before[1]) ||
 	    shmctl(idc, IPC_STAT, &before[2]))

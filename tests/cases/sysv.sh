@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# System V IPC beyond the modes of tests/progs/sysv_shm.c and sysv_sem_msg.c, whose restores
+# take again the objects the killed tree left on the host (a segment not removed, every set
+# and queue):
+# - sysv-recreate: those objects removed after the dump (ipcrm), so the restore makes each
+#   again with its id and key (the programs check ids, keys, content, owners);
+# - sysv-taken: the id of an object of the dump held by another object (another key, or a
+#   segment where a removed one was): the restore fails naming it, leaves no process and
+#   removes what it made; once the intruder is gone the same images restore and pass;
+# - sysv-refused: a semaphore taken with SEM_UNDO, a segment attached by a process outside
+#   the tree: the dump fails naming the task or the segment, leaves no inventory.img, and
+#   the program runs on and passes.
+
+# ids of the objects of ipc.img: "shm ID", "sem ID", "msg ID" lines
+sysv_ids() {
+	"$CRYO" show "$1/ipc.img" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["entry"]
+for k, kind in (("shms", "shm"), ("sems", "sem"), ("msgs", "msg")):
+    for o in e.get(k, []):
+        print(kind, o["perm"]["id"], "removed" if o.get("removed") else "")'
+}
+
+# the ipcrm option for an id of KIND
+sysv_opt() {
+	case $1 in
+	shm) echo -m ;;
+	sem) echo -s ;;
+	msg) echo -q ;;
+	esac
+}
+
+sysv_rm_all() {
+	local kind id rest
+	while read -r kind id rest; do
+		[ "$rest" = removed ] && continue # gone with the tree
+		ipcrm "$(sysv_opt "$kind")" "$id"
+	done < <(sysv_ids "$1")
+}
+
+sysv_recreate_one() {
+	local prog=$1
+	if start_test "$prog" && dump "$DIR/img" && gone_after_dump; then
+		sysv_rm_all "$DIR/img"
+		if ipcs | grep -q "0x6b$(printf %06x $((PID & 0xffffff)))\|0x5a$(printf %06x $((PID & 0xffffff)))"; then
+			fail_step "an object of the dump is still there after ipcrm"
+		elif restore "$DIR/img"; then
+			grep -q "still exists: taken again" "$DIR/img/restore.log" &&
+				fail_step "the restore took an object instead of making it"
+			check
+		fi
+	fi
+}
+
+sysv_recreate() {
+	run_sub_case sysv-recreate/shm sysv_recreate_one sysv_shm
+	run_sub_case sysv-recreate/sem-msg sysv_recreate_one sysv_sem_msg
+}
+register_case sysv-recreate sysv_recreate
+
+# sysv_occupy KIND ID: an object of KIND (shm, msg) with id ID and a key of ipcmk's choice;
+# non-zero if it did not get that id
+sysv_occupy() {
+	local kind=$1 id=$2 got
+	echo "$id" >"/proc/sys/kernel/${kind}_next_id" || return 1
+	if [ "$kind" = shm ]; then
+		got=$(ipcmk -M 4096 -p 0600 2>/dev/null | grep -o '[0-9]*$')
+	else
+		got=$(ipcmk -Q -p 0600 2>/dev/null | grep -o '[0-9]*$')
+	fi
+	[ "$got" = "$id" ]
+}
+
+sysv_taken_one() {
+	local prog=$1 kind=$2 id
+	if start_test "$prog" && dump "$DIR/img" && gone_after_dump; then
+		if [ "$kind" = shm ]; then
+			id=$(sysv_ids "$DIR/img" | awk '$1 == "shm" && $3 == "removed" { print $2 }')
+		else
+			id=$(sysv_ids "$DIR/img" | awk '$1 == "msg" { print $2 }')
+			ipcrm -q "$id"
+		fi
+		if [ -z "$id" ] || ! sysv_occupy "$kind" "$id"; then
+			fail_step "cannot make an object with id '$id'"
+			return
+		fi
+		local before
+		before=$(ipcs | grep -c '^0x')
+		cryo restore-taken restore -D "$DIR/img" -d -v4 -o restore.log
+		if [ $RC = 0 ]; then
+			fail_step "the restore succeeded with $kind id $id taken by another object"
+		elif ! grep -q "$id.*cannot be restored\|$id.*not the dumped one" "$DIR/cryo-restore-taken.txt"; then
+			fail_step "the refusal does not name $kind $id: $(tail -c 300 "$DIR/cryo-restore-taken.txt")"
+		elif alive "$PID"; then
+			fail_step "process $PID is running after a failed restore"
+		elif [ "$(ipcs | grep -c '^0x')" != "$before" ]; then
+			fail_step "the failed restore left objects behind: $(ipcs)"
+		fi
+		ipcrm "$(sysv_opt "$kind")" "$id"
+		[ -z "$REASON" ] && restore "$DIR/img" && check
+	fi
+}
+
+sysv_taken() {
+	run_sub_case sysv-taken/shm sysv_taken_one sysv_shm shm
+	run_sub_case sysv-taken/msg sysv_taken_one sysv_sem_msg msg
+}
+register_case sysv-taken sysv_taken
+
+sysv_refused_one() {
+	local prog=$1 var=$2 pattern=$3 mode
+	for mode in -R ""; do
+		REASON=
+		rm -rf "$DIR/img"
+		mkdir -p "$DIR/img"
+		if start_test_env "$var" "$prog"; then
+			cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log $mode
+			if [ $RC = 0 ]; then
+				fail_step "the dump ($mode) succeeded"
+			elif ! grep -q "$pattern" "$DIR/cryo-dump.txt"; then
+				fail_step "the refusal does not say '$pattern': $(tail -c 300 "$DIR/cryo-dump.txt")"
+			elif [ -e "$DIR/img/inventory.img" ]; then
+				fail_step "a refused dump left inventory.img"
+			elif ! alive "$PID"; then
+				fail_step "target $PID gone after the refused dump"
+			else
+				check
+			fi
+		fi
+		kill_leftovers
+		[ -n "$REASON" ] && return
+	done
+}
+
+# start_test_env VAR PROG: start_test with VAR=1 in the program's environment
+start_test_env() {
+	local var=$1
+	shift
+	export "$var=1"
+	start_test "$@"
+	local rc=$?
+	unset "$var"
+	return $rc
+}
+
+sysv_refused() {
+	run_sub_case sysv-refused/undo sysv_refused_one sysv_sem_msg ZT_SYSV_UNDO \
+		"semaphore undo adjustments (semop with SEM_UNDO)"
+	run_sub_case sysv-refused/outside sysv_refused_one sysv_shm ZT_SYSV_OUTSIDE \
+		"shared with processes outside it"
+}
+register_case sysv-refused sysv_refused
