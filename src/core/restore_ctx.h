@@ -127,6 +127,7 @@ struct restore_ctx {
 	 * this restore made it (removed again if the restore fails) */
 	Ipc *ipc;
 	bool *sysv_made;
+	void **sysv_mem; /* per segment: cryo's attach of it, until every task has its own */
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */

@@ -632,7 +632,8 @@ int sysv_read_images(struct restore_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = check_attaches(ctx, &ctx->tasks[i])))
 			return ret;
 	ctx->sysv_made = calloc(ipc->n_shms + ipc->n_sems + ipc->n_msgs + 1, sizeof(bool));
-	return ctx->sysv_made ? 0 : -ENOMEM;
+	ctx->sysv_mem = calloc(ipc->n_shms + 1, sizeof(void *));
+	return ctx->sysv_made && ctx->sysv_mem ? 0 : -ENOMEM;
 }
 
 /* ---- restore: the objects ---- */
@@ -816,7 +817,7 @@ static int set_owner(enum ipc_kind k, const SysvPerm *p, uint64_t qbytes)
 	return 0;
 }
 
-static int restore_shm(struct restore_ctx *ctx, const SysvShm *s, bool *made)
+static int restore_shm(struct restore_ctx *ctx, const SysvShm *s, bool *made, void **keep)
 {
 	struct ipc_perm have;
 	struct shmid_ds ds;
@@ -874,8 +875,10 @@ static int restore_shm(struct restore_ctx *ctx, const SysvShm *s, bool *made)
 		}
 		off += len;
 	}
-	shmdt(mem);
 	close(fd);
+	/* cryo stays attached until every task is: with kernel.shm_rmid_forced a segment that
+	 * nobody has attached goes at once */
+	*keep = mem;
 	if (ret)
 		return ret;
 	if (s->locked && shmctl((int)s->perm->id, SHM_LOCK, NULL) < 0) {
@@ -1025,7 +1028,7 @@ int sysv_restore_objects(struct restore_ctx *ctx)
 	if (!ipc)
 		return 0;
 	for (size_t i = 0; i < ipc->n_shms && !ret; i++, n++)
-		ret = restore_shm(ctx, ipc->shms[i], &ctx->sysv_made[n]);
+		ret = restore_shm(ctx, ipc->shms[i], &ctx->sysv_made[n], &ctx->sysv_mem[i]);
 	for (size_t i = 0; i < ipc->n_sems && !ret; i++, n++)
 		ret = restore_sem(ipc->sems[i], &ctx->sysv_made[n]);
 	for (size_t i = 0; i < ipc->n_msgs && !ret; i++, n++)
@@ -1135,8 +1138,19 @@ int sysv_restore_remote(struct restore_ctx *ctx)
 	return ret;
 }
 
+static void detach_all(struct restore_ctx *ctx)
+{
+	for (size_t i = 0; ctx->sysv_mem && i < ctx->ipc->n_shms; i++)
+		if (ctx->sysv_mem[i]) {
+			shmdt(ctx->sysv_mem[i]);
+			ctx->sysv_mem[i] = NULL;
+		}
+}
+
 int sysv_restore_finish(struct restore_ctx *ctx)
 {
+	if (ctx->ipc)
+		detach_all(ctx);
 	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_shms; i++) {
 		const SysvShm *s = ctx->ipc->shms[i];
 		if (s->removed && shmctl((int)s->perm->id, IPC_RMID, NULL) < 0) {
@@ -1155,6 +1169,7 @@ void sysv_restore_abort(struct restore_ctx *ctx)
 
 	if (!ipc || !ctx->sysv_made)
 		return;
+	detach_all(ctx);
 	for (size_t i = 0; i < ipc->n_shms; i++, n++)
 		if (ctx->sysv_made[n])
 			remove_object(K_SHM, ipc->shms[i]->perm->id);
@@ -1169,7 +1184,11 @@ void sysv_restore_abort(struct restore_ctx *ctx)
 void sysv_restore_free(struct restore_ctx *ctx)
 {
 	img_free(ctx->ipc ? &ctx->ipc->base : NULL);
+	if (ctx->ipc)
+		detach_all(ctx);
 	free(ctx->sysv_made);
+	free(ctx->sysv_mem);
 	ctx->ipc = NULL;
 	ctx->sysv_made = NULL;
+	ctx->sysv_mem = NULL;
 }
