@@ -842,7 +842,8 @@ static int write_images(struct dump_ctx *ctx)
 	}
 	if (ctx->arena.failed)
 		return -ENOMEM;
-	if ((ret = sysv_write_image(ctx)) || (ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
+	if ((ret = sysv_write_image(ctx)) ||
+	    (ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
 		return ret;
 	/* the stats too before the tree is killed: after that, nothing may fail the dump */
 	ctx->stats.total_ns = now_ns() - ctx->t_start;

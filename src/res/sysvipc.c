@@ -39,9 +39,9 @@
 #include "res/mm.h"
 #include "res/sysvipc.h"
 
-#define SHM_MAX_BYTES (1ull << 40)   /* no segment of a dump is near this */
-#define SEM_MAX_NSEMS 32000	     /* SEMMSL_MAX */
-#define SEM_MAX_VALUE 32767	     /* SEMVMX */
+#define SHM_MAX_BYTES (1ull << 40)  /* no segment of a dump is near this */
+#define SEM_MAX_NSEMS 32000	    /* SEMMSL_MAX */
+#define SEM_MAX_VALUE 32767	    /* SEMVMX */
 #define MSG_MAX_QBYTES (1ull << 30) /* the image cap is far below */
 #define IPC_MAX_ID 0x7fffffffu
 #define IPC_MAX_OBJECTS 32768 /* IPCMNI */
@@ -127,12 +127,14 @@ static int shm_attaches(struct dump_ctx *ctx, uint32_t id, uint64_t size, const 
 			next = v->pgoff + (v->end - v->start);
 			const Vma *nv = k + 1 < t->mm->n_vmas ? t->mm->vmas[k + 1] : NULL;
 			bool more = nv && nv->kind == VMA_KIND__VMA_SYSV_SHM &&
-				    nv->sysv_shm_id == id && nv->start == v->end && nv->pgoff == next;
+				    nv->sysv_shm_id == id && nv->start == v->end &&
+				    nv->pgoff == next;
 			if (!more && next != PAGE_ALIGN(size)) {
-				pr_err("task %d: System V shared memory %u is attached in part (up "
-				       "to %#lx, %#lx of %#lx bytes): cryo cannot restore a partial "
-				       "attach",
-				       t->pid, id, v->end, next, PAGE_ALIGN(size));
+				pr_err(
+				    "task %d: System V shared memory %u is attached in part (up "
+				    "to %#lx, %#lx of %#lx bytes): cryo cannot restore a partial "
+				    "attach",
+				    t->pid, id, v->end, next, PAGE_ALIGN(size));
 				return -ENOTSUP;
 			}
 			if (!more)
@@ -262,15 +264,17 @@ static int dump_shms(struct dump_ctx *ctx)
 		}
 		if (!nr) {
 			if (tree_pid(ctx, ds.shm_cpid) || tree_pid(ctx, ds.shm_lpid))
-				pr_warn("System V shared memory %d (key %#x, %zu bytes), created or "
-					"last attached by task %d of the tree, is not attached by it: "
-					"left as it is, not saved",
-					id, ds.shm_perm.__key, ds.shm_segsz,
-					tree_pid(ctx, ds.shm_cpid) ? ds.shm_cpid : ds.shm_lpid);
+				pr_warn(
+				    "System V shared memory %d (key %#x, %zu bytes), created or "
+				    "last attached by task %d of the tree, is not attached by it: "
+				    "left as it is, not saved",
+				    id, ds.shm_perm.__key, ds.shm_segsz,
+				    tree_pid(ctx, ds.shm_cpid) ? ds.shm_cpid : ds.shm_lpid);
 			else
-				pr_info("System V shared memory %d (key %#x) is not the tree's: left "
-					"as it is",
-					id, ds.shm_perm.__key);
+				pr_info(
+				    "System V shared memory %d (key %#x) is not the tree's: left "
+				    "as it is",
+				    id, ds.shm_perm.__key);
 			continue;
 		}
 		if (ds.shm_nattch != (shmatt_t)nr) {
@@ -321,9 +325,10 @@ static int dump_sems(struct dump_ctx *ctx)
 				user = p;
 		}
 		if (!user) {
-			pr_info("System V semaphore set %d (key %#x) was not last used by the tree: "
-				"left as it is",
-				id, ds.sem_perm.__key);
+			pr_info(
+			    "System V semaphore set %d (key %#x) was not last used by the tree: "
+			    "left as it is",
+			    id, ds.sem_perm.__key);
 			continue;
 		}
 		unsigned short *vals = arena_alloc(&ctx->arena, ds.sem_nsems * sizeof(*vals) + 1);
@@ -338,8 +343,7 @@ static int dump_sems(struct dump_ctx *ctx)
 		s->n_values = s->n_pids = ds.sem_nsems;
 		s->values = arena_alloc(&ctx->arena, ds.sem_nsems * sizeof(uint32_t) + 1);
 		s->pids = arena_alloc(&ctx->arena, ds.sem_nsems * sizeof(uint32_t) + 1);
-		if (!s->values || !s->pids ||
-		    !DUMP_PUSH(ctx, ctx->ipc->sems, ctx->ipc->n_sems, s))
+		if (!s->values || !s->pids || !DUMP_PUSH(ctx, ctx->ipc->sems, ctx->ipc->n_sems, s))
 			return -ENOMEM;
 		for (size_t k = 0; k < s->n_values; k++) {
 			int p = semctl(id, (int)k, GETPID);
@@ -368,9 +372,10 @@ static int dump_msgs(struct dump_ctx *ctx)
 		if (id < 0)
 			continue;
 		if (!tree_pid(ctx, ds.msg_lspid) && !tree_pid(ctx, ds.msg_lrpid)) {
-			pr_info("System V message queue %d (key %#x) was not last used by the tree: "
-				"left as it is",
-				id, ds.msg_perm.__key);
+			pr_info(
+			    "System V message queue %d (key %#x) was not last used by the tree: "
+			    "left as it is",
+			    id, ds.msg_perm.__key);
 			continue;
 		}
 		SysvMsgQueue *q = A_NEW(&ctx->arena, SysvMsgQueue, SYSV_MSG_QUEUE);
@@ -395,10 +400,11 @@ static int dump_msgs(struct dump_ctx *ctx)
 			if (len < 0) {
 				int err = errno;
 				free(m);
-				pr_errno(err,
-					 "System V message queue %d: cannot copy message %lu of %lu%s",
-					 id, n, (unsigned long)ds.msg_qnum,
-					 err == ENOSYS ? " (the kernel has no MSG_COPY)" : "");
+				pr_errno(
+				    err,
+				    "System V message queue %d: cannot copy message %lu of %lu%s",
+				    id, n, (unsigned long)ds.msg_qnum,
+				    err == ENOSYS ? " (the kernel has no MSG_COPY)" : "");
 				return err == ENOSYS ? -ENOTSUP : -err;
 			}
 			SysvMsg *sm = A_NEW(&ctx->arena, SysvMsg, SYSV_MSG);
@@ -470,8 +476,8 @@ static int check_shm(struct restore_ctx *ctx, size_t i, const SysvShm *s)
 	if ((ret = check_perm("segment", i, s->perm)))
 		return ret;
 	if (!s->size || s->size > SHM_MAX_BYTES || (s->removed && s->perm->key != IPC_PRIVATE)) {
-		pr_err("ipc.img: segment %u: size %lu or key %#x is invalid", s->perm->id,
-		       s->size, s->perm->key);
+		pr_err("ipc.img: segment %u: size %lu or key %#x is invalid", s->perm->id, s->size,
+		       s->perm->key);
 		return -EINVAL;
 	}
 	for (size_t k = 0; k < i; k++)
@@ -485,9 +491,10 @@ static int check_shm(struct restore_ctx *ctx, size_t i, const SysvShm *s)
 		const PageRun *r = s->runs[k];
 		if (r->vaddr % PAGE_SIZE || r->vaddr / PAGE_SIZE < prev_end || !r->nr_pages ||
 		    r->nr_pages > pages || r->vaddr / PAGE_SIZE > pages - r->nr_pages) {
-			pr_err("ipc.img: segment %u: page run %zu (%#lx, %lu pages) is outside it or "
-			       "out of order",
-			       s->perm->id, k, r->vaddr, r->nr_pages);
+			pr_err(
+			    "ipc.img: segment %u: page run %zu (%#lx, %lu pages) is outside it or "
+			    "out of order",
+			    s->perm->id, k, r->vaddr, r->nr_pages);
 			return -EINVAL;
 		}
 		prev_end = r->vaddr / PAGE_SIZE + r->nr_pages;
@@ -624,8 +631,9 @@ int sysv_read_images(struct restore_ctx *ctx)
 			if (ipc->msgs[k]->perm->id == ipc->msgs[i]->perm->id ||
 			    (ipc->msgs[i]->perm->key &&
 			     ipc->msgs[k]->perm->key == ipc->msgs[i]->perm->key)) {
-				pr_err("ipc.img: message queue %u: a second queue with its id or key",
-				       ipc->msgs[i]->perm->id);
+				pr_err(
+				    "ipc.img: message queue %u: a second queue with its id or key",
+				    ipc->msgs[i]->perm->id);
 				return -EINVAL;
 			}
 	for (int i = 0; i < ctx->nr_tasks; i++)
@@ -639,11 +647,9 @@ int sysv_read_images(struct restore_ctx *ctx)
 /* ---- restore: the objects ---- */
 
 enum ipc_kind { K_SHM, K_SEM, K_MSG };
-static const char *const next_id_path[] = {"/proc/sys/kernel/shm_next_id",
-					   "/proc/sys/kernel/sem_next_id",
-					   "/proc/sys/kernel/msg_next_id"};
-static const char *const kind_name[] = {"shared memory segment", "semaphore set",
-					"message queue"};
+static const char *const next_id_path[] = {
+    "/proc/sys/kernel/shm_next_id", "/proc/sys/kernel/sem_next_id", "/proc/sys/kernel/msg_next_id"};
+static const char *const kind_name[] = {"shared memory segment", "semaphore set", "message queue"};
 
 static int write_sysctl(const char *path, long v)
 {
@@ -724,8 +730,8 @@ static int create_with_id(enum ipc_kind k, const SysvPerm *p, uint64_t size, int
 		return ret;
 	}
 	if (id < 0) {
-		pr_errno(err, "cannot make %s %u (key %#x) as its creator %u:%u",
-			 kind_name[k], p->id, p->key, p->cuid, p->cgid);
+		pr_errno(err, "cannot make %s %u (key %#x) as its creator %u:%u", kind_name[k],
+			 p->id, p->key, p->cuid, p->cgid);
 		return -err;
 	}
 	if ((uint32_t)id != p->id) {
@@ -760,7 +766,9 @@ static int find_existing(enum ipc_kind k, const SysvPerm *p, struct ipc_perm *ha
 		return -errno;
 	}
 	if (r >= 0) {
-		*have = k == K_SHM ? ds.shm.shm_perm : k == K_SEM ? ds.sem.sem_perm : ds.msg.msg_perm;
+		*have = k == K_SHM   ? ds.shm.shm_perm
+			: k == K_SEM ? ds.sem.sem_perm
+				     : ds.msg.msg_perm;
 		if (have->__key != p->key) {
 			pr_err("%s %u (key %#x) cannot be restored: another one (key %#x) has its "
 			       "id",
@@ -790,7 +798,7 @@ static int set_owner(enum ipc_kind k, const SysvPerm *p, uint64_t qbytes)
 		struct msqid_ds msg;
 	} ds;
 	union semun arg = {.buf = &ds.sem};
-	struct ipc_perm *perm = k == K_SHM ? &ds.shm.shm_perm
+	struct ipc_perm *perm = k == K_SHM   ? &ds.shm.shm_perm
 				: k == K_SEM ? &ds.sem.sem_perm
 					     : &ds.msg.msg_perm;
 	int r = k == K_SHM   ? shmctl((int)p->id, IPC_STAT, &ds.shm)
@@ -1118,9 +1126,8 @@ static int msg_pids_remote(struct restore_ctx *ctx, const SysvMsgQueue *q)
 		uint64_t sc = remote_scratch(&p.sender->rem);
 		type = m->type;
 		if ((ret = remote_write(p.sender->pid, sc, &type, sizeof(type))) ||
-		    (m->text.len &&
-		     (ret = remote_write(p.sender->pid, sc + sizeof(type), m->text.data,
-					 m->text.len))) ||
+		    (m->text.len && (ret = remote_write(p.sender->pid, sc + sizeof(type),
+							m->text.data, m->text.len))) ||
 		    (ret = task_call(p.sender, "send its last message", q->perm->id, __NR_msgsnd,
 				     q->perm->id, (long)sc, (long)m->text.len, IPC_NOWAIT, 0)))
 			return ret;

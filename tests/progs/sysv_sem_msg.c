@@ -10,11 +10,11 @@
  *
  * H also received the one message of type 9 the parent sent: the queue's last receiver.
  * Checked after the check: the ids and keys of L and Q, the values of L (the lock taken, 5,
- * 7), the last task to operate on each semaphore (H, P, P), one task waiting on the lock (semncnt, W's semop made again), the parent cannot take
- * the lock (IPC_NOWAIT: EAGAIN); then H lets go, W gets the lock, lets go in turn, and the
- * parent gets it. Q's limit, count, last sender (P) and receiver (H); the messages read back by type 2 first (the first of
- * type 2), then in queue order, each with its type and content as sent. Finally the set and
- * the queue are removed. */
+ * 7), the last task to operate on each semaphore (H, P, P), one task waiting on the lock (semncnt,
+ * W's semop made again), the parent cannot take the lock (IPC_NOWAIT: EAGAIN); then H lets go, W
+ * gets the lock, lets go in turn, and the parent gets it. Q's limit, count, last sender (P) and
+ * receiver (H); the messages read back by type 2 first (the first of type 2), then in queue order,
+ * each with its type and content as sent. Finally the set and the queue are removed. */
 // zt-run: gen2
 #include "zt_tree.h"
 
@@ -178,13 +178,12 @@ int main(int argc, char **argv)
 	zt_tree_go();
 
 	if (zt_expect(semctl(sem_id, 0, GETALL, now) == 0, "L: GETALL: %s", strerror(errno)))
-		zt_expect(now[0] == 0 && now[1] == 5 && now[2] == 7, "L: values %u %u %u, wanted 0 5 7",
-			  now[0], now[1], now[2]);
+		zt_expect(now[0] == 0 && now[1] == 5 && now[2] == 7,
+			  "L: values %u %u %u, wanted 0 5 7", now[0], now[1], now[2]);
 	zt_expect(semctl(sem_id, 0, GETPID) == h && semctl(sem_id, 1, GETPID) == getpid() &&
 		      semctl(sem_id, 2, GETPID) == getpid(),
-		  "L: last operations by %d, %d, %d; wanted %d, %d, %d",
-		  semctl(sem_id, 0, GETPID), semctl(sem_id, 1, GETPID), semctl(sem_id, 2, GETPID),
-		  h, getpid(), getpid());
+		  "L: last operations by %d, %d, %d; wanted %d, %d, %d", semctl(sem_id, 0, GETPID),
+		  semctl(sem_id, 1, GETPID), semctl(sem_id, 2, GETPID), h, getpid(), getpid());
 	int ncnt = -1;
 	for (int i = 0; i < 3000 && (ncnt = semctl(sem_id, 0, GETNCNT)) != 1; i++)
 		usleep(1000);

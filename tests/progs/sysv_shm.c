@@ -54,11 +54,11 @@ static void expect_perms(int s, const char *what, const void *addr, const char *
 static void expect_stat(int s, const char *what, int id, const struct shmid_ds *b)
 {
 	struct shmid_ds ds;
-	if (!zt_tree_expect(s, shmctl(id, IPC_STAT, &ds) == 0, "%s: IPC_STAT of %d: %s", what,
-			    id, strerror(errno)))
+	if (!zt_tree_expect(s, shmctl(id, IPC_STAT, &ds) == 0, "%s: IPC_STAT of %d: %s", what, id,
+			    strerror(errno)))
 		return;
-	zt_tree_expect(s, ds.shm_segsz == b->shm_segsz, "%s: size %zu, was %zu", what,
-		       ds.shm_segsz, b->shm_segsz);
+	zt_tree_expect(s, ds.shm_segsz == b->shm_segsz, "%s: size %zu, was %zu", what, ds.shm_segsz,
+		       b->shm_segsz);
 	zt_tree_expect(s, ds.shm_perm.__key == b->shm_perm.__key, "%s: key %#x, was %#x", what,
 		       ds.shm_perm.__key, b->shm_perm.__key);
 	zt_tree_expect(s, ds.shm_perm.mode == b->shm_perm.mode, "%s: mode %o, was %o", what,
