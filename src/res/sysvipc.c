@@ -56,24 +56,51 @@ union semun {
 
 /* ---- dump ---- */
 
+/* Does the namespace hold any semaphore set? Their ids, for a message, in ids. */
+static int sem_sets(char *ids, size_t len)
+{
+	struct seminfo info;
+	union semun arg = {.buf = (struct semid_ds *)&info};
+	int max = semctl(0, 0, SEM_INFO, arg), n = 0;
+	size_t used = 0;
+
+	ids[0] = 0;
+	for (int idx = 0; idx <= max; idx++) {
+		struct semid_ds ds;
+		arg.buf = &ds;
+		int id = semctl(idx, 0, SEM_STAT_ANY, arg);
+		if (id < 0)
+			continue;
+		if (used + 16 < len)
+			used += (size_t)snprintf(ids + used, len - used, "%s%d", n ? ", " : "", id);
+		n++;
+	}
+	return n;
+}
+
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 {
+	char ids[256];
 	(void)ctx;
-	/* kcmp compares the undo lists of two tasks; cryo never uses SEM_UNDO, so its own is
-	 * empty, and a task whose list differs has one */
+	/* kcmp compares the undo lists of two tasks; cryo never has one, so a task whose list
+	 * differs from cryo's has one. The kernel also gives one, empty, to every process that
+	 * made a thread (CLONE_SYSVSEM), and shows none of its adjustments: they can only be for
+	 * sets that exist, so a task with a list is refused only while the namespace has any */
 	for (int k = 0; k < t->nr_threads; k++) {
 		long r = syscall(SYS_kcmp, getpid(), t->threads[k].tid, KCMP_SYSVSEM, 0, 0);
 		if (r < 0) {
-			if (errno == ESRCH)
+			int err = errno;
+			if (err == ESRCH)
 				return -ESRCH;
-			pr_errno(errno, "task %d: cannot compare its semaphore undo list", t->pid);
-			return -errno;
+			pr_errno(err, "task %d: cannot compare its semaphore undo list", t->pid);
+			return -err;
 		}
-		if (r) {
-			pr_err("task %d (thread %d) has System V semaphore undo adjustments "
-			       "(semop with SEM_UNDO): the kernel does not show them, cryo cannot "
-			       "restore them",
-			       t->pid, t->threads[k].tid);
+		if (r && sem_sets(ids, sizeof(ids))) {
+			pr_err(
+			    "task %d (thread %d) has a System V semaphore undo list (semop with "
+			    "SEM_UNDO, or threads) and semaphore sets exist (ids %s): the kernel "
+			    "does not show its undo adjustments, cryo cannot restore them",
+			    t->pid, t->threads[k].tid, ids);
 			return -ENOTSUP;
 		}
 	}
@@ -572,16 +599,8 @@ static int check_attaches(struct restore_ctx *ctx, struct restore_task *t)
 
 int sysv_read_images(struct restore_ctx *ctx)
 {
-	bool any = false;
 	int ret;
 
-	for (int i = 0; i < ctx->nr_tasks && !any; i++)
-		for (size_t k = 0; !ctx->tasks[i].zombie && k < ctx->tasks[i].mm->n_vmas; k++)
-			any |= ctx->tasks[i].mm->vmas[k]->kind == VMA_KIND__VMA_SYSV_SHM;
-	/* dumps made before System V IPC was saved have none: nothing of it then */
-	if (faccessat(ctx->dirfd, "ipc.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
-	    !any)
-		return 0;
 	ret = img_read(ctx->dirfd, IMG_IPC, 0, (ProtobufCMessage **)&ctx->ipc);
 	if (ret)
 		return ret;

@@ -13,7 +13,7 @@ struct restore_ctx;
 struct restore_task;
 
 /* A task with a semaphore undo list (semop with SEM_UNDO), whose adjustments no interface
- * shows, is refused (-ENOTSUP), naming it and the thread. */
+ * shows, is refused (-ENOTSUP) while any semaphore set exists, naming it and the thread. */
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t);
 /* Once every task's memory is read: the objects of the namespace, which of them the tree
  * uses (saved, the pages of each attached segment written to its image) and which are left
@@ -22,7 +22,7 @@ int sysv_dump(struct dump_ctx *ctx);
 /* ipc.img, written with the other images */
 int sysv_write_image(struct dump_ctx *ctx);
 
-/* Restore: read ipc.img (an absent one is an empty one) and check it, and every attach of
+/* Restore: read ipc.img and check it, and every attach of
  * the layouts against it; after every task's images are read. */
 int sysv_read_images(struct restore_ctx *ctx);
 /* Before the tree is created: each object made again with its id (the namespace's

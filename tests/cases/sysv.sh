@@ -145,7 +145,7 @@ start_test_env() {
 
 sysv_refused() {
 	run_sub_case sysv-refused/undo sysv_refused_one sysv_sem_msg ZT_SYSV_UNDO \
-		"semaphore undo adjustments (semop with SEM_UNDO)"
+		"has a System V semaphore undo list"
 	run_sub_case sysv-refused/outside sysv_refused_one sysv_shm ZT_SYSV_OUTSIDE \
 		"shared with processes outside it"
 }
