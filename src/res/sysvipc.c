@@ -26,6 +26,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kcmp.h>
@@ -56,8 +57,8 @@ union semun {
 
 /* ---- dump ---- */
 
-/* Does the namespace hold any semaphore set? Their ids, for a message, in ids. */
-static int sem_sets(char *ids, size_t len)
+/* The semaphore sets operated on since `since` (wall seconds): their ids, for a message */
+static int sets_used_since(time_t since, char *ids, size_t len)
 {
 	struct seminfo info;
 	union semun arg = {.buf = (struct semid_ds *)&info};
@@ -69,7 +70,7 @@ static int sem_sets(char *ids, size_t len)
 		struct semid_ds ds;
 		arg.buf = &ds;
 		int id = semctl(idx, 0, SEM_STAT_ANY, arg);
-		if (id < 0)
+		if (id < 0 || ds.sem_otime < since)
 			continue;
 		if (used + 16 < len)
 			used += (size_t)snprintf(ids + used, len - used, "%s%d", n ? ", " : "", id);
@@ -78,14 +79,25 @@ static int sem_sets(char *ids, size_t len)
 	return n;
 }
 
+/* When the task started, in wall seconds (its start time counts from boot) */
+static time_t started_at(const struct dump_task *t)
+{
+	struct timespec boot, real;
+	long tick = sysconf(_SC_CLK_TCK);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return real.tv_sec - boot.tv_sec +
+	       (time_t)(t->stat.start_time / (uint64_t)(tick > 0 ? tick : 100));
+}
+
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char ids[256];
 	(void)ctx;
 	/* kcmp compares the undo lists of two tasks; cryo never has one, so a task whose list
-	 * differs from cryo's has one. The kernel also gives one, empty, to every process that
-	 * made a thread (CLONE_SYSVSEM), and shows none of its adjustments: they can only be for
-	 * sets that exist, so a task with a list is refused only while the namespace has any */
+	 * differs from cryo's has one. No interface shows its adjustments, and the kernel also
+	 * gives an empty list to every process that made a thread (CLONE_SYSVSEM). A list the
+	 * task made itself can only hold adjustments for sets operated on since it started */
 	for (int k = 0; k < t->nr_threads; k++) {
 		long r = syscall(SYS_kcmp, getpid(), t->threads[k].tid, KCMP_SYSVSEM, 0, 0);
 		if (r < 0) {
@@ -95,11 +107,22 @@ int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 			pr_errno(err, "task %d: cannot compare its semaphore undo list", t->pid);
 			return -err;
 		}
-		if (r && sem_sets(ids, sizeof(ids))) {
+		if (!r)
+			continue;
+		if (t->stat.ppid > 0 &&
+		    syscall(SYS_kcmp, t->stat.ppid, t->threads[k].tid, KCMP_SYSVSEM, 0, 0) == 0) {
+			pr_err("task %d (thread %d) shares its System V semaphore undo list with "
+			       "process %d (CLONE_SYSVSEM): cryo cannot restore that",
+			       t->pid, t->threads[k].tid, t->stat.ppid);
+			return -ENOTSUP;
+		}
+		/* a second of slack: the times are in whole seconds */
+		if (sets_used_since(started_at(t) - 2, ids, sizeof(ids))) {
 			pr_err(
 			    "task %d (thread %d) has a System V semaphore undo list (semop with "
-			    "SEM_UNDO, or threads) and semaphore sets exist (ids %s): the kernel "
-			    "does not show its undo adjustments, cryo cannot restore them",
+			    "SEM_UNDO, or threads), and semaphore sets were operated on since it "
+			    "started (ids %s): the kernel does not show its undo adjustments, "
+			    "cryo cannot restore them",
 			    t->pid, t->threads[k].tid, ids);
 			return -ENOTSUP;
 		}

@@ -30,7 +30,7 @@
 #define A_SIZE (5 * PG + 100)
 
 enum { S_P, S_C, NS };
-enum { V_WROTE_P = 0, V_WROTE_C = 1, V_DONE = 2 };
+enum { V_WROTE_P = 0, V_WROTE_C = 1, V_CHECKED = 2 };
 
 static int ida, idb, idc;
 static key_t keyb;
@@ -111,6 +111,8 @@ static void child(void)
 	zt_tree_ready(S_C, "child");
 	zt_tree_wait_go();
 	check_state(S_C);
+	/* the parent checks the same state: nobody writes before both have */
+	zt_tree_expect(S_C, zt_tree_wait_var(V_CHECKED, 1, 5000), "the parent did not check");
 	zt_fill_pattern(A + 4 * PG, PG, 61);
 	zt_fill_pattern(C, 64, 62);
 	zt_tree_set(V_WROTE_C, 1);
@@ -188,6 +190,7 @@ int main(int argc, char **argv)
 	zt_wait_for_check();
 	zt_tree_go();
 	check_state(S_P);
+	zt_tree_set(V_CHECKED, 1);
 	zt_expect(zt_tree_wait_var(V_WROTE_C, 1, 5000), "the child did not write");
 	zt_expect(has(A + 4 * PG, PG, 61), "A: the child's new write is not seen");
 	zt_expect(has(C, 64, 62), "C: the child's new write is not seen");
