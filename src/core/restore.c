@@ -225,6 +225,11 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
+	/* System V objects once the pids are known to be free: an object of a tree that still
+	 * runs is never taken from it */
+	ret = sysv_restore_objects(ctx);
+	if (ret)
+		return ret;
 	pr_info("creating the tree");
 	/* --restore-sibling: a child of cryo's parent, which can wait for it */
 	pid = restore_create(ctx, first,
@@ -664,8 +669,6 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	ret = restore_read_images(&ctx);
 	if (!ret)
 		ret = plan(&ctx);
-	if (!ret)
-		ret = sysv_restore_objects(&ctx);
 	if (!ret)
 		ret = create_tree(&ctx);
 	if (!ret)

@@ -445,8 +445,10 @@ static int dump_msgs(struct dump_ctx *ctx)
 			return -ENOMEM;
 		/* MSG_COPY: the n-th message, left in the queue (CONFIG_CHECKPOINT_RESTORE) */
 		for (unsigned long n = 0; n < ds.msg_qnum; n++) {
-			ssize_t len = msgrcv(id, m, cap - sizeof(long), (long)n,
-					     MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+			/* no MSG_NOERROR: a message larger than the buffer (the queue changed
+			 * meanwhile) fails instead of being cut */
+			ssize_t len =
+			    msgrcv(id, m, cap - sizeof(long), (long)n, MSG_COPY | IPC_NOWAIT);
 			if (len < 0) {
 				int err = errno;
 				free(m);
@@ -1118,19 +1120,25 @@ static int sem_pids_remote(struct restore_ctx *ctx, const SysvSemSet *s)
 			first = s->pids[j] != s->pids[k];
 		if (!t || !first)
 			continue;
-		size_t n = 0;
-		for (size_t j = k; j < s->n_pids && n < 500; j++) {
-			if (s->pids[j] != s->pids[k])
-				continue;
-			short d = s->values[j] < SEM_MAX_VALUE ? 1 : -1;
-			ops[n++] = (struct sembuf){(unsigned short)j, d, IPC_NOWAIT};
-			ops[n++] = (struct sembuf){(unsigned short)j, (short)-d, IPC_NOWAIT};
+		/* a few semaphores a call: SEMOPM (operations per call) is 32 on old kernels */
+		for (size_t j = k, n = 0; !ret && j <= s->n_pids; j++) {
+			if (j < s->n_pids && s->pids[j] == s->pids[k]) {
+				short d = s->values[j] < SEM_MAX_VALUE ? 1 : -1;
+				ops[n++] = (struct sembuf){(unsigned short)j, d, IPC_NOWAIT};
+				ops[n++] =
+				    (struct sembuf){(unsigned short)j, (short)-d, IPC_NOWAIT};
+			}
+			if (n && (n == 32 || j == s->n_pids)) {
+				uint64_t scratch = remote_scratch(&t->rem);
+				ret = remote_write(t->pid, scratch, ops, n * sizeof(*ops));
+				if (!ret)
+					ret = task_call(t,
+							"make the last operation on its semaphores",
+							s->perm->id, __NR_semop, s->perm->id,
+							(long)scratch, (long)n, 0, 0);
+				n = 0;
+			}
 		}
-		uint64_t scratch = remote_scratch(&t->rem);
-		ret = remote_write(t->pid, scratch, ops, n * sizeof(*ops));
-		if (!ret)
-			ret = task_call(t, "make the last operation on its semaphores", s->perm->id,
-					__NR_semop, s->perm->id, (long)scratch, (long)n, 0, 0);
 	}
 	free(ops);
 	return ret;
