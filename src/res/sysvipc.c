@@ -1240,9 +1240,9 @@ void sysv_restore_abort(struct restore_ctx *ctx)
 
 void sysv_restore_free(struct restore_ctx *ctx)
 {
-	img_free(ctx->ipc ? &ctx->ipc->base : NULL);
 	if (ctx->ipc)
 		detach_all(ctx);
+	img_free(ctx->ipc ? &ctx->ipc->base : NULL);
 	free(ctx->sysv_made);
 	free(ctx->sysv_mem);
 	ctx->ipc = NULL;
