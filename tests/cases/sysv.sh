@@ -6,7 +6,8 @@
 #   again with its id and key (the programs check ids, keys, content, owners);
 # - sysv-taken: the id of an object of the dump held by another object (another key, or a
 #   segment where a removed one was): the restore fails naming it, leaves no process and
-#   removes what it made; once the intruder is gone the same images restore and pass;
+#   removes what it made (the semaphore set, removed after the dump, made before the queue
+#   is refused); once the intruder is gone the same images restore and pass;
 # - sysv-refused: a semaphore taken with SEM_UNDO, a segment attached by a process outside
 #   the tree: the dump fails naming the task or the segment, leaves no inventory.img, and
 #   the program runs on and passes.
@@ -79,6 +80,8 @@ sysv_taken_one() {
 		else
 			id=$(sysv_ids "$DIR/img" | awk '$1 == "msg" { print $2 }')
 			ipcrm -q "$id"
+			# the set is made by the restore, before the queue refuses it: it must go
+			ipcrm -s "$(sysv_ids "$DIR/img" | awk '$1 == "sem" { print $2 }')"
 		fi
 		if [ -z "$id" ] || ! sysv_occupy "$kind" "$id"; then
 			fail_step "cannot make an object with id '$id'"
