@@ -933,9 +933,11 @@ static int restore_shm(struct restore_ctx *ctx, const SysvShm *s, bool *made, vo
 	*keep = mem;
 	if (ret)
 		return ret;
-	if (s->locked && shmctl((int)s->perm->id, SHM_LOCK, NULL) < 0) {
+	/* (a segment taken again may have been locked or unlocked since) */
+	if (shmctl((int)s->perm->id, s->locked ? SHM_LOCK : SHM_UNLOCK, NULL) < 0) {
 		ret = -errno;
-		pr_errno(-ret, "shared memory segment %u: cannot lock it (SHM_LOCK)", s->perm->id);
+		pr_errno(-ret, "shared memory segment %u: cannot %s it", s->perm->id,
+			 s->locked ? "lock (SHM_LOCK)" : "unlock (SHM_UNLOCK)");
 		return ret;
 	}
 	return set_owner(K_SHM, s->perm, 0);

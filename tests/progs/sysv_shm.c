@@ -3,10 +3,12 @@
  *   A  IPC_PRIVATE, 5 pages and 100 bytes, attached read-write by both (inherited by the
  *      fork); each writes a stripe of its own after the fork, page 2 is never touched (a
  *      hole); the parent makes its last page read-only (mprotect: two VMAs, one attach)
- *   B  with a key, 2 pages, written by the parent (read-write attach), attached read-only by
- *      the child
+ *   B  with a key, 2 pages, locked in memory (SHM_LOCK), written by the parent (read-write
+ *      attach), attached read-only by the child
  *   C  IPC_PRIVATE, 1 page, attached by both, then removed (IPC_RMID): it lives on only
  *      while attached
+ *   D  IPC_PRIVATE, 1 page, written by the parent and detached: no task holds it, cryo
+ *      leaves it on the host (and says so), where it still is after the restore
  *
  * Checked after the check, by both: ids, keys, sizes, modes, owners and the number of
  * attaches as they were (IPC_STAT), each attach at its address with its protection (B
@@ -32,7 +34,7 @@
 enum { S_P, S_C, NS };
 enum { V_WROTE_P = 0, V_WROTE_C = 1, V_CHECKED = 2 };
 
-static int ida, idb, idc;
+static int ida, idb, idc, idd;
 static key_t keyb;
 static char *A, *B, *C;
 static struct shmid_ds *before; /* shared: taken by the parent once both are set up */
@@ -94,6 +96,16 @@ static void check_state(int s)
 			break;
 		}
 	zt_tree_expect(s, has(B, 2 * PG, 40), "B differs");
+	if (s == S_P) {
+		char *d = shmat(idd, NULL, SHM_RDONLY);
+		if (zt_expect(d != (void *)-1, "D: shmat: %s", strerror(errno))) {
+			size_t k = 0;
+			while (k < PG && d[k] == (char)(k * 13 + 5))
+				k++;
+			zt_expect(k == PG, "D differs at byte %zu", k);
+			shmdt(d);
+		}
+	}
 	zt_tree_expect(s, has(C, PG, 50), "C differs");
 }
 
@@ -135,7 +147,8 @@ int main(int argc, char **argv)
 	ida = shmget(IPC_PRIVATE, A_SIZE, IPC_CREAT | 0640);
 	idb = shmget(keyb, 2 * PG, IPC_CREAT | IPC_EXCL | 0604);
 	idc = shmget(IPC_PRIVATE, PG, IPC_CREAT | 0600);
-	if (ida < 0 || idb < 0 || idc < 0)
+	idd = shmget(IPC_PRIVATE, PG, IPC_CREAT | 0600);
+	if (ida < 0 || idb < 0 || idc < 0 || idd < 0)
 		zt_fail("shmget: %s", strerror(errno));
 	A = shmat(ida, NULL, 0);
 	B = shmat(idb, NULL, 0);
@@ -147,13 +160,20 @@ int main(int argc, char **argv)
 	zt_fill_pattern(B, 2 * PG, 40);
 	zt_fill_pattern(C, PG, 50);
 	zt_fill_pattern(A + 5 * PG, 100, 30);
+	char *d = shmat(idd, NULL, 0);
+	if (d == (void *)-1)
+		zt_fail("shmat D: %s", strerror(errno));
+	for (size_t k = 0; k < PG; k++) /* D is attached elsewhere later: no address pattern */
+		d[k] = (char)(k * 13 + 5);
+	shmdt(d);
 	pid_t pid = fork();
 	if (pid < 0)
 		zt_fail("fork: %s", strerror(errno));
 	if (pid == 0)
 		child();
-	if (shmctl(idc, IPC_RMID, NULL) < 0 || mprotect(A + 5 * PG, PG, PROT_READ) < 0)
-		zt_fail("IPC_RMID/mprotect: %s", strerror(errno));
+	if (shmctl(idc, IPC_RMID, NULL) < 0 || mprotect(A + 5 * PG, PG, PROT_READ) < 0 ||
+	    shmctl(idb, SHM_LOCK, NULL) < 0)
+		zt_fail("IPC_RMID/mprotect/SHM_LOCK: %s", strerror(errno));
 	/* ZT_SYSV_OUTSIDE=1 (the sysv-refused case): A is attached by a process outside the
 	 * tree too (an orphan, reparented to the reaper) */
 	if (getenv("ZT_SYSV_OUTSIDE")) {
@@ -184,8 +204,9 @@ int main(int argc, char **argv)
 	if (shmctl(ida, IPC_STAT, &before[0]) || shmctl(idb, IPC_STAT, &before[1]) ||
 	    shmctl(idc, IPC_STAT, &before[2]))
 		zt_fail("IPC_STAT: %s", strerror(errno));
-	if (!(before[2].shm_perm.mode & SHM_DEST) || before[2].shm_perm.__key != IPC_PRIVATE)
-		zt_fail("C is not marked removed");
+	if (!(before[2].shm_perm.mode & SHM_DEST) || before[2].shm_perm.__key != IPC_PRIVATE ||
+	    !(before[1].shm_perm.mode & SHM_LOCKED))
+		zt_fail("C is not marked removed, or B not locked");
 	zt_ready();
 	zt_wait_for_check();
 	zt_tree_go();
@@ -203,5 +224,6 @@ int main(int argc, char **argv)
 	shmdt(A), shmdt(B), shmdt(C);
 	shmctl(ida, IPC_RMID, NULL);
 	shmctl(idb, IPC_RMID, NULL);
+	shmctl(idd, IPC_RMID, NULL);
 	zt_pass();
 }
