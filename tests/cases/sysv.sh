@@ -10,7 +10,8 @@
 #   is refused); once the intruder is gone the same images restore and pass;
 # - sysv-refused: a semaphore taken with SEM_UNDO, a segment attached by a process outside
 #   the tree: the dump fails naming the task or the segment, leaves no inventory.img, and
-#   the program runs on and passes.
+#   the program runs on and passes;
+# - sysv-fail-restore (below): every failure point of a restore that makes the objects.
 
 # ids of the objects of ipc.img: "shm ID", "sem ID", "msg ID" lines
 sysv_ids() {
@@ -153,3 +154,54 @@ sysv_refused() {
 		"shared with processes outside it"
 }
 register_case sysv-refused sysv_refused
+
+# sysv-fail-restore: a restore of each program's images where the N-th operation that can
+# fail fails (CRYO_FAULT=fail:N, every N), after a first restore whose program removed its
+# objects at the end: each restore makes them, and a failed one leaves no process and none
+# of the objects of ipc.img; then a plain restore passes.
+sysv_gone() { # IMGDIR: no object of its ipc.img exists
+	local kind id rest
+	while read -r kind id rest; do
+		if ipcs "$(sysv_opt "$kind")" | awk -v id="$id" '$2 == id { f = 1 } END { exit !f }'; then
+			echo "$kind $id"
+			return 1
+		fi
+	done < <(sysv_ids "$1")
+}
+
+sysv_fail_walk() {
+	local prog=$1 pids failable n left
+	start_test_env ZT_SYSV_KEEP_D "$prog" || return
+	pids=$(tree_pids "$PID")
+	dump "$DIR/img" && gone_after_dump || return
+	CRYO_FAULT=count cryo count restore -D "$DIR/img" -d -v4 -o count.log
+	failable=$(sed -n 's/^cryo: fault points passed: .*(\([0-9]*\) of them can fail)/\1/p' \
+		"$DIR/cryo-count.txt")
+	[ "$RC" = 0 ] || fail_step "the plain restore failed" || return
+	check || return
+	kill_leftovers
+	nothing_left $pids || return
+	left=$(sysv_gone "$DIR/img") || fail_step "$left still exists after the program removed it" || return
+	for n in $(seq 1 "${failable:-0}"); do
+		{ CRYO_FAULT=fail:$n cryo fail restore -D "$DIR/img" -d -v4 -o "restore-$n.log"; } 2>/dev/null
+		if [ $RC = 0 ]; then
+			check
+			kill_leftovers
+			break
+		fi
+		[ $RC -ge 128 ] && fail_step "fail:$n: cryo crashed ($RC)"
+		[ -z "$REASON" ] && nothing_left $pids
+		[ -z "$REASON" ] && { left=$(sysv_gone "$DIR/img") || fail_step "fail:$n: left $left"; }
+		kill_leftovers
+		[ -n "$REASON" ] && { REASON="point $n of $failable: $REASON"; return; }
+	done
+	restore "$DIR/img" && check
+	# sysv_shm's segment D, left on the host by the dumps
+	[ -s "$DIR/work/d_id" ] && ipcrm -m "$(cat "$DIR/work/d_id")"
+}
+
+sysv_fail_restore() {
+	run_sub_case sysv-fail-restore/shm sysv_fail_walk sysv_shm
+	run_sub_case sysv-fail-restore/sem-msg sysv_fail_walk sysv_sem_msg
+}
+register_case sysv-fail-restore sysv_fail_restore

@@ -35,6 +35,7 @@ enum { S_P, S_C, NS };
 enum { V_WROTE_P = 0, V_WROTE_C = 1, V_CHECKED = 2 };
 
 static int ida, idb, idc, idd;
+static bool keep_d;
 static key_t keyb;
 static char *A, *B, *C;
 static struct shmid_ds *before; /* shared: taken by the parent once both are set up */
@@ -150,6 +151,12 @@ int main(int argc, char **argv)
 	idd = shmget(IPC_PRIVATE, PG, IPC_CREAT | 0600);
 	if (ida < 0 || idb < 0 || idc < 0 || idd < 0)
 		zt_fail("shmget: %s", strerror(errno));
+	keep_d = getenv("ZT_SYSV_KEEP_D") != NULL;
+	if (keep_d) {
+		FILE *f = fopen("d_id", "w");
+		if (!f || fprintf(f, "%d\n", idd) < 0 || fclose(f))
+			zt_fail("d_id: %s", strerror(errno));
+	}
 	A = shmat(ida, NULL, 0);
 	B = shmat(idb, NULL, 0);
 	C = shmat(idc, NULL, 0);
@@ -224,6 +231,9 @@ int main(int argc, char **argv)
 	shmdt(A), shmdt(B), shmdt(C);
 	shmctl(ida, IPC_RMID, NULL);
 	shmctl(idb, IPC_RMID, NULL);
-	shmctl(idd, IPC_RMID, NULL);
+	/* ZT_SYSV_KEEP_D=1 (sysv-fail-restore, which restores the same images again and
+	 * again): D stays for the next restore, its id in the file d_id, removed by the case */
+	if (!keep_d)
+		shmctl(idd, IPC_RMID, NULL);
 	zt_pass();
 }
