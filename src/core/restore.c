@@ -125,6 +125,9 @@ static int plan(struct restore_ctx *ctx)
 		return ret;
 	if ((ret = plan_thread_parents(ctx)))
 		return ret;
+	/* every memfd object first: tasks' descriptors and mappings refer to them */
+	if ((ret = memfd_plan(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -170,7 +173,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 			    !restore_pid_is_dying(ctx->tasks[i].threads[k].tid)) {
 				char owner[64];
 				pid_t tid = ctx->tasks[i].threads[k].tid;
-				pr_err("cannot restore thread %d of process %d: that id is taken by %s",
+				pr_err("cannot restore thread %d of process %d: that id is taken "
+				       "by %s",
 				       tid, ctx->tasks[i].pid,
 				       restore_pid_owner(tid, owner, sizeof(owner)));
 				return -EEXIST;
@@ -540,10 +544,9 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	 * main thread), credentials of each thread last for it, the leader's after all others
 	 * (it makes the process-wide calls) */
 	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_procstate_remote(ctx, t)) ||
-	    (ret = restore_rlimits_remote(ctx, t)) ||
-	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
-	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
-	    (ret = restore_task_attrs_outside(ctx, t)))
+	    (ret = restore_rlimits_remote(ctx, t)) || (ret = restore_signals_remote(ctx, t)) ||
+	    (ret = restore_seccomp_begin(ctx, t)) || (ret = create_threads(ctx, t)) ||
+	    (ret = restore_seccomp_finish(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
 		struct restore_thread *th = &t->threads[k];
@@ -598,6 +601,9 @@ static int rebuild(struct restore_ctx *ctx)
 		if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[k]])))
 			return ret;
 	pr_info("all memory rebuilt");
+	/* seals last: a write seal would forbid the writable mappings made above */
+	if ((ret = restore_memfd_seals(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
@@ -608,7 +614,6 @@ static int rebuild(struct restore_ctx *ctx)
 			return ret;
 	return fault_point("restore: before the release", EIO);
 }
-
 
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 
@@ -635,6 +640,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->helpers);
 	free(ctx->globals);
 	free(ctx->pipes);
+	free(ctx->memfds);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)

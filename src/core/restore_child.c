@@ -130,6 +130,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
 			return -1;
+		if (g->kind == SVC_MEMFD && restore_memfd_global_child(ctx, g))
+			return -1;
 	}
 	return 0;
 }
@@ -179,8 +181,7 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool z
 	if (job && pgid == (pid_t)root->pgid)
 		pgid = getpgid(ctx->tasks[0].pid);
 	if ((pid_t)p->sid != getsid(0) && !(job && p->sid == root->sid)) {
-		child_fail(t, ESRCH,
-			   "the %s belonged to session %u, but was created in session %d",
+		child_fail(t, ESRCH, "the %s belonged to session %u, but was created in session %d",
 			   zombie ? "zombie" : "task", p->sid, getsid(0));
 		return -1;
 	}
