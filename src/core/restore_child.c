@@ -181,7 +181,8 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool z
 	if (job && pgid == (pid_t)root->pgid)
 		pgid = getpgid(ctx->tasks[0].pid);
 	if ((pid_t)p->sid != getsid(0) && !(job && p->sid == root->sid)) {
-		child_fail(t, ESRCH, "the %s belonged to session %u, but was created in session %d",
+		child_fail(t, ESRCH,
+			   "the %s belonged to session %u, but was created in session %d",
 			   zombie ? "zombie" : "task", p->sid, getsid(0));
 		return -1;
 	}

@@ -263,8 +263,7 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 		const SeccompFilter *f = tc->seccomp_filters[i];
 		if (!f->insns.len || f->insns.len % 8 || f->insns.len / 8 > BPF_MAX_INSNS ||
 		    (f->has_flags && f->flags & ~2u /* SECCOMP_FILTER_FLAG_LOG */))
-			return refuse(img,
-				      "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
+			return refuse(img, "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
 				      "invalid",
 				      tid, i, f->insns.len, f->has_flags ? f->flags : 0);
 	}
