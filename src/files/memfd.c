@@ -221,9 +221,12 @@ static int note_new(struct dump_ctx *ctx, struct dump_task *t, const char *path,
 		ret = -errno;
 		if (ret == -EPERM || ret == -EACCES)
 			pr_err("task %d: %s is the memfd %s, which cryo cannot open to read it "
-			       "(/proc/PID/map_files needs CAP_CHECKPOINT_RESTORE): not "
-			       "supported",
-			       t->pid, what, link);
+			       "(%s): not supported",
+			       t->pid, what, link,
+			       strstr(path, "/map_files/")
+				   ? "no descriptor holds it, and /proc/PID/map_files needs "
+				     "CAP_CHECKPOINT_RESTORE"
+				   : strerror(-ret));
 		else
 			pr_errno(-ret, "task %d: %s: cannot open the memfd %s", t->pid, what, link);
 		return ret == -EPERM || ret == -EACCES ? -ENOTSUP : ret;
