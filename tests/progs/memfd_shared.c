@@ -2,15 +2,16 @@
  *
  *   R: the test, holds the memfd at fd M (read-write, its own position) and maps it
  *      MAP_SHARED (pages 0-3) and MAP_PRIVATE (pages 0-3, page 1 rewritten: its own copy)
- *   C: forked by R: inherits M (the same open file description), maps pages 2-5 MAP_SHARED
- *      (so at another offset), then closes its fd; it also opens a read-only description of
+ *   C: forked by R: inherits M (the same open file description), keeps it at fd 8 only,
+ *      maps pages 2-5 MAP_SHARED (so at another offset); it also opens a read-only description of
  *      its own through /proc/self/fd before closing, kept at fd 7.
  *
  * Checked after the dump, in both: the data of every mapping; C's fd 7 is the memfd its
  * mapping maps; C's shared mapping and R's are one object: C writes into
  * page 2, R sees it through its mapping, its fd (pread) and not in its private copy of
  * page 1; R writes into page 3 and C sees it, also through fd 7; each description keeps its
- * own position. Also run in the gen2 mode. */
+ * own position, and R's M and C's fd 8 are still one: C moves it, R sees it moved. Also run
+ * in the gen2 mode. */
 // zt-run: gen2
 #include "zt_tree.h"
 
@@ -43,6 +44,9 @@ static void child(void)
 	if (c_shared == MAP_FAILED || ro < 0 || dup2(ro, 7) != 7 || lseek(7, 333, SEEK_SET) != 333)
 		zt_tree_fail(S_C, "setup: %m");
 	close(ro);
+	/* its inherited description stays, at fd 8 only */
+	if (dup2(m_fd, 8) != 8)
+		zt_tree_fail(S_C, "dup2: %m");
 	close(m_fd);
 	zt_tree_ready(S_C, "C");
 	zt_tree_wait_go();
@@ -67,6 +71,9 @@ static void child(void)
 	} else {
 		zt_tree_expect(S_C, false, "R never started step 2");
 	}
+	/* one description with R's fd: R sees it move */
+	lseek(8, 999, SEEK_SET);
+	zt_tree_set(V_ACK + S_C, 2);
 	zt_tree_done(S_C);
 	_exit(0);
 }
@@ -102,7 +109,7 @@ int main(int argc, char **argv)
 	zt_ready();
 	zt_wait_for_check();
 
-	zt_tree_go();
+	/* before C is told to go and writes */
 	zt_expect(zt_check_pattern(r_shared, 4 * PG, 1) < 0, "R: shared data differs");
 	zt_expect(zt_check_pattern(r_priv + PG, PG, 2) < 0, "R: its private page differs");
 	zt_expect(zt_check_pattern_as(r_priv, PG, 1, r_shared) < 0,
@@ -110,6 +117,7 @@ int main(int argc, char **argv)
 	zt_expect(lseek(m_fd, 0, SEEK_CUR) == 4321, "R: fd at %ld", (long)lseek(m_fd, 0, SEEK_CUR));
 	zt_expect(pread(m_fd, buf, 4, 5 * PG) == 4 && !memcmp(buf, "tail", 4),
 		  "R: the page nobody maps differs");
+	zt_tree_go();
 	if (zt_tree_wait_var(V_ACK + S_C, 1, 15000)) {
 		zt_expect(!memcmp(r_shared + 2 * PG + 10, "from C", 6),
 			  "R: C's store into page 2 is not seen");
@@ -121,6 +129,9 @@ int main(int argc, char **argv)
 	memcpy(r_shared + 3 * PG + 20, "from R", 6);
 	zt_expect(zt_check_pattern(r_priv + PG, PG, 2) < 0, "R: its private page changed");
 	zt_tree_set(V_STEP, 2);
+	zt_expect(zt_tree_wait_var(V_ACK + S_C, 2, 15000) && lseek(m_fd, 0, SEEK_CUR) == 999,
+		  "R: its fd is no longer the description C holds at fd 8 (at %ld)",
+		  (long)lseek(m_fd, 0, SEEK_CUR));
 	zt_tree_collect();
 	if (zt_tree_wait_done(S_C, 0))
 		zt_expect(zt_waitpid(c, &status, 0) == c && WIFEXITED(status) &&
