@@ -149,6 +149,9 @@ static int save_object(struct dump_ctx *ctx, struct dump_task *t, int src, const
 	}
 	m->size = st.st_size, m->seals = (uint32_t)seals, m->mode = st.st_mode;
 	m->uid = st.st_uid, m->gid = st.st_gid;
+	m->has_atime_ns = m->has_mtime_ns = true;
+	m->atime_ns = (uint64_t)st.st_atim.tv_sec * 1000000000ull + (uint64_t)st.st_atim.tv_nsec;
+	m->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
 
 	img_name(IMG_MEMFD, (int)id, img, sizeof(img));
 	dst = img_raw_create(ctx->dirfd, IMG_MEMFD, (int)id);
@@ -550,6 +553,19 @@ int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	if (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode & 07777) < 0) {
 		child_fail(root, errno, "cannot give memfd %u (%s) its owner %u:%u and mode %o", id,
 			   m->name, m->uid, m->gid, m->mode & 07777);
+		close(fd);
+		return -1;
+	}
+	/* the times last: the writes above set them */
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+	if (m->has_atime_ns)
+		ts[0] = (struct timespec){.tv_sec = (time_t)(m->atime_ns / 1000000000ull),
+					  .tv_nsec = (long)(m->atime_ns % 1000000000ull)};
+	if (m->has_mtime_ns)
+		ts[1] = (struct timespec){.tv_sec = (time_t)(m->mtime_ns / 1000000000ull),
+					  .tv_nsec = (long)(m->mtime_ns % 1000000000ull)};
+	if (futimens(fd, ts) < 0) {
+		child_fail(root, errno, "cannot give memfd %u (%s) its times", id, m->name);
 		close(fd);
 		return -1;
 	}

@@ -11,10 +11,10 @@
  *      (and /proc/self/map_files) are its only handles.
  *
  * Checked after the dump: the /proc/self/fd links, size, the data ranges (SEEK_DATA/SEEK_HOLE:
- * holes are still holes), allocated blocks, content, mode, owner, F_GET_SEALS, fstatfs f_type
- * (TMPFS_MAGIC) and the device (that of a fresh memfd: a real memfd, not a file elsewhere),
- * each fd's status flags, close-on-exec and position, A1 and A3 still one description, A2
- * another; B and C refuse what their flags forbid (EPERM), A still takes a seal; D's mappings
+ * holes are still holes), allocated blocks, content, mode, owner, atime, mtime, F_GET_SEALS,
+ * fstatfs f_type (TMPFS_MAGIC) and the device (that of a fresh memfd: a real memfd, not a file
+ * elsewhere), each fd's status flags, close-on-exec and position, A1 and A3 still one description,
+ * A2 another; B and C refuse what their flags forbid (EPERM), A still takes a seal; D's mappings
  * show "/memfd:zt-orphan (deleted)", hold their data, and are one object: a store through
  * the shared mapping shows in the private one's untouched page.
  * The image stays small: the memfd-image case checks that memfd-*.img hold the data pages
@@ -112,6 +112,14 @@ static void expect_same_obj(const char *what, const struct obj *was, int fd)
 		  was->st.st_gid);
 	zt_expect(now.st.st_blocks == was->st.st_blocks, "%s: %ld blocks, were %ld", what,
 		  (long)now.st.st_blocks, (long)was->st.st_blocks);
+	zt_expect(now.st.st_mtim.tv_sec == was->st.st_mtim.tv_sec &&
+		      now.st.st_mtim.tv_nsec == was->st.st_mtim.tv_nsec,
+		  "%s: mtime %ld.%09ld, was %ld.%09ld", what, (long)now.st.st_mtim.tv_sec,
+		  now.st.st_mtim.tv_nsec, (long)was->st.st_mtim.tv_sec, was->st.st_mtim.tv_nsec);
+	zt_expect(now.st.st_atim.tv_sec == was->st.st_atim.tv_sec &&
+		      now.st.st_atim.tv_nsec == was->st.st_atim.tv_nsec,
+		  "%s: atime %ld.%09ld, was %ld.%09ld", what, (long)now.st.st_atim.tv_sec,
+		  now.st.st_atim.tv_nsec, (long)was->st.st_atim.tv_sec, was->st.st_atim.tv_nsec);
 	zt_expect(now.seals == was->seals, "%s: seals %#x, were %#x", what, now.seals, was->seals);
 	zt_expect(now.nr == was->nr, "%s: %d data ranges, were %d", what, now.nr, was->nr);
 	for (int i = 0; i < now.nr && i < was->nr; i++)
