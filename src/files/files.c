@@ -17,10 +17,11 @@
 #include "res/locks.h"
 
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
- * may point at anything), then the precise kinds, then the catch-alls. */
+ * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
+ * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_path_ops, &fd_tty_ops,	&fd_reg_ops,	 &fd_dir_ops,	   &fd_chr_ops,
-    &fd_pipe_ops, &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops,
+    &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,  &fd_reg_ops,	&fd_dir_ops,
+    &fd_chr_ops,   &fd_pipe_ops, &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -41,7 +42,7 @@ static bool recognises(const struct fd_ops *k, const struct fd_info *fi)
 static const struct fd_ops *find_kind(const struct fd_info *fi)
 {
 	/* the unsupported ones first: they are recognised by exact link texts, and some of
-	 * them (a memfd, a FIFO) would otherwise pass for a file */
+	 * them would otherwise pass for a file */
 	for (int i = 0; fd_unsupported[i]; i++)
 		if (recognises(fd_unsupported[i], fi))
 			return fd_unsupported[i];
@@ -184,6 +185,7 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, struct fd_inf
 		e->cloexec = !!(fi->flags & O_CLOEXEC);
 		e->has_ghost = false;
 		e->ghost = -1;
+		e->memfd = NULL; /* the object is saved once, with the first */
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;

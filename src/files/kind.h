@@ -51,6 +51,7 @@ struct fd_ops {
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
 extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
+extern const struct fd_ops fd_memfd_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
