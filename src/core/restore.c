@@ -539,10 +539,12 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	 * process-wide, seccomp with the threads (they inherit the filters they share with the
 	 * main thread), credentials of each thread last for it, the leader's after all others
 	 * (it makes the process-wide calls) */
-	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_procstate_remote(ctx, t)) ||
+	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_leases_remote(ctx, t)) ||
+	    (ret = restore_procstate_remote(ctx, t)) ||
 	    (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
-	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
+	    (ret = create_threads(ctx, t)) || (ret = restore_files_late(ctx, t)) ||
+	    (ret = restore_seccomp_finish(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
@@ -554,7 +556,7 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	for (int k = t->nr_threads - 1; k >= 0; k--)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
-	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
+	if ((ret = restore_owners_remote(ctx, t)) ||(ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
 	    (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;

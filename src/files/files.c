@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
@@ -20,6 +21,7 @@
 static const struct fd_ops *const kinds[] = {
     &fd_path_ops,    &fd_tty_ops,      &fd_reg_ops,  &fd_dir_ops, &fd_chr_ops,
     &fd_pipe_ops,    &fd_fifo_ops,     &fd_eventfd_ops, &fd_signalfd_ops,
+    &fd_pidfd_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -121,6 +123,32 @@ static void refusals_report(pid_t pid, struct refusals *rs)
 	pr_err("%s: not supported yet", msg);
 }
 
+/* What any description may have besides its kind's state: an owner and signal (owner.c), a
+ * lease (res/leases.c), read from cryo's own copy of the fd. */
+static int desc_extras_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			    FdEntry *e)
+{
+	int pidfd, copy, ret;
+
+	if (fi->flags & O_PATH)
+		return 0; /* it can have neither */
+	pidfd = sys_pidfd_open(t->pid);
+	copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
+	if (copy < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+		if (pidfd >= 0)
+			close(pidfd);
+		return ret;
+	}
+	close(pidfd);
+	ret = owner_dump(ctx, t, fi, copy, e);
+	if (!ret)
+		ret = lease_dump(ctx, t, fi, copy, e);
+	close(copy);
+	return ret;
+}
+
 static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct refusals *rs)
 {
 	struct fd_info *fi = malloc(sizeof(*fi));
@@ -195,6 +223,8 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct
 	}
 	ret = k->dump(ctx, t, fi, e);
 	if (!ret)
+		ret = desc_extras_dump(ctx, t, fi, e);
+	if (!ret)
 		pr_info("task %d: fd %d is %s: %s flags %#o pos %lu", t->pid, fd, k->name, fi->link,
 			e->flags, e->pos);
 	free(fi);
@@ -266,6 +296,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
+		if (files_entry_is_late(e))
+			continue; /* its number stays free until the remote phase (late.c) */
 		int src = shared_source(ctx, t, e);
 		if (src >= 0) {
 			if (dup2(src, e->fd) < 0) {

@@ -35,4 +35,12 @@ int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 /* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
 
+/* Remote phase, each task in the tree's order (remote calls; errors logged, negative errno):
+ * leases first, before its credentials (res/leases.c); the descriptors of late kinds
+ * (pidfds), once its threads exist (late.c); the owners and O_ASYNC of its descriptions,
+ * after its credentials (owner.c). */
+int restore_leases_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_files_late(struct restore_ctx *ctx, struct restore_task *t);
+int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t);
+
 #endif
