@@ -100,9 +100,10 @@ bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type)
 
 int owner_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e)
 {
-	if (!e->has_fown_type && !e->has_fown_pid && !e->has_fown_sig)
+	/* a copy of a description carries its first fd's values: only those are used */
+	if ((!e->has_fown_type && !e->has_fown_pid && !e->has_fown_sig) || e->has_dup_of)
 		return 0;
-	if (!e->has_fown_type || !e->has_fown_pid || !e->has_fown_sig || e->has_dup_of ||
+	if (!e->has_fown_type || !e->has_fown_pid || !e->has_fown_sig ||
 	    e->kind == FD_KIND__FD_PATH)
 		return files_refuse(img, "fd %d: an owner that is not complete or not its own",
 				    e->fd);

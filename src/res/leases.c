@@ -49,10 +49,9 @@ int lease_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 int lease_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e)
 {
 	(void)ctx;
-	if (!e->has_lease)
+	if (!e->has_lease || e->has_dup_of) /* a copy: the first fd's lease is taken */
 		return 0;
-	if ((e->lease != F_RDLCK && e->lease != F_WRLCK) || e->has_dup_of ||
-	    e->kind != FD_KIND__FD_REG)
+	if ((e->lease != F_RDLCK && e->lease != F_WRLCK) || e->kind != FD_KIND__FD_REG)
 		return files_refuse(img, "fd %d: lease %u is invalid here", e->fd, e->lease);
 	return 0;
 }
