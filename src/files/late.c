@@ -75,8 +75,9 @@ int restore_files_late(struct restore_ctx *ctx, struct restore_task *t)
 			struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
 			fd = o ? late_copy_from(t, o, e->dup_of) : -ESRCH;
 			if (fd < 0)
-				pr_errno((int)-fd, "task %d: cannot copy fd %d of task %u for fd %d",
-					 t->pid, e->dup_of, e->dup_of_pid, e->fd);
+				pr_errno((int)-fd,
+					 "task %d: cannot copy fd %d of task %u for fd %d", t->pid,
+					 e->dup_of, e->dup_of_pid, e->fd);
 		} else if (e->has_dup_of) {
 			/* placed before it (validated) */
 			fd = rsys3(&t->rem, __NR_fcntl, e->dup_of, F_DUPFD_CLOEXEC, 0);

@@ -35,7 +35,8 @@ int owner_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 
 	if (fcntl(copy, F_GETOWN_EX, &own) < 0 || (sig = fcntl(copy, F_GETSIG)) < 0) {
 		int err = errno;
-		pr_errno(err, "task %d: fd %d: cannot read its owner (F_GETOWN_EX)", t->pid, fi->fd);
+		pr_errno(err, "task %d: fd %d: cannot read its owner (F_GETOWN_EX)", t->pid,
+			 fi->fd);
 		return -err;
 	}
 	if (!own.pid && !sig)
@@ -60,7 +61,8 @@ int owner_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 			return -ENOTSUP;
 		}
 	} else if (own.pid) {
-		const struct dump_task *o = dump_tree_task_of(ctx, own.pid, own.type == F_OWNER_TID);
+		const struct dump_task *o =
+		    dump_tree_task_of(ctx, own.pid, own.type == F_OWNER_TID);
 		if (!o) {
 			pr_err("task %d: fd %d: its owner (F_SETOWN) is %s %d, which is not in the "
 			       "dumped tree",
@@ -70,9 +72,10 @@ int owner_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 		/* threads other than leaders are made as their process is rebuilt, in the
 		 * order of the tree, and the owner is set as the holder is rebuilt */
 		if (own.type == F_OWNER_TID && o->pid != own.pid && o > t) {
-			pr_err("task %d: fd %d: its owner (F_SETOWN_EX) is thread %d of process %d, "
-			       "which the restore creates after this task: not supported yet",
-			       t->pid, fi->fd, own.pid, o->pid);
+			pr_err(
+			    "task %d: fd %d: its owner (F_SETOWN_EX) is thread %d of process %d, "
+			    "which the restore creates after this task: not supported yet",
+			    t->pid, fi->fd, own.pid, o->pid);
 			return -ENOTSUP;
 		}
 	}
@@ -126,7 +129,8 @@ int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t)
 		if (e->has_dup_of)
 			continue;
 		if (e->has_fown_pid && e->fown_pid) {
-			struct f_owner_ex own = {.type = (int)e->fown_type, .pid = (pid_t)e->fown_pid};
+			struct f_owner_ex own = {.type = (int)e->fown_type,
+						 .pid = (pid_t)e->fown_pid};
 			int ret = remote_write(t->pid, remote_scratch(r), &own, sizeof(own));
 			if (ret)
 				return ret;
@@ -135,9 +139,9 @@ int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t)
 		if (!rv && e->has_fown_sig && e->fown_sig)
 			rv = rsys3(r, __NR_fcntl, e->fd, F_SETSIG, e->fown_sig);
 		if (rv < 0) {
-			pr_errno((int)-rv, "task %d: fd %d: cannot set its owner (%s %u, signal %u)",
-				 t->pid, e->fd, owner_what((int)e->fown_type), e->fown_pid,
-				 e->fown_sig);
+			pr_errno((int)-rv,
+				 "task %d: fd %d: cannot set its owner (%s %u, signal %u)", t->pid,
+				 e->fd, owner_what((int)e->fown_type), e->fown_pid, e->fown_sig);
 			return (int)rv;
 		}
 		if (!(e->flags & O_ASYNC))

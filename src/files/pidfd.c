@@ -58,8 +58,8 @@ static int pidfd_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 		return -ENOTSUP;
 	}
 	if (pid <= 0) {
-		pr_err("task %d: fd %d is a pidfd of a process outside cryo's pid namespace", t->pid,
-		       fi->fd);
+		pr_err("task %d: fd %d is a pidfd of a process outside cryo's pid namespace",
+		       t->pid, fi->fd);
 		return -ENOTSUP;
 	}
 	const struct dump_task *o = dump_tree_task_of(ctx, (pid_t)pid, thread);

@@ -74,8 +74,9 @@ int restore_leases_remote(struct restore_ctx *ctx, struct restore_task *t)
 				       t->pid, e->lease == F_WRLCK ? "write" : "read", e->fd,
 				       e->path ? e->path : "?");
 			else
-				pr_errno((int)-rv, "process %d: cannot take its lease on fd %d again",
-					 t->pid, e->fd);
+				pr_errno((int)-rv,
+					 "process %d: cannot take its lease on fd %d again", t->pid,
+					 e->fd);
 			return (int)rv;
 		}
 		pr_info("process %d: %s lease on fd %d taken again", t->pid,

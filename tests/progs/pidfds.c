@@ -127,8 +127,8 @@ static void c1_main(void)
 		zt_tree_fail(S_C1, "C1: pidfd_open(C2): %m");
 	zt_tree_ready(S_C1, "C1");
 	zt_tree_wait_go();
-	zt_tree_expect(S_C1, is_pidfd(fd) && fd_pid(fd) == c2, "C1: its pidfd shows pid %ld, not %d",
-		       fd_pid(fd), c2);
+	zt_tree_expect(S_C1, is_pidfd(fd) && fd_pid(fd) == c2,
+		       "C1: its pidfd shows pid %ld, not %d", fd_pid(fd), c2);
 	int rev = poll_in(fd, 10000);
 	zt_tree_expect(S_C1, rev > 0 && (rev & POLLIN), "C1: C2's exit not seen (poll %d)", rev);
 	zt_tree_done(S_C1);
