@@ -9,7 +9,8 @@
 #  refuse-mdwe        a process that denied itself W+X memory (tests/progs/mdwe_hold.c)
 #  refuse-leases      file leases (tests/progs/leases.c) dumped without --file-locks
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
-#                     (F_SETOWN) outside the tree (tests/progs/pidfd_outside.c)
+#                     (F_SETOWN) outside the tree, a lease being broken
+#                     (tests/progs/pidfd_outside.c)
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -67,7 +68,8 @@ refuse_leases_case() {
 refuse_pidfd_case() {
 	refusal_case refuse-pidfd pidfd_outside "fd [0-9]* is a pidfd of process 1, which is not in the dumped tree" \
 		"fd [0-9]* is a pidfd of a process that has been reaped" \
-		"fd [0-9]*: its owner (F_SETOWN) is process 1, which is not in the dumped tree"
+		"fd [0-9]*: its owner (F_SETOWN) is process 1, which is not in the dumped tree" \
+		"holds a file lease (LEASE  BREAKING.*a lease being broken cannot be saved"
 }
 
 register_case refuse-file-locks refuse_file_locks_case
