@@ -114,7 +114,8 @@ int pipe_validate_common(const char *img, const FdEntry *e);
 /* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */
 int owner_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, int copy,
 	       FdEntry *e);
-int owner_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e);
+int owner_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		   const FdEntry *e);
 int lease_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, int copy,
 	       FdEntry *e);
 int lease_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e);
@@ -124,7 +125,11 @@ const struct dump_task *dump_tree_task_of(struct dump_ctx *ctx, pid_t tid, bool 
 /* Restore: is `id` a process (F_OWNER_PID), a thread (F_OWNER_TID) or a process group
  * (F_OWNER_PGRP) of the images' tree? (owner.c) */
 bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type);
-int pidfd_validate_tree(struct restore_ctx *ctx, const char *img, const FdEntry *e);
+/* ... and is it there when task t's late descriptors and owners are made: a thread other than
+ * a leader exists once its process was rebuilt, in the tree's order (owner.c) */
+bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid);
+int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+			const FdEntry *e);
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
 

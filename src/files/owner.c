@@ -101,7 +101,19 @@ bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type)
 	return false;
 }
 
-int owner_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e)
+bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid)
+{
+	for (int i = t->idx + 1; i < ctx->nr_tasks; i++) {
+		const PstreeTask *p = ctx->tasks[i].pst;
+		for (size_t k = 1; k < p->n_threads; k++)
+			if ((pid_t)p->threads[k] == tid)
+				return false;
+	}
+	return true;
+}
+
+int owner_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		   const FdEntry *e)
 {
 	/* a copy of a description carries its first fd's values: only those are used */
 	if ((!e->has_fown_type && !e->has_fown_pid && !e->has_fown_sig) || e->has_dup_of)
@@ -111,7 +123,8 @@ int owner_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e)
 		return files_refuse(img, "fd %d: an owner that is not complete or not its own",
 				    e->fd);
 	if (e->fown_type > F_OWNER_PGRP || e->fown_sig >= _NSIG || e->fown_pid > INT32_MAX ||
-	    (e->fown_pid && !restore_tree_has(ctx, (pid_t)e->fown_pid, (int)e->fown_type)))
+	    (e->fown_pid && !restore_tree_has(ctx, (pid_t)e->fown_pid, (int)e->fown_type)) ||
+	    (e->fown_type == F_OWNER_TID && !restore_tid_in_time(ctx, t, (pid_t)e->fown_pid)))
 		return files_refuse(img, "fd %d: owner type %u, %u, signal %u is not of the tree",
 				    e->fd, e->fown_type, e->fown_pid, e->fown_sig);
 	return 0;

@@ -110,15 +110,18 @@ static int pidfd_validate(const char *img, const Files *f, const FdEntry *e)
 }
 
 /* The pid must be a task (or with PIDFD_THREAD a thread) of the images' tree. */
-int pidfd_validate_tree(struct restore_ctx *ctx, const char *img, const FdEntry *e)
+int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+			const FdEntry *e)
 {
+	bool thread = e->flags & PIDFD_THREAD;
 	if (e->kind != FD_KIND__FD_PIDFD || e->has_dup_of)
 		return 0;
-	if (!restore_tree_has(ctx, (pid_t)e->pidfd_pid,
-			      e->flags & PIDFD_THREAD ? F_OWNER_TID : F_OWNER_PID))
-		return files_refuse(img, "fd %d: a pidfd of %u, which is not a %s of the tree",
-				    e->fd, e->pidfd_pid,
-				    e->flags & PIDFD_THREAD ? "thread" : "process");
+	if (!restore_tree_has(ctx, (pid_t)e->pidfd_pid, thread ? F_OWNER_TID : F_OWNER_PID) ||
+	    (thread && !restore_tid_in_time(ctx, t, (pid_t)e->pidfd_pid)))
+		return files_refuse(img,
+				    "fd %d: a pidfd of %u, which is not a %s of the tree made "
+				    "before this task's descriptors",
+				    e->fd, e->pidfd_pid, thread ? "thread" : "process");
 	return 0;
 }
 

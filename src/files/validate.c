@@ -87,8 +87,8 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 			return -EINVAL;
 		}
 		/* a reference to a shared description is built from the fd it names */
-		if ((ret = k->validate(img, f, e)) || (ret = pidfd_validate_tree(ctx, img, e)) ||
-		    (ret = owner_validate(ctx, img, e)) || (ret = lease_validate(ctx, img, e)))
+		if ((ret = k->validate(img, f, e)) || (ret = pidfd_validate_tree(ctx, t, img, e)) ||
+		    (ret = owner_validate(ctx, t, img, e)) || (ret = lease_validate(ctx, img, e)))
 			return ret;
 	}
 	return ghosts_validate(ctx, t, img);
