@@ -34,6 +34,12 @@ int lease_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 	}
 	if (type == F_UNLCK)
 		return 0;
+	if (e->kind != FD_KIND__FD_REG) { /* a memfd...: its kind would have to take it again */
+		pr_err("task %d: fd %d holds a lease on a file that is not a plain regular file: "
+		       "not supported yet",
+		       t->pid, fi->fd);
+		return -ENOTSUP;
+	}
 	if (type != F_RDLCK && type != F_WRLCK) {
 		pr_err("task %d: fd %d holds a lease of type %d, which cryo does not know", t->pid,
 		       fi->fd, type);
