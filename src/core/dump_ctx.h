@@ -28,6 +28,7 @@ struct thread_answers {
 	long tid_address_rv;
 	uint64_t clear_child_tid;
 	long cpuid; /* procstate.c: 1 unless CPUID faults for it */
+	long spec_ctrl[3]; /* attrs.c: PR_GET_SPECULATION_CTRL of each PR_SPEC_* */
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
 struct task_answers {
@@ -106,6 +107,8 @@ struct dump_ctx {
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;
 	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
+	struct desc_index *descs; /* files/shared.c: every open file description saved (arena) */
+	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
 	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
 };
 

@@ -8,18 +8,22 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
+#include "res/locks.h"
 
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
- * may point at anything), then the precise kinds, then the catch-alls. */
+ * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
+ * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_path_ops,    &fd_tty_ops,      &fd_reg_ops,  &fd_dir_ops, &fd_chr_ops,
-    &fd_pipe_ops,    &fd_fifo_ops,     &fd_eventfd_ops, &fd_signalfd_ops,
+    &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,	  &fd_reg_ops,	    &fd_dir_ops,   &fd_chr_ops,
+    &fd_pipe_ops,  &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -40,7 +44,7 @@ static bool recognises(const struct fd_ops *k, const struct fd_info *fi)
 static const struct fd_ops *find_kind(const struct fd_info *fi)
 {
 	/* the unsupported ones first: they are recognised by exact link texts, and some of
-	 * them (a memfd, a FIFO) would otherwise pass for a file */
+	 * them would otherwise pass for a file */
 	for (int i = 0; fd_unsupported[i]; i++)
 		if (recognises(fd_unsupported[i], fi))
 			return fd_unsupported[i];
@@ -54,23 +58,47 @@ static const struct fd_ops *find_kind(const struct fd_info *fi)
 }
 
 /* 1: the fd is gone (closed meanwhile by another thread: the task is frozen, so not) */
-static int read_fd_info(pid_t pid, int fd, struct fd_info *fi)
+/* The task's /proc/PID/fd and /proc/PID/fdinfo, opened once for the walk: each descriptor is
+ * then a name in them, not a path through /proc again (10,000 fds: half the time). */
+struct fd_dirs {
+	int fd, info;
+	int pidfd; /* of the task: cryo's own copies of its fds (pidfd_getfd) */
+};
+
+/* What a socket is, from cryo's own copy of it; left 0 (a socket of unknown family, refused
+ * by name) if the copy cannot be had. */
+static void read_socket_identity(const struct fd_dirs *dirs, struct fd_info *fi)
 {
-	char path[64], *p;
+	int copy = dirs->pidfd < 0 ? -1 : sys_pidfd_getfd(dirs->pidfd, fi->fd);
+	socklen_t len = sizeof(int);
+	if (copy < 0)
+		return;
+	if (getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &fi->sk_family, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_TYPE, &fi->sk_type, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_PROTOCOL, &fi->sk_protocol, &len) < 0)
+		fi->sk_family = fi->sk_type = fi->sk_protocol = 0;
+	close(copy);
+}
+
+static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
+{
+	char name[16], *p;
 	ssize_t n;
 
 	fi->pid = pid;
 	fi->fd = fd;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	n = readlink(path, fi->link, sizeof(fi->link) - 1);
+	snprintf(name, sizeof(name), "%d", fd);
+	n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
 	if (n < 0)
 		return errno == ENOENT ? 1 : -errno;
 	fi->link[n] = 0;
 	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
-	fi->has_st = stat(path, &fi->st) == 0;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	if (read_file_at(-1, path, fi->fdinfo, sizeof(fi->fdinfo)) < 0)
-		return errno == ENOENT ? 1 : -errno;
+	fi->has_st = fstatat(dirs->fd, name, &fi->st, 0) == 0;
+	n = read_file_alloc_at(dirs->info, name, &fi->fdinfo);
+	if (n < 0)
+		return n == -ENOENT ? 1 : (int)n;
+	if (!strncmp(fi->link, "socket:", 7))
+		read_socket_identity(dirs, fi);
 	p = strstr(fi->fdinfo, "pos:");
 	fi->pos = p ? strtoull(p + 4, NULL, 10) : 0;
 	p = strstr(fi->fdinfo, "flags:");
@@ -121,30 +149,48 @@ static void refusals_report(pid_t pid, struct refusals *rs)
 	pr_err("%s: not supported yet", msg);
 }
 
-static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct refusals *rs)
+/* What any description may have besides its kind's state: an owner and signal (owner.c), a
+ * lease (res/leases.c), read from cryo's own copy of the fd. */
+static int desc_extras_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			    int task_pidfd, FdEntry *e)
 {
-	struct fd_info *fi = malloc(sizeof(*fi));
-	const struct fd_ops *k;
-	FdEntry *e;
-	int ret;
+	int copy, ret;
 
-	if (!fi)
-		return -ENOMEM;
-	ret = read_fd_info(t->pid, fd, fi);
-	if (ret) {
-		if (ret < 0)
-			pr_errno(-ret, "task %d: cannot read fd %d", t->pid, fd);
-		free(fi);
-		return ret < 0 ? ret : 0;
+	if (fi->flags & O_PATH)
+		return 0; /* it can have neither */
+	copy = task_pidfd < 0 ? -1 : sys_pidfd_getfd(task_pidfd, fi->fd);
+	if (copy < 0) {
+		ret = task_pidfd < 0 ? -EBADF : -errno;
+		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+		return ret;
 	}
-	k = find_kind(fi);
+	ret = owner_dump(ctx, t, fi, copy, e);
+	if (!ret)
+		ret = lease_dump(ctx, t, fi, copy, e);
+	close(copy);
+	return ret;
+}
+
+static void fd_info_free(struct fd_info *fi)
+{
+	free(fi->fdinfo);
+	free(fi);
+}
+
+/* The descriptor fi by its kind (the caller frees fi). */
+static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
+			struct fd_info *fi, struct refusals *rs)
+{
+	const struct fd_ops *k = find_kind(fi);
+	int fd = fi->fd, ret;
+	FdEntry *e;
+
 	if (!k || !k->dump) {
 		static const struct fd_ops unknown = {.name = "a file of a kind cryo does not know",
 						      .names = "files of kinds cryo does not know",
 						      .show_link = true};
 		struct refused *n = realloc(rs->r, (rs->n + 1) * sizeof(*n));
 		if (!n) {
-			free(fi);
 			return -ENOMEM;
 		}
 		rs->r = n;
@@ -153,18 +199,15 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct
 		snprintf(n[rs->n].link, sizeof(n[rs->n].link), "%.*s",
 			 (int)sizeof(n[rs->n].link) - 1, fi->link);
 		rs->n++;
-		free(fi);
 		return -ENOTSUP;
 	}
 	if (!fi->has_st) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: cannot stat fd %d (%s)", t->pid, fd, fi->link);
-		free(fi);
 		return ret;
 	}
 	e = A_NEW(&ctx->arena, FdEntry, FD_ENTRY);
 	if (!e || !DUMP_PUSH(ctx, t->files->fds, t->files->n_fds, e)) {
-		free(fi);
 		return -ENOMEM;
 	}
 	e->fd = fd;
@@ -184,21 +227,47 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct
 		e->cloexec = !!(fi->flags & O_CLOEXEC);
 		e->has_ghost = false;
 		e->ghost = -1;
+		e->memfd = NULL; /* the object is saved once, with the first */
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;
 		e->dup_of_pid = owner != t->pid ? (uint32_t)owner : 0;
 		pr_info("task %d: fd %d shares its file description with fd %d of task %d", t->pid,
 			fd, orig->fd, owner);
-		free(fi);
 		return 0;
 	}
 	ret = k->dump(ctx, t, fi, e);
+	if (!ret && !k->own_sharing)
+		ret = shared_note(ctx, t, fi, e);
+	if (!ret)
+		ret = desc_extras_dump(ctx, t, fi, dirs->pidfd, e);
 	if (!ret)
 		pr_info("task %d: fd %d is %s: %s flags %#o pos %lu", t->pid, fd, k->name, fi->link,
 			e->flags, e->pos);
-	free(fi);
 	return ret;
+}
+
+static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
+		       int fd, struct refusals *rs, struct lock_walk *locks)
+{
+	struct fd_info *fi = calloc(1, sizeof(*fi));
+	int ret, kind_ret;
+
+	if (!fi)
+		return -ENOMEM;
+	ret = read_fd_info(t->pid, dirs, fd, fi);
+	if (ret) {
+		if (ret < 0)
+			pr_errno(-ret, "task %d: cannot read fd %d", t->pid, fd);
+		fd_info_free(fi);
+		return ret < 0 ? ret : 0;
+	}
+	/* the locks held through it (fdinfo "lock:" lines), whatever its kind */
+	ret = locks ? locks_note(ctx, t, locks, fd, fi->fdinfo) : 0;
+	kind_ret = ret && ret != -ENOTSUP ? 0 : dump_fd_kind(ctx, t, dirs, fi, rs);
+	fd_info_free(fi);
+	/* a refusal does not hide an error */
+	return ret && ret != -ENOTSUP ? ret : kind_ret ? kind_ret : ret;
 }
 
 int dump_files(struct dump_ctx *ctx, struct dump_task *t)
@@ -206,7 +275,8 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 	char path[64];
 	struct dirent **list;
 	struct refusals rs = {0};
-	int n, ret = 0;
+	struct lock_walk locks = {0};
+	int n, ret = 0, r;
 
 	t->files = A_NEW(&ctx->arena, Files, FILES);
 	if (!t->files)
@@ -218,19 +288,34 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 		pr_errno(-ret, "cannot list %s", path);
 		return ret;
 	}
+	struct fd_dirs dirs = {.fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .info = -1};
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", t->pid);
+	dirs.info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.pidfd = sys_pidfd_open(t->pid);
+	if (dirs.fd < 0 || dirs.info < 0 || dirs.pidfd < 0) {
+		ret = -errno;
+		pr_errno(-ret, "cannot open the descriptor directories of task %d", t->pid);
+	}
 	for (int i = 0; i < n; i++) {
 		/* a refusal does not stop the walk: the user learns of every one at once */
 		if ((!ret || ret == -ENOTSUP) && list[i]->d_name[0] != '.') {
-			int r = dump_one_fd(ctx, t, atoi(list[i]->d_name), &rs);
+			r = dump_one_fd(ctx, t, &dirs, atoi(list[i]->d_name), &rs, &locks);
 			if (r && (r != -ENOTSUP || !ret))
 				ret = r;
 		}
 		free(list[i]);
 	}
 	free(list);
+	if (dirs.fd >= 0)
+		close(dirs.fd);
+	if (dirs.info >= 0)
+		close(dirs.info);
+	if (dirs.pidfd >= 0)
+		close(dirs.pidfd);
 	refusals_report(t->pid, &rs);
 	free(rs.r);
-	return ret;
+	r = locks_walk_end(ctx, t, &locks);
+	return ret && ret != -ENOTSUP ? ret : r ? r : ret;
 }
 
 int dump_files_finish(struct dump_ctx *ctx)
@@ -243,8 +328,9 @@ int dump_files_finish(struct dump_ctx *ctx)
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
-	/* never create, truncate or take a terminal: the file is there as it was */
-	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_NOCTTY;
+	/* never create, truncate or take a terminal: the file is there as it was; O_ASYNC
+	 * comes in the remote phase, after the owner (owner.c) */
+	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC)) | O_NOCTTY;
 
 	if (!k) { /* validate refused it already */
 		child_fail(t, EINVAL, "fd %d: kind %d is unknown", e->fd, e->kind);
@@ -266,6 +352,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
+		if (files_entry_is_late(e))
+			continue; /* its number stays free until the remote phase (late.c) */
 		int src = shared_source(ctx, t, e);
 		if (src >= 0) {
 			if (dup2(src, e->fd) < 0) {

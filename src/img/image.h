@@ -24,6 +24,7 @@ enum img_type {
 	IMG_PAGES, /* raw */
 	IMG_GHOST, /* raw */
 	IMG_CPUINFO,
+	IMG_MEMFD, /* raw */
 	IMG_IPC,     /* System V IPC objects of the tree (res/sysvipc.c) */
 	IMG_SYSVSHM, /* raw: the pages of System V shared memory segment N (its id) */
 	IMG_NR_TYPES
@@ -32,7 +33,7 @@ enum img_type {
 struct img_kind {
 	enum img_type type;
 	uint32_t magic;
-	const char *name_fmt; /* file name; %d is the task's pid or the ghost's id */
+	const char *name_fmt; /* file name; %d is the task's pid, the ghost's or memfd's id */
 	const ProtobufCMessageDescriptor *desc; /* NULL for raw images */
 };
 

@@ -5,6 +5,7 @@
  * Each refusal names the image file and the field, and returns -EINVAL. */
 #include <cpuid.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -264,7 +265,8 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 		const SeccompFilter *f = tc->seccomp_filters[i];
 		if (!f->insns.len || f->insns.len % 8 || f->insns.len / 8 > BPF_MAX_INSNS ||
 		    (f->has_flags && f->flags & ~2u /* SECCOMP_FILTER_FLAG_LOG */))
-			return refuse(img, "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
+			return refuse(img,
+				      "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
 				      "invalid",
 				      tid, i, f->insns.len, f->has_flags ? f->flags : 0);
 	}
@@ -275,6 +277,16 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 			      tc->comm, TASK_COMM_LEN - 1);
 	if (tc->has_timer_slack_ns && !tc->timer_slack_ns)
 		return refuse(img, "thread %d: timer_slack_ns 0", tid);
+	if (tc->n_spec_ctrl > 3)
+		return refuse(img, "thread %d: %zu speculation controls", tid, tc->n_spec_ctrl);
+	for (size_t w = 0; w < tc->n_spec_ctrl; w++) {
+		uint32_t v = tc->spec_ctrl[w], state = v & ~(uint32_t)PR_SPEC_PRCTL;
+		/* 0 (not controllable), or PR_SPEC_PRCTL with exactly one state */
+		if (v && (!(v & PR_SPEC_PRCTL) ||
+			  (state != PR_SPEC_ENABLE && state != PR_SPEC_DISABLE &&
+			   state != PR_SPEC_FORCE_DISABLE && state != PR_SPEC_DISABLE_NOEXEC)))
+			return refuse(img, "thread %d: speculation control %zu is %#x", tid, w, v);
+	}
 	if (tc->has_ioprio && (tc->ioprio < 0 || tc->ioprio >= 1 << 16 || tc->ioprio >> 13 > 3))
 		return refuse(img, "thread %d: ioprio %#x is invalid", tid, tc->ioprio);
 	if (tc->has_cpu_affinity) {
@@ -431,8 +443,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
 		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
-		    (v->kind > VMA_KIND__VMA_VVAR_VCLOCK && !sysv))
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
 		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
 		if (sysv != v->has_sysv_shm_id ||
@@ -445,8 +456,9 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE) ||
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
-		    !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
-						  v->kind == VMA_KIND__VMA_FILE_SHARED || sysv))
+		    (v->kind != VMA_KIND__VMA_MEMFD &&
+		     !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
+						   v->kind == VMA_KIND__VMA_FILE_SHARED || sysv)))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
 		bool anon =
@@ -471,9 +483,11 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 			return refuse(img,
 				      "mapping %#lx: cow_from_parent without a parent's memory",
 				      v->start);
-		if (v->kind >= VMA_KIND__VMA_VDSO && v->kind <= VMA_KIND__VMA_VVAR_VCLOCK &&
-		    special[v->kind - VMA_KIND__VMA_VDSO]++)
+		if (vma_special(v) && special[v->kind - VMA_KIND__VMA_VDSO]++)
 			return refuse(img, "mapping %#lx: a second vDSO/vvar area", v->start);
+		int ret = memfd_vma_validate(img, v);
+		if (ret)
+			return ret;
 	}
 	uint64_t f[] = {mm->start_code, mm->end_code,  mm->start_data,	mm->end_data,
 			mm->start_brk,	mm->brk,       mm->start_stack, mm->arg_start,
@@ -495,7 +509,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (!g->nr_pages || g->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
 		    g->vaddr % PAGE_SIZE || g->vaddr < prev_end ||
 		    (vi = mm_find_vma(mm, g->vaddr, g->nr_pages * PAGE_SIZE)) < 0 ||
-		    mm->vmas[vi]->kind >= VMA_KIND__VMA_VDSO) /* vDSO areas, System V memory */
+		    vma_special(mm->vmas[vi]) || mm->vmas[vi]->kind == VMA_KIND__VMA_SYSV_SHM)
 			return refuse(img,
 				      "guard pages %zu (%#lx, %lu pages) do not fit the layout", i,
 				      g->vaddr, g->nr_pages);

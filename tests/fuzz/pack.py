@@ -24,6 +24,7 @@ TYPES = [  # enum img_type order, file name pattern, decoder target
     (r"pages-(\d+)\.img", None),
     (r"ghost-(\d+)\.img", None),
     (r"cpuinfo\.img", "show"),
+    (r"memfd-(\d+)\.img", None),
     (r"ipc\.img", "show"),
     (r"sysvshm-(\d+)\.img", None),
 ]
