@@ -338,6 +338,8 @@ static int dump_shms(struct dump_ctx *ctx)
 		if (!s || !(s->perm = new_perm(ctx, id, &ds.shm_perm)))
 			return -ENOMEM;
 		s->size = ds.shm_segsz;
+		s->has_lpid = true;
+		s->lpid = ds.shm_lpid > 0 ? (uint32_t)ds.shm_lpid : 0;
 		s->has_removed = s->has_locked = true;
 		s->removed = !!(ds.shm_perm.mode & SHM_DEST_BIT);
 		s->locked = !!(ds.shm_perm.mode & SHM_LOCKED_BIT);
@@ -1187,16 +1189,6 @@ static int msg_pids_remote(struct restore_ctx *ctx, const SysvMsgQueue *q)
 	return 0;
 }
 
-int sysv_restore_remote(struct restore_ctx *ctx)
-{
-	int ret = 0;
-	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_sems && !ret; i++)
-		ret = sem_pids_remote(ctx, ctx->ipc->sems[i]);
-	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_msgs && !ret; i++)
-		ret = msg_pids_remote(ctx, ctx->ipc->msgs[i]);
-	return ret;
-}
-
 static void detach_all(struct restore_ctx *ctx)
 {
 	for (size_t i = 0; ctx->sysv_mem && i < ctx->ipc->n_shms; i++)
@@ -1204,6 +1196,40 @@ static void detach_all(struct restore_ctx *ctx)
 			shmdt(ctx->sysv_mem[i]);
 			ctx->sysv_mem[i] = NULL;
 		}
+}
+
+/* The segment's last attach or detach is its task's (shm_lpid): an attach of it somewhere
+ * free, and its detach, made by that task */
+static int shm_lpid_remote(struct restore_ctx *ctx, const SysvShm *s)
+{
+	struct restore_task *t = live_task(ctx, s->has_lpid, s->lpid);
+	long addr;
+
+	if (!t)
+		return 0;
+	addr = remote_syscall(&t->rem, __NR_shmat, s->perm->id, 0, SHM_RDONLY, 0, 0, 0);
+	if (addr < 0 && addr > -4096) {
+		pr_errno((int)-addr, "task %d: cannot attach System V shared memory %u", t->pid,
+			 s->perm->id);
+		return (int)addr;
+	}
+	return task_call(t, "detach System V shared memory", s->perm->id, __NR_shmdt, addr, 0, 0, 0,
+			 0);
+}
+
+int sysv_restore_remote(struct restore_ctx *ctx)
+{
+	int ret = 0;
+	/* every task holds its attaches now: cryo's own can go, before the tasks' last ones */
+	if (ctx->ipc)
+		detach_all(ctx);
+	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_shms && !ret; i++)
+		ret = shm_lpid_remote(ctx, ctx->ipc->shms[i]);
+	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_sems && !ret; i++)
+		ret = sem_pids_remote(ctx, ctx->ipc->sems[i]);
+	for (size_t i = 0; ctx->ipc && i < ctx->ipc->n_msgs && !ret; i++)
+		ret = msg_pids_remote(ctx, ctx->ipc->msgs[i]);
+	return ret;
 }
 
 int sysv_restore_finish(struct restore_ctx *ctx)

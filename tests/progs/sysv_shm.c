@@ -10,9 +10,10 @@
  *   D  IPC_PRIVATE, 1 page, written by the parent and detached: no task holds it, cryo
  *      leaves it on the host (and says so), where it still is after the restore
  *
- * Checked after the check, by both: ids, keys, sizes, modes, owners and the number of
- * attaches as they were (IPC_STAT), each attach at its address with its protection (B
- * read-only in the child, and mprotect cannot make it writable), C still marked removed
+ * Checked after the check, by both: ids, keys, sizes, modes, owners, the number of attaches
+ * and the last task to attach (or detach) as they were (IPC_STAT), each attach at its
+ * address with its protection (B read-only in the child, and mprotect cannot make it
+ * writable), C still marked removed
  * and its key gone, A's hole still a hole, the content of every stripe; then by effect: each
  * writes anew into A and C, and sees the other's writes; the parent writes into B and the
  * child sees it. Finally the segments are detached and removed. */
@@ -71,6 +72,8 @@ static void expect_stat(int s, const char *what, int id, const struct shmid_ds *
 		       b->shm_perm.uid, b->shm_perm.gid);
 	zt_tree_expect(s, ds.shm_nattch == b->shm_nattch, "%s: attached %lu times, was %lu", what,
 		       (unsigned long)ds.shm_nattch, (unsigned long)b->shm_nattch);
+	zt_tree_expect(s, ds.shm_lpid == b->shm_lpid, "%s: last attached by %d, was %d", what,
+		       ds.shm_lpid, b->shm_lpid);
 }
 
 static void check_state(int s)
