@@ -9,7 +9,7 @@
 #   removes what it made (the semaphore set, removed after the dump, made before the queue
 #   is refused); once the intruder is gone the same images restore and pass;
 # - sysv-refused: a semaphore taken with SEM_UNDO, a segment attached by a process outside
-#   the tree: the dump fails naming the task or the segment, leaves no inventory.img, and
+#   the tree, an attach with a page unmapped: the dump fails naming the task or the segment, leaves no inventory.img, and
 #   the program runs on and passes;
 # - sysv-fail-restore (below): every failure point of a restore that makes the objects.
 
@@ -46,6 +46,8 @@ sysv_recreate_one() {
 		sysv_rm_all "$DIR/img"
 		if ipcs | grep -q "0x6b$(printf %06x $((PID & 0xffffff)))\|0x5a$(printf %06x $((PID & 0xffffff)))"; then
 			fail_step "an object of the dump is still there after ipcrm"
+		elif [ "$prog" = sysv_shm ] && ! grep -q "is not attached by it: left as it is" "$DIR/img/dump.log"; then
+			fail_step "the dump does not name the segment it leaves on the host"
 		elif restore "$DIR/img"; then
 			grep -q "still exists: taken again" "$DIR/img/restore.log" &&
 				fail_step "the restore took an object instead of making it"
@@ -152,6 +154,8 @@ sysv_refused() {
 		"has a System V semaphore undo list"
 	run_sub_case sysv-refused/outside sysv_refused_one sysv_shm ZT_SYSV_OUTSIDE \
 		"shared with processes outside it"
+	run_sub_case sysv-refused/partial sysv_refused_one sysv_shm ZT_SYSV_PARTIAL \
+		"is attached in part"
 }
 register_case sysv-refused sysv_refused
 
