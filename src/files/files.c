@@ -18,8 +18,8 @@
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
  * may point at anything), then the precise kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_path_ops,    &fd_tty_ops,      &fd_reg_ops,  &fd_dir_ops, &fd_chr_ops,
-    &fd_pipe_ops,    &fd_fifo_ops,     &fd_eventfd_ops, &fd_signalfd_ops,
+    &fd_path_ops, &fd_tty_ops,	&fd_reg_ops,	 &fd_dir_ops,	   &fd_chr_ops,
+    &fd_pipe_ops, &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_epoll_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -291,14 +291,23 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (set_cloexec(t, e))
 			return -1;
 	}
+	/* second pass: what needs the task's other fds in place (an epoll's targets) */
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->restore_late && kinds[i]->restore_late(ctx, t))
+			return -1;
 	return 0;
 }
 
 int files_max_fd(const Files *f)
 {
 	int max = 2;
-	for (size_t i = 0; i < f->n_fds; i++)
+	for (size_t i = 0; i < f->n_fds; i++) {
+		const struct fd_ops *k = fd_ops_of(f->fds[i]->kind);
+		int m = k && k->max_fd ? k->max_fd(f->fds[i]) : -1;
 		if (f->fds[i]->fd > max)
 			max = f->fds[i]->fd;
+		if (m > max)
+			max = m;
+	}
 	return max;
 }

@@ -44,12 +44,19 @@ struct fd_ops {
 	 * with the open flags `flags`; or -1 after child_fail. */
 	int (*restore)(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		       int flags);
+	/* Child phase, once per task after every fd of it is in place (and its close-on-exec
+	 * flag set): what this kind's descriptors need of the others (an epoll's targets).
+	 * -1 after child_fail. NULL: nothing. */
+	int (*restore_late)(struct restore_ctx *ctx, struct restore_task *t);
+	/* The highest fd number the restore of e uses besides e->fd (for the plan of service
+	 * fds above it), or -1. NULL: none. */
+	int (*max_fd)(const FdEntry *e);
 	/* Image checks of e (beyond what holds for every kind); refuse naming img. */
 	int (*validate)(const char *img, const Files *f, const FdEntry *e);
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
-extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
+extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops, fd_epoll_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];

@@ -1,0 +1,652 @@
+/* epoll: every registration ("target") of the epoll, as /proc/PID/fdinfo/N lists it: the fd
+ * number it was added with (its key), the events mask the kernel holds, the 64-bit data.
+ *
+ * Dump: each registration is checked with kcmp(KCMP_EPOLL_TFD) against the task's fds. The
+ * key is only a number the kernel remembers: the registered file may since have been closed
+ * at that number (and live on through a dup), or another file may sit there now. The fd of
+ * the task that holds the registered file is saved as its source (src_fd); a registered
+ * file no fd of the task holds (held by another task, a mapping...) is refused, naming the
+ * task, the epoll and the target fd.
+ *
+ * Restore: the epoll is made empty with the other descriptors (so it can be shared, placed,
+ * watched by another epoll), and filled once every fd of the task is in place (the late op,
+ * below): each registration is added with its own key, its source dup2()ed to that number
+ * for the moment of the call when it is not there. Epolls watched by other epolls of the
+ * task are filled first. Pending readiness is not saved: the kernel recomputes it from the
+ * targets as they are added (an edge-triggered registration whose file is ready reports one
+ * edge after the restore, as it does when it is added).
+ *
+ * A one-shot registration that fired is disarmed: the kernel keeps only its flag bits
+ * (EPOLLONESHOT, EPOLLET...; not even EPOLLERR|EPOLLHUP, which every add and modify puts
+ * in). No call sets such a mask; the kernel makes it by reporting the registration. So it is
+ * added with every poll bit, reported by one epoll_wait (before anything else is added) and
+ * so disarmed as it was. That needs its file to be ready for something at restore, which
+ * the dump checks now (a copy of the fd, polled): a fired one-shot registration on a file
+ * that is not ready is refused. After the restore each epoll's fdinfo is read back and must
+ * list the same registrations, masks and data. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "files/kind.h"
+
+/* the bits the kernel keeps in a one-shot registration that fired */
+#define EP_FLAG_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+#define EP_POLL_BITS                                                                               \
+	(EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND |         \
+	 EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
+/* what a registration's events can hold */
+#define EP_KNOWN_BITS (EP_FLAG_BITS | EP_POLL_BITS)
+/* the status flags fcntl(F_SETFL) can give an epoll description */
+#define EP_SETFL (O_NONBLOCK | O_APPEND | O_ASYNC)
+/* an image bound: far more than a process watches through one epoll */
+#define EPOLL_MAX_TARGETS (1 << 16)
+
+struct ep_line {
+	int fd;
+	uint32_t events;
+	uint64_t data;
+};
+
+static bool disarmed(uint32_t events)
+{
+	return (events & EPOLLONESHOT) && !(events & ~EP_FLAG_BITS);
+}
+
+/* The whole of a /proc file (fdinfo of an epoll grows with its registrations); NULL, errno. */
+static char *read_all(const char *path)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (!buf || fd < 0) {
+		int err = errno;
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		errno = err;
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				n = -1;
+				break;
+			}
+			buf = nb, cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (n < 0) {
+		int err = errno ? errno : ENOMEM;
+		free(buf);
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+}
+
+/* The "tfd: N events: HEX data: HEX" lines of an epoll's fdinfo: their count, or -1 if one
+ * of them does not read so (*out is then freed). */
+static int parse_targets(const char *text, struct ep_line **out)
+{
+	struct ep_line *v = NULL;
+	int n = 0, cap = 0;
+
+	for (const char *p = strstr(text, "tfd:"); p; p = strstr(p + 4, "tfd:")) {
+		struct ep_line l;
+		unsigned long long data;
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (sscanf(p, "tfd: %d events: %" SCNx32 " data: %llx", &l.fd, &l.events, &data) !=
+		    3) {
+			free(v);
+			*out = NULL;
+			return -1;
+		}
+		l.data = data;
+		if (n == cap) {
+			struct ep_line *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				*out = NULL;
+				return -1;
+			}
+			v = nv, cap = cap ? cap * 2 : 16;
+		}
+		v[n++] = l;
+	}
+	*out = v;
+	return n;
+}
+
+/* ---- dump ---- */
+
+static int kcmp_tfd(pid_t pid, int fd, int epfd, int tfd, int toff)
+{
+	struct kcmp_epoll_slot slot = {
+	    .efd = (uint32_t)epfd, .tfd = (uint32_t)tfd, .toff = (uint32_t)toff};
+	return (int)syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
+}
+
+/* The fd of task t that holds the file of the toff-th registration keyed tfd: tfd itself if
+ * it still does, else another fd of the task, else -1. */
+static int find_source(pid_t pid, int epfd, int tfd, int toff, int *fds, int nfds)
+{
+	if (kcmp_tfd(pid, tfd, epfd, tfd, toff) == 0)
+		return tfd;
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] != tfd && fds[i] != epfd && kcmp_tfd(pid, fds[i], epfd, tfd, toff) == 0)
+			return fds[i];
+	return -1;
+}
+
+static int task_fds(pid_t pid, int **out)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	int *v = NULL, n = 0, cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			int *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv, cap = cap ? cap * 2 : 64;
+		}
+		v[n++] = atoi(de->d_name);
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
+/* Is the file at fd of the task ready for anything now (polled through a copy)? A signalfd
+ * is ready for whoever polls it, by that one's signals: not for this question. */
+static bool ready_now(pid_t pid, int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+	int pidfd, copy = -1;
+	bool ready = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	if (!strcmp(link, "anon_inode:[signalfd]"))
+		return false;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd >= 0)
+		copy = sys_pidfd_getfd(pidfd, fd);
+	if (copy >= 0) {
+		struct pollfd p = {.fd = copy, .events = EP_POLL_BITS & 0xffff};
+		ready = poll(&p, 1, 0) == 1 && p.revents && !(p.revents & POLLNVAL);
+		close(copy);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return ready;
+}
+
+static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		      FdEntry *e)
+{
+	char path[64];
+	struct ep_line *l = NULL;
+	int *fds = NULL, nfds = 0, n, ret = 0;
+	char *text;
+
+	if ((fi->flags & O_ACCMODE) != O_RDWR || fi->flags & ~(O_ACCMODE | O_CLOEXEC | EP_SETFL)) {
+		pr_err("task %d: epoll fd %d: open flags %#o cryo cannot give an epoll again",
+		       t->pid, fi->fd, fi->flags);
+		return -ENOTSUP;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
+	if (!(text = read_all(path))) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot read %s", t->pid, path);
+		return ret;
+	}
+	n = parse_targets(text, &l);
+	free(text);
+	if (n < 0) {
+		pr_err("task %d: epoll fd %d: its fdinfo does not read as registrations", t->pid,
+		       fi->fd);
+		return -ENOTSUP;
+	}
+	if (n > EPOLL_MAX_TARGETS) {
+		pr_err("task %d: epoll fd %d watches %d files, more than cryo saves (%d)", t->pid,
+		       fi->fd, n, EPOLL_MAX_TARGETS);
+		free(l);
+		return -ENOTSUP;
+	}
+	if (n && (nfds = task_fds(t->pid, &fds)) < 0) {
+		ret = nfds;
+		pr_errno(-ret, "task %d: cannot list its fds", t->pid);
+		free(l);
+		return ret;
+	}
+	e->epoll_targets = n ? arena_alloc(&ctx->arena, n * sizeof(*e->epoll_targets)) : NULL;
+	if (n && !e->epoll_targets)
+		ret = -ENOMEM;
+	for (int i = 0; i < n && ret != -ENOMEM; i++) {
+		int toff = 0, src;
+		for (int j = 0; j < i; j++)
+			toff += l[j].fd == l[i].fd;
+		src = find_source(t->pid, fi->fd, l[i].fd, toff, fds, nfds);
+		if (src < 0) {
+			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff) >= 0;
+			pr_err("task %d: epoll fd %d: target fd %d (events %#x) %s, and the "
+			       "registered file is held by no fd of the task (another task or a "
+			       "mapping holds it): cryo cannot add it again",
+			       t->pid, fi->fd, l[i].fd, l[i].events,
+			       open_there ? "now holds another file" : "was closed");
+			ret = -ENOTSUP;
+			continue;
+		}
+		if (disarmed(l[i].events) && !ready_now(t->pid, src)) {
+			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
+			       "fired, on a file that is not ready now: cryo cannot make it fire "
+			       "again to disarm it",
+			       t->pid, fi->fd, l[i].fd);
+			ret = -ENOTSUP;
+			continue;
+		}
+		EpollTarget *tg = A_NEW(&ctx->arena, EpollTarget, EPOLL_TARGET);
+		if (!tg) {
+			ret = -ENOMEM;
+			break;
+		}
+		tg->fd = l[i].fd, tg->events = l[i].events, tg->data = l[i].data;
+		if (src != l[i].fd) {
+			tg->has_src_fd = true;
+			tg->src_fd = src;
+			pr_info("task %d: epoll fd %d: target fd %d is held at fd %d", t->pid,
+				fi->fd, l[i].fd, src);
+		}
+		e->epoll_targets[e->n_epoll_targets++] = tg;
+		pr_debug("task %d: epoll fd %d: target fd %d events %#x data %#" PRIx64, t->pid,
+			 fi->fd, tg->fd, tg->events, tg->data);
+	}
+	free(fds);
+	free(l);
+	if (!ret)
+		pr_info("task %d: fd %d is an epoll with %zu registrations", t->pid, fi->fd,
+			e->n_epoll_targets);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+static int epoll_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+			 int flags)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+	(void)ctx;
+	if (fd < 0) {
+		child_fail(t, errno, "cannot make the epoll of fd %d", e->fd);
+		return -1;
+	}
+	if (flags & EP_SETFL && fcntl(fd, F_SETFL, flags & EP_SETFL) < 0) {
+		child_fail(t, errno, "cannot set the flags %#o of the epoll of fd %d", flags,
+			   e->fd);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The entry of f at fd, or NULL. */
+static const FdEntry *entry_at(const Files *f, int fd)
+{
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd == fd)
+			return f->fds[i];
+	return NULL;
+}
+
+/* The description of fd in f: the fd that first holds it in this task, or -1 for one that is
+ * another task's (then *pid, *pfd name it), -2 for no entry. */
+static int description_of(const Files *f, int fd, uint32_t *pid, int *pfd)
+{
+	const FdEntry *x = entry_at(f, fd);
+	if (!x)
+		return -2;
+	if (x->has_dup_of_pid) {
+		*pid = x->dup_of_pid, *pfd = x->dup_of;
+		return -1;
+	}
+	return x->has_dup_of ? x->dup_of : x->fd;
+}
+
+static int target_source(const EpollTarget *tg)
+{
+	return tg->has_src_fd ? tg->src_fd : tg->fd;
+}
+
+/* the registered file at its key for the moment of the add */
+struct placed {
+	int key, moved, moved_fdflags;
+	bool placed;
+};
+
+static int place(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, struct placed *p)
+{
+	int src = target_source(tg);
+	p->key = tg->fd, p->moved = -1, p->placed = false;
+	if (src == tg->fd)
+		return 0;
+	p->moved_fdflags = fcntl(tg->fd, F_GETFD);
+	if (p->moved_fdflags >= 0 && (p->moved = fcntl(tg->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot move fd %d aside", e->fd, tg->fd);
+		return -1;
+	}
+	if (dup2(src, tg->fd) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot put fd %d at fd %d", e->fd, src, tg->fd);
+		return -1;
+	}
+	p->placed = true;
+	return 0;
+}
+
+static int unplace(struct restore_task *t, const FdEntry *e, struct placed *p)
+{
+	if (!p->placed && p->moved < 0)
+		return 0;
+	if (p->moved < 0)
+		return close(p->key);
+	if (dup2(p->moved, p->key) < 0 || fcntl(p->key, F_SETFD, p->moved_fdflags) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot put fd %d back", e->fd, p->key);
+		return -1;
+	}
+	close(p->moved);
+	return 0;
+}
+
+static int add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = tg->data};
+	struct placed p;
+	int ret = place(t, e, tg, &p), err;
+
+	if (ret == 0) {
+		ret = epoll_ctl(e->fd, EPOLL_CTL_ADD, tg->fd, &ev);
+		err = errno;
+		if (unplace(t, e, &p))
+			return -1;
+		if (ret < 0) {
+			child_fail(t, err, "epoll fd %d: cannot add target fd %d (events %#x)",
+				   e->fd, tg->fd, tg->events);
+			return -1;
+		}
+	}
+	return ret;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	const struct ep_line *x = a, *y = b;
+	if (x->fd != y->fd)
+		return x->fd < y->fd ? -1 : 1;
+	if (x->events != y->events)
+		return x->events < y->events ? -1 : 1;
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* The epoll as the kernel now lists it must be the dumped one. */
+static int check_restored(struct restore_task *t, const FdEntry *e)
+{
+	char path[64];
+	struct ep_line *got = NULL, *want;
+	size_t n = e->n_epoll_targets;
+	char *text;
+	int m, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", e->fd);
+	if (!(text = read_all(path))) {
+		child_fail(t, errno, "epoll fd %d: cannot read its fdinfo back", e->fd);
+		return -1;
+	}
+	m = parse_targets(text, &got);
+	free(text);
+	want = malloc((n ? n : 1) * sizeof(*want));
+	if (m < 0 || !want) {
+		child_fail(t, ENOMEM, "epoll fd %d: cannot read its registrations back", e->fd);
+		free(got);
+		free(want);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		want[i] = (struct ep_line){e->epoll_targets[i]->fd, e->epoll_targets[i]->events,
+					   e->epoll_targets[i]->data};
+	qsort(want, n, sizeof(*want), cmp_line);
+	qsort(got, (size_t)m, sizeof(*got), cmp_line);
+	if ((size_t)m != n) {
+		child_fail(t, EIO, "epoll fd %d holds %d registrations after the restore, not %zu",
+			   e->fd, m, n);
+		ret = -1;
+	}
+	for (size_t i = 0; !ret && i < n; i++)
+		if (cmp_line(&want[i], &got[i])) {
+			child_fail(t, EIO,
+				   "epoll fd %d: target fd %d came back with events %#x data "
+				   "%#" PRIx64 ", not events %#x data %#" PRIx64,
+				   e->fd, got[i].fd, got[i].events, got[i].data, want[i].events,
+				   want[i].data);
+			ret = -1;
+		}
+	free(got);
+	free(want);
+	return ret;
+}
+
+static int fill_one(struct restore_task *t, const FdEntry *e)
+{
+	int fired = 0;
+
+	/* fired one-shot registrations first, alone in the epoll: one epoll_wait reports
+	 * (and so disarms) exactly them */
+	for (size_t i = 0; i < e->n_epoll_targets; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		if (!disarmed(tg->events))
+			continue;
+		if (add_one(t, e, tg, tg->events | EP_POLL_BITS))
+			return -1;
+		fired++;
+	}
+	if (fired) {
+		struct epoll_event *ev = malloc((size_t)fired * sizeof(*ev));
+		int n = ev ? epoll_wait(e->fd, ev, fired, 0) : -1;
+		free(ev);
+		if (n != fired) {
+			child_fail(
+			    t, n < 0 ? errno : EAGAIN,
+			    "epoll fd %d: %d of its %d one-shot registrations that had fired "
+			    "could not be made to fire again (their files are not ready)",
+			    e->fd, fired - (n < 0 ? 0 : n), fired);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < e->n_epoll_targets; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		if (!disarmed(tg->events) && add_one(t, e, tg, tg->events))
+			return -1;
+	}
+	return check_restored(t, e);
+}
+
+/* Is e an epoll this task fills (the first fd of its description here)? */
+static bool filled_here(const FdEntry *e)
+{
+	return e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid;
+}
+
+/* Late op: every fd of the task is in place. Each epoll the task made (a description shared
+ * with other tasks is made by the root, and filled here by the task the dump read it from)
+ * is filled after the epolls of this task it watches. */
+static int epoll_restore_late(struct restore_ctx *ctx, struct restore_task *t)
+{
+	const Files *f = t->files;
+	bool *done = calloc(f->n_fds ? f->n_fds : 1, sizeof(bool));
+	size_t left = 0;
+	(void)ctx;
+
+	if (!done) {
+		child_fail(t, ENOMEM, "cannot restore the epolls");
+		return -1;
+	}
+	for (size_t i = 0; i < f->n_fds; i++)
+		left += filled_here(f->fds[i]);
+	while (left) {
+		size_t before = left;
+		for (size_t i = 0; i < f->n_fds; i++) {
+			const FdEntry *e = f->fds[i];
+			bool wait = false;
+			if (done[i] || !filled_here(e))
+				continue;
+			for (size_t k = 0; k < e->n_epoll_targets && !wait; k++) {
+				uint32_t pid;
+				int pfd, d = description_of(f, target_source(e->epoll_targets[k]),
+							    &pid, &pfd);
+				for (size_t j = 0; d >= 0 && j < f->n_fds; j++)
+					if (j != i && !done[j] && filled_here(f->fds[j]) &&
+					    f->fds[j]->fd == d)
+						wait = true;
+			}
+			if (wait)
+				continue;
+			if (fill_one(t, e)) {
+				free(done);
+				return -1;
+			}
+			done[i] = true;
+			left--;
+		}
+		if (left == before) { /* an image, not a kernel's: it refuses loops */
+			child_fail(t, ELOOP, "the epolls of the task watch each other in a loop");
+			free(done);
+			return -1;
+		}
+	}
+	free(done);
+	return 0;
+}
+
+/* The highest fd number the filling uses: a key may be a number no fd has now. */
+static int epoll_max_fd(const FdEntry *e)
+{
+	int max = -1;
+	if (!filled_here(e))
+		return -1;
+	for (size_t i = 0; i < e->n_epoll_targets; i++)
+		if (e->epoll_targets[i]->fd > max)
+			max = e->epoll_targets[i]->fd;
+	return max;
+}
+
+struct reg_id {
+	int key;
+	uint32_t pid;
+	int fd;
+};
+
+static int cmp_reg(const void *a, const void *b)
+{
+	const struct reg_id *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	struct reg_id *ids;
+	int ret = 0;
+
+	if ((e->flags & O_ACCMODE) != O_RDWR || e->flags & ~(uint32_t)(O_ACCMODE | EP_SETFL))
+		return files_refuse(img, "fd %d: open flags %#o are not an epoll's", e->fd,
+				    e->flags);
+	/* a reference to a description saved before: its registrations are the first fd's */
+	if (!filled_here(e) || !e->n_epoll_targets)
+		return 0;
+	if (e->n_epoll_targets > EPOLL_MAX_TARGETS)
+		return files_refuse(img, "fd %d: an epoll with %zu registrations (at most %d)",
+				    e->fd, e->n_epoll_targets, EPOLL_MAX_TARGETS);
+	if (!(ids = malloc(e->n_epoll_targets * sizeof(*ids))))
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		int src = target_source(tg), pfd = 0, d = 0;
+		uint32_t pid = 0, ev = tg->events;
+		if (tg->fd < 0 || tg->fd >= FILES_MAX_FD ||
+		    (tg->has_src_fd && tg->src_fd == tg->fd))
+			ret = files_refuse(img, "epoll fd %d: target fd %d is out of range", e->fd,
+					   tg->fd);
+		else if ((d = description_of(f, src, &pid, &pfd)) == -2)
+			ret = files_refuse(img, "epoll fd %d: target fd %d is no fd of the task",
+					   e->fd, src);
+		else if (d == e->fd)
+			ret = files_refuse(img, "epoll fd %d watches itself (fd %d)", e->fd, src);
+		else if (ev & ~(uint32_t)EP_KNOWN_BITS ||
+			 (!disarmed(ev) && (ev & (EPOLLERR | EPOLLHUP)) != (EPOLLERR | EPOLLHUP)) ||
+			 ((ev & EPOLLEXCLUSIVE) && (ev & EPOLLONESHOT)))
+			ret = files_refuse(img, "epoll fd %d: target fd %d: events %#x are invalid",
+					   e->fd, tg->fd, ev);
+		ids[i] = (struct reg_id){tg->fd, pid, d >= 0 ? d : pfd};
+	}
+	if (!ret) {
+		/* one file is registered once under one key */
+		qsort(ids, e->n_epoll_targets, sizeof(*ids), cmp_reg);
+		for (size_t i = 1; i < e->n_epoll_targets && !ret; i++)
+			if (!cmp_reg(&ids[i - 1], &ids[i]))
+				ret = files_refuse(img, "epoll fd %d: target fd %d is there twice",
+						   e->fd, ids[i].key);
+	}
+	free(ids);
+	return ret;
+}
+
+const struct fd_ops fd_epoll_ops = {
+    .name = "an epoll",
+    .names = "epolls",
+    .kind = FD_KIND__FD_EPOLL,
+    .link_prefix = "anon_inode:[eventpoll]",
+    .dump = epoll_dump,
+    .restore = epoll_restore,
+    .restore_late = epoll_restore_late,
+    .max_fd = epoll_max_fd,
+    .validate = epoll_validate,
+};
