@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -132,6 +135,25 @@ static int probe_clone3_set_tid(void)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+static int probe_kcmp_epoll(void)
+{
+	/* an eventfd registered in an epoll of ours must compare equal to itself */
+	int ep = epoll_create1(EPOLL_CLOEXEC), ev = eventfd(0, EFD_CLOEXEC), ret = -EINVAL;
+	struct epoll_event e = {.events = EPOLLIN};
+	if (ep >= 0 && ev >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) == 0) {
+		struct kcmp_epoll_slot slot = {.efd = (uint32_t)ep, .tfd = (uint32_t)ev};
+		long r = syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, ev, &slot);
+		ret = r == 0 ? 0 : r < 0 ? -errno : -EINVAL;
+	} else {
+		ret = -errno;
+	}
+	if (ep >= 0)
+		close(ep);
+	if (ev >= 0)
+		close(ev);
+	return ret;
+}
+
 static int probe_openat2(void)
 {
 	struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
@@ -212,7 +234,7 @@ static const struct feature {
     {"net_diag_raw", NULL, NO_SOCKETS},
     {"nsid", NULL, NO_NETNS},
     {"link_nsid", NULL, NO_NETNS},
-    {"kcmp_epoll", NULL, "cryo does not dump epoll descriptors yet"},
+    {"kcmp_epoll", probe_kcmp_epoll},
     {"timens", NULL, "cryo does not dump time namespaces yet"},
     {"external_net_ns", NULL, NO_NETNS},
     {"clone3_set_tid", probe_clone3_set_tid},

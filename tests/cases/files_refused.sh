@@ -3,7 +3,10 @@
 # files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a timerfd, an
 # inotify, the child's /proc/PID/status held by the parent) must fail naming every one of
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
-# pipes and FIFO, which cryo saves, are not named.
+# pipes, FIFO, eventfd, signalfd and (empty) epoll, which cryo saves, are not named.
+# epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
+# holds its file; a fired one-shot on a pipe read empty since) must fail naming the task, the
+# epoll and each target fd, and leave the tree running and passing.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
 
@@ -25,20 +28,50 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" "is an epoll" \
+		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" \
 			"is a timerfd" "is an inotify" \
 			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		grep "Error" <<<"$msg" | grep -q "anon_inode" && fail_step "the refusal says anon_inode"
 		# supported kinds are not refused
-		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd)" <<<"$msg" &&
-			fail_step "the refusal names a pipe, FIFO, eventfd or signalfd"
+		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd|epoll)" <<<"$msg" &&
+			fail_step "the refusal names a pipe, FIFO, eventfd, signalfd or epoll"
 		alive "$PID" || fail_step "fd_zoo $PID gone after the failed dump"
 		[ -z "$REASON" ] && check
 	fi
 	kill_leftovers
 	report files-refused "$t0"
+}
+
+epoll_refused_case() {
+	local t0 msg ep tfd ofd want
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/epoll-refused
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test epoll_refused; then
+		read -r ep tfd ofd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\)$/\1 \2 \3/p' "$DIR/out.txt")
+		[ -n "$ofd" ] || fail_step "epoll_refused did not say its fds"
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped epoll_refused"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) was closed, and the registered file is held by no fd of the task" \
+			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a file that is not ready now"; do
+			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
+		done
+		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"
+		alive "$PID" || fail_step "epoll_refused $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report epoll-refused "$t0"
 }
 
 restore_empty_message_case() {
@@ -73,5 +106,6 @@ dump_ancestor_case() {
 }
 
 register_case files-refused files_refused_case
+register_case epoll-refused epoll_refused_case
 register_case restore-empty-message restore_empty_message_case
 register_case dump-ancestor dump_ancestor_case

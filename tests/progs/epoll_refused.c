@@ -1,0 +1,60 @@
+/* Epoll registrations cryo cannot rebuild exactly, for the epoll-refused case: one whose fd
+ * was closed while its file lives on only in a child (no fd of this task holds it), and a
+ * one-shot one that fired on a pipe that was read empty since (disarmed, and nothing can make
+ * it fire again at restore). Both keep working: after the refused dump the child's end is
+ * still reported under its data, and the one-shot reports again once armed. */
+// zt-run: no-cryo
+#include "zt.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	int p[2], q[2], ep;
+	struct epoll_event ev = {.events = EPOLLIN};
+	pid_t child;
+	char c;
+
+	zt_init(argc, argv);
+	zt_check_sys(pipe(p) == 0 && pipe(q) == 0, "pipe");
+	child = fork();
+	zt_check_sys(child >= 0, "fork");
+	if (child == 0) {
+		close(p[1]);
+		pause();
+		_exit(0);
+	}
+	ep = epoll_create1(0);
+	zt_check_sys(ep >= 0, "epoll_create1");
+	ev.data.u64 = 0x5150;
+	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "add p");
+	zt_check_sys(close(p[0]) == 0, "close p");
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.u64 = 0x0e;
+	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, q[0], &ev) == 0, "add q");
+	zt_check_sys(write(q[1], "a", 1) == 1, "write q");
+	zt_check_sys(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x0e, "fire q");
+	zt_check_sys(read(q[0], &c, 1) == 1, "read q");
+	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d", ep, p[0], q[0]);
+
+	zt_ready();
+	zt_wait_for_check();
+	zt_expect(write(p[1], "b", 1) == 1, "write p");
+	zt_expect(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x5150,
+		  "the closed target is not reported");
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.u64 = 0x0f;
+	zt_expect(epoll_ctl(ep, EPOLL_CTL_MOD, q[0], &ev) == 0 && write(q[1], "c", 1) == 1,
+		  "re-arm q");
+	struct epoll_event got[2];
+	int n = epoll_wait(ep, got, 2, 0);
+	zt_expect(n == 2 && (got[0].data.u64 == 0x0f || got[1].data.u64 == 0x0f),
+		  "the re-armed one-shot: %d events", n);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	zt_pass();
+}
