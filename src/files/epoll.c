@@ -401,7 +401,10 @@ static int add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *
 	int ret = place(t, e, tg, &p), err;
 
 	if (ret == 0) {
-		ret = epoll_ctl(e->fd, EPOLL_CTL_ADD, tg->fd, &ev);
+		/* the key may be the epoll's own number now (dup2()ed there after the close):
+		 * then the epoll is the fd moved aside for the call */
+		int ep = p.moved >= 0 && tg->fd == e->fd ? p.moved : e->fd;
+		ret = epoll_ctl(ep, EPOLL_CTL_ADD, tg->fd, &ev);
 		err = errno;
 		if (unplace(t, e, &p))
 			return -1;

@@ -34,6 +34,7 @@
 #define D_MOVED 0xf0
 #define D_NEW 0xf1
 #define D_CLOSED 0xf2
+#define D_AT_EP 0xf3
 #define D_PW 100
 #define D_PI 200
 #define D_IN 300
@@ -115,7 +116,7 @@ static int child_main(int ep1)
 
 int main(int argc, char **argv)
 {
-	static char before[4][4096], after[4096];
+	static char before[5][4096], after[4096];
 	int pA[2], pB[2], pC[2], pD[2], pW[2], pI[2];
 	int ep1, ep1dup, ep2, epw, epin, evA, evB, evC, evD, evE, evF, dD, dF;
 	sigset_t term, orig;
@@ -175,6 +176,14 @@ int main(int argc, char **argv)
 	if (child == 0)
 		_exit(child_main(ep1));
 
+	/* an epoll that now sits at the number of its own closed registration */
+	int epx = epoll_create1(0), evG = eventfd(0, EFD_NONBLOCK), dG;
+	zt_check_sys(epx >= 0 && evG >= 0, "epoll, eventfd");
+	add(epx, evG, EPOLLIN | EPOLLET, D_AT_EP);
+	dG = dup(evG);
+	zt_check_sys(dG >= 0 && dup2(epx, evG) == evG && close(epx) == 0, "dup2 the epoll");
+	epx = evG;
+
 	/* last: the number of this closed one stays free */
 	evF = eventfd(0, EFD_NONBLOCK);
 	zt_check_sys(evF >= 0, "eventfd");
@@ -186,6 +195,7 @@ int main(int argc, char **argv)
 	regs(ep2, before[1], sizeof(before[1]));
 	regs(epw, before[2], sizeof(before[2]));
 	regs(epin, before[3], sizeof(before[3]));
+	regs(epx, before[4], sizeof(before[4]));
 
 	/* the loop: SIGTERM reaches it only inside epoll_pwait, as an event loop takes signals */
 	sigemptyset(&term);
@@ -203,9 +213,9 @@ int main(int argc, char **argv)
 				(unsigned long long)ev[0].data.u64);
 	}
 
-	const char *names[4] = {"ep1", "ep2", "epw", "epin"};
-	int eps[4] = {ep1, ep2, epw, epin};
-	for (int i = 0; i < 4; i++) {
+	const char *names[5] = {"ep1", "ep2", "epw", "epin", "epx"};
+	int eps[5] = {ep1, ep2, epw, epin, epx};
+	for (int i = 0; i < 5; i++) {
 		char what[32];
 		regs(eps[i], after, sizeof(after));
 		snprintf(what, sizeof(what), "%s registrations", names[i]);
@@ -293,6 +303,12 @@ int main(int argc, char **argv)
 	poke(dF);
 	g = wait_now(ep1);
 	zt_expect(has(&g, D_CLOSED) == EPOLLIN, "the closed registration's dup is not reported");
+	g = wait_now(epx);
+	zt_expect(g.n == 0, "the epoll at its registration's number reports %d events", g.n);
+	poke(dG);
+	g = wait_now(epx);
+	zt_expect(g.n == 1 && has(&g, D_AT_EP) == EPOLLIN,
+		  "the epoll at its registration's number: %d events", g.n);
 	zt_expect(fcntl(ep2, F_GETFD) == FD_CLOEXEC && fcntl(ep1, F_GETFD) == 0,
 		  "close-on-exec of the epolls");
 
