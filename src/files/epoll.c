@@ -39,6 +39,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "files/kind.h"
 
 /* the bits the kernel keeps in a one-shot registration that fired */
@@ -62,48 +63,6 @@ struct ep_line {
 static bool disarmed(uint32_t events)
 {
 	return (events & EPOLLONESHOT) && !(events & ~EP_FLAG_BITS);
-}
-
-/* The whole of a /proc file (fdinfo of an epoll grows with its registrations); NULL, errno. */
-static char *read_all(const char *path)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (!buf || fd < 0) {
-		int err = errno;
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		errno = err;
-		return NULL;
-	}
-	for (;;) {
-		if (cap - len < 2) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				n = -1;
-				break;
-			}
-			buf = nb, cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (n < 0) {
-		int err = errno ? errno : ENOMEM;
-		free(buf);
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	close(fd);
-	buf[len] = 0;
-	return buf;
 }
 
 /* The "tfd: N events: HEX data: HEX" lines of an epoll's fdinfo: their count, or -1 if one
@@ -233,11 +192,11 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 		return -ENOTSUP;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
-	if (!(text = read_all(path))) {
-		ret = -errno;
+	if ((ret = (int)read_file_alloc(path, &text)) < 0) {
 		pr_errno(-ret, "task %d: cannot read %s", t->pid, path);
 		return ret;
 	}
+	ret = 0;
 	n = parse_targets(text, &l);
 	free(text);
 	if (n < 0) {
@@ -437,8 +396,8 @@ static int check_restored(struct restore_task *t, const FdEntry *e)
 	int m, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", e->fd);
-	if (!(text = read_all(path))) {
-		child_fail(t, errno, "epoll fd %d: cannot read its fdinfo back", e->fd);
+	if ((m = (int)read_file_alloc(path, &text)) < 0) {
+		child_fail(t, -m, "epoll fd %d: cannot read its fdinfo back", e->fd);
 		return -1;
 	}
 	m = parse_targets(text, &got);
