@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -178,6 +179,22 @@ static bool ready_now(pid_t pid, int fd)
 	return ready;
 }
 
+/* A read end of a pipe or FIFO (not ready: empty, with writers): the restore can make it
+ * ready for a moment with one byte through the pipe's write end, and take the byte back. */
+static bool pokable(pid_t pid, int fd)
+{
+	char path[64], info[256], *flags;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(-1, path, info, sizeof(info)) < 0 || !(flags = strstr(info, "flags:")))
+		return false;
+	return (strtoul(flags + 6, NULL, 8) & O_ACCMODE) != O_WRONLY;
+}
+
 static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		      FdEntry *e)
 {
@@ -234,7 +251,7 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			ret = -ENOTSUP;
 			continue;
 		}
-		if (disarmed(l[i].events) && !ready_now(t->pid, src)) {
+		if (disarmed(l[i].events) && !ready_now(t->pid, src) && !pokable(t->pid, src)) {
 			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
 			       "fired, on a file that is not ready now: cryo cannot make it fire "
 			       "again to disarm it",
@@ -433,39 +450,78 @@ static int check_restored(struct restore_task *t, const FdEntry *e)
 	return ret;
 }
 
-static int fill_one(struct restore_task *t, const FdEntry *e)
+/* A fired one-shot registration on an empty pipe: one byte written through the pipe's write
+ * end makes it ready for the epoll_wait that disarms it; *poked is the read end to take the
+ * byte back from (the pipe was empty: that byte is the only one). */
+static int poke(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+		const EpollTarget *tg, int *poked)
 {
-	int fired = 0;
+	const FdEntry *se = entry_at(t->files, target_source(tg));
+	struct pollfd p = {.fd = target_source(tg), .events = EP_POLL_BITS & 0xffff};
+	int w;
 
+	*poked = -1;
+	if (!se || (se->kind != FD_KIND__FD_PIPE && se->kind != FD_KIND__FD_FIFO) ||
+	    (poll(&p, 1, 0) == 1 && p.revents))
+		return 0;
+	if ((w = pipe_writer_fd(ctx, se)) < 0 || write(w, "", 1) != 1) {
+		child_fail(t, w < 0 ? EINVAL : errno,
+			   "epoll fd %d: cannot make the pipe of target fd %d ready", e->fd,
+			   tg->fd);
+		return -1;
+	}
+	*poked = p.fd;
+	return 0;
+}
+
+static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	int fired = 0, *poked = calloc(e->n_epoll_targets + 1, sizeof(int)), ret = 0;
+
+	if (!poked) {
+		child_fail(t, ENOMEM, "epoll fd %d: cannot fill it", e->fd);
+		return -1;
+	}
 	/* fired one-shot registrations first, alone in the epoll: one epoll_wait reports
 	 * (and so disarms) exactly them */
-	for (size_t i = 0; i < e->n_epoll_targets; i++) {
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
 		if (!disarmed(tg->events))
 			continue;
-		if (add_one(t, e, tg, tg->events | EP_POLL_BITS))
-			return -1;
+		ret = poke(ctx, t, e, tg, &poked[fired]);
+		if (!ret)
+			ret = add_one(t, e, tg, tg->events | EP_POLL_BITS);
 		fired++;
 	}
-	if (fired) {
+	if (fired && !ret) {
 		struct epoll_event *ev = malloc((size_t)fired * sizeof(*ev));
 		int n = ev ? epoll_wait(e->fd, ev, fired, 0) : -1;
 		free(ev);
-		if (n != fired) {
+		for (int i = 0; i < fired && !ret; i++) {
+			char c;
+			if (poked[i] >= 0 && read(poked[i], &c, 1) != 1) {
+				child_fail(t, errno,
+					   "epoll fd %d: cannot take back the byte of fd %d", e->fd,
+					   poked[i]);
+				ret = -1;
+			}
+		}
+		if (!ret && n != fired) {
 			child_fail(
 			    t, n < 0 ? errno : EAGAIN,
 			    "epoll fd %d: %d of its %d one-shot registrations that had fired "
 			    "could not be made to fire again (their files are not ready)",
 			    e->fd, fired - (n < 0 ? 0 : n), fired);
-			return -1;
+			ret = -1;
 		}
 	}
-	for (size_t i = 0; i < e->n_epoll_targets; i++) {
+	free(poked);
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
 		if (!disarmed(tg->events) && add_one(t, e, tg, tg->events))
-			return -1;
+			ret = -1;
 	}
-	return check_restored(t, e);
+	return ret ? ret : check_restored(t, e);
 }
 
 /* Is e an epoll this task fills (the first fd of its description here)? */
@@ -482,7 +538,6 @@ static int epoll_restore_late(struct restore_ctx *ctx, struct restore_task *t)
 	const Files *f = t->files;
 	bool *done = calloc(f->n_fds ? f->n_fds : 1, sizeof(bool));
 	size_t left = 0;
-	(void)ctx;
 
 	if (!done) {
 		child_fail(t, ENOMEM, "cannot restore the epolls");
@@ -508,7 +563,7 @@ static int epoll_restore_late(struct restore_ctx *ctx, struct restore_task *t)
 			}
 			if (wait)
 				continue;
-			if (fill_one(t, e)) {
+			if (fill_one(ctx, t, e)) {
 				free(done);
 				return -1;
 			}

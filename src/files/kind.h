@@ -108,6 +108,9 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+/* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
+ * one), or -1 */
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */

@@ -550,6 +550,13 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 	return fd;
 }
 
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
+{
+	struct svc_file *g = global_of(ctx, e);
+	/* a FIFO's one service fd is open read-write */
+	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
+}
+
 int pipe_validate_common(const char *img, const FdEntry *e)
 {
 	if (!e->has_pipe_id)

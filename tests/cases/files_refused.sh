@@ -5,7 +5,7 @@
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
 # pipes, FIFO, eventfd, signalfd and (empty) epoll, which cryo saves, are not named.
 # epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
-# holds its file; a fired one-shot on a pipe read empty since) must fail naming the task, the
+# holds its file; a fired one-shot on a signalfd read since) must fail naming the task, the
 # epoll and each target fd, and leave the tree running and passing.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.

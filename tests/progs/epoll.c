@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #define D_NEW 0xf1
 #define D_CLOSED 0xf2
 #define D_AT_EP 0xf3
+#define D_PE0 0xf4
 #define D_PW 100
 #define D_PI 200
 #define D_IN 300
@@ -184,6 +186,15 @@ int main(int argc, char **argv)
 	zt_check_sys(dG >= 0 && dup2(epx, evG) == evG && close(epx) == 0, "dup2 the epoll");
 	epx = evG;
 
+	/* a one-shot that fired on a pipe read empty since: nothing is ready there */
+	int pE[2];
+	char c;
+	zt_check_sys(pipe(pE) == 0, "pipe");
+	add(ep1, pE[0], EPOLLIN | EPOLLONESHOT, D_PE0);
+	zt_check_sys(write(pE[1], "e", 1) == 1, "write pE");
+	g = wait_now(ep1);
+	zt_check_sys(has(&g, D_PE0) == EPOLLIN && read(pE[0], &c, 1) == 1, "fire pE");
+
 	/* last: the number of this closed one stays free */
 	evF = eventfd(0, EFD_NONBLOCK);
 	zt_check_sys(evF >= 0, "eventfd");
@@ -228,7 +239,6 @@ int main(int argc, char **argv)
 	zt_expect(write(pW[1], "x", 1) == 1, "write pW");
 	g = wait_now(epw);
 	zt_expect(g.n == 1 && has(&g, D_PW) == EPOLLIN, "epw after a write: %d events", g.n);
-	char c;
 	zt_expect(read(pW[0], &c, 1) == 1 && c == 'x', "read pW");
 	zt_expect(write(pI[1], "y", 1) == 1, "write pI");
 	g = wait_now(epw);
@@ -309,6 +319,20 @@ int main(int argc, char **argv)
 	g = wait_now(epx);
 	zt_expect(g.n == 1 && has(&g, D_AT_EP) == EPOLLIN,
 		  "the epoll at its registration's number: %d events", g.n);
+	/* the pipe of the fired one-shot is still empty; armed again, it reports a write */
+	int avail = -1;
+	zt_expect(ioctl(pE[0], FIONREAD, &avail) == 0 && avail == 0,
+		  "the empty pipe of a fired one-shot holds %d bytes", avail);
+	g = wait_now(ep1);
+	zt_expect(!has(&g, D_PE0), "the fired one-shot on the empty pipe reports");
+	mod.data.u64 = D_PE0;
+	zt_expect(epoll_ctl(ep1, EPOLL_CTL_MOD, pE[0], &mod) == 0, "re-arm pE: %m");
+	g = wait_now(ep1);
+	zt_expect(!has(&g, D_PE0), "the re-armed one-shot on the empty pipe reports");
+	zt_expect(write(pE[1], "f", 1) == 1, "write pE");
+	g = wait_now(ep1);
+	zt_expect(has(&g, D_PE0) == EPOLLIN, "the re-armed one-shot on the pipe does not fire");
+	zt_expect(read(pE[0], &c, 1) == 1 && c == 'f', "read pE: '%c'", c);
 	zt_expect(fcntl(ep2, F_GETFD) == FD_CLOEXEC && fcntl(ep1, F_GETFD) == 0,
 		  "close-on-exec of the epolls");
 
