@@ -21,8 +21,9 @@
  * in). No call sets such a mask; the kernel makes it by reporting the registration. So it is
  * added with every poll bit, reported by one epoll_wait (before anything else is added) and
  * so disarmed as it was. That needs its file to be ready for something at restore, which
- * the dump checks now (a copy of the fd, polled): a fired one-shot registration on a file
- * that is not ready is refused. After the restore each epoll's fdinfo is read back and must
+ * the dump checks now (a copy of the fd, polled). An empty pipe or FIFO is made ready for that
+ * moment with one byte through its write end, taken back after; a fired one-shot registration
+ * on any other file that is not ready is refused. After the restore each epoll's fdinfo is read back and must
  * list the same registrations, masks and data. */
 #include <errno.h>
 #include <fcntl.h>
