@@ -22,9 +22,10 @@
  * added with every poll bit, reported by one epoll_wait (before anything else is added) and
  * so disarmed as it was. That needs its file to be ready for something at restore, which
  * the dump checks now (a copy of the fd, polled). An empty pipe or FIFO is made ready for that
- * moment with one byte through its write end, taken back after; a fired one-shot registration
- * on any other file that is not ready is refused. After the restore each epoll's fdinfo is read back and must
- * list the same registrations, masks and data. */
+ * moment with one byte through its write end, taken back after; a fired one-shot
+ * registration on any other file that is not ready is refused. After the restore each
+ * epoll's fdinfo is read back and must list the same registrations, masks and data. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -37,7 +38,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "compat.h"
 #include "core/log.h"
@@ -53,7 +53,7 @@
 #define EP_KNOWN_BITS (EP_FLAG_BITS | EP_POLL_BITS)
 /* the status flags fcntl(F_SETFL) can give an epoll description */
 #define EP_SETFL (O_NONBLOCK | O_APPEND | O_ASYNC)
-/* an image bound: far more than a process watches through one epoll */
+/* the bound of an image (a dump refuses more, naming the epoll) */
 #define EPOLL_MAX_TARGETS (1 << 16)
 
 struct ep_line {
