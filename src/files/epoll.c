@@ -618,7 +618,10 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 		return files_refuse(img, "fd %d: open flags %#o are not an epoll's", e->fd,
 				    e->flags);
 	/* a reference to a description saved before: its registrations are the first fd's */
-	if (!filled_here(e) || !e->n_epoll_targets)
+	if (!filled_here(e) && e->n_epoll_targets)
+		return files_refuse(img, "fd %d: registrations on a copy of another fd's epoll",
+				    e->fd);
+	if (!e->n_epoll_targets)
 		return 0;
 	if (e->n_epoll_targets > EPOLL_MAX_TARGETS)
 		return files_refuse(img, "fd %d: an epoll with %zu registrations (at most %d)",

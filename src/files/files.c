@@ -181,6 +181,9 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, int fd, struct
 		/* the same open file description: a reference to the one saved first */
 		*e = *orig;
 		e->fd = fd;
+		/* the description's epoll registrations are saved once, with its first fd */
+		e->n_epoll_targets = 0;
+		e->epoll_targets = NULL;
 		e->cloexec = !!(fi->flags & O_CLOEXEC);
 		e->has_ghost = false;
 		e->ghost = -1;
