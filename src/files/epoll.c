@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -612,6 +613,8 @@ static int cmp_reg(const void *a, const void *b)
 static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	struct reg_id *ids;
+	struct rlimit nofile;
+	uint64_t max_fd = FILES_MAX_FD;
 	int ret = 0;
 
 	if ((e->flags & O_ACCMODE) != O_RDWR || e->flags & ~(uint32_t)(O_ACCMODE | EP_SETFL))
@@ -626,13 +629,16 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 	if (e->n_epoll_targets > EPOLL_MAX_TARGETS)
 		return files_refuse(img, "fd %d: an epoll with %zu registrations (at most %d)",
 				    e->fd, e->n_epoll_targets, EPOLL_MAX_TARGETS);
+	/* a key is an fd number the restore uses: below the limit every fd is (validate.c) */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max < max_fd)
+		max_fd = nofile.rlim_max;
 	if (!(ids = malloc(e->n_epoll_targets * sizeof(*ids))))
 		return -ENOMEM;
 	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
 		int src = target_source(tg), pfd = 0, d = 0;
 		uint32_t pid = 0, ev = tg->events;
-		if (tg->fd < 0 || tg->fd >= FILES_MAX_FD ||
+		if (tg->fd < 0 || (uint64_t)tg->fd >= max_fd ||
 		    (tg->has_src_fd && tg->src_fd == tg->fd))
 			ret = files_refuse(img, "epoll fd %d: target fd %d is out of range", e->fd,
 					   tg->fd);
