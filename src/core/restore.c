@@ -634,6 +634,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->tasks);
 	free(ctx->helpers);
 	free(ctx->globals);
+	free(ctx->desc_index);
 	free(ctx->pipes);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));

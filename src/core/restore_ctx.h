@@ -114,7 +114,9 @@ struct restore_ctx {
 	int fd_base, svc_log, svc_dirfd, svc_tty, svc_cryo;
 	int next_fd;
 	struct svc_file *globals; /* created by the root, inherited by all */
-	int nr_globals;
+	int nr_globals, cap_globals;
+	uint32_t *desc_index; /* restore_ctx.c: the SVC_DESC globals by task and fd */
+	uint32_t desc_hcap;
 	int *pipes; /* files/pipe.c: per pipe id, its index in globals */
 	uint32_t nr_pipes;
 	bool need_tty;

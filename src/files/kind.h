@@ -24,7 +24,7 @@ struct fd_info {
 	bool has_st;
 	uint32_t flags; /* fdinfo's flags (O_CLOEXEC included) */
 	uint64_t pos;
-	char fdinfo[4096];
+	char *fdinfo; /* the whole of /proc/PID/fdinfo/N (an epoll's may hold 1,000s of lines) */
 };
 
 struct fd_ops {
@@ -92,6 +92,8 @@ int ghosts_validate(struct restore_ctx *ctx, struct restore_task *t, const char 
 /* An fd saved before (this task or one before it) with the same description, or NULL. */
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     pid_t *owner);
+/* ... and after a description not found was saved as e: later fds find it */
+int shared_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
 /* Restore: the fd of task t to place as a copy of an fd that exists already (shared with
  * another task: the root's global; a dup in this task: that fd), or -1 if e is opened. */
 int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
