@@ -305,27 +305,48 @@ static int epoll_restore(struct restore_ctx *ctx, struct restore_task *t, const 
 	return fd;
 }
 
-/* The entry of f at fd, or NULL. */
-static const FdEntry *entry_at(const Files *f, int fd)
+/* The entries of a task's image by fd number (images of thousands of fds: no scans). */
+struct fd_index {
+	const Files *f;
+	int *at; /* entry index at each number, -1: none */
+	int max;
+};
+
+static int index_build(struct fd_index *x, const Files *f)
 {
+	x->f = f, x->max = -1;
+	/* numbers out of range are refused by files_validate, maybe after this entry */
 	for (size_t i = 0; i < f->n_fds; i++)
-		if (f->fds[i]->fd == fd)
-			return f->fds[i];
-	return NULL;
+		if (f->fds[i]->fd >= 0 && f->fds[i]->fd < FILES_MAX_FD && f->fds[i]->fd > x->max)
+			x->max = f->fds[i]->fd;
+	if (!(x->at = malloc(((size_t)x->max + 2) * sizeof(int))))
+		return -ENOMEM;
+	memset(x->at, 0xff, ((size_t)x->max + 1) * sizeof(int));
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd >= 0 && f->fds[i]->fd <= x->max)
+			x->at[f->fds[i]->fd] = (int)i;
+	return 0;
 }
 
-/* The description of fd in f: the fd that first holds it in this task, or -1 for one that is
- * another task's (then *pid, *pfd name it), -2 for no entry. */
-static int description_of(const Files *f, int fd, uint32_t *pid, int *pfd)
+/* The index in f->fds of the entry at fd, or -1. */
+static int entry_at(const struct fd_index *x, int fd)
 {
-	const FdEntry *x = entry_at(f, fd);
-	if (!x)
+	return fd >= 0 && fd <= x->max ? x->at[fd] : -1;
+}
+
+/* The description of fd: the fd that first holds it in this task, or -1 for one that is
+ * another task's (then *pid, *pfd name it), -2 for no entry. */
+static int description_of(const struct fd_index *x, int fd, uint32_t *pid, int *pfd)
+{
+	int i = entry_at(x, fd);
+	const FdEntry *e = i >= 0 ? x->f->fds[i] : NULL;
+	if (!e)
 		return -2;
-	if (x->has_dup_of_pid) {
-		*pid = x->dup_of_pid, *pfd = x->dup_of;
+	if (e->has_dup_of_pid) {
+		*pid = e->dup_of_pid, *pfd = e->dup_of;
 		return -1;
 	}
-	return x->has_dup_of ? x->dup_of : x->fd;
+	return e->has_dup_of ? e->dup_of : e->fd;
 }
 
 static int target_source(const EpollTarget *tg)
@@ -455,10 +476,11 @@ static int check_restored(struct restore_task *t, const FdEntry *e)
 /* A fired one-shot registration on an empty pipe: one byte written through the pipe's write
  * end makes it ready for the epoll_wait that disarms it; *poked is the read end to take the
  * byte back from (the pipe was empty: that byte is the only one). */
-static int poke(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
-		const EpollTarget *tg, int *poked)
+static int poke(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
+		const FdEntry *e, const EpollTarget *tg, int *poked)
 {
-	const FdEntry *se = entry_at(t->files, target_source(tg));
+	int si = entry_at(x, target_source(tg));
+	const FdEntry *se = si >= 0 ? x->f->fds[si] : NULL;
 	struct pollfd p = {.fd = target_source(tg), .events = EP_POLL_BITS & 0xffff};
 	int w;
 
@@ -476,7 +498,8 @@ static int poke(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *
 	return 0;
 }
 
-static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
+		    const FdEntry *e)
 {
 	int fired = 0, *poked = calloc(e->n_epoll_targets + 1, sizeof(int)), ret = 0;
 
@@ -490,7 +513,7 @@ static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const FdEnt
 		const EpollTarget *tg = e->epoll_targets[i];
 		if (!disarmed(tg->events))
 			continue;
-		ret = poke(ctx, t, e, tg, &poked[fired]);
+		ret = poke(ctx, t, x, e, tg, &poked[fired]);
 		if (!ret)
 			ret = add_one(t, e, tg, tg->events | EP_POLL_BITS);
 		fired++;
@@ -538,48 +561,52 @@ static bool filled_here(const FdEntry *e)
 static int epoll_restore_late(struct restore_ctx *ctx, struct restore_task *t)
 {
 	const Files *f = t->files;
-	bool *done = calloc(f->n_fds ? f->n_fds : 1, sizeof(bool));
+	struct fd_index x = {0};
 	size_t left = 0;
+	bool *done;
+	int ret = 0;
 
-	if (!done) {
-		child_fail(t, ENOMEM, "cannot restore the epolls");
-		return -1;
-	}
 	for (size_t i = 0; i < f->n_fds; i++)
 		left += filled_here(f->fds[i]);
-	while (left) {
+	if (!left)
+		return 0;
+	if (!(done = calloc(f->n_fds, sizeof(bool))) || index_build(&x, f)) {
+		child_fail(t, ENOMEM, "cannot restore the epolls");
+		free(done);
+		return -1;
+	}
+	while (left && !ret) {
 		size_t before = left;
-		for (size_t i = 0; i < f->n_fds; i++) {
+		for (size_t i = 0; i < f->n_fds && !ret; i++) {
 			const FdEntry *e = f->fds[i];
 			bool wait = false;
 			if (done[i] || !filled_here(e))
 				continue;
+			/* an epoll of this task it watches, not filled yet: that one first */
 			for (size_t k = 0; k < e->n_epoll_targets && !wait; k++) {
 				uint32_t pid;
-				int pfd, d = description_of(f, target_source(e->epoll_targets[k]),
-							    &pid, &pfd);
-				for (size_t j = 0; d >= 0 && j < f->n_fds; j++)
-					if (j != i && !done[j] && filled_here(f->fds[j]) &&
-					    f->fds[j]->fd == d)
-						wait = true;
+				int pfd, j,
+				    d = description_of(&x, target_source(e->epoll_targets[k]), &pid,
+						       &pfd);
+				j = d >= 0 ? entry_at(&x, d) : -1;
+				wait =
+				    j >= 0 && (size_t)j != i && !done[j] && filled_here(f->fds[j]);
 			}
 			if (wait)
 				continue;
-			if (fill_one(ctx, t, e)) {
-				free(done);
-				return -1;
-			}
+			if (fill_one(ctx, t, &x, e))
+				ret = -1;
 			done[i] = true;
 			left--;
 		}
-		if (left == before) { /* an image, not a kernel's: it refuses loops */
+		if (!ret && left == before) { /* an image, not a kernel's: it refuses loops */
 			child_fail(t, ELOOP, "the epolls of the task watch each other in a loop");
-			free(done);
-			return -1;
+			ret = -1;
 		}
 	}
+	free(x.at);
 	free(done);
-	return 0;
+	return ret;
 }
 
 /* The highest fd number the filling uses: a key may be a number no fd has now. */
@@ -614,6 +641,7 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	struct reg_id *ids;
 	struct rlimit nofile;
+	struct fd_index x;
 	uint64_t max_fd = FILES_MAX_FD;
 	int ret = 0;
 
@@ -634,6 +662,10 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 		max_fd = nofile.rlim_max;
 	if (!(ids = malloc(e->n_epoll_targets * sizeof(*ids))))
 		return -ENOMEM;
+	if (index_build(&x, f)) {
+		free(ids);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
 		int src = target_source(tg), pfd = 0, d = 0;
@@ -642,7 +674,7 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 		    (tg->has_src_fd && tg->src_fd == tg->fd))
 			ret = files_refuse(img, "epoll fd %d: target fd %d is out of range", e->fd,
 					   tg->fd);
-		else if ((d = description_of(f, src, &pid, &pfd)) == -2)
+		else if ((d = description_of(&x, src, &pid, &pfd)) == -2)
 			ret = files_refuse(img, "epoll fd %d: target fd %d is no fd of the task",
 					   e->fd, src);
 		else if (d == e->fd)
@@ -662,6 +694,7 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 				ret = files_refuse(img, "epoll fd %d: target fd %d is there twice",
 						   e->fd, ids[i].key);
 	}
+	free(x.at);
 	free(ids);
 	return ret;
 }
