@@ -119,6 +119,15 @@ static inline int sys_pidfd_getfd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
+/* pidfd_open flags: PIDFD_NONBLOCK (5.10) is O_NONBLOCK, PIDFD_THREAD (6.9) is O_EXCL; both
+ * show in the pidfd's file flags (fdinfo "flags:") */
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
 /* pidfd_send_signal (5.1) */
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -225,6 +234,17 @@ struct ptrace_sud_config {
 /* arch_prctl: whether CPUID faults for the thread (4.12) */
 #ifndef ARCH_GET_CPUID
 #define ARCH_GET_CPUID 0x1011
+#endif
+
+/* memfd_create: the executable flags (6.3), and the seal that keeps the x bits (6.3) */
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
 #endif
 
 #endif

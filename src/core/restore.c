@@ -125,6 +125,9 @@ static int plan(struct restore_ctx *ctx)
 		return ret;
 	if ((ret = plan_thread_parents(ctx)))
 		return ret;
+	/* every memfd object first: tasks' descriptors and mappings refer to them */
+	if ((ret = memfd_plan(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -535,14 +538,18 @@ static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task 
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	/* locks first: a seccomp filter or new credentials must not stand in the way; then
-	 * process-wide, seccomp with the threads (they inherit the filters they share with the
-	 * main thread), credentials of each thread last for it, the leader's after all others
-	 * (it makes the process-wide calls) */
-	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_procstate_remote(ctx, t)) ||
+	/* locks and leases first: a seccomp filter or new credentials must not stand in the
+	 * way; then process-wide, seccomp with the threads (they inherit the filters they share
+	 * with the main thread), the late descriptors once the threads exist (pidfds of them),
+	 * credentials of each thread last for it, the leader's after all others (it makes the
+	 * process-wide calls), then the owners of descriptions (the kernel keeps the setter's
+	 * uids with them) */
+	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_leases_remote(ctx, t)) ||
+	    (ret = restore_procstate_remote(ctx, t)) ||
 	    (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
-	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
+	    (ret = create_threads(ctx, t)) || (ret = restore_files_late(ctx, t)) ||
+	    (ret = restore_seccomp_finish(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
@@ -554,8 +561,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	for (int k = t->nr_threads - 1; k >= 0; k--)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
-	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
-	    (ret = forget_new_child_events(ctx, t)) ||
+	if ((ret = restore_owners_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||
+	    (ret = restore_timers_remote(ctx, t)) || (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++)
@@ -598,6 +605,9 @@ static int rebuild(struct restore_ctx *ctx)
 		if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[k]])))
 			return ret;
 	pr_info("all memory rebuilt");
+	/* seals last: a write seal would forbid the writable mappings made above */
+	if ((ret = restore_memfd_seals(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
@@ -636,6 +646,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->globals);
 	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->memfds);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)

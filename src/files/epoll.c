@@ -10,8 +10,8 @@
  *
  * Restore: the epoll is made empty with the other descriptors (so it can be shared, placed,
  * watched by another epoll), and filled once every fd of the task is in place (the late op,
- * below): each registration is added with its own key, its source dup2()ed to that number
- * for the moment of the call when it is not there. Epolls watched by other epolls of the
+ * below, restore_finish): each registration is added with its own key, its source dup2()ed to that
+ * number for the moment of the call when it is not there. Epolls watched by other epolls of the
  * task are filled first. Pending readiness is not saved: the kernel recomputes it from the
  * targets as they are added (an edge-triggered registration whose file is ready reports one
  * edge after the restore, as it does when it is added).
@@ -197,27 +197,42 @@ static bool pokable(pid_t pid, int fd)
 	return (strtoul(flags + 6, NULL, 8) & O_ACCMODE) != O_WRONLY;
 }
 
+/* A descriptor of a late kind (a pidfd: made in the remote phase, after the epolls are
+ * filled)? */
+static const struct fd_ops *late_kind_at(pid_t pid, int fd)
+{
+	struct fd_info *fi = calloc(1, sizeof(*fi));
+	const struct fd_ops *k = NULL;
+	char path[64];
+	ssize_t n;
+
+	if (!fi)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, fi->link, sizeof(fi->link) - 1);
+	if (n >= 0) {
+		fi->pid = pid, fi->fd = fd, fi->link[n] = 0;
+		fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
+		fi->has_st = stat(path, &fi->st) == 0;
+		k = files_kind_of(fi);
+	}
+	free(fi);
+	return k && k->late ? k : NULL;
+}
+
 static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		      FdEntry *e)
 {
-	char path[64];
+	const struct fd_ops *late;
 	struct ep_line *l = NULL;
 	int *fds = NULL, nfds = 0, n, ret = 0;
-	char *text;
 
 	if ((fi->flags & O_ACCMODE) != O_RDWR || fi->flags & ~(O_ACCMODE | O_CLOEXEC | EP_SETFL)) {
 		pr_err("task %d: epoll fd %d: open flags %#o cryo cannot give an epoll again",
 		       t->pid, fi->fd, fi->flags);
 		return -ENOTSUP;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
-	if ((ret = (int)read_file_alloc(path, &text)) < 0) {
-		pr_errno(-ret, "task %d: cannot read %s", t->pid, path);
-		return ret;
-	}
-	ret = 0;
-	n = parse_targets(text, &l);
-	free(text);
+	n = parse_targets(fi->fdinfo ? fi->fdinfo : "", &l);
 	if (n < 0) {
 		pr_err("task %d: epoll fd %d: its fdinfo does not read as registrations", t->pid,
 		       fi->fd);
@@ -250,6 +265,13 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			       "mapping holds it): cryo cannot add it again",
 			       t->pid, fi->fd, l[i].fd, l[i].events,
 			       open_there ? "now holds another file" : "was closed");
+			ret = -ENOTSUP;
+			continue;
+		}
+		if ((late = late_kind_at(t->pid, src))) {
+			pr_err("task %d: epoll fd %d: target fd %d is %s, which the restore makes "
+			       "after the epolls are filled: cryo cannot add it again yet",
+			       t->pid, fi->fd, l[i].fd, late->name);
 			ret = -ENOTSUP;
 			continue;
 		}
@@ -555,10 +577,10 @@ static bool filled_here(const FdEntry *e)
 	return e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid;
 }
 
-/* Late op: every fd of the task is in place. Each epoll the task made (a description shared
+/* Finish op: every fd of the task is in place. Each epoll the task made (a description shared
  * with other tasks is made by the root, and filled here by the task the dump read it from)
  * is filled after the epolls of this task it watches. */
-static int epoll_restore_late(struct restore_ctx *ctx, struct restore_task *t)
+static int epoll_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
 {
 	const Files *f = t->files;
 	struct fd_index x = {0};
@@ -679,6 +701,9 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 					   e->fd, src);
 		else if (d == e->fd)
 			ret = files_refuse(img, "epoll fd %d watches itself (fd %d)", e->fd, src);
+		else if (files_entry_is_late(x.f->fds[entry_at(&x, src)]))
+			ret = files_refuse(img, "epoll fd %d: target fd %d is of a kind made later",
+					   e->fd, src);
 		else if (ev & ~(uint32_t)EP_KNOWN_BITS ||
 			 (!disarmed(ev) && (ev & (EPOLLERR | EPOLLHUP)) != (EPOLLERR | EPOLLHUP)) ||
 			 ((ev & EPOLLEXCLUSIVE) && (ev & EPOLLONESHOT)))
@@ -706,7 +731,7 @@ const struct fd_ops fd_epoll_ops = {
     .link_prefix = "anon_inode:[eventpoll]",
     .dump = epoll_dump,
     .restore = epoll_restore,
-    .restore_late = epoll_restore_late,
+    .restore_finish = epoll_restore_finish,
     .max_fd = epoll_max_fd,
     .validate = epoll_validate,
 };

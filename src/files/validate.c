@@ -34,6 +34,7 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 			  const Files *f, const FdEntry *e, uint64_t max_fd)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
+	int ret;
 	if (e->fd < 0 || (uint64_t)e->fd >= max_fd)
 		return files_refuse(img, "fd %d: out of range (this cryo can open fds below %lu)",
 				    e->fd, max_fd);
@@ -55,11 +56,16 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 					    "fd %d: dup_of_pid %u is not a task before this one",
 					    e->fd, e->dup_of_pid);
 	}
+	if (e->kind != FD_KIND__FD_MEMFD && (e->has_memfd_id || e->memfd))
+		return files_refuse(img, "fd %d: memfd fields on another kind", e->fd);
 	if (e->kind == FD_KIND__FD_TTY && !ctx->opts->shell_job) {
 		pr_err("task %d: fd %d is a terminal: restore it with --shell-job", t->pid, e->fd);
 		return -EINVAL;
 	}
-	return k->validate(img, f, e);
+	if ((ret = k->validate(img, f, e)) || (ret = pidfd_validate_tree(ctx, t, img, e)) ||
+	    (ret = owner_validate(ctx, t, img, e)) || (ret = lease_validate(ctx, img, e)))
+		return ret;
+	return 0;
 }
 
 int files_validate(struct restore_ctx *ctx, struct restore_task *t)

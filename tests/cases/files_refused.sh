@@ -5,7 +5,7 @@
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
 # pipes, FIFO, eventfd, signalfd and (empty) epoll, which cryo saves, are not named.
 # epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
-# holds its file; a fired one-shot on a signalfd read since) must fail naming the task, the
+# holds its file; a fired one-shot on a signalfd read since; a pidfd) must fail naming the task, the
 # epoll and each target fd, and leave the tree running and passing.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
@@ -45,7 +45,7 @@ files_refused_case() {
 }
 
 epoll_refused_case() {
-	local t0 msg ep tfd ofd want
+	local t0 msg ep tfd ofd pfd want
 	t0=$(now)
 	REASON=
 	SHELL_JOB=
@@ -53,8 +53,8 @@ epoll_refused_case() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
 	if start_test epoll_refused; then
-		read -r ep tfd ofd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\)$/\1 \2 \3/p' "$DIR/out.txt")
-		[ -n "$ofd" ] || fail_step "epoll_refused did not say its fds"
+		read -r ep tfd ofd pfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\)$/\1 \2 \3 \4/p' "$DIR/out.txt")
+		[ -n "$pfd" ] || fail_step "epoll_refused did not say its fds"
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
 		msg=$(cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null)
 		if [ $RC = 0 ]; then
@@ -62,8 +62,9 @@ epoll_refused_case() {
 		elif [ $RC -ge 124 ]; then
 			fail_step "cryo dump exited $RC"
 		fi
-		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) was closed, and the registered file is held by no fd of the task" \
-			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a file that is not ready now"; do
+		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) now holds another file, and the registered file is held by no fd of the task" \
+			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a file that is not ready now" \
+			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"

@@ -2,8 +2,9 @@
  * was closed while its file lives on only in a child (no fd of this task holds it), and a
  * one-shot one that fired on a signalfd whose signal was read since (disarmed, and nothing
  * can make it fire again at restore: a signalfd is ready by the signals of whoever polls it).
- * Both keep working: after the refused dump the child's end is still reported under its data,
- * and the one-shot reports again once armed. */
+ * And a pidfd of the child: pidfds are made after the epolls are filled. All keep working:
+ * after the refused dump the child's end is still reported under its data, and the one-shot
+ * reports again once armed. */
 // zt-run: no-cryo
 #include "zt.h"
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,7 +49,13 @@ int main(int argc, char **argv)
 	zt_check_sys(kill(getpid(), SIGUSR1) == 0, "kill");
 	zt_check_sys(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x0e, "fire q");
 	zt_check_sys(read(q, &si, sizeof(si)) == sizeof(si), "read q");
-	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d", ep, p[0], q);
+	int pfd = (int)syscall(SYS_pidfd_open, child, 0);
+	zt_check_sys(pfd >= 0, "pidfd_open");
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0x9d;
+	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, pfd, &ev) == 0, "add pidfd");
+	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d, pidfd %d", ep, p[0], q,
+	       pfd);
 
 	zt_ready();
 	zt_wait_for_check();
@@ -58,11 +66,16 @@ int main(int argc, char **argv)
 	ev.data.u64 = 0x0f;
 	zt_expect(epoll_ctl(ep, EPOLL_CTL_MOD, q, &ev) == 0 && kill(getpid(), SIGUSR1) == 0,
 		  "re-arm q");
-	struct epoll_event got[2];
-	int n = epoll_wait(ep, got, 2, 0);
+	struct epoll_event got[3];
+	int n = epoll_wait(ep, got, 3, 0);
 	zt_expect(n == 2 && (got[0].data.u64 == 0x0f || got[1].data.u64 == 0x0f),
 		  "the re-armed one-shot: %d events", n);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	n = epoll_wait(ep, got, 3, 0);
+	int exited = 0;
+	for (int i = 0; i < n; i++)
+		exited += got[i].data.u64 == 0x9d;
+	zt_expect(exited == 1, "the pidfd does not report the child's exit");
 	zt_pass();
 }
