@@ -220,12 +220,43 @@ static const struct fd_ops *late_kind_at(pid_t pid, int fd)
 	return k && k->late ? k : NULL;
 }
 
+struct line_ref {
+	int fd, i;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct line_ref *x = a, *y = b;
+	return x->fd != y->fd ? (x->fd > y->fd) - (x->fd < y->fd) : x->i - y->i;
+}
+
+/* For each line, how many lines before it have its number: kcmp's toff for it (kcmp and
+ * fdinfo walk the registrations in the same order). NULL: no memory. */
+static int *toffs(const struct ep_line *l, int n)
+{
+	struct line_ref *r = malloc((size_t)n * sizeof(*r));
+	int *toff = malloc((size_t)n * sizeof(*toff));
+
+	if (!r || !toff) {
+		free(r);
+		free(toff);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		r[i] = (struct line_ref){l[i].fd, i};
+	qsort(r, (size_t)n, sizeof(*r), cmp_ref);
+	for (int i = 0; i < n; i++)
+		toff[r[i].i] = i && r[i - 1].fd == r[i].fd ? toff[r[i - 1].i] + 1 : 0;
+	free(r);
+	return toff;
+}
+
 static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		      FdEntry *e)
 {
 	const struct fd_ops *late;
 	struct ep_line *l = NULL;
-	int *fds = NULL, nfds = 0, n, ret = 0;
+	int *fds = NULL, *toff = NULL, nfds = 0, n, ret = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDWR || fi->flags & ~(O_ACCMODE | O_CLOEXEC | EP_SETFL)) {
 		pr_err("task %d: epoll fd %d: open flags %#o cryo cannot give an epoll again",
@@ -253,13 +284,12 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 	e->epoll_targets = n ? arena_alloc(&ctx->arena, n * sizeof(*e->epoll_targets)) : NULL;
 	if (n && !e->epoll_targets)
 		ret = -ENOMEM;
+	if (n && !ret && !(toff = toffs(l, n)))
+		ret = -ENOMEM;
 	for (int i = 0; i < n && ret != -ENOMEM; i++) {
-		int toff = 0, src;
-		for (int j = 0; j < i; j++)
-			toff += l[j].fd == l[i].fd;
-		src = find_source(t->pid, fi->fd, l[i].fd, toff, fds, nfds);
+		int src = find_source(t->pid, fi->fd, l[i].fd, toff[i], fds, nfds);
 		if (src < 0) {
-			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff) >= 0;
+			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff[i]) >= 0;
 			pr_err("task %d: epoll fd %d: target fd %d (events %#x) %s, and the "
 			       "registered file is held by no fd of the task (another task or a "
 			       "mapping holds it): cryo cannot add it again",
@@ -299,6 +329,7 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 		pr_debug("task %d: epoll fd %d: target fd %d events %#x data %#" PRIx64, t->pid,
 			 fi->fd, tg->fd, tg->events, tg->data);
 	}
+	free(toff);
 	free(fds);
 	free(l);
 	if (!ret)
