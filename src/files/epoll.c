@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -61,6 +62,8 @@ struct ep_line {
 	int fd;
 	uint32_t events;
 	uint64_t data;
+	uint64_t ino;  /* of the registered file, and its filesystem's device (the kernel's */
+	uint32_t sdev; /* dev_t: major << 20 | minor); 0 when fdinfo does not say */
 };
 
 static bool disarmed(uint32_t events)
@@ -87,6 +90,13 @@ static int parse_targets(const char *text, struct ep_line **out)
 			return -1;
 		}
 		l.data = data;
+		l.ino = 0, l.sdev = 0;
+		const char *eol = strchr(p, '\n'), *ino = strstr(p, " ino:"),
+			   *sdev = strstr(p, " sdev:");
+		if (ino && (!eol || ino < eol))
+			l.ino = strtoull(ino + 5, NULL, 16);
+		if (sdev && (!eol || sdev < eol))
+			l.sdev = (uint32_t)strtoul(sdev + 6, NULL, 16);
 		if (n == cap) {
 			struct ep_line *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
 			if (!nv) {
@@ -111,33 +121,32 @@ static int kcmp_tfd(pid_t pid, int fd, int epfd, int tfd, int toff)
 	return (int)syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
 }
 
-/* The fd of task t that holds the file of the toff-th registration keyed tfd: tfd itself if
- * it still does, else another fd of the task, else -1. */
-static int find_source(pid_t pid, int epfd, int tfd, int toff, int *fds, int nfds)
-{
-	if (kcmp_tfd(pid, tfd, epfd, tfd, toff) == 0)
-		return tfd;
-	for (int i = 0; i < nfds; i++)
-		if (fds[i] != tfd && fds[i] != epfd && kcmp_tfd(pid, fds[i], epfd, tfd, toff) == 0)
-			return fds[i];
-	return -1;
-}
+/* The task's fds with the inode each holds, listed once, when a registration is not at
+ * its number. */
+struct task_fd {
+	int fd;
+	bool has_st;
+	dev_t dev;
+	ino_t ino;
+};
 
-static int task_fds(pid_t pid, int **out)
+static int task_fds(pid_t pid, struct task_fd **out)
 {
 	char path[64];
 	DIR *d;
 	struct dirent *de;
-	int *v = NULL, n = 0, cap = 0;
+	struct task_fd *v = NULL;
+	int n = 0, cap = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	if (!(d = opendir(path)))
 		return -errno;
 	while ((de = readdir(d))) {
+		struct stat st;
 		if (de->d_name[0] == '.')
 			continue;
 		if (n == cap) {
-			int *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+			struct task_fd *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
 			if (!nv) {
 				free(v);
 				closedir(d);
@@ -145,11 +154,48 @@ static int task_fds(pid_t pid, int **out)
 			}
 			v = nv, cap = cap ? cap * 2 : 64;
 		}
-		v[n++] = atoi(de->d_name);
+		v[n].fd = atoi(de->d_name);
+		v[n].has_st = fstatat(dirfd(d), de->d_name, &st, 0) == 0;
+		v[n].dev = st.st_dev, v[n].ino = st.st_ino;
+		n++;
 	}
 	closedir(d);
 	*out = v;
 	return n;
+}
+
+/* The task's fds, listed the first time a registration is not at its number. */
+struct fd_list {
+	struct task_fd *v;
+	int n;
+	bool loaded;
+};
+
+/* The fd of the task that holds the file of registration l (the toff-th with its number):
+ * its number if it still does, else another fd of the task (those on the registered file's
+ * inode asked: each kcmp walks the epoll's registrations), else -1; -errno if the fds cannot
+ * be listed. */
+static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, struct fd_list *fds)
+{
+	dev_t dev = makedev(l->sdev >> 20, l->sdev & 0xfffff);
+
+	if (kcmp_tfd(pid, l->fd, epfd, l->fd, toff) == 0)
+		return l->fd;
+	if (!fds->loaded) {
+		int n = task_fds(pid, &fds->v);
+		if (n < 0)
+			return n == -EPERM ? -EACCES : n; /* -1 is "not found" */
+		fds->n = n, fds->loaded = true;
+	}
+	for (int i = 0; i < fds->n; i++) {
+		const struct task_fd *c = &fds->v[i];
+		if (c->fd == l->fd || c->fd == epfd ||
+		    (l->ino && c->has_st && (c->ino != l->ino || c->dev != dev)))
+			continue;
+		if (kcmp_tfd(pid, c->fd, epfd, l->fd, toff) == 0)
+			return c->fd;
+	}
+	return -1;
 }
 
 /* Is the file at fd of the task ready for anything now (polled through a copy)? A signalfd
@@ -256,7 +302,8 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 {
 	const struct fd_ops *late;
 	struct ep_line *l = NULL;
-	int *fds = NULL, *toff = NULL, nfds = 0, n, ret = 0;
+	struct fd_list fds = {0};
+	int *toff = NULL, n, ret = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDWR || fi->flags & ~(O_ACCMODE | O_CLOEXEC | EP_SETFL)) {
 		pr_err("task %d: epoll fd %d: open flags %#o cryo cannot give an epoll again",
@@ -275,19 +322,18 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 		free(l);
 		return -ENOTSUP;
 	}
-	if (n && (nfds = task_fds(t->pid, &fds)) < 0) {
-		ret = nfds;
-		pr_errno(-ret, "task %d: cannot list its fds", t->pid);
-		free(l);
-		return ret;
-	}
 	e->epoll_targets = n ? arena_alloc(&ctx->arena, n * sizeof(*e->epoll_targets)) : NULL;
 	if (n && !e->epoll_targets)
 		ret = -ENOMEM;
 	if (n && !ret && !(toff = toffs(l, n)))
 		ret = -ENOMEM;
 	for (int i = 0; i < n && ret != -ENOMEM; i++) {
-		int src = find_source(t->pid, fi->fd, l[i].fd, toff[i], fds, nfds);
+		int src = find_source(t->pid, fi->fd, &l[i], toff[i], &fds);
+		if (src < -1) {
+			ret = src;
+			pr_errno(-ret, "task %d: cannot list its fds", t->pid);
+			break;
+		}
 		if (src < 0) {
 			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff[i]) >= 0;
 			pr_err("task %d: epoll fd %d: target fd %d (events %#x) %s, and the "
@@ -330,7 +376,7 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			 fi->fd, tg->fd, tg->events, tg->data);
 	}
 	free(toff);
-	free(fds);
+	free(fds.v);
 	free(l);
 	if (!ret)
 		pr_info("task %d: fd %d is an epoll with %zu registrations", t->pid, fi->fd,
