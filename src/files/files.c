@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +65,21 @@ struct fd_dirs {
 	int pidfd; /* of the task: cryo's own copies of its fds (pidfd_getfd) */
 };
 
+/* What a socket is, from cryo's own copy of it; left 0 (a socket of unknown family, refused
+ * by name) if the copy cannot be had. */
+static void read_socket_identity(const struct fd_dirs *dirs, struct fd_info *fi)
+{
+	int copy = dirs->pidfd < 0 ? -1 : sys_pidfd_getfd(dirs->pidfd, fi->fd);
+	socklen_t len = sizeof(int);
+	if (copy < 0)
+		return;
+	if (getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &fi->sk_family, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_TYPE, &fi->sk_type, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_PROTOCOL, &fi->sk_protocol, &len) < 0)
+		fi->sk_family = fi->sk_type = fi->sk_protocol = 0;
+	close(copy);
+}
+
 static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
 	char name[16], *p;
@@ -81,6 +97,8 @@ static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd
 	n = read_file_alloc_at(dirs->info, name, &fi->fdinfo);
 	if (n < 0)
 		return n == -ENOENT ? 1 : (int)n;
+	if (!strncmp(fi->link, "socket:", 7))
+		read_socket_identity(dirs, fi);
 	p = strstr(fi->fdinfo, "pos:");
 	fi->pos = p ? strtoull(p + 4, NULL, 10) : 0;
 	p = strstr(fi->fdinfo, "flags:");

@@ -25,6 +25,9 @@ struct fd_info {
 	uint32_t flags; /* fdinfo's flags (O_CLOEXEC included) */
 	uint64_t pos;
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N (an epoll's may hold 1,000s of lines) */
+	/* a socket ("socket:[ino]"): SO_DOMAIN, SO_TYPE, SO_PROTOCOL of cryo's copy of it, for
+	 * the kinds to recognise their family by; sk_family 0 for anything else */
+	int sk_family, sk_type, sk_protocol;
 };
 
 struct fd_ops {

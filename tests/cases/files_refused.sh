@@ -28,7 +28,7 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" \
+		for want in "task $PID: fd [0-9]+, [0-9]+ are unix sockets" \
 			"is a timerfd" "is an inotify" \
 			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
