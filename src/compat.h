@@ -119,6 +119,12 @@ static inline int sys_pidfd_getfd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
+/* timerfd's TFD_IOC_SET_TICKS (3.17, CONFIG_CHECKPOINT_RESTORE): <linux/timerfd.h> has it, but
+ * that header clashes with glibc's <fcntl.h> */
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
+
 /* pidfd_send_signal (5.1) */
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424

@@ -555,6 +555,7 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
 	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
+	    (ret = restore_timerfds_remote(ctx, t)) ||
 	    (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;

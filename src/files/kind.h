@@ -50,6 +50,7 @@ struct fd_ops {
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
 extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
+extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
@@ -74,6 +75,8 @@ int named_validate(const char *img, const Files *f, const FdEntry *e);
 /* ---- handle.c: reopen by file handle ---- */
 int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 int handle_open(struct restore_task *t, const FdEntry *e, int flags);
+/* A mount point of the file system on device dev (/proc/self/mountinfo), opened; -1 if none */
+int handle_mount_fd(dev_t dev);
 
 /* ---- ghost.c: files deleted while open ---- */
 int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
