@@ -195,9 +195,10 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	if (queued < 0)
 		return queued;
 	if (queued > 0) {
-		pr_err("task %d: fd %d: an inotify with %d bytes of events not read yet: cryo cannot "
-		       "put them back",
-		       t->pid, fi->fd, queued);
+		pr_err(
+		    "task %d: fd %d: an inotify with %d bytes of events not read yet: cryo cannot "
+		    "put them back",
+		    t->pid, fi->fd, queued);
 		return -ENOTSUP;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
@@ -232,32 +233,36 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		}
 		if (parse_watch(ctx, line, w)) {
 			int len = (int)strcspn(line, "\n");
-			pr_err("task %d: fd %d: an inotify watch cryo cannot read (no file handle of "
-			       "its inode?): %.*s",
-			       t->pid, fi->fd, len > 200 ? 200 : len, line);
+			pr_err(
+			    "task %d: fd %d: an inotify watch cryo cannot read (no file handle of "
+			    "its inode?): %.*s",
+			    t->pid, fi->fd, len > 200 ? 200 : len, line);
 			ret = -ENOTSUP;
 			break;
 		}
 		if (w->wd <= 0 || w->wd > INOTIFY_WD_MAX) {
-			pr_err("task %d: fd %d: inotify watch descriptor %d: cryo rebuilds them up to %d",
+			pr_err("task %d: fd %d: inotify watch descriptor %d: cryo rebuilds them up "
+			       "to %d",
 			       t->pid, fi->fd, w->wd, INOTIFY_WD_MAX);
 			ret = -ENOTSUP;
 			break;
 		}
 		if (w->mask & ~(uint32_t)INOTIFY_MASK_KNOWN) {
-			pr_err("task %d: fd %d: inotify watch %d has mask %#x, which cryo does not know",
+			pr_err("task %d: fd %d: inotify watch %d has mask %#x, which cryo does not "
+			       "know",
 			       t->pid, fi->fd, w->wd, w->mask);
 			ret = -ENOTSUP;
 			break;
 		}
 		int fd = open_watched(w);
 		if (fd < 0) {
-			pr_errno(errno,
-				 "task %d: fd %d: inotify watch %d is on inode %" PRIu64
-				 " of device %u:%u, which cannot be reopened by its file handle (a "
-				 "file system without working file handles, or no mount of it here)",
-				 t->pid, fi->fd, w->wd, w->ino, major((dev_t)w->dev),
-				 minor((dev_t)w->dev));
+			pr_errno(
+			    errno,
+			    "task %d: fd %d: inotify watch %d is on inode %" PRIu64
+			    " of device %u:%u, which cannot be reopened by its file handle (a "
+			    "file system without working file handles, or no mount of it here)",
+			    t->pid, fi->fd, w->wd, w->ino, major((dev_t)w->dev),
+			    minor((dev_t)w->dev));
 			ret = -ENOTSUP;
 			break;
 		}
@@ -334,7 +339,8 @@ static int inotify_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			child_fail(t, errno,
 				   "fd %d: cannot reopen the inode %" PRIu64
 				   " of device %u:%u of inotify watch %d by its handle",
-				   e->fd, w->ino, major((dev_t)w->dev), minor((dev_t)w->dev), w->wd);
+				   e->fd, w->ino, major((dev_t)w->dev), minor((dev_t)w->dev),
+				   w->wd);
 			goto fail;
 		}
 		snprintf(wpath, sizeof(wpath), "/proc/self/fd/%d", wfd);
@@ -343,8 +349,8 @@ static int inotify_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		close(wfd);
 		if (wd != w->wd) {
 			child_fail(t, wd < 0 ? err : ERANGE,
-				   "fd %d: inotify watch %d on inode %" PRIu64 " came back as %d", e->fd,
-				   w->wd, w->ino, wd);
+				   "fd %d: inotify watch %d on inode %" PRIu64 " came back as %d",
+				   e->fd, w->wd, w->ino, wd);
 			goto fail;
 		}
 		next = wd + 1;

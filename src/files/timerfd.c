@@ -46,7 +46,7 @@ static bool clock_known(int32_t c)
 /* the clock an absolute expiry of clock c is counted on */
 static clockid_t base_clock(int32_t c)
 {
-	return c == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME
+	return c == CLOCK_REALTIME_ALARM   ? CLOCK_REALTIME
 	       : c == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME
 					   : (clockid_t)c;
 }
@@ -94,7 +94,8 @@ static int sample(struct dump_task *t, int fd, int copy, FdEntry *e)
 			return -err;
 		}
 		if (parse_fdinfo(info, &clockid, &ticks, &flags) < 0) {
-			pr_err("task %d: fd %d: a timerfd whose fdinfo cryo cannot read", t->pid, fd);
+			pr_err("task %d: fd %d: a timerfd whose fdinfo cryo cannot read", t->pid,
+			       fd);
 			return -ENOTSUP;
 		}
 		if (!clock_known(clockid)) {
@@ -102,7 +103,8 @@ static int sample(struct dump_task *t, int fd, int copy, FdEntry *e)
 			       t->pid, fd, clockid);
 			return -ENOTSUP;
 		}
-		if (clock_gettime(base_clock(clockid), &now) < 0 || timerfd_gettime(copy, &g2) < 0) {
+		if (clock_gettime(base_clock(clockid), &now) < 0 ||
+		    timerfd_gettime(copy, &g2) < 0) {
 			int err = errno;
 			pr_errno(err, "task %d: fd %d: cannot read its timerfd", t->pid, fd);
 			return -err;
@@ -113,7 +115,8 @@ static int sample(struct dump_task *t, int fd, int copy, FdEntry *e)
 		if (v2 > v1 || (v1 && !v2))
 			continue;
 		e->has_timerfd_clockid = e->has_timerfd_ticks = e->has_timerfd_flags = true;
-		e->has_timerfd_value_ns = e->has_timerfd_interval_ns = e->has_timerfd_clock_ns = true;
+		e->has_timerfd_value_ns = e->has_timerfd_interval_ns = e->has_timerfd_clock_ns =
+		    true;
 		e->timerfd_clockid = clockid;
 		e->timerfd_ticks = ticks;
 		e->timerfd_flags = flags;
@@ -190,6 +193,46 @@ static int timerfd_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 	return fd;
 }
 
+/* After TFD_IOC_SET_TICKS on an armed periodic timer: did it expire between its arming and
+ * the ioctl, which overwrote that expiry? The kernel stops a periodic timer at its expiry
+ * until it is read (fdinfo then shows no time left), so nothing more can expire until then:
+ * it then gets the ticks it lost. 1: lost one, 0: not, -errno. */
+static int lost_tick(pid_t pid, int fd, uint64_t ticks)
+{
+	char path[64], info[4096];
+	unsigned long long sec, nsec;
+	const char *k, *v;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(-1, path, info, sizeof(info)) < 0)
+		return -errno;
+	k = strstr(info, "ticks:");
+	v = strstr(info, "it_value:");
+	if (!k || !v || sscanf(v, "it_value: (%llu, %llu)", &sec, &nsec) != 2)
+		return -EINVAL;
+	return !sec && !nsec && strtoull(k + 6, NULL, 10) == ticks;
+}
+
+static int set_ticks(struct restore_task *t, const FdEntry *e, uint64_t ticks)
+{
+	struct remote *r = &t->rem;
+	uint64_t scratch = remote_scratch(r);
+	long rv;
+	int ret = remote_write(t->pid, scratch, &ticks, sizeof(ticks));
+
+	if (ret)
+		return ret;
+	rv = rsys3(r, __NR_ioctl, e->fd, TFD_IOC_SET_TICKS, scratch);
+	if (rv < 0) {
+		pr_errno((int)-rv,
+			 "task %d: cannot give the timerfd of fd %d its %" PRIu64
+			 " unread expiration(s) (TFD_IOC_SET_TICKS)",
+			 t->pid, e->fd, ticks);
+		return (int)rv;
+	}
+	return 0;
+}
+
 /* Remote phase, last before the task resumes: arm every timerfd the task's images made,
  * once per description (a dup or a copy shared with another task is the same timer). */
 int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t)
@@ -202,16 +245,17 @@ int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t)
 		return 0;
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		const FdEntry *e = t->files->fds[i];
-		struct itimerspec its;
+		struct itimerspec its = {{0, 0}, {0, 0}};
 		long rv;
 		int ret;
 
 		if (e->kind != FD_KIND__FD_TIMERFD || e->has_dup_of)
 			continue;
-		if (e->timerfd_value_ns) {
+		/* a disarmed timer keeps its flags too (fdinfo shows them) */
+		if (e->timerfd_value_ns || e->timerfd_flags) {
 			uint64_t v = e->timerfd_value_ns;
 			/* validated: the sum stays below KTIME_MAX */
-			if (e->timerfd_flags & TFD_TIMER_ABSTIME)
+			if (v && (e->timerfd_flags & TFD_TIMER_ABSTIME))
 				v += e->timerfd_clock_ns;
 			its.it_value = ns_ts(v);
 			its.it_interval = ns_ts(e->timerfd_interval_ns);
@@ -220,25 +264,24 @@ int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t)
 				return ret;
 			rv = rsys4(r, __NR_timerfd_settime, e->fd, e->timerfd_flags, scratch, 0);
 			if (rv < 0) {
-				pr_errno((int)-rv, "task %d: cannot arm the timerfd of fd %d", t->pid,
-					 e->fd);
+				pr_errno((int)-rv, "task %d: cannot arm the timerfd of fd %d",
+					 t->pid, e->fd);
 				return (int)rv;
 			}
 		}
-		if (e->timerfd_ticks) {
-			uint64_t ticks = e->timerfd_ticks;
-			ret = remote_write(t->pid, scratch, &ticks, sizeof(ticks));
-			if (ret)
-				return ret;
-			rv = rsys3(r, __NR_ioctl, e->fd, TFD_IOC_SET_TICKS, scratch);
-			if (rv < 0) {
-				pr_errno((int)-rv,
-					 "task %d: cannot give the timerfd of fd %d its %" PRIu64
-					 " unread expiration(s) (TFD_IOC_SET_TICKS)",
-					 t->pid, e->fd, e->timerfd_ticks);
-				return (int)rv;
-			}
+		if (!e->timerfd_ticks)
+			continue;
+		ret = set_ticks(t, e, e->timerfd_ticks);
+		if (!ret && e->timerfd_value_ns && e->timerfd_interval_ns) {
+			ret = lost_tick(t->pid, e->fd, e->timerfd_ticks);
+			if (ret > 0)
+				ret = set_ticks(t, e, e->timerfd_ticks + 1);
+			else if (ret < 0)
+				pr_errno(-ret, "task %d: cannot read back the timerfd of fd %d",
+					 t->pid, e->fd);
 		}
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -259,14 +302,14 @@ static int timerfd_validate(const char *img, const Files *f, const FdEntry *e)
 	if ((e->timerfd_flags & TFD_TIMER_CANCEL_ON_SET) &&
 	    (!(e->timerfd_flags & TFD_TIMER_ABSTIME) ||
 	     (e->timerfd_clockid != CLOCK_REALTIME && e->timerfd_clockid != CLOCK_REALTIME_ALARM)))
-		return files_refuse(img, "fd %d: TFD_TIMER_CANCEL_ON_SET on a timer it cannot be on",
-				    e->fd);
+		return files_refuse(
+		    img, "fd %d: TFD_TIMER_CANCEL_ON_SET on a timer it cannot be on", e->fd);
 	if (e->timerfd_value_ns > TIMERFD_NS_MAX || e->timerfd_interval_ns > TIMERFD_NS_MAX ||
 	    e->timerfd_clock_ns > TIMERFD_NS_MAX ||
 	    e->timerfd_value_ns + e->timerfd_clock_ns > TIMERFD_NS_MAX)
 		return files_refuse(img, "fd %d: timerfd times out of range", e->fd);
-	/* a read returns the count as 64 bits, and the ioctl refuses 0 */
-	if (e->timerfd_ticks == UINT64_MAX)
+	/* one more may be given back (lost_tick) */
+	if (e->timerfd_ticks >= UINT64_MAX - 1)
 		return files_refuse(img, "fd %d: timerfd ticks out of range", e->fd);
 	return 0;
 }
