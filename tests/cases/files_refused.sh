@@ -4,6 +4,8 @@
 # fanotify, the child's /proc/PID/status held by the parent) must fail naming every one of
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
 # pipes and FIFO, which cryo saves, are not named.
+# inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
+# naming the task, the fd and the bytes queued, and leave the test running with its events.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
 
@@ -41,6 +43,35 @@ files_refused_case() {
 	report files-refused "$t0"
 }
 
+inotify_queued_case() {
+	local t0 msg fd
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/inotify-queued
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test inotify_queued; then
+		fd=$(sed -n 's/^zt: fd \([0-9]*\): \([0-9]*\) bytes queued$/\1 \2/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped an inotify with events queued"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$fd" ] || fd="? ?"
+		# shellcheck disable=SC2086
+		set -- $fd
+		grep -q "task $PID: fd $1: an inotify with $2 bytes of events not read yet" <<<"$msg" ||
+			fail_step "the refusal does not name fd $1 and its $2 bytes: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "inotify_queued $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report inotify-queued "$t0"
+}
+
 restore_empty_message_case() {
 	local t0
 	t0=$(now)
@@ -73,5 +104,6 @@ dump_ancestor_case() {
 }
 
 register_case files-refused files_refused_case
+register_case inotify-queued inotify_queued_case
 register_case restore-empty-message restore_empty_message_case
 register_case dump-ancestor dump_ancestor_case
