@@ -33,105 +33,11 @@
 #include "core/log.h"
 #include "files/kind.h"
 
-#define HANDLE_MAX 128 /* MAX_HANDLE_SZ */
 /* the highest watch descriptor cryo rebuilds: reaching it costs that many placeholder
  * watches (two system calls each) */
 #define INOTIFY_WD_MAX (1 << 18)
 #define INOTIFY_MASK_KNOWN (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK)
 #define INOTIFY_WATCHES_MAX (1 << 20) /* bounds the image's list */
-
-struct handle_buf {
-	struct file_handle fh;
-	unsigned char bytes[HANDLE_MAX];
-};
-
-/* the whole of a /proc file (fdinfo of an inotify grows with its watches); NULL: errno */
-static char *read_whole(const char *path)
-{
-	size_t size = 0, cap = 16384;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (!buf || fd < 0) {
-		int err = errno;
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		errno = err ? err : ENOMEM;
-		return NULL;
-	}
-	while ((n = read(fd, buf + size, cap - size - 1)) > 0) {
-		size += (size_t)n;
-		if (cap - size < 4096) {
-			char *b = realloc(buf, cap * 2);
-			if (!b) {
-				free(buf);
-				close(fd);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = b, cap *= 2;
-		}
-	}
-	if (n < 0) {
-		int err = errno;
-		free(buf);
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	close(fd);
-	buf[size] = 0;
-	return buf;
-}
-
-/* The kernel prints a superblock's device in its own encoding: major << 20 | minor. */
-static dev_t kernel_dev(unsigned long sdev)
-{
-	return makedev((unsigned)(sdev >> 20), (unsigned)(sdev & 0xfffff));
-}
-
-/* Open the inode of w by its handle (O_PATH), checked to be that inode; -1 with errno. */
-static int open_watched(const InotifyWatch *w)
-{
-	struct handle_buf h;
-	struct stat st;
-	int mfd, fd, err;
-
-	mfd = handle_mount_fd((dev_t)w->dev);
-	if (mfd < 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	h.fh.handle_bytes = (unsigned)w->handle.len;
-	h.fh.handle_type = w->handle_type;
-	memcpy(h.fh.f_handle, w->handle.data, w->handle.len);
-	fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC);
-	err = errno;
-	close(mfd);
-	if (fd < 0) {
-		errno = err;
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || st.st_dev != (dev_t)w->dev || st.st_ino != w->ino) {
-		close(fd);
-		errno = ESTALE;
-		return -1;
-	}
-	return fd;
-}
-
-static int hexbytes(const char *s, unsigned char *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
 
 /* One "inotify wd:..." line into w; -1 if it is not one cryo can read. */
 static int parse_watch(struct dump_ctx *ctx, const char *line, InotifyWatch *w)
@@ -144,16 +50,16 @@ static int parse_watch(struct dump_ctx *ctx, const char *line, InotifyWatch *w)
 		   "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x fhandle-bytes:%x "
 		   "fhandle-type:%x f_handle:%n",
 		   &wd, &ino, &sdev, &mask, &ignored, &hbytes, &htype, &off) != 7 ||
-	    !off || hbytes == 0 || hbytes > HANDLE_MAX)
+	    !off || hbytes == 0 || hbytes > FSNOTIFY_HANDLE_MAX)
 		return -1;
 	w->wd = (int32_t)wd;
 	w->ino = ino;
-	w->dev = kernel_dev(sdev);
+	w->dev = fsnotify_dev(sdev);
 	w->mask = mask;
 	w->handle_type = (int32_t)htype;
 	w->handle.len = hbytes;
 	w->handle.data = arena_alloc(&ctx->arena, hbytes);
-	if (!w->handle.data || hexbytes(line + off, w->handle.data, hbytes))
+	if (!w->handle.data || fsnotify_hex(line + off, w->handle.data, hbytes))
 		return -1;
 	return 0;
 }
@@ -164,26 +70,6 @@ static int by_wd(const void *a, const void *b)
 	return (x->wd > y->wd) - (x->wd < y->wd);
 }
 
-/* events queued in the inotify behind fd of task t: bytes, or -errno */
-static int queued_bytes(struct dump_task *t, int fd)
-{
-	int pidfd = sys_pidfd_open(t->pid), copy = -1, n = 0, err = 0;
-
-	if (pidfd >= 0)
-		copy = sys_pidfd_getfd(pidfd, fd);
-	if (copy < 0 || ioctl(copy, FIONREAD, &n) < 0)
-		err = errno;
-	if (copy >= 0)
-		close(copy);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (err) {
-		pr_errno(err, "task %d: fd %d: cannot ask its inotify what it holds", t->pid, fd);
-		return -err;
-	}
-	return n;
-}
-
 static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			FdEntry *e)
 {
@@ -191,7 +77,7 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	int queued, ret = 0;
 	size_t n = 0;
 
-	queued = queued_bytes(t, fi->fd);
+	queued = fsnotify_queued(t, fi->fd, "inotify");
 	if (queued < 0)
 		return queued;
 	if (queued > 0) {
@@ -202,7 +88,7 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		return -ENOTSUP;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
-	info = read_whole(path);
+	info = fsnotify_read_fdinfo(path);
 	if (!info) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: fd %d: cannot read %s", t->pid, fi->fd, path);
@@ -254,7 +140,7 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 			ret = -ENOTSUP;
 			break;
 		}
-		int fd = open_watched(w);
+		int fd = fsnotify_open_inode(w->dev, w->ino, &w->handle, w->handle_type);
 		if (fd < 0) {
 			pr_errno(
 			    errno,
@@ -334,7 +220,7 @@ static int inotify_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			if (step % 4096 == 4095)
 				drain(ifd);
 		}
-		wfd = open_watched(w);
+		wfd = fsnotify_open_inode(w->dev, w->ino, &w->handle, w->handle_type);
 		if (wfd < 0) {
 			child_fail(t, errno,
 				   "fd %d: cannot reopen the inode %" PRIu64
@@ -386,7 +272,7 @@ static int inotify_validate(const char *img, const Files *f, const FdEntry *e)
 		if (!(w->mask & IN_ALL_EVENTS) || (w->mask & ~(uint32_t)INOTIFY_MASK_KNOWN))
 			return files_refuse(img, "fd %d: inotify watch %d: mask %#x is invalid",
 					    e->fd, w->wd, w->mask);
-		if (!w->handle.len || w->handle.len > HANDLE_MAX || !w->handle.data)
+		if (!w->handle.len || w->handle.len > FSNOTIFY_HANDLE_MAX || !w->handle.data)
 			return files_refuse(img, "fd %d: inotify watch %d: handle of %zu bytes",
 					    e->fd, w->wd, w->handle.len);
 		/* the same inode twice: the restore's IN_MASK_CREATE fails (EEXIST) */

@@ -61,6 +61,13 @@ static struct timespec ns_ts(uint64_t ns)
 	return (struct timespec){.tv_sec = (time_t)(ns / NSEC), .tv_nsec = (long)(ns % NSEC)};
 }
 
+static bool cancellable(const FdEntry *e)
+{
+	return (e->timerfd_flags & TFD_TIMER_CANCEL_ON_SET) &&
+	       (e->timerfd_flags & TFD_TIMER_ABSTIME) &&
+	       (e->timerfd_clockid == CLOCK_REALTIME || e->timerfd_clockid == CLOCK_REALTIME_ALARM);
+}
+
 /* clockid, ticks and settime flags of fdinfo; -1 when one is missing */
 static int parse_fdinfo(const char *info, int32_t *clockid, uint64_t *ticks, uint32_t *flags)
 {
@@ -157,8 +164,9 @@ static int timerfd_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	}
 	/* A cancelled timer (its clock was set) shows one more tick, exactly as an expiry does,
 	 * and a read would fail with ECANCELED; nothing tells the two apart from outside
-	 * without clearing the cancel. */
-	if ((e->timerfd_flags & TFD_TIMER_CANCEL_ON_SET) && e->timerfd_ticks) {
+	 * without clearing the cancel. (The flag is kept on any timer, but only an absolute
+	 * real-time one can be cancelled.) */
+	if (cancellable(e) && e->timerfd_ticks) {
 		pr_err("task %d: fd %d: a timerfd with TFD_TIMER_CANCEL_ON_SET and %" PRIu64
 		       " expiration(s) not read: cryo cannot tell an expiry from a cancel",
 		       t->pid, fi->fd, e->timerfd_ticks);
@@ -298,15 +306,10 @@ static int timerfd_validate(const char *img, const Files *f, const FdEntry *e)
 	if (e->timerfd_flags & ~TIMERFD_FLAGS)
 		return files_refuse(img, "fd %d: timerfd flags %#o are invalid", e->fd,
 				    e->timerfd_flags);
-	/* the kernel accepts the cancel flag only on an absolute real-time timer */
-	if ((e->timerfd_flags & TFD_TIMER_CANCEL_ON_SET) &&
-	    (!(e->timerfd_flags & TFD_TIMER_ABSTIME) ||
-	     (e->timerfd_clockid != CLOCK_REALTIME && e->timerfd_clockid != CLOCK_REALTIME_ALARM)))
-		return files_refuse(
-		    img, "fd %d: TFD_TIMER_CANCEL_ON_SET on a timer it cannot be on", e->fd);
 	if (e->timerfd_value_ns > TIMERFD_NS_MAX || e->timerfd_interval_ns > TIMERFD_NS_MAX ||
 	    e->timerfd_clock_ns > TIMERFD_NS_MAX ||
-	    e->timerfd_value_ns + e->timerfd_clock_ns > TIMERFD_NS_MAX)
+	    ((e->timerfd_flags & TFD_TIMER_ABSTIME) &&
+	     e->timerfd_value_ns + e->timerfd_clock_ns > TIMERFD_NS_MAX))
 		return files_refuse(img, "fd %d: timerfd times out of range", e->fd);
 	/* one more may be given back (lost_tick) */
 	if (e->timerfd_ticks >= UINT64_MAX - 1)
