@@ -125,6 +125,9 @@ static inline int sys_pidfd_getfd(int pidfd, int fd)
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
 #endif
 
+/* the kernel's O_LARGEFILE, which fanotify's event flags show (glibc's is 0 on 64-bit) */
+#define KERNEL_O_LARGEFILE 0100000
+
 /* pidfd_send_signal (5.1) */
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424

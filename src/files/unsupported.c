@@ -35,7 +35,6 @@ static bool sock_file_recognise(const struct fd_info *fi)
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
 UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
-UNSUPPORTED(fanotify, "a fanotify", "fanotifys", "anon_inode:[fanotify]");
 UNSUPPORTED_FN(pidfd, "a pidfd", "pidfds", pidfd_recognise);
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
@@ -43,7 +42,7 @@ UNSUPPORTED_FN(memfd, "a memfd", "memfds", memfd_recognise);
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_socket,	 &k_socket_file, &k_epoll, &k_fanotify,
+    &k_socket,	 &k_socket_file, &k_epoll,
     &k_pidfd,	 &k_userfaultfd, &k_io_uring, &k_memfd,	&k_blk,	    NULL,
 };
 

@@ -1,7 +1,7 @@
 # Messages of refused dumps and restores (sourced by tests/run.sh; uses its helpers).
 #
-# files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a userfaultfd, a
-# fanotify, the child's /proc/PID/status held by the parent) must fail naming every one of
+# files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a userfaultfd, an
+# io_uring, the child's /proc/PID/status held by the parent) must fail naming every one of
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
 # pipes and FIFO, which cryo saves, are not named.
 # inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
@@ -28,7 +28,7 @@ files_refused_case() {
 		fi
 		local want
 		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" "is an epoll" \
-			"is a userfaultfd" "is a fanotify" \
+			"is a userfaultfd" "is an io_uring" \
 			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
