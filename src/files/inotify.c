@@ -168,7 +168,7 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
  * IN_IGNORED of a placeholder. */
 static int drain(int ifd)
 {
-	char buf[65536] __attribute__((aligned(8)));
+	char buf[16384] __attribute__((aligned(8)));
 	ssize_t n;
 	int other = 0;
 
