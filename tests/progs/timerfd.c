@@ -2,7 +2,8 @@
  * blocked in read() when dumped; a one-shot relative timer far in the future; an expired
  * one-shot timer nobody read yet (nonblocking); an absolute periodic timer on
  * CLOCK_MONOTONIC whose expirations pile up unread; an absolute real-time timer with
- * TFD_TIMER_CANCEL_ON_SET, far ahead. After the restore each gives what it would have. */
+ * TFD_TIMER_CANCEL_ON_SET, far ahead; a wake-up alarm (CLOCK_BOOTTIME_ALARM, which takes
+ * CAP_WAKE_ALARM: the test runs as root). After the restore each gives what it would have. */
 // zt-run: gen2
 #include "zt.h"
 
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 {
 	struct itimerspec its;
 	uint64_t ticks, total = 0;
-	int loop, far, fired, absp, cancel;
+	int loop, far, fired, absp, cancel, alarm;
 	int64_t t0, abs0, real_at;
 
 	zt_init(argc, argv);
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
 	fired = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	absp = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	cancel = timerfd_create(CLOCK_REALTIME, 0);
-	zt_check_sys(loop >= 0 && far >= 0 && fired >= 0 && absp >= 0 && cancel >= 0,
+	alarm = timerfd_create(CLOCK_BOOTTIME_ALARM, TFD_CLOEXEC);
+	zt_check_sys(loop >= 0 && far >= 0 && fired >= 0 && absp >= 0 && cancel >= 0 && alarm >= 0,
 		     "timerfd_create");
 
 	its = (struct itimerspec){ns_ts(PERIOD), ns_ts(PERIOD)};
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
 	zt_check_sys(
 	    timerfd_settime(cancel, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) == 0,
 	    "arm the real-time timer");
+	its = (struct itimerspec){ns_ts(FAR), ns_ts(FAR)};
+	zt_check_sys(timerfd_settime(alarm, 0, &its, NULL) == 0, "arm the alarm");
 	/* the short one expires and the absolute one piles up a few ticks */
 	usleep(50000);
 
@@ -139,6 +143,13 @@ int main(int argc, char **argv)
 	zt_expect(l >= FAR - ran && l <= FAR,
 		  "the far timer has %lld ms left after %lld ms (armed for 1000 s)",
 		  (long long)(l / MS), (long long)(ran / MS));
+
+	/* The alarm, relative on its own clock: the same */
+	l = left(alarm);
+	zt_expect(l >= FAR - ran && l <= FAR && timerfd_gettime(alarm, &its) == 0 &&
+		      ts_ns(its.it_interval) == FAR,
+		  "the alarm has %lld ms left, period %lld ms", (long long)(l / MS),
+		  (long long)(ts_ns(its.it_interval) / MS));
 
 	/* The short one expired once before the dump and nobody read it: exactly 1, then none */
 	ticks = 0;
