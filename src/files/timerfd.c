@@ -14,7 +14,8 @@
  * timers.c's timers, so that the restore's own duration is not taken from it: a relative
  * timer gets the time it had left at dump (the time the task was away does not count), an
  * absolute one (TFD_TIMER_ABSTIME) its absolute expiry, then TFD_IOC_SET_TICKS puts back
- * the expirations not read (after timerfd_settime, which clears them). */
+ * the expirations not read (after timerfd_settime, which clears them; an expiry in between
+ * is seen in fdinfo and given back, see lost_tick). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
