@@ -6,6 +6,8 @@
 # pipes and FIFO, which cryo saves, are not named.
 # inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
 # naming the task, the fd and the bytes queued, and leave the test running with its events.
+# fanotify-refused: a dump of fanotify_refused (a fanotify of the content class, another with an
+# event queued) must fail naming both fds and why, and leave the test running with its event.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
 
@@ -72,6 +74,37 @@ inotify_queued_case() {
 	report inotify-queued "$t0"
 }
 
+fanotify_refused_case() {
+	local t0 msg ids
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/fanotify-refused
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test fanotify_refused; then
+		ids=$(sed -n 's/^zt: content fd \([0-9]*\), queued fd \([0-9]*\): \([0-9]*\) bytes$/\1 \2 \3/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped a fanotify it cannot rebuild"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$ids" ] || ids="? ? ?"
+		# shellcheck disable=SC2086
+		set -- $ids
+		grep -q "task $PID: fd $1: a fanotify of the content class" <<<"$msg" ||
+			fail_step "the refusal does not name the content-class fd $1: $(head -c 300 <<<"$msg")"
+		grep -q "task $PID: fd $2: a fanotify with $3 bytes of events not read yet" <<<"$msg" ||
+			fail_step "the refusal does not name fd $2 and its $3 bytes: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "fanotify_refused $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report fanotify-refused "$t0"
+}
+
 restore_empty_message_case() {
 	local t0
 	t0=$(now)
@@ -105,5 +138,6 @@ dump_ancestor_case() {
 
 register_case files-refused files_refused_case
 register_case inotify-queued inotify_queued_case
+register_case fanotify-refused fanotify_refused_case
 register_case restore-empty-message restore_empty_message_case
 register_case dump-ancestor dump_ancestor_case
