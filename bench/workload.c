@@ -9,11 +9,14 @@
  *     threads MB NTHREADS        MB MiB written by NTHREADS threads (a slice each)
  *     tree    NPROC MB           NPROC processes (a tree, 3 children each), MB MiB each
  *     filemap FILE MB PCT        MB MiB private mapping of FILE, every page read, PCT% written
+ *     fds     N                  N descriptors: pipes with 8 bytes queued in each (2/5 of
+ *                                them), eventfds with counts, one epoll watching 1,000 of them
  *   workload mkfile FILE MB      create FILE with the pattern filemap expects (if not there)
  *
- * READY receives the root's pid once everything is set up. The workload keeps no file open
- * besides stdin/stdout/stderr (/dev/null under the benchmark), so that only its memory, threads
- * and processes matter to the dump. Errors also go to RESULT.err. */
+ * READY receives the root's pid once everything is set up. Besides the fds workload, the workload
+ * keeps no file open besides stdin/stdout/stderr (/dev/null under the benchmark), so that only
+ * its memory, threads and processes matter to the dump. Errors also go to RESULT.err. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,7 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -468,6 +475,98 @@ static void make_file(const char *path, uint64_t mb)
 		die("cannot rename %s: %s", tmp, strerror(errno));
 }
 
+/* ---- fds ---- */
+#define FDS_EPOLL_TARGETS 1000
+static int fds_n, fds_npipes, fds_base, fds_epoll = -1;
+
+static uint64_t fds_count(int i)
+{
+	return 0x100000000ull + (uint64_t)i * 7; /* above 32 bits: all of it must come back */
+}
+
+static void fds_setup(int n)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < (rlim_t)n + 64) {
+		rl.rlim_cur = (rlim_t)n + 64;
+		if (rl.rlim_max < rl.rlim_cur)
+			die("%d descriptors need RLIMIT_NOFILE %lu, the hard limit is %lu", n,
+			    (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			die("setrlimit: %s", strerror(errno));
+	}
+	fds_n = n;
+	fds_npipes = n / 5;
+	fds_base = 3;
+	for (int i = 0; i < fds_npipes; i++) {
+		int p[2];
+		char buf[16];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			die("pipe2 (%d of %d): %s", i, fds_npipes, strerror(errno));
+		snprintf(buf, sizeof(buf), "p%07d", i % 10000000);
+		if (write(p[1], buf, 8) != 8)
+			die("write to a pipe: %s", strerror(errno));
+	}
+	for (int i = 2 * fds_npipes; i < n - 1; i++) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		uint64_t c = fds_count(i);
+		if (fd < 0 || fd != fds_base + i)
+			die("eventfd %d: %s", i, fd < 0 ? strerror(errno) : "not at its number");
+		if (write(fd, &c, 8) != 8)
+			die("write to an eventfd: %s", strerror(errno));
+	}
+	fds_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (fds_epoll < 0)
+		die("epoll_create1: %s", strerror(errno));
+	for (int k = 0; k < FDS_EPOLL_TARGETS && 2 * fds_npipes + k < n - 1; k++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0xe0000000ull + (uint64_t)k};
+		if (epoll_ctl(fds_epoll, EPOLL_CTL_ADD, fds_base + 2 * fds_npipes + k, &ev) < 0)
+			die("epoll_ctl: %s", strerror(errno));
+	}
+}
+
+/* Every byte and count in place, read and put back; the epoll reports its 1,000 targets. */
+static int check_fds(char *why, size_t len)
+{
+	static struct epoll_event evs[FDS_EPOLL_TARGETS + 1];
+	for (int i = 0; i < fds_npipes; i++) {
+		char want[16], got[8];
+		int r = fds_base + 2 * i, n = -1;
+		snprintf(want, sizeof(want), "p%07d", i % 10000000);
+		if (ioctl(r, FIONREAD, &n) < 0 || n != 8 || read(r, got, 8) != 8 ||
+		    memcmp(got, want, 8) || write(r + 1, got, 8) != 8) {
+			snprintf(why, len, "pipe %d (fd %d): %d bytes queued, not its 8", i, r, n);
+			return 0;
+		}
+	}
+	for (int i = 2 * fds_npipes; i < fds_n - 1; i++) {
+		uint64_t c = 0;
+		if (read(fds_base + i, &c, 8) != 8 || c != fds_count(i) ||
+		    write(fds_base + i, &c, 8) != 8) {
+			snprintf(why, len, "eventfd %d: count %llu, not %llu", fds_base + i,
+				 (unsigned long long)c, (unsigned long long)fds_count(i));
+			return 0;
+		}
+	}
+	int want = fds_n - 1 - 2 * fds_npipes;
+	if (want > FDS_EPOLL_TARGETS)
+		want = FDS_EPOLL_TARGETS;
+	int got = epoll_wait(fds_epoll, evs, FDS_EPOLL_TARGETS + 1, 0);
+	if (got != want) {
+		snprintf(why, len, "the epoll reports %d ready targets, not %d", got, want);
+		return 0;
+	}
+	for (int k = 0; k < got; k++)
+		if (evs[k].data.u64 < 0xe0000000ull || evs[k].data.u64 >= 0xe0000000ull + (uint64_t)want) {
+			snprintf(why, len, "the epoll reports data %#llx",
+				 (unsigned long long)evs[k].data.u64);
+			return 0;
+		}
+	return 1;
+}
+
 static uint64_t arg_u64(int argc, char **argv, int i, const char *what)
 {
 	char *end;
@@ -565,6 +664,9 @@ int main(int argc, char **argv)
 		if (sum == 1)
 			fprintf(stderr, "unlikely\n");
 		check = check_filemap;
+	} else if (!strcmp(mode, "fds")) {
+		fds_setup((int)arg_u64(argc, argv, 4, "N"));
+		check = check_fds;
 	} else {
 		die("unknown mode %s", mode);
 	}

@@ -236,4 +236,15 @@ struct ptrace_sud_config {
 #define ARCH_GET_CPUID 0x1011
 #endif
 
+/* memfd_create: the executable flags (6.3), and the seal that keeps the x bits (6.3) */
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
 #endif

@@ -878,15 +878,14 @@ static int dump_all(struct dump_ctx *ctx)
 		return ret;
 	}
 	/* what cryo cannot restore exactly refuses the dump before any change; every task is
-	 * looked at, so that one run names everything in the way (namespaces, locks, then
-	 * descriptors below) */
+	 * looked at, so that one run names everything in the way (namespaces, then descriptors
+	 * and the locks held through them, below) */
 	int refused = 0;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
 			continue;
-		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP ||
-		    (!t->files_shared && (ret = dump_locks(ctx, t)) == -ENOTSUP))
+		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP)
 			refused = -ENOTSUP;
 		else if (ret)
 			return ret;

@@ -106,6 +106,8 @@ struct dump_ctx {
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;
 	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
+	struct desc_index *descs; /* files/shared.c: every open file description saved (arena) */
+	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

@@ -239,7 +239,7 @@ static const struct feature {
     {"apparmor_stacking", NULL, "cryo does not dump LSM profiles yet"},
     {"network_lock_nftables", NULL, NO_NETLOCK},
     {"sockopt_buf_lock", NULL, NO_SOCKETS},
-    {"memfd_hugetlb", NULL, "cryo does not dump memfd or hugetlb memory yet"},
+    {"memfd_hugetlb", NULL, "cryo does not dump hugetlb memory (MFD_HUGETLB memfds) yet"},
     {"move_mount_set_group", NULL, NO_MOUNTS},
     {"openat2", probe_openat2},
     {"get_rseq_conf", probe_rseq_conf},

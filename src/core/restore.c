@@ -125,6 +125,9 @@ static int plan(struct restore_ctx *ctx)
 		return ret;
 	if ((ret = plan_thread_parents(ctx)))
 		return ret;
+	/* every memfd object first: tasks' descriptors and mappings refer to them */
+	if ((ret = memfd_plan(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -599,6 +602,9 @@ static int rebuild(struct restore_ctx *ctx)
 		if ((ret = rebuild_memory_finish(ctx, &ctx->tasks[inflight[k]])))
 			return ret;
 	pr_info("all memory rebuilt");
+	/* seals last: a write seal would forbid the writable mappings made above */
+	if ((ret = restore_memfd_seals(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
@@ -635,7 +641,9 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->tasks);
 	free(ctx->helpers);
 	free(ctx->globals);
+	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->memfds);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)

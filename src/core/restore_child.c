@@ -130,6 +130,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
 			return -1;
+		if (g->kind == SVC_MEMFD && restore_memfd_global_child(ctx, g))
+			return -1;
 	}
 	return 0;
 }

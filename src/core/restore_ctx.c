@@ -15,35 +15,73 @@ int restore_alloc_fd(struct restore_ctx *ctx)
 	return ctx->next_fd++;
 }
 
-struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f)
+/* SVC_DESC globals by (task, fd): open addressing over indexes + 1; a tree may share
+ * thousands of descriptions, and every fd of every task asks (shared_source). */
+static uint32_t desc_hash(pid_t pid, int fd, uint32_t mask)
 {
-	for (int i = 0; i < ctx->nr_globals; i++) {
-		struct svc_file *g = &ctx->globals[i];
-		if (f.kind == SVC_SHMEM && g->kind == SVC_SHMEM && g->shmem_id == f.shmem_id) {
-			if (f.shmem_size > g->shmem_size)
-				g->shmem_size = f.shmem_size;
-			return g;
-		}
-		if (f.kind == SVC_DESC && g->kind == SVC_DESC && g->desc_pid == f.desc_pid &&
-		    g->desc->fd == f.desc->fd)
-			return g;
-	}
-	struct svc_file *n = realloc(ctx->globals, (ctx->nr_globals + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	ctx->globals = n;
-	f.fd = restore_alloc_fd(ctx);
-	n[ctx->nr_globals] = f;
-	return &n[ctx->nr_globals++];
+	uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)fd) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32) & mask;
+}
+
+static void desc_place(struct restore_ctx *ctx, int i)
+{
+	struct svc_file *g = &ctx->globals[i];
+	uint32_t h = desc_hash(g->desc_pid, g->desc->fd, ctx->desc_hcap - 1);
+	while (ctx->desc_index[h])
+		h = (h + 1) & (ctx->desc_hcap - 1);
+	ctx->desc_index[h] = (uint32_t)i + 1;
 }
 
 struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd)
 {
-	for (int i = 0; i < ctx->nr_globals; i++)
-		if (ctx->globals[i].kind == SVC_DESC && ctx->globals[i].desc_pid == pid &&
-		    ctx->globals[i].desc->fd == fd)
-			return &ctx->globals[i];
-	return NULL;
+	if (!ctx->desc_hcap)
+		return NULL;
+	for (uint32_t h = desc_hash(pid, fd, ctx->desc_hcap - 1);;
+	     h = (h + 1) & (ctx->desc_hcap - 1)) {
+		uint32_t i = ctx->desc_index[h];
+		if (!i)
+			return NULL;
+		struct svc_file *g = &ctx->globals[i - 1];
+		if (g->desc_pid == pid && g->desc->fd == fd)
+			return g;
+	}
+}
+
+struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f)
+{
+	struct svc_file *g;
+	if (f.kind == SVC_DESC && (g = restore_find_desc(ctx, f.desc_pid, f.desc->fd)))
+		return g;
+	for (int i = 0; f.kind == SVC_SHMEM && i < ctx->nr_globals; i++) {
+		g = &ctx->globals[i];
+		if (g->kind == SVC_SHMEM && g->shmem_id == f.shmem_id) {
+			if (f.shmem_size > g->shmem_size)
+				g->shmem_size = f.shmem_size;
+			return g;
+		}
+	}
+	if (ctx->nr_globals == ctx->cap_globals) {
+		int cap = ctx->cap_globals ? ctx->cap_globals * 2 : 16;
+		struct svc_file *n = realloc(ctx->globals, cap * sizeof(*n));
+		uint32_t *index = calloc((size_t)cap * 2, sizeof(*index));
+		if (!n || !index) {
+			if (n)
+				ctx->globals = n;
+			free(index);
+			return NULL;
+		}
+		ctx->globals = n, ctx->cap_globals = cap;
+		free(ctx->desc_index);
+		ctx->desc_index = index, ctx->desc_hcap = (uint32_t)cap * 2;
+		for (int i = 0; i < ctx->nr_globals; i++)
+			if (ctx->globals[i].kind == SVC_DESC)
+				desc_place(ctx, i);
+	}
+	f.fd = restore_alloc_fd(ctx);
+	ctx->globals[ctx->nr_globals] = f;
+	if (f.kind == SVC_DESC)
+		desc_place(ctx, ctx->nr_globals);
+	return &ctx->globals[ctx->nr_globals++];
 }
 
 struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid)

@@ -35,7 +35,7 @@ struct restore_helper {
 /* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
  * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
 struct svc_file {
-	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE } kind;
+	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE, SVC_MEMFD } kind;
 	const char *path;    /* SVC_FILE */
 	int flags;	     /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
@@ -43,8 +43,11 @@ struct svc_file {
 	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
 	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier */
 	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
-	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c) */
-	const FdEntry *primary_r, *primary_w; /* SVC_PIPE: descriptions that are its own ends */
+	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
+			      * read-only description of it, for shared read-only mappings, or -1 */
+	const FdEntry *primary_r, *primary_w; /* SVC_PIPE: descriptions that are its own ends;
+					       * SVC_MEMFD: primary_r, the memfd_create one */
+	const MemfdObject *memfd;	      /* SVC_MEMFD: the object (files/memfd.c) */
 };
 
 /* One thread of a task being rebuilt; the leader's remote is the task's own. */
@@ -114,9 +117,13 @@ struct restore_ctx {
 	int fd_base, svc_log, svc_dirfd, svc_tty, svc_cryo;
 	int next_fd;
 	struct svc_file *globals; /* created by the root, inherited by all */
-	int nr_globals;
+	int nr_globals, cap_globals;
+	uint32_t *desc_index; /* restore_ctx.c: the SVC_DESC globals by task and fd */
+	uint32_t desc_hcap;
 	int *pipes; /* files/pipe.c: per pipe id, its index in globals */
 	uint32_t nr_pipes;
+	int *memfds; /* files/memfd.c: per memfd id, its index in globals */
+	uint32_t nr_memfds;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal

@@ -57,7 +57,12 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap)
 
 ssize_t read_file_alloc(const char *path, char **out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return read_file_alloc_at(AT_FDCWD, path, out);
+}
+
+ssize_t read_file_alloc_at(int dirfd, const char *path, char **out)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 4096, len = 0;
 	char *buf;
 	if (fd < 0)

@@ -18,6 +18,7 @@ int write_all(int fd, const void *buf, size_t len);
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap);
 /* Read a file of unknown size into a malloc()ed buffer. */
 ssize_t read_file_alloc(const char *path, char **out);
+ssize_t read_file_alloc_at(int dirfd, const char *path, char **out);
 int write_file(const char *path, const char *text);
 uint64_t now_ns(void);
 char *xstrdup(const char *s);

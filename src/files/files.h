@@ -37,4 +37,18 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
 /* Remote phase, just before the task resumes: arm its timerfds (timerfd.c) */
 int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t);
 
+/* memfds (memfd.c): the objects, each made once by the root, before the tree */
+int memfd_plan(struct restore_ctx *ctx);
+int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g);
+/* ... their seals, added from outside once every mapping is made (remote phase) */
+int restore_memfd_seals(struct restore_ctx *ctx);
+/* Dump: the memfd behind a mapping of task t (its id, and the object if it is new into v);
+ * refuses naming the task and the mapping what cannot be saved. */
+int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major,
+		   unsigned dev_minor, uint64_t ino, Vma *v);
+/* Restore plan: the service fd a memfd mapping is mapped from */
+int memfd_vma_fd(struct restore_ctx *ctx, const Vma *v);
+/* Image checks of a memfd mapping's own fields (img/validate.c) */
+int memfd_vma_validate(const char *img, const Vma *v);
+
 #endif

@@ -24,7 +24,7 @@ struct fd_info {
 	bool has_st;
 	uint32_t flags; /* fdinfo's flags (O_CLOEXEC included) */
 	uint64_t pos;
-	char fdinfo[4096];
+	char *fdinfo; /* the whole of /proc/PID/fdinfo/N (an epoll's may hold 1,000s of lines) */
 };
 
 struct fd_ops {
@@ -52,6 +52,7 @@ extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_t
 extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
 extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
+extern const struct fd_ops fd_memfd_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -103,6 +104,8 @@ int ghosts_validate(struct restore_ctx *ctx, struct restore_task *t, const char 
 /* An fd saved before (this task or one before it) with the same description, or NULL. */
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     pid_t *owner);
+/* ... and after a description not found was saved as e: later fds find it */
+int shared_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
 /* Restore: the fd of task t to place as a copy of an fd that exists already (shared with
  * another task: the root's global; a dup in this task: that fd), or -1 if e is opened. */
 int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

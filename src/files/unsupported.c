@@ -7,11 +7,6 @@
 
 #include "files/kind.h"
 
-static bool memfd_recognise(const struct fd_info *fi)
-{
-	return !strncmp(fi->link, "/memfd:", 7) && fi->has_st && fi->st.st_nlink == 0;
-}
-
 static bool pidfd_recognise(const struct fd_info *fi)
 {
 	return !strncmp(fi->link, "anon_inode:[pidfd]", 18) || !strncmp(fi->link, "pidfd:", 6);
@@ -38,12 +33,11 @@ UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
 UNSUPPORTED_FN(pidfd, "a pidfd", "pidfds", pidfd_recognise);
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
-UNSUPPORTED_FN(memfd, "a memfd", "memfds", memfd_recognise);
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_socket,	 &k_socket_file, &k_epoll,
-    &k_pidfd,	 &k_userfaultfd, &k_io_uring, &k_memfd,	&k_blk,	    NULL,
+    &k_socket, &k_socket_file, &k_epoll,
+    &k_pidfd,  &k_userfaultfd, &k_io_uring, &k_blk,   NULL,
 };
 
 /* last: whatever no kind above took, named with its link text */

@@ -24,13 +24,14 @@ enum img_type {
 	IMG_PAGES, /* raw */
 	IMG_GHOST, /* raw */
 	IMG_CPUINFO,
+	IMG_MEMFD, /* raw */
 	IMG_NR_TYPES
 };
 
 struct img_kind {
 	enum img_type type;
 	uint32_t magic;
-	const char *name_fmt; /* file name; %d is the task's pid or the ghost's id */
+	const char *name_fmt; /* file name; %d is the task's pid, the ghost's or memfd's id */
 	const ProtobufCMessageDescriptor *desc; /* NULL for raw images */
 };
 

@@ -429,15 +429,16 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      "order",
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_VVAR_VCLOCK)
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD)
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return refuse(img, "mapping %#lx: prot %#x is invalid", v->start, v->prot);
 		if (v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE) ||
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
-		    !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
-						  v->kind == VMA_KIND__VMA_FILE_SHARED))
+		    (v->kind != VMA_KIND__VMA_MEMFD &&
+		     !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
+						   v->kind == VMA_KIND__VMA_FILE_SHARED)))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
 		bool anon =
@@ -462,8 +463,11 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 			return refuse(img,
 				      "mapping %#lx: cow_from_parent without a parent's memory",
 				      v->start);
-		if (v->kind >= VMA_KIND__VMA_VDSO && special[v->kind - VMA_KIND__VMA_VDSO]++)
+		if (vma_special(v) && special[v->kind - VMA_KIND__VMA_VDSO]++)
 			return refuse(img, "mapping %#lx: a second vDSO/vvar area", v->start);
+		int ret = memfd_vma_validate(img, v);
+		if (ret)
+			return ret;
 	}
 	uint64_t f[] = {mm->start_code, mm->end_code,  mm->start_data,	mm->end_data,
 			mm->start_brk,	mm->brk,       mm->start_stack, mm->arg_start,
@@ -485,7 +489,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (!g->nr_pages || g->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
 		    g->vaddr % PAGE_SIZE || g->vaddr < prev_end ||
 		    (vi = mm_find_vma(mm, g->vaddr, g->nr_pages * PAGE_SIZE)) < 0 ||
-		    mm->vmas[vi]->kind >= VMA_KIND__VMA_VDSO)
+		    vma_special(mm->vmas[vi]))
 			return refuse(img,
 				      "guard pages %zu (%#lx, %lu pages) do not fit the layout", i,
 				      g->vaddr, g->nr_pages);

@@ -6,7 +6,6 @@
  * committed row). With it, each lock is saved once and taken again by the restored task itself
  * (remote flock/fcntl calls, the same owner as before) before it runs; a lock someone else
  * took meanwhile fails the restore, naming it. Leases are refused in both cases. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -82,86 +81,70 @@ static bool seen_before(pid_t pid, const struct seen_lock *all, size_t n, const 
 	return false;
 }
 
-int dump_locks(struct dump_ctx *ctx, struct dump_task *t)
+int locks_note(struct dump_ctx *ctx, struct dump_task *t, struct lock_walk *w, int fd, char *fdinfo)
 {
-	char path[320], buf[8192];
-	struct seen_lock *seen = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int refused = 0, ret = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", t->pid);
-	d = opendir(path);
-	if (!d) {
-		int err = errno;
-		pr_errno(err, "task %d: cannot list %s", t->pid, path);
-		return -err;
-	}
-	while (!ret && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", t->pid, de->d_name);
-		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
-			continue; /* closed meanwhile: the tree is frozen, so not by the task */
-		for (char *l = strstr(buf, "lock:"); l && !ret; l = strstr(l + 1, "\nlock:")) {
-			struct seen_lock sl = {.fd = atoi(de->d_name)};
-			char kind[40] = "?";
-			char *end;
-			if (*l == '\n')
-				l++;
-			end = strchr(l, '\n');
-			if (end)
-				*end = '\0';
-			int r = parse_lock(l, &sl, kind, sizeof(kind));
-			if (r || !ctx->opts->file_locks) {
-				pr_err("task %d: fd %d holds a file lock (%s): %s", t->pid, sl.fd,
-				       l + 5 + strspn(l + 5, "\t 0123456789:"),
-				       r == -ENOTSUP || r == -EINVAL
-					   ? "this kind of lock is not supported yet"
-					   : "dump with --file-locks to save it");
-				refused++;
-			} else if (!seen_before(t->pid, seen, n, &sl)) {
-				if (n == cap) {
-					struct seen_lock *ns =
-					    realloc(seen, (cap = cap ? 2 * cap : 8) * sizeof(*ns));
-					if (!ns) {
-						ret = -ENOMEM;
-						break;
-					}
-					seen = ns;
+	for (char *l = strstr(fdinfo, "lock:"); l; l = strstr(l + 1, "\nlock:")) {
+		struct seen_lock sl = {.fd = fd};
+		char kind[40] = "?";
+		char *end;
+		if (*l == '\n')
+			l++;
+		end = strchr(l, '\n');
+		if (end)
+			*end = '\0';
+		int r = parse_lock(l, &sl, kind, sizeof(kind));
+		if (r || !ctx->opts->file_locks) {
+			pr_err("task %d: fd %d holds a file lock (%s): %s", t->pid, sl.fd,
+			       l + 5 + strspn(l + 5, "\t 0123456789:"),
+			       r == -ENOTSUP || r == -EINVAL
+				   ? "this kind of lock is not supported yet"
+				   : "dump with --file-locks to save it");
+			w->refused++;
+		} else if (!seen_before(t->pid, w->seen, w->n, &sl)) {
+			if (w->n == w->cap) {
+				size_t cap = w->cap ? 2 * w->cap : 8;
+				struct seen_lock *ns = realloc(w->seen, cap * sizeof(*ns));
+				if (!ns) {
+					if (end)
+						*end = '\n';
+					return -ENOMEM;
 				}
-				seen[n++] = sl;
-				pr_info("task %d: fd %d holds a %s lock, from %" PRIu64
-					" for %" PRIu64 " bytes (0: to the end)",
-					t->pid, sl.fd, kind, sl.start, sl.len);
+				w->seen = ns, w->cap = cap;
 			}
-			if (end)
-				*end = '\n';
+			w->seen[w->n++] = sl;
+			pr_info("task %d: fd %d holds a %s lock, from %" PRIu64 " for %" PRIu64
+				" bytes (0: to the end)",
+				t->pid, sl.fd, kind, sl.start, sl.len);
 		}
+		if (end)
+			*end = '\n';
 	}
-	closedir(d);
-	if (!ret && refused)
-		ret = -ENOTSUP;
-	if (!ret && n) {
-		t->locks = arena_alloc(&ctx->arena, n * sizeof(*t->locks));
+	return w->refused ? -ENOTSUP : 0;
+}
+
+int locks_walk_end(struct dump_ctx *ctx, struct dump_task *t, struct lock_walk *w)
+{
+	int ret = w->refused ? -ENOTSUP : 0;
+	if (!ret && w->n) {
+		t->locks = arena_alloc(&ctx->arena, w->n * sizeof(*t->locks));
 		if (!t->locks)
 			ret = -ENOMEM;
-		for (size_t i = 0; !ret && i < n; i++) {
+		for (size_t i = 0; !ret && i < w->n; i++) {
 			FileLock *fl = A_NEW(&ctx->arena, FileLock, FILE_LOCK);
 			if (!fl) {
 				ret = -ENOMEM;
 				break;
 			}
-			fl->fd = seen[i].fd;
-			fl->kind = seen[i].kind;
-			fl->write = seen[i].write;
-			fl->start = seen[i].start;
-			fl->len = seen[i].len;
+			fl->fd = w->seen[i].fd;
+			fl->kind = w->seen[i].kind;
+			fl->write = w->seen[i].write;
+			fl->start = w->seen[i].start;
+			fl->len = w->seen[i].len;
 			t->locks[t->nr_locks++] = fl;
 		}
 	}
-	free(seen);
+	free(w->seen);
+	*w = (struct lock_walk){0};
 	return ret;
 }
 
@@ -172,12 +155,13 @@ int locks_validate(struct restore_task *t)
 		bool found = false;
 		for (size_t k = 0; !found && k < t->files->n_fds; k++)
 			found = t->files->fds[k]->fd == l->fd;
-		if (!found || (l->kind != LOCK_KIND__LOCK_FLOCK && l->kind != LOCK_KIND__LOCK_POSIX &&
-			       l->kind != LOCK_KIND__LOCK_OFD) ||
+		if (!found ||
+		    (l->kind != LOCK_KIND__LOCK_FLOCK && l->kind != LOCK_KIND__LOCK_POSIX &&
+		     l->kind != LOCK_KIND__LOCK_OFD) ||
 		    l->start > INT64_MAX || l->len > INT64_MAX || l->start + l->len > INT64_MAX ||
 		    (l->kind == LOCK_KIND__LOCK_FLOCK && (l->start || l->len))) {
-			pr_err("core-%d.img: file lock %zu (fd %d, kind %d, from %" PRIu64 " for %" PRIu64
-			       ") is invalid or its fd is not among the task's",
+			pr_err("core-%d.img: file lock %zu (fd %d, kind %d, from %" PRIu64
+			       " for %" PRIu64 ") is invalid or its fd is not among the task's",
 			       t->pid, i, l->fd, l->kind, l->start, l->len);
 			return -EINVAL;
 		}
@@ -195,7 +179,7 @@ int restore_locks_remote(struct restore_ctx *ctx, struct restore_task *t)
 				   .l_whence = SEEK_SET,
 				   .l_start = (off_t)l->start,
 				   .l_len = (off_t)l->len};
-		const char *what = l->kind == LOCK_KIND__LOCK_FLOCK ? "flock"
+		const char *what = l->kind == LOCK_KIND__LOCK_FLOCK   ? "flock"
 				   : l->kind == LOCK_KIND__LOCK_POSIX ? "POSIX"
 								      : "OFD";
 		long rv;
@@ -215,7 +199,8 @@ int restore_locks_remote(struct restore_ctx *ctx, struct restore_task *t)
 				       "another process holds a lock on that file now",
 				       t->pid, what, l->write ? "write" : "read", l->fd);
 			else
-				pr_errno((int)-rv, "process %d: cannot take its %s lock on fd %d again",
+				pr_errno((int)-rv,
+					 "process %d: cannot take its %s lock on fd %d again",
 					 t->pid, what, l->fd);
 			return (int)rv;
 		}

@@ -81,8 +81,9 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		return -ENOTSUP;
 	}
 	if (has_vmflag(s->vmflags, "ht")) {
-		pr_err("task %d: mapping %#lx-%#lx is hugetlbfs memory: not supported yet", t->pid,
-		       s->start, s->end);
+		pr_err("task %d: mapping %#lx-%#lx is hugetlbfs memory%s: not supported yet",
+		       t->pid, s->start, s->end,
+		       !strncmp(p, "/memfd:", 7) ? " (a hugetlb memfd, MFD_HUGETLB)" : "");
 		return -ENOTSUP;
 	}
 	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") && strncmp(p, "[anon:", 6) &&
@@ -97,10 +98,8 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
 		       s->start);
 		return -ENOTSUP;
-	} else if (!strncmp(p, "/memfd:", 7)) {
-		pr_err("task %d: memfd mapping %s at %#lx is not supported yet", t->pid, p,
-		       s->start);
-		return -ENOTSUP;
+	} else if (!strncmp(p, "/memfd:", 7) && deleted) {
+		v->kind = VMA_KIND__VMA_MEMFD; /* checked to be one by memfd_dump_vma */
 	} else if (deleted) {
 		pr_err("task %d: mapping of deleted file %s at %#lx is not supported yet", t->pid,
 		       p, s->start);
@@ -229,7 +228,9 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		     (has_vmflag(f, "ac") ? CRYO_VMA_ACCOUNTED : 0) |
 		     (has_vmflag(f, "sl") ? CRYO_VMA_SEALED : 0);
 	/* a shared file mapping is writable only if its file was open for writing */
-	if (v->kind == VMA_KIND__VMA_FILE_SHARED && has_vmflag(f, "mw"))
+	if ((v->kind == VMA_KIND__VMA_FILE_SHARED ||
+	     (v->kind == VMA_KIND__VMA_MEMFD && (v->flags & MAP_SHARED))) &&
+	    has_vmflag(f, "mw"))
 		v->madvise |= CRYO_VMA_MAYWRITE;
 	if (has_vmflag(f, "lo")) {
 		v->has_locked = true;
@@ -238,8 +239,13 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	v->pgoff = s->pgoff;
 	if (s->path[0])
 		v->name = arena_strdup(&ctx->arena, s->path);
-	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
-	    v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
+	if (v->kind == VMA_KIND__VMA_MEMFD) {
+		/* one object for all its fds and mappings (files/memfd.c) */
+		ret = memfd_dump_vma(ctx, t, s->dev_major, s->dev_minor, s->ino, v);
+		if (ret)
+			return ret;
+	} else if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
+		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
 		const struct mapped_file *f;
 		struct mapping_id m = {.start = s->start,
 				       .end = s->end,
@@ -370,7 +376,7 @@ static int check_vmas(struct restore_task *t)
 			       t->pid, i, v->start, v->end);
 			return -EINVAL;
 		}
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_VVAR_VCLOCK ||
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD ||
 		    v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC) ||
 		    v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE)) {
@@ -498,6 +504,12 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 			if (!g)
 				return -ENOMEM;
 			t->vma_fd[i] = g->fd;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_MEMFD) {
+			/* the object the root made (files/memfd.c) */
+			if ((t->vma_fd[i] = memfd_vma_fd(ctx, v)) < 0)
+				return -EINVAL;
 			continue;
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)

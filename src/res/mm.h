@@ -29,7 +29,19 @@
 static inline bool vma_has_content(const Vma *v)
 {
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED ||
-	       v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+	       v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
+	       (v->kind == VMA_KIND__VMA_MEMFD && !(v->flags & MAP_SHARED));
+}
+/* A private mapping of a file (a memfd's too): its clean pages come from the file */
+static inline bool vma_private_file(const Vma *v)
+{
+	return v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
+	       (v->kind == VMA_KIND__VMA_MEMFD && !(v->flags & MAP_SHARED));
+}
+/* The kernel's own areas (vDSO, vvar) */
+static inline bool vma_special(const Vma *v)
+{
+	return v->kind >= VMA_KIND__VMA_VDSO && v->kind <= VMA_KIND__VMA_VVAR_VCLOCK;
 }
 /* Protection a VMA is mapped with, and filled under, before it gets its own */
 static inline uint32_t vma_map_prot(const Vma *v)

@@ -345,7 +345,7 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 {
 	static struct page_region vec[SCAN_VEC];
 	Vma *v = w->t->mm->vmas[vi];
-	bool private_file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+	bool private_file = vma_private_file(v);
 	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
 	uint64_t guard = w->no_guard ? 0 : PAGE_IS_GUARD;
 	/* a guard page is a marker in the page table, which the scan shows as "swapped" too:
@@ -553,8 +553,7 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		else if (vma_has_content(v))
 			ret = scan_vma(&w, pagemap_fd, i);
 		/* shared mappings: their data is in their objects, guards in their page tables */
-		if (!ret &&
-		    (v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED))
+		if (!ret && (v->flags & MAP_SHARED))
 			ret = scan_guards(&w, pagemap_fd, v);
 	}
 	if (!ret)

@@ -2,8 +2,9 @@
 #
 # A user dumping its own processes, without CAP_CHECKPOINT_RESTORE (so without
 # /proc/PID/map_files): cryo run as nobody on programs run as nobody. Programs: test programs
-# with private and shared file mappings (mem_file_private) and shared anonymous memory whose
-# data is not in the task's page tables (mem_shared_unmapped), and a real program, Debian's
+# with private and shared file mappings (mem_file_private), shared anonymous memory whose
+# data is not in the task's page tables (mem_shared_unmapped) and memfds held and mapped
+# (memfd_exec, which runs them with fexecve), and a real program, Debian's
 # python3 with its libraries and an mmap module buffer (shared anonymous memory).
 #  - dump -R by nobody: succeeds, the program runs on and passes its check;
 #  - dump by nobody, restore by root: the program comes back as nobody and passes;
@@ -126,12 +127,12 @@ non_root_own_case() {
 	NRO_DIR=$(mktemp -d /tmp/cryo-non-root-own.XXXXXX)
 	chmod 777 "$NRO_DIR"
 	cp "$CRYO" "$NRO_DIR/cryo"
-	for name in mem_file_private mem_shared_unmapped mem_anon; do
+	for name in mem_file_private mem_shared_unmapped mem_anon memfd_exec; do
 		cp "$BUILD/$name" "$NRO_DIR/$name"
 	done
-	chmod 755 "$NRO_DIR"/cryo "$NRO_DIR"/mem_*
+	chmod 755 "$NRO_DIR"/cryo "$NRO_DIR"/mem_* "$NRO_DIR"/memfd_*
 
-	for name in mem_file_private mem_shared_unmapped python; do
+	for name in mem_file_private mem_shared_unmapped memfd_exec python; do
 		[ -n "$REASON" ] && break
 		# left running: the dump by nobody succeeds, the program goes on and passes
 		pid=$(nro_start "$name" 0)

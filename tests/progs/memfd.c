@@ -4,8 +4,7 @@
  * link), with its size, data and seals (F_GET_SEALS), and the mapping must still be the same
  * object as the descriptor: a pwrite() shows in the mapping and a store to the mapping shows
  * in a pread(). A private mapping of it keeps its copy-on-write page. */
-// zt-run: gen2 xfail
-// (xfail: cryo refuses to dump memfd mappings so far)
+// zt-run: gen2
 #include "zt.h"
 
 #include <fcntl.h>
