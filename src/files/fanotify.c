@@ -112,14 +112,17 @@ static int open_object(const FanotifyMark *m)
 
 static void describe(const FanotifyMark *m, char *buf, size_t size)
 {
-	if (m->type == FANOTIFY_MARK_TYPE__FANOTIFY_MARK_INODE)
-		snprintf(buf, size, "mark on inode %" PRIu64 " of device %u:%u", m->ino,
-			 major((dev_t)m->dev), minor((dev_t)m->dev));
-	else if (m->type == FANOTIFY_MARK_TYPE__FANOTIFY_MARK_MOUNT)
+	char where[1200];
+
+	if (m->type == FANOTIFY_MARK_TYPE__FANOTIFY_MARK_MOUNT) {
 		snprintf(buf, size, "mark on mount %d", m->mnt_id);
+		return;
+	}
+	fsnotify_describe_dev(m->dev, where, sizeof(where));
+	if (m->type == FANOTIFY_MARK_TYPE__FANOTIFY_MARK_INODE)
+		snprintf(buf, size, "mark on inode %" PRIu64 " of %s", m->ino, where);
 	else
-		snprintf(buf, size, "mark on the file system of device %u:%u", major((dev_t)m->dev),
-			 minor((dev_t)m->dev));
+		snprintf(buf, size, "mark on the file system of %s", where);
 }
 
 /* one "fanotify ino:/mnt_id:/sdev:" line into m; -1: not a line cryo can read */
@@ -245,7 +248,7 @@ static int fanotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct
 	     line = strstr(line + 1, "\nfanotify ")) {
 		FanotifyMark *m = A_NEW(&ctx->arena, FanotifyMark, FANOTIFY_MARK);
 		const char *why;
-		char what[128];
+		char what[1400];
 		line++;
 		if (!m) {
 			ret = -ENOMEM;
@@ -318,7 +321,7 @@ static int fanotify_restore(struct restore_ctx *ctx, struct restore_task *t, con
 		const FanotifyMark *m = e->fanotify_marks[i];
 		unsigned base =
 		    FAN_MARK_ADD | (unsigned)mark_type_flag(m) | (m->mflags & FAN_MARK_EVICTABLE);
-		char what[128], opath[64];
+		char what[1400], opath[64];
 		int ofd = open_object(m), err = 0;
 
 		describe(m, what, sizeof(what));

@@ -125,3 +125,27 @@ int fsnotify_queued(struct dump_task *t, int fd, const char *what)
 	}
 	return n;
 }
+
+void fsnotify_describe_dev(uint64_t dev, char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192];
+
+	snprintf(buf, size, "device %u:%u", major((dev_t)dev), minor((dev_t)dev));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char mnt[1024], *sep, type[64];
+		if (sscanf(line, "%*d %*d %u:%u %*s %1023s", &maj, &min, mnt) != 3 ||
+		    makedev(maj, min) != (dev_t)dev)
+			continue;
+		/* the file system type follows the " - " separator */
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep + 3, "%63s", type) != 1)
+			snprintf(type, sizeof(type), "?");
+		snprintf(buf, size, "device %u:%u (%s, mounted at %s)", maj, min, type, mnt);
+		break;
+	}
+	fclose(f);
+}

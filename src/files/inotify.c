@@ -142,13 +142,14 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		}
 		int fd = fsnotify_open_inode(w->dev, w->ino, &w->handle, w->handle_type);
 		if (fd < 0) {
-			pr_errno(
-			    errno,
-			    "task %d: fd %d: inotify watch %d is on inode %" PRIu64
-			    " of device %u:%u, which cannot be reopened by its file handle (a "
-			    "file system without working file handles, or no mount of it here)",
-			    t->pid, fi->fd, w->wd, w->ino, major((dev_t)w->dev),
-			    minor((dev_t)w->dev));
+			int err = errno;
+			char where[1200];
+			fsnotify_describe_dev(w->dev, where, sizeof(where));
+			pr_errno(err,
+				 "task %d: fd %d: inotify watch %d is on inode %" PRIu64
+				 " of %s, which cannot be reopened by its file handle (a file "
+				 "system without working file handles, or no mount of it here)",
+				 t->pid, fi->fd, w->wd, w->ino, where);
 			ret = -ENOTSUP;
 			break;
 		}

@@ -91,6 +91,8 @@ int fsnotify_open_inode(uint64_t dev, uint64_t ino, const ProtobufCBinaryData *h
 			int32_t type);
 /* n bytes of hex text s into out; -1 if s is not that */
 int fsnotify_hex(const char *s, unsigned char *out, size_t n);
+/* "device M:m (TYPE, mounted at PATH)" for messages */
+void fsnotify_describe_dev(uint64_t dev, char *buf, size_t size);
 /* bytes of events queued in fd of task t (FIONREAD on a copy), or -errno (logged) */
 int fsnotify_queued(struct dump_task *t, int fd, const char *what);
 

@@ -6,6 +6,8 @@
 # pipes and FIFO, which cryo saves, are not named.
 # inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
 # naming the task, the fd and the bytes queued, and leave the test running with its events.
+# inotify-nohandle: a dump of inotify_nohandle (a watch on a file of /proc) must fail naming
+# the fd, the watch and the file system, and leave the test running with its watches.
 # fanotify-refused: a dump of fanotify_refused (a fanotify of the content class, another with an
 # event queued) must fail naming both fds and why, and leave the test running with its event.
 # restore-empty-message: a restore from a directory without images says so.
@@ -74,6 +76,35 @@ inotify_queued_case() {
 	report inotify-queued "$t0"
 }
 
+inotify_nohandle_case() {
+	local t0 msg ids
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/inotify-nohandle
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test inotify_nohandle; then
+		ids=$(sed -n 's/^zt: fd \([0-9]*\): watch \([0-9]*\) on \/proc$/\1 \2/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped an inotify watch on /proc"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$ids" ] || ids="? ?"
+		# shellcheck disable=SC2086
+		set -- $ids
+		grep -Eq "task $PID: fd $1: inotify watch $2 is on inode [0-9]+ of device [0-9]+:[0-9]+ \(proc, mounted at /proc\), which cannot be reopened by its file handle" <<<"$msg" ||
+			fail_step "the refusal does not name fd $1, watch $2 and /proc: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "inotify_nohandle $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report inotify-nohandle "$t0"
+}
+
 fanotify_refused_case() {
 	local t0 msg ids
 	t0=$(now)
@@ -138,6 +169,7 @@ dump_ancestor_case() {
 
 register_case files-refused files_refused_case
 register_case inotify-queued inotify_queued_case
+register_case inotify-nohandle inotify_nohandle_case
 register_case fanotify-refused fanotify_refused_case
 register_case restore-empty-message restore_empty_message_case
 register_case dump-ancestor dump_ancestor_case
