@@ -122,8 +122,9 @@ int main(int argc, char **argv)
 		      ts_ns(its.it_value) > 0 && ts_ns(its.it_value) <= PERIOD,
 		  "the loop's timer: %lld ns left, period %lld ns", (long long)ts_ns(its.it_value),
 		  (long long)ts_ns(its.it_interval));
-	/* ... and it still runs at its period: 5 more expirations take 100 ms, give or take
-	 * the scheduling of a loaded 2-core machine (5-60 ms late at most, never early) */
+	/* ... and it still runs at its period: 5 more expirations take 100 ms, never less
+	 * than 80 (the first may come at once); at most 1 s on a loaded 2-core machine (the
+	 * period itself was checked exactly above: this only catches a timer that stopped) */
 	int64_t a = now(CLOCK_MONOTONIC);
 	uint64_t more = 0;
 	while (more < 5) {
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
 		more += ticks;
 	}
 	int64_t took = now(CLOCK_MONOTONIC) - a;
-	zt_expect(took >= 4 * PERIOD && took <= 8 * PERIOD,
+	zt_expect(took >= 4 * PERIOD && took <= 50 * PERIOD,
 		  "5 more expirations of the 20 ms timer took %lld ms", (long long)(took / MS));
 	zt_expect((fcntl(loop, F_GETFD) & FD_CLOEXEC) != 0, "the loop's timer lost FD_CLOEXEC");
 
@@ -177,12 +178,14 @@ int main(int argc, char **argv)
 	l = left(absp);
 	zt_expect(l > 0 && l <= ABS_PERIOD, "the absolute timer has %lld ns left", (long long)l);
 
-	/* The real-time one: its absolute expiry kept (what is left is counted on the clock) */
+	/* The real-time one: its absolute expiry kept (what is left is counted on the clock:
+	 * between the expiry less the clock read after, and less the clock read before) */
+	int64_t rb = now(CLOCK_REALTIME);
 	l = left(cancel);
-	int64_t want = real_at - now(CLOCK_REALTIME);
-	zt_expect(l > want - 50 * MS && l < want + 50 * MS,
+	int64_t ra = now(CLOCK_REALTIME);
+	zt_expect(l >= real_at - ra - MS && l <= real_at - rb + MS,
 		  "the real-time timer has %lld ms left, expected %lld", (long long)(l / MS),
-		  (long long)(want / MS));
+		  (long long)((real_at - rb) / MS));
 	zt_expect(settime_flags(cancel) == (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
 		  "the real-time timer's flags are %#o", settime_flags(cancel));
 	zt_log("%d reads of the loop's timer, %llu expirations", reads, (unsigned long long)total);
