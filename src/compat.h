@@ -128,6 +128,15 @@ static inline int sys_pidfd_getfd(int pidfd, int fd)
 /* the kernel's O_LARGEFILE, which fanotify's event flags show (glibc's is 0 on 64-bit) */
 #define KERNEL_O_LARGEFILE 0100000
 
+/* pidfd_open flags: PIDFD_NONBLOCK (5.10) is O_NONBLOCK, PIDFD_THREAD (6.9) is O_EXCL; both
+ * show in the pidfd's file flags (fdinfo "flags:") */
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
 /* pidfd_send_signal (5.1) */
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "cryo/cryo.h"
 
 static void end_child(pid_t pid)
@@ -79,6 +81,27 @@ static pid_t traced_child(unsigned long opts, bool with_filter, int *err)
 	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
 		;
 	return pid;
+}
+
+/* fdinfo shows the locks of a description ("lock:" lines), which --file-locks reads */
+static int probe_fdinfo_lock(void)
+{
+	char path[64], buf[1024];
+	int fd = memfd_create("cryo-check-lock", MFD_CLOEXEC), ret = -ENOTSUP;
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (flock(fd, LOCK_EX) == 0 && read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0 &&
+	    strstr(buf, "lock:"))
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
+/* the audit login uid can be read and, as root, set again */
+static int probe_loginuid(void)
+{
+	return access("/proc/self/loginuid", R_OK | W_OK) == 0 ? 0 : -errno;
 }
 
 static int probe_seccomp_suspend(void)
@@ -210,10 +233,10 @@ static const struct feature {
     {"tun", NULL, "cryo does not dump tun devices yet"},
     {"tun_ns", NULL, "cryo does not dump tun devices yet"},
     {"userns", NULL, "cryo does not dump user namespaces yet"},
-    {"fdinfo_lock", NULL, "cryo does not dump file locks yet"},
+    {"fdinfo_lock", probe_fdinfo_lock},
     {"seccomp_suspend", probe_seccomp_suspend},
     {"seccomp_filters", probe_seccomp_filters},
-    {"loginuid", NULL, "cryo does not restore the audit login uid yet"},
+    {"loginuid", probe_loginuid},
     {"cgroupns", NULL, "cryo does not dump cgroup namespaces yet"},
     {"autofs", NULL, NO_MOUNTS},
     {"tcp_half_closed", NULL, "cryo does not dump TCP connections yet"},

@@ -538,14 +538,18 @@ static int forget_new_child_events(struct restore_ctx *ctx, struct restore_task 
 static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 {
 	int ret;
-	/* locks first: a seccomp filter or new credentials must not stand in the way; then
-	 * process-wide, seccomp with the threads (they inherit the filters they share with the
-	 * main thread), credentials of each thread last for it, the leader's after all others
-	 * (it makes the process-wide calls) */
-	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_procstate_remote(ctx, t)) ||
+	/* locks and leases first: a seccomp filter or new credentials must not stand in the
+	 * way; then process-wide, seccomp with the threads (they inherit the filters they share
+	 * with the main thread), the late descriptors once the threads exist (pidfds of them),
+	 * credentials of each thread last for it, the leader's after all others (it makes the
+	 * process-wide calls), then the owners of descriptions (the kernel keeps the setter's
+	 * uids with them) */
+	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_leases_remote(ctx, t)) ||
+	    (ret = restore_procstate_remote(ctx, t)) ||
 	    (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
-	    (ret = create_threads(ctx, t)) || (ret = restore_seccomp_finish(ctx, t)) ||
+	    (ret = create_threads(ctx, t)) || (ret = restore_files_late(ctx, t)) ||
+	    (ret = restore_seccomp_finish(ctx, t)) ||
 	    (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
@@ -557,8 +561,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	for (int k = t->nr_threads - 1; k >= 0; k--)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
-	if ((ret = restore_task_attrs_remote(ctx, t)) || (ret = restore_timers_remote(ctx, t)) ||
-	    (ret = restore_timerfds_remote(ctx, t)) ||
+	if ((ret = restore_owners_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||
+	    (ret = restore_timers_remote(ctx, t)) || (ret = restore_timerfds_remote(ctx, t)) ||
 	    (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;

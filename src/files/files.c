@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
@@ -20,9 +22,9 @@
  * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
  * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,  &fd_reg_ops,	&fd_dir_ops,
-    &fd_chr_ops,   &fd_pipe_ops, &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops,
-    &fd_timerfd_ops, &fd_inotify_ops, &fd_fanotify_ops,
+    &fd_memfd_ops, &fd_path_ops,    &fd_tty_ops,     &fd_reg_ops,      &fd_dir_ops,
+    &fd_chr_ops,   &fd_pipe_ops,    &fd_fifo_ops,    &fd_eventfd_ops,  &fd_signalfd_ops,
+    &fd_pidfd_ops, &fd_timerfd_ops, &fd_inotify_ops, &fd_fanotify_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -61,7 +63,23 @@ static const struct fd_ops *find_kind(const struct fd_info *fi)
  * then a name in them, not a path through /proc again (10,000 fds: half the time). */
 struct fd_dirs {
 	int fd, info;
+	int pidfd; /* of the task: cryo's own copies of its fds (pidfd_getfd) */
 };
+
+/* What a socket is, from cryo's own copy of it; left 0 (a socket of unknown family, refused
+ * by name) if the copy cannot be had. */
+static void read_socket_identity(const struct fd_dirs *dirs, struct fd_info *fi)
+{
+	int copy = dirs->pidfd < 0 ? -1 : sys_pidfd_getfd(dirs->pidfd, fi->fd);
+	socklen_t len = sizeof(int);
+	if (copy < 0)
+		return;
+	if (getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &fi->sk_family, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_TYPE, &fi->sk_type, &len) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_PROTOCOL, &fi->sk_protocol, &len) < 0)
+		fi->sk_family = fi->sk_type = fi->sk_protocol = 0;
+	close(copy);
+}
 
 static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
@@ -80,6 +98,8 @@ static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd
 	n = read_file_alloc_at(dirs->info, name, &fi->fdinfo);
 	if (n < 0)
 		return n == -ENOENT ? 1 : (int)n;
+	if (!strncmp(fi->link, "socket:", 7))
+		read_socket_identity(dirs, fi);
 	p = strstr(fi->fdinfo, "pos:");
 	fi->pos = p ? strtoull(p + 4, NULL, 10) : 0;
 	p = strstr(fi->fdinfo, "flags:");
@@ -130,6 +150,28 @@ static void refusals_report(pid_t pid, struct refusals *rs)
 	pr_err("%s: not supported yet", msg);
 }
 
+/* What any description may have besides its kind's state: an owner and signal (owner.c), a
+ * lease (res/leases.c), read from cryo's own copy of the fd. */
+static int desc_extras_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			    int task_pidfd, FdEntry *e)
+{
+	int copy, ret;
+
+	if (fi->flags & O_PATH)
+		return 0; /* it can have neither */
+	copy = task_pidfd < 0 ? -1 : sys_pidfd_getfd(task_pidfd, fi->fd);
+	if (copy < 0) {
+		ret = task_pidfd < 0 ? -EBADF : -errno;
+		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+		return ret;
+	}
+	ret = owner_dump(ctx, t, fi, copy, e);
+	if (!ret)
+		ret = lease_dump(ctx, t, fi, copy, e);
+	close(copy);
+	return ret;
+}
+
 static void fd_info_free(struct fd_info *fi)
 {
 	free(fi->fdinfo);
@@ -137,8 +179,8 @@ static void fd_info_free(struct fd_info *fi)
 }
 
 /* The descriptor fi by its kind (the caller frees fi). */
-static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, struct fd_info *fi,
-			struct refusals *rs)
+static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
+			struct fd_info *fi, struct refusals *rs)
 {
 	const struct fd_ops *k = find_kind(fi);
 	int fd = fi->fd, ret;
@@ -199,6 +241,8 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, struct fd_inf
 	if (!ret && !k->own_sharing)
 		ret = shared_note(ctx, t, fi, e);
 	if (!ret)
+		ret = desc_extras_dump(ctx, t, fi, dirs->pidfd, e);
+	if (!ret)
 		pr_info("task %d: fd %d is %s: %s flags %#o pos %lu", t->pid, fd, k->name, fi->link,
 			e->flags, e->pos);
 	return ret;
@@ -221,7 +265,7 @@ static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, const struct f
 	}
 	/* the locks held through it (fdinfo "lock:" lines), whatever its kind */
 	ret = locks ? locks_note(ctx, t, locks, fd, fi->fdinfo) : 0;
-	kind_ret = ret && ret != -ENOTSUP ? 0 : dump_fd_kind(ctx, t, fi, rs);
+	kind_ret = ret && ret != -ENOTSUP ? 0 : dump_fd_kind(ctx, t, dirs, fi, rs);
 	fd_info_free(fi);
 	/* a refusal does not hide an error */
 	return ret && ret != -ENOTSUP ? ret : kind_ret ? kind_ret : ret;
@@ -248,7 +292,8 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 	struct fd_dirs dirs = {.fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .info = -1};
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", t->pid);
 	dirs.info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirs.fd < 0 || dirs.info < 0) {
+	dirs.pidfd = sys_pidfd_open(t->pid);
+	if (dirs.fd < 0 || dirs.info < 0 || dirs.pidfd < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot open the descriptor directories of task %d", t->pid);
 	}
@@ -266,6 +311,8 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 		close(dirs.fd);
 	if (dirs.info >= 0)
 		close(dirs.info);
+	if (dirs.pidfd >= 0)
+		close(dirs.pidfd);
 	refusals_report(t->pid, &rs);
 	free(rs.r);
 	r = locks_walk_end(ctx, t, &locks);
@@ -282,8 +329,9 @@ int dump_files_finish(struct dump_ctx *ctx)
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
-	/* never create, truncate or take a terminal: the file is there as it was */
-	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_NOCTTY;
+	/* never create, truncate or take a terminal: the file is there as it was; O_ASYNC
+	 * comes in the remote phase, after the owner (owner.c) */
+	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC)) | O_NOCTTY;
 
 	if (!k) { /* validate refused it already */
 		child_fail(t, EINVAL, "fd %d: kind %d is unknown", e->fd, e->kind);
@@ -305,6 +353,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 {
 	for (size_t i = 0; i < t->files->n_fds; i++) {
 		FdEntry *e = t->files->fds[i];
+		if (files_entry_is_late(e))
+			continue; /* its number stays free until the remote phase (late.c) */
 		int src = shared_source(ctx, t, e);
 		if (src >= 0) {
 			if (dup2(src, e->fd) < 0) {

@@ -50,5 +50,12 @@ int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major
 int memfd_vma_fd(struct restore_ctx *ctx, const Vma *v);
 /* Image checks of a memfd mapping's own fields (img/validate.c) */
 int memfd_vma_validate(const char *img, const Vma *v);
+/* Remote phase, each task in the tree's order (remote calls; errors logged, negative errno):
+ * leases first, before its credentials (res/leases.c); the descriptors of late kinds
+ * (pidfds), once its threads exist (late.c); the owners and O_ASYNC of its descriptions,
+ * after its credentials (owner.c). */
+int restore_leases_remote(struct restore_ctx *ctx, struct restore_task *t);
+int restore_files_late(struct restore_ctx *ctx, struct restore_task *t);
+int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t);
 
 #endif

@@ -25,6 +25,9 @@ struct fd_info {
 	uint32_t flags; /* fdinfo's flags (O_CLOEXEC included) */
 	uint64_t pos;
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N (an epoll's may hold 1,000s of lines) */
+	/* a socket ("socket:[ino]"): SO_DOMAIN, SO_TYPE, SO_PROTOCOL of cryo's copy of it, for
+	 * the kinds to recognise their family by; sk_family 0 for anything else */
+	int sk_family, sk_type, sk_protocol;
 };
 
 struct fd_ops {
@@ -46,6 +49,12 @@ struct fd_ops {
 		       int flags);
 	/* Image checks of e (beyond what holds for every kind); refuse naming img. */
 	int (*validate)(const char *img, const Files *f, const FdEntry *e);
+	/* Built late (late.c), in the remote phase once every task and thread exists (a pidfd
+	 * of a task made after the holder): `restore` is not used; restore_late makes the
+	 * object in task t by remote calls and returns its descriptor number there, or a
+	 * negative errno after logging. Shared descriptions are copied by late.c. */
+	bool late;
+	long (*restore_late)(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
@@ -53,6 +62,7 @@ extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
 extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
+extern const struct fd_ops fd_pidfd_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -125,6 +135,29 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 int pipe_validate_common(const char *img, const FdEntry *e);
+
+/* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */
+/* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */
+int owner_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, int copy,
+	       FdEntry *e);
+int owner_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		   const FdEntry *e);
+int lease_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, int copy,
+	       FdEntry *e);
+int lease_validate(struct restore_ctx *ctx, const char *img, const FdEntry *e);
+/* The task of the dumped tree that is process `tid` (or, with thread, has thread `tid`);
+ * NULL if none (pidfd.c) */
+const struct dump_task *dump_tree_task_of(struct dump_ctx *ctx, pid_t tid, bool thread);
+/* Restore: is `id` a process (F_OWNER_PID), a thread (F_OWNER_TID) or a process group
+ * (F_OWNER_PGRP) of the images' tree? (owner.c) */
+bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type);
+/* ... and is it there when task t's late descriptors and owners are made: a thread other than
+ * a leader exists once its process was rebuilt, in the tree's order (owner.c) */
+bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid);
+int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+			const FdEntry *e);
+/* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
+bool files_entry_is_late(const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

@@ -122,15 +122,9 @@ static struct pipe_obj *table_get(struct dump_ctx *ctx, uint64_t dev, uint64_t i
 int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 	      bool fifo)
 {
-	const char *what = fifo ? "a FIFO" : "a pipe";
 	uint32_t acc = fi->flags & O_ACCMODE;
 	struct pipe_obj *o;
 
-	if (fi->flags & O_ASYNC) {
-		pr_err("task %d: fd %d is %s with signal-driven I/O (O_ASYNC): not supported yet",
-		       t->pid, fi->fd, what);
-		return -ENOTSUP;
-	}
 	if (!(o = table_get(ctx, fi->st.st_dev, fi->st.st_ino)))
 		return -ENOMEM;
 	if (!o->carrier) {

@@ -242,7 +242,8 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 			if (ret)
 				return ret;
 		}
-		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid)
+		/* late kinds copy their shared descriptions themselves (late.c) */
+		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid || files_entry_is_late(e))
 			continue;
 		struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
 		FdEntry *orig = NULL;

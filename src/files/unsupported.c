@@ -2,15 +2,12 @@
  * properly ("fd 3, 7 are pipes; fd 5 is an eventfd"). Supporting one is moving its line out
  * of here into a file of its own with dump and restore ops (see docs/design.md). The anon
  * inode names are those the kernel gives in the /proc/PID/fd link ("anon_inode:[eventfd]"). */
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "files/kind.h"
-
-static bool pidfd_recognise(const struct fd_info *fi)
-{
-	return !strncmp(fi->link, "anon_inode:[pidfd]", 18) || !strncmp(fi->link, "pidfd:", 6);
-}
 
 static bool blk_recognise(const struct fd_info *fi)
 {
@@ -27,17 +24,61 @@ static bool sock_file_recognise(const struct fd_info *fi)
 #define UNSUPPORTED_FN(id, one, many, fn)                                                          \
 	static const struct fd_ops k_##id = {.name = one, .names = many, .recognise = fn}
 
+/* sockets by family (files.c asked the kernel: fi->sk_*), each its own line so that one
+ * family can move out into a kind of its own; the last catches every other family */
+static bool sk_unix(const struct fd_info *fi)
+{
+	return fi->sk_family == AF_UNIX;
+}
+
+static bool sk_inet(const struct fd_info *fi)
+{
+	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
+}
+
+static bool sk_tcp(const struct fd_info *fi)
+{
+	return sk_inet(fi) && fi->sk_type == SOCK_STREAM;
+}
+
+static bool sk_udp(const struct fd_info *fi)
+{
+	return sk_inet(fi) && fi->sk_type == SOCK_DGRAM &&
+	       (fi->sk_protocol == IPPROTO_UDP || fi->sk_protocol == IPPROTO_UDPLITE);
+}
+
+static bool sk_inet_other(const struct fd_info *fi)
+{
+	return sk_inet(fi); /* raw, ICMP (ping), SCTP... */
+}
+
+static bool sk_netlink(const struct fd_info *fi)
+{
+	return fi->sk_family == AF_NETLINK;
+}
+
+static bool sk_packet(const struct fd_info *fi)
+{
+	return fi->sk_family == AF_PACKET;
+}
+
+UNSUPPORTED_FN(sk_unix, "a unix socket", "unix sockets", sk_unix);
+UNSUPPORTED_FN(sk_tcp, "a TCP socket", "TCP sockets", sk_tcp);
+UNSUPPORTED_FN(sk_udp, "a UDP socket", "UDP sockets", sk_udp);
+UNSUPPORTED_FN(sk_inet_other, "a raw or ICMP socket", "raw or ICMP sockets", sk_inet_other);
+UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
+UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
 UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
-UNSUPPORTED_FN(pidfd, "a pidfd", "pidfds", pidfd_recognise);
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_socket, &k_socket_file, &k_epoll,
-    &k_pidfd,  &k_userfaultfd, &k_io_uring, &k_blk,   NULL,
+    &k_sk_unix,	  &k_sk_tcp, &k_sk_udp,	     &k_sk_inet_other, &k_sk_netlink,
+    &k_sk_packet, &k_socket, &k_socket_file, &k_epoll,	       &k_userfaultfd,
+    &k_io_uring,  &k_blk,    NULL,
 };
 
 /* last: whatever no kind above took, named with its link text */

@@ -34,6 +34,7 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 			  const Files *f, const FdEntry *e, uint64_t max_fd)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
+	int ret;
 	if (e->fd < 0 || (uint64_t)e->fd >= max_fd)
 		return files_refuse(img, "fd %d: out of range (this cryo can open fds below %lu)",
 				    e->fd, max_fd);
@@ -61,7 +62,10 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 		pr_err("task %d: fd %d is a terminal: restore it with --shell-job", t->pid, e->fd);
 		return -EINVAL;
 	}
-	return k->validate(img, f, e);
+	if ((ret = k->validate(img, f, e)) || (ret = pidfd_validate_tree(ctx, t, img, e)) ||
+	    (ret = owner_validate(ctx, t, img, e)) || (ret = lease_validate(ctx, img, e)))
+		return ret;
+	return 0;
 }
 
 int files_validate(struct restore_ctx *ctx, struct restore_task *t)

@@ -5,7 +5,9 @@
  * without it, another process could write what the lock kept out (a database would lose a
  * committed row). With it, each lock is saved once and taken again by the restored task itself
  * (remote flock/fcntl calls, the same owner as before) before it runs; a lock someone else
- * took meanwhile fails the restore, naming it. Leases are refused in both cases. */
+ * took meanwhile fails the restore, naming it. Leases ("LEASE" lines) are refused without
+ * --file-locks too, and one being broken always; an active one is saved with its description
+ * (res/leases.c), not here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,8 +50,10 @@ static int parse_lock(const char *line, struct seen_lock *l, char *kind, size_t 
 		l->kind = LOCK_KIND__LOCK_POSIX;
 	else if (!strcmp(type, "OFDLCK"))
 		l->kind = LOCK_KIND__LOCK_OFD;
+	else if (!strcmp(type, "LEASE"))
+		return strcmp(mode, "ACTIVE") ? -EBUSY : 1; /* BREAKING, BREAKER: refused */
 	else
-		return -ENOTSUP; /* LEASE, DELEG...: not supported */
+		return -ENOTSUP; /* DELEG...: not supported */
 	if (strcmp(mode, "ADVISORY") || (strcmp(rw, "READ") && strcmp(rw, "WRITE")))
 		return -ENOTSUP;
 	l->write = !strcmp(rw, "WRITE");
@@ -93,13 +97,17 @@ int locks_note(struct dump_ctx *ctx, struct dump_task *t, struct lock_walk *w, i
 		if (end)
 			*end = '\0';
 		int r = parse_lock(l, &sl, kind, sizeof(kind));
-		if (r || !ctx->opts->file_locks) {
-			pr_err("task %d: fd %d holds a file lock (%s): %s", t->pid, sl.fd,
+		if (r < 0 || !ctx->opts->file_locks) {
+			pr_err("task %d: fd %d holds a file %s (%s): %s", t->pid, sl.fd,
+			       r == 1 || r == -EBUSY ? "lease" : "lock",
 			       l + 5 + strspn(l + 5, "\t 0123456789:"),
-			       r == -ENOTSUP || r == -EINVAL
+			       r == -EBUSY ? "a lease being broken cannot be saved"
+			       : r == -ENOTSUP || r == -EINVAL
 				   ? "this kind of lock is not supported yet"
 				   : "dump with --file-locks to save it");
 			w->refused++;
+		} else if (r == 1) {
+			/* an active lease: saved with its description (res/leases.c) */
 		} else if (!seen_before(t->pid, w->seen, w->n, &sl)) {
 			if (w->n == w->cap) {
 				size_t cap = w->cap ? 2 * w->cap : 8;

@@ -31,7 +31,7 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" "is an epoll" \
+		for want in "task $PID: fd [0-9]+, [0-9]+ are unix sockets" "is an epoll" \
 			"is a userfaultfd" "is an io_uring" \
 			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"

@@ -7,6 +7,10 @@
 #  refuse-namespaces  a process in network, UTS and IPC namespaces of its own
 #                     (tests/progs/ns_own.c): each namespace named
 #  refuse-mdwe        a process that denied itself W+X memory (tests/progs/mdwe_hold.c)
+#  refuse-leases      file leases (tests/progs/leases.c) dumped without --file-locks
+#  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
+#                     (F_SETOWN) outside the tree, a lease being broken
+#                     (tests/progs/pidfd_outside.c)
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -56,6 +60,20 @@ refuse_mdwe_case() {
 	refusal_case refuse-mdwe mdwe_hold "PR_SET_MDWE"
 }
 
+refuse_leases_case() {
+	refusal_case refuse-leases leases "fd 3 holds a file lease (LEASE.*READ" \
+		"fd 5 holds a file lease (LEASE.*WRITE" "--file-locks"
+}
+
+refuse_pidfd_case() {
+	refusal_case refuse-pidfd pidfd_outside "fd [0-9]* is a pidfd of process 1, which is not in the dumped tree" \
+		"fd [0-9]* is a pidfd of a process that has been reaped" \
+		"fd [0-9]*: its owner (F_SETOWN) is process 1, which is not in the dumped tree" \
+		"holds a file lease (LEASE  BREAKING.*a lease being broken cannot be saved"
+}
+
 register_case refuse-file-locks refuse_file_locks_case
+register_case refuse-leases refuse_leases_case
+register_case refuse-pidfd refuse_pidfd_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case
