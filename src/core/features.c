@@ -16,9 +16,11 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,6 +190,19 @@ static int probe_openat2(void)
 	return 0;
 }
 
+/* restored timerfds get their unread expirations back with TFD_IOC_SET_TICKS */
+static int probe_timerfd(void)
+{
+	uint64_t ticks = 1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), ret = 0;
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 static const char *kernel_uffd(void)
 {
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
@@ -236,7 +251,7 @@ static const struct feature {
      "will not work",
      kernel_dirty},
     {"aio_remap", NULL, "cryo does not dump AIO rings yet"},
-    {"timerfd", NULL, "cryo does not dump timerfd descriptors yet"},
+    {"timerfd", probe_timerfd},
     {"tun", NULL, "cryo does not dump tun devices yet"},
     {"tun_ns", NULL, "cryo does not dump tun devices yet"},
     {"userns", NULL, "cryo does not dump user namespaces yet"},

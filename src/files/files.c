@@ -22,8 +22,9 @@
  * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
  * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,	  &fd_reg_ops,	    &fd_dir_ops,   &fd_chr_ops,
-    &fd_pipe_ops,  &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops, &fd_epoll_ops,
+    &fd_memfd_ops, &fd_path_ops,    &fd_tty_ops,     &fd_reg_ops,      &fd_dir_ops,
+    &fd_chr_ops,   &fd_pipe_ops,    &fd_fifo_ops,    &fd_eventfd_ops,  &fd_signalfd_ops,
+    &fd_pidfd_ops, &fd_timerfd_ops, &fd_inotify_ops, &fd_fanotify_ops, &fd_epoll_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)

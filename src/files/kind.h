@@ -66,6 +66,7 @@ struct fd_ops {
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
 extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops, fd_epoll_ops;
+extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
@@ -94,6 +95,25 @@ int named_validate(const char *img, const Files *f, const FdEntry *e);
 /* ---- handle.c: reopen by file handle ---- */
 int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 int handle_open(struct restore_task *t, const FdEntry *e, int flags);
+/* A mount point of the file system on device dev (/proc/self/mountinfo), opened; -1 if none */
+int handle_mount_fd(dev_t dev);
+
+/* ---- fsnotify.c: what inotify and fanotify share ---- */
+#define FSNOTIFY_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
+/* the whole of a /proc file, NUL-terminated (malloc'd); NULL with errno */
+char *fsnotify_read_fdinfo(const char *path);
+/* fdinfo's "sdev:" (the kernel's encoding, major << 20 | minor) as stat() gives a device */
+uint64_t fsnotify_dev(unsigned long sdev);
+/* the inode ino of device dev, opened O_PATH by its file handle and checked to be that
+ * inode; -1 with errno */
+int fsnotify_open_inode(uint64_t dev, uint64_t ino, const ProtobufCBinaryData *handle,
+			int32_t type);
+/* n bytes of hex text s into out; -1 if s is not that */
+int fsnotify_hex(const char *s, unsigned char *out, size_t n);
+/* "device M:m (TYPE, mounted at PATH)" for messages */
+void fsnotify_describe_dev(uint64_t dev, char *buf, size_t size);
+/* bytes of events queued in fd of task t (FIONREAD on a copy), or -errno (logged) */
+int fsnotify_queued(struct dump_task *t, int fd, const char *what);
 
 /* ---- ghost.c: files deleted while open ---- */
 int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
