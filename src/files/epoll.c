@@ -198,9 +198,11 @@ static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, s
 	return -1;
 }
 
-/* Is the file at fd of the task ready for anything now (polled through a copy)? A signalfd
- * is ready for whoever polls it, by that one's signals: not for this question. */
-static bool ready_now(pid_t pid, int fd)
+/* Why the file at fd of the task will not be ready for anything when its epoll is filled
+ * (polled now through a copy), or NULL if it will be. A signalfd is ready by the signals of
+ * whoever polls it, and a restored task gets its pending signals in the remote phase; a
+ * timerfd is armed, and its expirations put back, in the remote phase. */
+static const char *not_ready(pid_t pid, int fd)
 {
 	char path[64], link[64];
 	ssize_t n;
@@ -210,10 +212,13 @@ static bool ready_now(pid_t pid, int fd)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return false;
+		return "a file that is gone";
 	link[n] = 0;
 	if (!strcmp(link, "anon_inode:[signalfd]"))
-		return false;
+		return "a signalfd, ready only once the task has its signals again, after the "
+		       "epolls are filled";
+	if (!strcmp(link, "anon_inode:[timerfd]"))
+		return "a timerfd, ready only once it is armed again, after the epolls are filled";
 	pidfd = sys_pidfd_open(pid);
 	if (pidfd >= 0)
 		copy = sys_pidfd_getfd(pidfd, fd);
@@ -224,7 +229,7 @@ static bool ready_now(pid_t pid, int fd)
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	return ready;
+	return ready ? NULL : "a file that is not ready now";
 }
 
 /* A read end of a pipe or FIFO (not ready: empty, with writers): the restore can make it
@@ -351,11 +356,11 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			ret = -ENOTSUP;
 			continue;
 		}
-		if (disarmed(l[i].events) && !ready_now(t->pid, src) && !pokable(t->pid, src)) {
+		const char *why = disarmed(l[i].events) ? not_ready(t->pid, src) : NULL;
+		if (why && !pokable(t->pid, src)) {
 			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
-			       "fired, on a file that is not ready now: cryo cannot make it fire "
-			       "again to disarm it",
-			       t->pid, fi->fd, l[i].fd);
+			       "fired, on %s: cryo cannot make it fire again to disarm it",
+			       t->pid, fi->fd, l[i].fd, why);
 			ret = -ENOTSUP;
 			continue;
 		}

@@ -5,8 +5,9 @@
 # them by kind and fd, per task, in one run, and leave the tree running and passing; its
 # pipes, FIFO, eventfd, signalfd and (empty) epoll, which cryo saves, are not named.
 # epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
-# holds its file; a fired one-shot on a signalfd read since; a pidfd) must fail naming the task, the
-# epoll and each target fd, and leave the tree running and passing.
+# holds its file; a fired one-shot on a signalfd read since, one on an expired timerfd; a
+# pidfd) must fail naming the task, the epoll and each target fd, and leave the tree running
+# and passing.
 # inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
 # naming the task, the fd and the bytes queued, and leave the test running with its events.
 # inotify-nohandle: a dump of inotify_nohandle (a watch on a file of /proc) must fail naming
@@ -51,7 +52,7 @@ files_refused_case() {
 }
 
 epoll_refused_case() {
-	local t0 msg ep tfd ofd pfd want
+	local t0 msg ep tfd ofd pfd tmfd want
 	t0=$(now)
 	REASON=
 	SHELL_JOB=
@@ -59,8 +60,8 @@ epoll_refused_case() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
 	if start_test epoll_refused; then
-		read -r ep tfd ofd pfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\)$/\1 \2 \3 \4/p' "$DIR/out.txt")
-		[ -n "$pfd" ] || fail_step "epoll_refused did not say its fds"
+		read -r ep tfd ofd pfd tmfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\), timerfd \([0-9]*\)$/\1 \2 \3 \4 \5/p' "$DIR/out.txt")
+		[ -n "$tmfd" ] || fail_step "epoll_refused did not say its fds"
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
 		msg=$(cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null)
 		if [ $RC = 0 ]; then
@@ -69,7 +70,8 @@ epoll_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) now holds another file, and the registered file is held by no fd of the task" \
-			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a file that is not ready now" \
+			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a signalfd, ready only once the task has its signals again" \
+			"task $PID: epoll fd $ep: target fd $tmfd is a one-shot registration that fired, on a timerfd, ready only once it is armed again" \
 			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done

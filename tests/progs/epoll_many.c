@@ -2,8 +2,11 @@
  * third one with a count; a chain of epolls nested four deep (the kernel's limit), the
  * outermost made first, so each is watched by one made before it; and a one-shot
  * registration on an epoll that fired (disarmed), the epoll it watches made after it: the
- * restore must fill that one first for the one-shot to fire again. After the restore the
- * registrations are listed as before and exactly the eventfds with a count are reported. */
+ * restore must fill that one first for the one-shot to fire again; the timers and watches
+ * of a loop: a timerfd that expired (unread), one that expires in an hour, an inotify watching
+ * the work directory. After the restore the
+ * registrations are listed as before, exactly the eventfds with a count are reported, the
+ * expired timer is, the hour one is not, and a file made in the directory is. */
 // zt-run: gen2
 #include "zt.h"
 
@@ -12,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define N 300
@@ -56,7 +62,8 @@ int main(int argc, char **argv)
 {
 	int big, chain[4], outer, inner, ev[N], ready;
 	struct epoll_event got[N + 1];
-	char *before[6];
+	char *before[7];
+	int loop, tf_done, tf_hour, ino;
 	uint64_t one = 1;
 
 	zt_init(argc, argv);
@@ -81,10 +88,28 @@ int main(int argc, char **argv)
 	add(outer, inner, EPOLLIN | EPOLLONESHOT, 20);
 	zt_check_sys(epoll_wait(outer, got, 1, 0) == 1 && got[0].data.u64 == 20, "fire outer");
 
+	/* a loop's timers and watches */
+	loop = epoll_create1(EPOLL_CLOEXEC);
+	tf_done = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	tf_hour = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ino = inotify_init1(IN_NONBLOCK);
+	zt_check_sys(loop >= 0 && tf_done >= 0 && tf_hour >= 0 && ino >= 0, "loop fds");
+	struct itimerspec soon = {.it_value = {0, 1000000}}, hour = {.it_value = {3600, 0}};
+	zt_check_sys(timerfd_settime(tf_done, 0, &soon, NULL) == 0 &&
+			 timerfd_settime(tf_hour, 0, &hour, NULL) == 0,
+		     "timerfd_settime");
+	zt_check_sys(inotify_add_watch(ino, ".", IN_CREATE) > 0, "inotify_add_watch");
+	usleep(20000);
+	add(loop, tf_done, EPOLLIN, 30);
+	add(loop, tf_hour, EPOLLIN, 31);
+	add(loop, ino, EPOLLIN, 40);
+	zt_check_sys(epoll_wait(loop, got, 4, 0) == 1 && got[0].data.u64 == 30, "the timer");
+
 	before[0] = regs(big);
 	for (int i = 0; i < 4; i++)
 		before[1 + i] = regs(chain[i]);
 	before[5] = regs(outer);
+	before[6] = regs(loop);
 	zt_check_sys(strstr(before[5], "events: 40000000") != NULL, "outer is disarmed");
 
 	zt_ready();
@@ -94,6 +119,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		zt_expect_same_text("chain", before[1 + i], regs(chain[i]));
 	zt_expect_same_text("outer", before[5], regs(outer));
+	zt_expect_same_text("loop", before[6], regs(loop));
 
 	int n = epoll_wait(big, got, N + 1, 0);
 	ready = 0;
@@ -115,5 +141,15 @@ int main(int argc, char **argv)
 		  "the chain does not report its ready end");
 	zt_expect(epoll_wait(outer, got, 2, 0) == 0, "the disarmed one-shot on inner fires");
 	zt_expect(epoll_wait(inner, got, 2, 0) == 1 && got[0].data.u64 == 21, "inner: not ready");
+	n = epoll_wait(loop, got, 4, 0);
+	zt_expect(n == 1 && got[0].data.u64 == 30, "loop: %d events (%llu), not the expired timer",
+		  n, n > 0 ? (unsigned long long)got[0].data.u64 : 0ull);
+	uint64_t ticks = 0;
+	zt_expect(read(tf_done, &ticks, 8) == 8 && ticks == 1, "timer ticks %llu",
+		  (unsigned long long)ticks);
+	int nf = open("made-after", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	zt_expect(nf >= 0, "create: %m");
+	n = epoll_wait(loop, got, 4, 0);
+	zt_expect(n == 1 && got[0].data.u64 == 40, "loop after a file was made: %d events", n);
 	zt_pass();
 }

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,8 +55,17 @@ int main(int argc, char **argv)
 	ev.events = EPOLLIN;
 	ev.data.u64 = 0x9d;
 	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, pfd, &ev) == 0, "add pidfd");
-	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d, pidfd %d", ep, p[0], q,
-	       pfd);
+	/* a one-shot that fired on a timer that expired (its expiration unread) */
+	int tf = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	struct itimerspec soon = {.it_value = {0, 1000000}};
+	zt_check_sys(tf >= 0 && timerfd_settime(tf, 0, &soon, NULL) == 0, "timerfd");
+	usleep(20000);
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.u64 = 0x7f;
+	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, tf, &ev) == 0, "add tf");
+	zt_check_sys(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x7f, "fire tf");
+	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d, pidfd %d, timerfd %d", ep,
+	       p[0], q, pfd, tf);
 
 	zt_ready();
 	zt_wait_for_check();
@@ -77,5 +87,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		exited += got[i].data.u64 == 0x9d;
 	zt_expect(exited == 1, "the pidfd does not report the child's exit");
+	uint64_t ticks = 0;
+	zt_expect(read(tf, &ticks, 8) == 8 && ticks == 1, "timerfd ticks %llu",
+		  (unsigned long long)ticks);
 	zt_pass();
 }
