@@ -3,6 +3,7 @@
  * and each semaphore's last user (sempid) made a task of the tree again. The rule of which
  * sets are saved, and what the three kinds share, are in sysvipc.c. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
@@ -23,7 +24,12 @@
 #include "res/sysvipc.h"
 
 /* The semaphore sets operated on since `since` (wall seconds): their ids, for a message */
-static int sets_used_since(time_t since, char *ids, size_t len)
+/* The sets operated on since `since` whose last operation on some semaphore was made by a task
+ * of the tree: only such a set can hold an undo adjustment of a task of the tree, unless
+ * processes outside it have operated on each of its semaphores since (then the tree's last
+ * operations do not show; a host's unrelated semaphores, a database's, must not make every
+ * threaded process of the tree undumpable). */
+static int sets_used_since(struct dump_ctx *ctx, time_t since, char *ids, size_t len)
 {
 	struct seminfo info;
 	union semun arg = {.buf = (struct semid_ds *)&info};
@@ -36,6 +42,13 @@ static int sets_used_since(time_t since, char *ids, size_t len)
 		arg.buf = &ds;
 		int id = semctl(idx, 0, SEM_STAT_ANY, arg);
 		if (id < 0 || ds.sem_otime < since)
+			continue;
+		bool ours = false;
+		for (unsigned long k = 0; k < ds.sem_nsems && !ours; k++) {
+			int pid = semctl(id, (int)k, GETPID);
+			ours = pid > 0 && sysv_tree_pid(ctx, pid);
+		}
+		if (!ours)
 			continue;
 		if (used + 16 < len)
 			used += (size_t)snprintf(ids + used, len - used, "%s%d", n ? ", " : "", id);
@@ -58,11 +71,11 @@ static time_t started_at(const struct dump_task *t)
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char ids[256];
-	(void)ctx;
 	/* kcmp compares the undo lists of two tasks; cryo never has one, so a task whose list
 	 * differs from cryo's has one. No interface shows its adjustments, and the kernel also
 	 * gives an empty list to every process that made a thread (CLONE_SYSVSEM). A list the
-	 * task made itself can only hold adjustments for sets operated on since it started */
+	 * task made itself can only hold adjustments for sets operated on since it started (by
+	 * a task of the tree, as far as the sets show: sets_used_since) */
 	for (int k = 0; k < t->nr_threads; k++) {
 		long r = syscall(SYS_kcmp, getpid(), t->threads[k].tid, KCMP_SYSVSEM, 0, 0);
 		if (r < 0) {
@@ -82,12 +95,12 @@ int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 			return -ENOTSUP;
 		}
 		/* a second of slack: the times are in whole seconds */
-		if (sets_used_since(started_at(t) - 2, ids, sizeof(ids))) {
+		if (sets_used_since(ctx, started_at(t) - 2, ids, sizeof(ids))) {
 			pr_err(
 			    "task %d (thread %d) has a System V semaphore undo list (semop with "
-			    "SEM_UNDO, or threads), and semaphore sets were operated on since it "
-			    "started (ids %s): the kernel does not show its undo adjustments, "
-			    "cryo cannot restore them",
+			    "SEM_UNDO, or threads), and semaphore sets were operated on by the tree "
+			    "since it started (ids %s): the kernel does not show its undo "
+			    "adjustments, cryo cannot restore them",
 			    t->pid, t->threads[k].tid, ids);
 			return -ENOTSUP;
 		}
