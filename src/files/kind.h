@@ -115,6 +115,11 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 int pipe_validate_common(const char *img, const FdEntry *e);
+/* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
+ * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes
+ * are back */
+int fifo_deleted_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int fifo_deleted_finish(struct restore_task *t, const FdEntry *e, int fd);
 
 /* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */
 /* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */

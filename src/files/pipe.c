@@ -652,7 +652,8 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	struct stat st;
 
 	if (e->kind == FD_KIND__FD_FIFO) {
-		fds[0] = fds[1] = named_open(ctx, root, e, O_RDWR | O_CLOEXEC);
+		fds[0] = fds[1] = e->fifo_deleted ? fifo_deleted_open(ctx, root, e)
+						  : named_open(ctx, root, e, O_RDWR | O_CLOEXEC);
 		if (fds[0] < 0)
 			return -1;
 		if (fstat(fds[0], &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -687,6 +688,8 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 			   e->pipe_data.len, e->pipe_id);
 		return -1;
 	}
+	if (e->fifo_deleted && fifo_deleted_finish(root, e, fds[0]))
+		return -1;
 	if (place(root, fds[0], g->fd, "a pipe"))
 		return -1;
 	if (e->kind == FD_KIND__FD_PIPE && place(root, fds[1], g->fd2, "a pipe"))
