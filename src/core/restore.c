@@ -646,6 +646,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->globals);
 	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->ptys);
 	free(ctx->memfds);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
