@@ -170,6 +170,16 @@ static bool tree_has(struct dump_ctx *ctx, pid_t pid)
 	return false;
 }
 
+/* a live task of the tree leads session sid (a zombie cannot take a terminal again) */
+static bool tree_has_leader(struct dump_ctx *ctx, pid_t sid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == sid)
+			return ctx->tasks[i].stat.sid == sid && ctx->tasks[i].stat.state != 'Z' &&
+			       ctx->tasks[i].stat.state != 'X';
+	return false;
+}
+
 static bool tree_has_group(struct dump_ctx *ctx, pid_t pgid, pid_t sid)
 {
 	for (int i = 0; i < ctx->nr_tasks; i++)
@@ -248,10 +258,10 @@ static int save_pair(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		pr_errno(-ret, "task %d: cannot read the foreground group of %s", t->pid, node);
 		goto out;
 	}
-	if (sid && !tree_has(ctx, sid)) {
+	if (sid && !tree_has_leader(ctx, sid)) {
 		pr_err("task %d: the pseudo-terminal %s (its master is fd %d) is the controlling "
-		       "terminal of session %d, whose leader is not in the tree: not supported "
-		       "yet",
+		       "terminal of session %d, whose leader is not a live task of the tree: not "
+		       "supported yet",
 		       t->pid, node, fi->fd, sid);
 		ret = -ENOTSUP;
 		goto out;
@@ -430,6 +440,19 @@ int pty_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 					    e->fd, e->pty_id);
 		g->desc = (FdEntry *)e;
 		g->desc_pid = t->pid;
+		/* the session and foreground group it names are the tree's */
+		struct restore_task *l =
+		    e->pty_session ? restore_find_task(ctx, e->pty_session) : NULL;
+		bool fg_ok = !e->pty_fg_pgrp;
+		for (int i = 0; l && !fg_ok && i < ctx->nr_tasks; i++)
+			fg_ok = !ctx->tasks[i].zombie &&
+				(pid_t)ctx->tasks[i].pst->pgid == e->pty_fg_pgrp &&
+				(pid_t)ctx->tasks[i].pst->sid == e->pty_session;
+		if (e->pty_session && (!l || l->zombie || (pid_t)l->pst->sid != l->pid || !fg_ok))
+			return files_refuse(img,
+					    "fd %d: session %d or foreground group %d of "
+					    "/dev/pts/%u is not the tree's",
+					    e->fd, e->pty_session, e->pty_fg_pgrp, e->pty_index);
 	}
 	/* every index once: two pairs cannot both be /dev/pts/N */
 	for (uint32_t i = 0; g->desc && i < ctx->nr_ptys; i++) {
