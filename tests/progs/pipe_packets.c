@@ -6,7 +6,10 @@
  * message, whole, its bytes as written; the fourth is read with room for 2 bytes only, and
  * the kernel drops the rest of it (a packet, not plain bytes). Then W, told to go on, writes
  * one more message and exits: R reads it alone, then end of file. The write end still has
- * O_DIRECT in W, the read end none. */
+ * O_DIRECT in W, the read end none.
+ *
+ * The same through a FIFO "q": R opens it for reading, W for writing and sets O_DIRECT on its
+ * end, then writes three messages of 20, 1 and 700 bytes: R reads them one by one. */
 // zt-run: gen2
 #include "zt.h"
 
@@ -16,13 +19,16 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const size_t sizes[] = {100, 1, 3000, 50, 7};
 #define NMSG (sizeof(sizes) / sizeof(sizes[0]))
+static const size_t qsizes[] = {20, 1, 700};
+#define NQ (sizeof(qsizes) / sizeof(qsizes[0]))
 
-static int pk[2], ctl[2];
+static int pk[2], ctl[2], qr, qw;
 
 /* message i's bytes: a pattern of its own, so that a message read in another's place shows */
 static char msg_byte(size_t i, size_t j)
@@ -53,12 +59,21 @@ static int w_main(void)
 {
 	char msg[3000], c;
 
-	close(pk[0]), close(ctl[1]);
+	close(pk[0]), close(ctl[1]), close(qr);
 	for (size_t i = 0; i < NMSG; i++) {
 		for (size_t j = 0; j < sizes[i]; j++)
 			msg[j] = msg_byte(i, j);
 		if (write(pk[1], msg, sizes[i]) != (ssize_t)sizes[i])
 			_exit(2);
+	}
+	qw = open("q", O_WRONLY);
+	if (qw < 0 || fcntl(qw, F_SETFL, O_DIRECT) < 0)
+		_exit(6);
+	for (size_t i = 0; i < NQ; i++) {
+		for (size_t j = 0; j < qsizes[i]; j++)
+			msg[j] = msg_byte(i + 10, j);
+		if (write(qw, msg, qsizes[i]) != (ssize_t)qsizes[i])
+			_exit(7);
 	}
 	/* the parent's go: then one more message, and the write end is closed */
 	if (read_wait(ctl[0], &c, 1) != 1 && read_wait(ctl[0], &c, 1) != 1)
@@ -78,16 +93,20 @@ int main(int argc, char **argv)
 
 	zt_init(argc, argv);
 	zt_check_sys(pipe2(pk, O_DIRECT) == 0 && pipe(ctl) == 0, "pipe2");
+	zt_check_sys(mkfifo("q", 0600) == 0 && (qr = open("q", O_RDONLY | O_NONBLOCK)) >= 0,
+		     "the FIFO q");
 	w = fork();
 	zt_check_sys(w >= 0, "fork");
 	if (w == 0)
 		w_main();
 	close(pk[1]), close(ctl[0]);
-	for (int i = 0; i < 500 && queued != 3158; i++) {
+	int qq = 0;
+	for (int i = 0; i < 500 && (queued != 3158 || qq != 721); i++) {
 		ioctl(pk[0], FIONREAD, &queued);
+		ioctl(qr, FIONREAD, &qq);
 		usleep(10000);
 	}
-	zt_check_sys(queued == 3158, "W's messages");
+	zt_check_sys(queued == 3158 && qq == 721, "W's messages");
 	zt_ready();
 	zt_wait_for_check();
 
@@ -105,6 +124,14 @@ int main(int argc, char **argv)
 	}
 	zt_expect(ioctl(pk[0], FIONREAD, &queued) == 0 && queued == 0,
 		  "%d bytes left after the messages", queued);
+	for (size_t i = 0; i < NQ; i++) {
+		ssize_t n = read_wait(qr, buf, sizeof(buf));
+		zt_expect(n == (ssize_t)qsizes[i] && msg_ok(buf, (size_t)n, i + 10),
+			  "FIFO message %zu: %zd bytes, not %zu (or its bytes differ)", i, n,
+			  qsizes[i]);
+	}
+	zt_expect(ioctl(qr, FIONREAD, &queued) == 0 && queued == 0, "%d bytes left in the FIFO",
+		  queued);
 	zt_expect(write(ctl[1], "g", 1) == 1, "write ctl: %m");
 	ssize_t n = read_wait(pk[0], buf, sizeof(buf));
 	zt_expect(n == 3 && !memcmp(buf, "end", 3), "the last message: %zd bytes", n);
