@@ -507,13 +507,28 @@ static int open_index(struct restore_task *root, const FdEntry *e)
 	return fd;
 }
 
+/* The node's owner and mode, through an O_PATH peer of master m */
+static int set_node(int m, const FdEntry *e)
+{
+	char self[64];
+	int peer = ioctl(m, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC), ret = 0;
+
+	if (peer < 0)
+		return -errno;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", peer);
+	if (fchownat(peer, "", e->pty_uid, e->pty_gid, AT_EMPTY_PATH) < 0 ||
+	    chmod(self, e->pty_mode) < 0)
+		ret = -errno;
+	close(peer);
+	return ret;
+}
+
 static int make_pair(struct restore_ctx *ctx, struct svc_file *g)
 {
 	struct restore_task *root = &ctx->tasks[0];
 	const FdEntry *e = g->desc;
 	const char *what = "unlock";
-	int m, unlock = 0, pkt = e->pty_packet, peer = -1, err = 0;
-	char self[64];
+	int m, unlock = 0, pkt, ret = 0;
 
 	if (!e) {
 		child_fail(root, EINVAL, "a pseudo-terminal pair has no master in the images");
@@ -521,22 +536,23 @@ static int make_pair(struct restore_ctx *ctx, struct svc_file *g)
 	}
 	if ((m = open_index(root, e)) < 0)
 		return -1;
+	/* packet mode after the settings: turning it on forgets the status changes they made */
+	pkt = e->pty_packet;
 	if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
-		err = errno;
-	else if ((err = -tty_settings_apply(m, e, true, &what)))
-		;
-	else if (what = "set packet mode on", ioctl(m, TIOCPKT, &pkt) < 0)
-		err = errno;
-	else if (what = "give its owner and mode to",
-		 (peer = ioctl(m, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC)) < 0 ||
-		     fchownat(peer, "", e->pty_uid, e->pty_gid, AT_EMPTY_PATH) < 0 ||
-		     (snprintf(self, sizeof(self), "/proc/self/fd/%d", peer),
-		      chmod(self, e->pty_mode) < 0))
-		err = errno;
-	if (peer >= 0)
-		close(peer);
-	if (err) {
-		child_fail(root, err, "cannot %s the pseudo-terminal /dev/pts/%u", what,
+		ret = -errno;
+	if (!ret)
+		ret = tty_settings_apply(m, e, true, &what);
+	if (!ret) {
+		what = "set packet mode on";
+		if (ioctl(m, TIOCPKT, &pkt) < 0)
+			ret = -errno;
+	}
+	if (!ret) {
+		what = "give its owner and mode to";
+		ret = set_node(m, e);
+	}
+	if (ret) {
+		child_fail(root, -ret, "cannot %s the pseudo-terminal /dev/pts/%u", what,
 			   e->pty_index);
 		close(m);
 		return -1;
