@@ -9,7 +9,8 @@
  * O_DIRECT in W, the read end none.
  *
  * The same through a FIFO "q": R opens it for reading, W for writing and sets O_DIRECT on its
- * end, then writes three messages of 20, 1 and 700 bytes: R reads them one by one. */
+ * end, then writes three messages of 20, 1 and 700 bytes, and R removes the name (both hold
+ * it: a rendezvous point no longer needed): after the check R reads them one by one. */
 // zt-run: gen2
 #include "zt.h"
 
@@ -106,7 +107,7 @@ int main(int argc, char **argv)
 		ioctl(qr, FIONREAD, &qq);
 		usleep(10000);
 	}
-	zt_check_sys(queued == 3158 && qq == 721, "W's messages");
+	zt_check_sys(queued == 3158 && qq == 721 && unlink("q") == 0, "W's messages");
 	zt_ready();
 	zt_wait_for_check();
 
