@@ -606,15 +606,6 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	return 0;
 }
 
-static int place(struct restore_task *t, int fd, int at, const char *what)
-{
-	if (fd < 0 || (fd != at && (dup2(fd, at) < 0 || close(fd) < 0))) {
-		child_fail(t, errno, "cannot place %s at fd %d", what, at);
-		return -1;
-	}
-	return 0;
-}
-
 /* The bytes back as they lay: each packet one write in packet mode (one buffer: a packet is
  * at most a page), plain bytes written without it. Validated to fit the pipe. */
 static int write_chunks(struct restore_task *root, const FdEntry *e, int fd)
@@ -690,9 +681,9 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	}
 	if (e->fifo_deleted && fifo_deleted_finish(root, e, fds[0]))
 		return -1;
-	if (place(root, fds[0], g->fd, "a pipe"))
+	if (restore_place_fd(root, fds[0], g->fd, "a pipe"))
 		return -1;
-	if (e->kind == FD_KIND__FD_PIPE && place(root, fds[1], g->fd2, "a pipe"))
+	if (e->kind == FD_KIND__FD_PIPE && restore_place_fd(root, fds[1], g->fd2, "a pipe"))
 		return -1;
 	return 0;
 }
@@ -727,6 +718,13 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		return -1;
 	}
 	return fd;
+}
+
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
+{
+	struct svc_file *g = global_of(ctx, e);
+	/* a FIFO's one service fd is open read-write */
+	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
 }
 
 int pipe_validate_common(const char *img, const FdEntry *e)

@@ -291,7 +291,7 @@ BAD = {
     "page_run.nr_pages": lambda v, c: [0, v + 1, 1 << 63],
     "pagemap.total_pages": lambda v, c: [v + 1, 0 if v else 1],
     "fd_entry.fd": lambda v, c: [neg(-1), 1 << 20, 1 << 30, 30000],
-    "fd_entry.kind": lambda v, c: [0, 6, 100],
+    "fd_entry.kind": lambda v, c: [0, 8, 100],
     "fd_entry.flags": lambda v, c: [v | 0x80000000, v | 3, U32],
     "fd_entry.pos": lambda v, c: [1 << 63, U64],
     "fd_entry.path": lambda v, c: [b"relative/file", b""],
@@ -308,6 +308,12 @@ BAD = {
     "fd_entry.pty_uid": lambda v, c: [U32],
     "fd_entry.pty_session": lambda v, c: [neg(-1), c["free_pid"], 4194305],
     "fd_entry.pty_fg_pgrp": lambda v, c: [neg(-1), c["free_pid"]],
+    "epoll_target.fd": lambda v, c: [neg(-1), 1 << 20, 1 << 30, 99999],
+    # an unknown bit, no bits at all, an armed mask without EPOLLERR|EPOLLHUP, exclusive
+    # with one-shot
+    "epoll_target.events": lambda v, c: [v | 0x08000000, 0, v & ~0x18 if v & 0x18 else v | 1,
+                                         0x50000019],
+    "epoll_target.src_fd": lambda v, c: [99999, neg(-1), 1 << 30],
     "ghost_file.id": lambda v, c: [1000, U32],
     "ghost_file.orig_path": lambda v, c: [b"relative", b""],
     "ghost_file.mode": lambda v, c: [0o040644, U32],
@@ -318,7 +324,7 @@ BAD = {
 DUPLICABLE = {
     "pstree.tasks", "pstree_task.threads", "task_core.threads", "task_core.sigactions",
     "task_core.posix_timers", "task_core.rlimits", "mm.vmas", "mm.prefork", "pagemap.runs",
-    "files.fds", "files.ghosts",
+    "files.fds", "files.ghosts", "fd_entry.epoll_targets",
 }
 
 # ---- mutations ------------------------------------------------------------------------------
