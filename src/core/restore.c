@@ -655,6 +655,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->globals);
 	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->ptys);
 	free(ctx->memfds);
 	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));

@@ -70,6 +70,7 @@ extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
+extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -147,6 +148,11 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
  * one), or -1 */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
+/* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
+ * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes
+ * are back */
+int fifo_deleted_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int fifo_deleted_finish(struct restore_task *t, const FdEntry *e, int fd);
 
 /* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */
 /* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */

@@ -76,6 +76,15 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 						 : VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	/* the ring of an AIO context (io_setup): the context is the kernel's, its requests in
+	 * flight cannot be seen from outside, and a new one gets a new ring (mremap could move
+	 * it to the old address): not done yet */
+	if (!strcmp(p, "/[aio] (deleted)") || !strcmp(p, "[aio]")) {
+		pr_err("task %d: mapping %#lx-%#lx is the ring of an AIO context (io_setup, "
+		       "context id %#lx): not supported yet",
+		       t->pid, s->start, s->end, s->start);
+		return -ENOTSUP;
+	}
 	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
 		       s->start, s->end, p);

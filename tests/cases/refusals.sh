@@ -11,6 +11,7 @@
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
+#  refuse-aio         an AIO context (io_setup), its ring named (tests/progs/aio_hold.c)
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -72,6 +73,11 @@ refuse_pidfd_case() {
 		"holds a file lease (LEASE  BREAKING.*a lease being broken cannot be saved"
 }
 
+refuse_aio_case() {
+	refusal_case refuse-aio aio_hold "is the ring of an AIO context (io_setup, context id 0x"
+}
+
+register_case refuse-aio refuse_aio_case
 register_case refuse-file-locks refuse_file_locks_case
 register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
