@@ -80,7 +80,7 @@ int named_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 int named_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags)
 {
 	int fd;
-	if (e->has_ghost && e->ghost >= 0)
+	if ((e->has_ghost && e->ghost >= 0) || e->has_ghost_id)
 		return ghost_open(ctx, t, e, flags);
 	if (e->has_handle)
 		return handle_open(t, e, flags);
