@@ -408,6 +408,12 @@ int dump_mm(struct dump_ctx *ctx, struct dump_task *t)
 	char orig[4096];
 	struct stat est;
 	if (stat(path, &est) == 0 && ghost_link_deleted(exe, &est, orig, sizeof(orig))) {
+		if (!strncmp(exe, "/memfd:", 7)) {
+			pr_err("task %d: its executable is the memfd %s (fexecve): not supported "
+			       "yet",
+			       t->pid, exe);
+			return -ENOTSUP;
+		}
 		if (!S_ISREG(est.st_mode) || est.st_nlink > 0) {
 			pr_err("task %d: its executable %s was deleted but has other names (hard "
 			       "links): not supported yet",
