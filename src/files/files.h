@@ -45,6 +45,8 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
 struct stat;
 int ghost_note(struct dump_ctx *ctx, struct dump_task *t, const struct stat *st,
 	       const char *orig_path, const char *src, uint32_t *id);
+/* Is there a ghost of the file dev:ino already (an fd of the tree, the executable)? */
+bool ghost_known(struct dump_ctx *ctx, uint64_t dev, uint64_t ino, uint32_t *id, uint64_t *size);
 /* Is link (a /proc link text of a file whose stat is st) a deleted file's? Its old path into
  * orig then. A file really named "x (deleted)", which is at its path, is not. */
 bool ghost_link_deleted(const char *link, const struct stat *st, char *orig, size_t len);

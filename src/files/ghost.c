@@ -250,6 +250,18 @@ int ghost_note(struct dump_ctx *ctx, struct dump_task *t, const struct stat *st,
 	return ret;
 }
 
+bool ghost_known(struct dump_ctx *ctx, uint64_t dev, uint64_t ino, uint32_t *id, uint64_t *size)
+{
+	struct dump_task *owner;
+	size_t idx;
+	GhostFile *g = ghost_find(ctx, dev, ino, &owner, &idx);
+	if (g) {
+		*id = g->id;
+		*size = g->size;
+	}
+	return g != NULL;
+}
+
 bool ghost_link_deleted(const char *link, const struct stat *st, char *orig, size_t len)
 {
 	size_t l = strlen(link), sl = strlen(" (deleted)");

@@ -13,6 +13,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -204,11 +205,27 @@ static int map_ghost(struct dump_ctx *ctx, struct dump_task *t, const struct sma
 	if (stat(link, &st) < 0) {
 		int err = errno;
 		bool closed = err == EPERM || err == EACCES;
+		uint64_t size;
+		/* without map_files, the device and inode of the maps: a file an fd of the tree
+		 * holds, or the executable, has its ghost already */
+		st = (struct stat){.st_dev = makedev(s->dev_major, s->dev_minor), .st_ino = s->ino};
+		if (closed && ghost_known(ctx, st.st_dev, st.st_ino, &id, &size) &&
+		    ghost_link_deleted(s->path, &st, orig, sizeof(orig))) {
+			v->path = arena_strdup(&ctx->arena, orig);
+			if (!v->path)
+				return -ENOMEM;
+			v->has_ghost_id = v->has_dev = v->has_ino = v->has_file_size = true;
+			v->ghost_id = id;
+			v->dev = st.st_dev, v->ino = st.st_ino, v->file_size = size;
+			return 0;
+		}
 		pr_errno(err,
 			 "task %d: mapping %#lx-%#lx of deleted file %s: cannot reach the file "
 			 "through %s%s",
 			 t->pid, s->start, s->end, s->path, link,
-			 closed ? " (it needs CAP_CHECKPOINT_RESTORE): not supported" : "");
+			 closed ? " (it needs CAP_CHECKPOINT_RESTORE), and no descriptor of the "
+				  "tree holds it: not supported"
+				: "");
 		return closed ? -ENOTSUP : -err;
 	}
 	if (!ghost_link_deleted(s->path, &st, orig, sizeof(orig)))
