@@ -28,6 +28,7 @@ struct thread_answers {
 	long tid_address_rv;
 	uint64_t clear_child_tid;
 	long cpuid; /* procstate.c: 1 unless CPUID faults for it */
+	long spec_ctrl[3]; /* attrs.c: PR_GET_SPECULATION_CTRL of each PR_SPEC_* */
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
 struct task_answers {

@@ -565,7 +565,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
 	if ((ret = restore_owners_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||
-	    (ret = restore_timers_remote(ctx, t)) || (ret = forget_new_child_events(ctx, t)) ||
+	    (ret = restore_timers_remote(ctx, t)) || (ret = restore_timerfds_remote(ctx, t)) ||
+	    (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++)

@@ -202,4 +202,8 @@ int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t);
 int restore_regs(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th);
 
+/* Child phase: fd (just opened; < 0: the open failed, errno says why) moved to number at;
+ * -1 after child_fail naming what. */
+int restore_place_fd(struct restore_task *t, int fd, int at, const char *what);
+
 #endif

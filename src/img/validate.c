@@ -5,6 +5,7 @@
  * Each refusal names the image file and the field, and returns -EINVAL. */
 #include <cpuid.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -263,7 +264,8 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 		const SeccompFilter *f = tc->seccomp_filters[i];
 		if (!f->insns.len || f->insns.len % 8 || f->insns.len / 8 > BPF_MAX_INSNS ||
 		    (f->has_flags && f->flags & ~2u /* SECCOMP_FILTER_FLAG_LOG */))
-			return refuse(img, "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
+			return refuse(img,
+				      "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
 				      "invalid",
 				      tid, i, f->insns.len, f->has_flags ? f->flags : 0);
 	}
@@ -274,6 +276,16 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 			      tc->comm, TASK_COMM_LEN - 1);
 	if (tc->has_timer_slack_ns && !tc->timer_slack_ns)
 		return refuse(img, "thread %d: timer_slack_ns 0", tid);
+	if (tc->n_spec_ctrl > 3)
+		return refuse(img, "thread %d: %zu speculation controls", tid, tc->n_spec_ctrl);
+	for (size_t w = 0; w < tc->n_spec_ctrl; w++) {
+		uint32_t v = tc->spec_ctrl[w], state = v & ~(uint32_t)PR_SPEC_PRCTL;
+		/* 0 (not controllable), or PR_SPEC_PRCTL with exactly one state */
+		if (v && (!(v & PR_SPEC_PRCTL) ||
+			  (state != PR_SPEC_ENABLE && state != PR_SPEC_DISABLE &&
+			   state != PR_SPEC_FORCE_DISABLE && state != PR_SPEC_DISABLE_NOEXEC)))
+			return refuse(img, "thread %d: speculation control %zu is %#x", tid, w, v);
+	}
 	if (tc->has_ioprio && (tc->ioprio < 0 || tc->ioprio >= 1 << 16 || tc->ioprio >> 13 > 3))
 		return refuse(img, "thread %d: ioprio %#x is invalid", tid, tc->ioprio);
 	if (tc->has_cpu_affinity) {
