@@ -523,6 +523,16 @@ const char *ghost_self_path(const struct restore_ctx *ctx, uint32_t id)
 	return r ? r->self : NULL;
 }
 
+/* The directories made above a ghost (the ends of their paths in path), deepest first */
+static void remove_parents(const char *path, const int *made, int n)
+{
+	char buf[4200];
+	while (n-- > 0) {
+		snprintf(buf, sizeof(buf), "%.*s", made[n], path);
+		rmdir(buf);
+	}
+}
+
 /* In the root, before it creates the tree: the ghost made at its old path (or beside it),
  * filled, given its owner, mode and times, held at its service fd (O_PATH: every holder opens
  * its own description through it), its name removed. */
@@ -534,11 +544,35 @@ int restore_ghost_global_child(struct restore_ctx *ctx, struct svc_file *sg)
 	struct stat pst;
 	int obj, hold;
 
-	snprintf(dir, sizeof(dir), "%s", g->orig_path);
-	const char *parent = dirname(dir);
-	bool dir_times = stat(parent, &pst) == 0;
-
+	/* the deepest directory above it that still exists: `rm -rf` may have removed its
+	 * parents too. Those are made again for the moment the ghost is built, so that it has
+	 * its old path (an fd, a cwd, a mapping of it reads "PATH (deleted)" as before), and
+	 * removed after it, deepest first. */
+	int made[64], nr_made = 0;
+	size_t last = (size_t)(strrchr(g->orig_path, '/') - g->orig_path), plen = last ? last : 1;
+	snprintf(dir, sizeof(dir), "%.*s", (int)plen, g->orig_path);
+	bool dir_times;
+	while (!(dir_times = stat(dir, &pst) == 0) && errno == ENOENT && plen > 1) {
+		char *up = strrchr(dir, '/');
+		plen = up > dir ? (size_t)(up - dir) : 1;
+		dir[plen] = 0;
+	}
 	snprintf(path, sizeof(path), "%s", g->orig_path);
+	for (size_t i = plen == 1 ? 1 : plen + 1; dir_times && i <= last; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = 0;
+		int r = nr_made < 64 ? mkdir(path, 0700) : -1;
+		int err = nr_made < 64 ? errno : ENAMETOOLONG;
+		path[i] = '/';
+		if (r < 0) {
+			child_fail(t, err, "cannot make the removed directory %.*s again for %s",
+				   (int)i, path, g->orig_path);
+			remove_parents(path, made, nr_made);
+			return -1;
+		}
+		made[nr_made++] = (int)i;
+	}
 	obj = create_at(ctx, t, g, path);
 	for (int i = 0; obj == -EEXIST && i < 100; i++) {
 		snprintf(path, sizeof(path), "%s.cryo-ghost-%d-%d", g->orig_path, sg->desc_pid, i);
@@ -546,11 +580,13 @@ int restore_ghost_global_child(struct restore_ctx *ctx, struct svc_file *sg)
 	}
 	if (obj < 0) {
 		child_fail(t, -obj, "cannot recreate deleted file %s", g->orig_path);
+		remove_parents(path, made, nr_made);
 		return -1;
 	}
 	if ((S_ISREG(g->mode) && write_content(ctx, t, g, obj)) || set_attrs(t, g, obj, path)) {
 		close(obj);
 		remove_name(t, g, path);
+		remove_parents(path, made, nr_made);
 		return -1;
 	}
 	/* opened again through the object itself: no name is looked up twice */
@@ -566,9 +602,10 @@ int restore_ghost_global_child(struct restore_ctx *ctx, struct svc_file *sg)
 		hold = placed;
 	}
 	remove_name(t, g, path);
+	remove_parents(path, made, nr_made);
 	if (dir_times) {
 		struct timespec ts[2] = {pst.st_atim, pst.st_mtim};
-		utimensat(AT_FDCWD, parent, ts, 0);
+		utimensat(AT_FDCWD, dir, ts, 0);
 	}
 	if (hold < 0) {
 		child_fail(t, err, "cannot hold recreated deleted file %s", path);

@@ -1,7 +1,8 @@
 /* Current and root directories removed while in use, as a shell or a build in a directory
  * that was `rm -rf`ed: the test (R) and its child A are in "wd", removed after A was forked
  * (two tasks, one removed directory: one ghost); child B is in a directory really named
- * "real (deleted)", which is not removed; child C chrooted into "jail", which R removed then.
+ * "real (deleted)", which is not removed; child C chrooted into "jail", which R removed then;
+ * child D is in "tree/a/b", and the whole of "tree" is removed (rm -rf).
  *
  * After the dump each checks its own directory as before: /proc/self/cwd (R, A, B) reads the
  * same text ("... (deleted)"), getcwd() fails with ENOENT (R, A, C) or gives B's path, fstat
@@ -21,8 +22,8 @@
 #include <unistd.h>
 
 struct report {
-	char problem[3][200]; /* A, B, C: empty when all is well */
-	volatile int done[3];
+	char problem[4][200]; /* A, B, C, D: empty when all is well */
+	volatile int done[4];
 	volatile ino_t r_ino; /* R's cwd inode, after the restore */
 	volatile int r_set;
 	volatile int chrooted, gone; /* C is in jail; wd and jail are removed */
@@ -89,7 +90,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_usr1};
 	struct timespec ts[2] = {{1200000000, 123456789}, {1250000000, 987654321}};
 	struct place r_was, was, now;
-	pid_t kids[3];
+	pid_t kids[4];
+	char top[4096];
 	sigset_t usr1;
 	int status;
 
@@ -145,6 +147,24 @@ int main(int argc, char **argv)
 		rep->done[2] = 1;
 		_exit(p[0] ? 1 : 0);
 	}
+	/* D: in tree/a/b, and the whole tree is removed (rm -rf) */
+	if (mkdir("tree", 0755) < 0 || mkdir("tree/a", 0755) < 0 || mkdir("tree/a/b", 0713) < 0 ||
+	    !getcwd(top, sizeof(top)))
+		zt_fail("mkdir tree: %m");
+	if ((kids[3] = fork()) == 0) {
+		char *p = rep->problem[3];
+		if (chdir("tree/a/b") < 0)
+			_exit(2);
+		while (!rep->gone)
+			usleep(1000);
+		take(&was);
+		wait_usr1();
+		check_removed(&was, true, p, 200, &now);
+		if (!p[0] && !strstr(now.link, "/tree/a/b (deleted)"))
+			snprintf(p, 200, "cwd %.100s", now.link);
+		rep->done[3] = 1;
+		_exit(p[0] ? 1 : 0);
+	}
 	if (chdir("wd") < 0)
 		zt_fail("chdir: %m");
 	/* A: in R's directory, a directory of its own (fork: no CLONE_FS) */
@@ -163,11 +183,12 @@ int main(int argc, char **argv)
 		rep->done[0] = 1;
 		_exit(p[0] ? 1 : 0);
 	}
-	if (kids[0] < 0 || kids[1] < 0 || kids[2] < 0)
+	if (kids[0] < 0 || kids[1] < 0 || kids[2] < 0 || kids[3] < 0)
 		zt_fail("fork: %m");
 	while (!rep->chrooted)
 		usleep(1000);
-	if (rmdir("../wd") < 0 || rmdir("../jail") < 0)
+	if (rmdir("../wd") < 0 || rmdir("../jail") < 0 || rmdir("../tree/a/b") < 0 ||
+	    rmdir("../tree/a") < 0 || rmdir("../tree") < 0)
 		zt_fail("rmdir: %m");
 	take(&r_was);
 	rep->gone = 1;
@@ -184,13 +205,18 @@ int main(int argc, char **argv)
 	stat(".", &st);
 	rep->r_ino = st.st_ino;
 	rep->r_set = 1;
-	for (int i = 0; i < 3; i++)
+	/* the directories made again above D's for the restore are gone again */
+	char gone[4200];
+	snprintf(gone, sizeof(gone), "%s/tree", top);
+	errno = 0;
+	zt_expect(access(gone, F_OK) < 0 && errno == ENOENT, "%s is there", gone);
+	for (int i = 0; i < 4; i++)
 		kill(kids[i], SIGUSR1);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		zt_expect(waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status),
-			  "child %c: lost", "ABC"[i]);
-		zt_expect(rep->done[i], "child %c never checked in", "ABC"[i]);
-		zt_expect(!rep->problem[i][0], "child %c: %s", "ABC"[i], rep -> problem[i]);
+			  "child %c: lost", "ABCD"[i]);
+		zt_expect(rep->done[i], "child %c never checked in", "ABCD"[i]);
+		zt_expect(!rep->problem[i][0], "child %c: %s", "ABCD"[i], rep -> problem[i]);
 	}
 	zt_pass();
 }
