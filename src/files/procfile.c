@@ -1,9 +1,10 @@
-/* Files of /proc/N/ where N is a process or thread of the tree (the task's own included): a
- * parent reading /proc/CHILD/status or /proc/CHILD/stat, a task holding /proc/self/maps or a
- * thread's /proc/PID/task/TID/stat. At restore N may not exist yet when the holder rebuilds
- * its descriptors in the child phase (a child, a later sibling, a thread other than a leader),
- * so such a descriptor is *late* (late.c): opened again in the holder's remote phase, once
- * every process of the tree and every thread of the tasks up to this one exist, by a remote
+/* Files of /proc/N/ where N is another process of the tree or a thread of the tree (its own
+ * too): a parent reading /proc/CHILD/status or /proc/CHILD/stat, a task holding a thread's
+ * /proc/PID/task/TID/stat. (The task's own other files, /proc/self/maps, are reopened by path
+ * in the child phase: its pid is its own from the start.) At restore N may not exist yet when the
+ * holder rebuilds its descriptors in the child phase (a child, a later sibling, a thread other than
+ * a leader), so such a descriptor is *late* (late.c): opened again in the holder's remote phase,
+ * once every process of the tree and every thread of the tasks up to this one exist, by a remote
  * openat of /proc/N/REL in the holder (its own view of /proc), then put at its position.
  * What it reads is made by the kernel at each read: nothing else to save. */
 #include <errno.h>
@@ -58,6 +59,11 @@ int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_inf
 		if (!thread)
 			tid = n;
 	}
+	/* the task's own (not of a thread other than its leader): it has its pid from its
+	 * creation on, so it is reopened by path in the child phase, as any file (an epoll may
+	 * watch it: /proc/self/mountinfo) */
+	if (o == t && !thread)
+		return 1;
 	/* a thread other than a leader is made in its process's remote phase, after the late
 	 * descriptors of the tasks before it (pidfd.c has the same rule) */
 	if (thread && o > t) {
