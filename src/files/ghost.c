@@ -17,7 +17,6 @@
  * description through /proc/self/fd of that service fd (mappings are mapped from one). */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
