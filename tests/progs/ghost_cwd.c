@@ -26,7 +26,7 @@ struct report {
 	volatile int done[4];
 	volatile ino_t r_ino; /* R's cwd inode, after the restore */
 	volatile int r_set;
-	volatile int chrooted, gone; /* C is in jail; wd and jail are removed */
+	volatile int chrooted, in_tree, gone; /* C is in jail, D in tree/a/b; they are removed */
 };
 static struct report *rep;
 static volatile sig_atomic_t woken;
@@ -155,6 +155,7 @@ int main(int argc, char **argv)
 		char *p = rep->problem[3];
 		if (chdir("tree/a/b") < 0)
 			_exit(2);
+		rep->in_tree = 1;
 		while (!rep->gone)
 			usleep(1000);
 		take(&was);
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
 	}
 	if (kids[0] < 0 || kids[1] < 0 || kids[2] < 0 || kids[3] < 0)
 		zt_fail("fork: %m");
-	while (!rep->chrooted)
+	while (!rep->chrooted || !rep->in_tree)
 		usleep(1000);
 	if (rmdir("../wd") < 0 || rmdir("../jail") < 0 || rmdir("../tree/a/b") < 0 ||
 	    rmdir("../tree/a") < 0 || rmdir("../tree") < 0)
