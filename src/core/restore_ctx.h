@@ -134,6 +134,11 @@ struct restore_ctx {
 	 * it has is the one it had */
 	const FdEntry *tty;
 	bool tty_own, tty_same;
+	/* res/sysvipc.c: ipc.img, and per object (segments, sets, queues in that order) whether
+	 * this restore made it (removed again if the restore fails) */
+	Ipc *ipc;
+	bool *sysv_made;
+	void **sysv_mem; /* per segment: cryo's attach of it, until every task has its own */
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */
