@@ -119,6 +119,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		if (g->kind == SVC_MEMFD && restore_memfd_global_child(ctx, g))
 			return -1;
+		if (g->kind == SVC_GHOST && restore_ghost_global_child(ctx, g))
+			return -1;
 	}
 	return 0;
 }

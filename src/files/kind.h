@@ -176,6 +176,12 @@ int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const c
 			const FdEntry *e);
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
+/* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */
+/* Dump: 0 (e filled), 1 (not such a file), or a negative errno after logging */
+int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+long procfile_restore_late(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int procfile_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		      const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
