@@ -271,6 +271,18 @@ static const struct fd_ops *late_kind_at(pid_t pid, int fd)
 	return k && k->late ? k : NULL;
 }
 
+/* A file of /proc of another task of the tree (procfile.c): made late too */
+static bool late_proc_file_at(struct dump_ctx *ctx, struct dump_task *t, int fd)
+{
+	char path[64], link[4096];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return procfile_is_late(ctx, t, link);
+}
+
 struct line_ref {
 	int fd, i;
 };
@@ -346,6 +358,16 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			       "mapping holds it): cryo cannot add it again",
 			       t->pid, fi->fd, l[i].fd, l[i].events,
 			       open_there ? "now holds another file" : "was closed");
+			ret = -ENOTSUP;
+			continue;
+		}
+		if (late_proc_file_at(ctx, t, src)) {
+			pr_err(
+			    "task %d: epoll fd %d: target fd %d is a file of /proc of another task "
+			    "of the tree, which the restore opens after the epolls are filled: "
+			    "cryo "
+			    "cannot add it again yet",
+			    t->pid, fi->fd, l[i].fd);
 			ret = -ENOTSUP;
 			continue;
 		}

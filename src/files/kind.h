@@ -179,6 +179,8 @@ bool files_entry_is_late(const FdEntry *e);
 /* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */
 /* Dump: 0 (e filled), 1 (not such a file), or a negative errno after logging */
 int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+/* Would a descriptor with this link text be a late /proc file of task t (not its own)? */
+bool procfile_is_late(struct dump_ctx *ctx, struct dump_task *t, const char *link);
 long procfile_restore_late(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int procfile_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
 		      const FdEntry *e);

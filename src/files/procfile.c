@@ -8,6 +8,7 @@
  * openat of /proc/N/REL in the holder (its own view of /proc), then put at its position.
  * What it reads is made by the kernel at each read: nothing else to save. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,29 +37,51 @@ static const struct dump_task *tree_task_of(struct dump_ctx *ctx, long n, bool *
 	return NULL;
 }
 
+/* Whose file of /proc is path: the task of the tree (o), the process or thread number n,
+ * the thread tid (n unless /proc/N/task/TID/), where REL starts (end). NULL: not a file of
+ * /proc/N/ of the tree. */
+static const struct dump_task *proc_target(struct dump_ctx *ctx, const char *path, long *n,
+					   long *tid, bool *thread, char **end)
+{
+	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
+		return NULL;
+	*n = strtol(path + 6, end, 10);
+	if ((**end && **end != '/') || *n > INT32_MAX)
+		return NULL;
+	const struct dump_task *o = tree_task_of(ctx, *n, thread);
+	if (!o)
+		return NULL; /* a process outside the tree: reopened by path, as any file */
+	/* /proc/PID/task/TID/...: that thread's */
+	*tid = *n;
+	if (!*thread && !strncmp(*end, "/task/", 6)) {
+		char *tend;
+		*tid = strtol(*end + 6, &tend, 10);
+		*thread = *tid != *n && *tid > 0 && (!*tend || *tend == '/');
+		if (!*thread)
+			*tid = *n;
+	}
+	return o;
+}
+
+bool procfile_is_late(struct dump_ctx *ctx, struct dump_task *t, const char *link)
+{
+	long n, tid;
+	bool thread = false;
+	char *end;
+	const struct dump_task *o = proc_target(ctx, link, &n, &tid, &thread, &end);
+	return o && (o != t || thread);
+}
+
 int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e)
 {
 	const char *path = fi->link;
 	char *end;
 	bool thread = false;
+	long n, tid;
+	const struct dump_task *o = proc_target(ctx, path, &n, &tid, &thread, &end);
 
-	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
-		return 1;
-	long n = strtol(path + 6, &end, 10);
-	if ((*end && *end != '/') || n > INT32_MAX)
-		return 1;
-	const struct dump_task *o = tree_task_of(ctx, n, &thread);
 	if (!o)
-		return 1; /* a process outside the tree: reopened by path, as any file */
-	/* /proc/PID/task/TID/...: that thread's */
-	long tid = n;
-	if (!thread && !strncmp(end, "/task/", 6)) {
-		char *tend;
-		tid = strtol(end + 6, &tend, 10);
-		thread = tid != n && tid > 0 && (!*tend || *tend == '/');
-		if (!thread)
-			tid = n;
-	}
+		return 1;
 	/* the task's own (not of a thread other than its leader): it has its pid from its
 	 * creation on, so it is reopened by path in the child phase, as any file (an epoll may
 	 * watch it: /proc/self/mountinfo) */

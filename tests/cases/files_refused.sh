@@ -54,7 +54,7 @@ files_refused_case() {
 }
 
 epoll_refused_case() {
-	local t0 msg ep tfd ofd pfd tmfd want
+	local t0 msg ep tfd ofd pfd tmfd mfd want
 	t0=$(now)
 	REASON=
 	SHELL_JOB=
@@ -62,8 +62,8 @@ epoll_refused_case() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
 	if start_test epoll_refused; then
-		read -r ep tfd ofd pfd tmfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\), timerfd \([0-9]*\)$/\1 \2 \3 \4 \5/p' "$DIR/out.txt")
-		[ -n "$tmfd" ] || fail_step "epoll_refused did not say its fds"
+		read -r ep tfd ofd pfd tmfd mfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\), timerfd \([0-9]*\), proc file \([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$DIR/out.txt")
+		[ -n "$mfd" ] || fail_step "epoll_refused did not say its fds"
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
 		msg=$(cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null)
 		if [ $RC = 0 ]; then
@@ -74,7 +74,8 @@ epoll_refused_case() {
 		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) now holds another file, and the registered file is held by no fd of the task" \
 			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a signalfd, ready only once the task has its signals again" \
 			"task $PID: epoll fd $ep: target fd $tmfd is a one-shot registration that fired, on a timerfd, ready only once it is armed again" \
-			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled"; do
+			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled" \
+			"task $PID: epoll fd $ep: target fd $mfd is a file of /proc of another task of the tree"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"

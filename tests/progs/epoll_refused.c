@@ -2,13 +2,16 @@
  * was closed while its file lives on only in a child (no fd of this task holds it), and a
  * one-shot one that fired on a signalfd whose signal was read since (disarmed, and nothing
  * can make it fire again at restore: a signalfd is ready by the signals of whoever polls it).
- * And a pidfd of the child: pidfds are made after the epolls are filled. All keep working:
+ * And a pidfd of the child, and the child's /proc/CHILD/mountinfo (which can be polled): both
+ * are made after the epolls are filled. All keep working:
  * after the refused dump the child's end is still reported under its data, and the one-shot
  * reports again once armed. */
 // zt-run: no-cryo
 #include "zt.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -55,6 +58,13 @@ int main(int argc, char **argv)
 	ev.events = EPOLLIN;
 	ev.data.u64 = 0x9d;
 	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, pfd, &ev) == 0, "add pidfd");
+	char mi[64];
+	snprintf(mi, sizeof(mi), "/proc/%d/mountinfo", child);
+	int mfd = open(mi, O_RDONLY | O_CLOEXEC);
+	zt_check_sys(mfd >= 0, "open /proc/CHILD/mountinfo");
+	ev.events = EPOLLPRI;
+	ev.data.u64 = 0x3f;
+	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, mfd, &ev) == 0, "add mountinfo");
 	/* a one-shot that fired on a timer that expired (its expiration unread) */
 	int tf = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	struct itimerspec soon = {.it_value = {0, 1000000}};
@@ -64,8 +74,9 @@ int main(int argc, char **argv)
 	ev.data.u64 = 0x7f;
 	zt_check_sys(epoll_ctl(ep, EPOLL_CTL_ADD, tf, &ev) == 0, "add tf");
 	zt_check_sys(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x7f, "fire tf");
-	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d, pidfd %d, timerfd %d", ep,
-	       p[0], q, pfd, tf);
+	zt_log("epoll fd %d, closed target fd %d, fired one-shot fd %d, pidfd %d, timerfd %d, "
+	       "proc file %d",
+	       ep, p[0], q, pfd, tf, mfd);
 
 	zt_ready();
 	zt_wait_for_check();
