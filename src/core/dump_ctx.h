@@ -108,6 +108,7 @@ struct dump_ctx {
 	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
 	struct desc_index *descs; /* files/shared.c: every open file description saved (arena) */
 	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
+	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

@@ -121,6 +121,9 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		return -1;
 	}
+	/* the unix sockets first, all in one pass: shared descriptions may be copies of them */
+	if (restore_unix_child(ctx))
+		return -1;
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_SHMEM &&

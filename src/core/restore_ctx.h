@@ -35,13 +35,14 @@ struct restore_helper {
 /* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
  * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
 struct svc_file {
-	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE, SVC_MEMFD } kind;
+	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE, SVC_MEMFD, SVC_UNIX } kind;
 	const char *path;    /* SVC_FILE */
 	int flags;	     /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
 	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
-	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier */
+	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier;
+			      * SVC_UNIX: the socket's entry (files/unix_sk_restore.c) */
 	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
 	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
 			      * read-only description of it, for shared read-only mappings, or -1 */
@@ -124,6 +125,8 @@ struct restore_ctx {
 	uint32_t nr_pipes;
 	int *memfds; /* files/memfd.c: per memfd id, its index in globals */
 	uint32_t nr_memfds;
+	int *unix_sks; /* files/unix_sk_restore.c: per unix socket id, its index in globals */
+	uint32_t nr_unix_sks;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal
