@@ -47,8 +47,7 @@ bool unix_mutual(UnixSk *const *sks, uint32_t n, const UnixSk *s)
 	if (s->state != UNIX_ST_CONNECTED || !s->has_peer || s->peer >= n || s->has_listener)
 		return false;
 	p = sks[s->peer];
-	return p->state == UNIX_ST_CONNECTED && p->has_peer && p->peer == s->id &&
-	       !p->has_listener;
+	return p->state == UNIX_ST_CONNECTED && p->has_peer && p->peer == s->id && !p->has_listener;
 }
 
 int unix_check_one(const UnixSk *s, char *why, size_t len)
@@ -83,8 +82,8 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 		return snprintf(why, len, "a peer that is there and gone"), -1;
 	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone)
 		return snprintf(why, len, "connected, to no peer"), -1;
-	if (s->state == UNIX_ST_LISTEN && (!is_conn(s->type) || !s->has_backlog ||
-					   s->backlog > UNIX_BACKLOG_MAX || !s->has_name))
+	if (s->state == UNIX_ST_LISTEN &&
+	    (!is_conn(s->type) || !s->has_backlog || s->backlog > UNIX_BACKLOG_MAX || !s->has_name))
 		return snprintf(why, len, "listening, but not a named stream with a backlog"), -1;
 	if (s->state != UNIX_ST_LISTEN && s->has_backlog)
 		return snprintf(why, len, "a backlog, but not listening"), -1;
@@ -106,8 +105,8 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 		if (m->has_from && (s->type != SOCK_DGRAM || m->from.len > UNIX_NAME_MAX))
 			return snprintf(why, len, "a message with an invalid sender"), -1;
 	}
-	if (s->n_queue && (s->state == UNIX_ST_LISTEN ||
-			   (is_conn(s->type) && s->state != UNIX_ST_CONNECTED)))
+	if (s->n_queue &&
+	    (s->state == UNIX_ST_LISTEN || (is_conn(s->type) && s->state != UNIX_ST_CONNECTED)))
 		return snprintf(why, len, "data queued on a socket that cannot receive"), -1;
 	return 0;
 }
@@ -118,7 +117,8 @@ static const UnixSk *named(UnixSk *const *sks, uint32_t n, const ProtobufCBinary
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (sks[i]->type == SOCK_DGRAM && sks[i]->has_name &&
-		    sks[i]->name.len == from->len && !memcmp(sks[i]->name.data, from->data, from->len))
+		    sks[i]->name.len == from->len &&
+		    !memcmp(sks[i]->name.data, from->data, from->len))
 			return sks[i];
 	(void)to;
 	return NULL;
@@ -140,20 +140,23 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 				       -1;
 			p = sks[s->peer];
 			if (p->type != s->type || p == s)
-				return snprintf(why, len, "its peer %u is not of its type", s->peer),
+				return snprintf(why, len, "its peer %u is not of its type",
+						s->peer),
 				       -1;
 		}
 		if (s->has_listener) {
 			const UnixSk *l = s->listener < n ? sks[s->listener] : NULL;
 			if (!l || l->state != UNIX_ST_LISTEN || l->type != s->type ||
 			    !same_name(l, s))
-				return snprintf(why, len, "accepted from %u, not a listening socket "
-							  "of its name",
+				return snprintf(why, len,
+						"accepted from %u, not a listening socket "
+						"of its name",
 						s->listener),
 				       -1;
 			if (!p || !p->has_peer || p->peer != s->id || p->has_listener)
-				return snprintf(why, len, "accepted, but its client is not "
-							  "connected to it alone"),
+				return snprintf(why, len,
+						"accepted, but its client is not "
+						"connected to it alone"),
 				       -1;
 		}
 		if (p && is_conn(s->type) && !s->has_listener && !p->has_listener &&
@@ -163,17 +166,18 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 			       -1;
 		if (p && !unix_mutual(sks, n, s) && !s->has_listener && !p->has_listener &&
 		    !p->has_name)
-			return snprintf(why, len, "connected to an unnamed socket (%u) connected "
-						  "elsewhere",
+			return snprintf(why, len,
+					"connected to an unnamed socket (%u) connected "
+					"elsewhere",
 					s->peer),
 			       -1;
 		/* a name is bound once; accepted sockets share their listener's */
 		for (uint32_t j = 0; j < i && s->has_name && !s->has_listener; j++)
 			if (!sks[j]->has_listener && same_name(sks[j], s))
-				return snprintf(why, len, "bound to %s, as socket %u is",
-						unix_name_str(s->name.data, s->name.len, nm,
-							      sizeof(nm)),
-						j),
+				return snprintf(
+					   why, len, "bound to %s, as socket %u is",
+					   unix_name_str(s->name.data, s->name.len, nm, sizeof(nm)),
+					   j),
 				       -1;
 		/* datagrams: who can send them again */
 		for (size_t q = 0; q < s->n_queue && s->type == SOCK_DGRAM; q++) {
@@ -181,25 +185,30 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 			bool from_named = m->has_from && m->from.len;
 			if (unix_mutual(sks, n, s) || s->peer_gone) {
 				if (from_named != (p && p->has_name) ||
-				    (from_named && (p->name.len != m->from.len ||
-						    memcmp(p->name.data, m->from.data, m->from.len))))
-					return snprintf(why, len, "a datagram from another socket "
-								  "than its peer is queued"),
+				    (from_named &&
+				     (p->name.len != m->from.len ||
+				      memcmp(p->name.data, m->from.data, m->from.len))))
+					return snprintf(why, len,
+							"a datagram from another socket "
+							"than its peer is queued"),
 					       -1;
 				continue;
 			}
 			if (!s->has_name)
-				return snprintf(why, len, "datagrams queued on an unnamed socket "
-							  "not connected to its sender"),
+				return snprintf(why, len,
+						"datagrams queued on an unnamed socket "
+						"not connected to its sender"),
 				       -1;
 			if (p && (!from_named || p->name.len != m->from.len ||
 				  memcmp(p->name.data, m->from.data, m->from.len)))
-				return snprintf(why, len, "a datagram from another socket than its "
-							  "peer is queued"),
+				return snprintf(why, len,
+						"a datagram from another socket than its "
+						"peer is queued"),
 				       -1;
 			if (from_named && !named(sks, n, &m->from, s))
-				return snprintf(why, len, "a datagram from %s, a socket not in the "
-							  "tree, is queued",
+				return snprintf(why, len,
+						"a datagram from %s, a socket not in the "
+						"tree, is queued",
 						unix_name_str(m->from.data, m->from.len, nm,
 							      sizeof(nm))),
 				       -1;

@@ -188,7 +188,7 @@ static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t 
 static void refuse_scm(pid_t pid, int fd, int scm)
 {
 	pr_err("task %d: fd %d: unix socket with %s in its queue: not supported yet", pid, fd,
-	       scm == SCM_RIGHTS	  ? "descriptors in flight (SCM_RIGHTS)"
+	       scm == SCM_RIGHTS	? "descriptors in flight (SCM_RIGHTS)"
 	       : scm == SCM_CREDENTIALS ? "credentials (SCM_CREDENTIALS)"
 					: "control messages");
 }
@@ -257,8 +257,8 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 			n = peek_at(sk, off, buf, cap, &from, &fromlen, &scm);
 		if (n < 0) {
 			ret = -errno;
-			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket", pid,
-				 fd);
+			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket",
+				 pid, fd);
 			break;
 		}
 		if (scm) {
@@ -296,8 +296,7 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 	return ret;
 }
 
-static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s,
-		      const SkOpts *o)
+static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, const SkOpts *o)
 {
 	int inq = 0;
 
@@ -624,8 +623,9 @@ static int unix_validate(const char *img, const Files *f, const FdEntry *e)
 	if (e->path || e->pos)
 		return files_refuse(img, "fd %d: a unix socket with a path or position", e->fd);
 	if (e->has_dup_of)
-		return e->unix_sk ? files_refuse(img, "fd %d: a copy of a unix socket with "
-						      "one of its own",
+		return e->unix_sk ? files_refuse(img,
+						 "fd %d: a copy of a unix socket with "
+						 "one of its own",
 						 e->fd)
 				  : 0;
 	if (!e->unix_sk)

@@ -183,7 +183,9 @@ static int clear_path(struct build *b, const UnixSk *s)
 	const char *path = (const char *)s->name.data;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : (child_fail(b->root, errno, "cannot look at %s", path), -1);
+		return errno == ENOENT
+			   ? 0
+			   : (child_fail(b->root, errno, "cannot look at %s", path), -1);
 	if (!S_ISSOCK(st.st_mode)) {
 		child_fail(b->root, EEXIST, "unix socket %s: a file that is no socket is there",
 			   nm(s, buf, sizeof(buf)));
@@ -375,9 +377,9 @@ static int write_queues(struct build *b)
 					via = sender_named(b, &m->from);
 				else if (!s->has_peer) {
 					if (b->anon < 0 &&
-					    (b->anon = high(b, socket(AF_UNIX,
-								      SOCK_DGRAM | SOCK_CLOEXEC,
-								      0))) < 0)
+					    (b->anon =
+						 high(b, socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+								0))) < 0)
 						return fail_sk(b, i, "make a sender");
 					via = b->anon;
 				}

@@ -73,16 +73,15 @@ UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_tcp,	  &k_sk_udp,  &k_sk_inet_other,
-    &k_sk_netlink,  &k_sk_packet, &k_socket,  &k_socket_file,
-    &k_timerfd,	    &k_epoll,	  &k_inotify, &k_fanotify,
-    &k_userfaultfd, &k_io_uring,  &k_blk,     NULL,
+    &k_sk_tcp,	&k_sk_udp,   &k_sk_inet_other, &k_sk_netlink, &k_sk_packet, &k_timerfd, &k_epoll,
+    &k_inotify, &k_fanotify, &k_userfaultfd,   &k_io_uring,   &k_blk,	    NULL,
 };
 
-/* last: whatever no kind above took, named with its link text */
+/* last: whatever no kind above took: a socket of a family no kind knows (after the socket
+ * kinds of files.c's table), and any other anonymous inode, named with its link text */
 static const struct fd_ops other_anon = {.name = "an anonymous inode",
 					 .names = "anonymous inodes",
 					 .link_prefix = "anon_inode:",
 					 .show_link = true};
 
-const struct fd_ops *const fd_catch_all[] = {&other_anon, NULL};
+const struct fd_ops *const fd_catch_all[] = {&k_socket, &k_socket_file, &other_anon, NULL};
