@@ -80,7 +80,7 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 		return snprintf(why, len, "a peer, but not connected"), -1;
 	if (s->has_peer && s->peer_gone)
 		return snprintf(why, len, "a peer that is there and gone"), -1;
-	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone)
+	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone && is_conn(s->type))
 		return snprintf(why, len, "connected, to no peer"), -1;
 	if (s->state == UNIX_ST_LISTEN &&
 	    (!is_conn(s->type) || !s->has_backlog || s->backlog > UNIX_BACKLOG_MAX || !s->has_name))

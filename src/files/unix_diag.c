@@ -64,8 +64,11 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 		s.vfs_ino = v->udiag_vfs_ino;
 		s.has_vfs = true;
 	}
-	if (tb[UNIX_DIAG_PEER] && mnl_attr_get_payload_len(tb[UNIX_DIAG_PEER]) >= 4)
+	if (tb[UNIX_DIAG_PEER] && mnl_attr_get_payload_len(tb[UNIX_DIAG_PEER]) >= 4) {
+		/* present with inode 0: the peer was closed (the socket still points to it) */
 		s.peer = mnl_attr_get_u32(tb[UNIX_DIAG_PEER]);
+		s.has_peer = true;
+	}
 	if (tb[UNIX_DIAG_ICONS])
 		s.nr_icons = mnl_attr_get_payload_len(tb[UNIX_DIAG_ICONS]) / sizeof(uint32_t);
 	if (tb[UNIX_DIAG_RQLEN] &&

@@ -9,7 +9,8 @@
 #define UNIX_NAME_MAX 108 /* sizeof(sun_path) */
 
 struct unix_diag_sk {
-	uint64_t ino, peer; /* peer 0: none (or it was closed) */
+	uint64_t ino, peer; /* peer 0: none, or (has_peer) it was closed */
+	bool has_peer;
 	uint32_t type, state, shutdown;
 	uint32_t rqueue, wqueue; /* a listener: connections waiting, its backlog */
 	uint32_t nr_icons;	 /* a listener: connections waiting */

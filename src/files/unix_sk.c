@@ -552,7 +552,9 @@ int unix_dump_finish(struct dump_ctx *ctx)
 	for (uint32_t i = 0; i < ut->nr_tree; i++) {
 		struct usk *u = ut->tree[i];
 		UnixSk *s = u->s;
-		if (u->d.state != UNIX_ST_CONNECTED)
+		/* a datagram socket another one connected to is "connected" too, without a
+		 * peer of its own */
+		if (u->d.state != UNIX_ST_CONNECTED || !u->d.has_peer)
 			continue;
 		if (!u->d.peer) {
 			s->peer_gone = s->has_peer_gone = true;
