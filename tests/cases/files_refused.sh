@@ -1,9 +1,9 @@
 # Messages of refused dumps and restores (sourced by tests/run.sh; uses its helpers).
 #
-# files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a timerfd, an
-# inotify, the child's /proc/PID/status held by the parent) must fail naming every one of
-# them by kind and fd, per task, in one run, and leave the tree running and passing; its
-# pipes and FIFO, which cryo saves, are not named.
+# files-refused: a dump of fd_zoo (netlink sockets, an epoll, a timerfd, an inotify, the
+# child's /proc/PID/status held by the parent) must fail naming every one of them by kind and
+# fd, per task, in one run, and leave the tree running and passing; its pipes, FIFO, unix
+# sockets, eventfd and signalfd, which cryo saves, are not named.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
 
@@ -25,15 +25,15 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are unix sockets" "is an epoll" \
+		for want in "task $PID: fd [0-9]+, [0-9]+ are netlink sockets" "is an epoll" \
 			"is a timerfd" "is an inotify" \
 			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		grep "Error" <<<"$msg" | grep -q "anon_inode" && fail_step "the refusal says anon_inode"
 		# supported kinds are not refused
-		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd)" <<<"$msg" &&
-			fail_step "the refusal names a pipe, FIFO, eventfd or signalfd"
+		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd|unix socket)" <<<"$msg" &&
+			fail_step "the refusal names a pipe, FIFO, eventfd, signalfd or unix socket"
 		alive "$PID" || fail_step "fd_zoo $PID gone after the failed dump"
 		[ -z "$REASON" ] && check
 	fi

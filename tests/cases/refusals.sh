@@ -11,6 +11,9 @@
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
+#  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
+#                     flight (SCM_RIGHTS) (tests/progs/unix_outside.c): the bytes queued and
+#                     the descriptor still there afterwards
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -65,6 +68,12 @@ refuse_leases_case() {
 		"fd 5 holds a file lease (LEASE.*WRITE" "--file-locks"
 }
 
+refuse_unix_case() {
+	refusal_case refuse-unix unix_outside \
+		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
+		"unix socket with descriptors in flight (SCM_RIGHTS) in its queue"
+}
+
 refuse_pidfd_case() {
 	refusal_case refuse-pidfd pidfd_outside "fd [0-9]* is a pidfd of process 1, which is not in the dumped tree" \
 		"fd [0-9]* is a pidfd of a process that has been reaped" \
@@ -75,5 +84,6 @@ refuse_pidfd_case() {
 register_case refuse-file-locks refuse_file_locks_case
 register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
+register_case refuse-unix refuse_unix_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case

@@ -140,7 +140,8 @@ static int s_main(void)
 		ssize_t n = recv_wait(dg, buf, sizeof(buf), &from, &flen);
 		zt_fill_pattern(want, sizes[i], 60 + i);
 		zt_tree_expect(s, n == (ssize_t)sizes[i] && !memcmp(buf, want, sizes[i]),
-			       "dg: datagram %d is %zd bytes, not %zu (or differs)", i, n, sizes[i]);
+			       "dg: datagram %d is %zd bytes, not %zu (or differs)", i, n,
+			       sizes[i]);
 		if (i < 2)
 			zt_tree_expect(s, flen == 0,
 				       "dg: datagram %d not from an unnamed socket (%u)", i, flen);
@@ -161,16 +162,16 @@ static int s_main(void)
 	p.fd = la;
 	if (zt_tree_expect(s, poll(&p, 1, 5000) == 1 && (c = accept(la, NULL, NULL)) >= 0,
 			   "la: no new client: %m")) {
-		zt_tree_expect(s, recv_wait(c, buf, sizeof(buf), NULL, NULL) == 3 &&
-				      !memcmp(buf, "abs", 3),
-			       "la: the new client's message");
+		zt_tree_expect(
+		    s, recv_wait(c, buf, sizeof(buf), NULL, NULL) == 3 && !memcmp(buf, "abs", 3),
+		    "la: the new client's message");
 		zt_tree_expect(s, send(c, "ok", 2, 0) == 2, "la: answer: %m");
 		close(c);
 	}
 	zt_tree_expect(s, name_is(rel, false, &ra, offsetof(struct sockaddr_un, sun_path) + 9),
 		       "rel: not named rel.sock");
-	zt_tree_expect(s, recv_wait(rel, buf, sizeof(buf), NULL, NULL) == 3 &&
-			      !memcmp(buf, "rel", 3),
+	zt_tree_expect(s,
+		       recv_wait(rel, buf, sizeof(buf), NULL, NULL) == 3 && !memcmp(buf, "rel", 3),
 		       "rel: nothing reached it by its path");
 	zt_tree_done(s);
 	return 0;
@@ -235,7 +236,8 @@ int main(int argc, char **argv)
 
 	len = path_addr(&a, "srv.sock");
 	zt_expect(name_is(rc, true, &a, len), "rc: its peer is not named srv.sock");
-	zt_expect(stat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) == 0640,
+	zt_expect(stat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		      (st.st_mode & 07777) == 0640,
 		  "srv.sock: mode %o", st.st_mode);
 	zt_fill_pattern(want, 11, 5);
 	zt_expect(read_full(rc, buf, 11) == 11 && !memcmp(buf, want, 11), "rc: S's 11 bytes");
@@ -269,7 +271,7 @@ int main(int argc, char **argv)
 	if (zt_tree_wait_done(S_S, 0)) {
 		status = 0;
 		zt_expect(zt_waitpid(srv, &status, 0) == srv && WIFEXITED(status) &&
-				  !WEXITSTATUS(status),
+			      !WEXITSTATUS(status),
 			  "S: exit status %#x", status);
 	}
 	for (const char *f = "srv.sock\0dg.sock\0nd.sock\0rel.sock\0"; *f; f += strlen(f) + 1) {

@@ -69,7 +69,8 @@ static int check_msgs(int slot, int fd, const char *what, const size_t *sizes, i
 {
 	for (int i = 0; i < n; i++) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t got = poll(&p, 1, 5000) == 1 ? recv(fd, buf, sizeof(buf), MSG_DONTWAIT) : -1;
+		ssize_t got =
+		    poll(&p, 1, 5000) == 1 ? recv(fd, buf, sizeof(buf), MSG_DONTWAIT) : -1;
 		zt_fill_pattern(want, sizes[i], base + i);
 		if (!zt_tree_expect(slot, got == (ssize_t)sizes[i] && !memcmp(buf, want, sizes[i]),
 				    "%s: message %d is %zd bytes, not %zu (or differs)", what, i,
@@ -178,15 +179,16 @@ int main(int argc, char **argv)
 	/* W's messages are in flight too before the dump may come */
 	for (int i = 0; i < 500; i++) {
 		int q = 0;
-		if (recv(sp[0], b, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && ioctl(st[0], FIONREAD, &q) == 0 &&
-		    q == ST_WR)
+		if (recv(sp[0], b, 1, MSG_PEEK | MSG_DONTWAIT) == 1 &&
+		    ioctl(st[0], FIONREAD, &q) == 0 && q == ST_WR)
 			break;
 		usleep(10000);
 	}
 	zt_ready();
 	zt_wait_for_check();
 
-	zt_expect(get_int(st[0], SO_SNDBUF) == 2 * v, "st: SO_SNDBUF %d", get_int(st[0], SO_SNDBUF));
+	zt_expect(get_int(st[0], SO_SNDBUF) == 2 * v, "st: SO_SNDBUF %d",
+		  get_int(st[0], SO_SNDBUF));
 	zt_expect(get_timeo_ms(st[0], SO_RCVTIMEO) == 2500, "st: SO_RCVTIMEO %ld ms",
 		  get_timeo_ms(st[0], SO_RCVTIMEO));
 	zt_expect(get_int(st[0], SO_PEEK_OFF) == 0, "st: SO_PEEK_OFF %d",
@@ -201,15 +203,16 @@ int main(int argc, char **argv)
 	struct sockaddr_un a;
 	socklen_t alen = sizeof(a);
 	zt_expect(getsockname(st[0], (struct sockaddr *)&a, &alen) == 0 &&
-			  alen == sizeof(sa_family_t),
+		      alen == sizeof(sa_family_t),
 		  "st: R's end has a name (%u bytes)", alen);
-	zt_expect(get_int(dg[0], SO_TYPE) == SOCK_DGRAM && get_int(sp[0], SO_TYPE) == SOCK_SEQPACKET,
+	zt_expect(get_int(dg[0], SO_TYPE) == SOCK_DGRAM &&
+		      get_int(sp[0], SO_TYPE) == SOCK_SEQPACKET,
 		  "types");
 
 	/* with SO_PEEK_OFF 0, a peek steps through the bytes */
 	zt_fill_pattern(want, ST_WR, 2);
 	zt_expect(recv(st[0], buf, 100, MSG_PEEK) == 100 && !memcmp(buf, want, 100) &&
-			  recv(st[0], buf, 100, MSG_PEEK) == 100 && !memcmp(buf, want + 100, 100),
+		      recv(st[0], buf, 100, MSG_PEEK) == 100 && !memcmp(buf, want + 100, 100),
 		  "st: peeks do not step");
 	zt_expect(read_full(st[0], buf, ST_WR) == ST_WR && !memcmp(buf, want, ST_WR),
 		  "st: the %d bytes from W differ", ST_WR);
@@ -227,13 +230,13 @@ int main(int argc, char **argv)
 	zt_expect(read_full(sh[0], b, 2) == 2 && !memcmp(b, "up", 2), "sh: nothing from W");
 	struct pollfd p = {.fd = dg[0], .events = POLLIN};
 	zt_expect(poll(&p, 1, 5000) == 1 && recv(dg[0], b, sizeof(b), 0) == 4 &&
-			  !memcmp(b, "dgok", 4),
+		      !memcmp(b, "dgok", 4),
 		  "dg: no answer from W");
 	zt_tree_collect();
 	if (zt_tree_wait_done(S_W, 0)) {
 		status = 0;
 		zt_expect(zt_waitpid(w, &status, 0) == w && WIFEXITED(status) &&
-				  !WEXITSTATUS(status),
+			      !WEXITSTATUS(status),
 			  "W: exit status %#x", status);
 	}
 	zt_pass();
