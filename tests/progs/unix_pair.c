@@ -9,6 +9,8 @@
  *   sh: stream, R sent "last" and shut its sending side down (SHUT_WR)
  *   op: an idle stream pair, R's end with SO_PASSCRED and SO_SNDTIMEO 1.5 s
  *   gone: R's end of a stream pair whose other end was closed after it sent "bye"
+ *   bs: a stream pair whose end 0 both R and W hold (one description, inherited), end 1 R
+ *       alone; R sent "to-both" on end 1
  *
  * After the check, every message is read and compared byte for byte, each datagram and
  * seqpacket message with its own length (boundaries kept), the queues are then empty, the
@@ -24,7 +26,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/kcmp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,7 +38,7 @@ enum { S_R, S_W, NS };
 #define ST_RW 60000
 #define ST_WR 5000
 
-static int st[2], dg[2], sp[2], sh[2], op[2], gone[2];
+static int st[2], dg[2], sp[2], sh[2], op[2], gone[2], bs[2];
 static char buf[ST_RW], want[ST_RW];
 static const size_t dg_rw[] = {1, 300, 4000}, dg_wr[] = {17, 2222};
 static const size_t sp_rw[] = {100, 7}, sp_wr[] = {999};
@@ -95,6 +99,7 @@ static int w_main(void)
 
 	zt_tree_child();
 	close(st[0]), close(dg[0]), close(sp[0]), close(sh[0]), close(op[0]), close(gone[0]);
+	close(bs[1]);
 	zt_fill_pattern(want, ST_WR, 2);
 	if (write(st[1], want, ST_WR) != ST_WR)
 		zt_tree_fail(s, "write st: %m");
@@ -118,6 +123,11 @@ static int w_main(void)
 	/* and the pair still works */
 	zt_tree_expect(s, send(st[1], "done", 4, MSG_NOSIGNAL) == 4, "st: answer: %m");
 	zt_tree_expect(s, send(dg[1], "dgok", 4, 0) == 4, "dg: answer: %m");
+	zt_tree_expect(s, read_full(bs[0], b, 7) == 7 && !memcmp(b, "to-both", 7),
+		       "bs: W did not get R's to-both");
+	zt_tree_expect(s, syscall(SYS_kcmp, getpid(), getppid(), KCMP_FILE, bs[0], bs[0]) == 0,
+		       "bs: end 0 of W and R are not one description");
+	zt_tree_expect(s, send(bs[0], "fromW", 5, 0) == 5, "bs: W cannot send: %m");
 	zt_tree_done(s);
 	return 0;
 }
@@ -153,7 +163,8 @@ int main(int argc, char **argv)
 			 socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0 &&
 			 socketpair(AF_UNIX, SOCK_STREAM, 0, sh) == 0 &&
 			 socketpair(AF_UNIX, SOCK_STREAM, 0, op) == 0 &&
-			 socketpair(AF_UNIX, SOCK_STREAM, 0, gone) == 0,
+			 socketpair(AF_UNIX, SOCK_STREAM, 0, gone) == 0 &&
+			 socketpair(AF_UNIX, SOCK_STREAM, 0, bs) == 0,
 		     "socketpair");
 	zt_check_sys(setsockopt(st[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == 0 &&
 			 setsockopt(st[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
@@ -174,6 +185,7 @@ int main(int argc, char **argv)
 	send_msgs(dg[0], dg_rw, 3, 10);
 	send_msgs(sp[0], sp_rw, 2, 30);
 	zt_check_sys(send(sh[0], "last", 4, 0) == 4 && shutdown(sh[0], SHUT_WR) == 0, "sh");
+	zt_check_sys(send(bs[1], "to-both", 7, 0) == 7, "bs");
 	zt_tree_ready(S_R, "R");
 	zt_tree_wait_ready();
 	/* W's messages are in flight too before the dump may come */
@@ -232,6 +244,7 @@ int main(int argc, char **argv)
 	zt_expect(poll(&p, 1, 5000) == 1 && recv(dg[0], b, sizeof(b), 0) == 4 &&
 		      !memcmp(b, "dgok", 4),
 		  "dg: no answer from W");
+	zt_expect(read_full(bs[1], b, 5) == 5 && !memcmp(b, "fromW", 5), "bs: nothing from W");
 	zt_tree_collect();
 	if (zt_tree_wait_done(S_W, 0)) {
 		status = 0;
