@@ -423,9 +423,10 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		s->has_backlog = true;
 		s->backlog = u->d.wqueue;
 		if (u->d.nr_icons || u->d.rqueue) {
-			pr_err("task %d: fd %d: listening unix socket with %u connections not yet "
-			       "accepted: not supported yet",
-			       t->pid, fi->fd, u->d.nr_icons ? u->d.nr_icons : u->d.rqueue);
+			uint32_t nr = u->d.nr_icons ? u->d.nr_icons : u->d.rqueue;
+			pr_err("task %d: fd %d: listening unix socket with %u connection%s not "
+			       "yet accepted: not supported yet",
+			       t->pid, fi->fd, nr, nr == 1 ? "" : "s");
 			return -ENOTSUP;
 		}
 	}
@@ -557,6 +558,23 @@ int unix_dump_finish(struct dump_ctx *ctx)
 		if (u->d.state != UNIX_ST_CONNECTED || !u->d.has_peer)
 			continue;
 		if (!u->d.peer) {
+			/* a peer without an inode: closed (a stream's survivor is shut down
+			 * both ways and has nothing in flight), or a connection no one
+			 * accepted yet (its client is neither) */
+			if (u->d.type != SOCK_DGRAM &&
+			    (u->d.shutdown != (UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN) ||
+			     u->d.wqueue)) {
+				char nm[UNIX_NAME_MAX * 4 + 8];
+				pr_err("task %d: fd %d: unix socket %s (socket:[%lu]) is connected "
+				       "to a listening socket that did not accept it yet: not "
+				       "supported yet",
+				       u->pid, u->fd,
+				       unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm,
+						     sizeof(nm)),
+				       (unsigned long)u->d.ino);
+				ret = -ENOTSUP;
+				continue;
+			}
 			s->peer_gone = s->has_peer_gone = true;
 			continue;
 		}

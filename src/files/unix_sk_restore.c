@@ -213,6 +213,29 @@ static int clear_path(struct build *b, const UnixSk *s)
 	return 0;
 }
 
+/* The socket file bind made: its owner and mode as dumped, through a descriptor of that very
+ * file (never following a link someone put in its place). */
+static int file_attrs(struct build *b, const UnixSk *s, const char *path)
+{
+	char proc[64];
+	struct stat st;
+	int fd, ret = -1;
+
+	errno = 0;
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    fchownat(fd, "", s->file_uid, s->file_gid, AT_EMPTY_PATH) == 0 &&
+	    chmod(proc, s->file_mode) == 0)
+		ret = 0;
+	else
+		child_fail(b->root, errno ? errno : EEXIST,
+			   "cannot give the socket file %s its owner and mode", path);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static int bind_one(struct build *b, const UnixSk *s, int fd)
 {
 	char buf[UNIX_NAME_MAX * 4 + 8];
@@ -242,13 +265,8 @@ static int bind_one(struct build *b, const UnixSk *s, int fd)
 		ret = -1;
 		goto out;
 	}
-	if (s->name.data[0] && s->has_file_mode &&
-	    (lchown(a.sun_path, s->file_uid, s->file_gid) < 0 ||
-	     fchmodat(AT_FDCWD, a.sun_path, s->file_mode, 0) < 0)) {
-		child_fail(b->root, errno, "cannot give the socket file %s its owner and mode",
-			   a.sun_path);
+	if (s->name.data[0] && s->has_file_mode && file_attrs(b, s, a.sun_path))
 		ret = -1;
-	}
 out:
 	if (here >= 0) {
 		if (fchdir(here) < 0 && !ret) {

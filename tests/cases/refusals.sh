@@ -12,8 +12,9 @@
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
-#                     flight (SCM_RIGHTS) (tests/progs/unix_outside.c): the bytes queued and
-#                     the descriptor still there afterwards
+#                     flight (SCM_RIGHTS), a connection not accepted yet and its listener
+#                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
+#                     connection still there afterwards
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -71,7 +72,9 @@ refuse_leases_case() {
 refuse_unix_case() {
 	refusal_case refuse-unix unix_outside \
 		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
-		"unix socket with descriptors in flight (SCM_RIGHTS) in its queue"
+		"unix socket with descriptors in flight (SCM_RIGHTS) in its queue" \
+		"listening unix socket with 1 connection not yet accepted" \
+		"is connected to a listening socket that did not accept it yet"
 }
 
 refuse_pidfd_case() {

@@ -3,6 +3,7 @@
  *   out: a stream pair whose other end a process outside the tree holds (a grandchild left
  *        to the reaper: an echo helper), with 6 bytes from it queued
  *   scm: a datagram pair with a descriptor (a pipe's write end) in flight (SCM_RIGHTS)
+ *   pl: a listening socket (abstract name) with a connection from pc not accepted yet
  *
  * After the check (the dumps were refused): the 6 bytes are still there, the helper still
  * echoes, the descriptor in flight arrives and is that pipe. */
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +83,14 @@ int main(int argc, char **argv)
 	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
 	zt_check_sys(sendmsg(scm[0], &mh, 0) == 2, "sendmsg SCM_RIGHTS");
 	close(pp[1]);
+	struct sockaddr_un la = {.sun_family = AF_UNIX};
+	int ln = snprintf(la.sun_path + 1, sizeof(la.sun_path) - 1, "zt-unix-outside-%d", getpid());
+	socklen_t llen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + ln);
+	int pl = socket(AF_UNIX, SOCK_STREAM, 0), pc = socket(AF_UNIX, SOCK_STREAM, 0);
+	zt_check_sys(pl >= 0 && pc >= 0 && bind(pl, (struct sockaddr *)&la, llen) == 0 &&
+			 listen(pl, 2) == 0 && connect(pc, (struct sockaddr *)&la, llen) == 0 &&
+			 send(pc, "pending", 7, 0) == 7,
+		     "pending connection");
 
 	zt_ready();
 	zt_wait_for_check();
@@ -102,6 +113,9 @@ int main(int argc, char **argv)
 	zt_expect(got_fd >= 0 && write(got_fd, "p", 1) == 1 && read(pp[0], buf, 1) == 1 &&
 		      buf[0] == 'p',
 		  "scm: the descriptor in flight is not the pipe");
+	int ac = accept4(pl, NULL, NULL, SOCK_NONBLOCK);
+	zt_expect(ac >= 0 && recv(ac, buf, sizeof(buf), 0) == 7 && !memcmp(buf, "pending", 7),
+		  "pl: the pending connection or its bytes are gone: %m");
 	if (hpid > 0)
 		kill(hpid, SIGKILL);
 	zt_pass();
