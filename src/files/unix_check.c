@@ -76,6 +76,15 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 	}
 	if (s->has_file_mode && s->file_mode > 07777)
 		return snprintf(why, len, "file mode %#o is invalid", s->file_mode), -1;
+	if (s->has_ext_peer) {
+		const uint8_t *d = s->ext_peer.data;
+		size_t l = s->ext_peer.len;
+		if (s->type != SOCK_DGRAM || s->has_peer || s->peer_gone || s->n_queue || l < 1 ||
+		    l > UNIX_NAME_MAX ||
+		    (d[0] &&
+		     (d[0] != '/' || l < 2 || d[l - 1] || strnlen((const char *)d, l) != l - 1)))
+			return snprintf(why, len, "an invalid peer outside the tree"), -1;
+	}
 	if ((s->has_peer || s->peer_gone || s->has_listener) && s->state != UNIX_ST_CONNECTED)
 		return snprintf(why, len, "a peer, but not connected"), -1;
 	if (s->has_peer && s->peer_gone)

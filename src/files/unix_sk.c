@@ -525,7 +525,8 @@ static void refuse_outside(struct dump_ctx *ctx, const struct usk *u, uint64_t o
 	unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm, sizeof(nm));
 	if (pid)
 		pr_err("task %d: fd %d: unix socket %s (socket:[%lu]) %s socket:[%lu] of process "
-		       "%d (%s, fd %d) outside the tree: not supported yet (--ext-unix-sk)",
+		       "%d (%s, fd %d) outside the tree: not supported yet (--ext-unix-sk: only a "
+		       "datagram socket connected to a named one)",
 		       u->pid, u->fd, nm, (unsigned long)u->d.ino, how, (unsigned long)other, pid,
 		       proc_parse_stat(pid, 0, &st) ? "?" : st.comm, hfd);
 	else
@@ -579,6 +580,23 @@ int unix_dump_finish(struct dump_ctx *ctx)
 			continue;
 		}
 		struct usk *p = table_find(ut, u->d.peer);
+		if (p && !p->s && ctx->opts->ext_unix_sk && u->d.type == SOCK_DGRAM &&
+		    p->d.namelen && (!p->d.name[0] || p->d.name[0] == '/')) {
+			/* --ext-unix-sk: connected to that name again at restore */
+			s->has_ext_peer = true;
+			s->ext_peer.len = p->d.namelen;
+			s->ext_peer.data = arena_memdup(&ctx->arena, p->d.name, p->d.namelen);
+			if (!s->ext_peer.data)
+				return -ENOMEM;
+			if (s->n_queue) {
+				pr_err(
+				    "task %d: fd %d: unix socket connected to a socket outside the "
+				    "tree, with datagrams from it queued: not supported yet",
+				    u->pid, u->fd);
+				ret = -ENOTSUP;
+			}
+			continue;
+		}
 		if (!p || !p->s) {
 			refuse_outside(ctx, u, u->d.peer, "is connected to");
 			ret = -ENOTSUP;
@@ -603,7 +621,7 @@ int unix_dump_finish(struct dump_ctx *ctx)
 		struct usk *o = &ut->sks[i], *p;
 		if (o->s || !o->d.peer || !(p = table_find(ut, o->d.peer)) || !p->s)
 			continue;
-		if (p->d.peer == o->d.ino)
+		if (p->d.peer == o->d.ino && !p->s->has_ext_peer)
 			continue; /* refused above */
 		refuse_outside(ctx, p, o->d.ino, "is the peer of");
 		ret = -ENOTSUP;

@@ -338,6 +338,21 @@ static int make_sockets(struct build *b)
 			b->fd[i] = high(b, accept4(b->fd[s->listener], NULL, NULL, SOCK_CLOEXEC));
 			if (b->fd[i] < 0)
 				return fail_sk(b, i, "be accepted");
+		} else if (s->has_ext_peer) {
+			/* --ext-unix-sk: the socket outside the tree, by its name */
+			memset(&a, 0, sizeof(a));
+			a.sun_family = AF_UNIX;
+			memcpy(a.sun_path, s->ext_peer.data, s->ext_peer.len);
+			len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + s->ext_peer.len);
+			if (connect(b->fd[i], (struct sockaddr *)&a, len) < 0) {
+				char nb[UNIX_NAME_MAX * 4 + 8];
+				child_fail(b->root, errno,
+					   "unix socket %u: cannot connect to %s outside the tree",
+					   i,
+					   unix_name_str(s->ext_peer.data, s->ext_peer.len, nb,
+							 sizeof(nb)));
+				return -1;
+			}
 		} else if (p && !unix_mutual(b->sks, b->n, s) && !p->has_listener) {
 			/* a datagram socket connected to a named one (checked) */
 			if (addr_of(p, &a, &len) < 0 ||

@@ -60,8 +60,10 @@ int main(int argc, char **argv)
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != out[1])
 				close(fd);
-		if (fork() == 0)
+		if (fork() == 0) {
+			setsid(); /* out of the test's session */
 			helper(out[1]);
+		}
 		_exit(0);
 	}
 	zt_check_sys(waitpid(kid, NULL, 0) == kid, "waitpid");
