@@ -213,6 +213,14 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 		if (n == 0 || n > inq - off)
 			break;
 		off += (int)n;
+		/* a peek goes on across messages, and stops short only before an out-of-band
+		 * byte (descriptors and credentials were refused above) */
+		if (off < inq) {
+			pr_err("task %d: fd %d: unix socket with out-of-band data (MSG_OOB) "
+			       "queued: not supported yet",
+			       pid, fd);
+			return -ENOTSUP;
+		}
 	}
 	if (off != inq) {
 		/* out-of-band data is not part of a peek */

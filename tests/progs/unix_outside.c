@@ -4,6 +4,8 @@
  *        to the reaper: an echo helper), with 6 bytes from it queued
  *   scm: a datagram pair with a descriptor (a pipe's write end) in flight (SCM_RIGHTS)
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet
+ *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
+ *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
  *
  * After the check (the dumps were refused): the 6 bytes are still there, the helper still
  * echoes, the descriptor in flight arrives and is that pipe. */
@@ -93,6 +95,14 @@ int main(int argc, char **argv)
 			 listen(pl, 2) == 0 && connect(pc, (struct sockaddr *)&la, llen) == 0 &&
 			 send(pc, "pending", 7, 0) == 7,
 		     "pending connection");
+	int ob[2], cr[2], one = 1;
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, ob) == 0 && send(ob[0], "ab", 2, 0) == 2 &&
+			 send(ob[0], "X", 1, MSG_OOB) == 1 && send(ob[0], "cd", 2, 0) == 2,
+		     "out-of-band data");
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, cr) == 0 &&
+			 setsockopt(cr[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0 &&
+			 send(cr[0], "cred", 4, 0) == 4,
+		     "SO_PASSCRED");
 
 	zt_ready();
 	zt_wait_for_check();
@@ -118,6 +128,13 @@ int main(int argc, char **argv)
 	int ac = accept4(pl, NULL, NULL, SOCK_NONBLOCK);
 	zt_expect(ac >= 0 && recv(ac, buf, sizeof(buf), 0) == 7 && !memcmp(buf, "pending", 7),
 		  "pl: the pending connection or its bytes are gone: %m");
+	zt_expect(recv(ob[1], buf, 1, MSG_OOB | MSG_DONTWAIT) == 1 && buf[0] == 'X',
+		  "ob: the out-of-band byte is gone");
+	zt_expect(recv(ob[1], buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "ab", 2) &&
+			  recv(ob[1], buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "cd", 2),
+		  "ob: the bytes around the out-of-band one differ");
+	zt_expect(recv(cr[1], buf, sizeof(buf), MSG_DONTWAIT) == 4 && !memcmp(buf, "cred", 4),
+		  "cr: the bytes are gone");
 	if (hpid > 0)
 		kill(hpid, SIGKILL);
 	zt_pass();
