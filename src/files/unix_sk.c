@@ -381,9 +381,13 @@ static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *
 	}
 	if (!u->d.has_vfs || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    st.st_ino != u->d.vfs_ino || st.st_dev != u->d.vfs_dev) {
-		pr_err("task %d: fd %d: unix socket bound to %s, whose socket file was removed "
-		       "or replaced: not supported yet",
-		       pid, fd, nm);
+		pr_err("task %d: fd %d: unix socket bound to %s, whose socket file %s: not "
+		       "supported yet",
+		       pid, fd, nm,
+		       u->d.name[0] == '/'
+			   ? "was removed or replaced"
+			   : "is not there from the task's working directory (bound "
+			     "from another one, or removed or replaced)");
 		return -ENOTSUP;
 	}
 	s->has_file_mode = s->has_file_uid = s->has_file_gid = true;
