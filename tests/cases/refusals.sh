@@ -13,7 +13,8 @@
 #                     (tests/progs/pidfd_outside.c)
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
 #                     flight (SCM_RIGHTS), a connection not accepted yet and its listener,
-#                     out-of-band data, credentials (SO_PASSCRED) with data queued
+#                     out-of-band data, credentials (SO_PASSCRED) with data queued, a name
+#                     whose socket file was removed
 #                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
 #                     connection still there afterwards
 
@@ -77,7 +78,8 @@ refuse_unix_case() {
 		"listening unix socket with 1 connection not yet accepted" \
 		"is connected to a listening socket that did not accept it yet" \
 		"unix socket with out-of-band data (MSG_OOB) queued" \
-		"unix socket with SO_PASSCRED and data queued"
+		"unix socket with SO_PASSCRED and data queued" \
+		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced"
 }
 
 refuse_pidfd_case() {

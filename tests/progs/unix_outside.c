@@ -6,6 +6,7 @@
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
+ *   rm: a datagram socket bound to a path whose socket file was then removed
  *
  * After the check (the dumps were refused): the 6 bytes are still there, the helper still
  * echoes, the descriptor in flight arrives and is that pipe. */
@@ -103,6 +104,12 @@ int main(int argc, char **argv)
 			 setsockopt(cr[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0 &&
 			 send(cr[0], "cred", 4, 0) == 4,
 		     "SO_PASSCRED");
+	struct sockaddr_un ra = {.sun_family = AF_UNIX};
+	snprintf(ra.sun_path, sizeof(ra.sun_path), "/tmp/zt-unix-outside-%d.sock", getpid());
+	int rm = socket(AF_UNIX, SOCK_DGRAM, 0);
+	zt_check_sys(rm >= 0 && bind(rm, (struct sockaddr *)&ra, sizeof(ra)) == 0 &&
+			 unlink(ra.sun_path) == 0,
+		     "removed socket file");
 
 	zt_ready();
 	zt_wait_for_check();
@@ -135,6 +142,11 @@ int main(int argc, char **argv)
 		  "ob: the bytes around the out-of-band one differ");
 	zt_expect(recv(cr[1], buf, sizeof(buf), MSG_DONTWAIT) == 4 && !memcmp(buf, "cred", 4),
 		  "cr: the bytes are gone");
+	struct sockaddr_un got;
+	socklen_t glen = sizeof(got);
+	zt_expect(getsockname(rm, (struct sockaddr *)&got, &glen) == 0 &&
+			  !strcmp(got.sun_path, ra.sun_path),
+		  "rm: its name is gone");
 	if (hpid > 0)
 		kill(hpid, SIGKILL);
 	zt_pass();
