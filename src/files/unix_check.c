@@ -89,13 +89,20 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 		return snprintf(why, len, "a peer, but not connected"), -1;
 	if (s->has_peer && s->peer_gone)
 		return snprintf(why, len, "a peer that is there and gone"), -1;
-	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone && is_conn(s->type))
+	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone && !s->has_pending_on &&
+	    is_conn(s->type))
 		return snprintf(why, len, "connected, to no peer"), -1;
 	if (s->state == UNIX_ST_LISTEN &&
 	    (!is_conn(s->type) || !s->has_backlog || s->backlog > UNIX_BACKLOG_MAX || !s->has_name))
 		return snprintf(why, len, "listening, but not a named stream with a backlog"), -1;
 	if (s->state != UNIX_ST_LISTEN && s->has_backlog)
 		return snprintf(why, len, "a backlog, but not listening"), -1;
+	if (s->has_pending_on && (!is_conn(s->type) || s->has_peer || s->peer_gone ||
+				  s->has_listener || s->n_queue || s->state != UNIX_ST_CONNECTED))
+		return snprintf(why, len, "waiting to be accepted, but not an unaccepted client"),
+		       -1;
+	if (s->n_pending && (s->state != UNIX_ST_LISTEN || s->n_pending > UNIX_BACKLOG_MAX))
+		return snprintf(why, len, "connections waiting, but not listening"), -1;
 	if (s->has_listener && (!is_conn(s->type) || !s->has_name || s->peer_gone))
 		return snprintf(why, len, "accepted, but not a named connected stream"), -1;
 	if (s->shutdown > (UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN))
@@ -153,6 +160,23 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 						s->peer),
 				       -1;
 		}
+		if (s->has_pending_on) {
+			/* on its listener's list exactly once */
+			const UnixSk *l = s->pending_on < n ? sks[s->pending_on] : NULL;
+			size_t times = 0;
+			for (size_t k = 0; l && k < l->n_pending; k++)
+				times += l->pending[k] == s->id;
+			if (!l || l->type != s->type || times != 1)
+				return snprintf(why, len, "waiting on %u, which does not list it once",
+						s->pending_on),
+				       -1;
+		}
+		for (size_t k = 0; k < s->n_pending; k++)
+			if (s->pending[k] >= n || !sks[s->pending[k]]->has_pending_on ||
+			    sks[s->pending[k]]->pending_on != s->id)
+				return snprintf(why, len, "its waiting connection %u does not wait on it",
+						s->pending[k]),
+				       -1;
 		if (s->has_listener) {
 			const UnixSk *l = s->listener < n ? sks[s->listener] : NULL;
 			if (!l || l->state != UNIX_ST_LISTEN || l->type != s->type ||

@@ -69,8 +69,10 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 		s.peer = mnl_attr_get_u32(tb[UNIX_DIAG_PEER]);
 		s.has_peer = true;
 	}
-	if (tb[UNIX_DIAG_ICONS])
+	if (tb[UNIX_DIAG_ICONS]) {
 		s.nr_icons = mnl_attr_get_payload_len(tb[UNIX_DIAG_ICONS]) / sizeof(uint32_t);
+		s.icons = mnl_attr_get_payload(tb[UNIX_DIAG_ICONS]);
+	}
 	if (tb[UNIX_DIAG_RQLEN] &&
 	    mnl_attr_get_payload_len(tb[UNIX_DIAG_RQLEN]) >= sizeof(struct unix_diag_rqlen)) {
 		const struct unix_diag_rqlen *q = mnl_attr_get_payload(tb[UNIX_DIAG_RQLEN]);

@@ -14,6 +14,7 @@ struct unix_diag_sk {
 	uint32_t type, state, shutdown;
 	uint32_t rqueue, wqueue; /* a listener: connections waiting, its backlog */
 	uint32_t nr_icons;	 /* a listener: connections waiting */
+	const uint32_t *icons;	 /* ... their clients' inodes, in order (valid in the call) */
 	dev_t vfs_dev;		 /* bound to a path: its socket file */
 	uint64_t vfs_ino;
 	bool has_vfs;

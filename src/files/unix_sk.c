@@ -75,7 +75,16 @@ static int collect(const struct unix_diag_sk *d, void *arg)
 			memcpy(n, ut->sks, ut->n * sizeof(*n));
 		ut->sks = n, ut->cap = cap;
 	}
-	ut->sks[ut->n++] = (struct usk){.d = *d};
+	ut->sks[ut->n] = (struct usk){.d = *d};
+	if (d->nr_icons) {
+		uint32_t *ic = arena_memdup(&l->ctx->arena, d->icons, d->nr_icons * sizeof(*ic));
+		if (!ic)
+			return -ENOMEM;
+		ut->sks[ut->n].d.icons = ic;
+	} else {
+		ut->sks[ut->n].d.icons = NULL;
+	}
+	ut->n++;
 	return 0;
 }
 
@@ -434,11 +443,10 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	if (s->state == UNIX_ST_LISTEN) {
 		s->has_backlog = true;
 		s->backlog = u->d.wqueue;
-		if (u->d.nr_icons || u->d.rqueue) {
-			uint32_t nr = u->d.nr_icons ? u->d.nr_icons : u->d.rqueue;
-			pr_err("task %d: fd %d: listening unix socket with %u connection%s not "
-			       "yet accepted: not supported yet",
-			       t->pid, fi->fd, nr, nr == 1 ? "" : "s");
+		if (u->d.rqueue != u->d.nr_icons || u->d.nr_icons > UNIX_BACKLOG_MAX) {
+			pr_err("task %d: fd %d: listening unix socket with %u connections not "
+			       "yet accepted, of which sock_diag names %u: not supported yet",
+			       t->pid, fi->fd, u->d.rqueue, u->d.nr_icons);
 			return -ENOTSUP;
 		}
 	}
@@ -563,12 +571,41 @@ int unix_dump_finish(struct dump_ctx *ctx)
 
 	if (!ut || !ut->nr_tree)
 		return 0;
+	/* connections a listener of the tree did not accept yet: their clients connect again
+	 * at restore, in the same order (nothing can be in flight on them: see below) */
+	for (uint32_t i = 0; i < ut->nr_tree; i++) {
+		struct usk *l = ut->tree[i];
+		if (!l->d.nr_icons)
+			continue;
+		l->s->pending = arena_alloc(&ctx->arena, l->d.nr_icons * sizeof(uint32_t));
+		if (!l->s->pending)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < l->d.nr_icons; k++) {
+			struct usk *c = table_find(ut, l->d.icons[k]);
+			if (!c || !c->s) {
+				refuse_outside(ctx, l, l->d.icons[k],
+					       "has a connection not accepted yet from");
+				ret = -ENOTSUP;
+				continue;
+			}
+			if (c->d.wqueue) {
+				pr_err("task %d: fd %d: unix socket with %u bytes sent on a connection "
+				       "not accepted yet: not supported yet",
+				       c->pid, c->fd, c->d.wqueue);
+				ret = -ENOTSUP;
+				continue;
+			}
+			c->s->has_pending_on = true;
+			c->s->pending_on = l->s->id;
+			l->s->pending[l->s->n_pending++] = c->s->id;
+		}
+	}
 	for (uint32_t i = 0; i < ut->nr_tree; i++) {
 		struct usk *u = ut->tree[i];
 		UnixSk *s = u->s;
 		/* a datagram socket another one connected to is "connected" too, without a
 		 * peer of its own */
-		if (u->d.state != UNIX_ST_CONNECTED || !u->d.has_peer)
+		if (u->d.state != UNIX_ST_CONNECTED || !u->d.has_peer || s->has_pending_on)
 			continue;
 		if (!u->d.peer) {
 			/* a peer without an inode: closed (a stream's survivor is shut down

@@ -360,6 +360,20 @@ static int make_sockets(struct build *b)
 				return fail_sk(b, i, "connect to its peer");
 		}
 	}
+	/* then connections not accepted yet, in their listener's order: nothing accepts them */
+	for (uint32_t i = 0; i < b->n; i++) {
+		UnixSk *l = b->sks[i];
+		struct sockaddr_un a;
+		socklen_t len;
+		for (size_t k = 0; k < l->n_pending; k++) {
+			int c = b->fd[l->pending[k]];
+			/* never waiting: the queue had room for all of them */
+			if (addr_of(l, &a, &len) < 0 || fcntl(c, F_SETFL, O_NONBLOCK) < 0 ||
+			    connect(c, (struct sockaddr *)&a, len) < 0 || fcntl(c, F_SETFL, 0) < 0)
+				return fail_sk(b, l->pending[k],
+					       "connect to its listening socket (not accepted)");
+		}
+	}
 	return 0;
 }
 

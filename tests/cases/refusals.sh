@@ -12,7 +12,7 @@
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
-#                     flight (SCM_RIGHTS), a connection not accepted yet and its listener,
+#                     flight (SCM_RIGHTS), bytes sent on a connection not accepted yet,
 #                     out-of-band data, credentials (SO_PASSCRED) with data queued, a name
 #                     whose socket file was removed
 #                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
@@ -75,8 +75,7 @@ refuse_unix_case() {
 	refusal_case refuse-unix unix_outside \
 		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
 		"unix socket with descriptors in flight (SCM_RIGHTS) in its queue" \
-		"listening unix socket with 1 connection not yet accepted" \
-		"is connected to a listening socket that did not accept it yet" \
+		"unix socket with [0-9]* bytes sent on a connection not accepted yet" \
 		"unix socket with out-of-band data (MSG_OOB) queued" \
 		"unix socket with SO_PASSCRED and data queued" \
 		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced"

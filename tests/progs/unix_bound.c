@@ -10,10 +10,12 @@
  *         and not connected
  *     rel: a datagram socket bound to the relative name "rel.sock" from DIR, S's working
  *         directory
+ *   and R a client pc connected to lp that S did not accept yet (nothing sent on it)
  *
  * After the check: names (getsockname, getpeername), the socket files (mode), backlogs (a
  * listener's SO_ACCEPTCONN), the bytes and datagrams in flight byte for byte with their
- * boundaries and senders; then R connects anew to lp and la after the restore, S accepts
+ * boundaries and senders; S accepts pc's connection (first in lp's queue), on which R sends
+ * now; then R connects anew to lp and la after the restore, S accepts
  * and answers on both, R sends a datagram to rel by its path. */
 // zt-run: gen2
 #include "zt_tree.h"
@@ -34,7 +36,7 @@ enum { S_R, S_S, NS };
 enum { V_STEP = 0 };
 
 static char dir[64], abs_name[64];
-static int lp, la, ac, dg, rel, rc, cd, nd;
+static int lp, la, ac, dg, rel, rc, cd, nd, pc;
 static char buf[8192], want[8192];
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *file)
@@ -105,7 +107,7 @@ static int s_main(void)
 	socklen_t len, flen;
 
 	zt_tree_child();
-	close(rc), close(cd), close(nd);
+	close(rc), close(cd), close(nd), close(pc);
 	/* a relative name, bound from S's working directory */
 	struct sockaddr_un ra = {.sun_family = AF_UNIX, .sun_path = "rel.sock"};
 	if (chdir(dir) < 0)
@@ -149,9 +151,16 @@ static int s_main(void)
 			zt_tree_expect(s, flen == ndlen && !memcmp(&from, &nda, ndlen),
 				       "dg: datagram 2 not from nd.sock");
 	}
-	/* new clients after the restore */
+	/* the connection waiting since before the dump, then new clients */
 	int c = -1;
 	struct pollfd p = {.fd = lp, .events = POLLIN};
+	if (zt_tree_expect(s, poll(&p, 1, 5000) == 1 && (c = accept(lp, NULL, NULL)) >= 0,
+			   "lp: the waiting connection is gone: %m")) {
+		zt_tree_expect(s, read_full(c, buf, 4) == 4 && !memcmp(buf, "late", 4),
+			       "lp: the waiting client's late bytes");
+		zt_tree_expect(s, send(c, "seen", 4, 0) == 4, "lp: answer: %m");
+		close(c);
+	}
 	if (zt_tree_expect(s, poll(&p, 1, 5000) == 1 && (c = accept(lp, NULL, NULL)) >= 0,
 			   "lp: no new client: %m")) {
 		zt_tree_expect(s, read_full(c, buf, 5) == 5 && !memcmp(buf, "hello", 5),
@@ -204,6 +213,8 @@ int main(int argc, char **argv)
 	zt_check_sys(rc >= 0 && connect(rc, (struct sockaddr *)&a, len) == 0, "connect rc");
 	ac = accept(lp, NULL, NULL);
 	zt_check_sys(ac >= 0, "accept");
+	pc = socket(AF_UNIX, SOCK_STREAM, 0);
+	zt_check_sys(pc >= 0 && connect(pc, (struct sockaddr *)&a, len) == 0, "connect pc");
 	len = path_addr(&a, "dg.sock");
 	dg = bound(SOCK_DGRAM, &a, len);
 	cd = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -248,6 +259,8 @@ int main(int argc, char **argv)
 	socklen_t rlen = path_addr(&rela, "rel.sock");
 
 	zt_tree_go();
+	zt_expect(send(pc, "late", 4, 0) == 4, "pc: send: %m");
+	zt_expect(read_full(pc, buf, 4) == 4 && !memcmp(buf, "seen", 4), "pc: not accepted");
 	int c = socket(AF_UNIX, SOCK_STREAM, 0);
 	len = path_addr(&a, "srv.sock");
 	if (zt_expect(c >= 0 && connect(c, (struct sockaddr *)&a, len) == 0,

@@ -3,7 +3,8 @@
  *   out: a stream pair whose other end a process outside the tree holds (a grandchild left
  *        to the reaper: an echo helper), with 6 bytes from it queued
  *   scm: a datagram pair with a descriptor (a pipe's write end) in flight (SCM_RIGHTS)
- *   pl: a listening socket (abstract name) with a connection from pc not accepted yet
+ *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
+ *       which pc sent bytes
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
  *   rm: a datagram socket bound to a path whose socket file was then removed
