@@ -64,17 +64,13 @@ UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
 UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
-UNSUPPORTED(timerfd, "a timerfd", "timerfds", "anon_inode:[timerfd]");
-UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
-UNSUPPORTED(inotify, "an inotify", "inotifys", "anon_inode:inotify");
-UNSUPPORTED(fanotify, "a fanotify", "fanotifys", "anon_inode:[fanotify]");
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_tcp,	&k_sk_udp,   &k_sk_inet_other, &k_sk_netlink, &k_sk_packet, &k_timerfd, &k_epoll,
-    &k_inotify, &k_fanotify, &k_userfaultfd,   &k_io_uring,   &k_blk,	    NULL,
+    &k_sk_tcp,	    &k_sk_udp,	 &k_sk_inet_other, &k_sk_netlink, &k_sk_packet,
+    &k_userfaultfd, &k_io_uring, &k_blk,	   NULL,
 };
 
 /* last: whatever no kind above took: a socket of a family no kind knows (after the socket
