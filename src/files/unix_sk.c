@@ -404,6 +404,28 @@ static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *
 	return 0;
 }
 
+/* The credentials the socket holds of its peer (SO_PEERCRED: who made the pair, who connected
+ * or listened) are taken from the process that makes it, at that moment: the restore makes
+ * every socket in the tree's root, before its credentials are set, so only those of the root
+ * with cryo's own ids come back as they were. */
+static int check_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
+{
+	struct ucred uc = {0};
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		pr_errno(errno, "task %d: fd %d: cannot read SO_PEERCRED", pid, fd);
+		return -errno;
+	}
+	if (!uc.pid || (uc.pid == ctx->tasks[0].pid && uc.uid == geteuid() && uc.gid == getegid()))
+		return 0;
+	pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: pid %d, uid %u, "
+	       "gid %u) cannot be made again (the restore makes unix sockets in the tree's root, "
+	       "pid %d, with uid %u, gid %u): not supported yet",
+	       pid, fd, uc.pid, uc.uid, uc.gid, ctx->tasks[0].pid, geteuid(), getegid());
+	return -ENOTSUP;
+}
+
 static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     FdEntry *e)
 {
@@ -464,6 +486,8 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -EIO;
 		goto out;
 	}
+	if ((ret = check_peercred(ctx, t->pid, fi->fd, copy)))
+		goto out;
 	struct pollfd p = {.fd = copy, .events = 0};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
 		pr_err("task %d: fd %d: unix socket with an error pending (SO_ERROR): not "
@@ -589,9 +613,10 @@ int unix_dump_finish(struct dump_ctx *ctx)
 				continue;
 			}
 			if (c->d.wqueue) {
-				pr_err("task %d: fd %d: unix socket with %u bytes sent on a connection "
-				       "not accepted yet: not supported yet",
+				pr_err("task %d: fd %d: unix socket with data sent on a connection "
+				       "not accepted yet (%u bytes of buffers): not supported yet",
 				       c->pid, c->fd, c->d.wqueue);
+				c->s->has_pending_on = true; /* named once */
 				ret = -ENOTSUP;
 				continue;
 			}

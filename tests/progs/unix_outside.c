@@ -8,6 +8,8 @@
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
  *   rm: a datagram socket bound to a path whose socket file was then removed
+ *   a child of the test (in the tree) holding a socket pair it made itself (its peer
+ *   credentials name the child, which the restore cannot make sockets as)
  *
  * After the check (the dumps were refused): the 6 bytes are still there, the helper still
  * echoes, the descriptor in flight arrives and is that pipe. */
@@ -105,6 +107,24 @@ int main(int argc, char **argv)
 			 setsockopt(cr[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0 &&
 			 send(cr[0], "cred", 4, 0) == 4,
 		     "SO_PASSCRED");
+	int ws[2];
+	zt_check_sys(pipe(ws) == 0, "pipe");
+	fflush(NULL);
+	pid_t wk = fork();
+	zt_check_sys(wk >= 0, "fork");
+	if (wk == 0) {
+		int own[2];
+		for (int fd = 3; fd < 1024; fd++)
+			if (zt_own_fd(fd))
+				close(fd);
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, own) < 0 || write(ws[1], "w", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ws[1]);
+	zt_check_sys(read(ws[0], buf, 1) == 1, "the child's pair");
+	close(ws[0]);
 	struct sockaddr_un ra = {.sun_family = AF_UNIX};
 	snprintf(ra.sun_path, sizeof(ra.sun_path), "/tmp/zt-unix-outside-%d.sock", getpid());
 	int rm = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -148,6 +168,9 @@ int main(int argc, char **argv)
 	zt_expect(getsockname(rm, (struct sockaddr *)&got, &glen) == 0 &&
 			  !strcmp(got.sun_path, ra.sun_path),
 		  "rm: its name is gone");
+	zt_expect(kill(wk, 0) == 0, "the child with its own pair is gone");
+	kill(wk, SIGKILL);
+	waitpid(wk, NULL, 0);
 	if (hpid > 0)
 		kill(hpid, SIGKILL);
 	zt_pass();
