@@ -128,15 +128,13 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 }
 
 /* The socket of the tree bound to this name (a datagram's sender), or NULL. */
-static const UnixSk *named(UnixSk *const *sks, uint32_t n, const ProtobufCBinaryData *from,
-			   const UnixSk *to)
+static const UnixSk *named(UnixSk *const *sks, uint32_t n, const ProtobufCBinaryData *from)
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (sks[i]->type == SOCK_DGRAM && sks[i]->has_name &&
 		    sks[i]->name.len == from->len &&
 		    !memcmp(sks[i]->name.data, from->data, from->len))
 			return sks[i];
-	(void)to;
 	return NULL;
 }
 
@@ -167,14 +165,16 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 			for (size_t k = 0; l && k < l->n_pending; k++)
 				times += l->pending[k] == s->id;
 			if (!l || l->type != s->type || times != 1)
-				return snprintf(why, len, "waiting on %u, which does not list it once",
+				return snprintf(why, len,
+						"waiting on %u, which does not list it once",
 						s->pending_on),
 				       -1;
 		}
 		for (size_t k = 0; k < s->n_pending; k++)
 			if (s->pending[k] >= n || !sks[s->pending[k]]->has_pending_on ||
 			    sks[s->pending[k]]->pending_on != s->id)
-				return snprintf(why, len, "its waiting connection %u does not wait on it",
+				return snprintf(why, len,
+						"its waiting connection %u does not wait on it",
 						s->pending[k]),
 				       -1;
 		if (s->has_listener) {
@@ -238,7 +238,7 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 						"a datagram from another socket than its "
 						"peer is queued"),
 				       -1;
-			if (from_named && !named(sks, n, &m->from, s))
+			if (from_named && !named(sks, n, &m->from))
 				return snprintf(why, len,
 						"a datagram from %s, a socket not in the "
 						"tree, is queued",
