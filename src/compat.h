@@ -256,4 +256,9 @@ struct ptrace_sud_config {
 #define F_SEAL_EXEC 0x0020
 #endif
 
+/* SO_PASSPIDFD: an SCM_PIDFD with every message received (6.5) */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
 #endif

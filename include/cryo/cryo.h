@@ -15,6 +15,8 @@ struct cryo_dump_opts {
 	bool leave_stopped;	   /* -s: after a dump that succeeded, the tree is left stopped */
 	unsigned int timeout;	   /* --timeout: seconds to freeze the tree; 0: 10 */
 	bool file_locks;	   /* --file-locks: save file locks (else a task with one is refused) */
+	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
+	bool ext_unix_sk;
 };
 
 struct cryo_restore_stats {

@@ -59,6 +59,7 @@ enum id {
 	O_FILE_LOCKS,
 	O_TIMEOUT,
 	O_SKIP_IN_FLIGHT,
+	O_EXT_UNIX_SK,
 	O_LOG_FILE,
 	O_LOG_PID,
 	O_VERBOSITY,
@@ -126,7 +127,9 @@ static const struct opt_def opts[] = {
     {"network-lock", 0, REQ, 0, REFUSE, O_OTHER},
     /* External resources */
     {"external", 0, REQ, 0, REFUSE, O_OTHER},
-    {"ext-unix-sk", 'x', OPT, 0, REFUSE, O_OTHER},
+    {"ext-unix-sk", 'x', OPT, 0, DO, O_EXT_UNIX_SK, DR, G_EXTERNAL, NULL,
+     "allow datagram unix sockets connected to a named socket outside the tree: the restore "
+     "connects them to that name again (no inode list)"},
     {"ext-mount-map", 'M', REQ, 0, REFUSE, O_OTHER},
     {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
     {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
@@ -381,6 +384,12 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		if (parse_num(arg, 1, 1000000, &n))
 			return bad_arg(o, arg, "seconds, 1 to 1000000", where);
 		cli->dump.timeout = n;
+		break;
+	case O_EXT_UNIX_SK:
+		/* the images say which sockets to connect again: only the dump needs it */
+		if (arg)
+			return bad_arg(o, arg, "nothing (cryo takes no inode list)", where);
+		cli->dump.ext_unix_sk = true;
 		break;
 	case O_SKIP_IN_FLIGHT:
 		cli->skip_in_flight = !neg;

@@ -110,6 +110,7 @@ struct dump_ctx {
 	struct desc_index *descs;   /* files/shared.c: every open file description saved (arena) */
 	struct pty_table *ptys;	    /* files/pty.c: pseudo-terminal pairs of the tree (arena) */
 	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
+	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
 	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
 };
 

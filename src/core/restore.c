@@ -139,6 +139,9 @@ static int plan(struct restore_ctx *ctx)
 		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
 			return ret;
 	}
+	/* the unix sockets depend on each other: checked as a set */
+	if ((ret = unix_plan_check(ctx)))
+		return ret;
 	ctx->states_size =
 	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
 	ctx->states =
@@ -661,6 +664,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->ptys);
 	free(ctx->memfds);
 	free(ctx->ghosts);
+	free(ctx->unix_sks);
 	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));

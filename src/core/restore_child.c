@@ -108,6 +108,9 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	/* the pseudo-terminal pairs first: shared descriptions of them are opened below */
 	if (restore_ptys_child(ctx))
 		return -1;
+	/* the unix sockets first, all in one pass: shared descriptions may be copies of them */
+	if (restore_unix_child(ctx))
+		return -1;
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_SHMEM &&

@@ -43,7 +43,8 @@ struct svc_file {
 		SVC_PIPE,
 		SVC_MEMFD,
 		SVC_PTY,
-		SVC_GHOST
+		SVC_GHOST,
+		SVC_UNIX
 	} kind;
 	const char *path;    /* SVC_FILE */
 	int flags;	     /* SVC_FILE: open flags */
@@ -51,7 +52,8 @@ struct svc_file {
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
 	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
 	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier;
-			      * SVC_PTY: the pair's master entry */
+			      * SVC_PTY: the pair's master entry; SVC_UNIX: the socket's entry
+			      * (files/unix_sk_restore.c) */
 	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
 	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
 			      * read-only description of it, for shared read-only mappings, or -1 */
@@ -140,6 +142,8 @@ struct restore_ctx {
 	uint32_t nr_memfds;
 	struct ghost_ref *ghosts; /* files/ghost.c: every ghost of the tree, by id */
 	uint32_t nr_ghosts;
+	int *unix_sks; /* files/unix_sk_restore.c: per unix socket id, its index in globals */
+	uint32_t nr_unix_sks;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal

@@ -41,6 +41,7 @@ static const struct fd_ops *const kinds[] = {
     /* found by the terminal kind (tty.c hands a pair made inside the tree to pty.c) */
     &fd_pty_master_ops,
     &fd_pty_slave_ops,
+    &fd_unix_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -248,6 +249,7 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->has_ghost = false;
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
+		e->unix_sk = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;
@@ -340,7 +342,12 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 
 int dump_files_finish(struct dump_ctx *ctx)
 {
-	int ret = pipes_dump_finish(ctx), r = ptys_dump_finish(ctx);
+	/* every refusal named: a refusal does not hide an error, nor the others' refusals */
+	int ret = pipes_dump_finish(ctx), r;
+	r = ptys_dump_finish(ctx);
+	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
+		ret = r;
+	r = unix_dump_finish(ctx);
 	return ret && ret != -ENOTSUP ? ret : r ? r : ret;
 }
 

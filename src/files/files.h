@@ -80,4 +80,9 @@ int restore_leases_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_files_late(struct restore_ctx *ctx, struct restore_task *t);
 int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t);
 
+/* unix sockets (unix_sk_restore.c): the rules of the whole set, once every task's files
+ * were planned; the root makes them all, before the tree, at their service fds */
+int unix_plan_check(struct restore_ctx *ctx);
+int restore_unix_child(struct restore_ctx *ctx);
+
 #endif

@@ -71,6 +71,7 @@ extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
 extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
+extern const struct fd_ops fd_unix_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -174,6 +175,13 @@ bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type);
 bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid);
 int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
 			const FdEntry *e);
+/* ---- unix_sk.c, unix_sk_restore.c: unix sockets ---- */
+/* Dump: once every task was walked, peers found and the set checked */
+int unix_dump_finish(struct dump_ctx *ctx);
+/* Restore: plan one (not dup) entry; a task's descriptor of it */
+int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
 /* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */

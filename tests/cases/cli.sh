@@ -46,6 +46,7 @@ CLI_FORMS=(
 	"--skip-in-flight|--skip-in-flight" "--no-skip-in-flight|--no-skip-in-flight"
 	"-j|--shell-job" "--shell-job|--shell-job" "--no-shell-job|--no-shell-job"
 	"-l|--file-locks" "--file-locks|--file-locks" "--no-file-locks|--no-file-locks"
+	"-x|--ext-unix-sk" "--ext-unix-sk|--ext-unix-sk"
 	"--timeout 7|--timeout 7" "--timeout=7|--timeout 7"
 	"--force-irmap|--force-irmap" "--no-force-irmap|--no-force-irmap"
 	"--irmap-scan-path /usr|--irmap-scan-path /usr" "--irmap-scan-path=/usr|--irmap-scan-path /usr"
@@ -63,7 +64,7 @@ CLI_FORMS=(
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
 	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream" "network-lock iptables"
-	"external mnt[]" "ext-unix-sk" "ext-mount-map auto" "enable-external-sharing"
+	"external mnt[]" "ext-mount-map auto" "enable-external-sharing"
 	"enable-external-masters" "inherit-fd fd[3]:x" "join-ns net:1" "veth-pair a=b"
 	"empty-ns net" "tcp-established" "tcp-close" "root /" "evasive-devices" "link-remap"
 	"ghost-limit 1M" "action-script /bin/true" "libdir /" "manage-cgroups"

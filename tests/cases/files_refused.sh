@@ -1,10 +1,9 @@
 # Messages of refused dumps and restores (sourced by tests/run.sh; uses its helpers).
 #
-# files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a userfaultfd, an
-# io_uring, the child's /proc/PID/status held by the parent) must fail naming every one of
-# them that cryo cannot save by kind and fd, per task, in one run, and leave the tree running
-# and passing; its pipes, FIFO, eventfd, signalfd, (empty) epoll and the child's /proc file,
-# which cryo saves, are not named.
+# files-refused: a dump of fd_zoo (netlink sockets, a userfaultfd, an io_uring) must fail naming
+# every one of them by kind and fd, per task, in one run, and leave the tree running and
+# passing; its pipes, FIFO, unix sockets, eventfd, signalfd, (empty) epoll and the child's
+# /proc/PID/status held by the parent, which cryo saves, are not named.
 # epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
 # holds its file; a fired one-shot on a signalfd read since, one on an expired timerfd; a
 # pidfd) must fail naming the task, the epoll and each target fd, and leave the tree running
@@ -36,7 +35,7 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are unix sockets" \
+		for want in "task $PID: fd [0-9]+, [0-9]+ are netlink sockets" \
 			"is a userfaultfd" "is an io_uring"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
@@ -44,8 +43,8 @@ files_refused_case() {
 		grep "Error" <<<"$msg" | grep -q "/proc/$kid/status" &&
 			fail_step "the refusal names the child's /proc file"
 		# supported kinds are not refused
-		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd|epoll)" <<<"$msg" &&
-			fail_step "the refusal names a pipe, FIFO, eventfd, signalfd or epoll"
+		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd|epoll|unix socket)" <<<"$msg" &&
+			fail_step "the refusal names a pipe, FIFO, eventfd, signalfd, epoll or unix socket"
 		alive "$PID" || fail_step "fd_zoo $PID gone after the failed dump"
 		[ -z "$REASON" ] && check
 	fi

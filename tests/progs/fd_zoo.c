@@ -1,13 +1,15 @@
-/* Holds one descriptor of each kind cryo cannot save yet: a socket pair, an eventfd, an
- * epoll, a signalfd, a userfaultfd, an io_uring; and a child whose /proc/PID/status the parent
- * holds open. Among them pipes (both ends, and the child's own) and a FIFO, which cryo saves:
- * they must not be named. The case files-refused (tests/cases/files_refused.sh) dumps it:
- * the dump must fail naming every one of the others, per task and kind, and leave both
- * running; in nodump mode it checks itself. */
+/* Holds one descriptor of each kind cryo cannot save yet: two netlink sockets, a userfaultfd,
+ * an io_uring; and a child whose /proc/PID/status the parent holds open. Among them pipes
+ * (both ends, and the child's own), a FIFO, a unix socket pair with bytes queued, an eventfd,
+ * an epoll and a signalfd, which cryo saves: they must not be named (and the pair's bytes are
+ * still there after the failed dump). The case files-refused (tests/cases/files_refused.sh)
+ * dumps it: the dump must fail naming every one of the others, per task and kind, and leave
+ * both running; in nodump mode it checks itself. */
 // zt-run: no-cryo
 #include "zt.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/io_uring.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,7 +57,11 @@ int main(int argc, char **argv)
 	zt_check_sys(pipe(p) == 0, "pipe");
 	zt_check_sys(mkfifo("fifo", 0600) == 0, "mkfifo");
 	zt_check_sys(open("fifo", O_RDWR) >= 0, "open fifo");
-	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sk) == 0, "socketpair");
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sk) == 0 && write(sk[0], "zoo", 3) == 3,
+		     "socketpair");
+	zt_check_sys(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0 &&
+			 socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0,
+		     "netlink");
 	zt_check_sys(eventfd(7, 0) >= 0, "eventfd");
 	zt_check_sys(epoll_create1(0) >= 0, "epoll");
 	sigemptyset(&set);
@@ -72,6 +78,9 @@ int main(int argc, char **argv)
 	zt_wait_for_check();
 	zt_expect(write(p[1], "x", 1) == 1 && read(p[0], &r, 1) == 1 && r == 'x',
 		  "the pipe does not work");
+	char b[4];
+	zt_expect(recv(sk[1], b, 4, MSG_DONTWAIT) == 3 && !memcmp(b, "zoo", 3),
+		  "the unix socket pair lost its bytes");
 	zt_expect(kill(child, 0) == 0, "the child is gone");
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
