@@ -23,7 +23,7 @@
  * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
     &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,	  &fd_reg_ops,	    &fd_dir_ops,   &fd_chr_ops,
-    &fd_pipe_ops,  &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops,
+    &fd_pipe_ops,  &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops, &fd_inet_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -228,6 +228,7 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->has_ghost = false;
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
+		e->inet = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;

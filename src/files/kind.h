@@ -62,6 +62,7 @@ extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
+extern const struct fd_ops fd_inet_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
