@@ -85,6 +85,13 @@ static void addr_text(uint32_t family, const void *addr, uint32_t port, char *bu
 	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
 }
 
+/* "239.1.2.3", "ff02::1" */
+static void group_text(uint32_t family, const void *addr, char *buf, size_t size)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+}
+
 /* A sockaddr into family-independent parts; false if it is not of the family */
 static bool sa_split(uint32_t family, const struct sockaddr_storage *ss, uint8_t *addr,
 		     uint32_t *port, uint32_t *scope, uint32_t *flow)
@@ -214,7 +221,7 @@ static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const 
 				       &len) < 0)
 				continue; /* EADDRNOTAVAIL: not a member */
 			char g[64];
-			addr_text(family, group, 0, g, sizeof(g));
+			group_text(family, group, g, sizeof(g));
 			if (gf.gf_fmode != MCAST_EXCLUDE || gf.gf_numsrc) {
 				pr_err("%s: multicast group %s on interface %u with a source filter "
 				       "(%s, %u sources): not supported yet",
@@ -274,15 +281,15 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		s->has_backlog = true;
 		s->backlog = ti.tcpi_sacked;
 		if (ti.tcpi_unacked) {
-			pr_err("%s: listening TCP socket %s has %u connections not accepted yet: "
+			pr_err("%s: listening TCP socket %s has %u connection%s not accepted yet: "
 			       "not supported yet (they would be lost)",
-			       who, local, ti.tcpi_unacked);
+			       who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
 			return -ENOTSUP;
 		}
 		if (syn > 0) {
-			pr_err("%s: listening TCP socket %s has %d connections being set up "
+			pr_err("%s: listening TCP socket %s has %d connection%s being set up "
 			       "(SYN_RECV): not supported yet (they would be lost)",
-			       who, local, syn);
+			       who, local, syn, syn > 1 ? "s" : "");
 			return -ENOTSUP;
 		}
 		return 0;
@@ -467,7 +474,7 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		if (setsockopt(sk, m->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
 			       MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0) {
 			char g[80];
-			addr_text(m->family, m->group.data, 0, g, sizeof(g));
+			group_text(m->family, m->group.data, g, sizeof(g));
 			child_fail(t, errno, "fd %d: cannot join multicast group %s on interface %u",
 				   e->fd, g, m->ifindex);
 			goto fail;
