@@ -71,9 +71,18 @@ struct opt_def {
 	int set_name;	  /* OK_BUF: the option that sets it */
 };
 
-#define B(l, n, f, p) {l, n, #n, f, p, OK_INT, 0, 1, 0}
-#define I(l, n, f, p, lo, hi) {l, n, #n, f, p, OK_INT, lo, hi, 0}
-#define U(l, n, f, p) {l, n, #n, f, p, OK_U32, 0, UINT32_MAX, 0}
+#define B(l, n, f, p)                                                                              \
+	{                                                                                          \
+		l, n, #n, f, p, OK_INT, 0, 1, 0                                                    \
+	}
+#define I(l, n, f, p, lo, hi)                                                                      \
+	{                                                                                          \
+		l, n, #n, f, p, OK_INT, lo, hi, 0                                                  \
+	}
+#define U(l, n, f, p)                                                                              \
+	{                                                                                          \
+		l, n, #n, f, p, OK_U32, 0, UINT32_MAX, 0                                           \
+	}
 
 static const struct opt_def defs[] = {
     /* SOL_SOCKET */
@@ -250,7 +259,7 @@ static int opt_read(int sk, const struct opt_def *d, struct opt_val *o)
 	case OK_LINGER:
 	case OK_STR:
 	case OK_RAW:
-		len = d->kind == OK_TIMEVAL ? sizeof(struct timeval)
+		len = d->kind == OK_TIMEVAL  ? sizeof(struct timeval)
 		      : d->kind == OK_LINGER ? sizeof(struct linger)
 		      : d->kind == OK_STR    ? (socklen_t)sizeof(o->data)
 					     : (socklen_t)d->max;
@@ -316,8 +325,8 @@ static int refuse_unreadable(int sk, const InetSk *s, const char *who)
 		ret = -ENOTSUP;
 	}
 	len = sizeof(buf);
-	if (s->protocol == IPPROTO_TCP &&
-	    getsockopt(sk, IPPROTO_TCP, TCP_ULP, buf, &len) == 0 && len && buf[0]) {
+	if (s->protocol == IPPROTO_TCP && getsockopt(sk, IPPROTO_TCP, TCP_ULP, buf, &len) == 0 &&
+	    len && buf[0]) {
 		pr_err("%s: TCP upper-layer protocol \"%.*s\" (TCP_ULP): not supported", who,
 		       (int)strnlen((char *)buf, len), buf);
 		ret = -ENOTSUP;
@@ -456,8 +465,9 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s)
 		const InetSkOpt *x = s->opts[i];
 		const struct opt_def *d = def_of(x->level, x->name);
 		if (!d || !applies(d, s->family, protos))
-			return files_refuse(img, "fd %d: socket option %u/%u is not one cryo knows "
-						 "for this socket",
+			return files_refuse(img,
+					    "fd %d: socket option %u/%u is not one cryo knows "
+					    "for this socket",
 					    fd, x->level, x->name);
 		for (size_t j = 0; j < i; j++)
 			if (s->opts[j]->level == x->level && s->opts[j]->name == x->name)
@@ -468,8 +478,9 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s)
 		case OK_U32:
 		case OK_BUF:
 			if (!x->has_val || x->has_data || x->val < d->min || x->val > d->max)
-				return files_refuse(img, "fd %d: socket option %s: value %lld is "
-							 "out of range",
+				return files_refuse(img,
+						    "fd %d: socket option %s: value %lld is "
+						    "out of range",
 						    fd, d->label, (long long)x->val);
 			break;
 		case OK_TIMEVAL: {
@@ -486,12 +497,12 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s)
 		case OK_LINGER: {
 			struct linger l;
 			if (!x->has_data || x->has_val || x->data.len != sizeof(l))
-				return files_refuse(img, "fd %d: socket option %s is no linger",
-						    fd, d->label);
+				return files_refuse(img, "fd %d: socket option %s is no linger", fd,
+						    d->label);
 			memcpy(&l, x->data.data, sizeof(l));
 			if (l.l_onoff < 0 || l.l_onoff > 1 || l.l_linger < 0)
-				return files_refuse(img, "fd %d: socket option %s: bad linger",
-						    fd, d->label);
+				return files_refuse(img, "fd %d: socket option %s: bad linger", fd,
+						    d->label);
 			break;
 		}
 		case OK_STR:

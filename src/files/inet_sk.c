@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,17 @@ enum {
 };
 
 static const char *const tcp_state_names[] = {
-    [ST_ESTABLISHED] = "ESTABLISHED", [ST_SYN_SENT] = "SYN_SENT",     [ST_SYN_RECV] = "SYN_RECV",
-    [ST_FIN_WAIT1] = "FIN_WAIT1",     [ST_FIN_WAIT2] = "FIN_WAIT2",   [ST_TIME_WAIT] = "TIME_WAIT",
-    [ST_CLOSE] = "CLOSE",	      [ST_CLOSE_WAIT] = "CLOSE_WAIT", [ST_LAST_ACK] = "LAST_ACK",
-    [ST_LISTEN] = "LISTEN",	      [ST_CLOSING] = "CLOSING",
+    [ST_ESTABLISHED] = "ESTABLISHED",
+    [ST_SYN_SENT] = "SYN_SENT",
+    [ST_SYN_RECV] = "SYN_RECV",
+    [ST_FIN_WAIT1] = "FIN_WAIT1",
+    [ST_FIN_WAIT2] = "FIN_WAIT2",
+    [ST_TIME_WAIT] = "TIME_WAIT",
+    [ST_CLOSE] = "CLOSE",
+    [ST_CLOSE_WAIT] = "CLOSE_WAIT",
+    [ST_LAST_ACK] = "LAST_ACK",
+    [ST_LISTEN] = "LISTEN",
+    [ST_CLOSING] = "CLOSING",
 };
 
 #ifndef SK_MEMINFO_RMEM_ALLOC
@@ -194,7 +202,8 @@ static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const 
 			socklen_t len = sizeof(gf);
 			uint8_t group[16];
 			if (!f) {
-				/* "1\tlo        :     1      V3" then "\t\t\t\t010000E0     1 ..." */
+				/* "1\tlo        :     1      V3" then "\t\t\t\t010000E0     1 ..."
+				 */
 				unsigned g;
 				if (line[0] >= '0' && line[0] <= '9') {
 					ifindex = (unsigned)strtoul(line, NULL, 10);
@@ -204,7 +213,8 @@ static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const 
 					continue;
 				memcpy(group, &g, 4); /* printed as the u32 in memory order */
 			} else {
-				/* "1    lo              ff020000000000000000000000000001     1 ..." */
+				/* "1    lo              ff020000000000000000000000000001     1 ..."
+				 */
 				char hex[33];
 				if (sscanf(line, "%u %*s %32s", &ifindex, hex) != 2 ||
 				    strlen(hex) != 32)
@@ -223,11 +233,12 @@ static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const 
 			char g[64];
 			group_text(family, group, g, sizeof(g));
 			if (gf.gf_fmode != MCAST_EXCLUDE || gf.gf_numsrc) {
-				pr_err("%s: multicast group %s on interface %u with a source filter "
-				       "(%s, %u sources): not supported yet",
-				       who, g, ifindex,
-				       gf.gf_fmode == MCAST_INCLUDE ? "include" : "exclude",
-				       gf.gf_numsrc);
+				pr_err(
+				    "%s: multicast group %s on interface %u with a source filter "
+				    "(%s, %u sources): not supported yet",
+				    who, g, ifindex,
+				    gf.gf_fmode == MCAST_INCLUDE ? "include" : "exclude",
+				    gf.gf_numsrc);
 				ret = -ENOTSUP;
 				continue;
 			}
@@ -244,7 +255,8 @@ static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const 
 			m->ifindex = ifindex;
 			v[s->n_mcast++] = m;
 			s->mcast = v;
-			pr_info("%s: member of multicast group %s on interface %u", who, g, ifindex);
+			pr_info("%s: member of multicast group %s on interface %u", who, g,
+				ifindex);
 		}
 		free(text);
 	}
@@ -391,6 +403,21 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		       who, proto, local);
 		return -ENOTSUP;
 	}
+	/* what only poll tells (it reads, changes nothing): an error the socket will report at
+	 * its next call (an ICMP error on a connected UDP socket, a refused connect), and a
+	 * shutdown() for reading, which even a socket that is no connection keeps */
+	struct pollfd pf = {.fd = sk, .events = POLLIN | POLLRDHUP};
+	if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR)) {
+		pr_err("%s: %s socket %s has an error pending (as SO_ERROR would tell): "
+		       "not supported yet",
+		       who, proto, local);
+		return -ENOTSUP;
+	}
+	if (pf.revents & POLLRDHUP) {
+		pr_err("%s: %s socket %s was shut down for reading (shutdown): not supported yet",
+		       who, proto, local);
+		return -ENOTSUP;
+	}
 	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who)))
 		return ret;
 	if (s->protocol != IPPROTO_TCP && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
@@ -442,7 +469,8 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 	int sk;
 
 	(void)ctx;
-	sk = socket((int)s->family, (int)s->type | SOCK_CLOEXEC | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0),
+	sk = socket((int)s->family,
+		    (int)s->type | SOCK_CLOEXEC | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0),
 		    (int)s->protocol);
 	if (sk < 0) {
 		child_fail(t, errno, "fd %d: cannot make a socket of family %u type %u protocol %u",
@@ -458,8 +486,7 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		len = sa_make(s->family, s->src_addr.data, s->src_port,
 			      s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
 		if (bind(sk, (struct sockaddr *)&ss, len) < 0) {
-			child_fail(t, errno,
-				   "fd %d: cannot bind the %s socket to %s%s", e->fd,
+			child_fail(t, errno, "fd %d: cannot bind the %s socket to %s%s", e->fd,
 				   s->protocol == IPPROTO_TCP ? "TCP" : "UDP", where,
 				   errno == EADDRINUSE ? " (the port is taken: is the dumped "
 							 "process still running?)"
@@ -475,8 +502,9 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			       MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0) {
 			char g[80];
 			group_text(m->family, m->group.data, g, sizeof(g));
-			child_fail(t, errno, "fd %d: cannot join multicast group %s on interface %u",
-				   e->fd, g, m->ifindex);
+			child_fail(t, errno,
+				   "fd %d: cannot join multicast group %s on interface %u", e->fd,
+				   g, m->ifindex);
 			goto fail;
 		}
 	}
@@ -526,18 +554,18 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 
 	if (e->has_dup_of) {
 		if (s)
-			return files_refuse(img, "fd %d: a dup of a socket with a socket of its own",
-					    e->fd);
+			return files_refuse(
+			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
 		return 0;
 	}
 	if (!s)
 		return files_refuse(img, "fd %d: a socket without its state", e->fd);
 	if (s->family != AF_INET && s->family != AF_INET6)
-		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6", e->fd,
-				    s->family);
+		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6",
+				    e->fd, s->family);
 	bool tcp = s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP;
-	bool udp = s->type == SOCK_DGRAM &&
-		   (s->protocol == IPPROTO_UDP || s->protocol == IPPROTO_UDPLITE);
+	bool udp =
+	    s->type == SOCK_DGRAM && (s->protocol == IPPROTO_UDP || s->protocol == IPPROTO_UDPLITE);
 	if (!tcp && !udp)
 		return files_refuse(img, "fd %d: socket type %u protocol %u is not TCP or UDP",
 				    e->fd, s->type, s->protocol);
@@ -545,15 +573,14 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
-	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) ||
-	    s->src_port > 65535)
+	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
 	if (s->has_dst_addr != s->has_dst_port || s->has_dst_addr != (s->state == ST_ESTABLISHED) ||
-	    (s->has_dst_addr && (s->dst_addr.len != addr_len(s->family) || !s->dst_port ||
-				 s->dst_port > 65535)))
+	    (s->has_dst_addr &&
+	     (s->dst_addr.len != addr_len(s->family) || !s->dst_port || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
-	if (s->family == AF_INET && (s->has_src_scope_id || s->has_dst_scope_id ||
-				     s->has_dst_flowinfo))
+	if (s->family == AF_INET &&
+	    (s->has_src_scope_id || s->has_dst_scope_id || s->has_dst_flowinfo))
 		return files_refuse(img, "fd %d: IPv6 fields on an IPv4 socket", e->fd);
 	if (s->has_dst_flowinfo && s->dst_flowinfo > 0xfffffff)
 		return files_refuse(img, "fd %d: flow information %#x is invalid", e->fd,

@@ -68,7 +68,7 @@ UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_unix, &k_sk_netlink,	 &k_sk_packet, &k_timerfd, &k_epoll, &k_inotify,
+    &k_sk_unix,	 &k_sk_netlink,	 &k_sk_packet, &k_timerfd, &k_epoll, &k_inotify,
     &k_fanotify, &k_userfaultfd, &k_io_uring,  &k_blk,	   NULL,
 };
 

@@ -80,9 +80,9 @@ int main(int argc, char **argv)
 		l->fd = socket(AF_INET6, SOCK_STREAM, 0);
 		zt_check_sys(l->fd >= 0, "socket");
 		zt_check_sys(inet_pton(AF_INET6, l->addr, &s.sin6_addr) == 1, "inet_pton");
-		zt_check_sys(setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &l->v6only, sizeof(int)) ==
-				 0,
-			     "V6ONLY");
+		zt_check_sys(
+		    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &l->v6only, sizeof(int)) == 0,
+		    "V6ONLY");
 		if (l->reuseport) {
 			zt_check_sys(setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &l->reuseport,
 						sizeof(int)) == 0,
@@ -109,18 +109,21 @@ int main(int argc, char **argv)
 		socklen_t len = sizeof(now);
 		zt_expect(getsockname(l->fd, (struct sockaddr *)&now, &len) == 0 &&
 			      len == sizeof(now) && !memcmp(&now, &l->name, sizeof(now)),
-			  "%s: the address changed (port %d, was %d)", l->what, ntohs(now.sin6_port),
-			  ntohs(l->name.sin6_port));
-		zt_expect(opt(l->fd, SOL_SOCKET, SO_DOMAIN) == AF_INET6, "%s: not AF_INET6", l->what);
+			  "%s: the address changed (port %d, was %d)", l->what,
+			  ntohs(now.sin6_port), ntohs(l->name.sin6_port));
+		zt_expect(opt(l->fd, SOL_SOCKET, SO_DOMAIN) == AF_INET6, "%s: not AF_INET6",
+			  l->what);
 		zt_expect(opt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY) == l->v6only, "%s: V6ONLY %d",
 			  l->what, opt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY));
 		zt_expect(opt(l->fd, SOL_SOCKET, SO_ACCEPTCONN) == 1, "%s: not listening", l->what);
 		if (l->reuseport) {
-			zt_expect(opt(l->fd, SOL_SOCKET, SO_REUSEPORT) == 1, "%s: REUSEPORT", l->what);
-			zt_expect(opt(l->fd, IPPROTO_IPV6, IPV6_TCLASS) == l->tclass, "%s: TCLASS %d",
-				  l->what, opt(l->fd, IPPROTO_IPV6, IPV6_TCLASS));
+			zt_expect(opt(l->fd, SOL_SOCKET, SO_REUSEPORT) == 1, "%s: REUSEPORT",
+				  l->what);
+			zt_expect(opt(l->fd, IPPROTO_IPV6, IPV6_TCLASS) == l->tclass,
+				  "%s: TCLASS %d", l->what, opt(l->fd, IPPROTO_IPV6, IPV6_TCLASS));
 			zt_expect(opt(l->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS) == l->hops,
-				  "%s: hops %d", l->what, opt(l->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS));
+				  "%s: hops %d", l->what,
+				  opt(l->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS));
 		}
 	}
 	exchange(&lsns[0], AF_INET6);

@@ -1,14 +1,16 @@
 /* The target of the inet-refused case: an established TCP connection on 127.0.0.1 (both of
  * its ends, the accepted one and the client), and a second listener with one connection
  * queued that nobody accepted yet, ports chosen at setup and written to `ports` in the work
- * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT"). The dump must refuse both by name;
- * afterwards the connection still carries data both ways and the queued one is accepted and
- * carries data too. */
+ * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT UDP_PORT"); a UDP socket with a
+ * datagram queued, and one shut down for reading. The dump must refuse each by name;
+ * afterwards the connection still carries data both ways, the queued one is accepted and
+ * carries data too, and the datagram is there to be read. */
 // zt-run: no-cryo
 // (the target of tests/cases/inet_refused.sh)
 #include "zt.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,12 +58,23 @@ int main(int argc, char **argv)
 	zt_init(argc, argv);
 	int l = listener(), c = client(l), a = accept(l, NULL, NULL);
 	int l2 = listener(), q = client(l2);
+	int u = socket(AF_INET, SOCK_DGRAM, 0), shut = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = {.sin_family = AF_INET};
+	socklen_t len = sizeof(ua);
 	FILE *f = fopen("ports", "w");
 
 	zt_check_sys(a >= 0, "accept");
-	zt_check_sys(f && fprintf(f, "%u %u %u\n", port_of(l), port_of(c), port_of(l2)) > 0 &&
-			 fclose(f) == 0,
-		     "ports");
+	ua.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	zt_check_sys(u >= 0 && bind(u, (struct sockaddr *)&ua, sizeof(ua)) == 0 &&
+			 getsockname(u, (struct sockaddr *)&ua, &len) == 0 &&
+			 sendto(u, "dgram", 5, 0, (struct sockaddr *)&ua, sizeof(ua)) == 5,
+		     "udp");
+	/* ENOTCONN, but the kernel keeps the shutdown */
+	zt_check_sys(shut >= 0 && (shutdown(shut, SHUT_RD) == 0 || errno == ENOTCONN), "shutdown");
+	zt_check_sys(
+	    f && fprintf(f, "%u %u %u %u\n", port_of(l), port_of(c), port_of(l2), port_of(u)) > 0 &&
+		fclose(f) == 0,
+	    "ports");
 	zt_check_sys(carries(c, a, "before"), "exchange");
 
 	zt_ready();
@@ -72,5 +85,8 @@ int main(int argc, char **argv)
 	int b = accept(l2, NULL, NULL);
 	zt_expect(b >= 0, "the queued connection is gone: %m");
 	zt_expect(b >= 0 && carries(q, b, "queued"), "the queued connection carries nothing");
+	char buf[8] = {0};
+	zt_expect(recv(u, buf, sizeof(buf), MSG_DONTWAIT) == 5 && !memcmp(buf, "dgram", 5),
+		  "the queued datagram is gone: %m");
 	zt_pass();
 }

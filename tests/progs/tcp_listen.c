@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 		      getsockopt(made, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0,
 		  "the made socket did not connect (error %d)", err);
 	/* the bound one listens on its port */
-	zt_expect(listen(bound, 1) == 0 && port_of(bound) == bport, "listen on the bound socket: %m");
+	zt_expect(listen(bound, 1) == 0 && port_of(bound) == bport,
+		  "listen on the bound socket: %m");
 	zt_pass();
 }

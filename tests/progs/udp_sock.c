@@ -106,8 +106,8 @@ int main(int argc, char **argv)
 
 	struct sockaddr_in now;
 	len = sizeof(now);
-	zt_expect(getsockname(s, (struct sockaddr *)&now, &len) == 0 && now.sin_port == srv.sin_port &&
-		      now.sin_addr.s_addr == srv.sin_addr.s_addr,
+	zt_expect(getsockname(s, (struct sockaddr *)&now, &len) == 0 &&
+		      now.sin_port == srv.sin_port && now.sin_addr.s_addr == srv.sin_addr.s_addr,
 		  "the server socket moved to port %u (was %u)", ntohs(now.sin_port),
 		  ntohs(srv.sin_port));
 	zt_expect(opt(s, SOL_SOCKET, SO_RCVBUF) == rcv_before, "SO_RCVBUF %d, was %d",
@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 	zt_expect(!member(s, lo, "239.7.7.8") && !member(c, lo, "239.7.7.7"),
 		  "a group joined that was not");
 	len = sizeof(now);
-	zt_expect(getsockname(c, (struct sockaddr *)&now, &len) == 0 && now.sin_port == cli.sin_port,
+	zt_expect(getsockname(c, (struct sockaddr *)&now, &len) == 0 &&
+		      now.sin_port == cli.sin_port,
 		  "the client moved to port %u (was %u)", ntohs(now.sin_port), ntohs(cli.sin_port));
 	len = sizeof(peer);
 	zt_expect(getpeername(c, (struct sockaddr *)&peer, &len) == 0 &&
@@ -135,7 +136,8 @@ int main(int argc, char **argv)
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ssize_t n = recv(c, buf, sizeof(buf) - 1, 0);
 	snprintf(want, sizeof(want), "query from %u", ntohs(cli.sin_port));
-	zt_expect(n > 0 && !strcmp(buf, want), "the worker answered '%s', not '%s' (%m)", buf, want);
+	zt_expect(n > 0 && !strcmp(buf, want), "the worker answered '%s', not '%s' (%m)", buf,
+		  want);
 	zt_expect(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "the worker ended with %#x", st);
 
@@ -146,7 +148,8 @@ int main(int argc, char **argv)
 		  "the IPv6 socket moved to port %u (was %u)", ntohs(s6now.sin6_port),
 		  ntohs(s6.sin6_port));
 	int snd6 = socket(AF_INET6, SOCK_DGRAM, 0);
-	zt_expect(sendto(snd6, "six", 3, 0, (struct sockaddr *)&s6, sizeof(s6)) == 3, "sendto6: %m");
+	zt_expect(sendto(snd6, "six", 3, 0, (struct sockaddr *)&s6, sizeof(s6)) == 3,
+		  "sendto6: %m");
 	setsockopt(u6, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(buf, 0, sizeof(buf));
 	zt_expect(recv(u6, buf, sizeof(buf), 0) == 3 && !strcmp(buf, "six"),
