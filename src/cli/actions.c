@@ -75,8 +75,8 @@ int cli_run_dump(struct cli *cli)
 	}
 	if (cli->skip_in_flight)
 		pr_info(
-		    "--skip-in-flight: nothing to skip: cryo dumps no socket (a task holding one, "
-		    "a TCP connection in flight or not, is refused by name)");
+		    "--skip-in-flight: nothing to skip: cryo dumps no TCP connection (one in "
+		    "flight, in a listener's queue or established, is refused by name)");
 	if (cli->log_pid)
 		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
 	if (cli->pidfile && write_dump_pidfile(cli))

@@ -137,7 +137,7 @@ static const struct opt_def opts[] = {
     /* Special resources */
     {"tcp-established", 0, NONE, 1, REFUSE, O_OTHER},
     {"skip-in-flight", 0, NONE, 1, DO, O_SKIP_IN_FLIGHT, D, G_SPECIAL, NULL,
-     "skip TCP connections not established yet (cryo dumps no socket: "
+     "skip TCP connections not established yet (cryo refuses them by name: "
      "there is nothing to skip)"},
     {"tcp-close", 0, NONE, 1, REFUSE, O_OTHER},
     {"root", 'r', REQ, 0, REFUSE, O_OTHER},
