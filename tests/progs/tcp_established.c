@@ -2,8 +2,8 @@
  * its ends, the accepted one and the client), and a second listener with one connection
  * queued that nobody accepted yet, ports chosen at setup and written to `ports` in the work
  * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT UDP_PORT"); a UDP socket with a
- * datagram queued, and one shut down for reading. The dump must refuse each by name;
- * afterwards the connection still carries data both ways, the queued one is accepted and
+ * datagram queued and IP_PKTINFO set, and one shut down for reading. The dump must refuse each by
+ * name; afterwards the connection still carries data both ways, the queued one is accepted and
  * carries data too, and the datagram is there to be read. */
 // zt-run: no-cryo
 // (the target of tests/cases/inet_refused.sh)
@@ -65,7 +65,10 @@ int main(int argc, char **argv)
 
 	zt_check_sys(a >= 0, "accept");
 	ua.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	zt_check_sys(u >= 0 && bind(u, (struct sockaddr *)&ua, sizeof(ua)) == 0 &&
+	int one = 1;
+	/* each datagram would come with the address it was sent to: not sent again as it was */
+	zt_check_sys(u >= 0 && setsockopt(u, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0 &&
+			 bind(u, (struct sockaddr *)&ua, sizeof(ua)) == 0 &&
 			 getsockname(u, (struct sockaddr *)&ua, &len) == 0 &&
 			 sendto(u, "dgram", 5, 0, (struct sockaddr *)&ua, sizeof(ua)) == 5,
 		     "udp");
