@@ -717,8 +717,8 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		if (bind(sk, (struct sockaddr *)&ss, len) < 0) {
 			child_fail(t, errno, "fd %d: cannot bind the %s socket to %s%s", e->fd,
 				   s->protocol == IPPROTO_TCP ? "TCP" : "UDP", where,
-				   errno == EADDRINUSE ? " (the port is taken: is the dumped "
-							 "process still running?)"
+				   errno == EADDRINUSE ? " (the port is taken: by the dumped "
+							 "process left running, or another)"
 						       : "");
 			goto fail;
 		}
