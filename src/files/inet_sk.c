@@ -722,6 +722,17 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 						       : "");
 			goto fail;
 		}
+		struct sockaddr_storage got;
+		socklen_t glen = sizeof(got);
+		uint8_t ga[16];
+		uint32_t gport, gscope, gflow;
+		if (getsockname(sk, (struct sockaddr *)&got, &glen) < 0 ||
+		    !sa_split(s->family, &got, ga, &gport, &gscope, &gflow) ||
+		    gport != s->src_port || memcmp(ga, s->src_addr.data, addr_len(s->family))) {
+			child_fail(t, EINVAL, "fd %d: the socket was not bound to %s", e->fd,
+				   where);
+			goto fail;
+		}
 	}
 	for (size_t i = 0; i < s->n_mcast; i++) {
 		const InetSkMcast *m = s->mcast[i];
@@ -819,6 +830,18 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->has_backlog != (s->state == ST_LISTEN) || (s->has_backlog && s->backlog > INT32_MAX))
 		return files_refuse(img, "fd %d: listen backlog invalid for state %u", e->fd,
 				    s->state);
+	/* bound without a port only with IP_BIND_ADDRESS_NO_PORT (TCP): a bind to port 0
+	 * would take a port of the kernel's choice */
+	if (s->has_src_port && !s->src_port) {
+		bool no_port = false;
+		for (size_t i = 0; i < s->n_opts; i++)
+			if (s->opts[i]->level == IPPROTO_IP &&
+			    s->opts[i]->name == IP_BIND_ADDRESS_NO_PORT && s->opts[i]->val == 1)
+				no_port = true;
+		if (!tcp || !no_port)
+			return files_refuse(img, "fd %d: bound to an address without a port",
+					    e->fd);
+	}
 	/* a listener is bound: listen() binds a port of its own, the dump saw that one */
 	if (s->state == ST_LISTEN && (!s->has_src_port || !s->src_port))
 		return files_refuse(img, "fd %d: a listening socket without a port", e->fd);
