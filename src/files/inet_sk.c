@@ -514,7 +514,12 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 	case ST_LISTEN: {
 		/* for a listener TCP_INFO tells the accept queue: unacked is its length, sacked
 		 * the backlog listen() was given (capped by somaxconn) */
-		int syn = syn_recv_count(pid, s->family, s->src_port);
+		/* an IPv6 listener's IPv4 clients are set up as IPv4 requests */
+		int syn = syn_recv_count(pid, AF_INET, s->src_port);
+		if (s->family == AF_INET6 && syn >= 0) {
+			int syn6 = syn_recv_count(pid, AF_INET6, s->src_port);
+			syn = syn6 < 0 ? syn6 : syn + syn6;
+		}
 		s->has_backlog = true;
 		s->backlog = ti.tcpi_sacked;
 		if (ti.tcpi_unacked) {
@@ -522,6 +527,12 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 			       "not supported yet (they would be lost)",
 			       who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
 			return -ENOTSUP;
+		}
+		if (syn < 0) {
+			pr_errno(-syn,
+				 "%s: cannot read the connections being set up (/proc/%d/net/tcp)",
+				 who, pid);
+			return syn;
 		}
 		if (syn > 0) {
 			pr_err("%s: listening TCP socket %s has %d connection%s being set up "

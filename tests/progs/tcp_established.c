@@ -1,8 +1,9 @@
 /* The target of the inet-refused case: an established TCP connection on 127.0.0.1 (both of
  * its ends, the accepted one and the client), and a second listener with one connection
  * queued that nobody accepted yet, ports chosen at setup and written to `ports` in the work
- * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT UDP_PORT"); a UDP socket with a
- * datagram queued and IP_PKTINFO set, and one shut down for reading. The dump must refuse each by
+ * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT UDP_PORT ENDED_PORT"); a UDP socket with a
+ * datagram queued and IP_PKTINFO set, one shut down for reading, and a client whose
+ * connection the server reset (CLOSE, ECONNRESET pending). The dump must refuse each by
  * name; afterwards the connection still carries data both ways, the queued one is accepted and
  * carries data too, and the datagram is there to be read. */
 // zt-run: no-cryo
@@ -58,6 +59,12 @@ int main(int argc, char **argv)
 	zt_init(argc, argv);
 	int l = listener(), c = client(l), a = accept(l, NULL, NULL);
 	int l2 = listener(), q = client(l2);
+	/* a connection the server reset: its client is in CLOSE, with ECONNRESET to report */
+	int ended = client(l), r = accept(l, NULL, NULL);
+	struct linger rst = {1, 0};
+	zt_check_sys(r >= 0 && setsockopt(r, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) == 0 &&
+			 close(r) == 0,
+		     "reset");
 	int u = socket(AF_INET, SOCK_DGRAM, 0), shut = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in ua = {.sin_family = AF_INET};
 	socklen_t len = sizeof(ua);
@@ -74,10 +81,11 @@ int main(int argc, char **argv)
 		     "udp");
 	/* ENOTCONN, but the kernel keeps the shutdown */
 	zt_check_sys(shut >= 0 && (shutdown(shut, SHUT_RD) == 0 || errno == ENOTCONN), "shutdown");
-	zt_check_sys(
-	    f && fprintf(f, "%u %u %u %u\n", port_of(l), port_of(c), port_of(l2), port_of(u)) > 0 &&
-		fclose(f) == 0,
-	    "ports");
+	zt_check_sys(f &&
+			 fprintf(f, "%u %u %u %u %u\n", port_of(l), port_of(c), port_of(l2),
+				 port_of(u), port_of(ended)) > 0 &&
+			 fclose(f) == 0,
+		     "ports");
 	zt_check_sys(carries(c, a, "before"), "exchange");
 
 	zt_ready();
@@ -89,6 +97,8 @@ int main(int argc, char **argv)
 	zt_expect(b >= 0, "the queued connection is gone: %m");
 	zt_expect(b >= 0 && carries(q, b, "queued"), "the queued connection carries nothing");
 	char buf[8] = {0};
+	zt_expect(read(ended, buf, 1) < 0 && errno == ECONNRESET,
+		  "the reset connection does not report ECONNRESET: %m");
 	zt_expect(recv(u, buf, sizeof(buf), MSG_DONTWAIT) == 5 && !memcmp(buf, "dgram", 5),
 		  "the queued datagram is gone: %m");
 	zt_pass();
