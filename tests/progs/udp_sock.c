@@ -2,9 +2,9 @@
  * 127.0.0.1 on a port the kernel chose, with SO_RCVBUF, SO_BROADCAST, IP_PKTINFO and
  * IP_MULTICAST_TTL set and the multicast group 239.7.7.7 joined on lo, a worker child blocked
  * in recvfrom() on it; a client socket connected to the server (its own port chosen by the
- * kernel at connect); an IPv6 socket bound to [::1]. After the restore each has its address,
- * peer and options, and the group is still joined (MCAST_MSFILTER answers for it); a
- * datagram the client sends reaches the worker from the client's very address, and the
+ * kernel at connect); an IPv6 socket bound to [::1] that joined ff05::4242 on lo. After the restore
+ * each has its address, peer and options, and the groups are still joined (MCAST_MSFILTER answers
+ * for it); a datagram the client sends reaches the worker from the client's very address, and the
  * worker's answer comes back to the client; the IPv6 socket receives a datagram sent to its
  * port. */
 // zt-run: gen2
@@ -37,6 +37,17 @@ static bool member(int fd, unsigned ifindex, const char *group)
 	g->sin_family = AF_INET;
 	inet_pton(AF_INET, group, &g->sin_addr);
 	return getsockopt(fd, IPPROTO_IP, MCAST_MSFILTER, &gf, &len) == 0 &&
+	       gf.gf_fmode == MCAST_EXCLUDE && gf.gf_numsrc == 0;
+}
+
+static bool member6(int fd, unsigned ifindex, const char *group)
+{
+	struct group_filter gf = {.gf_interface = ifindex};
+	struct sockaddr_in6 *g = (struct sockaddr_in6 *)&gf.gf_group;
+	socklen_t len = sizeof(gf);
+	g->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, group, &g->sin6_addr);
+	return getsockopt(fd, IPPROTO_IPV6, MCAST_MSFILTER, &gf, &len) == 0 &&
 	       gf.gf_fmode == MCAST_EXCLUDE && gf.gf_numsrc == 0;
 }
 
@@ -91,6 +102,10 @@ int main(int argc, char **argv)
 	len = sizeof(cli);
 	zt_check_sys(getsockname(c, (struct sockaddr *)&cli, &len) == 0, "getsockname");
 
+	struct ipv6_mreq m6 = {.ipv6mr_interface = lo};
+	inet_pton(AF_INET6, "ff05::4242", &m6.ipv6mr_multiaddr);
+	zt_check_sys(setsockopt(u6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6, sizeof(m6)) == 0, "join6");
+	zt_check_sys(member6(u6, lo, "ff05::4242") && !member6(u6, lo, "ff05::4243"), "member6");
 	s6.sin6_addr = in6addr_loopback;
 	zt_check_sys(bind(u6, (struct sockaddr *)&s6, sizeof(s6)) == 0, "bind6");
 	len = sizeof(s6);
@@ -147,6 +162,8 @@ int main(int argc, char **argv)
 		      !memcmp(&s6now, &s6, sizeof(s6)),
 		  "the IPv6 socket moved to port %u (was %u)", ntohs(s6now.sin6_port),
 		  ntohs(s6.sin6_port));
+	zt_expect(member6(u6, lo, "ff05::4242"), "the group ff05::4242 is no longer joined");
+	zt_expect(!member6(u6, lo, "ff05::4243"), "an IPv6 group joined that was not");
 	int snd6 = socket(AF_INET6, SOCK_DGRAM, 0);
 	zt_expect(sendto(snd6, "six", 3, 0, (struct sockaddr *)&s6, sizeof(s6)) == 3,
 		  "sendto6: %m");
