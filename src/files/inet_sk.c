@@ -721,6 +721,13 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", e->fd, err);
 		goto fail;
 	}
+	/* the owner, which the kernel also keeps as the socket's uid (routing by uid, and
+	 * SO_REUSEPORT groups only take sockets of one uid): before bind, as it was made */
+	if (fchown(sk, s->uid, s->gid) < 0) {
+		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
+			   s->gid);
+		goto fail;
+	}
 	if (s->has_src_port) {
 		addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
 		len = sa_make(s->family, s->src_addr.data, s->src_port,
@@ -787,12 +794,6 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 				   e->fd, where, ti.tcpi_sacked, s->backlog);
 			goto fail;
 		}
-	}
-	/* the owner, which the kernel also keeps as the socket's uid (routing by uid) */
-	if (fchown(sk, s->uid, s->gid) < 0) {
-		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
-			   s->gid);
-		goto fail;
 	}
 	return sk;
 fail:

@@ -1,6 +1,7 @@
 /* IPv6 listeners as dual-stack servers make them: one on [::1] with IPV6_V6ONLY, one on [::]
  * without it (takes IPv4 clients too, as v4-mapped addresses), one bound to the v4-mapped
- * ::ffff:127.0.0.1, and one with SO_REUSEPORT and IPV6_TCLASS, IPV6_UNICAST_HOPS set; ports
+ * ::ffff:127.0.0.1, and one with SO_REUSEPORT and IPV6_TCLASS, IPV6_UNICAST_HOPS set, with a
+ * second listener in its reuseport group (same address and port); ports
  * chosen by the kernel at setup. After the restore each has its address, port and options,
  * and clients reach each over the protocol it accepts: the test connects, accepts and
  * exchanges data through every one. */
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,8 +102,47 @@ int main(int argc, char **argv)
 			     "getsockname");
 	}
 
+	/* a second listener in the reuseport group: the same address and port */
+	int one = 1, twin = socket(AF_INET6, SOCK_STREAM, 0);
+	zt_check_sys(twin >= 0 &&
+			 setsockopt(twin, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
+			 setsockopt(twin, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
+			 bind(twin, (struct sockaddr *)&lsns[3].name, sizeof(lsns[3].name)) == 0 &&
+			 listen(twin, 16) == 0,
+		     "reuseport twin");
+
 	zt_ready();
 	zt_wait_for_check();
+
+	/* both in the group again: eight clients, each accepted by one of them */
+	struct sockaddr_in6 tn = {0};
+	socklen_t tl = sizeof(tn);
+	zt_expect(getsockname(twin, (struct sockaddr *)&tn, &tl) == 0 &&
+		      !memcmp(&tn, &lsns[3].name, sizeof(tn)),
+		  "the reuseport twin is on port %d, not %d", ntohs(tn.sin6_port),
+		  ntohs(lsns[3].name.sin6_port));
+	int clients[8], accepted = 0;
+	for (int i = 0; i < 8; i++) {
+		clients[i] = socket(AF_INET6, SOCK_STREAM, 0);
+		zt_expect(connect(clients[i], (struct sockaddr *)&lsns[3].name,
+				  sizeof(lsns[3].name)) == 0,
+			  "reuseport client %d: %m", i);
+	}
+	for (int round = 0; round < 50 && accepted < 8; round++) {
+		struct pollfd pf[2] = {{.fd = lsns[3].fd, .events = POLLIN},
+				       {.fd = twin, .events = POLLIN}};
+		if (poll(pf, 2, 100) <= 0)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (pf[k].revents & POLLIN) {
+				int a = accept(pf[k].fd, NULL, NULL);
+				if (a >= 0)
+					accepted++, close(a);
+			}
+	}
+	zt_expect(accepted == 8, "the reuseport group accepted %d of 8 clients", accepted);
+	for (int i = 0; i < 8; i++)
+		close(clients[i]);
 
 	for (size_t i = 0; i < N; i++) {
 		struct lsn *l = &lsns[i];
@@ -130,6 +171,5 @@ int main(int argc, char **argv)
 	exchange(&lsns[1], AF_INET6);
 	exchange(&lsns[1], AF_INET);
 	exchange(&lsns[2], AF_INET);
-	exchange(&lsns[3], AF_INET6);
 	zt_pass();
 }
