@@ -6,9 +6,12 @@
 #
 # Settings (environment):
 #   BENCH_RUNS=5           runs per workload; the table shows medians
-#   BENCH_WORKLOADS="1 2 3 4 5 6"   which workloads to run
+#   BENCH_WORKLOADS="1 2 3 4 5 6 7 8"   which workloads to run
 #   BENCH_MEM_MB=1024      size of workloads 2 and 3 (workload 6 maps half of it)
 #   BENCH_TIMEOUT=300      seconds allowed to one cryo command
+#   BENCH_REPORTING=both   free page reporting of the VM (see below): "both" runs every workload
+#                          twice, with reporting paused and with it on as users have it;
+#                          "paused" or "on" runs one table
 #
 # Every run: start the workload (detached, its own session), wait until it is ready, time
 # `cryo dump -t PID -D DIR`, time `cryo restore -D DIR -d` (until cryo exits: the process runs
@@ -23,7 +26,7 @@ ROOT=$PWD
 CRYO=$ROOT/build/cryo
 BIN=$ROOT/build/bench
 RUNS=${BENCH_RUNS:-5}
-WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6}
+WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6 7 8}
 MEM_MB=${BENCH_MEM_MB:-1024}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 RESULTS=$ROOT/bench/results-latest.txt
@@ -57,21 +60,30 @@ LIVE_PIDS=()
 
 # The VM gives free memory back to its host (virtio-balloon free page reporting): memory freed
 # by one run is dropped by the host about 2 s later, and whoever touches it next pays a fault
-# in the host, up to 3x slower. Which run gets such memory is luck, so the timings were
-# bimodal (1 GiB dump 0.4 s or 1-1.7 s). Reporting is paused while the benchmark runs (an
-# order above the largest stops it) and put back at the end.
+# in the host, up to 3x slower. Which run gets such memory is luck, so the timings are
+# bimodal (1 GiB dump 0.4 s or 1-1.7 s). The benchmark runs its workloads once with reporting
+# paused (an order above the largest stops it), for figures that compare runs, and once with
+# it on, as users have it; the setting is put back at the end.
 REPORTING=/sys/module/page_reporting/parameters/page_reporting_order
 REPORTING_WAS=
+MODE=${BENCH_REPORTING:-both}
+case $MODE in both | paused | on) ;; *) die "BENCH_REPORTING=$MODE: both, paused or on" ;; esac
 if [ -w "$REPORTING" ]; then
 	REPORTING_WAS=$(cat "$REPORTING")
-	echo 11 >"$REPORTING" 2>/dev/null || REPORTING_WAS=
 fi
-REPORTING_NOTE="free page reporting of the VM: ${REPORTING_WAS:+paused during the run (order was $REPORTING_WAS)}"
-[ -n "$REPORTING_WAS" ] || REPORTING_NOTE="free page reporting of the VM: not paused (no $REPORTING); timings may be bimodal"
+# reporting_set paused|on: 0 if the setting took
+reporting_set() {
+	[ -n "$REPORTING_WAS" ] || return 1
+	if [ "$1" = paused ]; then
+		echo 11 >"$REPORTING" 2>/dev/null
+	else
+		echo "$REPORTING_WAS" >"$REPORTING" 2>/dev/null
+	fi
+}
 
 cleanup() {
 	local p
-	[ -n "$REPORTING_WAS" ] && echo "$REPORTING_WAS" >"$REPORTING" 2>/dev/null
+	reporting_set on
 	for p in "${LIVE_PIDS[@]}"; do
 		kill -9 -- "-$p" 2>/dev/null
 		kill -9 "$p" 2>/dev/null
@@ -147,6 +159,8 @@ wl_name() {
 	4) echo "4 64 MiB, 8 threads" ;;
 	5) echo "5 tree of 50 x 4 MiB" ;;
 	6) echo "6 file ${FILE_MB} MiB private, 5% written" ;;
+	7) echo "7 10,000 descriptors" ;;
+	8) echo "8 memfd 64 MiB shared, written" ;;
 	esac
 }
 wl_args() {
@@ -157,6 +171,8 @@ wl_args() {
 	4) echo "threads 64 8" ;;
 	5) echo "tree 50 4" ;;
 	6) echo "filemap $MAP_FILE $FILE_MB 5" ;;
+	7) echo "fds 10000" ;;
+	8) echo "memfd 64" ;;
 	esac
 }
 wl_bytes() {
@@ -167,6 +183,8 @@ wl_bytes() {
 	4) echo $((64 << 20)) ;;
 	5) echo $((50 * 4 << 20)) ;;
 	6) echo $(((FILE_MB << 20) / 20)) ;;
+	7) echo 0 ;;
+	8) echo $((64 << 20)) ;;
 	esac
 }
 
@@ -179,7 +197,7 @@ warm() {
 # R_VERDICT (OK, BAD, DUMP-FAIL, RESTORE-FAIL, START-FAIL) and R_WHY
 run_once() {
 	local wl=$1 i=$2 pid args k
-	RUN_DIR=$BASE/run-$wl-$i
+	RUN_DIR=$BASE/run-$TABLE-$wl-$i
 	local img=$RUN_DIR/img
 	mkdir -p "$img"
 	R_DUMP_MS=- R_RESTORE_MS=- R_IMG_KB=- R_DUMP_RSS=- R_RESTORE_RSS=- R_WHY=
@@ -195,15 +213,15 @@ run_once() {
 	LIVE_PIDS=("$pid")
 
 	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/dump.m" "$CRYO" dump -t "$pid" -D "$img" \
-		-o "$BASE/logs/dump-$wl-$i.log" >/dev/null 2>&1; then
-		R_VERDICT=DUMP-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/dump-$wl-$i.log" 2>/dev/null)
+		-o "$BASE/logs/dump-$TABLE-$wl-$i.log" >/dev/null 2>&1; then
+		R_VERDICT=DUMP-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/dump-$TABLE-$wl-$i.log" 2>/dev/null)
 		kill_tree "$pid"
 		return
 	fi
 	read -r R_DUMP_MS R_DUMP_RSS <"$RUN_DIR/dump.m"
 	R_IMG_KB=$(du -sk "$img" | cut -f1)
 	# keep the stats of this run for the report
-	"$CRYO" show "$img/stats-dump.img" >"$BASE/stats-$wl-$i.json" 2>/dev/null
+	"$CRYO" show "$img/stats-dump.img" >"$BASE/stats-$TABLE-$wl-$i.json" 2>/dev/null
 
 	for ((k = 0; k < 100; k++)); do
 		gone "$pid" && break
@@ -217,8 +235,8 @@ run_once() {
 	fi
 
 	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/restore.m" "$CRYO" restore -D "$img" -d \
-		-o "$BASE/logs/restore-$wl-$i.log" >/dev/null 2>&1; then
-		R_VERDICT=RESTORE-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/restore-$wl-$i.log" 2>/dev/null)
+		-o "$BASE/logs/restore-$TABLE-$wl-$i.log" >/dev/null 2>&1; then
+		R_VERDICT=RESTORE-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/restore-$TABLE-$wl-$i.log" 2>/dev/null)
 		kill_tree "$pid"
 		return
 	fi
@@ -260,33 +278,37 @@ case " $WORKLOADS " in
 	;;
 esac
 
-ROWS=()
-NOTES=()
-STATS_LINE=
+# run_table LABEL: every workload, RUNS times; rows into ROWS, problems into NOTES (LABEL
+# first), the workload 2 stats line into STATS_LINE
+run_table() {
+	local label=$1 wl name i d r s peak bytes fz tt pw pz ps last_stats=
+	local dumps restores sizes rss ok skipped frozen totals
+	ROWS=()
+	TABLE=${label// /-}
 for wl in $WORKLOADS; do
 	name=$(wl_name "$wl")
-	[ -n "$name" ] || die "unknown workload $wl (1..6)"
+	[ -n "$name" ] || die "unknown workload $wl (1..8)"
 	dumps=() restores=() sizes=() rss=() ok=0 skipped=
 	frozen=() totals=()
 	for ((i = 1; i <= RUNS; i++)); do
 		run_once "$wl" "$i"
-		log "$name, run $i: $R_VERDICT dump ${R_DUMP_MS} ms, restore ${R_RESTORE_MS} ms ${R_WHY:+($R_WHY)}"
+		log "$label: $name, run $i: $R_VERDICT dump ${R_DUMP_MS} ms, restore ${R_RESTORE_MS} ms ${R_WHY:+($R_WHY)}"
 		if [ "$R_VERDICT" = DUMP-FAIL ] && { [ "$wl" = 4 ] || [ "$wl" = 5 ]; }; then
 			skipped="skipped (needs threads/trees: issue 3)"
-			NOTES+=("workload $wl: dump failed: ${R_WHY:-see the log}")
+			NOTES+=("$label: workload $wl: dump failed: ${R_WHY:-see the log}")
 			break
 		fi
 		[ "$R_VERDICT" = OK ] && ok=$((ok + 1))
-		[ "$R_VERDICT" != OK ] && NOTES+=("workload $wl run $i: $R_VERDICT ${R_WHY}")
+		[ "$R_VERDICT" != OK ] && NOTES+=("$label: workload $wl run $i: $R_VERDICT ${R_WHY}")
 		dumps+=("$R_DUMP_MS") restores+=("$R_RESTORE_MS")
 		[ "$R_IMG_KB" != - ] && sizes+=("$(awk -v k="$R_IMG_KB" 'BEGIN { printf "%.1f", k / 1024 }')")
 		for r in "$R_DUMP_RSS" "$R_RESTORE_RSS"; do
 			[ "$r" != - ] && rss+=("$r")
 		done
-		if [ -s "$BASE/stats-$wl-$i.json" ]; then
-			frozen+=("$(json_field "$BASE/stats-$wl-$i.json" frozen_ns)")
-			totals+=("$(json_field "$BASE/stats-$wl-$i.json" total_ns)")
-			last_stats=$BASE/stats-$wl-$i.json
+		if [ -s "$BASE/stats-$TABLE-$wl-$i.json" ]; then
+			frozen+=("$(json_field "$BASE/stats-$TABLE-$wl-$i.json" frozen_ns)")
+			totals+=("$(json_field "$BASE/stats-$TABLE-$wl-$i.json" total_ns)")
+			last_stats=$BASE/stats-$TABLE-$wl-$i.json
 		fi
 	done
 	if [ -n "$skipped" ]; then
@@ -314,17 +336,50 @@ for wl in $WORKLOADS; do
 				n, fz / 1e6, tt / 1e6, ps, pw, pw * 4096 / 1048576, pz }')
 	fi
 done
+}
+
+print_table() {
+	printf '%-34s | %8s | %10s | %9s | %9s | %12s | %17s | %s\n' workload "dump ms" "restore ms" \
+		"image MiB" "dump GB/s" "restore GB/s" "cryo peak RSS MiB" verified
+	printf '%s\n' "$@"
+}
+
+NOTES=()
+STATS_LINE=
+ROWS_PAUSED=()
+ROWS_ON=()
+PAUSED_NOTE=
+if [ "$MODE" != on ]; then
+	if reporting_set paused; then
+		run_table "reporting paused"
+		ROWS_PAUSED=("${ROWS[@]}")
+		PAUSED_NOTE="order was $REPORTING_WAS, set to 11 for this table"
+	else
+		PAUSED_NOTE="cannot be paused here (no writable $REPORTING): not run"
+	fi
+fi
+if [ "$MODE" != paused ]; then
+	reporting_set on
+	run_table "reporting on"
+	ROWS_ON=("${ROWS[@]}")
+fi
 
 {
 	echo "cryo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $RUNS runs (medians), images on tmpfs"
 	echo "machine limits (1 GiB): memcpy $(limit memcpy_gbs) GB/s | tmpfs write $(limit tmpfs_write_gbs) GB/s (first pass $(limit tmpfs_write_first_gbs)) | tmpfs read into fresh memory $(limit tmpfs_read_gbs) GB/s"
-	echo "$REPORTING_NOTE"
 	echo
-	printf '%-34s | %8s | %10s | %9s | %9s | %12s | %17s | %s\n' workload "dump ms" "restore ms" \
-		"image MiB" "dump GB/s" "restore GB/s" "cryo peak RSS MiB" verified
-	printf '%s\n' "${ROWS[@]}"
-	echo
-	echo "GB/s: memory the workload wrote (1: none; 3: 10% of ${MEM_MB} MiB; 6: 5% of ${FILE_MB} MiB) / wall time."
+	if [ ${#ROWS_PAUSED[@]} -gt 0 ] || [ "$MODE" != on ]; then
+		echo "free page reporting of the VM paused ($PAUSED_NOTE): figures that compare runs"
+		[ ${#ROWS_PAUSED[@]} -gt 0 ] && print_table "${ROWS_PAUSED[@]}"
+		echo
+	fi
+	if [ "$MODE" != paused ]; then
+		echo "free page reporting of the VM on${REPORTING_WAS:+ (order $REPORTING_WAS)}, as users have it: freed memory may come back slower"
+		print_table "${ROWS_ON[@]}"
+		echo
+	fi
+	echo "GB/s: memory the workload wrote (1, 7: none; 3: 10% of ${MEM_MB} MiB; 6: 5% of ${FILE_MB} MiB) / wall time."
+	echo "7: 2,000 pipes with 8 bytes queued in each, 7,999 eventfds, one epoll watching 1,000 of them."
 	echo "restore ms: until 'cryo restore -d' exits, the process running. RSS: the larger of dump's and restore's."
 	[ -n "$STATS_LINE" ] && echo "$STATS_LINE"
 	if [ ${#NOTES[@]} -gt 0 ]; then

@@ -9,6 +9,7 @@
  *     threads MB NTHREADS        MB MiB written by NTHREADS threads (a slice each)
  *     tree    NPROC MB           NPROC processes (a tree, 3 children each), MB MiB each
  *     filemap FILE MB PCT        MB MiB private mapping of FILE, every page read, PCT% written
+ *     memfd   MB                 an MB MiB memfd, mapped shared, every page written
  *     fds     N                  N descriptors: pipes with 8 bytes queued in each (2/5 of
  *                                them), eventfds with counts, one epoll watching 1,000 of them
  *   workload mkfile FILE MB      create FILE with the pattern filemap expects (if not there)
@@ -664,6 +665,17 @@ int main(int argc, char **argv)
 		if (sum == 1)
 			fprintf(stderr, "unlikely\n");
 		check = check_filemap;
+	} else if (!strcmp(mode, "memfd")) {
+		area_pages = arg_u64(argc, argv, 4, "MB") * MiB / PAGE;
+		int fd = memfd_create("cryo-bench", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)(area_pages * PAGE)) < 0)
+			die("memfd of %lu pages: %s", (unsigned long)area_pages, strerror(errno));
+		area = mmap(NULL, area_pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (area == MAP_FAILED)
+			die("mmap of the memfd: %s", strerror(errno));
+		for (uint64_t p = 0; p < area_pages; p++)
+			fill_page(area + p * WORDS, p, area_seed);
+		check = check_area; /* the fd stays open: both are restored */
 	} else if (!strcmp(mode, "fds")) {
 		fds_setup((int)arg_u64(argc, argv, 4, "N"));
 		check = check_fds;

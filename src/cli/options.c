@@ -153,11 +153,13 @@ static const struct opt_def opts[] = {
     {"timeout", 0, REQ, 0, DO, O_TIMEOUT, D, G_SPECIAL, "SECONDS",
      "give up freezing the tree after SECONDS (default 10)"},
     {"force-irmap", 0, NONE, 1, NOOP, O_OTHER, D, G_SPECIAL, NULL,
-     "accepted: cryo resolves no inotify watch",
-     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+     "accepted: cryo reopens inotify watches by file handle",
+     "cryo reopens each inotify watch by its file handle, never by a path: there is no "
+     "path to resolve"},
     {"irmap-scan-path", 0, REQ, 0, NOOP, O_OTHER, D, G_SPECIAL, "PATH",
-     "accepted: cryo resolves no inotify watch",
-     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+     "accepted: cryo reopens inotify watches by file handle",
+     "cryo reopens each inotify watch by its file handle, never by a path: there is no "
+     "path to resolve"},
     {"manage-cgroups", 0, OPT, 0, REFUSE, O_OTHER},
     {"cgroup-root", 0, REQ, 0, REFUSE, O_OTHER},
     {"cgroup-props", 0, REQ, 0, REFUSE, O_OTHER},

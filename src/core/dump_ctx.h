@@ -28,6 +28,7 @@ struct thread_answers {
 	long tid_address_rv;
 	uint64_t clear_child_tid;
 	long cpuid; /* procstate.c: 1 unless CPUID faults for it */
+	long spec_ctrl[3]; /* attrs.c: PR_GET_SPECULATION_CTRL of each PR_SPEC_* */
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
 struct task_answers {
@@ -108,6 +109,7 @@ struct dump_ctx {
 	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
 	struct desc_index *descs; /* files/shared.c: every open file description saved (arena) */
 	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
+	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

@@ -67,22 +67,6 @@ static void create_failed(struct restore_task *t, int err, const char *what, pid
 
 /* ---- the child phase, inside the new tasks ---- */
 
-static int place_fd(struct restore_task *t, int fd, int at, const char *what)
-{
-	if (fd < 0) {
-		child_fail(t, errno, "cannot open %s", what);
-		return -1;
-	}
-	if (fd != at) {
-		if (dup2(fd, at) < 0) {
-			child_fail(t, errno, "cannot move %s to fd %d", what, at);
-			return -1;
-		}
-		close(fd);
-	}
-	return 0;
-}
-
 /* A shared anonymous memory object, as a descriptor (what MAP_SHARED|MAP_ANONYMOUS creates). */
 static int new_shmem(uint64_t size)
 {
@@ -113,7 +97,7 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		child_fail(t, errno, "cannot move the log to fd %d", ctx->svc_log);
 		return -1;
 	}
-	if (place_fd(t, dup(ctx->dirfd), ctx->svc_dirfd, "the images directory"))
+	if (restore_place_fd(t, dup(ctx->dirfd), ctx->svc_dirfd, "the images directory"))
 		return -1;
 	if (ctx->need_tty && tty_root_open(ctx, t))
 		return -1;
@@ -124,7 +108,7 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_SHMEM &&
-		    place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
+		    restore_place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
 			return -1;
 		if (g->kind == SVC_DESC && restore_shared_desc_child(ctx, g))
 			return -1;
@@ -204,11 +188,11 @@ static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 	char name[64];
 
 	img_name(IMG_PAGES, t->pid, name, sizeof(name));
-	if (place_fd(t, openat(ctx->svc_dirfd, name, O_RDONLY), t->svc[0].fd, name))
+	if (restore_place_fd(t, openat(ctx->svc_dirfd, name, O_RDONLY), t->svc[0].fd, name))
 		return -1;
 	for (int i = 1; i < t->nr_svc; i++) {
 		struct svc_file *f = &t->svc[i];
-		if (place_fd(t, open(f->path, f->flags), f->fd, f->path))
+		if (restore_place_fd(t, open(f->path, f->flags), f->fd, f->path))
 			return -1;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/restore_ctx.h"
 
@@ -103,4 +104,21 @@ void child_fail(struct restore_task *t, int err, const char *fmt, ...)
 		snprintf(t->state->msg + n, sizeof(t->state->msg) - n, ": %s", strerror(err));
 	t->state->err = err ? err : EINVAL;
 	__atomic_store_n(&t->state->state, TS_FAILED, __ATOMIC_RELEASE);
+}
+
+int restore_place_fd(struct restore_task *t, int fd, int at, const char *what)
+{
+	if (fd < 0) {
+		child_fail(t, errno, "cannot open %s", what);
+		return -1;
+	}
+	if (fd != at) {
+		if (dup2(fd, at) < 0) {
+			child_fail(t, errno, "cannot move %s to fd %d", what, at);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }

@@ -130,6 +130,11 @@ struct restore_ctx {
 	 * it has is the one it had */
 	const FdEntry *tty;
 	bool tty_own, tty_same;
+	/* res/sysvipc.c: ipc.img, and per object (segments, sets, queues in that order) whether
+	 * this restore made it (removed again if the restore fails) */
+	Ipc *ipc;
+	bool *sysv_made;
+	void **sysv_mem; /* per segment: cryo's attach of it, until every task has its own */
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */
@@ -197,5 +202,9 @@ int restore_rlimits_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_task_attrs_outside(struct restore_ctx *ctx, struct restore_task *t);
 int restore_regs(struct restore_ctx *ctx, struct restore_task *t, struct restore_thread *th);
+
+/* Child phase: fd (just opened; < 0: the open failed, errno says why) moved to number at;
+ * -1 after child_fail naming what. */
+int restore_place_fd(struct restore_task *t, int fd, int at, const char *what);
 
 #endif

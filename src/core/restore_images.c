@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "img/validate.h"
 #include "res/locks.h"
+#include "res/sysvipc.h"
 
 static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -130,7 +131,7 @@ static int read_tree(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_task_images(ctx, &ctx->tasks[i])))
 			return ret;
-	return 0;
+	return sysv_read_images(ctx);
 }
 
 /* Does the directory hold any *.img file? */
@@ -203,6 +204,7 @@ void restore_images_free(struct restore_ctx *ctx)
 		img_free(IMG_MSG(t->files));
 	}
 	free(ctx->tasks);
+	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	ctx->tasks = NULL;

@@ -34,6 +34,8 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 /* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
+/* Remote phase, just before the task resumes: arm its timerfds (timerfd.c) */
+int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t);
 
 /* memfds (memfd.c): the objects, each made once by the root, before the tree */
 int memfd_plan(struct restore_ctx *ctx);

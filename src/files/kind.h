@@ -47,6 +47,13 @@ struct fd_ops {
 	 * with the open flags `flags`; or -1 after child_fail. */
 	int (*restore)(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		       int flags);
+	/* Child phase, once per task after every fd of it is in place (and its close-on-exec
+	 * flag set; the numbers of late kinds are still free): what this kind's descriptors
+	 * need of the others (an epoll's targets). -1 after child_fail. NULL: nothing. */
+	int (*restore_finish)(struct restore_ctx *ctx, struct restore_task *t);
+	/* The highest fd number the restore of e uses besides e->fd (for the plan of service
+	 * fds above it), or -1. NULL: none. */
+	int (*max_fd)(const FdEntry *e);
 	/* Image checks of e (beyond what holds for every kind); refuse naming img. */
 	int (*validate)(const char *img, const Files *f, const FdEntry *e);
 	/* Built late (late.c), in the remote phase once every task and thread exists (a pidfd
@@ -58,7 +65,8 @@ struct fd_ops {
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
-extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
+extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops, fd_epoll_ops;
+extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
@@ -67,6 +75,8 @@ extern const struct fd_ops fd_inet_sk_ops;
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
 
+/* The kind that takes the descriptor fi at dump (unsupported ones included), or NULL. */
+const struct fd_ops *files_kind_of(const struct fd_info *fi);
 /* The kind that restores image kind k, or NULL. */
 const struct fd_ops *fd_ops_of(FdKind k);
 
@@ -86,6 +96,25 @@ int named_validate(const char *img, const Files *f, const FdEntry *e);
 /* ---- handle.c: reopen by file handle ---- */
 int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 int handle_open(struct restore_task *t, const FdEntry *e, int flags);
+/* A mount point of the file system on device dev (/proc/self/mountinfo), opened; -1 if none */
+int handle_mount_fd(dev_t dev);
+
+/* ---- fsnotify.c: what inotify and fanotify share ---- */
+#define FSNOTIFY_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
+/* the whole of a /proc file, NUL-terminated (malloc'd); NULL with errno */
+char *fsnotify_read_fdinfo(const char *path);
+/* fdinfo's "sdev:" (the kernel's encoding, major << 20 | minor) as stat() gives a device */
+uint64_t fsnotify_dev(unsigned long sdev);
+/* the inode ino of device dev, opened O_PATH by its file handle and checked to be that
+ * inode; -1 with errno */
+int fsnotify_open_inode(uint64_t dev, uint64_t ino, const ProtobufCBinaryData *handle,
+			int32_t type);
+/* n bytes of hex text s into out; -1 if s is not that */
+int fsnotify_hex(const char *s, unsigned char *out, size_t n);
+/* "device M:m (TYPE, mounted at PATH)" for messages */
+void fsnotify_describe_dev(uint64_t dev, char *buf, size_t size);
+/* bytes of events queued in fd of task t (FIONREAD on a copy), or -errno (logged) */
+int fsnotify_queued(struct dump_task *t, int fd, const char *what);
 
 /* ---- ghost.c: files deleted while open ---- */
 int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
@@ -115,6 +144,9 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+/* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
+ * one), or -1 */
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 
 /* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */

@@ -514,15 +514,6 @@ static int write_content(struct restore_ctx *ctx, struct restore_task *root, uin
 	return 0;
 }
 
-static int place(struct restore_task *t, int fd, int at, const char *what)
-{
-	if (fd < 0 || (fd != at && (dup2(fd, at) < 0 || close(fd) < 0))) {
-		child_fail(t, errno, "cannot place %s at fd %d", what, at);
-		return -1;
-	}
-	return 0;
-}
-
 /* In the root, before the tree exists: the memfd, its content, size, owner and mode. */
 int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g)
 {
@@ -569,11 +560,11 @@ int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g)
 		close(fd);
 		return -1;
 	}
-	if (place(root, fd, g->fd, "a memfd"))
+	if (restore_place_fd(root, fd, g->fd, "a memfd"))
 		return -1;
 	if (g->fd2 >= 0) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", g->fd);
-		if (place(root, open(self, O_RDONLY | O_CLOEXEC), g->fd2,
+		if (restore_place_fd(root, open(self, O_RDONLY | O_CLOEXEC), g->fd2,
 			  "a read-only description of a memfd"))
 			return -1;
 	}

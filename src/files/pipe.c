@@ -454,15 +454,6 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	return 0;
 }
 
-static int place(struct restore_task *t, int fd, int at, const char *what)
-{
-	if (fd < 0 || (fd != at && (dup2(fd, at) < 0 || close(fd) < 0))) {
-		child_fail(t, errno, "cannot place %s at fd %d", what, at);
-		return -1;
-	}
-	return 0;
-}
-
 /* In the root, before the tree exists: the pipe (or the FIFO, opened read-write, which never
  * waits for a partner), its size, its bytes, at its service fds. */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
@@ -505,9 +496,9 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 			   e->pipe_data.len, e->pipe_id);
 		return -1;
 	}
-	if (place(root, fds[0], g->fd, "a pipe"))
+	if (restore_place_fd(root, fds[0], g->fd, "a pipe"))
 		return -1;
-	if (e->kind == FD_KIND__FD_PIPE && place(root, fds[1], g->fd2, "a pipe"))
+	if (e->kind == FD_KIND__FD_PIPE && restore_place_fd(root, fds[1], g->fd2, "a pipe"))
 		return -1;
 	return 0;
 }
@@ -542,6 +533,13 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		return -1;
 	}
 	return fd;
+}
+
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
+{
+	struct svc_file *g = global_of(ctx, e);
+	/* a FIFO's one service fd is open read-write */
+	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
 }
 
 int pipe_validate_common(const char *img, const FdEntry *e)

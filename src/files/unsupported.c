@@ -59,17 +59,12 @@ UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
 UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
-UNSUPPORTED(timerfd, "a timerfd", "timerfds", "anon_inode:[timerfd]");
-UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
-UNSUPPORTED(inotify, "an inotify", "inotifys", "anon_inode:inotify");
-UNSUPPORTED(fanotify, "a fanotify", "fanotifys", "anon_inode:[fanotify]");
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_unix,	 &k_sk_netlink,	 &k_sk_packet, &k_timerfd, &k_epoll, &k_inotify,
-    &k_fanotify, &k_userfaultfd, &k_io_uring,  &k_blk,	   NULL,
+    &k_sk_unix, &k_sk_netlink, &k_sk_packet, &k_userfaultfd, &k_io_uring, &k_blk, NULL,
 };
 
 /* after the kinds: the sockets of a family none of them took (inet_sk.c takes TCP and UDP),

@@ -5,6 +5,7 @@
  * Each refusal names the image file and the field, and returns -EINVAL. */
 #include <cpuid.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,7 +265,8 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 		const SeccompFilter *f = tc->seccomp_filters[i];
 		if (!f->insns.len || f->insns.len % 8 || f->insns.len / 8 > BPF_MAX_INSNS ||
 		    (f->has_flags && f->flags & ~2u /* SECCOMP_FILTER_FLAG_LOG */))
-			return refuse(img, "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
+			return refuse(img,
+				      "thread %d: seccomp filter %zu (%zu bytes, flags %#x) is "
 				      "invalid",
 				      tid, i, f->insns.len, f->has_flags ? f->flags : 0);
 	}
@@ -274,6 +277,16 @@ static int check_thread(const char *img, struct restore_task *t, const ThreadCor
 			      tc->comm, TASK_COMM_LEN - 1);
 	if (tc->has_timer_slack_ns && !tc->timer_slack_ns)
 		return refuse(img, "thread %d: timer_slack_ns 0", tid);
+	if (tc->n_spec_ctrl > 3)
+		return refuse(img, "thread %d: %zu speculation controls", tid, tc->n_spec_ctrl);
+	for (size_t w = 0; w < tc->n_spec_ctrl; w++) {
+		uint32_t v = tc->spec_ctrl[w], state = v & ~(uint32_t)PR_SPEC_PRCTL;
+		/* 0 (not controllable), or PR_SPEC_PRCTL with exactly one state */
+		if (v && (!(v & PR_SPEC_PRCTL) ||
+			  (state != PR_SPEC_ENABLE && state != PR_SPEC_DISABLE &&
+			   state != PR_SPEC_FORCE_DISABLE && state != PR_SPEC_DISABLE_NOEXEC)))
+			return refuse(img, "thread %d: speculation control %zu is %#x", tid, w, v);
+	}
 	if (tc->has_ioprio && (tc->ioprio < 0 || tc->ioprio >= 1 << 16 || tc->ioprio >> 13 > 3))
 		return refuse(img, "thread %d: ioprio %#x is invalid", tid, tc->ioprio);
 	if (tc->has_cpu_affinity) {
@@ -429,8 +442,15 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      "order",
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD)
+		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
+		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
+		if (sysv != v->has_sysv_shm_id ||
+		    (v->has_sysv_shmat_flags && (!sysv || v->sysv_shmat_flags & ~SHM_RDONLY)))
+			return refuse(img, "mapping %#lx: sysv_shm_id/sysv_shmat_flags do not fit "
+				      "kind %d",
+				      v->start, v->kind);
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return refuse(img, "mapping %#lx: prot %#x is invalid", v->start, v->prot);
 		if (v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
@@ -438,7 +458,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
 		    (v->kind != VMA_KIND__VMA_MEMFD &&
 		     !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
-						   v->kind == VMA_KIND__VMA_FILE_SHARED)))
+						   v->kind == VMA_KIND__VMA_FILE_SHARED || sysv)))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
 		bool anon =
@@ -489,7 +509,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (!g->nr_pages || g->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
 		    g->vaddr % PAGE_SIZE || g->vaddr < prev_end ||
 		    (vi = mm_find_vma(mm, g->vaddr, g->nr_pages * PAGE_SIZE)) < 0 ||
-		    vma_special(mm->vmas[vi]))
+		    vma_special(mm->vmas[vi]) || mm->vmas[vi]->kind == VMA_KIND__VMA_SYSV_SHM)
 			return refuse(img,
 				      "guard pages %zu (%#lx, %lu pages) do not fit the layout", i,
 				      g->vaddr, g->nr_pages);

@@ -69,6 +69,8 @@ void attrs_ask_thread(struct remote_batch *b, struct dump_thread *th)
 {
 	struct thread_answers *a = &th->ans;
 	batch_ask(b, &a->timer_slack, __NR_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+	for (int w = 0; w < 3; w++)
+		batch_ask(b, &a->spec_ctrl[w], __NR_prctl, PR_GET_SPECULATION_CTRL, w, 0, 0, 0, 0);
 	batch_ask(b, &a->tid_address_rv, __NR_prctl, PR_GET_TID_ADDRESS,
 		  batch_out(b, th->rem, &a->clear_child_tid, sizeof(a->clear_child_tid)), 0, 0, 0,
 		  0);
@@ -290,6 +292,15 @@ int dump_thread_attrs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thr
 	}
 	tc->has_timer_slack_ns = true;
 	tc->timer_slack_ns = rv;
+	/* only a state the thread can change (PR_SPEC_PRCTL) is its own choice */
+	tc->spec_ctrl = arena_alloc(&ctx->arena, 3 * sizeof(*tc->spec_ctrl));
+	if (!tc->spec_ctrl)
+		return -ENOMEM;
+	tc->n_spec_ctrl = 3;
+	for (int w = 0; w < 3; w++) {
+		long v = th->ans.spec_ctrl[w];
+		tc->spec_ctrl[w] = v > 0 && (v & PR_SPEC_PRCTL) ? (uint32_t)v : 0;
+	}
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", t->pid, tid);
 	if (read_file_at(-1, path, buf, sizeof(buf)) < 0)
@@ -548,8 +559,20 @@ int restore_thread_attrs_remote(struct restore_ctx *ctx, struct restore_task *t,
 		slack =
 		    batch_add(&b, __NR_prctl, PR_SET_TIMERSLACK, tc->timer_slack_ns, 0, 0, 0, 0);
 	batch_add(&b, __NR_prctl, PR_SET_NAME, remote_batch_data(r), 0, 0, 0, 0);
+	int spec[3] = {-1, -1, -1};
+	for (size_t w = 0; w < tc->n_spec_ctrl && w < 3; w++)
+		if (tc->spec_ctrl[w] & PR_SPEC_PRCTL)
+			spec[w] = batch_add(&b, __NR_prctl, PR_SET_SPECULATION_CTRL, w,
+					    tc->spec_ctrl[w] & ~(uint32_t)PR_SPEC_PRCTL, 0, 0, 0);
 	if ((ret = remote_batch_run(r, &b)))
 		return ret;
+	for (int w = 0; w < 3; w++)
+		if (spec[w] >= 0 && batch_result(&b, spec[w]) < 0) {
+			pr_errno((int)-batch_result(&b, spec[w]),
+				 "thread %d: cannot set its speculation control %d to %#x", th->tid,
+				 w, tc->spec_ctrl[w]);
+			return (int)batch_result(&b, spec[w]);
+		}
 	if (batch_result(&b, robust) < 0 && tc->robust_list) {
 		pr_errno((int)-batch_result(&b, robust),
 			 "thread %d: cannot set its robust futex list", th->tid);

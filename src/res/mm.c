@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -94,9 +95,22 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
 	else if (mapping_is_anon_shared(s->perms, p))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;
-	else if (!strncmp(p, "/SYSV", 5)) {
-		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
-		       s->start);
+	else if (!strncmp(p, "/SYSV", 5) && s->dev_major == 0 && shared) {
+		/* the inode number is the segment's id (sysvipc.c saves the segment) */
+		v->kind = VMA_KIND__VMA_SYSV_SHM;
+		v->has_sysv_shm_id = v->has_sysv_shmat_flags = true;
+		v->sysv_shm_id = (uint32_t)s->ino;
+		/* attached read-only, it can never be made writable */
+		v->sysv_shmat_flags = has_vmflag(s->vmflags, "mw") ? 0 : SHM_RDONLY;
+		if (has_vmflag(s->vmflags, "gu")) {
+			pr_err("task %d: System V shared memory at %#lx has guard pages: not "
+			       "supported",
+			       t->pid, s->start);
+			return -ENOTSUP;
+		}
+	} else if (!strncmp(p, "/SYSV", 5)) {
+		pr_err("task %d: mapping %#lx-%#lx (%s) is not a System V segment cryo knows",
+		       t->pid, s->start, s->end, p);
 		return -ENOTSUP;
 	} else if (!strncmp(p, "/memfd:", 7) && deleted) {
 		v->kind = VMA_KIND__VMA_MEMFD; /* checked to be one by memfd_dump_vma */
@@ -245,7 +259,8 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		if (ret)
 			return ret;
 	} else if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
-		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
+		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK &&
+		   v->kind != VMA_KIND__VMA_SYSV_SHM) {
 		const struct mapped_file *f;
 		struct mapping_id m = {.start = s->start,
 				       .end = s->end,
@@ -376,7 +391,8 @@ static int check_vmas(struct restore_task *t)
 			       t->pid, i, v->start, v->end);
 			return -EINVAL;
 		}
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD ||
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
+		    (v->kind > VMA_KIND__VMA_MEMFD && v->kind != VMA_KIND__VMA_SYSV_SHM) ||
 		    v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC) ||
 		    v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE)) {
@@ -738,6 +754,14 @@ static void map_vma(struct restore_task *t, size_t i, uint64_t apart_at, struct 
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	uint64_t len = v->end - v->start;
+	if (v->kind == VMA_KIND__VMA_SYSV_SHM) {
+		/* the task attaches the segment itself, whole, at the first VMA of the attach
+		 * (the later ones, split by mprotect, are that same attach: validated) */
+		if (v->pgoff == 0)
+			layout_add(lb, "attach System V shared memory", (long)v->start, __NR_shmat,
+				   v->sysv_shm_id, v->start, v->sysv_shmat_flags, 0, 0, 0);
+		return;
+	}
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
 	if (apart_at && mm_vma_needs_apart(t->mm, i)) {
@@ -962,7 +986,9 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 				batch_add(&b, __NR_madvise, v->start, v->end - v->start,
 					  advice_map[a].advice, 0, 0, 0);
 		bool kept = t->vma_kept && t->vma_kept[i];
-		if (vma_map_prot(v) != v->prot || (kept && v->prot != (PROT_READ | PROT_WRITE)))
+		/* an attach of System V memory comes with the protection of its flags */
+		if (vma_map_prot(v) != v->prot || (kept && v->prot != (PROT_READ | PROT_WRITE)) ||
+		    v->kind == VMA_KIND__VMA_SYSV_SHM)
 			batch_add(&b, __NR_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (v->locked)
 			batch_add(&b, __NR_mlock2, v->start, v->end - v->start,

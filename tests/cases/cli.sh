@@ -243,9 +243,9 @@ cli_check_case() {
 	# what cryo cannot do (yet) is not supported, whatever the kernel has; what it uses is
 	# there on this kernel
 	declare -A expect=([mem_dirty_track]=1 [uffd]=1 [uffd-noncoop]=1 [userns]=1
-		[pidfd_store]=1 [tcp_half_closed]=1 [link_nsid]=1 [kcmp_epoll]=1 [timens]=1
+		[pidfd_store]=1 [tcp_half_closed]=1 [link_nsid]=1 [kcmp_epoll]=0 [timens]=1
 		[seccomp_suspend]=0 [seccomp_filters]=0 [clone3_set_tid]=0 [openat2]=0
-		[get_rseq_conf]=0)
+		[get_rseq_conf]=0 [timerfd]=0)
 	for f in $names; do
 		cli_run feature check --feature "$f"
 		if [ $RC = 0 ]; then

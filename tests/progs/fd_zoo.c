@@ -1,5 +1,5 @@
 /* Holds one descriptor of each kind cryo cannot save yet: a socket pair, an eventfd, an
- * epoll, a signalfd, a timerfd, an inotify; and a child whose /proc/PID/status the parent
+ * epoll, a signalfd, a userfaultfd, an io_uring; and a child whose /proc/PID/status the parent
  * holds open. Among them pipes (both ends, and the child's own) and a FIFO, which cryo saves:
  * they must not be named. The case files-refused (tests/cases/files_refused.sh) dumps it:
  * the dump must fail naming every one of the others, per task and kind, and leave both
@@ -8,16 +8,16 @@
 #include "zt.h"
 
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,8 +61,10 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	zt_check_sys(signalfd(-1, &set, 0) >= 0, "signalfd");
-	zt_check_sys(timerfd_create(CLOCK_MONOTONIC, 0) >= 0, "timerfd");
-	zt_check_sys(inotify_init1(0) >= 0, "inotify");
+	zt_check_sys(syscall(SYS_userfaultfd, O_CLOEXEC) >= 0, "userfaultfd");
+	struct io_uring_params iop;
+	memset(&iop, 0, sizeof(iop));
+	zt_check_sys(syscall(SYS_io_uring_setup, 4, &iop) >= 0, "io_uring_setup");
 	snprintf(path, sizeof(path), "/proc/%d/status", child);
 	zt_check_sys(open(path, O_RDONLY) >= 0, "open the child's status");
 

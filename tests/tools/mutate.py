@@ -299,6 +299,12 @@ BAD = {
     "fd_entry.ghost": lambda v, c: [1000, neg(-2)] if s64(v) >= 0 else [],
     "fd_entry.dup_of": lambda v, c: [99999, neg(-1)],
     "fd_entry.dup_of_pid": lambda v, c: [0, U32, c["free_pid"]],
+    "epoll_target.fd": lambda v, c: [neg(-1), 1 << 20, 1 << 30, 99999],
+    # an unknown bit, no bits at all, an armed mask without EPOLLERR|EPOLLHUP, exclusive
+    # with one-shot
+    "epoll_target.events": lambda v, c: [v | 0x08000000, 0, v & ~0x18 if v & 0x18 else v | 1,
+                                         0x50000019],
+    "epoll_target.src_fd": lambda v, c: [99999, neg(-1), 1 << 30],
     "ghost_file.id": lambda v, c: [1000, U32],
     "ghost_file.orig_path": lambda v, c: [b"relative", b""],
     "ghost_file.mode": lambda v, c: [0o040644, U32],
@@ -309,7 +315,7 @@ BAD = {
 DUPLICABLE = {
     "pstree.tasks", "pstree_task.threads", "task_core.threads", "task_core.sigactions",
     "task_core.posix_timers", "task_core.rlimits", "mm.vmas", "mm.prefork", "pagemap.runs",
-    "files.fds", "files.ghosts",
+    "files.fds", "files.ghosts", "fd_entry.epoll_targets",
 }
 
 # ---- mutations ------------------------------------------------------------------------------

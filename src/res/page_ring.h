@@ -1,0 +1,49 @@
+/* The writer of page images: batches of pages read from a task by the dumping thread are
+ * written to their image by a second thread, in order, so that reading memory and writing the
+ * file overlap (pages.c fills the buffers). One ring serves the whole dump. */
+#ifndef CRYO_RES_PAGE_RING_H
+#define CRYO_RES_PAGE_RING_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dump_ctx;
+
+#define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
+#define NR_BUFS 4
+
+struct write_ring {
+	uint8_t *buf[NR_BUFS];
+	size_t len[NR_BUFS];
+	int buf_fd[NR_BUFS];	   /* the image each batch goes to */
+	pid_t buf_pid[NR_BUFS];	   /* ... the task whose image it is */
+	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
+	int head, count;	   /* next to write, batches queued */
+	int fill;		   /* buffer being filled by the dumping thread */
+	int fd;
+	pid_t pid;     /* the task of fd */
+	int err;       /* first write error (-errno), sticky */
+	pid_t err_pid; /* ... in the image of this task */
+	bool done;
+	uint64_t bytes;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+/* The dump's ring (ctx->page_ring), made at its first use: buffers stay warm from one task to
+ * the next. NULL when it cannot be made. */
+struct write_ring *ring_get(struct dump_ctx *ctx);
+/* Hand the filled buffer i (len bytes of r->fd's image; last: the image ends with it) to the
+ * writer; returns the index of a free one to fill next. */
+int ring_submit(struct write_ring *r, int i, size_t len, bool last);
+/* The first write error so far (wait: after everything queued), logged with the image it
+ * hit; clear: forget it. 0 if none. */
+int ring_error(struct write_ring *r, bool wait, bool clear);
+/* Wait until everything queued is written; the first write error, cleared (report: logged). */
+int ring_drain(struct write_ring *r, bool report);
+/* Stop the writer (started: its thread runs) and free the ring. */
+void ring_free(struct write_ring *r, bool started);
+#endif
