@@ -489,7 +489,8 @@ static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 }
 
 /* The TCP state and its refusals; fills backlog for a listener. */
-static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local)
+static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local,
+			  bool skip)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -522,10 +523,17 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		}
 		s->has_backlog = true;
 		s->backlog = ti.tcpi_sacked;
-		if (ti.tcpi_unacked) {
-			pr_err("%s: listening TCP socket %s has %u connection%s not accepted yet: "
-			       "not supported yet (they would be lost)",
-			       who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
+		if (ti.tcpi_unacked && skip) {
+			pr_warn(
+			    "%s: listening TCP socket %s: %u connection%s not accepted yet left "
+			    "out (--skip-in-flight): their clients will see a reset",
+			    who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
+		} else if (ti.tcpi_unacked) {
+			pr_err(
+			    "%s: listening TCP socket %s has %u connection%s not accepted yet: "
+			    "not supported yet (they would be lost; --skip-in-flight leaves them "
+			    "out)",
+			    who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
 			return -ENOTSUP;
 		}
 		if (syn < 0) {
@@ -534,10 +542,17 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 				 who, pid);
 			return syn;
 		}
-		if (syn > 0) {
-			pr_err("%s: listening TCP socket %s has %d connection%s being set up "
-			       "(SYN_RECV): not supported yet (they would be lost)",
-			       who, local, syn, syn > 1 ? "s" : "");
+		if (syn > 0 && skip) {
+			pr_warn(
+			    "%s: listening TCP socket %s: %d connection%s being set up (SYN_RECV) "
+			    "left out (--skip-in-flight)",
+			    who, local, syn, syn > 1 ? "s" : "");
+		} else if (syn > 0) {
+			pr_err(
+			    "%s: listening TCP socket %s has %d connection%s being set up "
+			    "(SYN_RECV): not supported yet (they would be lost; --skip-in-flight "
+			    "leaves them out)",
+			    who, local, syn, syn > 1 ? "s" : "");
 			return -ENOTSUP;
 		}
 		return 0;
@@ -601,7 +616,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 			return -ENOMEM;
 	}
 	if (s->protocol == IPPROTO_TCP) {
-		if ((ret = tcp_state_dump(t->pid, sk, s, who, local)))
+		if ((ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight)))
 			return ret;
 	} else {
 		len = sizeof(ss);

@@ -99,3 +99,53 @@ time.sleep(60)' "$port" "$DIR/blocker.up" </dev/null >"$DIR/blocker.txt" 2>&1 &
 	report inet-port-taken "$t0"
 }
 register_case inet-port-taken inet_port_taken
+
+# inet-skip-in-flight: a listener (tests/progs/tcp_inflight.c) with a connection of a client
+# outside the tree waiting in its accept queue: the dump without --skip-in-flight refuses it;
+# with it, the dump names the connection left out, the client sees a reset, and the restored
+# listener accepts a new connection, the only one in its queue.
+inet_skip_in_flight() {
+	local t0 port i
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/inet-skip-in-flight
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test tcp_inflight; then
+		port=$(cat "$DIR/work/port")
+		rm -f "$DIR/client.up"
+		/usr/bin/python3 -c 'import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+c.settimeout(30)
+try:
+    print("read", c.recv(10))
+except ConnectionResetError:
+    print("reset")' "$port" "$DIR/client.up" </dev/null >"$DIR/client.txt" 2>&1 &
+		local client=$!
+		for ((i = 0; i < 100; i++)); do
+			[ -e "$DIR/client.up" ] && break
+			sleep 0.05
+		done
+		[ -e "$DIR/client.up" ] || fail_step "the client did not connect: $(cat "$DIR/client.txt")"
+		if [ -z "$REASON" ]; then
+			cryo refused dump -t "$PID" -D "$DIR/img" -R -v4 -o dump-refused.log
+			[ $RC = 0 ] && fail_step "the dump without --skip-in-flight succeeded"
+			grep -Eq "listening TCP socket 127\.0\.0\.1:$port has 1 connection not accepted yet: not supported yet" \
+				"$DIR/cryo-refused.txt" || fail_step "the refusal does not name the listener: $(grep -i error "$DIR/cryo-refused.txt" | head -c 300)"
+		fi
+		if [ -z "$REASON" ]; then
+			dump "$DIR/img" --skip-in-flight && gone_after_dump
+			grep -Eq "listening TCP socket 127\.0\.0\.1:$port: 1 connection not accepted yet left out \(--skip-in-flight\)" \
+				"$DIR/img/dump.log" || fail_step "the dump does not name the connection it left out"
+		fi
+		wait "$client" 2>/dev/null
+		[ -z "$REASON" ] && ! grep -q "^reset" "$DIR/client.txt" &&
+			fail_step "the client left out did not see a reset: $(cat "$DIR/client.txt")"
+		[ -z "$REASON" ] && restore "$DIR/img" && check
+	fi
+	kill_leftovers
+	report inet-skip-in-flight "$t0"
+}
+register_case inet-skip-in-flight inet_skip_in_flight
