@@ -129,6 +129,9 @@ static int plan(struct restore_ctx *ctx)
 	/* every memfd object first: tasks' descriptors and mappings refer to them */
 	if ((ret = memfd_plan(ctx)))
 		return ret;
+	/* ... and every ghost (files deleted while open, cwds, mappings of deleted files) */
+	if ((ret = ghost_plan(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -655,7 +658,9 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->globals);
 	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->ptys);
 	free(ctx->memfds);
+	free(ctx->ghosts);
 	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));

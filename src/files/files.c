@@ -16,16 +16,32 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
+#include "files/tty.h"
 #include "res/locks.h"
 
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
  * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
  * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_memfd_ops,   &fd_path_ops,     &fd_tty_ops,   &fd_reg_ops,
-    &fd_dir_ops,     &fd_chr_ops,      &fd_pipe_ops,  &fd_fifo_ops,
-    &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops, &fd_timerfd_ops,
-    &fd_inotify_ops, &fd_fanotify_ops, &fd_epoll_ops, &fd_inet_sk_ops,
+    &fd_memfd_ops,
+    &fd_path_ops,
+    &fd_tty_ops,
+    &fd_reg_ops,
+    &fd_dir_ops,
+    &fd_chr_ops,
+    &fd_pipe_ops,
+    &fd_fifo_ops,
+    &fd_eventfd_ops,
+    &fd_signalfd_ops,
+    &fd_pidfd_ops,
+    &fd_timerfd_ops,
+    &fd_inotify_ops,
+    &fd_fanotify_ops,
+    &fd_epoll_ops,
+    /* found by the terminal kind (tty.c hands a pair made inside the tree to pty.c) */
+    &fd_pty_master_ops,
+    &fd_pty_slave_ops,
+    &fd_inet_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -326,7 +342,8 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 
 int dump_files_finish(struct dump_ctx *ctx)
 {
-	return pipes_dump_finish(ctx);
+	int ret = pipes_dump_finish(ctx), r = ptys_dump_finish(ctx);
+	return ret && ret != -ENOTSUP ? ret : r ? r : ret;
 }
 
 /* ---- restore ---- */

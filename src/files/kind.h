@@ -71,6 +71,7 @@ extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
 extern const struct fd_ops fd_inet_sk_ops;
+extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -148,6 +149,11 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
  * one), or -1 */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
+/* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
+ * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes
+ * are back */
+int fifo_deleted_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int fifo_deleted_finish(struct restore_task *t, const FdEntry *e, int fd);
 
 /* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */
 /* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */
@@ -171,6 +177,12 @@ int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const c
 			const FdEntry *e);
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
+/* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */
+/* Dump: 0 (e filled), 1 (not such a file), or a negative errno after logging */
+int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+long procfile_restore_late(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int procfile_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		      const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

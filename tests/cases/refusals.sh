@@ -11,6 +11,9 @@
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
+#  refuse-aio         an AIO context (io_setup), its ring named (tests/progs/aio_hold.c)
+#  refuse-proc        /proc/CHILD/task/TID/stat of a thread of a child, held by the parent
+#                     (tests/progs/proc_thread_refused.c): made after the parent's descriptors
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -72,7 +75,18 @@ refuse_pidfd_case() {
 		"holds a file lease (LEASE  BREAKING.*a lease being broken cannot be saved"
 }
 
+refuse_proc_case() {
+	refusal_case refuse-proc proc_thread_refused \
+		"fd [0-9]* is /proc/[0-9]*/task/[0-9]*/stat, a file of thread [0-9]* of task [0-9]*, which the restore creates after this task's descriptors"
+}
+
+refuse_aio_case() {
+	refusal_case refuse-aio aio_hold "is the ring of an AIO context (io_setup, context id 0x"
+}
+
+register_case refuse-aio refuse_aio_case
 register_case refuse-file-locks refuse_file_locks_case
+register_case refuse-proc refuse_proc_case
 register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
 register_case refuse-mdwe refuse_mdwe_case

@@ -159,6 +159,35 @@ sysv_refused() {
 }
 register_case sysv-refused sysv_refused
 
+# A semaphore set used, since a threaded process of the tree started, by a process outside the
+# tree only (a database on the same host): the tree's undo lists cannot hold adjustments for
+# it, and the dump must not refuse because of it.
+sysv_unrelated_case() {
+	local id
+	if start_test threads_basic; then
+		id=$(ipcmk -S 1 -p 0600 2>/dev/null | grep -o '[0-9]*$')
+		if [ -z "$id" ]; then
+			fail_step "ipcmk -S failed"
+		elif ! python3 -c '
+import ctypes, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+buf = struct.pack("HhH", 0, 1, 0x1000)  # sem_num 0, +1, SEM_UNDO
+if libc.semop(int(sys.argv[1]), buf, 1) != 0:
+    sys.exit("semop: %d" % ctypes.get_errno())
+' "$id"; then
+			fail_step "the outside semop failed"
+		else
+			dump "$DIR/img" -R
+			grep -q "semaphore undo list" "$DIR"/cryo-dump-img.txt 2>/dev/null &&
+				fail_step "the dump refused the tree for a set only an outside process used"
+			[ -z "$REASON" ] && check
+		fi
+		[ -n "$id" ] && ipcrm -s "$id" 2>/dev/null
+	fi
+}
+sysv_unrelated() { run_sub_case sysv-unrelated sysv_unrelated_case; }
+register_case sysv-unrelated sysv_unrelated
+
 # sysv-fail-restore: a restore of each program's images where the N-th operation that can
 # fail fails (CRYO_FAULT=fail:N, every N), after a first restore whose program removed its
 # objects at the end: each restore makes them, and a failed one leaves no process and none
