@@ -256,9 +256,12 @@ struct ptrace_sud_config {
 #define F_SEAL_EXEC 0x0020
 #endif
 
-/* SO_PASSPIDFD: an SCM_PIDFD with every message received (6.5) */
+/* socket options newer than the 6.1 headers: SO_PASSPIDFD (6.5), IP_LOCAL_PORT_RANGE (6.3) */
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
 #endif
 
 #endif

@@ -75,8 +75,9 @@ int cli_run_dump(struct cli *cli)
 	}
 	if (cli->skip_in_flight)
 		pr_info(
-		    "--skip-in-flight: nothing to skip: cryo dumps no socket (a task holding one, "
-		    "a TCP connection in flight or not, is refused by name)");
+		    "--skip-in-flight: connections queued on a listener (not accepted yet, or "
+		    "being set up) are left out, each listener named; an established connection "
+		    "is still refused");
 	if (cli->log_pid)
 		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
 	if (cli->pidfile && write_dump_pidfile(cli))

@@ -140,8 +140,8 @@ static const struct opt_def opts[] = {
     /* Special resources */
     {"tcp-established", 0, NONE, 1, REFUSE, O_OTHER},
     {"skip-in-flight", 0, NONE, 1, DO, O_SKIP_IN_FLIGHT, D, G_SPECIAL, NULL,
-     "skip TCP connections not established yet (cryo dumps no socket: "
-     "there is nothing to skip)"},
+     "leave out the connections queued on a listener, not accepted yet or being set up "
+     "(their clients see a reset), instead of refusing the dump"},
     {"tcp-close", 0, NONE, 1, REFUSE, O_OTHER},
     {"root", 'r', REQ, 0, REFUSE, O_OTHER},
     {"evasive-devices", 0, NONE, 1, REFUSE, O_OTHER},
@@ -392,7 +392,7 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		cli->dump.ext_unix_sk = true;
 		break;
 	case O_SKIP_IN_FLIGHT:
-		cli->skip_in_flight = !neg;
+		cli->skip_in_flight = cli->dump.skip_in_flight = !neg;
 		break;
 	case O_LOG_FILE:
 		cli->log_file = arg;

@@ -42,6 +42,7 @@ static const struct fd_ops *const kinds[] = {
     &fd_pty_master_ops,
     &fd_pty_slave_ops,
     &fd_unix_sk_ops,
+    &fd_inet_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -250,6 +251,7 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
 		e->unix_sk = NULL;
+		e->inet = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;

@@ -70,6 +70,7 @@ extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
+extern const struct fd_ops fd_inet_sk_ops;
 extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
 extern const struct fd_ops fd_unix_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */

@@ -31,20 +31,10 @@ static bool sk_inet(const struct fd_info *fi)
 	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
 }
 
-static bool sk_tcp(const struct fd_info *fi)
-{
-	return sk_inet(fi) && fi->sk_type == SOCK_STREAM;
-}
-
-static bool sk_udp(const struct fd_info *fi)
-{
-	return sk_inet(fi) && fi->sk_type == SOCK_DGRAM &&
-	       (fi->sk_protocol == IPPROTO_UDP || fi->sk_protocol == IPPROTO_UDPLITE);
-}
-
+/* a catch-all, after the kinds: TCP and UDP are inet_sk.c's */
 static bool sk_inet_other(const struct fd_info *fi)
 {
-	return sk_inet(fi); /* raw, ICMP (ping), SCTP... */
+	return sk_inet(fi); /* raw, ICMP (ping), SCTP, MPTCP... */
 }
 
 static bool sk_netlink(const struct fd_info *fi)
@@ -57,9 +47,8 @@ static bool sk_packet(const struct fd_info *fi)
 	return fi->sk_family == AF_PACKET;
 }
 
-UNSUPPORTED_FN(sk_tcp, "a TCP socket", "TCP sockets", sk_tcp);
-UNSUPPORTED_FN(sk_udp, "a UDP socket", "UDP sockets", sk_udp);
-UNSUPPORTED_FN(sk_inet_other, "a raw or ICMP socket", "raw or ICMP sockets", sk_inet_other);
+UNSUPPORTED_FN(sk_inet_other, "a raw, ICMP or other inet socket", "raw, ICMP or other inet sockets",
+	       sk_inet_other);
 UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
 UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
@@ -69,15 +58,15 @@ UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_tcp,	    &k_sk_udp,	 &k_sk_inet_other, &k_sk_netlink, &k_sk_packet,
-    &k_userfaultfd, &k_io_uring, &k_blk,	   NULL,
+    &k_sk_netlink, &k_sk_packet, &k_userfaultfd, &k_io_uring, &k_blk, NULL,
 };
 
-/* last: whatever no kind above took: a socket of a family no kind knows (after the socket
- * kinds of files.c's table), and any other anonymous inode, named with its link text */
+/* after the kinds: the sockets of a family none of them took (unix_sk.c takes unix sockets,
+ * inet_sk.c TCP and UDP), then whatever no kind above took, named with its link text */
 static const struct fd_ops other_anon = {.name = "an anonymous inode",
 					 .names = "anonymous inodes",
 					 .link_prefix = "anon_inode:",
 					 .show_link = true};
 
-const struct fd_ops *const fd_catch_all[] = {&k_socket, &k_socket_file, &other_anon, NULL};
+const struct fd_ops *const fd_catch_all[] = {&k_sk_inet_other, &k_socket, &k_socket_file,
+					     &other_anon, NULL};

@@ -1,0 +1,35 @@
+/* Inside src/files/: the socket options of AF_INET and AF_INET6 sockets (inet_opts.c), used by
+ * inet_sk.c. Nothing here is TCP- or UDP-specific beyond the table's masks, so a kind of
+ * another family can take the SOL_SOCKET half of it. */
+#ifndef CRYO_FILES_INET_H
+#define CRYO_FILES_INET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "img/image.h"
+
+/* The protocols an option applies to (the table's masks) */
+enum { INET_P_TCP = 1, INET_P_UDP = 2, INET_P_UDPLITE = 4 };
+
+/* The mask of a socket of that protocol, 0 for one inet_opts does not know */
+unsigned inet_proto_mask(int protocol);
+
+/* Dump: every option the table knows that applies to a socket of this family and protocol,
+ * read from sk (cryo's copy), into s->opts (arena). Options the kernel does not know for it
+ * (ENOPROTOOPT...) are left out. Refuses (-ENOTSUP, logged with who: "task 1: fd 3") state that
+ * cannot be read back or set again: a socket filter, an upper-layer protocol (TCP_ULP), IP
+ * options, IPv6 sticky headers. */
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who);
+
+/* Restore, on the new socket sk (not bound yet): every saved option whose value differs from
+ * the new socket's is set, then every saved one is read back and must equal the image. -1 and
+ * why in err. */
+int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size);
+
+/* Image checks: every option is one of the table's, for this family and protocol, its value in
+ * range. Logs with img and fd, returns -EINVAL. */
+int inet_opts_validate(const char *img, int fd, const InetSk *s);
+
+#endif

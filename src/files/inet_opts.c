@@ -1,0 +1,522 @@
+/* The socket options of AF_INET and AF_INET6 sockets: one table of every option cryo knows,
+ * with the family and protocols it applies to and the range of its value. The dump reads every
+ * one (getsockopt on cryo's copy of the socket: reading changes nothing); the restore sets on
+ * the new socket those that differ from what a new socket has, then reads every one back and
+ * compares, so a value the kernel took differently fails the restore instead of passing
+ * unnoticed. Saving every value, not only those that differ from a new socket's at dump, keeps
+ * a value the dumped machine had by default where another machine's default differs.
+ *
+ * Options a program can set but nobody can read back are refused, or named in README as not
+ * seen (TCP_MD5SIG keys, SO_ATTACH_REUSEPORT_*BPF programs). The SOL_SOCKET part of the table
+ * applies to any family; a kind of another family could take it from here. */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "files/inet.h"
+#include "files/kind.h"
+
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV 10
+#define UDPLITE_RECV_CSCOV 11
+#endif
+#ifndef UDP_ENCAP
+#define UDP_ENCAP 100
+#endif
+#ifndef UDP_NO_CHECK6_TX
+#define UDP_NO_CHECK6_TX 101
+#define UDP_NO_CHECK6_RX 102
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#ifndef IPV6_FLOWINFO
+#define IPV6_FLOWINFO 11 /* linux/in6.h, which glibc's netinet/in.h does not carry */
+#endif
+
+enum opt_kind {
+	OK_INT,	    /* an int */
+	OK_U32,	    /* an int the kernel keeps unsigned */
+	OK_BUF,	    /* SO_SNDBUF/SO_RCVBUF: read doubled, set halved (with ...FORCE) */
+	OK_TIMEVAL, /* struct timeval */
+	OK_LINGER,  /* struct linger */
+	OK_STR,	    /* a name: device, congestion control */
+	OK_RAW,	    /* a structure of `max` bytes, set as read */
+};
+
+enum { F4 = 1, F6 = 2, F46 = 3 };
+#define P_ALL (INET_P_TCP | INET_P_UDP | INET_P_UDPLITE)
+#define P_UDP (INET_P_UDP | INET_P_UDPLITE)
+
+struct opt_def {
+	int level, name;
+	const char *label;
+	unsigned char fam, protos;
+	enum opt_kind kind;
+	int64_t min, max; /* the value's range; OK_STR, OK_RAW: max is the length */
+	int set_name;	  /* OK_BUF: the option that sets it */
+};
+
+#define B(l, n, f, p)                                                                              \
+	{                                                                                          \
+		l, n, #n, f, p, OK_INT, 0, 1, 0                                                    \
+	}
+#define I(l, n, f, p, lo, hi)                                                                      \
+	{                                                                                          \
+		l, n, #n, f, p, OK_INT, lo, hi, 0                                                  \
+	}
+#define U(l, n, f, p)                                                                              \
+	{                                                                                          \
+		l, n, #n, f, p, OK_U32, 0, UINT32_MAX, 0                                           \
+	}
+
+static const struct opt_def defs[] = {
+    /* SOL_SOCKET */
+    B(SOL_SOCKET, SO_REUSEADDR, F46, P_ALL),
+    B(SOL_SOCKET, SO_REUSEPORT, F46, P_ALL),
+    B(SOL_SOCKET, SO_KEEPALIVE, F46, P_ALL),
+    B(SOL_SOCKET, SO_BROADCAST, F46, P_ALL),
+    B(SOL_SOCKET, SO_DONTROUTE, F46, P_ALL),
+    B(SOL_SOCKET, SO_OOBINLINE, F46, P_ALL),
+    B(SOL_SOCKET, SO_NO_CHECK, F46, P_ALL),
+    U(SOL_SOCKET, SO_PRIORITY, F46, P_ALL),
+    U(SOL_SOCKET, SO_MARK, F46, P_ALL),
+    B(SOL_SOCKET, SO_RCVMARK, F46, P_ALL),
+    I(SOL_SOCKET, SO_RCVLOWAT, F46, P_ALL, 0, INT_MAX),
+    {SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", F46, P_ALL, OK_BUF, 0, INT_MAX, SO_SNDBUFFORCE},
+    {SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", F46, P_ALL, OK_BUF, 0, INT_MAX, SO_RCVBUFFORCE},
+    {SOL_SOCKET, SO_RCVTIMEO, "SO_RCVTIMEO", F46, P_ALL, OK_TIMEVAL, 0, 0, 0},
+    {SOL_SOCKET, SO_SNDTIMEO, "SO_SNDTIMEO", F46, P_ALL, OK_TIMEVAL, 0, 0, 0},
+    {SOL_SOCKET, SO_LINGER, "SO_LINGER", F46, P_ALL, OK_LINGER, 0, 0, 0},
+    {SOL_SOCKET, SO_BINDTODEVICE, "SO_BINDTODEVICE", F46, P_ALL, OK_STR, 0, IFNAMSIZ - 1, 0},
+    B(SOL_SOCKET, SO_TIMESTAMP, F46, P_ALL),
+    B(SOL_SOCKET, SO_TIMESTAMPNS, F46, P_ALL),
+    I(SOL_SOCKET, SO_TIMESTAMPING, F46, P_ALL, 0, INT_MAX),
+    {SOL_SOCKET, SO_TXTIME, "SO_TXTIME", F46, P_ALL, OK_RAW, 0, 8, 0},
+    B(SOL_SOCKET, SO_PASSCRED, F46, P_ALL),
+    B(SOL_SOCKET, SO_PASSSEC, F46, P_ALL),
+    B(SOL_SOCKET, SO_PASSPIDFD, F46, P_ALL),
+    B(SOL_SOCKET, SO_RXQ_OVFL, F46, P_ALL),
+    B(SOL_SOCKET, SO_WIFI_STATUS, F46, P_ALL),
+    B(SOL_SOCKET, SO_SELECT_ERR_QUEUE, F46, P_ALL),
+    B(SOL_SOCKET, SO_LOCK_FILTER, F46, P_ALL),
+    I(SOL_SOCKET, SO_BUSY_POLL, F46, P_ALL, 0, INT_MAX),
+    B(SOL_SOCKET, SO_PREFER_BUSY_POLL, F46, P_ALL),
+    I(SOL_SOCKET, SO_BUSY_POLL_BUDGET, F46, P_ALL, 0, UINT16_MAX),
+    B(SOL_SOCKET, SO_ZEROCOPY, F46, P_ALL),
+    I(SOL_SOCKET, SO_PEEK_OFF, F46, P_ALL, -1, INT_MAX),
+    U(SOL_SOCKET, SO_MAX_PACING_RATE, F46, P_ALL),
+    B(SOL_SOCKET, SO_TXREHASH, F46, P_ALL),
+    I(SOL_SOCKET, SO_RESERVE_MEM, F46, P_ALL, 0, INT_MAX),
+    /* IPPROTO_IP: an AF_INET6 socket takes them too (for its v4-mapped traffic) */
+    I(IPPROTO_IP, IP_TOS, F46, P_ALL, 0, 255),
+    I(IPPROTO_IP, IP_TTL, F46, P_ALL, 1, 255),
+    B(IPPROTO_IP, IP_RECVOPTS, F46, P_ALL),
+    B(IPPROTO_IP, IP_RETOPTS, F46, P_ALL),
+    B(IPPROTO_IP, IP_PKTINFO, F46, P_ALL),
+    I(IPPROTO_IP, IP_MTU_DISCOVER, F46, P_ALL, 0, 5),
+    B(IPPROTO_IP, IP_RECVERR, F46, P_ALL),
+    B(IPPROTO_IP, IP_RECVTTL, F46, P_ALL),
+    B(IPPROTO_IP, IP_RECVTOS, F46, P_ALL),
+    B(IPPROTO_IP, IP_FREEBIND, F46, P_ALL),
+    B(IPPROTO_IP, IP_PASSSEC, F46, P_ALL),
+    B(IPPROTO_IP, IP_TRANSPARENT, F46, P_ALL),
+    B(IPPROTO_IP, IP_RECVORIGDSTADDR, F46, P_ALL),
+    I(IPPROTO_IP, IP_MINTTL, F46, P_ALL, 0, 255),
+    B(IPPROTO_IP, IP_CHECKSUM, F46, P_ALL),
+    B(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, F46, P_ALL),
+    B(IPPROTO_IP, IP_RECVFRAGSIZE, F46, P_ALL),
+    B(IPPROTO_IP, IP_RECVERR_RFC4884, F46, P_ALL),
+    I(IPPROTO_IP, IP_MULTICAST_TTL, F46, P_ALL, 0, 255),
+    B(IPPROTO_IP, IP_MULTICAST_LOOP, F46, P_ALL),
+    B(IPPROTO_IP, IP_MULTICAST_ALL, F46, P_ALL),
+    {IPPROTO_IP, IP_MULTICAST_IF, "IP_MULTICAST_IF", F46, P_ALL, OK_RAW, 0, 4, 0},
+    U(IPPROTO_IP, IP_UNICAST_IF, F46, P_ALL),
+    U(IPPROTO_IP, IP_LOCAL_PORT_RANGE, F46, P_ALL),
+    /* IPPROTO_IPV6 */
+    B(IPPROTO_IPV6, IPV6_V6ONLY, F6, P_ALL),
+    I(IPPROTO_IPV6, IPV6_UNICAST_HOPS, F6, P_ALL, -1, 255),
+    I(IPPROTO_IPV6, IPV6_MULTICAST_IF, F6, P_ALL, 0, INT_MAX),
+    I(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, F6, P_ALL, -1, 255),
+    B(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_MULTICAST_ALL, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVPKTINFO, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVRTHDR, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVHOPOPTS, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVDSTOPTS, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVTCLASS, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVPATHMTU, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVFRAGSIZE, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVERR, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_RECVERR_RFC4884, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_FLOWINFO, F6, P_ALL),
+    I(IPPROTO_IPV6, IPV6_TCLASS, F6, P_ALL, -1, 255),
+    I(IPPROTO_IPV6, IPV6_MTU_DISCOVER, F6, P_ALL, 0, 5),
+    B(IPPROTO_IPV6, IPV6_FREEBIND, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_TRANSPARENT, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_AUTOFLOWLABEL, F6, P_ALL),
+    B(IPPROTO_IPV6, IPV6_DONTFRAG, F6, P_ALL),
+    U(IPPROTO_IPV6, IPV6_ADDR_PREFERENCES, F6, P_ALL),
+    I(IPPROTO_IPV6, IPV6_MINHOPCOUNT, F6, P_ALL, 0, 255),
+    /* IPPROTO_TCP */
+    B(IPPROTO_TCP, TCP_NODELAY, F46, INET_P_TCP),
+    B(IPPROTO_TCP, TCP_CORK, F46, INET_P_TCP),
+    I(IPPROTO_TCP, TCP_MAXSEG, F46, INET_P_TCP, 0, 65535),
+    I(IPPROTO_TCP, TCP_KEEPIDLE, F46, INET_P_TCP, 1, 32767),
+    I(IPPROTO_TCP, TCP_KEEPINTVL, F46, INET_P_TCP, 1, 32767),
+    I(IPPROTO_TCP, TCP_KEEPCNT, F46, INET_P_TCP, 1, 127),
+    I(IPPROTO_TCP, TCP_SYNCNT, F46, INET_P_TCP, 1, 127),
+    I(IPPROTO_TCP, TCP_LINGER2, F46, INET_P_TCP, -1, INT_MAX),
+    I(IPPROTO_TCP, TCP_DEFER_ACCEPT, F46, INET_P_TCP, 0, INT_MAX),
+    I(IPPROTO_TCP, TCP_WINDOW_CLAMP, F46, INET_P_TCP, 0, INT_MAX),
+    I(IPPROTO_TCP, TCP_USER_TIMEOUT, F46, INET_P_TCP, 0, INT_MAX),
+    I(IPPROTO_TCP, TCP_FASTOPEN, F46, INET_P_TCP, 0, INT_MAX),
+    B(IPPROTO_TCP, TCP_FASTOPEN_CONNECT, F46, INET_P_TCP),
+    B(IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, F46, INET_P_TCP),
+    U(IPPROTO_TCP, TCP_NOTSENT_LOWAT, F46, INET_P_TCP),
+    B(IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, F46, INET_P_TCP),
+    I(IPPROTO_TCP, TCP_SAVE_SYN, F46, INET_P_TCP, 0, 2),
+    I(IPPROTO_TCP, TCP_TX_DELAY, F46, INET_P_TCP, 0, INT_MAX),
+    B(IPPROTO_TCP, TCP_INQ, F46, INET_P_TCP),
+    {IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION", F46, INET_P_TCP, OK_STR, 0, 15, 0},
+    /* UDP and UDP-Lite */
+    B(IPPROTO_UDP, UDP_CORK, F46, P_UDP),
+    B(IPPROTO_UDP, UDP_NO_CHECK6_TX, F6, P_UDP),
+    B(IPPROTO_UDP, UDP_NO_CHECK6_RX, F6, P_UDP),
+    I(IPPROTO_UDP, UDP_SEGMENT, F46, P_UDP, 0, 65535),
+    B(IPPROTO_UDP, UDP_GRO, F46, P_UDP),
+    I(IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, F46, INET_P_UDPLITE, 0, 65535),
+    I(IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, F46, INET_P_UDPLITE, 0, 65535),
+};
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+unsigned inet_proto_mask(int protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP:
+		return INET_P_TCP;
+	case IPPROTO_UDP:
+		return INET_P_UDP;
+	case IPPROTO_UDPLITE:
+		return INET_P_UDPLITE;
+	}
+	return 0;
+}
+
+static bool applies(const struct opt_def *d, int family, unsigned protos)
+{
+	return (d->fam & (family == AF_INET6 ? F6 : F4)) && (d->protos & protos);
+}
+
+static const struct opt_def *def_of(uint32_t level, uint32_t name)
+{
+	for (size_t i = 0; i < NDEFS; i++)
+		if ((uint32_t)defs[i].level == level && (uint32_t)defs[i].name == name)
+			return &defs[i];
+	return NULL;
+}
+
+/* What one option holds: an integer, or bytes */
+struct opt_val {
+	int64_t v;
+	unsigned char data[32];
+	size_t len;
+};
+
+/* 0 and the value; 1: the kernel has no such option for this socket; -errno */
+static int opt_read(int sk, const struct opt_def *d, struct opt_val *o)
+{
+	socklen_t len;
+	int v = 0;
+
+	memset(o, 0, sizeof(*o));
+	switch (d->kind) {
+	case OK_INT:
+	case OK_U32:
+	case OK_BUF:
+		len = sizeof(v);
+		if (getsockopt(sk, d->level, d->name, &v, &len) < 0)
+			break;
+		o->v = d->kind == OK_U32 ? (int64_t)(uint32_t)v : v;
+		return 0;
+	case OK_TIMEVAL:
+	case OK_LINGER:
+	case OK_STR:
+	case OK_RAW:
+		len = d->kind == OK_TIMEVAL  ? sizeof(struct timeval)
+		      : d->kind == OK_LINGER ? sizeof(struct linger)
+		      : d->kind == OK_STR    ? (socklen_t)sizeof(o->data)
+					     : (socklen_t)d->max;
+		if (getsockopt(sk, d->level, d->name, o->data, &len) < 0)
+			break;
+		o->len = len;
+		if (d->kind == OK_STR)
+			o->len = strnlen((char *)o->data, len);
+		return 0;
+	}
+	return errno == ENOPROTOOPT || errno == EOPNOTSUPP || errno == EINVAL ? 1 : -errno;
+}
+
+static bool opt_equal(const struct opt_def *d, const struct opt_val *a, const struct opt_val *b)
+{
+	if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF)
+		return a->v == b->v;
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+static void opt_text(const struct opt_def *d, const struct opt_val *o, char *buf, size_t size)
+{
+	if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF)
+		snprintf(buf, size, "%lld", (long long)o->v);
+	else if (d->kind == OK_STR)
+		snprintf(buf, size, "\"%.*s\"", (int)o->len, (const char *)o->data);
+	else {
+		size_t n = 0;
+		buf[0] = 0;
+		for (size_t i = 0; i < o->len && n + 3 < size; i++)
+			n += snprintf(buf + n, size - n, "%02x", o->data[i]);
+	}
+}
+
+static int opt_write(int sk, const struct opt_def *d, const struct opt_val *o)
+{
+	int v = (int)o->v;
+	switch (d->kind) {
+	case OK_INT:
+	case OK_U32:
+		return setsockopt(sk, d->level, d->name, &v, sizeof(v));
+	case OK_BUF:
+		/* the kernel doubles what it is given (room for its own bookkeeping) */
+		v = (int)(o->v / 2);
+		return setsockopt(sk, d->level, d->set_name, &v, sizeof(v));
+	default:
+		return setsockopt(sk, d->level, d->name, o->data, (socklen_t)o->len);
+	}
+}
+
+/* State a program can give a socket that the table cannot carry: refused by name. */
+static int refuse_unreadable(int sk, const InetSk *s, const char *who)
+{
+	unsigned char buf[64];
+	socklen_t len = 0;
+	int ret = 0;
+
+	/* a classic filter answers its length in instructions; an eBPF one cannot be read */
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0 ? errno == EACCES : len) {
+		pr_err("%s: a socket filter (SO_ATTACH_FILTER/SO_ATTACH_BPF) is attached: "
+		       "not supported yet",
+		       who);
+		ret = -ENOTSUP;
+	}
+	len = sizeof(buf);
+	if (s->protocol == IPPROTO_TCP && getsockopt(sk, IPPROTO_TCP, TCP_ULP, buf, &len) == 0 &&
+	    len && buf[0]) {
+		pr_err("%s: TCP upper-layer protocol \"%.*s\" (TCP_ULP): not supported", who,
+		       (int)strnlen((char *)buf, len), buf);
+		ret = -ENOTSUP;
+	}
+	len = sizeof(buf);
+	if (getsockopt(sk, IPPROTO_IP, IP_OPTIONS, buf, &len) == 0 && len) {
+		pr_err("%s: IP options (IP_OPTIONS, %u bytes): not supported yet", who, len);
+		ret = -ENOTSUP;
+	}
+	if (s->protocol != IPPROTO_TCP) {
+		int encap = 0;
+		len = sizeof(encap);
+		if (getsockopt(sk, IPPROTO_UDP, UDP_ENCAP, &encap, &len) == 0 && encap) {
+			pr_err("%s: UDP encapsulation %d (UDP_ENCAP): not supported", who, encap);
+			ret = -ENOTSUP;
+		}
+	}
+	if (s->family == AF_INET6) {
+		static const struct {
+			int name;
+			const char *label;
+		} sticky[] = {{IPV6_HOPOPTS, "IPV6_HOPOPTS"},
+			      {IPV6_RTHDRDSTOPTS, "IPV6_RTHDRDSTOPTS"},
+			      {IPV6_RTHDR, "IPV6_RTHDR"},
+			      {IPV6_DSTOPTS, "IPV6_DSTOPTS"}};
+		for (size_t i = 0; i < sizeof(sticky) / sizeof(sticky[0]); i++) {
+			len = sizeof(buf);
+			if (getsockopt(sk, IPPROTO_IPV6, sticky[i].name, buf, &len) == 0 && len) {
+				pr_err("%s: IPv6 extension header option %s: not supported yet",
+				       who, sticky[i].label);
+				ret = -ENOTSUP;
+			}
+		}
+	}
+	return ret;
+}
+
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
+{
+	unsigned protos = inet_proto_mask(s->protocol);
+	int ret = refuse_unreadable(sk, s, who);
+
+	if (ret)
+		return ret;
+	s->opts = arena_alloc(a, NDEFS * sizeof(*s->opts));
+	if (!s->opts)
+		return -ENOMEM;
+	for (size_t i = 0; i < NDEFS; i++) {
+		const struct opt_def *d = &defs[i];
+		struct opt_val o;
+		if (!applies(d, s->family, protos))
+			continue;
+		ret = opt_read(sk, d, &o);
+		if (ret == 1)
+			continue;
+		if (ret < 0) {
+			pr_errno(-ret, "%s: cannot read socket option %s", who, d->label);
+			return ret;
+		}
+		InetSkOpt *x = A_NEW(a, InetSkOpt, INET_SK_OPT);
+		if (!x)
+			return -ENOMEM;
+		x->level = d->level;
+		x->name = d->name;
+		if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF) {
+			x->has_val = true;
+			x->val = o.v;
+		} else {
+			x->has_data = true;
+			x->data.len = o.len;
+			x->data.data = o.len ? arena_memdup(a, o.data, o.len) : NULL;
+			if (o.len && !x->data.data)
+				return -ENOMEM;
+		}
+		s->opts[s->n_opts++] = x;
+	}
+	return 0;
+}
+
+static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_val *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF) {
+		o->v = x->val;
+	} else {
+		o->len = x->data.len; /* validated: fits */
+		if (o->len)
+			memcpy(o->data, x->data.data, o->len);
+	}
+}
+
+int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
+{
+	char want[80], got[80];
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < s->n_opts; i++) {
+			const InetSkOpt *x = s->opts[i];
+			const struct opt_def *d = def_of(x->level, x->name); /* validated */
+			struct opt_val o, now;
+			int ret;
+			if (!d)
+				continue;
+			image_val(d, x, &o);
+			ret = opt_read(sk, d, &now);
+			if (ret) {
+				snprintf(err, size, "cannot read socket option %s: %s", d->label,
+					 ret == 1 ? "not known to this kernel" : strerror(-ret));
+				return -1;
+			}
+			if (opt_equal(d, &o, &now))
+				continue;
+			opt_text(d, &o, want, sizeof(want));
+			opt_text(d, &now, got, sizeof(got));
+			if (pass) {
+				/* the second pass only checks */
+				snprintf(err, size, "socket option %s is %s, not %s as dumped",
+					 d->label, got, want);
+				return -1;
+			}
+			if (opt_write(sk, d, &o) < 0) {
+				snprintf(err, size, "cannot set socket option %s to %s: %s",
+					 d->label, want, strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int inet_opts_validate(const char *img, int fd, const InetSk *s)
+{
+	unsigned protos = inet_proto_mask(s->protocol);
+
+	for (size_t i = 0; i < s->n_opts; i++) {
+		const InetSkOpt *x = s->opts[i];
+		const struct opt_def *d = def_of(x->level, x->name);
+		if (!d || !applies(d, s->family, protos))
+			return files_refuse(img,
+					    "fd %d: socket option %u/%u is not one cryo knows "
+					    "for this socket",
+					    fd, x->level, x->name);
+		for (size_t j = 0; j < i; j++)
+			if (s->opts[j]->level == x->level && s->opts[j]->name == x->name)
+				return files_refuse(img, "fd %d: socket option %s appears twice",
+						    fd, d->label);
+		switch (d->kind) {
+		case OK_INT:
+		case OK_U32:
+		case OK_BUF:
+			if (!x->has_val || x->has_data || x->val < d->min || x->val > d->max)
+				return files_refuse(img,
+						    "fd %d: socket option %s: value %lld is "
+						    "out of range",
+						    fd, d->label, (long long)x->val);
+			break;
+		case OK_TIMEVAL: {
+			struct timeval tv;
+			if (!x->has_data || x->has_val || x->data.len != sizeof(tv))
+				return files_refuse(img, "fd %d: socket option %s is no timeval",
+						    fd, d->label);
+			memcpy(&tv, x->data.data, sizeof(tv));
+			if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+				return files_refuse(img, "fd %d: socket option %s: bad time", fd,
+						    d->label);
+			break;
+		}
+		case OK_LINGER: {
+			struct linger l;
+			if (!x->has_data || x->has_val || x->data.len != sizeof(l))
+				return files_refuse(img, "fd %d: socket option %s is no linger", fd,
+						    d->label);
+			memcpy(&l, x->data.data, sizeof(l));
+			if (l.l_onoff < 0 || l.l_onoff > 1 || l.l_linger < 0)
+				return files_refuse(img, "fd %d: socket option %s: bad linger", fd,
+						    d->label);
+			break;
+		}
+		case OK_STR:
+			if (!x->has_data || x->has_val || x->data.len > (size_t)d->max ||
+			    (x->data.len && memchr(x->data.data, 0, x->data.len)))
+				return files_refuse(img, "fd %d: socket option %s: bad name", fd,
+						    d->label);
+			break;
+		case OK_RAW:
+			if (!x->has_data || x->has_val || x->data.len != (size_t)d->max)
+				return files_refuse(img, "fd %d: socket option %s: bad length", fd,
+						    d->label);
+			break;
+		}
+	}
+	return 0;
+}

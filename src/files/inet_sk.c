@@ -1,0 +1,908 @@
+/* AF_INET and AF_INET6 sockets that are no connection: TCP sockets not connected (made, bound,
+ * listening) and UDP sockets (bound, connected to a peer), with their options (inet_opts.c),
+ * owner and multicast groups. Everything is read from cryo's own copy of the socket
+ * (pidfd_getfd): its name, its peer, TCP_INFO (state, listen backlog, connections queued,
+ * segments ever sent or received), SO_MEMINFO (bytes queued), and for UDP the groups of the
+ * network namespace's /proc/net/igmp{,6}, each asked of the socket (MCAST_MSFILTER answers
+ * for a group it joined and EADDRNOTAVAIL for one it did not). Reading changes nothing.
+ *
+ * Refused by name, since the restore could not give them back as they were: a TCP connection
+ * (established or in any state between SYN_SENT and TIME_WAIT: TCP_REPAIR is not done yet), a
+ * TCP socket whose connection ended (it answers reads with 0, a new one with ENOTCONN), a
+ * listener with connections queued but not accepted or being set up (SYN_RECV), data queued
+ * in a socket, a multicast source filter.
+ *
+ * The restore makes the socket again in the child phase: socket(), the options (before bind:
+ * IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, IP_FREEBIND, SO_BINDTODEVICE...), bind to the
+ * dumped address and port, the groups, connect (UDP), listen with the dumped backlog, owner.
+ * A port taken meanwhile fails the restore naming it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "files/inet.h"
+#include "files/kind.h"
+
+/* the kernel's TCP states (include/net/tcp_states.h) */
+enum {
+	ST_ESTABLISHED = 1,
+	ST_SYN_SENT,
+	ST_SYN_RECV,
+	ST_FIN_WAIT1,
+	ST_FIN_WAIT2,
+	ST_TIME_WAIT,
+	ST_CLOSE,
+	ST_CLOSE_WAIT,
+	ST_LAST_ACK,
+	ST_LISTEN,
+	ST_CLOSING,
+};
+
+static const char *const tcp_state_names[] = {
+    [ST_ESTABLISHED] = "ESTABLISHED",
+    [ST_SYN_SENT] = "SYN_SENT",
+    [ST_SYN_RECV] = "SYN_RECV",
+    [ST_FIN_WAIT1] = "FIN_WAIT1",
+    [ST_FIN_WAIT2] = "FIN_WAIT2",
+    [ST_TIME_WAIT] = "TIME_WAIT",
+    [ST_CLOSE] = "CLOSE",
+    [ST_CLOSE_WAIT] = "CLOSE_WAIT",
+    [ST_LAST_ACK] = "LAST_ACK",
+    [ST_LISTEN] = "LISTEN",
+    [ST_CLOSING] = "CLOSING",
+};
+
+#ifndef SK_MEMINFO_RMEM_ALLOC
+#define SK_MEMINFO_RMEM_ALLOC 0
+#define SK_MEMINFO_WMEM_ALLOC 2
+#define SK_MEMINFO_WMEM_QUEUED 5
+#define SK_MEMINFO_VARS 9
+#endif
+
+static bool inet_sk_recognise(const struct fd_info *fi)
+{
+	if (fi->sk_family != AF_INET && fi->sk_family != AF_INET6)
+		return false;
+	if (fi->sk_type == SOCK_STREAM)
+		return fi->sk_protocol == IPPROTO_TCP;
+	return fi->sk_type == SOCK_DGRAM &&
+	       (fi->sk_protocol == IPPROTO_UDP || fi->sk_protocol == IPPROTO_UDPLITE);
+}
+
+static size_t addr_len(uint32_t family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+/* "127.0.0.1:80", "[::1]:80" */
+static void addr_text(uint32_t family, const void *addr, uint32_t port, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/* "239.1.2.3", "ff02::1" */
+static void group_text(uint32_t family, const void *addr, char *buf, size_t size)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+}
+
+/* A sockaddr into family-independent parts; false if it is not of the family */
+static bool sa_split(uint32_t family, const struct sockaddr_storage *ss, uint8_t *addr,
+		     uint32_t *port, uint32_t *scope, uint32_t *flow)
+{
+	if (family == AF_INET && ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		memcpy(addr, &s->sin_addr, 4);
+		*port = ntohs(s->sin_port);
+		*scope = *flow = 0;
+		return true;
+	}
+	if (family == AF_INET6 && ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		memcpy(addr, &s->sin6_addr, 16);
+		*port = ntohs(s->sin6_port);
+		*scope = s->sin6_scope_id;
+		*flow = ntohl(s->sin6_flowinfo);
+		return true;
+	}
+	return false;
+}
+
+static socklen_t sa_make(uint32_t family, const uint8_t *addr, uint32_t port, uint32_t scope,
+			 uint32_t flow, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		s->sin_port = htons((uint16_t)port);
+		memcpy(&s->sin_addr, addr, 4);
+		return sizeof(*s);
+	}
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+	s->sin6_family = AF_INET6;
+	s->sin6_port = htons((uint16_t)port);
+	s->sin6_scope_id = scope;
+	s->sin6_flowinfo = htonl(flow);
+	memcpy(&s->sin6_addr, addr, 16);
+	return sizeof(*s);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Connections being set up on port `port` (SYN_RECV requests, which /proc/net/tcp{,6} lists
+ * apart from their listener): their count, or -errno. */
+static int syn_recv_count(pid_t pid, uint32_t family, uint32_t port)
+{
+	char path[64], *text = NULL, *line, *save = NULL;
+	int n = 0;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, family == AF_INET6 ? "tcp6" : "tcp");
+	len = read_file_alloc(path, &text);
+	if (len < 0)
+		return (int)len;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char local[64];
+		unsigned st, lport;
+		char *colon;
+		/* "  0: 0100007F:1F90 00000000:0000 0A ..." */
+		if (sscanf(line, " %*u: %63s %*s %x", local, &st) != 2)
+			continue;
+		colon = strchr(local, ':');
+		if (!colon || sscanf(colon + 1, "%x", &lport) != 1)
+			continue;
+		if (st == ST_SYN_RECV && lport == port)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
+/* The groups a UDP socket joined: every group of the namespace asked of the socket. A group
+ * joined with a source filter (or in INCLUDE mode) is refused. */
+static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const char *who)
+{
+	static const char *const files[] = {"igmp", "igmp6"};
+	int ret = 0;
+
+	for (int f = 0; f < 2; f++) {
+		char path[64], *text = NULL, *line, *save = NULL;
+		uint32_t family = f ? AF_INET6 : AF_INET;
+		unsigned ifindex = 0;
+		if (f && s->family != AF_INET6)
+			break; /* an AF_INET socket cannot join an IPv6 group */
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[f]);
+		if (read_file_alloc(path, &text) < 0) {
+			free(text);
+			continue; /* no IPv6 (or no multicast) in this kernel */
+		}
+		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			struct group_filter gf = {0};
+			socklen_t len = sizeof(gf);
+			uint8_t group[16];
+			if (!f) {
+				/* "1\tlo        :     1      V3" then "\t\t\t\t010000E0     1 ..."
+				 */
+				unsigned g;
+				if (line[0] >= '0' && line[0] <= '9') {
+					ifindex = (unsigned)strtoul(line, NULL, 10);
+					continue;
+				}
+				if (sscanf(line, " %x", &g) != 1 || !ifindex)
+					continue;
+				memcpy(group, &g, 4); /* printed as the u32 in memory order */
+			} else {
+				/* "1    lo              ff020000000000000000000000000001     1 ..."
+				 */
+				char hex[33];
+				if (sscanf(line, "%u %*s %32s", &ifindex, hex) != 2 ||
+				    strlen(hex) != 32)
+					continue;
+				for (int i = 0; i < 16; i++) {
+					unsigned b;
+					sscanf(hex + 2 * i, "%2x", &b);
+					group[i] = (uint8_t)b;
+				}
+			}
+			gf.gf_interface = ifindex;
+			sa_make(family, group, 0, 0, 0, &gf.gf_group);
+			if (getsockopt(sk, f ? IPPROTO_IPV6 : IPPROTO_IP, MCAST_MSFILTER, &gf,
+				       &len) < 0)
+				continue; /* EADDRNOTAVAIL: not a member */
+			char g[64];
+			group_text(family, group, g, sizeof(g));
+			if (gf.gf_fmode != MCAST_EXCLUDE || gf.gf_numsrc) {
+				pr_err(
+				    "%s: multicast group %s on interface %u with a source filter "
+				    "(%s, %u sources): not supported yet",
+				    who, g, ifindex,
+				    gf.gf_fmode == MCAST_INCLUDE ? "include" : "exclude",
+				    gf.gf_numsrc);
+				ret = -ENOTSUP;
+				continue;
+			}
+			InetSkMcast *m = A_NEW(&ctx->arena, InetSkMcast, INET_SK_MCAST);
+			InetSkMcast **v = arena_alloc(&ctx->arena, (s->n_mcast + 1) * sizeof(*v));
+			if (!m || !v || !(m->group.data = arena_memdup(&ctx->arena, group, 16))) {
+				free(text);
+				return -ENOMEM;
+			}
+			if (s->n_mcast)
+				memcpy(v, s->mcast, s->n_mcast * sizeof(*v));
+			m->family = family;
+			m->group.len = addr_len(family);
+			m->ifindex = ifindex;
+			v[s->n_mcast++] = m;
+			s->mcast = v;
+			pr_info("%s: member of multicast group %s on interface %u", who, g,
+				ifindex);
+		}
+		free(text);
+	}
+	return ret;
+}
+
+/* Options that make the kernel hand each datagram over with ancillary data of its arrival
+ * (a time, a TTL, the address it was sent to...), which a datagram sent again at restore
+ * would not carry the same */
+static const struct {
+	int level, name;
+	const char *label;
+} ancillary_opts[] = {
+    {SOL_SOCKET, SO_TIMESTAMP, "SO_TIMESTAMP"},
+    {SOL_SOCKET, SO_TIMESTAMPNS, "SO_TIMESTAMPNS"},
+    {SOL_SOCKET, SO_TIMESTAMPING, "SO_TIMESTAMPING"},
+    {SOL_SOCKET, SO_RXQ_OVFL, "SO_RXQ_OVFL"},
+    {SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"},
+    {SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"},
+    {SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"},
+    {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"},
+    {IPPROTO_IP, IP_RECVTTL, "IP_RECVTTL"},
+    {IPPROTO_IP, IP_RECVTOS, "IP_RECVTOS"},
+    {IPPROTO_IP, IP_RECVOPTS, "IP_RECVOPTS"},
+    {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS"},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR"},
+    {IPPROTO_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"},
+    {IPPROTO_IP, IP_CHECKSUM, "IP_CHECKSUM"},
+    {IPPROTO_IP, IP_PASSSEC, "IP_PASSSEC"},
+    {IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
+    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"},
+    {IPPROTO_IPV6, IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
+    {IPPROTO_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"},
+    {IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"},
+    {IPPROTO_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS"},
+    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"},
+    {IPPROTO_IPV6, IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU"},
+    {IPPROTO_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"},
+    {IPPROTO_IPV6, 11 /* IPV6_FLOWINFO */, "IPV6_FLOWINFO"},
+    {IPPROTO_UDP, 104 /* UDP_GRO */, "UDP_GRO"},
+};
+
+/* The datagrams queued in a UDP socket, with their senders, read without being consumed:
+ * MSG_PEEK at a peek offset (SO_PEEK_OFF) that moves on by each datagram, put back as it was
+ * once done. Refused: datagrams the restore could not give back the same (ancillary data,
+ * a sender it could not send from). */
+static int queue_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *local,
+		      uint32_t rmem)
+{
+	int old = -1, zero = 0, ret = 0;
+	socklen_t len = sizeof(old);
+	unsigned char *buf;
+	/* every datagram costs more than 256 bytes of the receive memory: a bound on the loop */
+	uint32_t max = rmem / 256 + 2;
+
+	for (size_t i = 0; i < s->n_opts; i++)
+		for (size_t k = 0; k < sizeof(ancillary_opts) / sizeof(ancillary_opts[0]); k++)
+			if (s->opts[i]->level == (uint32_t)ancillary_opts[k].level &&
+			    s->opts[i]->name == (uint32_t)ancillary_opts[k].name &&
+			    s->opts[i]->has_val && s->opts[i]->val) {
+				pr_err("%s: UDP socket %s has datagrams queued and %s set (each "
+				       "datagram comes with ancillary data of its arrival): not "
+				       "supported yet",
+				       who, local, ancillary_opts[k].label);
+				return -ENOTSUP;
+			}
+	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len) < 0 ||
+	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot peek at the datagrams queued in UDP socket %s", who,
+			 local);
+		return ret;
+	}
+	buf = malloc(65536);
+	if (!buf)
+		ret = -ENOMEM;
+	for (uint32_t n = 0; !ret; n++) {
+		struct sockaddr_storage from;
+		struct iovec iov = {.iov_base = buf, .iov_len = 65536};
+		struct msghdr mh = {.msg_name = &from,
+				    .msg_namelen = sizeof(from),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1};
+		uint8_t a[16];
+		uint32_t port, scope, flow;
+		ssize_t got;
+		if (n == max) {
+			pr_err("%s: UDP socket %s: more datagrams than its queue can hold", who,
+			       local);
+			ret = -EIO;
+			break;
+		}
+		got = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (got < 0) {
+			if (errno != EAGAIN)
+				ret = -errno,
+				pr_errno(-ret, "%s: cannot peek at UDP socket %s", who, local);
+			break;
+		}
+		if (got > 65535) {
+			pr_err("%s: UDP socket %s: a queued datagram of %zd bytes", who, local,
+			       got);
+			ret = -ENOTSUP;
+			break;
+		}
+		if (!sa_split(s->family, &from, a, &port, &scope, &flow) || !port ||
+		    (s->family == AF_INET6 && scope)) {
+			pr_err("%s: UDP socket %s has a datagram queued from a sender the restore "
+			       "cannot send from again: not supported yet",
+			       who, local);
+			ret = -ENOTSUP;
+			break;
+		}
+		InetSkDgram *d = A_NEW(&ctx->arena, InetSkDgram, INET_SK_DGRAM);
+		InetSkDgram **v = arena_alloc(&ctx->arena, (s->n_queue + 1) * sizeof(*v));
+		if (!d || !v ||
+		    !(d->addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family))) ||
+		    (got && !(d->data.data = arena_memdup(&ctx->arena, buf, (size_t)got)))) {
+			ret = -ENOMEM;
+			break;
+		}
+		d->addr.len = addr_len(s->family);
+		d->data.len = (size_t)got;
+		d->port = port;
+		if (s->n_queue)
+			memcpy(v, s->queue, s->n_queue * sizeof(*v));
+		v[s->n_queue++] = d;
+		s->queue = v;
+	}
+	free(buf);
+	/* the socket's own peek offset back, whatever happened */
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && !ret) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot set the peek offset of UDP socket %s back", who, local);
+	}
+	if (!ret)
+		pr_info("%s: UDP socket %s: %zu datagrams queued", who, local, s->n_queue);
+	return ret;
+}
+
+static uint32_t rmem_of(int sk)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mem);
+	getsockopt(sk, SOL_SOCKET, SO_MEMINFO, mem, &len);
+	return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/* Restore: the datagrams, each sent again from a socket bound to its sender's address and
+ * port, to the new socket; then counted there. -1 after child_fail. */
+static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
+{
+	const InetSk *s = e->inet;
+	struct sockaddr_storage self, to, from;
+	socklen_t tolen = sizeof(self), fromlen;
+	char who[80];
+
+	if (getsockname(sk, (struct sockaddr *)&self, &tolen) < 0) {
+		child_fail(t, errno, "fd %d: cannot read the socket's address", e->fd);
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_queue; i++) {
+		const InetSkDgram *d = s->queue[i];
+		bool mapped = s->family == AF_INET6 &&
+			      IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)d->addr.data);
+		int one = 1, r, tmp;
+
+		/* a socket bound to any address is reached at the loopback address of the
+		 * sender's kind */
+		to = self;
+		if (s->family == AF_INET) {
+			struct in_addr *a4 = &((struct sockaddr_in *)&to)->sin_addr;
+			if (a4->s_addr == htonl(INADDR_ANY))
+				a4->s_addr = htonl(INADDR_LOOPBACK);
+		} else {
+			struct in6_addr *a6 = &((struct sockaddr_in6 *)&to)->sin6_addr;
+			if (IN6_IS_ADDR_UNSPECIFIED(a6) && mapped)
+				inet_pton(AF_INET6, "::ffff:127.0.0.1", a6);
+			else if (IN6_IS_ADDR_UNSPECIFIED(a6))
+				*a6 = in6addr_loopback;
+		}
+		addr_text(s->family, d->addr.data, d->port, who, sizeof(who));
+		fromlen = sa_make(s->family, d->addr.data, d->port, 0, 0, &from);
+		tmp = socket((int)s->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+		if (tmp < 0) {
+			child_fail(t, errno, "fd %d: cannot make a socket to send from", e->fd);
+			return -1;
+		}
+		r = bind(tmp, (struct sockaddr *)&from, fromlen);
+		if (r < 0 && errno == EADDRNOTAVAIL) {
+			/* a sender of another machine: bound as a transparent proxy binds */
+			setsockopt(tmp, s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				   s->family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+				   sizeof(one));
+			r = bind(tmp, (struct sockaddr *)&from, fromlen);
+		}
+		if (r < 0) {
+			child_fail(t, errno,
+				   "fd %d: cannot send its queued datagram %zu again from %s (its "
+				   "sender's address)",
+				   e->fd, i, who);
+			close(tmp);
+			return -1;
+		}
+		uint32_t before = rmem_of(sk);
+		if (sendto(tmp, d->data.data, d->data.len, 0, (struct sockaddr *)&to, tolen) !=
+		    (ssize_t)d->data.len) {
+			child_fail(t, errno, "fd %d: cannot send its queued datagram %zu from %s",
+				   e->fd, i, who);
+			close(tmp);
+			return -1;
+		}
+		close(tmp);
+		/* it arrived: the socket's receive memory grew (loopback delivers at once; a
+		 * connected socket drops a datagram of another sender). Not counted by peeking:
+		 * a peek at an offset marks an empty datagram, and later peeks skip it. */
+		for (int k = 0; rmem_of(sk) <= before; k++) {
+			if (k == 100) {
+				child_fail(t, EIO,
+					   "fd %d: its queued datagram %zu from %s did not "
+					   "arrive again",
+					   e->fd, i, who);
+				return -1;
+			}
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
+/* The TCP state and its refusals; fills backlog for a listener. */
+static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local,
+			  bool skip)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	char remote[80] = "?";
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) {
+		int err = errno;
+		pr_errno(err, "%s: cannot read TCP_INFO", who);
+		return -err;
+	}
+	s->state = ti.tcpi_state;
+	if (getpeername(sk, (struct sockaddr *)&peer, &plen) == 0) {
+		uint8_t a[16];
+		uint32_t port, scope, flow;
+		if (sa_split(s->family, &peer, a, &port, &scope, &flow))
+			addr_text(s->family, a, port, remote, sizeof(remote));
+	}
+	switch (ti.tcpi_state) {
+	case ST_LISTEN: {
+		/* for a listener TCP_INFO tells the accept queue: unacked is its length, sacked
+		 * the backlog listen() was given (capped by somaxconn) */
+		/* an IPv6 listener's IPv4 clients are set up as IPv4 requests */
+		int syn = syn_recv_count(pid, AF_INET, s->src_port);
+		if (s->family == AF_INET6 && syn >= 0) {
+			int syn6 = syn_recv_count(pid, AF_INET6, s->src_port);
+			syn = syn6 < 0 ? syn6 : syn + syn6;
+		}
+		s->has_backlog = true;
+		s->backlog = ti.tcpi_sacked;
+		if (ti.tcpi_unacked && skip) {
+			pr_warn(
+			    "%s: listening TCP socket %s: %u connection%s not accepted yet left "
+			    "out (--skip-in-flight): their clients will see a reset",
+			    who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
+		} else if (ti.tcpi_unacked) {
+			pr_err(
+			    "%s: listening TCP socket %s has %u connection%s not accepted yet: "
+			    "not supported yet (they would be lost; --skip-in-flight leaves them "
+			    "out)",
+			    who, local, ti.tcpi_unacked, ti.tcpi_unacked > 1 ? "s" : "");
+			return -ENOTSUP;
+		}
+		if (syn < 0) {
+			pr_errno(-syn,
+				 "%s: cannot read the connections being set up (/proc/%d/net/tcp)",
+				 who, pid);
+			return syn;
+		}
+		if (syn > 0 && skip) {
+			pr_warn(
+			    "%s: listening TCP socket %s: %d connection%s being set up (SYN_RECV) "
+			    "left out (--skip-in-flight)",
+			    who, local, syn, syn > 1 ? "s" : "");
+		} else if (syn > 0) {
+			pr_err(
+			    "%s: listening TCP socket %s has %d connection%s being set up "
+			    "(SYN_RECV): not supported yet (they would be lost; --skip-in-flight "
+			    "leaves them out)",
+			    who, local, syn, syn > 1 ? "s" : "");
+			return -ENOTSUP;
+		}
+		return 0;
+	}
+	case ST_CLOSE:
+		/* a new socket has never sent or received a segment; one whose connection
+		 * ended (or failed) has, and behaves otherwise (EOF, a pending error) */
+		if (ti.tcpi_segs_out || ti.tcpi_segs_in) {
+			pr_err("%s: TCP socket %s whose connection ended: not supported yet", who,
+			       local);
+			return -ENOTSUP;
+		}
+		return 0;
+	case ST_ESTABLISHED:
+		pr_err("%s: established TCP connection %s -> %s: not supported yet "
+		       "(--tcp-established)",
+		       who, local, remote);
+		return -ENOTSUP;
+	default:
+		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet "
+		       "(--tcp-established)",
+		       who, local, remote,
+		       ti.tcpi_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
+			       tcp_state_names[ti.tcpi_state]
+			   ? tcp_state_names[ti.tcpi_state]
+			   : "unknown");
+		return -ENOTSUP;
+	}
+}
+
+static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			     int sk, InetSk *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint8_t a[16];
+	uint32_t port, scope, flow;
+	char who[64], local[80];
+	uint32_t mem[SK_MEMINFO_VARS] = {0};
+	socklen_t mlen = sizeof(mem);
+	int ret;
+	const char *proto = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
+
+	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
+	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0 ||
+	    !sa_split(s->family, &ss, a, &port, &scope, &flow)) {
+		pr_errno(errno, "%s: cannot read the address of the %s socket", who, proto);
+		return -EIO;
+	}
+	addr_text(s->family, a, port, local, sizeof(local));
+	if (port || !all_zero(a, addr_len(s->family))) {
+		s->has_src_addr = s->has_src_port = true;
+		s->src_addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family));
+		s->src_addr.len = addr_len(s->family);
+		s->src_port = port;
+		if (s->family == AF_INET6 && scope) {
+			s->has_src_scope_id = true;
+			s->src_scope_id = scope;
+		}
+		if (!s->src_addr.data)
+			return -ENOMEM;
+	}
+	if (s->protocol == IPPROTO_TCP) {
+		if ((ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight)))
+			return ret;
+	} else {
+		len = sizeof(ss);
+		s->state = ST_CLOSE;
+		if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0 &&
+		    sa_split(s->family, &ss, a, &port, &scope, &flow)) {
+			s->state = ST_ESTABLISHED;
+			s->has_dst_addr = s->has_dst_port = true;
+			s->dst_addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family));
+			s->dst_addr.len = addr_len(s->family);
+			s->dst_port = port;
+			if (s->family == AF_INET6) {
+				s->has_dst_scope_id = s->has_dst_flowinfo = true;
+				s->dst_scope_id = scope;
+				s->dst_flowinfo = flow;
+			}
+			if (!s->dst_addr.data)
+				return -ENOMEM;
+		}
+	}
+	/* bytes queued: received and not read (or errors queued, which count there too),
+	 * corked and not sent */
+	if (getsockopt(sk, SOL_SOCKET, SO_MEMINFO, mem, &mlen) < 0) {
+		pr_errno(errno, "%s: cannot read SO_MEMINFO", who);
+		return -EIO;
+	}
+	/* a UDP socket's datagrams are read below; anything else queued is refused */
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol != IPPROTO_UDP) {
+		pr_err("%s: %s socket %s has data queued to be read (%u bytes with overhead): "
+		       "not supported yet",
+		       who, proto, local, mem[SK_MEMINFO_RMEM_ALLOC]);
+		return -ENOTSUP;
+	}
+	if (mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) {
+		pr_err("%s: %s socket %s has data waiting to be sent (corked): not supported yet",
+		       who, proto, local);
+		return -ENOTSUP;
+	}
+	/* what only poll tells (it reads, changes nothing): an error the socket will report at
+	 * its next call (an ICMP error on a connected UDP socket, a refused connect), and a
+	 * shutdown() for reading, which even a socket that is no connection keeps */
+	struct pollfd pf = {.fd = sk, .events = POLLIN | POLLRDHUP};
+	if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR)) {
+		pr_err("%s: %s socket %s has an error pending (as SO_ERROR would tell): "
+		       "not supported yet",
+		       who, proto, local);
+		return -ENOTSUP;
+	}
+	if (pf.revents & POLLRDHUP) {
+		pr_err("%s: %s socket %s was shut down for reading (shutdown): not supported yet",
+		       who, proto, local);
+		return -ENOTSUP;
+	}
+	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who)))
+		return ret;
+	if (s->protocol != IPPROTO_TCP && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
+		return ret;
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol == IPPROTO_UDP &&
+	    (ret = queue_dump(ctx, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC])))
+		return ret;
+	s->has_uid = s->has_gid = true;
+	s->uid = fi->st.st_uid;
+	s->gid = fi->st.st_gid;
+	pr_info("%s: %s socket %s%s, state %u, %zu options", who, proto, local,
+		s->has_backlog ? " listening" : "", s->state, s->n_opts);
+	return 0;
+}
+
+static int inet_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			FdEntry *e)
+{
+	int pidfd = sys_pidfd_open(t->pid), sk, ret;
+	InetSk *s = A_NEW(&ctx->arena, InetSk, INET_SK);
+
+	if (!s)
+		return -ENOMEM;
+	sk = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
+	if (sk < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot take a copy of socket fd %d", t->pid, fi->fd);
+		if (pidfd >= 0)
+			close(pidfd);
+		return ret;
+	}
+	close(pidfd);
+	s->family = (uint32_t)fi->sk_family;
+	s->type = (uint32_t)fi->sk_type;
+	s->protocol = (uint32_t)fi->sk_protocol;
+	ret = inet_sk_dump_copy(ctx, t, fi, sk, s);
+	close(sk);
+	if (!ret)
+		e->inet = s;
+	return ret;
+}
+
+/* ---- restore ---- */
+
+static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+			   int flags)
+{
+	const InetSk *s = e->inet;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256], where[80] = "";
+	int sk;
+
+	(void)ctx;
+	sk = socket((int)s->family,
+		    (int)s->type | SOCK_CLOEXEC | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0),
+		    (int)s->protocol);
+	if (sk < 0) {
+		child_fail(t, errno, "fd %d: cannot make a socket of family %u type %u protocol %u",
+			   e->fd, s->family, s->type, s->protocol);
+		return -1;
+	}
+	if (inet_opts_apply(sk, s, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", e->fd, err);
+		goto fail;
+	}
+	/* the owner, which the kernel also keeps as the socket's uid (routing by uid, and
+	 * SO_REUSEPORT groups only take sockets of one uid): before bind, as it was made */
+	if (fchown(sk, s->uid, s->gid) < 0) {
+		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
+			   s->gid);
+		goto fail;
+	}
+	if (s->has_src_port) {
+		addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
+		len = sa_make(s->family, s->src_addr.data, s->src_port,
+			      s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
+		if (bind(sk, (struct sockaddr *)&ss, len) < 0) {
+			child_fail(t, errno, "fd %d: cannot bind the %s socket to %s%s", e->fd,
+				   s->protocol == IPPROTO_TCP ? "TCP" : "UDP", where,
+				   errno == EADDRINUSE ? " (the port is taken: by the dumped "
+							 "process left running, or another)"
+						       : "");
+			goto fail;
+		}
+		struct sockaddr_storage got;
+		socklen_t glen = sizeof(got);
+		uint8_t ga[16];
+		uint32_t gport, gscope, gflow;
+		if (getsockname(sk, (struct sockaddr *)&got, &glen) < 0 ||
+		    !sa_split(s->family, &got, ga, &gport, &gscope, &gflow) ||
+		    gport != s->src_port || memcmp(ga, s->src_addr.data, addr_len(s->family))) {
+			child_fail(t, EINVAL, "fd %d: the socket was not bound to %s", e->fd,
+				   where);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < s->n_mcast; i++) {
+		const InetSkMcast *m = s->mcast[i];
+		struct group_req gr = {.gr_interface = m->ifindex};
+		sa_make(m->family, m->group.data, 0, 0, 0, &gr.gr_group);
+		if (setsockopt(sk, m->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			       MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0) {
+			char g[80];
+			group_text(m->family, m->group.data, g, sizeof(g));
+			child_fail(t, errno,
+				   "fd %d: cannot join multicast group %s on interface %u", e->fd,
+				   g, m->ifindex);
+			goto fail;
+		}
+	}
+	if (s->has_dst_port) {
+		len = sa_make(s->family, s->dst_addr.data, s->dst_port, s->dst_scope_id,
+			      s->dst_flowinfo, &ss);
+		if (connect(sk, (struct sockaddr *)&ss, len) < 0) {
+			addr_text(s->family, s->dst_addr.data, s->dst_port, where, sizeof(where));
+			child_fail(t, errno, "fd %d: cannot connect the UDP socket to %s", e->fd,
+				   where);
+			goto fail;
+		}
+	}
+	if (s->n_queue && queue_restore(t, e, sk))
+		goto fail;
+	if (s->state == ST_LISTEN) {
+		struct tcp_info ti;
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (listen(sk, (int)s->backlog) < 0) {
+			child_fail(t, errno, "fd %d: cannot listen on %s", e->fd, where);
+			goto fail;
+		}
+		if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+		    ti.tcpi_sacked != s->backlog) {
+			child_fail(t, EINVAL,
+				   "fd %d: the backlog of %s is %u, not %u as dumped "
+				   "(net.core.somaxconn is lower here?)",
+				   e->fd, where, ti.tcpi_sacked, s->backlog);
+			goto fail;
+		}
+	}
+	return sk;
+fail:
+	close(sk);
+	return -1;
+}
+
+static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	const InetSk *s = e->inet;
+	(void)f;
+
+	if (e->has_dup_of) {
+		if (s)
+			return files_refuse(
+			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
+		return 0;
+	}
+	if (!s)
+		return files_refuse(img, "fd %d: a socket without its state", e->fd);
+	if (s->family != AF_INET && s->family != AF_INET6)
+		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6",
+				    e->fd, s->family);
+	bool tcp = s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP;
+	bool udp =
+	    s->type == SOCK_DGRAM && (s->protocol == IPPROTO_UDP || s->protocol == IPPROTO_UDPLITE);
+	if (!tcp && !udp)
+		return files_refuse(img, "fd %d: socket type %u protocol %u is not TCP or UDP",
+				    e->fd, s->type, s->protocol);
+	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN) ||
+	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
+		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
+	if (s->has_src_addr != s->has_src_port ||
+	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
+		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
+	if (s->has_dst_addr != s->has_dst_port || s->has_dst_addr != (s->state == ST_ESTABLISHED) ||
+	    (s->has_dst_addr &&
+	     (s->dst_addr.len != addr_len(s->family) || !s->dst_port || s->dst_port > 65535)))
+		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
+	if (s->family == AF_INET &&
+	    (s->has_src_scope_id || s->has_dst_scope_id || s->has_dst_flowinfo))
+		return files_refuse(img, "fd %d: IPv6 fields on an IPv4 socket", e->fd);
+	if (s->has_dst_flowinfo && s->dst_flowinfo > 0xfffffff)
+		return files_refuse(img, "fd %d: flow information %#x is invalid", e->fd,
+				    s->dst_flowinfo);
+	if (s->has_backlog != (s->state == ST_LISTEN) || (s->has_backlog && s->backlog > INT32_MAX))
+		return files_refuse(img, "fd %d: listen backlog invalid for state %u", e->fd,
+				    s->state);
+	/* bound without a port only with IP_BIND_ADDRESS_NO_PORT (TCP): a bind to port 0
+	 * would take a port of the kernel's choice */
+	if (s->has_src_port && !s->src_port) {
+		bool no_port = false;
+		for (size_t i = 0; i < s->n_opts; i++)
+			if (s->opts[i]->level == IPPROTO_IP &&
+			    s->opts[i]->name == IP_BIND_ADDRESS_NO_PORT && s->opts[i]->val == 1)
+				no_port = true;
+		if (!tcp || !no_port)
+			return files_refuse(img, "fd %d: bound to an address without a port",
+					    e->fd);
+	}
+	/* a listener is bound: listen() binds a port of its own, the dump saw that one */
+	if (s->state == ST_LISTEN && (!s->has_src_port || !s->src_port))
+		return files_refuse(img, "fd %d: a listening socket without a port", e->fd);
+	if (!s->has_uid || !s->has_gid || s->uid == UINT32_MAX || s->gid == UINT32_MAX)
+		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
+	if (s->n_mcast && !udp)
+		return files_refuse(img, "fd %d: multicast groups on a TCP socket", e->fd);
+	for (size_t i = 0; i < s->n_mcast; i++) {
+		const InetSkMcast *m = s->mcast[i];
+		const uint8_t *g = m->group.data;
+		if ((m->family != AF_INET && m->family != AF_INET6) ||
+		    (m->family == AF_INET6 && s->family != AF_INET6) ||
+		    m->group.len != addr_len(m->family) || !m->ifindex || m->ifindex > INT32_MAX ||
+		    (m->family == AF_INET ? (g[0] & 0xf0) != 0xe0 : g[0] != 0xff))
+			return files_refuse(img, "fd %d: multicast group %zu is invalid", e->fd, i);
+	}
+	if (s->n_queue && s->protocol != IPPROTO_UDP)
+		return files_refuse(img, "fd %d: datagrams queued on a socket that is not UDP",
+				    e->fd);
+	for (size_t i = 0; i < s->n_queue; i++) {
+		const InetSkDgram *d = s->queue[i];
+		if (d->addr.len != addr_len(s->family) || !d->port || d->port > 65535 ||
+		    d->data.len > 65535)
+			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
+	}
+	return inet_opts_validate(img, e->fd, s);
+}
+
+const struct fd_ops fd_inet_sk_ops = {
+    .name = "an inet socket",
+    .names = "inet sockets",
+    .kind = FD_KIND__FD_INET_SK,
+    .recognise = inet_sk_recognise,
+    .dump = inet_sk_dump,
+    .restore = inet_sk_restore,
+    .validate = inet_sk_validate,
+};
