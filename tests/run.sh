@@ -256,6 +256,7 @@ report() {
 	show_file "$DIR/out.txt" 40
 	show_file "$DIR/start.txt" 10
 	local f
+	show_file "$DIR/hang.txt" 20
 	for f in "$DIR"/cryo-*.txt "$DIR"/img*/dump.log "$DIR"/img*/restore.log; do
 		[ -e "$f" ] && show_file "$f" 30
 	done
@@ -350,7 +351,17 @@ check() {
 	PASS) ;;
 	FAIL) fail_step "$(grep -m1 '^FAIL' "$out" | head -c 400)" || return 1 ;;
 	DIED) fail_step "no verdict: $(death_of "$PID")" || return 1 ;;
-	*) fail_step "no verdict within ${CHECK_TIMEOUT}s after SIGTERM" || return 1 ;;
+	*)
+		# what each thread is doing, for the report: a hang is otherwise a riddle
+		local th
+		for th in /proc/"$PID"/task/*; do
+			echo "thread ${th##*/}: $(awk '{ sub(/.*\) /, ""); print $1 }' "$th/stat" 2>/dev/null)" \
+				"wchan $(cat "$th/wchan" 2>/dev/null) syscall $(cat "$th/syscall" 2>/dev/null)"
+			grep -E '^(SigBlk|SigPnd|ShdPnd|Seccomp):' "$th/status" 2>/dev/null | tr '\n' ' '
+			echo
+		done >"$DIR/hang.txt" 2>&1
+		fail_step "no verdict within ${CHECK_TIMEOUT}s after SIGTERM (threads: hang.txt)" || return 1
+		;;
 	esac
 	wait_gone "$PID" 5 || fail_step "test did not exit after its verdict" || return 1
 }
