@@ -2,6 +2,7 @@
  * entry is reached with these registers, set by cryo for each call of a thread:
  *   r12 = tgid, r13 = tid, r15 = the stop signal,
  *   r14 = this thread's signal frame in the area + 8 (what rt_sigreturn takes as its rsp).
+ * A single call (cryo_guard_call) leaves its result in rbx.
  * A call ends with the thread sending itself the stop signal: traced, that is a stop for cryo;
  * untraced (cryo is gone), the signal's disposition is "ignore" and the thread falls through
  * into rt_sigreturn on its frame, which puts back its own registers, mask and FPU state.
@@ -14,6 +15,7 @@
 cryo_guard_code:
 cryo_guard_call:			/* one call in trap mode */
 	syscall
+	movq	%rax, %rbx		/* its result, for cryo: the tgkill below takes %rax */
 cryo_guard_stop:
 .Lstop:
 	movl	$234, %eax		/* tgkill(r12, r13, r15) */

@@ -343,6 +343,10 @@ static long call_at(struct remote *r, uint64_t ip, long nr, const long a[6])
 		r->err = ret == -ESRCH ? ret : -EIO;
 		return r->err;
 	}
+	/* guarded in trap mode, the call's result was moved aside: the stop's own tgkill
+	 * returned in rax (guard_code.S) */
+	if (r->guarded && !r->stop_mode)
+		return (long)regs.rbx;
 	return (long)regs.rax;
 }
 
