@@ -15,6 +15,9 @@ struct cryo_dump_opts {
 	bool leave_stopped;	   /* -s: after a dump that succeeded, the tree is left stopped */
 	unsigned int timeout;	   /* --timeout: seconds to freeze the tree; 0: 10 */
 	bool file_locks;	   /* --file-locks: save file locks (else a task with one is refused) */
+	bool pre_dump;		   /* pre-dump: memory only, tree left running, writes tracked */
+	bool track_mem;		   /* --track-mem */
+	const char *prev_images_dir; /* --prev-images-dir: relative to images_dir, "../NAME" */
 };
 
 struct cryo_restore_stats {

@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	cli_log_notes(&cli);
 	if (!strcmp(cli.action, "check")) {
 		ret = cli_run_check(&cli);
-	} else if (!strcmp(cli.action, "dump")) {
+	} else if (!strcmp(cli.action, "dump") || !strcmp(cli.action, "pre-dump")) {
+		cli.dump.pre_dump = !strcmp(cli.action, "pre-dump");
 		ret = cli_run_dump(&cli);
 	} else if (!strcmp(cli.action, "restore")) {
 		ret = cli_run_restore(&cli);
