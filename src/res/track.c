@@ -39,7 +39,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include <linux/userfaultfd.h>
@@ -377,17 +380,6 @@ static int scan_tracked(struct dump_task *t)
 	return ret;
 }
 
-static int task_copy(struct dump_task *t, int fd)
-{
-	int pidfd = sys_pidfd_open(t->pid), copy;
-	if (pidfd < 0)
-		return -errno;
-	copy = sys_pidfd_getfd(pidfd, fd);
-	copy = copy < 0 ? -errno : copy;
-	close(pidfd);
-	return copy;
-}
-
 /* The highest free descriptor number below min(RLIMIT_NOFILE, TRACK_FD_CAP) */
 static int pick_fd(struct dump_task *t)
 {
@@ -423,34 +415,127 @@ static int pick_fd(struct dump_task *t)
 	return fd > 2 ? fd : -EMFILE;
 }
 
+/* The two lowest free descriptor numbers of a frozen task: where its next two new
+ * descriptors go (its table is not shared with anything running). */
+static int lowest_free(struct dump_task *t, int out[2])
+{
+	char path[64];
+	bool used[4096] = {false};
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+	if (!(d = opendir(path)))
+		return -errno;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] != '.' && fd >= 0 && fd < 4096)
+			used[fd] = true;
+	}
+	closedir(d);
+	for (int fd = 0; fd < 4096 && n < 2; fd++)
+		if (!used[fd])
+			out[n++] = fd;
+	return n == 2 ? 0 : -EMFILE;
+}
+
+/* What the task's sendmsg() reads, in its scratch memory. */
+struct fd_msg {
+	struct msghdr mh;
+	struct iovec iov;
+	struct sockaddr_un sa;
+	char byte;
+	union {
+		struct cmsghdr c;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+};
+
 /* A new userfaultfd made by the task (it tracks the task's mm), held by cryo only until the
- * images are written: the task's own descriptor is closed at once, so a cryo that dies on the
- * way takes the tracking with it. Returns cryo's copy. */
+ * images are written. One batch makes it, sends it to cryo over a datagram socket and closes
+ * both descriptors again: a batch runs to its end even when cryo dies during it, so the task
+ * never keeps a descriptor of cryo's making before the very end (track_install). User mode
+ * only: that is enough for write protection (the asynchronous kind never reports a fault),
+ * and needs neither CAP_SYS_PTRACE nor vm.unprivileged_userfaultfd. Returns cryo's copy. */
 static int make_uffd(struct dump_task *t)
 {
+	static unsigned seq;
 	struct uffdio_api api = {.api = UFFD_API, .features = TRACK_FEATURES};
-	long fd = task_call(t, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct remote_batch *b = NULL;
+	struct fd_msg m, back;
+	int lo[2], rs = -1, copy = -1, ret;
+	long r_sock, r_uffd, r_send, r_c1, r_c2;
+	socklen_t salen;
 	struct stat st;
-	int copy, ret;
 
-	/* without CAP_SYS_PTRACE and vm.unprivileged_userfaultfd: write protection of user
-	 * pages is all that is asked, so user mode only does */
-	if (fd == -EPERM)
-		fd = task_call(t, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0,
-			       0);
-	if (fd < 0) {
-		pr_errno((int)-fd, "task %d: cannot make a userfaultfd to track its memory",
-			 t->pid);
-		return (int)fd;
+	if ((ret = lowest_free(t, lo)))
+		return ret;
+	/* an abstract name of cryo's, only for this one message */
+	int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "cryo-track-%d-%d-%u",
+			   getpid(), t->pid, seq++);
+	salen = offsetof(struct sockaddr_un, sun_path) + 1 + len;
+	rs = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (rs < 0 || bind(rs, (struct sockaddr *)&sa, salen) < 0) {
+		ret = -errno;
+		goto out;
 	}
-	copy = task_copy(t, (int)fd);
-	long crv = task_call(t, __NR_close, fd, 0, 0);
-	pr_debug("task %d: userfaultfd %ld made, cryo's copy %d, closed in the task: %ld", t->pid,
-		 fd, copy, crv);
-	if (copy < 0) {
-		pr_errno(-copy, "task %d: cannot take a copy of its tracking userfaultfd", t->pid);
-		return copy;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
 	}
+	uint64_t at = batch_out(b, &t->rem, &back, sizeof(back));
+	memset(&m, 0, sizeof(m));
+	m.byte = 'T';
+	m.sa = sa;
+	m.iov = (struct iovec){(void *)(at + offsetof(struct fd_msg, byte)), 1};
+	m.mh.msg_name = (void *)(at + offsetof(struct fd_msg, sa));
+	m.mh.msg_namelen = salen;
+	m.mh.msg_iov = (struct iovec *)(at + offsetof(struct fd_msg, iov));
+	m.mh.msg_iovlen = 1;
+	m.mh.msg_control = (void *)(at + offsetof(struct fd_msg, ctl));
+	m.mh.msg_controllen = CMSG_SPACE(sizeof(int));
+	m.ctl.c.cmsg_level = SOL_SOCKET;
+	m.ctl.c.cmsg_type = SCM_RIGHTS;
+	m.ctl.c.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&m.ctl.c), &lo[1], sizeof(int));
+	if (b->out_overflow || (ret = remote_write(t->pid, at, &m, sizeof(m))))
+		goto out;
+	batch_ask(b, &r_sock, __NR_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0, 0);
+	batch_ask(b, &r_uffd, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0,
+		  0, 0, 0);
+	batch_ask(b, &r_send, __NR_sendmsg, lo[0], (long)at, MSG_DONTWAIT, 0, 0, 0);
+	batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
+	batch_ask(b, &r_c2, __NR_close, lo[0], 0, 0, 0, 0, 0);
+	if ((ret = remote_batch_run(&t->rem, b)))
+		goto out;
+	pr_debug("task %d: socket %ld, userfaultfd %ld (expected %d, %d), sent %ld, closed %ld %ld",
+		 t->pid, r_sock, r_uffd, lo[0], lo[1], r_send, r_c1, r_c2);
+	if (r_uffd < 0 || r_sock < 0 || r_send != 1 || r_uffd != lo[1] || r_sock != lo[0]) {
+		ret = r_uffd < 0   ? (int)r_uffd
+		      : r_sock < 0 ? (int)r_sock
+		      : r_send < 0 ? (int)r_send
+				   : -EIO;
+		pr_errno(-ret, "task %d: cannot make a userfaultfd to track its memory", t->pid);
+		goto out;
+	}
+	char byte;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	if (recvmsg(rs, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) {
+		ret = -errno;
+		goto out;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		ret = -EIO;
+		goto out;
+	}
+	memcpy(&copy, CMSG_DATA(c), sizeof(int));
 	errno = 0;
 	if (ioctl(copy, UFFDIO_API, &api) < 0 ||
 	    (api.features & TRACK_FEATURES) != TRACK_FEATURES) {
@@ -459,16 +544,22 @@ static int make_uffd(struct dump_task *t)
 			 "task %d: this kernel's userfaultfd has no asynchronous write "
 			 "protection (UFFD_FEATURE_WP_ASYNC, Linux 6.7)",
 			 t->pid);
-		close(copy);
-		return ret;
+		goto out;
 	}
 	if (fstat(copy, &st) < 0) {
 		ret = -errno;
-		close(copy);
-		return ret;
+		goto out;
 	}
 	t->track_ino = st.st_ino;
-	return copy;
+	ret = copy;
+	copy = -1;
+out:
+	if (copy >= 0)
+		close(copy);
+	if (rs >= 0)
+		close(rs);
+	free(b);
+	return ret;
 }
 
 /* Register every writable private anonymous VMA for write protection and protect it. */
