@@ -183,13 +183,13 @@ static const struct opt_def opts[] = {
      "print the dump or restore statistics at the end"},
     /* Memory */
     {"track-mem", 0, NONE, 1, DO, O_TRACK_MEM, D, G_MEMORY, NULL,
-     "pre-dump: track the tree's writes for the next dump (a pre-dump always does)"},
+     "track writes for the next dump (a pre-dump always does)"},
     {"prev-images-dir", 0, REQ, 0, DO, O_PREV_IMAGES, D, G_MEMORY, "DIR",
-     "the previous pre-dump (../NAME, relative to -D): save only pages written since"},
+     "the pre-dump before (../NAME): save only pages written since"},
     {"page-server", 0, NONE, 1, REFUSE, O_OTHER},
     {"auto-dedup", 0, NONE, 1, REFUSE, O_OTHER},
     {"pre-dump-mode", 0, REQ, 0, NOOP, O_PRE_DUMP_MODE, D, G_MEMORY, "MODE",
-     "splice or read; accepted: cryo's pre-dump reads memory while the tree is frozen",
+     "splice or read; accepted: cryo reads memory while frozen",
      "it chooses how a pre-dump reads memory; cryo's reads it while the tree is frozen"},
     /* Check */
     {"extra", 0, NONE, 1, DO, O_EXTRA, A_CHECK, G_CHECK, NULL,
