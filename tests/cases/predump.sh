@@ -1,6 +1,7 @@
-# Incremental dumps (sourced by tests/run.sh; uses its helpers and counters): pre-dumps that
-# track writes with a userfaultfd (src/res/track.c), a final dump that stores only the pages
-# written since, and a restore through the chain of parents (src/res/parent.c).
+# Incremental dumps, the case `incremental` (sourced by tests/run.sh; uses its helpers and
+# counters): pre-dumps that track writes with a userfaultfd (src/res/track.c), a final dump
+# that stores only the pages written since, and a restore through the chain of parents
+# (src/res/parent.c).
 #
 #  predump-chain1   one pre-dump, a phase of writes, the final dump: its image holds exactly
 #                   the pages of the area the phase rewrote; restored, every page checked
@@ -180,4 +181,4 @@ predump_case() {
 	run_sub_case predump-fail predump_fail
 	run_sub_case predump-refused predump_refused
 }
-register_case predump predump_case
+register_case incremental predump_case
