@@ -390,8 +390,18 @@ static int pick_fd(struct dump_task *t)
 	struct dirent *de;
 	DIR *d;
 
-	if (prlimit(t->pid, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+	char *lim = NULL, *line;
+	/* /proc/PID/limits: prlimit() on a task of another user needs CAP_SYS_RESOURCE */
+	snprintf(path, sizeof(path), "/proc/%d/limits", t->pid);
+	if (read_file_alloc(path, &lim) > 0 && (line = strstr(lim, "Max open files"))) {
+		unsigned long cur;
+		if (sscanf(line + strlen("Max open files"), " %lu", &cur) == 1 &&
+		    cur < (unsigned long)top)
+			top = (int)cur;
+	} else if (prlimit(t->pid, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur < (rlim_t)top) {
 		top = (int)rl.rlim_cur;
+	}
+	free(lim);
 	if (top < 4)
 		return -EMFILE;
 	used = calloc(top, sizeof(*used));
@@ -580,8 +590,13 @@ static int arm(struct dump_task *t, int uffd)
 		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
 		    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 			int err = errno;
-			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx", t->pid,
-				 v->start, v->end);
+			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx%s", t->pid,
+				 v->start, v->end,
+				 err == EBUSY
+				     ? " (another userfaultfd has it: the program's own, or "
+				       "the tracking of an earlier chain of pre-dumps, which "
+				       "`cryo dump -R --prev-images-dir ../LAST` ends)"
+				     : "");
 			return -err;
 		}
 	}
