@@ -757,7 +757,8 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	if (t->rem.err)
 		return t->rem.err;
-	return dump_mm(ctx, t);
+	/* with tracking, once every task's is closed (dump_all) */
+	return ctx->parent_dirfd >= 0 ? 0 : dump_mm(ctx, t);
 }
 
 static int sync_images_dir(struct dump_ctx *ctx)
@@ -933,6 +934,13 @@ static int dump_all(struct dump_ctx *ctx)
 		if ((ret = fault_point("dump: before a task's state", EIO)))
 			return ret;
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
+			return ret;
+	}
+	/* the tracking of every task is closed now (a child's copy kept its parent's alive):
+	 * the layouts, and for a pre-dump the pages and the new tracking */
+	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an

@@ -629,8 +629,13 @@ int track_task(struct dump_ctx *ctx, struct dump_task *t)
 	/* The old tracking ends here, in a pre-dump too: a new one is made for the pages saved
 	 * now, so that a pre-dump that fails half way never leaves the old one protecting pages
 	 * its image set does not hold. Without it the layout is as the program made it. */
-	if ((ret = close_hidden(t)) || !ctx->opts->pre_dump)
-		return ret;
+	return close_hidden(t);
+}
+
+int track_predump(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+
 	if ((ret = dump_mm(ctx, t)) || (ret = dump_pages(ctx, t)))
 		return ret;
 	/* the tree is still frozen: what is protected now is what was just saved */

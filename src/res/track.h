@@ -20,9 +20,13 @@ int track_open_parent(struct dump_ctx *ctx);
 /* Once the tree is frozen: each task's tracking userfaultfd as the parent's images name it,
  * and every copy of one in the tree (the fd walk skips them). */
 int track_find(struct dump_ctx *ctx);
-/* With the task's remote area mapped: reads which pages are unchanged, then for a pre-dump
- * saves mm and pages and arms the tracking; for a dump, removes the tracking. */
+/* With the task's remote area mapped: reads which pages are unchanged since the parent,
+ * then closes every tracking descriptor the task holds (a copy in a child keeps the tracking
+ * of its parent alive: layouts are read once every task's are closed). */
 int track_task(struct dump_ctx *ctx, struct dump_task *t);
+/* Pre-dump, once track_task ran for every task (areas still mapped): saves mm and pages and
+ * arms a new tracking. */
+int track_predump(struct dump_ctx *ctx, struct dump_task *t);
 /* A pre-dump whose images are written: each task takes its new tracking descriptor. */
 int track_install(struct dump_ctx *ctx);
 /* A failed pre-dump: the tracking of every task is removed again (areas still mapped). */
