@@ -92,6 +92,11 @@ predump_chain() {
 				fail_step "pre-dump $k stores '$counts' of the area, expected '$CHANGED $((total - CHANGED))'" || return
 		fi
 		predump_phase "$k" || return
+		# the child forked in phase 1 holds a copy of its parent's tracking
+		if [ "$k" = 1 ] && [ "$(predump_uffds "$(pgrep -P "$PID")")" != 1 ]; then
+			fail_step "the child does not hold its copy of the tracking"
+			return
+		fi
 	done
 	dump "$DIR/$((n + 1))" --track-mem --prev-images-dir "../$n" || return
 	gone_after_dump || return
@@ -101,8 +106,12 @@ predump_chain() {
 	[ "$(readlink "$DIR/$((n + 1))/parent")" = "../$n" ] ||
 		fail_step "the final dump's parent link is '$(readlink "$DIR/$((n + 1))/parent")'" || return
 	restore "$DIR/$((n + 1))" || return
-	[ "$(predump_uffds "$PID")" = 0 ] ||
-		fail_step "the restored process holds a userfaultfd" || return
+	local p
+	for p in $PID $(pgrep -P "$PID"); do
+		[ "$(predump_uffds "$p")" = 0 ] ||
+			fail_step "restored process $p holds a userfaultfd" || return
+	done
+	[ -n "$(pgrep -P "$PID")" ] || fail_step "the restored tree has no child" || return
 	check
 }
 

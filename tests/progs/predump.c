@@ -8,7 +8,10 @@
  * the next image set stores. A restore from the last image set of a chain must bring back
  * every page as the last phase left it: checked byte for byte, and gen[] against the
  * versions the phases give (so an old version of a page read from a parent is noticed).
- * Started without phases (the ordinary modes of the suite), it checks the first versions. */
+ * Phase 1 also forks a child that writes a counter of its own all the time (it inherits the
+ * descriptor that tracks its parent: a pre-dump or dump must close that copy too); the parent
+ * checks it is still there. Started without phases (the ordinary modes of the suite), it
+ * checks the first versions. */
 // zt-run: gen2
 #include "zt.h"
 
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +35,26 @@ static volatile sig_atomic_t advance;
 static uint8_t *area;
 static uint8_t *gen;
 static volatile uint64_t ticks;
+static pid_t child;
+
+/* a child at work, gone with its parent */
+static void start_child(void)
+{
+	pid_t parent = getpid();
+	child = fork();
+	if (child < 0)
+		zt_fail("fork: %m");
+	if (child)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	volatile uint64_t *count = malloc(4096);
+	for (*count = 0;; (*count)++) {
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+}
 
 static void on_usr1(int sig)
 {
@@ -106,6 +130,8 @@ int main(int argc, char **argv)
 					fill(i);
 					changed++;
 				}
+			if (phase == 1)
+				start_child();
 			tell(phase, changed);
 		}
 		nanosleep(&ts, NULL);
@@ -129,5 +155,6 @@ int main(int argc, char **argv)
 		  first < PAGES ? expected_gen(first, phase) : 0,
 		  first < PAGES ? area[first * PG] : 0);
 	zt_expect(ticks > 0, "the loop never ran");
+	zt_expect(!phase || (child > 0 && kill(child, 0) == 0), "the child %d is gone", (int)child);
 	zt_pass();
 }
