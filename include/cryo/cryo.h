@@ -56,6 +56,9 @@ int cryo_dump(const struct cryo_dump_opts *opts);
 /* On success without opts->detach this waits for the restored root and returns its wait
  * status in *status (when status is not NULL). */
 int cryo_restore(const struct cryo_restore_opts *opts, int *status);
+/* `dedup`: holes punched in the page images of the pre-dumps DIR's chain of parents holds,
+ * where no page of DIR needs them any more (res/parent.c). */
+int cryo_dedup(const char *dir);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cli.action, "dump") || !strcmp(cli.action, "pre-dump")) {
 		cli.dump.pre_dump = !strcmp(cli.action, "pre-dump");
 		ret = cli_run_dump(&cli);
+	} else if (!strcmp(cli.action, "dedup")) {
+		ret = cryo_dedup(cli.dump.images_dir) ? 1 : 0;
 	} else if (!strcmp(cli.action, "restore")) {
 		ret = cli_run_restore(&cli);
 	} else if (!strcmp(cli.action, "cpuinfo")) {

@@ -236,6 +236,7 @@ void cli_usage(FILE *f)
 		   "  cryo dump -t PID [<options>]\n"
 		   "  cryo pre-dump -t PID [<options>]\n"
 		   "  cryo restore [<options>]\n"
+		   "  cryo dedup [-D DIR]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
 		   "  cryo cpuinfo dump|check [-D DIR]\n"
 		   "  cryo show IMAGE-FILE\n"
@@ -244,6 +245,7 @@ void cli_usage(FILE *f)
 		   "  dump           checkpoint a process and its descendants\n"
 		   "  pre-dump       save their memory, leave them running, track what they write\n"
 		   "  restore        restore them from the images\n"
+		   "  dedup          punch out of parent pre-dumps the pages DIR does not need\n"
 		   "  check          check that this kernel has what cryo needs\n"
 		   "  cpuinfo dump   write the CPU's features into cpuinfo.img\n"
 		   "  cpuinfo check  check that this CPU has the features of cpuinfo.img\n"
@@ -595,7 +597,7 @@ static const struct {
 } actions[] = {
     {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
     {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_DUMP, 0},
-    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_OTHER, 0},
+    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_DUMP, 0},
     {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
 };
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "core/util.h"
 #include "res/mm.h"
 #include "res/parent.h"
+#include "cryo/cryo.h"
 
 #define PARENT_DEPTH 64
 
@@ -37,7 +39,8 @@ struct level {
 	Pagemap *pm;   /* NULL: the task has no pagemap at this level (it was not there) */
 	uint64_t *off; /* per run: its first page in the page image (stored runs) */
 	int pages_fd;
-	bool owned; /* pm, pages_fd are this module's */
+	bool owned;    /* pm, pages_fd are this module's */
+	bool pre_dump; /* its inventory says so: only its children need its pages */
 };
 
 struct chain {
@@ -153,6 +156,7 @@ static int load_level(struct chain *c, int k)
 	if ((ret = img_read(l->dirfd, IMG_INVENTORY, 0, &msg)))
 		return ret;
 	Inventory *inv = (Inventory *)msg;
+	l->pre_dump = inv->pre_dump;
 	if (inv->format_version != CRYO_FORMAT_VERSION || inv->page_size != PAGE_SIZE ||
 	    inv->root_pid != c->root) {
 		pr_err("the parent image set of level %d is not one of process %u (format %u, "
@@ -349,5 +353,174 @@ out:
 		close(c->out_fd);
 	free(c->runs);
 	free(c);
+	return ret;
+}
+
+/* ---- cryo dedup: holes punched in parents for pages no child needs ---- */
+
+struct span {
+	uint64_t start, end;
+};
+
+struct spans {
+	struct span *s;
+	size_t n, cap;
+};
+
+static int span_add(struct spans *v, uint64_t a, uint64_t b)
+{
+	if (v->n && v->s[v->n - 1].end == a) {
+		v->s[v->n - 1].end = b;
+		return 0;
+	}
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct span *n = realloc(v->s, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		v->s = n;
+		v->cap = cap;
+	}
+	v->s[v->n++] = (struct span){a, b};
+	return 0;
+}
+
+/* Level k (>= 1) holds pages of its stored runs for the spans `need` only (sorted): the rest
+ * is punched out of its page image, if it is a pre-dump's. The spans its in_parent runs give
+ * within `need` are what its parent must keep: into *next. */
+static int dedup_level(struct chain *c, int k, const struct spans *need, struct spans *next,
+		       uint64_t *punched)
+{
+	struct level *l = &c->lv[k];
+	char name[64];
+	int fd = -1, ret = 0;
+	size_t j = 0;
+
+	img_name(IMG_PAGES, c->t->pid, name, sizeof(name));
+	if (l->pre_dump && (fd = dir_open(l->dirfd, name, O_RDWR)) < 0) {
+		pr_errno(-fd, "cannot open %s of level %d for writing", name, k);
+		return fd;
+	}
+	for (size_t i = 0; i < l->pm->n_runs && !ret; i++) {
+		PageRun *r = l->pm->runs[i];
+		uint64_t a = r->vaddr, e = r->vaddr + r->nr_pages * PAGE_SIZE;
+		while (j < need->n && need->s[j].end <= a)
+			j++;
+		/* walk [a, e) against the needed spans from j on */
+		for (size_t q = j; a < e && !ret;) {
+			bool in = q < need->n && need->s[q].start <= a;
+			uint64_t b =
+			    in ? (need->s[q].end < e ? need->s[q].end : e)
+			       : (q < need->n && need->s[q].start < e ? need->s[q].start : e);
+			if (in && r->in_parent)
+				ret = span_add(next, a, b);
+			else if (!in && !r->in_parent && fd >= 0) {
+				off_t off = IMG_RAW_HDR + (l->off[i] * PAGE_SIZE) + (a - r->vaddr);
+				if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+					      b - a) < 0) {
+					ret = -errno;
+					pr_errno(-ret, "cannot punch a hole in %s of level %d",
+						 name, k);
+				}
+				*punched += (b - a) / PAGE_SIZE;
+			}
+			a = b;
+			if (in && a >= need->s[q].end)
+				q++;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int dedup_task(int dirfd, uint32_t root, pid_t pid, uint64_t *punched)
+{
+	struct restore_task t = {.pid = pid};
+	struct chain *c = calloc(1, sizeof(*c));
+	struct spans need = {0}, next = {0};
+	ProtobufCMessage *msg = NULL;
+	uint64_t size;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->t = &t;
+	c->root = root;
+	c->lv[0] = (struct level){.dirfd = dirfd, .pages_fd = -1};
+	c->nr = 1;
+	c->out_fd = -1;
+	if ((ret = img_read(dirfd, IMG_PAGEMAP, pid, &msg)))
+		goto out;
+	c->lv[0].pm = (Pagemap *)msg;
+	c->lv[0].owned = true;
+	if ((c->lv[0].pages_fd = img_raw_open(dirfd, IMG_PAGES, pid, &size)) < 0) {
+		ret = c->lv[0].pages_fd;
+		goto out;
+	}
+	if ((ret = check_runs(c, &c->lv[0], size, 0)))
+		goto out;
+	for (size_t i = 0; i < c->lv[0].pm->n_runs && !ret; i++) {
+		PageRun *r = c->lv[0].pm->runs[i];
+		if (r->in_parent)
+			ret = span_add(&need, r->vaddr, r->vaddr + r->nr_pages * PAGE_SIZE);
+	}
+	for (int k = 1; !ret; k++) {
+		if (!has_parent_runs(c->lv[k - 1].pm))
+			break;
+		if ((ret = load_level(c, k)))
+			break;
+		next.n = 0;
+		ret = dedup_level(c, k, &need, &next, punched);
+		struct spans tmp = need;
+		need = next;
+		next = tmp;
+	}
+out:
+	for (int k = 0; k < c->nr; k++) {
+		struct level *l = &c->lv[k];
+		if (k && l->dirfd >= 0)
+			close(l->dirfd);
+		if (l->pages_fd >= 0)
+			close(l->pages_fd);
+		img_free(l->pm ? &l->pm->base : NULL);
+		free(l->off);
+	}
+	free(need.s);
+	free(next.s);
+	free(c);
+	return ret;
+}
+
+int cryo_dedup(const char *dir)
+{
+	ProtobufCMessage *inv = NULL, *tree = NULL;
+	uint64_t punched = 0;
+	int dirfd = dir_open_root(dir), ret;
+
+	if (dirfd < 0) {
+		pr_errno(-dirfd, "cannot open images directory %s", dir);
+		return dirfd;
+	}
+	if (!(ret = img_read(dirfd, IMG_INVENTORY, 0, &inv)) &&
+	    !(ret = img_read(dirfd, IMG_PSTREE, 0, &tree))) {
+		Pstree *pst = (Pstree *)tree;
+		for (size_t i = 0; i < pst->n_tasks && !ret; i++) {
+			PstreeTask *pt = pst->tasks[i];
+			if (pt->has_zombie && pt->zombie)
+				continue;
+			if (pt->pid <= 1 || pt->pid > 4194304) {
+				pr_err("pstree.img: invalid pid %u", pt->pid);
+				ret = -EINVAL;
+				break;
+			}
+			ret = dedup_task(dirfd, ((Inventory *)inv)->root_pid, pt->pid, &punched);
+		}
+	}
+	if (!ret)
+		pr_info("dedup of %s: %lu pages punched out of its parents", dir, punched);
+	img_free(inv);
+	img_free(tree);
+	close(dirfd);
 	return ret;
 }

@@ -5,7 +5,8 @@
 #
 #  predump-chain1   one pre-dump, a phase of writes, the final dump: its image holds exactly
 #                   the pages of the area the phase rewrote; restored, every page checked
-#  predump-chain2   the same with two pre-dumps (the second with --prev-images-dir of the first)
+#  predump-chain2   the same with two pre-dumps (the second with --prev-images-dir of the first),
+#                   and `cryo dedup` of the final dump before the restore
 #  predump-fail     a pre-dump that fails (CRYO_FAULT=fail:N) or is killed (kill:N) at sampled
 #                   points: the target runs on, untracked (no userfaultfd of cryo's left),
 #                   and passes its check
@@ -105,6 +106,16 @@ predump_chain() {
 		fail_step "the final dump stores '$counts' of the area, expected '$CHANGED $((total - CHANGED))'" || return
 	[ "$(readlink "$DIR/$((n + 1))/parent")" = "../$n" ] ||
 		fail_step "the final dump's parent link is '$(readlink "$DIR/$((n + 1))/parent")'" || return
+	if [ "$n" -gt 1 ]; then
+		# dedup: the first pre-dump's copies of pages rewritten since are not needed
+		local before after
+		before=$(stat -c %b "$DIR/1/pages-$PID.img")
+		cryo dedup dedup -D "$DIR/$((n + 1))" -v4 -o dedup.log
+		[ $RC = 0 ] || fail_step "cryo dedup exited $RC" || return
+		after=$(stat -c %b "$DIR/1/pages-$PID.img")
+		[ "$after" -lt "$before" ] ||
+			fail_step "dedup punched nothing out of the first pre-dump ($before -> $after blocks)" || return
+	fi
 	restore "$DIR/$((n + 1))" || return
 	local p
 	for p in $PID $(pgrep -P "$PID"); do
