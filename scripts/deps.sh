@@ -9,6 +9,7 @@ PACKAGES=(
 	build-essential     # gcc, make, libc headers
 	protobuf-c-compiler # protoc-c: generates the image format's C code from images/cryo.proto
 	libprotobuf-c-dev   # libprotobuf-c: encodes and decodes the images
+	libmnl-dev          # libmnl: netlink (sock_diag: what the kernel says of sockets)
 	pkg-config
 	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
 	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang

@@ -126,6 +126,15 @@ static inline int sys_pidfd_getfd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
+/* timerfd's TFD_IOC_SET_TICKS (3.17, CONFIG_CHECKPOINT_RESTORE): <linux/timerfd.h> has it, but
+ * that header clashes with glibc's <fcntl.h> */
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
+
+/* the kernel's O_LARGEFILE, which fanotify's event flags show (glibc's is 0 on 64-bit) */
+#define KERNEL_O_LARGEFILE 0100000
+
 /* pidfd_open flags: PIDFD_NONBLOCK (5.10) is O_NONBLOCK, PIDFD_THREAD (6.9) is O_EXCL; both
  * show in the pidfd's file flags (fdinfo "flags:") */
 #ifndef PIDFD_NONBLOCK
@@ -252,6 +261,11 @@ struct ptrace_sud_config {
 #endif
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020
+#endif
+
+/* SO_PASSPIDFD: an SCM_PIDFD with every message received (6.5) */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
 #endif
 
 #endif

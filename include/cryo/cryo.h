@@ -18,6 +18,8 @@ struct cryo_dump_opts {
 	bool pre_dump;		   /* pre-dump: memory only, tree left running, writes tracked */
 	bool track_mem;		   /* --track-mem */
 	const char *prev_images_dir; /* --prev-images-dir: relative to images_dir, "../NAME" */
+	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
+	bool ext_unix_sk;
 };
 
 struct cryo_restore_stats {

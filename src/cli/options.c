@@ -59,6 +59,7 @@ enum id {
 	O_FILE_LOCKS,
 	O_TIMEOUT,
 	O_SKIP_IN_FLIGHT,
+	O_EXT_UNIX_SK,
 	O_LOG_FILE,
 	O_LOG_PID,
 	O_VERBOSITY,
@@ -128,7 +129,9 @@ static const struct opt_def opts[] = {
     {"network-lock", 0, REQ, 0, REFUSE, O_OTHER},
     /* External resources */
     {"external", 0, REQ, 0, REFUSE, O_OTHER},
-    {"ext-unix-sk", 'x', OPT, 0, REFUSE, O_OTHER},
+    {"ext-unix-sk", 'x', OPT, 0, DO, O_EXT_UNIX_SK, DR, G_EXTERNAL, NULL,
+     "allow datagram unix sockets connected to a named socket outside the tree: the restore "
+     "connects them to that name again (no inode list)"},
     {"ext-mount-map", 'M', REQ, 0, REFUSE, O_OTHER},
     {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
     {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
@@ -155,11 +158,13 @@ static const struct opt_def opts[] = {
     {"timeout", 0, REQ, 0, DO, O_TIMEOUT, D, G_SPECIAL, "SECONDS",
      "give up freezing the tree after SECONDS (default 10)"},
     {"force-irmap", 0, NONE, 1, NOOP, O_OTHER, D, G_SPECIAL, NULL,
-     "accepted: cryo resolves no inotify watch",
-     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+     "accepted: cryo reopens inotify watches by file handle",
+     "cryo reopens each inotify watch by its file handle, never by a path: there is no "
+     "path to resolve"},
     {"irmap-scan-path", 0, REQ, 0, NOOP, O_OTHER, D, G_SPECIAL, "PATH",
-     "accepted: cryo resolves no inotify watch",
-     "cryo resolves no inotify/fanotify watch: a dump of a task holding one is refused"},
+     "accepted: cryo reopens inotify watches by file handle",
+     "cryo reopens each inotify watch by its file handle, never by a path: there is no "
+     "path to resolve"},
     {"manage-cgroups", 0, OPT, 0, REFUSE, O_OTHER},
     {"cgroup-root", 0, REQ, 0, REFUSE, O_OTHER},
     {"cgroup-props", 0, REQ, 0, REFUSE, O_OTHER},
@@ -393,6 +398,12 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		if (parse_num(arg, 1, 1000000, &n))
 			return bad_arg(o, arg, "seconds, 1 to 1000000", where);
 		cli->dump.timeout = n;
+		break;
+	case O_EXT_UNIX_SK:
+		/* the images say which sockets to connect again: only the dump needs it */
+		if (arg)
+			return bad_arg(o, arg, "nothing (cryo takes no inode list)", where);
+		cli->dump.ext_unix_sk = true;
 		break;
 	case O_SKIP_IN_FLIGHT:
 		cli->skip_in_flight = !neg;

@@ -33,6 +33,7 @@
 #include "res/mapped.h"
 #include "res/regs.h"
 #include "res/track.h"
+#include "res/sysvipc.h"
 
 /* The root must be a live process, not a thread, and not cryo itself. */
 static int check_root(struct dump_ctx *ctx, pid_t pid)
@@ -853,7 +854,8 @@ static int write_images(struct dump_ctx *ctx)
 	}
 	if (ctx->arena.failed)
 		return -ENOMEM;
-	if ((ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
+	if ((ret = sysv_write_image(ctx)) ||
+	    (ret = img_write(ctx->dirfd, IMG_PSTREE, 0, &tree.base)))
 		return ret;
 	/* the stats too before the tree is killed: after that, nothing may fail the dump */
 	ctx->stats.total_ns = now_ns() - ctx->t_start;
@@ -903,7 +905,8 @@ static int dump_all(struct dump_ctx *ctx)
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
 			continue;
-		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP)
+		if ((ret = dump_check_namespaces(ctx, t)) == -ENOTSUP ||
+		    (ret = sysv_check_undo(ctx, t)) == -ENOTSUP)
 			refused = -ENOTSUP;
 		else if (ret)
 			return ret;
@@ -955,7 +958,7 @@ static int dump_all(struct dump_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
 			return ret;
 	}
-	if ((ret = pages_dump_finish(ctx)))
+	if ((ret = pages_dump_finish(ctx)) || (ret = sysv_dump(ctx)))
 		return ret;
 	return write_images(ctx);
 }

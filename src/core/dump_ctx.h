@@ -40,10 +40,10 @@ struct task_answers {
 	struct kernel_rlimit64 rlimits[RLIM_NLIMITS];
 	long pdeathsig_rv, subreaper_rv, dumpable, thp_disable, mce_kill;
 	int32_t pdeathsig, subreaper;
-	long membarrier_regs;	   /* MEMBARRIER_CMD_GET_REGISTRATIONS */
+	long membarrier_regs;	  /* MEMBARRIER_CMD_GET_REGISTRATIONS */
 	long membarrier_probe[3]; /* each private expedited barrier: 0, or -EPERM if not ready */
-	long mdwe, memory_merge; /* procstate.c */
-	long itimer_rv[3]; /* timers.c */
+	long mdwe, memory_merge;  /* procstate.c */
+	long itimer_rv[3];	  /* timers.c */
 	struct kernel_itimerval itimers[3];
 };
 
@@ -119,11 +119,14 @@ struct dump_ctx {
 	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
 	int nr_mapped_files;
-	struct pipe_table *pipes; /* files/pipe.c: every pipe and FIFO of the tree (arena) */
-	struct desc_index *descs; /* files/shared.c: every open file description saved (arena) */
+	struct pipe_table *pipes;   /* files/pipe.c: every pipe and FIFO of the tree (arena) */
+	struct desc_index *descs;   /* files/shared.c: every open file description saved (arena) */
+	struct pty_table *ptys;	    /* files/pty.c: pseudo-terminal pairs of the tree (arena) */
 	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
 	int parent_dirfd;	    /* --prev-images-dir, res/track.c (-1: none) */
 	uint32_t parent_root;	    /* ... the root pid its inventory names */
+	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
+	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

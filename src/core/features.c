@@ -6,16 +6,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +160,25 @@ static int probe_clone3_set_tid(void)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+static int probe_kcmp_epoll(void)
+{
+	/* an eventfd registered in an epoll of ours must compare equal to itself */
+	int ep = epoll_create1(EPOLL_CLOEXEC), ev = eventfd(0, EFD_CLOEXEC), ret = -EINVAL;
+	struct epoll_event e = {.events = EPOLLIN};
+	if (ep >= 0 && ev >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) == 0) {
+		struct kcmp_epoll_slot slot = {.efd = (uint32_t)ep, .tfd = (uint32_t)ev};
+		long r = syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, ev, &slot);
+		ret = r == 0 ? 0 : r < 0 ? -errno : -EINVAL;
+	} else {
+		ret = -errno;
+	}
+	if (ep >= 0)
+		close(ep);
+	if (ev >= 0)
+		close(ev);
+	return ret;
+}
+
 static int probe_openat2(void)
 {
 	struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
@@ -164,6 +188,19 @@ static int probe_openat2(void)
 		return -errno;
 	close(fd);
 	return 0;
+}
+
+/* restored timerfds get their unread expirations back with TFD_IOC_SET_TICKS */
+static int probe_timerfd(void)
+{
+	uint64_t ticks = 1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), ret = 0;
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
 }
 
 static const char *kernel_uffd(void)
@@ -236,7 +273,7 @@ static const struct feature {
     {"mnt_id", NULL, NO_MOUNTS " (mount ids in fdinfo serve that)"},
     {"mem_dirty_track", probe_dirty_track},
     {"aio_remap", NULL, "cryo does not dump AIO rings yet"},
-    {"timerfd", NULL, "cryo does not dump timerfd descriptors yet"},
+    {"timerfd", probe_timerfd},
     {"tun", NULL, "cryo does not dump tun devices yet"},
     {"tun_ns", NULL, "cryo does not dump tun devices yet"},
     {"userns", NULL, "cryo does not dump user namespaces yet"},
@@ -257,7 +294,7 @@ static const struct feature {
     {"net_diag_raw", NULL, NO_SOCKETS},
     {"nsid", NULL, NO_NETNS},
     {"link_nsid", NULL, NO_NETNS},
-    {"kcmp_epoll", NULL, "cryo does not dump epoll descriptors yet"},
+    {"kcmp_epoll", probe_kcmp_epoll},
     {"timens", NULL, "cryo does not dump time namespaces yet"},
     {"external_net_ns", NULL, NO_NETNS},
     {"clone3_set_tid", probe_clone3_set_tid},

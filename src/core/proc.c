@@ -51,6 +51,7 @@ int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *st)
 	st->tpgid = (pid_t)(long long)f[8];
 	st->nice = (int)(long long)f[19];
 	st->num_threads = f[20];
+	st->start_time = f[22];
 	st->start_code = f[26];
 	st->end_code = f[27];
 	st->start_stack = f[28];

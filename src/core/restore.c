@@ -34,6 +34,7 @@
 #include "res/cow.h"
 #include "res/locks.h"
 #include "res/procstate.h"
+#include "res/sysvipc.h"
 
 #define READY_TIMEOUT_NS (30 * 1000000000ull)
 
@@ -128,6 +129,9 @@ static int plan(struct restore_ctx *ctx)
 	/* every memfd object first: tasks' descriptors and mappings refer to them */
 	if ((ret = memfd_plan(ctx)))
 		return ret;
+	/* ... and every ghost (files deleted while open, cwds, mappings of deleted files) */
+	if ((ret = ghost_plan(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -135,6 +139,9 @@ static int plan(struct restore_ctx *ctx)
 		if ((ret = files_plan(ctx, t)) || (ret = mm_plan(ctx, t)))
 			return ret;
 	}
+	/* the unix sockets depend on each other: checked as a set */
+	if ((ret = unix_plan_check(ctx)))
+		return ret;
 	ctx->states_size =
 	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
 	ctx->states =
@@ -225,6 +232,11 @@ static int create_tree(struct restore_ctx *ctx)
 	int ret;
 
 	ret = check_pids_free(ctx);
+	if (ret)
+		return ret;
+	/* System V objects once the pids are known to be free: an object of a tree that still
+	 * runs is never taken from it */
+	ret = sysv_restore_objects(ctx);
 	if (ret)
 		return ret;
 	pr_info("creating the tree");
@@ -562,7 +574,8 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 		if ((ret = restore_creds_remote(ctx, t, &t->threads[k])))
 			return ret;
 	if ((ret = restore_owners_remote(ctx, t)) || (ret = restore_task_attrs_remote(ctx, t)) ||
-	    (ret = restore_timers_remote(ctx, t)) || (ret = forget_new_child_events(ctx, t)) ||
+	    (ret = restore_timers_remote(ctx, t)) || (ret = restore_timerfds_remote(ctx, t)) ||
+	    (ret = forget_new_child_events(ctx, t)) ||
 	    (ret = restore_pending_signals_remote(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++)
@@ -611,6 +624,8 @@ static int rebuild(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = close_service_fds(ctx, &ctx->tasks[i])))
 			return ret;
+	if ((ret = sysv_restore_remote(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie &&
 		    ((ret = fault_point("restore: the rest of a task", EIO)) ||
@@ -646,7 +661,11 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->globals);
 	free(ctx->desc_index);
 	free(ctx->pipes);
+	free(ctx->ptys);
 	free(ctx->memfds);
+	free(ctx->ghosts);
+	free(ctx->unix_sks);
+	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)
@@ -678,11 +697,14 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		ret = fault_point("restore: tree created", EIO);
 	if (!ret)
 		ret = rebuild(&ctx);
+	if (!ret)
+		ret = sysv_restore_finish(&ctx);
 	root = ctx.nr_tasks ? ctx.tasks[0].pid : 0;
 	if (!ret && opts->pidfile)
 		ret = pidfile_write(ctx.dirfd, opts->pidfile, root);
 	if (ret) {
 		restore_kill_created(&ctx);
+		sysv_restore_abort(&ctx);
 		if (root || ctx.inv)
 			pr_err("restore of process %d failed; nothing was left behind",
 			       root ? root : (pid_t)ctx.inv->root_pid);

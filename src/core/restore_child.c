@@ -105,6 +105,12 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		return -1;
 	}
+	/* the pseudo-terminal pairs first: shared descriptions of them are opened below */
+	if (restore_ptys_child(ctx))
+		return -1;
+	/* the unix sockets first, all in one pass: shared descriptions may be copies of them */
+	if (restore_unix_child(ctx))
+		return -1;
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_SHMEM &&
@@ -115,6 +121,8 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
 			return -1;
 		if (g->kind == SVC_MEMFD && restore_memfd_global_child(ctx, g))
+			return -1;
+		if (g->kind == SVC_GHOST && restore_ghost_global_child(ctx, g))
 			return -1;
 	}
 	return 0;
@@ -165,8 +173,7 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool z
 	if (job && pgid == (pid_t)root->pgid)
 		pgid = getpgid(ctx->tasks[0].pid);
 	if ((pid_t)p->sid != getsid(0) && !(job && p->sid == root->sid)) {
-		child_fail(t, ESRCH,
-			   "the %s belonged to session %u, but was created in session %d",
+		child_fail(t, ESRCH, "the %s belonged to session %u, but was created in session %d",
 			   zombie ? "zombie" : "task", p->sid, getsid(0));
 		return -1;
 	}

@@ -35,19 +35,33 @@ struct restore_helper {
 /* A descriptor a new task holds for cryo at a fixed number ("service fd"), for the remote
  * phase, or for its descendants to inherit. Numbers are unique across the whole tree. */
 struct svc_file {
-	enum { SVC_PAGES, SVC_FILE, SVC_SHMEM, SVC_DESC, SVC_PIPE, SVC_MEMFD } kind;
+	enum {
+		SVC_PAGES,
+		SVC_FILE,
+		SVC_SHMEM,
+		SVC_DESC,
+		SVC_PIPE,
+		SVC_MEMFD,
+		SVC_PTY,
+		SVC_GHOST,
+		SVC_UNIX
+	} kind;
 	const char *path;    /* SVC_FILE */
 	int flags;	     /* SVC_FILE: open flags */
 	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
 	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
 	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
-	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier */
+	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier;
+			      * SVC_PTY: the pair's master entry; SVC_UNIX: the socket's entry
+			      * (files/unix_sk_restore.c) */
 	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
 	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
 			      * read-only description of it, for shared read-only mappings, or -1 */
 	const FdEntry *primary_r, *primary_w; /* SVC_PIPE: descriptions that are its own ends;
 					       * SVC_MEMFD: primary_r, the memfd_create one */
 	const MemfdObject *memfd;	      /* SVC_MEMFD: the object (files/memfd.c) */
+	const GhostFile *ghost; /* SVC_GHOST: a deleted file, made by the root, held O_PATH
+				 * (files/ghost.c); desc_pid: the task whose image lists it */
 };
 
 /* One thread of a task being rebuilt; the leader's remote is the task's own. */
@@ -123,14 +137,25 @@ struct restore_ctx {
 	uint32_t desc_hcap;
 	int *pipes; /* files/pipe.c: per pipe id, its index in globals */
 	uint32_t nr_pipes;
+	int *ptys; /* files/pty.c: per pseudo-terminal pair id, its index in globals */
+	uint32_t nr_ptys;
 	int *memfds; /* files/memfd.c: per memfd id, its index in globals */
 	uint32_t nr_memfds;
+	struct ghost_ref *ghosts; /* files/ghost.c: every ghost of the tree, by id */
+	uint32_t nr_ghosts;
+	int *unix_sks; /* files/unix_sk_restore.c: per unix socket id, its index in globals */
+	uint32_t nr_unix_sks;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal
 	 * it has is the one it had */
 	const FdEntry *tty;
 	bool tty_own, tty_same;
+	/* res/sysvipc.c: ipc.img, and per object (segments, sets, queues in that order) whether
+	 * this restore made it (removed again if the restore fails) */
+	Ipc *ipc;
+	bool *sysv_made;
+	void **sysv_mem; /* per segment: cryo's attach of it, until every task has its own */
 };
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */

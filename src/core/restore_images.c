@@ -17,6 +17,7 @@
 #include "img/validate.h"
 #include "res/locks.h"
 #include "res/parent.h"
+#include "res/sysvipc.h"
 
 static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -143,7 +144,7 @@ static int read_tree(struct restore_ctx *ctx)
 			}
 		}
 	}
-	return 0;
+	return sysv_read_images(ctx);
 }
 
 /* Does the directory hold any *.img file? */
@@ -222,6 +223,7 @@ void restore_images_free(struct restore_ctx *ctx)
 		img_free(IMG_MSG(t->files));
 	}
 	free(ctx->tasks);
+	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	ctx->tasks = NULL;

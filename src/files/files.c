@@ -16,14 +16,32 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
+#include "files/tty.h"
 #include "res/locks.h"
 
 /* Asked in this order; the first that recognises a descriptor takes it. O_PATH first (it
  * may point at anything; a memfd before it, which refuses an O_PATH one), then the precise
  * kinds, then the catch-alls. */
 static const struct fd_ops *const kinds[] = {
-    &fd_memfd_ops, &fd_path_ops, &fd_tty_ops,	  &fd_reg_ops,	    &fd_dir_ops,   &fd_chr_ops,
-    &fd_pipe_ops,  &fd_fifo_ops, &fd_eventfd_ops, &fd_signalfd_ops, &fd_pidfd_ops,
+    &fd_memfd_ops,
+    &fd_path_ops,
+    &fd_tty_ops,
+    &fd_reg_ops,
+    &fd_dir_ops,
+    &fd_chr_ops,
+    &fd_pipe_ops,
+    &fd_fifo_ops,
+    &fd_eventfd_ops,
+    &fd_signalfd_ops,
+    &fd_pidfd_ops,
+    &fd_timerfd_ops,
+    &fd_inotify_ops,
+    &fd_fanotify_ops,
+    &fd_epoll_ops,
+    /* found by the terminal kind (tty.c hands a pair made inside the tree to pty.c) */
+    &fd_pty_master_ops,
+    &fd_pty_slave_ops,
+    &fd_unix_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -41,7 +59,7 @@ static bool recognises(const struct fd_ops *k, const struct fd_info *fi)
 	return k->link_prefix && !strncmp(fi->link, k->link_prefix, strlen(k->link_prefix));
 }
 
-static const struct fd_ops *find_kind(const struct fd_info *fi)
+const struct fd_ops *files_kind_of(const struct fd_info *fi)
 {
 	/* the unsupported ones first: they are recognised by exact link texts, and some of
 	 * them would otherwise pass for a file */
@@ -181,7 +199,7 @@ static void fd_info_free(struct fd_info *fi)
 static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
 			struct fd_info *fi, struct refusals *rs)
 {
-	const struct fd_ops *k = find_kind(fi);
+	const struct fd_ops *k = files_kind_of(fi);
 	int fd = fi->fd, ret;
 	FdEntry *e;
 
@@ -224,10 +242,14 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		/* the same open file description: a reference to the one saved first */
 		*e = *orig;
 		e->fd = fd;
+		/* the description's epoll registrations are saved once, with its first fd */
+		e->n_epoll_targets = 0;
+		e->epoll_targets = NULL;
 		e->cloexec = !!(fi->flags & O_CLOEXEC);
 		e->has_ghost = false;
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
+		e->unix_sk = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;
@@ -322,7 +344,13 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 
 int dump_files_finish(struct dump_ctx *ctx)
 {
-	return pipes_dump_finish(ctx);
+	/* every refusal named: a refusal does not hide an error, nor the others' refusals */
+	int ret = pipes_dump_finish(ctx), r;
+	r = ptys_dump_finish(ctx);
+	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
+		ret = r;
+	r = unix_dump_finish(ctx);
+	return ret && ret != -ENOTSUP ? ret : r ? r : ret;
 }
 
 /* ---- restore ---- */
@@ -381,14 +409,23 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (set_cloexec(t, e))
 			return -1;
 	}
+	/* second pass: what needs the task's other fds in place (an epoll's targets) */
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->restore_finish && kinds[i]->restore_finish(ctx, t))
+			return -1;
 	return 0;
 }
 
 int files_max_fd(const Files *f)
 {
 	int max = 2;
-	for (size_t i = 0; i < f->n_fds; i++)
+	for (size_t i = 0; i < f->n_fds; i++) {
+		const struct fd_ops *k = fd_ops_of(f->fds[i]->kind);
+		int m = k && k->max_fd ? k->max_fd(f->fds[i]) : -1;
 		if (f->fds[i]->fd > max)
 			max = f->fds[i]->fd;
+		if (m > max)
+			max = m;
+	}
 	return max;
 }

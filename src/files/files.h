@@ -4,6 +4,10 @@
 #ifndef CRYO_FILES_H
 #define CRYO_FILES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "img/image.h"
 
 struct dump_ctx;
@@ -34,6 +38,25 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 /* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
+/* Remote phase, just before the task resumes: arm its timerfds (timerfd.c) */
+int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t);
+
+/* Files deleted while open (ghost.c): one ghost per deleted inode for the whole tree.
+ * Dump: the ghost of the deleted file whose stat is st, found or made (its content read
+ * through src, e.g. /proc/PID/map_files/A-B); its id into *id. -ENOTSUP logged. */
+struct stat;
+int ghost_note(struct dump_ctx *ctx, struct dump_task *t, const struct stat *st,
+	       const char *orig_path, const char *src, uint32_t *id);
+/* Is there a ghost of the file dev:ino already (an fd of the tree, the executable)? */
+bool ghost_known(struct dump_ctx *ctx, uint64_t dev, uint64_t ino, uint32_t *id, uint64_t *size);
+/* Is link (a /proc link text of a file whose stat is st) a deleted file's? Its old path into
+ * orig then. A file really named "x (deleted)", which is at its path, is not. */
+bool ghost_link_deleted(const char *link, const struct stat *st, char *orig, size_t len);
+/* Restore: every ghost a global, made by the root before the tree (every reference checked) */
+int ghost_plan(struct restore_ctx *ctx);
+int restore_ghost_global_child(struct restore_ctx *ctx, struct svc_file *g);
+/* "/proc/self/fd/N" of ghost id's service fd (valid in every task's child phase), or NULL */
+const char *ghost_self_path(const struct restore_ctx *ctx, uint32_t id);
 
 /* memfds (memfd.c): the objects, each made once by the root, before the tree */
 int memfd_plan(struct restore_ctx *ctx);
@@ -41,7 +64,8 @@ int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g);
 /* ... their seals, added from outside once every mapping is made (remote phase) */
 int restore_memfd_seals(struct restore_ctx *ctx);
 /* Dump: the memfd behind a mapping of task t (its id, and the object if it is new into v);
- * refuses naming the task and the mapping what cannot be saved. */
+ * refuses naming the task and the mapping what cannot be saved; 1: not a memfd but a deleted
+ * file of a tmpfs that looks like one (a ghost, res/mm.c). */
 int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major,
 		   unsigned dev_minor, uint64_t ino, Vma *v);
 /* Restore plan: the service fd a memfd mapping is mapped from */
@@ -55,5 +79,10 @@ int memfd_vma_validate(const char *img, const Vma *v);
 int restore_leases_remote(struct restore_ctx *ctx, struct restore_task *t);
 int restore_files_late(struct restore_ctx *ctx, struct restore_task *t);
 int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t);
+
+/* unix sockets (unix_sk_restore.c): the rules of the whole set, once every task's files
+ * were planned; the root makes them all, before the tree, at their service fds */
+int unix_plan_check(struct restore_ctx *ctx);
+int restore_unix_child(struct restore_ctx *ctx);
 
 #endif

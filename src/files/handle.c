@@ -50,7 +50,7 @@ int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e)
 }
 
 /* A mount point of the file system on device dev (from /proc/self/mountinfo), opened. */
-static int open_mount_of(dev_t dev)
+int handle_mount_fd(dev_t dev)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[8192];
@@ -89,7 +89,7 @@ int handle_open(struct restore_task *t, const FdEntry *e, int flags)
 	struct stat st;
 	int mfd, fd, err;
 
-	mfd = open_mount_of(e->dev);
+	mfd = handle_mount_fd(e->dev);
 	if (mfd < 0) {
 		child_fail(t, ENOENT, "fd %d (%s): no mount of device %u:%u to reopen it on", e->fd,
 			   e->path, major(e->dev), minor(e->dev));

@@ -47,6 +47,13 @@ struct fd_ops {
 	 * with the open flags `flags`; or -1 after child_fail. */
 	int (*restore)(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		       int flags);
+	/* Child phase, once per task after every fd of it is in place (and its close-on-exec
+	 * flag set; the numbers of late kinds are still free): what this kind's descriptors
+	 * need of the others (an epoll's targets). -1 after child_fail. NULL: nothing. */
+	int (*restore_finish)(struct restore_ctx *ctx, struct restore_task *t);
+	/* The highest fd number the restore of e uses besides e->fd (for the plan of service
+	 * fds above it), or -1. NULL: none. */
+	int (*max_fd)(const FdEntry *e);
 	/* Image checks of e (beyond what holds for every kind); refuse naming img. */
 	int (*validate)(const char *img, const Files *f, const FdEntry *e);
 	/* Built late (late.c), in the remote phase once every task and thread exists (a pidfd
@@ -58,14 +65,19 @@ struct fd_ops {
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dir_ops, fd_path_ops, fd_chr_ops, fd_tty_ops;
-extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops;
+extern const struct fd_ops fd_eventfd_ops, fd_signalfd_ops, fd_epoll_ops;
+extern const struct fd_ops fd_timerfd_ops, fd_inotify_ops, fd_fanotify_ops;
 extern const struct fd_ops fd_pipe_ops, fd_fifo_ops;
 extern const struct fd_ops fd_memfd_ops;
 extern const struct fd_ops fd_pidfd_ops;
+extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
+extern const struct fd_ops fd_unix_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
 
+/* The kind that takes the descriptor fi at dump (unsupported ones included), or NULL. */
+const struct fd_ops *files_kind_of(const struct fd_info *fi);
 /* The kind that restores image kind k, or NULL. */
 const struct fd_ops *fd_ops_of(FdKind k);
 
@@ -85,6 +97,25 @@ int named_validate(const char *img, const Files *f, const FdEntry *e);
 /* ---- handle.c: reopen by file handle ---- */
 int handle_dump(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 int handle_open(struct restore_task *t, const FdEntry *e, int flags);
+/* A mount point of the file system on device dev (/proc/self/mountinfo), opened; -1 if none */
+int handle_mount_fd(dev_t dev);
+
+/* ---- fsnotify.c: what inotify and fanotify share ---- */
+#define FSNOTIFY_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
+/* the whole of a /proc file, NUL-terminated (malloc'd); NULL with errno */
+char *fsnotify_read_fdinfo(const char *path);
+/* fdinfo's "sdev:" (the kernel's encoding, major << 20 | minor) as stat() gives a device */
+uint64_t fsnotify_dev(unsigned long sdev);
+/* the inode ino of device dev, opened O_PATH by its file handle and checked to be that
+ * inode; -1 with errno */
+int fsnotify_open_inode(uint64_t dev, uint64_t ino, const ProtobufCBinaryData *handle,
+			int32_t type);
+/* n bytes of hex text s into out; -1 if s is not that */
+int fsnotify_hex(const char *s, unsigned char *out, size_t n);
+/* "device M:m (TYPE, mounted at PATH)" for messages */
+void fsnotify_describe_dev(uint64_t dev, char *buf, size_t size);
+/* bytes of events queued in fd of task t (FIONREAD on a copy), or -errno (logged) */
+int fsnotify_queued(struct dump_task *t, int fd, const char *what);
 
 /* ---- ghost.c: files deleted while open ---- */
 int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
@@ -114,7 +145,15 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+/* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
+ * one), or -1 */
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
+/* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
+ * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes
+ * are back */
+int fifo_deleted_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int fifo_deleted_finish(struct restore_task *t, const FdEntry *e, int fd);
 
 /* ---- owner.c: F_SETOWN_EX / F_SETSIG of any description; leases.c: F_SETLEASE ---- */
 /* Dump, e's first fd of its description; copy: cryo's own copy of it (pidfd_getfd) */
@@ -136,8 +175,23 @@ bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type);
 bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid);
 int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
 			const FdEntry *e);
+/* ---- unix_sk.c, unix_sk_restore.c: unix sockets ---- */
+/* Dump: once every task was walked, peers found and the set checked */
+int unix_dump_finish(struct dump_ctx *ctx);
+/* Restore: plan one (not dup) entry; a task's descriptor of it */
+int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
+/* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */
+/* Dump: 0 (e filled), 1 (not such a file), or a negative errno after logging */
+int procfile_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+/* Would a descriptor with this link text be a late /proc file of task t (not its own)? */
+bool procfile_is_late(struct dump_ctx *ctx, struct dump_task *t, const char *link);
+long procfile_restore_late(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int procfile_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
+		      const FdEntry *e);
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

@@ -1,8 +1,8 @@
-/* Descriptors of late kinds (a pidfd): the child phase leaves their numbers free, and they
- * are made in the remote phase, in each task after its threads, by remote calls: once every
- * process of the tree exists, and every thread of this task and of the tasks before it.
- * A description shared with an fd of the same task is a dup3 of it; one shared with a task
- * before this one (inherited through fork) is taken from that task with pidfd_getfd, so
+/* Descriptors of late kinds (a pidfd, a file of /proc/N/ of the tree: procfile.c): the child phase
+ * leaves their numbers free, and they are made in the remote phase, in each task after its threads,
+ * by remote calls: once every process of the tree exists, and every thread of this task and of the
+ * tasks before it. A description shared with an fd of the same task is a dup3 of it; one shared
+ * with a task before this one (inherited through fork) is taken from that task with pidfd_getfd, so
  * it is still one open file description (its flags, its owner). */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 bool files_entry_is_late(const FdEntry *e)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
-	return k && k->late;
+	return e->has_proc_pid || (k && k->late);
 }
 
 /* Move the task's descriptor `fd` to e's number, with e's close-on-exec flag. */
@@ -30,8 +30,7 @@ static int late_place(struct restore_task *t, long fd, const FdEntry *e)
 	} else {
 		/* its number was left free; never replace something that is there */
 		if (rsys3(r, __NR_fcntl, e->fd, F_GETFD, 0) != -EBADF) {
-			pr_err("task %d: fd %d is taken: cannot place its pidfd there", t->pid,
-			       e->fd);
+			pr_err("task %d: fd %d is taken: cannot place it there", t->pid, e->fd);
 			rsys1(r, __NR_close, fd);
 			return -EEXIST;
 		}
@@ -69,7 +68,7 @@ int restore_files_late(struct restore_ctx *ctx, struct restore_task *t)
 		long fd;
 		int ret;
 
-		if (!k || !k->late)
+		if (!k || !files_entry_is_late(e))
 			continue;
 		if (e->has_dup_of_pid && (pid_t)e->dup_of_pid != t->pid) {
 			struct restore_task *o = restore_find_task(ctx, e->dup_of_pid);
@@ -85,13 +84,15 @@ int restore_files_late(struct restore_ctx *ctx, struct restore_task *t)
 				pr_errno((int)-fd, "task %d: cannot copy fd %d for fd %d", t->pid,
 					 e->dup_of, e->fd);
 		} else {
-			fd = k->restore_late(ctx, t, e);
+			fd = e->has_proc_pid ? procfile_restore_late(ctx, t, e)
+					     : k->restore_late(ctx, t, e);
 		}
 		if (fd < 0)
 			return (int)fd;
 		if ((ret = late_place(t, fd, e)))
 			return ret;
-		pr_info("task %d: fd %d: %s made again", t->pid, e->fd, k->name);
+		pr_info("task %d: fd %d: %s made again", t->pid, e->fd,
+			e->has_proc_pid ? e->path : k->name);
 	}
 	return t->rem.err;
 }

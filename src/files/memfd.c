@@ -346,11 +346,8 @@ int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major
 		else
 			snprintf(link, sizeof(link), "%s", v->name ? v->name : "");
 		ret = note_new(ctx, t, path, link, what, dev, ino, &id, &v->memfd);
-		if (ret == 1) {
-			pr_err("task %d: mapping of deleted file %s at %#lx is not supported yet",
-			       t->pid, v->name, v->start);
-			return -ENOTSUP;
-		}
+		if (ret == 1)
+			return 1; /* a deleted file of a tmpfs that only looks like one: a ghost */
 		if (ret)
 			return ret;
 	}

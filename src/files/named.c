@@ -20,46 +20,20 @@
 #define DELETED_SUFFIX " (deleted)"
 #define PROC_SUPER_MAGIC 0x9fa0
 
-/* /proc/N/... of another task of the tree: at restore that task may not exist yet when this
- * one rebuilds its descriptors. Returns the pid, or 0. */
-static pid_t proc_of_other_task(struct dump_ctx *ctx, struct dump_task *t, const char *path)
-{
-	char *end;
-	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
-		return 0;
-	long n = strtol(path + 6, &end, 10);
-	if (*end && *end != '/')
-		return 0;
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct dump_task *o = &ctx->tasks[i];
-		if (o == t)
-			continue;
-		if (o->pid == n)
-			return o->pid;
-		for (int k = 0; k < o->nr_threads; k++)
-			if (o->threads[k].tid == n)
-				return o->pid;
-	}
-	return 0;
-}
-
 int named_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e)
 {
 	size_t l = strlen(fi->link), sl = strlen(DELETED_SUFFIX);
 	struct stat now;
 	struct statfs sfs;
-	pid_t other;
 
 	if (fi->link[0] != '/') {
 		pr_err("task %d: fd %d (%s) has no path", t->pid, fi->fd, fi->link);
 		return -ENOTSUP;
 	}
-	if ((other = proc_of_other_task(ctx, t, fi->link))) {
-		pr_err("task %d: fd %d is %s, a file of task %d of the tree being dumped: "
-		       "not supported yet",
-		       t->pid, fi->fd, fi->link, other);
-		return -ENOTSUP;
-	}
+	/* /proc/N/... of a process or thread of the tree: opened again late (procfile.c) */
+	int ret = procfile_dump(ctx, t, fi, e);
+	if (ret <= 0)
+		return ret;
 	e->path = arena_strdup(&ctx->arena, fi->link);
 	if (!e->path)
 		return -ENOMEM;
@@ -80,7 +54,7 @@ int named_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 int named_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags)
 {
 	int fd;
-	if (e->has_ghost && e->ghost >= 0)
+	if ((e->has_ghost && e->ghost >= 0) || e->has_ghost_id)
 		return ghost_open(ctx, t, e, flags);
 	if (e->has_handle)
 		return handle_open(t, e, flags);

@@ -273,6 +273,179 @@ static int take_copy(struct dump_ctx *ctx, int *pidfds, int idx, int fd)
 	return copy;
 }
 
+static void drain(int fd)
+{
+	char junk[4096];
+	while (read(fd, junk, sizeof(junk)) > 0)
+		;
+}
+
+static int queued_in(int fd)
+{
+	int n = -1;
+	return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+/* Read len bytes from cryo's copy and say how many left it: more than len when the read
+ * ended inside a packet (the kernel drops the rest of a packet a short read leaves). */
+static int read_drop(int fd, uint8_t *scratch, int len)
+{
+	int before = queued_in(fd), after;
+	if (len && read(fd, scratch, (size_t)len) < 0)
+		return -1;
+	after = queued_in(fd);
+	return before < 0 || after < 0 ? -1 : before - after;
+}
+
+static int push_chunk(FdEntry *c, uint32_t len, bool packet, uint32_t cap)
+{
+	if (!packet && c->n_pipe_chunk_len && !c->pipe_chunk_packet[c->n_pipe_chunk_len - 1]) {
+		c->pipe_chunk_len[c->n_pipe_chunk_len - 1] += len; /* plain runs on */
+		return 0;
+	}
+	if (c->n_pipe_chunk_len == cap)
+		return -EIO; /* more than the pipe has buffers: not a pipe's layout */
+	c->pipe_chunk_len[c->n_pipe_chunk_len] = len;
+	c->pipe_chunk_packet[c->n_pipe_chunk_len++] = packet;
+	return 0;
+}
+
+/* The queued bytes into buf, copied (tee) without being consumed, and where packets lie in
+ * them (measured here: tee keeps each buffer's packet mark).
+ *
+ * A read of the copy with room for everything stops at the end of a packet: that cuts the
+ * bytes into runs, each some plain bytes then one packet (the last run may have no packet).
+ * A second copy tells the packet's length in each run: reading 1 byte of a run that begins
+ * with a packet drops the whole packet; a run that begins with plain bytes is read up to its
+ * last 2 bytes, and if that read dropped more than it took, a packet of 2 bytes or more
+ * followed plain bytes in one run (written before and after O_DIRECT was set): refused.
+ * Otherwise the run's last byte is a 1-byte packet if the run is not the last (runs end at
+ * packets), else plain: a write in packet mode goes into the last buffer when that holds
+ * plain bytes and has room (measured), so a packet follows plain bytes only after a full
+ * page of them. A read cannot tell a 1-byte packet from 1 plain byte: a last run of 1 byte
+ * is taken for a packet when a writer is in packet mode now, for plain bytes if not. */
+static int copy_queued(struct dump_ctx *ctx, struct pipe_obj *o, int fd, int mine[2], uint8_t *buf,
+		       int queued, uint32_t size)
+{
+	struct dump_task *t = &ctx->tasks[o->any_task];
+	const char *what = o->fifo ? "FIFO" : "pipe";
+	uint32_t cap = size / PIPE_MIN_SIZE + 1, nruns = 0;
+	FdEntry *c = o->carrier;
+	uint32_t *runs = NULL;
+	uint8_t *scratch = NULL;
+	int ret = 0, got = 0;
+	ssize_t n;
+
+	n = tee(fd, mine[1], (size_t)queued, SPLICE_F_NONBLOCK);
+	if (n != queued) {
+		if (n < 0)
+			pr_errno(errno, "task %d: cannot copy the bytes of fd %d (a %s)", t->pid,
+				 o->any_fd, what);
+		else
+			pr_err("task %d: fd %d is a %s whose %d bytes copied as %zd", t->pid,
+			       o->any_fd, what, queued, n);
+		ret = -EIO;
+		goto out;
+	}
+	runs = malloc(cap * sizeof(*runs));
+	scratch = malloc((size_t)queued);
+	if (!runs || !scratch) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < queued) {
+		n = read(mine[0], buf + got, (size_t)(queued - got));
+		if (n <= 0 || nruns == cap) {
+			pr_err("task %d: cannot read the copy of the bytes of fd %d (a %s)", t->pid,
+			       o->any_fd, what);
+			ret = -EIO;
+			goto out;
+		}
+		runs[nruns++] = (uint32_t)n;
+		got += (int)n;
+	}
+	if (nruns == 1 && !o->direct && runs[0] > 1 && runs[0] == (uint32_t)queued) {
+		/* the common case, a plain pipe: one probe says no packet ends it */
+		if (tee(fd, mine[1], (size_t)queued, SPLICE_F_NONBLOCK) != queued) {
+			ret = -EIO;
+			goto out;
+		}
+		int d = read_drop(mine[0], scratch, queued - 1);
+		drain(mine[0]);
+		if (d == queued - 1)
+			goto out; /* plain, or a 1-byte packet at the end no writer adds to */
+		if (d < 0) {
+			ret = -EIO;
+			goto out;
+		}
+	}
+	/* packets: the layout */
+	c->pipe_chunk_len = arena_alloc(&ctx->arena, cap * sizeof(*c->pipe_chunk_len));
+	c->pipe_chunk_packet = arena_alloc(&ctx->arena, cap * sizeof(*c->pipe_chunk_packet));
+	if (!c->pipe_chunk_len || !c->pipe_chunk_packet) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	c->n_pipe_chunk_len = 0;
+	if (tee(fd, mine[1], (size_t)queued, SPLICE_F_NONBLOCK) != queued) {
+		ret = -EIO;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nruns && !ret; i++) {
+		int len = (int)runs[i], d;
+		bool last = i == nruns - 1;
+		if ((d = read_drop(mine[0], scratch, 1)) < 0) {
+			ret = -EIO;
+			break;
+		}
+		if (d == len && len > 1) {
+			ret = push_chunk(c, (uint32_t)len, true, cap);
+			continue;
+		}
+		if (d != 1) {
+			ret = -EIO;
+			break;
+		}
+		if (len == 1) {
+			ret = push_chunk(c, 1, !last || o->direct, cap);
+			continue;
+		}
+		/* plain bytes first */
+		int rest = len - 1;
+		if (rest > 1 && (d = read_drop(mine[0], scratch, rest - 1)) != rest - 1) {
+			if (d == rest) {
+				pr_err("task %d: fd %d is a %s in which plain bytes and a packet "
+				       "(O_DIRECT) are read as one: a pipe written with and "
+				       "without packet mode is not supported yet",
+				       t->pid, o->any_fd, what);
+				ret = -ENOTSUP;
+			} else {
+				ret = -EIO;
+			}
+			break;
+		}
+		if (read_drop(mine[0], scratch, 1) != 1) {
+			ret = -EIO;
+			break;
+		}
+		ret = push_chunk(c, (uint32_t)len - 1, false, cap);
+		if (!ret)
+			ret = push_chunk(c, 1, !last, cap);
+	}
+	drain(mine[0]);
+	c->n_pipe_chunk_packet = c->n_pipe_chunk_len;
+	if (!ret && c->n_pipe_chunk_len == 1 && !c->pipe_chunk_packet[0])
+		c->n_pipe_chunk_len = c->n_pipe_chunk_packet = 0; /* plain after all */
+	if (ret == -EIO)
+		pr_err("task %d: the bytes of fd %d (a %s) changed while they were copied", t->pid,
+		       o->any_fd, what);
+out:
+	drain(mine[0]);
+	free(runs);
+	free(scratch);
+	return ret;
+}
+
 /* One object: the other end is there, its size, its bytes (not consumed). */
 static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int mine[2],
 		    int *mine_size)
@@ -329,13 +502,6 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 			return -errno;
 		}
 	}
-	if (o->direct) {
-		pr_err("task %d: fd %d is a %s in packet mode (O_DIRECT) with %d bytes queued: "
-		       "not supported yet",
-		       t->pid, o->any_fd, what, queued);
-		ret = -ENOTSUP;
-		goto out;
-	}
 	if (*mine_size < size) {
 		if (fcntl(mine[1], F_SETPIPE_SZ, size) < size) {
 			ret = -errno;
@@ -349,24 +515,10 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 		ret = -ENOMEM;
 		goto out;
 	}
-	ssize_t n = tee(fd, mine[1], (size_t)queued, SPLICE_F_NONBLOCK);
-	ssize_t got = n > 0 ? read_all(mine[0], buf, (size_t)n) : 0;
-	if (n != queued || got != n) {
-		/* drain cryo's pipe for the next one */
-		while (n > 0 && read(mine[0], buf, (size_t)queued) > 0)
-			;
-		if (n < 0)
-			pr_errno(errno, "task %d: cannot copy the bytes of fd %d (a %s)", t->pid,
-				 o->any_fd, what);
-		else
-			pr_err("task %d: fd %d is a %s whose %d bytes do not copy as one run "
-			       "(packets written in packet mode): not supported yet",
-			       t->pid, o->any_fd, what, queued);
-		ret = n < 0 ? -EIO : -ENOTSUP;
+	if ((ret = copy_queued(ctx, o, fd, mine, buf, queued, (uint32_t)size)))
 		goto out;
-	}
 	o->carrier->has_pipe_data = true;
-	o->carrier->pipe_data.len = (size_t)n;
+	o->carrier->pipe_data.len = (size_t)queued;
 	o->carrier->pipe_data.data = buf;
 out:
 	close(fd);
@@ -454,6 +606,33 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	return 0;
 }
 
+/* The bytes back as they lay: each packet one write in packet mode (one buffer: a packet is
+ * at most a page), plain bytes written without it. Validated to fit the pipe. */
+static int write_chunks(struct restore_task *root, const FdEntry *e, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	size_t off = 0;
+
+	for (size_t i = 0; i < e->n_pipe_chunk_len && fl >= 0; i++) {
+		size_t len = e->pipe_chunk_len[i];
+		int want = e->pipe_chunk_packet[i] ? fl | O_DIRECT : fl & ~O_DIRECT;
+		if (fcntl(fd, F_SETFL, want) < 0)
+			break;
+		if (e->pipe_chunk_packet[i]
+			? write(fd, e->pipe_data.data + off, len) != (ssize_t)len
+			: write_all(fd, e->pipe_data.data + off, len) < 0)
+			break;
+		off += len;
+	}
+	if (off != e->pipe_data.len || fl < 0 || fcntl(fd, F_SETFL, fl) < 0) {
+		child_fail(root, errno ? errno : EIO,
+			   "cannot write %zu bytes back into pipe %u in %zu packets and runs",
+			   e->pipe_data.len, e->pipe_id, e->n_pipe_chunk_len);
+		return -1;
+	}
+	return 0;
+}
+
 /* In the root, before the tree exists: the pipe (or the FIFO, opened read-write, which never
  * waits for a partner), its size, its bytes, at its service fds. */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
@@ -464,7 +643,8 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	struct stat st;
 
 	if (e->kind == FD_KIND__FD_FIFO) {
-		fds[0] = fds[1] = named_open(ctx, root, e, O_RDWR | O_CLOEXEC);
+		fds[0] = fds[1] = e->fifo_deleted ? fifo_deleted_open(ctx, root, e)
+						  : named_open(ctx, root, e, O_RDWR | O_CLOEXEC);
 		if (fds[0] < 0)
 			return -1;
 		if (fstat(fds[0], &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -490,12 +670,17 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 			   e->pipe_id, e->fd, g->desc_pid, e->pipe_size);
 		return -1;
 	}
-	if (e->has_pipe_data && e->pipe_data.len &&
-	    write_all(fds[1], e->pipe_data.data, e->pipe_data.len) < 0) {
+	if (e->n_pipe_chunk_len) {
+		if (write_chunks(root, e, fds[1]))
+			return -1;
+	} else if (e->has_pipe_data && e->pipe_data.len &&
+		   write_all(fds[1], e->pipe_data.data, e->pipe_data.len) < 0) {
 		child_fail(root, errno, "cannot write %zu bytes back into pipe %u",
 			   e->pipe_data.len, e->pipe_id);
 		return -1;
 	}
+	if (e->fifo_deleted && fifo_deleted_finish(root, e, fds[0]))
+		return -1;
 	if (restore_place_fd(root, fds[0], g->fd, "a pipe"))
 		return -1;
 	if (e->kind == FD_KIND__FD_PIPE && restore_place_fd(root, fds[1], g->fd2, "a pipe"))
@@ -535,6 +720,13 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 	return fd;
 }
 
+int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
+{
+	struct svc_file *g = global_of(ctx, e);
+	/* a FIFO's one service fd is open read-write */
+	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
+}
+
 int pipe_validate_common(const char *img, const FdEntry *e)
 {
 	if (!e->has_pipe_id)
@@ -549,6 +741,27 @@ int pipe_validate_common(const char *img, const FdEntry *e)
 				    e->pipe_data.len, e->pipe_size);
 	if (e->pos)
 		return files_refuse(img, "fd %d: a pipe at position %lu", e->fd, e->pos);
+	if (e->n_pipe_chunk_len != e->n_pipe_chunk_packet ||
+	    (e->n_pipe_chunk_len && !e->has_pipe_data))
+		return files_refuse(img, "fd %d: a packet layout without its bytes", e->fd);
+	/* each chunk takes one buffer of the pipe (a plain run one per page): they fit, or the
+	 * restore would block writing them */
+	uint64_t sum = 0, bufs = 0;
+	for (size_t i = 0; i < e->n_pipe_chunk_len; i++) {
+		uint32_t len = e->pipe_chunk_len[i];
+		bool pkt = e->pipe_chunk_packet[i];
+		if (!len || (pkt && len > PIPE_MIN_SIZE) ||
+		    (!pkt && i && !e->pipe_chunk_packet[i - 1]))
+			return files_refuse(img, "fd %d: pipe chunk %zu (%u bytes) is invalid",
+					    e->fd, i, len);
+		sum += len;
+		bufs += pkt ? 1 : (len + PIPE_MIN_SIZE - 1) / PIPE_MIN_SIZE;
+	}
+	if (e->n_pipe_chunk_len && (sum != e->pipe_data.len || bufs > e->pipe_size / PIPE_MIN_SIZE))
+		return files_refuse(img,
+				    "fd %d: %zu packets and runs do not make the %zu bytes "
+				    "queued in a pipe of %u",
+				    e->fd, e->n_pipe_chunk_len, e->pipe_data.len, e->pipe_size);
 	return 0;
 }
 

@@ -242,6 +242,19 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 			if (ret)
 				return ret;
 		}
+		/* a pseudo-terminal pair is made once, by the root (pty.c) */
+		if ((e->kind == FD_KIND__FD_PTY_MASTER || e->kind == FD_KIND__FD_PTY_SLAVE) &&
+		    !e->has_dup_of) {
+			int ret = pty_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
+		/* a unix socket too, all of them in one pass (unix_sk_restore.c) */
+		if (e->kind == FD_KIND__FD_UNIX_SK && !e->has_dup_of) {
+			int ret = unix_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
 		/* late kinds copy their shared descriptions themselves (late.c) */
 		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid || files_entry_is_late(e))
 			continue;

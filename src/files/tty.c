@@ -7,8 +7,8 @@
  * file description the job had on it is opened again on that terminal with its access mode
  * and flags, and shared as it was (shared.c).
  * A pseudo-terminal master (/dev/ptmx) means a terminal made inside the tree (a terminal
- * emulator, script, tmux): refused by name. Consoles, virtual consoles, serial lines and
- * /dev/tty are not this kind: they are devices reopened by path (dev.c). */
+ * emulator, script, tmux): that pair, master and slave, is pty.c's. Consoles, virtual consoles,
+ * serial lines and /dev/tty are not this kind: they are devices reopened by path (dev.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,12 +24,12 @@
 #include "files/kind.h"
 #include "files/tty.h"
 
-static bool is_pts_major(unsigned major)
+bool tty_is_pts_major(unsigned major)
 {
 	return major >= 136 && major <= 143; /* UNIX98_PTY_SLAVE_MAJOR .. + 7 */
 }
 
-static bool is_ptmx(dev_t rdev)
+bool tty_is_ptmx(dev_t rdev)
 {
 	return major(rdev) == 5 && minor(rdev) == 2;
 }
@@ -37,11 +37,11 @@ static bool is_ptmx(dev_t rdev)
 static bool tty_recognise(const struct fd_info *fi)
 {
 	return fi->has_st && S_ISCHR(fi->st.st_mode) &&
-	       (is_pts_major(major(fi->st.st_rdev)) || is_ptmx(fi->st.st_rdev));
+	       (tty_is_pts_major(major(fi->st.st_rdev)) || tty_is_ptmx(fi->st.st_rdev));
 }
 
 /* /dev/pts/N and nothing else: the path the restore opens */
-static bool is_pts_path(const char *p)
+bool tty_is_pts_path(const char *p)
 {
 	if (strncmp(p, "/dev/pts/", 9) || !p[9] || strlen(p) > 20)
 		return false;
@@ -58,27 +58,13 @@ static dev_t tty_nr_dev(int nr)
 	return makedev((u >> 8) & 0xfff, (u & 0xff) | ((u >> 12) & 0xfff00));
 }
 
-/* the terminal's settings, read through a copy of the task's fd */
-static int read_settings(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
-			 FdEntry *e)
+int tty_settings_read(struct dump_ctx *ctx, int fd, FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), fd = -1, err = 0;
 	struct termios tio;
 	struct winsize ws;
 
-	if (pidfd >= 0)
-		fd = sys_pidfd_getfd(pidfd, fi->fd);
-	if (fd < 0 || tcgetattr(fd, &tio) < 0 || ioctl(fd, TIOCGWINSZ, &ws) < 0)
-		err = errno;
-	if (fd >= 0)
-		close(fd);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (err) {
-		pr_errno(err, "task %d: cannot read the settings of its terminal %s (fd %d)",
-			 t->pid, fi->link, fi->fd);
-		return -err;
-	}
+	if (tcgetattr(fd, &tio) < 0 || ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return -errno;
 	e->has_tty_iflag = e->has_tty_oflag = e->has_tty_cflag = e->has_tty_lflag = true;
 	e->tty_iflag = tio.c_iflag, e->tty_oflag = tio.c_oflag;
 	e->tty_cflag = tio.c_cflag, e->tty_lflag = tio.c_lflag;
@@ -93,6 +79,30 @@ static int read_settings(struct dump_ctx *ctx, struct dump_task *t, const struct
 		return -ENOMEM;
 	e->has_tty_cc = true;
 	e->tty_cc.len = NCCS;
+	return 0;
+}
+
+/* the terminal's settings, read through a copy of the task's fd */
+static int read_settings(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			 FdEntry *e)
+{
+	int pidfd = sys_pidfd_open(t->pid), fd = -1, err = 0;
+
+	if (pidfd >= 0)
+		fd = sys_pidfd_getfd(pidfd, fi->fd);
+	if (fd < 0)
+		err = errno;
+	else
+		err = -tty_settings_read(ctx, fd, e);
+	if (fd >= 0)
+		close(fd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (err) {
+		pr_errno(err, "task %d: cannot read the settings of its terminal %s (fd %d)",
+			 t->pid, fi->link, fi->fd);
+		return -err;
+	}
 	return 0;
 }
 
@@ -116,18 +126,17 @@ static int tty_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_i
 	const FdEntry *first;
 	int ret;
 
-	if (is_ptmx(fi->st.st_rdev)) {
-		pr_err("task %d: fd %d is a pseudo-terminal master (%s): a terminal made inside "
-		       "the tree (a terminal emulator, script, tmux) is not supported yet",
-		       t->pid, fi->fd, fi->link);
-		return -ENOTSUP;
-	}
+	/* a pair made inside the tree (a terminal emulator, script, tmux): pty.c */
+	if (tty_is_ptmx(fi->st.st_rdev))
+		return pty_master_dump(ctx, t, fi, e);
+	if ((ret = pty_slave_dump(ctx, t, fi, e)) != 1)
+		return ret;
 	if (!ctx->opts->shell_job) {
 		pr_err("task %d: fd %d is the terminal %s: dump it with --shell-job", t->pid,
 		       fi->fd, fi->link);
 		return -ENOTSUP;
 	}
-	if (!is_pts_path(fi->link)) {
+	if (!tty_is_pts_path(fi->link)) {
 		pr_err("task %d: fd %d is a terminal that has no /dev/pts name (%s): its devpts "
 		       "is not mounted at /dev/pts",
 		       t->pid, fi->fd, fi->link);
@@ -171,16 +180,8 @@ static int tty_restore(struct restore_ctx *ctx, struct restore_task *t, const Fd
 	return fd;
 }
 
-static int tty_validate(const char *img, const Files *f, const FdEntry *e)
+int tty_settings_validate(const char *img, const FdEntry *e)
 {
-	if (e->has_mode && !S_ISCHR(e->mode))
-		return files_refuse(img, "fd %d: mode %#o is not a terminal's", e->fd, e->mode);
-	if (!e->path || !is_pts_path(e->path))
-		return files_refuse(img, "fd %d: '%s' is not a /dev/pts terminal", e->fd,
-				    e->path ? e->path : "");
-	if (!e->has_rdev || !is_pts_major(major(e->rdev)))
-		return files_refuse(img, "fd %d: device %#llx is not a pseudo-terminal", e->fd,
-				    (unsigned long long)e->rdev);
 	if (e->has_tty_cc && e->tty_cc.len > NCCS)
 		return files_refuse(img, "fd %d: %zu terminal control characters, more than %d",
 				    e->fd, e->tty_cc.len, NCCS);
@@ -196,6 +197,19 @@ static int tty_validate(const char *img, const Files *f, const FdEntry *e)
 		return files_refuse(img, "fd %d: foreground group %d is out of range", e->fd,
 				    e->tty_fg_pgrp);
 	return 0;
+}
+
+static int tty_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	if (e->has_mode && !S_ISCHR(e->mode))
+		return files_refuse(img, "fd %d: mode %#o is not a terminal's", e->fd, e->mode);
+	if (!e->path || !tty_is_pts_path(e->path))
+		return files_refuse(img, "fd %d: '%s' is not a /dev/pts terminal", e->fd,
+				    e->path ? e->path : "");
+	if (!e->has_rdev || !tty_is_pts_major(major(e->rdev)))
+		return files_refuse(img, "fd %d: device %#llx is not a pseudo-terminal", e->fd,
+				    (unsigned long long)e->rdev);
+	return tty_settings_validate(img, e);
 }
 
 int tty_plan(struct restore_ctx *ctx, struct restore_task *t)
@@ -277,16 +291,13 @@ int tty_root_open(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
-static int set_settings(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+int tty_settings_apply(int fd, const FdEntry *e, bool winsize, const char **what)
 {
 	struct termios tio;
 
-	if (!e->has_tty_lflag)
-		return 0;
-	if (tcgetattr(ctx->svc_tty, &tio) < 0) {
-		child_fail(t, errno, "cannot read the settings of the terminal");
-		return -1;
-	}
+	*what = "read the settings of";
+	if (tcgetattr(fd, &tio) < 0)
+		return -errno;
 	tio.c_iflag = e->tty_iflag, tio.c_oflag = e->tty_oflag;
 	tio.c_cflag = e->tty_cflag, tio.c_lflag = e->tty_lflag;
 	tio.c_line = (cc_t)e->tty_line;
@@ -297,18 +308,30 @@ static int set_settings(struct restore_ctx *ctx, struct restore_task *t, const F
 	if (e->has_tty_ospeed)
 		cfsetospeed(&tio, e->tty_ospeed);
 	/* every signal is blocked in the child phase: no SIGTTOU stops a background caller */
-	if (tcsetattr(ctx->svc_tty, TCSANOW, &tio) < 0) {
-		child_fail(t, errno, "cannot set the terminal's settings back");
-		return -1;
-	}
-	/* the window size only on the job's own terminal: another one has its own size */
-	if (ctx->tty_same && e->has_tty_rows) {
+	*what = "set the settings back on";
+	if (tcsetattr(fd, TCSANOW, &tio) < 0)
+		return -errno;
+	if (winsize && e->has_tty_rows) {
 		struct winsize ws = {(unsigned short)e->tty_rows, (unsigned short)e->tty_cols,
 				     (unsigned short)e->tty_xpixel, (unsigned short)e->tty_ypixel};
-		if (ioctl(ctx->svc_tty, TIOCSWINSZ, &ws) < 0) {
-			child_fail(t, errno, "cannot set the terminal's window size back");
-			return -1;
-		}
+		*what = "set the window size back on";
+		if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int set_settings(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	const char *what;
+	int ret;
+
+	if (!e->has_tty_lflag)
+		return 0;
+	/* the window size only on the job's own terminal: another one has its own size */
+	if ((ret = tty_settings_apply(ctx->svc_tty, e, ctx->tty_same, &what))) {
+		child_fail(t, -ret, "cannot %s the terminal", what);
+		return -1;
 	}
 	return 0;
 }
@@ -317,6 +340,8 @@ int tty_session_setup(struct restore_ctx *ctx, struct restore_task *t)
 {
 	const FdEntry *e = ctx->tty;
 
+	if (pty_session_setup(ctx, t))
+		return -1;
 	if (!ctx->need_tty || !e)
 		return 0;
 	if (t->idx == 0)

@@ -2,6 +2,14 @@
 #ifndef CRYO_FILES_TTY_H
 #define CRYO_FILES_TTY_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "files/files.h"
+
+struct dump_ctx;
+struct dump_task;
+struct fd_info;
 struct restore_ctx;
 struct restore_task;
 
@@ -16,5 +24,28 @@ int tty_root_open(struct restore_ctx *ctx, struct restore_task *t);
  * window size back; the task that leads the
  * dumped foreground group makes it the foreground again. -1 after child_fail. */
 int tty_session_setup(struct restore_ctx *ctx, struct restore_task *t);
+
+/* Shared by tty.c and pty.c: what a pseudo-terminal device number or path is; a terminal's
+ * termios and window size into e's tty_* fields (-errno), and back onto fd (-errno, *what
+ * says which step failed), and their checks in an image. */
+bool tty_is_pts_major(unsigned major);
+bool tty_is_ptmx(dev_t rdev);
+bool tty_is_pts_path(const char *p);
+int tty_settings_read(struct dump_ctx *ctx, int fd, FdEntry *e);
+int tty_settings_apply(int fd, const FdEntry *e, bool winsize, const char **what);
+int tty_settings_validate(const char *img, const FdEntry *e);
+
+/* ---- pty.c: pseudo-terminal pairs made inside the tree ---- */
+/* Dump a master; a slave whose master the tree holds (1: not one, tty.c's) */
+int pty_master_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		    FdEntry *e);
+int pty_slave_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
+/* ... once every task was walked: a pair also held outside the tree is refused */
+int ptys_dump_finish(struct dump_ctx *ctx);
+/* Restore: plan one (not dup) entry of a pair; the root makes every pair before the tree;
+ * each task, in its session and group: the controlling terminal and the foreground */
+int pty_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+int restore_ptys_child(struct restore_ctx *ctx);
+int pty_session_setup(struct restore_ctx *ctx, struct restore_task *t);
 
 #endif

@@ -26,11 +26,6 @@ static bool sock_file_recognise(const struct fd_info *fi)
 
 /* sockets by family (files.c asked the kernel: fi->sk_*), each its own line so that one
  * family can move out into a kind of its own; the last catches every other family */
-static bool sk_unix(const struct fd_info *fi)
-{
-	return fi->sk_family == AF_UNIX;
-}
-
 static bool sk_inet(const struct fd_info *fi)
 {
 	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
@@ -62,7 +57,6 @@ static bool sk_packet(const struct fd_info *fi)
 	return fi->sk_family == AF_PACKET;
 }
 
-UNSUPPORTED_FN(sk_unix, "a unix socket", "unix sockets", sk_unix);
 UNSUPPORTED_FN(sk_tcp, "a TCP socket", "TCP sockets", sk_tcp);
 UNSUPPORTED_FN(sk_udp, "a UDP socket", "UDP sockets", sk_udp);
 UNSUPPORTED_FN(sk_inet_other, "a raw or ICMP socket", "raw or ICMP sockets", sk_inet_other);
@@ -70,25 +64,20 @@ UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
 UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
-UNSUPPORTED(timerfd, "a timerfd", "timerfds", "anon_inode:[timerfd]");
-UNSUPPORTED(epoll, "an epoll", "epolls", "anon_inode:[eventpoll]");
-UNSUPPORTED(inotify, "an inotify", "inotifys", "anon_inode:inotify");
-UNSUPPORTED(fanotify, "a fanotify", "fanotifys", "anon_inode:[fanotify]");
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_unix,	    &k_sk_tcp,	  &k_sk_udp,  &k_sk_inet_other,
-    &k_sk_netlink,  &k_sk_packet, &k_socket,  &k_socket_file,
-    &k_timerfd,	    &k_epoll,	  &k_inotify, &k_fanotify,
-    &k_userfaultfd, &k_io_uring,  &k_blk,     NULL,
+    &k_sk_tcp,	    &k_sk_udp,	 &k_sk_inet_other, &k_sk_netlink, &k_sk_packet,
+    &k_userfaultfd, &k_io_uring, &k_blk,	   NULL,
 };
 
-/* last: whatever no kind above took, named with its link text */
+/* last: whatever no kind above took: a socket of a family no kind knows (after the socket
+ * kinds of files.c's table), and any other anonymous inode, named with its link text */
 static const struct fd_ops other_anon = {.name = "an anonymous inode",
 					 .names = "anonymous inodes",
 					 .link_prefix = "anon_inode:",
 					 .show_link = true};
 
-const struct fd_ops *const fd_catch_all[] = {&other_anon, NULL};
+const struct fd_ops *const fd_catch_all[] = {&k_socket, &k_socket_file, &other_anon, NULL};

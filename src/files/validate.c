@@ -63,7 +63,8 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 		return -EINVAL;
 	}
 	if ((ret = k->validate(img, f, e)) || (ret = pidfd_validate_tree(ctx, t, img, e)) ||
-	    (ret = owner_validate(ctx, t, img, e)) || (ret = lease_validate(ctx, img, e)))
+	    (ret = owner_validate(ctx, t, img, e)) || (ret = lease_validate(ctx, img, e)) ||
+	    (ret = procfile_validate(ctx, t, img, e)))
 		return ret;
 	return 0;
 }

@@ -31,6 +31,8 @@ static const struct img_kind kinds[IMG_NR_TYPES] = {
     [IMG_GHOST] = {IMG_GHOST, 0x43524f47, "ghost-%d.img", NULL},
     [IMG_CPUINFO] = {IMG_CPUINFO, 0x43524f08, "cpuinfo.img", &cpuinfo__descriptor},
     [IMG_MEMFD] = {IMG_MEMFD, 0x43524f4d, "memfd-%d.img", NULL},
+    [IMG_IPC] = {IMG_IPC, 0x43524f49, "ipc.img", &ipc__descriptor},
+    [IMG_SYSVSHM] = {IMG_SYSVSHM, 0x43524f53, "sysvshm-%d.img", NULL},
 };
 
 const struct img_kind *img_kind(enum img_type type)

@@ -25,6 +25,8 @@ enum img_type {
 	IMG_GHOST, /* raw */
 	IMG_CPUINFO,
 	IMG_MEMFD, /* raw */
+	IMG_IPC,     /* System V IPC objects of the tree (res/sysvipc.c) */
+	IMG_SYSVSHM, /* raw: the pages of System V shared memory segment N (its id) */
 	IMG_NR_TYPES
 };
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -441,8 +442,15 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      "order",
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD)
+		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
+		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
+		if (sysv != v->has_sysv_shm_id ||
+		    (v->has_sysv_shmat_flags && (!sysv || v->sysv_shmat_flags & ~SHM_RDONLY)))
+			return refuse(img, "mapping %#lx: sysv_shm_id/sysv_shmat_flags do not fit "
+				      "kind %d",
+				      v->start, v->kind);
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return refuse(img, "mapping %#lx: prot %#x is invalid", v->start, v->prot);
 		if (v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
@@ -450,7 +458,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
 		    (v->kind != VMA_KIND__VMA_MEMFD &&
 		     !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
-						   v->kind == VMA_KIND__VMA_FILE_SHARED)))
+						   v->kind == VMA_KIND__VMA_FILE_SHARED || sysv)))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
 		bool anon =
@@ -501,7 +509,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		if (!g->nr_pages || g->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
 		    g->vaddr % PAGE_SIZE || g->vaddr < prev_end ||
 		    (vi = mm_find_vma(mm, g->vaddr, g->nr_pages * PAGE_SIZE)) < 0 ||
-		    vma_special(mm->vmas[vi]))
+		    vma_special(mm->vmas[vi]) || mm->vmas[vi]->kind == VMA_KIND__VMA_SYSV_SHM)
 			return refuse(img,
 				      "guard pages %zu (%#lx, %lu pages) do not fit the layout", i,
 				      g->vaddr, g->nr_pages);

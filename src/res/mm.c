@@ -11,8 +11,10 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -75,6 +77,15 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 						 : VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	/* the ring of an AIO context (io_setup): the context is the kernel's, its requests in
+	 * flight cannot be seen from outside, and a new one gets a new ring (mremap could move
+	 * it to the old address): not done yet */
+	if (!strcmp(p, "/[aio] (deleted)") || !strcmp(p, "[aio]")) {
+		pr_err("task %d: mapping %#lx-%#lx is the ring of an AIO context (io_setup, "
+		       "context id %#lx): not supported yet",
+		       t->pid, s->start, s->end, s->start);
+		return -ENOTSUP;
+	}
 	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
 		       s->start, s->end, p);
@@ -94,16 +105,25 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
 	else if (mapping_is_anon_shared(s->perms, p))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;
-	else if (!strncmp(p, "/SYSV", 5)) {
-		pr_err("task %d: System V shared memory at %#lx is not supported yet", t->pid,
-		       s->start);
+	else if (!strncmp(p, "/SYSV", 5) && s->dev_major == 0 && shared) {
+		/* the inode number is the segment's id (sysvipc.c saves the segment) */
+		v->kind = VMA_KIND__VMA_SYSV_SHM;
+		v->has_sysv_shm_id = v->has_sysv_shmat_flags = true;
+		v->sysv_shm_id = (uint32_t)s->ino;
+		/* attached read-only, it can never be made writable */
+		v->sysv_shmat_flags = has_vmflag(s->vmflags, "mw") ? 0 : SHM_RDONLY;
+		if (has_vmflag(s->vmflags, "gu")) {
+			pr_err("task %d: System V shared memory at %#lx has guard pages: not "
+			       "supported",
+			       t->pid, s->start);
+			return -ENOTSUP;
+		}
+	} else if (!strncmp(p, "/SYSV", 5)) {
+		pr_err("task %d: mapping %#lx-%#lx (%s) is not a System V segment cryo knows",
+		       t->pid, s->start, s->end, p);
 		return -ENOTSUP;
 	} else if (!strncmp(p, "/memfd:", 7) && deleted) {
 		v->kind = VMA_KIND__VMA_MEMFD; /* checked to be one by memfd_dump_vma */
-	} else if (deleted) {
-		pr_err("task %d: mapping of deleted file %s at %#lx is not supported yet", t->pid,
-		       p, s->start);
-		return -ENOTSUP;
 	} else if (p[0] != '/') {
 		pr_err("task %d: mapping %#lx-%#lx of '%s' is not supported", t->pid, s->start,
 		       s->end, p);
@@ -191,6 +211,67 @@ static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
 	return 0;
 }
 
+/* A mapping of a file deleted since (a program or library upgraded while it runs, a file
+ * mapped then unlinked): its ghost (files/ghost.c), read through the mapped file itself
+ * (map_files), one for the whole tree with the fds that hold the same file. The restore maps
+ * the ghost: clean private pages come from it, written ones from the page image, and a
+ * shared mapping writes into the same ghost as the fds. 1: not deleted after all (a file
+ * really named "x (deleted)", which is at its path). */
+static int map_ghost(struct dump_ctx *ctx, struct dump_task *t, const struct smaps_vma *s, Vma *v)
+{
+	char link[96], orig[4096];
+	struct stat st;
+	uint32_t id;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", t->pid, s->start, s->end);
+	if (stat(link, &st) < 0) {
+		int err = errno;
+		bool closed = err == EPERM || err == EACCES;
+		uint64_t size;
+		/* without map_files, the device and inode of the maps: a file an fd of the tree
+		 * holds, or the executable, has its ghost already */
+		st = (struct stat){.st_dev = makedev(s->dev_major, s->dev_minor), .st_ino = s->ino};
+		if (closed && ghost_known(ctx, st.st_dev, st.st_ino, &id, &size) &&
+		    ghost_link_deleted(s->path, &st, orig, sizeof(orig))) {
+			v->path = arena_strdup(&ctx->arena, orig);
+			if (!v->path)
+				return -ENOMEM;
+			v->has_ghost_id = v->has_dev = v->has_ino = v->has_file_size = true;
+			v->ghost_id = id;
+			v->dev = st.st_dev, v->ino = st.st_ino, v->file_size = size;
+			return 0;
+		}
+		pr_errno(err,
+			 "task %d: mapping %#lx-%#lx of deleted file %s: cannot reach the file "
+			 "through %s%s",
+			 t->pid, s->start, s->end, s->path, link,
+			 closed ? " (it needs CAP_CHECKPOINT_RESTORE), and no descriptor of the "
+				  "tree holds it: not supported"
+				: "");
+		return closed ? -ENOTSUP : -err;
+	}
+	if (!ghost_link_deleted(s->path, &st, orig, sizeof(orig)))
+		return 1;
+	if (!S_ISREG(st.st_mode) || st.st_nlink > 0) {
+		pr_err("task %d: mapping %#lx-%#lx of %s: %s: not supported yet", t->pid, s->start,
+		       s->end, s->path,
+		       S_ISREG(st.st_mode) ? "its name was removed but it has others (hard links)"
+					   : "a deleted file that is not a regular file");
+		return -ENOTSUP;
+	}
+	if ((ret = ghost_note(ctx, t, &st, orig, link, &id)))
+		return ret;
+	v->path = arena_strdup(&ctx->arena, orig);
+	if (!v->path)
+		return -ENOMEM;
+	v->has_ghost_id = true;
+	v->ghost_id = id;
+	v->has_dev = v->has_ino = v->has_file_size = true;
+	v->dev = st.st_dev, v->ino = st.st_ino, v->file_size = st.st_size;
+	return 0;
+}
+
 static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s, Vma **out)
 {
 	Vma *v = A_NEW(&ctx->arena, Vma, VMA);
@@ -242,10 +323,22 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	if (v->kind == VMA_KIND__VMA_MEMFD) {
 		/* one object for all its fds and mappings (files/memfd.c) */
 		ret = memfd_dump_vma(ctx, t, s->dev_major, s->dev_minor, s->ino, v);
+		if (ret < 0)
+			return ret;
+		if (ret == 1) /* a deleted file of a tmpfs that only looks like a memfd */
+			v->kind = (v->flags & MAP_SHARED) ? VMA_KIND__VMA_FILE_SHARED
+							  : VMA_KIND__VMA_FILE_PRIVATE;
+	}
+	size_t plen = strlen(s->path);
+	if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+	    plen > 10 && !strcmp(s->path + plen - 10, " (deleted)") &&
+	    (ret = map_ghost(ctx, t, s, v)) <= 0) {
 		if (ret)
 			return ret;
+	} else if (v->kind == VMA_KIND__VMA_MEMFD) {
 	} else if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
-		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK) {
+		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK &&
+		   v->kind != VMA_KIND__VMA_SYSV_SHM) {
 		const struct mapped_file *f;
 		struct mapping_id m = {.start = s->start,
 				       .end = s->end,
@@ -352,6 +445,27 @@ int dump_mm(struct dump_ctx *ctx, struct dump_task *t)
 		return -err;
 	}
 	exe[n] = 0;
+	/* a deleted executable (upgraded while it runs) is the ghost its mappings map too */
+	char orig[4096];
+	struct stat est;
+	if (stat(path, &est) == 0 && ghost_link_deleted(exe, &est, orig, sizeof(orig))) {
+		if (!strncmp(exe, "/memfd:", 7)) {
+			pr_err("task %d: its executable is the memfd %s (fexecve): not supported "
+			       "yet",
+			       t->pid, exe);
+			return -ENOTSUP;
+		}
+		if (!S_ISREG(est.st_mode) || est.st_nlink > 0) {
+			pr_err("task %d: its executable %s was deleted but has other names (hard "
+			       "links): not supported yet",
+			       t->pid, exe);
+			return -ENOTSUP;
+		}
+		if ((ret = ghost_note(ctx, t, &est, orig, path, &t->core->exe_ghost_id)))
+			return ret;
+		t->core->has_exe_ghost_id = true;
+		snprintf(exe, sizeof(exe), "%s", orig);
+	}
 	mm->exe_path = arena_strdup(&ctx->arena, exe);
 
 	ret = parse_smaps(ctx, t);
@@ -376,7 +490,8 @@ static int check_vmas(struct restore_task *t)
 			       t->pid, i, v->start, v->end);
 			return -EINVAL;
 		}
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD ||
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
+		    (v->kind > VMA_KIND__VMA_MEMFD && v->kind != VMA_KIND__VMA_SYSV_SHM) ||
 		    v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC) ||
 		    v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE)) {
@@ -486,9 +601,13 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 	if (!t->vma_fd)
 		return -ENOMEM;
 	/* [0] the page image, [1] the executable */
+	/* a deleted one through the service fd of its ghost (files/ghost.c) */
+	const char *exe =
+	    t->core->has_exe_ghost_id ? ghost_self_path(ctx, t->core->exe_ghost_id) : mm->exe_path;
+	if (!exe)
+		return -EINVAL; /* (ghost_plan checked it) */
 	if (add_svc(ctx, t, (struct svc_file){.kind = SVC_PAGES}) < 0 ||
-	    add_svc(ctx, t,
-		    (struct svc_file){.kind = SVC_FILE, .path = mm->exe_path, .flags = O_RDONLY}) <
+	    add_svc(ctx, t, (struct svc_file){.kind = SVC_FILE, .path = exe, .flags = O_RDONLY}) <
 		0)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
@@ -514,7 +633,12 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
-		struct svc_file f = {.kind = SVC_FILE, .path = v->path, .flags = O_RDONLY};
+		struct svc_file f = {.kind = SVC_FILE,
+				     .path = v->has_ghost_id ? ghost_self_path(ctx, v->ghost_id)
+							     : v->path,
+				     .flags = O_RDONLY};
+		if (!f.path)
+			return -EINVAL; /* (ghost_plan checked it) */
 		/* the access the original open file had: a shared mapping of a file open for
 		 * writing may be made writable later (mprotect), one of a read-only file not */
 		if (v->kind == VMA_KIND__VMA_FILE_SHARED &&
@@ -738,6 +862,14 @@ static void map_vma(struct restore_task *t, size_t i, uint64_t apart_at, struct 
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	uint64_t len = v->end - v->start;
+	if (v->kind == VMA_KIND__VMA_SYSV_SHM) {
+		/* the task attaches the segment itself, whole, at the first VMA of the attach
+		 * (the later ones, split by mprotect, are that same attach: validated) */
+		if (v->pgoff == 0)
+			layout_add(lb, "attach System V shared memory", (long)v->start, __NR_shmat,
+				   v->sysv_shm_id, v->start, v->sysv_shmat_flags, 0, 0, 0);
+		return;
+	}
 	if (fd >= 0)
 		flags &= ~MAP_ANONYMOUS;
 	if (apart_at && mm_vma_needs_apart(t->mm, i)) {
@@ -962,7 +1094,9 @@ int restore_mm_fields_remote(struct restore_ctx *ctx, struct restore_task *t)
 				batch_add(&b, __NR_madvise, v->start, v->end - v->start,
 					  advice_map[a].advice, 0, 0, 0);
 		bool kept = t->vma_kept && t->vma_kept[i];
-		if (vma_map_prot(v) != v->prot || (kept && v->prot != (PROT_READ | PROT_WRITE)))
+		/* an attach of System V memory comes with the protection of its flags */
+		if (vma_map_prot(v) != v->prot || (kept && v->prot != (PROT_READ | PROT_WRITE)) ||
+		    v->kind == VMA_KIND__VMA_SYSV_SHM)
 			batch_add(&b, __NR_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (v->locked)
 			batch_add(&b, __NR_mlock2, v->start, v->end - v->start,

@@ -1,5 +1,5 @@
 /* Process state that has no other home: the core dump filter, KSM for the whole process,
- * memory-deny-write-execute, syscall user dispatch, CPUID faulting. The first two are saved
+ * memory-deny-write-execute, syscall user dispatch, CPUID faulting, an LSM label. The first two are saved
  * and set again; the others, which a program sets on itself for safety or emulation, are not
  * restored yet, so a task with one of them is refused, naming it (a restore without them would
  * leave the task with fewer restrictions than it had, or emulating nothing). */
@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -40,6 +41,19 @@ int dump_procstate(struct dump_ctx *ctx, struct dump_task *t)
 	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0) {
 		t->core->has_coredump_filter = true;
 		t->core->coredump_filter = (uint32_t)strtoul(buf, NULL, 16);
+	}
+	/* a security label (AppArmor profile, SELinux context) the task would lose: cryo sets
+	 * none yet. Without such a module loaded the file cannot be read (EINVAL). */
+	char label[256];
+	snprintf(path, sizeof(path), "/proc/%d/attr/current", t->pid);
+	ssize_t n = read_file_at(AT_FDCWD, path, label, sizeof(label));
+	if (n > 0) {
+		label[strcspn(label, "\n")] = 0;
+		if (label[0] && strcmp(label, "unconfined")) {
+			pr_err("task %d runs under the security label '%s': not supported yet", t->pid,
+			       label);
+			refused++;
+		}
 	}
 	if (t->ans.memory_merge > 0)
 		t->core->has_memory_merge = t->core->memory_merge = true;

@@ -46,6 +46,7 @@ CLI_FORMS=(
 	"--skip-in-flight|--skip-in-flight" "--no-skip-in-flight|--no-skip-in-flight"
 	"-j|--shell-job" "--shell-job|--shell-job" "--no-shell-job|--no-shell-job"
 	"-l|--file-locks" "--file-locks|--file-locks" "--no-file-locks|--no-file-locks"
+	"-x|--ext-unix-sk" "--ext-unix-sk|--ext-unix-sk"
 	"--timeout 7|--timeout 7" "--timeout=7|--timeout 7"
 	"--force-irmap|--force-irmap" "--no-force-irmap|--no-force-irmap"
 	"--irmap-scan-path /usr|--irmap-scan-path /usr" "--irmap-scan-path=/usr|--irmap-scan-path /usr"
@@ -65,7 +66,7 @@ CLI_FORMS=(
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
 	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream" "network-lock iptables"
-	"external mnt[]" "ext-unix-sk" "ext-mount-map auto" "enable-external-sharing"
+	"external mnt[]" "ext-mount-map auto" "enable-external-sharing"
 	"enable-external-masters" "inherit-fd fd[3]:x" "join-ns net:1" "veth-pair a=b"
 	"empty-ns net" "tcp-established" "tcp-close" "root /" "evasive-devices" "link-remap"
 	"ghost-limit 1M" "action-script /bin/true" "libdir /" "manage-cgroups"
@@ -245,9 +246,9 @@ cli_check_case() {
 	# what cryo cannot do (yet) is not supported, whatever the kernel has; what it uses is
 	# there on this kernel
 	declare -A expect=([mem_dirty_track]=0 [uffd]=1 [uffd-noncoop]=1 [userns]=1
-		[pidfd_store]=1 [tcp_half_closed]=1 [link_nsid]=1 [kcmp_epoll]=1 [timens]=1
+		[pidfd_store]=1 [tcp_half_closed]=1 [link_nsid]=1 [kcmp_epoll]=0 [timens]=1
 		[seccomp_suspend]=0 [seccomp_filters]=0 [clone3_set_tid]=0 [openat2]=0
-		[get_rseq_conf]=0)
+		[get_rseq_conf]=0 [timerfd]=0)
 	for f in $names; do
 		cli_run feature check --feature "$f"
 		if [ $RC = 0 ]; then

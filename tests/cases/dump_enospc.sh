@@ -27,7 +27,7 @@ enospc_order() {
 	local pid=$1 dir=$2
 	ls "$dir" | grep '^ghost-' | sort -t- -k2 -n
 	echo "pages-$pid.img core-$pid.img mm-$pid.img pagemap-$pid.img files-$pid.img" \
-		"pstree.img stats-dump.img inventory.img" | tr ' ' '\n'
+		"ipc.img pstree.img stats-dump.img inventory.img" | tr ' ' '\n'
 }
 
 # enospc_point PROG IMAGE-PATTERN WHERE: run out of space while PROG's IMAGE is written, at its
@@ -103,6 +103,7 @@ dump_enospc_cases() {
 	for img in core mm pagemap files; do
 		enospc_case "$img" counter "$img-PID.img" start
 	done
+	enospc_case ipc counter ipc.img start
 	enospc_case pstree counter pstree.img start
 	enospc_case stats counter stats-dump.img start
 	enospc_case inventory counter inventory.img start

@@ -1,9 +1,19 @@
 # Messages of refused dumps and restores (sourced by tests/run.sh; uses its helpers).
 #
-# files-refused: a dump of fd_zoo (sockets, an eventfd, an epoll, a signalfd, a timerfd, an
-# inotify, the child's /proc/PID/status held by the parent) must fail naming every one of
-# them by kind and fd, per task, in one run, and leave the tree running and passing; its
-# pipes and FIFO, which cryo saves, are not named.
+# files-refused: a dump of fd_zoo (netlink sockets, a userfaultfd, an io_uring) must fail naming
+# every one of them by kind and fd, per task, in one run, and leave the tree running and
+# passing; its pipes, FIFO, unix sockets, eventfd, signalfd, (empty) epoll and the child's
+# /proc/PID/status held by the parent, which cryo saves, are not named.
+# epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
+# holds its file; a fired one-shot on a signalfd read since, one on an expired timerfd; a
+# pidfd) must fail naming the task, the epoll and each target fd, and leave the tree running
+# and passing.
+# inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
+# naming the task, the fd and the bytes queued, and leave the test running with its events.
+# inotify-nohandle: a dump of inotify_nohandle (a watch on a file of /proc) must fail naming
+# the fd, the watch and the file system, and leave the test running with its watches.
+# fanotify-refused: a dump of fanotify_refused (a fanotify of the content class, another with an
+# event queued) must fail naming both fds and why, and leave the test running with its event.
 # restore-empty-message: a restore from a directory without images says so.
 # dump-ancestor: cryo asked to dump the shell that runs it says it cannot dump its ancestor.
 
@@ -25,20 +35,143 @@ files_refused_case() {
 			fail_step "cryo dump exited $RC"
 		fi
 		local want
-		for want in "task $PID: fd [0-9]+, [0-9]+ are unix sockets" "is an epoll" \
-			"is a timerfd" "is an inotify" \
-			"fd [0-9]+ is /proc/$kid/status, a file of task $kid"; do
+		for want in "task $PID: fd [0-9]+, [0-9]+ are netlink sockets" \
+			"is a userfaultfd" "is an io_uring"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		grep "Error" <<<"$msg" | grep -q "anon_inode" && fail_step "the refusal says anon_inode"
+		grep "Error" <<<"$msg" | grep -q "/proc/$kid/status" &&
+			fail_step "the refusal names the child's /proc file"
 		# supported kinds are not refused
-		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd)" <<<"$msg" &&
-			fail_step "the refusal names a pipe, FIFO, eventfd or signalfd"
+		grep -Eq "Error: .*(pipe|FIFO|eventfd|signalfd|epoll|unix socket)" <<<"$msg" &&
+			fail_step "the refusal names a pipe, FIFO, eventfd, signalfd, epoll or unix socket"
 		alive "$PID" || fail_step "fd_zoo $PID gone after the failed dump"
 		[ -z "$REASON" ] && check
 	fi
 	kill_leftovers
 	report files-refused "$t0"
+}
+
+epoll_refused_case() {
+	local t0 msg ep tfd ofd pfd tmfd mfd want
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/epoll-refused
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test epoll_refused; then
+		read -r ep tfd ofd pfd tmfd mfd < <(sed -n 's/^zt: epoll fd \([0-9]*\), closed target fd \([0-9]*\), fired one-shot fd \([0-9]*\), pidfd \([0-9]*\), timerfd \([0-9]*\), proc file \([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$DIR/out.txt")
+		[ -n "$mfd" ] || fail_step "epoll_refused did not say its fds"
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" "$DIR/img/dump.log" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped epoll_refused"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		for want in "task $PID: epoll fd $ep: target fd $tfd \(events 0x19\) now holds another file, and the registered file is held by no fd of the task" \
+			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a signalfd, ready only once the task has its signals again" \
+			"task $PID: epoll fd $ep: target fd $tmfd is a one-shot registration that fired, on a timerfd, ready only once it is armed again" \
+			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled" \
+			"task $PID: epoll fd $ep: target fd $mfd is a file of /proc of another task of the tree"; do
+			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
+		done
+		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"
+		alive "$PID" || fail_step "epoll_refused $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report epoll-refused "$t0"
+}
+
+inotify_queued_case() {
+	local t0 msg fd
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/inotify-queued
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test inotify_queued; then
+		fd=$(sed -n 's/^zt: fd \([0-9]*\): \([0-9]*\) bytes queued$/\1 \2/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped an inotify with events queued"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$fd" ] || fd="? ?"
+		# shellcheck disable=SC2086
+		set -- $fd
+		grep -q "task $PID: fd $1: an inotify with $2 bytes of events not read yet" <<<"$msg" ||
+			fail_step "the refusal does not name fd $1 and its $2 bytes: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "inotify_queued $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report inotify-queued "$t0"
+}
+
+inotify_nohandle_case() {
+	local t0 msg ids
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/inotify-nohandle
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test inotify_nohandle; then
+		ids=$(sed -n 's/^zt: fd \([0-9]*\): watch \([0-9]*\) on \/proc$/\1 \2/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped an inotify watch on /proc"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$ids" ] || ids="? ?"
+		# shellcheck disable=SC2086
+		set -- $ids
+		grep -Eq "task $PID: fd $1: inotify watch $2 is on inode [0-9]+ of device [0-9]+:[0-9]+ \(proc, mounted at /proc\), which cannot be reopened by its file handle" <<<"$msg" ||
+			fail_step "the refusal does not name fd $1, watch $2 and /proc: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "inotify_nohandle $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report inotify-nohandle "$t0"
+}
+
+fanotify_refused_case() {
+	local t0 msg ids
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/fanotify-refused
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img"
+	if start_test fanotify_refused; then
+		ids=$(sed -n 's/^zt: content fd \([0-9]*\), queued fd \([0-9]*\): \([0-9]*\) bytes$/\1 \2 \3/p' "$DIR/out.txt")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		msg=$(cat "$DIR/cryo-dump.txt" 2>/dev/null)
+		if [ $RC = 0 ]; then
+			fail_step "cryo dumped a fanotify it cannot rebuild"
+		elif [ $RC -ge 124 ]; then
+			fail_step "cryo dump exited $RC"
+		fi
+		[ -n "$ids" ] || ids="? ? ?"
+		# shellcheck disable=SC2086
+		set -- $ids
+		grep -q "task $PID: fd $1: a fanotify of the content class" <<<"$msg" ||
+			fail_step "the refusal does not name the content-class fd $1: $(head -c 300 <<<"$msg")"
+		grep -q "task $PID: fd $2: a fanotify with $3 bytes of events not read yet" <<<"$msg" ||
+			fail_step "the refusal does not name fd $2 and its $3 bytes: $(head -c 300 <<<"$msg")"
+		alive "$PID" || fail_step "fanotify_refused $PID gone after the failed dump"
+		[ -z "$REASON" ] && check
+	fi
+	kill_leftovers
+	report fanotify-refused "$t0"
 }
 
 restore_empty_message_case() {
@@ -73,5 +206,9 @@ dump_ancestor_case() {
 }
 
 register_case files-refused files_refused_case
+register_case epoll-refused epoll_refused_case
+register_case inotify-queued inotify_queued_case
+register_case inotify-nohandle inotify_nohandle_case
+register_case fanotify-refused fanotify_refused_case
 register_case restore-empty-message restore_empty_message_case
 register_case dump-ancestor dump_ancestor_case

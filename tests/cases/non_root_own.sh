@@ -5,7 +5,8 @@
 # with private and shared file mappings (mem_file_private), shared anonymous memory whose
 # data is not in the task's page tables (mem_shared_unmapped) and memfds held and mapped
 # (memfd_exec, which runs them with fexecve), and a real program, Debian's
-# python3 with its libraries and an mmap module buffer (shared anonymous memory).
+# python3 with its libraries and an mmap module buffer (shared anonymous memory). Mappings of
+# deleted files no descriptor holds (ghost_map) are refused by name, the program unharmed.
 #  - dump -R by nobody: succeeds, the program runs on and passes its check;
 #  - dump by nobody, restore by root: the program comes back as nobody and passes;
 #  - restore by nobody of nobody's images: refused for want of CAP_CHECKPOINT_RESTORE, by name,
@@ -127,10 +128,10 @@ non_root_own_case() {
 	NRO_DIR=$(mktemp -d /tmp/cryo-non-root-own.XXXXXX)
 	chmod 777 "$NRO_DIR"
 	cp "$CRYO" "$NRO_DIR/cryo"
-	for name in mem_file_private mem_shared_unmapped mem_anon memfd_exec; do
+	for name in mem_file_private mem_shared_unmapped mem_anon memfd_exec ghost_map; do
 		cp "$BUILD/$name" "$NRO_DIR/$name"
 	done
-	chmod 755 "$NRO_DIR"/cryo "$NRO_DIR"/mem_* "$NRO_DIR"/memfd_*
+	chmod 755 "$NRO_DIR"/cryo "$NRO_DIR"/mem_* "$NRO_DIR"/memfd_* "$NRO_DIR"/ghost_map
 
 	for name in mem_file_private mem_shared_unmapped memfd_exec python; do
 		[ -n "$REASON" ] && break
@@ -183,6 +184,32 @@ non_root_own_case() {
 			fail_step "mem_file_private is not left running after the refused dump"
 		else
 			nro_check mem_file_private "$pid" "after a refused dump"
+		fi
+		nro_kill "$pid"
+	fi
+
+	# mappings of deleted files that no descriptor holds (ghost_map's lib.so, scratch): without
+	# map_files nobody cannot read them; the dump refuses naming the task and the mapping, and
+	# the program runs on and passes
+	if [ -z "$REASON" ]; then
+		local out st
+		pid=$(nro_start ghost_map 0)
+		mkdir -p "$NRO_DIR/img-ghost" && chmod 777 "$NRO_DIR/img-ghost"
+		out=$("$BUILD/tools/closefds" "${NRO_NB[@]}" "$NRO_DIR/cryo" dump -t "$pid" \
+			-D "$NRO_DIR/img-ghost" -R 2>&1)
+		st=$?
+		if [ -z "$pid" ]; then
+			fail_step "ghost_map did not start as nobody"
+		elif [ $st = 0 ]; then
+			fail_step "the dump by nobody of mappings of deleted files succeeded"
+		elif ! grep -q "task $pid: mapping .* of deleted file .*/w-[a-z_]*-[0-9]*/[a-z.]* (deleted).*CAP_CHECKPOINT_RESTORE" <<<"$out"; then
+			fail_step "the refusal does not name the task and the mapping: $out"
+		elif [ -e "$NRO_DIR/img-ghost/inventory.img" ]; then
+			fail_step "the refused dump left inventory.img"
+		elif ! alive "$pid"; then
+			fail_step "ghost_map is not left running after the refused dump"
+		else
+			nro_check ghost_map "$pid" "after a refused dump"
 		fi
 		nro_kill "$pid"
 	fi

@@ -2,8 +2,8 @@
 # tests/run.sh; uses its helpers):
 #  - a pipe whose other end a process outside the tree holds (`sleep | sleep`, the writer
 #    dumped): the refusal names the outside process; both go on, untraced;
-#  - a FIFO deleted while open;
-#  - a pipe in packet mode (O_DIRECT) with bytes queued.
+#  - a pipe with a page of plain bytes then a packet queued (written before and after
+#    O_DIRECT was set), which one read returns together.
 # Each is dumped with -R and without; neither leaves inventory.img.
 
 # pipes_refused_one WHAT PATTERN CMD...: CMD writes its pid to $DIR/pid, then is dumped.
@@ -62,12 +62,12 @@ pipes_refused_case() {
 		"task [0-9]+: fd 1 is a pipe \(pipe:\[[0-9]+\]\) whose other holder, process [0-9]+ \(sleep, fd 0\), is outside the tree: not supported yet" \
 		bash -c 'bash -c "echo \$\$ >pid; exec sleep 600" | sleep 600'
 	OTHER_COMM=
-	pipes_refused_one deleted-fifo "fd 3 is the FIFO .*/f, deleted while open: not supported yet" \
-		bash -c 'mkfifo f && exec 3<>f && rm f && echo $$ >pid && exec sleep 600'
-	pipes_refused_one packet "fd [0-9]+ is a pipe in packet mode \(O_DIRECT\) with 10 bytes queued: not supported yet" \
-		python3 -c 'import os, time
-r, w = os.pipe2(os.O_DIRECT)
-os.write(w, b"x" * 10)
+	pipes_refused_one packet "fd [0-9]+ is a pipe in which plain bytes and a packet \(O_DIRECT\) are read as one: a pipe written with and without packet mode is not supported yet" \
+		python3 -c 'import os, time, fcntl
+r, w = os.pipe()
+os.write(w, b"x" * 4096)
+fcntl.fcntl(w, fcntl.F_SETFL, os.O_DIRECT)
+os.write(w, b"y" * 10)
 open("pid", "w").write(str(os.getpid()))
 time.sleep(600)'
 	report pipes-refused "$t0"

@@ -11,6 +11,15 @@
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
+#  refuse-aio         an AIO context (io_setup), its ring named (tests/progs/aio_hold.c)
+#  refuse-proc        /proc/CHILD/task/TID/stat of a thread of a child, held by the parent
+#                     (tests/progs/proc_thread_refused.c): made after the parent's descriptors
+#  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
+#                     flight (SCM_RIGHTS), bytes sent on a connection not accepted yet,
+#                     out-of-band data, credentials (SO_PASSCRED) with data queued, a name
+#                     whose socket file was removed, a pair a child made (its peer credentials)
+#                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
+#                     connection still there afterwards
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -65,6 +74,17 @@ refuse_leases_case() {
 		"fd 5 holds a file lease (LEASE.*WRITE" "--file-locks"
 }
 
+refuse_unix_case() {
+	refusal_case refuse-unix unix_outside \
+		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
+		"unix socket with descriptors in flight (SCM_RIGHTS) in its queue" \
+		"unix socket with data sent on a connection not accepted yet" \
+		"unix socket with out-of-band data (MSG_OOB) queued" \
+		"unix socket with SO_PASSCRED and data queued" \
+		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced" \
+		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again"
+}
+
 refuse_pidfd_case() {
 	refusal_case refuse-pidfd pidfd_outside "fd [0-9]* is a pidfd of process 1, which is not in the dumped tree" \
 		"fd [0-9]* is a pidfd of a process that has been reaped" \
@@ -72,8 +92,20 @@ refuse_pidfd_case() {
 		"holds a file lease (LEASE  BREAKING.*a lease being broken cannot be saved"
 }
 
+refuse_proc_case() {
+	refusal_case refuse-proc proc_thread_refused \
+		"fd [0-9]* is /proc/[0-9]*/task/[0-9]*/stat, a file of thread [0-9]* of task [0-9]*, which the restore creates after this task's descriptors"
+}
+
+refuse_aio_case() {
+	refusal_case refuse-aio aio_hold "is the ring of an AIO context (io_setup, context id 0x"
+}
+
+register_case refuse-aio refuse_aio_case
 register_case refuse-file-locks refuse_file_locks_case
+register_case refuse-proc refuse_proc_case
 register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
+register_case refuse-unix refuse_unix_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case

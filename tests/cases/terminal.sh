@@ -11,8 +11,9 @@
 #   tty-taken the job's terminal is still the controlling terminal of its session, whose
 #             leader (a shell) is alive: a cryo without a terminal must not take it away
 #             from that session; it fails, says why, and leaves nothing.
-#   tty-ptmx  a job holding a pseudo-terminal master (a terminal made inside the tree): the
-#             dump refuses it by name and leaves the job running.
+#   tty-ptmx  a job holding a pseudo-terminal master whose slave no task opened (a pair made
+#             inside the tree, not in use yet): the dump refuses it by name and leaves the
+#             job running.
 
 # term_start MODE [LEADER...]: the job under pty_run in $DIR (started by LEADER if given,
 # which then leads the session); sets PID and PTY_RUN.
@@ -125,7 +126,7 @@ tty_ptmx_case() {
 		cryo dump-refused dump -t "$PID" -D "$DIR/img" -v4 -o dump.log --shell-job
 		if [ $RC = 0 ]; then
 			fail_step "a job holding a pseudo-terminal master was dumped"
-		elif ! grep -q "fd 6 is a pseudo-terminal master (/dev/ptmx)" "$DIR/cryo-dump-refused.txt"; then
+		elif ! grep -Eq "fd 6 is the master of the pseudo-terminal /dev/pts/[0-9]+, whose slave no task of the tree holds" "$DIR/cryo-dump-refused.txt"; then
 			fail_step "the refusal does not name the master: $(head -c 300 "$DIR/cryo-dump-refused.txt")"
 		elif ! alive "$PID"; then
 			fail_step "the refused dump did not leave the job running"

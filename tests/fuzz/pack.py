@@ -23,6 +23,10 @@ TYPES = [  # enum img_type order, file name pattern, decoder target
     (r"stats-dump\.img", "stats"),
     (r"pages-(\d+)\.img", None),
     (r"ghost-(\d+)\.img", None),
+    (r"cpuinfo\.img", "show"),
+    (r"memfd-(\d+)\.img", None),
+    (r"ipc\.img", "show"),
+    (r"sysvshm-(\d+)\.img", None),
 ]
 
 
@@ -39,7 +43,7 @@ def main():
             continue
         data = open(os.path.join(src, name), "rb").read()
         ident = int(m.group(1)) if m.groups() else 0
-        outs = [target, "show"] if target else ["raw"]
+        outs = sorted({target, "show"}) if target else ["raw"]
         for o in outs:
             os.makedirs(os.path.join(dst, o), exist_ok=True)
             open(os.path.join(dst, o, f"{tag}-{name}"), "wb").write(data if target else data[:4096 + 64])

@@ -16,7 +16,11 @@ Fields whose every value is a legal state (register values, page contents, signa
 timer values...) are never changed: no check could tell a damaged value from a real one.
 
   python3 tests/tools/mutate.py [--cryo build/cryo] [--trials 300] [--seed 1] [--progs a,b]
-                                [--out /tmp/mutate] [-v]
+                                [--out /tmp/mutate] [-v] [--fields msg.field,...]
+
+--fields makes every trial a field mutation of one of those fields (e.g. the ghost references
+of ghost_cwd, ghost_two_opens, ghost_map and the /proc files of proc_files:
+task_core.cwd_ghost_id,vma.ghost_id,fd_entry.ghost_id,fd_entry.proc_pid,fd_entry.proc_rel).
 
 Prints one line per trial that is not refused or passed, then the counts. Exit status 1 when
 there was a broken or crash outcome. Run as root, like the test suite.
@@ -291,7 +295,7 @@ BAD = {
     "page_run.nr_pages": lambda v, c: [0, v + 1, 1 << 63],
     "pagemap.total_pages": lambda v, c: [v + 1, 0 if v else 1],
     "fd_entry.fd": lambda v, c: [neg(-1), 1 << 20, 1 << 30, 30000],
-    "fd_entry.kind": lambda v, c: [0, 6, 100],
+    "fd_entry.kind": lambda v, c: [0, 8, 100],
     "fd_entry.flags": lambda v, c: [v | 0x80000000, v | 3, U32],
     "fd_entry.pos": lambda v, c: [1 << 63, U64],
     "fd_entry.path": lambda v, c: [b"relative/file", b""],
@@ -299,17 +303,42 @@ BAD = {
     "fd_entry.ghost": lambda v, c: [1000, neg(-2)] if s64(v) >= 0 else [],
     "fd_entry.dup_of": lambda v, c: [99999, neg(-1)],
     "fd_entry.dup_of_pid": lambda v, c: [0, U32, c["free_pid"]],
+    "fd_entry.pipe_chunk_len": lambda v, c: [0, 4097, U32, v + 1],
+    "fd_entry.fifo_uid": lambda v, c: [U32],
+    "fd_entry.fifo_atime_ns": lambda v, c: [U64],
+    "fd_entry.pty_id": lambda v, c: [4096, U32, v + 1],
+    "fd_entry.pty_index": lambda v, c: [1 << 20, U32],
+    "fd_entry.pty_mode": lambda v, c: [0o10000, U32],
+    "fd_entry.pty_uid": lambda v, c: [U32],
+    "fd_entry.pty_session": lambda v, c: [neg(-1), c["free_pid"], 4194305],
+    "fd_entry.pty_fg_pgrp": lambda v, c: [neg(-1), c["free_pid"]],
+    "epoll_target.fd": lambda v, c: [neg(-1), 1 << 20, 1 << 30, 99999],
+    # an unknown bit, no bits at all, an armed mask without EPOLLERR|EPOLLHUP, exclusive
+    # with one-shot
+    "epoll_target.events": lambda v, c: [v | 0x08000000, 0, v & ~0x18 if v & 0x18 else v | 1,
+                                         0x50000019],
+    "epoll_target.src_fd": lambda v, c: [99999, neg(-1), 1 << 30],
     "ghost_file.id": lambda v, c: [1000, U32],
+    "task_core.cwd_ghost_id": lambda v, c: [1000, U32],
+    "task_core.root_ghost_id": lambda v, c: [1000, U32],
+    "task_core.exe_ghost_id": lambda v, c: [1000, U32],
+    "vma.ghost_id": lambda v, c: [1000, U32],
+    "fd_entry.ghost_id": lambda v, c: [1000, U32],
+    "fd_entry.proc_pid": lambda v, c: [0, U32, c["free_pid"]],
+    "fd_entry.proc_rel": lambda v, c: [b"../../etc/passwd", b"/status", b"x" * 5000],
     "ghost_file.orig_path": lambda v, c: [b"relative", b""],
     "ghost_file.mode": lambda v, c: [0o040644, U32],
     "ghost_file.size": lambda v, c: [v + 1, 1 << 63],
 }
 
+# --fields: only these BAD keys are mutated
+ONLY = set()
+
 # repeated entries that must be unique or in order: a copy of one must be refused
 DUPLICABLE = {
     "pstree.tasks", "pstree_task.threads", "task_core.threads", "task_core.sigactions",
     "task_core.posix_timers", "task_core.rlimits", "mm.vmas", "mm.prefork", "pagemap.runs",
-    "files.fds", "files.ghosts",
+    "files.fds", "files.ghosts", "fd_entry.epoll_targets",
 }
 
 # ---- mutations ------------------------------------------------------------------------------
@@ -348,7 +377,7 @@ def mut_field(rng, d, work):
         cands = []
         for path, m, fname, e, parent in leaves(fields, msg):
             key = m + "." + fname
-            if key not in BAD or isinstance(e[2], list):
+            if key not in BAD or isinstance(e[2], list) or (ONLY and key not in ONLY):
                 continue
             cands.append((key, e))
         if not cands:
@@ -740,7 +769,11 @@ def main():
     ap.add_argument("--progs", default="session_leader,mem_anon,signals,posix_timers,threads_basic,files,tree_3level,rlimits,prctl_misc")
     ap.add_argument("--out", default="/tmp/cryo-mutate")
     ap.add_argument("-v", action="store_true")
+    ap.add_argument("--fields", default="",
+                    help="only field mutations, of these fields (msg.field,...)")
     a = ap.parse_args()
+    if a.fields:
+        ONLY.update(a.fields.split(","))
     cryo = os.path.realpath(a.cryo)
     if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER: restored orphans come to us
         print("cannot become a subreaper")
@@ -772,7 +805,7 @@ def main():
         work = os.path.join(a.out, d.prog + "-trial")
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(d.dir, work)
-        fn = rng.choices([m for m, _ in MUTATIONS], weights)[0]
+        fn = mut_field if ONLY else rng.choices([m for m, _ in MUTATIONS], weights)[0]
         try:
             desc = fn(rng, d, work)
         except (Bad, IndexError, ValueError):

@@ -1,0 +1,841 @@
+/* epoll: every registration ("target") of the epoll, as /proc/PID/fdinfo/N lists it: the fd
+ * number it was added with (its key), the events mask the kernel holds, the 64-bit data.
+ *
+ * Dump: each registration is checked with kcmp(KCMP_EPOLL_TFD) against the task's fds. The
+ * key is only a number the kernel remembers: the registered file may since have been closed
+ * at that number (and live on through a dup), or another file may sit there now. The fd of
+ * the task that holds the registered file is saved as its source (src_fd); a registered
+ * file no fd of the task holds (held by another task, a mapping...) is refused, naming the
+ * task, the epoll and the target fd.
+ *
+ * Restore: the epoll is made empty with the other descriptors (so it can be shared, placed,
+ * watched by another epoll), and filled once every fd of the task is in place (the late op,
+ * below, restore_finish): each registration is added with its own key, its source dup2()ed to that
+ * number for the moment of the call when it is not there. Epolls watched by other epolls of the
+ * task are filled first. Pending readiness is not saved: the kernel recomputes it from the
+ * targets as they are added (an edge-triggered registration whose file is ready reports one
+ * edge after the restore, as it does when it is added).
+ *
+ * A one-shot registration that fired is disarmed: the kernel keeps only its flag bits
+ * (EPOLLONESHOT, EPOLLET...; not even EPOLLERR|EPOLLHUP, which every add and modify puts
+ * in). No call sets such a mask; the kernel makes it by reporting the registration. So it is
+ * added with every poll bit, reported by one epoll_wait (before anything else is added) and
+ * so disarmed as it was. That needs its file to be ready for something at restore, which
+ * the dump checks now (a copy of the fd, polled). An empty pipe or FIFO is made ready for that
+ * moment with one byte through its write end, taken back after; a fired one-shot
+ * registration on any other file that is not ready is refused. After the restore each
+ * epoll's fdinfo is read back and must list the same registrations, masks and data. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "files/kind.h"
+
+/* the bits the kernel keeps in a one-shot registration that fired */
+#define EP_FLAG_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+#define EP_POLL_BITS                                                                               \
+	(EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND |         \
+	 EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
+/* what a registration's events can hold */
+#define EP_KNOWN_BITS (EP_FLAG_BITS | EP_POLL_BITS)
+/* the status flags fcntl(F_SETFL) can give an epoll description */
+#define EP_SETFL (O_NONBLOCK | O_APPEND | O_ASYNC)
+/* the bound of an image (a dump refuses more, naming the epoll) */
+#define EPOLL_MAX_TARGETS (1 << 16)
+
+struct ep_line {
+	int fd;
+	uint32_t events;
+	uint64_t data;
+	uint64_t ino;  /* of the registered file, and its filesystem's device (the kernel's */
+	uint32_t sdev; /* dev_t: major << 20 | minor); 0 when fdinfo does not say */
+};
+
+static bool disarmed(uint32_t events)
+{
+	return (events & EPOLLONESHOT) && !(events & ~EP_FLAG_BITS);
+}
+
+/* The "tfd: N events: HEX data: HEX" lines of an epoll's fdinfo: their count, or -1 if one
+ * of them does not read so (*out is then freed). */
+static int parse_targets(const char *text, struct ep_line **out)
+{
+	struct ep_line *v = NULL;
+	int n = 0, cap = 0;
+
+	for (const char *p = strstr(text, "tfd:"); p; p = strstr(p + 4, "tfd:")) {
+		struct ep_line l;
+		unsigned long long data;
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (sscanf(p, "tfd: %d events: %" SCNx32 " data: %llx", &l.fd, &l.events, &data) !=
+		    3) {
+			free(v);
+			*out = NULL;
+			return -1;
+		}
+		l.data = data;
+		l.ino = 0, l.sdev = 0;
+		const char *eol = strchr(p, '\n'), *ino = strstr(p, " ino:"),
+			   *sdev = strstr(p, " sdev:");
+		if (ino && (!eol || ino < eol))
+			l.ino = strtoull(ino + 5, NULL, 16);
+		if (sdev && (!eol || sdev < eol))
+			l.sdev = (uint32_t)strtoul(sdev + 6, NULL, 16);
+		if (n == cap) {
+			struct ep_line *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				*out = NULL;
+				return -1;
+			}
+			v = nv, cap = cap ? cap * 2 : 16;
+		}
+		v[n++] = l;
+	}
+	*out = v;
+	return n;
+}
+
+/* ---- dump ---- */
+
+static int kcmp_tfd(pid_t pid, int fd, int epfd, int tfd, int toff)
+{
+	struct kcmp_epoll_slot slot = {
+	    .efd = (uint32_t)epfd, .tfd = (uint32_t)tfd, .toff = (uint32_t)toff};
+	return (int)syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
+}
+
+/* The task's fds with the inode each holds, listed once, when a registration is not at
+ * its number. */
+struct task_fd {
+	int fd;
+	bool has_st;
+	dev_t dev;
+	ino_t ino;
+};
+
+static int task_fds(pid_t pid, struct task_fd **out)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	struct task_fd *v = NULL;
+	int n = 0, cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			struct task_fd *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv, cap = cap ? cap * 2 : 64;
+		}
+		v[n].fd = atoi(de->d_name);
+		v[n].has_st = fstatat(dirfd(d), de->d_name, &st, 0) == 0;
+		v[n].dev = st.st_dev, v[n].ino = st.st_ino;
+		n++;
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
+/* The task's fds, listed the first time a registration is not at its number. */
+struct fd_list {
+	struct task_fd *v;
+	int n;
+	bool loaded;
+};
+
+/* The fd of the task that holds the file of registration l (the toff-th with its number):
+ * its number if it still does, else another fd of the task (those on the registered file's
+ * inode asked: each kcmp walks the epoll's registrations), else -1; -errno if the fds cannot
+ * be listed. */
+static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, struct fd_list *fds)
+{
+	dev_t dev = makedev(l->sdev >> 20, l->sdev & 0xfffff);
+
+	if (kcmp_tfd(pid, l->fd, epfd, l->fd, toff) == 0)
+		return l->fd;
+	if (!fds->loaded) {
+		int n = task_fds(pid, &fds->v);
+		if (n < 0)
+			return n == -EPERM ? -EACCES : n; /* -1 is "not found" */
+		fds->n = n, fds->loaded = true;
+	}
+	for (int i = 0; i < fds->n; i++) {
+		const struct task_fd *c = &fds->v[i];
+		if (c->fd == l->fd || c->fd == epfd ||
+		    (l->ino && c->has_st && (c->ino != l->ino || c->dev != dev)))
+			continue;
+		if (kcmp_tfd(pid, c->fd, epfd, l->fd, toff) == 0)
+			return c->fd;
+	}
+	return -1;
+}
+
+/* Why the file at fd of the task will not be ready for anything when its epoll is filled
+ * (polled now through a copy), or NULL if it will be. A signalfd is ready by the signals of
+ * whoever polls it, and a restored task gets its pending signals in the remote phase; a
+ * timerfd is armed, and its expirations put back, in the remote phase. */
+static const char *not_ready(pid_t pid, int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+	int pidfd, copy = -1;
+	bool ready = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return "a file that is gone";
+	link[n] = 0;
+	if (!strcmp(link, "anon_inode:[signalfd]"))
+		return "a signalfd, ready only once the task has its signals again, after the "
+		       "epolls are filled";
+	if (!strcmp(link, "anon_inode:[timerfd]"))
+		return "a timerfd, ready only once it is armed again, after the epolls are filled";
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd >= 0)
+		copy = sys_pidfd_getfd(pidfd, fd);
+	if (copy >= 0) {
+		struct pollfd p = {.fd = copy, .events = EP_POLL_BITS & 0xffff};
+		ready = poll(&p, 1, 0) == 1 && p.revents && !(p.revents & POLLNVAL);
+		close(copy);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return ready ? NULL : "a file that is not ready now";
+}
+
+/* A read end of a pipe or FIFO (not ready: empty, with writers): the restore can make it
+ * ready for a moment with one byte through the pipe's write end, and take the byte back. */
+static bool pokable(pid_t pid, int fd)
+{
+	char path[64], info[256], *flags;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(-1, path, info, sizeof(info)) < 0 || !(flags = strstr(info, "flags:")))
+		return false;
+	return (strtoul(flags + 6, NULL, 8) & O_ACCMODE) != O_WRONLY;
+}
+
+/* A descriptor of a late kind (a pidfd: made in the remote phase, after the epolls are
+ * filled)? */
+static const struct fd_ops *late_kind_at(pid_t pid, int fd)
+{
+	struct fd_info *fi = calloc(1, sizeof(*fi));
+	const struct fd_ops *k = NULL;
+	char path[64];
+	ssize_t n;
+
+	if (!fi)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, fi->link, sizeof(fi->link) - 1);
+	if (n >= 0) {
+		fi->pid = pid, fi->fd = fd, fi->link[n] = 0;
+		fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
+		fi->has_st = stat(path, &fi->st) == 0;
+		k = files_kind_of(fi);
+	}
+	free(fi);
+	return k && k->late ? k : NULL;
+}
+
+/* A file of /proc of another task of the tree (procfile.c): made late too */
+static bool late_proc_file_at(struct dump_ctx *ctx, struct dump_task *t, int fd)
+{
+	char path[64], link[4096];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return procfile_is_late(ctx, t, link);
+}
+
+struct line_ref {
+	int fd, i;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct line_ref *x = a, *y = b;
+	return x->fd != y->fd ? (x->fd > y->fd) - (x->fd < y->fd) : x->i - y->i;
+}
+
+/* For each line, how many lines before it have its number: kcmp's toff for it (kcmp and
+ * fdinfo walk the registrations in the same order). NULL: no memory. */
+static int *toffs(const struct ep_line *l, int n)
+{
+	struct line_ref *r = malloc((size_t)n * sizeof(*r));
+	int *toff = malloc((size_t)n * sizeof(*toff));
+
+	if (!r || !toff) {
+		free(r);
+		free(toff);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		r[i] = (struct line_ref){l[i].fd, i};
+	qsort(r, (size_t)n, sizeof(*r), cmp_ref);
+	for (int i = 0; i < n; i++)
+		toff[r[i].i] = i && r[i - 1].fd == r[i].fd ? toff[r[i - 1].i] + 1 : 0;
+	free(r);
+	return toff;
+}
+
+static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		      FdEntry *e)
+{
+	const struct fd_ops *late;
+	struct ep_line *l = NULL;
+	struct fd_list fds = {0};
+	int *toff = NULL, n, ret = 0;
+
+	if ((fi->flags & O_ACCMODE) != O_RDWR || fi->flags & ~(O_ACCMODE | O_CLOEXEC | EP_SETFL)) {
+		pr_err("task %d: epoll fd %d: open flags %#o cryo cannot give an epoll again",
+		       t->pid, fi->fd, fi->flags);
+		return -ENOTSUP;
+	}
+	n = parse_targets(fi->fdinfo ? fi->fdinfo : "", &l);
+	if (n < 0) {
+		pr_err("task %d: epoll fd %d: its fdinfo does not read as registrations", t->pid,
+		       fi->fd);
+		return -ENOTSUP;
+	}
+	if (n > EPOLL_MAX_TARGETS) {
+		pr_err("task %d: epoll fd %d watches %d files, more than cryo saves (%d)", t->pid,
+		       fi->fd, n, EPOLL_MAX_TARGETS);
+		free(l);
+		return -ENOTSUP;
+	}
+	e->epoll_targets = n ? arena_alloc(&ctx->arena, n * sizeof(*e->epoll_targets)) : NULL;
+	if (n && !e->epoll_targets)
+		ret = -ENOMEM;
+	if (n && !ret && !(toff = toffs(l, n)))
+		ret = -ENOMEM;
+	for (int i = 0; i < n && ret != -ENOMEM; i++) {
+		int src = find_source(t->pid, fi->fd, &l[i], toff[i], &fds);
+		if (src < -1) {
+			ret = src;
+			pr_errno(-ret, "task %d: cannot list its fds", t->pid);
+			break;
+		}
+		if (src < 0) {
+			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff[i]) >= 0;
+			pr_err("task %d: epoll fd %d: target fd %d (events %#x) %s, and the "
+			       "registered file is held by no fd of the task (another task or a "
+			       "mapping holds it): cryo cannot add it again",
+			       t->pid, fi->fd, l[i].fd, l[i].events,
+			       open_there ? "now holds another file" : "was closed");
+			ret = -ENOTSUP;
+			continue;
+		}
+		if (late_proc_file_at(ctx, t, src)) {
+			pr_err(
+			    "task %d: epoll fd %d: target fd %d is a file of /proc of another task "
+			    "of the tree, which the restore opens after the epolls are filled: "
+			    "cryo "
+			    "cannot add it again yet",
+			    t->pid, fi->fd, l[i].fd);
+			ret = -ENOTSUP;
+			continue;
+		}
+		if ((late = late_kind_at(t->pid, src))) {
+			pr_err("task %d: epoll fd %d: target fd %d is %s, which the restore makes "
+			       "after the epolls are filled: cryo cannot add it again yet",
+			       t->pid, fi->fd, l[i].fd, late->name);
+			ret = -ENOTSUP;
+			continue;
+		}
+		const char *why = disarmed(l[i].events) ? not_ready(t->pid, src) : NULL;
+		if (why && !pokable(t->pid, src)) {
+			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
+			       "fired, on %s: cryo cannot make it fire again to disarm it",
+			       t->pid, fi->fd, l[i].fd, why);
+			ret = -ENOTSUP;
+			continue;
+		}
+		EpollTarget *tg = A_NEW(&ctx->arena, EpollTarget, EPOLL_TARGET);
+		if (!tg) {
+			ret = -ENOMEM;
+			break;
+		}
+		tg->fd = l[i].fd, tg->events = l[i].events, tg->data = l[i].data;
+		if (src != l[i].fd) {
+			tg->has_src_fd = true;
+			tg->src_fd = src;
+			pr_info("task %d: epoll fd %d: target fd %d is held at fd %d", t->pid,
+				fi->fd, l[i].fd, src);
+		}
+		e->epoll_targets[e->n_epoll_targets++] = tg;
+		pr_debug("task %d: epoll fd %d: target fd %d events %#x data %#" PRIx64, t->pid,
+			 fi->fd, tg->fd, tg->events, tg->data);
+	}
+	free(toff);
+	free(fds.v);
+	free(l);
+	if (!ret)
+		pr_info("task %d: fd %d is an epoll with %zu registrations", t->pid, fi->fd,
+			e->n_epoll_targets);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+static int epoll_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+			 int flags)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+	(void)ctx;
+	if (fd < 0) {
+		child_fail(t, errno, "cannot make the epoll of fd %d", e->fd);
+		return -1;
+	}
+	if (flags & EP_SETFL && fcntl(fd, F_SETFL, flags & EP_SETFL) < 0) {
+		child_fail(t, errno, "cannot set the flags %#o of the epoll of fd %d", flags,
+			   e->fd);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The entries of a task's image by fd number (images of thousands of fds: no scans). */
+struct fd_index {
+	const Files *f;
+	int *at; /* entry index at each number, -1: none */
+	int max;
+};
+
+static int index_build(struct fd_index *x, const Files *f)
+{
+	x->f = f, x->max = -1;
+	/* numbers out of range are refused by files_validate, maybe after this entry */
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd >= 0 && f->fds[i]->fd < FILES_MAX_FD && f->fds[i]->fd > x->max)
+			x->max = f->fds[i]->fd;
+	if (!(x->at = malloc(((size_t)x->max + 2) * sizeof(int))))
+		return -ENOMEM;
+	memset(x->at, 0xff, ((size_t)x->max + 1) * sizeof(int));
+	for (size_t i = 0; i < f->n_fds; i++)
+		if (f->fds[i]->fd >= 0 && f->fds[i]->fd <= x->max)
+			x->at[f->fds[i]->fd] = (int)i;
+	return 0;
+}
+
+/* The index in f->fds of the entry at fd, or -1. */
+static int entry_at(const struct fd_index *x, int fd)
+{
+	return fd >= 0 && fd <= x->max ? x->at[fd] : -1;
+}
+
+/* The description of fd: the fd that first holds it in this task, or -1 for one that is
+ * another task's (then *pid, *pfd name it), -2 for no entry. */
+static int description_of(const struct fd_index *x, int fd, uint32_t *pid, int *pfd)
+{
+	int i = entry_at(x, fd);
+	const FdEntry *e = i >= 0 ? x->f->fds[i] : NULL;
+	if (!e)
+		return -2;
+	if (e->has_dup_of_pid) {
+		*pid = e->dup_of_pid, *pfd = e->dup_of;
+		return -1;
+	}
+	return e->has_dup_of ? e->dup_of : e->fd;
+}
+
+static int target_source(const EpollTarget *tg)
+{
+	return tg->has_src_fd ? tg->src_fd : tg->fd;
+}
+
+/* the registered file at its key for the moment of the add */
+struct placed {
+	int key, moved, moved_fdflags;
+	bool placed;
+};
+
+static int place(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, struct placed *p)
+{
+	int src = target_source(tg);
+	p->key = tg->fd, p->moved = -1, p->placed = false;
+	if (src == tg->fd)
+		return 0;
+	p->moved_fdflags = fcntl(tg->fd, F_GETFD);
+	if (p->moved_fdflags >= 0 && (p->moved = fcntl(tg->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot move fd %d aside", e->fd, tg->fd);
+		return -1;
+	}
+	if (dup2(src, tg->fd) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot put fd %d at fd %d", e->fd, src, tg->fd);
+		return -1;
+	}
+	p->placed = true;
+	return 0;
+}
+
+static int unplace(struct restore_task *t, const FdEntry *e, struct placed *p)
+{
+	if (!p->placed && p->moved < 0)
+		return 0;
+	if (p->moved < 0)
+		return close(p->key);
+	if (dup2(p->moved, p->key) < 0 || fcntl(p->key, F_SETFD, p->moved_fdflags) < 0) {
+		child_fail(t, errno, "epoll fd %d: cannot put fd %d back", e->fd, p->key);
+		return -1;
+	}
+	close(p->moved);
+	return 0;
+}
+
+static int add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = tg->data};
+	struct placed p;
+	int ret = place(t, e, tg, &p), err;
+
+	if (ret == 0) {
+		/* the key may be the epoll's own number now (dup2()ed there after the close):
+		 * then the epoll is the fd moved aside for the call */
+		int ep = p.moved >= 0 && tg->fd == e->fd ? p.moved : e->fd;
+		ret = epoll_ctl(ep, EPOLL_CTL_ADD, tg->fd, &ev);
+		err = errno;
+		if (unplace(t, e, &p))
+			return -1;
+		if (ret < 0) {
+			child_fail(t, err, "epoll fd %d: cannot add target fd %d (events %#x)",
+				   e->fd, tg->fd, tg->events);
+			return -1;
+		}
+	}
+	return ret;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	const struct ep_line *x = a, *y = b;
+	if (x->fd != y->fd)
+		return x->fd < y->fd ? -1 : 1;
+	if (x->events != y->events)
+		return x->events < y->events ? -1 : 1;
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* The epoll as the kernel now lists it must be the dumped one. */
+static int check_restored(struct restore_task *t, const FdEntry *e)
+{
+	char path[64];
+	struct ep_line *got = NULL, *want;
+	size_t n = e->n_epoll_targets;
+	char *text;
+	int m, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", e->fd);
+	if ((m = (int)read_file_alloc(path, &text)) < 0) {
+		child_fail(t, -m, "epoll fd %d: cannot read its fdinfo back", e->fd);
+		return -1;
+	}
+	m = parse_targets(text, &got);
+	free(text);
+	want = malloc((n ? n : 1) * sizeof(*want));
+	if (m < 0 || !want) {
+		child_fail(t, ENOMEM, "epoll fd %d: cannot read its registrations back", e->fd);
+		free(got);
+		free(want);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		want[i] = (struct ep_line){e->epoll_targets[i]->fd, e->epoll_targets[i]->events,
+					   e->epoll_targets[i]->data};
+	qsort(want, n, sizeof(*want), cmp_line);
+	qsort(got, (size_t)m, sizeof(*got), cmp_line);
+	if ((size_t)m != n) {
+		child_fail(t, EIO, "epoll fd %d holds %d registrations after the restore, not %zu",
+			   e->fd, m, n);
+		ret = -1;
+	}
+	for (size_t i = 0; !ret && i < n; i++)
+		if (cmp_line(&want[i], &got[i])) {
+			child_fail(t, EIO,
+				   "epoll fd %d: target fd %d came back with events %#x data "
+				   "%#" PRIx64 ", not events %#x data %#" PRIx64,
+				   e->fd, got[i].fd, got[i].events, got[i].data, want[i].events,
+				   want[i].data);
+			ret = -1;
+		}
+	free(got);
+	free(want);
+	return ret;
+}
+
+/* A fired one-shot registration on an empty pipe: one byte written through the pipe's write
+ * end makes it ready for the epoll_wait that disarms it; *poked is the read end to take the
+ * byte back from (the pipe was empty: that byte is the only one). */
+static int poke(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
+		const FdEntry *e, const EpollTarget *tg, int *poked)
+{
+	int si = entry_at(x, target_source(tg));
+	const FdEntry *se = si >= 0 ? x->f->fds[si] : NULL;
+	struct pollfd p = {.fd = target_source(tg), .events = EP_POLL_BITS & 0xffff};
+	int w;
+
+	*poked = -1;
+	if (!se || (se->kind != FD_KIND__FD_PIPE && se->kind != FD_KIND__FD_FIFO) ||
+	    (poll(&p, 1, 0) == 1 && p.revents))
+		return 0;
+	if ((w = pipe_writer_fd(ctx, se)) < 0 || write(w, "", 1) != 1) {
+		child_fail(t, w < 0 ? EINVAL : errno,
+			   "epoll fd %d: cannot make the pipe of target fd %d ready", e->fd,
+			   tg->fd);
+		return -1;
+	}
+	*poked = p.fd;
+	return 0;
+}
+
+static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
+		    const FdEntry *e)
+{
+	int fired = 0, *poked = calloc(e->n_epoll_targets + 1, sizeof(int)), ret = 0;
+
+	if (!poked) {
+		child_fail(t, ENOMEM, "epoll fd %d: cannot fill it", e->fd);
+		return -1;
+	}
+	/* fired one-shot registrations first, alone in the epoll: one epoll_wait reports
+	 * (and so disarms) exactly them */
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		if (!disarmed(tg->events))
+			continue;
+		ret = poke(ctx, t, x, e, tg, &poked[fired]);
+		if (!ret)
+			ret = add_one(t, e, tg, tg->events | EP_POLL_BITS);
+		fired++;
+	}
+	if (fired && !ret) {
+		struct epoll_event *ev = malloc((size_t)fired * sizeof(*ev));
+		int n = ev ? epoll_wait(e->fd, ev, fired, 0) : -1;
+		free(ev);
+		for (int i = 0; i < fired && !ret; i++) {
+			char c;
+			if (poked[i] >= 0 && read(poked[i], &c, 1) != 1) {
+				child_fail(t, errno,
+					   "epoll fd %d: cannot take back the byte of fd %d", e->fd,
+					   poked[i]);
+				ret = -1;
+			}
+		}
+		if (!ret && n != fired) {
+			child_fail(
+			    t, n < 0 ? errno : EAGAIN,
+			    "epoll fd %d: %d of its %d one-shot registrations that had fired "
+			    "could not be made to fire again (their files are not ready)",
+			    e->fd, fired - (n < 0 ? 0 : n), fired);
+			ret = -1;
+		}
+	}
+	free(poked);
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		if (!disarmed(tg->events) && add_one(t, e, tg, tg->events))
+			ret = -1;
+	}
+	return ret ? ret : check_restored(t, e);
+}
+
+/* Is e an epoll this task fills (the first fd of its description here)? */
+static bool filled_here(const FdEntry *e)
+{
+	return e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid;
+}
+
+/* Finish op: every fd of the task is in place. Each epoll the task made (a description shared
+ * with other tasks is made by the root, and filled here by the task the dump read it from)
+ * is filled after the epolls of this task it watches. */
+static int epoll_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
+{
+	const Files *f = t->files;
+	struct fd_index x = {0};
+	size_t left = 0;
+	bool *done;
+	int ret = 0;
+
+	for (size_t i = 0; i < f->n_fds; i++)
+		left += filled_here(f->fds[i]);
+	if (!left)
+		return 0;
+	if (!(done = calloc(f->n_fds, sizeof(bool))) || index_build(&x, f)) {
+		child_fail(t, ENOMEM, "cannot restore the epolls");
+		free(done);
+		return -1;
+	}
+	while (left && !ret) {
+		size_t before = left;
+		for (size_t i = 0; i < f->n_fds && !ret; i++) {
+			const FdEntry *e = f->fds[i];
+			bool wait = false;
+			if (done[i] || !filled_here(e))
+				continue;
+			/* an epoll of this task it watches, not filled yet: that one first */
+			for (size_t k = 0; k < e->n_epoll_targets && !wait; k++) {
+				uint32_t pid;
+				int pfd, j,
+				    d = description_of(&x, target_source(e->epoll_targets[k]), &pid,
+						       &pfd);
+				j = d >= 0 ? entry_at(&x, d) : -1;
+				wait =
+				    j >= 0 && (size_t)j != i && !done[j] && filled_here(f->fds[j]);
+			}
+			if (wait)
+				continue;
+			if (fill_one(ctx, t, &x, e))
+				ret = -1;
+			done[i] = true;
+			left--;
+		}
+		if (!ret && left == before) { /* an image, not a kernel's: it refuses loops */
+			child_fail(t, ELOOP, "the epolls of the task watch each other in a loop");
+			ret = -1;
+		}
+	}
+	free(x.at);
+	free(done);
+	return ret;
+}
+
+/* The highest fd number the filling uses: a key may be a number no fd has now. */
+static int epoll_max_fd(const FdEntry *e)
+{
+	int max = -1;
+	if (!filled_here(e))
+		return -1;
+	for (size_t i = 0; i < e->n_epoll_targets; i++)
+		if (e->epoll_targets[i]->fd > max)
+			max = e->epoll_targets[i]->fd;
+	return max;
+}
+
+struct reg_id {
+	int key;
+	uint32_t pid;
+	int fd;
+};
+
+static int cmp_reg(const void *a, const void *b)
+{
+	const struct reg_id *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	struct reg_id *ids;
+	struct rlimit nofile;
+	struct fd_index x;
+	uint64_t max_fd = FILES_MAX_FD;
+	int ret = 0;
+
+	if ((e->flags & O_ACCMODE) != O_RDWR || e->flags & ~(uint32_t)(O_ACCMODE | EP_SETFL))
+		return files_refuse(img, "fd %d: open flags %#o are not an epoll's", e->fd,
+				    e->flags);
+	/* a reference to a description saved before: its registrations are the first fd's */
+	if (!filled_here(e) && e->n_epoll_targets)
+		return files_refuse(img, "fd %d: registrations on a copy of another fd's epoll",
+				    e->fd);
+	if (!e->n_epoll_targets)
+		return 0;
+	if (e->n_epoll_targets > EPOLL_MAX_TARGETS)
+		return files_refuse(img, "fd %d: an epoll with %zu registrations (at most %d)",
+				    e->fd, e->n_epoll_targets, EPOLL_MAX_TARGETS);
+	/* a key is an fd number the restore uses: below the limit every fd is (validate.c) */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max < max_fd)
+		max_fd = nofile.rlim_max;
+	if (!(ids = malloc(e->n_epoll_targets * sizeof(*ids))))
+		return -ENOMEM;
+	if (index_build(&x, f)) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		int src = target_source(tg), pfd = 0, d = 0;
+		uint32_t pid = 0, ev = tg->events;
+		if (tg->fd < 0 || (uint64_t)tg->fd >= max_fd ||
+		    (tg->has_src_fd && tg->src_fd == tg->fd))
+			ret = files_refuse(img, "epoll fd %d: target fd %d is out of range", e->fd,
+					   tg->fd);
+		else if ((d = description_of(&x, src, &pid, &pfd)) == -2)
+			ret = files_refuse(img, "epoll fd %d: target fd %d is no fd of the task",
+					   e->fd, src);
+		else if (d == e->fd)
+			ret = files_refuse(img, "epoll fd %d watches itself (fd %d)", e->fd, src);
+		else if (files_entry_is_late(x.f->fds[entry_at(&x, src)]))
+			ret = files_refuse(img, "epoll fd %d: target fd %d is of a kind made later",
+					   e->fd, src);
+		else if (ev & ~(uint32_t)EP_KNOWN_BITS ||
+			 (!disarmed(ev) && (ev & (EPOLLERR | EPOLLHUP)) != (EPOLLERR | EPOLLHUP)) ||
+			 ((ev & EPOLLEXCLUSIVE) && (ev & EPOLLONESHOT)))
+			ret = files_refuse(img, "epoll fd %d: target fd %d: events %#x are invalid",
+					   e->fd, tg->fd, ev);
+		ids[i] = (struct reg_id){tg->fd, pid, d >= 0 ? d : pfd};
+	}
+	if (!ret) {
+		/* one file is registered once under one key */
+		qsort(ids, e->n_epoll_targets, sizeof(*ids), cmp_reg);
+		for (size_t i = 1; i < e->n_epoll_targets && !ret; i++)
+			if (!cmp_reg(&ids[i - 1], &ids[i]))
+				ret = files_refuse(img, "epoll fd %d: target fd %d is there twice",
+						   e->fd, ids[i].key);
+	}
+	free(x.at);
+	free(ids);
+	return ret;
+}
+
+const struct fd_ops fd_epoll_ops = {
+    .name = "an epoll",
+    .names = "epolls",
+    .kind = FD_KIND__FD_EPOLL,
+    .link_prefix = "anon_inode:[eventpoll]",
+    .dump = epoll_dump,
+    .restore = epoll_restore,
+    .restore_finish = epoll_restore_finish,
+    .max_fd = epoll_max_fd,
+    .validate = epoll_validate,
+};

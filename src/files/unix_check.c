@@ -1,0 +1,251 @@
+/* The rules of a tree's unix sockets: which sets the restore can make again exactly. The
+ * dump applies them to what it saw (and refuses, naming the task and fd, what breaks one),
+ * the restore to what the images say (and refuses the images). One place, so the two
+ * never disagree. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "files/unix_diag.h"
+#include "files/unix_sk.h"
+
+const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap)
+{
+	size_t o = 0;
+	if (!len) {
+		snprintf(buf, cap, "(unnamed)");
+		return buf;
+	}
+	if (name[0] == 0) {
+		/* abstract: @ and the bytes, unprintable ones as \xNN */
+		o = snprintf(buf, cap, "@");
+		for (size_t i = 1; i < len && o + 5 < cap; i++)
+			o += (name[i] >= 0x20 && name[i] < 0x7f)
+				 ? (size_t)snprintf(buf + o, cap - o, "%c", name[i])
+				 : (size_t)snprintf(buf + o, cap - o, "\\x%02x", name[i]);
+		return buf;
+	}
+	snprintf(buf, cap, "%.*s", (int)strnlen((const char *)name, len), (const char *)name);
+	return buf;
+}
+
+static bool is_conn(int type)
+{
+	return type == SOCK_STREAM || type == SOCK_SEQPACKET;
+}
+
+static bool same_name(const UnixSk *a, const UnixSk *b)
+{
+	return a->has_name && b->has_name && a->name.len == b->name.len &&
+	       !memcmp(a->name.data, b->name.data, a->name.len) &&
+	       !strcmp(a->name_dir ? a->name_dir : "", b->name_dir ? b->name_dir : "");
+}
+
+bool unix_mutual(UnixSk *const *sks, uint32_t n, const UnixSk *s)
+{
+	const UnixSk *p;
+	if (s->state != UNIX_ST_CONNECTED || !s->has_peer || s->peer >= n || s->has_listener)
+		return false;
+	p = sks[s->peer];
+	return p->state == UNIX_ST_CONNECTED && p->has_peer && p->peer == s->id && !p->has_listener;
+}
+
+int unix_check_one(const UnixSk *s, char *why, size_t len)
+{
+	size_t bytes = 0;
+
+	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
+		return snprintf(why, len, "type %u is not a unix socket's", s->type), -1;
+	if (s->state != UNIX_ST_CONNECTED && s->state != UNIX_ST_CLOSE &&
+	    s->state != UNIX_ST_LISTEN)
+		return snprintf(why, len, "state %u is invalid", s->state), -1;
+	if (s->has_name) {
+		const uint8_t *d = s->name.data;
+		size_t l = s->name.len;
+		if (l < 1 || l > UNIX_NAME_MAX)
+			return snprintf(why, len, "a name of %zu bytes", l), -1;
+		/* a path: NUL-terminated, with no NUL before its end */
+		if (d[0] && (l < 2 || d[l - 1] || strnlen((const char *)d, l) != l - 1))
+			return snprintf(why, len, "a path name that is not one string"), -1;
+		if (s->name_dir && (!d[0] ? true : d[0] == '/' || s->name_dir[0] != '/'))
+			return snprintf(why, len, "a directory for a name not relative"), -1;
+		if (d[0] && d[0] != '/' && !s->name_dir)
+			return snprintf(why, len, "a relative name without its directory"), -1;
+	} else if (s->name_dir || s->has_file_mode) {
+		return snprintf(why, len, "a file for a socket without a name"), -1;
+	}
+	if (s->has_file_mode && s->file_mode > 07777)
+		return snprintf(why, len, "file mode %#o is invalid", s->file_mode), -1;
+	if (s->has_ext_peer) {
+		const uint8_t *d = s->ext_peer.data;
+		size_t l = s->ext_peer.len;
+		if (s->type != SOCK_DGRAM || s->has_peer || s->peer_gone || s->n_queue || l < 1 ||
+		    l > UNIX_NAME_MAX ||
+		    (d[0] &&
+		     (d[0] != '/' || l < 2 || d[l - 1] || strnlen((const char *)d, l) != l - 1)))
+			return snprintf(why, len, "an invalid peer outside the tree"), -1;
+	}
+	if ((s->has_peer || s->peer_gone || s->has_listener) && s->state != UNIX_ST_CONNECTED)
+		return snprintf(why, len, "a peer, but not connected"), -1;
+	if (s->has_peer && s->peer_gone)
+		return snprintf(why, len, "a peer that is there and gone"), -1;
+	if (s->state == UNIX_ST_CONNECTED && !s->has_peer && !s->peer_gone && !s->has_pending_on &&
+	    is_conn(s->type))
+		return snprintf(why, len, "connected, to no peer"), -1;
+	if (s->state == UNIX_ST_LISTEN &&
+	    (!is_conn(s->type) || !s->has_backlog || s->backlog > UNIX_BACKLOG_MAX || !s->has_name))
+		return snprintf(why, len, "listening, but not a named stream with a backlog"), -1;
+	if (s->state != UNIX_ST_LISTEN && s->has_backlog)
+		return snprintf(why, len, "a backlog, but not listening"), -1;
+	if (s->has_pending_on && (!is_conn(s->type) || s->has_peer || s->peer_gone ||
+				  s->has_listener || s->n_queue || s->state != UNIX_ST_CONNECTED))
+		return snprintf(why, len, "waiting to be accepted, but not an unaccepted client"),
+		       -1;
+	if (s->n_pending && (s->state != UNIX_ST_LISTEN || s->n_pending > UNIX_BACKLOG_MAX))
+		return snprintf(why, len, "connections waiting, but not listening"), -1;
+	if (s->has_listener && (!is_conn(s->type) || !s->has_name || s->peer_gone))
+		return snprintf(why, len, "accepted, but not a named connected stream"), -1;
+	if (s->shutdown > (UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN))
+		return snprintf(why, len, "shutdown %u is invalid", s->shutdown), -1;
+	if (s->n_queue > UNIX_QUEUE_MAX_MSGS)
+		return snprintf(why, len, "%zu messages queued", s->n_queue), -1;
+	for (size_t i = 0; i < s->n_queue; i++) {
+		const UnixMsg *m = s->queue[i];
+		bytes += m->data.len;
+		if (bytes > UNIX_QUEUE_MAX_BYTES)
+			return snprintf(why, len, "more than %u bytes queued",
+					UNIX_QUEUE_MAX_BYTES),
+			       -1;
+		if (!m->data.len && s->type != SOCK_STREAM)
+			return snprintf(why, len, "an empty message queued"), -1;
+		if (m->has_from && (s->type != SOCK_DGRAM || m->from.len > UNIX_NAME_MAX))
+			return snprintf(why, len, "a message with an invalid sender"), -1;
+	}
+	if (s->n_queue &&
+	    (s->state == UNIX_ST_LISTEN || (is_conn(s->type) && s->state != UNIX_ST_CONNECTED)))
+		return snprintf(why, len, "data queued on a socket that cannot receive"), -1;
+	return 0;
+}
+
+/* The socket of the tree bound to this name (a datagram's sender), or NULL. */
+static const UnixSk *named(UnixSk *const *sks, uint32_t n, const ProtobufCBinaryData *from)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (sks[i]->type == SOCK_DGRAM && sks[i]->has_name &&
+		    sks[i]->name.len == from->len &&
+		    !memcmp(sks[i]->name.data, from->data, from->len))
+			return sks[i];
+	return NULL;
+}
+
+int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32_t *bad)
+{
+	char nm[UNIX_NAME_MAX * 4 + 8];
+
+	for (uint32_t i = 0; i < n; i++) {
+		const UnixSk *s = sks[i], *p = NULL;
+		*bad = i;
+		if (s->id != i)
+			return snprintf(why, len, "socket %u is numbered %u", i, s->id), -1;
+		if (s->has_peer) {
+			if (s->peer >= n)
+				return snprintf(why, len, "its peer %u is not a socket of the tree",
+						s->peer),
+				       -1;
+			p = sks[s->peer];
+			if (p->type != s->type || p == s)
+				return snprintf(why, len, "its peer %u is not of its type",
+						s->peer),
+				       -1;
+		}
+		if (s->has_pending_on) {
+			/* on its listener's list exactly once */
+			const UnixSk *l = s->pending_on < n ? sks[s->pending_on] : NULL;
+			size_t times = 0;
+			for (size_t k = 0; l && k < l->n_pending; k++)
+				times += l->pending[k] == s->id;
+			if (!l || l->type != s->type || times != 1)
+				return snprintf(why, len,
+						"waiting on %u, which does not list it once",
+						s->pending_on),
+				       -1;
+		}
+		for (size_t k = 0; k < s->n_pending; k++)
+			if (s->pending[k] >= n || !sks[s->pending[k]]->has_pending_on ||
+			    sks[s->pending[k]]->pending_on != s->id)
+				return snprintf(why, len,
+						"its waiting connection %u does not wait on it",
+						s->pending[k]),
+				       -1;
+		if (s->has_listener) {
+			const UnixSk *l = s->listener < n ? sks[s->listener] : NULL;
+			if (!l || l->state != UNIX_ST_LISTEN || l->type != s->type ||
+			    !same_name(l, s))
+				return snprintf(why, len,
+						"accepted from %u, not a listening socket "
+						"of its name",
+						s->listener),
+				       -1;
+			if (!p || !p->has_peer || p->peer != s->id || p->has_listener)
+				return snprintf(why, len,
+						"accepted, but its client is not "
+						"connected to it alone"),
+				       -1;
+		}
+		if (p && is_conn(s->type) && !s->has_listener && !p->has_listener &&
+		    !unix_mutual(sks, n, s))
+			return snprintf(why, len, "connected to a stream (%u) connected elsewhere",
+					s->peer),
+			       -1;
+		if (p && !unix_mutual(sks, n, s) && !s->has_listener && !p->has_listener &&
+		    !p->has_name)
+			return snprintf(why, len,
+					"connected to an unnamed socket (%u) connected "
+					"elsewhere",
+					s->peer),
+			       -1;
+		/* a name is bound once; accepted sockets share their listener's */
+		for (uint32_t j = 0; j < i && s->has_name && !s->has_listener; j++)
+			if (!sks[j]->has_listener && same_name(sks[j], s))
+				return snprintf(
+					   why, len, "bound to %s, as socket %u is",
+					   unix_name_str(s->name.data, s->name.len, nm, sizeof(nm)),
+					   j),
+				       -1;
+		/* datagrams: who can send them again */
+		for (size_t q = 0; q < s->n_queue && s->type == SOCK_DGRAM; q++) {
+			const UnixMsg *m = s->queue[q];
+			bool from_named = m->has_from && m->from.len;
+			if (unix_mutual(sks, n, s) || s->peer_gone) {
+				if (from_named != (p && p->has_name) ||
+				    (from_named &&
+				     (p->name.len != m->from.len ||
+				      memcmp(p->name.data, m->from.data, m->from.len))))
+					return snprintf(why, len,
+							"a datagram from another socket "
+							"than its peer is queued"),
+					       -1;
+				continue;
+			}
+			if (!s->has_name)
+				return snprintf(why, len,
+						"datagrams queued on an unnamed socket "
+						"not connected to its sender"),
+				       -1;
+			if (p && (!from_named || p->name.len != m->from.len ||
+				  memcmp(p->name.data, m->from.data, m->from.len)))
+				return snprintf(why, len,
+						"a datagram from another socket than its "
+						"peer is queued"),
+				       -1;
+			if (from_named && !named(sks, n, &m->from))
+				return snprintf(why, len,
+						"a datagram from %s, a socket not in the "
+						"tree, is queued",
+						unix_name_str(m->from.data, m->from.len, nm,
+							      sizeof(nm))),
+				       -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,766 @@
+/* Unix sockets, dump half (the restore is unix_sk_restore.c).
+ *
+ * What the kernel says of every unix socket of the namespace comes from one sock_diag dump
+ * (unix_diag.c), taken at the first unix socket of the tree: type, state, name, peer, queue
+ * lengths, shutdown state. Each socket of the tree has one open file description (a socket
+ * cannot be opened again), so one entry, numbered 0, 1, 2... in the tree's order; its other
+ * fds are dup references (shared.c). From cryo's copy of it (pidfd_getfd): its options
+ * (sockopt.c) and its receive queue, read without being consumed: MSG_PEEK with SO_PEEK_OFF
+ * set to where the last message ended, one datagram or seqpacket message per peek so that
+ * boundaries are kept (the task's own peek offset is put back afterwards). Descriptors
+ * (SCM_RIGHTS) or credentials (SCM_CREDENTIALS, the receiver has SO_PASSCRED) in the queue,
+ * out-of-band bytes, empty messages and pending errors are refused by name.
+ *
+ * Once every task was walked (unix_dump_finish): each peer is found in the tree (a peer held
+ * outside it is refused, naming the process), accepted sockets are tied to their listener,
+ * and the set is checked against the rules of unix_check.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/log.h"
+#include "core/proc.h"
+#include "files/kind.h"
+#include "files/sockopt.h"
+#include "files/unix_diag.h"
+#include "files/unix_sk.h"
+
+struct usk {
+	struct unix_diag_sk d;
+	UnixSk *s; /* NULL: not in the tree */
+	pid_t pid; /* its first holder in the tree */
+	int fd;
+};
+
+struct unix_table {
+	struct usk *sks;
+	uint32_t n, cap;
+	uint32_t *hash; /* by inode: index + 1, 0 empty */
+	uint32_t hcap;
+	struct usk **tree; /* the tree's, by id */
+	uint32_t nr_tree, cap_tree;
+};
+
+static uint32_t ino_hash(uint64_t ino, uint32_t mask)
+{
+	return (uint32_t)((ino * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+struct loading {
+	struct dump_ctx *ctx;
+	struct unix_table *ut;
+};
+
+static int collect(const struct unix_diag_sk *d, void *arg)
+{
+	struct loading *l = arg;
+	struct unix_table *ut = l->ut;
+	if (ut->n == ut->cap) {
+		uint32_t cap = ut->cap ? ut->cap * 2 : 256;
+		struct usk *n = arena_alloc(&l->ctx->arena, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		if (ut->n)
+			memcpy(n, ut->sks, ut->n * sizeof(*n));
+		ut->sks = n, ut->cap = cap;
+	}
+	ut->sks[ut->n] = (struct usk){.d = *d};
+	if (d->nr_icons) {
+		uint32_t *ic = arena_memdup(&l->ctx->arena, d->icons, d->nr_icons * sizeof(*ic));
+		if (!ic)
+			return -ENOMEM;
+		ut->sks[ut->n].d.icons = ic;
+	} else {
+		ut->sks[ut->n].d.icons = NULL;
+	}
+	ut->n++;
+	return 0;
+}
+
+/* Everything lives in the dump's arena. */
+static struct unix_table *table_load(struct dump_ctx *ctx)
+{
+	struct unix_table *ut = ctx->unix_sks;
+	if (ut)
+		return ut;
+	ut = arena_alloc(&ctx->arena, sizeof(*ut));
+	if (!ut || unix_diag_each(collect, &(struct loading){ctx, ut}))
+		return NULL;
+	for (ut->hcap = 64; ut->hcap < ut->n * 2; ut->hcap *= 2)
+		;
+	ut->hash = arena_alloc(&ctx->arena, ut->hcap * sizeof(*ut->hash));
+	if (!ut->hash)
+		return NULL;
+	for (uint32_t i = 0; i < ut->n; i++) {
+		uint32_t h = ino_hash(ut->sks[i].d.ino, ut->hcap - 1);
+		while (ut->hash[h])
+			h = (h + 1) & (ut->hcap - 1);
+		ut->hash[h] = i + 1;
+	}
+	ctx->unix_sks = ut;
+	return ut;
+}
+
+static struct usk *table_find(struct unix_table *ut, uint64_t ino)
+{
+	if (!ino)
+		return NULL;
+	for (uint32_t h = ino_hash(ino, ut->hcap - 1);; h = (h + 1) & (ut->hcap - 1)) {
+		uint32_t i = ut->hash[h];
+		if (!i)
+			return NULL;
+		if (ut->sks[i - 1].d.ino == ino)
+			return &ut->sks[i - 1];
+	}
+}
+
+/* ---- the receive queue, peeked ---- */
+
+static int set_peek_off(int sk, int off)
+{
+	return setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+}
+
+/* One peek at offset off: its length (the whole message's with MSG_TRUNC), its sender, and
+ * whether it carried descriptors or credentials. */
+static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_un *from,
+		       socklen_t *fromlen, int *scm)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)) + 64];
+	struct iovec iov = {buf, len};
+	struct msghdr mh = {.msg_name = from,
+			    .msg_namelen = from ? sizeof(*from) : 0,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	ssize_t n;
+
+	if (set_peek_off(sk, off) < 0)
+		return -1;
+	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -1;
+	*scm = mh.msg_flags & MSG_CTRUNC ? SCM_RIGHTS : 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_RIGHTS) {
+			/* the peek gave cryo copies of them: closed at once */
+			int *fds = (int *)CMSG_DATA(c);
+			size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			*scm = SCM_RIGHTS;
+		} else if (c->cmsg_type == SCM_CREDENTIALS && !*scm) {
+			*scm = SCM_CREDENTIALS;
+		} else if (!*scm) {
+			*scm = c->cmsg_type;
+		}
+	}
+	if (fromlen)
+		*fromlen = mh.msg_namelen;
+	return n;
+}
+
+static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t len,
+		      const struct sockaddr_un *from, socklen_t fromlen)
+{
+	UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+	if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
+		return -ENOMEM;
+	m->data.len = len;
+	m->data.data = len ? arena_memdup(&ctx->arena, data, len) : NULL;
+	if (len && !m->data.data)
+		return -ENOMEM;
+	if (from && fromlen > offsetof(struct sockaddr_un, sun_path)) {
+		m->has_from = true;
+		m->from.len = fromlen - offsetof(struct sockaddr_un, sun_path);
+		m->from.data = arena_memdup(&ctx->arena, from->sun_path, m->from.len);
+		if (!m->from.data)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void refuse_scm(pid_t pid, int fd, int scm)
+{
+	pr_err("task %d: fd %d: unix socket with %s in its queue: not supported yet", pid, fd,
+	       scm == SCM_RIGHTS	? "descriptors in flight (SCM_RIGHTS)"
+	       : scm == SCM_CREDENTIALS ? "credentials (SCM_CREDENTIALS)"
+					: "control messages");
+}
+
+/* A stream's bytes: one run, peeked into place. */
+static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+{
+	uint8_t *buf = arena_alloc(&ctx->arena, (size_t)inq);
+	int off = 0, scm = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < inq) {
+		ssize_t n = peek_at(sk, off, buf + off, (size_t)(inq - off), NULL, NULL, &scm);
+		if (n < 0) {
+			pr_errno(errno, "task %d: fd %d: cannot read the queue of a unix socket",
+				 pid, fd);
+			return -errno;
+		}
+		if (scm)
+			return refuse_scm(pid, fd, scm), -ENOTSUP;
+		if (n == 0 || n > inq - off)
+			break;
+		off += (int)n;
+		/* a peek goes on across messages, and stops short only before an out-of-band
+		 * byte (descriptors and credentials were refused above) */
+		if (off < inq) {
+			pr_err("task %d: fd %d: unix socket with out-of-band data (MSG_OOB) "
+			       "queued: not supported yet",
+			       pid, fd);
+			return -ENOTSUP;
+		}
+	}
+	if (off != inq) {
+		/* out-of-band data is not part of a peek */
+		pr_err("task %d: fd %d: unix socket with %d bytes queued of which %d can be read "
+		       "without consuming them (out-of-band data?): not supported yet",
+		       pid, fd, inq, off);
+		return -ENOTSUP;
+	}
+	UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+	if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
+		return -ENOMEM;
+	m->data.len = (size_t)inq, m->data.data = buf;
+	return 0;
+}
+
+/* Datagrams and seqpacket messages: one peek each, boundaries and senders kept. */
+static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+{
+	int off = 0, scm = 0, ret = 0;
+	size_t cap = 1 << 16, total = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		struct sockaddr_un from;
+		socklen_t fromlen = 0;
+		char one;
+		/* the length first, then the whole message (both from the same offset) */
+		ssize_t n = peek_at(sk, off, &one, 1, NULL, NULL, &scm);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n > 0 && (size_t)n > cap) {
+			char *b = realloc(buf, (size_t)n);
+			if (!b) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = b, cap = (size_t)n;
+		}
+		if (n > 0 && !scm)
+			n = peek_at(sk, off, buf, cap, &from, &fromlen, &scm);
+		if (n < 0) {
+			ret = -errno;
+			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket",
+				 pid, fd);
+			break;
+		}
+		if (scm) {
+			refuse_scm(pid, fd, scm);
+			ret = -ENOTSUP;
+			break;
+		}
+		if (n == 0) {
+			pr_err("task %d: fd %d: unix socket with an empty message queued (it "
+			       "cannot be read past without consuming it): not supported yet",
+			       pid, fd);
+			ret = -ENOTSUP;
+			break;
+		}
+		total += (size_t)n;
+		if (total > UNIX_QUEUE_MAX_BYTES || s->n_queue >= UNIX_QUEUE_MAX_MSGS) {
+			pr_err("task %d: fd %d: unix socket with more than %u bytes or %u "
+			       "messages queued: not supported",
+			       pid, fd, UNIX_QUEUE_MAX_BYTES, UNIX_QUEUE_MAX_MSGS);
+			ret = -ENOTSUP;
+			break;
+		}
+		off += (int)n;
+		if ((ret = queue_push(ctx, s, buf, (size_t)n, s->type == SOCK_DGRAM ? &from : NULL,
+				      fromlen)))
+			break;
+	}
+	free(buf);
+	if (!ret && s->type == SOCK_SEQPACKET && total != (size_t)inq) {
+		pr_err("task %d: fd %d: unix socket with %d bytes queued of which %zu can be "
+		       "read without consuming them: not supported yet",
+		       pid, fd, inq, total);
+		ret = -ENOTSUP;
+	}
+	return ret;
+}
+
+static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, const SkOpts *o)
+{
+	int inq = 0;
+
+	if (ioctl(sk, SIOCINQ, &inq) < 0) {
+		pr_errno(errno, "task %d: fd %d: cannot read the length of a unix socket's queue",
+			 pid, fd);
+		return -errno;
+	}
+	if (!inq && s->type == SOCK_STREAM)
+		return 0;
+	if (!inq) {
+		/* a datagram socket's is the first message's length: none, or an empty one */
+		int scm = 0;
+		char one;
+		if (peek_at(sk, 0, &one, 1, NULL, NULL, &scm) < 0 && errno == EAGAIN && !scm)
+			return 0;
+	}
+	if (o && (o->passcred || o->passpidfd)) {
+		pr_err("task %d: fd %d: unix socket with SO_PASS%s and data queued (the senders' "
+		       "credentials): not supported yet",
+		       pid, fd, o->passcred ? "CRED" : "PIDFD");
+		return -ENOTSUP;
+	}
+	if ((unsigned)inq > UNIX_QUEUE_MAX_BYTES) {
+		pr_err("task %d: fd %d: unix socket with %d bytes queued (more than %u): not "
+		       "supported",
+		       pid, fd, inq, UNIX_QUEUE_MAX_BYTES);
+		return -ENOTSUP;
+	}
+	return s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
+				      : read_messages(ctx, pid, fd, sk, s, inq);
+}
+
+/* ---- a bound name ---- */
+
+static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *u, UnixSk *s)
+{
+	char path[PATH_MAX + 64], nm[UNIX_NAME_MAX * 4 + 8], root[8];
+	struct stat st;
+	ssize_t n;
+
+	s->has_name = true;
+	s->name.len = u->d.namelen;
+	s->name.data = arena_memdup(&ctx->arena, u->d.name, u->d.namelen);
+	if (!s->name.data)
+		return -ENOMEM;
+	if (!u->d.name[0])
+		return 0; /* abstract: nothing in the file system */
+	unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm, sizeof(nm));
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	n = readlink(path, root, sizeof(root));
+	if (n != 1 || root[0] != '/') {
+		pr_err("task %d: fd %d: unix socket bound to %s by a task with a root directory "
+		       "of its own: not supported yet",
+		       pid, fd, nm);
+		return -ENOTSUP;
+	}
+	if (u->d.name[0] != '/') {
+		char cwd[PATH_MAX];
+		snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+		n = readlink(path, cwd, sizeof(cwd) - 1);
+		if (n <= 0 || cwd[0] != '/') {
+			pr_err("task %d: fd %d: unix socket bound to the relative path %s, and the "
+			       "task's directory cannot be known",
+			       pid, fd, nm);
+			return -ENOTSUP;
+		}
+		cwd[n] = 0;
+		if (!(s->name_dir = arena_strdup(&ctx->arena, cwd)))
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", pid, u->d.name);
+	} else {
+		snprintf(path, sizeof(path), "%s", u->d.name);
+	}
+	if (!u->d.has_vfs || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_ino != u->d.vfs_ino || st.st_dev != u->d.vfs_dev) {
+		pr_err("task %d: fd %d: unix socket bound to %s, whose socket file %s: not "
+		       "supported yet",
+		       pid, fd, nm,
+		       u->d.name[0] == '/'
+			   ? "was removed or replaced"
+			   : "is not there from the task's working directory (bound "
+			     "from another one, or removed or replaced)");
+		return -ENOTSUP;
+	}
+	s->has_file_mode = s->has_file_uid = s->has_file_gid = true;
+	s->file_mode = st.st_mode & 07777, s->file_uid = st.st_uid, s->file_gid = st.st_gid;
+	return 0;
+}
+
+/* The credentials the socket holds of its peer (SO_PEERCRED: who made the pair, who connected
+ * or listened) are taken from the process that makes it, at that moment: the restore makes
+ * every socket in the tree's root, before its credentials are set, so only those of the root
+ * with cryo's own ids come back as they were. */
+static int check_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
+{
+	struct ucred uc = {0};
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		pr_errno(errno, "task %d: fd %d: cannot read SO_PEERCRED", pid, fd);
+		return -errno;
+	}
+	if (!uc.pid || (uc.pid == ctx->tasks[0].pid && uc.uid == geteuid() && uc.gid == getegid()))
+		return 0;
+	pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: pid %d, uid %u, "
+	       "gid %u) cannot be made again (the restore makes unix sockets in the tree's root, "
+	       "pid %d, with uid %u, gid %u): not supported yet",
+	       pid, fd, uc.pid, uc.uid, uc.gid, ctx->tasks[0].pid, geteuid(), getegid());
+	return -ENOTSUP;
+}
+
+static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+		     FdEntry *e)
+{
+	struct unix_table *ut = table_load(ctx);
+	struct usk *u;
+	UnixSk *s;
+	int pidfd = -1, copy = -1, ret;
+
+	if (!ut)
+		return -ENOMEM;
+	u = table_find(ut, fi->st.st_ino);
+	if (!u) {
+		pr_err("task %d: fd %d: unix socket %s is not seen by sock_diag (in another "
+		       "network namespace?): not supported yet",
+		       t->pid, fi->fd, fi->link);
+		return -ENOTSUP;
+	}
+	if (!(s = A_NEW(&ctx->arena, UnixSk, UNIX_SK)))
+		return -ENOMEM;
+	if (ut->nr_tree == ut->cap_tree) {
+		uint32_t cap = ut->cap_tree ? ut->cap_tree * 2 : 16;
+		struct usk **n = arena_alloc(&ctx->arena, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		if (ut->nr_tree)
+			memcpy(n, ut->tree, ut->nr_tree * sizeof(*n));
+		ut->tree = n, ut->cap_tree = cap;
+	}
+	s->id = ut->nr_tree;
+	ut->tree[ut->nr_tree++] = u;
+	u->s = s, u->pid = t->pid, u->fd = fi->fd;
+	e->unix_sk = s;
+	s->type = u->d.type;
+	s->state = u->d.state;
+	s->has_shutdown = true;
+	s->shutdown = u->d.shutdown;
+	if (s->state == UNIX_ST_LISTEN) {
+		s->has_backlog = true;
+		s->backlog = u->d.wqueue;
+		if (u->d.rqueue != u->d.nr_icons || u->d.nr_icons > UNIX_BACKLOG_MAX) {
+			pr_err("task %d: fd %d: listening unix socket with %u connections not "
+			       "yet accepted, of which sock_diag names %u: not supported yet",
+			       t->pid, fi->fd, u->d.rqueue, u->d.nr_icons);
+			return -ENOTSUP;
+		}
+	}
+	if (u->d.namelen && (ret = save_name(ctx, t->pid, fi->fd, u, s)))
+		return ret;
+
+	pidfd = sys_pidfd_open(t->pid);
+	copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
+	if (copy < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+		goto out;
+	}
+	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, copy))) {
+		ret = -EIO;
+		goto out;
+	}
+	if ((ret = check_peercred(ctx, t->pid, fi->fd, copy)))
+		goto out;
+	struct pollfd p = {.fd = copy, .events = 0};
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
+		pr_err("task %d: fd %d: unix socket with an error pending (SO_ERROR): not "
+		       "supported yet",
+		       t->pid, fi->fd);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	if (s->state != UNIX_ST_LISTEN) {
+		ret = read_queue(ctx, t->pid, fi->fd, copy, s, s->opts);
+		/* the task's own peek offset back, whatever happened */
+		if (set_peek_off(copy, s->opts->peek_off) < 0 && !ret) {
+			ret = -errno;
+			pr_errno(-ret, "task %d: fd %d: cannot put SO_PEEK_OFF back", t->pid,
+				 fi->fd);
+		}
+		if (ret)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (copy >= 0)
+		close(copy);
+	if (pidfd >= 0)
+		close(pidfd);
+	return ret;
+}
+
+/* ---- the whole tree's ---- */
+
+/* A process outside the tree that holds socket ino: its pid and fd, or 0. */
+static pid_t outside_holder(struct dump_ctx *ctx, uint64_t ino, int *hfd)
+{
+	char want[64], link[64], path[64];
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0, self = getpid();
+
+	if (!proc)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)ino);
+	while (!found && (de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		bool tree = false;
+		if (pid <= 0 || pid == self)
+			continue;
+		for (int i = 0; i < ctx->nr_tasks && !tree; i++)
+			tree = ctx->tasks[i].pid == pid;
+		if (tree)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		DIR *fds = opendir(path);
+		struct dirent *f;
+		while (fds && (f = readdir(fds))) {
+			ssize_t n = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			if (!strcmp(link, want)) {
+				found = pid, *hfd = atoi(f->d_name);
+				break;
+			}
+		}
+		if (fds)
+			closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
+static void refuse_outside(struct dump_ctx *ctx, const struct usk *u, uint64_t other,
+			   const char *how)
+{
+	struct proc_stat st;
+	int hfd = -1;
+	pid_t pid = outside_holder(ctx, other, &hfd);
+	char nm[UNIX_NAME_MAX * 4 + 8];
+
+	unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm, sizeof(nm));
+	if (pid)
+		pr_err("task %d: fd %d: unix socket %s (socket:[%lu]) %s socket:[%lu] of process "
+		       "%d (%s, fd %d) outside the tree: not supported yet (--ext-unix-sk: only a "
+		       "datagram socket connected to a named one)",
+		       u->pid, u->fd, nm, (unsigned long)u->d.ino, how, (unsigned long)other, pid,
+		       proc_parse_stat(pid, 0, &st) ? "?" : st.comm, hfd);
+	else
+		pr_err("task %d: fd %d: unix socket %s (socket:[%lu]) %s socket:[%lu], which no "
+		       "process of the tree holds (in flight, or in another namespace): not "
+		       "supported yet",
+		       u->pid, u->fd, nm, (unsigned long)u->d.ino, how, (unsigned long)other);
+}
+
+static bool same_name(const struct usk *a, const struct usk *b)
+{
+	return a->d.namelen && a->d.namelen == b->d.namelen &&
+	       !memcmp(a->d.name, b->d.name, a->d.namelen) &&
+	       (a->d.name[0] != 0 || !a->d.has_vfs || a->d.vfs_ino == b->d.vfs_ino);
+}
+
+int unix_dump_finish(struct dump_ctx *ctx)
+{
+	struct unix_table *ut = ctx->unix_sks;
+	UnixSk **sks;
+	int ret = 0;
+
+	if (!ut || !ut->nr_tree)
+		return 0;
+	/* connections a listener of the tree did not accept yet: their clients connect again
+	 * at restore, in the same order (nothing can be in flight on them: see below) */
+	for (uint32_t i = 0; i < ut->nr_tree; i++) {
+		struct usk *l = ut->tree[i];
+		if (!l->d.nr_icons)
+			continue;
+		l->s->pending = arena_alloc(&ctx->arena, l->d.nr_icons * sizeof(uint32_t));
+		if (!l->s->pending)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < l->d.nr_icons; k++) {
+			struct usk *c = table_find(ut, l->d.icons[k]);
+			if (!c || !c->s) {
+				refuse_outside(ctx, l, l->d.icons[k],
+					       "has a connection not accepted yet from");
+				ret = -ENOTSUP;
+				continue;
+			}
+			if (c->d.wqueue) {
+				pr_err("task %d: fd %d: unix socket with data sent on a connection "
+				       "not accepted yet (%u bytes of buffers): not supported yet",
+				       c->pid, c->fd, c->d.wqueue);
+				c->s->has_pending_on = true; /* named once */
+				ret = -ENOTSUP;
+				continue;
+			}
+			c->s->has_pending_on = true;
+			c->s->pending_on = l->s->id;
+			l->s->pending[l->s->n_pending++] = c->s->id;
+		}
+	}
+	for (uint32_t i = 0; i < ut->nr_tree; i++) {
+		struct usk *u = ut->tree[i];
+		UnixSk *s = u->s;
+		/* a datagram socket another one connected to is "connected" too, without a
+		 * peer of its own */
+		if (u->d.state != UNIX_ST_CONNECTED || !u->d.has_peer || s->has_pending_on)
+			continue;
+		if (!u->d.peer) {
+			/* a peer without an inode: closed (a stream's survivor is shut down
+			 * both ways and has nothing in flight), or a connection no one
+			 * accepted yet (its client is neither) */
+			if (u->d.type != SOCK_DGRAM &&
+			    (u->d.shutdown != (UNIX_RCV_SHUTDOWN | UNIX_SEND_SHUTDOWN) ||
+			     u->d.wqueue)) {
+				char nm[UNIX_NAME_MAX * 4 + 8];
+				pr_err("task %d: fd %d: unix socket %s (socket:[%lu]) is connected "
+				       "to a listening socket that did not accept it yet: not "
+				       "supported yet",
+				       u->pid, u->fd,
+				       unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm,
+						     sizeof(nm)),
+				       (unsigned long)u->d.ino);
+				ret = -ENOTSUP;
+				continue;
+			}
+			s->peer_gone = s->has_peer_gone = true;
+			continue;
+		}
+		struct usk *p = table_find(ut, u->d.peer);
+		if (p && !p->s && ctx->opts->ext_unix_sk && u->d.type == SOCK_DGRAM &&
+		    p->d.namelen && (!p->d.name[0] || p->d.name[0] == '/')) {
+			/* --ext-unix-sk: connected to that name again at restore */
+			s->has_ext_peer = true;
+			s->ext_peer.len = p->d.namelen;
+			s->ext_peer.data = arena_memdup(&ctx->arena, p->d.name, p->d.namelen);
+			if (!s->ext_peer.data)
+				return -ENOMEM;
+			if (s->n_queue) {
+				pr_err(
+				    "task %d: fd %d: unix socket connected to a socket outside the "
+				    "tree, with datagrams from it queued: not supported yet",
+				    u->pid, u->fd);
+				ret = -ENOTSUP;
+			}
+			continue;
+		}
+		if (!p || !p->s) {
+			refuse_outside(ctx, u, u->d.peer, "is connected to");
+			ret = -ENOTSUP;
+			continue;
+		}
+		s->has_peer = true;
+		s->peer = p->s->id;
+		/* an accepted socket has the name of its listener */
+		for (uint32_t j = 0; j < ut->nr_tree && u->d.namelen && u->d.type != SOCK_DGRAM;
+		     j++) {
+			struct usk *l = ut->tree[j];
+			if (l->d.state == UNIX_ST_LISTEN && l->d.type == u->d.type &&
+			    same_name(l, u)) {
+				s->has_listener = true;
+				s->listener = l->s->id;
+			}
+		}
+	}
+	/* sockets outside the tree connected to one of the tree's (a datagram socket whose
+	 * peer it is) would lose it */
+	for (uint32_t i = 0; i < ut->n; i++) {
+		struct usk *o = &ut->sks[i], *p;
+		if (o->s || !o->d.peer || !(p = table_find(ut, o->d.peer)) || !p->s)
+			continue;
+		if (p->d.peer == o->d.ino && !p->s->has_ext_peer)
+			continue; /* refused above */
+		refuse_outside(ctx, p, o->d.ino, "is the peer of");
+		ret = -ENOTSUP;
+	}
+	if (ret)
+		return ret;
+	sks = malloc(ut->nr_tree * sizeof(*sks));
+	if (!sks)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ut->nr_tree; i++)
+		sks[i] = ut->tree[i]->s;
+	char why[256];
+	uint32_t bad = 0;
+	for (uint32_t i = 0; i < ut->nr_tree && !ret; i++)
+		if (unix_check_one(sks[i], why, sizeof(why))) {
+			bad = i;
+			ret = -ENOTSUP;
+		}
+	if (!ret && unix_check_set(sks, ut->nr_tree, why, sizeof(why), &bad))
+		ret = -ENOTSUP;
+	if (ret)
+		pr_err("task %d: fd %d: unix socket socket:[%lu]: %s: not supported yet",
+		       ut->tree[bad]->pid, ut->tree[bad]->fd, (unsigned long)ut->tree[bad]->d.ino,
+		       why);
+	free(sks);
+	return ret;
+}
+
+/* ---- image checks of one entry ---- */
+
+static int unix_validate(const char *img, const Files *f, const FdEntry *e)
+{
+	char why[256];
+	(void)f;
+	if (e->has_mode && !S_ISSOCK(e->mode))
+		return files_refuse(img, "fd %d: mode %#o is not a socket's", e->fd, e->mode);
+	if (e->path || e->pos)
+		return files_refuse(img, "fd %d: a unix socket with a path or position", e->fd);
+	if (e->has_dup_of)
+		return e->unix_sk ? files_refuse(img,
+						 "fd %d: a copy of a unix socket with "
+						 "one of its own",
+						 e->fd)
+				  : 0;
+	if (!e->unix_sk)
+		return files_refuse(img, "fd %d: a unix socket without its state", e->fd);
+	if (e->unix_sk->id >= FILES_MAX_FD)
+		return files_refuse(img, "fd %d: unix socket %u out of range", e->fd,
+				    e->unix_sk->id);
+	if (unix_check_one(e->unix_sk, why, sizeof(why)))
+		return files_refuse(img, "fd %d: unix socket %u: %s", e->fd, e->unix_sk->id, why);
+	return sockopt_validate(img, e->fd, e->unix_sk->opts);
+}
+
+static bool unix_recognise(const struct fd_info *fi)
+{
+	return fi->sk_family == AF_UNIX;
+}
+
+const struct fd_ops fd_unix_sk_ops = {
+    .name = "a unix socket",
+    .names = "unix sockets",
+    .kind = FD_KIND__FD_UNIX_SK,
+    .recognise = unix_recognise,
+    .dump = unix_dump,
+    .restore = unix_restore,
+    .validate = unix_validate,
+};

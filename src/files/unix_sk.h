@@ -1,0 +1,32 @@
+/* Unix sockets (unix_sk.c dump, unix_sk_restore.c restore, unix_check.c the rules both
+ * apply to the tree's set of sockets). */
+#ifndef CRYO_FILES_UNIX_SK_H
+#define CRYO_FILES_UNIX_SK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "img/image.h"
+
+#define UNIX_ST_CONNECTED 1 /* TCP_ESTABLISHED, as sock_diag names the states */
+#define UNIX_ST_CLOSE 7
+#define UNIX_ST_LISTEN 10
+#define UNIX_RCV_SHUTDOWN 1
+#define UNIX_SEND_SHUTDOWN 2
+#define UNIX_QUEUE_MAX_BYTES (64u << 20) /* per socket */
+#define UNIX_QUEUE_MAX_MSGS (1u << 16)
+#define UNIX_BACKLOG_MAX (1u << 20)
+
+/* A connected pair made with socketpair() at restore: s and its peer are connected to each
+ * other, and neither was accepted from a listening socket. */
+bool unix_mutual(UnixSk *const *sks, uint32_t n, const UnixSk *s);
+/* The rules of the set of sockets sks[0..n) (indexed by id, all present): what the restore
+ * can make again exactly. 0, or -1 with why[] telling and *bad the id it is about. */
+int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32_t *bad);
+/* One socket's own values (beyond the set); 0 or -1 with why[]. */
+int unix_check_one(const UnixSk *s, char *why, size_t len);
+/* "the name NAME" for messages: a path, or "@name" for an abstract name */
+const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap);
+
+#endif

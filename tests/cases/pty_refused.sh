@@ -1,0 +1,79 @@
+# Pseudo-terminal pairs made inside the tree that cryo must refuse, by name, leaving the
+# target running (sourced by tests/run.sh; uses its helpers and pipes_refused_one of
+# pipes_refused.sh):
+#  - a pair with bytes queued (typed into the master, not read by the slave yet, and their
+#    echo): a terminal's queues cannot be read without consuming them;
+# and a restore that cannot have the pair's number back:
+#  - pty-taken: a pair dumped (the task killed), then its /dev/pts/N taken by another
+#    process before the restore: the restore fails saying so, and leaves no process.
+
+pty_refused_case() {
+	local t0
+	t0=$(now)
+	REASON=
+	DIR=$OUT/pty-refused
+	rm -rf "$DIR"
+	mkdir -p "$DIR"
+	OTHER_COMM=
+	pipes_refused_one queued "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with bytes queued \([0-9]+ for the master to read, 0 to the slave, 4 for the slave to read, 0 from it\)" \
+		python3 -c 'import os, time
+m, s = os.openpty()
+os.write(m, b"abc\n")
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	report pty-refused "$t0"
+}
+
+pty_taken_case() {
+	local t0 n holder i
+	t0=$(now)
+	REASON=
+	DIR=$OUT/pty-taken
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img" "$DIR/work"
+	(cd "$DIR/work" && exec "$BUILD/tools/closefds" setsid python3 -c 'import os, time
+m, s = os.openpty()
+open("n", "w").write(os.ttyname(s).split("/")[-1])
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)') </dev/null >/dev/null 2>&1 &
+	disown $!
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$DIR/work/pid" ] && break
+		sleep 0.02
+	done
+	PID=$(cat "$DIR/work/pid" 2>/dev/null)
+	n=$(cat "$DIR/work/n" 2>/dev/null)
+	if [ -z "$PID" ] || [ -z "$n" ]; then
+		fail_step "the pair did not start"
+	else
+		started_pids+=("$PID")
+		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+		[ $RC = 0 ] || fail_step "the dump failed: $(grep -i error "$DIR/cryo-dump.txt" | head -c 300)"
+		wait_gone "$PID" 5
+		# numbers 0..n taken by another process (the kernel gives the lowest free one)
+		"$BUILD/tools/closefds" python3 -c 'import os, sys, time
+n = int(sys.argv[1])
+held = [os.openpty() for _ in range(n + 1)]
+open(sys.argv[2], "w").write("ok")
+time.sleep(60)' "$n" "$DIR/held" </dev/null >/dev/null 2>&1 &
+		holder=$!
+		for ((i = 0; i < 100; i++)); do
+			[ -s "$DIR/held" ] && break
+			sleep 0.02
+		done
+		if [ -z "$REASON" ]; then
+			cryo restore restore -D "$DIR/img" -d -v4 -o restore.log
+			[ $RC = 0 ] && fail_step "the restore took a pseudo-terminal number another process holds"
+			grep -q "the pseudo-terminal /dev/pts/$n is taken" "$DIR/cryo-restore.txt" ||
+				fail_step "the restore does not say /dev/pts/$n is taken: $(grep -i error "$DIR/cryo-restore.txt" | head -c 300)"
+			alive "$PID" && fail_step "the failed restore left process $PID"
+		fi
+		kill "$holder" 2>/dev/null
+		wait "$holder" 2>/dev/null
+	fi
+	kill_leftovers
+	report pty-taken "$t0"
+}
+
+register_case pty-refused pty_refused_case
+register_case pty-taken pty_taken_case
