@@ -44,6 +44,13 @@ struct pm_scan_arg {
 #define PAGE_IS_HUGE (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
 #endif
+/* userfaultfd write-protect features (linux/userfaultfd.h of 6.1 lacks the newer ones) */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* 6.4 */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15) /* 6.7: a write clears the bit, nobody is told */
+#endif
 /* Linux 6.14: pages marked as guards by MADV_GUARD_INSTALL, in PAGEMAP_SCAN's categories */
 #ifndef PAGE_IS_GUARD
 #define PAGE_IS_GUARD (1 << 8)

@@ -15,6 +15,9 @@ struct cryo_dump_opts {
 	bool leave_stopped;	   /* -s: after a dump that succeeded, the tree is left stopped */
 	unsigned int timeout;	   /* --timeout: seconds to freeze the tree; 0: 10 */
 	bool file_locks; /* --file-locks: save file locks (else a task with one is refused) */
+	bool pre_dump;	 /* pre-dump: memory only, tree left running, writes tracked */
+	bool track_mem;	 /* --track-mem */
+	const char *prev_images_dir; /* --prev-images-dir: relative to images_dir, "../NAME" */
 	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
 	bool ext_unix_sk;
 	bool skip_in_flight; /* --skip-in-flight: leave out queued connections */
@@ -56,6 +59,9 @@ int cryo_dump(const struct cryo_dump_opts *opts);
 /* On success without opts->detach this waits for the restored root and returns its wait
  * status in *status (when status is not NULL). */
 int cryo_restore(const struct cryo_restore_opts *opts, int *status);
+/* `dedup`: holes punched in the page images of the pre-dumps DIR's chain of parents holds,
+ * where no page of DIR needs them any more (res/parent.c). */
+int cryo_dedup(const char *dir);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

@@ -38,8 +38,11 @@ int main(int argc, char **argv)
 	cli_log_notes(&cli);
 	if (!strcmp(cli.action, "check")) {
 		ret = cli_run_check(&cli);
-	} else if (!strcmp(cli.action, "dump")) {
+	} else if (!strcmp(cli.action, "dump") || !strcmp(cli.action, "pre-dump")) {
+		cli.dump.pre_dump = !strcmp(cli.action, "pre-dump");
 		ret = cli_run_dump(&cli);
+	} else if (!strcmp(cli.action, "dedup")) {
+		ret = cryo_dedup(cli.dump.images_dir) ? 1 : 0;
 	} else if (!strcmp(cli.action, "restore")) {
 		ret = cli_run_restore(&cli);
 	} else if (!strcmp(cli.action, "cpuinfo")) {

@@ -74,6 +74,8 @@ enum id {
 	O_NO_DEFAULT_CONFIG,
 	O_HELP,
 	O_VERSION,
+	O_TRACK_MEM,
+	O_PREV_IMAGES,
 	O_OTHER, /* NOOP and REFUSE entries */
 };
 
@@ -185,13 +187,15 @@ static const struct opt_def opts[] = {
     {"display-stats", 0, NONE, 1, DO, O_STATS, DR, G_LOGGING, NULL,
      "print the dump or restore statistics at the end"},
     /* Memory */
-    {"track-mem", 0, NONE, 1, REFUSE, O_OTHER},
-    {"prev-images-dir", 0, REQ, 0, REFUSE, O_OTHER},
+    {"track-mem", 0, NONE, 1, DO, O_TRACK_MEM, D, G_MEMORY, NULL,
+     "track writes for the next dump (a pre-dump always does)"},
+    {"prev-images-dir", 0, REQ, 0, DO, O_PREV_IMAGES, D, G_MEMORY, "DIR",
+     "the pre-dump before (../NAME): save only pages written since"},
     {"page-server", 0, NONE, 1, REFUSE, O_OTHER},
     {"auto-dedup", 0, NONE, 1, REFUSE, O_OTHER},
     {"pre-dump-mode", 0, REQ, 0, NOOP, O_PRE_DUMP_MODE, D, G_MEMORY, "MODE",
-     "splice or read; accepted: cryo has no pre-dump yet",
-     "it chooses how a pre-dump reads memory, and cryo has no pre-dump yet"},
+     "splice or read; accepted: cryo reads memory while frozen",
+     "it chooses how a pre-dump reads memory; cryo's reads it while the tree is frozen"},
     /* Check */
     {"extra", 0, NONE, 1, DO, O_EXTRA, A_CHECK, G_CHECK, NULL,
      "also check the features needed only by some trees"},
@@ -235,14 +239,18 @@ void cli_usage(FILE *f)
 {
 	fprintf(f, "Usage:\n"
 		   "  cryo dump -t PID [<options>]\n"
+		   "  cryo pre-dump -t PID [<options>]\n"
 		   "  cryo restore [<options>]\n"
+		   "  cryo dedup [-D DIR]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
 		   "  cryo cpuinfo dump|check [-D DIR]\n"
 		   "  cryo show IMAGE-FILE\n"
 		   "\n"
 		   "Commands:\n"
 		   "  dump           checkpoint a process and its descendants\n"
+		   "  pre-dump       save their memory, leave them running, track what they write\n"
 		   "  restore        restore them from the images\n"
+		   "  dedup          punch out of parent pre-dumps the pages DIR does not need\n"
 		   "  check          check that this kernel has what cryo needs\n"
 		   "  cpuinfo dump   write the CPU's features into cpuinfo.img\n"
 		   "  cpuinfo check  check that this CPU has the features of cpuinfo.img\n"
@@ -363,6 +371,12 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		break;
 	case O_RUNNING:
 		cli->final_state = FINAL_RUNNING;
+		break;
+	case O_TRACK_MEM:
+		cli->dump.track_mem = !neg;
+		break;
+	case O_PREV_IMAGES:
+		cli->dump.prev_images_dir = arg;
 		break;
 	case O_IMAGES:
 		cli->images_dir = arg;
@@ -593,8 +607,8 @@ static const struct {
 	int nr_args;
 } actions[] = {
     {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
-    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_OTHER, 0},
-    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_OTHER, 0},
+    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_DUMP, 0},
+    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_DUMP, 0},
     {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
 };
 

@@ -32,6 +32,7 @@
 #include "res/procstate.h"
 #include "res/mapped.h"
 #include "res/regs.h"
+#include "res/track.h"
 #include "res/sysvipc.h"
 
 /* The root must be a live process, not a thread, and not cryo itself. */
@@ -746,12 +747,19 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	    (ret = dump_fs(ctx, t)) || (ret = shmem_ask_resident(ctx, t)) ||
 	    (ret = dump_cgroups(ctx, t)) || (ret = dump_procstate(ctx, t)))
 		return ret;
+	/* tracking (res/track.c) needs the area: a pre-dump saves mm and pages there and keeps
+	 * the area until the tree is resumed, to take the tracking away again on a failure */
+	if ((ret = track_task(ctx, t)))
+		return ret;
+	if (ctx->opts->pre_dump)
+		return t->rem.err;
 	ret = remote_unmap_area(&t->rem);
 	if (ret)
 		return ret;
 	if (t->rem.err)
 		return t->rem.err;
-	return dump_mm(ctx, t);
+	/* with tracking, once every task's is closed (dump_all) */
+	return ctx->parent_dirfd >= 0 ? 0 : dump_mm(ctx, t);
 }
 
 static int sync_images_dir(struct dump_ctx *ctx)
@@ -768,10 +776,14 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	if (t->zombie)
 		return 0;
 	/* each image names its task: restore refuses one that belongs to another */
-	t->core->has_owner_pid = t->mm->has_owner_pid = true;
-	t->pagemap->has_owner_pid = t->files->has_owner_pid = true;
-	t->core->owner_pid = t->mm->owner_pid = t->pagemap->owner_pid = t->files->owner_pid =
-	    t->pid;
+	t->mm->has_owner_pid = t->pagemap->has_owner_pid = true;
+	t->mm->owner_pid = t->pagemap->owner_pid = t->pid;
+	/* a pre-dump's image set holds the memory only */
+	if (ctx->opts->pre_dump)
+		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base) ?:
+		       img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base);
+	t->core->has_owner_pid = t->files->has_owner_pid = true;
+	t->core->owner_pid = t->files->owner_pid = t->pid;
 	t->core->n_file_locks = t->nr_locks;
 	t->core->file_locks = t->locks;
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
@@ -862,6 +874,11 @@ static int write_images(struct dump_ctx *ctx)
 	inv.has_shell_job = true;
 	inv.shell_job = ctx->opts->shell_job;
 	inv.page_size = PAGE_SIZE;
+	inv.has_pre_dump = ctx->opts->pre_dump;
+	inv.pre_dump = ctx->opts->pre_dump;
+	inv.parent = (char *)ctx->opts->prev_images_dir;
+	if ((ret = track_write_parent_link(ctx)))
+		return ret;
 	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
 	if (!ret)
 		ret = sync_images_dir(ctx);
@@ -883,7 +900,8 @@ static int dump_all(struct dump_ctx *ctx)
 	 * looked at, so that one run names everything in the way (namespaces, then descriptors
 	 * and the locks held through them, below) */
 	int refused = 0;
-	for (int i = 0; i < ctx->nr_tasks; i++) {
+	/* a pre-dump saves memory only: what the final dump will refuse is named then */
+	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
 			continue;
@@ -893,7 +911,7 @@ static int dump_all(struct dump_ctx *ctx)
 		else if (ret)
 			return ret;
 	}
-	for (int i = 0; i < ctx->nr_tasks; i++) {
+	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
 			continue;
@@ -909,7 +927,7 @@ static int dump_all(struct dump_ctx *ctx)
 		else if (ret)
 			return ret;
 	}
-	if ((ret = dump_files_finish(ctx)) == -ENOTSUP)
+	if (!ctx->opts->pre_dump && (ret = dump_files_finish(ctx)) == -ENOTSUP)
 		refused = ret;
 	else if (ret)
 		return ret;
@@ -921,11 +939,20 @@ static int dump_all(struct dump_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = read_state(ctx, &ctx->tasks[i])))
 			return ret;
 	}
-	/* sharing is seen before any page is read: reading may change it (pages.c) */
-	for (int i = 0; i < ctx->nr_tasks; i++)
+	/* the tracking of every task is closed now (a child's copy kept its parent's alive):
+	 * the layouts, and for a pre-dump the pages and the new tracking */
+	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
+			return ret;
+	}
+	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
+	 * incremental image set: pages in a parent cannot be shared with another task's */
+	bool incremental = ctx->opts->pre_dump || ctx->opts->prev_images_dir;
+	for (int i = 0; i < ctx->nr_tasks && !incremental; i++)
 		if (!ctx->tasks[i].zombie && (ret = cow_detect(ctx, &ctx->tasks[i])))
 			return ret;
-	for (int i = 0; i < ctx->nr_tasks; i++) {
+	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		if ((ret = fault_point("dump: before a task's pages", EIO)))
 			return ret;
 		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
@@ -936,11 +963,23 @@ static int dump_all(struct dump_ctx *ctx)
 	return write_images(ctx);
 }
 
-int cryo_dump(const struct cryo_dump_opts *opts)
+int cryo_dump(const struct cryo_dump_opts *given)
 {
-	struct dump_ctx ctx = {.opts = opts, .dirfd = -1};
+	/* a pre-dump always leaves the tree running, and always tracks its writes */
+	struct cryo_dump_opts o = *given, *opts = &o;
+	struct dump_ctx ctx = {.opts = opts, .dirfd = -1, .parent_dirfd = -1};
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
+
+	if (o.pre_dump) {
+		o.leave_running = true;
+		o.leave_stopped = false;
+		o.track_mem = true;
+	} else if (o.track_mem && (o.leave_running || o.leave_stopped)) {
+		pr_err("dump --track-mem of a tree left running is not supported yet: make "
+		       "pre-dumps (cryo pre-dump), then the final dump with --prev-images-dir");
+		return -ENOTSUP;
+	}
 
 	ctx.stats = init;
 	ctx.t_start = now_ns();
@@ -950,13 +989,22 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 				      : "");
 	ret = open_images_dir(&ctx);
 	if (!ret)
+		ret = track_open_parent(&ctx);
+	if (!ret)
 		ret = check_root(&ctx, opts->pid);
 	if (!ret)
 		ret = add_task(&ctx, opts->pid, -1) ? 0 : -ENOMEM;
 	if (!ret)
 		ret = freeze_tree(&ctx);
 	if (!ret)
+		ret = track_find(&ctx);
+	if (!ret)
 		ret = dump_all(&ctx);
+	/* a pre-dump's tasks take their new tracking once its images are complete */
+	if (!ret && opts->pre_dump && (ret = track_install(&ctx)))
+		dir_unlink(ctx.dirfd, "inventory.img");
+	if (ret && opts->pre_dump)
+		track_abort(&ctx);
 	/* -s: each process (still seized: the pid is its own) has a SIGSTOP queued, which it
 	 * takes as soon as it is released */
 	for (int i = 0; !ret && opts->leave_stopped && i < ctx.nr_tasks; i++)
@@ -987,6 +1035,7 @@ int cryo_dump(const struct cryo_dump_opts *opts)
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
 	free(ctx.preseized);
 	free(ctx.mapped_files);
+	track_free(&ctx);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);
 	for (int i = 0; i < ctx.nr_tasks; i++) {

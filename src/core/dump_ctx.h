@@ -14,6 +14,7 @@
 #include "img/image.h"
 #include "remote/remote.h"
 #include "files/files.h"
+#include "res/track.h"
 
 #define NSIG_KERNEL 64
 
@@ -88,6 +89,18 @@ struct dump_task {
 	int nr_shmem_res;		  /* where map_files is closed to cryo */
 	FileLock **locks;		  /* locks.c, with --file-locks: into the core image */
 	size_t nr_locks;
+	/* res/track.c: the tracking userfaultfd cryo keeps in the task (pre-dump) */
+	bool has_track;	     /* the parent's images name one and it is there */
+	bool track_armed;    /* this run put one in the task: it goes again on a failure */
+	int track_copy;	     /* cryo's descriptor of the new one until the task has it, */
+	bool has_copy;	     /* ... when this is set */
+	int track_fd;	     /* its number in the task */
+	uint64_t track_ino;  /* its inode */
+	bool tracked;	     /* its writes since the parent image set are known: clean[] */
+	struct track_range *clean; /* sorted spans unchanged since the parent (malloc) */
+	size_t nr_clean;
+	int *track_hidden; /* fds of the task that are cryo's tracking userfaultfds (malloc) */
+	int nr_track_hidden;
 };
 
 struct dump_ctx {
@@ -110,6 +123,8 @@ struct dump_ctx {
 	struct desc_index *descs;   /* files/shared.c: every open file description saved (arena) */
 	struct pty_table *ptys;	    /* files/pty.c: pseudo-terminal pairs of the tree (arena) */
 	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
+	int parent_dirfd;	    /* --prev-images-dir, res/track.c (-1: none) */
+	uint32_t parent_root;	    /* ... the root pid its inventory names */
 	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
 	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
 };

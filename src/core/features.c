@@ -212,25 +212,50 @@ static const char *kernel_uffd(void)
 	return "this kernel has userfaultfd";
 }
 
-static const char *kernel_dirty(void)
+/* Dirty tracking as pre-dumps do it (res/track.c): a page written after the write
+ * protection of an asynchronous write-protect userfaultfd is the one PAGEMAP_SCAN calls
+ * written, and only that one. */
+static int probe_dirty_track(void)
 {
-	/* a page just written is soft-dirty (pagemap bit 55) on a kernel that tracks it */
-	uint64_t entry = 0;
 	long psz = sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (p != MAP_FAILED && fd >= 0) {
-		p[0] = 1;
-		if (pread(fd, &entry, sizeof(entry), (uintptr_t)p / psz * sizeof(entry)) != 8)
-			entry = 0;
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC};
+	struct page_region vec[4];
+	int uffd = -1, pm = -1, ret = -ENOTSUP;
+	char *p = mmap(NULL, 2 * psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	p[0] = p[psz] = 1;
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (uffd >= 0 && pm >= 0 && ioctl(uffd, UFFDIO_API, &api) == 0 &&
+	    (api.features & UFFD_FEATURE_WP_ASYNC)) {
+		struct uffdio_register reg = {.range = {(uintptr_t)p, 2 * psz},
+					      .mode = UFFDIO_REGISTER_MODE_WP};
+		struct uffdio_writeprotect wp = {.range = {(uintptr_t)p, 2 * psz},
+						 .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 &&
+		    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0) {
+			p[psz] = 2;
+			struct pm_scan_arg arg = {.size = sizeof(arg),
+						  .start = (uintptr_t)p,
+						  .end = (uintptr_t)p + 2 * psz,
+						  .vec = (uintptr_t)vec,
+						  .vec_len = 4,
+						  .category_mask = PAGE_IS_WRITTEN,
+						  .return_mask = PAGE_IS_WRITTEN};
+			long n = ioctl(pm, PAGEMAP_SCAN, &arg);
+			if (n == 1 && vec[0].start == (uintptr_t)p + psz &&
+			    vec[0].end == (uintptr_t)p + 2 * psz)
+				ret = 0;
+		}
 	}
-	if (fd >= 0)
-		close(fd);
-	if (p != MAP_FAILED)
-		munmap(p, psz);
-	return entry & (1ull << 55) ? "this kernel has soft-dirty bits"
-				    : "this kernel has no soft-dirty bits; userfaultfd "
-				      "write-protection could track instead";
+	if (uffd >= 0)
+		close(uffd);
+	if (pm >= 0)
+		close(pm);
+	munmap(p, 2 * psz);
+	return ret;
 }
 
 #define NO_SOCKETS "cryo does not dump sockets yet"
@@ -246,10 +271,7 @@ static const struct feature {
 	const char *(*kernel)(void); /* with missing: the kernel's side, when known */
 } features[] = {
     {"mnt_id", NULL, NO_MOUNTS " (mount ids in fdinfo serve that)"},
-    {"mem_dirty_track", NULL,
-     "Dirty tracking is OFF: cryo has no pre-dump or incremental dump yet, memory snapshots "
-     "will not work",
-     kernel_dirty},
+    {"mem_dirty_track", probe_dirty_track},
     {"aio_remap", NULL, "cryo does not dump AIO rings yet"},
     {"timerfd", probe_timerfd},
     {"tun", NULL, "cryo does not dump tun devices yet"},

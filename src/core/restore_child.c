@@ -190,12 +190,23 @@ static int child_session(struct restore_ctx *ctx, struct restore_task *t, bool z
 	return 0;
 }
 
+/* cryo's own descriptor (its pidfd is at svc_cryo; this task has cryo's credentials yet) */
+static int sys_pidfd_getfd_flags(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
 static int open_task_svc(struct restore_ctx *ctx, struct restore_task *t)
 {
 	char name[64];
 
 	img_name(IMG_PAGES, t->pid, name, sizeof(name));
-	if (restore_place_fd(t, openat(ctx->svc_dirfd, name, O_RDONLY), t->svc[0].fd, name))
+	/* resolved through parent image sets: cryo's memfd of it (res/parent.c) */
+	if (restore_place_fd(t,
+			     t->pages_merged
+				 ? sys_pidfd_getfd_flags(ctx->svc_cryo, t->pages_fd_local)
+				 : openat(ctx->svc_dirfd, name, O_RDONLY),
+			     t->svc[0].fd, name))
 		return -1;
 	for (int i = 1; i < t->nr_svc; i++) {
 		struct svc_file *f = &t->svc[i];

@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "img/validate.h"
 #include "res/locks.h"
+#include "res/parent.h"
 #include "res/sysvipc.h"
 
 static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
@@ -67,7 +68,7 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
 	if (t->pages_fd_local < 0)
 		return t->pages_fd_local;
-	if ((ret = pages_validate(t)) || (ret = locks_validate(t)))
+	if ((ret = parent_merge(ctx, t)) || (ret = pages_validate(t)) || (ret = locks_validate(t)))
 		return ret;
 	return 0;
 }
@@ -131,6 +132,18 @@ static int read_tree(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ret = read_task_images(ctx, &ctx->tasks[i])))
 			return ret;
+	/* a prefork page is read from its provider's image by name: not one resolved through
+	 * parents (an incremental dump saves no copy-on-write sharing) */
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		for (size_t k = 0; !t->zombie && k < t->mm->n_prefork; k++) {
+			struct restore_task *p = restore_find_task(ctx, t->mm->prefork[k]->provider);
+			if (t->pages_merged || (p && p->pages_merged)) {
+				pr_err("mm-%d.img: prefork pages in an incremental image set", t->pid);
+				return -EINVAL;
+			}
+		}
+	}
 	return sysv_read_images(ctx);
 }
 
@@ -179,6 +192,12 @@ int restore_read_images(struct restore_ctx *ctx)
 		    "inventory.img: format %u with %u-byte pages; this cryo reads format %d with "
 		    "%lu-byte pages",
 		    ctx->inv->format_version, ctx->inv->page_size, CRYO_FORMAT_VERSION, PAGE_SIZE);
+		return -EINVAL;
+	}
+	if (ctx->inv->pre_dump) {
+		pr_err("%s is a pre-dump: it holds memory only; restore the dump made after it "
+		       "(with --prev-images-dir)",
+		       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory");
 		return -EINVAL;
 	}
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)

@@ -322,7 +322,9 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	for (int i = 0; i < n; i++) {
 		/* a refusal does not stop the walk: the user learns of every one at once */
-		if ((!ret || ret == -ENOTSUP) && list[i]->d_name[0] != '.') {
+		/* cryo's own memory tracking (res/track.c) is not the program's: never saved */
+		if ((!ret || ret == -ENOTSUP) && list[i]->d_name[0] != '.' &&
+		    !track_hidden_fd(t, atoi(list[i]->d_name))) {
 			r = dump_one_fd(ctx, t, &dirs, atoi(list[i]->d_name), &rs, &locks);
 			if (r && (r != -ENOTSUP || !ret))
 				ret = r;

@@ -34,6 +34,7 @@
 #include "res/mapped.h"
 #include "res/mm.h"
 #include "res/page_ring.h"
+#include "res/track.h"
 
 #define MAX_IOV 1024 /* iovecs of one remote preadv */
 #define SCAN_VEC 4096
@@ -66,10 +67,12 @@ int pages_dump_finish(struct dump_ctx *ctx)
 	return ret;
 }
 
-static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
+/* A run of pages stored in the image, or (parent) unchanged since the parent image set */
+static int add_run_of(struct page_writer *w, uint64_t addr, uint64_t nr, bool parent)
 {
 	Pagemap *pm = w->t->pagemap;
-	if (w->last && w->last->vaddr + w->last->nr_pages * PAGE_SIZE == addr) {
+	if (w->last && w->last->vaddr + w->last->nr_pages * PAGE_SIZE == addr &&
+	    w->last->in_parent == parent) {
 		w->last->nr_pages += nr;
 	} else {
 		PageRun *run = A_NEW(&w->ctx->arena, PageRun, PAGE_RUN);
@@ -77,10 +80,17 @@ static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
 			return -ENOMEM;
 		run->vaddr = addr;
 		run->nr_pages = nr;
+		run->has_in_parent = run->in_parent = parent;
 		w->last = run;
 	}
-	pm->total_pages += nr;
+	if (!parent)
+		pm->total_pages += nr;
 	return 0;
+}
+
+static int add_run(struct page_writer *w, uint64_t addr, uint64_t nr)
+{
+	return add_run_of(w, addr, nr, false);
 }
 
 /* Fetch the process_vm_readv part of the batch. */
@@ -192,6 +202,24 @@ static int queue_own(struct page_writer *w, size_t vi, uint64_t start, uint64_t 
 	return 0;
 }
 
+/* Pages not written since the parent image set (res/track.c) are the parent's: only a
+ * reference to them, the others are read. */
+static int queue_tracked(struct page_writer *w, size_t vi, uint64_t start, uint64_t end, int src)
+{
+	if (!w->t->tracked)
+		return queue_own(w, vi, start, end, src);
+	for (uint64_t a = start; a < end;) {
+		bool clean;
+		uint64_t b = track_span(w->t, a, end, &clean);
+		int ret = clean ? add_run_of(w, a, (b - a) / PAGE_SIZE, true)
+				: queue_own(w, vi, a, b, src);
+		if (ret)
+			return ret;
+		a = b;
+	}
+	return 0;
+}
+
 static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 {
 	static struct page_region vec[SCAN_VEC];
@@ -246,7 +274,7 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 			if (vec[i].categories & guard)
 				ret = add_guard(w, start, vec[i].end);
 			else
-				ret = queue_own(w, vi, start, vec[i].end, src);
+				ret = queue_tracked(w, vi, start, vec[i].end, src);
 			if (ret)
 				return ret;
 			done = vec[i].end;
@@ -427,9 +455,14 @@ out:
 	if (w.mem_fd >= 0)
 		close(w.mem_fd);
 	ctx->stats.pages_skipped_zero = ctx->stats.pages_scanned - ctx->stats.pages_written;
-	if (!ret)
-		pr_info("task %d: %lu pages written in %zu runs", t->pid, t->pagemap->total_pages,
-			t->pagemap->n_runs);
+	if (!ret) {
+		uint64_t parent = 0;
+		for (size_t i = 0; i < t->pagemap->n_runs; i++)
+			if (t->pagemap->runs[i]->in_parent)
+				parent += t->pagemap->runs[i]->nr_pages;
+		pr_info("task %d: %lu pages written in %zu runs, %lu pages in the parent", t->pid,
+			t->pagemap->total_pages, t->pagemap->n_runs, parent);
+	}
 	ctx->stats.memory_ns += now_ns() - t0;
 	return ret;
 }
@@ -447,7 +480,8 @@ int pages_validate(struct restore_task *t)
 		PageRun *run = pm->runs[i];
 		uint64_t len = run->nr_pages * PAGE_SIZE;
 		int vi;
-		if (!run->nr_pages || run->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
+		/* pages in a parent were resolved into the image first (res/parent.c) */
+		if (run->in_parent || !run->nr_pages || run->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
 		    run->vaddr % PAGE_SIZE || run->vaddr < prev_end ||
 		    (vi = mm_find_vma(t->mm, run->vaddr, len)) < 0 ||
 		    !vma_has_content(t->mm->vmas[vi])) {

@@ -1,0 +1,526 @@
+/* Restore from an incremental image set: pages marked `in_parent` in pagemap-PID.img are
+ * those of the parent image set (the `parent` symlink of the directory, made by a dump with
+ * --prev-images-dir), which may itself say in_parent for some, and so on up the chain.
+ *
+ * Resolved level by level: a page in_parent at level k is what level k+1 says of it, stored,
+ * in_parent again, or not there at all (then it is not there at level k either: a zero page,
+ * or the file's page of a private file mapping). The result is one page image as a full dump
+ * would have made it: a memfd holding the pages in address order (the chain's files are
+ * copied into it in the kernel, copy_file_range) and a pagemap without in_parent runs, so
+ * that the rest of the restore does not know there was a chain. It costs one copy of the
+ * task's memory in RAM during the restore; correctness first.
+ *
+ * Nothing of the chain is trusted: each link must be "../NAME" and is opened beneath the
+ * directory that holds the level (no symbolic link followed), each level's inventory must be
+ * of the same root, each pagemap's runs sorted, page aligned, inside the address space,
+ * counting exactly the pages its page image holds; the chain is at most PARENT_DEPTH long. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/restore_ctx.h"
+#include "core/safeopen.h"
+#include "core/util.h"
+#include "res/mm.h"
+#include "res/parent.h"
+#include "cryo/cryo.h"
+
+#define PARENT_DEPTH 64
+
+struct level {
+	int dirfd;     /* -1 once closed */
+	Pagemap *pm;   /* NULL: the task has no pagemap at this level (it was not there) */
+	uint64_t *off; /* per run: its first page in the page image (stored runs) */
+	int pages_fd;
+	bool owned;    /* pm, pages_fd are this module's */
+	bool pre_dump; /* its inventory says so: only its children need its pages */
+};
+
+struct chain {
+	struct restore_task *t;
+	uint32_t root; /* the root pid every level's inventory must name */
+	struct level lv[PARENT_DEPTH + 1];
+	int nr;
+	int out_fd;	  /* the merged page image */
+	uint64_t out_off; /* bytes of data written */
+	bool no_cfr;	  /* copy_file_range cannot: sendfile */
+	PageRun *runs;	  /* the merged runs */
+	size_t nr_runs, cap;
+};
+
+/* fd, if it is a directory (else closed: -ENOTDIR) */
+static int dir_checked(int fd)
+{
+	struct stat st;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -ENOTDIR;
+	}
+	return fd;
+}
+
+/* The directory a level's `parent` link names, opened beneath the directory above it. */
+static int open_parent_dir(int dirfd, int depth)
+{
+	char link[4096];
+	ssize_t n = readlinkat(dirfd, "parent", link, sizeof(link) - 1);
+	int up, fd;
+
+	if (n < 0) {
+		int err = errno;
+		pr_err("an image set with pages in its parent has no parent link (level %d): %s",
+		       depth, strerror(err));
+		return -EINVAL;
+	}
+	link[n] = 0;
+	if (strncmp(link, "../", 3) || !link[3] || link[3] == '/' || strstr(link + 3, "..")) {
+		pr_err("the parent link of level %d is '%s': only ../NAME is followed", depth,
+		       link);
+		return -EINVAL;
+	}
+	up = openat(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
+		return -errno;
+	fd = dir_open(up, link + 3, O_RDONLY | O_CLOEXEC);
+	/* (dir_open takes no O_DIRECTORY: it is part of O_TMPFILE) */
+	fd = dir_checked(fd);
+	close(up);
+	if (fd < 0)
+		pr_errno(-fd, "cannot open the parent image set %s (level %d)", link, depth);
+	return fd;
+}
+
+/* Runs sorted, aligned, in the address space, stored pages = total = the image's size. */
+static int check_runs(struct chain *c, struct level *l, uint64_t pages_size, int depth)
+{
+	Pagemap *pm = l->pm;
+	uint64_t prev_end = 0, total = 0;
+
+	l->off = calloc(pm->n_runs ? pm->n_runs : 1, sizeof(*l->off));
+	if (!l->off)
+		return -ENOMEM;
+	for (size_t i = 0; i < pm->n_runs; i++) {
+		PageRun *r = pm->runs[i];
+		if (!r->nr_pages || r->nr_pages > TASK_SIZE_MAX / PAGE_SIZE ||
+		    r->vaddr % PAGE_SIZE || r->vaddr < prev_end ||
+		    r->vaddr + r->nr_pages * PAGE_SIZE > TASK_SIZE_MAX) {
+			pr_err(
+			    "pagemap-%d.img of level %d: run %zu (%#lx, %lu pages) is invalid or "
+			    "out of order",
+			    c->t->pid, depth, i, r->vaddr, r->nr_pages);
+			return -EINVAL;
+		}
+		prev_end = r->vaddr + r->nr_pages * PAGE_SIZE;
+		l->off[i] = total;
+		if (!r->in_parent)
+			total += r->nr_pages;
+	}
+	if (total != pm->total_pages || total > UINT64_MAX / PAGE_SIZE ||
+	    total * PAGE_SIZE != pages_size) {
+		pr_err("pages-%d.img of level %d holds %lu bytes, its pagemap %lu pages", c->t->pid,
+		       depth, pages_size, total);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Level k (>= 1): the parent of level k-1, opened and checked. */
+static int load_level(struct chain *c, int k)
+{
+	struct level *l = &c->lv[k];
+	ProtobufCMessage *msg = NULL;
+	uint64_t size;
+	char name[64];
+	int ret;
+
+	if (k > PARENT_DEPTH) {
+		pr_err("task %d: the chain of parent image sets is longer than %d", c->t->pid,
+		       PARENT_DEPTH);
+		return -ELOOP;
+	}
+	l->owned = true;
+	l->pages_fd = -1;
+	l->dirfd = open_parent_dir(c->lv[k - 1].dirfd, k);
+	if (l->dirfd < 0)
+		return l->dirfd;
+	c->nr = k + 1;
+	if ((ret = img_read(l->dirfd, IMG_INVENTORY, 0, &msg)))
+		return ret;
+	Inventory *inv = (Inventory *)msg;
+	l->pre_dump = inv->pre_dump;
+	if (inv->format_version != CRYO_FORMAT_VERSION || inv->page_size != PAGE_SIZE ||
+	    inv->root_pid != c->root) {
+		pr_err("the parent image set of level %d is not one of process %u (format %u, "
+		       "root %u)",
+		       k, c->root, inv->format_version, inv->root_pid);
+		img_free(msg);
+		return -EINVAL;
+	}
+	img_free(msg);
+	img_name(IMG_PAGEMAP, c->t->pid, name, sizeof(name));
+	if (faccessat(l->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		pr_err("task %d: pages in the parent (level %d), which has no %s", c->t->pid, k,
+		       name);
+		return -EINVAL;
+	}
+	if ((ret = img_read(l->dirfd, IMG_PAGEMAP, c->t->pid, &msg)))
+		return ret;
+	l->pm = (Pagemap *)msg;
+	if (!l->pm->has_owner_pid || l->pm->owner_pid != (uint32_t)c->t->pid) {
+		pr_err("pagemap-%d.img of level %d is not task %d's", c->t->pid, k, c->t->pid);
+		return -EINVAL;
+	}
+	l->pages_fd = img_raw_open(l->dirfd, IMG_PAGES, c->t->pid, &size);
+	if (l->pages_fd < 0)
+		return l->pages_fd;
+	return check_runs(c, l, size, k);
+}
+
+static int emit(struct chain *c, uint64_t vaddr, uint64_t len, int fd, uint64_t off)
+{
+	PageRun *last = c->nr_runs ? &c->runs[c->nr_runs - 1] : NULL;
+	/* as a dump makes them: a run never spans two VMAs */
+	if (last && last->vaddr + last->nr_pages * PAGE_SIZE == vaddr &&
+	    mm_find_vma(c->t->mm, last->vaddr, vaddr + len - last->vaddr) >= 0) {
+		c->runs[c->nr_runs - 1].nr_pages += len / PAGE_SIZE;
+	} else {
+		if (c->nr_runs == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 64;
+			PageRun *n = realloc(c->runs, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			c->runs = n;
+			c->cap = cap;
+		}
+		PageRun init = PAGE_RUN__INIT;
+		init.vaddr = vaddr;
+		init.nr_pages = len / PAGE_SIZE;
+		c->runs[c->nr_runs++] = init;
+	}
+	loff_t in = IMG_RAW_HDR + off, out = IMG_RAW_HDR + c->out_off;
+	while (len) {
+		/* in the kernel; between file systems (the images' and the memfd's tmpfs)
+		 * copy_file_range says EXDEV, sendfile does it */
+		ssize_t n = c->no_cfr ? -1 : copy_file_range(fd, &in, c->out_fd, &out, len, 0);
+		if (n < 0 && (c->no_cfr || errno == EXDEV || errno == EINVAL || errno == ENOSYS)) {
+			c->no_cfr = true;
+			if (lseek(c->out_fd, out, SEEK_SET) < 0)
+				return -errno;
+			n = sendfile(c->out_fd, fd, &in, len);
+			if (n > 0)
+				out += n;
+		}
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			pr_errno(err, "task %d: cannot copy its pages from the parent image set",
+				 c->t->pid);
+			return -err;
+		}
+		len -= n;
+		c->out_off += n;
+	}
+	return 0;
+}
+
+/* The pages of [a, b) as level k has them. */
+static int resolve(struct chain *c, int k, uint64_t a, uint64_t b)
+{
+	struct level *l = &c->lv[k];
+	Pagemap *pm = l->pm;
+	size_t lo = 0, hi = pm->n_runs;
+	int ret;
+
+	/* the first run that ends above a */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		PageRun *r = pm->runs[mid];
+		if (r->vaddr + r->nr_pages * PAGE_SIZE <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < pm->n_runs && pm->runs[i]->vaddr < b; i++) {
+		PageRun *r = pm->runs[i];
+		uint64_t s = r->vaddr > a ? r->vaddr : a;
+		uint64_t e = r->vaddr + r->nr_pages * PAGE_SIZE;
+		if (e > b)
+			e = b;
+		if (!r->in_parent) {
+			ret = emit(c, s, e - s, l->pages_fd,
+				   (l->off[i] * PAGE_SIZE) + (s - r->vaddr));
+		} else {
+			if (k + 1 >= c->nr && (ret = load_level(c, k + 1)))
+				return ret;
+			ret = resolve(c, k + 1, s, e);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static bool has_parent_runs(Pagemap *pm)
+{
+	for (size_t i = 0; i < pm->n_runs; i++)
+		if (pm->runs[i]->in_parent)
+			return true;
+	return false;
+}
+
+int parent_merge(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct chain *c;
+	int ret;
+
+	if (!has_parent_runs(t->pagemap))
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->t = t;
+	c->root = ctx->inv->root_pid;
+	c->lv[0] =
+	    (struct level){.dirfd = ctx->dirfd, .pm = t->pagemap, .pages_fd = t->pages_fd_local};
+	c->nr = 1;
+	c->out_fd = memfd_create("cryo-pages", MFD_CLOEXEC);
+	if (c->out_fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if ((ret = check_runs(c, &c->lv[0], t->pages_size, 0)))
+		goto out;
+	if (ftruncate(c->out_fd, IMG_RAW_HDR) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if ((ret = resolve(c, 0, 0, TASK_SIZE_MAX)))
+		goto out;
+
+	/* the merged pagemap, as a message of its own (packed and read back: freed as any) */
+	Pagemap pm = PAGEMAP__INIT;
+	PageRun **ptrs = calloc(c->nr_runs ? c->nr_runs : 1, sizeof(*ptrs));
+	if (!ptrs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c->nr_runs; i++) {
+		ptrs[i] = &c->runs[i];
+		pm.total_pages += c->runs[i].nr_pages;
+	}
+	pm.runs = ptrs;
+	pm.n_runs = c->nr_runs;
+	pm.has_owner_pid = true;
+	pm.owner_pid = t->pid;
+	size_t len = pagemap__get_packed_size(&pm);
+	uint8_t *buf = malloc(len ? len : 1);
+	Pagemap *merged = buf ? pagemap__unpack(NULL, pagemap__pack(&pm, buf), buf) : NULL;
+	free(buf);
+	free(ptrs);
+	if (!merged) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	pr_info("task %d: %lu pages, %lu of them from %d parent image set(s)", t->pid,
+		merged->total_pages, merged->total_pages - t->pagemap->total_pages, c->nr - 1);
+	img_free(&t->pagemap->base);
+	t->pagemap = merged;
+	close(t->pages_fd_local);
+	t->pages_fd_local = c->out_fd;
+	c->out_fd = -1;
+	t->pages_size = c->out_off;
+	t->pages_merged = true;
+out:
+	for (int k = 1; k < c->nr; k++) {
+		struct level *l = &c->lv[k];
+		if (l->dirfd >= 0)
+			close(l->dirfd);
+		if (l->pages_fd >= 0)
+			close(l->pages_fd);
+		img_free(l->pm ? &l->pm->base : NULL);
+		free(l->off);
+	}
+	free(c->lv[0].off);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
+	free(c->runs);
+	free(c);
+	return ret;
+}
+
+/* ---- cryo dedup: holes punched in parents for pages no child needs ---- */
+
+struct span {
+	uint64_t start, end;
+};
+
+struct spans {
+	struct span *s;
+	size_t n, cap;
+};
+
+static int span_add(struct spans *v, uint64_t a, uint64_t b)
+{
+	if (v->n && v->s[v->n - 1].end == a) {
+		v->s[v->n - 1].end = b;
+		return 0;
+	}
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct span *n = realloc(v->s, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		v->s = n;
+		v->cap = cap;
+	}
+	v->s[v->n++] = (struct span){a, b};
+	return 0;
+}
+
+/* Level k (>= 1) holds pages of its stored runs for the spans `need` only (sorted): the rest
+ * is punched out of its page image, if it is a pre-dump's. The spans its in_parent runs give
+ * within `need` are what its parent must keep: into *next. */
+static int dedup_level(struct chain *c, int k, const struct spans *need, struct spans *next,
+		       uint64_t *punched)
+{
+	struct level *l = &c->lv[k];
+	char name[64];
+	int fd = -1, ret = 0;
+	size_t j = 0;
+
+	img_name(IMG_PAGES, c->t->pid, name, sizeof(name));
+	if (l->pre_dump && (fd = dir_open(l->dirfd, name, O_RDWR)) < 0) {
+		pr_errno(-fd, "cannot open %s of level %d for writing", name, k);
+		return fd;
+	}
+	for (size_t i = 0; i < l->pm->n_runs && !ret; i++) {
+		PageRun *r = l->pm->runs[i];
+		uint64_t a = r->vaddr, e = r->vaddr + r->nr_pages * PAGE_SIZE;
+		while (j < need->n && need->s[j].end <= a)
+			j++;
+		/* walk [a, e) against the needed spans from j on */
+		for (size_t q = j; a < e && !ret;) {
+			bool in = q < need->n && need->s[q].start <= a;
+			uint64_t b =
+			    in ? (need->s[q].end < e ? need->s[q].end : e)
+			       : (q < need->n && need->s[q].start < e ? need->s[q].start : e);
+			if (in && r->in_parent)
+				ret = span_add(next, a, b);
+			else if (!in && !r->in_parent && fd >= 0) {
+				off_t off = IMG_RAW_HDR + (l->off[i] * PAGE_SIZE) + (a - r->vaddr);
+				if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+					      b - a) < 0) {
+					ret = -errno;
+					pr_errno(-ret, "cannot punch a hole in %s of level %d",
+						 name, k);
+				}
+				*punched += (b - a) / PAGE_SIZE;
+			}
+			a = b;
+			if (in && a >= need->s[q].end)
+				q++;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int dedup_task(int dirfd, uint32_t root, pid_t pid, uint64_t *punched)
+{
+	struct restore_task t = {.pid = pid};
+	struct chain *c = calloc(1, sizeof(*c));
+	struct spans need = {0}, next = {0};
+	ProtobufCMessage *msg = NULL;
+	uint64_t size;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->t = &t;
+	c->root = root;
+	c->lv[0] = (struct level){.dirfd = dirfd, .pages_fd = -1};
+	c->nr = 1;
+	c->out_fd = -1;
+	if ((ret = img_read(dirfd, IMG_PAGEMAP, pid, &msg)))
+		goto out;
+	c->lv[0].pm = (Pagemap *)msg;
+	c->lv[0].owned = true;
+	if ((c->lv[0].pages_fd = img_raw_open(dirfd, IMG_PAGES, pid, &size)) < 0) {
+		ret = c->lv[0].pages_fd;
+		goto out;
+	}
+	if ((ret = check_runs(c, &c->lv[0], size, 0)))
+		goto out;
+	for (size_t i = 0; i < c->lv[0].pm->n_runs && !ret; i++) {
+		PageRun *r = c->lv[0].pm->runs[i];
+		if (r->in_parent)
+			ret = span_add(&need, r->vaddr, r->vaddr + r->nr_pages * PAGE_SIZE);
+	}
+	for (int k = 1; !ret; k++) {
+		if (!has_parent_runs(c->lv[k - 1].pm))
+			break;
+		if ((ret = load_level(c, k)))
+			break;
+		next.n = 0;
+		ret = dedup_level(c, k, &need, &next, punched);
+		struct spans tmp = need;
+		need = next;
+		next = tmp;
+	}
+out:
+	for (int k = 0; k < c->nr; k++) {
+		struct level *l = &c->lv[k];
+		if (k && l->dirfd >= 0)
+			close(l->dirfd);
+		if (l->pages_fd >= 0)
+			close(l->pages_fd);
+		img_free(l->pm ? &l->pm->base : NULL);
+		free(l->off);
+	}
+	free(need.s);
+	free(next.s);
+	free(c);
+	return ret;
+}
+
+int cryo_dedup(const char *dir)
+{
+	ProtobufCMessage *inv = NULL, *tree = NULL;
+	uint64_t punched = 0;
+	int dirfd = dir_open_root(dir), ret;
+
+	if (dirfd < 0) {
+		pr_errno(-dirfd, "cannot open images directory %s", dir);
+		return dirfd;
+	}
+	if (!(ret = img_read(dirfd, IMG_INVENTORY, 0, &inv)) &&
+	    !(ret = img_read(dirfd, IMG_PSTREE, 0, &tree))) {
+		Pstree *pst = (Pstree *)tree;
+		for (size_t i = 0; i < pst->n_tasks && !ret; i++) {
+			PstreeTask *pt = pst->tasks[i];
+			if (pt->has_zombie && pt->zombie)
+				continue;
+			if (pt->pid <= 1 || pt->pid > 4194304) {
+				pr_err("pstree.img: invalid pid %u", pt->pid);
+				ret = -EINVAL;
+				break;
+			}
+			ret = dedup_task(dirfd, ((Inventory *)inv)->root_pid, pt->pid, &punched);
+		}
+	}
+	if (!ret)
+		pr_info("dedup of %s: %lu pages punched out of its parents", dir, punched);
+	img_free(inv);
+	img_free(tree);
+	close(dirfd);
+	return ret;
+}

@@ -1,0 +1,741 @@
+/* Memory tracking for incremental dumps, on a kernel without soft-dirty bits.
+ *
+ * A pre-dump saves the tree's pages while it is frozen, then arms tracking in each task: a
+ * userfaultfd made by the task itself (a userfaultfd belongs to the mm of its maker), in
+ * UFFD_FEATURE_WP_ASYNC mode, with every writable private anonymous VMA registered in
+ * write-protect mode and write-protected (UFFDIO_WRITEPROTECT, from cryo's copy of the fd).
+ * A write then clears the page's protection in the kernel, telling nobody; PAGEMAP_SCAN's
+ * PAGE_IS_WRITTEN shows which pages were written since. The next pre-dump or dump saves those
+ * only and marks the other present pages `in_parent`.
+ *
+ * Where the tracking lives between cryo runs: it ends when the last descriptor of the
+ * userfaultfd is closed, and cryo exits between runs, so the task keeps one. That is a
+ * descriptor the program did not open: it is placed at the highest free number below
+ * min(RLIMIT_NOFILE, 1024) (a program allocates the lowest free numbers; past 1024 the
+ * kernel would grow the task's descriptor table for it), with O_CLOEXEC (an exec ends the
+ * mm it tracks anyway), and its number and inode go into the pre-dump's pagemap-PID.img
+ * (track_fd, track_ino). The next run finds it there, checks it is still that same file, the
+ * fd walk skips it (never saved), and the final dump closes it (remotely, before it reads the
+ * layout, so that VMAs the registration kept apart merge again as they would have). Copies a
+ * child got by fork() are cryo's too and are closed as well. A program that closes it ends
+ * the tracking: its memory is then saved whole, which is correct, only larger.
+ *
+ * Why no UFFD_FEATURE_WP_UNPOPULATED: it puts markers in empty page table entries, which
+ * PAGEMAP_SCAN reports as swapped pages, and allocates page tables for every empty range;
+ * without it, a page never touched is absent from the page tables, written or read later it
+ * shows as written (or as the zero page), which is what the dump needs.
+ *
+ * Only private anonymous writable VMAs are tracked. A private file mapping is not: an
+ * anonymous copy of a file page dropped by MADV_DONTNEED becomes the file's page again
+ * without a write, and would look unchanged. A VMA that is not registered (made since, moved
+ * by mremap, or one of a child made by fork, which does not inherit the registration) is
+ * saved whole.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include <linux/userfaultfd.h>
+
+#include "compat.h"
+#include "core/dump_ctx.h"
+#include "core/log.h"
+#include "core/safeopen.h"
+#include "core/util.h"
+#include "res/track.h"
+
+#define TRACK_FD_CAP 1024
+#define TRACK_FEATURES UFFD_FEATURE_WP_ASYNC
+#define SCAN_VEC 1024
+
+/* One call made by the task. Through a batch, whose results are stored in memory: a single
+ * guarded call ends with the stop signal's tgkill, which leaves its own result in rax. */
+static long task_call(struct dump_task *t, long nr, long a1, long a2, long a3)
+{
+	struct remote_batch *b = calloc(1, sizeof(*b));
+	long result = -ENOSYS;
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	batch_ask(b, &result, nr, a1, a2, a3, 0, 0, 0);
+	ret = remote_batch_run(&t->rem, b);
+	free(b);
+	pr_debug("task %d: call %ld(%ld, %ld, %ld) = %ld", t->pid, nr, a1, a2, a3, result);
+	return ret ? ret : result;
+}
+
+/* fd, if it is a directory (else closed: -ENOTDIR) */
+static int dir_checked(int fd)
+{
+	struct stat st;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -ENOTDIR;
+	}
+	return fd;
+}
+
+/* "../NAME": a sibling of the images directory (NAME has no "..", is not absolute). */
+static int check_rel(const char *rel)
+{
+	if (strncmp(rel, "../", 3) || !rel[3] || rel[3] == '/')
+		return -EINVAL;
+	for (const char *p = rel + 3; *p;) {
+		const char *e = strchrnul(p, '/');
+		if ((e - p == 2 && !strncmp(p, "..", 2)) || (e - p == 1 && *p == '.'))
+			return -EINVAL;
+		p = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
+int track_open_parent(struct dump_ctx *ctx)
+{
+	const char *rel = ctx->opts->prev_images_dir;
+	ProtobufCMessage *msg = NULL;
+	int up, ret;
+
+	ctx->parent_dirfd = -1;
+	if (!rel)
+		return 0;
+	if (check_rel(rel)) {
+		pr_err("--prev-images-dir %s: must be ../NAME, a directory beside %s (relative "
+		       "to it, without other ..)",
+		       rel, ctx->opts->images_dir);
+		return -EINVAL;
+	}
+	up = openat(ctx->dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
+		return -errno;
+	/* no symbolic link is followed beneath the directory that holds both */
+	ctx->parent_dirfd = dir_open(up, rel + 3, O_RDONLY | O_CLOEXEC);
+	/* (dir_open takes no O_DIRECTORY: it is part of O_TMPFILE) */
+	ctx->parent_dirfd = dir_checked(ctx->parent_dirfd);
+	close(up);
+	if (ctx->parent_dirfd < 0) {
+		ret = ctx->parent_dirfd;
+		ctx->parent_dirfd = -1;
+		pr_errno(-ret, "--prev-images-dir %s: cannot open it", rel);
+		return ret;
+	}
+	ret = img_read(ctx->parent_dirfd, IMG_INVENTORY, 0, &msg);
+	if (ret) {
+		pr_err("--prev-images-dir %s holds no complete image set", rel);
+		return ret;
+	}
+	Inventory *inv = (Inventory *)msg;
+	ctx->parent_root = inv->root_pid;
+	if (inv->root_pid != (uint32_t)ctx->opts->pid ||
+	    inv->format_version != CRYO_FORMAT_VERSION) {
+		pr_err("--prev-images-dir %s is a dump of process %u, not of %d", rel,
+		       inv->root_pid, ctx->opts->pid);
+		ret = -EINVAL;
+	}
+	img_free(msg);
+	return ret;
+}
+
+/* The link text of /proc/PID/fd/N and its inode, or -errno. */
+static int fd_ident(pid_t pid, int fd, char *link, size_t len, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, len - 1);
+	if (n < 0 || stat(path, &st) < 0)
+		return -errno;
+	link[n] = 0;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static int add_hidden(struct dump_task *t, int fd)
+{
+	int *n = realloc(t->track_hidden, (t->nr_track_hidden + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	t->track_hidden = n;
+	n[t->nr_track_hidden++] = fd;
+	return 0;
+}
+
+int track_find(struct dump_ctx *ctx)
+{
+	uint64_t *inos = NULL;
+	int nr_inos = 0, ret = 0;
+
+	if (ctx->parent_dirfd < 0)
+		return 0;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		char name[64], link[128];
+		ProtobufCMessage *msg = NULL;
+		uint64_t ino;
+
+		t->track_fd = -1;
+		if (t->zombie)
+			continue;
+		img_name(IMG_PAGEMAP, t->pid, name, sizeof(name));
+		if (faccessat(ctx->parent_dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+			pr_info("task %d is not in the previous image set: its memory is saved "
+				"whole",
+				t->pid);
+			continue;
+		}
+		if ((ret = img_read(ctx->parent_dirfd, IMG_PAGEMAP, t->pid, &msg)))
+			goto out;
+		Pagemap *pm = (Pagemap *)msg;
+		if (pm->has_track_fd && pm->has_track_ino && pm->track_fd >= 0 &&
+		    pm->has_owner_pid && pm->owner_pid == (uint32_t)t->pid) {
+			uint64_t *n = realloc(inos, (nr_inos + 1) * sizeof(*n));
+			if (!n) {
+				img_free(msg);
+				ret = -ENOMEM;
+				goto out;
+			}
+			inos = n;
+			inos[nr_inos++] = pm->track_ino;
+			if (!fd_ident(t->pid, pm->track_fd, link, sizeof(link), &ino) &&
+			    ino == pm->track_ino && !strcmp(link, "anon_inode:[userfaultfd]")) {
+				t->has_track = true;
+				t->track_fd = pm->track_fd;
+				t->track_ino = ino;
+			}
+		}
+		img_free(msg);
+		if (!t->has_track)
+			pr_warn("task %d: its memory tracking is gone (the descriptor cryo left "
+				"was closed, or an exec): its memory is saved whole",
+				t->pid);
+	}
+	/* every copy of a tracking userfaultfd in the tree is cryo's, whoever holds it */
+	for (int i = 0; i < ctx->nr_tasks && nr_inos; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		char path[64], link[128];
+		struct dirent *de;
+		DIR *d;
+
+		if (t->zombie)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d)) && !ret) {
+			uint64_t ino;
+			int fd = atoi(de->d_name);
+			if (de->d_name[0] == '.' ||
+			    fd_ident(t->pid, fd, link, sizeof(link), &ino) ||
+			    strcmp(link, "anon_inode:[userfaultfd]"))
+				continue;
+			for (int k = 0; k < nr_inos; k++)
+				if (inos[k] == ino) {
+					ret = add_hidden(t, fd);
+					break;
+				}
+		}
+		closedir(d);
+	}
+out:
+	free(inos);
+	return ret;
+}
+
+bool track_hidden_fd(const struct dump_task *t, int fd)
+{
+	for (int i = 0; i < t->nr_track_hidden; i++)
+		if (t->track_hidden[i] == fd)
+			return true;
+	return false;
+}
+
+uint64_t track_span(const struct dump_task *t, uint64_t a, uint64_t end, bool *clean)
+{
+	size_t lo = 0, hi = t->nr_clean;
+	/* the first clean span that ends above a */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->clean[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->nr_clean && t->clean[lo].start <= a) {
+		*clean = true;
+		return t->clean[lo].end < end ? t->clean[lo].end : end;
+	}
+	*clean = false;
+	if (lo < t->nr_clean && t->clean[lo].start < end)
+		return t->clean[lo].start;
+	return end;
+}
+
+static int add_clean(struct dump_task *t, uint64_t start, uint64_t end)
+{
+	if (t->nr_clean && t->clean[t->nr_clean - 1].end == start) {
+		t->clean[t->nr_clean - 1].end = end;
+		return 0;
+	}
+	if ((t->nr_clean & (t->nr_clean + 1)) == 0 || !t->clean) {
+		size_t cap = t->nr_clean ? (t->nr_clean + 1) * 2 : 16;
+		struct track_range *n = realloc(t->clean, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->clean = n;
+	}
+	t->clean[t->nr_clean++] = (struct track_range){start, end};
+	return 0;
+}
+
+/* Pages of [start, end) present or swapped, not the zero page, not written since the
+ * protection: those the parent holds as they are. */
+static int scan_clean(struct dump_task *t, int pagemap_fd, uint64_t start, uint64_t end)
+{
+	static struct page_region vec[SCAN_VEC];
+	struct pm_scan_arg arg = {
+	    .size = sizeof(arg),
+	    .end = end,
+	    .vec = (uint64_t)vec,
+	    .vec_len = SCAN_VEC,
+	    .category_inverted = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO,
+	    .category_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO,
+	    .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+	uint64_t done = start;
+
+	while (done < end) {
+		arg.start = done;
+		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: PAGEMAP_SCAN of %#lx-%#lx failed", t->pid, done,
+				 end);
+			return -err;
+		}
+		for (long i = 0; i < n; i++) {
+			uint64_t s = vec[i].start > done ? vec[i].start : done;
+			if (vec[i].end <= s)
+				continue;
+			int ret = add_clean(t, s, vec[i].end);
+			if (ret)
+				return ret;
+			done = vec[i].end;
+		}
+		if (n < SCAN_VEC && (arg.walk_end >= end || arg.walk_end <= done))
+			break;
+		if (arg.walk_end > done)
+			done = arg.walk_end;
+	}
+	return 0;
+}
+
+/* The VMAs registered for write protection ("uw" in smaps' VmFlags): only the task's
+ * tracking userfaultfd can have them, any other one is refused by the fd walk. */
+static int scan_tracked(struct dump_task *t)
+{
+	char path[64], *buf, *line, *save;
+	unsigned long s = 0, e = 0;
+	int pagemap_fd, ret = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", t->pid);
+	n = read_file_alloc(path, &buf);
+	if (n < 0)
+		return (int)n;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
+	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (line = strtok_r(buf, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long a, b;
+		char c;
+		if (sscanf(line, "%lx-%lx %c", &a, &b, &c) == 3 && strchr(line, ' ')) {
+			s = a, e = b;
+		} else if (!strncmp(line, "VmFlags:", 8) && e > s) {
+			if (strstr(line, " uw"))
+				ret = scan_clean(t, pagemap_fd, s, e);
+			s = e = 0;
+		}
+	}
+	close(pagemap_fd);
+	free(buf);
+	t->tracked = !ret;
+	return ret;
+}
+
+/* The highest free descriptor number below min(RLIMIT_NOFILE, TRACK_FD_CAP) */
+static int pick_fd(struct dump_task *t)
+{
+	char path[64];
+	struct rlimit rl;
+	int top = TRACK_FD_CAP;
+	bool *used;
+	struct dirent *de;
+	DIR *d;
+
+	char *lim = NULL, *line;
+	/* /proc/PID/limits: prlimit() on a task of another user needs CAP_SYS_RESOURCE */
+	snprintf(path, sizeof(path), "/proc/%d/limits", t->pid);
+	if (read_file_alloc(path, &lim) > 0 && (line = strstr(lim, "Max open files"))) {
+		unsigned long cur;
+		if (sscanf(line + strlen("Max open files"), " %lu", &cur) == 1 &&
+		    cur < (unsigned long)top)
+			top = (int)cur;
+	} else if (prlimit(t->pid, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur < (rlim_t)top) {
+		top = (int)rl.rlim_cur;
+	}
+	free(lim);
+	if (top < 4)
+		return -EMFILE;
+	used = calloc(top, sizeof(*used));
+	if (!used)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+	if (!(d = opendir(path))) {
+		free(used);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] != '.' && fd >= 0 && fd < top)
+			used[fd] = true;
+	}
+	closedir(d);
+	int fd = top - 1;
+	while (fd > 2 && used[fd])
+		fd--;
+	free(used);
+	return fd > 2 ? fd : -EMFILE;
+}
+
+/* The two lowest free descriptor numbers of a frozen task: where its next two new
+ * descriptors go (its table is not shared with anything running). */
+static int lowest_free(struct dump_task *t, int out[2])
+{
+	char path[64];
+	bool used[4096] = {false};
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
+	if (!(d = opendir(path)))
+		return -errno;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] != '.' && fd >= 0 && fd < 4096)
+			used[fd] = true;
+	}
+	closedir(d);
+	for (int fd = 0; fd < 4096 && n < 2; fd++)
+		if (!used[fd])
+			out[n++] = fd;
+	return n == 2 ? 0 : -EMFILE;
+}
+
+/* What the task's sendmsg() reads, in its scratch memory. */
+struct fd_msg {
+	struct msghdr mh;
+	struct iovec iov;
+	struct sockaddr_un sa;
+	char byte;
+	union {
+		struct cmsghdr c;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+};
+
+/* A new userfaultfd made by the task (it tracks the task's mm), held by cryo only until the
+ * images are written. One batch makes it, sends it to cryo over a datagram socket and closes
+ * both descriptors again: a batch runs to its end even when cryo dies during it, so the task
+ * never keeps a descriptor of cryo's making before the very end (track_install). User mode
+ * only: that is enough for write protection (the asynchronous kind never reports a fault),
+ * and needs neither CAP_SYS_PTRACE nor vm.unprivileged_userfaultfd. Returns cryo's copy. */
+static int make_uffd(struct dump_task *t)
+{
+	static unsigned seq;
+	struct uffdio_api api = {.api = UFFD_API, .features = TRACK_FEATURES};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct remote_batch *b = NULL;
+	struct fd_msg m, back;
+	int lo[2], rs = -1, copy = -1, ret;
+	long r_sock, r_uffd, r_send, r_c1, r_c2;
+	socklen_t salen;
+	struct stat st;
+
+	if ((ret = lowest_free(t, lo)))
+		return ret;
+	/* an abstract name of cryo's, only for this one message */
+	int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "cryo-track-%d-%d-%u",
+			   getpid(), t->pid, seq++);
+	salen = offsetof(struct sockaddr_un, sun_path) + 1 + len;
+	rs = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (rs < 0 || bind(rs, (struct sockaddr *)&sa, salen) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	uint64_t at = batch_out(b, &t->rem, &back, sizeof(back));
+	memset(&m, 0, sizeof(m));
+	m.byte = 'T';
+	m.sa = sa;
+	m.iov = (struct iovec){(void *)(at + offsetof(struct fd_msg, byte)), 1};
+	m.mh.msg_name = (void *)(at + offsetof(struct fd_msg, sa));
+	m.mh.msg_namelen = salen;
+	m.mh.msg_iov = (struct iovec *)(at + offsetof(struct fd_msg, iov));
+	m.mh.msg_iovlen = 1;
+	m.mh.msg_control = (void *)(at + offsetof(struct fd_msg, ctl));
+	m.mh.msg_controllen = CMSG_SPACE(sizeof(int));
+	m.ctl.c.cmsg_level = SOL_SOCKET;
+	m.ctl.c.cmsg_type = SCM_RIGHTS;
+	m.ctl.c.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&m.ctl.c), &lo[1], sizeof(int));
+	if (b->out_overflow || (ret = remote_write(t->pid, at, &m, sizeof(m))))
+		goto out;
+	batch_ask(b, &r_sock, __NR_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0, 0);
+	batch_ask(b, &r_uffd, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0,
+		  0, 0, 0);
+	batch_ask(b, &r_send, __NR_sendmsg, lo[0], (long)at, MSG_DONTWAIT, 0, 0, 0);
+	batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
+	batch_ask(b, &r_c2, __NR_close, lo[0], 0, 0, 0, 0, 0);
+	if ((ret = remote_batch_run(&t->rem, b)))
+		goto out;
+	pr_debug("task %d: socket %ld, userfaultfd %ld (expected %d, %d), sent %ld, closed %ld %ld",
+		 t->pid, r_sock, r_uffd, lo[0], lo[1], r_send, r_c1, r_c2);
+	if (r_uffd < 0 || r_sock < 0 || r_send != 1 || r_uffd != lo[1] || r_sock != lo[0]) {
+		ret = r_uffd < 0   ? (int)r_uffd
+		      : r_sock < 0 ? (int)r_sock
+		      : r_send < 0 ? (int)r_send
+				   : -EIO;
+		pr_errno(-ret, "task %d: cannot make a userfaultfd to track its memory", t->pid);
+		goto out;
+	}
+	char byte;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	if (recvmsg(rs, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) {
+		ret = -errno;
+		goto out;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		ret = -EIO;
+		goto out;
+	}
+	memcpy(&copy, CMSG_DATA(c), sizeof(int));
+	errno = 0;
+	if (ioctl(copy, UFFDIO_API, &api) < 0 ||
+	    (api.features & TRACK_FEATURES) != TRACK_FEATURES) {
+		ret = errno ? -errno : -ENOTSUP;
+		pr_errno(-ret,
+			 "task %d: this kernel's userfaultfd has no asynchronous write "
+			 "protection (UFFD_FEATURE_WP_ASYNC, Linux 6.7)",
+			 t->pid);
+		goto out;
+	}
+	if (fstat(copy, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	t->track_ino = st.st_ino;
+	ret = copy;
+	copy = -1;
+out:
+	if (copy >= 0)
+		close(copy);
+	if (rs >= 0)
+		close(rs);
+	free(b);
+	return ret;
+}
+
+/* Register every writable private anonymous VMA for write protection and protect it. */
+static int arm(struct dump_task *t, int uffd)
+{
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		Vma *v = t->mm->vmas[i];
+		if (v->kind != VMA_KIND__VMA_ANON_PRIVATE || !(v->prot & PROT_WRITE))
+			continue;
+		struct uffdio_register reg = {
+		    .range = {v->start, v->end - v->start},
+		    .mode = UFFDIO_REGISTER_MODE_WP,
+		};
+		struct uffdio_writeprotect wp = {
+		    .range = {v->start, v->end - v->start},
+		    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
+		    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx%s", t->pid,
+				 v->start, v->end,
+				 err == EBUSY
+				     ? " (another userfaultfd has it: the program's own, or "
+				       "the tracking of an earlier chain of pre-dumps, which "
+				       "`cryo dump -R --prev-images-dir ../LAST` ends)"
+				     : "");
+			return -err;
+		}
+	}
+	return 0;
+}
+
+/* Close every descriptor of cryo's tracking the task holds (its own, copies by fork). */
+static int close_hidden(struct dump_task *t)
+{
+	for (int i = 0; i < t->nr_track_hidden; i++) {
+		int fd = t->track_hidden[i];
+		long rv = task_call(t, __NR_close, fd, 0, 0);
+		if (rv < 0 && rv != -EBADF) {
+			pr_errno((int)-rv, "task %d: cannot close cryo's tracking at fd %d", t->pid,
+				 fd);
+			return (int)rv;
+		}
+		pr_info("task %d: cryo's memory tracking at fd %d closed", t->pid, fd);
+	}
+	return 0;
+}
+
+int track_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+
+	t->has_copy = false;
+	if (t->has_track && (ret = scan_tracked(t)))
+		return ret;
+	/* The old tracking ends here, in a pre-dump too: a new one is made for the pages saved
+	 * now, so that a pre-dump that fails half way never leaves the old one protecting pages
+	 * its image set does not hold. Without it the layout is as the program made it. */
+	return close_hidden(t);
+}
+
+int track_predump(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+
+	if ((ret = dump_mm(ctx, t)) || (ret = dump_pages(ctx, t)))
+		return ret;
+	/* the tree is still frozen: what is protected now is what was just saved */
+	if ((ret = make_uffd(t)) < 0)
+		return ret;
+	t->track_copy = ret;
+	t->has_copy = true;
+	if ((ret = pick_fd(t)) < 0) {
+		pr_errno(-ret, "task %d: no free descriptor number for the tracking", t->pid);
+		return ret;
+	}
+	t->track_fd = ret;
+	if ((ret = arm(t, t->track_copy)))
+		return ret;
+	t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
+	t->pagemap->track_fd = t->track_fd;
+	t->pagemap->track_ino = t->track_ino;
+	return 0;
+}
+
+int track_install(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (t->zombie || !t->has_copy || !t->seized)
+			continue;
+		/* the task takes cryo's descriptor itself (pidfd_getfd from its side) */
+		long pfd = task_call(t, SYS_pidfd_open, getpid(), 0, 0);
+		long fd = pfd < 0 ? pfd : task_call(t, SYS_pidfd_getfd, pfd, t->track_copy, 0);
+		long rv = fd < 0 ? fd : task_call(t, __NR_dup3, fd, t->track_fd, O_CLOEXEC);
+		if (fd >= 0)
+			task_call(t, __NR_close, fd, 0, 0);
+		if (pfd >= 0)
+			task_call(t, __NR_close, pfd, 0, 0);
+		if (rv < 0) {
+			pr_errno((int)-rv,
+				 "task %d: cannot take its tracking descriptor from cryo (it needs "
+				 "to be allowed to trace cryo: a task of another user cannot yet)",
+				 t->pid);
+			return (int)rv;
+		}
+		t->track_armed = true;
+		close(t->track_copy);
+		t->has_copy = false;
+		pr_info("task %d: its writes are tracked (fd %d)", t->pid, t->track_fd);
+	}
+	return 0;
+}
+
+void track_abort(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (t->has_copy)
+			close(t->track_copy); /* the last descriptor: the tracking ends */
+		t->has_copy = false;
+		if (!t->track_armed || !t->seized || !t->rem.area)
+			continue;
+		long rv = task_call(t, __NR_close, t->track_fd, 0, 0);
+		if (rv < 0)
+			pr_errno((int)-rv, "task %d: cannot remove cryo's tracking (fd %d)", t->pid,
+				 t->track_fd);
+		else
+			pr_info("task %d: memory tracking removed", t->pid);
+		t->track_armed = false;
+	}
+}
+
+int track_write_parent_link(struct dump_ctx *ctx)
+{
+	const char *rel = ctx->opts->prev_images_dir;
+	struct stat st;
+
+	if (!rel)
+		return 0;
+	if (fstatat(ctx->dirfd, "parent", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISLNK(st.st_mode)) {
+			pr_err("%s/parent exists and is not a symbolic link",
+			       ctx->opts->images_dir);
+			return -EEXIST;
+		}
+		if (unlinkat(ctx->dirfd, "parent", 0) < 0)
+			return -errno;
+	}
+	if (symlinkat(rel, ctx->dirfd, "parent") < 0) {
+		int err = errno;
+		pr_errno(err, "cannot make %s/parent", ctx->opts->images_dir);
+		return -err;
+	}
+	return 0;
+}
+
+void track_free(struct dump_ctx *ctx)
+{
+	if (ctx->parent_dirfd >= 0)
+		close(ctx->parent_dirfd);
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].has_copy)
+			close(ctx->tasks[i].track_copy);
+		free(ctx->tasks[i].clean);
+		free(ctx->tasks[i].track_hidden);
+	}
+}

@@ -1,0 +1,204 @@
+# Incremental dumps, the case `incremental` (sourced by tests/run.sh; uses its helpers and
+# counters): pre-dumps that track writes with a userfaultfd (src/res/track.c), a final dump
+# that stores only the pages written since, and a restore through the chain of parents
+# (src/res/parent.c).
+#
+#  predump-chain1   one pre-dump, a phase of writes, the final dump: its image holds exactly
+#                   the pages of the area the phase rewrote; restored, every page checked
+#  predump-chain2   the same with two pre-dumps (the second with --prev-images-dir of the first),
+#                   and `cryo dedup` of the final dump before the restore
+#  predump-fail     a pre-dump that fails (CRYO_FAULT=fail:N) or is killed (kill:N) at sampled
+#                   points: the target runs on, untracked (no userfaultfd of cryo's left),
+#                   and passes its check
+#  predump-refused  a pre-dump directory is not restorable by itself; --prev-images-dir must
+#                   be ../NAME, and a parent link is never followed out of place
+
+PREDUMP_PROG=predump
+
+# The pages of the area (area.txt of the program) an image set's pagemap stores and says are
+# in the parent: "STORED PARENT".
+predump_count() {
+	local img=$1
+	"$CRYO" show "$img/pagemap-$PID.img" >"$DIR/pagemap.json" 2>"$DIR/show.txt" || {
+		echo "show-failed"
+		return
+	}
+	python3 - "$DIR/pagemap.json" "$DIR/work/area.txt" <<'EOF'
+import json, sys
+pm = json.load(open(sys.argv[1]))["entry"]
+a, n = map(int, open(sys.argv[2]).read().split())
+e = a + n * 4096
+stored = parent = 0
+for r in pm.get("runs", []):
+    s, t = max(r["vaddr"], a), min(r["vaddr"] + r["nr_pages"] * 4096, e)
+    if t > s:
+        if r.get("in_parent"):
+            parent += (t - s) // 4096
+        else:
+            stored += (t - s) // 4096
+print(stored, parent)
+EOF
+}
+
+# userfaultfds the process holds
+predump_uffds() {
+	local n=0 f
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = "anon_inode:[userfaultfd]" ] && n=$((n + 1))
+	done
+	echo $n
+}
+
+# Ask the program for its next phase; wait until it says it is done. Sets CHANGED.
+predump_phase() {
+	local want=$1 end=$(($(date +%s) + 10)) line
+	kill -USR1 "$PID"
+	while :; do
+		line=$(cat "$DIR/work/phase.txt" 2>/dev/null)
+		[ "${line%% *}" = "$want" ] && break
+		[ "$(date +%s)" -ge "$end" ] && { fail_step "phase $want did not come"; return 1; }
+		sleep 0.02
+	done
+	CHANGED=${line#* }
+}
+
+predump_after() {
+	local what=$1
+	alive "$PID" || fail_step "the target died after $what" || return 1
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" = 0 ] ||
+		fail_step "the target is traced after $what" || return 1
+}
+
+# predump_chain N: N pre-dumps with a phase of writes after each, then the final dump.
+predump_chain() {
+	local n=$1 k counts prev total
+	start_test "$PREDUMP_PROG" || return
+	total=$(awk '{ print $2 }' "$DIR/work/area.txt")
+	for ((k = 1; k <= n; k++)); do
+		prev=
+		[ "$k" -gt 1 ] && prev="--prev-images-dir ../$((k - 1))"
+		mkdir -p "$DIR/$k"
+		# shellcheck disable=SC2086
+		cryo "pre-dump-$k" pre-dump -t "$PID" -D "$DIR/$k" -v4 -o dump.log $prev
+		[ $RC = 0 ] || fail_step "pre-dump $k exited $RC" || return
+		predump_after "pre-dump $k" || return
+		[ "$(predump_uffds "$PID")" = 1 ] ||
+			fail_step "the target holds $(predump_uffds "$PID") userfaultfds after pre-dump $k" || return
+		counts=$(predump_count "$DIR/$k")
+		if [ "$k" = 1 ]; then
+			[ "$counts" = "$total 0" ] ||
+				fail_step "pre-dump 1 stores '$counts' pages of the area, expected '$total 0'" || return
+		else
+			[ "$counts" = "$CHANGED $((total - CHANGED))" ] ||
+				fail_step "pre-dump $k stores '$counts' of the area, expected '$CHANGED $((total - CHANGED))'" || return
+		fi
+		predump_phase "$k" || return
+		# the child forked in phase 1 holds a copy of its parent's tracking
+		if [ "$k" = 1 ] && [ "$(predump_uffds "$(pgrep -P "$PID")")" != 1 ]; then
+			fail_step "the child does not hold its copy of the tracking"
+			return
+		fi
+	done
+	dump "$DIR/$((n + 1))" --track-mem --prev-images-dir "../$n" || return
+	gone_after_dump || return
+	counts=$(predump_count "$DIR/$((n + 1))")
+	[ "$counts" = "$CHANGED $((total - CHANGED))" ] ||
+		fail_step "the final dump stores '$counts' of the area, expected '$CHANGED $((total - CHANGED))'" || return
+	[ "$(readlink "$DIR/$((n + 1))/parent")" = "../$n" ] ||
+		fail_step "the final dump's parent link is '$(readlink "$DIR/$((n + 1))/parent")'" || return
+	if [ "$n" -gt 1 ]; then
+		# dedup: the first pre-dump's copies of pages rewritten since are not needed
+		local before after
+		before=$(stat -c %b "$DIR/1/pages-$PID.img")
+		cryo dedup dedup -D "$DIR/$((n + 1))" -v4 -o dedup.log
+		[ $RC = 0 ] || fail_step "cryo dedup exited $RC" || return
+		after=$(stat -c %b "$DIR/1/pages-$PID.img")
+		[ "$after" -lt "$before" ] ||
+			fail_step "dedup punched nothing out of the first pre-dump ($before -> $after blocks)" || return
+	fi
+	restore "$DIR/$((n + 1))" || return
+	local p
+	for p in $PID $(pgrep -P "$PID"); do
+		[ "$(predump_uffds "$p")" = 0 ] ||
+			fail_step "restored process $p holds a userfaultfd" || return
+	done
+	[ -n "$(pgrep -P "$PID")" ] || fail_step "the restored tree has no child" || return
+	check
+}
+
+predump_fail() {
+	local total mode n points
+	# how many fault points a pre-dump passes
+	start_test "$PREDUMP_PROG" || return
+	mkdir -p "$DIR/count"
+	CRYO_FAULT=count cryo count pre-dump -t "$PID" -D "$DIR/count"
+	total=$(sed -n 's/^cryo: fault points passed: \([0-9]*\).*/\1/p' "$DIR/cryo-count.txt")
+	kill -TERM "$PID"
+	kill_leftovers
+	[ -n "$total" ] && [ "$total" -gt 0 ] || fail_step "no fault points counted" || return
+	points=$(crash_sample "$total")
+	for mode in fail kill; do
+		for n in $points; do
+			start_test "$PREDUMP_PROG" || return
+			rm -rf "$DIR/img"
+			mkdir -p "$DIR/img"
+			CRYO_FAULT=$mode:$n cryo "$mode" pre-dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
+			# a killed cryo's tracees are let go by the kernel, one by one
+			local end=$(($(date +%s) + 5))
+			while [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" != 0 ] &&
+				[ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
+			predump_after "pre-dump $mode:$n" || return
+			if [ $RC != 0 ] && [ "$(predump_uffds "$PID")" != 0 ]; then
+				# only a kill after the task took its tracking, the image set complete
+				[ "$mode" = kill ] && [ -e "$DIR/img/inventory.img" ] ||
+					fail_step "pre-dump $mode:$n (exit $RC) left the target tracked" || return
+			fi
+			# (a complete image set whose task never took its tracking is harmless: the
+			# next dump finds none and saves the memory whole)
+			[ $RC = 124 ] && fail_step "pre-dump $mode:$n timed out" && return
+			check || return
+			kill_leftovers
+		done
+	done
+}
+
+predump_refused() {
+	start_test "$PREDUMP_PROG" || return
+	mkdir -p "$DIR/1" "$DIR/2" "$DIR/3" "$DIR/elsewhere"
+	cryo pre pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump exited $RC" || return
+	cryo not-here pre-dump -t "$PID" -D "$DIR/2" --prev-images-dir "$DIR/1"
+	[ $RC != 0 ] && grep -q "must be ../NAME" "$DIR/cryo-not-here.txt" ||
+		fail_step "an absolute --prev-images-dir was accepted" || return
+	ln -s "$DIR/1" "$DIR/link"
+	cryo link pre-dump -t "$PID" -D "$DIR/2" --prev-images-dir ../link
+	[ $RC != 0 ] || fail_step "--prev-images-dir through a symlink was followed" || return
+	predump_after "refused pre-dumps" || return
+	[ "$(predump_uffds "$PID")" = 1 ] ||
+		fail_step "a refused pre-dump changed the tracking ($(predump_uffds "$PID") userfaultfds)" || return
+	# a pre-dump is memory only
+	cryo restore-pre restore -D "$DIR/1" -d
+	[ $RC != 0 ] && grep -q "is a pre-dump" "$DIR/cryo-restore-pre.txt" ||
+		fail_step "a pre-dump directory was restored: $(tail -n1 "$DIR/cryo-restore-pre.txt")" || return
+	# the final dump; its parent link then pointed elsewhere: refused at restore
+	dump "$DIR/3" --prev-images-dir ../1 || return
+	gone_after_dump || return
+	cp -a "$DIR/1/." "$DIR/elsewhere/"
+	rm "$DIR/3/parent"
+	ln -s "$DIR/elsewhere" "$DIR/3/parent"
+	cryo restore-abs restore -D "$DIR/3" -d
+	[ $RC != 0 ] && grep -q "only ../NAME is followed" "$DIR/cryo-restore-abs.txt" ||
+		fail_step "an absolute parent link was followed: $(tail -n1 "$DIR/cryo-restore-abs.txt")" || return
+	alive "$PID" && fail_step "a refused restore left the process" && return
+	rm "$DIR/3/parent"
+	ln -s ../1 "$DIR/3/parent"
+	restore "$DIR/3" && check
+}
+
+predump_case() {
+	run_sub_case predump-chain1 predump_chain 1
+	run_sub_case predump-chain2 predump_chain 2
+	run_sub_case predump-fail predump_fail
+	run_sub_case predump-refused predump_refused
+}
+register_case incremental predump_case
