@@ -186,7 +186,7 @@ static int fanotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct
 			 FdEntry *e)
 {
 	unsigned flags, eflags;
-	char path[64], *info, *line, *head;
+	char *info, *line, *head;
 	int queued, ret = 0;
 	size_t n = 0;
 
@@ -199,13 +199,10 @@ static int fanotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct
 		       t->pid, fi->fd, queued);
 		return -ENOTSUP;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
-	info = fsnotify_read_fdinfo(path);
-	if (!info) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: fd %d: cannot read %s", t->pid, fi->fd, path);
-		return ret;
-	}
+	/* the dispatcher read the whole fdinfo; the parse below writes into its own copy */
+	info = strdup(fi->fdinfo);
+	if (!info)
+		return -ENOMEM;
 	head = strstr(info, "fanotify flags:");
 	if (!head || sscanf(head, "fanotify flags:%x event-flags:%x", &flags, &eflags) != 2) {
 		pr_err("task %d: fd %d: a fanotify whose fdinfo cryo cannot read", t->pid, fi->fd);

@@ -15,46 +15,6 @@
 #include "core/log.h"
 #include "files/kind.h"
 
-char *fsnotify_read_fdinfo(const char *path)
-{
-	size_t size = 0, cap = 16384;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (!buf || fd < 0) {
-		int err = errno;
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		errno = err ? err : ENOMEM;
-		return NULL;
-	}
-	while ((n = read(fd, buf + size, cap - size - 1)) > 0) {
-		size += (size_t)n;
-		if (cap - size < 4096) {
-			char *b = realloc(buf, cap * 2);
-			if (!b) {
-				free(buf);
-				close(fd);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = b, cap *= 2;
-		}
-	}
-	if (n < 0) {
-		int err = errno;
-		free(buf);
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	close(fd);
-	buf[size] = 0;
-	return buf;
-}
-
 uint64_t fsnotify_dev(unsigned long sdev)
 {
 	return makedev((unsigned)(sdev >> 20), (unsigned)(sdev & 0xfffff));

@@ -73,7 +73,7 @@ static int by_wd(const void *a, const void *b)
 static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			FdEntry *e)
 {
-	char path[64], *info, *line;
+	char *info, *line;
 	int queued, ret = 0;
 	size_t n = 0;
 
@@ -87,13 +87,10 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		    t->pid, fi->fd, queued);
 		return -ENOTSUP;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", t->pid, fi->fd);
-	info = fsnotify_read_fdinfo(path);
-	if (!info) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: fd %d: cannot read %s", t->pid, fi->fd, path);
-		return ret;
-	}
+	/* the dispatcher read the whole fdinfo; the parse below writes into its own copy */
+	info = strdup(fi->fdinfo);
+	if (!info)
+		return -ENOMEM;
 	for (line = strstr(info, "inotify wd:"); line; line = strstr(line + 1, "\ninotify wd:"))
 		n++;
 	if (n > INOTIFY_WATCHES_MAX) {

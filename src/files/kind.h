@@ -103,8 +103,6 @@ int handle_mount_fd(dev_t dev);
 
 /* ---- fsnotify.c: what inotify and fanotify share ---- */
 #define FSNOTIFY_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
-/* the whole of a /proc file, NUL-terminated (malloc'd); NULL with errno */
-char *fsnotify_read_fdinfo(const char *path);
 /* fdinfo's "sdev:" (the kernel's encoding, major << 20 | minor) as stat() gives a device */
 uint64_t fsnotify_dev(unsigned long sdev);
 /* the inode ino of device dev, opened O_PATH by its file handle and checked to be that
