@@ -40,7 +40,8 @@ static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 
 int dir_open(int dirfd, const char *name, int flags)
 {
-	if (flags & (O_CREAT | O_TMPFILE))
+	/* (O_TMPFILE holds O_DIRECTORY's bit: only the whole of it means a new file) */
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
 		return -EINVAL;
 	return open_beneath(dirfd, name, flags, 0);
 }

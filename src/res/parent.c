@@ -55,19 +55,6 @@ struct chain {
 	size_t nr_runs, cap;
 };
 
-/* fd, if it is a directory (else closed: -ENOTDIR) */
-static int dir_checked(int fd)
-{
-	struct stat st;
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -ENOTDIR;
-	}
-	return fd;
-}
-
 /* The directory a level's `parent` link names, opened beneath the directory above it. */
 static int open_parent_dir(int dirfd, int depth)
 {
@@ -90,9 +77,7 @@ static int open_parent_dir(int dirfd, int depth)
 	up = openat(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (up < 0)
 		return -errno;
-	fd = dir_open(up, link + 3, O_RDONLY | O_CLOEXEC);
-	/* (dir_open takes no O_DIRECTORY: it is part of O_TMPFILE) */
-	fd = dir_checked(fd);
+	fd = dir_open(up, link + 3, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(up);
 	if (fd < 0)
 		pr_errno(-fd, "cannot open the parent image set %s (level %d)", link, depth);

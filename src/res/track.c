@@ -75,19 +75,6 @@ static long task_call(struct dump_task *t, long nr, long a1, long a2, long a3)
 	return ret ? ret : result;
 }
 
-/* fd, if it is a directory (else closed: -ENOTDIR) */
-static int dir_checked(int fd)
-{
-	struct stat st;
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -ENOTDIR;
-	}
-	return fd;
-}
-
 /* "../NAME": a sibling of the images directory (NAME has no "..", is not absolute). */
 static int check_rel(const char *rel)
 {
@@ -121,9 +108,7 @@ int track_open_parent(struct dump_ctx *ctx)
 	if (up < 0)
 		return -errno;
 	/* no symbolic link is followed beneath the directory that holds both */
-	ctx->parent_dirfd = dir_open(up, rel + 3, O_RDONLY | O_CLOEXEC);
-	/* (dir_open takes no O_DIRECTORY: it is part of O_TMPFILE) */
-	ctx->parent_dirfd = dir_checked(ctx->parent_dirfd);
+	ctx->parent_dirfd = dir_open(up, rel + 3, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(up);
 	if (ctx->parent_dirfd < 0) {
 		ret = ctx->parent_dirfd;
