@@ -42,7 +42,7 @@
 #endif
 
 enum { S_R, S_C1, S_C2, S_T, NS };
-enum { V_C2PID, V_TID, V_T_GOT };
+enum { V_C2PID, V_TID, V_T_GOT, V_C1_SAW };
 
 static int pidfd_open(pid_t pid, unsigned flags)
 {
@@ -129,6 +129,7 @@ static void c1_main(void)
 	zt_tree_wait_go();
 	zt_tree_expect(S_C1, is_pidfd(fd) && fd_pid(fd) == c2,
 		       "C1: its pidfd shows pid %ld, not %d", fd_pid(fd), c2);
+	zt_tree_set(V_C1_SAW, 1); /* C2 may exit now: its pid is then -1 here */
 	int rev = poll_in(fd, 10000);
 	zt_tree_expect(S_C1, rev > 0 && (rev & POLLIN), "C1: C2's exit not seen (poll %d)", rev);
 	zt_tree_done(S_C1);
@@ -154,6 +155,8 @@ static void c2_main(int p1, pid_t c1)
 	zt_tree_expect(S_C2, poll_in(fd, 0) == 0, "C2: R looks exited");
 	zt_tree_expect(S_C2, is_pidfd(p1) && fd_pid(p1) == c1, "C2: inherited p1 shows %ld",
 		       fd_pid(p1));
+	zt_tree_expect(S_C2, zt_tree_wait_var(V_C1_SAW, 1, 10000),
+		       "C2: C1 never looked at its pidfd");
 	zt_tree_done(S_C2);
 	_exit(0);
 }
