@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "core/dump_ctx.h"
 #include "core/freezer.h"
+#include "files/inet.h"
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/safeopen.h"
@@ -1011,12 +1012,18 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		if (ctx.tasks[i].seized && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
 			pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
 	if (ret || opts->leave_running || opts->leave_stopped) {
+		/* the connections out of repair mode and their packets let through before the
+		 * tree runs on */
+		inet_tcp_dump_end(&ctx, true);
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--)
 			resume(&ctx, &ctx.tasks[i]);
 	} else {
 		/* the root first: its children must not see their parent go on without them */
 		for (int i = 0; i < ctx.nr_tasks && !ret; i++)
 			ret = kill_task(&ctx, &ctx.tasks[i]);
+		/* the last copies of the connections, in repair mode: they go without a packet,
+		 * and the lock stays until the restore */
+		inet_tcp_dump_end(&ctx, ret != 0);
 	}
 	ctx.t_thawed = now_ns();
 	if (!ret) {

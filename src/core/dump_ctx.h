@@ -14,6 +14,7 @@
 #include "img/image.h"
 #include "remote/remote.h"
 #include "files/files.h"
+#include "net/netlock.h"
 #include "res/track.h"
 
 #define NSIG_KERNEL 64
@@ -118,6 +119,11 @@ struct dump_ctx {
 	uint64_t freeze_deadline;	  /* --timeout: now_ns() when the freeze gives up */
 	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
+	/* files/inet_tcp.c: copies of the connections' sockets put in repair mode, and the
+	 * network lock that drops their packets (its table name empty until the first) */
+	int *tcp_copies;
+	int nr_tcp_copies;
+	struct netlock netlock;
 	int nr_mapped_files;
 	struct pipe_table *pipes;   /* files/pipe.c: every pipe and FIFO of the tree (arena) */
 	struct desc_index *descs;   /* files/shared.c: every open file description saved (arena) */

@@ -25,6 +25,7 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/status_fd.h"
+#include "files/inet.h"
 #include "core/proc.h"
 #include "core/restore_ctx.h"
 #include "core/safeopen.h"
@@ -721,6 +722,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		for (int i = 0; i < ctx.nr_tasks; i++)
 			if (!ctx.tasks[i].zombie)
 				restore_check_cgroups(&ctx, &ctx.tasks[i]);
+		/* the connections are made again: their packets may pass */
+		inet_tcp_restore_finish(&ctx);
 		pr_info("releasing the restored tree");
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];

@@ -379,6 +379,10 @@ int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 		struct opt_val o;
 		if (!applies(d, s->family, protos))
 			continue;
+		/* an established connection's MSS is the peer's (TCP_REPAIR_OPTIONS carries
+		 * it); a new socket's TCP_MAXSEG is the one a program asks for */
+		if (s->state == 1 && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
+			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
 			continue;

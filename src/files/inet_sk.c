@@ -490,7 +490,7 @@ static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 
 /* The TCP state and its refusals; fills backlog for a listener. */
 static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local,
-			  bool skip)
+			  bool skip, bool established_ok, char *remote_out, size_t remote_size)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -511,6 +511,7 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		if (sa_split(s->family, &peer, a, &port, &scope, &flow))
 			addr_text(s->family, a, port, remote, sizeof(remote));
 	}
+	snprintf(remote_out, remote_size, "%s", remote);
 	switch (ti.tcpi_state) {
 	case ST_LISTEN: {
 		/* for a listener TCP_INFO tells the accept queue: unacked is its length, sacked
@@ -567,18 +568,22 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		}
 		return 0;
 	case ST_ESTABLISHED:
+		if (established_ok)
+			return 1; /* inet_tcp.c's */
 		pr_err("%s: established TCP connection %s -> %s: not supported yet "
 		       "(--tcp-established)",
 		       who, local, remote);
 		return -ENOTSUP;
 	default:
-		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet "
-		       "(--tcp-established)",
-		       who, local, remote,
+		/* a connection half closed (FIN_WAIT*, CLOSE_WAIT...) or being set up */
+		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet%s", who, local,
+		       remote,
 		       ti.tcpi_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
 			       tcp_state_names[ti.tcpi_state]
 			   ? tcp_state_names[ti.tcpi_state]
-			   : "unknown");
+			   : "unknown",
+		       established_ok ? " (--tcp-established saves ESTABLISHED ones only)"
+				      : " (--tcp-established)");
 		return -ENOTSUP;
 	}
 }
@@ -590,9 +595,10 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	socklen_t len = sizeof(ss);
 	uint8_t a[16];
 	uint32_t port, scope, flow;
-	char who[64], local[80];
+	char who[64], local[80], remote[80] = "?", conn[170];
 	uint32_t mem[SK_MEMINFO_VARS] = {0};
 	socklen_t mlen = sizeof(mem);
+	bool established = false;
 	int ret;
 	const char *proto = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
 
@@ -616,9 +622,15 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 			return -ENOMEM;
 	}
 	if (s->protocol == IPPROTO_TCP) {
-		if ((ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight)))
+		ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight,
+				     ctx->opts->tcp_established || ctx->opts->tcp_close, remote,
+				     sizeof(remote));
+		if (ret < 0)
 			return ret;
-	} else {
+		established = ret == 1;
+	}
+	snprintf(conn, sizeof(conn), "%s -> %s", local, remote);
+	if (s->protocol != IPPROTO_TCP || established) {
 		len = sizeof(ss);
 		s->state = ST_CLOSE;
 		if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0 &&
@@ -643,14 +655,15 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		pr_errno(errno, "%s: cannot read SO_MEMINFO", who);
 		return -EIO;
 	}
-	/* a UDP socket's datagrams are read below; anything else queued is refused */
-	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol != IPPROTO_UDP) {
+	/* a UDP socket's datagrams are read below, a connection's queues by inet_tcp.c;
+	 * anything else queued is refused */
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol != IPPROTO_UDP && !established) {
 		pr_err("%s: %s socket %s has data queued to be read (%u bytes with overhead): "
 		       "not supported yet",
 		       who, proto, local, mem[SK_MEMINFO_RMEM_ALLOC]);
 		return -ENOTSUP;
 	}
-	if (mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) {
+	if ((mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) && !established) {
 		pr_err("%s: %s socket %s has data waiting to be sent (corked): not supported yet",
 		       who, proto, local);
 		return -ENOTSUP;
@@ -671,6 +684,8 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return -ENOTSUP;
 	}
 	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who)))
+		return ret;
+	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
 	if (s->protocol != IPPROTO_TCP && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
 		return ret;
@@ -723,7 +738,6 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 	char err[256], where[80] = "";
 	int sk;
 
-	(void)ctx;
 	sk = socket((int)s->family,
 		    (int)s->type | SOCK_CLOEXEC | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0),
 		    (int)s->protocol);
@@ -742,6 +756,11 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
 			   s->gid);
 		goto fail;
+	}
+	if (s->tcp || s->tcp_closed) {
+		if (inet_tcp_restore(ctx, t, e, sk))
+			goto fail;
+		return sk;
 	}
 	if (s->has_src_port) {
 		addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
@@ -838,13 +857,20 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (!tcp && !udp)
 		return files_refuse(img, "fd %d: socket type %u protocol %u is not TCP or UDP",
 				    e->fd, s->type, s->protocol);
-	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN) ||
+	if (s->tcp && (!tcp || s->state != ST_ESTABLISHED))
+		return files_refuse(img, "fd %d: a TCP connection on a socket in state %u", e->fd,
+				    s->state);
+	if (s->has_tcp_closed && (!tcp || s->state != ST_CLOSE || !s->has_dst_port))
+		return files_refuse(img, "fd %d: a closed TCP connection (--tcp-close) invalid",
+				    e->fd);
+	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp) ||
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
 	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
-	if (s->has_dst_addr != s->has_dst_port || s->has_dst_addr != (s->state == ST_ESTABLISHED) ||
+	if (s->has_dst_addr != s->has_dst_port ||
+	    s->has_dst_addr != (s->state == ST_ESTABLISHED || s->has_tcp_closed) ||
 	    (s->has_dst_addr &&
 	     (s->dst_addr.len != addr_len(s->family) || !s->dst_port || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
@@ -894,6 +920,11 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		    d->data.len > 65535)
 			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
 	}
+	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
+		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
+				    e->fd);
+	if (inet_tcp_validate(img, e))
+		return -EINVAL;
 	return inet_opts_validate(img, e->fd, s);
 }
 

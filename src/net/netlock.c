@@ -1,0 +1,273 @@
+/* The network lock with nftables (see netlock.h). */
+#include "net/netlock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <nftables/libnftables.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/tcp_repair.h"
+
+void netlock_init(struct netlock *l)
+{
+	l->table[0] = 0;
+	l->wd_fd = -1;
+	l->wd_pid = -1;
+}
+
+/* Run nft commands; 0 or -EIO with nft's message in err */
+static int nft_run(const char *cmds, char *err, size_t size)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret;
+
+	if (!nft) {
+		snprintf(err, size, "cannot start libnftables");
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	ret = nft_run_cmd_from_buffer(nft, cmds);
+	if (ret) {
+		const char *e = nft_ctx_get_error_buffer(nft);
+		snprintf(err, size, "%s", e && *e ? e : "nft failed");
+		size_t n = strlen(err);
+		while (n && err[n - 1] == '\n')
+			err[--n] = 0;
+	}
+	nft_ctx_free(nft);
+	return ret ? -EIO : 0;
+}
+
+static int table_delete(const char *name, char *err, size_t size)
+{
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", name);
+	return nft_run(cmd, err, size);
+}
+
+/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS), then a verdict byte, or EOF */
+static void __attribute__((noreturn)) watchdog(const char *table)
+{
+	int fds[4096], n = 0;
+	char verdict = 0, err[256];
+
+	for (;;) {
+		char byte;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} c;
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = c.buf,
+				    .msg_controllen = sizeof(c.buf)};
+		ssize_t got = recvmsg(3, &mh, MSG_CMSG_CLOEXEC);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS && n < 4096) {
+			memcpy(&fds[n++], CMSG_DATA(h), sizeof(int));
+			continue;
+		}
+		verdict = byte;
+		break;
+	}
+	if (verdict == 'K' || verdict == 'D')
+		_exit(0);
+	/* cryo is gone without a word: the connections go on as they were */
+	for (int i = 0; i < n; i++)
+		tcp_repair_off(fds[i]);
+	table_delete(table, err, sizeof(err));
+	_exit(1);
+}
+
+static int watchdog_start(struct netlock *l)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	l->wd_pid = fork();
+	if (l->wd_pid < 0) {
+		int err = errno;
+		close(sp[0]);
+		close(sp[1]);
+		return -err;
+	}
+	if (l->wd_pid == 0) {
+		/* nothing of cryo's but its end of the pair: not the images, not the log, not the
+		 * tree's sockets copied so far (those come over the pair) */
+		if (sp[1] != 3) {
+			dup2(sp[1], 3);
+			close(sp[1]);
+		}
+		syscall(__NR_close_range, 4, ~0u, 0);
+		for (int fd = 0; fd < 3; fd++)
+			close(fd);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
+		prctl(PR_SET_NAME, "cryo-netlock");
+		watchdog(l->table);
+	}
+	close(sp[1]);
+	l->wd_fd = sp[0];
+	return 0;
+}
+
+static void watchdog_tell(struct netlock *l, char verdict)
+{
+	if (l->wd_fd >= 0) {
+		if (write(l->wd_fd, &verdict, 1) != 1)
+			pr_warn("cannot tell the network lock's watchdog that the dump ended");
+		close(l->wd_fd);
+		l->wd_fd = -1;
+	}
+	if (l->wd_pid > 0)
+		while (waitpid(l->wd_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	l->wd_pid = -1;
+}
+
+/* "ip saddr 1.2.3.4 tcp sport 5" of one end */
+static bool end_text(const struct sockaddr_storage *ss, const char *dir, char *buf, size_t size,
+		     bool *v6)
+{
+	char a[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		port = ntohs(s->sin_port);
+		*v6 = false;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+			inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], a, sizeof(a));
+			*v6 = false;
+		} else {
+			inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+			*v6 = true;
+		}
+		port = ntohs(s->sin6_port);
+	} else {
+		return false;
+	}
+	snprintf(buf, size, "%s %saddr %s tcp %sport %u", *v6 ? "ip6" : "ip", dir, a, dir, port);
+	return true;
+}
+
+int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
+		const struct sockaddr_storage *remote, int sk, const char *who)
+{
+	char cmds[1024], err[512], ls[128], rd[128], rs[128], ld[128];
+	bool v6a, v6b, v6c, v6d;
+	size_t n = 0;
+	int ret;
+
+	if (!end_text(local, "s", ls, sizeof(ls), &v6a) ||
+	    !end_text(remote, "d", rd, sizeof(rd), &v6b) ||
+	    !end_text(remote, "s", rs, sizeof(rs), &v6c) ||
+	    !end_text(local, "d", ld, sizeof(ld), &v6d) || v6a != v6b) {
+		pr_err("%s: the connection's addresses are of no family the lock knows", who);
+		return -EINVAL;
+	}
+	if (!l->table[0]) {
+		snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
+		/* a table of the same name left by a cryo of this pid that was killed */
+		table_delete(l->table, err, sizeof(err));
+		/* before conntrack and every other filter: nothing of the connection passes */
+		n = (size_t)snprintf(
+		    cmds, sizeof(cmds),
+		    "add table inet %s\n"
+		    "add chain inet %s in { type filter hook input priority -400; }\n"
+		    "add chain inet %s out { type filter hook output priority -400; }\n",
+		    l->table, l->table, l->table);
+		if ((ret = watchdog_start(l))) {
+			pr_errno(-ret, "cannot start the network lock's watchdog");
+			l->table[0] = 0;
+			return ret;
+		}
+	}
+	snprintf(cmds + n, sizeof(cmds) - n,
+		 "add rule inet %s out %s %s drop\n"
+		 "add rule inet %s in %s %s drop\n",
+		 l->table, ls, rd, l->table, rs, ld);
+	if ((ret = nft_run(cmds, err, sizeof(err)))) {
+		pr_err("%s: cannot block the connection's packets (nftables table inet %s): %s",
+		       who, l->table, err);
+		return ret;
+	}
+	/* the watchdog's copy, to turn repair mode off if cryo dies */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	memset(&c, 0, sizeof(c));
+	char byte = 'F';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &sk, sizeof(int));
+	if (sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL) != 1) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot hand the socket to the network lock's watchdog", who);
+		return ret;
+	}
+	pr_info("%s: packets of %s <-> %s dropped (nftables table inet %s)", who, ls, rs, l->table);
+	return 0;
+}
+
+void netlock_finish(struct netlock *l, bool keep)
+{
+	char err[512];
+
+	if (!l->table[0])
+		return;
+	if (keep) {
+		watchdog_tell(l, 'K');
+		pr_info("network lock: table inet %s stays until the restore", l->table);
+		return;
+	}
+	if (table_delete(l->table, err, sizeof(err)))
+		pr_err("cannot remove the network lock (nftables table inet %s): %s", l->table,
+		       err);
+	else
+		pr_info("network lock: table inet %s removed", l->table);
+	watchdog_tell(l, 'D');
+	l->table[0] = 0;
+}
+
+int netlock_delete(const char *name)
+{
+	char err[512];
+	if (table_delete(name, err, sizeof(err))) {
+		if (strstr(err, "No such file")) {
+			pr_info("network lock: table inet %s was gone already", name);
+			return 0;
+		}
+		pr_err("cannot remove the network lock (nftables table inet %s): %s", name, err);
+		return -EIO;
+	}
+	pr_info("network lock: table inet %s removed", name);
+	return 0;
+}
