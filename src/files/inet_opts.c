@@ -383,6 +383,11 @@ int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 		 * it); a new socket's TCP_MAXSEG is the one a program asks for */
 		if (s->state == 1 && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
 			continue;
+		/* a TCP socket refuses IP_MULTICAST_TTL (EINVAL), and a connected one reads
+		 * its unicast TTL there: nothing to save */
+		if (s->state == 1 && s->protocol == IPPROTO_TCP && d->level == IPPROTO_IP &&
+		    d->name == IP_MULTICAST_TTL)
+			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
 			continue;

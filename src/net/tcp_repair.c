@@ -283,6 +283,16 @@ static int buf_at_least(int sk, int name, int force, uint32_t want)
 	return setsockopt(sk, SOL_SOCKET, force, &half, sizeof(half)) < 0 ? -errno : 0;
 }
 
+/* The buffers back to what they were before the queues went in (the kernel halves) */
+static int set_bufs(int sk, int sndbuf, int rcvbuf, char *err, size_t size)
+{
+	int s = sndbuf / 2, r = rcvbuf / 2;
+	if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &s, sizeof(s)) < 0 ||
+	    setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &r, sizeof(r)) < 0)
+		return fail(err, size, errno, "cannot set the socket's buffers back");
+	return 0;
+}
+
 int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
 		       size_t size)
 {
@@ -291,11 +301,21 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 
 	if ((ret = tcp_repair_check(st, err, size)))
 		return ret;
+	/* the queues go in as segments of another size than the program's writes made, with
+	 * another overhead: room for them while they are written, the buffers as they were
+	 * (at least the connection's) once done */
+	int sndbuf = 0, rcvbuf = 0;
+	socklen_t bl = sizeof(sndbuf);
 	if ((ret = buf_at_least(sk, SO_SNDBUF, SO_SNDBUFFORCE, st->sndbuf)) ||
-	    (ret = buf_at_least(sk, SO_RCVBUF, SO_RCVBUFFORCE, st->rcvbuf)))
-		return fail(err, size, -ret,
-			    "cannot make the socket's buffers as large as the "
-			    "connection's");
+	    (ret = buf_at_least(sk, SO_RCVBUF, SO_RCVBUFFORCE, st->rcvbuf)) ||
+	    getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &bl) < 0 ||
+	    getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &bl) < 0 ||
+	    (ret = buf_at_least(sk, SO_SNDBUF, SO_SNDBUFFORCE,
+				(uint32_t)sndbuf + st->sendq_len + 262144)) ||
+	    (ret = buf_at_least(sk, SO_RCVBUF, SO_RCVBUFFORCE,
+				(uint32_t)rcvbuf + st->recvq_len + 262144)))
+		return fail(err, size, ret ? -ret : errno,
+			    "cannot make the socket's buffers as large as the connection's");
 	if (tcp_repair_on(sk) < 0)
 		return fail(err, size, errno, "cannot turn TCP_REPAIR on");
 	/* in repair mode the port may be one another socket holds: the connection's own,
@@ -344,6 +364,8 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 		if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
 			return fail(err, size, errno, "cannot set the windows");
 	}
+	if (keep_repair && !st->unsent)
+		return set_bufs(sk, sndbuf, rcvbuf, err, size);
 	if (keep_repair)
 		return st->unsent ? fail(err, size, -EINVAL,
 					 "%u bytes never sent can only be written with repair "
@@ -362,5 +384,5 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 				    done);
 		done += (uint32_t)k;
 	}
-	return 0;
+	return set_bufs(sk, sndbuf, rcvbuf, err, size);
 }
