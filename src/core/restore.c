@@ -706,6 +706,9 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (ret) {
 		restore_kill_created(&ctx);
 		sysv_restore_abort(&ctx);
+		/* the connections cannot be taken over by this restore: their lock goes too,
+		 * a firewall rule is not left behind for ever (their peers see a reset) */
+		inet_tcp_restore_finish(&ctx);
 		if (root || ctx.inv)
 			pr_err("restore of process %d failed; nothing was left behind",
 			       root ? root : (pid_t)ctx.inv->root_pid);

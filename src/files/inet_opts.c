@@ -420,6 +420,10 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 	memset(o, 0, sizeof(*o));
 	if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF) {
 		o->v = x->val;
+		/* a buffer the kernel grew itself (an established connection's) can be odd; one
+		 * set is always doubled: the nearest value the restore can give */
+		if (d->kind == OK_BUF)
+			o->v &= ~(int64_t)1;
 	} else {
 		o->len = x->data.len; /* validated: fits */
 		if (o->len)
