@@ -103,11 +103,11 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 			       t->pid, t->stat.sid == 0 ? "session's" : "process group's");
 			return -ENOTSUP;
 		}
-		if (t->stat.sid != root->stat.sid ||
-		    (t->stat.pgid == 0 && root->stat.pgid != 0)) {
+		if (t->stat.sid != root->stat.sid || (t->stat.pgid == 0 && root->stat.pgid != 0)) {
 			pr_err("process %d: its %s leader is outside cryo's pid namespace and is "
 			       "not the job's (process %d's): cannot be made again",
-			       t->pid, t->stat.sid == 0 ? "session's" : "process group's", root->pid);
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's",
+			       root->pid);
 			return -ENOTSUP;
 		}
 	}
@@ -510,10 +510,11 @@ static int freeze_tree(struct dump_ctx *ctx)
 		/* a zombie is made again by its parent, in the parent's session */
 		if (t->zombie && t->parent >= 0 && t->stat.sid != t->pid &&
 		    t->stat.sid != ctx->tasks[t->parent].stat.sid) {
-			pr_err("process %d is a zombie in session %d, not in its parent %d's session "
-			       "%d: cannot be made again",
-			       t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
-			       ctx->tasks[t->parent].stat.sid);
+			pr_err(
+			    "process %d is a zombie in session %d, not in its parent %d's session "
+			    "%d: cannot be made again",
+			    t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
+			    ctx->tasks[t->parent].stat.sid);
 			return -ENOTSUP;
 		}
 		if (!t->zombie && (ret = check_task(ctx, t)))
@@ -716,8 +717,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->rem.guard_slots = t->nr_threads;
 	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
 	if (ret == -ENOENT || ret == -ENOSPC) {
-		pr_info("process %d: no spot to borrow; its area is mapped from its code",
-			t->pid);
+		pr_info("process %d: no spot to borrow; its area is mapped from its code", t->pid);
 		ret = find_exec_addr(t->pid, &exec_addr);
 		if (ret) {
 			pr_err("process %d has no executable mapping to run a system call from",
@@ -781,8 +781,8 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	t->mm->owner_pid = t->pagemap->owner_pid = t->pid;
 	/* a pre-dump's image set holds the memory only */
 	if (ctx->opts->pre_dump)
-		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base) ?:
-		       img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base);
+		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)
+			   ?: img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base);
 	t->core->has_owner_pid = t->files->has_owner_pid = true;
 	t->core->owner_pid = t->files->owner_pid = t->pid;
 	t->core->n_file_locks = t->nr_locks;
@@ -944,7 +944,8 @@ static int dump_all(struct dump_ctx *ctx)
 	 * the layouts, and for a pre-dump the pages and the new tracking */
 	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
+		if (!t->zombie &&
+		    (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an

@@ -181,7 +181,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 			    !restore_pid_is_dying(ctx->tasks[i].threads[k].tid)) {
 				char owner[64];
 				pid_t tid = ctx->tasks[i].threads[k].tid;
-				pr_err("cannot restore thread %d of process %d: that id is taken by %s",
+				pr_err("cannot restore thread %d of process %d: that id is taken "
+				       "by %s",
 				       tid, ctx->tasks[i].pid,
 				       restore_pid_owner(tid, owner, sizeof(owner)));
 				return -EEXIST;
@@ -558,12 +559,10 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	 * process-wide calls), then the owners of descriptions (the kernel keeps the setter's
 	 * uids with them) */
 	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_leases_remote(ctx, t)) ||
-	    (ret = restore_procstate_remote(ctx, t)) ||
-	    (ret = restore_rlimits_remote(ctx, t)) ||
+	    (ret = restore_procstate_remote(ctx, t)) || (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
 	    (ret = create_threads(ctx, t)) || (ret = restore_files_late(ctx, t)) ||
-	    (ret = restore_seccomp_finish(ctx, t)) ||
-	    (ret = restore_task_attrs_outside(ctx, t)))
+	    (ret = restore_seccomp_finish(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
 		struct restore_thread *th = &t->threads[k];
@@ -634,7 +633,6 @@ static int rebuild(struct restore_ctx *ctx)
 			return ret;
 	return fault_point("restore: before the release", EIO);
 }
-
 
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 

@@ -488,9 +488,16 @@ static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 	return 0;
 }
 
+static bool pending_error(int sk)
+{
+	struct pollfd pf = {.fd = sk, .events = POLLIN};
+	return poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR);
+}
+
 /* The TCP state and its refusals; fills backlog for a listener. */
 static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local,
-			  bool skip, bool established_ok, char *remote_out, size_t remote_size)
+			  bool skip, bool established_ok, bool close_ok, char *remote_out,
+			  size_t remote_size)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -561,7 +568,14 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 	case ST_CLOSE:
 		/* a new socket has never sent or received a segment; one whose connection
 		 * ended (or failed) has, and behaves otherwise (EOF, a pending error) */
-		if (ti.tcpi_segs_out || ti.tcpi_segs_in) {
+		if (ti.tcpi_segs_out || ti.tcpi_segs_in || pending_error(sk)) {
+			if (close_ok) {
+				/* --tcp-close: given back as one whose connection ended */
+				pr_info("%s: TCP socket %s whose connection ended: restored as "
+					"such (--tcp-close)",
+					who, local);
+				return 2;
+			}
 			pr_err("%s: TCP socket %s whose connection ended: not supported yet", who,
 			       local);
 			return -ENOTSUP;
@@ -623,11 +637,21 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	}
 	if (s->protocol == IPPROTO_TCP) {
 		ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight,
-				     ctx->opts->tcp_established || ctx->opts->tcp_close, remote,
-				     sizeof(remote));
+				     ctx->opts->tcp_established || ctx->opts->tcp_close,
+				     ctx->opts->tcp_close, remote, sizeof(remote));
 		if (ret < 0)
 			return ret;
 		established = ret == 1;
+		if (ret == 2) {
+			/* no address, no options, no queue: a socket that only fails */
+			s->state = ST_CLOSE;
+			s->has_tcp_closed = s->tcp_closed = true;
+			s->has_src_addr = s->has_src_port = s->has_src_scope_id = false;
+			s->has_uid = s->has_gid = true;
+			s->uid = fi->st.st_uid;
+			s->gid = fi->st.st_gid;
+			return 0;
+		}
 	}
 	snprintf(conn, sizeof(conn), "%s -> %s", local, remote);
 	if (s->protocol != IPPROTO_TCP || established) {
@@ -860,7 +884,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->tcp && (!tcp || s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: a TCP connection on a socket in state %u", e->fd,
 				    s->state);
-	if (s->has_tcp_closed && (!tcp || s->state != ST_CLOSE || !s->has_dst_port))
+	if (s->has_tcp_closed && (!tcp || s->state != ST_CLOSE))
 		return files_refuse(img, "fd %d: a closed TCP connection (--tcp-close) invalid",
 				    e->fd);
 	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp) ||
@@ -870,7 +894,8 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
 	if (s->has_dst_addr != s->has_dst_port ||
-	    s->has_dst_addr != (s->state == ST_ESTABLISHED || s->has_tcp_closed) ||
+	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed) ||
+	    (!s->has_dst_addr && s->state == ST_ESTABLISHED) ||
 	    (s->has_dst_addr &&
 	     (s->dst_addr.len != addr_len(s->family) || !s->dst_port || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);

@@ -201,9 +201,15 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 	char err[256];
 
 	if (s->tcp_closed) {
+		/* any peer does: in repair mode nothing is sent to it */
+		static const uint8_t lo[16] = {127, 0, 0, 1}, lo6[16] = {[15] = 1};
+		ProtobufCBinaryData any = {s->family == AF_INET6 ? 16 : 4,
+					   (uint8_t *)(s->family == AF_INET6 ? lo6 : lo)};
 		struct sockaddr_storage ss;
-		socklen_t len = sa_make(s->family, &s->dst_addr, s->dst_port,
-					s->has_dst_scope_id ? s->dst_scope_id : 0, 0, &ss);
+		socklen_t len = s->has_dst_port
+				    ? sa_make(s->family, &s->dst_addr, s->dst_port,
+					      s->has_dst_scope_id ? s->dst_scope_id : 0, 0, &ss)
+				    : sa_make(s->family, &any, 9, 0, 0, &ss);
 		struct sockaddr un = {.sa_family = AF_UNSPEC};
 		if (tcp_repair_on(sk) || connect(sk, (struct sockaddr *)&ss, len) < 0 ||
 		    connect(sk, &un, sizeof(un)) < 0 || tcp_repair_off(sk)) {

@@ -131,8 +131,8 @@ int main(int argc, char **argv)
 	zt_expect(getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == 1,
 		  "the connection is not ESTABLISHED (state %u)", ti.tcpi_state);
 	int64_t r = read_check(s, CHILD_BYTES, 7, 0);
-	zt_expect(r == CHILD_BYTES, "the child's bytes: %s at %lld", r < 0 ? "read failed" : "wrong",
-		  (long long)r);
+	zt_expect(r == CHILD_BYTES, "the child's bytes: %s at %lld",
+		  r < 0 ? "read failed" : "wrong", (long long)r);
 	zt_expect(write_all(s, MORE_BYTES, 9, TEST_BYTES) == 0, "write after the restore: %m");
 	uint32_t sum = 0, want = 0;
 	for (uint32_t i = 0; i < TEST_BYTES + MORE_BYTES; i++)
