@@ -11,6 +11,8 @@ PACKAGES=(
 	libprotobuf-c-dev   # libprotobuf-c: encodes and decodes the images
 	libmnl-dev          # libmnl: netlink (sock_diag: what the kernel says of sockets)
 	pkg-config
+	libnftables-dev     # libnftables: the network lock (src/net/netlock.c) of TCP connections
+	nftables            # nft: the tests look at the lock's table
 	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
 	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang
 )

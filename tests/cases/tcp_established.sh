@@ -2,7 +2,7 @@
 # tcp-failed-dump, tcp-killed-dump: a dump --tcp-established of tcp_peer (a connection to an
 # echo server outside the tree, streaming the whole time) that fails (CRYO_FAULT=fail at the
 # last point that can fail, after the connection was read and locked), or that is killed
-# there (CRYO_FAULT=kill): the target goes on streaming with no byte lost or doubled and no
+# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill): the target goes on streaming with no byte lost or doubled and no
 # reset, and no nftables table of that cryo is left (after a kill the lock's watchdog
 # removes it and turns repair mode off).
 
@@ -25,7 +25,7 @@ tcp_fault_one() {
 		CRYO_FAULT=fail:$n cryo dump dump -t "$PID" -D "$DIR/img" --tcp-established -v4 \
 			-o dump.log
 	else
-		CRYO_FAULT=kill:$((n - 2)) cryo dump dump -t "$PID" -D "$DIR/img" \
+		CRYO_FAULT=kill:$((n * 2 / 3)) cryo dump dump -t "$PID" -D "$DIR/img" \
 			--tcp-established -v4 -o dump.log
 	fi
 	[ "$RC" != 0 ] || fail_step "the dump with a fault succeeded" || return
