@@ -2,7 +2,8 @@
 # tcp-failed-dump, tcp-killed-dump: a dump --tcp-established of tcp_peer (a connection to an
 # echo server outside the tree, streaming the whole time) that fails (CRYO_FAULT=fail at the
 # last point that can fail, after the connection was read and locked), or that is killed
-# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill): the target goes on streaming with no byte lost or doubled and no
+# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill): the target
+# goes on streaming with no byte lost or doubled and no
 # reset, and no nftables table of that cryo is left (after a kill the lock's watchdog
 # removes it and turns repair mode off).
 
