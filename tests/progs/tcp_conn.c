@@ -1,11 +1,13 @@
 /* An established TCP connection with both ends in the tree, over loopback: the test listens,
  * a child connects and writes 4 MiB of a pattern in a blocking loop, the test does not read
- * (its receive buffer small: the child's window is full, its send queue holds bytes sent and
- * not acknowledged and bytes never sent), and the test wrote 20000 bytes the child does not
- * read yet. After the restore the test reads every byte of the 4 MiB and checks each, the
- * child reads the test's 20000 and checks them, then both exchange more (the test writes
- * 5000 more, the child answers with a checksum of everything it read) and the child exits 0
- * only if all was exact. */
+ * (its receive buffer small: the child's window is full, its send queue holds bytes never
+ * sent), and the test wrote 20000 bytes the child does not read yet. Before the child writes,
+ * the test drops every packet of its own end to the child (an nftables table of its own,
+ * removed at the check), so that the child sees no acknowledgement: its send queue also holds
+ * bytes sent and not acknowledged, which the restored socket must send again. After the restore the
+ * test reads every byte of the 4 MiB and checks each, the child reads the test's 20000 and checks
+ * them, then both exchange more (the test writes 5000 more, the child answers with a checksum of
+ * everything it read) and the child exits 0 only if all was exact. */
 // zt-run: gen2 tcp-established
 #include "zt.h"
 
@@ -16,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -70,9 +73,12 @@ static int64_t read_check(int fd, uint32_t n, uint32_t seed, uint32_t off)
 	return bad;
 }
 
-static int child_main(int c)
+static int child_main(int c, int go)
 {
 	uint32_t sum = 0;
+	char b;
+	if (read(go, &b, 1) != 1)
+		return 14;
 	if (write_all(c, CHILD_BYTES, 7, 0))
 		return 10;
 	if (read_check(c, TEST_BYTES, 9, 0) != TEST_BYTES)
@@ -92,8 +98,11 @@ int main(int argc, char **argv)
 	socklen_t alen = sizeof(a);
 	int l, s, c, small = 16384, inq = 0, outq = 0, st;
 	pid_t child;
+	int go[2];
+	char nft[400];
 
 	zt_init(argc, argv);
+	zt_check_sys(pipe(go) == 0, "pipe");
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	zt_check_sys(l >= 0, "socket");
 	/* the accepted socket inherits a small receive buffer: the child's window fills */
@@ -108,12 +117,23 @@ int main(int argc, char **argv)
 		c = socket(AF_INET, SOCK_STREAM, 0);
 		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
 			_exit(20);
-		_exit(child_main(c));
+		_exit(child_main(c, go[0]));
 	}
 	s = accept(l, NULL, NULL);
 	zt_check_sys(s >= 0, "accept");
 	close(l);
 	zt_check_sys(write_all(s, TEST_BYTES, 9, 0) == 0, "write");
+	usleep(50000); /* taken in and acknowledged */
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	zt_check_sys(getpeername(s, (struct sockaddr *)&peer, &plen) == 0, "getpeername");
+	snprintf(nft, sizeof(nft),
+		 "nft 'add table inet zt-unacked-%d; add chain inet zt-unacked-%d out { type "
+		 "filter hook output priority 0; }; add rule inet zt-unacked-%d out tcp sport %u "
+		 "tcp dport %u drop'",
+		 getpid(), getpid(), getpid(), ntohs(a.sin_port), ntohs(peer.sin_port));
+	zt_check_sys(system(nft) == 0, "nft add (no acknowledgement for the child)");
+	zt_check_sys(write(go[1], "g", 1) == 1, "go");
 	/* until the child's window is full and bytes wait in its queue */
 	for (int i = 0; i < 200; i++) {
 		usleep(10000);
@@ -125,6 +145,8 @@ int main(int argc, char **argv)
 	zt_log("queued: %d to read here, %d not acknowledged by the child", inq, outq);
 	zt_ready();
 	zt_wait_for_check();
+	snprintf(nft, sizeof(nft), "nft delete table inet zt-unacked-%d", getpid());
+	zt_expect(system(nft) == 0, "cannot remove the test's own table");
 
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
