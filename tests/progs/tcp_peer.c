@@ -55,16 +55,29 @@ static void __attribute__((noreturn)) serve(int l)
 	_exit(0);
 }
 
+#ifdef ZT_TCP6
+#define FAMILY AF_INET6
+typedef struct sockaddr_in6 addr_t;
+static addr_t lo = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+#else
+#define FAMILY AF_INET
+typedef struct sockaddr_in addr_t;
+static addr_t lo = {.sin_family = AF_INET}; /* 127.0.0.1 set in main */
+#endif
+
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	addr_t a = lo;
 	socklen_t alen = sizeof(a);
+#ifndef ZT_TCP6
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+#endif
 	static uint8_t out[4096], in[65536];
 	uint64_t sent = 0, echoed = 0, bad = UINT64_MAX;
 	int l, c, fails = 0;
 	pid_t server;
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
+	l = socket(FAMILY, SOCK_STREAM, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
 	    getsockname(l, (struct sockaddr *)&a, &alen) < 0) {
 		perror("listen");
@@ -77,7 +90,7 @@ int main(int argc, char **argv)
 		serve(l);
 	close(l);
 	zt_init(argc, argv);
-	c = socket(AF_INET, SOCK_STREAM, 0);
+	c = socket(FAMILY, SOCK_STREAM, 0);
 	zt_check_sys(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
 	zt_check_sys(fcntl(c, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 	zt_ready();
