@@ -21,20 +21,23 @@ void netlock_init(struct netlock *l)
 	l->table[0] = 0;
 	l->wd_fd = -1;
 	l->wd_pid = -1;
+	l->nft = NULL;
 }
 
-/* Run nft commands; 0 or -EIO with nft's message in err */
-static int nft_run(const char *cmds, char *err, size_t size)
+/* Run nft commands in ctx (a new one when NULL); 0 or -EIO with nft's message in err */
+static int nft_run_in(struct nft_ctx *ctx, const char *cmds, char *err, size_t size)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft = ctx ? ctx : nft_ctx_new(NFT_CTX_DEFAULT);
 	int ret;
 
 	if (!nft) {
 		snprintf(err, size, "cannot start libnftables");
 		return -ENOMEM;
 	}
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
+	if (!ctx) {
+		nft_ctx_buffer_output(nft);
+		nft_ctx_buffer_error(nft);
+	}
 	ret = nft_run_cmd_from_buffer(nft, cmds);
 	if (ret) {
 		const char *e = nft_ctx_get_error_buffer(nft);
@@ -43,8 +46,14 @@ static int nft_run(const char *cmds, char *err, size_t size)
 		while (n && err[n - 1] == '\n')
 			err[--n] = 0;
 	}
-	nft_ctx_free(nft);
+	if (!ctx)
+		nft_ctx_free(nft);
 	return ret ? -EIO : 0;
+}
+
+static int nft_run(const char *cmds, char *err, size_t size)
+{
+	return nft_run_in(NULL, cmds, err, size);
 }
 
 static int table_delete(const char *name, char *err, size_t size)
@@ -185,6 +194,15 @@ int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
 		pr_err("%s: the connection's addresses are of no family the lock knows", who);
 		return -EINVAL;
 	}
+	if (!l->nft) {
+		l->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+		if (!l->nft) {
+			pr_err("%s: cannot start libnftables for the network lock", who);
+			return -ENOMEM;
+		}
+		nft_ctx_buffer_output(l->nft);
+		nft_ctx_buffer_error(l->nft);
+	}
 	if (!l->table[0]) {
 		snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
 		/* a table of the same name left by a cryo of this pid that was killed */
@@ -206,7 +224,7 @@ int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
 		 "add rule inet %s out %s %s drop\n"
 		 "add rule inet %s in %s %s drop\n",
 		 l->table, ls, rd, l->table, rs, ld);
-	if ((ret = nft_run(cmds, err, sizeof(err)))) {
+	if ((ret = nft_run_in(l->nft, cmds, err, sizeof(err)))) {
 		pr_err("%s: cannot block the connection's packets (nftables table inet %s): %s",
 		       who, l->table, err);
 		return ret;
@@ -241,6 +259,10 @@ void netlock_finish(struct netlock *l, bool keep)
 {
 	char err[512];
 
+	if (l->nft) {
+		nft_ctx_free(l->nft);
+		l->nft = NULL;
+	}
 	if (!l->table[0])
 		return;
 	if (keep) {

@@ -17,9 +17,12 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+struct nft_ctx;
+
 struct netlock {
-	char table[48]; /* "" until the first connection */
-	int wd_fd;	/* the watchdog's end of a socket pair, -1 */
+	char table[48];	     /* "" until the first connection */
+	struct nft_ctx *nft; /* kept from the first rule to the end: one costs milliseconds */
+	int wd_fd;	     /* the watchdog's end of a socket pair, -1 */
 	pid_t wd_pid;
 };
 
