@@ -1012,6 +1012,11 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	for (int i = 0; !ret && opts->leave_stopped && i < ctx.nr_tasks; i++)
 		if (ctx.tasks[i].seized && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
 			pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
+	/* the connections in repair mode, to end without a packet with the tree; if that
+	 * fails the tree goes on, and the images are not a checkpoint */
+	if (!ret && !opts->leave_running && !opts->leave_stopped &&
+	    (ret = inet_tcp_before_kill(&ctx)))
+		dir_unlink(ctx.dirfd, "inventory.img");
 	if (ret || opts->leave_running || opts->leave_stopped) {
 		/* the connections out of repair mode and their packets let through before the
 		 * tree runs on */

@@ -39,6 +39,9 @@ struct restore_task;
 /* Dump of the connection of sk (cryo's copy, ESTABLISHED) into s->tcp, the network lock
  * taken first; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or -errno. */
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* Just before the tree is killed: repair mode on again on each connection, so that they end
+ * without a packet. 0 or -errno. */
+int inet_tcp_before_kill(struct dump_ctx *ctx);
 /* The end of a dump: resumed (failed, -R): repair off on each connection, lock removed; else
  * the copies closed and the lock kept for the restore. */
 void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed);

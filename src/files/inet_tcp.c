@@ -129,12 +129,22 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
 		return ret;
 	}
-	if ((ret = tcp_repair_read(copy, &st, err, sizeof(err)))) {
+	ret = tcp_repair_read(copy, &st, err, sizeof(err));
+	/* repair mode only while it is read: if cryo died now, its tracees would run on at
+	 * once, before the watchdog could turn it off. The lock keeps the connection silent
+	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
+	int off = tcp_repair_off(copy);
+	if (ret) {
 		if (ret == -ENOTSUP)
 			pr_err("%s: TCP connection %s: %s", who, conn, err);
 		else
 			pr_errno(-ret, "%s: cannot read TCP connection %s (%s)", who, conn, err);
 		return ret;
+	}
+	if (off) {
+		pr_errno(-off, "%s: connection %s: cannot turn TCP_REPAIR off", who, conn);
+		tcp_repair_state_free(&st);
+		return off;
 	}
 	TcpConn *c = A_NEW(&ctx->arena, TcpConn, TCP_CONN);
 	if (!c) {
@@ -175,6 +185,18 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	pr_info("%s: established TCP connection %s saved: %u bytes to send (%u never sent), "
 		"%u to read",
 		who, conn, (unsigned)c->sendq.len, c->unsent, (unsigned)c->recvq.len);
+	return 0;
+}
+
+int inet_tcp_before_kill(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
+		int ret = tcp_repair_on(ctx->tcp_copies[i]);
+		if (ret) {
+			pr_errno(-ret, "cannot turn TCP_REPAIR on again before the tree is killed");
+			return ret;
+		}
+	}
 	return 0;
 }
 

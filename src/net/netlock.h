@@ -2,7 +2,8 @@
  * restore made it again) none of its packets may pass, or a peer would get a reset from a
  * socket that is gone, and a segment acknowledged meanwhile would be lost. cryo drops them with
  * nftables (libnftables): one table of its own, `inet cryo-lock-PID` (PID: the dumping cryo),
- * two rules per connection (each direction, by both addresses and ports).
+ * whose rules drop, in each direction, what a set of connections holds (both addresses and
+ * ports); each connection is an element of it.
  *
  * A dump that is killed must not leave connections blocked (or in repair mode) for ever: the
  * first rule starts a watchdog, a child of cryo that holds a copy of every connection's socket
