@@ -236,6 +236,8 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
+	/* from here on a failure kills what was made: the connections' lock goes too */
+	ctx->tcp_taken = ctx->tcp_conns > 0;
 	/* System V objects once the pids are known to be free: an object of a tree that still
 	 * runs is never taken from it */
 	ret = sysv_restore_objects(ctx);
@@ -688,6 +690,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (!opts->detach)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	ret = restore_read_images(&ctx);
+	if (!ret)
+		ret = inet_tcp_restore_check(&ctx);
 	if (!ret)
 		ret = plan(&ctx);
 	if (!ret)

@@ -48,7 +48,11 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed);
 /* Restore, on sk made with its options and owner: the connection (or the closed socket).
  * -1 after child_fail. */
 int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int sk);
-/* After a restore that succeeded: the lock tables the images name removed. */
+/* Before the tree is made: images with connections need --tcp-established (refused by name,
+ * the lock left as it is). 0 or -ENOTSUP. */
+int inet_tcp_restore_check(struct restore_ctx *ctx);
+/* Once the restore has taken the connections over (after the check), whether it succeeded
+ * or failed: the lock tables the images name removed. */
 int inet_tcp_restore_finish(struct restore_ctx *ctx);
 /* Image checks of s->tcp; logs, -EINVAL. */
 int inet_tcp_validate(const char *img, const FdEntry *e);

@@ -257,8 +257,30 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 	return 0;
 }
 
+int inet_tcp_restore_check(struct restore_ctx *ctx)
+{
+	int n = 0;
+
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const Files *f = ctx->tasks[i].files;
+		for (size_t k = 0; f && k < f->n_fds; k++)
+			if (f->fds[k]->inet && f->fds[k]->inet->tcp)
+				n++;
+	}
+	if (n && !ctx->opts->tcp_established) {
+		pr_err("the images hold %d established TCP connection%s: restore them with "
+		       "--tcp-established",
+		       n, n > 1 ? "s" : "");
+		return -ENOTSUP;
+	}
+	ctx->tcp_conns = n;
+	return 0;
+}
+
 int inet_tcp_restore_finish(struct restore_ctx *ctx)
 {
+	if (!ctx->tcp_taken)
+		return 0;
 	const char *done[64];
 	int nr = 0, ret = 0;
 
