@@ -4,10 +4,11 @@
  * sent), and the test wrote 20000 bytes the child does not read yet. Before the child writes,
  * the test drops every packet of its own end to the child (an nftables table of its own,
  * removed at the check), so that the child sees no acknowledgement: its send queue also holds
- * bytes sent and not acknowledged, which the restored socket must send again. After the restore the
- * test reads every byte of the 4 MiB and checks each, the child reads the test's 20000 and checks
- * them, then both exchange more (the test writes 5000 more, the child answers with a checksum of
- * everything it read) and the child exits 0 only if all was exact. */
+ * bytes sent and not acknowledged, which the restored socket must send again. The listener
+ * stays open beside the connection (on the same port) and takes a new one after the restore. After
+ * the restore the test reads every byte of the 4 MiB and checks each, the child reads the test's
+ * 20000 and checks them, then both exchange more (the test writes 5000 more, the child answers with
+ * a checksum of everything it read) and the child exits 0 only if all was exact. */
 // zt-run: gen2 tcp-established
 #include "zt.h"
 
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 	}
 	s = accept(l, NULL, NULL);
 	zt_check_sys(s >= 0, "accept");
-	close(l);
+	/* the listener stays, as a server's does: the connection shares its port */
 	zt_check_sys(write_all(s, TEST_BYTES, 9, 0) == 0, "write");
 	usleep(50000); /* taken in and acknowledged */
 	struct sockaddr_in peer;
@@ -152,6 +153,14 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(ti);
 	zt_expect(getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == 1,
 		  "the connection is not ESTABLISHED (state %u)", ti.tcpi_state);
+	len = sizeof(ti);
+	zt_expect(getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == 10,
+		  "the listener is not listening (state %u)", ti.tcpi_state);
+	int c2 = socket(AF_INET, SOCK_STREAM, 0), s2 = -1;
+	zt_expect(c2 >= 0 && connect(c2, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		      (s2 = accept(l, NULL, NULL)) >= 0 && write(c2, "n", 1) == 1 &&
+		      read(s2, &ti, 1) == 1,
+		  "the listener beside the connection takes no new one: %m");
 	int64_t r = read_check(s, CHILD_BYTES, 7, 0);
 	zt_expect(r == CHILD_BYTES, "the child's bytes: %s at %lld",
 		  r < 0 ? "read failed" : "wrong", (long long)r);
