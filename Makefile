@@ -54,6 +54,9 @@ $(O)/gen/%.o: $(O)/gen/%.c
 $(LIBTCP): $(patsubst %.c,$(O)/%.o,$(LIBTCP_SRCS))
 	$(AR) rcs $@ $^
 
+# the library alone, for another program: link build/libcryotcp.a, include src/net/tcp_repair.h
+libcryotcp: $(LIBTCP)
+
 $(O)/cryo: $(OBJS) $(LIBTCP)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBTCP) $(LDLIBS)
 
@@ -108,5 +111,7 @@ $(O)/fuzz/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LIB)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
+
+.PHONY: libcryotcp
 .PHONY: all test tests crash-test bench demo install format clean fuzz fuzz-build fuzz-targets
 -include $(OBJS:.o=.d) $(patsubst %.c,$(O)/%.d,$(LIBTCP_SRCS))

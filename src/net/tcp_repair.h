@@ -69,7 +69,8 @@ struct tcp_repair_state {
 	uint32_t sndbuf, rcvbuf;
 };
 
-/* TCP_REPAIR on (1) or off, on a connected socket or a new one. 0 or -errno. */
+/* TCP_REPAIR on (1) or off, on a connected socket or a new one (the kernel refuses any other
+ * state, a listener too: -EPERM; CAP_NET_ADMIN needed). 0 or -errno. */
 int tcp_repair_on(int sk);
 /* Off without the window probe the kernel sends otherwise when a socket leaves repair mode
  * (nothing goes out while the caller's firewall still holds the connection either way). */
