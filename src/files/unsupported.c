@@ -31,10 +31,10 @@ static bool sk_inet(const struct fd_info *fi)
 	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
 }
 
-/* a catch-all, after the kinds: TCP and UDP are inet_sk.c's */
+/* a catch-all, after the kinds: TCP, UDP, raw and ping sockets are inet_sk.c's */
 static bool sk_inet_other(const struct fd_info *fi)
 {
-	return sk_inet(fi); /* raw, ICMP (ping), SCTP, MPTCP... */
+	return sk_inet(fi); /* SCTP, MPTCP, DCCP... */
 }
 
 static bool sk_netlink(const struct fd_info *fi)
@@ -47,8 +47,8 @@ static bool sk_packet(const struct fd_info *fi)
 	return fi->sk_family == AF_PACKET;
 }
 
-UNSUPPORTED_FN(sk_inet_other, "a raw, ICMP or other inet socket", "raw, ICMP or other inet sockets",
-	       sk_inet_other);
+UNSUPPORTED_FN(sk_inet_other, "an inet socket of another protocol (SCTP, MPTCP...)",
+	       "inet sockets of other protocols (SCTP, MPTCP...)", sk_inet_other);
 UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
 UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
