@@ -1,15 +1,17 @@
-/* Socket options of any family: buffer sizes, timeouts, the credential-passing flags and the
- * peek offset. Read with getsockopt on cryo's copy of the socket (options belong to the
- * socket, so the copy sees the task's); set again with setsockopt on the new one. A buffer
- * size is set only where it differs from what the new socket has, so that a size never
- * chosen stays unlocked (the kernel's default follows its sysctl). */
+/* Socket options of any family: buffer sizes, timeouts, the credential-passing flags, the
+ * peek offset and a classic BPF filter (sk_filter.c) with its lock. Read with getsockopt on cryo's
+ * copy of the socket (options belong to the socket, so the copy sees the task's); set again with
+ * setsockopt on the new one. A buffer size is set only where it differs from what the new socket
+ * has, so that a size never chosen stays unlocked (the kernel's default follows its sysctl). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include "compat.h"
 #include "core/log.h"
+#include "files/inet.h"
 #include "files/kind.h"
 #include "files/sockopt.h"
 
@@ -34,7 +36,8 @@ static int get_timeo(int sk, int opt, uint64_t *us)
 SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 {
 	SkOpts *o = A_NEW(&ctx->arena, SkOpts, SK_OPTS);
-	int snd, rcv, cred, sec, pidfd = 0, peek;
+	int snd, rcv, cred, sec, pidfd = 0, peek, lock;
+	char who[48];
 
 	if (!o)
 		return NULL;
@@ -42,11 +45,17 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 	    get_timeo(sk, SO_RCVTIMEO, &o->rcvtimeo_us) < 0 ||
 	    get_timeo(sk, SO_SNDTIMEO, &o->sndtimeo_us) < 0 ||
 	    get_int(sk, SO_PASSCRED, &cred) < 0 || get_int(sk, SO_PASSSEC, &sec) < 0 ||
-	    get_int(sk, SO_PEEK_OFF, &peek) < 0 ||
+	    get_int(sk, SO_PEEK_OFF, &peek) < 0 || get_int(sk, SO_LOCK_FILTER, &lock) < 0 ||
 	    (get_int(sk, SO_PASSPIDFD, &pidfd) < 0 && errno != ENOPROTOOPT)) {
 		pr_errno(errno, "task %d: fd %d: cannot read the socket's options", pid, fd);
 		return NULL;
 	}
+	snprintf(who, sizeof(who), "task %d: fd %d", pid, fd);
+	if (sk_filter_dump(&ctx->arena, sk, &o->filter, who))
+		return NULL;
+	o->has_filter = o->filter.len > 0;
+	o->has_lock_filter = lock != 0;
+	o->lock_filter = lock != 0;
 	o->has_sndbuf = o->has_rcvbuf = o->has_rcvtimeo_us = o->has_sndtimeo_us = true;
 	o->has_passcred = o->has_passsec = o->has_passpidfd = o->has_peek_off = true;
 	o->sndbuf = (uint32_t)snd, o->rcvbuf = (uint32_t)rcv;
@@ -125,6 +134,15 @@ int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o
 			   o->peek_off);
 		return -1;
 	}
+	/* after the queued data was written back: it passed the filter once already */
+	if (o->has_filter && sk_filter_restore(sk, &o->filter) < 0) {
+		child_fail(t, errno, "fd %d: cannot attach the socket filter (%zu instructions)",
+			   fd, o->filter.len / 8);
+		return -1;
+	}
+	if (set_flag(t, fd, sk, SO_LOCK_FILTER, o->has_lock_filter && o->lock_filter,
+		     "SO_LOCK_FILTER"))
+		return -1;
 	return 0;
 }
 
@@ -139,5 +157,7 @@ int sockopt_validate(const char *img, int fd, const SkOpts *o)
 		return files_refuse(img, "fd %d: socket timeouts out of range", fd);
 	if (o->has_peek_off && o->peek_off < -1)
 		return files_refuse(img, "fd %d: SO_PEEK_OFF %d is invalid", fd, o->peek_off);
+	if (o->has_filter && !sk_filter_valid(&o->filter))
+		return files_refuse(img, "fd %d: the socket filter is not whole instructions", fd);
 	return 0;
 }
