@@ -36,6 +36,14 @@ static inline bool inet_is_raw_or_ping(const InetSk *s)
 /* "TCP", "UDP", "UDP-Lite", "raw", "ICMP (ping)": for messages */
 const char *inet_proto_label(const InetSk *s);
 
+/* The SOL_SOCKET options of the table for a socket of another family (unix): those that
+ * sockopt.c does not carry itself (SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_TIMESTAMP*,
+ * SO_KEEPALIVE, SO_LINGER, SO_BINDTODEVICE...), read, set again where they differ and read
+ * back, and checked, as for an inet socket. */
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who);
+int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size);
+int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n);
+
 /* inet_raw.c: raw sockets (SOCK_RAW, protocol 1..255) and ping sockets (SOCK_DGRAM with
  * IPPROTO_ICMP or IPPROTO_ICMPV6). Their peer (connect() without a port) is not given by
  * getpeername, so the dump reads it from the task's /proc/PID/net/{raw,raw6,icmp,icmp6}

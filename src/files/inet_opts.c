@@ -402,20 +402,54 @@ static int refuse_unreadable(int sk, const InetSk *s, const char *who)
 	return ret;
 }
 
-int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
-{
-	unsigned protos = inet_proto_mask((int)s->type, (int)s->protocol);
-	int ret = refuse_unreadable(sk, s, who);
+/* Which options of the table a socket takes: an inet socket's by family and protocol; for a
+ * socket of another family (unix), the SOL_SOCKET ones that sockopt.c does not carry itself
+ * (buffers, timeouts, credential flags, peek offset, filter lock: those have their own order
+ * there) */
+struct opt_sel {
+	int family;
+	unsigned protos;
+	bool other_family;
+};
 
-	if (ret)
-		return ret;
-	s->opts = arena_alloc(a, NDEFS * sizeof(*s->opts));
-	if (!s->opts)
+static bool sol_generic(const struct opt_def *d)
+{
+	if (d->level != SOL_SOCKET)
+		return false;
+	switch (d->name) {
+	case SO_SNDBUF:
+	case SO_RCVBUF:
+	case SO_RCVTIMEO:
+	case SO_SNDTIMEO:
+	case SO_PASSCRED:
+	case SO_PASSSEC:
+	case SO_PASSPIDFD:
+	case SO_PEEK_OFF:
+	case SO_LOCK_FILTER:
+		return false;
+	}
+	return true;
+}
+
+static bool selected(const struct opt_def *d, const struct opt_sel *sel)
+{
+	return sel->other_family ? sol_generic(d) : applies(d, sel->family, sel->protos);
+}
+
+static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkOpt ***out,
+		     size_t *n, const char *who)
+{
+	InetSkOpt **opts = arena_alloc(a, NDEFS * sizeof(*opts));
+	int ret;
+
+	*n = 0;
+	if (!opts)
 		return -ENOMEM;
+	*out = opts;
 	for (size_t i = 0; i < NDEFS; i++) {
 		const struct opt_def *d = &defs[i];
 		struct opt_val o;
-		if (!applies(d, s->family, protos))
+		if (!selected(d, sel))
 			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
@@ -439,9 +473,26 @@ int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 			if (o.len && !x->data.data)
 				return -ENOMEM;
 		}
-		s->opts[s->n_opts++] = x;
+		opts[(*n)++] = x;
 	}
 	return 0;
+}
+
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
+{
+	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
+			      false};
+	int ret = refuse_unreadable(sk, s, who);
+
+	if (ret)
+		return ret;
+	return opts_dump(a, sk, &sel, &s->opts, &s->n_opts, who);
+}
+
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who)
+{
+	struct opt_sel sel = {0, 0, true};
+	return opts_dump(a, sk, &sel, opts, n, who);
 }
 
 static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_val *o)
@@ -456,13 +507,13 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 	}
 }
 
-int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
+static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
 	char want[80], got[80];
 
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < s->n_opts; i++) {
-			const InetSkOpt *x = s->opts[i];
+		for (size_t i = 0; i < n; i++) {
+			const InetSkOpt *x = opts[i];
 			const struct opt_def *d = def_of(x->level, x->name); /* validated */
 			struct opt_val o, now;
 			int ret;
@@ -495,20 +546,29 @@ int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
 	return 0;
 }
 
-int inet_opts_validate(const char *img, int fd, const InetSk *s)
+int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
 {
-	unsigned protos = inet_proto_mask((int)s->type, (int)s->protocol);
+	return opts_apply(sk, s->opts, s->n_opts, err, size);
+}
 
-	for (size_t i = 0; i < s->n_opts; i++) {
-		const InetSkOpt *x = s->opts[i];
+int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
+{
+	return opts_apply(sk, opts, n, err, size);
+}
+
+static int opts_validate(const char *img, int fd, const struct opt_sel *sel, InetSkOpt *const *opts,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const InetSkOpt *x = opts[i];
 		const struct opt_def *d = def_of(x->level, x->name);
-		if (!d || !applies(d, s->family, protos))
+		if (!d || !selected(d, sel))
 			return files_refuse(img,
 					    "fd %d: socket option %u/%u is not one cryo knows "
 					    "for this socket",
 					    fd, x->level, x->name);
 		for (size_t j = 0; j < i; j++)
-			if (s->opts[j]->level == x->level && s->opts[j]->name == x->name)
+			if (opts[j]->level == x->level && opts[j]->name == x->name)
 				return files_refuse(img, "fd %d: socket option %s appears twice",
 						    fd, d->label);
 		switch (d->kind) {
@@ -557,4 +617,17 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s)
 		}
 	}
 	return 0;
+}
+
+int inet_opts_validate(const char *img, int fd, const InetSk *s)
+{
+	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
+			      false};
+	return opts_validate(img, fd, &sel, s->opts, s->n_opts);
+}
+
+int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n)
+{
+	struct opt_sel sel = {0, 0, true};
+	return opts_validate(img, fd, &sel, opts, n);
 }

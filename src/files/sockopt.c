@@ -54,6 +54,8 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 	if (sk_filter_dump(&ctx->arena, sk, &o->filter, who))
 		return NULL;
 	o->has_filter = o->filter.len > 0;
+	if (sol_opts_dump(&ctx->arena, sk, &o->sol, &o->n_sol, who))
+		return NULL;
 	o->has_lock_filter = lock != 0;
 	o->lock_filter = lock != 0;
 	o->has_sndbuf = o->has_rcvbuf = o->has_rcvtimeo_us = o->has_sndtimeo_us = true;
@@ -134,6 +136,11 @@ int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o
 			   o->peek_off);
 		return -1;
 	}
+	char err[256];
+	if (sol_opts_apply(sk, o->sol, o->n_sol, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", fd, err);
+		return -1;
+	}
 	/* after the queued data was written back: it passed the filter once already */
 	if (o->has_filter && sk_filter_restore(sk, &o->filter) < 0) {
 		child_fail(t, errno, "fd %d: cannot attach the socket filter (%zu instructions)",
@@ -159,5 +166,5 @@ int sockopt_validate(const char *img, int fd, const SkOpts *o)
 		return files_refuse(img, "fd %d: SO_PEEK_OFF %d is invalid", fd, o->peek_off);
 	if (o->has_filter && !sk_filter_valid(&o->filter))
 		return files_refuse(img, "fd %d: the socket filter is not whole instructions", fd);
-	return 0;
+	return sol_opts_validate(img, fd, o->sol, o->n_sol);
 }
