@@ -1,0 +1,36 @@
+/* Integer socket options of netlink and packet sockets (sockopt_tab.c): the SOL_SOCKET ones that
+ * sockopt.c does not carry (priority, mark, timestamps...) and the family's own (SOL_NETLINK,
+ * SOL_PACKET), one table with each option's range; and a classic BPF filter attached to a
+ * socket (SO_ATTACH_FILTER, SO_LOCK_FILTER). */
+#ifndef CRYO_FILES_SOCKOPT_TAB_H
+#define CRYO_FILES_SOCKOPT_TAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/restore_ctx.h"
+#include "img/image.h"
+
+/* the families of the table: which options apply to a socket */
+enum { TAB_NETLINK = 1, TAB_PACKET = 2 };
+
+/* Dump: every option of the table for `fam`, read from sk, into *opts / *n (arena); refuses
+ * (-ENOTSUP, logged with who) what the table cannot carry (SO_BINDTODEVICE). */
+int sockopt_tab_dump(struct arena *a, int sk, unsigned fam, InetSkOpt ***opts, size_t *n,
+		     const char *who);
+/* Restore: each option that differs from the new socket's is set, then every one is read back
+ * and must be as dumped. -1 after child_fail. */
+int sockopt_tab_apply(struct restore_task *t, int fd, int sk, InetSkOpt *const *opts, size_t n);
+int sockopt_tab_validate(const char *img, int fd, unsigned fam, InetSkOpt *const *opts, size_t n);
+
+/* Dump: the classic BPF program attached to sk (none: filter->len 0) and SO_LOCK_FILTER;
+ * an eBPF one (which cannot be read back) is refused by name. */
+int sk_filter_dump(struct arena *a, int sk, ProtobufCBinaryData *filter, bool *locked,
+		   const char *who);
+/* Restore: attach it again, then lock it; -1 after child_fail */
+int sk_filter_restore(struct restore_task *t, int fd, int sk, const ProtobufCBinaryData *filter,
+		      bool locked);
+int sk_filter_validate(const char *img, int fd, const ProtobufCBinaryData *filter);
+
+#endif
