@@ -154,7 +154,7 @@ static int packet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const 
 		return -ENOTSUP;
 	}
 	s->type = (uint32_t)fi->sk_type;
-	s->protocol = ntohs(d.num);
+	s->protocol = d.num; /* host order: sock_diag turned it */
 	s->has_sk_protocol = true;
 	s->sk_protocol = ntohs((uint16_t)fi->sk_protocol);
 	ret = -ENOTSUP;
@@ -327,7 +327,8 @@ static int packet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, co
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < s->n_mclist; i++) {
+	/* newest first in the image, as sock_diag lists them: added oldest first */
+	for (size_t i = s->n_mclist; i-- > 0;) {
 		const PacketSkMclist *m = s->mclist[i];
 		struct mreq_max mr = {.mr_ifindex = (int)m->ifindex,
 				      .mr_type = (unsigned short)m->type,

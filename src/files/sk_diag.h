@@ -20,7 +20,7 @@ int netlink_diag_find(uint64_t ino, int protocol, struct netlink_diag_sk *out);
 
 struct packet_diag_sk {
 	uint8_t type;
-	uint16_t num; /* the protocol, in network order */
+	uint16_t num; /* the protocol (host order) */
 	struct packet_diag_info info;
 	bool has_info;
 	struct packet_diag_mclist *mc; /* malloc'ed (free it), n_mc of them */
