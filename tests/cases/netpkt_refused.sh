@@ -96,3 +96,49 @@ time.sleep(60)' "$port" "$DIR/blocker.up" </dev/null >"$DIR/blocker.txt" 2>&1 &
 	report netlink-port-taken "$t0"
 }
 register_case netlink-port-taken netlink_port_taken
+
+# packet-iface: packet_iface bound to a veth interface the case made; dumped, then the
+# interface renamed: the restore fails naming the index and both names, and leaves no process;
+# with the name back, the same images restore and pass. The veth pair is removed at the end.
+packet_iface() {
+	local t0 name
+	t0=$(now)
+	REASON=
+	DIR=$OUT/packet-iface
+	SHELL_JOB=
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img" "$DIR/work"
+	name=ztpk$(($$ % 100000))
+	if ! ip link add "$name" type veth peer name "${name}p" >"$DIR/ip.txt" 2>&1 ||
+		! ip link set "$name" up >>"$DIR/ip.txt" 2>&1; then
+		fail_step "cannot make a veth pair: $(cat "$DIR/ip.txt")"
+	fi
+	echo "$name" >"$DIR/work/ifname"
+	if [ -z "$REASON" ] && start_test packet_iface; then
+		dump "$DIR/img" && gone_after_dump
+	fi
+	if [ -z "$REASON" ]; then
+		ip link set "$name" down && ip link set "$name" name "${name}x" ||
+			fail_step "cannot rename $name"
+	fi
+	if [ -z "$REASON" ]; then
+		cryo restore-renamed restore -D "$DIR/img" -d -v4 -o restore-renamed.log
+		[ $RC = 0 ] && fail_step "the restore succeeded with $name renamed"
+		grep -Eq "fd [0-9]+: interface [0-9]+ of the packet socket is ${name}x here, $name at dump" \
+			"$DIR/cryo-restore-renamed.txt" ||
+			fail_step "the failed restore does not name the interface: $(grep -i error "$DIR/cryo-restore-renamed.txt" | head -c 400)"
+		wait_gone "$PID" 5 || fail_step "the failed restore left process $PID"
+	fi
+	if [ -z "$REASON" ]; then
+		ip link set "${name}x" name "$name" && ip link set "$name" up ||
+			fail_step "cannot rename ${name}x back"
+	fi
+	if [ -z "$REASON" ]; then
+		restore "$DIR/img" && check
+	fi
+	kill_leftovers
+	ip link del "$name" 2>/dev/null
+	ip link del "${name}x" 2>/dev/null
+	report packet-iface "$t0"
+}
+register_case packet-iface packet_iface
