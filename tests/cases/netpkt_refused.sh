@@ -7,6 +7,7 @@
 # netlink-port-taken: netlink_sk dumped, then the port id of its route monitor taken by a
 # netlink socket of another process: the restore fails naming the port id, leaves no process
 # with the test's pid, and once the port is free the same images restore and pass.
+# packet-iface: below.
 
 netpkt_refused_one() {
 	local mode=$1 t0 q gen ring pq want
