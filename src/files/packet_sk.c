@@ -391,7 +391,7 @@ static int packet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		const PacketSkMclist *m = s->mclist[i];
 		if (!m->ifindex || m->ifindex > INT32_MAX || !ifname_valid(m->ifname) ||
 		    m->type > PACKET_MR_UNICAST || m->addr.len > MC_ADDR_MAX ||
-		    m->has_addr != (m->addr.len > 0) || !m->count || m->count > 65536)
+		    m->has_addr != (m->addr.len > 0) || !m->count || m->count > 65535)
 			return files_refuse(img, "fd %d: membership %zu is invalid", e->fd, i);
 	}
 	if (s->has_filter_locked != s->filter_locked)
