@@ -10,12 +10,14 @@
  *
  * Refused by name: a ring (PACKET_RX_RING, PACKET_TX_RING: a mapping of the socket in the
  * task's memory, not rebuilt yet), packets queued to be read or being sent, a pending error, a
- * socket that stopped receiving (its interface went down or away), a fanout group whose
+ * socket that stopped receiving (its interface went down or away), a fanout group with a
+ * member no task of the tree holds (the restore makes the group of the tree's only), one whose
  * program cannot be read back (PACKET_FANOUT_CBPF, PACKET_FANOUT_EBPF), an eBPF filter, a
  * socket of another network namespace. Not seen: the counters of PACKET_STATISTICS (reading
  * them resets them: a restored socket counts from 0) and a fanout group's maximum of members
  * (set with struct fanout_args; the restore joins with the default). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -70,7 +72,37 @@ static char *ifname_dump(struct dump_ctx *ctx, uint32_t ifindex, const char *who
 	return arena_strdup(&ctx->arena, name);
 }
 
-static int fanout_dump(int sk, const struct packet_diag_sk *d, PacketSk *s, const char *who)
+/* Does a task of the tree hold the socket of inode ino? (its tasks are frozen) */
+static bool tree_holds(struct dump_ctx *ctx, uint64_t ino)
+{
+	char want[40], path[64], link[64];
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)ino);
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const struct dump_task *o = &ctx->tasks[i];
+		struct dirent *de;
+		DIR *d;
+		bool found = false;
+		if (o->zombie)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", o->pid);
+		if (!(d = opendir(path)))
+			continue;
+		while (!found && (de = readdir(d))) {
+			ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+			if (n > 0) {
+				link[n] = 0;
+				found = !strcmp(link, want);
+			}
+		}
+		closedir(d);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+static int fanout_dump(struct dump_ctx *ctx, int sk, const struct packet_diag_sk *d, PacketSk *s,
+		       const char *who)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
@@ -92,6 +124,24 @@ static int fanout_dump(int sk, const struct packet_diag_sk *d, PacketSk *s, cons
 		       type == PACKET_FANOUT_CBPF ? "PACKET_FANOUT_CBPF" : "PACKET_FANOUT_EBPF");
 		return -ENOTSUP;
 	}
+	/* the restore makes the group of the tree's members only: one shared with a socket
+	 * outside the tree would be split */
+	uint64_t *inos = NULL;
+	unsigned n = 0;
+	int ret = packet_diag_fanout_members((uint32_t)v & 0xffff, &inos, &n);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < n && !ret; i++)
+		if (!tree_holds(ctx, inos[i])) {
+			pr_err(
+			    "%s: packet socket in fanout group %u with packet socket %lu, which no "
+			    "task of the dumped tree holds: not supported",
+			    who, (uint32_t)v & 0xffff, (unsigned long)inos[i]);
+			ret = -ENOTSUP;
+		}
+	free(inos);
+	if (ret)
+		return ret;
 	s->has_fanout = true;
 	s->fanout = (uint32_t)v;
 	return 0;
@@ -195,7 +245,7 @@ static int packet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const 
 			ret = -ENOTSUP;
 	}
 	if (!ret)
-		ret = fanout_dump(sk, &d, s, who);
+		ret = fanout_dump(ctx, sk, &d, s, who);
 	if (!ret)
 		ret = mclist_dump(ctx, &d, s, who);
 	free(d.mc);

@@ -200,3 +200,51 @@ int packet_diag_find(uint64_t ino, struct packet_diag_sk *out)
 	}
 	return ret;
 }
+
+struct members {
+	uint32_t id;
+	uint64_t *inos;
+	unsigned n;
+	int err;
+};
+
+static int fanout_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct find *f = data;
+	struct members *m = f->out;
+	const struct packet_diag_msg *p = mnl_nlmsg_get_payload(nlh);
+	struct attrs at = {.max = PACKET_DIAG_MAX};
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*p)))
+		return MNL_CB_ERROR;
+	if (mnl_attr_parse(nlh, sizeof(*p), attr_cb, &at) < 0)
+		return MNL_CB_ERROR;
+	if (!(a = at.tb[PACKET_DIAG_FANOUT]) || mnl_attr_get_payload_len(a) < 4 ||
+	    (mnl_attr_get_u32(a) & 0xffff) != m->id)
+		return MNL_CB_OK;
+	uint64_t *v = realloc(m->inos, (m->n + 1) * sizeof(*v));
+	if (!v) {
+		f->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	v[m->n++] = p->pdiag_ino;
+	m->inos = v;
+	f->found = true;
+	return MNL_CB_OK;
+}
+
+int packet_diag_fanout_members(uint32_t id, uint64_t **inos, unsigned *n)
+{
+	struct packet_diag_req req = {.sdiag_family = AF_PACKET, .pdiag_show = PACKET_SHOW_FANOUT};
+	struct members m = {.id = id};
+	struct find f = {.out = &m};
+	int ret = diag_dump(&req, sizeof(req), fanout_cb, &f, "packet sockets");
+	if (ret < 0) {
+		free(m.inos);
+		return ret;
+	}
+	*inos = m.inos;
+	*n = m.n;
+	return 0;
+}

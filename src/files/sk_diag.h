@@ -34,5 +34,8 @@ struct packet_diag_sk {
 
 /* as netlink_diag_find; out->mc is the caller's to free */
 int packet_diag_find(uint64_t ino, struct packet_diag_sk *out);
+/* The inodes of every packet socket of fanout group `id` here: *inos (malloc'ed), *n; 0 or
+ * -errno (logged) */
+int packet_diag_fanout_members(uint32_t id, uint64_t **inos, unsigned *n);
 
 #endif

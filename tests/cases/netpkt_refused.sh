@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # netpkt-refused: netlink and packet socket state cryo cannot restore (tests/progs/
 # netpkt_refused.c): a netlink socket with a message queued, a NETLINK_GENERIC socket, a
-# packet socket with a PACKET_RX_RING, one with two frames queued. The dump, with -R and
+# packet socket with a PACKET_RX_RING, one with two frames queued, one in a fanout group with a
+# socket of a process outside the tree. The dump, with -R and
 # without, fails naming each by task, fd and what (the bytes queued), leaves no inventory.img,
 # and the target runs on with its message, frames and ring.
 # netlink-port-taken: netlink_sk dumped, then the port id of its route monitor taken by a
@@ -10,7 +11,7 @@
 # packet-iface: below.
 
 netpkt_refused_one() {
-	local mode=$1 t0 q gen ring pq want
+	local mode=$1 t0 q gen ring pq fo group want
 	t0=$(now)
 	REASON=
 	SHELL_JOB=
@@ -18,8 +19,8 @@ netpkt_refused_one() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
 	if start_test netpkt_refused; then
-		read -r q gen ring pq < <(sed -n 's/^zt: queued fd \([0-9]*\), generic fd \([0-9]*\), ring fd \([0-9]*\), packets fd \([0-9]*\)$/\1 \2 \3 \4/p' "$DIR/out.txt")
-		[ -n "$pq" ] || fail_step "netpkt_refused did not say its fds"
+		read -r q gen ring pq fo group < <(sed -n 's/^zt: queued fd \([0-9]*\), generic fd \([0-9]*\), ring fd \([0-9]*\), packets fd \([0-9]*\), fanout fd \([0-9]*\) group \([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$DIR/out.txt")
+		[ -n "$group" ] || fail_step "netpkt_refused did not say its fds"
 		if [ "$mode" = leave-running ]; then
 			cryo dump dump -t "$PID" -D "$DIR/img" -R -v4 -o dump.log
 		else
@@ -29,7 +30,8 @@ netpkt_refused_one() {
 			"task $PID: fd $q: NETLINK_ROUTE socket has messages queued to be read \([0-9]+ bytes with overhead\): not supported" \
 			"task $PID: fd $gen: a NETLINK_GENERIC netlink socket: not supported yet" \
 			"task $PID: fd $ring: packet socket with a PACKET_RX_RING ring \(mapped in the task's memory\): not supported yet" \
-			"task $PID: fd $pq: packet socket has packets queued to be read \([0-9]+ bytes with overhead\): not supported yet"; do
+			"task $PID: fd $pq: packet socket has packets queued to be read \([0-9]+ bytes with overhead\): not supported yet" \
+			"task $PID: fd $fo: packet socket in fanout group $group with packet socket [0-9]+, which no task of the dumped tree holds: not supported"; do
 			grep -Eq -- "$want" "$DIR/cryo-dump.txt" ||
 				fail_step "the refusal does not say '$want': $(grep -i error "$DIR/cryo-dump.txt" | head -c 600)"
 		done

@@ -4,6 +4,8 @@
  *   a NETLINK_GENERIC socket (its families may keep state of their own for its port),
  *   a packet socket with a PACKET_RX_RING mapped in its memory,
  *   a packet socket on lo with two frames queued (ethertype 0x88b8),
+ *   a packet socket in a fanout group with a socket of a process outside the tree (a
+ *   grandchild whose parent exited: it belongs to the reaper above the test now),
  * and says their fd numbers. In nodump mode (and after a refused dump) the queued message
  * and frames are still there, in order, and the ring is still mapped. */
 // zt-run: no-cryo
@@ -16,7 +18,9 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define P_Q 0x88b8
@@ -77,7 +81,41 @@ int main(int argc, char **argv)
 	struct pollfd p = {.fd = pq, .events = POLLIN};
 	zt_check_sys(poll(&p, 1, 2000) == 1, "frames queued");
 	usleep(100000);
-	zt_log("queued fd %d, generic fd %d, ring fd %d, packets fd %d", q, gen, ring, pq);
+	/* the outsider joins the group first, then says so */
+	int fan_id = (getpid() & 0xffff) ^ 0x5a5a, c2p[2], fo;
+	int fanout = fan_id | (PACKET_FANOUT_HASH << 16);
+	pid_t outsider, mid;
+	struct sockaddr_ll lf = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(0x88bb), .sll_ifindex = lo};
+	zt_check_sys(pipe(c2p) == 0, "pipe");
+	mid = fork();
+	zt_check_sys(mid >= 0, "fork");
+	if (mid == 0) {
+		if (fork() != 0)
+			_exit(0);
+		for (int fd = 3; fd < 1024; fd++)
+			if (zt_own_fd(fd) || (fd != c2p[1]))
+				close(fd);
+		int s = socket(AF_PACKET, SOCK_RAW, htons(0x88bb));
+		pid_t me = getpid();
+		if (s < 0 || bind(s, (struct sockaddr *)&lf, sizeof(lf)) < 0 ||
+		    setsockopt(s, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) < 0 ||
+		    write(c2p[1], &me, sizeof(me)) != sizeof(me))
+			_exit(1);
+		close(c2p[1]);
+		pause();
+		_exit(0);
+	}
+	close(c2p[1]);
+	waitpid(mid, NULL, 0);
+	zt_check_sys(read(c2p[0], &outsider, sizeof(outsider)) == sizeof(outsider), "the outsider");
+	close(c2p[0]);
+	fo = socket(AF_PACKET, SOCK_RAW, htons(0x88bb));
+	zt_check_sys(fo >= 0 && bind(fo, (struct sockaddr *)&lf, sizeof(lf)) == 0 &&
+			 setsockopt(fo, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof(fanout)) == 0,
+		     "join the outsider's group");
+	zt_log("queued fd %d, generic fd %d, ring fd %d, packets fd %d, fanout fd %d group %d", q,
+	       gen, ring, pq, fo, fan_id);
 
 	zt_ready();
 	zt_wait_for_check();
@@ -91,5 +129,11 @@ int main(int argc, char **argv)
 	zt_expect(n == 46 && !memcmp(buf, "second", 6), "pq's second frame is gone (%zd bytes)", n);
 	zt_expect(((volatile struct tpacket2_hdr *)map)->tp_status == TP_STATUS_KERNEL,
 		  "the ring's first frame is not the kernel's");
+	zt_expect(kill(outsider, 0) == 0, "the outsider is gone");
+	int now = 0;
+	socklen_t len = sizeof(now);
+	zt_expect(getsockopt(fo, SOL_PACKET, PACKET_FANOUT, &now, &len) == 0 && now == fanout,
+		  "fo's fanout is %#x", now);
+	kill(outsider, SIGKILL);
 	zt_pass();
 }
