@@ -73,6 +73,7 @@ extern const struct fd_ops fd_pidfd_ops;
 extern const struct fd_ops fd_inet_sk_ops;
 extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
 extern const struct fd_ops fd_unix_sk_ops;
+extern const struct fd_ops fd_netlink_sk_ops, fd_packet_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];

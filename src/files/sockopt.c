@@ -33,10 +33,23 @@ static int get_timeo(int sk, int opt, uint64_t *us)
 	return 0;
 }
 
+/* An option some families do not have (SO_PEEK_OFF of a netlink or packet socket, the
+ * credential-passing flags of a packet socket): *has false, and no error */
+static int get_opt_int(int sk, int opt, int *v, protobuf_c_boolean *has)
+{
+	if (get_int(sk, opt, v) == 0) {
+		*has = true;
+		return 0;
+	}
+	*has = false;
+	*v = 0;
+	return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? 0 : -1;
+}
+
 SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 {
 	SkOpts *o = A_NEW(&ctx->arena, SkOpts, SK_OPTS);
-	int snd, rcv, cred, sec, pidfd = 0, peek, lock;
+	int snd, rcv, cred, sec, pidfd, peek, lock;
 	char who[48];
 
 	if (!o)
@@ -44,9 +57,11 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 	if (get_int(sk, SO_SNDBUF, &snd) < 0 || get_int(sk, SO_RCVBUF, &rcv) < 0 ||
 	    get_timeo(sk, SO_RCVTIMEO, &o->rcvtimeo_us) < 0 ||
 	    get_timeo(sk, SO_SNDTIMEO, &o->sndtimeo_us) < 0 ||
-	    get_int(sk, SO_PASSCRED, &cred) < 0 || get_int(sk, SO_PASSSEC, &sec) < 0 ||
-	    get_int(sk, SO_PEEK_OFF, &peek) < 0 || get_int(sk, SO_LOCK_FILTER, &lock) < 0 ||
-	    (get_int(sk, SO_PASSPIDFD, &pidfd) < 0 && errno != ENOPROTOOPT)) {
+	    get_int(sk, SO_LOCK_FILTER, &lock) < 0 ||
+	    get_opt_int(sk, SO_PASSCRED, &cred, &o->has_passcred) < 0 ||
+	    get_opt_int(sk, SO_PASSSEC, &sec, &o->has_passsec) < 0 ||
+	    get_opt_int(sk, SO_PEEK_OFF, &peek, &o->has_peek_off) < 0 ||
+	    get_opt_int(sk, SO_PASSPIDFD, &pidfd, &o->has_passpidfd) < 0) {
 		pr_errno(errno, "task %d: fd %d: cannot read the socket's options", pid, fd);
 		return NULL;
 	}
@@ -59,7 +74,6 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 	o->has_lock_filter = lock != 0;
 	o->lock_filter = lock != 0;
 	o->has_sndbuf = o->has_rcvbuf = o->has_rcvtimeo_us = o->has_sndtimeo_us = true;
-	o->has_passcred = o->has_passsec = o->has_passpidfd = o->has_peek_off = true;
 	o->sndbuf = (uint32_t)snd, o->rcvbuf = (uint32_t)rcv;
 	o->passcred = cred, o->passsec = sec, o->passpidfd = pidfd;
 	o->peek_off = peek;
@@ -141,7 +155,13 @@ int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o
 		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", fd, err);
 		return -1;
 	}
-	/* after the queued data was written back: it passed the filter once already */
+	return 0;
+}
+
+int sockopt_restore_filter(struct restore_task *t, int fd, int sk, const SkOpts *o)
+{
+	if (!o)
+		return 0;
 	if (o->has_filter && sk_filter_restore(sk, &o->filter) < 0) {
 		child_fail(t, errno, "fd %d: cannot attach the socket filter (%zu instructions)",
 			   fd, o->filter.len / 8);
