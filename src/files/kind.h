@@ -181,6 +181,14 @@ int unix_dump_finish(struct dump_ctx *ctx);
 int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 
+/* ---- inherit.c: --inherit-fd ---- */
+/* Plan: the use of key by entry e of task t with access acc (O_RDONLY or O_WRONLY), at
+ * service fd at; refused naming the key and the option when no fd was given for it */
+int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+		 const char *key, int acc, int at);
+/* ... the service fd planned for key and acc, or -1 */
+int inherit_find(struct restore_ctx *ctx, const char *key, int acc);
+
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);
 /* ---- procfile.c: /proc/N/... of a process or thread N of the tree, a late descriptor ---- */

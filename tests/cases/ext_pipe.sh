@@ -1,0 +1,108 @@
+# The ext-pipe case of tests/run.sh (sourced by it; uses its helpers): a filter whose stdin
+# and stdout are pipes held outside the tree (tests/tools/pipe_echo: the case writes its input
+# and a cat outside reads its output), with a child holding the same descriptions and a dup
+# of stdout.
+#  - Dumped without --external, the dump is refused naming both pipes and the option, and
+#    the filter runs on.
+#  - Dumped with --external pipe:[A] --external pipe:[B]; lines written while it is gone wait
+#    in the pipe. Restored without --inherit-fd, the restore is refused naming the key and
+#    the option, and leaves nothing behind.
+#  - Restored with --inherit-fd fd[7]:pipe:[A] --inherit-fd fd[8]:pipe:[B] (the case's own
+#    ends): the parent and child share each description again (kcmp), and every line, before,
+#    during and after the checkpoint, reaches the cat exactly once, in order.
+
+# ext_pipe_same PID1 FD1 PID2 FD2: one open file description (kcmp KCMP_FILE)?
+ext_pipe_same() {
+	python3 -c 'import ctypes, sys
+a = [int(x) for x in sys.argv[1:]]
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(0 if libc.syscall(312, a[0], a[2], 0, a[1], a[3]) == 0 else 1)' "$@"
+}
+
+ext_pipe_case() {
+	local t0 ra wa wb catpid keya keyb pid child i
+	t0=$(now)
+	REASON=
+	SHELL_JOB=
+	DIR=$OUT/ext-pipe
+	rm -rf "$DIR"
+	mkdir -p "$DIR/img" "$DIR/work"
+	# pipe A: the filter's stdin (the case holds both ends); pipe B: its stdout, to a cat
+	exec {ra}< <(:)
+	exec {wa}>"/proc/self/fd/$ra"
+	exec {wb}> >(exec cat >"$DIR/got")
+	catpid=$!
+	keya=$(readlink "/proc/self/fd/$ra")
+	keyb=$(readlink "/proc/self/fd/$wb")
+	(cd "$DIR/work" && exec "$BUILD/tools/closefds" setsid "$BUILD/tools/pipe_echo") \
+		<&"$ra" >&"$wb" 2>"$DIR/stderr" &
+	disown $!
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$DIR/work/pid" ] && break
+		sleep 0.02
+	done
+	read -r pid child <"$DIR/work/pid" 2>/dev/null
+	PID=$pid
+	[ -n "$pid" ] || fail_step "pipe_echo did not start"
+	started_pids+=("$pid" "$child")
+	for ((i = 1; i <= 50; i++)); do echo "$i"; done >&"$wa"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l <"$DIR/got")" = 50 ] && break
+		sleep 0.02
+	done
+	[ -z "$REASON" ] && [ "$(wc -l <"$DIR/got")" != 50 ] && fail_step "the filter did not echo"
+	if [ -z "$REASON" ]; then
+		cryo refused dump -t "$pid" -D "$DIR/img" -v4 -o dump.log
+		[ $RC = 0 ] && fail_step "dumped without --external"
+		for k in "$keya" "$keyb"; do
+			grep -qF -- "--external $k" "$DIR/cryo-refused.txt" ||
+				fail_step "the refusal does not name --external $k: $(grep Error "$DIR/cryo-refused.txt" | head -c 300)"
+		done
+		[ -e "$DIR/img/inventory.img" ] && fail_step "a refused dump left inventory.img"
+		alive "$pid" || fail_step "$pid gone after the refused dump"
+	fi
+	# bytes in the pipe at the dump: they stay in it (external), the restored filter reads them
+	[ -z "$REASON" ] && for ((i = 51; i <= 60; i++)); do echo "$i"; done >&"$wa"
+	[ -z "$REASON" ] && dump "$DIR/img" --external "$keya" --external "$keyb" && gone_after_dump
+	[ -z "$REASON" ] && { wait_gone "$child" 5 || fail_step "child $child still running after the dump"; }
+	[ -z "$REASON" ] && for ((i = 61; i <= 100; i++)); do echo "$i"; done >&"$wa"
+	if [ -z "$REASON" ]; then
+		cryo norestore restore -D "$DIR/img" -d -v4 -o restore-refused.log
+		[ $RC = 0 ] && fail_step "restored without --inherit-fd"
+		grep -qF -- "--inherit-fd fd[N]:$keya" "$DIR/cryo-norestore.txt" ||
+			fail_step "the refusal does not name --inherit-fd fd[N]:$keya: $(grep Error "$DIR/cryo-norestore.txt" | head -c 300)"
+		alive "$pid" && fail_step "a refused restore left $pid"
+		alive "$child" && fail_step "a refused restore left $child"
+	fi
+	if [ -z "$REASON" ]; then
+		CLOSEFDS_KEEP="7 8" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
+			"$CRYO" restore -D "$DIR/img" -d -v4 -o restore.log \
+			--inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
+			7<&"$ra" 8>&"$wb" >"$DIR/cryo-restore.txt" 2>&1 </dev/null
+		RC=$?
+		[ $RC = 0 ] || fail_step "cryo restore with --inherit-fd exited $RC: $(grep Error "$DIR/cryo-restore.txt" | head -c 300)"
+	fi
+	if [ -z "$REASON" ]; then
+		alive "$pid" && alive "$child" || fail_step "the restored filter is not running"
+		[ "$(readlink /proc/"$pid"/fd/0)" = "$(readlink /proc/self/fd/"$ra")" ] ||
+			fail_step "the restored stdin is $(readlink /proc/"$pid"/fd/0), not $keya"
+		ext_pipe_same "$pid" 0 "$child" 0 || fail_step "parent and child stdin are two descriptions"
+		ext_pipe_same "$pid" 1 "$child" 1 || fail_step "parent and child stdout are two descriptions"
+		ext_pipe_same "$pid" 1 "$pid" 5 || fail_step "fd 5 is not a dup of stdout"
+		ext_pipe_same "$pid" 1 "$child" 5 || fail_step "the child's fd 5 is not the stdout"
+	fi
+	[ -z "$REASON" ] && { for ((i = 101; i <= 150; i++)); do echo "$i"; done; echo quit; } >&"$wa"
+	exec {wa}>&- {ra}<&- {wb}>&-
+	[ -z "$REASON" ] && { wait_gone "$pid" 10 || fail_step "the restored filter did not exit on quit"; }
+	wait_gone "$catpid" 10 || fail_step "the cat outside did not see the end of its pipe"
+	if [ -z "$REASON" ]; then
+		seq 1 150 | sed 's/^/echo:/' >"$DIR/want"
+		cmp -s "$DIR/want" "$DIR/got" ||
+			fail_step "the cat got other lines than echo:1..150 once each: $(diff "$DIR/want" "$DIR/got" | head -c 300)"
+	fi
+	kill_ours "$catpid" 2>/dev/null
+	kill_leftovers
+	report ext-pipe "$t0"
+}
+
+register_case ext-pipe ext_pipe_case
