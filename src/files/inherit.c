@@ -145,3 +145,13 @@ void inherit_close(struct restore_ctx *ctx)
 		}
 	}
 }
+
+const char *inherit_path_key(struct restore_ctx *ctx, const FdEntry *e)
+{
+	if (!e->path || e->path[0] != '/')
+		return NULL;
+	for (int i = 0; i < ctx->opts->nr_inherit; i++)
+		if (!strcmp(ctx->opts->inherit[i].key, e->path + 1))
+			return ctx->opts->inherit[i].key;
+	return NULL;
+}

@@ -85,6 +85,9 @@ const struct fd_ops *fd_ops_of(FdKind k);
 /* Log why img is refused and return -EINVAL (files/validate.c). */
 int files_refuse(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* reg.c: plan a regular file given with --inherit-fd */
+int reg_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+
 /* ---- files with a name (named.c): by path, by file handle, or as a ghost ---- */
 
 /* Save how to reopen a file that is in the file system (or was: a ghost): e->path, or a file
@@ -186,6 +189,8 @@ int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry 
  * service fd at; refused naming the key and the option when no fd was given for it */
 int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		 const char *key, int acc, int at);
+/* ... the key of an --inherit-fd that names e's path (without its leading '/'), or NULL */
+const char *inherit_path_key(struct restore_ctx *ctx, const FdEntry *e);
 /* ... the service fd planned for key and acc, or -1 */
 int inherit_find(struct restore_ctx *ctx, const char *key, int acc);
 

@@ -657,6 +657,12 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	struct svc_file *g;
 
 	img_name(IMG_FILES, t->pid, img, sizeof(img));
+	if (e->kind == FD_KIND__FD_FIFO && inherit_path_key(ctx, e)) {
+		pr_err("task %d: fd %d: --inherit-fd fd[N]:%s: a FIFO given by the caller is not "
+		       "supported yet",
+		       t->pid, e->fd, e->path + 1);
+		return -ENOTSUP;
+	}
 	if (e->pipe_id == ctx->nr_pipes) {
 		if (!e->has_pipe_size && !e->external_key)
 			return files_refuse(img, "fd %d: pipe %u has no size", e->fd, e->pipe_id);

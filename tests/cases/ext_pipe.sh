@@ -10,6 +10,8 @@
 #  - Restored with --inherit-fd fd[7]:pipe:[A] --inherit-fd fd[8]:pipe:[B] (the case's own
 #    ends): the parent and child share each description again (kcmp), and every line, before,
 #    during and after the checkpoint, reaches the cat exactly once, in order.
+#  - Its stderr, a regular file, is given another file with --inherit-fd fd[9]:PATH (PATH
+#    without its leading '/'): what it writes there after the restore goes to that file.
 
 # ext_pipe_same PID1 FD1 PID2 FD2: one open file description (kcmp KCMP_FILE)?
 ext_pipe_same() {
@@ -46,11 +48,12 @@ ext_pipe_case() {
 	[ -n "$pid" ] || fail_step "pipe_echo did not start"
 	started_pids+=("$pid" "$child")
 	for ((i = 1; i <= 50; i++)); do echo "$i"; done >&"$wa"
+	echo e-before >&"$wa"
 	for ((i = 0; i < 100; i++)); do
-		[ "$(wc -l <"$DIR/got")" = 50 ] && break
+		[ "$(wc -l <"$DIR/got")" = 51 ] && break
 		sleep 0.02
 	done
-	[ -z "$REASON" ] && [ "$(wc -l <"$DIR/got")" != 50 ] && fail_step "the filter did not echo"
+	[ -z "$REASON" ] && [ "$(wc -l <"$DIR/got")" != 51 ] && fail_step "the filter did not echo"
 	if [ -z "$REASON" ]; then
 		cryo refused dump -t "$pid" -D "$DIR/img" -v4 -o dump.log
 		[ $RC = 0 ] && fail_step "dumped without --external"
@@ -75,10 +78,11 @@ ext_pipe_case() {
 		alive "$child" && fail_step "a refused restore left $child"
 	fi
 	if [ -z "$REASON" ]; then
-		CLOSEFDS_KEEP="7 8" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
+		CLOSEFDS_KEEP="7 8 9" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
 			"$CRYO" restore -D "$DIR/img" -d -v4 -o restore.log \
 			--inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
-			7<&"$ra" 8>&"$wb" >"$DIR/cryo-restore.txt" 2>&1 </dev/null
+			--inherit-fd "fd[9]:${DIR#/}/stderr" \
+			7<&"$ra" 8>&"$wb" 9>>"$DIR/stderr2" >"$DIR/cryo-restore.txt" 2>&1 </dev/null
 		RC=$?
 		[ $RC = 0 ] || fail_step "cryo restore with --inherit-fd exited $RC: $(grep Error "$DIR/cryo-restore.txt" | head -c 300)"
 	fi
@@ -91,14 +95,18 @@ ext_pipe_case() {
 		ext_pipe_same "$pid" 1 "$pid" 5 || fail_step "fd 5 is not a dup of stdout"
 		ext_pipe_same "$pid" 1 "$child" 5 || fail_step "the child's fd 5 is not the stdout"
 	fi
-	[ -z "$REASON" ] && { for ((i = 101; i <= 150; i++)); do echo "$i"; done; echo quit; } >&"$wa"
+	[ -z "$REASON" ] && { for ((i = 101; i <= 150; i++)); do echo "$i"; done; echo e-after; echo quit; } >&"$wa"
 	exec {wa}>&- {ra}<&- {wb}>&-
 	[ -z "$REASON" ] && { wait_gone "$pid" 10 || fail_step "the restored filter did not exit on quit"; }
 	wait_gone "$catpid" 10 || fail_step "the cat outside did not see the end of its pipe"
 	if [ -z "$REASON" ]; then
-		seq 1 150 | sed 's/^/echo:/' >"$DIR/want"
+		{ seq 1 50; echo e-before; seq 51 150; echo e-after; } | sed 's/^/echo:/' >"$DIR/want"
+		[ "$(cat "$DIR/stderr")" = "err:e-before" ] ||
+			fail_step "the dumped stderr file has '$(head -c 100 "$DIR/stderr")', not err:e-before alone"
+		[ "$(cat "$DIR/stderr2")" = "err:e-after" ] ||
+			fail_step "the inherited stderr file has '$(head -c 100 "$DIR/stderr2")', not err:e-after"
 		cmp -s "$DIR/want" "$DIR/got" ||
-			fail_step "the cat got other lines than echo:1..150 once each: $(diff "$DIR/want" "$DIR/got" | head -c 300)"
+			fail_step "the cat got other lines than echo:1..150 (and e-before, e-after) once each: $(diff "$DIR/want" "$DIR/got" | head -c 300)"
 	fi
 	kill_ours "$catpid" 2>/dev/null
 	kill_leftovers

@@ -1,7 +1,8 @@
 /* pipe_echo: a filter between two pipes held outside the tree (tests/cases/ext_pipe.sh).
  * It writes its pid to ./pid, forks a child that holds the same descriptions of stdin and
  * stdout (and a dup of stdout at fd 5), then echoes each line of stdin to stdout as
- * "echo:LINE" until the line "quit", when it kills the child and exits 0. A read or write
+ * "echo:LINE" (and a line that begins with 'e' to stderr too, as "err:LINE") until the line
+ * "quit", when it kills the child and exits 0. A read or write
  * error exits 1 (a restored end that is not the pipe it was). */
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ int main(void)
 			break;
 		int m = snprintf(out, sizeof(out), "echo:%s\n", line);
 		if (write(5, out, (size_t)m) != m)
+			return 1;
+		m = snprintf(out, sizeof(out), "err:%s\n", line);
+		if (line[0] == 'e' && write(2, out, (size_t)m) != m)
 			return 1;
 	}
 	kill(child, SIGKILL);
