@@ -66,6 +66,7 @@ ext_pipe_case() {
 	fi
 	# bytes in the pipe at the dump: they stay in it (external), the restored filter reads them
 	[ -z "$REASON" ] && for ((i = 51; i <= 60; i++)); do echo "$i"; done >&"$wa"
+	: >"$DIR/want"
 	[ -z "$REASON" ] && dump "$DIR/img" --external "$keya" --external "$keyb" && gone_after_dump
 	[ -z "$REASON" ] && { wait_gone "$child" 5 || fail_step "child $child still running after the dump"; }
 	[ -z "$REASON" ] && for ((i = 61; i <= 100; i++)); do echo "$i"; done >&"$wa"
@@ -76,6 +77,30 @@ ext_pipe_case() {
 			fail_step "the refusal does not name --inherit-fd fd[N]:$keya: $(grep Error "$DIR/cryo-norestore.txt" | head -c 300)"
 		alive "$pid" && fail_step "a refused restore left $pid"
 		alive "$child" && fail_step "a refused restore left $child"
+	fi
+	# the inherited fd is checked: the write end given for the read end, a file for a pipe
+	if [ -z "$REASON" ]; then
+		CLOSEFDS_KEEP="7 8" "$BUILD/tools/closefds" "$CRYO" restore -D "$DIR/img" -d -v4 \
+			-o restore-wrong.log --inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
+			7>&"$wa" 8>&"$wb" >"$DIR/cryo-wrong.txt" 2>&1 </dev/null &&
+			fail_step "restored with the write end given for the read end"
+		grep -qF "is the read end of $keya, but fd 7 given for it (--inherit-fd) is not open for that" \
+			"$DIR/cryo-wrong.txt" || fail_step "no refusal of the wrong end: $(grep Error "$DIR/cryo-wrong.txt" | head -c 300)"
+		CLOSEFDS_KEEP="7 8" "$BUILD/tools/closefds" "$CRYO" restore -D "$DIR/img" -d -v4 \
+			-o restore-wrong2.log --inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
+			7<"$DIR/want" 8>&"$wb" >"$DIR/cryo-wrong2.txt" 2>&1 </dev/null &&
+			fail_step "restored with a regular file given for a pipe"
+		grep -qF -- "--inherit-fd fd[7]:$keya: fd 7 is not a pipe" "$DIR/cryo-wrong2.txt" ||
+			fail_step "no refusal of a file for a pipe: $(grep Error "$DIR/cryo-wrong2.txt" | head -c 300)"
+		"$CRYO" restore -D "$DIR/img" --inherit-fd "fd[0]:socket:[12345]" >"$DIR/cryo-sk.txt" 2>&1 &&
+			fail_step "--inherit-fd with a socket key was accepted"
+		grep -qF "the key socket:[12345] is not supported yet" "$DIR/cryo-sk.txt" ||
+			fail_step "no refusal of a socket key: $(head -c 300 "$DIR/cryo-sk.txt")"
+		"$CRYO" dump -t 1 -D "$DIR/img" --external "unix[12345]" >"$DIR/cryo-ext.txt" 2>&1 &&
+			fail_step "--external unix[...] was accepted"
+		grep -qF -- "--external unix[12345]: not supported yet" "$DIR/cryo-ext.txt" ||
+			fail_step "no refusal of --external unix[...]: $(head -c 300 "$DIR/cryo-ext.txt")"
+		alive "$pid" && fail_step "a refused restore left $pid"
 	fi
 	if [ -z "$REASON" ]; then
 		CLOSEFDS_KEEP="7 8 9" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
