@@ -10,6 +10,7 @@
 #  - Restored with --inherit-fd fd[7]:pipe:[A] --inherit-fd fd[8]:pipe:[B] (the case's own
 #    ends): the parent and child share each description again (kcmp), and every line, before,
 #    during and after the checkpoint, reaches the cat exactly once, in order.
+#  - Dumped again and restored again the same way (a second generation).
 #  - Its stderr, a regular file, is given another file with --inherit-fd fd[9]:PATH (PATH
 #    without its leading '/'): what it writes there after the restore goes to that file.
 
@@ -19,6 +20,18 @@ ext_pipe_same() {
 a = [int(x) for x in sys.argv[1:]]
 libc = ctypes.CDLL(None, use_errno=True)
 sys.exit(0 if libc.syscall(312, a[0], a[2], 0, a[1], a[3]) == 0 else 1)' "$@"
+}
+
+# ext_pipe_restore IMG: restore with the case's ends of both pipes and another stderr file
+# (uses ext_pipe_case's variables)
+ext_pipe_restore() {
+	CLOSEFDS_KEEP="7 8 9" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
+		"$CRYO" restore -D "$DIR/$1" -d -v4 -o restore.log \
+		--inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
+		--inherit-fd "fd[9]:${DIR#/}/stderr" \
+		7<&"$ra" 8>&"$wb" 9>>"$DIR/stderr2" >"$DIR/cryo-restore-$1.txt" 2>&1 </dev/null
+	RC=$?
+	[ $RC = 0 ] || fail_step "cryo restore ($1) with --inherit-fd exited $RC: $(grep Error "$DIR/cryo-restore-$1.txt" | head -c 300)"
 }
 
 ext_pipe_case() {
@@ -102,15 +115,7 @@ ext_pipe_case() {
 			fail_step "no refusal of --external unix[...]: $(head -c 300 "$DIR/cryo-ext.txt")"
 		alive "$pid" && fail_step "a refused restore left $pid"
 	fi
-	if [ -z "$REASON" ]; then
-		CLOSEFDS_KEEP="7 8 9" "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
-			"$CRYO" restore -D "$DIR/img" -d -v4 -o restore.log \
-			--inherit-fd "fd[7]:$keya" --inherit-fd "fd[8]:$keyb" \
-			--inherit-fd "fd[9]:${DIR#/}/stderr" \
-			7<&"$ra" 8>&"$wb" 9>>"$DIR/stderr2" >"$DIR/cryo-restore.txt" 2>&1 </dev/null
-		RC=$?
-		[ $RC = 0 ] || fail_step "cryo restore with --inherit-fd exited $RC: $(grep Error "$DIR/cryo-restore.txt" | head -c 300)"
-	fi
+	[ -z "$REASON" ] && ext_pipe_restore img
 	if [ -z "$REASON" ]; then
 		alive "$pid" && alive "$child" || fail_step "the restored filter is not running"
 		[ "$(readlink /proc/"$pid"/fd/0)" = "$(readlink /proc/self/fd/"$ra")" ] ||
@@ -120,7 +125,21 @@ ext_pipe_case() {
 		ext_pipe_same "$pid" 1 "$pid" 5 || fail_step "fd 5 is not a dup of stdout"
 		ext_pipe_same "$pid" 1 "$child" 5 || fail_step "the child's fd 5 is not the stdout"
 	fi
-	[ -z "$REASON" ] && { for ((i = 101; i <= 150; i++)); do echo "$i"; done; echo e-after; echo quit; } >&"$wa"
+	# a second generation: the restored external pipes dumped and restored again
+	[ -z "$REASON" ] && for ((i = 101; i <= 120; i++)); do echo "$i"; done >&"$wa"
+	for ((i = 0; i < 100; i++)); do
+		grep -qx echo:120 "$DIR/got" && break
+		sleep 0.02
+	done
+	[ -z "$REASON" ] && dump "$DIR/img2" --external "$keya" --external "$keyb" && gone_after_dump
+	[ -z "$REASON" ] && { wait_gone "$child" 5 || fail_step "child $child still running after the second dump"; }
+	[ -z "$REASON" ] && for ((i = 121; i <= 130; i++)); do echo "$i"; done >&"$wa"
+	[ -z "$REASON" ] && ext_pipe_restore img2
+	if [ -z "$REASON" ]; then
+		alive "$pid" && alive "$child" || fail_step "the filter restored again is not running"
+		ext_pipe_same "$pid" 1 "$child" 1 || fail_step "gen2: parent and child stdout are two descriptions"
+	fi
+	[ -z "$REASON" ] && { for ((i = 131; i <= 150; i++)); do echo "$i"; done; echo e-after; echo quit; } >&"$wa"
 	exec {wa}>&- {ra}<&- {wb}>&-
 	[ -z "$REASON" ] && { wait_gone "$pid" 10 || fail_step "the restored filter did not exit on quit"; }
 	wait_gone "$catpid" 10 || fail_step "the cat outside did not see the end of its pipe"
