@@ -148,7 +148,7 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 /* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
- * one), or -1 */
+ * one), or -1 (none: an external pipe's is not the tree's to write into) */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 /* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its

@@ -817,8 +817,9 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
 {
 	struct svc_file *g = global_of(ctx, e);
-	/* a FIFO's one service fd is open read-write */
-	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
+	/* an external pipe has readers outside: a byte written into it could be theirs (and
+	 * its write end may not be the tree's); a FIFO's one service fd is open read-write */
+	return !g || g->desc->external_key ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
 }
 
 /* "pipe:[INODE]" and nothing else */
