@@ -7,14 +7,17 @@
  * in it, copied without being consumed (a copy of a read end taken with pidfd_getfd, tee(2)
  * into a pipe of cryo's own, read from there). Both go on the object's first entry (its
  * carrier). A pipe one end of which is held outside the tree (found in /proc, or missing
- * from the tree while the kernel says it is open) is refused by name.
+ * from the tree while the kernel says it is open) is refused by name, naming --external;
+ * with --external pipe:[INODE] it is saved by that key alone (external_key), its bytes left
+ * in the kernel's pipe.
  *
  * Restore: each object is a global (restore.c's plan): the root creates it before it
  * creates any task (pipe2, or the FIFO opened read-write by its path), sets its size, writes
  * the saved bytes back, and holds it at service fds all tasks inherit. A task's description
  * is then the root's own end (the first description of each end) or a new description of the
  * same pipe through /proc/self/fd. The service fds are closed in every task before it runs,
- * so an end no task held is closed then. */
+ * so an end no task held is closed then. An external pipe is not made: its service fds are
+ * the descriptors given with --inherit-fd (inherit.c), placed there by the root. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -520,8 +523,7 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 			pr_err(
 			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
 			    "held outside the tree: dump it with --external pipe:[%lu] (and "
-			    "restore "
-			    "with --inherit-fd fd[N]:pipe:[%lu])",
+			    "restore with --inherit-fd fd[N]:pipe:[%lu])",
 			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
 			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write",
 			    (unsigned long)o->ino, (unsigned long)o->ino);
