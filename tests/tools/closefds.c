@@ -31,9 +31,13 @@ int main(int argc, char **argv)
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
 		bool kept = false;
-		for (const char *k = keep; k && *k;
-		     k += strspn(k, "0123456789"), k += strspn(k, " "))
-			kept |= atoi(k) == fd && *k != ' ';
+		/* numbers, separated by anything else */
+		for (const char *k = keep; k && *k;) {
+			size_t n = strspn(k, "0123456789");
+			if (n)
+				kept |= atoi(k) == fd;
+			k += n ? n : 1;
+		}
 		if (fd > 2 && fd != self && !kept)
 			close(fd);
 	}
