@@ -16,13 +16,16 @@
  * taken. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/netlink.h>
 #include <linux/netlink_diag.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -52,7 +55,7 @@ static const struct {
     {NETLINK_XFRM, "NETLINK_XFRM", true},
     {NETLINK_SELINUX, "NETLINK_SELINUX", true},
     {NETLINK_ISCSI, "NETLINK_ISCSI", false},
-    {NETLINK_AUDIT, "NETLINK_AUDIT", false},
+    {NETLINK_AUDIT, "NETLINK_AUDIT", true}, /* but the audit daemon's: audit_daemon_pid() */
     {NETLINK_FIB_LOOKUP, "NETLINK_FIB_LOOKUP", true},
     {NETLINK_CONNECTOR, "NETLINK_CONNECTOR", false},
     {NETLINK_NETFILTER, "NETLINK_NETFILTER", false},
@@ -76,6 +79,63 @@ static bool protocol_ok(uint32_t p, const char **name)
 		}
 	*name = NULL;
 	return false;
+}
+
+/* The pid of the audit daemon the kernel sends its records to (AUDIT_GET's status.pid), 0
+ * for none, or -errno. A NETLINK_AUDIT socket of another process (dbus-daemon, sshd, login:
+ * libaudit's audit_open, to send AUDIT_USER_* messages) is a socket like a route one; the
+ * daemon's port is the kernel's record of where audit goes, and is refused. */
+static int audit_daemon_pid(void)
+{
+	struct {
+		struct nlmsghdr h;
+		struct audit_status st;
+	} req = {.h = {.nlmsg_len = NLMSG_LENGTH(0),
+		       .nlmsg_type = AUDIT_GET,
+		       .nlmsg_flags = NLM_F_REQUEST,
+		       .nlmsg_seq = 1}};
+	union {
+		struct nlmsghdr h;
+		char buf[512];
+	} ans;
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT), ret = -EIO;
+	struct timeval tv = {.tv_sec = 2};
+
+	if (sk < 0)
+		return -errno;
+	setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (sendto(sk, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = recv(sk, &ans, sizeof(ans), 0);
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (!NLMSG_OK(&ans.h, (size_t)n))
+			break;
+		if (ans.h.nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(&ans.h);
+			if (ans.h.nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error) {
+				ret = e->error;
+				break;
+			}
+			continue; /* an ack */
+		}
+		if (ans.h.nlmsg_type == AUDIT_GET &&
+		    ans.h.nlmsg_len >=
+			NLMSG_LENGTH(offsetof(struct audit_status, pid) + sizeof(uint32_t))) {
+			struct audit_status *st = NLMSG_DATA(&ans.h);
+			ret = (int)st->pid;
+			break;
+		}
+	}
+out:
+	close(sk);
+	return ret;
 }
 
 static bool netlink_sk_recognise(const struct fd_info *fi)
@@ -142,6 +202,22 @@ static int netlink_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const
 			pr_err("%s: a netlink socket of protocol %u: not supported yet", who,
 			       s->protocol);
 		return -ENOTSUP;
+	}
+	if (s->protocol == NETLINK_AUDIT) {
+		int daemon = audit_daemon_pid();
+		if (daemon < 0) {
+			pr_errno(-daemon,
+				 "%s: a NETLINK_AUDIT socket, and the kernel does not say which "
+				 "process is the audit daemon (AUDIT_GET)",
+				 who);
+			return -ENOTSUP;
+		}
+		if (daemon && daemon == t->pid) {
+			pr_err("%s: the audit daemon's NETLINK_AUDIT socket (the kernel sends its "
+			       "records to it): not supported",
+			       who);
+			return -ENOTSUP;
+		}
 	}
 	ret = netlink_diag_find(fi->st.st_ino, fi->sk_protocol, &d);
 	if (ret < 0)
@@ -384,7 +460,7 @@ static int netlink_sk_validate(const char *img, const Files *f, const FdEntry *e
 	if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
 		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
 	if ((ret = sockopt_validate(img, e->fd, s->opts)) ||
-	    (ret = sockopt_tab_validate(img, e->fd, TAB_NETLINK, s->sopts, s->n_sopts)) )
+	    (ret = sockopt_tab_validate(img, e->fd, TAB_NETLINK, s->sopts, s->n_sopts)))
 		return ret;
 	return 0;
 }
