@@ -101,6 +101,16 @@ static void read_socket_identity(const struct fd_dirs *dirs, struct fd_info *fi)
 	close(copy);
 }
 
+int fd_take_copy(const struct fd_info *fi, const char *what)
+{
+	int copy = fi->task_pidfd < 0 ? -1 : sys_pidfd_getfd(fi->task_pidfd, fi->fd);
+	if (copy >= 0)
+		return copy;
+	int err = fi->task_pidfd < 0 ? EBADF : errno;
+	pr_errno(err, "task %d: fd %d: cannot take a copy of %s", fi->pid, fi->fd, what);
+	return -err;
+}
+
 static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
 	char name[16], *p;
@@ -108,6 +118,7 @@ static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd
 
 	fi->pid = pid;
 	fi->fd = fd;
+	fi->task_pidfd = dirs->pidfd;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
 	if (n < 0)

@@ -696,20 +696,13 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 static int inet_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), sk, ret;
 	InetSk *s = A_NEW(&ctx->arena, InetSk, INET_SK);
+	int sk, ret;
 
 	if (!s)
 		return -ENOMEM;
-	sk = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (sk < 0) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: cannot take a copy of socket fd %d", t->pid, fi->fd);
-		if (pidfd >= 0)
-			close(pidfd);
-		return ret;
-	}
-	close(pidfd);
+	if ((sk = fd_take_copy(fi, "the socket")) < 0)
+		return sk;
 	s->family = (uint32_t)fi->sk_family;
 	s->type = (uint32_t)fi->sk_type;
 	s->protocol = (uint32_t)fi->sk_protocol;

@@ -28,7 +28,13 @@ struct fd_info {
 	/* a socket ("socket:[ino]"): SO_DOMAIN, SO_TYPE, SO_PROTOCOL of cryo's copy of it, for
 	 * the kinds to recognise their family by; sk_family 0 for anything else */
 	int sk_family, sk_type, sk_protocol;
+	int task_pidfd; /* the walk's pidfd of the task (fd_take_copy), not the kind's to close */
 };
+
+/* cryo's own copy of the task's descriptor fi->fd (pidfd_getfd: the same open file
+ * description), for a kind to read its state from without changing it; the caller closes
+ * it. -errno, logged as "task P: fd N: cannot take a copy of WHAT". */
+int fd_take_copy(const struct fd_info *fi, const char *what);
 
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
@@ -188,8 +194,8 @@ int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry 
 /* ---- inherit.c: --inherit-fd ---- */
 /* Plan: the use of key by entry e of task t with access acc (O_RDONLY or O_WRONLY), at
  * service fd at; refused naming the key and the option when no fd was given for it */
-int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
-		 const char *key, int acc, int at);
+int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, const char *key,
+		 int acc, int at);
 /* ... the key of an --inherit-fd that names e's path (without its leading '/'), or NULL */
 const char *inherit_path_key(struct restore_ctx *ctx, const FdEntry *e);
 /* ... the service fd planned for key and acc, or -1 */

@@ -286,25 +286,15 @@ static int netlink_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const
 static int netlink_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			   FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), sk, ret;
 	NetlinkSk *s = A_NEW(&ctx->arena, NetlinkSk, NETLINK_SK);
 	char who[64];
+	int sk, ret;
 
-	if (!s) {
-		if (pidfd >= 0)
-			close(pidfd);
+	if (!s)
 		return -ENOMEM;
-	}
 	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
-	sk = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (sk < 0) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot take a copy of the netlink socket", who);
-		if (pidfd >= 0)
-			close(pidfd);
-		return ret;
-	}
-	close(pidfd);
+	if ((sk = fd_take_copy(fi, "the netlink socket")) < 0)
+		return sk;
 	ret = netlink_sk_dump_copy(ctx, t, fi, sk, s, who);
 	close(sk);
 	if (!ret)

@@ -265,25 +265,15 @@ static int packet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const 
 static int packet_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), sk, ret;
 	PacketSk *s = A_NEW(&ctx->arena, PacketSk, PACKET_SK);
 	char who[64];
+	int sk, ret;
 
-	if (!s) {
-		if (pidfd >= 0)
-			close(pidfd);
+	if (!s)
 		return -ENOMEM;
-	}
 	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
-	sk = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (sk < 0) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot take a copy of the packet socket", who);
-		if (pidfd >= 0)
-			close(pidfd);
-		return ret;
-	}
-	close(pidfd);
+	if ((sk = fd_take_copy(fi, "the packet socket")) < 0)
+		return sk;
 	ret = packet_sk_dump_copy(ctx, t, fi, sk, s, who);
 	close(sk);
 	if (!ret)
@@ -442,7 +432,7 @@ static int packet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
 		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
 	if ((ret = sockopt_validate(img, e->fd, s->opts)) ||
-	    (ret = sockopt_tab_validate(img, e->fd, TAB_PACKET, s->sopts, s->n_sopts)) )
+	    (ret = sockopt_tab_validate(img, e->fd, TAB_PACKET, s->sopts, s->n_sopts)))
 		return ret;
 	return 0;
 }

@@ -27,7 +27,6 @@
 #define SOL_PACKET 263
 #endif
 
-
 struct tab_def {
 	int level, name;
 	const char *label;

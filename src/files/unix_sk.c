@@ -432,7 +432,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	struct unix_table *ut = table_load(ctx);
 	struct usk *u;
 	UnixSk *s;
-	int pidfd = -1, copy = -1, ret;
+	int copy = -1, ret;
 
 	if (!ut)
 		return -ENOMEM;
@@ -475,11 +475,8 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	if (u->d.namelen && (ret = save_name(ctx, t->pid, fi->fd, u, s)))
 		return ret;
 
-	pidfd = sys_pidfd_open(t->pid);
-	copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (copy < 0) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+	if ((copy = fd_take_copy(fi, "the socket")) < 0) {
+		ret = copy;
 		goto out;
 	}
 	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, copy))) {
@@ -511,8 +508,6 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 out:
 	if (copy >= 0)
 		close(copy);
-	if (pidfd >= 0)
-		close(pidfd);
 	return ret;
 }
 
