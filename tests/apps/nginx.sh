@@ -4,7 +4,8 @@
 # 127.0.0.1. Each worker waits in epoll_wait on the listener inherited from the master, with
 # an eventfd (its thread pool's notifier) and channel socket pairs to the master; the master
 # waits in sigsuspend. curl fetches a static page, then cryo dumps the tree with -R (nginx
-# must go on serving), then dumps it and restores it: several fetches, each byte for byte,
+# must go on serving), then dumps it and restores it: several fetches, each byte for byte
+# (and two more after a second generation: the restored tree dumped and restored again),
 # `nginx -s quit` (a SIGQUIT the restored master handles, telling its workers over their
 # channels) stops the whole tree, and the access log has every request made after the
 # restore, written through the descriptor the master opened before the dump.
@@ -89,6 +90,9 @@ EOF
 		n=$(tail -n +"$((before + 1))" "$DIR/access.log" | grep -c '"GET /data.bin HTTP/1.1" 200 300000')
 		[ "$n" = 5 ] || fail_step "the access log has $n of the 5 fetches of data.bin after the restore"
 	fi
+	# a second generation: the restored tree dumped and restored again serves on
+	[ -z "$REASON" ] && dump "$DIR/img2" && gone_after_dump && restore "$DIR/img2"
+	[ -z "$REASON" ] && ! fetch 2 && fail_step "after the second restore data.bin came back wrong"
 	if [ -z "$REASON" ]; then
 		workers=$(ps -o pid= --ppid "$PID")
 		ngx -s quit || fail_step "nginx -s quit failed"

@@ -8,7 +8,8 @@
 # dumps the postmaster's tree, once with -R (it must go on answering), then for good; after
 # the restore psql finds every row, over the unix socket and over TCP (each connection a
 # backend the restored postmaster forks), INSERT and SELECT work, a client of the unix socket
-# reads the postmaster's own pid and the postgres user's ids as its peer credentials, and
+# reads the postmaster's own pid and the postgres user's ids as its peer credentials, the
+# restored cluster dumped and restored again takes one more row, and
 # `pg_ctl stop -m fast` shuts the cluster down cleanly (a shutdown checkpoint, every process
 # gone, the System V segment removed).
 app_postgres() {
@@ -78,6 +79,12 @@ print("%d %d %d" % struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO
 			"$tmp/.s.PGSQL.$port" 2>&1)
 		[ "$got" = "$PID $(id -u "$user") $(id -g "$user")" ] ||
 			fail_step "the unix socket's peer credentials are '$got', not '$PID $(id -u "$user") $(id -g "$user")'"
+	fi
+	# a second generation: the restored cluster, which forked backends, dumped and restored
+	[ -z "$REASON" ] && dump "$DIR/img2" && gone_after_dump && restore "$DIR/img2"
+	if [ -z "$REASON" ]; then
+		got=$(sql -h 127.0.0.1 -c "insert into t values (1002, 'second'); select count(*), sum(id) from t;")
+		[ "$got" = "1002|502503" ] || fail_step "after the second restore: '$got'"
 	fi
 	if [ -z "$REASON" ]; then
 		pids=$(ps -o pid= --ppid "$PID")
