@@ -12,6 +12,10 @@
 app_nginx() {
 	app_begin nginx
 	app_packages nginx-light curl python3 || return
+	if [ "$(id -u)" != 0 ]; then
+		skip "$APP" "needs root (a master that starts its workers as nobody)"
+		return
+	fi
 	local www port i n before p workers
 	# the files the workers (nobody) serve, where nobody can read them
 	www=$(mktemp -d /tmp/cryo-nginx.XXXXXX)
@@ -43,7 +47,7 @@ http {
 	}
 }
 EOF
-	ngx() { timeout 10 nginx -c "$DIR/nginx.conf" -p "$DIR" -e "$DIR/error.log" "$@"; }
+	ngx() { timeout 10 /usr/sbin/nginx -c "$DIR/nginx.conf" -p "$DIR" -e "$DIR/error.log" "$@"; }
 	# fetch N: N fetches of data.bin, each compared with the file
 	fetch() {
 		local k

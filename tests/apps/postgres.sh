@@ -15,6 +15,10 @@
 app_postgres() {
 	app_begin postgres
 	app_packages postgresql-15 postgresql-client-15 python3 || return
+	if [ "$(id -u)" != 0 ]; then
+		skip "$APP" "needs root (to run the cluster as the postgres user)"
+		return
+	fi
 	local bin=/usr/lib/postgresql/15/bin user tmp port i got shmid pids
 	user=postgres
 	id -u "$user" >/dev/null 2>&1 || user=nobody
@@ -33,7 +37,8 @@ print(s.getsockname()[1])')
 	if [ -z "$REASON" ]; then
 		app_start setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
 			"$bin/postgres" -D "$tmp/data" -k "$tmp" -h 127.0.0.1 -p "$port"
-		APP_EXE=$bin/postgres # what the session leader runs once setpriv has exec'd
+		# shellcheck disable=SC2034 # read by app_end: what the session leader runs once setpriv has exec'd
+		APP_EXE=$bin/postgres
 		for ((i = 0; i < 200; i++)); do
 			[ "$(sql -h "$tmp" -c 'select 1')" = 1 ] && break
 			sleep 0.05
