@@ -6,6 +6,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define CRYO_MAX_EXTERNAL 32
+
+/* --inherit-fd fd[N]:KEY: cryo's descriptor N (from its caller) stands for the external
+ * resource KEY ("pipe:[INODE]", a regular file's path without its leading '/') */
+struct cryo_inherit_fd {
+	int fd;
+	const char *key;
+};
+
 struct cryo_dump_opts {
 	pid_t pid;		   /* -t: root of the tree to dump */
 	const char *images_dir;	   /* -D */
@@ -21,6 +30,10 @@ struct cryo_dump_opts {
 	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
 	bool ext_unix_sk;
 	bool skip_in_flight; /* --skip-in-flight: leave out queued connections */
+	/* --external KEY: resources held outside the tree that the dump saves as external
+	 * (their key only; the restore is given them with --inherit-fd): "pipe:[INODE]" */
+	const char *external[CRYO_MAX_EXTERNAL];
+	int nr_external;
 };
 
 struct cryo_restore_stats {
@@ -40,6 +53,8 @@ struct cryo_restore_opts {
 	bool has_status_fd;	/* --status-fd: one zero byte written to status_fd, which is */
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
+	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
+	int nr_inherit;
 };
 
 /* Each returns 0 on success or a negative errno value; the reason has been logged. */

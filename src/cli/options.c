@@ -60,6 +60,8 @@ enum id {
 	O_TIMEOUT,
 	O_SKIP_IN_FLIGHT,
 	O_EXT_UNIX_SK,
+	O_EXTERNAL,
+	O_INHERIT_FD,
 	O_LOG_FILE,
 	O_LOG_PID,
 	O_VERBOSITY,
@@ -128,14 +130,18 @@ static const struct opt_def opts[] = {
      "cryo restores no mount namespace (a dump of a tree in one of its own is refused)"},
     {"network-lock", 0, REQ, 0, REFUSE, O_OTHER},
     /* External resources */
-    {"external", 0, REQ, 0, REFUSE, O_OTHER},
+    {"external", 0, REQ, 0, DO, O_EXTERNAL, D, G_EXTERNAL, "pipe:[INODE]",
+     "a pipe with an end held outside the tree: saved by its key, without its bytes (the "
+     "restore takes it with --inherit-fd)"},
     {"ext-unix-sk", 'x', OPT, 0, DO, O_EXT_UNIX_SK, DR, G_EXTERNAL, NULL,
      "allow datagram unix sockets connected to a named socket outside the tree: the restore "
      "connects them to that name again (no inode list)"},
     {"ext-mount-map", 'M', REQ, 0, REFUSE, O_OTHER},
     {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
     {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
-    {"inherit-fd", 0, REQ, 0, REFUSE, O_OTHER},
+    {"inherit-fd", 0, REQ, 0, DO, O_INHERIT_FD, R, G_EXTERNAL, "fd[N]:KEY",
+     "give the restored tree cryo's fd N for the external resource KEY (pipe:[INODE], or a "
+     "regular file's path without its leading /)"},
     {"join-ns", 'J', REQ, 0, REFUSE, O_OTHER},
     {"veth-pair", 0, REQ, 0, REFUSE, O_OTHER},
     {"empty-ns", 0, REQ, 0, REFUSE, O_OTHER},
@@ -338,6 +344,30 @@ static int parse_num(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* "pipe:[INODE]", as /proc/PID/fd shows a pipe: its inode, or 0 */
+static unsigned long long parse_pipe_key(const char *s)
+{
+	char *end;
+	unsigned long long ino;
+	if (strncmp(s, "pipe:[", 6) || s[6] < '1' || s[6] > '9')
+		return 0;
+	errno = 0;
+	ino = strtoull(s + 6, &end, 10);
+	return errno || strcmp(end, "]") ? 0 : ino;
+}
+
+/* the other keys of the original's --external and --inherit-fd (file[mnt_id:inode],
+ * tty[rdev:dev], unix[ino], dev[...], net[...], mnt[...]...): not supported yet */
+static bool original_key(const char *s)
+{
+	static const char *const kinds[] = {"file[", "tty[",  "unix[",	  "dev[", "net[",
+					    "mnt[",  "veth[", "macvlan[", "pid["};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(s, kinds[i], strlen(kinds[i])))
+			return true;
+	return false;
+}
+
 static int bad_arg(const struct opt_def *o, const char *arg, const char *why, const char *where)
 {
 	fprintf(stderr, "Error: invalid argument for --%s: '%s' (%s; %s)\n", o->name,
@@ -405,6 +435,52 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 			return bad_arg(o, arg, "nothing (cryo takes no inode list)", where);
 		cli->dump.ext_unix_sk = true;
 		break;
+	case O_EXTERNAL:
+		if (cli->dump.nr_external == CRYO_MAX_EXTERNAL)
+			return bad_arg(o, arg, "too many of them", where);
+		if (!parse_pipe_key(arg)) {
+			if (original_key(arg)) {
+				fprintf(
+				    stderr,
+				    "Error: --external %s: not supported yet (only pipe:[INODE]; "
+				    "%s)\n",
+				    arg, where);
+				return -ENOTSUP;
+			}
+			return bad_arg(o, arg, "pipe:[INODE]", where);
+		}
+		cli->dump.external[cli->dump.nr_external++] = arg;
+		break;
+	case O_INHERIT_FD: {
+		char num[16];
+		const char *key;
+		size_t len = strlen("fd[");
+		if (strncmp(arg, "fd[", len) || !(key = strstr(arg, "]:")) ||
+		    (size_t)(key - arg - len) >= sizeof(num) || !key[2])
+			return bad_arg(o, arg, "fd[N]:KEY", where);
+		memcpy(num, arg + len, key - arg - len);
+		num[key - arg - len] = 0;
+		key += 2;
+		if (parse_num(num, 0, INT_MAX, &n))
+			return bad_arg(o, arg, "fd[N]:KEY with N a descriptor number", where);
+		if (!strncmp(key, "socket:[", 8) || original_key(key)) {
+			fprintf(stderr,
+				"Error: --inherit-fd %s: the key %s is not supported yet (%s)\n",
+				arg, key, where);
+			return -ENOTSUP;
+		}
+		if (!strncmp(key, "pipe:", 5) && !parse_pipe_key(key))
+			return bad_arg(o, arg, "fd[N]:pipe:[INODE]", where);
+		if (fcntl((int)n, F_GETFD) < 0) {
+			fprintf(stderr, "Error: --inherit-fd %s: cryo has no fd %ld\n", arg, n);
+			return -EBADF;
+		}
+		if (cli->restore.nr_inherit == CRYO_MAX_EXTERNAL)
+			return bad_arg(o, arg, "too many of them", where);
+		cli->restore.inherit[cli->restore.nr_inherit++] =
+		    (struct cryo_inherit_fd){(int)n, key};
+		break;
+	}
 	case O_SKIP_IN_FLIGHT:
 		cli->skip_in_flight = cli->dump.skip_in_flight = !neg;
 		break;

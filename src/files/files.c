@@ -43,6 +43,8 @@ static const struct fd_ops *const kinds[] = {
     &fd_pty_slave_ops,
     &fd_unix_sk_ops,
     &fd_inet_sk_ops,
+    &fd_netlink_sk_ops,
+    &fd_packet_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -255,6 +257,8 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->n_unix_peer_groups = 0;
 		e->unix_peer_groups = NULL;
 		e->inet = NULL;
+		e->netlink_sk = NULL;
+		e->packet_sk = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;

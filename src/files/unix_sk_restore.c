@@ -578,7 +578,8 @@ int restore_unix_child(struct restore_ctx *ctx)
 	}
 	for (uint32_t i = 0; i < b.n; i++) {
 		struct svc_file *g = global_of(ctx, i);
-		if (sockopt_restore_late(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts))
+		if (sockopt_restore_late(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts) ||
+		    sockopt_restore_filter(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts))
 			goto out;
 		if (dup2(b.fd[i], g->fd) < 0) {
 			child_fail(b.root, errno, "cannot place unix socket %u at fd %d", i, g->fd);

@@ -66,8 +66,8 @@ CLI_FORMS=(
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
 	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream" "network-lock iptables"
-	"external mnt[]" "ext-mount-map auto" "enable-external-sharing"
-	"enable-external-masters" "inherit-fd fd[3]:x" "join-ns net:1" "veth-pair a=b"
+	"ext-mount-map auto" "enable-external-sharing"
+	"enable-external-masters" "join-ns net:1" "veth-pair a=b"
 	"empty-ns net" "tcp-established" "tcp-close" "root /" "evasive-devices" "link-remap"
 	"ghost-limit 1M" "action-script /bin/true" "libdir /" "manage-cgroups"
 	"cgroup-root /" "cgroup-props x" "cgroup-props-file x" "cgroup-dump-controller x"
