@@ -264,6 +264,9 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
 		e->unix_sk = NULL;
+		e->has_unix_peer_uid = e->has_unix_peer_gid = false; /* the socket's, with it */
+		e->n_unix_peer_groups = 0;
+		e->unix_peer_groups = NULL;
 		e->inet = NULL;
 		e->netlink_sk = NULL;
 		e->packet_sk = NULL;
