@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "core/dump_ctx.h"
+#include "pages/xfer.h"
 #include "core/freezer.h"
 #include "core/fault.h"
 #include "core/log.h"
@@ -102,11 +103,11 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 			       t->pid, t->stat.sid == 0 ? "session's" : "process group's");
 			return -ENOTSUP;
 		}
-		if (t->stat.sid != root->stat.sid ||
-		    (t->stat.pgid == 0 && root->stat.pgid != 0)) {
+		if (t->stat.sid != root->stat.sid || (t->stat.pgid == 0 && root->stat.pgid != 0)) {
 			pr_err("process %d: its %s leader is outside cryo's pid namespace and is "
 			       "not the job's (process %d's): cannot be made again",
-			       t->pid, t->stat.sid == 0 ? "session's" : "process group's", root->pid);
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's",
+			       root->pid);
 			return -ENOTSUP;
 		}
 	}
@@ -509,10 +510,11 @@ static int freeze_tree(struct dump_ctx *ctx)
 		/* a zombie is made again by its parent, in the parent's session */
 		if (t->zombie && t->parent >= 0 && t->stat.sid != t->pid &&
 		    t->stat.sid != ctx->tasks[t->parent].stat.sid) {
-			pr_err("process %d is a zombie in session %d, not in its parent %d's session "
-			       "%d: cannot be made again",
-			       t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
-			       ctx->tasks[t->parent].stat.sid);
+			pr_err(
+			    "process %d is a zombie in session %d, not in its parent %d's session "
+			    "%d: cannot be made again",
+			    t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
+			    ctx->tasks[t->parent].stat.sid);
 			return -ENOTSUP;
 		}
 		if (!t->zombie && (ret = check_task(ctx, t)))
@@ -715,8 +717,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->rem.guard_slots = t->nr_threads;
 	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
 	if (ret == -ENOENT || ret == -ENOSPC) {
-		pr_info("process %d: no spot to borrow; its area is mapped from its code",
-			t->pid);
+		pr_info("process %d: no spot to borrow; its area is mapped from its code", t->pid);
 		ret = find_exec_addr(t->pid, &exec_addr);
 		if (ret) {
 			pr_err("process %d has no executable mapping to run a system call from",
@@ -781,7 +782,8 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	/* a pre-dump's image set holds the memory only */
 	if (ctx->opts->pre_dump)
 		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base) ?:
-		       img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base);
+		       img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base) ?:
+		       xfer_image(ctx->xfer, IMG_PAGEMAP, t->pid, &t->pagemap->base);
 	t->core->has_owner_pid = t->files->has_owner_pid = true;
 	t->core->owner_pid = t->files->owner_pid = t->pid;
 	t->core->n_file_locks = t->nr_locks;
@@ -789,6 +791,7 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
+	    (ret = xfer_image(ctx->xfer, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_FILES, t->pid, &t->files->base)))
 		return ret;
 	return 0;
@@ -877,11 +880,21 @@ static int write_images(struct dump_ctx *ctx)
 	inv.has_pre_dump = ctx->opts->pre_dump;
 	inv.pre_dump = ctx->opts->pre_dump;
 	inv.parent = (char *)ctx->opts->prev_images_dir;
+	char where[96];
+	if (ctx->opts->page_server) {
+		snprintf(where, sizeof(where), "%s:%d", ctx->opts->address, ctx->opts->port);
+		inv.page_server = where;
+	}
+	inv.has_pages_compressed = inv.pages_compressed = ctx->opts->compress;
 	if ((ret = track_write_parent_link(ctx)))
 		return ret;
 	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
 	if (!ret)
 		ret = sync_images_dir(ctx);
+	/* the page server has the pages, their pagemaps and the inventory too, or the dump
+	 * failed */
+	if (!ret && (ret = xfer_image(ctx->xfer, IMG_INVENTORY, 0, &inv.base)) == 0)
+		ret = xfer_finish(ctx->xfer);
 	if (ret) /* a partial one, or one not known to be on disk */
 		dir_unlink(ctx->dirfd, "inventory.img");
 	return ret;
@@ -943,7 +956,8 @@ static int dump_all(struct dump_ctx *ctx)
 	 * the layouts, and for a pre-dump the pages and the new tracking */
 	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
+		if (!t->zombie &&
+		    (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
@@ -990,6 +1004,9 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	ret = open_images_dir(&ctx);
 	if (!ret)
 		ret = track_open_parent(&ctx);
+	/* a page server that cannot be reached fails the dump before the tree is touched */
+	if (!ret)
+		ret = xfer_open(&ctx);
 	if (!ret)
 		ret = check_root(&ctx, opts->pid);
 	if (!ret)
@@ -1030,6 +1047,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		pr_err("dump of process %d failed before it was touched", opts->pid);
 	}
 	pages_dump_finish(&ctx);
+	xfer_free(&ctx);
 	for (int i = 0; i < ctx.nr_preseized; i++)
 		if (ctx.preseized[i])
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
