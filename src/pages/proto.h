@@ -7,7 +7,8 @@
  *   PAGEMAP pid    payload: the task's pagemap message, once its pages are closed
  *   INVENTORY      payload: the dump's inventory message
  *   DONE           the dump is complete
- * and the server answers DONE (or drops the connection at its first error) with
+ * and the server answers HELLO and DONE (or, at its first error, says why and drops the
+ * connection) with
  *   ACK     status payload none: 0, or the errno of what failed
  * Each id, length and count is checked by the server; names are made from numbers only. */
 #ifndef CRYO_PAGES_PROTO_H

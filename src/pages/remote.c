@@ -93,28 +93,39 @@ static int ps_image(struct page_xfer *x, enum img_type type, int id, const Proto
 	return ret;
 }
 
-static int ps_finish(struct page_xfer *x)
+/* The server's answer to what (hello, the end of the dump): 0 or -errno, logged. */
+static int wait_ack(struct page_xfer *x, const char *what)
 {
 	struct ps_client *r = x->priv;
 	struct ps_hdr h;
-	int ret = send_msg(x, PS_DONE, 0, NULL, 0);
+	int ret = conn_recv(&r->conn, &h, sizeof(h), NULL);
 
-	if (ret)
-		return ret;
-	ret = conn_recv(&r->conn, &h, sizeof(h), NULL);
 	if (ret) {
-		pr_errno(-ret, "the page server at %s did not confirm the dump", r->where);
+		pr_errno(-ret, "the page server at %s did not answer the %s (see its log)",
+			 r->where, what);
 		return ret;
 	}
 	if (h.type != PS_ACK || h.len) {
-		pr_err("the page server at %s answered with message %u", r->where, h.type);
+		pr_err("the page server at %s answered the %s with message %u", r->where, what,
+		       h.type);
 		return -EPROTO;
 	}
 	if (h.id) {
-		pr_errno((int)h.id, "the page server at %s could not keep the pages", r->where);
+		pr_errno(h.id < 4096 ? (int)h.id : EIO, "the page server at %s refused the %s",
+			 r->where, what);
 		return h.id < 4096 ? -(int)h.id : -EIO;
 	}
-	pr_info("the page server at %s has the pages (%lu bytes sent)", r->where, x->stored);
+	return 0;
+}
+
+static int ps_finish(struct page_xfer *x)
+{
+	int ret = send_msg(x, PS_DONE, 0, NULL, 0);
+
+	if (ret || (ret = wait_ack(x, "end of the dump")))
+		return ret;
+	pr_info("the page server at %s has the pages (%lu bytes sent)",
+		((struct ps_client *)x->priv)->where, x->stored);
 	return 0;
 }
 
@@ -165,7 +176,7 @@ struct page_xfer *xfer_remote_new(struct dump_ctx *ctx)
 		goto fail;
 	}
 	page_server_hello__pack(&hello, buf);
-	if (send_msg(x, PS_HELLO, 0, buf, len))
+	if (send_msg(x, PS_HELLO, 0, buf, len) || wait_ack(x, "hello"))
 		goto fail;
 	pr_info("pages go to the page server at %s%s", r->where, o->tls.on ? " (TLS)" : "");
 	return x;

@@ -113,6 +113,10 @@ static int on_hello(struct session *s, struct ps_hdr *h)
 		}
 	}
 	s->hello = true;
+	/* the dump waits for this before it touches its tree */
+	struct ps_hdr ack = {PS_ACK, 0, 0};
+	if ((ret = conn_send(&s->conn, &ack, sizeof(ack))))
+		goto out;
 	pr_info("page server: a %s from %s%s%s", m->pre_dump ? "pre-dump" : "dump", s->conn.peer,
 		m->parent ? ", parent " : "", m->parent ? m->parent : "");
 out:
@@ -288,11 +292,17 @@ static int one_message(struct session *s)
 	}
 }
 
-/* A dump that did not finish leaves no checkpoint here: its incomplete image and the
- * inventory go. */
+/* A dump that did not finish leaves no checkpoint here: every image it sent goes. */
 static void drop_partial(struct session *s)
 {
 	char name[64];
+	for (size_t i = 0; i < s->nr_imgs; i++) {
+		img_name(IMG_PAGES, s->imgs[i].pid, name, sizeof(name));
+		dir_unlink(s->dirfd, name);
+		img_name(IMG_PAGEMAP, s->imgs[i].pid, name, sizeof(name));
+		if (s->imgs[i].pagemap)
+			dir_unlink(s->dirfd, name);
+	}
 	if (s->cur) {
 		close(s->cur_fd);
 		s->cur_fd = -1;
@@ -353,8 +363,11 @@ int cryo_page_server(const struct cryo_page_server_opts *o)
 			pr_errno(-ret, "page server: cannot go into the background");
 			goto out;
 		}
-		if (pid > 0)
-			_exit(0);
+		if (pid > 0) {
+			/* the daemon's pid, before the caller goes on */
+			int r = o->pidfile ? pidfile_write(s.dirfd, o->pidfile, pid) : 0;
+			_exit(r ? 1 : 0);
+		}
 		setsid();
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null >= 0) {
@@ -363,7 +376,7 @@ int cryo_page_server(const struct cryo_page_server_opts *o)
 			close(null);
 		}
 	}
-	if (o->pidfile && (ret = pidfile_write(s.dirfd, o->pidfile, getpid())))
+	if (!o->daemon && o->pidfile && (ret = pidfile_write(s.dirfd, o->pidfile, getpid())))
 		goto out;
 	pr_info("page server: listening on %s port %d for %s",
 		o->address ? o->address : "every address", o->port, o->images_dir);

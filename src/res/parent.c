@@ -383,7 +383,7 @@ struct lz4_dedup {
 
 /* Bytes [off, off+len) of the level's pages are not needed (dedup never names a byte
  * twice): each frame all of whose bytes are so is punched. */
-static int lz4_unneeded(struct lz4_dedup *lz, uint64_t off, uint64_t len)
+static int lz4_unneeded(struct lz4_dedup *lz, uint64_t off, uint64_t len, uint64_t *punched)
 {
 	size_t lo = 0, hi = lz->nr;
 	while (lo < hi) {
@@ -398,10 +398,11 @@ static int lz4_unneeded(struct lz4_dedup *lz, uint64_t off, uint64_t len)
 		uint64_t end = f->raw_off + f->raw_len;
 		uint64_t n = (end - off < len ? end - off : len);
 		lz->unneeded[i] += n;
-		if (lz->unneeded[i] >= f->raw_len) {
+		if (lz->unneeded[i] >= f->raw_len && !f->punched) {
 			int ret = pages_lz4_punch(lz->fd, f);
 			if (ret)
 				return ret;
+			*punched += f->raw_len / PAGE_SIZE;
 		}
 		off += n, len -= n;
 	}
@@ -462,7 +463,7 @@ static int dedup_level(struct chain *c, int k, const struct spans *need, struct 
 				ret = span_add(next, a, b);
 			else if (!in && !r->in_parent && fd >= 0) {
 				uint64_t off = (l->off[i] * PAGE_SIZE) + (a - r->vaddr);
-				ret = lz.frames ? lz4_unneeded(&lz, off, b - a)
+				ret = lz.frames ? lz4_unneeded(&lz, off, b - a, punched)
 				      : fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 						  IMG_RAW_HDR + off, b - a) < 0
 					  ? -errno
@@ -470,7 +471,8 @@ static int dedup_level(struct chain *c, int k, const struct spans *need, struct 
 				if (ret)
 					pr_errno(-ret, "cannot punch a hole in %s of level %d",
 						 name, k);
-				*punched += (b - a) / PAGE_SIZE;
+				if (!lz.frames)
+					*punched += (b - a) / PAGE_SIZE;
 			}
 			a = b;
 			if (in && a >= need->s[q].end)
