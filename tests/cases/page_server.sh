@@ -16,6 +16,7 @@
 #                   out of the directory, no hello...): refused, connection dropped with a
 #                   message, nothing written outside the directory, no checkpoint left
 #  ps-second        a second client while one is connected is refused
+#  ps-status-fd     --status-fd: one zero byte once it listens; exit 0 after its dump
 #  ps-lz4-bad       a compressed image truncated, or a frame with a corrupt length or
 #                   corrupt data: the restore is refused with a message naming it
 
@@ -338,7 +339,36 @@ ps_lz4_bad() {
 	restore "$DIR/good" && check
 }
 
+# --status-fd, in the foreground: one byte once it listens; exit 0 after its dump
+ps_status_fd() {
+	local srv=$DIR/srv try spid
+	start_test mem_anon || return
+	mkdir -p "$srv" "$DIR/local"
+	for try in 1 2 3; do
+		PS_PORT=$(ps_port)
+		rm -f "$DIR/status"
+		"$CRYO" page-server -D "$srv" --address 127.0.0.1 --port "$PS_PORT" --status-fd 3 \
+			-v4 -o "$DIR/ps-srv.log" 3>"$DIR/status" </dev/null >"$DIR/cryo-ps.txt" 2>&1 &
+		spid=$!
+		local end=$(($(date +%s) + 5))
+		while [ ! -s "$DIR/status" ] && alive "$spid" && [ "$(date +%s)" -lt "$end" ]; do
+			sleep 0.02
+		done
+		[ -s "$DIR/status" ] && break
+		wait "$spid"
+	done
+	[ "$(od -An -tx1 "$DIR/status" | tr -d ' ')" = 00 ] ||
+		fail_step "--status-fd: '$(od -An -tx1 "$DIR/status")', not one zero byte" || return
+	dump "$DIR/local" --page-server --address 127.0.0.1 --port "$PS_PORT" || return
+	wait "$spid"
+	[ $? = 0 ] || fail_step "the page server did not exit 0 after its dump" || return
+	gone_after_dump || return
+	ps_merge "$DIR/local" "$srv"
+	restore "$srv" && check
+}
+
 ps_case() {
+	run_sub_case ps-status-fd ps_status_fd
 	run_sub_case ps-mem_anon ps_mem mem_anon
 	run_sub_case ps-mem_shared ps_mem mem_shared
 	run_sub_case ps-predump ps_predump
