@@ -7,7 +7,7 @@ O       := build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags libmnl gnutls liblz4)
-LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl gnutls liblz4)
+LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -3,6 +3,8 @@
  * answering fails the dump, which then resumes its tree), and SIGPIPE is ignored: a peer
  * that went away is an error returned, not cryo's death. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -52,11 +54,70 @@ static int resolve(const char *address, int port, bool passive, struct addrinfo 
 	return 0;
 }
 
-/* ---- TLS ---- */
+/* ---- TLS ----
+ * GnuTLS is loaded when a connection asks for TLS (dlopen), not linked: a dump without
+ * --tls neither pays for its start (its constructor reads the system's configuration) nor
+ * for its memory. The headers give every function's type. */
+#define TLS_FUNCS(X)                                                                               \
+	X(gnutls_certificate_allocate_credentials)                                                 \
+	X(gnutls_certificate_set_x509_trust_file)                                                  \
+	X(gnutls_certificate_set_x509_crl_file)                                                    \
+	X(gnutls_certificate_set_x509_key_file)                                                    \
+	X(gnutls_certificate_server_set_request)                                                   \
+	X(gnutls_certificate_verify_peers3)                                                        \
+	X(gnutls_certificate_verification_status_print)                                            \
+	X(gnutls_certificate_free_credentials)                                                     \
+	X(gnutls_init)                                                                             \
+	X(gnutls_set_default_priority)                                                             \
+	X(gnutls_credentials_set)                                                                  \
+	X(gnutls_transport_set_int2)                                                               \
+	X(gnutls_handshake_set_timeout)                                                            \
+	X(gnutls_handshake)                                                                        \
+	X(gnutls_error_is_fatal)                                                                   \
+	X(gnutls_strerror)                                                                         \
+	X(gnutls_record_send)                                                                      \
+	X(gnutls_record_recv)                                                                      \
+	X(gnutls_bye)                                                                              \
+	X(gnutls_deinit)
+
+static struct {
+#define X(f) __typeof__(&f) f;
+	TLS_FUNCS(X)
+#undef X
+	gnutls_free_function *free;
+	bool loaded;
+} tls_lib;
+
+#define T(f) tls_lib.f
+
+static int tls_load(void)
+{
+	void *h;
+	if (tls_lib.loaded)
+		return 0;
+	h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		pr_err("TLS: cannot load GnuTLS: %s (package libgnutls30)", dlerror());
+		return -ENOTSUP;
+	}
+#define X(f)                                                                                       \
+	if (!(tls_lib.f = (__typeof__(&f))dlsym(h, #f))) {                                         \
+		pr_err("TLS: GnuTLS has no %s", #f);                                               \
+		return -ENOTSUP;                                                                   \
+	}
+	TLS_FUNCS(X)
+#undef X
+	if (!(tls_lib.free = dlsym(h, "gnutls_free"))) {
+		pr_err("TLS: GnuTLS has no gnutls_free");
+		return -ENOTSUP;
+	}
+	tls_lib.loaded = true;
+	return 0;
+}
 
 static int tls_fail(const char *what, int r)
 {
-	pr_err("TLS: %s: %s", what, gnutls_strerror(r));
+	pr_err("TLS: %s: %s", what, T(gnutls_strerror)(r));
 	return -ECONNABORTED;
 }
 
@@ -70,44 +131,46 @@ static int tls_setup(struct ps_conn *c, const struct cryo_tls_opts *o, bool serv
 	const char *key = o->key ? o->key : DEF_KEY;
 	int r;
 
-	if ((r = gnutls_certificate_allocate_credentials(&cred)) < 0)
+	if ((r = tls_load()))
+		return r;
+	if ((r = T(gnutls_certificate_allocate_credentials)(&cred)) < 0)
 		return tls_fail("credentials", r);
 	c->cred = cred;
 	if (!o->no_cert_verify) {
-		r = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
+		r = T(gnutls_certificate_set_x509_trust_file)(cred, ca, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			pr_err("TLS: cannot load the CA certificate %s: %s", ca,
-			       r ? gnutls_strerror(r) : "no certificate in it");
+			       r ? T(gnutls_strerror)(r) : "no certificate in it");
 			return -EINVAL;
 		}
 		/* the revocation list is optional, as with the original: used when there */
-		if (access(crl, R_OK) == 0 && (r = gnutls_certificate_set_x509_crl_file(
+		if (access(crl, R_OK) == 0 && (r = T(gnutls_certificate_set_x509_crl_file)(
 						   cred, crl, GNUTLS_X509_FMT_PEM)) < 0) {
 			pr_err("TLS: cannot load the revocation list %s: %s", crl,
-			       gnutls_strerror(r));
+			       T(gnutls_strerror)(r));
 			return -EINVAL;
 		}
 	}
-	r = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
+	r = T(gnutls_certificate_set_x509_key_file)(cred, cert, key, GNUTLS_X509_FMT_PEM);
 	if (r < 0) {
 		pr_err("TLS: cannot load the certificate %s with its key %s: %s", cert, key,
-		       gnutls_strerror(r));
+		       T(gnutls_strerror)(r));
 		return -EINVAL;
 	}
-	if ((r = gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT)) < 0)
+	if ((r = T(gnutls_init)(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT)) < 0)
 		return tls_fail("session", r);
 	c->tls = s;
-	if ((r = gnutls_set_default_priority(s)) < 0 ||
-	    (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred)) < 0)
+	if ((r = T(gnutls_set_default_priority)(s)) < 0 ||
+	    (r = T(gnutls_credentials_set)(s, GNUTLS_CRD_CERTIFICATE, cred)) < 0)
 		return tls_fail("session setup", r);
 	if (server)
-		gnutls_certificate_server_set_request(s, o->no_cert_verify ? GNUTLS_CERT_REQUEST
-									   : GNUTLS_CERT_REQUIRE);
-	gnutls_transport_set_int(s, c->fd);
-	gnutls_handshake_set_timeout(s, IO_TIMEOUT_S * 1000);
+		T(gnutls_certificate_server_set_request)
+		(s, o->no_cert_verify ? GNUTLS_CERT_REQUEST : GNUTLS_CERT_REQUIRE);
+	T(gnutls_transport_set_int2)(s, c->fd, c->fd);
+	T(gnutls_handshake_set_timeout)(s, IO_TIMEOUT_S * 1000);
 	do
-		r = gnutls_handshake(s);
-	while (r < 0 && !gnutls_error_is_fatal(r));
+		r = T(gnutls_handshake)(s);
+	while (r < 0 && !T(gnutls_error_is_fatal)(r));
 	if (r < 0)
 		return tls_fail(
 		    server ? "handshake with the dump" : "handshake with the page server", r);
@@ -119,15 +182,15 @@ static int tls_setup(struct ps_conn *c, const struct cryo_tls_opts *o, bool serv
 	 * checks the client's chain only */
 	unsigned status = 0;
 	const char *name = !server && !o->no_cn_verify ? c->peer : NULL;
-	r = gnutls_certificate_verify_peers3(s, name, &status);
+	r = T(gnutls_certificate_verify_peers3)(s, name, &status);
 	if (r < 0)
 		return tls_fail("peer verification", r);
 	if (status) {
 		gnutls_datum_t out = {0};
-		gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0);
+		T(gnutls_certificate_verification_status_print)(status, GNUTLS_CRT_X509, &out, 0);
 		pr_err("TLS: the %s's certificate is refused: %s", server ? "dump" : "page server",
 		       out.data ? (char *)out.data : "?");
-		gnutls_free(out.data);
+		(*tls_lib.free)(out.data);
 		return -EACCES;
 	}
 	return 0;
@@ -225,11 +288,12 @@ int conn_send(struct ps_conn *c, const void *buf, size_t len)
 	while (len) {
 		ssize_t n;
 		if (c->tls) {
-			n = gnutls_record_send(c->tls, p, len);
+			n = T(gnutls_record_send)(c->tls, p, len);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				continue;
 			if (n < 0) {
-				pr_err("TLS: cannot send to %s: %s", c->peer, gnutls_strerror(n));
+				pr_err("TLS: cannot send to %s: %s", c->peer,
+				       T(gnutls_strerror)(n));
 				return -EPIPE;
 			}
 		} else {
@@ -253,12 +317,12 @@ int conn_recv(struct ps_conn *c, void *buf, size_t len, int *clean_eof)
 	while (got < len) {
 		ssize_t n;
 		if (c->tls) {
-			n = gnutls_record_recv(c->tls, p + got, len - got);
+			n = T(gnutls_record_recv)(c->tls, p + got, len - got);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				continue;
 			if (n < 0) {
 				pr_err("TLS: cannot receive from %s: %s", c->peer,
-				       gnutls_strerror(n));
+				       T(gnutls_strerror)(n));
 				return -ECONNRESET;
 			}
 		} else {
@@ -281,11 +345,11 @@ int conn_recv(struct ps_conn *c, void *buf, size_t len, int *clean_eof)
 void conn_close(struct ps_conn *c)
 {
 	if (c->tls) {
-		gnutls_bye(c->tls, GNUTLS_SHUT_WR);
-		gnutls_deinit(c->tls);
+		T(gnutls_bye)(c->tls, GNUTLS_SHUT_WR);
+		T(gnutls_deinit)(c->tls);
 	}
 	if (c->cred)
-		gnutls_certificate_free_credentials(c->cred);
+		T(gnutls_certificate_free_credentials)(c->cred);
 	if (c->fd >= 0)
 		close(c->fd);
 	*c = (struct ps_conn){.fd = -1};
