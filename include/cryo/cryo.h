@@ -39,6 +39,8 @@ struct cryo_dump_opts {
 	int port;
 	struct cryo_tls_opts tls;
 	bool compress; /* --compress: page images as LZ4 frames */
+	/* --auto-dedup: the chain of parents deduplicated (cryo_dedup) once the dump is done */
+	bool auto_dedup;
 };
 
 /* `cryo page-server`: receives the pages of one dump into images_dir, then exits. */

@@ -88,6 +88,7 @@ enum id {
 	O_TLS_NO_CN,
 	O_TLS_NO_CERT,
 	O_COMPRESS,
+	O_AUTO_DEDUP,
 	O_OTHER, /* NOOP and REFUSE entries */
 };
 
@@ -210,7 +211,8 @@ static const struct opt_def opts[] = {
      "stay in -D)"},
     {"compress", 0, NONE, 1, DO, O_COMPRESS, D, G_MEMORY, NULL,
      "compress the page images (LZ4); restore reads them as any"},
-    {"auto-dedup", 0, NONE, 1, REFUSE, O_OTHER},
+    {"auto-dedup", 0, NONE, 1, DO, O_AUTO_DEDUP, D, G_MEMORY, NULL,
+     "with --prev-images-dir: once the dump is written, dedup its chain of parents"},
     {"pre-dump-mode", 0, REQ, 0, NOOP, O_PRE_DUMP_MODE, D, G_MEMORY, "MODE",
      "splice or read; accepted: cryo reads memory while frozen",
      "it chooses how a pre-dump reads memory; cryo's reads it while the tree is frozen"},
@@ -415,6 +417,9 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		break;
 	case O_COMPRESS:
 		cli->dump.compress = !neg;
+		break;
+	case O_AUTO_DEDUP:
+		cli->dump.auto_dedup = !neg;
 		break;
 	case O_ADDRESS:
 		cli->dump.address = cli->pserver.address = arg;

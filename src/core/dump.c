@@ -989,7 +989,14 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		o.leave_running = true;
 		o.leave_stopped = false;
 		o.track_mem = true;
-	} else if (o.track_mem && (o.leave_running || o.leave_stopped)) {
+	}
+	if (o.auto_dedup && o.page_server) {
+		/* the parents are on the server, which has no process tree to walk */
+		pr_err("--auto-dedup with --page-server is not supported yet: run cryo dedup on "
+		       "the server's directory once the dump's images are there");
+		return -ENOTSUP;
+	}
+	if (!o.pre_dump && o.track_mem && (o.leave_running || o.leave_stopped)) {
 		pr_err("dump --track-mem of a tree left running is not supported yet: make "
 		       "pre-dumps (cryo pre-dump), then the final dump with --prev-images-dir");
 		return -ENOTSUP;
@@ -1036,6 +1043,12 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			ret = kill_task(&ctx, &ctx.tasks[i]);
 	}
 	ctx.t_thawed = now_ns();
+	/* --auto-dedup: the dump is complete; what its parents hold that no level needs any
+	 * more is punched out (a failure there leaves the images valid: only a warning) */
+	if (!ret && o.auto_dedup && o.prev_images_dir && cryo_dedup(o.images_dir))
+		pr_warn("--auto-dedup: the parents of %s were not deduplicated (see above); the "
+			"dump is complete",
+			o.images_dir);
 	if (!ret) {
 		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
 			"%lu pages)",

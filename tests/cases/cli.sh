@@ -75,7 +75,7 @@ CLI_REFUSED=(
 	"cgroup-root /" "cgroup-props x" "cgroup-props-file x" "cgroup-dump-controller x"
 	"cgroup-yard /" "lsm-profile apparmor:x" "lsm-mount-context x" "skip-mnt /"
 	"enable-fs all" "file-validation filesize" "close 9" "deprecated"
-	"auto-dedup" "ps-socket 9"
+	"ps-socket 9"
 )
 
 cli_parse_case() {

@@ -17,6 +17,8 @@
 #                   message, nothing written outside the directory, no checkpoint left
 #  ps-second        a second client while one is connected is refused
 #  ps-status-fd     --status-fd: one zero byte once it listens; exit 0 after its dump
+#  ps-auto-dedup    dump --auto-dedup of a chain: the first pre-dump loses the pages no level
+#                   needs, the restore passes; with --page-server it is refused by name
 #  ps-lz4-bad       a compressed image truncated, or a frame with a corrupt length or
 #                   corrupt data: the restore is refused with a message naming it
 
@@ -367,7 +369,33 @@ ps_status_fd() {
 	restore "$srv" && check
 }
 
+ps_auto_dedup() {
+	local before after
+	start_test "$PREDUMP_PROG" || return
+	mkdir -p "$DIR/1" "$DIR/2" "$DIR/3"
+	cryo pre1 pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump 1 exited $RC" || return
+	predump_phase 1 || return
+	cryo pre2 pre-dump -t "$PID" -D "$DIR/2" -v4 -o dump.log --prev-images-dir ../1 --auto-dedup
+	[ $RC = 0 ] || fail_step "pre-dump 2 --auto-dedup exited $RC" || return
+	predump_phase 2 || return
+	cryo refused dump -t "$PID" -D "$DIR/3" --prev-images-dir ../2 --auto-dedup --page-server \
+		--address 127.0.0.1 --port 1
+	[ $RC != 0 ] && grep -q "auto-dedup with --page-server is not supported" "$DIR/cryo-refused.txt" ||
+		fail_step "--auto-dedup --page-server not refused by name: $(tail -n1 "$DIR/cryo-refused.txt")" || return
+	before=$(stat -c %b "$DIR/1/pages-$PID.img")
+	dump "$DIR/3" --track-mem --prev-images-dir ../2 --auto-dedup || return
+	gone_after_dump || return
+	after=$(stat -c %b "$DIR/1/pages-$PID.img")
+	[ "$after" -lt "$before" ] ||
+		fail_step "--auto-dedup punched nothing out of the first pre-dump ($before -> $after blocks)" || return
+	grep -q "pages punched out of its parents" "$DIR/3/dump.log" ||
+		fail_step "the dump log does not tell the dedup" || return
+	restore "$DIR/3" && check
+}
+
 ps_case() {
+	run_sub_case ps-auto-dedup ps_auto_dedup
 	run_sub_case ps-status-fd ps_status_fd
 	run_sub_case ps-mem_anon ps_mem mem_anon
 	run_sub_case ps-mem_shared ps_mem mem_shared
