@@ -354,8 +354,8 @@ static void kind_short_name(const struct img_kind *kind, char *buf, size_t len)
 /* --compress: every frame decoded, its pages counted (pages/lz4.c) */
 static int show_lz4(struct out *o, int fd, const char *path, uint64_t data_size)
 {
-	struct lz4_frame *frames;
-	size_t nr, punched = 0;
+	struct lz4_frame *frames = NULL;
+	size_t nr = 0, punched = 0;
 	uint64_t raw = 0;
 	uint8_t *stored = malloc(PAGES_LZ4_BLOCK_MAX), *out = malloc(PAGES_LZ4_BLOCK_MAX);
 	int ret = stored && out ? 0 : -ENOMEM;
@@ -371,9 +371,9 @@ static int show_lz4(struct out *o, int fd, const char *path, uint64_t data_size)
 	}
 	free(stored);
 	free(out);
+	free(frames);
 	if (ret)
 		return ret;
-	free(frames);
 	fprintf(o->f,
 		"{\n  \"magic\": \"0x%08" PRIx32 "\",\n  \"type\": \"pages\",\n  \"version\": %d,\n"
 		"  \"codec\": \"lz4\",\n  \"data_bytes\": %" PRIu64 ",\n  \"frames\": %zu,\n"
