@@ -103,11 +103,11 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 			       t->pid, t->stat.sid == 0 ? "session's" : "process group's");
 			return -ENOTSUP;
 		}
-		if (t->stat.sid != root->stat.sid || (t->stat.pgid == 0 && root->stat.pgid != 0)) {
+		if (t->stat.sid != root->stat.sid ||
+		    (t->stat.pgid == 0 && root->stat.pgid != 0)) {
 			pr_err("process %d: its %s leader is outside cryo's pid namespace and is "
 			       "not the job's (process %d's): cannot be made again",
-			       t->pid, t->stat.sid == 0 ? "session's" : "process group's",
-			       root->pid);
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's", root->pid);
 			return -ENOTSUP;
 		}
 	}
@@ -510,11 +510,10 @@ static int freeze_tree(struct dump_ctx *ctx)
 		/* a zombie is made again by its parent, in the parent's session */
 		if (t->zombie && t->parent >= 0 && t->stat.sid != t->pid &&
 		    t->stat.sid != ctx->tasks[t->parent].stat.sid) {
-			pr_err(
-			    "process %d is a zombie in session %d, not in its parent %d's session "
-			    "%d: cannot be made again",
-			    t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
-			    ctx->tasks[t->parent].stat.sid);
+			pr_err("process %d is a zombie in session %d, not in its parent %d's session "
+			       "%d: cannot be made again",
+			       t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
+			       ctx->tasks[t->parent].stat.sid);
 			return -ENOTSUP;
 		}
 		if (!t->zombie && (ret = check_task(ctx, t)))
@@ -717,7 +716,8 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->rem.guard_slots = t->nr_threads;
 	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
 	if (ret == -ENOENT || ret == -ENOSPC) {
-		pr_info("process %d: no spot to borrow; its area is mapped from its code", t->pid);
+		pr_info("process %d: no spot to borrow; its area is mapped from its code",
+			t->pid);
 		ret = find_exec_addr(t->pid, &exec_addr);
 		if (ret) {
 			pr_err("process %d has no executable mapping to run a system call from",
@@ -956,8 +956,7 @@ static int dump_all(struct dump_ctx *ctx)
 	 * the layouts, and for a pre-dump the pages and the new tracking */
 	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		if (!t->zombie &&
-		    (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
+		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
