@@ -155,6 +155,23 @@ ps_tls() {
 	grep -q "certificate is refused\|Certificate is required" "$DIR/ps-srv.log" ||
 		fail_step "the server did not say why: $(tail -n1 "$DIR/ps-srv.log")" || return
 	wait_gone "$PS_PID" 5
+	local cli=(--tls --tls-cacert "$d/ca.pem" --tls-cert "$d/cli.pem" --tls-key "$d/cli-key.pem")
+	# the server's certificate is for 127.0.0.1, not "localhost": refused by the dump...
+	rm -rf "$DIR/srv"
+	ps_start "$DIR/srv" "${PS_OPTS[@]}" || return
+	mkdir -p "$DIR/cn"
+	cryo cn dump -t "$PID" -D "$DIR/cn" --page-server --address localhost --port "$PS_PORT" "${cli[@]}"
+	[ $RC != 0 ] && grep -q "page server's certificate is refused" "$DIR/cryo-cn.txt" ||
+		fail_step "a server certificate of another name was accepted: $(tail -n1 "$DIR/cryo-cn.txt")" || return
+	alive "$PID" || fail_step "the refused dump killed the target" || return
+	wait_gone "$PS_PID" 5
+	# ... unless told not to check the name (-R: the target goes on)
+	rm -rf "$DIR/srv"
+	ps_start "$DIR/srv" "${PS_OPTS[@]}" || return
+	dump "$DIR/cn" -R --page-server --address localhost --port "$PS_PORT" "${cli[@]}" \
+		--tls-no-cn-verify || return
+	ps_finished "$DIR/srv" || return
+	alive "$PID" || fail_step "dump -R through TLS killed the target" || return
 	rm -rf "$DIR/srv"
 	ps_start "$DIR/srv" "${PS_OPTS[@]}" || return
 	dump "$DIR/local" --page-server --address 127.0.0.1 --port "$PS_PORT" --compress \
