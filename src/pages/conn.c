@@ -151,7 +151,12 @@ static int tls_setup(struct ps_conn *c, const struct cryo_tls_opts *o, bool serv
 			return -EINVAL;
 		}
 	}
-	r = T(gnutls_certificate_set_x509_key_file)(cred, cert, key, GNUTLS_X509_FMT_PEM);
+	/* a dump that checks nothing may come without a certificate of its own (the server
+	 * then does not require one either, with --tls-no-cert-verify) */
+	bool anonymous = !server && o->no_cert_verify && !o->cert && access(cert, R_OK) < 0;
+	r = anonymous
+		? 0
+		: T(gnutls_certificate_set_x509_key_file)(cred, cert, key, GNUTLS_X509_FMT_PEM);
 	if (r < 0) {
 		pr_err("TLS: cannot load the certificate %s with its key %s: %s", cert, key,
 		       T(gnutls_strerror)(r));
@@ -165,7 +170,7 @@ static int tls_setup(struct ps_conn *c, const struct cryo_tls_opts *o, bool serv
 		return tls_fail("session setup", r);
 	if (server)
 		T(gnutls_certificate_server_set_request)
-		(s, o->no_cert_verify ? GNUTLS_CERT_REQUEST : GNUTLS_CERT_REQUIRE);
+	(s, o->no_cert_verify ? GNUTLS_CERT_REQUEST : GNUTLS_CERT_REQUIRE);
 	T(gnutls_transport_set_int2)(s, c->fd, c->fd);
 	T(gnutls_handshake_set_timeout)(s, IO_TIMEOUT_S * 1000);
 	do

@@ -172,6 +172,12 @@ ps_tls() {
 		--tls-no-cn-verify || return
 	ps_finished "$DIR/srv" || return
 	alive "$PID" || fail_step "dump -R through TLS killed the target" || return
+	# --tls-no-cert-verify on both ends: encrypted, nothing checked, no client certificate
+	rm -rf "$DIR/srv" "$DIR/cn"
+	ps_start "$DIR/srv" "${PS_OPTS[@]}" --tls-no-cert-verify || return
+	dump "$DIR/cn" -R --page-server --address 127.0.0.1 --port "$PS_PORT" --tls \
+		--tls-no-cert-verify || return
+	ps_finished "$DIR/srv" || return
 	rm -rf "$DIR/srv"
 	ps_start "$DIR/srv" "${PS_OPTS[@]}" || return
 	dump "$DIR/local" --page-server --address 127.0.0.1 --port "$PS_PORT" --compress \
