@@ -6,9 +6,9 @@ O       := build
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags libmnl)
+CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags libmnl gnutls liblz4)
 CPPFLAGS += $(shell pkg-config --cflags libnftables)
-LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl) $(shell pkg-config --libs libnftables)
+LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl $(shell pkg-config --libs libnftables)
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -95,7 +95,7 @@ clean:
 # libFuzzer targets of the image readers (tests/fuzz/fuzz.c), built in build-fuzz with clang;
 # `make fuzz` runs each for FUZZ_SECONDS / number of targets, from tests/fuzz/corpus, and
 # replays tests/fuzz/regressions. The test suite runs a short round (tests/cases/fuzz.sh).
-FUZZ_TARGETS := inventory pstree core mm pagemap files stats raw show restore
+FUZZ_TARGETS := inventory pstree core mm pagemap files stats raw show restore lz4
 FUZZ_SECONDS ?= 600
 FUZZ_LIB     = $(filter-out $(O)/src/cli/main.o,$(OBJS)) $(LIBTCP)
 

@@ -10,6 +10,9 @@ PACKAGES=(
 	protobuf-c-compiler # protoc-c: generates the image format's C code from images/cryo.proto
 	libprotobuf-c-dev   # libprotobuf-c: encodes and decodes the images
 	libmnl-dev          # libmnl: netlink (sock_diag: what the kernel says of sockets)
+	libgnutls28-dev     # GnuTLS: --tls between dump and page-server
+	liblz4-dev          # LZ4: --compress of page images
+	gnutls-bin          # certtool: the TLS tests make their certificates with it
 	pkg-config
 	libnftables-dev     # libnftables: the network lock (src/net/netlock.c) of TCP connections
 	nftables            # nft: the tests look at the lock's table

@@ -271,4 +271,16 @@ struct ptrace_sud_config {
 #define IP_LOCAL_PORT_RANGE 51
 #endif
 
+/* netlink and packet sockets: PACKET_VNET_HDR_SZ (6.2), NETLINK_GET_STRICT_CHK (4.20), the
+ * netlink_diag flags of 6.1 with the ones added since */
+#ifndef PACKET_VNET_HDR_SZ
+#define PACKET_VNET_HDR_SZ 24
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62 /* 5.0 */
+#endif
+
 #endif

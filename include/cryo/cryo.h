@@ -6,6 +6,27 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define CRYO_MAX_EXTERNAL 32
+
+/* --inherit-fd fd[N]:KEY: cryo's descriptor N (from its caller) stands for the external
+ * resource KEY ("pipe:[INODE]", a regular file's path without its leading '/') */
+struct cryo_inherit_fd {
+	int fd;
+	const char *key;
+};
+
+/* --tls and its files, on both ends of a page server connection (defaults: the original's,
+ * under /etc/pki/) */
+struct cryo_tls_opts {
+	bool on;	     /* --tls */
+	const char *cacert;  /* --tls-cacert: the CA that signed the peer's certificate */
+	const char *cacrl;   /* --tls-cacrl: its revocation list (used if the file exists) */
+	const char *cert;    /* --tls-cert: our certificate */
+	const char *key;     /* --tls-key: its private key */
+	bool no_cn_verify;   /* --tls-no-cn-verify: the server's name is not checked */
+	bool no_cert_verify; /* --tls-no-cert-verify: the peer's certificate is not checked */
+};
+
 struct cryo_dump_opts {
 	pid_t pid;		   /* -t: root of the tree to dump */
 	const char *images_dir;	   /* -D */
@@ -24,6 +45,29 @@ struct cryo_dump_opts {
 	bool tcp_established; /* --tcp-established: save established TCP connections */
 	bool tcp_close;	      /* --tcp-close: established connections restored closed */
 	bool network_unlocked; /* --network-lock skip: no firewall rule holds the connections */
+	/* --external KEY: resources held outside the tree that the dump saves as external
+	 * (their key only; the restore is given them with --inherit-fd): "pipe:[INODE]" */
+	const char *external[CRYO_MAX_EXTERNAL];
+	int nr_external;
+	/* --page-server: pagemaps and pages go to the page server at address:port */
+	bool page_server;
+	const char *address;
+	int port;
+	struct cryo_tls_opts tls;
+	bool compress; /* --compress: page images as LZ4 frames */
+	/* --auto-dedup: the chain of parents deduplicated (cryo_dedup) once the dump is done */
+	bool auto_dedup;
+};
+
+/* `cryo page-server`: receives the pages of one dump into images_dir, then exits. */
+struct cryo_page_server_opts {
+	const char *images_dir; /* -D */
+	const char *address;	/* --address (NULL: every address) */
+	int port;		/* --port */
+	bool daemon;		/* -d, --daemon: in the background once it listens */
+	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
+	const char *pidfile;	/* --pidfile: the server's pid */
+	struct cryo_tls_opts tls;
 };
 
 struct cryo_restore_stats {
@@ -44,6 +88,8 @@ struct cryo_restore_opts {
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
 	bool tcp_established; /* --tcp-established: images may hold TCP connections */
+	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
+	int nr_inherit;
 };
 
 /* Each returns 0 on success or a negative errno value; the reason has been logged. */
@@ -66,6 +112,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status);
 /* `dedup`: holes punched in the page images of the pre-dumps DIR's chain of parents holds,
  * where no page of DIR needs them any more (res/parent.c). */
 int cryo_dedup(const char *dir);
+/* The page server: 0 once its client's dump was received whole, else -errno (logged). */
+int cryo_page_server(const struct cryo_page_server_opts *opts);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

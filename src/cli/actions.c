@@ -166,3 +166,12 @@ int cli_run_cpuinfo(struct cli *cli)
 	pr_err("cpuinfo needs 'dump' or 'check', got '%s'", what);
 	return 1;
 }
+
+int cli_run_page_server(struct cli *cli)
+{
+	if (!cli->pserver.port) {
+		pr_err("page-server needs --port");
+		return 1;
+	}
+	return cryo_page_server(&cli->pserver) ? 1 : 0;
+}

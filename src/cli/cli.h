@@ -15,8 +15,9 @@ enum {
 	A_CHECK = 1 << 2,
 	A_SHOW = 1 << 3,
 	A_CPUINFO = 1 << 4,
-	A_OTHER = 1 << 5, /* actions cryo refuses (pre-dump, page-server...) */
-	A_ALL = (1 << 6) - 1,
+	A_OTHER = 1 << 5,   /* actions cryo refuses (lazy-pages, service...) */
+	A_PSERVER = 1 << 6, /* page-server */
+	A_ALL = (1 << 7) - 1,
 };
 
 enum final_state { FINAL_KILL, FINAL_RUNNING, FINAL_STOPPED };
@@ -42,6 +43,8 @@ struct cli {
 	bool check_extra, check_experimental;
 	const char *feature;
 	int status_fd; /* -1: none */
+	bool daemon;   /* page-server -d, --daemon */
+	struct cryo_page_server_opts pserver;
 
 	/* per option of the table: where it was last set ("the command line", FILE:LINE) and,
 	 * for a yes/no option, its last value; read after parsing to refuse what cryo does not
@@ -80,5 +83,6 @@ int cli_run_dump(struct cli *cli);
 int cli_run_restore(struct cli *cli);
 int cli_run_check(struct cli *cli);
 int cli_run_cpuinfo(struct cli *cli);
+int cli_run_page_server(struct cli *cli);
 
 #endif

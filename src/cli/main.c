@@ -45,6 +45,8 @@ int main(int argc, char **argv)
 		ret = cryo_dedup(cli.dump.images_dir) ? 1 : 0;
 	} else if (!strcmp(cli.action, "restore")) {
 		ret = cli_run_restore(&cli);
+	} else if (!strcmp(cli.action, "page-server")) {
+		ret = cli_run_page_server(&cli);
 	} else if (!strcmp(cli.action, "cpuinfo")) {
 		ret = cli_run_cpuinfo(&cli);
 	} else if (cli.action_mask == A_OTHER) {

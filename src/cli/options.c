@@ -60,6 +60,8 @@ enum id {
 	O_TIMEOUT,
 	O_SKIP_IN_FLIGHT,
 	O_EXT_UNIX_SK,
+	O_EXTERNAL,
+	O_INHERIT_FD,
 	O_LOG_FILE,
 	O_LOG_PID,
 	O_VERBOSITY,
@@ -79,6 +81,19 @@ enum id {
 	O_NETWORK_LOCK,
 	O_TCP_ESTABLISHED,
 	O_TCP_CLOSE,
+	O_PAGE_SERVER,
+	O_ADDRESS,
+	O_PORT,
+	O_DAEMON,
+	O_TLS,
+	O_TLS_CACERT,
+	O_TLS_CACRL,
+	O_TLS_CERT,
+	O_TLS_KEY,
+	O_TLS_NO_CN,
+	O_TLS_NO_CERT,
+	O_COMPRESS,
+	O_AUTO_DEDUP,
 	O_OTHER, /* NOOP and REFUSE entries */
 };
 
@@ -99,13 +114,15 @@ struct opt_def {
 #define D A_DUMP
 #define R A_RESTORE
 #define DR (A_DUMP | A_RESTORE)
+#define PS A_PSERVER
+#define DPS (A_DUMP | A_PSERVER)
 
 static const struct opt_def opts[] = {
     /* Generic */
     {"tree", 't', REQ, 0, DO, O_TREE, D, G_GENERIC, "PID",
      "dump the process PID and all its descendants"},
-    {"restore-detached", 'd', NONE, 1, DO, O_DETACH, R, G_GENERIC, NULL,
-     "exit once the restored tree runs, without waiting for it"},
+    {"restore-detached", 'd', NONE, 1, DO, O_DETACH, R | PS, G_GENERIC, NULL,
+     "exit once the restored tree runs, without waiting for it (page-server: --daemon)"},
     {"restore-sibling", 'S', NONE, 1, DO, O_SIBLING, R, G_GENERIC, NULL,
      "make the restored root a child of cryo's parent (implies -d)"},
     {"leave-stopped", 's', NONE, 0, DO, O_STOPPED, DR, G_GENERIC, NULL,
@@ -114,7 +131,7 @@ static const struct opt_def opts[] = {
      "leave the tree running after the dump"},
     {"images-dir", 'D', REQ, 0, DO, O_IMAGES, A_ALL, G_GENERIC, "DIR",
      "directory of the image files (default: the current one)"},
-    {"pidfile", 0, REQ, 0, DO, O_PIDFILE, DR, G_GENERIC, "FILE",
+    {"pidfile", 0, REQ, 0, DO, O_PIDFILE, DR | PS, G_GENERIC, "FILE",
      "write the PID of the dumped or restored root to FILE"},
     {"work-dir", 'W', REQ, 0, REFUSE, O_OTHER},
     {"cpu-cap", 0, OPT, 0, REFUSE, O_OTHER},
@@ -134,14 +151,18 @@ static const struct opt_def opts[] = {
      "default: a table of cryo's own drops their packets until the restore ends) or skip "
      "(nothing is blocked); iptables is not supported yet"},
     /* External resources */
-    {"external", 0, REQ, 0, REFUSE, O_OTHER},
+    {"external", 0, REQ, 0, DO, O_EXTERNAL, D, G_EXTERNAL, "pipe:[INODE]",
+     "a pipe with an end held outside the tree: saved by its key, without its bytes (the "
+     "restore takes it with --inherit-fd)"},
     {"ext-unix-sk", 'x', OPT, 0, DO, O_EXT_UNIX_SK, DR, G_EXTERNAL, NULL,
      "allow datagram unix sockets connected to a named socket outside the tree: the restore "
      "connects them to that name again (no inode list)"},
     {"ext-mount-map", 'M', REQ, 0, REFUSE, O_OTHER},
     {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
     {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
-    {"inherit-fd", 0, REQ, 0, REFUSE, O_OTHER},
+    {"inherit-fd", 0, REQ, 0, DO, O_INHERIT_FD, R, G_EXTERNAL, "fd[N]:KEY",
+     "give the restored tree cryo's fd N for the external resource KEY (pipe:[INODE], or a "
+     "regular file's path without its leading /)"},
     {"join-ns", 'J', REQ, 0, REFUSE, O_OTHER},
     {"veth-pair", 0, REQ, 0, REFUSE, O_OTHER},
     {"empty-ns", 0, REQ, 0, REFUSE, O_OTHER},
@@ -200,8 +221,13 @@ static const struct opt_def opts[] = {
      "track writes for the next dump (a pre-dump always does)"},
     {"prev-images-dir", 0, REQ, 0, DO, O_PREV_IMAGES, D, G_MEMORY, "DIR",
      "the pre-dump before (../NAME): save only pages written since"},
-    {"page-server", 0, NONE, 1, REFUSE, O_OTHER},
-    {"auto-dedup", 0, NONE, 1, REFUSE, O_OTHER},
+    {"page-server", 0, NONE, 1, DO, O_PAGE_SERVER, D, G_MEMORY, NULL,
+     "send pagemaps and pages to `cryo page-server` at --address, --port (the other images "
+     "stay in -D)"},
+    {"compress", 0, NONE, 1, DO, O_COMPRESS, D, G_MEMORY, NULL,
+     "compress the page images (LZ4); restore reads them as any"},
+    {"auto-dedup", 0, NONE, 1, DO, O_AUTO_DEDUP, D, G_MEMORY, NULL,
+     "with --prev-images-dir: once the dump is written, dedup its chain of parents"},
     {"pre-dump-mode", 0, REQ, 0, NOOP, O_PRE_DUMP_MODE, D, G_MEMORY, "MODE",
      "splice or read; accepted: cryo reads memory while frozen",
      "it chooses how a pre-dump reads memory; cryo's reads it while the tree is frozen"},
@@ -214,18 +240,30 @@ static const struct opt_def opts[] = {
     {"feature", 0, REQ, 0, DO, O_FEATURE, A_CHECK, G_CHECK, "NAME",
      "check one feature only ('list' names them)"},
     /* Page/Service server */
-    {"address", 0, REQ, 0, REFUSE, O_OTHER},
-    {"port", 0, REQ, 0, REFUSE, O_OTHER},
+    {"address", 0, REQ, 0, DO, O_ADDRESS, DPS, G_SERVER, "ADDR",
+     "the page server's address (page-server: the one to listen on, default every one)"},
+    {"port", 0, REQ, 0, DO, O_PORT, DPS, G_SERVER, "PORT", "the page server's TCP port"},
     {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
-    {"daemon", 0, NONE, 1, REFUSE, O_OTHER},
-    {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R, G_SERVER, "FD",
-     "restore: write one zero byte to FD, and close it, once the tree runs"},
-    {"tls-cacert", 0, REQ, 0, REFUSE, O_OTHER},
-    {"tls-cacrl", 0, REQ, 0, REFUSE, O_OTHER},
-    {"tls-cert", 0, REQ, 0, REFUSE, O_OTHER},
-    {"tls-key", 0, REQ, 0, REFUSE, O_OTHER},
-    {"tls", 0, NONE, 1, REFUSE, O_OTHER},
-    {"tls-no-cn-verify", 0, NONE, 0, REFUSE, O_OTHER},
+    {"daemon", 0, NONE, 1, DO, O_DAEMON, PS, G_SERVER, NULL,
+     "page-server: go into the background once listening (also -d)"},
+    {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R | PS, G_SERVER, "FD",
+     "write one zero byte to FD, and close it, once the tree runs (restore) or the page "
+     "server listens"},
+    {"tls-cacert", 0, REQ, 0, DO, O_TLS_CACERT, DPS, G_SERVER, "FILE",
+     "TLS: the CA certificate (default /etc/pki/CA/cacert.pem)"},
+    {"tls-cacrl", 0, REQ, 0, DO, O_TLS_CACRL, DPS, G_SERVER, "FILE",
+     "TLS: the CA's revocation list (default /etc/pki/CA/crl.pem, if it exists)"},
+    {"tls-cert", 0, REQ, 0, DO, O_TLS_CERT, DPS, G_SERVER, "FILE",
+     "TLS: this end's certificate (default /etc/pki/criu/cert.pem)"},
+    {"tls-key", 0, REQ, 0, DO, O_TLS_KEY, DPS, G_SERVER, "FILE",
+     "TLS: its private key (default /etc/pki/criu/private/key.pem)"},
+    {"tls", 0, NONE, 1, DO, O_TLS, DPS, G_SERVER, NULL,
+     "encrypt the page server connection (GnuTLS), each end checking the other's "
+     "certificate"},
+    {"tls-no-cn-verify", 0, NONE, 0, DO, O_TLS_NO_CN, DPS, G_SERVER, NULL,
+     "TLS: do not check the server's name against its certificate"},
+    {"tls-no-cert-verify", 0, NONE, 0, DO, O_TLS_NO_CERT, DPS, G_SERVER, NULL,
+     "TLS: do not check the peer's certificate at all (encryption only)"},
     /* Configuration files */
     {"config", 0, REQ, 0, DO, O_CONFIG, A_ALL, G_CONFIG, "FILE",
      "read options from FILE too (after the default files)"},
@@ -251,6 +289,7 @@ void cli_usage(FILE *f)
 		   "  cryo pre-dump -t PID [<options>]\n"
 		   "  cryo restore [<options>]\n"
 		   "  cryo dedup [-D DIR]\n"
+		   "  cryo page-server -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
 		   "  cryo cpuinfo dump|check [-D DIR]\n"
 		   "  cryo show IMAGE-FILE\n"
@@ -260,6 +299,7 @@ void cli_usage(FILE *f)
 		   "  pre-dump       save their memory, leave them running, track what they write\n"
 		   "  restore        restore them from the images\n"
 		   "  dedup          punch out of parent pre-dumps the pages DIR does not need\n"
+		   "  page-server    receive the pages of one dump into DIR, then exit\n"
 		   "  check          check that this kernel has what cryo needs\n"
 		   "  cpuinfo dump   write the CPU's features into cpuinfo.img\n"
 		   "  cpuinfo check  check that this CPU has the features of cpuinfo.img\n"
@@ -347,6 +387,30 @@ static int parse_num(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* "pipe:[INODE]", as /proc/PID/fd shows a pipe: its inode, or 0 */
+static unsigned long long parse_pipe_key(const char *s)
+{
+	char *end;
+	unsigned long long ino;
+	if (strncmp(s, "pipe:[", 6) || s[6] < '1' || s[6] > '9')
+		return 0;
+	errno = 0;
+	ino = strtoull(s + 6, &end, 10);
+	return errno || strcmp(end, "]") ? 0 : ino;
+}
+
+/* the other keys of the original's --external and --inherit-fd (file[mnt_id:inode],
+ * tty[rdev:dev], unix[ino], dev[...], net[...], mnt[...]...): not supported yet */
+static bool original_key(const char *s)
+{
+	static const char *const kinds[] = {"file[", "tty[",  "unix[",	  "dev[", "net[",
+					    "mnt[",  "veth[", "macvlan[", "pid["};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(s, kinds[i], strlen(kinds[i])))
+			return true;
+	return false;
+}
+
 static int bad_arg(const struct opt_def *o, const char *arg, const char *why, const char *where)
 {
 	fprintf(stderr, "Error: invalid argument for --%s: '%s' (%s; %s)\n", o->name,
@@ -387,6 +451,47 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 	case O_PREV_IMAGES:
 		cli->dump.prev_images_dir = arg;
 		break;
+	case O_PAGE_SERVER:
+		cli->dump.page_server = !neg;
+		break;
+	case O_COMPRESS:
+		cli->dump.compress = !neg;
+		break;
+	case O_AUTO_DEDUP:
+		cli->dump.auto_dedup = !neg;
+		break;
+	case O_ADDRESS:
+		cli->dump.address = cli->pserver.address = arg;
+		break;
+	case O_PORT:
+		if (parse_num(arg, 1, 65535, &n))
+			return bad_arg(o, arg, "a TCP port, 1 to 65535", where);
+		cli->dump.port = cli->pserver.port = n;
+		break;
+	case O_DAEMON:
+		cli->daemon = !neg;
+		break;
+	case O_TLS:
+		cli->dump.tls.on = !neg;
+		break;
+	case O_TLS_CACERT:
+		cli->dump.tls.cacert = arg;
+		break;
+	case O_TLS_CACRL:
+		cli->dump.tls.cacrl = arg;
+		break;
+	case O_TLS_CERT:
+		cli->dump.tls.cert = arg;
+		break;
+	case O_TLS_KEY:
+		cli->dump.tls.key = arg;
+		break;
+	case O_TLS_NO_CN:
+		cli->dump.tls.no_cn_verify = true;
+		break;
+	case O_TLS_NO_CERT:
+		cli->dump.tls.no_cert_verify = true;
+		break;
 	case O_IMAGES:
 		cli->images_dir = arg;
 		break;
@@ -414,6 +519,52 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 			return bad_arg(o, arg, "nothing (cryo takes no inode list)", where);
 		cli->dump.ext_unix_sk = true;
 		break;
+	case O_EXTERNAL:
+		if (cli->dump.nr_external == CRYO_MAX_EXTERNAL)
+			return bad_arg(o, arg, "too many of them", where);
+		if (!parse_pipe_key(arg)) {
+			if (original_key(arg)) {
+				fprintf(
+				    stderr,
+				    "Error: --external %s: not supported yet (only pipe:[INODE]; "
+				    "%s)\n",
+				    arg, where);
+				return -ENOTSUP;
+			}
+			return bad_arg(o, arg, "pipe:[INODE]", where);
+		}
+		cli->dump.external[cli->dump.nr_external++] = arg;
+		break;
+	case O_INHERIT_FD: {
+		char num[16];
+		const char *key;
+		size_t len = strlen("fd[");
+		if (strncmp(arg, "fd[", len) || !(key = strstr(arg, "]:")) ||
+		    (size_t)(key - arg - len) >= sizeof(num) || !key[2])
+			return bad_arg(o, arg, "fd[N]:KEY", where);
+		memcpy(num, arg + len, key - arg - len);
+		num[key - arg - len] = 0;
+		key += 2;
+		if (parse_num(num, 0, INT_MAX, &n))
+			return bad_arg(o, arg, "fd[N]:KEY with N a descriptor number", where);
+		if (!strncmp(key, "socket:[", 8) || original_key(key)) {
+			fprintf(stderr,
+				"Error: --inherit-fd %s: the key %s is not supported yet (%s)\n",
+				arg, key, where);
+			return -ENOTSUP;
+		}
+		if (!strncmp(key, "pipe:", 5) && !parse_pipe_key(key))
+			return bad_arg(o, arg, "fd[N]:pipe:[INODE]", where);
+		if (fcntl((int)n, F_GETFD) < 0) {
+			fprintf(stderr, "Error: --inherit-fd %s: cryo has no fd %ld\n", arg, n);
+			return -EBADF;
+		}
+		if (cli->restore.nr_inherit == CRYO_MAX_EXTERNAL)
+			return bad_arg(o, arg, "too many of them", where);
+		cli->restore.inherit[cli->restore.nr_inherit++] =
+		    (struct cryo_inherit_fd){(int)n, key};
+		break;
+	}
 	case O_SKIP_IN_FLIGHT:
 		cli->skip_in_flight = cli->dump.skip_in_flight = !neg;
 		break;
@@ -632,10 +783,10 @@ static const struct {
 	unsigned mask;
 	int nr_args;
 } actions[] = {
-    {"dump", A_DUMP, 0},	 {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
-    {"show", A_SHOW, 1},	 {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_DUMP, 0},
-    {"page-server", A_OTHER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_DUMP, 0},
-    {"exec", A_OTHER, 2},	 {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
+    {"dump", A_DUMP, 0},	   {"restore", A_RESTORE, 0},  {"check", A_CHECK, 0},
+    {"show", A_SHOW, 1},	   {"cpuinfo", A_CPUINFO, 1},  {"pre-dump", A_DUMP, 0},
+    {"page-server", A_PSERVER, 0}, {"lazy-pages", A_OTHER, 0}, {"dedup", A_DUMP, 0},
+    {"exec", A_OTHER, 2},	   {"service", A_OTHER, 0},    {"swrk", A_OTHER, 1},
 };
 
 /* After every source: refuse what cryo does not implement, check what goes together. */
@@ -678,6 +829,11 @@ static int finish(struct cli *cli)
 		cli->restore.status_fd = cli->status_fd;
 		cli->restore.has_status_fd = true;
 	}
+	cli->pserver.images_dir = cli->images_dir ? cli->images_dir : ".";
+	cli->pserver.daemon = cli->daemon || cli->detach; /* the original's -d */
+	cli->pserver.status_fd = cli->status_fd;
+	cli->pserver.pidfile = cli->pidfile;
+	cli->pserver.tls = cli->dump.tls;
 	return 0;
 }
 

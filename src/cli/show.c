@@ -20,7 +20,9 @@
 
 #include "cryo/cryo.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "img/image.h"
+#include "pages/lz4.h"
 
 #define SHOW_MAX_DEPTH 32 /* cryo.proto nests 3 deep; a bound in case that ever recurses */
 
@@ -349,6 +351,38 @@ static void kind_short_name(const struct img_kind *kind, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* --compress: every frame decoded, its pages counted (pages/lz4.c) */
+static int show_lz4(struct out *o, int fd, const char *path, uint64_t data_size)
+{
+	struct lz4_frame *frames = NULL;
+	size_t nr = 0, punched = 0;
+	uint64_t raw = 0;
+	uint8_t *stored = malloc(PAGES_LZ4_BLOCK_MAX), *out = malloc(PAGES_LZ4_BLOCK_MAX);
+	int ret = stored && out ? 0 : -ENOMEM;
+
+	if (!ret)
+		ret = pages_lz4_index(fd, data_size, 0, PAGES_LZ4_BLOCK_MAX, path, &frames, &nr);
+	for (size_t i = 0; !ret && i < nr; i++) {
+		raw += frames[i].raw_len;
+		if (frames[i].punched)
+			punched++;
+		else
+			ret = pages_lz4_frame(fd, &frames[i], stored, out, path);
+	}
+	free(stored);
+	free(out);
+	free(frames);
+	if (ret)
+		return ret;
+	fprintf(o->f,
+		"{\n  \"magic\": \"0x%08" PRIx32 "\",\n  \"type\": \"pages\",\n  \"version\": %d,\n"
+		"  \"codec\": \"lz4\",\n  \"data_bytes\": %" PRIu64 ",\n  \"frames\": %zu,\n"
+		"  \"punched_frames\": %zu,\n  \"pages\": %" PRIu64 "\n}\n",
+		img_kind(IMG_PAGES_LZ4)->magic, CRYO_FORMAT_VERSION, data_size, nr, punched,
+		raw / PAGE_SIZE);
+	return 0;
+}
+
 static int show_raw(struct out *o, int fd, const char *path)
 {
 	const struct img_kind *kind;
@@ -359,6 +393,8 @@ static int show_raw(struct out *o, int fd, const char *path)
 	ret = img_raw_check_fd(fd, path, &kind, &data_size);
 	if (ret)
 		return ret;
+	if (kind->type == IMG_PAGES_LZ4)
+		return show_lz4(o, fd, path, data_size);
 	kind_short_name(kind, type, sizeof(type));
 	fprintf(o->f, "{\n  \"magic\": \"0x%08" PRIx32 "\",\n  \"type\": \"%s\",\n", kind->magic,
 		type);

@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "core/dump_ctx.h"
+#include "pages/xfer.h"
 #include "core/freezer.h"
 #include "files/inet.h"
 #include "core/fault.h"
@@ -781,8 +782,9 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	t->mm->owner_pid = t->pagemap->owner_pid = t->pid;
 	/* a pre-dump's image set holds the memory only */
 	if (ctx->opts->pre_dump)
-		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)
-			   ?: img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base);
+		return img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base) ?:
+		       img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base) ?:
+		       xfer_image(ctx->xfer, IMG_PAGEMAP, t->pid, &t->pagemap->base);
 	t->core->has_owner_pid = t->files->has_owner_pid = true;
 	t->core->owner_pid = t->files->owner_pid = t->pid;
 	t->core->n_file_locks = t->nr_locks;
@@ -790,6 +792,7 @@ static int write_task_images(struct dump_ctx *ctx, struct dump_task *t)
 	if ((ret = img_write(ctx->dirfd, IMG_CORE, t->pid, &t->core->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_MM, t->pid, &t->mm->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
+	    (ret = xfer_image(ctx->xfer, IMG_PAGEMAP, t->pid, &t->pagemap->base)) ||
 	    (ret = img_write(ctx->dirfd, IMG_FILES, t->pid, &t->files->base)))
 		return ret;
 	return 0;
@@ -878,11 +881,21 @@ static int write_images(struct dump_ctx *ctx)
 	inv.has_pre_dump = ctx->opts->pre_dump;
 	inv.pre_dump = ctx->opts->pre_dump;
 	inv.parent = (char *)ctx->opts->prev_images_dir;
+	char where[96];
+	if (ctx->opts->page_server) {
+		snprintf(where, sizeof(where), "%s:%d", ctx->opts->address, ctx->opts->port);
+		inv.page_server = where;
+	}
+	inv.has_pages_compressed = inv.pages_compressed = ctx->opts->compress;
 	if ((ret = track_write_parent_link(ctx)))
 		return ret;
 	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
 	if (!ret)
 		ret = sync_images_dir(ctx);
+	/* the page server has the pages, their pagemaps and the inventory too, or the dump
+	 * failed */
+	if (!ret && (ret = xfer_image(ctx->xfer, IMG_INVENTORY, 0, &inv.base)) == 0)
+		ret = xfer_finish(ctx->xfer);
 	if (ret) /* a partial one, or one not known to be on disk */
 		dir_unlink(ctx->dirfd, "inventory.img");
 	return ret;
@@ -977,7 +990,14 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		o.leave_running = true;
 		o.leave_stopped = false;
 		o.track_mem = true;
-	} else if (o.track_mem && (o.leave_running || o.leave_stopped)) {
+	}
+	if (o.auto_dedup && o.page_server) {
+		/* the parents are on the server, which has no process tree to walk */
+		pr_err("--auto-dedup with --page-server is not supported yet: run cryo dedup on "
+		       "the server's directory once the dump's images are there");
+		return -ENOTSUP;
+	}
+	if (!o.pre_dump && o.track_mem && (o.leave_running || o.leave_stopped)) {
 		pr_err("dump --track-mem of a tree left running is not supported yet: make "
 		       "pre-dumps (cryo pre-dump), then the final dump with --prev-images-dir");
 		return -ENOTSUP;
@@ -992,6 +1012,9 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	ret = open_images_dir(&ctx);
 	if (!ret)
 		ret = track_open_parent(&ctx);
+	/* a page server that cannot be reached fails the dump before the tree is touched */
+	if (!ret)
+		ret = xfer_open(&ctx);
 	if (!ret)
 		ret = check_root(&ctx, opts->pid);
 	if (!ret)
@@ -1032,6 +1055,12 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		inet_tcp_dump_end(&ctx, ret != 0);
 	}
 	ctx.t_thawed = now_ns();
+	/* --auto-dedup: the dump is complete; what its parents hold that no level needs any
+	 * more is punched out (a failure there leaves the images valid: only a warning) */
+	if (!ret && o.auto_dedup && o.prev_images_dir && cryo_dedup(o.images_dir))
+		pr_warn("--auto-dedup: the parents of %s were not deduplicated (see above); the "
+			"dump is complete",
+			o.images_dir);
 	if (!ret) {
 		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
 			"%lu pages)",
@@ -1043,6 +1072,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		pr_err("dump of process %d failed before it was touched", opts->pid);
 	}
 	pages_dump_finish(&ctx);
+	xfer_free(&ctx);
 	for (int i = 0; i < ctx.nr_preseized; i++)
 		if (ctx.preseized[i])
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);

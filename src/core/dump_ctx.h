@@ -114,6 +114,7 @@ struct dump_ctx {
 	uint64_t t_start, t_frozen, t_thawed;
 	uint32_t next_ghost_id;
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
+	struct page_xfer *xfer;	      /* where the pages go (pages/xfer.h) */
 	pid_t *preseized;	      /* threads seized while their cgroup was frozen */
 	int nr_preseized;
 	uint64_t freeze_deadline;	  /* --timeout: now_ns() when the freeze gives up */

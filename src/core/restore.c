@@ -666,6 +666,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->memfds);
 	free(ctx->ghosts);
 	free(ctx->unix_sks);
+	free(ctx->inherit_uses);
 	sysv_restore_free(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
@@ -696,6 +697,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		ret = plan(&ctx);
 	if (!ret)
 		ret = create_tree(&ctx);
+	/* the root holds its copies of the --inherit-fd descriptors (or failed) */
+	inherit_close(&ctx);
 	if (!ret)
 		ret = fault_point("restore: tree created", EIO);
 	if (!ret)

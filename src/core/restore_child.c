@@ -101,6 +101,9 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		return -1;
 	if (ctx->need_tty && tty_root_open(ctx, t))
 		return -1;
+	/* --inherit-fd: cryo's descriptors for external resources, before they are closed */
+	if (inherit_root_child(ctx, t))
+		return -1;
 	if (syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		return -1;

@@ -64,6 +64,12 @@ struct svc_file {
 				 * (files/ghost.c); desc_pid: the task whose image lists it */
 };
 
+/* One use of an --inherit-fd (files/inherit.c): the option's index, the access the tree
+ * needs of it (O_RDONLY, O_WRONLY), and the service fd the root places a copy of it at. */
+struct inherit_use {
+	int opt, acc, at;
+};
+
 /* One thread of a task being rebuilt; the leader's remote is the task's own. */
 struct restore_thread {
 	pid_t tid;
@@ -148,6 +154,8 @@ struct restore_ctx {
 	uint32_t nr_ghosts;
 	int *unix_sks; /* files/unix_sk_restore.c: per unix socket id, its index in globals */
 	uint32_t nr_unix_sks;
+	struct inherit_use *inherit_uses; /* files/inherit.c */
+	int nr_inherit_uses;
 	bool need_tty;
 	/* --shell-job: the first terminal entry of the tree (files/tty.c); in the root and
 	 * the tasks it makes: the job has its own terminal again (cryo has none), the terminal

@@ -15,6 +15,7 @@
 #include "core/restore_ctx.h"
 #include "core/util.h"
 #include "img/validate.h"
+#include "pages/read.h"
 #include "res/locks.h"
 #include "res/parent.h"
 #include "res/sysvipc.h"
@@ -65,7 +66,9 @@ static int read_task_images(struct restore_ctx *ctx, struct restore_task *t)
 	/* the layout is checked (sorted, aligned) before the page runs are looked up in it */
 	if ((ret = validate_task(ctx, t)))
 		return ret;
-	t->pages_fd_local = img_raw_open(ctx->dirfd, IMG_PAGES, t->pid, &t->pages_size);
+	/* a compressed image comes as a memfd of its pages, read as a merged one is */
+	t->pages_fd_local =
+	    pages_open(ctx->dirfd, t->pid, t->pagemap, &t->pages_size, &t->pages_merged);
 	if (t->pages_fd_local < 0)
 		return t->pages_fd_local;
 	if ((ret = parent_merge(ctx, t)) || (ret = pages_validate(t)) || (ret = locks_validate(t)))

@@ -43,6 +43,8 @@ static const struct fd_ops *const kinds[] = {
     &fd_pty_slave_ops,
     &fd_unix_sk_ops,
     &fd_inet_sk_ops,
+    &fd_netlink_sk_ops,
+    &fd_packet_sk_ops,
 };
 
 const struct fd_ops *fd_ops_of(FdKind k)
@@ -99,6 +101,16 @@ static void read_socket_identity(const struct fd_dirs *dirs, struct fd_info *fi)
 	close(copy);
 }
 
+int fd_take_copy(const struct fd_info *fi, const char *what)
+{
+	int copy = fi->task_pidfd < 0 ? -1 : sys_pidfd_getfd(fi->task_pidfd, fi->fd);
+	if (copy >= 0)
+		return copy;
+	int err = fi->task_pidfd < 0 ? EBADF : errno;
+	pr_errno(err, "task %d: fd %d: cannot take a copy of %s", fi->pid, fi->fd, what);
+	return -err;
+}
+
 static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
 	char name[16], *p;
@@ -106,6 +118,7 @@ static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd
 
 	fi->pid = pid;
 	fi->fd = fd;
+	fi->task_pidfd = dirs->pidfd;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
 	if (n < 0)
@@ -251,7 +264,12 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 		e->ghost = -1;
 		e->memfd = NULL; /* the object is saved once, with the first */
 		e->unix_sk = NULL;
+		e->has_unix_peer_uid = e->has_unix_peer_gid = false; /* the socket's, with it */
+		e->n_unix_peer_groups = 0;
+		e->unix_peer_groups = NULL;
 		e->inet = NULL;
+		e->netlink_sk = NULL;
+		e->packet_sk = NULL;
 		e->has_dup_of = true;
 		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;

@@ -38,6 +38,10 @@ int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
 int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
 /* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
+/* --inherit-fd (inherit.c): the root, before it closes cryo's descriptors, places a copy of
+ * each at its service fd; cryo closes its own once the root has them */
+int inherit_root_child(struct restore_ctx *ctx, struct restore_task *root);
+void inherit_close(struct restore_ctx *ctx);
 /* Remote phase, just before the task resumes: arm its timerfds (timerfd.c) */
 int restore_timerfds_remote(struct restore_ctx *ctx, struct restore_task *t);
 

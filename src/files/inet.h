@@ -10,11 +10,54 @@
 #include "core/arena.h"
 #include "img/image.h"
 
-/* The protocols an option applies to (the table's masks) */
-enum { INET_P_TCP = 1, INET_P_UDP = 2, INET_P_UDPLITE = 4 };
+/* The protocols an option applies to (the table's masks): INET_P_RAW is any SOCK_RAW socket
+ * (whatever its protocol), INET_P_PING a SOCK_DGRAM ICMP or ICMPv6 ("ping") socket */
+enum { INET_P_TCP = 1, INET_P_UDP = 2, INET_P_UDPLITE = 4, INET_P_RAW = 8, INET_P_PING = 16 };
 
-/* The mask of a socket of that protocol, 0 for one inet_opts does not know */
-unsigned inet_proto_mask(int protocol);
+/* The mask of a socket of that type and protocol, 0 for one inet_opts does not know */
+unsigned inet_proto_mask(int type, int protocol);
+
+/* What kind of inet socket the image or the dump holds, by type and protocol together (a raw
+ * socket may carry IPPROTO_TCP or IPPROTO_UDP as its protocol) */
+static inline bool inet_is_tcp(const InetSk *s)
+{
+	return inet_proto_mask((int)s->type, (int)s->protocol) == INET_P_TCP;
+}
+static inline bool inet_is_udp(const InetSk *s)
+{
+	return inet_proto_mask((int)s->type, (int)s->protocol) & (INET_P_UDP | INET_P_UDPLITE);
+}
+/* raw and ping sockets (inet_raw.c): datagrams without ports of their own */
+static inline bool inet_is_raw_or_ping(const InetSk *s)
+{
+	return inet_proto_mask((int)s->type, (int)s->protocol) & (INET_P_RAW | INET_P_PING);
+}
+
+/* "TCP", "UDP", "UDP-Lite", "raw", "ICMP (ping)": for messages */
+const char *inet_proto_label(const InetSk *s);
+
+/* The SOL_SOCKET options of the table for a socket of another family (unix): those that
+ * sockopt.c does not carry itself (SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_TIMESTAMP*,
+ * SO_KEEPALIVE, SO_LINGER, SO_BINDTODEVICE...), read, set again where they differ and read
+ * back, and checked, as for an inet socket. */
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who);
+int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size);
+int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n);
+
+/* inet_raw.c: raw sockets (SOCK_RAW, protocol 1..255) and ping sockets (SOCK_DGRAM with
+ * IPPROTO_ICMP or IPPROTO_ICMPV6). Their peer (connect() without a port) is not given by
+ * getpeername, so the dump reads it from the task's /proc/PID/net/{raw,raw6,icmp,icmp6}
+ * line of the socket's inode: s->state and s->dst_* set, 0, or -errno logged with who. */
+bool inet_raw_recognise(int family, int type, int protocol);
+int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who);
+
+/* sk_filter.c: a classic BPF socket filter (SO_ATTACH_FILTER), of any family. The dump
+ * reads it with SO_GET_FILTER into *prog (8 bytes an instruction, none: len 0); an eBPF
+ * program (SO_ATTACH_BPF), which cannot be read back, is refused naming who. The restore
+ * attaches it again before any option (SO_LOCK_FILTER comes after). */
+int sk_filter_dump(struct arena *a, int sk, ProtobufCBinaryData *prog, const char *who);
+int sk_filter_restore(int sk, const ProtobufCBinaryData *prog);
+bool sk_filter_valid(const ProtobufCBinaryData *prog);
 
 /* Dump: every option the table knows that applies to a socket of this family and protocol,
  * read from sk (cryo's copy), into s->opts (arena). Options the kernel does not know for it

@@ -44,6 +44,19 @@
 #define UDP_GRO 104
 #endif
 
+#ifndef SOL_RAW
+#define SOL_RAW 255
+#endif
+#ifndef ICMP_FILTER
+#define ICMP_FILTER 1 /* linux/icmp.h: the ICMP types a raw ICMP socket drops */
+#endif
+#ifndef ICMP6_FILTER
+#define ICMP6_FILTER 1
+#endif
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
+
 #ifndef IPV6_FLOWINFO
 #define IPV6_FLOWINFO 11 /* linux/in6.h, which glibc's netinet/in.h does not carry */
 #endif
@@ -59,7 +72,7 @@ enum opt_kind {
 };
 
 enum { F4 = 1, F6 = 2, F46 = 3 };
-#define P_ALL (INET_P_TCP | INET_P_UDP | INET_P_UDPLITE)
+#define P_ALL (INET_P_TCP | INET_P_UDP | INET_P_UDPLITE | INET_P_RAW | INET_P_PING)
 #define P_UDP (INET_P_UDP | INET_P_UDPLITE)
 
 struct opt_def {
@@ -203,11 +216,25 @@ static const struct opt_def defs[] = {
     B(IPPROTO_UDP, UDP_GRO, F46, P_UDP),
     I(IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, F46, INET_P_UDPLITE, 0, 65535),
     I(IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, F46, INET_P_UDPLITE, 0, 65535),
+    /* raw sockets: the program builds the IP header itself; the ICMP types a raw ICMP
+     * socket drops (read only from an IPPROTO_ICMP / IPPROTO_ICMPV6 one, left out for
+     * others); the offset of the checksum the kernel computes (IPv6) */
+    B(IPPROTO_IP, IP_HDRINCL, F4, INET_P_RAW),
+    {SOL_RAW, ICMP_FILTER, "ICMP_FILTER", F4, INET_P_RAW, OK_RAW, 0, 4, 0},
+    I(IPPROTO_IPV6, IPV6_CHECKSUM, F6, INET_P_RAW, -1, 65535),
+    B(IPPROTO_IPV6, IPV6_HDRINCL, F6, INET_P_RAW),
+    {IPPROTO_ICMPV6, ICMP6_FILTER, "ICMP6_FILTER", F6, INET_P_RAW, OK_RAW, 0, 32, 0},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
-unsigned inet_proto_mask(int protocol)
+unsigned inet_proto_mask(int type, int protocol)
 {
+	if (type == SOCK_RAW)
+		return protocol > 0 && protocol < 256 ? INET_P_RAW : 0;
+	if (type == SOCK_DGRAM && (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6))
+		return INET_P_PING;
+	if (type != (protocol == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM))
+		return 0;
 	switch (protocol) {
 	case IPPROTO_TCP:
 		return INET_P_TCP;
@@ -217,6 +244,23 @@ unsigned inet_proto_mask(int protocol)
 		return INET_P_UDPLITE;
 	}
 	return 0;
+}
+
+const char *inet_proto_label(const InetSk *s)
+{
+	switch (inet_proto_mask((int)s->type, (int)s->protocol)) {
+	case INET_P_TCP:
+		return "TCP";
+	case INET_P_UDP:
+		return "UDP";
+	case INET_P_UDPLITE:
+		return "UDP-Lite";
+	case INET_P_RAW:
+		return "raw";
+	case INET_P_PING:
+		return "ICMP (ping)";
+	}
+	return "inet";
 }
 
 static bool applies(const struct opt_def *d, int family, unsigned protos)
@@ -317,16 +361,10 @@ static int refuse_unreadable(int sk, const InetSk *s, const char *who)
 	socklen_t len = 0;
 	int ret = 0;
 
-	/* a classic filter answers its length in instructions; an eBPF one cannot be read */
-	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len) < 0 ? errno == EACCES : len) {
-		pr_err("%s: a socket filter (SO_ATTACH_FILTER/SO_ATTACH_BPF) is attached: "
-		       "not supported yet",
-		       who);
-		ret = -ENOTSUP;
-	}
+	/* a socket filter is saved by sk_filter.c (a classic one) or refused there (eBPF) */
 	len = sizeof(buf);
-	if (s->protocol == IPPROTO_TCP && getsockopt(sk, IPPROTO_TCP, TCP_ULP, buf, &len) == 0 &&
-	    len && buf[0]) {
+	if (inet_is_tcp(s) && getsockopt(sk, IPPROTO_TCP, TCP_ULP, buf, &len) == 0 && len &&
+	    buf[0]) {
 		pr_err("%s: TCP upper-layer protocol \"%.*s\" (TCP_ULP): not supported", who,
 		       (int)strnlen((char *)buf, len), buf);
 		ret = -ENOTSUP;
@@ -336,7 +374,7 @@ static int refuse_unreadable(int sk, const InetSk *s, const char *who)
 		pr_err("%s: IP options (IP_OPTIONS, %u bytes): not supported yet", who, len);
 		ret = -ENOTSUP;
 	}
-	if (s->protocol != IPPROTO_TCP) {
+	if (inet_is_udp(s)) {
 		int encap = 0;
 		len = sizeof(encap);
 		if (getsockopt(sk, IPPROTO_UDP, UDP_ENCAP, &encap, &len) == 0 && encap) {
@@ -364,29 +402,63 @@ static int refuse_unreadable(int sk, const InetSk *s, const char *who)
 	return ret;
 }
 
-int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
-{
-	unsigned protos = inet_proto_mask(s->protocol);
-	int ret = refuse_unreadable(sk, s, who);
+/* Which options of the table a socket takes: an inet socket's by family and protocol; for a
+ * socket of another family (unix), the SOL_SOCKET ones that sockopt.c does not carry itself
+ * (buffers, timeouts, credential flags, peek offset, filter lock: those have their own order
+ * there) */
+struct opt_sel {
+	int family;
+	unsigned protos;
+	bool other_family;
+	bool tcp_established; /* an established TCP connection (inet_tcp.c's) */
+};
 
-	if (ret)
-		return ret;
-	s->opts = arena_alloc(a, NDEFS * sizeof(*s->opts));
-	if (!s->opts)
+static bool sol_generic(const struct opt_def *d)
+{
+	if (d->level != SOL_SOCKET)
+		return false;
+	switch (d->name) {
+	case SO_SNDBUF:
+	case SO_RCVBUF:
+	case SO_RCVTIMEO:
+	case SO_SNDTIMEO:
+	case SO_PASSCRED:
+	case SO_PASSSEC:
+	case SO_PASSPIDFD:
+	case SO_PEEK_OFF:
+	case SO_LOCK_FILTER:
+		return false;
+	}
+	return true;
+}
+
+static bool selected(const struct opt_def *d, const struct opt_sel *sel)
+{
+	return sel->other_family ? sol_generic(d) : applies(d, sel->family, sel->protos);
+}
+
+static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkOpt ***out,
+		     size_t *n, const char *who)
+{
+	InetSkOpt **opts = arena_alloc(a, NDEFS * sizeof(*opts));
+	int ret;
+
+	*n = 0;
+	if (!opts)
 		return -ENOMEM;
+	*out = opts;
 	for (size_t i = 0; i < NDEFS; i++) {
 		const struct opt_def *d = &defs[i];
 		struct opt_val o;
-		if (!applies(d, s->family, protos))
+		if (!selected(d, sel))
 			continue;
 		/* an established connection's MSS is the peer's (TCP_REPAIR_OPTIONS carries
 		 * it); a new socket's TCP_MAXSEG is the one a program asks for */
-		if (s->state == 1 && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
+		if (sel->tcp_established && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
 			continue;
 		/* a TCP socket refuses IP_MULTICAST_TTL (EINVAL), and a connected one reads
 		 * its unicast TTL there: nothing to save */
-		if (s->state == 1 && s->protocol == IPPROTO_TCP && d->level == IPPROTO_IP &&
-		    d->name == IP_MULTICAST_TTL)
+		if (sel->tcp_established && d->level == IPPROTO_IP && d->name == IP_MULTICAST_TTL)
 			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
@@ -410,9 +482,27 @@ int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 			if (o.len && !x->data.data)
 				return -ENOMEM;
 		}
-		s->opts[s->n_opts++] = x;
+		opts[(*n)++] = x;
 	}
 	return 0;
+}
+
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
+{
+	struct opt_sel sel = {
+	    (int)s->family, inet_proto_mask((int)s->type, (int)s->protocol), false,
+	    s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP && s->state == 1};
+	int ret = refuse_unreadable(sk, s, who);
+
+	if (ret)
+		return ret;
+	return opts_dump(a, sk, &sel, &s->opts, &s->n_opts, who);
+}
+
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who)
+{
+	struct opt_sel sel = {0, 0, true};
+	return opts_dump(a, sk, &sel, opts, n, who);
 }
 
 static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_val *o)
@@ -431,13 +521,13 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 	}
 }
 
-int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
+static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
 	char want[80], got[80];
 
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < s->n_opts; i++) {
-			const InetSkOpt *x = s->opts[i];
+		for (size_t i = 0; i < n; i++) {
+			const InetSkOpt *x = opts[i];
 			const struct opt_def *d = def_of(x->level, x->name); /* validated */
 			struct opt_val o, now;
 			int ret;
@@ -470,20 +560,29 @@ int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
 	return 0;
 }
 
-int inet_opts_validate(const char *img, int fd, const InetSk *s)
+int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
 {
-	unsigned protos = inet_proto_mask(s->protocol);
+	return opts_apply(sk, s->opts, s->n_opts, err, size);
+}
 
-	for (size_t i = 0; i < s->n_opts; i++) {
-		const InetSkOpt *x = s->opts[i];
+int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
+{
+	return opts_apply(sk, opts, n, err, size);
+}
+
+static int opts_validate(const char *img, int fd, const struct opt_sel *sel, InetSkOpt *const *opts,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const InetSkOpt *x = opts[i];
 		const struct opt_def *d = def_of(x->level, x->name);
-		if (!d || !applies(d, s->family, protos))
+		if (!d || !selected(d, sel))
 			return files_refuse(img,
 					    "fd %d: socket option %u/%u is not one cryo knows "
 					    "for this socket",
 					    fd, x->level, x->name);
 		for (size_t j = 0; j < i; j++)
-			if (s->opts[j]->level == x->level && s->opts[j]->name == x->name)
+			if (opts[j]->level == x->level && opts[j]->name == x->name)
 				return files_refuse(img, "fd %d: socket option %s appears twice",
 						    fd, d->label);
 		switch (d->kind) {
@@ -532,4 +631,17 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s)
 		}
 	}
 	return 0;
+}
+
+int inet_opts_validate(const char *img, int fd, const InetSk *s)
+{
+	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
+			      false};
+	return opts_validate(img, fd, &sel, s->opts, s->n_opts);
+}
+
+int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n)
+{
+	struct opt_sel sel = {0, 0, true};
+	return opts_validate(img, fd, &sel, opts, n);
 }

@@ -77,6 +77,8 @@ static bool inet_sk_recognise(const struct fd_info *fi)
 		return false;
 	if (fi->sk_type == SOCK_STREAM)
 		return fi->sk_protocol == IPPROTO_TCP;
+	if (inet_raw_recognise(fi->sk_family, fi->sk_type, fi->sk_protocol))
+		return true;
 	return fi->sk_type == SOCK_DGRAM &&
 	       (fi->sk_protocol == IPPROTO_UDP || fi->sk_protocol == IPPROTO_UDPLITE);
 }
@@ -614,7 +616,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	socklen_t mlen = sizeof(mem);
 	bool established = false;
 	int ret;
-	const char *proto = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
+	const char *proto = inet_proto_label(s);
 
 	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
 	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0 ||
@@ -635,7 +637,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		if (!s->src_addr.data)
 			return -ENOMEM;
 	}
-	if (s->protocol == IPPROTO_TCP) {
+	if (inet_is_tcp(s)) {
 		ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight,
 				     ctx->opts->tcp_established || ctx->opts->tcp_close,
 				     ctx->opts->tcp_close, remote, sizeof(remote));
@@ -652,9 +654,12 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 			s->gid = fi->st.st_gid;
 			return 0;
 		}
+	} else if (inet_is_raw_or_ping(s)) {
+		if ((ret = inet_raw_dump_peer(&ctx->arena, t->pid, fi->st.st_ino, s, who)))
+			return ret;
 	}
 	snprintf(conn, sizeof(conn), "%s -> %s", local, remote);
-	if (s->protocol != IPPROTO_TCP || established) {
+	if (established || (!inet_is_tcp(s) && !inet_is_raw_or_ping(s))) {
 		len = sizeof(ss);
 		s->state = ST_CLOSE;
 		if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0 &&
@@ -681,7 +686,8 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	}
 	/* a UDP socket's datagrams are read below, a connection's queues by inet_tcp.c;
 	 * anything else queued is refused */
-	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol != IPPROTO_UDP && !established) {
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP) &&
+	    !established) {
 		pr_err("%s: %s socket %s has data queued to be read (%u bytes with overhead): "
 		       "not supported yet",
 		       who, proto, local, mem[SK_MEMINFO_RMEM_ALLOC]);
@@ -711,9 +717,12 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return ret;
 	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
-	if (s->protocol != IPPROTO_TCP && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
+	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
-	if (mem[SK_MEMINFO_RMEM_ALLOC] && s->protocol == IPPROTO_UDP &&
+	s->has_filter = s->filter.len > 0;
+	if (!inet_is_tcp(s) && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
+		return ret;
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP &&
 	    (ret = queue_dump(ctx, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC])))
 		return ret;
 	s->has_uid = s->has_gid = true;
@@ -727,20 +736,13 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 static int inet_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), sk, ret;
 	InetSk *s = A_NEW(&ctx->arena, InetSk, INET_SK);
+	int sk, ret;
 
 	if (!s)
 		return -ENOMEM;
-	sk = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (sk < 0) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: cannot take a copy of socket fd %d", t->pid, fi->fd);
-		if (pidfd >= 0)
-			close(pidfd);
-		return ret;
-	}
-	close(pidfd);
+	if ((sk = fd_take_copy(fi, "the socket")) < 0)
+		return sk;
 	s->family = (uint32_t)fi->sk_family;
 	s->type = (uint32_t)fi->sk_type;
 	s->protocol = (uint32_t)fi->sk_protocol;
@@ -770,6 +772,12 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			   e->fd, s->family, s->type, s->protocol);
 		return -1;
 	}
+	/* before the options: SO_LOCK_FILTER, once set, refuses a filter */
+	if (s->has_filter && sk_filter_restore(sk, &s->filter) < 0) {
+		child_fail(t, errno, "fd %d: cannot attach the socket filter (%zu instructions)",
+			   e->fd, s->filter.len / 8);
+		goto fail;
+	}
 	if (inet_opts_apply(sk, s, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", e->fd, err);
 		goto fail;
@@ -792,7 +800,7 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			      s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
 		if (bind(sk, (struct sockaddr *)&ss, len) < 0) {
 			child_fail(t, errno, "fd %d: cannot bind the %s socket to %s%s", e->fd,
-				   s->protocol == IPPROTO_TCP ? "TCP" : "UDP", where,
+				   inet_proto_label(s), where,
 				   errno == EADDRINUSE ? " (the port is taken: by the dumped "
 							 "process left running, or another)"
 						       : "");
@@ -829,8 +837,8 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			      s->dst_flowinfo, &ss);
 		if (connect(sk, (struct sockaddr *)&ss, len) < 0) {
 			addr_text(s->family, s->dst_addr.data, s->dst_port, where, sizeof(where));
-			child_fail(t, errno, "fd %d: cannot connect the UDP socket to %s", e->fd,
-				   where);
+			child_fail(t, errno, "fd %d: cannot connect the %s socket to %s", e->fd,
+				   inet_proto_label(s), where);
 			goto fail;
 		}
 	}
@@ -875,11 +883,14 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->family != AF_INET && s->family != AF_INET6)
 		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6",
 				    e->fd, s->family);
-	bool tcp = s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP;
-	bool udp =
-	    s->type == SOCK_DGRAM && (s->protocol == IPPROTO_UDP || s->protocol == IPPROTO_UDPLITE);
+	bool tcp = inet_is_tcp(s);
+	bool raw = inet_is_raw_or_ping(s);
+	/* udp: any socket of datagrams, also raw and ping ones */
+	bool udp = inet_is_udp(s) || raw;
 	if (!tcp && !udp)
-		return files_refuse(img, "fd %d: socket type %u protocol %u is not TCP or UDP",
+		return files_refuse(img,
+				    "fd %d: socket type %u protocol %u is not TCP, UDP, raw or "
+				    "ping",
 				    e->fd, s->type, s->protocol);
 	if (s->tcp && (!tcp || s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: a TCP connection on a socket in state %u", e->fd,
@@ -887,17 +898,26 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->has_tcp_closed && (!tcp || s->state != ST_CLOSE))
 		return files_refuse(img, "fd %d: a closed TCP connection (--tcp-close) invalid",
 				    e->fd);
+	if (raw && s->type == SOCK_DGRAM &&
+	    s->protocol != (s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
+		return files_refuse(img, "fd %d: a ping socket of the other family's ICMP", e->fd);
+	if (s->has_filter && !sk_filter_valid(&s->filter))
+		return files_refuse(img, "fd %d: the socket filter is not whole instructions",
+				    e->fd);
 	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp) ||
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
 	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
+	/* a raw or ping socket's peer has no port (raw: ports are not theirs; ping: the
+	 * identifier is the local one); a TCP socket closed by --tcp-close may keep its
+	 * peer's */
 	if (s->has_dst_addr != s->has_dst_port ||
 	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed) ||
 	    (!s->has_dst_addr && s->state == ST_ESTABLISHED) ||
-	    (s->has_dst_addr &&
-	     (s->dst_addr.len != addr_len(s->family) || !s->dst_port || s->dst_port > 65535)))
+	    (s->has_dst_addr && (s->dst_addr.len != addr_len(s->family) ||
+				 (raw ? s->dst_port != 0 : !s->dst_port) || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
 	if (s->family == AF_INET &&
 	    (s->has_src_scope_id || s->has_dst_scope_id || s->has_dst_flowinfo))
@@ -910,7 +930,12 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 				    s->state);
 	/* bound without a port only with IP_BIND_ADDRESS_NO_PORT (TCP): a bind to port 0
 	 * would take a port of the kernel's choice */
-	if (s->has_src_port && !s->src_port) {
+	/* a raw socket's name carries its protocol in place of a port */
+	if (raw && inet_proto_mask((int)s->type, (int)s->protocol) == INET_P_RAW &&
+	    s->has_src_port && s->src_port != s->protocol)
+		return files_refuse(img, "fd %d: a raw socket of protocol %u named with %u", e->fd,
+				    s->protocol, s->src_port);
+	if (s->has_src_port && !s->src_port && !raw) {
 		bool no_port = false;
 		for (size_t i = 0; i < s->n_opts; i++)
 			if (s->opts[i]->level == IPPROTO_IP &&
@@ -936,7 +961,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		    (m->family == AF_INET ? (g[0] & 0xf0) != 0xe0 : g[0] != 0xff))
 			return files_refuse(img, "fd %d: multicast group %zu is invalid", e->fd, i);
 	}
-	if (s->n_queue && s->protocol != IPPROTO_UDP)
+	if (s->n_queue && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP))
 		return files_refuse(img, "fd %d: datagrams queued on a socket that is not UDP",
 				    e->fd);
 	for (size_t i = 0; i < s->n_queue; i++) {

@@ -28,7 +28,13 @@ struct fd_info {
 	/* a socket ("socket:[ino]"): SO_DOMAIN, SO_TYPE, SO_PROTOCOL of cryo's copy of it, for
 	 * the kinds to recognise their family by; sk_family 0 for anything else */
 	int sk_family, sk_type, sk_protocol;
+	int task_pidfd; /* the walk's pidfd of the task (fd_take_copy), not the kind's to close */
 };
+
+/* cryo's own copy of the task's descriptor fi->fd (pidfd_getfd: the same open file
+ * description), for a kind to read its state from without changing it; the caller closes
+ * it. -errno, logged as "task P: fd N: cannot take a copy of WHAT". */
+int fd_take_copy(const struct fd_info *fi, const char *what);
 
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
@@ -73,6 +79,7 @@ extern const struct fd_ops fd_pidfd_ops;
 extern const struct fd_ops fd_inet_sk_ops;
 extern const struct fd_ops fd_pty_master_ops, fd_pty_slave_ops;
 extern const struct fd_ops fd_unix_sk_ops;
+extern const struct fd_ops fd_netlink_sk_ops, fd_packet_sk_ops;
 /* kinds recognised but not supported yet (unsupported.c), and the catch-alls */
 extern const struct fd_ops *const fd_unsupported[];
 extern const struct fd_ops *const fd_catch_all[];
@@ -84,6 +91,9 @@ const struct fd_ops *fd_ops_of(FdKind k);
 
 /* Log why img is refused and return -EINVAL (files/validate.c). */
 int files_refuse(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* reg.c: plan a regular file given with --inherit-fd */
+int reg_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 
 /* ---- files with a name (named.c): by path, by file handle, or as a ghost ---- */
 
@@ -145,7 +155,7 @@ int pipes_dump_finish(struct dump_ctx *ctx);
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 /* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
- * one), or -1 */
+ * one), or -1 (none: an external pipe's is not the tree's to write into) */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 /* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
@@ -180,6 +190,16 @@ int unix_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry; a task's descriptor of it */
 int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+
+/* ---- inherit.c: --inherit-fd ---- */
+/* Plan: the use of key by entry e of task t with access acc (O_RDONLY or O_WRONLY), at
+ * service fd at; refused naming the key and the option when no fd was given for it */
+int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, const char *key,
+		 int acc, int at);
+/* ... the key of an --inherit-fd that names e's path (without its leading '/'), or NULL */
+const char *inherit_path_key(struct restore_ctx *ctx, const FdEntry *e);
+/* ... the service fd planned for key and acc, or -1 */
+int inherit_find(struct restore_ctx *ctx, const char *key, int acc);
 
 /* ---- late.c: the descriptors of late kinds (pidfds), in the remote phase ---- */
 bool files_entry_is_late(const FdEntry *e);

@@ -562,7 +562,7 @@ int restore_memfd_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	if (g->fd2 >= 0) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", g->fd);
 		if (restore_place_fd(root, open(self, O_RDONLY | O_CLOEXEC), g->fd2,
-			  "a read-only description of a memfd"))
+				     "a read-only description of a memfd"))
 			return -1;
 	}
 	return 0;

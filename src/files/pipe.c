@@ -7,14 +7,17 @@
  * in it, copied without being consumed (a copy of a read end taken with pidfd_getfd, tee(2)
  * into a pipe of cryo's own, read from there). Both go on the object's first entry (its
  * carrier). A pipe one end of which is held outside the tree (found in /proc, or missing
- * from the tree while the kernel says it is open) is refused by name.
+ * from the tree while the kernel says it is open) is refused by name, naming --external;
+ * with --external pipe:[INODE] it is saved by that key alone (external_key), its bytes left
+ * in the kernel's pipe.
  *
  * Restore: each object is a global (restore.c's plan): the root creates it before it
  * creates any task (pipe2, or the FIFO opened read-write by its path), sets its size, writes
  * the saved bytes back, and holds it at service fds all tasks inherit. A task's description
  * is then the root's own end (the first description of each end) or a new description of the
  * same pipe through /proc/self/fd. The service fds are closed in every task before it runs,
- * so an end no task held is closed then. */
+ * so an end no task held is closed then. An external pipe is not made: its service fds are
+ * the descriptors given with --inherit-fd (inherit.c), placed there by the root. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +52,7 @@ struct pipe_obj {
 	bool has_w;	      /* one with write access */
 	bool direct;	      /* a write description is in packet mode (O_DIRECT) */
 	bool outside;	      /* held outside the tree: refused already */
+	bool external;	      /* ... or named by --external: saved by its key alone */
 	struct pipe_desc {    /* its descriptions saved so far, for shared_find */
 		int task, fd;
 		FdEntry *e;
@@ -190,6 +194,20 @@ static bool in_tree(struct dump_ctx *ctx, pid_t pid)
 	return false;
 }
 
+/* Does --external name this pipe ("pipe:[INODE]")? */
+static bool named_external(struct dump_ctx *ctx, const struct pipe_obj *o)
+{
+	char key[40];
+
+	if (o->fifo)
+		return false;
+	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
+	for (int i = 0; i < ctx->opts->nr_external; i++)
+		if (!strcmp(ctx->opts->external[i], key))
+			return true;
+	return false;
+}
+
 static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, int fd)
 {
 	struct proc_stat st;
@@ -203,8 +221,10 @@ static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, 
 		       t->pid, o->any_fd, o->path, pid, comm, fd);
 	else
 		pr_err("task %d: fd %d is a pipe (pipe:[%lu]) whose other holder, process %d (%s, "
-		       "fd %d), is outside the tree: not supported yet (--external, --inherit-fd)",
-		       t->pid, o->any_fd, (unsigned long)o->ino, pid, comm, fd);
+		       "fd %d), is outside the tree: dump it with --external pipe:[%lu] (and "
+		       "restore with --inherit-fd fd[N]:pipe:[%lu])",
+		       t->pid, o->any_fd, (unsigned long)o->ino, pid, comm, fd,
+		       (unsigned long)o->ino, (unsigned long)o->ino);
 }
 
 /* Every other process's descriptors: a pipe or FIFO of the tree held outside it would be cut
@@ -245,7 +265,12 @@ static int scan_outside(struct dump_ctx *ctx)
 				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
 				 S_ISFIFO(st.st_mode))
 				o = table_find(pt, st.st_dev, st.st_ino);
-			if (o && !o->outside) {
+			if (o && !o->outside && !o->external && named_external(ctx, o)) {
+				o->external = true;
+				pr_info("pipe:[%lu] is held outside the tree by process %d (fd "
+					"%s): external (--external)",
+					(unsigned long)o->ino, pid, f->d_name);
+			} else if (o && !o->outside && !o->external) {
 				refuse_outside(ctx, o, pid, atoi(f->d_name));
 				ret = -ENOTSUP;
 			}
@@ -446,6 +471,29 @@ out:
 	return ret;
 }
 
+/* An external pipe: its key only. Its size and bytes are the outside end's business: they
+ * stay in the kernel's pipe, which the restored tree gets again through --inherit-fd. */
+static int save_external(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
+{
+	struct dump_task *t = &ctx->tasks[o->any_task];
+	char key[40];
+	int fd, queued = -1;
+
+	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
+	if (!(o->carrier->external_key = arena_strdup(&ctx->arena, key)))
+		return -ENOMEM;
+	fd = take_copy(ctx, pidfds, o->any_task, o->any_fd);
+	if (fd >= 0) {
+		if (ioctl(fd, FIONREAD, &queued) < 0)
+			queued = -1;
+		close(fd);
+	}
+	pr_info("task %d: fd %d: %s is external: saved by its key, not its size or the %d "
+		"byte(s) queued in it (they stay in the pipe, with its outside end)",
+		t->pid, o->any_fd, key, queued);
+	return 0;
+}
+
 /* One object: the other end is there, its size, its bytes (not consumed). */
 static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int mine[2],
 		    int *mine_size)
@@ -455,6 +503,8 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 	int fd = -1, size, queued = 0, ret = 0;
 	struct pollfd pfd;
 
+	if (o->external)
+		return save_external(ctx, o, pidfds);
 	if (!o->fifo && (o->r_task < 0 || !o->has_w)) {
 		/* one end only in the tree: the other must be closed everywhere, not held by a
 		 * process cryo cannot see (another pid namespace, a message in flight) */
@@ -464,12 +514,19 @@ static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int m
 		pfd = (struct pollfd){.fd = any, .events = o->r_task < 0 ? POLLOUT : POLLIN};
 		poll(&pfd, 1, 0);
 		close(any);
+		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP)) &&
+		    named_external(ctx, o)) {
+			o->external = true;
+			return save_external(ctx, o, pidfds);
+		}
 		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP))) {
 			pr_err(
 			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
-			    "held outside the tree: not supported yet (--external, --inherit-fd)",
+			    "held outside the tree: dump it with --external pipe:[%lu] (and "
+			    "restore with --inherit-fd fd[N]:pipe:[%lu])",
 			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
-			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write");
+			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write",
+			    (unsigned long)o->ino, (unsigned long)o->ino);
 			return -ENOTSUP;
 		}
 	}
@@ -525,14 +582,35 @@ out:
 	return ret;
 }
 
+/* An --external that names no pipe of the tree held outside it is said so (a pipe the tree
+ * holds alone is saved whole: the key was not needed). */
+static void externals_note(struct dump_ctx *ctx)
+{
+	struct pipe_table *pt = ctx->pipes;
+
+	for (int i = 0; i < ctx->opts->nr_external; i++) {
+		const char *k = ctx->opts->external[i];
+		struct pipe_obj *o =
+		    pt ? table_find(pt, pt->pipefs_dev, strtoull(k + 6, NULL, 10)) : NULL;
+		if (!o)
+			pr_warn("--external %s: no task of the tree holds that pipe", k);
+		else if (!o->external)
+			pr_warn("--external %s: no process outside the tree holds that pipe: it "
+				"was saved whole",
+				k);
+	}
+}
+
 int pipes_dump_finish(struct dump_ctx *ctx)
 {
 	struct pipe_table *pt = ctx->pipes;
 	int mine[2], mine_size, ret = 0;
 	int *pidfds;
 
-	if (!pt || !pt->n)
+	if (!pt || !pt->n) {
+		externals_note(ctx);
 		return 0;
+	}
 	ret = scan_outside(ctx);
 	if (ret && ret != -ENOTSUP)
 		return ret;
@@ -561,6 +639,8 @@ int pipes_dump_finish(struct dump_ctx *ctx)
 			close(pidfds[i]);
 	free(pidfds);
 	close(mine[0]), close(mine[1]);
+	if (!ret)
+		externals_note(ctx);
 	return ret;
 }
 
@@ -579,8 +659,14 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	struct svc_file *g;
 
 	img_name(IMG_FILES, t->pid, img, sizeof(img));
+	if (e->kind == FD_KIND__FD_FIFO && inherit_path_key(ctx, e)) {
+		pr_err("task %d: fd %d: --inherit-fd fd[N]:%s: a FIFO given by the caller is not "
+		       "supported yet",
+		       t->pid, e->fd, e->path + 1);
+		return -ENOTSUP;
+	}
 	if (e->pipe_id == ctx->nr_pipes) {
-		if (!e->has_pipe_size)
+		if (!e->has_pipe_size && !e->external_key)
 			return files_refuse(img, "fd %d: pipe %u has no size", e->fd, e->pipe_id);
 		int *n = realloc(ctx->pipes, (ctx->nr_pipes + 1) * sizeof(*n));
 		if (!n)
@@ -593,7 +679,8 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 			return -ENOMEM;
 		g->fd2 = e->kind == FD_KIND__FD_PIPE ? restore_alloc_fd(ctx) : -1;
 		n[ctx->nr_pipes++] = (int)(g - ctx->globals);
-	} else if (e->pipe_id > ctx->nr_pipes || e->has_pipe_size || e->has_pipe_data) {
+	} else if (e->pipe_id > ctx->nr_pipes || e->has_pipe_size || e->has_pipe_data ||
+		   e->external_key) {
 		return files_refuse(img, "fd %d: pipe %u is out of order", e->fd, e->pipe_id);
 	}
 	g = global_of(ctx, e);
@@ -603,6 +690,12 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 		g->primary_r = e;
 	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY && !g->primary_w)
 		g->primary_w = e;
+	if (g->desc->external_key) {
+		/* an external pipe: the end this description is of comes from --inherit-fd */
+		bool w = (e->flags & O_ACCMODE) == O_WRONLY;
+		return inherit_plan(ctx, t, e, g->desc->external_key, w ? O_WRONLY : O_RDONLY,
+				    w ? g->fd2 : g->fd);
+	}
 	return 0;
 }
 
@@ -641,6 +734,9 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	const FdEntry *e = g->desc;
 	int fds[2], size, queued = 0;
 	struct stat st;
+
+	if (e->external_key)
+		return 0; /* its ends are the inherited ones, at its service fds already */
 
 	if (e->kind == FD_KIND__FD_FIFO) {
 		fds[0] = fds[1] = e->fifo_deleted ? fifo_deleted_open(ctx, root, e)
@@ -723,14 +819,31 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)
 {
 	struct svc_file *g = global_of(ctx, e);
-	/* a FIFO's one service fd is open read-write */
-	return !g ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
+	/* an external pipe has readers outside: a byte written into it could be theirs (and
+	 * its write end may not be the tree's); a FIFO's one service fd is open read-write */
+	return !g || g->desc->external_key ? -1 : g->fd2 >= 0 ? g->fd2 : g->fd;
+}
+
+/* "pipe:[INODE]" and nothing else */
+static bool pipe_key_valid(const char *k)
+{
+	size_t n = strlen(k);
+	if (n < 8 || n > 26 || strncmp(k, "pipe:[", 6) || k[n - 1] != ']' || k[6] == '0')
+		return false;
+	for (size_t i = 6; i < n - 1; i++)
+		if (k[i] < '0' || k[i] > '9')
+			return false;
+	return true;
 }
 
 int pipe_validate_common(const char *img, const FdEntry *e)
 {
 	if (!e->has_pipe_id)
 		return files_refuse(img, "fd %d: a pipe without its pipe_id", e->fd);
+	if (e->external_key && (e->kind != FD_KIND__FD_PIPE || !pipe_key_valid(e->external_key) ||
+				e->has_pipe_size || e->has_pipe_data || e->n_pipe_chunk_len))
+		return files_refuse(img, "fd %d: an invalid external pipe (key \"%.40s\")", e->fd,
+				    e->external_key);
 	if (e->pipe_id >= FILES_MAX_FD)
 		return files_refuse(img, "fd %d: pipe_id %u out of range", e->fd, e->pipe_id);
 	if (e->has_pipe_size && (e->pipe_size < PIPE_MIN_SIZE || e->pipe_size > PIPE_MAX_SIZE ||

@@ -20,8 +20,43 @@ static int reg_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_i
 	return named_dump(ctx, t, fi, e);
 }
 
+/* --inherit-fd fd[N]:PATH (PATH without its leading '/', as the original's key): the
+ * caller's own open file stands for this one; a service fd for it (inherit.c) */
+int reg_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	const char *key = inherit_path_key(ctx, e);
+	return key ? inherit_plan(ctx, t, e, key, (int)(e->flags & O_ACCMODE),
+				  restore_alloc_fd(ctx))
+		   : 0;
+}
+
+/* The caller's description, with the task's status flags; its position is the caller's
+ * (the file is theirs: cryo neither seeks nor checks it) */
+static int reg_inherited(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+			 const char *key, int flags)
+{
+	int at = inherit_find(ctx, key, (int)(e->flags & O_ACCMODE));
+	int fd = at < 0 ? -1 : dup(at);
+
+	if (fd < 0) {
+		child_fail(t, at < 0 ? EINVAL : errno, "fd %d: no inherited descriptor for %s",
+			   e->fd, key);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, flags) < 0) {
+		child_fail(t, errno, "cannot set the flags %#o of fd %d (%s, inherited)", flags,
+			   e->fd, e->path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int reg_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags)
 {
+	const char *key = inherit_path_key(ctx, e);
+	if (key)
+		return reg_inherited(ctx, t, e, key, flags);
 	int fd = named_open(ctx, t, e, flags);
 	if (fd < 0)
 		return -1;

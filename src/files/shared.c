@@ -242,6 +242,12 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 			if (ret)
 				return ret;
 		}
+		/* a regular file the caller gives (--inherit-fd) */
+		if (e->kind == FD_KIND__FD_REG && !e->has_dup_of) {
+			int ret = reg_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
 		/* a pseudo-terminal pair is made once, by the root (pty.c) */
 		if ((e->kind == FD_KIND__FD_PTY_MASTER || e->kind == FD_KIND__FD_PTY_SLAVE) &&
 		    !e->has_dup_of) {

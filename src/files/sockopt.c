@@ -1,15 +1,17 @@
-/* Socket options of any family: buffer sizes, timeouts, the credential-passing flags and the
- * peek offset. Read with getsockopt on cryo's copy of the socket (options belong to the
- * socket, so the copy sees the task's); set again with setsockopt on the new one. A buffer
- * size is set only where it differs from what the new socket has, so that a size never
- * chosen stays unlocked (the kernel's default follows its sysctl). */
+/* Socket options of any family: buffer sizes, timeouts, the credential-passing flags, the
+ * peek offset and a classic BPF filter (sk_filter.c) with its lock. Read with getsockopt on cryo's
+ * copy of the socket (options belong to the socket, so the copy sees the task's); set again with
+ * setsockopt on the new one. A buffer size is set only where it differs from what the new socket
+ * has, so that a size never chosen stays unlocked (the kernel's default follows its sysctl). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include "compat.h"
 #include "core/log.h"
+#include "files/inet.h"
 #include "files/kind.h"
 #include "files/sockopt.h"
 
@@ -31,24 +33,47 @@ static int get_timeo(int sk, int opt, uint64_t *us)
 	return 0;
 }
 
+/* An option some families do not have (SO_PEEK_OFF of a netlink or packet socket, the
+ * credential-passing flags of a packet socket): *has false, and no error */
+static int get_opt_int(int sk, int opt, int *v, protobuf_c_boolean *has)
+{
+	if (get_int(sk, opt, v) == 0) {
+		*has = true;
+		return 0;
+	}
+	*has = false;
+	*v = 0;
+	return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? 0 : -1;
+}
+
 SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 {
 	SkOpts *o = A_NEW(&ctx->arena, SkOpts, SK_OPTS);
-	int snd, rcv, cred, sec, pidfd = 0, peek;
+	int snd, rcv, cred, sec, pidfd, peek, lock;
+	char who[48];
 
 	if (!o)
 		return NULL;
 	if (get_int(sk, SO_SNDBUF, &snd) < 0 || get_int(sk, SO_RCVBUF, &rcv) < 0 ||
 	    get_timeo(sk, SO_RCVTIMEO, &o->rcvtimeo_us) < 0 ||
 	    get_timeo(sk, SO_SNDTIMEO, &o->sndtimeo_us) < 0 ||
-	    get_int(sk, SO_PASSCRED, &cred) < 0 || get_int(sk, SO_PASSSEC, &sec) < 0 ||
-	    get_int(sk, SO_PEEK_OFF, &peek) < 0 ||
-	    (get_int(sk, SO_PASSPIDFD, &pidfd) < 0 && errno != ENOPROTOOPT)) {
+	    get_int(sk, SO_LOCK_FILTER, &lock) < 0 ||
+	    get_opt_int(sk, SO_PASSCRED, &cred, &o->has_passcred) < 0 ||
+	    get_opt_int(sk, SO_PASSSEC, &sec, &o->has_passsec) < 0 ||
+	    get_opt_int(sk, SO_PEEK_OFF, &peek, &o->has_peek_off) < 0 ||
+	    get_opt_int(sk, SO_PASSPIDFD, &pidfd, &o->has_passpidfd) < 0) {
 		pr_errno(errno, "task %d: fd %d: cannot read the socket's options", pid, fd);
 		return NULL;
 	}
+	snprintf(who, sizeof(who), "task %d: fd %d", pid, fd);
+	if (sk_filter_dump(&ctx->arena, sk, &o->filter, who))
+		return NULL;
+	o->has_filter = o->filter.len > 0;
+	if (sol_opts_dump(&ctx->arena, sk, &o->sol, &o->n_sol, who))
+		return NULL;
+	o->has_lock_filter = lock != 0;
+	o->lock_filter = lock != 0;
 	o->has_sndbuf = o->has_rcvbuf = o->has_rcvtimeo_us = o->has_sndtimeo_us = true;
-	o->has_passcred = o->has_passsec = o->has_passpidfd = o->has_peek_off = true;
 	o->sndbuf = (uint32_t)snd, o->rcvbuf = (uint32_t)rcv;
 	o->passcred = cred, o->passsec = sec, o->passpidfd = pidfd;
 	o->peek_off = peek;
@@ -125,6 +150,26 @@ int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o
 			   o->peek_off);
 		return -1;
 	}
+	char err[256];
+	if (sol_opts_apply(sk, o->sol, o->n_sol, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", fd, err);
+		return -1;
+	}
+	return 0;
+}
+
+int sockopt_restore_filter(struct restore_task *t, int fd, int sk, const SkOpts *o)
+{
+	if (!o)
+		return 0;
+	if (o->has_filter && sk_filter_restore(sk, &o->filter) < 0) {
+		child_fail(t, errno, "fd %d: cannot attach the socket filter (%zu instructions)",
+			   fd, o->filter.len / 8);
+		return -1;
+	}
+	if (set_flag(t, fd, sk, SO_LOCK_FILTER, o->has_lock_filter && o->lock_filter,
+		     "SO_LOCK_FILTER"))
+		return -1;
 	return 0;
 }
 
@@ -139,5 +184,7 @@ int sockopt_validate(const char *img, int fd, const SkOpts *o)
 		return files_refuse(img, "fd %d: socket timeouts out of range", fd);
 	if (o->has_peek_off && o->peek_off < -1)
 		return files_refuse(img, "fd %d: SO_PEEK_OFF %d is invalid", fd, o->peek_off);
-	return 0;
+	if (o->has_filter && !sk_filter_valid(&o->filter))
+		return files_refuse(img, "fd %d: the socket filter is not whole instructions", fd);
+	return sol_opts_validate(img, fd, o->sol, o->n_sol);
 }

@@ -14,6 +14,10 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk);
 /* Restore, child phase (child_fail on error, -1): what is the dumped fd `fd`. */
 int sockopt_restore_early(struct restore_task *t, int fd, int sk, const SkOpts *o);
 int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o);
+/* The classic BPF filter and its lock (SO_LOCK_FILTER): a packet or netlink socket's before
+ * it is bound (no packet comes in unfiltered), a unix socket's after its queue is written
+ * back (that data passed the filter once already). */
+int sockopt_restore_filter(struct restore_task *t, int fd, int sk, const SkOpts *o);
 /* Image checks; refuse naming img and fd. */
 int sockopt_validate(const char *img, int fd, const SkOpts *o);
 

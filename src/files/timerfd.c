@@ -141,21 +141,13 @@ static int sample(struct dump_task *t, int fd, int copy, FdEntry *e)
 static int timerfd_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), copy = -1, ret;
+	int copy = fd_take_copy(fi, "its timerfd"), ret;
 	(void)ctx;
 
-	if (pidfd >= 0)
-		copy = sys_pidfd_getfd(pidfd, fi->fd);
-	if (copy < 0) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: fd %d: cannot take a copy of its timerfd", t->pid, fi->fd);
-		if (pidfd >= 0)
-			close(pidfd);
-		return ret;
-	}
+	if (copy < 0)
+		return copy;
 	ret = sample(t, fi->fd, copy, e);
 	close(copy);
-	close(pidfd);
 	if (ret)
 		return ret;
 	if (e->timerfd_flags & ~TIMERFD_FLAGS) {

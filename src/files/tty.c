@@ -86,18 +86,12 @@ int tty_settings_read(struct dump_ctx *ctx, int fd, FdEntry *e)
 static int read_settings(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			 FdEntry *e)
 {
-	int pidfd = sys_pidfd_open(t->pid), fd = -1, err = 0;
+	int fd = fd_take_copy(fi, "its terminal"), err;
 
-	if (pidfd >= 0)
-		fd = sys_pidfd_getfd(pidfd, fi->fd);
 	if (fd < 0)
-		err = errno;
-	else
-		err = -tty_settings_read(ctx, fd, e);
-	if (fd >= 0)
-		close(fd);
-	if (pidfd >= 0)
-		close(pidfd);
+		return fd;
+	err = -tty_settings_read(ctx, fd, e);
+	close(fd);
 	if (err) {
 		pr_errno(err, "task %d: cannot read the settings of its terminal %s (fd %d)",
 			 t->pid, fi->link, fi->fd);

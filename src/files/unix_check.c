@@ -249,3 +249,59 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
 	}
 	return 0;
 }
+
+static bool same_ids(const FdEntry *a, const FdEntry *b)
+{
+	if (a->has_unix_peer_uid != b->has_unix_peer_uid)
+		return false;
+	return !a->has_unix_peer_uid ||
+	       (a->unix_peer_uid == b->unix_peer_uid && a->unix_peer_gid == b->unix_peer_gid &&
+		a->n_unix_peer_groups == b->n_unix_peer_groups &&
+		(!a->n_unix_peer_groups ||
+		 !memcmp(a->unix_peer_groups, b->unix_peer_groups,
+			 a->n_unix_peer_groups * sizeof(*a->unix_peer_groups))));
+}
+
+static int ids_str(const FdEntry *e, char *buf, size_t cap)
+{
+	if (!e->has_unix_peer_uid)
+		return snprintf(buf, cap, "none");
+	return snprintf(buf, cap, "uid %u gid %u, %zu groups", e->unix_peer_uid, e->unix_peer_gid,
+			e->n_unix_peer_groups);
+}
+
+int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, char *why,
+		   size_t len, uint32_t *bad)
+{
+	char a[64], b[64];
+
+	for (uint32_t i = 0; i < n; i++) {
+		const UnixSk *s = sks[i], *p = s->has_peer && s->peer < n ? sks[s->peer] : NULL;
+		const FdEntry *e = ents[i], *want = NULL;
+		const char *whose = NULL;
+		*bad = i;
+		if (unix_mutual(sks, n, s)) {
+			want = ents[s->peer], whose = "its peer's, as a pair holds";
+		} else if (p && p->has_listener && p->listener < n) {
+			want = ents[p->listener], whose = "its listener's, as its client holds";
+		} else if (s->has_pending_on && s->pending_on < n) {
+			want = ents[s->pending_on], whose = "its listener's, as its client holds";
+		} else if (!s->has_listener && !s->peer_gone && s->state != UNIX_ST_LISTEN &&
+			   e->has_unix_peer_uid) {
+			ids_str(e, a, sizeof(a));
+			return snprintf(why, len,
+					"peer credentials (%s) on a socket that neither a pair, a "
+					"listen nor a connection through a listener of the tree "
+					"gives them to",
+					a),
+			       -1;
+		}
+		if (want && !same_ids(e, want)) {
+			ids_str(e, a, sizeof(a)), ids_str(want, b, sizeof(b));
+			return snprintf(why, len, "peer credentials (%s) other than %s (%s)", a,
+					whose, b),
+			       -1;
+		}
+	}
+	return 0;
+}

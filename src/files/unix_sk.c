@@ -38,8 +38,9 @@
 
 struct usk {
 	struct unix_diag_sk d;
-	UnixSk *s; /* NULL: not in the tree */
-	pid_t pid; /* its first holder in the tree */
+	UnixSk *s;  /* NULL: not in the tree */
+	FdEntry *e; /* its entry, when s */
+	pid_t pid;  /* its first holder in the tree */
 	int fd;
 };
 
@@ -405,25 +406,64 @@ static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *
 }
 
 /* The credentials the socket holds of its peer (SO_PEERCRED: who made the pair, who connected
- * or listened) are taken from the process that makes it, at that moment: the restore makes
- * every socket in the tree's root, before its credentials are set, so only those of the root
- * with cryo's own ids come back as they were. */
-static int check_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
+ * or listened, with the ids it had then; SO_PEERGROUPS: its groups then). The restore makes
+ * every socket in the tree's root: a maker with the root's pid comes back, with the ids
+ * kept here taken by the root for the call that sets them (unix_sk_restore.c); another
+ * maker cannot. */
+static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntry *e)
 {
 	struct ucred uc = {0};
 	socklen_t len = sizeof(uc);
+	uint32_t *groups;
 
 	if (getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
 		pr_errno(errno, "task %d: fd %d: cannot read SO_PEERCRED", pid, fd);
 		return -errno;
 	}
-	if (!uc.pid || (uc.pid == ctx->tasks[0].pid && uc.uid == geteuid() && uc.gid == getegid()))
+	if (!uc.pid)
 		return 0;
-	pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: pid %d, uid %u, "
-	       "gid %u) cannot be made again (the restore makes unix sockets in the tree's root, "
-	       "pid %d, with uid %u, gid %u): not supported yet",
-	       pid, fd, uc.pid, uc.uid, uc.gid, ctx->tasks[0].pid, geteuid(), getegid());
-	return -ENOTSUP;
+	if (uc.pid != ctx->tasks[0].pid) {
+		pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: pid %d, "
+		       "uid %u, gid %u) cannot be made again (the restore makes unix sockets in "
+		       "the tree's root, pid %d): not supported yet",
+		       pid, fd, uc.pid, uc.uid, uc.gid, ctx->tasks[0].pid);
+		return -ENOTSUP;
+	}
+	if (uc.uid == (uid_t)-1 || uc.gid == (gid_t)-1) {
+		pr_err("task %d: fd %d: unix socket whose peer credentials hold ids unmapped here "
+		       "(SO_PEERCRED: uid %u, gid %u): not supported yet",
+		       pid, fd, uc.uid, uc.gid);
+		return -ENOTSUP;
+	}
+	/* the groups: as many as the kernel says there are (ERANGE tells the length) */
+	len = 0;
+	if (getsockopt(sk, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 && errno != ERANGE) {
+		pr_errno(errno, "task %d: fd %d: cannot read SO_PEERGROUPS", pid, fd);
+		return -errno;
+	}
+	if (len % sizeof(*groups) || len / sizeof(*groups) > UNIX_PEER_GROUPS_MAX) {
+		pr_err("task %d: fd %d: SO_PEERGROUPS gave %u bytes", pid, fd, len);
+		return -EIO;
+	}
+	groups = len ? arena_alloc(&ctx->arena, len) : NULL;
+	if (len && !groups)
+		return -ENOMEM;
+	if (len && getsockopt(sk, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		pr_errno(errno, "task %d: fd %d: cannot read SO_PEERGROUPS", pid, fd);
+		return -errno;
+	}
+	for (size_t i = 0; i < len / sizeof(*groups); i++)
+		if (groups[i] == (uint32_t)-1) {
+			pr_err("task %d: fd %d: unix socket whose peer credentials hold a group "
+			       "unmapped here (SO_PEERGROUPS): not supported yet",
+			       pid, fd);
+			return -ENOTSUP;
+		}
+	e->has_unix_peer_uid = e->has_unix_peer_gid = true;
+	e->unix_peer_uid = uc.uid, e->unix_peer_gid = uc.gid;
+	e->n_unix_peer_groups = len / sizeof(*groups);
+	e->unix_peer_groups = groups;
+	return 0;
 }
 
 static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
@@ -432,7 +472,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	struct unix_table *ut = table_load(ctx);
 	struct usk *u;
 	UnixSk *s;
-	int pidfd = -1, copy = -1, ret;
+	int copy = -1, ret;
 
 	if (!ut)
 		return -ENOMEM;
@@ -456,7 +496,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	}
 	s->id = ut->nr_tree;
 	ut->tree[ut->nr_tree++] = u;
-	u->s = s, u->pid = t->pid, u->fd = fi->fd;
+	u->s = s, u->e = e, u->pid = t->pid, u->fd = fi->fd;
 	e->unix_sk = s;
 	s->type = u->d.type;
 	s->state = u->d.state;
@@ -475,18 +515,15 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	if (u->d.namelen && (ret = save_name(ctx, t->pid, fi->fd, u, s)))
 		return ret;
 
-	pidfd = sys_pidfd_open(t->pid);
-	copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fi->fd);
-	if (copy < 0) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: cannot take a copy of fd %d", t->pid, fi->fd);
+	if ((copy = fd_take_copy(fi, "the socket")) < 0) {
+		ret = copy;
 		goto out;
 	}
 	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, copy))) {
 		ret = -EIO;
 		goto out;
 	}
-	if ((ret = check_peercred(ctx, t->pid, fi->fd, copy)))
+	if ((ret = save_peercred(ctx, t->pid, fi->fd, copy, e)))
 		goto out;
 	struct pollfd p = {.fd = copy, .events = 0};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
@@ -511,8 +548,6 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 out:
 	if (copy >= 0)
 		close(copy);
-	if (pidfd >= 0)
-		close(pidfd);
 	return ret;
 }
 
@@ -716,6 +751,18 @@ int unix_dump_finish(struct dump_ctx *ctx)
 		}
 	if (!ret && unix_check_set(sks, ut->nr_tree, why, sizeof(why), &bad))
 		ret = -ENOTSUP;
+	if (!ret) {
+		const FdEntry **ents = malloc(ut->nr_tree * sizeof(*ents));
+		if (!ents) {
+			free(sks);
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < ut->nr_tree; i++)
+			ents[i] = ut->tree[i]->e;
+		if (unix_check_ids(sks, ents, ut->nr_tree, why, sizeof(why), &bad))
+			ret = -ENOTSUP;
+		free(ents);
+	}
 	if (ret)
 		pr_err("task %d: fd %d: unix socket socket:[%lu]: %s: not supported yet",
 		       ut->tree[bad]->pid, ut->tree[bad]->fd, (unsigned long)ut->tree[bad]->d.ino,
@@ -734,6 +781,22 @@ static int unix_validate(const char *img, const Files *f, const FdEntry *e)
 		return files_refuse(img, "fd %d: mode %#o is not a socket's", e->fd, e->mode);
 	if (e->path || e->pos)
 		return files_refuse(img, "fd %d: a unix socket with a path or position", e->fd);
+	if (e->has_unix_peer_uid != e->has_unix_peer_gid ||
+	    (e->n_unix_peer_groups && !e->has_unix_peer_uid))
+		return files_refuse(img, "fd %d: peer credentials without their uid or gid", e->fd);
+	if (e->has_unix_peer_uid && (e->has_dup_of || !e->unix_sk))
+		return files_refuse(img, "fd %d: peer credentials on an entry without the socket",
+				    e->fd);
+	if (e->has_unix_peer_uid &&
+	    (e->unix_peer_uid == (uint32_t)-1 || e->unix_peer_gid == (uint32_t)-1))
+		return files_refuse(img, "fd %d: peer credentials with the id -1", e->fd);
+	if (e->n_unix_peer_groups > UNIX_PEER_GROUPS_MAX)
+		return files_refuse(img, "fd %d: peer credentials with %zu groups (at most %u)",
+				    e->fd, e->n_unix_peer_groups, UNIX_PEER_GROUPS_MAX);
+	for (size_t i = 0; i < e->n_unix_peer_groups; i++)
+		if (e->unix_peer_groups[i] == (uint32_t)-1)
+			return files_refuse(img, "fd %d: peer credentials with the group -1",
+					    e->fd);
 	if (e->has_dup_of)
 		return e->unix_sk ? files_refuse(img,
 						 "fd %d: a copy of a unix socket with "

@@ -17,6 +17,7 @@
 #define UNIX_QUEUE_MAX_BYTES (64u << 20) /* per socket */
 #define UNIX_QUEUE_MAX_MSGS (1u << 16)
 #define UNIX_BACKLOG_MAX (1u << 20)
+#define UNIX_PEER_GROUPS_MAX 65536u /* NGROUPS_MAX: the groups a peer credential holds */
 
 /* A connected pair made with socketpair() at restore: s and its peer are connected to each
  * other, and neither was accepted from a listening socket. */
@@ -24,6 +25,13 @@ bool unix_mutual(UnixSk *const *sks, uint32_t n, const UnixSk *s);
 /* The rules of the set of sockets sks[0..n) (indexed by id, all present): what the restore
  * can make again exactly. 0, or -1 with why[] telling and *bad the id it is about. */
 int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32_t *bad);
+/* The peer credentials of the set (ents[i]: socket i's entry, its unix_peer_* fields)
+ * against what the restore gives each socket: a pair made with socketpair() holds one set
+ * of ids on both ends, a listener's clients hold the listener's, a socket neither made by
+ * a pair, listening nor connected through a listener holds none. 0, or -1 with why[] and
+ * *bad. */
+int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, char *why,
+		   size_t len, uint32_t *bad);
 /* One socket's own values (beyond the set); 0 or -1 with why[]. */
 int unix_check_one(const UnixSk *s, char *why, size_t len);
 /* "the name NAME" for messages: a path, or "@name" for an abstract name */

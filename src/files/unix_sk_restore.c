@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -87,12 +89,21 @@ int unix_plan_check(struct restore_ctx *ctx)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++)
 		sks[i] = sk_of(ctx, i);
-	if (unix_check_set(sks, n, why, sizeof(why), &bad)) {
+	const FdEntry **ents = malloc(n * sizeof(*ents));
+	if (!ents) {
+		free(sks);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ents[i] = global_of(ctx, i)->desc;
+	if (unix_check_set(sks, n, why, sizeof(why), &bad) ||
+	    unix_check_ids(sks, ents, n, why, sizeof(why), &bad)) {
 		struct svc_file *g = global_of(ctx, bad);
 		pr_err("files-%d.img: fd %d: unix socket %u: %s", g->desc_pid, g->desc->fd, bad,
 		       why);
 		ret = -EINVAL;
 	}
+	free(ents);
 	free(sks);
 	return ret;
 }
@@ -130,6 +141,12 @@ struct build {
 	uint64_t *bound;
 	uint32_t nr_bound, cap_bound;
 	bool bound_loaded;
+	/* the root's own ids, taken back after each call made with a socket's peer ids */
+	bool ids_saved;
+	uid_t euid;
+	gid_t egid;
+	int n_groups, dumpable, pdeathsig;
+	gid_t *groups;
 };
 
 static const char *nm(const UnixSk *s, char *buf, size_t cap)
@@ -280,6 +297,70 @@ out:
 	return ret;
 }
 
+/* Peer credentials (SO_PEERCRED, SO_PEERGROUPS) are those of the caller of socketpair(),
+ * listen() or (for the socket a listener accepts) connect(), taken when it calls: the root
+ * makes that call with the effective ids the dump saw (the entry's unix_peer_* fields), then
+ * takes its own back. Raw system calls: this thread's ids only, nothing else runs in the
+ * root now. A change of effective ids clears the parent death signal and the dumpable flag
+ * (the kernel does so on any change of credentials): both are put back. */
+static int ids_save(struct build *b)
+{
+	uid_t r, s;
+	gid_t rg, sg;
+	int n;
+
+	if (b->ids_saved)
+		return 0;
+	n = getgroups(0, NULL);
+	if (n < 0 || !(b->groups = malloc(((size_t)n + 1) * sizeof(gid_t))) ||
+	    (b->n_groups = getgroups(n, b->groups)) < 0 || getresuid(&r, &b->euid, &s) ||
+	    getresgid(&rg, &b->egid, &sg) || (b->dumpable = prctl(PR_GET_DUMPABLE)) < 0 ||
+	    prctl(PR_GET_PDEATHSIG, &b->pdeathsig) < 0) {
+		child_fail(b->root, errno ? errno : ENOMEM, "cannot read the root's own ids");
+		return -1;
+	}
+	b->ids_saved = true;
+	return 0;
+}
+
+static int ids_take(struct build *b, uint32_t id)
+{
+	const FdEntry *e = global_of(b->ctx, id)->desc;
+
+	if (!e->has_unix_peer_uid)
+		return 0;
+	if (ids_save(b))
+		return -1;
+	/* validated: at most UNIX_PEER_GROUPS_MAX groups, no id is -1 */
+	if (syscall(SYS_setgroups, e->n_unix_peer_groups, e->unix_peer_groups) < 0 ||
+	    syscall(SYS_setresgid, -1, e->unix_peer_gid, -1) < 0 ||
+	    syscall(SYS_setresuid, -1, e->unix_peer_uid, -1) < 0) {
+		child_fail(
+		    b->root, errno,
+		    "unix socket %u: cannot take its peer's ids (uid %u, gid %u, %zu groups)", id,
+		    e->unix_peer_uid, e->unix_peer_gid, e->n_unix_peer_groups);
+		return -1;
+	}
+	return 0;
+}
+
+static int ids_back(struct build *b, uint32_t id)
+{
+	if (!global_of(b->ctx, id)->desc->has_unix_peer_uid)
+		return 0;
+	int err = errno; /* the caller's errno survives */
+	if (syscall(SYS_setresuid, -1, b->euid, -1) < 0 ||
+	    syscall(SYS_setresgid, -1, b->egid, -1) < 0 ||
+	    syscall(SYS_setgroups, b->n_groups, b->groups) < 0 ||
+	    prctl(PR_SET_DUMPABLE, b->dumpable, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, b->pdeathsig, 0, 0, 0) < 0) {
+		child_fail(b->root, errno, "cannot take the root's own ids back");
+		return -1;
+	}
+	errno = err;
+	return 0;
+}
+
 static int fail_sk(struct build *b, uint32_t id, const char *what)
 {
 	child_fail(b->root, errno, "unix socket %u: cannot %s", id, what);
@@ -304,7 +385,12 @@ static int make_sockets(struct build *b)
 		if (b->fd[i] >= 0 || s->has_listener)
 			continue;
 		if (unix_mutual(b->sks, b->n, s) || s->peer_gone) {
-			if (socketpair(AF_UNIX, (int)s->type | SOCK_CLOEXEC, 0, sp) < 0)
+			if (ids_take(b, i))
+				return -1;
+			int r = socketpair(AF_UNIX, (int)s->type | SOCK_CLOEXEC, 0, sp);
+			if (ids_back(b, i))
+				return r < 0 ? -1 : (close(sp[0]), close(sp[1]), -1);
+			if (r < 0)
 				return fail_sk(b, i, "make a socket pair");
 			if ((b->fd[i] = high(b, sp[0])) < 0)
 				return close(sp[1]), fail_sk(b, i, "place a socket");
@@ -323,7 +409,14 @@ static int make_sockets(struct build *b)
 		UnixSk *s = b->sks[i];
 		if (s->has_name && !s->has_listener && bind_one(b, s, b->fd[i]))
 			return -1;
-		if (s->state == UNIX_ST_LISTEN && listen(b->fd[i], (int)s->backlog) < 0)
+		if (s->state != UNIX_ST_LISTEN)
+			continue;
+		if (ids_take(b, i))
+			return -1;
+		int r = listen(b->fd[i], (int)s->backlog);
+		if (ids_back(b, i))
+			return -1;
+		if (r < 0)
 			return fail_sk(b, i, "listen");
 	}
 	for (uint32_t i = 0; i < b->n; i++) {
@@ -331,9 +424,17 @@ static int make_sockets(struct build *b)
 		struct sockaddr_un a;
 		socklen_t len;
 		if (s->has_listener) {
-			/* its client connects to the listener, which accepts it */
-			if (addr_of(b->sks[s->listener], &a, &len) < 0 ||
-			    connect(b->fd[s->peer], (struct sockaddr *)&a, len) < 0)
+			/* its client connects to the listener, which accepts it: the connect
+			 * gives the accepted socket its peer credentials */
+			int r = -1;
+			if (addr_of(b->sks[s->listener], &a, &len) < 0)
+				return fail_sk(b, s->peer, "connect to its listening socket");
+			if (ids_take(b, i))
+				return -1;
+			r = connect(b->fd[s->peer], (struct sockaddr *)&a, len);
+			if (ids_back(b, i))
+				return -1;
+			if (r < 0)
 				return fail_sk(b, s->peer, "connect to its listening socket");
 			b->fd[i] = high(b, accept4(b->fd[s->listener], NULL, NULL, SOCK_CLOEXEC));
 			if (b->fd[i] < 0)
@@ -477,7 +578,8 @@ int restore_unix_child(struct restore_ctx *ctx)
 	}
 	for (uint32_t i = 0; i < b.n; i++) {
 		struct svc_file *g = global_of(ctx, i);
-		if (sockopt_restore_late(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts))
+		if (sockopt_restore_late(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts) ||
+		    sockopt_restore_filter(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts))
 			goto out;
 		if (dup2(b.fd[i], g->fd) < 0) {
 			child_fail(b.root, errno, "cannot place unix socket %u at fd %d", i, g->fd);
@@ -499,6 +601,6 @@ out:
 			close(b.fd[i]);
 	if (b.anon >= 0)
 		close(b.anon);
-	free(b.sks), free(b.fd), free(b.other), free(b.bound);
+	free(b.sks), free(b.fd), free(b.other), free(b.bound), free(b.groups);
 	return ret;
 }

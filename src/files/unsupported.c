@@ -31,26 +31,14 @@ static bool sk_inet(const struct fd_info *fi)
 	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
 }
 
-/* a catch-all, after the kinds: TCP and UDP are inet_sk.c's */
+/* a catch-all, after the kinds: TCP, UDP, raw and ping sockets are inet_sk.c's */
 static bool sk_inet_other(const struct fd_info *fi)
 {
-	return sk_inet(fi); /* raw, ICMP (ping), SCTP, MPTCP... */
+	return sk_inet(fi); /* SCTP, MPTCP, DCCP... */
 }
 
-static bool sk_netlink(const struct fd_info *fi)
-{
-	return fi->sk_family == AF_NETLINK;
-}
-
-static bool sk_packet(const struct fd_info *fi)
-{
-	return fi->sk_family == AF_PACKET;
-}
-
-UNSUPPORTED_FN(sk_inet_other, "a raw, ICMP or other inet socket", "raw, ICMP or other inet sockets",
-	       sk_inet_other);
-UNSUPPORTED_FN(sk_netlink, "a netlink socket", "netlink sockets", sk_netlink);
-UNSUPPORTED_FN(sk_packet, "a packet socket", "packet sockets", sk_packet);
+UNSUPPORTED_FN(sk_inet_other, "an inet socket of another protocol (SCTP, MPTCP...)",
+	       "inet sockets of other protocols (SCTP, MPTCP...)", sk_inet_other);
 UNSUPPORTED(socket, "a socket", "sockets", "socket:");
 UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
@@ -58,11 +46,15 @@ UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_sk_netlink, &k_sk_packet, &k_userfaultfd, &k_io_uring, &k_blk, NULL,
+    &k_userfaultfd,
+    &k_io_uring,
+    &k_blk,
+    NULL,
 };
 
 /* after the kinds: the sockets of a family none of them took (unix_sk.c takes unix sockets,
- * inet_sk.c TCP and UDP), then whatever no kind above took, named with its link text */
+ * inet_sk.c TCP and UDP, netlink_sk.c and packet_sk.c their families), then whatever no kind above
+ * took, named with its link text */
 static const struct fd_ops other_anon = {.name = "an anonymous inode",
 					 .names = "anonymous inodes",
 					 .link_prefix = "anon_inode:",

@@ -58,7 +58,9 @@ static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const
 	}
 	if (e->kind != FD_KIND__FD_MEMFD && (e->has_memfd_id || e->memfd))
 		return files_refuse(img, "fd %d: memfd fields on another kind", e->fd);
-	if (e->kind != FD_KIND__FD_INET_SK && e->inet)
+	if ((e->kind != FD_KIND__FD_INET_SK && e->inet) ||
+	    (e->kind != FD_KIND__FD_NETLINK_SK && e->netlink_sk) ||
+	    (e->kind != FD_KIND__FD_PACKET_SK && e->packet_sk))
 		return files_refuse(img, "fd %d: socket fields on another kind", e->fd);
 	if (e->kind == FD_KIND__FD_TTY && !ctx->opts->shell_job) {
 		pr_err("task %d: fd %d is a terminal: restore it with --shell-job", t->pid, e->fd);

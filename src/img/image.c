@@ -33,6 +33,7 @@ static const struct img_kind kinds[IMG_NR_TYPES] = {
     [IMG_MEMFD] = {IMG_MEMFD, 0x43524f4d, "memfd-%d.img", NULL},
     [IMG_IPC] = {IMG_IPC, 0x43524f49, "ipc.img", &ipc__descriptor},
     [IMG_SYSVSHM] = {IMG_SYSVSHM, 0x43524f53, "sysvshm-%d.img", NULL},
+    [IMG_PAGES_LZ4] = {IMG_PAGES_LZ4, 0x43524f5a, "pages-%d.img", NULL},
 };
 
 const struct img_kind *img_kind(enum img_type type)

@@ -24,9 +24,10 @@ enum img_type {
 	IMG_PAGES, /* raw */
 	IMG_GHOST, /* raw */
 	IMG_CPUINFO,
-	IMG_MEMFD, /* raw */
-	IMG_IPC,     /* System V IPC objects of the tree (res/sysvipc.c) */
-	IMG_SYSVSHM, /* raw: the pages of System V shared memory segment N (its id) */
+	IMG_MEMFD,     /* raw */
+	IMG_IPC,       /* System V IPC objects of the tree (res/sysvipc.c) */
+	IMG_SYSVSHM,   /* raw: the pages of System V shared memory segment N (its id) */
+	IMG_PAGES_LZ4, /* raw: pages-PID.img of --compress, LZ4 frames (src/pages/lz4.c) */
 	IMG_NR_TYPES
 };
 

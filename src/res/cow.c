@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/dump_ctx.h"
@@ -416,9 +417,12 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 			return -1;
 		}
 		img_name(IMG_PAGES, pp->provider, name, sizeof(name));
-		fd = dir_open(ctx->svc_dirfd, name, O_RDONLY);
+		/* a compressed image: cryo's memfd of its pages (pages/read.c) */
+		fd = prov->pages_merged
+			 ? (int)syscall(SYS_pidfd_getfd, ctx->svc_cryo, prov->pages_fd_local, 0)
+			 : dir_open(ctx->svc_dirfd, name, O_RDONLY);
 		if (fd < 0)
-			errno = -fd;
+			errno = fd == -1 ? errno : -fd;
 		if (fd < 0 || pread(fd, (void *)pp->vaddr, PAGE_SIZE, IMG_RAW_HDR + off) !=
 				      (ssize_t)PAGE_SIZE) {
 			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr, name);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/safeopen.h"
 #include "core/util.h"
+#include "pages/xfer.h"
 #include "res/page_ring.h"
 
 static void *ring_writer(void *arg)
@@ -23,13 +24,15 @@ static void *ring_writer(void *arg)
 			break;
 		int i = r->head;
 		pthread_mutex_unlock(&r->lock);
-		int ret = r->err || !r->len[i] ? 0 : write_all(r->buf_fd[i], r->buf[i], r->len[i]);
+		int ret = r->err || !r->len[i] ? 0
+					       : xfer_write(r->xfer, r->buf_fd[i], r->buf_pid[i],
+							    r->buf[i], r->len[i]);
 		if (r->close_after[i]) {
-			/* the image is complete once it is on disk */
-			if (!ret && !r->err)
-				ret = sync_fd(r->buf_fd[i]);
-			if (close(r->buf_fd[i]) < 0 && !ret && errno != EINTR)
-				ret = -errno;
+			/* complete once on disk (or on the page server) */
+			int cret = r->xfer->ops->close(r->xfer, r->buf_fd[i], r->buf_pid[i],
+						       !ret && !r->err);
+			if (!ret)
+				ret = cret;
 		}
 		pthread_mutex_lock(&r->lock);
 		if (ret && !r->err) {
@@ -103,6 +106,7 @@ struct write_ring *ring_get(struct dump_ctx *ctx)
 		ring_free(r, false);
 		return NULL;
 	}
+	r->xfer = ctx->xfer;
 	ctx->page_ring = r;
 	return r;
 }
@@ -120,7 +124,8 @@ int ring_error(struct write_ring *r, bool wait, bool clear)
 		r->err = 0;
 	pthread_mutex_unlock(&r->lock);
 	if (err)
-		pr_errno(-err, "cannot write pages-%d.img", pid);
+		pr_errno(-err, "cannot %s pages-%d.img", r->xfer->ops->image ? "send" : "write",
+			 pid);
 	return err;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct dump_ctx;
+struct page_xfer;
 
 #define COPY_BUF (2u << 20) /* one batch; a few of them stay in the CPU caches */
 #define NR_BUFS 4
@@ -17,7 +18,7 @@ struct dump_ctx;
 struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
-	int buf_fd[NR_BUFS];	   /* the image each batch goes to */
+	int buf_fd[NR_BUFS];	   /* the image each batch goes to (a handle of xfer) */
 	pid_t buf_pid[NR_BUFS];	   /* ... the task whose image it is */
 	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
 	int head, count;	   /* next to write, batches queued */
@@ -28,6 +29,7 @@ struct write_ring {
 	pid_t err_pid; /* ... in the image of this task */
 	bool done;
 	uint64_t bytes;
+	struct page_xfer *xfer; /* the transport (pages/xfer.h) */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -33,6 +33,7 @@
 #include "res/cow.h"
 #include "res/mapped.h"
 #include "res/mm.h"
+#include "pages/xfer.h"
 #include "res/page_ring.h"
 #include "res/track.h"
 
@@ -60,7 +61,8 @@ int pages_dump_finish(struct dump_ctx *ctx)
 	int ret = 0;
 	if (ctx->page_ring) {
 		ret = ring_drain(ctx->page_ring, true);
-		ctx->stats.bytes_written += ctx->page_ring->bytes;
+		/* compressed or sent: what the transport took */
+		ctx->stats.bytes_written += ctx->xfer ? ctx->xfer->stored : ctx->page_ring->bytes;
 		ring_free(ctx->page_ring, true);
 		ctx->page_ring = NULL;
 	}
@@ -417,7 +419,8 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 			pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
 		goto out;
 	}
-	out_fd = img_raw_create(ctx->dirfd, IMG_PAGES, t->pid);
+	xfer_describe(ctx->xfer, t->pagemap);
+	out_fd = ctx->xfer->ops->open(ctx->xfer, t->pid);
 	if (out_fd < 0) {
 		ret = out_fd;
 		goto out;
@@ -449,7 +452,7 @@ out:
 			ret = wret;
 	}
 	if (out_fd >= 0)
-		close(out_fd);
+		ctx->xfer->ops->close(ctx->xfer, out_fd, t->pid, false);
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
 	if (w.mem_fd >= 0)

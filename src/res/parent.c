@@ -28,6 +28,8 @@
 #include "core/restore_ctx.h"
 #include "core/safeopen.h"
 #include "core/util.h"
+#include "pages/lz4.h"
+#include "pages/read.h"
 #include "res/mm.h"
 #include "res/parent.h"
 #include "cryo/cryo.h"
@@ -164,7 +166,8 @@ static int load_level(struct chain *c, int k)
 		pr_err("pagemap-%d.img of level %d is not task %d's", c->t->pid, k, c->t->pid);
 		return -EINVAL;
 	}
-	l->pages_fd = img_raw_open(l->dirfd, IMG_PAGES, c->t->pid, &size);
+	bool unpacked;
+	l->pages_fd = pages_open(l->dirfd, c->t->pid, l->pm, &size, &unpacked);
 	if (l->pages_fd < 0)
 		return l->pages_fd;
 	return check_runs(c, l, size, k);
@@ -370,6 +373,42 @@ static int span_add(struct spans *v, uint64_t a, uint64_t b)
 	return 0;
 }
 
+/* A compressed level's frames, and how many of each one's bytes no child needs. */
+struct lz4_dedup {
+	int fd;
+	struct lz4_frame *frames;
+	size_t nr;
+	uint32_t *unneeded;
+};
+
+/* Bytes [off, off+len) of the level's pages are not needed (dedup never names a byte
+ * twice): each frame all of whose bytes are so is punched. */
+static int lz4_unneeded(struct lz4_dedup *lz, uint64_t off, uint64_t len, uint64_t *punched)
+{
+	size_t lo = 0, hi = lz->nr;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (lz->frames[mid].raw_off + lz->frames[mid].raw_len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < lz->nr && len; i++) {
+		struct lz4_frame *f = &lz->frames[i];
+		uint64_t end = f->raw_off + f->raw_len;
+		uint64_t n = (end - off < len ? end - off : len);
+		lz->unneeded[i] += n;
+		if (lz->unneeded[i] >= f->raw_len && !f->punched) {
+			int ret = pages_lz4_punch(lz->fd, f);
+			if (ret)
+				return ret;
+			*punched += f->raw_len / PAGE_SIZE;
+		}
+		off += n, len -= n;
+	}
+	return 0;
+}
+
 /* Level k (>= 1) holds pages of its stored runs for the spans `need` only (sorted): the rest
  * is punched out of its page image, if it is a pre-dump's. The spans its in_parent runs give
  * within `need` are what its parent must keep: into *next. */
@@ -381,10 +420,33 @@ static int dedup_level(struct chain *c, int k, const struct spans *need, struct 
 	int fd = -1, ret = 0;
 	size_t j = 0;
 
+	struct lz4_dedup lz = {0};
+
 	img_name(IMG_PAGES, c->t->pid, name, sizeof(name));
 	if (l->pre_dump && (fd = dir_open(l->dirfd, name, O_RDWR)) < 0) {
 		pr_errno(-fd, "cannot open %s of level %d for writing", name, k);
 		return fd;
+	}
+	/* compressed: a frame goes once none of its pages is needed */
+	if (fd >= 0 && l->pm->has_pages_codec && l->pm->pages_codec == PAGES_CODEC__PAGES_LZ4) {
+		struct stat st;
+		lz.fd = fd;
+		ret = fstat(fd, &st) < 0 ? -errno
+		      : st.st_size < IMG_RAW_HDR
+			  ? -EINVAL
+			  : pages_lz4_index(fd, st.st_size - IMG_RAW_HDR,
+					    l->pm->total_pages * PAGE_SIZE, l->pm->pages_block,
+					    name, &lz.frames, &lz.nr);
+		if (!ret && !(lz.unneeded = calloc(lz.nr ? lz.nr : 1, sizeof(*lz.unneeded))))
+			ret = -ENOMEM;
+		if (!ret && !lz.frames)
+			lz.frames = calloc(1, sizeof(*lz.frames)); /* no frame: nothing to punch */
+		if (ret || !lz.frames) {
+			close(fd);
+			free(lz.frames);
+			free(lz.unneeded);
+			return ret ? ret : -ENOMEM;
+		}
 	}
 	for (size_t i = 0; i < l->pm->n_runs && !ret; i++) {
 		PageRun *r = l->pm->runs[i];
@@ -400,14 +462,17 @@ static int dedup_level(struct chain *c, int k, const struct spans *need, struct 
 			if (in && r->in_parent)
 				ret = span_add(next, a, b);
 			else if (!in && !r->in_parent && fd >= 0) {
-				off_t off = IMG_RAW_HDR + (l->off[i] * PAGE_SIZE) + (a - r->vaddr);
-				if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-					      b - a) < 0) {
-					ret = -errno;
+				uint64_t off = (l->off[i] * PAGE_SIZE) + (a - r->vaddr);
+				ret = lz.frames ? lz4_unneeded(&lz, off, b - a, punched)
+				      : fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						  IMG_RAW_HDR + off, b - a) < 0
+					  ? -errno
+					  : 0;
+				if (ret)
 					pr_errno(-ret, "cannot punch a hole in %s of level %d",
 						 name, k);
-				}
-				*punched += (b - a) / PAGE_SIZE;
+				if (!lz.frames)
+					*punched += (b - a) / PAGE_SIZE;
 			}
 			a = b;
 			if (in && a >= need->s[q].end)
@@ -416,6 +481,8 @@ static int dedup_level(struct chain *c, int k, const struct spans *need, struct 
 	}
 	if (fd >= 0)
 		close(fd);
+	free(lz.frames);
+	free(lz.unneeded);
 	return ret;
 }
 
@@ -439,7 +506,8 @@ static int dedup_task(int dirfd, uint32_t root, pid_t pid, uint64_t *punched)
 		goto out;
 	c->lv[0].pm = (Pagemap *)msg;
 	c->lv[0].owned = true;
-	if ((c->lv[0].pages_fd = img_raw_open(dirfd, IMG_PAGES, pid, &size)) < 0) {
+	bool unpacked;
+	if ((c->lv[0].pages_fd = pages_open(dirfd, pid, c->lv[0].pm, &size, &unpacked)) < 0) {
 		ret = c->lv[0].pages_fd;
 		goto out;
 	}

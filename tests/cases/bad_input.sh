@@ -5,7 +5,7 @@
 # running and intact. Each case is counted as one test named bad-input/CASE.
 
 VICTIM=session_leader	# any quick test will do; this one has a little of everything
-SOCK_VICTIM=sock_hold	# holds a netlink socket, which cryo cannot dump (yet), and a unix pair
+SOCK_VICTIM=sock_hold	# holds a vsock socket, which cryo cannot dump (yet), and a unix pair
 
 # expect_clean_failure WHAT: the last cryo command ($RC, $DIR/cryo-$TAG.txt) failed cleanly.
 expect_clean_failure() {
@@ -99,7 +99,7 @@ case_restore_pid_taken() {
 	check
 }
 
-# A dump that fails half way (the target holds a netlink socket) must leave the target
+# A dump that fails half way (the target holds a vsock socket) must leave the target
 # running, its unix socket pair with every byte.
 case_failed_dump_leaves_running() {
 	start_test "$SOCK_VICTIM" || return 1

@@ -59,6 +59,8 @@ CLI_FORMS=(
 	"--no-experimental|--no-experimental" "--all|--all"
 	"--feature openat2|--feature openat2" "--feature=openat2|--feature openat2"
 	"--status-fd 2|--status-fd 2" "--status-fd=2|--status-fd 2"
+	"--port 1234|--port 1234" "--address=127.0.0.1|--address 127.0.0.1" "--page-server|--page-server"
+	"--compress|--compress" "--tls|--tls" "--tls-cacert=x|--tls-cacert x" "--tls-no-cn-verify|--tls-no-cn-verify"
 	"--config @/empty.conf|--config @/empty.conf" "--config=@/empty.conf|--config @/empty.conf"
 	"--no-default-config|--no-default-config"
 )
@@ -66,15 +68,14 @@ CLI_FORMS=(
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
 	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream"
-	"external mnt[]" "ext-mount-map auto" "enable-external-sharing"
-	"enable-external-masters" "inherit-fd fd[3]:x" "join-ns net:1" "veth-pair a=b"
+	"ext-mount-map auto" "enable-external-sharing"
+	"enable-external-masters" "join-ns net:1" "veth-pair a=b"
 	"empty-ns net" "root /" "evasive-devices" "link-remap"
 	"ghost-limit 1M" "action-script /bin/true" "libdir /" "manage-cgroups"
 	"cgroup-root /" "cgroup-props x" "cgroup-props-file x" "cgroup-dump-controller x"
 	"cgroup-yard /" "lsm-profile apparmor:x" "lsm-mount-context x" "skip-mnt /"
 	"enable-fs all" "file-validation filesize" "close 9" "deprecated"
-	"page-server" "auto-dedup" "address 1" "port 1" "ps-socket 9"
-	"daemon" "tls-cacert x" "tls-cacrl x" "tls-cert x" "tls-key x" "tls" "tls-no-cn-verify"
+	"ps-socket 9"
 )
 
 cli_parse_case() {

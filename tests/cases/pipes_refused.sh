@@ -59,7 +59,7 @@ pipes_refused_case() {
 	mkdir -p "$DIR"
 	OTHER_COMM=sleep
 	pipes_refused_one outside \
-		"task [0-9]+: fd 1 is a pipe \(pipe:\[[0-9]+\]\) whose other holder, process [0-9]+ \(sleep, fd 0\), is outside the tree: not supported yet" \
+		"task [0-9]+: fd 1 is a pipe \(pipe:\[[0-9]+\]\) whose other holder, process [0-9]+ \(sleep, fd 0\), is outside the tree: dump it with --external pipe:\[[0-9]+\]" \
 		bash -c 'bash -c "echo \$\$ >pid; exec sleep 600" | sleep 600'
 	OTHER_COMM=
 	pipes_refused_one packet "fd [0-9]+ is a pipe in which plain bytes and a packet \(O_DIRECT\) are read as one: a pipe written with and without packet mode is not supported yet" \

@@ -20,6 +20,9 @@
 #                     whose socket file was removed, a pair a child made (its peer credentials)
 #                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
 #                     connection still there afterwards
+#  refuse-unix-peercred a connection whose listener was closed, its two ends holding different
+#                     peer credentials (root's, and the ids its client connected with)
+#                     (tests/progs/unix_peercred_refused.c): both still hold them afterwards
 
 # refusal_case NAME PROG PATTERN...: dump PROG (-R and not), expect refusal lines matching
 # every PATTERN, then the program's check.
@@ -85,6 +88,11 @@ refuse_unix_case() {
 		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again"
 }
 
+refuse_unix_peercred_case() {
+	refusal_case refuse-unix-peercred unix_peercred_refused \
+		"unix socket socket:\[[0-9]*\]: peer credentials (uid [0-9]* gid [0-9]*, [0-9]* groups) other than its peer's, as a pair holds (uid [0-9]* gid [0-9]*, [0-9]* groups): not supported yet"
+}
+
 refuse_pidfd_case() {
 	refusal_case refuse-pidfd pidfd_outside "fd [0-9]* is a pidfd of process 1, which is not in the dumped tree" \
 		"fd [0-9]* is a pidfd of a process that has been reaped" \
@@ -107,5 +115,6 @@ register_case refuse-proc refuse_proc_case
 register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
 register_case refuse-unix refuse_unix_case
+register_case refuse-unix-peercred refuse_unix_peercred_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case

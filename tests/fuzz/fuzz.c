@@ -7,6 +7,9 @@
  *   show       any image through `cryo show` (every decoder and the JSON printer)
  *   restore    a whole images directory through restore_read_images: everything cryo
  *              reads and checks before it creates a task
+ *   lz4        the frames of a compressed page image (--compress, src/pages/lz4.c): input
+ *              u32 pages (of the pagemap, mod 4096), u32 frame size (at most 64 KiB), then the
+ *              image's data; indexed, every frame decoded, as restore reads it
  *
  * The restore target's input is a set of files, each a record:
  *   u8 type (enum img_type), u32 id, u32 len, len bytes
@@ -29,6 +32,7 @@
 #include "cryo/cryo.h"
 #include "img/image.h"
 #include "img/validate.h"
+#include "pages/lz4.h"
 
 #define T_inventory 1
 #define T_pstree 2
@@ -40,6 +44,7 @@
 #define T_raw 8
 #define T_show 9
 #define T_restore 10
+#define T_lz4 11
 #define CAT(a, b) a##b
 #define TARGET_ID(n) CAT(T_, n)
 #define TARGET TARGET_ID(FUZZ_TARGET)
@@ -170,6 +175,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
 	cryo_show(path);
 	fflush(stdout);
+#elif TARGET == T_lz4
+	static int out = -1;
+	uint32_t pages = 0, block = 0;
+	struct lz4_frame *frames = NULL;
+	size_t nr = 0;
+	if (size < 8)
+		return 0;
+	memcpy(&pages, data, 4);
+	memcpy(&block, data + 4, 4);
+	pages %= 4096;
+	block %= (64u << 10) + 1; /* up to a dump's frame size */
+	if (out < 0 && (out = memfd_create("fuzz-out", MFD_CLOEXEC)) < 0)
+		abort();
+	/* the image: its header page, then the frames */
+	uint8_t hdr[IMG_RAW_HDR] = {0};
+	if (ftruncate(memfd, 0) || pwrite(memfd, hdr, sizeof(hdr), 0) != sizeof(hdr) ||
+	    (size > 8 && pwrite(memfd, data + 8, size - 8, IMG_RAW_HDR) != (ssize_t)(size - 8)) ||
+	    ftruncate(out, 0))
+		abort();
+	if (pages_lz4_index(memfd, size - 8, (uint64_t)pages * 4096, block, "fuzz.img", &frames,
+			    &nr) == 0)
+		pages_lz4_unpack(memfd, frames, nr, out, "fuzz.img");
+	free(frames);
 #elif TARGET == T_restore
 	struct cryo_restore_opts opts = {.images_dir = dir};
 	struct restore_ctx ctx = {.opts = &opts};

@@ -12,7 +12,7 @@ BIN=${FUZZ_BIN:-$ROOT/build-fuzz/fuzz}
 OUT=${FUZZ_OUT:-/tmp/cryo-fuzz}
 SECONDS_ALL=${FUZZ_SECONDS:-600}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(inventory pstree core mm pagemap files stats raw show restore)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(inventory pstree core mm pagemap files stats raw show restore lz4)
 per=$((SECONDS_ALL / ${#TARGETS[@]}))
 [ $per -ge 1 ] || per=1
 mkdir -p "$OUT/crashes"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +17,8 @@ volatile sig_atomic_t zt_check_flag;
 
 /* Kept only between zt_init and zt_ready: a test that holds a pipe or a directory fd it did
  * not ask for would be dumped with state that is not its own. */
-static int ready_fd = -1;	/* write end of the pipe to the starting process */
-static int pid_dirfd = -1;	/* directory of the pidfile: works after chdir() or chroot() */
+static int ready_fd = -1;  /* write end of the pipe to the starting process */
+static int pid_dirfd = -1; /* directory of the pidfile: works after chdir() or chroot() */
 static char pid_name[256];
 static bool is_ready;
 
@@ -57,10 +58,20 @@ static void usage(const char *prog)
 	exit(2);
 }
 
+/* the thread that waits in zt_wait_for_check() */
+static pid_t waiter_tid;
+
+/* The kernel may hand the process-directed SIGTERM to any thread that does not block it: to
+ * a worker while the waiting thread has it blocked (between its checks, or just restored and
+ * not back in sigsuspend yet). The waiter then sleeps on; so a worker passes it on to the
+ * waiter, where it stays pending until sigsuspend takes it. */
 static void on_sigterm(int sig)
 {
-	(void)sig;
+	int err = errno;
 	zt_check_flag = 1;
+	if (waiter_tid && (pid_t)syscall(SYS_gettid) != waiter_tid)
+		syscall(SYS_tgkill, getpid(), waiter_tid, sig);
+	errno = err;
 }
 
 /* Starting process: wait for 'R' (ready) or 'F'+reason (setup failed) from the daemon. */
@@ -239,6 +250,7 @@ void zt_wait_for_check(void)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, &old);
+	waiter_tid = (pid_t)syscall(SYS_gettid);
 	wait = old;
 	sigdelset(&wait, SIGTERM);
 	while (!zt_check_flag)

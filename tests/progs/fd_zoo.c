@@ -1,4 +1,4 @@
-/* Holds one descriptor of each kind cryo cannot save yet: two netlink sockets, a userfaultfd,
+/* Holds one descriptor of each kind cryo cannot save yet: two vsock sockets, a userfaultfd,
  * an io_uring; and a child whose /proc/PID/status the parent holds open. Among them pipes
  * (both ends, and the child's own), a FIFO, a unix socket pair with bytes queued, an eventfd,
  * an epoll and a signalfd, which cryo saves: they must not be named (and the pair's bytes are
@@ -9,7 +9,6 @@
 #include "zt.h"
 
 #include <fcntl.h>
-#include <linux/netlink.h>
 #include <linux/io_uring.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,9 +58,8 @@ int main(int argc, char **argv)
 	zt_check_sys(open("fifo", O_RDWR) >= 0, "open fifo");
 	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sk) == 0 && write(sk[0], "zoo", 3) == 3,
 		     "socketpair");
-	zt_check_sys(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0 &&
-			 socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0,
-		     "netlink");
+	zt_check_sys(socket(AF_VSOCK, SOCK_STREAM, 0) >= 0 && socket(AF_VSOCK, SOCK_STREAM, 0) >= 0,
+		     "vsock");
 	zt_check_sys(eventfd(7, 0) >= 0, "eventfd");
 	zt_check_sys(epoll_create1(0) >= 0, "epoll");
 	sigemptyset(&set);

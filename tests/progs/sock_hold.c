@@ -1,5 +1,5 @@
-/* Holds a connected pair of unix sockets with data queued in both directions, and a netlink
- * socket. cryo cannot dump netlink sockets yet, so run.sh uses this as the target of a dump
+/* Holds a connected pair of unix sockets with data queued in both directions, and a vsock
+ * socket. cryo cannot dump vsock sockets yet, so run.sh uses this as the target of a dump
  * that must fail and leave the process intact (bad-input/failed-dump-leaves-running): the
  * dump reads the pair's queues before it refuses, and they must still hold every byte; in
  * nodump mode it checks itself. */
@@ -7,7 +7,6 @@
 #include "zt.h"
 
 #include <errno.h>
-#include <linux/netlink.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,8 +24,8 @@ int main(int argc, char **argv)
 	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sk) == 0, "socketpair");
 	zt_check_sys(write(sk[0], msg_a, sizeof(msg_a)) == sizeof(msg_a), "write a");
 	zt_check_sys(write(sk[1], msg_b, sizeof(msg_b)) == sizeof(msg_b), "write b");
-	nl = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
-	zt_check_sys(nl >= 0, "netlink socket");
+	nl = socket(AF_VSOCK, SOCK_STREAM, 0);
+	zt_check_sys(nl >= 0, "vsock socket");
 
 	zt_ready();
 	zt_wait_for_check();

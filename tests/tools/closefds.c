@@ -2,10 +2,13 @@
  *
  * run.sh starts tests and cryo through this, so that they hold nothing the runner (or what
  * started the runner) had open. Doing it in the shell instead would also close bash's own
- * descriptor of the script, and bash then rewinds that shared descriptor under its parent. */
+ * descriptor of the script, and bash then rewinds that shared descriptor under its parent.
+ * CLOSEFDS_KEEP="7 8" keeps those too (descriptors a case hands to cryo on purpose). */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -24,9 +27,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	self = dirfd(d);
+	const char *keep = getenv("CLOSEFDS_KEEP");
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
-		if (fd > 2 && fd != self)
+		bool kept = false;
+		/* numbers, separated by anything else */
+		for (const char *k = keep; k && *k;) {
+			size_t n = strspn(k, "0123456789");
+			if (n)
+				kept |= atoi(k) == fd;
+			k += n ? n : 1;
+		}
+		if (fd > 2 && fd != self && !kept)
 			close(fd);
 	}
 	closedir(d);
