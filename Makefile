@@ -7,7 +7,8 @@ O       := build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags libmnl gnutls liblz4)
-LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl
+CPPFLAGS += $(shell pkg-config --cflags libnftables)
+LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl $(shell pkg-config --libs libnftables)
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -23,7 +24,10 @@ endif
 PROTO   := $(wildcard images/*.proto)
 PB_C    := $(patsubst images/%.proto,$(O)/gen/images/%.pb-c.c,$(PROTO))
 PB_H    := $(PB_C:.c=.h)
-SRCS    := $(wildcard src/*/*.c)
+# libcryotcp (src/net/tcp_repair.h): TCP connections through TCP_REPAIR, a library of its own
+LIBTCP_SRCS := src/net/tcp_repair.c
+LIBTCP  := $(O)/libcryotcp.a
+SRCS    := $(filter-out $(LIBTCP_SRCS),$(wildcard src/*/*.c))
 ASMS    := $(wildcard src/*/*.S)
 OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(patsubst %.S,$(O)/%.o,$(ASMS)) $(PB_C:.c=.o)
 
@@ -47,8 +51,14 @@ $(O)/%.o: %.S
 $(O)/gen/%.o: $(O)/gen/%.c
 	$(CC) $(CPPFLAGS) $(filter-out -Werror,$(CFLAGS)) -c $< -o $@
 
-$(O)/cryo: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(LIBTCP): $(patsubst %.c,$(O)/%.o,$(LIBTCP_SRCS))
+	$(AR) rcs $@ $^
+
+# the library alone, for another program: link build/libcryotcp.a, include src/net/tcp_repair.h
+libcryotcp: $(LIBTCP)
+
+$(O)/cryo: $(OBJS) $(LIBTCP)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBTCP) $(LDLIBS)
 
 tests: $(O)/cryo
 	$(MAKE) -C tests
@@ -87,7 +97,7 @@ clean:
 # replays tests/fuzz/regressions. The test suite runs a short round (tests/cases/fuzz.sh).
 FUZZ_TARGETS := inventory pstree core mm pagemap files stats raw show restore lz4
 FUZZ_SECONDS ?= 600
-FUZZ_LIB     = $(filter-out $(O)/src/cli/main.o,$(OBJS))
+FUZZ_LIB     = $(filter-out $(O)/src/cli/main.o,$(OBJS)) $(LIBTCP)
 
 fuzz-build:
 	$(MAKE) O=build-fuzz CC=clang SANITIZE=fuzz fuzz-targets
@@ -101,5 +111,7 @@ $(O)/fuzz/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LIB)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
+
+.PHONY: libcryotcp
 .PHONY: all test tests crash-test bench demo install format clean fuzz fuzz-build fuzz-targets
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(patsubst %.c,$(O)/%.d,$(LIBTCP_SRCS))

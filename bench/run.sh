@@ -6,7 +6,7 @@
 #
 # Settings (environment):
 #   BENCH_RUNS=5           runs per workload; the table shows medians
-#   BENCH_WORKLOADS="1 2 3 4 5 6 7 8"   which workloads to run
+#   BENCH_WORKLOADS="1 2 3 4 5 6 7 8 9"   which workloads to run
 #   BENCH_MEM_MB=1024      size of workloads 2 and 3 (workload 6 maps half of it)
 #   BENCH_TIMEOUT=300      seconds allowed to one cryo command
 #   BENCH_REPORTING=both   free page reporting of the VM (see below): "both" runs every workload
@@ -26,7 +26,7 @@ ROOT=$PWD
 CRYO=$ROOT/build/cryo
 BIN=$ROOT/build/bench
 RUNS=${BENCH_RUNS:-5}
-WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6 7 8}
+WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6 7 8 9}
 MEM_MB=${BENCH_MEM_MB:-1024}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 RESULTS=$ROOT/bench/results-latest.txt
@@ -161,6 +161,7 @@ wl_name() {
 	6) echo "6 file ${FILE_MB} MiB private, 5% written" ;;
 	7) echo "7 10,000 descriptors" ;;
 	8) echo "8 memfd 64 MiB shared, written" ;;
+	9) echo "9 1,000 TCP conns, peer outside" ;;
 	esac
 }
 wl_args() {
@@ -173,6 +174,7 @@ wl_args() {
 	6) echo "filemap $MAP_FILE $FILE_MB 5" ;;
 	7) echo "fds 10000" ;;
 	8) echo "memfd 64" ;;
+	9) echo "tcp 1000" ;;
 	esac
 }
 wl_bytes() {
@@ -185,6 +187,7 @@ wl_bytes() {
 	6) echo $(((FILE_MB << 20) / 20)) ;;
 	7) echo 0 ;;
 	8) echo $((64 << 20)) ;;
+	9) echo 0 ;;
 	esac
 }
 
@@ -212,7 +215,10 @@ run_once() {
 	pid=$(cat "$RUN_DIR/ready")
 	LIVE_PIDS=("$pid")
 
-	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/dump.m" "$CRYO" dump -t "$pid" -D "$img" \
+	# workload 9's connections are saved (and the client's end held by the network lock)
+	local opts=()
+	[ "$wl" = 9 ] && opts=(--tcp-established)
+	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/dump.m" "$CRYO" dump "${opts[@]}" -t "$pid" -D "$img" \
 		-o "$BASE/logs/dump-$TABLE-$wl-$i.log" >/dev/null 2>&1; then
 		R_VERDICT=DUMP-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/dump-$TABLE-$wl-$i.log" 2>/dev/null)
 		kill_tree "$pid"
@@ -234,7 +240,7 @@ run_once() {
 		return
 	fi
 
-	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/restore.m" "$CRYO" restore -D "$img" -d \
+	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/restore.m" "$CRYO" restore "${opts[@]}" -D "$img" -d \
 		-o "$BASE/logs/restore-$TABLE-$wl-$i.log" >/dev/null 2>&1; then
 		R_VERDICT=RESTORE-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/restore-$TABLE-$wl-$i.log" 2>/dev/null)
 		kill_tree "$pid"

@@ -27,7 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -579,6 +584,144 @@ static uint64_t arg_u64(int argc, char **argv, int i, const char *what)
 	return v;
 }
 
+/* ---- tcp: N established connections to a client outside the tree ---- */
+/* The workload listens on 127.0.0.1; a client it starts through a process that exits at once
+ * (so the client is no descendant of the workload: outside the dumped tree) connects N times,
+ * writes 16 bytes on each (left unread: every connection has a receive queue), then echoes
+ * whatever comes. The check reads the 16 bytes of each, writes 16 of its own and reads their
+ * echo: every connection came back, both queues and both directions. */
+#define TCP_MSG 16
+static int tcp_n, *tcp_fds;
+
+static void tcp_msg(char *buf, char kind, int i) /* 16 bytes and a 0 */
+{
+	snprintf(buf, TCP_MSG + 1, "%c%07d-cryotcp", kind, i % 10000000);
+}
+
+static void __attribute__((noreturn)) tcp_client(struct sockaddr_in a, int n, const char *pidfile)
+{
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	char buf[4096];
+	int open_fds = n;
+
+	if (!pf)
+		_exit(1);
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+			_exit(2);
+		tcp_msg(buf, 'c', i);
+		if (write(c, buf, TCP_MSG) != TCP_MSG)
+			_exit(3);
+		pf[i] = (struct pollfd){.fd = c, .events = POLLIN};
+	}
+	put_file(pidfile, "%d\n", getpid());
+	while (open_fds > 0) {
+		if (poll(pf, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(4);
+		}
+		for (int i = 0; i < n; i++) {
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			ssize_t r = read(pf[i].fd, buf, sizeof(buf));
+			if (r <= 0 || write(pf[i].fd, buf, (size_t)r) != r) {
+				close(pf[i].fd);
+				pf[i].fd = -1;
+				open_fds--;
+			}
+		}
+	}
+	_exit(0);
+}
+
+static void tcp_setup(int n, const char *result)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	struct rlimit rl;
+	char pidfile[4096];
+	int l, st;
+	pid_t mid;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
+		rl.rlim_cur = (rlim_t)n + 64;
+		if (rl.rlim_max < rl.rlim_cur || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			die("%d connections need RLIMIT_NOFILE %lu", n, (unsigned long)rl.rlim_cur);
+	}
+	tcp_n = n;
+	tcp_fds = calloc((size_t)n, sizeof(*tcp_fds));
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!tcp_fds || l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(l, 4096) < 0 || getsockname(l, (struct sockaddr *)&a, &alen) < 0)
+		die("listen: %s", strerror(errno));
+	snprintf(pidfile, sizeof(pidfile), "%s.ready.client", result);
+	mid = fork();
+	if (mid < 0)
+		die("fork: %s", strerror(errno));
+	if (mid == 0) {
+		close(l);
+		/* a session of its own: in the workload's, the workload's pid would stay taken
+		 * (as the session's id) after the dump, and the restore could not have it */
+		setsid();
+		if (fork() == 0)
+			tcp_client(a, n, pidfile);
+		_exit(0);
+	}
+	waitpid(mid, &st, 0);
+	for (int i = 0; i < n; i++) {
+		tcp_fds[i] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (tcp_fds[i] < 0)
+			die("accept (%d of %d): %s", i, n, strerror(errno));
+	}
+	close(l);
+	/* the client's 16 bytes arrived on each (they stay unread until the check) */
+	for (int i = 0; i < n; i++) {
+		int q = 0;
+		for (int k = 0; k < 1000 && (ioctl(tcp_fds[i], FIONREAD, &q) < 0 || q < TCP_MSG); k++)
+			sleep_ms(1);
+		if (q < TCP_MSG)
+			die("connection %d: the client's bytes did not arrive", i);
+	}
+	/* connection i is the client's i-th: it connects one after the other, and the
+	 * listener's queue keeps that order */
+}
+
+static int tcp_read_full(int fd, char *buf, int n)
+{
+	int got = 0;
+	while (got < n) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (poll(&pf, 1, 10000) != 1)
+			return -1;
+		ssize_t r = read(fd, buf + got, (size_t)(n - got));
+		if (r <= 0)
+			return -1;
+		got += (int)r;
+	}
+	return 0;
+}
+
+static int check_tcp(char *why, size_t len)
+{
+	char want[TCP_MSG + 1], got[TCP_MSG + 1];
+	for (int i = 0; i < tcp_n; i++) {
+		tcp_msg(want, 'c', i);
+		if (tcp_read_full(tcp_fds[i], got, TCP_MSG) || memcmp(got, want, TCP_MSG)) {
+			snprintf(why, len, "connection %d: its queued bytes are gone or wrong", i);
+			return 0;
+		}
+		tcp_msg(want, 'w', i);
+		if (write(tcp_fds[i], want, TCP_MSG) != TCP_MSG ||
+		    tcp_read_full(tcp_fds[i], got, TCP_MSG) || memcmp(got, want, TCP_MSG)) {
+			snprintf(why, len, "connection %d: no echo (%s)", i, strerror(errno));
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
@@ -679,6 +822,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "fds")) {
 		fds_setup((int)arg_u64(argc, argv, 4, "N"));
 		check = check_fds;
+	} else if (!strcmp(mode, "tcp")) {
+		tcp_setup((int)arg_u64(argc, argv, 4, "N"), result_path);
+		check = check_tcp;
 	} else {
 		die("unknown mode %s", mode);
 	}

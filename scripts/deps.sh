@@ -14,6 +14,8 @@ PACKAGES=(
 	liblz4-dev          # LZ4: --compress of page images
 	gnutls-bin          # certtool: the TLS tests make their certificates with it
 	pkg-config
+	libnftables-dev     # libnftables: the network lock (src/net/netlock.c) of TCP connections
+	nftables            # nft: the tests look at the lock's table
 	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
 	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang
 )

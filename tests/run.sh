@@ -25,6 +25,8 @@
 # A test's source may hold a line `// zt-run: FLAG...` with FLAGs among:
 #  shell-job  pass --shell-job to dump and restore
 #  file-locks pass --file-locks to dump and restore
+#  tcp-established  pass --tcp-established to dump and restore
+#  tcp-close  pass --tcp-close to dump
 #  gen2       run the gen2 mode as well
 #  no-cryo    only in nodump mode (a helper for bad-input, e.g. holding a socket)
 #  xfail      cryo does not support this state yet: a failure in a cryo mode is reported
@@ -394,6 +396,8 @@ run_one() {
 	has_flag "$name" shell-job && SHELL_JOB=--shell-job
 	# (the options every cryo command of the test gets)
 	has_flag "$name" file-locks && SHELL_JOB="$SHELL_JOB --file-locks"
+	has_flag "$name" tcp-established && SHELL_JOB="$SHELL_JOB --tcp-established"
+	has_flag "$name" tcp-close && SHELL_JOB="$SHELL_JOB --tcp-close"
 	XFAIL=0
 	[ "$mode" != nodump ] && has_flag "$name" xfail && XFAIL=1
 	# xfail=restore: only the modes that restore (restore, gen2) are expected to fail

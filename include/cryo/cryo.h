@@ -42,6 +42,9 @@ struct cryo_dump_opts {
 	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
 	bool ext_unix_sk;
 	bool skip_in_flight; /* --skip-in-flight: leave out queued connections */
+	bool tcp_established; /* --tcp-established: save established TCP connections */
+	bool tcp_close;	      /* --tcp-close: established connections restored closed */
+	bool network_unlocked; /* --network-lock skip: no firewall rule holds the connections */
 	/* --external KEY: resources held outside the tree that the dump saves as external
 	 * (their key only; the restore is given them with --inherit-fd): "pipe:[INODE]" */
 	const char *external[CRYO_MAX_EXTERNAL];
@@ -84,6 +87,7 @@ struct cryo_restore_opts {
 	bool has_status_fd;	/* --status-fd: one zero byte written to status_fd, which is */
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
+	bool tcp_established; /* --tcp-established: images may hold TCP connections */
 	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
 	int nr_inherit;
 };

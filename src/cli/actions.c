@@ -77,7 +77,14 @@ int cli_run_dump(struct cli *cli)
 		pr_info(
 		    "--skip-in-flight: connections queued on a listener (not accepted yet, or "
 		    "being set up) are left out, each listener named; an established connection "
-		    "is still refused");
+		    "is refused unless --tcp-established or --tcp-close");
+	if (cli->dump.tcp_established && cli->dump.tcp_close) {
+		pr_err("--tcp-established and --tcp-close: choose one");
+		return 1;
+	}
+	if (cli->dump.network_unlocked)
+		pr_info("--network-lock skip: nothing blocks the packets of the connections "
+			"saved; their peers may see them reset meanwhile");
 	if (cli->log_pid)
 		pr_info("--log-pid: a dump runs in cryo's process only; its whole log is here");
 	if (cli->pidfile && write_dump_pidfile(cli))

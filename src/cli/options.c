@@ -78,6 +78,9 @@ enum id {
 	O_VERSION,
 	O_TRACK_MEM,
 	O_PREV_IMAGES,
+	O_NETWORK_LOCK,
+	O_TCP_ESTABLISHED,
+	O_TCP_CLOSE,
 	O_PAGE_SERVER,
 	O_ADDRESS,
 	O_PORT,
@@ -143,7 +146,10 @@ static const struct opt_def opts[] = {
     {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no mount namespace",
      "cryo restores no mount namespace (a dump of a tree in one of its own is refused)"},
-    {"network-lock", 0, REQ, 0, REFUSE, O_OTHER},
+    {"network-lock", 0, REQ, 0, DO, O_NETWORK_LOCK, DR, G_GENERIC, "METHOD",
+     "how established TCP connections are kept silent while saved: nftables (the "
+     "default: a table of cryo's own drops their packets until the restore ends) or skip "
+     "(nothing is blocked); iptables is not supported yet"},
     /* External resources */
     {"external", 0, REQ, 0, DO, O_EXTERNAL, D, G_EXTERNAL, "pipe:[INODE]",
      "a pipe with an end held outside the tree: saved by its key, without its bytes (the "
@@ -161,11 +167,14 @@ static const struct opt_def opts[] = {
     {"veth-pair", 0, REQ, 0, REFUSE, O_OTHER},
     {"empty-ns", 0, REQ, 0, REFUSE, O_OTHER},
     /* Special resources */
-    {"tcp-established", 0, NONE, 1, REFUSE, O_OTHER},
+    {"tcp-established", 0, NONE, 1, DO, O_TCP_ESTABLISHED, DR, G_SPECIAL, NULL,
+     "save established TCP connections (TCP_REPAIR) and make them again at restore"},
     {"skip-in-flight", 0, NONE, 1, DO, O_SKIP_IN_FLIGHT, D, G_SPECIAL, NULL,
      "leave out the connections queued on a listener, not accepted yet or being set up "
      "(their clients see a reset), instead of refusing the dump"},
-    {"tcp-close", 0, NONE, 1, REFUSE, O_OTHER},
+    {"tcp-close", 0, NONE, 1, DO, O_TCP_CLOSE, DR, G_SPECIAL, NULL,
+     "do not save established TCP connections: each is restored as a TCP socket whose "
+     "connection ended"},
     {"root", 'r', REQ, 0, REFUSE, O_OTHER},
     {"evasive-devices", 0, NONE, 1, REFUSE, O_OTHER},
     {"link-remap", 0, NONE, 1, REFUSE, O_OTHER},
@@ -558,6 +567,23 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 	}
 	case O_SKIP_IN_FLIGHT:
 		cli->skip_in_flight = cli->dump.skip_in_flight = !neg;
+		break;
+	case O_NETWORK_LOCK:
+		if (!strcmp(arg, "iptables")) {
+			fprintf(stderr,
+				"Error: --network-lock iptables is not supported yet (%s)\n",
+				where);
+			return -ENOTSUP;
+		}
+		if (strcmp(arg, "nftables") && strcmp(arg, "skip"))
+			return bad_arg(o, arg, "nftables or skip", where);
+		cli->dump.network_unlocked = !strcmp(arg, "skip");
+		break;
+	case O_TCP_ESTABLISHED:
+		cli->dump.tcp_established = cli->restore.tcp_established = !neg;
+		break;
+	case O_TCP_CLOSE:
+		cli->dump.tcp_close = !neg;
 		break;
 	case O_LOG_FILE:
 		cli->log_file = arg;

@@ -22,6 +22,7 @@
 #include "core/dump_ctx.h"
 #include "pages/xfer.h"
 #include "core/freezer.h"
+#include "files/inet.h"
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/safeopen.h"
@@ -103,11 +104,11 @@ static int check_task(struct dump_ctx *ctx, struct dump_task *t)
 			       t->pid, t->stat.sid == 0 ? "session's" : "process group's");
 			return -ENOTSUP;
 		}
-		if (t->stat.sid != root->stat.sid ||
-		    (t->stat.pgid == 0 && root->stat.pgid != 0)) {
+		if (t->stat.sid != root->stat.sid || (t->stat.pgid == 0 && root->stat.pgid != 0)) {
 			pr_err("process %d: its %s leader is outside cryo's pid namespace and is "
 			       "not the job's (process %d's): cannot be made again",
-			       t->pid, t->stat.sid == 0 ? "session's" : "process group's", root->pid);
+			       t->pid, t->stat.sid == 0 ? "session's" : "process group's",
+			       root->pid);
 			return -ENOTSUP;
 		}
 	}
@@ -510,10 +511,11 @@ static int freeze_tree(struct dump_ctx *ctx)
 		/* a zombie is made again by its parent, in the parent's session */
 		if (t->zombie && t->parent >= 0 && t->stat.sid != t->pid &&
 		    t->stat.sid != ctx->tasks[t->parent].stat.sid) {
-			pr_err("process %d is a zombie in session %d, not in its parent %d's session "
-			       "%d: cannot be made again",
-			       t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
-			       ctx->tasks[t->parent].stat.sid);
+			pr_err(
+			    "process %d is a zombie in session %d, not in its parent %d's session "
+			    "%d: cannot be made again",
+			    t->pid, t->stat.sid, ctx->tasks[t->parent].pid,
+			    ctx->tasks[t->parent].stat.sid);
 			return -ENOTSUP;
 		}
 		if (!t->zombie && (ret = check_task(ctx, t)))
@@ -716,8 +718,7 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->rem.guard_slots = t->nr_threads;
 	ret = remote_guard_map_area(&t->rem, t->rem.guard_slot * t->nr_threads);
 	if (ret == -ENOENT || ret == -ENOSPC) {
-		pr_info("process %d: no spot to borrow; its area is mapped from its code",
-			t->pid);
+		pr_info("process %d: no spot to borrow; its area is mapped from its code", t->pid);
 		ret = find_exec_addr(t->pid, &exec_addr);
 		if (ret) {
 			pr_err("process %d has no executable mapping to run a system call from",
@@ -956,7 +957,8 @@ static int dump_all(struct dump_ctx *ctx)
 	 * the layouts, and for a pre-dump the pages and the new tracking */
 	for (int i = 0; i < ctx->nr_tasks && (ctx->opts->pre_dump || ctx->parent_dirfd >= 0); i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		if (!t->zombie && (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
+		if (!t->zombie &&
+		    (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
@@ -1033,13 +1035,24 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	for (int i = 0; !ret && opts->leave_stopped && i < ctx.nr_tasks; i++)
 		if (ctx.tasks[i].seized && kill(ctx.tasks[i].pid, SIGSTOP) < 0)
 			pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
+	/* the connections in repair mode, to end without a packet with the tree; if that
+	 * fails the tree goes on, and the images are not a checkpoint */
+	if (!ret && !opts->leave_running && !opts->leave_stopped &&
+	    (ret = inet_tcp_before_kill(&ctx)))
+		dir_unlink(ctx.dirfd, "inventory.img");
 	if (ret || opts->leave_running || opts->leave_stopped) {
+		/* the connections out of repair mode and their packets let through before the
+		 * tree runs on */
+		inet_tcp_dump_end(&ctx, true);
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--)
 			resume(&ctx, &ctx.tasks[i]);
 	} else {
 		/* the root first: its children must not see their parent go on without them */
 		for (int i = 0; i < ctx.nr_tasks && !ret; i++)
 			ret = kill_task(&ctx, &ctx.tasks[i]);
+		/* the last copies of the connections, in repair mode: they go without a packet,
+		 * and the lock stays until the restore */
+		inet_tcp_dump_end(&ctx, ret != 0);
 	}
 	ctx.t_thawed = now_ns();
 	/* --auto-dedup: the dump is complete; what its parents hold that no level needs any

@@ -14,6 +14,7 @@
 #include "img/image.h"
 #include "remote/remote.h"
 #include "files/files.h"
+#include "net/netlock.h"
 #include "res/track.h"
 
 #define NSIG_KERNEL 64
@@ -28,7 +29,7 @@ struct thread_answers {
 	long timer_slack; /* attrs.c */
 	long tid_address_rv;
 	uint64_t clear_child_tid;
-	long cpuid; /* procstate.c: 1 unless CPUID faults for it */
+	long cpuid;	   /* procstate.c: 1 unless CPUID faults for it */
 	long spec_ctrl[3]; /* attrs.c: PR_GET_SPECULATION_CTRL of each PR_SPEC_* */
 };
 /* ... and the process-wide ones, asked in the leader's batch. */
@@ -90,13 +91,13 @@ struct dump_task {
 	FileLock **locks;		  /* locks.c, with --file-locks: into the core image */
 	size_t nr_locks;
 	/* res/track.c: the tracking userfaultfd cryo keeps in the task (pre-dump) */
-	bool has_track;	     /* the parent's images name one and it is there */
-	bool track_armed;    /* this run put one in the task: it goes again on a failure */
-	int track_copy;	     /* cryo's descriptor of the new one until the task has it, */
-	bool has_copy;	     /* ... when this is set */
-	int track_fd;	     /* its number in the task */
-	uint64_t track_ino;  /* its inode */
-	bool tracked;	     /* its writes since the parent image set are known: clean[] */
+	bool has_track;		   /* the parent's images name one and it is there */
+	bool track_armed;	   /* this run put one in the task: it goes again on a failure */
+	int track_copy;		   /* cryo's descriptor of the new one until the task has it, */
+	bool has_copy;		   /* ... when this is set */
+	int track_fd;		   /* its number in the task */
+	uint64_t track_ino;	   /* its inode */
+	bool tracked;		   /* its writes since the parent image set are known: clean[] */
 	struct track_range *clean; /* sorted spans unchanged since the parent (malloc) */
 	size_t nr_clean;
 	int *track_hidden; /* fds of the task that are cryo's tracking userfaultfds (malloc) */
@@ -119,15 +120,20 @@ struct dump_ctx {
 	uint64_t freeze_deadline;	  /* --timeout: now_ns() when the freeze gives up */
 	unsigned long seize_opts;	  /* ptrace options, see dump.c */
 	struct mapped_file *mapped_files; /* mm.c: each file mapped by the tree, stat()ed once */
+	/* files/inet_tcp.c: copies of the connections' sockets put in repair mode, and the
+	 * network lock that drops their packets (its table name empty until the first) */
+	int *tcp_copies;
+	int nr_tcp_copies;
+	struct netlock netlock;
 	int nr_mapped_files;
-	struct pipe_table *pipes;   /* files/pipe.c: every pipe and FIFO of the tree (arena) */
-	struct desc_index *descs;   /* files/shared.c: every open file description saved (arena) */
-	struct pty_table *ptys;	    /* files/pty.c: pseudo-terminal pairs of the tree (arena) */
-	struct memfd_table *memfds; /* files/memfd.c: every memfd of the tree (arena) */
-	int parent_dirfd;	    /* --prev-images-dir, res/track.c (-1: none) */
-	uint32_t parent_root;	    /* ... the root pid its inventory names */
+	struct pipe_table *pipes;    /* files/pipe.c: every pipe and FIFO of the tree (arena) */
+	struct desc_index *descs;    /* files/shared.c: every open file description saved (arena) */
+	struct pty_table *ptys;	     /* files/pty.c: pseudo-terminal pairs of the tree (arena) */
+	struct memfd_table *memfds;  /* files/memfd.c: every memfd of the tree (arena) */
+	int parent_dirfd;	     /* --prev-images-dir, res/track.c (-1: none) */
+	uint32_t parent_root;	     /* ... the root pid its inventory names */
 	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
-	Ipc *ipc;		  /* res/sysvipc.c: the System V objects saved (arena) */
+	Ipc *ipc;		     /* res/sysvipc.c: the System V objects saved (arena) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

@@ -25,6 +25,7 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/status_fd.h"
+#include "files/inet.h"
 #include "core/proc.h"
 #include "core/restore_ctx.h"
 #include "core/safeopen.h"
@@ -180,7 +181,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 			    !restore_pid_is_dying(ctx->tasks[i].threads[k].tid)) {
 				char owner[64];
 				pid_t tid = ctx->tasks[i].threads[k].tid;
-				pr_err("cannot restore thread %d of process %d: that id is taken by %s",
+				pr_err("cannot restore thread %d of process %d: that id is taken "
+				       "by %s",
 				       tid, ctx->tasks[i].pid,
 				       restore_pid_owner(tid, owner, sizeof(owner)));
 				return -EEXIST;
@@ -234,6 +236,8 @@ static int create_tree(struct restore_ctx *ctx)
 	ret = check_pids_free(ctx);
 	if (ret)
 		return ret;
+	/* from here on a failure kills what was made: the connections' lock goes too */
+	ctx->tcp_taken = ctx->tcp_conns > 0;
 	/* System V objects once the pids are known to be free: an object of a tree that still
 	 * runs is never taken from it */
 	ret = sysv_restore_objects(ctx);
@@ -557,12 +561,10 @@ static int rebuild_rest(struct restore_ctx *ctx, struct restore_task *t)
 	 * process-wide calls), then the owners of descriptions (the kernel keeps the setter's
 	 * uids with them) */
 	if ((ret = restore_locks_remote(ctx, t)) || (ret = restore_leases_remote(ctx, t)) ||
-	    (ret = restore_procstate_remote(ctx, t)) ||
-	    (ret = restore_rlimits_remote(ctx, t)) ||
+	    (ret = restore_procstate_remote(ctx, t)) || (ret = restore_rlimits_remote(ctx, t)) ||
 	    (ret = restore_signals_remote(ctx, t)) || (ret = restore_seccomp_begin(ctx, t)) ||
 	    (ret = create_threads(ctx, t)) || (ret = restore_files_late(ctx, t)) ||
-	    (ret = restore_seccomp_finish(ctx, t)) ||
-	    (ret = restore_task_attrs_outside(ctx, t)))
+	    (ret = restore_seccomp_finish(ctx, t)) || (ret = restore_task_attrs_outside(ctx, t)))
 		return ret;
 	for (int k = 0; k < t->nr_threads; k++) {
 		struct restore_thread *th = &t->threads[k];
@@ -634,7 +636,6 @@ static int rebuild(struct restore_ctx *ctx)
 	return fault_point("restore: before the release", EIO);
 }
 
-
 #define IMG_MSG(m) ((m) ? &(m)->base : NULL)
 
 static void cleanup(struct restore_ctx *ctx)
@@ -691,6 +692,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	ret = restore_read_images(&ctx);
 	if (!ret)
+		ret = inet_tcp_restore_check(&ctx);
+	if (!ret)
 		ret = plan(&ctx);
 	if (!ret)
 		ret = create_tree(&ctx);
@@ -708,6 +711,9 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (ret) {
 		restore_kill_created(&ctx);
 		sysv_restore_abort(&ctx);
+		/* the connections cannot be taken over by this restore: their lock goes too,
+		 * a firewall rule is not left behind for ever (their peers see a reset) */
+		inet_tcp_restore_finish(&ctx);
 		if (root || ctx.inv)
 			pr_err("restore of process %d failed; nothing was left behind",
 			       root ? root : (pid_t)ctx.inv->root_pid);
@@ -724,6 +730,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 		for (int i = 0; i < ctx.nr_tasks; i++)
 			if (!ctx.tasks[i].zombie)
 				restore_check_cgroups(&ctx, &ctx.tasks[i]);
+		/* the connections are made again: their packets may pass */
+		inet_tcp_restore_finish(&ctx);
 		pr_info("releasing the restored tree");
 		for (int i = ctx.nr_tasks - 1; i >= 0; i--) {
 			struct restore_task *t = &ctx.tasks[i];

@@ -126,7 +126,10 @@ struct restore_ctx {
 	size_t states_size;
 	struct restore_helper *helpers;
 	int nr_helpers;
-	pid_t pid_max; /* /proc/sys/kernel/pid_max: every id of the images is below it */
+	pid_t pid_max;	/* /proc/sys/kernel/pid_max: every id of the images is below it */
+	int tcp_conns;	/* files/inet_tcp.c: established connections in the images */
+	bool tcp_taken; /* ... and the restore takes them over (their pids were free): their lock
+			 * goes whatever happens next */
 
 	/* cryo's hold on what it created, per slot: a pidfd (-1: none) and whether the
 	 * handshake proved it is the process cryo created (restore_hold.c) */

@@ -75,4 +75,29 @@ int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size);
  * range. Logs with img and fd, returns -EINVAL. */
 int inet_opts_validate(const char *img, int fd, const InetSk *s);
 
+/* inet_tcp.c: established connections (--tcp-established, --tcp-close). */
+struct dump_ctx;
+struct restore_ctx;
+struct restore_task;
+/* Dump of the connection of sk (cryo's copy, ESTABLISHED) into s->tcp, the network lock
+ * taken first; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or -errno. */
+int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* Just before the tree is killed: repair mode on again on each connection, so that they end
+ * without a packet. 0 or -errno. */
+int inet_tcp_before_kill(struct dump_ctx *ctx);
+/* The end of a dump: resumed (failed, -R): repair off on each connection, lock removed; else
+ * the copies closed and the lock kept for the restore. */
+void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed);
+/* Restore, on sk made with its options and owner: the connection (or the closed socket).
+ * -1 after child_fail. */
+int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int sk);
+/* Before the tree is made: images with connections need --tcp-established (refused by name,
+ * the lock left as it is). 0 or -ENOTSUP. */
+int inet_tcp_restore_check(struct restore_ctx *ctx);
+/* Once the restore has taken the connections over (after the check), whether it succeeded
+ * or failed: the lock tables the images name removed. */
+int inet_tcp_restore_finish(struct restore_ctx *ctx);
+/* Image checks of s->tcp; logs, -EINVAL. */
+int inet_tcp_validate(const char *img, const FdEntry *e);
+
 #endif

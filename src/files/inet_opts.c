@@ -410,6 +410,7 @@ struct opt_sel {
 	int family;
 	unsigned protos;
 	bool other_family;
+	bool tcp_established; /* an established TCP connection (inet_tcp.c's) */
 };
 
 static bool sol_generic(const struct opt_def *d)
@@ -451,6 +452,14 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 		struct opt_val o;
 		if (!selected(d, sel))
 			continue;
+		/* an established connection's MSS is the peer's (TCP_REPAIR_OPTIONS carries
+		 * it); a new socket's TCP_MAXSEG is the one a program asks for */
+		if (sel->tcp_established && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
+			continue;
+		/* a TCP socket refuses IP_MULTICAST_TTL (EINVAL), and a connected one reads
+		 * its unicast TTL there: nothing to save */
+		if (sel->tcp_established && d->level == IPPROTO_IP && d->name == IP_MULTICAST_TTL)
+			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
 			continue;
@@ -480,8 +489,9 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 
 int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 {
-	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
-			      false};
+	struct opt_sel sel = {
+	    (int)s->family, inet_proto_mask((int)s->type, (int)s->protocol), false,
+	    s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP && s->state == 1};
 	int ret = refuse_unreadable(sk, s, who);
 
 	if (ret)
@@ -500,6 +510,10 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 	memset(o, 0, sizeof(*o));
 	if (d->kind == OK_INT || d->kind == OK_U32 || d->kind == OK_BUF) {
 		o->v = x->val;
+		/* a buffer the kernel grew itself (an established connection's) can be odd; one
+		 * set is always doubled: the nearest value the restore can give */
+		if (d->kind == OK_BUF)
+			o->v &= ~(int64_t)1;
 	} else {
 		o->len = x->data.len; /* validated: fits */
 		if (o->len)

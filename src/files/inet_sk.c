@@ -490,9 +490,16 @@ static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 	return 0;
 }
 
+static bool pending_error(int sk)
+{
+	struct pollfd pf = {.fd = sk, .events = POLLIN};
+	return poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR);
+}
+
 /* The TCP state and its refusals; fills backlog for a listener. */
 static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const char *local,
-			  bool skip)
+			  bool skip, bool established_ok, bool close_ok, char *remote_out,
+			  size_t remote_size)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -513,6 +520,7 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		if (sa_split(s->family, &peer, a, &port, &scope, &flow))
 			addr_text(s->family, a, port, remote, sizeof(remote));
 	}
+	snprintf(remote_out, remote_size, "%s", remote);
 	switch (ti.tcpi_state) {
 	case ST_LISTEN: {
 		/* for a listener TCP_INFO tells the accept queue: unacked is its length, sacked
@@ -562,25 +570,36 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 	case ST_CLOSE:
 		/* a new socket has never sent or received a segment; one whose connection
 		 * ended (or failed) has, and behaves otherwise (EOF, a pending error) */
-		if (ti.tcpi_segs_out || ti.tcpi_segs_in) {
+		if (ti.tcpi_segs_out || ti.tcpi_segs_in || pending_error(sk)) {
+			if (close_ok) {
+				/* --tcp-close: given back as one whose connection ended */
+				pr_info("%s: TCP socket %s whose connection ended: restored as "
+					"such (--tcp-close)",
+					who, local);
+				return 2;
+			}
 			pr_err("%s: TCP socket %s whose connection ended: not supported yet", who,
 			       local);
 			return -ENOTSUP;
 		}
 		return 0;
 	case ST_ESTABLISHED:
+		if (established_ok)
+			return 1; /* inet_tcp.c's */
 		pr_err("%s: established TCP connection %s -> %s: not supported yet "
 		       "(--tcp-established)",
 		       who, local, remote);
 		return -ENOTSUP;
 	default:
-		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet "
-		       "(--tcp-established)",
-		       who, local, remote,
+		/* a connection half closed (FIN_WAIT*, CLOSE_WAIT...) or being set up */
+		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet%s", who, local,
+		       remote,
 		       ti.tcpi_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
 			       tcp_state_names[ti.tcpi_state]
 			   ? tcp_state_names[ti.tcpi_state]
-			   : "unknown");
+			   : "unknown",
+		       established_ok ? " (--tcp-established saves ESTABLISHED ones only)"
+				      : " (--tcp-established)");
 		return -ENOTSUP;
 	}
 }
@@ -592,9 +611,10 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	socklen_t len = sizeof(ss);
 	uint8_t a[16];
 	uint32_t port, scope, flow;
-	char who[64], local[80];
+	char who[64], local[80], remote[80] = "?", conn[170];
 	uint32_t mem[SK_MEMINFO_VARS] = {0};
 	socklen_t mlen = sizeof(mem);
+	bool established = false;
 	int ret;
 	const char *proto = inet_proto_label(s);
 
@@ -618,12 +638,28 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 			return -ENOMEM;
 	}
 	if (inet_is_tcp(s)) {
-		if ((ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight)))
+		ret = tcp_state_dump(t->pid, sk, s, who, local, ctx->opts->skip_in_flight,
+				     ctx->opts->tcp_established || ctx->opts->tcp_close,
+				     ctx->opts->tcp_close, remote, sizeof(remote));
+		if (ret < 0)
 			return ret;
+		established = ret == 1;
+		if (ret == 2) {
+			/* no address, no options, no queue: a socket that only fails */
+			s->state = ST_CLOSE;
+			s->has_tcp_closed = s->tcp_closed = true;
+			s->has_src_addr = s->has_src_port = s->has_src_scope_id = false;
+			s->has_uid = s->has_gid = true;
+			s->uid = fi->st.st_uid;
+			s->gid = fi->st.st_gid;
+			return 0;
+		}
 	} else if (inet_is_raw_or_ping(s)) {
 		if ((ret = inet_raw_dump_peer(&ctx->arena, t->pid, fi->st.st_ino, s, who)))
 			return ret;
-	} else {
+	}
+	snprintf(conn, sizeof(conn), "%s -> %s", local, remote);
+	if (established || (!inet_is_tcp(s) && !inet_is_raw_or_ping(s))) {
 		len = sizeof(ss);
 		s->state = ST_CLOSE;
 		if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0 &&
@@ -648,14 +684,16 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		pr_errno(errno, "%s: cannot read SO_MEMINFO", who);
 		return -EIO;
 	}
-	/* a UDP socket's datagrams are read below; anything else queued is refused */
-	if (mem[SK_MEMINFO_RMEM_ALLOC] && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP)) {
+	/* a UDP socket's datagrams are read below, a connection's queues by inet_tcp.c;
+	 * anything else queued is refused */
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP) &&
+	    !established) {
 		pr_err("%s: %s socket %s has data queued to be read (%u bytes with overhead): "
 		       "not supported yet",
 		       who, proto, local, mem[SK_MEMINFO_RMEM_ALLOC]);
 		return -ENOTSUP;
 	}
-	if (mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) {
+	if ((mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) && !established) {
 		pr_err("%s: %s socket %s has data waiting to be sent (corked): not supported yet",
 		       who, proto, local);
 		return -ENOTSUP;
@@ -676,6 +714,8 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return -ENOTSUP;
 	}
 	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who)))
+		return ret;
+	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
@@ -724,7 +764,6 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 	char err[256], where[80] = "";
 	int sk;
 
-	(void)ctx;
 	sk = socket((int)s->family,
 		    (int)s->type | SOCK_CLOEXEC | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0),
 		    (int)s->protocol);
@@ -749,6 +788,11 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
 			   s->gid);
 		goto fail;
+	}
+	if (s->tcp || s->tcp_closed) {
+		if (inet_tcp_restore(ctx, t, e, sk))
+			goto fail;
+		return sk;
 	}
 	if (s->has_src_port) {
 		addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
@@ -848,21 +892,30 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 				    "fd %d: socket type %u protocol %u is not TCP, UDP, raw or "
 				    "ping",
 				    e->fd, s->type, s->protocol);
+	if (s->tcp && (!tcp || s->state != ST_ESTABLISHED))
+		return files_refuse(img, "fd %d: a TCP connection on a socket in state %u", e->fd,
+				    s->state);
+	if (s->has_tcp_closed && (!tcp || s->state != ST_CLOSE))
+		return files_refuse(img, "fd %d: a closed TCP connection (--tcp-close) invalid",
+				    e->fd);
 	if (raw && s->type == SOCK_DGRAM &&
 	    s->protocol != (s->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
 		return files_refuse(img, "fd %d: a ping socket of the other family's ICMP", e->fd);
 	if (s->has_filter && !sk_filter_valid(&s->filter))
 		return files_refuse(img, "fd %d: the socket filter is not whole instructions",
 				    e->fd);
-	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN) ||
+	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp) ||
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
 	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
 	/* a raw or ping socket's peer has no port (raw: ports are not theirs; ping: the
-	 * identifier is the local one) */
-	if (s->has_dst_addr != s->has_dst_port || s->has_dst_addr != (s->state == ST_ESTABLISHED) ||
+	 * identifier is the local one); a TCP socket closed by --tcp-close may keep its
+	 * peer's */
+	if (s->has_dst_addr != s->has_dst_port ||
+	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed) ||
+	    (!s->has_dst_addr && s->state == ST_ESTABLISHED) ||
 	    (s->has_dst_addr && (s->dst_addr.len != addr_len(s->family) ||
 				 (raw ? s->dst_port != 0 : !s->dst_port) || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
@@ -917,6 +970,11 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		    d->data.len > 65535)
 			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
 	}
+	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
+		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
+				    e->fd);
+	if (inet_tcp_validate(img, e))
+		return -EINVAL;
 	return inet_opts_validate(img, e->fd, s);
 }
 

@@ -67,10 +67,10 @@ CLI_FORMS=(
 
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
-	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream" "network-lock iptables"
+	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream"
 	"ext-mount-map auto" "enable-external-sharing"
 	"enable-external-masters" "join-ns net:1" "veth-pair a=b"
-	"empty-ns net" "tcp-established" "tcp-close" "root /" "evasive-devices" "link-remap"
+	"empty-ns net" "root /" "evasive-devices" "link-remap"
 	"ghost-limit 1M" "action-script /bin/true" "libdir /" "manage-cgroups"
 	"cgroup-root /" "cgroup-props x" "cgroup-props-file x" "cgroup-dump-controller x"
 	"cgroup-yard /" "lsm-profile apparmor:x" "lsm-mount-context x" "skip-mnt /"
@@ -124,9 +124,18 @@ cli_parse_case() {
 		fi
 		grep -qE -- "--$name( |$)" <<<"$help" && fail_step "--help lists --$name" && break
 	done
+	# --network-lock: nftables and skip taken, iptables refused by name
+	cli_run netlock dump -t 1 --network-lock iptables
+	{ [ $RC = 1 ] && grep -qxF "Error: --network-lock iptables is not supported yet (the command line)" \
+		"$DIR/cryo-netlock.txt"; } ||
+		fail_step "--network-lock iptables not refused by name (exit $RC): $(head -c 200 "$DIR/cryo-netlock.txt")"
+	for arg in nftables skip; do
+		cli_run netlock check --network-lock $arg
+		[ $RC = 0 ] || fail_step "--network-lock $arg refused: $(head -c 200 "$DIR/cryo-netlock.txt")"
+	done
 	# a --no- of an option cryo does not implement asks for nothing: accepted
-	cli_run no-refused check --no-tcp-established --no-auto-dedup
-	[ $RC = 0 ] || fail_step "--no-tcp-established refused: $(cat "$DIR/cryo-no-refused.txt")"
+	cli_run no-refused check --no-evasive-devices --no-auto-dedup
+	[ $RC = 0 ] || fail_step "--no-evasive-devices refused: $(cat "$DIR/cryo-no-refused.txt")"
 	# bad values and unknown options: refused with a message, exit 1
 	for forms in "--timeout 0" "--timeout x" "--timeout" "-t -5" "--pre-dump-mode fast" \
 		"--status-fd 99999" "-vq" "--frobnicate" "-q" "--verbosity=" "--feature"; do
@@ -209,12 +218,12 @@ EOF
 	done
 	# an option cryo refuses, from a file: named with file and line; --no- on the command
 	# line turns it off again
-	printf '# x\ntcp-established\n' >"$DIR/home/.criu/default.conf"
+	printf '# x\nevasive-devices\n' >"$DIR/home/.criu/default.conf"
 	cli_run refused check
-	grep -qF "Error: option --tcp-established is not supported yet ($DIR/home/.criu/default.conf:2)" \
+	grep -qF "Error: option --evasive-devices is not supported yet ($DIR/home/.criu/default.conf:2)" \
 		"$DIR/cryo-refused.txt" || fail_step "refusal does not name the file: $(cat "$DIR/cryo-refused.txt")"
-	cli_run refused check --no-tcp-established
-	[ $RC = 0 ] || fail_step "--no-tcp-established did not turn the file's option off"
+	cli_run refused check --no-evasive-devices
+	[ $RC = 0 ] || fail_step "--no-evasive-devices did not turn the file's option off"
 	rm -f "$DIR/home/.criu/default.conf"
 	# bad files
 	for bad in "--timeout 3" "timeout" "bogus-option" 'log-file "open' "timeout 3 4" \
@@ -315,7 +324,7 @@ cli_version_case() {
 	cli_run V -V
 	cmp -s "$DIR/cryo-version.txt" "$DIR/cryo-V.txt" || fail_step "-V differs from --version"
 	# a refused option in the default files does not stop --version or --help
-	echo tcp-established >"$DIR/home/.criu/default.conf"
+	echo evasive-devices >"$DIR/home/.criu/default.conf"
 	cli_run version2 --version
 	cmp -s "$DIR/cryo-version.txt" "$DIR/cryo-version2.txt" ||
 		fail_step "--version depends on the configuration files"

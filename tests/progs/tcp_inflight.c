@@ -24,8 +24,8 @@ int main(int argc, char **argv)
 
 	zt_init(argc, argv);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	zt_check_sys(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 8) == 0 &&
-			 getsockname(l, (struct sockaddr *)&a, &len) == 0,
+	zt_check_sys(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+			 listen(l, 8) == 0 && getsockname(l, (struct sockaddr *)&a, &len) == 0,
 		     "listener");
 	f = fopen("port", "w");
 	zt_check_sys(f && fprintf(f, "%u\n", ntohs(a.sin_port)) > 0 && fclose(f) == 0, "port");

@@ -1,0 +1,337 @@
+/* Established TCP connections of inet sockets (--tcp-established, --tcp-close), the part of
+ * inet_sk.c that libcryotcp (src/net/tcp_repair.h) and the network lock (src/net/netlock.h)
+ * do.
+ *
+ * Dump (the tree frozen): the connection's packets are dropped first (the lock), then cryo's
+ * copy of the socket goes into repair mode (the socket is one: the task's is in repair mode
+ * too) and its state is read. The copy is kept open in the dump ctx until the dump ends:
+ * - the dump failed, or -R: repair mode off on each, then the lock removed; the tree goes on;
+ * - the tree was killed: the copies are closed (a socket closed in repair mode goes without a
+ *   packet), the lock stays until the restore has made the connections again.
+ *
+ * Restore (in the child, at the fd's place): a socket with the options inet_opts.c applies,
+ * then libcryotcp makes the connection (bind, sequences, connect without a handshake,
+ * queues, windows, repair off). Once the whole tree is restored, the parent removes the
+ * lock's tables the images name.
+ *
+ * --tcp-close: the connection is not saved (the dump logs each); the restore makes a TCP
+ * socket whose connection ended: connected in repair mode, then disconnected (AF_UNSPEC),
+ * which in repair mode sends nothing and leaves the error ECONNABORTED, state CLOSE. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/dump_ctx.h"
+#include "core/log.h"
+#include "core/restore_ctx.h"
+#include "files/inet.h"
+#include "files/kind.h"
+#include "net/netlock.h"
+#include "net/tcp_repair.h"
+
+static socklen_t sa_make(uint32_t family, const ProtobufCBinaryData *addr, uint32_t port,
+			 uint32_t scope, uint32_t flow, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		s->sin_port = htons((uint16_t)port);
+		memcpy(&s->sin_addr, addr->data, 4);
+		return sizeof(*s);
+	}
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
+	s->sin6_family = AF_INET6;
+	s->sin6_port = htons((uint16_t)port);
+	s->sin6_scope_id = scope;
+	s->sin6_flowinfo = htonl(flow);
+	memcpy(&s->sin6_addr, addr->data, 16);
+	return sizeof(*s);
+}
+
+/* The image's connection as libcryotcp takes it (queues pointing into the image) */
+static void state_of(const InetSk *s, struct tcp_repair_state *st)
+{
+	const TcpConn *c = s->tcp;
+
+	memset(st, 0, sizeof(*st));
+	st->family = (int)s->family;
+	sa_make(s->family, &s->src_addr, s->src_port, s->has_src_scope_id ? s->src_scope_id : 0, 0,
+		&st->local);
+	sa_make(s->family, &s->dst_addr, s->dst_port, s->has_dst_scope_id ? s->dst_scope_id : 0,
+		s->has_dst_flowinfo ? s->dst_flowinfo : 0, &st->remote);
+	st->state = 1;
+	st->snd_seq = c->snd_seq;
+	st->rcv_seq = c->rcv_seq;
+	st->sendq = c->sendq.data;
+	st->sendq_len = (uint32_t)c->sendq.len;
+	st->unsent = c->unsent;
+	st->recvq = c->recvq.data;
+	st->recvq_len = (uint32_t)c->recvq.len;
+	st->mss = c->mss;
+	st->wscale = c->wscale;
+	st->snd_wscale = (uint8_t)c->snd_wscale;
+	st->rcv_wscale = (uint8_t)c->rcv_wscale;
+	st->sack = c->sack;
+	st->timestamps = c->timestamps;
+	st->timestamp = c->timestamp;
+	st->has_window = c->has_snd_wl1;
+	st->snd_wl1 = c->snd_wl1;
+	st->snd_wnd = c->snd_wnd;
+	st->max_window = c->max_window;
+	st->rcv_wnd = c->rcv_wnd;
+	st->rcv_wup = c->rcv_wup;
+	st->sndbuf = c->sndbuf;
+	st->rcvbuf = c->rcvbuf;
+}
+
+int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn)
+{
+	struct tcp_repair_state st;
+	char err[256];
+	int copy, ret, *v;
+
+	if (ctx->opts->tcp_close) {
+		/* not saved: the tree killed, the kernel ends the connection as on any exit */
+		s->state = 7;
+		s->has_tcp_closed = s->tcp_closed = true;
+		pr_info("%s: established TCP connection %s not saved (--tcp-close): it is "
+			"restored closed",
+			who, conn);
+		return 0;
+	}
+	copy = fcntl(sk, F_DUPFD_CLOEXEC, 0);
+	v = copy < 0 ? NULL : realloc(ctx->tcp_copies, (ctx->nr_tcp_copies + 1) * sizeof(*v));
+	if (!v) {
+		ret = copy < 0 ? -errno : -ENOMEM;
+		if (copy >= 0)
+			close(copy);
+		pr_errno(-ret, "%s: cannot keep a copy of the connection's socket", who);
+		return ret;
+	}
+	ctx->tcp_copies = v;
+	v[ctx->nr_tcp_copies++] = copy;
+	memset(&st, 0, sizeof(st));
+	socklen_t len = sizeof(st.local);
+	getsockname(copy, (struct sockaddr *)&st.local, &len);
+	len = sizeof(st.remote);
+	getpeername(copy, (struct sockaddr *)&st.remote, &len);
+	if (!ctx->opts->network_unlocked &&
+	    (ret = netlock_add(&ctx->netlock, &st.local, &st.remote, copy, who)))
+		return ret;
+	if ((ret = tcp_repair_on(copy))) {
+		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
+		return ret;
+	}
+	ret = tcp_repair_read(copy, &st, err, sizeof(err));
+	/* repair mode only while it is read: if cryo died now, its tracees would run on at
+	 * once, before the watchdog could turn it off. The lock keeps the connection silent
+	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
+	int off = tcp_repair_off(copy);
+	if (ret) {
+		if (ret == -ENOTSUP)
+			pr_err("%s: TCP connection %s: %s", who, conn, err);
+		else
+			pr_errno(-ret, "%s: cannot read TCP connection %s (%s)", who, conn, err);
+		return ret;
+	}
+	if (off) {
+		pr_errno(-off, "%s: connection %s: cannot turn TCP_REPAIR off", who, conn);
+		tcp_repair_state_free(&st);
+		return off;
+	}
+	TcpConn *c = A_NEW(&ctx->arena, TcpConn, TCP_CONN);
+	if (!c) {
+		tcp_repair_state_free(&st);
+		return -ENOMEM;
+	}
+	c->snd_seq = st.snd_seq;
+	c->rcv_seq = st.rcv_seq;
+	c->sendq.len = st.sendq_len;
+	c->sendq.data = st.sendq_len ? arena_memdup(&ctx->arena, st.sendq, st.sendq_len) : NULL;
+	c->unsent = st.unsent;
+	c->recvq.len = st.recvq_len;
+	c->recvq.data = st.recvq_len ? arena_memdup(&ctx->arena, st.recvq, st.recvq_len) : NULL;
+	c->mss = st.mss;
+	c->wscale = st.wscale;
+	c->snd_wscale = st.snd_wscale;
+	c->rcv_wscale = st.rcv_wscale;
+	c->sack = st.sack;
+	c->timestamps = st.timestamps;
+	c->timestamp = st.timestamp;
+	if (st.has_window) {
+		c->has_snd_wl1 = c->has_snd_wnd = c->has_max_window = c->has_rcv_wnd =
+		    c->has_rcv_wup = true;
+		c->snd_wl1 = st.snd_wl1;
+		c->snd_wnd = st.snd_wnd;
+		c->max_window = st.max_window;
+		c->rcv_wnd = st.rcv_wnd;
+		c->rcv_wup = st.rcv_wup;
+	}
+	c->sndbuf = st.sndbuf;
+	c->rcvbuf = st.rcvbuf;
+	if (ctx->netlock.table[0] && !ctx->opts->network_unlocked)
+		c->lock_table = arena_strdup(&ctx->arena, ctx->netlock.table);
+	tcp_repair_state_free(&st);
+	if ((c->sendq.len && !c->sendq.data) || (c->recvq.len && !c->recvq.data))
+		return -ENOMEM;
+	s->tcp = c;
+	pr_info("%s: established TCP connection %s saved: %u bytes to send (%u never sent), "
+		"%u to read",
+		who, conn, (unsigned)c->sendq.len, c->unsent, (unsigned)c->recvq.len);
+	return 0;
+}
+
+int inet_tcp_before_kill(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
+		int ret = tcp_repair_on(ctx->tcp_copies[i]);
+		if (ret) {
+			pr_errno(-ret, "cannot turn TCP_REPAIR on again before the tree is killed");
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
+{
+	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
+		int ret;
+		if (resumed && (ret = tcp_repair_off(ctx->tcp_copies[i])))
+			pr_errno(-ret, "cannot turn TCP_REPAIR off on a connection of the tree");
+		close(ctx->tcp_copies[i]);
+	}
+	free(ctx->tcp_copies);
+	ctx->tcp_copies = NULL;
+	ctx->nr_tcp_copies = 0;
+	netlock_finish(&ctx->netlock, !resumed);
+}
+
+/* Restore of an established connection on sk (options applied, owner set); -1 after
+ * child_fail */
+int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int sk)
+{
+	const InetSk *s = e->inet;
+	struct tcp_repair_state st;
+	char err[256];
+
+	if (s->tcp_closed) {
+		/* any peer does: in repair mode nothing is sent to it */
+		static const uint8_t lo[16] = {127, 0, 0, 1}, lo6[16] = {[15] = 1};
+		ProtobufCBinaryData any = {s->family == AF_INET6 ? 16 : 4,
+					   (uint8_t *)(s->family == AF_INET6 ? lo6 : lo)};
+		struct sockaddr_storage ss;
+		socklen_t len = s->has_dst_port
+				    ? sa_make(s->family, &s->dst_addr, s->dst_port,
+					      s->has_dst_scope_id ? s->dst_scope_id : 0, 0, &ss)
+				    : sa_make(s->family, &any, 9, 0, 0, &ss);
+		struct sockaddr un = {.sa_family = AF_UNSPEC};
+		if (tcp_repair_on(sk) || connect(sk, (struct sockaddr *)&ss, len) < 0 ||
+		    connect(sk, &un, sizeof(un)) < 0 || tcp_repair_off(sk)) {
+			child_fail(t, errno,
+				   "fd %d: cannot make the closed TCP socket (--tcp-close)", e->fd);
+			return -1;
+		}
+		return 0;
+	}
+	if (!ctx->opts->tcp_established) {
+		child_fail(t, ENOTSUP,
+			   "fd %d: the images hold an established TCP connection: restore it with "
+			   "--tcp-established",
+			   e->fd);
+		return -1;
+	}
+	state_of(s, &st);
+	if (tcp_repair_restore(sk, &st, false, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL,
+			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);
+		return -1;
+	}
+	return 0;
+}
+
+int inet_tcp_restore_check(struct restore_ctx *ctx)
+{
+	int n = 0;
+
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const Files *f = ctx->tasks[i].files;
+		for (size_t k = 0; f && k < f->n_fds; k++)
+			if (f->fds[k]->inet && f->fds[k]->inet->tcp)
+				n++;
+	}
+	if (n && !ctx->opts->tcp_established) {
+		pr_err("the images hold %d established TCP connection%s: restore them with "
+		       "--tcp-established",
+		       n, n > 1 ? "s" : "");
+		return -ENOTSUP;
+	}
+	ctx->tcp_conns = n;
+	return 0;
+}
+
+int inet_tcp_restore_finish(struct restore_ctx *ctx)
+{
+	if (!ctx->tcp_taken)
+		return 0;
+	const char *done[64];
+	int nr = 0, ret = 0;
+
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const Files *f = ctx->tasks[i].files;
+		for (size_t k = 0; f && k < f->n_fds; k++) {
+			const InetSk *s = f->fds[k]->inet;
+			const char *name = s && s->tcp ? s->tcp->lock_table : NULL;
+			bool seen = false;
+			if (!name)
+				continue;
+			for (int j = 0; j < nr; j++)
+				seen |= !strcmp(done[j], name);
+			if (seen)
+				continue;
+			if (nr < 64)
+				done[nr++] = name;
+			if (netlock_delete(name))
+				ret = -EIO;
+		}
+	}
+	return ret;
+}
+
+int inet_tcp_validate(const char *img, const FdEntry *e)
+{
+	const InetSk *s = e->inet;
+	struct tcp_repair_state st;
+	char err[256];
+	const TcpConn *c = s->tcp;
+
+	if (!c)
+		return 0;
+	if (!s->has_src_port || !s->has_dst_port || s->has_tcp_closed)
+		return files_refuse(img, "fd %d: a TCP connection without its two ends", e->fd);
+	if (c->sendq.len > UINT32_MAX || c->recvq.len > UINT32_MAX)
+		return files_refuse(img, "fd %d: a TCP queue too long", e->fd);
+	bool w = c->has_snd_wl1;
+	if (c->has_snd_wnd != w || c->has_max_window != w || c->has_rcv_wnd != w ||
+	    c->has_rcv_wup != w)
+		return files_refuse(img, "fd %d: TCP windows incomplete", e->fd);
+	if (c->snd_wscale > 255 || c->rcv_wscale > 255)
+		return files_refuse(img, "fd %d: TCP window scales out of range", e->fd);
+	if (c->lock_table) {
+		size_t n = strlen(c->lock_table);
+		if (!n || n >= sizeof(((struct netlock *)0)->table) ||
+		    strspn(c->lock_table, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+			return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
+	}
+	state_of(s, &st);
+	if (tcp_repair_check(&st, err, sizeof(err)))
+		return files_refuse(img, "fd %d: TCP connection: %s", e->fd, err);
+	return 0;
+}

@@ -1,0 +1,300 @@
+/* The network lock with nftables (see netlock.h). */
+#include "net/netlock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <nftables/libnftables.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/tcp_repair.h"
+
+void netlock_init(struct netlock *l)
+{
+	l->table[0] = 0;
+	l->wd_fd = -1;
+	l->wd_pid = -1;
+	l->nft = NULL;
+}
+
+/* Run nft commands in ctx (a new one when NULL); 0 or -EIO with nft's message in err */
+static int nft_run_in(struct nft_ctx *ctx, const char *cmds, char *err, size_t size)
+{
+	struct nft_ctx *nft = ctx ? ctx : nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret;
+
+	if (!nft) {
+		snprintf(err, size, "cannot start libnftables");
+		return -ENOMEM;
+	}
+	if (!ctx) {
+		nft_ctx_buffer_output(nft);
+		nft_ctx_buffer_error(nft);
+	}
+	ret = nft_run_cmd_from_buffer(nft, cmds);
+	if (ret) {
+		const char *e = nft_ctx_get_error_buffer(nft);
+		snprintf(err, size, "%s", e && *e ? e : "nft failed");
+		size_t n = strlen(err);
+		while (n && err[n - 1] == '\n')
+			err[--n] = 0;
+	}
+	if (!ctx)
+		nft_ctx_free(nft);
+	return ret ? -EIO : 0;
+}
+
+static int nft_run(const char *cmds, char *err, size_t size)
+{
+	return nft_run_in(NULL, cmds, err, size);
+}
+
+static int table_delete(const char *name, char *err, size_t size)
+{
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", name);
+	return nft_run(cmd, err, size);
+}
+
+/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS), then a verdict byte, or EOF */
+static void __attribute__((noreturn)) watchdog(const char *table)
+{
+	int fds[4096], n = 0;
+	char verdict = 0, err[256];
+
+	for (;;) {
+		char byte;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} c;
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = c.buf,
+				    .msg_controllen = sizeof(c.buf)};
+		ssize_t got = recvmsg(3, &mh, MSG_CMSG_CLOEXEC);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS && n < 4096) {
+			memcpy(&fds[n++], CMSG_DATA(h), sizeof(int));
+			continue;
+		}
+		verdict = byte;
+		break;
+	}
+	if (verdict == 'K' || verdict == 'D')
+		_exit(0);
+	/* cryo is gone without a word: the connections go on as they were */
+	for (int i = 0; i < n; i++)
+		tcp_repair_off(fds[i]);
+	table_delete(table, err, sizeof(err));
+	_exit(1);
+}
+
+static int watchdog_start(struct netlock *l)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	l->wd_pid = fork();
+	if (l->wd_pid < 0) {
+		int err = errno;
+		close(sp[0]);
+		close(sp[1]);
+		return -err;
+	}
+	if (l->wd_pid == 0) {
+		/* nothing of cryo's but its end of the pair: not the images, not the log, not the
+		 * tree's sockets copied so far (those come over the pair) */
+		if (sp[1] != 3) {
+			dup2(sp[1], 3);
+			close(sp[1]);
+		}
+		syscall(__NR_close_range, 4, ~0u, 0);
+		for (int fd = 0; fd < 3; fd++)
+			close(fd);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
+		prctl(PR_SET_NAME, "cryo-netlock");
+		watchdog(l->table);
+	}
+	close(sp[1]);
+	l->wd_fd = sp[0];
+	return 0;
+}
+
+static void watchdog_tell(struct netlock *l, char verdict)
+{
+	if (l->wd_fd >= 0) {
+		if (write(l->wd_fd, &verdict, 1) != 1)
+			pr_warn("cannot tell the network lock's watchdog that the dump ended");
+		close(l->wd_fd);
+		l->wd_fd = -1;
+	}
+	if (l->wd_pid > 0)
+		while (waitpid(l->wd_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	l->wd_pid = -1;
+}
+
+/* "1.2.3.4 . 5" of one end (an element's half), v6 set for an IPv6 address */
+static bool end_text(const struct sockaddr_storage *ss, char *buf, size_t size, bool *v6)
+{
+	char a[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		port = ntohs(s->sin_port);
+		*v6 = false;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+			inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], a, sizeof(a));
+			*v6 = false;
+		} else {
+			inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+			*v6 = true;
+		}
+		port = ntohs(s->sin6_port);
+	} else {
+		return false;
+	}
+	snprintf(buf, size, "%s . %u", a, port);
+	return true;
+}
+
+/* The table: a set of connections per IP version (local address . port . remote address .
+ * port), and in each direction one rule that drops what matches: adding a connection is
+ * adding an element, which costs the same with 1 or 10,000 of them (a rule each would make
+ * every addition read all the rules before it). */
+static const char table_fmt[] =
+    "add table inet %1$s\n"
+    "add set inet %1$s conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n"
+    "add set inet %1$s conns6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }\n"
+    "add chain inet %1$s in { type filter hook input priority -400; }\n"
+    "add chain inet %1$s out { type filter hook output priority -400; }\n"
+    "add rule inet %1$s out ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"
+    "add rule inet %1$s in ip daddr . tcp dport . ip saddr . tcp sport @conns4 drop\n"
+    "add rule inet %1$s out ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"
+    "add rule inet %1$s in ip6 daddr . tcp dport . ip6 saddr . tcp sport @conns6 drop\n";
+
+int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
+		const struct sockaddr_storage *remote, int sk, const char *who)
+{
+	char cmds[2048], err[512], ls[80], rs[80];
+	bool v6a, v6b;
+	size_t n = 0;
+	int ret;
+
+	if (!end_text(local, ls, sizeof(ls), &v6a) || !end_text(remote, rs, sizeof(rs), &v6b) ||
+	    v6a != v6b) {
+		pr_err("%s: the connection's addresses are of no family the lock knows", who);
+		return -EINVAL;
+	}
+	if (!l->nft) {
+		l->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+		if (!l->nft) {
+			pr_err("%s: cannot start libnftables for the network lock", who);
+			return -ENOMEM;
+		}
+		nft_ctx_buffer_output(l->nft);
+		nft_ctx_buffer_error(l->nft);
+	}
+	if (!l->table[0]) {
+		snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
+		/* a table of the same name left by a cryo of this pid that was killed */
+		table_delete(l->table, err, sizeof(err));
+		/* priority -400: before conntrack and every other filter */
+		n = (size_t)snprintf(cmds, sizeof(cmds), table_fmt, l->table);
+		if ((ret = watchdog_start(l))) {
+			pr_errno(-ret, "cannot start the network lock's watchdog");
+			l->table[0] = 0;
+			return ret;
+		}
+	}
+	snprintf(cmds + n, sizeof(cmds) - n, "add element inet %s conns%c { %s . %s }\n", l->table,
+		 v6a ? '6' : '4', ls, rs);
+	if ((ret = nft_run_in(l->nft, cmds, err, sizeof(err)))) {
+		pr_err("%s: cannot block the connection's packets (nftables table inet %s): %s",
+		       who, l->table, err);
+		return ret;
+	}
+	/* the watchdog's copy, to turn repair mode off if cryo dies */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	memset(&c, 0, sizeof(c));
+	char byte = 'F';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &sk, sizeof(int));
+	if (sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL) != 1) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot hand the socket to the network lock's watchdog", who);
+		return ret;
+	}
+	pr_info("%s: packets of %s <-> %s dropped (nftables table inet %s)", who, ls, rs, l->table);
+	return 0;
+}
+
+void netlock_finish(struct netlock *l, bool keep)
+{
+	char err[512];
+
+	if (l->nft) {
+		nft_ctx_free(l->nft);
+		l->nft = NULL;
+	}
+	if (!l->table[0])
+		return;
+	if (keep) {
+		watchdog_tell(l, 'K');
+		pr_info("network lock: table inet %s stays until the restore", l->table);
+		return;
+	}
+	if (table_delete(l->table, err, sizeof(err)))
+		pr_err("cannot remove the network lock (nftables table inet %s): %s", l->table,
+		       err);
+	else
+		pr_info("network lock: table inet %s removed", l->table);
+	watchdog_tell(l, 'D');
+	l->table[0] = 0;
+}
+
+int netlock_delete(const char *name)
+{
+	char err[512];
+	if (table_delete(name, err, sizeof(err))) {
+		if (strstr(err, "No such file")) {
+			pr_info("network lock: table inet %s was gone already", name);
+			return 0;
+		}
+		pr_err("cannot remove the network lock (nftables table inet %s): %s", name, err);
+		return -EIO;
+	}
+	pr_info("network lock: table inet %s removed", name);
+	return 0;
+}

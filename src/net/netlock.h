@@ -1,0 +1,46 @@
+/* The network lock: while a TCP connection is saved (its tree frozen, then dumped, until the
+ * restore made it again) none of its packets may pass, or a peer would get a reset from a
+ * socket that is gone, and a segment acknowledged meanwhile would be lost. cryo drops them with
+ * nftables (libnftables): one table of its own, `inet cryo-lock-PID` (PID: the dumping cryo),
+ * whose rules drop, in each direction, what a set of connections holds (both addresses and
+ * ports); each connection is an element of it.
+ *
+ * A dump that is killed must not leave connections blocked (or in repair mode) for ever: the
+ * first rule starts a watchdog, a child of cryo that holds a copy of every connection's socket
+ * (handed over as cryo puts it in repair mode). When cryo ends without telling it anything
+ * (killed), it turns repair mode off on each and deletes the table; told "keep" (the dump
+ * succeeded and the tree is gone: the restore removes the table), or "done" (cryo removed it
+ * itself), it only exits. */
+#ifndef CRYO_NET_NETLOCK_H
+#define CRYO_NET_NETLOCK_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct nft_ctx;
+
+struct netlock {
+	char table[48];	     /* "" until the first connection */
+	struct nft_ctx *nft; /* kept from the first rule to the end: one costs milliseconds */
+	int wd_fd;	     /* the watchdog's end of a socket pair, -1 */
+	pid_t wd_pid;
+};
+
+void netlock_init(struct netlock *l);
+
+/* Drop every packet between local and remote (AF_INET or AF_INET6, a v4-mapped pair taken as
+ * IPv4), both ways; the table (and the watchdog) made with the first. sk: cryo's copy of the
+ * socket, in repair mode, handed to the watchdog. who: for the log. 0 or -errno (logged). */
+int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
+		const struct sockaddr_storage *remote, int sk, const char *who);
+
+/* The end of a dump. keep: the table stays (the restore removes it) and the watchdog is told
+ * so; else it is deleted. */
+void netlock_finish(struct netlock *l, bool keep);
+
+/* Delete table `name` of family inet (the restore's part). 0, or -errno (logged); a table
+ * that is not there is 0, with a note. */
+int netlock_delete(const char *name);
+
+#endif

@@ -1,0 +1,103 @@
+/* libcryotcp: read the whole state of a connected TCP socket and make the same connection
+ * again in another socket, with the kernel's TCP_REPAIR mode (CAP_NET_ADMIN). A library of its
+ * own (build/libcryotcp.a): it knows nothing of cryo, logs nothing, allocates with malloc, and
+ * reports failures as a negative errno plus a sentence in the caller's buffer.
+ *
+ * Use, on the side that saves:
+ *
+ *	struct tcp_repair_state st;
+ *	char err[160];
+ *	if (tcp_repair_on(sk) == 0 && tcp_repair_read(sk, &st, err, sizeof(err)) == 0) {
+ *		... save st (the socket stays in repair mode: silent, frozen) ...
+ *		tcp_repair_state_free(&st);
+ *	}
+ *	tcp_repair_off(sk);  // the connection goes on, or close(sk) drops it without a packet
+ *
+ * and on the side that makes it again:
+ *
+ *	int sk = socket(family, SOCK_STREAM, IPPROTO_TCP);
+ *	... socket options that must come before bind ...
+ *	tcp_repair_restore(sk, &st, 0, err, sizeof(err));
+ *
+ * The connection's packets must not reach either end while it is saved (a peer that sends
+ * to a socket that is gone gets a reset): that is the caller's business (a firewall rule).
+ *
+ * Only the state ESTABLISHED is read; any other state is refused with -ENOTSUP and its name
+ * in err (tcp_state_name). */
+#ifndef CRYO_TCP_REPAIR_H
+#define CRYO_TCP_REPAIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct tcp_repair_state {
+	int family;			/* AF_INET or AF_INET6 */
+	struct sockaddr_storage local;	/* getsockname */
+	struct sockaddr_storage remote; /* getpeername */
+	int state;			/* TCP_ESTABLISHED (1) */
+
+	/* TCP_QUEUE_SEQ of each queue: the sequence number after its last byte (the send
+	 * queue's write_seq, the receive queue's rcv_nxt) */
+	uint32_t snd_seq, rcv_seq;
+	/* the send queue: the bytes written and not acknowledged by the peer yet, in order;
+	 * the last `unsent` of them were not even sent (SIOCOUTQNSD) */
+	uint8_t *sendq;
+	uint32_t sendq_len, unsent;
+	/* the receive queue: the bytes received and not read yet */
+	uint8_t *recvq;
+	uint32_t recvq_len;
+
+	/* what was agreed at the handshake (TCP_INFO options, TCP_MAXSEG in repair mode) */
+	uint32_t mss;	     /* the maximum segment size the peer takes (mss_clamp) */
+	bool wscale;	     /* window scaling, with these shifts */
+	uint8_t snd_wscale;  /* ... of the peer's window */
+	uint8_t rcv_wscale;  /* ... of ours */
+	bool sack;	     /* selective acknowledgements */
+	bool timestamps;     /* RFC 7323 timestamps */
+	uint32_t timestamp;  /* TCP_TIMESTAMP: the socket's clock as the peer sees it */
+	bool has_window;     /* TCP_REPAIR_WINDOW read (Linux 4.8+) */
+	uint32_t snd_wl1;    /* the sequence of the segment that last updated snd_wnd */
+	uint32_t snd_wnd;    /* the peer's window */
+	uint32_t max_window; /* the largest window the peer ever offered */
+	uint32_t rcv_wnd;    /* our window */
+	uint32_t rcv_wup;    /* rcv_nxt when our window was last announced */
+	/* SO_SNDBUF, SO_RCVBUF as read (the kernel's doubled values): the restore makes the
+	 * new socket's buffers at least as large (SO_*BUFFORCE), or the queues would not fit
+	 * in a socket whose buffers the kernel had grown meanwhile */
+	uint32_t sndbuf, rcvbuf;
+};
+
+/* TCP_REPAIR on (1) or off, on a connected socket or a new one (the kernel refuses any other
+ * state, a listener too: -EPERM; CAP_NET_ADMIN needed). 0 or -errno. */
+int tcp_repair_on(int sk);
+/* Off without the window probe the kernel sends otherwise when a socket leaves repair mode
+ * (nothing goes out while the caller's firewall still holds the connection either way). */
+int tcp_repair_off(int sk);
+
+/* The state of sk (in repair mode) into *st, queues malloc'ed. Reads only: the queues are
+ * peeked at, the socket is as it was. 0, -ENOTSUP for a state other than ESTABLISHED (or a
+ * socket shut down in either direction), or -errno; why in err. */
+int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size);
+
+/* sk: a new TCP socket of st->family, not bound, with whatever options the caller set. It
+ * becomes the connection of st: repair mode on, bound to st->local, the sequence numbers,
+ * connected to st->remote (no handshake in repair mode), the handshake's options, the
+ * queues, the clock, the windows, repair mode off (unless keep_repair), then the bytes never
+ * sent are written. 0 or -errno, why in err; on a failure sk is left in repair mode (a close
+ * drops it without a packet). */
+int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
+		       size_t size);
+
+/* Checks a state read from somewhere else (a file) before tcp_repair_restore: family,
+ * addresses, state, lengths, scales, windows. 0 or -EINVAL, why in err. */
+int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size);
+
+/* The queues of st freed, the pointers cleared. */
+void tcp_repair_state_free(struct tcp_repair_state *st);
+
+/* "ESTABLISHED", "FIN_WAIT1"..., or "unknown" */
+const char *tcp_state_name(int state);
+
+#endif

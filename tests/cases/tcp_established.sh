@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# tcp-failed-dump, tcp-killed-dump: a dump --tcp-established of tcp_peer (a connection to an
+# echo server outside the tree, streaming the whole time) that fails (CRYO_FAULT=fail at the
+# last point that can fail, after the connection was read and locked), or that is killed
+# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill): the target
+# goes on streaming with no byte lost or doubled and no
+# reset, and no nftables table of that cryo is left (after a kill the lock's watchdog
+# removes it and turns repair mode off).
+
+tcp_lock_table() {
+	sed -n 's/.*nftables table inet \(cryo-lock-[0-9]*\).*/\1/p' "$1" 2>/dev/null | head -n1
+}
+
+tcp_fault_one() {
+	local how=$1 n table i
+	mkdir -p "$DIR/img"
+	start_test tcp_peer || return
+	CRYO_FAULT=count cryo count dump -t "$PID" -D "$DIR/img" -R --tcp-established -v4 \
+		-o count.log
+	n=$(sed -n 's/^cryo: fault points passed: \([0-9]*\).*/\1/p' "$DIR/cryo-count.txt")
+	[ "$RC" = 0 ] && [ -n "$n" ] || fail_step "the counting dump failed (exit $RC)" || return
+	if [ "$how" = failed ]; then
+		# the last operation that can fail
+		n=$(sed -n 's/^cryo: fault points passed: [0-9]* (\([0-9]*\) of them can fail.*/\1/p' \
+			"$DIR/cryo-count.txt")
+		CRYO_FAULT=fail:$n cryo dump dump -t "$PID" -D "$DIR/img" --tcp-established -v4 \
+			-o dump.log
+	else
+		CRYO_FAULT=kill:$((n * 2 / 3)) cryo dump dump -t "$PID" -D "$DIR/img" \
+			--tcp-established -v4 -o dump.log
+	fi
+	[ "$RC" != 0 ] || fail_step "the dump with a fault succeeded" || return
+	table=$(tcp_lock_table "$DIR/img/dump.log")
+	[ -n "$table" ] || fail_step "the dump did not lock the connection before the fault" || return
+	for ((i = 0; i < 50; i++)); do
+		nft list table inet "$table" >/dev/null 2>&1 || break
+		sleep 0.1
+	done
+	! nft list table inet "$table" >/dev/null 2>&1 ||
+		fail_step "table inet $table is left after the $how dump" || return
+	alive "$PID" || fail_step "the target died" || return
+	sleep 0.5
+	check
+}
+
+tcp_failed_dump() { run_sub_case tcp-failed-dump tcp_fault_one failed; }
+tcp_killed_dump() { run_sub_case tcp-killed-dump tcp_fault_one killed; }
+register_case tcp-failed-dump tcp_failed_dump
+register_case tcp-killed-dump tcp_killed_dump
