@@ -332,12 +332,14 @@ dump() {
 	[ $RC = 0 ] || fail_step "cryo dump exited $RC" || return 1
 }
 
-# restore IMGDIR: restore and check that the restored root has the same pid.
+# restore IMGDIR [OPTION...]: restore (with those options too) and check that the restored root
+# has the same pid.
 restore() {
 	local img=$1 rpid
+	shift
 	rm -f "$DIR/restored.pid"
 	cryo "restore-${img##*/}" restore -D "$img" -d -v4 -o restore.log \
-		--pidfile "$DIR/restored.pid" $SHELL_JOB
+		--pidfile "$DIR/restored.pid" $SHELL_JOB "$@"
 	[ $RC = 0 ] || fail_step "cryo restore exited $RC" || return 1
 	rpid=$(cat "$DIR/restored.pid" 2>/dev/null)
 	[ "$rpid" = "$PID" ] || fail_step "restored pid '$rpid' is not the original $PID" || return 1
