@@ -29,8 +29,8 @@ struct find {
 	void *out;
 };
 
-/* Send the dump request req (its family's request structure) and run cb on each answer. */
-static int diag_dump(const void *req, size_t reqlen, mnl_cb_t cb, struct find *f, const char *what)
+int sock_diag_run(const void *req, size_t reqlen, mnl_cb_t cb, void *data, const int *cb_err,
+		  const char *what)
 {
 	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
@@ -61,12 +61,14 @@ static int diag_dump(const void *req, size_t reqlen, mnl_cb_t cb, struct find *f
 		goto out;
 	}
 	while ((n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0) {
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, f);
-		if (r == MNL_CB_STOP && !f->err)
+		int r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r == MNL_CB_STOP && !*cb_err)
 			break; /* NLMSG_DONE */
 		if (r <= MNL_CB_STOP) {
-			ret = f->err ? f->err : errno ? -errno : -EIO;
-			pr_errno(-ret, "cannot read sock_diag's answer on the %s", what);
+			/* an error of the callback's was logged where it happened */
+			ret = *cb_err ? *cb_err : errno ? -errno : -EIO;
+			if (!*cb_err)
+				pr_errno(-ret, "cannot read sock_diag's answer on the %s", what);
 			goto out;
 		}
 	}
@@ -78,6 +80,13 @@ out:
 	if (nl)
 		mnl_socket_close(nl);
 	free(buf);
+	return ret;
+}
+
+/* One dump of the family that looks for one socket: 0 found, 1 not there, -errno */
+static int diag_dump(const void *req, size_t reqlen, mnl_cb_t cb, struct find *f, const char *what)
+{
+	int ret = sock_diag_run(req, reqlen, cb, f, &f->err, what);
 	return ret ? ret : f->found ? 0 : 1;
 }
 
@@ -167,6 +176,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 		if (o->n_mc) {
 			o->mc = malloc(o->n_mc * sizeof(*o->mc));
 			if (!o->mc) {
+				pr_err("no memory for %u packet socket memberships", o->n_mc);
 				f->err = -ENOMEM;
 				return MNL_CB_ERROR;
 			}
@@ -225,6 +235,7 @@ static int fanout_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	uint64_t *v = realloc(m->inos, (m->n + 1) * sizeof(*v));
 	if (!v) {
+		pr_err("no memory for the members of a fanout group");
 		f->err = -ENOMEM;
 		return MNL_CB_ERROR;
 	}

@@ -3,9 +3,17 @@
 #ifndef CRYO_FILES_SK_DIAG_H
 #define CRYO_FILES_SK_DIAG_H
 
+#include <libmnl/libmnl.h>
 #include <linux/packet_diag.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* One sock_diag dump (SOCK_DIAG_BY_FAMILY, NLM_F_DUMP) of any family: req, that family's
+ * request structure of reqlen bytes, is sent and cb run on each answer with data; *cb_err is
+ * the error cb keeps (it logs its own). 0, or -errno logged naming what ("unix sockets"). */
+int sock_diag_run(const void *req, size_t reqlen, mnl_cb_t cb, void *data, const int *cb_err,
+		  const char *what);
 
 struct netlink_diag_sk {
 	uint32_t portid, dst_portid, dst_group;

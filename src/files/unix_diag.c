@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "files/sk_diag.h"
 #include "files/unix_diag.h"
 
 struct walk {
@@ -88,58 +89,12 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 
 int unix_diag_each(unix_diag_fn fn, void *arg)
 {
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
 	struct walk w = {.fn = fn, .arg = arg};
-	unsigned seq = (unsigned)time(NULL), portid;
-	struct nlmsghdr *nlh;
-	struct unix_diag_req *req;
-	int ret = 0;
-	ssize_t n;
-
-	if (!buf || !nl) {
-		ret = buf ? -errno : -ENOMEM;
-		pr_errno(-ret, "cannot open a sock_diag netlink socket");
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot bind a sock_diag netlink socket");
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-	req->sdiag_family = AF_UNIX;
-	req->udiag_states = ~0u;
-	req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
-			  UDIAG_SHOW_RQLEN;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot ask sock_diag for the unix sockets");
-		goto out;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0) {
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, msg_cb, &w);
-		if (r == MNL_CB_STOP && !w.err)
-			break; /* NLMSG_DONE */
-		if (r <= MNL_CB_STOP) {
-			ret = w.err ? w.err : errno ? -errno : -EIO;
-			if (!w.err)
-				pr_errno(-ret, "cannot read sock_diag's answer on unix sockets");
-			goto out;
-		}
-	}
-	if (n < 0) {
-		ret = -errno;
-		pr_errno(-ret, "cannot read sock_diag's answer on unix sockets");
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
-	free(buf);
-	return ret;
+	struct unix_diag_req req = {
+	    .sdiag_family = AF_UNIX,
+	    .udiag_states = ~0u,
+	    .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
+			  UDIAG_SHOW_RQLEN,
+	};
+	return sock_diag_run(&req, sizeof(req), msg_cb, &w, &w.err, "unix sockets");
 }
