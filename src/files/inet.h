@@ -79,9 +79,13 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s);
 struct dump_ctx;
 struct restore_ctx;
 struct restore_task;
-/* Dump of the connection of sk (cryo's copy, ESTABLISHED) into s->tcp, the network lock
- * taken first; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or -errno. */
+/* The connection of sk (cryo's copy, ESTABLISHED) noted, to be read into s->tcp by
+ * inet_tcp_dump_finish; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or
+ * -errno. */
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* Once every task's descriptors were walked: the network lock taken on every connection
+ * noted (one nftables transaction), then each read in repair mode. 0 or -errno (logged). */
+int inet_tcp_dump_finish(struct dump_ctx *ctx);
 /* Just before the tree is killed: repair mode on again on each connection, so that they end
  * without a packet. 0 or -errno. */
 int inet_tcp_before_kill(struct dump_ctx *ctx);

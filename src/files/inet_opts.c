@@ -524,8 +524,11 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
 	char want[80], got[80];
+	bool wrote = false;
 
-	for (int pass = 0; pass < 2; pass++) {
+	/* the second pass reads every option again: setting one may change another. When the
+	 * first set nothing, what it read is the check. */
+	for (int pass = 0; pass < 2 && (!pass || wrote); pass++) {
 		for (size_t i = 0; i < n; i++) {
 			const InetSkOpt *x = opts[i];
 			const struct opt_def *d = def_of(x->level, x->name); /* validated */
@@ -555,6 +558,7 @@ static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_
 					 d->label, want, strerror(errno));
 				return -1;
 			}
+			wrote = true;
 		}
 	}
 	return 0;
