@@ -67,9 +67,14 @@ bool sk_filter_valid(const ProtobufCBinaryData *prog);
 int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who);
 
 /* Restore, on the new socket sk (not bound yet): every saved option whose value differs from
- * the new socket's is set, then every saved one is read back and must equal the image. -1 and
+ * the new socket's is set, then every saved one is read back and must equal the image. cache
+ * (may be NULL): what a new socket of each kind reads, filled by the first of each. -1 and
  * why in err. */
-int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size);
+struct inet_opts_fresh;
+int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, char *err,
+		    size_t size);
+/* the cache inet_opts_apply fills (the values of sockets just made), freed */
+void inet_opts_fresh_free(struct inet_opts_fresh **cache);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */
