@@ -41,9 +41,9 @@ struct cryo_dump_opts {
 	const char *prev_images_dir; /* --prev-images-dir: relative to images_dir, "../NAME" */
 	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
 	bool ext_unix_sk;
-	bool skip_in_flight; /* --skip-in-flight: leave out queued connections */
-	bool tcp_established; /* --tcp-established: save established TCP connections */
-	bool tcp_close;	      /* --tcp-close: established connections restored closed */
+	bool skip_in_flight;   /* --skip-in-flight: leave out queued connections */
+	bool tcp_established;  /* --tcp-established: save established TCP connections */
+	bool tcp_close;	       /* --tcp-close: established connections restored closed */
 	bool network_unlocked; /* --network-lock skip: no firewall rule holds the connections */
 	/* --external KEY: resources held outside the tree that the dump saves as external
 	 * (their key only; the restore is given them with --inherit-fd): "pipe:[INODE]" */
@@ -57,6 +57,8 @@ struct cryo_dump_opts {
 	bool compress; /* --compress: page images as LZ4 frames */
 	/* --auto-dedup: the chain of parents deduplicated (cryo_dedup) once the dump is done */
 	bool auto_dedup;
+	/* cryo_migrate's own: the session of migrate-target the pages go to ("1", "final") */
+	const char *ps_session;
 };
 
 /* `cryo page-server`: receives the pages of one dump into images_dir, then exits. */
@@ -68,6 +70,21 @@ struct cryo_page_server_opts {
 	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
 	const char *pidfile;	/* --pidfile: the server's pid */
 	struct cryo_tls_opts tls;
+};
+
+/* `cryo migrate -t PID --to HOST:PORT`: iterative pre-dumps through migrate-target's page
+ * server, the final dump, its other images sent, the restore there (src/migrate/). */
+struct cryo_migrate_opts {
+	struct cryo_dump_opts dump; /* the tree and the dump's options; images_dir: a work
+				     * directory here (NULL: a new one in /tmp) */
+	const char *to_address;
+	int to_port;
+	int max_iterations; /* pre-dumps at most (0: 8) */
+};
+
+/* `cryo migrate-target -D DIR --port P`: receives one migration into DIR and restores it. */
+struct cryo_migrate_target_opts {
+	struct cryo_page_server_opts server; /* -D, --address, --port, -d, --status-fd, --tls */
 };
 
 struct cryo_restore_stats {
@@ -87,7 +104,7 @@ struct cryo_restore_opts {
 	bool has_status_fd;	/* --status-fd: one zero byte written to status_fd, which is */
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
-	bool tcp_established; /* --tcp-established: images may hold TCP connections */
+	bool tcp_established;		  /* --tcp-established: images may hold TCP connections */
 	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
 	int nr_inherit;
 };
@@ -114,6 +131,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status);
 int cryo_dedup(const char *dir);
 /* The page server: 0 once its client's dump was received whole, else -errno (logged). */
 int cryo_page_server(const struct cryo_page_server_opts *opts);
+int cryo_migrate(const struct cryo_migrate_opts *opts);
+int cryo_migrate_target(const struct cryo_migrate_target_opts *opts);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

@@ -175,3 +175,30 @@ int cli_run_page_server(struct cli *cli)
 	}
 	return cryo_page_server(&cli->pserver) ? 1 : 0;
 }
+
+int cli_run_migrate(struct cli *cli)
+{
+	if (!cli->dump.pid) {
+		pr_err("migrate needs the process to move: -t PID");
+		return 1;
+	}
+	if (cli->dump.tcp_established && cli->dump.tcp_close) {
+		pr_err("--tcp-established and --tcp-close: choose one");
+		return 1;
+	}
+	cli->migrate.dump = cli->dump;
+	/* its own work directory when none is given (not the current one) */
+	cli->migrate.dump.images_dir = cli->images_dir;
+	return cryo_migrate(&cli->migrate) ? 1 : 0;
+}
+
+int cli_run_migrate_target(struct cli *cli)
+{
+	struct cryo_migrate_target_opts o = {.server = cli->pserver};
+
+	if (!cli->pserver.port) {
+		pr_err("migrate-target needs --port");
+		return 1;
+	}
+	return cryo_migrate_target(&o) ? 1 : 0;
+}

@@ -923,8 +923,11 @@ static int dump_all(struct dump_ctx *ctx)
 		    (ret = sysv_check_undo(ctx, t)) == -ENOTSUP)
 			refused = -ENOTSUP;
 		else if (ret)
-			return ret;
+			break;
 	}
+	sysv_undo_ref_end(ctx);
+	if (ret && ret != -ENOTSUP)
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)

@@ -125,6 +125,7 @@ struct dump_ctx {
 	int *tcp_copies;
 	int nr_tcp_copies;
 	struct inet_tcp_pending *tcp_pending; /* met in the walk, read at its end */
+	pid_t sem_ref; /* res/sysv_sem.c: a child of cryo without a semaphore undo list, or 0 */
 	int nr_tcp_pending;
 	struct netlock netlock;
 	int nr_mapped_files;
