@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 		snprintf(nft, sizeof(nft), "nft delete table inet zt-finwait-%d", getpid());
 		zt_expect(system(nft) == 0, "cannot remove the test's own table");
 	}
-	struct timeval tv = {.tv_sec = 15};
+	struct timeval tv = {.tv_sec = 8};
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (FIN_MODE == CLOSE_WAIT) {
 		uint64_t got = read_pat(c, 3, &bad, &end);
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	/* the peer's verdict */
 	char text[256] = "";
-	for (int i = 0; i < 1500; i++) {
+	for (int i = 0; i < 800; i++) {
 		FILE *f = fopen("peer.txt", "r");
 		if (f) {
 			if (!fgets(text, sizeof(text), f))
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
 	zt_log("peer: %s", text);
 	unsigned long long n = 0;
 	zt_expect(sscanf(text, "OK %llu", &n) == 1, "the peer says: %s",
-		  text[0] ? text : "nothing (no verdict in 15 s)");
+		  text[0] ? text : "nothing (no verdict in 8 s)");
 	if (FIN_MODE != CLOSE_WAIT)
 		zt_expect(n == (unsigned long long)sent, "the peer got %llu bytes of %lld", n,
 			  (long long)sent);
