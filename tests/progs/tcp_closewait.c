@@ -55,6 +55,33 @@ static const int kstate[] = {[CLOSE_WAIT] = 8,	   [FIN_WAIT2] = 5, [FIN_WAIT1] =
 /* the peer's receive buffer where the test fills the window */
 #define SMALL_RCVBUF 4096
 
+/* the family: IPv4 (127.0.0.1), IPv6 (::1: ZT_TCP6) or IPv4 through IPv6 sockets
+ * (::ffff:127.0.0.1: ZT_TCP_MAPPED) */
+#if defined(ZT_TCP6) || defined(ZT_TCP_MAPPED)
+#define FAMILY AF_INET6
+typedef struct sockaddr_in6 addr_t;
+#define PORT(x) ((x).sin6_port)
+#else
+#define FAMILY AF_INET
+typedef struct sockaddr_in addr_t;
+#define PORT(x) ((x).sin_port)
+#endif
+
+static void loopback(addr_t *a)
+{
+	memset(a, 0, sizeof(*a));
+#if defined(ZT_TCP6)
+	a->sin6_family = AF_INET6;
+	a->sin6_addr = in6addr_loopback;
+#elif defined(ZT_TCP_MAPPED)
+	a->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &a->sin6_addr);
+#else
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+#endif
+}
+
 static const bool fills = FIN_MODE == FIN_WAIT1_FULL || FIN_MODE == LAST_ACK || FIN_MODE == CLOSING;
 
 static uint8_t pat(uint32_t i, uint32_t seed)
@@ -202,7 +229,7 @@ static void __attribute__((noreturn)) peer(int l)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	addr_t a;
 	socklen_t alen = sizeof(a);
 	int l, c, small = SMALL_RCVBUF, want = kstate[FIN_MODE];
 	uint64_t bad;
@@ -213,7 +240,8 @@ int main(int argc, char **argv)
 	pid_t server;
 
 	unlink("peer.txt");
-	l = socket(AF_INET, SOCK_STREAM, 0);
+	loopback(&a);
+	l = socket(FAMILY, SOCK_STREAM, 0);
 	if (fills)
 		setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
@@ -233,19 +261,19 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	close(l);
 	zt_init(argc, argv);
-	c = socket(AF_INET, SOCK_STREAM, 0);
+	c = socket(FAMILY, SOCK_STREAM, 0);
 	zt_check_sys(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
 	if (FIN_MODE == FIN_WAIT1) {
 		/* what the test sends reaches the loopback and no further: sent, never
 		 * acknowledged */
-		struct sockaddr_in me;
+		addr_t me;
 		socklen_t ml = sizeof(me);
 		zt_check_sys(getsockname(c, (struct sockaddr *)&me, &ml) == 0, "getsockname");
 		snprintf(nft, sizeof(nft),
 			 "nft 'add table inet zt-finwait-%d; add chain inet zt-finwait-%d in { "
 			 "type filter hook input priority 0; }; add rule inet zt-finwait-%d in "
 			 "tcp sport %u tcp dport %u drop'",
-			 getpid(), getpid(), getpid(), ntohs(me.sin_port), ntohs(a.sin_port));
+			 getpid(), getpid(), getpid(), ntohs(PORT(me)), ntohs(PORT(a)));
 		zt_check_sys(system(nft) == 0, "nft add (no acknowledgement for the test)");
 	}
 	switch (FIN_MODE) {
