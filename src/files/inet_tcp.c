@@ -109,9 +109,13 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 		/* not saved: the tree killed, the kernel ends the connection as on any exit */
 		s->state = 7;
 		s->has_tcp_closed = s->tcp_closed = true;
-		pr_info("%s: established TCP connection %s not saved (--tcp-close): it is "
-			"restored closed",
-			who, conn);
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+		pr_info("%s: TCP connection %s (%s) not saved (--tcp-close): it is restored "
+			"closed",
+			who, conn, tcp_state_name(ti.tcpi_state));
 		return 0;
 	}
 	int mark = 0;
