@@ -703,6 +703,69 @@ static int tcp_read_full(int fd, char *buf, int n)
 	return 0;
 }
 
+/* ---- unix: N socketpairs with bytes queued both ways ---- */
+/* Pair i is a stream pair for even i, a datagram pair for odd i (the two kinds a program
+ * uses between its processes or threads); each end has 16 bytes (a datagram for the
+ * datagram pairs) queued from the other. The check reads both, then sends one more each way:
+ * every pair came back with its queues and still connected. */
+static int unix_n, (*unix_fds)[2];
+
+static void unix_setup(int n)
+{
+	struct rlimit rl;
+	char buf[TCP_MSG + 1];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(2 * n) + 64) {
+		rl.rlim_cur = (rlim_t)(2 * n) + 64;
+		if (rl.rlim_max < rl.rlim_cur || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			die("%d socketpairs need RLIMIT_NOFILE %lu", n, (unsigned long)rl.rlim_cur);
+	}
+	unix_n = n;
+	unix_fds = calloc((size_t)n, sizeof(*unix_fds));
+	if (!unix_fds)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {
+		int type = i % 2 ? SOCK_DGRAM : SOCK_STREAM;
+		if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, unix_fds[i]) < 0)
+			die("socketpair %d: %s", i, strerror(errno));
+		for (int e = 0; e < 2; e++) {
+			tcp_msg(buf, e ? 'b' : 'a', i);
+			if (write(unix_fds[i][e], buf, TCP_MSG) != TCP_MSG)
+				die("socketpair %d: write: %s", i, strerror(errno));
+		}
+	}
+}
+
+static int check_unix(char *why, size_t len)
+{
+	char want[TCP_MSG + 1], got[TCP_MSG + 1];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < unix_n; i++) {
+			for (int e = 0; e < 2; e++) {
+				/* end e reads what the other end wrote */
+				tcp_msg(want, round ? (e ? 'y' : 'x') : (e ? 'a' : 'b'), i);
+				if (tcp_read_full(unix_fds[i][e], got, TCP_MSG) ||
+				    memcmp(got, want, TCP_MSG)) {
+					snprintf(why, len, "socketpair %d end %d: %s", i, e,
+						 round ? "no answer" : "its queued bytes are gone");
+					return 0;
+				}
+			}
+			if (round)
+				continue;
+			for (int e = 0; e < 2; e++) {
+				tcp_msg(want, e ? 'x' : 'y', i);
+				if (write(unix_fds[i][e], want, TCP_MSG) != TCP_MSG) {
+					snprintf(why, len, "socketpair %d end %d: write: %s", i, e,
+						 strerror(errno));
+					return 0;
+				}
+			}
+		}
+	}
+	return 1;
+}
+
 static int check_tcp(char *why, size_t len)
 {
 	char want[TCP_MSG + 1], got[TCP_MSG + 1];
@@ -825,6 +888,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "tcp")) {
 		tcp_setup((int)arg_u64(argc, argv, 4, "N"), result_path);
 		check = check_tcp;
+	} else if (!strcmp(mode, "unix")) {
+		unix_setup((int)arg_u64(argc, argv, 4, "N"));
+		check = check_unix;
 	} else {
 		die("unknown mode %s", mode);
 	}

@@ -947,6 +947,9 @@ static int dump_all(struct dump_ctx *ctx)
 		return ret;
 	if (refused)
 		return refused;
+	/* the connections are locked and read once nothing can refuse the dump any more */
+	if (!ctx->opts->pre_dump && (ret = inet_tcp_dump_finish(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		if ((ret = fault_point("dump: before a task's state", EIO)))
 			return ret;
@@ -986,6 +989,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
+	netlock_init(&ctx.netlock);
 	if (o.pre_dump) {
 		o.leave_running = true;
 		o.leave_stopped = false;

@@ -803,7 +803,7 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			   e->fd, s->filter.len / 8);
 		goto fail;
 	}
-	if (inet_opts_apply(sk, s, err, sizeof(err))) {
+	if (inet_opts_apply(sk, s, &t->inet_fresh, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", e->fd, err);
 		goto fail;
 	}
@@ -1003,6 +1003,13 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	return inet_opts_validate(img, e->fd, s);
 }
 
+/* every socket of the task made: the option values of new sockets are not needed again */
+static int inet_sk_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
+{
+	inet_opts_fresh_free(&t->inet_fresh);
+	return 0;
+}
+
 const struct fd_ops fd_inet_sk_ops = {
     .name = "an inet socket",
     .names = "inet sockets",
@@ -1010,5 +1017,6 @@ const struct fd_ops fd_inet_sk_ops = {
     .recognise = inet_sk_recognise,
     .dump = inet_sk_dump,
     .restore = inet_sk_restore,
+    .restore_finish = inet_sk_restore_finish,
     .validate = inet_sk_validate,
 };

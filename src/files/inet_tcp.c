@@ -99,10 +99,17 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 	st->rcvbuf = c->rcvbuf;
 }
 
+/* A connection met in the walk, read once the lock holds every connection of the tree */
+struct inet_tcp_pending {
+	InetSk *s;
+	const char *who, *conn; /* arena copies */
+	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
+	struct sockaddr_storage local, remote;
+};
+
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn)
 {
-	struct tcp_repair_state st;
-	char err[256];
+	struct inet_tcp_pending *p;
 	int copy, ret, *v;
 
 	if (ctx->opts->tcp_close) {
@@ -138,23 +145,46 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	}
 	ctx->tcp_copies = v;
 	v[ctx->nr_tcp_copies++] = copy;
+	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ctx->tcp_pending = p;
+	p += ctx->nr_tcp_pending;
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->copy = copy;
+	p->who = arena_strdup(&ctx->arena, who);
+	p->conn = arena_strdup(&ctx->arena, conn);
+	if (!p->who || !p->conn)
+		return -ENOMEM;
+	socklen_t len = sizeof(p->local);
+	getsockname(copy, (struct sockaddr *)&p->local, &len);
+	len = sizeof(p->remote);
+	getpeername(copy, (struct sockaddr *)&p->remote, &len);
+	ctx->nr_tcp_pending++;
+	return 0;
+}
+
+/* Read one connection in repair mode into p->s->tcp */
+static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
+{
+	const char *who = p->who, *conn = p->conn;
+	struct tcp_repair_state st;
+	char err[256];
+	int ret;
+
 	memset(&st, 0, sizeof(st));
-	socklen_t len = sizeof(st.local);
-	getsockname(copy, (struct sockaddr *)&st.local, &len);
-	len = sizeof(st.remote);
-	getpeername(copy, (struct sockaddr *)&st.remote, &len);
-	if (!ctx->opts->network_unlocked &&
-	    (ret = netlock_add(&ctx->netlock, &st.local, &st.remote, copy, who)))
-		return ret;
-	if ((ret = tcp_repair_on(copy))) {
+	st.local = p->local;
+	st.remote = p->remote;
+	if ((ret = tcp_repair_on(p->copy))) {
 		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
 		return ret;
 	}
-	ret = tcp_repair_read(copy, &st, err, sizeof(err));
+	ret = tcp_repair_read(p->copy, &st, err, sizeof(err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
 	 * once, before the watchdog could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
-	int off = tcp_repair_off(copy);
+	int off = tcp_repair_off(p->copy);
 	if (ret) {
 		if (ret == -ENOTSUP)
 			pr_err("%s: TCP connection %s: %s", who, conn, err);
@@ -208,12 +238,42 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	tcp_repair_state_free(&st);
 	if ((c->sendq.len && !c->sendq.data) || (c->recvq.len && !c->recvq.data))
 		return -ENOMEM;
-	s->tcp = c;
+	p->s->tcp = c;
 	pr_info("%s: TCP connection %s (%s) saved: %u bytes to send (%u never sent), "
 		"%u to read%s",
 		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
 		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "");
 	return 0;
+}
+
+/* Once every task was walked: the lock on every connection of the tree at once, then each
+ * read. Until the lock holds, a connection's queues may still move (the tree is frozen, the
+ * kernel is not): nothing of them is read before. */
+int inet_tcp_dump_finish(struct dump_ctx *ctx)
+{
+	int n = ctx->nr_tcp_pending, ret = 0;
+	struct netlock_conn *lc;
+
+	if (!n)
+		return 0;
+	if (!ctx->opts->network_unlocked) {
+		if (!(lc = calloc((size_t)n, sizeof(*lc))))
+			return -ENOMEM;
+		for (int i = 0; i < n; i++) {
+			lc[i].local = ctx->tcp_pending[i].local;
+			lc[i].remote = ctx->tcp_pending[i].remote;
+			lc[i].sk = ctx->tcp_pending[i].copy;
+			lc[i].who = ctx->tcp_pending[i].who;
+		}
+		ret = netlock_add(&ctx->netlock, lc, (size_t)n);
+		free(lc);
+	}
+	for (int i = 0; i < n && !ret; i++)
+		ret = conn_read(ctx, &ctx->tcp_pending[i]);
+	free(ctx->tcp_pending);
+	ctx->tcp_pending = NULL;
+	ctx->nr_tcp_pending = 0;
+	return ret;
 }
 
 int inet_tcp_before_kill(struct dump_ctx *ctx)
@@ -239,6 +299,9 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 	free(ctx->tcp_copies);
 	ctx->tcp_copies = NULL;
 	ctx->nr_tcp_copies = 0;
+	free(ctx->tcp_pending); /* a dump that failed before its finish */
+	ctx->tcp_pending = NULL;
+	ctx->nr_tcp_pending = 0;
 	netlock_finish(&ctx->netlock, !resumed);
 }
 
