@@ -407,7 +407,9 @@ static int state_now(int sk)
 }
 
 /* A segment from the peer (FIN|ACK or ACK) fed to sk, then the state it must bring waited
- * for: the loopback hands it to TCP in a softirq, at once as a rule */
+ * for: the loopback hands it to TCP in a softirq, at once as a rule. Its destination is
+ * st->local, which sk is bound to already: a local address, the segment never leaves the
+ * host. */
 static int from_peer(int sk, const struct tcp_repair_state *st, uint32_t seq, uint32_t ack,
 		     uint8_t flags, int want, char *err, size_t size)
 {
