@@ -14,6 +14,13 @@
  * queues, windows, repair off). Once the whole tree is restored, the parent removes the
  * lock's tables the images name.
  *
+ * Half-closed connections (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, CLOSING, LAST_ACK) are saved the
+ * same way, with their state and whether our FIN was sent (tcp_conn.state, fin_unsent);
+ * libcryotcp gives the FINs back at the restore, the peer's by a segment from a raw socket
+ * marked TCP_REPAIR_MARK that the lock lets through to the local end (netlock.c). A socket of
+ * the tree marked with that very mark (SO_MARK) is refused: the lock would let its packets
+ * pass.
+ *
  * --tcp-close: the connection is not saved (the dump logs each); the restore makes a TCP
  * socket whose connection ended: connected in repair mode, then disconnected (AF_UNSPEC),
  * which in repair mode sends nothing and leaves the error ECONNABORTED, state CLOSE. */
@@ -66,7 +73,8 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 		&st->local);
 	sa_make(s->family, &s->dst_addr, s->dst_port, s->has_dst_scope_id ? s->dst_scope_id : 0,
 		s->has_dst_flowinfo ? s->dst_flowinfo : 0, &st->remote);
-	st->state = 1;
+	st->state = c->has_state ? (int)c->state : 1;
+	st->fin_unsent = c->has_fin_unsent && c->fin_unsent;
 	st->snd_seq = c->snd_seq;
 	st->rcv_seq = c->rcv_seq;
 	st->sendq = c->sendq.data;
@@ -108,10 +116,23 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 		/* not saved: the tree killed, the kernel ends the connection as on any exit */
 		s->state = 7;
 		s->has_tcp_closed = s->tcp_closed = true;
-		pr_info("%s: established TCP connection %s not saved (--tcp-close): it is "
-			"restored closed",
-			who, conn);
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+		pr_info("%s: TCP connection %s (%s) not saved (--tcp-close): it is restored "
+			"closed",
+			who, conn, tcp_state_name(ti.tcpi_state));
 		return 0;
+	}
+	int mark = 0;
+	socklen_t ml = sizeof(mark);
+	if (getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
+	    (unsigned)mark == TCP_REPAIR_MARK) {
+		pr_err("%s: TCP connection %s is marked 0x%x (SO_MARK), the network lock's own "
+		       "mark: not supported (the lock would let its packets through)",
+		       who, conn, (unsigned)mark);
+		return -ENOTSUP;
 	}
 	copy = fcntl(sk, F_DUPFD_CLOEXEC, 0);
 	v = copy < 0 ? NULL : realloc(ctx->tcp_copies, (ctx->nr_tcp_copies + 1) * sizeof(*v));
@@ -181,6 +202,12 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 		tcp_repair_state_free(&st);
 		return -ENOMEM;
 	}
+	if (st.state != 1) {
+		c->has_state = true;
+		c->state = (uint32_t)st.state;
+		c->has_fin_unsent = st.fin_unsent;
+		c->fin_unsent = st.fin_unsent;
+	}
 	c->snd_seq = st.snd_seq;
 	c->rcv_seq = st.rcv_seq;
 	c->sendq.len = st.sendq_len;
@@ -212,9 +239,10 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	if ((c->sendq.len && !c->sendq.data) || (c->recvq.len && !c->recvq.data))
 		return -ENOMEM;
 	p->s->tcp = c;
-	pr_info("%s: established TCP connection %s saved: %u bytes to send (%u never sent), "
-		"%u to read",
-		who, conn, (unsigned)c->sendq.len, c->unsent, (unsigned)c->recvq.len);
+	pr_info("%s: TCP connection %s (%s) saved: %u bytes to send (%u never sent), "
+		"%u to read%s",
+		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
+		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "");
 	return 0;
 }
 
@@ -387,6 +415,15 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 		return files_refuse(img, "fd %d: TCP windows incomplete", e->fd);
 	if (c->snd_wscale > 255 || c->rcv_wscale > 255)
 		return files_refuse(img, "fd %d: TCP window scales out of range", e->fd);
+	/* a state says ESTABLISHED by its absence; a FIN never sent needs a state that has
+	 * our FIN (tcp_repair_check tells which) */
+	if (c->has_state &&
+	    (c->state == 1 || c->state > 255 || !tcp_repair_state_ok((int)c->state)))
+		return files_refuse(img, "fd %d: TCP state %u is not a half-closed one", e->fd,
+				    c->state);
+	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
+		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",
+				    e->fd);
 	if (c->lock_table) {
 		size_t n = strlen(c->lock_table);
 		if (!n || n >= sizeof(((struct netlock *)0)->table) ||

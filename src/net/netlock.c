@@ -197,13 +197,22 @@ static bool end_text(const struct sockaddr_storage *ss, char *buf, size_t size, 
 /* The table: a set of connections per IP version (local address . port . remote address .
  * port), and in each direction one rule that drops what matches: adding a connection is
  * adding an element, which costs the same with 1 or 10,000 of them (a rule each would make
- * every addition read all the rules before it). */
+ * every addition read all the rules before it).
+ *
+ * First in each chain, the one exception: the segments libcryotcp makes at the restore of a
+ * half-closed connection (the peer's FIN, its acknowledgement of ours), sent from a raw socket
+ * marked TCP_REPAIR_MARK, from the peer's address to the local end. They come in (input), and
+ * go out (output: when both ends are in the tree their reverse is in the set too) only to a
+ * local address: nothing marked so reaches a peer elsewhere, and the dump refuses a socket of
+ * the tree that carries the mark. */
 static const char table_fmt[] =
     "add table inet %1$s\n"
     "add set inet %1$s conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n"
     "add set inet %1$s conns6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }\n"
     "add chain inet %1$s in { type filter hook input priority -400; }\n"
     "add chain inet %1$s out { type filter hook output priority -400; }\n"
+    "add rule inet %1$s out meta mark %2$#x fib daddr type local accept\n"
+    "add rule inet %1$s in meta mark %2$#x accept\n"
     "add rule inet %1$s out ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"
     "add rule inet %1$s in ip daddr . tcp dport . ip saddr . tcp sport @conns4 drop\n"
     "add rule inet %1$s out ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"
@@ -270,7 +279,7 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
 		/* a table of the same name left by a cryo of this pid that was killed */
 		table_delete(l->table, err, sizeof(err));
 		/* priority -400: before conntrack and every other filter */
-		fprintf(f, table_fmt, l->table);
+		fprintf(f, table_fmt, l->table, TCP_REPAIR_MARK);
 	}
 	/* one "add element" per family, every connection of it inside */
 	for (int fam = 4; fam <= 6 && !ret; fam += 2) {

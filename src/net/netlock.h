@@ -3,7 +3,8 @@
  * socket that is gone, and a segment acknowledged meanwhile would be lost. cryo drops them with
  * nftables (libnftables): one table of its own, `inet cryo-lock-PID` (PID: the dumping cryo),
  * whose rules drop, in each direction, what a set of connections holds (both addresses and
- * ports); each connection is an element of it.
+ * ports); each connection is an element of it. Only segments marked TCP_REPAIR_MARK pass (to
+ * a local address): those libcryotcp makes to give a half-closed connection its FINs back.
  *
  * A dump that is killed must not leave connections blocked (or in repair mode) for ever: the
  * first rule starts a watchdog, a child of cryo that holds a copy of every connection's socket
