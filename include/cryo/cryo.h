@@ -41,9 +41,9 @@ struct cryo_dump_opts {
 	const char *prev_images_dir; /* --prev-images-dir: relative to images_dir, "../NAME" */
 	/* --ext-unix-sk: datagram unix sockets connected to a named socket outside the tree */
 	bool ext_unix_sk;
-	bool skip_in_flight; /* --skip-in-flight: leave out queued connections */
-	bool tcp_established; /* --tcp-established: save established TCP connections */
-	bool tcp_close;	      /* --tcp-close: established connections restored closed */
+	bool skip_in_flight;   /* --skip-in-flight: leave out queued connections */
+	bool tcp_established;  /* --tcp-established: save established TCP connections */
+	bool tcp_close;	       /* --tcp-close: established connections restored closed */
 	bool network_unlocked; /* --network-lock skip: no firewall rule holds the connections */
 	/* --external KEY: resources held outside the tree that the dump saves as external
 	 * (their key only; the restore is given them with --inherit-fd): "pipe:[INODE]" */
@@ -70,6 +70,14 @@ struct cryo_page_server_opts {
 	struct cryo_tls_opts tls;
 };
 
+/* `cryo lazy-pages`: serves the memory of one lazy restore (--lazy-pages), then exits. */
+struct cryo_lazy_pages_opts {
+	const char *images_dir; /* -D: the images, and the socket lazy-pages.socket */
+	bool daemon;		/* -d, --daemon: in the background once it listens */
+	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
+	const char *pidfile;	/* --pidfile: the daemon's pid */
+};
+
 struct cryo_restore_stats {
 	unsigned int tasks;
 	unsigned long long total_ns;
@@ -87,7 +95,9 @@ struct cryo_restore_opts {
 	bool has_status_fd;	/* --status-fd: one zero byte written to status_fd, which is */
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
-	bool tcp_established; /* --tcp-established: images may hold TCP connections */
+	bool tcp_established;		  /* --tcp-established: images may hold TCP connections */
+	bool lazy_pages;		  /* --lazy-pages: private anonymous memory comes from the
+					   * lazy-pages daemon as the tree runs */
 	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
 	int nr_inherit;
 };
@@ -114,6 +124,9 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status);
 int cryo_dedup(const char *dir);
 /* The page server: 0 once its client's dump was received whole, else -errno (logged). */
 int cryo_page_server(const struct cryo_page_server_opts *opts);
+/* The lazy-pages daemon: 0 once every task of its restore has its memory whole (or
+ * exited), else -errno (logged). */
+int cryo_lazy_pages(const struct cryo_lazy_pages_opts *opts);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

@@ -17,7 +17,8 @@ enum {
 	A_CPUINFO = 1 << 4,
 	A_OTHER = 1 << 5,   /* actions cryo refuses (lazy-pages, service...) */
 	A_PSERVER = 1 << 6, /* page-server */
-	A_ALL = (1 << 7) - 1,
+	A_LAZY = 1 << 7,    /* lazy-pages */
+	A_ALL = (1 << 8) - 1,
 };
 
 enum final_state { FINAL_KILL, FINAL_RUNNING, FINAL_STOPPED };
@@ -45,6 +46,8 @@ struct cli {
 	int status_fd; /* -1: none */
 	bool daemon;   /* page-server -d, --daemon */
 	struct cryo_page_server_opts pserver;
+	struct cryo_lazy_pages_opts lazy;
+	bool lazy_pages; /* --lazy-pages */
 
 	/* per option of the table: where it was last set ("the command line", FILE:LINE) and,
 	 * for a yes/no option, its last value; read after parsing to refuse what cryo does not
@@ -84,5 +87,6 @@ int cli_run_restore(struct cli *cli);
 int cli_run_check(struct cli *cli);
 int cli_run_cpuinfo(struct cli *cli);
 int cli_run_page_server(struct cli *cli);
+int cli_run_lazy_pages(struct cli *cli);
 
 #endif

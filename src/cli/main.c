@@ -47,6 +47,8 @@ int main(int argc, char **argv)
 		ret = cli_run_restore(&cli);
 	} else if (!strcmp(cli.action, "page-server")) {
 		ret = cli_run_page_server(&cli);
+	} else if (!strcmp(cli.action, "lazy-pages")) {
+		ret = cli_run_lazy_pages(&cli);
 	} else if (!strcmp(cli.action, "cpuinfo")) {
 		ret = cli_run_cpuinfo(&cli);
 	} else if (cli.action_mask == A_OTHER) {
