@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/safeopen.h"
 #include "core/status_fd.h"
@@ -819,8 +820,10 @@ static int serve(struct daemon *d)
 					settle(d, i, drain(d, s));
 			}
 		}
-		/* one background run, the spaces in turn */
+		/* one background run, the spaces in turn (a place to die, for the tests of the
+		 * guard) */
 		if (d->nr_sp) {
+			fault_point("lazy-pages: a background run", 0);
 			size_t i = rr++ % d->nr_sp;
 			settle(d, i, background(d, d->sp[i]));
 		}
