@@ -716,16 +716,18 @@ out:
 }
 
 /* --lazy-pages: may VMA vi come in as the task runs? Private anonymous memory the task can
- * write, that nothing of the restore or of a fork treats apart: not kept from the child
- * phase, not locked (mlock would wait on the daemon), no guard pages, no advice that a
- * fork or KSM would act on, not sealed. The others are filled now, as without the option. */
+ * write, that nothing of the restore or of a fork treats apart: writable in the end too
+ * (a mapping made read-only keeps its accounting only if it has had a page by then: the
+ * kernel drops VM_ACCOUNT from one without an anon_vma), not kept from the child phase, not
+ * locked (mlock would wait on the daemon), no guard pages, no advice that a fork or KSM
+ * would act on, not sealed. The others are filled now, as without the option. */
 static bool lazy_vma(const struct restore_task *t, size_t vi)
 {
 	const Vma *v = t->mm->vmas[vi];
 	const uint32_t apart =
 	    CRYO_MADV_DONTFORK | CRYO_MADV_WIPEONFORK | CRYO_MADV_MERGEABLE | CRYO_VMA_SEALED;
 
-	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE || !(vma_map_prot(v) & PROT_WRITE) ||
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE || !(v->prot & PROT_WRITE) ||
 	    (v->madvise & apart) || v->locked || (t->vma_kept && t->vma_kept[vi]))
 		return false;
 	for (size_t g = 0; g < t->mm->n_guards; g++)
