@@ -60,7 +60,7 @@ lazy_killed() {
 	done
 	cryo restore restore -D "$DIR/img" -d -v4 -o restore.log --lazy-pages \
 		--pidfile "$DIR/restored.pid"
-	wait "$LAZY_PID"
+	wait "$LAZY_PID" 2>/dev/null
 	LAZY_PID=
 	wait_gone "$PID" 10 || fail_step "task $PID still runs after its daemon died" || return
 	grep -q "lazy-pages guard: killing task $PID" "$DIR/img/lazy.log" ||
