@@ -55,10 +55,20 @@ struct area {
 	uint64_t *slot;
 };
 
+/* A task's page image, mapped read-only: UFFDIO_COPY takes its pages straight from the page
+ * cache (one copy). Shared by the spaces forked from the task. A page that cannot be read
+ * (the file shrunk under us) makes the copy fail with EFAULT, never a SIGBUS here. */
+struct image {
+	unsigned refs;
+	const uint8_t *map;
+	uint64_t len;
+};
+
 /* One userfaultfd: one address space. */
 struct space {
 	uint32_t id;
-	int uffd, pages_fd, pidfd;
+	int uffd, pidfd;
+	struct image *img;
 	pid_t pid;    /* the restored task; 0: made by a fork after the restore */
 	pid_t parent; /* ... then the task it was forked from (or its own origin) */
 	struct area *areas;
@@ -78,7 +88,6 @@ struct daemon {
 	struct space **sp;
 	size_t nr_sp;
 	uint32_t next_id;
-	uint8_t *buf;
 	bool restore_done, conn_gone;
 	bool fatal; /* a memory the daemon cannot complete, of a process it cannot kill */
 	int status;
@@ -179,8 +188,18 @@ static void forget(struct space *s, uint64_t start, uint64_t end)
 	}
 }
 
+static void image_put(struct image *img)
+{
+	if (img && !--img->refs) {
+		if (img->map)
+			munmap((void *)img->map, img->len);
+		free(img);
+	}
+}
+
 static void free_space(struct space *s)
 {
+	image_put(s->img);
 	for (size_t i = 0; i < s->nr_areas; i++)
 		free(s->areas[i].slot);
 	free(s->areas);
@@ -213,15 +232,19 @@ static void kill_space(struct daemon *d, struct space *s, int err, const char *w
 static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t p, uint64_t n)
 {
 	uint64_t off = a->slot[p], len = n * PAGE_SIZE;
-	ssize_t r = pread(s->pages_fd, d->buf, len, IMG_RAW_HDR + off);
-	if (r != (ssize_t)len) {
-		kill_space(d, s, r < 0 ? errno : EIO, "cannot read its pages from the image");
+	const uint8_t *src = s->img->map + IMG_RAW_HDR + off;
+	if (IMG_RAW_HDR + off + len > s->img->len) {
+		kill_space(d, s, EIO, "its pages are beyond its image");
 		return -EIO;
 	}
+	/* the source mapped first: the kernel's copy takes its fast path only from pages present
+	 * here (a missing one makes it drop its locks, fault, and try again) */
+	uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
+	madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
 	uint64_t done = 0;
 	while (done < n) {
 		struct uffdio_copy c = {.dst = a->start + (p + done) * PAGE_SIZE,
-					.src = (uint64_t)d->buf + done * PAGE_SIZE,
+					.src = (uint64_t)src + done * PAGE_SIZE,
 					.len = (n - done) * PAGE_SIZE};
 		int rc = ioctl(s->uffd, UFFDIO_COPY, &c);
 		int err = rc < 0 ? errno : 0;
@@ -243,6 +266,10 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 		}
 		if (err == EAGAIN && got)
 			continue;
+		if (err == EFAULT) {
+			kill_space(d, s, err, "cannot read its pages from the image");
+			return -EIO;
+		}
 		return -err;
 	}
 	return 0;
@@ -364,7 +391,6 @@ static void release(struct daemon *d, size_t i, const char *why)
 	lazy_guard_drop(&d->guard, s->id);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->uffd, NULL);
 	close(s->uffd);
-	close(s->pages_fd);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	free_space(s);
@@ -383,11 +409,10 @@ static int on_fork(struct daemon *d, struct space *s, int ufd)
 	c->uffd = ufd;
 	c->pidfd = -1;
 	c->parent = s->pid ? s->pid : s->parent;
-	c->pages_fd = fcntl(s->pages_fd, F_DUPFD_CLOEXEC, 0);
+	c->img = s->img;
+	c->img->refs++;
 	fcntl(ufd, F_SETFL, O_NONBLOCK);
 	fcntl(ufd, F_SETFD, FD_CLOEXEC);
-	if (c->pages_fd < 0)
-		goto fail;
 	/* the child's memory is the parent's as it was at the fork: the same slots */
 	for (size_t i = 0; i < s->nr_areas; i++) {
 		struct area *a = &s->areas[i];
@@ -407,8 +432,6 @@ static int on_fork(struct daemon *d, struct space *s, int ufd)
 	return 0;
 fail:
 	close(ufd);
-	if (c->pages_fd >= 0)
-		close(c->pages_fd);
 	free_space(c);
 	return ret;
 fail_added:
@@ -540,8 +563,25 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int p
 		goto out;
 	}
 	s->uffd = uffd;
-	s->pages_fd = pages_fd;
 	s->pid = h->pid;
+	s->img = calloc(1, sizeof(*s->img));
+	if (!s->img) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->img->refs = 1;
+	if (st.st_size > IMG_RAW_HDR) {
+		void *m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, pages_fd, 0);
+		if (m == MAP_FAILED) {
+			ret = -errno;
+			pr_errno(-ret, "lazy-pages: task %u: cannot map its page image", h->pid);
+			goto out;
+		}
+		s->img->map = m;
+		s->img->len = st.st_size;
+	}
+	close(pages_fd);
+	pages_fd = -1;
 	s->pidfd = sys_pidfd_open(h->pid);
 	if (s->pidfd < 0) {
 		ret = -errno;
@@ -840,13 +880,6 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 		pr_errno(-d.dirfd, "lazy-pages: cannot open images directory %s", o->images_dir);
 		return d.dirfd;
 	}
-	d.buf = mmap(NULL, RUN_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (d.buf == MAP_FAILED) {
-		d.buf = NULL;
-		ret = -ENOMEM;
-		goto out;
-	}
 	if ((d.lfd = listen_socket(&d)) < 0) {
 		ret = d.lfd;
 		goto out;
@@ -894,7 +927,6 @@ out:
 	while (d.nr_sp) {
 		struct space *s = d.sp[d.nr_sp - 1];
 		close(s->uffd);
-		close(s->pages_fd);
 		if (s->pidfd >= 0)
 			close(s->pidfd);
 		free_space(s);
@@ -913,8 +945,6 @@ out:
 		close(d.conn);
 	if (d.epfd >= 0)
 		close(d.epfd);
-	if (d.buf)
-		munmap(d.buf, RUN_PAGES * PAGE_SIZE);
 	close(d.dirfd);
 	return ret;
 }
