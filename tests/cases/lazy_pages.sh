@@ -7,6 +7,8 @@
 #                   (and leaves its target alone); the restore refuses to connect through one
 #  lazy-killed      the daemon SIGKILLed while 256 MiB are still coming in: its guard kills
 #                   the task, which never runs on with zeros where its pages were
+#  lazy-restore-fails  the restore fails after the memory was handed over (its last failable
+#                   step): it kills what it made, the daemon notices and ends with status 1
 #  lazy-abuse       a client breaking the protocol (no descriptors, too many ranges, a bad
 #                   type): refused with a message, the daemon ends with status 1
 #  lazy-compress    a dump with --compress (LZ4 images) restored lazily
@@ -51,8 +53,10 @@ lazy_killed() {
 	start_test lazy_big && dump "$DIR/img" && gone_after_dump || return
 	rm -f "$DIR/img/lazy-pages.socket"
 	# the daemon dies at its 40th background run (40 MiB of 256 in)
-	CRYO_FAULT=kill:40 "$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages \
-		-D "$DIR/img" -v4 -o lazy.log >"$DIR/cryo-lazy-pages.txt" 2>&1 </dev/null &
+	# (in a subshell whose stderr goes nowhere: bash's "Killed" is expected here)
+	(CRYO_FAULT=kill:40 "$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" \
+		lazy-pages -D "$DIR/img" -v4 -o lazy.log >"$DIR/cryo-lazy-pages.txt" 2>&1 </dev/null
+	exit $?) 2>/dev/null &
 	LAZY_PID=$!
 	for i in $(seq 100); do
 		[ -S "$DIR/img/lazy-pages.socket" ] && break
@@ -67,6 +71,34 @@ lazy_killed() {
 		fail_step "the guard did not say it killed $PID: $(tail -n 3 "$DIR/img/lazy.log")" || return
 	# the task never reported a verdict: it never ran its check on wrong memory
 	grep -q "^PASS\|^FAIL" "$DIR/out.txt" && fail_step "the task ran its check: $(cat "$DIR/out.txt")"
+	return 0
+}
+
+lazy_restore_fails() {
+	local n
+	start_test lazy_big && dump "$DIR/img1" -R && dump "$DIR/img2" && gone_after_dump || return
+	# how many steps of a lazy restore can fail: the last one comes after the hand-over
+	lazy_start "$DIR/img1" || return
+	CRYO_FAULT=count "$BUILD/tools/closefds" "$CRYO" restore -D "$DIR/img1" -d --lazy-pages \
+		-o restore.log >"$DIR/cryo-count.txt" 2>&1 </dev/null
+	n=$(sed -n 's/.*(\([0-9]*\) of them can fail).*/\1/p' "$DIR/cryo-count.txt")
+	[ -n "$n" ] || fail_step "no count: $(cat "$DIR/cryo-count.txt")" || return
+	kill -9 "$PID"
+	wait "$LAZY_PID"
+	LAZY_PID=
+	wait_gone "$PID" 5 || fail_step "the first restore's process does not go" || return
+	lazy_start "$DIR/img2" || return
+	CRYO_FAULT=fail:$n "$BUILD/tools/closefds" "$CRYO" restore -D "$DIR/img2" -d --lazy-pages \
+		-v4 -o restore.log >"$DIR/cryo-fail.txt" 2>&1 </dev/null
+	[ $? = 1 ] || fail_step "the restore did not fail at point $n" || return
+	wait "$LAZY_PID"
+	local rc=$?
+	LAZY_PID=
+	grep -q "pages to come" "$DIR/img2/lazy.log" ||
+		fail_step "the memory was not handed over before the failure" || return
+	[ $rc = 1 ] && grep -q "the restore ended before it sent every task" "$DIR/img2/lazy.log" ||
+		fail_step "the daemon exited $rc: $(tail -n 2 "$DIR/img2/lazy.log")" || return
+	alive "$PID" && fail_step "process $PID still runs after the failed restore"
 	return 0
 }
 
@@ -145,6 +177,7 @@ lazy_case() {
 	run_sub_case lazy-no-daemon lazy_no_daemon
 	run_sub_case lazy-symlink lazy_symlink
 	run_sub_case lazy-killed lazy_killed
+	run_sub_case lazy-restore-fails lazy_restore_fails
 	run_sub_case lazy-abuse lazy_abuse
 	run_sub_case lazy-compress lazy_compress
 	run_sub_case lazy-predump lazy_predump

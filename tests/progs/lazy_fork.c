@@ -3,7 +3,9 @@
  * are missing and gets its own userfaultfd from the fork; the daemon must serve it the same
  * content. The child checks every page (the pattern, and never written pages as zero) and
  * writes its own data; the parent writes some pages after the fork and checks every page
- * too: neither sees the other's writes, both see the dumped memory everywhere else. */
+ * too: neither sees the other's writes, both see the dumped memory everywhere else. Two more
+ * children leave while their memory is still missing, one by exit, one by exec: the daemon
+ * must notice they are gone (and end once the others are complete). */
 // zt-run: gen2 lazy
 #include "zt.h"
 
@@ -65,6 +67,17 @@ int main(int argc, char **argv)
 		bad = check_all(0, 64, 2);
 		_exit(bad >= 0 ? 11 : 0);
 	}
+	/* one that exits at once, one that execs: their memory is never completed */
+	pid_t quitter = fork();
+	zt_check_sys(quitter >= 0, "fork");
+	if (quitter == 0)
+		_exit(area[PG * 5] == 0 ? 1 : 0);
+	pid_t execer = fork();
+	zt_check_sys(execer >= 0, "fork");
+	if (execer == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
 	zt_vmflags(area, flags, sizeof(flags));
 	zt_log("area flags right after the fork: %s", flags);
 	for (size_t i = NPAGES - 64; i < NPAGES; i++)
@@ -72,6 +85,10 @@ int main(int argc, char **argv)
 	long bad = check_all(NPAGES - 64, NPAGES, 3);
 	zt_expect(bad < 0, "parent: page %ld of the area is not what was written", bad);
 	int st;
+	zt_check_sys(waitpid(quitter, &st, 0) == quitter, "waitpid");
+	zt_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child that exits: status %#x", st);
+	zt_check_sys(waitpid(execer, &st, 0) == execer, "waitpid");
+	zt_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child that execs: status %#x", st);
 	zt_check_sys(waitpid(child, &st, 0) == child, "waitpid");
 	zt_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "child: status %#x (10: a page differs from the dump, 11: from its own writes)",
