@@ -17,8 +17,9 @@ struct lazy_guard {
 	pid_t pid;
 };
 
-/* Start the guard (before the daemon opens anything else). 0 or -errno, logged. */
-int lazy_guard_start(struct lazy_guard *g);
+/* Start the guard; it closes the daemon's descriptors drop[0..n) (the listening socket...),
+ * holding only what it is given. 0 or -errno, logged. */
+int lazy_guard_start(struct lazy_guard *g, const int *drop, int n);
 /* Give the guard a copy of uffd, the memory of task pid (pidfd: a pidfd of it), or, for an
  * address space made by fork after the restore (pid 0), of a child of parent. id: the
  * daemon's name for it. */

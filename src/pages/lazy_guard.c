@@ -145,7 +145,7 @@ static void __attribute__((noreturn)) guard_main(int fd)
 	_exit(finished || !n ? 0 : 1);
 }
 
-int lazy_guard_start(struct lazy_guard *g)
+int lazy_guard_start(struct lazy_guard *g, const int *drop, int n)
 {
 	int sp[2];
 
@@ -164,6 +164,9 @@ int lazy_guard_start(struct lazy_guard *g)
 	}
 	if (g->pid == 0) {
 		close(sp[0]);
+		for (int i = 0; i < n; i++)
+			if (drop[i] >= 0)
+				close(drop[i]);
 		/* the daemon's signals (a terminal's ^C) are not the guard's */
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);

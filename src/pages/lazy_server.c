@@ -906,7 +906,8 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 	} else if (o->pidfile && (ret = pidfile_write(d.dirfd, o->pidfile, getpid()))) {
 		goto out;
 	}
-	if ((ret = lazy_guard_start(&d.guard)))
+	int drop[] = {d.lfd, d.dirfd};
+	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
 		goto out;
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};
