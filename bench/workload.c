@@ -45,7 +45,7 @@
 #define PAGE 4096UL
 #define WORDS (PAGE / 8)
 #define MiB (1UL << 20)
-#define FILE_SEED 0x46494c4546494c45ULL  /* "FILEFILE" */
+#define FILE_SEED 0x46494c4546494c45ULL	 /* "FILEFILE" */
 #define WRITE_SEED 0x5752495445575249ULL /* "WRITEWRI" */
 
 static volatile sig_atomic_t check_requested;
@@ -114,7 +114,7 @@ static int file_exists(const char *path)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -233,8 +233,9 @@ static int check_ro(char *why, size_t len)
 			if (now[j].start <= a && a < now[j].end)
 				a = now[j].end;
 		if (a < ro_maps[i].end) {
-			snprintf(why, len, "read-only memory at %lx (in %lx-%lx) is not mapped any more",
-				 a, ro_maps[i].start, ro_maps[i].end);
+			snprintf(why, len,
+				 "read-only memory at %lx (in %lx-%lx) is not mapped any more", a,
+				 ro_maps[i].start, ro_maps[i].end);
 			return 0;
 		}
 		if (hash_range(ro_maps[i].start, ro_maps[i].end) != ro_maps[i].hash) {
@@ -321,7 +322,8 @@ static int check_threads(char *why, size_t len)
 	for (int i = 0; i < nthreads; i++)
 		for (uint64_t p = i * per; p < (i + 1) * per; p++)
 			if (!page_ok(area + p * WORDS, p, seed_of(i))) {
-				snprintf(why, len, "page %lu of thread %d is wrong", (unsigned long)p, i);
+				snprintf(why, len, "page %lu of thread %d is wrong",
+					 (unsigned long)p, i);
 				return 0;
 			}
 	for (int i = 0; i < nthreads; i++)
@@ -443,7 +445,8 @@ static int check_filemap(char *why, size_t len)
 	for (uint64_t p = 0; p < area_pages; p++) {
 		int written = page_chosen(p, area_pct);
 		if (!page_ok(area + p * WORDS, p, written ? WRITE_SEED : FILE_SEED)) {
-			snprintf(why, len, "%s page %lu is wrong", written ? "written" : "file", (unsigned long)p);
+			snprintf(why, len, "%s page %lu is wrong", written ? "written" : "file",
+				 (unsigned long)p);
 			return 0;
 		}
 	}
@@ -527,7 +530,8 @@ static void fds_setup(int n)
 	if (fds_epoll < 0)
 		die("epoll_create1: %s", strerror(errno));
 	for (int k = 0; k < FDS_EPOLL_TARGETS && 2 * fds_npipes + k < n - 1; k++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0xe0000000ull + (uint64_t)k};
+		struct epoll_event ev = {.events = EPOLLIN,
+					 .data.u64 = 0xe0000000ull + (uint64_t)k};
 		if (epoll_ctl(fds_epoll, EPOLL_CTL_ADD, fds_base + 2 * fds_npipes + k, &ev) < 0)
 			die("epoll_ctl: %s", strerror(errno));
 	}
@@ -565,7 +569,8 @@ static int check_fds(char *why, size_t len)
 		return 0;
 	}
 	for (int k = 0; k < got; k++)
-		if (evs[k].data.u64 < 0xe0000000ull || evs[k].data.u64 >= 0xe0000000ull + (uint64_t)want) {
+		if (evs[k].data.u64 < 0xe0000000ull ||
+		    evs[k].data.u64 >= 0xe0000000ull + (uint64_t)want) {
 			snprintf(why, len, "the epoll reports data %#llx",
 				 (unsigned long long)evs[k].data.u64);
 			return 0;
@@ -679,7 +684,8 @@ static void tcp_setup(int n, const char *result)
 	/* the client's 16 bytes arrived on each (they stay unread until the check) */
 	for (int i = 0; i < n; i++) {
 		int q = 0;
-		for (int k = 0; k < 1000 && (ioctl(tcp_fds[i], FIONREAD, &q) < 0 || q < TCP_MSG); k++)
+		for (int k = 0; k < 1000 && (ioctl(tcp_fds[i], FIONREAD, &q) < 0 || q < TCP_MSG);
+		     k++)
 			sleep_ms(1);
 		if (q < TCP_MSG)
 			die("connection %d: the client's bytes did not arrive", i);
@@ -703,6 +709,69 @@ static int tcp_read_full(int fd, char *buf, int n)
 	return 0;
 }
 
+/* ---- unix: N socketpairs with bytes queued both ways ---- */
+/* Pair i is a stream pair for even i, a datagram pair for odd i (the two kinds a program
+ * uses between its processes or threads); each end has 16 bytes (a datagram for the
+ * datagram pairs) queued from the other. The check reads both, then sends one more each way:
+ * every pair came back with its queues and still connected. */
+static int unix_n, (*unix_fds)[2];
+
+static void unix_setup(int n)
+{
+	struct rlimit rl;
+	char buf[TCP_MSG + 1];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(2 * n) + 64) {
+		rl.rlim_cur = (rlim_t)(2 * n) + 64;
+		if (rl.rlim_max < rl.rlim_cur || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			die("%d socketpairs need RLIMIT_NOFILE %lu", n, (unsigned long)rl.rlim_cur);
+	}
+	unix_n = n;
+	unix_fds = calloc((size_t)n, sizeof(*unix_fds));
+	if (!unix_fds)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {
+		int type = i % 2 ? SOCK_DGRAM : SOCK_STREAM;
+		if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, unix_fds[i]) < 0)
+			die("socketpair %d: %s", i, strerror(errno));
+		for (int e = 0; e < 2; e++) {
+			tcp_msg(buf, e ? 'b' : 'a', i);
+			if (write(unix_fds[i][e], buf, TCP_MSG) != TCP_MSG)
+				die("socketpair %d: write: %s", i, strerror(errno));
+		}
+	}
+}
+
+static int check_unix(char *why, size_t len)
+{
+	char want[TCP_MSG + 1], got[TCP_MSG + 1];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < unix_n; i++) {
+			for (int e = 0; e < 2; e++) {
+				/* end e reads what the other end wrote */
+				tcp_msg(want, round ? (e ? 'y' : 'x') : (e ? 'a' : 'b'), i);
+				if (tcp_read_full(unix_fds[i][e], got, TCP_MSG) ||
+				    memcmp(got, want, TCP_MSG)) {
+					snprintf(why, len, "socketpair %d end %d: %s", i, e,
+						 round ? "no answer" : "its queued bytes are gone");
+					return 0;
+				}
+			}
+			if (round)
+				continue;
+			for (int e = 0; e < 2; e++) {
+				tcp_msg(want, e ? 'x' : 'y', i);
+				if (write(unix_fds[i][e], want, TCP_MSG) != TCP_MSG) {
+					snprintf(why, len, "socketpair %d end %d: write: %s", i, e,
+						 strerror(errno));
+					return 0;
+				}
+			}
+		}
+	}
+	return 1;
+}
+
 static int check_tcp(char *why, size_t len)
 {
 	char want[TCP_MSG + 1], got[TCP_MSG + 1];
@@ -724,7 +793,7 @@ static int check_tcp(char *why, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct sigaction sa = {.sa_handler = on_usr1};
 	const char *mode, *ready;
 	int (*check)(char *, size_t);
 
@@ -825,6 +894,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "tcp")) {
 		tcp_setup((int)arg_u64(argc, argv, 4, "N"), result_path);
 		check = check_tcp;
+	} else if (!strcmp(mode, "unix")) {
+		unix_setup((int)arg_u64(argc, argv, 4, "N"));
+		check = check_unix;
 	} else {
 		die("unknown mode %s", mode);
 	}

@@ -57,6 +57,8 @@ struct cryo_dump_opts {
 	bool compress; /* --compress: page images as LZ4 frames */
 	/* --auto-dedup: the chain of parents deduplicated (cryo_dedup) once the dump is done */
 	bool auto_dedup;
+	/* cryo_migrate's own: the session of migrate-target the pages go to ("1", "final") */
+	const char *ps_session;
 };
 
 /* `cryo page-server`: receives the pages of one dump into images_dir, then exits. */
@@ -76,6 +78,21 @@ struct cryo_lazy_pages_opts {
 	bool daemon;		/* -d, --daemon: in the background once it listens */
 	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
 	const char *pidfile;	/* --pidfile: the daemon's pid */
+};
+
+/* `cryo migrate -t PID --to HOST:PORT`: iterative pre-dumps through migrate-target's page
+ * server, the final dump, its other images sent, the restore there (src/migrate/). */
+struct cryo_migrate_opts {
+	struct cryo_dump_opts dump; /* the tree and the dump's options; images_dir: a work
+				     * directory here (NULL: a new one in /tmp) */
+	const char *to_address;
+	int to_port;
+	int max_iterations; /* pre-dumps at most (0: 8) */
+};
+
+/* `cryo migrate-target -D DIR --port P`: receives one migration into DIR and restores it. */
+struct cryo_migrate_target_opts {
+	struct cryo_page_server_opts server; /* -D, --address, --port, -d, --status-fd, --tls */
 };
 
 struct cryo_restore_stats {
@@ -127,6 +144,8 @@ int cryo_page_server(const struct cryo_page_server_opts *opts);
 /* The lazy-pages daemon: 0 once every task of its restore has its memory whole (or
  * exited), else -errno (logged). */
 int cryo_lazy_pages(const struct cryo_lazy_pages_opts *opts);
+int cryo_migrate(const struct cryo_migrate_opts *opts);
+int cryo_migrate_target(const struct cryo_migrate_target_opts *opts);
 /* Print one image file as JSON on stdout. */
 int cryo_show(const char *path);
 

@@ -191,3 +191,35 @@ int cli_run_lazy_pages(struct cli *cli)
 	}
 	return cryo_lazy_pages(&cli->lazy) ? 1 : 0;
 }
+
+int cli_run_migrate(struct cli *cli)
+{
+	if (!cli->dump.pid) {
+		pr_err("migrate needs the process to move: -t PID");
+		return 1;
+	}
+	if (cli->lazy_pages) {
+		pr_err("migrate --lazy-pages (the memory copied after the tree runs there) is not "
+		       "supported yet");
+		return 1;
+	}
+	if (cli->dump.tcp_established && cli->dump.tcp_close) {
+		pr_err("--tcp-established and --tcp-close: choose one");
+		return 1;
+	}
+	cli->migrate.dump = cli->dump;
+	/* its own work directory when none is given (not the current one) */
+	cli->migrate.dump.images_dir = cli->images_dir;
+	return cryo_migrate(&cli->migrate) ? 1 : 0;
+}
+
+int cli_run_migrate_target(struct cli *cli)
+{
+	struct cryo_migrate_target_opts o = {.server = cli->pserver};
+
+	if (!cli->pserver.port) {
+		pr_err("migrate-target needs --port");
+		return 1;
+	}
+	return cryo_migrate_target(&o) ? 1 : 0;
+}

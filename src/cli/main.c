@@ -49,6 +49,10 @@ int main(int argc, char **argv)
 		ret = cli_run_page_server(&cli);
 	} else if (!strcmp(cli.action, "lazy-pages")) {
 		ret = cli_run_lazy_pages(&cli);
+	} else if (!strcmp(cli.action, "migrate")) {
+		ret = cli_run_migrate(&cli);
+	} else if (!strcmp(cli.action, "migrate-target")) {
+		ret = cli_run_migrate_target(&cli);
 	} else if (!strcmp(cli.action, "cpuinfo")) {
 		ret = cli_run_cpuinfo(&cli);
 	} else if (cli.action_mask == A_OTHER) {

@@ -95,6 +95,7 @@ enum id {
 	O_COMPRESS,
 	O_AUTO_DEDUP,
 	O_LAZY_PAGES,
+	O_TO,
 	O_OTHER, /* NOOP and REFUSE entries */
 };
 
@@ -249,6 +250,8 @@ static const struct opt_def opts[] = {
      "the page server's address (page-server: the one to listen on, default every one)"},
     {"port", 0, REQ, 0, DO, O_PORT, DPS, G_SERVER, "PORT", "the page server's TCP port"},
     {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
+    {"to", 0, REQ, 0, DO, O_TO, A_MIGRATE, G_SERVER, "HOST:PORT",
+     "migrate: the address and port cryo migrate-target listens on"},
     {"daemon", 0, NONE, 1, DO, O_DAEMON, PS | LZ, G_SERVER, NULL,
      "page-server, lazy-pages: go into the background once listening (also -d)"},
     {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R | PS | LZ, G_SERVER, "FD",
@@ -296,6 +299,8 @@ void cli_usage(FILE *f)
 		   "  cryo dedup [-D DIR]\n"
 		   "  cryo page-server -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo lazy-pages -D DIR [-d]   (then: cryo restore --lazy-pages -D DIR)\n"
+		   "  cryo migrate -t PID --to HOST:PORT [-D WORK-DIR] [<options>]\n"
+		   "  cryo migrate-target -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
 		   "  cryo cpuinfo dump|check [-D DIR]\n"
 		   "  cryo show IMAGE-FILE\n"
@@ -307,6 +312,9 @@ void cli_usage(FILE *f)
 		   "  dedup          punch out of parent pre-dumps the pages DIR does not need\n"
 		   "  page-server    receive the pages of one dump into DIR, then exit\n"
 		   "  lazy-pages     serve the memory of one lazy restore from DIR, then exit\n"
+		   "  migrate        move a running tree to a migrate-target: pre-dumps while it\n"
+		   "                 runs, a short final dump, the restore there\n"
+		   "  migrate-target receive one migration into DIR and restore it\n"
 		   "  check          check that this kernel has what cryo needs\n"
 		   "  cpuinfo dump   write the CPU's features into cpuinfo.img\n"
 		   "  cpuinfo check  check that this CPU has the features of cpuinfo.img\n"
@@ -481,6 +489,23 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 	case O_DAEMON:
 		cli->daemon = !neg;
 		break;
+	case O_TO: {
+		const char *colon = strrchr(arg, ':');
+		if (!colon || colon == arg || parse_num(colon + 1, 1, 65535, &n))
+			return bad_arg(o, arg, "HOST:PORT, the port 1 to 65535", where);
+		char *host = cli_keep(cli, strndup(arg, (size_t)(colon - arg)));
+		if (!host)
+			return -ENOMEM;
+		/* [::1]:PORT: the address inside the brackets */
+		size_t hl = strlen(host);
+		if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+			memmove(host, host + 1, hl - 2);
+			host[hl - 2] = 0;
+		}
+		cli->migrate.to_address = host;
+		cli->migrate.to_port = (int)n;
+		break;
+	}
 	case O_TLS:
 		cli->dump.tls.on = !neg;
 		break;
@@ -793,10 +818,20 @@ static const struct {
 	unsigned mask;
 	int nr_args;
 } actions[] = {
-    {"dump", A_DUMP, 0},	   {"restore", A_RESTORE, 0}, {"check", A_CHECK, 0},
-    {"show", A_SHOW, 1},	   {"cpuinfo", A_CPUINFO, 1}, {"pre-dump", A_DUMP, 0},
-    {"page-server", A_PSERVER, 0}, {"lazy-pages", A_LAZY, 0}, {"dedup", A_DUMP, 0},
-    {"exec", A_OTHER, 2},	   {"service", A_OTHER, 0},   {"swrk", A_OTHER, 1},
+    {"dump", A_DUMP, 0},
+    {"restore", A_RESTORE, 0},
+    {"check", A_CHECK, 0},
+    {"show", A_SHOW, 1},
+    {"cpuinfo", A_CPUINFO, 1},
+    {"pre-dump", A_DUMP, 0},
+    {"page-server", A_PSERVER, 0},
+    {"lazy-pages", A_LAZY, 0},
+    {"dedup", A_DUMP, 0},
+    {"migrate", A_DUMP | A_MIGRATE, 0},
+    {"migrate-target", A_PSERVER | A_MTARGET, 0},
+    {"exec", A_OTHER, 2},
+    {"service", A_OTHER, 0},
+    {"swrk", A_OTHER, 1},
 };
 
 /* After every source: refuse what cryo does not implement, check what goes together. */

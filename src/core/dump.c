@@ -923,8 +923,11 @@ static int dump_all(struct dump_ctx *ctx)
 		    (ret = sysv_check_undo(ctx, t)) == -ENOTSUP)
 			refused = -ENOTSUP;
 		else if (ret)
-			return ret;
+			break;
 	}
+	sysv_undo_ref_end(ctx);
+	if (ret && ret != -ENOTSUP)
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -947,6 +950,9 @@ static int dump_all(struct dump_ctx *ctx)
 		return ret;
 	if (refused)
 		return refused;
+	/* the connections are locked and read once nothing can refuse the dump any more */
+	if (!ctx->opts->pre_dump && (ret = inet_tcp_dump_finish(ctx)))
+		return ret;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		if ((ret = fault_point("dump: before a task's state", EIO)))
 			return ret;
@@ -986,6 +992,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
+	netlock_init(&ctx.netlock);
 	if (o.pre_dump) {
 		o.leave_running = true;
 		o.leave_stopped = false;

@@ -124,6 +124,9 @@ struct dump_ctx {
 	 * network lock that drops their packets (its table name empty until the first) */
 	int *tcp_copies;
 	int nr_tcp_copies;
+	struct inet_tcp_pending *tcp_pending; /* met in the walk, read at its end */
+	pid_t sem_ref; /* res/sysv_sem.c: a child of cryo without a semaphore undo list, or 0 */
+	int nr_tcp_pending;
 	struct netlock netlock;
 	int nr_mapped_files;
 	struct pipe_table *pipes;    /* files/pipe.c: every pipe and FIFO of the tree (arena) */

@@ -111,6 +111,8 @@ struct restore_task {
 
 	struct task_state *state;
 	void *pages_pending; /* pages.c: the page batch running in the task */
+	struct inet_opts_fresh
+	    *inet_fresh; /* files/inet_opts.c, child phase: new sockets' options */
 	struct remote rem;
 	bool seized;
 };

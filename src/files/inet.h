@@ -67,9 +67,14 @@ bool sk_filter_valid(const ProtobufCBinaryData *prog);
 int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who);
 
 /* Restore, on the new socket sk (not bound yet): every saved option whose value differs from
- * the new socket's is set, then every saved one is read back and must equal the image. -1 and
+ * the new socket's is set, then every saved one is read back and must equal the image. cache
+ * (may be NULL): what a new socket of each kind reads, filled by the first of each. -1 and
  * why in err. */
-int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size);
+struct inet_opts_fresh;
+int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, char *err,
+		    size_t size);
+/* the cache inet_opts_apply fills (the values of sockets just made), freed */
+void inet_opts_fresh_free(struct inet_opts_fresh **cache);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */
@@ -79,9 +84,13 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s);
 struct dump_ctx;
 struct restore_ctx;
 struct restore_task;
-/* Dump of the connection of sk (cryo's copy, ESTABLISHED) into s->tcp, the network lock
- * taken first; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or -errno. */
+/* The connection of sk (cryo's copy, ESTABLISHED) noted, to be read into s->tcp by
+ * inet_tcp_dump_finish; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or
+ * -errno. */
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* Once every task's descriptors were walked: the network lock taken on every connection
+ * noted (one nftables transaction), then each read in repair mode. 0 or -errno (logged). */
+int inet_tcp_dump_finish(struct dump_ctx *ctx);
 /* Just before the tree is killed: repair mode on again on each connection, so that they end
  * without a packet. 0 or -errno. */
 int inet_tcp_before_kill(struct dump_ctx *ctx);

@@ -17,6 +17,7 @@
 #include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -521,11 +522,56 @@ static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_va
 	}
 }
 
-static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
-{
-	char want[80], got[80];
+/* What every option reads on a socket just made, for one kind of socket (family, type,
+ * protocol): the same for each of them, so read once a restore (a server's 1,000 sockets
+ * would read each option of each twice). Only a guess of what needs setting: the check
+ * pass reads the socket itself. */
+struct inet_opts_fresh {
+	int family, type, protocol;
+	int err[NDEFS]; /* opt_read's answer */
+	struct opt_val v[NDEFS];
+	struct inet_opts_fresh *next;
+};
 
-	for (int pass = 0; pass < 2; pass++) {
+static const struct inet_opts_fresh *fresh_of(struct inet_opts_fresh **cache, int sk)
+{
+	int family = 0, type = 0, protocol = 0;
+	socklen_t len = sizeof(int);
+
+	if (!cache || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ||
+	    getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0)
+		return NULL;
+	for (struct inet_opts_fresh *f = *cache; f; f = f->next)
+		if (f->family == family && f->type == type && f->protocol == protocol)
+			return f;
+	struct inet_opts_fresh *f = malloc(sizeof(*f));
+	if (!f)
+		return NULL;
+	f->family = family, f->type = type, f->protocol = protocol;
+	/* before anything is set on this one */
+	for (size_t i = 0; i < NDEFS; i++)
+		f->err[i] = opt_read(sk, &defs[i], &f->v[i]);
+	f->next = *cache;
+	*cache = f;
+	return f;
+}
+
+/* Pass 0 sets what differs from the fresh values (read from sk when there is no cache);
+ * each later pass reads every option of sk, sets what still differs (setting one may
+ * change another), and the first that sets nothing ends it. */
+#define OPT_PASSES 4
+static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, struct inet_opts_fresh **cache,
+		      char *err, size_t size)
+{
+	const struct inet_opts_fresh *fresh = fresh_of(cache, sk);
+	char want[80], got[80];
+	bool wrote = true;
+
+	for (int pass = 0; pass < OPT_PASSES && wrote; pass++) {
+		/* a pass that read sk itself and set nothing is the check */
+		bool real = pass > 0 || !fresh;
+		wrote = false;
 		for (size_t i = 0; i < n; i++) {
 			const InetSkOpt *x = opts[i];
 			const struct opt_def *d = def_of(x->level, x->name); /* validated */
@@ -534,7 +580,12 @@ static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_
 			if (!d)
 				continue;
 			image_val(d, x, &o);
-			ret = opt_read(sk, d, &now);
+			if (real) {
+				ret = opt_read(sk, d, &now);
+			} else {
+				ret = fresh->err[d - defs];
+				now = fresh->v[d - defs];
+			}
 			if (ret) {
 				snprintf(err, size, "cannot read socket option %s: %s", d->label,
 					 ret == 1 ? "not known to this kernel" : strerror(-ret));
@@ -544,8 +595,8 @@ static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_
 				continue;
 			opt_text(d, &o, want, sizeof(want));
 			opt_text(d, &now, got, sizeof(got));
-			if (pass) {
-				/* the second pass only checks */
+			if (pass == OPT_PASSES - 1) {
+				/* the last pass only checks */
 				snprintf(err, size, "socket option %s is %s, not %s as dumped",
 					 d->label, got, want);
 				return -1;
@@ -555,19 +606,31 @@ static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_
 					 d->label, want, strerror(errno));
 				return -1;
 			}
+			wrote = true;
 		}
+		if (!real)
+			wrote = true; /* a guess is never the check */
 	}
 	return 0;
 }
 
-int inet_opts_apply(int sk, const InetSk *s, char *err, size_t size)
+int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, char *err, size_t size)
 {
-	return opts_apply(sk, s->opts, s->n_opts, err, size);
+	return opts_apply(sk, s->opts, s->n_opts, cache, err, size);
 }
 
 int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
-	return opts_apply(sk, opts, n, err, size);
+	return opts_apply(sk, opts, n, NULL, err, size);
+}
+
+void inet_opts_fresh_free(struct inet_opts_fresh **cache)
+{
+	while (*cache) {
+		struct inet_opts_fresh *f = *cache;
+		*cache = f->next;
+		free(f);
+	}
 }
 
 static int opts_validate(const char *img, int fd, const struct opt_sel *sel, InetSkOpt *const *opts,

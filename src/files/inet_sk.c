@@ -6,8 +6,13 @@
  * network namespace's /proc/net/igmp{,6}, each asked of the socket (MCAST_MSFILTER answers
  * for a group it joined and EADDRNOTAVAIL for one it did not). Reading changes nothing.
  *
+ * A TCP connection, ESTABLISHED or half closed (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, CLOSING,
+ * LAST_ACK), is inet_tcp.c's with --tcp-established (or --tcp-close); the peer's FIN leaves it
+ * shut down for reading, which is not refused then.
+ *
  * Refused by name, since the restore could not give them back as they were: a TCP connection
- * (established or in any state between SYN_SENT and TIME_WAIT: TCP_REPAIR is not done yet), a
+ * without --tcp-established, or being set up (SYN_SENT), a TCP socket shut down for reading
+ * by the program (no FIN received), a
  * TCP socket whose connection ended (it answers reads with 0, a new one with ENOTCONN), a
  * listener with connections queued but not accepted or being set up (SYN_RECV), data queued
  * in a socket, a multicast source filter.
@@ -590,6 +595,18 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		       "(--tcp-established)",
 		       who, local, remote);
 		return -ENOTSUP;
+	case ST_FIN_WAIT1:
+	case ST_FIN_WAIT2:
+	case ST_CLOSE_WAIT:
+	case ST_CLOSING:
+	case ST_LAST_ACK:
+		/* half closed: libcryotcp gives the FINs back (inet_tcp.c) */
+		if (established_ok)
+			return 1;
+		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet "
+		       "(--tcp-established)",
+		       who, local, remote, tcp_state_names[ti.tcpi_state]);
+		return -ENOTSUP;
 	default:
 		/* a connection half closed (FIN_WAIT*, CLOSE_WAIT...) or being set up */
 		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet%s", who, local,
@@ -598,7 +615,8 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 			       tcp_state_names[ti.tcpi_state]
 			   ? tcp_state_names[ti.tcpi_state]
 			   : "unknown",
-		       established_ok ? " (--tcp-established saves ESTABLISHED ones only)"
+		       established_ok ? " (--tcp-established saves ESTABLISHED and half-closed "
+					"ones only)"
 				      : " (--tcp-established)");
 		return -ENOTSUP;
 	}
@@ -615,6 +633,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	uint32_t mem[SK_MEMINFO_VARS] = {0};
 	socklen_t mlen = sizeof(mem);
 	bool established = false;
+	uint32_t tcp_st = 0; /* the TCP state as TCP_INFO read it */
 	int ret;
 	const char *proto = inet_proto_label(s);
 
@@ -644,6 +663,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		if (ret < 0)
 			return ret;
 		established = ret == 1;
+		tcp_st = s->state; /* tcp_state_dump set it */
 		if (ret == 2) {
 			/* no address, no options, no queue: a socket that only fails */
 			s->state = ST_CLOSE;
@@ -708,7 +728,12 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		       who, proto, local);
 		return -ENOTSUP;
 	}
-	if (pf.revents & POLLRDHUP) {
+	/* a connection that received the peer's FIN is shut down for reading by it (a
+	 * shutdown(SHUT_RD) of the program's on top changes nothing there: both only make reads
+	 * end once the queue is read) */
+	bool fin_in = established &&
+		      (tcp_st == ST_CLOSE_WAIT || tcp_st == ST_CLOSING || tcp_st == ST_LAST_ACK);
+	if ((pf.revents & POLLRDHUP) && !fin_in) {
 		pr_err("%s: %s socket %s was shut down for reading (shutdown): not supported yet",
 		       who, proto, local);
 		return -ENOTSUP;
@@ -778,7 +803,7 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			   e->fd, s->filter.len / 8);
 		goto fail;
 	}
-	if (inet_opts_apply(sk, s, err, sizeof(err))) {
+	if (inet_opts_apply(sk, s, &t->inet_fresh, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL, "fd %d: %s", e->fd, err);
 		goto fail;
 	}
@@ -978,6 +1003,13 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	return inet_opts_validate(img, e->fd, s);
 }
 
+/* every socket of the task made: the option values of new sockets are not needed again */
+static int inet_sk_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
+{
+	inet_opts_fresh_free(&t->inet_fresh);
+	return 0;
+}
+
 const struct fd_ops fd_inet_sk_ops = {
     .name = "an inet socket",
     .names = "inet sockets",
@@ -985,5 +1017,6 @@ const struct fd_ops fd_inet_sk_ops = {
     .recognise = inet_sk_recognise,
     .dump = inet_sk_dump,
     .restore = inet_sk_restore,
+    .restore_finish = inet_sk_restore_finish,
     .validate = inet_sk_validate,
 };

@@ -14,6 +14,13 @@
  * queues, windows, repair off). Once the whole tree is restored, the parent removes the
  * lock's tables the images name.
  *
+ * Half-closed connections (FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, CLOSING, LAST_ACK) are saved the
+ * same way, with their state and whether our FIN was sent (tcp_conn.state, fin_unsent);
+ * libcryotcp gives the FINs back at the restore, the peer's by a segment from a raw socket
+ * marked TCP_REPAIR_MARK that the lock lets through to the local end (netlock.c). A socket of
+ * the tree marked with that very mark (SO_MARK) is refused: the lock would let its packets
+ * pass.
+ *
  * --tcp-close: the connection is not saved (the dump logs each); the restore makes a TCP
  * socket whose connection ended: connected in repair mode, then disconnected (AF_UNSPEC),
  * which in repair mode sends nothing and leaves the error ECONNABORTED, state CLOSE. */
@@ -66,7 +73,8 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 		&st->local);
 	sa_make(s->family, &s->dst_addr, s->dst_port, s->has_dst_scope_id ? s->dst_scope_id : 0,
 		s->has_dst_flowinfo ? s->dst_flowinfo : 0, &st->remote);
-	st->state = 1;
+	st->state = c->has_state ? (int)c->state : 1;
+	st->fin_unsent = c->has_fin_unsent && c->fin_unsent;
 	st->snd_seq = c->snd_seq;
 	st->rcv_seq = c->rcv_seq;
 	st->sendq = c->sendq.data;
@@ -91,20 +99,40 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 	st->rcvbuf = c->rcvbuf;
 }
 
+/* A connection met in the walk, read once the lock holds every connection of the tree */
+struct inet_tcp_pending {
+	InetSk *s;
+	const char *who, *conn; /* arena copies */
+	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
+	struct sockaddr_storage local, remote;
+};
+
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn)
 {
-	struct tcp_repair_state st;
-	char err[256];
+	struct inet_tcp_pending *p;
 	int copy, ret, *v;
 
 	if (ctx->opts->tcp_close) {
 		/* not saved: the tree killed, the kernel ends the connection as on any exit */
 		s->state = 7;
 		s->has_tcp_closed = s->tcp_closed = true;
-		pr_info("%s: established TCP connection %s not saved (--tcp-close): it is "
-			"restored closed",
-			who, conn);
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+		pr_info("%s: TCP connection %s (%s) not saved (--tcp-close): it is restored "
+			"closed",
+			who, conn, tcp_state_name(ti.tcpi_state));
 		return 0;
+	}
+	int mark = 0;
+	socklen_t ml = sizeof(mark);
+	if (getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
+	    (unsigned)mark == TCP_REPAIR_MARK) {
+		pr_err("%s: TCP connection %s is marked 0x%x (SO_MARK), the network lock's own "
+		       "mark: not supported (the lock would let its packets through)",
+		       who, conn, (unsigned)mark);
+		return -ENOTSUP;
 	}
 	copy = fcntl(sk, F_DUPFD_CLOEXEC, 0);
 	v = copy < 0 ? NULL : realloc(ctx->tcp_copies, (ctx->nr_tcp_copies + 1) * sizeof(*v));
@@ -117,23 +145,46 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	}
 	ctx->tcp_copies = v;
 	v[ctx->nr_tcp_copies++] = copy;
+	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ctx->tcp_pending = p;
+	p += ctx->nr_tcp_pending;
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->copy = copy;
+	p->who = arena_strdup(&ctx->arena, who);
+	p->conn = arena_strdup(&ctx->arena, conn);
+	if (!p->who || !p->conn)
+		return -ENOMEM;
+	socklen_t len = sizeof(p->local);
+	getsockname(copy, (struct sockaddr *)&p->local, &len);
+	len = sizeof(p->remote);
+	getpeername(copy, (struct sockaddr *)&p->remote, &len);
+	ctx->nr_tcp_pending++;
+	return 0;
+}
+
+/* Read one connection in repair mode into p->s->tcp */
+static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
+{
+	const char *who = p->who, *conn = p->conn;
+	struct tcp_repair_state st;
+	char err[256];
+	int ret;
+
 	memset(&st, 0, sizeof(st));
-	socklen_t len = sizeof(st.local);
-	getsockname(copy, (struct sockaddr *)&st.local, &len);
-	len = sizeof(st.remote);
-	getpeername(copy, (struct sockaddr *)&st.remote, &len);
-	if (!ctx->opts->network_unlocked &&
-	    (ret = netlock_add(&ctx->netlock, &st.local, &st.remote, copy, who)))
-		return ret;
-	if ((ret = tcp_repair_on(copy))) {
+	st.local = p->local;
+	st.remote = p->remote;
+	if ((ret = tcp_repair_on(p->copy))) {
 		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
 		return ret;
 	}
-	ret = tcp_repair_read(copy, &st, err, sizeof(err));
+	ret = tcp_repair_read(p->copy, &st, err, sizeof(err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
 	 * once, before the watchdog could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
-	int off = tcp_repair_off(copy);
+	int off = tcp_repair_off(p->copy);
 	if (ret) {
 		if (ret == -ENOTSUP)
 			pr_err("%s: TCP connection %s: %s", who, conn, err);
@@ -150,6 +201,12 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	if (!c) {
 		tcp_repair_state_free(&st);
 		return -ENOMEM;
+	}
+	if (st.state != 1) {
+		c->has_state = true;
+		c->state = (uint32_t)st.state;
+		c->has_fin_unsent = st.fin_unsent;
+		c->fin_unsent = st.fin_unsent;
 	}
 	c->snd_seq = st.snd_seq;
 	c->rcv_seq = st.rcv_seq;
@@ -181,11 +238,42 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	tcp_repair_state_free(&st);
 	if ((c->sendq.len && !c->sendq.data) || (c->recvq.len && !c->recvq.data))
 		return -ENOMEM;
-	s->tcp = c;
-	pr_info("%s: established TCP connection %s saved: %u bytes to send (%u never sent), "
-		"%u to read",
-		who, conn, (unsigned)c->sendq.len, c->unsent, (unsigned)c->recvq.len);
+	p->s->tcp = c;
+	pr_info("%s: TCP connection %s (%s) saved: %u bytes to send (%u never sent), "
+		"%u to read%s",
+		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
+		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "");
 	return 0;
+}
+
+/* Once every task was walked: the lock on every connection of the tree at once, then each
+ * read. Until the lock holds, a connection's queues may still move (the tree is frozen, the
+ * kernel is not): nothing of them is read before. */
+int inet_tcp_dump_finish(struct dump_ctx *ctx)
+{
+	int n = ctx->nr_tcp_pending, ret = 0;
+	struct netlock_conn *lc;
+
+	if (!n)
+		return 0;
+	if (!ctx->opts->network_unlocked) {
+		if (!(lc = calloc((size_t)n, sizeof(*lc))))
+			return -ENOMEM;
+		for (int i = 0; i < n; i++) {
+			lc[i].local = ctx->tcp_pending[i].local;
+			lc[i].remote = ctx->tcp_pending[i].remote;
+			lc[i].sk = ctx->tcp_pending[i].copy;
+			lc[i].who = ctx->tcp_pending[i].who;
+		}
+		ret = netlock_add(&ctx->netlock, lc, (size_t)n);
+		free(lc);
+	}
+	for (int i = 0; i < n && !ret; i++)
+		ret = conn_read(ctx, &ctx->tcp_pending[i]);
+	free(ctx->tcp_pending);
+	ctx->tcp_pending = NULL;
+	ctx->nr_tcp_pending = 0;
+	return ret;
 }
 
 int inet_tcp_before_kill(struct dump_ctx *ctx)
@@ -211,6 +299,9 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 	free(ctx->tcp_copies);
 	ctx->tcp_copies = NULL;
 	ctx->nr_tcp_copies = 0;
+	free(ctx->tcp_pending); /* a dump that failed before its finish */
+	ctx->tcp_pending = NULL;
+	ctx->nr_tcp_pending = 0;
 	netlock_finish(&ctx->netlock, !resumed);
 }
 
@@ -324,6 +415,15 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 		return files_refuse(img, "fd %d: TCP windows incomplete", e->fd);
 	if (c->snd_wscale > 255 || c->rcv_wscale > 255)
 		return files_refuse(img, "fd %d: TCP window scales out of range", e->fd);
+	/* a state says ESTABLISHED by its absence; a FIN never sent needs a state that has
+	 * our FIN (tcp_repair_check tells which) */
+	if (c->has_state &&
+	    (c->state == 1 || c->state > 255 || !tcp_repair_state_ok((int)c->state)))
+		return files_refuse(img, "fd %d: TCP state %u is not a half-closed one", e->fd,
+				    c->state);
+	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
+		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",
+				    e->fd);
 	if (c->lock_table) {
 		size_t n = strlen(c->lock_table);
 		if (!n || n >= sizeof(((struct netlock *)0)->table) ||

@@ -7,6 +7,7 @@
 #include <nftables/libnftables.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -63,17 +64,21 @@ static int table_delete(const char *name, char *err, size_t size)
 	return nft_run(cmd, err, size);
 }
 
-/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS), then a verdict byte, or EOF */
+/* Most descriptors one SCM_RIGHTS message carries (the kernel's SCM_MAX_FD is 253) */
+#define WD_FDS_PER_MSG 250
+
+/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS, up to WD_FDS_PER_MSG a message),
+ * then a verdict byte, or EOF */
 static void __attribute__((noreturn)) watchdog(const char *table)
 {
-	int fds[4096], n = 0;
+	int *fds = NULL, n = 0, cap = 0;
 	char verdict = 0, err[256];
 
 	for (;;) {
 		char byte;
 		union {
 			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
+			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
 		} c;
 		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 		struct msghdr mh = {.msg_iov = &iov,
@@ -86,8 +91,19 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 		if (got <= 0)
 			break;
 		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS && n < 4096) {
-			memcpy(&fds[n++], CMSG_DATA(h), sizeof(int));
+		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (n + k > cap) {
+				int *v = realloc(fds, (size_t)(n + k + 256) * sizeof(*v));
+				if (!v) /* it can do nothing for them: cryo is told (EOF) */
+					_exit(2);
+				fds = v;
+				cap = n + k + 256;
+			}
+			memcpy(fds + n, CMSG_DATA(h), (size_t)k * sizeof(int));
+			n += k;
+			if (write(3, "", 1) != 1) /* each batch acknowledged */
+				break;
 			continue;
 		}
 		verdict = byte;
@@ -181,82 +197,147 @@ static bool end_text(const struct sockaddr_storage *ss, char *buf, size_t size, 
 /* The table: a set of connections per IP version (local address . port . remote address .
  * port), and in each direction one rule that drops what matches: adding a connection is
  * adding an element, which costs the same with 1 or 10,000 of them (a rule each would make
- * every addition read all the rules before it). */
+ * every addition read all the rules before it).
+ *
+ * First in each chain, the one exception: the segments libcryotcp makes at the restore of a
+ * half-closed connection (the peer's FIN, its acknowledgement of ours), sent from a raw socket
+ * marked TCP_REPAIR_MARK, from the peer's address to the local end. They come in (input), and
+ * go out (output: when both ends are in the tree their reverse is in the set too) only to a
+ * local address: nothing marked so reaches a peer elsewhere, and the dump refuses a socket of
+ * the tree that carries the mark. */
 static const char table_fmt[] =
     "add table inet %1$s\n"
     "add set inet %1$s conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n"
     "add set inet %1$s conns6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }\n"
     "add chain inet %1$s in { type filter hook input priority -400; }\n"
     "add chain inet %1$s out { type filter hook output priority -400; }\n"
+    "add rule inet %1$s out meta mark %2$#x fib daddr type local accept\n"
+    "add rule inet %1$s in meta mark %2$#x accept\n"
     "add rule inet %1$s out ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"
     "add rule inet %1$s in ip daddr . tcp dport . ip saddr . tcp sport @conns4 drop\n"
     "add rule inet %1$s out ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"
     "add rule inet %1$s in ip6 daddr . tcp dport . ip6 saddr . tcp sport @conns6 drop\n";
 
-int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
-		const struct sockaddr_storage *remote, int sk, const char *who)
+/* Hand n sockets to the watchdog, waiting for its word that it holds each batch */
+static int watchdog_hand(struct netlock *l, const struct netlock_conn *c, size_t n)
 {
-	char cmds[2048], err[512], ls[80], rs[80];
-	bool v6a, v6b;
-	size_t n = 0;
-	int ret;
-
-	if (!end_text(local, ls, sizeof(ls), &v6a) || !end_text(remote, rs, sizeof(rs), &v6b) ||
-	    v6a != v6b) {
-		pr_err("%s: the connection's addresses are of no family the lock knows", who);
-		return -EINVAL;
+	for (size_t i = 0; i < n;) {
+		size_t k = n - i < WD_FDS_PER_MSG ? n - i : WD_FDS_PER_MSG;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
+		} u;
+		memset(&u, 0, sizeof(u));
+		char byte = 'F';
+		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = u.buf,
+				    .msg_controllen = CMSG_SPACE(k * sizeof(int))};
+		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(k * sizeof(int));
+		for (size_t j = 0; j < k; j++)
+			memcpy(CMSG_DATA(h) + j * sizeof(int), &c[i + j].sk, sizeof(int));
+		if (sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL) != 1)
+			return -errno;
+		ssize_t got;
+		while ((got = read(l->wd_fd, &byte, 1)) < 0 && errno == EINTR)
+			;
+		if (got != 1)
+			return got < 0 ? -errno : -EPIPE;
+		i += k;
 	}
+	return 0;
+}
+
+int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
+{
+	char err[512];
+	char *cmds = NULL;
+	size_t len = 0;
+	int ret = 0;
+
+	if (!n)
+		return 0;
 	if (!l->nft) {
 		l->nft = nft_ctx_new(NFT_CTX_DEFAULT);
 		if (!l->nft) {
-			pr_err("%s: cannot start libnftables for the network lock", who);
+			pr_err("%s: cannot start libnftables for the network lock", c[0].who);
 			return -ENOMEM;
 		}
 		nft_ctx_buffer_output(l->nft);
 		nft_ctx_buffer_error(l->nft);
 	}
-	if (!l->table[0]) {
+	FILE *f = open_memstream(&cmds, &len);
+	if (!f)
+		return -ENOMEM;
+	bool first = !l->table[0];
+	if (first) {
 		snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
 		/* a table of the same name left by a cryo of this pid that was killed */
 		table_delete(l->table, err, sizeof(err));
 		/* priority -400: before conntrack and every other filter */
-		n = (size_t)snprintf(cmds, sizeof(cmds), table_fmt, l->table);
-		if ((ret = watchdog_start(l))) {
-			pr_errno(-ret, "cannot start the network lock's watchdog");
-			l->table[0] = 0;
-			return ret;
+		fprintf(f, table_fmt, l->table, TCP_REPAIR_MARK);
+	}
+	/* one "add element" per family, every connection of it inside */
+	for (int fam = 4; fam <= 6 && !ret; fam += 2) {
+		bool any = false;
+		for (size_t i = 0; i < n; i++) {
+			char ls[80], rs[80];
+			bool v6a, v6b;
+			if (!end_text(&c[i].local, ls, sizeof(ls), &v6a) ||
+			    !end_text(&c[i].remote, rs, sizeof(rs), &v6b) || v6a != v6b) {
+				pr_err("%s: the connection's addresses are of no family the lock "
+				       "knows",
+				       c[i].who);
+				ret = -EINVAL;
+				break;
+			}
+			if ((v6a ? 6 : 4) != fam)
+				continue;
+			if (!any)
+				fprintf(f, "add element inet %s conns%d { ", l->table, fam);
+			fprintf(f, "%s%s . %s", any ? ", " : "", ls, rs);
+			any = true;
 		}
+		if (any)
+			fputs(" }\n", f);
 	}
-	snprintf(cmds + n, sizeof(cmds) - n, "add element inet %s conns%c { %s . %s }\n", l->table,
-		 v6a ? '6' : '4', ls, rs);
-	if ((ret = nft_run_in(l->nft, cmds, err, sizeof(err)))) {
-		pr_err("%s: cannot block the connection's packets (nftables table inet %s): %s",
-		       who, l->table, err);
+	if (fclose(f) || !cmds) {
+		free(cmds);
+		return ret ? ret : -ENOMEM;
+	}
+	if (!ret && first && (ret = watchdog_start(l)))
+		pr_errno(-ret, "cannot start the network lock's watchdog");
+	if (ret) {
+		if (first)
+			l->table[0] = 0;
+		free(cmds);
 		return ret;
 	}
-	/* the watchdog's copy, to turn repair mode off if cryo dies */
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
-	memset(&c, 0, sizeof(c));
-	char byte = 'F';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = c.buf,
-			    .msg_controllen = sizeof(c.buf)};
-	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-	h->cmsg_level = SOL_SOCKET;
-	h->cmsg_type = SCM_RIGHTS;
-	h->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(h), &sk, sizeof(int));
-	if (sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL) != 1) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot hand the socket to the network lock's watchdog", who);
+	ret = nft_run_in(l->nft, cmds, err, sizeof(err));
+	free(cmds);
+	if (ret) {
+		pr_err("%s: cannot block the packets of %s (nftables table inet %s): %s", c[0].who,
+		       n == 1 ? "its connection" : "the tree's connections", l->table, err);
 		return ret;
 	}
-	pr_info("%s: packets of %s <-> %s dropped (nftables table inet %s)", who, ls, rs, l->table);
+	/* the watchdog's copies, to turn repair mode off if cryo dies */
+	if ((ret = watchdog_hand(l, c, n))) {
+		pr_errno(-ret, "cannot hand %zu sockets to the network lock's watchdog", n);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ls[80], rs[80];
+		bool v6;
+		end_text(&c[i].local, ls, sizeof(ls), &v6);
+		end_text(&c[i].remote, rs, sizeof(rs), &v6);
+		pr_debug("%s: packets of %s <-> %s dropped (nftables table inet %s)", c[i].who, ls,
+			 rs, l->table);
+	}
+	pr_info("network lock: %zu connection(s) blocked (nftables table inet %s)", n, l->table);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * socket that is gone, and a segment acknowledged meanwhile would be lost. cryo drops them with
  * nftables (libnftables): one table of its own, `inet cryo-lock-PID` (PID: the dumping cryo),
  * whose rules drop, in each direction, what a set of connections holds (both addresses and
- * ports); each connection is an element of it.
+ * ports); each connection is an element of it. Only segments marked TCP_REPAIR_MARK pass (to
+ * a local address): those libcryotcp makes to give a half-closed connection its FINs back.
  *
  * A dump that is killed must not leave connections blocked (or in repair mode) for ever: the
  * first rule starts a watchdog, a child of cryo that holds a copy of every connection's socket
@@ -29,11 +30,19 @@ struct netlock {
 
 void netlock_init(struct netlock *l);
 
-/* Drop every packet between local and remote (AF_INET or AF_INET6, a v4-mapped pair taken as
- * IPv4), both ways; the table (and the watchdog) made with the first. sk: cryo's copy of the
- * socket, in repair mode, handed to the watchdog. who: for the log. 0 or -errno (logged). */
-int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
-		const struct sockaddr_storage *remote, int sk, const char *who);
+/* One connection to block: its two ends (AF_INET or AF_INET6, a v4-mapped pair taken as
+ * IPv4), cryo's copy of its socket (handed to the watchdog) and who holds it (for the log). */
+struct netlock_conn {
+	struct sockaddr_storage local, remote;
+	int sk;
+	const char *who;
+};
+
+/* Drop every packet of the n connections c, both ways, with one nftables transaction (one
+ * costs about half a millisecond whatever it holds, so a tree's connections go in
+ * together); the table and the watchdog are made with the first call. 0 or -errno
+ * (logged). */
+int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n);
 
 /* The end of a dump. keep: the table stays (the restore removes it) and the watchdog is told
  * so; else it is deleted. */

@@ -10,7 +10,28 @@
  * - TCP_REPAIR_OPTIONS gives back what the handshake agreed (MSS, window scale, SACK,
  *   timestamps), TCP_TIMESTAMP the clock, TCP_REPAIR_WINDOW the windows.
  * The bytes written but never sent are written again after repair mode is off, as a program
- * writes: the kernel sends them when the window lets it, as it would have. */
+ * writes: the kernel sends them when the window lets it, as it would have.
+ *
+ * Half-closed connections. Each FIN takes one sequence number, after the last byte of its
+ * direction: write_seq counts ours once written (FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK),
+ * rcv_nxt the peer's once received (CLOSE_WAIT, CLOSING, LAST_ACK). SIOCOUTQ counts our FIN
+ * while it is not acknowledged, SIOCOUTQNSD while it is not sent (it is the last thing of the
+ * queue: any byte not sent means it is not either); SIOCINQ leaves the peer's out. The queues'
+ * sequences are set one short of each FIN, the queues go in, then the FINs are made again in
+ * the order the kernel's state machine needs them:
+ * - ours, sent: shutdown(SHUT_WR) in repair mode with the send queue picked: the kernel
+ *   queues the FIN and takes it as sent without sending it (FIN_WAIT1, or LAST_ACK after
+ *   CLOSE_WAIT); its retransmission timer sends it again if no acknowledgement comes;
+ * - ours, never sent: a plain shutdown(SHUT_WR) after repair mode is off and the bytes never
+ *   sent are written, as the program did;
+ * - the peer's: a segment FIN|ACK with sequence rcv_nxt and acknowledgement snd_una, from
+ *   the peer's address to the local one (tcp_segment.c): ESTABLISHED goes to CLOSE_WAIT,
+ *   FIN_WAIT1 to CLOSING; the acknowledgement the socket answers with is the caller's
+ *   firewall's to drop, the peer had it already;
+ * - the peer's acknowledgement of our FIN (FIN_WAIT2): a segment ACK acknowledging write_seq.
+ * The kernel takes each segment in the softirq of the loopback; the restore waits for the
+ * state it must bring (a second at most), then sets the windows again (a segment's window
+ * field updated the peer's). */
 #include "net/tcp_repair.h"
 
 #include <errno.h>
@@ -23,9 +44,46 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
+
+#include "net/tcp_segment.h"
+
+/* include/net/tcp_states.h */
+enum {
+	ST_ESTABLISHED = 1,
+	ST_FIN_WAIT1 = 4,
+	ST_FIN_WAIT2 = 5,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_CLOSING = 11,
+};
+
+bool tcp_repair_state_ok(int state)
+{
+	return state == ST_ESTABLISHED || state == ST_FIN_WAIT1 || state == ST_FIN_WAIT2 ||
+	       state == ST_CLOSE_WAIT || state == ST_LAST_ACK || state == ST_CLOSING;
+}
+
+/* our FIN is written (write_seq counts it) */
+static bool fin_out(int state)
+{
+	return state == ST_FIN_WAIT1 || state == ST_FIN_WAIT2 || state == ST_CLOSING ||
+	       state == ST_LAST_ACK;
+}
+
+/* ... and acknowledged by the peer */
+static bool fin_out_acked(int state)
+{
+	return state == ST_FIN_WAIT2;
+}
+
+/* the peer's FIN is received (rcv_nxt counts it) */
+static bool fin_in(int state)
+{
+	return state == ST_CLOSE_WAIT || state == ST_CLOSING || state == ST_LAST_ACK;
+}
 
 /* the option codes of TCP_REPAIR_OPTIONS are those of the TCP header (RFC 793, 7323, 2018) */
-enum { ST_ESTABLISHED = 1 }; /* include/net/tcp_states.h */
 
 enum { OPT_MSS = 2, OPT_WSCALE = 3, OPT_SACK_PERM = 4, OPT_TIMESTAMP = 8 };
 
@@ -127,7 +185,7 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
 		return fail(err, size, errno, "cannot read TCP_INFO");
 	st->state = ti.tcpi_state;
-	if (st->state != ST_ESTABLISHED)
+	if (!tcp_repair_state_ok(st->state))
 		return fail(err, size, -ENOTSUP, "connection in state %s: not supported yet",
 			    tcp_state_name(st->state));
 	len = sizeof(st->remote);
@@ -143,6 +201,20 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	if (inq < 0 || outq < 0 || nsd < 0 || nsd > outq)
 		return fail(err, size, -EIO, "queue lengths %d/%d/%d make no sense", inq, outq,
 			    nsd);
+	/* our FIN is in the counts until acknowledged (outq), sent (nsd): data only kept */
+	if (fin_out(st->state) && !fin_out_acked(st->state)) {
+		if (!outq)
+			return fail(err, size, -EIO, "state %s without its FIN in the send queue",
+				    tcp_state_name(st->state));
+		outq--;
+		if (nsd) {
+			st->fin_unsent = true;
+			nsd--;
+		}
+	} else if (fin_out_acked(st->state) && (outq || nsd)) {
+		return fail(err, size, -EIO, "state %s with %d bytes not acknowledged",
+			    tcp_state_name(st->state), outq);
+	}
 	st->recvq_len = (uint32_t)inq;
 	st->sendq_len = (uint32_t)outq;
 	st->unsent = (uint32_t)nsd;
@@ -195,7 +267,7 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	/* the state again: a FIN or a reset that came meanwhile changed it */
 	len = sizeof(ti);
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    ti.tcpi_state != ST_ESTABLISHED) {
+	    ti.tcpi_state != (uint8_t)st->state) {
 		ret = fail(err, size, -EAGAIN, "the connection changed state while being read");
 		goto out;
 	}
@@ -225,11 +297,23 @@ int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size)
 		return fail(err, size, -EINVAL, "the addresses are not of family %d", st->family);
 	if (!port_of(&st->local) || !port_of(&st->remote))
 		return fail(err, size, -EINVAL, "an address without a port");
-	if (st->state != ST_ESTABLISHED)
-		return fail(err, size, -EINVAL, "state %d is not ESTABLISHED", st->state);
+	if (!tcp_repair_state_ok(st->state))
+		return fail(err, size, -EINVAL, "state %d is not ESTABLISHED or half-closed",
+			    st->state);
 	if (st->unsent > st->sendq_len)
 		return fail(err, size, -EINVAL, "%u bytes not sent of a send queue of %u",
 			    st->unsent, st->sendq_len);
+	/* a FIN never sent is one written and not acknowledged; one sent has every byte before
+	 * it sent; one acknowledged every byte before it acknowledged */
+	if (st->fin_unsent && (!fin_out(st->state) || fin_out_acked(st->state)))
+		return fail(err, size, -EINVAL, "a FIN never sent in state %s",
+			    tcp_state_name(st->state));
+	if (fin_out(st->state) && !st->fin_unsent && st->unsent)
+		return fail(err, size, -EINVAL, "%u bytes never sent before a FIN sent",
+			    st->unsent);
+	if (fin_out_acked(st->state) && st->sendq_len)
+		return fail(err, size, -EINVAL, "%u bytes not acknowledged before a FIN that is",
+			    st->sendq_len);
 	/* the queues are within a window: 1 GiB is the most TCP can announce (RFC 7323) */
 	if (st->sendq_len > (1u << 30) || st->recvq_len > (1u << 30))
 		return fail(err, size, -EINVAL, "queues of %u and %u bytes", st->sendq_len,
@@ -293,14 +377,92 @@ static int set_bufs(int sk, int sndbuf, int rcvbuf, char *err, size_t size)
 	return 0;
 }
 
+static int set_window(int sk, const struct tcp_repair_state *st, uint32_t rcv_nxt, char *err,
+		      size_t size)
+{
+	struct tcp_repair_window w = {
+	    .snd_wl1 = st->snd_wl1,
+	    .snd_wnd = st->snd_wnd,
+	    .max_window = st->max_window,
+	    .rcv_wnd = st->rcv_wnd,
+	    .rcv_wup = st->rcv_wup,
+	};
+	/* before the peer's FIN is in again, our window was announced at most at rcv_nxt: the
+	 * same right edge from there */
+	if ((int32_t)(w.rcv_wup - rcv_nxt) > 0) {
+		w.rcv_wnd += w.rcv_wup - rcv_nxt;
+		w.rcv_wup = rcv_nxt;
+	}
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
+		return fail(err, size, errno, "cannot set the windows");
+	return 0;
+}
+
+static int state_now(int sk)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	return getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ? -errno : ti.tcpi_state;
+}
+
+/* A segment from the peer (FIN|ACK or ACK) fed to sk, then the state it must bring waited
+ * for: the loopback hands it to TCP in a softirq, at once as a rule. Its destination is
+ * st->local, which sk is bound to already: a local address, the segment never leaves the
+ * host. */
+static int from_peer(int sk, const struct tcp_repair_state *st, uint32_t seq, uint32_t ack,
+		     uint8_t flags, int want, char *err, size_t size)
+{
+	const char *what = flags & TCP_SEG_FIN ? "the peer's FIN" : "the peer's acknowledgement";
+	/* the window field as the peer's last one was (the windows are set again after) */
+	uint32_t win = st->wscale ? st->snd_wnd >> st->snd_wscale : st->snd_wnd;
+	int ret, now = -1;
+
+	ret = tcp_segment_send(&st->remote, &st->local, seq, ack, flags,
+			       (uint16_t)(win > 65535 ? 65535 : win));
+	if (ret)
+		return fail(err, size, -ret, "cannot send %s again (raw socket)", what);
+	for (int i = 0; i < 1000; i++) {
+		if ((now = state_now(sk)) == want || now < 0)
+			break;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	if (now != want)
+		return fail(err, size, now < 0 ? -now : -EIO,
+			    "%s was not taken: state %s, not %s (a firewall dropped it?)", what,
+			    tcp_state_name(now), tcp_state_name(want));
+	return 0;
+}
+
+/* Our FIN, taken as sent (the send queue picked) or sent as usual */
+static int our_fin(int sk, bool as_sent, char *err, size_t size)
+{
+	if (as_sent && setint(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0)
+		return fail(err, size, errno, "cannot pick the send queue for our FIN");
+	int r = shutdown(sk, SHUT_WR);
+	int e = errno;
+	if (as_sent)
+		setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	return r < 0 ? fail(err, size, e, "cannot queue our FIN again (shutdown)") : 0;
+}
+
 int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
 		       size_t size)
 {
 	uint32_t sent = st->sendq_len - st->unsent;
+	/* where each queue starts, one short of its FIN: the FINs go in after the queues */
+	uint32_t snd_una = st->snd_seq - (fin_out(st->state) ? 1 : 0) - st->sendq_len;
+	uint32_t rcv_nxt = st->rcv_seq - (fin_in(st->state) ? 1 : 0);
+	bool fin_sent = fin_out(st->state) && !st->fin_unsent;
 	int ret;
 
 	if ((ret = tcp_repair_check(st, err, size)))
 		return ret;
+	if (keep_repair && (st->unsent || st->fin_unsent))
+		return fail(err, size, -EINVAL,
+			    "%u bytes%s never sent can only be written with repair mode off",
+			    st->unsent, st->fin_unsent ? " and a FIN" : "");
 	/* the queues go in as segments of another size than the program's writes made, with
 	 * another overhead: room for them while they are written, the buffers as they were
 	 * (at least the connection's) once done */
@@ -325,10 +487,10 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	/* each queue starts where its first byte is: the send queue at the first byte not
 	 * acknowledged, the receive queue at the first byte not read */
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0 ||
-	    setint(sk, TCP_QUEUE_SEQ, (int)(st->snd_seq - st->sendq_len)) < 0)
+	    setint(sk, TCP_QUEUE_SEQ, (int)snd_una) < 0)
 		return fail(err, size, errno, "cannot set the send sequence");
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) < 0 ||
-	    setint(sk, TCP_QUEUE_SEQ, (int)(st->rcv_seq - st->recvq_len)) < 0)
+	    setint(sk, TCP_QUEUE_SEQ, (int)(rcv_nxt - st->recvq_len)) < 0)
 		return fail(err, size, errno, "cannot set the receive sequence");
 	if (connect(sk, (const struct sockaddr *)&st->remote, sa_len(st->family)) < 0)
 		return fail(err, size, errno, "cannot connect in repair mode");
@@ -353,25 +515,38 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	    (ret = queue_write(sk, TCP_SEND_QUEUE, st->sendq, sent, err, size)))
 		return ret;
 	setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-	if (st->has_window) {
-		struct tcp_repair_window w = {
-		    .snd_wl1 = st->snd_wl1,
-		    .snd_wnd = st->snd_wnd,
-		    .max_window = st->max_window,
-		    .rcv_wnd = st->rcv_wnd,
-		    .rcv_wup = st->rcv_wup,
-		};
-		if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
-			return fail(err, size, errno, "cannot set the windows");
+	if (st->has_window && (ret = set_window(sk, st, rcv_nxt, err, size)))
+		return ret;
+
+	/* the FINs, in the order of the state machine: CLOSE_WAIT and LAST_ACK had the peer's
+	 * first, CLOSING ours first; FIN_WAIT2 had ours acknowledged */
+	bool peer_fin_first = st->state == ST_CLOSE_WAIT || st->state == ST_LAST_ACK;
+	bool fed = false; /* a segment went in: its window field changed the peer's window */
+	if (peer_fin_first) {
+		if ((ret = from_peer(sk, st, rcv_nxt, snd_una, TCP_SEG_FIN | TCP_SEG_ACK,
+				     ST_CLOSE_WAIT, err, size)))
+			return ret;
+		fed = true;
 	}
-	if (keep_repair && !st->unsent)
-		return set_bufs(sk, sndbuf, rcvbuf, err, size);
+	if (fin_sent && (ret = our_fin(sk, true, err, size)))
+		return ret;
+	if (fin_out_acked(st->state)) {
+		if ((ret = from_peer(sk, st, rcv_nxt, st->snd_seq, TCP_SEG_ACK, ST_FIN_WAIT2, err,
+				     size)))
+			return ret;
+		fed = true;
+	}
+	if (st->state == ST_CLOSING && fin_sent) {
+		if ((ret = from_peer(sk, st, rcv_nxt, snd_una, TCP_SEG_FIN | TCP_SEG_ACK,
+				     ST_CLOSING, err, size)))
+			return ret;
+		fed = true;
+	}
+	if (fed && st->has_window &&
+	    (ret = set_window(sk, st, fin_in(st->state) ? st->rcv_seq : rcv_nxt, err, size)))
+		return ret;
 	if (keep_repair)
-		return st->unsent ? fail(err, size, -EINVAL,
-					 "%u bytes never sent can only be written with repair "
-					 "mode off",
-					 st->unsent)
-				  : 0;
+		return set_bufs(sk, sndbuf, rcvbuf, err, size);
 	if (tcp_repair_off(sk) < 0)
 		return fail(err, size, errno, "cannot turn TCP_REPAIR off");
 	/* the bytes never sent: written as the program wrote them */
@@ -383,6 +558,22 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 				    "cannot write the %u bytes never sent (%u in)", st->unsent,
 				    done);
 		done += (uint32_t)k;
+	}
+	if (st->fin_unsent) {
+		/* ... and our FIN behind them, as the program's shutdown queued it */
+		if ((ret = our_fin(sk, false, err, size)))
+			return ret;
+		if (st->state == ST_CLOSING) {
+			/* the peer's FIN came to a FIN_WAIT1 whose FIN was held back */
+			if (tcp_repair_on(sk) < 0)
+				return fail(err, size, errno, "cannot turn TCP_REPAIR on again");
+			if ((ret = from_peer(sk, st, rcv_nxt, snd_una, TCP_SEG_FIN | TCP_SEG_ACK,
+					     ST_CLOSING, err, size)) ||
+			    (st->has_window && (ret = set_window(sk, st, st->rcv_seq, err, size))))
+				return ret;
+			if (tcp_repair_off(sk) < 0)
+				return fail(err, size, errno, "cannot turn TCP_REPAIR off");
+		}
 	}
 	return set_bufs(sk, sndbuf, rcvbuf, err, size);
 }

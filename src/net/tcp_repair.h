@@ -22,8 +22,15 @@
  * The connection's packets must not reach either end while it is saved (a peer that sends
  * to a socket that is gone gets a reset): that is the caller's business (a firewall rule).
  *
- * Only the state ESTABLISHED is read; any other state is refused with -ENOTSUP and its name
- * in err (tcp_state_name). */
+ * The states read: ESTABLISHED and the half-closed ones, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT,
+ * CLOSING and LAST_ACK; any other is refused with -ENOTSUP and its name in err
+ * (tcp_state_name). A FIN takes one sequence number: snd_seq and rcv_seq are the kernel's,
+ * FINs included, the queues and their lengths hold data only. The restore gives each FIN back
+ * as it was: ours with shutdown(SHUT_WR) (in repair mode, as sent, when it had been sent;
+ * queued behind the bytes never sent otherwise), the peer's (and the peer's acknowledgement
+ * of ours, in FIN_WAIT2) as a segment from the peer's address, made by hand and sent from a
+ * raw socket marked TCP_REPAIR_MARK to the local end. The caller's firewall must let those
+ * segments in (and out, for a local destination) while it holds everything else. */
 #ifndef CRYO_TCP_REPAIR_H
 #define CRYO_TCP_REPAIR_H
 
@@ -32,15 +39,23 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* SO_MARK of the segments the restore of a half-closed connection makes ("cryo"): a network
+ * lock accepts them, they only ever go to a local address */
+#define TCP_REPAIR_MARK 0x6372796fu
+
 struct tcp_repair_state {
 	int family;			/* AF_INET or AF_INET6 */
 	struct sockaddr_storage local;	/* getsockname */
 	struct sockaddr_storage remote; /* getpeername */
-	int state;			/* TCP_ESTABLISHED (1) */
+	int state;			/* ESTABLISHED (1), FIN_WAIT1 (4), FIN_WAIT2 (5),
+					 * CLOSE_WAIT (8), LAST_ACK (9), CLOSING (11) */
 
 	/* TCP_QUEUE_SEQ of each queue: the sequence number after its last byte (the send
-	 * queue's write_seq, the receive queue's rcv_nxt) */
+	 * queue's write_seq, the receive queue's rcv_nxt), each FIN included */
 	uint32_t snd_seq, rcv_seq;
+	/* our FIN (FIN_WAIT1, CLOSING, LAST_ACK) is queued and was never sent: the window or
+	 * bytes never sent before it held it back */
+	bool fin_unsent;
 	/* the send queue: the bytes written and not acknowledged by the peer yet, in order;
 	 * the last `unsent` of them were not even sent (SIOCOUTQNSD) */
 	uint8_t *sendq;
@@ -77,16 +92,18 @@ int tcp_repair_on(int sk);
 int tcp_repair_off(int sk);
 
 /* The state of sk (in repair mode) into *st, queues malloc'ed. Reads only: the queues are
- * peeked at, the socket is as it was. 0, -ENOTSUP for a state other than ESTABLISHED (or a
- * socket shut down in either direction), or -errno; why in err. */
+ * peeked at, the socket is as it was. 0, -ENOTSUP for a state other than ESTABLISHED or a
+ * half-closed one, or -errno; why in err. */
 int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size);
 
 /* sk: a new TCP socket of st->family, not bound, with whatever options the caller set. It
  * becomes the connection of st: repair mode on, bound to st->local, the sequence numbers,
  * connected to st->remote (no handshake in repair mode), the handshake's options, the
- * queues, the clock, the windows, repair mode off (unless keep_repair), then the bytes never
- * sent are written. 0 or -errno, why in err; on a failure sk is left in repair mode (a close
- * drops it without a packet). */
+ * queues, the clock, the windows, the FINs of a half-closed state (see above), repair mode
+ * off (unless keep_repair), then the bytes never sent are written (and our FIN after them
+ * when it had not been sent). 0 or -errno, why in err; on a failure sk is left in repair
+ * mode (a close drops it without a packet). keep_repair cannot leave a connection with bytes
+ * or a FIN never sent in repair mode: -EINVAL. */
 int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
 		       size_t size);
 
@@ -96,6 +113,9 @@ int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size);
 
 /* The queues of st freed, the pointers cleared. */
 void tcp_repair_state_free(struct tcp_repair_state *st);
+
+/* Whether libcryotcp saves and restores a connection in this TCP state */
+bool tcp_repair_state_ok(int state);
 
 /* "ESTABLISHED", "FIN_WAIT1"..., or "unknown" */
 const char *tcp_state_name(int state);

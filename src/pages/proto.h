@@ -10,6 +10,10 @@
  * and the server answers HELLO and DONE (or, at its first error, says why and drops the
  * connection) with
  *   ACK     status payload none: 0, or the errno of what failed
+ * A files session of `cryo migrate` (hello.files; only migrate-target takes one) sends instead
+ *   FILE           payload: u16 name length, u16 flags (PS_FILE_MORE: the next bytes of the
+ *                  file named before), the name, bytes of the file
+ *   DONE           every image is there: restore them (the ACK carries the restore's status)
  * Each id, length and count is checked by the server; names are made from numbers only. */
 #ifndef CRYO_PAGES_PROTO_H
 #define CRYO_PAGES_PROTO_H
@@ -32,7 +36,11 @@ enum ps_type {
 	PS_INVENTORY,
 	PS_DONE,
 	PS_ACK,
+	PS_FILE,
 };
+
+#define PS_FILE_MORE 1u
+#define PS_NAME_MAX 64
 
 struct ps_hdr {
 	uint32_t type;

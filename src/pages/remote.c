@@ -170,6 +170,7 @@ struct page_xfer *xfer_remote_new(struct dump_ctx *ctx)
 	hello.parent = (char *)o->prev_images_dir;
 	hello.has_pre_dump = true;
 	hello.pre_dump = o->pre_dump;
+	hello.session = (char *)o->ps_session;
 	size_t len = page_server_hello__get_packed_size(&hello);
 	if (len > sizeof(buf)) {
 		pr_err("--prev-images-dir is too long for the page server");

@@ -26,6 +26,7 @@
 #include "pages/conn.h"
 #include "pages/proto.h"
 #include "pages/read.h"
+#include "pages/server.h"
 #include "cryo/cryo.h"
 
 struct closed_img {
@@ -36,7 +37,8 @@ struct closed_img {
 
 struct session {
 	int dirfd;
-	struct ps_conn conn;
+	struct ps_conn *conn;
+	bool migrate; /* a session of migrate-target: the hello may name it */
 	bool hello, inventory;
 	uint32_t cur; /* the pid whose pages are open, 0: none */
 	int cur_fd;
@@ -48,7 +50,7 @@ struct session {
 };
 
 #define bad(s, fmt, ...)                                                                           \
-	(pr_err("page server: the client (%s) " fmt ": dropping the connection", (s)->conn.peer,   \
+	(pr_err("page server: the client (%s) " fmt ": dropping the connection", (s)->conn->peer,  \
 		##__VA_ARGS__),                                                                    \
 	 -EPROTO)
 
@@ -89,6 +91,14 @@ static int on_hello(struct session *s, struct ps_hdr *h)
 			  PS_VERSION);
 		goto out;
 	}
+	if (!s->migrate && (m->session || m->has_files || m->has_restore_tcp)) {
+		ret = bad(s, "sent a hello of a migration: this is a page server");
+		goto out;
+	}
+	if (m->has_files && m->files) {
+		ret = bad(s, "sent a hello of a files session to the page server");
+		goto out;
+	}
 	if (m->parent && !parent_ok(m->parent, strlen(m->parent))) {
 		ret = bad(s, "names the parent '%s': only ../NAME is accepted", m->parent);
 		goto out;
@@ -115,9 +125,9 @@ static int on_hello(struct session *s, struct ps_hdr *h)
 	s->hello = true;
 	/* the dump waits for this before it touches its tree */
 	struct ps_hdr ack = {PS_ACK, 0, 0};
-	if ((ret = conn_send(&s->conn, &ack, sizeof(ack))))
+	if ((ret = conn_send(s->conn, &ack, sizeof(ack))))
 		goto out;
-	pr_info("page server: a %s from %s%s%s", m->pre_dump ? "pre-dump" : "dump", s->conn.peer,
+	pr_info("page server: a %s from %s%s%s", m->pre_dump ? "pre-dump" : "dump", s->conn->peer,
 		m->parent ? ", parent " : "", m->parent ? m->parent : "");
 out:
 	page_server_hello__free_unpacked(m, NULL);
@@ -256,9 +266,9 @@ static int one_message(struct session *s)
 	struct ps_hdr h;
 	int eof, ret;
 
-	ret = conn_recv(&s->conn, &h, sizeof(h), &eof);
+	ret = conn_recv(s->conn, &h, sizeof(h), &eof);
 	if (ret) {
-		pr_err("page server: the client (%s) %s before the end of the dump", s->conn.peer,
+		pr_err("page server: the client (%s) %s before the end of the dump", s->conn->peer,
 		       eof ? "went away" : "broke the connection");
 		return ret;
 	}
@@ -267,9 +277,9 @@ static int one_message(struct session *s)
 	if (h.len > PS_DATA_MAX || (h.type != PS_PAGEMAP && h.type != PS_INVENTORY &&
 				    h.type != PS_DATA && h.len > PS_HELLO_MAX))
 		return bad(s, "sent message %u of %lu bytes", h.type, h.len);
-	if (h.len && (ret = conn_recv(&s->conn, s->buf, h.len, NULL))) {
+	if (h.len && (ret = conn_recv(s->conn, s->buf, h.len, NULL))) {
 		pr_err("page server: the client (%s) went away in the middle of a message",
-		       s->conn.peer);
+		       s->conn->peer);
 		return ret;
 	}
 	switch (h.type) {
@@ -322,50 +332,85 @@ static int serve(struct session *s)
 	if (ret < 0) {
 		drop_partial(s);
 		ack.id = -ret;
-		conn_send(&s->conn, &ack, sizeof(ack)); /* the reason, if it still listens */
+		conn_send(s->conn, &ack, sizeof(ack)); /* the reason, if it still listens */
 		return ret;
 	}
-	ret = conn_send(&s->conn, &ack, sizeof(ack));
+	ret = conn_send(s->conn, &ack, sizeof(ack));
 	if (ret)
-		pr_errno(-ret, "page server: cannot confirm the dump to %s", s->conn.peer);
+		pr_errno(-ret, "page server: cannot confirm the dump to %s", s->conn->peer);
 	return ret;
 }
 
-int cryo_page_server(const struct cryo_page_server_opts *o)
+int ps_recv_hello(struct ps_conn *c, uint8_t *buf, struct ps_hdr *h)
 {
-	struct session s = {.dirfd = -1, .cur_fd = -1, .conn = {.fd = -1}};
-	int lfd = -1, fd, ret;
+	int eof, ret = conn_recv(c, h, sizeof(*h), &eof);
+	if (ret) {
+		pr_err("page server: the client (%s) %s before its hello", c->peer,
+		       eof ? "went away" : "broke the connection");
+		return ret;
+	}
+	if (h->type != PS_HELLO || h->id || !h->len || h->len > PS_HELLO_MAX) {
+		pr_err("page server: the client (%s) did not begin with a hello (message %u, %lu "
+		       "bytes): dropping the connection",
+		       c->peer, h->type, h->len);
+		return -EPROTO;
+	}
+	if ((ret = conn_recv(c, buf, h->len, NULL)))
+		pr_err("page server: the client (%s) went away in the middle of its hello",
+		       c->peer);
+	return ret;
+}
+
+int ps_serve_dump(int dirfd, struct ps_conn *c, const struct ps_hdr *h, const uint8_t *hello,
+		  bool migrate, size_t *nr_imgs)
+{
+	struct session s = {.dirfd = dirfd, .cur_fd = -1, .conn = c, .migrate = migrate};
+	struct ps_hdr hh = *h;
+	int ret;
+
+	s.buf = malloc(PS_DATA_MAX);
+	if (!s.buf)
+		return -ENOMEM;
+	memcpy(s.buf, hello, h->len);
+	ret = on_hello(&s, &hh);
+	if (ret) {
+		struct ps_hdr ack = {PS_ACK, (uint32_t)-ret, 0};
+		conn_send(c, &ack, sizeof(ack));
+	} else {
+		ret = serve(&s);
+	}
+	if (nr_imgs)
+		*nr_imgs = s.nr_imgs;
+	if (s.cur_fd >= 0)
+		close(s.cur_fd);
+	free(s.imgs);
+	free(s.buf);
+	return ret;
+}
+
+int ps_listen_start(const struct cryo_page_server_opts *o, int dirfd, const char *who)
+{
+	int lfd;
 
 	if (o->port <= 0 || o->port > 65535) {
-		pr_err("page-server needs --port (1 to 65535)");
+		pr_err("%s needs --port (1 to 65535)", who);
 		return -EINVAL;
 	}
-	s.dirfd = dir_open_root(o->images_dir);
-	if (s.dirfd < 0) {
-		pr_errno(-s.dirfd, "page server: cannot open images directory %s", o->images_dir);
-		return s.dirfd;
-	}
-	s.buf = malloc(PS_DATA_MAX);
-	if (!s.buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	lfd = conn_listen(o->address, o->port);
-	if (lfd < 0) {
-		ret = lfd;
-		goto out;
-	}
+	if (lfd < 0)
+		return lfd;
 	if (o->daemon) {
 		/* in the background once it listens: the caller may connect as soon as we return */
 		pid_t pid = fork();
 		if (pid < 0) {
-			ret = -errno;
-			pr_errno(-ret, "page server: cannot go into the background");
-			goto out;
+			int ret = -errno;
+			pr_errno(-ret, "%s: cannot go into the background", who);
+			close(lfd);
+			return ret;
 		}
 		if (pid > 0) {
 			/* the daemon's pid, before the caller goes on */
-			int r = o->pidfile ? pidfile_write(s.dirfd, o->pidfile, pid) : 0;
+			int r = o->pidfile ? pidfile_write(dirfd, o->pidfile, pid) : 0;
 			_exit(r ? 1 : 0);
 		}
 		setsid();
@@ -376,37 +421,66 @@ int cryo_page_server(const struct cryo_page_server_opts *o)
 			close(null);
 		}
 	}
-	if (!o->daemon && o->pidfile && (ret = pidfile_write(s.dirfd, o->pidfile, getpid())))
-		goto out;
-	pr_info("page server: listening on %s port %d for %s",
+	if (!o->daemon && o->pidfile) {
+		int ret = pidfile_write(dirfd, o->pidfile, getpid());
+		if (ret) {
+			close(lfd);
+			return ret;
+		}
+	}
+	pr_info("%s: listening on %s port %d for %s", who,
 		o->address ? o->address : "every address", o->port, o->images_dir);
 	if (o->status_fd >= 0)
 		status_fd_notify(o->status_fd);
+	return lfd;
+}
+
+int ps_accept(int lfd, struct ps_conn *c, const struct cryo_tls_opts *tls, const char *who)
+{
+	int fd;
+
 	do
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
-		ret = -errno;
-		pr_errno(-ret, "page server: accept failed");
-		goto out;
+		int ret = -errno;
+		pr_errno(-ret, "%s: accept failed", who);
+		return ret;
 	}
+	return conn_accept(c, fd, tls);
+}
+
+int cryo_page_server(const struct cryo_page_server_opts *o)
+{
+	struct ps_conn conn = {.fd = -1};
+	struct ps_hdr h;
+	uint8_t hello[PS_HELLO_MAX];
+	size_t nr = 0;
+	int dirfd, lfd = -1, ret;
+
+	if (o->port <= 0 || o->port > 65535) {
+		pr_err("page-server needs --port (1 to 65535)");
+		return -EINVAL;
+	}
+	dirfd = dir_open_root(o->images_dir);
+	if (dirfd < 0) {
+		pr_errno(-dirfd, "page server: cannot open images directory %s", o->images_dir);
+		return dirfd;
+	}
+	lfd = ret = ps_listen_start(o, dirfd, "page server");
+	if (lfd >= 0)
+		ret = ps_accept(lfd, &conn, &o->tls, "page server");
 	/* one client per run: a second one is refused at once */
-	close(lfd);
-	lfd = -1;
-	ret = conn_accept(&s.conn, fd, &o->tls);
-	if (!ret)
-		ret = serve(&s);
-	if (!ret)
-		pr_info("page server: the dump from %s is complete (%zu page images)", s.conn.peer,
-			s.nr_imgs);
-out:
-	conn_close(&s.conn);
 	if (lfd >= 0)
 		close(lfd);
-	if (s.cur_fd >= 0)
-		close(s.cur_fd);
-	free(s.imgs);
-	free(s.buf);
-	close(s.dirfd);
-	return ret;
+	if (!ret)
+		ret = ps_recv_hello(&conn, hello, &h);
+	if (!ret)
+		ret = ps_serve_dump(dirfd, &conn, &h, hello, false, &nr);
+	if (!ret)
+		pr_info("page server: the dump from %s is complete (%zu page images)", conn.peer,
+			nr);
+	conn_close(&conn);
+	close(dirfd);
+	return ret > 0 ? 0 : ret;
 }

@@ -3,12 +3,15 @@
  * and each semaphore's last user (sempid) made a task of the tree again. The rule of which
  * sets are saved, and what the three kinds share, are in sysvipc.c. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,16 +71,58 @@ static time_t started_at(const struct dump_task *t)
 	       (time_t)(t->stat.start_time / (uint64_t)(tick > 0 ? tick : 100));
 }
 
+/* A process with no undo list to compare with: a child of cryo made without CLONE_SYSVSEM
+ * never has one (cryo itself has one once it made a thread, as a dump before this one in the
+ * same process does). It waits until sysv_undo_ref_end. */
+static pid_t undo_ref(struct dump_ctx *ctx)
+{
+	if (ctx->sem_ref > 0)
+		return ctx->sem_ref;
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (pid < 0)
+		return -errno;
+	return ctx->sem_ref = pid;
+}
+
+void sysv_undo_ref_end(struct dump_ctx *ctx)
+{
+	if (ctx->sem_ref > 0) {
+		kill(ctx->sem_ref, SIGKILL);
+		while (waitpid(ctx->sem_ref, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	ctx->sem_ref = 0;
+}
+
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char ids[256];
-	/* kcmp compares the undo lists of two tasks; cryo never has one, so a task whose list
-	 * differs from cryo's has one. No interface shows its adjustments, and the kernel also
-	 * gives an empty list to every process that made a thread (CLONE_SYSVSEM). A list the
-	 * task made itself can only hold adjustments for sets operated on since it started (by
-	 * a task of the tree, as far as the sets show: sets_used_since) */
+	/* kcmp compares the undo lists of two tasks: a task whose list differs from that of a
+	 * process without one has one. No task of the tree can share cryo's, so one that
+	 * compares equal to cryo has none; cryo has one once it made a thread (a dump before
+	 * this one in the same process), and then a child of its own is the reference
+	 * (undo_ref). No interface shows a list's adjustments, and the kernel also gives an empty
+	 * list to every process that made a thread (CLONE_SYSVSEM). A list the task made itself
+	 * can only hold adjustments for sets operated on since it started (by a task of the
+	 * tree, as far as the sets show: sets_used_since) */
 	for (int k = 0; k < t->nr_threads; k++) {
 		long r = syscall(SYS_kcmp, getpid(), t->threads[k].tid, KCMP_SYSVSEM, 0, 0);
+		if (r > 0) {
+			pid_t ref = undo_ref(ctx);
+			if (ref < 0) {
+				pr_errno((int)-ref,
+					 "task %d: cannot make a process to compare its semaphore "
+					 "undo list with",
+					 t->pid);
+				return (int)ref;
+			}
+			r = syscall(SYS_kcmp, ref, t->threads[k].tid, KCMP_SYSVSEM, 0, 0);
+		}
 		if (r < 0) {
 			int err = errno;
 			if (err == ESRCH)
@@ -96,12 +141,12 @@ int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t)
 		}
 		/* a second of slack: the times are in whole seconds */
 		if (sets_used_since(ctx, started_at(t) - 2, ids, sizeof(ids))) {
-			pr_err(
-			    "task %d (thread %d) has a System V semaphore undo list (semop with "
-			    "SEM_UNDO, or threads), and semaphore sets were operated on by the tree "
-			    "since it started (ids %s): the kernel does not show its undo "
-			    "adjustments, cryo cannot restore them",
-			    t->pid, t->threads[k].tid, ids);
+			pr_err("task %d (thread %d) has a System V semaphore undo list (semop with "
+			       "SEM_UNDO, or threads), and semaphore sets were operated on by the "
+			       "tree "
+			       "since it started (ids %s): the kernel does not show its undo "
+			       "adjustments, cryo cannot restore them",
+			       t->pid, t->threads[k].tid, ids);
 			return -ENOTSUP;
 		}
 	}

@@ -15,6 +15,8 @@ struct restore_task;
 /* A task with a semaphore undo list (semop with SEM_UNDO), whose adjustments no interface
  * shows, is refused (-ENOTSUP) while any semaphore set exists, naming it and the thread. */
 int sysv_check_undo(struct dump_ctx *ctx, struct dump_task *t);
+/* ... once every task was checked: the process it compares with ends */
+void sysv_undo_ref_end(struct dump_ctx *ctx);
 /* Once every task's memory is read: the objects of the namespace, which of them the tree
  * uses (saved, the pages of each attached segment written to its image) and which are left
  * as they are (logged). Refuses a segment attached outside the tree, or in part. */
