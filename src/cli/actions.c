@@ -69,6 +69,12 @@ int cli_run_dump(struct cli *cli)
 {
 	int ret;
 
+	if (cli->lazy_pages) {
+		pr_err("dump --lazy-pages (memory left for a remote lazy restore) is not supported "
+		       "yet: dump as usual, then `cryo lazy-pages -D DIR` and `cryo restore "
+		       "--lazy-pages -D DIR`");
+		return 1;
+	}
 	if (!cli->dump.pid) {
 		pr_err("dump needs the process to dump: -t PID");
 		return 1;
@@ -176,10 +182,25 @@ int cli_run_page_server(struct cli *cli)
 	return cryo_page_server(&cli->pserver) ? 1 : 0;
 }
 
+int cli_run_lazy_pages(struct cli *cli)
+{
+	if (cli->dump.page_server || cli->dump.port || cli->dump.address) {
+		pr_err("lazy-pages --page-server, --address, --port (pages from a remote dump) is "
+		       "not supported yet: only a local lazy restore (lazy-pages -D DIR)");
+		return 1;
+	}
+	return cryo_lazy_pages(&cli->lazy) ? 1 : 0;
+}
+
 int cli_run_migrate(struct cli *cli)
 {
 	if (!cli->dump.pid) {
 		pr_err("migrate needs the process to move: -t PID");
+		return 1;
+	}
+	if (cli->lazy_pages) {
+		pr_err("migrate --lazy-pages (the memory copied after the tree runs there) is not "
+		       "supported yet");
 		return 1;
 	}
 	if (cli->dump.tcp_established && cli->dump.tcp_close) {

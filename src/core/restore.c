@@ -28,6 +28,7 @@
 #include "files/inet.h"
 #include "core/proc.h"
 #include "core/restore_ctx.h"
+#include "res/lazy.h"
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "img/validate.h"
@@ -668,6 +669,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->unix_sks);
 	free(ctx->inherit_uses);
 	sysv_restore_free(ctx);
+	lazy_close(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)
@@ -676,7 +678,7 @@ static void cleanup(struct restore_ctx *ctx)
 
 int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 {
-	struct restore_ctx ctx = {.opts = opts};
+	struct restore_ctx ctx = {.opts = opts, .lazy_fd = -1};
 	pid_t root;
 	uint64_t t0 = now_ns();
 	int ret;
@@ -690,7 +692,10 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	/* without -d cryo waits for the root, even when a session helper was its parent */
 	if (!opts->detach)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	ret = restore_read_images(&ctx);
+	/* no daemon, no restore: before anything is made */
+	ret = opts->lazy_pages ? lazy_connect(&ctx) : 0;
+	if (!ret)
+		ret = restore_read_images(&ctx);
 	if (!ret)
 		ret = inet_tcp_restore_check(&ctx);
 	if (!ret)
@@ -752,6 +757,10 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 				if (ctx.tasks[i].pagemap)
 					opts->stats->pages += ctx.tasks[i].pagemap->total_pages;
 		}
+		/* the daemon may end once the memories are complete: every task is sent */
+		if (lazy_done(&ctx))
+			pr_warn("--lazy-pages: the tree runs, but the lazy-pages daemon did not "
+				"confirm the end of the restore");
 		/* --status-fd: the tree runs (or is left stopped), every task released */
 		if (opts->has_status_fd)
 			status_fd_notify(opts->status_fd);

@@ -130,6 +130,7 @@ struct restore_ctx {
 	int nr_helpers;
 	pid_t pid_max;	/* /proc/sys/kernel/pid_max: every id of the images is below it */
 	int tcp_conns;	/* files/inet_tcp.c: established connections in the images */
+	int lazy_fd;	/* --lazy-pages: the lazy-pages daemon's connection (res/lazy.c), -1 */
 	bool tcp_taken; /* ... and the restore takes them over (their pids were free): their lock
 			 * goes whatever happens next */
 
