@@ -88,6 +88,7 @@ struct cryo_migrate_opts {
 	const char *to_address;
 	int to_port;
 	int max_iterations; /* pre-dumps at most (0: 8) */
+	bool lazy; /* --lazy-pages: post-copy, the memory comes in as the tree runs there */
 };
 
 /* `cryo migrate-target -D DIR --port P`: receives one migration into DIR and restores it. */

@@ -198,16 +198,12 @@ int cli_run_migrate(struct cli *cli)
 		pr_err("migrate needs the process to move: -t PID");
 		return 1;
 	}
-	if (cli->lazy_pages) {
-		pr_err("migrate --lazy-pages (the memory copied after the tree runs there) is not "
-		       "supported yet");
-		return 1;
-	}
 	if (cli->dump.tcp_established && cli->dump.tcp_close) {
 		pr_err("--tcp-established and --tcp-close: choose one");
 		return 1;
 	}
 	cli->migrate.dump = cli->dump;
+	cli->migrate.lazy = cli->lazy_pages;
 	/* its own work directory when none is given (not the current one) */
 	cli->migrate.dump.images_dir = cli->images_dir;
 	return cryo_migrate(&cli->migrate) ? 1 : 0;
