@@ -24,6 +24,7 @@
 #include "compat.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "res/parent.h"
 #include "core/status_fd.h"
 #include "files/inet.h"
 #include "core/proc.h"
@@ -645,6 +646,7 @@ static void cleanup(struct restore_ctx *ctx)
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->pages_fd_local >= 0)
 			close(t->pages_fd_local);
+		parent_chain_free(t);
 		free(t->svc);
 		free(t->vma_fd);
 		free(t->vma_kept);

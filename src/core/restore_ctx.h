@@ -98,6 +98,7 @@ struct restore_task {
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool pages_merged;   /* ... a memfd: the image resolved through its parents (parent.c) */
+	struct parent_chain *chain; /* --lazy-pages: ... its pages not copied yet (parent.c) */
 	bool zombie;
 	pid_t helper;	/* a session helper with this pid creates the task, 0 if none */
 	int helper_idx; /* ... ctx->helpers[helper_idx] */

@@ -3,10 +3,12 @@
  * images directory. Every message is a header {type, pid, nr_ranges, nr_runs} and then
  * nr_ranges lazy_range and nr_runs lazy_run records (native byte order: both ends run on
  * this machine). The restore sends:
- *   TASK  pid  with two descriptors (SCM_RIGHTS, on the header's bytes): the task's
- *              userfaultfd (its ranges registered in MISSING mode) and the page image as a
- *              plain image (pages/read.h: page i at IMG_RAW_HDR + 4096 * i). ranges: the
- *              registered ranges; runs: where each run of pages is in the image
+ *   TASK  pid  with two descriptors or more (SCM_RIGHTS, on the header's bytes): the task's
+ *              userfaultfd (its ranges registered in MISSING mode) and its page image(s) as
+ *              plain images (pages/read.h: page i at IMG_RAW_HDR + 4096 * i): one, or one per
+ *              level of a chain of parent image sets, which the restore does not merge for a
+ *              lazy restore (res/parent.c). ranges: the registered ranges; runs: where each
+ *              run of pages is: in image off >> LAZY_LEVEL_SHIFT, at off's lower bits
  *   DONE       every task is sent (no descriptor, no records)
  * and the daemon answers every message with a lazy_ack {status: 0 or an errno}. A TASK
  * that is acknowledged is the daemon's: the restore closes its own copy of the descriptor and
@@ -21,6 +23,8 @@
 #define LAZY_RANGES_MAX 65536	 /* registered ranges of one task (the VMA limit) */
 #define LAZY_RUNS_MAX (1u << 22) /* runs of one task */
 #define LAZY_PID_MAX 4194304	 /* PID_MAX_LIMIT */
+#define LAZY_IMAGES_MAX 65	 /* page images of one task: a chain of 64 parents and itself */
+#define LAZY_LEVEL_SHIFT 56	 /* lazy_run.off: the image's index in its top byte */
 
 enum lazy_type {
 	LAZY_TASK = 1,
@@ -41,7 +45,8 @@ struct lazy_range {
 struct lazy_run {
 	uint64_t vaddr;
 	uint64_t nr_pages;
-	uint64_t off; /* bytes into the image's data (IMG_RAW_HDR not counted) */
+	uint64_t off; /* bytes into the image's data (IMG_RAW_HDR not counted), the image's
+		       * index (0: the first page image sent) << LAZY_LEVEL_SHIFT */
 };
 
 struct lazy_ack {

@@ -60,9 +60,12 @@ struct area {
  * (the file shrunk under us) makes the copy fail with EFAULT, never a SIGBUS here. */
 struct image {
 	unsigned refs;
-	const uint8_t *map;
-	uint64_t len;
+	int nr; /* one page image, or one per level of a chain of parents */
+	const uint8_t *map[LAZY_IMAGES_MAX];
+	uint64_t len[LAZY_IMAGES_MAX];
 };
+
+#define OFF_MASK ((1ull << LAZY_LEVEL_SHIFT) - 1)
 
 /* One userfaultfd: one address space. */
 struct space {
@@ -191,8 +194,9 @@ static void forget(struct space *s, uint64_t start, uint64_t end)
 static void image_put(struct image *img)
 {
 	if (img && !--img->refs) {
-		if (img->map)
-			munmap((void *)img->map, img->len);
+		for (int k = 0; k < img->nr; k++)
+			if (img->map[k])
+				munmap((void *)img->map[k], img->len[k]);
 		free(img);
 	}
 }
@@ -231,12 +235,14 @@ static void kill_space(struct daemon *d, struct space *s, int err, const char *w
  * (events to read first), or -ESRCH (the address space is gone), or -errno. */
 static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t p, uint64_t n)
 {
-	uint64_t off = a->slot[p], len = n * PAGE_SIZE;
-	const uint8_t *src = s->img->map + IMG_RAW_HDR + off;
-	if (IMG_RAW_HDR + off + len > s->img->len) {
+	uint64_t lv = a->slot[p] >> LAZY_LEVEL_SHIFT, off = a->slot[p] & OFF_MASK;
+	uint64_t len = n * PAGE_SIZE;
+	if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
+	    IMG_RAW_HDR + off + len > s->img->len[lv]) {
 		kill_space(d, s, EIO, "its pages are beyond its image");
 		return -EIO;
 	}
+	const uint8_t *src = s->img->map[lv] + IMG_RAW_HDR + off;
 	/* the source mapped first: the kernel's copy takes its fast path only from pages present
 	 * here (a missing one makes it drop its locks, fault, and try again) */
 	uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
@@ -530,12 +536,13 @@ static bool is_uffd(int fd)
 	return !strcmp(link, "anon_inode:[userfaultfd]");
 }
 
-static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int pages_fd)
+static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *pages_fds,
+		     int nr_images)
 {
 	struct lazy_range *ranges = NULL;
 	struct lazy_run *runs = NULL;
 	struct space *s = NULL;
-	struct stat st;
+	struct stat st[LAZY_IMAGES_MAX];
 	int ret = -EPROTO;
 
 	if (h->pid < 1 || h->pid > LAZY_PID_MAX || !h->nr_ranges ||
@@ -543,9 +550,12 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int p
 		ret = bad("sent task %u with %u ranges, %u runs", h->pid, h->nr_ranges, h->nr_runs);
 		goto out;
 	}
-	if (uffd < 0 || pages_fd < 0 || !is_uffd(uffd) || fstat(pages_fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode)) {
-		ret = bad("sent task %u without its userfaultfd and page image", h->pid);
+	bool images_ok = nr_images >= 1 && nr_images <= LAZY_IMAGES_MAX;
+	for (int k = 0; images_ok && k < nr_images; k++)
+		images_ok =
+		    pages_fds[k] >= 0 && fstat(pages_fds[k], &st[k]) == 0 && S_ISREG(st[k].st_mode);
+	if (uffd < 0 || !is_uffd(uffd) || !images_ok) {
+		ret = bad("sent task %u without its userfaultfd and page images", h->pid);
 		goto out;
 	}
 	ranges = calloc(h->nr_ranges, sizeof(*ranges));
@@ -570,18 +580,24 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int p
 		goto out;
 	}
 	s->img->refs = 1;
-	if (st.st_size > IMG_RAW_HDR) {
-		void *m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, pages_fd, 0);
-		if (m == MAP_FAILED) {
-			ret = -errno;
-			pr_errno(-ret, "lazy-pages: task %u: cannot map its page image", h->pid);
-			goto out;
+	s->img->nr = nr_images;
+	for (int k = 0; k < nr_images; k++) {
+		if (st[k].st_size > IMG_RAW_HDR) {
+			void *m = mmap(NULL, st[k].st_size, PROT_READ, MAP_SHARED, pages_fds[k], 0);
+			if (m == MAP_FAILED) {
+				ret = -errno;
+				pr_errno(-ret, "lazy-pages: task %u: cannot map its page image %d",
+					 h->pid, k);
+				goto out;
+			}
+			s->img->map[k] = m;
+			s->img->len[k] = st[k].st_size;
 		}
-		s->img->map = m;
-		s->img->len = st.st_size;
 	}
-	close(pages_fd);
-	pages_fd = -1;
+	for (int k = 0; k < nr_images; k++) {
+		close(pages_fds[k]);
+		pages_fds[k] = -1;
+	}
 	s->pidfd = sys_pidfd_open(h->pid);
 	if (s->pidfd < 0) {
 		ret = -errno;
@@ -606,19 +622,23 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int p
 			goto out;
 		}
 	}
-	/* runs: each inside one range and inside the image, in order */
-	uint64_t data = st.st_size > IMG_RAW_HDR ? (uint64_t)st.st_size - IMG_RAW_HDR : 0;
+	/* runs: each inside one range and inside its image, in order */
 	uint64_t prev = 0;
 	size_t ai = 0;
 	for (uint32_t i = 0; i < h->nr_runs; i++) {
 		struct lazy_run *r = &runs[i];
 		uint64_t len = r->nr_pages * PAGE_SIZE;
+		uint64_t lv = r->off >> LAZY_LEVEL_SHIFT, off = r->off & OFF_MASK;
+		uint64_t data = lv < (uint64_t)nr_images && st[lv].st_size > IMG_RAW_HDR
+				    ? (uint64_t)st[lv].st_size - IMG_RAW_HDR
+				    : 0;
 		while (ai < s->nr_areas && s->areas[ai].end <= r->vaddr)
 			ai++;
 		if (!r->nr_pages || r->nr_pages > TASK_SPACE_END / PAGE_SIZE ||
-		    r->vaddr % PAGE_SIZE || r->off % PAGE_SIZE || r->vaddr < prev ||
-		    ai == s->nr_areas || r->vaddr < s->areas[ai].start ||
-		    r->vaddr + len > s->areas[ai].end || r->off > data || len > data - r->off) {
+		    r->vaddr % PAGE_SIZE || off % PAGE_SIZE || r->vaddr < prev ||
+		    lv >= (uint64_t)nr_images || ai == s->nr_areas ||
+		    r->vaddr < s->areas[ai].start || r->vaddr + len > s->areas[ai].end ||
+		    off > data || len > data - off) {
 			ret = bad("sent task %u a run %u (%#lx, %lu pages at %lu) outside its "
 				  "ranges or its image",
 				  h->pid, i, r->vaddr, r->nr_pages, r->off);
@@ -626,7 +646,8 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int p
 		}
 		struct area *a = &s->areas[ai];
 		for (uint64_t k = 0; k < r->nr_pages; k++)
-			a->slot[(r->vaddr - a->start) / PAGE_SIZE + k] = r->off + k * PAGE_SIZE;
+			a->slot[(r->vaddr - a->start) / PAGE_SIZE + k] =
+			    (lv << LAZY_LEVEL_SHIFT) | (off + k * PAGE_SIZE);
 		s->pending += r->nr_pages;
 		prev = r->vaddr + len;
 	}
@@ -646,8 +667,9 @@ out:
 	}
 	if (uffd >= 0)
 		close(uffd);
-	if (pages_fd >= 0)
-		close(pages_fd);
+	for (int k = 0; k < nr_images; k++)
+		if (pages_fds[k] >= 0)
+			close(pages_fds[k]);
 	free(ranges);
 	free(runs);
 	return ret;
@@ -681,11 +703,12 @@ static int send_ack(struct daemon *d, int status)
 static int on_conn(struct daemon *d)
 {
 	struct lazy_hdr h;
-	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+#define FDS_MAX (1 + LAZY_IMAGES_MAX)
+	char cbuf[CMSG_SPACE((FDS_MAX + 1) * sizeof(int))];
 	struct iovec iov = {&h, sizeof(h)};
 	struct msghdr mh = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	int fds[4] = {-1, -1, -1, -1}, nfds = 0, ret;
+	int fds[FDS_MAX + 1], nfds = 0, ret;
 	ssize_t r;
 
 	do
@@ -694,8 +717,14 @@ static int on_conn(struct daemon *d)
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (int k = 0; k < n && nfds < 4; k++)
-				memcpy(&fds[nfds++], CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			for (int k = 0; k < n; k++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+				if (nfds <= FDS_MAX)
+					fds[nfds++] = fd;
+				else
+					close(fd); /* one too many: refused below */
+			}
 		}
 	if (r == 0 || (r < 0 && errno == ECONNRESET)) {
 		ret = 1;
@@ -715,11 +744,11 @@ static int on_conn(struct daemon *d)
 		pr_info("lazy-pages: the restore sent every task (%zu)", d->nr_sp);
 		return send_ack(d, 0);
 	}
-	if (h.type != LAZY_TASK || nfds != 2 || d->restore_done) {
+	if (h.type != LAZY_TASK || nfds < 2 || nfds > FDS_MAX || d->restore_done) {
 		ret = bad("sent message %u with %d descriptors", h.type, nfds);
 		goto out;
 	}
-	ret = recv_task(d, &h, fds[0], fds[1]);
+	ret = recv_task(d, &h, fds[0], fds + 1, nfds - 1);
 	if (ret == -EPROTO || send_ack(d, ret ? ret : 0))
 		return ret ? ret : -EPIPE;
 	return 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/lazy.h"
+#include "res/parent.h"
 
 /* to a socket whose peer may be gone: an error, never SIGPIPE */
 static int send_all(int fd, const void *buf, size_t len)
@@ -99,19 +101,34 @@ int lazy_send_task(struct restore_ctx *ctx, struct restore_task *t, int uffd,
 		   const struct lazy_range *ranges, uint32_t nr_ranges, const struct lazy_run *runs,
 		   uint32_t nr_runs)
 {
-	struct lazy_hdr h = {LAZY_TASK, (uint32_t)t->pid, nr_ranges, nr_runs};
-	char cbuf[CMSG_SPACE(2 * sizeof(int))] = {0};
-	int fds[2] = {uffd, t->pages_fd_local}, ret;
-	struct iovec iov = {&h, sizeof(h)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	char cbuf[CMSG_SPACE((1 + LAZY_IMAGES_MAX) * sizeof(int))] = {0};
+	int fds[1 + LAZY_IMAGES_MAX] = {uffd, t->pages_fd_local}, nfds = 2, ret;
+	struct lazy_run *level_runs = NULL;
 	char what[64];
+
+	/* a chain of parents not merged: each run as its own level has it, every level's image
+	 * sent (res/parent.c) */
+	if (t->chain) {
+		int nr_levels;
+		ret =
+		    parent_lazy_runs(t, runs, nr_runs, &level_runs, &nr_runs, fds + 1, &nr_levels);
+		if (ret)
+			return ret;
+		runs = level_runs;
+		nfds = 1 + nr_levels;
+	}
+	struct lazy_hdr h = {LAZY_TASK, (uint32_t)t->pid, nr_ranges, nr_runs};
+	struct iovec iov = {&h, sizeof(h)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	snprintf(what, sizeof(what), "the memory of task %d", t->pid);
 	ssize_t n;
 	do
@@ -119,9 +136,11 @@ int lazy_send_task(struct restore_ctx *ctx, struct restore_task *t, int uffd,
 	while (n < 0 && errno == EINTR);
 	if (n != sizeof(h) || (ret = send_all(ctx->lazy_fd, ranges, nr_ranges * sizeof(*ranges))) ||
 	    (ret = send_all(ctx->lazy_fd, runs, nr_runs * sizeof(*runs)))) {
+		free(level_runs);
 		pr_errno(EPIPE, "--lazy-pages: cannot send %s to the lazy-pages daemon", what);
 		return -EPIPE;
 	}
+	free(level_runs);
 	return recv_ack(ctx, what);
 }
 

@@ -35,6 +35,7 @@
 #include "res/mm.h"
 #include "pages/xfer.h"
 #include "res/page_ring.h"
+#include "res/parent.h"
 #include "res/track.h"
 #include "res/lazy.h"
 
@@ -832,6 +833,9 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 			off += len;
 			continue;
 		}
+		/* a chain of parents not merged (--lazy-pages): what is read here, copied in */
+		if (t->chain && (ret = parent_fill(t, run->vaddr, len)))
+			break;
 
 		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
