@@ -159,6 +159,22 @@ lazy_predump() {
 	lazy_start "$DIR/2" && restore "$DIR/2" --lazy-pages && check && lazy_wait
 }
 
+# lazy_chain PROG: a pre-dump, the final dump (its pages mostly in the parent), then a lazy
+# restore of the chain, which is not merged: the restore copies
+# in what it fills itself (shared, read-only, locked, file-private memory...), the daemon
+# takes the rest from each level's own image
+lazy_chain() {
+	start_test "$1" || return
+	mkdir -p "$DIR/1"
+	cryo pre pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump exited $RC" || return
+	dump "$DIR/2" --track-mem --prev-images-dir ../1 && gone_after_dump || return
+	lazy_start "$DIR/2" && restore "$DIR/2" --lazy-pages || return
+	grep -q "copied in as they are needed" "$DIR/2/restore.log" ||
+		fail_step "the restore merged the chain" || return
+	check && lazy_wait
+}
+
 lazy_refused() {
 	start_test mem_anon || return
 	cryo dump dump -t "$PID" -D "$DIR/img" --lazy-pages
@@ -181,6 +197,10 @@ lazy_case() {
 	run_sub_case lazy-abuse lazy_abuse
 	run_sub_case lazy-compress lazy_compress
 	run_sub_case lazy-predump lazy_predump
+	run_sub_case lazy-chain-vmflags lazy_chain mem_vmflags
+	run_sub_case lazy-chain-shared lazy_chain mem_shared
+	run_sub_case lazy-chain-madvise lazy_chain mem_madvise
+	run_sub_case lazy-chain-file lazy_chain mem_file_private
 	run_sub_case lazy-refused lazy_refused
 }
 
