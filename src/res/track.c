@@ -15,7 +15,8 @@
  * kernel would grow the task's descriptor table for it), with O_CLOEXEC (an exec ends the
  * mm it tracks anyway), and its number and inode go into the pre-dump's pagemap-PID.img
  * (track_fd, track_ino). The next run finds it there, checks it is still that same file, the
- * fd walk skips it (never saved), and the final dump closes it (remotely, before it reads the
+ * fd walk skips it (never saved); a final dump that kills the tree leaves it to end with the
+ * tree (keep_tracking, track_owns), any other run closes it (remotely, before it reads the
  * layout, so that VMAs the registration kept apart merge again as they would have). Copies a
  * child got by fork() are cryo's too and are closed as well. A program that closes it ends
  * the tracking: its memory is then saved whole, which is correct, only larger.
