@@ -35,6 +35,13 @@ struct fd_info {
  * description), for a kind to read its state from without changing it; the caller closes
  * it. -errno, logged as "task P: fd N: cannot take a copy of WHAT". */
 int fd_take_copy(const struct fd_info *fi, const char *what);
+/* The frame of a socket kind's dump: cryo's copy of fi's descriptor taken (fd_take_copy),
+ * dump(ctx, t, fi, copy, e, who) run on it with who "task P: fd N", the copy closed. dump's
+ * result, or fd_take_copy's. */
+typedef int (*fd_copy_dump_fn)(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			       int copy, FdEntry *e, const char *who);
+int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+		 const char *what, fd_copy_dump_fn dump);
 
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
