@@ -370,6 +370,23 @@ check() {
 	wait_gone "$PID" 5 || fail_step "test did not exit after its verdict" || return 1
 }
 
+# expect_refused WHAT PATTERN...: after a dump that had to be refused ($RC, cryo-dump.txt): it
+# failed, its messages say each extended regex PATTERN, it left no inventory.img, and the target
+# runs on and passes its check. WHAT names the state for the message of a dump that succeeded.
+expect_refused() {
+	local what=$1 want
+	shift
+	[ "$RC" != 0 ] || fail_step "the dump of $what succeeded" || return 1
+	for want in "$@"; do
+		grep -Eq -- "$want" "$DIR/cryo-dump.txt" ||
+			fail_step "the refusal does not say '$want': $(grep -i error "$DIR/cryo-dump.txt" | head -c 600)" ||
+			return 1
+	done
+	[ ! -e "$DIR/img/inventory.img" ] || fail_step "a refused dump left inventory.img" || return 1
+	alive "$PID" || fail_step "target $PID gone after the refused dump" || return 1
+	check
+}
+
 gone_after_dump() {
 	wait_gone "$PID" 5 || fail_step "process $PID still running after dump" || return 1
 }
