@@ -139,6 +139,17 @@ int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 int ghost_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 int ghosts_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img);
 
+/* ---- extents.c: a file's content as its data ranges (ghosts, memfds) ---- */
+/* Dump: the data ranges of src (size bytes) copied into a new raw image (type, id), each
+ * noted in *ext / *n (arena). 0 or -errno, logged with who ("task 1: fd 3") and what ("the
+ * memfd memfd:x"). */
+int extents_dump(struct dump_ctx *ctx, int src, off_t size, enum img_type type, int id,
+		 GhostExtent ***ext, size_t *n, const char *who, const char *what);
+/* Restore: the ranges ext[0..n) of that image written back into dst at their offsets, then
+ * dst given its size. -1 after child_fail naming what. */
+int extents_restore(struct restore_ctx *ctx, struct restore_task *t, enum img_type type, int id,
+		    int dst, GhostExtent *const *ext, size_t n, uint64_t size, const char *what);
+
 /* ---- shared.c: one open file description in several fds or tasks ---- */
 /* An fd saved before (this task or one before it) with the same description, or NULL. */
 FdEntry *shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
