@@ -387,6 +387,33 @@ expect_refused() {
 	check
 }
 
+# restore_taken WHAT PORT REFUSAL BLOCKER: the images in $DIR/img restored while a process
+# outside them holds PORT (BLOCKER: a python program that binds its argv[1], then creates the
+# file argv[2] and sleeps): the restore must fail saying the extended regex REFUSAL and leave
+# no process $PID; once the blocker is gone the same images must restore and pass. WHAT names
+# the port in messages ("port 8080", "port id 1234"). Nothing is done after a failed step.
+restore_taken() {
+	local what=$1 port=$2 refusal=$3 prog=$4 blocker i
+	[ -z "$REASON" ] || return 1
+	rm -f "$DIR/blocker.up"
+	/usr/bin/python3 -c "$prog" "$port" "$DIR/blocker.up" </dev/null >"$DIR/blocker.txt" 2>&1 &
+	blocker=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$DIR/blocker.up" ] && break
+		sleep 0.05
+	done
+	[ -e "$DIR/blocker.up" ] || fail_step "could not take $what: $(cat "$DIR/blocker.txt")"
+	if [ -z "$REASON" ]; then
+		cryo restore-taken restore -D "$DIR/img" -d -v4 -o restore-taken.log
+		[ "$RC" = 0 ] && fail_step "the restore succeeded with $what taken"
+		grep -Eq "$refusal" "$DIR/cryo-restore-taken.txt" ||
+			fail_step "the failed restore does not name $what: $(grep -i error "$DIR/cryo-restore-taken.txt" | head -c 400)"
+		wait_gone "$PID" 5 || fail_step "the failed restore left process $PID"
+	fi
+	kill "$blocker" 2>/dev/null && wait "$blocker" 2>/dev/null
+	[ -z "$REASON" ] && restore "$DIR/img" && check
+}
+
 gone_after_dump() {
 	wait_gone "$PID" 5 || fail_step "process $PID still running after dump" || return 1
 }

@@ -42,7 +42,7 @@ netpkt_refused() {
 register_case netpkt-refused netpkt_refused
 
 netlink_port_taken() {
-	local t0 port blocker i
+	local t0 port=
 	t0=$(now)
 	REASON=
 	DIR=$OUT/netlink-port-taken
@@ -55,32 +55,14 @@ netlink_port_taken() {
 			head -n1 | grep -Eo "id [0-9]+" | cut -d' ' -f2)
 		[ -n "$port" ] || fail_step "the dump log does not name the monitor's port id"
 	fi
-	if [ -z "$REASON" ]; then
-		rm -f "$DIR/blocker.up"
-		/usr/bin/python3 -c 'import socket, sys, time
+	# shellcheck disable=SC2016 # the blocker's python, not shell
+	restore_taken "port id $port" "$port" \
+		"cannot bind the netlink socket \(protocol 0\) to port id $port: another socket has it" \
+		'import socket, sys, time
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 s.bind((int(sys.argv[1]), 0))
 open(sys.argv[2], "w").close()
-time.sleep(60)' "$port" "$DIR/blocker.up" </dev/null >"$DIR/blocker.txt" 2>&1 &
-		blocker=$!
-		for ((i = 0; i < 100; i++)); do
-			[ -e "$DIR/blocker.up" ] && break
-			sleep 0.05
-		done
-		[ -e "$DIR/blocker.up" ] || fail_step "could not take port id $port: $(cat "$DIR/blocker.txt")"
-	fi
-	if [ -z "$REASON" ]; then
-		cryo restore-taken restore -D "$DIR/img" -d -v4 -o restore-taken.log
-		[ $RC = 0 ] && fail_step "the restore succeeded with port id $port taken"
-		grep -Eq "cannot bind the netlink socket \(protocol 0\) to port id $port: another socket has it" \
-			"$DIR/cryo-restore-taken.txt" ||
-			fail_step "the failed restore does not name port id $port: $(grep -i error "$DIR/cryo-restore-taken.txt" | head -c 400)"
-		wait_gone "$PID" 5 || fail_step "the failed restore left process $PID"
-	fi
-	[ -n "${blocker:-}" ] && kill "$blocker" 2>/dev/null && wait "$blocker" 2>/dev/null
-	if [ -z "$REASON" ]; then
-		restore "$DIR/img" && check
-	fi
+time.sleep(60)'
 	kill_leftovers
 	report netlink-port-taken "$t0"
 }
