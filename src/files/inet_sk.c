@@ -508,16 +508,11 @@ fail:
 static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	const InetSk *s = e->inet;
+	int ret;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a socket")))
+		return ret < 0 ? ret : 0;
 	if (s->family != AF_INET && s->family != AF_INET6)
 		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6",
 				    e->fd, s->family);

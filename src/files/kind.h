@@ -98,6 +98,10 @@ const struct fd_ops *fd_ops_of(FdKind k);
 
 /* Log why img is refused and return -EINVAL (files/validate.c). */
 int files_refuse(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A socket entry's own state (state: its message, NULL if none): a dup of another fd has none,
+ * any other entry has it. 1: a dup, nothing more to check; 0: e holds its state; or the
+ * refusal (-EINVAL) naming what ("a netlink socket"). (files/validate.c) */
+int files_sock_state(const char *img, const FdEntry *e, const void *state, const char *what);
 
 /* reg.c: plan a regular file given with --inherit-fd */
 int reg_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

@@ -414,17 +414,12 @@ fail:
 static int netlink_sk_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	const NetlinkSk *s = e->netlink_sk;
+	int ret;
 	const char *pname;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a netlink socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a netlink socket")))
+		return ret < 0 ? ret : 0;
 	if (!protocol_ok(s->protocol, &pname))
 		return files_refuse(img, "fd %d: netlink protocol %u is not one cryo restores",
 				    e->fd, s->protocol);

@@ -381,16 +381,11 @@ static bool ifname_valid(const char *n)
 static int packet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	const PacketSk *s = e->packet_sk;
+	int ret;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a packet socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a packet socket")))
+		return ret < 0 ? ret : 0;
 	if (s->type != SOCK_RAW && s->type != SOCK_DGRAM)
 		return files_refuse(img, "fd %d: packet socket type %u is invalid", e->fd, s->type);
 	if (s->protocol > 0xffff || !s->has_sk_protocol || s->sk_protocol > 0xffff)

@@ -563,14 +563,9 @@ static int unix_validate(const char *img, const Files *f, const FdEntry *e)
 		if (e->unix_peer_groups[i] == (uint32_t)-1)
 			return files_refuse(img, "fd %d: peer credentials with the group -1",
 					    e->fd);
-	if (e->has_dup_of)
-		return e->unix_sk ? files_refuse(img,
-						 "fd %d: a copy of a unix socket with "
-						 "one of its own",
-						 e->fd)
-				  : 0;
-	if (!e->unix_sk)
-		return files_refuse(img, "fd %d: a unix socket without its state", e->fd);
+	int ret = files_sock_state(img, e, e->unix_sk, "a unix socket");
+	if (ret)
+		return ret < 0 ? ret : 0;
 	if (e->unix_sk->id >= FILES_MAX_FD)
 		return files_refuse(img, "fd %d: unix socket %u out of range", e->fd,
 				    e->unix_sk->id);
