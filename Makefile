@@ -73,6 +73,10 @@ crash-test: all
 bench: all
 	bash bench/run.sh
 
+# lazy restore against a plain one, 1 GiB (bench/lazy.sh)
+bench-lazy: all
+	bash bench/lazy.sh
+
 demo: all
 	bash demo.sh
 
@@ -113,5 +117,5 @@ fuzz: fuzz-build
 
 
 .PHONY: libcryotcp
-.PHONY: all test tests crash-test bench demo install format clean fuzz fuzz-build fuzz-targets
+.PHONY: all test tests crash-test bench bench-lazy demo install format clean fuzz fuzz-build fuzz-targets
 -include $(OBJS:.o=.d) $(patsubst %.c,$(O)/%.d,$(LIBTCP_SRCS))

@@ -6,7 +6,7 @@
 #
 # Settings (environment):
 #   BENCH_RUNS=5           runs per workload; the table shows medians
-#   BENCH_WORKLOADS="1 2 3 4 5 6 7 8 9 10"   which workloads to run
+#   BENCH_WORKLOADS="1 2 3 4 5 6 7 8 9 10 11"   which workloads to run
 #   BENCH_MEM_MB=1024      size of workloads 2 and 3 (workload 6 maps half of it)
 #   BENCH_TIMEOUT=300      seconds allowed to one cryo command
 #   BENCH_REPORTING=both   free page reporting of the VM (see below): "both" runs every workload
@@ -26,7 +26,7 @@ ROOT=$PWD
 CRYO=$ROOT/build/cryo
 BIN=$ROOT/build/bench
 RUNS=${BENCH_RUNS:-5}
-WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6 7 8 9 10}
+WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6 7 8 9 10 11}
 MEM_MB=${BENCH_MEM_MB:-1024}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 RESULTS=$ROOT/bench/results-latest.txt
@@ -163,6 +163,7 @@ wl_name() {
 	8) echo "8 memfd 64 MiB shared, written" ;;
 	9) echo "9 1,000 TCP conns, peer outside" ;;
 	10) echo "10 1,000 unix socketpairs" ;;
+	11) echo "11 the same as 9, --tcp-close" ;;
 	esac
 }
 wl_args() {
@@ -177,6 +178,7 @@ wl_args() {
 	8) echo "memfd 64" ;;
 	9) echo "tcp 1000" ;;
 	10) echo "unix 1000" ;;
+	11) echo "tcpclose 1000" ;;
 	esac
 }
 wl_bytes() {
@@ -191,6 +193,7 @@ wl_bytes() {
 	8) echo $((64 << 20)) ;;
 	9) echo 0 ;;
 	10) echo 0 ;;
+	11) echo 0 ;;
 	esac
 }
 
@@ -221,6 +224,7 @@ run_once() {
 	# workload 9's connections are saved (and the client's end held by the network lock)
 	local opts=()
 	[ "$wl" = 9 ] && opts=(--tcp-established)
+	[ "$wl" = 11 ] && opts=(--tcp-close)
 	if ! timeout "$TIMEOUT" "$BIN/measure" "$RUN_DIR/dump.m" "$CRYO" dump "${opts[@]}" -t "$pid" -D "$img" \
 		-o "$BASE/logs/dump-$TABLE-$wl-$i.log" >/dev/null 2>&1; then
 		R_VERDICT=DUMP-FAIL R_WHY=$(grep -m1 -i error "$BASE/logs/dump-$TABLE-$wl-$i.log" 2>/dev/null)
@@ -390,6 +394,7 @@ fi
 	echo "GB/s: memory the workload wrote (1, 7: none; 3: 10% of ${MEM_MB} MiB; 6: 5% of ${FILE_MB} MiB) / wall time."
 	echo "7: 2,000 pipes with 8 bytes queued in each, 7,999 eventfds, one epoll watching 1,000 of them."
 	echo "9: 1,000 TCP connections (--tcp-established), the client outside the tree; 10: 1,000 unix socketpairs, half stream, half datagram, 16 bytes queued at each end."
+	echo "11: workload 9 dumped with --tcp-close (nothing locked, nothing read in repair mode): 9's dump minus 11's is what --tcp-established costs the freeze."
 	echo "restore ms: until 'cryo restore -d' exits, the process running. RSS: the larger of dump's and restore's."
 	[ -n "$STATS_LINE" ] && echo "$STATS_LINE"
 	if [ ${#NOTES[@]} -gt 0 ]; then

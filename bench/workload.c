@@ -29,6 +29,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -709,6 +710,23 @@ static int tcp_read_full(int fd, char *buf, int n)
 	return 0;
 }
 
+/* tcpclose: the same connections dumped with --tcp-close (workload 11, to compare the freeze
+ * with workload 9's): every one comes back a TCP socket whose connection ended */
+static int check_tcp_closed(char *why, size_t len)
+{
+	for (int i = 0; i < tcp_n; i++) {
+		struct tcp_info ti;
+		socklen_t l = sizeof(ti);
+		if (getsockopt(tcp_fds[i], IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ||
+		    ti.tcpi_state != TCP_CLOSE) {
+			snprintf(why, len, "connection %d: not a closed TCP socket (state %d)", i,
+				 l ? ti.tcpi_state : -1);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* ---- unix: N socketpairs with bytes queued both ways ---- */
 /* Pair i is a stream pair for even i, a datagram pair for odd i (the two kinds a program
  * uses between its processes or threads); each end has 16 bytes (a datagram for the
@@ -894,6 +912,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "tcp")) {
 		tcp_setup((int)arg_u64(argc, argv, 4, "N"), result_path);
 		check = check_tcp;
+	} else if (!strcmp(mode, "tcpclose")) {
+		tcp_setup((int)arg_u64(argc, argv, 4, "N"), result_path);
+		check = check_tcp_closed;
 	} else if (!strcmp(mode, "unix")) {
 		unix_setup((int)arg_u64(argc, argv, 4, "N"));
 		check = check_unix;

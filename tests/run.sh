@@ -17,6 +17,8 @@
 #  restore        dump; the test must be gone; restore -d; the pid must be the same; check.
 #  leave-running  dump -R; the original must still run; check it.
 #  gen2           (tests marked gen2) dump, restore, dump the restored one, restore, check.
+#  lazy           (tests marked lazy) dump; start `cryo lazy-pages`; restore --lazy-pages; check at
+#                 once (pages still coming in); the daemon must then end, status 0.
 #  nodump         ZT_NODUMP=1: no cryo at all, start and check: the test's own sanity.
 # plus the bad-input cases (name `bad-input`, tests/cases/bad_input.sh): cryo must fail cleanly on
 # bad arguments and broken images, and a failed dump must leave its target running and intact;
@@ -28,6 +30,7 @@
 #  tcp-established  pass --tcp-established to dump and restore
 #  tcp-close  pass --tcp-close to dump
 #  gen2       run the gen2 mode as well
+#  lazy       run the lazy mode as well (memory restored lazily, by the lazy-pages daemon)
 #  no-cryo    only in nodump mode (a helper for bad-input, e.g. holding a socket)
 #  xfail      cryo does not support this state yet: a failure in a cryo mode is reported
 #             as `xfail` and counted as skipped, a pass as `XPASS` (then remove the mark)
@@ -75,10 +78,10 @@ if [ "$NODUMP" = 1 ]; then
 	DEFAULT_MODES="nodump"
 elif [ -n "${CRYO:-}" ]; then
 	CRYO=$(realpath "$CRYO")
-	DEFAULT_MODES="restore leave-running gen2"
+	DEFAULT_MODES="restore leave-running gen2 lazy"
 else
 	CRYO=$ROOT/build/cryo
-	DEFAULT_MODES="restore leave-running gen2"
+	DEFAULT_MODES="restore leave-running gen2 lazy"
 	if ! make -s -C "$ROOT" >"$TESTS/make-cryo.log" 2>&1; then
 		tail -n 40 "$TESTS/make-cryo.log"
 		echo "building cryo failed (make -C $ROOT); see tests/make-cryo.log"
@@ -426,6 +429,43 @@ mode_leave_running() {
 mode_restore() {
 	start_test "$1" && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" && check
 }
+# lazy_start IMGDIR: the lazy-pages daemon of IMGDIR, in the background (LAZY_PID), listening.
+LAZY_PID=
+lazy_start() {
+	local img=$1 i
+	rm -f "$img/lazy-pages.socket"
+	"$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages -D "$img" -v4 \
+		-o lazy.log >"$DIR/cryo-lazy-pages.txt" 2>&1 </dev/null &
+	LAZY_PID=$!
+	for i in $(seq 100); do
+		[ -S "$img/lazy-pages.socket" ] && return 0
+		kill -0 "$LAZY_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail_step "cryo lazy-pages did not listen: $(head -c 300 "$DIR/cryo-lazy-pages.txt")"
+}
+
+# lazy_wait: the daemon ends by itself once every memory is complete, with status 0.
+lazy_wait() {
+	local rc
+	wait "$LAZY_PID"
+	rc=$?
+	LAZY_PID=
+	[ $rc = 0 ] || fail_step "cryo lazy-pages exited $rc" || return 1
+}
+
+mode_lazy() {
+	start_test "$1" && dump "$DIR/img" && gone_after_dump && lazy_start "$DIR/img" &&
+		restore "$DIR/img" --lazy-pages && check && lazy_wait
+	if [ -n "$LAZY_PID" ]; then
+		kill "$LAZY_PID" 2>/dev/null
+		wait "$LAZY_PID" 2>/dev/null
+		LAZY_PID=
+	fi
+	cp "$DIR/img/lazy.log" "$DIR/cryo-lazy-log.txt" 2>/dev/null
+	[ -z "$REASON" ]
+}
+
 mode_gen2() {
 	start_test "$1" && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" &&
 		dump "$DIR/img2" && gone_after_dump && restore "$DIR/img2" && check
@@ -510,6 +550,7 @@ main() {
 			case $mode in
 			nodump) ;;
 			gen2) has_flag "$name" gen2 || continue ;&
+			lazy) [ "$mode" = lazy ] && { has_flag "$name" lazy || continue; } ;&
 			*) has_flag "$name" no-cryo && continue ;;
 			esac
 			run_one "$name" "$mode"

@@ -72,6 +72,14 @@ struct cryo_page_server_opts {
 	struct cryo_tls_opts tls;
 };
 
+/* `cryo lazy-pages`: serves the memory of one lazy restore (--lazy-pages), then exits. */
+struct cryo_lazy_pages_opts {
+	const char *images_dir; /* -D: the images, and the socket lazy-pages.socket */
+	bool daemon;		/* -d, --daemon: in the background once it listens */
+	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
+	const char *pidfile;	/* --pidfile: the daemon's pid */
+};
+
 /* `cryo migrate -t PID --to HOST:PORT`: iterative pre-dumps through migrate-target's page
  * server, the final dump, its other images sent, the restore there (src/migrate/). */
 struct cryo_migrate_opts {
@@ -80,6 +88,7 @@ struct cryo_migrate_opts {
 	const char *to_address;
 	int to_port;
 	int max_iterations; /* pre-dumps at most (0: 8) */
+	bool lazy; /* --lazy-pages: post-copy, the memory comes in as the tree runs there */
 };
 
 /* `cryo migrate-target -D DIR --port P`: receives one migration into DIR and restores it. */
@@ -105,6 +114,8 @@ struct cryo_restore_opts {
 	int status_fd;		/* then closed, once the tree runs */
 	struct cryo_restore_stats *stats; /* filled on success when not NULL */
 	bool tcp_established;		  /* --tcp-established: images may hold TCP connections */
+	bool lazy_pages;		  /* --lazy-pages: private anonymous memory comes from the
+					   * lazy-pages daemon as the tree runs */
 	struct cryo_inherit_fd inherit[CRYO_MAX_EXTERNAL];
 	int nr_inherit;
 };
@@ -131,6 +142,9 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status);
 int cryo_dedup(const char *dir);
 /* The page server: 0 once its client's dump was received whole, else -errno (logged). */
 int cryo_page_server(const struct cryo_page_server_opts *opts);
+/* The lazy-pages daemon: 0 once every task of its restore has its memory whole (or
+ * exited), else -errno (logged). */
+int cryo_lazy_pages(const struct cryo_lazy_pages_opts *opts);
 int cryo_migrate(const struct cryo_migrate_opts *opts);
 int cryo_migrate_target(const struct cryo_migrate_target_opts *opts);
 /* Print one image file as JSON on stdout. */

@@ -69,6 +69,12 @@ int cli_run_dump(struct cli *cli)
 {
 	int ret;
 
+	if (cli->lazy_pages) {
+		pr_err("dump --lazy-pages (memory left for a remote lazy restore) is not supported "
+		       "yet: dump as usual, then `cryo lazy-pages -D DIR` and `cryo restore "
+		       "--lazy-pages -D DIR`");
+		return 1;
+	}
 	if (!cli->dump.pid) {
 		pr_err("dump needs the process to dump: -t PID");
 		return 1;
@@ -176,6 +182,16 @@ int cli_run_page_server(struct cli *cli)
 	return cryo_page_server(&cli->pserver) ? 1 : 0;
 }
 
+int cli_run_lazy_pages(struct cli *cli)
+{
+	if (cli->dump.page_server || cli->dump.port || cli->dump.address) {
+		pr_err("lazy-pages --page-server, --address, --port (pages from a remote dump) is "
+		       "not supported yet: only a local lazy restore (lazy-pages -D DIR)");
+		return 1;
+	}
+	return cryo_lazy_pages(&cli->lazy) ? 1 : 0;
+}
+
 int cli_run_migrate(struct cli *cli)
 {
 	if (!cli->dump.pid) {
@@ -187,6 +203,7 @@ int cli_run_migrate(struct cli *cli)
 		return 1;
 	}
 	cli->migrate.dump = cli->dump;
+	cli->migrate.lazy = cli->lazy_pages;
 	/* its own work directory when none is given (not the current one) */
 	cli->migrate.dump.images_dir = cli->images_dir;
 	return cryo_migrate(&cli->migrate) ? 1 : 0;

@@ -15,11 +15,12 @@ enum {
 	A_CHECK = 1 << 2,
 	A_SHOW = 1 << 3,
 	A_CPUINFO = 1 << 4,
-	A_OTHER = 1 << 5,   /* actions cryo refuses (lazy-pages, service...) */
+	A_OTHER = 1 << 5,   /* actions cryo refuses (exec, service...) */
 	A_PSERVER = 1 << 6, /* page-server */
 	A_MIGRATE = 1 << 7, /* migrate (with A_DUMP: the dump's options are its own) */
 	A_MTARGET = 1 << 8, /* migrate-target (with A_PSERVER) */
-	A_ALL = (1 << 9) - 1,
+	A_LAZY = 1 << 9,    /* lazy-pages */
+	A_ALL = (1 << 10) - 1,
 };
 
 enum final_state { FINAL_KILL, FINAL_RUNNING, FINAL_STOPPED };
@@ -47,6 +48,8 @@ struct cli {
 	int status_fd; /* -1: none */
 	bool daemon;   /* page-server -d, --daemon */
 	struct cryo_page_server_opts pserver;
+	struct cryo_lazy_pages_opts lazy;
+	bool lazy_pages;		  /* --lazy-pages */
 	struct cryo_migrate_opts migrate; /* migrate: --to; its dump options are dump's */
 
 	/* per option of the table: where it was last set ("the command line", FILE:LINE) and,
@@ -87,6 +90,7 @@ int cli_run_restore(struct cli *cli);
 int cli_run_check(struct cli *cli);
 int cli_run_cpuinfo(struct cli *cli);
 int cli_run_page_server(struct cli *cli);
+int cli_run_lazy_pages(struct cli *cli);
 int cli_run_migrate(struct cli *cli);
 int cli_run_migrate_target(struct cli *cli);
 

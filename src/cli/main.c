@@ -47,6 +47,8 @@ int main(int argc, char **argv)
 		ret = cli_run_restore(&cli);
 	} else if (!strcmp(cli.action, "page-server")) {
 		ret = cli_run_page_server(&cli);
+	} else if (!strcmp(cli.action, "lazy-pages")) {
+		ret = cli_run_lazy_pages(&cli);
 	} else if (!strcmp(cli.action, "migrate")) {
 		ret = cli_run_migrate(&cli);
 	} else if (!strcmp(cli.action, "migrate-target")) {

@@ -94,6 +94,7 @@ enum id {
 	O_TLS_NO_CERT,
 	O_COMPRESS,
 	O_AUTO_DEDUP,
+	O_LAZY_PAGES,
 	O_TO,
 	O_OTHER, /* NOOP and REFUSE entries */
 };
@@ -117,13 +118,15 @@ struct opt_def {
 #define DR (A_DUMP | A_RESTORE)
 #define PS A_PSERVER
 #define DPS (A_DUMP | A_PSERVER)
+#define LZ A_LAZY
 
 static const struct opt_def opts[] = {
     /* Generic */
     {"tree", 't', REQ, 0, DO, O_TREE, D, G_GENERIC, "PID",
      "dump the process PID and all its descendants"},
-    {"restore-detached", 'd', NONE, 1, DO, O_DETACH, R | PS, G_GENERIC, NULL,
-     "exit once the restored tree runs, without waiting for it (page-server: --daemon)"},
+    {"restore-detached", 'd', NONE, 1, DO, O_DETACH, R | PS | LZ, G_GENERIC, NULL,
+     "exit once the restored tree runs, without waiting for it (page-server, lazy-pages: "
+     "--daemon)"},
     {"restore-sibling", 'S', NONE, 1, DO, O_SIBLING, R, G_GENERIC, NULL,
      "make the restored root a child of cryo's parent (implies -d)"},
     {"leave-stopped", 's', NONE, 0, DO, O_STOPPED, DR, G_GENERIC, NULL,
@@ -132,7 +135,7 @@ static const struct opt_def opts[] = {
      "leave the tree running after the dump"},
     {"images-dir", 'D', REQ, 0, DO, O_IMAGES, A_ALL, G_GENERIC, "DIR",
      "directory of the image files (default: the current one)"},
-    {"pidfile", 0, REQ, 0, DO, O_PIDFILE, DR | PS, G_GENERIC, "FILE",
+    {"pidfile", 0, REQ, 0, DO, O_PIDFILE, DR | PS | LZ, G_GENERIC, "FILE",
      "write the PID of the dumped or restored root to FILE"},
     {"work-dir", 'W', REQ, 0, REFUSE, O_OTHER},
     {"cpu-cap", 0, OPT, 0, REFUSE, O_OTHER},
@@ -142,7 +145,9 @@ static const struct opt_def opts[] = {
     {"weak-sysctls", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no sysctl",
      "cryo restores no sysctl (a dump of a tree in namespaces of its own is refused)"},
-    {"lazy-pages", 0, NONE, 0, REFUSE, O_OTHER},
+    {"lazy-pages", 0, NONE, 1, DO, O_LAZY_PAGES, DR, G_GENERIC, NULL,
+     "restore: private anonymous memory comes from `cryo lazy-pages` (-D DIR) as the tree "
+     "runs (a dump with it, for a remote lazy restore, is not supported yet)"},
     {"stream", 0, NONE, 1, REFUSE, O_OTHER},
     {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no mount namespace",
@@ -247,11 +252,11 @@ static const struct opt_def opts[] = {
     {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
     {"to", 0, REQ, 0, DO, O_TO, A_MIGRATE, G_SERVER, "HOST:PORT",
      "migrate: the address and port cryo migrate-target listens on"},
-    {"daemon", 0, NONE, 1, DO, O_DAEMON, PS, G_SERVER, NULL,
-     "page-server: go into the background once listening (also -d)"},
-    {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R | PS, G_SERVER, "FD",
+    {"daemon", 0, NONE, 1, DO, O_DAEMON, PS | LZ, G_SERVER, NULL,
+     "page-server, lazy-pages: go into the background once listening (also -d)"},
+    {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R | PS | LZ, G_SERVER, "FD",
      "write one zero byte to FD, and close it, once the tree runs (restore) or the page "
-     "server listens"},
+     "server or lazy-pages daemon listens"},
     {"tls-cacert", 0, REQ, 0, DO, O_TLS_CACERT, DPS, G_SERVER, "FILE",
      "TLS: the CA certificate (default /etc/pki/CA/cacert.pem)"},
     {"tls-cacrl", 0, REQ, 0, DO, O_TLS_CACRL, DPS, G_SERVER, "FILE",
@@ -293,6 +298,7 @@ void cli_usage(FILE *f)
 		   "  cryo restore [<options>]\n"
 		   "  cryo dedup [-D DIR]\n"
 		   "  cryo page-server -D DIR --port PORT [--address ADDR] [-d]\n"
+		   "  cryo lazy-pages -D DIR [-d]   (then: cryo restore --lazy-pages -D DIR)\n"
 		   "  cryo migrate -t PID --to HOST:PORT [-D WORK-DIR] [<options>]\n"
 		   "  cryo migrate-target -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
@@ -305,6 +311,7 @@ void cli_usage(FILE *f)
 		   "  restore        restore them from the images\n"
 		   "  dedup          punch out of parent pre-dumps the pages DIR does not need\n"
 		   "  page-server    receive the pages of one dump into DIR, then exit\n"
+		   "  lazy-pages     serve the memory of one lazy restore from DIR, then exit\n"
 		   "  migrate        move a running tree to a migrate-target: pre-dumps while it\n"
 		   "                 runs, a short final dump, the restore there\n"
 		   "  migrate-target receive one migration into DIR and restore it\n"
@@ -467,6 +474,9 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 		break;
 	case O_AUTO_DEDUP:
 		cli->dump.auto_dedup = !neg;
+		break;
+	case O_LAZY_PAGES:
+		cli->lazy_pages = !neg;
 		break;
 	case O_ADDRESS:
 		cli->dump.address = cli->pserver.address = arg;
@@ -815,7 +825,7 @@ static const struct {
     {"cpuinfo", A_CPUINFO, 1},
     {"pre-dump", A_DUMP, 0},
     {"page-server", A_PSERVER, 0},
-    {"lazy-pages", A_OTHER, 0},
+    {"lazy-pages", A_LAZY, 0},
     {"dedup", A_DUMP, 0},
     {"migrate", A_DUMP | A_MIGRATE, 0},
     {"migrate-target", A_PSERVER | A_MTARGET, 0},
@@ -869,6 +879,11 @@ static int finish(struct cli *cli)
 	cli->pserver.status_fd = cli->status_fd;
 	cli->pserver.pidfile = cli->pidfile;
 	cli->pserver.tls = cli->dump.tls;
+	cli->lazy.images_dir = cli->pserver.images_dir;
+	cli->lazy.daemon = cli->pserver.daemon;
+	cli->lazy.status_fd = cli->status_fd;
+	cli->lazy.pidfile = cli->pidfile;
+	cli->restore.lazy_pages = cli->lazy_pages;
 	return 0;
 }
 

@@ -203,13 +203,27 @@ static int probe_timerfd(void)
 	return ret;
 }
 
-static const char *kernel_uffd(void)
+/* Lazy restore (res/lazy.c): a userfaultfd that handles the kernel's faults too (a read()
+ * into a missing page), and, for uffd-noncoop, the events the lazy-pages daemon follows. */
+static int probe_uffd_with(uint64_t features)
 {
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	if (fd < 0)
-		return "this kernel refuses userfaultfd to cryo";
-	close(fd);
-	return "this kernel has userfaultfd";
+	struct uffdio_api api = {.api = UFFD_API, .features = features};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	int ret = fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0 ? 0 : -ENOTSUP;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int probe_uffd(void)
+{
+	return probe_uffd_with(0);
+}
+
+static int probe_uffd_noncoop(void)
+{
+	return probe_uffd_with(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			       UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP);
 }
 
 /* Dirty tracking as pre-dumps do it (res/track.c): a page written after the write
@@ -262,7 +276,6 @@ static int probe_dirty_track(void)
 #define NO_NETNS "cryo does not dump network namespaces yet"
 #define NO_NETLOCK "cryo locks no network: it dumps no TCP connection yet"
 #define NO_MOUNTS "cryo does not dump or restore mounts yet"
-#define NO_LAZY "cryo has no lazy restore (lazy-pages) yet"
 
 static const struct feature {
 	const char *name;
@@ -285,8 +298,8 @@ static const struct feature {
     {"autofs", NULL, NO_MOUNTS},
     {"tcp_half_closed", NULL, "cryo does not dump TCP connections yet"},
     {"compat_cr", NULL, "cryo does not dump 32-bit tasks"},
-    {"uffd", NULL, NO_LAZY, kernel_uffd},
-    {"uffd-noncoop", NULL, NO_LAZY, kernel_uffd},
+    {"uffd", probe_uffd},
+    {"uffd-noncoop", probe_uffd_noncoop},
     {"can_map_vdso", NULL,
      "cryo never maps a new vDSO: it moves the restored task's own to the dumped address"},
     {"sk_ns", NULL, NO_SOCKETS},

@@ -24,10 +24,12 @@
 #include "compat.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "res/parent.h"
 #include "core/status_fd.h"
 #include "files/inet.h"
 #include "core/proc.h"
 #include "core/restore_ctx.h"
+#include "res/lazy.h"
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "img/validate.h"
@@ -644,6 +646,7 @@ static void cleanup(struct restore_ctx *ctx)
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->pages_fd_local >= 0)
 			close(t->pages_fd_local);
+		parent_chain_free(t);
 		free(t->svc);
 		free(t->vma_fd);
 		free(t->vma_kept);
@@ -668,6 +671,7 @@ static void cleanup(struct restore_ctx *ctx)
 	free(ctx->unix_sks);
 	free(ctx->inherit_uses);
 	sysv_restore_free(ctx);
+	lazy_close(ctx);
 	img_free(IMG_MSG(ctx->pstree));
 	img_free(IMG_MSG(ctx->inv));
 	if (ctx->dirfd >= 0)
@@ -676,7 +680,7 @@ static void cleanup(struct restore_ctx *ctx)
 
 int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 {
-	struct restore_ctx ctx = {.opts = opts};
+	struct restore_ctx ctx = {.opts = opts, .lazy_fd = -1};
 	pid_t root;
 	uint64_t t0 = now_ns();
 	int ret;
@@ -690,7 +694,10 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	/* without -d cryo waits for the root, even when a session helper was its parent */
 	if (!opts->detach)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	ret = restore_read_images(&ctx);
+	/* no daemon, no restore: before anything is made */
+	ret = opts->lazy_pages ? lazy_connect(&ctx) : 0;
+	if (!ret)
+		ret = restore_read_images(&ctx);
 	if (!ret)
 		ret = inet_tcp_restore_check(&ctx);
 	if (!ret)
@@ -752,6 +759,10 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 				if (ctx.tasks[i].pagemap)
 					opts->stats->pages += ctx.tasks[i].pagemap->total_pages;
 		}
+		/* the daemon may end once the memories are complete: every task is sent */
+		if (lazy_done(&ctx))
+			pr_warn("--lazy-pages: the tree runs, but the lazy-pages daemon did not "
+				"confirm the end of the restore");
 		/* --status-fd: the tree runs (or is left stopped), every task released */
 		if (opts->has_status_fd)
 			status_fd_notify(opts->status_fd);

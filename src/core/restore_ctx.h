@@ -98,6 +98,7 @@ struct restore_task {
 	uint64_t pages_size; /* bytes of data in the page image */
 	int pages_fd_local;  /* cryo's own descriptor of it */
 	bool pages_merged;   /* ... a memfd: the image resolved through its parents (parent.c) */
+	struct parent_chain *chain; /* --lazy-pages: ... its pages not copied yet (parent.c) */
 	bool zombie;
 	pid_t helper;	/* a session helper with this pid creates the task, 0 if none */
 	int helper_idx; /* ... ctx->helpers[helper_idx] */
@@ -130,6 +131,7 @@ struct restore_ctx {
 	int nr_helpers;
 	pid_t pid_max;	/* /proc/sys/kernel/pid_max: every id of the images is below it */
 	int tcp_conns;	/* files/inet_tcp.c: established connections in the images */
+	int lazy_fd;	/* --lazy-pages: the lazy-pages daemon's connection (res/lazy.c), -1 */
 	bool tcp_taken; /* ... and the restore takes them over (their pids were free): their lock
 			 * goes whatever happens next */
 

@@ -219,6 +219,7 @@ void restore_images_free(struct restore_ctx *ctx)
 		struct restore_task *t = &ctx->tasks[i];
 		if (t->pages_fd_local >= 0)
 			close(t->pages_fd_local);
+		parent_chain_free(t);
 		free(t->threads);
 		img_free(IMG_MSG(t->core));
 		img_free(IMG_MSG(t->mm));

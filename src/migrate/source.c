@@ -12,7 +12,9 @@
  *   3. A files session brings the final dump's other images, which the dump wrote into
  *      WORK/final, and asks for the restore; its answer is the restore's status.
  * Each iteration's pages and time are printed, and the downtime: from the final dump's start
- * to the target's answer that the tree runs there.
+ * to the target's answer that the tree runs there. With --lazy-pages (post-copy) the target
+ * restores lazily: the tree runs there once its other state is back, and a lazy-pages daemon
+ * of the target's brings its memory in from the images there.
  *
  * If anything fails before the final dump has killed the tree, the tree keeps running here.
  * A restore that fails on the target leaves its images there (DIR/final) for another try
@@ -177,6 +179,8 @@ static int send_final(const struct cryo_migrate_opts *m, int workfd)
 	hello.has_files = hello.files = true;
 	hello.has_restore_tcp = true;
 	hello.restore_tcp = m->dump.tcp_established;
+	hello.has_lazy = true;
+	hello.lazy = m->lazy;
 	size_t len = page_server_hello__pack(&hello, hb);
 	if ((ret = send_msg(&c, PS_HELLO, hb, len, NULL, 0)) ||
 	    (ret = wait_answer(&c, "the images of the final dump")))

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -174,6 +175,55 @@ static int receive_files(struct ps_conn *c, int dirfd)
 	return ret;
 }
 
+/* Its end: 0 when every page came in, else -EIO (its reason is logged) */
+static int finish_lazy(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st) && !WEXITSTATUS(st))
+		return 0;
+	pr_err("migrate-target: the lazy-pages daemon ended with %s %d",
+	       WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return -EIO;
+}
+
+/* The lazy-pages daemon for DIR/final, a child of migrate-target: its pid once it listens,
+ * or -errno (logged) */
+static pid_t start_lazy(const char *path)
+{
+	int p[2];
+	char byte;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(p[0]);
+		close(p[1]);
+		pr_errno(err, "migrate-target: cannot start the lazy-pages daemon");
+		return -err;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		struct cryo_lazy_pages_opts l = {.images_dir = path, .status_fd = p[1]};
+		_exit(cryo_lazy_pages(&l) ? 1 : 0);
+	}
+	close(p[1]);
+	ssize_t n;
+	while ((n = read(p[0], &byte, 1)) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	if (n != 1) {
+		pr_err("migrate-target: the lazy-pages daemon did not start (see above)");
+		finish_lazy(pid);
+		return -EIO;
+	}
+	return pid;
+}
+
 static int answer(struct ps_conn *c, int status)
 {
 	struct ps_hdr ack = {PS_ACK, (uint32_t)-status, 0};
@@ -197,6 +247,7 @@ static int one_session(const struct cryo_migrate_target_opts *o, int dirfd, stru
 		return -EPROTO;
 	}
 	bool files = m->has_files && m->files, tcp = m->has_restore_tcp && m->restore_tcp;
+	bool lazy = m->has_lazy && m->lazy;
 	char name[8] = "";
 	if (!m->session || !session_ok(m->session)) {
 		pr_err("migrate-target: the source (%s) names no session, or a bad one ('%s'): "
@@ -257,14 +308,26 @@ static int one_session(const struct cryo_migrate_target_opts *o, int dirfd, stru
 	/* the restore, detached: the tree stays when migrate-target exits */
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/final", o->server.images_dir);
-	struct cryo_restore_opts r = {.images_dir = path, .detach = true, .tcp_established = tcp};
-	pr_info("migrate-target: restoring %s", path);
-	ret = cryo_restore(&r, NULL);
+	struct cryo_restore_opts r = {
+	    .images_dir = path, .detach = true, .tcp_established = tcp, .lazy_pages = lazy};
+	pr_info("migrate-target: restoring %s%s", path, lazy ? " lazily" : "");
+	pid_t daemon = lazy ? start_lazy(path) : 0;
+	ret = daemon < 0 ? (int)daemon : cryo_restore(&r, NULL);
 	if (ret)
 		pr_err("migrate-target: the restore of %s failed; its images stay there", path);
 	int sent = answer(c, ret);
 	if (sent)
 		pr_errno(-sent, "migrate-target: cannot tell the source the restore's result");
+	if (daemon > 0) {
+		/* the tree runs; its memory comes in meanwhile */
+		uint64_t t0 = now_ns();
+		int st = finish_lazy(daemon);
+		if (!ret && st)
+			ret = st;
+		if (!st)
+			pr_info("migrate-target: every page in place %.1f ms after the restore",
+				(now_ns() - t0) / 1e6);
+	}
 	return ret ? ret : 1;
 }
 

@@ -171,7 +171,9 @@ static const struct {
     {"sd", VF_LAYOUT, NULL}, /* soft-dirty: set on every new mapping where it exists */
     {"de", VF_REFUSE, "cannot be expanded (VM_DONTEXPAND)"},
     {"dp", VF_REFUSE, "is droppable (MAP_DROPPABLE)"},
-    {"um", VF_REFUSE, "is registered with a userfaultfd"},
+    {"um", VF_REFUSE,
+     "is registered with a userfaultfd (after a lazy restore: its memory is still coming in, dump "
+     "once `cryo lazy-pages` has exited)"},
     {"uw", VF_REFUSE, "is registered with a userfaultfd"},
     {"ui", VF_REFUSE, "is registered with a userfaultfd"},
     {"mm", VF_REFUSE, "maps driver memory (VM_MIXEDMAP)"},

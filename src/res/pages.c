@@ -35,7 +35,9 @@
 #include "res/mm.h"
 #include "pages/xfer.h"
 #include "res/page_ring.h"
+#include "res/parent.h"
 #include "res/track.h"
+#include "res/lazy.h"
 
 #define MAX_IOV 1024 /* iovecs of one remote preadv */
 #define SCAN_VEC 4096
@@ -616,9 +618,9 @@ static int queue_preadv(struct restore_task *t, struct page_fill *pf, struct pag
 /* A userfaultfd of the task's memory, held by cryo: UFFDIO_COPY fills a missing page in one
  * step (no zeroed page first, no fault), half again as fast as a read into fresh memory. It is
  * made by the task (it belongs to the mm of its maker) and taken over with pidfd_getfd. */
-static int task_uffd(struct restore_task *t)
+static int task_uffd(struct restore_task *t, uint64_t features)
 {
-	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_api api = {.api = UFFD_API, .features = features};
 	long fd = rsys1(&t->rem, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	int pidfd, uffd = -1;
 
@@ -714,6 +716,71 @@ out:
 	return ret;
 }
 
+/* --lazy-pages: may VMA vi come in as the task runs? Private anonymous memory the task can
+ * write, that nothing of the restore or of a fork treats apart: writable in the end too
+ * (a mapping made read-only keeps its accounting only if it has had a page by then: the
+ * kernel drops VM_ACCOUNT from one without an anon_vma), not kept from the child phase, not
+ * locked (mlock would wait on the daemon), no guard pages, no advice that a fork or KSM
+ * would act on, not sealed. The others are filled now, as without the option. */
+static bool lazy_vma(const struct restore_task *t, size_t vi)
+{
+	const Vma *v = t->mm->vmas[vi];
+	const uint32_t apart =
+	    CRYO_MADV_DONTFORK | CRYO_MADV_WIPEONFORK | CRYO_MADV_MERGEABLE | CRYO_VMA_SEALED;
+
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE || !(v->prot & PROT_WRITE) ||
+	    (v->madvise & apart) || v->locked || (t->vma_kept && t->vma_kept[vi]))
+		return false;
+	for (size_t g = 0; g < t->mm->n_guards; g++)
+		if (t->mm->guards[g]->vaddr < v->end &&
+		    t->mm->guards[g]->vaddr + t->mm->guards[g]->nr_pages * PAGE_SIZE > v->start)
+			return false;
+	return true;
+}
+
+/* The lazy VMAs of the task registered (MISSING) on a userfaultfd the task makes, handed to
+ * the daemon with the runs, cryo's copy closed: the task holds none, the daemon serves it. */
+static int lazy_hand_over(struct restore_ctx *ctx, struct restore_task *t, const bool *lazy,
+			  const struct lazy_run *runs, uint32_t nr_runs)
+{
+	struct lazy_range *ranges = calloc(t->mm->n_vmas, sizeof(*ranges));
+	uint32_t nr = 0;
+	int uffd, ret = 0;
+
+	if (!ranges)
+		return -ENOMEM;
+	uffd = task_uffd(t, LAZY_UFFD_FEATURES);
+	if (uffd < 0) {
+		pr_err("task %d: cannot make a userfaultfd for its lazy memory", t->pid);
+		free(ranges);
+		return -EIO;
+	}
+	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
+		Vma *v = t->mm->vmas[i];
+		if (!lazy[i])
+			continue;
+		struct uffdio_register reg = {
+		    .range = {v->start, v->end - v->start},
+		    .mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+			ret = -errno;
+			pr_errno(-ret, "task %d: cannot register its memory at %#lx-%#lx", t->pid,
+				 v->start, v->end);
+			break;
+		}
+		ranges[nr++] = (struct lazy_range){v->start, v->end};
+	}
+	if (!ret)
+		ret = lazy_send_task(ctx, t, uffd, ranges, nr, runs, nr_runs);
+	if (!ret)
+		pr_info("task %d: %u runs in %u ranges left to the lazy-pages daemon", t->pid,
+			nr_runs, nr);
+	close(uffd);
+	free(ranges);
+	return ret;
+}
+
 int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 {
 	struct page_filler f = {.t = t};
@@ -729,11 +796,24 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 	t->pages_pending = pf;
 	/* worth its setup (a userfaultfd made by the task) from a few MiB on; smaller tasks read
 	 * their own pages, two at a time while cryo sets up the next */
-	bool by_cryo = t->pages_size >= (8u << 20);
+	bool lazy = ctx->lazy_fd >= 0;
+	bool by_cryo = !lazy && t->pages_size >= (8u << 20);
+	struct lazy_run *lazy_runs = NULL;
+	bool *lazy_vmas = NULL;
+	uint32_t nr_lazy = 0;
 	pf->cryo_runs = calloc(pm->n_runs ? pm->n_runs : 1, sizeof(*pf->cryo_runs));
 	pf->cryo_offs = calloc(pm->n_runs ? pm->n_runs : 1, sizeof(*pf->cryo_offs));
 	if (!pf->cryo_runs || !pf->cryo_offs)
 		return -ENOMEM;
+	if (lazy) {
+		lazy_runs = calloc(pm->n_runs ? pm->n_runs : 1, sizeof(*lazy_runs));
+		lazy_vmas = calloc(t->mm->n_vmas ? t->mm->n_vmas : 1, sizeof(*lazy_vmas));
+		if (!lazy_runs || !lazy_vmas) {
+			free(lazy_runs);
+			free(lazy_vmas);
+			return -ENOMEM;
+		}
+	}
 	for (size_t i = 0; i < pm->n_runs && !ret; i++) {
 		PageRun *run = pm->runs[i];
 		uint64_t len = run->nr_pages * PAGE_SIZE;
@@ -746,6 +826,16 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 			off += len;
 			continue;
 		}
+		/* --lazy-pages: the daemon copies these in as the task runs */
+		if (lazy && (lazy_vmas[vi] || lazy_vma(t, vi))) {
+			lazy_vmas[vi] = true;
+			lazy_runs[nr_lazy++] = (struct lazy_run){run->vaddr, run->nr_pages, off};
+			off += len;
+			continue;
+		}
+		/* a chain of parents not merged (--lazy-pages): what is read here, copied in */
+		if (t->chain && (ret = parent_fill(t, run->vaddr, len)))
+			break;
 
 		if (!(prot & PROT_WRITE) || v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			bool shared = v->kind == VMA_KIND__VMA_ANON_SHARED;
@@ -819,8 +909,13 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 	if (mem_fd >= 0)
 		close(mem_fd);
 	free(buf);
+	/* the daemon has the lazy memory before the task reads the rest or runs */
+	if (!ret && nr_lazy)
+		ret = lazy_hand_over(ctx, t, lazy_vmas, lazy_runs, nr_lazy);
+	free(lazy_runs);
+	free(lazy_vmas);
 	/* the task makes the userfaultfd before it goes off reading its half */
-	int uffd = !ret && pf->cryo_count ? task_uffd(t) : -1;
+	int uffd = !ret && pf->cryo_count ? task_uffd(t, 0) : -1;
 	pr_debug("task %d: %u runs by cryo (uffd %d), %d preadv calls by the task", t->pid,
 		 pf->cryo_count, uffd, pf->batch.n);
 	if (!ret)

@@ -10,6 +10,13 @@
  * that the rest of the restore does not know there was a chain. It costs one copy of the
  * task's memory in RAM during the restore; correctness first.
  *
+ * With --lazy-pages nothing is copied at first: the merged image is made as large as it
+ * would be but left sparse, and each piece of it (a run of one level) is noted with where
+ * that level holds it. What the restore reads itself (the memory that is not lazy) is copied
+ * in just before it is read (parent_fill); what the lazy-pages daemon brings in it reads from
+ * the levels' own images, which it is sent (parent_lazy_runs). A live migration's chain of
+ * pre-dumps is then not copied during its downtime.
+ *
  * Nothing of the chain is trusted: each link must be "../NAME" and is opened beneath the
  * directory that holds the level (no symbolic link followed), each level's inventory must be
  * of the same root, each pagemap's runs sorted, page aligned, inside the address space,
@@ -29,6 +36,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "pages/lz4.h"
+#include "pages/lazy_proto.h"
 #include "pages/read.h"
 #include "res/mm.h"
 #include "res/parent.h"
@@ -45,7 +53,29 @@ struct level {
 	bool pre_dump; /* its inventory says so: only its children need its pages */
 };
 
+/* A piece of the merged image as one level holds it */
+struct piece {
+	uint64_t vaddr, len;
+	uint64_t merged_off, level_off;
+	int level;
+	bool filled;
+};
+
+/* --lazy-pages: the chain kept for parent_fill and parent_lazy_runs (pieces in address
+ * order, as resolve makes them) */
+struct parent_chain {
+	int nr;
+	int fds[PARENT_DEPTH + 1];
+	struct piece *pieces;
+	size_t nr_pieces;
+	int out_fd; /* the merged image: t->pages_fd_local */
+	bool no_cfr;
+};
+
 struct chain {
+	bool defer; /* --lazy-pages: pieces noted, not copied */
+	struct piece *pieces;
+	size_t nr_pieces, cap_pieces;
 	struct restore_task *t;
 	uint32_t root; /* the root pid every level's inventory must name */
 	struct level lv[PARENT_DEPTH + 1];
@@ -169,7 +199,34 @@ static int load_level(struct chain *c, int k)
 	return check_runs(c, l, size, k);
 }
 
-static int emit(struct chain *c, uint64_t vaddr, uint64_t len, int fd, uint64_t off)
+/* len bytes from fd at in (past the header) to out_fd at out: in the kernel; between file
+ * systems (the images' and the memfd's tmpfs) copy_file_range says EXDEV, sendfile does it */
+static int copy_pages(int fd, uint64_t in_off, int out_fd, uint64_t out_off, uint64_t len,
+		      bool *no_cfr, pid_t pid)
+{
+	loff_t in = IMG_RAW_HDR + in_off, out = IMG_RAW_HDR + out_off;
+	while (len) {
+		ssize_t n = *no_cfr ? -1 : copy_file_range(fd, &in, out_fd, &out, len, 0);
+		if (n < 0 && (*no_cfr || errno == EXDEV || errno == EINVAL || errno == ENOSYS)) {
+			*no_cfr = true;
+			if (lseek(out_fd, out, SEEK_SET) < 0)
+				return -errno;
+			n = sendfile(out_fd, fd, &in, len);
+			if (n > 0)
+				out += n;
+		}
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			pr_errno(err, "task %d: cannot copy its pages from the parent image set",
+				 pid);
+			return -err;
+		}
+		len -= n;
+	}
+	return 0;
+}
+
+static int emit(struct chain *c, uint64_t vaddr, uint64_t len, int k, uint64_t off)
 {
 	PageRun *last = c->nr_runs ? &c->runs[c->nr_runs - 1] : NULL;
 	/* as a dump makes them: a run never spans two VMAs */
@@ -190,29 +247,24 @@ static int emit(struct chain *c, uint64_t vaddr, uint64_t len, int fd, uint64_t 
 		init.nr_pages = len / PAGE_SIZE;
 		c->runs[c->nr_runs++] = init;
 	}
-	loff_t in = IMG_RAW_HDR + off, out = IMG_RAW_HDR + c->out_off;
-	while (len) {
-		/* in the kernel; between file systems (the images' and the memfd's tmpfs)
-		 * copy_file_range says EXDEV, sendfile does it */
-		ssize_t n = c->no_cfr ? -1 : copy_file_range(fd, &in, c->out_fd, &out, len, 0);
-		if (n < 0 && (c->no_cfr || errno == EXDEV || errno == EINVAL || errno == ENOSYS)) {
-			c->no_cfr = true;
-			if (lseek(c->out_fd, out, SEEK_SET) < 0)
-				return -errno;
-			n = sendfile(c->out_fd, fd, &in, len);
-			if (n > 0)
-				out += n;
+	if (c->defer) {
+		if (c->nr_pieces == c->cap_pieces) {
+			size_t cap = c->cap_pieces ? c->cap_pieces * 2 : 64;
+			struct piece *n = realloc(c->pieces, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			c->pieces = n;
+			c->cap_pieces = cap;
 		}
-		if (n <= 0) {
-			int err = n < 0 ? errno : EIO;
-			pr_errno(err, "task %d: cannot copy its pages from the parent image set",
-				 c->t->pid);
-			return -err;
-		}
-		len -= n;
-		c->out_off += n;
+		c->pieces[c->nr_pieces++] = (struct piece){vaddr, len, c->out_off, off, k, false};
+		c->out_off += len;
+		return 0;
 	}
-	return 0;
+	int ret =
+	    copy_pages(c->lv[k].pages_fd, off, c->out_fd, c->out_off, len, &c->no_cfr, c->t->pid);
+	if (!ret)
+		c->out_off += len;
+	return ret;
 }
 
 /* The pages of [a, b) as level k has them. */
@@ -239,8 +291,7 @@ static int resolve(struct chain *c, int k, uint64_t a, uint64_t b)
 		if (e > b)
 			e = b;
 		if (!r->in_parent) {
-			ret = emit(c, s, e - s, l->pages_fd,
-				   (l->off[i] * PAGE_SIZE) + (s - r->vaddr));
+			ret = emit(c, s, e - s, k, (l->off[i] * PAGE_SIZE) + (s - r->vaddr));
 		} else {
 			if (k + 1 >= c->nr && (ret = load_level(c, k + 1)))
 				return ret;
@@ -271,6 +322,7 @@ int parent_merge(struct restore_ctx *ctx, struct restore_task *t)
 	if (!c)
 		return -ENOMEM;
 	c->t = t;
+	c->defer = ctx->opts->lazy_pages;
 	c->root = ctx->inv->root_pid;
 	c->lv[0] =
 	    (struct level){.dirfd = ctx->dirfd, .pm = t->pagemap, .pages_fd = t->pages_fd_local};
@@ -288,6 +340,11 @@ int parent_merge(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	if ((ret = resolve(c, 0, 0, TASK_SIZE_MAX)))
 		goto out;
+	/* --lazy-pages: the merged image as large as if it were written, its pages to come */
+	if (c->defer && ftruncate(c->out_fd, IMG_RAW_HDR + c->out_off) < 0) {
+		ret = -errno;
+		goto out;
+	}
 
 	/* the merged pagemap, as a message of its own (packed and read back: freed as any) */
 	Pagemap pm = PAGEMAP__INIT;
@@ -315,9 +372,32 @@ int parent_merge(struct restore_ctx *ctx, struct restore_task *t)
 	}
 	pr_info("task %d: %lu pages, %lu of them from %d parent image set(s)", t->pid,
 		merged->total_pages, merged->total_pages - t->pagemap->total_pages, c->nr - 1);
+	if (c->defer) {
+		struct parent_chain *pc = calloc(1, sizeof(*pc));
+		if (!pc) {
+			img_free(&merged->base);
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* each level's page image stays open; level 0's is the task's own */
+		pc->nr = c->nr;
+		for (int k = 0; k < c->nr; k++) {
+			pc->fds[k] = c->lv[k].pages_fd;
+			c->lv[k].pages_fd = -1;
+		}
+		pc->pieces = c->pieces;
+		pc->nr_pieces = c->nr_pieces;
+		c->pieces = NULL;
+		pc->out_fd = c->out_fd;
+		t->chain = pc;
+		pr_info("task %d: %lu pages in %d image sets, copied in as they are needed "
+			"(--lazy-pages)",
+			t->pid, merged->total_pages, c->nr);
+	} else {
+		close(t->pages_fd_local);
+	}
 	img_free(&t->pagemap->base);
 	t->pagemap = merged;
-	close(t->pages_fd_local);
 	t->pages_fd_local = c->out_fd;
 	c->out_fd = -1;
 	t->pages_size = c->out_off;
@@ -336,8 +416,91 @@ out:
 	if (c->out_fd >= 0)
 		close(c->out_fd);
 	free(c->runs);
+	free(c->pieces);
 	free(c);
 	return ret;
+}
+
+int parent_fill(struct restore_task *t, uint64_t vaddr, uint64_t len)
+{
+	struct parent_chain *pc = t->chain;
+	size_t lo = 0, hi;
+
+	if (!pc)
+		return 0;
+	/* the first piece that ends above vaddr */
+	for (hi = pc->nr_pieces; lo < hi;) {
+		size_t mid = (lo + hi) / 2;
+		if (pc->pieces[mid].vaddr + pc->pieces[mid].len <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < pc->nr_pieces && pc->pieces[i].vaddr < vaddr + len; i++) {
+		struct piece *p = &pc->pieces[i];
+		if (p->filled)
+			continue;
+		int ret = copy_pages(pc->fds[p->level], p->level_off, pc->out_fd, p->merged_off,
+				     p->len, &pc->no_cfr, t->pid);
+		if (ret)
+			return ret;
+		p->filled = true;
+	}
+	return 0;
+}
+
+int parent_lazy_runs(const struct restore_task *t, const struct lazy_run *runs, uint32_t nr,
+		     struct lazy_run **out, uint32_t *nr_out, int *fds, int *nr_fds)
+{
+	const struct parent_chain *pc = t->chain;
+	size_t cap = nr + 16, n = 0, pi = 0;
+	struct lazy_run *v = malloc(cap * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	/* both in address order: each run is made of whole pieces (resolve emits a piece per
+	 * level's run, and a merged run is consecutive pieces) */
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t a = runs[i].vaddr, b = a + runs[i].nr_pages * PAGE_SIZE;
+		while (pi < pc->nr_pieces && pc->pieces[pi].vaddr + pc->pieces[pi].len <= a)
+			pi++;
+		for (size_t k = pi; k < pc->nr_pieces && pc->pieces[k].vaddr < b; k++) {
+			const struct piece *p = &pc->pieces[k];
+			uint64_t s = p->vaddr > a ? p->vaddr : a;
+			uint64_t e = p->vaddr + p->len < b ? p->vaddr + p->len : b;
+			if (n == cap) {
+				cap *= 2;
+				struct lazy_run *nv = realloc(v, cap * sizeof(*nv));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			v[n++] = (struct lazy_run){s, (e - s) / PAGE_SIZE,
+						   ((uint64_t)p->level << LAZY_LEVEL_SHIFT) |
+						       (p->level_off + (s - p->vaddr))};
+		}
+	}
+	*out = v;
+	*nr_out = (uint32_t)n;
+	for (int k = 0; k < pc->nr; k++)
+		fds[k] = pc->fds[k];
+	*nr_fds = pc->nr;
+	return 0;
+}
+
+void parent_chain_free(struct restore_task *t)
+{
+	struct parent_chain *pc = t->chain;
+	if (!pc)
+		return;
+	for (int k = 0; k < pc->nr; k++)
+		if (pc->fds[k] >= 0)
+			close(pc->fds[k]);
+	free(pc->pieces);
+	free(pc);
+	t->chain = NULL;
 }
 
 /* ---- cryo dedup: holes punched in parents for pages no child needs ---- */

@@ -60,6 +60,7 @@ CLI_FORMS=(
 	"--feature openat2|--feature openat2" "--feature=openat2|--feature openat2"
 	"--status-fd 2|--status-fd 2" "--status-fd=2|--status-fd 2"
 	"--port 1234|--port 1234" "--address=127.0.0.1|--address 127.0.0.1" "--page-server|--page-server"
+	"--lazy-pages|--lazy-pages" "--no-lazy-pages|--no-lazy-pages"
 	"--compress|--compress" "--tls|--tls" "--tls-cacert=x|--tls-cacert x" "--tls-no-cn-verify|--tls-no-cn-verify"
 	"--config @/empty.conf|--config @/empty.conf" "--config=@/empty.conf|--config @/empty.conf"
 	"--no-default-config|--no-default-config"
@@ -67,7 +68,7 @@ CLI_FORMS=(
 
 # The options cryo refuses: the argument each needs, or none.
 CLI_REFUSED=(
-	"work-dir /" "cpu-cap" "exec-cmd" "lazy-pages" "stream"
+	"work-dir /" "cpu-cap" "exec-cmd" "stream"
 	"ext-mount-map auto" "enable-external-sharing"
 	"enable-external-masters" "join-ns net:1" "veth-pair a=b"
 	"empty-ns net" "root /" "evasive-devices" "link-remap"
@@ -255,7 +256,7 @@ cli_check_case() {
 	done
 	# what cryo cannot do (yet) is not supported, whatever the kernel has; what it uses is
 	# there on this kernel
-	declare -A expect=([mem_dirty_track]=0 [uffd]=1 [uffd-noncoop]=1 [userns]=1
+	declare -A expect=([mem_dirty_track]=0 [uffd]=0 [uffd-noncoop]=0 [userns]=1
 		[pidfd_store]=1 [tcp_half_closed]=1 [link_nsid]=1 [kcmp_epoll]=0 [timens]=1
 		[seccomp_suspend]=0 [seccomp_filters]=0 [clone3_set_tid]=0 [openat2]=0
 		[get_rseq_conf]=0 [timerfd]=0)

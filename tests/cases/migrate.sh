@@ -8,6 +8,8 @@
 #                      each iteration and the downtime printed, the target's directory a
 #                      chain 1, 2..., final
 #  migrate-predump     the same with a tree (predump: a parent and a child at work)
+#  migrate-lazy        mem_writer with --lazy-pages (post-copy): the tree runs on the target
+#                      before its memory is there, the target's lazy-pages daemon brings it in
 #  migrate-refused     a page server is no migrate-target (the migration fails before the
 #                      tree is touched, which runs on and passes); a plain dump to a
 #                      migrate-target is refused; migrate without --to
@@ -36,10 +38,11 @@ mt_start() {
 
 migrate_one() {
 	local prog=$1 out
+	shift
 	start_test "$prog" || return
 	sleep 0.3
 	mt_start "$DIR/tgt" || return
-	cryo migrate migrate -t "$PID" --to "127.0.0.1:$MT_PORT" -D "$DIR/work" -v4 -o migrate.log
+	cryo migrate migrate -t "$PID" --to "127.0.0.1:$MT_PORT" -D "$DIR/work" -v4 -o migrate.log "$@"
 	out=$DIR/cryo-migrate.txt
 	[ $RC = 0 ] || fail_step "cryo migrate exited $RC: $(grep -m1 Error "$DIR/work/migrate.log")" || return
 	grep -q "^migrate: pre-dump 1: " "$out" || fail_step "no line for the first pre-dump" || return
@@ -53,6 +56,10 @@ migrate_one() {
 	[ -e "$DIR/tgt/final/core-$PID.img" ] && [ -e "$DIR/tgt/1/pages-$PID.img" ] ||
 		fail_step "the target's directory lacks images" || return
 	alive "$PID" || fail_step "the migrated process $PID is not running" || return
+	if [ "${1:-}" = --lazy-pages ]; then
+		grep -q "every page in place" "$DIR/mt.log" ||
+			fail_step "the target's lazy-pages daemon did not finish: $(grep -m1 Error "$DIR/mt.log")" || return
+	fi
 	check
 }
 
@@ -141,6 +148,7 @@ migrate_abuse() {
 migrate_case() {
 	run_sub_case migrate-mem_writer migrate_one mem_writer
 	run_sub_case migrate-predump migrate_one predump
+	run_sub_case migrate-lazy migrate_one mem_writer --lazy-pages
 	run_sub_case migrate-refused migrate_refused
 	run_sub_case migrate-abuse migrate_abuse
 }

@@ -87,8 +87,8 @@ bool zt_expect_same_text(const char *what, const char *before, const char *after
 			same = false;
 			/* A shifted line makes every later one differ: name the first few. */
 			if (reported++ < 4)
-				zt_expect(false, "%s line %d: before '%.*s' after '%.*s'", what, line,
-					  (int)la, a, (int)lb, b);
+				zt_expect(false, "%s line %d: before '%.*s' after '%.*s'", what,
+					  line, (int)la, a, (int)lb, b);
 		}
 		a = na;
 		b = nb;
@@ -109,8 +109,8 @@ static bool is_header(const char *line, size_t len)
 static bool keep_key(const char *line, size_t len)
 {
 	static const char *const keys[] = {
-		"Size:", "KernelPageSize:", "MMUPageSize:", "THPeligible:", "ProtectionKey:",
-		"VmFlags:",
+	    "Size:",	    "KernelPageSize:", "MMUPageSize:",
+	    "THPeligible:", "ProtectionKey:",  "VmFlags:",
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		size_t kl = strlen(keys[i]);
@@ -128,14 +128,30 @@ static int format_header(char *out, size_t size, const char *line, size_t len)
 	int pathpos = 0;
 
 	snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
-	if (sscanf(copy, "%63s %7s %31s %31s %31s %n", range, perms, off, dev, inode, &pathpos) <
-	    5)
+	if (sscanf(copy, "%63s %7s %31s %31s %31s %n", range, perms, off, dev, inode, &pathpos) < 5)
 		return snprintf(out, size, "%s\n", copy);
 	const char *path = copy + pathpos;
 	if (!strncmp(path, "/dev/zero", 9) || !strncmp(path, "/SYSV", 5) ||
 	    !strncmp(path, "/memfd:", 7))
 		snprintf(inode, sizeof(inode), "*");
 	return snprintf(out, size, "%s %s %s %s %s %s\n", range, perms, off, dev, inode, path);
+}
+
+/* VmFlags less "um": a range registered with a userfaultfd in missing mode, which a lazy
+ * restore's daemon holds while pages are still coming in; it goes once they are all in. */
+static int format_vmflags(char *out, size_t size, const char *line, size_t len)
+{
+	char copy[512], *save = NULL;
+	int w = snprintf(out, size, "VmFlags:");
+
+	snprintf(copy, sizeof(copy), "%.*s", (int)(len - 8), line + 8);
+	for (char *tok = strtok_r(copy, " ", &save); tok && w >= 0 && (size_t)w < size;
+	     tok = strtok_r(NULL, " ", &save))
+		if (strcmp(tok, "um"))
+			w += snprintf(out + w, size - w, " %s", tok);
+	if (w >= 0 && (size_t)w < size)
+		w += snprintf(out + w, size - w, "\n");
+	return w;
 }
 
 ssize_t zt_smaps_layout(char *buf, size_t size)
@@ -157,6 +173,8 @@ ssize_t zt_smaps_layout(char *buf, size_t size)
 		p = next_line(p, &len);
 		if (is_header(line, len))
 			w = format_header(buf + out, size - out, line, len);
+		else if (len > 8 && !memcmp(line, "VmFlags:", 8))
+			w = format_vmflags(buf + out, size - out, line, len);
 		else if (keep_key(line, len))
 			w = snprintf(buf + out, size - out, "%.*s\n", (int)len, line);
 		else

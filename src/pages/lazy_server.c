@@ -1,0 +1,980 @@
+/* `cryo lazy-pages -D DIR`: the daemon of a lazy restore. It listens on DIR/lazy-pages.socket
+ * (made beneath DIR's descriptor: an old socket of that name is replaced, anything else, a
+ * symbolic link above all, is refused), takes one restore (`cryo restore --lazy-pages`), and
+ * from it, per task, a userfaultfd whose ranges are registered in MISSING mode, the task's
+ * page image and where each run of pages is in it (lazy_proto.h). It then
+ *   - answers each fault with UFFDIO_COPY of the page (and a few after it) from the image,
+ *     or UFFDIO_ZEROPAGE where the image has no data;
+ *   - pushes every page not asked for yet in the background, in runs of up to 1 MiB;
+ *   - follows the address space: fork (a new userfaultfd, served from the same content, as
+ *     the child's memory was at the fork), mremap (the pages move), MADV_DONTNEED and munmap
+ *     (those pages are never copied in: a later fault there gets a zero page);
+ *   - lets go of a task once its memory is complete (its descriptor closed, the kernel
+ *     unregisters the ranges) or gone (the task exited: UFFDIO_COPY says ESRCH),
+ * and exits once every one is, 0 if the restore sent everything and finished.
+ *
+ * One thread: faults first, one background run between rounds of events, so a fault waits at
+ * most one run. A task whose memory cannot be completed (an image read fails, the kernel
+ * refuses a copy) is killed, never left running with pages that would read as zeros; the
+ * guard (lazy_guard.c) does the same if the daemon itself dies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core/fault.h"
+#include "core/log.h"
+#include "core/safeopen.h"
+#include "core/status_fd.h"
+#include "core/util.h"
+#include "img/image.h"
+#include "pages/lazy.h"
+#include "pages/lazy_proto.h"
+#include "cryo/cryo.h"
+
+#define NONE UINT64_MAX /* a slot with nothing to copy in */
+#define RUN_PAGES 256	/* one background UFFDIO_COPY: 1 MiB */
+#define FAULT_PAGES 16	/* a fault's page and the ones after it */
+#define TASK_SPACE_END 0x800000000000ull
+
+/* A range of an address space, one slot per page: where its content is in the image, or
+ * NONE (no data, already in, or dropped by the task). */
+struct area {
+	uint64_t start, end;
+	uint64_t *slot;
+};
+
+/* A task's page image, mapped read-only: UFFDIO_COPY takes its pages straight from the page
+ * cache (one copy). Shared by the spaces forked from the task. A page that cannot be read
+ * (the file shrunk under us) makes the copy fail with EFAULT, never a SIGBUS here. */
+struct image {
+	unsigned refs;
+	int nr; /* one page image, or one per level of a chain of parents */
+	const uint8_t *map[LAZY_IMAGES_MAX];
+	uint64_t len[LAZY_IMAGES_MAX];
+};
+
+#define OFF_MASK ((1ull << LAZY_LEVEL_SHIFT) - 1)
+
+/* One userfaultfd: one address space. */
+struct space {
+	uint32_t id;
+	int uffd, pidfd;
+	struct image *img;
+	pid_t pid;    /* the restored task; 0: made by a fork after the restore */
+	pid_t parent; /* ... then the task it was forked from (or its own origin) */
+	struct area *areas;
+	size_t nr_areas;
+	uint64_t pending; /* slots not NONE */
+	size_t cur_area;  /* the background's cursor */
+	uint64_t cur_page;
+	uint64_t *retry; /* faults to answer again once the events are read (EAGAIN) */
+	size_t nr_retry, cap_retry;
+	uint64_t copied, zeroed, faults;
+	bool dead;
+};
+
+struct daemon {
+	int dirfd, lfd, conn, epfd;
+	struct lazy_guard guard;
+	struct space **sp;
+	size_t nr_sp;
+	uint32_t next_id;
+	bool restore_done, conn_gone;
+	bool fatal; /* a memory the daemon cannot complete, of a process it cannot kill */
+	int status;
+};
+
+static const char *who(const struct space *s, char *b, size_t n)
+{
+	if (s->pid)
+		snprintf(b, n, "task %d", s->pid);
+	else
+		snprintf(b, n, "a child forked by %d", s->parent);
+	return b;
+}
+
+/* ---- the areas ---- */
+
+static struct area *find_area(struct space *s, uint64_t addr, uint64_t *page)
+{
+	for (size_t i = 0; i < s->nr_areas; i++)
+		if (addr >= s->areas[i].start && addr < s->areas[i].end) {
+			*page = (addr - s->areas[i].start) / PAGE_SIZE;
+			return &s->areas[i];
+		}
+	return NULL;
+}
+
+static int add_area(struct space *s, uint64_t start, uint64_t end, uint64_t *slot)
+{
+	struct area *n = realloc(s->areas, (s->nr_areas + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	s->areas = n;
+	n[s->nr_areas++] = (struct area){start, end, slot};
+	for (uint64_t i = 0; i < (end - start) / PAGE_SIZE; i++)
+		s->pending += slot[i] != NONE;
+	return 0;
+}
+
+/* Take [start, end) out of every area (splitting them); the slots taken go to out (page i of
+ * the span at out[i], NONE where no area was) when out is not NULL. */
+static int cut(struct space *s, uint64_t start, uint64_t end, uint64_t *out)
+{
+	for (size_t i = 0; i < s->nr_areas; i++) {
+		struct area a = s->areas[i];
+		uint64_t lo = a.start > start ? a.start : start, hi = a.end < end ? a.end : end;
+		if (lo >= hi)
+			continue;
+		uint64_t first = (lo - a.start) / PAGE_SIZE, n = (hi - lo) / PAGE_SIZE;
+		for (uint64_t k = 0; k < n; k++) {
+			if (out)
+				out[(lo - start) / PAGE_SIZE + k] = a.slot[first + k];
+			s->pending -= a.slot[first + k] != NONE;
+			a.slot[first + k] = NONE;
+		}
+		/* what is left on either side stays; the middle goes */
+		uint64_t *right = NULL;
+		uint64_t rn = (a.end - hi) / PAGE_SIZE;
+		if (rn) {
+			right = malloc(rn * sizeof(*right));
+			if (!right)
+				return -ENOMEM;
+			memcpy(right, a.slot + (hi - a.start) / PAGE_SIZE, rn * sizeof(*right));
+		}
+		if (lo > a.start) {
+			s->areas[i].end = lo;
+		} else {
+			free(a.slot);
+			s->areas[i] = s->areas[--s->nr_areas];
+			i--;
+		}
+		if (right) {
+			/* its pending pages were counted already: add without counting again */
+			uint64_t before = s->pending;
+			int ret = add_area(s, hi, a.end, right);
+			s->pending = before;
+			if (ret) {
+				free(right);
+				return ret;
+			}
+		}
+	}
+	s->cur_area = 0;
+	s->cur_page = 0;
+	return 0;
+}
+
+/* MADV_DONTNEED, MADV_REMOVE: the pages of [start, end) are the task's zeros now */
+static void forget(struct space *s, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < s->nr_areas; i++) {
+		struct area *a = &s->areas[i];
+		uint64_t lo = a->start > start ? a->start : start, hi = a->end < end ? a->end : end;
+		for (uint64_t p = lo; p < hi; p += PAGE_SIZE) {
+			uint64_t *sl = &a->slot[(p - a->start) / PAGE_SIZE];
+			s->pending -= *sl != NONE;
+			*sl = NONE;
+		}
+	}
+}
+
+static void image_put(struct image *img)
+{
+	if (img && !--img->refs) {
+		for (int k = 0; k < img->nr; k++)
+			if (img->map[k])
+				munmap((void *)img->map[k], img->len[k]);
+		free(img);
+	}
+}
+
+static void free_space(struct space *s)
+{
+	image_put(s->img);
+	for (size_t i = 0; i < s->nr_areas; i++)
+		free(s->areas[i].slot);
+	free(s->areas);
+	free(s->retry);
+	free(s);
+}
+
+/* ---- copying in ---- */
+
+/* The task can no longer get its memory whole: it must not run on with zeros. */
+static void kill_space(struct daemon *d, struct space *s, int err, const char *what)
+{
+	char b[64];
+	pr_errno(err, "lazy-pages: %s: %s: killing it, its memory cannot be completed",
+		 who(s, b, sizeof(b)), what);
+	s->dead = true;
+	d->status = 1;
+	if (s->pidfd >= 0) {
+		sys_pidfd_send_signal(s->pidfd, SIGKILL);
+		return;
+	}
+	/* a child of a fork has no pid the daemon knows: the daemon ends, and the guard, which
+	 * keeps its pages missing meanwhile, kills it */
+	pr_err("lazy-pages: %s is left to the guard", b);
+	d->fatal = true;
+}
+
+/* Copy n pages at page p of area a (their slots contiguous in the image). 0, or -EAGAIN
+ * (events to read first), or -ESRCH (the address space is gone), or -errno. */
+static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t p, uint64_t n)
+{
+	uint64_t lv = a->slot[p] >> LAZY_LEVEL_SHIFT, off = a->slot[p] & OFF_MASK;
+	uint64_t len = n * PAGE_SIZE;
+	if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
+	    IMG_RAW_HDR + off + len > s->img->len[lv]) {
+		kill_space(d, s, EIO, "its pages are beyond its image");
+		return -EIO;
+	}
+	const uint8_t *src = s->img->map[lv] + IMG_RAW_HDR + off;
+	/* the source mapped first: the kernel's copy takes its fast path only from pages present
+	 * here (a missing one makes it drop its locks, fault, and try again) */
+	uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
+	madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
+	uint64_t done = 0;
+	while (done < n) {
+		struct uffdio_copy c = {.dst = a->start + (p + done) * PAGE_SIZE,
+					.src = (uint64_t)src + done * PAGE_SIZE,
+					.len = (n - done) * PAGE_SIZE};
+		int rc = ioctl(s->uffd, UFFDIO_COPY, &c);
+		int err = rc < 0 ? errno : 0;
+		uint64_t got = c.copy > 0 ? (uint64_t)c.copy / PAGE_SIZE : 0;
+		for (uint64_t k = 0; k < got; k++)
+			a->slot[p + done + k] = NONE;
+		s->pending -= got;
+		s->copied += got;
+		done += got;
+		if (!err)
+			continue;
+		if (err == EEXIST || err == ENOENT) {
+			/* a page already there (the task's zero after a fault we answered), or
+			 * a range no longer registered: it stays as it is */
+			a->slot[p + done] = NONE;
+			s->pending--;
+			done++;
+			continue;
+		}
+		if (err == EAGAIN && got)
+			continue;
+		if (err == EFAULT) {
+			kill_space(d, s, err, "cannot read its pages from the image");
+			return -EIO;
+		}
+		return -err;
+	}
+	return 0;
+}
+
+static int push_retry(struct space *s, uint64_t addr)
+{
+	if (s->nr_retry == s->cap_retry) {
+		size_t cap = s->cap_retry ? 2 * s->cap_retry : 16;
+		uint64_t *n = realloc(s->retry, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->retry = n;
+		s->cap_retry = cap;
+	}
+	s->retry[s->nr_retry++] = addr;
+	return 0;
+}
+
+/* A fault at addr: its page (and the next ones of the same run) or a zero page. */
+static int on_fault(struct daemon *d, struct space *s, uint64_t addr)
+{
+	uint64_t p;
+	struct area *a;
+	int ret = 0;
+
+	addr &= ~(uint64_t)(PAGE_SIZE - 1);
+	s->faults++;
+	a = find_area(s, addr, &p);
+	if (a && a->slot[p] != NONE) {
+		uint64_t n = 1, max = (a->end - a->start) / PAGE_SIZE;
+		while (n < FAULT_PAGES && p + n < max && a->slot[p + n] != NONE &&
+		       a->slot[p + n] == a->slot[p] + n * PAGE_SIZE)
+			n++;
+		ret = copy_run(d, s, a, p, n);
+		if (ret == -EAGAIN)
+			return push_retry(s, addr);
+		if (!ret) {
+			/* the page may have been there already: the thread tries again */
+			struct uffdio_range w = {addr, PAGE_SIZE};
+			ioctl(s->uffd, UFFDIO_WAKE, &w);
+		}
+		return ret;
+	}
+	/* not in the image, or dropped by the task since: a zero page, as the kernel would */
+	struct uffdio_zeropage z = {.range = {addr, PAGE_SIZE}};
+	if (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z) == 0) {
+		s->zeroed++;
+		return 0;
+	}
+	if (errno == EAGAIN)
+		return push_retry(s, addr);
+	if (errno == ESRCH)
+		return -ESRCH;
+	/* there already, or no longer registered: the thread retries its access */
+	struct uffdio_range w = {addr, PAGE_SIZE};
+	ioctl(s->uffd, UFFDIO_WAKE, &w);
+	return 0;
+}
+
+/* One background run of the space: 0, or -errno as copy_run */
+static int background(struct daemon *d, struct space *s)
+{
+	while (s->cur_area < s->nr_areas) {
+		struct area *a = &s->areas[s->cur_area];
+		uint64_t max = (a->end - a->start) / PAGE_SIZE, p = s->cur_page;
+		while (p < max && a->slot[p] == NONE)
+			p++;
+		if (p == max) {
+			s->cur_area++;
+			s->cur_page = 0;
+			continue;
+		}
+		uint64_t n = 1;
+		while (n < RUN_PAGES && p + n < max && a->slot[p + n] != NONE &&
+		       a->slot[p + n] == a->slot[p] + n * PAGE_SIZE)
+			n++;
+		s->cur_page = p;
+		return copy_run(d, s, a, p, n);
+	}
+	/* the cursor went past pages that came back (a remap): once more from the start */
+	s->cur_area = 0;
+	s->cur_page = 0;
+	return 0;
+}
+
+/* ---- spaces ---- */
+
+static int watch(struct daemon *d, struct space *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = s->id};
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->uffd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int add_space(struct daemon *d, struct space *s)
+{
+	struct space **n = realloc(d->sp, (d->nr_sp + 1) * sizeof(*n));
+	int ret;
+	if (!n)
+		return -ENOMEM;
+	d->sp = n;
+	s->id = ++d->next_id;
+	if ((ret = watch(d, s)))
+		return ret;
+	n[d->nr_sp++] = s;
+	/* the guard holds a copy from now on */
+	return lazy_guard_add(&d->guard, s->id, s->uffd, s->pidfd, s->pid, s->parent);
+}
+
+/* The memory is complete, or the task is gone: let it go. */
+static void release(struct daemon *d, size_t i, const char *why)
+{
+	struct space *s = d->sp[i];
+	char b[64];
+	pr_info("lazy-pages: %s: %s (%lu pages copied, %lu zero pages, %lu faults)",
+		who(s, b, sizeof(b)), why, s->copied, s->zeroed, s->faults);
+	lazy_guard_drop(&d->guard, s->id);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->uffd, NULL);
+	close(s->uffd);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	free_space(s);
+	d->sp[i] = d->sp[--d->nr_sp];
+}
+
+static int on_fork(struct daemon *d, struct space *s, int ufd)
+{
+	struct space *c = calloc(1, sizeof(*c));
+	int ret = -ENOMEM;
+
+	if (!c) {
+		close(ufd);
+		return ret;
+	}
+	c->uffd = ufd;
+	c->pidfd = -1;
+	c->parent = s->pid ? s->pid : s->parent;
+	c->img = s->img;
+	c->img->refs++;
+	fcntl(ufd, F_SETFL, O_NONBLOCK);
+	fcntl(ufd, F_SETFD, FD_CLOEXEC);
+	/* the child's memory is the parent's as it was at the fork: the same slots */
+	for (size_t i = 0; i < s->nr_areas; i++) {
+		struct area *a = &s->areas[i];
+		uint64_t n = (a->end - a->start) / PAGE_SIZE;
+		uint64_t *slot = malloc(n * sizeof(*slot));
+		if (slot)
+			memcpy(slot, a->slot, n * sizeof(*slot));
+		if (!slot || add_area(c, a->start, a->end, slot)) {
+			free(slot);
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	if ((ret = add_space(d, c)))
+		goto fail_added;
+	pr_info("lazy-pages: a child of %d with %lu pages to come", c->parent, c->pending);
+	return 0;
+fail:
+	close(ufd);
+	free_space(c);
+	return ret;
+fail_added:
+	/* the child cannot be served: the guard kills it when the daemon fails */
+	pr_errno(-ret, "lazy-pages: cannot serve a child forked by %d", c->parent);
+	return ret;
+}
+
+static int on_remap(struct space *s, uint64_t from, uint64_t to, uint64_t len)
+{
+	uint64_t n = len / PAGE_SIZE, *slot;
+	int ret;
+
+	if (len % PAGE_SIZE || from % PAGE_SIZE || to % PAGE_SIZE || !n ||
+	    from + len > TASK_SPACE_END || to + len > TASK_SPACE_END)
+		return -EINVAL;
+	slot = malloc(n * sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		slot[i] = NONE;
+	/* whatever was at the destination went; the source's pages go there */
+	if ((ret = cut(s, from, from + len, slot)) || (ret = cut(s, to, to + len, NULL)) ||
+	    (ret = add_area(s, to, to + len, slot))) {
+		free(slot);
+		return ret;
+	}
+	return 0;
+}
+
+/* Every message of the space's userfaultfd; then the faults that had to wait. 0, -ESRCH (it
+ * is gone), or -errno. */
+static int drain(struct daemon *d, struct space *s)
+{
+	struct uffd_msg msg[32];
+	int ret = 0;
+
+	for (;;) {
+		ssize_t r = read(s->uffd, msg, sizeof(msg));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r <= 0) {
+			ret = r < 0 ? -errno : -ESRCH;
+			break;
+		}
+		for (size_t i = 0; i < (size_t)r / sizeof(msg[0]) && !ret; i++) {
+			struct uffd_msg *m = &msg[i];
+			switch (m->event) {
+			case UFFD_EVENT_PAGEFAULT:
+				ret = on_fault(d, s, m->arg.pagefault.address);
+				break;
+			case UFFD_EVENT_FORK:
+				ret = on_fork(d, s, (int)m->arg.fork.ufd);
+				break;
+			case UFFD_EVENT_REMAP:
+				ret = on_remap(s, m->arg.remap.from, m->arg.remap.to,
+					       m->arg.remap.len);
+				break;
+			case UFFD_EVENT_REMOVE:
+				forget(s, m->arg.remove.start, m->arg.remove.end);
+				break;
+			case UFFD_EVENT_UNMAP:
+				ret = cut(s, m->arg.remove.start, m->arg.remove.end, NULL);
+				break;
+			default:
+				pr_warn("lazy-pages: unknown userfaultfd event %u", m->event);
+			}
+		}
+		if (ret)
+			break;
+	}
+	/* a fault that met an event (EAGAIN) once more, now that the events are read */
+	size_t n = s->nr_retry;
+	s->nr_retry = 0;
+	for (size_t i = 0; i < n && !ret; i++) {
+		uint64_t addr = s->retry[i];
+		ret = on_fault(d, s, addr);
+	}
+	return ret;
+}
+
+/* ---- the restore's messages ---- */
+
+#define bad(fmt, ...) (pr_err("lazy-pages: the restore " fmt, ##__VA_ARGS__), -EPROTO)
+
+static bool is_uffd(int fd)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return !strcmp(link, "anon_inode:[userfaultfd]");
+}
+
+static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *pages_fds,
+		     int nr_images)
+{
+	struct lazy_range *ranges = NULL;
+	struct lazy_run *runs = NULL;
+	struct space *s = NULL;
+	struct stat st[LAZY_IMAGES_MAX];
+	int ret = -EPROTO;
+
+	if (h->pid < 1 || h->pid > LAZY_PID_MAX || !h->nr_ranges ||
+	    h->nr_ranges > LAZY_RANGES_MAX || h->nr_runs > LAZY_RUNS_MAX) {
+		ret = bad("sent task %u with %u ranges, %u runs", h->pid, h->nr_ranges, h->nr_runs);
+		goto out;
+	}
+	bool images_ok = nr_images >= 1 && nr_images <= LAZY_IMAGES_MAX;
+	for (int k = 0; images_ok && k < nr_images; k++)
+		images_ok =
+		    pages_fds[k] >= 0 && fstat(pages_fds[k], &st[k]) == 0 && S_ISREG(st[k].st_mode);
+	if (uffd < 0 || !is_uffd(uffd) || !images_ok) {
+		ret = bad("sent task %u without its userfaultfd and page images", h->pid);
+		goto out;
+	}
+	ranges = calloc(h->nr_ranges, sizeof(*ranges));
+	runs = calloc(h->nr_runs ? h->nr_runs : 1, sizeof(*runs));
+	s = calloc(1, sizeof(*s));
+	if (!ranges || !runs || !s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (read_all(d->conn, ranges, h->nr_ranges * sizeof(*ranges)) !=
+		(ssize_t)(h->nr_ranges * sizeof(*ranges)) ||
+	    read_all(d->conn, runs, h->nr_runs * sizeof(*runs)) !=
+		(ssize_t)(h->nr_runs * sizeof(*runs))) {
+		ret = bad("went away in the middle of task %u", h->pid);
+		goto out;
+	}
+	s->uffd = uffd;
+	s->pid = h->pid;
+	s->img = calloc(1, sizeof(*s->img));
+	if (!s->img) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->img->refs = 1;
+	s->img->nr = nr_images;
+	for (int k = 0; k < nr_images; k++) {
+		if (st[k].st_size > IMG_RAW_HDR) {
+			void *m = mmap(NULL, st[k].st_size, PROT_READ, MAP_SHARED, pages_fds[k], 0);
+			if (m == MAP_FAILED) {
+				ret = -errno;
+				pr_errno(-ret, "lazy-pages: task %u: cannot map its page image %d",
+					 h->pid, k);
+				goto out;
+			}
+			s->img->map[k] = m;
+			s->img->len[k] = st[k].st_size;
+		}
+	}
+	for (int k = 0; k < nr_images; k++) {
+		close(pages_fds[k]);
+		pages_fds[k] = -1;
+	}
+	s->pidfd = sys_pidfd_open(h->pid);
+	if (s->pidfd < 0) {
+		ret = -errno;
+		pr_errno(-ret, "lazy-pages: task %u", h->pid);
+		goto out;
+	}
+	/* ranges: page aligned, in order, apart, in the user's half */
+	for (uint32_t i = 0; i < h->nr_ranges; i++) {
+		struct lazy_range *r = &ranges[i];
+		if (r->start % PAGE_SIZE || r->end % PAGE_SIZE || r->start >= r->end ||
+		    r->end > TASK_SPACE_END || (i && r->start < ranges[i - 1].end)) {
+			ret = bad("sent task %u a bad range %#lx-%#lx", h->pid, r->start, r->end);
+			goto out;
+		}
+		uint64_t n = (r->end - r->start) / PAGE_SIZE;
+		uint64_t *slot = malloc(n * sizeof(*slot));
+		for (uint64_t k = 0; slot && k < n; k++)
+			slot[k] = NONE;
+		if (!slot || add_area(s, r->start, r->end, slot)) {
+			free(slot);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	/* runs: each inside one range and inside its image, in order */
+	uint64_t prev = 0;
+	size_t ai = 0;
+	for (uint32_t i = 0; i < h->nr_runs; i++) {
+		struct lazy_run *r = &runs[i];
+		uint64_t len = r->nr_pages * PAGE_SIZE;
+		uint64_t lv = r->off >> LAZY_LEVEL_SHIFT, off = r->off & OFF_MASK;
+		uint64_t data = lv < (uint64_t)nr_images && st[lv].st_size > IMG_RAW_HDR
+				    ? (uint64_t)st[lv].st_size - IMG_RAW_HDR
+				    : 0;
+		while (ai < s->nr_areas && s->areas[ai].end <= r->vaddr)
+			ai++;
+		if (!r->nr_pages || r->nr_pages > TASK_SPACE_END / PAGE_SIZE ||
+		    r->vaddr % PAGE_SIZE || off % PAGE_SIZE || r->vaddr < prev ||
+		    lv >= (uint64_t)nr_images || ai == s->nr_areas ||
+		    r->vaddr < s->areas[ai].start || r->vaddr + len > s->areas[ai].end ||
+		    off > data || len > data - off) {
+			ret = bad("sent task %u a run %u (%#lx, %lu pages at %lu) outside its "
+				  "ranges or its image",
+				  h->pid, i, r->vaddr, r->nr_pages, r->off);
+			goto out;
+		}
+		struct area *a = &s->areas[ai];
+		for (uint64_t k = 0; k < r->nr_pages; k++)
+			a->slot[(r->vaddr - a->start) / PAGE_SIZE + k] =
+			    (lv << LAZY_LEVEL_SHIFT) | (off + k * PAGE_SIZE);
+		s->pending += r->nr_pages;
+		prev = r->vaddr + len;
+	}
+	fcntl(uffd, F_SETFL, O_NONBLOCK);
+	if ((ret = add_space(d, s)))
+		goto out_added;
+	pr_info("lazy-pages: task %u: %lu pages to come in %u ranges", h->pid, s->pending,
+		h->nr_ranges);
+	free(ranges);
+	free(runs);
+	return 0;
+out:
+	if (s) {
+		if (s->pidfd > 0)
+			close(s->pidfd);
+		free_space(s);
+	}
+	if (uffd >= 0)
+		close(uffd);
+	for (int k = 0; k < nr_images; k++)
+		if (pages_fds[k] >= 0)
+			close(pages_fds[k]);
+	free(ranges);
+	free(runs);
+	return ret;
+out_added:
+	free(ranges);
+	free(runs);
+	return ret;
+}
+
+/* to a socket whose peer may be gone: an error, never SIGPIPE */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+static int send_ack(struct daemon *d, int status)
+{
+	struct lazy_ack a = {status, 0};
+	return send_all(d->conn, &a, sizeof(a));
+}
+
+/* One message of the restore. 0 to go on, 1 when it is done or gone, -errno. */
+static int on_conn(struct daemon *d)
+{
+	struct lazy_hdr h;
+#define FDS_MAX (1 + LAZY_IMAGES_MAX)
+	char cbuf[CMSG_SPACE((FDS_MAX + 1) * sizeof(int))];
+	struct iovec iov = {&h, sizeof(h)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	int fds[FDS_MAX + 1], nfds = 0, ret;
+	ssize_t r;
+
+	do
+		r = recvmsg(d->conn, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (r < 0 && errno == EINTR);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (int k = 0; k < n; k++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+				if (nfds <= FDS_MAX)
+					fds[nfds++] = fd;
+				else
+					close(fd); /* one too many: refused below */
+			}
+		}
+	if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+		ret = 1;
+		if (!d->restore_done) {
+			pr_err("lazy-pages: the restore ended before it sent every task (it "
+			       "failed?)");
+			d->status = 1;
+		}
+		goto out;
+	}
+	if (r != sizeof(h) || (mh.msg_flags & MSG_CTRUNC)) {
+		ret = bad("sent a short or truncated message");
+		goto out;
+	}
+	if (h.type == LAZY_DONE && !nfds && !h.nr_ranges && !h.nr_runs && !d->restore_done) {
+		d->restore_done = true;
+		pr_info("lazy-pages: the restore sent every task (%zu)", d->nr_sp);
+		return send_ack(d, 0);
+	}
+	if (h.type != LAZY_TASK || nfds < 2 || nfds > FDS_MAX || d->restore_done) {
+		ret = bad("sent message %u with %d descriptors", h.type, nfds);
+		goto out;
+	}
+	ret = recv_task(d, &h, fds[0], fds + 1, nfds - 1);
+	if (ret == -EPROTO || send_ack(d, ret ? ret : 0))
+		return ret ? ret : -EPIPE;
+	return 0;
+out:
+	for (int k = 0; k < nfds; k++)
+		close(fds[k]);
+	return ret;
+}
+
+/* ---- the socket ---- */
+
+static int listen_socket(struct daemon *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (fstatat(d->dirfd, LAZY_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* an old daemon's socket is replaced; nothing else is */
+		if (!S_ISSOCK(st.st_mode)) {
+			pr_err("lazy-pages: %s in the images directory is not a socket cryo may "
+			       "replace",
+			       LAZY_SOCKET);
+			return -EEXIST;
+		}
+		if (unlinkat(d->dirfd, LAZY_SOCKET, 0) < 0)
+			return -errno;
+	}
+	/* the directory by its descriptor: the last component is made by bind, which never
+	 * follows a link */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", d->dirfd, LAZY_SOCKET);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int err = errno;
+		pr_errno(err, "lazy-pages: cannot listen on %s", LAZY_SOCKET);
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	fchmodat(d->dirfd, LAZY_SOCKET, 0600, 0);
+	return fd;
+}
+
+static int accept_restore(struct daemon *d)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		pr_err("lazy-pages: refused a client of uid %u", cr.uid);
+		close(fd);
+		return 0;
+	}
+	/* one restore per run: the socket goes at the first */
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
+	close(d->lfd);
+	d->lfd = -1;
+	unlinkat(d->dirfd, LAZY_SOCKET, 0);
+	d->conn = fd;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	pr_info("lazy-pages: a restore (pid %d) connected", cr.pid);
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static struct space *space_of(struct daemon *d, uint32_t id, size_t *idx)
+{
+	for (size_t i = 0; i < d->nr_sp; i++)
+		if (d->sp[i]->id == id) {
+			*idx = i;
+			return d->sp[i];
+		}
+	return NULL;
+}
+
+/* After a step of a space: let it go when it is complete, gone or beyond help. */
+static void settle(struct daemon *d, size_t i, int ret)
+{
+	struct space *s = d->sp[i];
+	if (ret == -ESRCH) {
+		release(d, i,
+			s->pending ? "gone (the task exited) before its memory was complete"
+				   : "gone");
+		return;
+	}
+	if (ret && ret != -EAGAIN && !s->dead)
+		kill_space(d, s, -ret, "the kernel refused its pages");
+	if (s->dead) {
+		release(d, i, "killed");
+		return;
+	}
+	if (!s->pending)
+		release(d, i, "memory complete");
+}
+
+static int serve(struct daemon *d)
+{
+	struct epoll_event ev[32];
+	size_t rr = 0;
+
+	for (;;) {
+		if (d->fatal)
+			return -EIO;
+		/* every memory complete once the restore sent them all (or went away) */
+		if (!d->nr_sp && (d->conn_gone || d->restore_done))
+			return 0;
+		int n = epoll_wait(d->epfd, ev, 32, d->nr_sp ? 0 : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int k = 0; k < n; k++) {
+			uint32_t id = (uint32_t)ev[k].data.u64;
+			if (id == UINT32_MAX) {
+				int ret = accept_restore(d);
+				if (ret)
+					return ret;
+			} else if (id == 0) {
+				int ret = on_conn(d);
+				if (ret) {
+					epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->conn, NULL);
+					close(d->conn);
+					d->conn = -1;
+					d->conn_gone = true;
+					if (ret < 0)
+						d->status = 1;
+				}
+			} else {
+				size_t i;
+				struct space *s = space_of(d, id, &i);
+				if (s)
+					settle(d, i, drain(d, s));
+			}
+		}
+		/* one background run, the spaces in turn (a place to die, for the tests of the
+		 * guard) */
+		if (d->nr_sp) {
+			fault_point("lazy-pages: a background run", 0);
+			size_t i = rr++ % d->nr_sp;
+			settle(d, i, background(d, d->sp[i]));
+		}
+	}
+}
+
+int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
+{
+	struct daemon d = {.dirfd = -1, .lfd = -1, .conn = -1, .epfd = -1, .guard = {.fd = -1}};
+	int ret;
+
+	d.dirfd = dir_open_root(o->images_dir);
+	if (d.dirfd < 0) {
+		pr_errno(-d.dirfd, "lazy-pages: cannot open images directory %s", o->images_dir);
+		return d.dirfd;
+	}
+	if ((d.lfd = listen_socket(&d)) < 0) {
+		ret = d.lfd;
+		goto out;
+	}
+	if (o->daemon) {
+		/* in the background once it listens: the restore may connect when we return */
+		pid_t pid = fork();
+		if (pid < 0) {
+			ret = -errno;
+			pr_errno(-ret, "lazy-pages: cannot go into the background");
+			goto out;
+		}
+		if (pid > 0) {
+			int r = o->pidfile ? pidfile_write(d.dirfd, o->pidfile, pid) : 0;
+			_exit(r ? 1 : 0);
+		}
+		setsid();
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			close(null);
+		}
+	} else if (o->pidfile && (ret = pidfile_write(d.dirfd, o->pidfile, getpid()))) {
+		goto out;
+	}
+	int drop[] = {d.lfd, d.dirfd};
+	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
+		goto out;
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};
+	if (d.epfd < 0 || epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.lfd, &ev) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	pr_info("lazy-pages: listening on %s/%s", o->images_dir, LAZY_SOCKET);
+	if (o->status_fd >= 0)
+		status_fd_notify(o->status_fd);
+	ret = serve(&d);
+	if (!ret && d.status)
+		ret = -EIO;
+	if (!ret)
+		pr_info("lazy-pages: every task's memory is complete");
+out:
+	/* what is still held was not completed: the guard kills it once we are gone */
+	while (d.nr_sp) {
+		struct space *s = d.sp[d.nr_sp - 1];
+		close(s->uffd);
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		free_space(s);
+		d.nr_sp--;
+	}
+	free(d.sp);
+	if (!ret)
+		lazy_guard_finish(&d.guard);
+	else if (d.guard.fd >= 0)
+		close(d.guard.fd);
+	if (d.lfd >= 0) {
+		close(d.lfd);
+		unlinkat(d.dirfd, LAZY_SOCKET, 0);
+	}
+	if (d.conn >= 0)
+		close(d.conn);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	close(d.dirfd);
+	return ret;
+}
