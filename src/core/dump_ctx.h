@@ -102,6 +102,10 @@ struct dump_task {
 	size_t nr_clean;
 	int *track_hidden; /* fds of the task that are cryo's tracking userfaultfds (malloc) */
 	int nr_track_hidden;
+	/* a final dump that kills the tree keeps the tracking on (track_task): cryo's copy of
+	 * the task's own, to tell its VMAs ("uw") from any other userfaultfd's (track_owns) */
+	int track_probe;
+	bool has_probe;
 };
 
 struct dump_ctx {

@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "res/mapped.h"
 #include "res/mm.h"
+#include "res/track.h"
 
 #define MAX_AUXV_WORDS 128
 
@@ -193,6 +194,10 @@ static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
 		size_t k = 0, nk = sizeof(vmflags_known) / sizeof(vmflags_known[0]);
 		while (k < nk && strcmp(vmflags_known[k].name, word))
 			k++;
+		/* a final dump that kept cryo's tracking on: its registrations are no state of
+		 * the program's (its copy of the tracking tells them from another one's) */
+		if (k < nk && !strcmp(word, "uw") && track_owns(t, s->start, s->end))
+			continue;
 		if (k == nk || vmflags_known[k].fate == VF_REFUSE) {
 			pr_err("task %d: mapping %#lx-%#lx (%s) %s (VmFlags '%s'): cryo cannot "
 			       "restore that",

@@ -22,7 +22,8 @@ int track_open_parent(struct dump_ctx *ctx);
 int track_find(struct dump_ctx *ctx);
 /* With the task's remote area mapped: reads which pages are unchanged since the parent,
  * then closes every tracking descriptor the task holds (a copy in a child keeps the tracking
- * of its parent alive: layouts are read once every task's are closed). */
+ * of its parent alive: layouts are read once every task's are closed); a final dump that
+ * kills the tree leaves them (their end is the tree's; track_owns). */
 int track_task(struct dump_ctx *ctx, struct dump_task *t);
 /* Pre-dump, once track_task ran for every task (areas still mapped): saves mm and pages and
  * arms a new tracking. */
@@ -31,6 +32,9 @@ int track_predump(struct dump_ctx *ctx, struct dump_task *t);
 int track_install(struct dump_ctx *ctx);
 /* A failed pre-dump: the tracking of every task is removed again (areas still mapped). */
 void track_abort(struct dump_ctx *ctx);
+/* The layout of a final dump that kept the tracking on: is [start, end) registered with the
+ * task's tracking userfaultfd (then its "uw" VmFlag is cryo's, not the program's)? */
+bool track_owns(const struct dump_task *t, uint64_t start, uint64_t end);
 /* The fd walk: is fd cryo's own (a tracking userfaultfd)? */
 bool track_hidden_fd(const struct dump_task *t, int fd);
 /* The span from a (below end) that is all in the parent (*clean) or all not; its end. */
