@@ -373,6 +373,50 @@ check() {
 	wait_gone "$PID" 5 || fail_step "test did not exit after its verdict" || return 1
 }
 
+# expect_refused WHAT PATTERN...: after a dump that had to be refused ($RC, cryo-dump.txt): it
+# failed, its messages say each extended regex PATTERN, it left no inventory.img, and the target
+# runs on and passes its check. WHAT names the state for the message of a dump that succeeded.
+expect_refused() {
+	local what=$1 want
+	shift
+	[ "$RC" != 0 ] || fail_step "the dump of $what succeeded" || return 1
+	for want in "$@"; do
+		grep -Eq -- "$want" "$DIR/cryo-dump.txt" ||
+			fail_step "the refusal does not say '$want': $(grep -i error "$DIR/cryo-dump.txt" | head -c 600)" ||
+			return 1
+	done
+	[ ! -e "$DIR/img/inventory.img" ] || fail_step "a refused dump left inventory.img" || return 1
+	alive "$PID" || fail_step "target $PID gone after the refused dump" || return 1
+	check
+}
+
+# restore_taken WHAT PORT REFUSAL BLOCKER: the images in $DIR/img restored while a process
+# outside them holds PORT (BLOCKER: a python program that binds its argv[1], then creates the
+# file argv[2] and sleeps): the restore must fail saying the extended regex REFUSAL and leave
+# no process $PID; once the blocker is gone the same images must restore and pass. WHAT names
+# the port in messages ("port 8080", "port id 1234"). Nothing is done after a failed step.
+restore_taken() {
+	local what=$1 port=$2 refusal=$3 prog=$4 blocker i
+	[ -z "$REASON" ] || return 1
+	rm -f "$DIR/blocker.up"
+	/usr/bin/python3 -c "$prog" "$port" "$DIR/blocker.up" </dev/null >"$DIR/blocker.txt" 2>&1 &
+	blocker=$!
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$DIR/blocker.up" ] && break
+		sleep 0.05
+	done
+	[ -e "$DIR/blocker.up" ] || fail_step "could not take $what: $(cat "$DIR/blocker.txt")"
+	if [ -z "$REASON" ]; then
+		cryo restore-taken restore -D "$DIR/img" -d -v4 -o restore-taken.log
+		[ "$RC" = 0 ] && fail_step "the restore succeeded with $what taken"
+		grep -Eq "$refusal" "$DIR/cryo-restore-taken.txt" ||
+			fail_step "the failed restore does not name $what: $(grep -i error "$DIR/cryo-restore-taken.txt" | head -c 400)"
+		wait_gone "$PID" 5 || fail_step "the failed restore left process $PID"
+	fi
+	kill "$blocker" 2>/dev/null && wait "$blocker" 2>/dev/null
+	[ -z "$REASON" ] && restore "$DIR/img" && check
+}
+
 gone_after_dump() {
 	wait_gone "$PID" 5 || fail_step "process $PID still running after dump" || return 1
 }

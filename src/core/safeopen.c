@@ -46,6 +46,34 @@ int dir_open(int dirfd, const char *name, int flags)
 	return open_beneath(dirfd, name, flags, 0);
 }
 
+bool dir_sibling_name_ok(const char *rel)
+{
+	if (strncmp(rel, "../", 3) || !rel[3] || rel[3] == '/')
+		return false;
+	for (const char *p = rel + 3; *p;) {
+		const char *e = strchrnul(p, '/');
+		if ((e - p == 2 && !strncmp(p, "..", 2)) || (e - p == 1 && *p == '.'))
+			return false;
+		p = *e ? e + 1 : e;
+	}
+	return true;
+}
+
+int dir_open_sibling(int dirfd, const char *rel)
+{
+	int up, fd;
+
+	if (!dir_sibling_name_ok(rel))
+		return -EINVAL;
+	up = openat(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
+		return -errno;
+	/* no symbolic link is followed beneath the directory that holds both */
+	fd = dir_open(up, rel + 3, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(up);
+	return fd;
+}
+
 /* An old file in the way of a new one: only a regular file is removed. */
 static int remove_old(int dirfd, const char *base)
 {

@@ -6,6 +6,7 @@
 #ifndef CRYO_SAFEOPEN_H
 #define CRYO_SAFEOPEN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Open the images directory (following a symlink given as -D itself: the user named it). */
@@ -13,6 +14,12 @@ int dir_open_root(const char *path);
 /* Open an existing file NAME (may hold '/') beneath dirfd, flags as open(2) without O_CREAT.
  * Returns the fd or -errno: -ELOOP when a component is a symbolic link. */
 int dir_open(int dirfd, const char *name, int flags);
+/* "../NAME": a directory beside the one of dirfd (an incremental dump's parent image set):
+ * NAME relative, without "." or ".." components. dir_open_sibling opens it (O_RDONLY |
+ * O_DIRECTORY) beneath the directory that holds both, as dir_open: the fd, -EINVAL for a name
+ * not of that form, or -errno. Nothing is logged. */
+bool dir_sibling_name_ok(const char *rel);
+int dir_open_sibling(int dirfd, const char *rel);
 /* Create NAME beneath dirfd as a new file (O_CREAT|O_EXCL): an old regular file of that name
  * is unlinked first (unlinking never follows a link, and a hard link to someone's file only
  * loses that name); a symbolic link or anything but a regular file is refused (-ELOOP,

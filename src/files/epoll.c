@@ -16,21 +16,14 @@
  * targets as they are added (an edge-triggered registration whose file is ready reports one
  * edge after the restore, as it does when it is added).
  *
- * A one-shot registration that fired is disarmed: the kernel keeps only its flag bits
- * (EPOLLONESHOT, EPOLLET...; not even EPOLLERR|EPOLLHUP, which every add and modify puts
- * in). No call sets such a mask; the kernel makes it by reporting the registration. So it is
- * added with every poll bit, reported by one epoll_wait (before anything else is added) and
- * so disarmed as it was. That needs its file to be ready for something at restore, which
- * the dump checks now (a copy of the fd, polled). An empty pipe or FIFO is made ready for that
- * moment with one byte through its write end, taken back after; a fired one-shot
- * registration on any other file that is not ready is refused. After the restore each
- * epoll's fdinfo is read back and must list the same registrations, masks and data. */
+ * A one-shot registration that fired is disarmed as it was (epoll_oneshot.c). After the
+ * restore each epoll's fdinfo is read back and must list the same registrations, masks and
+ * data. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +34,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "compat.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "files/epoll.h"
 #include "files/kind.h"
 
-/* the bits the kernel keeps in a one-shot registration that fired */
-#define EP_FLAG_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
-#define EP_POLL_BITS                                                                               \
-	(EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND |         \
-	 EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP)
 /* what a registration's events can hold */
 #define EP_KNOWN_BITS (EP_FLAG_BITS | EP_POLL_BITS)
 /* the status flags fcntl(F_SETFL) can give an epoll description */
@@ -65,11 +53,6 @@ struct ep_line {
 	uint64_t ino;  /* of the registered file, and its filesystem's device (the kernel's */
 	uint32_t sdev; /* dev_t: major << 20 | minor); 0 when fdinfo does not say */
 };
-
-static bool disarmed(uint32_t events)
-{
-	return (events & EPOLLONESHOT) && !(events & ~EP_FLAG_BITS);
-}
 
 /* The "tfd: N events: HEX data: HEX" lines of an epoll's fdinfo: their count, or -1 if one
  * of them does not read so (*out is then freed). */
@@ -196,56 +179,6 @@ static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, s
 			return c->fd;
 	}
 	return -1;
-}
-
-/* Why the file at fd of the task will not be ready for anything when its epoll is filled
- * (polled now through a copy), or NULL if it will be. A signalfd is ready by the signals of
- * whoever polls it, and a restored task gets its pending signals in the remote phase; a
- * timerfd is armed, and its expirations put back, in the remote phase. */
-static const char *not_ready(pid_t pid, int fd)
-{
-	char path[64], link[64];
-	ssize_t n;
-	int pidfd, copy = -1;
-	bool ready = false;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return "a file that is gone";
-	link[n] = 0;
-	if (!strcmp(link, "anon_inode:[signalfd]"))
-		return "a signalfd, ready only once the task has its signals again, after the "
-		       "epolls are filled";
-	if (!strcmp(link, "anon_inode:[timerfd]"))
-		return "a timerfd, ready only once it is armed again, after the epolls are filled";
-	pidfd = sys_pidfd_open(pid);
-	if (pidfd >= 0)
-		copy = sys_pidfd_getfd(pidfd, fd);
-	if (copy >= 0) {
-		struct pollfd p = {.fd = copy, .events = EP_POLL_BITS & 0xffff};
-		ready = poll(&p, 1, 0) == 1 && p.revents && !(p.revents & POLLNVAL);
-		close(copy);
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return ready ? NULL : "a file that is not ready now";
-}
-
-/* A read end of a pipe or FIFO (not ready: empty, with writers): the restore can make it
- * ready for a moment with one byte through the pipe's write end, and take the byte back. */
-static bool pokable(pid_t pid, int fd)
-{
-	char path[64], info[256], *flags;
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	if (read_file_at(-1, path, info, sizeof(info)) < 0 || !(flags = strstr(info, "flags:")))
-		return false;
-	return (strtoul(flags + 6, NULL, 8) & O_ACCMODE) != O_WRONLY;
 }
 
 /* A descriptor of a late kind (a pidfd: made in the remote phase, after the epolls are
@@ -378,8 +311,9 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			ret = -ENOTSUP;
 			continue;
 		}
-		const char *why = disarmed(l[i].events) ? not_ready(t->pid, src) : NULL;
-		if (why && !pokable(t->pid, src)) {
+		const char *why =
+		    epoll_disarmed(l[i].events) ? epoll_oneshot_unfireable(t->pid, src) : NULL;
+		if (why) {
 			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
 			       "fired, on %s: cryo cannot make it fire again to disarm it",
 			       t->pid, fi->fd, l[i].fd, why);
@@ -431,13 +365,6 @@ static int epoll_restore(struct restore_ctx *ctx, struct restore_task *t, const 
 	return fd;
 }
 
-/* The entries of a task's image by fd number (images of thousands of fds: no scans). */
-struct fd_index {
-	const Files *f;
-	int *at; /* entry index at each number, -1: none */
-	int max;
-};
-
 static int index_build(struct fd_index *x, const Files *f)
 {
 	x->f = f, x->max = -1;
@@ -454,17 +381,11 @@ static int index_build(struct fd_index *x, const Files *f)
 	return 0;
 }
 
-/* The index in f->fds of the entry at fd, or -1. */
-static int entry_at(const struct fd_index *x, int fd)
-{
-	return fd >= 0 && fd <= x->max ? x->at[fd] : -1;
-}
-
 /* The description of fd: the fd that first holds it in this task, or -1 for one that is
  * another task's (then *pid, *pfd name it), -2 for no entry. */
 static int description_of(const struct fd_index *x, int fd, uint32_t *pid, int *pfd)
 {
-	int i = entry_at(x, fd);
+	int i = epoll_entry_at(x, fd);
 	const FdEntry *e = i >= 0 ? x->f->fds[i] : NULL;
 	if (!e)
 		return -2;
@@ -475,11 +396,6 @@ static int description_of(const struct fd_index *x, int fd, uint32_t *pid, int *
 	return e->has_dup_of ? e->dup_of : e->fd;
 }
 
-static int target_source(const EpollTarget *tg)
-{
-	return tg->has_src_fd ? tg->src_fd : tg->fd;
-}
-
 /* the registered file at its key for the moment of the add */
 struct placed {
 	int key, moved, moved_fdflags;
@@ -488,7 +404,7 @@ struct placed {
 
 static int place(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, struct placed *p)
 {
-	int src = target_source(tg);
+	int src = epoll_target_source(tg);
 	p->key = tg->fd, p->moved = -1, p->placed = false;
 	if (src == tg->fd)
 		return 0;
@@ -519,7 +435,7 @@ static int unplace(struct restore_task *t, const FdEntry *e, struct placed *p)
 	return 0;
 }
 
-static int add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events)
+int epoll_add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = tg->data};
 	struct placed p;
@@ -599,77 +515,14 @@ static int check_restored(struct restore_task *t, const FdEntry *e)
 	return ret;
 }
 
-/* A fired one-shot registration on an empty pipe: one byte written through the pipe's write
- * end makes it ready for the epoll_wait that disarms it; *poked is the read end to take the
- * byte back from (the pipe was empty: that byte is the only one). */
-static int poke(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
-		const FdEntry *e, const EpollTarget *tg, int *poked)
-{
-	int si = entry_at(x, target_source(tg));
-	const FdEntry *se = si >= 0 ? x->f->fds[si] : NULL;
-	struct pollfd p = {.fd = target_source(tg), .events = EP_POLL_BITS & 0xffff};
-	int w;
-
-	*poked = -1;
-	if (!se || (se->kind != FD_KIND__FD_PIPE && se->kind != FD_KIND__FD_FIFO) ||
-	    (poll(&p, 1, 0) == 1 && p.revents))
-		return 0;
-	if ((w = pipe_writer_fd(ctx, se)) < 0 || write(w, "", 1) != 1) {
-		child_fail(t, w < 0 ? EINVAL : errno,
-			   "epoll fd %d: cannot make the pipe of target fd %d ready", e->fd,
-			   tg->fd);
-		return -1;
-	}
-	*poked = p.fd;
-	return 0;
-}
-
 static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const struct fd_index *x,
 		    const FdEntry *e)
 {
-	int fired = 0, *poked = calloc(e->n_epoll_targets + 1, sizeof(int)), ret = 0;
+	int ret = epoll_oneshot_disarm(ctx, t, x, e);
 
-	if (!poked) {
-		child_fail(t, ENOMEM, "epoll fd %d: cannot fill it", e->fd);
-		return -1;
-	}
-	/* fired one-shot registrations first, alone in the epoll: one epoll_wait reports
-	 * (and so disarms) exactly them */
 	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
-		if (!disarmed(tg->events))
-			continue;
-		ret = poke(ctx, t, x, e, tg, &poked[fired]);
-		if (!ret)
-			ret = add_one(t, e, tg, tg->events | EP_POLL_BITS);
-		fired++;
-	}
-	if (fired && !ret) {
-		struct epoll_event *ev = malloc((size_t)fired * sizeof(*ev));
-		int n = ev ? epoll_wait(e->fd, ev, fired, 0) : -1;
-		free(ev);
-		for (int i = 0; i < fired && !ret; i++) {
-			char c;
-			if (poked[i] >= 0 && read(poked[i], &c, 1) != 1) {
-				child_fail(t, errno,
-					   "epoll fd %d: cannot take back the byte of fd %d", e->fd,
-					   poked[i]);
-				ret = -1;
-			}
-		}
-		if (!ret && n != fired) {
-			child_fail(
-			    t, n < 0 ? errno : EAGAIN,
-			    "epoll fd %d: %d of its %d one-shot registrations that had fired "
-			    "could not be made to fire again (their files are not ready)",
-			    e->fd, fired - (n < 0 ? 0 : n), fired);
-			ret = -1;
-		}
-	}
-	free(poked);
-	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
-		const EpollTarget *tg = e->epoll_targets[i];
-		if (!disarmed(tg->events) && add_one(t, e, tg, tg->events))
+		if (!epoll_disarmed(tg->events) && epoll_add_one(t, e, tg, tg->events))
 			ret = -1;
 	}
 	return ret ? ret : check_restored(t, e);
@@ -712,9 +565,9 @@ static int epoll_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
 			for (size_t k = 0; k < e->n_epoll_targets && !wait; k++) {
 				uint32_t pid;
 				int pfd, j,
-				    d = description_of(&x, target_source(e->epoll_targets[k]), &pid,
-						       &pfd);
-				j = d >= 0 ? entry_at(&x, d) : -1;
+				    d = description_of(&x, epoll_target_source(e->epoll_targets[k]),
+						       &pid, &pfd);
+				j = d >= 0 ? epoll_entry_at(&x, d) : -1;
 				wait =
 				    j >= 0 && (size_t)j != i && !done[j] && filled_here(f->fds[j]);
 			}
@@ -794,7 +647,7 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 	}
 	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
-		int src = target_source(tg), pfd = 0, d = 0;
+		int src = epoll_target_source(tg), pfd = 0, d = 0;
 		uint32_t pid = 0, ev = tg->events;
 		if (tg->fd < 0 || (uint64_t)tg->fd >= max_fd ||
 		    (tg->has_src_fd && tg->src_fd == tg->fd))
@@ -805,11 +658,12 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 					   e->fd, src);
 		else if (d == e->fd)
 			ret = files_refuse(img, "epoll fd %d watches itself (fd %d)", e->fd, src);
-		else if (files_entry_is_late(x.f->fds[entry_at(&x, src)]))
+		else if (files_entry_is_late(x.f->fds[epoll_entry_at(&x, src)]))
 			ret = files_refuse(img, "epoll fd %d: target fd %d is of a kind made later",
 					   e->fd, src);
 		else if (ev & ~(uint32_t)EP_KNOWN_BITS ||
-			 (!disarmed(ev) && (ev & (EPOLLERR | EPOLLHUP)) != (EPOLLERR | EPOLLHUP)) ||
+			 (!epoll_disarmed(ev) &&
+			  (ev & (EPOLLERR | EPOLLHUP)) != (EPOLLERR | EPOLLHUP)) ||
 			 ((ev & EPOLLEXCLUSIVE) && (ev & EPOLLONESHOT)))
 			ret = files_refuse(img, "epoll fd %d: target fd %d: events %#x are invalid",
 					   e->fd, tg->fd, ev);

@@ -111,6 +111,20 @@ int fd_take_copy(const struct fd_info *fi, const char *what)
 	return -err;
 }
 
+int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+		 const char *what, fd_copy_dump_fn dump)
+{
+	char who[64];
+	int copy, ret;
+
+	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
+	if ((copy = fd_take_copy(fi, what)) < 0)
+		return copy;
+	ret = dump(ctx, t, fi, copy, e, who);
+	close(copy);
+	return ret;
+}
+
 static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
 	char name[16], *p;

@@ -17,10 +17,10 @@
  * description through /proc/self/fd of that service fd (mappings are mapped from one). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -43,11 +43,12 @@ static struct timespec ns_ts(uint64_t ns)
 }
 
 /* The data ranges of the file at src (/proc/PID/fd/N, /proc/PID/map_files/A-B) into the
- * image, holes skipped. */
+ * image, holes skipped (extents.c). */
 static int save_content(struct dump_ctx *ctx, struct dump_task *t, const char *src_path, off_t size,
-			GhostFile *g, const char *name)
+			GhostFile *g)
 {
-	int src, out, ret = 0;
+	char who[32], what[PATH_MAX + 16];
+	int src, ret;
 
 	/* O_NOATIME: reading it must not change its access time */
 	src = open(src_path, O_RDONLY | O_CLOEXEC | O_NOATIME);
@@ -59,51 +60,13 @@ static int save_content(struct dump_ctx *ctx, struct dump_task *t, const char *s
 			 g->orig_path, src_path);
 		return ret;
 	}
-	out = img_raw_create(ctx->dirfd, IMG_GHOST, g->id);
-	if (out < 0) {
-		close(src);
-		return out;
-	}
 	g->has_sparse = true;
 	g->sparse = true;
-	for (off_t off = 0; off < size && !ret;) {
-		off_t data = lseek(src, off, SEEK_DATA), hole;
-		if (data < 0 && errno == ENXIO)
-			break;
-		hole = data < 0 ? -1 : lseek(src, data, SEEK_HOLE);
-		if (data < 0 || hole < 0) {
-			ret = -errno;
-			pr_errno(-ret, "task %d: cannot find the data of deleted file %s", t->pid,
-				 g->orig_path);
-			break;
-		}
-		if (data >= size)
-			break;
-		if (hole > size)
-			hole = size;
-		GhostExtent *x = A_NEW(&ctx->arena, GhostExtent, GHOST_EXTENT);
-		if (!x || !DUMP_PUSH(ctx, g->extents, g->n_extents, x)) {
-			ret = -ENOMEM;
-			break;
-		}
-		x->off = data;
-		x->len = hole - data;
-		for (off_t p = data; p < hole;) {
-			ssize_t n = sendfile(out, src, &p, hole - p);
-			if (n <= 0) {
-				ret = n < 0 ? -errno : -EIO;
-				pr_errno(-ret, "task %d: cannot copy deleted file %s into %s",
-					 t->pid, g->orig_path, name);
-				break;
-			}
-		}
-		off = hole;
-	}
+	snprintf(who, sizeof(who), "task %d", t->pid);
+	snprintf(what, sizeof(what), "deleted file %s", g->orig_path);
+	ret = extents_dump(ctx, src, size, IMG_GHOST, (int)g->id, &g->extents, &g->n_extents, who,
+			   what);
 	close(src);
-	if (ret)
-		close(out);
-	else
-		ret = img_close_synced(out, name);
 	return ret;
 }
 
@@ -157,7 +120,6 @@ static int ghost_get(struct dump_ctx *ctx, struct dump_task *t, const struct sta
 		     struct dump_task **owner, size_t *idx)
 {
 	mode_t type = st->st_mode & S_IFMT;
-	char name[64];
 	int ret = 0;
 
 	if ((*out = ghost_find(ctx, st->st_dev, st->st_ino, owner, idx)))
@@ -187,9 +149,8 @@ static int ghost_get(struct dump_ctx *ctx, struct dump_task *t, const struct sta
 	g->has_dev = g->has_ino = true;
 	g->dev = st->st_dev;
 	g->ino = st->st_ino;
-	img_name(IMG_GHOST, (int)g->id, name, sizeof(name));
 	if (type == S_IFREG)
-		ret = save_content(ctx, t, src, st->st_size, g, name);
+		ret = save_content(ctx, t, src, st->st_size, g);
 	else if (type == S_IFLNK)
 		ret = read_target(t, task_fd, g, &ctx->arena);
 	else if (type == S_IFCHR || type == S_IFBLK) {
@@ -311,42 +272,13 @@ static int create_at(struct restore_ctx *ctx, struct restore_task *t, const Ghos
 static int write_content(struct restore_ctx *ctx, struct restore_task *t, const GhostFile *g,
 			 int dst)
 {
-	char name[64];
-	uint64_t size;
-	int src, err = 0;
-	off_t soff = IMG_RAW_HDR;
+	char what[PATH_MAX + 16];
+	/* saved before sparse files were: one range, the whole of it */
+	GhostExtent whole = {.off = 0, .len = g->size}, *one = &whole;
 
-	img_name(IMG_GHOST, g->id, name, sizeof(name));
-	src = img_raw_open(ctx->svc_dirfd, IMG_GHOST, g->id, &size);
-	if (src < 0) {
-		child_fail(t, -src, "cannot open %s", name);
-		return -1;
-	}
-	GhostExtent whole = {.off = 0, .len = g->size};
-	size_t n_ext = g->sparse ? g->n_extents : 1;
-	for (size_t i = 0; i < n_ext && !err; i++) {
-		const GhostExtent *x = g->sparse ? g->extents[i] : &whole;
-		if (lseek(dst, (off_t)x->off, SEEK_SET) < 0) {
-			err = errno;
-			break;
-		}
-		for (off_t end = soff + (off_t)x->len; soff < end;) {
-			ssize_t n = sendfile(dst, src, &soff, end - soff);
-			if (n <= 0) {
-				err = n < 0 ? errno : EIO;
-				break;
-			}
-		}
-	}
-	close(src);
-	/* the size as it was: holes at the end included */
-	if (!err && ftruncate(dst, (off_t)g->size) < 0)
-		err = errno;
-	if (err) {
-		child_fail(t, err, "cannot write the content of deleted file %s", g->orig_path);
-		return -1;
-	}
-	return 0;
+	snprintf(what, sizeof(what), "deleted file %s", g->orig_path);
+	return extents_restore(ctx, t, IMG_GHOST, (int)g->id, dst, g->sparse ? g->extents : &one,
+			       g->sparse ? g->n_extents : 1, g->size, what);
 }
 
 /* Owner, mode, times: last, once nothing will change them any more */

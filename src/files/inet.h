@@ -1,14 +1,22 @@
-/* Inside src/files/: the socket options of AF_INET and AF_INET6 sockets (inet_opts.c), used by
- * inet_sk.c. Nothing here is TCP- or UDP-specific beyond the table's masks, so a kind of
- * another family can take the SOL_SOCKET half of it. */
+/* Inside src/files/: what the files of the inet kind (inet_sk.c, the kind itself) share: the
+ * addresses (inet_addr.c), the multicast groups (inet_mcast.c), the UDP queue (inet_udp.c),
+ * raw and ping sockets (inet_raw.c), connections (inet_tcp.c), and the socket options of
+ * AF_INET and AF_INET6 sockets (inet_opts.c). The option table is not TCP- or UDP-specific
+ * beyond its masks, so a kind of another family can take its SOL_SOCKET half. */
 #ifndef CRYO_FILES_INET_H
 #define CRYO_FILES_INET_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/arena.h"
 #include "img/image.h"
+
+struct dump_ctx;
+struct restore_ctx;
+struct restore_task;
 
 /* The protocols an option applies to (the table's masks): INET_P_RAW is any SOCK_RAW socket
  * (whatever its protocol), INET_P_PING a SOCK_DGRAM ICMP or ICMPv6 ("ping") socket */
@@ -35,6 +43,39 @@ static inline bool inet_is_raw_or_ping(const InetSk *s)
 
 /* "TCP", "UDP", "UDP-Lite", "raw", "ICMP (ping)": for messages */
 const char *inet_proto_label(const InetSk *s);
+
+/* inet_addr.c: the addresses of the image (4 or 16 bytes, a port, an IPv6 scope and flow
+ * label) and the sockaddr they stand for. */
+size_t inet_addr_len(uint32_t family);
+/* "127.0.0.1:80", "[::1]:80" */
+void inet_addr_text(uint32_t family, const void *addr, uint32_t port, char *buf, size_t size);
+/* "239.1.2.3", "ff02::1" */
+void inet_group_text(uint32_t family, const void *addr, char *buf, size_t size);
+/* A sockaddr into its parts (addr: inet_addr_len bytes); false if it is not of the family */
+bool inet_sa_split(uint32_t family, const struct sockaddr_storage *ss, uint8_t *addr,
+		   uint32_t *port, uint32_t *scope, uint32_t *flow);
+/* ... and back: the sockaddr's length */
+socklen_t inet_sa_make(uint32_t family, const uint8_t *addr, uint32_t port, uint32_t scope,
+		       uint32_t flow, struct sockaddr_storage *ss);
+
+/* inet_mcast.c: the multicast groups a socket of datagrams joined. The dump asks sk (cryo's
+ * copy) about every group of task pid's namespace into s->mcast (arena); a group with a source
+ * filter is refused (-ENOTSUP, logged with who). The restore joins them again on the bound
+ * socket: -1 after child_fail. The check: each a multicast address of a family the socket
+ * has, on an interface; -EINVAL logged with img. */
+int inet_mcast_dump(struct arena *a, int pid, int sk, InetSk *s, const char *who);
+int inet_mcast_restore(struct restore_task *t, const FdEntry *e, int sk);
+int inet_mcast_validate(const char *img, const FdEntry *e);
+
+/* inet_udp.c: the datagrams queued in a UDP socket. The dump reads them from sk without
+ * taking them into s->queue (rmem: the receive memory in use, a bound on their number);
+ * refused (-ENOTSUP, logged with who, local: the socket's address) when the restore could not
+ * give them back the same. The restore sends each again to the new socket sk: -1 after
+ * child_fail. The check: a queue on a UDP socket only, each datagram in bounds; -EINVAL. */
+int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who, const char *local,
+			uint32_t rmem);
+int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk);
+int inet_udp_queue_validate(const char *img, const FdEntry *e);
 
 /* The SOL_SOCKET options of the table for a socket of another family (unix): those that
  * sockopt.c does not carry itself (SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_TIMESTAMP*,
@@ -81,9 +122,6 @@ void inet_opts_fresh_free(struct inet_opts_fresh **cache);
 int inet_opts_validate(const char *img, int fd, const InetSk *s);
 
 /* inet_tcp.c: established connections (--tcp-established, --tcp-close). */
-struct dump_ctx;
-struct restore_ctx;
-struct restore_task;
 /* The connection of sk (cryo's copy, ESTABLISHED) noted, to be read into s->tcp by
  * inet_tcp_dump_finish; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or
  * -errno. */

@@ -1,6 +1,7 @@
 /* AF_INET and AF_INET6 sockets that are no connection: TCP sockets not connected (made, bound,
  * listening) and UDP sockets (bound, connected to a peer), with their options (inet_opts.c),
- * owner and multicast groups. Everything is read from cryo's own copy of the socket
+ * owner, multicast groups (inet_mcast.c) and queued datagrams (inet_udp.c); the addresses are
+ * inet_addr.c's. Everything is read from cryo's own copy of the socket
  * (pidfd_getfd): its name, its peer, TCP_INFO (state, listen backlog, connections queued,
  * segments ever sent or received), SO_MEMINFO (bytes queued), and for UDP the groups of the
  * network namespace's /proc/net/igmp{,6}, each asked of the socket (MCAST_MSFILTER answers
@@ -21,9 +22,9 @@
  * IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, IP_FREEBIND, SO_BINDTODEVICE...), bind to the
  * dumped address and port, the groups, connect (UDP), listen with the dumped backlog, owner.
  * A port taken meanwhile fails the restore naming it. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -69,13 +69,6 @@ static const char *const tcp_state_names[] = {
     [ST_CLOSING] = "CLOSING",
 };
 
-#ifndef SK_MEMINFO_RMEM_ALLOC
-#define SK_MEMINFO_RMEM_ALLOC 0
-#define SK_MEMINFO_WMEM_ALLOC 2
-#define SK_MEMINFO_WMEM_QUEUED 5
-#define SK_MEMINFO_VARS 9
-#endif
-
 static bool inet_sk_recognise(const struct fd_info *fi)
 {
 	if (fi->sk_family != AF_INET && fi->sk_family != AF_INET6)
@@ -86,68 +79,6 @@ static bool inet_sk_recognise(const struct fd_info *fi)
 		return true;
 	return fi->sk_type == SOCK_DGRAM &&
 	       (fi->sk_protocol == IPPROTO_UDP || fi->sk_protocol == IPPROTO_UDPLITE);
-}
-
-static size_t addr_len(uint32_t family)
-{
-	return family == AF_INET6 ? 16 : 4;
-}
-
-/* "127.0.0.1:80", "[::1]:80" */
-static void addr_text(uint32_t family, const void *addr, uint32_t port, char *buf, size_t size)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
-/* "239.1.2.3", "ff02::1" */
-static void group_text(uint32_t family, const void *addr, char *buf, size_t size)
-{
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)size))
-		snprintf(buf, size, "?");
-}
-
-/* A sockaddr into family-independent parts; false if it is not of the family */
-static bool sa_split(uint32_t family, const struct sockaddr_storage *ss, uint8_t *addr,
-		     uint32_t *port, uint32_t *scope, uint32_t *flow)
-{
-	if (family == AF_INET && ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-		memcpy(addr, &s->sin_addr, 4);
-		*port = ntohs(s->sin_port);
-		*scope = *flow = 0;
-		return true;
-	}
-	if (family == AF_INET6 && ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-		memcpy(addr, &s->sin6_addr, 16);
-		*port = ntohs(s->sin6_port);
-		*scope = s->sin6_scope_id;
-		*flow = ntohl(s->sin6_flowinfo);
-		return true;
-	}
-	return false;
-}
-
-static socklen_t sa_make(uint32_t family, const uint8_t *addr, uint32_t port, uint32_t scope,
-			 uint32_t flow, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-		s->sin_family = AF_INET;
-		s->sin_port = htons((uint16_t)port);
-		memcpy(&s->sin_addr, addr, 4);
-		return sizeof(*s);
-	}
-	struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
-	s->sin6_family = AF_INET6;
-	s->sin6_port = htons((uint16_t)port);
-	s->sin6_scope_id = scope;
-	s->sin6_flowinfo = htonl(flow);
-	memcpy(&s->sin6_addr, addr, 16);
-	return sizeof(*s);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -187,314 +118,6 @@ static int syn_recv_count(pid_t pid, uint32_t family, uint32_t port)
 	return n;
 }
 
-/* The groups a UDP socket joined: every group of the namespace asked of the socket. A group
- * joined with a source filter (or in INCLUDE mode) is refused. */
-static int mcast_dump(struct dump_ctx *ctx, pid_t pid, int sk, InetSk *s, const char *who)
-{
-	static const char *const files[] = {"igmp", "igmp6"};
-	int ret = 0;
-
-	for (int f = 0; f < 2; f++) {
-		char path[64], *text = NULL, *line, *save = NULL;
-		uint32_t family = f ? AF_INET6 : AF_INET;
-		unsigned ifindex = 0;
-		if (f && s->family != AF_INET6)
-			break; /* an AF_INET socket cannot join an IPv6 group */
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[f]);
-		if (read_file_alloc(path, &text) < 0) {
-			free(text);
-			continue; /* no IPv6 (or no multicast) in this kernel */
-		}
-		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			struct group_filter gf = {0};
-			socklen_t len = sizeof(gf);
-			uint8_t group[16];
-			if (!f) {
-				/* "1\tlo        :     1      V3" then "\t\t\t\t010000E0     1 ..."
-				 */
-				unsigned g;
-				if (line[0] >= '0' && line[0] <= '9') {
-					ifindex = (unsigned)strtoul(line, NULL, 10);
-					continue;
-				}
-				if (sscanf(line, " %x", &g) != 1 || !ifindex)
-					continue;
-				memcpy(group, &g, 4); /* printed as the u32 in memory order */
-			} else {
-				/* "1    lo              ff020000000000000000000000000001     1 ..."
-				 */
-				char hex[33];
-				if (sscanf(line, "%u %*s %32s", &ifindex, hex) != 2 ||
-				    strlen(hex) != 32)
-					continue;
-				for (int i = 0; i < 16; i++) {
-					unsigned b;
-					sscanf(hex + 2 * i, "%2x", &b);
-					group[i] = (uint8_t)b;
-				}
-			}
-			gf.gf_interface = ifindex;
-			sa_make(family, group, 0, 0, 0, &gf.gf_group);
-			if (getsockopt(sk, f ? IPPROTO_IPV6 : IPPROTO_IP, MCAST_MSFILTER, &gf,
-				       &len) < 0)
-				continue; /* EADDRNOTAVAIL: not a member */
-			char g[64];
-			group_text(family, group, g, sizeof(g));
-			if (gf.gf_fmode != MCAST_EXCLUDE || gf.gf_numsrc) {
-				pr_err(
-				    "%s: multicast group %s on interface %u with a source filter "
-				    "(%s, %u sources): not supported yet",
-				    who, g, ifindex,
-				    gf.gf_fmode == MCAST_INCLUDE ? "include" : "exclude",
-				    gf.gf_numsrc);
-				ret = -ENOTSUP;
-				continue;
-			}
-			InetSkMcast *m = A_NEW(&ctx->arena, InetSkMcast, INET_SK_MCAST);
-			InetSkMcast **v = arena_alloc(&ctx->arena, (s->n_mcast + 1) * sizeof(*v));
-			if (!m || !v || !(m->group.data = arena_memdup(&ctx->arena, group, 16))) {
-				free(text);
-				return -ENOMEM;
-			}
-			if (s->n_mcast)
-				memcpy(v, s->mcast, s->n_mcast * sizeof(*v));
-			m->family = family;
-			m->group.len = addr_len(family);
-			m->ifindex = ifindex;
-			v[s->n_mcast++] = m;
-			s->mcast = v;
-			pr_info("%s: member of multicast group %s on interface %u", who, g,
-				ifindex);
-		}
-		free(text);
-	}
-	return ret;
-}
-
-/* Options that make the kernel hand each datagram over with ancillary data of its arrival
- * (a time, a TTL, the address it was sent to...), which a datagram sent again at restore
- * would not carry the same */
-static const struct {
-	int level, name;
-	const char *label;
-} ancillary_opts[] = {
-    {SOL_SOCKET, SO_TIMESTAMP, "SO_TIMESTAMP"},
-    {SOL_SOCKET, SO_TIMESTAMPNS, "SO_TIMESTAMPNS"},
-    {SOL_SOCKET, SO_TIMESTAMPING, "SO_TIMESTAMPING"},
-    {SOL_SOCKET, SO_RXQ_OVFL, "SO_RXQ_OVFL"},
-    {SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"},
-    {SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"},
-    {SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"},
-    {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"},
-    {IPPROTO_IP, IP_RECVTTL, "IP_RECVTTL"},
-    {IPPROTO_IP, IP_RECVTOS, "IP_RECVTOS"},
-    {IPPROTO_IP, IP_RECVOPTS, "IP_RECVOPTS"},
-    {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS"},
-    {IPPROTO_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR"},
-    {IPPROTO_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"},
-    {IPPROTO_IP, IP_CHECKSUM, "IP_CHECKSUM"},
-    {IPPROTO_IP, IP_PASSSEC, "IP_PASSSEC"},
-    {IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
-    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"},
-    {IPPROTO_IPV6, IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
-    {IPPROTO_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"},
-    {IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"},
-    {IPPROTO_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS"},
-    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"},
-    {IPPROTO_IPV6, IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU"},
-    {IPPROTO_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"},
-    {IPPROTO_IPV6, 11 /* IPV6_FLOWINFO */, "IPV6_FLOWINFO"},
-    {IPPROTO_UDP, 104 /* UDP_GRO */, "UDP_GRO"},
-};
-
-/* The datagrams queued in a UDP socket, with their senders, read without being consumed:
- * MSG_PEEK at a peek offset (SO_PEEK_OFF) that moves on by each datagram, put back as it was
- * once done. Refused: datagrams the restore could not give back the same (ancillary data,
- * a sender it could not send from). */
-static int queue_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *local,
-		      uint32_t rmem)
-{
-	int old = -1, zero = 0, ret = 0;
-	socklen_t len = sizeof(old);
-	unsigned char *buf;
-	/* every datagram costs more than 256 bytes of the receive memory: a bound on the loop */
-	uint32_t max = rmem / 256 + 2;
-
-	for (size_t i = 0; i < s->n_opts; i++)
-		for (size_t k = 0; k < sizeof(ancillary_opts) / sizeof(ancillary_opts[0]); k++)
-			if (s->opts[i]->level == (uint32_t)ancillary_opts[k].level &&
-			    s->opts[i]->name == (uint32_t)ancillary_opts[k].name &&
-			    s->opts[i]->has_val && s->opts[i]->val) {
-				pr_err("%s: UDP socket %s has datagrams queued and %s set (each "
-				       "datagram comes with ancillary data of its arrival): not "
-				       "supported yet",
-				       who, local, ancillary_opts[k].label);
-				return -ENOTSUP;
-			}
-	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len) < 0 ||
-	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot peek at the datagrams queued in UDP socket %s", who,
-			 local);
-		return ret;
-	}
-	buf = malloc(65536);
-	if (!buf)
-		ret = -ENOMEM;
-	for (uint32_t n = 0; !ret; n++) {
-		struct sockaddr_storage from;
-		struct iovec iov = {.iov_base = buf, .iov_len = 65536};
-		struct msghdr mh = {.msg_name = &from,
-				    .msg_namelen = sizeof(from),
-				    .msg_iov = &iov,
-				    .msg_iovlen = 1};
-		uint8_t a[16];
-		uint32_t port, scope, flow;
-		ssize_t got;
-		if (n == max) {
-			pr_err("%s: UDP socket %s: more datagrams than its queue can hold", who,
-			       local);
-			ret = -EIO;
-			break;
-		}
-		got = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
-		if (got < 0) {
-			if (errno != EAGAIN)
-				ret = -errno,
-				pr_errno(-ret, "%s: cannot peek at UDP socket %s", who, local);
-			break;
-		}
-		if (got > 65535) {
-			pr_err("%s: UDP socket %s: a queued datagram of %zd bytes", who, local,
-			       got);
-			ret = -ENOTSUP;
-			break;
-		}
-		if (!sa_split(s->family, &from, a, &port, &scope, &flow) || !port ||
-		    (s->family == AF_INET6 && scope)) {
-			pr_err("%s: UDP socket %s has a datagram queued from a sender the restore "
-			       "cannot send from again: not supported yet",
-			       who, local);
-			ret = -ENOTSUP;
-			break;
-		}
-		InetSkDgram *d = A_NEW(&ctx->arena, InetSkDgram, INET_SK_DGRAM);
-		InetSkDgram **v = arena_alloc(&ctx->arena, (s->n_queue + 1) * sizeof(*v));
-		if (!d || !v ||
-		    !(d->addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family))) ||
-		    (got && !(d->data.data = arena_memdup(&ctx->arena, buf, (size_t)got)))) {
-			ret = -ENOMEM;
-			break;
-		}
-		d->addr.len = addr_len(s->family);
-		d->data.len = (size_t)got;
-		d->port = port;
-		if (s->n_queue)
-			memcpy(v, s->queue, s->n_queue * sizeof(*v));
-		v[s->n_queue++] = d;
-		s->queue = v;
-	}
-	free(buf);
-	/* the socket's own peek offset back, whatever happened */
-	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && !ret) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot set the peek offset of UDP socket %s back", who, local);
-	}
-	if (!ret)
-		pr_info("%s: UDP socket %s: %zu datagrams queued", who, local, s->n_queue);
-	return ret;
-}
-
-static uint32_t rmem_of(int sk)
-{
-	uint32_t mem[SK_MEMINFO_VARS] = {0};
-	socklen_t len = sizeof(mem);
-	getsockopt(sk, SOL_SOCKET, SO_MEMINFO, mem, &len);
-	return mem[SK_MEMINFO_RMEM_ALLOC];
-}
-
-/* Restore: the datagrams, each sent again from a socket bound to its sender's address and
- * port, to the new socket; then counted there. -1 after child_fail. */
-static int queue_restore(struct restore_task *t, const FdEntry *e, int sk)
-{
-	const InetSk *s = e->inet;
-	struct sockaddr_storage self, to, from;
-	socklen_t tolen = sizeof(self), fromlen;
-	char who[80];
-
-	if (getsockname(sk, (struct sockaddr *)&self, &tolen) < 0) {
-		child_fail(t, errno, "fd %d: cannot read the socket's address", e->fd);
-		return -1;
-	}
-	for (size_t i = 0; i < s->n_queue; i++) {
-		const InetSkDgram *d = s->queue[i];
-		bool mapped = s->family == AF_INET6 &&
-			      IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)d->addr.data);
-		int one = 1, r, tmp;
-
-		/* a socket bound to any address is reached at the loopback address of the
-		 * sender's kind */
-		to = self;
-		if (s->family == AF_INET) {
-			struct in_addr *a4 = &((struct sockaddr_in *)&to)->sin_addr;
-			if (a4->s_addr == htonl(INADDR_ANY))
-				a4->s_addr = htonl(INADDR_LOOPBACK);
-		} else {
-			struct in6_addr *a6 = &((struct sockaddr_in6 *)&to)->sin6_addr;
-			if (IN6_IS_ADDR_UNSPECIFIED(a6) && mapped)
-				inet_pton(AF_INET6, "::ffff:127.0.0.1", a6);
-			else if (IN6_IS_ADDR_UNSPECIFIED(a6))
-				*a6 = in6addr_loopback;
-		}
-		addr_text(s->family, d->addr.data, d->port, who, sizeof(who));
-		fromlen = sa_make(s->family, d->addr.data, d->port, 0, 0, &from);
-		tmp = socket((int)s->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-		if (tmp < 0) {
-			child_fail(t, errno, "fd %d: cannot make a socket to send from", e->fd);
-			return -1;
-		}
-		r = bind(tmp, (struct sockaddr *)&from, fromlen);
-		if (r < 0 && errno == EADDRNOTAVAIL) {
-			/* a sender of another machine: bound as a transparent proxy binds */
-			setsockopt(tmp, s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
-				   s->family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
-				   sizeof(one));
-			r = bind(tmp, (struct sockaddr *)&from, fromlen);
-		}
-		if (r < 0) {
-			child_fail(t, errno,
-				   "fd %d: cannot send its queued datagram %zu again from %s (its "
-				   "sender's address)",
-				   e->fd, i, who);
-			close(tmp);
-			return -1;
-		}
-		uint32_t before = rmem_of(sk);
-		if (sendto(tmp, d->data.data, d->data.len, 0, (struct sockaddr *)&to, tolen) !=
-		    (ssize_t)d->data.len) {
-			child_fail(t, errno, "fd %d: cannot send its queued datagram %zu from %s",
-				   e->fd, i, who);
-			close(tmp);
-			return -1;
-		}
-		close(tmp);
-		/* it arrived: the socket's receive memory grew (loopback delivers at once; a
-		 * connected socket drops a datagram of another sender). Not counted by peeking:
-		 * a peek at an offset marks an empty datagram, and later peeks skip it. */
-		for (int k = 0; rmem_of(sk) <= before; k++) {
-			if (k == 100) {
-				child_fail(t, EIO,
-					   "fd %d: its queued datagram %zu from %s did not "
-					   "arrive again",
-					   e->fd, i, who);
-				return -1;
-			}
-			usleep(1000);
-		}
-	}
-	return 0;
-}
-
 static bool pending_error(int sk)
 {
 	struct pollfd pf = {.fd = sk, .events = POLLIN};
@@ -522,8 +145,8 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 	if (getpeername(sk, (struct sockaddr *)&peer, &plen) == 0) {
 		uint8_t a[16];
 		uint32_t port, scope, flow;
-		if (sa_split(s->family, &peer, a, &port, &scope, &flow))
-			addr_text(s->family, a, port, remote, sizeof(remote));
+		if (inet_sa_split(s->family, &peer, a, &port, &scope, &flow))
+			inet_addr_text(s->family, a, port, remote, sizeof(remote));
 	}
 	snprintf(remote_out, remote_size, "%s", remote);
 	switch (ti.tcpi_state) {
@@ -639,15 +262,15 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 
 	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
 	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0 ||
-	    !sa_split(s->family, &ss, a, &port, &scope, &flow)) {
+	    !inet_sa_split(s->family, &ss, a, &port, &scope, &flow)) {
 		pr_errno(errno, "%s: cannot read the address of the %s socket", who, proto);
 		return -EIO;
 	}
-	addr_text(s->family, a, port, local, sizeof(local));
-	if (port || !all_zero(a, addr_len(s->family))) {
+	inet_addr_text(s->family, a, port, local, sizeof(local));
+	if (port || !all_zero(a, inet_addr_len(s->family))) {
 		s->has_src_addr = s->has_src_port = true;
-		s->src_addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family));
-		s->src_addr.len = addr_len(s->family);
+		s->src_addr.data = arena_memdup(&ctx->arena, a, inet_addr_len(s->family));
+		s->src_addr.len = inet_addr_len(s->family);
 		s->src_port = port;
 		if (s->family == AF_INET6 && scope) {
 			s->has_src_scope_id = true;
@@ -683,11 +306,11 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		len = sizeof(ss);
 		s->state = ST_CLOSE;
 		if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0 &&
-		    sa_split(s->family, &ss, a, &port, &scope, &flow)) {
+		    inet_sa_split(s->family, &ss, a, &port, &scope, &flow)) {
 			s->state = ST_ESTABLISHED;
 			s->has_dst_addr = s->has_dst_port = true;
-			s->dst_addr.data = arena_memdup(&ctx->arena, a, addr_len(s->family));
-			s->dst_addr.len = addr_len(s->family);
+			s->dst_addr.data = arena_memdup(&ctx->arena, a, inet_addr_len(s->family));
+			s->dst_addr.len = inet_addr_len(s->family);
 			s->dst_port = port;
 			if (s->family == AF_INET6) {
 				s->has_dst_scope_id = s->has_dst_flowinfo = true;
@@ -745,10 +368,10 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
 	s->has_filter = s->filter.len > 0;
-	if (!inet_is_tcp(s) && (ret = mcast_dump(ctx, t->pid, sk, s, who)))
+	if (!inet_is_tcp(s) && (ret = inet_mcast_dump(&ctx->arena, t->pid, sk, s, who)))
 		return ret;
 	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP &&
-	    (ret = queue_dump(ctx, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC])))
+	    (ret = inet_udp_queue_dump(&ctx->arena, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC])))
 		return ret;
 	s->has_uid = s->has_gid = true;
 	s->uid = fi->st.st_uid;
@@ -820,9 +443,9 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		return sk;
 	}
 	if (s->has_src_port) {
-		addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
-		len = sa_make(s->family, s->src_addr.data, s->src_port,
-			      s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
+		inet_addr_text(s->family, s->src_addr.data, s->src_port, where, sizeof(where));
+		len = inet_sa_make(s->family, s->src_addr.data, s->src_port,
+				   s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
 		if (bind(sk, (struct sockaddr *)&ss, len) < 0) {
 			child_fail(t, errno, "fd %d: cannot bind the %s socket to %s%s", e->fd,
 				   inet_proto_label(s), where,
@@ -836,38 +459,28 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 		uint8_t ga[16];
 		uint32_t gport, gscope, gflow;
 		if (getsockname(sk, (struct sockaddr *)&got, &glen) < 0 ||
-		    !sa_split(s->family, &got, ga, &gport, &gscope, &gflow) ||
-		    gport != s->src_port || memcmp(ga, s->src_addr.data, addr_len(s->family))) {
+		    !inet_sa_split(s->family, &got, ga, &gport, &gscope, &gflow) ||
+		    gport != s->src_port ||
+		    memcmp(ga, s->src_addr.data, inet_addr_len(s->family))) {
 			child_fail(t, EINVAL, "fd %d: the socket was not bound to %s", e->fd,
 				   where);
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < s->n_mcast; i++) {
-		const InetSkMcast *m = s->mcast[i];
-		struct group_req gr = {.gr_interface = m->ifindex};
-		sa_make(m->family, m->group.data, 0, 0, 0, &gr.gr_group);
-		if (setsockopt(sk, m->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
-			       MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0) {
-			char g[80];
-			group_text(m->family, m->group.data, g, sizeof(g));
-			child_fail(t, errno,
-				   "fd %d: cannot join multicast group %s on interface %u", e->fd,
-				   g, m->ifindex);
-			goto fail;
-		}
-	}
+	if (inet_mcast_restore(t, e, sk))
+		goto fail;
 	if (s->has_dst_port) {
-		len = sa_make(s->family, s->dst_addr.data, s->dst_port, s->dst_scope_id,
-			      s->dst_flowinfo, &ss);
+		len = inet_sa_make(s->family, s->dst_addr.data, s->dst_port, s->dst_scope_id,
+				   s->dst_flowinfo, &ss);
 		if (connect(sk, (struct sockaddr *)&ss, len) < 0) {
-			addr_text(s->family, s->dst_addr.data, s->dst_port, where, sizeof(where));
+			inet_addr_text(s->family, s->dst_addr.data, s->dst_port, where,
+				       sizeof(where));
 			child_fail(t, errno, "fd %d: cannot connect the %s socket to %s", e->fd,
 				   inet_proto_label(s), where);
 			goto fail;
 		}
 	}
-	if (s->n_queue && queue_restore(t, e, sk))
+	if (s->n_queue && inet_udp_queue_restore(t, e, sk))
 		goto fail;
 	if (s->state == ST_LISTEN) {
 		struct tcp_info ti;
@@ -895,16 +508,11 @@ fail:
 static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	const InetSk *s = e->inet;
+	int ret;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a socket")))
+		return ret < 0 ? ret : 0;
 	if (s->family != AF_INET && s->family != AF_INET6)
 		return files_refuse(img, "fd %d: socket family %u is not AF_INET or AF_INET6",
 				    e->fd, s->family);
@@ -933,7 +541,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
-	    (s->has_src_addr && s->src_addr.len != addr_len(s->family)) || s->src_port > 65535)
+	    (s->has_src_addr && s->src_addr.len != inet_addr_len(s->family)) || s->src_port > 65535)
 		return files_refuse(img, "fd %d: the socket's address is invalid", e->fd);
 	/* a raw or ping socket's peer has no port (raw: ports are not theirs; ping: the
 	 * identifier is the local one); a TCP socket closed by --tcp-close may keep its
@@ -941,7 +549,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->has_dst_addr != s->has_dst_port ||
 	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed) ||
 	    (!s->has_dst_addr && s->state == ST_ESTABLISHED) ||
-	    (s->has_dst_addr && (s->dst_addr.len != addr_len(s->family) ||
+	    (s->has_dst_addr && (s->dst_addr.len != inet_addr_len(s->family) ||
 				 (raw ? s->dst_port != 0 : !s->dst_port) || s->dst_port > 65535)))
 		return files_refuse(img, "fd %d: the socket's peer address is invalid", e->fd);
 	if (s->family == AF_INET &&
@@ -977,24 +585,8 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
 	if (s->n_mcast && !udp)
 		return files_refuse(img, "fd %d: multicast groups on a TCP socket", e->fd);
-	for (size_t i = 0; i < s->n_mcast; i++) {
-		const InetSkMcast *m = s->mcast[i];
-		const uint8_t *g = m->group.data;
-		if ((m->family != AF_INET && m->family != AF_INET6) ||
-		    (m->family == AF_INET6 && s->family != AF_INET6) ||
-		    m->group.len != addr_len(m->family) || !m->ifindex || m->ifindex > INT32_MAX ||
-		    (m->family == AF_INET ? (g[0] & 0xf0) != 0xe0 : g[0] != 0xff))
-			return files_refuse(img, "fd %d: multicast group %zu is invalid", e->fd, i);
-	}
-	if (s->n_queue && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP))
-		return files_refuse(img, "fd %d: datagrams queued on a socket that is not UDP",
-				    e->fd);
-	for (size_t i = 0; i < s->n_queue; i++) {
-		const InetSkDgram *d = s->queue[i];
-		if (d->addr.len != addr_len(s->family) || !d->port || d->port > 65535 ||
-		    d->data.len > 65535)
-			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
-	}
+	if (inet_mcast_validate(img, e) || inet_udp_queue_validate(img, e))
+		return -EINVAL;
 	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
 		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
 				    e->fd);

@@ -42,26 +42,6 @@
 #include "net/netlock.h"
 #include "net/tcp_repair.h"
 
-static socklen_t sa_make(uint32_t family, const ProtobufCBinaryData *addr, uint32_t port,
-			 uint32_t scope, uint32_t flow, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-		s->sin_family = AF_INET;
-		s->sin_port = htons((uint16_t)port);
-		memcpy(&s->sin_addr, addr->data, 4);
-		return sizeof(*s);
-	}
-	struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
-	s->sin6_family = AF_INET6;
-	s->sin6_port = htons((uint16_t)port);
-	s->sin6_scope_id = scope;
-	s->sin6_flowinfo = htonl(flow);
-	memcpy(&s->sin6_addr, addr->data, 16);
-	return sizeof(*s);
-}
-
 /* The image's connection as libcryotcp takes it (queues pointing into the image) */
 static void state_of(const InetSk *s, struct tcp_repair_state *st)
 {
@@ -69,10 +49,11 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 
 	memset(st, 0, sizeof(*st));
 	st->family = (int)s->family;
-	sa_make(s->family, &s->src_addr, s->src_port, s->has_src_scope_id ? s->src_scope_id : 0, 0,
-		&st->local);
-	sa_make(s->family, &s->dst_addr, s->dst_port, s->has_dst_scope_id ? s->dst_scope_id : 0,
-		s->has_dst_flowinfo ? s->dst_flowinfo : 0, &st->remote);
+	inet_sa_make(s->family, s->src_addr.data, s->src_port,
+		     s->has_src_scope_id ? s->src_scope_id : 0, 0, &st->local);
+	inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+		     s->has_dst_scope_id ? s->dst_scope_id : 0,
+		     s->has_dst_flowinfo ? s->dst_flowinfo : 0, &st->remote);
 	st->state = c->has_state ? (int)c->state : 1;
 	st->fin_unsent = c->has_fin_unsent && c->fin_unsent;
 	st->snd_seq = c->snd_seq;
@@ -316,13 +297,12 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 	if (s->tcp_closed) {
 		/* any peer does: in repair mode nothing is sent to it */
 		static const uint8_t lo[16] = {127, 0, 0, 1}, lo6[16] = {[15] = 1};
-		ProtobufCBinaryData any = {s->family == AF_INET6 ? 16 : 4,
-					   (uint8_t *)(s->family == AF_INET6 ? lo6 : lo)};
 		struct sockaddr_storage ss;
-		socklen_t len = s->has_dst_port
-				    ? sa_make(s->family, &s->dst_addr, s->dst_port,
-					      s->has_dst_scope_id ? s->dst_scope_id : 0, 0, &ss)
-				    : sa_make(s->family, &any, 9, 0, 0, &ss);
+		socklen_t len =
+		    s->has_dst_port
+			? inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+				       s->has_dst_scope_id ? s->dst_scope_id : 0, 0, &ss)
+			: inet_sa_make(s->family, s->family == AF_INET6 ? lo6 : lo, 9, 0, 0, &ss);
 		struct sockaddr un = {.sa_family = AF_UNSPEC};
 		if (tcp_repair_on(sk) || connect(sk, (struct sockaddr *)&ss, len) < 0 ||
 		    connect(sk, &un, sizeof(un)) < 0 || tcp_repair_off(sk)) {

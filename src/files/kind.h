@@ -35,6 +35,13 @@ struct fd_info {
  * description), for a kind to read its state from without changing it; the caller closes
  * it. -errno, logged as "task P: fd N: cannot take a copy of WHAT". */
 int fd_take_copy(const struct fd_info *fi, const char *what);
+/* The frame of a socket kind's dump: cryo's copy of fi's descriptor taken (fd_take_copy),
+ * dump(ctx, t, fi, copy, e, who) run on it with who "task P: fd N", the copy closed. dump's
+ * result, or fd_take_copy's. */
+typedef int (*fd_copy_dump_fn)(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			       int copy, FdEntry *e, const char *who);
+int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
+		 const char *what, fd_copy_dump_fn dump);
 
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
@@ -91,6 +98,10 @@ const struct fd_ops *fd_ops_of(FdKind k);
 
 /* Log why img is refused and return -EINVAL (files/validate.c). */
 int files_refuse(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A socket entry's own state (state: its message, NULL if none): a dup of another fd has none,
+ * any other entry has it. 1: a dup, nothing more to check; 0: e holds its state; or the
+ * refusal (-EINVAL) naming what ("a netlink socket"). (files/validate.c) */
+int files_sock_state(const char *img, const FdEntry *e, const void *state, const char *what);
 
 /* reg.c: plan a regular file given with --inherit-fd */
 int reg_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
@@ -131,6 +142,17 @@ int ghost_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *
 	       const char *orig_path);
 int ghost_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
 int ghosts_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img);
+
+/* ---- extents.c: a file's content as its data ranges (ghosts, memfds) ---- */
+/* Dump: the data ranges of src (size bytes) copied into a new raw image (type, id), each
+ * noted in *ext / *n (arena). 0 or -errno, logged with who ("task 1: fd 3") and what ("the
+ * memfd memfd:x"). */
+int extents_dump(struct dump_ctx *ctx, int src, off_t size, enum img_type type, int id,
+		 GhostExtent ***ext, size_t *n, const char *who, const char *what);
+/* Restore: the ranges ext[0..n) of that image written back into dst at their offsets, then
+ * dst given its size. -1 after child_fail naming what. */
+int extents_restore(struct restore_ctx *ctx, struct restore_task *t, enum img_type type, int id,
+		    int dst, GhostExtent *const *ext, size_t n, uint64_t size, const char *what);
 
 /* ---- shared.c: one open file description in several fds or tasks ---- */
 /* An fd saved before (this task or one before it) with the same description, or NULL. */

@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -124,9 +123,9 @@ static int save_object(struct dump_ctx *ctx, struct dump_task *t, int src, const
 		       const char *what, uint32_t id, MemfdObject **out)
 {
 	MemfdObject *m = A_NEW(&ctx->arena, MemfdObject, MEMFD_OBJECT);
-	char img[64];
+	char who[64], desc[300];
 	struct stat st;
-	int seals, dst, ret = 0;
+	int seals, ret = 0;
 
 	if (!m)
 		return -ENOMEM;
@@ -153,47 +152,10 @@ static int save_object(struct dump_ctx *ctx, struct dump_task *t, int src, const
 	m->atime_ns = (uint64_t)st.st_atim.tv_sec * 1000000000ull + (uint64_t)st.st_atim.tv_nsec;
 	m->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
 
-	img_name(IMG_MEMFD, (int)id, img, sizeof(img));
-	dst = img_raw_create(ctx->dirfd, IMG_MEMFD, (int)id);
-	if (dst < 0)
-		return dst;
-	for (off_t off = 0; off < st.st_size && !ret;) {
-		off_t data = lseek(src, off, SEEK_DATA), hole;
-		if (data < 0 && errno == ENXIO)
-			break;
-		hole = data < 0 ? -1 : lseek(src, data, SEEK_HOLE);
-		if (data < 0 || hole < 0) {
-			ret = -errno;
-			pr_errno(-ret, "task %d: %s: cannot find the data of the memfd %s", t->pid,
-				 what, link);
-			break;
-		}
-		if (data >= st.st_size)
-			break;
-		if (hole > st.st_size)
-			hole = st.st_size;
-		GhostExtent *x = A_NEW(&ctx->arena, GhostExtent, GHOST_EXTENT);
-		if (!x || !DUMP_PUSH(ctx, m->extents, m->n_extents, x)) {
-			ret = -ENOMEM;
-			break;
-		}
-		x->off = (uint64_t)data;
-		x->len = (uint64_t)(hole - data);
-		for (off_t p = data; p < hole;) {
-			ssize_t n = sendfile(dst, src, &p, (size_t)(hole - p));
-			if (n <= 0) {
-				ret = n < 0 ? -errno : -EIO;
-				pr_errno(-ret, "task %d: %s: cannot copy the memfd %s into %s",
-					 t->pid, what, link, img);
-				break;
-			}
-		}
-		off = hole;
-	}
-	if (ret)
-		close(dst);
-	else
-		ret = img_close_synced(dst, img);
+	snprintf(who, sizeof(who), "task %d: %s", t->pid, what);
+	snprintf(desc, sizeof(desc), "the memfd %s", link);
+	ret = extents_dump(ctx, src, st.st_size, IMG_MEMFD, (int)id, &m->extents, &m->n_extents,
+			   who, desc);
 	if (ret)
 		return ret;
 	pr_info("task %d: %s: memfd %u '%s': %lu bytes in %zu data ranges, seals %#x, mode %o, "
@@ -473,39 +435,14 @@ int memfd_vma_fd(struct restore_ctx *ctx, const Vma *v)
 static int write_content(struct restore_ctx *ctx, struct restore_task *root, uint32_t id,
 			 const MemfdObject *m, int dst)
 {
-	char img[64];
-	uint64_t size;
-	off_t soff = IMG_RAW_HDR;
-	int src, err = 0;
+	char what[300];
 
-	img_name(IMG_MEMFD, (int)id, img, sizeof(img));
-	src = img_raw_open(ctx->svc_dirfd, IMG_MEMFD, (int)id, &size);
-	if (src < 0) {
-		child_fail(root, -src, "cannot open %s", img);
+	snprintf(what, sizeof(what), "memfd %u (%s)", id, m->name);
+	if (extents_restore(ctx, root, IMG_MEMFD, (int)id, dst, m->extents, m->n_extents, m->size,
+			    what))
 		return -1;
-	}
-	for (size_t i = 0; i < m->n_extents && !err; i++) {
-		const GhostExtent *x = m->extents[i];
-		if (lseek(dst, (off_t)x->off, SEEK_SET) < 0) {
-			err = errno;
-			break;
-		}
-		for (off_t end = soff + (off_t)x->len; soff < end;) {
-			ssize_t n = sendfile(dst, src, &soff, (size_t)(end - soff));
-			if (n <= 0) {
-				err = n < 0 ? errno : EIO;
-				break;
-			}
-		}
-	}
-	close(src);
-	/* the size as it was, holes at the end included */
-	if (!err && ftruncate(dst, (off_t)m->size) < 0)
-		err = errno;
-	if (!err && lseek(dst, 0, SEEK_SET) < 0)
-		err = errno;
-	if (err) {
-		child_fail(root, err, "cannot write the content of memfd %u (%s)", id, m->name);
+	if (lseek(dst, 0, SEEK_SET) < 0) {
+		child_fail(root, errno, "cannot write the content of %s", what);
 		return -1;
 	}
 	return 0;

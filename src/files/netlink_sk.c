@@ -196,13 +196,17 @@ static int groups_dump(struct dump_ctx *ctx, int sk, NetlinkSk *s, const char *w
 	return 0;
 }
 
+/* The socket read from sk, cryo's copy of it, into e (fd_dump_copy) */
 static int netlink_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
-				int sk, NetlinkSk *s, const char *who)
+				int sk, FdEntry *e, const char *who)
 {
+	NetlinkSk *s = A_NEW(&ctx->arena, NetlinkSk, NETLINK_SK);
 	struct netlink_diag_sk d;
 	const char *pname;
 	int ret;
 
+	if (!s)
+		return -ENOMEM;
 	if (fi->sk_type != SOCK_RAW && fi->sk_type != SOCK_DGRAM) {
 		pr_err("%s: a netlink socket of type %d: not supported", who, fi->sk_type);
 		return -ENOTSUP;
@@ -288,34 +292,21 @@ static int netlink_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const
 	}
 	if ((ret = groups_dump(ctx, sk, s, who)))
 		return ret;
-	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, sk)))
-		return -EIO;
-	if ((ret = sockopt_tab_dump(&ctx->arena, sk, TAB_NETLINK, &s->sopts, &s->n_sopts, who)))
+	if ((ret = sockopt_tab_dump_all(ctx, t->pid, fi->fd, sk, TAB_NETLINK, &s->opts, &s->sopts,
+					&s->n_sopts, who)))
 		return ret;
 	s->uid = fi->st.st_uid;
 	s->gid = fi->st.st_gid;
 	pr_info("%s: %s socket, port id %u, %zu groups%s", who, pname, s->portid, s->n_groups,
 		s->connected ? ", connected" : "");
+	e->netlink_sk = s;
 	return 0;
 }
 
 static int netlink_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			   FdEntry *e)
 {
-	NetlinkSk *s = A_NEW(&ctx->arena, NetlinkSk, NETLINK_SK);
-	char who[64];
-	int sk, ret;
-
-	if (!s)
-		return -ENOMEM;
-	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
-	if ((sk = fd_take_copy(fi, "the netlink socket")) < 0)
-		return sk;
-	ret = netlink_sk_dump_copy(ctx, t, fi, sk, s, who);
-	close(sk);
-	if (!ret)
-		e->netlink_sk = s;
-	return ret;
+	return fd_dump_copy(ctx, t, fi, e, "the netlink socket", netlink_sk_dump_copy);
 }
 
 /* ---- restore ---- */
@@ -372,14 +363,7 @@ static int netlink_sk_restore(struct restore_ctx *ctx, struct restore_task *t, c
 			   s->protocol);
 		return -1;
 	}
-	if (fchown(sk, s->uid, s->gid) < 0) {
-		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
-			   s->gid);
-		goto fail;
-	}
-	if (sockopt_restore_early(t, e->fd, sk, s->opts) ||
-	    sockopt_tab_apply(t, e->fd, sk, s->sopts, s->n_sopts) ||
-	    sockopt_restore_filter(t, e->fd, sk, s->opts))
+	if (sockopt_tab_restore_all(t, e->fd, sk, s->uid, s->gid, s->opts, s->sopts, s->n_sopts))
 		goto fail;
 	if (s->has_portid) {
 		a.nl_pid = s->portid;
@@ -430,18 +414,12 @@ fail:
 static int netlink_sk_validate(const char *img, const Files *f, const FdEntry *e)
 {
 	const NetlinkSk *s = e->netlink_sk;
-	const char *pname;
 	int ret;
+	const char *pname;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a netlink socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a netlink socket")))
+		return ret < 0 ? ret : 0;
 	if (!protocol_ok(s->protocol, &pname))
 		return files_refuse(img, "fd %d: netlink protocol %u is not one cryo restores",
 				    e->fd, s->protocol);
@@ -463,12 +441,8 @@ static int netlink_sk_validate(const char *img, const Files *f, const FdEntry *e
 	    (s->has_connected && !s->connected) || s->dst_group > 32)
 		return files_refuse(img, "fd %d: the netlink socket's destination is invalid",
 				    e->fd);
-	if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
-		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
-	if ((ret = sockopt_validate(img, e->fd, s->opts)) ||
-	    (ret = sockopt_tab_validate(img, e->fd, TAB_NETLINK, s->sopts, s->n_sopts)))
-		return ret;
-	return 0;
+	return sockopt_tab_validate_all(img, e->fd, TAB_NETLINK, s->uid, s->gid, s->opts, s->sopts,
+					s->n_sopts);
 }
 
 const struct fd_ops fd_netlink_sk_ops = {

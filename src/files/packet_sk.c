@@ -182,12 +182,16 @@ static int mclist_dump(struct dump_ctx *ctx, const struct packet_diag_sk *d, Pac
 	return 0;
 }
 
+/* The socket read from sk, cryo's copy of it, into e (fd_dump_copy) */
 static int packet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
-			       int sk, PacketSk *s, const char *who)
+			       int sk, FdEntry *e, const char *who)
 {
+	PacketSk *s = A_NEW(&ctx->arena, PacketSk, PACKET_SK);
 	struct packet_diag_sk d;
 	int ret;
 
+	if (!s)
+		return -ENOMEM;
 	if (fi->sk_type != SOCK_RAW && fi->sk_type != SOCK_DGRAM) {
 		pr_err("%s: a packet socket of type %d (SOCK_PACKET): not supported", who,
 		       fi->sk_type);
@@ -250,35 +254,22 @@ static int packet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const 
 	free(d.mc);
 	if (ret)
 		return ret;
-	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, sk)))
-		return -EIO;
-	if ((ret = sockopt_tab_dump(&ctx->arena, sk, TAB_PACKET, &s->sopts, &s->n_sopts, who)))
+	if ((ret = sockopt_tab_dump_all(ctx, t->pid, fi->fd, sk, TAB_PACKET, &s->opts, &s->sopts,
+					&s->n_sopts, who)))
 		return ret;
 	s->uid = fi->st.st_uid;
 	s->gid = fi->st.st_gid;
 	pr_info("%s: packet socket, protocol %#x, interface %u%s%s, %zu memberships, fanout %#x",
 		who, s->protocol, s->ifindex, s->ifname ? " " : "", s->ifname ? s->ifname : "",
 		s->n_mclist, s->fanout);
+	e->packet_sk = s;
 	return 0;
 }
 
 static int packet_sk_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  FdEntry *e)
 {
-	PacketSk *s = A_NEW(&ctx->arena, PacketSk, PACKET_SK);
-	char who[64];
-	int sk, ret;
-
-	if (!s)
-		return -ENOMEM;
-	snprintf(who, sizeof(who), "task %d: fd %d", t->pid, fi->fd);
-	if ((sk = fd_take_copy(fi, "the packet socket")) < 0)
-		return sk;
-	ret = packet_sk_dump_copy(ctx, t, fi, sk, s, who);
-	close(sk);
-	if (!ret)
-		e->packet_sk = s;
-	return ret;
+	return fd_dump_copy(ctx, t, fi, e, "the packet socket", packet_sk_dump_copy);
 }
 
 /* ---- restore ---- */
@@ -324,16 +315,9 @@ static int packet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, co
 			   s->sk_protocol);
 		return -1;
 	}
-	if (fchown(sk, s->uid, s->gid) < 0) {
-		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
-			   s->gid);
-		goto fail;
-	}
 	/* options first: PACKET_VERSION and the like are refused once the socket runs a ring,
 	 * and a filter is best in place before packets come */
-	if (sockopt_restore_early(t, e->fd, sk, s->opts) ||
-	    sockopt_tab_apply(t, e->fd, sk, s->sopts, s->n_sopts) ||
-	    sockopt_restore_filter(t, e->fd, sk, s->opts))
+	if (sockopt_tab_restore_all(t, e->fd, sk, s->uid, s->gid, s->opts, s->sopts, s->n_sopts))
 		goto fail;
 	if (s->ifindex || s->protocol != s->sk_protocol) {
 		struct sockaddr_ll ll = {.sll_family = AF_PACKET,
@@ -400,14 +384,8 @@ static int packet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	int ret;
 	(void)f;
 
-	if (e->has_dup_of) {
-		if (s)
-			return files_refuse(
-			    img, "fd %d: a dup of a socket with a socket of its own", e->fd);
-		return 0;
-	}
-	if (!s)
-		return files_refuse(img, "fd %d: a packet socket without its state", e->fd);
+	if ((ret = files_sock_state(img, e, s, "a packet socket")))
+		return ret < 0 ? ret : 0;
 	if (s->type != SOCK_RAW && s->type != SOCK_DGRAM)
 		return files_refuse(img, "fd %d: packet socket type %u is invalid", e->fd, s->type);
 	if (s->protocol > 0xffff || !s->has_sk_protocol || s->sk_protocol > 0xffff)
@@ -429,12 +407,8 @@ static int packet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 		    m->has_addr != (m->addr.len > 0) || !m->count || m->count > 65535)
 			return files_refuse(img, "fd %d: membership %zu is invalid", e->fd, i);
 	}
-	if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
-		return files_refuse(img, "fd %d: the socket's owner is invalid", e->fd);
-	if ((ret = sockopt_validate(img, e->fd, s->opts)) ||
-	    (ret = sockopt_tab_validate(img, e->fd, TAB_PACKET, s->sopts, s->n_sopts)))
-		return ret;
-	return 0;
+	return sockopt_tab_validate_all(img, e->fd, TAB_PACKET, s->uid, s->gid, s->opts, s->sopts,
+					s->n_sopts);
 }
 
 const struct fd_ops fd_packet_sk_ops = {

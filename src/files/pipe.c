@@ -7,7 +7,8 @@
  * in it, copied without being consumed (a copy of a read end taken with pidfd_getfd, tee(2)
  * into a pipe of cryo's own, read from there). Both go on the object's first entry (its
  * carrier). A pipe one end of which is held outside the tree (found in /proc, or missing
- * from the tree while the kernel says it is open) is refused by name, naming --external;
+ * from the tree while the kernel says it is open) is refused by name, naming --external
+ * (pipe_outside.c);
  * with --external pipe:[INODE] it is saved by that key alone (external_key), its bytes left
  * in the kernel's pipe.
  *
@@ -18,11 +19,9 @@
  * same pipe through /proc/self/fd. The service fds are closed in every task before it runs,
  * so an end no task held is closed then. An external pipe is not made: its service fds are
  * the descriptors given with --inherit-fd (inherit.c), placed there by the root. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,39 +34,12 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "files/kind.h"
+#include "files/pipe.h"
 
 #define PIPE_MIN_SIZE 4096u
 #define PIPE_MAX_SIZE (1u << 30)
 
 /* ---- dump ---- */
-
-struct pipe_obj {
-	uint64_t dev, ino;
-	uint32_t id;
-	bool fifo;
-	FdEntry *carrier;
-	const char *path;     /* FIFO: its path (arena) */
-	int any_task, any_fd; /* the first description of it in the tree */
-	int r_task, r_fd;     /* one with read access, r_task -1 if none */
-	bool has_w;	      /* one with write access */
-	bool direct;	      /* a write description is in packet mode (O_DIRECT) */
-	bool outside;	      /* held outside the tree: refused already */
-	bool external;	      /* ... or named by --external: saved by its key alone */
-	struct pipe_desc {    /* its descriptions saved so far, for shared_find */
-		int task, fd;
-		FdEntry *e;
-	} * descs;
-	uint32_t nr_descs, cap_descs;
-};
-
-struct pipe_table {
-	struct pipe_obj *objs;
-	uint32_t n, cap;
-	uint32_t *hash; /* open addressing: index + 1, 0 empty */
-	uint32_t hcap;
-	uint64_t pipefs_dev;
-	bool has_fifo;
-};
 
 static uint32_t hash_key(uint64_t dev, uint64_t ino, uint32_t mask)
 {
@@ -75,7 +47,7 @@ static uint32_t hash_key(uint64_t dev, uint64_t ino, uint32_t mask)
 	return (uint32_t)(h >> 32) & mask;
 }
 
-static struct pipe_obj *table_find(struct pipe_table *pt, uint64_t dev, uint64_t ino)
+struct pipe_obj *pipe_table_find(struct pipe_table *pt, uint64_t dev, uint64_t ino)
 {
 	if (!pt || !pt->hcap)
 		return NULL;
@@ -96,7 +68,7 @@ static struct pipe_obj *table_get(struct dump_ctx *ctx, uint64_t dev, uint64_t i
 
 	if (!pt && !(pt = ctx->pipes = arena_alloc(&ctx->arena, sizeof(*pt))))
 		return NULL;
-	if ((o = table_find(pt, dev, ino)))
+	if ((o = pipe_table_find(pt, dev, ino)))
 		return o;
 	if (pt->n == pt->cap) {
 		uint32_t cap = pt->cap ? pt->cap * 2 : 64;
@@ -168,7 +140,7 @@ int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *f
 FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  pid_t *owner)
 {
-	struct pipe_obj *o = table_find(ctx->pipes, fi->st.st_dev, fi->st.st_ino);
+	struct pipe_obj *o = pipe_table_find(ctx->pipes, fi->st.st_dev, fi->st.st_ino);
 
 	for (uint32_t i = 0; o && i < o->nr_descs; i++) {
 		struct dump_task *ot = &ctx->tasks[o->descs[i].task];
@@ -186,101 +158,6 @@ static int pipe_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	return pipe_note(ctx, t, fi, e, false);
 }
 
-static bool in_tree(struct dump_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return true;
-	return false;
-}
-
-/* Does --external name this pipe ("pipe:[INODE]")? */
-static bool named_external(struct dump_ctx *ctx, const struct pipe_obj *o)
-{
-	char key[40];
-
-	if (o->fifo)
-		return false;
-	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
-	for (int i = 0; i < ctx->opts->nr_external; i++)
-		if (!strcmp(ctx->opts->external[i], key))
-			return true;
-	return false;
-}
-
-static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, int fd)
-{
-	struct proc_stat st;
-	const char *comm = proc_parse_stat(pid, 0, &st) ? "?" : st.comm;
-	struct dump_task *t = &ctx->tasks[o->any_task];
-
-	o->outside = true;
-	if (o->fifo)
-		pr_err("task %d: fd %d is the FIFO %s, which process %d (%s) outside the tree "
-		       "holds open too (its fd %d): not supported yet",
-		       t->pid, o->any_fd, o->path, pid, comm, fd);
-	else
-		pr_err("task %d: fd %d is a pipe (pipe:[%lu]) whose other holder, process %d (%s, "
-		       "fd %d), is outside the tree: dump it with --external pipe:[%lu] (and "
-		       "restore with --inherit-fd fd[N]:pipe:[%lu])",
-		       t->pid, o->any_fd, (unsigned long)o->ino, pid, comm, fd,
-		       (unsigned long)o->ino, (unsigned long)o->ino);
-}
-
-/* Every other process's descriptors: a pipe or FIFO of the tree held outside it would be cut
- * off from the restored tree (or would keep the old pipe with the same bytes in it). */
-static int scan_outside(struct dump_ctx *ctx)
-{
-	struct pipe_table *pt = ctx->pipes;
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int ret = 0;
-	pid_t self = getpid();
-
-	if (!proc)
-		return -errno;
-	while ((de = readdir(proc))) {
-		char path[64], link[4200];
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == self || in_tree(ctx, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		DIR *fds = opendir(path);
-		if (!fds)
-			continue; /* gone, or a kernel thread */
-		struct dirent *f;
-		while ((f = readdir(fds))) {
-			struct pipe_obj *o = NULL;
-			struct stat st;
-			ssize_t n;
-			if (f->d_name[0] == '.')
-				continue;
-			n = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = 0;
-			if (!strncmp(link, "pipe:[", 6))
-				o = table_find(pt, pt->pipefs_dev, strtoull(link + 6, NULL, 10));
-			else if (pt->has_fifo && link[0] == '/' &&
-				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
-				 S_ISFIFO(st.st_mode))
-				o = table_find(pt, st.st_dev, st.st_ino);
-			if (o && !o->outside && !o->external && named_external(ctx, o)) {
-				o->external = true;
-				pr_info("pipe:[%lu] is held outside the tree by process %d (fd "
-					"%s): external (--external)",
-					(unsigned long)o->ino, pid, f->d_name);
-			} else if (o && !o->outside && !o->external) {
-				refuse_outside(ctx, o, pid, atoi(f->d_name));
-				ret = -ENOTSUP;
-			}
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return ret;
-}
-
 static int task_pidfd(struct dump_ctx *ctx, int *pidfds, int idx)
 {
 	if (pidfds[idx] < 0)
@@ -288,8 +165,7 @@ static int task_pidfd(struct dump_ctx *ctx, int *pidfds, int idx)
 	return pidfds[idx];
 }
 
-/* A copy of o's description in task idx, fd (the same open file description). */
-static int take_copy(struct dump_ctx *ctx, int *pidfds, int idx, int fd)
+int pipe_take_copy(struct dump_ctx *ctx, int *pidfds, int idx, int fd)
 {
 	int pidfd = task_pidfd(ctx, pidfds, idx);
 	int copy = pidfd < 0 ? -1 : sys_pidfd_getfd(pidfd, fd);
@@ -471,68 +347,19 @@ out:
 	return ret;
 }
 
-/* An external pipe: its key only. Its size and bytes are the outside end's business: they
- * stay in the kernel's pipe, which the restored tree gets again through --inherit-fd. */
-static int save_external(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
-{
-	struct dump_task *t = &ctx->tasks[o->any_task];
-	char key[40];
-	int fd, queued = -1;
-
-	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
-	if (!(o->carrier->external_key = arena_strdup(&ctx->arena, key)))
-		return -ENOMEM;
-	fd = take_copy(ctx, pidfds, o->any_task, o->any_fd);
-	if (fd >= 0) {
-		if (ioctl(fd, FIONREAD, &queued) < 0)
-			queued = -1;
-		close(fd);
-	}
-	pr_info("task %d: fd %d: %s is external: saved by its key, not its size or the %d "
-		"byte(s) queued in it (they stay in the pipe, with its outside end)",
-		t->pid, o->any_fd, key, queued);
-	return 0;
-}
-
-/* One object: the other end is there, its size, its bytes (not consumed). */
+/* One object: the other end is there (pipe_outside.c), its size, its bytes (not consumed). */
 static int save_one(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds, int mine[2],
 		    int *mine_size)
 {
 	struct dump_task *t = &ctx->tasks[o->any_task];
 	const char *what = o->fifo ? "FIFO" : "pipe";
 	int fd = -1, size, queued = 0, ret = 0;
-	struct pollfd pfd;
 
-	if (o->external)
-		return save_external(ctx, o, pidfds);
-	if (!o->fifo && (o->r_task < 0 || !o->has_w)) {
-		/* one end only in the tree: the other must be closed everywhere, not held by a
-		 * process cryo cannot see (another pid namespace, a message in flight) */
-		int any = take_copy(ctx, pidfds, o->any_task, o->any_fd);
-		if (any < 0)
-			return -errno;
-		pfd = (struct pollfd){.fd = any, .events = o->r_task < 0 ? POLLOUT : POLLIN};
-		poll(&pfd, 1, 0);
-		close(any);
-		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP)) &&
-		    named_external(ctx, o)) {
-			o->external = true;
-			return save_external(ctx, o, pidfds);
-		}
-		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP))) {
-			pr_err(
-			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
-			    "held outside the tree: dump it with --external pipe:[%lu] (and "
-			    "restore with --inherit-fd fd[N]:pipe:[%lu])",
-			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
-			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write",
-			    (unsigned long)o->ino, (unsigned long)o->ino);
-			return -ENOTSUP;
-		}
-	}
+	if ((ret = pipe_outside_end(ctx, o, pidfds)))
+		return ret < 0 ? ret : 0;
 	/* any description tells the size and how many bytes are queued */
-	fd = take_copy(ctx, pidfds, o->r_task >= 0 ? o->r_task : o->any_task,
-		       o->r_task >= 0 ? o->r_fd : o->any_fd);
+	fd = pipe_take_copy(ctx, pidfds, o->r_task >= 0 ? o->r_task : o->any_task,
+			    o->r_task >= 0 ? o->r_fd : o->any_fd);
 	if (fd < 0)
 		return -errno;
 	size = fcntl(fd, F_GETPIPE_SZ);
@@ -582,25 +409,6 @@ out:
 	return ret;
 }
 
-/* An --external that names no pipe of the tree held outside it is said so (a pipe the tree
- * holds alone is saved whole: the key was not needed). */
-static void externals_note(struct dump_ctx *ctx)
-{
-	struct pipe_table *pt = ctx->pipes;
-
-	for (int i = 0; i < ctx->opts->nr_external; i++) {
-		const char *k = ctx->opts->external[i];
-		struct pipe_obj *o =
-		    pt ? table_find(pt, pt->pipefs_dev, strtoull(k + 6, NULL, 10)) : NULL;
-		if (!o)
-			pr_warn("--external %s: no task of the tree holds that pipe", k);
-		else if (!o->external)
-			pr_warn("--external %s: no process outside the tree holds that pipe: it "
-				"was saved whole",
-				k);
-	}
-}
-
 int pipes_dump_finish(struct dump_ctx *ctx)
 {
 	struct pipe_table *pt = ctx->pipes;
@@ -608,10 +416,10 @@ int pipes_dump_finish(struct dump_ctx *ctx)
 	int *pidfds;
 
 	if (!pt || !pt->n) {
-		externals_note(ctx);
+		pipe_externals_note(ctx);
 		return 0;
 	}
-	ret = scan_outside(ctx);
+	ret = pipe_scan_outside(ctx);
 	if (ret && ret != -ENOTSUP)
 		return ret;
 	if (pipe2(mine, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -640,7 +448,7 @@ int pipes_dump_finish(struct dump_ctx *ctx)
 	free(pidfds);
 	close(mine[0]), close(mine[1]);
 	if (!ret)
-		externals_note(ctx);
+		pipe_externals_note(ctx);
 	return ret;
 }
 

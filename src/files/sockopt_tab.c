@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "core/log.h"
 #include "files/kind.h"
+#include "files/sockopt.h"
 #include "files/sockopt_tab.h"
 
 #ifndef SOL_NETLINK
@@ -191,4 +193,34 @@ int sockopt_tab_validate(const char *img, int fd, unsigned fam, InetSkOpt *const
 					    fd, d->label, (long long)x->val);
 	}
 	return 0;
+}
+
+int sockopt_tab_dump_all(struct dump_ctx *ctx, pid_t pid, int fd, int sk, unsigned fam, SkOpts **so,
+			 InetSkOpt ***opts, size_t *n, const char *who)
+{
+	if (!(*so = sockopt_dump(ctx, pid, fd, sk)))
+		return -EIO;
+	return sockopt_tab_dump(&ctx->arena, sk, fam, opts, n, who);
+}
+
+int sockopt_tab_restore_all(struct restore_task *t, int fd, int sk, uint32_t uid, uint32_t gid,
+			    const SkOpts *so, InetSkOpt *const *opts, size_t n)
+{
+	if (fchown(sk, uid, gid) < 0) {
+		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", fd, uid, gid);
+		return -1;
+	}
+	if (sockopt_restore_early(t, fd, sk, so) || sockopt_tab_apply(t, fd, sk, opts, n) ||
+	    sockopt_restore_filter(t, fd, sk, so))
+		return -1;
+	return 0;
+}
+
+int sockopt_tab_validate_all(const char *img, int fd, unsigned fam, uint32_t uid, uint32_t gid,
+			     const SkOpts *so, InetSkOpt *const *opts, size_t n)
+{
+	if (uid == UINT32_MAX || gid == UINT32_MAX)
+		return files_refuse(img, "fd %d: the socket's owner is invalid", fd);
+	int ret = sockopt_validate(img, fd, so);
+	return ret ? ret : sockopt_tab_validate(img, fd, fam, opts, n);
 }

@@ -1,11 +1,12 @@
-/* Unix sockets (unix_sk.c dump, unix_sk_restore.c restore, unix_check.c the rules both
- * apply to the tree's set of sockets). */
+/* Unix sockets (unix_sk.c dump, unix_queue.c the dump of the receive queue, unix_sk_restore.c
+ * restore, unix_check.c the rules both apply to the tree's set of sockets). */
 #ifndef CRYO_FILES_UNIX_SK_H
 #define CRYO_FILES_UNIX_SK_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "img/image.h"
 
@@ -36,5 +37,11 @@ int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, c
 int unix_check_one(const UnixSk *s, char *why, size_t len);
 /* "the name NAME" for messages: a path, or "@name" for an abstract name */
 const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap);
+
+struct dump_ctx;
+/* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task pid) without
+ * being consumed, into s->queue; the socket's peek offset (s->opts) put back. 0, -ENOTSUP
+ * (refused by name) or -errno. */
+int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s);
 
 #endif

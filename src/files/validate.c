@@ -29,6 +29,17 @@ int files_refuse(const char *img, const char *fmt, ...)
 	return -EINVAL;
 }
 
+int files_sock_state(const char *img, const FdEntry *e, const void *state, const char *what)
+{
+	if (e->has_dup_of)
+		return state ? files_refuse(img, "fd %d: a dup of %s with a socket of its own",
+					    e->fd, what)
+			     : 1;
+	if (!state)
+		return files_refuse(img, "fd %d: %s without its state", e->fd, what);
+	return 0;
+}
+
 /* The checks of one entry that do not need the others. */
 static int entry_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img,
 			  const Files *f, const FdEntry *e, uint64_t max_fd)

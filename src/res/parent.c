@@ -92,7 +92,7 @@ static int open_parent_dir(int dirfd, int depth)
 {
 	char link[4096];
 	ssize_t n = readlinkat(dirfd, "parent", link, sizeof(link) - 1);
-	int up, fd;
+	int fd;
 
 	if (n < 0) {
 		int err = errno;
@@ -101,16 +101,12 @@ static int open_parent_dir(int dirfd, int depth)
 		return -EINVAL;
 	}
 	link[n] = 0;
-	if (strncmp(link, "../", 3) || !link[3] || link[3] == '/' || strstr(link + 3, "..")) {
+	if (!dir_sibling_name_ok(link)) {
 		pr_err("the parent link of level %d is '%s': only ../NAME is followed", depth,
 		       link);
 		return -EINVAL;
 	}
-	up = openat(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (up < 0)
-		return -errno;
-	fd = dir_open(up, link + 3, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(up);
+	fd = dir_open_sibling(dirfd, link);
 	if (fd < 0)
 		pr_errno(-fd, "cannot open the parent image set %s (level %d)", link, depth);
 	return fd;

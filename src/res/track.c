@@ -78,41 +78,22 @@ static long task_call(struct dump_task *t, long nr, long a1, long a2, long a3)
 	return ret ? ret : result;
 }
 
-/* "../NAME": a sibling of the images directory (NAME has no "..", is not absolute). */
-static int check_rel(const char *rel)
-{
-	if (strncmp(rel, "../", 3) || !rel[3] || rel[3] == '/')
-		return -EINVAL;
-	for (const char *p = rel + 3; *p;) {
-		const char *e = strchrnul(p, '/');
-		if ((e - p == 2 && !strncmp(p, "..", 2)) || (e - p == 1 && *p == '.'))
-			return -EINVAL;
-		p = *e ? e + 1 : e;
-	}
-	return 0;
-}
-
 int track_open_parent(struct dump_ctx *ctx)
 {
 	const char *rel = ctx->opts->prev_images_dir;
 	ProtobufCMessage *msg = NULL;
-	int up, ret;
+	int ret;
 
 	ctx->parent_dirfd = -1;
 	if (!rel)
 		return 0;
-	if (check_rel(rel)) {
+	if (!dir_sibling_name_ok(rel)) {
 		pr_err("--prev-images-dir %s: must be ../NAME, a directory beside %s (relative "
 		       "to it, without other ..)",
 		       rel, ctx->opts->images_dir);
 		return -EINVAL;
 	}
-	up = openat(ctx->dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (up < 0)
-		return -errno;
-	/* no symbolic link is followed beneath the directory that holds both */
-	ctx->parent_dirfd = dir_open(up, rel + 3, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(up);
+	ctx->parent_dirfd = dir_open_sibling(ctx->dirfd, rel);
 	if (ctx->parent_dirfd < 0) {
 		ret = ctx->parent_dirfd;
 		ctx->parent_dirfd = -1;

@@ -13,17 +13,7 @@ mem_refuse_one() {
 	if ZT_MEM_KIND=$kind start_test mem_unrestorable; then
 		addr=$(cat "$DIR/work/addr")
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
-		if [ $RC = 0 ]; then
-			fail_step "the dump of a $kind mapping succeeded"
-		elif ! grep -q "task $PID: mapping 0x$addr-" "$DIR/cryo-dump.txt"; then
-			fail_step "the refusal does not name task $PID and mapping 0x$addr"
-		elif [ -e "$DIR/img/inventory.img" ]; then
-			fail_step "a refused dump left inventory.img"
-		elif ! alive "$PID"; then
-			fail_step "target $PID gone after the refused dump"
-		else
-			check
-		fi
+		expect_refused "a $kind mapping" "task $PID: mapping 0x$addr-"
 	fi
 	kill_leftovers
 	report "mem-refuse/$kind" "$t0"

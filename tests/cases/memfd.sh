@@ -38,17 +38,7 @@ memfd_hugetlb_one() {
 	mkdir -p "$DIR/img"
 	if start_test memfd_hugetlb; then
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log $how
-		if [ $RC = 0 ]; then
-			fail_step "the dump of a hugetlb memfd succeeded"
-		elif ! grep -q "task $PID: fd 3 is a hugetlb memfd" "$DIR/cryo-dump.txt"; then
-			fail_step "the refusal does not name task $PID, fd 3 and the hugetlb memfd"
-		elif [ -e "$DIR/img/inventory.img" ]; then
-			fail_step "a refused dump left inventory.img"
-		elif ! alive "$PID"; then
-			fail_step "target $PID gone after the refused dump"
-		else
-			check
-		fi
+		expect_refused "a hugetlb memfd" "task $PID: fd 3 is a hugetlb memfd"
 	fi
 	kill_leftovers
 	report "memfd-hugetlb/${how:-kill}" "$t0"

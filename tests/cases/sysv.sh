@@ -121,17 +121,7 @@ sysv_refused_one() {
 		mkdir -p "$DIR/img"
 		if start_test_env "$var" "$prog"; then
 			cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log $mode
-			if [ $RC = 0 ]; then
-				fail_step "the dump ($mode) succeeded"
-			elif ! grep -q "$pattern" "$DIR/cryo-dump.txt"; then
-				fail_step "the refusal does not say '$pattern': $(tail -c 300 "$DIR/cryo-dump.txt")"
-			elif [ -e "$DIR/img/inventory.img" ]; then
-				fail_step "a refused dump left inventory.img"
-			elif ! alive "$PID"; then
-				fail_step "target $PID gone after the refused dump"
-			else
-				check
-			fi
+			expect_refused "$prog with $var ($mode)" "$pattern"
 		fi
 		kill_leftovers
 		[ -n "$REASON" ] && return

@@ -1,0 +1,260 @@
+/* The datagrams queued in a UDP socket: the dump reads each, with its sender, without taking
+ * it (MSG_PEEK at a moving SO_PEEK_OFF, put back after); the restore sends each again to the
+ * new socket from a socket bound to its sender's address and port, and waits until it has
+ * arrived; the image checks bound each datagram. Apart from inet_sk.c since the queue is a
+ * resource of its own (InetSkDgram records) with its own refusals (ancillary data of
+ * arrival, a sender the restore cannot send from). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "files/inet.h"
+#include "files/kind.h"
+
+/* Options that make the kernel hand each datagram over with ancillary data of its arrival
+ * (a time, a TTL, the address it was sent to...), which a datagram sent again at restore
+ * would not carry the same */
+static const struct {
+	int level, name;
+	const char *label;
+} ancillary_opts[] = {
+    {SOL_SOCKET, SO_TIMESTAMP, "SO_TIMESTAMP"},
+    {SOL_SOCKET, SO_TIMESTAMPNS, "SO_TIMESTAMPNS"},
+    {SOL_SOCKET, SO_TIMESTAMPING, "SO_TIMESTAMPING"},
+    {SOL_SOCKET, SO_RXQ_OVFL, "SO_RXQ_OVFL"},
+    {SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"},
+    {SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"},
+    {SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"},
+    {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"},
+    {IPPROTO_IP, IP_RECVTTL, "IP_RECVTTL"},
+    {IPPROTO_IP, IP_RECVTOS, "IP_RECVTOS"},
+    {IPPROTO_IP, IP_RECVOPTS, "IP_RECVOPTS"},
+    {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS"},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR"},
+    {IPPROTO_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"},
+    {IPPROTO_IP, IP_CHECKSUM, "IP_CHECKSUM"},
+    {IPPROTO_IP, IP_PASSSEC, "IP_PASSSEC"},
+    {IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
+    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"},
+    {IPPROTO_IPV6, IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
+    {IPPROTO_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"},
+    {IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"},
+    {IPPROTO_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS"},
+    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"},
+    {IPPROTO_IPV6, IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU"},
+    {IPPROTO_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"},
+    {IPPROTO_IPV6, 11 /* IPV6_FLOWINFO */, "IPV6_FLOWINFO"},
+    {IPPROTO_UDP, 104 /* UDP_GRO */, "UDP_GRO"},
+};
+
+/* The datagrams queued in a UDP socket, with their senders, read without being consumed:
+ * MSG_PEEK at a peek offset (SO_PEEK_OFF) that moves on by each datagram, put back as it was
+ * once done. Refused: datagrams the restore could not give back the same (ancillary data,
+ * a sender it could not send from). */
+int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who, const char *local,
+			uint32_t rmem)
+{
+	int old = -1, zero = 0, ret = 0;
+	socklen_t len = sizeof(old);
+	unsigned char *buf;
+	/* every datagram costs more than 256 bytes of the receive memory: a bound on the loop */
+	uint32_t max = rmem / 256 + 2;
+
+	for (size_t i = 0; i < s->n_opts; i++)
+		for (size_t k = 0; k < sizeof(ancillary_opts) / sizeof(ancillary_opts[0]); k++)
+			if (s->opts[i]->level == (uint32_t)ancillary_opts[k].level &&
+			    s->opts[i]->name == (uint32_t)ancillary_opts[k].name &&
+			    s->opts[i]->has_val && s->opts[i]->val) {
+				pr_err("%s: UDP socket %s has datagrams queued and %s set (each "
+				       "datagram comes with ancillary data of its arrival): not "
+				       "supported yet",
+				       who, local, ancillary_opts[k].label);
+				return -ENOTSUP;
+			}
+	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len) < 0 ||
+	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot peek at the datagrams queued in UDP socket %s", who,
+			 local);
+		return ret;
+	}
+	buf = malloc(65536);
+	if (!buf)
+		ret = -ENOMEM;
+	for (uint32_t n = 0; !ret; n++) {
+		struct sockaddr_storage from;
+		struct iovec iov = {.iov_base = buf, .iov_len = 65536};
+		struct msghdr mh = {.msg_name = &from,
+				    .msg_namelen = sizeof(from),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1};
+		uint8_t a[16];
+		uint32_t port, scope, flow;
+		ssize_t got;
+		if (n == max) {
+			pr_err("%s: UDP socket %s: more datagrams than its queue can hold", who,
+			       local);
+			ret = -EIO;
+			break;
+		}
+		got = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (got < 0) {
+			if (errno != EAGAIN)
+				ret = -errno,
+				pr_errno(-ret, "%s: cannot peek at UDP socket %s", who, local);
+			break;
+		}
+		if (got > 65535) {
+			pr_err("%s: UDP socket %s: a queued datagram of %zd bytes", who, local,
+			       got);
+			ret = -ENOTSUP;
+			break;
+		}
+		if (!inet_sa_split(s->family, &from, a, &port, &scope, &flow) || !port ||
+		    (s->family == AF_INET6 && scope)) {
+			pr_err("%s: UDP socket %s has a datagram queued from a sender the restore "
+			       "cannot send from again: not supported yet",
+			       who, local);
+			ret = -ENOTSUP;
+			break;
+		}
+		InetSkDgram *d = A_NEW(arena, InetSkDgram, INET_SK_DGRAM);
+		InetSkDgram **v = arena_alloc(arena, (s->n_queue + 1) * sizeof(*v));
+		if (!d || !v ||
+		    !(d->addr.data = arena_memdup(arena, a, inet_addr_len(s->family))) ||
+		    (got && !(d->data.data = arena_memdup(arena, buf, (size_t)got)))) {
+			ret = -ENOMEM;
+			break;
+		}
+		d->addr.len = inet_addr_len(s->family);
+		d->data.len = (size_t)got;
+		d->port = port;
+		if (s->n_queue)
+			memcpy(v, s->queue, s->n_queue * sizeof(*v));
+		v[s->n_queue++] = d;
+		s->queue = v;
+	}
+	free(buf);
+	/* the socket's own peek offset back, whatever happened */
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && !ret) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot set the peek offset of UDP socket %s back", who, local);
+	}
+	if (!ret)
+		pr_info("%s: UDP socket %s: %zu datagrams queued", who, local, s->n_queue);
+	return ret;
+}
+
+static uint32_t rmem_of(int sk)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mem);
+	getsockopt(sk, SOL_SOCKET, SO_MEMINFO, mem, &len);
+	return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/* Restore: the datagrams, each sent again from a socket bound to its sender's address and
+ * port, to the new socket; then counted there. -1 after child_fail. */
+int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
+{
+	const InetSk *s = e->inet;
+	struct sockaddr_storage self, to, from;
+	socklen_t tolen = sizeof(self), fromlen;
+	char who[80];
+
+	if (getsockname(sk, (struct sockaddr *)&self, &tolen) < 0) {
+		child_fail(t, errno, "fd %d: cannot read the socket's address", e->fd);
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_queue; i++) {
+		const InetSkDgram *d = s->queue[i];
+		bool mapped = s->family == AF_INET6 &&
+			      IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)d->addr.data);
+		int one = 1, r, tmp;
+
+		/* a socket bound to any address is reached at the loopback address of the
+		 * sender's kind */
+		to = self;
+		if (s->family == AF_INET) {
+			struct in_addr *a4 = &((struct sockaddr_in *)&to)->sin_addr;
+			if (a4->s_addr == htonl(INADDR_ANY))
+				a4->s_addr = htonl(INADDR_LOOPBACK);
+		} else {
+			struct in6_addr *a6 = &((struct sockaddr_in6 *)&to)->sin6_addr;
+			if (IN6_IS_ADDR_UNSPECIFIED(a6) && mapped)
+				inet_pton(AF_INET6, "::ffff:127.0.0.1", a6);
+			else if (IN6_IS_ADDR_UNSPECIFIED(a6))
+				*a6 = in6addr_loopback;
+		}
+		inet_addr_text(s->family, d->addr.data, d->port, who, sizeof(who));
+		fromlen = inet_sa_make(s->family, d->addr.data, d->port, 0, 0, &from);
+		tmp = socket((int)s->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+		if (tmp < 0) {
+			child_fail(t, errno, "fd %d: cannot make a socket to send from", e->fd);
+			return -1;
+		}
+		r = bind(tmp, (struct sockaddr *)&from, fromlen);
+		if (r < 0 && errno == EADDRNOTAVAIL) {
+			/* a sender of another machine: bound as a transparent proxy binds */
+			setsockopt(tmp, s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				   s->family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+				   sizeof(one));
+			r = bind(tmp, (struct sockaddr *)&from, fromlen);
+		}
+		if (r < 0) {
+			child_fail(t, errno,
+				   "fd %d: cannot send its queued datagram %zu again from %s (its "
+				   "sender's address)",
+				   e->fd, i, who);
+			close(tmp);
+			return -1;
+		}
+		uint32_t before = rmem_of(sk);
+		if (sendto(tmp, d->data.data, d->data.len, 0, (struct sockaddr *)&to, tolen) !=
+		    (ssize_t)d->data.len) {
+			child_fail(t, errno, "fd %d: cannot send its queued datagram %zu from %s",
+				   e->fd, i, who);
+			close(tmp);
+			return -1;
+		}
+		close(tmp);
+		/* it arrived: the socket's receive memory grew (loopback delivers at once; a
+		 * connected socket drops a datagram of another sender). Not counted by peeking:
+		 * a peek at an offset marks an empty datagram, and later peeks skip it. */
+		for (int k = 0; rmem_of(sk) <= before; k++) {
+			if (k == 100) {
+				child_fail(t, EIO,
+					   "fd %d: its queued datagram %zu from %s did not "
+					   "arrive again",
+					   e->fd, i, who);
+				return -1;
+			}
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
+int inet_udp_queue_validate(const char *img, const FdEntry *e)
+{
+	const InetSk *s = e->inet;
+
+	if (s->n_queue && !(inet_is_udp(s) && s->protocol == IPPROTO_UDP))
+		return files_refuse(img, "fd %d: datagrams queued on a socket that is not UDP",
+				    e->fd);
+	for (size_t i = 0; i < s->n_queue; i++) {
+		const InetSkDgram *d = s->queue[i];
+		if (d->addr.len != inet_addr_len(s->family) || !d->port || d->port > 65535 ||
+		    d->data.len > 65535)
+			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
+	}
+	return 0;
+}

@@ -1,0 +1,194 @@
+/* The pipes of the tree that a process outside it holds too, and --external. At the end of the
+ * dump's walk every other process's descriptors are read (/proc/PID/fd): a pipe or FIFO of the
+ * tree held there would be cut off from the restored tree, or keep the old pipe with the same
+ * bytes, so it is refused by name, with the --external pipe:[INODE] that saves it by its key
+ * alone (its bytes left in the kernel's pipe for the outside end; the restore takes its ends
+ * from --inherit-fd). An end the tree lacks and the scan does not find (another pid
+ * namespace, a descriptor in flight) is told by poll on the end the tree has. Apart from
+ * pipe.c since it is about processes outside the tree, not about the pipe's own state. */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/proc.h"
+#include "files/pipe.h"
+
+static bool in_tree(struct dump_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return true;
+	return false;
+}
+
+/* Does --external name this pipe ("pipe:[INODE]")? */
+static bool named_external(struct dump_ctx *ctx, const struct pipe_obj *o)
+{
+	char key[40];
+
+	if (o->fifo)
+		return false;
+	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
+	for (int i = 0; i < ctx->opts->nr_external; i++)
+		if (!strcmp(ctx->opts->external[i], key))
+			return true;
+	return false;
+}
+
+static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, int fd)
+{
+	struct proc_stat st;
+	const char *comm = proc_parse_stat(pid, 0, &st) ? "?" : st.comm;
+	struct dump_task *t = &ctx->tasks[o->any_task];
+
+	o->outside = true;
+	if (o->fifo)
+		pr_err("task %d: fd %d is the FIFO %s, which process %d (%s) outside the tree "
+		       "holds open too (its fd %d): not supported yet",
+		       t->pid, o->any_fd, o->path, pid, comm, fd);
+	else
+		pr_err("task %d: fd %d is a pipe (pipe:[%lu]) whose other holder, process %d (%s, "
+		       "fd %d), is outside the tree: dump it with --external pipe:[%lu] (and "
+		       "restore with --inherit-fd fd[N]:pipe:[%lu])",
+		       t->pid, o->any_fd, (unsigned long)o->ino, pid, comm, fd,
+		       (unsigned long)o->ino, (unsigned long)o->ino);
+}
+
+/* Every other process's descriptors: a pipe or FIFO of the tree held outside it would be cut
+ * off from the restored tree (or would keep the old pipe with the same bytes in it). */
+int pipe_scan_outside(struct dump_ctx *ctx)
+{
+	struct pipe_table *pt = ctx->pipes;
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int ret = 0;
+	pid_t self = getpid();
+
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		char path[64], link[4200];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		if (pid <= 0 || pid == self || in_tree(ctx, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue; /* gone, or a kernel thread */
+		struct dirent *f;
+		while ((f = readdir(fds))) {
+			struct pipe_obj *o = NULL;
+			struct stat st;
+			ssize_t n;
+			if (f->d_name[0] == '.')
+				continue;
+			n = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			if (!strncmp(link, "pipe:[", 6))
+				o = pipe_table_find(pt, pt->pipefs_dev,
+						    strtoull(link + 6, NULL, 10));
+			else if (pt->has_fifo && link[0] == '/' &&
+				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
+				 S_ISFIFO(st.st_mode))
+				o = pipe_table_find(pt, st.st_dev, st.st_ino);
+			if (o && !o->outside && !o->external && named_external(ctx, o)) {
+				o->external = true;
+				pr_info("pipe:[%lu] is held outside the tree by process %d (fd "
+					"%s): external (--external)",
+					(unsigned long)o->ino, pid, f->d_name);
+			} else if (o && !o->outside && !o->external) {
+				refuse_outside(ctx, o, pid, atoi(f->d_name));
+				ret = -ENOTSUP;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return ret;
+}
+
+/* An external pipe: its key only. Its size and bytes are the outside end's business: they
+ * stay in the kernel's pipe, which the restored tree gets again through --inherit-fd. */
+static int save_external(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
+{
+	struct dump_task *t = &ctx->tasks[o->any_task];
+	char key[40];
+	int fd, queued = -1;
+
+	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
+	if (!(o->carrier->external_key = arena_strdup(&ctx->arena, key)))
+		return -ENOMEM;
+	fd = pipe_take_copy(ctx, pidfds, o->any_task, o->any_fd);
+	if (fd >= 0) {
+		if (ioctl(fd, FIONREAD, &queued) < 0)
+			queued = -1;
+		close(fd);
+	}
+	pr_info("task %d: fd %d: %s is external: saved by its key, not its size or the %d "
+		"byte(s) queued in it (they stay in the pipe, with its outside end)",
+		t->pid, o->any_fd, key, queued);
+	return 0;
+}
+
+int pipe_outside_end(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
+{
+	struct dump_task *t = &ctx->tasks[o->any_task];
+	struct pollfd pfd;
+
+	if (o->external)
+		return save_external(ctx, o, pidfds) ?: 1;
+	if (!o->fifo && (o->r_task < 0 || !o->has_w)) {
+		/* one end only in the tree: the other must be closed everywhere, not held by a
+		 * process cryo cannot see (another pid namespace, a message in flight) */
+		int any = pipe_take_copy(ctx, pidfds, o->any_task, o->any_fd);
+		if (any < 0)
+			return -errno;
+		pfd = (struct pollfd){.fd = any, .events = o->r_task < 0 ? POLLOUT : POLLIN};
+		poll(&pfd, 1, 0);
+		close(any);
+		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP)) &&
+		    named_external(ctx, o)) {
+			o->external = true;
+			return save_external(ctx, o, pidfds) ?: 1;
+		}
+		if (!(pfd.revents & (o->r_task < 0 ? POLLERR : POLLHUP))) {
+			pr_err(
+			    "task %d: fd %d is the %s end of a pipe (pipe:[%lu]) whose %s end is "
+			    "held outside the tree: dump it with --external pipe:[%lu] (and "
+			    "restore with --inherit-fd fd[N]:pipe:[%lu])",
+			    t->pid, o->any_fd, o->r_task < 0 ? "write" : "read",
+			    (unsigned long)o->ino, o->r_task < 0 ? "read" : "write",
+			    (unsigned long)o->ino, (unsigned long)o->ino);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+/* An --external that names no pipe of the tree held outside it is said so (a pipe the tree
+ * holds alone is saved whole: the key was not needed). */
+void pipe_externals_note(struct dump_ctx *ctx)
+{
+	struct pipe_table *pt = ctx->pipes;
+
+	for (int i = 0; i < ctx->opts->nr_external; i++) {
+		const char *k = ctx->opts->external[i];
+		struct pipe_obj *o =
+		    pt ? pipe_table_find(pt, pt->pipefs_dev, strtoull(k + 6, NULL, 10)) : NULL;
+		if (!o)
+			pr_warn("--external %s: no task of the tree holds that pipe", k);
+		else if (!o->external)
+			pr_warn("--external %s: no process outside the tree holds that pipe: it "
+				"was saved whole",
+				k);
+	}
+}
