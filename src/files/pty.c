@@ -220,12 +220,11 @@ static int save_pair(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
-	if (q[0] || q[1] || q[2] || q[3]) {
+	if (q[1] || q[3]) {
+		/* (n_tty: the pty driver has no queue of its own, these are always 0 here) */
 		pr_err("task %d: fd %d is the master of the pseudo-terminal %s, with bytes "
-		       "queued (%d for the master to read, %d to the slave, %d for the slave to "
-		       "read, %d from it): a terminal's queues cannot be read without consuming "
-		       "them: not supported",
-		       t->pid, fi->fd, node, q[0], q[3], q[2], q[1]);
+		       "in a driver queue (%d from the master, %d from the slave): not supported",
+		       t->pid, fi->fd, node, q[1], q[3]);
 		ret = -ENOTSUP;
 		goto out;
 	}
@@ -250,6 +249,9 @@ static int save_pair(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
+	/* last: it reads the queues and puts them back (nothing else changes the pair after) */
+	if ((ret = pty_queues_dump(ctx, t->pid, fi->fd, o->index, m, pkt, e)))
+		goto out;
 	/* the session it is the controlling terminal of, if any (ENOTTY: none) */
 	if (ioctl(m, TIOCGSID, &sid) < 0)
 		sid = 0;
@@ -542,6 +544,8 @@ static int make_pair(struct restore_ctx *ctx, struct svc_file *g)
 		ret = -errno;
 	if (!ret)
 		ret = tty_settings_apply(m, e, true, &what);
+	if (!ret)
+		ret = pty_queues_restore(m, e, &what);
 	if (!ret) {
 		what = "set packet mode on";
 		if (ioctl(m, TIOCPKT, &pkt) < 0)
@@ -666,6 +670,8 @@ static int master_validate(const char *img, const Files *f, const FdEntry *e)
 	    e->pty_fg_pgrp > 4194304 || (!e->pty_session && e->pty_fg_pgrp))
 		return files_refuse(img, "fd %d: session %d, foreground %d are invalid", e->fd,
 				    e->pty_session, e->pty_fg_pgrp);
+	if ((ret = pty_queues_validate(img, e)))
+		return ret;
 	return tty_settings_validate(img, e);
 }
 
