@@ -9,11 +9,13 @@
  * A master is one open file description (opening /dev/ptmx again makes another pair), so
  * the master entry holds the pair: N, the slave's termios and window size (read through the
  * master, which acts on the slave's), packet mode, the /dev/pts/N node's owner and mode, the
- * session whose controlling terminal it is and its foreground group. Refused by name: a lock
- * still on (unlockpt not called), no slave in the tree, bytes queued either way (FIONREAD,
- * TIOCOUTQ: a terminal's input cannot be read without consuming it), a packet-mode status
- * not read yet, a line discipline other than N_TTY, a session without its leader in the
- * tree, a pair also held outside the tree.
+ * session whose controlling terminal it is and its foreground group, and the bytes queued
+ * both ways (pty_queue.c: output for the master to read, input for the slave's reader with
+ * its line structure and a partial canonical line; read and put back at once). Refused by
+ * name: a lock still on (unlockpt not called), no slave in the tree, a packet-mode status not
+ * read yet, input queued in EXTPROC mode or beyond the line discipline's buffer, a line
+ * discipline other than N_TTY, a session without its leader in the tree, a pair also held
+ * outside the tree.
  *
  * Restore: each pair is a global made by the root before the tree: /dev/ptmx opened until
  * the kernel gives number N (it gives the lowest free one: the lower ones are held open
@@ -22,8 +24,8 @@
  * service fd. The master entry is a copy of it; every slave description is a new one
  * (TIOCGPTPEER). The session leader takes the slave as controlling terminal (TIOCSCTTY)
  * once it has its session; a task of the foreground group makes its group the foreground
- * (TIOCSPGRP through the master) once it is in it. Not seen: a partial line typed in
- * canonical mode (the kernel counts only whole lines in FIONREAD). */
+ * (TIOCSPGRP through the master) once it is in it. The queued bytes go back in after the
+ * settings and before packet mode (pty_queue.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

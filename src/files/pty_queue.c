@@ -33,7 +33,9 @@
  *
  * Refused by name: input with EXTPROC on; input beyond the slave's buffer (more than 4096
  * bytes read: typed input was waiting unprocessed in the flip buffer, and reading processed
- * it); output beyond PTY_OUT_MAX; a flow-stopped slave (^S) with output queued. Not kept
+ * it); output beyond PTY_OUT_MAX; a slave whose output is stopped (VSTOP with IXON, tcflow
+ * TCOOFF: the restore does not stop it again; for the write back it is started for the
+ * moment and stopped again the same way). Not kept
  * (documented): a VLNEXT typed last (the kernel forgets it on any ICANON change), the column
  * state for tabs and the line start of echo (ldata->column, canon_column, line_start, push:
  * they only change how an erase of a tab is echoed); a quoted line-end byte followed by an
@@ -215,11 +217,40 @@ static int put_input(int s, const struct termios *t, const struct piece *in, siz
 	return ret;
 }
 
+static bool writable(int s)
+{
+	struct pollfd p = {.fd = s, .events = POLLOUT};
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+/* A slave whose output is stopped (tcflow TCOOFF, or the VSTOP char with IXON) takes no
+ * write: started for the moment, stopped again the same way after. */
+static int unstop(int s, const struct termios *t, int *how)
+{
+	*how = 0;
+	if (writable(s))
+		return 0;
+	if (ioctl(s, TCXONC, TCOON) < 0)
+		return -errno;
+	*how = 1;
+	if (writable(s) || !(t->c_iflag & IXON))
+		return 0;
+	*how = 2;
+	return sti(s, t->c_cc[VSTART]);
+}
+
+static int restop(int s, const struct termios *t, int how)
+{
+	if (how == 1 && ioctl(s, TCXONC, TCOOFF) < 0)
+		return -errno;
+	return how == 2 ? sti(s, t->c_cc[VSTOP]) : 0;
+}
+
 /* Output back for the master to read: its line discipline first, then its flip buffers */
 static int put_output(int m, int s, const struct termios *t, const uint8_t *out, size_t len)
 {
 	size_t k = len < NTTY_BUF - 1 ? len : NTTY_BUF - 1;
-	int ret = 0, stuck = 0;
+	int ret = 0, stuck = 0, how = 0, r;
 
 	for (size_t i = 0; i < k && !ret; i++)
 		ret = sti(m, out[i]);
@@ -229,6 +260,7 @@ static int put_output(int m, int s, const struct termios *t, const uint8_t *out,
 	o.c_oflag &= ~OPOST;
 	if (tcsetattr(s, TCSANOW, &o) < 0)
 		return -errno;
+	ret = unstop(s, t, &how);
 	while (k < len && !ret) {
 		ssize_t w = write(s, out + k, 1);
 		if (w == 1) {
@@ -242,6 +274,8 @@ static int put_output(int m, int s, const struct termios *t, const uint8_t *out,
 			ret = w < 0 && errno != EAGAIN ? -errno : -ENOSPC;
 		}
 	}
+	if ((r = restop(s, t, how)) && !ret)
+		ret = r;
 	if (tcsetattr(s, TCSANOW, t) < 0 && !ret)
 		ret = -errno;
 	return ret;
@@ -292,7 +326,7 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 	struct termios t, after;
 	int s = -1, fl = -1, off = 0, on = 1, inq0 = 0, inq1 = 0, ret = 0, refused = 0;
 	int take = 0, put = 0;
-	bool taken = false;
+	bool taken = false, stopped = false;
 
 	if (!q)
 		return -ENOMEM;
@@ -325,6 +359,13 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 		take = -errno;
 	if (!take)
 		take = drain(m, &q->out, &q->out_len, PTY_OUT_MAX);
+	/* the flip buffers are empty now: no room means the slave's output is stopped */
+	if (!take && (stopped = !writable(s)))
+		pr_err(
+		    "task %d: fd %d is the master of the pseudo-terminal /dev/pts/%u, whose "
+		    "slave's output is stopped (VSTOP typed with IXON, or tcflow): cryo does not "
+		    "stop it again at restore: not supported",
+		    pid, fd, index);
 	if (!take && !(t.c_lflag & EXTPROC))
 		take = take_input(s, &t, q);
 	if (!take)
@@ -367,6 +408,8 @@ back:
 			 index);
 		ret = take;
 	}
+	if (!ret && stopped)
+		refused = 1;
 	if (!ret && !refused)
 		ret = to_image(ctx, q, e);
 	if (!ret && refused)

@@ -5,6 +5,8 @@
 #    slave's input made it: TIOCPKT_FLUSHREAD);
 #  - a pair with input queued in EXTPROC mode (the master's program does the line editing:
 #    the kernel's line marks are not kept that way);
+#  - a pair whose slave's output is stopped (tcflow TCOOFF) with output queued: the restore
+#    would not stop it again;
 # (bytes queued either way are saved: tests/progs/pty_queued.c, pty_full.c)
 # and a restore that cannot have the pair's number back:
 #  - pty-taken: a pair dumped (the task killed), then its /dev/pts/N taken by another
@@ -32,6 +34,13 @@ a = termios.tcgetattr(s)
 a[3] |= 0x10000
 termios.tcsetattr(s, termios.TCSANOW, a)
 os.write(m, b"abc\n")
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	pipes_refused_one stopped "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, whose slave.s output is stopped" \
+		python3 -c 'import os, time, termios
+m, s = os.openpty()
+os.write(s, b"".join(b"%05d queued line\n" % i for i in range(300)))
+termios.tcflow(s, termios.TCOOFF)
 open("pid", "w").write(str(os.getpid()))
 time.sleep(600)'
 	report pty-refused "$t0"
