@@ -55,6 +55,9 @@
 #include "files/tty.h"
 
 #define NTTY_BUF 4096 /* N_TTY_BUF_SIZE: a line discipline buffer, per direction */
+/* What a dump reads at most, to put it all back in order even when it refuses: a line
+ * discipline's buffer and the flip buffers behind it, with room to spare */
+#define READ_CAP (1u << 20)
 
 enum { END_NONE = 0, END_CHAR = 1, END_EOF = 2 };
 
@@ -67,8 +70,9 @@ struct piece {
 struct queues {
 	uint8_t *out;
 	size_t out_len;
-	struct piece in[NTTY_BUF + 1];
-	size_t n_in, in_bytes; /* in_bytes: what the buffer held, end-of-file marks included */
+	struct piece *in;
+	size_t n_in, cap_in,
+	    in_bytes; /* in_bytes: what the buffer held, end-of-file marks included */
 };
 
 static void queues_free(struct queues *q)
@@ -76,6 +80,7 @@ static void queues_free(struct queues *q)
 	free(q->out);
 	for (size_t i = 0; i < q->n_in; i++)
 		free(q->in[i].data);
+	free(q->in);
 }
 
 static bool is_line_end(const struct termios *t, uint8_t c)
@@ -115,8 +120,15 @@ static int drain(int fd, uint8_t **buf, size_t *len, size_t max)
 
 static int add_piece(struct queues *q, const uint8_t *d, size_t len, int end)
 {
-	if (q->n_in >= NTTY_BUF + 1)
+	if (q->in_bytes >= READ_CAP)
 		return -E2BIG;
+	if (q->n_in == q->cap_in) {
+		size_t cap = q->cap_in ? 2 * q->cap_in : 16;
+		struct piece *n = realloc(q->in, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		q->in = n, q->cap_in = cap;
+	}
 	struct piece *p = &q->in[q->n_in];
 	if (len && !(p->data = malloc(len)))
 		return -ENOMEM;
@@ -151,8 +163,6 @@ static int take_input(int s, const struct termios *t, struct queues *q)
 			bool ends = r > 0 && is_line_end(t, buf[r - 1]);
 			if ((ret = add_piece(q, buf, (size_t)r, ends ? END_CHAR : END_EOF)))
 				return ret;
-			if (q->in_bytes > NTTY_BUF)
-				return -E2BIG;
 		}
 		/* the partial line: readable as it is once ICANON is off */
 		struct termios raw = *t;
@@ -161,7 +171,7 @@ static int take_input(int s, const struct termios *t, struct queues *q)
 		if (tcsetattr(s, TCSANOW, &raw) < 0)
 			return -errno;
 	}
-	ret = drain(s, &rest, &rest_len, NTTY_BUF);
+	ret = drain(s, &rest, &rest_len, READ_CAP);
 	if (!ret && rest_len)
 		ret = add_piece(q, rest, rest_len, END_NONE);
 	free(rest);
@@ -325,7 +335,7 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 	struct queues *q = calloc(1, sizeof(*q));
 	struct termios t, after;
 	int s = -1, fl = -1, off = 0, on = 1, inq0 = 0, inq1 = 0, ret = 0, refused = 0;
-	int take = 0, put = 0;
+	int take = 0, tin = 0, put = 0;
 	bool taken = false, stopped = false;
 
 	if (!q)
@@ -354,11 +364,11 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 	taken = true;
 	/* output; then the echoes the kernel held back while it was full; then input (reading
 	 * it may let held-back input through, with its echo: read the output once more) */
-	take = drain(m, &q->out, &q->out_len, PTY_OUT_MAX);
+	take = drain(m, &q->out, &q->out_len, READ_CAP);
 	if (!take && q->out_len && write(s, "", 0) < 0 && errno != EAGAIN)
 		take = -errno;
 	if (!take)
-		take = drain(m, &q->out, &q->out_len, PTY_OUT_MAX);
+		take = drain(m, &q->out, &q->out_len, READ_CAP);
 	/* the flip buffers are empty now: no room means the slave's output is stopped */
 	if (!take && (stopped = !writable(s)))
 		pr_err(
@@ -367,9 +377,11 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 		    "stop it again at restore: not supported",
 		    pid, fd, index);
 	if (!take && !(t.c_lflag & EXTPROC))
-		take = take_input(s, &t, q);
+		tin = take_input(s, &t, q);
 	if (!take)
-		take = drain(m, &q->out, &q->out_len, PTY_OUT_MAX);
+		take = drain(m, &q->out, &q->out_len, READ_CAP);
+	if (!take)
+		take = tin;
 	/* back, whatever happened, before anything else: the live tree needs its bytes */
 	if (tcsetattr(s, TCSANOW, &t) < 0)
 		put = -errno;
@@ -395,6 +407,8 @@ back:
 		       pid, index, same_termios(&t, &after) ? "same" : "changed", inq1, inq0);
 		ret = -EIO;
 	}
+	if (!take && q->out_len > PTY_OUT_MAX)
+		take = -E2BIG;
 	if (!ret && take == -E2BIG) {
 		pr_err("task %d: fd %d is the master of the pseudo-terminal /dev/pts/%u, with more "
 		       "bytes queued than its buffers hold (%zu of output, at most %d; %zu of "
