@@ -185,6 +185,21 @@ static int sti(int fd, uint8_t c)
 	return ioctl(fd, TIOCSTI, &c) < 0 ? -errno : 0;
 }
 
+/* one byte written into the master (for the slave's flip buffer) */
+static int type(int m, uint8_t c)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		ssize_t w = write(m, &c, 1);
+		if (w == 1)
+			return 0;
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		struct pollfd p = {.fd = m, .events = POLLOUT};
+		poll(&p, 1, 10);
+	}
+	return -ENOSPC;
+}
+
 /* a control char that is none of t's line ends, flow chars, nor avoid */
 static cc_t free_char(const struct termios *t, cc_t avoid)
 {
@@ -196,10 +211,11 @@ static cc_t free_char(const struct termios *t, cc_t avoid)
 }
 
 /* Input back into the slave's line discipline (s: a slave description), t left in force */
-static int put_input(int s, const struct termios *t, const struct piece *in, size_t n)
+static int put_input(int m, int s, const struct termios *t, const struct piece *in, size_t n)
 {
 	struct termios j = *t;
 	cc_t lnext = free_char(t, 0), eof = free_char(t, lnext);
+	size_t slots = 0, i = 0, k = 0;
 	int ret = 0;
 
 	if (!n)
@@ -212,18 +228,35 @@ static int put_input(int s, const struct termios *t, const struct piece *in, siz
 	j.c_cc[VLNEXT] = lnext, j.c_cc[VEOF] = eof;
 	if (tcsetattr(s, TCSANOW, &j) < 0)
 		return -errno;
-	for (size_t i = 0; i < n && !ret; i++) {
+	/* into the line discipline while it has room (a full one drops what TIOCSTI gives) */
+	for (; i < n && !ret; i++, k = 0) {
 		size_t body = in[i].len - (in[i].end == END_CHAR);
-		for (size_t k = 0; k < body && !ret; k++)
+		for (; k < body && !ret && slots < NTTY_BUF - 1; k++, slots++)
 			if (!(ret = sti(s, lnext)))
 				ret = sti(s, in[i].data[k]);
-		if (!ret && in[i].end == END_CHAR)
-			ret = sti(s, in[i].data[body]);
+		if (ret || slots == NTTY_BUF - 1)
+			break;
+		if (in[i].end == END_CHAR)
+			ret = sti(s, in[i].data[body]), slots++, k++;
 		if (!ret && in[i].end == END_EOF)
-			ret = sti(s, eof);
+			ret = sti(s, eof), slots++;
+		if (!ret && slots == NTTY_BUF - 1) {
+			i++, k = 0;
+			break;
+		}
 	}
 	if (tcsetattr(s, TCSANOW, t) < 0 && !ret)
 		ret = -errno;
+	/* The rest (only a refused dump has more than the buffer holds: input typed behind a
+	 * full buffer, which reading made the kernel process) is typed again through the
+	 * master: it waits in the flip buffer, as it did, and the kernel processes it again
+	 * when there is room, with its echo then. */
+	for (; i < n && !ret; i++, k = 0) {
+		for (; k < in[i].len && !ret; k++)
+			ret = type(m, in[i].data[k]);
+		if (!ret && in[i].end == END_EOF && t->c_cc[VEOF])
+			ret = type(m, t->c_cc[VEOF]);
+	}
 	return ret;
 }
 
@@ -294,7 +327,7 @@ static int put_output(int m, int s, const struct termios *t, const uint8_t *out,
 static int put_queues(int m, int s, const struct termios *t, const struct piece *in, size_t n,
 		      const uint8_t *out, size_t out_len)
 {
-	int ret = put_input(s, t, in, n);
+	int ret = put_input(m, s, t, in, n);
 	if (!ret && out_len)
 		ret = put_output(m, s, t, out, out_len);
 	return ret;
@@ -378,8 +411,13 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 		    pid, fd, index);
 	if (!take && !(t.c_lflag & EXTPROC))
 		tin = take_input(s, &t, q);
+	size_t out_before = q->out_len;
 	if (!take)
 		take = drain(m, &q->out, &q->out_len, READ_CAP);
+	/* that is the echo of input that waited behind a full buffer: it comes again when the
+	 * kernel processes that input again (put_input types it again) */
+	if (q->in_bytes > NTTY_BUF - 1)
+		q->out_len = out_before;
 	if (!take)
 		take = tin;
 	/* back, whatever happened, before anything else: the live tree needs its bytes */

@@ -7,6 +7,8 @@
 #    the kernel's line marks are not kept that way);
 #  - a pair whose slave's output is stopped (tcflow TCOOFF) with output queued: the restore
 #    would not stop it again;
+#  - a pair with more input typed than the slave's line discipline holds (the rest waits in
+#    the kernel's flip buffer, unprocessed);
 # (bytes queued either way are saved: tests/progs/pty_queued.c, pty_full.c)
 # and a restore that cannot have the pair's number back:
 #  - pty-taken: a pair dumped (the task killed), then its /dev/pts/N taken by another
@@ -41,6 +43,20 @@ time.sleep(600)'
 m, s = os.openpty()
 os.write(s, b"".join(b"%05d queued line\n" % i for i in range(300)))
 termios.tcflow(s, termios.TCOOFF)
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	pipes_refused_one typed-ahead "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with more bytes queued than its buffers hold \\(0 of output, at most [0-9]+; [0-9]+ of input, at most 4096" \
+		python3 -c 'import os, time, termios
+m, s = os.openpty()
+os.set_blocking(m, False)
+a = termios.tcgetattr(s)
+a[3] &= ~termios.ECHO
+termios.tcsetattr(s, termios.TCSANOW, a)
+try:
+    for i in range(400):
+        os.write(m, b"%05d typed ahead\n" % i)
+except BlockingIOError:
+    pass
 open("pid", "w").write(str(os.getpid()))
 time.sleep(600)'
 	report pty-refused "$t0"
