@@ -31,16 +31,17 @@
  * densest in the flip buffers). Packet mode, the master's flags, the termios are set back and
  * checked.
  *
- * Refused by name: input with EXTPROC on; input beyond the slave's buffer (more than 4096
+ * Refused by name: input with EXTPROC on; input beyond the slave's buffer (more than 4095
  * bytes read: typed input was waiting unprocessed in the flip buffer, and reading processed
- * it); output beyond PTY_OUT_MAX; a slave whose output is stopped (VSTOP with IXON, tcflow
- * TCOOFF: the restore does not stop it again; for the write back it is started for the
- * moment and stopped again the same way). Not kept
- * (documented): a VLNEXT typed last (the kernel forgets it on any ICANON change), the column
- * state for tabs and the line start of echo (ldata->column, canon_column, line_start, push:
- * they only change how an erase of a tab is echoed); a quoted line-end byte followed by an
- * end-of-file comes back as a line ended by that byte (the same for every read longer than
- * the line, which is how line readers read). */
+ * it; put back: 4095 bytes into the buffer, the rest typed into the master again, to wait in
+ * the flip buffer as it did, and the echo the reading made left out: the kernel makes it
+ * again when it processes that rest again); output beyond PTY_OUT_MAX; a slave whose output is
+ * stopped (VSTOP with IXON, tcflow TCOOFF: the restore does not stop it again; for the write back
+ * it is started for the moment and stopped again the same way). Not kept (documented): a VLNEXT
+ * typed last (the kernel forgets it on any ICANON change), the column state for tabs and the line
+ * start of echo (ldata->column, canon_column, line_start, push: they only change how an erase of a
+ * tab is echoed); a quoted line-end byte followed by an end-of-file comes back as a line ended by
+ * that byte (the same for every read longer than the line, which is how line readers read). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -175,7 +176,7 @@ static int take_input(int s, const struct termios *t, struct queues *q)
 	if (!ret && rest_len)
 		ret = add_piece(q, rest, rest_len, END_NONE);
 	free(rest);
-	if (!ret && q->in_bytes > NTTY_BUF)
+	if (!ret && q->in_bytes > NTTY_BUF - 1)
 		ret = -E2BIG;
 	return ret;
 }
@@ -452,7 +453,7 @@ back:
 		       "bytes queued than its buffers hold (%zu of output, at most %d; %zu of "
 		       "input, at most %d: typed input was waiting behind a full buffer): not "
 		       "supported",
-		       pid, fd, index, q->out_len, PTY_OUT_MAX, q->in_bytes, NTTY_BUF);
+		       pid, fd, index, q->out_len, PTY_OUT_MAX, q->in_bytes, NTTY_BUF - 1);
 		refused = 1;
 	} else if (!ret && take) {
 		pr_errno(-take,
@@ -537,8 +538,8 @@ int pty_queues_validate(const char *img, const FdEntry *e)
 			    e->tty_lflag & ICANON ? "canonical" : "non-canonical");
 		bytes += len + (l->end == END_EOF);
 	}
-	if (bytes > NTTY_BUF)
+	if (bytes > NTTY_BUF - 1)
 		return files_refuse(img, "fd %d: %zu bytes of pseudo-terminal input, more than %d",
-				    e->fd, bytes, NTTY_BUF);
+				    e->fd, bytes, NTTY_BUF - 1);
 	return 0;
 }

@@ -45,7 +45,7 @@ os.write(s, b"".join(b"%05d queued line\n" % i for i in range(300)))
 termios.tcflow(s, termios.TCOOFF)
 open("pid", "w").write(str(os.getpid()))
 time.sleep(600)'
-	pipes_refused_one typed-ahead "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with more bytes queued than its buffers hold \\(0 of output, at most [0-9]+; [0-9]+ of input, at most 4096" \
+	pipes_refused_one typed-ahead "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with more bytes queued than its buffers hold \\(0 of output, at most [0-9]+; [0-9]+ of input, at most 4095" \
 		python3 -c 'import os, time, termios
 m, s = os.openpty()
 os.set_blocking(m, False)
