@@ -381,6 +381,25 @@ int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int
 			 pid, index);
 		goto out;
 	}
+	/* Putting bytes back takes TIOCSTI, which needs CAP_SYS_ADMIN: asked with no byte (a
+	 * NULL one: EFAULT once allowed), before anything is read */
+	if (ioctl(s, TIOCSTI, NULL) == 0 || errno != EFAULT) {
+		int outq = 0;
+		struct pollfd p = {.fd = m, .events = POLLIN};
+		if (poll(&p, 1, 0) == 1 || (ioctl(m, FIONREAD, &outq) == 0 && outq) || inq0) {
+			pr_err(
+			    "task %d: fd %d is the master of the pseudo-terminal /dev/pts/%u, with "
+			    "bytes queued, and cryo cannot put them back after reading them "
+			    "(TIOCSTI needs CAP_SYS_ADMIN): not supported",
+			    pid, fd, index);
+			ret = -ENOTSUP;
+		} else {
+			pr_warn("task %d: /dev/pts/%u: without CAP_SYS_ADMIN cryo does not read a "
+				"partial line typed in canonical mode, if there is one",
+				pid, index);
+		}
+		goto out;
+	}
 	if ((t.c_lflag & EXTPROC) && inq0) {
 		pr_err("task %d: fd %d is the master of the pseudo-terminal /dev/pts/%u, with %d "
 		       "bytes of input queued in EXTPROC mode (the line editing is the master's "
