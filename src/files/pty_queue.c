@@ -131,6 +131,7 @@ static int add_piece(struct queues *q, const uint8_t *d, size_t len, int end)
 		q->in = n, q->cap_in = cap;
 	}
 	struct piece *p = &q->in[q->n_in];
+	p->data = NULL;
 	if (len && !(p->data = malloc(len)))
 		return -ENOMEM;
 	if (len)
