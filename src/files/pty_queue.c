@@ -31,17 +31,22 @@
  * densest in the flip buffers). Packet mode, the master's flags, the termios are set back and
  * checked.
  *
- * Refused by name: input with EXTPROC on; input beyond the slave's buffer (more than 4095
- * bytes read: typed input was waiting unprocessed in the flip buffer, and reading processed
- * it; put back: 4095 bytes into the buffer, the rest typed into the master again, to wait in
- * the flip buffer as it did, and the echo the reading made left out: the kernel makes it
- * again when it processes that rest again); output beyond PTY_OUT_MAX; a slave whose output is
- * stopped (VSTOP with IXON, tcflow TCOOFF: the restore does not stop it again; for the write back
- * it is started for the moment and stopped again the same way). Not kept (documented): a VLNEXT
- * typed last (the kernel forgets it on any ICANON change), the column state for tabs and the line
- * start of echo (ldata->column, canon_column, line_start, push: they only change how an erase of a
- * tab is echoed); a quoted line-end byte followed by an end-of-file comes back as a line ended by
- * that byte (the same for every read longer than the line, which is how line readers read). */
+ * Refused by name: bytes queued when cryo lacks CAP_SYS_ADMIN (TIOCSTI: nothing is read then;
+ * a partial canonical line cannot be seen without reading, a warning says so); input with
+ * EXTPROC on; input beyond the slave's buffer (more than 4095 bytes read: typed input was
+ * waiting unprocessed in the flip buffer, and reading processed it; put back: 4095 bytes into
+ * the buffer, the rest typed into the master again, to wait in the flip buffer as it did, and
+ * the echo the reading made left out: the kernel makes it again when it processes that rest
+ * again); output beyond PTY_OUT_MAX; a slave whose output is stopped (VSTOP with IXON, tcflow
+ * TCOOFF: the restore does not stop it again; for the write back it is started for the moment
+ * and stopped again the same way).
+ *
+ * Not kept, with no difference a reader sees: a VLNEXT typed last (the kernel forgets it on
+ * any ICANON change, measured), the column and line-start state of echo (ldata->column,
+ * canon_column, line_start, push: they only change how the erase of a tab is echoed); a
+ * quoted line-end byte followed by an end-of-file comes back as a line ended by that byte
+ * (the same for every read but one of exactly the line's length, which would have left the
+ * end-of-file for the next read). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
