@@ -9,11 +9,13 @@
  * A master is one open file description (opening /dev/ptmx again makes another pair), so
  * the master entry holds the pair: N, the slave's termios and window size (read through the
  * master, which acts on the slave's), packet mode, the /dev/pts/N node's owner and mode, the
- * session whose controlling terminal it is and its foreground group. Refused by name: a lock
- * still on (unlockpt not called), no slave in the tree, bytes queued either way (FIONREAD,
- * TIOCOUTQ: a terminal's input cannot be read without consuming it), a packet-mode status
- * not read yet, a line discipline other than N_TTY, a session without its leader in the
- * tree, a pair also held outside the tree.
+ * session whose controlling terminal it is and its foreground group, and the bytes queued
+ * both ways (pty_queue.c: output for the master to read, input for the slave's reader with
+ * its line structure and a partial canonical line; read and put back at once). Refused by
+ * name: a lock still on (unlockpt not called), no slave in the tree, a packet-mode status not
+ * read yet, input queued in EXTPROC mode or beyond the line discipline's buffer, a line
+ * discipline other than N_TTY, a session without its leader in the tree, a pair also held
+ * outside the tree.
  *
  * Restore: each pair is a global made by the root before the tree: /dev/ptmx opened until
  * the kernel gives number N (it gives the lowest free one: the lower ones are held open
@@ -22,8 +24,8 @@
  * service fd. The master entry is a copy of it; every slave description is a new one
  * (TIOCGPTPEER). The session leader takes the slave as controlling terminal (TIOCSCTTY)
  * once it has its session; a task of the foreground group makes its group the foreground
- * (TIOCSPGRP through the master) once it is in it. Not seen: a partial line typed in
- * canonical mode (the kernel counts only whole lines in FIONREAD). */
+ * (TIOCSPGRP through the master) once it is in it. The queued bytes go back in after the
+ * settings and before packet mode (pty_queue.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -220,12 +222,11 @@ static int save_pair(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
-	if (q[0] || q[1] || q[2] || q[3]) {
+	if (q[1] || q[3]) {
+		/* (n_tty: the pty driver has no queue of its own, these are always 0 here) */
 		pr_err("task %d: fd %d is the master of the pseudo-terminal %s, with bytes "
-		       "queued (%d for the master to read, %d to the slave, %d for the slave to "
-		       "read, %d from it): a terminal's queues cannot be read without consuming "
-		       "them: not supported",
-		       t->pid, fi->fd, node, q[0], q[3], q[2], q[1]);
+		       "in a driver queue (%d from the master, %d from the slave): not supported",
+		       t->pid, fi->fd, node, q[1], q[3]);
 		ret = -ENOTSUP;
 		goto out;
 	}
@@ -250,6 +251,9 @@ static int save_pair(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
+	/* last: it reads the queues and puts them back (nothing else changes the pair after) */
+	if ((ret = pty_queues_dump(ctx, t->pid, fi->fd, o->index, m, pkt, e)))
+		goto out;
 	/* the session it is the controlling terminal of, if any (ENOTTY: none) */
 	if (ioctl(m, TIOCGSID, &sid) < 0)
 		sid = 0;
@@ -542,6 +546,8 @@ static int make_pair(struct restore_ctx *ctx, struct svc_file *g)
 		ret = -errno;
 	if (!ret)
 		ret = tty_settings_apply(m, e, true, &what);
+	if (!ret)
+		ret = pty_queues_restore(m, e, &what);
 	if (!ret) {
 		what = "set packet mode on";
 		if (ioctl(m, TIOCPKT, &pkt) < 0)
@@ -666,6 +672,8 @@ static int master_validate(const char *img, const Files *f, const FdEntry *e)
 	    e->pty_fg_pgrp > 4194304 || (!e->pty_session && e->pty_fg_pgrp))
 		return files_refuse(img, "fd %d: session %d, foreground %d are invalid", e->fd,
 				    e->pty_session, e->pty_fg_pgrp);
+	if ((ret = pty_queues_validate(img, e)))
+		return ret;
 	return tty_settings_validate(img, e);
 }
 

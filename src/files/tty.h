@@ -48,4 +48,15 @@ int pty_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int restore_ptys_child(struct restore_ctx *ctx);
 int pty_session_setup(struct restore_ctx *ctx, struct restore_task *t);
 
+/* ---- pty_queue.c: the bytes queued in a pair, both ways ---- */
+/* at most this much output (measured: 18-20 KiB fit in a pair on this kernel) */
+#define PTY_OUT_MAX 32768
+/* Dump: take the queues of the pair of master m (cryo's copy of fd of task pid) into e and
+ * put them back at once; -ENOTSUP refused (said), -errno */
+int pty_queues_dump(struct dump_ctx *ctx, pid_t pid, int fd, unsigned index, int m, int pkt,
+		    FdEntry *e);
+/* Restore: e's queues into the new pair of master m, its settings already set (-errno) */
+int pty_queues_restore(int m, const FdEntry *e, const char **what);
+int pty_queues_validate(const char *img, const FdEntry *e);
+
 #endif

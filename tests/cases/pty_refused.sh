@@ -1,8 +1,15 @@
 # Pseudo-terminal pairs made inside the tree that cryo must refuse, by name, leaving the
 # target running (sourced by tests/run.sh; uses its helpers and pipes_refused_one of
 # pipes_refused.sh):
-#  - a pair with bytes queued (typed into the master, not read by the slave yet, and their
-#    echo): a terminal's queues cannot be read without consuming them;
+#  - a pair in packet mode with a status byte its master has not read yet (a flush of the
+#    slave's input made it: TIOCPKT_FLUSHREAD);
+#  - a pair with input queued in EXTPROC mode (the master's program does the line editing:
+#    the kernel's line marks are not kept that way);
+#  - a pair whose slave's output is stopped (tcflow TCOOFF) with output queued: the restore
+#    would not stop it again;
+#  - a pair with more input typed than the slave's line discipline holds (the rest waits in
+#    the kernel's flip buffer, unprocessed);
+# (bytes queued either way are saved: tests/progs/pty_queued.c, pty_full.c)
 # and a restore that cannot have the pair's number back:
 #  - pty-taken: a pair dumped (the task killed), then its /dev/pts/N taken by another
 #    process before the restore: the restore fails saying so, and leaves no process.
@@ -15,10 +22,41 @@ pty_refused_case() {
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 	OTHER_COMM=
-	pipes_refused_one queued "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with bytes queued \([0-9]+ for the master to read, 0 to the slave, 4 for the slave to read, 0 from it\)" \
-		python3 -c 'import os, time
+	pipes_refused_one packet-status "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+ in packet mode, with a status not read yet" \
+		python3 -c 'import os, time, fcntl, struct, termios
 m, s = os.openpty()
+fcntl.ioctl(m, termios.TIOCPKT, struct.pack("i", 1))
+termios.tcflush(s, termios.TCIFLUSH)
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	pipes_refused_one extproc "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with 4 bytes of input queued in EXTPROC mode" \
+		python3 -c 'import os, time, termios
+m, s = os.openpty()
+a = termios.tcgetattr(s)
+a[3] |= 0x10000
+termios.tcsetattr(s, termios.TCSANOW, a)
 os.write(m, b"abc\n")
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	pipes_refused_one stopped "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, whose slave.s output is stopped" \
+		python3 -c 'import os, time, termios
+m, s = os.openpty()
+os.write(s, b"".join(b"%05d queued line\n" % i for i in range(300)))
+termios.tcflow(s, termios.TCOOFF)
+open("pid", "w").write(str(os.getpid()))
+time.sleep(600)'
+	pipes_refused_one typed-ahead "fd [0-9]+ is the master of the pseudo-terminal /dev/pts/[0-9]+, with more bytes queued than its buffers hold \\(0 of output, at most [0-9]+; [0-9]+ of input, at most 4095" \
+		python3 -c 'import os, time, termios
+m, s = os.openpty()
+os.set_blocking(m, False)
+a = termios.tcgetattr(s)
+a[3] &= ~termios.ECHO
+termios.tcsetattr(s, termios.TCSANOW, a)
+try:
+    for i in range(400):
+        os.write(m, b"%05d typed ahead\n" % i)
+except BlockingIOError:
+    pass
 open("pid", "w").write(str(os.getpid()))
 time.sleep(600)'
 	report pty-refused "$t0"

@@ -334,6 +334,10 @@ BAD = {
     "ghost_file.orig_path": lambda v, c: [b"relative", b""],
     "ghost_file.mode": lambda v, c: [0o040644, U32],
     "ghost_file.size": lambda v, c: [v + 1, 1 << 63],
+    # the bytes queued in a pseudo-terminal pair: beyond what a pair holds, an unknown end
+    "fd_entry.pty_out": lambda v, c: [b"x" * 40000],
+    "pty_line.data": lambda v, c: [b"y" * 5000],
+    "pty_line.end": lambda v, c: [3, U32],
 }
 
 # --fields: only these BAD keys are mutated
