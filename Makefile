@@ -7,8 +7,8 @@ O       := build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CPPFLAGS += -Iinclude -Isrc -I$(O)/gen -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags libmnl gnutls liblz4)
-CPPFLAGS += $(shell pkg-config --cflags libnftables)
-LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl $(shell pkg-config --libs libnftables)
+CPPFLAGS += $(shell pkg-config --cflags libnftables libnftnl)
+LDLIBS  += -lprotobuf-c $(shell pkg-config --libs libmnl liblz4) -ldl $(shell pkg-config --libs libnftables libnftnl)
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -15,6 +15,7 @@ PACKAGES=(
 	gnutls-bin          # certtool: the TLS tests make their certificates with it
 	pkg-config
 	libnftables-dev     # libnftables: the network lock (src/net/netlock.c) of TCP connections
+	libnftnl-dev        # libnftnl: ... its set elements, binary (src/net/netlock_elems.c)
 	nftables            # nft: the tests look at the lock's table
 	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
 	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang

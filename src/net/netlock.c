@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/netlock_elems.h"
 #include "net/tcp_repair.h"
 
 void netlock_init(struct netlock *l)
@@ -281,45 +282,23 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
 		/* priority -400: before conntrack and every other filter */
 		fprintf(f, table_fmt, l->table, TCP_REPAIR_MARK);
 	}
-	/* one "add element" per family, every connection of it inside */
-	for (int fam = 4; fam <= 6 && !ret; fam += 2) {
-		bool any = false;
-		for (size_t i = 0; i < n; i++) {
-			char ls[80], rs[80];
-			bool v6a, v6b;
-			if (!end_text(&c[i].local, ls, sizeof(ls), &v6a) ||
-			    !end_text(&c[i].remote, rs, sizeof(rs), &v6b) || v6a != v6b) {
-				pr_err("%s: the connection's addresses are of no family the lock "
-				       "knows",
-				       c[i].who);
-				ret = -EINVAL;
-				break;
-			}
-			if ((v6a ? 6 : 4) != fam)
-				continue;
-			if (!any)
-				fprintf(f, "add element inet %s conns%d { ", l->table, fam);
-			fprintf(f, "%s%s . %s", any ? ", " : "", ls, rs);
-			any = true;
-		}
-		if (any)
-			fputs(" }\n", f);
-	}
-	if (fclose(f) || !cmds) {
+	if (fclose(f) || (first && !cmds)) {
 		free(cmds);
-		return ret ? ret : -ENOMEM;
+		return -ENOMEM;
 	}
-	if (!ret && first && (ret = watchdog_start(l)))
+	if (first && (ret = watchdog_start(l)))
 		pr_errno(-ret, "cannot start the network lock's watchdog");
+	if (!ret && first && (ret = nft_run_in(l->nft, cmds, err, sizeof(err))))
+		pr_err("%s: cannot make the network lock (nftables table inet %s): %s", c[0].who,
+		       l->table, err);
+	free(cmds);
 	if (ret) {
 		if (first)
 			l->table[0] = 0;
-		free(cmds);
 		return ret;
 	}
-	ret = nft_run_in(l->nft, cmds, err, sizeof(err));
-	free(cmds);
-	if (ret) {
+	/* the connections, one transaction for them all */
+	if ((ret = netlock_elems_add(l->table, c, n, err, sizeof(err)))) {
 		pr_err("%s: cannot block the packets of %s (nftables table inet %s): %s", c[0].who,
 		       n == 1 ? "its connection" : "the tree's connections", l->table, err);
 		return ret;
