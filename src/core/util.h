@@ -14,6 +14,9 @@
 
 ssize_t read_all(int fd, void *buf, size_t len);
 int write_all(int fd, const void *buf, size_t len);
+/* All of buf to a socket whose peer may be gone: an error (-EPIPE...), never SIGPIPE. 0 or
+ * -errno. */
+int send_all(int fd, const void *buf, size_t len);
 /* Read a whole small file (at most cap-1 bytes) into buf, NUL-terminated; returns length. */
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap);
 /* Read a file of unknown size into a malloc()ed buffer. */

@@ -679,20 +679,6 @@ out_added:
 	return ret;
 }
 
-/* to a socket whose peer may be gone: an error, never SIGPIPE */
-static int send_all(int fd, const void *buf, size_t len)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += n;
-	}
-	return 0;
-}
-
 static int send_ack(struct daemon *d, int status)
 {
 	struct lazy_ack a = {status, 0};
@@ -913,28 +899,8 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 		ret = d.lfd;
 		goto out;
 	}
-	if (o->daemon) {
-		/* in the background once it listens: the restore may connect when we return */
-		pid_t pid = fork();
-		if (pid < 0) {
-			ret = -errno;
-			pr_errno(-ret, "lazy-pages: cannot go into the background");
-			goto out;
-		}
-		if (pid > 0) {
-			int r = o->pidfile ? pidfile_write(d.dirfd, o->pidfile, pid) : 0;
-			_exit(r ? 1 : 0);
-		}
-		setsid();
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			close(null);
-		}
-	} else if (o->pidfile && (ret = pidfile_write(d.dirfd, o->pidfile, getpid()))) {
+	if ((ret = server_detach(o->daemon, d.dirfd, o->pidfile, "lazy-pages")))
 		goto out;
-	}
 	int drop[] = {d.lfd, d.dirfd};
 	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
 		goto out;

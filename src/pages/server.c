@@ -399,34 +399,10 @@ int ps_listen_start(const struct cryo_page_server_opts *o, int dirfd, const char
 	lfd = conn_listen(o->address, o->port);
 	if (lfd < 0)
 		return lfd;
-	if (o->daemon) {
-		/* in the background once it listens: the caller may connect as soon as we return */
-		pid_t pid = fork();
-		if (pid < 0) {
-			int ret = -errno;
-			pr_errno(-ret, "%s: cannot go into the background", who);
-			close(lfd);
-			return ret;
-		}
-		if (pid > 0) {
-			/* the daemon's pid, before the caller goes on */
-			int r = o->pidfile ? pidfile_write(dirfd, o->pidfile, pid) : 0;
-			_exit(r ? 1 : 0);
-		}
-		setsid();
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			close(null);
-		}
-	}
-	if (!o->daemon && o->pidfile) {
-		int ret = pidfile_write(dirfd, o->pidfile, getpid());
-		if (ret) {
-			close(lfd);
-			return ret;
-		}
+	int ret = server_detach(o->daemon, dirfd, o->pidfile, who);
+	if (ret) {
+		close(lfd);
+		return ret;
 	}
 	pr_info("%s: listening on %s port %d for %s", who,
 		o->address ? o->address : "every address", o->port, o->images_dir);

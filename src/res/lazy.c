@@ -19,20 +19,6 @@
 #include "res/lazy.h"
 #include "res/parent.h"
 
-/* to a socket whose peer may be gone: an error, never SIGPIPE */
-static int send_all(int fd, const void *buf, size_t len)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += n;
-	}
-	return 0;
-}
-
 int lazy_connect(struct restore_ctx *ctx)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

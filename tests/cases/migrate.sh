@@ -19,21 +19,8 @@
 
 # mt_start DIR [OPTS...]: a migrate-target in the background on a free port; MT_PORT, MT_PID
 mt_start() {
-	local dir=$1 try
-	shift
-	mkdir -p "$dir"
-	for try in 1 2 3 4 5; do
-		MT_PORT=$(ps_port)
-		rm -f "$DIR/mt.pid"
-		cryo mt migrate-target -D "$dir" --address 127.0.0.1 --port "$MT_PORT" -d \
-			--pidfile "$DIR/mt.pid" -v4 -o "$DIR/mt.log" "$@"
-		[ $RC = 0 ] && break
-		grep -q "Address already in use" "$DIR/cryo-mt.txt" || break
-	done
-	[ $RC = 0 ] || fail_step "migrate-target -d exited $RC" || return 1
-	MT_PID=$(cat "$DIR/mt.pid" 2>/dev/null)
-	[ -n "$MT_PID" ] && alive "$MT_PID" || fail_step "migrate-target does not run" || return 1
-	started_pids+=("$MT_PID")
+	server_start mt migrate-target "$@" || return 1
+	MT_PORT=$SRV_PORT MT_PID=$SRV_PID
 }
 
 migrate_one() {

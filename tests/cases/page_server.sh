@@ -27,24 +27,34 @@ ps_port() {
 	echo $((20000 + (RANDOM % 20000)))
 }
 
+# server_start TAG ACTION DIR [OPTS...]: `cryo ACTION -D DIR` (page-server, migrate-target) in
+# the background (-d) on a free port of 127.0.0.1, its log DIR/../TAG.log; sets SRV_PORT and
+# SRV_PID
+server_start() {
+	local tag=$1 action=$2 dir=$3 try
+	shift 3
+	mkdir -p "$dir"
+	for try in 1 2 3 4 5; do
+		SRV_PORT=$(ps_port)
+		rm -f "$DIR/$tag.pid"
+		cryo "$tag" "$action" -D "$dir" --address 127.0.0.1 --port "$SRV_PORT" -d \
+			--pidfile "$DIR/$tag.pid" -v4 -o "$DIR/$tag.log" "$@"
+		[ $RC = 0 ] && break
+		grep -q "Address already in use" "$DIR/cryo-$tag.txt" || break
+	done
+	[ $RC = 0 ] || fail_step "$action -d exited $RC" || return 1
+	SRV_PID=$(cat "$DIR/$tag.pid" 2>/dev/null)
+	[ -n "$SRV_PID" ] && alive "$SRV_PID" || fail_step "$action does not run" || return 1
+	started_pids+=("$SRV_PID")
+}
+
 # ps_start SRVDIR [OPTS...]: a page server in the background (-d) on a free port; sets
 # PS_PORT and PS_PID
 ps_start() {
-	local srv=$1 try
+	local srv=$1
 	shift
-	mkdir -p "$srv"
-	for try in 1 2 3 4 5; do
-		PS_PORT=$(ps_port)
-		rm -f "$DIR/ps.pid"
-		cryo "ps-${srv##*/}" page-server -D "$srv" --address 127.0.0.1 --port "$PS_PORT" -d \
-			--pidfile "$DIR/ps.pid" -v4 -o "$DIR/ps-${srv##*/}.log" "$@"
-		[ $RC = 0 ] && break
-		grep -q "Address already in use" "$DIR/cryo-ps-${srv##*/}.txt" || break
-	done
-	[ $RC = 0 ] || fail_step "page-server -d exited $RC" || return 1
-	PS_PID=$(cat "$DIR/ps.pid" 2>/dev/null)
-	[ -n "$PS_PID" ] && alive "$PS_PID" || fail_step "the page server does not run" || return 1
-	started_pids+=("$PS_PID")
+	server_start "ps-${srv##*/}" page-server "$srv" "$@" || return 1
+	PS_PORT=$SRV_PORT PS_PID=$SRV_PID
 }
 
 # ps_finished SRVDIR: the server exited, its log saying the dump is complete
