@@ -42,8 +42,8 @@
 #include "core/log.h"
 #include "core/util.h"
 
-extern const uint8_t cryo_guard_call[], cryo_guard_stop[], cryo_guard_recover[],
-    cryo_guard_sys[], cryo_guard_batch[];
+extern const uint8_t cryo_guard_call[], cryo_guard_stop[], cryo_guard_recover[], cryo_guard_sys[],
+    cryo_guard_batch[];
 extern const uint8_t cryo_guard_borrow_map[], cryo_guard_borrow_unmap[], cryo_guard_borrow_end[];
 
 /* The kernel's rt_sigframe on x86-64, as rt_sigreturn reads it (frame = rsp - 8). */
@@ -148,11 +148,27 @@ static int build_frame(const struct remote *r, uint64_t at, uint64_t mask, uint8
 	/* an invalid mode: rt_sigreturn's sigaltstack() fails and leaves the thread's own */
 	f->uc_stack.flags = 0x10;
 	f->mc = (struct guard_sigcontext){
-	    .r8 = g.r8,	  .r9 = g.r9,	.r10 = g.r10, .r11 = g.r11, .r12 = g.r12,
-	    .r13 = g.r13, .r14 = g.r14, .r15 = g.r15, .di = g.rdi,  .si = g.rsi,
-	    .bp = g.rbp,  .bx = g.rbx,	.dx = g.rdx,  .ax = g.rax,  .cx = g.rcx,
-	    .sp = g.rsp,  .ip = g.rip,	.flags = g.eflags,	    .cs = (uint16_t)g.cs,
-	    .ss = (uint16_t)g.ss,	.fpstate = at + GUARD_FPSTATE_OFF,
+	    .r8 = g.r8,
+	    .r9 = g.r9,
+	    .r10 = g.r10,
+	    .r11 = g.r11,
+	    .r12 = g.r12,
+	    .r13 = g.r13,
+	    .r14 = g.r14,
+	    .r15 = g.r15,
+	    .di = g.rdi,
+	    .si = g.rsi,
+	    .bp = g.rbp,
+	    .bx = g.rbx,
+	    .dx = g.rdx,
+	    .ax = g.rax,
+	    .cx = g.rcx,
+	    .sp = g.rsp,
+	    .ip = g.rip,
+	    .flags = g.eflags,
+	    .cs = (uint16_t)g.cs,
+	    .ss = (uint16_t)g.ss,
+	    .fpstate = at + GUARD_FPSTATE_OFF,
 	};
 	f->uc_sigmask = mask;
 	*out = buf;
@@ -314,6 +330,14 @@ static void borrow_end(struct remote *r, struct borrow *b)
 	b->saved_stack = NULL;
 }
 
+/* What borrow_begin kept, dropped where it cannot be put back (the thread goes home from the
+ * borrowed spot, or is gone); nothing after borrow_end */
+static void borrow_forget(struct borrow *b)
+{
+	free(b->saved_stack);
+	b->saved_stack = NULL;
+}
+
 static long borrowed_call(struct remote *r, struct borrow *b, const uint8_t *entry, long nr,
 			  long a1, long a2)
 {
@@ -364,6 +388,7 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 		/* home first, then put back what was borrowed */
 		if (!r->err && !remote_park(r) && ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
 			borrow_end(r, &b);
+		borrow_forget(&b);
 		pr_errno(err, "task %d: cannot map the remote-call area%s", r->tid,
 			 err == EPERM || err == EACCES
 			     ? " (a task that denies itself memory both writable and executable, "
@@ -379,16 +404,22 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 			   (size_t)(cryo_guard_code_end - cryo_guard_code));
 	if (ret) {
 		pr_errno(-ret, "task %d: cannot write into the remote-call area", r->tid);
+		borrow_forget(&b);
 		return ret; /* the thread still goes home from the borrowed spot */
 	}
 	/* The thread sits at the syscall exit of the mmap, its next instructions on the
 	 * borrowed spot. It must not need them any more before they are put back: park it
 	 * where leaving the stop goes through the signal code, with its own registers. */
-	if ((ret = remote_park(r)))
+	if ((ret = remote_park(r))) {
+		borrow_forget(&b);
 		return ret;
+	}
 	fault_point("guard: parked after the map", 0);
-	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0)
-		return -errno;
+	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0) {
+		ret = -errno;
+		borrow_forget(&b);
+		return ret;
+	}
 	borrow_end(r, &b);
 	pr_debug("task %d: remote-call area at %#lx (guarded)", r->tid, r->area);
 	return 0;
@@ -425,5 +456,6 @@ int remote_guard_unmap_area(struct remote *r)
 		    ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
 			borrow_end(r, &b);
 	}
+	borrow_forget(&b);
 	return ret < 0 ? (int)ret : r->err;
 }
