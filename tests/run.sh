@@ -19,6 +19,11 @@
 #  gen2           (tests marked gen2) dump, restore, dump the restored one, restore, check.
 #  lazy           (tests marked lazy) dump; start `cryo lazy-pages`; restore --lazy-pages; check at
 #                 once (pages still coming in); the daemon must then end, status 0.
+#  predump        (tests marked predump) pre-dump, then the final dump with --track-mem
+#                 --prev-images-dir ../1 (the tree writes between them as it runs), restore
+#                 through the chain of parents, check.
+#  page-server    (tests marked page-server) dump --page-server to a `cryo page-server -d`;
+#                 the dump's other images copied beside the server's; restore from there.
 #  nodump         ZT_NODUMP=1: no cryo at all, start and check: the test's own sanity.
 # plus the bad-input cases (name `bad-input`, tests/cases/bad_input.sh): cryo must fail cleanly on
 # bad arguments and broken images, and a failed dump must leave its target running and intact;
@@ -31,6 +36,8 @@
 #  tcp-close  pass --tcp-close to dump
 #  gen2       run the gen2 mode as well
 #  lazy       run the lazy mode as well (memory restored lazily, by the lazy-pages daemon)
+#  predump    run the predump mode as well (an incremental dump over a pre-dump)
+#  page-server  run the page-server mode as well (the pages through a page server)
 #  no-cryo    only in nodump mode (a helper for bad-input, e.g. holding a socket)
 #  xfail      cryo does not support this state yet: a failure in a cryo mode is reported
 #             as `xfail` and counted as skipped, a pass as `XPASS` (then remove the mark)
@@ -78,10 +85,10 @@ if [ "$NODUMP" = 1 ]; then
 	DEFAULT_MODES="nodump"
 elif [ -n "${CRYO:-}" ]; then
 	CRYO=$(realpath "$CRYO")
-	DEFAULT_MODES="restore leave-running gen2 lazy"
+	DEFAULT_MODES="restore leave-running gen2 lazy predump page-server"
 else
 	CRYO=$ROOT/build/cryo
-	DEFAULT_MODES="restore leave-running gen2 lazy"
+	DEFAULT_MODES="restore leave-running gen2 lazy predump page-server"
 	if ! make -s -C "$ROOT" >"$TESTS/make-cryo.log" 2>&1; then
 		tail -n 40 "$TESTS/make-cryo.log"
 		echo "building cryo failed (make -C $ROOT); see tests/make-cryo.log"
@@ -466,6 +473,29 @@ mode_lazy() {
 	[ -z "$REASON" ]
 }
 
+mode_predump() {
+	start_test "$1" || return
+	mkdir -p "$DIR/1"
+	cryo pre-dump pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log $SHELL_JOB
+	[ $RC = 0 ] || fail_step "cryo pre-dump exited $RC" || return
+	alive "$PID" || fail_step "$PID is gone after its pre-dump" || return
+	dump "$DIR/2" --track-mem --prev-images-dir ../1 && gone_after_dump &&
+		restore "$DIR/2" && check
+}
+
+# (page_server.sh's server_start: a page server on a free port, SRV_PORT, SRV_PID)
+mode_page_server() {
+	local f
+	start_test "$1" && server_start ps page-server "$DIR/srv" || return
+	dump "$DIR/img" --page-server --address 127.0.0.1 --port "$SRV_PORT" && gone_after_dump ||
+		return
+	wait_gone "$SRV_PID" 10 || fail_step "the page server still runs after the dump" || return
+	for f in "$DIR/img"/*.img; do
+		[ -e "$DIR/srv/${f##*/}" ] || cp -a "$f" "$DIR/srv/"
+	done
+	restore "$DIR/srv" && check
+}
+
 mode_gen2() {
 	start_test "$1" && dump "$DIR/img" && gone_after_dump && restore "$DIR/img" &&
 		dump "$DIR/img2" && gone_after_dump && restore "$DIR/img2" && check
@@ -550,7 +580,10 @@ main() {
 			case $mode in
 			nodump) ;;
 			gen2) has_flag "$name" gen2 || continue ;&
-			lazy) [ "$mode" = lazy ] && { has_flag "$name" lazy || continue; } ;&
+			lazy | predump | page-server)
+				has_flag "$name" "$mode" || continue
+				has_flag "$name" no-cryo && continue
+				;;
 			*) has_flag "$name" no-cryo && continue ;;
 			esac
 			run_one "$name" "$mode"

@@ -17,7 +17,7 @@
  * page), then, by R, the page frame numbers of every page of P in the four processes
  * (/proc/PID/pagemap, which shows them to root) against the groups above, and that no page
  * of Z is present anywhere. Finally R reaps its children (exit 0). */
-// zt-run: lazy
+// zt-run: lazy page-server
 #include "zt_tree.h"
 
 #include <fcntl.h>

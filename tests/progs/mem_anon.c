@@ -10,7 +10,7 @@
  *  - PROT_NONE and read-only data, an mprotect-split region, MAP_NORESERVE, an mremap-moved
  *    region, executable code that still runs, and a MAP_GROWSDOWN region that still grows
  *    down when touched below its start. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 
 #include <errno.h>

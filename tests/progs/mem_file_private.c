@@ -6,7 +6,7 @@
  * Also a read-only private mapping at an offset, and shared.dat mapped MAP_SHARED: its data
  * written before the dump is in the file, and a write after the restore still reaches the
  * file (msync, then pread). The whole layout (file, offset, device, inode) is identical. */
-// zt-run: lazy
+// zt-run: lazy predump page-server
 #include "zt.h"
 
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * /proc/self/stat, the [heap] mapping and its data; malloc'ed blocks (small ones from the
  * heap, a large one mmap'ed) with data; and afterwards that brk can still grow and shrink and
  * malloc/free still work. */
-// zt-run: lazy
+// zt-run: lazy predump page-server
 #include "zt.h"
 
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * wf (MADV_WIPEONFORK), sr (MADV_SEQUENTIAL), rr (MADV_RANDOM), lo (mlock), lf with lo
  * (mlock2 MLOCK_ONFAULT). Each region keeps its flag and its data, locked memory is still
  * resident (that is what mlock promises), and the whole layout is identical. */
-// zt-run: lazy
+// zt-run: lazy predump page-server
 #include "zt.h"
 
 #include <errno.h>

@@ -14,7 +14,7 @@
  * - MREMAP_DONTUNMAP: the pages move, the old range stays mapped and empty.
  * After the dump every byte of every piece is what the program wrote, what the file holds, or
  * zero where nothing was written; the holes are still holes; the layout is identical. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 
 #include <errno.h>

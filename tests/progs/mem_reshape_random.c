@@ -10,7 +10,7 @@
  * maps, and its protection. After the dump every page is checked against the model (a
  * PROT_NONE page is made readable first), shared pages through their object (a pread of the
  * shared file), holes are still holes, and the layout is identical. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 #include "zt_tree.h"
 

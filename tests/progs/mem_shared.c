@@ -5,7 +5,7 @@
  * (a forked child writes, the parent sees it; a private region is the control); and that two
  * mappings of the same shared memory (made with mremap(old_size = 0)) are still one object:
  * a write through either is seen through the other. */
-// zt-run: lazy
+// zt-run: lazy predump page-server
 #include "zt.h"
 
 #include <string.h>

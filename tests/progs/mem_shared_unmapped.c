@@ -7,7 +7,7 @@
  * the task's page tables loses 0-7 and 20-23; one that reads every page creates the holes.
  * Checked: the holes are still holes (mincore, before anything reads them), then every page's
  * data, and that the memory is still shared with a new child. */
-// zt-run: lazy
+// zt-run: lazy predump page-server
 #include "zt.h"
 
 #include <string.h>

@@ -14,7 +14,7 @@
  *   raise SIGBUS), with copy-on-write pages inside the file;
  * - a read-only private anonymous mapping that was once writable (ac), never touched.
  * Each mapping keeps its VmFlags exactly, and the whole layout is identical. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 
 #include <errno.h>

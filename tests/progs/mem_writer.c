@@ -9,7 +9,7 @@
  * table is newer, or the other way round) or a page mixing two versions fails, naming the
  * page. The page being written when the tree was frozen is the one the loop goes on with,
  * so the loop finishes it before it checks. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 
 #include <stdint.h>

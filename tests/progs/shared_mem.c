@@ -23,7 +23,7 @@
  * checks that it sees every other's writes, and that C2's write to P reached nobody else.
  * Finally each process reaps its children (exit 0).
  * Also run in the gen2 mode. */
-// zt-run: gen2 lazy
+// zt-run: gen2 lazy predump page-server
 #include "zt_tree.h"
 
 #include <errno.h>
