@@ -196,6 +196,7 @@ static const struct fd_ops *late_kind_at(pid_t pid, int fd)
 	n = readlink(path, fi->link, sizeof(fi->link) - 1);
 	if (n >= 0) {
 		fi->pid = pid, fi->fd = fd, fi->link[n] = 0, fi->task_pidfd = -1;
+		fi->copy = -1;
 		fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
 		fi->has_st = stat(path, &fi->st) == 0;
 		k = files_kind_of(fi);

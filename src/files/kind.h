@@ -29,6 +29,10 @@ struct fd_info {
 	 * the kinds to recognise their family by; sk_family 0 for anything else */
 	int sk_family, sk_type, sk_protocol;
 	int task_pidfd; /* the walk's pidfd of the task (fd_take_copy), not the kind's to close */
+	/* cryo's copy of the descriptor (pidfd_getfd), taken once by the walk and closed by
+	 * it; -1 for an O_PATH one (which cannot be copied) or when there is none (copy_err:
+	 * why) */
+	int copy, copy_err;
 };
 
 /* cryo's own copy of the task's descriptor fi->fd (pidfd_getfd: the same open file
