@@ -292,11 +292,12 @@ case " $WORKLOADS " in
 esac
 
 # run_table LABEL: every workload, RUNS times; rows into ROWS, problems into NOTES (LABEL
-# first), the workload 2 stats line into STATS_LINE
+# first), the workload 2 stats line into STATS_LINE, the freezes of 9 and 11 into FROZEN_LINE
 run_table() {
 	local label=$1 wl name i d r s peak bytes fz tt pw pz ps last_stats=
 	local dumps restores sizes rss ok skipped frozen totals
 	ROWS=()
+	FROZEN_LINE=
 	TABLE=${label// /-}
 for wl in $WORKLOADS; do
 	name=$(wl_name "$wl")
@@ -347,6 +348,10 @@ for wl in $WORKLOADS; do
 		STATS_LINE=$(awk -v fz="$fz" -v tt="$tt" -v pw="$pw" -v pz="$pz" -v ps="$ps" -v n="$name" 'BEGIN {
 			printf "dump stats of workload %s (stats-dump.img, medians): frozen %.1f ms of %.1f ms total; pages scanned %s, written %s (%.0f MiB), skipped as zero %s",
 				n, fz / 1e6, tt / 1e6, ps, pw, pw * 4096 / 1048576, pz }')
+	elif { [ "$wl" = 9 ] || [ "$wl" = 11 ]; } && [ ${#frozen[@]} -gt 0 ]; then
+		# what --tcp-established costs is a matter of the freeze: 9's frozen minus 11's
+		fz=$(median "${frozen[@]}")
+		FROZEN_LINE+="$(awk -v fz="$fz" -v n="$wl" 'BEGIN { printf "%sfrozen of workload %s (median): %.1f ms", n == 11 ? "; " : "", n, fz / 1e6 }')"
 	fi
 done
 }
@@ -359,6 +364,7 @@ print_table() {
 
 NOTES=()
 STATS_LINE=
+FROZEN_LINE=
 ROWS_PAUSED=()
 ROWS_ON=()
 PAUSED_NOTE=
@@ -397,6 +403,7 @@ fi
 	echo "11: workload 9 dumped with --tcp-close (nothing locked, nothing read in repair mode): 9's dump minus 11's is what --tcp-established costs the freeze."
 	echo "restore ms: until 'cryo restore -d' exits, the process running. RSS: the larger of dump's and restore's."
 	[ -n "$STATS_LINE" ] && echo "$STATS_LINE"
+	[ -n "$FROZEN_LINE" ] && echo "$FROZEN_LINE"
 	if [ ${#NOTES[@]} -gt 0 ]; then
 		echo "failures:"
 		printf '  %s\n' "${NOTES[@]}" | cut -c1-300

@@ -24,6 +24,7 @@ void netlock_init(struct netlock *l)
 	l->wd_fd = -1;
 	l->wd_pid = -1;
 	l->nft = NULL;
+	l->n_conns = 0;
 }
 
 /* Run nft commands in ctx (a new one when NULL); 0 or -EIO with nft's message in err */
@@ -253,19 +254,20 @@ static int watchdog_hand(struct netlock *l, const struct netlock_conn *c, size_t
 	return 0;
 }
 
-int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
+/* The nftables context, the table and the watchdog, once per dump; who for messages */
+static int table_make(struct netlock *l, const char *who)
 {
 	char err[512];
 	char *cmds = NULL;
 	size_t len = 0;
 	int ret = 0;
 
-	if (!n)
+	if (l->table[0])
 		return 0;
 	if (!l->nft) {
 		l->nft = nft_ctx_new(NFT_CTX_DEFAULT);
 		if (!l->nft) {
-			pr_err("%s: cannot start libnftables for the network lock", c[0].who);
+			pr_err("%s: cannot start libnftables for the network lock", who);
 			return -ENOMEM;
 		}
 		nft_ctx_buffer_output(l->nft);
@@ -274,29 +276,48 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
 	FILE *f = open_memstream(&cmds, &len);
 	if (!f)
 		return -ENOMEM;
-	bool first = !l->table[0];
-	if (first) {
-		snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
-		/* a table of the same name left by a cryo of this pid that was killed */
-		table_delete(l->table, err, sizeof(err));
-		/* priority -400: before conntrack and every other filter */
-		fprintf(f, table_fmt, l->table, TCP_REPAIR_MARK);
-	}
-	if (fclose(f) || (first && !cmds)) {
+	snprintf(l->table, sizeof(l->table), "cryo-lock-%d", getpid());
+	/* a table of the same name left by a cryo of this pid that was killed */
+	table_delete(l->table, err, sizeof(err));
+	/* priority -400: before conntrack and every other filter */
+	fprintf(f, table_fmt, l->table, TCP_REPAIR_MARK);
+	if (fclose(f) || !cmds) {
 		free(cmds);
+		l->table[0] = 0;
 		return -ENOMEM;
 	}
-	if (first && (ret = watchdog_start(l)))
+	/* the watchdog first: from the table's first moment, a cryo killed leaves nothing */
+	if ((ret = watchdog_start(l)))
 		pr_errno(-ret, "cannot start the network lock's watchdog");
-	if (!ret && first && (ret = nft_run_in(l->nft, cmds, err, sizeof(err))))
-		pr_err("%s: cannot make the network lock (nftables table inet %s): %s", c[0].who,
+	if (!ret && (ret = nft_run_in(l->nft, cmds, err, sizeof(err))))
+		pr_err("%s: cannot make the network lock (nftables table inet %s): %s", who,
 		       l->table, err);
 	free(cmds);
 	if (ret) {
-		if (first)
-			l->table[0] = 0;
-		return ret;
+		if (l->wd_fd >= 0) /* nothing to undo: it only exits */
+			watchdog_tell(l, 'D');
+		l->table[0] = 0;
 	}
+	return ret;
+}
+
+int netlock_prepare(struct netlock *l, const char *who)
+{
+	int ret = table_make(l, who);
+	if (!ret)
+		pr_debug("network lock: table inet %s made before the freeze", l->table);
+	return ret;
+}
+
+int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
+{
+	char err[512];
+	int ret;
+
+	if (!n)
+		return 0;
+	if ((ret = table_make(l, c[0].who)))
+		return ret;
 	/* the connections, one transaction for them all */
 	if ((ret = netlock_elems_add(l->table, c, n, err, sizeof(err)))) {
 		pr_err("%s: cannot block the packets of %s (nftables table inet %s): %s", c[0].who,
@@ -304,6 +325,7 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
 		return ret;
 	}
 	/* the watchdog's copies, to turn repair mode off if cryo dies */
+	l->n_conns += n;
 	if ((ret = watchdog_hand(l, c, n))) {
 		pr_errno(-ret, "cannot hand %zu sockets to the network lock's watchdog", n);
 		return ret;
@@ -330,7 +352,7 @@ void netlock_finish(struct netlock *l, bool keep)
 	}
 	if (!l->table[0])
 		return;
-	if (keep) {
+	if (keep && l->n_conns) {
 		watchdog_tell(l, 'K');
 		pr_info("network lock: table inet %s stays until the restore", l->table);
 		return;

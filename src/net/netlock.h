@@ -26,6 +26,7 @@ struct netlock {
 	struct nft_ctx *nft; /* kept from the first rule to the end: one costs milliseconds */
 	int wd_fd;	     /* the watchdog's end of a socket pair, -1 */
 	pid_t wd_pid;
+	size_t n_conns; /* connections blocked in it so far */
 };
 
 void netlock_init(struct netlock *l);
@@ -38,6 +39,11 @@ struct netlock_conn {
 	const char *who;
 };
 
+/* The table (with no connection in it yet: it drops nothing) and its watchdog, made before
+ * the tree is frozen, so that the freeze pays only for its connections. who names the dump
+ * in messages. 0 or -errno (logged); on failure netlock_add makes them itself. */
+int netlock_prepare(struct netlock *l, const char *who);
+
 /* Drop every packet of the n connections c, both ways, with one nftables transaction (one
  * costs about half a millisecond whatever it holds, so a tree's connections go in
  * together); the table and the watchdog are made with the first call. 0 or -errno
@@ -45,7 +51,7 @@ struct netlock_conn {
 int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n);
 
 /* The end of a dump. keep: the table stays (the restore removes it) and the watchdog is told
- * so; else it is deleted. */
+ * so; else it is deleted, as is a table that holds no connection (no image names it). */
 void netlock_finish(struct netlock *l, bool keep);
 
 /* Delete table `name` of family inet (the restore's part). 0, or -errno (logged); a table

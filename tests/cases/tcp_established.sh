@@ -47,3 +47,39 @@ tcp_failed_dump() { run_sub_case tcp-failed-dump tcp_fault_one failed; }
 tcp_killed_dump() { run_sub_case tcp-killed-dump tcp_fault_one killed; }
 register_case tcp-failed-dump tcp_failed_dump
 register_case tcp-killed-dump tcp_killed_dump
+
+# tcp-lock-unused: with --tcp-established the lock's table is made before the freeze, whether
+# the tree has connections or not. A tree with none (sleep_restart) must leave no table of the
+# dumping cryo behind: after a dump -R, a dump killed at its first fault point (the watchdog
+# removes it), and a dump that kills the tree (no image names the table, so no restore would
+# remove it); the restored test then checks itself.
+tcp_lock_tables() { nft list tables 2>/dev/null | grep -o 'cryo-lock-[0-9]*' | sort; }
+
+tcp_lock_unused_one() {
+	local before after i
+	before=$(tcp_lock_tables)
+	start_test sleep_restart || return
+	dump "$DIR/img-r" -R --tcp-established || return
+	grep -q "made before the freeze" "$DIR/img-r/dump.log" ||
+		fail_step "the dump made no lock table before the freeze" || return
+	[ "$(tcp_lock_tables)" = "$before" ] || fail_step "a lock table is left after dump -R" ||
+		return
+	mkdir -p "$DIR/img-k"
+	CRYO_FAULT=kill:1 cryo killed dump -t "$PID" -D "$DIR/img-k" --tcp-established -v4 \
+		-o dump.log
+	[ "$RC" != 0 ] || fail_step "the dump killed at its first fault point succeeded" || return
+	for ((i = 0; i < 50; i++)); do
+		[ "$(tcp_lock_tables)" = "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(tcp_lock_tables)" = "$before" ] || fail_step "a lock table is left after a killed dump" ||
+		return
+	alive "$PID" || fail_step "the target died with the killed dump" || return
+	dump "$DIR/img" --tcp-established || return
+	after=$(tcp_lock_tables)
+	[ "$after" = "$before" ] || fail_step "a lock table is left after the dump: $after" || return
+	restore "$DIR/img" --tcp-established || return
+	check
+}
+tcp_lock_unused() { run_sub_case tcp-lock-unused tcp_lock_unused_one; }
+register_case tcp-lock-unused tcp_lock_unused
