@@ -198,11 +198,14 @@ static int check_seccomp_allowed(struct dump_ctx *ctx, pid_t tid)
 }
 
 /* Seize a thread and wait for its stop; one seized while its cgroup was frozen only waits. */
-static int seize(struct dump_ctx *ctx, pid_t tid, int *stop_sig)
+static int seize(struct dump_ctx *ctx, pid_t pid, pid_t tid, int *stop_sig,
+		 struct syscall_seen *seen)
 {
 	int ret = check_seccomp_allowed(ctx, tid);
 	if (ret)
 		return ret;
+	/* the call it sleeps in, which the stop ends (res/restart.c) */
+	syscall_seen_read(pid, tid, seen);
 	for (int i = 0; i < ctx->nr_preseized; i++)
 		if (ctx->preseized[i] == tid) {
 			ctx->preseized[i] = 0;
@@ -282,7 +285,8 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 		return -EBUSY;
 	}
 	int stop_sig = 0;
-	ret = seize(ctx, t->pid, &stop_sig);
+	struct syscall_seen seen;
+	ret = seize(ctx, t->pid, t->pid, &stop_sig, &seen);
 	if (!ret && t->stat.state == 'T') {
 		t->stop_signal = stop_sig;
 		pr_info("process %d is stopped by job control (signal %d)", t->pid, stop_sig);
@@ -327,6 +331,7 @@ static int freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	t->nr_threads = 1;
 	t->threads[0].tid = t->pid;
 	t->threads[0].seized = true;
+	t->threads[0].seen = seen;
 	/* what was read before the freeze may have changed: read it again */
 	ret = proc_parse_stat(t->pid, 0, &t->stat);
 	if (!ret)
@@ -358,7 +363,8 @@ static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 		for (int k = 0; k < t->nr_gone && !known; k++)
 			known = t->gone[k] == tid;
 		if (!known && !ret) {
-			int r = seize(ctx, tid, NULL);
+			struct syscall_seen seen;
+			int r = seize(ctx, t->pid, tid, NULL, &seen);
 			struct proc_stat st;
 			if (r && (r == -ESRCH || proc_parse_stat(t->pid, tid, &st) ||
 				  st.state == 'Z' || st.state == 'X')) {
@@ -384,6 +390,7 @@ static int freeze_threads(struct dump_ctx *ctx, struct dump_task *t)
 					memset(&nt[t->nr_threads], 0, sizeof(*nt));
 					nt[t->nr_threads].tid = tid;
 					nt[t->nr_threads].seized = true;
+					nt[t->nr_threads].seen = seen;
 					t->nr_threads++;
 					found++;
 				}
@@ -603,6 +610,8 @@ static int find_exec_addr(pid_t pid, uint64_t *addr)
 static int block_signals(struct dump_task *t, struct dump_thread *th, int slot)
 {
 	struct remote *r = th->rem;
+	long c = restart_continued(&th->seen, &r->regs);
+	r->restart_continues = c > 0 ? c : 0;
 	int ret = remote_guard_thread(r, slot, t->rem.stop_sig, t->pid);
 	if (!ret)
 		ret = remote_guard_block_signals(r);
@@ -1026,6 +1035,13 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		ret = check_root(&ctx, opts->pid);
 	if (!ret)
 		ret = add_task(&ctx, opts->pid, -1) ? 0 : -ENOMEM;
+	/* --tcp-established: the network lock's table and watchdog before the freeze, which
+	 * then pays only for the tree's connections put in it (made then if this fails) */
+	if (!ret && o.tcp_established && !o.network_unlocked && !o.pre_dump) {
+		char who[48];
+		snprintf(who, sizeof(who), "dump of process %d", opts->pid);
+		netlock_prepare(&ctx.netlock, who);
+	}
 	if (!ret)
 		ret = freeze_tree(&ctx);
 	if (!ret)

@@ -15,6 +15,7 @@
 #include "remote/remote.h"
 #include "files/files.h"
 #include "net/netlock.h"
+#include "res/restart.h"
 #include "res/track.h"
 
 #define NSIG_KERNEL 64
@@ -59,6 +60,7 @@ struct dump_thread {
 	struct proc_status status;
 	struct thread_answers ans;
 	ThreadCore *tc;
+	struct syscall_seen seen; /* its call just before the freeze (res/restart.h) */
 };
 
 struct dump_task {

@@ -140,6 +140,8 @@ static int build_frame(const struct remote *r, uint64_t at, uint64_t mask, uint8
 		case CRYO_ERESTARTNOHAND:
 		case CRYO_ERESTART_RESTARTBLOCK: /* rt_sigreturn drops the restart record */
 			g.rax = g.orig_rax;
+			if ((long)g.orig_rax == __NR_restart_syscall && r->restart_continues > 0)
+				g.rax = (unsigned long)r->restart_continues;
 			g.rip -= 2;
 			break;
 		}

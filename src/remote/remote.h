@@ -45,6 +45,9 @@ struct remote {
 	uint64_t mask;	    /* the thread's own signal mask, once mask_known */
 	bool mask_known;
 	bool at_signal_stop; /* the last call ended in the stop signal's delivery stop */
+	/* the thread was stopped in restart_syscall: the call it continues (res/restart.c), which
+	 * the frame makes again (rt_sigreturn drops the kernel's record); 0: not known */
+	long restart_continues;
 };
 
 /* Attach to a task that is already in a ptrace stop; saves its registers. */

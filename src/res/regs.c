@@ -62,6 +62,10 @@ int dump_regs(struct dump_ctx *ctx, struct dump_task *t, struct dump_thread *th)
 	if (!tc->regs)
 		return -ENOMEM;
 	regs_to_image(&th->rem->regs, tc->regs);
+	/* a restart_syscall is saved as the call it continues (restart.c) */
+	int ret = restart_resolve(&th->seen, &th->rem->regs, tid, &tc->regs->orig_ax);
+	if (ret)
+		return ret;
 	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0) {
 		int err = errno;
 		pr_errno(err, "cannot read the extended FPU state (xstate) of task %d", tid);
