@@ -22,7 +22,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ZT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -56,6 +58,19 @@ extern volatile sig_atomic_t zt_check_flag;
 static inline bool zt_check_requested(void)
 {
 	return zt_check_flag != 0;
+}
+
+/* Clock clk now, in nanoseconds; and ns as a timespec */
+static inline int64_t zt_now_ns(clockid_t clk)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static inline struct timespec zt_timespec(int64_t ns)
+{
+	return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
 }
 
 /* Write `PASS` (or, if any zt_expect() failed, `FAIL: ...` listing them) and exit. */

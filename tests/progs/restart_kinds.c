@@ -22,18 +22,6 @@
 #define MS 1000000LL
 #define SLEEP_MS 3000
 
-static int64_t now(clockid_t clk)
-{
-	struct timespec t;
-	clock_gettime(clk, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static struct timespec ts(int64_t ns)
-{
-	return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-}
-
 enum kind { K_NANOSLEEP, K_RAW_NANOSLEEP, K_ABS_MONOTONIC, K_FUTEX, K_POLL, NR_KINDS };
 
 static const char *const names[NR_KINDS] = {"nanosleep", "nanosleep (raw syscall)",
@@ -53,8 +41,8 @@ static volatile int started;
 static void *sleeper(void *arg)
 {
 	enum kind k = (enum kind)(intptr_t)arg;
-	struct timespec req = ts(SLEEP_MS * MS);
-	int64_t t0 = now(CLOCK_MONOTONIC);
+	struct timespec req = zt_timespec(SLEEP_MS * MS);
+	int64_t t0 = zt_now_ns(CLOCK_MONOTONIC);
 	long ret = 0;
 
 	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
@@ -67,7 +55,7 @@ static void *sleeper(void *arg)
 		ret = syscall(SYS_nanosleep, &req, NULL);
 		break;
 	case K_ABS_MONOTONIC:
-		req = ts(t0 + SLEEP_MS * MS);
+		req = zt_timespec(t0 + SLEEP_MS * MS);
 		ret = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &req, NULL);
 		if (ret) /* it returns the error */
 			errno = (int)ret, ret = -1;
@@ -81,7 +69,7 @@ static void *sleeper(void *arg)
 	default:
 		break;
 	}
-	results[k] = (struct result){ret, errno, now(CLOCK_MONOTONIC) - t0};
+	results[k] = (struct result){ret, errno, zt_now_ns(CLOCK_MONOTONIC) - t0};
 	return NULL;
 }
 

@@ -33,18 +33,6 @@ static void on_alarm(int sig)
 	alarm_fired = 1;
 }
 
-static int64_t now(clockid_t clk)
-{
-	struct timespec t;
-	clock_gettime(clk, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static struct timespec ts(int64_t ns)
-{
-	return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-}
-
 /* The call returned ret (errno in err) after elapsed ns; it should have returned want_ret
  * (want_errno) after at least min_ns. */
 static void expect_step(const char *name, long ret, int err, long want_ret, int want_errno,
@@ -63,7 +51,7 @@ static void expect_step(const char *name, long ret, int err, long want_ret, int 
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_alarm };
+	struct sigaction sa = {.sa_handler = on_alarm};
 	sigset_t term, old;
 	struct timespec req, rem;
 	struct timeval tv;
@@ -81,56 +69,57 @@ int main(int argc, char **argv)
 
 	zt_ready();
 
-	t0 = now(CLOCK_MONOTONIC);
-	req = ts(1500 * MS);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
+	req = zt_timespec(1500 * MS);
 	ret = nanosleep(&req, &rem);
-	expect_step("nanosleep", ret, errno, 0, 0, now(CLOCK_MONOTONIC) - t0, 1500 * MS);
+	expect_step("nanosleep", ret, errno, 0, 0, zt_now_ns(CLOCK_MONOTONIC) - t0, 1500 * MS);
 	if (ret < 0 && errno == EINTR)
 		zt_expect(rem.tv_sec < 2 && rem.tv_nsec < 1000000000, "nanosleep: bad remainder");
 
-	t0 = now(CLOCK_MONOTONIC);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
 	alarm(1);
 	ret = pause();
-	expect_step("pause", ret, errno, -1, EINTR, now(CLOCK_MONOTONIC) - t0, 900 * MS);
+	expect_step("pause", ret, errno, -1, EINTR, zt_now_ns(CLOCK_MONOTONIC) - t0, 900 * MS);
 	zt_expect(alarm_fired, "pause returned without SIGALRM");
 
-	t0 = now(CLOCK_MONOTONIC);
-	req = ts(700 * MS);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
+	req = zt_timespec(700 * MS);
 	ret = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, NULL);
 	/* clock_nanosleep returns the error instead of setting errno. */
 	expect_step("clock_nanosleep(MONOTONIC)", ret ? -1 : 0, ret, 0, 0,
-		    now(CLOCK_MONOTONIC) - t0, 700 * MS);
+		    zt_now_ns(CLOCK_MONOTONIC) - t0, 700 * MS);
 
-	t0 = now(CLOCK_BOOTTIME);
-	req = ts(500 * MS);
+	t0 = zt_now_ns(CLOCK_BOOTTIME);
+	req = zt_timespec(500 * MS);
 	ret = clock_nanosleep(CLOCK_BOOTTIME, 0, &req, NULL);
 	expect_step("clock_nanosleep(BOOTTIME)", ret ? -1 : 0, ret, 0, 0,
-		    now(CLOCK_BOOTTIME) - t0, 500 * MS);
+		    zt_now_ns(CLOCK_BOOTTIME) - t0, 500 * MS);
 
-	t0 = now(CLOCK_REALTIME);
+	t0 = zt_now_ns(CLOCK_REALTIME);
 	target = t0 + 700 * MS;
-	req = ts(target);
+	req = zt_timespec(target);
 	ret = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &req, NULL);
 	expect_step("clock_nanosleep(REALTIME, ABSTIME)", ret ? -1 : 0, ret, 0, 0,
-		    now(CLOCK_REALTIME) - t0, target - t0);
+		    zt_now_ns(CLOCK_REALTIME) - t0, target - t0);
 
-	t0 = now(CLOCK_MONOTONIC);
-	req = ts(700 * MS);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
+	req = zt_timespec(700 * MS);
 	ret = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, &req, NULL, 0);
-	expect_step("futex wait", ret, errno, -1, ETIMEDOUT, now(CLOCK_MONOTONIC) - t0, 700 * MS);
+	expect_step("futex wait", ret, errno, -1, ETIMEDOUT, zt_now_ns(CLOCK_MONOTONIC) - t0,
+		    700 * MS);
 
-	t0 = now(CLOCK_MONOTONIC);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
 	ret = poll(NULL, 0, 500);
-	expect_step("poll", ret, errno, 0, 0, now(CLOCK_MONOTONIC) - t0, 500 * MS);
+	expect_step("poll", ret, errno, 0, 0, zt_now_ns(CLOCK_MONOTONIC) - t0, 500 * MS);
 
-	t0 = now(CLOCK_MONOTONIC);
-	tv = (struct timeval){ .tv_sec = 0, .tv_usec = 500000 };
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
+	tv = (struct timeval){.tv_sec = 0, .tv_usec = 500000};
 	ret = select(0, NULL, NULL, NULL, &tv);
-	expect_step("select", ret, errno, 0, 0, now(CLOCK_MONOTONIC) - t0, 500 * MS);
+	expect_step("select", ret, errno, 0, 0, zt_now_ns(CLOCK_MONOTONIC) - t0, 500 * MS);
 
-	t0 = now(CLOCK_MONOTONIC);
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
 	ret = sleep(1);
-	expect_step("sleep", ret, errno, 0, 0, now(CLOCK_MONOTONIC) - t0, 1000 * MS);
+	expect_step("sleep", ret, errno, 0, 0, zt_now_ns(CLOCK_MONOTONIC) - t0, 1000 * MS);
 
 	/* The check request has been pending (or comes now). */
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -23,21 +23,9 @@
 #define ABS_PERIOD (10 * MS)	 /* the one piling up */
 #define FAR (1000ll * 1000 * MS) /* 1000 s */
 
-static int64_t now(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 static int64_t ts_ns(struct timespec ts)
 {
 	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
-static struct timespec ns_ts(int64_t ns)
-{
-	return (struct timespec){ns / 1000000000ll, ns % 1000000000ll};
 }
 
 static int64_t left(int fd)
@@ -76,23 +64,23 @@ int main(int argc, char **argv)
 	zt_check_sys(loop >= 0 && far >= 0 && fired >= 0 && absp >= 0 && cancel >= 0 && alarm >= 0,
 		     "timerfd_create");
 
-	its = (struct itimerspec){ns_ts(PERIOD), ns_ts(PERIOD)};
+	its = (struct itimerspec){zt_timespec(PERIOD), zt_timespec(PERIOD)};
 	zt_check_sys(timerfd_settime(loop, 0, &its, NULL) == 0, "arm the loop's timer");
-	t0 = now(CLOCK_MONOTONIC);
-	its = (struct itimerspec){{0, 0}, ns_ts(FAR)};
+	t0 = zt_now_ns(CLOCK_MONOTONIC);
+	its = (struct itimerspec){{0, 0}, zt_timespec(FAR)};
 	zt_check_sys(timerfd_settime(far, 0, &its, NULL) == 0, "arm the far timer");
-	its = (struct itimerspec){{0, 0}, ns_ts(MS)};
+	its = (struct itimerspec){{0, 0}, zt_timespec(MS)};
 	zt_check_sys(timerfd_settime(fired, 0, &its, NULL) == 0, "arm the short timer");
-	abs0 = now(CLOCK_MONOTONIC) + ABS_PERIOD;
-	its = (struct itimerspec){ns_ts(ABS_PERIOD), ns_ts(abs0)};
+	abs0 = zt_now_ns(CLOCK_MONOTONIC) + ABS_PERIOD;
+	its = (struct itimerspec){zt_timespec(ABS_PERIOD), zt_timespec(abs0)};
 	zt_check_sys(timerfd_settime(absp, TFD_TIMER_ABSTIME, &its, NULL) == 0,
 		     "arm the absolute timer");
-	real_at = now(CLOCK_REALTIME) + FAR;
-	its = (struct itimerspec){{0, 0}, ns_ts(real_at)};
+	real_at = zt_now_ns(CLOCK_REALTIME) + FAR;
+	its = (struct itimerspec){{0, 0}, zt_timespec(real_at)};
 	zt_check_sys(
 	    timerfd_settime(cancel, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) == 0,
 	    "arm the real-time timer");
-	its = (struct itimerspec){ns_ts(FAR), ns_ts(FAR)};
+	its = (struct itimerspec){zt_timespec(FAR), zt_timespec(FAR)};
 	zt_check_sys(timerfd_settime(alarm, 0, &its, NULL) == 0, "arm the alarm");
 	/* the short one expires and the absolute one piles up a few ticks */
 	usleep(50000);
@@ -114,7 +102,7 @@ int main(int argc, char **argv)
 	/* The loop's timer: at most one expiration per period of time gone by since it was
 	 * armed (the time away while dumped does not count, so it may have fewer; never more,
 	 * which a restore that counted the dump's time twice or made up ticks would give). */
-	int64_t ran = now(CLOCK_MONOTONIC) - t0;
+	int64_t ran = zt_now_ns(CLOCK_MONOTONIC) - t0;
 	zt_expect(total <= (uint64_t)(ran / PERIOD) + 1,
 		  "the loop's timer gave %llu expirations in %lld ms (period 20 ms)",
 		  (unsigned long long)total, (long long)(ran / MS));
@@ -127,14 +115,14 @@ int main(int argc, char **argv)
 	 * anywhere within a period from now: 3 whole periods at least); at most 1 s on a loaded
 	 * 2-core machine (the period itself was checked exactly above: this only catches a timer
 	 * that stopped) */
-	int64_t a = now(CLOCK_MONOTONIC);
+	int64_t a = zt_now_ns(CLOCK_MONOTONIC);
 	uint64_t more = 0;
 	while (more < 5) {
 		ssize_t n = read(loop, &ticks, sizeof(ticks));
 		zt_check_sys(n == sizeof(ticks), "read the loop's timer again");
 		more += ticks;
 	}
-	int64_t took = now(CLOCK_MONOTONIC) - a;
+	int64_t took = zt_now_ns(CLOCK_MONOTONIC) - a;
 	zt_expect(took >= 3 * PERIOD && took <= 50 * PERIOD,
 		  "5 more expirations of the 20 ms timer took %lld ms", (long long)(took / MS));
 	zt_expect((fcntl(loop, F_GETFD) & FD_CLOEXEC) != 0, "the loop's timer lost FD_CLOEXEC");
@@ -142,7 +130,7 @@ int main(int argc, char **argv)
 	/* The far one: still pending, with at least what was left minus the time that passed
 	 * (more by the time away), at most 1000 s */
 	int64_t l = left(far);
-	ran = now(CLOCK_MONOTONIC) - t0;
+	ran = zt_now_ns(CLOCK_MONOTONIC) - t0;
 	zt_expect(l >= FAR - ran && l <= FAR,
 		  "the far timer has %lld ms left after %lld ms (armed for 1000 s)",
 		  (long long)(l / MS), (long long)(ran / MS));
@@ -166,10 +154,10 @@ int main(int argc, char **argv)
 	/* The absolute periodic one, never read: it expires at abs0 + k * period, so a read
 	 * returns exactly how many of those instants have passed (counted before and after
 	 * the read: an expiry may fall between) */
-	int64_t before = now(CLOCK_MONOTONIC);
+	int64_t before = zt_now_ns(CLOCK_MONOTONIC);
 	ticks = 0;
 	ssize_t n = read(absp, &ticks, sizeof(ticks));
-	int64_t after = now(CLOCK_MONOTONIC);
+	int64_t after = zt_now_ns(CLOCK_MONOTONIC);
 	uint64_t lo = (uint64_t)((before - abs0) / ABS_PERIOD) + 1;
 	uint64_t hi = (uint64_t)((after - abs0) / ABS_PERIOD) + 1;
 	zt_expect(n == sizeof(ticks) && ticks >= lo && ticks <= hi,
@@ -182,9 +170,9 @@ int main(int argc, char **argv)
 
 	/* The real-time one: its absolute expiry kept (what is left is counted on the clock:
 	 * between the expiry less the clock read after, and less the clock read before) */
-	int64_t rb = now(CLOCK_REALTIME);
+	int64_t rb = zt_now_ns(CLOCK_REALTIME);
 	l = left(cancel);
-	int64_t ra = now(CLOCK_REALTIME);
+	int64_t ra = zt_now_ns(CLOCK_REALTIME);
 	zt_expect(l >= real_at - ra - MS && l <= real_at - rb + MS,
 		  "the real-time timer has %lld ms left, expected %lld", (long long)(l / MS),
 		  (long long)((real_at - rb) / MS));
