@@ -12,13 +12,14 @@ app_packages() {
 	fi
 }
 
-# app_begin NAME: a fresh directory $DIR for app NAME.
+# app_begin NAME: a fresh directory $DIR for app NAME (APP_VARIANT, when set, is part of its
+# name: app-NAME-VARIANT).
 app_begin() {
-	APP=app-$1
+	APP=app-$1${APP_VARIANT:+-$APP_VARIANT}
 	T0=$(now)
 	REASON=
 	SHELL_JOB=
-	DIR=$OUT/apps/$1
+	DIR=$OUT/apps/$1${APP_VARIANT:+-$APP_VARIANT}
 	rm -rf "$DIR"
 	mkdir -p "$DIR/img"
 }
@@ -43,9 +44,31 @@ app_start() {
 	started_pids+=("$PID")
 }
 
-# app_checkpoint: dump $PID (it must be gone), restore it (same pid, running).
+# app_checkpoint: dump $PID (it must be gone), restore it (same pid, running). In the
+# predump variant as a migration makes it: a pre-dump while the program runs on (it tracks
+# what it writes), a moment of work, then the final dump of what changed since.
 app_checkpoint() {
+	if [ "${APP_VARIANT:-}" = predump ]; then
+		mkdir -p "$DIR/img-pre"
+		cryo predump pre-dump -t "$PID" -D "$DIR/img-pre" -v4 -o pre-dump.log $SHELL_JOB "$@"
+		[ $RC = 0 ] || fail_step "cryo pre-dump exited $RC" || return 1
+		alive "$PID" || fail_step "the program is gone after the pre-dump" || return 1
+		sleep 0.2
+		dump "$DIR/img" --track-mem --prev-images-dir ../img-pre "$@" && gone_after_dump &&
+			restore "$DIR/img" "$@"
+		return
+	fi
 	dump "$DIR/img" "$@" && gone_after_dump && restore "$DIR/img" "$@"
+}
+
+# app_variant VARIANT NAME...: also run each app NAME as app-NAME-VARIANT
+app_variant() {
+	local v=$1 name
+	shift
+	for name in "$@"; do
+		eval "app_${name//-/_}_$v() { APP_VARIANT=$v app_${name//-/_}; }"
+		register_case "app-$name-$v" "app_${name//-/_}_$v"
+	done
 }
 
 # app_wait_exit SECONDS: the restored program finishes its work and exits.
@@ -73,3 +96,5 @@ for f in "$TESTS"/apps/*.sh; do
 	# shellcheck disable=SC1090
 	source "$f"
 done
+# the programs a migration most often meets, through a pre-dump first
+app_variant predump node python3-asyncio tail-f pipeline redis sqlite3
