@@ -8,7 +8,8 @@
  * an accepted socket is made by connecting its client to its listener and accepting; a
  * datagram socket connected to a named one connects to that name; buffer sizes and timeouts
  * are set; each queue is written back by the socket that sent it (its peer, or a socket of
- * the tree bound to the datagram's sender address, or an unnamed socket of cryo's); a
+ * the tree bound to the datagram's sender address, or an unnamed socket of cryo's), each
+ * message with the credentials it carried (unix_send.c); a
  * socket whose peer was closed gets a pair whose other end is closed now; shutdown states
  * and the remaining options (SO_PASSCRED, SO_PEEK_OFF...) come last. Each socket then sits
  * at its service fd; each task's descriptor is a copy of it with the entry's status flags. */
@@ -28,6 +29,7 @@
 #include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_diag.h"
+#include "files/unix_send.h"
 #include "files/unix_sk.h"
 
 static struct svc_file *global_of(struct restore_ctx *ctx, uint32_t id)
@@ -147,6 +149,7 @@ struct build {
 	gid_t egid;
 	int n_groups, dumpable, pdeathsig;
 	gid_t *groups;
+	struct unix_holds holds; /* pids of queued messages' credentials (unix_send.c) */
 };
 
 static const char *nm(const UnixSk *s, char *buf, size_t cap)
@@ -478,20 +481,6 @@ static int make_sockets(struct build *b)
 	return 0;
 }
 
-static int send_all(int fd, const ProtobufCBinaryData *d, const struct sockaddr_un *to,
-		    socklen_t tolen)
-{
-	size_t off = 0;
-	while (off < d->len) {
-		ssize_t n = sendto(fd, d->data + off, d->len - off, MSG_DONTWAIT | MSG_NOSIGNAL,
-				   (const struct sockaddr *)to, to ? tolen : 0);
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* The socket of the tree bound to a datagram's sender address. */
 static int sender_named(struct build *b, const ProtobufCBinaryData *from)
 {
@@ -532,7 +521,7 @@ static int write_queues(struct build *b)
 					via = b->anon;
 				}
 			}
-			if (via < 0 || send_all(via, &m->data, dst, tolen) < 0)
+			if (via < 0 || unix_send_msg(b->ctx, &b->holds, via, m, dst, tolen) < 0)
 				return fail_sk(b, i, "have its queued data written back");
 		}
 	}
@@ -601,6 +590,7 @@ out:
 			close(b.fd[i]);
 	if (b.anon >= 0)
 		close(b.anon);
+	unix_holds_release(&b.holds);
 	free(b.sks), free(b.fd), free(b.other), free(b.bound), free(b.groups);
 	return ret;
 }

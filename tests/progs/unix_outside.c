@@ -6,7 +6,8 @@
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
  *       which pc sent bytes
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
- *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
+ *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued (saved, not
+ *       refused: it must still be there after the refused dumps)
  *   rm: a datagram socket bound to a path whose socket file was then removed
  *   a child of the test (in the tree) holding a socket pair it made itself (its peer
  *   credentials name the child, which the restore cannot make sockets as)
