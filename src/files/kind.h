@@ -43,6 +43,13 @@ typedef int (*fd_copy_dump_fn)(struct dump_ctx *ctx, struct dump_task *t, const 
 int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 		 const char *what, fd_copy_dump_fn dump);
 
+/* fi for cryo's own descriptor fd (a file in flight it holds a copy of: inflight.c), as the
+ * walk sees a task's, with self_pidfd (a pidfd of cryo) for fd_take_copy. 0 or -errno. */
+int fd_info_own(int fd, int self_pidfd, struct fd_info *fi);
+/* e made a reference (dup_of) to orig, saved before, for fd: the description's own state
+ * is orig's alone (dup_of_pid and cloexec are the caller's to set) */
+void files_ref_entry(FdEntry *e, const FdEntry *orig, int fd);
+
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
 	const char *names; /* ... for several: "regular files", "eventfds" */
@@ -212,6 +219,25 @@ int unix_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry; a task's descriptor of it */
 int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+
+/* ---- inflight.c: open files in flight in unix sockets' queues (SCM_RIGHTS) ---- */
+/* Dump: the copies a peek of message m (index msg of socket fd of task t) gave cryo, kept
+ * until every task was walked (the fds are the table's then, closed on any failure) */
+int inflight_note(struct dump_ctx *ctx, struct dump_task *t, int fd, size_t msg, UnixMsg *m,
+		  const int *fds, size_t n);
+/* ... each saved into its socket's task's files.inflight, as a reference to a task's fd of
+ * the same description or by its kind; cryo's copies closed. -ENOTSUP after naming each. */
+int inflight_dump_finish(struct dump_ctx *ctx);
+/* Restore: the images' in-flight entries checked (img/validate.c, with the task's files) */
+int inflight_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img);
+/* ... the descriptions tasks hold that are in flight too: globals the root makes, before
+ * the queues are written (unix_plan_check) */
+int inflight_plan(struct restore_ctx *ctx);
+/* ... in the root: the descriptor to send for entry k of task t's files.inflight: opened
+ * once, into opened[k] (closed by the caller), or a global's, or unix socket id's
+ * unix_fds[id] (n_unix of them); -1 after child_fail */
+int inflight_fd(struct restore_ctx *ctx, struct restore_task *t, uint32_t k, int *opened,
+		const int *unix_fds, uint32_t n_unix);
 
 /* ---- inherit.c: --inherit-fd ---- */
 /* Plan: the use of key by entry e of task t with access acc (O_RDONLY or O_WRONLY), at

@@ -149,6 +149,10 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 					"credentials",
 					i - 1, i),
 			       -1;
+		if (m->n_fds && (s->type == SOCK_STREAM || m->n_fds > 253))
+			return snprintf(why, len, "message %zu: %zu descriptors in flight%s", i,
+					m->n_fds, s->type == SOCK_STREAM ? " on a stream" : ""),
+			       -1;
 		if (s->type == SOCK_STREAM && !m->data.len)
 			return snprintf(why, len, "an empty part of a stream queued"), -1;
 	}

@@ -21,6 +21,7 @@
 
 #include "core/dump_ctx.h"
 #include "core/log.h"
+#include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_sk.h"
 
@@ -35,28 +36,34 @@ static int set_peek_off(int sk, int off)
 struct peeked {
 	bool has_cred;
 	struct ucred cred;
-	int scm;	  /* a control message cryo cannot save (SCM_RIGHTS...), 0 if none */
-	char rights[256]; /* ... descriptors in flight: what they are, for the refusal */
+	int scm;      /* a control message cryo cannot save, 0 if none */
+	bool ctrunc;  /* more descriptors than room for SCM_MAX_FD of them */
+	int fds[253]; /* SCM_RIGHTS: the copies the peek gave cryo (the caller's) */
+	size_t nfds;
+	char rights[256]; /* ... for a refusal: what they are */
 };
 
-/* "pipe:[123], /tmp/x" of the descriptors a peek gave cryo, which are closed. */
-static void note_rights(struct peeked *p, const int *fds, size_t n)
+/* The copies a peek gave cryo closed; "pipe:[123], /tmp/x" of them into p->rights first
+ * when name. */
+static void close_rights(struct peeked *p, bool name)
 {
 	size_t len = strlen(p->rights);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < p->nfds; i++) {
 		char path[64], link[200];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i]);
-		ssize_t l = readlink(path, link, sizeof(link) - 1);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->fds[i]);
+		ssize_t l = name ? readlink(path, link, sizeof(link) - 1) : -1;
 		link[l > 0 ? l : 0] = 0;
-		if (len < sizeof(p->rights) - 1)
+		if (name && len < sizeof(p->rights) - 1)
 			len += (size_t)snprintf(p->rights + len, sizeof(p->rights) - len, "%s%s",
 						len ? ", " : "", l > 0 ? link : "?");
-		close(fds[i]);
+		close(p->fds[i]);
 	}
+	p->nfds = 0;
 }
 
 /* One peek at offset off: its length (the whole message's with MSG_TRUNC), its sender, its
- * credentials, and whether it carried anything else. */
+ * credentials, the descriptors it carries (copies, the caller's to close or keep), and
+ * whether it carried anything else. */
 static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_un *from,
 		       socklen_t *fromlen, struct peeked *p)
 {
@@ -76,18 +83,21 @@ static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_u
 	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -1;
-	if (mh.msg_flags & MSG_CTRUNC) /* more than the room for SCM_MAX_FD descriptors */
-		p->scm = SCM_RIGHTS;
+	p->ctrunc = mh.msg_flags & MSG_CTRUNC;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET) {
 			p->scm = p->scm ? p->scm : -1;
 			continue;
 		}
 		if (c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(0)) {
-			/* the peek gave cryo copies of them: closed at once */
-			note_rights(p, (const int *)CMSG_DATA(c),
-				    (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			p->scm = SCM_RIGHTS;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			const int *fds = (const int *)CMSG_DATA(c);
+			for (size_t i = 0; i < k; i++) {
+				if (p->nfds < sizeof(p->fds) / sizeof(p->fds[0]))
+					p->fds[p->nfds++] = fds[i];
+				else /* (never: the buffer holds 253) */
+					close(fds[i]), p->ctrunc = true;
+			}
 		} else if (c->cmsg_type == SCM_CREDENTIALS &&
 			   c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
 			memcpy(&p->cred, CMSG_DATA(c), sizeof(p->cred));
@@ -101,16 +111,34 @@ static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_u
 	return n;
 }
 
-static void refuse_scm(pid_t pid, int fd, size_t msg, const struct peeked *p)
+/* What a peek found that cannot be saved, named (its copies closed); 0 if nothing. */
+static int refuse_scm(pid_t pid, int fd, size_t msg, struct peeked *p, bool stream)
 {
-	if (p->scm == SCM_RIGHTS)
-		pr_err("task %d: fd %d: unix socket with descriptors in flight (SCM_RIGHTS) in "
-		       "message %zu of its queue (%s): not supported yet",
-		       pid, fd, msg, p->rights[0] ? p->rights : "more than 253 of them");
-	else
+	if (p->ctrunc) {
+		close_rights(p, false);
+		pr_err("task %d: fd %d: unix socket with more descriptors in flight in message "
+		       "%zu of its queue than one message can carry (the peek lost some): not "
+		       "supported",
+		       pid, fd, msg);
+		return -ENOTSUP;
+	}
+	if (p->nfds && stream) {
+		/* the bytes a stream's descriptors came with cannot be told from those before
+		 * them without reading them (a peek of any of them reports the descriptors) */
+		close_rights(p, true);
+		pr_err("task %d: fd %d: stream unix socket with descriptors in flight (SCM_RIGHTS) "
+		       "in its queue (%s): not supported yet",
+		       pid, fd, p->rights);
+		return -ENOTSUP;
+	}
+	if (p->scm) {
+		close_rights(p, false);
 		pr_err("task %d: fd %d: unix socket with a control message of type %d in message "
 		       "%zu of its queue: not supported yet",
 		       pid, fd, p->scm, msg);
+		return -ENOTSUP;
+	}
+	return 0;
 }
 
 /* /proc/sys/kernel/overflowuid or overflowgid: what a receiver is told of ids it cannot
@@ -203,8 +231,8 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 				 pid, fd);
 			return -errno;
 		}
-		if (p.scm)
-			return refuse_scm(pid, fd, s->n_queue, &p), -ENOTSUP;
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, true)))
+			return ret;
 		if (n == 0 || n > inq - off)
 			break;
 		UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
@@ -243,8 +271,10 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 
 /* Datagrams and seqpacket messages: one peek each, boundaries, senders and credentials
  * kept. */
-static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+static int read_messages(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+			 int inq)
 {
+	pid_t pid = t->pid;
 	int off = 0, ret = 0;
 	size_t cap = 1 << 16, total = 0;
 	char *buf = malloc(cap);
@@ -261,6 +291,7 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		ssize_t n = peek_at(sk, off, &one, 1, NULL, NULL, &p);
 		if (n < 0 && errno == EAGAIN)
 			break;
+		close_rights(&p, false); /* the whole peek below gives them again */
 		if (n > 0 && (size_t)n > cap) {
 			char *b = realloc(buf, (size_t)n);
 			if (!b) {
@@ -269,7 +300,7 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 			}
 			buf = b, cap = (size_t)n;
 		}
-		if (n > 0 && !p.scm)
+		if (n > 0)
 			n = peek_at(sk, off, buf, cap, &from, &fromlen, &p);
 		if (n < 0) {
 			ret = -errno;
@@ -277,12 +308,10 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 				 pid, fd);
 			break;
 		}
-		if (p.scm) {
-			refuse_scm(pid, fd, s->n_queue, &p);
-			ret = -ENOTSUP;
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, false)))
 			break;
-		}
 		if (n == 0) {
+			close_rights(&p, false);
 			pr_err("task %d: fd %d: unix socket with an empty message queued (it "
 			       "cannot be read past without consuming it): not supported yet",
 			       pid, fd);
@@ -291,6 +320,7 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		}
 		total += (size_t)n;
 		if (total > UNIX_QUEUE_MAX_BYTES || s->n_queue >= UNIX_QUEUE_MAX_MSGS) {
+			close_rights(&p, false);
 			pr_err("task %d: fd %d: unix socket with more than %u bytes or %u "
 			       "messages queued: not supported",
 			       pid, fd, UNIX_QUEUE_MAX_BYTES, UNIX_QUEUE_MAX_MSGS);
@@ -300,7 +330,12 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		off += (int)n;
 		if ((ret = queue_push(ctx, s, buf, (size_t)n, s->type == SOCK_DGRAM ? &from : NULL,
 				      fromlen, &m)) ||
-		    (ret = save_creds(pid, fd, s->n_queue - 1, &p, m)))
+		    (ret = save_creds(pid, fd, s->n_queue - 1, &p, m))) {
+			close_rights(&p, false);
+			break;
+		}
+		/* the files in flight: kept until every task was walked (inflight.c) */
+		if (p.nfds && (ret = inflight_note(ctx, t, fd, s->n_queue - 1, m, p.fds, p.nfds)))
 			break;
 	}
 	free(buf);
@@ -313,8 +348,10 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 	return ret;
 }
 
-static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, const SkOpts *o)
+static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		      const SkOpts *o)
 {
+	pid_t pid = t->pid;
 	int inq = 0;
 
 	if (ioctl(sk, SIOCINQ, &inq) < 0) {
@@ -346,7 +383,7 @@ static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s
 		return -ENOTSUP;
 	}
 	return s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
-				      : read_messages(ctx, pid, fd, sk, s, inq);
+				      : read_messages(ctx, t, fd, sk, s, inq);
 }
 
 static int set_passcred(int sk, int on)
@@ -354,8 +391,9 @@ static int set_passcred(int sk, int on)
 	return setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
 }
 
-int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s)
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s)
 {
+	pid_t pid = t->pid;
 	bool cred_on = s->opts->passcred;
 	int ret = 0;
 
@@ -366,7 +404,7 @@ int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s)
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
 		return ret;
 	}
-	ret = read_queue(ctx, pid, fd, sk, s, s->opts);
+	ret = read_queue(ctx, t, fd, sk, s, s->opts);
 	/* the task's own peek offset and SO_PASSCRED back, whatever happened */
 	if (set_peek_off(sk, s->opts->peek_off) < 0 && !ret) {
 		ret = -errno;

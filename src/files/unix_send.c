@@ -60,38 +60,55 @@ void unix_holds_release(struct unix_holds *h)
 	h->pids = NULL, h->n = h->cap = 0;
 }
 
-static ssize_t send_part(int fd, const void *data, size_t len, const UnixMsg *m,
-			 const struct sockaddr_un *to, socklen_t tolen)
+static ssize_t send_part(int fd, const void *data, size_t len, const UnixMsg *m, const int *fds,
+			 size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
 {
-	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
 	struct iovec iov = {(void *)data, len};
 	struct msghdr mh = {.msg_name = (void *)to,
 			    .msg_namelen = to ? tolen : 0,
 			    .msg_iov = &iov,
 			    .msg_iovlen = 1};
+	size_t clen = (m->has_cred_pid ? CMSG_SPACE(sizeof(struct ucred)) : 0) +
+		      (nfds ? CMSG_SPACE(nfds * sizeof(int)) : 0);
+	if (nfds > 253)
+		return errno = EINVAL, -1;
+	if (clen) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.b, mh.msg_controllen = clen;
+	}
+	struct cmsghdr *c = clen ? CMSG_FIRSTHDR(&mh) : NULL;
 	if (m->has_cred_pid) {
 		/* validated: pid 1..2^22, no id -1 */
 		struct ucred uc = {.pid = (pid_t)m->cred_pid,
 				   .uid = (uid_t)m->cred_uid,
 				   .gid = (gid_t)m->cred_gid};
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf, mh.msg_controllen = sizeof(cbuf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_CREDENTIALS;
 		c->cmsg_len = CMSG_LEN(sizeof(uc));
 		memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+		c = CMSG_NXTHDR(&mh, c);
+	}
+	if (nfds) {
+		c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const UnixMsg *m,
-		  const struct sockaddr_un *to, socklen_t tolen)
+		  const int *fds, size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
 {
 	size_t off = 0;
 	bool held = false;
 
 	while (off < m->data.len) {
-		ssize_t n = send_part(fd, m->data.data + off, m->data.len - off, m, to, tolen);
+		/* (descriptors only on a datagram or seqpacket message: sent whole, once) */
+		ssize_t n =
+		    send_part(fd, m->data.data + off, m->data.len - off, m, fds, nfds, to, tolen);
 		if (n < 0 && errno == ESRCH && m->has_cred_pid && !held) {
 			/* the sender's pid is nobody's now: held for the message (a pid someone
 			 * took meanwhile is there to be claimed: EEXIST, sent again) */

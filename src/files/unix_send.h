@@ -16,10 +16,11 @@ struct unix_holds {
 	size_t n, cap;
 };
 
-/* Send m's bytes on fd (to `to` when not NULL), with its credentials when it has them;
- * 0, or -1 with errno (logged only when a pid could not be held). */
+/* Send m's bytes on fd (to `to` when not NULL), with its credentials when it has them and
+ * the descriptors fds[0..nfds) (SCM_RIGHTS, at most 253); 0, or -1 with errno (logged only
+ * when a pid could not be held). */
 int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const UnixMsg *m,
-		  const struct sockaddr_un *to, socklen_t tolen);
+		  const int *fds, size_t nfds, const struct sockaddr_un *to, socklen_t tolen);
 /* Every held pid reaped (free again for the tree's tasks). */
 void unix_holds_release(struct unix_holds *h);
 

@@ -42,9 +42,10 @@ bool unix_msg_same_creds(const UnixMsg *a, const UnixMsg *b);
 const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap);
 
 struct dump_ctx;
-/* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task pid) without
- * being consumed, into s->queue; the socket's peek offset (s->opts) put back. 0, -ENOTSUP
- * (refused by name) or -errno. */
-int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s);
+struct dump_task;
+/* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task t) without
+ * being consumed, into s->queue (files in flight noted for inflight.c); the socket's peek
+ * offset and SO_PASSCRED (s->opts) put back. 0, -ENOTSUP (refused by name) or -errno. */
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s);
 
 #endif
