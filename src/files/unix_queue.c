@@ -116,9 +116,9 @@ static int refuse_scm(pid_t pid, int fd, size_t msg, struct peeked *p, bool stre
 {
 	if (p->ctrunc) {
 		close_rights(p, false);
-		pr_err("task %d: fd %d: unix socket with more descriptors in flight in message "
-		       "%zu of its queue than one message can carry (the peek lost some): not "
-		       "supported",
+		pr_err("task %d: fd %d: unix socket with descriptors in flight in message %zu of "
+		       "its queue that a peek cannot all take (MSG_CTRUNC: more than 253, or "
+		       "cryo is out of descriptors): not supported",
 		       pid, fd, msg);
 		return -ENOTSUP;
 	}
