@@ -7,7 +7,8 @@
  * is looked up among the descriptions the tree's tasks hold (shared.c, kcmp): one found is
  * saved as a reference to that task's fd; one the queues alone hold is saved by its kind,
  * from cryo's copy, as if it were an fd of cryo's (fd_info_own), for the kinds whose restore
- * needs nothing else of the tree (regular files, eventfds); one in flight twice refers to its
+ * needs nothing else of the tree (regular files, eventfds, memfds: their objects are the
+ * tree's, memfd.c, in flight or not); one in flight twice refers to its
  * first place. Every other one is refused by name: the task and socket, the message, which
  * descriptor of it, the file and its kind. cryo's copies are closed at the end.
  *
@@ -92,7 +93,8 @@ static bool saved_by_kind(const struct fd_ops *k, const struct fd_info *fi)
 	/* a deleted file would be a ghost of the task's (its content read through it) */
 	if (k->kind == FD_KIND__FD_REG)
 		return fi->has_st && fi->st.st_nlink > 0 && !(fi->flags & O_PATH);
-	return k->kind == FD_KIND__FD_EVENTFD;
+	/* a memfd's object is a global of the tree's (memfd.c), saved with it if new */
+	return k->kind == FD_KIND__FD_EVENTFD || k->kind == FD_KIND__FD_MEMFD;
 }
 
 static bool has_owner(int fd)
@@ -171,7 +173,8 @@ static int save_one(struct dump_ctx *ctx, struct inflight_table *x, size_t i, in
 		       k ? k->name : "a file of a kind cryo does not know");
 		ret = -ENOTSUP;
 	} else if ((ret = k->dump(ctx, &me, fi, e)) == 0) {
-		if (e->has_ghost_id || e->has_proc_pid || e->has_handle) {
+		if (e->has_ghost_id || (e->has_ghost && e->ghost >= 0) || e->has_proc_pid ||
+		    e->has_handle) {
 			pr_err("task %d: fd %d: unix socket with a file in flight whose name is "
 			       "gone or moved (message %zu, descriptor %u: %s): not supported yet",
 			       c->t->pid, c->skfd, c->msg, c->slot, fi->link);
@@ -252,14 +255,15 @@ int inflight_validate(struct restore_ctx *ctx, struct restore_task *t, const cha
 						    i, e->dup_of, e->dup_of_pid);
 			continue; /* checked against that fd by inflight_plan */
 		}
-		if (!k || (e->kind != FD_KIND__FD_REG && e->kind != FD_KIND__FD_EVENTFD))
+		if (!k || (e->kind != FD_KIND__FD_REG && e->kind != FD_KIND__FD_EVENTFD &&
+			   e->kind != FD_KIND__FD_MEMFD))
 			return files_refuse(img,
 					    "file in flight %zu: kind %d cannot be in flight "
 					    "alone",
 					    i, e->kind);
 		if (e->has_ghost_id || (e->has_ghost && e->ghost >= 0) || e->has_handle ||
 		    e->has_proc_pid || e->external_key || e->has_fown_type || e->has_lease ||
-		    e->unix_sk || e->memfd || e->has_pipe_id)
+		    e->unix_sk || (e->memfd && e->kind != FD_KIND__FD_MEMFD) || e->has_pipe_id)
 			return files_refuse(img, "file in flight %zu: state it cannot have", i);
 		int ret = k->validate ? k->validate(img, f, e) : 0;
 		if (ret)

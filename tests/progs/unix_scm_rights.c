@@ -5,7 +5,8 @@
  *        regular file at offset 5 that only the queue holds (W closed it); a memfd W holds,
  *        with "memfd!" in it; an eventfd with count 7 that only the queue holds
  *   message "m1": the same regular file again (one description: one offset), the read end
- *        of the pipe (W holds it too), a regular file W holds too, at offset 3
+ *        of the pipe (W holds it too), a regular file W holds too, at offset 3, a memfd only
+ *        the queue holds, with "only-in-flight" in it
  *   message "self": R's own receiving socket (W holds a copy), in its own queue
  *   seqpacket "sp": a socket of another pair of the tree (W holds it), whose peer R holds
  *
@@ -101,7 +102,11 @@ static int w_main(void)
 	    write(mfd, "memfd!", 6) != 6 || write(pp[1], "pipedata", 8) != 8)
 		zt_tree_fail(S_W, "setup: %m");
 	send_fds(dg[1], "m0", (int[]){pp[1], rf, mfd, ev}, 4);
-	send_fds(dg[1], "m1", (int[]){rf, pp[0], rs}, 3);
+	int om = memfd_create("zt-only", 0);
+	if (om < 0 || write(om, "only-in-flight", 14) != 14)
+		zt_tree_fail(S_W, "memfd: %m");
+	send_fds(dg[1], "m1", (int[]){rf, pp[0], rs, om}, 4);
+	close(om);
 	send_fds(dg[1], "self", (int[]){dg[0]}, 1);
 	send_fds(sq[1], "sp", (int[]){pr2[0]}, 1);
 	close(rf), close(ev);
@@ -150,8 +155,18 @@ int main(int argc, char **argv)
 	/* W's descriptors, by their numbers there: the same as before the fork */
 	recv_fds("m0", dg[0], "m0", f, 4);
 	int pw = f[0], rf = f[1], mf = f[2], ev = f[3];
-	recv_fds("m1", dg[0], "m1", f, 3);
-	int rf2 = f[0], prd = f[1], rs2 = f[2];
+	recv_fds("m1", dg[0], "m1", f, 4);
+	int rf2 = f[0], prd = f[1], rs2 = f[2], om = f[3];
+	char link[64], path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", om);
+	ssize_t ll = readlink(path, link, sizeof(link) - 1);
+	link[ll > 0 ? ll : 0] = 0;
+	zt_expect(!strncmp(link, "/memfd:zt-only", 14), "the memfd only in flight is %s", link);
+	zt_expect(lseek(om, 0, SEEK_CUR) == 14, "the memfd only in flight is at %ld, not 14",
+		  (long)lseek(om, 0, SEEK_CUR));
+	zt_expect(pread(om, b, 14, 0) == 14 && !memcmp(b, "only-in-flight", 14) &&
+		      lseek(om, 0, SEEK_END) == 14,
+		  "the memfd only in flight lost its bytes");
 	zt_expect(same(getpid(), pw, w, pp[1]), "the pipe's write end is not W's");
 	zt_expect(same(getpid(), prd, w, pp[0]), "the pipe's read end is not W's");
 	zt_expect(same(getpid(), rf, getpid(), rf2), "the file in flight twice is two files");
