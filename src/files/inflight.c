@@ -153,7 +153,14 @@ static int save_one(struct dump_ctx *ctx, struct inflight_table *x, size_t i, in
 	e->mode = fi->st.st_mode, e->size = fi->st.st_size, e->rdev = fi->st.st_rdev;
 	FdEntry *orig =
 	    fi->has_st && (!k || !k->own_sharing) ? shared_find(ctx, &me, fi, &owner) : NULL;
-	if (orig) {
+	if (orig && files_entry_is_late(orig)) {
+		/* made in the remote phase, long after the queues are written */
+		pr_err("task %d: fd %d: unix socket with a file in flight that is fd %d of task %d "
+		       "(message %zu, descriptor %u: %s), of a kind the restore makes late: not "
+		       "supported yet",
+		       c->t->pid, c->skfd, orig->fd, owner, c->msg, c->slot, fi->link);
+		ret = -ENOTSUP;
+	} else if (orig) {
 		files_ref_entry(e, orig, e->fd);
 		e->cloexec = false;
 		e->has_dup_of_pid = true;
