@@ -35,7 +35,9 @@
 #define SCM_FDS_MAX 253u   /* SCM_MAX_FD: descriptors in one message */
 
 struct inflight_copy {
-	int fd; /* cryo's copy */
+	int fd;	   /* cryo's copy */
+	dev_t dev; /* its inode (0, 0: fstat failed), so that kcmp compares only candidates */
+	ino_t ino;
 	struct dump_task *t;
 	int skfd;   /* the socket's fd in t */
 	size_t msg; /* which message of its queue */
@@ -80,9 +82,18 @@ int inflight_note(struct dump_ctx *ctx, struct dump_task *t, int fd, size_t msg,
 		return ret;
 	}
 	m->n_fds = n;
-	for (size_t i = 0; i < n; i++)
-		x->c[x->n++] = (struct inflight_copy){
-		    .fd = fds[i], .t = t, .skfd = fd, .msg = msg, .m = m, .slot = (uint32_t)i};
+	for (size_t i = 0; i < n; i++) {
+		struct stat st = {0};
+		fstat(fds[i], &st);
+		x->c[x->n++] = (struct inflight_copy){.fd = fds[i],
+						      .dev = st.st_dev,
+						      .ino = st.st_ino,
+						      .t = t,
+						      .skfd = fd,
+						      .msg = msg,
+						      .m = m,
+						      .slot = (uint32_t)i};
+	}
 	return 0;
 }
 
@@ -121,7 +132,9 @@ static int save_one(struct dump_ctx *ctx, struct inflight_table *x, size_t i, in
 	*k_out = (uint32_t)(f->n_inflight - 1);
 	/* in flight before, in a message of this task's sockets: one description */
 	for (size_t j = 0; j < i; j++) {
-		if (syscall(SYS_kcmp, self, self, KCMP_FILE, x->c[j].fd, c->fd) != 0)
+		/* (anonymous inodes are shared by many: kcmp tells) */
+		if (x->c[j].dev != c->dev || x->c[j].ino != c->ino ||
+		    syscall(SYS_kcmp, self, self, KCMP_FILE, x->c[j].fd, c->fd) != 0)
 			continue;
 		if (x->c[j].t != c->t) {
 			pr_err("task %d: fd %d: unix socket with a file in flight (message %zu, "

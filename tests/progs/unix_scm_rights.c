@@ -9,6 +9,7 @@
  *        the queue holds, with "only-in-flight" in it
  *   message "self": R's own receiving socket (W holds a copy), in its own queue
  *   seqpacket "sp": a socket of another pair of the tree (W holds it), whose peer R holds
+ *   a cycle: R's ends ca[0] and cb[0] each in the other's queue ("ca", "cb", sent by W)
  *
  * After the check R receives them all and checks: the pipe's bytes through the read end,
  * that both pipe ends, the memfd, the file W holds and the sockets are the very descriptions
@@ -34,7 +35,7 @@
 
 enum { S_R, S_W, NS };
 
-static int dg[2], sq[2], pr2[2], pp[2];
+static int dg[2], sq[2], pr2[2], pp[2], ca[2], cb[2];
 /* W's memfd and file, at numbers R knows */
 static const int mfd = 100, rs = 101;
 
@@ -109,6 +110,9 @@ static int w_main(void)
 	close(om);
 	send_fds(dg[1], "self", (int[]){dg[0]}, 1);
 	send_fds(sq[1], "sp", (int[]){pr2[0]}, 1);
+	send_fds(ca[1], "ca", (int[]){cb[0]}, 1);
+	send_fds(cb[1], "cb", (int[]){ca[0]}, 1);
+	close(ca[0]), close(cb[0]);
 	close(rf), close(ev);
 	zt_tree_ready(S_W, "W");
 	zt_tree_wait_go();
@@ -140,14 +144,17 @@ int main(int argc, char **argv)
 	close(fd);
 	zt_check_sys(socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) == 0 &&
 			 socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) == 0 &&
-			 socketpair(AF_UNIX, SOCK_STREAM, 0, pr2) == 0 && pipe(pp) == 0,
+			 socketpair(AF_UNIX, SOCK_STREAM, 0, pr2) == 0 && pipe(pp) == 0 &&
+			 socketpair(AF_UNIX, SOCK_DGRAM, 0, ca) == 0 &&
+			 socketpair(AF_UNIX, SOCK_DGRAM, 0, cb) == 0,
 		     "socketpair, pipe");
 	fflush(NULL);
 	w = fork();
 	if (w == 0)
 		_exit(w_main());
 	zt_check_sys(w > 0, "fork");
-	close(dg[1]), close(sq[1]), close(pp[0]), close(pp[1]), close(pr2[0]);
+	close(dg[1]), close(sq[1]), close(pp[0]), close(pp[1]), close(pr2[0]), close(ca[1]),
+	    close(cb[1]);
 	zt_tree_wait_ready();
 	zt_ready();
 	zt_wait_for_check();
@@ -190,6 +197,10 @@ int main(int argc, char **argv)
 	zt_expect(same(getpid(), f[0], w, pr2[0]), "the socket of the seqpacket is not W's");
 	zt_expect(f[0] >= 0 && send(f[0], "x", 1, 0) == 1 && recv(pr2[1], b, 1, MSG_DONTWAIT) == 1,
 		  "the socket received is not connected to its peer");
+	recv_fds("ca", ca[0], "ca", f, 1);
+	zt_expect(same(getpid(), f[0], getpid(), cb[0]), "ca: the socket in flight is not cb");
+	recv_fds("cb", cb[0], "cb", f, 1);
+	zt_expect(same(getpid(), f[0], getpid(), ca[0]), "cb: the socket in flight is not ca");
 	errno = 0;
 	zt_expect(recv(dg[0], b, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "dg: more queued");
 
