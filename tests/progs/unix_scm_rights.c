@@ -10,6 +10,8 @@
  *   message "self": R's own receiving socket (W holds a copy), in its own queue
  *   seqpacket "sp": a socket of another pair of the tree (W holds it), whose peer R holds
  *   a cycle: R's ends ca[0] and cb[0] each in the other's queue ("ca", "cb", sent by W)
+ *   "tw": from R to W (W's socket: the file in flight is in W's image), an eventfd with
+ *        count 3 that only the queue holds
  *
  * After the check R receives them all and checks: the pipe's bytes through the read end,
  * that both pipe ends, the memfd, the file W holds and the sockets are the very descriptions
@@ -35,7 +37,7 @@
 
 enum { S_R, S_W, NS };
 
-static int dg[2], sq[2], pr2[2], pp[2], ca[2], cb[2];
+static int dg[2], sq[2], pr2[2], pp[2], ca[2], cb[2], tw[2];
 /* W's memfd and file, at numbers R knows */
 static const int mfd = 100, rs = 101;
 
@@ -93,7 +95,7 @@ static int w_main(void)
 {
 	char b[16];
 	zt_tree_child();
-	close(sq[0]), close(pr2[1]);
+	close(sq[0]), close(pr2[1]), close(tw[1]);
 	int rf = open("file", O_RDWR);
 	int ev = eventfd(7, EFD_NONBLOCK);
 	if (dup2(open("file2", O_RDONLY), rs) != rs ||
@@ -116,6 +118,27 @@ static int w_main(void)
 	close(rf), close(ev);
 	zt_tree_ready(S_W, "W");
 	zt_tree_wait_go();
+	int got[1];
+	uint64_t cnt = 0;
+	{
+		char mb[8];
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov = {mb, sizeof(mb)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf.b,
+				    .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *c;
+		got[0] = -1;
+		if (recvmsg(tw[0], &mh, MSG_DONTWAIT) == 2 && (c = CMSG_FIRSTHDR(&mh)) &&
+		    c->cmsg_type == SCM_RIGHTS)
+			memcpy(got, CMSG_DATA(c), sizeof(int));
+		zt_tree_expect(S_W, got[0] >= 0 && read(got[0], &cnt, 8) == 8 && cnt == 3,
+			       "W: tw: no eventfd with count 3 (%lu)", (unsigned long)cnt);
+	}
 	struct pollfd p = {.fd = pp[0], .events = POLLIN};
 	zt_tree_expect(S_W,
 		       poll(&p, 1, 5000) == 1 && read(pp[0], b, 4) == 4 && !memcmp(b, "back", 4),
@@ -146,15 +169,20 @@ int main(int argc, char **argv)
 			 socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) == 0 &&
 			 socketpair(AF_UNIX, SOCK_STREAM, 0, pr2) == 0 && pipe(pp) == 0 &&
 			 socketpair(AF_UNIX, SOCK_DGRAM, 0, ca) == 0 &&
-			 socketpair(AF_UNIX, SOCK_DGRAM, 0, cb) == 0,
+			 socketpair(AF_UNIX, SOCK_DGRAM, 0, cb) == 0 &&
+			 socketpair(AF_UNIX, SOCK_DGRAM, 0, tw) == 0,
 		     "socketpair, pipe");
+	int ev3 = eventfd(3, 0);
+	zt_check_sys(ev3 >= 0, "eventfd");
+	send_fds(tw[1], "tw", &ev3, 1);
+	close(ev3);
 	fflush(NULL);
 	w = fork();
 	if (w == 0)
 		_exit(w_main());
 	zt_check_sys(w > 0, "fork");
 	close(dg[1]), close(sq[1]), close(pp[0]), close(pp[1]), close(pr2[0]), close(ca[1]),
-	    close(cb[1]);
+	    close(cb[1]), close(tw[0]);
 	zt_tree_wait_ready();
 	zt_ready();
 	zt_wait_for_check();
