@@ -102,7 +102,16 @@ int unix_plan_check(struct restore_ctx *ctx)
 	for (uint32_t i = 0; i < n && !ret; i++) {
 		struct svc_file *g = global_of(ctx, i);
 		struct restore_task *t = restore_find_task(ctx, g->desc_pid);
-		for (size_t q = 0; t && q < sks[i]->n_queue && !ret; q++)
+		for (size_t q = 0; t && q < sks[i]->n_queue && !ret; q++) {
+			const UnixMsg *m = sks[i]->queue[q];
+			/* a sender's pid this system can number (held for it if free) */
+			if (m->has_cred_pid && ctx->pid_max > 0 &&
+			    m->cred_pid >= (uint32_t)ctx->pid_max) {
+				pr_err("files-%d.img: fd %d: unix socket %u: message %zu from pid "
+				       "%u, above the pid_max of this system (%d)",
+				       g->desc_pid, g->desc->fd, i, q, m->cred_pid, ctx->pid_max);
+				ret = -EINVAL;
+			}
 			for (size_t k = 0; k < sks[i]->queue[q]->n_fds && !ret; k++)
 				if (sks[i]->queue[q]->fds[k] >= t->files->n_inflight) {
 					pr_err("files-%d.img: fd %d: unix socket %u: message %zu "
@@ -112,6 +121,7 @@ int unix_plan_check(struct restore_ctx *ctx)
 					       sks[i]->queue[q]->fds[k]);
 					ret = -EINVAL;
 				}
+		}
 	}
 	if (!ret)
 		ret = inflight_plan(ctx);
