@@ -186,6 +186,11 @@ static int save_one(struct dump_ctx *ctx, struct inflight_table *x, size_t i, in
 		       "an owner (F_SETOWN) (message %zu, descriptor %u: %s): not supported yet",
 		       c->t->pid, c->skfd, c->msg, c->slot, fi->link);
 		ret = -ENOTSUP;
+	} else if (k && k->kind == FD_KIND__FD_PIPE && pipe_note_inflight(ctx, fi, e) == 0) {
+		/* an end of a pipe of the tree: its bytes are saved with the pipe (pipe.c) */
+		pr_info("task %d: fd %d: message %zu carries an end of pipe %u (%s), in flight "
+			"only",
+			c->t->pid, c->skfd, c->msg, e->pipe_id, fi->link);
 	} else if (!saved_by_kind(k, fi)) {
 		pr_err("task %d: fd %d: unix socket with a file in flight that no task of the tree "
 		       "holds (message %zu, descriptor %u: %s, %s): not supported yet",
@@ -276,14 +281,16 @@ int inflight_validate(struct restore_ctx *ctx, struct restore_task *t, const cha
 			continue; /* checked against that fd by inflight_plan */
 		}
 		if (!k || (e->kind != FD_KIND__FD_REG && e->kind != FD_KIND__FD_EVENTFD &&
-			   e->kind != FD_KIND__FD_MEMFD))
+			   e->kind != FD_KIND__FD_MEMFD && e->kind != FD_KIND__FD_PIPE))
 			return files_refuse(img,
 					    "file in flight %zu: kind %d cannot be in flight "
 					    "alone",
 					    i, e->kind);
 		if (e->has_ghost_id || (e->has_ghost && e->ghost >= 0) || e->has_handle ||
 		    e->has_proc_pid || e->external_key || e->has_fown_type || e->has_lease ||
-		    e->unix_sk || (e->memfd && e->kind != FD_KIND__FD_MEMFD) || e->has_pipe_id)
+		    e->unix_sk || (e->memfd && e->kind != FD_KIND__FD_MEMFD) ||
+		    (e->has_pipe_id && e->kind != FD_KIND__FD_PIPE) || e->has_pipe_size ||
+		    e->has_pipe_data || e->n_pipe_chunk_len)
 			return files_refuse(img, "file in flight %zu: state it cannot have", i);
 		int ret = k->validate ? k->validate(img, f, e) : 0;
 		if (ret)
@@ -309,6 +316,13 @@ int inflight_plan(struct restore_ctx *ctx)
 		img_name(IMG_FILES, t->pid, img, sizeof(img));
 		for (size_t k = 0; !t->zombie && k < t->files->n_inflight; k++) {
 			const FdEntry *e = t->files->inflight[k];
+			/* an end of a pipe a task holds the object of (its carrier planned it) */
+			if (e->kind == FD_KIND__FD_PIPE && !e->has_dup_of &&
+			    !e->has_inflight_same && !pipe_inflight_ok(ctx, e))
+				return files_refuse(img,
+						    "file in flight %zu: pipe %u is not a pipe "
+						    "of the tree",
+						    k, e->pipe_id);
 			if (!e->has_dup_of || e->has_inflight_same)
 				continue;
 			struct restore_task *o = restore_find_task(ctx, (pid_t)e->dup_of_pid);

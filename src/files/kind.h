@@ -175,6 +175,10 @@ int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry
 /* Dump: e is a description of a pipe object (fifo: with a name); its id goes into e. */
 int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 	      bool fifo);
+/* ... a description of a pipe of the tree that only a message in flight holds (fi: cryo's
+ * copy): its pipe_id into e, the object told it has that end (inflight.c); 1: no pipe of
+ * the tree's, or one that cannot have it (a FIFO, an external pipe) */
+int pipe_note_inflight(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 /* shared_find for a pipe or FIFO description */
 FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  pid_t *owner);
@@ -186,6 +190,9 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 /* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
  * one), or -1 (none: an external pipe's is not the tree's to write into) */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
+/* ... may a description of e's pipe be made by the root for a message in flight (a pipe the
+ * tree's tasks planned, not a FIFO nor external)? */
+bool pipe_inflight_ok(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 /* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
  * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes

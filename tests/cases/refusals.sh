@@ -15,7 +15,7 @@
 #  refuse-proc        /proc/CHILD/task/TID/stat of a thread of a child, held by the parent
 #                     (tests/progs/proc_thread_refused.c): made after the parent's descriptors
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
-#                     flight (SCM_RIGHTS) that no task holds and is a pipe, a socket in its
+#                     flight (SCM_RIGHTS) that no task holds and is a timerfd, a socket in its
 #                     own queue that no task holds, one on a stream,
 #                     bytes sent on a connection not accepted yet,
 #                     out-of-band data, a name
@@ -82,7 +82,7 @@ refuse_leases_case() {
 refuse_unix_case() {
 	refusal_case refuse-unix unix_outside \
 		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
-		"unix socket with a file in flight that no task of the tree holds (message 0, descriptor 0: pipe:\[[0-9]*\], a pipe)" \
+		"unix socket with a file in flight that no task of the tree holds (message 1, descriptor 0: anon_inode:\[timerfd\], a timerfd)" \
 		"stream unix socket with descriptors in flight (SCM_RIGHTS) in its queue (pipe:\[[0-9]*\])" \
 		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\], which no process of the tree holds (in flight, or in another namespace)" \
 		"unix socket with data sent on a connection not accepted yet" \

@@ -2,8 +2,8 @@
  *
  *   out: a stream pair whose other end a process outside the tree holds (a grandchild left
  *        to the reaper: an echo helper), with 6 bytes from it queued
- *   scm: a datagram pair with a descriptor (a pipe's write end) in flight (SCM_RIGHTS), which
- *        no task holds any more
+ *   scm: a datagram pair with a descriptor (a pipe's write end, saved: the read end is the
+ *        tree's) in flight (SCM_RIGHTS), then a timerfd in flight that no task holds
  *   cy: a datagram socket inside its own queue, no fd of it left (its peer still sends)
  *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (a stream's
  *       descriptors are refused: their bytes cannot be told apart without reading)
@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,12 @@ int main(int argc, char **argv)
 	c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
 	zt_check_sys(sendmsg(scm[0], &mh, 0) == 2, "sendmsg SCM_RIGHTS");
+	/* ... then a timerfd that only the message holds (a kind not saved in flight) */
+	int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+	zt_check_sys(tfd >= 0, "timerfd");
+	memcpy(CMSG_DATA(c), &tfd, sizeof(int));
+	zt_check_sys(sendmsg(scm[0], &mh, 0) == 2, "sendmsg timerfd");
+	close(tfd);
 	/* cy: a socket inside its own queue, which no task holds any more */
 	zt_check_sys(socketpair(AF_UNIX, SOCK_DGRAM, 0, cy) == 0, "socketpair cy");
 	memcpy(CMSG_DATA(c), &cy[0], sizeof(int));
@@ -168,6 +175,21 @@ int main(int argc, char **argv)
 	zt_expect(got_fd >= 0 && write(got_fd, "p", 1) == 1 && read(pp[0], buf, 1) == 1 &&
 		      buf[0] == 'p',
 		  "scm: the descriptor in flight is not the pipe");
+	memset(cb, 0, sizeof(cb));
+	iov = (struct iovec){.iov_base = buf, .iov_len = sizeof(buf)};
+	mh = (struct msghdr){
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
+	got_fd = -1;
+	if (zt_expect(recvmsg(scm[1], &mh, MSG_DONTWAIT) == 2, "scm: the timerfd is gone: %m")) {
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&got_fd, CMSG_DATA(c), sizeof(int));
+	}
+	char tl[64], tp[64];
+	snprintf(tp, sizeof(tp), "/proc/self/fd/%d", got_fd);
+	ssize_t tn = readlink(tp, tl, sizeof(tl) - 1);
+	zt_expect(tn > 0 && !strncmp(tl, "anon_inode:[timerfd]", 20),
+		  "scm: the second descriptor in flight is not the timerfd");
 	zt_expect(send(cy[1], "x", 1, MSG_DONTWAIT) == 1, "cy: the socket in flight is gone: %m");
 	zt_expect(recv(sf[1], buf, 2, MSG_DONTWAIT) == 2 && !memcmp(buf, "ab", 2),
 		  "sf: the bytes before the descriptor are gone");

@@ -10,6 +10,8 @@
  *   message "self": R's own receiving socket (W holds a copy), in its own queue
  *   seqpacket "sp": a socket of another pair of the tree (W holds it), whose peer R holds
  *   a cycle: R's ends ca[0] and cb[0] each in the other's queue ("ca", "cb", sent by W)
+ *   "pq": the write end of a pipe whose read end W holds, with "before" in it, W closed its
+ *        own write end (only the queue holds it)
  *   "tw": from R to W (W's socket: the file in flight is in W's image), an eventfd with
  *        count 3 that only the queue holds
  *
@@ -37,7 +39,7 @@
 
 enum { S_R, S_W, NS };
 
-static int dg[2], sq[2], pr2[2], pp[2], ca[2], cb[2], tw[2];
+static int dg[2], sq[2], pr2[2], pp[2], ca[2], cb[2], tw[2], pq[2];
 /* W's memfd and file, at numbers R knows */
 static const int mfd = 100, rs = 101;
 
@@ -112,6 +114,10 @@ static int w_main(void)
 	close(om);
 	send_fds(dg[1], "self", (int[]){dg[0]}, 1);
 	send_fds(sq[1], "sp", (int[]){pr2[0]}, 1);
+	if (write(pq[1], "before", 6) != 6)
+		zt_tree_fail(S_W, "pq: %m");
+	send_fds(dg[1], "pq", (int[]){pq[1]}, 1);
+	close(pq[1]);
 	send_fds(ca[1], "ca", (int[]){cb[0]}, 1);
 	send_fds(cb[1], "cb", (int[]){ca[0]}, 1);
 	close(ca[0]), close(cb[0]);
@@ -139,6 +145,11 @@ static int w_main(void)
 		zt_tree_expect(S_W, got[0] >= 0 && read(got[0], &cnt, 8) == 8 && cnt == 3,
 			       "W: tw: no eventfd with count 3 (%lu)", (unsigned long)cnt);
 	}
+	char pb[16] = "";
+	zt_tree_expect(S_W, read(pq[0], pb, sizeof(pb)) == 8 && !memcmp(pb, "beforezz", 8),
+		       "W: pq: read \"%.8s\", not beforezz", pb);
+	zt_tree_expect(S_W, read(pq[0], pb, 1) == 0,
+		       "W: pq: no end of file once R closed the end it received");
 	struct pollfd p = {.fd = pp[0], .events = POLLIN};
 	zt_tree_expect(S_W,
 		       poll(&p, 1, 5000) == 1 && read(pp[0], b, 4) == 4 && !memcmp(b, "back", 4),
@@ -170,7 +181,7 @@ int main(int argc, char **argv)
 			 socketpair(AF_UNIX, SOCK_STREAM, 0, pr2) == 0 && pipe(pp) == 0 &&
 			 socketpair(AF_UNIX, SOCK_DGRAM, 0, ca) == 0 &&
 			 socketpair(AF_UNIX, SOCK_DGRAM, 0, cb) == 0 &&
-			 socketpair(AF_UNIX, SOCK_DGRAM, 0, tw) == 0,
+			 socketpair(AF_UNIX, SOCK_DGRAM, 0, tw) == 0 && pipe(pq) == 0,
 		     "socketpair, pipe");
 	int ev3 = eventfd(3, 0);
 	zt_check_sys(ev3 >= 0, "eventfd");
@@ -182,7 +193,7 @@ int main(int argc, char **argv)
 		_exit(w_main());
 	zt_check_sys(w > 0, "fork");
 	close(dg[1]), close(sq[1]), close(pp[0]), close(pp[1]), close(pr2[0]), close(ca[1]),
-	    close(cb[1]), close(tw[0]);
+	    close(cb[1]), close(tw[0]), close(pq[0]), close(pq[1]);
 	zt_tree_wait_ready();
 	zt_ready();
 	zt_wait_for_check();
@@ -225,6 +236,10 @@ int main(int argc, char **argv)
 	zt_expect(same(getpid(), f[0], w, pr2[0]), "the socket of the seqpacket is not W's");
 	zt_expect(f[0] >= 0 && send(f[0], "x", 1, 0) == 1 && recv(pr2[1], b, 1, MSG_DONTWAIT) == 1,
 		  "the socket received is not connected to its peer");
+	recv_fds("pq", dg[0], "pq", f, 1);
+	zt_expect(f[0] >= 0 && write(f[0], "zz", 2) == 2, "pq: cannot write into the pipe: %m");
+	zt_expect((fcntl(f[0], F_GETFL) & O_ACCMODE) == O_WRONLY, "pq: not the write end");
+	close(f[0]);
 	recv_fds("ca", ca[0], "ca", f, 1);
 	zt_expect(same(getpid(), f[0], getpid(), cb[0]), "ca: the socket in flight is not cb");
 	recv_fds("cb", cb[0], "cb", f, 1);
