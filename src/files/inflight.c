@@ -8,7 +8,9 @@
  * saved as a reference to that task's fd; one the queues alone hold is saved by its kind,
  * from cryo's copy, as if it were an fd of cryo's (fd_info_own), for the kinds whose restore
  * needs nothing else of the tree (regular files, eventfds, memfds: their objects are the
- * tree's, memfd.c, in flight or not); one in flight twice refers to its
+ * tree's, memfd.c, in flight or not), and ends of pipes whose object a task holds (pipe.c
+ * saves the bytes; the root opens a new description of that end); one in flight twice
+ * refers to its
  * first place. Every other one is refused by name: the task and socket, the message, which
  * descriptor of it, the file and its kind. cryo's copies are closed at the end.
  *
