@@ -348,6 +348,11 @@ static int read_messages(struct dump_ctx *ctx, struct dump_task *t, int fd, int 
 	return ret;
 }
 
+static int set_passcred(int sk, int on)
+{
+	return setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+}
+
 static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
 		      const SkOpts *o)
 {
@@ -382,37 +387,34 @@ static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk,
 		       pid, fd, inq, UNIX_QUEUE_MAX_BYTES);
 		return -ENOTSUP;
 	}
-	return s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
-				      : read_messages(ctx, t, fd, sk, s, inq);
-}
-
-static int set_passcred(int sk, int on)
-{
-	return setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
-}
-
-int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s)
-{
-	pid_t pid = t->pid;
-	bool cred_on = s->opts->passcred;
-	int ret = 0;
-
 	/* every message's credentials, also where the receiver does not ask for them (it may
-	 * turn SO_PASSCRED on later): on for the peeks, on a socket nothing else uses now */
+	 * turn SO_PASSCRED on later): on for the peeks (only of a queue that holds something),
+	 * on a socket nothing else uses now, and off again after */
+	bool cred_on = o && o->passcred;
+	int ret;
 	if (!cred_on && set_passcred(sk, 1) < 0) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
 		return ret;
 	}
-	ret = read_queue(ctx, t, fd, sk, s, s->opts);
-	/* the task's own peek offset and SO_PASSCRED back, whatever happened */
-	if (set_peek_off(sk, s->opts->peek_off) < 0 && !ret) {
-		ret = -errno;
-		pr_errno(-ret, "task %d: fd %d: cannot put SO_PEEK_OFF back", pid, fd);
-	}
+	ret = s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
+				     : read_messages(ctx, t, fd, sk, s, inq);
 	if (!cred_on && set_passcred(sk, 0) < 0 && !ret) {
 		ret = -errno;
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED off again", pid, fd);
+	}
+	return ret;
+}
+
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s)
+{
+	pid_t pid = t->pid;
+	int ret = read_queue(ctx, t, fd, sk, s, s->opts);
+
+	/* the task's own peek offset back, whatever happened */
+	if (set_peek_off(sk, s->opts->peek_off) < 0 && !ret) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot put SO_PEEK_OFF back", pid, fd);
 	}
 	return ret;
 }
