@@ -143,6 +143,8 @@ struct dump_ctx {
 	uint32_t parent_root;	     /* ... the root pid its inventory names */
 	struct unix_table *unix_sks; /* files/unix_sk.c: the namespace's unix sockets (arena) */
 	Ipc *ipc;		     /* res/sysvipc.c: the System V objects saved (arena) */
+	/* files/inflight.c: cryo's copies of the files in flight in unix sockets' queues */
+	struct inflight_table *inflight;
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

@@ -111,21 +111,29 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	/* the pseudo-terminal pairs first: shared descriptions of them are opened below */
 	if (restore_ptys_child(ctx))
 		return -1;
-	/* the unix sockets first, all in one pass: shared descriptions may be copies of them */
-	if (restore_unix_child(ctx))
-		return -1;
+	/* the unix sockets all in one pass, after the other objects (files in flight in their
+	 * queues may be any of them), before the shared descriptions that are copies of them */
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_SHMEM &&
 		    restore_place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
 			return -1;
-		if (g->kind == SVC_DESC && restore_shared_desc_child(ctx, g))
+		if (g->kind == SVC_DESC && g->desc->kind != FD_KIND__FD_UNIX_SK &&
+		    restore_shared_desc_child(ctx, g))
 			return -1;
 		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
 			return -1;
 		if (g->kind == SVC_MEMFD && restore_memfd_global_child(ctx, g))
 			return -1;
 		if (g->kind == SVC_GHOST && restore_ghost_global_child(ctx, g))
+			return -1;
+	}
+	if (restore_unix_child(ctx))
+		return -1;
+	for (int i = 0; i < ctx->nr_globals; i++) {
+		struct svc_file *g = &ctx->globals[i];
+		if (g->kind == SVC_DESC && g->desc->kind == FD_KIND__FD_UNIX_SK &&
+		    restore_shared_desc_child(ctx, g))
 			return -1;
 	}
 	return 0;

@@ -233,6 +233,42 @@ static void fd_info_free(struct fd_info *fi)
 	free(fi);
 }
 
+void files_ref_entry(FdEntry *e, const FdEntry *orig, int fd)
+{
+	*e = *orig;
+	e->fd = fd;
+	/* the description's epoll registrations are saved once, with its first fd */
+	e->n_epoll_targets = 0;
+	e->epoll_targets = NULL;
+	e->has_ghost = false;
+	e->ghost = -1;
+	e->memfd = NULL; /* the object is saved once, with the first */
+	e->unix_sk = NULL;
+	e->has_unix_peer_uid = e->has_unix_peer_gid = false; /* the socket's, with it */
+	e->n_unix_peer_groups = 0;
+	e->unix_peer_groups = NULL;
+	e->inet = NULL;
+	e->netlink_sk = NULL;
+	e->packet_sk = NULL;
+	e->has_inflight_same = false;
+	e->has_dup_of = true;
+	e->dup_of = orig->fd;
+}
+
+int fd_info_own(int fd, int self_pidfd, struct fd_info *fi)
+{
+	struct fd_dirs dirs = {.fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+			       .info =
+				   open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+			       .pidfd = self_pidfd};
+	int ret = dirs.fd < 0 || dirs.info < 0 ? -errno : read_fd_info(getpid(), &dirs, fd, fi);
+	if (dirs.fd >= 0)
+		close(dirs.fd);
+	if (dirs.info >= 0)
+		close(dirs.info);
+	return ret > 0 ? -EBADF : ret;
+}
+
 /* The descriptor fi by its kind (the caller frees fi). */
 static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
 			struct fd_info *fi, struct refusals *rs)
@@ -278,24 +314,8 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	FdEntry *orig = k->own_sharing ? NULL : shared_find(ctx, t, fi, &owner);
 	if (orig) {
 		/* the same open file description: a reference to the one saved first */
-		*e = *orig;
-		e->fd = fd;
-		/* the description's epoll registrations are saved once, with its first fd */
-		e->n_epoll_targets = 0;
-		e->epoll_targets = NULL;
+		files_ref_entry(e, orig, fd);
 		e->cloexec = !!(fi->flags & O_CLOEXEC);
-		e->has_ghost = false;
-		e->ghost = -1;
-		e->memfd = NULL; /* the object is saved once, with the first */
-		e->unix_sk = NULL;
-		e->has_unix_peer_uid = e->has_unix_peer_gid = false; /* the socket's, with it */
-		e->n_unix_peer_groups = 0;
-		e->unix_peer_groups = NULL;
-		e->inet = NULL;
-		e->netlink_sk = NULL;
-		e->packet_sk = NULL;
-		e->has_dup_of = true;
-		e->dup_of = orig->fd;
 		e->has_dup_of_pid = owner != t->pid;
 		e->dup_of_pid = owner != t->pid ? (uint32_t)owner : 0;
 		pr_info("task %d: fd %d shares its file description with fd %d of task %d", t->pid,
@@ -389,8 +409,13 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 
 int dump_files_finish(struct dump_ctx *ctx)
 {
-	/* every refusal named: a refusal does not hide an error, nor the others' refusals */
-	int ret = pipes_dump_finish(ctx), r;
+	/* every refusal named: a refusal does not hide an error, nor the others' refusals;
+	 * the files in flight first, which closes cryo's copies of them (a pipe's holders are
+	 * counted next) */
+	int ret = inflight_dump_finish(ctx), r;
+	r = pipes_dump_finish(ctx);
+	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
+		ret = r;
 	r = ptys_dump_finish(ctx);
 	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
 		ret = r;

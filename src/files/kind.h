@@ -47,6 +47,13 @@ typedef int (*fd_copy_dump_fn)(struct dump_ctx *ctx, struct dump_task *t, const 
 int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 		 const char *what, fd_copy_dump_fn dump);
 
+/* fi for cryo's own descriptor fd (a file in flight it holds a copy of: inflight.c), as the
+ * walk sees a task's, with self_pidfd (a pidfd of cryo) for fd_take_copy. 0 or -errno. */
+int fd_info_own(int fd, int self_pidfd, struct fd_info *fi);
+/* e made a reference (dup_of) to orig, saved before, for fd: the description's own state
+ * is orig's alone (dup_of_pid and cloexec are the caller's to set) */
+void files_ref_entry(FdEntry *e, const FdEntry *orig, int fd);
+
 struct fd_ops {
 	const char *name;  /* for messages: "a regular file", "an eventfd" */
 	const char *names; /* ... for several: "regular files", "eventfds" */
@@ -172,6 +179,10 @@ int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry
 /* Dump: e is a description of a pipe object (fifo: with a name); its id goes into e. */
 int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e,
 	      bool fifo);
+/* ... a description of a pipe of the tree that only a message in flight holds (fi: cryo's
+ * copy): its pipe_id into e, the object told it has that end (inflight.c); 1: no pipe of
+ * the tree's, or one that cannot have it (a FIFO, an external pipe) */
+int pipe_note_inflight(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e);
 /* shared_find for a pipe or FIFO description */
 FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  pid_t *owner);
@@ -183,6 +194,9 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 /* ... the child phase's service fd of a write end of e's pipe object (a FIFO's read-write
  * one), or -1 (none: an external pipe's is not the tree's to write into) */
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e);
+/* ... may a description of e's pipe be made by the root for a message in flight (a pipe the
+ * tree's tasks planned, not a FIFO nor external)? */
+bool pipe_inflight_ok(struct restore_ctx *ctx, const FdEntry *e);
 int pipe_validate_common(const char *img, const FdEntry *e);
 /* fifo.c: a FIFO deleted while open, made again by the root: opened read-write with its
  * owner and mode, its name already removed (-1 after child_fail); its times, once the bytes
@@ -216,6 +230,25 @@ int unix_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry; a task's descriptor of it */
 int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int flags);
+
+/* ---- inflight.c: open files in flight in unix sockets' queues (SCM_RIGHTS) ---- */
+/* Dump: the copies a peek of message m (index msg of socket fd of task t) gave cryo, kept
+ * until every task was walked (the fds are the table's then, closed on any failure) */
+int inflight_note(struct dump_ctx *ctx, struct dump_task *t, int fd, size_t msg, UnixMsg *m,
+		  const int *fds, size_t n);
+/* ... each saved into its socket's task's files.inflight, as a reference to a task's fd of
+ * the same description or by its kind; cryo's copies closed. -ENOTSUP after naming each. */
+int inflight_dump_finish(struct dump_ctx *ctx);
+/* Restore: the images' in-flight entries checked (img/validate.c, with the task's files) */
+int inflight_validate(struct restore_ctx *ctx, struct restore_task *t, const char *img);
+/* ... the descriptions tasks hold that are in flight too: globals the root makes, before
+ * the queues are written (unix_plan_check) */
+int inflight_plan(struct restore_ctx *ctx);
+/* ... in the root: the descriptor to send for entry k of task t's files.inflight: opened
+ * once, into opened[k] (closed by the caller), or a global's, or unix socket id's
+ * unix_fds[id] (n_unix of them); -1 after child_fail */
+int inflight_fd(struct restore_ctx *ctx, struct restore_task *t, uint32_t k, int *opened,
+		const int *unix_fds, uint32_t n_unix);
 
 /* ---- inherit.c: --inherit-fd ---- */
 /* Plan: the use of key by entry e of task t with access acc (O_RDONLY or O_WRONLY), at

@@ -377,7 +377,8 @@ int memfd_plan(struct restore_ctx *ctx)
 	char img[64], what[64];
 	int ret;
 
-	/* in the dump's order: every task's descriptors, then every task's mappings */
+	/* in the dump's order: every task's descriptors, then every task's mappings, then the
+	 * files in flight */
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		img_name(IMG_FILES, t->pid, img, sizeof(img));
@@ -415,6 +416,22 @@ int memfd_plan(struct restore_ctx *ctx)
 			if ((v->flags & MAP_SHARED) && !(v->prot & PROT_WRITE) &&
 			    !(v->madvise & CRYO_VMA_MAYWRITE) && g->fd2 < 0)
 				g->fd2 = restore_alloc_fd(ctx);
+		}
+	}
+	/* then the files in flight, saved once every task was walked (inflight.c) */
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		img_name(IMG_FILES, t->pid, img, sizeof(img));
+		for (size_t k = 0; !t->zombie && k < t->files->n_inflight; k++) {
+			FdEntry *e = t->files->inflight[k];
+			if (e->kind != FD_KIND__FD_MEMFD || e->has_dup_of || e->has_inflight_same)
+				continue;
+			snprintf(what, sizeof(what), "file in flight %zu", k);
+			if ((ret = plan_one(ctx, img, what, e->memfd_id, e->memfd)))
+				return ret;
+			struct svc_file *g = global_of(ctx, e->memfd_id);
+			if (!g->primary_r && (e->flags & O_ACCMODE) == O_RDWR)
+				g->primary_r = e;
 		}
 	}
 	return 0;

@@ -135,6 +135,29 @@ int pipe_note(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *f
 	return 0;
 }
 
+int pipe_note_inflight(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *e)
+{
+	struct pipe_obj *o =
+	    fi->has_st ? pipe_table_find(ctx->pipes, fi->st.st_dev, fi->st.st_ino) : NULL;
+	uint32_t acc = fi->flags & O_ACCMODE;
+
+	/* a FIFO's description in flight would need its path opened by the root; an external
+	 * pipe is not the tree's to reopen */
+	if (!o || o->fifo || o->external || o->outside || strncmp(fi->link, "pipe:", 5))
+		return 1;
+	if (acc != O_WRONLY)
+		o->r_inflight = true;
+	if (acc != O_RDONLY) {
+		o->w_inflight = true;
+		if (fi->flags & O_DIRECT)
+			o->direct = true;
+	}
+	e->kind = FD_KIND__FD_PIPE;
+	e->has_pipe_id = true;
+	e->pipe_id = o->id;
+	return 0;
+}
+
 /* shared_find for pipes and FIFOs: only the descriptions of the same object are compared
  * (a thousand pipes would otherwise cost a million kcmp calls). */
 FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
@@ -622,6 +645,12 @@ int pipe_open(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 		return -1;
 	}
 	return fd;
+}
+
+bool pipe_inflight_ok(struct restore_ctx *ctx, const FdEntry *e)
+{
+	struct svc_file *g = global_of(ctx, e);
+	return g && g->desc->kind == FD_KIND__FD_PIPE && !g->desc->external_key;
 }
 
 int pipe_writer_fd(struct restore_ctx *ctx, const FdEntry *e)

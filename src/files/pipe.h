@@ -22,6 +22,8 @@ struct pipe_obj {
 	bool direct;	      /* a write description is in packet mode (O_DIRECT) */
 	bool outside;	      /* held outside the tree: refused already */
 	bool external;	      /* ... or named by --external: saved by its key alone */
+	bool r_inflight;      /* a description with read access is in flight (inflight.c) */
+	bool w_inflight;      /* ... one with write access */
 	struct pipe_desc {    /* its descriptions saved so far, for shared_find */
 		int task, fd;
 		FdEntry *e;

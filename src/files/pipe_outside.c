@@ -146,7 +146,8 @@ int pipe_outside_end(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
 
 	if (o->external)
 		return save_external(ctx, o, pidfds) ?: 1;
-	if (!o->fifo && (o->r_task < 0 || !o->has_w)) {
+	/* (an end in flight only is the tree's: inflight.c) */
+	if (!o->fifo && ((o->r_task < 0 && !o->r_inflight) || (!o->has_w && !o->w_inflight))) {
 		/* one end only in the tree: the other must be closed everywhere, not held by a
 		 * process cryo cannot see (another pid namespace, a message in flight) */
 		int any = pipe_take_copy(ctx, pidfds, o->any_task, o->any_fd);

@@ -9,6 +9,14 @@
 #include "files/unix_diag.h"
 #include "files/unix_sk.h"
 
+bool unix_msg_same_creds(const UnixMsg *a, const UnixMsg *b)
+{
+	if (a->has_cred_pid != b->has_cred_pid)
+		return false;
+	return !a->has_cred_pid || (a->cred_pid == b->cred_pid && a->cred_uid == b->cred_uid &&
+				    a->cred_gid == b->cred_gid);
+}
+
 const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap)
 {
 	size_t o = 0;
@@ -120,6 +128,33 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 			return snprintf(why, len, "an empty message queued"), -1;
 		if (m->has_from && (s->type != SOCK_DGRAM || m->from.len > UNIX_NAME_MAX))
 			return snprintf(why, len, "a message with an invalid sender"), -1;
+		/* credentials: all three or none, a pid the kernel can number, no id -1 */
+		if (m->has_cred_pid != m->has_cred_uid || m->has_cred_pid != m->has_cred_gid)
+			return snprintf(why, len,
+					"message %zu: credentials without their pid, "
+					"uid or gid",
+					i),
+			       -1;
+		if (m->has_cred_pid && (!m->cred_pid || m->cred_pid > UNIX_CRED_PID_MAX ||
+					m->cred_uid == (uint32_t)-1 || m->cred_gid == (uint32_t)-1))
+			return snprintf(why, len,
+					"message %zu: credentials pid %u uid %u gid %u are invalid",
+					i, m->cred_pid, m->cred_uid, m->cred_gid),
+			       -1;
+		/* a stream's messages are cut where the credentials change: never two in
+		 * a row with the same */
+		if (s->type == SOCK_STREAM && i && unix_msg_same_creds(m, s->queue[i - 1]))
+			return snprintf(why, len,
+					"messages %zu and %zu of a stream with the same "
+					"credentials",
+					i - 1, i),
+			       -1;
+		if (m->n_fds && (s->type == SOCK_STREAM || m->n_fds > 253))
+			return snprintf(why, len, "message %zu: %zu descriptors in flight%s", i,
+					m->n_fds, s->type == SOCK_STREAM ? " on a stream" : ""),
+			       -1;
+		if (s->type == SOCK_STREAM && !m->data.len)
+			return snprintf(why, len, "an empty part of a stream queued"), -1;
 	}
 	if (s->n_queue &&
 	    (s->state == UNIX_ST_LISTEN || (is_conn(s->type) && s->state != UNIX_ST_CONNECTED)))

@@ -1,13 +1,17 @@
 /* The receive queue of a unix socket, dump half: read from cryo's copy of the socket without
  * being consumed, MSG_PEEK with SO_PEEK_OFF set to where the last message ended, one datagram
  * or seqpacket message per peek so that boundaries (and a datagram's sender) are kept, a
- * stream's bytes in one run; the task's own peek offset is put back afterwards. Descriptors
- * (SCM_RIGHTS) or credentials (SCM_CREDENTIALS, the receiver has SO_PASSCRED) in the queue,
- * out-of-band bytes and empty messages are refused by name. The restore sends the messages
- * again in the root's pass that makes every socket (unix_sk_restore.c, write_queues), where
- * their senders are. Apart from unix_sk.c since the peeking is a machinery of its own. */
+ * stream's bytes in runs of one sender's credentials; the task's own peek offset is put back
+ * afterwards. SO_PASSCRED is on for the peeks (and off again after, if it was): the
+ * credentials each message carries (SCM_CREDENTIALS) are saved with it, whether the receiver
+ * asks for them now or not. Descriptors in flight (SCM_RIGHTS: named), other control
+ * messages, out-of-band bytes and empty messages are refused by name. The restore sends the
+ * messages again in the root's pass that makes every socket (unix_sk_restore.c,
+ * unix_send.c), where their senders are. Apart from unix_sk.c since the peeking is a
+ * machinery of its own. */
 #include <errno.h>
 #include <linux/sockios.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,6 +21,7 @@
 
 #include "core/dump_ctx.h"
 #include "core/log.h"
+#include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_sk.h"
 
@@ -25,10 +30,42 @@ static int set_peek_off(int sk, int off)
 	return setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
 }
 
-/* One peek at offset off: its length (the whole message's with MSG_TRUNC), its sender, and
- * whether it carried descriptors or credentials. */
+/* What one peek found besides the bytes. SO_PASSCRED is on for the peeks (unix_queue_dump),
+ * so the kernel reports every message's credentials: pid 0 with the overflow ids when it
+ * carries none. */
+struct peeked {
+	bool has_cred;
+	struct ucred cred;
+	int scm;      /* a control message cryo cannot save, 0 if none */
+	bool ctrunc;  /* more descriptors than room for SCM_MAX_FD of them */
+	int fds[253]; /* SCM_RIGHTS: the copies the peek gave cryo (the caller's) */
+	size_t nfds;
+	char rights[256]; /* ... for a refusal: what they are */
+};
+
+/* The copies a peek gave cryo closed; "pipe:[123], /tmp/x" of them into p->rights first
+ * when name. */
+static void close_rights(struct peeked *p, bool name)
+{
+	size_t len = strlen(p->rights);
+	for (size_t i = 0; i < p->nfds; i++) {
+		char path[64], link[200];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->fds[i]);
+		ssize_t l = name ? readlink(path, link, sizeof(link) - 1) : -1;
+		link[l > 0 ? l : 0] = 0;
+		if (name && len < sizeof(p->rights) - 1)
+			len += (size_t)snprintf(p->rights + len, sizeof(p->rights) - len, "%s%s",
+						len ? ", " : "", l > 0 ? link : "?");
+		close(p->fds[i]);
+	}
+	p->nfds = 0;
+}
+
+/* One peek at offset off: its length (the whole message's with MSG_TRUNC), its sender, its
+ * credentials, the descriptors it carries (copies, the caller's to close or keep), and
+ * whether it carried anything else. */
 static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_un *from,
-		       socklen_t *fromlen, int *scm)
+		       socklen_t *fromlen, struct peeked *p)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)) + 64];
 	struct iovec iov = {buf, len};
@@ -40,26 +77,33 @@ static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_u
 			    .msg_controllen = sizeof(cbuf)};
 	ssize_t n;
 
+	memset(p, 0, sizeof(*p));
 	if (set_peek_off(sk, off) < 0)
 		return -1;
 	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -1;
-	*scm = mh.msg_flags & MSG_CTRUNC ? SCM_RIGHTS : 0;
+	p->ctrunc = mh.msg_flags & MSG_CTRUNC;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET)
+		if (c->cmsg_level != SOL_SOCKET) {
+			p->scm = p->scm ? p->scm : -1;
 			continue;
-		if (c->cmsg_type == SCM_RIGHTS) {
-			/* the peek gave cryo copies of them: closed at once */
-			int *fds = (int *)CMSG_DATA(c);
-			size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
-			*scm = SCM_RIGHTS;
-		} else if (c->cmsg_type == SCM_CREDENTIALS && !*scm) {
-			*scm = SCM_CREDENTIALS;
-		} else if (!*scm) {
-			*scm = c->cmsg_type;
+		}
+		if (c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(0)) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			const int *fds = (const int *)CMSG_DATA(c);
+			for (size_t i = 0; i < k; i++) {
+				if (p->nfds < sizeof(p->fds) / sizeof(p->fds[0]))
+					p->fds[p->nfds++] = fds[i];
+				else /* (never: the buffer holds 253) */
+					close(fds[i]), p->ctrunc = true;
+			}
+		} else if (c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			memcpy(&p->cred, CMSG_DATA(c), sizeof(p->cred));
+			p->has_cred = true;
+		} else if (!p->scm) {
+			p->scm = c->cmsg_type;
 		}
 	}
 	if (fromlen)
@@ -67,8 +111,87 @@ static ssize_t peek_at(int sk, int off, void *buf, size_t len, struct sockaddr_u
 	return n;
 }
 
+/* What a peek found that cannot be saved, named (its copies closed); 0 if nothing. */
+static int refuse_scm(pid_t pid, int fd, size_t msg, struct peeked *p, bool stream)
+{
+	if (p->ctrunc) {
+		close_rights(p, false);
+		pr_err("task %d: fd %d: unix socket with descriptors in flight in message %zu of "
+		       "its queue that a peek cannot all take (MSG_CTRUNC: more than 253, or "
+		       "cryo is out of descriptors): not supported",
+		       pid, fd, msg);
+		return -ENOTSUP;
+	}
+	if (p->nfds && stream) {
+		/* the bytes a stream's descriptors came with cannot be told from those before
+		 * them without reading them (a peek of any of them reports the descriptors) */
+		close_rights(p, true);
+		pr_err("task %d: fd %d: stream unix socket with descriptors in flight (SCM_RIGHTS) "
+		       "in its queue (%s): not supported yet",
+		       pid, fd, p->rights);
+		return -ENOTSUP;
+	}
+	if (p->scm) {
+		close_rights(p, false);
+		pr_err("task %d: fd %d: unix socket with a control message of type %d in message "
+		       "%zu of its queue: not supported yet",
+		       pid, fd, p->scm, msg);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* /proc/sys/kernel/overflowuid or overflowgid: what a receiver is told of ids it cannot
+ * see, and of a message without credentials */
+static unsigned overflow_id(const char *which)
+{
+	char path[64], buf[32] = "";
+	unsigned v = 65534;
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", which);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = (unsigned)strtoul(buf, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+/* The credentials of message m as the peek gave them: none (pid 0, the overflow ids), or a
+ * pid, uid and gid the restore can claim again. A pid 0 with other ids is a sender cryo's pid
+ * namespace cannot see: refused. */
+static int save_creds(pid_t pid, int fd, size_t msg, const struct peeked *p, UnixMsg *m)
+{
+	if (!p->has_cred) {
+		pr_err("task %d: fd %d: message %zu of a unix socket's queue came without its "
+		       "credentials",
+		       pid, fd, msg);
+		return -EIO;
+	}
+	if (!p->cred.pid) {
+		if (p->cred.uid == overflow_id("overflowuid") &&
+		    p->cred.gid == overflow_id("overflowgid"))
+			return 0;
+		pr_err("task %d: fd %d: unix socket with message %zu queued from a process cryo's "
+		       "pid namespace cannot see (credentials pid 0, uid %u, gid %u): not "
+		       "supported yet",
+		       pid, fd, msg, p->cred.uid, p->cred.gid);
+		return -ENOTSUP;
+	}
+	if ((unsigned)p->cred.pid > UNIX_CRED_PID_MAX || p->cred.uid == (uid_t)-1 ||
+	    p->cred.gid == (gid_t)-1) {
+		pr_err("task %d: fd %d: message %zu of a unix socket's queue has credentials "
+		       "pid %d uid %u gid %u",
+		       pid, fd, msg, p->cred.pid, p->cred.uid, p->cred.gid);
+		return -EIO;
+	}
+	m->has_cred_pid = m->has_cred_uid = m->has_cred_gid = true;
+	m->cred_pid = (uint32_t)p->cred.pid, m->cred_uid = p->cred.uid, m->cred_gid = p->cred.gid;
+	return 0;
+}
+
 static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t len,
-		      const struct sockaddr_un *from, socklen_t fromlen)
+		      const struct sockaddr_un *from, socklen_t fromlen, UnixMsg **out)
 {
 	UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
 	if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
@@ -84,45 +207,57 @@ static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t 
 		if (!m->from.data)
 			return -ENOMEM;
 	}
+	*out = m;
 	return 0;
 }
 
-static void refuse_scm(pid_t pid, int fd, int scm)
-{
-	pr_err("task %d: fd %d: unix socket with %s in its queue: not supported yet", pid, fd,
-	       scm == SCM_RIGHTS	? "descriptors in flight (SCM_RIGHTS)"
-	       : scm == SCM_CREDENTIALS ? "credentials (SCM_CREDENTIALS)"
-					: "control messages");
-}
-
-/* A stream's bytes: one run, peeked into place. */
+/* A stream's bytes, peeked into place: one message per run of bytes with the same
+ * credentials, as a reader with SO_PASSCRED gets them (the kernel stops a read where they
+ * change; without SO_PASSCRED a read runs on across them, both ways as before). */
 static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
 {
 	uint8_t *buf = arena_alloc(&ctx->arena, (size_t)inq);
-	int off = 0, scm = 0;
+	int off = 0, ret;
+	struct peeked p;
 
 	if (!buf)
 		return -ENOMEM;
 	while (off < inq) {
-		ssize_t n = peek_at(sk, off, buf + off, (size_t)(inq - off), NULL, NULL, &scm);
+		ssize_t n = peek_at(sk, off, buf + off, (size_t)(inq - off), NULL, NULL, &p);
+		if (n < 0 && errno == EAGAIN)
+			break;
 		if (n < 0) {
 			pr_errno(errno, "task %d: fd %d: cannot read the queue of a unix socket",
 				 pid, fd);
 			return -errno;
 		}
-		if (scm)
-			return refuse_scm(pid, fd, scm), -ENOTSUP;
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, true)))
+			return ret;
 		if (n == 0 || n > inq - off)
 			break;
-		off += (int)n;
-		/* a peek goes on across messages, and stops short only before an out-of-band
-		 * byte (descriptors and credentials were refused above) */
-		if (off < inq) {
-			pr_err("task %d: fd %d: unix socket with out-of-band data (MSG_OOB) "
-			       "queued: not supported yet",
-			       pid, fd);
+		UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+		if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
+			return -ENOMEM;
+		m->data.len = (size_t)n, m->data.data = buf + off;
+		if ((ret = save_creds(pid, fd, s->n_queue - 1, &p, m)))
+			return ret;
+		/* a peek stops short where the credentials change, and before an out-of-band
+		 * byte: the same credentials on both sides of a stop are the latter (or two
+		 * senders of one number, which the restore could not tell apart either) */
+		if (s->n_queue > 1 && unix_msg_same_creds(m, s->queue[s->n_queue - 2])) {
+			pr_err("task %d: fd %d: unix socket with out-of-band data (MSG_OOB) queued "
+			       "(a peek stops at byte %d without a change of sender): not "
+			       "supported yet",
+			       pid, fd, off);
 			return -ENOTSUP;
 		}
+		if (s->n_queue > UNIX_QUEUE_MAX_MSGS) {
+			pr_err("task %d: fd %d: unix socket with more than %u changes of sender "
+			       "queued: not supported",
+			       pid, fd, UNIX_QUEUE_MAX_MSGS);
+			return -ENOTSUP;
+		}
+		off += (int)n;
 	}
 	if (off != inq) {
 		/* out-of-band data is not part of a peek */
@@ -131,19 +266,19 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 		       pid, fd, inq, off);
 		return -ENOTSUP;
 	}
-	UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
-	if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
-		return -ENOMEM;
-	m->data.len = (size_t)inq, m->data.data = buf;
 	return 0;
 }
 
-/* Datagrams and seqpacket messages: one peek each, boundaries and senders kept. */
-static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+/* Datagrams and seqpacket messages: one peek each, boundaries, senders and credentials
+ * kept. */
+static int read_messages(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+			 int inq)
 {
-	int off = 0, scm = 0, ret = 0;
+	pid_t pid = t->pid;
+	int off = 0, ret = 0;
 	size_t cap = 1 << 16, total = 0;
 	char *buf = malloc(cap);
+	struct peeked p;
 
 	if (!buf)
 		return -ENOMEM;
@@ -151,10 +286,12 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		struct sockaddr_un from;
 		socklen_t fromlen = 0;
 		char one;
+		UnixMsg *m;
 		/* the length first, then the whole message (both from the same offset) */
-		ssize_t n = peek_at(sk, off, &one, 1, NULL, NULL, &scm);
+		ssize_t n = peek_at(sk, off, &one, 1, NULL, NULL, &p);
 		if (n < 0 && errno == EAGAIN)
 			break;
+		close_rights(&p, false); /* the whole peek below gives them again */
 		if (n > 0 && (size_t)n > cap) {
 			char *b = realloc(buf, (size_t)n);
 			if (!b) {
@@ -163,20 +300,18 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 			}
 			buf = b, cap = (size_t)n;
 		}
-		if (n > 0 && !scm)
-			n = peek_at(sk, off, buf, cap, &from, &fromlen, &scm);
+		if (n > 0)
+			n = peek_at(sk, off, buf, cap, &from, &fromlen, &p);
 		if (n < 0) {
 			ret = -errno;
 			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket",
 				 pid, fd);
 			break;
 		}
-		if (scm) {
-			refuse_scm(pid, fd, scm);
-			ret = -ENOTSUP;
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, false)))
 			break;
-		}
 		if (n == 0) {
+			close_rights(&p, false);
 			pr_err("task %d: fd %d: unix socket with an empty message queued (it "
 			       "cannot be read past without consuming it): not supported yet",
 			       pid, fd);
@@ -185,6 +320,7 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		}
 		total += (size_t)n;
 		if (total > UNIX_QUEUE_MAX_BYTES || s->n_queue >= UNIX_QUEUE_MAX_MSGS) {
+			close_rights(&p, false);
 			pr_err("task %d: fd %d: unix socket with more than %u bytes or %u "
 			       "messages queued: not supported",
 			       pid, fd, UNIX_QUEUE_MAX_BYTES, UNIX_QUEUE_MAX_MSGS);
@@ -193,7 +329,13 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 		}
 		off += (int)n;
 		if ((ret = queue_push(ctx, s, buf, (size_t)n, s->type == SOCK_DGRAM ? &from : NULL,
-				      fromlen)))
+				      fromlen, &m)) ||
+		    (ret = save_creds(pid, fd, s->n_queue - 1, &p, m))) {
+			close_rights(&p, false);
+			break;
+		}
+		/* the files in flight: kept until every task was walked (inflight.c) */
+		if (p.nfds && (ret = inflight_note(ctx, t, fd, s->n_queue - 1, m, p.fds, p.nfds)))
 			break;
 	}
 	free(buf);
@@ -206,8 +348,15 @@ static int read_messages(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk
 	return ret;
 }
 
-static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, const SkOpts *o)
+static int set_passcred(int sk, int on)
 {
+	return setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+}
+
+static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		      const SkOpts *o)
+{
+	pid_t pid = t->pid;
 	int inq = 0;
 
 	if (ioctl(sk, SIOCINQ, &inq) < 0) {
@@ -219,15 +368,17 @@ static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s
 		return 0;
 	if (!inq) {
 		/* a datagram socket's is the first message's length: none, or an empty one */
-		int scm = 0;
+		struct peeked p;
 		char one;
-		if (peek_at(sk, 0, &one, 1, NULL, NULL, &scm) < 0 && errno == EAGAIN && !scm)
+		if (peek_at(sk, 0, &one, 1, NULL, NULL, &p) < 0 && errno == EAGAIN)
 			return 0;
 	}
-	if (o && (o->passcred || o->passpidfd)) {
-		pr_err("task %d: fd %d: unix socket with SO_PASS%s and data queued (the senders' "
-		       "credentials): not supported yet",
-		       pid, fd, o->passcred ? "CRED" : "PIDFD");
+	if (o && o->passpidfd) {
+		/* a pidfd of each sender: of the process itself, which the restore cannot
+		 * tie to a message made before the tree exists */
+		pr_err("task %d: fd %d: unix socket with SO_PASSPIDFD and data queued (the "
+		       "senders' pidfds): not supported yet",
+		       pid, fd);
 		return -ENOTSUP;
 	}
 	if ((unsigned)inq > UNIX_QUEUE_MAX_BYTES) {
@@ -236,13 +387,29 @@ static int read_queue(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s
 		       pid, fd, inq, UNIX_QUEUE_MAX_BYTES);
 		return -ENOTSUP;
 	}
-	return s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
-				      : read_messages(ctx, pid, fd, sk, s, inq);
+	/* every message's credentials, also where the receiver does not ask for them (it may
+	 * turn SO_PASSCRED on later): on for the peeks (only of a queue that holds something),
+	 * on a socket nothing else uses now, and off again after */
+	bool cred_on = o && o->passcred;
+	int ret;
+	if (!cred_on && set_passcred(sk, 1) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
+		return ret;
+	}
+	ret = s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
+				     : read_messages(ctx, t, fd, sk, s, inq);
+	if (!cred_on && set_passcred(sk, 0) < 0 && !ret) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED off again", pid, fd);
+	}
+	return ret;
 }
 
-int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s)
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s)
 {
-	int ret = read_queue(ctx, pid, fd, sk, s, s->opts);
+	pid_t pid = t->pid;
+	int ret = read_queue(ctx, t, fd, sk, s, s->opts);
 
 	/* the task's own peek offset back, whatever happened */
 	if (set_peek_off(sk, s->opts->peek_off) < 0 && !ret) {

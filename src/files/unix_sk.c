@@ -307,7 +307,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		goto out;
 	}
 	if (s->state != UNIX_ST_LISTEN) {
-		if ((ret = unix_queue_dump(ctx, t->pid, fi->fd, copy, s)))
+		if ((ret = unix_queue_dump(ctx, t, fi->fd, copy, s)))
 			goto out;
 	}
 	ret = 0;

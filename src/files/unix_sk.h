@@ -18,7 +18,8 @@
 #define UNIX_QUEUE_MAX_BYTES (64u << 20) /* per socket */
 #define UNIX_QUEUE_MAX_MSGS (1u << 16)
 #define UNIX_BACKLOG_MAX (1u << 20)
-#define UNIX_PEER_GROUPS_MAX 65536u /* NGROUPS_MAX: the groups a peer credential holds */
+#define UNIX_PEER_GROUPS_MAX 65536u  /* NGROUPS_MAX: the groups a peer credential holds */
+#define UNIX_CRED_PID_MAX (1u << 22) /* PID_MAX_LIMIT: a queued message's sender pid */
 
 /* A connected pair made with socketpair() at restore: s and its peer are connected to each
  * other, and neither was accepted from a listening socket. */
@@ -35,13 +36,16 @@ int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, c
 		   size_t len, uint32_t *bad);
 /* One socket's own values (beyond the set); 0 or -1 with why[]. */
 int unix_check_one(const UnixSk *s, char *why, size_t len);
+/* Do two queued messages carry the same credentials (or both none)? */
+bool unix_msg_same_creds(const UnixMsg *a, const UnixMsg *b);
 /* "the name NAME" for messages: a path, or "@name" for an abstract name */
 const char *unix_name_str(const uint8_t *name, size_t len, char *buf, size_t cap);
 
 struct dump_ctx;
-/* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task pid) without
- * being consumed, into s->queue; the socket's peek offset (s->opts) put back. 0, -ENOTSUP
- * (refused by name) or -errno. */
-int unix_queue_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s);
+struct dump_task;
+/* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task t) without
+ * being consumed, into s->queue (files in flight noted for inflight.c); the socket's peek
+ * offset and SO_PASSCRED (s->opts) put back. 0, -ENOTSUP (refused by name) or -errno. */
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s);
 
 #endif

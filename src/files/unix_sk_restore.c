@@ -8,7 +8,8 @@
  * an accepted socket is made by connecting its client to its listener and accepting; a
  * datagram socket connected to a named one connects to that name; buffer sizes and timeouts
  * are set; each queue is written back by the socket that sent it (its peer, or a socket of
- * the tree bound to the datagram's sender address, or an unnamed socket of cryo's); a
+ * the tree bound to the datagram's sender address, or an unnamed socket of cryo's), each
+ * message with the credentials it carried (unix_send.c); a
  * socket whose peer was closed gets a pair whose other end is closed now; shutdown states
  * and the remaining options (SO_PASSCRED, SO_PEEK_OFF...) come last. Each socket then sits
  * at its service fd; each task's descriptor is a copy of it with the entry's status flags. */
@@ -28,6 +29,7 @@
 #include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_diag.h"
+#include "files/unix_send.h"
 #include "files/unix_sk.h"
 
 static struct svc_file *global_of(struct restore_ctx *ctx, uint32_t id)
@@ -96,6 +98,38 @@ int unix_plan_check(struct restore_ctx *ctx)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		ents[i] = global_of(ctx, i)->desc;
+	/* the files in flight each message names are in its socket's task's image */
+	for (uint32_t i = 0; i < n && !ret; i++) {
+		struct svc_file *g = global_of(ctx, i);
+		struct restore_task *t = restore_find_task(ctx, g->desc_pid);
+		for (size_t q = 0; t && q < sks[i]->n_queue && !ret; q++) {
+			const UnixMsg *m = sks[i]->queue[q];
+			/* a sender's pid this system can number (held for it if free) */
+			if (m->has_cred_pid && ctx->pid_max > 0 &&
+			    m->cred_pid >= (uint32_t)ctx->pid_max) {
+				pr_err("files-%d.img: fd %d: unix socket %u: message %zu from pid "
+				       "%u, above the pid_max of this system (%d)",
+				       g->desc_pid, g->desc->fd, i, q, m->cred_pid, ctx->pid_max);
+				ret = -EINVAL;
+			}
+			for (size_t k = 0; k < sks[i]->queue[q]->n_fds && !ret; k++)
+				if (sks[i]->queue[q]->fds[k] >= t->files->n_inflight) {
+					pr_err("files-%d.img: fd %d: unix socket %u: message %zu "
+					       "carries file in flight %u, which is not in the "
+					       "image",
+					       g->desc_pid, g->desc->fd, i, q,
+					       sks[i]->queue[q]->fds[k]);
+					ret = -EINVAL;
+				}
+		}
+	}
+	if (!ret)
+		ret = inflight_plan(ctx);
+	if (ret) {
+		free(ents);
+		free(sks);
+		return ret;
+	}
 	if (unix_check_set(sks, n, why, sizeof(why), &bad) ||
 	    unix_check_ids(sks, ents, n, why, sizeof(why), &bad)) {
 		struct svc_file *g = global_of(ctx, bad);
@@ -147,7 +181,31 @@ struct build {
 	gid_t egid;
 	int n_groups, dumpable, pdeathsig;
 	gid_t *groups;
+	struct unix_holds holds; /* pids of queued messages' credentials (unix_send.c) */
+	int **opened; /* per task: the files in flight the root opened (inflight.c), or NULL */
 };
+
+/* The descriptors of message m of socket i, into fds[] (at most 253, validated). */
+static int msg_fds(struct build *b, uint32_t i, const UnixMsg *m, int *fds)
+{
+	struct svc_file *g = global_of(b->ctx, i);
+	struct restore_task *t = restore_find_task(b->ctx, g->desc_pid);
+	int **op = &b->opened[t->idx];
+
+	if (!*op) {
+		size_t n = t->files->n_inflight;
+		if (!(*op = malloc((n ? n : 1) * sizeof(int)))) {
+			child_fail(b->root, ENOMEM, "files in flight");
+			return -1;
+		}
+		for (size_t k = 0; k < n; k++)
+			(*op)[k] = -1;
+	}
+	for (size_t k = 0; k < m->n_fds; k++)
+		if ((fds[k] = inflight_fd(b->ctx, t, m->fds[k], *op, b->fd, b->n)) < 0)
+			return -1;
+	return 0;
+}
 
 static const char *nm(const UnixSk *s, char *buf, size_t cap)
 {
@@ -478,20 +536,6 @@ static int make_sockets(struct build *b)
 	return 0;
 }
 
-static int send_all(int fd, const ProtobufCBinaryData *d, const struct sockaddr_un *to,
-		    socklen_t tolen)
-{
-	size_t off = 0;
-	while (off < d->len) {
-		ssize_t n = sendto(fd, d->data + off, d->len - off, MSG_DONTWAIT | MSG_NOSIGNAL,
-				   (const struct sockaddr *)to, to ? tolen : 0);
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* The socket of the tree bound to a datagram's sender address. */
 static int sender_named(struct build *b, const ProtobufCBinaryData *from)
 {
@@ -532,7 +576,11 @@ static int write_queues(struct build *b)
 					via = b->anon;
 				}
 			}
-			if (via < 0 || send_all(via, &m->data, dst, tolen) < 0)
+			int fds[253];
+			if (m->n_fds && msg_fds(b, i, m, fds))
+				return -1;
+			if (via < 0 ||
+			    unix_send_msg(b->ctx, &b->holds, via, m, fds, m->n_fds, dst, tolen) < 0)
 				return fail_sk(b, i, "have its queued data written back");
 		}
 	}
@@ -549,7 +597,8 @@ int restore_unix_child(struct restore_ctx *ctx)
 	b.sks = calloc(b.n, sizeof(*b.sks));
 	b.fd = malloc(b.n * sizeof(int));
 	b.other = malloc(b.n * sizeof(int));
-	if (!b.sks || !b.fd || !b.other) {
+	b.opened = calloc((size_t)ctx->nr_tasks, sizeof(*b.opened));
+	if (!b.sks || !b.fd || !b.other || !b.opened) {
 		child_fail(b.root, ENOMEM, "unix sockets");
 		goto out;
 	}
@@ -601,6 +650,15 @@ out:
 			close(b.fd[i]);
 	if (b.anon >= 0)
 		close(b.anon);
+	unix_holds_release(&b.holds);
+	/* the root's own copies of files in flight: the messages hold them now */
+	for (int i = 0; b.opened && i < ctx->nr_tasks; i++) {
+		for (size_t k = 0; b.opened[i] && k < ctx->tasks[i].files->n_inflight; k++)
+			if (b.opened[i][k] >= 0)
+				close(b.opened[i][k]);
+		free(b.opened[i]);
+	}
+	free(b.opened);
 	free(b.sks), free(b.fd), free(b.other), free(b.bound), free(b.groups);
 	return ret;
 }

@@ -121,7 +121,7 @@ int files_validate(struct restore_ctx *ctx, struct restore_task *t)
 		seen[e->fd] = (uint32_t)i + 1;
 	}
 	free(seen);
-	if (ret)
+	if (ret || (ret = inflight_validate(ctx, t, img)))
 		return ret;
 	return ghosts_validate(ctx, t, img);
 }

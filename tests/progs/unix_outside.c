@@ -2,11 +2,15 @@
  *
  *   out: a stream pair whose other end a process outside the tree holds (a grandchild left
  *        to the reaper: an echo helper), with 6 bytes from it queued
- *   scm: a datagram pair with a descriptor (a pipe's write end) in flight (SCM_RIGHTS)
+ *   scm: a datagram pair with a descriptor (a pipe's write end, saved: the read end is the
+ *        tree's) in flight (SCM_RIGHTS), then a timerfd in flight that no task holds
+ *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (a stream's
+ *       descriptors are refused: their bytes cannot be told apart without reading)
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
  *       which pc sent bytes
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
- *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued
+ *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued (saved, not
+ *       refused: it must still be there after the refused dumps)
  *   rm: a datagram socket bound to a path whose socket file was then removed
  *   a child of the test (in the tree) holding a socket pair it made itself (its peer
  *   credentials name the child, which the restore cannot make sockets as)
@@ -25,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,7 +55,7 @@ static bool wait_in(int fd)
 
 int main(int argc, char **argv)
 {
-	int out[2], scm[2], pp[2];
+	int out[2], scm[2], pp[2], sf[2];
 	char buf[64];
 	pid_t kid, hpid = 0;
 
@@ -90,6 +95,17 @@ int main(int argc, char **argv)
 	c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
 	zt_check_sys(sendmsg(scm[0], &mh, 0) == 2, "sendmsg SCM_RIGHTS");
+	/* ... then a timerfd that only the message holds (a kind not saved in flight) */
+	int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+	zt_check_sys(tfd >= 0, "timerfd");
+	memcpy(CMSG_DATA(c), &tfd, sizeof(int));
+	zt_check_sys(sendmsg(scm[0], &mh, 0) == 2, "sendmsg timerfd");
+	close(tfd);
+	memcpy(CMSG_DATA(c), &pp[1], sizeof(int));
+	/* sf: the same pipe end in flight on a stream, after plain bytes */
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, sf) == 0 && send(sf[0], "ab", 2, 0) == 2 &&
+			 sendmsg(sf[0], &mh, 0) == 2,
+		     "SCM_RIGHTS on a stream");
 	close(pp[1]);
 	struct sockaddr_un la = {.sun_family = AF_UNIX};
 	int ln = snprintf(la.sun_path + 1, sizeof(la.sun_path) - 1, "zt-unix-outside-%d", getpid());
@@ -153,20 +169,49 @@ int main(int argc, char **argv)
 	zt_expect(got_fd >= 0 && write(got_fd, "p", 1) == 1 && read(pp[0], buf, 1) == 1 &&
 		      buf[0] == 'p',
 		  "scm: the descriptor in flight is not the pipe");
+	memset(cb, 0, sizeof(cb));
+	iov = (struct iovec){.iov_base = buf, .iov_len = sizeof(buf)};
+	mh = (struct msghdr){
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
+	got_fd = -1;
+	if (zt_expect(recvmsg(scm[1], &mh, MSG_DONTWAIT) == 2, "scm: the timerfd is gone: %m")) {
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&got_fd, CMSG_DATA(c), sizeof(int));
+	}
+	char tl[64], tp[64];
+	snprintf(tp, sizeof(tp), "/proc/self/fd/%d", got_fd);
+	ssize_t tn = readlink(tp, tl, sizeof(tl) - 1);
+	zt_expect(tn > 0 && !strncmp(tl, "anon_inode:[timerfd]", 20),
+		  "scm: the second descriptor in flight is not the timerfd");
+	zt_expect(recv(sf[1], buf, 2, MSG_DONTWAIT) == 2 && !memcmp(buf, "ab", 2),
+		  "sf: the bytes before the descriptor are gone");
+	memset(cb, 0, sizeof(cb));
+	mh = (struct msghdr){
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
+	got_fd = -1;
+	if (zt_expect(recvmsg(sf[1], &mh, MSG_DONTWAIT) == 2, "sf: the message is gone: %m")) {
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&got_fd, CMSG_DATA(c), sizeof(int));
+	}
+	zt_expect(got_fd >= 0 && write(got_fd, "q", 1) == 1 && read(pp[0], buf, 1) == 1 &&
+		      buf[0] == 'q',
+		  "sf: the descriptor in flight is not the pipe");
 	int ac = accept4(pl, NULL, NULL, SOCK_NONBLOCK);
 	zt_expect(ac >= 0 && recv(ac, buf, sizeof(buf), 0) == 7 && !memcmp(buf, "pending", 7),
 		  "pl: the pending connection or its bytes are gone: %m");
 	zt_expect(recv(ob[1], buf, 1, MSG_OOB | MSG_DONTWAIT) == 1 && buf[0] == 'X',
 		  "ob: the out-of-band byte is gone");
 	zt_expect(recv(ob[1], buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "ab", 2) &&
-			  recv(ob[1], buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "cd", 2),
+		      recv(ob[1], buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "cd", 2),
 		  "ob: the bytes around the out-of-band one differ");
 	zt_expect(recv(cr[1], buf, sizeof(buf), MSG_DONTWAIT) == 4 && !memcmp(buf, "cred", 4),
 		  "cr: the bytes are gone");
 	struct sockaddr_un got;
 	socklen_t glen = sizeof(got);
 	zt_expect(getsockname(rm, (struct sockaddr *)&got, &glen) == 0 &&
-			  !strcmp(got.sun_path, ra.sun_path),
+		      !strcmp(got.sun_path, ra.sun_path),
 		  "rm: its name is gone");
 	zt_expect(kill(wk, 0) == 0, "the child with its own pair is gone");
 	kill(wk, SIGKILL);

@@ -1,0 +1,130 @@
+/* One queued message of a unix socket sent again at restore (unix_sk_restore.c,
+ * write_queues), with the credentials the kernel kept with it at dump (unix_queue.c).
+ *
+ * A message with credentials is sent with SCM_CREDENTIALS naming them: the root has
+ * CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID, which let a sender claim any pid, uid and gid of
+ * its namespaces, as long as the pid exists (the kernel keeps a reference to it, and a reader
+ * is told its number). The tree's own pids do not exist yet when the root writes the queues
+ * (it does so before it creates any task), nor does a sender that ended before the dump: the
+ * root then holds that pid a moment with a process of its own made with it (clone3 with
+ * set_tid), which ends at once and stays a zombie until every queue is written; then it is
+ * reaped and the pid is free again for the task that has it. The message keeps its
+ * reference to the held pid, which still numbers it for every reader (the number is all a
+ * reader of SCM_CREDENTIALS sees). A message without credentials is sent without any: both
+ * ends' SO_PASSCRED come later (sockopt_restore_late). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "files/unix_send.h"
+
+/* The pid held by a new zombie of the root's; 0, or -1 with errno. */
+static int hold_pid(struct restore_ctx *ctx, struct unix_holds *h, pid_t pid)
+{
+	siginfo_t si;
+	long c;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		pid_t *n = realloc(h->pids, cap * sizeof(*n));
+		if (!n)
+			return errno = ENOMEM, -1;
+		h->pids = n, h->cap = cap;
+	}
+	/* no exit signal: the root hears nothing of it, and reaps it itself (__WALL) */
+	c = restore_create(ctx, pid, 0, 0, NULL);
+	if (c == 0)
+		_exit(0);
+	if (c < 0)
+		return -1;
+	h->pids[h->n++] = (pid_t)c;
+	/* a zombie now: its pid stays taken until it is reaped */
+	memset(&si, 0, sizeof(si));
+	while (waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT | __WALL) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+void unix_holds_release(struct unix_holds *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		while (waitpid(h->pids[i], NULL, __WALL) < 0 && errno == EINTR)
+			;
+	free(h->pids);
+	h->pids = NULL, h->n = h->cap = 0;
+}
+
+static ssize_t send_part(int fd, const void *data, size_t len, const UnixMsg *m, const int *fds,
+			 size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {(void *)data, len};
+	struct msghdr mh = {.msg_name = (void *)to,
+			    .msg_namelen = to ? tolen : 0,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1};
+	size_t clen = (m->has_cred_pid ? CMSG_SPACE(sizeof(struct ucred)) : 0) +
+		      (nfds ? CMSG_SPACE(nfds * sizeof(int)) : 0);
+	if (nfds > 253)
+		return errno = EINVAL, -1;
+	if (clen) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.b, mh.msg_controllen = clen;
+	}
+	struct cmsghdr *c = clen ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (m->has_cred_pid) {
+		/* validated: pid 1..2^22, no id -1 */
+		struct ucred uc = {.pid = (pid_t)m->cred_pid,
+				   .uid = (uid_t)m->cred_uid,
+				   .gid = (gid_t)m->cred_gid};
+		c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_CREDENTIALS;
+		c->cmsg_len = CMSG_LEN(sizeof(uc));
+		memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+		c = CMSG_NXTHDR(&mh, c);
+	}
+	if (nfds) {
+		c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const UnixMsg *m,
+		  const int *fds, size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
+{
+	size_t off = 0;
+	bool held = false;
+
+	while (off < m->data.len) {
+		/* (descriptors only on a datagram or seqpacket message: sent whole, once) */
+		ssize_t n =
+		    send_part(fd, m->data.data + off, m->data.len - off, m, fds, nfds, to, tolen);
+		if (n < 0 && errno == ESRCH && m->has_cred_pid && !held) {
+			/* the sender's pid is nobody's now: held for the message (a pid someone
+			 * took meanwhile is there to be claimed: EEXIST, sent again) */
+			if (hold_pid(ctx, h, (pid_t)m->cred_pid) < 0 && errno != EEXIST) {
+				int err = errno;
+				pr_err("cannot hold pid %u for a queued message's credentials: %s",
+				       m->cred_pid, strerror(err));
+				errno = err;
+				return -1;
+			}
+			held = true;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
