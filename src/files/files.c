@@ -225,7 +225,7 @@ static int desc_extras_dump(struct dump_ctx *ctx, struct dump_task *t, const str
 	return ret;
 }
 
-static void fd_info_free(struct fd_info *fi)
+void fd_info_free(struct fd_info *fi)
 {
 	if (fi->copy >= 0)
 		close(fi->copy);

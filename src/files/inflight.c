@@ -210,8 +210,7 @@ static int save_one(struct dump_ctx *ctx, struct inflight_table *x, size_t i, in
 		pr_info("task %d: fd %d: message %zu carries %s (%s), in flight only", c->t->pid,
 			c->skfd, c->msg, k->name, fi->link);
 	}
-	free(fi->fdinfo);
-	free(fi);
+	fd_info_free(fi);
 	return ret;
 }
 

@@ -50,6 +50,8 @@ int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info
 /* fi for cryo's own descriptor fd (a file in flight it holds a copy of: inflight.c), as the
  * walk sees a task's, with self_pidfd (a pidfd of cryo) for fd_take_copy. 0 or -errno. */
 int fd_info_own(int fd, int self_pidfd, struct fd_info *fi);
+/* Free fi (calloc'd) with what the walk took for it: its fdinfo, its copy */
+void fd_info_free(struct fd_info *fi);
 /* e made a reference (dup_of) to orig, saved before, for fd: the description's own state
  * is orig's alone (dup_of_pid and cloexec are the caller's to set) */
 void files_ref_entry(FdEntry *e, const FdEntry *orig, int fd);
