@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/wait.h>
 #include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,16 +15,16 @@
 #include <unistd.h>
 
 struct slot {
-	int ready;		/* futex word: 1 once set up */
-	int done;		/* futex word: 1 once checked */
+	int ready; /* futex word: 1 once set up */
+	int done;  /* futex word: 1 once checked */
 	int tid;
 	int nfail;
 	char name[32];
-	char msg[1024];		/* failures, "; " separated */
+	char msg[1024]; /* failures, "; " separated */
 };
 
 struct board {
-	int go;			/* futex word: 1 once the root forwarded the check */
+	int go; /* futex word: 1 once the root forwarded the check */
 	int nslots;
 	pid_t root;
 	int vars[ZT_TREE_VARS];
@@ -62,7 +63,7 @@ static long long now_ms(void)
 static bool wait_word(int *p, int val, int timeout_ms)
 {
 	long long end = now_ms() + timeout_ms;
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
 	int cur;
 
 	while ((cur = load(p)) < val) {
@@ -86,8 +87,8 @@ void zt_tree_init(int nslots)
 {
 	if (nslots < 1 || nslots > ZT_TREE_MAX_SLOTS)
 		zt_fail("zt_tree_init: %d slots", nslots);
-	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		     -1, 0);
+	board =
+	    mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (board == MAP_FAILED)
 		zt_fail("zt_tree_init: mmap: %m");
 	board->nslots = nslots;
@@ -221,6 +222,15 @@ void zt_tree_done(int slot)
 bool zt_tree_wait_done(int slot, int timeout_ms)
 {
 	return wait_word(&slot_of(slot)->done, 1, timeout_ms);
+}
+
+void zt_tree_expect_exit0(int slot, pid_t pid, const char *name)
+{
+	int status = 0;
+	if (!zt_tree_wait_done(slot, 0))
+		return;
+	zt_expect(zt_waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+		  "%s: exit status %#x", name, status);
 }
 
 void zt_tree_collect(void)

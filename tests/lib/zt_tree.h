@@ -63,7 +63,7 @@ bool zt_tree_go_requested(void);
 void zt_tree_wait_go(void);
 
 /* Record a failure of the task in slot unless cond; returns cond. Safe in any task. */
-#define zt_tree_expect(slot, cond, ...)                                                         \
+#define zt_tree_expect(slot, cond, ...)                                                            \
 	zt_tree_expect_at((slot), !!(cond), __FILE__, __LINE__, __VA_ARGS__)
 ZT_PRINTF(5, 6)
 bool zt_tree_expect_at(int slot, bool cond, const char *file, int line, const char *fmt, ...);
@@ -76,6 +76,9 @@ void zt_tree_done(int slot);
 
 /* Wait up to timeout_ms for slot to be done; true if it is. */
 bool zt_tree_wait_done(int slot, int timeout_ms);
+
+/* Once slot is done, its task pid (a child of the caller, named name) must exit with 0 */
+void zt_tree_expect_exit0(int slot, pid_t pid, const char *name);
 
 /* Root: wait (up to 15 s) for every slot but 0 to be done and turn each failure recorded in
  * any slot into a zt_expect() failure of the root; a slot without a verdict is one too. */

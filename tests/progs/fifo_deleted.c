@@ -68,7 +68,6 @@ int main(int argc, char **argv)
 	char cwd[PATH_MAX], want[PATH_MAX + 32], link[PATH_MAX + 32];
 	struct stat before, after, gone;
 	pid_t w;
-	int status;
 
 	zt_init(argc, argv);
 	zt_tree_init(NS);
@@ -117,11 +116,6 @@ int main(int argc, char **argv)
 	zt_expect(poll(&q, 1, 5000) == 1 && read(fr, buf, 1) == 0,
 		  "f: no end of file once W closed it");
 	zt_tree_collect();
-	if (zt_tree_wait_done(S_W, 0)) {
-		status = 0;
-		zt_expect(zt_waitpid(w, &status, 0) == w && WIFEXITED(status) &&
-			      !WEXITSTATUS(status),
-			  "W: exit status %#x", status);
-	}
+	zt_tree_expect_exit0(S_W, w, "W");
 	zt_pass();
 }

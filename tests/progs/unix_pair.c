@@ -151,7 +151,7 @@ static long get_timeo_ms(int fd, int opt)
 int main(int argc, char **argv)
 {
 	struct timeval tv = {2, 500000}, tv2 = {1, 500000};
-	int one = 1, zero = 0, v = 65536, status;
+	int one = 1, zero = 0, v = 65536;
 	pid_t w;
 	char b[16];
 
@@ -246,11 +246,6 @@ int main(int argc, char **argv)
 		  "dg: no answer from W");
 	zt_expect(read_full(bs[1], b, 5) == 5 && !memcmp(b, "fromW", 5), "bs: nothing from W");
 	zt_tree_collect();
-	if (zt_tree_wait_done(S_W, 0)) {
-		status = 0;
-		zt_expect(zt_waitpid(w, &status, 0) == w && WIFEXITED(status) &&
-			      !WEXITSTATUS(status),
-			  "W: exit status %#x", status);
-	}
+	zt_tree_expect_exit0(S_W, w, "W");
 	zt_pass();
 }

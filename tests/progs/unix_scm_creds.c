@@ -192,11 +192,6 @@ int main(int argc, char **argv)
 
 	zt_tree_go();
 	zt_tree_collect();
-	if (zt_tree_wait_done(S_W, 0)) {
-		status = 0;
-		zt_expect(zt_waitpid(w, &status, 0) == w && WIFEXITED(status) &&
-			      !WEXITSTATUS(status),
-			  "W: exit status %#x", status);
-	}
+	zt_tree_expect_exit0(S_W, w, "W");
 	zt_pass();
 }

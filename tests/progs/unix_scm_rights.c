@@ -163,7 +163,7 @@ static int w_main(void)
 
 int main(int argc, char **argv)
 {
-	int status, f[8];
+	int f[8];
 	char b[16];
 	uint64_t cnt = 0;
 	pid_t w;
@@ -249,11 +249,6 @@ int main(int argc, char **argv)
 
 	zt_tree_go();
 	zt_tree_collect();
-	if (zt_tree_wait_done(S_W, 0)) {
-		status = 0;
-		zt_expect(zt_waitpid(w, &status, 0) == w && WIFEXITED(status) &&
-			      !WEXITSTATUS(status),
-			  "W: exit status %#x", status);
-	}
+	zt_tree_expect_exit0(S_W, w, "W");
 	zt_pass();
 }
