@@ -118,6 +118,7 @@ passed=0
 failed=0
 skipped=0
 failed_names=()
+failed_reasons=()
 started_pids=()
 
 # --- small helpers -------------------------------------------------------------------------
@@ -264,6 +265,8 @@ report() {
 	fi
 	failed=$((failed + 1))
 	failed_names+=("$name")
+	# Repeated at the end: a long run's log is often read from its tail only.
+	failed_reasons+=("$name: ${REASON:0:300}")
 	echo "FAIL  $name (${t}s): $REASON"
 	show_file "$DIR/out.txt" 40
 	show_file "$DIR/start.txt" 10
@@ -591,6 +594,7 @@ main() {
 	done
 
 	if [ $failed -gt 0 ]; then
+		printf 'why:   %s\n' "${failed_reasons[@]}"
 		echo "failed: ${failed_names[*]}"
 	fi
 	if [ $skipped -gt 0 ]; then

@@ -5,6 +5,11 @@
 
 mem_refuse_one() {
 	local kind=$1 t0 addr
+	# Protection keys need the CPU's and the kernel's support (cpuinfo flag ospke: both).
+	if [ "$kind" = pkey ] && ! grep -qw ospke /proc/cpuinfo; then
+		skip "mem-refuse/$kind" "no memory protection keys on this machine (no ospke in /proc/cpuinfo)"
+		return
+	fi
 	t0=$(now)
 	REASON=
 	DIR=$OUT/mem-refuse/$kind
