@@ -130,6 +130,8 @@ struct dump_ctx {
 	 * network lock that drops their packets (its table name empty until the first) */
 	int *tcp_copies;
 	int nr_tcp_copies;
+	/* SO_REUSEADDR of each copy, read before repair mode: leaving it clears the flag */
+	unsigned char *tcp_reuse;
 	struct inet_tcp_pending *tcp_pending; /* met in the walk, read at its end */
 	pid_t sem_ref; /* res/sysv_sem.c: a child of cryo without a semaphore undo list, or 0 */
 	int nr_tcp_pending;

@@ -461,6 +461,13 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 		 * its unicast TTL there: nothing to save */
 		if (sel->tcp_established && d->level == IPPROTO_IP && d->name == IP_MULTICAST_TTL)
 			continue;
+		/* a TCP socket takes no IPv6 multicast interface or hop limit (setsockopt
+		 * fails ENOPROTOOPT on SOCK_STREAM) and sends no multicast; an accepted one
+		 * reads the interface and hop limit its SYN came with there (the kernel copies
+		 * them at accept), which nothing can set again: not saved */
+		if ((sel->protos & INET_P_TCP) && d->level == IPPROTO_IPV6 &&
+		    (d->name == IPV6_MULTICAST_IF || d->name == IPV6_MULTICAST_HOPS))
+			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
 			continue;

@@ -125,7 +125,17 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 		return ret;
 	}
 	ctx->tcp_copies = v;
-	v[ctx->nr_tcp_copies++] = copy;
+	v[ctx->nr_tcp_copies] = copy;
+	unsigned char *r = realloc(ctx->tcp_reuse, (size_t)ctx->nr_tcp_copies + 1);
+	if (!r) {
+		close(copy);
+		return -ENOMEM;
+	}
+	ctx->tcp_reuse = r;
+	int reuse = 0;
+	socklen_t rl = sizeof(reuse);
+	getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	r[ctx->nr_tcp_copies++] = reuse == 1;
 	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -144,6 +154,25 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	getpeername(copy, (struct sockaddr *)&p->remote, &len);
 	ctx->nr_tcp_pending++;
 	return 0;
+}
+
+/* Repair mode off on cryo's copy i, and SO_REUSEADDR back: the kernel clears it (sk_reuse)
+ * whenever repair mode goes off, on the task's socket too (the copy is the same socket) */
+static int repair_off(struct dump_ctx *ctx, int i)
+{
+	int ret = tcp_repair_off(ctx->tcp_copies[i]), one = 1;
+	if (!ret && ctx->tcp_reuse[i] &&
+	    setsockopt(ctx->tcp_copies[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static int copy_index(const struct dump_ctx *ctx, int copy)
+{
+	for (int i = 0; i < ctx->nr_tcp_copies; i++)
+		if (ctx->tcp_copies[i] == copy)
+			return i;
+	return -1;
 }
 
 /* Read one connection in repair mode into p->s->tcp */
@@ -165,7 +194,8 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
 	 * once, before the watchdog could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
-	int off = tcp_repair_off(p->copy);
+	int ci = copy_index(ctx, p->copy);
+	int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
 	if (ret) {
 		if (ret == -ENOTSUP)
 			pr_err("%s: TCP connection %s: %s", who, conn, err);
@@ -273,12 +303,14 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 {
 	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
 		int ret;
-		if (resumed && (ret = tcp_repair_off(ctx->tcp_copies[i])))
+		if (resumed && (ret = repair_off(ctx, i)))
 			pr_errno(-ret, "cannot turn TCP_REPAIR off on a connection of the tree");
 		close(ctx->tcp_copies[i]);
 	}
 	free(ctx->tcp_copies);
+	free(ctx->tcp_reuse);
 	ctx->tcp_copies = NULL;
+	ctx->tcp_reuse = NULL;
 	ctx->nr_tcp_copies = 0;
 	free(ctx->tcp_pending); /* a dump that failed before its finish */
 	ctx->tcp_pending = NULL;
@@ -323,6 +355,26 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 	if (tcp_repair_restore(sk, &st, false, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL,
 			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);
+		return -1;
+	}
+	/* leaving repair mode cleared SO_REUSEADDR (the kernel's sk_reuse): every option
+	 * set again where it differs now, and all read back; but IPV6_V6ONLY, which the bind
+	 * to a plain IPv6 address turned on (an accepted socket reads the listener's 0) and
+	 * no bound socket can change: it only matters to a bind, and this one is done */
+	InetSkOpt **o = malloc((s->n_opts + 1) * sizeof(*o));
+	size_t n = 0;
+	if (!o) {
+		child_fail(t, ENOMEM, "fd %d: the options of a TCP connection", e->fd);
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_opts; i++)
+		if (s->opts[i]->level != IPPROTO_IPV6 || s->opts[i]->name != IPV6_V6ONLY)
+			o[n++] = s->opts[i];
+	int ret = sol_opts_apply(sk, o, n, err, sizeof(err));
+	free(o);
+	if (ret) {
+		child_fail(t, errno ? errno : EINVAL,
+			   "fd %d: TCP connection made again, its options: %s", e->fd, err);
 		return -1;
 	}
 	return 0;
