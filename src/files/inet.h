@@ -91,6 +91,18 @@ int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n)
  * line of the socket's inode: s->state and s->dst_* set, 0, or -errno logged with who. */
 bool inet_raw_recognise(int family, int type, int protocol);
 int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who);
+/* An address as /proc/net/{tcp,raw,icmp}{,6} print it (each 32-bit word in hex, as the
+ * machine holds it) into out[addr_len]; false if it is not one */
+bool inet_proc_addr(const char *hex, size_t addr_len, uint8_t *out);
+
+/* inet_syn_sent.c: a TCP connect in progress (SYN_SENT) with --tcp-established. Dump: its
+ * peer, first sequence and MSS into s (sk: cryo's copy of socket inode ino of task pid);
+ * 0, -ENOTSUP (refused by name) or -errno. Restore on sk (options applied, owner set): 0,
+ * or -1 after child_fail. Validate: 0 or -EINVAL after files_refuse. */
+int inet_syn_sent_dump(struct arena *a, int pid, int sk, unsigned long ino, InetSk *s,
+		       const char *who, const char *local);
+int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk);
+int inet_syn_sent_validate(const char *img, const FdEntry *e);
 
 /* sk_filter.c: a classic BPF socket filter (SO_ATTACH_FILTER), of any family. The dump
  * reads it with SO_GET_FILTER into *prog (8 bytes an instruction, none: len 0); an eBPF
@@ -116,6 +128,11 @@ int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, cha
 		    size_t size);
 /* the cache inet_opts_apply fills (the values of sockets just made), freed */
 void inet_opts_fresh_free(struct inet_opts_fresh **cache);
+/* The options set again on a connected (or connecting) socket sk after repair mode, which
+ * clears SO_REUSEADDR when it goes off: those that differ now set, all read back; but
+ * IPV6_V6ONLY, which the bind to an IPv6 address turned on and no bound socket can change.
+ * 0, or -1 with err[]. */
+int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */

@@ -34,7 +34,7 @@ bool inet_raw_recognise(int family, int type, int protocol)
 
 /* An address as /proc/net/{raw,icmp}{,6} print it: each 32-bit word of the address as the
  * machine holds it, in hex (8 digits for IPv4, 32 for IPv6). */
-static bool parse_proc_addr(const char *hex, size_t addr_len, uint8_t *out)
+bool inet_proc_addr(const char *hex, size_t addr_len, uint8_t *out)
 {
 	for (size_t w = 0; w < addr_len / 4; w++) {
 		char word[9];
@@ -91,7 +91,7 @@ int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, c
 		if (st != 1) /* TCP_ESTABLISHED: connected */
 			break;
 		uint8_t addr[16];
-		if (!parse_proc_addr(remote, alen, addr)) {
+		if (!inet_proc_addr(remote, alen, addr)) {
 			pr_err("%s: %s: the peer of socket inode %lu is not understood", who, path,
 			       ino);
 			ret = -EIO;

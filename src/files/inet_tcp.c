@@ -357,22 +357,9 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);
 		return -1;
 	}
-	/* leaving repair mode cleared SO_REUSEADDR (the kernel's sk_reuse): every option
-	 * set again where it differs now, and all read back; but IPV6_V6ONLY, which the bind
-	 * to a plain IPv6 address turned on (an accepted socket reads the listener's 0) and
-	 * no bound socket can change: it only matters to a bind, and this one is done */
-	InetSkOpt **o = malloc((s->n_opts + 1) * sizeof(*o));
-	size_t n = 0;
-	if (!o) {
-		child_fail(t, ENOMEM, "fd %d: the options of a TCP connection", e->fd);
-		return -1;
-	}
-	for (size_t i = 0; i < s->n_opts; i++)
-		if (s->opts[i]->level != IPPROTO_IPV6 || s->opts[i]->name != IPV6_V6ONLY)
-			o[n++] = s->opts[i];
-	int ret = sol_opts_apply(sk, o, n, err, sizeof(err));
-	free(o);
-	if (ret) {
+	/* leaving repair mode cleared SO_REUSEADDR (the kernel's sk_reuse): the options
+	 * again, all read back */
+	if (inet_opts_apply_again(sk, s, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL,
 			   "fd %d: TCP connection made again, its options: %s", e->fd, err);
 		return -1;

@@ -1,0 +1,250 @@
+/* TCP connections being set up (SYN_SENT: a connect() the peer has not answered yet, its SYN
+ * dropped by a firewall or by a listener whose accept queue is full), with --tcp-established:
+ * dump and restore side by side. inet_sk.c saves such a socket as any TCP socket (address,
+ * options, owner) and calls here for the rest.
+ *
+ * Dump: the peer, which getpeername does not give before the handshake (ENOTCONN), from the
+ * socket's line of /proc/PID/net/tcp{,6}; in repair mode on cryo's copy (the task is frozen,
+ * and repair mode is on only for these few calls): the first sequence number (TCP_QUEUE_SEQ
+ * of the send queue is write_seq, one past the SYN's), the MSS the program asked for (in
+ * repair mode TCP_MAXSEG reads mss_clamp: TCP_MSS_DEFAULT unless TCP_MAXSEG was set before
+ * connect), and the send queue, which must hold no byte (data in the SYN, TCP fast open, is
+ * refused). Leaving repair mode clears SO_REUSEADDR: it is set back.
+ *
+ * Restore: the socket made at its fd with its options (inet_sk.c), then in repair mode the
+ * dumped address bound (repair mode binds over anything left on that port) and the sequence
+ * set (TCP_QUEUE_SEQ before connect), the MSS asked for, repair mode off, the options again
+ * (SO_REUSEADDR), and a connect() that does not wait (O_NONBLOCK for the call): the kernel
+ * sends the SYN with the dumped sequence number, so that a peer that got the first SYN (a
+ * listener that answered, its SYN-ACK lost) takes this one as the same connection. The
+ * program's poll/getsockopt(SO_ERROR) then sees what it would have seen: in progress, then
+ * connected or failed. Not kept: how many times the SYN was sent already, so the connect
+ * timeout (net.ipv4.tcp_syn_retries) starts again from the restore. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/restore_ctx.h"
+#include "files/inet.h"
+#include "files/kind.h"
+#include "net/tcp_repair.h"
+
+#define SYN_MSS_DEFAULT 536 /* TCP_MSS_DEFAULT: mss_clamp when no MSS was asked for */
+#define SYN_MSS_MIN 88	    /* TCP_MIN_MSS */
+
+static int get_int(int sk, int level, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+	return getsockopt(sk, level, name, v, &len) < 0 ? -errno : 0;
+}
+
+static int set_int(int sk, int level, int name, int v)
+{
+	return setsockopt(sk, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+/* The peer of socket inode ino from /proc/PID/net/tcp{,6} (its state 02, SYN_SENT) */
+static int peer_of(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who)
+{
+	bool v6 = s->family == AF_INET6;
+	size_t alen = v6 ? 16 : 4;
+	char path[64], line[512];
+	int ret = -ENOENT;
+	uint8_t addr[16];
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, v6 ? "tcp6" : "tcp");
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		pr_errno(-ret, "%s: cannot read %s to find the peer of a connect in progress", who,
+			 path);
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char local[40], remote[40];
+		unsigned lport, rport, st;
+		unsigned long inode;
+		/* sl local:port remote:port st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line,
+			   " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %*u "
+			   "%*u %lu",
+			   local, &lport, remote, &rport, &st, &inode) != 6 ||
+		    inode != ino)
+			continue;
+		if (st != 2 || strlen(remote) != alen * 2 || !inet_proc_addr(remote, alen, addr) ||
+		    !rport || rport > 65535) {
+			pr_err("%s: %s: the line of socket inode %lu is not a connect in progress "
+			       "(state %x)",
+			       who, path, ino, st);
+			ret = -EIO;
+			break;
+		}
+		if (v6 && addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80) {
+			pr_err(
+			    "%s: TCP connect in progress (SYN_SENT) to a link-local IPv6 address "
+			    "(its interface cannot be read): not supported yet",
+			    who);
+			ret = -ENOTSUP;
+			break;
+		}
+		s->has_dst_addr = s->has_dst_port = true;
+		s->dst_addr.data = arena_memdup(a, addr, alen);
+		s->dst_addr.len = alen;
+		s->dst_port = rport;
+		if (v6) {
+			s->has_dst_scope_id = s->has_dst_flowinfo = true;
+			s->dst_scope_id = s->dst_flowinfo = 0;
+		}
+		ret = s->dst_addr.data ? 0 : -ENOMEM;
+		break;
+	}
+	fclose(f);
+	if (ret == -ENOENT)
+		pr_err("%s: the TCP socket (inode %lu) is not in %s", who, ino, path);
+	return ret;
+}
+
+/* In repair mode: the first sequence, the MSS asked for, and the send queue's length */
+static int read_repair(int sk, uint32_t *isn, int *mss, ssize_t *queued)
+{
+	int seq = 0, ret;
+	char c;
+
+	if ((ret = set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) ||
+	    (ret = get_int(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq)) ||
+	    (ret = get_int(sk, IPPROTO_TCP, TCP_MAXSEG, mss)))
+		return ret;
+	*queued = recv(sk, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (*queued < 0)
+		*queued = errno == EAGAIN ? 0 : -errno;
+	*isn = (uint32_t)seq - 1; /* write_seq counts the SYN */
+	return set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+}
+
+int inet_syn_sent_dump(struct arena *a, int pid, int sk, unsigned long ino, InetSk *s,
+		       const char *who, const char *local)
+{
+	int reuse = 0, mss = 0, ret, off;
+	uint32_t isn = 0;
+	ssize_t queued = 0;
+
+	if ((ret = peer_of(a, pid, ino, s, who)))
+		return ret;
+	if ((ret = get_int(sk, SOL_SOCKET, SO_REUSEADDR, &reuse))) {
+		pr_errno(-ret, "%s: cannot read SO_REUSEADDR", who);
+		return ret;
+	}
+	if ((ret = tcp_repair_on(sk))) {
+		pr_errno(-ret, "%s: TCP connect in progress %s: cannot turn TCP_REPAIR on", who,
+			 local);
+		return ret;
+	}
+	ret = read_repair(sk, &isn, &mss, &queued);
+	off = tcp_repair_off(sk);
+	if (!off && reuse == 1)
+		off = set_int(sk, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (ret || off) {
+		pr_errno(ret ? -ret : -off,
+			 "%s: TCP connect in progress %s: cannot read it in "
+			 "repair mode",
+			 who, local);
+		return ret ? ret : off;
+	}
+	if (queued) {
+		pr_err("%s: TCP connect in progress (SYN_SENT) %s with data in its SYN (TCP fast "
+		       "open): not supported yet",
+		       who, local);
+		return queued < 0 ? (int)queued : -ENOTSUP;
+	}
+	if (mss < SYN_MSS_MIN || mss > 65535) {
+		pr_err("%s: TCP connect in progress %s: MSS %d read in repair mode", who, local,
+		       mss);
+		return -EIO;
+	}
+	s->has_sockmisc_syn_sent = s->sockmisc_syn_sent = true;
+	s->has_sockmisc_syn_isn = true;
+	s->sockmisc_syn_isn = isn;
+	if (mss != SYN_MSS_DEFAULT) {
+		s->has_sockmisc_syn_mss = true;
+		s->sockmisc_syn_mss = (uint32_t)mss;
+	}
+	pr_info("%s: TCP connect in progress (SYN_SENT) %s saved, first sequence %u", who, local,
+		isn);
+	return 0;
+}
+
+int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk)
+{
+	const InetSk *s = e->inet;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[256], where[80];
+	int ret;
+
+	inet_addr_text(s->family, s->dst_addr.data, s->dst_port, where, sizeof(where));
+	len = inet_sa_make(s->family, s->src_addr.data, s->src_port,
+			   s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
+	if ((ret = tcp_repair_on(sk)) ||
+	    (bind(sk, (struct sockaddr *)&ss, len) < 0 && (ret = -errno)) ||
+	    (ret = set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) ||
+	    (ret = set_int(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, (int)s->sockmisc_syn_isn)) ||
+	    (ret = set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE)) ||
+	    (s->has_sockmisc_syn_mss &&
+	     (ret = set_int(sk, IPPROTO_TCP, TCP_MAXSEG, (int)s->sockmisc_syn_mss))) ||
+	    (ret = tcp_repair_off(sk))) {
+		child_fail(t, -ret, "fd %d: cannot make the TCP connect in progress to %s again",
+			   e->fd, where);
+		return -1;
+	}
+	/* leaving repair mode cleared SO_REUSEADDR: the options again, all read back */
+	if (inet_opts_apply_again(sk, s, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL, "fd %d: TCP connect in progress, options: %s",
+			   e->fd, err);
+		return -1;
+	}
+	int fl = fcntl(sk, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(sk, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		child_fail(t, errno, "fd %d: cannot make the socket nonblocking for its connect",
+			   e->fd);
+		return -1;
+	}
+	len = inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+			   s->has_dst_scope_id ? s->dst_scope_id : 0,
+			   s->has_dst_flowinfo ? s->dst_flowinfo : 0, &ss);
+	int c = connect(sk, (struct sockaddr *)&ss, len), cerr = errno;
+	if (!(fl & O_NONBLOCK) && fcntl(sk, F_SETFL, fl) < 0) {
+		child_fail(t, errno, "fd %d: cannot give the socket its flags back", e->fd);
+		return -1;
+	}
+	if (c < 0 && cerr != EINPROGRESS) {
+		child_fail(t, cerr, "fd %d: cannot connect again to %s (a connect in progress)",
+			   e->fd, where);
+		return -1;
+	}
+	return 0;
+}
+
+int inet_syn_sent_validate(const char *img, const FdEntry *e)
+{
+	const InetSk *s = e->inet;
+
+	if (!s->has_sockmisc_syn_sent && !s->has_sockmisc_syn_isn && !s->has_sockmisc_syn_mss)
+		return 0;
+	if (!s->sockmisc_syn_sent || !s->has_sockmisc_syn_isn || !inet_is_tcp(s) || s->state != 2 ||
+	    s->tcp || s->has_tcp_closed || !s->has_src_port || !s->src_port || !s->has_dst_port ||
+	    !s->dst_port || s->has_backlog)
+		return files_refuse(img, "fd %d: a TCP connect in progress (SYN_SENT) invalid",
+				    e->fd);
+	if (s->has_sockmisc_syn_mss &&
+	    (s->sockmisc_syn_mss < SYN_MSS_MIN || s->sockmisc_syn_mss > 65535))
+		return files_refuse(img, "fd %d: a TCP connect in progress with MSS %u", e->fd,
+				    s->sockmisc_syn_mss);
+	return 0;
+}
