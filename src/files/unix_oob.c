@@ -52,7 +52,10 @@ static int oob_pending(int sk, int inline_on)
 	ssize_t n = recv(sk, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
 	if (n == 1)
 		ret = 1;
-	else if (n < 0 && errno != EINVAL && errno != EAGAIN)
+	/* EINVAL: none (or not connected); the other errors of a stream whose peer is gone
+	 * say nothing is there to read either */
+	else if (n < 0 && errno != EINVAL && errno != EAGAIN && errno != ENOTCONN &&
+		 errno != ECONNRESET && errno != EPIPE)
 		ret = -errno;
 	if (inline_on && set_flag(sk, SO_OOBINLINE, 1) < 0 && ret >= 0)
 		ret = -errno;
