@@ -234,6 +234,12 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		/* a connect in progress: made again (inet_syn_sent.c); --tcp-close saves none */
 		if (established_ok && !close_ok)
 			return 3;
+		if (close_ok) {
+			pr_err("%s: TCP connect in progress (SYN_SENT) from %s: not supported with "
+			       "--tcp-close",
+			       who, local);
+			return -ENOTSUP;
+		}
 		/* fall through */
 	default:
 		/* a connection being set up, or a state no descriptor holds */
