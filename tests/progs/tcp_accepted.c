@@ -9,7 +9,7 @@
  * values of its SYN that no setsockopt takes on a TCP socket); then bytes go both ways on
  * a1/c and through the echo on a2, the listener accepts a new client, and a new socket can
  * bind the listener's port while the connections live (SO_REUSEADDR on all of them). */
-// zt-run: tcp-established
+// zt-run: gen2 tcp-established
 #include "zt.h"
 
 #include <arpa/inet.h>

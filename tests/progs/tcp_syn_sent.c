@@ -11,7 +11,7 @@
  * in, the test's "bye" reaches the peer, which answers "ok"; the child's connect returns 0
  * and it talks the same way (its exit status). Without --tcp-established the dump must refuse it
  * (tests/cases/tcp_syn_sent_refused.sh). */
-// zt-run: tcp-established
+// zt-run: gen2 tcp-established
 #include "zt.h"
 
 #include <arpa/inet.h>
