@@ -130,8 +130,9 @@ int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, cha
 void inet_opts_fresh_free(struct inet_opts_fresh **cache);
 /* The options set again on a connected (or connecting) socket sk after repair mode, which
  * clears SO_REUSEADDR when it goes off: those that differ now set, all read back; but
- * IPV6_V6ONLY, which the bind to an IPv6 address turned on and no bound socket can change.
- * 0, or -1 with err[]. */
+ * IPV6_V6ONLY, which a bind to an IPv6 address turns on (tcp_repair_bind avoids that bind
+ * where the route gives the same address) and no bound socket can change. 0, or -1 with
+ * err[]. */
 int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in

@@ -636,8 +636,9 @@ int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t s
 
 int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size)
 {
-	/* IPV6_V6ONLY: an accepted socket or a client that never bound reads 0, the bind
-	 * turned it on; it only matters to a bind, and this one is done */
+	/* IPV6_V6ONLY: an accepted socket or a client that never bound reads 0, a bind to
+	 * its address (where the route would give another) turned it on; it only matters to
+	 * a bind, and this one is done */
 	InetSkOpt **o = malloc((s->n_opts + 1) * sizeof(*o));
 	size_t n = 0;
 	if (!o) {

@@ -188,11 +188,15 @@ int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk)
 	char err[256], where[80];
 	int ret;
 
+	struct sockaddr_storage peer;
+	socklen_t plen = inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+				      s->has_dst_scope_id ? s->dst_scope_id : 0,
+				      s->has_dst_flowinfo ? s->dst_flowinfo : 0, &peer);
 	inet_addr_text(s->family, s->dst_addr.data, s->dst_port, where, sizeof(where));
-	len = inet_sa_make(s->family, s->src_addr.data, s->src_port,
-			   s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
-	if ((ret = tcp_repair_on(sk)) ||
-	    (bind(sk, (struct sockaddr *)&ss, len) < 0 && (ret = -errno)) ||
+	inet_sa_make(s->family, s->src_addr.data, s->src_port,
+		     s->has_src_scope_id ? s->src_scope_id : 0, 0, &ss);
+	/* the port alone where binding the address would turn IPV6_V6ONLY on (libcryotcp) */
+	if ((ret = tcp_repair_on(sk)) || (ret = tcp_repair_bind(sk, &ss, &peer)) ||
 	    (ret = set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)) ||
 	    (ret = set_int(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, (int)s->sockmisc_syn_isn)) ||
 	    (ret = set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE)) ||
@@ -215,16 +219,26 @@ int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk)
 			   e->fd);
 		return -1;
 	}
-	len = inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
-			   s->has_dst_scope_id ? s->dst_scope_id : 0,
-			   s->has_dst_flowinfo ? s->dst_flowinfo : 0, &ss);
-	int c = connect(sk, (struct sockaddr *)&ss, len), cerr = errno;
+	int c = connect(sk, (struct sockaddr *)&peer, plen), cerr = errno;
 	if (!(fl & O_NONBLOCK) && fcntl(sk, F_SETFL, fl) < 0) {
 		child_fail(t, errno, "fd %d: cannot give the socket its flags back", e->fd);
 		return -1;
 	}
 	if (c < 0 && cerr != EINPROGRESS) {
 		child_fail(t, cerr, "fd %d: cannot connect again to %s (a connect in progress)",
+			   e->fd, where);
+		return -1;
+	}
+	/* a port bound alone: the route chose the address, which must be the dumped one */
+	uint8_t a[16];
+	uint32_t port, scope, flow;
+	len = sizeof(ss);
+	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0 ||
+	    !inet_sa_split(s->family, &ss, a, &port, &scope, &flow) || port != s->src_port ||
+	    memcmp(a, s->src_addr.data, inet_addr_len(s->family))) {
+		child_fail(t, EADDRNOTAVAIL,
+			   "fd %d: the connect in progress to %s came back with another local "
+			   "address",
 			   e->fd, where);
 		return -1;
 	}

@@ -45,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/tcp_segment.h"
 
@@ -282,6 +283,59 @@ static socklen_t sa_len(int family)
 	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* Does the route to remote pick local's address as its source? */
+static bool route_source_is(const struct sockaddr_in6 *local, const struct sockaddr_storage *remote)
+{
+	struct sockaddr_in6 got;
+	socklen_t len = sizeof(got);
+	int u = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool same = u >= 0 && connect(u, (const struct sockaddr *)remote, sizeof(got)) == 0 &&
+		    getsockname(u, (struct sockaddr *)&got, &len) == 0 &&
+		    !memcmp(&got.sin6_addr, &local->sin6_addr, sizeof(got.sin6_addr));
+	if (u >= 0)
+		close(u);
+	return same;
+}
+
+int tcp_repair_bind(int sk, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *remote)
+{
+	if (local->ss_family == AF_INET6 && remote->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)local;
+		int v6only = 1;
+		socklen_t vl = sizeof(v6only);
+		if (!IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr) &&
+		    !IN6_IS_ADDR_LINKLOCAL(&l6->sin6_addr) &&
+		    getsockopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &vl) == 0 && !v6only &&
+		    route_source_is(l6, remote)) {
+			struct sockaddr_in6 any = {.sin6_family = AF_INET6,
+						   .sin6_port = l6->sin6_port};
+			return bind(sk, (const struct sockaddr *)&any, sizeof(any)) < 0 ? -errno
+											: 0;
+		}
+	}
+	return bind(sk, (const struct sockaddr *)local, sa_len(local->ss_family)) < 0 ? -errno : 0;
+}
+
+/* Is sk's address (after its connect) local's? */
+static bool bound_to(int sk, const struct sockaddr_storage *local)
+{
+	struct sockaddr_storage got;
+	socklen_t len = sizeof(got);
+	if (getsockname(sk, (struct sockaddr *)&got, &len) < 0 || got.ss_family != local->ss_family)
+		return false;
+	if (local->ss_family == AF_INET6)
+		return !memcmp(&((struct sockaddr_in6 *)&got)->sin6_addr,
+			       &((const struct sockaddr_in6 *)local)->sin6_addr, 16) &&
+		       ((struct sockaddr_in6 *)&got)->sin6_port ==
+			   ((const struct sockaddr_in6 *)local)->sin6_port;
+	return ((struct sockaddr_in *)&got)->sin_addr.s_addr ==
+		   ((const struct sockaddr_in *)local)->sin_addr.s_addr &&
+	       ((struct sockaddr_in *)&got)->sin_port ==
+		   ((const struct sockaddr_in *)local)->sin_port;
+}
+
 static int port_of(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -482,8 +536,9 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 		return fail(err, size, errno, "cannot turn TCP_REPAIR on");
 	/* in repair mode the port may be one another socket holds: the connection's own,
 	 * which the kernel tells apart by the peer */
-	if (bind(sk, (const struct sockaddr *)&st->local, sa_len(st->family)) < 0)
-		return fail(err, size, errno, "cannot bind to the connection's address");
+	int bret = tcp_repair_bind(sk, &st->local, &st->remote);
+	if (bret < 0)
+		return fail(err, size, -bret, "cannot bind to the connection's address");
 	/* each queue starts where its first byte is: the send queue at the first byte not
 	 * acknowledged, the receive queue at the first byte not read */
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0 ||
@@ -494,6 +549,9 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 		return fail(err, size, errno, "cannot set the receive sequence");
 	if (connect(sk, (const struct sockaddr *)&st->remote, sa_len(st->family)) < 0)
 		return fail(err, size, errno, "cannot connect in repair mode");
+	if (!bound_to(sk, &st->local))
+		return fail(err, size, EADDRNOTAVAIL,
+			    "the connection came back with another local address");
 
 	struct tcp_repair_opt opts[4];
 	int n = 0;

@@ -90,6 +90,15 @@ int tcp_repair_on(int sk);
 /* Off without the window probe the kernel sends otherwise when a socket leaves repair mode
  * (nothing goes out while the caller's firewall still holds the connection either way). */
 int tcp_repair_off(int sk);
+/* Bind sk, in repair mode (or before a plain connect), to local before its connect to
+ * remote; 0 or -errno. The kernel turns IPV6_V6ONLY on at any bind to a plain IPv6 address,
+ * where the dumped socket may have had it off (a client that never bound, a socket accepted
+ * by a dual-stack listener): for an IPv6 socket with IPV6_V6ONLY off, when the route to
+ * remote picks local's address as its source anyway (a UDP socket's connect asks, sending
+ * nothing), only the port is bound and the connect takes that source. The caller checks
+ * the address after the connect (tcp_repair_restore does). */
+int tcp_repair_bind(int sk, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *remote);
 
 /* The state of sk (in repair mode) into *st, queues malloc'ed. Reads only: the queues are
  * peeked at, the socket is as it was. 0, -ENOTSUP for a state other than ESTABLISHED or a
