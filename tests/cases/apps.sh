@@ -106,4 +106,4 @@ for f in "$TESTS"/apps/*.sh; do
 	source "$f"
 done
 # the programs a migration most often meets, through a pre-dump first
-app_variant predump node python3-asyncio tail-f pipeline redis sqlite3
+app_variant predump node python3-asyncio tail-f pipeline redis sqlite3 python3-multiprocessing
