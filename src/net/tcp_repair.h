@@ -63,6 +63,10 @@ struct tcp_repair_state {
 	/* the receive queue: the bytes received and not read yet */
 	uint8_t *recvq;
 	uint32_t recvq_len;
+	/* its urgent mark (tcp_urg.h): TCP_URG_NONE, or the urgent byte recvq[urg_off] not
+	 * read yet (TCP_URG_PENDING) or read with MSG_OOB (TCP_URG_TAKEN) */
+	uint8_t urg;
+	uint32_t urg_off;
 
 	/* what was agreed at the handshake (TCP_INFO options, TCP_MAXSEG in repair mode) */
 	uint32_t mss;	     /* the maximum segment size the peer takes (mss_clamp) */
