@@ -39,6 +39,7 @@
 #include "core/restore_ctx.h"
 #include "files/inet.h"
 #include "files/kind.h"
+#include "files/tcp_md5.h"
 #include "net/netlock.h"
 #include "net/tcp_repair.h"
 #include "net/tcp_urg.h"
@@ -297,6 +298,13 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 	netlock_finish(&ctx->netlock, !resumed);
 }
 
+/* tcp_repair_state.before_live: the connection's TCP_MD5SIG keys */
+static int md5_before_live(int sk, void *arg, char *err, size_t size)
+{
+	int r = tcp_md5_apply(sk, arg, err, size);
+	return r;
+}
+
 /* Restore of an established connection on sk (options applied, owner set); -1 after
  * child_fail */
 int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int sk)
@@ -331,6 +339,10 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 		return -1;
 	}
 	state_of(s, &st);
+	if (s->n_md5) {
+		st.before_live = md5_before_live;
+		st.before_live_arg = (void *)s;
+	}
 	if (tcp_repair_restore(sk, &st, false, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL,
 			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);

@@ -568,6 +568,8 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	if (fed && st->has_window &&
 	    (ret = set_window(sk, st, fin_in(st->state) ? st->rcv_seq : rcv_nxt, err, size)))
 		return ret;
+	if (st->before_live && (ret = st->before_live(sk, st->before_live_arg, err, size)))
+		return ret;
 	if (keep_repair)
 		return set_bufs(sk, sndbuf, rcvbuf, err, size);
 	if (tcp_repair_off(sk) < 0)
