@@ -233,7 +233,7 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 		"%u to read%s%s",
 		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
 		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "",
-		!c->has_urg			 ? ""
+		!c->has_urg		    ? ""
 		: c->urg == TCP_URG_PENDING ? ", an urgent byte (MSG_OOB) to read"
 					    : ", an urgent byte (MSG_OOB) read");
 	return 0;
@@ -424,8 +424,8 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 	    (c->state == 1 || c->state > 255 || !tcp_repair_state_ok((int)c->state)))
 		return files_refuse(img, "fd %d: TCP state %u is not a half-closed one", e->fd,
 				    c->state);
-	if (c->has_urg != c->has_urg_off || (c->has_urg && (c->urg < TCP_URG_PENDING ||
-							       c->urg > TCP_URG_TAKEN)))
+	if (c->has_urg != c->has_urg_off ||
+	    (c->has_urg && (c->urg < TCP_URG_PENDING || c->urg > TCP_URG_TAKEN)))
 		return files_refuse(img, "fd %d: TCP urgent mark invalid", e->fd);
 	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
 		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",

@@ -290,8 +290,9 @@ int tcp_md5_dump(struct arena *a, int sk, InetSk *s, uint32_t state, uint32_t op
 			goto out;
 		}
 		/* the same key again, unbound: a no-op unless the one read is bound */
-		if ((ret = set_key(sk, (int)s->family, k->tcpm_family, (const uint8_t *)k->tcpm_addr,
-				   k->tcpm_prefixlen, k->tcpm_key, k->tcpm_keylen, false)) ||
+		if ((ret =
+			 set_key(sk, (int)s->family, k->tcpm_family, (const uint8_t *)k->tcpm_addr,
+				 k->tcpm_prefixlen, k->tcpm_key, k->tcpm_keylen, false)) ||
 		    (ret = read_keys(nl, sk, (int)s->family, state, st.st_ino, &again))) {
 			pr_errno(-ret, "%s: cannot check TCP_MD5SIG key %s", who,
 				 key_text(k, kt, sizeof(kt)));
@@ -302,8 +303,9 @@ int tcp_md5_dump(struct arena *a, int sk, InetSk *s, uint32_t state, uint32_t op
 					(const uint8_t *)k->tcpm_addr, k->tcpm_prefixlen, NULL, 0,
 					true);
 			if (d)
-				pr_errno(-d, "%s: cannot take the checking copy of TCP_MD5SIG key "
-					     "%s away again",
+				pr_errno(-d,
+					 "%s: cannot take the checking copy of TCP_MD5SIG key "
+					 "%s away again",
 					 who, key_text(k, kt, sizeof(kt)));
 			pr_err("%s: TCP_MD5SIG key %s is bound to an interface (TCP_MD5SIG_EXT "
 			       "ifindex), which cannot be read: not supported",

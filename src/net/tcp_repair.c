@@ -231,8 +231,8 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, &len);
 	if (peek >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &no_peek, sizeof(no_peek)) < 0)
 		return fail(err, size, errno, "cannot set the peek offset aside");
-	ret = queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, st, err,
-			 size);
+	ret =
+	    queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, st, err, size);
 	if (!ret)
 		ret = queue_read(sk, TCP_SEND_QUEUE, st->sendq_len, &st->sendq, &st->snd_seq, NULL,
 				 err, size);

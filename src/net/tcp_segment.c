@@ -108,9 +108,9 @@ int tcp_segment_send_data(const struct sockaddr_storage *from, const struct sock
 	if (sl == 4) {
 		family = AF_INET;
 		hl = 20;
-		pkt[0] = 0x45;					 /* version 4, 5 words */
+		pkt[0] = 0x45;						    /* version 4, 5 words */
 		pkt[2] = 0, pkt[3] = (uint8_t)(hl + sizeof(th) + data_len); /* total length */
-		pkt[8] = 64;					 /* TTL */
+		pkt[8] = 64;						    /* TTL */
 		pkt[9] = IPPROTO_TCP;
 		memcpy(pkt + 12, src, 4);
 		memcpy(pkt + 16, dst, 4);
@@ -121,10 +121,10 @@ int tcp_segment_send_data(const struct sockaddr_storage *from, const struct sock
 	} else {
 		family = AF_INET6;
 		hl = 40;
-		pkt[0] = 0x60;		      /* version 6 */
+		pkt[0] = 0x60;				   /* version 6 */
 		pkt[5] = (uint8_t)(sizeof(th) + data_len); /* payload length */
-		pkt[6] = IPPROTO_TCP;	      /* next header */
-		pkt[7] = 64;		      /* hop limit */
+		pkt[6] = IPPROTO_TCP;			   /* next header */
+		pkt[7] = 64;				   /* hop limit */
 		memcpy(pkt + 8, src, 16);
 		memcpy(pkt + 24, dst, 16);
 		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&dest;

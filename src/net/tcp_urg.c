@@ -133,8 +133,8 @@ static int peek_at(int sk, uint32_t off, uint8_t *buf, uint32_t want, char *err,
 	return 0;
 }
 
-int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32_t len,
-		 char *err, size_t size)
+int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32_t len, char *err,
+		 size_t size)
 {
 	int was = 0, ret = 0;
 	uint8_t *tmp = buf;
@@ -190,10 +190,9 @@ int tcp_urg_restore(int sk, const struct tcp_repair_state *st, uint32_t seq, uin
 	int ret, was = 0;
 	char c = 0;
 
-	ret = tcp_segment_send_data(&st->remote, &st->local, seq, ack,
-				    TCP_SEG_URG | TCP_SEG_ACK | TCP_SEG_PSH,
-				    (uint16_t)(win > 65535 ? 65535 : win), stdurg() ? 0 : 1, &byte,
-				    1);
+	ret = tcp_segment_send_data(
+	    &st->remote, &st->local, seq, ack, TCP_SEG_URG | TCP_SEG_ACK | TCP_SEG_PSH,
+	    (uint16_t)(win > 65535 ? 65535 : win), stdurg() ? 0 : 1, &byte, 1);
 	if (ret)
 		return ufail(err, size, -ret, "cannot send the urgent byte again (raw socket)");
 	for (int i = 0; i < 1000; i++) {
@@ -212,8 +211,8 @@ int tcp_urg_restore(int sk, const struct tcp_repair_state *st, uint32_t seq, uin
 	/* the mark as it was: the byte there to be read, or read already */
 	if (get_inline(sk, &was) < 0 || (was && set_inline(sk, 0) < 0))
 		return ufail(err, size, errno, "cannot turn SO_OOBINLINE off");
-	ssize_t r = recv(sk, &c, 1,
-			 MSG_OOB | MSG_DONTWAIT | (st->urg == TCP_URG_PENDING ? MSG_PEEK : 0));
+	ssize_t r =
+	    recv(sk, &c, 1, MSG_OOB | MSG_DONTWAIT | (st->urg == TCP_URG_PENDING ? MSG_PEEK : 0));
 	int e = errno;
 	if (was && set_inline(sk, 1) < 0)
 		return ufail(err, size, errno, "cannot set SO_OOBINLINE back");

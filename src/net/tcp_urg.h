@@ -27,8 +27,8 @@ int tcp_urg_read(int sk, struct tcp_repair_state *st, int *inq, char *err, size_
 
 /* Dump: the receive queue (picked, peek offset off) with a mark, len bytes into buf, the
  * urgent byte in its place. 0 or -errno, why in err. */
-int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32_t len,
-		 char *err, size_t size);
+int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32_t len, char *err,
+		 size_t size);
 
 /* Restore, on sk in repair mode, connected, its receive queue written up to the mark (the
  * urgent byte's sequence is seq), the windows set: the urgent byte fed to sk as the peer sent

@@ -48,7 +48,8 @@ static unsigned short port_of(int sk)
  * closed: nothing stays queued) */
 static bool connects(int l, const char *key)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port_of(l)),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port_of(l)),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), err = -1;
 	socklen_t el = sizeof(err);

@@ -85,8 +85,8 @@ static void check(int i, struct conn *c)
 			  "conn %d: recv(MSG_OOB) gave %zd '%c' (%m), not EINVAL", i, n, b);
 	else
 		zt_expect(n == 1 && b == c->urg,
-			  "conn %d: recv(MSG_OOB) gave %zd '%c' (%m), not the urgent '%c'", i, n,
-			  b, c->urg);
+			  "conn %d: recv(MSG_OOB) gave %zd '%c' (%m), not the urgent '%c'", i, n, b,
+			  c->urg);
 	char inl[16];
 	snprintf(inl, sizeof(inl), "%c%s", c->urg, c->after);
 	zt_expect(read_is(c->r, c->inline_ ? inl : c->after),
@@ -159,9 +159,9 @@ int main(int argc, char **argv)
 		zt_check_sys(c->r >= 0 && connect(c->r, (struct sockaddr *)&a, sizeof(a)) == 0,
 			     "connect");
 		if (c->inline_)
-			zt_check_sys(setsockopt(c->r, SOL_SOCKET, SO_OOBINLINE, &one,
-						sizeof(one)) == 0,
-				     "SO_OOBINLINE");
+			zt_check_sys(
+			    setsockopt(c->r, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) == 0,
+			    "SO_OOBINLINE");
 	}
 #else
 	zt_init(argc, argv);
@@ -173,9 +173,9 @@ int main(int argc, char **argv)
 		c->r = accept(l, NULL, NULL);
 		zt_check_sys(c->r >= 0, "accept");
 		if (c->inline_)
-			zt_check_sys(setsockopt(c->r, SOL_SOCKET, SO_OOBINLINE, &one,
-						sizeof(one)) == 0,
-				     "SO_OOBINLINE");
+			zt_check_sys(
+			    setsockopt(c->r, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) == 0,
+			    "SO_OOBINLINE");
 		zt_check_sys(send_oob(c->w, c), "send");
 	}
 #endif
@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 		struct conn *c = &conns[i];
 		char b;
 		if (c->taken)
-			zt_check_sys(recv(c->r, &b, 1, MSG_OOB) == 1 && b == c->urg, "recv MSG_OOB");
+			zt_check_sys(recv(c->r, &b, 1, MSG_OOB) == 1 && b == c->urg,
+				     "recv MSG_OOB");
 		if (c->at_mark)
 			zt_check_sys(read_is(c->r, c->before) && atmark(c->r) == 1, "read to mark");
 	}

@@ -33,8 +33,8 @@ static int drain(int r, uint32_t max)
 	char buf[1024];
 	uint32_t got = 0;
 	while (got < max && atmark(r) != 1) {
-		ssize_t k = recv(r, buf, max - got < sizeof(buf) ? max - got : sizeof(buf),
-				 MSG_DONTWAIT);
+		ssize_t k =
+		    recv(r, buf, max - got < sizeof(buf) ? max - got : sizeof(buf), MSG_DONTWAIT);
 		if (k < 0 && errno == EAGAIN)
 			break;
 		if (k <= 0)

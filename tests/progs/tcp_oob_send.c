@@ -106,8 +106,7 @@ int main(int argc, char **argv)
 	zt_wait_for_check();
 
 	int64_t got = read_to_mark(r, 0, BEFORE + 1 + AFTER, true);
-	zt_expect(got == BEFORE, "read %lld bytes before the mark, not %u",
-		  (long long)got, BEFORE);
+	zt_expect(got == BEFORE, "read %lld bytes before the mark, not %u", (long long)got, BEFORE);
 	char b = 0;
 	ssize_t n = -1;
 	for (int i = 0; i < 500 && n < 0 && got == BEFORE; i++) {
