@@ -16,8 +16,11 @@
  *   a bound one; sock_diag then lists one more, which is taken away again at once and the
  *   dump refused naming it;
  * - the keys of a socket neither listening nor connected (made, bound): refused when the
- *   socket holds option memory (SO_MEMINFO's optmem, where keys are charged) without a socket
- *   filter to explain it;
+ *   socket holds option memory (SO_MEMINFO's optmem, where keys are charged: 0 on a TCP
+ *   socket without keys or a filter) without a socket filter to explain it; the same for a
+ *   listener or a connection whose option memory sock_diag shows no key for (it shows keys
+ *   to CAP_NET_ADMIN only). A socket without option memory has no key: sock_diag is asked
+ *   only for one that has;
  * - TCP-AO keys (RFC 5925): TCP_AO_INFO answers for a socket that has some; refused.
  *
  * The restore sets the keys oldest first: on a listener or a new socket before bind, on a
@@ -190,8 +193,9 @@ static int read_keys(int nl, int sk, int family, uint32_t state, uint64_t ino, s
 		}
 		r.id.idiag_cookie[0] = (uint32_t)cookie;
 		r.id.idiag_cookie[1] = (uint32_t)(cookie >> 32);
-		if ((ret = diag_keys(nl, &r, false, ino, out)) || out->found)
-			return ret;
+		/* an error of the exact request (an address it does not take) leaves the dump */
+		if (diag_keys(nl, &r, false, ino, out) == 0 && out->found)
+			return 0;
 	}
 	/* not found by its name (a listener among others on its port...): all of its state */
 	memset(&r.id, 0, sizeof(r.id));
@@ -256,12 +260,16 @@ int tcp_md5_dump(struct arena *a, int sk, InetSk *s, uint32_t state, uint32_t op
 		pr_err("%s: TCP socket with TCP-AO keys (RFC 5925): not supported yet", who);
 		return -ENOTSUP;
 	}
+	/* keys are charged to the socket's option memory, which nothing else of a TCP socket
+	 * cryo saves uses but a socket filter: without either, no key */
+	if (!optmem)
+		return 0;
 	/* LISTEN, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING */
 	bool shown = state == ST_LISTEN || state == 1 || state == 4 || state == 5 || state == 8 ||
 		     state == 9 || state == 11;
 	if (!shown) {
 		/* made or bound: sock_diag shows no keys */
-		if (optmem && !s->has_filter) {
+		if (!s->has_filter) {
 			pr_err("%s: TCP socket neither listening nor connected holds %u bytes of "
 			       "option memory (TCP_MD5SIG keys?), which cannot be read there: not "
 			       "supported",
@@ -278,6 +286,14 @@ int tcp_md5_dump(struct arena *a, int sk, InetSk *s, uint32_t state, uint32_t op
 	}
 	if ((ret = read_keys(nl, sk, (int)s->family, state, st.st_ino, &keys))) {
 		pr_errno(-ret, "%s: cannot read the socket's TCP_MD5SIG keys (sock_diag)", who);
+		goto out;
+	}
+	/* sock_diag shows keys to CAP_NET_ADMIN only, and says nothing otherwise */
+	if (!keys.n && !s->has_filter) {
+		pr_err("%s: TCP socket holds %u bytes of option memory that sock_diag shows no "
+		       "TCP_MD5SIG key for (cryo without CAP_NET_ADMIN?): not supported",
+		       who, optmem);
+		ret = -ENOTSUP;
 		goto out;
 	}
 	for (size_t i = 0; i < keys.n; i++) {
