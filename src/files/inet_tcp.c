@@ -301,8 +301,7 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 /* tcp_repair_state.before_live: the connection's TCP_MD5SIG keys */
 static int md5_before_live(int sk, void *arg, char *err, size_t size)
 {
-	int r = tcp_md5_apply(sk, arg, err, size);
-	return r;
+	return tcp_md5_apply(sk, arg, err, size);
 }
 
 /* Restore of an established connection on sk (options applied, owner set); -1 after
