@@ -245,6 +245,9 @@ static const struct opt_def opts[] = {
     {"all", 0, NONE, 0, DO, O_ALL, A_CHECK, G_CHECK, NULL, "same as --extra --experimental"},
     {"feature", 0, REQ, 0, DO, O_FEATURE, A_CHECK, G_CHECK, "NAME",
      "check one feature only ('list' names them)"},
+    {"ms", 0, NONE, 0, NOOP, O_OTHER, A_CHECK, G_CHECK, NULL,
+     "accepted: cryo checks only what an upstream kernel has",
+     "it limits the check to an upstream kernel's features, and cryo checks no other"},
     /* Page/Service server */
     {"address", 0, REQ, 0, DO, O_ADDRESS, DPS, G_SERVER, "ADDR",
      "the page server's address (page-server: the one to listen on, default every one)"},

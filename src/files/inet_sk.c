@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "files/inet.h"
+#include "files/tcp_md5.h"
 #include "files/kind.h"
 
 /* the kernel's TCP states (include/net/tcp_states.h) */
@@ -385,6 +386,9 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
 	s->has_filter = s->filter.len > 0;
+	if (inet_is_tcp(s) &&
+	    (ret = tcp_md5_dump(&ctx->arena, sk, s, tcp_st, mem[SK_MEMINFO_OPTMEM], who)))
+		return ret;
 	if (!inet_is_tcp(s) && (ret = inet_mcast_dump(&ctx->arena, t->pid, sk, s, who)))
 		return ret;
 	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP &&
@@ -452,6 +456,11 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 	if (fchown(sk, s->uid, s->gid) < 0) {
 		child_fail(t, errno, "fd %d: cannot give the socket to %u:%u", e->fd, s->uid,
 			   s->gid);
+		goto fail;
+	}
+	/* a connection's keys go in with it, in repair mode (inet_tcp.c) */
+	if (s->n_md5 && !s->tcp && tcp_md5_apply(sk, s, err, sizeof(err))) {
+		child_fail(t, errno, "fd %d: %s", e->fd, err);
 		goto fail;
 	}
 	if (s->tcp || s->tcp_closed) {
@@ -614,7 +623,8 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
 		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
 				    e->fd);
-	if (inet_tcp_validate(img, e) || inet_syn_sent_validate(img, e))
+	if (inet_tcp_validate(img, e) || tcp_md5_validate(img, e) ||
+	    inet_syn_sent_validate(img, e))
 		return -EINVAL;
 	return inet_opts_validate(img, e->fd, s);
 }

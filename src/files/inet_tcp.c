@@ -39,8 +39,10 @@
 #include "core/restore_ctx.h"
 #include "files/inet.h"
 #include "files/kind.h"
+#include "files/tcp_md5.h"
 #include "net/netlock.h"
 #include "net/tcp_repair.h"
+#include "net/tcp_urg.h"
 
 /* The image's connection as libcryotcp takes it (queues pointing into the image) */
 static void state_of(const InetSk *s, struct tcp_repair_state *st)
@@ -63,6 +65,8 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 	st->unsent = c->unsent;
 	st->recvq = c->recvq.data;
 	st->recvq_len = (uint32_t)c->recvq.len;
+	st->urg = c->has_urg ? (uint8_t)c->urg : 0;
+	st->urg_off = c->has_urg_off ? c->urg_off : 0;
 	st->mss = c->mss;
 	st->wscale = c->wscale;
 	st->snd_wscale = (uint8_t)c->snd_wscale;
@@ -226,6 +230,11 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	c->unsent = st.unsent;
 	c->recvq.len = st.recvq_len;
 	c->recvq.data = st.recvq_len ? arena_memdup(&ctx->arena, st.recvq, st.recvq_len) : NULL;
+	if (st.urg) {
+		c->has_urg = c->has_urg_off = true;
+		c->urg = st.urg;
+		c->urg_off = st.urg_off;
+	}
 	c->mss = st.mss;
 	c->wscale = st.wscale;
 	c->snd_wscale = st.snd_wscale;
@@ -251,9 +260,12 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 		return -ENOMEM;
 	p->s->tcp = c;
 	pr_info("%s: TCP connection %s (%s) saved: %u bytes to send (%u never sent), "
-		"%u to read%s",
+		"%u to read%s%s",
 		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
-		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "");
+		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "",
+		!c->has_urg		    ? ""
+		: c->urg == TCP_URG_PENDING ? ", an urgent byte (MSG_OOB) to read"
+					    : ", an urgent byte (MSG_OOB) read");
 	return 0;
 }
 
@@ -318,6 +330,12 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 	netlock_finish(&ctx->netlock, !resumed);
 }
 
+/* tcp_repair_state.before_live: the connection's TCP_MD5SIG keys */
+static int md5_before_live(int sk, void *arg, char *err, size_t size)
+{
+	return tcp_md5_apply(sk, arg, err, size);
+}
+
 /* Restore of an established connection on sk (options applied, owner set); -1 after
  * child_fail */
 int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e, int sk)
@@ -352,6 +370,10 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 		return -1;
 	}
 	state_of(s, &st);
+	if (s->n_md5) {
+		st.before_live = md5_before_live;
+		st.before_live_arg = (void *)s;
+	}
 	if (tcp_repair_restore(sk, &st, false, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL,
 			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);
@@ -440,6 +462,9 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 	    (c->state == 1 || c->state > 255 || !tcp_repair_state_ok((int)c->state)))
 		return files_refuse(img, "fd %d: TCP state %u is not a half-closed one", e->fd,
 				    c->state);
+	if (c->has_urg != c->has_urg_off ||
+	    (c->has_urg && (c->urg < TCP_URG_PENDING || c->urg > TCP_URG_TAKEN)))
+		return files_refuse(img, "fd %d: TCP urgent mark invalid", e->fd);
 	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
 		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",
 				    e->fd);

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "net/tcp_segment.h"
+#include "net/tcp_urg.h"
 
 /* include/net/tcp_states.h */
 enum {
@@ -140,9 +141,10 @@ void tcp_repair_state_free(struct tcp_repair_state *st)
 	st->sendq_len = st->recvq_len = st->unsent = 0;
 }
 
-/* The bytes of one queue (TCP_RECV_QUEUE, TCP_SEND_QUEUE), `len` of them, and its sequence */
-static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t *seq, char *err,
-		      size_t size)
+/* The bytes of one queue (TCP_RECV_QUEUE, TCP_SEND_QUEUE), `len` of them, and its sequence;
+ * urg: the receive queue's urgent mark (tcp_urg.c peeks past it), or NULL */
+static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t *seq,
+		      const struct tcp_repair_state *urg, char *err, size_t size)
 {
 	const char *what = queue == TCP_SEND_QUEUE ? "send" : "receive";
 	socklen_t sl = sizeof(*seq);
@@ -159,6 +161,8 @@ static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t 
 	*data = malloc((size_t)len + 1);
 	if (!*data)
 		return fail(err, size, ENOMEM, "no memory for the %s queue (%u bytes)", what, len);
+	if (urg && urg->urg)
+		return tcp_urg_peek(sk, urg, *data, len, err, size);
 	got = recv(sk, *data, (size_t)len + 1, MSG_PEEK | MSG_DONTWAIT);
 	if (got < 0)
 		return fail(err, size, errno, "cannot read the %s queue", what);
@@ -216,6 +220,9 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 		return fail(err, size, -EIO, "state %s with %d bytes not acknowledged",
 			    tcp_state_name(st->state), outq);
 	}
+	/* an urgent mark stops SIOCINQ: the whole queue's length, and the mark */
+	if ((ret = tcp_urg_read(sk, st, &inq, err, size)))
+		return ret;
 	st->recvq_len = (uint32_t)inq;
 	st->sendq_len = (uint32_t)outq;
 	st->unsent = (uint32_t)nsd;
@@ -225,10 +232,11 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, &len);
 	if (peek >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &no_peek, sizeof(no_peek)) < 0)
 		return fail(err, size, errno, "cannot set the peek offset aside");
-	ret = queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, err, size);
+	ret =
+	    queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, st, err, size);
 	if (!ret)
-		ret = queue_read(sk, TCP_SEND_QUEUE, st->sendq_len, &st->sendq, &st->snd_seq, err,
-				 size);
+		ret = queue_read(sk, TCP_SEND_QUEUE, st->sendq_len, &st->sendq, &st->snd_seq, NULL,
+				 err, size);
 	setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 	if (peek >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, sizeof(peek)) < 0 && !ret)
 		ret = fail(err, size, errno, "cannot set the peek offset back");
@@ -387,7 +395,7 @@ int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size)
 	if (st->has_window && st->snd_wnd > st->max_window)
 		return fail(err, size, -EINVAL, "the peer's window %u is above its maximum %u",
 			    st->snd_wnd, st->max_window);
-	return 0;
+	return tcp_urg_check(st, err, size);
 }
 
 static int queue_write(int sk, int queue, const uint8_t *data, uint32_t len, char *err, size_t size)
@@ -569,12 +577,27 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	if (st->timestamps && setint(sk, TCP_TIMESTAMP, (int)st->timestamp) < 0)
 		return fail(err, size, errno, "cannot set the TCP clock");
 
-	if ((ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq, st->recvq_len, err, size)) ||
+	/* an urgent mark: the queue up to it, the urgent byte as a segment from the peer once
+	 * the windows let it in, the rest of the queue (tcp_urg.c) */
+	uint32_t before_urg = st->urg ? st->urg_off : st->recvq_len;
+	uint32_t urg_seq = rcv_nxt - st->recvq_len + st->urg_off;
+	if ((ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq, before_urg, err, size)) ||
 	    (ret = queue_write(sk, TCP_SEND_QUEUE, st->sendq, sent, err, size)))
 		return ret;
 	setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-	if (st->has_window && (ret = set_window(sk, st, rcv_nxt, err, size)))
+	if (st->has_window && (ret = set_window(sk, st, st->urg ? urg_seq : rcv_nxt, err, size)))
 		return ret;
+	if (st->urg) {
+		uint32_t after = st->recvq_len - st->urg_off - 1;
+		if ((ret = tcp_urg_restore(sk, st, urg_seq, snd_una, err, size)) ||
+		    (ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq + st->urg_off + 1, after, err,
+				       size)))
+			return ret;
+		setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+		/* the segment's window field set the peer's window, the answer ours */
+		if (st->has_window && (ret = set_window(sk, st, rcv_nxt, err, size)))
+			return ret;
+	}
 
 	/* the FINs, in the order of the state machine: CLOSE_WAIT and LAST_ACK had the peer's
 	 * first, CLOSING ours first; FIN_WAIT2 had ours acknowledged */
@@ -602,6 +625,8 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	}
 	if (fed && st->has_window &&
 	    (ret = set_window(sk, st, fin_in(st->state) ? st->rcv_seq : rcv_nxt, err, size)))
+		return ret;
+	if (st->before_live && (ret = st->before_live(sk, st->before_live_arg, err, size)))
 		return ret;
 	if (keep_repair)
 		return set_bufs(sk, sndbuf, rcvbuf, err, size);

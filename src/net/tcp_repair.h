@@ -63,6 +63,10 @@ struct tcp_repair_state {
 	/* the receive queue: the bytes received and not read yet */
 	uint8_t *recvq;
 	uint32_t recvq_len;
+	/* its urgent mark (tcp_urg.h): TCP_URG_NONE, or the urgent byte recvq[urg_off] not
+	 * read yet (TCP_URG_PENDING) or read with MSG_OOB (TCP_URG_TAKEN) */
+	uint8_t urg;
+	uint32_t urg_off;
 
 	/* what was agreed at the handshake (TCP_INFO options, TCP_MAXSEG in repair mode) */
 	uint32_t mss;	     /* the maximum segment size the peer takes (mss_clamp) */
@@ -82,6 +86,13 @@ struct tcp_repair_state {
 	 * new socket's buffers at least as large (SO_*BUFFORCE), or the queues would not fit
 	 * in a socket whose buffers the kernel had grown meanwhile */
 	uint32_t sndbuf, rcvbuf;
+
+	/* restore only, may be NULL: called on sk in repair mode once the connection is whole
+	 * (the segments the restore feeds it are in) and before it leaves repair mode, for what
+	 * must be set before the connection goes live and after those segments (TCP_MD5SIG
+	 * keys: the segments carry no signature). 0 or -errno, why in err. */
+	int (*before_live)(int sk, void *arg, char *err, size_t size);
+	void *before_live_arg;
 };
 
 /* TCP_REPAIR on (1) or off, on a connected socket or a new one (the kernel refuses any other
