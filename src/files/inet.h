@@ -96,11 +96,12 @@ int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, c
 bool inet_proc_addr(const char *hex, size_t addr_len, uint8_t *out);
 
 /* inet_syn_sent.c: a TCP connect in progress (SYN_SENT) with --tcp-established. Dump: its
- * peer, first sequence and MSS into s (sk: cryo's copy of socket inode ino of task pid);
- * 0, -ENOTSUP (refused by name) or -errno. Restore on sk (options applied, owner set): 0,
- * or -1 after child_fail. Validate: 0 or -EINVAL after files_refuse. */
-int inet_syn_sent_dump(struct arena *a, int pid, int sk, unsigned long ino, InetSk *s,
-		       const char *who, const char *local);
+ * peer into s (socket inode ino of task pid), as the walk meets it; then, from inet_tcp.c's
+ * end of the walk, with repair mode on (sk: cryo's copy), its first sequence and MSS. 0,
+ * -ENOTSUP (refused by name) or -errno. Restore on sk (options applied, owner set): 0, or -1
+ * after child_fail. Validate: 0 or -EINVAL after files_refuse. */
+int inet_syn_sent_dump(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who);
+int inet_syn_sent_read(int sk, InetSk *s, const char *who, const char *local);
 int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk);
 int inet_syn_sent_validate(const char *img, const FdEntry *e);
 
@@ -144,6 +145,10 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s);
  * inet_tcp_dump_finish; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or
  * -errno. */
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* The same for a connect in progress (its peer in s already, inet_syn_sent_dump): locked and
+ * watched as the connections are, then read by inet_syn_sent_read. */
+int inet_tcp_dump_syn_sent(struct dump_ctx *ctx, int sk, InetSk *s, const char *who,
+			   const char *local);
 /* Once every task's descriptors were walked: the network lock taken on every connection
  * noted (one nftables transaction), then each read in repair mode. 0 or -errno (logged). */
 int inet_tcp_dump_finish(struct dump_ctx *ctx);

@@ -381,7 +381,8 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
 	if (syn_sent &&
-	    (ret = inet_syn_sent_dump(&ctx->arena, t->pid, sk, fi->st.st_ino, s, who, local)))
+	    ((ret = inet_syn_sent_dump(&ctx->arena, t->pid, fi->st.st_ino, s, who)) ||
+	     (ret = inet_tcp_dump_syn_sent(ctx, sk, s, who, local))))
 		return ret;
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;

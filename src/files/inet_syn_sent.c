@@ -4,8 +4,11 @@
  * options, owner) and calls here for the rest.
  *
  * Dump: the peer, which getpeername does not give before the handshake (ENOTCONN), from the
- * socket's line of /proc/PID/net/tcp{,6}; in repair mode on cryo's copy (the task is frozen,
- * and repair mode is on only for these few calls): the first sequence number (TCP_QUEUE_SEQ
+ * socket's line of /proc/PID/net/tcp{,6}, as the walk meets it; then it is one of the
+ * connections inet_tcp.c notes: at the walk's end its packets are dropped by the network
+ * lock (a SYN-ACK arriving while the tree is frozen would make a connection that the dump
+ * then resets) and cryo's copy goes to the lock's watchdog, which turns repair mode off if
+ * cryo dies, before it is read in repair mode (inet_syn_sent_read): the first sequence number (TCP_QUEUE_SEQ
  * of the send queue is write_seq, one past the SYN's), the MSS the program asked for (in
  * repair mode TCP_MAXSEG reads mss_clamp: TCP_MSS_DEFAULT unless TCP_MAXSEG was set before
  * connect), and the send queue, which must hold no byte (data in the SYN, TCP fast open, is
@@ -34,6 +37,7 @@
 #include "core/restore_ctx.h"
 #include "files/inet.h"
 #include "files/kind.h"
+#include "net/netlock.h"
 #include "net/tcp_repair.h"
 
 #define SYN_MSS_DEFAULT 536 /* TCP_MSS_DEFAULT: mss_clamp when no MSS was asked for */
@@ -128,34 +132,21 @@ static int read_repair(int sk, uint32_t *isn, int *mss, ssize_t *queued)
 	return set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 }
 
-int inet_syn_sent_dump(struct arena *a, int pid, int sk, unsigned long ino, InetSk *s,
-		       const char *who, const char *local)
+int inet_syn_sent_dump(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who)
 {
-	int reuse = 0, mss = 0, ret, off;
+	return peer_of(a, pid, ino, s, who);
+}
+
+int inet_syn_sent_read(int sk, InetSk *s, const char *who, const char *local)
+{
+	int mss = 0, ret;
 	uint32_t isn = 0;
 	ssize_t queued = 0;
 
-	if ((ret = peer_of(a, pid, ino, s, who)))
-		return ret;
-	if ((ret = get_int(sk, SOL_SOCKET, SO_REUSEADDR, &reuse))) {
-		pr_errno(-ret, "%s: cannot read SO_REUSEADDR", who);
-		return ret;
-	}
-	if ((ret = tcp_repair_on(sk))) {
-		pr_errno(-ret, "%s: TCP connect in progress %s: cannot turn TCP_REPAIR on", who,
-			 local);
-		return ret;
-	}
-	ret = read_repair(sk, &isn, &mss, &queued);
-	off = tcp_repair_off(sk);
-	if (!off && reuse == 1)
-		off = set_int(sk, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (ret || off) {
-		pr_errno(ret ? -ret : -off,
-			 "%s: TCP connect in progress %s: cannot read it in "
-			 "repair mode",
+	if ((ret = read_repair(sk, &isn, &mss, &queued))) {
+		pr_errno(-ret, "%s: TCP connect in progress %s: cannot read it in repair mode",
 			 who, local);
-		return ret ? ret : off;
+		return ret;
 	}
 	if (queued) {
 		pr_err("%s: TCP connect in progress (SYN_SENT) %s with data in its SYN (TCP fast "
@@ -249,7 +240,8 @@ int inet_syn_sent_validate(const char *img, const FdEntry *e)
 {
 	const InetSk *s = e->inet;
 
-	if (!s->has_sockmisc_syn_sent && !s->has_sockmisc_syn_isn && !s->has_sockmisc_syn_mss)
+	if (!s->has_sockmisc_syn_sent && !s->has_sockmisc_syn_isn && !s->has_sockmisc_syn_mss &&
+	    !s->sockmisc_syn_lock_table)
 		return 0;
 	if (!s->sockmisc_syn_sent || !s->has_sockmisc_syn_isn || !inet_is_tcp(s) || s->state != 2 ||
 	    s->tcp || s->has_tcp_closed || !s->has_src_port || !s->src_port || !s->has_dst_port ||
@@ -260,5 +252,7 @@ int inet_syn_sent_validate(const char *img, const FdEntry *e)
 	    (s->sockmisc_syn_mss < SYN_MSS_MIN || s->sockmisc_syn_mss > 65535))
 		return files_refuse(img, "fd %d: a TCP connect in progress with MSS %u", e->fd,
 				    s->sockmisc_syn_mss);
+	if (s->sockmisc_syn_lock_table && !netlock_table_name_ok(s->sockmisc_syn_lock_table))
+		return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
 	return 0;
 }

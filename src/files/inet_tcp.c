@@ -90,14 +90,30 @@ struct inet_tcp_pending {
 	const char *who, *conn; /* arena copies */
 	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
 	struct sockaddr_storage local, remote;
+	bool syn_sent; /* a connect in progress: its peer is s's dst (inet_syn_sent.c) */
 };
 
+static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
+		     bool syn_sent);
+
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn)
+{
+	return note_conn(ctx, sk, s, who, conn, false);
+}
+
+int inet_tcp_dump_syn_sent(struct dump_ctx *ctx, int sk, InetSk *s, const char *who,
+			   const char *local)
+{
+	return note_conn(ctx, sk, s, who, local, true);
+}
+
+static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
+		     bool syn_sent)
 {
 	struct inet_tcp_pending *p;
 	int copy, ret, *v;
 
-	if (ctx->opts->tcp_close) {
+	if (ctx->opts->tcp_close && !syn_sent) {
 		/* not saved: the tree killed, the kernel ends the connection as on any exit */
 		s->state = 7;
 		s->has_tcp_closed = s->tcp_closed = true;
@@ -155,7 +171,11 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	socklen_t len = sizeof(p->local);
 	getsockname(copy, (struct sockaddr *)&p->local, &len);
 	len = sizeof(p->remote);
-	getpeername(copy, (struct sockaddr *)&p->remote, &len);
+	p->syn_sent = syn_sent;
+	if (syn_sent) /* no peer name before the handshake (ENOTCONN) */
+		inet_sa_make(s->family, s->dst_addr.data, s->dst_port, 0, 0, &p->remote);
+	else
+		getpeername(copy, (struct sockaddr *)&p->remote, &len);
 	ctx->nr_tcp_pending++;
 	return 0;
 }
@@ -193,6 +213,19 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	if ((ret = tcp_repair_on(p->copy))) {
 		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
 		return ret;
+	}
+	if (p->syn_sent) {
+		int ci = copy_index(ctx, p->copy);
+		ret = inet_syn_sent_read(p->copy, p->s, who, conn);
+		if (!ret && ctx->netlock.table[0] && !ctx->opts->network_unlocked &&
+		    !(p->s->sockmisc_syn_lock_table =
+			  arena_strdup(&ctx->arena, ctx->netlock.table)))
+			ret = -ENOMEM;
+		int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
+		if (!ret && off)
+			pr_errno(-off, "%s: connect in progress %s: cannot turn TCP_REPAIR off",
+				 who, conn);
+		return ret ? ret : off;
 	}
 	ret = tcp_repair_read(p->copy, &st, err, sizeof(err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
@@ -396,11 +429,13 @@ int inet_tcp_restore_check(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		const Files *f = ctx->tasks[i].files;
 		for (size_t k = 0; f && k < f->n_fds; k++)
-			if (f->fds[k]->inet && f->fds[k]->inet->tcp)
+			if (f->fds[k]->inet &&
+			    (f->fds[k]->inet->tcp || f->fds[k]->inet->sockmisc_syn_sent))
 				n++;
 	}
 	if (n && !ctx->opts->tcp_established) {
-		pr_err("the images hold %d established TCP connection%s: restore them with "
+		pr_err("the images hold %d established TCP connection%s (or connects in progress): "
+		       "restore them with "
 		       "--tcp-established",
 		       n, n > 1 ? "s" : "");
 		return -ENOTSUP;
@@ -420,7 +455,9 @@ int inet_tcp_restore_finish(struct restore_ctx *ctx)
 		const Files *f = ctx->tasks[i].files;
 		for (size_t k = 0; f && k < f->n_fds; k++) {
 			const InetSk *s = f->fds[k]->inet;
-			const char *name = s && s->tcp ? s->tcp->lock_table : NULL;
+			const char *name = !s	      ? NULL
+					   : s->tcp ? s->tcp->lock_table
+						    : s->sockmisc_syn_lock_table;
 			bool seen = false;
 			if (!name)
 				continue;
@@ -468,12 +505,8 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
 		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",
 				    e->fd);
-	if (c->lock_table) {
-		size_t n = strlen(c->lock_table);
-		if (!n || n >= sizeof(((struct netlock *)0)->table) ||
-		    strspn(c->lock_table, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
-			return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
-	}
+	if (c->lock_table && !netlock_table_name_ok(c->lock_table))
+		return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
 	state_of(s, &st);
 	if (tcp_repair_check(&st, err, sizeof(err)))
 		return files_refuse(img, "fd %d: TCP connection: %s", e->fd, err);

@@ -381,6 +381,13 @@ void netlock_finish(struct netlock *l, bool keep)
 	l->table[0] = 0;
 }
 
+bool netlock_table_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n && n < sizeof(((struct netlock *)0)->table) &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 int netlock_delete(const char *name)
 {
 	char err[512];
