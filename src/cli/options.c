@@ -119,6 +119,7 @@ struct opt_def {
 #define PS A_PSERVER
 #define DPS (A_DUMP | A_PSERVER)
 #define LZ A_LAZY
+#define DPSL (A_DUMP | A_PSERVER | A_LAZY)
 
 static const struct opt_def opts[] = {
     /* Generic */
@@ -147,7 +148,8 @@ static const struct opt_def opts[] = {
      "cryo restores no sysctl (a dump of a tree in namespaces of its own is refused)"},
     {"lazy-pages", 0, NONE, 1, DO, O_LAZY_PAGES, DR, G_GENERIC, NULL,
      "restore: private anonymous memory comes from `cryo lazy-pages` (-D DIR) as the tree "
-     "runs (a dump with it, for a remote lazy restore, is not supported yet)"},
+     "runs; dump (with --port, --address): it stays in the frozen tree, served to `cryo "
+     "lazy-pages --page-server` until it has it all, then the tree is killed"},
     {"stream", 0, NONE, 1, REFUSE, O_OTHER},
     {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no mount namespace",
@@ -227,9 +229,10 @@ static const struct opt_def opts[] = {
      "track writes for the next dump (a pre-dump always does)"},
     {"prev-images-dir", 0, REQ, 0, DO, O_PREV_IMAGES, D, G_MEMORY, "DIR",
      "the pre-dump before (../NAME): save only pages written since"},
-    {"page-server", 0, NONE, 1, DO, O_PAGE_SERVER, D, G_MEMORY, NULL,
+    {"page-server", 0, NONE, 1, DO, O_PAGE_SERVER, D | LZ, G_MEMORY, NULL,
      "send pagemaps and pages to `cryo page-server` at --address, --port (the other images "
-     "stay in -D)"},
+     "stay in -D); lazy-pages: fetch the pages a dump --lazy-pages left in its tree from "
+     "--address, --port"},
     {"compress", 0, NONE, 1, DO, O_COMPRESS, D, G_MEMORY, NULL,
      "compress the page images (LZ4); restore reads them as any"},
     {"auto-dedup", 0, NONE, 1, DO, O_AUTO_DEDUP, D, G_MEMORY, NULL,
@@ -246,9 +249,9 @@ static const struct opt_def opts[] = {
     {"feature", 0, REQ, 0, DO, O_FEATURE, A_CHECK, G_CHECK, "NAME",
      "check one feature only ('list' names them)"},
     /* Page/Service server */
-    {"address", 0, REQ, 0, DO, O_ADDRESS, DPS, G_SERVER, "ADDR",
+    {"address", 0, REQ, 0, DO, O_ADDRESS, DPSL, G_SERVER, "ADDR",
      "the page server's address (page-server: the one to listen on, default every one)"},
-    {"port", 0, REQ, 0, DO, O_PORT, DPS, G_SERVER, "PORT", "the page server's TCP port"},
+    {"port", 0, REQ, 0, DO, O_PORT, DPSL, G_SERVER, "PORT", "the page server's TCP port"},
     {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
     {"to", 0, REQ, 0, DO, O_TO, A_MIGRATE, G_SERVER, "HOST:PORT",
      "migrate: the address and port cryo migrate-target listens on"},
@@ -299,6 +302,8 @@ void cli_usage(FILE *f)
 		   "  cryo dedup [-D DIR]\n"
 		   "  cryo page-server -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo lazy-pages -D DIR [-d]   (then: cryo restore --lazy-pages -D DIR)\n"
+		   "  cryo lazy-pages -D DIR --page-server --address ADDR --port PORT [-d]\n"
+		   "                 (the pages of a cryo dump --lazy-pages --port PORT)\n"
 		   "  cryo migrate -t PID --to HOST:PORT [-D WORK-DIR] [<options>]\n"
 		   "  cryo migrate-target -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"
