@@ -177,7 +177,7 @@ int lazyremote_serve(struct dump_ctx *ctx)
 	pr_info("dump --lazy-pages: the tree stays frozen; waiting for `cryo lazy-pages "
 		"--page-server` on %s port %d (%ld pages left in it)",
 		ctx->opts->address ? ctx->opts->address : "every address", ctx->opts->port,
-		(long)ctx->stats.pages_written);
+		(long)ctx->lazy_pages);
 	do
 		ret = poll(&p, 1, LAZYREMOTE_WAIT_S * 1000);
 	while (ret < 0 && errno == EINTR);
