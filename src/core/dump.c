@@ -904,6 +904,8 @@ static int write_images(struct dump_ctx *ctx)
 		inv.lazyremote_source = source;
 		inv.lazyremote_ranges = ctx->lazy_ranges;
 		inv.n_lazyremote_ranges = ctx->n_lazy_ranges;
+		inv.has_lazyremote_id = true;
+		inv.lazyremote_id = ctx->lazy_id;
 	}
 	if ((ret = track_write_parent_link(ctx)))
 		return ret;

@@ -151,6 +151,7 @@ struct dump_ctx {
 	LazyremoteRange **lazy_ranges;
 	size_t n_lazy_ranges;
 	uint64_t lazy_pages; /* ... the pages in them */
+	uint64_t lazy_id;    /* ... the dump's random number (inventory lazyremote_id) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

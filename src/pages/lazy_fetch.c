@@ -46,7 +46,7 @@ static int recv_ack(struct lazyremote_src *s, const char *what)
 }
 
 int lazyremote_connect(struct lazyremote_src *s, const char *address, int port,
-		       const struct cryo_tls_opts *tls)
+		       const struct cryo_tls_opts *tls, uint64_t id)
 {
 	PageServerHello m = PAGE_SERVER_HELLO__INIT;
 	uint8_t buf[64];
@@ -61,6 +61,8 @@ int lazyremote_connect(struct lazyremote_src *s, const char *address, int port,
 	}
 	m.version = PS_VERSION;
 	m.has_lazyremote = m.lazyremote = true;
+	m.has_lazyremote_id = true;
+	m.lazyremote_id = id;
 	size_t len = page_server_hello__pack(&m, buf);
 	struct ps_hdr h = {PS_HELLO, 0, len};
 	if ((ret = conn_send(&s->conn, &h, sizeof(h))) || (ret = conn_send(&s->conn, buf, len)))

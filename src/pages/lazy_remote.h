@@ -49,9 +49,10 @@ struct lazyremote_src {
 	uint64_t pages, gets;
 };
 
-/* Connect to the dump at address:port and say hello. 0 or -errno, logged. */
+/* Connect to the dump at address:port and say hello with the images' number (id: the
+ * inventory's lazyremote_id). 0 or -errno, logged. */
 int lazyremote_connect(struct lazyremote_src *s, const char *address, int port,
-		       const struct cryo_tls_opts *tls);
+		       const struct cryo_tls_opts *tls, uint64_t id);
 /* n pages (1 to LAZYREMOTE_GET_MAX) of task pid at vaddr into buf. 0 or -errno, logged; any
  * failure of the connection marks it dead. */
 int lazyremote_get(struct lazyremote_src *s, pid_t pid, uint64_t vaddr, uint64_t n, void *buf);

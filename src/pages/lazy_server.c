@@ -925,7 +925,21 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 			ret = -ENOMEM;
 			goto out;
 		}
-		if ((ret = lazyremote_connect(&src, o->address, o->port, &o->tls)))
+		/* the images must be those the source left its memory for */
+		Inventory *inv = NULL;
+		if ((ret = img_read(d.dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv)))
+			goto out;
+		uint64_t id = inv->lazyremote_id;
+		bool remote = inv->has_lazyremote_id && inv->n_lazyremote_ranges;
+		img_free(&inv->base);
+		if (!remote) {
+			pr_err("lazy-pages --page-server: %s is not the image set of a dump "
+			       "--lazy-pages --port (its inventory leaves no memory at a source)",
+			       o->images_dir);
+			ret = -EINVAL;
+			goto out;
+		}
+		if ((ret = lazyremote_connect(&src, o->address, o->port, &o->tls, id)))
 			goto out;
 		d.src = &src;
 	}

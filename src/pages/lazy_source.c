@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,6 +32,12 @@ int lazyremote_listen(struct dump_ctx *ctx)
 		return fd;
 	}
 	ctx->lazy_lfd = fd;
+	/* the images' own number, for the daemon to show it has them */
+	if (getrandom(&ctx->lazy_id, sizeof(ctx->lazy_id), 0) != sizeof(ctx->lazy_id)) {
+		int err = errno;
+		pr_errno(err, "dump --lazy-pages: getrandom");
+		return -err;
+	}
 	return 0;
 }
 
@@ -80,7 +87,7 @@ static int send_ack(struct ps_conn *c, int err)
 	(pr_err("dump --lazy-pages: the lazy-pages daemon at %s " fmt, (c)->peer, ##__VA_ARGS__), \
 	 -EPROTO)
 
-static int check_hello(struct ps_conn *c)
+static int check_hello(const struct dump_ctx *ctx, struct ps_conn *c)
 {
 	struct ps_hdr h;
 	uint8_t buf[PS_HELLO_MAX];
@@ -98,11 +105,17 @@ static int check_hello(struct ps_conn *c)
 		return bad(c, "sent a hello that does not decode");
 	bool ok = m->version == PS_VERSION && m->has_lazyremote && m->lazyremote && !m->parent &&
 		  !m->session && !m->has_files && !m->has_pre_dump;
+	bool ours = m->has_lazyremote_id && m->lazyremote_id == ctx->lazy_id;
 	page_server_hello__free_unpacked(m, NULL);
 	if (!ok) {
 		send_ack(c, EPROTO);
 		return bad(c, "sent the hello of a dump or of another version, not a lazy-pages "
 			      "daemon's");
+	}
+	if (!ours) {
+		send_ack(c, ESTALE);
+		return bad(c, "restores the images of another dump (the inventory's lazyremote_id "
+			      "differs)");
 	}
 	return send_ack(c, 0);
 }
@@ -195,7 +208,7 @@ int lazyremote_serve(struct dump_ctx *ctx)
 		pr_errno(-ret, "dump --lazy-pages: accept failed");
 		return ret;
 	}
-	if (!(ret = conn_accept(&c, fd, &ctx->opts->tls)) && !(ret = check_hello(&c))) {
+	if (!(ret = conn_accept(&c, fd, &ctx->opts->tls)) && !(ret = check_hello(ctx, &c))) {
 		pr_info("dump --lazy-pages: serving the pages to %s", c.peer);
 		ret = answer(ctx, &c, &pages);
 	}

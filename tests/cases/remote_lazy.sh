@@ -143,7 +143,7 @@ rl_killed() {
 	rl_side_wait
 	[ "$(cat "$DIR/side-restore.rc" 2>/dev/null)" = 0 ] ||
 		fail_step "restore --lazy-pages failed: $(tail -n 2 "$DIR/cryo-restore.txt")" || return
-	grep -q "the source of the pages, the dump at 127.0.0.1 port $RL_PORT, .*did it die" "$DIR/img/lazy.log" ||
+	grep -q "the source of the pages, the dump at 127.0.0.1 port $RL_PORT, " "$DIR/img/lazy.log" ||
 		fail_step "the daemon did not name the source that went away: $(grep -m1 Error "$DIR/img/lazy.log")" ||
 		return
 	grep -q "task $PID: its pages cannot come from the dumped tree: killing it" "$DIR/img/lazy.log" ||
@@ -187,10 +187,22 @@ rl_refused() {
 		fail_step "the restore without its daemon: $(tail -n1 "$DIR/cryo-restore.txt")" || return
 	grep -q "creating the tree" "$DIR/img/restore.log" && fail_step "the restore created its tree" && return
 	# a client asking for memory the dump did not leave in its tree (page 1 of the task)
-	python3 - "$RL_PORT" "$PID" >"$DIR/client.txt" 2>&1 <<'PY'
-import socket, struct, sys
+	# (its hello right: the images' number, from the inventory)
+	"$CRYO" show "$DIR/img/inventory.img" >"$DIR/inventory.json"
+	python3 - "$RL_PORT" "$PID" "$DIR/inventory.json" >"$DIR/client.txt" 2>&1 <<'PY'
+import json, socket, struct, sys
+rid = json.load(open(sys.argv[3]))["entry"]["lazyremote_id"]
+def varint(v):
+    b = b""
+    while True:
+        c = v & 0x7f
+        v >>= 7
+        if v:
+            b += bytes([c | 0x80])
+        else:
+            return b + bytes([c])
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-hello = bytes([0x08, 0x01, 0x40, 0x01])  # version 1, lazyremote
+hello = bytes([0x08, 0x01, 0x40, 0x01, 0x48]) + varint(rid)  # version 1, lazyremote, its id
 s.sendall(struct.pack("<IIQ", 1, 0, len(hello)) + hello)
 t, status, n = struct.unpack("<IIQ", s.recv(16))
 print("hello answered", t, status, n)
