@@ -17,8 +17,9 @@
 static int lost(struct lazyremote_src *s, int err, const char *what)
 {
 	if (!s->dead)
-		pr_errno(err, "lazy-pages: the source of the pages, the dump at %s, %s (%lu pages "
-			      "received)",
+		pr_errno(err,
+			 "lazy-pages: the source of the pages, the dump at %s, %s (%lu pages "
+			 "received)",
 			 s->where, what, s->pages);
 	s->dead = true;
 	return err > 0 ? -err : -EIO;
@@ -84,11 +85,13 @@ int lazyremote_get(struct lazyremote_src *s, pid_t pid, uint64_t vaddr, uint64_t
 		return -EPIPE;
 	if (!n || n > LAZYREMOTE_GET_MAX)
 		return -EINVAL;
-	if ((ret = conn_send(&s->conn, &h, sizeof(h))) || (ret = conn_send(&s->conn, &g, sizeof(g))))
+	if ((ret = conn_send(&s->conn, &h, sizeof(h))) ||
+	    (ret = conn_send(&s->conn, &g, sizeof(g))))
 		return lost(s, -ret, "cannot be sent a request (did it die?)");
 	if ((ret = conn_recv(&s->conn, &h, sizeof(h), NULL))) {
-		snprintf(msg, sizeof(msg), "did not answer for %lu pages of task %d at %#lx (did it "
-					   "die?)",
+		snprintf(msg, sizeof(msg),
+			 "did not answer for %lu pages of task %d at %#lx (did it "
+			 "die?)",
 			 n, pid, vaddr);
 		return lost(s, -ret, msg);
 	}

@@ -20,8 +20,8 @@
 #include "cryo/cryo.h"
 #include "pages/conn.h"
 
-#define LAZYREMOTE_GET_MAX 256	   /* pages of one GET: 1 MiB */
-#define LAZYREMOTE_WAIT_S 120	   /* the dump waits this long for the daemon to connect */
+#define LAZYREMOTE_GET_MAX 256		 /* pages of one GET: 1 MiB */
+#define LAZYREMOTE_WAIT_S 120		 /* the dump waits this long for the daemon to connect */
 #define LAZYREMOTE_RANGES_MAX (1u << 20) /* ranges of one dump */
 
 struct lazyremote_get {

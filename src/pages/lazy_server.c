@@ -62,7 +62,7 @@ struct area {
 struct image {
 	unsigned refs;
 	pid_t pid; /* the task it was dumped from: its name at a remote source */
-	int nr; /* one page image, or one per level of a chain of parents */
+	int nr;	   /* one page image, or one per level of a chain of parents */
 	const uint8_t *map[LAZY_IMAGES_MAX];
 	uint64_t len[LAZY_IMAGES_MAX];
 };
@@ -246,8 +246,9 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 	const uint8_t *src;
 	if (lv == LAZY_LEVEL_REMOTE) {
 		/* still in the dumped tree: from its source, at the address it had there */
-		int ret = d->src && n <= RUN_PAGES ? lazyremote_get(d->src, s->img->pid, off, n, d->rbuf)
-						   : -EPIPE;
+		int ret = d->src && n <= RUN_PAGES
+			      ? lazyremote_get(d->src, s->img->pid, off, n, d->rbuf)
+			      : -EPIPE;
 		if (ret) {
 			kill_space(d, s, -ret, "its pages cannot come from the dumped tree");
 			return -EIO;

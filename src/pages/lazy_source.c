@@ -84,7 +84,7 @@ static int send_ack(struct ps_conn *c, int err)
 }
 
 #define bad(c, fmt, ...)                                                                           \
-	(pr_err("dump --lazy-pages: the lazy-pages daemon at %s " fmt, (c)->peer, ##__VA_ARGS__), \
+	(pr_err("dump --lazy-pages: the lazy-pages daemon at %s " fmt, (c)->peer, ##__VA_ARGS__),  \
 	 -EPROTO)
 
 static int check_hello(const struct dump_ctx *ctx, struct ps_conn *c)
@@ -152,8 +152,9 @@ static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages)
 			break;
 		if (!left_in_tree(ctx, h.id, g.vaddr, g.nr_pages)) {
 			send_ack(c, EINVAL);
-			ret = bad(c, "asked for %lu pages of task %u at %#lx: not memory this dump "
-				     "left in its tree",
+			ret = bad(c,
+				  "asked for %lu pages of task %u at %#lx: not memory this dump "
+				  "left in its tree",
 				  g.nr_pages, h.id, g.vaddr);
 			break;
 		}

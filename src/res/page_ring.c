@@ -28,7 +28,8 @@ static void *ring_writer(void *arg)
 			      ? 0
 			      : xfer_skip(r->xfer, r->buf_fd[i], r->buf_pid[i], r->hole_before[i]);
 		if (!ret && !r->err && r->len[i])
-			ret = xfer_write(r->xfer, r->buf_fd[i], r->buf_pid[i], r->buf[i], r->len[i]);
+			ret =
+			    xfer_write(r->xfer, r->buf_fd[i], r->buf_pid[i], r->buf[i], r->len[i]);
 		if (r->close_after[i]) {
 			/* complete once on disk (or on the page server) */
 			int cret = r->xfer->ops->close(r->xfer, r->buf_fd[i], r->buf_pid[i],

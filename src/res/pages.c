@@ -476,9 +476,10 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		else if (vma_has_content(v))
 			ret = scan_vma(&w, pagemap_fd, i);
 		if (!ret && w.hole && t->mm->n_guards != guards) {
-			pr_err("task %d: its memory at %#lx-%#lx has guard pages: dump --lazy-pages "
-			       "of it is not supported yet",
-			       t->pid, v->start, v->end);
+			pr_err(
+			    "task %d: its memory at %#lx-%#lx has guard pages: dump --lazy-pages "
+			    "of it is not supported yet",
+			    t->pid, v->start, v->end);
 			ret = -ENOTSUP;
 		}
 		if (!ret && w.hole)
@@ -872,10 +873,11 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 		/* dump --lazy-pages: only the daemon can have these (the image has holes) */
 		bool remote = lazy && lazy_remote_at(ctx, t, run->vaddr, len);
 		if (remote && ((t->vma_kept && t->vma_kept[vi]) || !lazy_vma(t, vi))) {
-			pr_err("task %d: its memory at %#lx (%lu pages) is at the dump's source, but "
-			       "this restore must fill it itself (shared copy-on-write, locked, "
-			       "guarded...): not supported yet",
-			       t->pid, run->vaddr, run->nr_pages);
+			pr_err(
+			    "task %d: its memory at %#lx (%lu pages) is at the dump's source, but "
+			    "this restore must fill it itself (shared copy-on-write, locked, "
+			    "guarded...): not supported yet",
+			    t->pid, run->vaddr, run->nr_pages);
 			ret = -ENOTSUP;
 			break;
 		}
