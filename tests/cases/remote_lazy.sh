@@ -18,6 +18,8 @@
 #                       leave in its tree makes the dump fail and resume its tree, which
 #                       passes its check; a restore without --lazy-pages is refused; dump
 #                       --lazy-pages without --port or with --compress is refused
+#  remote-lazy-bad-source  a fake source answering with more bytes than asked: the daemon
+#                       names it and kills the restored task; the real dump's tree runs on
 
 RL_PORT=27183
 
@@ -218,6 +220,62 @@ PY
 	check
 }
 
+# a source that answers a request with one page too many: the daemon reads none of it, names
+# it, and kills the restored task; the real dump, never reached, is then killed and its tree
+# runs on
+rl_bad_source() {
+	local fake=$((RL_PORT + 2)) fpid
+	start_test mem_anon && rl_dump || return
+	python3 - "$fake" >"$DIR/fake.txt" 2>&1 <<'PY' &
+import socket, struct, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(1)
+l.settimeout(30)
+c, _ = l.accept()
+def recv(n):
+    b = b""
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            sys.exit(0)
+        b += d
+    return b
+t, i, n = struct.unpack("<IIQ", recv(16))
+recv(n)
+c.sendall(struct.pack("<IIQ", 8, 0, 0))  # the hello accepted
+t, pid, n = struct.unpack("<IIQ", recv(16))
+vaddr, count = struct.unpack("<QQ", recv(16))
+print("asked", t, pid, hex(vaddr), count, flush=True)
+c.sendall(struct.pack("<IIQ", 11, pid, (count + 1) * 4096) + b"\xaa" * ((count + 1) * 4096))
+try:
+    recv(1)
+except Exception:
+    pass
+PY
+	fpid=$!
+	sleep 0.3
+	rl_restore_side "$fake" wait
+	rl_side_wait
+	wait "$fpid"
+	# the background push asks at once: the task may die before the restore ends (which
+	# then fails, leaving nothing) or after
+	[ -s "$DIR/side-restore.rc" ] || fail_step "the restore did not run" || return
+	grep -q "port $fake, answered a request for [0-9]* pages of task $PID with message 11" \
+		"$DIR/img/lazy.log" ||
+		fail_step "the daemon took a wrong answer: $(grep -m1 Error "$DIR/img/lazy.log")" || return
+	[ "$(cat "$DIR/side-lazy.rc" 2>/dev/null)" = 1 ] ||
+		fail_step "lazy-pages exited $(cat "$DIR/side-lazy.rc")" || return
+	[ -f "$DIR/side-alive" ] && fail_step "the restored task runs on with memory it lacks" && return
+	grep -q "^PASS\|^FAIL" "$DIR/out.txt" &&
+		fail_step "the restored task ran its check: $(cat "$DIR/out.txt")" && return
+	kill -9 "$RL_DUMP_PID"
+	rl_dump_wait
+	alive "$PID" || fail_step "the original died with its dump" || return
+	check
+}
+
 rl_case() {
 	run_sub_case remote-lazy rl_one mem_anon
 	rl_cleanup
@@ -226,6 +284,8 @@ rl_case() {
 	run_sub_case remote-lazy-killed rl_killed
 	rl_cleanup
 	run_sub_case remote-lazy-refused rl_refused
+	rl_cleanup
+	run_sub_case remote-lazy-bad-source rl_bad_source
 	rl_cleanup
 }
 
