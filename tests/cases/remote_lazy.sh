@@ -224,7 +224,7 @@ PY
 # it, and kills the restored task; the real dump, never reached, is then killed and its tree
 # runs on
 rl_bad_source() {
-	local fake=$((RL_PORT + 2)) fpid
+	local fake=$((RL_PORT + 2)) fpid i
 	start_test mem_anon && rl_dump || return
 	python3 - "$fake" >"$DIR/fake.txt" 2>&1 <<'PY' &
 import socket, struct, sys
@@ -233,6 +233,7 @@ l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", int(sys.argv[1])))
 l.listen(1)
 l.settimeout(30)
+print("listening", flush=True)
 c, _ = l.accept()
 def recv(n):
     b = b""
@@ -255,7 +256,10 @@ except Exception:
     pass
 PY
 	fpid=$!
-	sleep 0.3
+	for i in $(seq 200); do
+		grep -q listening "$DIR/fake.txt" 2>/dev/null && break
+		sleep 0.05
+	done
 	rl_restore_side "$fake" wait
 	rl_side_wait
 	wait "$fpid"
