@@ -899,6 +899,7 @@ static int write_images(struct dump_ctx *ctx)
 	inv.has_pages_compressed = inv.pages_compressed = ctx->opts->compress;
 	char source[96];
 	if (ctx->opts->lazy_remote) {
+		lazyremote_sort(ctx);
 		snprintf(source, sizeof(source), "%s:%d",
 			 ctx->opts->address ? ctx->opts->address : "", ctx->opts->port);
 		inv.lazyremote_source = source;

@@ -18,11 +18,29 @@
 #include <sys/types.h>
 
 #include "cryo/cryo.h"
+#include "img/image.h"
 #include "pages/conn.h"
 
 #define LAZYREMOTE_GET_MAX 256		 /* pages of one GET: 1 MiB */
 #define LAZYREMOTE_WAIT_S 120		 /* the dump waits this long for the daemon to connect */
 #define LAZYREMOTE_RANGES_MAX (1u << 20) /* ranges of one dump */
+
+/* The inventory's ranges are in (pid, start) order, apart: the last one at or below (pid,
+ * addr), or -1. Both ends look ranges up this way, never one by one. */
+static inline long lazyremote_find(LazyremoteRange *const *r, size_t n, uint32_t pid, uint64_t addr)
+{
+	long lo = 0, hi = (long)n - 1, best = -1;
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		if (r[mid]->pid < pid || (r[mid]->pid == pid && r[mid]->start <= addr)) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best >= 0 && r[best]->pid == pid ? best : -1;
+}
 
 struct lazyremote_get {
 	uint64_t vaddr;
@@ -36,6 +54,8 @@ struct dump_ctx;
 int lazyremote_listen(struct dump_ctx *ctx);
 /* dump_pages: the pages of [start, end) of task pid stay in the tree */
 int lazyremote_add(struct dump_ctx *ctx, pid_t pid, uint64_t start, uint64_t end);
+/* Before the inventory is written: the ranges in (pid, start) order */
+void lazyremote_sort(struct dump_ctx *ctx);
 /* Once the images are written: serve the daemon until its DONE. 0, or -errno (logged: the
  * dump fails and the tree is resumed). */
 int lazyremote_serve(struct dump_ctx *ctx);

@@ -56,6 +56,20 @@ int lazyremote_add(struct dump_ctx *ctx, pid_t pid, uint64_t start, uint64_t end
 	return 0;
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+	const LazyremoteRange *x = *(LazyremoteRange *const *)a, *y = *(LazyremoteRange *const *)b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void lazyremote_sort(struct dump_ctx *ctx)
+{
+	if (ctx->n_lazy_ranges)
+		qsort(ctx->lazy_ranges, ctx->n_lazy_ranges, sizeof(*ctx->lazy_ranges), cmp_range);
+}
+
 void lazyremote_free(struct dump_ctx *ctx)
 {
 	if (ctx->lazy_lfd >= 0)
@@ -68,13 +82,9 @@ static bool left_in_tree(const struct dump_ctx *ctx, uint32_t pid, uint64_t vadd
 {
 	if (!n || n > LAZYREMOTE_GET_MAX || vaddr % PAGE_SIZE)
 		return false;
-	for (size_t i = 0; i < ctx->n_lazy_ranges; i++) {
-		const LazyremoteRange *r = ctx->lazy_ranges[i];
-		if (r->pid == pid && vaddr >= r->start && vaddr < r->end &&
-		    n * PAGE_SIZE <= r->end - vaddr)
-			return true;
-	}
-	return false;
+	long i = lazyremote_find(ctx->lazy_ranges, ctx->n_lazy_ranges, pid, vaddr);
+	const LazyremoteRange *r = i >= 0 ? ctx->lazy_ranges[i] : NULL;
+	return r && vaddr < r->end && n * PAGE_SIZE <= r->end - vaddr;
 }
 
 static int send_ack(struct ps_conn *c, int err)

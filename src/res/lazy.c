@@ -17,6 +17,7 @@
 #include "core/restore_ctx.h"
 #include "core/safeopen.h"
 #include "core/util.h"
+#include "pages/lazy_remote.h"
 #include "res/lazy.h"
 #include "res/mm.h"
 #include "res/parent.h"
@@ -147,10 +148,11 @@ int lazy_remote_validate(const struct restore_ctx *ctx)
 		    !(r->end % PAGE_SIZE))
 			vi = mm_find_vma(t->mm, r->start, r->end - r->start);
 		const Vma *v = vi >= 0 ? t->mm->vmas[vi] : NULL;
+		/* in (pid, start) order, apart: looked up by halves (lazy_remote_at) */
+		const LazyremoteRange *p = i ? inv->lazyremote_ranges[i - 1] : NULL;
 		if (!v || v->start != r->start || v->end != r->end ||
 		    v->kind != VMA_KIND__VMA_ANON_PRIVATE ||
-		    (i && inv->lazyremote_ranges[i - 1]->pid == r->pid &&
-		     inv->lazyremote_ranges[i - 1]->end > r->start)) {
+		    (p && (p->pid > r->pid || (p->pid == r->pid && p->end > r->start)))) {
 			pr_err("inventory.img: memory left at the source, range %zu (task %u, "
 			       "%#lx-%#lx), is not one private anonymous VMA of a task of the tree",
 			       i, r->pid, r->start, r->end);
@@ -168,12 +170,10 @@ bool lazy_remote_at(const struct restore_ctx *ctx, const struct restore_task *t,
 		    uint64_t len)
 {
 	const Inventory *inv = ctx->inv;
-	for (size_t i = 0; i < inv->n_lazyremote_ranges; i++) {
-		const LazyremoteRange *r = inv->lazyremote_ranges[i];
-		if (r->pid == (uint32_t)t->pid && start < r->end && start + len > r->start)
-			return true;
-	}
-	return false;
+	/* a run lies in one VMA, a range is one VMA: in it, or apart from all */
+	long i = lazyremote_find(inv->lazyremote_ranges, inv->n_lazyremote_ranges, (uint32_t)t->pid,
+				 start);
+	return i >= 0 && start < inv->lazyremote_ranges[i]->end && len;
 }
 
 int lazy_done(struct restore_ctx *ctx)
