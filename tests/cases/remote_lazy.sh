@@ -9,6 +9,8 @@
 #                       memory was, the restored test checks its memory (PASS), the daemon
 #                       ends 0, the dump ends 0 and its tree is gone
 #  remote-lazy-big      the same with lazy_big (256 MiB, most of it pushed in the background)
+#  remote-lazy-fork     the same with lazy_fork, which forks as soon as it runs: the child's
+#                       missing pages come from the source task it was forked from
 #  remote-lazy-killed   the dump SIGKILLed while lazy_big's memory is still coming: the
 #                       daemon names the source that went away, the restored task is killed
 #                       (it never runs its check on missing memory), the daemon ends 1; the
@@ -284,6 +286,8 @@ rl_case() {
 	run_sub_case remote-lazy rl_one mem_anon
 	rl_cleanup
 	run_sub_case remote-lazy-big rl_one lazy_big
+	rl_cleanup
+	run_sub_case remote-lazy-fork rl_one lazy_fork
 	rl_cleanup
 	run_sub_case remote-lazy-killed rl_killed
 	rl_cleanup
