@@ -21,7 +21,8 @@
 #                       passes its check; a restore without --lazy-pages is refused; dump
 #                       --lazy-pages without --port or with --compress is refused
 #  remote-lazy-bad-source  a fake source answering with more bytes than asked: the daemon
-#                       names it and kills the restored task; the real dump's tree runs on
+#                       names it and kills the restored task; the real dump, whose client goes
+#                       without a word, fails and its tree runs on, passing its check
 
 RL_PORT=27183
 
@@ -276,8 +277,16 @@ PY
 	[ -f "$DIR/side-alive" ] && fail_step "the restored task runs on with memory it lacks" && return
 	grep -q "^PASS\|^FAIL" "$DIR/out.txt" &&
 		fail_step "the restored task ran its check: $(cat "$DIR/out.txt")" && return
-	kill -9 "$RL_DUMP_PID"
+	# the real dump, never reached: a client that connects and goes without a word fails
+	# it, the images are no checkpoint, the tree runs on
+	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' \
+		"$RL_PORT" || fail_step "cannot reach the dump" || return
 	rl_dump_wait
+	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC after its daemon went without a word" ||
+		return
+	grep -q "dump --lazy-pages: no hello from" "$DIR/img/dump.log" ||
+		fail_step "the dump did not say why: $(grep -m1 Error "$DIR/img/dump.log")" || return
+	[ -f "$DIR/img/inventory.img" ] && fail_step "the failed dump left its inventory" && return
 	alive "$PID" || fail_step "the original died with its dump" || return
 	check
 }
