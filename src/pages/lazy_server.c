@@ -950,8 +950,10 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 	}
 	if ((ret = server_detach(o->daemon, d.dirfd, o->pidfile, "lazy-pages")))
 		goto out;
-	int drop[] = {d.lfd, d.dirfd};
-	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
+	/* the source's connection too: only the daemon speaks on it, and its end is the
+	 * source's sign that the daemon is gone */
+	int drop[] = {d.lfd, d.dirfd, src.conn.fd};
+	if ((ret = lazy_guard_start(&d.guard, drop, 3)))
 		goto out;
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};

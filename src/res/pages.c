@@ -304,10 +304,11 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 }
 
 /* dump --lazy-pages: may the pages of VMA vi stay in the tree, for the lazy-pages daemon to
- * fetch? Only memory every lazy restore leaves to the daemon (res/pages.c, lazy_vma): private
- * anonymous, writable, not locked, no advice a fork or KSM acts on, not sealed, and not
- * shared copy-on-write with a child or the parent (the restore builds that itself, cow.c).
- * Guard pages are seen by the scan: a VMA that has some is refused then. */
+ * fetch? Only memory every lazy restore leaves to the daemon (lazy_vma, below): private
+ * anonymous, writable (and readable: the source reads it with process_vm_readv), not locked, no
+ * advice a fork or KSM acts on, not sealed, and not shared copy-on-write with a child or the parent
+ * (the restore builds that itself, cow.c). Guard pages are seen by the scan: a VMA that has some is
+ * refused then. */
 static bool stays_in_tree(const struct dump_ctx *ctx, const struct dump_task *t, size_t vi)
 {
 	const Vma *v = t->mm->vmas[vi];
@@ -315,7 +316,8 @@ static bool stays_in_tree(const struct dump_ctx *ctx, const struct dump_task *t,
 	    CRYO_MADV_DONTFORK | CRYO_MADV_WIPEONFORK | CRYO_MADV_MERGEABLE | CRYO_VMA_SEALED;
 
 	if (!ctx->opts->lazy_remote || v->kind != VMA_KIND__VMA_ANON_PRIVATE ||
-	    !(v->prot & PROT_WRITE) || (v->madvise & apart) || v->locked || v->cow_from_parent)
+	    (v->prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) ||
+	    (v->madvise & apart) || v->locked || v->cow_from_parent)
 		return false;
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		const struct dump_task *c = &ctx->tasks[i];
