@@ -15,6 +15,8 @@
 #                       daemon names the source that went away, the restored task is killed
 #                       (it never runs its check on missing memory), the daemon ends 1; the
 #                       original runs on and passes its own check
+#  remote-lazy-daemon-killed  the daemon killed midway: its guard kills the restored task, the
+#                       dump fails (its daemon went before DONE) and its tree runs on
 #  remote-lazy-refused  a daemon given the wrong port fails naming it, the restore without
 #                       it creates nothing; a client that asks the dump for memory it did not
 #                       leave in its tree makes the dump fail and resume its tree, which
@@ -59,7 +61,7 @@ rl_restore_side() {
 	local port=$1 mode=$2
 	cat >"$DIR/side.sh" <<EOF
 echo 30000 >/proc/sys/kernel/ns_last_pid
-"$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages -D "$DIR/img" \
+env ${RL_LAZY_ENV:-} "$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages -D "$DIR/img" \
 	--page-server --address 127.0.0.1 --port $port -v4 -o lazy.log \
 	>"$DIR/cryo-lazy.txt" 2>&1 </dev/null &
 lp=\$!
@@ -291,6 +293,27 @@ PY
 	check
 }
 
+# the daemon killed (CRYO_FAULT) at its 40th background run, 40 of lazy_big's 256 MiB in: its
+# guard kills the restored task, the source sees the connection end without DONE: the dump
+# fails and its tree runs on, passing its check
+rl_daemon_killed() {
+	start_test lazy_big && rl_dump || return
+	RL_LAZY_ENV=CRYO_FAULT=kill:40 rl_restore_side "$RL_PORT" wait
+	rl_side_wait
+	rl_dump_wait
+	grep -q "lazy-pages guard: killing task $PID" "$DIR/img/lazy.log" ||
+		fail_step "the guard did not kill the restored task: $(tail -n 2 "$DIR/img/lazy.log")" || return
+	[ -f "$DIR/side-alive" ] && fail_step "the restored task runs on without its daemon" && return
+	grep -q "^PASS\|^FAIL" "$DIR/out.txt" &&
+		fail_step "the restored task ran its check: $(cat "$DIR/out.txt")" && return
+	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC after its daemon died" || return
+	grep -q "went away before it had every page" "$DIR/img/dump.log" ||
+		fail_step "the dump did not say why: $(grep -m1 Error "$DIR/img/dump.log")" || return
+	[ -f "$DIR/img/inventory.img" ] && fail_step "the failed dump left its inventory" && return
+	alive "$PID" || fail_step "the original died" || return
+	check
+}
+
 rl_case() {
 	run_sub_case remote-lazy rl_one mem_anon
 	rl_cleanup
@@ -299,6 +322,8 @@ rl_case() {
 	run_sub_case remote-lazy-fork rl_one lazy_fork
 	rl_cleanup
 	run_sub_case remote-lazy-killed rl_killed
+	rl_cleanup
+	run_sub_case remote-lazy-daemon-killed rl_daemon_killed
 	rl_cleanup
 	run_sub_case remote-lazy-refused rl_refused
 	rl_cleanup
