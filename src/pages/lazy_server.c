@@ -655,6 +655,12 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		bool remote = lv == LAZY_LEVEL_REMOTE && d->src;
 		if (remote)
 			data = TASK_SPACE_END;
+		if (lv == LAZY_LEVEL_REMOTE && !d->src) {
+			ret = bad("sent task %u memory a dump --lazy-pages left in its tree: this "
+				  "daemon has no source (--page-server --address --port)",
+				  h->pid);
+			goto out;
+		}
 		while (ai < s->nr_areas && s->areas[ai].end <= r->vaddr)
 			ai++;
 		if (!r->nr_pages || r->nr_pages > TASK_SPACE_END / PAGE_SIZE ||

@@ -18,7 +18,8 @@
 #  remote-lazy-daemon-killed  the daemon killed midway: its guard kills the restored task, the
 #                       dump fails (its daemon went before DONE) and its tree runs on
 #  remote-lazy-refused  a daemon given the wrong port fails naming it, the restore without
-#                       it creates nothing; a client that asks the dump for memory it did not
+#                       it creates nothing; so does one through a daemon without a source (it
+#                       names what it lacks); a client that asks the dump for memory it did not
 #                       leave in its tree makes the dump fail and resume its tree, which
 #                       passes its check; a restore without --lazy-pages is refused; dump
 #                       --lazy-pages without --port or with --compress is refused
@@ -53,16 +54,18 @@ rl_dump_wait() {
 	RL_DUMP_PID=
 }
 
-# rl_restore_side PORT MODE: in a new pid namespace, the daemon fetching from PORT, the
+# rl_restore_side PORT MODE: in a new pid namespace, the daemon fetching from PORT (none: a
+# daemon without a source), the
 # restore, then (MODE check) the verdict of the restored test, or (MODE wait) a file
 # `restored` for the caller, who harms the source meanwhile; then the daemon's end. Results in
 # $DIR/side-*.
 rl_restore_side() {
-	local port=$1 mode=$2
+	local port=$1 mode=$2 src="--page-server --address 127.0.0.1 --port $1"
+	[ "$port" = none ] && src=
 	cat >"$DIR/side.sh" <<EOF
 echo 30000 >/proc/sys/kernel/ns_last_pid
 env ${RL_LAZY_ENV:-} "$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages -D "$DIR/img" \
-	--page-server --address 127.0.0.1 --port $port -v4 -o lazy.log \
+	$src -v4 -o lazy.log \
 	>"$DIR/cryo-lazy.txt" 2>&1 </dev/null &
 lp=\$!
 for i in \$(seq 100); do
@@ -193,6 +196,15 @@ rl_refused() {
 		grep -q "no lazy-pages daemon listens" "$DIR/cryo-restore.txt" ||
 		fail_step "the restore without its daemon: $(tail -n1 "$DIR/cryo-restore.txt")" || return
 	grep -q "creating the tree" "$DIR/img/restore.log" && fail_step "the restore created its tree" && return
+	# a daemon without a source: it refuses the memory left in the tree, the restore fails
+	# and leaves nothing
+	rl_restore_side none check
+	rl_side_wait
+	[ "$(cat "$DIR/side-restore.rc" 2>/dev/null)" = 1 ] ||
+		fail_step "a restore through a daemon without a source: exit $(cat "$DIR/side-restore.rc")" || return
+	grep -q "this daemon has no source" "$DIR/img/lazy.log" ||
+		fail_step "the daemon without a source: $(grep -m1 Error "$DIR/img/lazy.log")" || return
+	[ -f "$DIR/side-alive" ] && fail_step "the failed restore left its task" && return
 	# a client asking for memory the dump did not leave in its tree (page 1 of the task)
 	# (its hello right: the images' number, from the inventory)
 	"$CRYO" show "$DIR/img/inventory.img" >"$DIR/inventory.json"
