@@ -55,10 +55,9 @@ rl_dump_wait() {
 }
 
 # rl_restore_side PORT MODE: in a new pid namespace, the daemon fetching from PORT (none: a
-# daemon without a source), the
-# restore, then (MODE check) the verdict of the restored test, or (MODE wait) a file
-# `restored` for the caller, who harms the source meanwhile; then the daemon's end. Results in
-# $DIR/side-*.
+# daemon without a source), the restore, then (MODE check) the verdict of the restored test,
+# or (MODE wait) a file `restored` for the caller, who harms the source meanwhile; then the
+# daemon's end. Results in $DIR/side-*.
 rl_restore_side() {
 	local port=$1 mode=$2 src="--page-server --address 127.0.0.1 --port $1"
 	[ "$port" = none ] && src=
