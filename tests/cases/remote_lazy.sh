@@ -11,6 +11,7 @@
 #  remote-lazy-big      the same with lazy_big (256 MiB, most of it pushed in the background)
 #  remote-lazy-fork     the same with lazy_fork, which forks as soon as it runs: the child's
 #                       missing pages come from the source task it was forked from
+#  remote-lazy-tls      mem_anon with --tls at both ends (each checks the other's certificate)
 #  remote-lazy-killed   the dump SIGKILLed while lazy_big's memory is still coming: the
 #                       daemon names the source that went away, the restored task is killed
 #                       (it never runs its check on missing memory), the daemon ends 1; the
@@ -36,7 +37,7 @@ rl_dump() {
 	mkdir -p "$DIR/img"
 	# no timeout in between: RL_DUMP_PID is cryo's own pid (its waits end by themselves)
 	"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/img" \
-		--lazy-pages --address 127.0.0.1 --port "$RL_PORT" -v4 -o dump.log \
+		--lazy-pages --address 127.0.0.1 --port "$RL_PORT" -v4 -o dump.log ${RL_DUMP_OPTS:-} \
 		>"$DIR/cryo-dump.txt" 2>&1 </dev/null &
 	RL_DUMP_PID=$!
 	for i in $(seq 200); do
@@ -64,7 +65,7 @@ rl_restore_side() {
 	cat >"$DIR/side.sh" <<EOF
 echo 30000 >/proc/sys/kernel/ns_last_pid
 env ${RL_LAZY_ENV:-} "$BUILD/tools/closefds" timeout -k 5 "$CRYO_TIMEOUT" "$CRYO" lazy-pages -D "$DIR/img" \
-	$src -v4 -o lazy.log \
+	$src ${RL_LAZY_OPTS:-} -v4 -o lazy.log \
 	>"$DIR/cryo-lazy.txt" 2>&1 </dev/null &
 lp=\$!
 for i in \$(seq 100); do
@@ -109,6 +110,16 @@ rl_cleanup() {
 	[ -n "${RL_SIDE_PID:-}" ] && wait "$RL_SIDE_PID" 2>/dev/null
 	RL_DUMP_PID=
 	RL_SIDE_PID=
+}
+
+# the same over TLS (the page server's certificates, tests/cases/page_server.sh): the dump
+# presents the server's, the daemon a client's
+rl_tls() {
+	local d=$DIR/pki
+	ps_certs || return
+	RL_DUMP_OPTS="--tls --tls-cacert $d/ca.pem --tls-cert $d/srv.pem --tls-key $d/srv-key.pem" \
+		RL_LAZY_OPTS="--tls --tls-cacert $d/ca.pem --tls-cert $d/cli.pem --tls-key $d/cli-key.pem" \
+		rl_one mem_anon
 }
 
 rl_one() {
@@ -331,6 +342,8 @@ rl_case() {
 	run_sub_case remote-lazy-big rl_one lazy_big
 	rl_cleanup
 	run_sub_case remote-lazy-fork rl_one lazy_fork
+	rl_cleanup
+	run_sub_case remote-lazy-tls rl_tls
 	rl_cleanup
 	run_sub_case remote-lazy-killed rl_killed
 	rl_cleanup
