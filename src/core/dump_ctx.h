@@ -147,6 +147,13 @@ struct dump_ctx {
 	Ipc *ipc;		     /* res/sysvipc.c: the System V objects saved (arena) */
 	/* files/inflight.c: cryo's copies of the files in flight in unix sockets' queues */
 	struct inflight_table *inflight;
+	/* dump --lazy-pages (pages/lazy_source.c): the socket the daemon comes to, and the
+	 * ranges whose pages stay in the tree (arena) */
+	int lazy_lfd;
+	LazyremoteRange **lazy_ranges;
+	size_t n_lazy_ranges;
+	uint64_t lazy_pages; /* ... the pages in them */
+	uint64_t lazy_id;    /* ... the dump's random number (inventory lazyremote_id) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

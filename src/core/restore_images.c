@@ -203,6 +203,22 @@ int restore_read_images(struct restore_ctx *ctx)
 		       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory");
 		return -EINVAL;
 	}
+	/* dump --lazy-pages: memory the images do not hold; only the lazy-pages daemon fetches
+	 * it from the source (res/lazy.c checks each range against the task's layout) */
+	if ((ctx->inv->lazyremote_source || ctx->inv->n_lazyremote_ranges) &&
+	    !ctx->opts->lazy_pages) {
+		pr_err("%s: the dump left its private memory at its source %s (dump --lazy-pages): "
+		       "restore it with --lazy-pages, a `cryo lazy-pages --page-server --address "
+		       "--port` fetching it",
+		       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory",
+		       ctx->inv->lazyremote_source ? ctx->inv->lazyremote_source : "(none named)");
+		return -EINVAL;
+	}
+	if (ctx->inv->n_lazyremote_ranges && ctx->inv->parent) {
+		pr_err("inventory.img: ranges left at the source and a parent image set: a dump "
+		       "--lazy-pages has none");
+		return -EINVAL;
+	}
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)
 		pr_warn("the dump was made with --shell-job; restore may need it too");
 	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);

@@ -41,6 +41,7 @@
 #include "img/image.h"
 #include "pages/lazy.h"
 #include "pages/lazy_proto.h"
+#include "pages/lazy_remote.h"
 #include "cryo/cryo.h"
 
 #define NONE UINT64_MAX /* a slot with nothing to copy in */
@@ -60,7 +61,8 @@ struct area {
  * (the file shrunk under us) makes the copy fail with EFAULT, never a SIGBUS here. */
 struct image {
 	unsigned refs;
-	int nr; /* one page image, or one per level of a chain of parents */
+	pid_t pid; /* the task it was dumped from: its name at a remote source */
+	int nr;	   /* one page image, or one per level of a chain of parents */
 	const uint8_t *map[LAZY_IMAGES_MAX];
 	uint64_t len[LAZY_IMAGES_MAX];
 };
@@ -94,6 +96,10 @@ struct daemon {
 	bool restore_done, conn_gone;
 	bool fatal; /* a memory the daemon cannot complete, of a process it cannot kill */
 	int status;
+	/* --page-server: the dump --lazy-pages that has the pages of LAZY_LEVEL_REMOTE runs,
+	 * and a buffer for one answer of it (lazy_fetch.c) */
+	struct lazyremote_src *src;
+	uint8_t *rbuf;
 };
 
 static const char *who(const struct space *s, char *b, size_t n)
@@ -237,16 +243,28 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 {
 	uint64_t lv = a->slot[p] >> LAZY_LEVEL_SHIFT, off = a->slot[p] & OFF_MASK;
 	uint64_t len = n * PAGE_SIZE;
-	if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
-	    IMG_RAW_HDR + off + len > s->img->len[lv]) {
+	const uint8_t *src;
+	if (lv == LAZY_LEVEL_REMOTE) {
+		/* still in the dumped tree: from its source, at the address it had there */
+		int ret = d->src && n <= RUN_PAGES
+			      ? lazyremote_get(d->src, s->img->pid, off, n, d->rbuf)
+			      : -EPIPE;
+		if (ret) {
+			kill_space(d, s, -ret, "its pages cannot come from the dumped tree");
+			return -EIO;
+		}
+		src = d->rbuf;
+	} else if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
+		   IMG_RAW_HDR + off + len > s->img->len[lv]) {
 		kill_space(d, s, EIO, "its pages are beyond its image");
 		return -EIO;
+	} else {
+		src = s->img->map[lv] + IMG_RAW_HDR + off;
+		/* the source mapped first: the kernel's copy takes its fast path only from pages
+		 * present here (a missing one makes it drop its locks, fault, and try again) */
+		uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
+		madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
 	}
-	const uint8_t *src = s->img->map[lv] + IMG_RAW_HDR + off;
-	/* the source mapped first: the kernel's copy takes its fast path only from pages present
-	 * here (a missing one makes it drop its locks, fault, and try again) */
-	uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
-	madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
 	uint64_t done = 0;
 	while (done < n) {
 		struct uffdio_copy c = {.dst = a->start + (p + done) * PAGE_SIZE,
@@ -580,6 +598,7 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		goto out;
 	}
 	s->img->refs = 1;
+	s->img->pid = (pid_t)h->pid;
 	s->img->nr = nr_images;
 	for (int k = 0; k < nr_images; k++) {
 		if (st[k].st_size > IMG_RAW_HDR) {
@@ -632,11 +651,21 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		uint64_t data = lv < (uint64_t)nr_images && st[lv].st_size > IMG_RAW_HDR
 				    ? (uint64_t)st[lv].st_size - IMG_RAW_HDR
 				    : 0;
+		/* at the source: off is the address there, in the user's half */
+		bool remote = lv == LAZY_LEVEL_REMOTE && d->src;
+		if (remote)
+			data = TASK_SPACE_END;
+		if (lv == LAZY_LEVEL_REMOTE && !d->src) {
+			ret = bad("sent task %u memory a dump --lazy-pages left in its tree: this "
+				  "daemon has no source (--page-server --address --port)",
+				  h->pid);
+			goto out;
+		}
 		while (ai < s->nr_areas && s->areas[ai].end <= r->vaddr)
 			ai++;
 		if (!r->nr_pages || r->nr_pages > TASK_SPACE_END / PAGE_SIZE ||
 		    r->vaddr % PAGE_SIZE || off % PAGE_SIZE || r->vaddr < prev ||
-		    lv >= (uint64_t)nr_images || ai == s->nr_areas ||
+		    (lv >= (uint64_t)nr_images && !remote) || ai == s->nr_areas ||
 		    r->vaddr < s->areas[ai].start || r->vaddr + len > s->areas[ai].end ||
 		    off > data || len > data - off) {
 			ret = bad("sent task %u a run %u (%#lx, %lu pages at %lu) outside its "
@@ -888,6 +917,7 @@ static int serve(struct daemon *d)
 int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 {
 	struct daemon d = {.dirfd = -1, .lfd = -1, .conn = -1, .epfd = -1, .guard = {.fd = -1}};
+	struct lazyremote_src src = {.conn = {.fd = -1}};
 	int ret;
 
 	d.dirfd = dir_open_root(o->images_dir);
@@ -895,14 +925,41 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 		pr_errno(-d.dirfd, "lazy-pages: cannot open images directory %s", o->images_dir);
 		return d.dirfd;
 	}
+	/* --page-server: the source first; without it there is nothing to restore */
+	if (o->address) {
+		d.rbuf = malloc(RUN_PAGES * PAGE_SIZE);
+		if (!d.rbuf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* the images must be those the source left its memory for */
+		Inventory *inv = NULL;
+		if ((ret = img_read(d.dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv)))
+			goto out;
+		uint64_t id = inv->lazyremote_id;
+		bool remote = inv->has_lazyremote_id && inv->n_lazyremote_ranges;
+		img_free(&inv->base);
+		if (!remote) {
+			pr_err("lazy-pages --page-server: %s is not the image set of a dump "
+			       "--lazy-pages --port (its inventory leaves no memory at a source)",
+			       o->images_dir);
+			ret = -EINVAL;
+			goto out;
+		}
+		if ((ret = lazyremote_connect(&src, o->address, o->port, &o->tls, id)))
+			goto out;
+		d.src = &src;
+	}
 	if ((d.lfd = listen_socket(&d)) < 0) {
 		ret = d.lfd;
 		goto out;
 	}
 	if ((ret = server_detach(o->daemon, d.dirfd, o->pidfile, "lazy-pages")))
 		goto out;
-	int drop[] = {d.lfd, d.dirfd};
-	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
+	/* the source's connection too: only the daemon speaks on it, and its end is the
+	 * source's sign that the daemon is gone */
+	int drop[] = {d.lfd, d.dirfd, src.conn.fd};
+	if ((ret = lazy_guard_start(&d.guard, drop, 3)))
 		goto out;
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};
@@ -916,6 +973,9 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 	ret = serve(&d);
 	if (!ret && d.status)
 		ret = -EIO;
+	/* the source ends its tree only once every page is here; a failure leaves it running */
+	if (!ret && d.src)
+		ret = lazyremote_done(d.src);
 	if (!ret)
 		pr_info("lazy-pages: every task's memory is complete");
 out:
@@ -942,5 +1002,7 @@ out:
 	if (d.epfd >= 0)
 		close(d.epfd);
 	close(d.dirfd);
+	lazyremote_close(&src);
+	free(d.rbuf);
 	return ret;
 }
