@@ -94,6 +94,19 @@ int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, c
 /* An address as /proc/net/{tcp,raw,icmp}{,6} print it (each 32-bit word in hex, as the
  * machine holds it) into out[addr_len]; false if it is not one */
 bool inet_proc_addr(const char *hex, size_t addr_len, uint8_t *out);
+/* The line of socket inode ino in /proc/PID/net/TABLE (its peer's address of alen bytes):
+ * 0; -ENOENT if there is none, -EIO if it is not understood, -errno: each logged. */
+struct inet_proc_line {
+	unsigned state; /* the kernel's TCP state numbers (1 "connected" for raw and ping) */
+	uint8_t addr[16];
+	unsigned port;
+};
+int inet_proc_peer(int pid, const char *table, unsigned long ino, size_t alen,
+		   struct inet_proc_line *out, const char *who);
+/* s's peer (dst) set to addr, port (s's family); a link-local IPv6 one is refused, naming
+ * who and what ("a TCP connect in progress"): 0, -ENOTSUP, -ENOMEM. */
+int inet_set_peer(struct arena *a, InetSk *s, const uint8_t *addr, unsigned port, const char *who,
+		  const char *what);
 
 /* inet_syn_sent.c: a TCP connect in progress (SYN_SENT) with --tcp-established. Dump: its
  * peer into s (socket inode ino of task pid), as the walk meets it; then, from inet_tcp.c's

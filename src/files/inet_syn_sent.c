@@ -8,11 +8,12 @@
  * connections inet_tcp.c notes: at the walk's end its packets are dropped by the network
  * lock (a SYN-ACK arriving while the tree is frozen would make a connection that the dump
  * then resets) and cryo's copy goes to the lock's watchdog, which turns repair mode off if
- * cryo dies, before it is read in repair mode (inet_syn_sent_read): the first sequence number (TCP_QUEUE_SEQ
- * of the send queue is write_seq, one past the SYN's), the MSS the program asked for (in
- * repair mode TCP_MAXSEG reads mss_clamp: TCP_MSS_DEFAULT unless TCP_MAXSEG was set before
- * connect), and the send queue, which must hold no byte (data in the SYN, TCP fast open, is
- * refused). Leaving repair mode clears SO_REUSEADDR: it is set back.
+ * cryo dies, before it is read in repair mode (inet_syn_sent_read): the first sequence
+ * number (TCP_QUEUE_SEQ of the send queue is write_seq, one past the SYN's), the MSS the
+ * program asked for (in repair mode TCP_MAXSEG reads mss_clamp: TCP_MSS_DEFAULT unless
+ * TCP_MAXSEG was set before connect), and the send queue, which must hold no byte (data in
+ * the SYN, TCP fast open, is refused). Leaving repair mode clears SO_REUSEADDR: it is set
+ * back.
  *
  * Restore: the socket made at its fd with its options (inet_sk.c), then in repair mode the
  * dumped address bound (repair mode binds over anything left on that port) and the sequence
@@ -58,61 +59,18 @@ static int set_int(int sk, int level, int name, int v)
 static int peer_of(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who)
 {
 	bool v6 = s->family == AF_INET6;
-	size_t alen = v6 ? 16 : 4;
-	char path[64], line[512];
-	int ret = -ENOENT;
-	uint8_t addr[16];
+	struct inet_proc_line l;
+	int ret = inet_proc_peer(pid, v6 ? "tcp6" : "tcp", ino, inet_addr_len(s->family), &l, who);
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, v6 ? "tcp6" : "tcp");
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		ret = -errno;
-		pr_errno(-ret, "%s: cannot read %s to find the peer of a connect in progress", who,
-			 path);
+	if (ret)
 		return ret;
+	if (l.state != 2 || !l.port) {
+		pr_err("%s: the TCP socket (inode %lu) is not a connect in progress in "
+		       "/proc/%d/net (state %x, peer port %u)",
+		       who, ino, pid, l.state, l.port);
+		return -EIO;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char local[40], remote[40];
-		unsigned lport, rport, st;
-		unsigned long inode;
-		/* sl local:port remote:port st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line,
-			   " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %*u "
-			   "%*u %lu",
-			   local, &lport, remote, &rport, &st, &inode) != 6 ||
-		    inode != ino)
-			continue;
-		if (st != 2 || strlen(remote) != alen * 2 || !inet_proc_addr(remote, alen, addr) ||
-		    !rport || rport > 65535) {
-			pr_err("%s: %s: the line of socket inode %lu is not a connect in progress "
-			       "(state %x)",
-			       who, path, ino, st);
-			ret = -EIO;
-			break;
-		}
-		if (v6 && addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80) {
-			pr_err(
-			    "%s: TCP connect in progress (SYN_SENT) to a link-local IPv6 address "
-			    "(its interface cannot be read): not supported yet",
-			    who);
-			ret = -ENOTSUP;
-			break;
-		}
-		s->has_dst_addr = s->has_dst_port = true;
-		s->dst_addr.data = arena_memdup(a, addr, alen);
-		s->dst_addr.len = alen;
-		s->dst_port = rport;
-		if (v6) {
-			s->has_dst_scope_id = s->has_dst_flowinfo = true;
-			s->dst_scope_id = s->dst_flowinfo = 0;
-		}
-		ret = s->dst_addr.data ? 0 : -ENOMEM;
-		break;
-	}
-	fclose(f);
-	if (ret == -ENOENT)
-		pr_err("%s: the TCP socket (inode %lu) is not in %s", who, ino, path);
-	return ret;
+	return inet_set_peer(a, s, l.addr, l.port, who, "TCP connect in progress (SYN_SENT)");
 }
 
 /* In repair mode: the first sequence, the MSS asked for, and the send queue's length */
@@ -144,8 +102,8 @@ int inet_syn_sent_read(int sk, InetSk *s, const char *who, const char *local)
 	ssize_t queued = 0;
 
 	if ((ret = read_repair(sk, &isn, &mss, &queued))) {
-		pr_errno(-ret, "%s: TCP connect in progress %s: cannot read it in repair mode",
-			 who, local);
+		pr_errno(-ret, "%s: TCP connect in progress %s: cannot read it in repair mode", who,
+			 local);
 		return ret;
 	}
 	if (queued) {

@@ -455,7 +455,7 @@ int inet_tcp_restore_finish(struct restore_ctx *ctx)
 		const Files *f = ctx->tasks[i].files;
 		for (size_t k = 0; f && k < f->n_fds; k++) {
 			const InetSk *s = f->fds[k]->inet;
-			const char *name = !s	      ? NULL
+			const char *name = !s	    ? NULL
 					   : s->tcp ? s->tcp->lock_table
 						    : s->sockmisc_syn_lock_table;
 			bool seen = false;

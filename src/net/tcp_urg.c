@@ -35,22 +35,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "net/tcp_err.h"
 #include "net/tcp_repair.h"
 #include "net/tcp_segment.h"
-
-static int ufail(char *err, size_t size, int e, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	n = strlen(err);
-	if (e > 0 && n < size)
-		snprintf(err + n, size - n, ": %s", strerror(e));
-	return e > 0 ? -e : e;
-}
 
 static int get_inline(int sk, int *on)
 {
@@ -71,9 +58,9 @@ int tcp_urg_read(int sk, struct tcp_repair_state *st, int *inq, char *err, size_
 	st->urg = TCP_URG_NONE;
 	st->urg_off = 0;
 	if (get_inline(sk, &was) < 0)
-		return ufail(err, size, errno, "cannot read SO_OOBINLINE");
+		return tcp_errf(err, size, errno, "cannot read SO_OOBINLINE");
 	if (set_inline(sk, 0) < 0)
-		return ufail(err, size, errno, "cannot turn SO_OOBINLINE off to read the mark");
+		return tcp_errf(err, size, errno, "cannot turn SO_OOBINLINE off to read the mark");
 	if (ioctl(sk, SIOCINQ, &inq_off) < 0)
 		e = errno;
 	r = (int)recv(sk, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
@@ -82,28 +69,28 @@ int tcp_urg_read(int sk, struct tcp_repair_state *st, int *inq, char *err, size_
 		e = errno;
 	/* as the program had it, whatever failed */
 	if (set_inline(sk, was) < 0)
-		return ufail(err, size, errno, "cannot set SO_OOBINLINE back");
+		return tcp_errf(err, size, errno, "cannot set SO_OOBINLINE back");
 	if (e)
-		return ufail(err, size, e, "cannot read the receive queue's length");
+		return tcp_errf(err, size, e, "cannot read the receive queue's length");
 	if (inq_off < 0 || inq_on < 0 || inq_off > inq_on || (was ? inq_on : inq_off) != *inq)
-		return ufail(err, size, -EIO, "receive queue lengths %d/%d/%d make no sense", *inq,
-			     inq_off, inq_on);
+		return tcp_errf(err, size, -EIO, "receive queue lengths %d/%d/%d make no sense",
+				*inq, inq_off, inq_on);
 	if (r == 1) {
 		if (inq_off >= inq_on)
-			return ufail(err, size, -EIO,
-				     "an urgent byte outside the receive queue (%d of %d)", inq_off,
-				     inq_on);
+			return tcp_errf(err, size, -EIO,
+					"an urgent byte outside the receive queue (%d of %d)",
+					inq_off, inq_on);
 		st->urg = TCP_URG_PENDING;
 	} else if (r < 0 && oob_errno == EINVAL) {
 		/* no mark, or its byte read: a mark in the queue stops SIOCINQ */
 		if (inq_off < inq_on)
 			st->urg = TCP_URG_TAKEN;
 	} else if (r == 0 || oob_errno == EAGAIN) {
-		return ufail(err, size, -ENOTSUP,
-			     "urgent data (MSG_OOB) announced by the peer and not received yet: "
-			     "not supported");
+		return tcp_errf(err, size, -ENOTSUP,
+				"urgent data (MSG_OOB) announced by the peer and not received yet: "
+				"not supported");
 	} else {
-		return ufail(err, size, r < 0 ? oob_errno : -EIO, "cannot read the urgent data");
+		return tcp_errf(err, size, r < 0 ? oob_errno : -EIO, "cannot read the urgent data");
 	}
 	if (st->urg) {
 		st->urg_off = (uint32_t)inq_off;
@@ -120,16 +107,16 @@ static int peek_at(int sk, uint32_t off, uint8_t *buf, uint32_t want, char *err,
 	ssize_t got;
 
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &po, sizeof(po)) < 0)
-		return ufail(err, size, errno, "cannot peek past the urgent mark (SO_PEEK_OFF)");
+		return tcp_errf(err, size, errno, "cannot peek past the urgent mark (SO_PEEK_OFF)");
 	got = recv(sk, buf, (size_t)want + 1, MSG_PEEK | MSG_DONTWAIT);
 	int e = errno;
 	po = -1;
 	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &po, sizeof(po));
 	if (got < 0)
-		return ufail(err, size, e, "cannot read the receive queue at %u", off);
+		return tcp_errf(err, size, e, "cannot read the receive queue at %u", off);
 	if ((size_t)got != want)
-		return ufail(err, size, -EIO, "the receive queue held %zd bytes at %u, not %u", got,
-			     off, want);
+		return tcp_errf(err, size, -EIO, "the receive queue held %zd bytes at %u, not %u",
+				got, off, want);
 	return 0;
 }
 
@@ -140,10 +127,10 @@ int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32
 	uint8_t *tmp = buf;
 
 	if (st->urg_off >= len)
-		return ufail(err, size, -EIO, "the urgent mark at %u is outside the queue (%u)",
-			     st->urg_off, len);
+		return tcp_errf(err, size, -EIO, "the urgent mark at %u is outside the queue (%u)",
+				st->urg_off, len);
 	if (get_inline(sk, &was) < 0 || (!was && set_inline(sk, 1) < 0))
-		return ufail(err, size, errno, "cannot turn SO_OOBINLINE on to read the queue");
+		return tcp_errf(err, size, errno, "cannot turn SO_OOBINLINE on to read the queue");
 	/* the peek asks one byte more than it wants: the second part's extra byte lands in
 	 * buf[len], which the caller allocated (queue_read: len + 1) */
 	if (st->urg_off)
@@ -151,7 +138,7 @@ int tcp_urg_peek(int sk, const struct tcp_repair_state *st, uint8_t *buf, uint32
 	if (!ret)
 		ret = peek_at(sk, st->urg_off, tmp + st->urg_off, len - st->urg_off, err, size);
 	if (!was && set_inline(sk, 0) < 0 && !ret)
-		ret = ufail(err, size, errno, "cannot set SO_OOBINLINE back");
+		ret = tcp_errf(err, size, errno, "cannot set SO_OOBINLINE back");
 	return ret;
 }
 
@@ -194,7 +181,7 @@ int tcp_urg_restore(int sk, const struct tcp_repair_state *st, uint32_t seq, uin
 	    &st->remote, &st->local, seq, ack, TCP_SEG_URG | TCP_SEG_ACK | TCP_SEG_PSH,
 	    (uint16_t)(win > 65535 ? 65535 : win), stdurg() ? 0 : 1, &byte, 1);
 	if (ret)
-		return ufail(err, size, -ret, "cannot send the urgent byte again (raw socket)");
+		return tcp_errf(err, size, -ret, "cannot send the urgent byte again (raw socket)");
 	for (int i = 0; i < 1000; i++) {
 		if ((ret = recvq_seq(sk, &now)) < 0 || now == seq + 1)
 			break;
@@ -202,34 +189,35 @@ int tcp_urg_restore(int sk, const struct tcp_repair_state *st, uint32_t seq, uin
 		nanosleep(&ts, NULL);
 	}
 	if (ret < 0)
-		return ufail(err, size, -ret, "cannot read the receive queue's sequence");
+		return tcp_errf(err, size, -ret, "cannot read the receive queue's sequence");
 	if (now != seq + 1)
-		return ufail(err, size, -EIO,
-			     "the urgent byte was not taken (receive queue at %u, not %u: a "
-			     "firewall dropped it?)",
-			     now, seq + 1);
+		return tcp_errf(err, size, -EIO,
+				"the urgent byte was not taken (receive queue at %u, not %u: a "
+				"firewall dropped it?)",
+				now, seq + 1);
 	/* the mark as it was: the byte there to be read, or read already */
 	if (get_inline(sk, &was) < 0 || (was && set_inline(sk, 0) < 0))
-		return ufail(err, size, errno, "cannot turn SO_OOBINLINE off");
+		return tcp_errf(err, size, errno, "cannot turn SO_OOBINLINE off");
 	ssize_t r =
 	    recv(sk, &c, 1, MSG_OOB | MSG_DONTWAIT | (st->urg == TCP_URG_PENDING ? MSG_PEEK : 0));
 	int e = errno;
 	if (was && set_inline(sk, 1) < 0)
-		return ufail(err, size, errno, "cannot set SO_OOBINLINE back");
+		return tcp_errf(err, size, errno, "cannot set SO_OOBINLINE back");
 	if (r != 1 || (uint8_t)c != byte)
-		return ufail(err, size, r < 0 ? e : -EIO,
-			     "the urgent byte did not come back as urgent data");
+		return tcp_errf(err, size, r < 0 ? e : -EIO,
+				"the urgent byte did not come back as urgent data");
 	return 0;
 }
 
 int tcp_urg_check(const struct tcp_repair_state *st, char *err, size_t size)
 {
 	if (st->urg > TCP_URG_TAKEN)
-		return ufail(err, size, -EINVAL, "urgent state %u unknown", st->urg);
+		return tcp_errf(err, size, -EINVAL, "urgent state %u unknown", st->urg);
 	if (st->urg == TCP_URG_NONE && st->urg_off)
-		return ufail(err, size, -EINVAL, "an urgent mark offset without a mark");
+		return tcp_errf(err, size, -EINVAL, "an urgent mark offset without a mark");
 	if (st->urg && st->urg_off >= st->recvq_len)
-		return ufail(err, size, -EINVAL, "the urgent mark at %u is outside the queue (%u)",
-			     st->urg_off, st->recvq_len);
+		return tcp_errf(err, size, -EINVAL,
+				"the urgent mark at %u is outside the queue (%u)", st->urg_off,
+				st->recvq_len);
 	return 0;
 }
