@@ -140,9 +140,11 @@ static int read_tree(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		for (size_t k = 0; !t->zombie && k < t->mm->n_prefork; k++) {
-			struct restore_task *p = restore_find_task(ctx, t->mm->prefork[k]->provider);
+			struct restore_task *p =
+			    restore_find_task(ctx, t->mm->prefork[k]->provider);
 			if (t->pages_merged || (p && p->pages_merged)) {
-				pr_err("mm-%d.img: prefork pages in an incremental image set", t->pid);
+				pr_err("mm-%d.img: prefork pages in an incremental image set",
+				       t->pid);
 				return -EINVAL;
 			}
 		}

@@ -380,9 +380,8 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return ret;
 	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
-	if (syn_sent &&
-	    ((ret = inet_syn_sent_dump(&ctx->arena, t->pid, fi->st.st_ino, s, who)) ||
-	     (ret = inet_tcp_dump_syn_sent(ctx, sk, s, who, local))))
+	if (syn_sent && ((ret = inet_syn_sent_dump(&ctx->arena, t->pid, fi->st.st_ino, s, who)) ||
+			 (ret = inet_tcp_dump_syn_sent(ctx, sk, s, who, local))))
 		return ret;
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
@@ -624,8 +623,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
 		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
 				    e->fd);
-	if (inet_tcp_validate(img, e) || tcp_md5_validate(img, e) ||
-	    inet_syn_sent_validate(img, e))
+	if (inet_tcp_validate(img, e) || tcp_md5_validate(img, e) || inet_syn_sent_validate(img, e))
 		return -EINVAL;
 	return inet_opts_validate(img, e->fd, s);
 }
