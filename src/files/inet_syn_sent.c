@@ -101,6 +101,22 @@ int inet_syn_sent_read(int sk, InetSk *s, const char *who, const char *local)
 	uint32_t isn = 0;
 	ssize_t queued = 0;
 
+	/* the walk saw SYN_SENT before the lock held: an answer (SYN-ACK, reset) may have come
+	 * since, and the socket is then no connect in progress to make again */
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "%s: TCP connect in progress %s: cannot read its state", who, local);
+		return ret;
+	}
+	if (ti.tcpi_state != 2) { /* TCP_SYN_SENT (the kernel's number) */
+		pr_err("%s: TCP connect in progress %s was answered while the dump ran (state %u "
+		       "now): not saved, dump again",
+		       who, local, ti.tcpi_state);
+		return -EAGAIN;
+	}
 	if ((ret = read_repair(sk, &isn, &mss, &queued))) {
 		pr_errno(-ret, "%s: TCP connect in progress %s: cannot read it in repair mode", who,
 			 local);

@@ -105,19 +105,29 @@ static int diag_keys(int nl, const struct inet_diag_req_v2 *req, bool dump, uint
 		     .nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0),
 		     .nlmsg_seq = 1},
 	       .r = *req};
-	static char buf[65536];
+	/* room for every key an exact answer may hold (optmem_max bounds them: ~1,250 at
+	 * 128 KiB); one larger is refused, never read as fewer keys */
+	static char buf[256 << 10];
 	bool done = false;
+	/* the tree is frozen: an answer that never comes must not hold it for ever */
+	struct timeval tmo = {.tv_sec = 5};
+	setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 
 	out->found = false;
 	if (send(nl, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
 		return -errno;
 	while (!done) {
-		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t n = recvmsg(nl, &mh, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		int len = (int)n;
+		/* a reply cut short would read as no key, or wait for an end never sent */
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		size_t len = (size_t)n;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
 		     h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_type == NLMSG_DONE) {

@@ -137,9 +137,18 @@ int lazy_remote_validate(const struct restore_ctx *ctx)
 {
 	const Inventory *inv = ctx->inv;
 
+	const struct restore_task *t = NULL;
+
+	if (inv->n_lazyremote_ranges > LAZYREMOTE_RANGES_MAX) {
+		pr_err("inventory.img: %zu ranges of memory left at the source (at most %u)",
+		       inv->n_lazyremote_ranges, LAZYREMOTE_RANGES_MAX);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < inv->n_lazyremote_ranges; i++) {
 		const LazyremoteRange *r = inv->lazyremote_ranges[i];
-		const struct restore_task *t = NULL;
+		/* in pid order (checked below): each task looked up once */
+		if (t && (uint32_t)t->pid != r->pid)
+			t = NULL;
 		for (int k = 0; k < ctx->nr_tasks && !t; k++)
 			if ((uint32_t)ctx->tasks[k].pid == r->pid)
 				t = &ctx->tasks[k];
