@@ -1079,8 +1079,15 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	/* dump --lazy-pages: the images are written; the pages are served from the tree, still
 	 * frozen, until the daemon has them all. If not, the images are no checkpoint and the
 	 * tree runs on, as after any failed dump */
-	if (!ret && o.lazy_remote && (ret = lazyremote_serve(&ctx)))
-		dir_unlink(ctx.dirfd, "inventory.img");
+	bool before_kill_done = false;
+	if (!ret && o.lazy_remote) {
+		/* the connections go to repair mode before the daemon is told the tree ends */
+		ret = lazyremote_serve(
+		    &ctx, opts->leave_running || opts->leave_stopped ? NULL : inet_tcp_before_kill);
+		before_kill_done = !ret;
+		if (ret)
+			dir_unlink(ctx.dirfd, "inventory.img");
+	}
 	lazyremote_free(&ctx);
 	/* -s: each process (still seized: the pid is its own) has a SIGSTOP queued, which it
 	 * takes as soon as it is released */
@@ -1089,7 +1096,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			pr_errno(errno, "cannot leave process %d stopped", ctx.tasks[i].pid);
 	/* the connections in repair mode, to end without a packet with the tree; if that
 	 * fails the tree goes on, and the images are not a checkpoint */
-	if (!ret && !opts->leave_running && !opts->leave_stopped &&
+	if (!ret && !opts->leave_running && !opts->leave_stopped && !before_kill_done &&
 	    (ret = inet_tcp_before_kill(&ctx)))
 		dir_unlink(ctx.dirfd, "inventory.img");
 	if (ret || opts->leave_running || opts->leave_stopped) {

@@ -58,7 +58,7 @@ int lazyremote_add(struct dump_ctx *ctx, pid_t pid, uint64_t start, uint64_t end
 void lazyremote_sort(struct dump_ctx *ctx);
 /* Once the images are written: serve the daemon until its DONE. 0, or -errno (logged: the
  * dump fails and the tree is resumed). */
-int lazyremote_serve(struct dump_ctx *ctx);
+int lazyremote_serve(struct dump_ctx *ctx, int (*before_done)(struct dump_ctx *));
 void lazyremote_free(struct dump_ctx *ctx);
 
 /* The daemon's side (lazy_fetch.c) */

@@ -61,6 +61,11 @@ struct daemon {
 	 * and a buffer for one answer of it (lazy_fetch.c) */
 	struct lazyremote_src *src;
 	uint8_t *rbuf;
+	/* --page-server: the pidfds of the tasks whose memory is complete, kept until the
+	 * source has ended its tree: if it does not (it failed, or went away), it runs on, and
+	 * these must not run beside it */
+	int *done_pidfds;
+	size_t nr_done;
 };
 
 /* ---- copying in ---- */
@@ -261,8 +266,17 @@ static void release(struct daemon *d, size_t i, const char *why)
 	lazy_guard_drop(&d->guard, s->id);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->uffd, NULL);
 	close(s->uffd);
-	if (s->pidfd >= 0)
+	int *v = d->src && s->pidfd >= 0 && !s->dead
+		     ? realloc(d->done_pidfds, (d->nr_done + 1) * sizeof(*v))
+		     : NULL;
+	if (v) {
+		d->done_pidfds = v;
+		v[d->nr_done++] = s->pidfd;
+	} else if (s->pidfd >= 0) {
+		if (d->src && !s->dead) /* it cannot be held: it cannot run on alone either */
+			sys_pidfd_send_signal(s->pidfd, SIGKILL);
 		close(s->pidfd);
+	}
 	space_free(s);
 	d->sp[i] = d->sp[--d->nr_sp];
 }
@@ -803,6 +817,16 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 	if (!ret)
 		pr_info("lazy-pages: every task's memory is complete");
 out:
+	/* the source's tree runs on unless it answered DONE: the restored one must not */
+	for (size_t k = 0; k < d.nr_done; k++) {
+		if (ret) {
+			pr_err("lazy-pages: the source did not end its tree: a restored task whose "
+			       "memory is complete killed, so that one copy runs");
+			sys_pidfd_send_signal(d.done_pidfds[k], SIGKILL);
+		}
+		close(d.done_pidfds[k]);
+	}
+	free(d.done_pidfds);
 	/* what is still held was not completed: the guard kills it once we are gone */
 	while (d.nr_sp) {
 		struct space *s = d.sp[d.nr_sp - 1];

@@ -7,12 +7,15 @@
  * left in the tree; the first broken rule ends the session and fails the dump (its tree is
  * resumed, as after any failed dump). */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -131,7 +134,8 @@ static int check_hello(const struct dump_ctx *ctx, struct ps_conn *c)
 }
 
 /* The daemon's requests until its DONE. 0 or -errno, logged. */
-static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages)
+static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages,
+		  int (*before_done)(struct dump_ctx *))
 {
 	uint8_t *buf = malloc(LAZYREMOTE_GET_MAX * PAGE_SIZE);
 	int ret = 0;
@@ -150,8 +154,21 @@ static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages)
 			break;
 		}
 		if (h.type == PS_DONE && !h.id && !h.len) {
-			/* the tree is killed after this: the daemon has everything */
-			ret = send_ack(c, 0);
+			/* the daemon has everything. What could still fail before the tree is
+			 * killed is done first: once it is acknowledged, the daemon's copy runs
+			 * and this tree must not */
+			ret = before_done ? before_done(ctx) : 0;
+			int sent = send_ack(c, ret ? -ret : 0);
+			if (sent && !ret) {
+				/* a daemon that hears no answer kills its copy: this one runs on
+				 * (two copies never run; only an answer lost after it was sent
+				 * would end both) */
+				pr_errno(-sent,
+					 "dump --lazy-pages: cannot tell the daemon at %s "
+					 "that the tree ends: it runs on",
+					 c->peer);
+				ret = sent;
+			}
 			break;
 		}
 		if (h.type != PS_GET || h.len != sizeof(g)) {
@@ -191,7 +208,7 @@ static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages)
 	return ret;
 }
 
-int lazyremote_serve(struct dump_ctx *ctx)
+int lazyremote_serve(struct dump_ctx *ctx, int (*before_done)(struct dump_ctx *))
 {
 	struct ps_conn c = {.fd = -1};
 	struct pollfd p = {ctx->lazy_lfd, POLLIN, 0};
@@ -221,7 +238,16 @@ int lazyremote_serve(struct dump_ctx *ctx)
 	}
 	if (!(ret = conn_accept(&c, fd, &ctx->opts->tls)) && !(ret = check_hello(ctx, &c))) {
 		pr_info("dump --lazy-pages: serving the pages to %s", c.peer);
-		ret = answer(ctx, &c, &pages);
+		/* no reply may be due for long (the daemon waits for its restore, or is done
+		 * and waits for the restore's end): keepalives tell a daemon gone, not silence */
+		struct timeval none = {0, 0};
+		int one = 1, idle = 10, intvl = 5, cnt = 3;
+		setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+		setsockopt(c.fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		setsockopt(c.fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		setsockopt(c.fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		setsockopt(c.fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		ret = answer(ctx, &c, &pages, before_done);
 	}
 	conn_close(&c);
 	if (!ret)

@@ -24,6 +24,7 @@
 #                       leave in its tree makes the dump fail and resume its tree, which
 #                       passes its check; a restore without --lazy-pages is refused; dump
 #                       --lazy-pages without --port or with --compress is refused
+#  remote-lazy-done-lost  the daemon's DONE never reaches the dump: both copies must not run
 #  remote-lazy-bad-source  a fake source answering with more bytes than asked: the daemon
 #                       names it and kills the restored task; the real dump, whose client goes
 #                       without a word, fails and its tree runs on, passing its check
@@ -315,6 +316,77 @@ PY
 	check
 }
 
+# a relay between the daemon and the dump that passes everything but the daemon's DONE: it
+# answers it with an error and ends both connections. The daemon has every page (its task's
+# memory complete) but the source did not end its tree: the daemon kills its copy, so that one
+# runs; the dump, its daemon gone without DONE, fails and its tree runs on, passing its check
+rl_done_lost() {
+	local relay=$((RL_PORT + 3)) ppid i
+	start_test mem_anon && rl_dump || return
+	python3 - "$relay" "$RL_PORT" >"$DIR/relay.txt" 2>&1 <<'PY' &
+import socket, struct, sys, threading
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(1)
+l.settimeout(30)
+print("listening", flush=True)
+d, _ = l.accept()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+def back():
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            d.sendall(b)
+    except OSError:
+        pass
+threading.Thread(target=back, daemon=True).start()
+def recv(n):
+    b = b""
+    while len(b) < n:
+        x = d.recv(n - len(b))
+        if not x:
+            sys.exit(0)
+        b += x
+    return b
+while True:
+    h = recv(16)
+    t, i, n = struct.unpack("<IIQ", h)
+    body = recv(n) if n else b""
+    if t == 7:  # DONE: not passed on
+        print("done held back", flush=True)
+        s.close()
+        d.sendall(struct.pack("<IIQ", 8, 5, 0))  # ACK with EIO
+        d.close()
+        break
+    s.sendall(h + body)
+PY
+	ppid=$!
+	for i in $(seq 200); do
+		grep -q listening "$DIR/relay.txt" 2>/dev/null && break
+		sleep 0.05
+	done
+	rl_restore_side "$relay" wait
+	rl_side_wait
+	wait "$ppid"
+	rl_dump_wait
+	grep -q "done held back" "$DIR/relay.txt" ||
+		fail_step "the daemon never said DONE: $(tail -n 3 "$DIR/relay.txt")" || return
+	grep -q "the source did not end its tree: a restored task whose memory is complete killed" \
+		"$DIR/img/lazy.log" ||
+		fail_step "the daemon did not kill its complete copy: $(grep -m1 Error "$DIR/img/lazy.log")" ||
+		return
+	[ "$(cat "$DIR/side-lazy.rc" 2>/dev/null)" = 1 ] ||
+		fail_step "lazy-pages exited $(cat "$DIR/side-lazy.rc")" || return
+	[ -f "$DIR/side-alive" ] && fail_step "the restored copy runs beside the original" && return
+	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC without its daemon's DONE" || return
+	[ -f "$DIR/img/inventory.img" ] && fail_step "the failed dump left its inventory" && return
+	alive "$PID" || fail_step "the original died with its dump" || return
+	check
+}
+
 # the daemon killed (CRYO_FAULT) at its 40th background run, 40 of lazy_big's 256 MiB in: its
 # guard kills the restored task, the source sees the connection end without DONE: the dump
 # fails and its tree runs on, passing its check
@@ -352,6 +424,8 @@ rl_case() {
 	run_sub_case remote-lazy-refused rl_refused
 	rl_cleanup
 	run_sub_case remote-lazy-bad-source rl_bad_source
+	rl_cleanup
+	run_sub_case remote-lazy-done-lost rl_done_lost
 	rl_cleanup
 }
 
