@@ -80,14 +80,24 @@ void lazyremote_free(struct dump_ctx *ctx)
 	ctx->lazy_lfd = -1;
 }
 
-/* Is [vaddr, vaddr + n pages) of task pid inside one range the dump left in the tree? */
+/* Is [vaddr, vaddr + n pages) of task pid inside the memory the dump left in the tree? It
+ * may span ranges that touch: two VMAs here can be one at the restore (the kernel merges
+ * them there), which the daemon then asks for in one run. */
 static bool left_in_tree(const struct dump_ctx *ctx, uint32_t pid, uint64_t vaddr, uint64_t n)
 {
 	if (!n || n > LAZYREMOTE_GET_MAX || vaddr % PAGE_SIZE)
 		return false;
 	long i = lazyremote_find(ctx->lazy_ranges, ctx->n_lazy_ranges, pid, vaddr);
-	const LazyremoteRange *r = i >= 0 ? ctx->lazy_ranges[i] : NULL;
-	return r && vaddr < r->end && n * PAGE_SIZE <= r->end - vaddr;
+	if (i < 0 || vaddr >= ctx->lazy_ranges[i]->end)
+		return false;
+	uint64_t end = vaddr + n * PAGE_SIZE; /* n is at most LAZYREMOTE_GET_MAX: no overflow */
+	for (size_t k = (size_t)i; end > ctx->lazy_ranges[k]->end; k++) {
+		const LazyremoteRange *next =
+		    k + 1 < ctx->n_lazy_ranges ? ctx->lazy_ranges[k + 1] : NULL;
+		if (!next || next->pid != pid || next->start != ctx->lazy_ranges[k]->end)
+			return false;
+	}
+	return true;
 }
 
 static int send_ack(struct ps_conn *c, int err)
