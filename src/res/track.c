@@ -55,6 +55,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/mm.h"
+#include "res/predump.h"
 #include "res/track.h"
 
 #define TRACK_FD_CAP 1024
@@ -169,6 +170,10 @@ int track_find(struct dump_ctx *ctx)
 		if ((ret = img_read(ctx->parent_dirfd, IMG_PAGEMAP, t->pid, &msg)))
 			goto out;
 		Pagemap *pm = (Pagemap *)msg;
+		if ((ret = predump_lost_load(t, pm, ctx->opts->prev_images_dir))) {
+			img_free(msg);
+			goto out;
+		}
 		if (pm->has_track_fd && pm->has_track_ino && pm->track_fd >= 0 &&
 		    pm->has_owner_pid && pm->owner_pid == (uint32_t)t->pid) {
 			uint64_t *n = realloc(inos, (nr_inos + 1) * sizeof(*n));
@@ -330,6 +335,9 @@ static int scan_tracked(struct dump_task *t)
 		return -errno;
 	ret = scan_clean(t, pagemap_fd, 0, TASK_SIZE_MAX);
 	close(pagemap_fd);
+	/* what the parent pre-dump could not read is not in it, clean or not */
+	if (!ret)
+		ret = predump_lost_apply(t);
 	t->tracked = !ret;
 	return ret;
 }
@@ -634,16 +642,29 @@ int track_predump(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	t->track_copy = ret;
 	t->has_copy = true;
-	if ((ret = pick_fd(t)) < 0) {
-		pr_errno(-ret, "task %d: no free descriptor number for the tracking", t->pid);
-		return ret;
+	/* cryo's copy keeps it alive until the task takes it (track_install, in a second short
+	 * stop once the pages are read): a pre-dump that fails or dies before leaves the task
+	 * untracked */
+	return arm(t, t->track_copy);
+}
+
+int track_pick_fds(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		int ret;
+		if (t->zombie || !t->has_copy)
+			continue;
+		if ((ret = pick_fd(t)) < 0) {
+			pr_errno(-ret, "task %d: no free descriptor number for the tracking",
+				 t->pid);
+			return ret;
+		}
+		t->track_fd = ret;
+		t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
+		t->pagemap->track_fd = t->track_fd;
+		t->pagemap->track_ino = t->track_ino;
 	}
-	t->track_fd = ret;
-	if ((ret = arm(t, t->track_copy)))
-		return ret;
-	t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
-	t->pagemap->track_fd = t->track_fd;
-	t->pagemap->track_ino = t->track_ino;
 	return 0;
 }
 
@@ -730,5 +751,8 @@ void track_free(struct dump_ctx *ctx)
 			close(ctx->tasks[i].track_probe);
 		free(ctx->tasks[i].clean);
 		free(ctx->tasks[i].track_hidden);
+		free(ctx->tasks[i].lost);
+		plan_free(ctx->tasks[i].plan);
+		ctx->tasks[i].plan = NULL;
 	}
 }
