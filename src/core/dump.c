@@ -755,6 +755,18 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->core = A_NEW(&ctx->arena, TaskCore, TASK_CORE);
 	if (!t->core)
 		return -ENOMEM;
+	/* a pre-dump saves memory only, and every millisecond here is one of the freeze: the
+	 * leader's answers (brk), shared memory and the tracking; the area stays (track.c) */
+	if (ctx->opts->pre_dump) {
+		/* a batch: its results are kept in memory (track.c: task_call) */
+		struct remote_batch *b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		batch_ask(b, &t->ans.brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+		ret = remote_batch_run(&t->rem, b);
+		free(b);
+		return ret ?: shmem_ask_resident(ctx, t) ?: track_task(ctx, t) ?: t->rem.err;
+	}
 	for (int k = 0; k < t->nr_threads; k++)
 		if ((ret = read_thread(ctx, t, &t->threads[k])))
 			return ret;
@@ -1043,7 +1055,8 @@ static int predump_thawed(struct dump_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks && !ret; i++) {
 		if ((ret = fault_point("pre-dump: before a task's pages, thawed", EIO)))
 			break;
-		if (!ctx->tasks[i].zombie)
+		/* found (PAGEMAP_SCAN, planned), then each range protected and read */
+		if (!ctx->tasks[i].zombie && !(ret = dump_pages(ctx, &ctx->tasks[i])))
 			ret = predump_read_pages(ctx, &ctx->tasks[i]);
 	}
 	if (!ret)

@@ -451,6 +451,9 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
+		if (w.plan) /* (the tracking's rule, res/track.c: arm) */
+			plan_vma(w.plan, v->kind == VMA_KIND__VMA_ANON_PRIVATE &&
+					     (v->prot & PROT_WRITE));
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))

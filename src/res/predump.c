@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,7 +41,8 @@
 
 struct plan_item {
 	uint64_t addr, len, off;
-	int fd; /* -1: process_vm_readv */
+	int fd;	      /* -1: process_vm_readv */
+	bool tracked; /* in a VMA the tracking registers (protected before it is read) */
 };
 
 struct page_plan {
@@ -50,7 +52,14 @@ struct page_plan {
 	size_t nr_fds;
 	struct track_range *lost; /* in address order */
 	size_t nr_lost, cap_lost;
+	bool vma_start, vma_tracked; /* plan_vma() */
 };
+
+void plan_vma(struct page_plan *p, bool tracked)
+{
+	p->vma_start = true;
+	p->vma_tracked = tracked;
+}
 
 struct page_plan *plan_new(void)
 {
@@ -60,7 +69,7 @@ struct page_plan *plan_new(void)
 int plan_add(struct page_plan *p, uint64_t addr, uint64_t len, int src_fd, uint64_t src_off)
 {
 	struct plan_item *last = p->n ? &p->items[p->n - 1] : NULL;
-	if (last && last->fd == src_fd && last->addr + last->len == addr &&
+	if (last && !p->vma_start && last->fd == src_fd && last->addr + last->len == addr &&
 	    (src_fd < 0 || last->off + last->len == src_off)) {
 		last->len += len;
 		return 0;
@@ -73,7 +82,8 @@ int plan_add(struct page_plan *p, uint64_t addr, uint64_t len, int src_fd, uint6
 		p->items = n;
 		p->cap = cap;
 	}
-	p->items[p->n++] = (struct plan_item){addr, len, src_off, src_fd};
+	p->items[p->n++] = (struct plan_item){addr, len, src_off, src_fd, p->vma_tracked};
+	p->vma_start = false;
 	return 0;
 }
 
@@ -151,6 +161,10 @@ static int read_item(struct reader *r, struct page_plan *p, const struct plan_it
 		uint64_t chunk = end - addr < COPY_BUF - r->used ? end - addr : COPY_BUF - r->used;
 		uint8_t *dst = r->ring->buf[r->ring->fill] + r->used;
 		ssize_t n;
+		/* protected first: what the read finds was there when the protection was put on,
+		 * or a write came after it, which the next dump sees */
+		if (it->tracked)
+			track_protect(r->t, addr, chunk);
 		if (it->fd < 0) {
 			struct iovec l = {dst, chunk}, rv = {(void *)addr, chunk};
 			n = process_vm_readv(pid, &l, 1, &rv, 1, 0);

@@ -2,6 +2,7 @@
 #ifndef CRYO_PREDUMP_H
 #define CRYO_PREDUMP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "images/cryo.pb-c.h"
@@ -14,6 +15,8 @@ struct page_plan;
  * -1: process_vm_readv; else read through that descriptor at src_off, which the plan owns
  * from plan_own_fd() on). */
 struct page_plan *plan_new(void);
+/* The reads planned next are of a VMA the tracking registers (or not). */
+void plan_vma(struct page_plan *p, bool tracked);
 int plan_add(struct page_plan *p, uint64_t addr, uint64_t len, int src_fd, uint64_t src_off);
 int plan_own_fd(struct page_plan *p, int fd); /* closes fd itself on a failure */
 void plan_free(struct page_plan *p);

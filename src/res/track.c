@@ -534,7 +534,12 @@ out:
 	return ret;
 }
 
-/* Register every writable private anonymous VMA for write protection and protect it. */
+/* Register every writable private anonymous VMA for write protection (a flag of the VMA,
+ * cheap) and protect the pages unchanged since the parent (clean[]: the pagemap will say
+ * they are in the parent, they are not read again, so they must be protected while the tree
+ * is frozen, or a write before the protection would go unseen). The pages read after the
+ * thaw are protected then, each range after the scan that finds it and just before it is
+ * read (track_protect, res/predump.c, which says why that is exact). */
 static int arm(struct dump_task *t, int uffd)
 {
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
@@ -545,12 +550,7 @@ static int arm(struct dump_task *t, int uffd)
 		    .range = {v->start, v->end - v->start},
 		    .mode = UFFDIO_REGISTER_MODE_WP,
 		};
-		struct uffdio_writeprotect wp = {
-		    .range = {v->start, v->end - v->start},
-		    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
-		};
-		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
-		    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
 			int err = errno;
 			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx%s", t->pid,
 				 v->start, v->end,
@@ -562,7 +562,32 @@ static int arm(struct dump_task *t, int uffd)
 			return -err;
 		}
 	}
+	for (size_t i = 0; t->tracked && i < t->nr_clean; i++) {
+		struct uffdio_writeprotect wp = {
+		    .range = {t->clean[i].start, t->clean[i].end - t->clean[i].start},
+		    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+		if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx", t->pid,
+				 t->clean[i].start, t->clean[i].end);
+			return -err;
+		}
+	}
 	return 0;
+}
+
+void track_protect(struct dump_task *t, uint64_t start, uint64_t len)
+{
+	struct uffdio_writeprotect wp = {
+	    .range = {start, len},
+	    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	/* a range unmapped or mapped anew since the freeze is not registered (ENOENT): it is
+	 * saved whole next time. Pages left unprotected look written: read again, never lost. */
+	if (t->has_copy && ioctl(t->track_copy, UFFDIO_WRITEPROTECT, &wp) < 0)
+		pr_debug("task %d: %#lx-%#lx not protected (%s): it is read again next time",
+			 t->pid, start, start + len, strerror(errno));
 }
 
 /* Close every descriptor of cryo's tracking the task holds (its own, copies by fork). */
@@ -635,9 +660,10 @@ int track_predump(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
-	if ((ret = dump_mm(ctx, t)) || (ret = dump_pages(ctx, t)))
+	if ((ret = dump_mm(ctx, t)))
 		return ret;
-	/* the tree is still frozen: what is protected now is what was just saved */
+	/* the tree is still frozen: the tracking begins now; the pages are found and read
+	 * after the thaw (res/predump.c) */
 	if ((ret = make_uffd(t)) < 0)
 		return ret;
 	t->track_copy = ret;

@@ -28,6 +28,9 @@ int track_task(struct dump_ctx *ctx, struct dump_task *t);
 /* Pre-dump, once track_task ran for every task (areas still mapped): saves mm, plans the
  * pages (read after the thaw, res/predump.c) and arms a new tracking, held by cryo. */
 int track_predump(struct dump_ctx *ctx, struct dump_task *t);
+/* A pre-dump after the thaw: protect [start, start+len) with the new tracking, just before
+ * the range is read (res/predump.c). */
+void track_protect(struct dump_task *t, uint64_t start, uint64_t len);
 /* A pre-dump stopped again after its pages were read: each task's descriptor number. */
 int track_pick_fds(struct dump_ctx *ctx);
 /* A pre-dump whose images are written: each task takes its new tracking descriptor. */
