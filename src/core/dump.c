@@ -1174,9 +1174,14 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			"dump is complete",
 			o.images_dir);
 	if (!ret) {
+		/* a pre-dump's two stops, the second to its very end (its stats image is written
+		 * before the inventory and the install) */
+		uint64_t frozen = opts->pre_dump
+				      ? ctx.frozen_before_ns + (ctx.t_thawed - ctx.t_frozen)
+				      : ctx.stats.frozen_ns;
 		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
 			"%lu pages)",
-			ctx.nr_tasks, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,
+			ctx.nr_tasks, ctx.stats.total_ns / 1e6, frozen / 1e6,
 			ctx.stats.memory_ns / 1e6, ctx.stats.pages_written);
 	} else if (ctx.t_frozen) {
 		pr_err("dump of process %d failed; it was left running", opts->pid);

@@ -52,12 +52,12 @@ struct page_writer {
 	bool pin_ok;		    /* process_vm_readv may be used */
 	struct iovec riov[MAX_IOV]; /* where the process_vm_readv part of the batch comes from */
 	int nr_riov;
-	size_t riov_start; /* ... and where in the buffer it starts */
-	int mem_fd;	   /* /proc/PID/mem */
+	size_t riov_start;   /* ... and where in the buffer it starts */
+	int mem_fd;	     /* /proc/PID/mem */
 	bool mem_fd_planned; /* ... and the plan's to close */
 	PageRun *last;
 	struct page_plan *plan; /* a pre-dump: the reads are planned, made after the thaw */
-	bool no_guard; /* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
+	bool no_guard;		/* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
 };
 
 /* Wait for the last images to be written; returns the first write error. */
@@ -451,9 +451,9 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
-		if (w.plan) /* (the tracking's rule, res/track.c: arm) */
-			plan_vma(w.plan, v->kind == VMA_KIND__VMA_ANON_PRIVATE &&
-					     (v->prot & PROT_WRITE));
+		if (w.plan)    /* (the tracking's rule, res/track.c: arm) */
+			plan_vma(w.plan,
+				 v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->prot & PROT_WRITE));
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))

@@ -224,7 +224,8 @@ static int drop_lost(struct dump_ctx *ctx, struct dump_task *t, struct page_plan
 				s = to;
 				continue;
 			}
-			uint64_t to = li < p->nr_lost && p->lost[li].start < e ? p->lost[li].start : e;
+			uint64_t to =
+			    li < p->nr_lost && p->lost[li].start < e ? p->lost[li].start : e;
 			PageRun *nr = A_NEW(&ctx->arena, PageRun, PAGE_RUN);
 			if (!nr || n == cap)
 				return -ENOMEM;
@@ -344,7 +345,8 @@ int predump_lost_apply(struct dump_task *t)
 				s = t->lost[li].end < e ? t->lost[li].end : e;
 				continue;
 			}
-			uint64_t to = li < t->nr_lost && t->lost[li].start < e ? t->lost[li].start : e;
+			uint64_t to =
+			    li < t->nr_lost && t->lost[li].start < e ? t->lost[li].start : e;
 			out[n++] = (struct track_range){s, to};
 			s = to;
 		}
