@@ -571,6 +571,7 @@ main() {
 			echo "FAIL  $name: no such test"
 			failed=$((failed + 1))
 			failed_names+=("$name")
+			failed_reasons+=("$name: no such test")
 			continue
 		fi
 		if [ ! -x "$BUILD/$name" ] || [ "$TESTS/progs/$name.c" -nt "$BUILD/$name" ]; then

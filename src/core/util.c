@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 ssize_t read_all(int fd, void *buf, size_t len)
@@ -56,12 +57,27 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap)
 	return n;
 }
 
+static ssize_t read_alloc_at(int dirfd, const char *path, char **out, bool short_is_end);
+
 ssize_t read_file_alloc(const char *path, char **out)
 {
 	return read_file_alloc_at(AT_FDCWD, path, out);
 }
 
 ssize_t read_file_alloc_at(int dirfd, const char *path, char **out)
+{
+	return read_alloc_at(dirfd, path, out, false);
+}
+
+/* A /proc file made by one show() of a seq_file (fdinfo, stat...) is handed out whole by the
+ * first read when the buffer is large enough: a short read is its end, and the read of 0
+ * that would confirm it is saved (one syscall per descriptor of a walk). */
+ssize_t read_proc_record_at(int dirfd, const char *path, char **out)
+{
+	return read_alloc_at(dirfd, path, out, true);
+}
+
+static ssize_t read_alloc_at(int dirfd, const char *path, char **out, bool short_is_end)
 {
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 4096, len = 0;
@@ -97,6 +113,8 @@ ssize_t read_file_alloc_at(int dirfd, const char *path, char **out)
 		if (n == 0)
 			break;
 		len += n;
+		if (short_is_end && len + 1 < cap)
+			break;
 	}
 	close(fd);
 	buf[len] = 0;

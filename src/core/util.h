@@ -22,6 +22,7 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t cap);
 /* Read a file of unknown size into a malloc()ed buffer. */
 ssize_t read_file_alloc(const char *path, char **out);
 ssize_t read_file_alloc_at(int dirfd, const char *path, char **out);
+ssize_t read_proc_record_at(int dirfd, const char *path, char **out);
 int write_file(const char *path, const char *text);
 uint64_t now_ns(void);
 char *xstrdup(const char *s);

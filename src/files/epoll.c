@@ -181,40 +181,35 @@ static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, s
 	return -1;
 }
 
-/* A descriptor of a late kind (a pidfd: made in the remote phase, after the epolls are
- * filled)? */
-static const struct fd_ops *late_kind_at(pid_t pid, int fd)
+/* Why the descriptor fd of the task cannot be a registration's source at restore: it is made
+ * after the epolls are filled. A late kind (a pidfd, made in the remote phase) gives its name;
+ * a file of /proc of another task of the tree (procfile.c) "a file of /proc of another task of
+ * the tree". NULL: made in time (or gone: the walk reports that). One readlink and one stat. */
+static const char *late_source_at(struct dump_ctx *ctx, struct dump_task *t, int fd)
 {
 	struct fd_info *fi = calloc(1, sizeof(*fi));
-	const struct fd_ops *k = NULL;
+	const char *why = NULL;
 	char path[64];
 	ssize_t n;
 
 	if (!fi)
 		return NULL;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
 	n = readlink(path, fi->link, sizeof(fi->link) - 1);
 	if (n >= 0) {
-		fi->pid = pid, fi->fd = fd, fi->link[n] = 0, fi->task_pidfd = -1;
-		fi->copy = -1;
-		fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
-		fi->has_st = stat(path, &fi->st) == 0;
-		k = files_kind_of(fi);
+		fi->link[n] = 0;
+		if (procfile_is_late(ctx, t, fi->link)) {
+			why = "a file of /proc of another task of the tree";
+		} else {
+			fi->pid = t->pid, fi->fd = fd, fi->task_pidfd = -1, fi->copy = -1;
+			fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
+			fi->has_st = stat(path, &fi->st) == 0;
+			const struct fd_ops *k = files_kind_of(fi);
+			why = k && k->late ? k->name : NULL;
+		}
 	}
 	free(fi);
-	return k && k->late ? k : NULL;
-}
-
-/* A file of /proc of another task of the tree (procfile.c): made late too */
-static bool late_proc_file_at(struct dump_ctx *ctx, struct dump_task *t, int fd)
-{
-	char path[64], link[4096];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, fd);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = 0;
-	return procfile_is_late(ctx, t, link);
+	return why;
 }
 
 struct line_ref {
@@ -251,7 +246,6 @@ static int *toffs(const struct ep_line *l, int n)
 static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		      FdEntry *e)
 {
-	const struct fd_ops *late;
 	struct ep_line *l = NULL;
 	struct fd_list fds = {0};
 	int *toff = NULL, n, ret = 0;
@@ -295,20 +289,11 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			ret = -ENOTSUP;
 			continue;
 		}
-		if (late_proc_file_at(ctx, t, src)) {
-			pr_err(
-			    "task %d: epoll fd %d: target fd %d is a file of /proc of another task "
-			    "of the tree, which the restore opens after the epolls are filled: "
-			    "cryo "
-			    "cannot add it again yet",
-			    t->pid, fi->fd, l[i].fd);
-			ret = -ENOTSUP;
-			continue;
-		}
-		if ((late = late_kind_at(t->pid, src))) {
+		const char *late = late_source_at(ctx, t, src);
+		if (late) {
 			pr_err("task %d: epoll fd %d: target fd %d is %s, which the restore makes "
 			       "after the epolls are filled: cryo cannot add it again yet",
-			       t->pid, fi->fd, l[i].fd, late->name);
+			       t->pid, fi->fd, l[i].fd, late);
 			ret = -ENOTSUP;
 			continue;
 		}

@@ -141,7 +141,7 @@ static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd
 		return errno == ENOENT ? 1 : -errno;
 	fi->link[n] = 0;
 	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
-	n = read_file_alloc_at(dirs->info, name, &fi->fdinfo);
+	n = read_proc_record_at(dirs->info, name, &fi->fdinfo);
 	if (n < 0)
 		return n == -ENOENT ? 1 : (int)n;
 	p = strstr(fi->fdinfo, "pos:");

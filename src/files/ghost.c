@@ -204,6 +204,12 @@ int ghost_note(struct dump_ctx *ctx, struct dump_task *t, const struct stat *st,
 	struct dump_task *owner;
 	GhostFile *g;
 	size_t idx;
+	/* A pre-dump writes no files image, so no ghost: the final dump, which a restore reads,
+	 * notes the file (of a pre-dump a restore reads the pagemap and pages only) */
+	if (ctx->opts->pre_dump) {
+		*id = 0;
+		return 0;
+	}
 	int ret = ghost_get(ctx, t, st, orig_path, src, -1, &g, &owner, &idx);
 	if (!ret)
 		*id = g->id;

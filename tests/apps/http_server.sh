@@ -12,10 +12,7 @@ app_http_server() {
 	head -c 300000 /dev/urandom >"$DIR/www/data.bin"
 	echo "served after the restore" >"$DIR/www/index.txt"
 	# a port free now (the kernel's choice), given to the server as a user would
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	app_start /usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 --directory www
 	for ((i = 0; i < 100; i++)); do
 		curl -sf --max-time 5 -o "$DIR/before.bin" "http://127.0.0.1:$port/data.bin" && break

@@ -36,10 +36,7 @@ public class Serve {
 JAVA
 	(cd "$DIR/src" && timeout 120 javac Serve.java) >"$DIR/javac.txt" 2>&1 ||
 		fail_step "javac failed: $(tail -n3 "$DIR/javac.txt")"
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	# the same bytes as the server's array, to compare the body with
 	/usr/bin/python3 -c 'import sys
 sys.stdout.buffer.write(bytes(((i * 31 + i // 251) & 0xff) for i in range(200 * 1024)))' >"$DIR/big.expected"

@@ -6,10 +6,7 @@ app_memcached() {
 	app_begin memcached
 	app_packages memcached python3 || return
 	local port out
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	app_start /usr/bin/memcached -u nobody -l 127.0.0.1 -p "$port" -U 0 -t 4 -m 16
 	# a client speaking memcached's text protocol: MODE store (50 items) or check
 	mc_client() {

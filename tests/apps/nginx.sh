@@ -23,10 +23,7 @@ app_nginx() {
 	head -c 300000 /dev/urandom >"$www/data.bin"
 	echo "served by nginx" >"$www/index.html"
 	chmod 644 "$www"/*
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	cat >"$DIR/nginx.conf" <<EOF
 daemon off;
 master_process on;

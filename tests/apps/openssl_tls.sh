@@ -15,10 +15,7 @@ app_openssl_tls() {
 		app_end
 		return
 	}
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	app_start /usr/bin/openssl s_server -accept "127.0.0.1:$port" -cert "$DIR/cert.pem" \
 		-key "$DIR/key.pem" -rev
 	for ((i = 0; i < 100; i++)); do

@@ -28,10 +28,7 @@ app_postgres() {
 	as_user() { timeout 60 setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"; }
 	# psql as a client would run it, bounded in time
 	sql() { timeout 15 psql -X -q -v ON_ERROR_STOP=1 -At -U postgres -p "$port" "$@" 2>&1; }
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	as_user "$bin/initdb" -D "$tmp/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
 		>"$DIR/initdb.txt" 2>&1 || fail_step "initdb failed: $(tail -n2 "$DIR/initdb.txt")"
 	if [ -z "$REASON" ]; then

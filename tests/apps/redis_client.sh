@@ -6,10 +6,7 @@ app_redis_client() {
 	app_begin redis-client
 	app_packages redis-server redis-tools python3 || return
 	local port out cpid i
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	port=$(app_free_port)
 	app_start /usr/bin/redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
 		--dir "$DIR" --logfile "$DIR/redis.log"
 	for ((i = 0; i < 100; i++)); do

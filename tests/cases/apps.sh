@@ -12,6 +12,15 @@ app_packages() {
 	fi
 }
 
+# app_free_port: a TCP port of 127.0.0.1 free now (the kernel's choice), to give a server as a
+# user would
+app_free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
 # app_begin NAME: a fresh directory $DIR for app NAME (APP_VARIANT, when set, is part of its
 # name: app-NAME-VARIANT).
 app_begin() {
@@ -97,4 +106,4 @@ for f in "$TESTS"/apps/*.sh; do
 	source "$f"
 done
 # the programs a migration most often meets, through a pre-dump first
-app_variant predump node python3-asyncio tail-f pipeline redis sqlite3
+app_variant predump node python3-asyncio tail-f pipeline redis sqlite3 python3-multiprocessing

@@ -101,6 +101,10 @@ int zt_failures(void);
 /* Read a whole file into buf (NUL-terminated); returns the length or -errno. Uses only
  * open/read/close so that it creates no mappings or heap between snapshots. */
 ssize_t zt_read_file(const char *path, char *buf, size_t size);
+/* Read len bytes from fd (a pipe, FIFO, socket), waiting at most 5 s for each part: what was
+ * read when the data ended, the wait ran out or read failed (a hang is a failure, not a
+ * hung test). */
+ssize_t zt_read_full(int fd, void *buf, size_t len);
 
 /* Find "Key:" in a /proc status-like text and copy the rest of that line (value, trimmed). */
 bool zt_status_field(const char *text, const char *key, char *out, size_t size);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,23 @@
 /* Raw /proc/self/smaps. Static: reading it must not create the heap or a mapping, or the
  * snapshot taken after restore would differ from the one taken before the dump. */
 static char smaps_raw[1 << 20];
+
+ssize_t zt_read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		struct pollfd q = {.fd = fd, .events = POLLIN};
+		if (poll(&q, 1, 5000) <= 0)
+			break;
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	return done;
+}
 
 ssize_t zt_read_file(const char *path, char *buf, size_t size)
 {

@@ -22,23 +22,6 @@ enum { V_STEP = 0, V_ACK = 1 };
 static int fr, fg, fw;
 static char buf[8192], data[5000];
 
-static ssize_t read_full(int fd, void *p, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct pollfd q = { .fd = fd, .events = POLLIN };
-		if (poll(&q, 1, 5000) <= 0)
-			break;
-		ssize_t n = read(fd, (char *)p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	return done;
-}
-
 static bool same_file(int fd, const char *path)
 {
 	struct stat a, b;
@@ -91,17 +74,17 @@ int main(int argc, char **argv)
 		  "f's flags %#o", fcntl(fr, F_GETFL));
 	zt_expect((fcntl(fg, F_GETFL) & O_ACCMODE) == O_RDWR, "g not read-write");
 	zt_fill_pattern(data, sizeof(data), 5);
-	zt_expect(read_full(fr, buf, sizeof(data)) == sizeof(data) &&
+	zt_expect(zt_read_full(fr, buf, sizeof(data)) == sizeof(data) &&
 			  !memcmp(buf, data, sizeof(data)),
 		  "the 5000 bytes in f differ");
-	zt_expect(read_full(fg, buf, 10) == 10 && !memcmp(buf, "0123456789", 10),
+	zt_expect(zt_read_full(fg, buf, 10) == 10 && !memcmp(buf, "0123456789", 10),
 		  "the 10 bytes in g differ");
 	errno = 0;
 	zt_expect(read(fr, buf, 1) < 0 && errno == EAGAIN, "f not empty (or at EOF): %m");
 	zt_tree_go();
 	zt_tree_set(V_STEP, 1);
 	zt_expect(zt_tree_wait_var(V_ACK + S_W, 1, 15000), "W did not write");
-	zt_expect(read_full(fr, buf, 4) == 4 && !memcmp(buf, "more", 4), "no 'more' in f");
+	zt_expect(zt_read_full(fr, buf, 4) == 4 && !memcmp(buf, "more", 4), "no 'more' in f");
 	struct pollfd q = { .fd = fr, .events = POLLIN };
 	zt_expect(poll(&q, 1, 5000) == 1 && read(fr, buf, 1) == 0,
 		  "f: no end of file once W closed it");

@@ -24,23 +24,6 @@ enum { V_STEP = 0, V_ACK = 1 };
 static int fr, fw;
 static char buf[8192], data[3000];
 
-static ssize_t read_full(int fd, void *p, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct pollfd q = {.fd = fd, .events = POLLIN};
-		if (poll(&q, 1, 5000) <= 0)
-			break;
-		ssize_t n = read(fd, (char *)p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	return done;
-}
-
 static int w_main(void)
 {
 	zt_tree_child();
@@ -103,7 +86,7 @@ int main(int argc, char **argv)
 	zt_expect((fcntl(fr, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) == (O_RDONLY | O_NONBLOCK),
 		  "f's flags %#o", fcntl(fr, F_GETFL));
 	zt_fill_pattern(data, sizeof(data), 7);
-	zt_expect(read_full(fr, buf, sizeof(data)) == sizeof(data) &&
+	zt_expect(zt_read_full(fr, buf, sizeof(data)) == sizeof(data) &&
 		      !memcmp(buf, data, sizeof(data)),
 		  "the 3000 bytes in f differ");
 	errno = 0;
@@ -111,7 +94,7 @@ int main(int argc, char **argv)
 	zt_tree_go();
 	zt_tree_set(V_STEP, 1);
 	zt_expect(zt_tree_wait_var(V_ACK + S_W, 1, 15000), "W did not write");
-	zt_expect(read_full(fr, buf, 4) == 4 && !memcmp(buf, "more", 4), "no 'more' in f");
+	zt_expect(zt_read_full(fr, buf, 4) == 4 && !memcmp(buf, "more", 4), "no 'more' in f");
 	struct pollfd q = {.fd = fr, .events = POLLIN};
 	zt_expect(poll(&q, 1, 5000) == 1 && read(fr, buf, 1) == 0,
 		  "f: no end of file once W closed it");

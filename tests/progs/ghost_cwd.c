@@ -8,7 +8,7 @@
  * same text ("... (deleted)"), getcwd() fails with ENOENT (R, A, C) or gives B's path, fstat
  * of "." has the same mode, link count and mtime, creating a file there fails with ENOENT
  * (B's works); R and A are in the same directory (same inode); C's root is its cwd. */
-// zt-run: gen2
+// zt-run: gen2 predump
 #include "zt.h"
 
 #include <errno.h>

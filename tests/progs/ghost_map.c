@@ -10,7 +10,7 @@
  * page its new bytes, the new lib.so is untouched; a write through the shared mapping is read
  * through the fd and a write through the fd is seen in the mapping (one file), which has no link;
  * "scratch" holds its bytes. */
-// zt-run: gen2
+// zt-run: gen2 predump
 #include "zt.h"
 
 #include <errno.h>

@@ -50,24 +50,6 @@ static long kcmp(pid_t a, pid_t b, int type, long i1, long i2)
 	return syscall(SYS_kcmp, a, b, type, i1, i2);
 }
 
-/* Read exactly len bytes, waiting at most 5 s for each part: a hang is a failure. */
-static ssize_t read_full(int fd, void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 5000) <= 0)
-			break;
-		ssize_t n = read(fd, (char *)buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	return done;
-}
-
 /* End of file within 5 s: every write end is closed. */
 static bool at_eof(int fd)
 {
@@ -120,7 +102,7 @@ static int c_main(void)
 	close(tp[0]);
 	close(nb[0]), close(nb[1]), close(nb_dup), close(nb_other);
 	close(p2c[1]), close(c2p[0]);
-	if (read_full(p2c[0], buf, 2) != 2 || memcmp(buf, "hi", 2) || write(c2p[1], "ok", 2) != 2)
+	if (zt_read_full(p2c[0], buf, 2) != 2 || memcmp(buf, "hi", 2) || write(c2p[1], "ok", 2) != 2)
 		zt_tree_fail(s, "handshake: %m");
 	if (fcntl(c2p[1], F_SETPIPE_SZ, C2P_SIZE) != C2P_SIZE)
 		zt_tree_fail(s, "F_SETPIPE_SZ: %m");
@@ -132,7 +114,7 @@ static int c_main(void)
 
 	zt_tree_expect(s, fcntl(p2c[0], F_GETPIPE_SZ) == 65536, "p2c size %d",
 		       fcntl(p2c[0], F_GETPIPE_SZ));
-	zt_tree_expect(s, read_full(p2c[0], got, P2C_BYTES) == P2C_BYTES &&
+	zt_tree_expect(s, zt_read_full(p2c[0], got, P2C_BYTES) == P2C_BYTES &&
 				  zt_check_pattern_as(got, P2C_BYTES, 1, big) < 0,
 		       "the 64 KiB in flight in p2c differ");
 	if (wait_step(1))
@@ -140,7 +122,7 @@ static int c_main(void)
 	close(tp[1]);
 	ack(s, 1);
 	if (wait_step(2)) {
-		zt_tree_expect(s, read_full(p2c[0], buf, 3) == 3 && !memcmp(buf, "bye", 3),
+		zt_tree_expect(s, zt_read_full(p2c[0], buf, 3) == 3 && !memcmp(buf, "bye", 3),
 			       "no bye in p2c");
 		zt_tree_expect(s, at_eof(p2c[0]), "p2c: no end of file after R closed it");
 		zt_tree_expect(s, write(c2p[1], "end", 3) == 3, "write c2p: %m");
@@ -184,7 +166,7 @@ int main(int argc, char **argv)
 	zt_check_sys(pid[S_A] > 0 && pid[S_C] > 0, "fork");
 	close(p2c[0]), close(c2p[1]);
 	zt_check_sys(write(p2c[1], "hi", 2) == 2, "write hi");
-	if (read_full(c2p[0], buf, 2) != 2 || memcmp(buf, "ok", 2))
+	if (zt_read_full(c2p[0], buf, 2) != 2 || memcmp(buf, "ok", 2))
 		zt_fail("handshake: no ok from C");
 	zt_fill_pattern(big, P2C_BYTES, 1);
 	zt_check_sys(write(p2c[1], big, P2C_BYTES) == P2C_BYTES, "fill p2c");
@@ -196,11 +178,11 @@ int main(int argc, char **argv)
 	/* what is: sizes, bytes in flight, flags, descriptions */
 	zt_expect(fcntl(c2p[0], F_GETPIPE_SZ) == C2P_SIZE, "c2p size %d, expected %d",
 		  fcntl(c2p[0], F_GETPIPE_SZ), C2P_SIZE);
-	ssize_t n = read_full(c2p[0], got, C2P_SIZE);
+	ssize_t n = zt_read_full(c2p[0], got, C2P_SIZE);
 	zt_fill_pattern(big, C2P_SIZE, 2);
 	zt_expect(n == C2P_SIZE && !memcmp(got, big, C2P_SIZE),
 		  "the 1 MiB in flight in c2p differ (%zd bytes)", n);
-	zt_expect(read_full(tp[0], buf, 6) == 6 && !memcmp(buf, "R01234", 6),
+	zt_expect(zt_read_full(tp[0], buf, 6) == 6 && !memcmp(buf, "R01234", 6),
 		  "the 6 bytes in tp differ");
 	zt_expect((fcntl(nb[0], F_GETFL) & O_NONBLOCK) && (fcntl(nb[1], F_GETFL) & O_NONBLOCK),
 		  "nb lost O_NONBLOCK");
@@ -217,7 +199,7 @@ int main(int argc, char **argv)
 	zt_expect(read(nb_dup, buf, sizeof(buf)) < 0 && errno == EAGAIN,
 		  "nb empty: not EAGAIN (%m)");
 
-	zt_expect(read_full(eofp[0], buf, 3) == 3 && !memcmp(buf, "eof", 3), "eofp's 3 bytes");
+	zt_expect(zt_read_full(eofp[0], buf, 3) == 3 && !memcmp(buf, "eof", 3), "eofp's 3 bytes");
 	zt_expect(at_eof(eofp[0]), "eofp: no end of file (a write end came back)");
 	int queued = -1;
 	zt_expect(ioctl(deadp[1], FIONREAD, &queued) == 0 && queued == 2,
@@ -233,7 +215,7 @@ int main(int argc, char **argv)
 	wait_ack(S_C, 1);
 	close(tp[1]);
 	memset(buf, 0, 21);
-	zt_expect(read_full(tp[0], buf, 20) == 20, "tp: 20 bytes of A and C");
+	zt_expect(zt_read_full(tp[0], buf, 20) == 20, "tp: 20 bytes of A and C");
 	int as = 0, cs = 0;
 	for (int i = 0; i < 20; i++)
 		as += buf[i] == 'A', cs += buf[i] == 'C';
@@ -243,7 +225,7 @@ int main(int argc, char **argv)
 	close(p2c[1]);
 	zt_tree_set(V_STEP, 2);
 	wait_ack(S_C, 2);
-	zt_expect(read_full(c2p[0], buf, 3) == 3 && !memcmp(buf, "end", 3), "no end from C");
+	zt_expect(zt_read_full(c2p[0], buf, 3) == 3 && !memcmp(buf, "end", 3), "no end from C");
 	zt_expect(at_eof(c2p[0]), "c2p: no end of file after C closed it");
 
 	zt_tree_collect();

@@ -1,0 +1,70 @@
+# Debian's socat relaying one TCP connection: a client outside the tree talks through socat to
+# an echo server outside the tree (both python), line by line, the whole time. socat holds two
+# established connections (the accepted one and the one it made) and is checkpointed with
+# --tcp-established between two lines: every line must come back upper-cased, in order, with
+# no reset, before and after the restore; the client's close then ends the relay as usual.
+app_socat() {
+	app_begin socat
+	app_packages socat python3 || return
+	local lport sport spid cpid i out
+	lport=$(app_free_port)
+	sport=$(app_free_port)
+	# the echo server: one connection, each read sent back upper-cased
+	/usr/bin/python3 - "$sport" >"$DIR/server.txt" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(30)
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    c.sendall(d.upper())
+PY
+	spid=$!
+	for ((i = 0; i < 100; i++)); do
+		ss -Hltn "sport = :$sport" 2>/dev/null | grep -q . && break
+		sleep 0.05
+	done
+	app_start socat "TCP-LISTEN:$lport,bind=127.0.0.1,reuseaddr" "TCP:127.0.0.1:$sport"
+	for ((i = 0; i < 100; i++)); do
+		ss -Hltn "sport = :$lport" 2>/dev/null | grep -q . && break
+		sleep 0.05
+	done
+	# the client: a line every 20 ms for 4 s, each answer checked; "ok N" at the end
+	timeout 30 /usr/bin/python3 - "$lport" >"$DIR/client.txt" 2>&1 <<'PY' &
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+n, end = 0, time.time() + 4
+while time.time() < end:
+    msg = b"line %d of the relay\n" % n
+    c.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        d = c.recv(len(msg) - len(got))
+        if not d:
+            sys.exit("the relay closed after %d lines" % n)
+        got += d
+    if got != msg.upper():
+        sys.exit("line %d came back as %r" % (n, got))
+    n += 1
+    time.sleep(0.02)
+print("ok", n)
+PY
+	cpid=$!
+	sleep 1
+	[ -z "$REASON" ] && app_checkpoint --tcp-established
+	wait "$cpid"
+	out=$(cat "$DIR/client.txt")
+	[ -z "$REASON" ] && [[ $out != "ok "* ]] && fail_step "the client: $out"
+	# the client's close goes through the relay to the server, whose close ends socat
+	[ -z "$REASON" ] && app_wait_exit 10
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	app_end
+}
+register_case app-socat app_socat
