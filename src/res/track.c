@@ -700,20 +700,43 @@ int track_install(struct dump_ctx *ctx)
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie || !t->has_copy || !t->seized)
 			continue;
-		/* the task takes cryo's descriptor itself (pidfd_getfd from its side) */
-		long pfd = task_call(t, SYS_pidfd_open, getpid(), 0, 0);
-		long fd = pfd < 0 ? pfd : task_call(t, SYS_pidfd_getfd, pfd, t->track_copy, 0);
-		long rv = fd < 0 ? fd : task_call(t, __NR_dup3, fd, t->track_fd, O_CLOEXEC);
-		if (fd >= 0)
-			task_call(t, __NR_close, fd, 0, 0);
-		if (pfd >= 0)
-			task_call(t, __NR_close, pfd, 0, 0);
-		if (rv < 0) {
-			pr_errno((int)-rv,
+		/* the task takes cryo's descriptor itself (pidfd_getfd from its side), in one
+		 * batch, which runs to its end even when cryo dies during it: the task never keeps
+		 * the pidfd of cryo or a second copy (the numbers are known while it is stopped) */
+		int lo[2];
+		long r_pfd = -ENOSYS, r_fd = -ENOSYS, rv = -ENOSYS, r_c1, r_c2;
+		int ret = lowest_free(t, lo);
+		if (!ret && (lo[0] == t->track_fd || lo[1] == t->track_fd))
+			ret = -EMFILE;
+		struct remote_batch *b = ret ? NULL : calloc(1, sizeof(*b));
+		if (!ret && !b)
+			ret = -ENOMEM;
+		if (!ret) {
+			batch_ask(b, &r_pfd, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0);
+			batch_ask(b, &r_fd, SYS_pidfd_getfd, lo[0], t->track_copy, 0, 0, 0, 0);
+			batch_ask(b, &rv, __NR_dup3, lo[1], t->track_fd, O_CLOEXEC, 0, 0, 0);
+			batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
+			batch_ask(b, &r_c2, __NR_close, lo[0], 0, 0, 0, 0, 0);
+			ret = remote_batch_run(&t->rem, b);
+			free(b);
+			pr_debug("task %d: pidfd %ld, copy %ld (expected %d, %d), dup3 %ld", t->pid,
+				 r_pfd, r_fd, lo[0], lo[1], rv);
+		}
+		/* in place, whatever else went wrong: a failure takes it away again (track_abort)
+		 */
+		if (!ret && rv == t->track_fd)
+			t->track_armed = true;
+		if (!ret && (r_pfd != lo[0] || r_fd != lo[1] || rv != t->track_fd))
+			ret = r_pfd < 0	 ? (int)r_pfd
+			      : r_fd < 0 ? (int)r_fd
+			      : rv < 0	 ? (int)rv
+					 : -EIO;
+		if (ret) {
+			pr_errno(-ret,
 				 "task %d: cannot take its tracking descriptor from cryo (it needs "
 				 "to be allowed to trace cryo: a task of another user cannot yet)",
 				 t->pid);
-			return (int)rv;
+			return ret;
 		}
 		t->track_armed = true;
 		close(t->track_copy);
