@@ -25,7 +25,7 @@ PROTO   := $(wildcard images/*.proto)
 PB_C    := $(patsubst images/%.proto,$(O)/gen/images/%.pb-c.c,$(PROTO))
 PB_H    := $(PB_C:.c=.h)
 # libcryotcp (src/net/tcp_repair.h): TCP connections through TCP_REPAIR, a library of its own
-LIBTCP_SRCS := src/net/tcp_repair.c src/net/tcp_segment.c
+LIBTCP_SRCS := src/net/tcp_repair.c src/net/tcp_segment.c src/net/tcp_urg.c
 LIBTCP  := $(O)/libcryotcp.a
 SRCS    := $(filter-out $(LIBTCP_SRCS),$(wildcard src/*/*.c))
 ASMS    := $(wildcard src/*/*.S)

@@ -283,4 +283,11 @@ struct ptrace_sud_config {
 #define SO_BINDTOIFINDEX 62 /* 5.0 */
 #endif
 
+/* TCP-AO (RFC 5925) socket options (6.7): TCP_AO_INFO answers ENOENT on a socket without AO
+ * keys, ENOPROTOOPT on a kernel without CONFIG_TCP_AO */
+#ifndef TCP_AO_INFO
+#define TCP_AO_INFO 40
+#endif
+#define CRYO_TCP_AO_INFO_SIZE 48 /* struct tcp_ao_info_opt */
+
 #endif

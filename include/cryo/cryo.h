@@ -57,6 +57,9 @@ struct cryo_dump_opts {
 	bool compress; /* --compress: page images as LZ4 frames */
 	/* --auto-dedup: the chain of parents deduplicated (cryo_dedup) once the dump is done */
 	bool auto_dedup;
+	/* --lazy-pages --port [--address]: the private anonymous memory stays in the frozen
+	 * tree, served to `cryo lazy-pages --page-server` until it has it all */
+	bool lazy_remote;
 	/* cryo_migrate's own: the session of migrate-target the pages go to ("1", "final") */
 	const char *ps_session;
 };
@@ -78,6 +81,11 @@ struct cryo_lazy_pages_opts {
 	bool daemon;		/* -d, --daemon: in the background once it listens */
 	int status_fd;		/* --status-fd: one byte once it listens (-1: none) */
 	const char *pidfile;	/* --pidfile: the daemon's pid */
+	/* --page-server --address --port: the pages left in a tree by dump --lazy-pages come
+	 * from that dump (pages/lazy_fetch.c); NULL address: local pages only */
+	const char *address;
+	int port;
+	struct cryo_tls_opts tls;
 };
 
 /* `cryo migrate -t PID --to HOST:PORT`: iterative pre-dumps through migrate-target's page

@@ -69,12 +69,14 @@ int cli_run_dump(struct cli *cli)
 {
 	int ret;
 
-	if (cli->lazy_pages) {
-		pr_err("dump --lazy-pages (memory left for a remote lazy restore) is not supported "
-		       "yet: dump as usual, then `cryo lazy-pages -D DIR` and `cryo restore "
+	if (cli->lazy_pages && !cli->dump.port) {
+		pr_err("dump --lazy-pages needs --port (and --address): the port the pages are "
+		       "served on to `cryo lazy-pages --page-server`; for a local lazy restore, "
+		       "dump as usual, then `cryo lazy-pages -D DIR` and `cryo restore "
 		       "--lazy-pages -D DIR`");
 		return 1;
 	}
+	cli->dump.lazy_remote = cli->lazy_pages;
 	if (!cli->dump.pid) {
 		pr_err("dump needs the process to dump: -t PID");
 		return 1;
@@ -185,9 +187,14 @@ int cli_run_page_server(struct cli *cli)
 int cli_run_lazy_pages(struct cli *cli)
 {
 	if (cli->dump.page_server || cli->dump.port || cli->dump.address) {
-		pr_err("lazy-pages --page-server, --address, --port (pages from a remote dump) is "
-		       "not supported yet: only a local lazy restore (lazy-pages -D DIR)");
-		return 1;
+		if (!cli->dump.page_server || !cli->dump.port || !cli->dump.address) {
+			pr_err("lazy-pages: pages from a dump --lazy-pages need --page-server, "
+			       "--address and --port (where that dump serves them)");
+			return 1;
+		}
+		cli->lazy.address = cli->dump.address;
+		cli->lazy.port = cli->dump.port;
+		cli->lazy.tls = cli->dump.tls;
 	}
 	return cryo_lazy_pages(&cli->lazy) ? 1 : 0;
 }

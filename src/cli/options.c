@@ -119,6 +119,7 @@ struct opt_def {
 #define PS A_PSERVER
 #define DPS (A_DUMP | A_PSERVER)
 #define LZ A_LAZY
+#define DPSL (A_DUMP | A_PSERVER | A_LAZY)
 
 static const struct opt_def opts[] = {
     /* Generic */
@@ -147,7 +148,8 @@ static const struct opt_def opts[] = {
      "cryo restores no sysctl (a dump of a tree in namespaces of its own is refused)"},
     {"lazy-pages", 0, NONE, 1, DO, O_LAZY_PAGES, DR, G_GENERIC, NULL,
      "restore: private anonymous memory comes from `cryo lazy-pages` (-D DIR) as the tree "
-     "runs (a dump with it, for a remote lazy restore, is not supported yet)"},
+     "runs; dump (with --port, --address): it stays in the frozen tree, served to `cryo "
+     "lazy-pages --page-server` until it has it all, then the tree is killed"},
     {"stream", 0, NONE, 1, REFUSE, O_OTHER},
     {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no mount namespace",
@@ -227,9 +229,10 @@ static const struct opt_def opts[] = {
      "track writes for the next dump (a pre-dump always does)"},
     {"prev-images-dir", 0, REQ, 0, DO, O_PREV_IMAGES, D, G_MEMORY, "DIR",
      "the pre-dump before (../NAME): save only pages written since"},
-    {"page-server", 0, NONE, 1, DO, O_PAGE_SERVER, D, G_MEMORY, NULL,
+    {"page-server", 0, NONE, 1, DO, O_PAGE_SERVER, D | LZ, G_MEMORY, NULL,
      "send pagemaps and pages to `cryo page-server` at --address, --port (the other images "
-     "stay in -D)"},
+     "stay in -D); lazy-pages: fetch the pages a dump --lazy-pages left in its tree from "
+     "--address, --port"},
     {"compress", 0, NONE, 1, DO, O_COMPRESS, D, G_MEMORY, NULL,
      "compress the page images (LZ4); restore reads them as any"},
     {"auto-dedup", 0, NONE, 1, DO, O_AUTO_DEDUP, D, G_MEMORY, NULL,
@@ -245,10 +248,13 @@ static const struct opt_def opts[] = {
     {"all", 0, NONE, 0, DO, O_ALL, A_CHECK, G_CHECK, NULL, "same as --extra --experimental"},
     {"feature", 0, REQ, 0, DO, O_FEATURE, A_CHECK, G_CHECK, "NAME",
      "check one feature only ('list' names them)"},
+    {"ms", 0, NONE, 0, NOOP, O_OTHER, A_CHECK, G_CHECK, NULL,
+     "accepted: cryo checks only what an upstream kernel has",
+     "it limits the check to an upstream kernel's features, and cryo checks no other"},
     /* Page/Service server */
-    {"address", 0, REQ, 0, DO, O_ADDRESS, DPS, G_SERVER, "ADDR",
+    {"address", 0, REQ, 0, DO, O_ADDRESS, DPSL, G_SERVER, "ADDR",
      "the page server's address (page-server: the one to listen on, default every one)"},
-    {"port", 0, REQ, 0, DO, O_PORT, DPS, G_SERVER, "PORT", "the page server's TCP port"},
+    {"port", 0, REQ, 0, DO, O_PORT, DPSL, G_SERVER, "PORT", "the page server's TCP port"},
     {"ps-socket", 0, REQ, 0, REFUSE, O_OTHER},
     {"to", 0, REQ, 0, DO, O_TO, A_MIGRATE, G_SERVER, "HOST:PORT",
      "migrate: the address and port cryo migrate-target listens on"},
@@ -257,20 +263,20 @@ static const struct opt_def opts[] = {
     {"status-fd", 0, REQ, 0, DO, O_STATUS_FD, R | PS | LZ, G_SERVER, "FD",
      "write one zero byte to FD, and close it, once the tree runs (restore) or the page "
      "server or lazy-pages daemon listens"},
-    {"tls-cacert", 0, REQ, 0, DO, O_TLS_CACERT, DPS, G_SERVER, "FILE",
+    {"tls-cacert", 0, REQ, 0, DO, O_TLS_CACERT, DPSL, G_SERVER, "FILE",
      "TLS: the CA certificate (default /etc/pki/CA/cacert.pem)"},
-    {"tls-cacrl", 0, REQ, 0, DO, O_TLS_CACRL, DPS, G_SERVER, "FILE",
+    {"tls-cacrl", 0, REQ, 0, DO, O_TLS_CACRL, DPSL, G_SERVER, "FILE",
      "TLS: the CA's revocation list (default /etc/pki/CA/crl.pem, if it exists)"},
-    {"tls-cert", 0, REQ, 0, DO, O_TLS_CERT, DPS, G_SERVER, "FILE",
+    {"tls-cert", 0, REQ, 0, DO, O_TLS_CERT, DPSL, G_SERVER, "FILE",
      "TLS: this end's certificate (default /etc/pki/criu/cert.pem)"},
-    {"tls-key", 0, REQ, 0, DO, O_TLS_KEY, DPS, G_SERVER, "FILE",
+    {"tls-key", 0, REQ, 0, DO, O_TLS_KEY, DPSL, G_SERVER, "FILE",
      "TLS: its private key (default /etc/pki/criu/private/key.pem)"},
-    {"tls", 0, NONE, 1, DO, O_TLS, DPS, G_SERVER, NULL,
+    {"tls", 0, NONE, 1, DO, O_TLS, DPSL, G_SERVER, NULL,
      "encrypt the page server connection (GnuTLS), each end checking the other's "
      "certificate"},
-    {"tls-no-cn-verify", 0, NONE, 0, DO, O_TLS_NO_CN, DPS, G_SERVER, NULL,
+    {"tls-no-cn-verify", 0, NONE, 0, DO, O_TLS_NO_CN, DPSL, G_SERVER, NULL,
      "TLS: do not check the server's name against its certificate"},
-    {"tls-no-cert-verify", 0, NONE, 0, DO, O_TLS_NO_CERT, DPS, G_SERVER, NULL,
+    {"tls-no-cert-verify", 0, NONE, 0, DO, O_TLS_NO_CERT, DPSL, G_SERVER, NULL,
      "TLS: do not check the peer's certificate at all (encryption only)"},
     /* Configuration files */
     {"config", 0, REQ, 0, DO, O_CONFIG, A_ALL, G_CONFIG, "FILE",
@@ -299,6 +305,8 @@ void cli_usage(FILE *f)
 		   "  cryo dedup [-D DIR]\n"
 		   "  cryo page-server -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo lazy-pages -D DIR [-d]   (then: cryo restore --lazy-pages -D DIR)\n"
+		   "  cryo lazy-pages -D DIR --page-server --address ADDR --port PORT [-d]\n"
+		   "                 (the pages of a cryo dump --lazy-pages --port PORT)\n"
 		   "  cryo migrate -t PID --to HOST:PORT [-D WORK-DIR] [<options>]\n"
 		   "  cryo migrate-target -D DIR --port PORT [--address ADDR] [-d]\n"
 		   "  cryo check [--feature NAME | --extra | --all]\n"

@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "core/dump_ctx.h"
+#include "pages/lazy_remote.h"
 #include "pages/xfer.h"
 #include "core/freezer.h"
 #include "files/inet.h"
@@ -915,6 +916,17 @@ static int write_images(struct dump_ctx *ctx)
 		inv.page_server = where;
 	}
 	inv.has_pages_compressed = inv.pages_compressed = ctx->opts->compress;
+	char source[96];
+	if (ctx->opts->lazy_remote) {
+		lazyremote_sort(ctx);
+		snprintf(source, sizeof(source), "%s:%d",
+			 ctx->opts->address ? ctx->opts->address : "", ctx->opts->port);
+		inv.lazyremote_source = source;
+		inv.lazyremote_ranges = ctx->lazy_ranges;
+		inv.n_lazyremote_ranges = ctx->n_lazy_ranges;
+		inv.has_lazyremote_id = true;
+		inv.lazyremote_id = ctx->lazy_id;
+	}
 	if ((ret = track_write_parent_link(ctx)))
 		return ret;
 	ret = img_write(ctx->dirfd, IMG_INVENTORY, 0, &inv.base);
@@ -1084,7 +1096,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 {
 	/* a pre-dump always leaves the tree running, and always tracks its writes */
 	struct cryo_dump_opts o = *given, *opts = &o;
-	struct dump_ctx ctx = {.opts = opts, .dirfd = -1, .parent_dirfd = -1};
+	struct dump_ctx ctx = {.opts = opts, .dirfd = -1, .parent_dirfd = -1, .lazy_lfd = -1};
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
@@ -1098,6 +1110,14 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		/* the parents are on the server, which has no process tree to walk */
 		pr_err("--auto-dedup with --page-server is not supported yet: run cryo dedup on "
 		       "the server's directory once the dump's images are there");
+		return -ENOTSUP;
+	}
+	if (o.lazy_remote && (o.pre_dump || o.leave_running || o.leave_stopped || o.page_server ||
+			      o.compress || o.prev_images_dir || o.track_mem || !o.port)) {
+		/* the pages are served from the frozen tree, which then goes like a dump's */
+		pr_err("dump --lazy-pages needs --port, and goes with none of pre-dump, -R, -s, "
+		       "--page-server, --compress, --prev-images-dir, --track-mem (not supported "
+		       "yet)");
 		return -ENOTSUP;
 	}
 	if (!o.pre_dump && o.track_mem && (o.leave_running || o.leave_stopped)) {
@@ -1118,6 +1138,9 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	/* a page server that cannot be reached fails the dump before the tree is touched */
 	if (!ret)
 		ret = xfer_open(&ctx);
+	/* dump --lazy-pages: a port that cannot be had fails it before the tree is touched */
+	if (!ret && o.lazy_remote)
+		ret = lazyremote_listen(&ctx);
 	if (!ret)
 		ret = check_root(&ctx, opts->pid);
 	if (!ret)
@@ -1142,6 +1165,12 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		dir_unlink(ctx.dirfd, "inventory.img");
 	if (ret && opts->pre_dump)
 		track_abort(&ctx);
+	/* dump --lazy-pages: the images are written; the pages are served from the tree, still
+	 * frozen, until the daemon has them all. If not, the images are no checkpoint and the
+	 * tree runs on, as after any failed dump */
+	if (!ret && o.lazy_remote && (ret = lazyremote_serve(&ctx)))
+		dir_unlink(ctx.dirfd, "inventory.img");
+	lazyremote_free(&ctx);
 	/* -s: each process (still seized: the pid is its own) has a SIGSTOP queued, which it
 	 * takes as soon as it is released */
 	for (int i = 0; !ret && opts->leave_stopped && i < ctx.nr_tasks; i++)

@@ -136,6 +136,8 @@ struct dump_ctx {
 	 * network lock that drops their packets (its table name empty until the first) */
 	int *tcp_copies;
 	int nr_tcp_copies;
+	/* SO_REUSEADDR of each copy, read before repair mode: leaving it clears the flag */
+	unsigned char *tcp_reuse;
 	struct inet_tcp_pending *tcp_pending; /* met in the walk, read at its end */
 	pid_t sem_ref; /* res/sysv_sem.c: a child of cryo without a semaphore undo list, or 0 */
 	int nr_tcp_pending;
@@ -151,6 +153,13 @@ struct dump_ctx {
 	Ipc *ipc;		     /* res/sysvipc.c: the System V objects saved (arena) */
 	/* files/inflight.c: cryo's copies of the files in flight in unix sockets' queues */
 	struct inflight_table *inflight;
+	/* dump --lazy-pages (pages/lazy_source.c): the socket the daemon comes to, and the
+	 * ranges whose pages stay in the tree (arena) */
+	int lazy_lfd;
+	LazyremoteRange **lazy_ranges;
+	size_t n_lazy_ranges;
+	uint64_t lazy_pages; /* ... the pages in them */
+	uint64_t lazy_id;    /* ... the dump's random number (inventory lazyremote_id) */
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

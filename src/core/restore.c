@@ -699,6 +699,8 @@ int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 	if (!ret)
 		ret = restore_read_images(&ctx);
 	if (!ret)
+		ret = lazy_remote_validate(&ctx);
+	if (!ret)
 		ret = inet_tcp_restore_check(&ctx);
 	if (!ret)
 		ret = plan(&ctx);

@@ -140,9 +140,11 @@ static int read_tree(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct restore_task *t = &ctx->tasks[i];
 		for (size_t k = 0; !t->zombie && k < t->mm->n_prefork; k++) {
-			struct restore_task *p = restore_find_task(ctx, t->mm->prefork[k]->provider);
+			struct restore_task *p =
+			    restore_find_task(ctx, t->mm->prefork[k]->provider);
 			if (t->pages_merged || (p && p->pages_merged)) {
-				pr_err("mm-%d.img: prefork pages in an incremental image set", t->pid);
+				pr_err("mm-%d.img: prefork pages in an incremental image set",
+				       t->pid);
 				return -EINVAL;
 			}
 		}
@@ -201,6 +203,22 @@ int restore_read_images(struct restore_ctx *ctx)
 		pr_err("%s is a pre-dump: it holds memory only; restore the dump made after it "
 		       "(with --prev-images-dir)",
 		       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory");
+		return -EINVAL;
+	}
+	/* dump --lazy-pages: memory the images do not hold; only the lazy-pages daemon fetches
+	 * it from the source (res/lazy.c checks each range against the task's layout) */
+	if ((ctx->inv->lazyremote_source || ctx->inv->n_lazyremote_ranges) &&
+	    !ctx->opts->lazy_pages) {
+		pr_err("%s: the dump left its private memory at its source %s (dump --lazy-pages): "
+		       "restore it with --lazy-pages, a `cryo lazy-pages --page-server --address "
+		       "--port` fetching it",
+		       ctx->opts->images_dir ? ctx->opts->images_dir : "the directory",
+		       ctx->inv->lazyremote_source ? ctx->inv->lazyremote_source : "(none named)");
+		return -EINVAL;
+	}
+	if (ctx->inv->n_lazyremote_ranges && ctx->inv->parent) {
+		pr_err("inventory.img: ranges left at the source and a parent image set: a dump "
+		       "--lazy-pages has none");
 		return -EINVAL;
 	}
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)

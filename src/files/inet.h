@@ -91,6 +91,32 @@ int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n)
  * line of the socket's inode: s->state and s->dst_* set, 0, or -errno logged with who. */
 bool inet_raw_recognise(int family, int type, int protocol);
 int inet_raw_dump_peer(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who);
+/* An address as /proc/net/{tcp,raw,icmp}{,6} print it (each 32-bit word in hex, as the
+ * machine holds it) into out[addr_len]; false if it is not one */
+bool inet_proc_addr(const char *hex, size_t addr_len, uint8_t *out);
+/* The line of socket inode ino in /proc/PID/net/TABLE (its peer's address of alen bytes):
+ * 0; -ENOENT if there is none, -EIO if it is not understood, -errno: each logged. */
+struct inet_proc_line {
+	unsigned state; /* the kernel's TCP state numbers (1 "connected" for raw and ping) */
+	uint8_t addr[16];
+	unsigned port;
+};
+int inet_proc_peer(int pid, const char *table, unsigned long ino, size_t alen,
+		   struct inet_proc_line *out, const char *who);
+/* s's peer (dst) set to addr, port (s's family); a link-local IPv6 one is refused, naming
+ * who and what ("a TCP connect in progress"): 0, -ENOTSUP, -ENOMEM. */
+int inet_set_peer(struct arena *a, InetSk *s, const uint8_t *addr, unsigned port, const char *who,
+		  const char *what);
+
+/* inet_syn_sent.c: a TCP connect in progress (SYN_SENT) with --tcp-established. Dump: its
+ * peer into s (socket inode ino of task pid), as the walk meets it; then, from inet_tcp.c's
+ * end of the walk, with repair mode on (sk: cryo's copy), its first sequence and MSS. 0,
+ * -ENOTSUP (refused by name) or -errno. Restore on sk (options applied, owner set): 0, or -1
+ * after child_fail. Validate: 0 or -EINVAL after files_refuse. */
+int inet_syn_sent_dump(struct arena *a, int pid, unsigned long ino, InetSk *s, const char *who);
+int inet_syn_sent_read(int sk, InetSk *s, const char *who, const char *local);
+int inet_syn_sent_restore(struct restore_task *t, const FdEntry *e, int sk);
+int inet_syn_sent_validate(const char *img, const FdEntry *e);
 
 /* sk_filter.c: a classic BPF socket filter (SO_ATTACH_FILTER), of any family. The dump
  * reads it with SO_GET_FILTER into *prog (8 bytes an instruction, none: len 0); an eBPF
@@ -116,6 +142,12 @@ int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, cha
 		    size_t size);
 /* the cache inet_opts_apply fills (the values of sockets just made), freed */
 void inet_opts_fresh_free(struct inet_opts_fresh **cache);
+/* The options set again on a connected (or connecting) socket sk after repair mode, which
+ * clears SO_REUSEADDR when it goes off: those that differ now set, all read back; but
+ * IPV6_V6ONLY, which a bind to an IPv6 address turns on (tcp_repair_bind avoids that bind
+ * where the route gives the same address) and no bound socket can change. 0, or -1 with
+ * err[]. */
+int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */
@@ -126,6 +158,10 @@ int inet_opts_validate(const char *img, int fd, const InetSk *s);
  * inet_tcp_dump_finish; or, with --tcp-close, s marked closed. conn: "A:p -> B:q". 0 or
  * -errno. */
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn);
+/* The same for a connect in progress (its peer in s already, inet_syn_sent_dump): locked and
+ * watched as the connections are, then read by inet_syn_sent_read. */
+int inet_tcp_dump_syn_sent(struct dump_ctx *ctx, int sk, InetSk *s, const char *who,
+			   const char *local);
 /* Once every task's descriptors were walked: the network lock taken on every connection
  * noted (one nftables transaction), then each read in repair mode. 0 or -errno (logged). */
 int inet_tcp_dump_finish(struct dump_ctx *ctx);

@@ -454,12 +454,21 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 		if (!selected(d, sel))
 			continue;
 		/* an established connection's MSS is the peer's (TCP_REPAIR_OPTIONS carries
-		 * it); a new socket's TCP_MAXSEG is the one a program asks for */
+		 * it); a new socket's TCP_MAXSEG is the one a program asks for; a connect in
+		 * progress (SYN_SENT) reads the MSS of its route there, the one it asked for is
+		 * inet_syn_sent.c's */
 		if (sel->tcp_established && d->level == IPPROTO_TCP && d->name == TCP_MAXSEG)
 			continue;
 		/* a TCP socket refuses IP_MULTICAST_TTL (EINVAL), and a connected one reads
 		 * its unicast TTL there: nothing to save */
 		if (sel->tcp_established && d->level == IPPROTO_IP && d->name == IP_MULTICAST_TTL)
+			continue;
+		/* a TCP socket takes no IPv6 multicast interface or hop limit (setsockopt
+		 * fails ENOPROTOOPT on SOCK_STREAM) and sends no multicast; an accepted one
+		 * reads the interface and hop limit its SYN came with there (the kernel copies
+		 * them at accept), which nothing can set again: not saved */
+		if ((sel->protos & INET_P_TCP) && d->level == IPPROTO_IPV6 &&
+		    (d->name == IPV6_MULTICAST_IF || d->name == IPV6_MULTICAST_HOPS))
 			continue;
 		ret = opt_read(sk, d, &o);
 		if (ret == 1)
@@ -490,9 +499,10 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 
 int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 {
-	struct opt_sel sel = {
-	    (int)s->family, inet_proto_mask((int)s->type, (int)s->protocol), false,
-	    s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP && s->state == 1};
+	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
+			      false,
+			      s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP &&
+				  (s->state == 1 || s->state == 2)};
 	int ret = refuse_unreadable(sk, s, who);
 
 	if (ret)
@@ -622,6 +632,26 @@ int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, cha
 int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
 	return opts_apply(sk, opts, n, NULL, err, size);
+}
+
+int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size)
+{
+	/* IPV6_V6ONLY: an accepted socket or a client that never bound reads 0, a bind to
+	 * its address (where the route would give another) turned it on; it only matters to
+	 * a bind, and this one is done */
+	InetSkOpt **o = malloc((s->n_opts + 1) * sizeof(*o));
+	size_t n = 0;
+	if (!o) {
+		snprintf(err, size, "no memory for the options");
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_opts; i++)
+		if (s->opts[i]->level != IPPROTO_IPV6 || s->opts[i]->name != IPV6_V6ONLY)
+			o[n++] = s->opts[i];
+	int ret = opts_apply(sk, o, n, NULL, err, size);
+	free(o);
+	return ret;
 }
 
 void inet_opts_fresh_free(struct inet_opts_fresh **cache)

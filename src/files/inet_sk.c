@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "files/inet.h"
+#include "files/tcp_md5.h"
 #include "files/kind.h"
 
 /* the kernel's TCP states (include/net/tcp_states.h) */
@@ -230,8 +231,19 @@ static int tcp_state_dump(pid_t pid, int sk, InetSk *s, const char *who, const c
 		       "(--tcp-established)",
 		       who, local, remote, tcp_state_names[ti.tcpi_state]);
 		return -ENOTSUP;
+	case ST_SYN_SENT:
+		/* a connect in progress: made again (inet_syn_sent.c); --tcp-close saves none */
+		if (established_ok && !close_ok)
+			return 3;
+		if (close_ok) {
+			pr_err("%s: TCP connect in progress (SYN_SENT) from %s: not supported with "
+			       "--tcp-close",
+			       who, local);
+			return -ENOTSUP;
+		}
+		/* fall through */
 	default:
-		/* a connection half closed (FIN_WAIT*, CLOSE_WAIT...) or being set up */
+		/* a connection being set up, or a state no descriptor holds */
 		pr_err("%s: TCP connection %s -> %s in state %s: not supported yet%s", who, local,
 		       remote,
 		       ti.tcpi_state < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
@@ -255,7 +267,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 	char who[64], local[80], remote[80] = "?", conn[170];
 	uint32_t mem[SK_MEMINFO_VARS] = {0};
 	socklen_t mlen = sizeof(mem);
-	bool established = false;
+	bool established = false, syn_sent = false;
 	uint32_t tcp_st = 0; /* the TCP state as TCP_INFO read it */
 	int ret;
 	const char *proto = inet_proto_label(s);
@@ -286,6 +298,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		if (ret < 0)
 			return ret;
 		established = ret == 1;
+		syn_sent = ret == 3;
 		tcp_st = s->state; /* tcp_state_dump set it */
 		if (ret == 2) {
 			/* no address, no options, no queue: a socket that only fails */
@@ -336,7 +349,9 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		       who, proto, local, mem[SK_MEMINFO_RMEM_ALLOC]);
 		return -ENOTSUP;
 	}
-	if ((mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) && !established) {
+	/* a connect in progress holds its SYN: inet_syn_sent.c refuses any byte with it */
+	if ((mem[SK_MEMINFO_WMEM_ALLOC] || mem[SK_MEMINFO_WMEM_QUEUED]) && !established &&
+	    !syn_sent) {
 		pr_err("%s: %s socket %s has data waiting to be sent (corked): not supported yet",
 		       who, proto, local);
 		return -ENOTSUP;
@@ -365,9 +380,15 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return ret;
 	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;
+	if (syn_sent && ((ret = inet_syn_sent_dump(&ctx->arena, t->pid, fi->st.st_ino, s, who)) ||
+			 (ret = inet_tcp_dump_syn_sent(ctx, sk, s, who, local))))
+		return ret;
 	if ((ret = sk_filter_dump(&ctx->arena, sk, &s->filter, who)))
 		return ret;
 	s->has_filter = s->filter.len > 0;
+	if (inet_is_tcp(s) &&
+	    (ret = tcp_md5_dump(&ctx->arena, sk, s, tcp_st, mem[SK_MEMINFO_OPTMEM], who)))
+		return ret;
 	if (!inet_is_tcp(s) && (ret = inet_mcast_dump(&ctx->arena, t->pid, sk, s, who)))
 		return ret;
 	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP &&
@@ -437,8 +458,18 @@ static int inet_sk_restore(struct restore_ctx *ctx, struct restore_task *t, cons
 			   s->gid);
 		goto fail;
 	}
+	/* a connection's keys go in with it, in repair mode (inet_tcp.c) */
+	if (s->n_md5 && !s->tcp && tcp_md5_apply(sk, s, err, sizeof(err))) {
+		child_fail(t, errno, "fd %d: %s", e->fd, err);
+		goto fail;
+	}
 	if (s->tcp || s->tcp_closed) {
 		if (inet_tcp_restore(ctx, t, e, sk))
+			goto fail;
+		return sk;
+	}
+	if (s->sockmisc_syn_sent) {
+		if (inet_syn_sent_restore(t, e, sk))
 			goto fail;
 		return sk;
 	}
@@ -537,7 +568,8 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if (s->has_filter && !sk_filter_valid(&s->filter))
 		return files_refuse(img, "fd %d: the socket filter is not whole instructions",
 				    e->fd);
-	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp) ||
+	if ((tcp && s->state != ST_CLOSE && s->state != ST_LISTEN && !s->tcp &&
+	     !(s->state == ST_SYN_SENT && s->sockmisc_syn_sent)) ||
 	    (udp && s->state != ST_CLOSE && s->state != ST_ESTABLISHED))
 		return files_refuse(img, "fd %d: socket state %u is invalid", e->fd, s->state);
 	if (s->has_src_addr != s->has_src_port ||
@@ -547,7 +579,8 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	 * identifier is the local one); a TCP socket closed by --tcp-close may keep its
 	 * peer's */
 	if (s->has_dst_addr != s->has_dst_port ||
-	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed) ||
+	    (s->has_dst_addr && s->state != ST_ESTABLISHED && !s->has_tcp_closed &&
+	     !s->sockmisc_syn_sent) ||
 	    (!s->has_dst_addr && s->state == ST_ESTABLISHED) ||
 	    (s->has_dst_addr && (s->dst_addr.len != inet_addr_len(s->family) ||
 				 (raw ? s->dst_port != 0 : !s->dst_port) || s->dst_port > 65535)))
@@ -590,7 +623,7 @@ static int inet_sk_validate(const char *img, const Files *f, const FdEntry *e)
 	if ((s->tcp || s->has_tcp_closed) && (s->n_queue || s->has_backlog))
 		return files_refuse(img, "fd %d: a TCP connection with a UDP queue or a backlog",
 				    e->fd);
-	if (inet_tcp_validate(img, e))
+	if (inet_tcp_validate(img, e) || tcp_md5_validate(img, e) || inet_syn_sent_validate(img, e))
 		return -EINVAL;
 	return inet_opts_validate(img, e->fd, s);
 }

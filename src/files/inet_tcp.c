@@ -39,8 +39,10 @@
 #include "core/restore_ctx.h"
 #include "files/inet.h"
 #include "files/kind.h"
+#include "files/tcp_md5.h"
 #include "net/netlock.h"
 #include "net/tcp_repair.h"
+#include "net/tcp_urg.h"
 
 /* The image's connection as libcryotcp takes it (queues pointing into the image) */
 static void state_of(const InetSk *s, struct tcp_repair_state *st)
@@ -63,6 +65,8 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 	st->unsent = c->unsent;
 	st->recvq = c->recvq.data;
 	st->recvq_len = (uint32_t)c->recvq.len;
+	st->urg = c->has_urg ? (uint8_t)c->urg : 0;
+	st->urg_off = c->has_urg_off ? c->urg_off : 0;
 	st->mss = c->mss;
 	st->wscale = c->wscale;
 	st->snd_wscale = (uint8_t)c->snd_wscale;
@@ -86,14 +90,30 @@ struct inet_tcp_pending {
 	const char *who, *conn; /* arena copies */
 	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
 	struct sockaddr_storage local, remote;
+	bool syn_sent; /* a connect in progress: its peer is s's dst (inet_syn_sent.c) */
 };
 
+static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
+		     bool syn_sent);
+
 int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn)
+{
+	return note_conn(ctx, sk, s, who, conn, false);
+}
+
+int inet_tcp_dump_syn_sent(struct dump_ctx *ctx, int sk, InetSk *s, const char *who,
+			   const char *local)
+{
+	return note_conn(ctx, sk, s, who, local, true);
+}
+
+static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
+		     bool syn_sent)
 {
 	struct inet_tcp_pending *p;
 	int copy, ret, *v;
 
-	if (ctx->opts->tcp_close) {
+	if (ctx->opts->tcp_close && !syn_sent) {
 		/* not saved: the tree killed, the kernel ends the connection as on any exit */
 		s->state = 7;
 		s->has_tcp_closed = s->tcp_closed = true;
@@ -125,7 +145,17 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 		return ret;
 	}
 	ctx->tcp_copies = v;
-	v[ctx->nr_tcp_copies++] = copy;
+	v[ctx->nr_tcp_copies] = copy;
+	unsigned char *r = realloc(ctx->tcp_reuse, (size_t)ctx->nr_tcp_copies + 1);
+	if (!r) {
+		close(copy);
+		return -ENOMEM;
+	}
+	ctx->tcp_reuse = r;
+	int reuse = 0;
+	socklen_t rl = sizeof(reuse);
+	getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	r[ctx->nr_tcp_copies++] = reuse == 1;
 	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -141,9 +171,32 @@ int inet_tcp_dump(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, cons
 	socklen_t len = sizeof(p->local);
 	getsockname(copy, (struct sockaddr *)&p->local, &len);
 	len = sizeof(p->remote);
-	getpeername(copy, (struct sockaddr *)&p->remote, &len);
+	p->syn_sent = syn_sent;
+	if (syn_sent) /* no peer name before the handshake (ENOTCONN) */
+		inet_sa_make(s->family, s->dst_addr.data, s->dst_port, 0, 0, &p->remote);
+	else
+		getpeername(copy, (struct sockaddr *)&p->remote, &len);
 	ctx->nr_tcp_pending++;
 	return 0;
+}
+
+/* Repair mode off on cryo's copy i, and SO_REUSEADDR back: the kernel clears it (sk_reuse)
+ * whenever repair mode goes off, on the task's socket too (the copy is the same socket) */
+static int repair_off(struct dump_ctx *ctx, int i)
+{
+	int ret = tcp_repair_off(ctx->tcp_copies[i]), one = 1;
+	if (!ret && ctx->tcp_reuse[i] &&
+	    setsockopt(ctx->tcp_copies[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static int copy_index(const struct dump_ctx *ctx, int copy)
+{
+	for (int i = 0; i < ctx->nr_tcp_copies; i++)
+		if (ctx->tcp_copies[i] == copy)
+			return i;
+	return -1;
 }
 
 /* Read one connection in repair mode into p->s->tcp */
@@ -161,11 +214,25 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
 		return ret;
 	}
+	if (p->syn_sent) {
+		int ci = copy_index(ctx, p->copy);
+		ret = inet_syn_sent_read(p->copy, p->s, who, conn);
+		if (!ret && ctx->netlock.table[0] && !ctx->opts->network_unlocked &&
+		    !(p->s->sockmisc_syn_lock_table =
+			  arena_strdup(&ctx->arena, ctx->netlock.table)))
+			ret = -ENOMEM;
+		int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
+		if (!ret && off)
+			pr_errno(-off, "%s: connect in progress %s: cannot turn TCP_REPAIR off",
+				 who, conn);
+		return ret ? ret : off;
+	}
 	ret = tcp_repair_read(p->copy, &st, err, sizeof(err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
 	 * once, before the watchdog could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
-	int off = tcp_repair_off(p->copy);
+	int ci = copy_index(ctx, p->copy);
+	int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
 	if (ret) {
 		if (ret == -ENOTSUP)
 			pr_err("%s: TCP connection %s: %s", who, conn, err);
@@ -196,6 +263,11 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	c->unsent = st.unsent;
 	c->recvq.len = st.recvq_len;
 	c->recvq.data = st.recvq_len ? arena_memdup(&ctx->arena, st.recvq, st.recvq_len) : NULL;
+	if (st.urg) {
+		c->has_urg = c->has_urg_off = true;
+		c->urg = st.urg;
+		c->urg_off = st.urg_off;
+	}
 	c->mss = st.mss;
 	c->wscale = st.wscale;
 	c->snd_wscale = st.snd_wscale;
@@ -221,9 +293,12 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 		return -ENOMEM;
 	p->s->tcp = c;
 	pr_info("%s: TCP connection %s (%s) saved: %u bytes to send (%u never sent), "
-		"%u to read%s",
+		"%u to read%s%s",
 		who, conn, tcp_state_name(c->has_state ? (int)c->state : 1), (unsigned)c->sendq.len,
-		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "");
+		c->unsent, (unsigned)c->recvq.len, c->fin_unsent ? ", our FIN never sent" : "",
+		!c->has_urg		    ? ""
+		: c->urg == TCP_URG_PENDING ? ", an urgent byte (MSG_OOB) to read"
+					    : ", an urgent byte (MSG_OOB) read");
 	return 0;
 }
 
@@ -273,17 +348,25 @@ void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 {
 	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
 		int ret;
-		if (resumed && (ret = tcp_repair_off(ctx->tcp_copies[i])))
+		if (resumed && (ret = repair_off(ctx, i)))
 			pr_errno(-ret, "cannot turn TCP_REPAIR off on a connection of the tree");
 		close(ctx->tcp_copies[i]);
 	}
 	free(ctx->tcp_copies);
+	free(ctx->tcp_reuse);
 	ctx->tcp_copies = NULL;
+	ctx->tcp_reuse = NULL;
 	ctx->nr_tcp_copies = 0;
 	free(ctx->tcp_pending); /* a dump that failed before its finish */
 	ctx->tcp_pending = NULL;
 	ctx->nr_tcp_pending = 0;
 	netlock_finish(&ctx->netlock, !resumed);
+}
+
+/* tcp_repair_state.before_live: the connection's TCP_MD5SIG keys */
+static int md5_before_live(int sk, void *arg, char *err, size_t size)
+{
+	return tcp_md5_apply(sk, arg, err, size);
 }
 
 /* Restore of an established connection on sk (options applied, owner set); -1 after
@@ -320,9 +403,20 @@ int inet_tcp_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEn
 		return -1;
 	}
 	state_of(s, &st);
+	if (s->n_md5) {
+		st.before_live = md5_before_live;
+		st.before_live_arg = (void *)s;
+	}
 	if (tcp_repair_restore(sk, &st, false, err, sizeof(err))) {
 		child_fail(t, errno ? errno : EINVAL,
 			   "fd %d: cannot make the TCP connection again: %s", e->fd, err);
+		return -1;
+	}
+	/* leaving repair mode cleared SO_REUSEADDR (the kernel's sk_reuse): the options
+	 * again, all read back */
+	if (inet_opts_apply_again(sk, s, err, sizeof(err))) {
+		child_fail(t, errno ? errno : EINVAL,
+			   "fd %d: TCP connection made again, its options: %s", e->fd, err);
 		return -1;
 	}
 	return 0;
@@ -335,11 +429,13 @@ int inet_tcp_restore_check(struct restore_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		const Files *f = ctx->tasks[i].files;
 		for (size_t k = 0; f && k < f->n_fds; k++)
-			if (f->fds[k]->inet && f->fds[k]->inet->tcp)
+			if (f->fds[k]->inet &&
+			    (f->fds[k]->inet->tcp || f->fds[k]->inet->sockmisc_syn_sent))
 				n++;
 	}
 	if (n && !ctx->opts->tcp_established) {
-		pr_err("the images hold %d established TCP connection%s: restore them with "
+		pr_err("the images hold %d established TCP connection%s (or connects in progress): "
+		       "restore them with "
 		       "--tcp-established",
 		       n, n > 1 ? "s" : "");
 		return -ENOTSUP;
@@ -359,7 +455,9 @@ int inet_tcp_restore_finish(struct restore_ctx *ctx)
 		const Files *f = ctx->tasks[i].files;
 		for (size_t k = 0; f && k < f->n_fds; k++) {
 			const InetSk *s = f->fds[k]->inet;
-			const char *name = s && s->tcp ? s->tcp->lock_table : NULL;
+			const char *name = !s	    ? NULL
+					   : s->tcp ? s->tcp->lock_table
+						    : s->sockmisc_syn_lock_table;
 			bool seen = false;
 			if (!name)
 				continue;
@@ -401,15 +499,14 @@ int inet_tcp_validate(const char *img, const FdEntry *e)
 	    (c->state == 1 || c->state > 255 || !tcp_repair_state_ok((int)c->state)))
 		return files_refuse(img, "fd %d: TCP state %u is not a half-closed one", e->fd,
 				    c->state);
+	if (c->has_urg != c->has_urg_off ||
+	    (c->has_urg && (c->urg < TCP_URG_PENDING || c->urg > TCP_URG_TAKEN)))
+		return files_refuse(img, "fd %d: TCP urgent mark invalid", e->fd);
 	if (c->has_fin_unsent && (!c->has_state || !c->fin_unsent))
 		return files_refuse(img, "fd %d: TCP fin_unsent without a half-closed state",
 				    e->fd);
-	if (c->lock_table) {
-		size_t n = strlen(c->lock_table);
-		if (!n || n >= sizeof(((struct netlock *)0)->table) ||
-		    strspn(c->lock_table, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
-			return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
-	}
+	if (c->lock_table && !netlock_table_name_ok(c->lock_table))
+		return files_refuse(img, "fd %d: network lock table name invalid", e->fd);
 	state_of(s, &st);
 	if (tcp_repair_check(&st, err, sizeof(err)))
 		return files_refuse(img, "fd %d: TCP connection: %s", e->fd, err);

@@ -48,4 +48,8 @@ struct dump_task;
  * offset and SO_PASSCRED (s->opts) put back. 0, -ENOTSUP (refused by name) or -errno. */
 int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s);
 
+/* unix_oob.c: urgent data (MSG_OOB) queued in stream s (sk: cryo's copy of fd of task pid),
+ * or the mark of some read, refused by name. 0, -ENOTSUP or -errno. */
+int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s);
+
 #endif

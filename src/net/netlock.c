@@ -74,7 +74,7 @@ static int table_delete(const char *name, char *err, size_t size)
 static void __attribute__((noreturn)) watchdog(const char *table)
 {
 	int *fds = NULL, n = 0, cap = 0;
-	char verdict = 0, err[256];
+	char verdict = 0, err[256], *reuse = NULL;
 
 	for (;;) {
 		char byte;
@@ -97,12 +97,21 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 			int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 			if (n + k > cap) {
 				int *v = realloc(fds, (size_t)(n + k + 256) * sizeof(*v));
-				if (!v) /* it can do nothing for them: cryo is told (EOF) */
+				char *r = v ? realloc(reuse, (size_t)(n + k + 256)) : NULL;
+				if (!r) /* it can do nothing for them: cryo is told (EOF) */
 					_exit(2);
 				fds = v;
+				reuse = r;
 				cap = n + k + 256;
 			}
 			memcpy(fds + n, CMSG_DATA(h), (size_t)k * sizeof(int));
+			for (int i = n; i < n + k; i++) {
+				int v = 0;
+				socklen_t vl = sizeof(v);
+				reuse[i] =
+				    getsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &v, &vl) == 0 &&
+				    v == 1;
+			}
 			n += k;
 			if (write(3, "", 1) != 1) /* each batch acknowledged */
 				break;
@@ -113,9 +122,15 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 	}
 	if (verdict == 'K' || verdict == 'D')
 		_exit(0);
-	/* cryo is gone without a word: the connections go on as they were */
-	for (int i = 0; i < n; i++)
+	/* cryo is gone without a word: the connections go on as they were, SO_REUSEADDR
+	 * too (leaving repair mode clears it; read as each socket came, before repair mode,
+	 * in which it reads 2) */
+	for (int i = 0; i < n; i++) {
+		int one = 1;
 		tcp_repair_off(fds[i]);
+		if (reuse[i])
+			setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
 	table_delete(table, err, sizeof(err));
 	_exit(1);
 }
@@ -364,6 +379,13 @@ void netlock_finish(struct netlock *l, bool keep)
 		pr_info("network lock: table inet %s removed", l->table);
 	watchdog_tell(l, 'D');
 	l->table[0] = 0;
+}
+
+bool netlock_table_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n && n < sizeof(((struct netlock *)0)->table) &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
 int netlock_delete(const char *name)

@@ -54,6 +54,10 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n);
  * so; else it is deleted, as is a table that holds no connection (no image names it). */
 void netlock_finish(struct netlock *l, bool keep);
 
+/* Whether name (read from an image) can be a table of cryo's: not empty, shorter than
+ * struct netlock's table, lower-case letters, digits and '-' only. */
+bool netlock_table_name_ok(const char *name);
+
 /* Delete table `name` of family inet (the restore's part). 0, or -errno (logged); a table
  * that is not there is 0, with a note. */
 int netlock_delete(const char *name);

@@ -33,6 +33,7 @@
  * state it must bring (a second at most), then sets the windows again (a segment's window
  * field updated the peer's). */
 #include "net/tcp_repair.h"
+#include "net/tcp_err.h"
 
 #include <errno.h>
 #include <linux/sockios.h>
@@ -45,8 +46,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/tcp_segment.h"
+#include "net/tcp_urg.h"
 
 /* include/net/tcp_states.h */
 enum {
@@ -102,7 +105,7 @@ const char *tcp_state_name(int state)
 	return "unknown";
 }
 
-static int fail(char *err, size_t size, int e, const char *fmt, ...)
+int tcp_errf(char *err, size_t size, int e, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -139,9 +142,10 @@ void tcp_repair_state_free(struct tcp_repair_state *st)
 	st->sendq_len = st->recvq_len = st->unsent = 0;
 }
 
-/* The bytes of one queue (TCP_RECV_QUEUE, TCP_SEND_QUEUE), `len` of them, and its sequence */
-static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t *seq, char *err,
-		      size_t size)
+/* The bytes of one queue (TCP_RECV_QUEUE, TCP_SEND_QUEUE), `len` of them, and its sequence;
+ * urg: the receive queue's urgent mark (tcp_urg.c peeks past it), or NULL */
+static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t *seq,
+		      const struct tcp_repair_state *urg, char *err, size_t size)
 {
 	const char *what = queue == TCP_SEND_QUEUE ? "send" : "receive";
 	socklen_t sl = sizeof(*seq);
@@ -149,20 +153,25 @@ static int queue_read(int sk, int queue, uint32_t len, uint8_t **data, uint32_t 
 
 	*data = NULL;
 	if (setint(sk, TCP_REPAIR_QUEUE, queue) < 0)
-		return fail(err, size, errno, "cannot pick the %s queue (TCP_REPAIR_QUEUE)", what);
+		return tcp_errf(err, size, errno, "cannot pick the %s queue (TCP_REPAIR_QUEUE)",
+				what);
 	if (getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &sl) < 0)
-		return fail(err, size, errno, "cannot read the %s queue's sequence", what);
+		return tcp_errf(err, size, errno, "cannot read the %s queue's sequence", what);
 	if (!len)
 		return 0;
 	/* one byte more than expected: a queue longer than its count shows as a mismatch */
 	*data = malloc((size_t)len + 1);
 	if (!*data)
-		return fail(err, size, ENOMEM, "no memory for the %s queue (%u bytes)", what, len);
+		return tcp_errf(err, size, ENOMEM, "no memory for the %s queue (%u bytes)", what,
+				len);
+	if (urg && urg->urg)
+		return tcp_urg_peek(sk, urg, *data, len, err, size);
 	got = recv(sk, *data, (size_t)len + 1, MSG_PEEK | MSG_DONTWAIT);
 	if (got < 0)
-		return fail(err, size, errno, "cannot read the %s queue", what);
+		return tcp_errf(err, size, errno, "cannot read the %s queue", what);
 	if ((size_t)got != len)
-		return fail(err, size, -EIO, "the %s queue held %zd bytes, not %u", what, got, len);
+		return tcp_errf(err, size, -EIO, "the %s queue held %zd bytes, not %u", what, got,
+				len);
 	return 0;
 }
 
@@ -175,46 +184,50 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	memset(st, 0, sizeof(*st));
 	len = sizeof(st->local);
 	if (getsockname(sk, (struct sockaddr *)&st->local, &len) < 0)
-		return fail(err, size, errno, "cannot read the socket's address");
+		return tcp_errf(err, size, errno, "cannot read the socket's address");
 	st->family = st->local.ss_family;
 	if (st->family != AF_INET && st->family != AF_INET6)
-		return fail(err, size, -EAFNOSUPPORT, "family %d is not AF_INET or AF_INET6",
-			    st->family);
+		return tcp_errf(err, size, -EAFNOSUPPORT, "family %d is not AF_INET or AF_INET6",
+				st->family);
 	len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-		return fail(err, size, errno, "cannot read TCP_INFO");
+		return tcp_errf(err, size, errno, "cannot read TCP_INFO");
 	st->state = ti.tcpi_state;
 	if (!tcp_repair_state_ok(st->state))
-		return fail(err, size, -ENOTSUP, "connection in state %s: not supported yet",
-			    tcp_state_name(st->state));
+		return tcp_errf(err, size, -ENOTSUP, "connection in state %s: not supported yet",
+				tcp_state_name(st->state));
 	len = sizeof(st->remote);
 	if (getpeername(sk, (struct sockaddr *)&st->remote, &len) < 0)
-		return fail(err, size, errno, "cannot read the peer's address");
+		return tcp_errf(err, size, errno, "cannot read the peer's address");
 	if (ti.tcpi_options & TCPI_OPT_ECN)
-		return fail(err, size, -ENOTSUP,
-			    "explicit congestion notification (ECN) was agreed: not supported "
-			    "yet");
+		return tcp_errf(err, size, -ENOTSUP,
+				"explicit congestion notification (ECN) was agreed: not supported "
+				"yet");
 	if (ioctl(sk, SIOCINQ, &inq) < 0 || ioctl(sk, SIOCOUTQ, &outq) < 0 ||
 	    ioctl(sk, SIOCOUTQNSD, &nsd) < 0)
-		return fail(err, size, errno, "cannot read the queues' lengths");
+		return tcp_errf(err, size, errno, "cannot read the queues' lengths");
 	if (inq < 0 || outq < 0 || nsd < 0 || nsd > outq)
-		return fail(err, size, -EIO, "queue lengths %d/%d/%d make no sense", inq, outq,
-			    nsd);
+		return tcp_errf(err, size, -EIO, "queue lengths %d/%d/%d make no sense", inq, outq,
+				nsd);
 	/* our FIN is in the counts until acknowledged (outq), sent (nsd): data only kept */
 	if (fin_out(st->state) && !fin_out_acked(st->state)) {
 		if (!outq)
-			return fail(err, size, -EIO, "state %s without its FIN in the send queue",
-				    tcp_state_name(st->state));
+			return tcp_errf(err, size, -EIO,
+					"state %s without its FIN in the send queue",
+					tcp_state_name(st->state));
 		outq--;
 		if (nsd) {
 			st->fin_unsent = true;
 			nsd--;
 		}
 	} else if (fin_out_acked(st->state) && (outq || nsd)) {
-		return fail(err, size, -EIO, "state %s with %d bytes not acknowledged",
-			    tcp_state_name(st->state), outq);
+		return tcp_errf(err, size, -EIO, "state %s with %d bytes not acknowledged",
+				tcp_state_name(st->state), outq);
 	}
+	/* an urgent mark stops SIOCINQ: the whole queue's length, and the mark */
+	if ((ret = tcp_urg_read(sk, st, &inq, err, size)))
+		return ret;
 	st->recvq_len = (uint32_t)inq;
 	st->sendq_len = (uint32_t)outq;
 	st->unsent = (uint32_t)nsd;
@@ -223,21 +236,22 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	len = sizeof(peek);
 	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, &len);
 	if (peek >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &no_peek, sizeof(no_peek)) < 0)
-		return fail(err, size, errno, "cannot set the peek offset aside");
-	ret = queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, err, size);
+		return tcp_errf(err, size, errno, "cannot set the peek offset aside");
+	ret =
+	    queue_read(sk, TCP_RECV_QUEUE, st->recvq_len, &st->recvq, &st->rcv_seq, st, err, size);
 	if (!ret)
-		ret = queue_read(sk, TCP_SEND_QUEUE, st->sendq_len, &st->sendq, &st->snd_seq, err,
-				 size);
+		ret = queue_read(sk, TCP_SEND_QUEUE, st->sendq_len, &st->sendq, &st->snd_seq, NULL,
+				 err, size);
 	setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 	if (peek >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, sizeof(peek)) < 0 && !ret)
-		ret = fail(err, size, errno, "cannot set the peek offset back");
+		ret = tcp_errf(err, size, errno, "cannot set the peek offset back");
 	if (ret)
 		goto out;
 
 	/* in repair mode TCP_MAXSEG answers the MSS the peer announced (mss_clamp) */
 	len = sizeof(st->mss);
 	if (getsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &st->mss, &len) < 0) {
-		ret = fail(err, size, errno, "cannot read the MSS");
+		ret = tcp_errf(err, size, errno, "cannot read the MSS");
 		goto out;
 	}
 	st->wscale = ti.tcpi_options & TCPI_OPT_WSCALE;
@@ -247,7 +261,7 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	st->timestamps = ti.tcpi_options & TCPI_OPT_TIMESTAMPS;
 	len = sizeof(st->timestamp);
 	if (getsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &st->timestamp, &len) < 0) {
-		ret = fail(err, size, errno, "cannot read TCP_TIMESTAMP");
+		ret = tcp_errf(err, size, errno, "cannot read TCP_TIMESTAMP");
 		goto out;
 	}
 	struct tcp_repair_window w;
@@ -268,7 +282,7 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 	len = sizeof(ti);
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    ti.tcpi_state != (uint8_t)st->state) {
-		ret = fail(err, size, -EAGAIN, "the connection changed state while being read");
+		ret = tcp_errf(err, size, -EAGAIN, "the connection changed state while being read");
 		goto out;
 	}
 	return 0;
@@ -282,6 +296,59 @@ static socklen_t sa_len(int family)
 	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* Does the route to remote pick local's address as its source? */
+static bool route_source_is(const struct sockaddr_in6 *local, const struct sockaddr_storage *remote)
+{
+	struct sockaddr_in6 got;
+	socklen_t len = sizeof(got);
+	int u = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool same = u >= 0 && connect(u, (const struct sockaddr *)remote, sizeof(got)) == 0 &&
+		    getsockname(u, (struct sockaddr *)&got, &len) == 0 &&
+		    !memcmp(&got.sin6_addr, &local->sin6_addr, sizeof(got.sin6_addr));
+	if (u >= 0)
+		close(u);
+	return same;
+}
+
+int tcp_repair_bind(int sk, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *remote)
+{
+	if (local->ss_family == AF_INET6 && remote->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)local;
+		int v6only = 1;
+		socklen_t vl = sizeof(v6only);
+		if (!IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr) &&
+		    !IN6_IS_ADDR_LINKLOCAL(&l6->sin6_addr) &&
+		    getsockopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &vl) == 0 && !v6only &&
+		    route_source_is(l6, remote)) {
+			struct sockaddr_in6 any = {.sin6_family = AF_INET6,
+						   .sin6_port = l6->sin6_port};
+			return bind(sk, (const struct sockaddr *)&any, sizeof(any)) < 0 ? -errno
+											: 0;
+		}
+	}
+	return bind(sk, (const struct sockaddr *)local, sa_len(local->ss_family)) < 0 ? -errno : 0;
+}
+
+/* Is sk's address (after its connect) local's? */
+static bool bound_to(int sk, const struct sockaddr_storage *local)
+{
+	struct sockaddr_storage got;
+	socklen_t len = sizeof(got);
+	if (getsockname(sk, (struct sockaddr *)&got, &len) < 0 || got.ss_family != local->ss_family)
+		return false;
+	if (local->ss_family == AF_INET6)
+		return !memcmp(&((struct sockaddr_in6 *)&got)->sin6_addr,
+			       &((const struct sockaddr_in6 *)local)->sin6_addr, 16) &&
+		       ((struct sockaddr_in6 *)&got)->sin6_port ==
+			   ((const struct sockaddr_in6 *)local)->sin6_port;
+	return ((struct sockaddr_in *)&got)->sin_addr.s_addr ==
+		   ((const struct sockaddr_in *)local)->sin_addr.s_addr &&
+	       ((struct sockaddr_in *)&got)->sin_port ==
+		   ((const struct sockaddr_in *)local)->sin_port;
+}
+
 static int port_of(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -292,48 +359,50 @@ static int port_of(const struct sockaddr_storage *ss)
 int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size)
 {
 	if (st->family != AF_INET && st->family != AF_INET6)
-		return fail(err, size, -EINVAL, "family %d is not AF_INET or AF_INET6", st->family);
+		return tcp_errf(err, size, -EINVAL, "family %d is not AF_INET or AF_INET6",
+				st->family);
 	if (st->local.ss_family != st->family || st->remote.ss_family != st->family)
-		return fail(err, size, -EINVAL, "the addresses are not of family %d", st->family);
+		return tcp_errf(err, size, -EINVAL, "the addresses are not of family %d",
+				st->family);
 	if (!port_of(&st->local) || !port_of(&st->remote))
-		return fail(err, size, -EINVAL, "an address without a port");
+		return tcp_errf(err, size, -EINVAL, "an address without a port");
 	if (!tcp_repair_state_ok(st->state))
-		return fail(err, size, -EINVAL, "state %d is not ESTABLISHED or half-closed",
-			    st->state);
+		return tcp_errf(err, size, -EINVAL, "state %d is not ESTABLISHED or half-closed",
+				st->state);
 	if (st->unsent > st->sendq_len)
-		return fail(err, size, -EINVAL, "%u bytes not sent of a send queue of %u",
-			    st->unsent, st->sendq_len);
+		return tcp_errf(err, size, -EINVAL, "%u bytes not sent of a send queue of %u",
+				st->unsent, st->sendq_len);
 	/* a FIN never sent is one written and not acknowledged; one sent has every byte before
 	 * it sent; one acknowledged every byte before it acknowledged */
 	if (st->fin_unsent && (!fin_out(st->state) || fin_out_acked(st->state)))
-		return fail(err, size, -EINVAL, "a FIN never sent in state %s",
-			    tcp_state_name(st->state));
+		return tcp_errf(err, size, -EINVAL, "a FIN never sent in state %s",
+				tcp_state_name(st->state));
 	if (fin_out(st->state) && !st->fin_unsent && st->unsent)
-		return fail(err, size, -EINVAL, "%u bytes never sent before a FIN sent",
-			    st->unsent);
+		return tcp_errf(err, size, -EINVAL, "%u bytes never sent before a FIN sent",
+				st->unsent);
 	if (fin_out_acked(st->state) && st->sendq_len)
-		return fail(err, size, -EINVAL, "%u bytes not acknowledged before a FIN that is",
-			    st->sendq_len);
+		return tcp_errf(err, size, -EINVAL,
+				"%u bytes not acknowledged before a FIN that is", st->sendq_len);
 	/* the queues are within a window: 1 GiB is the most TCP can announce (RFC 7323) */
 	if (st->sendq_len > (1u << 30) || st->recvq_len > (1u << 30))
-		return fail(err, size, -EINVAL, "queues of %u and %u bytes", st->sendq_len,
-			    st->recvq_len);
+		return tcp_errf(err, size, -EINVAL, "queues of %u and %u bytes", st->sendq_len,
+				st->recvq_len);
 	if ((st->sendq_len && !st->sendq) || (st->recvq_len && !st->recvq))
-		return fail(err, size, -EINVAL, "a queue without its bytes");
+		return tcp_errf(err, size, -EINVAL, "a queue without its bytes");
 	if (st->wscale && (st->snd_wscale > 14 || st->rcv_wscale > 14))
-		return fail(err, size, -EINVAL, "window scales %u/%u are above 14", st->snd_wscale,
-			    st->rcv_wscale);
+		return tcp_errf(err, size, -EINVAL, "window scales %u/%u are above 14",
+				st->snd_wscale, st->rcv_wscale);
 	if (!st->wscale && (st->snd_wscale || st->rcv_wscale))
-		return fail(err, size, -EINVAL, "window scales without window scaling");
+		return tcp_errf(err, size, -EINVAL, "window scales without window scaling");
 	if (st->sndbuf > INT32_MAX || st->rcvbuf > INT32_MAX)
-		return fail(err, size, -EINVAL, "buffers of %u and %u bytes", st->sndbuf,
-			    st->rcvbuf);
+		return tcp_errf(err, size, -EINVAL, "buffers of %u and %u bytes", st->sndbuf,
+				st->rcvbuf);
 	if (st->mss < 8 || st->mss > 65535)
-		return fail(err, size, -EINVAL, "MSS %u is out of range", st->mss);
+		return tcp_errf(err, size, -EINVAL, "MSS %u is out of range", st->mss);
 	if (st->has_window && st->snd_wnd > st->max_window)
-		return fail(err, size, -EINVAL, "the peer's window %u is above its maximum %u",
-			    st->snd_wnd, st->max_window);
-	return 0;
+		return tcp_errf(err, size, -EINVAL, "the peer's window %u is above its maximum %u",
+				st->snd_wnd, st->max_window);
+	return tcp_urg_check(st, err, size);
 }
 
 static int queue_write(int sk, int queue, const uint8_t *data, uint32_t len, char *err, size_t size)
@@ -342,13 +411,13 @@ static int queue_write(int sk, int queue, const uint8_t *data, uint32_t len, cha
 	uint32_t done = 0;
 
 	if (setint(sk, TCP_REPAIR_QUEUE, queue) < 0)
-		return fail(err, size, errno, "cannot pick the %s queue", what);
+		return tcp_errf(err, size, errno, "cannot pick the %s queue", what);
 	while (done < len) {
 		ssize_t n = send(sk, data + done, len - done, MSG_DONTWAIT);
 		if (n <= 0)
-			return fail(err, size, n < 0 ? errno : -EIO,
-				    "cannot fill the %s queue (%u of %u bytes in)", what, done,
-				    len);
+			return tcp_errf(err, size, n < 0 ? errno : -EIO,
+					"cannot fill the %s queue (%u of %u bytes in)", what, done,
+					len);
 		done += (uint32_t)n;
 	}
 	return 0;
@@ -373,7 +442,7 @@ static int set_bufs(int sk, int sndbuf, int rcvbuf, char *err, size_t size)
 	int s = sndbuf / 2, r = rcvbuf / 2;
 	if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &s, sizeof(s)) < 0 ||
 	    setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &r, sizeof(r)) < 0)
-		return fail(err, size, errno, "cannot set the socket's buffers back");
+		return tcp_errf(err, size, errno, "cannot set the socket's buffers back");
 	return 0;
 }
 
@@ -394,7 +463,7 @@ static int set_window(int sk, const struct tcp_repair_state *st, uint32_t rcv_nx
 		w.rcv_wup = rcv_nxt;
 	}
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
-		return fail(err, size, errno, "cannot set the windows");
+		return tcp_errf(err, size, errno, "cannot set the windows");
 	return 0;
 }
 
@@ -421,7 +490,7 @@ static int from_peer(int sk, const struct tcp_repair_state *st, uint32_t seq, ui
 	ret = tcp_segment_send(&st->remote, &st->local, seq, ack, flags,
 			       (uint16_t)(win > 65535 ? 65535 : win));
 	if (ret)
-		return fail(err, size, -ret, "cannot send %s again (raw socket)", what);
+		return tcp_errf(err, size, -ret, "cannot send %s again (raw socket)", what);
 	for (int i = 0; i < 1000; i++) {
 		if ((now = state_now(sk)) == want || now < 0)
 			break;
@@ -429,9 +498,9 @@ static int from_peer(int sk, const struct tcp_repair_state *st, uint32_t seq, ui
 		nanosleep(&ts, NULL);
 	}
 	if (now != want)
-		return fail(err, size, now < 0 ? -now : -EIO,
-			    "%s was not taken: state %s, not %s (a firewall dropped it?)", what,
-			    tcp_state_name(now), tcp_state_name(want));
+		return tcp_errf(err, size, now < 0 ? -now : -EIO,
+				"%s was not taken: state %s, not %s (a firewall dropped it?)", what,
+				tcp_state_name(now), tcp_state_name(want));
 	return 0;
 }
 
@@ -439,12 +508,12 @@ static int from_peer(int sk, const struct tcp_repair_state *st, uint32_t seq, ui
 static int our_fin(int sk, bool as_sent, char *err, size_t size)
 {
 	if (as_sent && setint(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0)
-		return fail(err, size, errno, "cannot pick the send queue for our FIN");
+		return tcp_errf(err, size, errno, "cannot pick the send queue for our FIN");
 	int r = shutdown(sk, SHUT_WR);
 	int e = errno;
 	if (as_sent)
 		setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-	return r < 0 ? fail(err, size, e, "cannot queue our FIN again (shutdown)") : 0;
+	return r < 0 ? tcp_errf(err, size, e, "cannot queue our FIN again (shutdown)") : 0;
 }
 
 int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
@@ -460,9 +529,9 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	if ((ret = tcp_repair_check(st, err, size)))
 		return ret;
 	if (keep_repair && (st->unsent || st->fin_unsent))
-		return fail(err, size, -EINVAL,
-			    "%u bytes%s never sent can only be written with repair mode off",
-			    st->unsent, st->fin_unsent ? " and a FIN" : "");
+		return tcp_errf(err, size, -EINVAL,
+				"%u bytes%s never sent can only be written with repair mode off",
+				st->unsent, st->fin_unsent ? " and a FIN" : "");
 	/* the queues go in as segments of another size than the program's writes made, with
 	 * another overhead: room for them while they are written, the buffers as they were
 	 * (at least the connection's) once done */
@@ -476,24 +545,28 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 				(uint32_t)sndbuf + st->sendq_len + 262144)) ||
 	    (ret = buf_at_least(sk, SO_RCVBUF, SO_RCVBUFFORCE,
 				(uint32_t)rcvbuf + st->recvq_len + 262144)))
-		return fail(err, size, ret ? -ret : errno,
-			    "cannot make the socket's buffers as large as the connection's");
+		return tcp_errf(err, size, ret ? -ret : errno,
+				"cannot make the socket's buffers as large as the connection's");
 	if (tcp_repair_on(sk) < 0)
-		return fail(err, size, errno, "cannot turn TCP_REPAIR on");
+		return tcp_errf(err, size, errno, "cannot turn TCP_REPAIR on");
 	/* in repair mode the port may be one another socket holds: the connection's own,
 	 * which the kernel tells apart by the peer */
-	if (bind(sk, (const struct sockaddr *)&st->local, sa_len(st->family)) < 0)
-		return fail(err, size, errno, "cannot bind to the connection's address");
+	int bret = tcp_repair_bind(sk, &st->local, &st->remote);
+	if (bret < 0)
+		return tcp_errf(err, size, -bret, "cannot bind to the connection's address");
 	/* each queue starts where its first byte is: the send queue at the first byte not
 	 * acknowledged, the receive queue at the first byte not read */
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0 ||
 	    setint(sk, TCP_QUEUE_SEQ, (int)snd_una) < 0)
-		return fail(err, size, errno, "cannot set the send sequence");
+		return tcp_errf(err, size, errno, "cannot set the send sequence");
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) < 0 ||
 	    setint(sk, TCP_QUEUE_SEQ, (int)(rcv_nxt - st->recvq_len)) < 0)
-		return fail(err, size, errno, "cannot set the receive sequence");
+		return tcp_errf(err, size, errno, "cannot set the receive sequence");
 	if (connect(sk, (const struct sockaddr *)&st->remote, sa_len(st->family)) < 0)
-		return fail(err, size, errno, "cannot connect in repair mode");
+		return tcp_errf(err, size, errno, "cannot connect in repair mode");
+	if (!bound_to(sk, &st->local))
+		return tcp_errf(err, size, EADDRNOTAVAIL,
+				"the connection came back with another local address");
 
 	struct tcp_repair_opt opts[4];
 	int n = 0;
@@ -507,16 +580,31 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 		opts[n++] = (struct tcp_repair_opt){OPT_TIMESTAMP, 0};
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts,
 		       (socklen_t)(n * sizeof(opts[0]))) < 0)
-		return fail(err, size, errno, "cannot set the handshake's options");
+		return tcp_errf(err, size, errno, "cannot set the handshake's options");
 	if (st->timestamps && setint(sk, TCP_TIMESTAMP, (int)st->timestamp) < 0)
-		return fail(err, size, errno, "cannot set the TCP clock");
+		return tcp_errf(err, size, errno, "cannot set the TCP clock");
 
-	if ((ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq, st->recvq_len, err, size)) ||
+	/* an urgent mark: the queue up to it, the urgent byte as a segment from the peer once
+	 * the windows let it in, the rest of the queue (tcp_urg.c) */
+	uint32_t before_urg = st->urg ? st->urg_off : st->recvq_len;
+	uint32_t urg_seq = rcv_nxt - st->recvq_len + st->urg_off;
+	if ((ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq, before_urg, err, size)) ||
 	    (ret = queue_write(sk, TCP_SEND_QUEUE, st->sendq, sent, err, size)))
 		return ret;
 	setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-	if (st->has_window && (ret = set_window(sk, st, rcv_nxt, err, size)))
+	if (st->has_window && (ret = set_window(sk, st, st->urg ? urg_seq : rcv_nxt, err, size)))
 		return ret;
+	if (st->urg) {
+		uint32_t after = st->recvq_len - st->urg_off - 1;
+		if ((ret = tcp_urg_restore(sk, st, urg_seq, snd_una, err, size)) ||
+		    (ret = queue_write(sk, TCP_RECV_QUEUE, st->recvq + st->urg_off + 1, after, err,
+				       size)))
+			return ret;
+		setint(sk, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+		/* the segment's window field set the peer's window, the answer ours */
+		if (st->has_window && (ret = set_window(sk, st, rcv_nxt, err, size)))
+			return ret;
+	}
 
 	/* the FINs, in the order of the state machine: CLOSE_WAIT and LAST_ACK had the peer's
 	 * first, CLOSING ours first; FIN_WAIT2 had ours acknowledged */
@@ -545,18 +633,20 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	if (fed && st->has_window &&
 	    (ret = set_window(sk, st, fin_in(st->state) ? st->rcv_seq : rcv_nxt, err, size)))
 		return ret;
+	if (st->before_live && (ret = st->before_live(sk, st->before_live_arg, err, size)))
+		return ret;
 	if (keep_repair)
 		return set_bufs(sk, sndbuf, rcvbuf, err, size);
 	if (tcp_repair_off(sk) < 0)
-		return fail(err, size, errno, "cannot turn TCP_REPAIR off");
+		return tcp_errf(err, size, errno, "cannot turn TCP_REPAIR off");
 	/* the bytes never sent: written as the program wrote them */
 	for (uint32_t done = 0; done < st->unsent;) {
 		ssize_t k = send(sk, st->sendq + sent + done, st->unsent - done,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k <= 0)
-			return fail(err, size, k < 0 ? errno : -EIO,
-				    "cannot write the %u bytes never sent (%u in)", st->unsent,
-				    done);
+			return tcp_errf(err, size, k < 0 ? errno : -EIO,
+					"cannot write the %u bytes never sent (%u in)", st->unsent,
+					done);
 		done += (uint32_t)k;
 	}
 	if (st->fin_unsent) {
@@ -566,13 +656,14 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 		if (st->state == ST_CLOSING) {
 			/* the peer's FIN came to a FIN_WAIT1 whose FIN was held back */
 			if (tcp_repair_on(sk) < 0)
-				return fail(err, size, errno, "cannot turn TCP_REPAIR on again");
+				return tcp_errf(err, size, errno,
+						"cannot turn TCP_REPAIR on again");
 			if ((ret = from_peer(sk, st, rcv_nxt, snd_una, TCP_SEG_FIN | TCP_SEG_ACK,
 					     ST_CLOSING, err, size)) ||
 			    (st->has_window && (ret = set_window(sk, st, st->rcv_seq, err, size))))
 				return ret;
 			if (tcp_repair_off(sk) < 0)
-				return fail(err, size, errno, "cannot turn TCP_REPAIR off");
+				return tcp_errf(err, size, errno, "cannot turn TCP_REPAIR off");
 		}
 	}
 	return set_bufs(sk, sndbuf, rcvbuf, err, size);

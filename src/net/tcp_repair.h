@@ -63,6 +63,10 @@ struct tcp_repair_state {
 	/* the receive queue: the bytes received and not read yet */
 	uint8_t *recvq;
 	uint32_t recvq_len;
+	/* its urgent mark (tcp_urg.h): TCP_URG_NONE, or the urgent byte recvq[urg_off] not
+	 * read yet (TCP_URG_PENDING) or read with MSG_OOB (TCP_URG_TAKEN) */
+	uint8_t urg;
+	uint32_t urg_off;
 
 	/* what was agreed at the handshake (TCP_INFO options, TCP_MAXSEG in repair mode) */
 	uint32_t mss;	     /* the maximum segment size the peer takes (mss_clamp) */
@@ -82,6 +86,13 @@ struct tcp_repair_state {
 	 * new socket's buffers at least as large (SO_*BUFFORCE), or the queues would not fit
 	 * in a socket whose buffers the kernel had grown meanwhile */
 	uint32_t sndbuf, rcvbuf;
+
+	/* restore only, may be NULL: called on sk in repair mode once the connection is whole
+	 * (the segments the restore feeds it are in) and before it leaves repair mode, for what
+	 * must be set before the connection goes live and after those segments (TCP_MD5SIG
+	 * keys: the segments carry no signature). 0 or -errno, why in err. */
+	int (*before_live)(int sk, void *arg, char *err, size_t size);
+	void *before_live_arg;
 };
 
 /* TCP_REPAIR on (1) or off, on a connected socket or a new one (the kernel refuses any other
@@ -90,6 +101,15 @@ int tcp_repair_on(int sk);
 /* Off without the window probe the kernel sends otherwise when a socket leaves repair mode
  * (nothing goes out while the caller's firewall still holds the connection either way). */
 int tcp_repair_off(int sk);
+/* Bind sk, in repair mode (or before a plain connect), to local before its connect to
+ * remote; 0 or -errno. The kernel turns IPV6_V6ONLY on at any bind to a plain IPv6 address,
+ * where the dumped socket may have had it off (a client that never bound, a socket accepted
+ * by a dual-stack listener): for an IPv6 socket with IPV6_V6ONLY off, when the route to
+ * remote picks local's address as its source anyway (a UDP socket's connect asks, sending
+ * nothing), only the port is bound and the connect takes that source. The caller checks
+ * the address after the connect (tcp_repair_restore does). */
+int tcp_repair_bind(int sk, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *remote);
 
 /* The state of sk (in repair mode) into *st, queues malloc'ed. Reads only: the queues are
  * peeked at, the socket is as it was. 0, -ENOTSUP for a state other than ESTABLISHED or a

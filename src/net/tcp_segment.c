@@ -64,7 +64,14 @@ static int end_of(const struct sockaddr_storage *ss, uint8_t *a, uint16_t *port)
 int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_storage *to,
 		     uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window)
 {
-	uint8_t src[16], dst[16], pkt[60];
+	return tcp_segment_send_data(from, to, seq, ack, flags, window, 0, NULL, 0);
+}
+
+int tcp_segment_send_data(const struct sockaddr_storage *from, const struct sockaddr_storage *to,
+			  uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window,
+			  uint16_t urg_ptr, const void *data, size_t data_len)
+{
+	uint8_t src[16], dst[16], pkt[60 + TCP_SEG_DATA_MAX];
 	uint16_t sport = 0, dport = 0;
 	int sl = end_of(from, src, &sport), dl = end_of(to, dst, &dport);
 	struct tcp_hdr th = {
@@ -75,6 +82,7 @@ int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_
 	    .off = 5 << 4,
 	    .flags = flags,
 	    .window = htons(window),
+	    .urg = htons(urg_ptr),
 	};
 	struct sockaddr_storage dest;
 	socklen_t dlen;
@@ -84,11 +92,15 @@ int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_
 
 	if (sl < 0 || sl != dl)
 		return -EAFNOSUPPORT;
-	/* the pseudo-header: both addresses, the protocol, the TCP length */
+	if (data_len > TCP_SEG_DATA_MAX || (data_len && !data))
+		return -EINVAL;
+	/* the pseudo-header: both addresses, the protocol, the TCP length; then the header and
+	 * the data (the header's length is even: the data's odd byte is padded alone) */
 	sum = sum_add(0, src, (size_t)sl);
 	sum = sum_add(sum, dst, (size_t)dl);
-	sum += IPPROTO_TCP + sizeof(th);
+	sum += IPPROTO_TCP + (uint32_t)(sizeof(th) + data_len);
 	sum = sum_add(sum, &th, sizeof(th));
+	sum = sum_add(sum, data, data_len);
 	th.sum = sum_fold(sum);
 
 	memset(pkt, 0, sizeof(pkt));
@@ -96,9 +108,9 @@ int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_
 	if (sl == 4) {
 		family = AF_INET;
 		hl = 20;
-		pkt[0] = 0x45;					 /* version 4, 5 words */
-		pkt[2] = 0, pkt[3] = (uint8_t)(hl + sizeof(th)); /* total length */
-		pkt[8] = 64;					 /* TTL */
+		pkt[0] = 0x45;						    /* version 4, 5 words */
+		pkt[2] = 0, pkt[3] = (uint8_t)(hl + sizeof(th) + data_len); /* total length */
+		pkt[8] = 64;						    /* TTL */
 		pkt[9] = IPPROTO_TCP;
 		memcpy(pkt + 12, src, 4);
 		memcpy(pkt + 16, dst, 4);
@@ -109,10 +121,10 @@ int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_
 	} else {
 		family = AF_INET6;
 		hl = 40;
-		pkt[0] = 0x60;		      /* version 6 */
-		pkt[5] = (uint8_t)sizeof(th); /* payload length */
-		pkt[6] = IPPROTO_TCP;	      /* next header */
-		pkt[7] = 64;		      /* hop limit */
+		pkt[0] = 0x60;				   /* version 6 */
+		pkt[5] = (uint8_t)(sizeof(th) + data_len); /* payload length */
+		pkt[6] = IPPROTO_TCP;			   /* next header */
+		pkt[7] = 64;				   /* hop limit */
 		memcpy(pkt + 8, src, 16);
 		memcpy(pkt + 24, dst, 16);
 		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&dest;
@@ -123,7 +135,9 @@ int tcp_segment_send(const struct sockaddr_storage *from, const struct sockaddr_
 		dlen = sizeof(*d);
 	}
 	memcpy(pkt + hl, &th, sizeof(th));
-	len = hl + sizeof(th);
+	if (data_len)
+		memcpy(pkt + hl + sizeof(th), data, data_len);
+	len = hl + sizeof(th) + data_len;
 
 	int rs = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (rs < 0)

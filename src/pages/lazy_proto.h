@@ -8,7 +8,8 @@
  *              plain images (pages/read.h: page i at IMG_RAW_HDR + 4096 * i): one, or one per
  *              level of a chain of parent image sets, which the restore does not merge for a
  *              lazy restore (res/parent.c). ranges: the registered ranges; runs: where each
- *              run of pages is: in image off >> LAZY_LEVEL_SHIFT, at off's lower bits
+ *              run of pages is: in image off >> LAZY_LEVEL_SHIFT, at off's lower bits, or
+ *              (LAZY_LEVEL_REMOTE) at the dump --lazy-pages the daemon fetches from
  *   DONE       every task is sent (no descriptor, no records)
  * and the daemon answers every message with a lazy_ack {status: 0 or an errno}. A TASK
  * that is acknowledged is the daemon's: the restore closes its own copy of the descriptor and
@@ -25,6 +26,11 @@
 #define LAZY_PID_MAX 4194304	 /* PID_MAX_LIMIT */
 #define LAZY_IMAGES_MAX 65	 /* page images of one task: a chain of 64 parents and itself */
 #define LAZY_LEVEL_SHIFT 56	 /* lazy_run.off: the image's index in its top byte */
+/* lazy_run.off of a run a dump --lazy-pages left in its tree (pages/lazy_remote.h): this
+ * "level", and in the lower bits the run's address in the source task (it is where the
+ * daemon asks the source for it, wherever mremap moves the pages later) */
+#define LAZY_LEVEL_REMOTE 0xffull
+#define LAZY_REMOTE_OFF(vaddr) ((LAZY_LEVEL_REMOTE << LAZY_LEVEL_SHIFT) | (vaddr))
 
 enum lazy_type {
 	LAZY_TASK = 1,

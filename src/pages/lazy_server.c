@@ -41,49 +41,12 @@
 #include "img/image.h"
 #include "pages/lazy.h"
 #include "pages/lazy_proto.h"
+#include "pages/lazy_remote.h"
+#include "pages/lazy_space.h"
 #include "cryo/cryo.h"
 
-#define NONE UINT64_MAX /* a slot with nothing to copy in */
-#define RUN_PAGES 256	/* one background UFFDIO_COPY: 1 MiB */
-#define FAULT_PAGES 16	/* a fault's page and the ones after it */
-#define TASK_SPACE_END 0x800000000000ull
-
-/* A range of an address space, one slot per page: where its content is in the image, or
- * NONE (no data, already in, or dropped by the task). */
-struct area {
-	uint64_t start, end;
-	uint64_t *slot;
-};
-
-/* A task's page image, mapped read-only: UFFDIO_COPY takes its pages straight from the page
- * cache (one copy). Shared by the spaces forked from the task. A page that cannot be read
- * (the file shrunk under us) makes the copy fail with EFAULT, never a SIGBUS here. */
-struct image {
-	unsigned refs;
-	int nr; /* one page image, or one per level of a chain of parents */
-	const uint8_t *map[LAZY_IMAGES_MAX];
-	uint64_t len[LAZY_IMAGES_MAX];
-};
-
-#define OFF_MASK ((1ull << LAZY_LEVEL_SHIFT) - 1)
-
-/* One userfaultfd: one address space. */
-struct space {
-	uint32_t id;
-	int uffd, pidfd;
-	struct image *img;
-	pid_t pid;    /* the restored task; 0: made by a fork after the restore */
-	pid_t parent; /* ... then the task it was forked from (or its own origin) */
-	struct area *areas;
-	size_t nr_areas;
-	uint64_t pending; /* slots not NONE */
-	size_t cur_area;  /* the background's cursor */
-	uint64_t cur_page;
-	uint64_t *retry; /* faults to answer again once the events are read (EAGAIN) */
-	size_t nr_retry, cap_retry;
-	uint64_t copied, zeroed, faults;
-	bool dead;
-};
+#define RUN_PAGES 256  /* one background UFFDIO_COPY: 1 MiB */
+#define FAULT_PAGES 16 /* a fault's page and the ones after it */
 
 struct daemon {
 	int dirfd, lfd, conn, epfd;
@@ -94,122 +57,11 @@ struct daemon {
 	bool restore_done, conn_gone;
 	bool fatal; /* a memory the daemon cannot complete, of a process it cannot kill */
 	int status;
+	/* --page-server: the dump --lazy-pages that has the pages of LAZY_LEVEL_REMOTE runs,
+	 * and a buffer for one answer of it (lazy_fetch.c) */
+	struct lazyremote_src *src;
+	uint8_t *rbuf;
 };
-
-static const char *who(const struct space *s, char *b, size_t n)
-{
-	if (s->pid)
-		snprintf(b, n, "task %d", s->pid);
-	else
-		snprintf(b, n, "a child forked by %d", s->parent);
-	return b;
-}
-
-/* ---- the areas ---- */
-
-static struct area *find_area(struct space *s, uint64_t addr, uint64_t *page)
-{
-	for (size_t i = 0; i < s->nr_areas; i++)
-		if (addr >= s->areas[i].start && addr < s->areas[i].end) {
-			*page = (addr - s->areas[i].start) / PAGE_SIZE;
-			return &s->areas[i];
-		}
-	return NULL;
-}
-
-static int add_area(struct space *s, uint64_t start, uint64_t end, uint64_t *slot)
-{
-	struct area *n = realloc(s->areas, (s->nr_areas + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	s->areas = n;
-	n[s->nr_areas++] = (struct area){start, end, slot};
-	for (uint64_t i = 0; i < (end - start) / PAGE_SIZE; i++)
-		s->pending += slot[i] != NONE;
-	return 0;
-}
-
-/* Take [start, end) out of every area (splitting them); the slots taken go to out (page i of
- * the span at out[i], NONE where no area was) when out is not NULL. */
-static int cut(struct space *s, uint64_t start, uint64_t end, uint64_t *out)
-{
-	for (size_t i = 0; i < s->nr_areas; i++) {
-		struct area a = s->areas[i];
-		uint64_t lo = a.start > start ? a.start : start, hi = a.end < end ? a.end : end;
-		if (lo >= hi)
-			continue;
-		uint64_t first = (lo - a.start) / PAGE_SIZE, n = (hi - lo) / PAGE_SIZE;
-		for (uint64_t k = 0; k < n; k++) {
-			if (out)
-				out[(lo - start) / PAGE_SIZE + k] = a.slot[first + k];
-			s->pending -= a.slot[first + k] != NONE;
-			a.slot[first + k] = NONE;
-		}
-		/* what is left on either side stays; the middle goes */
-		uint64_t *right = NULL;
-		uint64_t rn = (a.end - hi) / PAGE_SIZE;
-		if (rn) {
-			right = malloc(rn * sizeof(*right));
-			if (!right)
-				return -ENOMEM;
-			memcpy(right, a.slot + (hi - a.start) / PAGE_SIZE, rn * sizeof(*right));
-		}
-		if (lo > a.start) {
-			s->areas[i].end = lo;
-		} else {
-			free(a.slot);
-			s->areas[i] = s->areas[--s->nr_areas];
-			i--;
-		}
-		if (right) {
-			/* its pending pages were counted already: add without counting again */
-			uint64_t before = s->pending;
-			int ret = add_area(s, hi, a.end, right);
-			s->pending = before;
-			if (ret) {
-				free(right);
-				return ret;
-			}
-		}
-	}
-	s->cur_area = 0;
-	s->cur_page = 0;
-	return 0;
-}
-
-/* MADV_DONTNEED, MADV_REMOVE: the pages of [start, end) are the task's zeros now */
-static void forget(struct space *s, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < s->nr_areas; i++) {
-		struct area *a = &s->areas[i];
-		uint64_t lo = a->start > start ? a->start : start, hi = a->end < end ? a->end : end;
-		for (uint64_t p = lo; p < hi; p += PAGE_SIZE) {
-			uint64_t *sl = &a->slot[(p - a->start) / PAGE_SIZE];
-			s->pending -= *sl != NONE;
-			*sl = NONE;
-		}
-	}
-}
-
-static void image_put(struct image *img)
-{
-	if (img && !--img->refs) {
-		for (int k = 0; k < img->nr; k++)
-			if (img->map[k])
-				munmap((void *)img->map[k], img->len[k]);
-		free(img);
-	}
-}
-
-static void free_space(struct space *s)
-{
-	image_put(s->img);
-	for (size_t i = 0; i < s->nr_areas; i++)
-		free(s->areas[i].slot);
-	free(s->areas);
-	free(s->retry);
-	free(s);
-}
 
 /* ---- copying in ---- */
 
@@ -218,7 +70,7 @@ static void kill_space(struct daemon *d, struct space *s, int err, const char *w
 {
 	char b[64];
 	pr_errno(err, "lazy-pages: %s: %s: killing it, its memory cannot be completed",
-		 who(s, b, sizeof(b)), what);
+		 space_who(s, b, sizeof(b)), what);
 	s->dead = true;
 	d->status = 1;
 	if (s->pidfd >= 0) {
@@ -237,16 +89,28 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 {
 	uint64_t lv = a->slot[p] >> LAZY_LEVEL_SHIFT, off = a->slot[p] & OFF_MASK;
 	uint64_t len = n * PAGE_SIZE;
-	if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
-	    IMG_RAW_HDR + off + len > s->img->len[lv]) {
+	const uint8_t *src;
+	if (lv == LAZY_LEVEL_REMOTE) {
+		/* still in the dumped tree: from its source, at the address it had there */
+		int ret = d->src && n <= RUN_PAGES
+			      ? lazyremote_get(d->src, s->img->pid, off, n, d->rbuf)
+			      : -EPIPE;
+		if (ret) {
+			kill_space(d, s, -ret, "its pages cannot come from the dumped tree");
+			return -EIO;
+		}
+		src = d->rbuf;
+	} else if (lv >= (uint64_t)s->img->nr || !s->img->map[lv] ||
+		   IMG_RAW_HDR + off + len > s->img->len[lv]) {
 		kill_space(d, s, EIO, "its pages are beyond its image");
 		return -EIO;
+	} else {
+		src = s->img->map[lv] + IMG_RAW_HDR + off;
+		/* the source mapped first: the kernel's copy takes its fast path only from pages
+		 * present here (a missing one makes it drop its locks, fault, and try again) */
+		uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
+		madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
 	}
-	const uint8_t *src = s->img->map[lv] + IMG_RAW_HDR + off;
-	/* the source mapped first: the kernel's copy takes its fast path only from pages present
-	 * here (a missing one makes it drop its locks, fault, and try again) */
-	uintptr_t from = (uintptr_t)src & ~(uintptr_t)(PAGE_SIZE - 1);
-	madvise((void *)from, (uintptr_t)src + len - from, MADV_POPULATE_READ);
 	uint64_t done = 0;
 	while (done < n) {
 		struct uffdio_copy c = {.dst = a->start + (p + done) * PAGE_SIZE,
@@ -256,7 +120,7 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 		int err = rc < 0 ? errno : 0;
 		uint64_t got = c.copy > 0 ? (uint64_t)c.copy / PAGE_SIZE : 0;
 		for (uint64_t k = 0; k < got; k++)
-			a->slot[p + done + k] = NONE;
+			a->slot[p + done + k] = SLOT_NONE;
 		s->pending -= got;
 		s->copied += got;
 		done += got;
@@ -265,7 +129,7 @@ static int copy_run(struct daemon *d, struct space *s, struct area *a, uint64_t 
 		if (err == EEXIST || err == ENOENT) {
 			/* a page already there (the task's zero after a fault we answered), or
 			 * a range no longer registered: it stays as it is */
-			a->slot[p + done] = NONE;
+			a->slot[p + done] = SLOT_NONE;
 			s->pending--;
 			done++;
 			continue;
@@ -304,10 +168,10 @@ static int on_fault(struct daemon *d, struct space *s, uint64_t addr)
 
 	addr &= ~(uint64_t)(PAGE_SIZE - 1);
 	s->faults++;
-	a = find_area(s, addr, &p);
-	if (a && a->slot[p] != NONE) {
+	a = space_find_area(s, addr, &p);
+	if (a && a->slot[p] != SLOT_NONE) {
 		uint64_t n = 1, max = (a->end - a->start) / PAGE_SIZE;
-		while (n < FAULT_PAGES && p + n < max && a->slot[p + n] != NONE &&
+		while (n < FAULT_PAGES && p + n < max && a->slot[p + n] != SLOT_NONE &&
 		       a->slot[p + n] == a->slot[p] + n * PAGE_SIZE)
 			n++;
 		ret = copy_run(d, s, a, p, n);
@@ -342,7 +206,7 @@ static int background(struct daemon *d, struct space *s)
 	while (s->cur_area < s->nr_areas) {
 		struct area *a = &s->areas[s->cur_area];
 		uint64_t max = (a->end - a->start) / PAGE_SIZE, p = s->cur_page;
-		while (p < max && a->slot[p] == NONE)
+		while (p < max && a->slot[p] == SLOT_NONE)
 			p++;
 		if (p == max) {
 			s->cur_area++;
@@ -350,7 +214,7 @@ static int background(struct daemon *d, struct space *s)
 			continue;
 		}
 		uint64_t n = 1;
-		while (n < RUN_PAGES && p + n < max && a->slot[p + n] != NONE &&
+		while (n < RUN_PAGES && p + n < max && a->slot[p + n] != SLOT_NONE &&
 		       a->slot[p + n] == a->slot[p] + n * PAGE_SIZE)
 			n++;
 		s->cur_page = p;
@@ -393,13 +257,13 @@ static void release(struct daemon *d, size_t i, const char *why)
 	struct space *s = d->sp[i];
 	char b[64];
 	pr_info("lazy-pages: %s: %s (%lu pages copied, %lu zero pages, %lu faults)",
-		who(s, b, sizeof(b)), why, s->copied, s->zeroed, s->faults);
+		space_who(s, b, sizeof(b)), why, s->copied, s->zeroed, s->faults);
 	lazy_guard_drop(&d->guard, s->id);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->uffd, NULL);
 	close(s->uffd);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
-	free_space(s);
+	space_free(s);
 	d->sp[i] = d->sp[--d->nr_sp];
 }
 
@@ -426,7 +290,7 @@ static int on_fork(struct daemon *d, struct space *s, int ufd)
 		uint64_t *slot = malloc(n * sizeof(*slot));
 		if (slot)
 			memcpy(slot, a->slot, n * sizeof(*slot));
-		if (!slot || add_area(c, a->start, a->end, slot)) {
+		if (!slot || space_add_area(c, a->start, a->end, slot)) {
 			free(slot);
 			ret = -ENOMEM;
 			goto fail;
@@ -438,34 +302,12 @@ static int on_fork(struct daemon *d, struct space *s, int ufd)
 	return 0;
 fail:
 	close(ufd);
-	free_space(c);
+	space_free(c);
 	return ret;
 fail_added:
 	/* the child cannot be served: the guard kills it when the daemon fails */
 	pr_errno(-ret, "lazy-pages: cannot serve a child forked by %d", c->parent);
 	return ret;
-}
-
-static int on_remap(struct space *s, uint64_t from, uint64_t to, uint64_t len)
-{
-	uint64_t n = len / PAGE_SIZE, *slot;
-	int ret;
-
-	if (len % PAGE_SIZE || from % PAGE_SIZE || to % PAGE_SIZE || !n ||
-	    from + len > TASK_SPACE_END || to + len > TASK_SPACE_END)
-		return -EINVAL;
-	slot = malloc(n * sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++)
-		slot[i] = NONE;
-	/* whatever was at the destination went; the source's pages go there */
-	if ((ret = cut(s, from, from + len, slot)) || (ret = cut(s, to, to + len, NULL)) ||
-	    (ret = add_area(s, to, to + len, slot))) {
-		free(slot);
-		return ret;
-	}
-	return 0;
 }
 
 /* Every message of the space's userfaultfd; then the faults that had to wait. 0, -ESRCH (it
@@ -495,14 +337,14 @@ static int drain(struct daemon *d, struct space *s)
 				ret = on_fork(d, s, (int)m->arg.fork.ufd);
 				break;
 			case UFFD_EVENT_REMAP:
-				ret = on_remap(s, m->arg.remap.from, m->arg.remap.to,
-					       m->arg.remap.len);
+				ret = space_remap(s, m->arg.remap.from, m->arg.remap.to,
+						  m->arg.remap.len);
 				break;
 			case UFFD_EVENT_REMOVE:
-				forget(s, m->arg.remove.start, m->arg.remove.end);
+				space_forget(s, m->arg.remove.start, m->arg.remove.end);
 				break;
 			case UFFD_EVENT_UNMAP:
-				ret = cut(s, m->arg.remove.start, m->arg.remove.end, NULL);
+				ret = space_cut(s, m->arg.remove.start, m->arg.remove.end, NULL);
 				break;
 			default:
 				pr_warn("lazy-pages: unknown userfaultfd event %u", m->event);
@@ -580,6 +422,7 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		goto out;
 	}
 	s->img->refs = 1;
+	s->img->pid = (pid_t)h->pid;
 	s->img->nr = nr_images;
 	for (int k = 0; k < nr_images; k++) {
 		if (st[k].st_size > IMG_RAW_HDR) {
@@ -615,8 +458,8 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		uint64_t n = (r->end - r->start) / PAGE_SIZE;
 		uint64_t *slot = malloc(n * sizeof(*slot));
 		for (uint64_t k = 0; slot && k < n; k++)
-			slot[k] = NONE;
-		if (!slot || add_area(s, r->start, r->end, slot)) {
+			slot[k] = SLOT_NONE;
+		if (!slot || space_add_area(s, r->start, r->end, slot)) {
 			free(slot);
 			ret = -ENOMEM;
 			goto out;
@@ -632,11 +475,21 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		uint64_t data = lv < (uint64_t)nr_images && st[lv].st_size > IMG_RAW_HDR
 				    ? (uint64_t)st[lv].st_size - IMG_RAW_HDR
 				    : 0;
+		/* at the source: off is the address there, in the user's half */
+		bool remote = lv == LAZY_LEVEL_REMOTE && d->src;
+		if (remote)
+			data = TASK_SPACE_END;
+		if (lv == LAZY_LEVEL_REMOTE && !d->src) {
+			ret = bad("sent task %u memory a dump --lazy-pages left in its tree: this "
+				  "daemon has no source (--page-server --address --port)",
+				  h->pid);
+			goto out;
+		}
 		while (ai < s->nr_areas && s->areas[ai].end <= r->vaddr)
 			ai++;
 		if (!r->nr_pages || r->nr_pages > TASK_SPACE_END / PAGE_SIZE ||
 		    r->vaddr % PAGE_SIZE || off % PAGE_SIZE || r->vaddr < prev ||
-		    lv >= (uint64_t)nr_images || ai == s->nr_areas ||
+		    (lv >= (uint64_t)nr_images && !remote) || ai == s->nr_areas ||
 		    r->vaddr < s->areas[ai].start || r->vaddr + len > s->areas[ai].end ||
 		    off > data || len > data - off) {
 			ret = bad("sent task %u a run %u (%#lx, %lu pages at %lu) outside its "
@@ -663,7 +516,7 @@ out:
 	if (s) {
 		if (s->pidfd > 0)
 			close(s->pidfd);
-		free_space(s);
+		space_free(s);
 	}
 	if (uffd >= 0)
 		close(uffd);
@@ -888,6 +741,7 @@ static int serve(struct daemon *d)
 int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 {
 	struct daemon d = {.dirfd = -1, .lfd = -1, .conn = -1, .epfd = -1, .guard = {.fd = -1}};
+	struct lazyremote_src src = {.conn = {.fd = -1}};
 	int ret;
 
 	d.dirfd = dir_open_root(o->images_dir);
@@ -895,14 +749,41 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 		pr_errno(-d.dirfd, "lazy-pages: cannot open images directory %s", o->images_dir);
 		return d.dirfd;
 	}
+	/* --page-server: the source first; without it there is nothing to restore */
+	if (o->address) {
+		d.rbuf = malloc(RUN_PAGES * PAGE_SIZE);
+		if (!d.rbuf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* the images must be those the source left its memory for */
+		Inventory *inv = NULL;
+		if ((ret = img_read(d.dirfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv)))
+			goto out;
+		uint64_t id = inv->lazyremote_id;
+		bool remote = inv->has_lazyremote_id && inv->n_lazyremote_ranges;
+		img_free(&inv->base);
+		if (!remote) {
+			pr_err("lazy-pages --page-server: %s is not the image set of a dump "
+			       "--lazy-pages --port (its inventory leaves no memory at a source)",
+			       o->images_dir);
+			ret = -EINVAL;
+			goto out;
+		}
+		if ((ret = lazyremote_connect(&src, o->address, o->port, &o->tls, id)))
+			goto out;
+		d.src = &src;
+	}
 	if ((d.lfd = listen_socket(&d)) < 0) {
 		ret = d.lfd;
 		goto out;
 	}
 	if ((ret = server_detach(o->daemon, d.dirfd, o->pidfile, "lazy-pages")))
 		goto out;
-	int drop[] = {d.lfd, d.dirfd};
-	if ((ret = lazy_guard_start(&d.guard, drop, 2)))
+	/* the source's connection too: only the daemon speaks on it, and its end is the
+	 * source's sign that the daemon is gone */
+	int drop[] = {d.lfd, d.dirfd, src.conn.fd};
+	if ((ret = lazy_guard_start(&d.guard, drop, 3)))
 		goto out;
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};
@@ -916,6 +797,9 @@ int cryo_lazy_pages(const struct cryo_lazy_pages_opts *o)
 	ret = serve(&d);
 	if (!ret && d.status)
 		ret = -EIO;
+	/* the source ends its tree only once every page is here; a failure leaves it running */
+	if (!ret && d.src)
+		ret = lazyremote_done(d.src);
 	if (!ret)
 		pr_info("lazy-pages: every task's memory is complete");
 out:
@@ -925,7 +809,7 @@ out:
 		close(s->uffd);
 		if (s->pidfd >= 0)
 			close(s->pidfd);
-		free_space(s);
+		space_free(s);
 		d.nr_sp--;
 	}
 	free(d.sp);
@@ -942,5 +826,7 @@ out:
 	if (d.epfd >= 0)
 		close(d.epfd);
 	close(d.dirfd);
+	lazyremote_close(&src);
+	free(d.rbuf);
 	return ret;
 }

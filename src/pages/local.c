@@ -19,10 +19,21 @@ static int local_write(struct page_xfer *x, int fd, pid_t pid, const void *buf, 
 	return write_all(fd, buf, len);
 }
 
+static int local_skip(struct page_xfer *x, int fd, pid_t pid, uint64_t len)
+{
+	return lseek(fd, (off_t)len, SEEK_CUR) < 0 ? -errno : 0;
+}
+
 static int local_close(struct page_xfer *x, int fd, pid_t pid, bool ok)
 {
+	int ret = 0;
+	/* a hole at its end is made by the size */
+	off_t end = ok ? lseek(fd, 0, SEEK_CUR) : 0;
+	if (ok && (end < 0 || ftruncate(fd, end) < 0))
+		ret = -errno;
 	/* the image is complete once it is on disk */
-	int ret = ok ? sync_fd(fd) : 0;
+	if (!ret && ok)
+		ret = sync_fd(fd);
 	if (close(fd) < 0 && !ret && errno != EINTR)
 		ret = -errno;
 	return ret;
@@ -36,6 +47,7 @@ static void local_destroy(struct page_xfer *x)
 static const struct page_xfer_ops local_ops = {
     .open = local_open,
     .write = local_write,
+    .skip = local_skip,
     .close = local_close,
     .destroy = local_destroy,
 };

@@ -37,6 +37,8 @@ enum ps_type {
 	PS_DONE,
 	PS_ACK,
 	PS_FILE,
+	PS_GET,	  /* lazy-pages --page-server to dump --lazy-pages (pages/lazy_remote.h) */
+	PS_PAGES, /* ... and the answer */
 };
 
 #define PS_FILE_MORE 1u

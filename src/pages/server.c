@@ -91,6 +91,10 @@ static int on_hello(struct session *s, struct ps_hdr *h)
 			  PS_VERSION);
 		goto out;
 	}
+	if (m->has_lazyremote && m->lazyremote) {
+		ret = bad(s, "sent the hello of a lazy-pages daemon: this server receives dumps");
+		goto out;
+	}
 	if (!s->migrate && (m->session || m->has_files || m->has_restore_tcp)) {
 		ret = bad(s, "sent a hello of a migration: this is a page server");
 		goto out;

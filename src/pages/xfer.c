@@ -40,6 +40,13 @@ int xfer_write(struct page_xfer *x, int h, pid_t pid, const void *buf, size_t le
 	return x->ops->write(x, h, pid, buf, len);
 }
 
+int xfer_skip(struct page_xfer *x, int h, pid_t pid, uint64_t len)
+{
+	if (x->lz4 || !x->ops->skip)
+		return -ENOTSUP;
+	return x->ops->skip(x, h, pid, len);
+}
+
 void xfer_describe(const struct page_xfer *x, Pagemap *pm)
 {
 	if (!x->lz4)

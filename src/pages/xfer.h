@@ -22,6 +22,9 @@ struct page_xfer_ops {
 	int (*open)(struct page_xfer *x, pid_t pid);
 	/* the writer's thread, in order: the next len bytes of the image's data */
 	int (*write)(struct page_xfer *x, int h, pid_t pid, const void *buf, size_t len);
+	/* the writer's thread, in order: len bytes of the image's data left out (a hole: pages
+	 * a dump --lazy-pages leaves in the tree); NULL: the transport cannot */
+	int (*skip)(struct page_xfer *x, int h, pid_t pid, uint64_t len);
 	/* the writer's thread, after the last write: complete (on disk, or received), or, when
 	 * !ok, abandoned (the dump fails) */
 	int (*close)(struct page_xfer *x, int h, pid_t pid, bool ok);
@@ -47,6 +50,8 @@ struct page_xfer {
 int xfer_open(struct dump_ctx *ctx);
 /* One batch (len bytes of pages) of image h: compressed if asked, then to the transport. */
 int xfer_write(struct page_xfer *x, int h, pid_t pid, const void *buf, size_t len);
+/* A hole of len bytes in image h (plain pages only) */
+int xfer_skip(struct page_xfer *x, int h, pid_t pid, uint64_t len);
 /* The codec and frame size a task's pagemap must name. */
 void xfer_describe(const struct page_xfer *x, Pagemap *pm);
 /* A metadata image also for the transport (pagemaps, the inventory); 0 when it takes none. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,7 +17,9 @@
 #include "core/restore_ctx.h"
 #include "core/safeopen.h"
 #include "core/util.h"
+#include "pages/lazy_remote.h"
 #include "res/lazy.h"
+#include "res/mm.h"
 #include "res/parent.h"
 
 int lazy_connect(struct restore_ctx *ctx)
@@ -128,6 +131,49 @@ int lazy_send_task(struct restore_ctx *ctx, struct restore_task *t, int uffd,
 	}
 	free(level_runs);
 	return recv_ack(ctx, what);
+}
+
+int lazy_remote_validate(const struct restore_ctx *ctx)
+{
+	const Inventory *inv = ctx->inv;
+
+	for (size_t i = 0; i < inv->n_lazyremote_ranges; i++) {
+		const LazyremoteRange *r = inv->lazyremote_ranges[i];
+		const struct restore_task *t = NULL;
+		for (int k = 0; k < ctx->nr_tasks && !t; k++)
+			if ((uint32_t)ctx->tasks[k].pid == r->pid)
+				t = &ctx->tasks[k];
+		int vi = -1;
+		if (t && r->start < r->end && r->end <= TASK_SIZE_MAX && !(r->start % PAGE_SIZE) &&
+		    !(r->end % PAGE_SIZE))
+			vi = mm_find_vma(t->mm, r->start, r->end - r->start);
+		const Vma *v = vi >= 0 ? t->mm->vmas[vi] : NULL;
+		/* in (pid, start) order, apart: looked up by halves (lazy_remote_at) */
+		const LazyremoteRange *p = i ? inv->lazyremote_ranges[i - 1] : NULL;
+		if (!v || v->start != r->start || v->end != r->end ||
+		    v->kind != VMA_KIND__VMA_ANON_PRIVATE ||
+		    (p && (p->pid > r->pid || (p->pid == r->pid && p->end > r->start)))) {
+			pr_err("inventory.img: memory left at the source, range %zu (task %u, "
+			       "%#lx-%#lx), is not one private anonymous VMA of a task of the tree",
+			       i, r->pid, r->start, r->end);
+			return -EINVAL;
+		}
+	}
+	if (inv->n_lazyremote_ranges && !inv->lazyremote_source) {
+		pr_err("inventory.img: memory left at a source it does not name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool lazy_remote_at(const struct restore_ctx *ctx, const struct restore_task *t, uint64_t start,
+		    uint64_t len)
+{
+	const Inventory *inv = ctx->inv;
+	/* a run lies in one VMA, a range is one VMA: in it, or apart from all */
+	long i = lazyremote_find(inv->lazyremote_ranges, inv->n_lazyremote_ranges, (uint32_t)t->pid,
+				 start);
+	return i >= 0 && start < inv->lazyremote_ranges[i]->end && len;
 }
 
 int lazy_done(struct restore_ctx *ctx)

@@ -24,9 +24,12 @@ static void *ring_writer(void *arg)
 			break;
 		int i = r->head;
 		pthread_mutex_unlock(&r->lock);
-		int ret = r->err || !r->len[i] ? 0
-					       : xfer_write(r->xfer, r->buf_fd[i], r->buf_pid[i],
-							    r->buf[i], r->len[i]);
+		int ret = r->err || !r->hole_before[i]
+			      ? 0
+			      : xfer_skip(r->xfer, r->buf_fd[i], r->buf_pid[i], r->hole_before[i]);
+		if (!ret && !r->err && r->len[i])
+			ret =
+			    xfer_write(r->xfer, r->buf_fd[i], r->buf_pid[i], r->buf[i], r->len[i]);
 		if (r->close_after[i]) {
 			/* complete once on disk (or on the page server) */
 			int cret = r->xfer->ops->close(r->xfer, r->buf_fd[i], r->buf_pid[i],
@@ -57,6 +60,8 @@ int ring_submit(struct write_ring *r, int i, size_t len, bool last)
 	r->buf_fd[i] = r->fd;
 	r->buf_pid[i] = r->pid;
 	r->close_after[i] = last;
+	r->hole_before[i] = r->hole;
+	r->hole = 0;
 	r->count++;
 	pthread_cond_broadcast(&r->cond);
 	while (r->count == NR_BUFS)

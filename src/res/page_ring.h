@@ -18,11 +18,14 @@ struct page_xfer;
 struct write_ring {
 	uint8_t *buf[NR_BUFS];
 	size_t len[NR_BUFS];
-	int buf_fd[NR_BUFS];	   /* the image each batch goes to (a handle of xfer) */
-	pid_t buf_pid[NR_BUFS];	   /* ... the task whose image it is */
-	bool close_after[NR_BUFS]; /* the last batch of that image: the writer closes it */
-	int head, count;	   /* next to write, batches queued */
-	int fill;		   /* buffer being filled by the dumping thread */
+	int buf_fd[NR_BUFS];	       /* the image each batch goes to (a handle of xfer) */
+	pid_t buf_pid[NR_BUFS];	       /* ... the task whose image it is */
+	bool close_after[NR_BUFS];     /* the last batch of that image: the writer closes it */
+	uint64_t hole_before[NR_BUFS]; /* bytes of that image skipped before the batch (a
+					* hole: pages left in the tree, dump --lazy-pages) */
+	uint64_t hole;		       /* ... for the next batch submitted */
+	int head, count;	       /* next to write, batches queued */
+	int fill;		       /* buffer being filled by the dumping thread */
 	int fd;
 	pid_t pid;     /* the task of fd */
 	int err;       /* first write error (-errno), sticky */

@@ -38,6 +38,7 @@
 #include "res/parent.h"
 #include "res/track.h"
 #include "res/lazy.h"
+#include "pages/lazy_remote.h"
 #include "res/predump.h"
 
 #define MAX_IOV 1024 /* iovecs of one remote preadv */
@@ -57,7 +58,8 @@ struct page_writer {
 	bool mem_fd_planned; /* ... and the plan's to close */
 	PageRun *last;
 	struct page_plan *plan; /* a pre-dump: the reads are planned, made after the thaw */
-	bool no_guard;		/* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
+	bool hole;     /* dump --lazy-pages: the pages stay in the tree, a hole in the image */
+	bool no_guard; /* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
 };
 
 /* Wait for the last images to be written; returns the first write error. */
@@ -142,6 +144,14 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 	int ret = add_run(w, addr, len / PAGE_SIZE);
 	if (ret)
 		return ret;
+	if (w->hole) {
+		/* what is read already goes first: the hole is in address order too */
+		if ((ret = flush(w)))
+			return ret;
+		w->ring->hole += len;
+		w->ctx->lazy_pages += len / PAGE_SIZE;
+		return 0;
+	}
 	w->ctx->stats.pages_written += len / PAGE_SIZE;
 	if (w->plan)
 		return plan_add(w->plan, addr, len, src_fd, src_off);
@@ -298,6 +308,34 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	return 0;
 }
 
+/* dump --lazy-pages: may the pages of VMA vi stay in the tree, for the lazy-pages daemon to
+ * fetch? Only memory every lazy restore leaves to the daemon (lazy_vma, below): private
+ * anonymous, writable (and readable: the source reads it with process_vm_readv), not locked, no
+ * advice a fork or KSM acts on, not sealed, and not shared copy-on-write with a child or the parent
+ * (the restore builds that itself, cow.c). Guard pages are seen by the scan: a VMA that has some is
+ * refused then. */
+static bool stays_in_tree(const struct dump_ctx *ctx, const struct dump_task *t, size_t vi)
+{
+	const Vma *v = t->mm->vmas[vi];
+	const uint32_t apart =
+	    CRYO_MADV_DONTFORK | CRYO_MADV_WIPEONFORK | CRYO_MADV_MERGEABLE | CRYO_VMA_SEALED;
+
+	if (!ctx->opts->lazy_remote || v->kind != VMA_KIND__VMA_ANON_PRIVATE ||
+	    (v->prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) ||
+	    (v->madvise & apart) || v->locked || v->cow_from_parent)
+		return false;
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const struct dump_task *c = &ctx->tasks[i];
+		if (c == t || c->zombie || !c->mm || c->parent < 0 || &ctx->tasks[c->parent] != t)
+			continue;
+		for (size_t k = 0; k < c->mm->n_vmas; k++)
+			if (c->mm->vmas[k]->cow_from_parent && c->mm->vmas[k]->start < v->end &&
+			    c->mm->vmas[k]->end > v->start)
+				return false;
+	}
+	return true;
+}
+
 /* Only the guard pages of a mapping whose content is read elsewhere (or not at all) */
 static int scan_guards(struct page_writer *w, int pagemap_fd, Vma *v)
 {
@@ -447,17 +485,30 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		}
 		w.ring->fd = out_fd;
 		w.ring->pid = t->pid;
+		w.ring->hole = 0;
 	}
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
-		if (w.plan)    /* (the tracking's rule, res/track.c: arm) */
+		size_t guards = t->mm->n_guards;
+		w.hole = !w.plan && stays_in_tree(ctx, t, i); /* (a pre-dump reads them all) */
+		if (w.plan) /* (the tracking's rule, res/track.c: arm) */
 			plan_vma(w.plan,
 				 v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->prot & PROT_WRITE));
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))
 			ret = scan_vma(&w, pagemap_fd, i);
+		if (!ret && w.hole && t->mm->n_guards != guards) {
+			pr_err(
+			    "task %d: its memory at %#lx-%#lx has guard pages: dump --lazy-pages "
+			    "of it is not supported yet",
+			    t->pid, v->start, v->end);
+			ret = -ENOTSUP;
+		}
+		if (!ret && w.hole)
+			ret = lazyremote_add(ctx, t->pid, v->start, v->end);
+		w.hole = false;
 		/* shared mappings: their data is in their objects, guards in their page tables */
 		if (!ret && (v->flags & MAP_SHARED))
 			ret = scan_guards(&w, pagemap_fd, v);
@@ -846,6 +897,17 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 		Vma *v = t->mm->vmas[vi];
 		uint32_t prot = vma_map_prot(v);
 
+		/* dump --lazy-pages: only the daemon can have these (the image has holes) */
+		bool remote = lazy && lazy_remote_at(ctx, t, run->vaddr, len);
+		if (remote && ((t->vma_kept && t->vma_kept[vi]) || !lazy_vma(t, vi))) {
+			pr_err(
+			    "task %d: its memory at %#lx (%lu pages) is at the dump's source, but "
+			    "this restore must fill it itself (shared copy-on-write, locked, "
+			    "guarded...): not supported yet",
+			    t->pid, run->vaddr, run->nr_pages);
+			ret = -ENOTSUP;
+			break;
+		}
 		if (t->vma_kept && t->vma_kept[vi]) {
 			/* written in the child phase already (cow.c) */
 			off += len;
@@ -854,7 +916,8 @@ int restore_pages_start(struct restore_ctx *ctx, struct restore_task *t)
 		/* --lazy-pages: the daemon copies these in as the task runs */
 		if (lazy && (lazy_vmas[vi] || lazy_vma(t, vi))) {
 			lazy_vmas[vi] = true;
-			lazy_runs[nr_lazy++] = (struct lazy_run){run->vaddr, run->nr_pages, off};
+			lazy_runs[nr_lazy++] = (struct lazy_run){
+			    run->vaddr, run->nr_pages, remote ? LAZY_REMOTE_OFF(run->vaddr) : off};
 			off += len;
 			continue;
 		}

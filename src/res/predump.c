@@ -269,6 +269,7 @@ int predump_read_pages(struct dump_ctx *ctx, struct dump_task *t)
 		return out_fd;
 	r.ring->fd = out_fd;
 	r.ring->pid = t->pid;
+	r.ring->hole = 0;
 	for (size_t i = 0; i < p->n && !ret; i++)
 		ret = read_item(&r, p, &p->items[i]);
 	if (!ret)

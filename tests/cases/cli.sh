@@ -285,6 +285,10 @@ cli_check_case() {
 	cli_run plain check
 	{ [ $RC = 0 ] && grep -qx "Looks good." "$DIR/cryo-plain.txt"; } ||
 		fail_step "check: exit $RC: $(cat "$DIR/cryo-plain.txt")"
+	# `criu check --ms`, as its documentation tells users to run first: the same check
+	cli_run ms check --ms
+	{ [ $RC = 0 ] && grep -qx "Looks good." "$DIR/cryo-ms.txt"; } ||
+		fail_step "check --ms: exit $RC: $(cat "$DIR/cryo-ms.txt")"
 	for f in --extra --all; do
 		cli_run extra check $f
 		{ [ $RC = 1 ] && grep -q "^Looks good but" "$DIR/cryo-extra.txt" &&

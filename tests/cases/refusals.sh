@@ -85,7 +85,7 @@ refuse_unix_case() {
 		"unix socket with a file in flight that no task of the tree holds (message 1, descriptor 0: anon_inode:\[timerfd\], a timerfd)" \
 		"stream unix socket with descriptors in flight (SCM_RIGHTS) in its queue (pipe:\[[0-9]*\])" \
 		"unix socket with data sent on a connection not accepted yet" \
-		"unix socket with out-of-band data (MSG_OOB) queued" \
+		"unix socket with urgent data (MSG_OOB) queued" \
 		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced" \
 		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again"
 }

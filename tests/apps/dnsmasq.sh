@@ -1,0 +1,29 @@
+# Debian's dnsmasq answering DNS on 127.0.0.1 (UDP and TCP listeners, a netlink socket for
+# the interfaces, its signal pipe) from a hosts file: asked once, checkpointed, restored,
+# then asked over UDP and TCP by dig: the answers are the file's.
+app_dnsmasq() {
+	app_begin dnsmasq
+	app_packages dnsmasq-base dnsutils || return
+	local port i got
+	port=$(app_free_port)
+	printf '10.1.2.3 before.test\n10.4.5.6 after.test\n' >"$DIR/hosts"
+	app_start /usr/sbin/dnsmasq -k -C /dev/null --no-resolv --no-hosts --addn-hosts="$DIR/hosts" \
+		--listen-address=127.0.0.1 --port="$port" --bind-interfaces --pid-file= --user=root \
+		--log-facility="$DIR/dnsmasq.log"
+	for ((i = 0; i < 100; i++)); do
+		got=$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" before.test 2>/dev/null)
+		[ "$got" = 10.1.2.3 ] && break
+		sleep 0.05
+	done
+	[ "$got" = 10.1.2.3 ] || fail_step "dnsmasq answered '$got' before the checkpoint"
+	[ -z "$REASON" ] && app_checkpoint
+	if [ -z "$REASON" ]; then
+		got=$(dig +short +time=5 +tries=1 @127.0.0.1 -p "$port" after.test 2>&1)
+		[ "$got" = 10.4.5.6 ] || fail_step "over UDP after the restore: '$got'"
+		got=$(dig +short +tcp +time=5 +tries=1 @127.0.0.1 -p "$port" before.test 2>&1)
+		[ -z "$REASON" ] && [ "$got" != 10.1.2.3 ] && fail_step "over TCP after the restore: '$got'"
+		alive "$PID" || fail_step "the restored dnsmasq is gone"
+	fi
+	app_end
+}
+register_case app-dnsmasq app_dnsmasq
