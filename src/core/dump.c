@@ -35,6 +35,7 @@
 #include "res/procstate.h"
 #include "res/mapped.h"
 #include "res/regs.h"
+#include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
 
@@ -713,7 +714,8 @@ static int read_thread(struct dump_ctx *ctx, struct dump_task *t, struct dump_th
 	return th->rem == &t->rem ? 0 : remote_release(th->rem);
 }
 
-static int read_state(struct dump_ctx *ctx, struct dump_task *t)
+/* The remote area mapped in the frozen task, its threads ready for remote calls. */
+static int take_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	uint64_t exec_addr = 0;
 	int ret;
@@ -739,7 +741,12 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	if (ret)
 		return ret;
-	ret = take_threads(t);
+	return take_threads(t);
+}
+
+static int read_state(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret = take_task(ctx, t);
 	if (ret)
 		return ret;
 	ret = check_stop_reports(ctx, t);
@@ -749,6 +756,18 @@ static int read_state(struct dump_ctx *ctx, struct dump_task *t)
 	t->core = A_NEW(&ctx->arena, TaskCore, TASK_CORE);
 	if (!t->core)
 		return -ENOMEM;
+	/* a pre-dump saves memory only, and every millisecond here is one of the freeze: the
+	 * leader's answers (brk), shared memory and the tracking; the area stays (track.c) */
+	if (ctx->opts->pre_dump) {
+		/* a batch: its results are kept in memory (track.c: task_call) */
+		struct remote_batch *b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		batch_ask(b, &t->ans.brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+		ret = remote_batch_run(&t->rem, b);
+		free(b);
+		return ret ?: shmem_ask_resident(ctx, t) ?: track_task(ctx, t) ?: t->rem.err;
+	}
 	for (int k = 0; k < t->nr_threads; k++)
 		if ((ret = read_thread(ctx, t, &t->threads[k])))
 			return ret;
@@ -873,7 +892,7 @@ static int write_images(struct dump_ctx *ctx)
 		return ret;
 	/* the stats too before the tree is killed: after that, nothing may fail the dump */
 	ctx->stats.total_ns = now_ns() - ctx->t_start;
-	ctx->stats.frozen_ns = now_ns() - ctx->t_frozen;
+	ctx->stats.frozen_ns = now_ns() - ctx->t_frozen + ctx->frozen_before_ns;
 	if ((ret = img_write(ctx->dirfd, IMG_STATS, 0, &ctx->stats.base)) ||
 	    (ret = sync_images_dir(ctx)))
 		return ret;
@@ -988,6 +1007,9 @@ static int dump_all(struct dump_ctx *ctx)
 		    (ret = ctx->opts->pre_dump ? track_predump(ctx, t) : dump_mm(ctx, t)))
 			return ret;
 	}
+	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
+	if (ctx->opts->pre_dump)
+		return 0;
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
 	 * incremental image set: pages in a parent cannot be shared with another task's */
 	bool incremental = ctx->opts->pre_dump || ctx->opts->prev_images_dir;
@@ -1003,6 +1025,71 @@ static int dump_all(struct dump_ctx *ctx)
 	if ((ret = pages_dump_finish(ctx)) || (ret = sysv_dump(ctx)))
 		return ret;
 	return write_images(ctx);
+}
+
+/* A task of a pre-dump stopped again, its threads too, for the remote calls that give it its
+ * tracking descriptor. */
+static int restop_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+
+	free(t->threads);
+	free(t->gone);
+	t->threads = NULL, t->gone = NULL;
+	t->nr_threads = t->nr_gone = 0;
+	ret = freeze_task(ctx, t);
+	if (ret == 1 || (!ret && t->zombie)) {
+		pr_err("process %d exited during its pre-dump", t->pid);
+		return -ESRCH;
+	}
+	if (ret)
+		return ret;
+	do /* until a pass finds no thread not seized yet */
+		ret = freeze_threads(ctx, t);
+	while (ret > 0);
+	return ret < 0 ? ret : take_task(ctx, t);
+}
+
+/* A pre-dump with its layout read and the new tracking armed (held by cryo only): the tree
+ * runs again while its pages are read (res/predump.c, which says why that is exact), then it
+ * is stopped once more, briefly, to write the small images and give each task its tracking
+ * descriptor. A failure in between leaves cryo's copies the only ones: track_abort (or cryo's
+ * death) ends the tracking with them. */
+static int predump_thawed(struct dump_ctx *ctx)
+{
+	int ret = 0;
+
+	for (int i = ctx->nr_tasks - 1; i >= 0; i--)
+		resume(ctx, &ctx->tasks[i]);
+	ctx->frozen_before_ns = now_ns() - ctx->t_frozen;
+	pr_info("pre-dump: the tree was frozen %.3f ms; its pages are read as it runs",
+		ctx->frozen_before_ns / 1e6);
+	for (int i = 0; i < ctx->nr_tasks && !ret; i++) {
+		if ((ret = fault_point("pre-dump: before a task's pages, thawed", EIO)))
+			break;
+		/* found (PAGEMAP_SCAN, planned), then each range protected and read */
+		if (!ctx->tasks[i].zombie && !(ret = dump_pages(ctx, &ctx->tasks[i])))
+			ret = predump_read_pages(ctx, &ctx->tasks[i]);
+	}
+	if (!ret)
+		ret = pages_dump_finish(ctx);
+	if (!ret)
+		ret = sysv_dump(ctx);
+	if (!ret)
+		ret = fault_point("pre-dump: pages read, before the second stop", EIO);
+	if (ret)
+		return ret;
+	ctx->freeze_deadline =
+	    now_ns() + (ctx->opts->timeout ? ctx->opts->timeout : 10) * 1000000000ull;
+	ctx->t_frozen = now_ns();
+	for (int i = 0; i < ctx->nr_tasks && !ret; i++)
+		if (!ctx->tasks[i].zombie)
+			ret = restop_task(ctx, &ctx->tasks[i]);
+	if (!ret)
+		ret = fault_point("pre-dump: stopped again", EIO);
+	if (!ret)
+		ret = track_pick_fds(ctx);
+	return ret ? ret : write_images(ctx);
 }
 
 int cryo_dump(const struct cryo_dump_opts *given)
@@ -1071,6 +1158,8 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		ret = track_find(&ctx);
 	if (!ret)
 		ret = dump_all(&ctx);
+	if (!ret && opts->pre_dump)
+		ret = predump_thawed(&ctx);
 	/* a pre-dump's tasks take their new tracking once its images are complete */
 	if (!ret && opts->pre_dump && (ret = track_install(&ctx)))
 		dir_unlink(ctx.dirfd, "inventory.img");
@@ -1121,9 +1210,14 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			"dump is complete",
 			o.images_dir);
 	if (!ret) {
+		/* a pre-dump's two stops, the second to its very end (its stats image is written
+		 * before the inventory and the install) */
+		uint64_t frozen = opts->pre_dump
+				      ? ctx.frozen_before_ns + (ctx.t_thawed - ctx.t_frozen)
+				      : ctx.stats.frozen_ns;
 		pr_info("dump of %d process(es) done in %.3f ms (frozen %.3f ms, memory %.3f ms, "
 			"%lu pages)",
-			ctx.nr_tasks, ctx.stats.total_ns / 1e6, ctx.stats.frozen_ns / 1e6,
+			ctx.nr_tasks, ctx.stats.total_ns / 1e6, frozen / 1e6,
 			ctx.stats.memory_ns / 1e6, ctx.stats.pages_written);
 	} else if (ctx.t_frozen) {
 		pr_err("dump of process %d failed; it was left running", opts->pid);

@@ -108,6 +108,11 @@ struct dump_task {
 	 * the task's own, to tell its VMAs ("uw") from any other userfaultfd's (track_owns) */
 	int track_probe;
 	bool has_probe;
+	/* res/predump.c: a pre-dump's reads, made after the thaw; the parent pre-dump's pages
+	 * that it could not read (to take out of clean[]) */
+	struct page_plan *plan;
+	struct track_range *lost;
+	size_t nr_lost;
 };
 
 struct dump_ctx {
@@ -118,6 +123,7 @@ struct dump_ctx {
 	int nr_tasks;
 	DumpStats stats;
 	uint64_t t_start, t_frozen, t_thawed;
+	uint64_t frozen_before_ns; /* a pre-dump: its first freeze, before the pages were read */
 	uint32_t next_ghost_id;
 	struct write_ring *page_ring; /* pages.c's writer, kept for the whole dump */
 	struct page_xfer *xfer;	      /* where the pages go (pages/xfer.h) */

@@ -368,15 +368,36 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	return 0;
 }
 
+static int add_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s)
+{
+	Vma *v = NULL;
+	int ret;
+
+	if (!strcmp(s->path, "[vsyscall]"))
+		return 0; /* fixed by the kernel, the same in every task */
+	if (t->rem.area && s->start >= t->rem.area && s->end <= t->rem.area + t->rem.area_size)
+		return 0;
+	ret = fill_vma(ctx, t, s, &v);
+	if (!ret && !DUMP_PUSH(ctx, t->mm->vmas, t->mm->n_vmas, v))
+		ret = -ENOMEM;
+	return ret;
+}
+
+/* The layout. A pre-dump reads /proc/PID/maps instead of smaps: smaps counts the resident
+ * pages of every mapping, a walk of every page table entry (some 40 ms of the freeze for a
+ * GiB), and a pre-dump needs only the ranges, protections and kinds to find and read the
+ * pages and to track them. Its mm image then has no VmFlags-derived fields (advice, locks,
+ * growsdown): nothing reads a parent's mm image, and the final dump reads smaps, refusing
+ * what it must. */
 static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char path[64], *buf, *line, *save;
 	struct smaps_vma cur;
-	bool have = false;
+	bool have = false, maps_only = ctx->opts->pre_dump;
 	ssize_t n;
 	int ret = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", t->pid);
+	snprintf(path, sizeof(path), maps_only ? "/proc/%d/maps" : "/proc/%d/smaps", t->pid);
 	n = read_file_alloc(path, &buf);
 	if (n < 0) {
 		pr_errno((int)-n, "cannot read %s", path);
@@ -391,21 +412,15 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 			s.vmflags[0] = 0;
 			s.pkey = 0;
 			cur = s;
-			have = true;
+			have = !maps_only;
+			if (maps_only)
+				ret = add_vma(ctx, t, &cur);
 		} else if (have && !strncmp(line, "ProtectionKey:", 14)) {
 			cur.pkey = atoi(line + 14);
 		} else if (have && !strncmp(line, "VmFlags:", 8)) {
-			Vma *v = NULL;
 			snprintf(cur.vmflags, sizeof(cur.vmflags), "%s", line + 8);
 			have = false;
-			if (!strcmp(cur.path, "[vsyscall]"))
-				continue; /* fixed by the kernel, the same in every task */
-			if (t->rem.area && cur.start >= t->rem.area &&
-			    cur.end <= t->rem.area + t->rem.area_size)
-				continue;
-			ret = fill_vma(ctx, t, &cur, &v);
-			if (!ret && !DUMP_PUSH(ctx, t->mm->vmas, t->mm->n_vmas, v))
-				ret = -ENOMEM;
+			ret = add_vma(ctx, t, &cur);
 		}
 	}
 	free(buf);

@@ -39,6 +39,7 @@
 #include "res/track.h"
 #include "res/lazy.h"
 #include "pages/lazy_remote.h"
+#include "res/predump.h"
 
 #define MAX_IOV 1024 /* iovecs of one remote preadv */
 #define SCAN_VEC 4096
@@ -52,9 +53,11 @@ struct page_writer {
 	bool pin_ok;		    /* process_vm_readv may be used */
 	struct iovec riov[MAX_IOV]; /* where the process_vm_readv part of the batch comes from */
 	int nr_riov;
-	size_t riov_start; /* ... and where in the buffer it starts */
-	int mem_fd;	   /* /proc/PID/mem */
+	size_t riov_start;   /* ... and where in the buffer it starts */
+	int mem_fd;	     /* /proc/PID/mem */
+	bool mem_fd_planned; /* ... and the plan's to close */
 	PageRun *last;
+	struct page_plan *plan; /* a pre-dump: the reads are planned, made after the thaw */
 	bool hole;     /* dump --lazy-pages: the pages stay in the tree, a hole in the image */
 	bool no_guard; /* the kernel's PAGEMAP_SCAN knows no guard pages (before 6.14) */
 };
@@ -150,6 +153,8 @@ static int queue(struct page_writer *w, uint64_t addr, uint64_t len, int src_fd,
 		return 0;
 	}
 	w->ctx->stats.pages_written += len / PAGE_SIZE;
+	if (w->plan)
+		return plan_add(w->plan, addr, len, src_fd, src_off);
 	while (len) {
 		uint64_t chunk = len < COPY_BUF - w->used ? len : COPY_BUF - w->used;
 		if (src_fd >= 0) {
@@ -428,6 +433,9 @@ static int read_shmem_vma(struct page_writer *w, Vma *v)
 		ret = queue(w, v->start + data - v->pgoff, hole - data, fd, data);
 		off = hole - v->pgoff;
 	}
+	/* planned reads of it come after the thaw: the plan keeps it open until then */
+	if (w->plan && !ret)
+		return plan_own_fd(w->plan, fd);
 	close(fd);
 	return ret;
 }
@@ -447,6 +455,9 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 	w.ring = ring_get(ctx);
 	if (!t->pagemap || !w.ring)
 		return -ENOMEM;
+	/* a pre-dump reads the pages once the tree runs again (res/predump.c) */
+	if (ctx->opts->pre_dump && !(w.plan = t->plan = plan_new()))
+		return -ENOMEM;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
 	pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
@@ -459,20 +470,31 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 			pr_errno(-ret, "task %d: cannot open its pagemap/mem", t->pid);
 		goto out;
 	}
-	xfer_describe(ctx->xfer, t->pagemap);
-	out_fd = ctx->xfer->ops->open(ctx->xfer, t->pid);
-	if (out_fd < 0) {
-		ret = out_fd;
-		goto out;
+	if (w.plan) {
+		/* the plan keeps /proc/PID/mem open for the reads after the thaw */
+		ret = plan_own_fd(w.plan, w.mem_fd);
+		w.mem_fd_planned = true;
+		if (ret)
+			goto out;
+	} else {
+		xfer_describe(ctx->xfer, t->pagemap);
+		out_fd = ctx->xfer->ops->open(ctx->xfer, t->pid);
+		if (out_fd < 0) {
+			ret = out_fd;
+			goto out;
+		}
+		w.ring->fd = out_fd;
+		w.ring->pid = t->pid;
+		w.ring->hole = 0;
 	}
-	w.ring->fd = out_fd;
-	w.ring->pid = t->pid;
-	w.ring->hole = 0;
 	for (size_t i = 0; i < t->mm->n_vmas && !ret; i++) {
 		Vma *v = t->mm->vmas[i];
 		w.last = NULL; /* a run never spans two VMAs */
 		size_t guards = t->mm->n_guards;
-		w.hole = stays_in_tree(ctx, t, i);
+		w.hole = !w.plan && stays_in_tree(ctx, t, i); /* (a pre-dump reads them all) */
+		if (w.plan) /* (the tracking's rule, res/track.c: arm) */
+			plan_vma(w.plan,
+				 v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->prot & PROT_WRITE));
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED)
 			ret = read_shmem_vma(&w, v);
 		else if (vma_has_content(v))
@@ -491,11 +513,14 @@ int dump_pages(struct dump_ctx *ctx, struct dump_task *t)
 		if (!ret && (v->flags & MAP_SHARED))
 			ret = scan_guards(&w, pagemap_fd, v);
 	}
-	if (!ret)
+	if (!ret && !w.plan)
 		ret = flush(&w);
 out:
 	/* the writer closes the image after its last batch: the next task starts at once */
-	if (!ret && out_fd >= 0) {
+	if (w.plan) {
+		if (w.mem_fd_planned)
+			w.mem_fd = -1; /* the plan's */
+	} else if (!ret && out_fd >= 0) {
 		w.ring->fill = ring_submit(w.ring, w.ring->fill, 0, true);
 		out_fd = -1;
 	} else {

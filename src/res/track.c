@@ -55,6 +55,7 @@
 #include "core/safeopen.h"
 #include "core/util.h"
 #include "res/mm.h"
+#include "res/predump.h"
 #include "res/track.h"
 
 #define TRACK_FD_CAP 1024
@@ -169,6 +170,10 @@ int track_find(struct dump_ctx *ctx)
 		if ((ret = img_read(ctx->parent_dirfd, IMG_PAGEMAP, t->pid, &msg)))
 			goto out;
 		Pagemap *pm = (Pagemap *)msg;
+		if ((ret = predump_lost_load(t, pm, ctx->opts->prev_images_dir))) {
+			img_free(msg);
+			goto out;
+		}
 		if (pm->has_track_fd && pm->has_track_ino && pm->track_fd >= 0 &&
 		    pm->has_owner_pid && pm->owner_pid == (uint32_t)t->pid) {
 			uint64_t *n = realloc(inos, (nr_inos + 1) * sizeof(*n));
@@ -330,6 +335,9 @@ static int scan_tracked(struct dump_task *t)
 		return -errno;
 	ret = scan_clean(t, pagemap_fd, 0, TASK_SIZE_MAX);
 	close(pagemap_fd);
+	/* what the parent pre-dump could not read is not in it, clean or not */
+	if (!ret)
+		ret = predump_lost_apply(t);
 	t->tracked = !ret;
 	return ret;
 }
@@ -526,7 +534,12 @@ out:
 	return ret;
 }
 
-/* Register every writable private anonymous VMA for write protection and protect it. */
+/* Register every writable private anonymous VMA for write protection (a flag of the VMA,
+ * cheap) and protect the pages unchanged since the parent (clean[]: the pagemap will say
+ * they are in the parent, they are not read again, so they must be protected while the tree
+ * is frozen, or a write before the protection would go unseen). The pages read after the
+ * thaw are protected then, each range after the scan that finds it and just before it is
+ * read (track_protect, res/predump.c, which says why that is exact). */
 static int arm(struct dump_task *t, int uffd)
 {
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
@@ -537,12 +550,7 @@ static int arm(struct dump_task *t, int uffd)
 		    .range = {v->start, v->end - v->start},
 		    .mode = UFFDIO_REGISTER_MODE_WP,
 		};
-		struct uffdio_writeprotect wp = {
-		    .range = {v->start, v->end - v->start},
-		    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
-		};
-		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
-		    ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
 			int err = errno;
 			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx%s", t->pid,
 				 v->start, v->end,
@@ -554,7 +562,32 @@ static int arm(struct dump_task *t, int uffd)
 			return -err;
 		}
 	}
+	for (size_t i = 0; t->tracked && i < t->nr_clean; i++) {
+		struct uffdio_writeprotect wp = {
+		    .range = {t->clean[i].start, t->clean[i].end - t->clean[i].start},
+		    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+		if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+			int err = errno;
+			pr_errno(err, "task %d: cannot track the writes to %#lx-%#lx", t->pid,
+				 t->clean[i].start, t->clean[i].end);
+			return -err;
+		}
+	}
 	return 0;
+}
+
+void track_protect(struct dump_task *t, uint64_t start, uint64_t len)
+{
+	struct uffdio_writeprotect wp = {
+	    .range = {start, len},
+	    .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	/* a range unmapped or mapped anew since the freeze is not registered (ENOENT): it is
+	 * saved whole next time. Pages left unprotected look written: read again, never lost. */
+	if (t->has_copy && ioctl(t->track_copy, UFFDIO_WRITEPROTECT, &wp) < 0)
+		pr_debug("task %d: %#lx-%#lx not protected (%s): it is read again next time",
+			 t->pid, start, start + len, strerror(errno));
 }
 
 /* Close every descriptor of cryo's tracking the task holds (its own, copies by fork). */
@@ -627,23 +660,37 @@ int track_predump(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
-	if ((ret = dump_mm(ctx, t)) || (ret = dump_pages(ctx, t)))
+	if ((ret = dump_mm(ctx, t)))
 		return ret;
-	/* the tree is still frozen: what is protected now is what was just saved */
+	/* the tree is still frozen: the tracking begins now; the pages are found and read
+	 * after the thaw (res/predump.c) */
 	if ((ret = make_uffd(t)) < 0)
 		return ret;
 	t->track_copy = ret;
 	t->has_copy = true;
-	if ((ret = pick_fd(t)) < 0) {
-		pr_errno(-ret, "task %d: no free descriptor number for the tracking", t->pid);
-		return ret;
+	/* cryo's copy keeps it alive until the task takes it (track_install, in a second short
+	 * stop once the pages are read): a pre-dump that fails or dies before leaves the task
+	 * untracked */
+	return arm(t, t->track_copy);
+}
+
+int track_pick_fds(struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		int ret;
+		if (t->zombie || !t->has_copy)
+			continue;
+		if ((ret = pick_fd(t)) < 0) {
+			pr_errno(-ret, "task %d: no free descriptor number for the tracking",
+				 t->pid);
+			return ret;
+		}
+		t->track_fd = ret;
+		t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
+		t->pagemap->track_fd = t->track_fd;
+		t->pagemap->track_ino = t->track_ino;
 	}
-	t->track_fd = ret;
-	if ((ret = arm(t, t->track_copy)))
-		return ret;
-	t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
-	t->pagemap->track_fd = t->track_fd;
-	t->pagemap->track_ino = t->track_ino;
 	return 0;
 }
 
@@ -653,20 +700,43 @@ int track_install(struct dump_ctx *ctx)
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie || !t->has_copy || !t->seized)
 			continue;
-		/* the task takes cryo's descriptor itself (pidfd_getfd from its side) */
-		long pfd = task_call(t, SYS_pidfd_open, getpid(), 0, 0);
-		long fd = pfd < 0 ? pfd : task_call(t, SYS_pidfd_getfd, pfd, t->track_copy, 0);
-		long rv = fd < 0 ? fd : task_call(t, __NR_dup3, fd, t->track_fd, O_CLOEXEC);
-		if (fd >= 0)
-			task_call(t, __NR_close, fd, 0, 0);
-		if (pfd >= 0)
-			task_call(t, __NR_close, pfd, 0, 0);
-		if (rv < 0) {
-			pr_errno((int)-rv,
+		/* the task takes cryo's descriptor itself (pidfd_getfd from its side), in one
+		 * batch, which runs to its end even when cryo dies during it: the task never keeps
+		 * the pidfd of cryo or a second copy (the numbers are known while it is stopped) */
+		int lo[2];
+		long r_pfd = -ENOSYS, r_fd = -ENOSYS, rv = -ENOSYS, r_c1, r_c2;
+		int ret = lowest_free(t, lo);
+		if (!ret && (lo[0] == t->track_fd || lo[1] == t->track_fd))
+			ret = -EMFILE;
+		struct remote_batch *b = ret ? NULL : calloc(1, sizeof(*b));
+		if (!ret && !b)
+			ret = -ENOMEM;
+		if (!ret) {
+			batch_ask(b, &r_pfd, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0);
+			batch_ask(b, &r_fd, SYS_pidfd_getfd, lo[0], t->track_copy, 0, 0, 0, 0);
+			batch_ask(b, &rv, __NR_dup3, lo[1], t->track_fd, O_CLOEXEC, 0, 0, 0);
+			batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
+			batch_ask(b, &r_c2, __NR_close, lo[0], 0, 0, 0, 0, 0);
+			ret = remote_batch_run(&t->rem, b);
+			free(b);
+			pr_debug("task %d: pidfd %ld, copy %ld (expected %d, %d), dup3 %ld", t->pid,
+				 r_pfd, r_fd, lo[0], lo[1], rv);
+		}
+		/* in place, whatever else went wrong: a failure takes it away again (track_abort)
+		 */
+		if (!ret && rv == t->track_fd)
+			t->track_armed = true;
+		if (!ret && (r_pfd != lo[0] || r_fd != lo[1] || rv != t->track_fd))
+			ret = r_pfd < 0	 ? (int)r_pfd
+			      : r_fd < 0 ? (int)r_fd
+			      : rv < 0	 ? (int)rv
+					 : -EIO;
+		if (ret) {
+			pr_errno(-ret,
 				 "task %d: cannot take its tracking descriptor from cryo (it needs "
 				 "to be allowed to trace cryo: a task of another user cannot yet)",
 				 t->pid);
-			return (int)rv;
+			return ret;
 		}
 		t->track_armed = true;
 		close(t->track_copy);
@@ -730,5 +800,8 @@ void track_free(struct dump_ctx *ctx)
 			close(ctx->tasks[i].track_probe);
 		free(ctx->tasks[i].clean);
 		free(ctx->tasks[i].track_hidden);
+		free(ctx->tasks[i].lost);
+		plan_free(ctx->tasks[i].plan);
+		ctx->tasks[i].plan = NULL;
 	}
 }

@@ -25,9 +25,14 @@ int track_find(struct dump_ctx *ctx);
  * of its parent alive: layouts are read once every task's are closed); a final dump that
  * kills the tree leaves them (their end is the tree's; track_owns). */
 int track_task(struct dump_ctx *ctx, struct dump_task *t);
-/* Pre-dump, once track_task ran for every task (areas still mapped): saves mm and pages and
- * arms a new tracking. */
+/* Pre-dump, once track_task ran for every task (areas still mapped): saves mm, plans the
+ * pages (read after the thaw, res/predump.c) and arms a new tracking, held by cryo. */
 int track_predump(struct dump_ctx *ctx, struct dump_task *t);
+/* A pre-dump after the thaw: protect [start, start+len) with the new tracking, just before
+ * the range is read (res/predump.c). */
+void track_protect(struct dump_task *t, uint64_t start, uint64_t len);
+/* A pre-dump stopped again after its pages were read: each task's descriptor number. */
+int track_pick_fds(struct dump_ctx *ctx);
 /* A pre-dump whose images are written: each task takes its new tracking descriptor. */
 int track_install(struct dump_ctx *ctx);
 /* A failed pre-dump: the tracking of every task is removed again (areas still mapped). */

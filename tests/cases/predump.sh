@@ -12,6 +12,10 @@
 #                   and passes its check
 #  predump-refused  a pre-dump directory is not restorable by itself; --prev-images-dir must
 #                   be ../NAME, and a parent link is never followed out of place
+#  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
+#                   after the thaw, res/predump.c): the next pre-dump reads exactly those
+#                   pages again though nothing wrote them; a run that is not a valid range
+#                   makes it refuse the parent, the target running on
 
 PREDUMP_PROG=predump
 
@@ -195,10 +199,56 @@ predump_refused() {
 	restore "$DIR/3" && check
 }
 
+# predump_lost_add DIR VADDR NR: a predump_lost run (pagemap field 30) appended to the
+# target's pagemap in DIR, the image header's length made to match
+predump_lost_add() {
+	python3 - "$1/pagemap-$PID.img" "$2" "$3" <<'EOF'
+import struct, sys
+path, vaddr, nr = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3])
+def varint(v):
+    out = b""
+    while True:
+        b, v = v & 0x7F, v >> 7
+        if not v:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+run = b"\x08" + varint(vaddr) + b"\x10" + varint(nr)
+field = varint((30 << 3) | 2) + varint(len(run)) + run
+data = open(path, "rb").read()
+magic, version, length = struct.unpack("<III", data[:12])
+assert len(data) == 12 + length
+open(path, "wb").write(struct.pack("<III", magic, version, length + len(field)) + data[12:] + field)
+EOF
+}
+
+predump_lost() {
+	local a total counts
+	start_test "$PREDUMP_PROG" || return
+	read -r a total <"$DIR/work/area.txt"
+	mkdir -p "$DIR/1" "$DIR/2" "$DIR/3"
+	cryo pre-1 pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump 1 exited $RC" || return
+	# pages 2..5 of the area, as if the pre-dump had found them unreadable
+	predump_lost_add "$DIR/1" $((a + 2 * 4096)) 4 || fail_step "cannot edit the pagemap" || return
+	cryo pre-2 pre-dump -t "$PID" -D "$DIR/2" --prev-images-dir ../1 -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump 2 exited $RC" || return
+	counts=$(predump_count "$DIR/2")
+	[ "$counts" = "4 $((total - 4))" ] ||
+		fail_step "pre-dump 2 stores '$counts' pages of the area, expected '4 $((total - 4))'" || return
+	# not page aligned: refused, the target untouched
+	predump_lost_add "$DIR/2" $((a + 100)) 1 || fail_step "cannot edit the pagemap" || return
+	cryo pre-3 pre-dump -t "$PID" -D "$DIR/3" --prev-images-dir ../2 -v4 -o dump.log
+	[ $RC != 0 ] && grep -q "predump_lost run 0 .* is not a valid range" "$DIR/cryo-pre-3.txt" ||
+		fail_step "a misaligned predump_lost run was accepted (exit $RC)" || return
+	predump_after "the refused pre-dump" || return
+	check
+}
+
 predump_case() {
 	run_sub_case predump-chain1 predump_chain 1
 	run_sub_case predump-chain2 predump_chain 2
 	run_sub_case predump-fail predump_fail
 	run_sub_case predump-refused predump_refused
+	run_sub_case predump-lost predump_lost
 }
 register_case incremental predump_case
