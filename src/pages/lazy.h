@@ -26,6 +26,9 @@ int lazy_guard_start(struct lazy_guard *g, const int *drop, int n);
 int lazy_guard_add(struct lazy_guard *g, uint32_t id, int uffd, int pidfd, pid_t pid, pid_t parent);
 /* Its memory is complete, or it is gone: the guard lets it go. */
 int lazy_guard_drop(struct lazy_guard *g, uint32_t id);
+/* After its drop, a task whose memory is complete but whose source (a dump --lazy-pages) has
+ * not ended its tree yet: killed too if the daemon ends without lazy_guard_finish */
+int lazy_guard_hold(struct lazy_guard *g, uint32_t id, int pidfd, pid_t pid);
 /* Every memory is complete: the guard ends without killing anything. */
 void lazy_guard_finish(struct lazy_guard *g);
 

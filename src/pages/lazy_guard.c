@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "pages/lazy.h"
 
-enum { G_ADD = 1, G_DROP, G_FINISH };
+enum { G_ADD = 1, G_DROP, G_FINISH, G_HOLD };
 
 struct guard_msg {
 	uint32_t op;
@@ -116,10 +116,21 @@ static void __attribute__((noreturn)) guard_main(int fd)
 			h = nh;
 			h[n++] =
 			    (struct held){m.id, fds[0], m.has_pidfd ? fds[1] : -1, m.pid, m.parent};
+		} else if (m.op == G_HOLD && fds[0] >= 0) {
+			/* a task whose memory is complete, whose source has not ended yet */
+			struct held *nh = realloc(h, (n + 1) * sizeof(*h));
+			if (!nh) {
+				pr_err("lazy-pages guard: out of memory, task %d unguarded", m.pid);
+				close(fds[0]);
+				continue;
+			}
+			h = nh;
+			h[n++] = (struct held){m.id, -1, fds[0], m.pid, m.parent};
 		} else if (m.op == G_DROP) {
 			for (size_t i = 0; i < n; i++)
 				if (h[i].id == m.id) {
-					close(h[i].uffd);
+					if (h[i].uffd >= 0)
+						close(h[i].uffd);
 					if (h[i].pidfd >= 0)
 						close(h[i].pidfd);
 					h[i] = h[--n];
@@ -134,8 +145,9 @@ static void __attribute__((noreturn)) guard_main(int fd)
 			       n);
 		for (size_t i = 0; i < n; i++) {
 			if (h[i].pidfd >= 0) {
-				pr_err("lazy-pages guard: killing task %d, its memory incomplete",
-				       h[i].pid);
+				pr_err("lazy-pages guard: killing task %d, %s", h[i].pid,
+				       h[i].uffd >= 0 ? "its memory incomplete"
+						      : "whose dumped tree may run on");
 				sys_pidfd_send_signal(h[i].pidfd, SIGKILL);
 			} else if (h[i].parent > 0) {
 				kill_new_children(h[i].parent, h, n);
@@ -209,6 +221,12 @@ int lazy_guard_add(struct lazy_guard *g, uint32_t id, int uffd, int pidfd, pid_t
 	struct guard_msg m = {G_ADD, id, pid, parent, pidfd >= 0};
 	int fds[2] = {uffd, pidfd};
 	return guard_send(g, &m, fds, pidfd >= 0 ? 2 : 1);
+}
+
+int lazy_guard_hold(struct lazy_guard *g, uint32_t id, int pidfd, pid_t pid)
+{
+	struct guard_msg m = {G_HOLD, id, pid, 0, 1};
+	return guard_send(g, &m, &pidfd, 1);
 }
 
 int lazy_guard_drop(struct lazy_guard *g, uint32_t id)

@@ -272,6 +272,8 @@ static void release(struct daemon *d, size_t i, const char *why)
 	if (v) {
 		d->done_pidfds = v;
 		v[d->nr_done++] = s->pidfd;
+		/* and the guard holds it too, for a daemon that dies before DONE */
+		lazy_guard_hold(&d->guard, s->id, s->pidfd, s->pid);
 	} else if (s->pidfd >= 0) {
 		if (d->src && !s->dead) /* it cannot be held: it cannot run on alone either */
 			sys_pidfd_send_signal(s->pidfd, SIGKILL);

@@ -25,6 +25,8 @@
 #                       passes its check; a restore without --lazy-pages is refused; dump
 #                       --lazy-pages without --port or with --compress is refused
 #  remote-lazy-done-lost  the daemon's DONE never reaches the dump: both copies must not run
+#  remote-lazy-done-daemon-killed  the same, the daemon killed waiting for the answer: its guard
+#                          kills the complete copy
 #  remote-lazy-bad-source  a fake source answering with more bytes than asked: the daemon
 #                       names it and kills the restored task; the real dump, whose client goes
 #                       without a word, fails and its tree runs on, passing its check
@@ -321,9 +323,9 @@ PY
 # memory complete) but the source did not end its tree: the daemon kills its copy, so that one
 # runs; the dump, its daemon gone without DONE, fails and its tree runs on, passing its check
 rl_done_lost() {
-	local relay=$((RL_PORT + 3)) ppid i
+	local relay=$((RL_PORT + 3)) mode=${1:-answer} ppid i p
 	start_test mem_anon && rl_dump || return
-	python3 - "$relay" "$RL_PORT" >"$DIR/relay.txt" 2>&1 <<'PY' &
+	python3 - "$relay" "$RL_PORT" "$mode" >"$DIR/relay.txt" 2>&1 <<'PY' &
 import socket, struct, sys, threading
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -358,7 +360,13 @@ while True:
     if t == 7:  # DONE: not passed on
         print("done held back", flush=True)
         s.close()
-        d.sendall(struct.pack("<IIQ", 8, 5, 0))  # ACK with EIO
+        if sys.argv[3] == "hang":  # no answer: the daemon is killed meanwhile
+            try:
+                d.recv(1)
+            except OSError:
+                pass
+        else:
+            d.sendall(struct.pack("<IIQ", 8, 5, 0))  # ACK with EIO
         d.close()
         break
     s.sendall(h + body)
@@ -369,17 +377,34 @@ PY
 		sleep 0.05
 	done
 	rl_restore_side "$relay" wait
+	if [ "$mode" = hang ]; then
+		# the daemon (not its guard, cryo-lazy-guard) killed while it waits for the answer
+		for i in $(seq 200); do
+			grep -q "done held back" "$DIR/relay.txt" 2>/dev/null && break
+			sleep 0.05
+		done
+		for p in $(pgrep -f "lazy-pages -D $DIR/img"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = cryo ] && kill -9 "$p"
+		done
+	fi
 	rl_side_wait
 	wait "$ppid"
 	rl_dump_wait
 	grep -q "done held back" "$DIR/relay.txt" ||
 		fail_step "the daemon never said DONE: $(tail -n 3 "$DIR/relay.txt")" || return
-	grep -q "the source did not end its tree: a restored task whose memory is complete killed" \
-		"$DIR/img/lazy.log" ||
-		fail_step "the daemon did not kill its complete copy: $(grep -m1 Error "$DIR/img/lazy.log")" ||
-		return
-	[ "$(cat "$DIR/side-lazy.rc" 2>/dev/null)" = 1 ] ||
-		fail_step "lazy-pages exited $(cat "$DIR/side-lazy.rc")" || return
+	if [ "$mode" = hang ]; then
+		grep -q "lazy-pages guard: killing task $PID, whose dumped tree may run on" \
+			"$DIR/img/lazy.log" ||
+			fail_step "the guard did not kill the complete copy: $(tail -n 2 "$DIR/img/lazy.log")" ||
+			return
+	else
+		grep -q "the source did not end its tree: a restored task whose memory is complete killed" \
+			"$DIR/img/lazy.log" ||
+			fail_step "the daemon did not kill its complete copy: $(grep -m1 Error "$DIR/img/lazy.log")" ||
+			return
+		[ "$(cat "$DIR/side-lazy.rc" 2>/dev/null)" = 1 ] ||
+			fail_step "lazy-pages exited $(cat "$DIR/side-lazy.rc")" || return
+	fi
 	[ -f "$DIR/side-alive" ] && fail_step "the restored copy runs beside the original" && return
 	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC without its daemon's DONE" || return
 	[ -f "$DIR/img/inventory.img" ] && fail_step "the failed dump left its inventory" && return
@@ -425,7 +450,9 @@ rl_case() {
 	rl_cleanup
 	run_sub_case remote-lazy-bad-source rl_bad_source
 	rl_cleanup
-	run_sub_case remote-lazy-done-lost rl_done_lost
+	run_sub_case remote-lazy-done-lost rl_done_lost answer
+	rl_cleanup
+	run_sub_case remote-lazy-done-daemon-killed rl_done_lost hang
 	rl_cleanup
 }
 
