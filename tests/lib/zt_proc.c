@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Raw /proc/self/smaps. Static: reading it must not create the heap or a mapping, or the
@@ -30,6 +33,25 @@ ssize_t zt_read_full(int fd, void *buf, size_t len)
 		done += n;
 	}
 	return done;
+}
+
+void zt_tcp_pair_small(int *l, int *w, int *r)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int small = 4096, big = 1 << 20;
+
+	*l = socket(AF_INET, SOCK_STREAM, 0);
+	zt_check_sys(*l >= 0 && setsockopt(*l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0 &&
+			 bind(*l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(*l, 1) == 0 &&
+			 getsockname(*l, (struct sockaddr *)&a, &alen) == 0,
+		     "listen");
+	*w = socket(AF_INET, SOCK_STREAM, 0);
+	zt_check_sys(*w >= 0 && setsockopt(*w, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0 &&
+			 connect(*w, (struct sockaddr *)&a, sizeof(a)) == 0,
+		     "connect");
+	*r = accept(*l, NULL, NULL);
+	zt_check_sys(*r >= 0, "accept");
 }
 
 ssize_t zt_read_file(const char *path, char *buf, size_t size)

@@ -46,25 +46,15 @@ static int drain(int r, uint32_t max)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
 	static char out[BEFORE];
-	int small = 4096, big = 1 << 20, n;
+	int n;
 	uint32_t got = 0;
 	char b;
 
 	zt_init(argc, argv);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	zt_check_sys(l >= 0 && setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0 &&
-			 bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 1) == 0 &&
-			 getsockname(l, (struct sockaddr *)&a, &alen) == 0,
-		     "listen");
-	int w = socket(AF_INET, SOCK_STREAM, 0);
-	zt_check_sys(w >= 0 && setsockopt(w, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0 &&
-			 connect(w, (struct sockaddr *)&a, sizeof(a)) == 0,
-		     "connect");
-	int r = accept(l, NULL, NULL);
-	zt_check_sys(r >= 0, "accept");
+	int l, w, r;
+	/* the accepted socket inherits a small receive buffer: the writer's window closes */
+	zt_tcp_pair_small(&l, &w, &r);
 	memset(out, 'n', sizeof(out));
 	zt_check_sys(send(w, out, sizeof(out), MSG_DONTWAIT) == (ssize_t)sizeof(out) &&
 			 send(w, "U", 1, MSG_OOB) == 1,
