@@ -51,6 +51,11 @@ static inline uint32_t vma_map_prot(const Vma *v)
 }
 /* Must VMA i be mapped apart and moved into place, to stay apart from its neighbour below? */
 bool mm_vma_needs_apart(const Mm *mm, size_t i);
+/* An address range, and the order of qsort() by start */
+struct mm_range {
+	uint64_t start, end;
+};
+int mm_range_cmp(const void *a, const void *b);
 /* Index of the VMA holding [addr, addr+len), or -1 */
 int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);
 
