@@ -159,9 +159,10 @@ static const struct opt_def opts[] = {
      "default: a table of cryo's own drops their packets until the restore ends) or skip "
      "(nothing is blocked); iptables is not supported yet"},
     /* External resources */
-    {"external", 0, REQ, 0, DO, O_EXTERNAL, D, G_EXTERNAL, "pipe:[INODE]",
+    {"external", 0, REQ, 0, DO, O_EXTERNAL, D, G_EXTERNAL, "pipe:[INODE]|fifo:PATH",
      "a pipe with an end held outside the tree: saved by its key, without its bytes (the "
-     "restore takes it with --inherit-fd)"},
+     "restore takes it with --inherit-fd); a FIFO a process outside the tree holds open: "
+     "saved without its bytes, the restore opens it again by its path"},
     {"ext-unix-sk", 'x', OPT, 0, DO, O_EXT_UNIX_SK, DR, G_EXTERNAL, NULL,
      "allow datagram unix sockets connected to a named socket outside the tree: the restore "
      "connects them to that name again (no inode list)"},
@@ -422,6 +423,12 @@ static unsigned long long parse_pipe_key(const char *s)
 	return errno || strcmp(end, "]") ? 0 : ino;
 }
 
+/* "fifo:PATH": an absolute path, no longer than a path may be */
+static bool fifo_key_ok(const char *s)
+{
+	return !strncmp(s, "fifo:/", 6) && strlen(s + 5) < 4096;
+}
+
 /* the other keys of the original's --external and --inherit-fd (file[mnt_id:inode],
  * tty[rdev:dev], unix[ino], dev[...], net[...], mnt[...]...): not supported yet */
 static bool original_key(const char *s)
@@ -565,16 +572,15 @@ static int apply(struct cli *cli, const struct opt_def *o, bool neg, const char 
 	case O_EXTERNAL:
 		if (cli->dump.nr_external == CRYO_MAX_EXTERNAL)
 			return bad_arg(o, arg, "too many of them", where);
-		if (!parse_pipe_key(arg)) {
+		if (!parse_pipe_key(arg) && !fifo_key_ok(arg)) {
 			if (original_key(arg)) {
-				fprintf(
-				    stderr,
-				    "Error: --external %s: not supported yet (only pipe:[INODE]; "
-				    "%s)\n",
-				    arg, where);
+				fprintf(stderr,
+					"Error: --external %s: not supported yet (only "
+					"pipe:[INODE] and fifo:PATH; %s)\n",
+					arg, where);
 				return -ENOTSUP;
 			}
-			return bad_arg(o, arg, "pipe:[INODE]", where);
+			return bad_arg(o, arg, "pipe:[INODE] or fifo:/ABSOLUTE/PATH", where);
 		}
 		cli->dump.external[cli->dump.nr_external++] = arg;
 		break;

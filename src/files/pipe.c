@@ -10,7 +10,7 @@
  * from the tree while the kernel says it is open) is refused by name, naming --external
  * (pipe_outside.c);
  * with --external pipe:[INODE] it is saved by that key alone (external_key), its bytes left
- * in the kernel's pipe.
+ * in the kernel's pipe; so is a FIFO with --external fifo:PATH.
  *
  * Restore: each object is a global (restore.c's plan): the root creates it before it
  * creates any task (pipe2, or the FIFO opened read-write by its path), sets its size, writes
@@ -18,7 +18,9 @@
  * is then the root's own end (the first description of each end) or a new description of the
  * same pipe through /proc/self/fd. The service fds are closed in every task before it runs,
  * so an end no task held is closed then. An external pipe is not made: its service fds are
- * the descriptors given with --inherit-fd (inherit.c), placed there by the root. */
+ * the descriptors given with --inherit-fd (inherit.c), placed there by the root. An external
+ * FIFO is opened by its path as any FIFO is, but left as it is found: its size and bytes are
+ * those its outside holder kept alive. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -521,7 +523,7 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 		g->primary_r = e;
 	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY && !g->primary_w)
 		g->primary_w = e;
-	if (g->desc->external_key) {
+	if (g->desc->external_key && e->kind == FD_KIND__FD_PIPE) {
 		/* an external pipe: the end this description is of comes from --inherit-fd */
 		bool w = (e->flags & O_ACCMODE) == O_WRONLY;
 		return inherit_plan(ctx, t, e, g->desc->external_key, w ? O_WRONLY : O_RDONLY,
@@ -557,6 +559,32 @@ static int write_chunks(struct restore_task *root, const FdEntry *e, int fd)
 	return 0;
 }
 
+/* A FIFO a process outside the tree held at the dump: opened read-write by its path, which
+ * must lead to the same FIFO (the outside holder's), and left as it is: the bytes in it are
+ * the ones the holder has not read yet, or wrote since. */
+static int external_fifo_open(struct restore_task *root, struct svc_file *g)
+{
+	const FdEntry *e = g->desc;
+	struct stat st;
+	int fd = open(e->path, O_RDWR | O_CLOEXEC); /* read-write: no partner waited for */
+
+	if (fd < 0) {
+		child_fail(root, errno, "cannot open the external FIFO %s (--external %s)", e->path,
+			   e->external_key);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_dev != e->external_dev ||
+	    st.st_ino != e->external_ino) {
+		child_fail(root, ESTALE,
+			   "%s is not the FIFO held outside the tree at the dump (device %#lx "
+			   "inode %lu then): its outside holder would not share it",
+			   e->path, (unsigned long)e->external_dev, (unsigned long)e->external_ino);
+		close(fd);
+		return -1;
+	}
+	return restore_place_fd(root, fd, g->fd, "a FIFO") ? -1 : 0;
+}
+
 /* In the root, before the tree exists: the pipe (or the FIFO, opened read-write, which never
  * waits for a partner), its size, its bytes, at its service fds. */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
@@ -566,8 +594,10 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	int fds[2], size, queued = 0;
 	struct stat st;
 
-	if (e->external_key)
+	if (e->external_key && e->kind == FD_KIND__FD_PIPE)
 		return 0; /* its ends are the inherited ones, at its service fds already */
+	if (e->external_key)
+		return external_fifo_open(root, g);
 
 	if (e->kind == FD_KIND__FD_FIFO) {
 		fds[0] = fds[1] = e->fifo_deleted ? fifo_deleted_open(ctx, root, e)
@@ -673,12 +703,23 @@ static bool pipe_key_valid(const char *k)
 	return true;
 }
 
+/* "fifo:PATH" for the entry's own path, and the FIFO's identity with it */
+static bool fifo_key_valid(const FdEntry *e)
+{
+	return e->path && !strncmp(e->external_key, "fifo:", 5) &&
+	       !strcmp(e->external_key + 5, e->path) && !e->fifo_deleted && !e->has_handle &&
+	       e->has_external_dev && e->has_external_ino;
+}
+
 int pipe_validate_common(const char *img, const FdEntry *e)
 {
 	if (!e->has_pipe_id)
 		return files_refuse(img, "fd %d: a pipe without its pipe_id", e->fd);
-	if (e->external_key && (e->kind != FD_KIND__FD_PIPE || !pipe_key_valid(e->external_key) ||
-				e->has_pipe_size || e->has_pipe_data || e->n_pipe_chunk_len))
+	if (e->external_key &&
+	    ((e->kind == FD_KIND__FD_PIPE
+		  ? !pipe_key_valid(e->external_key) || e->has_external_dev || e->has_external_ino
+		  : !fifo_key_valid(e)) ||
+	     e->has_pipe_size || e->has_pipe_data || e->n_pipe_chunk_len))
 		return files_refuse(img, "fd %d: an invalid external pipe (key \"%.40s\")", e->fd,
 				    e->external_key);
 	if (e->pipe_id >= FILES_MAX_FD)

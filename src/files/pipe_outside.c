@@ -28,15 +28,26 @@ static bool in_tree(struct dump_ctx *ctx, pid_t pid)
 	return false;
 }
 
-/* Does --external name this pipe ("pipe:[INODE]")? */
+/* The key --external names an object by: "pipe:[INODE]" for a pipe, "fifo:PATH" for a FIFO
+ * (its path: the restore opens it there again). Empty for a FIFO deleted while open: no
+ * path leads to it, so no key can save it. */
+static void external_key_of(const struct pipe_obj *o, char *key, size_t size)
+{
+	if (!o->fifo)
+		snprintf(key, size, "pipe:[%lu]", (unsigned long)o->ino);
+	else if (o->carrier && !o->carrier->fifo_deleted && !o->carrier->has_handle && o->path)
+		snprintf(key, size, "fifo:%s", o->path);
+	else
+		key[0] = 0;
+}
+
+/* Does --external name this pipe or FIFO? */
 static bool named_external(struct dump_ctx *ctx, const struct pipe_obj *o)
 {
-	char key[40];
+	char key[4200];
 
-	if (o->fifo)
-		return false;
-	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
-	for (int i = 0; i < ctx->opts->nr_external; i++)
+	external_key_of(o, key, sizeof(key));
+	for (int i = 0; key[0] && i < ctx->opts->nr_external; i++)
 		if (!strcmp(ctx->opts->external[i], key))
 			return true;
 	return false;
@@ -49,10 +60,18 @@ static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, 
 	struct dump_task *t = &ctx->tasks[o->any_task];
 
 	o->outside = true;
-	if (o->fifo)
+	if (o->fifo && o->carrier && (o->carrier->fifo_deleted || o->carrier->has_handle))
+		pr_err(
+		    "task %d: fd %d is the FIFO %s, deleted or renamed while open, which process "
+		    "%d (%s) "
+		    "outside the tree holds open too (its fd %d): not supported (no path leads "
+		    "to it, so the restored tree could not share it with that process)",
+		    t->pid, o->any_fd, o->path, pid, comm, fd);
+	else if (o->fifo)
 		pr_err("task %d: fd %d is the FIFO %s, which process %d (%s) outside the tree "
-		       "holds open too (its fd %d): not supported yet",
-		       t->pid, o->any_fd, o->path, pid, comm, fd);
+		       "holds open too (its fd %d): dump it with --external fifo:%s (its bytes "
+		       "are left in it for that process; the restore opens it again by its path)",
+		       t->pid, o->any_fd, o->path, pid, comm, fd, o->path);
 	else
 		pr_err("task %d: fd %d is a pipe (pipe:[%lu]) whose other holder, process %d (%s, "
 		       "fd %d), is outside the tree: dump it with --external pipe:[%lu] (and "
@@ -116,15 +135,16 @@ int pipe_scan_outside(struct dump_ctx *ctx)
 	return ret;
 }
 
-/* An external pipe: its key only. Its size and bytes are the outside end's business: they
- * stay in the kernel's pipe, which the restored tree gets again through --inherit-fd. */
+/* An external pipe or FIFO: its key only. Its size and bytes are the outside end's business:
+ * they stay in the kernel's pipe, which the restored tree gets again through --inherit-fd (a
+ * pipe) or its path (a FIFO: the outside holder keeps the same pipe alive meanwhile). */
 static int save_external(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
 {
 	struct dump_task *t = &ctx->tasks[o->any_task];
-	char key[40];
+	char key[4200];
 	int fd, queued = -1;
 
-	snprintf(key, sizeof(key), "pipe:[%lu]", (unsigned long)o->ino);
+	external_key_of(o, key, sizeof(key));
 	if (!(o->carrier->external_key = arena_strdup(&ctx->arena, key)))
 		return -ENOMEM;
 	fd = pipe_take_copy(ctx, pidfds, o->any_task, o->any_fd);
@@ -136,6 +156,12 @@ static int save_external(struct dump_ctx *ctx, struct pipe_obj *o, int *pidfds)
 	pr_info("task %d: fd %d: %s is external: saved by its key, not its size or the %d "
 		"byte(s) queued in it (they stay in the pipe, with its outside end)",
 		t->pid, o->any_fd, key, queued);
+	if (o->fifo) {
+		/* which FIFO the outside holder has: the restore checks its path leads there */
+		o->carrier->has_external_dev = o->carrier->has_external_ino = true;
+		o->carrier->external_dev = o->dev;
+		o->carrier->external_ino = o->ino;
+	}
 	return 0;
 }
 
@@ -183,13 +209,21 @@ void pipe_externals_note(struct dump_ctx *ctx)
 
 	for (int i = 0; i < ctx->opts->nr_external; i++) {
 		const char *k = ctx->opts->external[i];
-		struct pipe_obj *o =
-		    pt ? pipe_table_find(pt, pt->pipefs_dev, strtoull(k + 6, NULL, 10)) : NULL;
+		struct pipe_obj *o = NULL;
+		if (pt && !strncmp(k, "fifo:", 5)) {
+			for (uint32_t j = 0; !o && j < pt->n; j++)
+				if (pt->objs[j].fifo && pt->objs[j].path &&
+				    !strcmp(pt->objs[j].path, k + 5))
+					o = &pt->objs[j];
+		} else if (pt) {
+			o = pipe_table_find(pt, pt->pipefs_dev, strtoull(k + 6, NULL, 10));
+		}
 		if (!o)
-			pr_warn("--external %s: no task of the tree holds that pipe", k);
+			pr_warn("--external %s: no task of the tree holds that %s", k,
+				strncmp(k, "fifo:", 5) ? "pipe" : "FIFO");
 		else if (!o->external)
-			pr_warn("--external %s: no process outside the tree holds that pipe: it "
+			pr_warn("--external %s: no process outside the tree holds that %s: it "
 				"was saved whole",
-				k);
+				k, o->fifo ? "FIFO" : "pipe");
 	}
 }
