@@ -11,6 +11,8 @@
 #  remote-lazy-big      the same with lazy_big (256 MiB, most of it pushed in the background)
 #  remote-lazy-fork     the same with lazy_fork, which forks as soon as it runs: the child's
 #                       missing pages come from the source task it was forked from
+#  remote-lazy-remap    the same with lazy_remap, which discards, moves, replaces and grows
+#                       its memory as soon as it runs, pages still missing
 #  remote-lazy-tls      mem_anon with --tls at both ends (each checks the other's certificate)
 #  remote-lazy-killed   the dump SIGKILLed while lazy_big's memory is still coming: the
 #                       daemon names the source that went away, the restored task is killed
@@ -439,6 +441,8 @@ rl_case() {
 	run_sub_case remote-lazy-big rl_one lazy_big
 	rl_cleanup
 	run_sub_case remote-lazy-fork rl_one lazy_fork
+	rl_cleanup
+	run_sub_case remote-lazy-remap rl_one lazy_remap
 	rl_cleanup
 	run_sub_case remote-lazy-tls rl_tls
 	rl_cleanup
