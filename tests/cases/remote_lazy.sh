@@ -13,6 +13,8 @@
 #                       missing pages come from the source task it was forked from
 #  remote-lazy-remap    the same with lazy_remap, which discards, moves, replaces and grows
 #                       its memory as soon as it runs, pages still missing
+#  remote-lazy-touching the same with lazy_touching: writable mappings side by side that
+#                       cannot merge, written at their boundaries as soon as it runs
 #  remote-lazy-tls      mem_anon with --tls at both ends (each checks the other's certificate)
 #  remote-lazy-killed   the dump SIGKILLed while lazy_big's memory is still coming: the
 #                       daemon names the source that went away, the restored task is killed
@@ -443,6 +445,8 @@ rl_case() {
 	run_sub_case remote-lazy-fork rl_one lazy_fork
 	rl_cleanup
 	run_sub_case remote-lazy-remap rl_one lazy_remap
+	rl_cleanup
+	run_sub_case remote-lazy-touching rl_one lazy_touching
 	rl_cleanup
 	run_sub_case remote-lazy-tls rl_tls
 	rl_cleanup
