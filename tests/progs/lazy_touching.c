@@ -2,9 +2,9 @@
  * then mprotect()ed in stripes (read-write, then with execute too, in turn), which splits it
  * into writable mappings side by side that the kernel cannot merge. A lazy restore fetches
  * their pages in ranges, each mapping's own, which end where the next begins: each page
- * must come back where it was, with its mapping's protection. The test also writes into the
- * writable stripes once it runs again, before their pages have all come in: those writes must stay,
- * never overwritten by the dumped data arriving later. */
+ * must come back where it was, with its mapping's protection. The test also writes into
+ * each stripe once it runs again, before its pages have all come in: those writes must
+ * stay, never overwritten by the dumped data arriving later. */
 // zt-run: gen2 lazy
 #include "zt.h"
 
