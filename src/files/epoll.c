@@ -5,13 +5,17 @@
  * key is only a number the kernel remembers: the registered file may since have been closed
  * at that number (and live on through a dup), or another file may sit there now. The fd of
  * the task that holds the registered file is saved as its source (src_fd); a registered
- * file no fd of the task holds (held by another task, a mapping...) is refused, naming the
- * task, the epoll and the target fd.
+ * file no fd of the task holds is looked for among the fds of the tree's other tasks (a
+ * process that registered an inherited fd and closed it, its parent keeping it): then the
+ * source is that task's description (src_pid, src_fd), which the restore opens once for
+ * both (a global of the root). A file no task holds is refused, naming the task, the epoll
+ * and the target fd.
  *
  * Restore: the epoll is made empty with the other descriptors (so it can be shared, placed,
  * watched by another epoll), and filled once every fd of the task is in place (the late op,
  * below, restore_finish): each registration is added with its own key, its source dup2()ed to that
- * number for the moment of the call when it is not there. Epolls watched by other epolls of the
+ * number for the moment of the call when it is not there (another task's description: the
+ * root's copy of it, at its service fd). Epolls watched by other epolls of the
  * task are filled first. Pending readiness is not saved: the kernel recomputes it from the
  * targets as they are added (an edge-triggered registration whose file is ready reports one
  * edge after the restore, as it does when it is added).
@@ -45,6 +49,12 @@
 #define EP_SETFL (O_NONBLOCK | O_APPEND | O_ASYNC)
 /* the bound of an image (a dump refuses more, naming the epoll) */
 #define EPOLL_MAX_TARGETS (1 << 16)
+
+/* Is e an epoll this task fills (the first fd of its description here)? */
+static bool filled_here(const FdEntry *e)
+{
+	return e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid;
+}
 
 struct ep_line {
 	int fd;
@@ -97,11 +107,17 @@ static int parse_targets(const char *text, struct ep_line **out)
 
 /* ---- dump ---- */
 
-static int kcmp_tfd(pid_t pid, int fd, int epfd, int tfd, int toff)
+/* Is fd of task holder the file of registration (tfd, toff) of epoll epfd of task pid? */
+static int kcmp_tfd_of(pid_t holder, int fd, pid_t pid, int epfd, int tfd, int toff)
 {
 	struct kcmp_epoll_slot slot = {
 	    .efd = (uint32_t)epfd, .tfd = (uint32_t)tfd, .toff = (uint32_t)toff};
-	return (int)syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);
+	return (int)syscall(SYS_kcmp, holder, pid, KCMP_EPOLL_TFD, fd, &slot);
+}
+
+static int kcmp_tfd(pid_t pid, int fd, int epfd, int tfd, int toff)
+{
+	return kcmp_tfd_of(pid, fd, pid, epfd, tfd, toff);
 }
 
 /* The task's fds with the inode each holds, listed once, when a registration is not at
@@ -177,6 +193,35 @@ static int find_source(pid_t pid, int epfd, const struct ep_line *l, int toff, s
 			continue;
 		if (kcmp_tfd(pid, c->fd, epfd, l->fd, toff) == 0)
 			return c->fd;
+	}
+	return -1;
+}
+
+/* The file of registration l is held by no fd of task t: the first fd of another task of the
+ * tree that holds it (a task sharing its parent's table is searched as that table), its pid
+ * in *holder; -1 if none does, -errno if a task's fds cannot be listed. */
+static int find_other_source(struct dump_ctx *ctx, struct dump_task *t, int epfd,
+			     const struct ep_line *l, int toff, pid_t *holder)
+{
+	dev_t dev = makedev(l->sdev >> 20, l->sdev & 0xfffff);
+
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		struct dump_task *o = &ctx->tasks[k];
+		struct task_fd *v = NULL;
+		int n, found = -1;
+		if (o == t || o->zombie || o->files_shared)
+			continue;
+		if ((n = task_fds(o->pid, &v)) < 0)
+			return n == -EPERM ? -EACCES : n;
+		for (int i = 0; i < n && found < 0; i++)
+			if (!(l->ino && v[i].has_st && (v[i].ino != l->ino || v[i].dev != dev)) &&
+			    kcmp_tfd_of(o->pid, v[i].fd, t->pid, epfd, l->fd, toff) == 0)
+				found = v[i].fd;
+		free(v);
+		if (found >= 0) {
+			*holder = o->pid;
+			return found;
+		}
 	}
 	return -1;
 }
@@ -279,17 +324,33 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			pr_errno(-ret, "task %d: cannot list its fds", t->pid);
 			break;
 		}
+		pid_t holder = t->pid;
+		if (src == -1)
+			src = find_other_source(ctx, t, fi->fd, &l[i], toff[i], &holder);
+		if (src < -1) {
+			ret = src;
+			pr_errno(-ret, "task %d: epoll fd %d: cannot list the fds of the tree",
+				 t->pid, fi->fd);
+			break;
+		}
 		if (src < 0) {
 			bool open_there = kcmp_tfd(t->pid, l[i].fd, fi->fd, l[i].fd, toff[i]) >= 0;
 			pr_err("task %d: epoll fd %d: target fd %d (events %#x) %s, and the "
-			       "registered file is held by no fd of the task (another task or a "
-			       "mapping holds it): cryo cannot add it again",
+			       "registered file is held by no fd of the tree: cryo cannot add it "
+			       "again",
 			       t->pid, fi->fd, l[i].fd, l[i].events,
 			       open_there ? "now holds another file" : "was closed");
 			ret = -ENOTSUP;
 			continue;
 		}
-		const char *late = late_source_at(ctx, t, src);
+		if (holder != t->pid && epoll_disarmed(l[i].events)) {
+			pr_err("task %d: epoll fd %d: target fd %d is a one-shot registration that "
+			       "fired, on fd %d of task %d: not supported yet",
+			       t->pid, fi->fd, l[i].fd, src, holder);
+			ret = -ENOTSUP;
+			continue;
+		}
+		const char *late = holder == t->pid ? late_source_at(ctx, t, src) : NULL;
 		if (late) {
 			pr_err("task %d: epoll fd %d: target fd %d is %s, which the restore makes "
 			       "after the epolls are filled: cryo cannot add it again yet",
@@ -312,11 +373,13 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 			break;
 		}
 		tg->fd = l[i].fd, tg->events = l[i].events, tg->data = l[i].data;
-		if (src != l[i].fd) {
+		if (src != l[i].fd || holder != t->pid) {
 			tg->has_src_fd = true;
 			tg->src_fd = src;
-			pr_info("task %d: epoll fd %d: target fd %d is held at fd %d", t->pid,
-				fi->fd, l[i].fd, src);
+			tg->has_src_pid = holder != t->pid;
+			tg->src_pid = (uint32_t)holder;
+			pr_info("task %d: epoll fd %d: target fd %d is held at fd %d of task %d",
+				t->pid, fi->fd, l[i].fd, src, holder);
 		}
 		e->epoll_targets[e->n_epoll_targets++] = tg;
 		pr_debug("task %d: epoll fd %d: target fd %d events %#x data %#" PRIx64, t->pid,
@@ -331,7 +394,129 @@ static int epoll_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd
 	return ret;
 }
 
+/* The entry of fd of task pid (a reference to another fd, maybe), or NULL */
+static FdEntry *dump_entry_of(struct dump_ctx *ctx, pid_t pid, int fd)
+{
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		const Files *f = ctx->tasks[k].pid == pid ? ctx->tasks[k].files : NULL;
+		for (size_t i = 0; f && i < f->n_fds; i++)
+			if (f->fds[i]->fd == fd)
+				return f->fds[i];
+	}
+	return NULL;
+}
+
+/* Kinds a registration may come from in another task: those the restore's root opens once
+ * as a shared description (shared.c). Unix sockets and terminals are made otherwise, epolls
+ * are filled in their order, late kinds after the epolls: not yet. */
+static const char *other_task_kind_unsupported(const FdEntry *orig)
+{
+	const struct fd_ops *k = fd_ops_of(orig->kind);
+	if (!k || files_entry_is_late(orig))
+		return k ? k->name : "a descriptor of an unknown kind";
+	switch (orig->kind) {
+	case FD_KIND__FD_UNIX_SK:
+	case FD_KIND__FD_PTY_MASTER:
+	case FD_KIND__FD_PTY_SLAVE:
+	case FD_KIND__FD_TTY:
+	case FD_KIND__FD_EPOLL:
+		return k->name;
+	default:
+		return NULL;
+	}
+}
+
+/* Once every task is walked: each registration whose file another task holds names that
+ * task's first fd of the description (the object the restore opens once), and is of a kind
+ * the restore can share so. */
+int epoll_dump_finish(struct dump_ctx *ctx)
+{
+	int ret = 0;
+
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		struct dump_task *t = &ctx->tasks[k];
+		for (size_t i = 0; t->files && i < t->files->n_fds; i++) {
+			FdEntry *e = t->files->fds[i];
+			if (e->kind != FD_KIND__FD_EPOLL || !filled_here(e))
+				continue;
+			for (size_t j = 0; j < e->n_epoll_targets; j++) {
+				EpollTarget *tg = e->epoll_targets[j];
+				if (!tg->has_src_pid)
+					continue;
+				FdEntry *h = dump_entry_of(ctx, (pid_t)tg->src_pid, tg->src_fd);
+				pid_t opid = (pid_t)tg->src_pid;
+				int ofd = tg->src_fd;
+				if (h && h->has_dup_of_pid)
+					opid = (pid_t)h->dup_of_pid, ofd = h->dup_of;
+				else if (h && h->has_dup_of)
+					ofd = h->dup_of;
+				FdEntry *orig = h ? dump_entry_of(ctx, opid, ofd) : NULL;
+				const char *why = !orig ? "not saved"
+						  : orig->has_dup_of || orig->has_dup_of_pid
+						      ? "not the first fd of its description"
+						      : other_task_kind_unsupported(orig);
+				if (why) {
+					pr_err(
+					    "task %d: epoll fd %d: target fd %d is held only by fd "
+					    "%d of task %u, %s: not supported yet",
+					    t->pid, e->fd, tg->fd, tg->src_fd, tg->src_pid, why);
+					ret = -ENOTSUP;
+					continue;
+				}
+				tg->src_pid = (uint32_t)opid;
+				tg->src_fd = ofd;
+			}
+		}
+	}
+	return ret;
+}
+
 /* ---- restore ---- */
+
+/* The entry of task o that opened the description at fd (not a reference), or NULL */
+static const FdEntry *restore_entry_of(struct restore_task *o, int fd)
+{
+	for (size_t j = 0; o && !o->zombie && j < o->files->n_fds; j++)
+		if (o->files->fds[j]->fd == fd && !o->files->fds[j]->has_dup_of &&
+		    !o->files->fds[j]->has_dup_of_pid)
+			return o->files->fds[j];
+	return NULL;
+}
+
+int epoll_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
+{
+	char img[64];
+
+	img_name(IMG_FILES, t->pid, img, sizeof(img));
+	for (size_t i = 0; i < e->n_epoll_targets; i++) {
+		const EpollTarget *tg = e->epoll_targets[i];
+		if (!tg->has_src_pid)
+			continue;
+		struct restore_task *o = restore_find_task(ctx, (pid_t)tg->src_pid);
+		const FdEntry *orig = o != t ? restore_entry_of(o, tg->src_fd) : NULL;
+		if (!orig || other_task_kind_unsupported(orig))
+			return files_refuse(img,
+					    "epoll fd %d: target fd %d: fd %d of task %u is not a "
+					    "description that task opens and can share",
+					    e->fd, tg->fd, tg->src_fd, tg->src_pid);
+		/* the root opens it once, for its task and for this registration */
+		if (!restore_add_global(ctx, (struct svc_file){.kind = SVC_DESC,
+							       .desc_pid = o->pid,
+							       .desc = (FdEntry *)orig}))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The fd of this task, in the child phase, that holds tg's file: its source, or the root's
+ * copy of another task's description (planned); -1 if there is none. */
+static int source_fd(struct restore_ctx *ctx, const EpollTarget *tg)
+{
+	if (!tg->has_src_pid)
+		return epoll_target_source(tg);
+	struct svc_file *g = restore_find_desc(ctx, (pid_t)tg->src_pid, tg->src_fd);
+	return g ? g->fd : -1;
+}
 
 static int epoll_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
 			 int flags)
@@ -388,10 +573,15 @@ struct placed {
 	bool placed;
 };
 
-static int place(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, struct placed *p)
+static int place(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, int src,
+		 struct placed *p)
 {
-	int src = epoll_target_source(tg);
 	p->key = tg->fd, p->moved = -1, p->placed = false;
+	if (src < 0) {
+		child_fail(t, EBADF, "epoll fd %d: the file of target fd %d is not there", e->fd,
+			   tg->fd);
+		return -1;
+	}
 	if (src == tg->fd)
 		return 0;
 	p->moved_fdflags = fcntl(tg->fd, F_GETFD);
@@ -421,11 +611,12 @@ static int unplace(struct restore_task *t, const FdEntry *e, struct placed *p)
 	return 0;
 }
 
-int epoll_add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events)
+int epoll_add_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+		  const EpollTarget *tg, uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = tg->data};
 	struct placed p;
-	int ret = place(t, e, tg, &p), err;
+	int ret = place(t, e, tg, source_fd(ctx, tg), &p), err;
 
 	if (ret == 0) {
 		/* the key may be the epoll's own number now (dup2()ed there after the close):
@@ -508,16 +699,10 @@ static int fill_one(struct restore_ctx *ctx, struct restore_task *t, const struc
 
 	for (size_t i = 0; i < e->n_epoll_targets && !ret; i++) {
 		const EpollTarget *tg = e->epoll_targets[i];
-		if (!epoll_disarmed(tg->events) && epoll_add_one(t, e, tg, tg->events))
+		if (!epoll_disarmed(tg->events) && epoll_add_one(ctx, t, e, tg, tg->events))
 			ret = -1;
 	}
 	return ret ? ret : check_restored(t, e);
-}
-
-/* Is e an epoll this task fills (the first fd of its description here)? */
-static bool filled_here(const FdEntry *e)
-{
-	return e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid;
 }
 
 /* Finish op: every fd of the task is in place. Each epoll the task made (a description shared
@@ -549,10 +734,13 @@ static int epoll_restore_finish(struct restore_ctx *ctx, struct restore_task *t)
 				continue;
 			/* an epoll of this task it watches, not filled yet: that one first */
 			for (size_t k = 0; k < e->n_epoll_targets && !wait; k++) {
+				const EpollTarget *tg = e->epoll_targets[k];
 				uint32_t pid;
 				int pfd, j,
-				    d = description_of(&x, epoll_target_source(e->epoll_targets[k]),
-						       &pid, &pfd);
+				    d = tg->has_src_pid /* never an epoll (planned) */
+					    ? -1
+					    : description_of(&x, epoll_target_source(tg), &pid,
+							     &pfd);
 				j = d >= 0 ? epoll_entry_at(&x, d) : -1;
 				wait =
 				    j >= 0 && (size_t)j != i && !done[j] && filled_here(f->fds[j]);
@@ -636,15 +824,20 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 		int src = epoll_target_source(tg), pfd = 0, d = 0;
 		uint32_t pid = 0, ev = tg->events;
 		if (tg->fd < 0 || (uint64_t)tg->fd >= max_fd ||
-		    (tg->has_src_fd && tg->src_fd == tg->fd))
+		    (tg->has_src_fd && tg->src_fd == tg->fd && !tg->has_src_pid))
 			ret = files_refuse(img, "epoll fd %d: target fd %d is out of range", e->fd,
 					   tg->fd);
-		else if ((d = description_of(&x, src, &pid, &pfd)) == -2)
+		else if (tg->has_src_pid && (!tg->has_src_fd || tg->src_fd < 0 ||
+					     tg->src_fd >= FILES_MAX_FD || epoll_disarmed(ev)))
+			ret = files_refuse(img,
+					   "epoll fd %d: target fd %d of another task is invalid",
+					   e->fd, tg->fd);
+		else if (!tg->has_src_pid && (d = description_of(&x, src, &pid, &pfd)) == -2)
 			ret = files_refuse(img, "epoll fd %d: target fd %d is no fd of the task",
 					   e->fd, src);
-		else if (d == e->fd)
+		else if (!tg->has_src_pid && d == e->fd)
 			ret = files_refuse(img, "epoll fd %d watches itself (fd %d)", e->fd, src);
-		else if (files_entry_is_late(x.f->fds[epoll_entry_at(&x, src)]))
+		else if (!tg->has_src_pid && files_entry_is_late(x.f->fds[epoll_entry_at(&x, src)]))
 			ret = files_refuse(img, "epoll fd %d: target fd %d is of a kind made later",
 					   e->fd, src);
 		else if (ev & ~(uint32_t)EP_KNOWN_BITS ||
@@ -653,6 +846,8 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 			 ((ev & EPOLLEXCLUSIVE) && (ev & EPOLLONESHOT)))
 			ret = files_refuse(img, "epoll fd %d: target fd %d: events %#x are invalid",
 					   e->fd, tg->fd, ev);
+		if (tg->has_src_pid) /* another task's description: checked by epoll_plan */
+			pid = tg->src_pid, pfd = tg->src_fd, d = -1;
 		ids[i] = (struct reg_id){tg->fd, pid, d >= 0 ? d : pfd};
 	}
 	if (!ret) {

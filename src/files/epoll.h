@@ -43,7 +43,8 @@ static inline int epoll_entry_at(const struct fd_index *x, int fd)
 
 /* epoll.c: tg added to the epoll e with `events`, its file put at its key for the call. -1
  * after child_fail. */
-int epoll_add_one(struct restore_task *t, const FdEntry *e, const EpollTarget *tg, uint32_t events);
+int epoll_add_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e,
+		  const EpollTarget *tg, uint32_t events);
 
 /* epoll_oneshot.c. Dump: why a fired one-shot registration on the file at fd of task pid could
  * not be made to fire again at restore (to disarm it), or NULL if it can. */

@@ -120,7 +120,7 @@ int epoll_oneshot_disarm(struct restore_ctx *ctx, struct restore_task *t, const 
 			continue;
 		ret = poke(ctx, t, x, e, tg, &poked[fired]);
 		if (!ret)
-			ret = epoll_add_one(t, e, tg, tg->events | EP_POLL_BITS);
+			ret = epoll_add_one(ctx, t, e, tg, tg->events | EP_POLL_BITS);
 		fired++;
 	}
 	if (fired && !ret) {

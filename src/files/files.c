@@ -420,6 +420,9 @@ int dump_files_finish(struct dump_ctx *ctx)
 	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
 		ret = r;
 	r = unix_dump_finish(ctx);
+	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
+		ret = r;
+	r = epoll_dump_finish(ctx);
 	return ret && ret != -ENOTSUP ? ret : r ? r : ret;
 }
 

@@ -226,6 +226,12 @@ bool restore_tree_has(struct restore_ctx *ctx, pid_t id, int type);
 bool restore_tid_in_time(struct restore_ctx *ctx, struct restore_task *t, pid_t tid);
 int pidfd_validate_tree(struct restore_ctx *ctx, struct restore_task *t, const char *img,
 			const FdEntry *e);
+/* ---- epoll.c: registrations whose file another task of the tree holds ---- */
+/* Dump: once every task was walked, each such registration named by the first fd of its
+ * description, and refused (-ENOTSUP) when of a kind the restore cannot share so */
+int epoll_dump_finish(struct dump_ctx *ctx);
+/* Restore: the descriptions those registrations name become globals of the root */
+int epoll_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
 /* ---- unix_sk.c, unix_sk_restore.c: unix sockets ---- */
 /* Dump: once every task was walked, peers found and the set checked */
 int unix_dump_finish(struct dump_ctx *ctx);

@@ -261,6 +261,12 @@ int files_plan(struct restore_ctx *ctx, struct restore_task *t)
 			if (ret)
 				return ret;
 		}
+		/* an epoll's registrations of files another task holds (epoll.c) */
+		if (e->kind == FD_KIND__FD_EPOLL && !e->has_dup_of && !e->has_dup_of_pid) {
+			int ret = epoll_plan(ctx, t, e);
+			if (ret)
+				return ret;
+		}
 		/* late kinds copy their shared descriptions themselves (late.c) */
 		if (!e->has_dup_of_pid || (pid_t)e->dup_of_pid == t->pid || files_entry_is_late(e))
 			continue;

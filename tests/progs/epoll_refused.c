@@ -1,5 +1,6 @@
 /* Epoll registrations cryo cannot rebuild exactly, for the epoll-refused case: one whose fd
- * was closed while its file lives on only in a child (no fd of this task holds it), and a
+ * was closed while its file, a unix socket, lives on only in a child (no fd of this task
+ * holds it; a unix socket cannot be shared with another task's registration yet), and a
  * one-shot one that fired on a signalfd whose signal was read since (disarmed, and nothing
  * can make it fire again at restore: a signalfd is ready by the signals of whoever polls it).
  * And a pidfd of the child, and the child's /proc/CHILD/mountinfo (which can be polled): both
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -29,7 +31,7 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	zt_init(argc, argv);
-	zt_check_sys(pipe(p) == 0, "pipe");
+	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == 0, "socketpair");
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	zt_check_sys(sigprocmask(SIG_BLOCK, &usr1, NULL) == 0, "sigprocmask");
