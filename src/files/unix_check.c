@@ -141,17 +141,18 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 					"message %zu: credentials pid %u uid %u gid %u are invalid",
 					i, m->cred_pid, m->cred_uid, m->cred_gid),
 			       -1;
-		/* a stream's messages are cut where the credentials change: never two in
-		 * a row with the same */
-		if (s->type == SOCK_STREAM && i && unix_msg_same_creds(m, s->queue[i - 1]))
+		/* a stream's messages are cut where the credentials change, and around the
+		 * buffers with descriptors: never two in a row with the same and none */
+		if (s->type == SOCK_STREAM && i && !m->n_fds && !s->queue[i - 1]->n_fds &&
+		    unix_msg_same_creds(m, s->queue[i - 1]))
 			return snprintf(why, len,
 					"messages %zu and %zu of a stream with the same "
 					"credentials",
 					i - 1, i),
 			       -1;
-		if (m->n_fds && (s->type == SOCK_STREAM || m->n_fds > 253))
-			return snprintf(why, len, "message %zu: %zu descriptors in flight%s", i,
-					m->n_fds, s->type == SOCK_STREAM ? " on a stream" : ""),
+		if (m->n_fds > 253)
+			return snprintf(why, len, "message %zu: %zu descriptors in flight", i,
+					m->n_fds),
 			       -1;
 		if (s->type == SOCK_STREAM && !m->data.len)
 			return snprintf(why, len, "an empty part of a stream queued"), -1;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_sk.h"
+#include "files/unix_skb.h"
 
 static int set_peek_off(int sk, int off)
 {
@@ -123,11 +125,13 @@ static int refuse_scm(pid_t pid, int fd, size_t msg, struct peeked *p, bool stre
 		return -ENOTSUP;
 	}
 	if (p->nfds && stream) {
-		/* the bytes a stream's descriptors came with cannot be told from those before
-		 * them without reading them (a peek of any of them reports the descriptors) */
+		/* where the bytes a stream's descriptors came with start is not in a peek (a
+		 * peek of any byte before them reports the descriptors): without the kernel's
+		 * buffers (unix_skb.c, which said why) the queue is refused */
 		close_rights(p, true);
 		pr_err("task %d: fd %d: stream unix socket with descriptors in flight (SCM_RIGHTS) "
-		       "in its queue (%s): not supported yet",
+		       "in its queue (%s), whose place in the bytes cannot be learnt: not "
+		       "supported",
 		       pid, fd, p->rights);
 		return -ENOTSUP;
 	}
@@ -211,12 +215,126 @@ static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t 
 	return 0;
 }
 
+/* Where the buffer of byte off is: *i its index in v, *bs the byte it starts at (both move
+ * on only). */
+static void buffer_of(const struct unix_skb *v, size_t nv, size_t off, size_t *i, size_t *bs)
+{
+	while (*i < nv && off >= *bs + v[*i].len)
+		*bs += v[*i].len, (*i)++;
+}
+
+/* A stream's bytes after the kernel's buffers v[0..nv) (unix_skb.c), inq of them. A buffer
+ * with descriptors is a message of its own: peeked at its start, the peek ends with it and
+ * gives its descriptors (a read stops there too, and one that reads any of its bytes gets
+ * them). The bytes between such buffers go in runs of one sender's credentials, as in
+ * read_stream, each peek bounded by the next buffer with descriptors (a peek before one runs
+ * on into it and reports its descriptors: those copies are closed). */
+static int read_stream_skbs(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+			    int inq, uint8_t *buf, const struct unix_skb *v, size_t nv)
+{
+	pid_t pid = t->pid;
+	size_t total = 0, i = 0, bs = 0;
+	int off = 0, ret;
+	struct peeked p;
+
+	for (size_t k = 0; k < nv; k++) {
+		if (!v[k].len || (v[k].flags & UNIX_SKB_OOB)) {
+			/* urgent data, pending or read (its empty buffer): unix_oob.c refuses
+			 * what it sees of it, and this is the rest */
+			pr_err("task %d: fd %d: unix socket with urgent data (MSG_OOB) queued "
+			       "(buffer %zu of its queue, at byte %zu): not supported yet",
+			       pid, fd, k, total);
+			return -ENOTSUP;
+		}
+		if ((v[k].flags & UNIX_SKB_FDS) && (v[k].consumed || !v[k].nfds)) {
+			pr_err("task %d: fd %d: unix socket whose buffer %zu carries descriptors "
+			       "but was read from (%u bytes) or names none",
+			       pid, fd, k, v[k].consumed);
+			return -EIO;
+		}
+		total += v[k].len;
+	}
+	if (total != (size_t)inq) {
+		pr_err("task %d: fd %d: unix socket whose buffers hold %zu bytes, of %d queued",
+		       pid, fd, total, inq);
+		return -EIO;
+	}
+	while (off < inq) {
+		buffer_of(v, nv, (size_t)off, &i, &bs);
+		bool fds = v[i].flags & UNIX_SKB_FDS;
+		size_t lim, j = i, js = bs;
+		if (fds && (size_t)off != bs) {
+			pr_err("task %d: fd %d: a peek of a unix socket's queue ended inside the "
+			       "buffer with descriptors at byte %zu (at %d)",
+			       pid, fd, bs, off);
+			return -EIO;
+		}
+		while (!fds && j < nv && !(v[j].flags & UNIX_SKB_FDS))
+			js += v[j].len, j++;
+		lim = fds ? v[i].len : js - (size_t)off;
+		ssize_t n = peek_at(sk, off, buf + off, lim, NULL, NULL, &p);
+		if (n < 0) {
+			ret = -errno;
+			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket",
+				 pid, fd);
+			return ret;
+		}
+		if (!fds)
+			close_rights(&p, false); /* the next buffer's, given again at its peek */
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, false)))
+			return ret;
+		if (n <= 0 || (size_t)n > lim ||
+		    (fds && ((size_t)n != lim || p.nfds != v[i].nfds))) {
+			close_rights(&p, false);
+			pr_err(
+			    "task %d: fd %d: a peek of a unix socket's queue at byte %d returned "
+			    "%zd bytes and %zu descriptors where its buffers say %zu%s",
+			    pid, fd, off, n, p.nfds, lim, fds ? " and descriptors" : "");
+			return -EIO;
+		}
+		UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+		if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m)) {
+			close_rights(&p, false);
+			return -ENOMEM;
+		}
+		m->data.len = (size_t)n, m->data.data = buf + off;
+		if ((ret = save_creds(pid, fd, s->n_queue - 1, &p, m))) {
+			close_rights(&p, false);
+			return ret;
+		}
+		if (s->n_queue > UNIX_QUEUE_MAX_MSGS) {
+			close_rights(&p, false);
+			pr_err("task %d: fd %d: unix socket with more than %u changes of sender "
+			       "or messages with descriptors queued: not supported",
+			       pid, fd, UNIX_QUEUE_MAX_MSGS);
+			return -ENOTSUP;
+		}
+		/* the files in flight: kept until every task was walked (inflight.c) */
+		if (p.nfds && (ret = inflight_note(ctx, t, fd, s->n_queue - 1, m, p.fds, p.nfds)))
+			return ret;
+		/* a stop between two runs without descriptors is a change of credentials */
+		const UnixMsg *prev = s->n_queue > 1 ? s->queue[s->n_queue - 2] : NULL;
+		if (prev && !prev->n_fds && !m->n_fds && unix_msg_same_creds(m, prev)) {
+			pr_err("task %d: fd %d: unix socket whose queue's peek stops at byte %d "
+			       "without a change of sender or descriptors: not supported yet",
+			       pid, fd, off);
+			return -ENOTSUP;
+		}
+		off += (int)n;
+	}
+	return 0;
+}
+
 /* A stream's bytes, peeked into place: one message per run of bytes with the same
  * credentials, as a reader with SO_PASSCRED gets them (the kernel stops a read where they
- * change; without SO_PASSCRED a read runs on across them, both ways as before). */
-static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+ * change; without SO_PASSCRED a read runs on across them, both ways as before). A queue
+ * with descriptors in flight is read after the kernel's buffers (read_stream_skbs). */
+static int read_stream(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		       int inq)
 {
 	uint8_t *buf = arena_alloc(&ctx->arena, (size_t)inq);
+	pid_t pid = t->pid;
+	size_t first = s->n_queue;
 	int off = 0, ret;
 	struct peeked p;
 
@@ -230,6 +348,23 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 			pr_errno(errno, "task %d: fd %d: cannot read the queue of a unix socket",
 				 pid, fd);
 			return -errno;
+		}
+		if (p.nfds && !p.ctrunc) {
+			/* descriptors: where their buffer starts is learnt from the kernel's
+			 * buffers, and the whole queue read again after them */
+			struct unix_skb *v = NULL;
+			size_t nv = 0;
+			struct stat st;
+			int r = fstat(sk, &st) < 0 ? -errno : unix_skb_layout(st.st_ino, &v, &nv);
+			if (r) {
+				ret = refuse_scm(pid, fd, s->n_queue, &p, true);
+				return r == -ENOTSUP ? ret : r;
+			}
+			close_rights(&p, false);
+			s->n_queue = first;
+			ret = read_stream_skbs(ctx, t, fd, sk, s, inq, buf, v, nv);
+			free(v);
+			return ret;
 		}
 		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, true)))
 			return ret;
@@ -397,7 +532,7 @@ static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk,
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
 		return ret;
 	}
-	ret = s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
+	ret = s->type == SOCK_STREAM ? read_stream(ctx, t, fd, sk, s, inq)
 				     : read_messages(ctx, t, fd, sk, s, inq);
 	if (!cred_on && set_passcred(sk, 0) < 0 && !ret) {
 		ret = -errno;

@@ -106,9 +106,17 @@ int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const U
 	bool held = false;
 
 	while (off < m->data.len) {
-		/* (descriptors only on a datagram or seqpacket message: sent whole, once) */
+		/* descriptors go with the first part: on a stream, the kernel's buffer they
+		 * came in at dump (unix_queue.c), which must be sent as one again */
 		ssize_t n =
 		    send_part(fd, m->data.data + off, m->data.len - off, m, fds, nfds, to, tolen);
+		if (n > 0 && nfds && (size_t)n < m->data.len) {
+			pr_err("a queued message of %zu bytes with descriptors in flight went in "
+			       "parts (%zd bytes first): the reader would stop elsewhere",
+			       m->data.len, n);
+			errno = EMSGSIZE;
+			return -1;
+		}
 		if (n < 0 && errno == ESRCH && m->has_cred_pid && !held) {
 			/* the sender's pid is nobody's now: held for the message (a pid someone
 			 * took meanwhile is there to be claimed: EEXIST, sent again) */
