@@ -4,8 +4,8 @@
  *        to the reaper: an echo helper), with 6 bytes from it queued
  *   scm: a datagram pair with a descriptor (a pipe's write end, saved: the read end is the
  *        tree's) in flight (SCM_RIGHTS), then a timerfd in flight that no task holds
- *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (a stream's
- *       descriptors are refused: their bytes cannot be told apart without reading)
+ *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (saved, not refused:
+ *       the dump reads it from the kernel's buffers and must leave it queued)
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
  *       which pc sent bytes
  *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
