@@ -16,8 +16,7 @@
 #                     (tests/progs/proc_thread_refused.c): made after the parent's descriptors
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
 #                     flight (SCM_RIGHTS) that no task holds and is a timerfd,
-#                     bytes sent on a connection not accepted yet,
-#                     out-of-band data, a name
+#                     bytes sent on a connection not accepted yet, a name
 #                     whose socket file was removed, a pair a child made (its peer credentials)
 #                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
 #                     connection still there afterwards
@@ -83,7 +82,6 @@ refuse_unix_case() {
 		"unix socket (unnamed) (socket:\[[0-9]*\]) is connected to socket:\[[0-9]*\] of process [0-9]* (unix_outside, fd [0-9]*) outside the tree" \
 		"unix socket with a file in flight that no task of the tree holds (message 1, descriptor 0: anon_inode:\[timerfd\], a timerfd)" \
 		"unix socket with data sent on a connection not accepted yet" \
-		"unix socket with urgent data (MSG_OOB) queued" \
 		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced" \
 		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again"
 }

@@ -8,7 +8,8 @@
  *       the dump reads it from the kernel's buffers and must leave it queued)
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
  *       which pc sent bytes
- *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
+ *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued (saved, not refused:
+ *       they must still be there, the mark in its place)
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued (saved, not
  *       refused: it must still be there after the refused dumps)
  *   rm: a datagram socket bound to a path whose socket file was then removed
