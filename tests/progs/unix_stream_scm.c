@@ -14,17 +14,21 @@
  *       "tail"      plain
  *   ss: a stream pair whose end ss[0] is in its own queue: "pre" plain, then "self" with
  *       ss[0] (sent on ss[1]).
+ *   bg: a stream pair with one send of 100000 bytes carrying the test's pipe write end: the
+ *       kernel cuts it into buffers, the descriptor goes with the first (its length, the
+ *       first read's, measured with a peek before the dump: 36544 here).
  *
  * After the check every read is a recvmsg with room for descriptors, and must return:
  * "head-" (5 asked: no descriptors, so their buffer starts after it), "P" with one (the
  * first byte of their buffer brings them), "IPEmiddleFILE!" with one (100 asked: the read
  * runs on across plain buffers into the next one with descriptors and stops at its end),
  * "X" with two although "tail" follows, then "tail" alone; on ss "pre" (3 asked: none) and
- * "self" with ss[0]'s own description. A buffer with descriptors that came back starting or
- * ending one byte off changes one of these reads. Each file is checked: the pipe
- * reads "pipe-bytes" and then what the test writes into its write end now, and keeps
- * O_NONBLOCK; the file only in flight is the same path, at offset 7, with O_APPEND; the
- * eventfd counts 9; the file the test holds and the socket are the test's own (kcmp). */
+ * "self" with ss[0]'s own description; on bg a read of 200000 returns the first buffer's
+ * bytes with the pipe's write end (the test's own), the next reads the rest without any. A buffer
+ * with descriptors that came back starting or ending one byte off changes one of these reads. Each
+ * file is checked: the pipe reads "pipe-bytes" and then what the test writes into its write end
+ * now, and keeps O_NONBLOCK; the file only in flight is the same path, at offset 7, with O_APPEND;
+ * the eventfd counts 9; the file the test holds and the socket are the test's own (kcmp). */
 // zt-run: gen2
 #include "zt.h"
 
@@ -89,6 +93,46 @@ static void recv_fds(const char *what, int fd, size_t room, const char *want, in
 		  n);
 }
 
+static char big[200000];
+
+/* bytes of a stream until none is left: their count, every one 'b' */
+static size_t drain(int fd)
+{
+	size_t total = 0;
+	ssize_t n;
+	while ((n = recv(fd, big, sizeof(big), MSG_DONTWAIT)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (big[i] != 'b')
+				return 0;
+		total += (size_t)n;
+	}
+	return total;
+}
+
+/* one read of up to 200000 bytes, all 'b': its length, its descriptors into fds (at most 1) */
+static ssize_t read_big(int fd, int flags, int *nfds, int *fdout)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	struct iovec iov = {big, sizeof(big)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b, .msg_controllen = sizeof(cb)};
+	memset(big, 0, sizeof(big));
+	ssize_t n = recvmsg(fd, &mh, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	*nfds = 0, *fdout = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			*nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fdout, CMSG_DATA(c), sizeof(int));
+		}
+	for (ssize_t i = 0; i < n; i++)
+		if (big[i] != 'b')
+			return -2;
+	return n;
+}
+
 static bool same(int a, int b)
 {
 	pid_t p = getpid();
@@ -97,12 +141,13 @@ static bool same(int a, int b)
 
 int main(int argc, char **argv)
 {
-	int st[2], ss[2], pp[2], fds[2];
+	int st[2], ss[2], bg[2], pp[2], fds[2], nf, bf;
 	char b[64] = "", path[PATH_MAX], want_path[PATH_MAX];
 
 	zt_init(argc, argv);
 	zt_check_sys(socketpair(AF_UNIX, SOCK_STREAM, 0, st) == 0 &&
-			 socketpair(AF_UNIX, SOCK_STREAM, 0, ss) == 0 && pipe(pp) == 0,
+			 socketpair(AF_UNIX, SOCK_STREAM, 0, ss) == 0 &&
+			 socketpair(AF_UNIX, SOCK_STREAM, 0, bg) == 0 && pipe(pp) == 0,
 		     "socketpair, pipe");
 	int rf = open("inflight-file", O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600);
 	int held = open("held-file", O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -125,6 +170,12 @@ int main(int argc, char **argv)
 	close(pp[0]), close(rf), close(ev);
 	send_fds(ss[1], "pre", NULL, 0);
 	send_fds(ss[1], "self", (int[]){ss[0]}, 1);
+	memset(big, 'b', 100000);
+	big[100000] = 0;
+	send_fds(bg[1], big, (int[]){pp[1]}, 1);
+	ssize_t first = read_big(bg[0], MSG_PEEK, &nf, &bf);
+	zt_check_sys(first > 0 && first < 100000 && nf == 1, "bg: peek");
+	close(bf);
 	zt_ready();
 	zt_wait_for_check();
 
@@ -168,5 +219,13 @@ int main(int argc, char **argv)
 	recv_fds("ss 1", ss[0], 3, "pre", fds, 0);
 	recv_fds("ss 2", ss[0], 100, "self", fds, 1);
 	zt_expect(same(fds[0], ss[0]), "ss: the socket in its own queue is another one");
+
+	ssize_t n = read_big(bg[0], 0, &nf, &bf);
+	zt_expect(n == first && nf == 1,
+		  "bg: first read %zd bytes with %d descriptors, not %zd with 1", n, nf, first);
+	zt_expect(same(bf, pp[1]), "bg: not the test's pipe write end");
+	size_t rest = drain(bg[0]);
+	zt_expect(n > 0 && rest == (size_t)(100000 - n),
+		  "bg: %zu bytes after the first read, not %zd", rest, 100000 - n);
 	zt_pass();
 }
