@@ -119,7 +119,9 @@ __attribute__((section("iter/unix"), used)) int unix_skb(struct bpf_iter__unix *
 	h.a = (__u32)ino, h.b = (__u32)(ino >> 32), h.c = n, h.d = UNIX_SKB_MAGIC;
 	bpf_seq_write(w.seq, &h, sizeof(h));
 	w.skb = (__u64)u->sk.sk_receive_queue.next;
-	w.oob = (__u64)u->oob_skb;
+	/* (no urgent data in a kernel without CONFIG_AF_UNIX_OOB: the field is not there) */
+	if (__builtin_preserve_field_info(u->oob_skb, 2 /* BPF_FIELD_EXISTS */))
+		w.oob = (__u64)u->oob_skb;
 	bpf_loop(n, one, &w, 0);
 	return 0;
 }
