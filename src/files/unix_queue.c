@@ -4,8 +4,10 @@
  * stream's bytes in runs of one sender's credentials; the task's own peek offset is put back
  * afterwards. SO_PASSCRED is on for the peeks (and off again after, if it was): the
  * credentials each message carries (SCM_CREDENTIALS) are saved with it, whether the receiver
- * asks for them now or not. Descriptors in flight (SCM_RIGHTS: named), other control
- * messages, out-of-band bytes and empty messages are refused by name. The restore sends the
+ * asks for them now or not. Descriptors in flight (SCM_RIGHTS) are noted for inflight.c; on
+ * a stream they, and urgent data (MSG_OOB, found by unix_oob.c), make the queue read after
+ * the kernel's buffers (unix_skb.c), since a peek cannot tell where those start. Other
+ * control messages and empty datagrams are refused by name. The restore sends the
  * messages again in the root's pass that makes every socket (unix_sk_restore.c,
  * unix_send.c), where their senders are. Apart from unix_sk.c since the peeking is a
  * machinery of its own. */
