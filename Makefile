@@ -29,6 +29,10 @@ LIBTCP_SRCS := src/net/tcp_repair.c src/net/tcp_segment.c src/net/tcp_urg.c
 LIBTCP  := $(O)/libcryotcp.a
 SRCS    := $(filter-out $(LIBTCP_SRCS),$(wildcard src/*/*.c))
 ASMS    := $(wildcard src/*/*.S)
+# BPF programs cryo carries (src/bpf/*.bpf.c): built by clang for the BPF target, whatever CC
+# (clang is one of scripts/deps.sh's packages already)
+BPF_SRCS := $(wildcard src/bpf/*.bpf.c)
+SRCS    := $(filter-out $(BPF_SRCS),$(SRCS))
 OBJS    := $(patsubst %.c,$(O)/%.o,$(SRCS)) $(patsubst %.S,$(O)/%.o,$(ASMS)) $(PB_C:.c=.o)
 
 all: $(O)/cryo
@@ -47,6 +51,15 @@ $(O)/%.o: %.c | $(PB_H)
 $(O)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+
+$(O)/gen/%.bpf.o: src/bpf/%.bpf.c
+	@mkdir -p $(O)/gen
+	clang -target bpf -O2 -g -Wall -Werror -c $< -o $@
+
+# the object that carries a BPF program (.incbin of it, found in $(O)/gen)
+$(O)/src/files/unix_skb_obj.o: src/files/unix_skb_obj.S $(O)/gen/unix_skb.bpf.o
+	@mkdir -p $(dir $@)
+	$(CC) -Wa,-I$(O)/gen -c $< -o $@
 
 $(O)/gen/%.o: $(O)/gen/%.c
 	$(CC) $(CPPFLAGS) $(filter-out -Werror,$(CFLAGS)) -c $< -o $@

@@ -19,6 +19,7 @@ PACKAGES=(
 	nftables            # nft: the tests look at the lock's table
 	clang               # the fuzz targets (make fuzz, tests/cases/fuzz.sh): libFuzzer needs clang
 	libclang-rt-dev     # ... and its runtime (libFuzzer, ASan, UBSan), only recommended by clang
+	libbpf1             # libbpf, opened at run time: the buffers of a unix stream's queue (files/unix_skb.c)
 )
 # shellcheck disable=SC2206 # a list of words
 PACKAGES+=("$@" ${CRYO_EXTRA_PACKAGES:-})

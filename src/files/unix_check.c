@@ -9,6 +9,11 @@
 #include "files/unix_diag.h"
 #include "files/unix_sk.h"
 
+bool unix_msg_apart(const UnixMsg *m)
+{
+	return m->n_fds || (m->has_oob && m->oob);
+}
+
 bool unix_msg_same_creds(const UnixMsg *a, const UnixMsg *b)
 {
 	if (a->has_cred_pid != b->has_cred_pid)
@@ -60,7 +65,7 @@ bool unix_mutual(UnixSk *const *sks, uint32_t n, const UnixSk *s)
 
 int unix_check_one(const UnixSk *s, char *why, size_t len)
 {
-	size_t bytes = 0;
+	size_t bytes = 0, pending = SIZE_MAX; /* the message of the pending urgent byte */
 
 	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
 		return snprintf(why, len, "type %u is not a unix socket's", s->type), -1;
@@ -126,6 +131,23 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 			       -1;
 		if (!m->data.len && s->type != SOCK_STREAM)
 			return snprintf(why, len, "an empty message queued"), -1;
+		/* urgent data: a stream's, one byte (pending: only the last such), or none
+		 * (the buffer of one read), never with descriptors */
+		if (m->has_oob && m->oob) {
+			if (s->type != SOCK_STREAM || m->data.len > 1 || m->n_fds)
+				return snprintf(why, len, "message %zu: urgent data of %zu bytes%s",
+						i, m->data.len,
+						m->n_fds ? " with descriptors" : ""),
+				       -1;
+			if (pending < i)
+				return snprintf(why, len,
+						"message %zu: urgent data after the "
+						"pending urgent byte (message %zu)",
+						i, pending),
+				       -1;
+			if (m->data.len)
+				pending = i;
+		}
 		if (m->has_from && (s->type != SOCK_DGRAM || m->from.len > UNIX_NAME_MAX))
 			return snprintf(why, len, "a message with an invalid sender"), -1;
 		/* credentials: all three or none, a pid the kernel can number, no id -1 */
@@ -141,19 +163,21 @@ int unix_check_one(const UnixSk *s, char *why, size_t len)
 					"message %zu: credentials pid %u uid %u gid %u are invalid",
 					i, m->cred_pid, m->cred_uid, m->cred_gid),
 			       -1;
-		/* a stream's messages are cut where the credentials change: never two in
-		 * a row with the same */
-		if (s->type == SOCK_STREAM && i && unix_msg_same_creds(m, s->queue[i - 1]))
+		/* a stream's messages are cut where the credentials change, and around the
+		 * buffers of their own (descriptors, urgent data): never two plain ones in a
+		 * row with the same */
+		if (s->type == SOCK_STREAM && i && !unix_msg_apart(m) &&
+		    !unix_msg_apart(s->queue[i - 1]) && unix_msg_same_creds(m, s->queue[i - 1]))
 			return snprintf(why, len,
 					"messages %zu and %zu of a stream with the same "
 					"credentials",
 					i - 1, i),
 			       -1;
-		if (m->n_fds && (s->type == SOCK_STREAM || m->n_fds > 253))
-			return snprintf(why, len, "message %zu: %zu descriptors in flight%s", i,
-					m->n_fds, s->type == SOCK_STREAM ? " on a stream" : ""),
+		if (m->n_fds > 253)
+			return snprintf(why, len, "message %zu: %zu descriptors in flight", i,
+					m->n_fds),
 			       -1;
-		if (s->type == SOCK_STREAM && !m->data.len)
+		if (s->type == SOCK_STREAM && !m->data.len && !(m->has_oob && m->oob))
 			return snprintf(why, len, "an empty part of a stream queued"), -1;
 	}
 	if (s->n_queue &&

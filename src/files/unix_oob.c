@@ -1,14 +1,16 @@
-/* Urgent data (MSG_OOB) of a unix stream socket (CONFIG_AF_UNIX_OOB): the dump refuses, by
- * name, any trace of it in the receive queue. SO_OOBINLINE itself is one of the SOL_SOCKET
- * options every socket keeps (sk_opts.tab).
+/* Urgent data (MSG_OOB) of a unix stream socket (CONFIG_AF_UNIX_OOB): found here, saved by
+ * the queue dump from the kernel's buffers (unix_queue.c, unix_skb.c), sent again by the
+ * restore (unix_send.c). SO_OOBINLINE itself is one of the SOL_SOCKET options every socket
+ * keeps (sk_opts.tab).
  *
- * A send(MSG_OOB) puts its last byte apart: the receiver reads it with recv(MSG_OOB) (or
- * inline, with SO_OOBINLINE), a normal read stops short before it, SIOCATMARK tells a reader
- * at that point. Once it was read, an empty buffer stays where it was: reads still stop
- * there, and SIOCATMARK says 1 while it is first. None of this is in what a peek returns (a
- * peek at an offset runs on across the urgent byte, as if it were inline), so the queue
- * dump alone would give the byte back inline or lose the stop. Each is looked for apart,
- * on cryo's copy of the socket, the task being frozen:
+ * A send(MSG_OOB) puts its last byte in a buffer of its own, the socket's urgent byte: the
+ * receiver reads it with recv(MSG_OOB) (or inline, with SO_OOBINLINE), a normal read stops
+ * short before it, SIOCATMARK tells a reader at that point. Once it was read with
+ * recv(MSG_OOB), its empty buffer stays where it was: reads still stop there, and SIOCATMARK
+ * says 1 while it is first. None of this is in what a peek returns (a peek at an offset runs
+ * on across the urgent byte, as if it were inline), so the queue dump alone would give the
+ * byte back inline or lose the stop. Each trace is looked for here, on cryo's copy of the
+ * socket, the task being frozen:
  *  - SIOCATMARK set: the reader is at a mark (an urgent byte first, or the empty buffer of
  *    one read);
  *  - a byte pending: recv(MSG_OOB | MSG_PEEK) returns it (with SO_OOBINLINE turned off for
@@ -16,8 +18,8 @@
  *  - the stop of a byte read earlier: a peek of the whole queue from its start, with
  *    SO_PASSCRED off (so that a change of sender does not stop it either), returns less
  *    than the queue holds.
- * Restoring it exactly (the byte sent again with MSG_OOB at its place, the empty buffers
- * of read ones) is not done yet. */
+ * Any of them makes the queue dump read the kernel's buffers, which show the urgent byte's
+ * and the empty ones exactly (without them, the dump refuses naming what was found). */
 #include <errno.h>
 #include <linux/sockios.h>
 #include <stdio.h>
@@ -97,9 +99,11 @@ static ssize_t peek_all(int sk, size_t inq, int *ctrunc)
 	return n < 0 ? (err == EAGAIN ? 0 : -err) : n;
 }
 
-int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s)
+int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s, const char **oob)
 {
 	int mark = 0, inl = 0, inq = 0, ret;
+
+	*oob = NULL;
 
 	if (s->type != SOCK_STREAM || s->state == UNIX_ST_LISTEN)
 		return 0;
@@ -121,16 +125,12 @@ int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s)
 		return ret;
 	}
 	if (ret) {
-		pr_err("task %d: fd %d: unix socket with urgent data (MSG_OOB) queued, a byte not "
-		       "read yet: not supported yet",
-		       pid, fd);
-		return -ENOTSUP;
+		*oob = "a byte not read yet";
+		return 0;
 	}
 	if (mark) {
-		pr_err("task %d: fd %d: unix socket at the mark of urgent data (MSG_OOB) read "
-		       "before (SIOCATMARK): not supported yet",
-		       pid, fd);
-		return -ENOTSUP;
+		*oob = "at the mark of a byte read before (SIOCATMARK)";
+		return 0;
 	}
 	if (inq <= 0 || (unsigned)inq > UNIX_QUEUE_MAX_BYTES)
 		return 0; /* nothing to stop at; too much is the queue dump's to refuse */
@@ -151,10 +151,12 @@ int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s)
 		return (int)n;
 	}
 	if (n < inq && !ctrunc) {
-		pr_err("task %d: fd %d: unix socket whose reads stop at byte %zd of the %d queued, "
-		       "where urgent data (MSG_OOB) was read: not supported yet",
-		       pid, fd, n, inq);
-		return -ENOTSUP;
+		static char why[96];
+		snprintf(why, sizeof(why),
+			 "reads stop at byte %zd of the %d queued, where a byte "
+			 "was read",
+			 n, inq);
+		*oob = why;
 	}
 	return 0;
 }

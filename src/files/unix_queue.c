@@ -4,8 +4,10 @@
  * stream's bytes in runs of one sender's credentials; the task's own peek offset is put back
  * afterwards. SO_PASSCRED is on for the peeks (and off again after, if it was): the
  * credentials each message carries (SCM_CREDENTIALS) are saved with it, whether the receiver
- * asks for them now or not. Descriptors in flight (SCM_RIGHTS: named), other control
- * messages, out-of-band bytes and empty messages are refused by name. The restore sends the
+ * asks for them now or not. Descriptors in flight (SCM_RIGHTS) are noted for inflight.c; on
+ * a stream they, and urgent data (MSG_OOB, found by unix_oob.c), make the queue read after
+ * the kernel's buffers (unix_skb.c), since a peek cannot tell where those start. Other
+ * control messages and empty datagrams are refused by name. The restore sends the
  * messages again in the root's pass that makes every socket (unix_sk_restore.c,
  * unix_send.c), where their senders are. Apart from unix_sk.c since the peeking is a
  * machinery of its own. */
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@
 #include "files/kind.h"
 #include "files/sockopt.h"
 #include "files/unix_sk.h"
+#include "files/unix_skb.h"
 
 static int set_peek_off(int sk, int off)
 {
@@ -123,11 +127,13 @@ static int refuse_scm(pid_t pid, int fd, size_t msg, struct peeked *p, bool stre
 		return -ENOTSUP;
 	}
 	if (p->nfds && stream) {
-		/* the bytes a stream's descriptors came with cannot be told from those before
-		 * them without reading them (a peek of any of them reports the descriptors) */
+		/* where the bytes a stream's descriptors came with start is not in a peek (a
+		 * peek of any byte before them reports the descriptors): without the kernel's
+		 * buffers (unix_skb.c, which said why) the queue is refused */
 		close_rights(p, true);
 		pr_err("task %d: fd %d: stream unix socket with descriptors in flight (SCM_RIGHTS) "
-		       "in its queue (%s): not supported yet",
+		       "in its queue (%s), whose place in the bytes cannot be learnt: not "
+		       "supported",
 		       pid, fd, p->rights);
 		return -ENOTSUP;
 	}
@@ -211,17 +217,236 @@ static int queue_push(struct dump_ctx *ctx, UnixSk *s, const void *data, size_t 
 	return 0;
 }
 
+/* Moves *i (index in v) and *bs (the byte it starts at) on to the buffer of byte off, or past
+ * the last one at the queue's end; each empty buffer passed on the way (the place of an
+ * urgent byte read, at *bs) becomes a message of s's queue first. 0 or -ENOMEM. */
+static int buffer_of(struct dump_ctx *ctx, UnixSk *s, const struct unix_skb *v, size_t nv,
+		     size_t off, size_t *i, size_t *bs)
+{
+	while (*i < nv && off >= *bs + v[*i].len) {
+		if (!v[*i].len) {
+			UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+			if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m))
+				return -ENOMEM;
+			m->has_oob = m->oob = true;
+		}
+		*bs += v[*i].len, (*i)++;
+	}
+	return 0;
+}
+
+static bool special(const struct unix_skb *k)
+{
+	return !k->len || (k->flags & (UNIX_SKB_FDS | UNIX_SKB_OOB));
+}
+
+static int set_oobinline(int sk, int on)
+{
+	return setsockopt(sk, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on));
+}
+
+/* The buffers v[0..nv) as the restore can make them again: 0, or -ENOTSUP named. */
+static int check_skbs(pid_t pid, int fd, const struct unix_skb *v, size_t nv, int inq,
+		      bool *has_oob)
+{
+	size_t total = 0, pending = nv;
+	for (size_t k = 0; k < nv; k++) {
+		if ((v[k].flags & UNIX_SKB_FDS) && (v[k].consumed || !v[k].nfds || !v[k].len)) {
+			pr_err("task %d: fd %d: unix socket whose buffer %zu carries descriptors "
+			       "but was read from (%u bytes) or names none",
+			       pid, fd, k, v[k].consumed);
+			return -EIO;
+		}
+		if ((v[k].flags & UNIX_SKB_OOB) &&
+		    (v[k].len != 1 || v[k].consumed || (v[k].flags & UNIX_SKB_FDS))) {
+			/* (a send's descriptors go with its first buffer, its urgent byte in
+			 * the last: one buffer has both only for a send of one byte) */
+			pr_err("task %d: fd %d: unix socket with urgent data (MSG_OOB) in a buffer "
+			       "of %u bytes (%u read)%s: not supported yet",
+			       pid, fd, v[k].len + v[k].consumed, v[k].consumed,
+			       (v[k].flags & UNIX_SKB_FDS) ? " with descriptors" : "");
+			return -ENOTSUP;
+		}
+		if (!v[k].len && v[k].consumed != 1) {
+			pr_err("task %d: fd %d: unix socket with an empty buffer of %u bytes read "
+			       "in its queue (buffer %zu): not supported yet",
+			       pid, fd, v[k].consumed, k);
+			return -ENOTSUP;
+		}
+		if (v[k].flags & UNIX_SKB_OOB)
+			pending = k;
+		if (!v[k].len && pending < k) {
+			/* the kernel holds one urgent byte, the last sent: a byte read after the
+			 * pending one was sent cannot be (the restore sends them in order) */
+			pr_err("task %d: fd %d: unix socket with the buffer of an urgent byte read "
+			       "after the pending one (buffer %zu): not supported",
+			       pid, fd, k);
+			return -ENOTSUP;
+		}
+		total += v[k].len;
+	}
+	if (total != (size_t)inq) {
+		pr_err("task %d: fd %d: unix socket whose buffers hold %zu bytes, of %d queued",
+		       pid, fd, total, inq);
+		return -EIO;
+	}
+	*has_oob = pending < nv;
+	return 0;
+}
+
+/* A stream's bytes after the kernel's buffers v[0..nv) (unix_skb.c), inq of them, read with
+ * SO_OOBINLINE on when an urgent byte is pending (a peek from the queue's start would step
+ * over it otherwise; the caller puts the task's value back). A buffer with descriptors is a
+ * message of its own: peeked at its start, the peek ends with it and gives its descriptors
+ * (a read stops there too, and one that reads any of its bytes gets them). So is the urgent
+ * byte (oob, its one byte), and the empty buffer of one read (oob, no bytes: a peek steps
+ * over it, a read stops there). The bytes between such buffers go in runs of one sender's
+ * credentials, as in read_stream, each peek bounded by the next such buffer (a peek before
+ * one with descriptors runs on into it and reports them: those copies are closed). */
+static int read_stream_skbs(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+			    int inq, uint8_t *buf, const struct unix_skb *v, size_t nv)
+{
+	pid_t pid = t->pid;
+	size_t i = 0, bs = 0;
+	int off = 0, ret;
+	bool has_oob = false;
+	struct peeked p;
+
+	if ((ret = check_skbs(pid, fd, v, nv, inq, &has_oob)))
+		return ret;
+	if (has_oob && set_oobinline(sk, 1) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot turn SO_OOBINLINE on for the peeks", pid,
+			 fd);
+		return ret;
+	}
+	for (;;) {
+		/* (the empty buffers on the way: messages of their own, with no peek) */
+		if ((ret = buffer_of(ctx, s, v, nv, (size_t)off, &i, &bs)))
+			return ret;
+		if (off >= inq)
+			break;
+		bool alone = special(&v[i]);
+		size_t lim, j = i, js = bs;
+		if (alone && (size_t)off != bs) {
+			pr_err("task %d: fd %d: a peek of a unix socket's queue ended inside the "
+			       "buffer at byte %zu (at %d)",
+			       pid, fd, bs, off);
+			return -EIO;
+		}
+		while (!alone && j < nv && !special(&v[j]))
+			js += v[j].len, j++;
+		lim = alone ? v[i].len : js - (size_t)off;
+		bool fds = v[i].flags & UNIX_SKB_FDS;
+		ssize_t n = peek_at(sk, off, buf + off, lim, NULL, NULL, &p);
+		if (n < 0) {
+			ret = -errno;
+			pr_errno(-ret, "task %d: fd %d: cannot read the queue of a unix socket",
+				 pid, fd);
+			return ret;
+		}
+		if (!fds)
+			close_rights(&p, false); /* the next buffer's, given again at its peek */
+		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, false)))
+			return ret;
+		if (n <= 0 || (size_t)n > lim || (alone && (size_t)n != lim) ||
+		    (fds && p.nfds != v[i].nfds)) {
+			close_rights(&p, false);
+			pr_err(
+			    "task %d: fd %d: a peek of a unix socket's queue at byte %d returned "
+			    "%zd bytes and %zu descriptors where its buffers say %zu%s",
+			    pid, fd, off, n, p.nfds, lim, fds ? " and descriptors" : "");
+			return -EIO;
+		}
+		UnixMsg *m = A_NEW(&ctx->arena, UnixMsg, UNIX_MSG);
+		if (!m || !DUMP_PUSH(ctx, s->queue, s->n_queue, m)) {
+			close_rights(&p, false);
+			return -ENOMEM;
+		}
+		m->data.len = (size_t)n, m->data.data = buf + off;
+		if (v[i].flags & UNIX_SKB_OOB)
+			m->has_oob = m->oob = true;
+		if ((ret = save_creds(pid, fd, s->n_queue - 1, &p, m))) {
+			close_rights(&p, false);
+			return ret;
+		}
+		if (s->n_queue > UNIX_QUEUE_MAX_MSGS) {
+			close_rights(&p, false);
+			pr_err("task %d: fd %d: unix socket with more than %u changes of sender "
+			       "or messages with descriptors queued: not supported",
+			       pid, fd, UNIX_QUEUE_MAX_MSGS);
+			return -ENOTSUP;
+		}
+		/* the files in flight: kept until every task was walked (inflight.c) */
+		if (p.nfds && (ret = inflight_note(ctx, t, fd, s->n_queue - 1, m, p.fds, p.nfds)))
+			return ret;
+		/* a stop between two plain runs is a change of credentials */
+		const UnixMsg *prev = s->n_queue > 1 ? s->queue[s->n_queue - 2] : NULL;
+		if (prev && !unix_msg_apart(prev) && !unix_msg_apart(m) &&
+		    unix_msg_same_creds(m, prev)) {
+			pr_err("task %d: fd %d: unix socket whose queue's peek stops at byte %d "
+			       "without a change of sender or a buffer of its own: not supported",
+			       pid, fd, off);
+			return -ENOTSUP;
+		}
+		off += (int)n;
+	}
+	return 0;
+}
+
+/* The queue of a stream with urgent data or descriptors, after its buffers; SO_OOBINLINE
+ * put back. What made it needed, named in a refusal when the buffers cannot be read: oob
+ * (what unix_oob_dump found) or the peek that gave descriptors (rights, its copies open). */
+static int read_stream_layout(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+			      int inq, uint8_t *buf, const char *oob, struct peeked *rights)
+{
+	struct unix_skb *v = NULL;
+	size_t nv = 0;
+	struct stat st;
+	int inl = 0, ret;
+	socklen_t il = sizeof(inl);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_OOBINLINE, &inl, &il) < 0 || fstat(sk, &st) < 0) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot read SO_OOBINLINE of a unix socket", t->pid,
+			 fd);
+		return ret;
+	}
+	if ((ret = unix_skb_layout(st.st_ino, &v, &nv))) {
+		if (ret == -ENOTSUP && oob)
+			pr_err("task %d: fd %d: unix socket with urgent data (MSG_OOB) queued, %s, "
+			       "whose place cannot be learnt: not supported",
+			       t->pid, fd, oob);
+		if (ret == -ENOTSUP && rights)
+			refuse_scm(t->pid, fd, s->n_queue, rights, true);
+		return ret;
+	}
+	ret = read_stream_skbs(ctx, t, fd, sk, s, inq, buf, v, nv);
+	free(v);
+	if (set_oobinline(sk, inl) < 0 && !ret) {
+		ret = -errno;
+		pr_errno(-ret, "task %d: fd %d: cannot put SO_OOBINLINE back", t->pid, fd);
+	}
+	return ret;
+}
+
 /* A stream's bytes, peeked into place: one message per run of bytes with the same
  * credentials, as a reader with SO_PASSCRED gets them (the kernel stops a read where they
- * change; without SO_PASSCRED a read runs on across them, both ways as before). */
-static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *s, int inq)
+ * change; without SO_PASSCRED a read runs on across them, both ways as before). A queue
+ * with descriptors in flight is read after the kernel's buffers (read_stream_skbs). */
+static int read_stream(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		       int inq, const char *oob)
 {
 	uint8_t *buf = arena_alloc(&ctx->arena, (size_t)inq);
+	pid_t pid = t->pid;
+	size_t first = s->n_queue;
 	int off = 0, ret;
 	struct peeked p;
 
 	if (!buf)
 		return -ENOMEM;
+	if (oob)
+		return read_stream_layout(ctx, t, fd, sk, s, inq, buf, oob, NULL);
 	while (off < inq) {
 		ssize_t n = peek_at(sk, off, buf + off, (size_t)(inq - off), NULL, NULL, &p);
 		if (n < 0 && errno == EAGAIN)
@@ -230,6 +455,15 @@ static int read_stream(struct dump_ctx *ctx, pid_t pid, int fd, int sk, UnixSk *
 			pr_errno(errno, "task %d: fd %d: cannot read the queue of a unix socket",
 				 pid, fd);
 			return -errno;
+		}
+		if (p.nfds && !p.ctrunc) {
+			/* descriptors: where their buffer starts is learnt from the kernel's
+			 * buffers, and the whole queue read again after them (these copies
+			 * kept meanwhile, to name them if it cannot be) */
+			s->n_queue = first;
+			ret = read_stream_layout(ctx, t, fd, sk, s, inq, buf, NULL, &p);
+			close_rights(&p, false);
+			return ret;
 		}
 		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, true)))
 			return ret;
@@ -354,7 +588,7 @@ static int set_passcred(int sk, int on)
 }
 
 static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
-		      const SkOpts *o)
+		      const SkOpts *o, const char *oob)
 {
 	pid_t pid = t->pid;
 	int inq = 0;
@@ -397,7 +631,7 @@ static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk,
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
 		return ret;
 	}
-	ret = s->type == SOCK_STREAM ? read_stream(ctx, pid, fd, sk, s, inq)
+	ret = s->type == SOCK_STREAM ? read_stream(ctx, t, fd, sk, s, inq, oob)
 				     : read_messages(ctx, t, fd, sk, s, inq);
 	if (!cred_on && set_passcred(sk, 0) < 0 && !ret) {
 		ret = -errno;
@@ -406,10 +640,11 @@ static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk,
 	return ret;
 }
 
-int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s)
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		    const char *oob)
 {
 	pid_t pid = t->pid;
-	int ret = read_queue(ctx, t, fd, sk, s, s->opts);
+	int ret = read_queue(ctx, t, fd, sk, s, s->opts, oob);
 
 	/* the task's own peek offset back, whatever happened */
 	if (set_peek_off(sk, s->opts->peek_off) < 0 && !ret) {

@@ -11,7 +11,8 @@
  * reaped and the pid is free again for the task that has it. The message keeps its
  * reference to the held pid, which still numbers it for every reader (the number is all a
  * reader of SCM_CREDENTIALS sees). A message without credentials is sent without any: both
- * ends' SO_PASSCRED come later (sockopt_restore_late). */
+ * ends' SO_PASSCRED come later (sockopt_restore_late). Urgent data (MSG_OOB) is sent with
+ * MSG_OOB, one byte, at its place among the others (send_oob). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ void unix_holds_release(struct unix_holds *h)
 }
 
 static ssize_t send_part(int fd, const void *data, size_t len, const UnixMsg *m, const int *fds,
-			 size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
+			 size_t nfds, const struct sockaddr_un *to, socklen_t tolen, int flags)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
@@ -96,19 +97,78 @@ static ssize_t send_part(int fd, const void *data, size_t len, const UnixMsg *m,
 		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
-	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | flags);
 }
 
-int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const UnixMsg *m,
+/* Urgent data sent again (unix_send.h): the byte with MSG_OOB, a buffer of its own that the
+ * receiver's socket points to; the empty buffer of a byte read, as it came to be: a byte
+ * sent so and read at once by rcv with recv(MSG_OOB) (SO_OOBINLINE off for the call: it
+ * fails EINVAL inline), which leaves its buffer in place. */
+static int send_oob(struct restore_ctx *ctx, struct unix_holds *h, int fd, int rcv,
+		    const UnixMsg *m)
+{
+	char c = m->data.len ? (char)m->data.data[0] : 0;
+	bool held = false;
+	ssize_t n;
+
+	for (;;) {
+		n = send_part(fd, &c, 1, m, NULL, 0, NULL, 0, MSG_OOB);
+		if (n < 0 && errno == ESRCH && m->has_cred_pid && !held) {
+			/* the sender's pid is nobody's now: held, as for any message */
+			if (hold_pid(ctx, h, (pid_t)m->cred_pid) < 0 && errno != EEXIST) {
+				int err = errno;
+				pr_err("cannot hold pid %u for a queued message's credentials: %s",
+				       m->cred_pid, strerror(err));
+				errno = err;
+				return -1;
+			}
+			held = true;
+			continue;
+		}
+		break;
+	}
+	if (n != 1)
+		return n < 0 ? -1 : (errno = EIO, -1);
+	if (m->data.len)
+		return 0;
+	int inl = 0, zero = 0;
+	socklen_t il = sizeof(inl);
+	if (getsockopt(rcv, SOL_SOCKET, SO_OOBINLINE, &inl, &il) < 0 ||
+	    (inl && setsockopt(rcv, SOL_SOCKET, SO_OOBINLINE, &zero, sizeof(zero)) < 0))
+		return -1;
+	n = recv(rcv, &c, 1, MSG_OOB | MSG_DONTWAIT);
+	int err = errno;
+	if (inl && setsockopt(rcv, SOL_SOCKET, SO_OOBINLINE, &inl, sizeof(inl)) < 0)
+		return -1;
+	if (n != 1) {
+		pr_err("cannot read back the urgent byte of a unix socket's queue: %s",
+		       n < 0 ? strerror(err) : "none");
+		errno = n < 0 ? err : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, int rcv, const UnixMsg *m,
 		  const int *fds, size_t nfds, const struct sockaddr_un *to, socklen_t tolen)
 {
 	size_t off = 0;
 	bool held = false;
 
+	if (m->has_oob && m->oob)
+		return send_oob(ctx, h, fd, rcv, m);
 	while (off < m->data.len) {
-		/* (descriptors only on a datagram or seqpacket message: sent whole, once) */
-		ssize_t n =
-		    send_part(fd, m->data.data + off, m->data.len - off, m, fds, nfds, to, tolen);
+		/* descriptors go with the first part: on a stream, the kernel's buffer they
+		 * came in at dump (unix_queue.c), which must be sent as one again */
+		ssize_t n = send_part(fd, m->data.data + off, m->data.len - off, m, fds, nfds, to,
+				      tolen, 0);
+		if (n > 0 && nfds && (size_t)n < m->data.len) {
+			pr_err("a queued message of %zu bytes with descriptors in flight went in "
+			       "parts (%zd bytes first): the reader would stop elsewhere",
+			       m->data.len, n);
+			errno = EMSGSIZE;
+			return -1;
+		}
 		if (n < 0 && errno == ESRCH && m->has_cred_pid && !held) {
 			/* the sender's pid is nobody's now: held for the message (a pid someone
 			 * took meanwhile is there to be claimed: EEXIST, sent again) */

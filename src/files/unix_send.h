@@ -17,9 +17,10 @@ struct unix_holds {
 };
 
 /* Send m's bytes on fd (to `to` when not NULL), with its credentials when it has them and
- * the descriptors fds[0..nfds) (SCM_RIGHTS, at most 253); 0, or -1 with errno (logged only
- * when a pid could not be held). */
-int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, const UnixMsg *m,
+ * the descriptors fds[0..nfds) (SCM_RIGHTS, at most 253); urgent data (m->oob) with MSG_OOB,
+ * the empty buffer of a byte read then read by rcv, the receiving socket. 0, or -1 with errno
+ * (logged only when a pid could not be held or a byte not read back). */
+int unix_send_msg(struct restore_ctx *ctx, struct unix_holds *h, int fd, int rcv, const UnixMsg *m,
 		  const int *fds, size_t nfds, const struct sockaddr_un *to, socklen_t tolen);
 /* Every held pid reaped (free again for the tree's tasks). */
 void unix_holds_release(struct unix_holds *h);

@@ -306,11 +306,13 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
-	/* urgent data first: the queue's peeks would take its byte for an inline one */
-	if ((ret = unix_oob_dump(t->pid, fi->fd, copy, s)))
+	/* urgent data first: the queue's peeks would take its byte for an inline one, so a
+	 * queue with any of it is read after the kernel's buffers */
+	const char *oob = NULL;
+	if ((ret = unix_oob_dump(t->pid, fi->fd, copy, s, &oob)))
 		goto out;
 	if (s->state != UNIX_ST_LISTEN) {
-		if ((ret = unix_queue_dump(ctx, t, fi->fd, copy, s)))
+		if ((ret = unix_queue_dump(ctx, t, fi->fd, copy, s, oob)))
 			goto out;
 	}
 	ret = 0;

@@ -36,6 +36,8 @@ int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, c
 		   size_t len, uint32_t *bad);
 /* One socket's own values (beyond the set); 0 or -1 with why[]. */
 int unix_check_one(const UnixSk *s, char *why, size_t len);
+/* Is a stream's message a buffer of its own (descriptors, urgent data)? */
+bool unix_msg_apart(const UnixMsg *m);
 /* Do two queued messages carry the same credentials (or both none)? */
 bool unix_msg_same_creds(const UnixMsg *a, const UnixMsg *b);
 /* "the name NAME" for messages: a path, or "@name" for an abstract name */
@@ -45,11 +47,15 @@ struct dump_ctx;
 struct dump_task;
 /* unix_queue.c: the receive queue of s, read from sk (cryo's copy of fd of task t) without
  * being consumed, into s->queue (files in flight noted for inflight.c); the socket's peek
- * offset and SO_PASSCRED (s->opts) put back. 0, -ENOTSUP (refused by name) or -errno. */
-int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s);
+ * offset and SO_PASSCRED (s->opts) put back. oob: what unix_oob_dump found of urgent data
+ * (NULL: none), which makes the queue read after the kernel's buffers. 0, -ENOTSUP
+ * (refused by name) or -errno. */
+int unix_queue_dump(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk, UnixSk *s,
+		    const char *oob);
 
-/* unix_oob.c: urgent data (MSG_OOB) queued in stream s (sk: cryo's copy of fd of task pid),
- * or the mark of some read, refused by name. 0, -ENOTSUP or -errno. */
-int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s);
+/* unix_oob.c: is there urgent data (MSG_OOB) queued in stream s (sk: cryo's copy of fd of
+ * task pid), or the mark of some read? *oob: NULL if not, else what was found, for the
+ * messages of the queue dump. 0 or -errno. */
+int unix_oob_dump(pid_t pid, int fd, int sk, const UnixSk *s, const char **oob);
 
 #endif

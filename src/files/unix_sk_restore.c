@@ -579,8 +579,8 @@ static int write_queues(struct build *b)
 			int fds[253];
 			if (m->n_fds && msg_fds(b, i, m, fds))
 				return -1;
-			if (via < 0 ||
-			    unix_send_msg(b->ctx, &b->holds, via, m, fds, m->n_fds, dst, tolen) < 0)
+			if (via < 0 || unix_send_msg(b->ctx, &b->holds, via, b->fd[i], m, fds,
+						     m->n_fds, dst, tolen) < 0)
 				return fail_sk(b, i, "have its queued data written back");
 		}
 	}

@@ -4,11 +4,12 @@
  *        to the reaper: an echo helper), with 6 bytes from it queued
  *   scm: a datagram pair with a descriptor (a pipe's write end, saved: the read end is the
  *        tree's) in flight (SCM_RIGHTS), then a timerfd in flight that no task holds
- *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (a stream's
- *       descriptors are refused: their bytes cannot be told apart without reading)
+ *   sf: a stream pair with "ab", then "fd" carrying the same pipe end (saved, not refused:
+ *       the dump reads it from the kernel's buffers and must leave it queued)
  *   pl: a listening socket (abstract name) with a connection from pc not accepted yet, on
  *       which pc sent bytes
- *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued
+ *   ob: a stream pair with "ab", an out-of-band "X" and "cd" queued (saved, not refused:
+ *       they must still be there, the mark in its place)
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued (saved, not
  *       refused: it must still be there after the refused dumps)
  *   rm: a datagram socket bound to a path whose socket file was then removed
