@@ -149,6 +149,9 @@ void inet_opts_fresh_free(struct inet_opts_fresh **cache);
  * where the route gives the same address) and no bound socket can change. 0, or -1 with
  * err[]. */
 int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size);
+/* The integer value of option level/name as the dump saved it in s: true, or false when it
+ * did not (not read yet, not one of the table's, or the kernel had none) */
+bool inet_opt_saved(const InetSk *s, int level, int name, int64_t *val);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */

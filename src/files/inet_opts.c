@@ -671,6 +671,18 @@ int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size)
 	return ret;
 }
 
+bool inet_opt_saved(const InetSk *s, int level, int name, int64_t *val)
+{
+	for (size_t i = 0; i < s->n_opts; i++) {
+		const InetSkOpt *x = s->opts[i];
+		if (x->level == (uint32_t)level && x->name == (uint32_t)name && x->has_val) {
+			*val = x->val;
+			return true;
+		}
+	}
+	return false;
+}
+
 void inet_opts_fresh_free(struct inet_opts_fresh **cache)
 {
 	while (*cache) {

@@ -91,6 +91,7 @@ struct inet_tcp_pending {
 	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
 	struct sockaddr_storage local, remote;
 	bool syn_sent; /* a connect in progress: its peer is s's dst (inet_syn_sent.c) */
+	bool reuse;    /* SO_REUSEADDR, before repair mode */
 };
 
 static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
@@ -126,10 +127,16 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 			who, conn, tcp_state_name(ti.tcpi_state));
 		return 0;
 	}
+	/* the options were read a moment ago from this socket of a frozen tree: the values
+	 * are the same now */
+	int64_t saved = 0;
 	int mark = 0;
 	socklen_t ml = sizeof(mark);
-	if (getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
-	    (unsigned)mark == TCP_REPAIR_MARK) {
+	if (inet_opt_saved(s, SOL_SOCKET, SO_MARK, &saved))
+		mark = (int)saved;
+	else
+		getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml);
+	if ((unsigned)mark == TCP_REPAIR_MARK) {
 		pr_err("%s: TCP connection %s is marked 0x%x (SO_MARK), the network lock's own "
 		       "mark: not supported (the lock would let its packets through)",
 		       who, conn, (unsigned)mark);
@@ -154,7 +161,10 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 	ctx->tcp_reuse = r;
 	int reuse = 0;
 	socklen_t rl = sizeof(reuse);
-	getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	if (inet_opt_saved(s, SOL_SOCKET, SO_REUSEADDR, &saved))
+		reuse = (int)saved;
+	else
+		getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
 	r[ctx->nr_tcp_copies++] = reuse == 1;
 	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
 	if (!p)
@@ -168,12 +178,22 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 	p->conn = arena_strdup(&ctx->arena, conn);
 	if (!p->who || !p->conn)
 		return -ENOMEM;
+	/* the names inet_sk.c read from this socket (a connection's do not change) */
 	socklen_t len = sizeof(p->local);
-	getsockname(copy, (struct sockaddr *)&p->local, &len);
+	if (s->has_src_port)
+		inet_sa_make(s->family, s->src_addr.data, s->src_port,
+			     s->has_src_scope_id ? s->src_scope_id : 0, 0, &p->local);
+	else
+		getsockname(copy, (struct sockaddr *)&p->local, &len);
 	len = sizeof(p->remote);
 	p->syn_sent = syn_sent;
+	p->reuse = reuse == 1;
 	if (syn_sent) /* no peer name before the handshake (ENOTCONN) */
 		inet_sa_make(s->family, s->dst_addr.data, s->dst_port, 0, 0, &p->remote);
+	else if (s->has_dst_port)
+		inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+			     s->has_dst_scope_id ? s->dst_scope_id : 0,
+			     s->has_dst_flowinfo ? s->dst_flowinfo : 0, &p->remote);
 	else
 		getpeername(copy, (struct sockaddr *)&p->remote, &len);
 	ctx->nr_tcp_pending++;
@@ -319,6 +339,7 @@ int inet_tcp_dump_finish(struct dump_ctx *ctx)
 			lc[i].local = ctx->tcp_pending[i].local;
 			lc[i].remote = ctx->tcp_pending[i].remote;
 			lc[i].sk = ctx->tcp_pending[i].copy;
+			lc[i].reuse = ctx->tcp_pending[i].reuse;
 			lc[i].who = ctx->tcp_pending[i].who;
 		}
 		ret = netlock_add(&ctx->netlock, lc, (size_t)n);
