@@ -113,8 +113,9 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 				int v = 0;
 				socklen_t vl = sizeof(v);
 				reuse[i] = got == 1 + k ? msg[1 + i - n] == 1
-					   : getsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &v, &vl) == 0 &&
-						 v == 1;
+							: getsockopt(fds[i], SOL_SOCKET,
+								     SO_REUSEADDR, &v, &vl) == 0 &&
+							      v == 1;
 			}
 			n += k;
 			if (write(3, "", 1) != 1) /* each batch acknowledged */

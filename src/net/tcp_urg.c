@@ -71,7 +71,8 @@ int tcp_urg_read(int sk, struct tcp_repair_state *st, int *inq, char *err, size_
 	if (was && (set_inline(sk, 0) < 0 || ioctl(sk, SIOCINQ, &inq_off) < 0)) {
 		e = errno;
 		set_inline(sk, was);
-		return tcp_errf(err, size, e, "cannot read the receive queue's length up to the mark");
+		return tcp_errf(err, size, e,
+				"cannot read the receive queue's length up to the mark");
 	}
 	r = (int)recv(sk, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
 	int oob_errno = r < 0 ? errno : 0;
