@@ -133,10 +133,11 @@ bool sk_filter_valid(const ProtobufCBinaryData *prog);
  * options, IPv6 sticky headers. */
 int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who);
 
-/* Restore, on the new socket sk (not bound yet): every saved option whose value differs from
- * the new socket's is set, then every saved one is read back and must equal the image. cache
- * (may be NULL): what a new socket of each kind reads, filled by the first of each. -1 and
- * why in err. */
+/* Restore, on the new socket sk (not bound yet, made by socket(s->family, s->type,
+ * s->protocol)): every saved option whose value differs from the new socket's is set, then
+ * every saved one is read back and must equal the image; for a connection or a connect in
+ * progress, that check is inet_opts_apply_again's, after repair mode. cache (may be NULL):
+ * what a new socket of each kind reads, filled by the first of each. -1 and why in err. */
 struct inet_opts_fresh;
 int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, char *err,
 		    size_t size);
@@ -148,6 +149,9 @@ void inet_opts_fresh_free(struct inet_opts_fresh **cache);
  * where the route gives the same address) and no bound socket can change. 0, or -1 with
  * err[]. */
 int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size);
+/* The integer value of option level/name as the dump saved it in s: true, or false when it
+ * did not (not read yet, not one of the table's, or the kernel had none) */
+bool inet_opt_saved(const InetSk *s, int level, int name, int64_t *val);
 
 /* Image checks: every option is one of the table's, for this family and protocol, its value in
  * range. Logs with img and fd, returns -EINVAL. */

@@ -543,14 +543,12 @@ struct inet_opts_fresh {
 	struct inet_opts_fresh *next;
 };
 
-static const struct inet_opts_fresh *fresh_of(struct inet_opts_fresh **cache, int sk)
+/* sk was made by socket(family, type, protocol) (flags aside): sockets made by the same
+ * call are of one kind, whatever the kernel reads the protocol as */
+static const struct inet_opts_fresh *fresh_of(struct inet_opts_fresh **cache, int sk, int family,
+					      int type, int protocol)
 {
-	int family = 0, type = 0, protocol = 0;
-	socklen_t len = sizeof(int);
-
-	if (!cache || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ||
-	    getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0)
+	if (!cache)
 		return NULL;
 	for (struct inet_opts_fresh *f = *cache; f; f = f->next)
 		if (f->family == family && f->type == type && f->protocol == protocol)
@@ -569,16 +567,18 @@ static const struct inet_opts_fresh *fresh_of(struct inet_opts_fresh **cache, in
 
 /* Pass 0 sets what differs from the fresh values (read from sk when there is no cache);
  * each later pass reads every option of sk, sets what still differs (setting one may
- * change another), and the first that sets nothing ends it. */
+ * change another), and the first that sets nothing ends it. guess_only: pass 0 alone, for
+ * a socket whose every option inet_opts_apply_again reads back later anyway. */
 #define OPT_PASSES 4
-static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, struct inet_opts_fresh **cache,
-		      char *err, size_t size)
+static int opts_apply(int sk, const InetSk *s, InetSkOpt *const *opts, size_t n,
+		      struct inet_opts_fresh **cache, bool guess_only, char *err, size_t size)
 {
-	const struct inet_opts_fresh *fresh = fresh_of(cache, sk);
+	const struct inet_opts_fresh *fresh =
+	    s ? fresh_of(cache, sk, (int)s->family, (int)s->type, (int)s->protocol) : NULL;
 	char want[80], got[80];
 	bool wrote = true;
 
-	for (int pass = 0; pass < OPT_PASSES && wrote; pass++) {
+	for (int pass = 0; pass < (guess_only ? 1 : OPT_PASSES) && wrote; pass++) {
 		/* a pass that read sk itself and set nothing is the check */
 		bool real = pass > 0 || !fresh;
 		wrote = false;
@@ -626,12 +626,29 @@ static int opts_apply(int sk, InetSkOpt *const *opts, size_t n, struct inet_opts
 
 int inet_opts_apply(int sk, const InetSk *s, struct inet_opts_fresh **cache, char *err, size_t size)
 {
-	return opts_apply(sk, s->opts, s->n_opts, cache, err, size);
+	/* A connection (or a connect in progress) gets its options read back and set again
+	 * once out of repair mode (inet_opts_apply_again), where the check that counts is:
+	 * its connect and repair steps may change some (leaving repair mode clears
+	 * SO_REUSEADDR; the connect may trim TCP_WINDOW_CLAMP and grow buffers a program did
+	 * not set). A check here as well would read every option one more time for nothing
+	 * the restore keeps: what the repair steps take from the options (the bind's
+	 * SO_REUSEADDR, IP_FREEBIND, IP_TRANSPARENT, SO_BINDTODEVICE: flags and a name that a
+	 * successful setsockopt takes as given; the route, which SO_MARK, IP_TOS and
+	 * SO_BINDTODEVICE set again drop for a new lookup) is right after this pass or put
+	 * right by the later one; no packet leaves in repair mode. */
+	bool later = (s->tcp && !s->tcp_closed) || s->sockmisc_syn_sent;
+	if (opts_apply(sk, s, s->opts, s->n_opts, cache, later, err, size))
+		return -1;
+	/* but IPV6_V6ONLY, which matters to the bind and is not read after it: checked here */
+	for (size_t i = 0; later && i < s->n_opts; i++)
+		if (s->opts[i]->level == IPPROTO_IPV6 && s->opts[i]->name == IPV6_V6ONLY)
+			return opts_apply(sk, NULL, &s->opts[i], 1, NULL, false, err, size);
+	return 0;
 }
 
 int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size)
 {
-	return opts_apply(sk, opts, n, NULL, err, size);
+	return opts_apply(sk, NULL, opts, n, NULL, false, err, size);
 }
 
 int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size)
@@ -649,9 +666,21 @@ int inet_opts_apply_again(int sk, const InetSk *s, char *err, size_t size)
 	for (size_t i = 0; i < s->n_opts; i++)
 		if (s->opts[i]->level != IPPROTO_IPV6 || s->opts[i]->name != IPV6_V6ONLY)
 			o[n++] = s->opts[i];
-	int ret = opts_apply(sk, o, n, NULL, err, size);
+	int ret = opts_apply(sk, s, o, n, NULL, false, err, size);
 	free(o);
 	return ret;
+}
+
+bool inet_opt_saved(const InetSk *s, int level, int name, int64_t *val)
+{
+	for (size_t i = 0; i < s->n_opts; i++) {
+		const InetSkOpt *x = s->opts[i];
+		if (x->level == (uint32_t)level && x->name == (uint32_t)name && x->has_val) {
+			*val = x->val;
+			return true;
+		}
+	}
+	return false;
 }
 
 void inet_opts_fresh_free(struct inet_opts_fresh **cache)

@@ -26,6 +26,8 @@
  * which in repair mode sends nothing and leaves the error ECONNABORTED, state CLOSE. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -91,6 +93,8 @@ struct inet_tcp_pending {
 	int copy;		/* cryo's copy of the socket (ctx->tcp_copies holds it too) */
 	struct sockaddr_storage local, remote;
 	bool syn_sent; /* a connect in progress: its peer is s's dst (inet_syn_sent.c) */
+	bool reuse;    /* SO_REUSEADDR, before repair mode */
+	int ci;	       /* copy's index in ctx->tcp_copies */
 };
 
 static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, const char *conn,
@@ -126,10 +130,16 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 			who, conn, tcp_state_name(ti.tcpi_state));
 		return 0;
 	}
+	/* the options were read a moment ago from this socket of a frozen tree: the values
+	 * are the same now */
+	int64_t saved = 0;
 	int mark = 0;
 	socklen_t ml = sizeof(mark);
-	if (getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
-	    (unsigned)mark == TCP_REPAIR_MARK) {
+	if (inet_opt_saved(s, SOL_SOCKET, SO_MARK, &saved))
+		mark = (int)saved;
+	else
+		getsockopt(sk, SOL_SOCKET, SO_MARK, &mark, &ml);
+	if ((unsigned)mark == TCP_REPAIR_MARK) {
 		pr_err("%s: TCP connection %s is marked 0x%x (SO_MARK), the network lock's own "
 		       "mark: not supported (the lock would let its packets through)",
 		       who, conn, (unsigned)mark);
@@ -154,7 +164,10 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 	ctx->tcp_reuse = r;
 	int reuse = 0;
 	socklen_t rl = sizeof(reuse);
-	getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	if (inet_opt_saved(s, SOL_SOCKET, SO_REUSEADDR, &saved))
+		reuse = (int)saved;
+	else
+		getsockopt(copy, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
 	r[ctx->nr_tcp_copies++] = reuse == 1;
 	p = realloc(ctx->tcp_pending, (ctx->nr_tcp_pending + 1) * sizeof(*p));
 	if (!p)
@@ -168,12 +181,23 @@ static int note_conn(struct dump_ctx *ctx, int sk, InetSk *s, const char *who, c
 	p->conn = arena_strdup(&ctx->arena, conn);
 	if (!p->who || !p->conn)
 		return -ENOMEM;
+	/* the names inet_sk.c read from this socket (a connection's do not change) */
 	socklen_t len = sizeof(p->local);
-	getsockname(copy, (struct sockaddr *)&p->local, &len);
+	if (s->has_src_port)
+		inet_sa_make(s->family, s->src_addr.data, s->src_port,
+			     s->has_src_scope_id ? s->src_scope_id : 0, 0, &p->local);
+	else
+		getsockname(copy, (struct sockaddr *)&p->local, &len);
 	len = sizeof(p->remote);
 	p->syn_sent = syn_sent;
+	p->reuse = reuse == 1;
+	p->ci = ctx->nr_tcp_copies - 1;
 	if (syn_sent) /* no peer name before the handshake (ENOTCONN) */
 		inet_sa_make(s->family, s->dst_addr.data, s->dst_port, 0, 0, &p->remote);
+	else if (s->has_dst_port)
+		inet_sa_make(s->family, s->dst_addr.data, s->dst_port,
+			     s->has_dst_scope_id ? s->dst_scope_id : 0,
+			     s->has_dst_flowinfo ? s->dst_flowinfo : 0, &p->remote);
 	else
 		getpeername(copy, (struct sockaddr *)&p->remote, &len);
 	ctx->nr_tcp_pending++;
@@ -191,59 +215,50 @@ static int repair_off(struct dump_ctx *ctx, int i)
 	return ret;
 }
 
-static int copy_index(const struct dump_ctx *ctx, int copy)
-{
-	for (int i = 0; i < ctx->nr_tcp_copies; i++)
-		if (ctx->tcp_copies[i] == copy)
-			return i;
-	return -1;
-}
-
-/* Read one connection in repair mode into p->s->tcp */
-static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
-{
-	const char *who = p->who, *conn = p->conn;
+/* What the reading of one connection found (conn_fetch), kept until conn_save */
+struct conn_job {
 	struct tcp_repair_state st;
+	int on, ret, off; /* repair on, the read, repair off: 0 or -errno */
 	char err[256];
-	int ret;
+};
 
-	memset(&st, 0, sizeof(st));
-	st.local = p->local;
-	st.remote = p->remote;
-	if ((ret = tcp_repair_on(p->copy))) {
-		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
-		return ret;
-	}
-	if (p->syn_sent) {
-		int ci = copy_index(ctx, p->copy);
-		ret = inet_syn_sent_read(p->copy, p->s, who, conn);
-		if (!ret && ctx->netlock.table[0] && !ctx->opts->network_unlocked &&
-		    !(p->s->sockmisc_syn_lock_table =
-			  arena_strdup(&ctx->arena, ctx->netlock.table)))
-			ret = -ENOMEM;
-		int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
-		if (!ret && off)
-			pr_errno(-off, "%s: connect in progress %s: cannot turn TCP_REPAIR off",
-				 who, conn);
-		return ret ? ret : off;
-	}
-	ret = tcp_repair_read(p->copy, &st, err, sizeof(err));
+/* The kernel's side of reading one established connection: repair on, libcryotcp's read,
+ * repair off. Only system calls on p's own socket and malloc: safe beside another
+ * connection's on another thread. */
+static void conn_fetch(struct dump_ctx *ctx, const struct inet_tcp_pending *p, struct conn_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	if ((j->on = tcp_repair_on(p->copy)))
+		return;
+	j->ret = tcp_repair_read(p->copy, &j->st, j->err, sizeof(j->err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
 	 * once, before the watchdog could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
-	int ci = copy_index(ctx, p->copy);
-	int off = ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, ci);
-	if (ret) {
-		if (ret == -ENOTSUP)
-			pr_err("%s: TCP connection %s: %s", who, conn, err);
-		else
-			pr_errno(-ret, "%s: cannot read TCP connection %s (%s)", who, conn, err);
-		return ret;
+	j->off = p->ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, p->ci);
+}
+
+/* The read of one connection into p->s->tcp (the arena), logged */
+static int conn_save(struct dump_ctx *ctx, const struct inet_tcp_pending *p, struct conn_job *j)
+{
+	const char *who = p->who, *conn = p->conn;
+	struct tcp_repair_state st = j->st;
+
+	if (j->on) {
+		pr_errno(-j->on, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
+		return j->on;
 	}
-	if (off) {
-		pr_errno(-off, "%s: connection %s: cannot turn TCP_REPAIR off", who, conn);
+	if (j->ret) {
+		if (j->ret == -ENOTSUP)
+			pr_err("%s: TCP connection %s: %s", who, conn, j->err);
+		else
+			pr_errno(-j->ret, "%s: cannot read TCP connection %s (%s)", who, conn,
+				 j->err);
+		return j->ret;
+	}
+	if (j->off) {
+		pr_errno(-j->off, "%s: connection %s: cannot turn TCP_REPAIR off", who, conn);
 		tcp_repair_state_free(&st);
-		return off;
+		return j->off;
 	}
 	TcpConn *c = A_NEW(&ctx->arena, TcpConn, TCP_CONN);
 	if (!c) {
@@ -302,6 +317,86 @@ static int conn_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
 	return 0;
 }
 
+/* A connect in progress, read in repair mode (inet_syn_sent.c) */
+static int syn_sent_read(struct dump_ctx *ctx, const struct inet_tcp_pending *p)
+{
+	const char *who = p->who, *conn = p->conn;
+	int ret;
+
+	if ((ret = tcp_repair_on(p->copy))) {
+		pr_errno(-ret, "%s: connection %s: cannot turn TCP_REPAIR on", who, conn);
+		return ret;
+	}
+	ret = inet_syn_sent_read(p->copy, p->s, who, conn);
+	if (!ret && ctx->netlock.table[0] && !ctx->opts->network_unlocked &&
+	    !(p->s->sockmisc_syn_lock_table = arena_strdup(&ctx->arena, ctx->netlock.table)))
+		ret = -ENOMEM;
+	int off = p->ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, p->ci);
+	if (!ret && off)
+		pr_errno(-off, "%s: connect in progress %s: cannot turn TCP_REPAIR off", who, conn);
+	return ret ? ret : off;
+}
+
+/* The other half of the connections' reads, on the second core */
+struct fetch_half {
+	struct dump_ctx *ctx;
+	struct conn_job *jobs;
+	int from, to;
+};
+
+static void *fetch_half(void *arg)
+{
+	struct fetch_half *h = arg;
+	for (int i = h->from; i < h->to; i++)
+		if (!h->ctx->tcp_pending[i].syn_sent)
+			conn_fetch(h->ctx, &h->ctx->tcp_pending[i], &h->jobs[i]);
+	return NULL;
+}
+
+/* Every pending connection read, the kernel's part of a tree's many connections on two
+ * threads (each connection is a socket of its own; the tree is frozen and the lock holds
+ * every one already, so reading one before another changes nothing), then each saved and
+ * logged in order; the first failure is the answer. */
+static int conns_read(struct dump_ctx *ctx)
+{
+	int n = ctx->nr_tcp_pending, ret = 0;
+	struct conn_job *jobs = calloc((size_t)n, sizeof(*jobs));
+	struct fetch_half h = {ctx, jobs, n / 2, n};
+	pthread_t th;
+	bool two = false;
+
+	if (!jobs)
+		return -ENOMEM;
+	if (n >= 64) {
+		/* signals stay the main thread's */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		two = pthread_create(&th, NULL, fetch_half, &h) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (!two)
+		h.from = 0;
+	for (int i = 0; i < h.from; i++)
+		if (!ctx->tcp_pending[i].syn_sent)
+			conn_fetch(ctx, &ctx->tcp_pending[i], &jobs[i]);
+	if (two)
+		pthread_join(th, NULL);
+	else
+		fetch_half(&h);
+	for (int i = 0; i < n; i++) {
+		const struct inet_tcp_pending *p = &ctx->tcp_pending[i];
+		if (ret)
+			tcp_repair_state_free(&jobs[i].st);
+		else if (p->syn_sent)
+			ret = syn_sent_read(ctx, p);
+		else
+			ret = conn_save(ctx, p, &jobs[i]);
+	}
+	free(jobs);
+	return ret;
+}
+
 /* Once every task was walked: the lock on every connection of the tree at once, then each
  * read. Until the lock holds, a connection's queues may still move (the tree is frozen, the
  * kernel is not): nothing of them is read before. */
@@ -319,13 +414,14 @@ int inet_tcp_dump_finish(struct dump_ctx *ctx)
 			lc[i].local = ctx->tcp_pending[i].local;
 			lc[i].remote = ctx->tcp_pending[i].remote;
 			lc[i].sk = ctx->tcp_pending[i].copy;
+			lc[i].reuse = ctx->tcp_pending[i].reuse;
 			lc[i].who = ctx->tcp_pending[i].who;
 		}
 		ret = netlock_add(&ctx->netlock, lc, (size_t)n);
 		free(lc);
 	}
-	for (int i = 0; i < n && !ret; i++)
-		ret = conn_read(ctx, &ctx->tcp_pending[i]);
+	if (!ret)
+		ret = conns_read(ctx);
 	free(ctx->tcp_pending);
 	ctx->tcp_pending = NULL;
 	ctx->nr_tcp_pending = 0;

@@ -69,20 +69,20 @@ static int table_delete(const char *name, char *err, size_t size)
 /* Most descriptors one SCM_RIGHTS message carries (the kernel's SCM_MAX_FD is 253) */
 #define WD_FDS_PER_MSG 250
 
-/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS, up to WD_FDS_PER_MSG a message),
- * then a verdict byte, or EOF */
+/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS, up to WD_FDS_PER_MSG a message,
+ * the byte 'F' and one byte a socket: its SO_REUSEADDR), then a verdict byte, or EOF */
 static void __attribute__((noreturn)) watchdog(const char *table)
 {
 	int *fds = NULL, n = 0, cap = 0;
 	char verdict = 0, err[256], *reuse = NULL;
 
 	for (;;) {
-		char byte;
+		char msg[1 + WD_FDS_PER_MSG];
 		union {
 			struct cmsghdr h;
 			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
 		} c;
-		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
 		struct msghdr mh = {.msg_iov = &iov,
 				    .msg_iovlen = 1,
 				    .msg_control = c.buf,
@@ -92,6 +92,7 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 			continue;
 		if (got <= 0)
 			break;
+		char byte = msg[0];
 		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
 		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS) {
 			int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -105,12 +106,16 @@ static void __attribute__((noreturn)) watchdog(const char *table)
 				cap = n + k + 256;
 			}
 			memcpy(fds + n, CMSG_DATA(h), (size_t)k * sizeof(int));
+			/* cryo read each SO_REUSEADDR before repair mode, in which it reads 2; a
+			 * message without them (never sent so) is read from the sockets, not yet
+			 * in repair mode: cryo waits for the word below */
 			for (int i = n; i < n + k; i++) {
 				int v = 0;
 				socklen_t vl = sizeof(v);
-				reuse[i] =
-				    getsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &v, &vl) == 0 &&
-				    v == 1;
+				reuse[i] = got == 1 + k ? msg[1 + i - n] == 1
+							: getsockopt(fds[i], SOL_SOCKET,
+								     SO_REUSEADDR, &v, &vl) == 0 &&
+							      v == 1;
 			}
 			n += k;
 			if (write(3, "", 1) != 1) /* each batch acknowledged */
@@ -245,8 +250,11 @@ static int watchdog_hand(struct netlock *l, const struct netlock_conn *c, size_t
 			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
 		} u;
 		memset(&u, 0, sizeof(u));
-		char byte = 'F';
-		struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+		char msg[1 + WD_FDS_PER_MSG], byte;
+		msg[0] = 'F';
+		for (size_t j = 0; j < k; j++)
+			msg[1 + j] = c[i + j].reuse;
+		struct iovec iov = {.iov_base = msg, .iov_len = 1 + k};
 		struct msghdr mh = {.msg_iov = &iov,
 				    .msg_iovlen = 1,
 				    .msg_control = u.buf,
@@ -257,8 +265,9 @@ static int watchdog_hand(struct netlock *l, const struct netlock_conn *c, size_t
 		h->cmsg_len = CMSG_LEN(k * sizeof(int));
 		for (size_t j = 0; j < k; j++)
 			memcpy(CMSG_DATA(h) + j * sizeof(int), &c[i + j].sk, sizeof(int));
-		if (sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL) != 1)
-			return -errno;
+		ssize_t sent = sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL);
+		if (sent != (ssize_t)(1 + k))
+			return sent < 0 ? -errno : -EPIPE;
 		ssize_t got;
 		while ((got = read(l->wd_fd, &byte, 1)) < 0 && errno == EINTR)
 			;

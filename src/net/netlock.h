@@ -32,10 +32,13 @@ struct netlock {
 void netlock_init(struct netlock *l);
 
 /* One connection to block: its two ends (AF_INET or AF_INET6, a v4-mapped pair taken as
- * IPv4), cryo's copy of its socket (handed to the watchdog) and who holds it (for the log). */
+ * IPv4), cryo's copy of its socket (handed to the watchdog), whether it has SO_REUSEADDR
+ * (read before repair mode: the watchdog sets it back after its repair off) and who holds it
+ * (for the log). */
 struct netlock_conn {
 	struct sockaddr_storage local, remote;
 	int sk;
+	bool reuse;
 	const char *who;
 };
 

@@ -11,8 +11,9 @@
  *   (SO_PEEK_OFF) takes the urgent byte with SO_OOBINLINE on and skips it otherwise.
  * So the dump turns SO_OOBINLINE off and on, on the task's socket itself (the tree is frozen,
  * the connection in repair mode, its packets held), and sets it back as it was: the two
- * SIOCINQ give the mark's offset and the queue's length, the two peeks the queue with the
- * urgent byte in its place, MSG_OOB | MSG_PEEK whether the byte was read already.
+ * SIOCINQ (one of them the caller's, with the program's setting) give the mark's offset and
+ * the queue's length, the two peeks the queue with the urgent byte in its place,
+ * MSG_OOB | MSG_PEEK (with SO_OOBINLINE off) whether the byte was read already.
  *
  * The kernel takes a mark from a segment with URG only: the restore writes the queue up to
  * the mark, then feeds the socket a segment with the urgent byte from the peer's address
@@ -59,13 +60,23 @@ int tcp_urg_read(int sk, struct tcp_repair_state *st, int *inq, char *err, size_
 	st->urg_off = 0;
 	if (get_inline(sk, &was) < 0)
 		return tcp_errf(err, size, errno, "cannot read SO_OOBINLINE");
-	if (set_inline(sk, 0) < 0)
-		return tcp_errf(err, size, errno, "cannot turn SO_OOBINLINE off to read the mark");
-	if (ioctl(sk, SIOCINQ, &inq_off) < 0)
+	/* *inq is the caller's SIOCINQ with the program's setting, just before: the queue has
+	 * not moved since (the tree frozen, the peer's packets dropped by the network lock;
+	 * without the lock, the peek of the queue finds a longer one), so only the other
+	 * setting's count is read */
+	if (was)
+		inq_on = *inq;
+	else
+		inq_off = *inq;
+	if (was && (set_inline(sk, 0) < 0 || ioctl(sk, SIOCINQ, &inq_off) < 0)) {
 		e = errno;
+		set_inline(sk, was);
+		return tcp_errf(err, size, e,
+				"cannot read the receive queue's length up to the mark");
+	}
 	r = (int)recv(sk, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
 	int oob_errno = r < 0 ? errno : 0;
-	if (!e && (set_inline(sk, 1) < 0 || ioctl(sk, SIOCINQ, &inq_on) < 0))
+	if (!was && (set_inline(sk, 1) < 0 || ioctl(sk, SIOCINQ, &inq_on) < 0))
 		e = errno;
 	/* as the program had it, whatever failed */
 	if (set_inline(sk, was) < 0)

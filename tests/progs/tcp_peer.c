@@ -3,8 +3,8 @@
  * the tree's), on 127.0.0.1. The test streams a numbered pattern to it and reads the echo
  * back the whole time, through the dump (and restore): every echoed byte is checked against
  * what was sent, in order, so a byte lost, doubled or reordered in either direction fails,
- * as does a reset. At the check the test stops sending, reads the rest of the echo, shuts
- * its side down and sees the server's end. */
+ * as does a reset; the connection's SO_REUSEADDR must read as set. At the check the test stops
+ * sending, reads the rest of the echo, shuts its side down and sees the server's end. */
 // zt-run: gen2 tcp-established
 #include "zt.h"
 
@@ -90,8 +90,14 @@ int main(int argc, char **argv)
 		serve(l);
 	close(l);
 	zt_init(argc, argv);
+	/* SO_REUSEADDR, which each repair off clears: a dump that failed or was killed (its
+	 * watchdog) sets it back, and so does the restore */
+	int one = 1, reuse = 0;
+	socklen_t rl = sizeof(reuse);
 	c = socket(FAMILY, SOCK_STREAM, 0);
-	zt_check_sys(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
+	zt_check_sys(c >= 0 && setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+			 connect(c, (struct sockaddr *)&a, sizeof(a)) == 0,
+		     "connect");
 	zt_check_sys(fcntl(c, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 	zt_ready();
 
@@ -132,6 +138,8 @@ int main(int argc, char **argv)
 	}
 	zt_expect(!fails, "the connection failed while streaming: %m (sent %llu, echoed %llu)",
 		  (unsigned long long)sent, (unsigned long long)echoed);
+	zt_expect(getsockopt(c, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl) == 0 && reuse == 1,
+		  "SO_REUSEADDR reads %d, not 1 as set", reuse);
 	/* the rest of the echo, then the end */
 	fcntl(c, F_SETFL, 0);
 	struct timeval tv = {.tv_sec = 10};
