@@ -544,7 +544,8 @@ static int predump_thawed(struct dump_ctx *ctx)
 		if ((ret = fault_point("pre-dump: before a task's pages, thawed", EIO)))
 			break;
 		/* found (PAGEMAP_SCAN, planned), then each range protected and read */
-		if (!ctx->tasks[i].zombie && !(ret = dump_pages(ctx, &ctx->tasks[i])))
+		if (!ctx->tasks[i].zombie && !(ret = track_thawed(&ctx->tasks[i])) &&
+		    !(ret = dump_pages(ctx, &ctx->tasks[i])))
 			ret = predump_read_pages(ctx, &ctx->tasks[i]);
 	}
 	if (!ret)

@@ -100,6 +100,11 @@ struct dump_task {
 	int track_fd;		   /* its number in the task */
 	uint64_t track_ino;	   /* its inode */
 	bool tracked;		   /* its writes since the parent image set are known: clean[] */
+	bool kept;		   /* a pre-dump goes on with the parent's tracking (track_copy) */
+	int token_copy;		   /* cryo's descriptor of this level's token (a memfd), */
+	bool has_token;		   /* ... when this is set */
+	int token_fd;		   /* its number in the task */
+	uint64_t token_ino;	   /* its inode */
 	struct track_range *clean; /* sorted spans unchanged since the parent (malloc) */
 	size_t nr_clean;
 	int *track_hidden; /* fds of the task that are cryo's tracking userfaultfds (malloc) */
