@@ -227,7 +227,8 @@ int track_find(struct dump_ctx *ctx)
 				"was closed, or an exec): its memory is saved whole",
 				t->pid);
 	}
-	/* every copy of a tracking userfaultfd in the tree is cryo's, whoever holds it */
+	/* every copy of a tracking userfaultfd or of its token in the tree is cryo's, whoever
+	 * holds it */
 	for (int i = 0; i < ctx->nr_tasks && nr_inos; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		char path[64], link[128];
@@ -244,7 +245,8 @@ int track_find(struct dump_ctx *ctx)
 			int fd = atoi(de->d_name);
 			if (de->d_name[0] == '.' ||
 			    fd_ident(t->pid, fd, link, sizeof(link), &ino) ||
-			    strcmp(link, "anon_inode:[userfaultfd]"))
+			    (strcmp(link, "anon_inode:[userfaultfd]") &&
+			     strcmp(link, "/memfd:" TRACK_TOKEN " (deleted)")))
 				continue;
 			for (int k = 0; k < nr_inos; k++)
 				if (inos[k] == ino) {

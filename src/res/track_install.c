@@ -147,8 +147,9 @@ int track_install(struct dump_ctx *ctx)
 			batch_ask(b, &r_c3, __NR_close, lo[0], 0, 0, 0, 0, 0);
 			ret = remote_batch_run(&t->rem, b);
 			free(b);
-			pr_debug("task %d: pidfd %ld, copies %ld %ld (expected %d, %d), dup3 %ld %ld",
-				 t->pid, r_pfd, r_fd, r_tk, lo[0], lo[1], rv, rt);
+			pr_debug(
+			    "task %d: pidfd %ld, copies %ld %ld (expected %d, %d), dup3 %ld %ld",
+			    t->pid, r_pfd, r_fd, r_tk, lo[0], lo[1], rv, rt);
 		}
 		/* in place, whatever else went wrong: a failure takes them away again
 		 * (track_abort; closing a number the batch left free does nothing) */
@@ -156,12 +157,12 @@ int track_install(struct dump_ctx *ctx)
 			t->track_armed = true;
 		if (!ret && (r_pfd != lo[0] || r_fd != lo[1] || rv != t->track_fd ||
 			     r_tk != lo[1] || rt != t->token_fd))
-			ret = r_pfd < 0	  ? (int)r_pfd
-			      : r_fd < 0  ? (int)r_fd
-			      : rv < 0	  ? (int)rv
-			      : r_tk < 0  ? (int)r_tk
-			      : rt < 0	  ? (int)rt
-					  : -EIO;
+			ret = r_pfd < 0	 ? (int)r_pfd
+			      : r_fd < 0 ? (int)r_fd
+			      : rv < 0	 ? (int)rv
+			      : r_tk < 0 ? (int)r_tk
+			      : rt < 0	 ? (int)rt
+					 : -EIO;
 		if (ret) {
 			pr_errno(-ret,
 				 "task %d: cannot take its tracking descriptor from cryo (it needs "
