@@ -36,6 +36,7 @@
 #include "res/procstate.h"
 #include "res/mapped.h"
 #include "res/regs.h"
+#include "res/mm.h"
 #include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
@@ -486,6 +487,8 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
+	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
+	mm_flags_start(ctx);
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
 	 * incremental image set: pages in a parent cannot be shared with another task's */
 	bool incremental = ctx->opts->pre_dump || ctx->opts->prev_images_dir;
@@ -498,7 +501,8 @@ static int dump_all(struct dump_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
 			return ret;
 	}
-	if ((ret = pages_dump_finish(ctx)) || (ret = sysv_dump(ctx)))
+	if ((ret = mm_flags_finish(ctx)) || (ret = pages_dump_finish(ctx)) ||
+	    (ret = sysv_dump(ctx)))
 		return ret;
 	return write_images(ctx);
 }
@@ -708,6 +712,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
 	free(ctx.preseized);
 	free(ctx.mapped_files);
+	mm_flags_free(&ctx);
 	track_free(&ctx);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);

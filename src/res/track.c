@@ -648,10 +648,15 @@ int track_task(struct dump_ctx *ctx, struct dump_task *t)
 			t->track_fd);
 		return close_hidden(t);
 	}
+	if (t->has_track && !o->leave_running && !o->leave_stopped) {
+		/* the final dump: the tracking stays, and the scan that finds the pages tells the
+		 * clean ones too (res/pages.c: queue_clean), one walk of the page tables instead
+		 * of two in the freeze */
+		t->tracked = t->clean_inline = true;
+		return keep_tracking(t);
+	}
 	if (t->has_track && (ret = scan_tracked(t)))
 		return ret;
-	if (t->has_track && !o->pre_dump && !o->leave_running && !o->leave_stopped)
-		return keep_tracking(t);
 	/* The old tracking ends here, in a pre-dump too: a new one is made for the pages saved
 	 * now, so that a pre-dump that fails half way never leaves the old one protecting pages
 	 * its image set does not hold. Without it the layout is as the program made it. */
