@@ -37,6 +37,7 @@
 #include "res/mapped.h"
 #include "res/regs.h"
 #include "res/mm.h"
+#include "res/page_ring.h"
 #include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
@@ -622,6 +623,8 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	/* dump --lazy-pages: a port that cannot be had fails it before the tree is touched */
 	if (!ret && o.lazy_remote)
 		ret = lazyremote_listen(&ctx);
+	if (!ret && o.prev_images_dir && !o.pre_dump)
+		ring_prefault(&ctx);
 	if (!ret)
 		ret = dump_check_root(&ctx, opts->pid);
 	if (!ret)
