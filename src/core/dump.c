@@ -36,6 +36,8 @@
 #include "res/procstate.h"
 #include "res/mapped.h"
 #include "res/regs.h"
+#include "res/mm.h"
+#include "res/page_ring.h"
 #include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
@@ -486,6 +488,8 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
+	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
+	mm_flags_start(ctx);
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
 	 * incremental image set: pages in a parent cannot be shared with another task's */
 	bool incremental = ctx->opts->pre_dump || ctx->opts->prev_images_dir;
@@ -498,7 +502,8 @@ static int dump_all(struct dump_ctx *ctx)
 		if (!ctx->tasks[i].zombie && (ret = dump_pages(ctx, &ctx->tasks[i])))
 			return ret;
 	}
-	if ((ret = pages_dump_finish(ctx)) || (ret = sysv_dump(ctx)))
+	if ((ret = mm_flags_finish(ctx)) || (ret = pages_dump_finish(ctx)) ||
+	    (ret = sysv_dump(ctx)))
 		return ret;
 	return write_images(ctx);
 }
@@ -544,7 +549,8 @@ static int predump_thawed(struct dump_ctx *ctx)
 		if ((ret = fault_point("pre-dump: before a task's pages, thawed", EIO)))
 			break;
 		/* found (PAGEMAP_SCAN, planned), then each range protected and read */
-		if (!ctx->tasks[i].zombie && !(ret = dump_pages(ctx, &ctx->tasks[i])))
+		if (!ctx->tasks[i].zombie && !(ret = track_thawed(&ctx->tasks[i])) &&
+		    !(ret = dump_pages(ctx, &ctx->tasks[i])))
 			ret = predump_read_pages(ctx, &ctx->tasks[i]);
 	}
 	if (!ret)
@@ -617,6 +623,8 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	/* dump --lazy-pages: a port that cannot be had fails it before the tree is touched */
 	if (!ret && o.lazy_remote)
 		ret = lazyremote_listen(&ctx);
+	if (!ret && o.prev_images_dir && !o.pre_dump)
+		ring_prefault(&ctx);
 	if (!ret)
 		ret = dump_check_root(&ctx, opts->pid);
 	if (!ret)
@@ -707,6 +715,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
 	free(ctx.preseized);
 	free(ctx.mapped_files);
+	mm_flags_free(&ctx);
 	track_free(&ctx);
 	if (ctx.dirfd >= 0)
 		close(ctx.dirfd);

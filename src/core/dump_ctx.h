@@ -3,6 +3,7 @@
 #ifndef CRYO_DUMP_CTX_H
 #define CRYO_DUMP_CTX_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -100,6 +101,12 @@ struct dump_task {
 	int track_fd;		   /* its number in the task */
 	uint64_t track_ino;	   /* its inode */
 	bool tracked;		   /* its writes since the parent image set are known: clean[] */
+	bool kept;		   /* a pre-dump goes on with the parent's tracking (track_copy) */
+	bool clean_inline;	   /* a final dump: clean[] unused, pages.c's scan tells them */
+	int token_copy;		   /* cryo's descriptor of this level's token (a memfd), */
+	bool has_token;		   /* ... when this is set */
+	int token_fd;		   /* its number in the task */
+	uint64_t token_ino;	   /* its inode */
 	struct track_range *clean; /* sorted spans unchanged since the parent (malloc) */
 	size_t nr_clean;
 	int *track_hidden; /* fds of the task that are cryo's tracking userfaultfds (malloc) */
@@ -111,12 +118,17 @@ struct dump_task {
 	/* res/predump.c: a pre-dump's reads, made after the thaw; the parent pre-dump's pages
 	 * that it could not read (to take out of clean[]) */
 	struct page_plan *plan;
+	/* res/mm_flags.c: a final dump's smaps, read beside the pages (length or -errno) */
+	char *smaps_buf;
+	ssize_t smaps_len;
 	struct track_range *lost;
 	size_t nr_lost;
 };
 
 struct dump_ctx {
 	const struct cryo_dump_opts *opts;
+	pthread_t smaps_thread; /* res/mm_flags.c */
+	bool smaps_started;
 	int dirfd;
 	struct arena arena;
 	struct dump_task *tasks; /* parents before children; [0] is the root */

@@ -45,24 +45,6 @@ int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len)
 
 /* ---- dump ---- */
 
-struct smaps_vma {
-	uint64_t start, end, pgoff;
-	char perms[5];
-	unsigned dev_major, dev_minor;
-	uint64_t ino;
-	char path[4096];
-	char vmflags[256];
-	int pkey; /* ProtectionKey: */
-};
-
-static bool has_vmflag(const char *flags, const char *f)
-{
-	for (const char *p = flags; (p = strstr(p, f)); p += 2)
-		if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0 || p[2] == '\n'))
-			return true;
-	return false;
-}
-
 static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 {
 	bool shared = s->perms[3] == 's';
@@ -86,17 +68,6 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		       t->pid, s->start, s->end, s->start);
 		return -ENOTSUP;
 	}
-	if (has_vmflag(s->vmflags, "io") || has_vmflag(s->vmflags, "pf")) {
-		pr_err("task %d: mapping %#lx-%#lx (%s) maps device memory: not supported", t->pid,
-		       s->start, s->end, p);
-		return -ENOTSUP;
-	}
-	if (has_vmflag(s->vmflags, "ht")) {
-		pr_err("task %d: mapping %#lx-%#lx is hugetlbfs memory%s: not supported yet",
-		       t->pid, s->start, s->end,
-		       !strncmp(p, "/memfd:", 7) ? " (a hugetlb memfd, MFD_HUGETLB)" : "");
-		return -ENOTSUP;
-	}
 	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") && strncmp(p, "[anon:", 6) &&
 	    strncmp(p, "[anon_shmem:", 12)) {
 		pr_err("task %d: special mapping %s at %#lx is not supported", t->pid, p, s->start);
@@ -110,14 +81,7 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		v->kind = VMA_KIND__VMA_SYSV_SHM;
 		v->has_sysv_shm_id = v->has_sysv_shmat_flags = true;
 		v->sysv_shm_id = (uint32_t)s->ino;
-		/* attached read-only, it can never be made writable */
-		v->sysv_shmat_flags = has_vmflag(s->vmflags, "mw") ? 0 : SHM_RDONLY;
-		if (has_vmflag(s->vmflags, "gu")) {
-			pr_err("task %d: System V shared memory at %#lx has guard pages: not "
-			       "supported",
-			       t->pid, s->start);
-			return -ENOTSUP;
-		}
+		/* (its attach flags come from VmFlags: mm_apply_vmflags) */
 	} else if (!strncmp(p, "/SYSV", 5)) {
 		pr_err("task %d: mapping %#lx-%#lx (%s) is not a System V segment cryo knows",
 		       t->pid, s->start, s->end, p);
@@ -130,90 +94,6 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 		return -ENOTSUP;
 	} else
 		v->kind = shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
-	return 0;
-}
-
-/* Every VmFlags letter of /proc/PID/smaps, and what the restore does about it. A letter cryo
- * does not know, or knows it cannot bring back, refuses the dump: nothing is lost silently. */
-enum vmflag_fate {
-	VF_LAYOUT, /* follows from protection, kind and flags the VMA is mapped with */
-	VF_KEPT,   /* saved and given again (advice, lock, seal...) */
-	VF_REFUSE, /* the restore could not give it back */
-};
-static const struct {
-	char name[3];
-	uint8_t fate;
-	const char *what;
-} vmflags_known[] = {
-    {"rd", VF_LAYOUT, NULL},
-    {"wr", VF_LAYOUT, NULL},
-    {"ex", VF_LAYOUT, NULL},
-    {"sh", VF_LAYOUT, NULL},
-    {"mr", VF_LAYOUT, NULL},
-    {"mw", VF_KEPT, NULL},
-    {"me", VF_LAYOUT, NULL},
-    {"ms", VF_LAYOUT, NULL},
-    {"gd", VF_KEPT, NULL},
-    {"lo", VF_KEPT, NULL},
-    {"sr", VF_KEPT, NULL},
-    {"rr", VF_KEPT, NULL},
-    {"dc", VF_KEPT, NULL},
-    {"lf", VF_KEPT, NULL},
-    {"ac", VF_KEPT, NULL},
-    {"nr", VF_KEPT, NULL},
-    {"wf", VF_KEPT, NULL},
-    {"dd", VF_KEPT, NULL},
-    {"hg", VF_KEPT, NULL},
-    {"nh", VF_KEPT, NULL},
-    {"mg", VF_KEPT, NULL},
-    {"sl", VF_KEPT, NULL},
-    {"gu", VF_KEPT, NULL},   /* guard pages may be there: pages.c finds and saves them */
-    {"sd", VF_LAYOUT, NULL}, /* soft-dirty: set on every new mapping where it exists */
-    {"de", VF_REFUSE, "cannot be expanded (VM_DONTEXPAND)"},
-    {"dp", VF_REFUSE, "is droppable (MAP_DROPPABLE)"},
-    {"um", VF_REFUSE,
-     "is registered with a userfaultfd (after a lazy restore: its memory is still coming in, dump "
-     "once `cryo lazy-pages` has exited)"},
-    {"uw", VF_REFUSE, "is registered with a userfaultfd"},
-    {"ui", VF_REFUSE, "is registered with a userfaultfd"},
-    {"mm", VF_REFUSE, "maps driver memory (VM_MIXEDMAP)"},
-    {"sf", VF_REFUSE, "is a synchronous (MAP_SYNC) mapping"},
-    {"ar", VF_REFUSE, "has an architecture flag (VM_ARCH_1)"},
-    {"ss", VF_REFUSE, "is a shadow stack"},
-    {"mt", VF_REFUSE, "has memory tagging"},
-};
-
-/* Refuses a VMA with a flag the restore would lose, naming the task, the mapping and it */
-static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
-{
-	char word[8];
-	int n;
-
-	for (const char *p = s->vmflags; sscanf(p, " %7s%n", word, &n) == 1; p += n) {
-		size_t k = 0, nk = sizeof(vmflags_known) / sizeof(vmflags_known[0]);
-		while (k < nk && strcmp(vmflags_known[k].name, word))
-			k++;
-		/* a final dump that kept cryo's tracking on: its registrations are no state of
-		 * the program's (its copy of the tracking tells them from another one's) */
-		if (k < nk && !strcmp(word, "uw") && track_owns(t, s->start, s->end))
-			continue;
-		if (k == nk || vmflags_known[k].fate == VF_REFUSE) {
-			pr_err("task %d: mapping %#lx-%#lx (%s) %s (VmFlags '%s'): cryo cannot "
-			       "restore that",
-			       t->pid, s->start, s->end, s->path[0] ? s->path : "anonymous",
-			       k == nk ? "has a flag cryo does not know" : vmflags_known[k].what,
-			       word);
-			return -ENOTSUP;
-		}
-	}
-	/* the kernel gives execute-only memory a key of its own (x86 PKU), and gives it again
-	 * when the restore makes the mapping execute-only; any other key is the program's */
-	if (s->pkey && strcmp(s->perms, "--xp") && strcmp(s->perms, "--xs")) {
-		pr_err("task %d: mapping %#lx-%#lx (%s) has memory protection key %d "
-		       "(pkey_mprotect): cryo cannot restore protection keys",
-		       t->pid, s->start, s->end, s->path[0] ? s->path : "anonymous", s->pkey);
-		return -ENOTSUP;
-	}
 	return 0;
 }
 
@@ -281,7 +161,6 @@ static int map_ghost(struct dump_ctx *ctx, struct dump_task *t, const struct sma
 static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma *s, Vma **out)
 {
 	Vma *v = A_NEW(&ctx->arena, Vma, VMA);
-	const char *f = s->vmflags;
 	int ret;
 
 	if (!v)
@@ -291,38 +170,14 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 	ret = classify(t, s, v);
 	if (ret)
 		return ret;
-	if (v->kind != VMA_KIND__VMA_VDSO && v->kind != VMA_KIND__VMA_VVAR &&
-	    v->kind != VMA_KIND__VMA_VVAR_VCLOCK && (ret = check_vmflags(t, s)))
-		return ret;
 	v->prot = (s->perms[0] == 'r' ? PROT_READ : 0) | (s->perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (s->perms[2] == 'x' ? PROT_EXEC : 0);
 	v->flags = s->perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
 	if (v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_ANON_SHARED)
 		v->flags |= MAP_ANONYMOUS;
-	if (has_vmflag(f, "gd"))
-		v->flags |= MAP_GROWSDOWN;
-	if (has_vmflag(f, "nr"))
-		v->flags |= MAP_NORESERVE;
-	v->madvise = (has_vmflag(f, "dc") ? CRYO_MADV_DONTFORK : 0) |
-		     (has_vmflag(f, "dd") ? CRYO_MADV_DONTDUMP : 0) |
-		     (has_vmflag(f, "hg") ? CRYO_MADV_HUGEPAGE : 0) |
-		     (has_vmflag(f, "nh") ? CRYO_MADV_NOHUGEPAGE : 0) |
-		     (has_vmflag(f, "mg") ? CRYO_MADV_MERGEABLE : 0) |
-		     (has_vmflag(f, "wf") ? CRYO_MADV_WIPEONFORK : 0) |
-		     (has_vmflag(f, "lf") ? CRYO_MADV_LOCKONFAULT : 0) |
-		     (has_vmflag(f, "sr") ? CRYO_MADV_SEQUENTIAL : 0) |
-		     (has_vmflag(f, "rr") ? CRYO_MADV_RANDOM : 0) |
-		     (has_vmflag(f, "ac") ? CRYO_VMA_ACCOUNTED : 0) |
-		     (has_vmflag(f, "sl") ? CRYO_VMA_SEALED : 0);
-	/* a shared file mapping is writable only if its file was open for writing */
-	if ((v->kind == VMA_KIND__VMA_FILE_SHARED ||
-	     (v->kind == VMA_KIND__VMA_MEMFD && (v->flags & MAP_SHARED))) &&
-	    has_vmflag(f, "mw"))
-		v->madvise |= CRYO_VMA_MAYWRITE;
-	if (has_vmflag(f, "lo")) {
-		v->has_locked = true;
-		v->locked = true;
-	}
+	/* what VmFlags says: now, or from smaps read beside the pages (mm_flags.c) */
+	if (s->vmflags_read && (ret = mm_apply_vmflags(t, s, v)))
+		return ret;
 	v->pgoff = s->pgoff;
 	if (s->path[0])
 		v->name = arena_strdup(&ctx->arena, s->path);
@@ -392,7 +247,8 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 {
 	char path[64], *buf, *line, *save;
 	struct smaps_vma cur;
-	bool have = false, maps_only = ctx->opts->pre_dump;
+	/* a final dump of a chain reads smaps beside the pages instead (mm_flags.c) */
+	bool have = false, maps_only = ctx->opts->pre_dump || ctx->parent_dirfd >= 0;
 	ssize_t n;
 	int ret = 0;
 
@@ -409,6 +265,7 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 			   &s.pgoff, &s.dev_major, &s.dev_minor, &s.ino, &pos) >= 7) {
 			snprintf(s.path, sizeof(s.path), "%s", line + pos);
 			s.vmflags[0] = 0;
+			s.vmflags_read = false;
 			s.pkey = 0;
 			cur = s;
 			have = !maps_only;
@@ -418,6 +275,7 @@ static int parse_smaps(struct dump_ctx *ctx, struct dump_task *t)
 			cur.pkey = atoi(line + 14);
 		} else if (have && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(cur.vmflags, sizeof(cur.vmflags), "%s", line + 8);
+			cur.vmflags_read = true;
 			have = false;
 			ret = add_vma(ctx, t, &cur);
 		}

@@ -2,6 +2,8 @@
 #define CRYO_RES_MM_H
 
 #include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
 #include "img/image.h"
 
 /* Vma.madvise bits: advice given to a range that must be given again on restore */
@@ -58,5 +60,36 @@ struct mm_range {
 int mm_range_cmp(const void *a, const void *b);
 /* Index of the VMA holding [addr, addr+len), or -1 */
 int mm_find_vma(const Mm *mm, uint64_t addr, uint64_t len);
+
+/* One VMA as /proc/PID/maps or smaps describes it (mm.c, mm_flags.c) */
+struct smaps_vma {
+	uint64_t start, end, pgoff;
+	char perms[5];
+	unsigned dev_major, dev_minor;
+	uint64_t ino;
+	char path[4096];
+	char vmflags[256];
+	bool vmflags_read; /* from smaps (not maps) */
+	int pkey;	   /* ProtectionKey: */
+};
+static inline bool has_vmflag(const char *flags, const char *f)
+{
+	for (const char *p = flags; (p = strstr(p, f)); p += 2)
+		if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0 || p[2] == '\n'))
+			return true;
+	return false;
+}
+struct dump_ctx;
+struct dump_task;
+/* What VmFlags says of v: refused flags (naming the task and mapping), advice, locks... */
+int mm_apply_vmflags(struct dump_task *t, const struct smaps_vma *s, Vma *v);
+/* A final dump of a chain reads each task's layout from maps, and smaps (whose resident
+ * counts walk every page table entry) in a thread of its own while the pages are read: start
+ * once every layout is read, finish (VmFlags applied, checked) once the pages are. join:
+ * any path, idempotent. */
+void mm_flags_start(struct dump_ctx *ctx);
+int mm_flags_finish(struct dump_ctx *ctx);
+void mm_flags_join(struct dump_ctx *ctx);
+void mm_flags_free(struct dump_ctx *ctx); /* joined, buffers freed */
 
 #endif

@@ -116,6 +116,14 @@ struct write_ring *ring_get(struct dump_ctx *ctx)
 	return r;
 }
 
+void ring_prefault(struct dump_ctx *ctx)
+{
+	struct write_ring *r = ring_get(ctx);
+	/* (a failure only leaves the faults to the first batches) */
+	for (int i = 0; r && i < NR_BUFS; i++)
+		madvise(r->buf[i], COPY_BUF, MADV_POPULATE_WRITE);
+}
+
 /* The first write error so far, logged with the image it hit; 0 if none. */
 int ring_error(struct write_ring *r, bool wait, bool clear)
 {

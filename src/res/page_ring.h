@@ -41,6 +41,9 @@ struct write_ring {
 /* The dump's ring (ctx->page_ring), made at its first use: buffers stay warm from one task to
  * the next. NULL when it cannot be made. */
 struct write_ring *ring_get(struct dump_ctx *ctx);
+/* The ring made now and its buffers' pages with it: a final dump of a chain, before the
+ * freeze (their first touch would be some 2000 page faults of cryo's in it). */
+void ring_prefault(struct dump_ctx *ctx);
 /* Hand the filled buffer i (len bytes of r->fd's image; last: the image ends with it) to the
  * writer; returns the index of a free one to fill next. */
 int ring_submit(struct write_ring *r, int i, size_t len, bool last);

@@ -232,6 +232,39 @@ static int queue_tracked(struct page_writer *w, size_t vi, uint64_t start, uint6
 	return 0;
 }
 
+/* A final dump that finds the clean pages in its own scan (track_task: clean_inline): a
+ * region the scan shows protected and not written, in a VMA of the tracking, is the parent's,
+ * but for what the parent pre-dump could not read (its predump_lost runs). */
+static int queue_clean(struct page_writer *w, size_t vi, uint64_t s, uint64_t e, int src)
+{
+	const struct dump_task *t = w->t;
+	size_t li = 0, hi = t->nr_lost;
+
+	while (li < hi) { /* the first lost range that ends above s */
+		size_t mid = (li + hi) / 2;
+		if (t->lost[mid].end <= s)
+			li = mid + 1;
+		else
+			hi = mid;
+	}
+	while (s < e) {
+		int ret;
+		uint64_t to;
+		if (li < t->nr_lost && t->lost[li].start <= s) {
+			to = t->lost[li].end < e ? t->lost[li].end : e;
+			ret = queue_own(w, vi, s, to, src);
+			li++;
+		} else {
+			to = li < t->nr_lost && t->lost[li].start < e ? t->lost[li].start : e;
+			ret = add_run_of(w, s, (to - s) / PAGE_SIZE, true);
+		}
+		if (ret)
+			return ret;
+		s = to;
+	}
+	return 0;
+}
+
 static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 {
 	static struct page_region vec[SCAN_VEC];
@@ -239,6 +272,8 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	bool private_file = vma_private_file(v);
 	uint64_t exclude = PAGE_IS_PFNZERO | (private_file ? PAGE_IS_FILE : 0);
 	uint64_t guard = w->no_guard ? 0 : PAGE_IS_GUARD;
+	/* clean: the same rule as the pre-dump's scan of them (res/track.c: scan_clean) */
+	uint64_t clean_cats = w->t->clean_inline ? PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED : 0;
 	/* a guard page is a marker in the page table, which the scan shows as "swapped" too:
 	 * it has no data, and reading it would fail (EFAULT) */
 	struct pm_scan_arg arg = {
@@ -250,7 +285,7 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 	    .category_inverted = exclude,
 	    .category_mask = exclude,
 	    .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard,
-	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard,
+	    .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard | clean_cats,
 	};
 	/* process_vm_readv needs a readable mapping, and must not touch shared pages; reads
 	 * through /proc/PID/mem are forced (FOLL_FORCE): PROT_NONE and write-only pages too */
@@ -266,8 +301,8 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 			/* a kernel without guard pages has none to find */
 			w->no_guard = true;
 			guard = 0;
-			arg.category_anyof_mask = arg.return_mask =
-			    PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+			arg.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+			arg.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | clean_cats;
 			n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
 		}
 		if (n < 0) {
@@ -285,6 +320,9 @@ static int scan_vma(struct page_writer *w, int pagemap_fd, size_t vi)
 				continue;
 			if (vec[i].categories & guard)
 				ret = add_guard(w, start, vec[i].end);
+			else if (clean_cats &&
+				 (vec[i].categories & clean_cats) == PAGE_IS_WPALLOWED)
+				ret = queue_clean(w, vi, start, vec[i].end, src);
 			else
 				ret = queue_tracked(w, vi, start, vec[i].end, src);
 			if (ret)

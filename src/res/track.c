@@ -58,13 +58,12 @@
 #include "res/predump.h"
 #include "res/track.h"
 
-#define TRACK_FD_CAP 1024
 #define TRACK_FEATURES UFFD_FEATURE_WP_ASYNC
 #define SCAN_VEC 1024
 
 /* One call made by the task. Through a batch, whose results are stored in memory: a single
  * guarded call ends with the stop signal's tgkill, which leaves its own result in rax. */
-static long task_call(struct dump_task *t, long nr, long a1, long a2, long a3)
+long track_task_call(struct dump_task *t, long nr, long a1, long a2, long a3)
 {
 	struct remote_batch *b = calloc(1, sizeof(*b));
 	long result = -ENOSYS;
@@ -134,6 +133,27 @@ static int fd_ident(pid_t pid, int fd, char *link, size_t len, uint64_t *ino)
 	return 0;
 }
 
+/* Does the task hold at pm's track_token_fd the token pm names (this level's own)? */
+static bool token_held(pid_t pid, const Pagemap *pm)
+{
+	char link[128];
+	uint64_t ino;
+
+	return pm->has_track_token_fd && pm->has_track_token_ino && pm->track_token_fd >= 0 &&
+	       !fd_ident(pid, pm->track_token_fd, link, sizeof(link), &ino) &&
+	       ino == pm->track_token_ino && !strcmp(link, "/memfd:" TRACK_TOKEN " (deleted)");
+}
+
+static int add_ino(uint64_t **inos, int *nr, uint64_t ino)
+{
+	uint64_t *n = realloc(*inos, (*nr + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*inos = n;
+	n[(*nr)++] = ino;
+	return 0;
+}
+
 static int add_hidden(struct dump_task *t, int fd)
 {
 	int *n = realloc(t->track_hidden, (t->nr_track_hidden + 1) * sizeof(*n));
@@ -156,6 +176,7 @@ int track_find(struct dump_ctx *ctx)
 		char name[64], link[128];
 		ProtobufCMessage *msg = NULL;
 		uint64_t ino;
+		bool uffd = false;
 
 		t->track_fd = -1;
 		if (t->zombie)
@@ -176,28 +197,38 @@ int track_find(struct dump_ctx *ctx)
 		}
 		if (pm->has_track_fd && pm->has_track_ino && pm->track_fd >= 0 &&
 		    pm->has_owner_pid && pm->owner_pid == (uint32_t)t->pid) {
-			uint64_t *n = realloc(inos, (nr_inos + 1) * sizeof(*n));
-			if (!n) {
+			/* the tokens are cryo's too: hidden, and closed with the tracking */
+			if ((ret = add_ino(&inos, &nr_inos, pm->track_ino)) ||
+			    (pm->has_track_token_ino &&
+			     (ret = add_ino(&inos, &nr_inos, pm->track_token_ino)))) {
 				img_free(msg);
-				ret = -ENOMEM;
 				goto out;
 			}
-			inos = n;
-			inos[nr_inos++] = pm->track_ino;
 			if (!fd_ident(t->pid, pm->track_fd, link, sizeof(link), &ino) &&
 			    ino == pm->track_ino && !strcmp(link, "anon_inode:[userfaultfd]")) {
-				t->has_track = true;
-				t->track_fd = pm->track_fd;
-				t->track_ino = ino;
+				uffd = true;
+				/* the same userfaultfd goes from one level to the next: only the
+				 * token tells that its protections are this parent's */
+				if (token_held(t->pid, pm)) {
+					t->has_track = true;
+					t->track_fd = pm->track_fd;
+					t->track_ino = ino;
+				}
 			}
 		}
 		img_free(msg);
-		if (!t->has_track)
+		if (!t->has_track && uffd)
+			pr_warn("task %d: its memory tracking is not that of %s (a pre-dump made "
+				"after it, or one that failed, changed it): its memory is saved "
+				"whole",
+				t->pid, ctx->opts->prev_images_dir);
+		else if (!t->has_track)
 			pr_warn("task %d: its memory tracking is gone (the descriptor cryo left "
 				"was closed, or an exec): its memory is saved whole",
 				t->pid);
 	}
-	/* every copy of a tracking userfaultfd in the tree is cryo's, whoever holds it */
+	/* every copy of a tracking userfaultfd or of its token in the tree is cryo's, whoever
+	 * holds it */
 	for (int i = 0; i < ctx->nr_tasks && nr_inos; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		char path[64], link[128];
@@ -214,7 +245,8 @@ int track_find(struct dump_ctx *ctx)
 			int fd = atoi(de->d_name);
 			if (de->d_name[0] == '.' ||
 			    fd_ident(t->pid, fd, link, sizeof(link), &ino) ||
-			    strcmp(link, "anon_inode:[userfaultfd]"))
+			    (strcmp(link, "anon_inode:[userfaultfd]") &&
+			     strcmp(link, "/memfd:" TRACK_TOKEN " (deleted)")))
 				continue;
 			for (int k = 0; k < nr_inos; k++)
 				if (inos[k] == ino) {
@@ -342,54 +374,9 @@ static int scan_tracked(struct dump_task *t)
 	return ret;
 }
 
-/* The highest free descriptor number below min(RLIMIT_NOFILE, TRACK_FD_CAP) */
-static int pick_fd(struct dump_task *t)
-{
-	char path[64];
-	struct rlimit rl;
-	int top = TRACK_FD_CAP;
-	bool *used;
-	struct dirent *de;
-	DIR *d;
-
-	char *lim = NULL, *line;
-	/* /proc/PID/limits: prlimit() on a task of another user needs CAP_SYS_RESOURCE */
-	snprintf(path, sizeof(path), "/proc/%d/limits", t->pid);
-	if (read_file_alloc(path, &lim) > 0 && (line = strstr(lim, "Max open files"))) {
-		unsigned long cur;
-		if (sscanf(line + strlen("Max open files"), " %lu", &cur) == 1 &&
-		    cur < (unsigned long)top)
-			top = (int)cur;
-	} else if (prlimit(t->pid, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur < (rlim_t)top) {
-		top = (int)rl.rlim_cur;
-	}
-	free(lim);
-	if (top < 4)
-		return -EMFILE;
-	used = calloc(top, sizeof(*used));
-	if (!used)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "/proc/%d/fd", t->pid);
-	if (!(d = opendir(path))) {
-		free(used);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-		if (de->d_name[0] != '.' && fd >= 0 && fd < top)
-			used[fd] = true;
-	}
-	closedir(d);
-	int fd = top - 1;
-	while (fd > 2 && used[fd])
-		fd--;
-	free(used);
-	return fd > 2 ? fd : -EMFILE;
-}
-
 /* The two lowest free descriptor numbers of a frozen task: where its next two new
  * descriptors go (its table is not shared with anything running). */
-static int lowest_free(struct dump_task *t, int out[2])
+int track_lowest_free(struct dump_task *t, int out[2])
 {
 	char path[64];
 	bool used[4096] = {false};
@@ -442,7 +429,7 @@ static int make_uffd(struct dump_task *t)
 	socklen_t salen;
 	struct stat st;
 
-	if ((ret = lowest_free(t, lo)))
+	if ((ret = track_lowest_free(t, lo)))
 		return ret;
 	/* an abstract name of cryo's, only for this one message */
 	int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "cryo-track-%d-%d-%u",
@@ -595,7 +582,7 @@ static int close_hidden(struct dump_task *t)
 {
 	for (int i = 0; i < t->nr_track_hidden; i++) {
 		int fd = t->track_hidden[i];
-		long rv = task_call(t, __NR_close, fd, 0, 0);
+		long rv = track_task_call(t, __NR_close, fd, 0, 0);
 		if (rv < 0 && rv != -EBADF) {
 			pr_errno((int)-rv, "task %d: cannot close cryo's tracking at fd %d", t->pid,
 				 fd);
@@ -611,7 +598,7 @@ static int close_hidden(struct dump_task *t)
  * freeze for a GiB, measured); the tree's exit does that, after the freeze, and a dump that
  * fails leaves the tracking as it was, to be dumped again. cryo keeps a copy of the task's
  * own, for track_owns. */
-static int keep_tracking(struct dump_task *t)
+static int take_copy(struct dump_task *t)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0), fd;
 	if (pidfd < 0)
@@ -624,6 +611,14 @@ static int keep_tracking(struct dump_task *t)
 			 t->track_fd);
 		return -err;
 	}
+	return fd;
+}
+
+static int keep_tracking(struct dump_task *t)
+{
+	int fd = take_copy(t);
+	if (fd < 0)
+		return fd;
 	t->track_probe = fd;
 	t->has_probe = true;
 	pr_info("task %d: cryo's memory tracking at fd %d stays until the tree is killed", t->pid,
@@ -636,11 +631,32 @@ int track_task(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 
 	t->has_copy = false;
+	const struct cryo_dump_opts *o = ctx->opts;
+	if (t->has_track && o->pre_dump) {
+		/* A chained pre-dump goes on with the parent's tracking: its clean pages stay
+		 * protected, nothing in proportion to the memory is done in the freeze (closing
+		 * unprotects every entry, arming again protects them: 100-200 ms for a GiB). cryo
+		 * takes the only copy until the images are complete (the task's own and any copy
+		 * of a child are closed now): a pre-dump that fails or is killed half way, after
+		 * it has protected again pages it never stored, ends the tracking with it. The
+		 * clean pages are found after the thaw (track_thawed). */
+		if ((ret = take_copy(t)) < 0)
+			return ret;
+		t->track_copy = ret;
+		t->has_copy = t->kept = true;
+		pr_info("task %d: cryo's memory tracking at fd %d goes on (held by cryo)", t->pid,
+			t->track_fd);
+		return close_hidden(t);
+	}
+	if (t->has_track && !o->leave_running && !o->leave_stopped) {
+		/* the final dump: the tracking stays, and the scan that finds the pages tells the
+		 * clean ones too (res/pages.c: queue_clean), one walk of the page tables instead
+		 * of two in the freeze */
+		t->tracked = t->clean_inline = true;
+		return keep_tracking(t);
+	}
 	if (t->has_track && (ret = scan_tracked(t)))
 		return ret;
-	const struct cryo_dump_opts *o = ctx->opts;
-	if (t->has_track && !o->pre_dump && !o->leave_running && !o->leave_stopped)
-		return keep_tracking(t);
 	/* The old tracking ends here, in a pre-dump too: a new one is made for the pages saved
 	 * now, so that a pre-dump that fails half way never leaves the old one protecting pages
 	 * its image set does not hold. Without it the layout is as the program made it. */
@@ -662,107 +678,32 @@ int track_predump(struct dump_ctx *ctx, struct dump_task *t)
 
 	if ((ret = dump_mm(ctx, t)))
 		return ret;
-	/* the tree is still frozen: the tracking begins now; the pages are found and read
-	 * after the thaw (res/predump.c) */
-	if ((ret = make_uffd(t)) < 0)
-		return ret;
-	t->track_copy = ret;
-	t->has_copy = true;
+	/* the tree is still frozen: the tracking begins now (or goes on: kept); the pages are
+	 * found and read after the thaw (res/predump.c) */
+	if (!t->kept) {
+		if ((ret = make_uffd(t)) < 0)
+			return ret;
+		t->track_copy = ret;
+		t->has_copy = true;
+	}
 	/* cryo's copy keeps it alive until the task takes it (track_install, in a second short
 	 * stop once the pages are read): a pre-dump that fails or dies before leaves the task
-	 * untracked */
+	 * untracked. The level's token goes with it. Registering a VMA the kept tracking has
+	 * registered already changes nothing; a VMA made since is registered now, its pages
+	 * unprotected (so seen as written) until they are read. */
+	if ((ret = track_make_token(t)))
+		return ret;
 	return arm(t, t->track_copy);
 }
 
-int track_pick_fds(struct dump_ctx *ctx)
+int track_thawed(struct dump_task *t)
 {
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct dump_task *t = &ctx->tasks[i];
-		int ret;
-		if (t->zombie || !t->has_copy)
-			continue;
-		if ((ret = pick_fd(t)) < 0) {
-			pr_errno(-ret, "task %d: no free descriptor number for the tracking",
-				 t->pid);
-			return ret;
-		}
-		t->track_fd = ret;
-		t->pagemap->has_track_fd = t->pagemap->has_track_ino = true;
-		t->pagemap->track_fd = t->track_fd;
-		t->pagemap->track_ino = t->track_ino;
-	}
-	return 0;
-}
-
-int track_install(struct dump_ctx *ctx)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct dump_task *t = &ctx->tasks[i];
-		if (t->zombie || !t->has_copy || !t->seized)
-			continue;
-		/* the task takes cryo's descriptor itself (pidfd_getfd from its side), in one
-		 * batch, which runs to its end even when cryo dies during it: the task never keeps
-		 * the pidfd of cryo or a second copy (the numbers are known while it is stopped) */
-		int lo[2];
-		long r_pfd = -ENOSYS, r_fd = -ENOSYS, rv = -ENOSYS, r_c1, r_c2;
-		int ret = lowest_free(t, lo);
-		if (!ret && (lo[0] == t->track_fd || lo[1] == t->track_fd))
-			ret = -EMFILE;
-		struct remote_batch *b = ret ? NULL : calloc(1, sizeof(*b));
-		if (!ret && !b)
-			ret = -ENOMEM;
-		if (!ret) {
-			batch_ask(b, &r_pfd, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0);
-			batch_ask(b, &r_fd, SYS_pidfd_getfd, lo[0], t->track_copy, 0, 0, 0, 0);
-			batch_ask(b, &rv, __NR_dup3, lo[1], t->track_fd, O_CLOEXEC, 0, 0, 0);
-			batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
-			batch_ask(b, &r_c2, __NR_close, lo[0], 0, 0, 0, 0, 0);
-			ret = remote_batch_run(&t->rem, b);
-			free(b);
-			pr_debug("task %d: pidfd %ld, copy %ld (expected %d, %d), dup3 %ld", t->pid,
-				 r_pfd, r_fd, lo[0], lo[1], rv);
-		}
-		/* in place, whatever else went wrong: a failure takes it away again (track_abort)
-		 */
-		if (!ret && rv == t->track_fd)
-			t->track_armed = true;
-		if (!ret && (r_pfd != lo[0] || r_fd != lo[1] || rv != t->track_fd))
-			ret = r_pfd < 0	 ? (int)r_pfd
-			      : r_fd < 0 ? (int)r_fd
-			      : rv < 0	 ? (int)rv
-					 : -EIO;
-		if (ret) {
-			pr_errno(-ret,
-				 "task %d: cannot take its tracking descriptor from cryo (it needs "
-				 "to be allowed to trace cryo: a task of another user cannot yet)",
-				 t->pid);
-			return ret;
-		}
-		t->track_armed = true;
-		close(t->track_copy);
-		t->has_copy = false;
-		pr_info("task %d: its writes are tracked (fd %d)", t->pid, t->track_fd);
-	}
-	return 0;
-}
-
-void track_abort(struct dump_ctx *ctx)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++) {
-		struct dump_task *t = &ctx->tasks[i];
-		if (t->has_copy)
-			close(t->track_copy); /* the last descriptor: the tracking ends */
-		t->has_copy = false;
-		if (!t->track_armed || !t->seized || !t->rem.area)
-			continue;
-		long rv = task_call(t, __NR_close, t->track_fd, 0, 0);
-		if (rv < 0)
-			pr_errno((int)-rv, "task %d: cannot remove cryo's tracking (fd %d)", t->pid,
-				 t->track_fd);
-		else
-			pr_info("task %d: memory tracking removed", t->pid);
-		t->track_armed = false;
-	}
+	/* The clean pages of a kept tracking, found as the task runs, before its pages are:
+	 * a page the scan finds protected and not written was so since the parent protected
+	 * it (only this level and its parents protect), so the parent holds it as it is. A
+	 * page written after the scan is left unprotected by this level (it is in a clean span,
+	 * never read nor protected here): the next dump sees it written and reads it. */
+	return t->kept ? scan_tracked(t) : 0;
 }
 
 int track_write_parent_link(struct dump_ctx *ctx)
@@ -796,6 +737,8 @@ void track_free(struct dump_ctx *ctx)
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		if (ctx->tasks[i].has_copy)
 			close(ctx->tasks[i].track_copy);
+		if (ctx->tasks[i].has_token)
+			close(ctx->tasks[i].token_copy);
 		if (ctx->tasks[i].has_probe)
 			close(ctx->tasks[i].track_probe);
 		free(ctx->tasks[i].clean);

@@ -28,6 +28,9 @@ int track_task(struct dump_ctx *ctx, struct dump_task *t);
 /* Pre-dump, once track_task ran for every task (areas still mapped): saves mm, plans the
  * pages (read after the thaw, res/predump.c) and arms a new tracking, held by cryo. */
 int track_predump(struct dump_ctx *ctx, struct dump_task *t);
+/* A pre-dump after the thaw, before its pages are found: the clean spans of a tracking it
+ * goes on with (kept), found as the task runs. */
+int track_thawed(struct dump_task *t);
 /* A pre-dump after the thaw: protect [start, start+len) with the new tracking, just before
  * the range is read (res/predump.c). */
 void track_protect(struct dump_task *t, uint64_t start, uint64_t len);
@@ -47,5 +50,14 @@ uint64_t track_span(const struct dump_task *t, uint64_t a, uint64_t end, bool *c
 /* The `parent` symlink of the images directory, before the inventory is written. */
 int track_write_parent_link(struct dump_ctx *ctx);
 void track_free(struct dump_ctx *ctx);
+
+/* Between track.c and track_install.c. The name of a level's token (a memfd, made by cryo):
+ * the task shows it as /memfd:cryo-track (deleted). */
+#define TRACK_TOKEN "cryo-track"
+int track_make_token(struct dump_task *t);
+/* One call made by the stopped task (its area mapped), its result or -errno. */
+long track_task_call(struct dump_task *t, long nr, long a1, long a2, long a3);
+/* The two lowest free descriptor numbers of a stopped task. */
+int track_lowest_free(struct dump_task *t, int out[2]);
 
 #endif

@@ -12,6 +12,16 @@
 #                   and passes its check
 #  predump-refused  a pre-dump directory is not restorable by itself; --prev-images-dir must
 #                   be ../NAME, and a parent link is never followed out of place
+#  predump-seq3     three pre-dumps in a row, each over the one before, then the final dump,
+#                   of a program that writes all the time in a known order (mem_sequence):
+#                   restored, every page at the version the order gives; each chained
+#                   pre-dump goes on with its parent's tracking
+#  predump-older    the final dump over an older level of the chain (../1 after ../2 was
+#                   made): the tracking is not that level's (its token is gone), the memory
+#                   is saved whole, restored exactly
+#  predump-seq-fail a chained pre-dump that fails or is killed at sampled points, then the
+#                   final dump over the level before it: nothing the failed one protected
+#                   again may look clean there
 #  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
 #                   after the thaw, res/predump.c): the next pre-dump reads exactly those
 #                   pages again though nothing wrote them; a run that is not a valid range
@@ -244,11 +254,95 @@ predump_lost() {
 	check
 }
 
+SEQ_PROG=mem_sequence
+
+# predump_seq N: N pre-dumps in a row, each over the one before, while the program writes.
+predump_seq() {
+	local n=$1 k prev
+	start_test "$SEQ_PROG" || return
+	for ((k = 1; k <= n; k++)); do
+		prev=
+		[ "$k" -gt 1 ] && prev="--prev-images-dir ../$((k - 1))"
+		mkdir -p "$DIR/$k"
+		# shellcheck disable=SC2086
+		cryo "pre-dump-$k" pre-dump -t "$PID" -D "$DIR/$k" -v4 -o dump.log $prev
+		[ $RC = 0 ] || fail_step "pre-dump $k exited $RC" || return
+		predump_after "pre-dump $k" || return
+		[ "$(predump_uffds "$PID")" = 1 ] ||
+			fail_step "the target holds $(predump_uffds "$PID") userfaultfds after pre-dump $k" || return
+		if [ "$k" -gt 1 ] && ! grep -q "memory tracking at fd .* goes on" "$DIR/$k/dump.log"; then
+			fail_step "pre-dump $k did not go on with the tracking of pre-dump $((k - 1))"
+			return
+		fi
+		sleep 0.05
+	done
+	dump "$DIR/$((n + 1))" --track-mem --prev-images-dir "../$n" && gone_after_dump &&
+		restore "$DIR/$((n + 1))" && check
+}
+
+predump_older() {
+	start_test "$SEQ_PROG" || return
+	mkdir -p "$DIR/1" "$DIR/2" "$DIR/3"
+	cryo pre-1 pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump 1 exited $RC" || return
+	sleep 0.05
+	cryo pre-2 pre-dump -t "$PID" -D "$DIR/2" --prev-images-dir ../1 -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "pre-dump 2 exited $RC" || return
+	sleep 0.05
+	# pre-dump 2 protected again what was written since 1: over 1, those would look clean
+	dump "$DIR/3" --track-mem --prev-images-dir ../1 && gone_after_dump && restore "$DIR/3" &&
+		check || return
+	grep -q "memory tracking is not that of ../1" "$DIR/3/dump.log" ||
+		fail_step "the final dump over ../1 took the tracking of ../2 as its parent's"
+}
+
+predump_seq_fail() {
+	local total mode n points
+	start_test "$SEQ_PROG" || return
+	mkdir -p "$DIR/1" "$DIR/count"
+	cryo pre-1 pre-dump -t "$PID" -D "$DIR/1"
+	[ $RC = 0 ] || fail_step "pre-dump 1 exited $RC" || return
+	CRYO_FAULT=count cryo count pre-dump -t "$PID" -D "$DIR/count" --prev-images-dir ../1
+	total=$(sed -n 's/^cryo: fault points passed: \([0-9]*\).*/\1/p' "$DIR/cryo-count.txt")
+	kill -TERM "$PID"
+	kill_leftovers
+	[ -n "$total" ] && [ "$total" -gt 0 ] || fail_step "no fault points counted" || return
+	points=$(crash_sample "$total")
+	for mode in fail kill; do
+		for n in $points; do
+			rm -f "$DIR/out.txt" # (each run's own verdict)
+			start_test "$SEQ_PROG" || return
+			rm -rf "$DIR/1" "$DIR/2" "$DIR/3"
+			mkdir -p "$DIR/1" "$DIR/2" "$DIR/3"
+			cryo pre-1 pre-dump -t "$PID" -D "$DIR/1"
+			[ $RC = 0 ] || fail_step "pre-dump 1 exited $RC" || return
+			sleep 0.03
+			CRYO_FAULT=$mode:$n cryo "$mode" pre-dump -t "$PID" -D "$DIR/2" \
+				--prev-images-dir ../1 -v4 -o dump.log
+			local end=$(($(date +%s) + 5))
+			while [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" != 0 ] &&
+				[ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
+			[ $RC = 124 ] && fail_step "pre-dump $mode:$n timed out" && return
+			predump_after "pre-dump $mode:$n" || return
+			sleep 0.03
+			dump "$DIR/3" --track-mem --prev-images-dir ../1 || return
+			gone_after_dump && restore "$DIR/3" && check || {
+				fail_step "after pre-dump $mode:$n (exit $RC)"
+				return
+			}
+			kill_leftovers
+		done
+	done
+}
+
 predump_case() {
 	run_sub_case predump-chain1 predump_chain 1
 	run_sub_case predump-chain2 predump_chain 2
 	run_sub_case predump-fail predump_fail
 	run_sub_case predump-refused predump_refused
 	run_sub_case predump-lost predump_lost
+	run_sub_case predump-seq3 predump_seq 3
+	run_sub_case predump-older predump_older
+	run_sub_case predump-seq-fail predump_seq_fail
 }
 register_case incremental predump_case
