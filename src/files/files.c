@@ -247,6 +247,7 @@ void files_ref_entry(FdEntry *e, const FdEntry *orig, int fd)
 	e->has_unix_peer_uid = e->has_unix_peer_gid = false; /* the socket's, with it */
 	e->n_unix_peer_groups = 0;
 	e->unix_peer_groups = NULL;
+	e->unix_renamed = NULL;
 	e->inet = NULL;
 	e->netlink_sk = NULL;
 	e->packet_sk = NULL;

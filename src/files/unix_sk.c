@@ -123,7 +123,60 @@ static struct usk *table_find(struct unix_table *ut, uint64_t ino)
 
 /* ---- a bound name ---- */
 
-static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *u, UnixSk *s)
+/* The socket file of a name that is gone, if it was renamed in its own directory: the one
+ * entry there that is this socket's file (st: its attributes). 1 found, 0 not there, <0 it
+ * has several names (hard links: which one the program uses cannot be known). */
+static int find_renamed(struct dump_ctx *ctx, pid_t pid, int fd, const char *path,
+			const struct usk *u, struct stat *st, FdEntry *e)
+{
+	char dir[PATH_MAX + 64], nm[UNIX_NAME_MAX * 4 + 8], found[NAME_MAX + 1] = "";
+	struct dirent *de;
+	struct stat s2;
+	char *slash;
+	DIR *dp;
+	int d, n = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!(slash = strrchr(dir, '/')))
+		return 0;
+	if (slash == dir)
+		slash++;
+	*slash = 0;
+	if ((d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	if (!(dp = fdopendir(d))) {
+		close(d);
+		return 0;
+	}
+	while ((de = readdir(dp))) {
+		if (de->d_type != DT_SOCK && de->d_type != DT_UNKNOWN)
+			continue;
+		if (fstatat(d, de->d_name, &s2, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(s2.st_mode) ||
+		    s2.st_ino != u->d.vfs_ino || s2.st_dev != u->d.vfs_dev)
+			continue;
+		if (n++ == 0) {
+			snprintf(found, sizeof(found), "%s", de->d_name);
+			*st = s2;
+		}
+	}
+	closedir(dp);
+	if (n > 1) {
+		unix_name_str((const uint8_t *)u->d.name, u->d.namelen, nm, sizeof(nm));
+		pr_err("task %d: fd %d: unix socket bound to %s, whose socket file has %d names in "
+		       "%s now (%s...): not supported yet",
+		       pid, fd, nm, n, dir, found);
+		return -ENOTSUP;
+	}
+	if (!n)
+		return 0;
+	if (!(e->unix_renamed = arena_strdup(&ctx->arena, found)))
+		return -ENOMEM;
+	pr_info("task %d: fd %d: its socket file was renamed to %s in %s", pid, fd, found, dir);
+	return 1;
+}
+
+static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *u, UnixSk *s,
+		     FdEntry *e)
 {
 	char path[PATH_MAX + 64], nm[UNIX_NAME_MAX * 4 + 8], root[8];
 	struct stat st;
@@ -162,6 +215,14 @@ static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *
 	} else {
 		snprintf(path, sizeof(path), "%s", u->d.name);
 	}
+	if (u->d.has_vfs && lstat(path, &st) < 0 && errno == ENOENT) {
+		/* gone from its name: renamed in the same directory? */
+		int r = find_renamed(ctx, pid, fd, path, u, &st, e);
+		if (r < 0)
+			return r;
+		if (r)
+			goto found;
+	}
 	if (!u->d.has_vfs || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    st.st_ino != u->d.vfs_ino || st.st_dev != u->d.vfs_dev) {
 		pr_err("task %d: fd %d: unix socket bound to %s, whose socket file %s: not "
@@ -173,6 +234,7 @@ static int save_name(struct dump_ctx *ctx, pid_t pid, int fd, const struct usk *
 			     "from another one, or removed or replaced)");
 		return -ENOTSUP;
 	}
+found:
 	s->has_file_mode = s->has_file_uid = s->has_file_gid = true;
 	s->file_mode = st.st_mode & 07777, s->file_uid = st.st_uid, s->file_gid = st.st_gid;
 	return 0;
@@ -285,7 +347,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 			return -ENOTSUP;
 		}
 	}
-	if (u->d.namelen && (ret = save_name(ctx, t->pid, fi->fd, u, s)))
+	if (u->d.namelen && (ret = save_name(ctx, t->pid, fi->fd, u, s, e)))
 		return ret;
 
 	if ((copy = fd_take_copy(fi, "the socket")) < 0) {
@@ -576,6 +638,13 @@ static int unix_validate(const char *img, const Files *f, const FdEntry *e)
 				    e->unix_sk->id);
 	if (unix_check_one(e->unix_sk, why, sizeof(why)))
 		return files_refuse(img, "fd %d: unix socket %u: %s", e->fd, e->unix_sk->id, why);
+	/* renamed: one name in the bound path's directory, of a socket bound to a path */
+	if (e->unix_renamed &&
+	    (!e->unix_sk->has_name || !e->unix_sk->name.data[0] || !e->unix_renamed[0] ||
+	     strchr(e->unix_renamed, '/') || !strcmp(e->unix_renamed, ".") ||
+	     !strcmp(e->unix_renamed, "..") || strlen(e->unix_renamed) > NAME_MAX))
+		return files_refuse(img, "fd %d: unix socket %u: an invalid name to rename to",
+				    e->fd, e->unix_sk->id);
 	return sockopt_validate(img, e->fd, e->unix_sk->opts);
 }
 

@@ -248,6 +248,29 @@ static int collect_bound(const struct unix_diag_sk *d, void *arg)
 	return 0;
 }
 
+/* Whether socket file st is bound by a socket that still exists (refused: reported). */
+static bool in_use(struct build *b, const UnixSk *s, const struct stat *st)
+{
+	char buf[UNIX_NAME_MAX * 4 + 8];
+
+	if (!b->bound_loaded) {
+		if (unix_diag_each(collect_bound, b)) {
+			child_fail(b->root, EIO, "cannot list the bound unix sockets (sock_diag)");
+			return true;
+		}
+		b->bound_loaded = true;
+	}
+	for (uint32_t i = 0; i < b->nr_bound; i++)
+		if (b->bound[2 * i] == st->st_dev && b->bound[2 * i + 1] == st->st_ino) {
+			child_fail(b->root, EADDRINUSE,
+				   "unix socket %s: its socket file is bound by a socket that "
+				   "still exists (is the dumped tree still running?)",
+				   nm(s, buf, sizeof(buf)));
+			return true;
+		}
+	return false;
+}
+
 /* A socket file left at s's path: removed if no socket is bound to it any more (the dumped
  * socket's, after the dump); one in use (the tree still runs, dumped with -R) or a file of
  * another kind refuses the restore. */
@@ -266,21 +289,8 @@ static int clear_path(struct build *b, const UnixSk *s)
 			   nm(s, buf, sizeof(buf)));
 		return -1;
 	}
-	if (!b->bound_loaded) {
-		if (unix_diag_each(collect_bound, b)) {
-			child_fail(b->root, EIO, "cannot list the bound unix sockets (sock_diag)");
-			return -1;
-		}
-		b->bound_loaded = true;
-	}
-	for (uint32_t i = 0; i < b->nr_bound; i++)
-		if (b->bound[2 * i] == st.st_dev && b->bound[2 * i + 1] == st.st_ino) {
-			child_fail(b->root, EADDRINUSE,
-				   "unix socket %s: its socket file is bound by a socket that "
-				   "still exists (is the dumped tree still running?)",
-				   nm(s, buf, sizeof(buf)));
-			return -1;
-		}
+	if (in_use(b, s, &st))
+		return -1;
 	if (unlink(path) < 0) {
 		child_fail(b->root, errno, "cannot remove the stale socket file %s", path);
 		return -1;
@@ -587,6 +597,65 @@ static int write_queues(struct build *b)
 	return 0;
 }
 
+/* Socket files renamed since bind (the entry's unix_renamed): the file bind made at the
+ * bound name takes its new name in the same directory, after every connect by the bound
+ * name. A socket file left there (the dumped socket's) is replaced; one that a live socket is
+ * bound to, or a file of another kind, refuses the restore, as at the bound name. */
+static int rename_files(struct build *b)
+{
+	for (uint32_t i = 0; i < b->n; i++) {
+		const char *to = global_of(b->ctx, i)->desc->unix_renamed;
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], *slash;
+		struct sockaddr_un a;
+		struct stat st;
+		socklen_t len;
+		int dir, ret = 0;
+
+		/* an accepted socket has its listener's name and file: renamed with it */
+		if (!to || b->sks[i]->has_listener)
+			continue;
+		if (addr_of(b->sks[i], &a, &len) < 0)
+			return fail_sk(b, i, "be renamed");
+		memcpy(path, a.sun_path, sizeof(a.sun_path));
+		path[sizeof(a.sun_path)] = 0;
+		if (!(slash = strrchr(path, '/')))
+			return fail_sk(b, i, "be renamed");
+		*slash = 0;
+		dir = open(slash == path ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0) {
+			child_fail(b->root, errno, "unix socket %u: cannot open the directory %s",
+				   i, slash == path ? "/" : path);
+			return -1;
+		}
+		if (fstatat(dir, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				child_fail(
+				    b->root, EEXIST,
+				    "unix socket %u: cannot rename its file to %s/%s: a file "
+				    "that is no socket is there",
+				    i, path, to);
+				ret = -1;
+			} else if (in_use(b, b->sks[i], &st)) {
+				ret = -1;
+			}
+		} else if (errno != ENOENT) {
+			child_fail(b->root, errno, "unix socket %u: cannot look at %s/%s", i, path,
+				   to);
+			ret = -1;
+		}
+		if (!ret && renameat(dir, slash + 1, dir, to) < 0) {
+			child_fail(b->root, errno,
+				   "unix socket %u: cannot rename its file %s to %s", i, slash + 1,
+				   to);
+			ret = -1;
+		}
+		close(dir);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int restore_unix_child(struct restore_ctx *ctx)
 {
 	struct build b = {.ctx = ctx, .root = &ctx->tasks[0], .n = ctx->nr_unix_sks, .anon = -1};
@@ -612,7 +681,7 @@ int restore_unix_child(struct restore_ctx *ctx)
 		if (sockopt_restore_early(b.root, global_of(ctx, i)->desc->fd, b.fd[i],
 					  b.sks[i]->opts))
 			goto out;
-	if (write_queues(&b))
+	if (write_queues(&b) || rename_files(&b))
 		goto out;
 	for (uint32_t i = 0; i < b.n; i++) {
 		UnixSk *s = b.sks[i];

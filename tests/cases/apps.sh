@@ -114,6 +114,8 @@ for f in "$TESTS"/apps/*.sh; do
 	source "$f"
 done
 # the programs a migration most often meets, through a pre-dump first
-app_variant predump node python3-asyncio tail-f pipeline redis sqlite3 python3-multiprocessing
+app_variant predump node python3-asyncio tail-f pipeline redis sqlite3 python3-multiprocessing \
+	beanstalkd gawk
 # the servers and trees, checkpointed twice
-app_variant gen2 redis-client nginx postgres node-ipc python3-multiprocessing lighttpd socat make
+app_variant gen2 redis-client nginx postgres node-ipc python3-multiprocessing lighttpd socat make \
+	haproxy apache2 unbound
