@@ -16,27 +16,7 @@ app_squid() {
 	local port oport opid i got pinger
 	port=$(app_free_port)
 	oport=$(app_free_port)
-	/usr/bin/python3 - "$oport" "$DIR/origin.log" >"$DIR/origin.txt" 2>&1 <<'PY' &
-import http.server, random, sys
-n = 0
-log = open(sys.argv[2], "a", buffering=1)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        global n
-        n += 1
-        log.write("%d %s\n" % (n, self.path))
-        body = (b"request %d for %s\n" % (n, self.path.encode())) + random.Random(self.path).randbytes(200000)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "public, max-age=3600")
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
+	/usr/bin/python3 "$TESTS/tools/http_origin.py" "$oport" "$DIR/origin.log" 200000 >"$DIR/origin.txt" 2>&1 &
 	opid=$!
 	cat >"$DIR/squid.conf" <<CFG
 http_port 127.0.0.1:$port
