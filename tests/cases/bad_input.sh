@@ -157,7 +157,10 @@ broken_restore() {
 damage_core_truncated() {
 	image 'core-*.img' || return 1
 	local f=$F
-	truncate -s $(($(stat -c %s "$f") / 2)) "$f"
+	local size
+	# (a failed stat must fail this step, not the arithmetic that ends the runner)
+	size=$(stat -c %s "$f") && [ -n "$size" ] || { fail_step "cannot stat $f"; return 1; }
+	truncate -s $((size / 2)) "$f"
 }
 
 damage_mm_random() {
@@ -181,7 +184,10 @@ damage_pagemap_random() {
 damage_pages_truncated() {
 	image 'pages-*.img' || return 1
 	local f=$F
-	truncate -s $(($(stat -c %s "$f") / 3)) "$f"
+	local size
+	# (a failed stat must fail this step, not the arithmetic that ends the runner)
+	size=$(stat -c %s "$f") && [ -n "$size" ] || { fail_step "cannot stat $f"; return 1; }
+	truncate -s $((size / 3)) "$f"
 }
 
 damage_core_wrong_magic() {
