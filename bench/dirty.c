@@ -2,13 +2,19 @@
  * pages on request: the benchmark of chained pre-dumps (bench/predump.sh).
  *
  *   dirty READY RESULT MB PERMILLE
+ *   dirty READY RESULT MB seq:RATE
  *
  * Writes its pid to READY once every page is written. On SIGUSR2 it rewrites PERMILLE pages
  * in a thousand (round r: every page p with p % 1000 < PERMILLE, shifted by r), then writes
  * the number of rounds done to READY.rounds. On SIGUSR1 it reads the number of rounds it
  * should have done from RESULT.rounds (written by the benchmark: not from its own memory,
  * which came back through the chain) and checks every page against it; the verdict goes to
- * RESULT ("OK ..." or "BAD ..."). */
+ * RESULT ("OK ..." or "BAD ...").
+ *
+ * seq:RATE: the process writes all the time instead, RATE MiB/s (a batch every 10 ms), page
+ * after page in order, each at the version of its pass over the memory: with `pos` the page
+ * written next and `cycle` the passes done, page p holds version cycle + 1 if p < pos, else
+ * cycle (checked on SIGUSR1, every page). The benchmark of `cryo migrate` (bench/migrate.sh). */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PG 4096UL
@@ -87,6 +94,35 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, on_usr1);
 	signal(SIGUSR2, on_usr2);
 	put(argv[1], "%lu\n", (unsigned long)getpid(), 0);
+	if (!strncmp(argv[4], "seq:", 4)) {
+		uint64_t batch = strtoull(argv[4] + 4, NULL, 10) * (1 << 20) / PG / 100, cycle = 0,
+			 pos = 0;
+		struct timespec ts = {0, 10000000};
+		while (!want_check) {
+			for (uint64_t k = 0; k < batch; k++) {
+				fill(pos, cycle + 1);
+				if (++pos == pages)
+					pos = 0, cycle++;
+			}
+			nanosleep(&ts, NULL);
+		}
+		uint64_t bad = 0;
+		for (uint64_t p = 0; p < pages; p++) {
+			uint64_t v = cycle + (p < pos);
+			for (uint64_t j = 0; j < WORDS; j++)
+				if (area[p * WORDS + j] != word(p, v, j)) {
+					bad++;
+					break;
+				}
+		}
+		if (bad)
+			put(argv[2], "BAD %lu pages, next written %lu\n", (unsigned long)bad,
+			    (unsigned long)pos);
+		else
+			put(argv[2], "OK %lu pages checked, %lu written since the start\n",
+			    (unsigned long)pages, (unsigned long)(cycle * pages + pos));
+		return 0;
+	}
 	for (;;) {
 		pause();
 		if (want_dirty) {
