@@ -545,6 +545,24 @@ done
 
 # --- main ----------------------------------------------------------------------------------
 
+# shadowing_functions CASE: cases are sourced into this shell, so a function a case defines
+# (also inside another function) stays defined for every later case. One named like a command
+# (`stat`, once) silently replaced that command in every case after it: fail the case that did it.
+shadowing_functions() {
+	local fn bad=
+	for fn in $(declare -F | awk '{ print $3 }'); do
+		[ -n "$(type -P "$fn")" ] && bad+=" $fn"
+	done
+	[ -z "$bad" ] && return 0
+	echo "FAIL  $1: left functions named like commands:$bad"
+	failed=$((failed + 1))
+	failed_names+=("$1")
+	failed_reasons+=("$1: left functions named like commands:$bad")
+	for fn in $bad; do
+		unset -f "$fn"
+	done
+}
+
 all_tests() {
 	local f
 	for f in "$TESTS"/progs/*.c; do
@@ -556,6 +574,7 @@ all_tests() {
 # moved the shared offset of its descriptor would otherwise make it read garbage.
 main() {
 	names=("$@")
+	shadowing_functions "the sources of tests/cases"
 	[ ${#names[@]} = 0 ] && names=($(all_tests) "${CASE_NAMES[@]}")
 
 	for name in "${names[@]}"; do
@@ -564,6 +583,7 @@ main() {
 				skip "$name" "needs cryo (ZT_NODUMP=1)"
 			else
 				"${CASE_FUNCS[$name]}"
+				shadowing_functions "$name"
 			fi
 			continue
 		fi

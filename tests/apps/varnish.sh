@@ -29,8 +29,8 @@ p, n = sys.argv[1], int(sys.argv[2])
 want = (b"request %d for %s\n" % (n, p.encode())) + random.Random(p).randbytes(100000)
 sys.exit(open(sys.argv[3], "rb").read() != want)' "$1" "$2" "$DIR/got"
 	}
-	# stat FIELD: a counter, read by varnishstat from the mapped files
-	stat() {
+	# counter FIELD: a counter, read by varnishstat from the mapped files
+	varnish_counter() {
 		timeout 5 varnishstat -n "$DIR/vd" -1 -f "MAIN.$1" 2>/dev/null | awk '{ print $2 }'
 	}
 	for ((i = 0; i < 200; i++)); do
@@ -47,8 +47,8 @@ sys.exit(open(sys.argv[3], "rb").read() != want)' "$1" "$2" "$DIR/got"
 	[ -z "$REASON" ] && ! { get /object && same /object 1; } && fail_step "the second fetch before the checkpoint"
 	# the counters are published a moment after the request
 	sleep 1.2
-	hits=$(stat cache_hit)
-	misses=$(stat cache_miss)
+	hits=$(varnish_counter cache_hit)
+	misses=$(varnish_counter cache_miss)
 	[ -z "$REASON" ] && [ "$hits/$misses" != 1/1 ] && fail_step "before the checkpoint: $hits hits, $misses misses"
 	# --tcp-established: varnish keeps its connection to the origin for the next fetch;
 	# --file-locks: varnish holds an flock() lock on a file of its working directory
@@ -61,11 +61,11 @@ sys.exit(open(sys.argv[3], "rb").read() != want)' "$1" "$2" "$DIR/got"
 	fi
 	if [ -z "$REASON" ]; then
 		for ((i = 0; i < 60; i++)); do
-			[ "$(stat cache_hit)/$(stat cache_miss)" = 2/2 ] && break
+			[ "$(varnish_counter cache_hit)/$(varnish_counter cache_miss)" = 2/2 ] && break
 			sleep 0.1
 		done
-		[ "$(stat cache_hit)/$(stat cache_miss)" = 2/2 ] ||
-			fail_step "after the restore varnishstat says $(stat cache_hit) hits, $(stat cache_miss) misses (not 2 and 2)"
+		[ "$(varnish_counter cache_hit)/$(varnish_counter cache_miss)" = 2/2 ] ||
+			fail_step "after the restore varnishstat says $(varnish_counter cache_hit) hits, $(varnish_counter cache_miss) misses (not 2 and 2)"
 		kill -TERM "$PID"
 		app_wait_exit 15
 	fi
