@@ -582,7 +582,8 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
-	netlock_init(&ctx.netlock);
+	sk_guard_init(&ctx.sk_guard);
+	netlock_init(&ctx.netlock, &ctx.sk_guard);
 	if (o.pre_dump) {
 		o.leave_running = true;
 		o.leave_stopped = false;
@@ -629,7 +630,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		ret = dump_check_root(&ctx, opts->pid);
 	if (!ret)
 		ret = dump_add_task(&ctx, opts->pid, -1) ? 0 : -ENOMEM;
-	/* --tcp-established: the network lock's table and watchdog before the freeze, which
+	/* --tcp-established: the network lock's table and its guard before the freeze, which
 	 * then pays only for the tree's connections put in it (made then if this fails) */
 	if (!ret && o.tcp_established && !o.network_unlocked && !o.pre_dump) {
 		char who[48];
@@ -687,6 +688,8 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		inet_tcp_dump_end(&ctx, ret != 0);
 	}
 	ctx.t_thawed = now_ns();
+	/* every socket the reads changed is as it was, the tree runs on or is gone */
+	sk_guard_end(&ctx.sk_guard);
 	/* --auto-dedup: the dump is complete; what its parents hold that no level needs any
 	 * more is punched out (a failure there leaves the images valid: only a warning) */
 	if (!ret && o.auto_dedup && o.prev_images_dir && cryo_dedup(o.images_dir))

@@ -16,6 +16,7 @@
 #include "remote/remote.h"
 #include "files/files.h"
 #include "net/netlock.h"
+#include "net/sk_guard.h"
 #include "res/restart.h"
 #include "res/track.h"
 
@@ -154,6 +155,8 @@ struct dump_ctx {
 	pid_t sem_ref; /* res/sysv_sem.c: a child of cryo without a semaphore undo list, or 0 */
 	int nr_tcp_pending;
 	struct netlock netlock;
+	/* net/sk_guard.c: puts back what the reads change on the tree's sockets if cryo dies */
+	struct sk_guard sk_guard;
 	int nr_mapped_files;
 	struct pipe_table *pipes;    /* files/pipe.c: every pipe and FIFO of the tree (arena) */
 	struct desc_index *descs;    /* files/shared.c: every open file description saved (arena) */

@@ -12,6 +12,7 @@ enum { FAULT_OFF, FAULT_COUNT, FAULT_KILL, FAULT_FAIL };
 
 int fault_mode;
 static long fault_target, fault_passed, fault_failable;
+static const char *fault_match; /* kill:@TEXT: only the points whose name holds TEXT count */
 
 static void fault_report(void)
 {
@@ -26,6 +27,10 @@ void fault_init(void)
 		return;
 	if (!strcmp(spec, "count")) {
 		fault_mode = FAULT_COUNT;
+	} else if (!strncmp(spec, "kill:@", 6) && spec[6]) {
+		fault_mode = FAULT_KILL;
+		fault_match = spec + 6;
+		fault_target = 1;
 	} else if (!strncmp(spec, "kill:", 5)) {
 		fault_mode = FAULT_KILL;
 		fault_target = strtol(spec + 5, NULL, 10);
@@ -33,7 +38,9 @@ void fault_init(void)
 		fault_mode = FAULT_FAIL;
 		fault_target = strtol(spec + 5, NULL, 10);
 	} else {
-		fprintf(stderr, "cryo: CRYO_FAULT=%s: expected count, kill:N or fail:N\n", spec);
+		fprintf(stderr,
+			"cryo: CRYO_FAULT=%s: expected count, kill:N, kill:@TEXT or fail:N\n",
+			spec);
 		exit(1);
 	}
 	atexit(fault_report);
@@ -51,6 +58,8 @@ int fault_hit(const char *where, int err)
 		__atomic_add_fetch(&fault_failable, 1, __ATOMIC_RELAXED);
 	/* a point where nothing can fail (err 0) is only a place to die */
 	if (fault_mode == FAULT_FAIL && !err)
+		return 0;
+	if (fault_match && !strstr(where, fault_match))
 		return 0;
 	if (__atomic_add_fetch(&fault_passed, 1, __ATOMIC_RELAXED) != fault_target)
 		return 0;

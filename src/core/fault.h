@@ -3,6 +3,7 @@
  *   CRYO_FAULT=count     count the fault points a run passes (and those that can fail);
  *                        printed on stderr at exit
  *   CRYO_FAULT=kill:N    cryo SIGKILLs itself at the N-th point (N from 1)
+ *   CRYO_FAULT=kill:@TEXT  at the first point whose name holds TEXT
  *   CRYO_FAULT=fail:N    the N-th point that can fail fails, as the real operation there would
  *                        (its errno); points given err 0 are only places to die
  *

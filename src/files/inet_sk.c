@@ -391,9 +391,22 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		return ret;
 	if (!inet_is_tcp(s) && (ret = inet_mcast_dump(&ctx->arena, t->pid, sk, s, who)))
 		return ret;
-	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP &&
-	    (ret = inet_udp_queue_dump(&ctx->arena, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC])))
-		return ret;
+	if (mem[SK_MEMINFO_RMEM_ALLOC] && inet_is_udp(s) && s->protocol == IPPROTO_UDP) {
+		/* the peeks walk the queue with SO_PEEK_OFF: put back even if cryo dies */
+		uint32_t id;
+		if ((ret = sk_guard_hold(&ctx->sk_guard, &sk, 1, SKG_PEEK_OFF, NULL, &id))) {
+			pr_errno(-ret, "%s: cannot hand UDP socket %s to the socket guard", who,
+				 local);
+			return ret;
+		}
+		ret =
+		    inet_udp_queue_dump(&ctx->arena, sk, s, who, local, mem[SK_MEMINFO_RMEM_ALLOC]);
+		if (!ret && (ret = sk_guard_release(&ctx->sk_guard, id)))
+			pr_errno(-ret, "%s: cannot tell the socket guard UDP socket %s is back",
+				 who, local);
+		if (ret)
+			return ret;
+	}
 	s->has_uid = s->has_gid = true;
 	s->uid = fi->st.st_uid;
 	s->gid = fi->st.st_gid;

@@ -7,7 +7,7 @@
  * socket's line of /proc/PID/net/tcp{,6}, as the walk meets it; then it is one of the
  * connections inet_tcp.c notes: at the walk's end its packets are dropped by the network
  * lock (a SYN-ACK arriving while the tree is frozen would make a connection that the dump
- * then resets) and cryo's copy goes to the lock's watchdog, which turns repair mode off if
+ * then resets) and cryo's copy goes to the socket guard, which turns repair mode off if
  * cryo dies, before it is read in repair mode (inet_syn_sent_read): the first sequence
  * number (TCP_QUEUE_SEQ of the send queue is write_seq, one past the SYN's), the MSS the
  * program asked for (in repair mode TCP_MAXSEG reads mss_clamp: TCP_MSS_DEFAULT unless

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/dump_ctx.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/restore_ctx.h"
 #include "files/inet.h"
@@ -230,9 +231,10 @@ static void conn_fetch(struct dump_ctx *ctx, const struct inet_tcp_pending *p, s
 	memset(j, 0, sizeof(*j));
 	if ((j->on = tcp_repair_on(p->copy)))
 		return;
+	fault_point("TCP connection: in repair mode for its read", 0);
 	j->ret = tcp_repair_read(p->copy, &j->st, j->err, sizeof(j->err));
 	/* repair mode only while it is read: if cryo died now, its tracees would run on at
-	 * once, before the watchdog could turn it off. The lock keeps the connection silent
+	 * once, before the guard could turn it off. The lock keeps the connection silent
 	 * meanwhile; the queues cannot change (no packet comes in, the task is stopped). */
 	j->off = p->ci < 0 ? tcp_repair_off(p->copy) : repair_off(ctx, p->ci);
 }
@@ -419,6 +421,26 @@ int inet_tcp_dump_finish(struct dump_ctx *ctx)
 		}
 		ret = netlock_add(&ctx->netlock, lc, (size_t)n);
 		free(lc);
+	} else {
+		/* no lock, but repair mode (and what the reads turn over) put back if cryo dies */
+		int *sks = calloc((size_t)n, sizeof(*sks));
+		bool *reuse = calloc((size_t)n, sizeof(*reuse));
+		uint32_t first;
+		ret = sks && reuse ? 0 : -ENOMEM;
+		for (int i = 0; !ret && i < n; i++) {
+			sks[i] = ctx->tcp_pending[i].copy;
+			reuse[i] = ctx->tcp_pending[i].reuse;
+		}
+		if (!ret)
+			ret =
+			    sk_guard_hold(&ctx->sk_guard, sks, (size_t)n,
+					  SKG_REPAIR | SKG_REUSEADDR | SKG_OOBINLINE | SKG_PEEK_OFF,
+					  reuse, &first);
+		if (ret)
+			pr_errno(-ret,
+				 "cannot hand the tree's TCP connections to the socket guard");
+		free(sks);
+		free(reuse);
 	}
 	if (!ret)
 		ret = conns_read(ctx);
@@ -442,6 +464,10 @@ int inet_tcp_before_kill(struct dump_ctx *ctx)
 
 void inet_tcp_dump_end(struct dump_ctx *ctx, bool resumed)
 {
+	/* the tree is gone for good: its connections stay in repair mode for the restore, and
+	 * the guard's copies must go with cryo's, silently */
+	if (!resumed)
+		sk_guard_end(&ctx->sk_guard);
 	for (int i = 0; i < ctx->nr_tcp_copies; i++) {
 		int ret;
 		if (resumed && (ret = repair_off(ctx, i)))

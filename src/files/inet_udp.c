@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "files/inet.h"
 #include "files/kind.h"
@@ -86,6 +87,7 @@ int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who,
 			 local);
 		return ret;
 	}
+	fault_point("UDP socket: SO_PEEK_OFF changed for the peeks", 0);
 	buf = malloc(65536);
 	if (!buf)
 		ret = -ENOMEM;

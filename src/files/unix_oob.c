@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "files/unix_sk.h"
 
@@ -51,6 +52,8 @@ static int oob_pending(int sk, int inline_on)
 
 	if (inline_on && set_flag(sk, SO_OOBINLINE, 0) < 0)
 		return -errno;
+	if (inline_on)
+		fault_point("unix socket: SO_OOBINLINE off for the urgent byte's peek", 0);
 	ssize_t n = recv(sk, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
 	if (n == 1)
 		ret = 1;

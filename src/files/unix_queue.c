@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/dump_ctx.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "files/kind.h"
 #include "files/sockopt.h"
@@ -631,6 +632,7 @@ static int read_queue(struct dump_ctx *ctx, struct dump_task *t, int fd, int sk,
 		pr_errno(-ret, "task %d: fd %d: cannot turn SO_PASSCRED on for the peeks", pid, fd);
 		return ret;
 	}
+	fault_point("unix socket: SO_PASSCRED and SO_PEEK_OFF changed for the peeks", 0);
 	ret = s->type == SOCK_STREAM ? read_stream(ctx, t, fd, sk, s, inq, oob)
 				     : read_messages(ctx, t, fd, sk, s, inq);
 	if (!cred_on && set_passcred(sk, 0) < 0 && !ret) {

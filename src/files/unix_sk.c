@@ -368,16 +368,28 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = -ENOTSUP;
 		goto out;
 	}
+	if (s->state == UNIX_ST_LISTEN) {
+		ret = 0;
+		goto out;
+	}
+	/* the reads below turn SO_OOBINLINE, SO_PASSCRED and SO_PEEK_OFF over for a moment:
+	 * put back even if cryo dies */
+	uint32_t id;
+	if ((ret = sk_guard_hold(&ctx->sk_guard, &copy, 1,
+				 SKG_OOBINLINE | SKG_PASSCRED | SKG_PEEK_OFF, NULL, &id))) {
+		pr_errno(-ret, "task %d: fd %d: cannot hand the unix socket to the socket guard",
+			 t->pid, fi->fd);
+		goto out;
+	}
 	/* urgent data first: the queue's peeks would take its byte for an inline one, so a
 	 * queue with any of it is read after the kernel's buffers */
 	const char *oob = NULL;
-	if ((ret = unix_oob_dump(t->pid, fi->fd, copy, s, &oob)))
-		goto out;
-	if (s->state != UNIX_ST_LISTEN) {
-		if ((ret = unix_queue_dump(ctx, t, fi->fd, copy, s, oob)))
-			goto out;
-	}
-	ret = 0;
+	if (!(ret = unix_oob_dump(t->pid, fi->fd, copy, s, &oob)))
+		ret = unix_queue_dump(ctx, t, fi->fd, copy, s, oob);
+	if (!ret && (ret = sk_guard_release(&ctx->sk_guard, id)))
+		pr_errno(-ret,
+			 "task %d: fd %d: cannot tell the socket guard the unix socket is back",
+			 t->pid, fi->fd);
 out:
 	if (copy >= 0)
 		close(copy);

@@ -443,12 +443,14 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
 		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
-		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
+		    (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
 		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
 		if (sysv != v->has_sysv_shm_id ||
 		    (v->has_sysv_shmat_flags && (!sysv || v->sysv_shmat_flags & ~SHM_RDONLY)))
-			return refuse(img, "mapping %#lx: sysv_shm_id/sysv_shmat_flags do not fit "
+			return refuse(img,
+				      "mapping %#lx: sysv_shm_id/sysv_shmat_flags do not fit "
 				      "kind %d",
 				      v->start, v->kind);
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))

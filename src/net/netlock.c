@@ -5,24 +5,20 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "net/netlock_elems.h"
+#include "net/sk_guard.h"
 #include "net/tcp_repair.h"
 
-void netlock_init(struct netlock *l)
+void netlock_init(struct netlock *l, struct sk_guard *guard)
 {
 	l->table[0] = 0;
-	l->wd_fd = -1;
-	l->wd_pid = -1;
+	l->guard = guard;
 	l->nft = NULL;
 	l->n_conns = 0;
 }
@@ -64,128 +60,6 @@ static int table_delete(const char *name, char *err, size_t size)
 	char cmd[96];
 	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", name);
 	return nft_run(cmd, err, size);
-}
-
-/* Most descriptors one SCM_RIGHTS message carries (the kernel's SCM_MAX_FD is 253) */
-#define WD_FDS_PER_MSG 250
-
-/* The watchdog: sockets come in over fd 3 (SCM_RIGHTS, up to WD_FDS_PER_MSG a message,
- * the byte 'F' and one byte a socket: its SO_REUSEADDR), then a verdict byte, or EOF */
-static void __attribute__((noreturn)) watchdog(const char *table)
-{
-	int *fds = NULL, n = 0, cap = 0;
-	char verdict = 0, err[256], *reuse = NULL;
-
-	for (;;) {
-		char msg[1 + WD_FDS_PER_MSG];
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
-		} c;
-		struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = c.buf,
-				    .msg_controllen = sizeof(c.buf)};
-		ssize_t got = recvmsg(3, &mh, MSG_CMSG_CLOEXEC);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		char byte = msg[0];
-		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-		if (byte == 'F' && h && h->cmsg_type == SCM_RIGHTS) {
-			int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (n + k > cap) {
-				int *v = realloc(fds, (size_t)(n + k + 256) * sizeof(*v));
-				char *r = v ? realloc(reuse, (size_t)(n + k + 256)) : NULL;
-				if (!r) /* it can do nothing for them: cryo is told (EOF) */
-					_exit(2);
-				fds = v;
-				reuse = r;
-				cap = n + k + 256;
-			}
-			memcpy(fds + n, CMSG_DATA(h), (size_t)k * sizeof(int));
-			/* cryo read each SO_REUSEADDR before repair mode, in which it reads 2; a
-			 * message without them (never sent so) is read from the sockets, not yet
-			 * in repair mode: cryo waits for the word below */
-			for (int i = n; i < n + k; i++) {
-				int v = 0;
-				socklen_t vl = sizeof(v);
-				reuse[i] = got == 1 + k ? msg[1 + i - n] == 1
-							: getsockopt(fds[i], SOL_SOCKET,
-								     SO_REUSEADDR, &v, &vl) == 0 &&
-							      v == 1;
-			}
-			n += k;
-			if (write(3, "", 1) != 1) /* each batch acknowledged */
-				break;
-			continue;
-		}
-		verdict = byte;
-		break;
-	}
-	if (verdict == 'K' || verdict == 'D')
-		_exit(0);
-	/* cryo is gone without a word: the connections go on as they were, SO_REUSEADDR
-	 * too (leaving repair mode clears it; read as each socket came, before repair mode,
-	 * in which it reads 2) */
-	for (int i = 0; i < n; i++) {
-		int one = 1;
-		tcp_repair_off(fds[i]);
-		if (reuse[i])
-			setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	}
-	table_delete(table, err, sizeof(err));
-	_exit(1);
-}
-
-static int watchdog_start(struct netlock *l)
-{
-	int sp[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return -errno;
-	l->wd_pid = fork();
-	if (l->wd_pid < 0) {
-		int err = errno;
-		close(sp[0]);
-		close(sp[1]);
-		return -err;
-	}
-	if (l->wd_pid == 0) {
-		/* nothing of cryo's but its end of the pair: not the images, not the log, not the
-		 * tree's sockets copied so far (those come over the pair) */
-		if (sp[1] != 3) {
-			dup2(sp[1], 3);
-			close(sp[1]);
-		}
-		syscall(__NR_close_range, 4, ~0u, 0);
-		for (int fd = 0; fd < 3; fd++)
-			close(fd);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGPIPE, SIG_IGN);
-		prctl(PR_SET_NAME, "cryo-netlock");
-		watchdog(l->table);
-	}
-	close(sp[1]);
-	l->wd_fd = sp[0];
-	return 0;
-}
-
-static void watchdog_tell(struct netlock *l, char verdict)
-{
-	if (l->wd_fd >= 0) {
-		if (write(l->wd_fd, &verdict, 1) != 1)
-			pr_warn("cannot tell the network lock's watchdog that the dump ended");
-		close(l->wd_fd);
-		l->wd_fd = -1;
-	}
-	if (l->wd_pid > 0)
-		while (waitpid(l->wd_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	l->wd_pid = -1;
 }
 
 /* "1.2.3.4 . 5" of one end (an element's half), v6 set for an IPv6 address */
@@ -240,45 +114,30 @@ static const char table_fmt[] =
     "add rule inet %1$s out ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"
     "add rule inet %1$s in ip6 daddr . tcp dport . ip6 saddr . tcp sport @conns6 drop\n";
 
-/* Hand n sockets to the watchdog, waiting for its word that it holds each batch */
-static int watchdog_hand(struct netlock *l, const struct netlock_conn *c, size_t n)
+/* Hand n sockets to the guard, with what it puts back if cryo dies */
+static int guard_hand(struct netlock *l, const struct netlock_conn *c, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t k = n - i < WD_FDS_PER_MSG ? n - i : WD_FDS_PER_MSG;
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(WD_FDS_PER_MSG * sizeof(int))];
-		} u;
-		memset(&u, 0, sizeof(u));
-		char msg[1 + WD_FDS_PER_MSG], byte;
-		msg[0] = 'F';
-		for (size_t j = 0; j < k; j++)
-			msg[1 + j] = c[i + j].reuse;
-		struct iovec iov = {.iov_base = msg, .iov_len = 1 + k};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = u.buf,
-				    .msg_controllen = CMSG_SPACE(k * sizeof(int))};
-		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(k * sizeof(int));
-		for (size_t j = 0; j < k; j++)
-			memcpy(CMSG_DATA(h) + j * sizeof(int), &c[i + j].sk, sizeof(int));
-		ssize_t sent = sendmsg(l->wd_fd, &mh, MSG_NOSIGNAL);
-		if (sent != (ssize_t)(1 + k))
-			return sent < 0 ? -errno : -EPIPE;
-		ssize_t got;
-		while ((got = read(l->wd_fd, &byte, 1)) < 0 && errno == EINTR)
-			;
-		if (got != 1)
-			return got < 0 ? -errno : -EPIPE;
-		i += k;
+	int *sks = calloc(n, sizeof(*sks));
+	bool *reuse = calloc(n, sizeof(*reuse));
+	uint32_t first;
+	int ret = -ENOMEM;
+
+	if (sks && reuse) {
+		for (size_t i = 0; i < n; i++) {
+			sks[i] = c[i].sk;
+			reuse[i] = c[i].reuse;
+		}
+		/* urgent data and a peek offset are turned over by the reads (tcp_urg.c) */
+		ret = sk_guard_hold(l->guard, sks, n,
+				    SKG_REPAIR | SKG_REUSEADDR | SKG_OOBINLINE | SKG_PEEK_OFF,
+				    reuse, &first);
 	}
-	return 0;
+	free(sks);
+	free(reuse);
+	return ret;
 }
 
-/* The nftables context, the table and the watchdog, once per dump; who for messages */
+/* The nftables context, the table (named to the guard first), once per dump; who for messages */
 static int table_make(struct netlock *l, const char *who)
 {
 	char err[512];
@@ -310,18 +169,15 @@ static int table_make(struct netlock *l, const char *who)
 		l->table[0] = 0;
 		return -ENOMEM;
 	}
-	/* the watchdog first: from the table's first moment, a cryo killed leaves nothing */
-	if ((ret = watchdog_start(l)))
-		pr_errno(-ret, "cannot start the network lock's watchdog");
+	/* the guard first: from the table's first moment, a cryo killed leaves nothing */
+	if ((ret = sk_guard_table(l->guard, l->table)))
+		pr_errno(-ret, "cannot start the guard of the network lock");
 	if (!ret && (ret = nft_run_in(l->nft, cmds, err, sizeof(err))))
 		pr_err("%s: cannot make the network lock (nftables table inet %s): %s", who,
 		       l->table, err);
 	free(cmds);
-	if (ret) {
-		if (l->wd_fd >= 0) /* nothing to undo: it only exits */
-			watchdog_tell(l, 'D');
-		l->table[0] = 0;
-	}
+	if (ret)
+		l->table[0] = 0; /* the guard would delete a table that is not there */
 	return ret;
 }
 
@@ -348,10 +204,10 @@ int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n)
 		       n == 1 ? "its connection" : "the tree's connections", l->table, err);
 		return ret;
 	}
-	/* the watchdog's copies, to turn repair mode off if cryo dies */
+	/* the guard's copies, to turn repair mode off if cryo dies */
 	l->n_conns += n;
-	if ((ret = watchdog_hand(l, c, n))) {
-		pr_errno(-ret, "cannot hand %zu sockets to the network lock's watchdog", n);
+	if ((ret = guard_hand(l, c, n))) {
+		pr_errno(-ret, "cannot hand %zu sockets to the guard of the network lock", n);
 		return ret;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -377,7 +233,8 @@ void netlock_finish(struct netlock *l, bool keep)
 	if (!l->table[0])
 		return;
 	if (keep && l->n_conns) {
-		watchdog_tell(l, 'K');
+		/* the guard must not turn repair mode off on sockets of a tree gone for good */
+		sk_guard_end(l->guard);
 		pr_info("network lock: table inet %s stays until the restore", l->table);
 		return;
 	}
@@ -386,7 +243,7 @@ void netlock_finish(struct netlock *l, bool keep)
 		       err);
 	else
 		pr_info("network lock: table inet %s removed", l->table);
-	watchdog_tell(l, 'D');
+	sk_guard_end(l->guard);
 	l->table[0] = 0;
 }
 

@@ -7,11 +7,11 @@
  * a local address): those libcryotcp makes to give a half-closed connection its FINs back.
  *
  * A dump that is killed must not leave connections blocked (or in repair mode) for ever: the
- * first rule starts a watchdog, a child of cryo that holds a copy of every connection's socket
- * (handed over as cryo puts it in repair mode). When cryo ends without telling it anything
- * (killed), it turns repair mode off on each and deletes the table; told "keep" (the dump
- * succeeded and the tree is gone: the restore removes the table), or "done" (cryo removed it
- * itself), it only exits. */
+ * table is named to the dump's socket guard (sk_guard.h) before it is made, and every
+ * connection's socket is handed to it before repair mode goes on. When cryo ends without its
+ * word (killed), the guard turns repair mode off on each and deletes the table; when the dump
+ * succeeded and the tree is gone (the restore removes the table), or cryo removed the table
+ * itself, the guard is told to end without doing anything. */
 #ifndef CRYO_NET_NETLOCK_H
 #define CRYO_NET_NETLOCK_H
 
@@ -22,18 +22,18 @@
 struct nft_ctx;
 
 struct netlock {
-	char table[48];	     /* "" until the first connection */
-	struct nft_ctx *nft; /* kept from the first rule to the end: one costs milliseconds */
-	int wd_fd;	     /* the watchdog's end of a socket pair, -1 */
-	pid_t wd_pid;
-	size_t n_conns; /* connections blocked in it so far */
+	char table[48];		/* "" until the first connection */
+	struct nft_ctx *nft;	/* kept from the first rule to the end: one costs milliseconds */
+	struct sk_guard *guard; /* the dump's: holds the table's name and the connections */
+	size_t n_conns;		/* connections blocked in it so far */
 };
 
-void netlock_init(struct netlock *l);
+struct sk_guard;
+void netlock_init(struct netlock *l, struct sk_guard *guard);
 
 /* One connection to block: its two ends (AF_INET or AF_INET6, a v4-mapped pair taken as
- * IPv4), cryo's copy of its socket (handed to the watchdog), whether it has SO_REUSEADDR
- * (read before repair mode: the watchdog sets it back after its repair off) and who holds it
+ * IPv4), cryo's copy of its socket (handed to the guard), whether it has SO_REUSEADDR
+ * (read before repair mode: the guard sets it back after its repair off) and who holds it
  * (for the log). */
 struct netlock_conn {
 	struct sockaddr_storage local, remote;
@@ -42,18 +42,18 @@ struct netlock_conn {
 	const char *who;
 };
 
-/* The table (with no connection in it yet: it drops nothing) and its watchdog, made before
+/* The table (with no connection in it yet: it drops nothing), named to the guard, made before
  * the tree is frozen, so that the freeze pays only for its connections. who names the dump
  * in messages. 0 or -errno (logged); on failure netlock_add makes them itself. */
 int netlock_prepare(struct netlock *l, const char *who);
 
 /* Drop every packet of the n connections c, both ways, with one nftables transaction (one
  * costs about half a millisecond whatever it holds, so a tree's connections go in
- * together); the table and the watchdog are made with the first call. 0 or -errno
+ * together); the table is made with the first call. 0 or -errno
  * (logged). */
 int netlock_add(struct netlock *l, const struct netlock_conn *c, size_t n);
 
-/* The end of a dump. keep: the table stays (the restore removes it) and the watchdog is told
+/* The end of a dump. keep: the table stays (the restore removes it) and the guard is told
  * so; else it is deleted, as is a table that holds no connection (no image names it). */
 void netlock_finish(struct netlock *l, bool keep);
 

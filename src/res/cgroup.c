@@ -90,9 +90,9 @@ void restore_check_cgroups(struct restore_ctx *ctx, struct restore_task *t)
 		if ((!cur || cur_len != then_len || strncmp(cur, p + id_len + 1, then_len)) &&
 		    used < sizeof(moved))
 			used += (size_t)snprintf(moved + used, sizeof(moved) - used,
-						 "%s%.*s %.*s -> %.*s", used ? ", " : "", (int)id_len,
-						 p, (int)then_len, p + id_len + 1, cur ? (int)cur_len : 4,
-						 cur ? cur : "none");
+						 "%s%.*s %.*s -> %.*s", used ? ", " : "",
+						 (int)id_len, p, (int)then_len, p + id_len + 1,
+						 cur ? (int)cur_len : 4, cur ? cur : "none");
 	}
 	if (used)
 		pr_warn("process %d is not in the cgroups it was in at dump (%s): restored tasks "

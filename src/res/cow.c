@@ -35,7 +35,7 @@ static uint64_t *read_pagemap(pid_t pid, uint64_t start, uint64_t npages)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (!e || fd < 0 ||
 	    pread(fd, e, npages * sizeof(*e), start / PAGE_SIZE * sizeof(*e)) !=
-		    (ssize_t)(npages * sizeof(*e))) {
+		(ssize_t)(npages * sizeof(*e))) {
 		free(e);
 		e = NULL;
 	}
@@ -120,8 +120,8 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 				ok = false;
 			else if ((theirs[k] & PM_PRESENT) && !(mine[k] & PM_PRESENT))
 				ok = false;
-			else if ((mine[k] & PM_PRESENT) && (theirs[k] & PM_PRESENT) && PM_PFN(mine[k]) &&
-				 PM_PFN(mine[k]) == PM_PFN(theirs[k])) {
+			else if ((mine[k] & PM_PRESENT) && (theirs[k] & PM_PRESENT) &&
+				 PM_PFN(mine[k]) && PM_PFN(mine[k]) == PM_PFN(theirs[k])) {
 				bits[k / 8] |= 1 << (k % 8);
 				shared++;
 			}
@@ -134,8 +134,8 @@ int cow_detect(struct dump_ctx *ctx, struct dump_task *t)
 			int oi;
 			if (o->parent != t->parent || o->zombie || !o->mm ||
 			    (oi = mm_find_vma(o->mm, v->start, v->end - v->start)) < 0 ||
-			    !o->mm->vmas[oi]->cow_from_parent || o->mm->vmas[oi]->start != v->start ||
-			    o->mm->vmas[oi]->end != v->end)
+			    !o->mm->vmas[oi]->cow_from_parent ||
+			    o->mm->vmas[oi]->start != v->start || o->mm->vmas[oi]->end != v->end)
 				continue;
 			sib = o->cow_frames ? o->cow_frames[oi] : NULL;
 			for (uint64_t k = 0; sib && k < n; k++) {
@@ -239,10 +239,12 @@ int cow_plan(struct restore_ctx *ctx)
 			if (!v->cow_from_parent)
 				continue;
 			p = t->parent >= 0 ? &ctx->tasks[t->parent] : NULL;
-			int pk = p && !p->zombie ? mm_find_vma(p->mm, v->start, v->end - v->start) : -1;
+			int pk =
+			    p && !p->zombie ? mm_find_vma(p->mm, v->start, v->end - v->start) : -1;
 			if (pk < 0 || v->kind != VMA_KIND__VMA_ANON_PRIVATE ||
 			    p->mm->vmas[pk]->start != v->start || p->mm->vmas[pk]->end != v->end) {
-				pr_err("mm-%d.img: copy-on-write mapping %#lx-%#lx has no match in its "
+				pr_err("mm-%d.img: copy-on-write mapping %#lx-%#lx has no match in "
+				       "its "
 				       "parent",
 				       t->pid, v->start, v->end);
 				return -EINVAL;
@@ -261,12 +263,14 @@ int cow_plan(struct restore_ctx *ctx)
 		for (int i = 0; i < ctx->nr_tasks && !ret; i++) {
 			struct restore_task *t = &ctx->tasks[i];
 			for (size_t k = 0; !t->zombie && k < t->mm->n_vmas && !ret; k++)
-				if (t->vma_kept[k] && overlaps(s, e, t->mm->vmas[k]->start,
-							       t->mm->vmas[k]->end)) {
-					pr_err("task %d: its copy-on-write memory at %#lx overlaps cryo's "
-					       "own mapping %#lx-%#lx; run the restore again (cryo's "
-					       "layout changes every run)",
-					       t->pid, t->mm->vmas[k]->start, s, e);
+				if (t->vma_kept[k] &&
+				    overlaps(s, e, t->mm->vmas[k]->start, t->mm->vmas[k]->end)) {
+					pr_err(
+					    "task %d: its copy-on-write memory at %#lx overlaps "
+					    "cryo's "
+					    "own mapping %#lx-%#lx; run the restore again (cryo's "
+					    "layout changes every run)",
+					    t->pid, t->mm->vmas[k]->start, s, e);
 					ret = -EADDRINUSE;
 				}
 		}
@@ -325,9 +329,11 @@ static int write_own(struct restore_task *t, struct restore_task *parent, bool a
 			       !(parent && is_prefork(parent->mm, b, t->pid)) &&
 			       is_prefork(t->mm, b, 0) == after)
 				b += PAGE_SIZE;
-			if (b > a && pread(t->svc[0].fd, (void *)a, b - a,
-					   IMG_RAW_HDR + off + (a - run->vaddr)) != (ssize_t)(b - a)) {
-				child_fail(t, errno, "cannot read the pages of %#lx from the image", a);
+			if (b > a &&
+			    pread(t->svc[0].fd, (void *)a, b - a,
+				  IMG_RAW_HDR + off + (a - run->vaddr)) != (ssize_t)(b - a)) {
+				child_fail(t, errno, "cannot read the pages of %#lx from the image",
+					   a);
 				return -1;
 			}
 			a = b == a ? a + PAGE_SIZE : b;
@@ -375,8 +381,8 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 		Vma *pv = parent->mm->vmas[k];
 		int mine = mm_find_vma(mm, pv->start, pv->end - pv->start);
 		if (!parent->vma_kept[k] ||
-		    (mine >= 0 && mm->vmas[mine]->cow_from_parent && mm->vmas[mine]->start == pv->start &&
-		     mm->vmas[mine]->end == pv->end))
+		    (mine >= 0 && mm->vmas[mine]->cow_from_parent &&
+		     mm->vmas[mine]->start == pv->start && mm->vmas[mine]->end == pv->end))
 			continue;
 		munmap((void *)pv->start, pv->end - pv->start);
 	}
@@ -387,7 +393,7 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (!v->cow_from_parent) {
 			void *m = mmap((void *)v->start, v->end - v->start, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
-					       (v->flags & MAP_NORESERVE),
+					   (v->flags & MAP_NORESERVE),
 				       -1, 0);
 			if (m != (void *)v->start) {
 				child_fail(t, errno, "cannot map copy-on-write memory at %#lx",
@@ -424,8 +430,9 @@ int cow_build_child(struct restore_ctx *ctx, struct restore_task *t)
 		if (fd < 0)
 			errno = fd == -1 ? errno : -fd;
 		if (fd < 0 || pread(fd, (void *)pp->vaddr, PAGE_SIZE, IMG_RAW_HDR + off) !=
-				      (ssize_t)PAGE_SIZE) {
-			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr, name);
+				  (ssize_t)PAGE_SIZE) {
+			child_fail(t, errno, "cannot read the page of %#lx from %s", pp->vaddr,
+				   name);
 			if (fd >= 0)
 				close(fd);
 			return -1;

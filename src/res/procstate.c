@@ -1,6 +1,6 @@
 /* Process state that has no other home: the core dump filter, KSM for the whole process,
- * memory-deny-write-execute, syscall user dispatch, CPUID faulting, an LSM label. The first two are saved
- * and set again; the others, which a program sets on itself for safety or emulation, are not
+ * memory-deny-write-execute, syscall user dispatch, CPUID faulting, an LSM label. The first two are
+ * saved and set again; the others, which a program sets on itself for safety or emulation, are not
  * restored yet, so a task with one of them is refused, naming it (a restore without them would
  * leave the task with fewer restrictions than it had, or emulating nothing). */
 #include <errno.h>
@@ -50,8 +50,8 @@ int dump_procstate(struct dump_ctx *ctx, struct dump_task *t)
 	if (n > 0) {
 		label[strcspn(label, "\n")] = 0;
 		if (label[0] && strcmp(label, "unconfined")) {
-			pr_err("task %d runs under the security label '%s': not supported yet", t->pid,
-			       label);
+			pr_err("task %d runs under the security label '%s': not supported yet",
+			       t->pid, label);
 			refused++;
 		}
 	}

@@ -20,10 +20,10 @@ JS
 	# counting: node may take a while to start on a loaded machine
 	local i
 	for ((i = 0; i < 300; i++)); do
-		[ "$(wc -l <"$DIR/count.txt" 2>/dev/null)" -ge 10 ] 2>/dev/null && break
+		[ "$( { wc -l <"$DIR/count.txt"; } 2>/dev/null)" -ge 10 ] 2>/dev/null && break
 		sleep 0.05
 	done
-	[ "$(wc -l <"$DIR/count.txt" 2>/dev/null)" -ge 10 ] 2>/dev/null ||
+	[ "$( { wc -l <"$DIR/count.txt"; } 2>/dev/null)" -ge 10 ] 2>/dev/null ||
 		fail_step "node did not start counting (stderr: $(head -c 200 "$DIR/stderr"))"
 	alive "$PID" || fail_step "node finished before the checkpoint"
 	[ -z "$REASON" ] && app_checkpoint

@@ -2,9 +2,10 @@
 # tcp-failed-dump, tcp-killed-dump: a dump --tcp-established of tcp_peer (a connection to an
 # echo server outside the tree, streaming the whole time) that fails (CRYO_FAULT=fail at the
 # last point that can fail, after the connection was read and locked), or that is killed
-# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill): the target
+# at two thirds of its fault points, the connection locked (CRYO_FAULT=kill), or while the
+# connection is in repair mode for its read (tcp-killed-dump/in-repair): the target
 # goes on streaming with no byte lost or doubled and no
-# reset, and no nftables table of that cryo is left (after a kill the lock's watchdog
+# reset, and no nftables table of that cryo is left (after a kill the socket guard
 # removes it and turns repair mode off).
 
 tcp_lock_table() {
@@ -25,9 +26,13 @@ tcp_fault_one() {
 			"$DIR/cryo-count.txt")
 		CRYO_FAULT=fail:$n cryo dump dump -t "$PID" -D "$DIR/img" --tcp-established -v4 \
 			-o dump.log
+	elif [ "$how" = killed-in-repair ]; then
+		# while its socket is in repair mode: the guard turns it off (and the table goes)
+		{ CRYO_FAULT="kill:@TCP connection: in repair mode" cryo dump dump -t "$PID" \
+			-D "$DIR/img" --tcp-established -v4 -o dump.log; } 2>/dev/null
 	else
-		CRYO_FAULT=kill:$((n * 2 / 3)) cryo dump dump -t "$PID" -D "$DIR/img" \
-			--tcp-established -v4 -o dump.log
+		{ CRYO_FAULT=kill:$((n * 2 / 3)) cryo dump dump -t "$PID" -D "$DIR/img" \
+			--tcp-established -v4 -o dump.log; } 2>/dev/null
 	fi
 	[ "$RC" != 0 ] || fail_step "the dump with a fault succeeded" || return
 	table=$(tcp_lock_table "$DIR/img/dump.log")
@@ -44,7 +49,10 @@ tcp_fault_one() {
 }
 
 tcp_failed_dump() { run_sub_case tcp-failed-dump tcp_fault_one failed; }
-tcp_killed_dump() { run_sub_case tcp-killed-dump tcp_fault_one killed; }
+tcp_killed_dump() {
+	run_sub_case tcp-killed-dump tcp_fault_one killed
+	run_sub_case tcp-killed-dump/in-repair tcp_fault_one killed-in-repair
+}
 register_case tcp-failed-dump tcp_failed_dump
 register_case tcp-killed-dump tcp_killed_dump
 
