@@ -1,6 +1,6 @@
 /* The descriptor dispatcher. Dump: walk /proc/PID/fd, learn what the kernel says of each fd
- * (link text, fdinfo, stat), find its kind in the table below, and hand it to that kind's
- * dump op; descriptions shared with an fd saved before are saved as references to it
+ * (link text, fdinfo, stat: fd_read.c), find its kind in the table below, and hand it to that
+ * kind's dump op; descriptions shared with an fd saved before are saved as references to it
  * (shared.c). Restore: each fd rebuilt by its kind's restore op, at its number, with its
  * close-on-exec flag. A kind is one file of this directory and one line of `kinds[]`. */
 #include <dirent.h>
@@ -15,6 +15,7 @@
 #include "compat.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "files/fd_read.h"
 #include "files/kind.h"
 #include "files/tty.h"
 #include "res/locks.h"
@@ -79,26 +80,6 @@ const struct fd_ops *files_kind_of(const struct fd_info *fi)
 }
 
 /* 1: the fd is gone (closed meanwhile by another thread: the task is frozen, so not) */
-/* The task's /proc/PID/fd and /proc/PID/fdinfo, opened once for the walk: each descriptor is
- * then a name in them, not a path through /proc again (10,000 fds: half the time). */
-struct fd_dirs {
-	int fd, info;
-	int pidfd; /* of the task: cryo's own copies of its fds (pidfd_getfd) */
-};
-
-/* What a socket is, from cryo's own copy of it; left 0 (a socket of unknown family, refused
- * by name) if the copy cannot be had. */
-static void read_socket_identity(struct fd_info *fi)
-{
-	socklen_t len = sizeof(int);
-	if (fi->copy < 0)
-		return;
-	if (getsockopt(fi->copy, SOL_SOCKET, SO_DOMAIN, &fi->sk_family, &len) < 0 ||
-	    getsockopt(fi->copy, SOL_SOCKET, SO_TYPE, &fi->sk_type, &len) < 0 ||
-	    getsockopt(fi->copy, SOL_SOCKET, SO_PROTOCOL, &fi->sk_protocol, &len) < 0)
-		fi->sk_family = fi->sk_type = fi->sk_protocol = 0;
-}
-
 int fd_take_copy(const struct fd_info *fi, const char *what)
 {
 	/* a dup of the walk's copy: the same description, without asking the task again */
@@ -124,42 +105,6 @@ int fd_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info
 	ret = dump(ctx, t, fi, copy, e, who);
 	close(copy);
 	return ret;
-}
-
-static int read_fd_info(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
-{
-	char name[16], *p;
-	ssize_t n;
-
-	fi->pid = pid;
-	fi->fd = fd;
-	fi->task_pidfd = dirs->pidfd;
-	fi->copy = -1;
-	snprintf(name, sizeof(name), "%d", fd);
-	n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
-	if (n < 0)
-		return errno == ENOENT ? 1 : -errno;
-	fi->link[n] = 0;
-	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
-	n = read_proc_record_at(dirs->info, name, &fi->fdinfo);
-	if (n < 0)
-		return n == -ENOENT ? 1 : (int)n;
-	p = strstr(fi->fdinfo, "pos:");
-	fi->pos = p ? strtoull(p + 4, NULL, 10) : 0;
-	p = strstr(fi->fdinfo, "flags:");
-	fi->flags = p ? strtoul(p + 6, NULL, 8) : 0;
-	/* One copy for everything read from the description (its stat, a socket's identity,
-	 * owner, lease, the kind's state): a stat through /proc/PID/fd/N walks the path again,
-	 * and each further pidfd_getfd checks the task again (10,000 fds: a fifth of the
-	 * walk). An O_PATH descriptor cannot be copied: its stat goes through the link. */
-	if (!(fi->flags & O_PATH) && dirs->pidfd >= 0 &&
-	    (fi->copy = sys_pidfd_getfd(dirs->pidfd, fd)) < 0)
-		fi->copy_err = errno;
-	fi->has_st = fi->copy >= 0 ? fstat(fi->copy, &fi->st) == 0
-				   : fstatat(dirs->fd, name, &fi->st, 0) == 0;
-	if (!strncmp(fi->link, "socket:", 7))
-		read_socket_identity(fi);
-	return 0;
 }
 
 /* The descriptors of one task cryo cannot save, for one message that names them all. */
@@ -262,7 +207,7 @@ int fd_info_own(int fd, int self_pidfd, struct fd_info *fi)
 			       .info =
 				   open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
 			       .pidfd = self_pidfd};
-	int ret = dirs.fd < 0 || dirs.info < 0 ? -errno : read_fd_info(getpid(), &dirs, fd, fi);
+	int ret = dirs.fd < 0 || dirs.info < 0 ? -errno : fd_info_read(getpid(), &dirs, fd, fi);
 	if (dirs.fd >= 0)
 		close(dirs.fd);
 	if (dirs.info >= 0)
@@ -271,8 +216,8 @@ int fd_info_own(int fd, int self_pidfd, struct fd_info *fi)
 }
 
 /* The descriptor fi by its kind (the caller frees fi). */
-static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
-			struct fd_info *fi, struct refusals *rs)
+static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, struct fd_info *fi,
+			struct refusals *rs)
 {
 	const struct fd_ops *k = files_kind_of(fi);
 	int fd = fi->fd, ret;
@@ -334,25 +279,23 @@ static int dump_fd_kind(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	return ret;
 }
 
-static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, const struct fd_dirs *dirs,
-		       int fd, struct refusals *rs, struct lock_walk *locks)
+/* One descriptor, read (by the walk or ahead of it: fd_read.c) with result rc */
+static int dump_one_fd(struct dump_ctx *ctx, struct dump_task *t, struct fd_info *fi, int fd,
+		       int rc, struct refusals *rs, struct lock_walk *locks)
 {
-	struct fd_info *fi = calloc(1, sizeof(*fi));
 	int ret, kind_ret;
 
 	if (!fi)
 		return -ENOMEM;
-	fi->copy = -1;
-	ret = read_fd_info(t->pid, dirs, fd, fi);
-	if (ret) {
-		if (ret < 0)
-			pr_errno(-ret, "task %d: cannot read fd %d", t->pid, fd);
+	if (rc) {
+		if (rc < 0)
+			pr_errno(-rc, "task %d: cannot read fd %d", t->pid, fd);
 		fd_info_free(fi);
-		return ret < 0 ? ret : 0;
+		return rc < 0 ? rc : 0;
 	}
 	/* the locks held through it (fdinfo "lock:" lines), whatever its kind */
 	ret = locks ? locks_note(ctx, t, locks, fd, fi->fdinfo) : 0;
-	kind_ret = ret && ret != -ENOTSUP ? 0 : dump_fd_kind(ctx, t, dirs, fi, rs);
+	kind_ret = ret && ret != -ENOTSUP ? 0 : dump_fd_kind(ctx, t, fi, rs);
 	fd_info_free(fi);
 	/* a refusal does not hide an error */
 	return ret && ret != -ENOTSUP ? ret : kind_ret ? kind_ret : ret;
@@ -384,18 +327,30 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 		ret = -errno;
 		pr_errno(-ret, "cannot open the descriptor directories of task %d", t->pid);
 	}
+	/* the descriptors to save, in order: cryo's own memory tracking (res/track.c) is not
+	 * the program's, never saved */
+	int *fds = malloc(((size_t)n + 1) * sizeof(*fds)), nfds = 0;
+	if (!fds && !ret)
+		ret = -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		/* a refusal does not stop the walk: the user learns of every one at once */
-		/* cryo's own memory tracking (res/track.c) is not the program's: never saved */
-		if ((!ret || ret == -ENOTSUP) && list[i]->d_name[0] != '.' &&
-		    !track_hidden_fd(t, atoi(list[i]->d_name))) {
-			r = dump_one_fd(ctx, t, &dirs, atoi(list[i]->d_name), &rs, &locks);
-			if (r && (r != -ENOTSUP || !ret))
-				ret = r;
-		}
+		if (fds && list[i]->d_name[0] != '.' && !track_hidden_fd(t, atoi(list[i]->d_name)))
+			fds[nfds++] = atoi(list[i]->d_name);
 		free(list[i]);
 	}
 	free(list);
+	struct fd_reader *reader = ret ? NULL : fd_reader_start(t->pid, &dirs, fds, nfds);
+	if (!ret && !reader)
+		ret = -ENOMEM;
+	/* a refusal does not stop the walk: the user learns of every one at once */
+	for (int i = 0; reader && i < nfds && (!ret || ret == -ENOTSUP); i++) {
+		struct fd_info *fi;
+		int rc = fd_reader_next(reader, &fi);
+		r = dump_one_fd(ctx, t, fi, fds[i], rc, &rs, &locks);
+		if (r && (r != -ENOTSUP || !ret))
+			ret = r;
+	}
+	fd_reader_stop(reader);
+	free(fds);
 	if (dirs.fd >= 0)
 		close(dirs.fd);
 	if (dirs.info >= 0)
