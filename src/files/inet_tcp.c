@@ -71,6 +71,7 @@ static void state_of(const InetSk *s, struct tcp_repair_state *st)
 	st->urg = c->has_urg ? (uint8_t)c->urg : 0;
 	st->urg_off = c->has_urg_off ? c->urg_off : 0;
 	st->mss = c->mss;
+	st->advmss = c->has_advmss ? c->advmss : 0;
 	st->wscale = c->wscale;
 	st->snd_wscale = (uint8_t)c->snd_wscale;
 	st->rcv_wscale = (uint8_t)c->rcv_wscale;
@@ -286,6 +287,8 @@ static int conn_save(struct dump_ctx *ctx, const struct inet_tcp_pending *p, str
 		c->urg_off = st.urg_off;
 	}
 	c->mss = st.mss;
+	c->has_advmss = st.advmss != 0;
+	c->advmss = st.advmss;
 	c->wscale = st.wscale;
 	c->snd_wscale = st.snd_wscale;
 	c->rcv_wscale = st.rcv_wscale;

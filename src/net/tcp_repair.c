@@ -254,6 +254,7 @@ int tcp_repair_read(int sk, struct tcp_repair_state *st, char *err, size_t size)
 		ret = tcp_errf(err, size, errno, "cannot read the MSS");
 		goto out;
 	}
+	st->advmss = ti.tcpi_advmss;
 	st->wscale = ti.tcpi_options & TCPI_OPT_WSCALE;
 	st->snd_wscale = ti.tcpi_snd_wscale;
 	st->rcv_wscale = ti.tcpi_rcv_wscale;
@@ -399,6 +400,9 @@ int tcp_repair_check(const struct tcp_repair_state *st, char *err, size_t size)
 				st->rcvbuf);
 	if (st->mss < 8 || st->mss > 65535)
 		return tcp_errf(err, size, -EINVAL, "MSS %u is out of range", st->mss);
+	/* TCP_MAXSEG takes 88 (TCP_MIN_MSS) to 65535 */
+	if (st->advmss && (st->advmss < 88 || st->advmss > 65535))
+		return tcp_errf(err, size, -EINVAL, "announced MSS %u is out of range", st->advmss);
 	if (st->has_window && st->snd_wnd > st->max_window)
 		return tcp_errf(err, size, -EINVAL, "the peer's window %u is above its maximum %u",
 				st->snd_wnd, st->max_window);
@@ -516,6 +520,34 @@ static int our_fin(int sk, bool as_sent, char *err, size_t size)
 	return r < 0 ? tcp_errf(err, size, e, "cannot queue our FIN again (shutdown)") : 0;
 }
 
+static bool use_advmss(const struct tcp_repair_state *st)
+{
+	return st->advmss && st->advmss <= 32767;
+}
+
+/* The segment size the connection sends with (mss_cache, which TCP_MAXSEG and TCP_INFO's
+ * snd_mss read) is computed by the connect, from the MSS the peer takes as known then: the
+ * repair connect's is TCP_MAXSEG's (the announced MSS, set above) or 536, and nothing computes
+ * it again when TCP_REPAIR_OPTIONS gives the peer's (measured: 524 for ever, where the
+ * connection had 988; its segments that small). Setting IP_OPTIONS makes the kernel compute
+ * it again from the path MTU (tcp_sync_mss): set to none, which every dumped connection has
+ * (inet_opts.c refuses IP options), on IPv4 and v4-mapped connections. A native IPv6 one has
+ * no such call: it keeps the connect's, of its own announced MSS, right when both ends
+ * announce the same. TCP_MAXSEG unset after: the program's own value cannot be read from a
+ * connection (it answers mss_cache). */
+static int sync_mss(int sk, const struct tcp_repair_state *st, char *err, size_t size)
+{
+	const struct sockaddr_in6 *r6 = (const struct sockaddr_in6 *)&st->remote;
+	bool v4 = st->family == AF_INET ||
+		  (st->remote.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr));
+
+	if (v4 && setsockopt(sk, IPPROTO_IP, IP_OPTIONS, NULL, 0) < 0)
+		return tcp_errf(err, size, errno, "cannot have the segment size computed again");
+	if (use_advmss(st) && setint(sk, TCP_MAXSEG, 0) < 0)
+		return tcp_errf(err, size, errno, "cannot unset TCP_MAXSEG");
+	return 0;
+}
+
 int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repair, char *err,
 		       size_t size)
 {
@@ -562,6 +594,13 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	if (setint(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) < 0 ||
 	    setint(sk, TCP_QUEUE_SEQ, (int)(rcv_nxt - st->recvq_len)) < 0)
 		return tcp_errf(err, size, errno, "cannot set the receive sequence");
+	/* the MSS this end announces is the route's, clamped by TCP_MAXSEG, as the connect
+	 * computes it (less the timestamps' 12 bytes once they were agreed, which the repair
+	 * connect does not take off): given as TCP_MAXSEG for the connect, unset after.
+	 * TCP_MAXSEG takes at most 32767 (MAX_TCP_WINDOW): above (loopback's 65483), the
+	 * route's is announced, 12 more with timestamps */
+	if (use_advmss(st) && setint(sk, TCP_MAXSEG, (int)st->advmss) < 0)
+		return tcp_errf(err, size, errno, "cannot set the announced MSS");
 	if (connect(sk, (const struct sockaddr *)&st->remote, sa_len(st->family)) < 0)
 		return tcp_errf(err, size, errno, "cannot connect in repair mode");
 	if (!bound_to(sk, &st->local))
@@ -632,6 +671,8 @@ int tcp_repair_restore(int sk, const struct tcp_repair_state *st, bool keep_repa
 	}
 	if (fed && st->has_window &&
 	    (ret = set_window(sk, st, fin_in(st->state) ? st->rcv_seq : rcv_nxt, err, size)))
+		return ret;
+	if ((ret = sync_mss(sk, st, err, size)))
 		return ret;
 	if (st->before_live && (ret = st->before_live(sk, st->before_live_arg, err, size)))
 		return ret;

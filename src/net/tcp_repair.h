@@ -70,6 +70,7 @@ struct tcp_repair_state {
 
 	/* what was agreed at the handshake (TCP_INFO options, TCP_MAXSEG in repair mode) */
 	uint32_t mss;	     /* the maximum segment size the peer takes (mss_clamp) */
+	uint32_t advmss;     /* the one this end announces (TCP_INFO), 0 if not known */
 	bool wscale;	     /* window scaling, with these shifts */
 	uint8_t snd_wscale;  /* ... of the peer's window */
 	uint8_t rcv_wscale;  /* ... of ours */
