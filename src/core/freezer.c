@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,15 +127,8 @@ int freeze_watchdog_start(const char *cg, struct freeze_watchdog *w)
 		return -err;
 	}
 	if (w->pid == 0) {
-		/* nothing of cryo's but the pipe's read end: not the images, not the log */
-		if (p[0] != 3) {
-			dup2(p[0], 3);
-			close(p[0]);
-		}
-		syscall(__NR_close_range, 4, ~0u, 0);
-		for (int fd = 0; fd < 3; fd++)
-			close(fd);
-		prctl(PR_SET_NAME, "cryo-thaw");
+		/* the pipe's read end only */
+		watchdog_child_setup(p[0], "cryo-thaw");
 		ssize_t n;
 		while ((n = read(3, &byte, 1)) < 0 && errno == EINTR)
 			;

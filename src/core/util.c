@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <stdbool.h>
@@ -156,4 +159,21 @@ int send_all(int fd, const void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+void watchdog_child_setup(int fd, const char *name)
+{
+	if (fd != 3) {
+		dup2(fd, 3);
+		close(fd);
+	}
+	syscall(__NR_close_range, 4, ~0u, 0);
+	for (int i = 0; i < 3; i++)
+		close(i);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, name);
 }

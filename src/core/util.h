@@ -27,4 +27,10 @@ int write_file(const char *path, const char *text);
 uint64_t now_ns(void);
 char *xstrdup(const char *s);
 
+/* In a child of cryo that must outlive it (a watchdog): keep only fd, as fd 3 (nothing else of
+ * cryo's: not the images, not the log, not the tree's descriptors it holds copies of), ignore
+ * the signals a terminal or a kill of cryo's process group sends (a ^C that kills cryo must
+ * leave its watchdog to do its work), and take name. */
+void watchdog_child_setup(int fd, const char *name);
+
 #endif

@@ -2,15 +2,13 @@
 #include "net/sk_guard.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "net/netlock.h"
 #include "net/tcp_repair.h"
 
@@ -158,20 +156,8 @@ static int guard_start(struct sk_guard *g)
 		return -err;
 	}
 	if (pid == 0) {
-		/* nothing of cryo's but its end of the pair: not the images, not the log, not the
-		 * tree's descriptors copied so far (those it must hold come over the pair) */
-		if (sp[1] != 3) {
-			dup2(sp[1], 3);
-			close(sp[1]);
-		}
-		syscall(__NR_close_range, 4, ~0u, 0);
-		for (int fd = 0; fd < 3; fd++)
-			close(fd);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGPIPE, SIG_IGN);
-		prctl(PR_SET_NAME, "cryo-guard");
+		/* its end of the pair only: the tree's descriptors it must hold come over it */
+		watchdog_child_setup(sp[1], "cryo-guard");
 		guard_main(3);
 	}
 	close(sp[1]);
@@ -193,7 +179,7 @@ static int get_int(int sk, int opt, uint8_t *v8, int32_t *v32)
 	return 0;
 }
 
-static int send_all(struct sk_guard *g, const void *msg, size_t len, struct msghdr *mh)
+static int guard_send(struct sk_guard *g, const void *msg, size_t len, struct msghdr *mh)
 {
 	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
 	struct msghdr plain = {0};
@@ -248,7 +234,7 @@ int sk_guard_hold(struct sk_guard *g, const int *sks, size_t n, unsigned what, c
 		h->cmsg_type = SCM_RIGHTS;
 		h->cmsg_len = CMSG_LEN(k * sizeof(int));
 		memcpy(CMSG_DATA(h), sks + i, k * sizeof(int));
-		if ((ret = send_all(g, msg, 1 + k * sizeof(struct guard_rec), &mh)))
+		if ((ret = guard_send(g, msg, 1 + k * sizeof(struct guard_rec), &mh)))
 			return ret;
 		g->next_id += (uint32_t)k;
 		i += k;
@@ -263,7 +249,7 @@ int sk_guard_release(struct sk_guard *g, uint32_t id)
 	if (g->fd < 0)
 		return -EBADF;
 	memcpy(msg + 1, &id, sizeof(id));
-	return send_all(g, msg, sizeof(msg), NULL);
+	return guard_send(g, msg, sizeof(msg), NULL);
 }
 
 int sk_guard_table(struct sk_guard *g, const char *name)
@@ -277,7 +263,7 @@ int sk_guard_table(struct sk_guard *g, const char *name)
 	if ((ret = guard_start(g)))
 		return ret;
 	memcpy(msg + 1, name, len);
-	return send_all(g, msg, 1 + len, NULL);
+	return guard_send(g, msg, 1 + len, NULL);
 }
 
 void sk_guard_end(struct sk_guard *g)
