@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -29,21 +31,60 @@ static void read_socket_identity(struct fd_info *fi)
 		fi->sk_family = fi->sk_type = fi->sk_protocol = 0;
 }
 
+/* The device of pipefs (anonymous pipes) and of the anonymous inodes, learned from cryo's
+ * own: a descriptor on either says in its stat what its link text would say, without that
+ * lookup in /proc (a third of the reads of a walk of pipes and eventfds) */
+static dev_t pipefs_dev, anon_dev;
+static pthread_once_t devs_once = PTHREAD_ONCE_INIT;
+
+static void learn_devs(void)
+{
+	int p[2], e;
+	struct stat st;
+
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		if (fstat(p[0], &st) == 0)
+			pipefs_dev = st.st_dev;
+		close(p[0]);
+		close(p[1]);
+	}
+	if ((e = eventfd(0, EFD_CLOEXEC)) >= 0) {
+		if (fstat(e, &st) == 0)
+			anon_dev = st.st_dev;
+		close(e);
+	}
+}
+
+/* The link text of fi from its stat and fdinfo, for the two kinds that tell it exactly: an
+ * anonymous pipe ("pipe:[INODE]") and an eventfd (fdinfo's eventfd-count line on the
+ * anonymous inode); false for anything else */
+static bool link_known(struct fd_info *fi)
+{
+	if (!fi->has_st || fi->copy < 0)
+		return false;
+	if (pipefs_dev && S_ISFIFO(fi->st.st_mode) && fi->st.st_dev == pipefs_dev) {
+		snprintf(fi->link, sizeof(fi->link), "pipe:[%lu]", (unsigned long)fi->st.st_ino);
+		return true;
+	}
+	if (anon_dev && fi->st.st_dev == anon_dev && !strncmp(fi->fdinfo, "pos:", 4) &&
+	    strstr(fi->fdinfo, "\neventfd-count:")) {
+		snprintf(fi->link, sizeof(fi->link), "anon_inode:[eventfd]");
+		return true;
+	}
+	return false;
+}
+
 int fd_info_read(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *fi)
 {
 	char name[16], *p;
 	ssize_t n;
 
+	pthread_once(&devs_once, learn_devs);
 	fi->pid = pid;
 	fi->fd = fd;
 	fi->task_pidfd = dirs->pidfd;
 	fi->copy = -1;
 	snprintf(name, sizeof(name), "%d", fd);
-	n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
-	if (n < 0)
-		return errno == ENOENT ? 1 : -errno;
-	fi->link[n] = 0;
-	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
 	n = read_proc_record_at(dirs->info, name, &fi->fdinfo);
 	if (n < 0)
 		return n == -ENOENT ? 1 : (int)n;
@@ -60,6 +101,13 @@ int fd_info_read(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *
 		fi->copy_err = errno;
 	fi->has_st = fi->copy >= 0 ? fstat(fi->copy, &fi->st) == 0
 				   : fstatat(dirs->fd, name, &fi->st, 0) == 0;
+	if (!link_known(fi)) {
+		n = readlinkat(dirs->fd, name, fi->link, sizeof(fi->link) - 1);
+		if (n < 0)
+			return errno == ENOENT ? 1 : -errno;
+		fi->link[n] = 0;
+	}
+	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
 	if (!strncmp(fi->link, "socket:", 7))
 		read_socket_identity(fi);
 	return 0;
