@@ -55,13 +55,19 @@ static void learn_devs(void)
 	}
 }
 
-/* The link text of fi from its stat and fdinfo, for the two kinds that tell it exactly: an
- * anonymous pipe ("pipe:[INODE]") and an eventfd (fdinfo's eventfd-count line on the
- * anonymous inode); false for anything else */
+/* The link text of fi from its stat and fdinfo, for the kinds that tell it exactly: a socket
+ * ("socket:[INODE]"), an anonymous pipe ("pipe:[INODE]") and an eventfd (fdinfo's
+ * eventfd-count line on the anonymous inode); false for anything else */
 static bool link_known(struct fd_info *fi)
 {
 	if (!fi->has_st || fi->copy < 0)
 		return false;
+	/* a copy of a socket file (a socket bound to a path opens only as O_PATH, which has
+	 * no copy) */
+	if (S_ISSOCK(fi->st.st_mode)) {
+		snprintf(fi->link, sizeof(fi->link), "socket:[%lu]", (unsigned long)fi->st.st_ino);
+		return true;
+	}
 	if (pipefs_dev && S_ISFIFO(fi->st.st_mode) && fi->st.st_dev == pipefs_dev) {
 		snprintf(fi->link, sizeof(fi->link), "pipe:[%lu]", (unsigned long)fi->st.st_ino);
 		return true;
