@@ -47,7 +47,7 @@ LUA
 	[ -z "$REASON" ] && app_checkpoint
 	[ -z "$REASON" ] && app_wait_exit 60
 	if [ -z "$REASON" ]; then
-		[ "$(tail -n1 "$DIR/want.txt")" = done ] || fail_step "the reference run did not end well"
+		[ "$(tail -n1 "$DIR/want.txt")" = "done" ] || fail_step "the reference run did not end well"
 		[ -z "$REASON" ] && ! cmp -s "$DIR/want.txt" "$DIR/stdout" &&
 			fail_step "the output differs from the uninterrupted run's: $(diff "$DIR/want.txt" "$DIR/stdout" | head -n3 | tr '\n' '|')"
 	fi
