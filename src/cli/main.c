@@ -1,17 +1,23 @@
 /* The command line: `cryo ACTION [options]`, with the actions, options and configuration
  * files of the original tool so that existing scripts keep working (options.c, config.c);
  * what cryo does not implement yet is refused by name. Each action is run by actions.c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "res/track_lend.h"
 
 int main(int argc, char **argv)
 {
 	struct cli cli = {0};
 	int ret;
 
+	/* not an action: a lender of a pre-dump's descriptors (res/track_lend.h), executed by
+	 * cryo itself with nothing but them open */
+	if (argc == 4 && !strcmp(argv[1], "__track-lend"))
+		track_lend_main(atoi(argv[2]), atoi(argv[3]));
 	fault_init();
 	ret = cli_parse(&cli, argc, argv);
 	if (ret) {

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "res/track.h"
+#include "res/track_lend.h"
 
 #define TRACK_FD_CAP 1024
 
@@ -136,21 +137,42 @@ int track_install(struct dump_ctx *ctx)
 		struct remote_batch *b = ret ? NULL : calloc(1, sizeof(*b));
 		if (!ret && !b)
 			ret = -ENOMEM;
+		/* a task of another user takes them from a lender of its own user */
+		struct track_lender lender = {.pid = -1, .pidfd = -1};
+		pid_t from = getpid();
+		int from_track = t->track_copy, from_token = t->token_copy;
+		uid_t uid;
+		gid_t gid;
+		int need = ret ? 0 : track_lend_needed(t->pid, &uid, &gid);
+		if (need < 0)
+			ret = need;
+		if (need > 0 && !(ret = track_lend_start(&lender, t->pid, uid, gid, t->track_copy,
+							 t->token_copy))) {
+			from = lender.pid;
+			from_track = TRACK_LEND_FD_A;
+			from_token = TRACK_LEND_FD_B;
+			pr_debug(
+			    "task %d: its tracking descriptors lent by process %d (uid %u, gid %u)",
+			    t->pid, lender.pid, (unsigned)uid, (unsigned)gid);
+		}
 		if (!ret) {
-			batch_ask(b, &r_pfd, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0);
-			batch_ask(b, &r_fd, SYS_pidfd_getfd, lo[0], t->track_copy, 0, 0, 0, 0);
+			batch_ask(b, &r_pfd, SYS_pidfd_open, from, 0, 0, 0, 0, 0);
+			batch_ask(b, &r_fd, SYS_pidfd_getfd, lo[0], from_track, 0, 0, 0, 0);
 			batch_ask(b, &rv, __NR_dup3, lo[1], t->track_fd, O_CLOEXEC, 0, 0, 0);
 			batch_ask(b, &r_c1, __NR_close, lo[1], 0, 0, 0, 0, 0);
-			batch_ask(b, &r_tk, SYS_pidfd_getfd, lo[0], t->token_copy, 0, 0, 0, 0);
+			batch_ask(b, &r_tk, SYS_pidfd_getfd, lo[0], from_token, 0, 0, 0, 0);
 			batch_ask(b, &rt, __NR_dup3, lo[1], t->token_fd, O_CLOEXEC, 0, 0, 0);
 			batch_ask(b, &r_c2, __NR_close, lo[1], 0, 0, 0, 0, 0);
 			batch_ask(b, &r_c3, __NR_close, lo[0], 0, 0, 0, 0, 0);
 			ret = remote_batch_run(&t->rem, b);
 			free(b);
+			b = NULL;
 			pr_debug(
 			    "task %d: pidfd %ld, copies %ld %ld (expected %d, %d), dup3 %ld %ld",
 			    t->pid, r_pfd, r_fd, r_tk, lo[0], lo[1], rv, rt);
 		}
+		free(b);
+		track_lend_end(&lender);
 		/* in place, whatever else went wrong: a failure takes them away again
 		 * (track_abort; closing a number the batch left free does nothing) */
 		if (!ret && (rv == t->track_fd || rt == t->token_fd))
@@ -164,9 +186,7 @@ int track_install(struct dump_ctx *ctx)
 			      : rt < 0	 ? (int)rt
 					 : -EIO;
 		if (ret) {
-			pr_errno(-ret,
-				 "task %d: cannot take its tracking descriptor from cryo (it needs "
-				 "to be allowed to trace cryo: a task of another user cannot yet)",
+			pr_errno(-ret, "task %d: cannot take its tracking descriptors from cryo",
 				 t->pid);
 			return ret;
 		}

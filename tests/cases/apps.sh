@@ -115,7 +115,7 @@ for f in "$TESTS"/apps/*.sh; do
 done
 # the programs a migration most often meets, through a pre-dump first
 app_variant predump node python3-asyncio tail-f pipeline redis sqlite3 python3-multiprocessing \
-	beanstalkd gawk lua ruby uwsgi php
+	beanstalkd gawk lua ruby uwsgi php ngircd nginx postgres
 # the servers and trees, checkpointed twice
 app_variant gen2 redis-client nginx postgres node-ipc python3-multiprocessing lighttpd socat make \
 	haproxy apache2 unbound php ruby perl-http git-daemon uwsgi

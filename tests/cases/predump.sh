@@ -22,6 +22,8 @@
 #  predump-seq-fail a chained pre-dump that fails or is killed at sampled points, then the
 #                   final dump over the level before it: nothing the failed one protected
 #                   again may look clean there
+#  predump-nobody   a pre-dump and final dump of a daemon that gave up root (uid and gid
+#                   65534): its tracking lent by a process of its own user; every page checked
 #  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
 #                   after the thaw, res/predump.c): the next pre-dump reads exactly those
 #                   pages again though nothing wrote them; a run that is not a valid range
@@ -335,6 +337,39 @@ predump_seq_fail() {
 	done
 }
 
+# predump-nobody: a daemon that gave up root (predump_nobody) is pre-dumped (its tracking
+# lent by a process of its own user: res/track_lend.c), rewrites half of its area, and the
+# final dump saves exactly that half; restored, every page and its uid are checked.
+predump_nobody() {
+	local i counts total
+	start_test predump_nobody || return
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" 2>/dev/null && break
+		sleep 0.02
+	done
+	grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" ||
+		fail_step "the target did not give up root" || return
+	total=$(awk '{ print $2 }' "$DIR/work/area.txt")
+	mkdir -p "$DIR/1"
+	cryo pre-dump pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "the pre-dump exited $RC" || return
+	predump_after "the pre-dump" || return
+	[ "$(predump_uffds "$PID")" = 1 ] ||
+		fail_step "the target holds $(predump_uffds "$PID") userfaultfds after the pre-dump" ||
+		return
+	pgrep -f "__track-lend" >/dev/null && { fail_step "a lender is left"; return; }
+	kill -USR1 "$PID"
+	sleep 0.3
+	dump "$DIR/2" --track-mem --prev-images-dir ../1 || return
+	gone_after_dump || return
+	counts=$(predump_count "$DIR/2")
+	[ "$counts" = "$((total / 2)) $((total / 2))" ] ||
+		fail_step "the final dump stores '$counts' pages of the area, expected half in each" ||
+		return
+	restore "$DIR/2" || return
+	check
+}
+
 predump_case() {
 	run_sub_case predump-chain1 predump_chain 1
 	run_sub_case predump-chain2 predump_chain 2
@@ -344,5 +379,6 @@ predump_case() {
 	run_sub_case predump-seq3 predump_seq 3
 	run_sub_case predump-older predump_older
 	run_sub_case predump-seq-fail predump_seq_fail
+	run_sub_case predump-nobody predump_nobody
 }
 register_case incremental predump_case

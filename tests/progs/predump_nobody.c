@@ -1,0 +1,80 @@
+/* A daemon that gave up root, as nginx's workers, postgres or ngircd do: set up as root, then
+ * it takes uid and gid 65534 (nobody) for good, and may no longer trace cryo. Its 1,024-page
+ * area is filled with a pattern at setup (its address and size in area.txt, for the case);
+ * each SIGUSR1 fills half of it again with the next generation's. The case pre-dumps it
+ * (the tracking must be installed though it cannot take cryo's descriptors itself), asks for
+ * one rewrite, makes the final dump of what changed and restores: every page must hold the
+ * generation it last had, and the process must still be nobody's. */
+// zt-run: no-cryo
+// (the target of the predump-nobody sub-case of tests/cases/predump.sh)
+#include "zt.h"
+
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGES 1024ul
+#define PAGE 4096ul
+
+static volatile sig_atomic_t asked;
+static unsigned char *area;
+static unsigned gen[PAGES];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	asked++;
+}
+
+static void fill(size_t page, unsigned g)
+{
+	gen[page] = g;
+	zt_fill_pattern(area + page * PAGE, PAGE, (unsigned)(page * 7919 + g));
+}
+
+int main(int argc, char **argv)
+{
+	unsigned next = 1;
+	sig_atomic_t done = 0;
+
+	zt_init(argc, argv);
+	area = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	zt_check_sys(area != MAP_FAILED, "mmap");
+	for (size_t p = 0; p < PAGES; p++)
+		fill(p, 0);
+	FILE *f = fopen("area.txt", "w");
+	if (!f)
+		zt_fail("cannot write area.txt: %m");
+	fprintf(f, "%lu %lu\n", (unsigned long)area, PAGES);
+	fclose(f);
+	signal(SIGUSR1, on_usr1);
+	zt_ready();
+	zt_check_sys(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+			 setresuid(65534, 65534, 65534) == 0,
+		     "dropping root");
+
+	while (!zt_check_requested()) {
+		if (done != asked) {
+			done = asked;
+			/* every other page, the next generation */
+			for (size_t p = next % 2; p < PAGES; p += 2)
+				fill(p, next);
+			next++;
+		}
+		usleep(2000);
+	}
+	zt_expect(getuid() == 65534 && geteuid() == 65534 && getgid() == 65534,
+		  "the process is uid %d/%d gid %d after the restore, not nobody's", (int)getuid(),
+		  (int)geteuid(), (int)getgid());
+	for (size_t p = 0; p < PAGES; p++) {
+		ssize_t bad = zt_check_pattern(area + p * PAGE, PAGE, (unsigned)(p * 7919 + gen[p]));
+		if (!zt_expect(bad < 0, "page %zu differs at byte %zd from generation %u", p, bad,
+			       gen[p]))
+			break;
+	}
+	zt_pass();
+}
