@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "core/util.h"
+#include "files/inet.h"
 
 /* What a socket is, from cryo's own copy of it; left 0 (a socket of unknown family, refused
  * by name) if the copy cannot be had. */
@@ -114,8 +115,15 @@ int fd_info_read(pid_t pid, const struct fd_dirs *dirs, int fd, struct fd_info *
 		fi->link[n] = 0;
 	}
 	fi->anon = !strncmp(fi->link, "anon_inode:", 11) ? fi->link + 11 : NULL;
-	if (!strncmp(fi->link, "socket:", 7))
+	if (!strncmp(fi->link, "socket:", 7)) {
 		read_socket_identity(fi);
+		/* the options of the table too, for the kinds that read them all (a socket's
+		 * dump is mostly these reads): off the walk's thread when it reads ahead */
+		if (fi->copy >= 0 && (fi->sk_family == AF_INET || fi->sk_family == AF_INET6 ||
+				      fi->sk_family == AF_UNIX))
+			fi->opts_pre = inet_opts_prefetch(fi->copy, fi->sk_family, fi->sk_type,
+							  fi->sk_protocol);
+	}
 	return 0;
 }
 

@@ -175,6 +175,7 @@ void fd_info_free(struct fd_info *fi)
 	if (fi->copy >= 0)
 		close(fi->copy);
 	free(fi->fdinfo);
+	free(fi->opts_pre);
 	free(fi);
 }
 

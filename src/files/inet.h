@@ -81,7 +81,9 @@ int inet_udp_queue_validate(const char *img, const FdEntry *e);
  * sockopt.c does not carry itself (SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_TIMESTAMP*,
  * SO_KEEPALIVE, SO_LINGER, SO_BINDTODEVICE...), read, set again where they differ and read
  * back, and checked, as for an inet socket. */
-int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who);
+struct inet_opts_pre;
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who,
+		  const struct inet_opts_pre *pre);
 int sol_opts_apply(int sk, InetSkOpt *const *opts, size_t n, char *err, size_t size);
 int sol_opts_validate(const char *img, int fd, InetSkOpt *const *opts, size_t n);
 
@@ -131,7 +133,12 @@ bool sk_filter_valid(const ProtobufCBinaryData *prog);
  * (ENOPROTOOPT...) are left out. Refuses (-ENOTSUP, logged with who: "task 1: fd 3") state that
  * cannot be read back or set again: a socket filter, an upper-layer protocol (TCP_ULP), IP
  * options, IPv6 sticky headers. */
-int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who);
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who,
+		   const struct inet_opts_pre *pre);
+/* Every option of the table a socket (family, type, protocol) may have, read from sk ahead of
+ * the walk (fd_read.c, on its thread): what inet_opts_dump and sol_opts_dump then take
+ * instead of reading (pre may be NULL there). malloc'd; NULL when out of memory. */
+struct inet_opts_pre *inet_opts_prefetch(int sk, int family, int type, int protocol);
 
 /* Restore, on the new socket sk (not bound yet, made by socket(s->family, s->type,
  * s->protocol)): every saved option whose value differs from the new socket's is set, then

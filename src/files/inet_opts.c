@@ -438,8 +438,33 @@ static bool selected(const struct opt_def *d, const struct opt_sel *sel)
 	return sel->other_family ? sol_generic(d) : applies(d, sel->family, sel->protos);
 }
 
+/* Every option of the table a socket of this kind has, read ahead of the walk (fd_read.c) */
+struct inet_opts_pre {
+	bool read[NDEFS];
+	int err[NDEFS]; /* opt_read's answer */
+	struct opt_val v[NDEFS];
+};
+
+struct inet_opts_pre *inet_opts_prefetch(int sk, int family, int type, int protocol)
+{
+	struct opt_sel sel = {family, inet_proto_mask(type, protocol),
+			      family != AF_INET && family != AF_INET6};
+	struct inet_opts_pre *p = malloc(sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < NDEFS; i++) {
+		/* the selection of opts_dump, but for the state of a TCP socket's (not known
+		 * here: its two options more are read, and left out there) */
+		p->read[i] = selected(&defs[i], &sel);
+		if (p->read[i])
+			p->err[i] = opt_read(sk, &defs[i], &p->v[i]);
+	}
+	return p;
+}
+
 static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkOpt ***out,
-		     size_t *n, const char *who)
+		     size_t *n, const char *who, const struct inet_opts_pre *pre)
 {
 	InetSkOpt **opts = arena_alloc(a, NDEFS * sizeof(*opts));
 	int ret;
@@ -470,7 +495,12 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 		if ((sel->protos & INET_P_TCP) && d->level == IPPROTO_IPV6 &&
 		    (d->name == IPV6_MULTICAST_IF || d->name == IPV6_MULTICAST_HOPS))
 			continue;
-		ret = opt_read(sk, d, &o);
+		if (pre && pre->read[i]) {
+			ret = pre->err[i];
+			o = pre->v[i];
+		} else {
+			ret = opt_read(sk, d, &o);
+		}
 		if (ret == 1)
 			continue;
 		if (ret < 0) {
@@ -497,7 +527,8 @@ static int opts_dump(struct arena *a, int sk, const struct opt_sel *sel, InetSkO
 	return 0;
 }
 
-int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
+int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who,
+		   const struct inet_opts_pre *pre)
 {
 	struct opt_sel sel = {(int)s->family, inet_proto_mask((int)s->type, (int)s->protocol),
 			      false,
@@ -507,13 +538,14 @@ int inet_opts_dump(struct arena *a, int sk, InetSk *s, const char *who)
 
 	if (ret)
 		return ret;
-	return opts_dump(a, sk, &sel, &s->opts, &s->n_opts, who);
+	return opts_dump(a, sk, &sel, &s->opts, &s->n_opts, who, pre);
 }
 
-int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who)
+int sol_opts_dump(struct arena *a, int sk, InetSkOpt ***opts, size_t *n, const char *who,
+		  const struct inet_opts_pre *pre)
 {
 	struct opt_sel sel = {0, 0, true};
-	return opts_dump(a, sk, &sel, opts, n, who);
+	return opts_dump(a, sk, &sel, opts, n, who, pre);
 }
 
 static void image_val(const struct opt_def *d, const InetSkOpt *x, struct opt_val *o)

@@ -376,7 +376,7 @@ static int inet_sk_dump_copy(struct dump_ctx *ctx, struct dump_task *t, const st
 		       who, proto, local);
 		return -ENOTSUP;
 	}
-	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who)))
+	if ((ret = inet_opts_dump(&ctx->arena, sk, s, who, fi->opts_pre)))
 		return ret;
 	if (established && (ret = inet_tcp_dump(ctx, sk, s, who, conn)))
 		return ret;

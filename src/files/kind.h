@@ -33,6 +33,8 @@ struct fd_info {
 	 * it; -1 for an O_PATH one (which cannot be copied) or when there is none (copy_err:
 	 * why) */
 	int copy, copy_err;
+	/* a socket's options of the table (inet_opts.c), read ahead of the walk, or NULL */
+	struct inet_opts_pre *opts_pre;
 };
 
 /* cryo's own copy of the task's descriptor fi->fd (pidfd_getfd: the same open file

@@ -46,7 +46,8 @@ static int get_opt_int(int sk, int opt, int *v, protobuf_c_boolean *has)
 	return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? 0 : -1;
 }
 
-SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
+SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk,
+		     const struct inet_opts_pre *pre)
 {
 	SkOpts *o = A_NEW(&ctx->arena, SkOpts, SK_OPTS);
 	int snd, rcv, cred, sec, pidfd, peek, lock;
@@ -69,7 +70,7 @@ SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk)
 	if (sk_filter_dump(&ctx->arena, sk, &o->filter, who))
 		return NULL;
 	o->has_filter = o->filter.len > 0;
-	if (sol_opts_dump(&ctx->arena, sk, &o->sol, &o->n_sol, who))
+	if (sol_opts_dump(&ctx->arena, sk, &o->sol, &o->n_sol, who, pre))
 		return NULL;
 	o->has_lock_filter = lock != 0;
 	o->lock_filter = lock != 0;

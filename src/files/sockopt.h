@@ -10,7 +10,9 @@
 
 /* Dump: the options of socket `sk` (cryo's copy of fd `fd` of task `pid`); NULL after
  * logging. */
-SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk);
+struct inet_opts_pre;
+SkOpts *sockopt_dump(struct dump_ctx *ctx, pid_t pid, int fd, int sk,
+		     const struct inet_opts_pre *pre);
 /* Restore, child phase (child_fail on error, -1): what is the dumped fd `fd`. */
 int sockopt_restore_early(struct restore_task *t, int fd, int sk, const SkOpts *o);
 int sockopt_restore_late(struct restore_task *t, int fd, int sk, const SkOpts *o);

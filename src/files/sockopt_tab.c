@@ -198,7 +198,7 @@ int sockopt_tab_validate(const char *img, int fd, unsigned fam, InetSkOpt *const
 int sockopt_tab_dump_all(struct dump_ctx *ctx, pid_t pid, int fd, int sk, unsigned fam, SkOpts **so,
 			 InetSkOpt ***opts, size_t *n, const char *who)
 {
-	if (!(*so = sockopt_dump(ctx, pid, fd, sk)))
+	if (!(*so = sockopt_dump(ctx, pid, fd, sk, NULL)))
 		return -EIO;
 	return sockopt_tab_dump(&ctx->arena, sk, fam, opts, n, who);
 }

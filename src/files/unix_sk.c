@@ -354,7 +354,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		ret = copy;
 		goto out;
 	}
-	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, copy))) {
+	if (!(s->opts = sockopt_dump(ctx, t->pid, fi->fd, copy, fi->opts_pre))) {
 		ret = -EIO;
 		goto out;
 	}
