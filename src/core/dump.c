@@ -582,7 +582,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 	DumpStats init = DUMP_STATS__INIT;
 	int ret;
 
-	sk_guard_init(&ctx.sk_guard);
+	sk_guard_init(&ctx.sk_guard, netlock_delete);
 	netlock_init(&ctx.netlock, &ctx.sk_guard);
 	if (o.pre_dump) {
 		o.leave_running = true;

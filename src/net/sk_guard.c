@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "net/netlock.h"
 #include "net/tcp_repair.h"
 
 /* Most sockets one message carries (the kernel's SCM_MAX_FD is 253) */
@@ -29,11 +28,12 @@ struct guard_held {
 	int fd; /* -1: released */
 };
 
-void sk_guard_init(struct sk_guard *g)
+void sk_guard_init(struct sk_guard *g, int (*drop_table)(const char *name))
 {
 	g->fd = -1;
 	g->pid = -1;
 	g->next_id = 0;
+	g->drop_table = drop_table;
 }
 
 static void set_int(int sk, int opt, int v)
@@ -42,7 +42,8 @@ static void set_int(int sk, int opt, int v)
 }
 
 /* cryo is gone without its word: every socket not released as it was, the table gone */
-static void put_back(struct guard_held *h, uint32_t n, const char *table)
+static void put_back(struct guard_held *h, uint32_t n, const char *table,
+		     int (*drop_table)(const char *name))
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct guard_rec *r = &h[i].r;
@@ -61,8 +62,8 @@ static void put_back(struct guard_held *h, uint32_t n, const char *table)
 		if (r->what & SKG_PEEK_OFF)
 			set_int(sk, SO_PEEK_OFF, r->peek_off);
 	}
-	if (table[0])
-		netlock_delete(table);
+	if (table[0] && drop_table)
+		drop_table(table);
 }
 
 /* Take one 'H' message's sockets into h (grown as needed); false when it makes no sense or
@@ -94,7 +95,7 @@ static bool take(struct guard_held **h, uint32_t *n, uint32_t *cap, const char *
 	return true;
 }
 
-static void __attribute__((noreturn)) guard_main(int sp)
+static void __attribute__((noreturn)) guard_main(int sp, int (*drop_table)(const char *name))
 {
 	struct guard_held *h = NULL;
 	uint32_t n = 0, cap = 0;
@@ -136,7 +137,7 @@ static void __attribute__((noreturn)) guard_main(int sp)
 		}
 		break; /* nonsense: act as if cryo were gone, which it must be */
 	}
-	put_back(h, n, table);
+	put_back(h, n, table, drop_table);
 	_exit(1);
 }
 
@@ -158,7 +159,7 @@ static int guard_start(struct sk_guard *g)
 	if (pid == 0) {
 		/* its end of the pair only: the tree's descriptors it must hold come over it */
 		watchdog_child_setup(sp[1], "cryo-guard");
-		guard_main(3);
+		guard_main(3, g->drop_table);
 	}
 	close(sp[1]);
 	g->fd = sp[0];

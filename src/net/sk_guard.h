@@ -15,7 +15,8 @@
  * if cryo dies before the guard read it (no answer to wait for). When cryo put the values
  * back it releases the socket. When cryo's end of the pair closes without its "end" (killed,
  * crashed), the guard sets the values back on every socket not released (repair mode off
- * first), deletes the network lock's table if one was named (netlock.c), and exits.
+ * first), deletes the network lock's table if one was named (with the function given at
+ * init: netlock.c's), and exits.
  *
  * The guard is started on first need, one per dump, and told to end (doing nothing more)
  * when the dump is over: with the tree killed for good, the connections stay in repair mode
@@ -32,6 +33,9 @@ struct sk_guard {
 	int fd;		  /* cryo's end of the pair, -1 before the start and after the end */
 	pid_t pid;	  /* the guard, -1 */
 	uint32_t next_id; /* the id the next socket handed gets */
+	/* how the guard deletes the table named to it (netlock_delete), set at init: the
+	 * guard, a fork of cryo, has it from its start */
+	int (*drop_table)(const char *name);
 };
 
 /* What the guard puts back (bits of sk_guard_hold's what) */
@@ -43,7 +47,7 @@ enum {
 	SKG_PEEK_OFF = 1 << 4,	/* SO_PEEK_OFF, read at the hold */
 };
 
-void sk_guard_init(struct sk_guard *g);
+void sk_guard_init(struct sk_guard *g, int (*drop_table)(const char *name));
 
 /* Hand n sockets (cryo's copies sks[], not yet changed) to the guard, started here on first
  * use: what (SKG_*) says what of each to put back if cryo dies; the values of the SKG_OOBINLINE,

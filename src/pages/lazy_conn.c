@@ -31,6 +31,31 @@
 
 /* ---- the restore's messages ---- */
 
+/* ---- the spaces served ---- */
+
+static int watch(struct daemon *d, struct space *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = s->id};
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->uffd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int lazy_add_space(struct daemon *d, struct space *s)
+{
+	struct space **n = realloc(d->sp, (d->nr_sp + 1) * sizeof(*n));
+	int ret;
+	if (!n)
+		return -ENOMEM;
+	d->sp = n;
+	s->id = ++d->next_id;
+	if ((ret = watch(d, s)))
+		return ret;
+	n[d->nr_sp++] = s;
+	/* the guard holds a copy from now on */
+	return lazy_guard_add(&d->guard, s->id, s->uffd, s->pidfd, s->pid, s->parent);
+}
+
 #define bad(fmt, ...) (pr_err("lazy-pages: the restore " fmt, ##__VA_ARGS__), -EPROTO)
 
 static bool is_uffd(int fd)

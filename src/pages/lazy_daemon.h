@@ -34,11 +34,9 @@ struct daemon {
 	size_t nr_done;
 };
 
-/* lazy_server.c: space s watched and served from now on (its id given), the guard holding
- * its copy; 0 or -errno */
+/* lazy_conn.c: space s watched and served from now on (its id given), the guard holding
+ * its copy (a task the restore handed over, or a child forked since); 0 or -errno */
 int lazy_add_space(struct daemon *d, struct space *s);
-/* lazy_server.c: the space of id, its index in *idx, or NULL */
-struct space *lazy_space_of(struct daemon *d, uint32_t id, size_t *idx);
 
 /* lazy_conn.c: the listening socket beneath DIR (made anew; anything else of that name, a
  * symbolic link above all, refused): its descriptor or -errno */

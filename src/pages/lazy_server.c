@@ -212,29 +212,6 @@ static int background(struct daemon *d, struct space *s)
 
 /* ---- spaces ---- */
 
-static int watch(struct daemon *d, struct space *s)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = s->id};
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->uffd, &ev) < 0)
-		return -errno;
-	return 0;
-}
-
-int lazy_add_space(struct daemon *d, struct space *s)
-{
-	struct space **n = realloc(d->sp, (d->nr_sp + 1) * sizeof(*n));
-	int ret;
-	if (!n)
-		return -ENOMEM;
-	d->sp = n;
-	s->id = ++d->next_id;
-	if ((ret = watch(d, s)))
-		return ret;
-	n[d->nr_sp++] = s;
-	/* the guard holds a copy from now on */
-	return lazy_guard_add(&d->guard, s->id, s->uffd, s->pidfd, s->pid, s->parent);
-}
-
 /* The memory is complete, or the task is gone: let it go. */
 static void release(struct daemon *d, size_t i, const char *why)
 {
@@ -360,7 +337,7 @@ static int drain(struct daemon *d, struct space *s)
 
 /* ---- the loop ---- */
 
-struct space *lazy_space_of(struct daemon *d, uint32_t id, size_t *idx)
+static struct space *space_of(struct daemon *d, uint32_t id, size_t *idx)
 {
 	for (size_t i = 0; i < d->nr_sp; i++)
 		if (d->sp[i]->id == id) {
@@ -424,7 +401,7 @@ static int serve(struct daemon *d)
 				}
 			} else {
 				size_t i;
-				struct space *s = lazy_space_of(d, id, &i);
+				struct space *s = space_of(d, id, &i);
 				if (s)
 					settle(d, i, drain(d, s));
 			}
