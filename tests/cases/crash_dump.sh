@@ -9,11 +9,13 @@
 #  fail-dump          the N-th operation that can fail fails (CRYO_FAULT=fail:N): cryo exits
 #                     non-zero, the target runs on and passes its check.
 #
+# The programs: ZT_CRASH_PROGS, or the seven of threads, trees and stops and three that hold
+# sockets and pipes with data queued (the socket guard's windows, the pipes' tee).
 # By default N is sampled (ZT_CRASH_SAMPLE points per program and mode, evenly spread from a
 # random start); ZT_CRASH_ALL=1 walks every point (make crash-test). ZT_CRASH_RANDOM sets the
 # number of random kills per program.
 
-CRASH_PROGS="threads_basic tree_3level job_stopped regs_fpu sigframe zombie thread_parent"
+CRASH_PROGS=${ZT_CRASH_PROGS:-"threads_basic tree_3level job_stopped regs_fpu sigframe zombie thread_parent sk_opts_kept unix_pair pipes"}
 CRASH_SAMPLE=${ZT_CRASH_SAMPLE:-10}
 CRASH_RANDOM=${ZT_CRASH_RANDOM:-6}
 
