@@ -13,11 +13,13 @@
  * and the set is checked against the rules of unix_check.c. */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -373,9 +375,16 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 		goto out;
 	}
 	/* the reads below turn SO_OOBINLINE, SO_PASSCRED and SO_PEEK_OFF over for a moment:
-	 * put back even if cryo dies */
+	 * put back even if cryo dies. Not a stream with nothing queued and SO_OOBINLINE off,
+	 * the most common socket, on which they change nothing (and a tree of such needs no
+	 * guard started) */
 	uint32_t id;
-	if ((ret = sk_guard_hold(&ctx->sk_guard, &copy, 1,
+	int inq = 0, inl = 0;
+	socklen_t il = sizeof(inl);
+	bool changes = s->type != SOCK_STREAM || ioctl(copy, SIOCINQ, &inq) < 0 || inq > 0 ||
+		       getsockopt(copy, SOL_SOCKET, SO_OOBINLINE, &inl, &il) < 0 || inl;
+	if (changes &&
+	    (ret = sk_guard_hold(&ctx->sk_guard, &copy, 1,
 				 SKG_OOBINLINE | SKG_PASSCRED | SKG_PEEK_OFF, NULL, &id))) {
 		pr_errno(-ret, "task %d: fd %d: cannot hand the unix socket to the socket guard",
 			 t->pid, fi->fd);
@@ -386,7 +395,7 @@ static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_
 	const char *oob = NULL;
 	if (!(ret = unix_oob_dump(t->pid, fi->fd, copy, s, &oob)))
 		ret = unix_queue_dump(ctx, t, fi->fd, copy, s, oob);
-	if (!ret && (ret = sk_guard_release(&ctx->sk_guard, id)))
+	if (changes && !ret && (ret = sk_guard_release(&ctx->sk_guard, id)))
 		pr_errno(-ret,
 			 "task %d: fd %d: cannot tell the socket guard the unix socket is back",
 			 t->pid, fi->fd);
