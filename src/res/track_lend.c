@@ -61,6 +61,12 @@ lender_child(pid_t cryo, pid_t pid, uid_t uid, gid_t gid, int fd_a, int fd_b, in
 		dup2(null, fd);
 	if (null > 2)
 		close(null);
+	/* no capability after the exec either: out of the bounding set first (a root task that
+	 * dropped some would otherwise meet a lender given them all again by the exec of root),
+	 * which needs CAP_SETPCAP, still held here */
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0 || syscall(SYS_capset, &h, none) < 0)
 		_exit(126);

@@ -24,6 +24,8 @@
 #                   again may look clean there
 #  predump-nobody   a pre-dump and final dump of a daemon that gave up root (uid and gid
 #                   65534): its tracking lent by a process of its own user; every page checked
+#  predump-no-ptrace the same of a root daemon without CAP_SYS_PTRACE (its lender has no
+#                   capability, not even after the exec of root)
 #  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
 #                   after the thaw, res/predump.c): the next pre-dump reads exactly those
 #                   pages again though nothing wrote them; a run that is not a valid range
@@ -341,14 +343,27 @@ predump_seq_fail() {
 # lent by a process of its own user: res/track_lend.c), rewrites half of its area, and the
 # final dump saves exactly that half; restored, every page and its uid are checked.
 predump_nobody() {
-	local i counts total
-	start_test predump_nobody || return
+	local i counts total how=${1:-nobody}
+	if [ "$how" = no-ptrace ]; then
+		PREDUMP_ROOT_NO_PTRACE=1 start_test predump_nobody || return
+	else
+		start_test predump_nobody || return
+	fi
+	# given up: uid 65534, or CAP_SYS_PTRACE (bit 19) out of its permitted set
+	predump_given_up() {
+		if [ "$how" = no-ptrace ]; then
+			local prm
+			prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$PID/status" 2>/dev/null)
+			[ -n "$prm" ] && (( ((0x$prm >> 19) & 1) == 0 ))
+		else
+			grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" 2>/dev/null
+		fi
+	}
 	for ((i = 0; i < 100; i++)); do
-		grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" 2>/dev/null && break
+		predump_given_up && break
 		sleep 0.02
 	done
-	grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" ||
-		fail_step "the target did not give up root" || return
+	predump_given_up || fail_step "the target did not give up root ($how)" || return
 	total=$(awk '{ print $2 }' "$DIR/work/area.txt")
 	mkdir -p "$DIR/1"
 	cryo pre-dump pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
@@ -380,5 +395,6 @@ predump_case() {
 	run_sub_case predump-older predump_older
 	run_sub_case predump-seq-fail predump_seq_fail
 	run_sub_case predump-nobody predump_nobody
+	run_sub_case predump-no-ptrace predump_nobody no-ptrace
 }
 register_case incremental predump_case
