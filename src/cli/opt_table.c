@@ -77,8 +77,9 @@ const struct opt_def opts[] = {
     {"enable-external-sharing", 0, NONE, 0, REFUSE, O_OTHER},
     {"enable-external-masters", 0, NONE, 0, REFUSE, O_OTHER},
     {"inherit-fd", 0, REQ, 0, DO, O_INHERIT_FD, R, G_EXTERNAL, "fd[N]:KEY",
-     "give the restored tree cryo's fd N for the external resource KEY (pipe:[INODE], or a "
-     "regular file's path without its leading /)"},
+     "give the restored tree cryo's fd N for the external resource KEY (pipe:[INODE], or the "
+     "path without its leading / of a regular file or of a FIFO dumped with --external "
+     "fifo:PATH)"},
     {"join-ns", 'J', REQ, 0, REFUSE, O_OTHER},
     {"veth-pair", 0, REQ, 0, REFUSE, O_OTHER},
     {"empty-ns", 0, REQ, 0, REFUSE, O_OTHER},

@@ -29,8 +29,9 @@ static bool acc_allows(int have, int want)
 	return have == O_RDWR || have == want;
 }
 
-/* Is fd what the key says: an anonymous pipe for "pipe:[...]", a regular file else? */
-static const char *kind_mismatch(int fd, const char *key, const struct stat *st)
+/* Is fd what the key says: an anonymous pipe for "pipe:[...]", a FIFO for a FIFO's path, a
+ * regular file else? */
+static const char *kind_mismatch(int fd, const char *key, const struct stat *st, bool fifo)
 {
 	char path[64], link[64];
 	ssize_t n;
@@ -44,6 +45,8 @@ static const char *kind_mismatch(int fd, const char *key, const struct stat *st)
 			return "not a pipe";
 		return NULL;
 	}
+	if (fifo)
+		return S_ISFIFO(st->st_mode) ? NULL : "not a FIFO";
 	return S_ISREG(st->st_mode) ? NULL : "not a regular file";
 }
 
@@ -79,7 +82,8 @@ int inherit_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry 
 				 o->inherit[i].fd, key, o->inherit[i].fd);
 			return -EBADF;
 		}
-		if ((bad = kind_mismatch(o->inherit[i].fd, key, &st))) {
+		if ((bad =
+			 kind_mismatch(o->inherit[i].fd, key, &st, e->kind == FD_KIND__FD_FIFO))) {
 			pr_err("--inherit-fd fd[%d]:%s: fd %d is %s", o->inherit[i].fd, key,
 			       o->inherit[i].fd, bad);
 			return -EINVAL;

@@ -492,12 +492,6 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	struct svc_file *g;
 
 	img_name(IMG_FILES, t->pid, img, sizeof(img));
-	if (e->kind == FD_KIND__FD_FIFO && inherit_path_key(ctx, e)) {
-		pr_err("task %d: fd %d: --inherit-fd fd[N]:%s: a FIFO given by the caller is not "
-		       "supported yet",
-		       t->pid, e->fd, e->path + 1);
-		return -ENOTSUP;
-	}
 	if (e->pipe_id == ctx->nr_pipes) {
 		if (!e->has_pipe_size && !e->external_key)
 			return files_refuse(img, "fd %d: pipe %u has no size", e->fd, e->pipe_id);
@@ -523,6 +517,20 @@ int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 		g->primary_r = e;
 	else if (e->kind == FD_KIND__FD_PIPE && (e->flags & O_ACCMODE) == O_WRONLY && !g->primary_w)
 		g->primary_w = e;
+	/* --inherit-fd fd[N]:PATH for a FIFO held outside the tree at the dump (--external
+	 * fifo:PATH): the caller's fd stands for the FIFO, which is not looked for by its path
+	 * (it may have another one here, or none); a FIFO the tree held alone has its bytes in
+	 * the image, which the caller's could not take */
+	const char *key = e->kind == FD_KIND__FD_FIFO ? inherit_path_key(ctx, e) : NULL;
+	if (key && !g->desc->external_key) {
+		pr_err("task %d: fd %d: --inherit-fd fd[N]:%s: a FIFO the tree held alone is "
+		       "opened again by its path, with its bytes; only one dumped with --external "
+		       "fifo:%s can be given by the caller",
+		       t->pid, e->fd, key, e->path);
+		return -ENOTSUP;
+	}
+	if (key)
+		return inherit_plan(ctx, t, e, key, O_RDONLY, g->fd);
 	if (g->desc->external_key && e->kind == FD_KIND__FD_PIPE) {
 		/* an external pipe: the end this description is of comes from --inherit-fd */
 		bool w = (e->flags & O_ACCMODE) == O_WRONLY;
@@ -594,7 +602,7 @@ int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g)
 	int fds[2], size, queued = 0;
 	struct stat st;
 
-	if (e->external_key && e->kind == FD_KIND__FD_PIPE)
+	if (e->external_key && (e->kind == FD_KIND__FD_PIPE || inherit_path_key(ctx, e)))
 		return 0; /* its ends are the inherited ones, at its service fds already */
 	if (e->external_key)
 		return external_fifo_open(root, g);

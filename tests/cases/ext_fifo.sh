@@ -11,7 +11,9 @@
 #  - Restored: the parent and child share each description again (kcmp), and every line,
 #    before, during and after the checkpoint, reaches the cat exactly once, in order (a
 #    FIFO's bytes written back from the image would come twice).
-#  - Dumped again and restored again the same way (a second generation).
+#  - Dumped again and restored again, IN given by the case's own descriptor of it
+#    (--inherit-fd fd[7]:PATH), its path moved away first: the restored filter reads from the
+#    FIFO given (a second generation).
 
 ext_fifo_case() {
 	local t0 rin rout catpid pid child i k
@@ -90,10 +92,22 @@ ext_fifo_case() {
 		gone_after_dump
 	[ -z "$REASON" ] && { wait_gone "$child" 5 || fail_step "child $child still running after the second dump"; }
 	[ -z "$REASON" ] && seq 121 130 >&"$rin"
-	[ -z "$REASON" ] && restore "$DIR/img2"
+	if [ -z "$REASON" ]; then
+		# IN given by the caller (--inherit-fd fd[7]:PATH, the case's own descriptor of it),
+		# its path moved away: the restore must take the FIFO from fd 7, not look for it
+		mv "$DIR/in" "$DIR/in.moved"
+		CLOSEFDS_KEEP=7 "$BUILD/tools/closefds" timeout --foreground -k 5 "$CRYO_TIMEOUT" \
+			"$CRYO" restore -D "$DIR/img2" -d -v4 -o restore.log \
+			--inherit-fd "fd[7]:${DIR#/}/in" 7<&"$rin" >"$DIR/cryo-restore-inherit.txt" \
+			2>&1 </dev/null
+		RC=$?
+		[ $RC = 0 ] || fail_step "cryo restore with --inherit-fd for the FIFO exited $RC: $(grep Error "$DIR/cryo-restore-inherit.txt" | head -c 300)"
+	fi
 	if [ -z "$REASON" ]; then
 		alive "$child" || fail_step "the child restored again is not running"
 		ext_pipe_same "$pid" 1 "$child" 1 || fail_step "gen2: parent and child stdout are two descriptions"
+		[ "$(readlink /proc/"$pid"/fd/0)" = "$DIR/in.moved" ] ||
+			fail_step "the stdin restored with --inherit-fd is $(readlink /proc/"$pid"/fd/0), not the FIFO given ($DIR/in.moved)"
 	fi
 	[ -z "$REASON" ] && { seq 131 150; echo e-after; echo quit; } >&"$rin"
 	[ -z "$REASON" ] && { wait_gone "$pid" 10 || fail_step "the restored filter did not exit on quit"; }
