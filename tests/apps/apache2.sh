@@ -102,18 +102,11 @@ if c.sock is not sock:
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/first" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/first" ] || fail_step "the client got no first answer: $(cat "$DIR/client.txt")"
+	app_client_answered
 	before=$(accesses)
 	[ -z "$REASON" ] && ! [[ $before =~ ^[0-9]+$ ]] && fail_step "server-status: '$before'"
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the kept client: $out"
+	app_client_done "$cpid" "the kept client"
 	[ -z "$REASON" ] && ! fetch 5 && fail_step "after the restore data.bin came back wrong"
 	if [ -z "$REASON" ]; then
 		# the status request that read $before, the kept client's, five fetches

@@ -132,17 +132,10 @@ if c.sock is not sock:
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/first" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/first" ] || fail_step "the client got no first answer: $(cat "$DIR/client.txt")"
+	app_client_answered
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
 	[ -z "$REASON" ] && sleep 5 # longer than --timeout
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the client across the checkpoint: $out ($(tail -n2 "$DIR/stderr"))"
+	app_client_done "$cpid" "the client across the checkpoint ($(tail -n2 "$DIR/stderr"))"
 	if [ -z "$REASON" ]; then
 		kill -TERM "$PID"
 		app_wait_exit 15

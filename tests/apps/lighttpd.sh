@@ -47,16 +47,9 @@ if c.sock is not sock:
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/first" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/first" ] || fail_step "the client got no first answer: $(cat "$DIR/client.txt")"
+	app_client_answered
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the client: $out"
+	app_client_done "$cpid" "the client"
 	if [ -z "$REASON" ]; then
 		curl -sf --max-time 10 -o "$DIR/after.bin" "http://127.0.0.1:$port/data.bin"
 		cmp -s "$DIR/after.bin" "$DIR/www/data.bin" ||

@@ -88,17 +88,10 @@ check(answer(), b"count 3\n", "count 3")
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/half" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/half" ] || fail_step "the client did not get to the half: $(cat "$DIR/client.txt")"
+	app_client_answered half "did not get to the half"
 	sleep 0.3 # perl has read the half
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the client across the checkpoint: $out"
+	app_client_done "$cpid" "the client across the checkpoint"
 	if [ -z "$REASON" ]; then
 		out=$(curl -sf --max-time 5 "http://127.0.0.1:$port/count")
 		[ "$out" = "count 4" ] || fail_step "a new connection after the restore: '$out'"

@@ -65,17 +65,10 @@ if not head.startswith(b"HTTP/1.1 200") or text != want:
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/half" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/half" ] || fail_step "the client did not connect: $(cat "$DIR/client.txt")"
+	app_client_answered half "did not connect"
 	sleep 0.3 # php has read the half
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the client across the checkpoint: $out"
+	app_client_done "$cpid" "the client across the checkpoint"
 	if [ -z "$REASON" ]; then
 		curl -sf --max-time 10 -o "$DIR/after.bin" "http://127.0.0.1:$port/blob.bin"
 		cmp -s "$DIR/after.bin" "$DIR/www/blob.bin" ||

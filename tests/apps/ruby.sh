@@ -60,16 +60,9 @@ if c.sock is not sock:
 print("ok")
 PY
 	cpid=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$DIR/first" ] && break
-		sleep 0.05
-	done
-	[ -e "$DIR/first" ] || fail_step "the client got no first answer: $(cat "$DIR/client.txt")"
+	app_client_answered
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
-	touch "$DIR/go"
-	wait "$cpid"
-	out=$(cat "$DIR/client.txt")
-	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the client across the checkpoint: $out"
+	app_client_done "$cpid" "the client across the checkpoint"
 	if [ -z "$REASON" ]; then
 		out=$(curl -sf --max-time 5 "http://127.0.0.1:$port/add?n=30000")
 		[ "$out" = "sum 31112 after 5" ] || fail_step "a new connection after the restore: '$out'"

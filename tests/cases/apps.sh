@@ -78,6 +78,30 @@ app_checkpoint() {
 	fi
 }
 
+# A client outside the tree held across the checkpoint: started in the background (its pid
+# given), its output in $DIR/client.txt, it makes $DIR/first once answered, then waits for
+# $DIR/go and prints "ok" when all its answers after were right.
+# app_client_answered [MARK [WHAT]]: wait (10 s) for its $DIR/MARK (first), else fail with
+# "the client WHAT" (got no first answer)
+app_client_answered() {
+	local i mark=${1:-first}
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$DIR/$mark" ] && break
+		sleep 0.05
+	done
+	[ -e "$DIR/$mark" ] ||
+		fail_step "the client ${2:-got no first answer}: $(cat "$DIR/client.txt")"
+}
+# app_client_done CPID WHAT: let it go on, wait for it, and fail (WHAT: its name in the
+# message) unless it printed ok
+app_client_done() {
+	local out
+	touch "$DIR/go"
+	wait "$1"
+	out=$(cat "$DIR/client.txt")
+	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "$2: $out"
+}
+
 # app_variant VARIANT NAME...: also run each app NAME as app-NAME-VARIANT
 app_variant() {
 	local v=$1 name
