@@ -24,6 +24,8 @@
 #                   again may look clean there
 #  predump-nobody   a pre-dump and final dump of a daemon that gave up root (uid and gid
 #                   65534): its tracking lent by a process of its own user; every page checked
+#  predump-nocaps   the same of a root daemon without any capability (as knotd): its lender
+#                   root without capabilities, and dumpable
 #  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
 #                   after the thaw, res/predump.c): the next pre-dump reads exactly those
 #                   pages again though nothing wrote them; a run that is not a valid range
@@ -340,15 +342,17 @@ predump_seq_fail() {
 # predump-nobody: a daemon that gave up root (predump_nobody) is pre-dumped (its tracking
 # lent by a process of its own user: res/track_lend.c), rewrites half of its area, and the
 # final dump saves exactly that half; restored, every page and its uid are checked.
+# predump-nocaps: the same, of a root daemon that gave up every capability instead.
 predump_nobody() {
-	local i counts total
-	start_test predump_nobody || return
+	local i counts total given='^Uid:[[:space:]]*65534'
+	[ "${1:-}" = nocaps ] && given='^CapPrm:[[:space:]]*0+$'
+	ZT_NOCAPS=${1:-} start_test predump_nobody || return
 	for ((i = 0; i < 100; i++)); do
-		grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" 2>/dev/null && break
+		grep -qE "$given" "/proc/$PID/status" 2>/dev/null && break
 		sleep 0.02
 	done
-	grep -q '^Uid:[[:space:]]*65534' "/proc/$PID/status" ||
-		fail_step "the target did not give up root" || return
+	grep -qE "$given" "/proc/$PID/status" ||
+		fail_step "the target did not give up root (or its capabilities)" || return
 	total=$(awk '{ print $2 }' "$DIR/work/area.txt")
 	mkdir -p "$DIR/1"
 	cryo pre-dump pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
@@ -380,5 +384,6 @@ predump_case() {
 	run_sub_case predump-older predump_older
 	run_sub_case predump-seq-fail predump_seq_fail
 	run_sub_case predump-nobody predump_nobody
+	run_sub_case predump-nocaps predump_nobody nocaps
 }
 register_case incremental predump_case
