@@ -66,6 +66,7 @@ ERL
 		sleep 0.05
 	done
 	# the BEAM itself, once erl and erlexec have exec'd it
+	# shellcheck disable=SC2034 # read by app_end
 	APP_EXE=$(readlink "/proc/$PID/exe" 2>/dev/null)
 	# erl_client MODE: a client; MODE hold (3 lines, then after "go" 2 more), one (a line), ticks
 	erl_client() {
