@@ -421,12 +421,18 @@ int dump_files_finish(struct dump_ctx *ctx)
 
 /* ---- restore ---- */
 
+int files_reopen_flags(const FdEntry *e)
+{
+	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC)) | O_NOCTTY;
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_TMPFILE;
+	return flags;
+}
+
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 {
 	const struct fd_ops *k = fd_ops_of(e->kind);
-	/* never create, truncate or take a terminal: the file is there as it was; O_ASYNC
-	 * comes in the remote phase, after the owner (owner.c) */
-	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC)) | O_NOCTTY;
+	int flags = files_reopen_flags(e);
 
 	if (!k) { /* validate refused it already */
 		child_fail(t, EINVAL, "fd %d: kind %d is unknown", e->fd, e->kind);

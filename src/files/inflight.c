@@ -373,7 +373,6 @@ int inflight_fd(struct restore_ctx *ctx, struct restore_task *t, uint32_t k, int
 		return fd;
 	}
 	/* opened by the root, as the task had it (flags, position) */
-	int flags = (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC)) | O_NOCTTY;
-	opened[k] = fd_ops_of(e->kind)->restore(ctx, root, e, flags);
+	opened[k] = fd_ops_of(e->kind)->restore(ctx, root, e, files_reopen_flags(e));
 	return opened[k];
 }

@@ -283,5 +283,10 @@ int procfile_validate(struct restore_ctx *ctx, struct restore_task *t, const cha
 
 /* the child phase's open of one entry by its kind (files.c) */
 int files_open_one(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);
+/* the flags to open again the file of e with: never create, truncate or take a terminal (the
+ * file is there as it was); O_ASYNC comes in the remote phase, after the owner (owner.c); a
+ * file made by O_TMPFILE keeps that flag (and O_DIRECTORY's bit, part of it): opened again it
+ * is the file it became, not a new one in a directory */
+int files_reopen_flags(const FdEntry *e);
 
 #endif

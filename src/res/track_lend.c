@@ -130,6 +130,16 @@ void track_lend_end(struct track_lender *l)
 
 void track_lend_main(pid_t task, pid_t cryo)
 {
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[2];
+
+	/* none of the capabilities that the exec gave back to a root without any (a daemon of
+	 * uid 0 that dropped them all): the kernel lets a task take descriptors only from a
+	 * process whose permitted set is within its own; and dumpable again, as that exec
+	 * (capabilities gained) had made it not */
+	memset(none, 0, sizeof(none));
+	if (syscall(SYS_capset, &h, none) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		_exit(1);
 	/* only the task (where Yama allows tracing by descendants only) may take them */
 	prctl(PR_SET_PTRACER, (unsigned long)task, 0, 0, 0);
 	if (getppid() != cryo) /* cryo died before the death signal was set: nothing to lend */

@@ -26,6 +26,8 @@
 #                   65534): its tracking lent by a process of its own user; every page checked
 #  predump-no-ptrace the same of a root daemon without CAP_SYS_PTRACE (its lender has no
 #                   capability, not even after the exec of root)
+#  predump-nocaps   the same of a root daemon without any capability (as knotd): its lender
+#                   root without capabilities, and dumpable
 #  predump-lost     a parent pagemap's predump_lost runs (pages its pre-dump could not read
 #                   after the thaw, res/predump.c): the next pre-dump reads exactly those
 #                   pages again though nothing wrote them; a run that is not a valid range
@@ -344,14 +346,16 @@ predump_seq_fail() {
 # final dump saves exactly that half; restored, every page and its uid are checked.
 predump_nobody() {
 	local i counts total how=${1:-nobody}
-	if [ "$how" = no-ptrace ]; then
-		PREDUMP_ROOT_NO_PTRACE=1 start_test predump_nobody || return
-	else
-		start_test predump_nobody || return
-	fi
-	# given up: uid 65534, or CAP_SYS_PTRACE (bit 19) out of its permitted set
+	case $how in
+	no-ptrace) PREDUMP_ROOT_NO_PTRACE=1 start_test predump_nobody || return ;;
+	no-caps) PREDUMP_ROOT_NO_CAPS=1 start_test predump_nobody || return ;;
+	*) start_test predump_nobody || return ;;
+	esac
+	# given up: uid 65534, CAP_SYS_PTRACE (bit 19) out of its permitted set, or all of them
 	predump_given_up() {
-		if [ "$how" = no-ptrace ]; then
+		if [ "$how" = no-caps ]; then
+			grep -qE '^CapPrm:[[:space:]]*0+$' "/proc/$PID/status" 2>/dev/null
+		elif [ "$how" = no-ptrace ]; then
 			local prm
 			prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$PID/status" 2>/dev/null)
 			[ -n "$prm" ] && (( ((0x$prm >> 19) & 1) == 0 ))
@@ -396,5 +400,6 @@ predump_case() {
 	run_sub_case predump-seq-fail predump_seq_fail
 	run_sub_case predump-nobody predump_nobody
 	run_sub_case predump-no-ptrace predump_nobody no-ptrace
+	run_sub_case predump-nocaps predump_nobody no-caps
 }
 register_case incremental predump_case

@@ -6,7 +6,8 @@
  * one rewrite, makes the final dump of what changed and restores: every page must hold the
  * generation it last had, and the process must still be nobody's. With PREDUMP_ROOT_NO_PTRACE
  * in its environment it stays root but gives up CAP_SYS_PTRACE instead (a container's default
- * set), which forbids it to trace cryo too. */
+ * set), which forbids it to trace cryo too; with PREDUMP_ROOT_NO_CAPS every capability (as
+ * knotd does: its lender must then have none either, and be dumpable). */
 // zt-run: no-cryo
 // (the target of the predump-nobody sub-case of tests/cases/predump.sh)
 #include "zt.h"
@@ -59,7 +60,14 @@ int main(int argc, char **argv)
 	fclose(f);
 	signal(SIGUSR1, on_usr1);
 	zt_ready();
-	if (getenv("PREDUMP_ROOT_NO_PTRACE")) {
+	if (getenv("PREDUMP_ROOT_NO_CAPS")) {
+		/* root still, without any capability (as knotd runs) */
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct none[2];
+		memset(none, 0, sizeof(none));
+		zt_check_sys(syscall(SYS_capset, &h, none) == 0, "dropping the capabilities");
+		want_uid = 0;
+	} else if (getenv("PREDUMP_ROOT_NO_PTRACE")) {
 		/* a root daemon without CAP_SYS_PTRACE (a container's default set): it may not
 		 * trace cryo either, which has it */
 		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
