@@ -48,6 +48,7 @@ struct unix_table {
 	uint32_t hcap;
 	struct usk **tree; /* the tree's, by id */
 	uint32_t nr_tree, cap_tree;
+	bool refused; /* the walk refused one of the tree's (named then) */
 };
 
 static uint32_t ino_hash(uint64_t ino, uint32_t mask)
@@ -303,8 +304,22 @@ static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntr
 	return 0;
 }
 
+static int unix_dump_one(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			 FdEntry *e);
+
+/* A socket refused here is left out of the set: its checks at the walk's end would name
+ * what is missing, not what is wrong (the refusal said it) */
 static int unix_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		     FdEntry *e)
+{
+	int ret = unix_dump_one(ctx, t, fi, e);
+	if (ret == -ENOTSUP && ctx->unix_sks)
+		ctx->unix_sks->refused = true;
+	return ret;
+}
+
+static int unix_dump_one(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
+			 FdEntry *e)
 {
 	struct unix_table *ut = table_load(ctx);
 	struct usk *u;
@@ -591,6 +606,8 @@ int unix_dump_finish(struct dump_ctx *ctx)
 	}
 	if (ret)
 		return ret;
+	if (ut->refused)
+		return -ENOTSUP;
 	sks = malloc(ut->nr_tree * sizeof(*sks));
 	if (!sks)
 		return -ENOMEM;
