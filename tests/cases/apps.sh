@@ -102,6 +102,18 @@ app_client_done() {
 	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "$2: $out"
 }
 
+# app_dns_check PORT WHEN: the zone of the DNS server tests (knot, nsd) answers on PORT of
+# 127.0.0.1: www.example.test's A over UDP, txt.example.test's two strings over TCP; WHEN
+# names the moment in the message ("after the restore")
+app_dns_check() {
+	local got
+	got=$(dig +short +time=5 +tries=1 @127.0.0.1 -p "$1" www.example.test A 2>&1)
+	[ "$got" = 192.0.2.80 ] || fail_step "www over UDP $2: '$got'" || return
+	got=$(dig +short +time=5 +tries=1 @127.0.0.1 -p "$1" +tcp txt.example.test TXT 2>&1)
+	[ "$got" = '"a checkpointed answer" "second string"' ] ||
+		fail_step "txt over TCP $2: '$got'"
+}
+
 # app_variant VARIANT NAME...: also run each app NAME as app-NAME-VARIANT
 app_variant() {
 	local v=$1 name
