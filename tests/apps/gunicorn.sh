@@ -102,10 +102,7 @@ PY
 	app_start /usr/bin/python3 -m gunicorn --chdir "$DIR" --bind "127.0.0.1:$port" \
 		--workers 1 --worker-class gthread --threads 4 --keep-alive 60 --timeout 3 \
 		app:application
-	for ((i = 0; i < 200; i++)); do
-		curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/" && break
-		sleep 0.05
-	done
+	app_http_up "$port" ""
 	timeout 40 /usr/bin/python3 - "$port" "$DIR" >"$DIR/client.txt" 2>&1 <<'PY' &
 import http.client, os, sys, time
 port, d = int(sys.argv[1]), sys.argv[2]

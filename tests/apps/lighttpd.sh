@@ -19,10 +19,7 @@ server.max-keep-alive-idle = 60
 index-file.names = ( "index.html" )
 CONF
 	app_start lighttpd -D -f lighttpd.conf
-	for ((i = 0; i < 100; i++)); do
-		curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/" && break
-		sleep 0.05
-	done
+	app_http_up "$port" "" 5
 	# the client: GET / on one connection, then (after the file "go") two more on it
 	timeout 40 /usr/bin/python3 - "$port" "$DIR" >"$DIR/client.txt" 2>&1 <<'PY' &
 import http.client, os, sys, time

@@ -22,10 +22,7 @@ scrape_configs:
 CFG
 	app_start /usr/bin/prometheus --config.file="$DIR/prometheus.yml" \
 		--storage.tsdb.path="$DIR/data" --web.listen-address="127.0.0.1:$port"
-	for ((i = 0; i < 300; i++)); do
-		curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/-/ready" && break
-		sleep 0.1
-	done
+	app_http_up "$port" -/ready 30
 	# the client: waits for 10 samples of up, notes T and their count, then (after the file
 	# "go") asks again on the same connection
 	timeout 60 /usr/bin/python3 - "$port" "$DIR" >"$DIR/client.txt" 2>&1 <<'PY' &

@@ -34,10 +34,7 @@ PY
 	app_start /usr/bin/uwsgi --plugin python3 --http-socket "127.0.0.1:$port" --master \
 		--processes 2 --chdir "$DIR" --wsgi-file app.py --die-on-term \
 		--cache2 name=c,items=100,blocksize=65536 --disable-logging
-	for ((i = 0; i < 200; i++)); do
-		curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/get/nothing" && break
-		sleep 0.05
-	done
+	app_http_up "$port" get/nothing
 	uwsgi_client() {
 		timeout 60 /usr/bin/python3 - "$port" "$DIR" "$1" <<'PY'
 import json, os, sys, time, urllib.request

@@ -102,6 +102,17 @@ app_client_done() {
 	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "$2: $out"
 }
 
+# app_http_up PORT PATH [SECONDS]: wait (10 s, or SECONDS) until http://127.0.0.1:PORT/PATH
+# answers with success
+app_http_up() {
+	local i end=$(($(date +%s) + ${3:-10}))
+	for ((i = 0; ; i++)); do
+		curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$1/$2" && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
 # app_dns_check PORT WHEN: the zone of the DNS server tests (knot, nsd) answers on PORT of
 # 127.0.0.1: www.example.test's A over UDP, txt.example.test's two strings over TCP; WHEN
 # names the moment in the message ("after the restore")
