@@ -55,11 +55,7 @@ CONF
 		dig +short +time=5 +tries=1 @127.0.0.1 -p "$port" "$@" 2>&1
 	}
 	ctl() { timeout 20 nsd-control -c "$DIR/nsd.conf" "$@" 2>&1; }
-	for ((i = 0; i < 200; i++)); do
-		[ "$(ask www.example.test A)" = 192.0.2.80 ] && break
-		alive "$PID" || break
-		sleep 0.05
-	done
+	app_dns_up "$port"
 	got=$(ask www.example.test A)
 	[ "$got" = 192.0.2.80 ] || fail_step "nsd answered '$got' before the checkpoint: $(tail -n3 "$DIR/nsd.log" "$DIR/stderr")"
 	n=$(ps -o pid= -s "$PID" | wc -l)

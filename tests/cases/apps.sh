@@ -113,6 +113,19 @@ app_http_up() {
 	done
 }
 
+# app_dns_up PORT: wait (10 s, while $PID runs) until the zone of the DNS server tests answers
+# www.example.test's A on PORT of 127.0.0.1
+app_dns_up() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(dig +short +time=5 +tries=1 @127.0.0.1 -p "$1" www.example.test A 2>&1)" = \
+			192.0.2.80 ] && return 0
+		alive "$PID" || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 # app_dns_check PORT WHEN: the zone of the DNS server tests (knot, nsd) answers on PORT of
 # 127.0.0.1: www.example.test's A over UDP, txt.example.test's two strings over TCP; WHEN
 # names the moment in the message ("after the restore")
