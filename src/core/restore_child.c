@@ -119,7 +119,7 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		    restore_place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
 			return -1;
 		if (g->kind == SVC_DESC && g->desc->kind != FD_KIND__FD_UNIX_SK &&
-		    restore_shared_desc_child(ctx, g))
+		    restore_shared_desc_child(ctx, g, t))
 			return -1;
 		if (g->kind == SVC_PIPE && restore_pipe_global_child(ctx, g))
 			return -1;
@@ -128,12 +128,12 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		if (g->kind == SVC_GHOST && restore_ghost_global_child(ctx, g))
 			return -1;
 	}
-	if (restore_unix_child(ctx))
+	if (restore_unix_child(ctx, t))
 		return -1;
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
 		if (g->kind == SVC_DESC && g->desc->kind == FD_KIND__FD_UNIX_SK &&
-		    restore_shared_desc_child(ctx, g))
+		    unix_made_by_root(ctx, g->desc) && restore_shared_desc_child(ctx, g, t))
 			return -1;
 	}
 	return 0;
@@ -545,7 +545,10 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t pa
 		goto fail;
 	/* in its session and group now: members of the group may join it */
 	__atomic_store_n(&t->state->state, TS_CREATED, __ATOMIC_RELEASE);
+	/* the unix pairs this task made (not the root: it made its own already), which only it
+	 * and the tasks it creates hold, before its descriptors are placed */
 	if (restore_task_attrs_child(ctx, t) || open_task_svc(ctx, t) || cow_build_child(ctx, t) ||
+	    (t->idx && !files_shared && restore_unix_child(ctx, t)) ||
 	    (!files_shared && restore_files_child(ctx, t)) || create_early_threads(ctx, t) ||
 	    create_children(ctx, t, t->pid) || cow_finish_child(ctx, t) ||
 	    (!fs_shared && restore_fs_child(ctx, t)))

@@ -34,8 +34,9 @@ int files_max_fd(const Files *f);
 
 /* Child phase, inside the new task: every descriptor at its number (failures: child_fail) */
 int restore_files_child(struct restore_ctx *ctx, struct restore_task *t);
-/* ... and in the root, one shared description at its service fd, for all to inherit */
-int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g);
+/* ... and in the root (or the task `by` that makes its object: a unix pair's maker), one
+ * shared description at its service fd, for all to inherit */
+int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g, struct restore_task *by);
 /* ... and one pipe or FIFO, with its bytes, at its service fds (pipe.c) */
 int restore_pipe_global_child(struct restore_ctx *ctx, struct svc_file *g);
 /* --inherit-fd (inherit.c): the root, before it closes cryo's descriptors, places a copy of
@@ -85,8 +86,11 @@ int restore_files_late(struct restore_ctx *ctx, struct restore_task *t);
 int restore_owners_remote(struct restore_ctx *ctx, struct restore_task *t);
 
 /* unix sockets (unix_sk_restore.c): the rules of the whole set, once every task's files
- * were planned; the root makes them all, before the tree, at their service fds */
+ * were planned; task t makes those it makes (the root all but the pairs other tasks made),
+ * at their service fds, the root before the tree, another task before its descriptors */
 int unix_plan_check(struct restore_ctx *ctx);
-int restore_unix_child(struct restore_ctx *ctx);
+int restore_unix_child(struct restore_ctx *ctx, struct restore_task *t);
+/* ... is the description of entry e (a unix socket) made by the root? */
+bool unix_made_by_root(struct restore_ctx *ctx, const FdEntry *e);
 
 #endif

@@ -209,9 +209,9 @@ int shared_source(struct restore_ctx *ctx, struct restore_task *t, const FdEntry
 
 /* In the root, before it creates the tree: one open file description shared by several
  * tasks, at its service fd, for all of them to inherit. */
-int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g)
+int restore_shared_desc_child(struct restore_ctx *ctx, struct svc_file *g, struct restore_task *by)
 {
-	struct restore_task *root = &ctx->tasks[0];
+	struct restore_task *root = by;
 	struct restore_task *owner = restore_find_task(ctx, g->desc_pid);
 	int fd = files_open_one(ctx, owner ? owner : root, g->desc);
 

@@ -3,6 +3,7 @@
  * the restore to what the images say (and refuses the images). One place, so the two
  * never disagree. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -363,4 +364,149 @@ int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, c
 		}
 	}
 	return 0;
+}
+
+static int view_of(const struct unix_task_view *tv, int nt, pid_t pid)
+{
+	for (int k = 0; k < nt; k++)
+		if (tv[k].pid == pid)
+			return k;
+	return -1;
+}
+
+/* Is task d the task a or below it? */
+static bool below(const struct unix_task_view *tv, int nt, int d, int a)
+{
+	for (int hops = 0; d >= 0 && hops <= nt; hops++, d = tv[d].parent)
+		if (d == a)
+			return true;
+	return false;
+}
+
+/* The socket an entry of task k names: its id, or -1. */
+static int64_t entry_socket(const FdEntry *e, pid_t pid, const int *owner, const int *owner_fd,
+			    const struct unix_task_view *tv, uint32_t n)
+{
+	if (e->unix_sk)
+		return e->unix_sk->id < n ? (int64_t)e->unix_sk->id : -1;
+	if (!e->has_dup_of)
+		return -1;
+	pid_t op = e->has_dup_of_pid ? (pid_t)e->dup_of_pid : pid;
+	for (uint32_t i = 0; i < n; i++)
+		if (owner[i] >= 0 && tv[owner[i]].pid == op && owner_fd[i] == e->dup_of)
+			return i;
+	return -1;
+}
+
+int unix_check_makers(UnixSk *const *sks, const int *owner, const int *owner_fd, uint32_t n,
+		      const struct unix_task_view *tv, int nt, char *why, size_t len, uint32_t *bad)
+{
+	int *maker = malloc((n ? n : 1) * sizeof(*maker));
+	bool any = false;
+	int ret = 0;
+
+	if (!maker)
+		return snprintf(why, len, "out of memory"), -1;
+	for (uint32_t i = 0; i < n && !ret; i++) {
+		const UnixSk *s = sks[i];
+		maker[i] = -1;
+		if (!s->has_maker)
+			continue;
+		any = true;
+		*bad = i;
+		int m = view_of(tv, nt, (pid_t)s->maker);
+		if (m <= 0)
+			ret = snprintf(
+			    why, len, "made by process %u, %s (peer credentials, SO_PEERCRED)",
+			    s->maker, m ? "which is not a task of the tree" : "the root");
+		else if (tv[m].zombie)
+			ret = snprintf(why, len,
+				       "made by task %u (peer credentials, SO_PEERCRED), which has "
+				       "exited (a zombie)",
+				       s->maker);
+		else if (tv[m].files_shared)
+			ret = snprintf(why, len,
+				       "made by task %u (peer credentials, SO_PEERCRED), which "
+				       "shares its descriptor table with its parent",
+				       s->maker);
+		else if ((s->has_name && (!s->name.len || s->name.data[0])) || s->has_listener ||
+			 s->has_pending_on || s->n_pending || s->has_ext_peer ||
+			 s->state != UNIX_ST_CONNECTED ||
+			 !(s->peer_gone || unix_mutual(sks, n, s)) ||
+			 (!s->peer_gone &&
+			  (!sks[s->peer]->has_maker || sks[s->peer]->maker != s->maker)))
+			ret = snprintf(why, len,
+				       "peer credentials (SO_PEERCRED) of task %u, which is not "
+				       "the tree's root, on a socket that is not a pair (only the "
+				       "root makes sockets bound to a path, listening and "
+				       "accepted sockets again)",
+				       s->maker);
+		for (size_t q = 0; !ret && q < s->n_queue; q++) {
+			const UnixMsg *msg = s->queue[q];
+			int c = msg->has_cred_pid ? view_of(tv, nt, (pid_t)msg->cred_pid) : -1;
+			bool group = false;
+			for (int k = 0; c < 0 && msg->has_cred_pid && k < nt; k++)
+				group |= tv[k].sid == (pid_t)msg->cred_pid ||
+					 tv[k].pgid == (pid_t)msg->cred_pid;
+			if (msg->n_fds)
+				ret = snprintf(why, len,
+					       "a pair made by task %u, with descriptors in flight "
+					       "in its queue",
+					       s->maker);
+			else if ((c >= 0 && !below(tv, nt, m, c) && !below(tv, nt, c, m)) || group)
+				ret = snprintf(why, len,
+					       "a pair made by task %u, with a message from pid %u "
+					       "queued, a process the restore makes elsewhere",
+					       s->maker, msg->cred_pid);
+		}
+		maker[i] = m;
+	}
+	/* an abstract name (bound automatically: SO_PASSCRED on a datagram socket that sends)
+	 * that no other socket reaches: no other one is connected to it, nor has a datagram
+	 * from it queued (those are made elsewhere, before or apart from it) */
+	for (uint32_t i = 0; any && !ret && i < n; i++) {
+		const UnixSk *o = sks[i];
+		*bad = i;
+		if (o->has_peer && o->peer < n && maker[o->peer] >= 0 && maker[i] != maker[o->peer])
+			ret = snprintf(why, len,
+				       "connected to a socket of a pair task %u made, which it "
+				       "does not make",
+				       sks[o->peer]->maker);
+		for (size_t q = 0; !ret && q < o->n_queue; q++) {
+			const UnixMsg *msg = o->queue[q];
+			for (uint32_t k = 0; msg->has_from && msg->from.len && !ret && k < n; k++)
+				if (k != i && maker[k] >= 0 && maker[k] != maker[i] &&
+				    sks[k]->has_name && sks[k]->name.len == msg->from.len &&
+				    !memcmp(sks[k]->name.data, msg->from.data, msg->from.len))
+					ret = snprintf(why, len,
+						       "a datagram queued from a socket of a "
+						       "pair task %u made",
+						       sks[k]->maker);
+		}
+	}
+	/* who holds them: the maker and the tasks below it only (also in flight: nobody) */
+	for (int k = 0; any && !ret && k < nt; k++) {
+		const Files *f = tv[k].files;
+		for (size_t j = 0; f && !ret && j < f->n_fds + f->n_inflight; j++) {
+			bool flight = j >= f->n_fds;
+			const FdEntry *e = flight ? f->inflight[j - f->n_fds] : f->fds[j];
+			int64_t i = entry_socket(e, tv[k].pid, owner, owner_fd, tv, n);
+			if (i < 0 || maker[i] < 0)
+				continue;
+			*bad = (uint32_t)i;
+			if (flight)
+				ret =
+				    snprintf(why, len,
+					     "a pair made by task %u, in flight in a queue of task "
+					     "%d",
+					     sks[i]->maker, tv[k].pid);
+			else if (!below(tv, nt, k, maker[i]))
+				ret = snprintf(why, len,
+					       "a pair made by task %u, held by task %d (fd %d), "
+					       "which is not below it in the tree",
+					       sks[i]->maker, tv[k].pid, e->fd);
+		}
+	}
+	free(maker);
+	return ret ? -1 : 0;
 }

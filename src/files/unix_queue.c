@@ -545,6 +545,12 @@ static int read_messages(struct dump_ctx *ctx, struct dump_task *t, int fd, int 
 		}
 		if ((ret = refuse_scm(pid, fd, s->n_queue, &p, false)))
 			break;
+		/* a seqpacket socket shut down for reading (its peer closed, or shut its
+		 * sending side) reads 0 at the queue's end: the end of file. An empty message
+		 * also reads 0, but brings credentials (SO_PASSCRED is on for the peeks: the
+		 * kernel gives them with every message it hands over, none with the end) */
+		if (n == 0 && s->type == SOCK_SEQPACKET && !p.has_cred && !p.nfds && !p.scm)
+			break;
 		if (n == 0) {
 			close_rights(&p, false);
 			pr_err("task %d: fd %d: unix socket with an empty message queued (it "

@@ -245,10 +245,12 @@ found:
 
 /* The credentials the socket holds of its peer (SO_PEERCRED: who made the pair, who connected
  * or listened, with the ids it had then; SO_PEERGROUPS: its groups then). The restore makes
- * every socket in the tree's root: a maker with the root's pid comes back, with the ids
- * kept here taken by the root for the call that sets them (unix_sk_restore.c); another
- * maker cannot. */
-static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntry *e)
+ * the tree's sockets in its root: a maker with the root's pid comes back, with the ids kept
+ * here taken by the root for the call that sets them (unix_sk_restore.c). A pair another
+ * task of the tree made is made again by that task (s->maker), which the set's checks at the
+ * walk's end allow only for a pair that task and its descendants alone hold
+ * (unix_check_makers). A maker outside the tree cannot come back. */
+static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntry *e, UnixSk *s)
 {
 	struct ucred uc = {0};
 	socklen_t len = sizeof(uc);
@@ -261,11 +263,18 @@ static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntr
 	if (!uc.pid)
 		return 0;
 	if (uc.pid != ctx->tasks[0].pid) {
-		pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: pid %d, "
-		       "uid %u, gid %u) cannot be made again (the restore makes unix sockets in "
-		       "the tree's root, pid %d): not supported yet",
-		       pid, fd, uc.pid, uc.uid, uc.gid, ctx->tasks[0].pid);
-		return -ENOTSUP;
+		int k = 1;
+		while (k < ctx->nr_tasks && ctx->tasks[k].pid != uc.pid)
+			k++;
+		if (k == ctx->nr_tasks) {
+			pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: "
+			       "pid %d, uid %u, gid %u) cannot be made again (process %d, which "
+			       "made it, is not in the tree): not supported yet",
+			       pid, fd, uc.pid, uc.uid, uc.gid, uc.pid);
+			return -ENOTSUP;
+		}
+		s->has_maker = true;
+		s->maker = (uint32_t)uc.pid;
 	}
 	if (uc.uid == (uid_t)-1 || uc.gid == (gid_t)-1) {
 		pr_err("task %d: fd %d: unix socket whose peer credentials hold ids unmapped here "
@@ -375,7 +384,7 @@ static int unix_dump_one(struct dump_ctx *ctx, struct dump_task *t, const struct
 		ret = -EIO;
 		goto out;
 	}
-	if ((ret = save_peercred(ctx, t->pid, fi->fd, copy, e)))
+	if ((ret = save_peercred(ctx, t->pid, fi->fd, copy, e, s)))
 		goto out;
 	struct pollfd p = {.fd = copy, .events = 0};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) {
@@ -489,6 +498,49 @@ static bool same_name(const struct usk *a, const struct usk *b)
 	return a->d.namelen && a->d.namelen == b->d.namelen &&
 	       !memcmp(a->d.name, b->d.name, a->d.namelen) &&
 	       (a->d.name[0] != 0 || !a->d.has_vfs || a->d.vfs_ino == b->d.vfs_ino);
+}
+
+/* Pairs made by a task other than the root (unix_check_makers): 0, 1 with why[] and *bad
+ * (refused), or -errno. */
+static int check_makers(struct dump_ctx *ctx, struct unix_table *ut, UnixSk *const *sks, char *why,
+			size_t len, uint32_t *bad)
+{
+	struct unix_task_view *tv;
+	int *owner, *owner_fd, ret;
+	uint32_t i;
+
+	for (i = 0; i < ut->nr_tree && !sks[i]->has_maker; i++)
+		;
+	if (i == ut->nr_tree)
+		return 0;
+	tv = calloc((size_t)ctx->nr_tasks, sizeof(*tv));
+	owner = malloc(ut->nr_tree * sizeof(*owner));
+	owner_fd = malloc(ut->nr_tree * sizeof(*owner_fd));
+	if (!tv || !owner || !owner_fd) {
+		free(tv), free(owner), free(owner_fd);
+		return -ENOMEM;
+	}
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		const struct dump_task *t = &ctx->tasks[k];
+		tv[k] = (struct unix_task_view){.pid = t->pid,
+						.parent = t->parent,
+						.zombie = t->zombie,
+						.files_shared = t->files_shared,
+						.sid = t->stat.sid,
+						.pgid = t->stat.pgid,
+						.files = t->files};
+	}
+	for (i = 0; i < ut->nr_tree; i++) {
+		owner[i] = -1, owner_fd[i] = ut->tree[i]->fd;
+		for (int k = 0; k < ctx->nr_tasks && owner[i] < 0; k++)
+			if (ctx->tasks[k].pid == ut->tree[i]->pid)
+				owner[i] = k;
+	}
+	ret = unix_check_makers(sks, owner, owner_fd, ut->nr_tree, tv, ctx->nr_tasks, why, len, bad)
+		  ? 1
+		  : 0;
+	free(tv), free(owner), free(owner_fd);
+	return ret;
 }
 
 int unix_dump_finish(struct dump_ctx *ctx)
@@ -634,6 +686,12 @@ int unix_dump_finish(struct dump_ctx *ctx)
 			ret = -ENOTSUP;
 		free(ents);
 	}
+	if (!ret && (ret = check_makers(ctx, ut, sks, why, sizeof(why), &bad)) < 0) {
+		free(sks);
+		return ret;
+	}
+	if (ret > 0)
+		ret = -ENOTSUP;
 	if (ret)
 		pr_err("task %d: fd %d: unix socket socket:[%lu]: %s: not supported yet",
 		       ut->tree[bad]->pid, ut->tree[bad]->fd, (unsigned long)ut->tree[bad]->d.ino,
@@ -671,6 +729,12 @@ static int unix_validate(const char *img, const Files *f, const FdEntry *e)
 	int ret = files_sock_state(img, e, e->unix_sk, "a unix socket");
 	if (ret)
 		return ret < 0 ? ret : 0;
+	if (e->unix_sk->has_maker &&
+	    (!e->has_unix_peer_uid || !e->unix_sk->maker || e->unix_sk->maker >= UNIX_CRED_PID_MAX))
+		return files_refuse(img,
+				    "fd %d: unix socket %u: a maker that is no pid, or one "
+				    "without peer credentials",
+				    e->fd, e->unix_sk->id);
 	if (e->unix_sk->id >= FILES_MAX_FD)
 		return files_refuse(img, "fd %d: unix socket %u out of range", e->fd,
 				    e->unix_sk->id);

@@ -34,6 +34,26 @@ int unix_check_set(UnixSk *const *sks, uint32_t n, char *why, size_t len, uint32
  * *bad. */
 int unix_check_ids(UnixSk *const *sks, const FdEntry *const *ents, uint32_t n, char *why,
 		   size_t len, uint32_t *bad);
+/* What unix_check_makers needs of a tree's tasks, at dump and at restore alike. */
+struct unix_task_view {
+	pid_t pid;
+	int parent; /* its index, -1 for the root */
+	bool zombie;
+	bool files_shared; /* one descriptor table with its parent (then files is NULL) */
+	pid_t sid, pgid;
+	const Files *files;
+};
+/* Pairs a task other than the root made (UnixSk.maker), which that task makes again in its
+ * own setup, before it creates anything: only a pair (ends connected to each other, or one
+ * left by a peer closed), unnamed, not in flight, carrying no descriptors, whose holders are
+ * the maker and its descendants (nobody else can have been given it: they are made before
+ * it, elsewhere), whose queued credentials name pids that exist then or that the maker may
+ * hold for the moment (its ancestors, its descendants, pids of nobody in the tree). owner[i]
+ * is the task index and owner_fd[i] the fd of socket i's entry. 0, or -1 with why[] and
+ * *bad. */
+int unix_check_makers(UnixSk *const *sks, const int *owner, const int *owner_fd, uint32_t n,
+		      const struct unix_task_view *tv, int nt, char *why, size_t len,
+		      uint32_t *bad);
 /* One socket's own values (beyond the set); 0 or -1 with why[]. */
 int unix_check_one(const UnixSk *s, char *why, size_t len);
 /* Is a stream's message a buffer of its own (descriptors, urgent data)? */

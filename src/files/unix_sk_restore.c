@@ -1,8 +1,11 @@
 /* Unix sockets, restore half (the dump is unix_sk.c).
  *
- * Every unix socket of the tree is a global object: the root makes them all, before it
- * creates any task, in one pass over the whole set (restore_unix_child), because they depend
- * on each other: a pair connected to each other is one socketpair(); then names are bound
+ * Every unix socket of the tree is a global object: the root makes them, before it creates
+ * any task, in one pass over the whole set (restore_unix_child), because they depend on each
+ * other; a pair another task made (its peer credentials name that task: UnixSk.maker) is
+ * made by that task in its own setup, before it creates its children, by the same pass over
+ * its pairs only (unix_check_makers holds what they may be: unnamed, held below the maker,
+ * nothing in flight). A pair connected to each other is one socketpair(); then names are bound
  * (a path's stale socket file, left by the dumped tree, is removed first if no socket is
  * bound to it any more; one still in use refuses the restore) and listening sockets listen;
  * an accepted socket is made by connecting its client to its listener and accepting; a
@@ -70,6 +73,46 @@ int unix_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e)
 	return 0;
 }
 
+/* Pairs made by another task than the root (unix_check_makers): 0, 1 with why[] and *bad
+ * (refused), or -errno. */
+static int check_makers(struct restore_ctx *ctx, UnixSk *const *sks, uint32_t n, char *why,
+			size_t len, uint32_t *bad)
+{
+	struct unix_task_view *tv;
+	int *owner, *owner_fd, ret;
+	uint32_t i;
+
+	for (i = 0; i < n && !sks[i]->has_maker; i++)
+		;
+	if (i == n)
+		return 0;
+	tv = calloc((size_t)ctx->nr_tasks, sizeof(*tv));
+	owner = malloc(n * sizeof(*owner));
+	owner_fd = malloc(n * sizeof(*owner_fd));
+	if (!tv || !owner || !owner_fd) {
+		free(tv), free(owner), free(owner_fd);
+		return -ENOMEM;
+	}
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		const struct restore_task *t = &ctx->tasks[k];
+		tv[k] = (struct unix_task_view){.pid = t->pid,
+						.parent = t->parent,
+						.zombie = t->zombie,
+						.files_shared = t->core->files_shared_with_parent,
+						.sid = (pid_t)t->pst->sid,
+						.pgid = (pid_t)t->pst->pgid,
+						.files = t->zombie ? NULL : t->files};
+	}
+	for (i = 0; i < n; i++) {
+		struct svc_file *g = global_of(ctx, i);
+		struct restore_task *o = restore_find_task(ctx, g->desc_pid);
+		owner[i] = o ? o->idx : -1, owner_fd[i] = g->desc->fd;
+	}
+	ret = unix_check_makers(sks, owner, owner_fd, n, tv, ctx->nr_tasks, why, len, bad) ? 1 : 0;
+	free(tv), free(owner), free(owner_fd);
+	return ret;
+}
+
 int unix_plan_check(struct restore_ctx *ctx)
 {
 	uint32_t n = 0, bad = 0;
@@ -131,7 +174,8 @@ int unix_plan_check(struct restore_ctx *ctx)
 		return ret;
 	}
 	if (unix_check_set(sks, n, why, sizeof(why), &bad) ||
-	    unix_check_ids(sks, ents, n, why, sizeof(why), &bad)) {
+	    unix_check_ids(sks, ents, n, why, sizeof(why), &bad) ||
+	    (ret = check_makers(ctx, sks, n, why, sizeof(why), &bad)) > 0) {
 		struct svc_file *g = global_of(ctx, bad);
 		pr_err("files-%d.img: fd %d: unix socket %u: %s", g->desc_pid, g->desc->fd, bad,
 		       why);
@@ -166,7 +210,8 @@ int unix_restore(struct restore_ctx *ctx, struct restore_task *t, const FdEntry 
 
 struct build {
 	struct restore_ctx *ctx;
-	struct restore_task *root;
+	struct restore_task *root; /* the task that makes them: the root, or a pair's maker */
+	bool *mine;		   /* per id: a socket this pass makes */
 	UnixSk **sks;
 	uint32_t n;
 	int *fd, *other; /* per id: the socket, and the closed peer's stand-in */
@@ -450,7 +495,7 @@ static int make_sockets(struct build *b)
 	for (uint32_t i = 0; i < b->n; i++) {
 		UnixSk *s = b->sks[i];
 		int sp[2];
-		if (b->fd[i] >= 0 || s->has_listener)
+		if (b->fd[i] >= 0 || s->has_listener || !b->mine[i])
 			continue;
 		if (unix_mutual(b->sks, b->n, s) || s->peer_gone) {
 			if (ids_take(b, i))
@@ -475,6 +520,8 @@ static int make_sockets(struct build *b)
 	}
 	for (uint32_t i = 0; i < b->n; i++) {
 		UnixSk *s = b->sks[i];
+		if (!b->mine[i])
+			continue;
 		if (s->has_name && !s->has_listener && bind_one(b, s, b->fd[i]))
 			return -1;
 		if (s->state != UNIX_ST_LISTEN)
@@ -491,6 +538,8 @@ static int make_sockets(struct build *b)
 		UnixSk *s = b->sks[i], *p = s->has_peer ? b->sks[s->peer] : NULL;
 		struct sockaddr_un a;
 		socklen_t len;
+		if (!b->mine[i])
+			continue;
 		if (s->has_listener) {
 			/* its client connects to the listener, which accepts it: the connect
 			 * gives the accepted socket its peer credentials */
@@ -534,7 +583,7 @@ static int make_sockets(struct build *b)
 		UnixSk *l = b->sks[i];
 		struct sockaddr_un a;
 		socklen_t len;
-		for (size_t k = 0; k < l->n_pending; k++) {
+		for (size_t k = 0; b->mine[i] && k < l->n_pending; k++) {
 			int c = b->fd[l->pending[k]];
 			/* never waiting: the queue had room for all of them */
 			if (addr_of(l, &a, &len) < 0 || fcntl(c, F_SETFL, O_NONBLOCK) < 0 ||
@@ -566,6 +615,8 @@ static int write_queues(struct build *b)
 			      (s->has_peer && b->sks[s->peer]->has_listener);
 		struct sockaddr_un to;
 		socklen_t tolen = 0;
+		if (!b->mine[i])
+			continue;
 		if (s->n_queue && s->has_name && addr_of(s, &to, &tolen) < 0)
 			return fail_sk(b, i, "be reached by its name");
 		for (size_t q = 0; q < s->n_queue; q++) {
@@ -612,7 +663,7 @@ static int rename_files(struct build *b)
 		int dir, ret = 0;
 
 		/* an accepted socket has its listener's name and file: renamed with it */
-		if (!to || b->sks[i]->has_listener)
+		if (!to || b->sks[i]->has_listener || !b->mine[i])
 			continue;
 		if (addr_of(b->sks[i], &a, &len) < 0)
 			return fail_sk(b, i, "be renamed");
@@ -656,35 +707,59 @@ static int rename_files(struct build *b)
 	return 0;
 }
 
-int restore_unix_child(struct restore_ctx *ctx)
+/* The task that makes socket id: the root, or its pair's maker (checked: a task of the
+ * tree, alive, with a table of its own). */
+static int maker_of(struct restore_ctx *ctx, uint32_t id)
 {
-	struct build b = {.ctx = ctx, .root = &ctx->tasks[0], .n = ctx->nr_unix_sks, .anon = -1};
+	const UnixSk *s = sk_of(ctx, id);
+	struct restore_task *m = s && s->has_maker ? restore_find_task(ctx, (pid_t)s->maker) : NULL;
+	return m ? m->idx : 0;
+}
+
+bool unix_made_by_root(struct restore_ctx *ctx, const FdEntry *e)
+{
+	return !e->unix_sk || maker_of(ctx, e->unix_sk->id) == 0;
+}
+
+int restore_unix_child(struct restore_ctx *ctx, struct restore_task *t)
+{
+	struct build b = {.ctx = ctx, .root = t, .n = ctx->nr_unix_sks, .anon = -1};
+	uint32_t made = 0;
 	int ret = -1;
 
 	if (!b.n)
 		return 0;
+	b.mine = calloc(b.n, sizeof(*b.mine));
 	b.sks = calloc(b.n, sizeof(*b.sks));
 	b.fd = malloc(b.n * sizeof(int));
 	b.other = malloc(b.n * sizeof(int));
 	b.opened = calloc((size_t)ctx->nr_tasks, sizeof(*b.opened));
-	if (!b.sks || !b.fd || !b.other || !b.opened) {
+	if (!b.mine || !b.sks || !b.fd || !b.other || !b.opened) {
 		child_fail(b.root, ENOMEM, "unix sockets");
 		goto out;
 	}
 	for (uint32_t i = 0; i < b.n; i++) {
 		b.sks[i] = sk_of(ctx, i);
 		b.fd[i] = b.other[i] = -1;
+		b.mine[i] = maker_of(ctx, i) == t->idx;
+		made += b.mine[i];
+	}
+	if (!made) {
+		ret = 0;
+		goto out;
 	}
 	if (make_sockets(&b))
 		goto out;
 	for (uint32_t i = 0; i < b.n; i++)
-		if (sockopt_restore_early(b.root, global_of(ctx, i)->desc->fd, b.fd[i],
-					  b.sks[i]->opts))
+		if (b.mine[i] && sockopt_restore_early(b.root, global_of(ctx, i)->desc->fd, b.fd[i],
+						       b.sks[i]->opts))
 			goto out;
 	if (write_queues(&b) || rename_files(&b))
 		goto out;
 	for (uint32_t i = 0; i < b.n; i++) {
 		UnixSk *s = b.sks[i];
+		if (!b.mine[i])
+			continue;
 		if (b.other[i] >= 0)
 			close(b.other[i]), b.other[i] = -1; /* the peer that was closed */
 		if ((s->shutdown & UNIX_RCV_SHUTDOWN) && shutdown(b.fd[i], SHUT_RD) < 0 &&
@@ -696,6 +771,8 @@ int restore_unix_child(struct restore_ctx *ctx)
 	}
 	for (uint32_t i = 0; i < b.n; i++) {
 		struct svc_file *g = global_of(ctx, i);
+		if (!b.mine[i])
+			continue;
 		if (sockopt_restore_late(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts) ||
 		    sockopt_restore_filter(b.root, g->desc->fd, b.fd[i], b.sks[i]->opts))
 			goto out;
@@ -705,6 +782,15 @@ int restore_unix_child(struct restore_ctx *ctx)
 		}
 		close(b.fd[i]);
 		b.fd[i] = g->fd;
+	}
+	/* a maker's pairs: their descriptions other tasks below it share, at their service fds
+	 * (the root places those of its own after this pass) */
+	for (int i = 0; t->idx && i < ctx->nr_globals; i++) {
+		struct svc_file *g = &ctx->globals[i];
+		if (g->kind == SVC_DESC && g->desc->kind == FD_KIND__FD_UNIX_SK &&
+		    g->desc->unix_sk && g->desc->unix_sk->id < b.n &&
+		    b.mine[g->desc->unix_sk->id] && restore_shared_desc_child(ctx, g, t))
+			goto out;
 	}
 	ret = 0;
 	goto out;
@@ -728,6 +814,6 @@ out:
 		free(b.opened[i]);
 	}
 	free(b.opened);
-	free(b.sks), free(b.fd), free(b.other), free(b.bound), free(b.groups);
+	free(b.mine), free(b.sks), free(b.fd), free(b.other), free(b.bound), free(b.groups);
 	return ret;
 }

@@ -17,9 +17,12 @@
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
 #                     flight (SCM_RIGHTS) that no task holds and is a timerfd,
 #                     bytes sent on a connection not accepted yet, a name
-#                     whose socket file was removed, a pair a child made (its peer credentials)
+#                     whose socket file was removed, a pair made by a child that exited (its peer credentials)
 #                     (tests/progs/unix_outside.c): the bytes queued, the descriptor and the
 #                     connection still there afterwards
+#  refuse-unix-maker  a pair a child made (its peer credentials name the child), one end
+#                     given to the root (SCM_RIGHTS), which is not below the child
+#                     (tests/progs/unix_pair_child.c with UNIX_PAIR_CHILD_GIVE=1)
 #  refuse-unix-peercred a connection whose listener was closed, its two ends holding different
 #                     peer credentials (root's, and the ids its client connected with)
 #                     (tests/progs/unix_peercred_refused.c): both still hold them afterwards
@@ -83,7 +86,12 @@ refuse_unix_case() {
 		"unix socket with a file in flight that no task of the tree holds (message 1, descriptor 0: anon_inode:\[timerfd\], a timerfd)" \
 		"unix socket with data sent on a connection not accepted yet" \
 		"unix socket bound to /tmp/zt-unix-outside-[0-9]*.sock, whose socket file was removed or replaced" \
-		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again"
+		"unix socket whose peer credentials (SO_PEERCRED: pid [0-9]*, uid 0, gid 0) cannot be made again (process [0-9]*, which made it, is not in the tree)"
+}
+
+refuse_unix_maker_case() {
+	UNIX_PAIR_CHILD_GIVE=1 refusal_case refuse-unix-maker unix_pair_child \
+		"unix socket socket:\[[0-9]*\]: a pair made by task [0-9]*, held by task [0-9]* (fd [0-9]*), which is not below it in the tree: not supported yet"
 }
 
 refuse_unix_peercred_case() {
@@ -114,5 +122,6 @@ register_case refuse-leases refuse_leases_case
 register_case refuse-pidfd refuse_pidfd_case
 register_case refuse-unix refuse_unix_case
 register_case refuse-unix-peercred refuse_unix_peercred_case
+register_case refuse-unix-maker refuse_unix_maker_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case

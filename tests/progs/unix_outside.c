@@ -13,8 +13,9 @@
  *   cr: a stream pair whose receiving end has SO_PASSCRED, with "cred" queued (saved, not
  *       refused: it must still be there after the refused dumps)
  *   rm: a datagram socket bound to a path whose socket file was then removed
- *   a child of the test (in the tree) holding a socket pair it made itself (its peer
- *   credentials name the child, which the restore cannot make sockets as)
+ *   own: one end of a stream pair a child of the test made, sent to the test (SCM_RIGHTS)
+ *        before the child exited: its peer credentials name a process that is not in the
+ *        tree any more, which no restore can make it as
  *
  * After the check (the dumps were refused): the 6 bytes are still there, the helper still
  * echoes, the descriptor in flight arrives and is that pipe. */
@@ -124,24 +125,35 @@ int main(int argc, char **argv)
 			 setsockopt(cr[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0 &&
 			 send(cr[0], "cred", 4, 0) == 4,
 		     "SO_PASSCRED");
-	int ws[2];
-	zt_check_sys(pipe(ws) == 0, "pipe");
+	int gv[2], own = -1;
+	zt_check_sys(socketpair(AF_UNIX, SOCK_DGRAM, 0, gv) == 0, "socketpair");
 	fflush(NULL);
 	pid_t wk = fork();
 	zt_check_sys(wk >= 0, "fork");
 	if (wk == 0) {
-		int own[2];
-		for (int fd = 3; fd < 1024; fd++)
-			if (zt_own_fd(fd))
-				close(fd);
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, own) < 0 || write(ws[1], "w", 1) != 1)
+		int pair[2];
+		char wb[CMSG_SPACE(sizeof(int))] = {0};
+		struct iovec wi = {.iov_base = "w", .iov_len = 1};
+		struct msghdr wm = {
+		    .msg_iov = &wi, .msg_iovlen = 1, .msg_control = wb, .msg_controllen = sizeof(wb)};
+		struct cmsghdr *wc = CMSG_FIRSTHDR(&wm);
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
 			_exit(1);
-		pause();
-		_exit(0);
+		wc->cmsg_level = SOL_SOCKET, wc->cmsg_type = SCM_RIGHTS;
+		wc->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(wc), &pair[0], sizeof(int));
+		_exit(sendmsg(gv[1], &wm, 0) == 1 ? 0 : 1);
 	}
-	close(ws[1]);
-	zt_check_sys(read(ws[0], buf, 1) == 1, "the child's pair");
-	close(ws[0]);
+	zt_check_sys(waitpid(wk, NULL, 0) == wk, "waitpid");
+	{
+		char ob_[CMSG_SPACE(sizeof(int))] = {0};
+		struct iovec oi = {.iov_base = buf, .iov_len = 1};
+		struct msghdr om = {
+		    .msg_iov = &oi, .msg_iovlen = 1, .msg_control = ob_, .msg_controllen = sizeof(ob_)};
+		zt_check_sys(recvmsg(gv[0], &om, 0) == 1 && CMSG_FIRSTHDR(&om), "the child's pair");
+		memcpy(&own, CMSG_DATA(CMSG_FIRSTHDR(&om)), sizeof(int));
+	}
+	close(gv[0]), close(gv[1]);
 	struct sockaddr_un ra = {.sun_family = AF_UNIX};
 	snprintf(ra.sun_path, sizeof(ra.sun_path), "/tmp/zt-unix-outside-%d.sock", getpid());
 	int rm = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -214,9 +226,10 @@ int main(int argc, char **argv)
 	zt_expect(getsockname(rm, (struct sockaddr *)&got, &glen) == 0 &&
 		      !strcmp(got.sun_path, ra.sun_path),
 		  "rm: its name is gone");
-	zt_expect(kill(wk, 0) == 0, "the child with its own pair is gone");
-	kill(wk, SIGKILL);
-	waitpid(wk, NULL, 0);
+	struct ucred uc = {0};
+	socklen_t ul = sizeof(uc);
+	zt_expect(getsockopt(own, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 && uc.pid == wk,
+		  "own: its peer credentials name pid %d, not the child's %d", uc.pid, wk);
 	if (hpid > 0)
 		kill(hpid, SIGKILL);
 	zt_pass();
