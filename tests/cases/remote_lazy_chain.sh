@@ -14,6 +14,9 @@
 #                       end 0, the dumped tree is gone
 #  remote-lazy-chain2   the same over two pre-dumps (the second over the first), the final
 #                       dump with --auto-dedup as well
+#  remote-lazy-chain-big lazy_big (256 MiB read by four threads at once) pre-dumped, then the
+#                       lazy final dump: fewer than 1024 pages come from the source, the rest
+#                       from the parent's image; the restored test checks every page
 #  remote-lazy-chain-ps the pre-dump sent to a page server whose directory is the restore
 #                       side's (its parent there); the lazy dump's images copied beside it
 #  remote-lazy-chain-bad a parent that is missing or does not match: the dump refuses a
@@ -21,7 +24,8 @@
 #                       untouched; at the restore side a parent gone, one whose page image
 #                       lost a page, one that is itself a dump --lazy-pages (its pages are
 #                       holes): each restore fails naming it and creates nothing, the dump
-#                       fails and resumes its tree, which then passes its check
+#                       fails and resumes its tree, its tracking as it was: the same dump
+#                       then restores every page
 
 RLC_PORT=27191
 
@@ -101,6 +105,33 @@ rlc_chain() {
 	fi
 }
 
+# lazy_big (256 MiB, read by four threads at once as soon as it runs) pre-dumped, then the
+# lazy final dump: nothing of its area was written since, so almost nothing comes from the
+# source; the faults and the background push take its pages from the parent's image
+rlc_big() {
+	local RL_PORT=$RLC_PORT from
+	start_test lazy_big || return
+	mkdir -p "$DIR/1"
+	cryo pre-dump pre-dump -t "$PID" -D "$DIR/1" -v4 -o dump.log
+	[ $RC = 0 ] || fail_step "the pre-dump exited $RC" || return
+	RL_DUMP_OPTS="--track-mem --prev-images-dir ../1" rl_dump || return
+	rl_restore_side "$RL_PORT" check
+	rl_side_wait
+	rl_dump_wait
+	[ "$(cat "$DIR/side-restore.rc" 2>/dev/null)" = 0 ] ||
+		fail_step "restore --lazy-pages failed: $(tail -n 2 "$DIR/cryo-restore.txt")" || return
+	grep -qx PASS "$DIR/out.txt" ||
+		fail_step "the restored test: $(grep -m1 '^FAIL' "$DIR/out.txt" | head -c 300)" || return
+	[ "$(cat "$DIR/side-lazy.rc" 2>/dev/null)" = 0 ] ||
+		fail_step "lazy-pages exited $(cat "$DIR/side-lazy.rc"): $(tail -n 2 "$DIR/img/lazy.log")" || return
+	[ "$RL_RC" = 0 ] || fail_step "the dump exited $RL_RC: $(tail -n 2 "$DIR/cryo-dump.txt")" || return
+	from=$(sed -n "s/.*lazy-pages: task $PID: [0-9]* pages to come in [0-9]* ranges (\([0-9]*\) from the dumped tree.*/\1/p" \
+		"$DIR/img/lazy.log")
+	[ -n "$from" ] && [ "$from" -lt 1024 ] ||
+		fail_step "the daemon takes '$from' pages from the source, of an area not written since the pre-dump" || return
+	wait_gone "$PID" 5 || fail_step "the dumped tree $PID runs on after the served dump"
+}
+
 # the pre-dump through a page server: the source side in $DIR/src (the pre-dump's pagemaps and
 # inventory, no pages), the restore side's directory $DIR with the server's 1/ and the lazy
 # dump's images copied into img/ (its link ../1 names the server's)
@@ -151,6 +182,8 @@ rlc_refused_restore() {
 	[ -f "$DIR/img/inventory.img" ] && fail_step "the failed dump left its inventory" && return 1
 	alive "$PID" || fail_step "the tree died after the restore with $what" || return 1
 	predump_after "the failed dump" || return 1
+	[ "$(predump_uffds "$PID")" = 1 ] ||
+		fail_step "the failed dump changed the tracking ($(predump_uffds "$PID") userfaultfds)" || return 1
 }
 
 rlc_bad() {
@@ -198,14 +231,22 @@ rlc_bad() {
 	ln -sfn ../lazy "$DIR/img/parent"
 	rlc_refused_restore "a parent made by dump --lazy-pages" \
 		"the parent image set of level 1 was made by a dump --lazy-pages" || return
-	# the tracking is as it was: the tree runs on, and its memory is right
-	check
+	# the tracking is as it was: the same dump over the same parent, with the parent link
+	# right, now restores every page
+	rm -rf "$DIR/lazy"
+	local RLC_LEVELS=1
+	RL_DUMP_OPTS="--track-mem --prev-images-dir ../1" rl_dump || return
+	rlc_check_images "$DIR/img" ../1 || return
+	rl_restore_side "$RL_PORT" check
+	rlc_served
 }
 
 rlc_case() {
 	run_sub_case remote-lazy-chain1 rlc_chain 1
 	rl_cleanup
 	run_sub_case remote-lazy-chain2 rlc_chain 2
+	rl_cleanup
+	run_sub_case remote-lazy-chain-big rlc_big
 	rl_cleanup
 	run_sub_case remote-lazy-chain-ps rlc_page_server
 	rl_cleanup
