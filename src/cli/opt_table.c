@@ -56,7 +56,8 @@ const struct opt_def opts[] = {
     {"lazy-pages", 0, NONE, 1, DO, O_LAZY_PAGES, DR, G_GENERIC, NULL,
      "restore: private anonymous memory comes from `cryo lazy-pages` (-D DIR) as the tree "
      "runs; dump (with --port, --address): it stays in the frozen tree, served to `cryo "
-     "lazy-pages --page-server` until it has it all, then the tree is killed"},
+     "lazy-pages --page-server` until it has it all, then the tree is killed (with "
+     "--track-mem --prev-images-dir: only what was written since the pre-dump)"},
     {"stream", 0, NONE, 1, REFUSE, O_OTHER},
     {"mntns-compat-mode", 0, NONE, 1, NOOP, O_OTHER, R, G_GENERIC, NULL,
      "accepted: cryo restores no mount namespace",

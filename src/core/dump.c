@@ -596,11 +596,12 @@ int cryo_dump(const struct cryo_dump_opts *given)
 		return -ENOTSUP;
 	}
 	if (o.lazy_remote && (o.pre_dump || o.leave_running || o.leave_stopped || o.page_server ||
-			      o.compress || o.prev_images_dir || o.track_mem || !o.port)) {
-		/* the pages are served from the frozen tree, which then goes like a dump's */
+			      o.compress || !o.port)) {
+		/* the pages are served from the frozen tree, which then goes like a dump's. With
+		 * --track-mem --prev-images-dir only the pages written since the parent stay in
+		 * the tree; the rest are the parents' at the restore side */
 		pr_err("dump --lazy-pages needs --port, and goes with none of pre-dump, -R, -s, "
-		       "--page-server, --compress, --prev-images-dir, --track-mem (not supported "
-		       "yet)");
+		       "--page-server, --compress (not supported yet)");
 		return -ENOTSUP;
 	}
 	if (!o.pre_dump && o.track_mem && (o.leave_running || o.leave_stopped)) {

@@ -216,11 +216,6 @@ int restore_read_images(struct restore_ctx *ctx)
 		       ctx->inv->lazyremote_source ? ctx->inv->lazyremote_source : "(none named)");
 		return -EINVAL;
 	}
-	if (ctx->inv->n_lazyremote_ranges && ctx->inv->parent) {
-		pr_err("inventory.img: ranges left at the source and a parent image set: a dump "
-		       "--lazy-pages has none");
-		return -EINVAL;
-	}
 	if (ctx->inv->shell_job && !ctx->opts->shell_job)
 		pr_warn("the dump was made with --shell-job; restore may need it too");
 	ret = img_read(ctx->dirfd, IMG_PSTREE, 0, (ProtobufCMessage **)&ctx->pstree);

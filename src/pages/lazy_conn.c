@@ -157,7 +157,7 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 		}
 	}
 	/* runs: each inside one range and inside its image, in order */
-	uint64_t prev = 0;
+	uint64_t prev = 0, at_source = 0;
 	size_t ai = 0;
 	for (uint32_t i = 0; i < h->nr_runs; i++) {
 		struct lazy_run *r = &runs[i];
@@ -193,13 +193,16 @@ static int recv_task(struct daemon *d, const struct lazy_hdr *h, int uffd, int *
 			a->slot[(r->vaddr - a->start) / PAGE_SIZE + k] =
 			    (lv << LAZY_LEVEL_SHIFT) | (off + k * PAGE_SIZE);
 		s->pending += r->nr_pages;
+		if (remote)
+			at_source += r->nr_pages;
 		prev = r->vaddr + len;
 	}
 	fcntl(uffd, F_SETFL, O_NONBLOCK);
 	if ((ret = lazy_add_space(d, s)))
 		goto out_added;
-	pr_info("lazy-pages: task %u: %lu pages to come in %u ranges", h->pid, s->pending,
-		h->nr_ranges);
+	pr_info("lazy-pages: task %u: %lu pages to come in %u ranges (%lu from the dumped tree, "
+		"the others from %d page image(s))",
+		h->pid, s->pending, h->nr_ranges, at_source, nr_images);
 	free(ranges);
 	free(runs);
 	return 0;

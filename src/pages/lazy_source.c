@@ -100,6 +100,35 @@ static bool left_in_tree(const struct dump_ctx *ctx, uint32_t pid, uint64_t vadd
 	return true;
 }
 
+/* Are those pages stored runs of the task's pagemap (in order, touching)? A page the dump
+ * found unchanged since its parent (in_parent) is the parent's at the restore side, and a page
+ * in no run was never there: a daemon asking for either has resolved the images wrongly. */
+static bool stored_in_tree(const struct dump_ctx *ctx, uint32_t pid, uint64_t vaddr, uint64_t n)
+{
+	const Pagemap *pm = NULL;
+	for (int i = 0; i < ctx->nr_tasks && !pm; i++)
+		if ((uint32_t)ctx->tasks[i].pid == pid && !ctx->tasks[i].zombie)
+			pm = ctx->tasks[i].pagemap;
+	if (!pm)
+		return false;
+	size_t lo = 0, hi = pm->n_runs;
+	while (lo < hi) { /* the first run that ends above vaddr */
+		size_t mid = lo + (hi - lo) / 2;
+		if (pm->runs[mid]->vaddr + pm->runs[mid]->nr_pages * PAGE_SIZE <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint64_t at = vaddr, end = vaddr + n * PAGE_SIZE;
+	for (size_t i = lo; i < pm->n_runs && at < end; i++) {
+		const PageRun *r = pm->runs[i];
+		if (r->vaddr > at || r->in_parent)
+			return false;
+		at = r->vaddr + r->nr_pages * PAGE_SIZE;
+	}
+	return at >= end;
+}
+
 static int send_ack(struct ps_conn *c, int err)
 {
 	struct ps_hdr h = {PS_ACK, (uint32_t)err, 0};
@@ -187,7 +216,8 @@ static int answer(struct dump_ctx *ctx, struct ps_conn *c, uint64_t *pages,
 		}
 		if ((ret = conn_recv(c, &g, sizeof(g), NULL)))
 			break;
-		if (!left_in_tree(ctx, h.id, g.vaddr, g.nr_pages)) {
+		if (!left_in_tree(ctx, h.id, g.vaddr, g.nr_pages) ||
+		    !stored_in_tree(ctx, h.id, g.vaddr, g.nr_pages)) {
 			send_ack(c, EINVAL);
 			ret = bad(c,
 				  "asked for %lu pages of task %u at %#lx: not memory this dump "

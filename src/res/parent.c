@@ -178,6 +178,15 @@ static int load_level(struct chain *c, int k)
 		img_free(msg);
 		return -EINVAL;
 	}
+	/* a dump --lazy-pages holds holes where it left memory at its source: a child that
+	 * took a page from them would get zeros */
+	if (inv->n_lazyremote_ranges || inv->lazyremote_source) {
+		pr_err("the parent image set of level %d was made by a dump --lazy-pages: its "
+		       "memory is not in it, it cannot be a parent",
+		       k);
+		img_free(msg);
+		return -EINVAL;
+	}
 	img_free(msg);
 	img_name(IMG_PAGEMAP, c->t->pid, name, sizeof(name));
 	if (faccessat(l->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -462,6 +471,10 @@ int parent_lazy_runs(const struct restore_task *t, const struct lazy_run *runs, 
 	 * level's run, and a merged run is consecutive pieces) */
 	for (uint32_t i = 0; i < nr; i++) {
 		uint64_t a = runs[i].vaddr, b = a + runs[i].nr_pages * PAGE_SIZE;
+		/* memory a dump --lazy-pages left in its tree: what its own image says it stored
+		 * (level 0, a hole there) is at the source; what it found unchanged since its
+		 * parent is in the parents' images, here */
+		bool remote = runs[i].off >> LAZY_LEVEL_SHIFT == LAZY_LEVEL_REMOTE;
 		while (pi < pc->nr_pieces && pc->pieces[pi].vaddr + pc->pieces[pi].len <= a)
 			pi++;
 		for (size_t k = pi; k < pc->nr_pieces && pc->pieces[k].vaddr < b; k++) {
@@ -478,8 +491,10 @@ int parent_lazy_runs(const struct restore_task *t, const struct lazy_run *runs, 
 				v = nv;
 			}
 			v[n++] = (struct lazy_run){s, (e - s) / PAGE_SIZE,
-						   ((uint64_t)p->level << LAZY_LEVEL_SHIFT) |
-						       (p->level_off + (s - p->vaddr))};
+						   remote && !p->level
+						       ? LAZY_REMOTE_OFF(s)
+						       : ((uint64_t)p->level << LAZY_LEVEL_SHIFT) |
+							     (p->level_off + (s - p->vaddr))};
 		}
 	}
 	*out = v;

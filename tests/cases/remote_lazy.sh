@@ -38,17 +38,18 @@
 RL_PORT=27183
 
 # rl_dump: dump $PID --lazy-pages in the background (RL_DUMP_PID), until inventory.img is
-# written (the images complete, the pages served from now on)
+# written (the images complete, the pages served from now on); into $DIR/img, or
+# RL_DUMP_DIR when set (the restore side always reads $DIR/img)
 rl_dump() {
-	local i
-	mkdir -p "$DIR/img"
+	local i img=${RL_DUMP_DIR:-$DIR/img}
+	mkdir -p "$img"
 	# no timeout in between: RL_DUMP_PID is cryo's own pid (its waits end by themselves)
-	"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$DIR/img" \
+	"$BUILD/tools/closefds" "$CRYO" dump -t "$PID" -D "$img" \
 		--lazy-pages --address 127.0.0.1 --port "$RL_PORT" -v4 -o dump.log ${RL_DUMP_OPTS:-} \
 		>"$DIR/cryo-dump.txt" 2>&1 </dev/null &
 	RL_DUMP_PID=$!
 	for i in $(seq 200); do
-		[ -f "$DIR/img/inventory.img" ] && return 0
+		[ -f "$img/inventory.img" ] && return 0
 		kill -0 "$RL_DUMP_PID" 2>/dev/null || break
 		sleep 0.05
 	done
