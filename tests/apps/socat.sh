@@ -68,3 +68,59 @@ PY
 	app_end
 }
 register_case app-socat app_socat
+
+# socat serving each connection in a child of its own (fork) that runs a filter through
+# EXEC: the child makes the socket pair to the program it starts, so the pair's peer
+# credentials name that child, not the tree's root (the restore makes it in that child). The
+# client keeps its connection through the checkpoint (--tcp-established): every line must
+# come back through `sed -u` upper-cased, in order; a second client connects after the restore
+# and gets a child of its own.
+app_socat_fork() {
+	app_begin socat-fork
+	app_packages socat python3 || return
+	local lport cpid i out n
+	lport=$(app_free_port)
+	app_start socat "TCP-LISTEN:$lport,bind=127.0.0.1,reuseaddr,fork" "EXEC:sed -u y/abcdefghijklmnopqrstuvwxyz/ABCDEFGHIJKLMNOPQRSTUVWXYZ/"
+	for ((i = 0; i < 100; i++)); do
+		ss -Hltn "sport = :$lport" 2>/dev/null | grep -q . && break
+		sleep 0.05
+	done
+	# CLIENT SECONDS: a line every 20 ms, each answer checked; "ok N" at the end
+	cat >"$DIR/client.py" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+n, end = 0, time.time() + float(sys.argv[2])
+while time.time() < end:
+    msg = b"line %d through sed\n" % n
+    c.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        d = c.recv(len(msg) - len(got))
+        if not d:
+            sys.exit("the connection closed after %d lines" % n)
+        got += d
+    if got != msg.upper():
+        sys.exit("line %d came back as %r" % (n, got))
+    n += 1
+    time.sleep(0.02)
+print("ok", n)
+PY
+	timeout 30 /usr/bin/python3 "$DIR/client.py" "$lport" 4 >"$DIR/client.txt" 2>&1 &
+	cpid=$!
+	for ((i = 0; i < 100; i++)); do
+		n=$(ps -o pid= --ppid "$PID" | wc -l)
+		[ "$n" -ge 1 ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	[ -z "$REASON" ] && app_checkpoint --tcp-established
+	wait "$cpid"
+	out=$(cat "$DIR/client.txt")
+	[ -z "$REASON" ] && [[ $out != "ok "* ]] && fail_step "the client held across the checkpoint: $out"
+	if [ -z "$REASON" ]; then
+		out=$(timeout 20 /usr/bin/python3 "$DIR/client.py" "$lport" 0.5 2>&1)
+		[[ $out == "ok "* ]] || fail_step "a client after the restore: $out"
+	fi
+	app_end
+}
+register_case app-socat-fork app_socat_fork
