@@ -228,7 +228,6 @@ static const char *other_task_kind_unsupported(const FdEntry *orig)
 	if (!k || files_entry_is_late(orig))
 		return k ? k->name : "a descriptor of an unknown kind";
 	switch (orig->kind) {
-	case FD_KIND__FD_UNIX_SK:
 	case FD_KIND__FD_PTY_MASTER:
 	case FD_KIND__FD_PTY_SLAVE:
 	case FD_KIND__FD_TTY:
@@ -237,6 +236,36 @@ static const char *other_task_kind_unsupported(const FdEntry *orig)
 	default:
 		return NULL;
 	}
+}
+
+/* A unix pair a task other than the root made is made by that task, before its children
+ * (unix_check_makers): only a task below it can have it to register. Is task `pid` the
+ * maker of orig or below it (or orig no such pair)? */
+static bool below_maker(const FdEntry *orig, pid_t pid, int nr, pid_t (*parent_of)(void *, pid_t),
+			void *arg)
+{
+	if (orig->kind != FD_KIND__FD_UNIX_SK || !orig->unix_sk || !orig->unix_sk->has_maker)
+		return true;
+	for (int hops = 0; pid > 0 && hops <= nr; hops++, pid = parent_of(arg, pid))
+		if (pid == (pid_t)orig->unix_sk->maker)
+			return true;
+	return false;
+}
+
+static pid_t dump_parent_of(void *arg, pid_t pid)
+{
+	struct dump_ctx *ctx = arg;
+	for (int k = 0; k < ctx->nr_tasks; k++)
+		if (ctx->tasks[k].pid == pid)
+			return ctx->tasks[k].parent >= 0 ? ctx->tasks[ctx->tasks[k].parent].pid : 0;
+	return 0;
+}
+
+static pid_t restore_parent_of(void *arg, pid_t pid)
+{
+	struct restore_ctx *ctx = arg;
+	struct restore_task *t = restore_find_task(ctx, pid);
+	return t && t->parent >= 0 ? ctx->tasks[t->parent].pid : 0;
 }
 
 /* Once every task is walked: each registration whose file another task holds names that
@@ -268,6 +297,11 @@ int epoll_dump_finish(struct dump_ctx *ctx)
 						  : orig->has_dup_of || orig->has_dup_of_pid
 						      ? "not the first fd of its description"
 						      : other_task_kind_unsupported(orig);
+				if (!why &&
+				    !below_maker(orig, t->pid, ctx->nr_tasks, dump_parent_of, ctx))
+					why = "a unix socket of a pair another task made, which it "
+					      "is "
+					      "not below";
 				if (why) {
 					pr_err(
 					    "task %d: epoll fd %d: target fd %d is held only by fd "
@@ -307,6 +341,13 @@ int epoll_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e
 			continue;
 		struct restore_task *o = restore_find_task(ctx, (pid_t)tg->src_pid);
 		const FdEntry *orig = o != t ? restore_entry_of(o, tg->src_fd) : NULL;
+		if (orig && !below_maker(orig, t->pid, ctx->nr_tasks, restore_parent_of, ctx))
+			return files_refuse(img,
+					    "epoll fd %d: target fd %d: fd %d of task %u is a unix "
+					    "socket of a pair made by task %u, which this task is "
+					    "not below",
+					    e->fd, tg->fd, tg->src_fd, tg->src_pid,
+					    orig->unix_sk->maker);
 		if (!orig || other_task_kind_unsupported(orig))
 			return files_refuse(img,
 					    "epoll fd %d: target fd %d: fd %d of task %u is not a "

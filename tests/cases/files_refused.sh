@@ -5,7 +5,7 @@
 # passing; its pipes, FIFO, unix sockets, eventfd, signalfd, (empty) epoll and the child's
 # /proc/PID/status held by the parent, which cryo saves, are not named.
 # epoll-refused: a dump of epoll_refused (a registration whose fd was closed while a child
-# holds its file, a unix socket; a fired one-shot on a signalfd read since, one on an expired timerfd; a
+# holds its file, a pseudo-terminal master; a fired one-shot on a signalfd read since, one on an expired timerfd; a
 # pidfd) must fail naming the task, the epoll and each target fd, and leave the tree running
 # and passing.
 # inotify-queued: a dump of inotify_queued (an inotify with events not read yet) must fail
@@ -70,7 +70,7 @@ epoll_refused_case() {
 		elif [ $RC -ge 124 ]; then
 			fail_step "cryo dump exited $RC"
 		fi
-		for want in "task $PID: epoll fd $ep: target fd $tfd is held only by fd $tfd of task [0-9]+, a unix socket: not supported yet" \
+		for want in "task $PID: epoll fd $ep: target fd $tfd is held only by fd $tfd of task [0-9]+, a pseudo-terminal master: not supported yet" \
 			"task $PID: epoll fd $ep: target fd $ofd is a one-shot registration that fired, on a signalfd, ready only once the task has its signals again" \
 			"task $PID: epoll fd $ep: target fd $tmfd is a one-shot registration that fired, on a timerfd, ready only once it is armed again" \
 			"task $PID: epoll fd $ep: target fd $pfd is a pidfd, which the restore makes after the epolls are filled" \

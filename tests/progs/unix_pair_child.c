@@ -10,6 +10,7 @@
  *        credentials of both ends name those ids
  *   gone: M's end of a seqpacket pair whose other end sent "bye" and was closed
  *   bs: a stream pair whose end 0 M and G both hold (one description, inherited), end 1 M
+ *   an epoll of G's registering M's end of gone, which G then closed (only M holds it)
  *
  * After the check: SO_PEERCRED of every end names M's pid with the ids it had when it made
  * the pair (SO_PEERGROUPS too), every byte and message arrives as sent, G's datagram with G's
@@ -27,6 +28,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -98,6 +100,11 @@ static int g_main(void)
 
 	/* M closed zt's descriptors already (zt_tree_child): their numbers are the pairs' now */
 	close(st[0]), close(dg[0]), close(ids[0]), close(bs[1]);
+	/* an epoll of G's watching M's end of gone, which only M holds then */
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x60e};
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, gone[0], &ev) < 0 || close(gone[0]) < 0)
+		zt_tree_fail(s, "G's epoll: %m");
 	c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_CREDENTIALS, c->cmsg_len = CMSG_LEN(sizeof(uc));
 	memcpy(CMSG_DATA(c), &uc, sizeof(uc));
 	zt_fill_pattern(want, ST_GM, 2);
@@ -117,6 +124,10 @@ static int g_main(void)
 			       "dg: datagram %d from M is not %s", i, w);
 	}
 	zt_tree_expect(s, queue_empty(dg[1]), "dg: more datagrams than M sent");
+	ev.data.u64 = 0;
+	zt_tree_expect(s, epoll_wait(ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0x60e,
+		       "G's epoll does not report M's end of gone (data %#llx)",
+		       (unsigned long long)ev.data.u64);
 	expect_peer(s, st[1], "G's st", m_pid, 0, 0);
 	expect_peer(s, dg[1], "G's dg", m_pid, 0, 0);
 	expect_peer(s, ids[1], "G's ids", m_pid, NOBODY, NOBODY);
