@@ -73,29 +73,8 @@ for line in d.decode().splitlines():
         print(v)
 PY
 	}
-	# relay N SECONDS: N lines, one every 20 ms for SECONDS (N 0: as many as fit), each
-	# checked; "ok N"
-	relay() {
-		timeout 30 /usr/bin/python3 - "$port" "$1" <<'PY'
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-n, end = 0, time.time() + float(sys.argv[2])
-while time.time() < end:
-    msg = b"line %d through haproxy\n" % n
-    c.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        d = c.recv(len(msg) - len(got))
-        if not d:
-            sys.exit("the proxy closed after %d lines" % n)
-        got += d
-    if got != msg.upper():
-        sys.exit("line %d came back as %r" % (n, got))
-    n += 1
-    time.sleep(0.02)
-print("ok", n)
-PY
-	}
+	# relay SECONDS: lines through haproxy for SECONDS, each checked; "ok N"
+	relay() { app_line_client "$port" "$1" haproxy; }
 	relay 0.3 >"$DIR/first.txt" 2>&1
 	grep -q '^ok [1-9]' "$DIR/first.txt" || fail_step "haproxy does not relay: $(cat "$DIR/first.txt") $(tail -n3 "$DIR/stderr")"
 	relay 5 >"$DIR/client.txt" 2>&1 &

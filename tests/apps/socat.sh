@@ -26,35 +26,11 @@ while True:
     c.sendall(d.upper())
 PY
 	spid=$!
-	for ((i = 0; i < 100; i++)); do
-		ss -Hltn "sport = :$sport" 2>/dev/null | grep -q . && break
-		sleep 0.05
-	done
+	app_tcp_up "$sport"
 	app_start socat "TCP-LISTEN:$lport,bind=127.0.0.1,reuseaddr" "TCP:127.0.0.1:$sport"
-	for ((i = 0; i < 100; i++)); do
-		ss -Hltn "sport = :$lport" 2>/dev/null | grep -q . && break
-		sleep 0.05
-	done
+	app_tcp_up "$lport"
 	# the client: a line every 20 ms for 4 s, each answer checked; "ok N" at the end
-	timeout 30 /usr/bin/python3 - "$lport" >"$DIR/client.txt" 2>&1 <<'PY' &
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-n, end = 0, time.time() + 4
-while time.time() < end:
-    msg = b"line %d of the relay\n" % n
-    c.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        d = c.recv(len(msg) - len(got))
-        if not d:
-            sys.exit("the relay closed after %d lines" % n)
-        got += d
-    if got != msg.upper():
-        sys.exit("line %d came back as %r" % (n, got))
-    n += 1
-    time.sleep(0.02)
-print("ok", n)
-PY
+	app_line_client "$lport" 4 "the relay" >"$DIR/client.txt" 2>&1 &
 	cpid=$!
 	sleep 1
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
@@ -81,31 +57,8 @@ app_socat_fork() {
 	local lport cpid i out n
 	lport=$(app_free_port)
 	app_start socat "TCP-LISTEN:$lport,bind=127.0.0.1,reuseaddr,fork" "EXEC:sed -u y/abcdefghijklmnopqrstuvwxyz/ABCDEFGHIJKLMNOPQRSTUVWXYZ/"
-	for ((i = 0; i < 100; i++)); do
-		ss -Hltn "sport = :$lport" 2>/dev/null | grep -q . && break
-		sleep 0.05
-	done
-	# CLIENT SECONDS: a line every 20 ms, each answer checked; "ok N" at the end
-	cat >"$DIR/client.py" <<'PY'
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-n, end = 0, time.time() + float(sys.argv[2])
-while time.time() < end:
-    msg = b"line %d through sed\n" % n
-    c.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        d = c.recv(len(msg) - len(got))
-        if not d:
-            sys.exit("the connection closed after %d lines" % n)
-        got += d
-    if got != msg.upper():
-        sys.exit("line %d came back as %r" % (n, got))
-    n += 1
-    time.sleep(0.02)
-print("ok", n)
-PY
-	timeout 30 /usr/bin/python3 "$DIR/client.py" "$lport" 4 >"$DIR/client.txt" 2>&1 &
+	app_tcp_up "$lport"
+	app_line_client "$lport" 4 sed >"$DIR/client.txt" 2>&1 &
 	cpid=$!
 	for ((i = 0; i < 100; i++)); do
 		n=$(ps -o pid= --ppid "$PID" | wc -l)
@@ -118,7 +71,7 @@ PY
 	out=$(cat "$DIR/client.txt")
 	[ -z "$REASON" ] && [[ $out != "ok "* ]] && fail_step "the client held across the checkpoint: $out"
 	if [ -z "$REASON" ]; then
-		out=$(timeout 20 /usr/bin/python3 "$DIR/client.py" "$lport" 0.5 2>&1)
+		out=$(app_line_client "$lport" 0.5 sed 2>&1)
 		[[ $out == "ok "* ]] || fail_step "a client after the restore: $out"
 	fi
 	app_end

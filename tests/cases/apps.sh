@@ -102,6 +102,41 @@ app_client_done() {
 	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "$2: $out"
 }
 
+# app_tcp_up PORT [SECONDS]: wait (5 s, or SECONDS) until something listens on TCP port PORT
+app_tcp_up() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# app_line_client PORT SECONDS LABEL: one connection to 127.0.0.1:PORT that sends a line
+# every 20 ms for SECONDS (0: one line), each to come back upper-cased before the next;
+# prints "ok N" (N lines), or why it stopped. LABEL goes into the lines and messages.
+app_line_client() {
+	timeout 30 /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+n, end, what = 0, time.time() + float(sys.argv[2]), sys.argv[3]
+while n == 0 or time.time() < end:
+    msg = b"line %d through %s\n" % (n, what.encode())
+    c.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        d = c.recv(len(msg) - len(got))
+        if not d:
+            sys.exit("%s closed the connection after %d lines" % (what, n))
+        got += d
+    if got != msg.upper():
+        sys.exit("line %d came back as %r" % (n, got))
+    n += 1
+    time.sleep(0.02)
+print("ok", n)
+PY
+}
+
 # app_http_up PORT PATH [SECONDS]: wait (10 s, or SECONDS) until http://127.0.0.1:PORT/PATH
 # answers with success
 app_http_up() {

@@ -105,6 +105,8 @@ ssize_t zt_read_file(const char *path, char *buf, size_t size);
  * read when the data ended, the wait ran out or read failed (a hang is a failure, not a
  * hung test). */
 ssize_t zt_read_full(int fd, void *buf, size_t len);
+/* Is the receive queue of socket fd empty now (a peek finds nothing)? */
+bool zt_queue_empty(int fd);
 /* A TCP connection on 127.0.0.1 whose reading end r has a 4 KiB receive buffer (inherited from
  * its listener l, left open) and whose writing end w a 1 MiB send buffer: a writer that fills
  * the reader's window keeps the rest queued on its side. Fails the test if it cannot. */

@@ -35,6 +35,13 @@ ssize_t zt_read_full(int fd, void *buf, size_t len)
 	return done;
 }
 
+bool zt_queue_empty(int fd)
+{
+	char c;
+	errno = 0;
+	return recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN;
+}
+
 void zt_tcp_pair_small(int *l, int *w, int *r)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

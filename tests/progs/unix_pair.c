@@ -44,30 +44,6 @@ static const size_t dg_rw[] = {1, 300, 4000}, dg_wr[] = {17, 2222};
 static const size_t sp_rw[] = {100, 7}, sp_wr[] = {999};
 
 /* Read exactly len bytes of a stream, waiting at most 5 s for each part. */
-static size_t read_full(int fd, void *b, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 5000) <= 0)
-			break;
-		ssize_t n = recv(fd, (char *)b + done, len - done, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	return done;
-}
-
-static bool queue_empty(int fd)
-{
-	char c;
-	errno = 0;
-	return recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN;
-}
-
 /* Each message of sizes[] with its own length and pattern seed base + i. */
 static int check_msgs(int slot, int fd, const char *what, const size_t *sizes, int n, int base)
 {
@@ -81,7 +57,7 @@ static int check_msgs(int slot, int fd, const char *what, const size_t *sizes, i
 				    got, sizes[i]))
 			return -1;
 	}
-	return zt_tree_expect(slot, queue_empty(fd), "%s: more messages than sent", what) ? 0 : -1;
+	return zt_tree_expect(slot, zt_queue_empty(fd), "%s: more messages than sent", what) ? 0 : -1;
 }
 
 static void send_msgs(int fd, const size_t *sizes, int n, int base)
@@ -111,19 +87,19 @@ static int w_main(void)
 	zt_tree_wait_go();
 
 	zt_fill_pattern(want, ST_RW, 1);
-	zt_tree_expect(s, read_full(st[1], buf, ST_RW) == ST_RW && !memcmp(buf, want, ST_RW),
+	zt_tree_expect(s, (size_t)zt_read_full(st[1], buf, ST_RW) == ST_RW && !memcmp(buf, want, ST_RW),
 		       "st: the %d bytes from R differ", ST_RW);
-	zt_tree_expect(s, queue_empty(st[1]), "st: more bytes than R sent");
+	zt_tree_expect(s, zt_queue_empty(st[1]), "st: more bytes than R sent");
 	check_msgs(s, dg[1], "dg R->W", dg_rw, 3, 10);
 	check_msgs(s, sp[1], "sp R->W", sp_rw, 2, 30);
 	zt_tree_expect(s, fcntl(dg[1], F_GETFL) & O_NONBLOCK, "dg: W's end lost O_NONBLOCK");
-	zt_tree_expect(s, read_full(sh[1], b, 4) == 4 && !memcmp(b, "last", 4), "sh: no last");
+	zt_tree_expect(s, (size_t)zt_read_full(sh[1], b, 4) == 4 && !memcmp(b, "last", 4), "sh: no last");
 	zt_tree_expect(s, recv(sh[1], b, 1, 0) == 0, "sh: no end of file after R's SHUT_WR");
 	zt_tree_expect(s, send(sh[1], "up", 2, MSG_NOSIGNAL) == 2, "sh: W cannot send: %m");
 	/* and the pair still works */
 	zt_tree_expect(s, send(st[1], "done", 4, MSG_NOSIGNAL) == 4, "st: answer: %m");
 	zt_tree_expect(s, send(dg[1], "dgok", 4, 0) == 4, "dg: answer: %m");
-	zt_tree_expect(s, read_full(bs[0], b, 7) == 7 && !memcmp(b, "to-both", 7),
+	zt_tree_expect(s, (size_t)zt_read_full(bs[0], b, 7) == 7 && !memcmp(b, "to-both", 7),
 		       "bs: W did not get R's to-both");
 	zt_tree_expect(s, syscall(SYS_kcmp, getpid(), getppid(), KCMP_FILE, bs[0], bs[0]) == 0,
 		       "bs: end 0 of W and R are not one description");
@@ -226,25 +202,25 @@ int main(int argc, char **argv)
 	zt_expect(recv(st[0], buf, 100, MSG_PEEK) == 100 && !memcmp(buf, want, 100) &&
 		      recv(st[0], buf, 100, MSG_PEEK) == 100 && !memcmp(buf, want + 100, 100),
 		  "st: peeks do not step");
-	zt_expect(read_full(st[0], buf, ST_WR) == ST_WR && !memcmp(buf, want, ST_WR),
+	zt_expect((size_t)zt_read_full(st[0], buf, ST_WR) == ST_WR && !memcmp(buf, want, ST_WR),
 		  "st: the %d bytes from W differ", ST_WR);
-	zt_expect(queue_empty(st[0]), "st: more bytes than W sent");
+	zt_expect(zt_queue_empty(st[0]), "st: more bytes than W sent");
 	check_msgs(S_R, dg[0], "dg W->R", dg_wr, 2, 20);
 	check_msgs(S_R, sp[0], "sp W->R", sp_wr, 1, 40);
 	errno = 0;
 	zt_expect(send(sh[0], "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE,
 		  "sh: R can send after SHUT_WR (%m)");
-	zt_expect(read_full(gone[0], b, 3) == 3 && !memcmp(b, "bye", 3), "gone: no bye");
+	zt_expect((size_t)zt_read_full(gone[0], b, 3) == 3 && !memcmp(b, "bye", 3), "gone: no bye");
 	zt_expect(recv(gone[0], b, 1, 0) == 0, "gone: no end of file");
 
 	zt_tree_go();
-	zt_expect(read_full(st[0], b, 4) == 4 && !memcmp(b, "done", 4), "st: no answer from W");
-	zt_expect(read_full(sh[0], b, 2) == 2 && !memcmp(b, "up", 2), "sh: nothing from W");
+	zt_expect((size_t)zt_read_full(st[0], b, 4) == 4 && !memcmp(b, "done", 4), "st: no answer from W");
+	zt_expect((size_t)zt_read_full(sh[0], b, 2) == 2 && !memcmp(b, "up", 2), "sh: nothing from W");
 	struct pollfd p = {.fd = dg[0], .events = POLLIN};
 	zt_expect(poll(&p, 1, 5000) == 1 && recv(dg[0], b, sizeof(b), 0) == 4 &&
 		      !memcmp(b, "dgok", 4),
 		  "dg: no answer from W");
-	zt_expect(read_full(bs[1], b, 5) == 5 && !memcmp(b, "fromW", 5), "bs: nothing from W");
+	zt_expect((size_t)zt_read_full(bs[1], b, 5) == 5 && !memcmp(b, "fromW", 5), "bs: nothing from W");
 	zt_tree_collect();
 	zt_tree_expect_exit0(S_W, w, "W");
 	zt_pass();

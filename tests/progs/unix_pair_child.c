@@ -46,30 +46,6 @@ static int st[2], dg[2], ids[2], gone[2], bs[2], ctl[2], given = -1;
 static char buf[ST_MG], want[ST_MG];
 static pid_t m_pid, g_pid;
 
-static size_t read_full(int fd, void *b, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 5000) <= 0)
-			break;
-		ssize_t n = recv(fd, (char *)b + done, len - done, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	return done;
-}
-
-static bool queue_empty(int fd)
-{
-	char c;
-	errno = 0;
-	return recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN;
-}
-
 /* SO_PEERCRED of fd names pid with uid and gid, and SO_PEERGROUPS has no group but gid's
  * own set as M had it (none: M dropped its groups before it made the pairs). */
 static void expect_peer(int slot, int fd, const char *what, pid_t pid, uid_t uid, gid_t gid)
@@ -114,16 +90,16 @@ static int g_main(void)
 	zt_tree_wait_go();
 
 	zt_fill_pattern(want, ST_MG, 1);
-	zt_tree_expect(s, read_full(st[1], buf, ST_MG) == ST_MG && !memcmp(buf, want, ST_MG),
+	zt_tree_expect(s, (size_t)zt_read_full(st[1], buf, ST_MG) == ST_MG && !memcmp(buf, want, ST_MG),
 		       "st: the %d bytes from M differ", ST_MG);
-	zt_tree_expect(s, queue_empty(st[1]), "st: more bytes than M sent");
+	zt_tree_expect(s, zt_queue_empty(st[1]), "st: more bytes than M sent");
 	for (int i = 0; i < 2; i++) {
 		char w[8];
 		snprintf(w, sizeof(w), "dg-%d", i);
 		zt_tree_expect(s, recv(dg[1], b, sizeof(b), MSG_DONTWAIT) == 4 && !memcmp(b, w, 4),
 			       "dg: datagram %d from M is not %s", i, w);
 	}
-	zt_tree_expect(s, queue_empty(dg[1]), "dg: more datagrams than M sent");
+	zt_tree_expect(s, zt_queue_empty(dg[1]), "dg: more datagrams than M sent");
 	ev.data.u64 = 0;
 	zt_tree_expect(s, epoll_wait(ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0x60e,
 		       "G's epoll does not report M's end of gone (data %#llx)",
@@ -137,7 +113,7 @@ static int g_main(void)
 	zt_tree_expect(s, send(st[1], "g-st", 4, MSG_NOSIGNAL) == 4, "st: G cannot send: %m");
 	zt_tree_expect(s, send(ids[1], "g-ids", 5, MSG_NOSIGNAL) == 5, "ids: G cannot send: %m");
 	zt_tree_expect(s, send(bs[0], "g-bs", 4, MSG_NOSIGNAL) == 4, "bs: G cannot send: %m");
-	zt_tree_expect(s, read_full(st[1], b, 4) == 4 && !memcmp(b, "m-st", 4),
+	zt_tree_expect(s, (size_t)zt_read_full(st[1], b, 4) == 4 && !memcmp(b, "m-st", 4),
 		       "st: no answer from M");
 	zt_tree_done(s);
 	return 0;
@@ -200,9 +176,9 @@ static int m_main(void)
 	zt_tree_wait_go();
 
 	zt_fill_pattern(want, ST_GM, 2);
-	zt_tree_expect(s, read_full(st[0], buf, ST_GM) == ST_GM && !memcmp(buf, want, ST_GM),
+	zt_tree_expect(s, (size_t)zt_read_full(st[0], buf, ST_GM) == ST_GM && !memcmp(buf, want, ST_GM),
 		       "st: the %d bytes from G differ", ST_GM);
-	zt_tree_expect(s, read_full(st[0], b, 4) == 4 && !memcmp(b, "g-st", 4),
+	zt_tree_expect(s, (size_t)zt_read_full(st[0], b, 4) == 4 && !memcmp(b, "g-st", 4),
 		       "st: no answer from G");
 	zt_tree_expect(s, send(st[0], "m-st", 4, MSG_NOSIGNAL) == 4, "st: M cannot send: %m");
 	/* G's datagram, with G's pid */
@@ -219,14 +195,14 @@ static int m_main(void)
 	zt_tree_expect(s, uc.pid == g_pid && uc.uid == 0 && uc.gid == 0,
 		       "dg: G's datagram came with pid %d uid %u gid %u, not pid %d", uc.pid,
 		       uc.uid, uc.gid, g_pid);
-	zt_tree_expect(s, queue_empty(dg[0]), "dg: more datagrams than G sent");
+	zt_tree_expect(s, zt_queue_empty(dg[0]), "dg: more datagrams than G sent");
 	zt_tree_expect(s, recv(gone[0], b, sizeof(b), 0) == 3 && !memcmp(b, "bye", 3),
 		       "gone: no bye");
 	zt_tree_expect(s, recv(gone[0], b, sizeof(b), MSG_DONTWAIT) == 0,
 		       "gone: no end of file after bye");
-	zt_tree_expect(s, read_full(ids[0], b, 5) == 5 && !memcmp(b, "g-ids", 5),
+	zt_tree_expect(s, (size_t)zt_read_full(ids[0], b, 5) == 5 && !memcmp(b, "g-ids", 5),
 		       "ids: no answer from G");
-	zt_tree_expect(s, read_full(bs[1], b, 4) == 4 && !memcmp(b, "g-bs", 4),
+	zt_tree_expect(s, (size_t)zt_read_full(bs[1], b, 4) == 4 && !memcmp(b, "g-bs", 4),
 		       "bs: no answer from G");
 	expect_peer(s, st[0], "M's st", m_pid, 0, 0);
 	expect_peer(s, dg[0], "M's dg", m_pid, 0, 0);
