@@ -186,6 +186,31 @@ rl_killed() {
 	check
 }
 
+# rl_ask ADDR: a client of the dump in $DIR/img, its hello right (the images' number), asking
+# for one page of $PID at ADDR
+rl_ask() {
+	"$CRYO" show "$DIR/img/inventory.img" >"$DIR/inventory.json"
+	python3 - "$RL_PORT" "$PID" "$DIR/inventory.json" "$1" >"$DIR/client.txt" 2>&1 <<'PY'
+import json, socket, struct, sys
+rid = json.load(open(sys.argv[3]))["entry"]["lazyremote_id"]
+def varint(v):
+    b = b""
+    while True:
+        c = v & 0x7f
+        v >>= 7
+        if v:
+            b += bytes([c | 0x80])
+        else:
+            return b + bytes([c])
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+hello = bytes([0x08, 0x01, 0x40, 0x01, 0x48]) + varint(rid)  # version 1, lazyremote, its id
+s.sendall(struct.pack("<IIQ", 1, 0, len(hello)) + hello)
+print("hello answered", struct.unpack("<IIQ", s.recv(16)))
+s.sendall(struct.pack("<IIQ", 10, int(sys.argv[2]), 16) + struct.pack("<QQ", int(sys.argv[4], 0), 1))
+print("get answered", s.recv(16))
+PY
+}
+
 rl_refused() {
 	local rc
 	start_test mem_anon || return
@@ -225,27 +250,7 @@ rl_refused() {
 	[ -f "$DIR/side-alive" ] && fail_step "the failed restore left its task" && return
 	# a client asking for memory the dump did not leave in its tree (page 1 of the task)
 	# (its hello right: the images' number, from the inventory)
-	"$CRYO" show "$DIR/img/inventory.img" >"$DIR/inventory.json"
-	python3 - "$RL_PORT" "$PID" "$DIR/inventory.json" >"$DIR/client.txt" 2>&1 <<'PY'
-import json, socket, struct, sys
-rid = json.load(open(sys.argv[3]))["entry"]["lazyremote_id"]
-def varint(v):
-    b = b""
-    while True:
-        c = v & 0x7f
-        v >>= 7
-        if v:
-            b += bytes([c | 0x80])
-        else:
-            return b + bytes([c])
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-hello = bytes([0x08, 0x01, 0x40, 0x01, 0x48]) + varint(rid)  # version 1, lazyremote, its id
-s.sendall(struct.pack("<IIQ", 1, 0, len(hello)) + hello)
-t, status, n = struct.unpack("<IIQ", s.recv(16))
-print("hello answered", t, status, n)
-s.sendall(struct.pack("<IIQ", 10, int(sys.argv[2]), 16) + struct.pack("<QQ", 0x1000, 1))
-print("get answered", s.recv(16))
-PY
+	rl_ask 0x1000
 	rl_dump_wait
 	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC after a bad request" || return
 	grep -q "asked for 1 pages of task $PID at 0x1000: not memory this dump left in its tree" \

@@ -187,31 +187,6 @@ rlc_refused_restore() {
 		fail_step "the failed dump changed the tracking ($(predump_uffds "$PID") userfaultfds)" || return 1
 }
 
-# rlc_ask ADDR: a client of the dump in $DIR/img, its hello right (the images' number), asking
-# for one page of $PID at ADDR
-rlc_ask() {
-	"$CRYO" show "$DIR/img/inventory.img" >"$DIR/inventory.json"
-	python3 - "$RL_PORT" "$PID" "$DIR/inventory.json" "$1" >"$DIR/client.txt" 2>&1 <<'PY'
-import json, socket, struct, sys
-rid = json.load(open(sys.argv[3]))["entry"]["lazyremote_id"]
-def varint(v):
-    b = b""
-    while True:
-        c = v & 0x7f
-        v >>= 7
-        if v:
-            b += bytes([c | 0x80])
-        else:
-            return b + bytes([c])
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-hello = bytes([0x08, 0x01, 0x40, 0x01, 0x48]) + varint(rid)  # version 1, lazyremote, its id
-s.sendall(struct.pack("<IIQ", 1, 0, len(hello)) + hello)
-print("hello answered", struct.unpack("<IIQ", s.recv(16)))
-s.sendall(struct.pack("<IIQ", 10, int(sys.argv[2]), 16) + struct.pack("<QQ", int(sys.argv[4]), 1))
-print("get answered", s.recv(16))
-PY
-}
-
 rlc_bad() {
 	local RL_PORT=$RLC_PORT
 	start_test "$PREDUMP_PROG" || return
@@ -261,7 +236,7 @@ rlc_bad() {
 	# the area: the phase rewrote every 7th from page 1): the parents' at the restore side,
 	# never served; the dump fails naming the request and resumes its tree
 	RL_DUMP_OPTS="--track-mem --prev-images-dir ../1" rl_dump || return
-	rlc_ask "$(awk '{ print $1 }' "$DIR/work/area.txt")"
+	rl_ask "$(awk '{ print $1 }' "$DIR/work/area.txt")"
 	rl_dump_wait
 	[ "$RL_RC" = 1 ] || fail_step "the dump exited $RL_RC after a request for a page in its parent" || return
 	grep -q "asked for 1 pages of task $PID at $(printf '%#x' "$(awk '{ print $1 }' "$DIR/work/area.txt")"): not memory this dump left" \
