@@ -398,6 +398,26 @@ static int64_t entry_socket(const FdEntry *e, pid_t pid, const int *owner, const
 	return -1;
 }
 
+/* A pair a maker makes: connected to each other (both ends its), or one end left by a closed
+ * peer; unbound, or bound to an abstract name (a datagram socket with SO_PASSCRED that sends
+ * binds itself to one). */
+static bool maker_pair(UnixSk *const *sks, uint32_t n, const UnixSk *s)
+{
+	if ((s->has_name && (!s->name.len || s->name.data[0])) || s->has_listener ||
+	    s->has_pending_on || s->n_pending || s->has_ext_peer || s->state != UNIX_ST_CONNECTED)
+		return false;
+	if (s->peer_gone)
+		return true;
+	return unix_mutual(sks, n, s) && sks[s->peer]->has_maker && sks[s->peer]->maker == s->maker;
+}
+
+/* A listening socket a maker makes: bound (listen caller's credentials), nothing waiting. */
+static bool maker_listener(const UnixSk *s)
+{
+	return s->state == UNIX_ST_LISTEN && s->has_name && !s->n_pending && !s->has_ext_peer &&
+	       !s->has_peer && !s->n_queue;
+}
+
 int unix_check_makers(UnixSk *const *sks, const int *owner, const int *owner_fd, uint32_t n,
 		      const struct unix_task_view *tv, int nt, char *why, size_t len, uint32_t *bad)
 {
@@ -429,17 +449,17 @@ int unix_check_makers(UnixSk *const *sks, const int *owner, const int *owner_fd,
 				       "made by task %u (peer credentials, SO_PEERCRED), which "
 				       "shares its descriptor table with its parent",
 				       s->maker);
-		else if ((s->has_name && (!s->name.len || s->name.data[0])) || s->has_listener ||
-			 s->has_pending_on || s->n_pending || s->has_ext_peer ||
-			 s->state != UNIX_ST_CONNECTED ||
-			 !(s->peer_gone || unix_mutual(sks, n, s)) ||
-			 (!s->peer_gone &&
-			  (!sks[s->peer]->has_maker || sks[s->peer]->maker != s->maker)))
+		else if (s->has_peer && s->peer < n && sks[s->peer]->has_listener)
+			ret = snprintf(why, len,
+				       "connected through a listening socket task %u made (the "
+				       "root makes it before that task exists)",
+				       s->maker);
+		else if (!maker_pair(sks, n, s) && !maker_listener(s))
 			ret = snprintf(why, len,
 				       "peer credentials (SO_PEERCRED) of task %u, which is not "
-				       "the tree's root, on a socket that is not a pair (only the "
-				       "root makes sockets bound to a path, listening and "
-				       "accepted sockets again)",
+				       "the tree's root, on a socket that is neither a pair nor a "
+				       "listening socket with nothing waiting (only the root makes "
+				       "accepted sockets and sockets bound to a path again)",
 				       s->maker);
 		for (size_t q = 0; !ret && q < s->n_queue; q++) {
 			const UnixMsg *msg = s->queue[q];
@@ -461,13 +481,20 @@ int unix_check_makers(UnixSk *const *sks, const int *owner, const int *owner_fd,
 		}
 		maker[i] = m;
 	}
-	/* an abstract name (bound automatically: SO_PASSCRED on a datagram socket that sends)
-	 * that no other socket reaches: no other one is connected to it, nor has a datagram
-	 * from it queued (those are made elsewhere, before or apart from it) */
+	/* names no other socket reaches: none was accepted from a maker's listening socket or
+	 * waits on it, none is connected to a maker's socket, nor has a datagram from one queued
+	 * (those are made elsewhere, before or apart from it) */
 	for (uint32_t i = 0; any && !ret && i < n; i++) {
 		const UnixSk *o = sks[i];
 		*bad = i;
-		if (o->has_peer && o->peer < n && maker[o->peer] >= 0 && maker[i] != maker[o->peer])
+		if ((o->has_listener && o->listener < n && maker[o->listener] >= 0) ||
+		    (o->has_pending_on && o->pending_on < n && maker[o->pending_on] >= 0))
+			ret = snprintf(why, len,
+				       "connected through a listening socket task %u made (the "
+				       "root makes it before that task exists)",
+				       sks[o->has_listener ? o->listener : o->pending_on]->maker);
+		else if (o->has_peer && o->peer < n && maker[o->peer] >= 0 &&
+			 maker[i] != maker[o->peer])
 			ret = snprintf(why, len,
 				       "connected to a socket of a pair task %u made, which it "
 				       "does not make",

@@ -43,11 +43,12 @@ struct unix_task_view {
 	pid_t sid, pgid;
 	const Files *files;
 };
-/* Pairs a task other than the root made (UnixSk.maker), which that task makes again in its
+/* Sockets a task other than the root made (UnixSk.maker), which that task makes again in its
  * own setup, before it creates anything: only a pair (ends connected to each other, or one
- * left by a peer closed), unnamed, not in flight, carrying no descriptors, whose holders are
- * the maker and its descendants (nobody else can have been given it: they are made before
- * it, elsewhere), whose queued credentials name pids that exist then or that the maker may
+ * left by a peer closed), unnamed or with an abstract name, or a listening socket with
+ * nothing waiting; reached by no other socket; not in flight, carrying no descriptors, whose
+ * holders are the maker and its descendants (nobody else can have been given it: they are made
+ * before it, elsewhere), whose queued credentials name pids that exist then or that the maker may
  * hold for the moment (its ancestors, its descendants, pids of nobody in the tree). owner[i]
  * is the task index and owner_fd[i] the fd of socket i's entry. 0, or -1 with why[] and
  * *bad. */

@@ -23,6 +23,8 @@
 #  refuse-unix-maker  a pair a child made (its peer credentials name the child), one end
 #                     given to the root (SCM_RIGHTS), which is not below the child
 #                     (tests/progs/unix_pair_child.c with UNIX_PAIR_CHILD_GIVE=1)
+#  refuse-unix-maker-listener a connection of the root's accepted from a listener a child
+#                     made (tests/progs/unix_listen_child.c with UNIX_LISTEN_CHILD_CONNECTED=1)
 #  refuse-unix-peercred a connection whose listener was closed, its two ends holding different
 #                     peer credentials (root's, and the ids its client connected with)
 #                     (tests/progs/unix_peercred_refused.c): both still hold them afterwards
@@ -94,6 +96,11 @@ refuse_unix_maker_case() {
 		"unix socket socket:\[[0-9]*\]: a pair made by task [0-9]*, held by task [0-9]* (fd [0-9]*), which is not below it in the tree: not supported yet"
 }
 
+refuse_unix_maker_listener_case() {
+	UNIX_LISTEN_CHILD_CONNECTED=1 refusal_case refuse-unix-maker-listener unix_listen_child \
+		"connected through a listening socket task [0-9]* made (the root makes it before that task exists): not supported yet"
+}
+
 refuse_unix_peercred_case() {
 	refusal_case refuse-unix-peercred unix_peercred_refused \
 		"unix socket socket:\[[0-9]*\]: peer credentials (uid [0-9]* gid [0-9]*, [0-9]* groups) other than its peer's, as a pair holds (uid [0-9]* gid [0-9]*, [0-9]* groups): not supported yet"
@@ -123,5 +130,6 @@ register_case refuse-pidfd refuse_pidfd_case
 register_case refuse-unix refuse_unix_case
 register_case refuse-unix-peercred refuse_unix_peercred_case
 register_case refuse-unix-maker refuse_unix_maker_case
+register_case refuse-unix-maker-listener refuse_unix_maker_listener_case
 register_case refuse-mdwe refuse_mdwe_case
 register_case refuse-namespaces refuse_namespaces_case
