@@ -2,20 +2,21 @@
 # on a free port of 127.0.0.1): items stored by one client, checkpointed while idle, restored;
 # a new client gets every item back byte for byte, stores more, and `stats` shows the items
 # counted before and after.
-app_memcached() {
-	app_begin memcached
-	app_packages memcached python3 || return
-	local port out
-	port=$(app_free_port)
-	app_start /usr/bin/memcached -u nobody -l 127.0.0.1 -p "$port" -U 0 -t 4 -m 16
-	# a client speaking memcached's text protocol: MODE store (50 items) or check
-	mc_client() {
-		timeout 20 /usr/bin/python3 - "$port" "$1" <<'PY'
+
+# mc_client ADDR MODE: a client speaking memcached's text protocol to ADDR (a TCP port of
+# 127.0.0.1, or the path of a unix socket): MODE store (50 items) or check
+mc_client() {
+	timeout 20 /usr/bin/python3 - "$1" "$2" <<'PY'
 import socket, sys, time
-port, mode = int(sys.argv[1]), sys.argv[2]
+addr, mode = sys.argv[1], sys.argv[2]
 for _ in range(100):
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if addr.startswith("/"):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(5)
+            s.connect(addr)
+        else:
+            s = socket.create_connection(("127.0.0.1", int(addr)), timeout=5)
         break
     except OSError:
         time.sleep(0.05)
@@ -57,12 +58,19 @@ else:
         sys.exit("curr_items %r, not 51" % stats.get(b"curr_items"))
     print("checked")
 PY
-	}
-	out=$(mc_client store 2>&1)
+}
+
+app_memcached() {
+	app_begin memcached
+	app_packages memcached python3 || return
+	local port out
+	port=$(app_free_port)
+	app_start /usr/bin/memcached -u nobody -l 127.0.0.1 -p "$port" -U 0 -t 4 -m 16
+	out=$(mc_client "$port" store 2>&1)
 	[ "$out" = stored ] || fail_step "storing before the checkpoint: $out"
 	[ -z "$REASON" ] && app_checkpoint
 	if [ -z "$REASON" ]; then
-		out=$(mc_client check 2>&1)
+		out=$(mc_client "$port" check 2>&1)
 		[ "$out" = checked ] || fail_step "after the restore: $out"
 		kill -TERM "$PID"
 		app_wait_exit 10
@@ -70,3 +78,29 @@ PY
 	app_end
 }
 register_case app-memcached app_memcached
+
+# memcached on a unix socket under a shell that waits for it (a wrapper script, as services
+# are often run): the listener's peer credentials name memcached, a child of the tree's root,
+# which makes it again at restore. The items stored before come back through the socket.
+app_memcached_unix() {
+	app_begin memcached-unix
+	app_packages memcached python3 || return
+	local out i
+	app_start /bin/sh -c "/usr/bin/memcached -u root -s '$DIR/mc.sock' -t 2 -m 16; echo memcached ended"
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$DIR/mc.sock" ] && break
+		sleep 0.05
+	done
+	out=$(mc_client "$DIR/mc.sock" store 2>&1)
+	[ "$out" = stored ] || fail_step "storing before the checkpoint: $out"
+	[ -z "$REASON" ] && app_checkpoint
+	if [ -z "$REASON" ]; then
+		out=$(mc_client "$DIR/mc.sock" check 2>&1)
+		[ "$out" = checked ] || fail_step "after the restore: $out"
+		pkill -TERM -P "$PID" -x memcached
+		app_wait_exit 10
+		grep -q "memcached ended" "$DIR/stdout" || fail_step "the shell did not see memcached end"
+	fi
+	app_end
+}
+register_case app-memcached-unix app_memcached_unix
