@@ -41,6 +41,7 @@
 #include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
+#include "res/tracees.h"
 
 static int open_images_dir(struct dump_ctx *ctx)
 {
@@ -446,6 +447,12 @@ static int dump_all(struct dump_ctx *ctx)
 	sysv_undo_ref_end(ctx);
 	if (ret && ret != -ENOTSUP)
 		return ret;
+	/* a thread of the tree tracing a process outside it: a link the restore cannot make */
+	if (!ctx->opts->pre_dump && (ret = dump_check_tracees(ctx))) {
+		if (ret != -ENOTSUP)
+			return ret;
+		refused = ret;
+	}
 	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
