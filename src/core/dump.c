@@ -24,6 +24,7 @@
 #include "pages/lazy_remote.h"
 #include "pages/xfer.h"
 #include "core/freezer.h"
+#include "files/files.h"
 #include "files/inet.h"
 #include "core/fault.h"
 #include "core/log.h"
@@ -495,6 +496,10 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
+	/* every memfd of the tree is known now: one a process outside holds too would be cut off
+	 * from it by the restore */
+	if ((ret = memfd_scan_outside(ctx)))
+		return ret;
 	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
 	mm_flags_start(ctx);
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an

@@ -1,0 +1,121 @@
+/* memfds of the tree that a process outside it holds too, by a descriptor or a mapping (one
+ * passed over a unix socket, or opened through /proc/PID/fd: a buffer shared with a
+ * compositor, a sandbox's broker). The restore makes each memfd anew, so the restored tree
+ * and that process would no longer share it: what either writes after the restore the other
+ * never sees. Such a dump is refused, naming the memfd where the tree holds it and where the
+ * outside process does. Read once every memfd of the tree is known (descriptors and mappings),
+ * and only then: a tree without memfds costs nothing. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/dump_ctx.h"
+#include "core/log.h"
+#include "core/proc.h"
+#include "files/files.h"
+
+static bool task_of_tree(const struct dump_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return true;
+	return false;
+}
+
+static void refuse(pid_t in, const char *what, pid_t out, const char *where)
+{
+	struct proc_stat st;
+	const char *comm = proc_parse_stat(out, 0, &st) ? "?" : st.comm;
+	pr_err("task %d: %s is a memfd that process %d (%s) outside the tree holds too (its %s): "
+	       "not supported (the restore makes the memfd anew, no longer shared with that "
+	       "process)",
+	       (int)in, what, (int)out, comm, where);
+}
+
+/* The process's descriptors; the number of refusals */
+static int scan_fds(const struct dump_ctx *ctx, pid_t pid)
+{
+	char path[64], link[4200], where[300];
+	int n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	DIR *fds = opendir(path);
+	if (!fds)
+		return 0; /* gone, a kernel thread, or not ours to read */
+	struct dirent *f;
+	while ((f = readdir(fds))) {
+		struct stat st;
+		const char *what;
+		pid_t in;
+		if (f->d_name[0] == '.')
+			continue;
+		ssize_t l = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = 0;
+		if (strncmp(link, "/memfd:", 7) || fstatat(dirfd(fds), f->d_name, &st, 0) < 0 ||
+		    !memfd_dump_holder(ctx, st.st_dev, st.st_ino, &in, &what))
+			continue;
+		snprintf(where, sizeof(where), "fd %s", f->d_name);
+		refuse(in, what, pid, where);
+		n++;
+	}
+	closedir(fds);
+	return n;
+}
+
+/* The process's mappings of the memfds' device; the number of refusals */
+static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t dev)
+{
+	char path[64], line[4400], where[64];
+	int n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, ino;
+		unsigned maj, min;
+		const char *what;
+		pid_t in;
+		/* a path that does not fit the buffer: its rest is read as lines of its own,
+		 * which do not parse */
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &start, &end, &maj, &min, &ino) !=
+			5 ||
+		    makedev(maj, min) != dev || !memfd_dump_holder(ctx, dev, ino, &in, &what))
+			continue;
+		snprintf(where, sizeof(where), "mapping %#lx-%#lx", start, end);
+		refuse(in, what, pid, where);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int memfd_scan_outside(struct dump_ctx *ctx)
+{
+	uint64_t dev = 0;
+	int found = 0;
+	if (!memfd_dump_count(ctx, &dev))
+		return 0;
+	DIR *proc = opendir("/proc");
+	if (!proc) {
+		int err = errno;
+		pr_errno(err, "cannot read /proc for other holders of the tree's memfds");
+		return -err;
+	}
+	struct dirent *de;
+	while ((de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		if (pid <= 0 || pid == getpid() || task_of_tree(ctx, pid))
+			continue;
+		found += scan_fds(ctx, pid) + scan_maps(ctx, pid, dev);
+	}
+	closedir(proc);
+	return found ? -ENOTSUP : 0;
+}
