@@ -1,10 +1,12 @@
-/* memfds of the tree that a process outside it holds too, by a descriptor or a mapping (one
- * passed over a unix socket, or opened through /proc/PID/fd: a buffer shared with a
- * compositor, a sandbox's broker). The restore makes each memfd anew, so the restored tree
- * and that process would no longer share it: what either writes after the restore the other
- * never sees. Such a dump is refused, naming the memfd where the tree holds it and where the
- * outside process does. Read once every memfd of the tree is known (descriptors and mappings),
- * and only then: a tree without memfds costs nothing. */
+/* Memory objects of the tree that a process outside it holds too: memfds, by a descriptor or
+ * a mapping (one passed over a unix socket, or opened through /proc/PID/fd: a buffer shared
+ * with a compositor, a sandbox's broker), and shared anonymous memory, which a process outside
+ * maps when it forked the tree's root after mapping it (a worker of a server dumped without
+ * its master, a multiprocessing worker without its parent). The restore makes each object
+ * anew, so the restored tree and that process would no longer share it: what either writes
+ * after the restore the other never sees. Such a dump is refused, naming the object where the
+ * tree holds it and where the outside process does. Read once every mapping of the tree is
+ * known, and only then: a tree with neither costs nothing. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -28,14 +30,47 @@ static bool task_of_tree(const struct dump_ctx *ctx, pid_t pid)
 	return false;
 }
 
-static void refuse(pid_t in, const char *what, pid_t out, const char *where)
+static void refuse(pid_t in, const char *what, const char *kind, pid_t out, const char *where)
 {
 	struct proc_stat st;
 	const char *comm = proc_parse_stat(out, 0, &st) ? "?" : st.comm;
-	pr_err("task %d: %s is a memfd that process %d (%s) outside the tree holds too (its %s): "
-	       "not supported (the restore makes the memfd anew, no longer shared with that "
-	       "process)",
-	       (int)in, what, (int)out, comm, where);
+	pr_err("task %d: %s is %s that process %d (%s) outside the tree holds too (its %s): "
+	       "not supported (the restore makes it anew, no longer shared with that process)",
+	       (int)in, what, kind, (int)out, comm, where);
+}
+
+/* The shared anonymous memory (dev, ino) in a mapping of the tree: the task and the mapping
+ * into *what (of size wsize) */
+static bool anon_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
+			char *what, size_t wsize)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const struct dump_task *t = &ctx->tasks[i];
+		for (size_t k = 0; !t->zombie && t->mm && k < t->mm->n_vmas; k++) {
+			const Vma *v = t->mm->vmas[k];
+			if (v->kind != VMA_KIND__VMA_ANON_SHARED || !v->has_ino || !v->has_dev ||
+			    v->dev != dev || v->ino != ino)
+				continue;
+			*pid = t->pid;
+			snprintf(what, wsize, "mapping %#lx-%#lx", (unsigned long)v->start,
+				 (unsigned long)v->end);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The device of the tree's first shared anonymous mapping, 0 if it has none */
+static uint64_t anon_dev(const struct dump_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		const struct dump_task *t = &ctx->tasks[i];
+		for (size_t k = 0; !t->zombie && t->mm && k < t->mm->n_vmas; k++)
+			if (t->mm->vmas[k]->kind == VMA_KIND__VMA_ANON_SHARED &&
+			    t->mm->vmas[k]->has_dev && t->mm->vmas[k]->has_ino)
+				return t->mm->vmas[k]->dev;
+	}
+	return 0;
 }
 
 /* The process's descriptors; the number of refusals */
@@ -62,17 +97,18 @@ static int scan_fds(const struct dump_ctx *ctx, pid_t pid)
 		    !memfd_dump_holder(ctx, st.st_dev, st.st_ino, &in, &what))
 			continue;
 		snprintf(where, sizeof(where), "fd %s", f->d_name);
-		refuse(in, what, pid, where);
+		refuse(in, what, "a memfd", pid, where);
 		n++;
 	}
 	closedir(fds);
 	return n;
 }
 
-/* The process's mappings of the memfds' device; the number of refusals */
-static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t dev)
+/* The process's mappings of the memory objects' devices (memfds, shared anonymous memory:
+ * usually one device, the kernel's internal tmpfs); the number of refusals */
+static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t mdev, uint64_t adev)
 {
-	char path[64], line[4400], where[64];
+	char path[64], line[4400], where[64], awhat[64];
 	int n = 0;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	FILE *f = fopen(path, "re");
@@ -81,16 +117,26 @@ static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t dev)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long start, end, ino;
 		unsigned maj, min;
-		const char *what;
+		const char *what, *kind;
 		pid_t in;
 		/* a path that does not fit the buffer: its rest is read as lines of its own,
 		 * which do not parse */
 		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &start, &end, &maj, &min, &ino) !=
 			5 ||
-		    makedev(maj, min) != dev || !memfd_dump_holder(ctx, dev, ino, &in, &what))
+		    !ino)
 			continue;
+		uint64_t dev = makedev(maj, min);
+		if (mdev && dev == mdev && memfd_dump_holder(ctx, dev, ino, &in, &what)) {
+			kind = "a memfd";
+		} else if (adev && dev == adev &&
+			   anon_holder(ctx, dev, ino, &in, awhat, sizeof(awhat))) {
+			what = awhat;
+			kind = "shared anonymous memory";
+		} else {
+			continue;
+		}
 		snprintf(where, sizeof(where), "mapping %#lx-%#lx", start, end);
-		refuse(in, what, pid, where);
+		refuse(in, what, kind, pid, where);
 		n++;
 	}
 	fclose(f);
@@ -99,14 +145,15 @@ static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t dev)
 
 int memfd_scan_outside(struct dump_ctx *ctx)
 {
-	uint64_t dev = 0;
+	uint64_t mdev = 0, adev = anon_dev(ctx);
 	int found = 0;
-	if (!memfd_dump_count(ctx, &dev))
+	bool memfds = memfd_dump_count(ctx, &mdev) > 0;
+	if (!memfds && !adev)
 		return 0;
 	DIR *proc = opendir("/proc");
 	if (!proc) {
 		int err = errno;
-		pr_errno(err, "cannot read /proc for other holders of the tree's memfds");
+		pr_errno(err, "cannot read /proc for other holders of the tree's shared memory");
 		return -err;
 	}
 	struct dirent *de;
@@ -114,7 +161,9 @@ int memfd_scan_outside(struct dump_ctx *ctx)
 		pid_t pid = (pid_t)atoi(de->d_name);
 		if (pid <= 0 || pid == getpid() || task_of_tree(ctx, pid))
 			continue;
-		found += scan_fds(ctx, pid) + scan_maps(ctx, pid, dev);
+		if (memfds)
+			found += scan_fds(ctx, pid);
+		found += scan_maps(ctx, pid, memfds ? mdev : 0, adev);
 	}
 	closedir(proc);
 	return found ? -ENOTSUP : 0;

@@ -3,14 +3,17 @@
  * to the reaper above the test now). Three memfds:
  *   m1, made by the outsider (it keeps its fd), opened by the test through /proc/PID/fd;
  *   m2, made by the test (it keeps its fd), only mapped by the outsider (its fd closed);
- *   m3, made by the test and only mapped by it (its fd closed), held by the outsider's fd.
- * The test says the fd numbers and the mapping. At the check (after a refused dump) each is
- * still the one the outsider holds: what the test writes is read through the outsider's. */
+ *   m3, made by the test and only mapped by it (its fd closed), held by the outsider's fd;
+ * and shared anonymous memory the test mapped before it forked (the outsider inherited it).
+ * The test says the fd numbers and the mappings. At the check (after a refused dump) each is
+ * still the one the outsider holds: what the test writes is read through the outsider's fd,
+ * or its memory (/proc/PID/mem). */
 // zt-run: no-cryo
 #include "zt.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -49,6 +52,8 @@ int main(int argc, char **argv)
 	int m2 = memfd_create("zt-m2", MFD_CLOEXEC), m3 = memfd_create("zt-m3", MFD_CLOEXEC);
 	zt_check_sys(m2 >= 0 && m3 >= 0 && ftruncate(m2, PAGE) == 0 && ftruncate(m3, PAGE) == 0,
 		     "memfds");
+	char *anon = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	zt_check_sys(anon != MAP_FAILED, "shared anonymous memory");
 	int c2p[2];
 	zt_check_sys(pipe(c2p) == 0, "pipe");
 	pid_t mid = fork();
@@ -83,14 +88,26 @@ int main(int argc, char **argv)
 	void *map3 = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m3, 0);
 	zt_check_sys(map3 != MAP_FAILED, "map m3");
 	close(m3);
-	zt_log("outsider %d m1 fd %d (its %d), m2 fd %d, m3 mapping %#lx-%#lx (its fd %d)",
-	       (int)s.pid, m1, s.m1, m2, (unsigned long)map3, (unsigned long)map3 + PAGE, s.m3);
+	zt_log("outsider %d m1 fd %d (its %d), m2 fd %d, m3 mapping %#lx-%#lx (its fd %d), anon "
+	       "%#lx-%#lx",
+	       (int)s.pid, m1, s.m1, m2, (unsigned long)map3, (unsigned long)map3 + PAGE, s.m3,
+	       (unsigned long)anon, (unsigned long)anon + PAGE);
 
 	zt_ready();
 	zt_wait_for_check();
 	zt_expect(shared(m1, NULL, p1, "one"), "m1 is not the outsider's any more");
 	zt_expect(shared(m2, NULL, p2, "two"), "m2 is not itself");
 	zt_expect(shared(-1, map3, p3, "three"), "m3's mapping is not the outsider's fd's file");
+	/* the outsider's view of the anonymous memory, at the same address */
+	char mem[64], got[8] = {0};
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)s.pid);
+	memcpy(anon, "four", 5);
+	int mfd = open(mem, O_RDONLY | O_CLOEXEC);
+	zt_expect(mfd >= 0 && pread(mfd, got, 5, (off_t)(uintptr_t)anon) == 5 &&
+		      !strcmp(got, "four"),
+		  "the anonymous memory is not the outsider's any more ('%s')", got);
+	if (mfd >= 0)
+		close(mfd);
 	kill(s.pid, SIGKILL);
 	zt_pass();
 }
