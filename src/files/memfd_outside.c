@@ -1,12 +1,13 @@
 /* Memory objects of the tree that a process outside it holds too: memfds, by a descriptor or
  * a mapping (one passed over a unix socket, or opened through /proc/PID/fd: a buffer shared
- * with a compositor, a sandbox's broker), and shared anonymous memory, which a process outside
+ * with a compositor, a sandbox's broker); shared anonymous memory, which a process outside
  * maps when it forked the tree's root after mapping it (a worker of a server dumped without
- * its master, a multiprocessing worker without its parent). The restore makes each object
+ * its master, a multiprocessing worker without its parent); deleted files (ghost.c saves them
+ * by their content) that it holds by an fd or a shared mapping. The restore makes each object
  * anew, so the restored tree and that process would no longer share it: what either writes
  * after the restore the other never sees. Such a dump is refused, naming the object where the
  * tree holds it and where the outside process does. Read once every mapping of the tree is
- * known, and only then: a tree with neither costs nothing. */
+ * known, and only then: a tree with none of these costs nothing. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -73,10 +74,44 @@ static uint64_t anon_dev(const struct dump_ctx *ctx)
 	return 0;
 }
 
-/* The process's descriptors; the number of refusals */
-static int scan_fds(const struct dump_ctx *ctx, pid_t pid)
+/* The ghost (a regular file deleted while open, saved by its content: ghost.c) of (dev, ino):
+ * the task that holds it first and its old path into *what */
+static bool ghost_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
+			 char *what, size_t wsize)
 {
-	char path[64], link[4200], where[300];
+	for (int k = 0; k < ctx->nr_tasks; k++) {
+		const Files *f = ctx->tasks[k].files;
+		for (size_t i = 0; f && i < f->n_ghosts; i++) {
+			const GhostFile *g = f->ghosts[i];
+			if (!S_ISREG(g->mode) || g->dev != dev || g->ino != ino)
+				continue;
+			*pid = ctx->tasks[k].pid;
+			snprintf(what, wsize, "the deleted file %s (ghost %u)",
+				 g->orig_path ? g->orig_path : "?", g->id);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool has_ghosts(const struct dump_ctx *ctx)
+{
+	for (int k = 0; k < ctx->nr_tasks; k++)
+		if (ctx->tasks[k].files && ctx->tasks[k].files->n_ghosts)
+			return true;
+	return false;
+}
+
+static bool deleted_link(const char *link)
+{
+	size_t l = strlen(link);
+	return l > 10 && !strcmp(link + l - 10, " (deleted)");
+}
+
+/* The process's descriptors; the number of refusals */
+static int scan_fds(const struct dump_ctx *ctx, pid_t pid, bool memfds, bool ghosts)
+{
+	char path[64], link[4200], where[300], gwhat[4200 + 32];
 	int n = 0;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	DIR *fds = opendir(path);
@@ -93,22 +128,38 @@ static int scan_fds(const struct dump_ctx *ctx, pid_t pid)
 		if (l <= 0)
 			continue;
 		link[l] = 0;
-		if (strncmp(link, "/memfd:", 7) || fstatat(dirfd(fds), f->d_name, &st, 0) < 0 ||
-		    !memfd_dump_holder(ctx, st.st_dev, st.st_ino, &in, &what))
+		if (link[0] != '/' || !deleted_link(link) ||
+		    fstatat(dirfd(fds), f->d_name, &st, 0) < 0)
 			continue;
 		snprintf(where, sizeof(where), "fd %s", f->d_name);
-		refuse(in, what, "a memfd", pid, where);
-		n++;
+		if (memfds && !strncmp(link, "/memfd:", 7) &&
+		    memfd_dump_holder(ctx, st.st_dev, st.st_ino, &in, &what)) {
+			refuse(in, what, "a memfd", pid, where);
+			n++;
+		} else if (ghosts && S_ISREG(st.st_mode) &&
+			   ghost_holder(ctx, st.st_dev, st.st_ino, &in, gwhat, sizeof(gwhat))) {
+			/* the restore's file would be a copy of it */
+			refuse(in, gwhat, "a file", pid, where);
+			n++;
+		}
 	}
 	closedir(fds);
 	return n;
 }
 
+/* A maps line of a shared mapping ("start-end rws? ...") */
+static bool shared_map(const char *line)
+{
+	const char *p = strchr(line, ' ');
+	return p && strlen(p) > 4 && p[4] == 's';
+}
+
 /* The process's mappings of the memory objects' devices (memfds, shared anonymous memory:
  * usually one device, the kernel's internal tmpfs); the number of refusals */
-static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t mdev, uint64_t adev)
+static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t mdev, uint64_t adev,
+		     bool ghosts)
 {
-	char path[64], line[4400], where[64], awhat[64];
+	char path[64], line[4400], where[64], awhat[64], gwhat[4200 + 32];
 	int n = 0;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	FILE *f = fopen(path, "re");
@@ -132,6 +183,11 @@ static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t mdev, uint6
 			   anon_holder(ctx, dev, ino, &in, awhat, sizeof(awhat))) {
 			what = awhat;
 			kind = "shared anonymous memory";
+		} else if (ghosts && shared_map(line) &&
+			   ghost_holder(ctx, dev, ino, &in, gwhat, sizeof(gwhat))) {
+			/* a private mapping (a library upgraded under both) shares nothing */
+			what = gwhat;
+			kind = "a file";
 		} else {
 			continue;
 		}
@@ -147,8 +203,8 @@ int memfd_scan_outside(struct dump_ctx *ctx)
 {
 	uint64_t mdev = 0, adev = anon_dev(ctx);
 	int found = 0;
-	bool memfds = memfd_dump_count(ctx, &mdev) > 0;
-	if (!memfds && !adev)
+	bool memfds = memfd_dump_count(ctx, &mdev) > 0, ghosts = has_ghosts(ctx);
+	if (!memfds && !adev && !ghosts)
 		return 0;
 	DIR *proc = opendir("/proc");
 	if (!proc) {
@@ -161,9 +217,9 @@ int memfd_scan_outside(struct dump_ctx *ctx)
 		pid_t pid = (pid_t)atoi(de->d_name);
 		if (pid <= 0 || pid == getpid() || task_of_tree(ctx, pid))
 			continue;
-		if (memfds)
-			found += scan_fds(ctx, pid);
-		found += scan_maps(ctx, pid, memfds ? mdev : 0, adev);
+		if (memfds || ghosts)
+			found += scan_fds(ctx, pid, memfds, ghosts);
+		found += scan_maps(ctx, pid, memfds ? mdev : 0, adev, ghosts);
 	}
 	closedir(proc);
 	return found ? -ENOTSUP : 0;

@@ -4,7 +4,8 @@
  *   m1, made by the outsider (it keeps its fd), opened by the test through /proc/PID/fd;
  *   m2, made by the test (it keeps its fd), only mapped by the outsider (its fd closed);
  *   m3, made by the test and only mapped by it (its fd closed), held by the outsider's fd;
- * and shared anonymous memory the test mapped before it forked (the outsider inherited it).
+ * shared anonymous memory the test mapped before it forked (the outsider inherited it); and a
+ * file both hold by an fd, deleted since (the dump would save it as a ghost, a copy).
  * The test says the fd numbers and the mappings. At the check (after a refused dump) each is
  * still the one the outsider holds: what the test writes is read through the outsider's fd,
  * or its memory (/proc/PID/mem). */
@@ -25,7 +26,7 @@
 
 struct said {
 	pid_t pid;
-	int m1, m3; /* the outsider's fds */
+	int m1, m3, g; /* the outsider's fds */
 };
 
 /* m (the test's fd) and the outsider's fd of it are one file: a write shows through it */
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
 		     "memfds");
 	char *anon = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	zt_check_sys(anon != MAP_FAILED, "shared anonymous memory");
+	int gfd = open("ghost.dat", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	zt_check_sys(gfd >= 0 && ftruncate(gfd, PAGE) == 0, "ghost.dat");
 	int c2p[2];
 	zt_check_sys(pipe(c2p) == 0, "pipe");
 	pid_t mid = fork();
@@ -62,12 +65,12 @@ int main(int argc, char **argv)
 		if (fork() != 0)
 			_exit(0);
 		void *p2 = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m2, 0);
-		struct said s = {.pid = getpid(), .m3 = dup(m3)};
+		struct said s = {.pid = getpid(), .m3 = dup(m3), .g = dup(gfd)};
 		s.m1 = memfd_create("zt-m1", MFD_CLOEXEC);
 		for (int fd = 3; fd < 1024; fd++)
-			if (fd != c2p[1] && fd != s.m1 && fd != s.m3)
+			if (fd != c2p[1] && fd != s.m1 && fd != s.m3 && fd != s.g)
 				close(fd);
-		if (p2 == MAP_FAILED || s.m1 < 0 || s.m3 < 0 || ftruncate(s.m1, PAGE) < 0 ||
+		if (p2 == MAP_FAILED || s.m1 < 0 || s.m3 < 0 || s.g < 0 || ftruncate(s.m1, PAGE) < 0 ||
 		    write(c2p[1], &s, sizeof(s)) != sizeof(s))
 			_exit(1);
 		close(c2p[1]);
@@ -79,7 +82,9 @@ int main(int argc, char **argv)
 	struct said s;
 	zt_check_sys(read(c2p[0], &s, sizeof(s)) == sizeof(s), "the outsider");
 	close(c2p[0]);
-	char p1[64], p2[64], p3[64];
+	zt_check_sys(unlink("ghost.dat") == 0, "unlink ghost.dat");
+	char p1[64], p2[64], p3[64], pg[64];
+	snprintf(pg, sizeof(pg), "/proc/%d/fd/%d", (int)s.pid, s.g);
 	snprintf(p1, sizeof(p1), "/proc/%d/fd/%d", (int)s.pid, s.m1);
 	snprintf(p3, sizeof(p3), "/proc/%d/fd/%d", (int)s.pid, s.m3);
 	snprintf(p2, sizeof(p2), "/proc/self/fd/%d", m2);
@@ -89,14 +94,15 @@ int main(int argc, char **argv)
 	zt_check_sys(map3 != MAP_FAILED, "map m3");
 	close(m3);
 	zt_log("outsider %d m1 fd %d (its %d), m2 fd %d, m3 mapping %#lx-%#lx (its fd %d), anon "
-	       "%#lx-%#lx",
+	       "%#lx-%#lx, ghost fd %d (its %d)",
 	       (int)s.pid, m1, s.m1, m2, (unsigned long)map3, (unsigned long)map3 + PAGE, s.m3,
-	       (unsigned long)anon, (unsigned long)anon + PAGE);
+	       (unsigned long)anon, (unsigned long)anon + PAGE, gfd, s.g);
 
 	zt_ready();
 	zt_wait_for_check();
 	zt_expect(shared(m1, NULL, p1, "one"), "m1 is not the outsider's any more");
 	zt_expect(shared(m2, NULL, p2, "two"), "m2 is not itself");
+	zt_expect(shared(gfd, NULL, pg, "five"), "the deleted file is not the outsider's any more");
 	zt_expect(shared(-1, map3, p3, "three"), "m3's mapping is not the outsider's fd's file");
 	/* the outsider's view of the anonymous memory, at the same address */
 	char mem[64], got[8] = {0};
