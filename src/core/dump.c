@@ -496,10 +496,16 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
-	/* every memfd of the tree is known now: one a process outside holds too would be cut off
-	 * from it by the restore */
-	if ((ret = memfd_scan_outside(ctx)))
-		return ret;
+	/* every memfd and mapping of the tree is known now: one a process outside holds too would
+	 * be cut off from it by the restore. Refused before the pages are read; the System V
+	 * objects are looked at all the same, so that one run names every object shared with a
+	 * process outside */
+	if ((ret = memfd_scan_outside(ctx))) {
+		if (ret != -ENOTSUP)
+			return ret;
+		int r = sysv_dump(ctx);
+		return r && r != -ENOTSUP ? r : -ENOTSUP;
+	}
 	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
 	mm_flags_start(ctx);
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an
