@@ -24,6 +24,7 @@
 #include "pages/lazy_remote.h"
 #include "pages/xfer.h"
 #include "core/freezer.h"
+#include "files/files.h"
 #include "files/inet.h"
 #include "core/fault.h"
 #include "core/log.h"
@@ -41,6 +42,7 @@
 #include "res/predump.h"
 #include "res/track.h"
 #include "res/sysvipc.h"
+#include "res/tracees.h"
 
 static int open_images_dir(struct dump_ctx *ctx)
 {
@@ -446,6 +448,12 @@ static int dump_all(struct dump_ctx *ctx)
 	sysv_undo_ref_end(ctx);
 	if (ret && ret != -ENOTSUP)
 		return ret;
+	/* a thread of the tree tracing a process outside it: a link the restore cannot make */
+	if (!ctx->opts->pre_dump && (ret = dump_check_tracees(ctx))) {
+		if (ret != -ENOTSUP)
+			return ret;
+		refused = ret;
+	}
 	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -488,6 +496,16 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
+	/* every memfd and mapping of the tree is known now: one a process outside holds too would
+	 * be cut off from it by the restore. Refused before the pages are read; the System V
+	 * objects are looked at all the same, so that one run names every object shared with a
+	 * process outside */
+	if ((ret = memfd_scan_outside(ctx))) {
+		if (ret != -ENOTSUP)
+			return ret;
+		int r = sysv_dump(ctx);
+		return r && r != -ENOTSUP ? r : -ENOTSUP;
+	}
 	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
 	mm_flags_start(ctx);
 	/* sharing is seen before any page is read: reading may change it (pages.c). Not in an

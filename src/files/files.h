@@ -73,6 +73,13 @@ int restore_memfd_seals(struct restore_ctx *ctx);
  * file of a tmpfs that looks like one (a ghost, res/mm.c). */
 int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major,
 		   unsigned dev_minor, uint64_t ino, Vma *v);
+/* The memfds the dump met so far (and the device of their tmpfs into *dev); whether (dev,
+ * ino) is one, with the task and the place ("fd 3") it was met first */
+uint32_t memfd_dump_count(const struct dump_ctx *ctx, uint64_t *dev);
+bool memfd_dump_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
+		       const char **what);
+/* Refuse a memfd of the tree that a process outside it holds too (memfd_outside.c) */
+int memfd_scan_outside(struct dump_ctx *ctx);
 /* Restore plan: the service fd a memfd mapping is mapped from */
 int memfd_vma_fd(struct restore_ctx *ctx, const Vma *v);
 /* Image checks of a memfd mapping's own fields (img/validate.c) */

@@ -54,7 +54,9 @@
 struct memfd_table {
 	struct memfd_seen {
 		uint64_t dev, ino;
-	} * objs; /* by id */
+		pid_t pid;	  /* the task the dump met it in first, */
+		const char *what; /* ... and where ("fd 3", "mapping 0x...-0x...") */
+	} * objs;		  /* by id */
 	uint32_t n, cap;
 	bool probed;
 	uint64_t shm_dev; /* the device of the kernel's tmpfs of memfds */
@@ -238,9 +240,28 @@ static int note_new(struct dump_ctx *ctx, struct dump_task *t, const char *path,
 	close(src);
 	if (ret)
 		return ret;
-	mt->objs[mt->n] = (struct memfd_seen){dev, ino};
+	mt->objs[mt->n] = (struct memfd_seen){dev, ino, t->pid, arena_strdup(&ctx->arena, what)};
 	*id = mt->n++;
 	return 0;
+}
+
+uint32_t memfd_dump_count(const struct dump_ctx *ctx, uint64_t *dev)
+{
+	if (!ctx->memfds || !ctx->memfds->probed)
+		return 0;
+	*dev = ctx->memfds->shm_dev;
+	return ctx->memfds->n;
+}
+
+bool memfd_dump_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
+		       const char **what)
+{
+	int64_t id = find_id(ctx->memfds, dev, ino);
+	if (id < 0)
+		return false;
+	*pid = ctx->memfds->objs[id].pid;
+	*what = ctx->memfds->objs[id].what ? ctx->memfds->objs[id].what : "?";
+	return true;
 }
 
 static bool memfd_recognise(const struct fd_info *fi)
