@@ -172,6 +172,7 @@ static int check_pids_free(struct restore_ctx *ctx)
 {
 	uint64_t deadline = now_ns() + 10000000000ull;
 	bool told = false;
+	char owner[192];
 
 	for (int i = 0; i < ctx->nr_tasks + ctx->nr_helpers; i++) {
 		pid_t pid =
@@ -181,7 +182,6 @@ static int check_pids_free(struct restore_ctx *ctx)
 			snprintf(tpath, sizeof(tpath), "/proc/%d", ctx->tasks[i].threads[k].tid);
 			if (access(tpath, F_OK) == 0 &&
 			    !restore_pid_is_dying(ctx->tasks[i].threads[k].tid)) {
-				char owner[64];
 				pid_t tid = ctx->tasks[i].threads[k].tid;
 				pr_err("cannot restore thread %d of process %d: that id is taken "
 				       "by %s",
@@ -194,11 +194,8 @@ static int check_pids_free(struct restore_ctx *ctx)
 		snprintf(path, sizeof(path), "/proc/%d", pid);
 		while (access(path, F_OK) == 0) {
 			if (!restore_pid_is_dying(pid) || now_ns() > deadline) {
-				struct proc_stat st;
-				const char *comm = proc_parse_stat(pid, 0, &st) ? "?" : st.comm;
-				pr_err("cannot restore process %d: that PID is taken by a running "
-				       "process (%s)",
-				       pid, comm);
+				pr_err("cannot restore process %d: that PID is taken by %s", pid,
+				       restore_pid_owner(pid, owner, sizeof(owner)));
 				return -EEXIST;
 			}
 			if (!told)
@@ -251,7 +248,7 @@ static int create_tree(struct restore_ctx *ctx)
 			     ctx->opts->sibling ? 0 /* cryo's own, as clone3 wants */ : SIGCHLD,
 			     ctx->opts->sibling ? CLONE_PARENT : 0, &pidfd);
 	if (pid < 0) {
-		char owner[96];
+		char owner[192];
 		ret = -errno;
 		if (ret == -EEXIST)
 			pr_err("cannot restore process %d: that PID is taken by %s", first,
@@ -447,7 +444,7 @@ static int create_threads(struct restore_ctx *ctx, struct restore_task *t)
 			rv = rsys2(&t->rem, SYS_clone3, scratch, sizeof(args));
 		}
 		if (rv == -EEXIST || rv == -ERANGE) {
-			char owner[96];
+			char owner[192];
 			pr_err("task %d: cannot create thread %d: that PID is taken by %s", t->pid,
 			       th->tid, restore_pid_owner(th->tid, owner, sizeof(owner)));
 			ret = -EEXIST;

@@ -47,7 +47,12 @@ bool restore_pid_is_dying(pid_t pid)
 const char *restore_pid_owner(pid_t pid, char *buf, size_t len)
 {
 	struct proc_stat st;
-	if (proc_parse_stat(pid, 0, &st) == 0)
+	if (proc_parse_stat(pid, 0, &st) == 0 && st.state == 'Z')
+		snprintf(buf, len,
+			 "a zombie (%s) that its parent, process %d, has not reaped (the dump "
+			 "killed a process whose parent outside the tree does not wait for it)",
+			 st.comm, st.ppid);
+	else if (proc_parse_stat(pid, 0, &st) == 0)
 		snprintf(buf, len, "a running process (%s)", st.comm);
 	else
 		snprintf(buf, len, "a process that has ended since");
@@ -57,7 +62,7 @@ const char *restore_pid_owner(pid_t pid, char *buf, size_t len)
 /* A failed creation of pid, as the task t tells it. */
 static void create_failed(struct restore_task *t, int err, const char *what, pid_t pid)
 {
-	char owner[96];
+	char owner[192];
 	if (err == EEXIST)
 		child_fail(t, 0, "cannot create %s %d: that PID is taken by %s", what, pid,
 			   restore_pid_owner(pid, owner, sizeof(owner)));
