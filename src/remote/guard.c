@@ -25,6 +25,7 @@
  * process that handles all three signals, one spurious call of its handler. */
 #include "remote/guard.h"
 
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
@@ -76,6 +77,7 @@ _Static_assert(sizeof(struct guard_frame) <= GUARD_FPSTATE_OFF, "frame layout");
 #define FP_XSTATE_MAGIC2 0x46505845u
 #endif
 #define FX_SW_BYTES_OFF 464 /* the software bytes inside the legacy FXSAVE area */
+#define XSAVE_HDR_OFF 512   /* the XSAVE header (XSTATE_BV first) after it */
 #define XSTATE_BUF_MAX (64 * 1024)
 #define RED_ZONE 128
 
@@ -122,13 +124,36 @@ static int build_frame(const struct remote *r, uint64_t at, uint64_t mask, uint8
 		pr_err("thread %d: unexpected XSAVE size %zu", r->tid, iov.iov_len);
 		return -EINVAL;
 	}
+	/* ptrace gives the size of every feature the CPU has (AMX's tiles too, 11 KiB), but
+	 * rt_sigreturn takes a frame no larger than this task's own state (without the
+	 * features it has no permission for: a bigger one restores x87 and SSE alone and
+	 * resets the rest, measured: AVX-512 lost). So the frame holds the features in use
+	 * (the header's XSTATE_BV: all others are in their initial state) and is as long as
+	 * the last of them ends in the standard layout (CPUID 0xD), which a task's own state
+	 * always covers. */
+	uint64_t in_use;
+	memcpy(&in_use, buf + GUARD_FPSTATE_OFF + XSAVE_HDR_OFF, 8);
+	in_use = (in_use | 3) & xcr0;
+	xsize = XSAVE_HDR_OFF + 64;
+	for (unsigned i = 2; i < 64; i++) {
+		unsigned a, b, c, d;
+		if (!(in_use & (1ull << i)) || !__get_cpuid_count(0xd, i, &a, &b, &c, &d))
+			continue;
+		if (b + a > xsize)
+			xsize = b + a;
+	}
+	if (xsize > iov.iov_len) {
+		free(buf);
+		pr_err("thread %d: XSAVE features %#llx end at %u, past the %zu bytes ptrace gave",
+		       r->tid, (unsigned long long)in_use, xsize, iov.iov_len);
+		return -EINVAL;
+	}
 	struct {
 		uint32_t magic1, extended_size;
 		uint64_t xfeatures;
 		uint32_t xstate_size, pad[7];
-	} sw = {FP_XSTATE_MAGIC1, (uint32_t)iov.iov_len + 4, xcr0, (uint32_t)iov.iov_len, {0}};
+	} sw = {FP_XSTATE_MAGIC1, xsize + 4, in_use, xsize, {0}};
 	memcpy(buf + GUARD_FPSTATE_OFF + FX_SW_BYTES_OFF, &sw, sizeof(sw));
-	xsize = (uint32_t)iov.iov_len;
 	const uint32_t magic2 = FP_XSTATE_MAGIC2;
 	memcpy(buf + GUARD_FPSTATE_OFF + xsize, &magic2, 4);
 
