@@ -293,35 +293,46 @@ out:
 
 /* ---- the socket ---- */
 
+/* Remove an old daemon's socket at name in the images directory; nothing else is removed. */
+static int remove_old_socket(struct daemon *d, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		pr_err("lazy-pages: %s in the images directory is not a socket cryo may replace",
+		       name);
+		return -EEXIST;
+	}
+	return unlinkat(d->dirfd, name, 0) < 0 ? -errno : 0;
+}
+
+/* The socket appears under its name only once it listens (bound and listening under a name
+ * of its own, then renamed): a restore started as soon as the file is there never finds it
+ * refusing connections. */
 int lazy_listen_socket(struct daemon *d)
 {
+	static const char tmp[] = LAZY_SOCKET ".new";
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd;
+	int fd, ret;
 
-	if (fstatat(d->dirfd, LAZY_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* an old daemon's socket is replaced; nothing else is */
-		if (!S_ISSOCK(st.st_mode)) {
-			pr_err("lazy-pages: %s in the images directory is not a socket cryo may "
-			       "replace",
-			       LAZY_SOCKET);
-			return -EEXIST;
-		}
-		if (unlinkat(d->dirfd, LAZY_SOCKET, 0) < 0)
-			return -errno;
-	}
+	if ((ret = remove_old_socket(d, LAZY_SOCKET)) || (ret = remove_old_socket(d, tmp)))
+		return ret;
 	/* the directory by its descriptor: the last component is made by bind, which never
 	 * follows a link */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", d->dirfd, LAZY_SOCKET);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", d->dirfd, tmp);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+	    fchmodat(d->dirfd, tmp, 0600, 0) < 0 ||
+	    renameat(d->dirfd, tmp, d->dirfd, LAZY_SOCKET) < 0) {
 		int err = errno;
 		pr_errno(err, "lazy-pages: cannot listen on %s", LAZY_SOCKET);
 		if (fd >= 0)
 			close(fd);
+		unlinkat(d->dirfd, tmp, 0);
 		return -err;
 	}
-	fchmodat(d->dirfd, LAZY_SOCKET, 0600, 0);
 	return fd;
 }
 
