@@ -21,8 +21,9 @@
 #include "files/kind.h"
 
 /* Options that make the kernel hand each datagram over with ancillary data of its arrival
- * (a time, a TTL, the address it was sent to...), which a datagram sent again at restore
- * would not carry the same */
+ * (a time, the address it was sent to...), which a datagram sent again at restore would not
+ * carry the same. Not among them: the TTL (hop limit) and TOS (traffic class), which the
+ * peek reads and the restore sends each datagram with again (kept_cmsg). */
 static const struct {
 	int level, name;
 	const char *label;
@@ -35,8 +36,7 @@ static const struct {
     {SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"},
     {SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"},
     {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"},
-    {IPPROTO_IP, IP_RECVTTL, "IP_RECVTTL"},
-    {IPPROTO_IP, IP_RECVTOS, "IP_RECVTOS"},
+
     {IPPROTO_IP, IP_RECVOPTS, "IP_RECVOPTS"},
     {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS"},
     {IPPROTO_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR"},
@@ -44,8 +44,7 @@ static const struct {
     {IPPROTO_IP, IP_CHECKSUM, "IP_CHECKSUM"},
     {IPPROTO_IP, IP_PASSSEC, "IP_PASSSEC"},
     {IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
-    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"},
-    {IPPROTO_IPV6, IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
+
     {IPPROTO_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"},
     {IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"},
     {IPPROTO_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS"},
@@ -55,6 +54,28 @@ static const struct {
     {IPPROTO_IPV6, 11 /* IPV6_FLOWINFO */, "IPV6_FLOWINFO"},
     {IPPROTO_UDP, 104 /* UDP_GRO */, "UDP_GRO"},
 };
+
+/* The TTL or hop limit and TOS or traffic class a peeked datagram came with (mh's control
+ * messages, there when the socket asked for them) into d. */
+static void kept_cmsg(struct msghdr *mh, InetSkDgram *d)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		int v = -1;
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+		    c->cmsg_len >= CMSG_LEN(1))
+			v = *(uint8_t *)CMSG_DATA(c);
+		else if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&v, CMSG_DATA(c), sizeof(int));
+		if (v < 0 || v > 255)
+			continue;
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
+			d->has_ttl = true, d->ttl = (uint32_t)v;
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS))
+			d->has_tos = true, d->tos = (uint32_t)v;
+	}
+}
 
 /* The datagrams queued in a UDP socket, with their senders, read without being consumed:
  * MSG_PEEK at a peek offset (SO_PEEK_OFF) that moves on by each datagram, put back as it was
@@ -94,10 +115,16 @@ int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who,
 	for (uint32_t n = 0; !ret; n++) {
 		struct sockaddr_storage from;
 		struct iovec iov = {.iov_base = buf, .iov_len = 65536};
+		union {
+			char b[256];
+			struct cmsghdr align;
+		} cb;
 		struct msghdr mh = {.msg_name = &from,
 				    .msg_namelen = sizeof(from),
 				    .msg_iov = &iov,
-				    .msg_iovlen = 1};
+				    .msg_iovlen = 1,
+				    .msg_control = cb.b,
+				    .msg_controllen = sizeof(cb.b)};
 		uint8_t a[16];
 		uint32_t port, scope, flow;
 		ssize_t got;
@@ -138,6 +165,7 @@ int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who,
 		}
 		d->addr.len = inet_addr_len(s->family);
 		d->data.len = (size_t)got;
+		kept_cmsg(&mh, d);
 		d->port = port;
 		if (s->n_queue)
 			memcpy(v, s->queue, s->n_queue * sizeof(*v));
@@ -219,6 +247,21 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 			close(tmp);
 			return -1;
 		}
+		/* the TTL (hop limit) and TOS (traffic class) it came with: loopback keeps them */
+		bool v4 = s->family == AF_INET || mapped;
+		int ttl = (int)d->ttl, tos = (int)d->tos;
+		if ((d->has_ttl &&
+		     setsockopt(tmp, v4 ? IPPROTO_IP : IPPROTO_IPV6,
+				v4 ? IP_TTL : IPV6_UNICAST_HOPS, &ttl, sizeof(ttl)) < 0) ||
+		    (d->has_tos && setsockopt(tmp, v4 ? IPPROTO_IP : IPPROTO_IPV6,
+					      v4 ? IP_TOS : IPV6_TCLASS, &tos, sizeof(tos)) < 0)) {
+			child_fail(t, errno,
+				   "fd %d: cannot give its queued datagram %zu its TTL %u or TOS "
+				   "%u again",
+				   e->fd, i, d->ttl, d->tos);
+			close(tmp);
+			return -1;
+		}
 		uint32_t before = rmem_of(sk);
 		if (sendto(tmp, d->data.data, d->data.len, 0, (struct sockaddr *)&to, tolen) !=
 		    (ssize_t)d->data.len) {
@@ -255,7 +298,8 @@ int inet_udp_queue_validate(const char *img, const FdEntry *e)
 	for (size_t i = 0; i < s->n_queue; i++) {
 		const InetSkDgram *d = s->queue[i];
 		if (d->addr.len != inet_addr_len(s->family) || !d->port || d->port > 65535 ||
-		    d->data.len > 65535)
+		    d->data.len > 65535 || (d->has_ttl && (!d->ttl || d->ttl > 255)) ||
+		    (d->has_tos && d->tos > 255))
 			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
 	}
 	return 0;
