@@ -12,25 +12,7 @@ app_haproxy() {
 	local port bport spid cpid i out before after
 	port=$(app_free_port)
 	bport=$(app_free_port)
-	/usr/bin/python3 - "$bport" >"$DIR/server.txt" 2>&1 <<'PY' &
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-s.settimeout(40)
-def serve(c):
-    c.settimeout(40)
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d.upper())
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
+	app_upper_server "$bport" &
 	spid=$!
 	cat >"$DIR/haproxy.cfg" <<CFG
 global

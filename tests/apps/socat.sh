@@ -9,22 +9,7 @@ app_socat() {
 	local lport sport spid cpid i out
 	lport=$(app_free_port)
 	sport=$(app_free_port)
-	# the echo server: one connection, each read sent back upper-cased
-	/usr/bin/python3 - "$sport" >"$DIR/server.txt" 2>&1 <<'PY' &
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(1)
-s.settimeout(30)
-c, _ = s.accept()
-c.settimeout(30)
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    c.sendall(d.upper())
-PY
+	app_upper_server "$sport" &
 	spid=$!
 	app_tcp_up "$sport"
 	app_start socat "TCP-LISTEN:$lport,bind=127.0.0.1,reuseaddr" "TCP:127.0.0.1:$sport"

@@ -13,24 +13,7 @@ app_stunnel() {
 		fail_step "openssl req failed: $(tail -n1 "$DIR/req.txt")"
 	lport=$(app_free_port)
 	sport=$(app_free_port)
-	# the plain server: each connection in a thread, each read sent back upper-cased
-	/usr/bin/python3 - "$sport" >"$DIR/server.txt" 2>&1 <<'PY' &
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(4)
-s.settimeout(40)
-def serve(c):
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d.upper())
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
+	app_upper_server "$sport" &
 	spid=$!
 	cat >"$DIR/stunnel.conf" <<CFG
 foreground = yes

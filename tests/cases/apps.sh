@@ -112,6 +112,31 @@ app_tcp_up() {
 	return 1
 }
 
+# app_upper_server PORT: a TCP server on 127.0.0.1:PORT outside the tree, run in the
+# background (`app_upper_server PORT & spid=$!`): each connection in a thread, each read sent
+# back upper-cased, closed when its client closes; it ends after 40 s without a connection.
+app_upper_server() {
+	exec /usr/bin/python3 - "$1" >"$DIR/server.txt" 2>&1 <<'PY'
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+s.settimeout(40)
+def serve(c):
+    c.settimeout(40)
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d.upper())
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+}
+
 # app_line_client PORT SECONDS LABEL: one connection to 127.0.0.1:PORT that sends a line
 # every 20 ms for SECONDS (0: one line), each to come back upper-cased before the next;
 # prints "ok N" (N lines), or why it stopped. LABEL goes into the lines and messages.
