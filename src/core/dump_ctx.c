@@ -21,3 +21,11 @@ void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item)
 	(*arr)[(*n)++] = item;
 	return item;
 }
+
+struct dump_task *dump_find_task(const struct dump_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid == pid)
+			return &ctx->tasks[i];
+	return NULL;
+}

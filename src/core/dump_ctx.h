@@ -197,6 +197,8 @@ struct shmem_resident {
  * resource files live below the driver, never in it). */
 void *dump_push(struct dump_ctx *ctx, void ***arr, size_t *n, void *item);
 #define DUMP_PUSH(ctx, field, n_field, item) dump_push(ctx, (void ***)&(field), &(n_field), item)
+/* The task of the tree with process id pid, or NULL. */
+struct dump_task *dump_find_task(const struct dump_ctx *ctx, pid_t pid);
 
 /* Questions for the task's own remote batches (see struct thread_answers). */
 void signals_ask(struct remote_batch *b, struct dump_task *t);

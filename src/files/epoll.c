@@ -255,10 +255,8 @@ static bool below_maker(const FdEntry *orig, pid_t pid, int nr, pid_t (*parent_o
 static pid_t dump_parent_of(void *arg, pid_t pid)
 {
 	struct dump_ctx *ctx = arg;
-	for (int k = 0; k < ctx->nr_tasks; k++)
-		if (ctx->tasks[k].pid == pid)
-			return ctx->tasks[k].parent >= 0 ? ctx->tasks[ctx->tasks[k].parent].pid : 0;
-	return 0;
+	struct dump_task *t = dump_find_task(ctx, pid);
+	return t && t->parent >= 0 ? ctx->tasks[t->parent].pid : 0;
 }
 
 static pid_t restore_parent_of(void *arg, pid_t pid)

@@ -23,14 +23,6 @@
 #include "core/proc.h"
 #include "files/files.h"
 
-static bool task_of_tree(const struct dump_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return true;
-	return false;
-}
-
 static void refuse(pid_t in, const char *what, const char *kind, pid_t out, const char *where)
 {
 	struct proc_stat st;
@@ -215,7 +207,7 @@ int memfd_scan_outside(struct dump_ctx *ctx)
 	struct dirent *de;
 	while ((de = readdir(proc))) {
 		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == getpid() || task_of_tree(ctx, pid))
+		if (pid <= 0 || pid == getpid() || dump_find_task(ctx, pid))
 			continue;
 		if (memfds || ghosts)
 			found += scan_fds(ctx, pid, memfds, ghosts);

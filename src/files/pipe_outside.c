@@ -20,14 +20,6 @@
 #include "core/proc.h"
 #include "files/pipe.h"
 
-static bool in_tree(struct dump_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return true;
-	return false;
-}
-
 /* The key --external names an object by: "pipe:[INODE]" for a pipe, "fifo:PATH" for a FIFO
  * (its path: the restore opens it there again). Empty for a FIFO deleted while open: no
  * path leads to it, so no key can save it. */
@@ -95,7 +87,7 @@ int pipe_scan_outside(struct dump_ctx *ctx)
 	while ((de = readdir(proc))) {
 		char path[64], link[4200];
 		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == self || in_tree(ctx, pid))
+		if (pid <= 0 || pid == self || dump_find_task(ctx, pid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		DIR *fds = opendir(path);

@@ -164,14 +164,6 @@ static int pty_scan(struct dump_ctx *ctx)
 	return ret;
 }
 
-static bool tree_has(struct dump_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return true;
-	return false;
-}
-
 /* a live task of the tree leads session sid (a zombie cannot take a terminal again) */
 static bool tree_has_leader(struct dump_ctx *ctx, pid_t sid)
 {
@@ -373,7 +365,7 @@ int ptys_dump_finish(struct dump_ctx *ctx)
 	while ((de = readdir(proc))) {
 		char path[64];
 		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == self || tree_has(ctx, pid))
+		if (pid <= 0 || pid == self || dump_find_task(ctx, pid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		DIR *fds = opendir(path);

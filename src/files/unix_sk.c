@@ -263,10 +263,7 @@ static int save_peercred(struct dump_ctx *ctx, pid_t pid, int fd, int sk, FdEntr
 	if (!uc.pid)
 		return 0;
 	if (uc.pid != ctx->tasks[0].pid) {
-		int k = 1;
-		while (k < ctx->nr_tasks && ctx->tasks[k].pid != uc.pid)
-			k++;
-		if (k == ctx->nr_tasks) {
+		if (!dump_find_task(ctx, uc.pid)) {
 			pr_err("task %d: fd %d: unix socket whose peer credentials (SO_PEERCRED: "
 			       "pid %d, uid %u, gid %u) cannot be made again (process %d, which "
 			       "made it, is not in the tree): not supported yet",
@@ -531,10 +528,8 @@ static int check_makers(struct dump_ctx *ctx, struct unix_table *ut, UnixSk *con
 						.files = t->files};
 	}
 	for (i = 0; i < ut->nr_tree; i++) {
-		owner[i] = -1, owner_fd[i] = ut->tree[i]->fd;
-		for (int k = 0; k < ctx->nr_tasks && owner[i] < 0; k++)
-			if (ctx->tasks[k].pid == ut->tree[i]->pid)
-				owner[i] = k;
+		struct dump_task *o = dump_find_task(ctx, ut->tree[i]->pid);
+		owner[i] = o ? (int)(o - ctx->tasks) : -1, owner_fd[i] = ut->tree[i]->fd;
 	}
 	ret = unix_check_makers(sks, owner, owner_fd, ut->nr_tree, tv, ctx->nr_tasks, why, len, bad)
 		  ? 1

@@ -729,6 +729,15 @@ int restore_unix_child(struct restore_ctx *ctx, struct restore_task *t)
 
 	if (!b.n)
 		return 0;
+	/* a task other than the root: most make none (no allocation for those) */
+	for (made = 0; t->idx && made < b.n; made++) {
+		const UnixSk *s = sk_of(ctx, made);
+		if (s && s->has_maker && (pid_t)s->maker == t->pid)
+			break;
+	}
+	if (t->idx && made == b.n)
+		return 0;
+	made = 0;
 	b.mine = calloc(b.n, sizeof(*b.mine));
 	b.sks = calloc(b.n, sizeof(*b.sks));
 	b.fd = malloc(b.n * sizeof(int));

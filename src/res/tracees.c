@@ -51,14 +51,6 @@ static pid_t tracer_of(pid_t pid, const char *tid)
 	return p ? (pid_t)atoi(p + strlen("\nTracerPid:")) : 0;
 }
 
-static bool task_of_tree(struct dump_ctx *ctx, pid_t pid)
-{
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pid == pid)
-			return true;
-	return false;
-}
-
 int dump_check_tracees(struct dump_ctx *ctx)
 {
 	DIR *proc = opendir("/proc");
@@ -72,7 +64,7 @@ int dump_check_tracees(struct dump_ctx *ctx)
 	while ((de = readdir(proc))) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		char path[64];
-		if (pid <= 0 || pid == getpid() || task_of_tree(ctx, pid))
+		if (pid <= 0 || pid == getpid() || dump_find_task(ctx, pid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task", pid);
 		DIR *tasks = opendir(path);
