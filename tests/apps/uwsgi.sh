@@ -54,7 +54,11 @@ if phase == "before":
 else:
     st = json.load(open(d + "/state.json"))
 workers = set(st["mine"])
-for i in range(40):
+# at least 40 requests, and on until both workers have answered: a worker just forked may
+# still be starting when the first requests come, and then the other takes them all
+for i in range(400):
+    if i >= 40 and len(st["mine"]) == 2:
+        break
     pid, rest = ask("/")
     hits, mine = map(int, rest.split())
     if hits != st["hits"] + 1:
