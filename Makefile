@@ -56,8 +56,8 @@ $(O)/gen/%.bpf.o: src/bpf/%.bpf.c
 	@mkdir -p $(O)/gen
 	clang -target bpf -O2 -g -Wall -Werror -c $< -o $@
 
-# the object that carries a BPF program (.incbin of it, found in $(O)/gen)
-$(O)/src/files/unix_skb_obj.o: src/files/unix_skb_obj.S $(O)/gen/unix_skb.bpf.o
+# the object that carries the BPF programs (.incbin of them, found in $(O)/gen)
+$(O)/src/core/bpf_objs.o: src/core/bpf_objs.S $(patsubst src/bpf/%.c,$(O)/gen/%.o,$(BPF_SRCS))
 	@mkdir -p $(dir $@)
 	$(CC) -Wa,-I$(O)/gen -c $< -o $@
 

@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "img/validate.h"
 #include "files/files.h"
+#include "res/aio.h"
 #include "res/mm.h"
 
 #define MAX_PID 4194304 /* PID_MAX_LIMIT on 64-bit */
@@ -443,9 +444,13 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      i, v->start, v->end, v->pgoff);
 		prev_end = v->end;
 		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
+		bool aio = v->kind == VMA_KIND__VMA_AIO_RING;
 		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
-		    (v->kind > VMA_KIND__VMA_MEMFD && !sysv))
+		    (v->kind > VMA_KIND__VMA_MEMFD && !sysv && !aio))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
+		const char *why;
+		if (aio_ring_check(v, &why))
+			return refuse(img, "mapping %#lx: %s", v->start, why);
 		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
 		if (sysv != v->has_sysv_shm_id ||
 		    (v->has_sysv_shmat_flags && (!sysv || v->sysv_shmat_flags & ~SHM_RDONLY)))
@@ -460,7 +465,8 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		    !(v->flags & MAP_SHARED) == !(v->flags & MAP_PRIVATE) ||
 		    (v->kind != VMA_KIND__VMA_MEMFD &&
 		     !(v->flags & MAP_SHARED) != !(v->kind == VMA_KIND__VMA_ANON_SHARED ||
-						   v->kind == VMA_KIND__VMA_FILE_SHARED || sysv)))
+						   v->kind == VMA_KIND__VMA_FILE_SHARED || sysv ||
+						   aio)))
 			return refuse(img, "mapping %#lx: flags %#x are invalid for its kind %d",
 				      v->start, v->flags, v->kind);
 		bool anon =

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/restore_ctx.h"
 #include "core/util.h"
+#include "res/aio.h"
 #include "res/mapped.h"
 #include "res/mm.h"
 
@@ -59,14 +60,10 @@ static int classify(struct dump_task *t, struct smaps_vma *s, Vma *v)
 						 : VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
-	/* the ring of an AIO context (io_setup): the context is the kernel's, its requests in
-	 * flight cannot be seen from outside, and a new one gets a new ring (mremap could move
-	 * it to the old address): not done yet */
+	/* the ring of an AIO context (io_setup): saved with its context (aio.c) */
 	if (!strcmp(p, "/[aio] (deleted)") || !strcmp(p, "[aio]")) {
-		pr_err("task %d: mapping %#lx-%#lx is the ring of an AIO context (io_setup, "
-		       "context id %#lx): not supported yet",
-		       t->pid, s->start, s->end, s->start);
-		return -ENOTSUP;
+		v->kind = VMA_KIND__VMA_AIO_RING;
+		return 0;
 	}
 	if (p[0] == '[' && strcmp(p, "[heap]") && strcmp(p, "[stack]") && strncmp(p, "[anon:", 6) &&
 	    strncmp(p, "[anon_shmem:", 12)) {
@@ -197,6 +194,10 @@ static int fill_vma(struct dump_ctx *ctx, struct dump_task *t, struct smaps_vma 
 		if (ret)
 			return ret;
 	} else if (v->kind == VMA_KIND__VMA_MEMFD) {
+	} else if (v->kind == VMA_KIND__VMA_AIO_RING) {
+		/* (a pre-dump needs the layout only: the final dump checks the context) */
+		if (!ctx->opts->pre_dump && (ret = aio_dump_ring(&ctx->arena, t, v)))
+			return ret;
 	} else if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_VDSO &&
 		   v->kind != VMA_KIND__VMA_VVAR && v->kind != VMA_KIND__VMA_VVAR_VCLOCK &&
 		   v->kind != VMA_KIND__VMA_SYSV_SHM) {
@@ -370,7 +371,8 @@ static int check_vmas(struct restore_task *t)
 			return -EINVAL;
 		}
 		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
-		    (v->kind > VMA_KIND__VMA_MEMFD && v->kind != VMA_KIND__VMA_SYSV_SHM) ||
+		    (v->kind > VMA_KIND__VMA_MEMFD && v->kind != VMA_KIND__VMA_SYSV_SHM &&
+		     v->kind != VMA_KIND__VMA_AIO_RING) ||
 		    v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC) ||
 		    v->flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN |
 				 MAP_NORESERVE)) {

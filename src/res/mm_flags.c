@@ -75,7 +75,7 @@ static const struct {
 };
 
 /* Refuses a VMA with a flag the restore would lose, naming the task, the mapping and it */
-static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
+static int check_vmflags(struct dump_task *t, const struct smaps_vma *s, const Vma *v)
 {
 	char word[8];
 	int n;
@@ -87,6 +87,9 @@ static int check_vmflags(struct dump_task *t, const struct smaps_vma *s)
 		/* a final dump that kept cryo's tracking on: its registrations are no state of
 		 * the program's (its copy of the tracking tells them from another one's) */
 		if (k < nk && !strcmp(word, "uw") && track_owns(t, s->start, s->end))
+			continue;
+		/* an AIO ring is made so by io_setup, as the restore makes it (aio.c) */
+		if (k < nk && !strcmp(word, "de") && v->kind == VMA_KIND__VMA_AIO_RING)
 			continue;
 		if (k == nk || vmflags_known[k].fate == VF_REFUSE) {
 			pr_err("task %d: mapping %#lx-%#lx (%s) %s (VmFlags '%s'): cryo cannot "
@@ -127,7 +130,7 @@ int mm_apply_vmflags(struct dump_task *t, const struct smaps_vma *s, Vma *v)
 			    !strncmp(p, "/memfd:", 7) ? " (a hugetlb memfd, MFD_HUGETLB)" : "");
 			return -ENOTSUP;
 		}
-		if ((ret = check_vmflags(t, s)))
+		if ((ret = check_vmflags(t, s, v)))
 			return ret;
 	}
 	if (v->kind == VMA_KIND__VMA_SYSV_SHM) {

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/restore_ctx.h"
 #include "core/util.h"
+#include "res/aio.h"
 #include "res/mm.h"
 
 struct vdso_set {
@@ -218,6 +219,8 @@ static void map_vma(struct restore_task *t, size_t i, uint64_t apart_at, struct 
 	int fd = t->vma_fd[i];
 	uint32_t flags = v->flags | MAP_FIXED;
 	uint64_t len = v->end - v->start;
+	if (v->kind == VMA_KIND__VMA_AIO_RING)
+		return; /* made by io_setup once the rest is in (aio.c) */
 	if (v->kind == VMA_KIND__VMA_SYSV_SHM) {
 		/* the task attaches the segment itself, whole, at the first VMA of the attach
 		 * (the later ones, split by mprotect, are that same attach: validated) */
@@ -297,6 +300,9 @@ int restore_mm_remote(struct restore_ctx *ctx, struct restore_task *t)
 	if (!ret)
 		ret = layout_run(t, lb);
 	free(lb);
+	/* AIO rings into their places, now free (io_setup maps each in another gap first) */
+	if (!ret)
+		ret = aio_restore_rings(t);
 	if (ret)
 		return ret;
 	pr_info("task %d: %zu mappings recreated", t->pid, t->mm->n_vmas);

@@ -11,7 +11,8 @@
 #  refuse-pidfd       a pidfd of init (outside the tree), one of a reaped child, an owner
 #                     (F_SETOWN) outside the tree, a lease being broken
 #                     (tests/progs/pidfd_outside.c)
-#  refuse-aio         an AIO context (io_setup), its ring named (tests/progs/aio_hold.c)
+#  refuse-aio         an AIO context (io_setup) with a request in flight (a poll), named; the
+#                     poll completes afterwards (tests/progs/aio_hold.c)
 #  refuse-proc        /proc/CHILD/task/TID/stat of a thread of a child, held by the parent
 #                     (tests/progs/proc_thread_refused.c): made after the parent's descriptors
 #  refuse-unix        a unix socket connected to a process outside the tree, a descriptor in
@@ -119,7 +120,7 @@ refuse_proc_case() {
 }
 
 refuse_aio_case() {
-	refusal_case refuse-aio aio_hold "is the ring of an AIO context (io_setup, context id 0x"
+	refusal_case refuse-aio aio_hold "the AIO context at 0x[0-9a-f]* has 1 request in flight"
 }
 
 register_case refuse-aio refuse_aio_case
