@@ -6,6 +6,7 @@
  * arrival, a sender the restore cannot send from). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -21,9 +22,11 @@
 #include "files/kind.h"
 
 /* Options that make the kernel hand each datagram over with ancillary data of its arrival
- * (a time, the address it was sent to...), which a datagram sent again at restore would not
- * carry the same. Not among them: the TTL (hop limit) and TOS (traffic class), which the
- * peek reads and the restore sends each datagram with again (kept_cmsg). */
+ * (a time, its IP options...), which a datagram sent again at restore would not carry the
+ * same. Not among them: the TTL (hop limit) and TOS (traffic class), which the peek reads and
+ * the restore sends each datagram with again, and the address it was sent to and the
+ * interface it came in on (IP_PKTINFO, IPV6_RECVPKTINFO), kept when that interface is the
+ * loopback, where a datagram sent again arrives too (kept_cmsg). */
 static const struct {
 	int level, name;
 	const char *label;
@@ -35,7 +38,6 @@ static const struct {
     {SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"},
     {SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"},
     {SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"},
-    {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"},
 
     {IPPROTO_IP, IP_RECVOPTS, "IP_RECVOPTS"},
     {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS"},
@@ -43,7 +45,6 @@ static const struct {
     {IPPROTO_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"},
     {IPPROTO_IP, IP_CHECKSUM, "IP_CHECKSUM"},
     {IPPROTO_IP, IP_PASSSEC, "IP_PASSSEC"},
-    {IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
 
     {IPPROTO_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"},
     {IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"},
@@ -56,10 +57,47 @@ static const struct {
 };
 
 /* The TTL or hop limit and TOS or traffic class a peeked datagram came with (mh's control
- * messages, there when the socket asked for them) into d. */
-static void kept_cmsg(struct msghdr *mh, InetSkDgram *d)
+ * messages, there when the socket asked for them) into d, and the address it was sent to
+ * (IP_PKTINFO, IPV6_PKTINFO). 0, or -ENOTSUP (logged) for an arrival the restore cannot give
+ * again: on another interface than the loopback (lo_index), or with a local address for the
+ * reply (spec_dst) other than the one it was sent to. */
+static int kept_cmsg(struct arena *arena, struct msghdr *mh, InetSkDgram *d, unsigned lo_index,
+		     const char *who, const char *local)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		const void *dst = NULL;
+		struct in_pktinfo p4;
+		struct in6_pktinfo p6;
+		size_t dlen = 0;
+		unsigned ifindex = 0;
+		bool spec_ok = true;
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			memcpy(&p4, CMSG_DATA(c), sizeof(p4));
+			dst = &p4.ipi_addr, dlen = 4, ifindex = (unsigned)p4.ipi_ifindex;
+			spec_ok = p4.ipi_spec_dst.s_addr == p4.ipi_addr.s_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			memcpy(&p6, CMSG_DATA(c), sizeof(p6));
+			dst = &p6.ipi6_addr, dlen = 16, ifindex = p6.ipi6_ifindex;
+		}
+		if (dst) {
+			if (ifindex != lo_index || !spec_ok) {
+				pr_err("%s: UDP socket %s has a datagram queued that came in on "
+				       "interface %u%s (it hands the arrival over: IP_PKTINFO or "
+				       "IPV6_RECVPKTINFO), which a datagram sent again would not: "
+				       "not supported yet",
+				       who, local, ifindex,
+				       spec_ok ? "" : " with another local address to reply from");
+				return -ENOTSUP;
+			}
+			d->dst.data = arena_memdup(arena, dst, dlen);
+			if (!d->dst.data)
+				return -ENOMEM;
+			d->dst.len = dlen;
+			d->has_dst = true;
+			continue;
+		}
 		int v = -1;
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
 		    c->cmsg_len >= CMSG_LEN(1))
@@ -75,6 +113,7 @@ static void kept_cmsg(struct msghdr *mh, InetSkDgram *d)
 		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS))
 			d->has_tos = true, d->tos = (uint32_t)v;
 	}
+	return 0;
 }
 
 /* The datagrams queued in a UDP socket, with their senders, read without being consumed:
@@ -89,6 +128,7 @@ int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who,
 	unsigned char *buf;
 	/* every datagram costs more than 256 bytes of the receive memory: a bound on the loop */
 	uint32_t max = rmem / 256 + 2;
+	unsigned lo_index = if_nametoindex("lo");
 
 	for (size_t i = 0; i < s->n_opts; i++)
 		for (size_t k = 0; k < sizeof(ancillary_opts) / sizeof(ancillary_opts[0]); k++)
@@ -165,7 +205,8 @@ int inet_udp_queue_dump(struct arena *arena, int sk, InetSk *s, const char *who,
 		}
 		d->addr.len = inet_addr_len(s->family);
 		d->data.len = (size_t)got;
-		kept_cmsg(&mh, d);
+		if ((ret = kept_cmsg(arena, &mh, d, lo_index, who, local)))
+			break;
 		d->port = port;
 		if (s->n_queue)
 			memcpy(v, s->queue, s->n_queue * sizeof(*v));
@@ -223,6 +264,16 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 				inet_pton(AF_INET6, "::ffff:127.0.0.1", a6);
 			else if (IN6_IS_ADDR_UNSPECIFIED(a6))
 				*a6 = in6addr_loopback;
+		}
+		/* sent to an address of its own: there again (it arrives on the loopback) */
+		if (d->has_dst && s->family == AF_INET)
+			memcpy(&((struct sockaddr_in *)&to)->sin_addr, d->dst.data, 4);
+		else if (d->has_dst && d->dst.len == 16)
+			memcpy(&((struct sockaddr_in6 *)&to)->sin6_addr, d->dst.data, 16);
+		else if (d->has_dst) {
+			struct in6_addr *a6 = &((struct sockaddr_in6 *)&to)->sin6_addr;
+			inet_pton(AF_INET6, "::ffff:0.0.0.0", a6);
+			memcpy(&a6->s6_addr[12], d->dst.data, 4);
 		}
 		inet_addr_text(s->family, d->addr.data, d->port, who, sizeof(who));
 		fromlen = inet_sa_make(s->family, d->addr.data, d->port, 0, 0, &from);
@@ -299,7 +350,9 @@ int inet_udp_queue_validate(const char *img, const FdEntry *e)
 		const InetSkDgram *d = s->queue[i];
 		if (d->addr.len != inet_addr_len(s->family) || !d->port || d->port > 65535 ||
 		    d->data.len > 65535 || (d->has_ttl && (!d->ttl || d->ttl > 255)) ||
-		    (d->has_tos && d->tos > 255))
+		    (d->has_tos && d->tos > 255) ||
+		    (d->has_dst && d->dst.len != inet_addr_len(s->family) &&
+		     !(s->family == AF_INET6 && d->dst.len == 4)))
 			return files_refuse(img, "fd %d: queued datagram %zu is invalid", e->fd, i);
 	}
 	return 0;

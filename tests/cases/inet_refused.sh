@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # inet-refused: TCP state cryo cannot restore yet (tests/progs/tcp_established.c): an
 # established connection (both of its ends) and a listener with a connection queued but not
-# accepted, a UDP socket with a datagram queued and IP_PKTINFO (its datagrams would come with
-# the address they were sent to), one shut down for reading, a TCP client whose connection
+# accepted, a UDP socket with a datagram queued and SO_TIMESTAMP (its datagrams would come with
+# the time they arrived), one shut down for reading, a TCP client whose connection
 # was reset. The dump, with -R and without, fails naming each (the connection by its
 # addresses and --tcp-established), leaves no inventory.img, and the target runs on: the
 # connection still carries data both ways and the queued one is accepted.
@@ -23,7 +23,7 @@ inet_refused_one() {
 			"task $PID: fd [0-9]+: established TCP connection 127.0.0.1:$cport -> 127.0.0.1:$lport: not supported yet \(--tcp-established\)" \
 			"task $PID: fd [0-9]+: established TCP connection 127.0.0.1:$lport -> 127.0.0.1:$cport: not supported yet \(--tcp-established\)" \
 			"task $PID: fd [0-9]+: listening TCP socket 127.0.0.1:$qport has 1 connection not accepted yet: not supported yet" \
-			"task $PID: fd [0-9]+: UDP socket 127.0.0.1:$uport has datagrams queued and IP_PKTINFO set \(each datagram comes with ancillary data of its arrival\): not supported yet" \
+			"task $PID: fd [0-9]+: UDP socket 127.0.0.1:$uport has datagrams queued and SO_TIMESTAMP set \(each datagram comes with ancillary data of its arrival\): not supported yet" \
 			"task $PID: fd [0-9]+: UDP socket 0.0.0.0:0 was shut down for reading \(shutdown\): not supported yet" \
 			"task $PID: fd [0-9]+: TCP socket 127.0.0.1:$eport whose connection ended: not supported yet"
 	fi

@@ -2,7 +2,7 @@
  * its ends, the accepted one and the client), and a second listener with one connection
  * queued that nobody accepted yet, ports chosen at setup and written to `ports` in the work
  * directory ("LISTEN_PORT CLIENT_PORT QUEUED_LISTEN_PORT UDP_PORT ENDED_PORT"); a UDP socket with a
- * datagram queued and IP_PKTINFO set, one shut down for reading, and a client whose
+ * datagram queued and SO_TIMESTAMP set, one shut down for reading, and a client whose
  * connection the server reset (CLOSE, ECONNRESET pending). The dump must refuse each by
  * name; afterwards the connection still carries data both ways, the queued one is accepted and
  * carries data too, and the datagram is there to be read. */
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
 	zt_check_sys(a >= 0, "accept");
 	ua.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int one = 1;
-	/* each datagram would come with the address it was sent to: not sent again as it was */
-	zt_check_sys(u >= 0 && setsockopt(u, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) == 0 &&
+	/* each datagram would come with the time it arrived: not sent again as it was */
+	zt_check_sys(u >= 0 && setsockopt(u, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) == 0 &&
 			 bind(u, (struct sockaddr *)&ua, sizeof(ua)) == 0 &&
 			 getsockname(u, (struct sockaddr *)&ua, &len) == 0 &&
 			 sendto(u, "dgram", 5, 0, (struct sockaddr *)&ua, sizeof(ua)) == 5,
