@@ -232,6 +232,83 @@ static uint32_t rmem_of(int sk)
 	return mem[SK_MEMINFO_RMEM_ALLOC];
 }
 
+/* A datagram from a sender whose port is taken here (the sender still runs and holds it, or
+ * a socket of the tree has it already): sent through a raw socket, which binds the address
+ * only, with its UDP header made here (sender's port, the socket's port; the checksum left
+ * to the kernel on IPv6, none on IPv4, which loopback accepts). v4: an IPv4 datagram (also
+ * one a dual-stack socket got), addresses of 4 bytes. 0 or -errno. */
+static int send_raw(bool v4, const uint8_t *src, uint32_t sport, const struct sockaddr_storage *to,
+		    const InetSkDgram *d)
+{
+	int family = v4 ? AF_INET : AF_INET6, one = 1, six = 6, ret = 0;
+	struct sockaddr_storage from = {0}, dst = {0};
+	socklen_t len;
+	uint16_t dport;
+
+	if (to->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *t6 = (const struct sockaddr_in6 *)to;
+		dport = t6->sin6_port;
+		if (v4) {
+			struct sockaddr_in *d4 = (struct sockaddr_in *)&dst;
+			d4->sin_family = AF_INET;
+			memcpy(&d4->sin_addr, &t6->sin6_addr.s6_addr[12], 4);
+		} else {
+			struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)&dst;
+			d6->sin6_family = AF_INET6, d6->sin6_addr = t6->sin6_addr;
+			d6->sin6_scope_id = t6->sin6_scope_id;
+		}
+	} else {
+		dport = ((const struct sockaddr_in *)to)->sin_port;
+		dst = *to;
+		((struct sockaddr_in *)&dst)->sin_port = 0;
+	}
+	if (v4) {
+		struct sockaddr_in *f4 = (struct sockaddr_in *)&from;
+		f4->sin_family = AF_INET;
+		memcpy(&f4->sin_addr, src, 4);
+		len = sizeof(*f4);
+	} else {
+		struct sockaddr_in6 *f6 = (struct sockaddr_in6 *)&from;
+		f6->sin6_family = AF_INET6;
+		memcpy(&f6->sin6_addr, src, 16);
+		len = sizeof(*f6);
+	}
+	int sk = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (sk < 0)
+		return -errno;
+	int lvl = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+	int ttl = (int)d->ttl, tos = (int)d->tos;
+	if (bind(sk, (struct sockaddr *)&from, len) < 0) {
+		setsockopt(sk, lvl, v4 ? IP_TRANSPARENT : IPV6_TRANSPARENT, &one, sizeof(one));
+		if (bind(sk, (struct sockaddr *)&from, len) < 0)
+			ret = -errno;
+	}
+	if (!ret && !v4 && setsockopt(sk, IPPROTO_IPV6, IPV6_CHECKSUM, &six, sizeof(six)) < 0)
+		ret = -errno;
+	if (!ret &&
+	    ((d->has_ttl &&
+	      setsockopt(sk, lvl, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &ttl, sizeof(ttl)) < 0) ||
+	     (d->has_tos && setsockopt(sk, lvl, v4 ? IP_TOS : IPV6_TCLASS, &tos, sizeof(tos)) < 0)))
+		ret = -errno;
+	uint8_t *pkt = ret ? NULL : malloc(8 + d->data.len);
+	if (!ret && !pkt)
+		ret = -ENOMEM;
+	if (!ret) {
+		uint16_t hdr[4] = {htons((uint16_t)sport), dport,
+				   htons((uint16_t)(8 + d->data.len)), 0};
+		memcpy(pkt, hdr, 8);
+		if (d->data.len)
+			memcpy(pkt + 8, d->data.data, d->data.len);
+		if (sendto(sk, pkt, 8 + d->data.len, 0, (struct sockaddr *)&dst,
+			   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) !=
+		    (ssize_t)(8 + d->data.len))
+			ret = -errno;
+	}
+	free(pkt);
+	close(sk);
+	return ret;
+}
+
 /* Restore: the datagrams, each sent again from a socket bound to its sender's address and
  * port, to the new socket; then counted there. -1 after child_fail. */
 int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
@@ -290,6 +367,22 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 				   sizeof(one));
 			r = bind(tmp, (struct sockaddr *)&from, fromlen);
 		}
+		bool v4 = s->family == AF_INET || mapped;
+		uint32_t before = rmem_of(sk);
+		if (r < 0 && errno == EADDRINUSE) {
+			/* the sender's port is taken: a raw socket sends it as from there */
+			close(tmp);
+			int err = send_raw(v4, d->addr.data + (mapped ? 12 : 0), d->port, &to, d);
+			if (err) {
+				child_fail(
+				    t, -err,
+				    "fd %d: cannot send its queued datagram %zu again from %s "
+				    "(its sender's port is taken here, and a raw socket failed)",
+				    e->fd, i, who);
+				return -1;
+			}
+			goto sent;
+		}
 		if (r < 0) {
 			child_fail(t, errno,
 				   "fd %d: cannot send its queued datagram %zu again from %s (its "
@@ -299,7 +392,6 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 			return -1;
 		}
 		/* the TTL (hop limit) and TOS (traffic class) it came with: loopback keeps them */
-		bool v4 = s->family == AF_INET || mapped;
 		int ttl = (int)d->ttl, tos = (int)d->tos;
 		if ((d->has_ttl &&
 		     setsockopt(tmp, v4 ? IPPROTO_IP : IPPROTO_IPV6,
@@ -313,7 +405,6 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 			close(tmp);
 			return -1;
 		}
-		uint32_t before = rmem_of(sk);
 		if (sendto(tmp, d->data.data, d->data.len, 0, (struct sockaddr *)&to, tolen) !=
 		    (ssize_t)d->data.len) {
 			child_fail(t, errno, "fd %d: cannot send its queued datagram %zu from %s",
@@ -322,6 +413,7 @@ int inet_udp_queue_restore(struct restore_task *t, const FdEntry *e, int sk)
 			return -1;
 		}
 		close(tmp);
+	sent:
 		/* it arrived: the socket's receive memory grew (loopback delivers at once; a
 		 * connected socket drops a datagram of another sender). Not counted by peeking:
 		 * a peek at an offset marks an empty datagram, and later peeks skip it. */
