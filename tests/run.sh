@@ -546,18 +546,27 @@ done
 # --- main ----------------------------------------------------------------------------------
 
 # shadowing_functions CASE: cases are sourced into this shell, so a function a case defines
-# (also inside another function) stays defined for every later case. One named like a command
-# (`stat`, once) silently replaced that command in every case after it: fail the case that did it.
+# (also inside another function) would stay defined for every later case, and one named like
+# a command (`stat`, once) silently replaced that command in every case after it. The
+# functions of the sources are checked once, before any case (a function of theirs named like
+# a command fails the run); every function a case defines is dropped once it is done, so
+# none outlives its case whatever commands the packages installed later bring.
+BASE_FUNCS=
 shadowing_functions() {
 	local fn bad=
 	for fn in $(declare -F | awk '{ print $3 }'); do
-		[ -n "$(type -P "$fn")" ] && bad+=" $fn"
+		[[ "$BASE_FUNCS" == *" $fn "* ]] && continue
+		if [ -z "$BASE_FUNCS" ]; then
+			[ -n "$(type -P "$fn")" ] && bad+=" $fn"
+		else
+			unset -f "$fn"
+		fi
 	done
 	[ -z "$bad" ] && return 0
-	echo "FAIL  $1: left functions named like commands:$bad"
+	echo "FAIL  $1: functions named like commands:$bad"
 	failed=$((failed + 1))
 	failed_names+=("$1")
-	failed_reasons+=("$1: left functions named like commands:$bad")
+	failed_reasons+=("$1: functions named like commands:$bad")
 	for fn in $bad; do
 		unset -f "$fn"
 	done
@@ -575,6 +584,7 @@ all_tests() {
 main() {
 	names=("$@")
 	shadowing_functions "the sources of tests/cases"
+	BASE_FUNCS=" $(declare -F | awk '{ print $3 }' | tr '\n' ' ') "
 	[ ${#names[@]} = 0 ] && names=($(all_tests) "${CASE_NAMES[@]}")
 
 	for name in "${names[@]}"; do

@@ -16,9 +16,9 @@ app_nats() {
 		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
 		sleep 0.05
 	done
-	# nc MODE: a client; MODE sub (the subscriber kept), setup, live N (5 messages from N),
+	# nats_client MODE: a client; MODE sub (the subscriber kept), setup, live N (5 messages from N),
 	# check
-	nc() {
+	nats_client() {
 		timeout 30 /usr/bin/python3 - "$port" "$1" "$DIR" "${2:-}" <<'PY'
 import base64, json, os, socket, sys, time
 port, mode, d, arg = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -99,15 +99,15 @@ else:
     print("checked")
 PY
 	}
-	out=$(nc setup 2>&1)
+	out=$(nats_client setup 2>&1)
 	[ "$out" = stored ] || fail_step "before the checkpoint: $out"
-	nc sub >"$DIR/sub.txt" 2>&1 &
+	nats_client sub >"$DIR/sub.txt" 2>&1 &
 	cpid=$!
 	for ((i = 0; i < 200; i++)); do
 		[ -e "$DIR/subscribed" ] && break
 		sleep 0.05
 	done
-	[ -z "$REASON" ] && [ "$(nc live 0 2>&1)" != sent ] && fail_step "publishing before the checkpoint failed"
+	[ -z "$REASON" ] && [ "$(nats_client live 0 2>&1)" != sent ] && fail_step "publishing before the checkpoint failed"
 	for ((i = 0; i < 200; i++)); do
 		[ -e "$DIR/got5" ] && break
 		sleep 0.05
@@ -115,14 +115,14 @@ PY
 	[ -z "$REASON" ] && [ ! -e "$DIR/got5" ] && fail_step "the subscriber did not get 5 messages: $(cat "$DIR/sub.txt")"
 	[ -z "$REASON" ] && app_checkpoint --tcp-established
 	if [ -z "$REASON" ]; then
-		out=$(nc live 5 2>&1)
+		out=$(nats_client live 5 2>&1)
 		[ "$out" = sent ] || fail_step "publishing after the restore: $out"
 	fi
 	wait "$cpid"
 	out=$(cat "$DIR/sub.txt")
 	[ -z "$REASON" ] && [ "$out" != ok ] && fail_step "the subscriber: $out"
 	if [ -z "$REASON" ]; then
-		out=$(nc check 2>&1)
+		out=$(nats_client check 2>&1)
 		[ "$out" = checked ] || fail_step "after the restore: $out"
 		kill -TERM "$PID"
 		app_wait_exit 10
