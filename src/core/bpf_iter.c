@@ -50,7 +50,7 @@ static int quiet(int level, const char *fmt, va_list ap)
 	static int all = -1;
 	if (all < 0)
 		all = getenv("CRYO_BPF_LOG") != NULL;
-	if (all) {
+	if (all && fmt) {
 		va_list copy;
 		va_copy(copy, ap);
 		vfprintf(stderr, fmt, copy);
