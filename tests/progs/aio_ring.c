@@ -12,8 +12,8 @@
  * and their buffers hold what was read; then the kernel's count of free slots is as it was:
  * requests go in up to the ring's size less the 5 and no further (EAGAIN, none overwrites an
  * event), and all of them complete with the right bytes; B takes a read too; io_destroy of
- * each works. */
-// zt-run: gen2
+ * each works. Also run through a pre-dump, a page server and a lazy restore. */
+// zt-run: gen2 lazy predump page-server
 #include "zt.h"
 
 #include <errno.h>
