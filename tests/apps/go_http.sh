@@ -135,3 +135,5 @@ sys.stdout.buffer.write(bytes(((i * 7 + i // 4099) & 0xff) for i in range(1 << 2
 	app_end
 }
 register_case app-go-http app_go_http
+app_variant predump go-http
+app_variant gen2 go-http
