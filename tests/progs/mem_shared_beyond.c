@@ -110,8 +110,8 @@ int main(int argc, char **argv)
 				zt_fail("remap_file_pages back: %m");
 		for (size_t i = 1; i < NPAGES; i++) {
 			long b = bad(shm + i * PG, (unsigned)i + 1);
-			zt_expect(b == -1, "mapped back, page %zu does not hold its data (byte %ld)",
-				  i, b);
+			zt_expect(b == -1,
+				  "mapped back, page %zu does not hold its data (byte %ld)", i, b);
 		}
 	} else {
 		char *g = mremap(shm, MAPPED * PG, NPAGES * PG, MREMAP_MAYMOVE);
@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 		for (size_t i = MAPPED; i < NPAGES; i++) {
 			long b = bad(g + i * PG, hidden ? (unsigned)i + 1 : 0);
 			zt_expect(b == -1, "grown back, page %zu %s (byte %ld)", i,
-				  b == -2 ? "is beyond the object (SIGBUS)" : "is not as it was", b);
+				  b == -2 ? "is beyond the object (SIGBUS)" : "is not as it was",
+				  b);
 		}
 	}
 	zt_pass();

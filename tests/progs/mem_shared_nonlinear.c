@@ -62,8 +62,8 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < NPAGES; i++) {
 		long b = bad(i, NPAGES - 1 - i);
-		zt_expect(b < 0, "the mapping's page %zu is not the object's page %zu (byte %ld)", i,
-			  NPAGES - 1 - i, b);
+		zt_expect(b < 0, "the mapping's page %zu is not the object's page %zu (byte %ld)",
+			  i, NPAGES - 1 - i, b);
 	}
 	pid_t c = fork();
 	int status;
@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 	remap_all(0);
 	for (size_t i = 0; i < NPAGES; i++) {
 		long b = bad(i, i);
-		zt_expect(b < 0, "mapped back in order, page %zu is not the object's page %zu (byte %ld)",
+		zt_expect(b < 0,
+			  "mapped back in order, page %zu is not the object's page %zu (byte %ld)",
 			  i, i, b);
 	}
 	zt_pass();
