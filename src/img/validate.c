@@ -442,6 +442,9 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 				      "mapping %zu (%#lx-%#lx, pgoff %#lx) is invalid or out of "
 				      "order",
 				      i, v->start, v->end, v->pgoff);
+		if (v->has_file_size && v->file_size > (uint64_t)INT64_MAX - PAGE_SIZE)
+			return refuse(img, "mapping %#lx: file size %#lx is out of range", v->start,
+				      v->file_size);
 		prev_end = v->end;
 		bool sysv = v->kind == VMA_KIND__VMA_SYSV_SHM;
 		bool aio = v->kind == VMA_KIND__VMA_AIO_RING;

@@ -12,7 +12,9 @@
  * in the object's page cache (or swap cache), independently of the task's page tables; pages
  * moved out to swap are invisible to it, so a mapping with any of them (the "Swap:" of its
  * smaps, looked at before and after) is refused. The pages found are read through
- * /proc/PID/mem: reading a page that does not exist would create it in the running tree. */
+ * /proc/PID/mem: reading a page that does not exist would create it in the running tree.
+ * The images hold memory by address: data of an object that no mapping of the tree shows
+ * (remap_file_pages, a part unmapped) is refused, where map_files lets cryo see it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -287,4 +289,108 @@ const uint8_t *shmem_resident(const struct dump_task *t, uint64_t start, uint64_
 		if (t->shmem_res[i].start == start && t->shmem_res[i].end == end)
 			return t->shmem_res[i].vec;
 	return NULL;
+}
+
+/* ---- data of a shared anonymous object that no mapping shows ---- */
+
+struct shmem_seen {
+	uint64_t ino;
+	uint64_t off, len; /* what one mapping shows of the object, bytes */
+	pid_t pid;
+	uint64_t start, end;
+};
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct shmem_seen *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The first byte of [data, hole) that none of s[0..n) (sorted by offset) covers, or hole */
+static uint64_t first_uncovered(const struct shmem_seen *s, int n, uint64_t data, uint64_t hole)
+{
+	for (int i = 0; i < n && data < hole; i++)
+		if (s[i].off <= data && s[i].off + s[i].len > data)
+			data = s[i].off + s[i].len;
+	return data < hole ? data : hole;
+}
+
+/* One object (s[0..n), its mappings in the tree): 0, or -ENOTSUP when data is hidden */
+static int check_object(const struct shmem_seen *s, int n)
+{
+	char link[96];
+	off_t pos = 0;
+	int fd, ret = 0;
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", s[0].pid, s[0].start, s[0].end);
+	fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) /* pages.c says why, or (closed to cryo) finds the pages with mincore */
+		return 0;
+	for (;;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+		if (data < 0)
+			break; /* ENXIO: no data after pos */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			break;
+		uint64_t d = (uint64_t)data & ~(PAGE_SIZE - 1), h = PAGE_ALIGN((uint64_t)hole);
+		uint64_t bad = first_uncovered(s, n, d, h);
+		if (bad < h) {
+			uint64_t upto = h;
+			for (int i = 0; i < n; i++)
+				if (s[i].off > bad && s[i].off < upto)
+					upto = s[i].off;
+			pr_err(
+			    "task %d: shared memory at %#lx-%#lx: its object holds data at offsets "
+			    "%#lx-%#lx that no mapping of the tree shows (pages moved with "
+			    "remap_file_pages, or a part unmapped that a later mremap or mapping "
+			    "would show again): the images could not hold it",
+			    s[0].pid, s[0].start, s[0].end, bad, upto);
+			ret = -ENOTSUP;
+			break;
+		}
+		pos = hole;
+	}
+	close(fd);
+	return ret;
+}
+
+int shmem_check_hidden(struct dump_ctx *ctx)
+{
+	struct shmem_seen *s = NULL;
+	int n = 0, cap = 0, ret = 0;
+
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		if (t->zombie || !t->mm)
+			continue;
+		for (size_t j = 0; j < t->mm->n_vmas; j++) {
+			Vma *v = t->mm->vmas[j];
+			if (v->kind != VMA_KIND__VMA_ANON_SHARED || !v->has_ino)
+				continue;
+			if (n == cap) {
+				struct shmem_seen *ns =
+				    realloc(s, (cap = cap * 2 + 16) * sizeof(*s));
+				if (!ns) {
+					free(s);
+					return -ENOMEM;
+				}
+				s = ns;
+			}
+			s[n++] = (struct shmem_seen){v->ino, v->pgoff, v->end - v->start,
+						     t->pid, v->start, v->end};
+		}
+	}
+	qsort(s, n, sizeof(*s), seen_cmp);
+	for (int i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && s[j].ino == s[i].ino; j++)
+			;
+		int r = check_object(s + i, j - i);
+		if (r && (!ret || ret == -ENOTSUP))
+			ret = r;
+	}
+	free(s);
+	return ret;
 }

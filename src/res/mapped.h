@@ -43,4 +43,11 @@ int shmem_ask_resident(struct dump_ctx *ctx, struct dump_task *t);
 /* ... one byte per page of [start, end), bit 0 set where a page exists; NULL if not asked. */
 const uint8_t *shmem_resident(const struct dump_task *t, uint64_t start, uint64_t end);
 
+/* Every shared anonymous object of the tree (map_files open to cryo): data in it that no
+ * mapping of the tree shows (pages mapped elsewhere with remap_file_pages, or left by a
+ * munmap of part of a mapping, which a later mremap or mapping shows again) would not be in
+ * the images, which hold memory by address: refused, naming the task, the mapping and the
+ * pages. 0, -ENOTSUP when refused, or another negative errno. */
+int shmem_check_hidden(struct dump_ctx *ctx);
+
 #endif

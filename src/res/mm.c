@@ -365,7 +365,8 @@ static int check_vmas(struct restore_task *t)
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		Vma *v = mm->vmas[i];
 		if (v->start >= v->end || v->start % PAGE_SIZE || v->end % PAGE_SIZE ||
-		    v->start < prev_end || v->end > TASK_SIZE_MAX || v->pgoff % PAGE_SIZE) {
+		    v->start < prev_end || v->end > TASK_SIZE_MAX || v->pgoff % PAGE_SIZE ||
+		    (v->has_file_size && v->file_size > (uint64_t)INT64_MAX - PAGE_SIZE)) {
 			pr_err("mm-%d.img: mapping %zu (%#lx-%#lx) is invalid or out of order",
 			       t->pid, i, v->start, v->end);
 			return -EINVAL;
@@ -492,11 +493,17 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 		t->vma_fd[i] = -1;
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
 			/* one shmem object per dumped one, made by the root and inherited by every
-			 * task: all mappings of it, in any task, map it again */
+			 * task: all mappings of it, in any task, map it again. Its size is the
+			 * dumped object's (a part no longer mapped is still there, as holes: a
+			 * later mremap growing the mapping shows it), where the dump could see it
+			 */
+			uint64_t size = v->pgoff + v->end - v->start;
+			if (v->has_file_size && PAGE_ALIGN(v->file_size) > size)
+				size = PAGE_ALIGN(v->file_size);
 			struct svc_file *g = restore_add_global(
 			    ctx, (struct svc_file){.kind = SVC_SHMEM,
 						   .shmem_id = v->has_ino ? v->ino : ~i,
-						   .shmem_size = v->pgoff + v->end - v->start});
+						   .shmem_size = size});
 			if (!g)
 				return -ENOMEM;
 			t->vma_fd[i] = g->fd;
