@@ -201,6 +201,7 @@ struct attach_opts {
 	size_t sz;
 	struct task_link_info *link_info;
 	uint32_t link_info_len;
+	uint32_t pad; /* named, so that it is zero: libbpf refuses non-zero bytes past its fields */
 };
 
 int bpf_iter_run_process(struct bpf_iter_prog *p, int pidfd, const void *bss, size_t bss_len,

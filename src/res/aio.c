@@ -91,11 +91,11 @@ static uint32_t possible_cpus(void)
 }
 
 /* the context whose ring is at addr in task pid, as the kernel counts it now */
-static int read_ctx(pid_t pid, uint64_t addr, struct ctx_rec *out)
+static int read_ctx(pid_t pid, uint64_t addr, uint32_t cpus, struct ctx_rec *out)
 {
 	struct {
 		uint32_t nr_cpus;
-	} bss = {possible_cpus()};
+	} bss = {cpus};
 	char *buf;
 	size_t len;
 	int ret;
@@ -143,12 +143,12 @@ int aio_dump_ring(struct arena *a, struct dump_task *t, Vma *v)
 	uint64_t len = v->end - v->start;
 	struct ring_header h;
 	struct ctx_rec k = {0};
-	uint32_t in_flight = 0;
+	uint32_t in_flight = 0, cpus = possible_cpus();
 	int ret;
 
 	/* requests that complete on their own (direct I/O) are given 100 ms */
 	for (int round = 0;; round++) {
-		ret = read_ctx(t->pid, v->start, &k);
+		ret = read_ctx(t->pid, v->start, cpus, &k);
 		if (ret == -ENOENT) {
 			pr_err(
 			    "task %d: mapping %#lx-%#lx is the ring of an AIO context that is not "
@@ -214,7 +214,7 @@ int aio_dump_ring(struct arena *a, struct dump_task *t, Vma *v)
 	}
 	/* the counts again: nothing may have moved while the ring was read */
 	struct ctx_rec k2 = {0};
-	ret = read_ctx(t->pid, v->start, &k2);
+	ret = read_ctx(t->pid, v->start, cpus, &k2);
 	if (ret || k2.tail != k.tail || k2.completed_events != k.completed_events ||
 	    k2.free_global + k2.free_cpus != k.free_global + k.free_cpus) {
 		pr_err("task %d: its AIO context at %#lx changed while it was read", t->pid,
