@@ -506,7 +506,7 @@ static int dump_all(struct dump_ctx *ctx)
 		int r = sysv_dump(ctx);
 		return r && r != -ENOTSUP ? r : -ENOTSUP;
 	}
-	if ((ret = shmem_check_hidden(ctx)))
+	if ((ret = shmem_save_hidden(ctx)))
 		return ret;
 	/* a final dump of a chain: smaps (the VmFlags) read beside the pages (res/mm_flags.c) */
 	mm_flags_start(ctx);

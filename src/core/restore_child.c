@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "files/tty.h"
 #include "res/cow.h"
+#include "res/mapped.h"
 
 #define PF_EXITING 0x4
 
@@ -89,6 +90,23 @@ static int new_shmem(uint64_t size)
 	return fd;
 }
 
+/* A shared anonymous object, with the data that no mapping showed at the dump */
+static int restore_shmem_child(struct restore_task *t, const struct svc_file *g)
+{
+	int err;
+
+	if (restore_place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
+		return -1;
+	if (g->shmem_hidden && (err = shmem_hidden_write(g->fd, g->shmem_hidden))) {
+		child_fail(t, -err,
+			   "cannot write the data of the shared memory at %#lx that no mapping "
+			   "shows",
+			   g->shmem_hidden->start);
+		return -1;
+	}
+	return 0;
+}
+
 /* The root, first: cryo's own descriptors out of the way, the objects every task shares. */
 int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -120,8 +138,7 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	 * queues may be any of them), before the shared descriptions that are copies of them */
 	for (int i = 0; i < ctx->nr_globals; i++) {
 		struct svc_file *g = &ctx->globals[i];
-		if (g->kind == SVC_SHMEM &&
-		    restore_place_fd(t, new_shmem(g->shmem_size), g->fd, "shared memory"))
+		if (g->kind == SVC_SHMEM && restore_shmem_child(t, g))
 			return -1;
 		if (g->kind == SVC_DESC && g->desc->kind != FD_KIND__FD_UNIX_SK &&
 		    restore_shared_desc_child(ctx, g, t))

@@ -46,17 +46,18 @@ struct svc_file {
 		SVC_GHOST,
 		SVC_UNIX
 	} kind;
-	const char *path;    /* SVC_FILE */
-	int flags;	     /* SVC_FILE: open flags */
-	uint64_t shmem_id;   /* SVC_SHMEM: inode of the object at dump time */
-	uint64_t shmem_size; /* SVC_SHMEM: bytes it must hold */
-	pid_t desc_pid;	     /* SVC_DESC: an open file description shared by several tasks, */
-	FdEntry *desc;	     /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier;
-			      * SVC_PTY: the pair's master entry; SVC_UNIX: the socket's entry
-			      * (files/unix_sk_restore.c) */
-	int fd;		     /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
-	int fd2;	     /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
-			      * read-only description of it, for shared read-only mappings, or -1 */
+	const char *path;	 /* SVC_FILE */
+	int flags;		 /* SVC_FILE: open flags */
+	uint64_t shmem_id;	 /* SVC_SHMEM: inode of the object at dump time */
+	uint64_t shmem_size;	 /* SVC_SHMEM: bytes it must hold */
+	const Vma *shmem_hidden; /* SVC_SHMEM: the mapping that carries the data no mapping shows */
+	pid_t desc_pid;		 /* SVC_DESC: an open file description shared by several tasks, */
+	FdEntry *desc;		 /* ... as task desc_pid had it; SVC_PIPE: the pipe's carrier;
+				  * SVC_PTY: the pair's master entry; SVC_UNIX: the socket's entry
+				  * (files/unix_sk_restore.c) */
+	int fd;			 /* number in the new tasks (SVC_PIPE: the read end, or the FIFO) */
+	int fd2;		 /* SVC_PIPE: the write end of a pipe (files/pipe.c); SVC_MEMFD: a
+				  * read-only description of it, for shared read-only mappings, or -1 */
 	const FdEntry *primary_r, *primary_w; /* SVC_PIPE: descriptions that are its own ends;
 					       * SVC_MEMFD: primary_r, the memfd_create one */
 	const MemfdObject *memfd;	      /* SVC_MEMFD: the object (files/memfd.c) */

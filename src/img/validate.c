@@ -26,6 +26,7 @@
 #include "img/validate.h"
 #include "files/files.h"
 #include "res/aio.h"
+#include "res/mapped.h"
 #include "res/mm.h"
 
 #define MAX_PID 4194304 /* PID_MAX_LIMIT on 64-bit */
@@ -452,7 +453,7 @@ static int check_mm(struct restore_ctx *ctx, struct restore_task *t, const char 
 		    (v->kind > VMA_KIND__VMA_MEMFD && !sysv && !aio))
 			return refuse(img, "mapping %#lx: kind %d is unknown", v->start, v->kind);
 		const char *why;
-		if (aio_ring_check(v, &why))
+		if (aio_ring_check(v, &why) || shmem_hidden_check(v, &why))
 			return refuse(img, "mapping %#lx: %s", v->start, why);
 		/* the segment itself is checked against ipc.img (res/sysvipc.c) */
 		if (sysv != v->has_sysv_shm_id ||

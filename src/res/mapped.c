@@ -13,13 +13,15 @@
  * moved out to swap are invisible to it, so a mapping with any of them (the "Swap:" of its
  * smaps, looked at before and after) is refused. The pages found are read through
  * /proc/PID/mem: reading a page that does not exist would create it in the running tree.
- * The images hold memory by address: data of an object that no mapping of the tree shows
- * (remap_file_pages, a part unmapped) is refused, where map_files lets cryo see it. */
+ * The page images hold memory by address: data of an object that no mapping of the tree
+ * shows (a part unmapped, which a later mremap shows again) is read through map_files and
+ * saved beside the object's first mapping. Without map_files cryo cannot see it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -297,7 +299,7 @@ struct shmem_seen {
 	uint64_t ino;
 	uint64_t off, len; /* what one mapping shows of the object, bytes */
 	pid_t pid;
-	uint64_t start, end;
+	Vma *v;
 };
 
 static int seen_cmp(const void *a, const void *b)
@@ -317,18 +319,63 @@ static uint64_t first_uncovered(const struct shmem_seen *s, int n, uint64_t data
 	return data < hole ? data : hole;
 }
 
-/* One object (s[0..n), its mappings in the tree): 0, or -ENOTSUP when data is hidden */
-static int check_object(const struct shmem_seen *s, int n)
+/* [off, off + len) of the object behind fd, read into an extent of the first mapping */
+static int save_extent(struct dump_ctx *ctx, const struct shmem_seen *s, int fd, uint64_t off,
+		       uint64_t len, uint64_t *total)
+{
+	Vma *v = s[0].v;
+
+	if (len > SHMEM_HIDDEN_MAX - *total) {
+		pr_err("task %d: shared memory at %#lx-%#lx: its object holds data at offsets "
+		       "%#lx-%#lx that no mapping of the tree shows, more than the %lu MiB of such "
+		       "data one dump saves",
+		       s[0].pid, v->start, v->end, off, off + len, SHMEM_HIDDEN_MAX >> 20);
+		return -ENOTSUP;
+	}
+	ShmemExtent *e = A_NEW(&ctx->arena, ShmemExtent, SHMEM_EXTENT);
+	ShmemExtent **list = arena_alloc(&ctx->arena, (v->n_shmem_hidden + 1) * sizeof(*list));
+	uint8_t *data = arena_alloc(&ctx->arena, len);
+	if (!e || !list || !data)
+		return -ENOMEM;
+	for (uint64_t done = 0; done < len;) {
+		ssize_t n = pread(fd, data + done, len - done, (off_t)(off + done));
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			pr_errno(
+			    err,
+			    "task %d: cannot read its shared memory at %#lx-%#lx at offset %#lx "
+			    "of the object (data no mapping shows)",
+			    s[0].pid, v->start, v->end, off + done);
+			return -err;
+		}
+		done += (uint64_t)n;
+	}
+	if (v->n_shmem_hidden)
+		memcpy(list, v->shmem_hidden, v->n_shmem_hidden * sizeof(*list));
+	e->off = off;
+	e->data.data = data, e->data.len = len;
+	list[v->n_shmem_hidden++] = e;
+	v->shmem_hidden = list;
+	*total += len;
+	pr_info("task %d: shared memory at %#lx-%#lx: %lu bytes at offset %#lx of its object "
+		"that no mapping shows, saved",
+		s[0].pid, v->start, v->end, len, off);
+	return 0;
+}
+
+/* One object (s[0..n), its mappings in the tree): its data outside them saved */
+static int save_object(struct dump_ctx *ctx, const struct shmem_seen *s, int n, uint64_t *total)
 {
 	char link[96];
 	off_t pos = 0;
 	int fd, ret = 0;
 
-	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", s[0].pid, s[0].start, s[0].end);
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", s[0].pid, s[0].v->start,
+		 s[0].v->end);
 	fd = open(link, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) /* pages.c says why, or (closed to cryo) finds the pages with mincore */
 		return 0;
-	for (;;) {
+	while (!ret) {
 		off_t data = lseek(fd, pos, SEEK_DATA), hole;
 		if (data < 0)
 			break; /* ENXIO: no data after pos */
@@ -336,31 +383,25 @@ static int check_object(const struct shmem_seen *s, int n)
 		if (hole < 0)
 			break;
 		uint64_t d = (uint64_t)data & ~(PAGE_SIZE - 1), h = PAGE_ALIGN((uint64_t)hole);
-		uint64_t bad = first_uncovered(s, n, d, h);
-		if (bad < h) {
+		while (!ret && (d = first_uncovered(s, n, d, h)) < h) {
 			uint64_t upto = h;
 			for (int i = 0; i < n; i++)
-				if (s[i].off > bad && s[i].off < upto)
+				if (s[i].off > d && s[i].off < upto)
 					upto = s[i].off;
-			pr_err(
-			    "task %d: shared memory at %#lx-%#lx: its object holds data at offsets "
-			    "%#lx-%#lx that no mapping of the tree shows (pages moved with "
-			    "remap_file_pages, or a part unmapped that a later mremap or mapping "
-			    "would show again): the images could not hold it",
-			    s[0].pid, s[0].start, s[0].end, bad, upto);
-			ret = -ENOTSUP;
-			break;
+			ret = save_extent(ctx, s, fd, d, upto - d, total);
+			d = upto;
 		}
-		pos = hole;
+		pos = (off_t)h;
 	}
 	close(fd);
 	return ret;
 }
 
-int shmem_check_hidden(struct dump_ctx *ctx)
+int shmem_save_hidden(struct dump_ctx *ctx)
 {
 	struct shmem_seen *s = NULL;
 	int n = 0, cap = 0, ret = 0;
+	uint64_t total = 0;
 
 	for (int i = 0; i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
@@ -379,18 +420,64 @@ int shmem_check_hidden(struct dump_ctx *ctx)
 				}
 				s = ns;
 			}
-			s[n++] = (struct shmem_seen){v->ino, v->pgoff, v->end - v->start,
-						     t->pid, v->start, v->end};
+			s[n++] =
+			    (struct shmem_seen){v->ino, v->pgoff, v->end - v->start, t->pid, v};
 		}
 	}
-	qsort(s, n, sizeof(*s), seen_cmp);
-	for (int i = 0, j; i < n; i = j) {
+	if (n)
+		qsort(s, n, sizeof(*s), seen_cmp);
+	for (int i = 0, j; i < n && !ret; i = j) {
 		for (j = i + 1; j < n && s[j].ino == s[i].ino; j++)
 			;
-		int r = check_object(s + i, j - i);
-		if (r && (!ret || ret == -ENOTSUP))
-			ret = r;
+		ret = save_object(ctx, s + i, j - i, &total);
 	}
 	free(s);
 	return ret;
+}
+
+/* The object's size in bytes as the restore makes it, for this mapping's image */
+static uint64_t shmem_object_size(const Vma *v)
+{
+	uint64_t size = v->pgoff + v->end - v->start;
+	if (v->has_file_size && PAGE_ALIGN(v->file_size) > size)
+		size = PAGE_ALIGN(v->file_size);
+	return size;
+}
+
+int shmem_hidden_check(const Vma *v, const char **why)
+{
+	uint64_t size = shmem_object_size(v), total = 0, prev_end = 0;
+
+	if (v->n_shmem_hidden && v->kind != VMA_KIND__VMA_ANON_SHARED) {
+		*why =
+		    "data of a shared object that no mapping shows, on a mapping of another kind";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < v->n_shmem_hidden; i++) {
+		const ShmemExtent *e = v->shmem_hidden[i];
+		if (!e->data.len || e->off < prev_end || e->off > size ||
+		    e->data.len > size - e->off || e->data.len > SHMEM_HIDDEN_MAX - total) {
+			*why = "data of its shared object that no mapping shows is out of the "
+			       "object, overlaps or is out of order";
+			return -EINVAL;
+		}
+		prev_end = e->off + e->data.len;
+		total += e->data.len;
+	}
+	return 0;
+}
+
+int shmem_hidden_write(int fd, const Vma *v)
+{
+	for (size_t i = 0; i < v->n_shmem_hidden; i++) {
+		const ShmemExtent *e = v->shmem_hidden[i];
+		for (size_t done = 0; done < e->data.len;) {
+			ssize_t n = pwrite(fd, e->data.data + done, e->data.len - done,
+					   (off_t)(e->off + done));
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			done += (size_t)n;
+		}
+	}
+	return 0;
 }

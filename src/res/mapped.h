@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "images/cryo.pb-c.h"
+
 struct dump_ctx;
 struct dump_task;
 struct mapped_file;
@@ -44,10 +46,17 @@ int shmem_ask_resident(struct dump_ctx *ctx, struct dump_task *t);
 const uint8_t *shmem_resident(const struct dump_task *t, uint64_t start, uint64_t end);
 
 /* Every shared anonymous object of the tree (map_files open to cryo): data in it that no
- * mapping of the tree shows (pages mapped elsewhere with remap_file_pages, or left by a
- * munmap of part of a mapping, which a later mremap or mapping shows again) would not be in
- * the images, which hold memory by address: refused, naming the task, the mapping and the
- * pages. 0, -ENOTSUP when refused, or another negative errno. */
-int shmem_check_hidden(struct dump_ctx *ctx);
+ * mapping of the tree shows (pages left by a munmap of part of a mapping, which a later
+ * mremap shows again, or moved with remap_file_pages) is not in the page images, which hold
+ * memory by address: it is read through map_files and saved with the object's first mapping
+ * (Vma.shmem_hidden), up to SHMEM_HIDDEN_MAX bytes per dump; more is refused, naming the task,
+ * the mapping and the offsets. 0, -ENOTSUP when refused, or another negative errno. */
+#define SHMEM_HIDDEN_MAX (64UL << 20)
+int shmem_save_hidden(struct dump_ctx *ctx);
+/* Restore: 0 when v's saved hidden data (shmem_hidden) lies inside the object in order, or
+ * -EINVAL with *why set. */
+int shmem_hidden_check(const Vma *v, const char **why);
+/* ... written into the object, fd (open for writing): 0 or a negative errno */
+int shmem_hidden_write(int fd, const Vma *v);
 
 #endif

@@ -371,6 +371,11 @@ static int check_vmas(struct restore_task *t)
 			       t->pid, i, v->start, v->end);
 			return -EINVAL;
 		}
+		const char *why;
+		if (shmem_hidden_check(v, &why)) {
+			pr_err("mm-%d.img: mapping %#lx-%#lx: %s", t->pid, v->start, v->end, why);
+			return -EINVAL;
+		}
 		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE ||
 		    (v->kind > VMA_KIND__VMA_MEMFD && v->kind != VMA_KIND__VMA_SYSV_SHM &&
 		     v->kind != VMA_KIND__VMA_AIO_RING) ||
@@ -506,6 +511,8 @@ int mm_plan(struct restore_ctx *ctx, struct restore_task *t)
 						   .shmem_size = size});
 			if (!g)
 				return -ENOMEM;
+			if (v->n_shmem_hidden)
+				g->shmem_hidden = v;
 			t->vma_fd[i] = g->fd;
 			continue;
 		}

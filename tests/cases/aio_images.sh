@@ -1,5 +1,5 @@
 # The bad-aio cases of tests/run.sh (sourced by it; uses its helpers and those of
-# bad_input.sh: expect_clean_failure, wait_gone, kill_ours).
+# bad_input.sh: restore_broken_field, restore_intact).
 #
 # One good dump of aio_ring (two AIO contexts, one with completed events not reaped yet),
 # then restores of copies in which one field of every aio_ring is changed to a value no
@@ -19,34 +19,9 @@ aio_good_dump() {
 	AIO_ROOT=$PID
 }
 
-# aio_broken FIELD VALUE: every aio_ring's FIELD set to VALUE; the restore must refuse it.
-aio_broken() {
-	local copy=$DIR/img f n=0
-	rm -rf "$copy"
-	cp -a "$AIO_GOOD" "$copy"
-	rm -f "$copy"/*.log
-	for f in "$copy"/mm-*.img; do
-		python3 "$TESTS/tools/set_field.py" "$f" "aio_ring.$1" "$2" >/dev/null && n=$((n + 1))
-	done
-	[ $n -gt 0 ] || fail_step "no image with an aio_ring to change" || return 1
-	cryo restore restore -D "$copy" -d -v4 -o restore.log --pidfile "$DIR/restored.pid"
-	expect_clean_failure "restore with aio_ring.$1 $2" "$DIR/cryo-restore.txt" \
-		"$copy/restore.log" || return 1
-	grep -q "aio_ring" "$DIR/cryo-restore.txt" ||
-		fail_step "the refusal does not name the aio_ring: $(grep -m1 Error "$DIR/cryo-restore.txt")"
-	if ! wait_gone "$AIO_ROOT" 3; then
-		kill_ours "$AIO_ROOT"
-		fail_step "a process with pid $AIO_ROOT is left after the failed restore"
-	fi
-}
+aio_broken() { restore_broken_field "$AIO_GOOD" 'mm-*.img' "aio_ring.$1" "$2" aio_ring "$AIO_ROOT"; }
 
-aio_intact() {
-	PID=$AIO_ROOT
-	started_pids+=("$PID")
-	cp -a "$AIO_GOOD" "$DIR/img"
-	rm -f "$DIR/img"/*.log
-	restore "$DIR/img" && check "$OUT/bad-aio/dump/out.txt"
-}
+aio_intact() { restore_intact "$AIO_GOOD" "$AIO_ROOT" "$OUT/bad-aio/dump/out.txt"; }
 
 bad_aio() {
 	local keep=${ZT_KEEP:-0} c

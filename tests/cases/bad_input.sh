@@ -25,6 +25,42 @@ expect_clean_failure() {
 	return 0
 }
 
+# restore_broken_field GOOD GLOB MESSAGE.FIELD VALUE WORD PIDS...: a copy of the good dump GOOD
+# (into $DIR/img) in which every MESSAGE.FIELD of the images named GLOB is VALUE must fail to
+# restore cleanly, with a message containing WORD, and leave none of PIDS behind.
+restore_broken_field() {
+	local good=$1 glob=$2 field=$3 val=$4 word=$5 copy=$DIR/img f n=0 p
+	shift 5
+	rm -rf "$copy"
+	cp -a "$good" "$copy"
+	rm -f "$copy"/*.log
+	for f in "$copy"/$glob; do
+		python3 "$TESTS/tools/set_field.py" "$f" "$field" "$val" >/dev/null 2>&1 &&
+			n=$((n + 1))
+	done
+	[ $n -gt 0 ] || fail_step "no image with a $field to change" || return 1
+	cryo restore restore -D "$copy" -d -v4 -o restore.log --pidfile "$DIR/restored.pid"
+	expect_clean_failure "restore with $field $val" "$DIR/cryo-restore.txt" \
+		"$copy/restore.log" || return 1
+	grep -q "$word" "$DIR/cryo-restore.txt" ||
+		fail_step "the refusal does not name the $word: $(grep -m1 Error "$DIR/cryo-restore.txt")"
+	for p in "$@"; do
+		if ! wait_gone "$p" 3; then
+			kill_ours "$p"
+			fail_step "a process with pid $p is left after the failed restore"
+		fi
+	done
+}
+
+# restore_intact GOOD ROOT OUTFILE: the good dump, copied, restores and its test passes.
+restore_intact() {
+	PID=$2
+	started_pids+=("$PID")
+	cp -a "$1" "$DIR/img"
+	rm -f "$DIR/img"/*.log
+	restore "$DIR/img" && check "$3"
+}
+
 # A pid that no process has: counting down from pid_max, where the kernel rarely is.
 free_pid() {
 	local p max

@@ -1,5 +1,5 @@
 # The bad-unix-maker cases of tests/run.sh (sourced by it; uses its helpers and those of
-# bad_input.sh: expect_clean_failure, wait_gone, kill_ours).
+# bad_input.sh: restore_broken_field, restore_intact).
 #
 # One good dump of unix_pair_child (socket pairs its child M made, which M makes again at
 # restore: unix_sk.maker), then restores of copies in which every pair's maker is changed to
@@ -29,38 +29,10 @@ um_good_dump() {
 }
 
 # um_broken VALUE: every maker in the images set to VALUE; the restore must refuse it.
-um_broken() {
-	local val=$1 copy=$DIR/img f n=0 p
-	rm -rf "$copy"
-	cp -a "$UM_GOOD" "$copy"
-	rm -f "$copy"/*.log
-	for f in "$copy"/files-*.img; do
-		"$CRYO" show "$f" | grep -q '"maker"' || continue
-		python3 "$TESTS/tools/set_field.py" "$f" unix_sk.maker "$val" >/dev/null ||
-			fail_step "cannot set the maker in $f" || return 1
-		n=$((n + 1))
-	done
-	[ $n -gt 0 ] || fail_step "no image with a maker to change" || return 1
-	cryo restore restore -D "$copy" -d -v4 -o restore.log --pidfile "$DIR/restored.pid"
-	expect_clean_failure "restore with the makers $val" "$DIR/cryo-restore.txt" \
-		"$copy/restore.log" || return 1
-	grep -q "unix socket" "$DIR/cryo-restore.txt" ||
-		fail_step "the refusal does not name the unix socket: $(grep -m1 Error "$DIR/cryo-restore.txt")"
-	for p in $UM_PIDS; do
-		if ! wait_gone "$p" 3; then
-			kill_ours "$p"
-			fail_step "a process with pid $p is left after the failed restore"
-		fi
-	done
-}
+# shellcheck disable=SC2086 # UM_PIDS is a list
+um_broken() { restore_broken_field "$UM_GOOD" 'files-*.img' unix_sk.maker "$1" "unix socket" $UM_PIDS; }
 
-um_intact() {
-	PID=$UM_ROOT
-	started_pids+=("$PID")
-	cp -a "$UM_GOOD" "$DIR/img"
-	rm -f "$DIR/img"/*.log
-	restore "$DIR/img" && check "$OUT/bad-unix-maker/dump/out.txt"
-}
+um_intact() { restore_intact "$UM_GOOD" "$UM_ROOT" "$OUT/bad-unix-maker/dump/out.txt"; }
 
 bad_unix_maker() {
 	local keep=${ZT_KEEP:-0} c
