@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/others.h"
 #include "core/util.h"
 #include "files/fd_read.h"
 #include "files/kind.h"
@@ -406,6 +407,15 @@ int dump_files_finish(struct dump_ctx *ctx)
 	 * the files in flight first, which closes cryo's copies of them (a pipe's holders are
 	 * counted next) */
 	int ret = inflight_dump_finish(ctx), r;
+	if (ret && ret != -ENOTSUP)
+		return ret;
+	/* every descriptor of the tree is known: the processes outside it are read once, for
+	 * what the checks of pipes, terminals and memory objects (and tracers, res/tracees.c)
+	 * look for there (core/others.c) */
+	pipes_others_want(ctx);
+	ptys_others_want(ctx);
+	if ((r = memfd_outside_want(ctx)) || (r = others_walk(ctx)))
+		return r;
 	r = pipes_dump_finish(ctx);
 	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
 		ret = r;
