@@ -64,6 +64,18 @@ static long status_field(const char *buf, const char *name, long dflt)
 	return p ? strtol(p + strlen(name), NULL, 10) : dflt;
 }
 
+/* A status into buf (one show of the kernel's: one read has it whole); its length, or 0 */
+static ssize_t read_status(int dirfd, const char *path, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n > 0 ? n : 0;
+}
+
 static int add_traced(struct others *o, pid_t tid, pid_t tracer)
 {
 	if (grow(&o->traced, &o->cap_traced, o->nr_traced, sizeof(*o->traced)))
@@ -91,7 +103,7 @@ static int read_threads(struct others *o, int procfd, pid_t pid)
 		if (tid <= 0 || tid == pid)
 			continue;
 		snprintf(path, sizeof(path), "%d/status", (int)tid);
-		ssize_t n = read_file_at(dirfd(d), path, buf, sizeof(buf));
+		ssize_t n = read_status(dirfd(d), path, buf, sizeof(buf));
 		/* the Name line before it has any newline of the name escaped */
 		pid_t tracer = n > 0 ? (pid_t)status_field(buf, "\nTracerPid:", 0) : 0;
 		if (tracer > 0)
@@ -107,7 +119,7 @@ static int read_tracers(struct others *o, int procfd, pid_t pid)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "%d/status", pid);
-	ssize_t n = read_file_at(procfd, path, buf, sizeof(buf));
+	ssize_t n = read_status(procfd, path, buf, sizeof(buf));
 	if (n <= 0)
 		return 0; /* gone meanwhile */
 	pid_t tracer = (pid_t)status_field(buf, "\nTracerPid:", 0);
