@@ -448,12 +448,6 @@ static int dump_all(struct dump_ctx *ctx)
 	sysv_undo_ref_end(ctx);
 	if (ret && ret != -ENOTSUP)
 		return ret;
-	/* a thread of the tree tracing a process outside it: a link the restore cannot make */
-	if (!ctx->opts->pre_dump && (ret = dump_check_tracees(ctx))) {
-		if (ret != -ENOTSUP)
-			return ret;
-		refused = ret;
-	}
 	for (int i = 0; i < ctx->nr_tasks && !ctx->opts->pre_dump; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		if (t->zombie)
@@ -474,6 +468,13 @@ static int dump_all(struct dump_ctx *ctx)
 		refused = ret;
 	else if (ret)
 		return ret;
+	/* a thread of the tree tracing a process outside it: a link the restore cannot make
+	 * (from the walk of the processes outside the tree that dump_files_finish made) */
+	if (!ctx->opts->pre_dump && (ret = dump_check_tracees(ctx))) {
+		if (ret != -ENOTSUP)
+			return ret;
+		refused = ret;
+	}
 	if (refused)
 		return refused;
 	/* the connections are locked and read once nothing can refuse the dump any more */
@@ -739,6 +740,7 @@ int cryo_dump(const struct cryo_dump_opts *given)
 			ptrace(PTRACE_DETACH, ctx.preseized[i], 0, 0);
 	free(ctx.preseized);
 	free(ctx.mapped_files);
+	others_free(&ctx);
 	mm_flags_free(&ctx);
 	track_free(&ctx);
 	if (ctx.dirfd >= 0)

@@ -11,6 +11,7 @@
 #include "compat.h"
 #include "cryo/cryo.h"
 #include "core/arena.h"
+#include "core/others.h"
 #include "core/proc.h"
 #include "img/image.h"
 #include "remote/remote.h"
@@ -175,6 +176,8 @@ struct dump_ctx {
 	size_t n_lazy_ranges;
 	uint64_t lazy_pages; /* ... the pages in them */
 	uint64_t lazy_id;    /* ... the dump's random number (inventory lazyremote_id) */
+	/* core/others.c: what the processes outside the tree hold, read once */
+	struct others others;
 };
 
 /* A file mapped somewhere in the tree, as /proc/PID/smaps names it (device and inode), and

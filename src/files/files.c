@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/others.h"
 #include "core/util.h"
 #include "files/fd_read.h"
 #include "files/kind.h"
@@ -308,9 +309,13 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The descriptor numbers of the task, ascending, from its /proc/PID/fd opened at dirfd (a
- * dup is read: the walk keeps dirfd for its lookups). malloc'd into *out; the count or
- * -errno. cryo's own memory tracking (res/track.c) is not the program's, never listed. */
+/* The descriptor numbers of the task, ascending, from its /proc/PID/fdinfo opened at dirfd
+ * (a dup is read: the walk keeps dirfd for its lookups). The same numbers as /proc/PID/fd,
+ * but the listing makes the kernel's entry of each name it lists, and the walk opens every
+ * fdinfo entry and only a few fd ones (a link the stat cannot tell): listing fd made 10,000
+ * entries the walk never used, beside the 10,000 of fdinfo its opens made. malloc'd into
+ * *out; the count or -errno. cryo's own memory tracking (res/track.c) is not the
+ * program's, never listed. */
 static int list_fds(struct dump_task *t, int dirfd, int **out)
 {
 	int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), n = 0, cap = 0;
@@ -370,10 +375,10 @@ int dump_files(struct dump_ctx *ctx, struct dump_task *t)
 		ret = -errno;
 		pr_errno(-ret, "cannot open the descriptor directories of task %d", t->pid);
 	}
-	if (!ret && (nfds = list_fds(t, dirs.fd, &fds)) < 0) {
+	if (!ret && (nfds = list_fds(t, dirs.info, &fds)) < 0) {
 		ret = nfds;
 		nfds = 0;
-		pr_errno(-ret, "cannot list /proc/%d/fd", t->pid);
+		pr_errno(-ret, "cannot list /proc/%d/fdinfo", t->pid);
 	}
 	struct fd_reader *reader = ret ? NULL : fd_reader_start(t->pid, &dirs, fds, nfds);
 	if (!ret && !reader)
@@ -406,6 +411,15 @@ int dump_files_finish(struct dump_ctx *ctx)
 	 * the files in flight first, which closes cryo's copies of them (a pipe's holders are
 	 * counted next) */
 	int ret = inflight_dump_finish(ctx), r;
+	if (ret && ret != -ENOTSUP)
+		return ret;
+	/* every descriptor of the tree is known: the processes outside it are read once, for
+	 * what the checks of pipes, terminals and memory objects (and tracers, res/tracees.c)
+	 * look for there (core/others.c) */
+	pipes_others_want(ctx);
+	ptys_others_want(ctx);
+	if ((r = memfd_outside_want(ctx)) || (r = others_walk(ctx)))
+		return r;
 	r = pipes_dump_finish(ctx);
 	if (r && (!ret || (ret == -ENOTSUP && r != -ENOTSUP)))
 		ret = r;

@@ -78,7 +78,13 @@ int memfd_dump_vma(struct dump_ctx *ctx, struct dump_task *t, unsigned dev_major
 uint32_t memfd_dump_count(const struct dump_ctx *ctx, uint64_t *dev);
 bool memfd_dump_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
 		       const char **what);
-/* Refuse a memfd of the tree that a process outside it holds too (memfd_outside.c) */
+/* The dev and ino of memfd id (below memfd_dump_count) */
+void memfd_dump_key(const struct dump_ctx *ctx, uint32_t id, uint64_t *dev, uint64_t *ino);
+/* Refuse a memfd of the tree that a process outside it holds too (memfd_outside.c): what the
+ * walk of the processes outside the tree must read for it (core/others.h), said once every
+ * descriptor of the tree is known (the tree's maps are read for the mappings, known to the
+ * dump later); the check, once every mapping of the tree is known */
+int memfd_outside_want(struct dump_ctx *ctx);
 int memfd_scan_outside(struct dump_ctx *ctx);
 /* Restore plan: the service fd a memfd mapping is mapped from */
 int memfd_vma_fd(struct restore_ctx *ctx, const Vma *v);

@@ -190,7 +190,10 @@ int pipe_note_inflight(struct dump_ctx *ctx, const struct fd_info *fi, FdEntry *
 /* shared_find for a pipe or FIFO description */
 FdEntry *pipe_shared_find(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 			  pid_t *owner);
-/* ... once every task was walked: outside holders refused, sizes and queued bytes saved */
+/* ... once every task was walked: what the walk of the processes outside the tree must read
+ * for them (core/others.h); after that walk, outside holders refused, sizes and queued bytes
+ * saved */
+void pipes_others_want(struct dump_ctx *ctx);
 int pipes_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pipe or FIFO; open a task's description of it */
 int pipe_plan(struct restore_ctx *ctx, struct restore_task *t, const FdEntry *e);

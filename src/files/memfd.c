@@ -253,6 +253,12 @@ uint32_t memfd_dump_count(const struct dump_ctx *ctx, uint64_t *dev)
 	return ctx->memfds->n;
 }
 
+void memfd_dump_key(const struct dump_ctx *ctx, uint32_t id, uint64_t *dev, uint64_t *ino)
+{
+	*dev = ctx->memfds->objs[id].dev;
+	*ino = ctx->memfds->objs[id].ino;
+}
+
 bool memfd_dump_holder(const struct dump_ctx *ctx, uint64_t dev, uint64_t ino, pid_t *pid,
 		       const char **what)
 {

@@ -6,9 +6,10 @@
  * by their content) that it holds by an fd or a shared mapping. The restore makes each object
  * anew, so the restored tree and that process would no longer share it: what either writes
  * after the restore the other never sees. Such a dump is refused, naming the object where the
- * tree holds it and where the outside process does. Read once every mapping of the tree is
- * known, and only then: a tree with none of these costs nothing. */
-#include <dirent.h>
+ * tree holds it and where the outside process does. Checked once every mapping of the tree
+ * is known, against what the walk of the processes outside (core/others.c) kept, before the
+ * mappings were known: memfd_outside_want names the objects from the tree's descriptors and
+ * its maps (read then for this), and the walk reads nothing more for a tree without any. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,8 +21,11 @@
 
 #include "core/dump_ctx.h"
 #include "core/log.h"
+#include "core/others.h"
 #include "core/proc.h"
+#include "core/util.h"
 #include "files/files.h"
+#include "res/mapped.h"
 
 static void refuse(pid_t in, const char *what, const char *kind, pid_t out, const char *where)
 {
@@ -94,100 +98,126 @@ static bool has_ghosts(const struct dump_ctx *ctx)
 	return false;
 }
 
-static bool deleted_link(const char *link)
+/* A mapping of the tree's maps (a line) that the check may find outside too: shared anonymous
+ * memory, a memfd, a deleted file (a ghost); with *fds set when an fd outside may hold it
+ * too (not for shared anonymous memory or a System V segment, which no fd holds) */
+static bool tree_map_wanted(const char *line, bool *fds, uint64_t *dev, uint64_t *ino)
 {
-	size_t l = strlen(link);
-	return l > 10 && !strcmp(link + l - 10, " (deleted)");
+	unsigned long ino_l;
+	unsigned maj, min;
+	char perms[8];
+	int pos = 0;
+	if (sscanf(line, "%*x-%*x %7s %*s %x:%x %lu %n", perms, &maj, &min, &ino_l, &pos) < 4 ||
+	    !pos || !ino_l || strlen(perms) < 4)
+		return false;
+	const char *p = line + pos;
+	size_t l = strlen(p);
+	bool deleted = l > 10 && !strcmp(p + l - 10, " (deleted)");
+	*dev = makedev(maj, min), *ino = ino_l;
+	if (mapping_is_anon_shared(perms, p))
+		return true;
+	if (!deleted || (!strncmp(p, "/SYSV", 5) && maj == 0 && perms[3] == 's'))
+		return false;
+	*fds = true;
+	return true;
 }
 
-/* The process's descriptors; the number of refusals */
-static int scan_fds(const struct dump_ctx *ctx, pid_t pid, bool memfds, bool ghosts)
+int memfd_outside_want(struct dump_ctx *ctx)
 {
-	char path[64], link[4200], where[300], gwhat[4200 + 32];
+	uint64_t mdev = 0, dev, ino;
+	uint32_t n = memfd_dump_count(ctx, &mdev);
+	bool fds = n > 0 || has_ghosts(ctx);
+	int ret = 0;
+
+	for (uint32_t i = 0; !ret && i < n; i++) {
+		memfd_dump_key(ctx, i, &dev, &ino);
+		ret = others_want_mapping(ctx, dev, ino);
+	}
+	for (int k = 0; !ret && k < ctx->nr_tasks; k++) {
+		const Files *f = ctx->tasks[k].files;
+		for (size_t i = 0; !ret && f && i < f->n_ghosts; i++)
+			ret = others_want_mapping(ctx, f->ghosts[i]->dev, f->ghosts[i]->ino);
+	}
+	/* the mappings of the tree, which the dump reads later (res/mm.c) */
+	for (int k = 0; !ret && k < ctx->nr_tasks; k++) {
+		char path[64], *buf, *line, *next;
+		if (ctx->tasks[k].zombie)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", ctx->tasks[k].pid);
+		ssize_t len = read_file_alloc(path, &buf);
+		if (len < 0) {
+			pr_errno((int)-len, "task %d: cannot read %s", ctx->tasks[k].pid, path);
+			return (int)len;
+		}
+		for (line = buf; !ret && line && *line; line = next) {
+			if ((next = strchr(line, '\n')))
+				*next++ = 0;
+			if (tree_map_wanted(line, &fds, &dev, &ino))
+				ret = others_want_mapping(ctx, dev, ino);
+		}
+		free(buf);
+	}
+	if (!ret && fds)
+		others_want(ctx, OTHERS_FD_DELETED);
+	return ret;
+}
+
+/* The process's descriptors (the walk's: core/others.c); the number of refusals */
+static int scan_fds(const struct dump_ctx *ctx, const struct others *w, const struct other_proc *op,
+		    bool memfds, bool ghosts)
+{
+	char where[300], gwhat[4200 + 32];
 	int n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	DIR *fds = opendir(path);
-	if (!fds)
-		return 0; /* gone, a kernel thread, or not ours to read */
-	struct dirent *f;
-	while ((f = readdir(fds))) {
-		struct stat st;
+	for (uint32_t i = op->fd0; i < op->fd0 + op->nr_fds; i++) {
+		const struct other_fd *f = &w->fds[i];
 		const char *what;
 		pid_t in;
-		if (f->d_name[0] == '.')
+		if (!f->has_st || !f->deleted)
 			continue;
-		ssize_t l = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
-		if (l <= 0)
-			continue;
-		link[l] = 0;
-		if (link[0] != '/' || !deleted_link(link) ||
-		    fstatat(dirfd(fds), f->d_name, &st, 0) < 0)
-			continue;
-		snprintf(where, sizeof(where), "fd %s", f->d_name);
-		if (memfds && !strncmp(link, "/memfd:", 7) &&
-		    memfd_dump_holder(ctx, st.st_dev, st.st_ino, &in, &what)) {
-			refuse(in, what, "a memfd", pid, where);
+		snprintf(where, sizeof(where), "fd %d", f->fd);
+		if (memfds && f->memfd && memfd_dump_holder(ctx, f->dev, f->ino, &in, &what)) {
+			refuse(in, what, "a memfd", op->pid, where);
 			n++;
-		} else if (ghosts && S_ISREG(st.st_mode) &&
-			   ghost_holder(ctx, st.st_dev, st.st_ino, &in, gwhat, sizeof(gwhat))) {
+		} else if (ghosts && S_ISREG(f->mode) &&
+			   ghost_holder(ctx, f->dev, f->ino, &in, gwhat, sizeof(gwhat))) {
 			/* the restore's file would be a copy of it */
-			refuse(in, gwhat, "a file", pid, where);
+			refuse(in, gwhat, "a file", op->pid, where);
 			n++;
 		}
 	}
-	closedir(fds);
 	return n;
 }
 
-/* A maps line of a shared mapping ("start-end rws? ...") */
-static bool shared_map(const char *line)
+/* The process's mappings of the tree's memory objects (the walk kept those of the objects
+ * memfd_outside_want named); the number of refusals */
+static int scan_maps(const struct dump_ctx *ctx, const struct others *w,
+		     const struct other_proc *op, uint64_t mdev, uint64_t adev, bool ghosts)
 {
-	const char *p = strchr(line, ' ');
-	return p && strlen(p) > 4 && p[4] == 's';
-}
-
-/* The process's mappings of the memory objects' devices (memfds, shared anonymous memory:
- * usually one device, the kernel's internal tmpfs); the number of refusals */
-static int scan_maps(const struct dump_ctx *ctx, pid_t pid, uint64_t mdev, uint64_t adev,
-		     bool ghosts)
-{
-	char path[64], line[4400], where[64], awhat[64], gwhat[4200 + 32];
+	char where[64], awhat[64], gwhat[4200 + 32];
 	int n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end, ino;
-		unsigned maj, min;
+	for (uint32_t i = op->map0; i < op->map0 + op->nr_maps; i++) {
+		const struct other_map *m = &w->maps[i];
 		const char *what, *kind;
 		pid_t in;
-		/* a path that does not fit the buffer: its rest is read as lines of its own,
-		 * which do not parse */
-		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &start, &end, &maj, &min, &ino) !=
-			5 ||
-		    !ino)
-			continue;
-		uint64_t dev = makedev(maj, min);
-		if (mdev && dev == mdev && memfd_dump_holder(ctx, dev, ino, &in, &what)) {
+		if (mdev && m->dev == mdev && memfd_dump_holder(ctx, m->dev, m->ino, &in, &what)) {
 			kind = "a memfd";
-		} else if (adev && dev == adev &&
-			   anon_holder(ctx, dev, ino, &in, awhat, sizeof(awhat))) {
+		} else if (adev && m->dev == adev &&
+			   anon_holder(ctx, m->dev, m->ino, &in, awhat, sizeof(awhat))) {
 			what = awhat;
 			kind = "shared anonymous memory";
-		} else if (ghosts && shared_map(line) &&
-			   ghost_holder(ctx, dev, ino, &in, gwhat, sizeof(gwhat))) {
+		} else if (ghosts && m->shared &&
+			   ghost_holder(ctx, m->dev, m->ino, &in, gwhat, sizeof(gwhat))) {
 			/* a private mapping (a library upgraded under both) shares nothing */
 			what = gwhat;
 			kind = "a file";
 		} else {
 			continue;
 		}
-		snprintf(where, sizeof(where), "mapping %#lx-%#lx", start, end);
-		refuse(in, what, kind, pid, where);
+		snprintf(where, sizeof(where), "mapping %#lx-%#lx", (unsigned long)m->start,
+			 (unsigned long)m->end);
+		refuse(in, what, kind, op->pid, where);
 		n++;
 	}
-	fclose(f);
 	return n;
 }
 
@@ -198,21 +228,13 @@ int memfd_scan_outside(struct dump_ctx *ctx)
 	bool memfds = memfd_dump_count(ctx, &mdev) > 0, ghosts = has_ghosts(ctx);
 	if (!memfds && !adev && !ghosts)
 		return 0;
-	DIR *proc = opendir("/proc");
-	if (!proc) {
-		int err = errno;
-		pr_errno(err, "cannot read /proc for other holders of the tree's shared memory");
-		return -err;
-	}
-	struct dirent *de;
-	while ((de = readdir(proc))) {
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == getpid() || dump_find_task(ctx, pid))
-			continue;
+	const struct others *w = others_read(ctx);
+	if (!w)
+		return -EINVAL;
+	for (uint32_t p = 0; p < w->nr_procs; p++) {
 		if (memfds || ghosts)
-			found += scan_fds(ctx, pid, memfds, ghosts);
-		found += scan_maps(ctx, pid, memfds ? mdev : 0, adev, ghosts);
+			found += scan_fds(ctx, w, &w->procs[p], memfds, ghosts);
+		found += scan_maps(ctx, w, &w->procs[p], memfds ? mdev : 0, adev, ghosts);
 	}
-	closedir(proc);
 	return found ? -ENOTSUP : 0;
 }

@@ -46,9 +46,9 @@ struct pipe_obj *pipe_table_find(struct pipe_table *pt, uint64_t dev, uint64_t i
  * per task, -1 until opened. -1 (logged) if it cannot be taken. */
 int pipe_take_copy(struct dump_ctx *ctx, int *pidfds, int idx, int fd);
 
-/* pipe_outside.c. Every other process's descriptors looked at: an object held outside the
- * tree is refused by name (-ENOTSUP, naming --external), or marked external if --external
- * names it. */
+/* pipe_outside.c. Every other process's descriptors looked at (the walk of core/others.c,
+ * after it): an object held outside the tree is refused by name (-ENOTSUP, naming
+ * --external), or marked external if --external names it. */
 int pipe_scan_outside(struct dump_ctx *ctx);
 /* One object, before its size and bytes are read: saved as external (1) when it is, or an end
  * missing from the tree is held elsewhere and --external names it; refused (-ENOTSUP) when

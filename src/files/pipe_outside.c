@@ -1,12 +1,11 @@
 /* The pipes of the tree that a process outside it holds too, and --external. At the end of the
- * dump's walk every other process's descriptors are read (/proc/PID/fd): a pipe or FIFO of the
- * tree held there would be cut off from the restored tree, or keep the old pipe with the same
- * bytes, so it is refused by name, with the --external pipe:[INODE] that saves it by its key
- * alone (its bytes left in the kernel's pipe for the outside end; the restore takes its ends
- * from --inherit-fd). An end the tree lacks and the scan does not find (another pid
- * namespace, a descriptor in flight) is told by poll on the end the tree has. Apart from
- * pipe.c since it is about processes outside the tree, not about the pipe's own state. */
-#include <dirent.h>
+ * dump's walk every other process's descriptors are looked at (core/others.c read them): a
+ * pipe or FIFO of the tree held there would be cut off from the restored tree, or keep the old pipe
+ * with the same bytes, so it is refused by name, with the --external pipe:[INODE] that saves it by
+ * its key alone (its bytes left in the kernel's pipe for the outside end; the restore takes its
+ * ends from --inherit-fd). An end the tree lacks and the scan does not find (another pid namespace,
+ * a descriptor in flight) is told by poll on the end the tree has. Apart from pipe.c since it is
+ * about processes outside the tree, not about the pipe's own state. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/others.h"
 #include "core/proc.h"
 #include "files/pipe.h"
 
@@ -72,58 +72,44 @@ static void refuse_outside(struct dump_ctx *ctx, struct pipe_obj *o, pid_t pid, 
 		       (unsigned long)o->ino, (unsigned long)o->ino);
 }
 
-/* Every other process's descriptors: a pipe or FIFO of the tree held outside it would be cut
- * off from the restored tree (or would keep the old pipe with the same bytes in it). */
-int pipe_scan_outside(struct dump_ctx *ctx)
+void pipes_others_want(struct dump_ctx *ctx)
 {
 	struct pipe_table *pt = ctx->pipes;
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int ret = 0;
-	pid_t self = getpid();
+	if (pt && pt->n)
+		others_want(ctx, OTHERS_FD_LINKS | (pt->has_fifo ? OTHERS_FD_PATHS : 0));
+}
 
-	if (!proc)
-		return -errno;
-	while ((de = readdir(proc))) {
-		char path[64], link[4200];
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == self || dump_find_task(ctx, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		DIR *fds = opendir(path);
-		if (!fds)
-			continue; /* gone, or a kernel thread */
-		struct dirent *f;
-		while ((f = readdir(fds))) {
+/* Every other process's descriptors (core/others.c): a pipe or FIFO of the tree held outside
+ * it would be cut off from the restored tree (or would keep the old pipe with the same bytes
+ * in it). */
+int pipe_scan_outside(struct dump_ctx *ctx)
+{
+	const struct others *w = others_read(ctx);
+	struct pipe_table *pt = ctx->pipes;
+	int ret = 0;
+
+	if (!w)
+		return -EINVAL;
+	for (uint32_t p = 0; p < w->nr_procs; p++) {
+		const struct other_proc *op = &w->procs[p];
+		for (uint32_t i = op->fd0; i < op->fd0 + op->nr_fds; i++) {
+			const struct other_fd *f = &w->fds[i];
 			struct pipe_obj *o = NULL;
-			struct stat st;
-			ssize_t n;
-			if (f->d_name[0] == '.')
-				continue;
-			n = readlinkat(dirfd(fds), f->d_name, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = 0;
-			if (!strncmp(link, "pipe:[", 6))
-				o = pipe_table_find(pt, pt->pipefs_dev,
-						    strtoull(link + 6, NULL, 10));
-			else if (pt->has_fifo && link[0] == '/' &&
-				 fstatat(dirfd(fds), f->d_name, &st, 0) == 0 &&
-				 S_ISFIFO(st.st_mode))
-				o = pipe_table_find(pt, st.st_dev, st.st_ino);
+			if (f->pipe)
+				o = pipe_table_find(pt, pt->pipefs_dev, f->ino);
+			else if (pt->has_fifo && f->has_st && S_ISFIFO(f->mode))
+				o = pipe_table_find(pt, f->dev, f->ino);
 			if (o && !o->outside && !o->external && named_external(ctx, o)) {
 				o->external = true;
 				pr_info("pipe:[%lu] is held outside the tree by process %d (fd "
-					"%s): external (--external)",
-					(unsigned long)o->ino, pid, f->d_name);
+					"%d): external (--external)",
+					(unsigned long)o->ino, op->pid, f->fd);
 			} else if (o && !o->outside && !o->external) {
-				refuse_outside(ctx, o, pid, atoi(f->d_name));
+				refuse_outside(ctx, o, op->pid, f->fd);
 				ret = -ENOTSUP;
 			}
 		}
-		closedir(fds);
 	}
-	closedir(proc);
 	return ret;
 }
 

@@ -43,6 +43,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/others.h"
 #include "files/kind.h"
 #include "files/tty.h"
 
@@ -346,55 +347,50 @@ int pty_slave_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_in
 	return e->path ? 0 : -ENOMEM;
 }
 
+void ptys_others_want(struct dump_ctx *ctx)
+{
+	if (ctx->ptys && ctx->ptys->n)
+		others_want(ctx, OTHERS_FD_PATHS);
+}
+
 /* A pair of the tree that a process outside it holds too (its slave by device, a master by
- * kcmp with the tree's): cut off from the restored tree. */
+ * kcmp with the tree's): cut off from the restored tree. Their descriptors are the walk's
+ * (core/others.c). */
 int ptys_dump_finish(struct dump_ctx *ctx)
 {
 	struct pty_table *pt = ctx->ptys;
-	DIR *proc;
-	struct dirent *de;
-	pid_t self = getpid();
+	const struct others *w = others_read(ctx);
 	int ret = 0;
 
 	if (!pt || !pt->n)
 		goto out;
-	if (!(proc = opendir("/proc"))) {
-		ret = -errno;
+	if (!w) {
+		ret = -EINVAL;
 		goto out;
 	}
-	while ((de = readdir(proc))) {
-		char path[64];
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == self || dump_find_task(ctx, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		DIR *fds = opendir(path);
-		struct dirent *f;
-		while (fds && (f = readdir(fds))) {
-			struct stat st;
+	for (uint32_t p = 0; p < w->nr_procs; p++) {
+		pid_t pid = w->procs[p].pid;
+		for (uint32_t k = w->procs[p].fd0; k < w->procs[p].fd0 + w->procs[p].nr_fds; k++) {
+			const struct other_fd *f = &w->fds[k];
 			struct pty_obj *o = NULL;
-			if (f->d_name[0] == '.' || fstatat(dirfd(fds), f->d_name, &st, 0) < 0 ||
-			    !S_ISCHR(st.st_mode))
+			if (!f->has_st || !S_ISCHR(f->mode))
 				continue;
-			if (tty_is_pts_major(major(st.st_rdev)))
-				o = table_find(pt, st.st_dev, st.st_rdev);
-			for (uint32_t i = 0; !o && tty_is_ptmx(st.st_rdev) && i < pt->n; i++)
+			if (tty_is_pts_major(major(f->rdev)))
+				o = table_find(pt, f->dev, f->rdev);
+			for (uint32_t i = 0; !o && tty_is_ptmx(f->rdev) && i < pt->n; i++)
 				if (syscall(SYS_kcmp, ctx->tasks[pt->objs[i].m_task].pid, pid,
-					    KCMP_FILE, pt->objs[i].m_fd, atoi(f->d_name)) == 0)
+					    KCMP_FILE, pt->objs[i].m_fd, f->fd) == 0)
 					o = &pt->objs[i];
 			if (o) {
 				pr_err(
 				    "the pseudo-terminal /dev/pts/%u of the tree (master: fd %d of "
 				    "task %d) is held outside the tree too, by process %d (its "
-				    "fd %s): not supported yet",
-				    o->index, o->m_fd, ctx->tasks[o->m_task].pid, pid, f->d_name);
+				    "fd %d): not supported yet",
+				    o->index, o->m_fd, ctx->tasks[o->m_task].pid, pid, f->fd);
 				ret = -ENOTSUP;
 			}
 		}
-		if (fds)
-			closedir(fds);
 	}
-	closedir(proc);
 out:
 	if (pt)
 		free(pt->objs), pt->objs = NULL, pt->n = pt->cap = 0;

@@ -40,7 +40,9 @@ int tty_settings_validate(const char *img, const FdEntry *e);
 int pty_master_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi,
 		    FdEntry *e);
 int pty_slave_dump(struct dump_ctx *ctx, struct dump_task *t, const struct fd_info *fi, FdEntry *e);
-/* ... once every task was walked: a pair also held outside the tree is refused */
+/* ... once every task was walked: what the walk of the processes outside the tree must read
+ * for the pairs (core/others.h); after it, a pair also held outside the tree is refused */
+void ptys_others_want(struct dump_ctx *ctx);
 int ptys_dump_finish(struct dump_ctx *ctx);
 /* Restore: plan one (not dup) entry of a pair; the root makes every pair before the tree;
  * each task, in its session and group: the controlling terminal and the foreground */
