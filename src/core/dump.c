@@ -343,6 +343,15 @@ static int write_images(struct dump_ctx *ctx)
 			pt->has_parent_tid = true;
 			pt->parent_tid = t->parent_tid;
 		}
+		for (int k = 0; k < t->nr_threads && !t->zombie && !t->stop_signal; k++)
+			if ((k ? &t->threads[k].own : &t->rem)->stop_arrived) {
+				/* the stop it would have made: its parent has not seen it yet */
+				t->stop_signal = SIGSTOP;
+				t->stop_reported = false;
+				pr_info(
+				    "process %d: saved stopped (SIGSTOP arrived during the dump)",
+				    t->pid);
+			}
 		if (t->stop_signal) {
 			pt->has_stop_signal = pt->has_stop_reported = true;
 			pt->stop_signal = t->stop_signal;

@@ -272,9 +272,16 @@ int dump_freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 	int stop_sig = 0;
 	struct syscall_seen seen;
 	ret = seize(ctx, t->pid, t->pid, &stop_sig, &seen);
-	if (!ret && t->stat.state == 'T') {
+	/* Stopped by job control is what the stop reports (its signal), not the state read
+	 * before: a SIGCONT or a SIGSTOP may come in between. An interrupt of a running task
+	 * reports SIGTRAP. */
+	if (!ret && (stop_sig == SIGSTOP || stop_sig == SIGTSTP || stop_sig == SIGTTIN ||
+		     stop_sig == SIGTTOU)) {
 		t->stop_signal = stop_sig;
 		pr_info("process %d is stopped by job control (signal %d)", t->pid, stop_sig);
+	} else if (!ret && t->stat.state == 'T') {
+		pr_info("process %d was continued as it was frozen (its stop reported signal %d)",
+			t->pid, stop_sig);
 	}
 	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
 		return 1;

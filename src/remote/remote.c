@@ -162,6 +162,15 @@ int remote_init(struct remote *r, pid_t tid)
  * task's mask was still its own): keep its siginfo and suppress it for now. */
 static int steal_signal(struct remote *r, int sig, int event)
 {
+	/* SIGSTOP cannot be blocked: queued again in the task, it would stop the next call.
+	 * Its siginfo reaches nobody (it has no handler): the stop is handed over at the detach
+	 * (remote_release) and saved in the images (dump.c) instead. */
+	if (sig == SIGSTOP && !event) {
+		r->stop_arrived = true;
+		pr_info("task %d: SIGSTOP arrived during the freeze; the task stops when released",
+			r->tid);
+		return 0;
+	}
 	if (event || r->nr_stolen == (int)(sizeof(r->stolen) / sizeof(r->stolen[0]))) {
 		pr_err("task %d: unexpected stop (signal %d, event %d) in a remote call", r->tid,
 		       sig, event);
@@ -673,6 +682,8 @@ int remote_release(struct remote *r)
 	}
 	if (!r->err)
 		ret = remote_park(r);
+	if (r->stop_arrived && !r->park_sig)
+		r->park_sig = SIGSTOP;
 	/* the mask first: until the registers are the thread's own, leaving the stop goes
 	 * through its frame, which sets the mask anyway */
 	fault_point("remote: releasing a thread", 0);

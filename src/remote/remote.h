@@ -34,6 +34,7 @@ struct remote {
 	 * again with remote_requeue_signals() once the task blocks them */
 	uint8_t stolen[8][128];
 	int nr_stolen;
+	bool stop_arrived; /* a SIGSTOP came during the freeze: handed over at the detach */
 	/* The dead man's switch (guard.c), armed by a dump: */
 	bool guarded;
 	int stop_sig; /* the signal that ends a call */
