@@ -283,8 +283,17 @@ int dump_freeze_task(struct dump_ctx *ctx, struct dump_task *t)
 		pr_info("process %d was continued as it was frozen (its stop reported signal %d)",
 			t->pid, stop_sig);
 	}
-	if (ret == -ESRCH && proc_parse_stat(t->pid, 0, &t->stat))
+	/* exiting as cryo seized it (ptrace refuses an exiting task with EPERM): gone, or a
+	 * zombie of its parent now, as any other */
+	if ((ret == -ESRCH || ret == -EPERM) && proc_parse_stat(t->pid, 0, &t->stat))
 		return 1;
+	if ((ret == -ESRCH || ret == -EPERM) && (t->stat.state == 'Z' || t->stat.state == 'X')) {
+		t->zombie = true;
+		t->exit_status = t->stat.exit_code;
+		pr_info("process %d exited as it was frozen: a zombie (status %#x)", t->pid,
+			t->exit_status);
+		return 0;
+	}
 	if (ret == -EPERM && geteuid() != 0) {
 		pr_errno(-ret,
 			 "cannot freeze process %d (ptrace; as uid %d, cryo may trace only "

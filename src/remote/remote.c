@@ -33,9 +33,9 @@ int wait_stopped(pid_t tid, int *sig, int *event)
 		break;
 	}
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		pr_err("task %d died while under control (%s %d)", tid,
-		       WIFEXITED(status) ? "exit code" : "signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		pr_info("task %d died while under control (%s %d)", tid,
+			WIFEXITED(status) ? "exit code" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return -ESRCH;
 	}
 	*sig = WSTOPSIG(status);
@@ -90,9 +90,9 @@ static int wait_stopped_until(pid_t tid, int *sig, int *event, uint64_t deadline
 	if (ret)
 		return ret;
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		pr_err("task %d died while under control (%s %d)", tid,
-		       WIFEXITED(status) ? "exit code" : "signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		pr_info("task %d died while under control (%s %d)", tid,
+			WIFEXITED(status) ? "exit code" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return -ESRCH;
 	}
 	*sig = WSTOPSIG(status);
