@@ -56,6 +56,10 @@ struct pm_scan_arg {
 #define PAGE_IS_GUARD (1 << 8)
 #endif
 /* Linux 6.13: guard pages (a fault on them is SIGSEGV, whatever the protection) */
+/* the mqueue filesystem's magic (fs/mqueue.c; not in every linux/magic.h) */
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202
+#endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif

@@ -2,11 +2,14 @@
  * properly ("fd 3, 7 are pipes; fd 5 is an eventfd"). Supporting one is moving its line out
  * of here into a file of its own with dump and restore ops (see docs/design.md). The anon
  * inode names are those the kernel gives in the /proc/PID/fd link ("anon_inode:[eventfd]"). */
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
+#include "compat.h"
 #include "files/kind.h"
 
 static bool blk_recognise(const struct fd_info *fi)
@@ -17,6 +20,14 @@ static bool blk_recognise(const struct fd_info *fi)
 static bool sock_file_recognise(const struct fd_info *fi)
 {
 	return fi->has_st && S_ISSOCK(fi->st.st_mode);
+}
+
+/* mq_open's descriptor: a file of the mqueue filesystem, wherever it is mounted (its name,
+ * "/NAME", is relative to that mount, and reading it would only say its size) */
+static bool mqueue_recognise(const struct fd_info *fi)
+{
+	struct statfs sfs;
+	return fi->copy >= 0 && fstatfs(fi->copy, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC;
 }
 
 #define UNSUPPORTED(id, one, many, prefix)                                                         \
@@ -44,12 +55,11 @@ UNSUPPORTED_FN(socket_file, "a socket", "sockets", sock_file_recognise);
 UNSUPPORTED(userfaultfd, "a userfaultfd", "userfaultfds", "anon_inode:[userfaultfd]");
 UNSUPPORTED(io_uring, "an io_uring", "io_urings", "anon_inode:[io_uring]");
 UNSUPPORTED_FN(blk, "a block device", "block devices", blk_recognise);
+UNSUPPORTED_FN(mqueue, "a POSIX message queue (mq_open)", "POSIX message queues (mq_open)",
+	       mqueue_recognise);
 
 const struct fd_ops *const fd_unsupported[] = {
-    &k_userfaultfd,
-    &k_io_uring,
-    &k_blk,
-    NULL,
+    &k_userfaultfd, &k_io_uring, &k_blk, &k_mqueue, NULL,
 };
 
 /* after the kinds: the sockets of a family none of them took (unix_sk.c takes unix sockets,

@@ -416,11 +416,9 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 		if (!r->err && !remote_park(r) && ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
 			borrow_end(r, &b);
 		borrow_forget(&b);
-		pr_errno(err, "task %d: cannot map the remote-call area%s", r->tid,
-			 err == EPERM || err == EACCES
-			     ? " (a task that denies itself memory both writable and executable, "
-			       "PR_SET_MDWE, is not supported yet)"
-			     : "");
+		char why[256];
+		remote_area_why(r->tid, err, REMOTE_AREA_SIZE + slots_size, why, sizeof(why));
+		pr_errno(err, "task %d: cannot map the remote-call area%s", r->tid, why);
 		return (int)addr;
 	}
 	r->area = (uint64_t)addr;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -125,6 +127,48 @@ int ptrace_stop_wait_until(pid_t tid, int *stop_sig, uint64_t deadline)
 		 * hand it back; the interrupt stop follows. */
 		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
 			return -errno;
+	}
+}
+
+/* One limit of the task: " (NAME, LIMIT, is N KiB and it has M KiB: the area needs K KiB)"
+ * into why when mapping need bytes more would pass it, else nothing */
+static void over_limit(pid_t tid, int res, const char *name, const char *field, size_t need,
+		       char *why, size_t len)
+{
+	struct rlimit rl;
+	char path[64], line[128];
+	unsigned long kb = 0;
+	FILE *f;
+
+	if (prlimit(tid, res, NULL, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)) &&
+		    sscanf(line + strlen(field), " %lu", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb * 1024 + need > rl.rlim_cur)
+		snprintf(why, len,
+			 " (its %s, %s, is %lu KiB and it has %lu KiB: the area needs %zu KiB "
+			 "more; cryo does not raise a task's limits)",
+			 name, res == RLIMIT_AS ? "RLIMIT_AS" : "RLIMIT_DATA",
+			 (unsigned long)(rl.rlim_cur / 1024), kb, need / 1024);
+}
+
+void remote_area_why(pid_t tid, int err, size_t need, char *why, size_t len)
+{
+	why[0] = 0;
+	if (err == EPERM || err == EACCES) {
+		snprintf(why, len,
+			 " (a task that denies itself memory both writable and executable, "
+			 "PR_SET_MDWE, is not supported yet)");
+	} else if (err == ENOMEM) {
+		over_limit(tid, RLIMIT_AS, "address-space limit", "VmSize:", need, why, len);
+		if (!why[0])
+			over_limit(tid, RLIMIT_DATA, "data limit", "VmData:", need, why, len);
 	}
 }
 
@@ -539,11 +583,9 @@ int remote_map_area(struct remote *r, uint64_t exec_addr)
 		return ret;
 	}
 	if (addr < 0 && addr > -4096) {
-		pr_errno((int)-addr, "task %d: cannot map the remote-call area%s", r->tid,
-			 (int)-addr == EPERM || (int)-addr == EACCES
-			     ? " (a task that denies itself memory both writable and executable, "
-			       "PR_SET_MDWE, is not supported yet)"
-			     : "");
+		char why[256];
+		remote_area_why(r->tid, (int)-addr, (size_t)args[1], why, sizeof(why));
+		pr_errno((int)-addr, "task %d: cannot map the remote-call area%s", r->tid, why);
 		return (int)addr;
 	}
 	r->area = addr;

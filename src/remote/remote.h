@@ -152,6 +152,9 @@ static inline uint64_t remote_scratch_size(const struct remote *r)
 	return REMOTE_AREA_SIZE - REMOTE_CODE_SIZE; /* thread slots of the switch come after */
 }
 /* Copy to/from the task's memory (any address, not only scratch). */
+/* Why mapping need bytes of remote-call area in task tid failed with err, as a suffix for
+ * the message (" (...)", or empty): a limit of the task it would pass, PR_SET_MDWE */
+void remote_area_why(pid_t tid, int err, size_t need, char *why, size_t len);
 int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 

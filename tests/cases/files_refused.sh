@@ -1,6 +1,7 @@
 # Messages of refused dumps and restores (sourced by tests/run.sh; uses its helpers).
 #
-# files-refused: a dump of fd_zoo (vsock sockets, a userfaultfd, an io_uring) must fail naming
+# files-refused: a dump of fd_zoo (vsock sockets, a userfaultfd, an io_uring, a POSIX message
+# queue) must fail naming
 # every one of them by kind and fd, per task, in one run, and leave the tree running and
 # passing; its pipes, FIFO, unix sockets, eventfd, signalfd, (empty) epoll and the child's
 # /proc/PID/status held by the parent, which cryo saves, are not named.
@@ -36,7 +37,7 @@ files_refused_case() {
 		fi
 		local want
 		for want in "task $PID: fd [0-9]+, [0-9]+ are sockets" \
-			"is a userfaultfd" "is an io_uring"; do
+			"is a userfaultfd" "is an io_uring" "is a POSIX message queue"; do
 			grep -Eq "$want" <<<"$msg" || fail_step "the refusal does not say '$want'"
 		done
 		grep "Error" <<<"$msg" | grep -q "anon_inode" && fail_step "the refusal says anon_inode"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # mem-refuse: a mapping whose state cryo cannot restore (a protection key of the program's
 # own, MAP_DROPPABLE) makes the dump fail, naming the task and the mapping's address, and the
-# program runs on and passes its check (tests/progs/mem_unrestorable.c).
+# program runs on and passes its check (tests/progs/mem_unrestorable.c). So does an
+# address-space limit that leaves no room for cryo's remote-call area, named with the limit.
 
 mem_refuse_one() {
 	local kind=$1 t0 addr
@@ -18,7 +19,11 @@ mem_refuse_one() {
 	if ZT_MEM_KIND=$kind start_test mem_unrestorable; then
 		addr=$(cat "$DIR/work/addr")
 		cryo dump dump -t "$PID" -D "$DIR/img" -v4 -o dump.log
-		expect_refused "a $kind mapping" "task $PID: mapping 0x$addr-"
+		if [ "$kind" = aslimit ]; then
+			expect_refused "a task at its RLIMIT_AS" "task $PID: cannot map the remote-call area \(its address-space limit, RLIMIT_AS, is [0-9]+ KiB"
+		else
+			expect_refused "a $kind mapping" "task $PID: mapping 0x$addr-"
+		fi
 	fi
 	kill_leftovers
 	report "mem-refuse/$kind" "$t0"
@@ -27,5 +32,6 @@ mem_refuse_one() {
 mem_refuse() {
 	mem_refuse_one pkey
 	mem_refuse_one droppable
+	mem_refuse_one aslimit
 }
 register_case mem-refuse mem_refuse

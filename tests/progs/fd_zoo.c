@@ -1,5 +1,5 @@
 /* Holds one descriptor of each kind cryo cannot save yet: two vsock sockets, a userfaultfd,
- * an io_uring; and a child whose /proc/PID/status the parent holds open. Among them pipes
+ * an io_uring, a POSIX message queue with a message queued; and a child whose /proc/PID/status the parent holds open. Among them pipes
  * (both ends, and the child's own), a FIFO, a unix socket pair with bytes queued, an eventfd,
  * an epoll and a signalfd, which cryo saves: they must not be named (and the pair's bytes are
  * still there after the failed dump). The case files-refused (tests/cases/files_refused.sh)
@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,13 @@ int main(int argc, char **argv)
 	struct io_uring_params iop;
 	memset(&iop, 0, sizeof(iop));
 	zt_check_sys(syscall(SYS_io_uring_setup, 4, &iop) >= 0, "io_uring_setup");
+	char mqname[64];
+	snprintf(mqname, sizeof(mqname), "/zt-fd-zoo-%d", (int)getpid());
+	struct mq_attr ma = {.mq_maxmsg = 4, .mq_msgsize = 16};
+	mqd_t mq = mq_open(mqname, O_RDWR | O_CREAT | O_EXCL, 0600, &ma);
+	zt_check_sys(mq != (mqd_t)-1, "mq_open");
+	mq_unlink(mqname);
+	zt_check_sys(mq_send(mq, "queued", 6, 3) == 0, "mq_send");
 	snprintf(path, sizeof(path), "/proc/%d/status", child);
 	zt_check_sys(open(path, O_RDONLY) >= 0, "open the child's status");
 
@@ -79,6 +87,10 @@ int main(int argc, char **argv)
 	char b[4];
 	zt_expect(recv(sk[1], b, 4, MSG_DONTWAIT) == 3 && !memcmp(b, "zoo", 3),
 		  "the unix socket pair lost its bytes");
+	unsigned prio = 0;
+	char m[16];
+	zt_expect(mq_receive(mq, m, sizeof(m), &prio) == 6 && !memcmp(m, "queued", 6) && prio == 3,
+		  "the message queue lost its message");
 	zt_expect(kill(child, 0) == 0, "the child is gone");
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);

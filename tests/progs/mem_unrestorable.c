@@ -1,5 +1,7 @@
 /* Holds a mapping whose state cryo cannot restore, chosen by $ZT_MEM_KIND: "pkey" (a memory
- * protection key of its own, pkey_mprotect) or "droppable" (MAP_DROPPABLE). The address of
+ * protection key of its own, pkey_mprotect) or "droppable" (MAP_DROPPABLE), or an ordinary
+ * mapping with "aslimit": an address-space limit (RLIMIT_AS) of what it has mapped plus
+ * 64 KiB, which leaves no room for cryo's remote-call area. The address of
  * the mapping goes to the file "addr" in the work directory. The case mem-refuse
  * (tests/cases/mem_refuse.sh) expects the dump to refuse, naming the task and the mapping,
  * and this program to run on unharmed: its check is the data and the key or flag. */
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +35,10 @@ int main(int argc, char **argv)
 		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			zt_fail("MAP_DROPPABLE: %m");
+	} else if (!strcmp(kind, "aslimit")) {
+		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			zt_fail("mmap: %m");
 	} else {
 		int key = (int)syscall(SYS_pkey_alloc, 0, 0);
 		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -46,6 +53,17 @@ int main(int argc, char **argv)
 	if (fd < 0 || write(fd, line, n) != n)
 		zt_fail("addr: %m");
 	close(fd);
+	if (!strcmp(kind, "aslimit")) {
+		unsigned long kb = 0;
+		FILE *f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof(line), f) && sscanf(line, "VmSize: %lu", &kb) != 1)
+			;
+		if (f)
+			fclose(f);
+		struct rlimit rl = {(kb + 64) * 1024, RLIM_INFINITY};
+		if (!kb || setrlimit(RLIMIT_AS, &rl))
+			zt_fail("RLIMIT_AS: %m");
+	}
 
 	zt_ready();
 	zt_wait_for_check();
