@@ -334,6 +334,11 @@ cryo() {
 	if [ $RC = 124 ] || [ $RC = 137 ]; then
 		echo "(timed out after ${CRYO_TIMEOUT}s)" >>"$DIR/cryo-$tag.txt"
 	fi
+	# a sanitizer build (make SANITIZE=1) reports undefined behaviour without failing
+	if grep -qE 'runtime error:|(Address|Leak|UndefinedBehavior)Sanitizer' "$DIR/cryo-$tag.txt"; then
+		fail_step "sanitizer report from cryo $1: $(grep -m1 -E 'runtime error:|Sanitizer' "$DIR/cryo-$tag.txt")"
+	fi
+	return 0
 }
 
 # dump IMGDIR [-R]: dump $PID.
