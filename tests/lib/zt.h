@@ -83,10 +83,14 @@ __attribute__((noreturn)) ZT_PRINTF(1, 2) void zt_fail(const char *fmt, ...);
 ZT_PRINTF(1, 2) void zt_log(const char *fmt, ...);
 
 /* Record a failed expectation and keep going; zt_pass() turns them into FAIL. Returns cond.
- * The message's arguments are those of a function call: the compiler may evaluate them before
- * cond (gcc here does), so a value that cond fills in (a gettime into a struct) is read into
- * a variable first, or the message shows what that struct held before. */
-#define zt_expect(cond, ...) zt_expect_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+ * cond is evaluated first and the message's arguments only when it failed: as arguments of
+ * one call, the compiler could evaluate them before cond (gcc does), and a value that cond
+ * fills in (a gettime into a struct) would show what it held before. */
+#define zt_expect(cond, ...)                                                                       \
+	({                                                                                         \
+		bool zt_ok_ = !!(cond);                                                            \
+		zt_ok_ || zt_expect_at(false, __FILE__, __LINE__, __VA_ARGS__);                    \
+	})
 ZT_PRINTF(4, 5) bool zt_expect_at(bool cond, const char *file, int line, const char *fmt, ...);
 
 /* Number of failed expectations so far. */
