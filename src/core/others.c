@@ -84,19 +84,25 @@ static int add_traced(struct others *o, pid_t tid, pid_t tracer)
 	return 0;
 }
 
+/* The directory path below dirfd, listed; NULL when it cannot be opened */
+static DIR *open_dir_at(int dirfd, const char *path)
+{
+	int dfd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d && dfd >= 0)
+		close(dfd);
+	return d;
+}
+
 /* The tracer of each thread but the leader (known from the process's status) */
 static int read_threads(struct others *o, int procfd, pid_t pid)
 {
 	char path[64], buf[4096];
 	int ret = 0;
 	snprintf(path, sizeof(path), "%d/task", pid);
-	int dfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	DIR *d = open_dir_at(procfd, path);
+	if (!d)
 		return 0; /* gone meanwhile */
-	}
 	struct dirent *de;
 	while (!ret && (de = readdir(d))) {
 		pid_t tid = (pid_t)atoi(de->d_name);
@@ -144,13 +150,9 @@ static int read_fds(struct others *o, int procfd, pid_t pid)
 	char path[64], link[4200];
 	int ret = 0;
 	snprintf(path, sizeof(path), "%d/fd", pid);
-	int dfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	DIR *d = open_dir_at(procfd, path);
+	if (!d)
 		return 0; /* gone, or not ours to read */
-	}
 	struct dirent *de;
 	while (!ret && (de = readdir(d))) {
 		struct other_fd f = {.fd = atoi(de->d_name)};

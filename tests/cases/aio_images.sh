@@ -1,5 +1,5 @@
 # The bad-aio cases of tests/run.sh (sourced by it; uses its helpers and those of
-# bad_input.sh: restore_broken_field, restore_intact).
+# bad_input.sh: image_cases, restore_broken_field, restore_intact).
 #
 # One good dump of aio_ring (two AIO contexts, one with completed events not reaped yet),
 # then restores of copies in which one field of every aio_ring is changed to a value no
@@ -24,21 +24,7 @@ aio_broken() { restore_broken_field "$AIO_GOOD" 'mm-*.img' "aio_ring.$1" "$2" ai
 aio_intact() { restore_intact "$AIO_GOOD" "$AIO_ROOT" "$OUT/bad-aio/dump/out.txt"; }
 
 bad_aio() {
-	local keep=${ZT_KEEP:-0} c
-	ZT_KEEP=1
-	run_sub_case bad-aio/dump aio_good_dump
-	ZT_KEEP=$keep
-	if [ -z "$AIO_GOOD" ]; then
-		for c in tail nr reqs id intact; do
-			skip "bad-aio/$c" "no good dump to break"
-		done
-		return
-	fi
-	run_sub_case bad-aio/tail aio_broken tail 127
-	run_sub_case bad-aio/nr aio_broken nr 3
-	run_sub_case bad-aio/reqs aio_broken max_reqs 0
-	run_sub_case bad-aio/id aio_broken id 70000
-	run_sub_case bad-aio/intact aio_intact
-	[ "$keep" = 1 ] || rm -rf "$OUT/bad-aio/dump"
+	image_cases bad-aio aio_good_dump AIO_GOOD tail "aio_broken tail 127" nr "aio_broken nr 3" \
+		reqs "aio_broken max_reqs 0" id "aio_broken id 70000" intact aio_intact
 }
 register_case bad-aio bad_aio

@@ -52,6 +52,27 @@ restore_broken_field() {
 	done
 }
 
+# image_cases NAME DUMP GOODVAR SUB "FUNC ARG..."...: the good dump by DUMP (sub-case
+# NAME/dump, kept while the others run; it sets the variable GOODVAR), then each SUB as the
+# sub-case NAME/SUB running FUNC with its ARGs, or each skipped when there is no good dump.
+image_cases() {
+	local name=$1 dumpf=$2 goodvar=$3 keep=${ZT_KEEP:-0}
+	shift 3
+	ZT_KEEP=1
+	run_sub_case "$name/dump" "$dumpf"
+	ZT_KEEP=$keep
+	while [ $# -ge 2 ]; do
+		if [ -z "${!goodvar}" ]; then
+			skip "$name/$1" "no good dump to break"
+		else
+			# shellcheck disable=SC2086 # FUNC and its ARGs
+			run_sub_case "$name/$1" $2
+		fi
+		shift 2
+	done
+	[ "$keep" = 1 ] || rm -rf "$OUT/$name/dump"
+}
+
 # restore_intact GOOD ROOT OUTFILE: the good dump, copied, restores and its test passes.
 restore_intact() {
 	PID=$2

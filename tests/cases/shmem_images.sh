@@ -1,5 +1,5 @@
 # The bad-shmem-hidden cases of tests/run.sh (sourced by it; uses its helpers and those of
-# bad_input.sh: restore_broken_field, restore_intact).
+# bad_input.sh: image_cases, restore_broken_field, restore_intact).
 #
 # One good dump of mem_shared_unmapped_tail (a shared anonymous object of 8 pages, the 4 unmapped
 # ones written: saved as a shmem_extent at offset 0x4000, 0x4000 bytes), then restores of
@@ -24,19 +24,7 @@ sh_broken() { restore_broken_field "$SH_GOOD" 'mm-*.img' shmem_extent.off "$1" "
 sh_intact() { restore_intact "$SH_GOOD" "$SH_ROOT" "$OUT/bad-shmem-hidden/dump/out.txt"; }
 
 bad_shmem_hidden() {
-	local keep=${ZT_KEEP:-0} c
-	ZT_KEEP=1
-	run_sub_case bad-shmem-hidden/dump sh_good_dump
-	ZT_KEEP=$keep
-	if [ -z "$SH_GOOD" ]; then
-		for c in end huge intact; do
-			skip "bad-shmem-hidden/$c" "no good dump to break"
-		done
-		return
-	fi
-	run_sub_case bad-shmem-hidden/end sh_broken 0x6000
-	run_sub_case bad-shmem-hidden/huge sh_broken 0x7fffffffffffffff
-	run_sub_case bad-shmem-hidden/intact sh_intact
-	[ "$keep" = 1 ] || rm -rf "$OUT/bad-shmem-hidden/dump"
+	image_cases bad-shmem-hidden sh_good_dump SH_GOOD end "sh_broken 0x6000" \
+		huge "sh_broken 0x7fffffffffffffff" intact sh_intact
 }
 register_case bad-shmem-hidden bad_shmem_hidden

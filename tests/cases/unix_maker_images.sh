@@ -1,5 +1,5 @@
 # The bad-unix-maker cases of tests/run.sh (sourced by it; uses its helpers and those of
-# bad_input.sh: restore_broken_field, restore_intact).
+# bad_input.sh: image_cases, restore_broken_field, restore_intact).
 #
 # One good dump of unix_pair_child (socket pairs its child M made, which M makes again at
 # restore: unix_sk.maker), then restores of copies in which every pair's maker is changed to
@@ -25,7 +25,12 @@ um_good_dump() {
 		UM_M=$("$CRYO" show "$f" | sed -n 's/^ *"maker": \([0-9]*\).*/\1/p' | head -n1)
 		[ -n "$UM_M" ] && break
 	done
-	[ -n "$UM_M" ] || fail_step "no unix socket of the dump has a maker"
+	[ -n "$UM_M" ] || { UM_GOOD= && fail_step "no unix socket of the dump has a maker"; } || return 1
+	local c
+	UM_G=
+	for c in $UM_PIDS; do
+		[ "$c" != "$UM_ROOT" ] && [ "$c" != "$UM_M" ] && UM_G=$c
+	done
 }
 
 # um_broken VALUE: every maker in the images set to VALUE; the restore must refuse it.
@@ -34,26 +39,12 @@ um_broken() { restore_broken_field "$UM_GOOD" 'files-*.img' unix_sk.maker "$1" "
 
 um_intact() { restore_intact "$UM_GOOD" "$UM_ROOT" "$OUT/bad-unix-maker/dump/out.txt"; }
 
+um_root() { um_broken "$UM_ROOT"; }
+um_nobody() { um_broken "$(free_pid)"; }
+um_worker() { um_broken "$UM_G"; }
+
 bad_unix_maker() {
-	local keep=${ZT_KEEP:-0} c
-	ZT_KEEP=1
-	run_sub_case bad-unix-maker/dump um_good_dump
-	ZT_KEEP=$keep
-	if [ -z "$UM_GOOD" ] || [ -z "$UM_M" ]; then
-		for c in root nobody worker zero; do
-			skip "bad-unix-maker/$c" "no good dump to break"
-		done
-		return
-	fi
-	local g=
-	for c in $UM_PIDS; do
-		[ "$c" != "$UM_ROOT" ] && [ "$c" != "$UM_M" ] && g=$c
-	done
-	run_sub_case bad-unix-maker/root um_broken "$UM_ROOT"
-	run_sub_case bad-unix-maker/nobody um_broken "$(free_pid)"
-	run_sub_case bad-unix-maker/worker um_broken "$g"
-	run_sub_case bad-unix-maker/zero um_broken 0
-	run_sub_case bad-unix-maker/intact um_intact
-	[ "$keep" = 1 ] || rm -rf "$OUT/bad-unix-maker/dump"
+	image_cases bad-unix-maker um_good_dump UM_GOOD root um_root nobody um_nobody \
+		worker um_worker zero "um_broken 0" intact um_intact
 }
 register_case bad-unix-maker bad_unix_maker
