@@ -128,6 +128,7 @@ static int load(struct bpf_iter_prog *p, size_t bss_len, bool attach)
 	}
 	p->bss_fd = bss;
 	p->loaded = prog;
+	p->link = link;
 	return attach ? lib.link_fd(link) : 0;
 }
 

@@ -19,6 +19,7 @@ struct bpf_iter_prog {
 	int err;
 	int link_fd, bss_fd;
 	void *loaded; /* the program in libbpf */
+	void *link;   /* its link (an iterator of every object), kept for cryo's lifetime */
 };
 
 /* Write bss (the program's .bss, whole: bss_len must be its size) then run the iterator once: its

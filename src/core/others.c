@@ -245,7 +245,7 @@ int others_walk(struct dump_ctx *ctx)
 	if (o->walked)
 		return 0;
 	if (o->nr_keys)
-		qsort(o->keys, o->nr_keys, sizeof(*o->keys), key_cmp);
+		sort_n(o->keys, o->nr_keys, sizeof(*o->keys), key_cmp);
 	DIR *proc = opendir("/proc");
 	if (!proc) {
 		ret = -errno;

@@ -177,3 +177,9 @@ void watchdog_child_setup(int fd, const char *name)
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, name);
 }
+
+void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}

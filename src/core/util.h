@@ -12,6 +12,10 @@
 #endif
 #define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 
+/* qsort of n elements, none or one included: qsort(NULL, 0, ...) is undefined, and an empty
+ * array is often NULL */
+void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 ssize_t read_all(int fd, void *buf, size_t len);
 int write_all(int fd, const void *buf, size_t len);
 /* All of buf to a socket whose peer may be gone: an error (-EPIPE...), never SIGPIPE. 0 or

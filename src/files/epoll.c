@@ -523,8 +523,8 @@ static int check_restored(struct restore_task *t, const FdEntry *e)
 	for (size_t i = 0; i < n; i++)
 		want[i] = (struct ep_line){e->epoll_targets[i]->fd, e->epoll_targets[i]->events,
 					   e->epoll_targets[i]->data};
-	qsort(want, n, sizeof(*want), cmp_line);
-	qsort(got, (size_t)m, sizeof(*got), cmp_line);
+	sort_n(want, n, sizeof(*want), cmp_line);
+	sort_n(got, (size_t)m, sizeof(*got), cmp_line);
 	if ((size_t)m != n) {
 		child_fail(t, EIO, "epoll fd %d holds %d registrations after the restore, not %zu",
 			   e->fd, m, n);
@@ -704,7 +704,7 @@ static int epoll_validate(const char *img, const Files *f, const FdEntry *e)
 	}
 	if (!ret) {
 		/* one file is registered once under one key */
-		qsort(ids, e->n_epoll_targets, sizeof(*ids), cmp_reg);
+		sort_n(ids, e->n_epoll_targets, sizeof(*ids), cmp_reg);
 		for (size_t i = 1; i < e->n_epoll_targets && !ret; i++)
 			if (!cmp_reg(&ids[i - 1], &ids[i]))
 				ret = files_refuse(img, "epoll fd %d: target fd %d is there twice",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/dump_ctx.h"
+#include "core/util.h"
 #include "files/epoll.h"
 #include "files/kind.h"
 
@@ -184,7 +185,7 @@ int *epoll_toffs(const struct ep_line *l, int n)
 	}
 	for (int i = 0; i < n; i++)
 		r[i] = (struct line_ref){l[i].fd, i};
-	qsort(r, (size_t)n, sizeof(*r), cmp_ref);
+	sort_n(r, (size_t)n, sizeof(*r), cmp_ref);
 	for (int i = 0; i < n; i++)
 		toff[r[i].i] = i && r[i - 1].fd == r[i].fd ? toff[r[i - 1].i] + 1 : 0;
 	free(r);

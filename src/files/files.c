@@ -345,7 +345,7 @@ static int list_fds(struct dump_task *t, int dirfd, int **out)
 	}
 	closedir(d);
 	/* numbers, not names: a sort of 10,000 by strverscmp was milliseconds */
-	qsort(v, (size_t)n, sizeof(*v), cmp_int);
+	sort_n(v, (size_t)n, sizeof(*v), cmp_int);
 	*out = v;
 	return n;
 }

@@ -27,6 +27,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "files/kind.h"
 
 #define GHOST_MAX_EXTENTS (1u << 20)
@@ -430,7 +431,7 @@ int ghost_plan(struct restore_ctx *ctx)
 					       .owner = t->pid};
 	}
 	if (n)
-		qsort(ctx->ghosts, n, sizeof(*ctx->ghosts), cmp_ref);
+		sort_n(ctx->ghosts, n, sizeof(*ctx->ghosts), cmp_ref);
 	for (uint32_t i = 0; i < n; i++) {
 		struct ghost_ref *r = &ctx->ghosts[i];
 		if (i && r[-1].id == r->id) {

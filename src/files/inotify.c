@@ -31,6 +31,7 @@
 
 #include "compat.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "files/kind.h"
 
 /* the highest watch descriptor cryo rebuilds: reaching it costs that many placeholder
@@ -156,7 +157,7 @@ static int inotify_dump(struct dump_ctx *ctx, struct dump_task *t, const struct 
 	free(info);
 	if (ret)
 		return ret;
-	qsort(e->inotify_watches, e->n_inotify_watches, sizeof(*e->inotify_watches), by_wd);
+	sort_n(e->inotify_watches, e->n_inotify_watches, sizeof(*e->inotify_watches), by_wd);
 	pr_info("task %d: fd %d is an inotify with %zu watch(es)", t->pid, fi->fd,
 		e->n_inotify_watches);
 	return 0;

@@ -70,7 +70,7 @@ static int cmp_range(const void *a, const void *b)
 void lazyremote_sort(struct dump_ctx *ctx)
 {
 	if (ctx->n_lazy_ranges)
-		qsort(ctx->lazy_ranges, ctx->n_lazy_ranges, sizeof(*ctx->lazy_ranges), cmp_range);
+		sort_n(ctx->lazy_ranges, ctx->n_lazy_ranges, sizeof(*ctx->lazy_ranges), cmp_range);
 }
 
 void lazyremote_free(struct dump_ctx *ctx)

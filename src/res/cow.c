@@ -225,9 +225,7 @@ int cow_plan(struct restore_ctx *ctx)
 		if (t->zombie)
 			continue;
 		/* looked up page by page later: sorted once */
-		if (t->mm->n_prefork > 1) /* qsort(NULL, 0, ...) is undefined */
-			qsort(t->mm->prefork, t->mm->n_prefork, sizeof(*t->mm->prefork),
-			      cmp_prefork);
+		sort_n(t->mm->prefork, t->mm->n_prefork, sizeof(*t->mm->prefork), cmp_prefork);
 		for (size_t k = 1; k < t->mm->n_prefork; k++)
 			if (t->mm->prefork[k]->vaddr == t->mm->prefork[k - 1]->vaddr) {
 				pr_err("mm-%d.img: prefork page %#lx appears twice", t->pid,

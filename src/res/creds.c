@@ -98,7 +98,7 @@ static int read_own_creds(struct own_creds *o)
 		free(o->groups);
 		return -errno;
 	}
-	qsort(o->groups, o->nr_groups, sizeof(gid_t), cmp_gid);
+	sort_n(o->groups, o->nr_groups, sizeof(gid_t), cmp_gid);
 	o->eff = d[0].effective | (uint64_t)d[1].effective << 32;
 	o->prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
 	o->inh = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
@@ -128,7 +128,7 @@ static bool same_groups(const struct own_creds *o, const Creds *c)
 		return false;
 	for (size_t i = 0; i < c->n_groups; i++)
 		g[i] = c->groups[i];
-	qsort(g, c->n_groups, sizeof(gid_t), cmp_gid);
+	sort_n(g, c->n_groups, sizeof(gid_t), cmp_gid);
 	same = !memcmp(g, o->groups, c->n_groups * sizeof(gid_t));
 	free(g);
 	return same;

@@ -425,7 +425,7 @@ int shmem_save_hidden(struct dump_ctx *ctx)
 		}
 	}
 	if (n)
-		qsort(s, n, sizeof(*s), seen_cmp);
+		sort_n(s, n, sizeof(*s), seen_cmp);
 	for (int i = 0, j; i < n && !ret; i = j) {
 		for (j = i + 1; j < n && s[j].ino == s[i].ino; j++)
 			;

@@ -457,7 +457,7 @@ static int pick_area(struct restore_task *t)
 			r[n++] = (struct mm_range){s, e};
 	}
 	free(buf);
-	qsort(r, n, sizeof(*r), mm_range_cmp);
+	sort_n(r, n, sizeof(*r), mm_range_cmp);
 	/* one guard page on each side keeps it from merging with neighbours */
 	for (size_t i = 0; i < n; i++) {
 		if (cand + REMOTE_AREA_SIZE + PAGE_SIZE <= r[i].start)

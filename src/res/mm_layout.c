@@ -111,7 +111,7 @@ static int unmap_all_but(struct restore_task *t, const struct vdso_set *cur,
 	for (size_t i = 0; t->vma_kept && i < t->mm->n_vmas; i++)
 		if (t->vma_kept[i])
 			keep[n++] = (struct mm_range){t->mm->vmas[i]->start, t->mm->vmas[i]->end};
-	qsort(keep, n, sizeof(keep[0]), mm_range_cmp);
+	sort_n(keep, n, sizeof(keep[0]), mm_range_cmp);
 	for (int i = 0; i <= n; i++) {
 		uint64_t to = i < n ? keep[i].start : TASK_SIZE_MAX;
 		if (to > from)

@@ -10,7 +10,10 @@ libcryotcp_case() {
 	DIR=$OUT/libcryotcp
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
-	if ! gcc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/src" \
+	# a library of the sanitizer build (make SANITIZE=1) links only with its runtime
+	local san=
+	nm "$ROOT/build/libcryotcp.a" 2>/dev/null | grep -q "__asan_" && san=-fsanitize=address,undefined
+	if ! gcc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/src" $san \
 		"$TESTS/libtcp/selftest.c" "$ROOT/build/libcryotcp.a" -o "$DIR/selftest" \
 		>"$DIR/build.txt" 2>&1; then
 		fail_step "the self-test does not build against build/libcryotcp.a: $(head -c 300 "$DIR/build.txt")"
