@@ -3,11 +3,16 @@
  * needs a few numbers no descriptor of the tree has for its own descriptors while it rebuilds
  * the task, and there is none below the limit: the fd-table-full case dumps it, the dump must
  * be refused naming the task, the highest fd and the limit, and the process runs on: every
- * number still open, the file still the same one, still writable. */
+ * number still open, the file still the same one, still writable. With FD_FULL_LIMIT=N the
+ * process first lowers both its limits to N and fills those N numbers: then a cryo with the
+ * higher hard limit has room above them (the task's limits come back after the restore's own
+ * descriptors are closed) and restores it, limits and all; one whose hard limit is N has
+ * none and must fail before it creates anything (fd-room-restore). */
 // zt-run: no-cryo
 #include "zt.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +26,8 @@ int main(int argc, char **argv)
 	zt_init(argc, argv);
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		zt_fail("getrlimit: %m");
+	if (getenv("FD_FULL_LIMIT"))
+		rl.rlim_max = strtoul(getenv("FD_FULL_LIMIT"), NULL, 10);
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		zt_fail("setrlimit: %m");
@@ -42,6 +49,11 @@ int main(int argc, char **argv)
 
 	for (int n = 0; n <= top; n++)
 		open_now += fcntl(n, F_GETFD) >= 0;
+	struct rlimit now;
+	zt_expect(getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur == rl.rlim_cur &&
+		      now.rlim_max == rl.rlim_max,
+		  "RLIMIT_NOFILE is %lu/%lu, not %lu/%lu", now.rlim_cur, now.rlim_max, rl.rlim_cur,
+		  rl.rlim_max);
 	zt_expect(open_now == top + 1, "%d of the %d descriptors are open", open_now, top + 1);
 	zt_expect(fstat(top, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev,
 		  "fd %d is not full.txt", top);
