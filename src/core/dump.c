@@ -24,6 +24,7 @@
 #include "pages/lazy_remote.h"
 #include "pages/xfer.h"
 #include "core/freezer.h"
+#include "files/fd_room.h"
 #include "files/files.h"
 #include "files/inet.h"
 #include "core/fault.h"
@@ -506,6 +507,9 @@ static int dump_all(struct dump_ctx *ctx)
 	/* a pre-dump reads its pages once the tree runs again (predump_thawed) */
 	if (ctx->opts->pre_dump)
 		return 0;
+	/* the restore's own descriptors need numbers the tree leaves free (files/fd_room.h) */
+	if ((ret = fd_room_check(ctx)))
+		return ret;
 	/* every memfd and mapping of the tree is known now: one a process outside holds too would
 	 * be cut off from it by the restore. Refused before the pages are read; the System V
 	 * objects are looked at all the same, so that one run names every object shared with a

@@ -110,21 +110,68 @@ static int plan_thread_parents(struct restore_ctx *ctx)
 	return 0;
 }
 
+/* The numbers the service fds may take: none a task of the tree has, none of cryo's. */
+static int plan_fd_room(struct restore_ctx *ctx)
+{
+	int limit = fd_room_limit(1), ret;
+
+	if (limit < 0) {
+		pr_errno(-limit, "cannot raise cryo's RLIMIT_NOFILE to its hard limit");
+		return limit;
+	}
+	if ((ret = fd_room_init(&ctx->room, limit)) || (ret = fd_room_use_own(&ctx->room)))
+		return ret;
+	/* never the standard numbers: a child's messages go to fd 2 */
+	for (int fd = 0; fd < 3; fd++)
+		fd_room_use(&ctx->room, fd);
+	for (int i = 0; i < ctx->nr_tasks; i++) {
+		struct restore_task *t = &ctx->tasks[i];
+		int over = t->zombie ? -1 : fd_room_use_files(&ctx->room, t->files);
+		if (over >= 0) {
+			pr_err("task %d: fd %d is not below cryo's RLIMIT_NOFILE hard limit %d: "
+			       "this cryo cannot restore it",
+			       t->pid, over, limit);
+			return -EMFILE;
+		}
+	}
+	ctx->svc_log = restore_alloc_fd(ctx);
+	ctx->svc_dirfd = restore_alloc_fd(ctx);
+	ctx->svc_tty = restore_alloc_fd(ctx);
+	int cryo = restore_alloc_fd(ctx);
+	if (ctx->room.over) /* (check_fd_room says how many it needs) */
+		return 0;
+	return restore_hold_self(ctx, cryo);
+}
+
+/* Every service fd planned: they must all be below the limit. */
+static int check_fd_room(struct restore_ctx *ctx)
+{
+	const struct fd_room *r = &ctx->room;
+	size_t need = fd_room_tree_need(ctx->nr_tasks);
+
+	for (int i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie)
+			need += fd_room_task_need(ctx->tasks[i].files, ctx->tasks[i].mm);
+	if (r->over) {
+		pr_err("the restore needs %d descriptors of its own while it rebuilds the tree, "
+		       "at numbers no descriptor of the tree has, below cryo's RLIMIT_NOFILE hard "
+		       "limit %d: only %d are free",
+		       r->n_taken + r->over, r->limit, r->n_taken);
+		return -EMFILE;
+	}
+	/* what the dump counted on (fd_room_check): never less than what is taken */
+	if ((size_t)r->n_taken > need)
+		pr_warn("the restore takes %d service fds, more than the %zu a dump allows for",
+			r->n_taken, need);
+	return 0;
+}
+
 static int plan(struct restore_ctx *ctx)
 {
-	int own = proc_max_fd(getpid()), max = own, ret;
+	int ret;
 
-	if ((ret = restore_check_privileges(ctx)))
+	if ((ret = restore_check_privileges(ctx)) || (ret = plan_fd_room(ctx)))
 		return ret;
-	for (int i = 0; i < ctx->nr_tasks; i++)
-		if (!ctx->tasks[i].zombie && files_max_fd(ctx->tasks[i].files) > max)
-			max = files_max_fd(ctx->tasks[i].files);
-	ctx->fd_base = max + 1;
-	ctx->svc_log = ctx->fd_base;
-	ctx->svc_dirfd = ctx->fd_base + 1;
-	ctx->svc_tty = ctx->fd_base + 2;
-	ctx->svc_cryo = ctx->fd_base + 3;
-	ctx->next_fd = ctx->fd_base + 4;
 	if ((ret = plan_sessions(ctx)))
 		return ret;
 	if ((ret = plan_thread_parents(ctx)))
@@ -145,6 +192,8 @@ static int plan(struct restore_ctx *ctx)
 	/* the unix sockets depend on each other: checked as a set */
 	if ((ret = unix_plan_check(ctx)))
 		return ret;
+	if ((ret = check_fd_room(ctx)))
+		return ret;
 	ctx->states_size =
 	    PAGE_ALIGN((ctx->nr_tasks + ctx->nr_helpers) * sizeof(struct task_state));
 	ctx->states =
@@ -160,8 +209,10 @@ static int plan(struct restore_ctx *ctx)
 	/* after every mapping cryo makes before the tasks exist */
 	if ((ret = cow_plan(ctx)))
 		return ret;
-	pr_debug("descriptors: tasks' below %d, %d globals, service fds up to %d", ctx->fd_base,
-		 ctx->nr_globals, ctx->next_fd - 1);
+	pr_debug("descriptors: %d service fds (%d globals) from %d to %d, below %d; %d numbers "
+		 "are the tree's or cryo's",
+		 ctx->room.n_taken, ctx->nr_globals, ctx->room.taken[0],
+		 ctx->room.taken[ctx->room.n_taken - 1], ctx->room.limit, ctx->room.n_used);
 	return 0;
 }
 
@@ -394,14 +445,40 @@ static int take_over(struct restore_ctx *ctx, struct restore_task *t)
 	return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Every descriptor that is not one of the task's own (its table's image: the parent's for a
+ * table shared with it) goes: the service fds, wherever they are. Late kinds come after. */
 static int close_service_fds(struct restore_ctx *ctx, struct restore_task *t)
 {
-	long rv = rsys3(&t->rem, __NR_close_range, ctx->fd_base, ~0u, 0);
-	if (rv < 0) {
-		pr_errno((int)-rv, "task %d: cannot close cryo's descriptors", t->pid);
-		return (int)rv;
+	const struct restore_task *o = t;
+	while (o->parent >= 0 && o->core->files_shared_with_parent)
+		o = &ctx->tasks[o->parent];
+	size_t n = o->files->n_fds;
+	int *fds = malloc((n ? n : 1) * sizeof(*fds)), ret = 0;
+	unsigned int lo = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = o->files->fds[i]->fd;
+	qsort(fds, n, sizeof(*fds), cmp_int);
+	for (size_t i = 0; i <= n && !ret; i++) {
+		unsigned int hi = i < n ? (unsigned int)fds[i] : ~0u;
+		long rv =
+		    hi > lo ? rsys3(&t->rem, __NR_close_range, lo, i < n ? hi - 1 : hi, 0) : 0;
+		if (rv < 0) {
+			pr_errno((int)-rv, "task %d: cannot close cryo's descriptors", t->pid);
+			ret = (int)rv;
+		}
+		lo = hi + 1;
 	}
-	return 0;
+	free(fds);
+	return ret;
 }
 
 /* The other threads, made by the leader: clone3 with their tids, from the remote-call area;
@@ -655,6 +732,7 @@ static void cleanup(struct restore_ctx *ctx)
 		img_free(IMG_MSG(t->files));
 	}
 	restore_hold_free(ctx);
+	fd_room_free(&ctx->room);
 	if (ctx->states)
 		munmap(ctx->states, ctx->states_size);
 	free(ctx->tasks);
@@ -677,7 +755,7 @@ static void cleanup(struct restore_ctx *ctx)
 
 int cryo_restore(const struct cryo_restore_opts *opts, int *status)
 {
-	struct restore_ctx ctx = {.opts = opts, .lazy_fd = -1};
+	struct restore_ctx ctx = {.opts = opts, .lazy_fd = -1, .svc_cryo = -1};
 	pid_t root;
 	uint64_t t0 = now_ns();
 	int ret;

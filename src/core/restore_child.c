@@ -116,6 +116,16 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* every service fd held from the start (a copy of the images directory until its
+	 * object comes): the descriptors made on the way to their places never land on one,
+	 * and nothing of cryo's is left at one. cryo's pidfd is there already */
+	for (int i = 0; i < ctx->room.n_taken; i++) {
+		int fd = ctx->room.taken[i];
+		if (fd != ctx->svc_cryo && dup2(ctx->dirfd, fd) < 0) {
+			child_fail(t, errno, "cannot hold fd %d for the restore", fd);
+			return -1;
+		}
+	}
 	if (log_move_fd(ctx->svc_log) < 0) {
 		child_fail(t, errno, "cannot move the log to fd %d", ctx->svc_log);
 		return -1;
@@ -127,7 +137,7 @@ int restore_root_setup(struct restore_ctx *ctx, struct restore_task *t)
 	/* --inherit-fd: cryo's descriptors for external resources, before they are closed */
 	if (inherit_root_child(ctx, t))
 		return -1;
-	if (syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
+	if (restore_close_but_svc(ctx) < 0) {
 		child_fail(t, errno, "cannot close cryo's descriptors");
 		return -1;
 	}
@@ -544,7 +554,7 @@ void restore_task_main(struct restore_ctx *ctx, struct restore_task *t, pid_t pa
 	bool fs_shared = t->core->fs_shared_with_parent;
 	/* a child starts with its parent's descriptors: only the shared objects stay (unless
 	 * the table itself is shared: then the parent has rebuilt it already) */
-	if (t->idx && !files_shared && syscall(SYS_close_range, 0, ctx->fd_base - 1, 0) < 0) {
+	if (t->idx && !files_shared && restore_close_but_svc(ctx) < 0) {
 		child_fail(t, errno, "cannot close its parent's descriptors");
 		goto fail;
 	}

@@ -7,13 +7,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/restore_ctx.h"
 
 int restore_alloc_fd(struct restore_ctx *ctx)
 {
-	return ctx->next_fd++;
+	return fd_room_take(&ctx->room);
+}
+
+/* The gaps between the service fds (taken in increasing order), and all above them. */
+int restore_close_but_svc(struct restore_ctx *ctx)
+{
+	const struct fd_room *r = &ctx->room;
+	unsigned int lo = 0;
+
+	for (int i = 0; i <= r->n_taken; i++) {
+		unsigned int hi = i < r->n_taken ? (unsigned int)r->taken[i] : ~0u;
+		if (hi > lo && syscall(SYS_close_range, lo, i < r->n_taken ? hi - 1 : hi, 0) < 0)
+			return -1;
+		lo = hi + 1;
+	}
+	return 0;
 }
 
 /* SVC_DESC globals by (task, fd): open addressing over indexes + 1; a tree may share

@@ -11,6 +11,7 @@
 #include "cryo/cryo.h"
 #include "img/image.h"
 #include "remote/remote.h"
+#include "files/fd_room.h"
 #include "files/files.h"
 
 /* One per task (and helper), in memory shared by every new task and cryo: how far the task
@@ -141,10 +142,11 @@ struct restore_ctx {
 	int *pidfds;
 	bool *confirmed;
 
-	/* descriptor plan: [0, fd_base) the tasks' own; then log, images dir, terminal; then
-	 * the global objects; then each task's service fds */
-	int fd_base, svc_log, svc_dirfd, svc_tty, svc_cryo;
-	int next_fd;
+	/* descriptor plan: the tasks' own numbers; the service fds at numbers none of them
+	 * (nor cryo) has, below cryo's limit (files/fd_room.h): log, images dir, terminal,
+	 * cryo's pidfd; then the global objects and each task's own, unique in the tree */
+	int svc_log, svc_dirfd, svc_tty, svc_cryo;
+	struct fd_room room;
 	struct svc_file *globals; /* created by the root, inherited by all */
 	int nr_globals, cap_globals;
 	uint32_t *desc_index; /* restore_ctx.c: the SVC_DESC globals by task and fd */
@@ -176,6 +178,8 @@ struct restore_ctx {
 
 /* Helpers for the resource files (restore_ctx.c: below the driver, never in it). */
 int restore_alloc_fd(struct restore_ctx *ctx);
+/* In a new task: close every descriptor but the service fds (its parent's, or cryo's) */
+int restore_close_but_svc(struct restore_ctx *ctx);
 struct svc_file *restore_add_global(struct restore_ctx *ctx, struct svc_file f);
 struct svc_file *restore_find_desc(struct restore_ctx *ctx, pid_t pid, int fd);
 struct restore_task *restore_find_task(struct restore_ctx *ctx, pid_t pid);
@@ -192,6 +196,7 @@ const char *restore_pid_owner(pid_t pid, char *buf, size_t len);
 
 /* Holding what the restore created (restore_hold.c): ids checked, pidfds, the watch on cryo. */
 int restore_check_ids(struct restore_ctx *ctx);
+int restore_hold_self(struct restore_ctx *ctx, int at);
 int restore_hold_init(struct restore_ctx *ctx);
 int restore_hold_poll(struct restore_ctx *ctx);
 bool restore_holds(struct restore_ctx *ctx, int slot);

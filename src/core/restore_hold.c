@@ -137,20 +137,13 @@ static bool pidfd_ended(int pidfd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) != 0;
 }
 
-/* After the states page exists, before anything is created: a pidfd of cryo at svc_cryo, which
- * every new task inherits and watches. */
-int restore_hold_init(struct restore_ctx *ctx)
+/* As soon as its number is chosen (a free one in cryo, the next it opens could take it): a
+ * pidfd of cryo at svc_cryo, which every new task inherits and watches. */
+int restore_hold_self(struct restore_ctx *ctx, int at)
 {
-	int n = nr_slots(ctx), ret;
+	int self = sys_pidfd_open(getpid()), ret;
 
-	ctx->pidfds = malloc(n * sizeof(*ctx->pidfds));
-	ctx->confirmed = calloc(n, sizeof(*ctx->confirmed));
-	if (!ctx->pidfds || !ctx->confirmed)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		ctx->pidfds[i] = -1;
-	int self = sys_pidfd_open(getpid());
-	if (self < 0 || dup3(self, ctx->svc_cryo, O_CLOEXEC) < 0) {
+	if (self < 0 || dup3(self, at, O_CLOEXEC) < 0) {
 		ret = -errno;
 		pr_errno(-ret, "cannot make a pidfd of cryo for the new tasks to watch");
 		if (self >= 0)
@@ -158,6 +151,21 @@ int restore_hold_init(struct restore_ctx *ctx)
 		return ret;
 	}
 	close(self);
+	ctx->svc_cryo = at;
+	return 0;
+}
+
+/* After the states page exists, before anything is created. */
+int restore_hold_init(struct restore_ctx *ctx)
+{
+	int n = nr_slots(ctx);
+
+	ctx->pidfds = malloc(n * sizeof(*ctx->pidfds));
+	ctx->confirmed = calloc(n, sizeof(*ctx->confirmed));
+	if (!ctx->pidfds || !ctx->confirmed)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		ctx->pidfds[i] = -1;
 	return 0;
 }
 
@@ -262,8 +270,9 @@ void restore_hold_free(struct restore_ctx *ctx)
 	free(ctx->confirmed);
 	ctx->pidfds = NULL;
 	ctx->confirmed = NULL;
-	if (ctx->svc_cryo > 0)
+	if (ctx->svc_cryo >= 0)
 		close(ctx->svc_cryo);
+	ctx->svc_cryo = -1;
 }
 
 /* ---- inside the new processes ---- */

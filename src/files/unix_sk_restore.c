@@ -480,10 +480,11 @@ static int fail_sk(struct build *b, uint32_t id, const char *what)
 	return -1;
 }
 
-/* A new socket out of the way of every service fd still to be placed: above them all. */
+/* A new socket out of the way of every service fd still to be placed: the service fds are
+ * all held from the root's start (restore_root_setup), a free number is none of them. */
 static int high(struct build *b, int fd)
 {
-	int h = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, b->ctx->next_fd);
+	int h = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (fd >= 0)
 		close(fd);
 	return h;
