@@ -563,6 +563,9 @@ static int finish_thread(struct restore_ctx *ctx, struct restore_task *t, struct
 	} else {
 		ret = remote_park(th->rem);
 	}
+	/* a restored task's signals are the images' (queued with the mask blocked): nothing
+	 * can have been kept aside that is its own */
+	remote_forget_stolen(th->rem);
 	if (ret)
 		return ret;
 	ret = restore_regs(ctx, t, th);

@@ -227,8 +227,11 @@ int remote_guard_thread(struct remote *r, int slot, int stop_sig, pid_t tgid)
 
 	if (base + r->guard_slot > r->area + r->area_size)
 		return -E2BIG;
-	/* a placeholder: the thread's first call writes its own mask here (remote.c) */
-	if (ptrace(PTRACE_GETSIGMASK, r->tid, sizeof(mask), &mask) < 0)
+	/* the thread's own mask when ptrace could read it; else a placeholder: the thread's
+	 * first call writes its own mask here (remote.c) */
+	if (r->mask_own_at_stop)
+		mask = r->mask;
+	else if (ptrace(PTRACE_GETSIGMASK, r->tid, sizeof(mask), &mask) < 0)
 		return -errno;
 	ret = build_frame(r, base + GUARD_STACK_SIZE, mask, &buf, &len);
 	if (ret)
@@ -382,6 +385,21 @@ static long borrowed_call(struct remote *r, struct borrow *b, const uint8_t *ent
 	regs.r10 = MAP_PRIVATE | MAP_ANONYMOUS;
 	regs.r8 = (unsigned long)-1;
 	regs.r9 = 0;
+	regs.r12 = 0;
+	if (entry == cryo_guard_borrow_map && r->mask_own_at_stop) {
+		/* Signals blocked by ptrace for the call, so that a thread flooded with them
+		 * gets to it; the frame then already holds the thread's own mask (r12 says so:
+		 * not to be read after the call). The registers first: a cryo that dies from
+		 * here on leaves the thread to go home through its frame. */
+		uint64_t all = ~0ull;
+		regs.r12 = 1;
+		r->mask_known = true; /* whoever lets the thread go puts r->mask back */
+		if (ptrace(PTRACE_SETREGS, r->tid, 0, &regs) < 0 ||
+		    ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(all), &all) < 0) {
+			r->err = errno == ESRCH ? -ESRCH : -EIO;
+			return r->err;
+		}
+	}
 	r->stop_mode = true; /* no signal may end it: stop at the syscall exit */
 	ret = remote_run(r, &regs);
 	r->stop_mode = mode;
@@ -390,6 +408,15 @@ static long borrowed_call(struct remote *r, struct borrow *b, const uint8_t *ent
 		return r->err;
 	}
 	return (long)regs.rax;
+}
+
+/* After the borrowed map with signals blocked by ptrace: the thread's own mask again, before
+ * its own registers (with the borrowed spot's, leaving the stop puts it back anyway). */
+static int put_mask_back(struct remote *r)
+{
+	if (r->mask_own_at_stop && ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(r->mask), &r->mask) < 0)
+		return -errno;
+	return 0;
 }
 
 int remote_guard_map_area(struct remote *r, size_t slots_size)
@@ -413,7 +440,8 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 	if (addr < 0 && addr > -4096) {
 		int err = (int)-addr;
 		/* home first, then put back what was borrowed */
-		if (!r->err && !remote_park(r) && ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
+		if (!r->err && !remote_park(r) && !put_mask_back(r) &&
+		    ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) == 0)
 			borrow_end(r, &b);
 		borrow_forget(&b);
 		char why[256];
@@ -440,6 +468,10 @@ int remote_guard_map_area(struct remote *r, size_t slots_size)
 		return ret;
 	}
 	fault_point("guard: parked after the map", 0);
+	if ((ret = put_mask_back(r))) {
+		borrow_forget(&b);
+		return ret; /* the thread still goes home from the borrowed spot */
+	}
 	if (ptrace(PTRACE_SETREGS, r->tid, 0, &r->regs) < 0) {
 		ret = -errno;
 		borrow_forget(&b);

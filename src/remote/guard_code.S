@@ -41,13 +41,15 @@ cryo_guard_code_end:
 	.globl cryo_guard_borrow_map, cryo_guard_borrow_unmap, cryo_guard_borrow_end
 cryo_guard_borrow_map:			/* mmap of the area, then (without cryo) home */
 	syscall
+	testq	%r12, %r12		/* r12 != 0: the frame's mask is the thread's own */
+	jnz	1f
 	movl	$14, %eax		/* rt_sigprocmask(SIG_BLOCK, NULL, &frame.uc_sigmask, 8): */
 	xorl	%edi, %edi		/* the mask now is the thread's own (see guard.c) */
 	xorl	%esi, %esi
 	leaq	296(%rsp), %rdx		/* GUARD_MASK_OFF - 8 */
 	movl	$8, %r10d
 	syscall
-	movl	$15, %eax
+1:	movl	$15, %eax
 	syscall
 	ud2
 cryo_guard_borrow_unmap:		/* munmap of the area, then (without cryo) home */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <string.h>
@@ -123,9 +124,14 @@ int ptrace_stop_wait_until(pid_t tid, int *stop_sig, uint64_t deadline)
 				*stop_sig = sig;
 			return 0;
 		}
-		/* A signal-delivery stop came first: the signal would be lost if suppressed, so
-		 * hand it back; the interrupt stop follows. */
-		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
+		/* Another stop came first (a signal's delivery, most often). Any stop consumes
+		 * the pending interrupt, so ask again before leaving this one, or a task that
+		 * keeps receiving signals would never stop where cryo waits: the interrupt stop
+		 * then comes before the next signal is taken. The signal itself would be lost if
+		 * suppressed: it is handed back (its handler's frame is set up, and runs once the
+		 * task is released). */
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+		    ptrace(PTRACE_CONT, tid, 0, event ? 0 : sig) < 0)
 			return -errno;
 	}
 }
@@ -190,6 +196,26 @@ int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+/* The calls that run with a temporary mask and leave the thread's own one aside in the
+ * kernel (TIF_RESTORE_SIGMASK), to be put back on the way out to user space: stopped in one
+ * of them, the mask ptrace reads is the temporary one, and ptrace setting a mask would drop
+ * the one kept aside. */
+static bool swaps_signal_mask(long nr)
+{
+	switch (nr) {
+	case __NR_rt_sigsuspend:
+	case __NR_ppoll:
+	case __NR_pselect6:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+	case __NR_io_pgetevents:
+	case __NR_io_uring_enter:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int remote_init(struct remote *r, pid_t tid)
 {
 	memset(r, 0, sizeof(*r));
@@ -199,7 +225,34 @@ int remote_init(struct remote *r, pid_t tid)
 		pr_errno(err, "cannot read registers of task %d", tid);
 		return -err;
 	}
+	if (!swaps_signal_mask((long)r->regs.orig_rax) &&
+	    ptrace(PTRACE_GETSIGMASK, tid, sizeof(r->mask), &r->mask) == 0)
+		r->mask_own_at_stop = true;
 	return 0;
+}
+
+/* At most this many signals are kept aside in one thread; more is a signal storm that cryo
+ * cannot tell from a livelock (a sender outside the tree that never stops). */
+#define STOLEN_MAX 4096
+
+/* A signal that the stolen ones already stand for, as the kernel itself would merge it had
+ * it stayed pending: a standard signal already there (the second is dropped), or one more
+ * expiry of a POSIX timer whose signal is there (counted as an overrun). */
+static bool merge_stolen(struct remote *r, const siginfo_t *si)
+{
+	for (int i = 0; i < r->nr_stolen; i++) {
+		siginfo_t *old = (siginfo_t *)r->stolen[i].info;
+		if (old->si_signo != si->si_signo)
+			continue;
+		if (si->si_code == SI_TIMER && old->si_code == SI_TIMER &&
+		    old->si_timerid == si->si_timerid) {
+			old->si_overrun += 1 + si->si_overrun;
+			return true;
+		}
+		if (si->si_signo < SIGRTMIN)
+			return true;
+	}
+	return false;
 }
 
 /* A signal was dequeued for delivery before the call ran (it arrived just then, while the
@@ -215,16 +268,41 @@ static int steal_signal(struct remote *r, int sig, int event)
 			r->tid);
 		return 0;
 	}
-	if (event || r->nr_stolen == (int)(sizeof(r->stolen) / sizeof(r->stolen[0]))) {
+	if (event) {
 		pr_err("task %d: unexpected stop (signal %d, event %d) in a remote call", r->tid,
 		       sig, event);
 		return -EIO;
 	}
-	if (ptrace(PTRACE_GETSIGINFO, r->tid, 0, r->stolen[r->nr_stolen]) < 0)
+	struct stolen_signal got = {0};
+	if (ptrace(PTRACE_GETSIGINFO, r->tid, 0, got.info) < 0)
 		return -errno;
-	r->nr_stolen++;
-	pr_info("task %d: signal %d arrived during the freeze; it stays pending", r->tid, sig);
+	if (merge_stolen(r, (const siginfo_t *)got.info))
+		return 0;
+	if (r->nr_stolen == r->room_stolen) {
+		int room = r->room_stolen ? r->room_stolen * 2 : 8;
+		if (room > STOLEN_MAX) {
+			pr_err(
+			    "task %d: more than %d signals arrived during remote calls (signal %d "
+			    "last): a sender that never stops",
+			    r->tid, STOLEN_MAX, sig);
+			return -EIO;
+		}
+		struct stolen_signal *more = realloc(r->stolen, room * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		r->stolen = more;
+		r->room_stolen = room;
+	}
+	r->stolen[r->nr_stolen++] = got;
+	pr_debug("task %d: signal %d arrived during the freeze; it stays pending", r->tid, sig);
 	return 0;
+}
+
+void remote_forget_stolen(struct remote *r)
+{
+	free(r->stolen);
+	r->stolen = NULL;
+	r->nr_stolen = r->room_stolen = 0;
 }
 
 int remote_requeue_signals(struct remote *r)
@@ -232,13 +310,14 @@ int remote_requeue_signals(struct remote *r)
 	int kept = 0;
 	for (int i = 0; i < r->nr_stolen; i++) {
 		int sig;
-		memcpy(&sig, r->stolen[i], sizeof(sig));
+		memcpy(&sig, r->stolen[i].info, sizeof(sig));
 		/* queued now, the stop signal would end the next call: kept for remote_release */
 		if (r->guarded && sig == r->stop_sig) {
-			memmove(r->stolen[kept++], r->stolen[i], sizeof(r->stolen[i]));
+			r->stolen[kept++] = r->stolen[i];
 			continue;
 		}
-		int ret = remote_write(r->tid, remote_scratch(r), r->stolen[i], 128);
+		int ret = remote_write(r->tid, remote_scratch(r), r->stolen[i].info,
+				       sizeof(r->stolen[i].info));
 		if (ret)
 			return ret;
 		long rv = rsys4(r, __NR_rt_tgsigqueueinfo, r->tid, r->tid, sig, remote_scratch(r));
@@ -253,10 +332,25 @@ int remote_requeue_signals(struct remote *r)
 
 static int run_wait(struct remote *r, struct user_regs_struct *regs);
 
+/* Signals taken out of the way, one after the other, before one call could start: more is a
+ * flood that never leaves the thread a gap (timers firing every few microseconds). */
+#define STORM_STEALS 20000
+
+static void storm_error(const struct remote *r, int sig)
+{
+	pr_err("task %d: %d signals in a row (signal %d last) before a remote call could start: "
+	       "they arrive faster than cryo can take them out of the way%s",
+	       r->tid, STORM_STEALS, sig,
+	       r->mask_own_at_stop ? ""
+				   : ", and the thread, stopped in a call with a signal mask of "
+				     "its own (sigsuspend, ppoll, pselect, epoll_pwait...), cannot "
+				     "have them blocked first");
+}
+
 /* Run the task with `regs` set up for the call and wait until the call is done. */
 int remote_run(struct remote *r, struct user_regs_struct *regs)
 {
-	int sig, event, ret, traps = 0;
+	int sig, event, ret, traps = 0, steals = 0;
 
 	if ((ret = fault_point("remote: before a call", EIO)))
 		return ret;
@@ -276,6 +370,10 @@ int remote_run(struct remote *r, struct user_regs_struct *regs)
 			    (event == PTRACE_EVENT_STOP && ++traps < 8)) {
 				stop--;
 			} else if (sig != (SIGTRAP | 0x80)) {
+				if (++steals > STORM_STEALS) {
+					storm_error(r, sig);
+					return -EBUSY;
+				}
 				ret = steal_signal(r, sig, event);
 				if (ret)
 					return ret;
@@ -681,6 +779,23 @@ int remote_park(struct remote *r)
 int remote_guard_block_signals(struct remote *r)
 {
 	uint64_t others = ~(1ull << (r->stop_sig - 1));
+	if (r->mask_own_at_stop) {
+		/* Blocked by ptrace, without a call: a thread flooded with signals would take
+		 * one after the other on its way to the call and never get there. First the
+		 * registers of a thread whose next step is the rt_sigreturn on its frame (written
+		 * with this same mask), so that a cryo that dies now leaves it its own mask. */
+		struct user_regs_struct regs = r->regs;
+		regs.rip = guard_entry(r, GUARD_RECOVER);
+		regs.orig_rax = (unsigned long)-1;
+		guard_regs(r, &regs);
+		if (ptrace(PTRACE_SETREGS, r->tid, 0, &regs) < 0 ||
+		    ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(others), &others) < 0)
+			return -errno;
+		fault_point("remote: signals blocked by ptrace", 0);
+		r->blocked_early = true;
+		r->mask_known = true;
+		return 0;
+	}
 	bool mode = r->stop_mode;
 	long rv;
 	int ret = remote_write(r->tid, remote_scratch(r), &others, sizeof(others));
@@ -713,8 +828,9 @@ int remote_release(struct remote *r)
 			r->stop_mode = true;
 			for (int i = 0; i < r->nr_stolen; i++) {
 				int sig;
-				memcpy(&sig, r->stolen[i], sizeof(sig));
-				if (remote_write(r->tid, remote_scratch(r), r->stolen[i], 128) == 0)
+				memcpy(&sig, r->stolen[i].info, sizeof(sig));
+				if (remote_write(r->tid, remote_scratch(r), r->stolen[i].info,
+						 sizeof(r->stolen[i].info)) == 0)
 					rsys4(r, __NR_rt_tgsigqueueinfo, r->tgid, r->tid, sig,
 					      remote_scratch(r));
 			}
@@ -722,6 +838,7 @@ int remote_release(struct remote *r)
 			r->stop_mode = mode;
 		}
 	}
+	remote_forget_stolen(r);
 	if (!r->err)
 		ret = remote_park(r);
 	if (r->stop_arrived && !r->park_sig)

@@ -20,6 +20,11 @@
 #define REMOTE_AREA_SIZE (256 * 1024) /* code page + scratch */
 #define REMOTE_CODE_SIZE 4096
 
+/* A signal's siginfo as the kernel hands it to a tracer (PTRACE_GETSIGINFO). */
+struct stolen_signal {
+	uint8_t info[128];
+};
+
 struct remote {
 	pid_t tid;
 	uint64_t area; /* start of the area in the task, 0 if none yet */
@@ -31,9 +36,10 @@ struct remote {
 	int park_sig;		      /* signal to hand over when detaching, see remote_park() */
 	struct user_regs_struct regs; /* the task's registers when it was taken over */
 	/* signals that arrived while a call was starting: taken out of the way, to be queued
-	 * again with remote_requeue_signals() once the task blocks them */
-	uint8_t stolen[8][128];
-	int nr_stolen;
+	 * again with remote_requeue_signals() once the task blocks them (grown as needed,
+	 * freed by remote_release) */
+	struct stolen_signal *stolen;
+	int nr_stolen, room_stolen;
 	bool stop_arrived; /* a SIGSTOP came during the freeze: handed over at the detach */
 	/* The dead man's switch (guard.c), armed by a dump: */
 	bool guarded;
@@ -45,6 +51,10 @@ struct remote {
 	int guard_slots;    /* how many (the leader's remote only) */
 	uint64_t mask;	    /* the thread's own signal mask, once mask_known */
 	bool mask_known;
+	/* the thread's mask, read by ptrace when it was taken over, is its own: signals can be
+	 * blocked by ptrace before its first call (see remote_guard_block_signals) */
+	bool mask_own_at_stop;
+	bool blocked_early;  /* they were: everything is blocked, r->mask holds its own */
 	bool at_signal_stop; /* the last call ended in the stop signal's delivery stop */
 	/* the thread was stopped in restart_syscall: the call it continues (res/restart.c), which
 	 * the frame makes again (rt_sigreturn drops the kernel's record); 0: not known */
@@ -141,6 +151,8 @@ long remote_syscall(struct remote *r, long nr, long a1, long a2, long a3, long a
 
 /* Queue the stolen signals again, as the task's own pending signals. */
 int remote_requeue_signals(struct remote *r);
+/* Free what is left of the stolen signals (remote_release does it too). */
+void remote_forget_stolen(struct remote *r);
 
 /* The scratch area: [scratch_base, scratch_base + scratch_size) in the task. */
 static inline uint64_t remote_scratch(const struct remote *r)

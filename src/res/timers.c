@@ -2,6 +2,8 @@
  * be read from inside the task; POSIX timers come back with their ids through
  * PR_TIMER_CREATE_RESTORE_IDS (6.17). */
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +225,30 @@ static uint64_t cpu_itimer_slack_ns(void)
 	return best * 1000;
 }
 
+static bool list_has_alarm(Siginfo *const *list, size_t n)
+{
+	int signo;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i]->raw.len < sizeof(signo))
+			continue; /* refused when queued */
+		memcpy(&signo, list[i]->raw.data, sizeof(signo));
+		if (signo == SIGALRM)
+			return true;
+	}
+	return false;
+}
+
+/* a SIGALRM among the signals queued again at restore, to the process or to one thread */
+static bool alarm_pending(const struct restore_task *t)
+{
+	if (list_has_alarm(t->core->shared_pending, t->core->n_shared_pending))
+		return true;
+	for (int k = 0; k < t->nr_threads; k++)
+		if (list_has_alarm(t->threads[k].tc->pending, t->threads[k].tc->n_pending))
+			return true;
+	return false;
+}
+
 /* Timers are armed last, just before the task resumes, so they lose as little as possible. */
 int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 {
@@ -242,9 +268,24 @@ int restore_timers_remote(struct restore_ctx *ctx, struct restore_task *t)
 			pr_err("core-%d.img: interval timer %d is invalid", t->pid, which);
 			return -EINVAL;
 		}
-		if (!p[which]->value_sec && !p[which]->value_nsec)
-			continue;
 		uint64_t value = p[which]->value_sec * 1000000000ull + p[which]->value_nsec;
+		uint64_t interval =
+		    p[which]->interval_sec * 1000000000ull + p[which]->interval_nsec;
+		if (!value && interval && which == ITIMER_REAL) {
+			/* Fired, and its SIGALRM not yet taken: the kernel rearms the timer only
+			 * when that signal is dequeued, to the next period after it. setitimer
+			 * cannot make that state (no value clears the interval), so with the
+			 * SIGALRM pending again the timer is armed one period ahead. */
+			if (alarm_pending(t))
+				value = interval;
+			else
+				pr_warn("task %d: the real interval timer (every %" PRIu64
+					" ns) had stopped with its SIGALRM dropped; it stays "
+					"stopped, and a SIGALRM sent later no longer restarts it",
+					t->pid, interval);
+		}
+		if (!value)
+			continue;
 		if (which != ITIMER_REAL) {
 			if (!slack)
 				slack = cpu_itimer_slack_ns();

@@ -37,7 +37,7 @@ PY
 	app_http_up "$port" get/nothing
 	uwsgi_client() {
 		timeout 60 /usr/bin/python3 - "$port" "$DIR" "$1" <<'PY'
-import json, os, sys, time, urllib.request
+import json, os, socket, sys, time, urllib.request
 port, d, phase = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 base = "http://127.0.0.1:%d" % port
 def ask(path, data=None):
@@ -79,10 +79,17 @@ if phase == "after":
         if got != blob(k):
             sys.exit("value k%d from worker %d: %d bytes, not the %d put" % (k, pid, len(got), len(blob(k))))
     writer, _ = ask("/put/late", b"put after the restore")
-    # the kernel hands each connection to the worker that waited last: paced, as above, or
-    # the writer takes them all back to back
+    # the kernel hands each connection to the worker that waited last, so the writer would
+    # take the gets back to back: from the second try on, an idle connection first keeps one
+    # worker busy reading it (the one that waited last), and the get goes to the other
     for i in range(100):
+        idle = None
+        if i:
+            idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+            time.sleep(0.05)
         pid, got = ask("/get/late")
+        if idle:
+            idle.close()
         if got != b"put after the restore":
             sys.exit("worker %d got %r for the value worker %d put" % (pid, got, writer))
         if pid != writer:
